@@ -1,0 +1,103 @@
+# dispflow — build, run, test, bench.
+#   make run    install missing Debian packages (as root), build, run the main job
+#   make test   the same set-up, then the whole test suite
+#   make bench  the join benchmark against QGIS and GeoPandas
+#   make SANITIZER=address|undefined test    the suite under a sanitizer
+
+CC      ?= cc
+PKGS    := gdal proj geos json-c
+BUILD   := build
+OUT     := out
+
+# Debian packages the build, the tests and the benchmark need.
+DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin
+DEB_TEST  := $(DEB_BUILD) python3-geopandas clang-format
+DEB_BENCH := $(DEB_TEST) qgis python3-qgis time
+
+WARN    := -Wall -Wextra -Wshadow -Wvla -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -Iengine
+LDLIBS  += -lm -lpthread
+
+ifeq ($(SANITIZER),address)
+CFLAGS  += -fsanitize=address -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address
+BUILD   := build-asan
+else ifeq ($(SANITIZER),undefined)
+CFLAGS  += -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=undefined
+BUILD   := build-ubsan
+endif
+
+LIB_SRC := $(filter-out engine/cli.c,$(wildcard engine/*.c))
+LIB_OBJ := $(LIB_SRC:engine/%.c=$(BUILD)/obj/%.o)
+TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+BENCHES := $(patsubst benchmarks/%.c,$(BUILD)/bench/%,$(wildcard benchmarks/*.c))
+
+.PHONY: all deps run test bench format format-check clean
+
+all: $(BUILD)/dispflow $(TESTS)
+
+# Install what is missing when root; otherwise say exactly what to install.
+deps:
+	@./.ci/deps.sh $(DEB_BUILD)
+
+deps-test:
+	@./.ci/deps.sh $(DEB_TEST)
+
+deps-bench:
+	@./.ci/deps.sh $(DEB_BENCH)
+
+$(BUILD)/.flags: deps
+	@mkdir -p $(BUILD)
+	@echo "$(CFLAGS) $$(pkg-config --cflags $(PKGS))" > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+$(BUILD)/obj/%.o: engine/%.c engine/dfint.h include/dispflow.h $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
+
+$(BUILD)/libdispflow.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/dispflow: engine/cli.c $(BUILD)/libdispflow.a
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libdispflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+$(BUILD)/bench/%: benchmarks/%.c $(BUILD)/libdispflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+# The main job on the embedded default: sample records joined to the
+# Natural Earth governorates shipped in shapes/.
+run: $(BUILD)/dispflow
+	@mkdir -p $(OUT)
+	$(BUILD)/dispflow sample -o $(OUT)/sample_records.csv
+	$(BUILD)/dispflow join --records $(OUT)/sample_records.csv \
+	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 \
+	    -o $(OUT)/governorates.geojson --log $(OUT)/decisions.csv
+	$(BUILD)/dispflow join -q --records $(OUT)/sample_records.csv \
+	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 -o $(OUT)/governorates.csv
+	$(BUILD)/dispflow join -q --records $(OUT)/sample_records.csv \
+	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 -o $(OUT)/governorates.gpkg
+	@echo "outputs written to $(abspath $(OUT))/"
+
+test: deps-test $(BUILD)/dispflow $(TESTS) format-check
+	@./tests/run.sh $(BUILD)
+
+bench: deps-bench $(BUILD)/dispflow $(BENCHES)
+	@./benchmarks/run.sh $(BUILD)
+
+FORMAT_SRC := $(wildcard include/*.h engine/*.c engine/*.h tests/*.c tests/*.h benchmarks/*.c)
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: ok"
+
+clean:
+	rm -rf build build-asan build-ubsan $(OUT)

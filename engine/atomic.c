@@ -1,0 +1,41 @@
+/*
+ * atomic.c — outputs are written to a temporary file beside the target and
+ * renamed into place only when complete, so a reader never sees half a file
+ * and a failed run leaves the previous output untouched.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+df_status df__temp_path(df_ctx *ctx, const char *path, char *tmp, size_t cap)
+{
+    static _Atomic unsigned counter;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    int baselen = dot ? (int)(dot - base) : (int)strlen(base);
+    int n = snprintf(tmp, cap, "%.*s.%.*s.tmp-%ld-%u%s", dirlen, path, baselen, base,
+                     (long)getpid(), counter++, dot ? dot : "");
+    if (n < 0 || (size_t)n >= cap) return df__error(ctx, DF_EINVAL, "output path too long: %s", path);
+    return DF_OK;
+}
+
+df_status df__commit(df_ctx *ctx, const char *tmp, const char *path)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd); /* the data reaches the disk before the name points at it */
+        close(fd);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return df__error(ctx, DF_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    return DF_OK;
+}

@@ -1,0 +1,587 @@
+/*
+ * boundaries.c — administrative units: loading any OGR polygon layer in any
+ * CRS, detecting its P-code, name and parent fields, repairing invalid
+ * polygons, deriving the higher levels by dissolving on the parent fields,
+ * geodesic areas, and the indexes (point, P-code, name) built once.
+ */
+#include "dfint.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <geodesic.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+typedef struct {
+    char *key; /* normalised name or P-code */
+    int unit;
+} key_entry;
+
+typedef struct {
+    int n;
+    df_unit *units;
+    GEOSGeometry **geom;
+    df_pip *pip;
+    key_entry *codes, *names;
+    int ncodes, nnames;
+} level_data;
+
+struct df_boundaries {
+    GEOSContextHandle_t geos; /* owned, to free geometries after the ctx is gone */
+    int finest, lowest;       /* levels lowest..finest are loaded */
+    level_data lv[4];
+};
+
+/* ---- field detection ------------------------------------------------------ */
+
+/* Candidate field names for the P-code and the name of level n, in the
+ * layouts we know. %d is the level. */
+static const char *pcode_patterns[] = {"ADM%d_PCODE", "A%dCode", "adm%d_code", "adm%d_pcode",
+                                       "admin%dPcode", "ADM%d_CODE", NULL};
+static const char *name_patterns[] = {"ADM%d_EN", "A%dNameEn", "adm%d_name", "admin%dName",
+                                      "ADM%d_NAME", "NAME_%d", NULL};
+
+static int find_field(OGRFeatureDefnH defn, const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < OGR_FD_GetFieldCount(defn); i++)
+        if (strcasecmp(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)), name) == 0) return i;
+    return -1;
+}
+
+static int find_pattern(OGRFeatureDefnH defn, const char **patterns, int level)
+{
+    char name[64];
+    for (int k = 0; patterns[k]; k++) {
+        snprintf(name, sizeof name, patterns[k], level);
+        int i = find_field(defn, name);
+        if (i >= 0) return i;
+    }
+    return -1;
+}
+
+void df_boundary_opts_init(df_boundary_opts *o) { memset(o, 0, sizeof *o); }
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static int cmp_key(const void *a, const void *b)
+{
+    const key_entry *p = a, *q = b;
+    int c = strcmp(p->key, q->key);
+    return c ? c : (p->unit > q->unit) - (p->unit < q->unit);
+}
+
+/* First entry with key == k (or -1); entries sorted by key then unit. */
+static int key_first(const key_entry *e, int n, const char *k)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (strcmp(e[mid].key, k) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && strcmp(e[lo].key, k) == 0 ? lo : -1;
+}
+
+static int build_keys(level_data *L)
+{
+    L->codes = calloc((size_t)L->n + 1, sizeof *L->codes);
+    L->names = calloc((size_t)L->n + 1, sizeof *L->names);
+    if (!L->codes || !L->names) return -1;
+    char buf[256];
+    for (int i = 0; i < L->n; i++) {
+        df__pcode_normalize(L->units[i].pcode, buf, sizeof buf);
+        if (buf[0] && !(L->codes[L->ncodes].key = df__strdup(buf))) return -1;
+        if (buf[0]) L->codes[L->ncodes++].unit = i;
+        df__name_normalize(L->units[i].name, buf, sizeof buf);
+        if (buf[0] && !(L->names[L->nnames].key = df__strdup(buf))) return -1;
+        if (buf[0]) L->names[L->nnames++].unit = i;
+    }
+    qsort(L->codes, (size_t)L->ncodes, sizeof *L->codes, cmp_key);
+    qsort(L->names, (size_t)L->nnames, sizeof *L->names, cmp_key);
+    return 0;
+}
+
+int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcode)
+{
+    char buf[256];
+    if (level < 1 || level > b->finest || !pcode) return -1;
+    df__pcode_normalize(pcode, buf, sizeof buf);
+    const level_data *L = &b->lv[level];
+    int k = key_first(L->codes, L->ncodes, buf);
+    return k >= 0 ? L->codes[k].unit : -1;
+}
+
+int df__boundaries_find_name(const df_boundaries *b, int level, const char *name, int parent)
+{
+    char buf[256];
+    if (level < 1 || level > b->finest || !name) return -1;
+    df__name_normalize(name, buf, sizeof buf);
+    if (!buf[0]) return -1;
+    const level_data *L = &b->lv[level];
+    int k = key_first(L->names, L->nnames, buf), found = -1;
+    for (; k >= 0 && k < L->nnames && strcmp(L->names[k].key, buf) == 0; k++) {
+        int u = L->names[k].unit;
+        if (parent >= 0 && L->units[u].parent != parent) continue;
+        if (found >= 0) return -2; /* two units of that name: never guess */
+        found = u;
+    }
+    return found;
+}
+
+int df__boundaries_ancestor(const df_boundaries *b, int from, int i, int to)
+{
+    while (i >= 0 && from > to) i = b->lv[from--].units[i].parent;
+    return i;
+}
+
+/* ---- geometry helpers ------------------------------------------------------ */
+
+/* Geodesic area of a polygonal GEOS geometry in km² (holes subtracted). */
+static double geodesic_area_km2(GEOSContextHandle_t h, const GEOSGeometry *g)
+{
+    struct geod_geodesic geod;
+    geod_init(&geod, 6378137.0, 1 / 298.257223563); /* WGS84 */
+    double total = 0;
+    int nparts = GEOSGetNumGeometries_r(h, g);
+    for (int p = 0; p < nparts; p++) {
+        const GEOSGeometry *poly = GEOSGetGeometryN_r(h, g, p);
+        if (GEOSGeomTypeId_r(h, poly) != GEOS_POLYGON) continue;
+        int nholes = GEOSGetNumInteriorRings_r(h, poly);
+        for (int r = -1; r < nholes; r++) {
+            const GEOSGeometry *ring = r < 0 ? GEOSGetExteriorRing_r(h, poly) : GEOSGetInteriorRingN_r(h, poly, r);
+            const GEOSCoordSequence *cs = GEOSGeom_getCoordSeq_r(h, ring);
+            unsigned n = 0;
+            GEOSCoordSeq_getSize_r(h, cs, &n);
+            if (n < 4) continue;
+            double *lon = malloc(n * sizeof *lon), *lat = malloc(n * sizeof *lat), a = 0;
+            if (!lon || !lat) {
+                free(lon), free(lat);
+                return NAN;
+            }
+            for (unsigned k = 0; k < n; k++) GEOSCoordSeq_getXY_r(h, cs, k, &lon[k], &lat[k]);
+            geod_polygonarea(&geod, lat, lon, (int)n - 1, &a, NULL); /* last == first */
+            total += r < 0 ? fabs(a) : -fabs(a);
+            free(lon), free(lat);
+        }
+    }
+    return total / 1e6;
+}
+
+/* Keep only the polygonal parts of a geometry (MakeValid may add lines). */
+static GEOSGeometry *polygonal_parts(GEOSContextHandle_t h, GEOSGeometry *g)
+{
+    int t = GEOSGeomTypeId_r(h, g);
+    if (t == GEOS_POLYGON || t == GEOS_MULTIPOLYGON) return g;
+    int n = GEOSGetNumGeometries_r(h, g), k = 0;
+    GEOSGeometry **parts = calloc((size_t)n + 1, sizeof *parts);
+    if (!parts) return g;
+    for (int i = 0; i < n; i++) {
+        const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
+        int pt = GEOSGeomTypeId_r(h, p);
+        if (pt == GEOS_POLYGON || pt == GEOS_MULTIPOLYGON) parts[k++] = GEOSGeom_clone_r(h, p);
+    }
+    GEOSGeometry *coll = GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)k);
+    free(parts);
+    GEOSGeom_destroy_r(h, g);
+    GEOSGeometry *u = coll ? GEOSUnaryUnion_r(h, coll) : NULL;
+    if (coll) GEOSGeom_destroy_r(h, coll);
+    return u;
+}
+
+/* Append the rings of a polygonal geometry to the ring list for the index. */
+static int collect_rings(GEOSContextHandle_t h, const GEOSGeometry *g, df_ring **rings, int *nrings,
+                         int *cap, double ***bufs, int *nbufs)
+{
+    int nparts = GEOSGetNumGeometries_r(h, g);
+    for (int p = 0; p < nparts; p++) {
+        const GEOSGeometry *poly = GEOSGetGeometryN_r(h, g, p);
+        if (GEOSGeomTypeId_r(h, poly) != GEOS_POLYGON) continue;
+        int nholes = GEOSGetNumInteriorRings_r(h, poly);
+        for (int r = -1; r < nholes; r++) {
+            const GEOSGeometry *ring = r < 0 ? GEOSGetExteriorRing_r(h, poly) : GEOSGetInteriorRingN_r(h, poly, r);
+            const GEOSCoordSequence *cs = GEOSGeom_getCoordSeq_r(h, ring);
+            unsigned n = 0;
+            GEOSCoordSeq_getSize_r(h, cs, &n);
+            if (n < 4) continue;
+            double *xy = malloc(2 * n * sizeof *xy);
+            if (!xy) return -1;
+            GEOSCoordSeq_copyToBuffer_r(h, cs, xy, 0, 0);
+            if (*nrings == *cap || *nbufs == *cap) {
+                int nc = *cap * 2 + 16;
+                df_ring *nr = df__realloc_array(*rings, (size_t)nc, sizeof **rings);
+                if (nr) *rings = nr;
+                double **nb = df__realloc_array(*bufs, (size_t)nc, sizeof **bufs);
+                if (nb) *bufs = nb;
+                if (!nr || !nb) {
+                    free(xy);
+                    return -1;
+                }
+                *cap = nc;
+            }
+            (*bufs)[(*nbufs)++] = xy;
+            (*rings)[(*nrings)++] = (df_ring){xy, (int)n};
+        }
+    }
+    return 0;
+}
+
+static int build_pip(GEOSContextHandle_t h, level_data *L)
+{
+    df_ring *rings = NULL;
+    double **bufs = NULL;
+    int nrings = 0, nbufs = 0, cap = 0, rc = -1;
+    int *start = malloc(((size_t)L->n + 1) * sizeof *start);
+    if (!start) return -1;
+    for (int i = 0; i < L->n; i++) {
+        start[i] = nrings;
+        if (L->geom[i] && collect_rings(h, L->geom[i], &rings, &nrings, &cap, &bufs, &nbufs) != 0) goto done;
+    }
+    start[L->n] = nrings;
+    L->pip = df__pip_build(rings, start, L->n);
+    rc = L->pip ? 0 : -1;
+done:
+    for (int i = 0; i < nbufs; i++) free(bufs[i]);
+    free(bufs);
+    free(rings);
+    free(start);
+    return rc;
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+typedef struct {
+    int pcode, name; /* field indexes, -1 when absent */
+} level_fields;
+
+static char *field_string(OGRFeatureH f, int idx)
+{
+    const char *s = idx >= 0 && OGR_F_IsFieldSetAndNotNull(f, idx) ? OGR_F_GetFieldAsString(f, idx) : "";
+    while (isspace((unsigned char)*s)) s++;
+    char *d = df__strdup(s);
+    if (d) /* trailing spaces from fixed-width DBF fields */
+        for (size_t n = strlen(d); n > 0 && isspace((unsigned char)d[n - 1]); n--) d[n - 1] = '\0';
+    return d;
+}
+
+static int level_add(level_data *L, int *cap, const char *pcode, const char *name, GEOSGeometry *g)
+{
+    if (L->n == *cap) {
+        int nc = *cap * 2 + 16;
+        df_unit *nu = df__realloc_array(L->units, (size_t)nc, sizeof *nu);
+        if (nu) L->units = nu;
+        GEOSGeometry **ng = df__realloc_array(L->geom, (size_t)nc, sizeof *ng);
+        if (ng) L->geom = ng;
+        if (!nu || !ng) return -1;
+        *cap = nc;
+    }
+    df_unit *u = &L->units[L->n];
+    memset(u, 0, sizeof *u);
+    u->pcode = df__strdup(pcode);
+    u->name = df__strdup(name);
+    u->parent = -1;
+    L->geom[L->n] = g;
+    L->n++;
+    return u->pcode && u->name ? 0 : -1;
+}
+
+/* Read the features of the layer into the finest level; the parent P-codes
+ * and names of each feature go into parents[level] for the dissolve. */
+static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, const char *path,
+                            level_fields *fields, char ***parent_codes, char ***parent_names)
+{
+    GEOSContextHandle_t h = ctx->geos;
+    int finest = b->finest, cap = 0, pcap = 0;
+    level_data *L = &b->lv[finest];
+    df_status st = DF_OK;
+    OGRCoordinateTransformationH ct = NULL;
+    OGRSpatialReferenceH wgs84 = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(wgs84, 4326);
+    OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH srs = OGR_L_GetSpatialRef(layer);
+    if (srs && !OSRIsSame(srs, wgs84)) {
+        ct = OCTNewCoordinateTransformation(srs, wgs84);
+        if (!ct) {
+            st = df__error(ctx, DF_EPROJ, "%s: cannot transform the layer's CRS to WGS84: %s", path, df__gdal_error(ctx));
+            goto done;
+        }
+        df__log(ctx, DF_LOG_INFO, "%s: reprojecting from %s to WGS84", path, OSRGetName(srs));
+    } else if (!srs) {
+        df__log(ctx, DF_LOG_WARN, "%s: no CRS (.prj missing?); assuming WGS84 longitude/latitude", path);
+    }
+
+    OGR_L_ResetReading(layer);
+    OGRFeatureH f;
+    long fno = 0;
+    while ((f = OGR_L_GetNextFeature(layer)) != NULL) {
+        fno++;
+        char *pcode = field_string(f, fields[finest].pcode);
+        char *name = field_string(f, fields[finest].name);
+        OGRGeometryH og = OGR_F_GetGeometryRef(f);
+        GEOSGeometry *g = NULL;
+        if (!pcode || !name) {
+            st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+        } else if (og && !OGR_G_IsEmpty(og)) {
+            OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(og));
+            if (t != wkbPolygon && t != wkbMultiPolygon) {
+                st = df__error(ctx, DF_EFORMAT, "%s: feature %ld (%s %s) is a %s, not a polygon", path, fno,
+                               pcode, name, OGRGeometryTypeToName(t));
+            } else if (ct && OGR_G_Transform(og, ct) != OGRERR_NONE) {
+                st = df__error(ctx, DF_EPROJ, "%s: feature %ld (%s %s): cannot reproject: %s", path, fno, pcode,
+                               name, df__gdal_error(ctx));
+            } else {
+                size_t n = (size_t)OGR_G_WkbSize(og);
+                unsigned char *wkb = malloc(n);
+                if (wkb && OGR_G_ExportToWkb(og, wkbNDR, wkb) == OGRERR_NONE) g = GEOSGeomFromWKB_buf_r(h, wkb, n);
+                free(wkb);
+                if (!g) st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): %s", path, fno, pcode, name, ctx->geos_error);
+            }
+        } else {
+            df__log(ctx, DF_LOG_WARN, "%s: feature %ld (%s %s) has no geometry; it can be matched by P-code or name only",
+                    path, fno, pcode, name);
+        }
+        if (st == DF_OK && g && GEOSisValid_r(h, g) != 1) {
+            char *why = GEOSisValidReason_r(h, g);
+            df__log(ctx, DF_LOG_WARN, "%s: feature %ld (%s %s) is invalid (%s); repaired with GEOS MakeValid", path,
+                    fno, pcode, name, why ? why : "?");
+            GEOSFree_r(h, why);
+            GEOSGeometry *fixed = GEOSMakeValid_r(h, g);
+            GEOSGeom_destroy_r(h, g);
+            g = fixed ? polygonal_parts(h, fixed) : NULL;
+            if (!g) st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): repair failed: %s", path, fno, pcode, name, ctx->geos_error);
+        }
+        if (st == DF_OK && level_add(L, &cap, pcode, name, g) != 0) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+        else if (st != DF_OK && g) GEOSGeom_destroy_r(h, g);
+        free(pcode);
+        free(name);
+        if (st == DF_OK && finest > 1 && L->n > pcap) {
+            int nc = pcap * 2 + 16;
+            for (int k = 1; k < finest && st == DF_OK; k++) {
+                char **a = df__realloc_array(parent_codes[k], (size_t)nc, sizeof *a);
+                if (a) parent_codes[k] = a;
+                char **c = df__realloc_array(parent_names[k], (size_t)nc, sizeof *c);
+                if (c) parent_names[k] = c;
+                if (!a || !c) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+                for (int q = pcap; a && c && q < nc; q++) a[q] = c[q] = NULL;
+            }
+            pcap = nc;
+        }
+        for (int lv = 1; st == DF_OK && lv < finest; lv++) {
+            parent_codes[lv][L->n - 1] = field_string(f, fields[lv].pcode);
+            parent_names[lv][L->n - 1] = field_string(f, fields[lv].name);
+            if (!parent_codes[lv][L->n - 1] || !parent_names[lv][L->n - 1])
+                st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+        }
+        OGR_F_Destroy(f);
+        if (st != DF_OK) break;
+    }
+done:
+    if (ct) OCTDestroyCoordinateTransformation(ct);
+    OSRDestroySpatialReference(wgs84);
+    return st;
+}
+
+/* Units of level lv from the distinct parent keys of level lv+1's units,
+ * with geometries dissolved (GEOS unary union) from their children. */
+static df_status dissolve_level(df_ctx *ctx, df_boundaries *b, int lv, char **codes, char **names,
+                                const char *path)
+{
+    GEOSContextHandle_t h = ctx->geos;
+    level_data *child = &b->lv[lv + 1], *L = &b->lv[lv];
+    int cap = 0;
+    for (int i = 0; i < child->n; i++) {
+        const char *key = codes[i][0] ? codes[i] : names[i];
+        int u = -1;
+        for (int k = 0; k < L->n && u < 0; k++) /* few units: a linear scan is fine */
+            if (strcmp(codes[i][0] ? L->units[k].pcode : L->units[k].name, key) == 0) u = k;
+        if (u < 0) {
+            if (!key[0]) return df__error(ctx, DF_ESCHEMA, "%s: unit %s has no parent P-code or name", path, child->units[i].pcode);
+            if (level_add(L, &cap, codes[i], names[i], NULL) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
+            u = L->n - 1;
+        }
+        child->units[i].parent = u;
+    }
+    for (int u = 0; u < L->n; u++) {
+        int n = 0;
+        GEOSGeometry **parts = calloc((size_t)child->n + 1, sizeof *parts);
+        if (!parts) return df__error(ctx, DF_ENOMEM, "out of memory");
+        for (int i = 0; i < child->n; i++)
+            if (child->units[i].parent == u && child->geom[i]) parts[n++] = GEOSGeom_clone_r(h, child->geom[i]);
+        GEOSGeometry *coll = GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)n);
+        free(parts);
+        L->geom[u] = coll ? GEOSUnaryUnion_r(h, coll) : NULL;
+        if (coll) GEOSGeom_destroy_r(h, coll);
+        if (!L->geom[u]) return df__error(ctx, DF_EGEOS, "%s: dissolving %s: %s", path, L->units[u].pcode, ctx->geos_error);
+    }
+    df__log(ctx, DF_LOG_INFO, "%s: derived %d admin-%d units by dissolving on the parent fields", path, L->n, lv);
+    return DF_OK;
+}
+
+df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out)
+{
+    df_status st = DF_OK;
+    char **parent_codes[4] = {0}, **parent_names[4] = {0};
+    df_boundaries *b = calloc(1, sizeof *b);
+    GDALDatasetH ds = NULL;
+    *out = NULL;
+    if (!b) return df__error(ctx, DF_ENOMEM, "out of memory");
+    b->geos = GEOS_init_r();
+    int nfeatures = 0;
+
+    ds = GDALOpenEx(opts->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds) {
+        st = df__error(ctx, DF_EIO, "cannot open boundaries %s: %s", opts->path, df__gdal_error(ctx));
+        goto fail;
+    }
+    OGRLayerH layer = opts->layer ? GDALDatasetGetLayerByName(ds, opts->layer) : GDALDatasetGetLayer(ds, 0);
+    if (!layer) {
+        st = df__error(ctx, DF_EINVAL, "%s: no layer %s", opts->path, opts->layer ? opts->layer : "(first)");
+        goto fail;
+    }
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+
+    /* Which levels does the layer carry? The finest is the layer's own. */
+    level_fields fields[4];
+    for (int lv = 1; lv <= 3; lv++) {
+        fields[lv].pcode = find_pattern(defn, pcode_patterns, lv);
+        fields[lv].name = find_pattern(defn, name_patterns, lv);
+        if (fields[lv].pcode >= 0 || fields[lv].name >= 0) b->finest = lv;
+    }
+    if (opts->level) b->finest = opts->level;
+    if (b->finest < 1 || b->finest > 3) {
+        st = df__error(ctx, DF_ESCHEMA,
+                       "%s: cannot tell the admin level: no ADMn_PCODE/ADMn_EN, AnCode/AnNameEn or admn_code/admn_name "
+                       "fields; name them with --pcode-field/--name-field and --level",
+                       opts->path);
+        goto fail;
+    }
+    int f = b->finest;
+    if (opts->pcode_field && (fields[f].pcode = find_field(defn, opts->pcode_field)) < 0) {
+        st = df__error(ctx, DF_ESCHEMA, "%s: no field %s", opts->path, opts->pcode_field);
+        goto fail;
+    }
+    if (opts->name_field && (fields[f].name = find_field(defn, opts->name_field)) < 0) {
+        st = df__error(ctx, DF_ESCHEMA, "%s: no field %s", opts->path, opts->name_field);
+        goto fail;
+    }
+    if (f > 1 && opts->parent_pcode_field) fields[f - 1].pcode = find_field(defn, opts->parent_pcode_field);
+    if (f > 1 && opts->parent_name_field) fields[f - 1].name = find_field(defn, opts->parent_name_field);
+    if (fields[f].pcode < 0 && fields[f].name < 0) {
+        st = df__error(ctx, DF_ESCHEMA, "%s: no P-code or name field for admin level %d", opts->path, f);
+        goto fail;
+    }
+    /* Higher levels are derived only as far as their fields go unbroken. */
+    int lowest = f;
+    while (lowest > 1 && (fields[lowest - 1].pcode >= 0 || fields[lowest - 1].name >= 0)) lowest--;
+
+    st = read_layer(ctx, b, layer, opts->path, fields, parent_codes, parent_names);
+    if (st != DF_OK) goto fail;
+    if (b->lv[f].n == 0) {
+        st = df__error(ctx, DF_EFORMAT, "%s: the layer has no features", opts->path);
+        goto fail;
+    }
+    for (int lv = f - 1; lv >= lowest; lv--) {
+        /* the child of level lv is lv+1, whose parent keys are in fields[lv];
+         * for lv < f-1 we take them from the finest level's features */
+        if (lv == f - 1) {
+            st = dissolve_level(ctx, b, lv, parent_codes[lv], parent_names[lv], opts->path);
+        } else {
+            /* keys of level lv for each unit of level lv+1: from its first child */
+            level_data *c = &b->lv[lv + 1];
+            char **codes = calloc((size_t)c->n + 1, sizeof *codes), **names = calloc((size_t)c->n + 1, sizeof *names);
+            if (!codes || !names) st = df__error(ctx, DF_ENOMEM, "out of memory");
+            for (int i = 0; st == DF_OK && i < b->lv[f].n; i++) {
+                int up = df__boundaries_ancestor(b, f, i, lv + 1);
+                if (!codes[up]) codes[up] = parent_codes[lv][i], names[up] = parent_names[lv][i];
+            }
+            if (st == DF_OK) st = dissolve_level(ctx, b, lv, codes, names, opts->path);
+            free(codes);
+            free(names);
+        }
+        if (st != DF_OK) goto fail;
+    }
+    if (lowest > 1) {
+        df__log(ctx, DF_LOG_WARN, "%s: no parent fields above admin level %d", opts->path, lowest);
+        /* levels below `lowest` stay empty; df_boundaries_count says 0 */
+    }
+
+    for (int lv = lowest; lv <= f; lv++) {
+        level_data *L = &b->lv[lv];
+        for (int i = 0; i < L->n; i++) L->units[i].level = lv, L->units[i].area_km2 = L->geom[i] ? geodesic_area_km2(ctx->geos, L->geom[i]) : 0;
+        if (build_keys(L) != 0 || build_pip(ctx->geos, L) != 0) {
+            st = df__error(ctx, DF_ENOMEM, "out of memory indexing %s", opts->path);
+            goto fail;
+        }
+        for (int k = 1; k < L->ncodes; k++)
+            if (strcmp(L->codes[k].key, L->codes[k - 1].key) == 0)
+                df__log(ctx, DF_LOG_WARN, "%s: P-code %s is used by two units (%s, %s)", opts->path, L->units[L->codes[k].unit].pcode,
+                        L->units[L->codes[k - 1].unit].name, L->units[L->codes[k].unit].name);
+    }
+    b->lowest = lowest;
+    df__log(ctx, DF_LOG_INFO, "%s: %d admin-%d units", opts->path, b->lv[f].n, f);
+    goto done;
+fail:
+    if (b->finest >= 1 && b->finest <= 3) nfeatures = b->lv[b->finest].n;
+    df_boundaries_free(b);
+    b = NULL;
+done:
+    if (b) nfeatures = b->lv[b->finest].n;
+    for (int lv = 1; lv <= 3; lv++) {
+        for (int i = 0; parent_codes[lv] && i < nfeatures; i++) free(parent_codes[lv][i]), free(parent_names[lv][i]);
+        free(parent_codes[lv]);
+        free(parent_names[lv]);
+    }
+    if (ds) GDALClose(ds);
+    *out = b;
+    return st;
+}
+
+void df_boundaries_free(df_boundaries *b)
+{
+    if (!b) return;
+    for (int lv = 1; lv <= 3; lv++) {
+        level_data *L = &b->lv[lv];
+        for (int i = 0; i < L->n; i++) {
+            free((char *)L->units[i].pcode);
+            free((char *)L->units[i].name);
+            if (L->geom[i]) GEOSGeom_destroy_r(b->geos, L->geom[i]);
+        }
+        for (int k = 0; k < L->ncodes; k++) free(L->codes[k].key);
+        for (int k = 0; k < L->nnames; k++) free(L->names[k].key);
+        free(L->codes);
+        free(L->names);
+        free(L->units);
+        free(L->geom);
+        df__pip_free(L->pip);
+    }
+    if (b->geos) GEOS_finish_r(b->geos);
+    free(b);
+}
+
+int df_boundaries_finest_level(const df_boundaries *b) { return b->finest; }
+
+int df_boundaries_count(const df_boundaries *b, int level)
+{
+    return level >= b->lowest && level <= b->finest && level >= 1 ? b->lv[level].n : 0;
+}
+
+const df_unit *df_boundaries_unit(const df_boundaries *b, int level, int i)
+{
+    return i >= 0 && i < df_boundaries_count(b, level) ? &b->lv[level].units[i] : NULL;
+}
+
+int df_boundaries_locate(const df_boundaries *b, int level, double lon, double lat)
+{
+    const level_data *L = &b->lv[level];
+    return df_boundaries_count(b, level) ? df__pip_locate(L->pip, lon, lat) : -1;
+}
+
+const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i)
+{
+    return b->lv[level].geom[i];
+}

@@ -1,0 +1,187 @@
+/*
+ * context.c — the context handle: GEOS and PROJ contexts, log and progress
+ * callbacks, the last error, and the status table.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_error.h>
+#include <gdal.h>
+#include <ogr_api.h>
+
+/* ---- status table -------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int exit_code;
+    const char *message;
+} status_table[] = {
+#define DF_XX_ROW(name, code, msg) {#name, code, msg},
+    DF_STATUS_MAP(DF_XX_ROW)
+#undef DF_XX_ROW
+};
+
+const char *df_status_message(df_status s)
+{
+    return (unsigned)s < DF_STATUS_COUNT ? status_table[s].message : "unknown status";
+}
+
+const char *df_status_name(df_status s)
+{
+    return (unsigned)s < DF_STATUS_COUNT ? status_table[s].name : "UNKNOWN";
+}
+
+int df_status_exit_code(df_status s)
+{
+    return (unsigned)s < DF_STATUS_COUNT ? status_table[s].exit_code : 1;
+}
+
+/* ---- library error handlers --------------------------------------------- */
+
+/* GDAL reports through a per-thread handler stack; we keep the last failure
+ * message in the context so that df__error can quote it with the input. */
+static void gdal_handler(CPLErr level, CPLErrorNum num, const char *msg)
+{
+    df_ctx *ctx = CPLGetErrorHandlerUserData();
+    (void)num;
+    if (!ctx || !msg) return;
+    if (level >= CE_Failure) {
+        snprintf(ctx->gdal_error, sizeof ctx->gdal_error, "%s", msg);
+    } else if (level == CE_Warning) {
+        df__log(ctx, DF_LOG_WARN, "GDAL: %s", msg);
+    }
+}
+
+static void geos_handler(const char *msg, void *user)
+{
+    df_ctx *ctx = user;
+    snprintf(ctx->geos_error, sizeof ctx->geos_error, "%s", msg);
+}
+
+static void geos_notice(const char *msg, void *user)
+{
+    df__log(user, DF_LOG_DEBUG, "GEOS: %s", msg);
+}
+
+static void proj_logger(void *user, int level, const char *msg)
+{
+    if (level <= PJ_LOG_ERROR) df__log(user, DF_LOG_DEBUG, "PROJ: %s", msg);
+}
+
+/* ---- context ------------------------------------------------------------- */
+
+df_ctx *df_ctx_new(void)
+{
+    df_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->geos = GEOS_init_r();
+    ctx->proj = proj_context_create();
+    if (!ctx->geos || !ctx->proj) {
+        df_ctx_free(ctx);
+        return NULL;
+    }
+    GEOSContext_setErrorMessageHandler_r(ctx->geos, geos_handler, ctx);
+    GEOSContext_setNoticeMessageHandler_r(ctx->geos, geos_notice, ctx);
+    proj_log_func(ctx->proj, ctx, proj_logger);
+    GDALAllRegister();
+    CPLPushErrorHandlerEx(gdal_handler, ctx);
+    return ctx;
+}
+
+void df_ctx_free(df_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->geos) {
+        CPLPopErrorHandler();
+        GEOS_finish_r(ctx->geos);
+    }
+    if (ctx->proj) proj_context_destroy(ctx->proj);
+    free(ctx);
+}
+
+void df_ctx_set_log(df_ctx *ctx, df_log_fn fn, void *user)
+{
+    ctx->log_fn = fn;
+    ctx->log_user = user;
+}
+
+void df_ctx_set_progress(df_ctx *ctx, df_progress_fn fn, void *user)
+{
+    ctx->progress_fn = fn;
+    ctx->progress_user = user;
+}
+
+df_status df_ctx_status(const df_ctx *ctx) { return ctx->status; }
+
+const char *df_ctx_errmsg(const df_ctx *ctx)
+{
+    return ctx->errmsg[0] ? ctx->errmsg : df_status_message(ctx->status);
+}
+
+const char *df_versions(df_ctx *ctx)
+{
+    PJ_INFO pi = proj_info();
+    snprintf(ctx->versions, sizeof ctx->versions, "dispflow %s; GDAL %s; PROJ %s; GEOS %s",
+             DISPFLOW_VERSION, GDALVersionInfo("RELEASE_NAME"), pi.release, GEOSversion());
+    return ctx->versions;
+}
+
+df_status df__error(df_ctx *ctx, df_status status, const char *fmt, ...)
+{
+    va_list ap;
+    ctx->status = status;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    if (!ctx || !ctx->log_fn) return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ctx->log_fn(level, line, ctx->log_user);
+}
+
+int df__progress(df_ctx *ctx, double fraction, const char *stage)
+{
+    if (!ctx->progress_fn) return 1;
+    return ctx->progress_fn(fraction, stage, ctx->progress_user);
+}
+
+const char *df__gdal_error(df_ctx *ctx)
+{
+    static _Thread_local char copy[512];
+    snprintf(copy, sizeof copy, "%s", ctx->gdal_error[0] ? ctx->gdal_error : CPLGetLastErrorMsg());
+    ctx->gdal_error[0] = '\0';
+    return copy;
+}
+
+/* ---- allocation ------------------------------------------------------------ */
+
+void *df__malloc(size_t n) { return malloc(n ? n : 1); }
+
+void *df__calloc(size_t count, size_t size) { return calloc(count ? count : 1, size ? size : 1); }
+
+void *df__realloc_array(void *p, size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size) return NULL;
+    size_t n = count * size;
+    return realloc(p, n ? n : 1);
+}
+
+char *df__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}

@@ -1,0 +1,237 @@
+/*
+ * csv.c — a streaming RFC 4180 reader.
+ *
+ * Reads the file in blocks; memory is bounded by the longest record, not by
+ * the file. Handles quoted fields (with delimiters, doubled quotes and line
+ * breaks inside), CRLF or LF line ends, a UTF-8 byte-order mark, and a
+ * delimiter detected from the first line (comma, semicolon, tab or pipe).
+ * Blank lines are skipped. Fields are copied out unquoted and
+ * NUL-terminated; their lengths are given too, so that a NUL byte inside a
+ * field can be detected by the caller.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CSV_BLOCK (1 << 20)
+
+struct df_csv {
+    df_ctx *ctx;
+    FILE *fp;
+    const char *path;
+    char delim;
+    char *buf; /* raw bytes [pos, len) not yet parsed */
+    size_t cap, len, pos;
+    int eof;
+    long line; /* physical line of buf[pos] */
+    char *rec; /* unquoted field bytes of the current record */
+    size_t rec_cap;
+    size_t *offs, *lens;
+    char **fields;
+    int fields_cap;
+};
+
+/* Move the unparsed tail to the front and read more. 0 ok, -1 error. */
+static int refill(df_csv *c)
+{
+    if (c->pos > 0) {
+        memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+        c->len -= c->pos;
+        c->pos = 0;
+    }
+    if (c->len + CSV_BLOCK > c->cap) { /* a record longer than the buffer */
+        size_t cap = c->cap * 2;
+        char *nb = realloc(c->buf, cap + 1);
+        if (!nb) return df__error(c->ctx, DF_ENOMEM, "%s: out of memory reading line %ld", c->path, c->line), -1;
+        c->buf = nb;
+        c->cap = cap;
+    }
+    size_t got = fread(c->buf + c->len, 1, c->cap - c->len, c->fp);
+    if (got == 0) {
+        if (ferror(c->fp)) return df__error(c->ctx, DF_EIO, "%s: read error near line %ld: %s", c->path, c->line, strerror(errno)), -1;
+        c->eof = 1;
+    }
+    c->len += got;
+    return 0;
+}
+
+static char detect_delimiter(const char *s, size_t n)
+{
+    static const char cands[] = {',', ';', '\t', '|'};
+    size_t count[4] = {0};
+    int quoted = 0;
+    for (size_t i = 0; i < n && (quoted || (s[i] != '\n' && s[i] != '\r')); i++) {
+        if (s[i] == '"') quoted = !quoted;
+        for (int k = 0; k < 4 && !quoted; k++) count[k] += s[i] == cands[k];
+    }
+    int best = 0;
+    for (int k = 1; k < 4; k++)
+        if (count[k] > count[best]) best = k;
+    return count[best] ? cands[best] : ',';
+}
+
+df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **out)
+{
+    df_csv *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c) return df__error(ctx, DF_ENOMEM, "out of memory opening %s", path);
+    c->ctx = ctx;
+    c->path = path;
+    c->line = 1;
+    c->cap = 2 * CSV_BLOCK;
+    c->buf = malloc(c->cap + 1);
+    c->rec_cap = 4096;
+    c->rec = malloc(c->rec_cap);
+    if (!c->buf || !c->rec) {
+        df__csv_close(c);
+        return df__error(ctx, DF_ENOMEM, "out of memory opening %s", path);
+    }
+    c->fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!c->fp) {
+        int e = errno;
+        df__csv_close(c);
+        return df__error(ctx, DF_EIO, "cannot open %s: %s", path, strerror(e));
+    }
+    if (refill(c) != 0) {
+        df__csv_close(c);
+        return ctx->status;
+    }
+    if (c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) c->pos = 3;
+    c->delim = delimiter ? delimiter : detect_delimiter(c->buf + c->pos, c->len - c->pos);
+    *out = c;
+    return DF_OK;
+}
+
+char df__csv_delimiter(const df_csv *c) { return c->delim; }
+
+static int push_field(df_csv *c, int *nf, size_t start, size_t end)
+{
+    if (*nf == c->fields_cap) {
+        int cap = c->fields_cap ? c->fields_cap * 2 : 64;
+        size_t *o = df__realloc_array(c->offs, (size_t)cap, sizeof *o);
+        if (o) c->offs = o;
+        size_t *l = df__realloc_array(c->lens, (size_t)cap, sizeof *l);
+        if (l) c->lens = l;
+        char **f = df__realloc_array(c->fields, (size_t)cap, sizeof *f);
+        if (f) c->fields = f;
+        if (!o || !l || !f) return -1;
+        c->fields_cap = cap;
+    }
+    c->offs[*nf] = start;
+    c->lens[*nf] = end - start;
+    (*nf)++;
+    return 0;
+}
+
+int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long *line)
+{
+    for (;;) {
+        /* Parse one record from buf[pos..len) into rec. If the buffer ends
+         * before the record does, refill and parse the record again. */
+        size_t i = c->pos, r = 0, fstart = 0;
+        long ln = c->line;
+        int nf = 0, quoted = 0, in_quotes = 0, complete = 0;
+        const char *b = c->buf;
+        char d = c->delim;
+
+        if (i < c->len && (b[i] == '\n' || b[i] == '\r')) { /* blank line */
+            if (b[i] == '\r' && i + 1 >= c->len && !c->eof) {
+                if (refill(c) != 0) return -1;
+                continue;
+            }
+            c->pos = i + (b[i] == '\r' && i + 1 < c->len && b[i + 1] == '\n' ? 2 : 1);
+            c->line++;
+            continue;
+        }
+        if (i >= c->len) {
+            if (c->eof) return 0;
+            if (refill(c) != 0) return -1;
+            continue;
+        }
+        if (r + (c->len - i) + 1 > c->rec_cap) {
+            size_t cap = c->rec_cap;
+            while (cap < c->len - i + 1) cap *= 2;
+            char *nr = realloc(c->rec, cap);
+            if (!nr) return df__error(c->ctx, DF_ENOMEM, "%s: out of memory at line %ld", c->path, ln), -1;
+            c->rec = nr;
+            c->rec_cap = cap;
+        }
+        char *rec = c->rec;
+        while (i < c->len) {
+            char ch = b[i];
+            if (in_quotes) {
+                if (ch == '"') {
+                    if (i + 1 >= c->len && !c->eof) break; /* need the next byte */
+                    if (i + 1 < c->len && b[i + 1] == '"') {
+                        rec[r++] = '"';
+                        i += 2;
+                        continue;
+                    }
+                    in_quotes = 0;
+                    i++;
+                    continue;
+                }
+                if (ch == '\n') ln++;
+                rec[r++] = ch;
+                i++;
+            } else if (ch == d) {
+                if (push_field(c, &nf, fstart, r) != 0) goto nomem;
+                rec[r++] = '\0';
+                fstart = r;
+                quoted = 0;
+                i++;
+            } else if (ch == '\n' || ch == '\r') {
+                if (ch == '\r' && i + 1 >= c->len && !c->eof) break;
+                i += ch == '\r' && i + 1 < c->len && b[i + 1] == '\n' ? 2 : 1;
+                ln++;
+                complete = 1;
+                break;
+            } else if (ch == '"' && r == fstart && !quoted) {
+                in_quotes = quoted = 1; /* a quote opens a field only at its start */
+                i++;
+            } else {
+                rec[r++] = ch;
+                i++;
+            }
+        }
+        if (!complete) {
+            if (!c->eof) {
+                if (refill(c) != 0) return -1;
+                continue;
+            }
+            if (in_quotes) {
+                df__error(c->ctx, DF_EFORMAT, "%s:%ld: unterminated quoted field (the file ends inside quotes)",
+                          c->path, c->line);
+                return -1;
+            }
+            /* last line without a line end */
+        }
+        if (push_field(c, &nf, fstart, r) != 0) goto nomem;
+        rec[r] = '\0';
+        for (int k = 0; k < nf; k++) c->fields[k] = rec + c->offs[k];
+        *fields = c->fields;
+        *lengths = c->lens;
+        *nfields = nf;
+        *line = c->line;
+        c->pos = i;
+        c->line = ln;
+        return 1;
+    nomem:
+        df__error(c->ctx, DF_ENOMEM, "%s: out of memory at line %ld", c->path, ln);
+        return -1;
+    }
+}
+
+void df__csv_close(df_csv *c)
+{
+    if (!c) return;
+    if (c->fp && c->fp != stdin) fclose(c->fp);
+    free(c->buf);
+    free(c->rec);
+    free(c->offs);
+    free(c->lens);
+    free(c->fields);
+    free(c);
+}

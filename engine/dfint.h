@@ -1,0 +1,129 @@
+/*
+ * dfint.h — internal declarations shared by the engine's modules.
+ * Internal non-static symbols carry a double underscore: df__name.
+ */
+#ifndef DFINT_H
+#define DFINT_H
+
+#include "dispflow.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <geos_c.h>
+#include <proj.h>
+
+#if defined(__GNUC__)
+#define DF_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DF_PRINTF(a, b)
+#endif
+
+/* ---- context.c ---------------------------------------------------------- */
+
+struct df_ctx {
+    GEOSContextHandle_t geos;
+    PJ_CONTEXT *proj;
+    df_log_fn log_fn;
+    void *log_user;
+    df_progress_fn progress_fn;
+    void *progress_user;
+    df_status status;
+    char errmsg[1024];
+    char gdal_error[512]; /* last error GDAL reported through our handler */
+    char geos_error[512];
+    char versions[256];
+};
+
+/* Record an error in the context and return its status, so that callers can
+ * write `return df__error(ctx, DF_EIO, "cannot open %s", path);`. */
+df_status df__error(df_ctx *ctx, df_status status, const char *fmt, ...) DF_PRINTF(3, 4);
+void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...) DF_PRINTF(3, 4);
+/* Report progress; returns 0 when the caller asked to cancel. */
+int df__progress(df_ctx *ctx, double fraction, const char *stage);
+/* The last message GDAL sent to the context's handler ("" if none); cleared. */
+const char *df__gdal_error(df_ctx *ctx);
+
+/* Allocation helpers: NULL on overflow or exhaustion. */
+void *df__malloc(size_t n);
+void *df__calloc(size_t count, size_t size);
+void *df__realloc_array(void *p, size_t count, size_t size);
+char *df__strdup(const char *s);
+
+/* ---- atomic.c: write to a temporary file beside the target, then rename -- */
+
+/* Fills tmp with "<dir>/.<base>.tmp-<pid>-<n><ext>" for path. */
+df_status df__temp_path(df_ctx *ctx, const char *path, char *tmp, size_t cap);
+/* fsync + rename tmp onto path; removes tmp on failure. */
+df_status df__commit(df_ctx *ctx, const char *tmp, const char *path);
+
+/* ---- fields.c: parsing of values ---------------------------------------- */
+
+/* Parse a decimal number (optional sign, digits, optional fraction and
+ * exponent; surrounding spaces allowed). Correctly rounded. 0 ok, -1 bad. */
+int df__parse_double(const char *s, size_t len, double *out);
+/* Parse a non-negative or negative integer count ("1,234" with thousands
+ * separators is accepted; "12.0" is accepted, "12.5" is not). */
+int df__parse_count(const char *s, size_t len, int64_t *out);
+/* Parse a status word: displaced/IDP(s) → DF_DISPLACED; returned/returnee(s)
+ * → DF_RETURNED. 0 ok, -1 unknown. */
+int df__parse_status(const char *s, df_movement *out);
+/* Days from civil date (proleptic Gregorian). */
+int32_t df__days_from_civil(int y, int m, int d);
+/* Is the string valid UTF-8? */
+int df__utf8_valid(const char *s, size_t len);
+
+/* ---- names.c: normalisation of names and P-codes ------------------------ */
+
+/* Normalise a place name for exact comparison: lower case, no punctuation,
+ * apostrophes, hyphens or spaces, no article tokens (al, el, ad, as, at, ar,
+ * an, ash, az, adh). Writes at most cap bytes (NUL included). */
+void df__name_normalize(const char *in, char *out, size_t cap);
+/* Normalise a P-code: upper case, no '-' or spaces, "IRQ" prefix → "IQ". */
+void df__pcode_normalize(const char *in, char *out, size_t cap);
+
+/* ---- csv.c: RFC 4180 reader, streaming ---------------------------------- */
+
+typedef struct df_csv df_csv;
+
+/* Open path; delimiter 0 = detect from the first line. A UTF-8 BOM is
+ * skipped. */
+df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **out);
+/* Next record: fields point into the reader's buffer and live until the next
+ * call. Returns 1 with a record, 0 at end of file, -1 on error (context set).
+ * *line is the physical line the record starts on. */
+int df__csv_next(df_csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
+char df__csv_delimiter(const df_csv *csv);
+void df__csv_close(df_csv *csv);
+
+/* ---- pip.c: point-in-polygon grid index --------------------------------- */
+
+typedef struct df_pip df_pip;
+
+/* A polygon as rings of lon/lat vertices (closed: last == first). */
+typedef struct {
+    const double *xy; /* x0 y0 x1 y1 ... */
+    int npoints;
+} df_ring;
+
+/* Build an index over npolys polygons; polygon k has rings
+ * rings[ring_start[k] .. ring_start[k+1]). Parity (even-odd) over all rings
+ * of a polygon decides inside. */
+df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys);
+/* Index of the first polygon containing (x, y), or -1. Thread-safe. */
+int df__pip_locate(const df_pip *pip, double x, double y);
+void df__pip_free(df_pip *pip);
+
+/* ---- boundaries.c -------------------------------------------------------- */
+
+/* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
+const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);
+/* Unit of a level by exact normalised name, constrained to the children of
+ * parent (index at level-1) when parent >= 0. Returns the unit, -1 for none,
+ * -2 when the name is ambiguous. */
+int df__boundaries_find_name(const df_boundaries *b, int level, const char *name, int parent);
+/* Ancestor at level `to` of unit i at level `from` (to <= from). */
+int df__boundaries_ancestor(const df_boundaries *b, int from, int i, int to);
+
+#endif /* DFINT_H */

@@ -1,0 +1,698 @@
+/*
+ * ingest.c — records from CSV, DTM API JSON or any OGR tabular source,
+ * streamed one row at a time into df_record structs.
+ *
+ * Columns are found, in order, by the explicit mapping (--map), by an HXL
+ * tag row under the header, and by the header names DTM tables use. Each
+ * row's values are parsed strictly; a row that cannot be read is rejected
+ * with its line, column and reason, counted, and never passed on.
+ */
+#include "dfint.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gdal.h>
+#include <json-c/json.h>
+#include <ogr_api.h>
+
+/* ---- names of fields and reasons ----------------------------------------- */
+
+static const char *field_names[] = {
+#define DF_XX_NAME(name, key) key,
+    DF_FIELD_MAP(DF_XX_NAME)
+#undef DF_XX_NAME
+};
+
+static const char *reject_names[] = {
+#define DF_XX_NAME(name, key) key,
+    DF_REJECT_MAP(DF_XX_NAME)
+#undef DF_XX_NAME
+};
+
+const char *df_field_name(df_field f) { return (unsigned)f < DF_FIELD_COUNT ? field_names[f] : "?"; }
+const char *df_reject_name(df_reject_reason r) { return (unsigned)r < DF_REJECT_COUNT ? reject_names[r] : "?"; }
+
+void df_record_opts_init(df_record_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->header = -1;
+    o->household_size = 6.0; /* the DTM convention for Iraq */
+    o->kind = DF_INCREMENTS;
+    o->default_status = DF_DISPLACED;
+}
+
+/* ---- how columns are recognised ------------------------------------------- */
+
+/* Header names that DTM and Emergency Tracking tables use, compared after
+ * lower-casing and dropping everything but letters and digits. */
+static const struct {
+    df_field field;
+    const char *names; /* space-separated */
+} header_names[] = {
+    {DF_FIELD_DATE, "date reportingdate currentrounddate reporteddate datereported"},
+    {DF_FIELD_STATUS, "status displacementstatus movementstatus populationtype"},
+    {DF_FIELD_ADM1, "governorate admin1name adm1en adm1name adm1 province"},
+    {DF_FIELD_ADM1_PCODE, "admin1pcode adm1pcode governoratepcode"},
+    {DF_FIELD_ADM2, "district admin2name adm2en adm2name adm2"},
+    {DF_FIELD_ADM2_PCODE, "admin2pcode adm2pcode districtpcode"},
+    {DF_FIELD_ADM3, "subdistrict admin3name adm3en adm3name adm3"},
+    {DF_FIELD_ADM3_PCODE, "admin3pcode adm3pcode subdistrictpcode"},
+    {DF_FIELD_LOCATION, "location locationname place placename site sitename"},
+    {DF_FIELD_LAT, "latitude lat y"},
+    {DF_FIELD_LON, "longitude lon long lng x"},
+    {DF_FIELD_FAMILIES, "families masterfamilies numfamilies households hh"},
+    {DF_FIELD_INDIVIDUALS, "individuals individual numpresentidpind idps idpindividuals persons people"},
+    {DF_FIELD_SHELTER, "shelter sheltertype"},
+    {DF_FIELD_ORIGIN_ADM1, "governorateoforigin origingovernorate originadm1"},
+    {DF_FIELD_ORIGIN_ADM2, "districtoforigin origindistrict originadm2"},
+    {DF_FIELD_ORIGIN_ADM3, "subdistrictoforigin originsubdistrict originadm3"},
+    {DF_FIELD_DISPLACEMENT_ADM1, "governorateofdisplacement displacementgovernorate"},
+    {DF_FIELD_DISPLACEMENT_ADM2, "districtofdisplacement displacementdistrict"},
+};
+
+/* HXL hashtags: the tag, attributes it must have, attributes it must not. */
+static const struct {
+    df_field field;
+    const char *tag, *need, *forbid;
+} hxl_tags[] = {
+    {DF_FIELD_DATE, "#date", "", "year month start end"},
+    {DF_FIELD_STATUS, "#status", "", ""},
+    {DF_FIELD_ADM1, "#adm1", "name", "origin code"},
+    {DF_FIELD_ADM1_PCODE, "#adm1", "code", "origin"},
+    {DF_FIELD_ADM2, "#adm2", "name", "origin code"},
+    {DF_FIELD_ADM2_PCODE, "#adm2", "code", "origin"},
+    {DF_FIELD_ADM3, "#adm3", "name", "origin code"},
+    {DF_FIELD_ADM3_PCODE, "#adm3", "code", "origin"},
+    {DF_FIELD_ORIGIN_ADM1, "#adm1", "name origin", "code"},
+    {DF_FIELD_ORIGIN_ADM1_PCODE, "#adm1", "code origin", ""},
+    {DF_FIELD_ORIGIN_ADM2, "#adm2", "name origin", "code"},
+    {DF_FIELD_ORIGIN_ADM2_PCODE, "#adm2", "code origin", ""},
+    {DF_FIELD_LOCATION, "#loc", "name", ""},
+    {DF_FIELD_LAT, "#geo", "lat", ""},
+    {DF_FIELD_LON, "#geo", "lon", ""},
+    {DF_FIELD_FAMILIES, "#affected", "hh", ""},
+    {DF_FIELD_FAMILIES, "#affected", "households", ""},
+    {DF_FIELD_INDIVIDUALS, "#affected", "idps", "hh households"},
+    {DF_FIELD_INDIVIDUALS, "#affected", "ind", "hh households"},
+    {DF_FIELD_INDIVIDUALS, "#population", "ind", "hh households"},
+    {DF_FIELD_INDIVIDUALS, "#affected", "", "hh households"},
+};
+
+/* Is word in the space-separated list? */
+static int in_list(const char *list, const char *word, size_t n)
+{
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, " ");
+        if (k == n && strncasecmp(p, word, n) == 0) return 1;
+        p += k;
+        while (*p == ' ') p++;
+    }
+    return 0;
+}
+
+static void header_key(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *s && o + 1 < cap; s++)
+        if (isalnum((unsigned char)*s)) out[o++] = (char)tolower((unsigned char)*s);
+    out[o] = '\0';
+}
+
+/* Does the HXL tag cell match (tag, need, forbid)? */
+static int hxl_match(const char *cell, const char *tag, const char *need, const char *forbid)
+{
+    while (isspace((unsigned char)*cell)) cell++;
+    size_t tl = strlen(tag);
+    if (strncasecmp(cell, tag, tl) != 0 || (cell[tl] && cell[tl] != '+' && !isspace((unsigned char)cell[tl]))) return 0;
+    /* every needed attribute present, no forbidden one */
+    for (const char *p = need; *p;) {
+        size_t k = strcspn(p, " ");
+        int found = 0;
+        for (const char *a = strchr(cell, '+'); a && !found; a = strchr(a + 1, '+')) {
+            size_t al = strcspn(a + 1, "+ \t");
+            found = al == k && strncasecmp(a + 1, p, k) == 0;
+        }
+        if (!found) return 0;
+        p += k;
+        while (*p == ' ') p++;
+    }
+    for (const char *a = strchr(cell, '+'); a; a = strchr(a + 1, '+'))
+        if (in_list(forbid, a + 1, strcspn(a + 1, "+ \t"))) return 0;
+    return 1;
+}
+
+static int is_hxl_row(char **cells, int n)
+{
+    int tags = 0, other = 0;
+    for (int i = 0; i < n; i++) {
+        const char *c = cells[i];
+        while (isspace((unsigned char)*c)) c++;
+        if (*c == '#') tags++;
+        else if (*c) other++;
+    }
+    return tags > 0 && tags >= other;
+}
+
+static int looks_numeric(const char *s)
+{
+    double v;
+    return *s && df__parse_double(s, strlen(s), &v) == 0;
+}
+
+/* ---- row sources: CSV, JSON, OGR ---------------------------------------------- */
+
+typedef enum { SRC_CSV, SRC_JSON, SRC_OGR } source_kind;
+
+typedef struct {
+    source_kind kind;
+    df_ctx *ctx;
+    const char *path;
+    df_csv *csv;
+    json_object *json;
+    json_object *items; /* borrowed from json */
+    size_t item;
+    GDALDatasetH ds;
+    OGRLayerH layer;
+    int point_columns; /* OGR: two extra columns from point geometries */
+    char **header;     /* owned copies */
+    int nheader;
+    /* the current row, for JSON and OGR */
+    char *buf;
+    size_t buf_cap;
+    char **cells;
+    size_t *lens;
+    int cells_cap;
+    long feature;
+} source;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* Build a row from string values (JSON or OGR) into src->buf/cells. */
+static int row_set(source *src, int n, const char **values)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += strlen(values[i]) + 1;
+    if (total > src->buf_cap) {
+        char *nb = realloc(src->buf, total);
+        if (!nb) return -1;
+        src->buf = nb;
+        src->buf_cap = total;
+    }
+    if (n > src->cells_cap) {
+        char **nc = df__realloc_array(src->cells, (size_t)n, sizeof *nc);
+        if (nc) src->cells = nc;
+        size_t *nl = df__realloc_array(src->lens, (size_t)n, sizeof *nl);
+        if (nl) src->lens = nl;
+        if (!nc || !nl) return -1;
+        src->cells_cap = n;
+    }
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(values[i]);
+        memcpy(src->buf + o, values[i], k + 1);
+        src->lens[i] = k;
+        o += k + 1;
+    }
+    o = 0; /* pointers only after the last realloc */
+    for (int i = 0; i < n; i++) src->cells[i] = src->buf + o, o += src->lens[i] + 1;
+    return 0;
+}
+
+static int set_header(source *src, char **cells, int n)
+{
+    src->header = calloc((size_t)n + 1, sizeof *src->header);
+    if (!src->header) return -1;
+    src->nheader = n;
+    for (int i = 0; i < n; i++) {
+        const char *c = cells[i];
+        while (isspace((unsigned char)*c)) c++;
+        if (!(src->header[i] = df__strdup(c))) return -1;
+        for (size_t k = strlen(src->header[i]); k > 0 && isspace((unsigned char)src->header[i][k - 1]); k--)
+            src->header[i][k - 1] = '\0';
+    }
+    return 0;
+}
+
+/* Next data row: 1 with a row, 0 at the end, -1 on error. */
+static int source_next(source *src, char ***cells, size_t **lens, int *n, long *line)
+{
+    if (src->kind == SRC_CSV) return df__csv_next(src->csv, cells, lens, n, line);
+    const char *vals[1024];
+    if (src->kind == SRC_JSON) {
+        if (src->item >= json_object_array_length(src->items)) return 0;
+        json_object *o = json_object_array_get_idx(src->items, src->item++);
+        int k = 0;
+        for (; k < src->nheader && k < 1024; k++) {
+            json_object *v = NULL;
+            vals[k] = json_object_object_get_ex(o, src->header[k], &v) && v ? json_object_get_string(v) : "";
+        }
+        *line = (long)src->item;
+        *n = k;
+    } else {
+        OGRFeatureH f = OGR_L_GetNextFeature(src->layer);
+        if (!f) return 0;
+        char lonbuf[32] = "", latbuf[32] = "";
+        int nf = OGR_F_GetFieldCount(f), k = 0;
+        static _Thread_local char *copies[1024];
+        for (; k < nf && k < 1020; k++) {
+            const char *s = OGR_F_IsFieldSetAndNotNull(f, k) ? OGR_F_GetFieldAsString(f, k) : "";
+            copies[k] = df__strdup(s); /* OGR's string is valid only until the next call */
+            vals[k] = copies[k] ? copies[k] : "";
+        }
+        if (src->point_columns) {
+            OGRGeometryH g = OGR_F_GetGeometryRef(f);
+            if (g && wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPoint && !OGR_G_IsEmpty(g)) {
+                snprintf(lonbuf, sizeof lonbuf, "%.9g", OGR_G_GetX(g, 0));
+                snprintf(latbuf, sizeof latbuf, "%.9g", OGR_G_GetY(g, 0));
+            }
+            vals[k++] = lonbuf;
+            vals[k++] = latbuf;
+        }
+        int rc = row_set(src, k, vals);
+        for (int i = 0; i < nf && i < 1020; i++) free(copies[i]);
+        OGR_F_Destroy(f);
+        *line = ++src->feature + 1; /* spreadsheet row, counting the header */
+        if (rc != 0) return df__error(src->ctx, DF_ENOMEM, "out of memory reading %s", src->path), -1;
+        *cells = src->cells;
+        *lens = src->lens;
+        *n = k;
+        return 1;
+    }
+    if (row_set(src, *n, vals) != 0) return df__error(src->ctx, DF_ENOMEM, "out of memory reading %s", src->path), -1;
+    *cells = src->cells;
+    *lens = src->lens;
+    return 1;
+}
+
+static void source_close(source *src)
+{
+    df__csv_close(src->csv);
+    if (src->json) json_object_put(src->json);
+    if (src->ds) GDALClose(src->ds);
+    for (int i = 0; i < src->nheader; i++) free(src->header[i]);
+    free(src->header);
+    free(src->buf);
+    free(src->cells);
+    free(src->lens);
+}
+
+/* The array of records in a DTM API response: the top level, "result", or
+ * the first array-valued member. */
+static json_object *json_records(json_object *root)
+{
+    if (json_object_is_type(root, json_type_array)) return root;
+    json_object *r = NULL;
+    if (json_object_object_get_ex(root, "result", &r) && json_object_is_type(r, json_type_array)) return r;
+    json_object_object_foreach(root, key, val)
+    {
+        (void)key;
+        if (json_object_is_type(val, json_type_array)) return val;
+    }
+    return NULL;
+}
+
+static df_status source_open(df_ctx *ctx, const df_record_opts *o, source *src)
+{
+    memset(src, 0, sizeof *src);
+    src->ctx = ctx;
+    src->path = o->path;
+    if (ends_with(o->path, ".json") && !ends_with(o->path, ".geojson")) {
+        src->kind = SRC_JSON;
+        src->json = json_object_from_file(o->path);
+        if (!src->json) return df__error(ctx, DF_EFORMAT, "%s: not readable JSON: %s", o->path, json_util_get_last_err());
+        src->items = json_records(src->json);
+        if (!src->items) return df__error(ctx, DF_EFORMAT, "%s: no array of records in this JSON", o->path);
+        /* the header: keys of the first record */
+        json_object *first = json_object_array_length(src->items) ? json_object_array_get_idx(src->items, 0) : NULL;
+        char *keys[1024];
+        int n = 0;
+        if (first && json_object_is_type(first, json_type_object)) {
+            json_object_object_foreach(first, key, val)
+            {
+                (void)val;
+                if (n < 1024) keys[n++] = key;
+            }
+        }
+        return set_header(src, keys, n) == 0 ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    if (ends_with(o->path, ".csv") || ends_with(o->path, ".tsv") || ends_with(o->path, ".txt") ||
+        strcmp(o->path, "-") == 0) {
+        src->kind = SRC_CSV;
+        return df__csv_open(ctx, o->path, o->delimiter, &src->csv);
+    }
+    src->kind = SRC_OGR;
+    src->ds = GDALOpenEx(o->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!src->ds) return df__error(ctx, DF_EIO, "cannot open records %s: %s", o->path, df__gdal_error(ctx));
+    src->layer = o->layer ? GDALDatasetGetLayerByName(src->ds, o->layer) : GDALDatasetGetLayer(src->ds, 0);
+    if (!src->layer) return df__error(ctx, DF_EINVAL, "%s: no layer %s", o->path, o->layer ? o->layer : "(first)");
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(src->layer);
+    int n = OGR_FD_GetFieldCount(defn);
+    if (n > 1020) return df__error(ctx, DF_EFORMAT, "%s: more than 1020 columns", o->path);
+    char *names[1024];
+    for (int i = 0; i < n; i++) names[i] = (char *)OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i));
+    src->point_columns = wkbFlatten(OGR_FD_GetGeomType(defn)) == wkbPoint;
+    if (src->point_columns) names[n++] = "__geometry_lon", names[n++] = "__geometry_lat";
+    return set_header(src, names, n) == 0 ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+}
+
+/* ---- column mapping ---------------------------------------------------------- */
+
+typedef struct {
+    int col[DF_FIELD_COUNT]; /* column index per field, -1 when absent */
+} column_map;
+
+static const char *column_label(const source *src, int col, char *buf, size_t cap)
+{
+    if (col < src->nheader && src->header[col][0]) return src->header[col];
+    snprintf(buf, cap, "column %d", col + 1);
+    return buf;
+}
+
+static df_status apply_explicit_map(df_ctx *ctx, const char *map, const source *src, column_map *m, char *how,
+                                    size_t cap)
+{
+    const char *p = map;
+    while (p && *p) {
+        size_t len = strcspn(p, ",");
+        char item[256];
+        if (len >= sizeof item) return df__error(ctx, DF_EINVAL, "--map: entry too long near \"%.40s\"", p);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        p += len + (p[len] == ',');
+        char *eq = strchr(item, '=');
+        if (!eq) return df__error(ctx, DF_EINVAL, "--map: \"%s\" is not field=column", item);
+        *eq = '\0';
+        const char *col = eq + 1;
+        int f = -1;
+        for (int k = 0; k < DF_FIELD_COUNT; k++)
+            if (strcasecmp(item, field_names[k]) == 0) f = k;
+        if (f < 0) return df__error(ctx, DF_EINVAL, "--map: unknown field \"%s\" (fields: date, status, adm1, adm1_pcode, adm2, adm2_pcode, adm3, adm3_pcode, location, lat, lon, families, individuals, shelter, origin_adm1, origin_adm2, displacement_adm2 ...)", item);
+        char *end;
+        long num = strtol(col, &end, 10);
+        int c = -1;
+        if (*col && *end == '\0') {
+            c = (int)num - 1; /* 1-based column number */
+            if (num < 1 || num > 100000) return df__error(ctx, DF_EINVAL, "--map: column number %s out of range", col);
+        } else {
+            for (int k = 0; k < src->nheader && c < 0; k++)
+                if (strcasecmp(src->header[k], col) == 0) c = k;
+            if (c < 0) return df__error(ctx, DF_ESCHEMA, "%s: --map %s=%s: no column named \"%s\" in the header", src->path, item, col, col);
+        }
+        m->col[f] = c;
+        size_t used = strlen(how);
+        snprintf(how + used, cap - used, "%s%s=%s (map)", used ? ", " : "", field_names[f], col);
+    }
+    return DF_OK;
+}
+
+static void note(char *how, size_t cap, const char *field, const char *col, const char *why)
+{
+    size_t used = strlen(how);
+    snprintf(how + used, cap - used, "%s%s=%s (%s)", used ? ", " : "", field, col, why);
+}
+
+/* ---- parsing one row into a record ---------------------------------------------- */
+
+typedef struct {
+    df_ctx *ctx;
+    const df_record_opts *opts;
+    const source *src;
+    const column_map *map;
+    df_record_fn on_record;
+    df_reject_fn on_reject;
+    void *user;
+    df_read_stats *stats;
+    int ncols; /* columns in the header (or the first row) */
+} reader;
+
+static int reject(reader *r, long line, int col, df_reject_reason why, const char *value)
+{
+    char buf[32];
+    df_rejection rj = {line, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why, value};
+    r->stats->rejected++;
+    r->stats->rejected_by[why]++;
+    if (r->on_reject) r->on_reject(&rj, r->user);
+    return 0;
+}
+
+static const char *cell(char **cells, int n, int col)
+{
+    if (col < 0 || col >= n) return NULL;
+    const char *s = cells[col];
+    while (*s == ' ' || *s == '\t') s++;
+    return *s ? s : NULL;
+}
+
+/* Trim trailing blanks in place (cells are ours to modify). */
+static void trim_cells(char **cells, size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        while (lens[i] > 0 && (cells[i][lens[i] - 1] == ' ' || cells[i][lens[i] - 1] == '\t')) cells[i][--lens[i]] = '\0';
+}
+
+/* Returns 1 to go on, 0 when the callback asked to stop. */
+static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
+{
+    const int *col = r->map->col;
+    df_record rec;
+    r->stats->rows++;
+
+    if (n != r->ncols && r->ncols > 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%d fields where the header has %d", n, r->ncols);
+        return reject(r, line, -1, DF_REJECT_RAGGED_ROW, detail), 1;
+    }
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (col[f] >= 0 && col[f] < n && !df__utf8_valid(cells[col[f]], lens[col[f]]))
+            return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "not UTF-8 text (or a NUL byte)"), 1;
+    trim_cells(cells, lens, n);
+
+    memset(&rec, 0, sizeof rec);
+    rec.line = line;
+    rec.date = DF_NO_DATE;
+    rec.status = r->opts->default_status;
+    rec.lon = rec.lat = NAN;
+    rec.families = -1;
+
+    const char *s;
+    if (col[DF_FIELD_DATE] >= 0) {
+        s = cell(cells, n, col[DF_FIELD_DATE]);
+        if (!s || df_date_parse(s, &rec.date) != 0)
+            return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_DATE, s ? s : "(empty)"), 1;
+    }
+    if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec.status) != 0)
+        return reject(r, line, col[DF_FIELD_STATUS], DF_REJECT_BAD_STATUS, s), 1;
+
+    /* counts: families and individuals; individuals = families x size when absent */
+    int64_t fam = -1, ind = -1;
+    const int count_cols[2] = {col[DF_FIELD_FAMILIES], col[DF_FIELD_INDIVIDUALS]};
+    int64_t *count_out[2] = {&fam, &ind};
+    for (int k = 0; k < 2; k++) {
+        if (!(s = cell(cells, n, count_cols[k]))) continue;
+        if (df__parse_count(s, strlen(s), count_out[k]) != 0)
+            return reject(r, line, count_cols[k], DF_REJECT_BAD_COUNT, s), 1;
+        if (*count_out[k] < 0) return reject(r, line, count_cols[k], DF_REJECT_NEGATIVE_COUNT, s), 1;
+    }
+    if (ind < 0 && fam >= 0) {
+        ind = (int64_t)llround((double)fam * r->opts->household_size);
+        rec.individuals_derived = 1;
+    }
+    if (ind < 0) return reject(r, line, count_cols[1] >= 0 ? count_cols[1] : count_cols[0], DF_REJECT_NO_COUNT, "(empty)"), 1;
+    rec.families = fam;
+    rec.individuals = ind;
+
+    /* coordinates: both or neither; in range; not the 0,0 placeholder */
+    const char *slat = cell(cells, n, col[DF_FIELD_LAT]), *slon = cell(cells, n, col[DF_FIELD_LON]);
+    if (slat || slon) {
+        int bad_col = !slat ? col[DF_FIELD_LAT] : col[DF_FIELD_LON];
+        if (!slat || !slon) return reject(r, line, bad_col, DF_REJECT_BAD_COORDINATES, "only one of latitude/longitude"), 1;
+        if (df__parse_double(slat, strlen(slat), &rec.lat) != 0 || fabs(rec.lat) > 90)
+            return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_BAD_COORDINATES, slat), 1;
+        if (df__parse_double(slon, strlen(slon), &rec.lon) != 0 || fabs(rec.lon) > 180)
+            return reject(r, line, col[DF_FIELD_LON], DF_REJECT_BAD_COORDINATES, slon), 1;
+        if (rec.lat == 0 && rec.lon == 0) return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_NULL_ISLAND, "0,0"), 1;
+    }
+
+    rec.location.name[1] = cell(cells, n, col[DF_FIELD_ADM1]);
+    rec.location.pcode[1] = cell(cells, n, col[DF_FIELD_ADM1_PCODE]);
+    rec.location.name[2] = cell(cells, n, col[DF_FIELD_ADM2]);
+    rec.location.pcode[2] = cell(cells, n, col[DF_FIELD_ADM2_PCODE]);
+    rec.location.name[3] = cell(cells, n, col[DF_FIELD_ADM3]);
+    rec.location.pcode[3] = cell(cells, n, col[DF_FIELD_ADM3_PCODE]);
+    rec.origin.name[1] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM1]);
+    rec.origin.pcode[1] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM1_PCODE]);
+    rec.origin.name[2] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM2]);
+    rec.origin.pcode[2] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM2_PCODE]);
+    rec.origin.name[3] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM3]);
+    rec.displacement.name[1] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM1]);
+    rec.displacement.name[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2]);
+    rec.displacement.pcode[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2_PCODE]);
+    rec.location_name = cell(cells, n, col[DF_FIELD_LOCATION]);
+    rec.shelter = cell(cells, n, col[DF_FIELD_SHELTER]);
+
+    r->stats->valid++;
+    r->stats->individuals_valid += ind;
+    return r->on_record(&rec, r->user) == 0;
+}
+
+/* ---- the read ------------------------------------------------------------------- */
+
+/* A copy of one row, kept while the reader's buffer moves on. */
+typedef struct {
+    char **cells;
+    size_t *lens;
+    int n;
+    long line;
+} held_row;
+
+static int keep_row(held_row *h, char **cells, size_t *lens, int n, long line)
+{
+    h->cells = calloc((size_t)n + 1, sizeof *h->cells);
+    h->lens = calloc((size_t)n + 1, sizeof *h->lens);
+    if (!h->cells || !h->lens) return -1;
+    h->n = n;
+    h->line = line;
+    for (int i = 0; i < n; i++) {
+        if (!(h->cells[i] = malloc(lens[i] + 1))) return -1;
+        memcpy(h->cells[i], cells[i], lens[i] + 1);
+        h->lens[i] = lens[i];
+    }
+    return 0;
+}
+
+df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
+                          void *user, df_read_stats *stats)
+{
+    source src;
+    column_map map;
+    df_status st;
+    char **cells;
+    size_t *lens;
+    int n, rc;
+    long line;
+    held_row held = {0}; /* a data row read while looking for the header */
+
+    memset(stats, 0, sizeof *stats);
+    for (int f = 0; f < DF_FIELD_COUNT; f++) map.col[f] = -1;
+    if (!opts->path) return df__error(ctx, DF_EINVAL, "no records file given");
+    if ((st = source_open(ctx, opts, &src)) != DF_OK) goto done;
+
+    if (src.kind == SRC_CSV) {
+        /* the first line: a header, unless told otherwise or it looks like data */
+        rc = df__csv_next(src.csv, &cells, &lens, &n, &line);
+        if (rc < 0) {
+            st = ctx->status;
+            goto done;
+        }
+        if (rc == 0) {
+            st = df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
+            goto done;
+        }
+        int header = opts->header;
+        if (header < 0) {
+            int numeric = 0, filled = 0;
+            for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
+            header = !(filled > 0 && 2 * numeric >= filled);
+        }
+        if (header) {
+            if (set_header(&src, cells, n) != 0) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                goto done;
+            }
+        } else {
+            /* keep the row: it is data */
+            if (keep_row(&held, cells, lens, n, line) != 0) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+    }
+
+    char how[sizeof stats->columns] = "";
+    if (opts->map && (st = apply_explicit_map(ctx, opts->map, &src, &map, how, sizeof how)) != DF_OK) goto done;
+
+    /* an HXL tag row under the header? */
+    if (src.nheader > 0 && src.kind == SRC_CSV) {
+        rc = df__csv_next(src.csv, &cells, &lens, &n, &line);
+        if (rc < 0) {
+            st = ctx->status;
+            goto done;
+        }
+        if (rc == 1 && is_hxl_row(cells, n)) {
+            for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
+                df_field f = hxl_tags[t].field;
+                for (int i = 0; i < n && map.col[f] < 0; i++) {
+                    if (!hxl_match(cells[i], hxl_tags[t].tag, hxl_tags[t].need, hxl_tags[t].forbid)) continue;
+                    int taken = 0;
+                    for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map.col[g] == i;
+                    if (taken) continue;
+                    map.col[f] = i;
+                    note(how, sizeof how, field_names[f], cells[i], "HXL");
+                }
+            }
+        } else if (rc == 1) {
+            /* an ordinary data row: handle it first, below */
+            if (keep_row(&held, cells, lens, n, line) != 0) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+    }
+
+    /* the header names DTM tables use */
+    for (size_t t = 0; t < sizeof header_names / sizeof *header_names; t++) {
+        df_field f = header_names[t].field;
+        for (int i = 0; i < src.nheader && map.col[f] < 0; i++) {
+            char key[128];
+            header_key(src.header[i], key, sizeof key);
+            if (!key[0] || !in_list(header_names[t].names, key, strlen(key))) continue;
+            int taken = 0;
+            for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map.col[g] == i;
+            if (taken) continue;
+            map.col[f] = i;
+            note(how, sizeof how, field_names[f], src.header[i], "header");
+        }
+    }
+    if (src.point_columns && map.col[DF_FIELD_LON] < 0 && map.col[DF_FIELD_LAT] < 0) {
+        map.col[DF_FIELD_LON] = src.nheader - 2;
+        map.col[DF_FIELD_LAT] = src.nheader - 1;
+        note(how, sizeof how, "lon/lat", "point geometry", "OGR");
+    }
+    snprintf(stats->columns, sizeof stats->columns, "%s", how);
+    if (map.col[DF_FIELD_INDIVIDUALS] < 0 && map.col[DF_FIELD_FAMILIES] < 0) {
+        st = df__error(ctx, DF_ESCHEMA,
+                       "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
+                       "(or add an HXL row with #affected+ind)",
+                       opts->path);
+        goto done;
+    }
+    df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
+
+    reader r = {ctx, opts, &src, &map, on_record, on_reject, user, stats, src.nheader ? src.nheader : held.n};
+    if (held.cells && !handle_row(&r, held.cells, held.lens, held.n, held.line)) {
+        st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+        goto done;
+    }
+    while ((rc = source_next(&src, &cells, &lens, &n, &line)) == 1) {
+        if (!handle_row(&r, cells, lens, n, line)) {
+            st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+            goto done;
+        }
+    }
+    if (rc < 0) st = ctx->status;
+done:
+    for (int i = 0; i < held.n; i++) free(held.cells[i]);
+    free(held.cells);
+    free(held.lens);
+    source_close(&src);
+    return st;
+}

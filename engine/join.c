@@ -1,0 +1,424 @@
+/*
+ * join.c — records matched to units and aggregated per unit and date.
+ *
+ * Each record's location is matched at the join level by, in order: P-code
+ * (normalised, at that level or a finer one), exact normalised name walked
+ * down from the governorate (a name is searched inside its parent when the
+ * parent is known, and must be unique otherwise), and point-in-polygon.
+ * When a record has coordinates they are always located too: coordinates
+ * outside every unit whose swap falls inside one are reported as swapped.
+ * Returned records are also matched by their district of displacement.
+ *
+ * Aggregates are kept per (unit, date) bin, so the period is applied at the
+ * end (its defaults come from the data) and memory is bounded by units x
+ * dates, never by the number of records. Every valid record lands in exactly
+ * one bin; unmatched records in the bin of unit -1.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int unit; /* -1: unmatched */
+    int32_t date;
+    long rows;          /* valid records whose location is this unit */
+    int64_t individuals; /* their individuals (any status) */
+    int64_t displaced, families, returnees;
+    int64_t returned; /* returns whose district of displacement is this unit */
+    long returns_unplaced;
+    int64_t ind_returns_unplaced;
+    int used;
+} bin;
+
+typedef struct {
+    bin *slots;
+    size_t cap, count;
+} bin_table;
+
+struct df_join {
+    int level, nunits;
+    df_figures *figures;
+    df_balance balance;
+};
+
+void df_join_opts_init(df_join_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->level = 2;
+    o->from = DF_NO_DATE;
+    o->as_of = DF_NO_DATE;
+}
+
+/* ---- bins: open addressing on (unit, date) ---------------------------------- */
+
+static size_t bin_hash(int unit, int32_t date, size_t cap)
+{
+    uint64_t k = ((uint64_t)(uint32_t)unit << 32) | (uint32_t)date;
+    k ^= k >> 33, k *= 0xff51afd7ed558ccdULL, k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
+static bin *bin_get(bin_table *t, int unit, int32_t date)
+{
+    if (2 * (t->count + 1) > t->cap) { /* keep the load under one half */
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        bin *slots = calloc(cap, sizeof *slots);
+        if (!slots) return NULL;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->slots[i].used) continue;
+            size_t h = bin_hash(t->slots[i].unit, t->slots[i].date, cap);
+            while (slots[h].used) h = (h + 1) & (cap - 1);
+            slots[h] = t->slots[i];
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    size_t h = bin_hash(unit, date, t->cap);
+    while (t->slots[h].used && !(t->slots[h].unit == unit && t->slots[h].date == date)) h = (h + 1) & (t->cap - 1);
+    if (!t->slots[h].used) {
+        t->slots[h].used = 1;
+        t->slots[h].unit = unit;
+        t->slots[h].date = date;
+        t->count++;
+    }
+    return &t->slots[h];
+}
+
+/* ---- matching ------------------------------------------------------------------ */
+
+typedef enum { HOW_NONE, HOW_PCODE, HOW_NAME, HOW_POINT, HOW_SWAPPED } match_how;
+static const char *how_names[] = {"unmatched", "pcode", "name", "point", "swapped-point"};
+
+typedef struct {
+    int unit; /* at the join level, or -1 */
+    match_how how;
+    char note[256];
+} match;
+
+static void add_note(match *m, const char *fmt, const char *a, const char *b)
+{
+    size_t used = strlen(m->note);
+    snprintf(m->note + used, sizeof m->note - used, used ? "; " : "");
+    used = strlen(m->note);
+    snprintf(m->note + used, sizeof m->note - used, fmt, a, b);
+}
+
+/* Walk the stated names down from admin 1: the deepest unit they reach, or
+ * -1 (with *level 0). */
+static int match_names(const df_boundaries *b, const df_place *pl, int *level, match *m)
+{
+    int parent = -1, found = -1, finest = df_boundaries_finest_level(b);
+    *level = 0;
+    for (int lv = 1; lv <= finest; lv++) {
+        const char *name = pl->name[lv];
+        if (!name || df_boundaries_count(b, lv) == 0) continue;
+        int u = df__boundaries_find_name(b, lv, name, parent);
+        if (u == -2) {
+            add_note(m, "name \"%s\" is shared by several units%s", name, parent >= 0 ? " in its parent" : "");
+            break;
+        }
+        if (u < 0) {
+            if (parent >= 0)
+                add_note(m, "no unit named \"%s\" in %s", name, df_boundaries_unit(b, lv - 1, parent)->name);
+            else
+                add_note(m, "no unit named \"%s\"%s", name, "");
+            break;
+        }
+        parent = found = u;
+        *level = lv;
+    }
+    return found;
+}
+
+static void match_place(const df_boundaries *b, int level, const df_place *pl, double lon, double lat, match *m)
+{
+    int finest = df_boundaries_finest_level(b);
+    memset(m, 0, sizeof *m);
+    m->unit = -1;
+
+    for (int lv = level; lv <= finest && m->how == HOW_NONE; lv++) { /* 1. P-code */
+        if (!pl->pcode[lv]) continue;
+        int u = df_boundaries_find_pcode(b, lv, pl->pcode[lv]);
+        if (u >= 0) m->unit = df__boundaries_ancestor(b, lv, u, level), m->how = HOW_PCODE;
+        else add_note(m, "P-code %s not in the boundaries%s", pl->pcode[lv], "");
+    }
+    int name_level = 0, by_name = -1;
+    if (m->how == HOW_NONE) { /* 2. names */
+        by_name = match_names(b, pl, &name_level, m);
+        if (by_name >= 0 && name_level >= level) {
+            m->unit = df__boundaries_ancestor(b, name_level, by_name, level);
+            m->how = HOW_NAME;
+        }
+    }
+    if (isnan(lon)) return;
+
+    /* 3. the point, always located: it decides when nothing else did, and
+     * it exposes swapped coordinates either way */
+    int at = df_boundaries_locate(b, level, lon, lat);
+    if (at < 0) {
+        int swapped = df_boundaries_locate(b, level, lat, lon);
+        if (swapped >= 0) {
+            /* counted where the swapped point and the stated names agree */
+            int agree = m->how == HOW_NONE ? (by_name < 0 || df__boundaries_ancestor(b, level, swapped, name_level) == by_name)
+                                           : swapped == m->unit;
+            add_note(m, "swapped-lat-lon: the point falls outside the boundaries, its swap in %s%s",
+                     df_boundaries_unit(b, level, swapped)->name, agree ? "" : ", which the stated names contradict");
+            if (m->how == HOW_NONE && agree) m->unit = swapped, m->how = HOW_SWAPPED;
+        } else {
+            add_note(m, "the point falls outside the boundaries%s%s", "", "");
+        }
+        return;
+    }
+    if (m->how == HOW_NONE) {
+        if (by_name >= 0 && df__boundaries_ancestor(b, level, at, name_level) != by_name) {
+            add_note(m, "conflict: the point falls in %s, outside the stated %s", df_boundaries_unit(b, level, at)->name,
+                     df_boundaries_unit(b, name_level, by_name)->name);
+            return;
+        }
+        m->unit = at;
+        m->how = HOW_POINT;
+    } else if (at != m->unit) {
+        add_note(m, "conflict: the point falls in %s, not in %s", df_boundaries_unit(b, level, at)->name,
+                 df_boundaries_unit(b, level, m->unit)->name);
+    }
+}
+
+/* ---- the run ------------------------------------------------------------------- */
+
+typedef struct {
+    df_ctx *ctx;
+    const df_boundaries *b;
+    const df_join_opts *opts;
+    bin_table bins;
+    df_balance *bal;
+    FILE *log;
+    int32_t min_date, max_date;
+    int failed;
+} join_state;
+
+static void csv_text(FILE *f, const char *s)
+{
+    if (!s) return;
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void log_row(join_state *js, long line, int32_t date, const char *status, int64_t ind, const char *how,
+                    int unit, const char *disp_how, int disp_unit, const char *flags, const char *note)
+{
+    char d[11];
+    FILE *f = js->log;
+    const df_unit *u = unit >= 0 ? df_boundaries_unit(js->b, js->opts->level, unit) : NULL;
+    const df_unit *du = disp_unit >= 0 ? df_boundaries_unit(js->b, js->opts->level, disp_unit) : NULL;
+    df_date_format(date, d);
+    fprintf(f, "%ld,%s,%s,", line, d, status);
+    if (ind >= 0) fprintf(f, "%lld", (long long)ind);
+    fprintf(f, ",%s,", how);
+    csv_text(f, u ? u->pcode : "");
+    fputc(',', f);
+    csv_text(f, u ? u->name : "");
+    fprintf(f, ",%s,", disp_how);
+    csv_text(f, du ? du->pcode : "");
+    fputc(',', f);
+    csv_text(f, flags);
+    fputc(',', f);
+    csv_text(f, note);
+    fputc('\n', f);
+}
+
+static int on_record(const df_record *r, void *user)
+{
+    join_state *js = user;
+    const df_boundaries *b = js->b;
+    int level = js->opts->level;
+    match loc, disp = {-1, HOW_NONE, ""};
+
+    match_place(b, level, &r->location, r->lon, r->lat, &loc);
+    if (r->status == DF_RETURNED) match_place(b, level, &r->displacement, NAN, NAN, &disp);
+
+    if (r->date != DF_NO_DATE) {
+        if (js->min_date == DF_NO_DATE || r->date < js->min_date) js->min_date = r->date;
+        if (js->max_date == DF_NO_DATE || r->date > js->max_date) js->max_date = r->date;
+    }
+    bin *bn = bin_get(&js->bins, loc.unit, r->date);
+    if (!bn) return js->failed = 1, 1;
+    bn->rows++;
+    bn->individuals += r->individuals;
+    if (r->status == DF_DISPLACED) {
+        bn->displaced += r->individuals;
+        if (r->families > 0) bn->families += r->families;
+    } else {
+        bn->returnees += r->individuals;
+        bin *db = bin_get(&js->bins, disp.unit, r->date);
+        if (!db) return js->failed = 1, 1;
+        if (disp.unit >= 0) {
+            db->returned += r->individuals;
+        } else {
+            db->returns_unplaced++;
+            db->ind_returns_unplaced += r->individuals;
+        }
+    }
+    df_balance *bal = js->bal;
+    bal->matched_by_pcode += loc.how == HOW_PCODE;
+    bal->matched_by_name += loc.how == HOW_NAME;
+    bal->matched_by_point += loc.how == HOW_POINT;
+    bal->swapped += loc.how == HOW_SWAPPED || strstr(loc.note, "swapped-lat-lon") != NULL;
+
+    if (js->log) {
+        char flags[128] = "";
+        if (isnan(r->lon)) strcat(flags, "no-coordinates ");
+        if (strstr(loc.note, "swapped-lat-lon")) strcat(flags, "swapped-lat-lon ");
+        if (strstr(loc.note, "conflict")) strcat(flags, "conflict ");
+        if (r->individuals_derived) strcat(flags, "individuals-from-families ");
+        char note[600];
+        snprintf(note, sizeof note, "%s%s%s%s", loc.note, disp.note[0] ? (loc.note[0] ? "; " : "") : "",
+                 disp.note[0] ? "displacement: " : "", disp.note);
+        size_t fl = strlen(flags);
+        if (fl) flags[fl - 1] = '\0';
+        log_row(js, r->line, r->date, r->status == DF_RETURNED ? "returned" : "displaced", r->individuals,
+                how_names[loc.how], loc.unit, r->status == DF_RETURNED ? how_names[disp.how] : "", disp.unit, flags, note);
+    }
+    return 0;
+}
+
+static void on_reject(const df_rejection *rj, void *user)
+{
+    join_state *js = user;
+    char note[300];
+    if (!js->log) return;
+    snprintf(note, sizeof note, "%s: %s", rj->column, rj->detail ? rj->detail : "");
+    log_row(js, rj->line, DF_NO_DATE, "", -1, "rejected", -1, "", -1, df_reject_name(rj->reason), note);
+}
+
+df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                      df_join **out)
+{
+    df_status st = DF_OK;
+    char tmp[4096];
+    join_state js = {ctx, b, jopts, {0}, NULL, NULL, DF_NO_DATE, DF_NO_DATE, 0};
+    df_join *j = calloc(1, sizeof *j);
+    *out = NULL;
+    if (!j) return df__error(ctx, DF_ENOMEM, "out of memory");
+    if (df_boundaries_count(b, jopts->level) == 0) {
+        st = df__error(ctx, DF_EINVAL, "the boundaries have no admin-%d units (levels %d..%d are loaded)", jopts->level,
+                       df_boundaries_finest_level(b), df_boundaries_finest_level(b));
+        goto done;
+    }
+    j->level = jopts->level;
+    j->nunits = df_boundaries_count(b, jopts->level);
+    j->figures = calloc((size_t)j->nunits, sizeof *j->figures);
+    if (!j->figures) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    js.bal = &j->balance;
+
+    if (jopts->log_path) {
+        if ((st = df__temp_path(ctx, jopts->log_path, tmp, sizeof tmp)) != DF_OK) goto done;
+        if (!(js.log = fopen(tmp, "w"))) {
+            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
+            goto done;
+        }
+        fputs("line,date,status,individuals,match,adm_pcode,adm_name,displacement_match,displacement_pcode,flags,note\n",
+              js.log);
+    }
+
+    st = df_records_read(ctx, ropts, on_record, on_reject, &js, &j->balance.read);
+    if (st == DF_OK && js.failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
+    if (st != DF_OK) goto done;
+
+    /* The period: defaults from the data. Snapshots: the latest snapshot
+     * date on or before as_of, alone. */
+    df_balance *bal = &j->balance;
+    bal->from = jopts->from != DF_NO_DATE ? jopts->from : js.min_date;
+    bal->as_of = jopts->as_of != DF_NO_DATE ? jopts->as_of : js.max_date;
+    bal->snapshot = DF_NO_DATE;
+    if (ropts->kind == DF_SNAPSHOTS) {
+        for (size_t i = 0; i < js.bins.cap; i++) {
+            const bin *bn = &js.bins.slots[i];
+            if (bn->used && bn->date != DF_NO_DATE && bn->date <= bal->as_of &&
+                (bal->snapshot == DF_NO_DATE || bn->date > bal->snapshot))
+                bal->snapshot = bn->date;
+        }
+        bal->from = bal->snapshot;
+    }
+    for (size_t i = 0; i < js.bins.cap; i++) {
+        const bin *bn = &js.bins.slots[i];
+        if (!bn->used) continue;
+        int in_period = bn->date == DF_NO_DATE ||
+                        (ropts->kind == DF_SNAPSHOTS ? bn->date == bal->snapshot
+                                                     : bn->date >= bal->from && bn->date <= bal->as_of);
+        if (!in_period) {
+            bal->out_of_period += bn->rows;
+            bal->ind_out_of_period += bn->individuals;
+            continue;
+        }
+        bal->returns_unplaced += bn->returns_unplaced;
+        bal->ind_returns_unplaced += bn->ind_returns_unplaced;
+        if (bn->unit < 0) {
+            bal->unmatched += bn->rows;
+            bal->ind_unmatched += bn->individuals;
+            continue;
+        }
+        df_figures *f = &j->figures[bn->unit];
+        bal->matched += bn->rows;
+        bal->ind_matched += bn->individuals;
+        f->records += bn->rows;
+        f->displaced += bn->displaced;
+        f->families += bn->families;
+        f->returnees += bn->returnees;
+        f->returned += bn->returned;
+    }
+    for (int u = 0; u < j->nunits; u++) j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
+
+    if (js.log) {
+        FILE *f = js.log;
+        js.log = NULL;
+        if (fclose(f) != 0) {
+            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
+            goto done;
+        }
+        if ((st = df__commit(ctx, tmp, jopts->log_path)) != DF_OK) goto done;
+    }
+    if (jopts->strict && bal->unmatched > 0)
+        st = df__error(ctx, DF_EUNMATCHED, "%s: %ld records could not be matched to an admin-%d unit (see the decision log)",
+                       ropts->path, bal->unmatched, jopts->level);
+done:
+    if (js.log) {
+        fclose(js.log);
+        remove(tmp);
+    }
+    free(js.bins.slots);
+    if (st != DF_OK) {
+        df_join_free(j);
+        j = NULL;
+    }
+    *out = j;
+    return st;
+}
+
+void df_join_free(df_join *j)
+{
+    if (!j) return;
+    free(j->figures);
+    free(j);
+}
+
+const df_balance *df_join_balance(const df_join *j) { return &j->balance; }
+int df_join_level(const df_join *j) { return j->level; }
+const df_figures *df_join_figures(const df_join *j, int i)
+{
+    return i >= 0 && i < j->nunits ? &j->figures[i] : NULL;
+}

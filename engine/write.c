@@ -1,0 +1,234 @@
+/*
+ * write.c — the join's outputs: one feature per unit with its geometry and
+ * figures, as GeoJSON (RFC 7946), GeoPackage or CSV with an HXL tag row.
+ * Every file is written beside its target under a temporary name and
+ * renamed into place only when complete.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+/* The output columns, in order, with their HXL tags. */
+#define DF_OUTPUT_COLUMNS(XX)                                                 \
+    XX(adm_pcode, OFTString, "#adm%d+code")                                   \
+    XX(adm_name, OFTString, "#adm%d+name")                                    \
+    XX(parent_pcode, OFTString, "#adm%d+code+parent")                         \
+    XX(displaced, OFTInteger64, "#affected+idps+ind")                         \
+    XX(returned, OFTInteger64, "#affected+idps+returned+ind")                 \
+    XX(still_displaced, OFTInteger64, "#affected+idps+current+ind")           \
+    XX(returnees, OFTInteger64, "#affected+returnees+ind")                    \
+    XX(families, OFTInteger64, "#affected+idps+hh")                           \
+    XX(records, OFTInteger64, "#meta+records")                                \
+    XX(area_km2, OFTReal, "#indicator+area_km2")                              \
+    XX(displaced_per_km2, OFTReal, "#indicator+idps_per_km2")                 \
+    XX(period_from, OFTDate, "#date+start")                                   \
+    XX(as_of, OFTDate, "#date+end")
+
+enum {
+#define XX_ENUM(name, type, hxl) COL_##name,
+    DF_OUTPUT_COLUMNS(XX_ENUM)
+#undef XX_ENUM
+        COL_COUNT
+};
+
+static const struct {
+    const char *name;
+    OGRFieldType type;
+    const char *hxl;
+} columns[] = {
+#define XX_ROW(name, type, hxl) {#name, type, hxl},
+    DF_OUTPUT_COLUMNS(XX_ROW)
+#undef XX_ROW
+};
+
+static const char *format_for(const char *path, const char *format)
+{
+    if (format) return format;
+    const char *dot = strrchr(path, '.');
+    if (dot && (strcasecmp(dot, ".geojson") == 0 || strcasecmp(dot, ".json") == 0)) return "GeoJSON";
+    if (dot && strcasecmp(dot, ".gpkg") == 0) return "GPKG";
+    if (dot && strcasecmp(dot, ".csv") == 0) return "CSV";
+    return NULL;
+}
+
+static double per_km2(int64_t n, double area) { return area > 0 ? (double)n / area : 0; }
+
+/* ---- CSV, by hand: the HXL row and exact integers are ours to control ------- */
+
+static void csv_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *tmp, const char *path)
+{
+    int level = df_join_level(j);
+    const df_balance *bal = df_join_balance(j);
+    char from[11], as_of[11];
+    df_date_format(bal->from, from);
+    df_date_format(bal->as_of, as_of);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    for (int c = 0; c < COL_COUNT; c++) fprintf(f, "%s%s", c ? "," : "", columns[c].name);
+    fputc('\n', f);
+    for (int c = 0; c < COL_COUNT; c++) {
+        fputs(c ? "," : "", f);
+        fprintf(f, columns[c].hxl, c == COL_parent_pcode ? level - 1 : level);
+    }
+    fputc('\n', f);
+    for (int i = 0; i < df_boundaries_count(b, level); i++) {
+        const df_unit *u = df_boundaries_unit(b, level, i);
+        const df_unit *p = u->parent >= 0 ? df_boundaries_unit(b, level - 1, u->parent) : NULL;
+        const df_figures *fg = df_join_figures(j, i);
+        csv_text(f, u->pcode);
+        fputc(',', f);
+        csv_text(f, u->name);
+        fputc(',', f);
+        csv_text(f, p ? p->pcode : "");
+        fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%ld,%.3f,%.3f,%s,%s\n", (long long)fg->displaced, (long long)fg->returned,
+                (long long)fg->still_displaced, (long long)fg->returnees, (long long)fg->families, fg->records,
+                u->area_km2, per_km2(fg->displaced, u->area_km2), from, as_of);
+    }
+    if (ferror(f) | (fclose(f) != 0)) {
+        unlink(tmp);
+        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return DF_OK;
+}
+
+/* ---- GeoJSON and GeoPackage through OGR ---------------------------------------- */
+
+static void set_date(OGRFeatureH feat, int field, int32_t days)
+{
+    char d[11];
+    int y, m, dd;
+    if (days == DF_NO_DATE) return;
+    df_date_format(days, d);
+    if (sscanf(d, "%d-%d-%d", &y, &m, &dd) == 3) OGR_F_SetFieldDateTime(feat, field, y, m, dd, 0, 0, 0, 0);
+}
+
+static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *driver_name,
+                           const char *tmp, const char *path, char **co)
+{
+    df_status st = DF_OK;
+    int level = df_join_level(j);
+    const df_balance *bal = df_join_balance(j);
+    char layer_name[32];
+    snprintf(layer_name, sizeof layer_name, "adm%d_join", level);
+    GDALDriverH drv = GDALGetDriverByName(driver_name);
+    if (!drv) return df__error(ctx, DF_EGDAL, "GDAL has no %s driver", driver_name);
+
+    /* no wall-clock time in the file: same inputs, same bytes */
+    char stamp[32];
+    df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
+    strcat(stamp, "T00:00:00Z");
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
+
+    GDALDatasetH ds = GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL);
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, 4326);
+    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    char **lco = NULL;
+    if (strcmp(driver_name, "GeoJSON") == 0) {
+        lco = CSLSetNameValue(lco, "RFC7946", "YES");
+        lco = CSLSetNameValue(lco, "WRITE_NAME", "NO");
+    }
+    for (char **p = co; p && *p; p++) lco = CSLAddString(lco, *p);
+    OGRLayerH layer = ds ? GDALDatasetCreateLayer(ds, layer_name, srs, wkbMultiPolygon, lco) : NULL;
+    CSLDestroy(lco);
+    if (!layer) {
+        st = df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+        goto done;
+    }
+    for (int c = 0; c < COL_COUNT; c++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(columns[c].name, columns[c].type);
+        if (columns[c].type == OFTReal) OGR_Fld_SetPrecision(fd, 3);
+        if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE)
+            st = df__error(ctx, DF_EGDAL, "%s: cannot create field %s: %s", path, columns[c].name, df__gdal_error(ctx));
+        OGR_Fld_Destroy(fd);
+        if (st != DF_OK) goto done;
+    }
+    if (OGR_L_StartTransaction(layer) != OGRERR_NONE) {
+        st = df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", path, df__gdal_error(ctx));
+        goto done;
+    }
+    for (int i = 0; i < df_boundaries_count(b, level) && st == DF_OK; i++) {
+        const df_unit *u = df_boundaries_unit(b, level, i);
+        const df_unit *p = u->parent >= 0 ? df_boundaries_unit(b, level - 1, u->parent) : NULL;
+        const df_figures *fg = df_join_figures(j, i);
+        OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
+        OGR_F_SetFieldString(feat, COL_adm_pcode, u->pcode);
+        OGR_F_SetFieldString(feat, COL_adm_name, u->name);
+        OGR_F_SetFieldString(feat, COL_parent_pcode, p ? p->pcode : "");
+        OGR_F_SetFieldInteger64(feat, COL_displaced, fg->displaced);
+        OGR_F_SetFieldInteger64(feat, COL_returned, fg->returned);
+        OGR_F_SetFieldInteger64(feat, COL_still_displaced, fg->still_displaced);
+        OGR_F_SetFieldInteger64(feat, COL_returnees, fg->returnees);
+        OGR_F_SetFieldInteger64(feat, COL_families, fg->families);
+        OGR_F_SetFieldInteger64(feat, COL_records, fg->records);
+        OGR_F_SetFieldDouble(feat, COL_area_km2, u->area_km2);
+        OGR_F_SetFieldDouble(feat, COL_displaced_per_km2, per_km2(fg->displaced, u->area_km2));
+        set_date(feat, COL_period_from, bal->from);
+        set_date(feat, COL_as_of, bal->as_of);
+
+        const GEOSGeometry *g = df__boundaries_geometry(b, level, i);
+        if (g) {
+            size_t n = 0;
+            unsigned char *wkb = GEOSGeomToWKB_buf_r(ctx->geos, g, &n);
+            OGRGeometryH og = NULL;
+            if (wkb && OGR_G_CreateFromWkb(wkb, NULL, &og, (int)n) == OGRERR_NONE) {
+                og = OGR_G_ForceToMultiPolygon(og);
+                OGR_F_SetGeometryDirectly(feat, og);
+            }
+            GEOSFree_r(ctx->geos, wkb);
+        }
+        if (OGR_L_CreateFeature(layer, feat) != OGRERR_NONE)
+            st = df__error(ctx, DF_EGDAL, "%s: cannot write unit %s: %s", path, u->pcode, df__gdal_error(ctx));
+        OGR_F_Destroy(feat);
+    }
+    if (st == DF_OK && OGR_L_CommitTransaction(layer) != OGRERR_NONE)
+        st = df__error(ctx, DF_EGDAL, "%s: cannot commit: %s", path, df__gdal_error(ctx));
+done:
+    OSRDestroySpatialReference(srs);
+    if (ds) {
+        CPLErrorReset();
+        GDALClose(ds); /* flushes; GDAL 3.6 reports failure only as an error */
+        if (CPLGetLastErrorType() >= CE_Failure && st == DF_OK)
+            st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+    }
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+    if (st != DF_OK) unlink(tmp);
+    return st;
+}
+
+df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path, const char *format,
+                        char **creation_options)
+{
+    char tmp[4096];
+    df_status st;
+    const char *fmt = format_for(path, format);
+    if (!fmt) return df__error(ctx, DF_EINVAL, "%s: unknown output format; use .geojson, .gpkg or .csv, or -of", path);
+    if ((st = df__temp_path(ctx, path, tmp, sizeof tmp)) != DF_OK) return st;
+    if (strcasecmp(fmt, "CSV") == 0) st = write_csv(ctx, j, b, tmp, path);
+    else st = write_ogr(ctx, j, b, fmt, tmp, path, creation_options);
+    return st == DF_OK ? df__commit(ctx, tmp, path) : st;
+}

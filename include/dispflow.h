@@ -1,0 +1,367 @@
+/*
+ * dispflow.h — the one public header of the dispflow library.
+ *
+ * dispflow turns displacement counts (people displaced from somewhere, now
+ * living somewhere; people who returned) into numbers per administrative unit
+ * and GIS products. This header reads top to bottom in pipeline order:
+ *
+ *   context  →  records (ingest)  →  boundaries  →  join  →  write
+ *
+ * Design choices, once:
+ *   - Every call takes a df_ctx. It owns the GEOS and PROJ contexts, the log and
+ *     progress callbacks and the last error. Two contexts in two threads never
+ *     meet; one context must not be used by two threads at once.
+ *   - Every fallible call returns a df_status. On failure the context holds a
+ *     message that names the input, the row and the field (df_ctx_errmsg).
+ *   - Objects come in _new/_free (or _load/_free) pairs; _free(NULL) is a no-op.
+ *     Functions that return borrowed pointers say so.
+ *   - Options are typed structs filled with defaults by an _init function; the
+ *     CLI fills the same structs from argv.
+ *   - The library never prints. It logs through the context's callback.
+ *   - Dates are days since 1970-01-01 (int32); DF_NO_DATE marks an undated row.
+ *   - Coordinates of records are WGS84 longitude/latitude in degrees.
+ */
+#ifndef DISPFLOW_H
+#define DISPFLOW_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DISPFLOW_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* One table makes the enum, the names and the messages; they cannot drift.
+ * The third column is the CLI's exit code for that class of failure. */
+#define DF_STATUS_MAP(XX)                                                     \
+    XX(OK, 0, "success")                                                      \
+    XX(EINVAL, 2, "invalid argument or option")                               \
+    XX(ENOMEM, 3, "out of memory")                                            \
+    XX(EIO, 4, "cannot read or write a file")                                 \
+    XX(EFORMAT, 5, "malformed input")                                         \
+    XX(ESCHEMA, 6, "a required column or field is missing")                   \
+    XX(EGDAL, 7, "GDAL/OGR error")                                            \
+    XX(EGEOS, 8, "GEOS error")                                                \
+    XX(EPROJ, 9, "PROJ error")                                                \
+    XX(EUNMATCHED, 10, "records could not be matched to a unit")              \
+    XX(ECANCELLED, 11, "cancelled by the caller")
+
+typedef enum {
+#define DF_XX_ENUM(name, code, msg) DF_##name,
+    DF_STATUS_MAP(DF_XX_ENUM)
+#undef DF_XX_ENUM
+        DF_STATUS_COUNT
+} df_status;
+
+/* Short English description of a status ("malformed input"). Static string. */
+const char *df_status_message(df_status status);
+/* Symbolic name of a status ("EFORMAT"). Static string. */
+const char *df_status_name(df_status status);
+/* Process exit code the CLI uses for a status (0 for DF_OK). */
+int df_status_exit_code(df_status status);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct df_ctx df_ctx;
+
+typedef enum { DF_LOG_DEBUG, DF_LOG_INFO, DF_LOG_WARN, DF_LOG_ERROR } df_log_level;
+
+/* Receives every log line (no trailing newline). */
+typedef void (*df_log_fn)(df_log_level level, const char *message, void *user);
+/* Progress of a long stage: fraction in [0,1]. Return 0 to cancel. */
+typedef int (*df_progress_fn)(double fraction, const char *stage, void *user);
+
+/* A new context, or NULL when memory is exhausted. Installs a GDAL error
+ * handler for the calling thread while the context exists. */
+df_ctx *df_ctx_new(void);
+void df_ctx_free(df_ctx *ctx);
+
+void df_ctx_set_log(df_ctx *ctx, df_log_fn fn, void *user);
+void df_ctx_set_progress(df_ctx *ctx, df_progress_fn fn, void *user);
+
+/* The last error: status and a message naming the input, row and field.
+ * The message is borrowed and valid until the next failing call. */
+df_status df_ctx_status(const df_ctx *ctx);
+const char *df_ctx_errmsg(const df_ctx *ctx);
+
+/* Version strings of dispflow and the libraries it was built with
+ * ("dispflow 0.1.0; GDAL 3.6.2; PROJ 9.1.1; GEOS 3.11.1"). Borrowed. */
+const char *df_versions(df_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Dates                                                                     */
+/* ------------------------------------------------------------------------ */
+
+#define DF_NO_DATE INT32_MIN
+
+/* Parse ISO 8601 (2016-10-17, 2016-10-17T00:00:00), dd/mm/yyyy, dd-mm-yyyy
+ * and "18 Aug 2014" / "18-Aug-2014". Returns 0 and sets *days, or -1. */
+int df_date_parse(const char *text, int32_t *days);
+/* Writes yyyy-mm-dd into out (at least 11 bytes). DF_NO_DATE gives "". */
+void df_date_format(int32_t days, char out[11]);
+
+/* ------------------------------------------------------------------------ */
+/* Records (ingest)                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { DF_DISPLACED = 0, DF_RETURNED = 1 } df_movement;
+
+/* Increment tables count people who moved on a date and are summed;
+ * snapshot tables count people present at a date and are never summed
+ * across dates (a figure is that of the latest snapshot). */
+typedef enum { DF_INCREMENTS = 0, DF_SNAPSHOTS = 1 } df_table_kind;
+
+/* A place as the record states it: P-codes and names by admin level
+ * (index 1..3; index 0 unused). NULL where the record says nothing. */
+typedef struct {
+    const char *pcode[4];
+    const char *name[4];
+} df_place;
+
+/* One valid record. Strings are borrowed and live only during the callback. */
+typedef struct {
+    long line;             /* 1-based physical line (CSV) or feature number */
+    int32_t date;          /* DF_NO_DATE when the table has no date */
+    df_movement status;    /* DF_DISPLACED when the table has no status */
+    df_place location;     /* where the people are now (returns: returned to) */
+    double lon, lat;       /* NAN when absent */
+    df_place origin;       /* where they come from */
+    df_place displacement; /* returns: where they were displaced (left from) */
+    const char *location_name;
+    const char *shelter;
+    int64_t families;    /* -1 when absent */
+    int64_t individuals; /* individuals, or families x household size */
+    int individuals_derived; /* 1 when individuals came from families */
+} df_record;
+
+/* The fields a column can be mapped to; names as used by --map. */
+#define DF_FIELD_MAP(XX)                                                      \
+    XX(DATE, "date")                                                          \
+    XX(STATUS, "status")                                                      \
+    XX(ADM1, "adm1")                                                          \
+    XX(ADM1_PCODE, "adm1_pcode")                                              \
+    XX(ADM2, "adm2")                                                          \
+    XX(ADM2_PCODE, "adm2_pcode")                                              \
+    XX(ADM3, "adm3")                                                          \
+    XX(ADM3_PCODE, "adm3_pcode")                                              \
+    XX(LOCATION, "location")                                                  \
+    XX(LAT, "lat")                                                            \
+    XX(LON, "lon")                                                            \
+    XX(FAMILIES, "families")                                                  \
+    XX(INDIVIDUALS, "individuals")                                            \
+    XX(SHELTER, "shelter")                                                    \
+    XX(ORIGIN_ADM1, "origin_adm1")                                            \
+    XX(ORIGIN_ADM1_PCODE, "origin_adm1_pcode")                                \
+    XX(ORIGIN_ADM2, "origin_adm2")                                            \
+    XX(ORIGIN_ADM2_PCODE, "origin_adm2_pcode")                                \
+    XX(ORIGIN_ADM3, "origin_adm3")                                            \
+    XX(DISPLACEMENT_ADM1, "displacement_adm1")                                \
+    XX(DISPLACEMENT_ADM2, "displacement_adm2")                                \
+    XX(DISPLACEMENT_ADM2_PCODE, "displacement_adm2_pcode")
+
+typedef enum {
+#define DF_XX_FIELD(name, key) DF_FIELD_##name,
+    DF_FIELD_MAP(DF_XX_FIELD)
+#undef DF_XX_FIELD
+        DF_FIELD_COUNT
+} df_field;
+
+/* The --map name of a field ("adm2_pcode"). Static string. */
+const char *df_field_name(df_field field);
+
+typedef struct {
+    const char *path;  /* CSV/TSV, JSON (DTM API), or any OGR tabular source */
+    const char *layer; /* OGR layer or sheet name; NULL = the first */
+    char delimiter;    /* 0 = detect among , ; TAB | */
+    int header;        /* 1 = first line is a header, 0 = none, -1 = detect */
+    /* "field=Column,field=3,...": a column by header name or by 1-based
+     * number. Fills only the fields it names; the rest are found by HXL tag
+     * row or by DTM header names. */
+    const char *map;
+    double household_size;    /* individuals per family when absent (6) */
+    df_table_kind kind;       /* DF_INCREMENTS by default */
+    df_movement default_status; /* for tables without a status column */
+} df_record_opts;
+
+void df_record_opts_init(df_record_opts *opts);
+
+/* Why a row was rejected. */
+#define DF_REJECT_MAP(XX)                                                     \
+    XX(BAD_DATE, "bad-date")                                                  \
+    XX(BAD_COUNT, "bad-count")                                                \
+    XX(NEGATIVE_COUNT, "negative-count")                                      \
+    XX(NO_COUNT, "no-count")                                                  \
+    XX(BAD_COORDINATES, "bad-coordinates")                                    \
+    XX(NULL_ISLAND, "null-island")                                            \
+    XX(BAD_STATUS, "bad-status")                                              \
+    XX(RAGGED_ROW, "ragged-row")                                              \
+    XX(BAD_ENCODING, "bad-encoding")
+
+typedef enum {
+#define DF_XX_REJECT(name, key) DF_REJECT_##name,
+    DF_REJECT_MAP(DF_XX_REJECT)
+#undef DF_XX_REJECT
+        DF_REJECT_COUNT
+} df_reject_reason;
+
+const char *df_reject_name(df_reject_reason reason);
+
+/* A rejected row: where, which column, why. Strings borrowed. */
+typedef struct {
+    long line;
+    const char *column; /* the header name, or "column N" */
+    df_reject_reason reason;
+    const char *detail; /* the offending value */
+} df_rejection;
+
+/* Called for every valid record; return non-zero to stop (DF_ECANCELLED). */
+typedef int (*df_record_fn)(const df_record *record, void *user);
+/* Called for every rejected row (may be NULL). */
+typedef void (*df_reject_fn)(const df_rejection *rejection, void *user);
+
+/* What a read saw, for the balance. */
+typedef struct {
+    long rows;     /* data rows read (header and HXL rows excluded) */
+    long valid;    /* rows passed to the record callback */
+    long rejected; /* rows rejected; rows == valid + rejected */
+    long rejected_by[DF_REJECT_COUNT];
+    int64_t individuals_valid; /* total individuals of the valid rows */
+    char columns[512];         /* how columns were found, for the log */
+} df_read_stats;
+
+/* Stream the records of opts->path through on_record (and on_reject).
+ * Memory does not grow with the number of rows. Fails with DF_EIO when the
+ * file cannot be read, DF_ESCHEMA when no count column can be found. */
+df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record,
+                          df_reject_fn on_reject, void *user, df_read_stats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Boundaries                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct df_boundaries df_boundaries;
+
+typedef struct {
+    const char *path;  /* any OGR source, any CRS (reprojected to WGS84) */
+    const char *layer; /* NULL = the first layer */
+    int level;         /* admin level of the layer, 1..3; 0 = detect */
+    /* Field names; NULL = detect (COD-AB ADMn_PCODE/ADMn_EN, OCHA 2014
+     * AnCode/AnNameEn, adm{n}_code/adm{n}_name, admin{n}Pcode/Name). */
+    const char *pcode_field;
+    const char *name_field;
+    const char *parent_pcode_field;
+    const char *parent_name_field;
+} df_boundary_opts;
+
+void df_boundary_opts_init(df_boundary_opts *opts);
+
+/* One administrative unit. Strings borrowed from the boundaries object. */
+typedef struct {
+    int level;
+    const char *pcode; /* as in the source ("IQG15Q05") */
+    const char *name;
+    int parent;        /* index of the parent unit at level-1, or -1 */
+    double area_km2;   /* on the WGS84 ellipsoid (geodesic) */
+} df_unit;
+
+/* Load a boundary layer, repair invalid polygons (a warning names each
+ * unit), compute geodesic areas, derive the higher levels by dissolving on
+ * the parent fields, and build the point index of every level once. */
+df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out);
+void df_boundaries_free(df_boundaries *b);
+
+/* Finest level loaded (1..3); levels 1..finest are all available. */
+int df_boundaries_finest_level(const df_boundaries *b);
+/* Number of units at a level (0 if the level is not available). */
+int df_boundaries_count(const df_boundaries *b, int level);
+/* Unit i of a level. Borrowed; valid while b lives. */
+const df_unit *df_boundaries_unit(const df_boundaries *b, int level, int i);
+/* Index of the unit at level containing (lon, lat), or -1. A point on a
+ * border shared by two units belongs to exactly one of them. Thread-safe. */
+int df_boundaries_locate(const df_boundaries *b, int level, double lon, double lat);
+/* Index of the unit whose normalised P-code equals pcode (IRQ-G15Q05 ≡
+ * IQG15Q05), or -1. */
+int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcode);
+
+/* ------------------------------------------------------------------------ */
+/* Join                                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct df_join df_join;
+
+typedef struct {
+    int level;        /* admin level to join to (default 2, or the finest) */
+    int32_t from;     /* first date counted; DF_NO_DATE = the first in data */
+    int32_t as_of;    /* last date counted; DF_NO_DATE = the latest in data */
+    const char *log_path; /* decision log CSV, one row per record; NULL = none */
+    int strict;       /* unmatched records make the join fail (DF_EUNMATCHED) */
+} df_join_opts;
+
+void df_join_opts_init(df_join_opts *opts);
+
+/* The figures of one unit, in individuals. */
+typedef struct {
+    int64_t displaced;       /* displaced into the unit */
+    int64_t returned;        /* of those, since gone home from it */
+    int64_t still_displaced; /* displaced - returned */
+    int64_t returnees;       /* came home into the unit */
+    int64_t families;        /* families of the displaced (where known) */
+    long records;            /* records located in the unit, in the period */
+} df_figures;
+
+/* The balance: every input row is in exactly one bucket. */
+typedef struct {
+    df_read_stats read;      /* rows, valid, rejected (by reason) */
+    long matched;            /* valid rows located in a unit, in the period */
+    long unmatched;          /* valid rows with no unit */
+    long out_of_period;      /* valid rows dated outside [from, as_of] */
+    int64_t ind_matched, ind_unmatched, ind_out_of_period;
+    long matched_by_pcode, matched_by_name, matched_by_point, swapped;
+    long returns_unplaced;   /* returns whose district of displacement is unknown */
+    int64_t ind_returns_unplaced;
+    int32_t from, as_of;     /* the period actually used */
+    int32_t snapshot;        /* DF_SNAPSHOTS: the snapshot date used */
+} df_balance;
+
+/* Read records, match each to a unit at opts->level, aggregate. */
+df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                      const df_join_opts *jopts, df_join **out);
+void df_join_free(df_join *j);
+
+const df_balance *df_join_balance(const df_join *j);
+int df_join_level(const df_join *j);
+/* Figures of unit i (as in df_boundaries_unit(b, level, i)). Borrowed. */
+const df_figures *df_join_figures(const df_join *j, int i);
+
+/* ------------------------------------------------------------------------ */
+/* Write                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Write one feature per unit (geometry + figures) to path, atomically
+ * (temporary file beside it, renamed when complete). format: "GeoJSON"
+ * (RFC 7946), "GPKG", "CSV", or NULL to choose by extension.
+ * creation_options: NULL-terminated KEY=VALUE list passed to GDAL, or NULL. */
+df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path,
+                        const char *format, char **creation_options);
+
+/* ------------------------------------------------------------------------ */
+/* Sample data                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Write the embedded sample: a deterministic Emergency-Tracking-style CSV of
+ * Mosul-corridor displacement and returns from 17 Oct 2016, in the
+ * spellings field teams use. Same seed, same bytes. Atomic. */
+df_status df_sample_write(df_ctx *ctx, const char *path, unsigned seed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DISPFLOW_H */
