@@ -481,6 +481,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
+    rec.has_coordinate_columns = col[DF_FIELD_LAT] >= 0 && col[DF_FIELD_LON] >= 0;
     rec.families = -1;
 
     const char *s;

@@ -278,7 +278,7 @@ static int on_record(const df_record *r, void *user)
 
     if (js->log) {
         char flags[128] = "";
-        if (isnan(r->lon)) strcat(flags, "no-coordinates ");
+        if (r->has_coordinate_columns && isnan(r->lon)) strcat(flags, "no-coordinates ");
         if (strstr(loc.note, "swapped-lat-lon")) strcat(flags, "swapped-lat-lon ");
         if (strstr(loc.note, "conflict")) strcat(flags, "conflict ");
         if (r->individuals_derived) strcat(flags, "individuals-from-families ");

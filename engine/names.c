@@ -56,5 +56,5 @@ void df__pcode_normalize(const char *in, char *out, size_t cap)
     out[o] = '\0';
     /* DTM writes the ISO alpha-3 country prefix (IRQ-G15Q05) where COD-AB
      * uses the alpha-2 one (IQG15Q05). */
-    if (o >= 4 && memcmp(out, "IRQ", 3) == 0 && out[3] == 'G') memmove(out + 2, out + 3, o - 2);
+    if (o >= 4 && memcmp(out, "IRQ", 3) == 0 && out[3] == 'G') memmove(out + 1, out + 2, o - 1);
 }

@@ -132,6 +132,7 @@ typedef struct {
     df_movement status;    /* DF_DISPLACED when the table has no status */
     df_place location;     /* where the people are now (returns: returned to) */
     double lon, lat;       /* NAN when absent */
+    int has_coordinate_columns; /* the table has latitude/longitude columns */
     df_place origin;       /* where they come from */
     df_place displacement; /* returns: where they were displaced (left from) */
     const char *location_name;
