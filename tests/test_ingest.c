@@ -1,0 +1,335 @@
+/*
+ * test_ingest.c — records: column detection (map, HXL, DTM headers), value
+ * parsing, rejections with line and column, the formats OGR reads, and the
+ * 2014 DTM master lists read headerless by column number.
+ */
+#include "dispflow.h"
+#include "harness.h"
+
+#include <stdlib.h>
+
+static char tmpdir[] = "/tmp/dispflow-ingest-XXXXXX";
+
+typedef struct {
+    long n;
+    int64_t individuals, families;
+    long last_line;
+    int32_t first_date;
+    df_movement last_status;
+    double lon, lat;
+    int derived;
+} tally;
+
+typedef struct rejects rejects;
+typedef struct {
+    tally *t;
+    rejects *rj;
+} sinks;
+
+static int count_record(const df_record *r, void *user)
+{
+    tally *t = ((sinks *)user)->t;
+    if (t->n == 0) t->first_date = r->date, t->lon = r->lon, t->lat = r->lat;
+    t->n++;
+    t->individuals += r->individuals;
+    if (r->families > 0) t->families += r->families;
+    t->last_line = r->line;
+    t->last_status = r->status;
+    t->derived += r->individuals_derived;
+    return 0;
+}
+
+struct rejects {
+    int n;
+    long line[16];
+    df_reject_reason reason[16];
+    char column[16][64];
+};
+
+static void count_reject(const df_rejection *rj, void *user)
+{
+    rejects *r = ((sinks *)user)->rj;
+    if (!r) return;
+    if (r->n < 16) {
+        r->line[r->n] = rj->line;
+        r->reason[r->n] = rj->reason;
+        snprintf(r->column[r->n], sizeof r->column[0], "%s", rj->column);
+    }
+    r->n++;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    fputs(text, f);
+    fclose(f);
+}
+
+static df_status read_file(const char *path, const char *map, int header, tally *t, rejects *rj, df_read_stats *st)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts o;
+    df_record_opts_init(&o);
+    o.path = path;
+    o.map = map;
+    o.header = header;
+    memset(t, 0, sizeof *t);
+    if (rj) memset(rj, 0, sizeof *rj);
+    sinks sk = {t, rj};
+    df_status s = df_records_read(ctx, &o, count_record, count_reject, &sk, st);
+    if (s != DF_OK) printf("  (read %s: %s)\n", path, df_ctx_errmsg(ctx));
+    df_ctx_free(ctx);
+    return s;
+}
+
+/* The sum of a 1-based column of a headerless CSV, read without dispflow. */
+static int64_t column_sum(const char *path, int col)
+{
+    FILE *f = fopen(path, "r");
+    char line[65536];
+    int64_t sum = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        int c = 1, q = 0;
+        char *p = line;
+        for (; *p && c < col; p++) { /* fields with commas are quoted */
+            if (*p == '"') q = !q;
+            else if (*p == ',' && !q) c++;
+        }
+        if (c != col || !*p) continue;
+        if (*p == '"') /* a quoted count: "1,000" has a thousands separator */
+            for (int64_t v = 0, k = 1; p[k] && p[k] != '"'; k++) {
+                if (p[k] >= '0' && p[k] <= '9') v = v * 10 + (p[k] - '0');
+                if (p[k + 1] == '"') sum += v;
+            }
+        else
+            sum += atoll(p);
+    }
+    if (f) fclose(f);
+    return sum;
+}
+
+TEST(explicit_map_header_names_and_defaults)
+{
+    char path[256];
+    tally t;
+    rejects rj;
+    df_read_stats st;
+    snprintf(path, sizeof path, "%s/map.csv", tmpdir);
+    write_file(path, "when,where,fam\n2017-01-02,Mosul,3\n02/01/2017,Mosul,4\n");
+    EXPECT_INT(read_file(path, "date=when,adm2=where,families=fam", 1, &t, &rj, &st), DF_OK);
+    EXPECT_INT(t.n, 2);
+    EXPECT_INT(t.individuals, 42); /* (3 + 4) x 6 */
+    EXPECT_INT(t.derived, 2);
+    EXPECT_INT(t.first_date, 17168); /* 2017-01-02 */
+    /* a map naming a column that is not there */
+    EXPECT_INT(read_file(path, "individuals=People", 1, &t, &rj, &st), DF_ESCHEMA);
+    EXPECT_INT(read_file(path, "persons=fam", 1, &t, &rj, &st), DF_EINVAL);
+}
+
+TEST(benchmark_shape_is_valid)
+{
+    char path[256];
+    tally t;
+    df_read_stats st;
+    snprintf(path, sizeof path, "%s/points.csv", tmpdir);
+    write_file(path, "id,lon,lat,individuals\n0,43.1,36.3,600\n1,44.0,36.2,6\n");
+    EXPECT_INT(read_file(path, NULL, -1, &t, NULL, &st), DF_OK);
+    EXPECT_INT(t.n, 2);
+    EXPECT_INT(t.individuals, 606);
+    EXPECT_INT(t.first_date, DF_NO_DATE);
+    EXPECT_INT(t.last_status, DF_DISPLACED);
+    EXPECT_NEAR(t.lon, 43.1, 0);
+    EXPECT_NEAR(t.lat, 36.3, 0);
+}
+
+TEST(semicolon_bom_crlf)
+{
+    char path[256];
+    tally t;
+    df_read_stats st;
+    snprintf(path, sizeof path, "%s/semi.csv", tmpdir);
+    write_file(path, "\xEF\xBB\xBF"
+                     "Date;Status;District;Individuals\r\n18 Aug 2014;IDPs;\"Al-Mosul; city\";1,200\r\n"
+                     "19/08/2014;Returnees;Tikrit;30\r\n");
+    EXPECT_INT(read_file(path, NULL, -1, &t, NULL, &st), DF_OK);
+    EXPECT_INT(t.n, 2);
+    EXPECT_INT(t.individuals, 1230);
+    EXPECT_INT(t.last_status, DF_RETURNED);
+    EXPECT_INT(t.last_line, 3);
+}
+
+TEST(rejections_name_line_column_reason)
+{
+    char path[256];
+    tally t;
+    rejects rj;
+    df_read_stats st;
+    snprintf(path, sizeof path, "%s/bad.csv", tmpdir);
+    write_file(path, "Date,Status,Latitude,Longitude,Families,Individuals\n"
+                     "2017-13-45,Displaced,36.3,43.1,10,60\n"   /* 2: bad date */
+                     "2017-02-01,Displaced,36.3,43.1,-5,-30\n"  /* 3: negative */
+                     "2017-02-01,Displaced,0,0,10,60\n"         /* 4: 0,0 */
+                     "2017-02-01,Displaced,36.3,43.1,ten,60\n"  /* 5: not a number */
+                     "2017-02-01,Moved,36.3,43.1,1,6\n"         /* 6: unknown status */
+                     "2017-02-01,Displaced,95.0,43.1,1,6\n"     /* 7: latitude out of range */
+                     "2017-02-01,Displaced,36.3,,1,6\n"         /* 8: half a coordinate */
+                     "2017-02-01,Displaced,36.3,43.1,,\n"       /* 9: no count */
+                     "2017-02-01,Displaced,36.3,43.1,1,6,extra\n" /* 10: ragged */
+                     "2017-02-01,Displaced,36.3,43.1,1,\n"      /* 11: valid, 6 */
+                     "2017-02-01,Displaced,36.3,43.1,99999999999,\n" /* 12: > 32 bits, valid */
+    );
+    EXPECT_INT(read_file(path, NULL, 1, &t, &rj, &st), DF_OK);
+    EXPECT_INT(st.rows, 11);
+    EXPECT_INT(st.valid, 2);
+    EXPECT_INT(st.rejected, 9);
+    EXPECT_INT(t.individuals, 6 + 599999999994LL);
+    static const struct {
+        long line;
+        df_reject_reason reason;
+        const char *column;
+    } want[] = {{2, DF_REJECT_BAD_DATE, "Date"},         {3, DF_REJECT_NEGATIVE_COUNT, "Families"},
+                {4, DF_REJECT_NULL_ISLAND, "Latitude"},  {5, DF_REJECT_BAD_COUNT, "Families"},
+                {6, DF_REJECT_BAD_STATUS, "Status"},     {7, DF_REJECT_BAD_COORDINATES, "Latitude"},
+                {8, DF_REJECT_BAD_COORDINATES, "Longitude"}, {9, DF_REJECT_NO_COUNT, "Individuals"},
+                {10, DF_REJECT_RAGGED_ROW, "(row)"}};
+    for (int i = 0; i < 9 && i < rj.n; i++) {
+        EXPECT_INT(rj.line[i], want[i].line);
+        EXPECT_STR(df_reject_name(rj.reason[i]), df_reject_name(want[i].reason));
+        EXPECT_STR(rj.column[i], want[i].column);
+    }
+}
+
+TEST(invalid_utf8_is_rejected_not_counted)
+{
+    char path[256];
+    tally t;
+    rejects rj;
+    df_read_stats st;
+    snprintf(path, sizeof path, "%s/cp1256.csv", tmpdir);
+    write_file(path, "District,Individuals\n\xe3\xd8\xc7\xd1,6\nMosul,12\n");
+    EXPECT_INT(read_file(path, NULL, 1, &t, &rj, &st), DF_OK);
+    EXPECT_INT(st.rejected, 1);
+    EXPECT_INT(rj.reason[0], DF_REJECT_BAD_ENCODING);
+    EXPECT_INT(rj.line[0], 2);
+    EXPECT_INT(t.individuals, 12);
+}
+
+TEST(empty_and_countless_files)
+{
+    char path[256];
+    tally t;
+    df_read_stats st;
+    snprintf(path, sizeof path, "%s/empty.csv", tmpdir);
+    write_file(path, "");
+    EXPECT_INT(read_file(path, NULL, -1, &t, NULL, &st), DF_EFORMAT);
+    write_file(path, "District,Notes\nMosul,none\n");
+    EXPECT_INT(read_file(path, NULL, -1, &t, NULL, &st), DF_ESCHEMA);
+    snprintf(path, sizeof path, "%s/missing.csv", tmpdir);
+    EXPECT_INT(read_file(path, NULL, -1, &t, NULL, &st), DF_EIO);
+}
+
+TEST(dtm_api_csv_hxl_row)
+{
+    const char *path = SHARED_DATA "/dtm_irq_api/global-iom-dtm-from-api-admin2_IRQ-rows.csv";
+    NEED_FILE(path);
+    tally t;
+    df_read_stats st;
+    EXPECT_INT(read_file(path, NULL, -1, &t, NULL, &st), DF_OK);
+    EXPECT_INT(st.rows, 7691); /* the HXL row is not data */
+    EXPECT_INT(st.rejected, 0);
+    EXPECT(strstr(st.columns, "date=#date+reported (HXL)") != NULL);
+    EXPECT(strstr(st.columns, "individuals=#affected+idps (HXL)") != NULL);
+    EXPECT(strstr(st.columns, "adm2_pcode=#adm2+code (HXL)") != NULL);
+    EXPECT_INT(t.first_date, 16161); /* 2014-04-01 */
+}
+
+TEST(dtm_api_json_equals_csv)
+{
+    const char *json = SHARED_DATA "/dtm_irq_api/idpadmin2data-getadmin2datav2-admin0pcode-irq.json";
+    const char *csv = SHARED_DATA "/dtm_irq_api/global-iom-dtm-from-api-admin2_IRQ-rows.csv";
+    NEED_FILE(json);
+    tally a, b;
+    df_read_stats sa, sb;
+    EXPECT_INT(read_file(json, NULL, -1, &a, NULL, &sa), DF_OK);
+    EXPECT_INT(read_file(csv, NULL, -1, &b, NULL, &sb), DF_OK);
+    EXPECT_INT(a.n, 7691);
+    EXPECT_INT(a.n, b.n);
+    EXPECT_INT(a.individuals, b.individuals);
+}
+
+/* The 2014 master lists have no header; columns are given by number
+ * (label.csv): 4 Master Families, 5 Origin Governorate, 7 Governorate,
+ * 8 District, 9 Sub District, 11 Place, 14 Longitude, 15 Latitude,
+ * 18 Current Round Date. Individuals = families x 6. */
+TEST(dtm_2014_master_lists_headerless)
+{
+    static const char *files[] = {"final_18082014_dtm_master.csv", "DTM_Dataset_-_01092014_final_0.csv",
+                                  "DTM_Dataset_14092014.csv", "DTM_Dataset_28092014.csv",
+                                  "DTM_Dataset_26102014.csv"};
+    static const long rows[] = {2077, 2488, 2586, 2988, 3244};
+    NEED_FILE(SHARED_DATA "/dtm_irq_2014_locations/label.csv");
+    for (int i = 0; i < 5; i++) {
+        char path[512];
+        tally t;
+        rejects rj;
+        df_read_stats st;
+        snprintf(path, sizeof path, SHARED_DATA "/dtm_irq_2014_locations/%s", files[i]);
+        EXPECT_INT(read_file(path, "families=4,origin_adm1=5,adm1=7,adm2=8,adm3=9,location=11,lon=14,lat=15", 0, &t,
+                             &rj, &st),
+                   DF_OK);
+        printf("  %s: %ld rows, %ld valid, %ld rejected (%s line %ld)\n", files[i], st.rows, st.valid, st.rejected,
+               rj.n ? df_reject_name(rj.reason[0]) : "-", rj.n ? rj.line[0] : 0L);
+        EXPECT_INT(st.rows, rows[i]);
+        /* every valid row's individuals is its Master Families x 6, and the
+         * families of the rejected rows are exactly what is missing */
+        EXPECT_INT(t.individuals, 6 * t.families);
+        if (st.rejected == 0) EXPECT_INT(t.families, column_sum(path, 4));
+    }
+}
+
+TEST(ogr_formats_xlsx_ods_gpkg_geojson)
+{
+    const char *csv = SHARED_DATA "/synthetic_et_mosul/records.csv";
+    NEED_FILE(csv);
+    tally base, t;
+    df_read_stats sb, st;
+    EXPECT_INT(read_file(csv, NULL, -1, &base, NULL, &sb), DF_OK);
+    static const char *exts[] = {"xlsx", "ods", "gpkg", "geojson"};
+    static const char *drivers[] = {"XLSX", "ODS", "GPKG", "GeoJSON"};
+    for (int i = 0; i < 4; i++) {
+        char out[256], cmd[1024];
+        snprintf(out, sizeof out, "%s/records.%s", tmpdir, exts[i]);
+        /* GeoJSON: points from the coordinates; rows without them have no geometry */
+        snprintf(cmd, sizeof cmd,
+                 "ogr2ogr -q -f %s %s %s -oo AUTODETECT_TYPE=YES %s -nln records 2>/dev/null", drivers[i], out,
+                 csv, i == 3 ? "-oo X_POSSIBLE_NAMES=Longitude -oo Y_POSSIBLE_NAMES=Latitude -a_srs EPSG:4326" : "");
+        if (system(cmd) != 0) {
+            printf("  SKIPPED %s: ogr2ogr could not write it\n", exts[i]);
+            continue;
+        }
+        EXPECT_INT(read_file(out, NULL, -1, &t, NULL, &st), DF_OK);
+        printf("  %s: %ld rows, %ld valid, %ld rejected\n", exts[i], st.rows, st.valid, st.rejected);
+        EXPECT_INT(st.rows, sb.rows);
+        EXPECT_INT(st.valid, sb.valid);
+        EXPECT_INT(t.individuals, base.individuals);
+    }
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir)) return 1;
+    RUN(explicit_map_header_names_and_defaults);
+    RUN(benchmark_shape_is_valid);
+    RUN(semicolon_bom_crlf);
+    RUN(rejections_name_line_column_reason);
+    RUN(invalid_utf8_is_rejected_not_counted);
+    RUN(empty_and_countless_files);
+    RUN(dtm_api_csv_hxl_row);
+    RUN(dtm_api_json_equals_csv);
+    RUN(dtm_2014_master_lists_headerless);
+    RUN(ogr_formats_xlsx_ods_gpkg_geojson);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    return harness_done();
+}
