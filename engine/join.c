@@ -280,7 +280,7 @@ static int on_record(const df_record *r, void *user)
         char flags[128] = "";
         if (r->has_coordinate_columns && isnan(r->lon)) strcat(flags, "no-coordinates ");
         if (strstr(loc.note, "swapped-lat-lon")) strcat(flags, "swapped-lat-lon ");
-        if (strstr(loc.note, "conflict")) strcat(flags, "conflict ");
+        if (strstr(loc.note, "conflict") || strstr(loc.note, "contradict")) strcat(flags, "conflict ");
         if (r->individuals_derived) strcat(flags, "individuals-from-families ");
         char note[600];
         snprintf(note, sizeof note, "%s%s%s%s", loc.note, disp.note[0] ? (loc.note[0] ? "; " : "") : "",
