@@ -19,8 +19,8 @@ df_status df__temp_path(df_ctx *ctx, const char *path, char *tmp, size_t cap)
     const char *dot = strrchr(base, '.');
     int dirlen = slash ? (int)(slash - path + 1) : 0;
     int baselen = dot ? (int)(dot - base) : (int)strlen(base);
-    int n = snprintf(tmp, cap, "%.*s.%.*s.tmp-%ld-%u%s", dirlen, path, baselen, base,
-                     (long)getpid(), counter++, dot ? dot : "");
+    int n = snprintf(tmp, cap, "%.*s.%.*s.tmp-%ld-%u%s", dirlen, path, baselen, base, (long)getpid(), counter++,
+                     dot ? dot : "");
     if (n < 0 || (size_t)n >= cap) return df__error(ctx, DF_EINVAL, "output path too long: %s", path);
     return DF_OK;
 }

@@ -41,10 +41,10 @@ struct df_boundaries {
 
 /* Candidate field names for the P-code and the name of level n, in the
  * layouts we know. %d is the level. */
-static const char *pcode_patterns[] = {"ADM%d_PCODE", "A%dCode", "adm%d_code", "adm%d_pcode",
+static const char *pcode_patterns[] = {"ADM%d_PCODE",  "A%dCode",    "adm%d_code", "adm%d_pcode",
                                        "admin%dPcode", "ADM%d_CODE", NULL};
-static const char *name_patterns[] = {"ADM%d_EN", "A%dNameEn", "adm%d_name", "admin%dName",
-                                      "ADM%d_NAME", "NAME_%d", NULL};
+static const char *name_patterns[] = {"ADM%d_EN",   "A%dNameEn", "adm%d_name", "admin%dName",
+                                      "ADM%d_NAME", "NAME_%d",   NULL};
 
 static int find_field(OGRFeatureDefnH defn, const char *name)
 {
@@ -82,8 +82,10 @@ static int key_first(const key_entry *e, int n, const char *k)
     int lo = 0, hi = n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (strcmp(e[mid].key, k) < 0) lo = mid + 1;
-        else hi = mid;
+        if (strcmp(e[mid].key, k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < n && strcmp(e[lo].key, k) == 0 ? lo : -1;
 }
@@ -195,8 +197,8 @@ static GEOSGeometry *polygonal_parts(GEOSContextHandle_t h, GEOSGeometry *g)
 }
 
 /* Append the rings of a polygonal geometry to the ring list for the index. */
-static int collect_rings(GEOSContextHandle_t h, const GEOSGeometry *g, df_ring **rings, int *nrings,
-                         int *cap, double ***bufs, int *nbufs)
+static int collect_rings(GEOSContextHandle_t h, const GEOSGeometry *g, df_ring **rings, int *nrings, int *cap,
+                         double ***bufs, int *nbufs)
 {
     int nparts = GEOSGetNumGeometries_r(h, g);
     for (int p = 0; p < nparts; p++) {
@@ -292,8 +294,8 @@ static int level_add(level_data *L, int *cap, const char *pcode, const char *nam
 
 /* Read the features of the layer into the finest level; the parent P-codes
  * and names of each feature go into parents[level] for the dissolve. */
-static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, const char *path,
-                            level_fields *fields, char ***parent_codes, char ***parent_names)
+static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, const char *path, level_fields *fields,
+                            char ***parent_codes, char ***parent_names)
 {
     GEOSContextHandle_t h = ctx->geos;
     int finest = b->finest, cap = 0, pcap = 0;
@@ -307,7 +309,8 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
     if (srs && !OSRIsSame(srs, wgs84)) {
         ct = OCTNewCoordinateTransformation(srs, wgs84);
         if (!ct) {
-            st = df__error(ctx, DF_EPROJ, "%s: cannot transform the layer's CRS to WGS84: %s", path, df__gdal_error(ctx));
+            st = df__error(ctx, DF_EPROJ, "%s: cannot transform the layer's CRS to WGS84: %s", path,
+                           df__gdal_error(ctx));
             goto done;
         }
         df__log(ctx, DF_LOG_INFO, "%s: reprojecting from %s to WGS84", path, OSRGetName(srs));
@@ -329,21 +332,24 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
         } else if (og && !OGR_G_IsEmpty(og)) {
             OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(og));
             if (t != wkbPolygon && t != wkbMultiPolygon) {
-                st = df__error(ctx, DF_EFORMAT, "%s: feature %ld (%s %s) is a %s, not a polygon", path, fno,
-                               pcode, name, OGRGeometryTypeToName(t));
+                st = df__error(ctx, DF_EFORMAT, "%s: feature %ld (%s %s) is a %s, not a polygon", path, fno, pcode,
+                               name, OGRGeometryTypeToName(t));
             } else if (ct && OGR_G_Transform(og, ct) != OGRERR_NONE) {
-                st = df__error(ctx, DF_EPROJ, "%s: feature %ld (%s %s): cannot reproject: %s", path, fno, pcode,
-                               name, df__gdal_error(ctx));
+                st = df__error(ctx, DF_EPROJ, "%s: feature %ld (%s %s): cannot reproject: %s", path, fno, pcode, name,
+                               df__gdal_error(ctx));
             } else {
                 size_t n = (size_t)OGR_G_WkbSize(og);
                 unsigned char *wkb = malloc(n);
                 if (wkb && OGR_G_ExportToWkb(og, wkbNDR, wkb) == OGRERR_NONE) g = GEOSGeomFromWKB_buf_r(h, wkb, n);
                 free(wkb);
-                if (!g) st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): %s", path, fno, pcode, name, ctx->geos_error);
+                if (!g)
+                    st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): %s", path, fno, pcode, name,
+                                   ctx->geos_error);
             }
         } else {
-            df__log(ctx, DF_LOG_WARN, "%s: feature %ld (%s %s) has no geometry; it can be matched by P-code or name only",
-                    path, fno, pcode, name);
+            df__log(ctx, DF_LOG_WARN,
+                    "%s: feature %ld (%s %s) has no geometry; it can be matched by P-code or name only", path, fno,
+                    pcode, name);
         }
         if (st == DF_OK && g && GEOSisValid_r(h, g) != 1) {
             char *why = GEOSisValidReason_r(h, g);
@@ -353,10 +359,14 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
             GEOSGeometry *fixed = GEOSMakeValid_r(h, g);
             GEOSGeom_destroy_r(h, g);
             g = fixed ? polygonal_parts(h, fixed) : NULL;
-            if (!g) st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): repair failed: %s", path, fno, pcode, name, ctx->geos_error);
+            if (!g)
+                st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): repair failed: %s", path, fno, pcode, name,
+                               ctx->geos_error);
         }
-        if (st == DF_OK && level_add(L, &cap, pcode, name, g) != 0) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
-        else if (st != DF_OK && g) GEOSGeom_destroy_r(h, g);
+        if (st == DF_OK && level_add(L, &cap, pcode, name, g) != 0)
+            st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+        else if (st != DF_OK && g)
+            GEOSGeom_destroy_r(h, g);
         free(pcode);
         free(name);
         if (st == DF_OK && finest > 1 && L->n > pcap) {
@@ -388,8 +398,7 @@ done:
 
 /* Units of level lv from the distinct parent keys of level lv+1's units,
  * with geometries dissolved (GEOS unary union) from their children. */
-static df_status dissolve_level(df_ctx *ctx, df_boundaries *b, int lv, char **codes, char **names,
-                                const char *path)
+static df_status dissolve_level(df_ctx *ctx, df_boundaries *b, int lv, char **codes, char **names, const char *path)
 {
     GEOSContextHandle_t h = ctx->geos;
     level_data *child = &b->lv[lv + 1], *L = &b->lv[lv];
@@ -400,7 +409,9 @@ static df_status dissolve_level(df_ctx *ctx, df_boundaries *b, int lv, char **co
         for (int k = 0; k < L->n && u < 0; k++) /* few units: a linear scan is fine */
             if (strcmp(codes[i][0] ? L->units[k].pcode : L->units[k].name, key) == 0) u = k;
         if (u < 0) {
-            if (!key[0]) return df__error(ctx, DF_ESCHEMA, "%s: unit %s has no parent P-code or name", path, child->units[i].pcode);
+            if (!key[0])
+                return df__error(ctx, DF_ESCHEMA, "%s: unit %s has no parent P-code or name", path,
+                                 child->units[i].pcode);
             if (level_add(L, &cap, codes[i], names[i], NULL) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
             u = L->n - 1;
         }
@@ -416,7 +427,8 @@ static df_status dissolve_level(df_ctx *ctx, df_boundaries *b, int lv, char **co
         free(parts);
         L->geom[u] = coll ? GEOSUnaryUnion_r(h, coll) : NULL;
         if (coll) GEOSGeom_destroy_r(h, coll);
-        if (!L->geom[u]) return df__error(ctx, DF_EGEOS, "%s: dissolving %s: %s", path, L->units[u].pcode, ctx->geos_error);
+        if (!L->geom[u])
+            return df__error(ctx, DF_EGEOS, "%s: dissolving %s: %s", path, L->units[u].pcode, ctx->geos_error);
     }
     df__log(ctx, DF_LOG_INFO, "%s: derived %d admin-%d units by dissolving on the parent fields", path, L->n, lv);
     return DF_OK;
@@ -512,15 +524,17 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
 
     for (int lv = lowest; lv <= f; lv++) {
         level_data *L = &b->lv[lv];
-        for (int i = 0; i < L->n; i++) L->units[i].level = lv, L->units[i].area_km2 = L->geom[i] ? geodesic_area_km2(ctx->geos, L->geom[i]) : 0;
+        for (int i = 0; i < L->n; i++)
+            L->units[i].level = lv, L->units[i].area_km2 = L->geom[i] ? geodesic_area_km2(ctx->geos, L->geom[i]) : 0;
         if (build_keys(L) != 0 || build_pip(ctx->geos, L) != 0) {
             st = df__error(ctx, DF_ENOMEM, "out of memory indexing %s", opts->path);
             goto fail;
         }
         for (int k = 1; k < L->ncodes; k++)
             if (strcmp(L->codes[k].key, L->codes[k - 1].key) == 0)
-                df__log(ctx, DF_LOG_WARN, "%s: P-code %s is used by two units (%s, %s)", opts->path, L->units[L->codes[k].unit].pcode,
-                        L->units[L->codes[k - 1].unit].name, L->units[L->codes[k].unit].name);
+                df__log(ctx, DF_LOG_WARN, "%s: P-code %s is used by two units (%s, %s)", opts->path,
+                        L->units[L->codes[k].unit].pcode, L->units[L->codes[k - 1].unit].name,
+                        L->units[L->codes[k].unit].name);
     }
     b->lowest = lowest;
     df__log(ctx, DF_LOG_INFO, "%s: %d admin-%d units", opts->path, b->lv[f].n, f);
@@ -581,7 +595,4 @@ int df_boundaries_locate(const df_boundaries *b, int level, double lon, double l
     return df_boundaries_count(b, level) ? df__pip_locate(L->pip, lon, lat) : -1;
 }
 
-const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i)
-{
-    return b->lv[level].geom[i];
-}
+const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i) { return b->lv[level].geom[i]; }

@@ -13,68 +13,66 @@
 
 static int quiet;
 
-static const char *usage_main =
-    "usage: dispflow VERB [options]\n"
-    "\n"
-    "Turns displacement counts into figures per administrative unit.\n"
-    "\n"
-    "verbs:\n"
-    "  join     match records to admin units and write one feature per unit\n"
-    "  sample   write the embedded sample records (Mosul corridor, from 17 Oct 2016)\n"
-    "  version  print the versions of dispflow, GDAL, PROJ and GEOS\n"
-    "\n"
-    "Run 'dispflow VERB --help' for the options of a verb.\n";
+static const char *usage_main = "usage: dispflow VERB [options]\n"
+                                "\n"
+                                "Turns displacement counts into figures per administrative unit.\n"
+                                "\n"
+                                "verbs:\n"
+                                "  join     match records to admin units and write one feature per unit\n"
+                                "  sample   write the embedded sample records (Mosul corridor, from 17 Oct 2016)\n"
+                                "  version  print the versions of dispflow, GDAL, PROJ and GEOS\n"
+                                "\n"
+                                "Run 'dispflow VERB --help' for the options of a verb.\n";
 
-static const char *usage_join =
-    "usage: dispflow join --records FILE --boundaries FILE [--level adm1|adm2|adm3]\n"
-    "                     -o OUT.geojson|OUT.gpkg|OUT.csv [options]\n"
-    "\n"
-    "Matches every record to a unit of the boundary layer and writes one feature per\n"
-    "unit with: displaced (people displaced into the unit), returned (of those, people\n"
-    "who have since gone home from it), still_displaced (the difference), returnees\n"
-    "(people who came home into the unit), families, records, area_km2 (geodesic,\n"
-    "WGS84 ellipsoid) and displaced_per_km2, counted from --from to --as-of inclusive.\n"
-    "\n"
-    "A record is matched by P-code (IRQ-G15Q05 = IQG15Q05), else by exact normalised\n"
-    "name inside its parent unit (Al-Mosul = Al Mosul = mosul), else by its point.\n"
-    "Coordinates are always checked: swapped latitude/longitude is detected and reported.\n"
-    "Bad rows are rejected with their line, column and reason, and never counted.\n"
-    "The balance printed at the end accounts for every input row.\n"
-    "\n"
-    "records:\n"
-    "  --records FILE        CSV/TSV (any of , ; TAB |), DTM API JSON, XLSX, ODS, GPKG,\n"
-    "                        GeoJSON points, or any table OGR reads; '-' is stdin (CSV)\n"
-    "  --records-layer NAME  sheet or layer of the records file\n"
-    "  --map F=COL,...       map fields to columns by header name or 1-based number:\n"
-    "                        date status adm1 adm1_pcode adm2 adm2_pcode adm3 adm3_pcode\n"
-    "                        location lat lon families individuals shelter origin_adm1\n"
-    "                        origin_adm2 displacement_adm2 ... Unmapped fields are found\n"
-    "                        by the HXL tag row, then by DTM header names.\n"
-    "  --no-header           the first line is data (use --map with column numbers)\n"
-    "  --delimiter C         CSV delimiter (default: detected); 'tab' for TAB\n"
-    "  --household-size N    individuals per family when individuals are absent (6)\n"
-    "  --snapshots           rows count people present at a date (DTM rounds): figures\n"
-    "                        are those of the latest date on or before --as-of, never\n"
-    "                        a sum across dates. Default: --increments (rows count\n"
-    "                        people who moved on a date; summed over the period)\n"
-    "  --status S            status of rows in tables without one (displaced)\n"
-    "\n"
-    "boundaries:\n"
-    "  --boundaries FILE     any OGR polygon source in any CRS (reprojected to WGS84)\n"
-    "  --boundaries-layer N  layer name\n"
-    "  --level L             adm1, adm2 or adm3 (default: the layer's own level). Higher\n"
-    "                        levels are derived by dissolving on the parent fields.\n"
-    "  --pcode-field F, --name-field F   override the detected fields\n"
-    "\n"
-    "period and output:\n"
-    "  --from DATE, --as-of DATE   default: the first and the latest date in the data\n"
-    "  -o FILE               output, format by extension (.geojson RFC 7946, .gpkg, .csv)\n"
-    "  -of FORMAT            GeoJSON, GPKG or CSV, overriding the extension\n"
-    "  -co KEY=VALUE         GDAL layer creation option (repeatable)\n"
-    "  --config KEY VALUE    GDAL configuration option\n"
-    "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
-    "  --strict              fail (exit 10) when any record is unmatched\n"
-    "  -q                    quiet: no balance, no warnings\n";
+static const char *usage_join = "usage: dispflow join --records FILE --boundaries FILE [--level adm1|adm2|adm3]\n"
+                                "                     -o OUT.geojson|OUT.gpkg|OUT.csv [options]\n"
+                                "\n"
+                                "Matches every record to a unit of the boundary layer and writes one feature per\n"
+                                "unit with: displaced (people displaced into the unit), returned (of those, people\n"
+                                "who have since gone home from it), still_displaced (the difference), returnees\n"
+                                "(people who came home into the unit), families, records, area_km2 (geodesic,\n"
+                                "WGS84 ellipsoid) and displaced_per_km2, counted from --from to --as-of inclusive.\n"
+                                "\n"
+                                "A record is matched by P-code (IRQ-G15Q05 = IQG15Q05), else by exact normalised\n"
+                                "name inside its parent unit (Al-Mosul = Al Mosul = mosul), else by its point.\n"
+                                "Coordinates are always checked: swapped latitude/longitude is detected and reported.\n"
+                                "Bad rows are rejected with their line, column and reason, and never counted.\n"
+                                "The balance printed at the end accounts for every input row.\n"
+                                "\n"
+                                "records:\n"
+                                "  --records FILE        CSV/TSV (any of , ; TAB |), DTM API JSON, XLSX, ODS, GPKG,\n"
+                                "                        GeoJSON points, or any table OGR reads; '-' is stdin (CSV)\n"
+                                "  --records-layer NAME  sheet or layer of the records file\n"
+                                "  --map F=COL,...       map fields to columns by header name or 1-based number:\n"
+                                "                        date status adm1 adm1_pcode adm2 adm2_pcode adm3 adm3_pcode\n"
+                                "                        location lat lon families individuals shelter origin_adm1\n"
+                                "                        origin_adm2 displacement_adm2 ... Unmapped fields are found\n"
+                                "                        by the HXL tag row, then by DTM header names.\n"
+                                "  --no-header           the first line is data (use --map with column numbers)\n"
+                                "  --delimiter C         CSV delimiter (default: detected); 'tab' for TAB\n"
+                                "  --household-size N    individuals per family when individuals are absent (6)\n"
+                                "  --snapshots           rows count people present at a date (DTM rounds): figures\n"
+                                "                        are those of the latest date on or before --as-of, never\n"
+                                "                        a sum across dates. Default: --increments (rows count\n"
+                                "                        people who moved on a date; summed over the period)\n"
+                                "  --status S            status of rows in tables without one (displaced)\n"
+                                "\n"
+                                "boundaries:\n"
+                                "  --boundaries FILE     any OGR polygon source in any CRS (reprojected to WGS84)\n"
+                                "  --boundaries-layer N  layer name\n"
+                                "  --level L             adm1, adm2 or adm3 (default: the layer's own level). Higher\n"
+                                "                        levels are derived by dissolving on the parent fields.\n"
+                                "  --pcode-field F, --name-field F   override the detected fields\n"
+                                "\n"
+                                "period and output:\n"
+                                "  --from DATE, --as-of DATE   default: the first and the latest date in the data\n"
+                                "  -o FILE               output, format by extension (.geojson RFC 7946, .gpkg, .csv)\n"
+                                "  -of FORMAT            GeoJSON, GPKG or CSV, overriding the extension\n"
+                                "  -co KEY=VALUE         GDAL layer creation option (repeatable)\n"
+                                "  --config KEY VALUE    GDAL configuration option\n"
+                                "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
+                                "  --strict              fail (exit 10) when any record is unmatched\n"
+                                "  -q                    quiet: no balance, no warnings\n";
 
 static void log_to_stderr(df_log_level level, const char *msg, void *user)
 {
@@ -110,24 +108,27 @@ static void print_balance(const df_join *j, const char *records, const char *out
     df_date_format(b->from, from);
     df_date_format(b->as_of, as_of);
     fprintf(stderr, "%s: %ld rows\n", records, b->read.rows);
-    fprintf(stderr, "  matched        %8ld  (by P-code %ld, by name %ld, by point %ld, swapped lat/lon %ld)\n", b->matched,
-            b->matched_by_pcode, b->matched_by_name, b->matched_by_point, b->swapped);
+    fprintf(stderr, "  matched        %8ld  (by P-code %ld, by name %ld, by point %ld, swapped lat/lon %ld)\n",
+            b->matched, b->matched_by_pcode, b->matched_by_name, b->matched_by_point, b->swapped);
     fprintf(stderr, "  unmatched      %8ld\n", b->unmatched);
     fprintf(stderr, "  out of period  %8ld  (period %s .. %s%s)\n", b->out_of_period, from[0] ? from : "-",
             as_of[0] ? as_of : "-", b->snapshot != DF_NO_DATE ? ", snapshot of the last date" : "");
     fprintf(stderr, "  rejected       %8ld", b->read.rejected);
     const char *sep = "  (";
     for (int r = 0; r < DF_REJECT_COUNT; r++)
-        if (b->read.rejected_by[r]) fprintf(stderr, "%s%s %ld", sep, df_reject_name((df_reject_reason)r), b->read.rejected_by[r]), sep = ", ";
+        if (b->read.rejected_by[r])
+            fprintf(stderr, "%s%s %ld", sep, df_reject_name((df_reject_reason)r), b->read.rejected_by[r]), sep = ", ";
     fprintf(stderr, "%s\n", sep[0] == ',' ? ")" : "");
     long sum = b->matched + b->unmatched + b->out_of_period + b->read.rejected;
     fprintf(stderr, "  balance: %ld + %ld + %ld + %ld = %ld %s %ld rows read\n", b->matched, b->unmatched,
             b->out_of_period, b->read.rejected, sum, sum == b->read.rows ? "=" : "!=", b->read.rows);
     fprintf(stderr, "  individuals: matched %lld + unmatched %lld + out of period %lld = %lld of %lld valid\n",
             (long long)b->ind_matched, (long long)b->ind_unmatched, (long long)b->ind_out_of_period,
-            (long long)(b->ind_matched + b->ind_unmatched + b->ind_out_of_period), (long long)b->read.individuals_valid);
+            (long long)(b->ind_matched + b->ind_unmatched + b->ind_out_of_period),
+            (long long)b->read.individuals_valid);
     if (b->returns_unplaced)
-        fprintf(stderr, "  returns with an unknown district of displacement: %ld rows, %lld individuals (not in 'returned')\n",
+        fprintf(stderr,
+                "  returns with an unknown district of displacement: %ld rows, %lld individuals (not in 'returned')\n",
                 b->returns_unplaced, (long long)b->ind_returns_unplaced);
     fprintf(stderr, "wrote %s\n", out);
 }
@@ -147,10 +148,10 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE()                                                          \
-    do {                                                                      \
-        if (!v) return bad_usage("missing value after", a);                   \
-        i++;                                                                  \
+#define NEED_VALUE()                                                                                                   \
+    do {                                                                                                               \
+        if (!v) return bad_usage("missing value after", a);                                                            \
+        i++;                                                                                                           \
     } while (0)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_join, stdout);
@@ -158,17 +159,22 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
         } else if (!strcmp(a, "--records")) {
-            NEED_VALUE(); ro.path = v;
+            NEED_VALUE();
+            ro.path = v;
         } else if (!strcmp(a, "--records-layer")) {
-            NEED_VALUE(); ro.layer = v;
+            NEED_VALUE();
+            ro.layer = v;
         } else if (!strcmp(a, "--map")) {
-            NEED_VALUE(); ro.map = v;
+            NEED_VALUE();
+            ro.map = v;
         } else if (!strcmp(a, "--no-header")) {
             ro.header = 0;
         } else if (!strcmp(a, "--delimiter")) {
-            NEED_VALUE(); ro.delimiter = !strcasecmp(v, "tab") ? '\t' : v[0];
+            NEED_VALUE();
+            ro.delimiter = !strcasecmp(v, "tab") ? '\t' : v[0];
         } else if (!strcmp(a, "--household-size")) {
-            NEED_VALUE(); ro.household_size = atof(v);
+            NEED_VALUE();
+            ro.household_size = atof(v);
             if (ro.household_size <= 0) return bad_usage("--household-size must be positive:", v);
         } else if (!strcmp(a, "--snapshots")) {
             ro.kind = DF_SNAPSHOTS;
@@ -176,17 +182,24 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
             ro.kind = DF_INCREMENTS;
         } else if (!strcmp(a, "--status")) {
             NEED_VALUE();
-            if (!strcasecmp(v, "displaced")) ro.default_status = DF_DISPLACED;
-            else if (!strcasecmp(v, "returned")) ro.default_status = DF_RETURNED;
-            else return bad_usage("--status must be displaced or returned, not", v);
+            if (!strcasecmp(v, "displaced"))
+                ro.default_status = DF_DISPLACED;
+            else if (!strcasecmp(v, "returned"))
+                ro.default_status = DF_RETURNED;
+            else
+                return bad_usage("--status must be displaced or returned, not", v);
         } else if (!strcmp(a, "--boundaries")) {
-            NEED_VALUE(); bo.path = v;
+            NEED_VALUE();
+            bo.path = v;
         } else if (!strcmp(a, "--boundaries-layer")) {
-            NEED_VALUE(); bo.layer = v;
+            NEED_VALUE();
+            bo.layer = v;
         } else if (!strcmp(a, "--pcode-field")) {
-            NEED_VALUE(); bo.pcode_field = v;
+            NEED_VALUE();
+            bo.pcode_field = v;
         } else if (!strcmp(a, "--name-field")) {
-            NEED_VALUE(); bo.name_field = v;
+            NEED_VALUE();
+            bo.name_field = v;
         } else if (!strcmp(a, "--level")) {
             NEED_VALUE();
             if ((level = parse_level(v)) < 0) return bad_usage("--level must be adm1, adm2 or adm3, not", v);
@@ -194,12 +207,16 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
             NEED_VALUE();
             int32_t d;
             if (df_date_parse(v, &d) != 0) return bad_usage("not a date (use yyyy-mm-dd):", v);
-            if (!strcmp(a, "--from")) jo.from = d;
-            else jo.as_of = d;
+            if (!strcmp(a, "--from"))
+                jo.from = d;
+            else
+                jo.as_of = d;
         } else if (!strcmp(a, "-o")) {
-            NEED_VALUE(); out = v;
+            NEED_VALUE();
+            out = v;
         } else if (!strcmp(a, "-of")) {
-            NEED_VALUE(); format = v;
+            NEED_VALUE();
+            format = v;
         } else if (!strcmp(a, "-co")) {
             NEED_VALUE();
             if (nco < 63) co[nco++] = argv[i];
@@ -208,7 +225,8 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
             CPLSetConfigOption(argv[i + 1], argv[i + 2]);
             i += 2;
         } else if (!strcmp(a, "--log")) {
-            NEED_VALUE(); jo.log_path = v;
+            NEED_VALUE();
+            jo.log_path = v;
         } else if (!strcmp(a, "--strict")) {
             jo.strict = 1;
         } else {
@@ -238,15 +256,18 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
     const char *out = NULL;
     unsigned seed = 2016;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = (unsigned)strtoul(argv[++i], NULL, 10);
+        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+            out = argv[++i];
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            seed = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             puts("usage: dispflow sample [--seed N] -o FILE.csv\n\n"
                  "Writes the embedded sample: Emergency-Tracking-style records of displacement\n"
                  "and returns in the Mosul corridor from 17 Oct 2016, in the spellings field teams\n"
                  "use. The same seed gives the same bytes.");
             return 0;
-        } else return bad_usage("unknown option", argv[i]);
+        } else
+            return bad_usage("unknown option", argv[i]);
     }
     if (!out) return bad_usage("missing -o FILE", NULL);
     df_status st = df_sample_write(ctx, out, seed);
@@ -268,8 +289,10 @@ int main(int argc, char **argv)
     }
     df_ctx_set_log(ctx, log_to_stderr, NULL);
     int rc;
-    if (!strcmp(argv[1], "join")) rc = cmd_join(ctx, argc - 2, argv + 2);
-    else if (!strcmp(argv[1], "sample")) rc = cmd_sample(ctx, argc - 2, argv + 2);
+    if (!strcmp(argv[1], "join"))
+        rc = cmd_join(ctx, argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "sample"))
+        rc = cmd_sample(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         puts(df_versions(ctx));
         rc = 0;

@@ -30,15 +30,9 @@ const char *df_status_message(df_status s)
     return (unsigned)s < DF_STATUS_COUNT ? status_table[s].message : "unknown status";
 }
 
-const char *df_status_name(df_status s)
-{
-    return (unsigned)s < DF_STATUS_COUNT ? status_table[s].name : "UNKNOWN";
-}
+const char *df_status_name(df_status s) { return (unsigned)s < DF_STATUS_COUNT ? status_table[s].name : "UNKNOWN"; }
 
-int df_status_exit_code(df_status s)
-{
-    return (unsigned)s < DF_STATUS_COUNT ? status_table[s].exit_code : 1;
-}
+int df_status_exit_code(df_status s) { return (unsigned)s < DF_STATUS_COUNT ? status_table[s].exit_code : 1; }
 
 /* ---- library error handlers --------------------------------------------- */
 
@@ -62,10 +56,7 @@ static void geos_handler(const char *msg, void *user)
     snprintf(ctx->geos_error, sizeof ctx->geos_error, "%s", msg);
 }
 
-static void geos_notice(const char *msg, void *user)
-{
-    df__log(user, DF_LOG_DEBUG, "GEOS: %s", msg);
-}
+static void geos_notice(const char *msg, void *user) { df__log(user, DF_LOG_DEBUG, "GEOS: %s", msg); }
 
 static void proj_logger(void *user, int level, const char *msg)
 {
@@ -117,16 +108,13 @@ void df_ctx_set_progress(df_ctx *ctx, df_progress_fn fn, void *user)
 
 df_status df_ctx_status(const df_ctx *ctx) { return ctx->status; }
 
-const char *df_ctx_errmsg(const df_ctx *ctx)
-{
-    return ctx->errmsg[0] ? ctx->errmsg : df_status_message(ctx->status);
-}
+const char *df_ctx_errmsg(const df_ctx *ctx) { return ctx->errmsg[0] ? ctx->errmsg : df_status_message(ctx->status); }
 
 const char *df_versions(df_ctx *ctx)
 {
     PJ_INFO pi = proj_info();
-    snprintf(ctx->versions, sizeof ctx->versions, "dispflow %s; GDAL %s; PROJ %s; GEOS %s",
-             DISPFLOW_VERSION, GDALVersionInfo("RELEASE_NAME"), pi.release, GEOSversion());
+    snprintf(ctx->versions, sizeof ctx->versions, "dispflow %s; GDAL %s; PROJ %s; GEOS %s", DISPFLOW_VERSION,
+             GDALVersionInfo("RELEASE_NAME"), pi.release, GEOSversion());
     return ctx->versions;
 }
 

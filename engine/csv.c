@@ -50,7 +50,8 @@ static int refill(df_csv *c)
     }
     size_t got = fread(c->buf + c->len, 1, c->cap - c->len, c->fp);
     if (got == 0) {
-        if (ferror(c->fp)) return df__error(c->ctx, DF_EIO, "%s: read error near line %ld: %s", c->path, c->line, strerror(errno)), -1;
+        if (ferror(c->fp))
+            return df__error(c->ctx, DF_EIO, "%s: read error near line %ld: %s", c->path, c->line, strerror(errno)), -1;
         c->eof = 1;
     }
     c->len += got;

@@ -66,8 +66,7 @@ static int read_digits(const char **p, int width, int *out)
 
 static int month_from_name(const char **p)
 {
-    static const char *names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                  "jul", "aug", "sep", "oct", "nov", "dec"};
+    static const char *names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
     for (int i = 0; i < 12; i++) {
         if (strncasecmp(*p, names[i], 3) == 0) {
             *p += 3;
@@ -88,8 +87,7 @@ int df_date_parse(const char *text, int32_t *days)
     if (p - text >= 4 && (*p == '-' || *p == '/') && y >= 1000) {
         /* ISO 8601: yyyy-mm-dd, optionally followed by a time */
         char sep = *p++;
-        if (read_digits(&p, -2, &m) != 0 || *p++ != sep || read_digits(&p, -2, &d) != 0)
-            return -1;
+        if (read_digits(&p, -2, &m) != 0 || *p++ != sep || read_digits(&p, -2, &d) != 0) return -1;
         if (*p == 'T' || *p == ' ') p += strcspn(p, "\r\n"); /* ignore the time of day */
     } else {
         d = y;
@@ -131,9 +129,8 @@ void df_date_format(int32_t days, char out[11])
 
 /* ---- numbers ------------------------------------------------------------- */
 
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 int df__parse_double(const char *s, size_t len, double *out)
 {
@@ -163,17 +160,22 @@ int df__parse_double(const char *s, size_t len, double *out)
         return 0;
     }
 
-    /* General path: strtod on a bounded copy. */
-    char buf[64];
+    /* General path: strtod on a NUL-terminated copy. A long valid decimal
+     * (zero-padded exports) is still a number: copy to the heap rather than
+     * reject what does not fit the stack buffer. */
+    char small[64], *buf = small;
     size_t n = (size_t)(end - p);
-    if (n >= sizeof buf) return -1;
+    if (n >= sizeof small && !(buf = df__malloc(n + 1))) return -1;
     memcpy(buf, p, n);
     buf[n] = '\0';
-    char *stop;
-    double v = strtod(buf, &stop);
-    if (*stop != '\0' || !isfinite(v)) return -1;
-    for (size_t i = 0; i < n; i++) /* no hex floats, inf, nan */
-        if (!strchr("0123456789+-.eE", buf[i])) return -1;
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++) /* no hex floats, inf, nan */
+        ok = buf[i] != '\0' && strchr("0123456789+-.eE", buf[i]) != NULL;
+    char *stop = buf;
+    double v = ok ? strtod(buf, &stop) : 0;
+    ok = ok && *stop == '\0' && isfinite(v);
+    if (buf != small) free(buf);
+    if (!ok) return -1;
     *out = v;
     return 0;
 }
@@ -191,7 +193,8 @@ int df__parse_count(const char *s, size_t len, int64_t *out)
     int since_sep = 0, seen_sep = 0;
     for (; p < end; p++) {
         if (isdigit((unsigned char)*p)) {
-            if (v > (INT64_MAX - 9) / 10) return -1;
+            /* exact bound: INT64_MAX itself is a valid count */
+            if (v > (INT64_MAX - (*p - '0')) / 10) return -1;
             v = v * 10 + (*p - '0');
             since_sep++;
         } else if (*p == ',' && (seen_sep ? since_sep == 3 : since_sep <= 3)) {
@@ -240,7 +243,7 @@ int df__utf8_valid(const char *str, size_t len)
         if (n < 0 || c > 0xF4 || end - s <= n) return 0;
         for (int i = 1; i <= n; i++)
             if ((s[i] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
+        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
         if (c == 0xED && s[1] >= 0xA0) return 0; /* surrogates */
         if (c == 0xF0 && s[1] < 0x90) return 0;
         if (c == 0xF4 && s[1] >= 0x90) return 0;

@@ -152,8 +152,10 @@ static int is_hxl_row(char **cells, int n)
     for (int i = 0; i < n; i++) {
         const char *c = cells[i];
         while (isspace((unsigned char)*c)) c++;
-        if (*c == '#') tags++;
-        else if (*c) other++;
+        if (*c == '#')
+            tags++;
+        else if (*c)
+            other++;
     }
     return tags > 0 && tags >= other;
 }
@@ -328,7 +330,8 @@ static df_status source_open(df_ctx *ctx, const df_record_opts *o, source *src)
     if (ends_with(o->path, ".json") && !ends_with(o->path, ".geojson")) {
         src->kind = SRC_JSON;
         src->json = json_object_from_file(o->path);
-        if (!src->json) return df__error(ctx, DF_EFORMAT, "%s: not readable JSON: %s", o->path, json_util_get_last_err());
+        if (!src->json)
+            return df__error(ctx, DF_EFORMAT, "%s: not readable JSON: %s", o->path, json_util_get_last_err());
         src->items = json_records(src->json);
         if (!src->items) return df__error(ctx, DF_EFORMAT, "%s: no array of records in this JSON", o->path);
         /* the header: keys of the first record */
@@ -395,7 +398,12 @@ static df_status apply_explicit_map(df_ctx *ctx, const char *map, const source *
         int f = -1;
         for (int k = 0; k < DF_FIELD_COUNT; k++)
             if (strcasecmp(item, field_names[k]) == 0) f = k;
-        if (f < 0) return df__error(ctx, DF_EINVAL, "--map: unknown field \"%s\" (fields: date, status, adm1, adm1_pcode, adm2, adm2_pcode, adm3, adm3_pcode, location, lat, lon, families, individuals, shelter, origin_adm1, origin_adm2, displacement_adm2 ...)", item);
+        if (f < 0)
+            return df__error(ctx, DF_EINVAL,
+                             "--map: unknown field \"%s\" (fields: date, status, adm1, adm1_pcode, adm2, adm2_pcode, "
+                             "adm3, adm3_pcode, location, lat, lon, families, individuals, shelter, origin_adm1, "
+                             "origin_adm2, displacement_adm2 ...)",
+                             item);
         char *end;
         long num = strtol(col, &end, 10);
         int c = -1;
@@ -405,7 +413,9 @@ static df_status apply_explicit_map(df_ctx *ctx, const char *map, const source *
         } else {
             for (int k = 0; k < src->nheader && c < 0; k++)
                 if (strcasecmp(src->header[k], col) == 0) c = k;
-            if (c < 0) return df__error(ctx, DF_ESCHEMA, "%s: --map %s=%s: no column named \"%s\" in the header", src->path, item, col, col);
+            if (c < 0)
+                return df__error(ctx, DF_ESCHEMA, "%s: --map %s=%s: no column named \"%s\" in the header", src->path,
+                                 item, col, col);
         }
         m->col[f] = c;
         size_t used = strlen(how);
@@ -456,7 +466,8 @@ static const char *cell(char **cells, int n, int col)
 static void trim_cells(char **cells, size_t *lens, int n)
 {
     for (int i = 0; i < n; i++)
-        while (lens[i] > 0 && (cells[i][lens[i] - 1] == ' ' || cells[i][lens[i] - 1] == '\t')) cells[i][--lens[i]] = '\0';
+        while (lens[i] > 0 && (cells[i][lens[i] - 1] == ' ' || cells[i][lens[i] - 1] == '\t'))
+            cells[i][--lens[i]] = '\0';
 }
 
 /* Returns 1 to go on, 0 when the callback asked to stop. */
@@ -507,7 +518,8 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
         ind = (int64_t)llround((double)fam * r->opts->household_size);
         rec.individuals_derived = 1;
     }
-    if (ind < 0) return reject(r, line, count_cols[1] >= 0 ? count_cols[1] : count_cols[0], DF_REJECT_NO_COUNT, "(empty)"), 1;
+    if (ind < 0)
+        return reject(r, line, count_cols[1] >= 0 ? count_cols[1] : count_cols[0], DF_REJECT_NO_COUNT, "(empty)"), 1;
     rec.families = fam;
     rec.individuals = ind;
 
@@ -515,7 +527,8 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     const char *slat = cell(cells, n, col[DF_FIELD_LAT]), *slon = cell(cells, n, col[DF_FIELD_LON]);
     if (slat || slon) {
         int bad_col = !slat ? col[DF_FIELD_LAT] : col[DF_FIELD_LON];
-        if (!slat || !slon) return reject(r, line, bad_col, DF_REJECT_BAD_COORDINATES, "only one of latitude/longitude"), 1;
+        if (!slat || !slon)
+            return reject(r, line, bad_col, DF_REJECT_BAD_COORDINATES, "only one of latitude/longitude"), 1;
         if (df__parse_double(slat, strlen(slat), &rec.lat) != 0 || fabs(rec.lat) > 90)
             return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_BAD_COORDINATES, slat), 1;
         if (df__parse_double(slon, strlen(slon), &rec.lon) != 0 || fabs(rec.lon) > 180)

@@ -24,7 +24,7 @@
 typedef struct {
     int unit; /* -1: unmatched */
     int32_t date;
-    long rows;          /* valid records whose location is this unit */
+    long rows;           /* valid records whose location is this unit */
     int64_t individuals; /* their individuals (any status) */
     int64_t displaced, families, returnees;
     int64_t returned; /* returns whose district of displacement is this unit */
@@ -143,8 +143,10 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
     for (int lv = level; lv <= finest && m->how == HOW_NONE; lv++) { /* 1. P-code */
         if (!pl->pcode[lv]) continue;
         int u = df_boundaries_find_pcode(b, lv, pl->pcode[lv]);
-        if (u >= 0) m->unit = df__boundaries_ancestor(b, lv, u, level), m->how = HOW_PCODE;
-        else add_note(m, "P-code %s not in the boundaries%s", pl->pcode[lv], "");
+        if (u >= 0)
+            m->unit = df__boundaries_ancestor(b, lv, u, level), m->how = HOW_PCODE;
+        else
+            add_note(m, "P-code %s not in the boundaries%s", pl->pcode[lv], "");
     }
     int name_level = 0, by_name = -1;
     if (m->how == HOW_NONE) { /* 2. names */
@@ -163,8 +165,9 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
         int swapped = df_boundaries_locate(b, level, lat, lon);
         if (swapped >= 0) {
             /* counted where the swapped point and the stated names agree */
-            int agree = m->how == HOW_NONE ? (by_name < 0 || df__boundaries_ancestor(b, level, swapped, name_level) == by_name)
-                                           : swapped == m->unit;
+            int agree = m->how == HOW_NONE
+                            ? (by_name < 0 || df__boundaries_ancestor(b, level, swapped, name_level) == by_name)
+                            : swapped == m->unit;
             add_note(m, "swapped-lat-lon: the point falls outside the boundaries, its swap in %s%s",
                      df_boundaries_unit(b, level, swapped)->name, agree ? "" : ", which the stated names contradict");
             if (m->how == HOW_NONE && agree) m->unit = swapped, m->how = HOW_SWAPPED;
@@ -175,8 +178,8 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
     }
     if (m->how == HOW_NONE) {
         if (by_name >= 0 && df__boundaries_ancestor(b, level, at, name_level) != by_name) {
-            add_note(m, "conflict: the point falls in %s, outside the stated %s", df_boundaries_unit(b, level, at)->name,
-                     df_boundaries_unit(b, name_level, by_name)->name);
+            add_note(m, "conflict: the point falls in %s, outside the stated %s",
+                     df_boundaries_unit(b, level, at)->name, df_boundaries_unit(b, name_level, by_name)->name);
             return;
         }
         m->unit = at;
@@ -215,8 +218,8 @@ static void csv_text(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void log_row(join_state *js, long line, int32_t date, const char *status, int64_t ind, const char *how,
-                    int unit, const char *disp_how, int disp_unit, const char *flags, const char *note)
+static void log_row(join_state *js, long line, int32_t date, const char *status, int64_t ind, const char *how, int unit,
+                    const char *disp_how, int disp_unit, const char *flags, const char *note)
 {
     char d[11];
     FILE *f = js->log;
@@ -288,7 +291,8 @@ static int on_record(const df_record *r, void *user)
         size_t fl = strlen(flags);
         if (fl) flags[fl - 1] = '\0';
         log_row(js, r->line, r->date, r->status == DF_RETURNED ? "returned" : "displaced", r->individuals,
-                how_names[loc.how], loc.unit, r->status == DF_RETURNED ? how_names[disp.how] : "", disp.unit, flags, note);
+                how_names[loc.how], loc.unit, r->status == DF_RETURNED ? how_names[disp.how] : "", disp.unit, flags,
+                note);
     }
     return 0;
 }
@@ -331,8 +335,9 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
             st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
             goto done;
         }
-        fputs("line,date,status,individuals,match,adm_pcode,adm_name,displacement_match,displacement_pcode,flags,note\n",
-              js.log);
+        fputs(
+            "line,date,status,individuals,match,adm_pcode,adm_name,displacement_match,displacement_pcode,flags,note\n",
+            js.log);
     }
 
     st = df_records_read(ctx, ropts, on_record, on_reject, &js, &j->balance.read);
@@ -357,9 +362,9 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     for (size_t i = 0; i < js.bins.cap; i++) {
         const bin *bn = &js.bins.slots[i];
         if (!bn->used) continue;
-        int in_period = bn->date == DF_NO_DATE ||
-                        (ropts->kind == DF_SNAPSHOTS ? bn->date == bal->snapshot
-                                                     : bn->date >= bal->from && bn->date <= bal->as_of);
+        int in_period =
+            bn->date == DF_NO_DATE ||
+            (ropts->kind == DF_SNAPSHOTS ? bn->date == bal->snapshot : bn->date >= bal->from && bn->date <= bal->as_of);
         if (!in_period) {
             bal->out_of_period += bn->rows;
             bal->ind_out_of_period += bn->individuals;
@@ -381,7 +386,8 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         f->returnees += bn->returnees;
         f->returned += bn->returned;
     }
-    for (int u = 0; u < j->nunits; u++) j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
+    for (int u = 0; u < j->nunits; u++)
+        j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
 
     if (js.log) {
         FILE *f = js.log;
@@ -393,8 +399,9 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         if ((st = df__commit(ctx, tmp, jopts->log_path)) != DF_OK) goto done;
     }
     if (jopts->strict && bal->unmatched > 0)
-        st = df__error(ctx, DF_EUNMATCHED, "%s: %ld records could not be matched to an admin-%d unit (see the decision log)",
-                       ropts->path, bal->unmatched, jopts->level);
+        st = df__error(ctx, DF_EUNMATCHED,
+                       "%s: %ld records could not be matched to an admin-%d unit (see the decision log)", ropts->path,
+                       bal->unmatched, jopts->level);
 done:
     if (js.log) {
         fclose(js.log);
@@ -418,7 +425,4 @@ void df_join_free(df_join *j)
 
 const df_balance *df_join_balance(const df_join *j) { return &j->balance; }
 int df_join_level(const df_join *j) { return j->level; }
-const df_figures *df_join_figures(const df_join *j, int i)
-{
-    return i >= 0 && i < j->nunits ? &j->figures[i] : NULL;
-}
+const df_figures *df_join_figures(const df_join *j, int i) { return i >= 0 && i < j->nunits ? &j->figures[i] : NULL; }

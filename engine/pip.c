@@ -36,7 +36,7 @@ typedef struct {
 struct df_pip {
     double x0, y0, dx, dy, inv_dx, inv_dy;
     int nx, ny;
-    int32_t *cell; /* >= 0 pure polygon, -1 none, <= -2 mixed entry (-2 - m) */
+    int32_t *cell;    /* >= 0 pure polygon, -1 none, <= -2 mixed entry (-2 - m) */
     int *mixed_start; /* candidates of mixed cell m: [mixed_start[m], mixed_start[m+1]) */
     pip_cand *cands;
     pip_edge *cell_edges;
@@ -106,8 +106,10 @@ static int center_inside(const crossing *row, int n, int p, double cx)
     int lo = 0, hi = n;
     while (lo < hi) { /* first crossing of polygon p */
         int mid = (lo + hi) / 2;
-        if (row[mid].poly < p) lo = mid + 1;
-        else hi = mid;
+        if (row[mid].poly < p)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     int count = 0;
     for (int k = lo; k < n && row[k].poly == p && row[k].x <= cx; k++) count++;
@@ -205,8 +207,7 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
         const crossing *row = cross + row_start[j];
         int n = row_start[j + 1] - row_start[j];
         for (int g0 = 0, g1; g0 < n; g0 = g1) {
-            for (g1 = g0; g1 < n && row[g1].poly == row[g0].poly; g1++) {
-            }
+            for (g1 = g0; g1 < n && row[g1].poly == row[g0].poly; g1++) {}
             /* inside: centres in [x_t, x_t+1) for t = g0, g0+2, ... */
             for (int t = g0; t + 1 < g1; t += 2) {
                 int i0 = (int)ceil((row[t].x - minx) / pip->dx - 0.5) - 1;
@@ -243,8 +244,7 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
                     double o2 = orient(e->ax, e->ay, e->bx, e->by, cx1, cy0);
                     double o3 = orient(e->ax, e->ay, e->bx, e->by, cx0, cy1);
                     double o4 = orient(e->ax, e->ay, e->bx, e->by, cx1, cy1);
-                    if ((o1 > 0 && o2 > 0 && o3 > 0 && o4 > 0) || (o1 < 0 && o2 < 0 && o3 < 0 && o4 < 0))
-                        continue;
+                    if ((o1 > 0 && o2 > 0 && o3 > 0 && o4 > 0) || (o1 < 0 && o2 < 0 && o3 < 0 && o4 < 0)) continue;
                     if (nent == cap) {
                         cell_entry *ne2 = df__realloc_array(entries, cap * 2, sizeof *entries);
                         if (!ne2) goto fail;
@@ -262,8 +262,10 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
      * its centre status; the fill polygon joins when it has no edge there. */
     size_t nmixed = 0, ncand = 0;
     for (size_t a = 0; a < nent; a++) {
-        if (a == 0 || entries[a].cell != entries[a - 1].cell) nmixed++, ncand++;
-        else if (entries[a].poly != entries[a - 1].poly) ncand++;
+        if (a == 0 || entries[a].cell != entries[a - 1].cell)
+            nmixed++, ncand++;
+        else if (entries[a].poly != entries[a - 1].poly)
+            ncand++;
     }
     pip->mixed_start = df__malloc((nmixed + 1) * sizeof *pip->mixed_start);
     pip->cands = df__malloc((ncand + nmixed + 1) * sizeof *pip->cands);

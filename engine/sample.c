@@ -32,9 +32,25 @@ static const char *const gov_exact[G_COUNT][3] = {
 };
 
 enum {
-    D_MOSUL, D_HAMDANIYA, D_TILKAIF, D_TELAFAR, D_HATRA, D_SHIKHAN, D_BAAJ,
-    D_MAKHMOUR, D_SHIRQAT, D_HAWIGA, D_AQRA, D_SINJAR, D_ERBIL, D_DOHUK,
-    D_ZAKHO, D_KIRKUK, D_TIKRIT, D_BAIJI, D_COUNT
+    D_MOSUL,
+    D_HAMDANIYA,
+    D_TILKAIF,
+    D_TELAFAR,
+    D_HATRA,
+    D_SHIKHAN,
+    D_BAAJ,
+    D_MAKHMOUR,
+    D_SHIRQAT,
+    D_HAWIGA,
+    D_AQRA,
+    D_SINJAR,
+    D_ERBIL,
+    D_DOHUK,
+    D_ZAKHO,
+    D_KIRKUK,
+    D_TIKRIT,
+    D_BAIJI,
+    D_COUNT
 };
 
 static const char *const district_variants[D_COUNT][5] = {
@@ -61,10 +77,26 @@ static const char *const district_variants[D_COUNT][5] = {
 /* Weights of origin districts of the displaced, before and after the
  * west-Mosul offensive (19 Feb 2017). */
 static const unsigned char origin_weight[2][D_COUNT] = {
-    {[D_MOSUL] = 55, [D_HAMDANIYA] = 14, [D_TILKAIF] = 8, [D_TELAFAR] = 4, [D_HATRA] = 3,
-     [D_SHIKHAN] = 3, [D_BAAJ] = 2, [D_MAKHMOUR] = 4, [D_SHIRQAT] = 5, [D_HAWIGA] = 2},
-    {[D_MOSUL] = 75, [D_HAMDANIYA] = 3, [D_TILKAIF] = 4, [D_TELAFAR] = 6, [D_HATRA] = 4,
-     [D_SHIKHAN] = 1, [D_BAAJ] = 3, [D_MAKHMOUR] = 1, [D_SHIRQAT] = 2, [D_HAWIGA] = 1},
+    {[D_MOSUL] = 55,
+     [D_HAMDANIYA] = 14,
+     [D_TILKAIF] = 8,
+     [D_TELAFAR] = 4,
+     [D_HATRA] = 3,
+     [D_SHIKHAN] = 3,
+     [D_BAAJ] = 2,
+     [D_MAKHMOUR] = 4,
+     [D_SHIRQAT] = 5,
+     [D_HAWIGA] = 2},
+    {[D_MOSUL] = 75,
+     [D_HAMDANIYA] = 3,
+     [D_TILKAIF] = 4,
+     [D_TELAFAR] = 6,
+     [D_HATRA] = 4,
+     [D_SHIKHAN] = 1,
+     [D_BAAJ] = 3,
+     [D_MAKHMOUR] = 1,
+     [D_SHIRQAT] = 2,
+     [D_HAWIGA] = 1},
 };
 
 typedef struct {
@@ -118,7 +150,7 @@ static const sample_place places[] = {
 #define NPLACES ((int)(sizeof places / sizeof places[0]))
 
 #define WEST_OFFENSIVE_DAY 125 /* 19 Feb 2017, counted from 17 Oct 2016 */
-#define NDAYS 257              /* 17 Oct 2016 .. 30 Jun 2017 */
+#define NDAYS              257 /* 17 Oct 2016 .. 30 Jun 2017 */
 
 /* splitmix64: tiny, portable, and the same sequence everywhere. */
 typedef struct {
@@ -133,10 +165,7 @@ static uint64_t rng_next(sample_rng *r)
     return z ^ (z >> 31);
 }
 
-static unsigned rng_below(sample_rng *r, unsigned n)
-{
-    return (unsigned)(rng_next(r) % n);
-}
+static unsigned rng_below(sample_rng *r, unsigned n) { return (unsigned)(rng_next(r) % n); }
 
 static const char *pick_spelling(sample_rng *r, const char *const *list)
 {
@@ -231,8 +260,8 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
     /* Calls kept out of the initialiser: its evaluation order is unspecified. */
     const char *gov = pick_spelling(r, no_coords ? gov_exact[p->gov] : gov_variants[p->gov]);
     const char *district = pick_spelling(r, district_variants[p->district]);
-    const char *fields[12] = {date, returned ? "Returned" : "Displaced", gov, district,
-                              p->name, lat, lon, shelter, origin, from, fam, ind};
+    const char *fields[12] = {
+        date, returned ? "Returned" : "Displaced", gov, district, p->name, lat, lon, shelter, origin, from, fam, ind};
     for (int i = 0; i < 12; i++)
         if (put_field(f, fields[i], i == 11) < 0) return -1;
     return 0;

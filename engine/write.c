@@ -19,19 +19,19 @@
 #include <ogr_srs_api.h>
 
 /* The output columns, in order, with their HXL tags. */
-#define DF_OUTPUT_COLUMNS(XX)                                                 \
-    XX(adm_pcode, OFTString, "#adm%d+code")                                   \
-    XX(adm_name, OFTString, "#adm%d+name")                                    \
-    XX(parent_pcode, OFTString, "#adm%d+code+parent")                         \
-    XX(displaced, OFTInteger64, "#affected+idps+ind")                         \
-    XX(returned, OFTInteger64, "#affected+idps+returned+ind")                 \
-    XX(still_displaced, OFTInteger64, "#affected+idps+current+ind")           \
-    XX(returnees, OFTInteger64, "#affected+returnees+ind")                    \
-    XX(families, OFTInteger64, "#affected+idps+hh")                           \
-    XX(records, OFTInteger64, "#meta+records")                                \
-    XX(area_km2, OFTReal, "#indicator+area_km2")                              \
-    XX(displaced_per_km2, OFTReal, "#indicator+idps_per_km2")                 \
-    XX(period_from, OFTDate, "#date+start")                                   \
+#define DF_OUTPUT_COLUMNS(XX)                                                                                          \
+    XX(adm_pcode, OFTString, "#adm%d+code")                                                                            \
+    XX(adm_name, OFTString, "#adm%d+name")                                                                             \
+    XX(parent_pcode, OFTString, "#adm%d+code+parent")                                                                  \
+    XX(displaced, OFTInteger64, "#affected+idps+ind")                                                                  \
+    XX(returned, OFTInteger64, "#affected+idps+returned+ind")                                                          \
+    XX(still_displaced, OFTInteger64, "#affected+idps+current+ind")                                                    \
+    XX(returnees, OFTInteger64, "#affected+returnees+ind")                                                             \
+    XX(families, OFTInteger64, "#affected+idps+hh")                                                                    \
+    XX(records, OFTInteger64, "#meta+records")                                                                         \
+    XX(area_km2, OFTReal, "#indicator+area_km2")                                                                       \
+    XX(displaced_per_km2, OFTReal, "#indicator+idps_per_km2")                                                          \
+    XX(period_from, OFTDate, "#date+start")                                                                            \
     XX(as_of, OFTDate, "#date+end")
 
 enum {
@@ -228,7 +228,9 @@ df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, c
     const char *fmt = format_for(path, format);
     if (!fmt) return df__error(ctx, DF_EINVAL, "%s: unknown output format; use .geojson, .gpkg or .csv, or -of", path);
     if ((st = df__temp_path(ctx, path, tmp, sizeof tmp)) != DF_OK) return st;
-    if (strcasecmp(fmt, "CSV") == 0) st = write_csv(ctx, j, b, tmp, path);
-    else st = write_ogr(ctx, j, b, fmt, tmp, path, creation_options);
+    if (strcasecmp(fmt, "CSV") == 0)
+        st = write_csv(ctx, j, b, tmp, path);
+    else
+        st = write_ogr(ctx, j, b, fmt, tmp, path, creation_options);
     return st == DF_OK ? df__commit(ctx, tmp, path) : st;
 }

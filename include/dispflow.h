@@ -38,17 +38,17 @@ extern "C" {
 
 /* One table makes the enum, the names and the messages; they cannot drift.
  * The third column is the CLI's exit code for that class of failure. */
-#define DF_STATUS_MAP(XX)                                                     \
-    XX(OK, 0, "success")                                                      \
-    XX(EINVAL, 2, "invalid argument or option")                               \
-    XX(ENOMEM, 3, "out of memory")                                            \
-    XX(EIO, 4, "cannot read or write a file")                                 \
-    XX(EFORMAT, 5, "malformed input")                                         \
-    XX(ESCHEMA, 6, "a required column or field is missing")                   \
-    XX(EGDAL, 7, "GDAL/OGR error")                                            \
-    XX(EGEOS, 8, "GEOS error")                                                \
-    XX(EPROJ, 9, "PROJ error")                                                \
-    XX(EUNMATCHED, 10, "records could not be matched to a unit")              \
+#define DF_STATUS_MAP(XX)                                                                                              \
+    XX(OK, 0, "success")                                                                                               \
+    XX(EINVAL, 2, "invalid argument or option")                                                                        \
+    XX(ENOMEM, 3, "out of memory")                                                                                     \
+    XX(EIO, 4, "cannot read or write a file")                                                                          \
+    XX(EFORMAT, 5, "malformed input")                                                                                  \
+    XX(ESCHEMA, 6, "a required column or field is missing")                                                            \
+    XX(EGDAL, 7, "GDAL/OGR error")                                                                                     \
+    XX(EGEOS, 8, "GEOS error")                                                                                         \
+    XX(EPROJ, 9, "PROJ error")                                                                                         \
+    XX(EUNMATCHED, 10, "records could not be matched to a unit")                                                       \
     XX(ECANCELLED, 11, "cancelled by the caller")
 
 typedef enum {
@@ -127,44 +127,44 @@ typedef struct {
 
 /* One valid record. Strings are borrowed and live only during the callback. */
 typedef struct {
-    long line;             /* 1-based physical line (CSV) or feature number */
-    int32_t date;          /* DF_NO_DATE when the table has no date */
-    df_movement status;    /* DF_DISPLACED when the table has no status */
-    df_place location;     /* where the people are now (returns: returned to) */
-    double lon, lat;       /* NAN when absent */
+    long line;                  /* 1-based physical line (CSV) or feature number */
+    int32_t date;               /* DF_NO_DATE when the table has no date */
+    df_movement status;         /* DF_DISPLACED when the table has no status */
+    df_place location;          /* where the people are now (returns: returned to) */
+    double lon, lat;            /* NAN when absent */
     int has_coordinate_columns; /* the table has latitude/longitude columns */
-    df_place origin;       /* where they come from */
-    df_place displacement; /* returns: where they were displaced (left from) */
+    df_place origin;            /* where they come from */
+    df_place displacement;      /* returns: where they were displaced (left from) */
     const char *location_name;
     const char *shelter;
-    int64_t families;    /* -1 when absent */
-    int64_t individuals; /* individuals, or families x household size */
+    int64_t families;        /* -1 when absent */
+    int64_t individuals;     /* individuals, or families x household size */
     int individuals_derived; /* 1 when individuals came from families */
 } df_record;
 
 /* The fields a column can be mapped to; names as used by --map. */
-#define DF_FIELD_MAP(XX)                                                      \
-    XX(DATE, "date")                                                          \
-    XX(STATUS, "status")                                                      \
-    XX(ADM1, "adm1")                                                          \
-    XX(ADM1_PCODE, "adm1_pcode")                                              \
-    XX(ADM2, "adm2")                                                          \
-    XX(ADM2_PCODE, "adm2_pcode")                                              \
-    XX(ADM3, "adm3")                                                          \
-    XX(ADM3_PCODE, "adm3_pcode")                                              \
-    XX(LOCATION, "location")                                                  \
-    XX(LAT, "lat")                                                            \
-    XX(LON, "lon")                                                            \
-    XX(FAMILIES, "families")                                                  \
-    XX(INDIVIDUALS, "individuals")                                            \
-    XX(SHELTER, "shelter")                                                    \
-    XX(ORIGIN_ADM1, "origin_adm1")                                            \
-    XX(ORIGIN_ADM1_PCODE, "origin_adm1_pcode")                                \
-    XX(ORIGIN_ADM2, "origin_adm2")                                            \
-    XX(ORIGIN_ADM2_PCODE, "origin_adm2_pcode")                                \
-    XX(ORIGIN_ADM3, "origin_adm3")                                            \
-    XX(DISPLACEMENT_ADM1, "displacement_adm1")                                \
-    XX(DISPLACEMENT_ADM2, "displacement_adm2")                                \
+#define DF_FIELD_MAP(XX)                                                                                               \
+    XX(DATE, "date")                                                                                                   \
+    XX(STATUS, "status")                                                                                               \
+    XX(ADM1, "adm1")                                                                                                   \
+    XX(ADM1_PCODE, "adm1_pcode")                                                                                       \
+    XX(ADM2, "adm2")                                                                                                   \
+    XX(ADM2_PCODE, "adm2_pcode")                                                                                       \
+    XX(ADM3, "adm3")                                                                                                   \
+    XX(ADM3_PCODE, "adm3_pcode")                                                                                       \
+    XX(LOCATION, "location")                                                                                           \
+    XX(LAT, "lat")                                                                                                     \
+    XX(LON, "lon")                                                                                                     \
+    XX(FAMILIES, "families")                                                                                           \
+    XX(INDIVIDUALS, "individuals")                                                                                     \
+    XX(SHELTER, "shelter")                                                                                             \
+    XX(ORIGIN_ADM1, "origin_adm1")                                                                                     \
+    XX(ORIGIN_ADM1_PCODE, "origin_adm1_pcode")                                                                         \
+    XX(ORIGIN_ADM2, "origin_adm2")                                                                                     \
+    XX(ORIGIN_ADM2_PCODE, "origin_adm2_pcode")                                                                         \
+    XX(ORIGIN_ADM3, "origin_adm3")                                                                                     \
+    XX(DISPLACEMENT_ADM1, "displacement_adm1")                                                                         \
+    XX(DISPLACEMENT_ADM2, "displacement_adm2")                                                                         \
     XX(DISPLACEMENT_ADM2_PCODE, "displacement_adm2_pcode")
 
 typedef enum {
@@ -186,23 +186,23 @@ typedef struct {
      * number. Fills only the fields it names; the rest are found by HXL tag
      * row or by DTM header names. */
     const char *map;
-    double household_size;    /* individuals per family when absent (6) */
-    df_table_kind kind;       /* DF_INCREMENTS by default */
+    double household_size;      /* individuals per family when absent (6) */
+    df_table_kind kind;         /* DF_INCREMENTS by default */
     df_movement default_status; /* for tables without a status column */
 } df_record_opts;
 
 void df_record_opts_init(df_record_opts *opts);
 
 /* Why a row was rejected. */
-#define DF_REJECT_MAP(XX)                                                     \
-    XX(BAD_DATE, "bad-date")                                                  \
-    XX(BAD_COUNT, "bad-count")                                                \
-    XX(NEGATIVE_COUNT, "negative-count")                                      \
-    XX(NO_COUNT, "no-count")                                                  \
-    XX(BAD_COORDINATES, "bad-coordinates")                                    \
-    XX(NULL_ISLAND, "null-island")                                            \
-    XX(BAD_STATUS, "bad-status")                                              \
-    XX(RAGGED_ROW, "ragged-row")                                              \
+#define DF_REJECT_MAP(XX)                                                                                              \
+    XX(BAD_DATE, "bad-date")                                                                                           \
+    XX(BAD_COUNT, "bad-count")                                                                                         \
+    XX(NEGATIVE_COUNT, "negative-count")                                                                               \
+    XX(NO_COUNT, "no-count")                                                                                           \
+    XX(BAD_COORDINATES, "bad-coordinates")                                                                             \
+    XX(NULL_ISLAND, "null-island")                                                                                     \
+    XX(BAD_STATUS, "bad-status")                                                                                       \
+    XX(RAGGED_ROW, "ragged-row")                                                                                       \
     XX(BAD_ENCODING, "bad-encoding")
 
 typedef enum {
@@ -240,8 +240,8 @@ typedef struct {
 /* Stream the records of opts->path through on_record (and on_reject).
  * Memory does not grow with the number of rows. Fails with DF_EIO when the
  * file cannot be read, DF_ESCHEMA when no count column can be found. */
-df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record,
-                          df_reject_fn on_reject, void *user, df_read_stats *stats);
+df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
+                          void *user, df_read_stats *stats);
 
 /* ------------------------------------------------------------------------ */
 /* Boundaries                                                                */
@@ -268,8 +268,8 @@ typedef struct {
     int level;
     const char *pcode; /* as in the source ("IQG15Q05") */
     const char *name;
-    int parent;        /* index of the parent unit at level-1, or -1 */
-    double area_km2;   /* on the WGS84 ellipsoid (geodesic) */
+    int parent;      /* index of the parent unit at level-1, or -1 */
+    double area_km2; /* on the WGS84 ellipsoid (geodesic) */
 } df_unit;
 
 /* Load a boundary layer, repair invalid polygons (a warning names each
@@ -298,11 +298,11 @@ int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcod
 typedef struct df_join df_join;
 
 typedef struct {
-    int level;        /* admin level to join to (default 2, or the finest) */
-    int32_t from;     /* first date counted; DF_NO_DATE = the first in data */
-    int32_t as_of;    /* last date counted; DF_NO_DATE = the latest in data */
+    int level;            /* admin level to join to (default 2, or the finest) */
+    int32_t from;         /* first date counted; DF_NO_DATE = the first in data */
+    int32_t as_of;        /* last date counted; DF_NO_DATE = the latest in data */
     const char *log_path; /* decision log CSV, one row per record; NULL = none */
-    int strict;       /* unmatched records make the join fail (DF_EUNMATCHED) */
+    int strict;           /* unmatched records make the join fail (DF_EUNMATCHED) */
 } df_join_opts;
 
 void df_join_opts_init(df_join_opts *opts);
@@ -319,21 +319,21 @@ typedef struct {
 
 /* The balance: every input row is in exactly one bucket. */
 typedef struct {
-    df_read_stats read;      /* rows, valid, rejected (by reason) */
-    long matched;            /* valid rows located in a unit, in the period */
-    long unmatched;          /* valid rows with no unit */
-    long out_of_period;      /* valid rows dated outside [from, as_of] */
+    df_read_stats read; /* rows, valid, rejected (by reason) */
+    long matched;       /* valid rows located in a unit, in the period */
+    long unmatched;     /* valid rows with no unit */
+    long out_of_period; /* valid rows dated outside [from, as_of] */
     int64_t ind_matched, ind_unmatched, ind_out_of_period;
     long matched_by_pcode, matched_by_name, matched_by_point, swapped;
-    long returns_unplaced;   /* returns whose district of displacement is unknown */
+    long returns_unplaced; /* returns whose district of displacement is unknown */
     int64_t ind_returns_unplaced;
-    int32_t from, as_of;     /* the period actually used */
-    int32_t snapshot;        /* DF_SNAPSHOTS: the snapshot date used */
+    int32_t from, as_of; /* the period actually used */
+    int32_t snapshot;    /* DF_SNAPSHOTS: the snapshot date used */
 } df_balance;
 
 /* Read records, match each to a unit at opts->level, aggregate. */
-df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
-                      const df_join_opts *jopts, df_join **out);
+df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                      df_join **out);
 void df_join_free(df_join *j);
 
 const df_balance *df_join_balance(const df_join *j);
@@ -349,8 +349,8 @@ const df_figures *df_join_figures(const df_join *j, int i);
  * (temporary file beside it, renamed when complete). format: "GeoJSON"
  * (RFC 7946), "GPKG", "CSV", or NULL to choose by extension.
  * creation_options: NULL-terminated KEY=VALUE list passed to GDAL, or NULL. */
-df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path,
-                        const char *format, char **creation_options);
+df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path, const char *format,
+                        char **creation_options);
 
 /* ------------------------------------------------------------------------ */
 /* Sample data                                                               */

@@ -17,63 +17,61 @@ static int harness_passed, harness_failed, harness_current_failed;
 
 #define TEST(name) static void test_##name(void)
 
-#define RUN(name)                                                             \
-    do {                                                                      \
-        harness_current_failed = 0;                                           \
-        test_##name();                                                        \
-        if (harness_current_failed) {                                         \
-            harness_failed++;                                                 \
-            printf("FAIL %s\n", #name);                                       \
-        } else {                                                              \
-            harness_passed++;                                                 \
-            printf("ok   %s\n", #name);                                       \
-        }                                                                     \
-        fflush(stdout);                                                       \
+#define RUN(name)                                                                                                      \
+    do {                                                                                                               \
+        harness_current_failed = 0;                                                                                    \
+        test_##name();                                                                                                 \
+        if (harness_current_failed) {                                                                                  \
+            harness_failed++;                                                                                          \
+            printf("FAIL %s\n", #name);                                                                                \
+        } else {                                                                                                       \
+            harness_passed++;                                                                                          \
+            printf("ok   %s\n", #name);                                                                                \
+        }                                                                                                              \
+        fflush(stdout);                                                                                                \
     } while (0)
 
 /* A test that needs ../shared/data calls this first and returns if absent. */
-#define NEED_FILE(path)                                                       \
-    do {                                                                      \
-        if (access((path), R_OK) != 0) {                                      \
-            printf("SKIPPED %s: %s is absent\n", __func__, (path));           \
-            return;                                                           \
-        }                                                                     \
+#define NEED_FILE(path)                                                                                                \
+    do {                                                                                                               \
+        if (access((path), R_OK) != 0) {                                                                               \
+            printf("SKIPPED %s: %s is absent\n", __func__, (path));                                                    \
+            return;                                                                                                    \
+        }                                                                                                              \
     } while (0)
 
-#define HARNESS_FAIL(...)                                                     \
-    do {                                                                      \
-        harness_current_failed = 1;                                           \
-        printf("  %s:%d: ", __FILE__, __LINE__);                              \
-        printf(__VA_ARGS__);                                                  \
-        printf("\n");                                                         \
+#define HARNESS_FAIL(...)                                                                                              \
+    do {                                                                                                               \
+        harness_current_failed = 1;                                                                                    \
+        printf("  %s:%d: ", __FILE__, __LINE__);                                                                       \
+        printf(__VA_ARGS__);                                                                                           \
+        printf("\n");                                                                                                  \
     } while (0)
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) HARNESS_FAIL("expected %s", #cond);                      \
+#define EXPECT(cond)                                                                                                   \
+    do {                                                                                                               \
+        if (!(cond)) HARNESS_FAIL("expected %s", #cond);                                                               \
     } while (0)
 
-#define EXPECT_INT(got, want)                                                 \
-    do {                                                                      \
-        long long g_ = (long long)(got), w_ = (long long)(want);              \
-        if (g_ != w_) HARNESS_FAIL("%s: got %lld, want %lld", #got, g_, w_);  \
+#define EXPECT_INT(got, want)                                                                                          \
+    do {                                                                                                               \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                                       \
+        if (g_ != w_) HARNESS_FAIL("%s: got %lld, want %lld", #got, g_, w_);                                           \
     } while (0)
 
-#define EXPECT_STR(got, want)                                                 \
-    do {                                                                      \
-        const char *g_ = (got), *w_ = (want);                                 \
-        if (!g_ || !w_ || strcmp(g_, w_) != 0)                                \
-            HARNESS_FAIL("%s: got \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", \
-                         w_ ? w_ : "(null)");                                 \
+#define EXPECT_STR(got, want)                                                                                          \
+    do {                                                                                                               \
+        const char *g_ = (got), *w_ = (want);                                                                          \
+        if (!g_ || !w_ || strcmp(g_, w_) != 0)                                                                         \
+            HARNESS_FAIL("%s: got \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                 \
     } while (0)
 
 /* |got - want| <= tol; the caller says in a comment why that tolerance. */
-#define EXPECT_NEAR(got, want, tol)                                           \
-    do {                                                                      \
-        double g_ = (got), w_ = (want);                                       \
-        if (!(fabs(g_ - w_) <= (tol)))                                        \
-            HARNESS_FAIL("%s: got %.10g, want %.10g (tolerance %g)", #got, g_, w_, \
-                         (double)(tol));                                      \
+#define EXPECT_NEAR(got, want, tol)                                                                                    \
+    do {                                                                                                               \
+        double g_ = (got), w_ = (want);                                                                                \
+        if (!(fabs(g_ - w_) <= (tol)))                                                                                 \
+            HARNESS_FAIL("%s: got %.10g, want %.10g (tolerance %g)", #got, g_, w_, (double)(tol));                     \
     } while (0)
 
 static int harness_done(void)

@@ -92,8 +92,10 @@ static int64_t column_sum(const char *path, int col)
         int c = 1, q = 0;
         char *p = line;
         for (; *p && c < col; p++) { /* fields with commas are quoted */
-            if (*p == '"') q = !q;
-            else if (*p == ',' && !q) c++;
+            if (*p == '"')
+                q = !q;
+            else if (*p == ',' && !q)
+                c++;
         }
         if (c != col || !*p) continue;
         if (*p == '"') /* a quoted count: "1,000" has a thousands separator */
@@ -166,16 +168,16 @@ TEST(rejections_name_line_column_reason)
     df_read_stats st;
     snprintf(path, sizeof path, "%s/bad.csv", tmpdir);
     write_file(path, "Date,Status,Latitude,Longitude,Families,Individuals\n"
-                     "2017-13-45,Displaced,36.3,43.1,10,60\n"   /* 2: bad date */
-                     "2017-02-01,Displaced,36.3,43.1,-5,-30\n"  /* 3: negative */
-                     "2017-02-01,Displaced,0,0,10,60\n"         /* 4: 0,0 */
-                     "2017-02-01,Displaced,36.3,43.1,ten,60\n"  /* 5: not a number */
-                     "2017-02-01,Moved,36.3,43.1,1,6\n"         /* 6: unknown status */
-                     "2017-02-01,Displaced,95.0,43.1,1,6\n"     /* 7: latitude out of range */
-                     "2017-02-01,Displaced,36.3,,1,6\n"         /* 8: half a coordinate */
-                     "2017-02-01,Displaced,36.3,43.1,,\n"       /* 9: no count */
-                     "2017-02-01,Displaced,36.3,43.1,1,6,extra\n" /* 10: ragged */
-                     "2017-02-01,Displaced,36.3,43.1,1,\n"      /* 11: valid, 6 */
+                     "2017-13-45,Displaced,36.3,43.1,10,60\n"        /* 2: bad date */
+                     "2017-02-01,Displaced,36.3,43.1,-5,-30\n"       /* 3: negative */
+                     "2017-02-01,Displaced,0,0,10,60\n"              /* 4: 0,0 */
+                     "2017-02-01,Displaced,36.3,43.1,ten,60\n"       /* 5: not a number */
+                     "2017-02-01,Moved,36.3,43.1,1,6\n"              /* 6: unknown status */
+                     "2017-02-01,Displaced,95.0,43.1,1,6\n"          /* 7: latitude out of range */
+                     "2017-02-01,Displaced,36.3,,1,6\n"              /* 8: half a coordinate */
+                     "2017-02-01,Displaced,36.3,43.1,,\n"            /* 9: no count */
+                     "2017-02-01,Displaced,36.3,43.1,1,6,extra\n"    /* 10: ragged */
+                     "2017-02-01,Displaced,36.3,43.1,1,\n"           /* 11: valid, 6 */
                      "2017-02-01,Displaced,36.3,43.1,99999999999,\n" /* 12: > 32 bits, valid */
     );
     EXPECT_INT(read_file(path, NULL, 1, &t, &rj, &st), DF_OK);
@@ -187,10 +189,14 @@ TEST(rejections_name_line_column_reason)
         long line;
         df_reject_reason reason;
         const char *column;
-    } want[] = {{2, DF_REJECT_BAD_DATE, "Date"},         {3, DF_REJECT_NEGATIVE_COUNT, "Families"},
-                {4, DF_REJECT_NULL_ISLAND, "Latitude"},  {5, DF_REJECT_BAD_COUNT, "Families"},
-                {6, DF_REJECT_BAD_STATUS, "Status"},     {7, DF_REJECT_BAD_COORDINATES, "Latitude"},
-                {8, DF_REJECT_BAD_COORDINATES, "Longitude"}, {9, DF_REJECT_NO_COUNT, "Individuals"},
+    } want[] = {{2, DF_REJECT_BAD_DATE, "Date"},
+                {3, DF_REJECT_NEGATIVE_COUNT, "Families"},
+                {4, DF_REJECT_NULL_ISLAND, "Latitude"},
+                {5, DF_REJECT_BAD_COUNT, "Families"},
+                {6, DF_REJECT_BAD_STATUS, "Status"},
+                {7, DF_REJECT_BAD_COORDINATES, "Latitude"},
+                {8, DF_REJECT_BAD_COORDINATES, "Longitude"},
+                {9, DF_REJECT_NO_COUNT, "Individuals"},
                 {10, DF_REJECT_RAGGED_ROW, "(row)"}};
     for (int i = 0; i < 9 && i < rj.n; i++) {
         EXPECT_INT(rj.line[i], want[i].line);
@@ -264,8 +270,7 @@ TEST(dtm_api_json_equals_csv)
 TEST(dtm_2014_master_lists_headerless)
 {
     static const char *files[] = {"final_18082014_dtm_master.csv", "DTM_Dataset_-_01092014_final_0.csv",
-                                  "DTM_Dataset_14092014.csv", "DTM_Dataset_28092014.csv",
-                                  "DTM_Dataset_26102014.csv"};
+                                  "DTM_Dataset_14092014.csv", "DTM_Dataset_28092014.csv", "DTM_Dataset_26102014.csv"};
     static const long rows[] = {2077, 2488, 2586, 2988, 3244};
     NEED_FILE(SHARED_DATA "/dtm_irq_2014_locations/label.csv");
     for (int i = 0; i < 5; i++) {
@@ -274,9 +279,9 @@ TEST(dtm_2014_master_lists_headerless)
         rejects rj;
         df_read_stats st;
         snprintf(path, sizeof path, SHARED_DATA "/dtm_irq_2014_locations/%s", files[i]);
-        EXPECT_INT(read_file(path, "families=4,origin_adm1=5,adm1=7,adm2=8,adm3=9,location=11,lon=14,lat=15", 0, &t,
-                             &rj, &st),
-                   DF_OK);
+        EXPECT_INT(
+            read_file(path, "families=4,origin_adm1=5,adm1=7,adm2=8,adm3=9,location=11,lon=14,lat=15", 0, &t, &rj, &st),
+            DF_OK);
         printf("  %s: %ld rows, %ld valid, %ld rejected (%s line %ld)\n", files[i], st.rows, st.valid, st.rejected,
                rj.n ? df_reject_name(rj.reason[0]) : "-", rj.n ? rj.line[0] : 0L);
         EXPECT_INT(st.rows, rows[i]);
@@ -300,9 +305,9 @@ TEST(ogr_formats_xlsx_ods_gpkg_geojson)
         char out[256], cmd[1024];
         snprintf(out, sizeof out, "%s/records.%s", tmpdir, exts[i]);
         /* GeoJSON: points from the coordinates; rows without them have no geometry */
-        snprintf(cmd, sizeof cmd,
-                 "ogr2ogr -q -f %s %s %s -oo AUTODETECT_TYPE=YES %s -nln records 2>/dev/null", drivers[i], out,
-                 csv, i == 3 ? "-oo X_POSSIBLE_NAMES=Longitude -oo Y_POSSIBLE_NAMES=Latitude -a_srs EPSG:4326" : "");
+        snprintf(cmd, sizeof cmd, "ogr2ogr -q -f %s %s %s -oo AUTODETECT_TYPE=YES %s -nln records 2>/dev/null",
+                 drivers[i], out, csv,
+                 i == 3 ? "-oo X_POSSIBLE_NAMES=Longitude -oo Y_POSSIBLE_NAMES=Latitude -a_srs EPSG:4326" : "");
         if (system(cmd) != 0) {
             printf("  SKIPPED %s: ogr2ogr could not write it\n", exts[i]);
             continue;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
-#define ET SHARED_DATA "/synthetic_et_mosul/"
+#define ET       SHARED_DATA "/synthetic_et_mosul/"
 
 static char tmpdir[] = "/tmp/dispflow-join-XXXXXX";
 
@@ -72,8 +72,10 @@ static int split_csv(char *s, char **f, int max)
     f[n++] = s;
     for (char *r = s, *w = s; *r; r++) {
         if (*r == '"') {
-            if (q && r[1] == '"') *w++ = '"', r++;
-            else q = !q;
+            if (q && r[1] == '"')
+                *w++ = '"', r++;
+            else
+                q = !q;
         } else if (*r == ',' && !q && n < max) {
             *w++ = '\0';
             f[n++] = w;
@@ -132,14 +134,11 @@ TEST(synthetic_defects_all_reported)
     /* each defect line: the kind the log gives it */
     static const struct {
         const char *defect, *match, *flag;
-    } kinds[] = {{"no-coordinates", NULL, "no-coordinates"},
-                 {"no-individuals", NULL, "individuals-from-families"},
-                 {"swapped-lat-lon", NULL, "swapped-lat-lon"},
-                 {"bad-date", "rejected", "bad-date"},
-                 {"negative-count", "rejected", "negative-count"},
-                 {"null-island", "rejected", "null-island"},
-                 {"non-numeric-count", "rejected", "bad-count"},
-                 {"unknown-admin", "unmatched", NULL}};
+    } kinds[] = {
+        {"no-coordinates", NULL, "no-coordinates"},       {"no-individuals", NULL, "individuals-from-families"},
+        {"swapped-lat-lon", NULL, "swapped-lat-lon"},     {"bad-date", "rejected", "bad-date"},
+        {"negative-count", "rejected", "negative-count"}, {"null-island", "rejected", "null-island"},
+        {"non-numeric-count", "rejected", "bad-count"},   {"unknown-admin", "unmatched", NULL}};
     FILE *f = fopen(ET "defects.csv", "r");
     char line[256];
     int defects = 0, found = 0, swapped = 0;
@@ -159,7 +158,9 @@ TEST(synthetic_defects_all_reported)
             ok = (!kinds[k].match || strcmp(r->match, kinds[k].match) == 0) &&
                  (!kinds[k].flag || strstr(r->flags, kinds[k].flag) != NULL);
         }
-        if (!ok) HARNESS_FAIL("defects.csv line %ld (%s): log says %s [%s]", ln, kind, r ? r->match : "nothing", r ? r->flags : "");
+        if (!ok)
+            HARNESS_FAIL("defects.csv line %ld (%s): log says %s [%s]", ln, kind, r ? r->match : "nothing",
+                         r ? r->flags : "");
         found += ok;
     }
     fclose(f);
@@ -206,8 +207,10 @@ TEST(synthetic_still_displaced_against_truth)
         for (int i = 0; i < n; i++) {
             if (strcmp(rows[i].date, dates[d]) > 0 || strcmp(rows[i].match, "rejected") == 0) continue;
             if (rows[i].line == unknown_admin_line) continue; /* invalid in the truth: no such place */
-            if (!strcmp(rows[i].status, "displaced") && !strcmp(rows[i].match, "unmatched")) unmatched_displaced += rows[i].individuals;
-            if (!strcmp(rows[i].status, "returned") && !strcmp(rows[i].disp_match, "unmatched")) unplaced_returns += rows[i].individuals;
+            if (!strcmp(rows[i].status, "displaced") && !strcmp(rows[i].match, "unmatched"))
+                unmatched_displaced += rows[i].individuals;
+            if (!strcmp(rows[i].status, "returned") && !strcmp(rows[i].disp_match, "unmatched"))
+                unplaced_returns += rows[i].individuals;
         }
         /* the truth, per district, as of the date */
         FILE *f = fopen(ET "truth_dest_adm2.csv", "r");
@@ -219,12 +222,15 @@ TEST(synthetic_still_displaced_against_truth)
         while (fgets(line, sizeof line, f)) {
             for (char *p = line; *p; p++)
                 if (*p == ',') *p = ' ';
-            if (sscanf(line, "%31s %15s %15s %lld", pcode, date, status, &ind) != 4 || strcmp(date, dates[d]) > 0) continue;
+            if (sscanf(line, "%31s %15s %15s %lld", pcode, date, status, &ind) != 4 || strcmp(date, dates[d]) > 0)
+                continue;
             int u = find_unit(b, 2, pcode);
             EXPECT(u >= 0);
             if (u < 0) continue;
-            if (!strcmp(status, "displaced")) td[u] += ind, truth_disp += ind;
-            else tr[u] += ind, truth_ret += ind;
+            if (!strcmp(status, "displaced"))
+                td[u] += ind, truth_disp += ind;
+            else
+                tr[u] += ind, truth_ret += ind;
         }
         fclose(f);
         for (int u = 0; u < df_boundaries_count(b, 2); u++) {
@@ -239,8 +245,9 @@ TEST(synthetic_still_displaced_against_truth)
         }
         EXPECT_INT(ours_disp + unmatched_displaced, truth_disp);
         EXPECT_INT(ours_ret + unplaced_returns, truth_ret);
-        printf("  as of %s: displaced %lld (+%lld unmatched = truth %lld), returned %lld (+%lld unplaced = truth %lld)\n",
-               dates[d], ours_disp, unmatched_displaced, truth_disp, ours_ret, unplaced_returns, truth_ret);
+        printf(
+            "  as of %s: displaced %lld (+%lld unmatched = truth %lld), returned %lld (+%lld unplaced = truth %lld)\n",
+            dates[d], ours_disp, unmatched_displaced, truth_disp, ours_ret, unplaced_returns, truth_ret);
         /* the headline figures of truth_totals.csv */
         if (d == 3) {
             EXPECT_INT(truth_disp, 441510);
@@ -314,7 +321,10 @@ static void dtm_snapshots(const char *records)
     df_ctx_free(ctx);
 }
 
-TEST(dtm_api_json_snapshots) { dtm_snapshots(SHARED_DATA "/dtm_irq_api/idpadmin2data-getadmin2datav2-admin0pcode-irq.json"); }
+TEST(dtm_api_json_snapshots)
+{
+    dtm_snapshots(SHARED_DATA "/dtm_irq_api/idpadmin2data-getadmin2datav2-admin0pcode-irq.json");
+}
 TEST(dtm_api_csv_snapshots) { dtm_snapshots(SHARED_DATA "/dtm_irq_api/global-iom-dtm-from-api-admin2_IRQ-rows.csv"); }
 
 /* ---- small, hand-checked cases ---------------------------------------------------- */
@@ -343,9 +353,9 @@ TEST(shared_border_counted_once_and_snapshots_not_summed)
     snprintf(rec, sizeof rec, "%s/border.csv", tmpdir);
     write_two_squares(shp);
     write_file(rec, "Date,lon,lat,individuals\n"
-                    "2020-01-01,1,0.5,100\n"   /* on the shared edge */
-                    "2020-01-01,1,0.25,10\n"   /* on the shared edge */
-                    "2020-01-01,0.5,0.5,1\n"   /* West */
+                    "2020-01-01,1,0.5,100\n"    /* on the shared edge */
+                    "2020-01-01,1,0.25,10\n"    /* on the shared edge */
+                    "2020-01-01,0.5,0.5,1\n"    /* West */
                     "2020-02-01,1.5,0.5,1000\n" /* East, a later snapshot */
                     "2020-02-01,3,3,7\n");      /* outside both */
     df_ctx *ctx = df_ctx_new();

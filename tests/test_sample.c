@@ -7,8 +7,8 @@
 
 #include <stdlib.h>
 
-#define HEADER                                                                \
-    "Date,Status,Governorate,District,Location,Latitude,Longitude,Shelter,"   \
+#define HEADER                                                                                                         \
+    "Date,Status,Governorate,District,Location,Latitude,Longitude,Shelter,"                                            \
     "District of Origin,District of Displacement,Families,Individuals"
 
 enum { F_DATE, F_STATUS, F_GOV, F_LAT = 5, F_LON, F_FAMILIES = 10, F_INDIVIDUALS, NFIELDS };
@@ -172,9 +172,7 @@ static void tally_row(char f[NFIELDS][64], long line, void *state)
     if (!f[F_INDIVIDUALS][0]) {
         t->no_individuals++;
     } else if (strtoll(f[F_INDIVIDUALS], NULL, 10) != fam * 6) {
-        if (!t->bad++)
-            HARNESS_FAIL("line %ld: %s individuals for %s families", line, f[F_INDIVIDUALS],
-                         f[F_FAMILIES]);
+        if (!t->bad++) HARNESS_FAIL("line %ld: %s individuals for %s families", line, f[F_INDIVIDUALS], f[F_FAMILIES]);
     }
 }
 
@@ -229,8 +227,7 @@ static void check_name_only(char f[NFIELDS][64], long line, void *state)
         df__name_normalize(ne[i], want, sizeof want);
         found |= strcmp(got, want) == 0;
     }
-    if (!found) HARNESS_FAIL("line %ld: governorate \"%s\" is not a Natural Earth name", line,
-                             f[F_GOV]);
+    if (!found) HARNESS_FAIL("line %ld: governorate \"%s\" is not a Natural Earth name", line, f[F_GOV]);
 }
 
 TEST(name_only_rows_match_natural_earth)
