@@ -233,7 +233,7 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
     const sample_place *p = pick_place(r, returned ? W_RETURN : phase ? W_WEST : W_EAST);
     int no_coords = rng_below(r, 100) < 5;
     char lat[24] = "", lon[24] = "", fam[24], ind[24] = "";
-    const char *origin, *from = "", *shelter;
+    const char *origin, *from = "", *from_gov = "", *shelter;
     unsigned a = rng_below(r, 100);
     long families;
 
@@ -245,7 +245,10 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
     if (returned) {
         /* Home again: origin is the district returned to; they left a camp. */
         origin = pick_spelling(r, district_variants[p->district]);
-        from = pick_spelling(r, district_variants[pick_place(r, W_CAMP)->district]);
+        const sample_place *camp = pick_place(r, W_CAMP);
+        from = pick_spelling(r, district_variants[camp->district]);
+        /* the governorate too, so that returns count at admin 1 as well */
+        from_gov = pick_spelling(r, gov_exact[camp->gov]);
         shelter = "Private setting";
         families = 1 + (long)(a * a / 150);
     } else {
@@ -260,10 +263,15 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
     /* Calls kept out of the initialiser: its evaluation order is unspecified. */
     const char *gov = pick_spelling(r, no_coords ? gov_exact[p->gov] : gov_variants[p->gov]);
     const char *district = pick_spelling(r, district_variants[p->district]);
-    const char *fields[12] = {
-        date, returned ? "Returned" : "Displaced", gov, district, p->name, lat, lon, shelter, origin, from, fam, ind};
-    for (int i = 0; i < 12; i++)
-        if (put_field(f, fields[i], i == 11) < 0) return -1;
+    const char *fields[13] = {date,    returned ? "Returned" : "Displaced",
+                              gov,     district,
+                              p->name, lat,
+                              lon,     shelter,
+                              origin,  from_gov,
+                              from,    fam,
+                              ind};
+    for (int i = 0; i < 13; i++)
+        if (put_field(f, fields[i], i == 12) < 0) return -1;
     return 0;
 }
 
@@ -289,7 +297,7 @@ static int write_all(FILE *f, unsigned seed)
     char date[48]; /* room for any int, to satisfy -Wformat-truncation */
 
     if (fputs("Date,Status,Governorate,District,Location,Latitude,Longitude,Shelter,"
-              "District of Origin,District of Displacement,Families,Individuals\n",
+              "District of Origin,Governorate of Displacement,District of Displacement,Families,Individuals\n",
               f) == EOF)
         return -1;
     for (int day = 0; day < NDAYS; day++) {
