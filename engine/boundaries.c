@@ -7,6 +7,8 @@
 #include "dfint.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +27,18 @@ typedef struct {
 typedef struct {
     int n;
     df_unit *units;
-    GEOSGeometry **geom;
+    GEOSGeometry **geom; /* derived levels: NULL until prepared */
     df_pip *pip;
+    _Atomic int ready; /* geometry, areas and point index: 0 not yet, 1 done, -1 failed */
     key_entry *codes, *names;
     int ncodes, nnames;
 } level_data;
 
 struct df_boundaries {
-    GEOSContextHandle_t geos; /* owned, to free geometries after the ctx is gone */
+    GEOSContextHandle_t geos; /* owned: levels are prepared after the load's ctx is gone */
     int finest, lowest;       /* levels lowest..finest are loaded */
+    pthread_mutex_t lock;     /* serialises the preparation of a level */
+    char error[512];          /* why a preparation failed */
     level_data lv[4];
 };
 
@@ -396,11 +401,10 @@ done:
     return st;
 }
 
-/* Units of level lv from the distinct parent keys of level lv+1's units,
- * with geometries dissolved (GEOS unary union) from their children. */
-static df_status dissolve_level(df_ctx *ctx, df_boundaries *b, int lv, char **codes, char **names, const char *path)
+/* The units of level lv: the distinct parent keys of level lv+1's units.
+ * Their geometry is dissolved later, when first needed. */
+static df_status derive_units(df_ctx *ctx, df_boundaries *b, int lv, char **codes, char **names, const char *path)
 {
-    GEOSContextHandle_t h = ctx->geos;
     level_data *child = &b->lv[lv + 1], *L = &b->lv[lv];
     int cap = 0;
     for (int i = 0; i < child->n; i++) {
@@ -417,21 +421,70 @@ static df_status dissolve_level(df_ctx *ctx, df_boundaries *b, int lv, char **co
         }
         child->units[i].parent = u;
     }
+    df__log(ctx, DF_LOG_INFO, "%s: derived %d admin-%d units from the parent fields", path, L->n, lv);
+    return DF_OK;
+}
+
+/* ---- lazy preparation: geometry of derived levels, areas, point index ----- */
+
+/* The geometry of each unit of a derived level: the union (GEOS cascaded
+ * union) of the finest-level units below it. */
+static int dissolve_geometry(df_boundaries *b, int lv)
+{
+    GEOSContextHandle_t h = b->geos;
+    level_data *fine = &b->lv[b->finest], *L = &b->lv[lv];
+    GEOSGeometry **parts = calloc((size_t)fine->n + 1, sizeof *parts);
+    if (!parts) return snprintf(b->error, sizeof b->error, "out of memory dissolving admin-%d units", lv), -1;
     for (int u = 0; u < L->n; u++) {
-        int n = 0;
-        GEOSGeometry **parts = calloc((size_t)child->n + 1, sizeof *parts);
-        if (!parts) return df__error(ctx, DF_ENOMEM, "out of memory");
-        for (int i = 0; i < child->n; i++)
-            if (child->units[i].parent == u && child->geom[i]) parts[n++] = GEOSGeom_clone_r(h, child->geom[i]);
-        GEOSGeometry *coll = GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)n);
-        free(parts);
+        unsigned n = 0;
+        for (int i = 0; i < fine->n; i++)
+            if (fine->geom[i] && df__boundaries_ancestor(b, b->finest, i, lv) == u)
+                parts[n++] = GEOSGeom_clone_r(h, fine->geom[i]);
+        GEOSGeometry *coll = GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts, n);
         L->geom[u] = coll ? GEOSUnaryUnion_r(h, coll) : NULL;
         if (coll) GEOSGeom_destroy_r(h, coll);
-        if (!L->geom[u])
-            return df__error(ctx, DF_EGEOS, "%s: dissolving %s: %s", path, L->units[u].pcode, ctx->geos_error);
+        if (!L->geom[u]) {
+            snprintf(b->error, sizeof b->error, "GEOS could not dissolve admin-%d unit %s", lv, L->units[u].pcode);
+            free(parts);
+            return -1;
+        }
     }
-    df__log(ctx, DF_LOG_INFO, "%s: derived %d admin-%d units by dissolving on the parent fields", path, L->n, lv);
-    return DF_OK;
+    free(parts);
+    return 0;
+}
+
+static void prepare_locked(df_boundaries *b, int lv)
+{
+    level_data *L = &b->lv[lv];
+    int ok = lv == b->finest || dissolve_geometry(b, lv) == 0;
+    for (int i = 0; ok && i < L->n; i++) L->units[i].area_km2 = L->geom[i] ? geodesic_area_km2(b->geos, L->geom[i]) : 0;
+    if (ok && build_pip(b->geos, L) != 0) {
+        snprintf(b->error, sizeof b->error, "out of memory indexing admin-%d units", lv);
+        ok = 0;
+    }
+    atomic_store_explicit(&L->ready, ok ? 1 : -1, memory_order_release);
+}
+
+/* Make a level's geometry, areas and index, once, on first use: a join at
+ * district level never pays for dissolving governorates. Thread-safe. */
+static int prepare(const df_boundaries *cb, int lv)
+{
+    df_boundaries *b = (df_boundaries *)cb; /* lazily computed state, behind a lock */
+    level_data *L = &b->lv[lv];
+    int r = atomic_load_explicit(&L->ready, memory_order_acquire);
+    if (r) return r;
+    pthread_mutex_lock(&b->lock);
+    if (!atomic_load_explicit(&L->ready, memory_order_relaxed)) prepare_locked(b, lv);
+    pthread_mutex_unlock(&b->lock);
+    return atomic_load_explicit(&L->ready, memory_order_acquire);
+}
+
+df_status df_boundaries_prepare(df_ctx *ctx, const df_boundaries *b, int level)
+{
+    if (df_boundaries_count(b, level) == 0)
+        return df__error(ctx, DF_EINVAL, "the boundaries have no admin-%d units (levels %d..%d are loaded)", level,
+                         b->lowest, b->finest);
+    return prepare(b, level) > 0 ? DF_OK : df__error(ctx, DF_EGEOS, "%s", b->error);
 }
 
 df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out)
@@ -443,6 +496,7 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
     *out = NULL;
     if (!b) return df__error(ctx, DF_ENOMEM, "out of memory");
     b->geos = GEOS_init_r();
+    pthread_mutex_init(&b->lock, NULL);
     int nfeatures = 0;
 
     ds = GDALOpenEx(opts->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
@@ -501,7 +555,7 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         /* the child of level lv is lv+1, whose parent keys are in fields[lv];
          * for lv < f-1 we take them from the finest level's features */
         if (lv == f - 1) {
-            st = dissolve_level(ctx, b, lv, parent_codes[lv], parent_names[lv], opts->path);
+            st = derive_units(ctx, b, lv, parent_codes[lv], parent_names[lv], opts->path);
         } else {
             /* keys of level lv for each unit of level lv+1: from its first child */
             level_data *c = &b->lv[lv + 1];
@@ -511,7 +565,7 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
                 int up = df__boundaries_ancestor(b, f, i, lv + 1);
                 if (!codes[up]) codes[up] = parent_codes[lv][i], names[up] = parent_names[lv][i];
             }
-            if (st == DF_OK) st = dissolve_level(ctx, b, lv, codes, names, opts->path);
+            if (st == DF_OK) st = derive_units(ctx, b, lv, codes, names, opts->path);
             free(codes);
             free(names);
         }
@@ -524,9 +578,8 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
 
     for (int lv = lowest; lv <= f; lv++) {
         level_data *L = &b->lv[lv];
-        for (int i = 0; i < L->n; i++)
-            L->units[i].level = lv, L->units[i].area_km2 = L->geom[i] ? geodesic_area_km2(ctx->geos, L->geom[i]) : 0;
-        if (build_keys(L) != 0 || build_pip(ctx->geos, L) != 0) {
+        for (int i = 0; i < L->n; i++) L->units[i].level = lv;
+        if (build_keys(L) != 0) {
             st = df__error(ctx, DF_ENOMEM, "out of memory indexing %s", opts->path);
             goto fail;
         }
@@ -574,6 +627,7 @@ void df_boundaries_free(df_boundaries *b)
         df__pip_free(L->pip);
     }
     if (b->geos) GEOS_finish_r(b->geos);
+    pthread_mutex_destroy(&b->lock);
     free(b);
 }
 
@@ -586,13 +640,19 @@ int df_boundaries_count(const df_boundaries *b, int level)
 
 const df_unit *df_boundaries_unit(const df_boundaries *b, int level, int i)
 {
+    if (i >= 0 && i < df_boundaries_count(b, level)) prepare(b, level); /* the area */
     return i >= 0 && i < df_boundaries_count(b, level) ? &b->lv[level].units[i] : NULL;
 }
 
 int df_boundaries_locate(const df_boundaries *b, int level, double lon, double lat)
 {
     const level_data *L = &b->lv[level];
-    return df_boundaries_count(b, level) ? df__pip_locate(L->pip, lon, lat) : -1;
+    return df_boundaries_count(b, level) && prepare(b, level) > 0 ? df__pip_locate(L->pip, lon, lat) : -1;
 }
 
-const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i) { return b->lv[level].geom[i]; }
+const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i)
+{
+    return prepare(b, level) > 0 ? b->lv[level].geom[i] : NULL;
+}
+
+const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i) { return &b->lv[level].units[i]; }

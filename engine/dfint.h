@@ -123,6 +123,9 @@ const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, i
  * parent (index at level-1) when parent >= 0. Returns the unit, -1 for none,
  * -2 when the name is ambiguous. */
 int df__boundaries_find_name(const df_boundaries *b, int level, const char *name, int parent);
+/* Unit i of a level without preparing the level: P-code, name and parent
+ * only (the area is 0 until the level is prepared). */
+const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i);
 /* Ancestor at level `to` of unit i at level `from` (to <= from). */
 int df__boundaries_ancestor(const df_boundaries *b, int from, int i, int to);
 

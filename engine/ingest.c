@@ -432,6 +432,14 @@ static void note(char *how, size_t cap, const char *field, const char *col, cons
 
 /* ---- parsing one row into a record ---------------------------------------------- */
 
+static const unsigned char is_text_field[DF_FIELD_COUNT] = {
+    [DF_FIELD_STATUS] = 1,      [DF_FIELD_ADM1] = 1,        [DF_FIELD_ADM1_PCODE] = 1,
+    [DF_FIELD_ADM2] = 1,        [DF_FIELD_ADM2_PCODE] = 1,  [DF_FIELD_ADM3] = 1,
+    [DF_FIELD_ADM3_PCODE] = 1,  [DF_FIELD_LOCATION] = 1,    [DF_FIELD_SHELTER] = 1,
+    [DF_FIELD_ORIGIN_ADM1] = 1, [DF_FIELD_ORIGIN_ADM1_PCODE] = 1, [DF_FIELD_ORIGIN_ADM2] = 1,
+    [DF_FIELD_ORIGIN_ADM2_PCODE] = 1, [DF_FIELD_ORIGIN_ADM3] = 1, [DF_FIELD_DISPLACEMENT_ADM1] = 1,
+    [DF_FIELD_DISPLACEMENT_ADM2] = 1, [DF_FIELD_DISPLACEMENT_ADM2_PCODE] = 1};
+
 typedef struct {
     df_ctx *ctx;
     const df_record_opts *opts;
@@ -482,8 +490,10 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
         snprintf(detail, sizeof detail, "%d fields where the header has %d", n, r->ncols);
         return reject(r, line, -1, DF_REJECT_RAGGED_ROW, detail), 1;
     }
+    /* text must be UTF-8; numbers, dates and coordinates are checked by
+     * their strict parsers, which accept ASCII only */
     for (int f = 0; f < DF_FIELD_COUNT; f++)
-        if (col[f] >= 0 && col[f] < n && !df__utf8_valid(cells[col[f]], lens[col[f]]))
+        if (col[f] >= 0 && col[f] < n && is_text_field[f] && !df__utf8_valid(cells[col[f]], lens[col[f]]))
             return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "not UTF-8 text (or a NUL byte)"), 1;
     trim_cells(cells, lens, n);
 

@@ -123,7 +123,7 @@ static int match_names(const df_boundaries *b, const df_place *pl, int *level, m
         }
         if (u < 0) {
             if (parent >= 0)
-                add_note(m, "no unit named \"%s\" in %s", name, df_boundaries_unit(b, lv - 1, parent)->name);
+                add_note(m, "no unit named \"%s\" in %s", name, df__boundaries_unit(b, lv - 1, parent)->name);
             else
                 add_note(m, "no unit named \"%s\"%s", name, "");
             break;
@@ -137,8 +137,9 @@ static int match_names(const df_boundaries *b, const df_place *pl, int *level, m
 static void match_place(const df_boundaries *b, int level, const df_place *pl, double lon, double lat, match *m)
 {
     int finest = df_boundaries_finest_level(b);
-    memset(m, 0, sizeof *m);
-    m->unit = -1;
+    m->unit = -1; /* no memset: this runs once per record */
+    m->how = HOW_NONE;
+    m->note[0] = '\0';
 
     for (int lv = level; lv <= finest && m->how == HOW_NONE; lv++) { /* 1. P-code */
         if (!pl->pcode[lv]) continue;
@@ -179,7 +180,7 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
     if (m->how == HOW_NONE) {
         if (by_name >= 0 && df__boundaries_ancestor(b, level, at, name_level) != by_name) {
             add_note(m, "conflict: the point falls in %s, outside the stated %s",
-                     df_boundaries_unit(b, level, at)->name, df_boundaries_unit(b, name_level, by_name)->name);
+                     df_boundaries_unit(b, level, at)->name, df__boundaries_unit(b, name_level, by_name)->name);
             return;
         }
         m->unit = at;
@@ -246,7 +247,8 @@ static int on_record(const df_record *r, void *user)
     join_state *js = user;
     const df_boundaries *b = js->b;
     int level = js->opts->level;
-    match loc, disp = {-1, HOW_NONE, ""};
+    match loc, disp;
+    disp.unit = -1, disp.how = HOW_NONE, disp.note[0] = '\0';
 
     match_place(b, level, &r->location, r->lon, r->lat, &loc);
     if (r->status == DF_RETURNED) match_place(b, level, &r->displacement, NAN, NAN, &disp);
@@ -315,11 +317,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     df_join *j = calloc(1, sizeof *j);
     *out = NULL;
     if (!j) return df__error(ctx, DF_ENOMEM, "out of memory");
-    if (df_boundaries_count(b, jopts->level) == 0) {
-        st = df__error(ctx, DF_EINVAL, "the boundaries have no admin-%d units (levels %d..%d are loaded)", jopts->level,
-                       df_boundaries_finest_level(b), df_boundaries_finest_level(b));
-        goto done;
-    }
+    if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto done;
     j->level = jopts->level;
     j->nunits = df_boundaries_count(b, jopts->level);
     j->figures = calloc((size_t)j->nunits, sizeof *j->figures);

@@ -49,12 +49,21 @@ void df__name_normalize(const char *in, char *out, size_t cap)
 
 void df__pcode_normalize(const char *in, char *out, size_t cap)
 {
-    size_t o = 0;
+    size_t o = 0, k = 0; /* k counts the alphanumerics of the input */
+    char head[4] = {0};
     if (cap == 0) return;
-    for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < cap; p++)
-        if (isalnum(*p)) out[o++] = (char)toupper(*p);
-    out[o] = '\0';
     /* DTM writes the ISO alpha-3 country prefix (IRQ-G15Q05) where COD-AB
-     * uses the alpha-2 one (IQG15Q05). */
-    if (o >= 4 && memcmp(out, "IRQ", 3) == 0 && out[3] == 'G') memmove(out + 1, out + 2, o - 1);
+     * uses the alpha-2 one (IQG15Q05). Decide on the input, before any
+     * truncation: rewriting the truncated output lost the last character
+     * when cap fitted the result exactly ("IQG15Q0" at cap 9). */
+    for (const unsigned char *p = (const unsigned char *)in; *p && k < 4; p++)
+        if (isalnum(*p)) head[k++] = (char)toupper(*p);
+    int drop_r = k == 4 && memcmp(head, "IRQG", 4) == 0;
+    k = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < cap; p++) {
+        if (!isalnum(*p)) continue;
+        if (k++ == 1 && drop_r) continue; /* the R of IRQ */
+        out[o++] = (char)toupper(*p);
+    }
+    out[o] = '\0';
 }

@@ -97,7 +97,7 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
     fputc('\n', f);
     for (int i = 0; i < df_boundaries_count(b, level); i++) {
         const df_unit *u = df_boundaries_unit(b, level, i);
-        const df_unit *p = u->parent >= 0 ? df_boundaries_unit(b, level - 1, u->parent) : NULL;
+        const df_unit *p = u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
         const df_figures *fg = df_join_figures(j, i);
         csv_text(f, u->pcode);
         fputc(',', f);
@@ -173,7 +173,7 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
     }
     for (int i = 0; i < df_boundaries_count(b, level) && st == DF_OK; i++) {
         const df_unit *u = df_boundaries_unit(b, level, i);
-        const df_unit *p = u->parent >= 0 ? df_boundaries_unit(b, level - 1, u->parent) : NULL;
+        const df_unit *p = u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
         const df_figures *fg = df_join_figures(j, i);
         OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
         OGR_F_SetFieldString(feat, COL_adm_pcode, u->pcode);
@@ -227,6 +227,7 @@ df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, c
     df_status st;
     const char *fmt = format_for(path, format);
     if (!fmt) return df__error(ctx, DF_EINVAL, "%s: unknown output format; use .geojson, .gpkg or .csv, or -of", path);
+    if ((st = df_boundaries_prepare(ctx, b, df_join_level(j))) != DF_OK) return st;
     if ((st = df__temp_path(ctx, path, tmp, sizeof tmp)) != DF_OK) return st;
     if (strcasecmp(fmt, "CSV") == 0)
         st = write_csv(ctx, j, b, tmp, path);

@@ -278,6 +278,12 @@ typedef struct {
 df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out);
 void df_boundaries_free(df_boundaries *b);
 
+/* Geometry, geodesic areas and the point index of a level are made once, on
+ * first use (a district join never dissolves governorates). Call this to make
+ * them up front and to learn of a failure (DF_EGEOS, DF_ENOMEM); the
+ * functions below then never fail. Thread-safe. */
+df_status df_boundaries_prepare(df_ctx *ctx, const df_boundaries *b, int level);
+
 /* Finest level loaded (1..3); levels 1..finest are all available. */
 int df_boundaries_finest_level(const df_boundaries *b);
 /* Number of units at a level (0 if the level is not available). */

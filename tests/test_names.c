@@ -1,0 +1,180 @@
+/*
+ * test_names.c — engine/names.c: the spellings field teams use normalise to
+ * one key; what only the reconciliation stage can equate stays apart; the
+ * output never overflows its buffer and a truncated key is a prefix of the
+ * full one.
+ */
+#include "dfint.h"
+#include "harness.h"
+
+#define CANARY 0x5A
+
+static const char *norm(const char *in)
+{
+    static char out[256];
+    df__name_normalize(in, out, sizeof out);
+    return out;
+}
+
+static const char *pnorm(const char *in)
+{
+    static char out[256];
+    df__pcode_normalize(in, out, sizeof out);
+    return out;
+}
+
+/* Two spellings that must give the same key. */
+#define EXPECT_SAME_NAME(a, b)                                                                                         \
+    do {                                                                                                               \
+        char ka_[256], kb_[256];                                                                                       \
+        df__name_normalize((a), ka_, sizeof ka_);                                                                      \
+        df__name_normalize((b), kb_, sizeof kb_);                                                                      \
+        if (strcmp(ka_, kb_) != 0) HARNESS_FAIL("\"%s\" -> \"%s\" but \"%s\" -> \"%s\"", (a), ka_, (b), kb_);          \
+    } while (0)
+
+TEST(name_mosul_spellings)
+{
+    static const char *spellings[] = {"Al-Mosul", "Al Mosul", "mosul", "AL MOSUL", "al-mosul", " Mosul ", "Mosul."};
+    for (size_t i = 0; i < sizeof spellings / sizeof *spellings; i++) EXPECT_STR(norm(spellings[i]), "mosul");
+}
+
+TEST(name_articles_and_punctuation)
+{
+    EXPECT_SAME_NAME("Salah Al-Din", "Salah al-Din");
+    EXPECT_STR(norm("Salah Al-Din"), "salahdin");
+    EXPECT_SAME_NAME("Al-Ka'im", "Al-Kaim");
+    EXPECT_SAME_NAME("Al-Kaim", "Al Ka`im");
+    EXPECT_STR(norm("Al-Ka'im"), "kaim");
+    EXPECT_SAME_NAME("Thi-Qar", "Thi Qar");
+    EXPECT_STR(norm("Thi-Qar"), "thiqar");
+    EXPECT_STR(norm("An-Najaf"), "najaf");
+    EXPECT_STR(norm("Ash Sharqat"), "sharqat");
+    EXPECT_STR(norm("Ar-Ramadi"), "ramadi");
+    EXPECT_STR(norm("Tal Afar"), "talafar");       /* "tal" is a word, not an article */
+    EXPECT_STR(norm("Alqosh"), "alqosh");          /* an article only as a whole token */
+    EXPECT_STR(norm("Hamdaniya 2"), "hamdaniya2"); /* digits kept */
+    EXPECT_STR(norm(""), "");
+    EXPECT_STR(norm("Al"), "");
+    EXPECT_STR(norm("- ' `"), "");
+}
+
+/* The boundary of this module: equating these is the reconciliation stage's
+ * job (fuzzy matching, aliases), not normalisation's. */
+TEST(name_boundary_of_normalisation)
+{
+    char a[64], b[64];
+    df__name_normalize("Tel Kaif", a, sizeof a);
+    df__name_normalize("Tilkaef", b, sizeof b);
+    EXPECT_STR(a, "telkaif");
+    EXPECT_STR(b, "tilkaef");
+    EXPECT(strcmp(a, b) != 0);
+}
+
+TEST(name_arabic_bytes_kept)
+{
+    const char *zuhur = "\xd8\xa7\xd9\x84\xd8\xb2\xd9\x87\xd9\x88\xd8\xb1"; /* الزهور */
+    EXPECT_STR(norm(zuhur), zuhur);
+    /* Latin article dropped, Arabic token kept as is */
+    EXPECT_STR(norm("Al-\xd8\xb2\xd9\x87\xd9\x88\xd8\xb1"), "\xd8\xb2\xd9\x87\xd9\x88\xd8\xb1");
+    EXPECT_STR(norm("Hay \xd8\xa7\xd9\x84\xd8\xb2\xd9\x87\xd9\x88\xd8\xb1"),
+               "hay\xd8\xa7\xd9\x84\xd8\xb2\xd9\x87\xd9\x88\xd8\xb1");
+    EXPECT_STR(norm("Erbil \xc3\x89"), "erbil\xc3\x89"); /* non-ASCII bytes never lower-cased byte-wise */
+}
+
+/* At every cap from 1 up: NUL-terminated, nothing written past cap, and the
+ * result is the prefix of the full key that fits. */
+static void check_caps(void (*fn)(const char *, char *, size_t), const char *fname, const char *in)
+{
+    char full[512];
+    fn(in, full, sizeof full);
+    size_t flen = strlen(full);
+    for (size_t cap = 1; cap <= flen + 3; cap++) {
+        unsigned char buf[600];
+        memset(buf, CANARY, sizeof buf);
+        fn(in, (char *)buf, cap);
+        size_t n = strnlen((char *)buf, cap);
+        size_t want = flen < cap - 1 ? flen : cap - 1;
+        if (n == cap) {
+            HARNESS_FAIL("%s(\"%s\", cap %zu): no NUL within cap", fname, in, cap);
+            continue;
+        }
+        if (n != want || memcmp(buf, full, n) != 0)
+            HARNESS_FAIL("%s(\"%s\", cap %zu): got \"%s\", want the first %zu bytes of \"%s\"", fname, in, cap,
+                         (char *)buf, want, full);
+        for (size_t k = cap; k < sizeof buf; k++)
+            if (buf[k] != CANARY) {
+                HARNESS_FAIL("%s(\"%s\", cap %zu): byte %zu written past the cap", fname, in, cap, k);
+                break;
+            }
+    }
+    /* cap 0: nothing at all is written */
+    unsigned char z = CANARY;
+    fn(in, (char *)&z, 0);
+    if (z != CANARY) HARNESS_FAIL("%s(\"%s\", cap 0) wrote a byte", fname, in);
+}
+
+TEST(name_small_caps)
+{
+    char out[4];
+    df__name_normalize("Al-Mosul", out, 1);
+    EXPECT_STR(out, "");
+    df__name_normalize("Al-Mosul", out, 4);
+    EXPECT_STR(out, "mos");
+    check_caps(df__name_normalize, "df__name_normalize", "Al-Mosul");
+    check_caps(df__name_normalize, "df__name_normalize", "Salah Al-Din Governorate");
+    check_caps(df__name_normalize, "df__name_normalize", "Al-Ka'im \xd8\xa7\xd9\x84\xd8\xb2\xd9\x87\xd9\x88\xd8\xb1");
+}
+
+TEST(name_long_input)
+{
+    /* A name longer than any buffer: truncated, terminated, no overflow. */
+    char in[2000], out[256];
+    for (size_t i = 0; i < sizeof in - 1; i++) in[i] = (char)("abcdefgh -"[i % 10]);
+    in[sizeof in - 1] = '\0';
+    df__name_normalize(in, out, sizeof out);
+    EXPECT_INT(strlen(out), sizeof out - 1);
+    EXPECT(strncmp(out, "abcdefghabcdefgh", 16) == 0);
+}
+
+TEST(pcode_normalize)
+{
+    EXPECT_STR(pnorm("IRQ-G15Q05"), "IQG15Q05");
+    EXPECT_STR(pnorm("IQG15Q05"), "IQG15Q05");
+    EXPECT_STR(pnorm("iqg15q05"), "IQG15Q05");
+    EXPECT_STR(pnorm("IQ G15 Q05"), "IQG15Q05");
+    EXPECT_STR(pnorm("irq-g15q05"), "IQG15Q05");
+    EXPECT_STR(pnorm(" IRQ G15 "), "IQG15");
+    EXPECT_STR(pnorm("IRQ-G15"), "IQG15");
+    EXPECT_STR(pnorm("IRQG"), "IQG");
+    EXPECT_STR(pnorm("IRQ"), "IRQ");
+    EXPECT_STR(pnorm("IRQ-"), "IRQ");
+    EXPECT_STR(pnorm("IRQ-X1"), "IRQX1"); /* not an admin code: left alone */
+    EXPECT_STR(pnorm(""), "");
+}
+
+TEST(pcode_small_caps)
+{
+    char out[16];
+    df__pcode_normalize("IRQ-G15Q05", out, 1);
+    EXPECT_STR(out, "");
+    df__pcode_normalize("IRQ-G15Q05", out, 4);
+    EXPECT_STR(out, "IQG");
+    df__pcode_normalize("IRQ-G15Q05", out, 9); /* exactly the size of "IQG15Q05" */
+    EXPECT_STR(out, "IQG15Q05");
+    check_caps(df__pcode_normalize, "df__pcode_normalize", "IRQ-G15Q05");
+    check_caps(df__pcode_normalize, "df__pcode_normalize", "IQ G15 Q05");
+    check_caps(df__pcode_normalize, "df__pcode_normalize", "IRQ");
+}
+
+int main(void)
+{
+    RUN(name_mosul_spellings);
+    RUN(name_articles_and_punctuation);
+    RUN(name_boundary_of_normalisation);
+    RUN(name_arabic_bytes_kept);
+    RUN(name_small_caps);
+    RUN(name_long_input);
+    RUN(pcode_normalize);
+    RUN(pcode_small_caps);
+    return harness_done();
+}
