@@ -66,11 +66,15 @@ static int read_digits(const char **p, int width, int *out)
 
 static int month_from_name(const char **p)
 {
-    static const char *names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
-    for (int i = 0; i < 12; i++) {
-        if (strncasecmp(*p, names[i], 3) == 0) {
-            *p += 3;
-            while (isalpha((unsigned char)**p)) (*p)++; /* "August", "Sept" */
+    /* the full English name or a prefix of it of at least 3 letters:
+     * "Aug", "August", "Sept"; never "Junk" */
+    static const char *names[] = {"january", "february", "march",     "april",   "may",      "june",
+                                  "july",    "august",   "september", "october", "november", "december"};
+    size_t n = 0;
+    while (isalpha((unsigned char)(*p)[n])) n++;
+    for (int i = 0; i < 12 && n >= 3; i++) {
+        if (n <= strlen(names[i]) && strncasecmp(*p, names[i], n) == 0) {
+            *p += n;
             if ((*p)[0] == '.') (*p)++;
             return i + 1;
         }
@@ -88,7 +92,11 @@ int df_date_parse(const char *text, int32_t *days)
         /* ISO 8601: yyyy-mm-dd, optionally followed by a time */
         char sep = *p++;
         if (read_digits(&p, -2, &m) != 0 || *p++ != sep || read_digits(&p, -2, &d) != 0) return -1;
-        if (*p == 'T' || *p == ' ') p += strcspn(p, "\r\n"); /* ignore the time of day */
+        /* a time of day (T00:00:00, " 12:30") is allowed and ignored */
+        if ((*p == 'T' || *p == ' ') && isdigit((unsigned char)p[1])) {
+            p++;
+            while (*p && (isdigit((unsigned char)*p) || strchr(":.+-Z", *p))) p++;
+        }
     } else {
         d = y;
         if (d > 31) return -1;

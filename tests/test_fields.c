@@ -497,8 +497,26 @@ TEST(utf8_exhaustive)
     EXPECT_INT(bad, 0);
 }
 
+/* A time of day is allowed after the date and ignored; anything else after
+ * it, or a word that only starts like a month, is not a date. */
+TEST(date_time_suffix_and_month_words)
+{
+    static const char *good[] = {"2016-10-17T00:00:00", "2016-10-17 12:30:00", "2016-10-17T00:00:00Z",
+                                 "2016-10-17T00:00:00+03:00", "17 October 2016", "17 Oct. 2016", "17 Octob 2016"};
+    static const char *bad[] = {"2016-10-17Tgarbage", "2016-10-17T", "18 Junk 2014", "18 Ju 2014", "18 Augusto 2014"};
+    int32_t d;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        d = 0;
+        EXPECT_INT(df_date_parse(good[i], &d), 0);
+        EXPECT_INT(d, 17091); /* 2016-10-17 */
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (df_date_parse(bad[i], &d) == 0) HARNESS_FAIL("\"%s\" parsed as a date", bad[i]);
+}
+
 int main(void)
 {
+    RUN(date_time_suffix_and_month_words);
     RUN(date_formats);
     RUN(date_invalid);
     RUN(date_leap_days);
