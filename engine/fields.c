@@ -148,19 +148,18 @@ int df__parse_double(const char *s, size_t len, double *out)
     if (p == end) return -1;
 
     /* Fast path (Clinger): at most 15 significant digits and a power of ten
-     * up to 22 are both exact doubles, so one division rounds correctly. */
-    const char *q = p;
-    int neg = 0, digits = 0, frac = 0;
+     * up to 22 are both exact doubles, so one division rounds correctly.
+     * (More digits wrap mant harmlessly: the count sends them to strtod.) */
+    const char *q = p, *int_start, *frac_start = NULL;
+    int neg = *q == '-';
     uint64_t mant = 0;
-    if (*q == '-' || *q == '+') neg = *q++ == '-';
-    while (q < end && *q >= '0' && *q <= '9' && digits < 16) mant = mant * 10 + (uint64_t)(*q++ - '0'), digits++;
+    q += *q == '-' || *q == '+';
+    for (int_start = q; q < end && (unsigned)(*q - '0') < 10; q++) mant = mant * 10 + (uint64_t)(*q - '0');
+    long digits = q - int_start, frac = 0;
     if (q < end && *q == '.') {
-        q++;
-        while (q < end && *q >= '0' && *q <= '9' && digits < 16) {
-            mant = mant * 10 + (uint64_t)(*q++ - '0');
-            digits++;
-            frac++;
-        }
+        for (frac_start = ++q; q < end && (unsigned)(*q - '0') < 10; q++) mant = mant * 10 + (uint64_t)(*q - '0');
+        frac = q - frac_start;
+        digits += frac;
     }
     if (q == end && digits > 0 && digits <= 15) {
         double v = (double)mant / pow10_exact[frac];

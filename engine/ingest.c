@@ -450,6 +450,7 @@ typedef struct {
     void *user;
     df_read_stats *stats;
     int ncols; /* columns in the header (or the first row) */
+    int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
 } reader;
 
 static int reject(reader *r, long line, int col, df_reject_reason why, const char *value)
@@ -462,12 +463,22 @@ static int reject(reader *r, long line, int col, df_reject_reason why, const cha
     return 0;
 }
 
+/* The value of a column, without leading blanks (trailing ones are trimmed
+ * already), or NULL when the column is absent or empty. */
 static const char *cell(char **cells, int n, int col)
 {
     if (col < 0 || col >= n) return NULL;
     const char *s = cells[col];
     while (*s == ' ' || *s == '\t') s++;
     return *s ? s : NULL;
+}
+
+/* As cell(), with the length of the value. */
+static const char *cell_len(char **cells, const size_t *lens, int n, int col, size_t *len)
+{
+    const char *s = cell(cells, n, col);
+    if (s) *len = lens[col] - (size_t)(s - cells[col]);
+    return s;
 }
 
 /* Trim trailing blanks in place (cells are ours to modify). */
@@ -492,9 +503,11 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     }
     /* text must be UTF-8; numbers, dates and coordinates are checked by
      * their strict parsers, which accept ASCII only */
-    for (int f = 0; f < DF_FIELD_COUNT; f++)
-        if (col[f] >= 0 && col[f] < n && is_text_field[f] && !df__utf8_valid(cells[col[f]], lens[col[f]]))
-            return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "not UTF-8 text (or a NUL byte)"), 1;
+    for (int k = 0; k < r->ntext; k++) {
+        int c = r->text_cols[k];
+        if (c < n && !df__utf8_valid(cells[c], lens[c]))
+            return reject(r, line, c, DF_REJECT_BAD_ENCODING, "not UTF-8 text (or a NUL byte)"), 1;
+    }
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
@@ -518,9 +531,10 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     int64_t fam = -1, ind = -1;
     const int count_cols[2] = {col[DF_FIELD_FAMILIES], col[DF_FIELD_INDIVIDUALS]};
     int64_t *count_out[2] = {&fam, &ind};
+    size_t len;
     for (int k = 0; k < 2; k++) {
-        if (!(s = cell(cells, n, count_cols[k]))) continue;
-        if (df__parse_count(s, strlen(s), count_out[k]) != 0)
+        if (!(s = cell_len(cells, lens, n, count_cols[k], &len))) continue;
+        if (df__parse_count(s, len, count_out[k]) != 0)
             return reject(r, line, count_cols[k], DF_REJECT_BAD_COUNT, s), 1;
         if (*count_out[k] < 0) return reject(r, line, count_cols[k], DF_REJECT_NEGATIVE_COUNT, s), 1;
     }
@@ -534,14 +548,16 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.individuals = ind;
 
     /* coordinates: both or neither; in range; not the 0,0 placeholder */
-    const char *slat = cell(cells, n, col[DF_FIELD_LAT]), *slon = cell(cells, n, col[DF_FIELD_LON]);
+    size_t lat_len = 0, lon_len = 0;
+    const char *slat = cell_len(cells, lens, n, col[DF_FIELD_LAT], &lat_len);
+    const char *slon = cell_len(cells, lens, n, col[DF_FIELD_LON], &lon_len);
     if (slat || slon) {
         int bad_col = !slat ? col[DF_FIELD_LAT] : col[DF_FIELD_LON];
         if (!slat || !slon)
             return reject(r, line, bad_col, DF_REJECT_BAD_COORDINATES, "only one of latitude/longitude"), 1;
-        if (df__parse_double(slat, strlen(slat), &rec.lat) != 0 || fabs(rec.lat) > 90)
+        if (df__parse_double(slat, lat_len, &rec.lat) != 0 || fabs(rec.lat) > 90)
             return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_BAD_COORDINATES, slat), 1;
-        if (df__parse_double(slon, strlen(slon), &rec.lon) != 0 || fabs(rec.lon) > 180)
+        if (df__parse_double(slon, lon_len, &rec.lon) != 0 || fabs(rec.lon) > 180)
             return reject(r, line, col[DF_FIELD_LON], DF_REJECT_BAD_COORDINATES, slon), 1;
         if (rec.lat == 0 && rec.lon == 0) return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_NULL_ISLAND, "0,0"), 1;
     }
@@ -701,7 +717,9 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
     }
     df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
 
-    reader r = {ctx, opts, &src, &map, on_record, on_reject, user, stats, src.nheader ? src.nheader : held.n};
+    reader r = {ctx, opts, &src, &map, on_record, on_reject, user, stats, src.nheader ? src.nheader : held.n, {0}, 0};
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (map.col[f] >= 0 && is_text_field[f]) r.text_cols[r.ntext++] = map.col[f];
     if (held.cells && !handle_row(&r, held.cells, held.lens, held.n, held.line)) {
         st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
         goto done;

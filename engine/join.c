@@ -96,6 +96,7 @@ static const char *how_names[] = {"unmatched", "pcode", "name", "point", "swappe
 typedef struct {
     int unit; /* at the join level, or -1 */
     match_how how;
+    int swapped, conflict; /* the coordinates were swapped; they contradict the names */
     char note[256];
 } match;
 
@@ -139,6 +140,7 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
     int finest = df_boundaries_finest_level(b);
     m->unit = -1; /* no memset: this runs once per record */
     m->how = HOW_NONE;
+    m->swapped = m->conflict = 0;
     m->note[0] = '\0';
 
     for (int lv = level; lv <= finest && m->how == HOW_NONE; lv++) { /* 1. P-code */
@@ -169,6 +171,8 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
             int agree = m->how == HOW_NONE
                             ? (by_name < 0 || df__boundaries_ancestor(b, level, swapped, name_level) == by_name)
                             : swapped == m->unit;
+            m->swapped = 1;
+            m->conflict = !agree;
             add_note(m, "swapped-lat-lon: the point falls outside the boundaries, its swap in %s%s",
                      df_boundaries_unit(b, level, swapped)->name, agree ? "" : ", which the stated names contradict");
             if (m->how == HOW_NONE && agree) m->unit = swapped, m->how = HOW_SWAPPED;
@@ -179,6 +183,7 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
     }
     if (m->how == HOW_NONE) {
         if (by_name >= 0 && df__boundaries_ancestor(b, level, at, name_level) != by_name) {
+            m->conflict = 1;
             add_note(m, "conflict: the point falls in %s, outside the stated %s",
                      df_boundaries_unit(b, level, at)->name, df__boundaries_unit(b, name_level, by_name)->name);
             return;
@@ -186,6 +191,7 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
         m->unit = at;
         m->how = HOW_POINT;
     } else if (at != m->unit) {
+        m->conflict = 1;
         add_note(m, "conflict: the point falls in %s, not in %s", df_boundaries_unit(b, level, at)->name,
                  df_boundaries_unit(b, level, m->unit)->name);
     }
@@ -248,7 +254,7 @@ static int on_record(const df_record *r, void *user)
     const df_boundaries *b = js->b;
     int level = js->opts->level;
     match loc, disp;
-    disp.unit = -1, disp.how = HOW_NONE, disp.note[0] = '\0';
+    disp.unit = -1, disp.how = HOW_NONE, disp.swapped = disp.conflict = 0, disp.note[0] = '\0';
 
     match_place(b, level, &r->location, r->lon, r->lat, &loc);
     if (r->status == DF_RETURNED) match_place(b, level, &r->displacement, NAN, NAN, &disp);
@@ -279,13 +285,13 @@ static int on_record(const df_record *r, void *user)
     bal->matched_by_pcode += loc.how == HOW_PCODE;
     bal->matched_by_name += loc.how == HOW_NAME;
     bal->matched_by_point += loc.how == HOW_POINT;
-    bal->swapped += loc.how == HOW_SWAPPED || strstr(loc.note, "swapped-lat-lon") != NULL;
+    bal->swapped += loc.swapped;
 
     if (js->log) {
         char flags[128] = "";
         if (r->has_coordinate_columns && isnan(r->lon)) strcat(flags, "no-coordinates ");
-        if (strstr(loc.note, "swapped-lat-lon")) strcat(flags, "swapped-lat-lon ");
-        if (strstr(loc.note, "conflict") || strstr(loc.note, "contradict")) strcat(flags, "conflict ");
+        if (loc.swapped) strcat(flags, "swapped-lat-lon ");
+        if (loc.conflict) strcat(flags, "conflict ");
         if (r->individuals_derived) strcat(flags, "individuals-from-families ");
         char note[600];
         snprintf(note, sizeof note, "%s%s%s%s", loc.note, disp.note[0] ? (loc.note[0] ? "; " : "") : "",
