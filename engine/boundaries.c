@@ -646,8 +646,8 @@ const df_unit *df_boundaries_unit(const df_boundaries *b, int level, int i)
 
 int df_boundaries_locate(const df_boundaries *b, int level, double lon, double lat)
 {
-    const level_data *L = &b->lv[level];
-    return df_boundaries_count(b, level) && prepare(b, level) > 0 ? df__pip_locate(L->pip, lon, lat) : -1;
+    if (df_boundaries_count(b, level) == 0 || prepare(b, level) <= 0) return -1;
+    return df__pip_locate(b->lv[level].pip, lon, lat);
 }
 
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i)

@@ -15,7 +15,9 @@
  * shared border lands in exactly one of them. When P touches an edge or C's
  * segment passes through a vertex (an exact zero orientation), the query
  * falls back to the even-odd ray test over the candidates' full rings, which
- * uses the same canonical edges. Overlapping polygons: the first wins.
+ * uses the same canonical edges; so does every query in a cell whose centre
+ * lies within rounding of an edge (C's status could contradict the sign of
+ * its orientation). Overlapping polygons: the first wins.
  */
 #include "dfint.h"
 
@@ -29,7 +31,7 @@ typedef struct {
 
 typedef struct {
     int poly;
-    int center_inside;
+    int center_inside;          /* 1, 0, or -1: C is too near an edge here to tell */
     int edge_start, edge_count; /* into pip->cell_edges */
 } pip_cand;
 
@@ -116,12 +118,43 @@ static int center_inside(const crossing *row, int n, int p, double cx)
     return count & 1;
 }
 
+/* Is the cell centre C so near the edge's line that its status, taken from
+ * the row's rounded intercepts, and the sign of its orientation at query time
+ * may disagree? (Within ~1e-12 of the coordinates' magnitude.) */
+static int center_near_edge(const pip_edge *e, double cx, double cy)
+{
+    double o = orient(e->ax, e->ay, e->bx, e->by, cx, cy);
+    double len = fabs(e->bx - e->ax) + fabs(e->by - e->ay);
+    return fabs(o) <= 1e-12 * (1 + fabs(cx) + fabs(cy)) * len;
+}
+
+/* Has polygon p an edge among the cell's entries [a, a_end) (sorted by poly)? */
+static int has_entries(const cell_entry *e, size_t a, size_t a_end, int p)
+{
+    for (; a < a_end && e[a].poly <= p; a++)
+        if (e[a].poly == p) return 1;
+    return 0;
+}
+
+/* The first polygon after `after` that contains the centre cx of a cell (by
+ * the row's crossings) and has no edge in the cell, or -1. */
+static int next_fill(const crossing *row, int n, double cx, int after, const cell_entry *e, size_t a, size_t a_end)
+{
+    for (int g0 = 0, g1; g0 < n; g0 = g1) {
+        int p = row[g0].poly, count = 0;
+        for (g1 = g0; g1 < n && row[g1].poly == p; g1++) count += row[g1].x <= cx;
+        if (p > after && (count & 1) && !has_entries(e, a, a_end, p)) return p;
+    }
+    return -1;
+}
+
 df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
 {
     df_pip *pip = calloc(1, sizeof *pip);
     crossing *cross = NULL;
     int *row_start = NULL, *row_fill = NULL;
     cell_entry *entries = NULL;
+    uint8_t *depth = NULL;
     if (!pip) return NULL;
     pip->npolys = npolys;
 
@@ -202,7 +235,10 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
     for (int j = 0; j < pip->ny; j++)
         qsort(cross + row_start[j], (size_t)(row_start[j + 1] - row_start[j]), sizeof *cross, cmp_crossing);
 
-    /* 4. Fill: each cell takes the first polygon containing its centre. */
+    /* 4. Fill: each cell takes the first polygon containing its centre;
+     * depth counts (up to 2) the polygons containing it, for step 6. */
+    depth = calloc(ncells, 1);
+    if (!depth) goto fail;
     for (int j = 0; j < pip->ny; j++) {
         const crossing *row = cross + row_start[j];
         int n = row_start[j + 1] - row_start[j];
@@ -217,6 +253,7 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
                     if (cx < row[t].x || cx >= row[t + 1].x) continue; /* exact test */
                     int32_t *cell = &pip->cell[(size_t)j * pip->nx + i];
                     if (*cell == -1) *cell = row[t].poly;
+                    if (depth[(size_t)j * pip->nx + i] < 2) depth[(size_t)j * pip->nx + i]++;
                 }
             }
         }
@@ -259,7 +296,8 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
     qsort(entries, nent, sizeof *entries, cmp_entry);
 
     /* 6. Mixed cells: candidates in polygon order, each with its edges and
-     * its centre status; the fill polygon joins when it has no edge there. */
+     * its centre status, then the fill: the first polygon that contains the
+     * whole cell (its centre, and no edge there). */
     size_t nmixed = 0, ncand = 0;
     for (size_t a = 0; a < nent; a++) {
         if (a == 0 || entries[a].cell != entries[a - 1].cell)
@@ -274,10 +312,19 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
     size_t m = 0, nc = 0;
     for (size_t a = 0; a < nent;) {
         int c = entries[a].cell, j = c / pip->nx, i = c % pip->nx;
-        double cx = minx + (i + 0.5) * pip->dx;
+        double cx = minx + (i + 0.5) * pip->dx, cy = miny + (j + 0.5) * pip->dy;
         const crossing *row = cross + row_start[j];
         int nrow = row_start[j + 1] - row_start[j];
-        int fill = pip->cell[c], fill_done = fill < 0;
+        size_t a_end = a;
+        while (a_end < nent && entries[a_end].cell == c) a_end++;
+        /* When the first polygon containing the centre has edges here, a
+         * later polygon may still contain the whole cell where they overlap
+         * (the first wins only where it contains the point); without it as
+         * the fill, points outside the first but inside it got -1. */
+        int fill = pip->cell[c];
+        if (fill >= 0 && has_entries(entries, a, a_end, fill))
+            fill = depth[c] > 1 ? next_fill(row, nrow, cx, fill, entries, a, a_end) : -1;
+        int fill_done = fill < 0;
         pip->mixed_start[m] = (int)nc;
         while (a < nent && entries[a].cell == c) {
             int p = entries[a].poly;
@@ -290,6 +337,11 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
             for (; a < nent && entries[a].cell == c && entries[a].poly == p; a++) {
                 pip->cell_edges[a] = pip->edges[entries[a].edge];
                 cand.edge_count++;
+                /* An edge passing within rounding of C (not exactly through
+                 * it) could give C one status here and the opposite side at
+                 * query time, inverting the whole cell: such cells take the
+                 * even-odd ray test. */
+                if (center_near_edge(&pip->cell_edges[a], cx, cy)) cand.center_inside = -1;
             }
             pip->cands[nc++] = cand;
         }
@@ -303,12 +355,14 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
     free(row_start);
     free(row_fill);
     free(entries);
+    free(depth);
     return pip;
 fail:
     free(cross);
     free(row_start);
     free(row_fill);
     free(entries);
+    free(depth);
     df__pip_free(pip);
     return NULL;
 }
@@ -343,6 +397,7 @@ int df__pip_locate(const df_pip *pip, double x, double y)
     double cx = pip->x0 + (i + 0.5) * pip->dx, cy = pip->y0 + (j + 0.5) * pip->dy;
     for (int k = 0; k < ncand; k++) {
         int inside = cand[k].center_inside;
+        if (inside < 0) return locate_slow(pip, cand, ncand, x, y);
         const pip_edge *e = pip->cell_edges + cand[k].edge_start;
         for (int q = 0; q < cand[k].edge_count; q++) {
             double o1 = orient(e[q].ax, e[q].ay, e[q].bx, e[q].by, x, y);
