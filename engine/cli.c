@@ -11,7 +11,7 @@
 
 #include <cpl_conv.h>
 
-static int quiet;
+static int quiet, verbose;
 
 static const char *usage_main = "usage: dispflow VERB [options]\n"
                                 "\n"
@@ -72,13 +72,14 @@ static const char *usage_join = "usage: dispflow join --records FILE --boundarie
                                 "  --config KEY VALUE    GDAL configuration option\n"
                                 "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
                                 "  --strict              fail (exit 10) when any record is unmatched\n"
-                                "  -q                    quiet: no balance, no warnings\n";
+                                "  -q                    quiet: no balance, no warnings\n"
+                                "  -v                    verbose: also debug messages (threads used, GEOS notices)\n";
 
 static void log_to_stderr(df_log_level level, const char *msg, void *user)
 {
     (void)user;
     if (quiet && level < DF_LOG_ERROR) return;
-    if (level == DF_LOG_DEBUG) return;
+    if (level == DF_LOG_DEBUG && !verbose) return;
     fprintf(stderr, "%s%s\n", level == DF_LOG_WARN ? "warning: " : level == DF_LOG_ERROR ? "error: " : "", msg);
 }
 
@@ -158,6 +159,8 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            verbose = 1;
         } else if (!strcmp(a, "--records")) {
             NEED_VALUE();
             ro.path = v;

@@ -25,6 +25,8 @@ struct df_csv {
     unsigned char stop[256]; /* bytes that end a run outside quotes: delimiter, quote, CR, LF */
     char *buf;               /* raw bytes [pos, len) not yet parsed */
     size_t cap, len, pos;
+    uint64_t base;  /* file offset of buf[0] */
+    uint64_t limit; /* a range read stops at the first record starting here (0: none) */
     int eof;
     long line; /* physical line of buf[pos] */
     char *rec; /* unquoted field bytes of the current record */
@@ -39,6 +41,7 @@ static int refill(df_csv *c)
 {
     if (c->pos > 0) {
         memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+        c->base += c->pos;
         c->len -= c->pos;
         c->pos = 0;
     }
@@ -74,7 +77,10 @@ static char detect_delimiter(const char *s, size_t n)
     return count[best] ? cands[best] : ',';
 }
 
-df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **out)
+/* Open path, positioned at byte `start` (0 = the beginning, where a BOM is
+ * skipped and the delimiter detected), reading the records that start
+ * before `end` (0 = to the end of the file). */
+static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out)
 {
     df_csv *c = calloc(1, sizeof *c);
     *out = NULL;
@@ -82,6 +88,7 @@ df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **o
     c->ctx = ctx;
     c->path = path;
     c->line = 1;
+    c->limit = end;
     c->cap = 2 * CSV_BLOCK;
     c->buf = malloc(c->cap + 1);
     c->rec_cap = 4096;
@@ -91,21 +98,50 @@ df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **o
         return df__error(ctx, DF_ENOMEM, "out of memory opening %s", path);
     }
     c->fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!c->fp) {
+    if (!c->fp || (start > 0 && fseeko(c->fp, (off_t)(start - 1), SEEK_SET) != 0)) {
         int e = errno;
         df__csv_close(c);
         return df__error(ctx, DF_EIO, "cannot open %s: %s", path, strerror(e));
     }
+    c->base = start > 0 ? start - 1 : 0;
     if (refill(c) != 0) {
         df__csv_close(c);
         return ctx->status;
     }
-    if (c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) c->pos = 3;
+    if (start > 0) {
+        /* the record under way at start-1 belongs to the range before:
+         * begin after the end of its line */
+        while (!c->eof || c->pos < c->len) {
+            char *nl = memchr(c->buf + c->pos, '\n', c->len - c->pos);
+            if (nl) {
+                c->pos = (size_t)(nl - c->buf) + 1;
+                break;
+            }
+            c->pos = c->len;
+            if (c->eof || refill(c) != 0) break;
+        }
+    } else if (c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) {
+        c->pos = 3;
+    }
     c->delim = delimiter ? delimiter : detect_delimiter(c->buf + c->pos, c->len - c->pos);
     c->stop[(unsigned char)c->delim] = c->stop['"'] = c->stop['\r'] = c->stop['\n'] = 1;
     *out = c;
     return DF_OK;
 }
+
+df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **out)
+{
+    return csv_open(ctx, path, delimiter, 0, 0, out);
+}
+
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out)
+{
+    return csv_open(ctx, path, delimiter, start, end, out);
+}
+
+uint64_t df__csv_offset(const df_csv *c) { return c->base + c->pos; }
+
+long df__csv_line(const df_csv *c) { return c->line; }
 
 char df__csv_delimiter(const df_csv *c) { return c->delim; }
 
@@ -135,6 +171,7 @@ int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long
          * before the record does, refill and parse the record again. */
         size_t i = c->pos, r = 0, fstart = 0;
         long ln = c->line;
+        if (c->limit && c->base + i >= c->limit) return 0; /* the next range's record */
         int nf = 0, quoted = 0, in_quotes = 0, complete = 0;
         const char *b = c->buf;
         char d = c->delim;

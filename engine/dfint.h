@@ -74,6 +74,19 @@ int32_t df__days_from_civil(int y, int m, int d);
 /* Is the string valid UTF-8? */
 int df__utf8_valid(const char *s, size_t len);
 
+/* ---- ingest.c ------------------------------------------------------------ */
+
+/* df_records_read on up to nthreads threads: the file is cut into byte
+ * ranges at line ends, thread k calls on_record with users[k], and the
+ * rejections reach on_reject (with reject_user) after the threads end, in
+ * file order, with their true lines. record.line is -1 in such a read. A
+ * file that cannot be cut safely (not a plain CSV file, any quote character
+ * in it, under 8 MB) is read on the calling thread with users[0]. *used
+ * says how many threads read. */
+df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
+                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
+                                    int *used);
+
 /* ---- names.c: normalisation of names and P-codes ------------------------ */
 
 /* Normalise a place name for exact comparison: lower case, no punctuation,
@@ -95,6 +108,14 @@ df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **o
  * *line is the physical line the record starts on. */
 int df__csv_next(df_csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
 char df__csv_delimiter(const df_csv *csv);
+/* Byte offset in the file of the next record (after the last one returned). */
+uint64_t df__csv_offset(const df_csv *csv);
+/* Physical line of the next record. */
+long df__csv_line(const df_csv *csv);
+/* Open for a parallel read of one byte range: the records that start in
+ * [start, end). Line numbers count from 1 at the range's first record. The
+ * file must have no quoted line breaks (the caller checks: no quotes). */
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */

@@ -10,6 +10,8 @@
 #include "dfint.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -432,13 +434,23 @@ static void note(char *how, size_t cap, const char *field, const char *col, cons
 
 /* ---- parsing one row into a record ---------------------------------------------- */
 
-static const unsigned char is_text_field[DF_FIELD_COUNT] = {
-    [DF_FIELD_STATUS] = 1,      [DF_FIELD_ADM1] = 1,        [DF_FIELD_ADM1_PCODE] = 1,
-    [DF_FIELD_ADM2] = 1,        [DF_FIELD_ADM2_PCODE] = 1,  [DF_FIELD_ADM3] = 1,
-    [DF_FIELD_ADM3_PCODE] = 1,  [DF_FIELD_LOCATION] = 1,    [DF_FIELD_SHELTER] = 1,
-    [DF_FIELD_ORIGIN_ADM1] = 1, [DF_FIELD_ORIGIN_ADM1_PCODE] = 1, [DF_FIELD_ORIGIN_ADM2] = 1,
-    [DF_FIELD_ORIGIN_ADM2_PCODE] = 1, [DF_FIELD_ORIGIN_ADM3] = 1, [DF_FIELD_DISPLACEMENT_ADM1] = 1,
-    [DF_FIELD_DISPLACEMENT_ADM2] = 1, [DF_FIELD_DISPLACEMENT_ADM2_PCODE] = 1};
+static const unsigned char is_text_field[DF_FIELD_COUNT] = {[DF_FIELD_STATUS] = 1,
+                                                            [DF_FIELD_ADM1] = 1,
+                                                            [DF_FIELD_ADM1_PCODE] = 1,
+                                                            [DF_FIELD_ADM2] = 1,
+                                                            [DF_FIELD_ADM2_PCODE] = 1,
+                                                            [DF_FIELD_ADM3] = 1,
+                                                            [DF_FIELD_ADM3_PCODE] = 1,
+                                                            [DF_FIELD_LOCATION] = 1,
+                                                            [DF_FIELD_SHELTER] = 1,
+                                                            [DF_FIELD_ORIGIN_ADM1] = 1,
+                                                            [DF_FIELD_ORIGIN_ADM1_PCODE] = 1,
+                                                            [DF_FIELD_ORIGIN_ADM2] = 1,
+                                                            [DF_FIELD_ORIGIN_ADM2_PCODE] = 1,
+                                                            [DF_FIELD_ORIGIN_ADM3] = 1,
+                                                            [DF_FIELD_DISPLACEMENT_ADM1] = 1,
+                                                            [DF_FIELD_DISPLACEMENT_ADM2] = 1,
+                                                            [DF_FIELD_DISPLACEMENT_ADM2_PCODE] = 1};
 
 typedef struct {
     df_ctx *ctx;
@@ -447,10 +459,11 @@ typedef struct {
     const column_map *map;
     df_record_fn on_record;
     df_reject_fn on_reject;
-    void *user;
+    void *user, *reject_user;
     df_read_stats *stats;
-    int ncols; /* columns in the header (or the first row) */
+    int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
+    int lines_unknown;                    /* parallel pieces: record.line is -1 */
 } reader;
 
 static int reject(reader *r, long line, int col, df_reject_reason why, const char *value)
@@ -459,7 +472,7 @@ static int reject(reader *r, long line, int col, df_reject_reason why, const cha
     df_rejection rj = {line, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why, value};
     r->stats->rejected++;
     r->stats->rejected_by[why]++;
-    if (r->on_reject) r->on_reject(&rj, r->user);
+    if (r->on_reject) r->on_reject(&rj, r->reject_user);
     return 0;
 }
 
@@ -511,7 +524,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
-    rec.line = line;
+    rec.line = r->lines_unknown ? -1 : line;
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
@@ -609,132 +622,292 @@ static int keep_row(held_row *h, char **cells, size_t *lens, int n, long line)
     return 0;
 }
 
-df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
-                          void *user, df_read_stats *stats)
-{
+/* An opened source with its columns resolved: the header, the HXL row and a
+ * first data row (kept in `held` when it was read to look for them). */
+typedef struct {
     source src;
     column_map map;
+    held_row held;
+} opened;
+
+static void opened_close(opened *o)
+{
+    for (int i = 0; i < o->held.n; i++) free(o->held.cells[i]);
+    free(o->held.cells);
+    free(o->held.lens);
+    source_close(&o->src);
+}
+
+static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
+{
+    source *src = &o->src;
+    column_map *map = &o->map;
     df_status st;
     char **cells;
     size_t *lens;
     int n, rc;
     long line;
-    held_row held = {0}; /* a data row read while looking for the header */
 
+    memset(o, 0, sizeof *o);
     memset(stats, 0, sizeof *stats);
-    for (int f = 0; f < DF_FIELD_COUNT; f++) map.col[f] = -1;
+    for (int f = 0; f < DF_FIELD_COUNT; f++) map->col[f] = -1;
     if (!opts->path) return df__error(ctx, DF_EINVAL, "no records file given");
-    if ((st = source_open(ctx, opts, &src)) != DF_OK) goto done;
+    if ((st = source_open(ctx, opts, src)) != DF_OK) return st;
 
-    if (src.kind == SRC_CSV) {
+    if (src->kind == SRC_CSV) {
         /* the first line: a header, unless told otherwise or it looks like data */
-        rc = df__csv_next(src.csv, &cells, &lens, &n, &line);
-        if (rc < 0) {
-            st = ctx->status;
-            goto done;
-        }
-        if (rc == 0) {
-            st = df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
-            goto done;
-        }
+        rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
+        if (rc < 0) return ctx->status;
+        if (rc == 0) return df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
         int header = opts->header;
         if (header < 0) {
             int numeric = 0, filled = 0;
             for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
             header = !(filled > 0 && 2 * numeric >= filled);
         }
-        if (header) {
-            if (set_header(&src, cells, n) != 0) {
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-                goto done;
-            }
-        } else {
-            /* keep the row: it is data */
-            if (keep_row(&held, cells, lens, n, line) != 0) {
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-                goto done;
-            }
-        }
+        if (header ? set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
+            return df__error(ctx, DF_ENOMEM, "out of memory");
     }
 
     char how[sizeof stats->columns] = "";
-    if (opts->map && (st = apply_explicit_map(ctx, opts->map, &src, &map, how, sizeof how)) != DF_OK) goto done;
+    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, map, how, sizeof how)) != DF_OK) return st;
 
     /* an HXL tag row under the header? */
-    if (src.nheader > 0 && src.kind == SRC_CSV) {
-        rc = df__csv_next(src.csv, &cells, &lens, &n, &line);
-        if (rc < 0) {
-            st = ctx->status;
-            goto done;
-        }
+    if (src->nheader > 0 && src->kind == SRC_CSV) {
+        rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
+        if (rc < 0) return ctx->status;
         if (rc == 1 && is_hxl_row(cells, n)) {
             for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
                 df_field f = hxl_tags[t].field;
-                for (int i = 0; i < n && map.col[f] < 0; i++) {
+                for (int i = 0; i < n && map->col[f] < 0; i++) {
                     if (!hxl_match(cells[i], hxl_tags[t].tag, hxl_tags[t].need, hxl_tags[t].forbid)) continue;
                     int taken = 0;
-                    for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map.col[g] == i;
+                    for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map->col[g] == i;
                     if (taken) continue;
-                    map.col[f] = i;
+                    map->col[f] = i;
                     note(how, sizeof how, field_names[f], cells[i], "HXL");
                 }
             }
-        } else if (rc == 1) {
-            /* an ordinary data row: handle it first, below */
-            if (keep_row(&held, cells, lens, n, line) != 0) {
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-                goto done;
-            }
+        } else if (rc == 1 && keep_row(&o->held, cells, lens, n, line) != 0) {
+            return df__error(ctx, DF_ENOMEM, "out of memory"); /* a data row: handled first */
         }
     }
 
     /* the header names DTM tables use */
     for (size_t t = 0; t < sizeof header_names / sizeof *header_names; t++) {
         df_field f = header_names[t].field;
-        for (int i = 0; i < src.nheader && map.col[f] < 0; i++) {
+        for (int i = 0; i < src->nheader && map->col[f] < 0; i++) {
             char key[128];
-            header_key(src.header[i], key, sizeof key);
+            header_key(src->header[i], key, sizeof key);
             if (!key[0] || !in_list(header_names[t].names, key, strlen(key))) continue;
             int taken = 0;
-            for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map.col[g] == i;
+            for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map->col[g] == i;
             if (taken) continue;
-            map.col[f] = i;
-            note(how, sizeof how, field_names[f], src.header[i], "header");
+            map->col[f] = i;
+            note(how, sizeof how, field_names[f], src->header[i], "header");
         }
     }
-    if (src.point_columns && map.col[DF_FIELD_LON] < 0 && map.col[DF_FIELD_LAT] < 0) {
-        map.col[DF_FIELD_LON] = src.nheader - 2;
-        map.col[DF_FIELD_LAT] = src.nheader - 1;
+    if (src->point_columns && map->col[DF_FIELD_LON] < 0 && map->col[DF_FIELD_LAT] < 0) {
+        map->col[DF_FIELD_LON] = src->nheader - 2;
+        map->col[DF_FIELD_LAT] = src->nheader - 1;
         note(how, sizeof how, "lon/lat", "point geometry", "OGR");
     }
     snprintf(stats->columns, sizeof stats->columns, "%s", how);
-    if (map.col[DF_FIELD_INDIVIDUALS] < 0 && map.col[DF_FIELD_FAMILIES] < 0) {
-        st = df__error(ctx, DF_ESCHEMA,
-                       "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
-                       "(or add an HXL row with #affected+ind)",
-                       opts->path);
+    if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0)
+        return df__error(ctx, DF_ESCHEMA,
+                         "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
+                         "(or add an HXL row with #affected+ind)",
+                         opts->path);
+    df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
+    return DF_OK;
+}
+
+static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, const opened *o, df_record_fn on_record,
+                        df_reject_fn on_reject, void *user, void *reject_user, df_read_stats *stats)
+{
+    memset(r, 0, sizeof *r);
+    *r = (reader){ctx,       opts,
+                  &o->src,   &o->map,
+                  on_record, on_reject,
+                  user,      reject_user,
+                  stats,     o->src.nheader ? o->src.nheader : o->held.n,
+                  {0},       0,
+                  0};
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (o->map.col[f] >= 0 && is_text_field[f]) r->text_cols[r->ntext++] = o->map.col[f];
+}
+
+/* The rows after the header, on the calling thread. */
+static df_status read_rows(reader *r, opened *o)
+{
+    char **cells;
+    size_t *lens;
+    int n, rc;
+    long line;
+    if (o->held.cells && !handle_row(r, o->held.cells, o->held.lens, o->held.n, o->held.line))
+        return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+    while ((rc = source_next(&o->src, &cells, &lens, &n, &line)) == 1)
+        if (!handle_row(r, cells, lens, n, line)) return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+    return rc < 0 ? r->ctx->status : DF_OK;
+}
+
+df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
+                          void *user, df_read_stats *stats)
+{
+    opened o;
+    reader r;
+    df_status st = open_columns(ctx, opts, &o, stats);
+    if (st == DF_OK) {
+        reader_init(&r, ctx, opts, &o, on_record, on_reject, user, user, stats);
+        st = read_rows(&r, &o);
+    }
+    opened_close(&o);
+    return st;
+}
+
+/* ---- the parallel read: byte ranges of a plain CSV file ---------------------- */
+
+#define PARALLEL_MIN_BYTES (8u << 20) /* below this, threads cost more than they save */
+
+typedef struct {
+    df_ctx err; /* this thread's errors; no GEOS or PROJ in it */
+    const df_record_opts *opts;
+    const opened *o;
+    uint64_t start, end;
+    df_record_fn on_record;
+    void *user;
+    df_read_stats stats;
+    df_rejection *rejects; /* kept until the pieces are in order */
+    long nrejects, cap_rejects;
+    long lines; /* physical lines of the range */
+    int failed;
+    pthread_t thread;
+} piece;
+
+static void keep_reject(const df_rejection *rj, void *user)
+{
+    piece *p = user;
+    if (p->nrejects == p->cap_rejects) {
+        long cap = p->cap_rejects ? 2 * p->cap_rejects : 16;
+        df_rejection *n = df__realloc_array(p->rejects, (size_t)cap, sizeof *n);
+        if (!n) return (void)(p->failed = 1);
+        p->rejects = n;
+        p->cap_rejects = cap;
+    }
+    df_rejection *k = &p->rejects[p->nrejects];
+    *k = *rj;
+    k->column = df__strdup(rj->column ? rj->column : "");
+    k->detail = df__strdup(rj->detail ? rj->detail : "");
+    if (!k->column || !k->detail) p->failed = 1;
+    p->nrejects++;
+}
+
+static void *piece_main(void *arg)
+{
+    piece *p = arg;
+    df_csv *csv = NULL;
+    reader r;
+    char **cells;
+    size_t *lens;
+    int n, rc;
+    long line;
+    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, &csv) != DF_OK)
+        return p->failed = 1, NULL;
+    reader_init(&r, &p->err, p->opts, p->o, p->on_record, keep_reject, p->user, p, &p->stats);
+    r.lines_unknown = 1;
+    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1)
+        if (!handle_row(&r, cells, lens, n, line)) {
+            df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
+            break;
+        }
+    if (rc != 0) p->failed = 1;
+    p->lines = df__csv_line(csv) - 1;
+    df__csv_close(csv);
+    return NULL;
+}
+
+/* May the file be cut at line ends? Only a plain file without any quote
+ * character: a quoted field could hold a line break. */
+static int splittable(const opened *o, const char *path, uint64_t *from, uint64_t *size)
+{
+    struct stat sb;
+    if (o->src.kind != SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+    *from = df__csv_offset(o->src.csv); /* the first data row after the header */
+    *size = (uint64_t)sb.st_size;
+    if (*size < *from + PARALLEL_MIN_BYTES) return 0;
+    FILE *f = fopen(path, "rb");
+    static _Thread_local char block[1 << 16];
+    size_t got;
+    int quotes = 0;
+    if (!f || fseeko(f, (off_t)*from, SEEK_SET) != 0) return f ? fclose(f), 0 : 0;
+    while (!quotes && (got = fread(block, 1, sizeof block, f)) > 0) quotes = memchr(block, '"', got) != NULL;
+    fclose(f);
+    return !quotes;
+}
+
+df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
+                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
+                                    int *used)
+{
+    opened o;
+    reader r;
+    piece *pieces = NULL;
+    uint64_t size = 0, from = 0;
+    df_status st = open_columns(ctx, opts, &o, stats);
+    *used = 1;
+    if (st != DF_OK) goto done;
+    reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
+    if (nthreads < 2 || !splittable(&o, opts->path, &from, &size) ||
+        !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
+        st = read_rows(&r, &o); /* one thread */
         goto done;
     }
-    df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
-
-    reader r = {ctx, opts, &src, &map, on_record, on_reject, user, stats, src.nheader ? src.nheader : held.n, {0}, 0};
-    for (int f = 0; f < DF_FIELD_COUNT; f++)
-        if (map.col[f] >= 0 && is_text_field[f]) r.text_cols[r.ntext++] = map.col[f];
-    if (held.cells && !handle_row(&r, held.cells, held.lens, held.n, held.line)) {
+    /* the row kept while looking for the header goes first, here */
+    if (o.held.cells && !handle_row(&r, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
         st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
         goto done;
     }
-    while ((rc = source_next(&src, &cells, &lens, &n, &line)) == 1) {
-        if (!handle_row(&r, cells, lens, n, line)) {
-            st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-            goto done;
-        }
+    long first_line = df__csv_line(o.src.csv);
+    int started = 0;
+    for (int k = 0; k < nthreads; k++) {
+        piece *p = &pieces[k];
+        p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
+        p->start = from + (size - from) * (uint64_t)k / (uint64_t)nthreads;
+        p->end = k + 1 < nthreads ? from + (size - from) * (uint64_t)(k + 1) / (uint64_t)nthreads : 0;
+        if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
+        started++;
     }
-    if (rc < 0) st = ctx->status;
+    for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
+    *used = started;
+    if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
+
+    /* merge in file order: counts, then rejections with their true lines */
+    long line0 = first_line;
+    for (int k = 0; k < started; k++) {
+        piece *p = &pieces[k];
+        if (p->failed && st == DF_OK)
+            st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
+                                        : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        stats->rows += p->stats.rows;
+        stats->valid += p->stats.valid;
+        stats->rejected += p->stats.rejected;
+        stats->individuals_valid += p->stats.individuals_valid;
+        for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += p->stats.rejected_by[q];
+        for (long q = 0; q < p->nrejects; q++) {
+            p->rejects[q].line += line0 - 1;
+            if (on_reject) on_reject(&p->rejects[q], reject_user);
+        }
+        line0 += p->lines;
+    }
 done:
-    for (int i = 0; i < held.n; i++) free(held.cells[i]);
-    free(held.cells);
-    free(held.lens);
-    source_close(&src);
+    for (int k = 0; pieces && k < nthreads; k++) {
+        for (long q = 0; q < pieces[k].nrejects; q++) {
+            free((char *)pieces[k].rejects[q].column);
+            free((char *)pieces[k].rejects[q].detail);
+        }
+        free(pieces[k].rejects);
+    }
+    free(pieces);
+    opened_close(&o);
     return st;
 }

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     int unit; /* -1: unmatched */
@@ -199,16 +200,43 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
 
 /* ---- the run ------------------------------------------------------------------- */
 
+/* One per reading thread; merged at the end. */
 typedef struct {
-    df_ctx *ctx;
     const df_boundaries *b;
     const df_join_opts *opts;
     bin_table bins;
-    df_balance *bal;
-    FILE *log;
+    df_balance counts; /* matched_by_* and swapped */
+    FILE *log;         /* serial reads only */
     int32_t min_date, max_date;
     int failed;
 } join_state;
+
+#define JOIN_MAX_THREADS 16
+
+/* Add the bins and counts of `from` into `to`. */
+static int join_state_merge(join_state *to, const join_state *from)
+{
+    for (size_t i = 0; i < from->bins.cap; i++) {
+        const bin *s = &from->bins.slots[i];
+        if (!s->used) continue;
+        bin *d = bin_get(&to->bins, s->unit, s->date);
+        if (!d) return -1;
+        d->rows += s->rows, d->individuals += s->individuals;
+        d->displaced += s->displaced, d->families += s->families, d->returnees += s->returnees;
+        d->returned += s->returned;
+        d->returns_unplaced += s->returns_unplaced, d->ind_returns_unplaced += s->ind_returns_unplaced;
+    }
+    if (from->min_date != DF_NO_DATE && (to->min_date == DF_NO_DATE || from->min_date < to->min_date))
+        to->min_date = from->min_date;
+    if (from->max_date != DF_NO_DATE && (to->max_date == DF_NO_DATE || from->max_date > to->max_date))
+        to->max_date = from->max_date;
+    to->counts.matched_by_pcode += from->counts.matched_by_pcode;
+    to->counts.matched_by_name += from->counts.matched_by_name;
+    to->counts.matched_by_point += from->counts.matched_by_point;
+    to->counts.swapped += from->counts.swapped;
+    to->failed |= from->failed;
+    return 0;
+}
 
 static void csv_text(FILE *f, const char *s)
 {
@@ -281,7 +309,7 @@ static int on_record(const df_record *r, void *user)
             db->ind_returns_unplaced += r->individuals;
         }
     }
-    df_balance *bal = js->bal;
+    df_balance *bal = &js->counts;
     bal->matched_by_pcode += loc.how == HOW_PCODE;
     bal->matched_by_name += loc.how == HOW_NAME;
     bal->matched_by_point += loc.how == HOW_POINT;
@@ -319,9 +347,16 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
 {
     df_status st = DF_OK;
     char tmp[4096];
-    join_state js = {ctx, b, jopts, {0}, NULL, NULL, DF_NO_DATE, DF_NO_DATE, 0};
+    join_state states[JOIN_MAX_THREADS], *js = &states[0];
+    void *users[JOIN_MAX_THREADS];
     df_join *j = calloc(1, sizeof *j);
     *out = NULL;
+    memset(states, 0, sizeof states);
+    for (int k = 0; k < JOIN_MAX_THREADS; k++) {
+        states[k].b = b, states[k].opts = jopts;
+        states[k].min_date = states[k].max_date = DF_NO_DATE;
+        users[k] = &states[k];
+    }
     if (!j) return df__error(ctx, DF_ENOMEM, "out of memory");
     if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto done;
     j->level = jopts->level;
@@ -331,40 +366,52 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }
-    js.bal = &j->balance;
 
     if (jopts->log_path) {
         if ((st = df__temp_path(ctx, jopts->log_path, tmp, sizeof tmp)) != DF_OK) goto done;
-        if (!(js.log = fopen(tmp, "w"))) {
+        if (!(js->log = fopen(tmp, "w"))) {
             st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
             goto done;
         }
         fputs(
             "line,date,status,individuals,match,adm_pcode,adm_name,displacement_match,displacement_pcode,flags,note\n",
-            js.log);
+            js->log);
     }
 
-    st = df_records_read(ctx, ropts, on_record, on_reject, &js, &j->balance.read);
-    if (st == DF_OK && js.failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
+    /* all cores, unless a decision log must keep the input order */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = js->log || cores < 2 ? 1 : cores > JOIN_MAX_THREADS ? JOIN_MAX_THREADS : (int)cores, used = 1;
+    if (nthreads > 1)
+        st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
+    else
+        st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
+    for (int k = 1; k < used && st == DF_OK; k++)
+        if (join_state_merge(js, &states[k]) != 0) js->failed = 1;
+    if (st == DF_OK && js->failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
     if (st != DF_OK) goto done;
+    if (used > 1) df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", ropts->path, used);
+    j->balance.matched_by_pcode = js->counts.matched_by_pcode;
+    j->balance.matched_by_name = js->counts.matched_by_name;
+    j->balance.matched_by_point = js->counts.matched_by_point;
+    j->balance.swapped = js->counts.swapped;
 
     /* The period: defaults from the data. Snapshots: the latest snapshot
      * date on or before as_of, alone. */
     df_balance *bal = &j->balance;
-    bal->from = jopts->from != DF_NO_DATE ? jopts->from : js.min_date;
-    bal->as_of = jopts->as_of != DF_NO_DATE ? jopts->as_of : js.max_date;
+    bal->from = jopts->from != DF_NO_DATE ? jopts->from : js->min_date;
+    bal->as_of = jopts->as_of != DF_NO_DATE ? jopts->as_of : js->max_date;
     bal->snapshot = DF_NO_DATE;
     if (ropts->kind == DF_SNAPSHOTS) {
-        for (size_t i = 0; i < js.bins.cap; i++) {
-            const bin *bn = &js.bins.slots[i];
+        for (size_t i = 0; i < js->bins.cap; i++) {
+            const bin *bn = &js->bins.slots[i];
             if (bn->used && bn->date != DF_NO_DATE && bn->date <= bal->as_of &&
                 (bal->snapshot == DF_NO_DATE || bn->date > bal->snapshot))
                 bal->snapshot = bn->date;
         }
         bal->from = bal->snapshot;
     }
-    for (size_t i = 0; i < js.bins.cap; i++) {
-        const bin *bn = &js.bins.slots[i];
+    for (size_t i = 0; i < js->bins.cap; i++) {
+        const bin *bn = &js->bins.slots[i];
         if (!bn->used) continue;
         int in_period =
             bn->date == DF_NO_DATE ||
@@ -393,9 +440,9 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     for (int u = 0; u < j->nunits; u++)
         j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
 
-    if (js.log) {
-        FILE *f = js.log;
-        js.log = NULL;
+    if (js->log) {
+        FILE *f = js->log;
+        js->log = NULL;
         if (fclose(f) != 0) {
             st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
             goto done;
@@ -407,11 +454,11 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
                        "%s: %ld records could not be matched to an admin-%d unit (see the decision log)", ropts->path,
                        bal->unmatched, jopts->level);
 done:
-    if (js.log) {
-        fclose(js.log);
+    if (js->log) {
+        fclose(js->log);
         remove(tmp);
     }
-    free(js.bins.slots);
+    for (int k = 0; k < JOIN_MAX_THREADS; k++) free(states[k].bins.slots);
     if (st != DF_OK) {
         df_join_free(j);
         j = NULL;
