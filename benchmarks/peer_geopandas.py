@@ -4,11 +4,11 @@
 usage: peer_geopandas.py POINTS.csv BOUNDARIES OUT.csv
 
 Reads the points CSV (id,lon,lat,individuals) with pandas, makes point
-geometries, spatially joins them to the boundary polygons (predicate
-'within': a point on a border shared by two districts is inside neither
-polygon's interior... see README: 'within' drops points exactly on a
-boundary, 'intersects' counts them in both), sums individuals and counts
-points per ADM2_PCODE and writes ADM2_PCODE,individuals,records.
+geometries, spatially joins them to the boundary polygons with
+predicate='within', sums individuals and counts points per ADM2_PCODE, and
+writes ADM2_PCODE,individuals,records (every district, 0 where empty).
+'within' drops a point lying exactly on a polygon's boundary (it is not in
+the interior of either neighbour); 'intersects' would count it in both.
 
 Run with Debian's /usr/bin/python3 (python3-geopandas), the way a GIS analyst
 would write it: no tricks, the library's defaults.

@@ -93,12 +93,23 @@ typedef struct {
     int cell, poly, edge;
 } cell_entry;
 
-static int cmp_entry(const void *a, const void *b)
+/* Sort entries by cell, keeping their (polygon, edge) order within a cell:
+ * an LSD radix sort, stable, three passes of 9 bits (cells < 2^27). Returns
+ * the sorted array (the other buffer is freed) or NULL. */
+static cell_entry *sort_by_cell(cell_entry *e, size_t n)
 {
-    const cell_entry *p = a, *q = b;
-    if (p->cell != q->cell) return p->cell < q->cell ? -1 : 1;
-    if (p->poly != q->poly) return p->poly < q->poly ? -1 : 1;
-    return (p->edge > q->edge) - (p->edge < q->edge);
+    cell_entry *tmp = df__malloc((n ? n : 1) * sizeof *tmp);
+    if (!tmp) return NULL;
+    for (int shift = 0; shift < 27; shift += 9) {
+        size_t count[513] = {0};
+        for (size_t i = 0; i < n; i++) count[((unsigned)e[i].cell >> shift & 511) + 1]++;
+        for (int k = 0; k < 512; k++) count[k + 1] += count[k];
+        for (size_t i = 0; i < n; i++) tmp[count[(unsigned)e[i].cell >> shift & 511]++] = e[i];
+        cell_entry *t = e;
+        e = tmp, tmp = t;
+    }
+    free(tmp);
+    return e;
 }
 
 /* Is the centre of cell (i, j) inside polygon p? Uses the row's crossings,
@@ -293,7 +304,9 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
             }
         }
     }
-    qsort(entries, nent, sizeof *entries, cmp_entry);
+    cell_entry *sorted = sort_by_cell(entries, nent);
+    if (!sorted) goto fail;
+    entries = sorted;
 
     /* 6. Mixed cells: candidates in polygon order, each with its edges and
      * its centre status, then the fill: the first polygon that contains the
