@@ -501,8 +501,9 @@ TEST(utf8_exhaustive)
  * it, or a word that only starts like a month, is not a date. */
 TEST(date_time_suffix_and_month_words)
 {
-    static const char *good[] = {"2016-10-17T00:00:00", "2016-10-17 12:30:00", "2016-10-17T00:00:00Z",
-                                 "2016-10-17T00:00:00+03:00", "17 October 2016", "17 Oct. 2016", "17 Octob 2016"};
+    static const char *good[] = {
+        "2016-10-17T00:00:00", "2016-10-17 12:30:00", "2016-10-17T00:00:00Z", "2016-10-17T00:00:00+03:00",
+        "17 October 2016",     "17 Oct. 2016",        "17 Octob 2016"};
     static const char *bad[] = {"2016-10-17Tgarbage", "2016-10-17T", "18 Junk 2014", "18 Ju 2014", "18 Augusto 2014"};
     int32_t d;
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
