@@ -11,7 +11,7 @@ OUT     := out
 
 # Debian packages the build, the tests and the benchmark need.
 DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin
-DEB_TEST  := $(DEB_BUILD) python3-geopandas clang-format
+DEB_TEST  := $(DEB_BUILD) python3-geopandas python3-qgis clang-format
 DEB_BENCH := $(DEB_TEST) qgis python3-qgis time
 
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror
