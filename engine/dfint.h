@@ -93,6 +93,12 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
  * apostrophes, hyphens or spaces, no article tokens (al, el, ad, as, at, ar,
  * an, ash, az, adh). Writes at most cap bytes (NUL included). */
 void df__name_normalize(const char *in, char *out, size_t cap);
+/* The consonant skeleton of a normalised name (transliteration variants
+ * equal): "tilkaef" and "telkaif" → "tlkf". */
+void df__name_skeleton(const char *normalized, char *out, size_t cap);
+/* Edit distance with transpositions (optimal string alignment), or
+ * limit + 1 when it exceeds limit. */
+int df__name_distance(const char *a, const char *b, int limit);
 /* Normalise a P-code: upper case, no '-' or spaces, "IRQ" prefix → "IQ". */
 void df__pcode_normalize(const char *in, char *out, size_t cap);
 

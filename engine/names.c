@@ -6,8 +6,9 @@
  * hyphens, apostrophes, backticks, dots and other punctuation, Arabic-style
  * article tokens (al, el, ad, as, at, ar, an, ash, az, adh) are dropped
  * wherever they stand, and the remaining tokens are joined without spaces.
- * Bytes >= 0x80 (Arabic script, accented letters) are kept as they are; the
- * reconciliation stage adds Unicode folding, aliases and fuzzy matching.
+ * Unicode is folded first (accents off, Arabic letter variants to one form,
+ * harakat and tatweel dropped, the joined Arabic article ال removed), and
+ * words that only say the kind of unit (District, Governorate, Qadha) go.
  *
  * P-codes: "IRQ-G15Q05", "iqg15q05" and "IQ G15 Q05" all become "IQG15Q05".
  */
@@ -24,27 +25,184 @@ static int is_article(const char *tok, size_t n)
     return 0;
 }
 
+/* Words that say what kind of unit a name is, not which: "Mosul District",
+ * "Ninewa Governorate", "Qadha Sinjar". */
+static int is_unit_word(const char *tok, size_t n)
+{
+    static const char *words[] = {"district", "governorate", "province", "qada",   "qadha",      "qadaa",
+                                  "kadha",    "muhafazat",   "muhafaza", "nahiya", "subdistrict"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (strlen(words[i]) == n && memcmp(tok, words[i], n) == 0) return 1;
+    return 0;
+}
+
+/* Decode one UTF-8 sequence into *cp; returns its length (1 for an invalid
+ * byte, which is kept as U+FFFD). */
+static int utf8_decode(const unsigned char *p, unsigned *cp)
+{
+    if (p[0] < 0x80) return *cp = p[0], 1;
+    int n = p[0] >= 0xF0 ? 3 : p[0] >= 0xE0 ? 2 : p[0] >= 0xC0 ? 1 : -1;
+    if (n < 0) return *cp = 0xFFFD, 1;
+    unsigned v = p[0] & (0x3F >> n);
+    for (int i = 1; i <= n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return *cp = 0xFFFD, 1;
+        v = v << 6 | (p[i] & 0x3F);
+    }
+    return *cp = v, n + 1;
+}
+
+static size_t utf8_encode(unsigned cp, char *out)
+{
+    if (cp < 0x80) return out[0] = (char)cp, 1;
+    if (cp < 0x800) return out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F)), 2;
+    if (cp < 0x10000)
+        return out[0] = (char)(0xE0 | cp >> 12), out[1] = (char)(0x80 | (cp >> 6 & 0x3F)),
+               out[2] = (char)(0x80 | (cp & 0x3F)), 3;
+    out[0] = (char)(0xF0 | cp >> 18), out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F)), out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Latin letters with diacritics, U+00C0..U+017F, to their ASCII letter
+ * ('.' where there is none: the code point is kept). */
+static const char latin_fold[] = "AAAAAAACEEEEIIIIDNOOOOO.OUUUUYTsaaaaaaaceeeeiiiidnooooo.ouuuuyty"
+                                 "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiJjJjKkkLlLlLlLlLlNnNnNnnNn"
+                                 "OoOoOoOoRrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs";
+
+#define CP_DROP 0u          /* not part of a name: diacritics, tatweel, joiners */
+#define CP_SEP  0xFFFFFFFFu /* separates words */
+
+/* The folding the comparison of names needs (a targeted NFKC): fullwidth
+ * forms to ASCII, Latin diacritics off, Arabic letter variants to one form
+ * (alef with hamza or madda to alef, taa marbuta to haa, alef maqsura and
+ * Persian yeh to yaa, keheh to kaf), Arabic-Indic digits to ASCII, harakat
+ * and tatweel dropped, the many apostrophes and dashes to separators. */
+static unsigned fold_cp(unsigned cp)
+{
+    if (cp < 0x80) return isalnum((int)cp) ? (unsigned)tolower((int)cp) : CP_SEP;
+    if (cp >= 0xFF01 && cp <= 0xFF5E) return fold_cp(cp - 0xFEE0); /* fullwidth */
+    if (cp >= 0xC0 && cp <= 0x17F && cp != 0xD7 && cp != 0xF7) {
+        char c = latin_fold[cp - 0xC0];
+        return c == '.' ? cp : (unsigned)tolower(c);
+    }
+    if (cp == 0xD7 || cp == 0xF7 || (cp >= 0xA0 && cp < 0xC0)) return CP_SEP;
+    if ((cp >= 0x2B0 && cp <= 0x2FF) || (cp >= 0x2000 && cp <= 0x206F) || cp == 0x60C || cp == 0x61B || cp == 0x61F ||
+        cp == 0x66A || cp == 0x66B || cp == 0x66C || cp == 0x6D4 || cp == 0x3000)
+        return cp >= 0x200B && cp <= 0x200F ? CP_DROP : CP_SEP; /* modifier letters ʻ ʼ ʿ, punctuation */
+    if (cp >= 0x300 && cp <= 0x36F) return CP_DROP;             /* combining diacritics */
+    if ((cp >= 0x64B && cp <= 0x65F) || cp == 0x670 || cp == 0x640) return CP_DROP; /* harakat, tatweel */
+    if (cp >= 0x660 && cp <= 0x669) return '0' + (cp - 0x660);                      /* Arabic-Indic digits */
+    if (cp >= 0x6F0 && cp <= 0x6F9) return '0' + (cp - 0x6F0);
+    switch (cp) {
+    case 0x622:
+    case 0x623:
+    case 0x625:
+    case 0x671:
+        return 0x627; /* alef forms */
+    case 0x629:
+        return 0x647; /* taa marbuta */
+    case 0x649:
+    case 0x6CC:
+        return 0x64A; /* alef maqsura, Persian yeh */
+    case 0x6A9:
+        return 0x643; /* keheh */
+    default:
+        return cp;
+    }
+}
+
 void df__name_normalize(const char *in, char *out, size_t cap)
 {
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)in;
     if (cap == 0) return;
     while (*p) {
-        /* one token: a run of letters, digits and non-ASCII bytes */
+        /* one word: folded code points up to a separator */
         char tok[256];
         size_t n = 0;
-        while (*p && (isalnum(*p) || *p >= 0x80)) {
-            if (n + 1 < sizeof tok) tok[n++] = (char)(*p < 0x80 ? tolower(*p) : *p);
-            p++;
+        unsigned cp;
+        while (*p) {
+            int len = utf8_decode(p, &cp);
+            unsigned f = fold_cp(cp);
+            if (f == CP_SEP) break;
+            p += len;
+            if (f != CP_DROP && n + 4 < sizeof tok) n += utf8_encode(f, tok + n);
         }
-        if (n > 0 && !is_article(tok, n)) {
-            if (o + n >= cap) n = cap - 1 - o;
-            memcpy(out + o, tok, n);
-            o += n;
+        while (*p) { /* the separators */
+            int len = utf8_decode(p, &cp);
+            if (fold_cp(cp) != CP_SEP) break;
+            p += len;
         }
-        while (*p && !(isalnum(*p) || *p >= 0x80)) p++; /* separators */
+        /* the Arabic article, written joined: الموصل = الموصل without ال */
+        size_t skip = n > 4 && memcmp(tok, "\xD8\xA7\xD9\x84", 4) == 0 ? 4 : 0;
+        if (n == 0 || is_article(tok, n) || is_unit_word(tok, n)) continue;
+        n -= skip;
+        /* truncate on a character boundary */
+        if (o + n >= cap) {
+            n = cap - 1 - o;
+            while (n > 0 && ((unsigned char)tok[skip + n] & 0xC0) == 0x80) n--;
+        }
+        memcpy(out + o, tok + skip, n);
+        o += n;
     }
     out[o] = '\0';
+}
+
+/* The consonant skeleton of a normalised name, for spellings that differ
+ * in transliteration only: q→k, dh→d, ph→f, w→u, y→i, an h closing a
+ * word, doubled letters, then every vowel but a leading one. Tilkaif,
+ * Tilkaef and Telkaif are all "tlkf"; Makhmour and Makhmur "mkhmr";
+ * Hamdaniya and Hamdaniyah "hmdn". Non-ASCII bytes are kept. */
+void df__name_skeleton(const char *normalized, char *out, size_t cap)
+{
+    char tmp[256];
+    size_t n = 0, o = 0;
+    if (cap == 0) return;
+    for (const char *p = normalized; *p && n + 1 < sizeof tmp; p++) {
+        char c = *p;
+        if (c == 'q')
+            c = 'k';
+        else if (c == 'w')
+            c = 'u';
+        else if (c == 'y')
+            c = 'i';
+        else if ((c == 'd' || c == 'p') && p[1] == 'h')
+            c = c == 'p' ? 'f' : 'd', p++;
+        else if (c == 'h' && p[1] == '\0' && n > 0 && strchr("aeiou", tmp[n - 1]))
+            continue;
+        if (n > 0 && tmp[n - 1] == c) continue; /* doubled letters */
+        tmp[n++] = c;
+    }
+    for (size_t i = 0; i < n && o + 1 < cap; i++)
+        if (i == 0 || !strchr("aeiou", tmp[i])) out[o++] = tmp[i];
+    out[o] = '\0';
+}
+
+/* Optimal string alignment distance (Levenshtein with transpositions) of
+ * two byte strings, capped at `limit` + 1 for speed. */
+int df__name_distance(const char *a, const char *b, int limit)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63) return limit + 1;
+    if (la - lb > limit || lb - la > limit) return limit + 1;
+    int d[64][64];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++) {
+        int row_min = limit + 1;
+        for (int j = 1; j <= lb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+            if (v < row_min) row_min = v;
+        }
+        if (row_min > limit) return limit + 1;
+    }
+    return d[la][lb];
 }
 
 void df__pcode_normalize(const char *in, char *out, size_t cap)
