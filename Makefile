@@ -60,8 +60,9 @@ $(BUILD)/obj/%.o: engine/%.c engine/dfint.h include/dispflow.h $(BUILD)/.flags
 $(BUILD)/libdispflow.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
+# The CLI finds the shipped alias table in this checkout's shapes/.
 $(BUILD)/dispflow: engine/cli.c $(BUILD)/libdispflow.a
-	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+	$(CC) $(CFLAGS) -DDF_SHAPES_DIR='"$(CURDIR)/shapes"' $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libdispflow.a
 	@mkdir -p $(dir $@)

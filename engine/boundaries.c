@@ -19,15 +19,13 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
-typedef struct {
-    char *key; /* normalised name or P-code */
-    int unit;
-} key_entry;
+typedef df__name_key key_entry; /* codes use key and unit only */
 
 typedef struct {
     int n;
     df_unit *units;
     GEOSGeometry **geom; /* derived levels: NULL until prepared */
+    char **alts;         /* other names of each unit, '|'-separated (layer fields, aliases) */
     df_pip *pip;
     _Atomic int ready; /* geometry, areas and point index: 0 not yet, 1 done, -1 failed */
     key_entry *codes, *names;
@@ -95,23 +93,249 @@ static int key_first(const key_entry *e, int n, const char *k)
     return lo < n && strcmp(e[lo].key, k) == 0 ? lo : -1;
 }
 
+static char *field_string(OGRFeatureH f, int idx);
+
+/* Add one name of unit i to the name index. */
+static int add_name_key(level_data *L, int *cap, const char *name, int unit, int kind)
+{
+    char key[256], skel[256];
+    df__name_normalize(name, key, sizeof key);
+    if (!key[0]) return 0;
+    df__name_skeleton(key, skel, sizeof skel);
+    if (L->nnames == *cap) {
+        int nc = *cap * 2 + 64;
+        key_entry *n = df__realloc_array(L->names, (size_t)nc, sizeof *n);
+        if (!n) return -1;
+        L->names = n;
+        *cap = nc;
+    }
+    key_entry *e = &L->names[L->nnames];
+    e->key = df__strdup(key);
+    e->skel = df__strdup(skel);
+    e->unit = unit;
+    e->kind = kind;
+    if (!e->key || !e->skel) return free(e->key), free(e->skel), -1;
+    L->nnames++;
+    return 0;
+}
+
 static int build_keys(level_data *L)
 {
-    L->codes = calloc((size_t)L->n + 1, sizeof *L->codes);
-    L->names = calloc((size_t)L->n + 1, sizeof *L->names);
-    if (!L->codes || !L->names) return -1;
+    int cap = 0;
     char buf[256];
+    L->codes = calloc((size_t)L->n + 1, sizeof *L->codes);
+    if (!L->codes) return -1;
     for (int i = 0; i < L->n; i++) {
         df__pcode_normalize(L->units[i].pcode, buf, sizeof buf);
         if (buf[0] && !(L->codes[L->ncodes].key = df__strdup(buf))) return -1;
         if (buf[0]) L->codes[L->ncodes++].unit = i;
-        df__name_normalize(L->units[i].name, buf, sizeof buf);
-        if (buf[0] && !(L->names[L->nnames].key = df__strdup(buf))) return -1;
-        if (buf[0]) L->names[L->nnames++].unit = i;
+        if (add_name_key(L, &cap, L->units[i].name, i, DF__NAME_OWN) != 0) return -1;
+        /* the other names: '|'-separated, each "k:name" with k its kind */
+        for (const char *p = L->alts ? L->alts[i] : NULL; p && *p;) {
+            size_t n = strcspn(p, "|");
+            char alt[256];
+            snprintf(alt, sizeof alt, "%.*s", (int)(n < 255 ? n : 255), p);
+            if (alt[0] && alt[1] == ':' && add_name_key(L, &cap, alt + 2, i, alt[0] - '0') != 0) return -1;
+            p += n + (p[n] == '|');
+        }
     }
     qsort(L->codes, (size_t)L->ncodes, sizeof *L->codes, cmp_key);
     qsort(L->names, (size_t)L->nnames, sizeof *L->names, cmp_key);
     return 0;
+}
+
+/* Append "kind:name" to unit i's other names, unless it is there already. */
+static int add_alt(level_data *L, int i, int kind, const char *name)
+{
+    char item[300];
+    if (!name || !*name || strchr(name, '|')) return 0;
+    snprintf(item, sizeof item, "%d:%s", kind, name);
+    const char *old = L->alts[i] ? L->alts[i] : "";
+    for (const char *p = old; *p;) { /* already known? */
+        size_t n = strcspn(p, "|");
+        if (n >= 2 && strlen(name) == n - 2 && memcmp(p + 2, name, n - 2) == 0) return 0;
+        p += n + (p[n] == '|');
+    }
+    size_t lo = strlen(old), li = strlen(item);
+    char *s = malloc(lo + li + 2);
+    if (!s) return -1;
+    memcpy(s, old, lo);
+    if (lo) s[lo++] = '|';
+    memcpy(s + lo, item, li + 1);
+    free(L->alts[i]);
+    L->alts[i] = s;
+    return 0;
+}
+
+/* Other names from the layer's own fields: COD-AB ADMnALT1EN, ADMnALT2EN,
+ * ADMn_AR, ADMnALT1AR, ADMnALT2AR; OCHA 2014 AnNameAr, AnNameAlt1,
+ * AnNameAlt2, AnNameAlt. A feature carries them for its own level and for
+ * its parents; every unit gets those of all its features. */
+static int read_alt_names(df_boundaries *b, OGRLayerH layer)
+{
+    static const char *patterns[] = {"ADM%dALT1EN", "ADM%dALT2EN", "ADM%d_AR",    "ADM%dALT1AR",
+                                     "ADM%dALT2AR", "A%dNameAr",   "A%dNameAlt1", "A%dNameAlt2",
+                                     "A%dNameAlt",  "A%dNaArAlt1", NULL};
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+    int fields[4][16], nf[4] = {0};
+    for (int lv = b->lowest; lv <= b->finest; lv++)
+        for (int k = 0; patterns[k]; k++) {
+            char name[64];
+            snprintf(name, sizeof name, patterns[k], lv);
+            int i = find_field(defn, name);
+            if (i >= 0) fields[lv][nf[lv]++] = i;
+        }
+    for (int lv = b->lowest; lv <= b->finest; lv++)
+        if (!(b->lv[lv].alts = calloc((size_t)b->lv[lv].n + 1, sizeof *b->lv[lv].alts))) return -1;
+    OGR_L_ResetReading(layer);
+    OGRFeatureH f;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < b->lv[b->finest].n && (f = OGR_L_GetNextFeature(layer)); i++) {
+        for (int lv = b->lowest; rc == 0 && lv <= b->finest; lv++) {
+            int u = df__boundaries_ancestor(b, b->finest, i, lv);
+            for (int k = 0; rc == 0 && k < nf[lv]; k++) {
+                char *v = field_string(f, fields[lv][k]);
+                rc = v ? add_alt(&b->lv[lv], u, DF__NAME_ALT, v) : -1;
+                free(v);
+            }
+        }
+        OGR_F_Destroy(f);
+    }
+    return rc;
+}
+
+/* ---- aliases ------------------------------------------------------------------ */
+
+/* The alias tables: rows "level,alias,name,parent". Each row says that alias
+ * and name are one place. A unit whose own name or other names equal (once
+ * normalised) the name or any alias of a group takes all of the group's
+ * spellings; a group that would fit two units of a level is not used for
+ * either (and a warning says so), unless its parent tells them apart. */
+typedef struct {
+    int level;
+    char *alias, *name, *parent;
+} alias_row;
+
+static int unit_has_key(const level_data *L, int u, const char *key)
+{
+    char k[256];
+    df__name_normalize(L->units[u].name, k, sizeof k);
+    if (strcmp(k, key) == 0) return 1;
+    for (const char *p = L->alts && L->alts[u] ? L->alts[u] : ""; *p;) {
+        size_t n = strcspn(p, "|");
+        char alt[256];
+        snprintf(alt, sizeof alt, "%.*s", (int)(n - 2 < 255 ? n - 2 : 255), p + 2);
+        df__name_normalize(alt, k, sizeof k);
+        if (strcmp(k, key) == 0) return 1;
+        p += n + (p[n] == '|');
+    }
+    return 0;
+}
+
+/* Does any row of the group of canonical `name` at `level` name unit u? */
+static int group_fits(const alias_row *rows, int nrows, int level, const char *name, const level_data *L, int u)
+{
+    char key[256], k2[256];
+    df__name_normalize(name, key, sizeof key);
+    if (unit_has_key(L, u, key)) return 1;
+    for (int r = 0; r < nrows; r++) {
+        if (rows[r].level != level) continue;
+        df__name_normalize(rows[r].name, k2, sizeof k2);
+        if (strcmp(k2, key) != 0) continue;
+        df__name_normalize(rows[r].alias, k2, sizeof k2);
+        if (unit_has_key(L, u, k2)) return 1;
+    }
+    return 0;
+}
+
+static df_status apply_aliases(df_ctx *ctx, df_boundaries *b, const alias_row *rows, int nrows)
+{
+    for (int r = 0; r < nrows; r++) {
+        const alias_row *row = &rows[r];
+        if (row->level < b->lowest || row->level > b->finest) continue;
+        /* groups are handled once, at their first row */
+        int first = 1;
+        char key[256], k2[256];
+        df__name_normalize(row->name, key, sizeof key);
+        for (int q = 0; q < r && first; q++) {
+            df__name_normalize(rows[q].name, k2, sizeof k2);
+            first = !(rows[q].level == row->level && strcmp(k2, key) == 0);
+        }
+        if (!first) continue;
+        level_data *L = &b->lv[row->level];
+        int found = -1, count = 0;
+        for (int u = 0; u < L->n; u++) {
+            if (!group_fits(rows, nrows, row->level, row->name, L, u)) continue;
+            if (row->parent && row->parent[0] && row->level > b->lowest && L->units[u].parent >= 0 &&
+                !group_fits(rows, nrows, row->level - 1, row->parent, &b->lv[row->level - 1], L->units[u].parent))
+                continue;
+            found = u;
+            count++;
+        }
+        if (count > 1) {
+            df__log(ctx, DF_LOG_WARN, "aliases of %s (admin %d) fit %d units; not used", row->name, row->level, count);
+            continue;
+        }
+        if (count == 0) continue;
+        if (add_alt(L, found, DF__NAME_ALIAS, row->name) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
+        for (int q = r; q < nrows; q++) {
+            df__name_normalize(rows[q].name, k2, sizeof k2);
+            if (rows[q].level == row->level && strcmp(k2, key) == 0 &&
+                add_alt(L, found, DF__NAME_ALIAS, rows[q].alias) != 0)
+                return df__error(ctx, DF_ENOMEM, "out of memory");
+        }
+    }
+    return DF_OK;
+}
+
+static df_status load_aliases(df_ctx *ctx, df_boundaries *b, const char *path)
+{
+    df_csv *csv = NULL;
+    char **cells;
+    size_t *lens;
+    int n, rc, nrows = 0, cap = 0, col[4] = {-1, -1, -1, -1};
+    long line;
+    alias_row *rows = NULL;
+    df_status st = df__csv_open(ctx, path, ',', &csv);
+    if (st != DF_OK) return st;
+    static const char *names[4] = {"level", "alias", "name", "parent"};
+    if ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1)
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 4; k++)
+                if (strcasecmp(cells[i], names[k]) == 0) col[k] = i;
+    if (col[0] < 0 || col[1] < 0 || col[2] < 0) {
+        df__csv_close(csv);
+        return df__error(ctx, DF_ESCHEMA, "%s: an alias table needs the columns level,alias,name[,parent]", path);
+    }
+    while (st == DF_OK && (rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1) {
+        int level = col[0] < n ? atoi(cells[col[0]]) : 0;
+        if (level < 1 || level > 3 || col[1] >= n || col[2] >= n || !cells[col[1]][0] || !cells[col[2]][0]) {
+            st = df__error(ctx, DF_EFORMAT, "%s:%ld: an alias row needs a level 1..3, an alias and a name", path, line);
+            break;
+        }
+        if (nrows == cap) {
+            cap = cap * 2 + 64;
+            alias_row *nr = df__realloc_array(rows, (size_t)cap, sizeof *nr);
+            if (!nr) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                break;
+            }
+            rows = nr;
+        }
+        alias_row *a = &rows[nrows++];
+        a->level = level;
+        a->alias = df__strdup(cells[col[1]]);
+        a->name = df__strdup(cells[col[2]]);
+        a->parent = df__strdup(col[3] >= 0 && col[3] < n ? cells[col[3]] : "");
+        if (!a->alias || !a->name || !a->parent) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    if (st == DF_OK && rc < 0) st = ctx->status;
+    df__csv_close(csv);
+    if (st == DF_OK) st = apply_aliases(ctx, b, rows, nrows);
+    if (st == DF_OK) df__log(ctx, DF_LOG_INFO, "%s: %d aliases", path, nrows);
+    for (int r = 0; r < nrows; r++) free(rows[r].alias), free(rows[r].name), free(rows[r].parent);
+    free(rows);
+    return st;
 }
 
 int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcode)
@@ -135,7 +359,7 @@ int df__boundaries_find_name(const df_boundaries *b, int level, const char *name
     for (; k >= 0 && k < L->nnames && strcmp(L->names[k].key, buf) == 0; k++) {
         int u = L->names[k].unit;
         if (parent >= 0 && L->units[u].parent != parent) continue;
-        if (found >= 0) return -2; /* two units of that name: never guess */
+        if (found >= 0 && found != u) return -2; /* two units of that name: never guess */
         found = u;
     }
     return found;
@@ -576,6 +800,13 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         /* levels below `lowest` stay empty; df_boundaries_count says 0 */
     }
 
+    b->lowest = lowest;
+    if (read_alt_names(b, layer) != 0) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        goto fail;
+    }
+    for (int k = 0; opts->aliases && opts->aliases[k]; k++)
+        if ((st = load_aliases(ctx, b, opts->aliases[k])) != DF_OK) goto fail;
     for (int lv = lowest; lv <= f; lv++) {
         level_data *L = &b->lv[lv];
         for (int i = 0; i < L->n; i++) L->units[i].level = lv;
@@ -589,7 +820,6 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
                         L->units[L->codes[k].unit].pcode, L->units[L->codes[k - 1].unit].name,
                         L->units[L->codes[k].unit].name);
     }
-    b->lowest = lowest;
     df__log(ctx, DF_LOG_INFO, "%s: %d admin-%d units", opts->path, b->lv[f].n, f);
     goto done;
 fail:
@@ -619,7 +849,9 @@ void df_boundaries_free(df_boundaries *b)
             if (L->geom[i]) GEOSGeom_destroy_r(b->geos, L->geom[i]);
         }
         for (int k = 0; k < L->ncodes; k++) free(L->codes[k].key);
-        for (int k = 0; k < L->nnames; k++) free(L->names[k].key);
+        for (int k = 0; k < L->nnames; k++) free(L->names[k].key), free(L->names[k].skel);
+        for (int i = 0; L->alts && i < L->n; i++) free(L->alts[i]);
+        free(L->alts);
         free(L->codes);
         free(L->names);
         free(L->units);
@@ -656,3 +888,9 @@ const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, i
 }
 
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i) { return &b->lv[level].units[i]; }
+
+const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n)
+{
+    *n = df_boundaries_count(b, level) ? b->lv[level].nnames : 0;
+    return *n ? b->lv[level].names : NULL;
+}

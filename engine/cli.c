@@ -13,67 +13,86 @@
 
 static int quiet, verbose;
 
-static const char *usage_main = "usage: dispflow VERB [options]\n"
-                                "\n"
-                                "Turns displacement counts into figures per administrative unit.\n"
-                                "\n"
-                                "verbs:\n"
-                                "  join     match records to admin units and write one feature per unit\n"
-                                "  sample   write the embedded sample records (Mosul corridor, from 17 Oct 2016)\n"
-                                "  version  print the versions of dispflow, GDAL, PROJ and GEOS\n"
-                                "\n"
-                                "Run 'dispflow VERB --help' for the options of a verb.\n";
+static const char *usage_main =
+    "usage: dispflow VERB [options]\n"
+    "\n"
+    "Turns displacement counts into figures per administrative unit.\n"
+    "\n"
+    "verbs:\n"
+    "  check    reconcile the records' names and places and report how: matched by each\n"
+    "           way, fuzzy matches with their scores, conflicts, unmatched with candidates\n"
+    "  check    reconcile the records' names and places and report how: matched by each\n"
+    "           way, fuzzy matches with their scores, conflicts, unmatched with candidates\n"
+    "  join     match records to admin units and write one feature per unit\n"
+    "  sample   write the embedded sample records (Mosul corridor, from 17 Oct 2016)\n"
+    "  version  print the versions of dispflow, GDAL, PROJ and GEOS\n"
+    "\n"
+    "Run 'dispflow VERB --help' for the options of a verb.\n";
 
-static const char *usage_join = "usage: dispflow join --records FILE --boundaries FILE [--level adm1|adm2|adm3]\n"
-                                "                     -o OUT.geojson|OUT.gpkg|OUT.csv [options]\n"
-                                "\n"
-                                "Matches every record to a unit of the boundary layer and writes one feature per\n"
-                                "unit with: displaced (people displaced into the unit), returned (of those, people\n"
-                                "who have since gone home from it), still_displaced (the difference), returnees\n"
-                                "(people who came home into the unit), families, records, area_km2 (geodesic,\n"
-                                "WGS84 ellipsoid) and displaced_per_km2, counted from --from to --as-of inclusive.\n"
-                                "\n"
-                                "A record is matched by P-code (IRQ-G15Q05 = IQG15Q05), else by exact normalised\n"
-                                "name inside its parent unit (Al-Mosul = Al Mosul = mosul), else by its point.\n"
-                                "Coordinates are always checked: swapped latitude/longitude is detected and reported.\n"
-                                "Bad rows are rejected with their line, column and reason, and never counted.\n"
-                                "The balance printed at the end accounts for every input row.\n"
-                                "\n"
-                                "records:\n"
-                                "  --records FILE        CSV/TSV (any of , ; TAB |), DTM API JSON, XLSX, ODS, GPKG,\n"
-                                "                        GeoJSON points, or any table OGR reads; '-' is stdin (CSV)\n"
-                                "  --records-layer NAME  sheet or layer of the records file\n"
-                                "  --map F=COL,...       map fields to columns by header name or 1-based number:\n"
-                                "                        date status adm1 adm1_pcode adm2 adm2_pcode adm3 adm3_pcode\n"
-                                "                        location lat lon families individuals shelter origin_adm1\n"
-                                "                        origin_adm2 displacement_adm2 ... Unmapped fields are found\n"
-                                "                        by the HXL tag row, then by DTM header names.\n"
-                                "  --no-header           the first line is data (use --map with column numbers)\n"
-                                "  --delimiter C         CSV delimiter (default: detected); 'tab' for TAB\n"
-                                "  --household-size N    individuals per family when individuals are absent (6)\n"
-                                "  --snapshots           rows count people present at a date (DTM rounds): figures\n"
-                                "                        are those of the latest date on or before --as-of, never\n"
-                                "                        a sum across dates. Default: --increments (rows count\n"
-                                "                        people who moved on a date; summed over the period)\n"
-                                "  --status S            status of rows in tables without one (displaced)\n"
-                                "\n"
-                                "boundaries:\n"
-                                "  --boundaries FILE     any OGR polygon source in any CRS (reprojected to WGS84)\n"
-                                "  --boundaries-layer N  layer name\n"
-                                "  --level L             adm1, adm2 or adm3 (default: the layer's own level). Higher\n"
-                                "                        levels are derived by dissolving on the parent fields.\n"
-                                "  --pcode-field F, --name-field F   override the detected fields\n"
-                                "\n"
-                                "period and output:\n"
-                                "  --from DATE, --as-of DATE   default: the first and the latest date in the data\n"
-                                "  -o FILE               output, format by extension (.geojson RFC 7946, .gpkg, .csv)\n"
-                                "  -of FORMAT            GeoJSON, GPKG or CSV, overriding the extension\n"
-                                "  -co KEY=VALUE         GDAL layer creation option (repeatable)\n"
-                                "  --config KEY VALUE    GDAL configuration option\n"
-                                "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
-                                "  --strict              fail (exit 10) when any record is unmatched\n"
-                                "  -q                    quiet: no balance, no warnings\n"
-                                "  -v                    verbose: also debug messages (threads used, GEOS notices)\n";
+static const char *usage_check =
+    "usage: dispflow check --records FILE --boundaries FILE [--level adm1|adm2|adm3]\n"
+    "                      [--log DECISIONS.csv] [--strict] [options of join]\n"
+    "\n"
+    "Reconciles every record's place with the boundary layer, as join does, and prints\n"
+    "how: counts by way of matching (P-code, name, other name or alias, skeleton or fuzzy,\n"
+    "point), every name matched by alias or fuzzily with its score, and every unmatched\n"
+    "name with its closest candidates. --log writes the full decision log; --strict makes\n"
+    "any unmatched record an error (exit 10). See docs/reconcile.md.\n";
+
+static const char *usage_join =
+    "usage: dispflow join --records FILE --boundaries FILE [--level adm1|adm2|adm3]\n"
+    "                     -o OUT.geojson|OUT.gpkg|OUT.csv [options]\n"
+    "\n"
+    "Matches every record to a unit of the boundary layer and writes one feature per\n"
+    "unit with: displaced (people displaced into the unit), returned (of those, people\n"
+    "who have since gone home from it), still_displaced (the difference), returnees\n"
+    "(people who came home into the unit), families, records, area_km2 (geodesic,\n"
+    "WGS84 ellipsoid) and displaced_per_km2, counted from --from to --as-of inclusive.\n"
+    "\n"
+    "A record is matched by P-code (IRQ-G15Q05 = IQG15Q05), else by exact normalised\n"
+    "name inside its parent unit (Al-Mosul = Al Mosul = mosul), else by its point.\n"
+    "Coordinates are always checked: swapped latitude/longitude is detected and reported.\n"
+    "Bad rows are rejected with their line, column and reason, and never counted.\n"
+    "The balance printed at the end accounts for every input row.\n"
+    "\n"
+    "records:\n"
+    "  --records FILE        CSV/TSV (any of , ; TAB |), DTM API JSON, XLSX, ODS, GPKG,\n"
+    "                        GeoJSON points, or any table OGR reads; '-' is stdin (CSV)\n"
+    "  --records-layer NAME  sheet or layer of the records file\n"
+    "  --map F=COL,...       map fields to columns by header name or 1-based number:\n"
+    "                        date status adm1 adm1_pcode adm2 adm2_pcode adm3 adm3_pcode\n"
+    "                        location lat lon families individuals shelter origin_adm1\n"
+    "                        origin_adm2 displacement_adm2 ... Unmapped fields are found\n"
+    "                        by the HXL tag row, then by DTM header names.\n"
+    "  --no-header           the first line is data (use --map with column numbers)\n"
+    "  --delimiter C         CSV delimiter (default: detected); 'tab' for TAB\n"
+    "  --household-size N    individuals per family when individuals are absent (6)\n"
+    "  --snapshots           rows count people present at a date (DTM rounds): figures\n"
+    "                        are those of the latest date on or before --as-of, never\n"
+    "                        a sum across dates. Default: --increments (rows count\n"
+    "                        people who moved on a date; summed over the period)\n"
+    "  --status S            status of rows in tables without one (displaced)\n"
+    "\n"
+    "boundaries:\n"
+    "  --boundaries FILE     any OGR polygon source in any CRS (reprojected to WGS84)\n"
+    "  --boundaries-layer N  layer name\n"
+    "  --level L             adm1, adm2 or adm3 (default: the layer's own level). Higher\n"
+    "                        levels are derived by dissolving on the parent fields.\n"
+    "  --pcode-field F, --name-field F   override the detected fields\n"
+    "\n"
+    "period and output:\n"
+    "  --from DATE, --as-of DATE   default: the first and the latest date in the data\n"
+    "  -o FILE               output, format by extension (.geojson RFC 7946, .gpkg, .csv)\n"
+    "  -of FORMAT            GeoJSON, GPKG or CSV, overriding the extension\n"
+    "  -co KEY=VALUE         GDAL layer creation option (repeatable)\n"
+    "  --config KEY VALUE    GDAL configuration option\n"
+    "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
+    "  --strict              fail (exit 10) when any record is unmatched\n"
+    "  --aliases FILE        an alias table of your own (level,alias,name,parent); its rows\n"
+    "                        add to the shipped shapes/aliases_iraq.csv (--no-aliases: none)\n"
+    "  --prefer names|points names and coordinates disagree: which wins (names)\n"
+    "  -q                    quiet: no balance, no warnings\n"
+    "  -v                    verbose: also debug messages (threads used, GEOS notices)\n";
 
 static void log_to_stderr(df_log_level level, const char *msg, void *user)
 {
@@ -134,18 +153,25 @@ static void print_balance(const df_join *j, const char *records, const char *out
     fprintf(stderr, "wrote %s\n", out);
 }
 
-static int cmd_join(df_ctx *ctx, int argc, char **argv)
-{
+/* The options join and check share, filled from argv. */
+typedef struct {
     df_record_opts ro;
     df_boundary_opts bo;
     df_join_opts jo;
-    const char *out = NULL, *format = NULL;
-    char *co[64] = {0};
-    int nco = 0, level = 0;
-    df_record_opts_init(&ro);
-    df_boundary_opts_init(&bo);
-    df_join_opts_init(&jo);
+    const char *out, *format;
+    char *co[64];
+    int nco, level, no_aliases;
+    const char *aliases[4];
+    int naliases;
+} job;
 
+/* Parse argv into j. Returns -1 to go on, or an exit code (help, error). */
+static int parse_job(job *j, int argc, char **argv, const char *usage)
+{
+    memset(j, 0, sizeof *j);
+    df_record_opts_init(&j->ro);
+    df_boundary_opts_init(&j->bo);
+    df_join_opts_init(&j->jo);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -155,7 +181,7 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
         i++;                                                                                                           \
     } while (0)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_join, stdout);
+            fputs(usage, stdout);
             return 0;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
@@ -163,95 +189,187 @@ static int cmd_join(df_ctx *ctx, int argc, char **argv)
             verbose = 1;
         } else if (!strcmp(a, "--records")) {
             NEED_VALUE();
-            ro.path = v;
+            j->ro.path = v;
         } else if (!strcmp(a, "--records-layer")) {
             NEED_VALUE();
-            ro.layer = v;
+            j->ro.layer = v;
         } else if (!strcmp(a, "--map")) {
             NEED_VALUE();
-            ro.map = v;
+            j->ro.map = v;
         } else if (!strcmp(a, "--no-header")) {
-            ro.header = 0;
+            j->ro.header = 0;
         } else if (!strcmp(a, "--delimiter")) {
             NEED_VALUE();
-            ro.delimiter = !strcasecmp(v, "tab") ? '\t' : v[0];
+            j->ro.delimiter = !strcasecmp(v, "tab") ? '\t' : v[0];
         } else if (!strcmp(a, "--household-size")) {
             NEED_VALUE();
-            ro.household_size = atof(v);
-            if (ro.household_size <= 0) return bad_usage("--household-size must be positive:", v);
+            j->ro.household_size = atof(v);
+            if (j->ro.household_size <= 0) return bad_usage("--household-size must be positive:", v);
         } else if (!strcmp(a, "--snapshots")) {
-            ro.kind = DF_SNAPSHOTS;
+            j->ro.kind = DF_SNAPSHOTS;
         } else if (!strcmp(a, "--increments")) {
-            ro.kind = DF_INCREMENTS;
+            j->ro.kind = DF_INCREMENTS;
         } else if (!strcmp(a, "--status")) {
             NEED_VALUE();
             if (!strcasecmp(v, "displaced"))
-                ro.default_status = DF_DISPLACED;
+                j->ro.default_status = DF_DISPLACED;
             else if (!strcasecmp(v, "returned"))
-                ro.default_status = DF_RETURNED;
+                j->ro.default_status = DF_RETURNED;
             else
                 return bad_usage("--status must be displaced or returned, not", v);
         } else if (!strcmp(a, "--boundaries")) {
             NEED_VALUE();
-            bo.path = v;
+            j->bo.path = v;
         } else if (!strcmp(a, "--boundaries-layer")) {
             NEED_VALUE();
-            bo.layer = v;
+            j->bo.layer = v;
         } else if (!strcmp(a, "--pcode-field")) {
             NEED_VALUE();
-            bo.pcode_field = v;
+            j->bo.pcode_field = v;
         } else if (!strcmp(a, "--name-field")) {
             NEED_VALUE();
-            bo.name_field = v;
+            j->bo.name_field = v;
+        } else if (!strcmp(a, "--aliases")) {
+            NEED_VALUE();
+            if (j->naliases >= 2) return bad_usage("at most two --aliases files", NULL);
+            j->aliases[1 + j->naliases++] = v; /* after the shipped table: the user's rows win */
+        } else if (!strcmp(a, "--no-aliases")) {
+            j->no_aliases = 1;
+        } else if (!strcmp(a, "--prefer")) {
+            NEED_VALUE();
+            if (!strcmp(v, "names"))
+                j->jo.prefer_points = 0;
+            else if (!strcmp(v, "points"))
+                j->jo.prefer_points = 1;
+            else
+                return bad_usage("--prefer must be names or points, not", v);
         } else if (!strcmp(a, "--level")) {
             NEED_VALUE();
-            if ((level = parse_level(v)) < 0) return bad_usage("--level must be adm1, adm2 or adm3, not", v);
+            if ((j->level = parse_level(v)) < 0) return bad_usage("--level must be adm1, adm2 or adm3, not", v);
         } else if (!strcmp(a, "--from") || !strcmp(a, "--as-of")) {
             NEED_VALUE();
             int32_t d;
             if (df_date_parse(v, &d) != 0) return bad_usage("not a date (use yyyy-mm-dd):", v);
             if (!strcmp(a, "--from"))
-                jo.from = d;
+                j->jo.from = d;
             else
-                jo.as_of = d;
+                j->jo.as_of = d;
         } else if (!strcmp(a, "-o")) {
             NEED_VALUE();
-            out = v;
+            j->out = v;
         } else if (!strcmp(a, "-of")) {
             NEED_VALUE();
-            format = v;
+            j->format = v;
         } else if (!strcmp(a, "-co")) {
             NEED_VALUE();
-            if (nco < 63) co[nco++] = argv[i];
+            if (j->nco < 63) j->co[j->nco++] = argv[i];
         } else if (!strcmp(a, "--config")) {
             if (i + 2 >= argc) return bad_usage("--config needs KEY VALUE", NULL);
             CPLSetConfigOption(argv[i + 1], argv[i + 2]);
             i += 2;
         } else if (!strcmp(a, "--log")) {
             NEED_VALUE();
-            jo.log_path = v;
+            j->jo.log_path = v;
         } else if (!strcmp(a, "--strict")) {
-            jo.strict = 1;
+            j->jo.strict = 1;
         } else {
             return bad_usage("unknown option", a);
         }
 #undef NEED_VALUE
     }
-    if (!ro.path) return bad_usage("missing --records FILE", NULL);
-    if (!bo.path) return bad_usage("missing --boundaries FILE", NULL);
-    if (!out) return bad_usage("missing -o OUTPUT", NULL);
+    if (!j->ro.path) return bad_usage("missing --records FILE", NULL);
+    if (!j->bo.path) return bad_usage("missing --boundaries FILE", NULL);
+    /* the alias table shipped in shapes/, unless told not to */
+    j->aliases[0] = j->no_aliases ? NULL : DF_SHAPES_DIR "/aliases_iraq.csv";
+    j->bo.aliases = j->no_aliases ? j->aliases + 1 : j->aliases;
+    if (j->no_aliases) j->aliases[1 + j->naliases] = NULL;
+    return -1;
+}
 
+/* Load the boundaries and run the join the job describes. */
+static df_status run_job(df_ctx *ctx, job *jb, df_boundaries **b, df_join **j)
+{
+    df_status st = df_boundaries_load(ctx, &jb->bo, b);
+    if (st != DF_OK) return st;
+    jb->jo.level = jb->level ? jb->level : df_boundaries_finest_level(*b);
+    return df_join_run(ctx, *b, &jb->ro, &jb->jo, j);
+}
+
+static int cmd_join(df_ctx *ctx, int argc, char **argv)
+{
+    job jb;
+    int rc = parse_job(&jb, argc, argv, usage_join);
+    if (rc >= 0) return rc;
+    if (!jb.out) return bad_usage("missing -o OUTPUT", NULL);
     df_boundaries *b = NULL;
     df_join *j = NULL;
-    df_status st = df_boundaries_load(ctx, &bo, &b);
-    if (st != DF_OK) return fail(ctx, st);
-    jo.level = level ? level : df_boundaries_finest_level(b);
-    st = df_join_run(ctx, b, &ro, &jo, &j);
-    if (st == DF_OK) st = df_join_write(ctx, j, b, out, format, nco ? co : NULL);
-    if (st == DF_OK && !quiet) print_balance(j, ro.path, out);
+    df_status st = run_job(ctx, &jb, &b, &j);
+    if (st == DF_OK) st = df_join_write(ctx, j, b, jb.out, jb.format, jb.nco ? jb.co : NULL);
+    if (st == DF_OK && !quiet) print_balance(j, jb.ro.path, jb.out);
     df_join_free(j);
     df_boundaries_free(b);
     return st == DF_OK ? 0 : fail(ctx, st);
+}
+
+/* The reconciliation summary: how the names were matched, which fuzzily
+ * and with what score, and which not, with their closest candidates. */
+static void print_check(const df_join *j)
+{
+    const df_balance *b = df_join_balance(j);
+    static const char *level_names[] = {"", "adm1", "adm2", "adm3"};
+    printf("%ld rows: %ld matched, %ld unmatched, %ld out of period, %ld rejected\n", b->read.rows, b->matched,
+           b->unmatched, b->out_of_period, b->read.rejected);
+    printf("matched by P-code %ld, name %ld, other name or alias %ld, skeleton or fuzzy %ld, point %ld, swapped "
+           "lat/lon %ld\n",
+           b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy, b->matched_by_point,
+           b->swapped);
+    int n = df_join_decision_count(j), shown = 0;
+    printf("\nnames matched by alias, skeleton or fuzzy match:\n");
+    for (int i = 0; i < n; i++) {
+        const df_name_decision *d = df_join_decision(j, i);
+        if (!strcmp(d->how, "name") || !strcmp(d->how, "unmatched")) continue;
+        printf("  %s %-22s -> %-18s %-8s", level_names[d->level], d->name, d->unit, d->how);
+        if (!strcmp(d->how, "fuzzy")) printf(" %.2f", d->score);
+        printf("  (%ld rows%s%s)\n", d->rows, d->parent[0] ? ", in " : "", d->parent);
+        shown++;
+    }
+    if (!shown) printf("  none\n");
+    shown = 0;
+    printf("\nunmatched names:\n");
+    for (int i = 0; i < n; i++) {
+        const df_name_decision *d = df_join_decision(j, i);
+        if (strcmp(d->how, "unmatched") != 0) continue;
+        printf("  %s %-22s %ld rows%s%s%s; closest: %s\n", level_names[d->level], d->name, d->rows,
+               d->parent[0] ? " in " : "", d->parent, d->ambiguous ? ", fits several units" : "",
+               d->candidates[0] ? d->candidates : "none");
+        shown++;
+    }
+    if (!shown) printf("  none\n");
+}
+
+static int cmd_check(df_ctx *ctx, int argc, char **argv)
+{
+    job jb;
+    int rc = parse_job(&jb, argc, argv, usage_check);
+    if (rc >= 0) return rc;
+    int strict = jb.jo.strict;
+    jb.jo.strict = 0; /* report first, then fail */
+    df_boundaries *b = NULL;
+    df_join *j = NULL;
+    df_status st = run_job(ctx, &jb, &b, &j);
+    int rc_strict = 0;
+    if (st == DF_OK) {
+        print_check(j);
+        if (jb.jo.log_path) printf("\ndecision log: %s\n", jb.jo.log_path);
+        if (strict && df_join_balance(j)->unmatched > 0) {
+            fprintf(stderr, "dispflow: error: %ld records could not be matched (--strict)\n",
+                    df_join_balance(j)->unmatched);
+            rc_strict = df_status_exit_code(DF_EUNMATCHED);
+        }
+    }
+    df_join_free(j);
+    df_boundaries_free(b);
+    return st == DF_OK ? rc_strict : fail(ctx, st);
 }
 
 static int cmd_sample(df_ctx *ctx, int argc, char **argv)
@@ -294,6 +412,8 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(argv[1], "join"))
         rc = cmd_join(ctx, argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "check"))
+        rc = cmd_check(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "sample"))
         rc = cmd_sample(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

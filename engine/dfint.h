@@ -102,6 +102,44 @@ int df__name_distance(const char *a, const char *b, int limit);
 /* Normalise a P-code: upper case, no '-' or spaces, "IRQ" prefix → "IQ". */
 void df__pcode_normalize(const char *in, char *out, size_t cap);
 
+/* ---- reconcile.c: a stated name to a unit --------------------------------- */
+
+/* How a place was matched (df__how_name gives the word for the log). */
+enum {
+    DF__HOW_NONE,
+    DF__HOW_PCODE,
+    DF__HOW_NAME,
+    DF__HOW_ALT,
+    DF__HOW_ALIAS,
+    DF__HOW_SKELETON,
+    DF__HOW_FUZZY,
+    DF__HOW_POINT,
+    DF__HOW_SWAPPED
+};
+const char *df__how_name(int how);
+
+typedef struct {
+    int unit;             /* -1: unmatched */
+    int how;              /* DF__HOW_* */
+    double score;         /* 1 for exact ways, the similarity for fuzzy */
+    int ambiguous;        /* two units fit */
+    char candidates[160]; /* unmatched: the closest units with scores */
+} df__name_match;
+
+/* Match a name at a level, inside parent (unit of level-1) when >= 0. */
+df__name_match df__reconcile_name(const df_boundaries *b, int level, const char *name, int parent);
+
+/* Decisions per distinct (level, parent, name), counted. One per thread. */
+typedef struct df__name_cache df__name_cache;
+df__name_cache *df__name_cache_new(void);
+void df__name_cache_free(df__name_cache *c);
+const df__name_match *df__name_cache_get(df__name_cache *c, const df_boundaries *b, int level, const char *name,
+                                         int parent);
+int df__name_cache_failed(const df__name_cache *c);
+typedef void (*df__name_visit)(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
+                               void *user);
+void df__name_cache_each(const df__name_cache *c, df__name_visit fn, void *user);
+
 /* ---- csv.c: RFC 4180 reader, streaming ---------------------------------- */
 
 typedef struct df_csv df_csv;
@@ -143,6 +181,19 @@ int df__pip_locate(const df_pip *pip, double x, double y);
 void df__pip_free(df_pip *pip);
 
 /* ---- boundaries.c -------------------------------------------------------- */
+
+/* Kinds of name a unit is known by. */
+enum { DF__NAME_OWN = 0, DF__NAME_ALT = 1, DF__NAME_ALIAS = 2 };
+
+/* One entry of a level's name index: a normalised name, its consonant
+ * skeleton, the unit and the kind. Sorted by key. */
+typedef struct {
+    char *key, *skel;
+    int unit, kind;
+} df__name_key;
+
+/* The name index of a level (borrowed), or NULL with *n = 0. */
+const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n);
 
 /* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);

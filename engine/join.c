@@ -43,6 +43,8 @@ struct df_join {
     int level, nunits;
     df_figures *figures;
     df_balance balance;
+    df_name_decision *decisions; /* one per distinct stated name */
+    int ndecisions;
 };
 
 void df_join_opts_init(df_join_opts *o)
@@ -91,14 +93,12 @@ static bin *bin_get(bin_table *t, int unit, int32_t date)
 
 /* ---- matching ------------------------------------------------------------------ */
 
-typedef enum { HOW_NONE, HOW_PCODE, HOW_NAME, HOW_POINT, HOW_SWAPPED } match_how;
-static const char *how_names[] = {"unmatched", "pcode", "name", "point", "swapped-point"};
-
 typedef struct {
-    int unit; /* at the join level, or -1 */
-    match_how how;
+    int unit;              /* at the join level, or -1 */
+    int how;               /* DF__HOW_* of the decisive step */
+    double score;          /* of a fuzzy name, else 1 */
     int swapped, conflict; /* the coordinates were swapped; they contradict the names */
-    char note[256];
+    char note[320];
 } match;
 
 static void add_note(match *m, const char *fmt, const char *a, const char *b)
@@ -110,54 +110,70 @@ static void add_note(match *m, const char *fmt, const char *a, const char *b)
 }
 
 /* Walk the stated names down from admin 1: the deepest unit they reach, or
- * -1 (with *level 0). */
-static int match_names(const df_boundaries *b, const df_place *pl, int *level, match *m)
+ * -1 (with *level 0). A name is searched inside its parent once the parent
+ * is known; a level whose name matches nothing leaves the next level to be
+ * searched in the whole country (where it must be unique). */
+static int match_names(const df_boundaries *b, df__name_cache *cache, const df_place *pl, int *level, match *m,
+                       int *how, double *score)
 {
     int parent = -1, found = -1, finest = df_boundaries_finest_level(b);
     *level = 0;
     for (int lv = 1; lv <= finest; lv++) {
         const char *name = pl->name[lv];
         if (!name || df_boundaries_count(b, lv) == 0) continue;
-        int u = df__boundaries_find_name(b, lv, name, parent);
-        if (u == -2) {
-            add_note(m, "name \"%s\" is shared by several units%s", name, parent >= 0 ? " in its parent" : "");
-            break;
-        }
-        if (u < 0) {
-            if (parent >= 0)
-                add_note(m, "no unit named \"%s\" in %s", name, df__boundaries_unit(b, lv - 1, parent)->name);
+        /* a parent from an unmatched level above does not constrain */
+        int within = found >= 0 && *level == lv - 1 ? parent : -1;
+        const df__name_match *r = df__name_cache_get(cache, b, lv, name, within);
+        if (r->unit < 0) {
+            char where[200] = "";
+            if (within >= 0) snprintf(where, sizeof where, " in %s", df__boundaries_unit(b, lv - 1, within)->name);
+            if (r->ambiguous)
+                add_note(m, "\"%s\" fits several units%s", name, where);
             else
-                add_note(m, "no unit named \"%s\"%s", name, "");
-            break;
+                add_note(m, "no unit named \"%s\"%s", name, where);
+            if (r->candidates[0]) add_note(m, "closest: %s%s", r->candidates, "");
+            continue;
         }
-        parent = found = u;
+        if (r->how != DF__HOW_NAME) {
+            char why[160];
+            snprintf(why, sizeof why, "%s %.2f", df__how_name(r->how), r->score);
+            add_note(m, "\"%s\" is %s", name, df__boundaries_unit(b, lv, r->unit)->name);
+            add_note(m, "by %s%s", why, "");
+        }
+        parent = found = r->unit;
         *level = lv;
+        *how = r->how;
+        *score = r->score;
     }
     return found;
 }
 
-static void match_place(const df_boundaries *b, int level, const df_place *pl, double lon, double lat, match *m)
+static void match_place(const df_boundaries *b, df__name_cache *cache, const df_join_opts *o, const df_place *pl,
+                        double lon, double lat, match *m)
 {
-    int finest = df_boundaries_finest_level(b);
+    int level = o->level, finest = df_boundaries_finest_level(b);
     m->unit = -1; /* no memset: this runs once per record */
-    m->how = HOW_NONE;
+    m->how = DF__HOW_NONE;
+    m->score = 0;
     m->swapped = m->conflict = 0;
     m->note[0] = '\0';
 
-    for (int lv = level; lv <= finest && m->how == HOW_NONE; lv++) { /* 1. P-code */
+    for (int lv = level; lv <= finest && m->how == DF__HOW_NONE; lv++) { /* 1. P-code */
         if (!pl->pcode[lv]) continue;
         int u = df_boundaries_find_pcode(b, lv, pl->pcode[lv]);
         if (u >= 0)
-            m->unit = df__boundaries_ancestor(b, lv, u, level), m->how = HOW_PCODE;
+            m->unit = df__boundaries_ancestor(b, lv, u, level), m->how = DF__HOW_PCODE, m->score = 1;
         else
             add_note(m, "P-code %s not in the boundaries%s", pl->pcode[lv], "");
     }
-    int name_level = 0, by_name = -1;
-    if (m->how == HOW_NONE) { /* 2. names */
-        by_name = match_names(b, pl, &name_level, m);
+    int name_level = 0, by_name = -1, how = DF__HOW_NONE;
+    double score = 0;
+    if (m->how == DF__HOW_NONE) { /* 2. names */
+        by_name = match_names(b, cache, pl, &name_level, m, &how, &score);
         if (by_name >= 0 && name_level >= level) {
             m->unit = df__boundaries_ancestor(b, name_level, by_name, level);
-            m->how = HOW_NAME;
+            m->how = how;
+            m->score = score;
         }
     }
     if (isnan(lon)) return;
@@ -169,32 +185,34 @@ static void match_place(const df_boundaries *b, int level, const df_place *pl, d
         int swapped = df_boundaries_locate(b, level, lat, lon);
         if (swapped >= 0) {
             /* counted where the swapped point and the stated names agree */
-            int agree = m->how == HOW_NONE
+            int agree = m->how == DF__HOW_NONE
                             ? (by_name < 0 || df__boundaries_ancestor(b, level, swapped, name_level) == by_name)
                             : swapped == m->unit;
             m->swapped = 1;
             m->conflict = !agree;
             add_note(m, "swapped-lat-lon: the point falls outside the boundaries, its swap in %s%s",
                      df_boundaries_unit(b, level, swapped)->name, agree ? "" : ", which the stated names contradict");
-            if (m->how == HOW_NONE && agree) m->unit = swapped, m->how = HOW_SWAPPED;
+            if (m->how == DF__HOW_NONE && agree) m->unit = swapped, m->how = DF__HOW_SWAPPED, m->score = 1;
         } else {
             add_note(m, "the point falls outside the boundaries%s%s", "", "");
         }
         return;
     }
-    if (m->how == HOW_NONE) {
+    if (m->how == DF__HOW_NONE) {
         if (by_name >= 0 && df__boundaries_ancestor(b, level, at, name_level) != by_name) {
             m->conflict = 1;
             add_note(m, "conflict: the point falls in %s, outside the stated %s",
                      df_boundaries_unit(b, level, at)->name, df__boundaries_unit(b, name_level, by_name)->name);
-            return;
+            if (!o->prefer_points) return;
         }
         m->unit = at;
-        m->how = HOW_POINT;
+        m->how = DF__HOW_POINT;
+        m->score = 1;
     } else if (at != m->unit) {
         m->conflict = 1;
         add_note(m, "conflict: the point falls in %s, not in %s", df_boundaries_unit(b, level, at)->name,
                  df_boundaries_unit(b, level, m->unit)->name);
+        if (o->prefer_points) m->unit = at, m->how = DF__HOW_POINT, m->score = 1;
     }
 }
 
@@ -207,6 +225,7 @@ typedef struct {
     bin_table bins;
     df_balance counts; /* matched_by_* and swapped */
     FILE *log;         /* serial reads only */
+    df__name_cache *names;
     int32_t min_date, max_date;
     int failed;
 } join_state;
@@ -233,8 +252,10 @@ static int join_state_merge(join_state *to, const join_state *from)
     to->counts.matched_by_pcode += from->counts.matched_by_pcode;
     to->counts.matched_by_name += from->counts.matched_by_name;
     to->counts.matched_by_point += from->counts.matched_by_point;
+    to->counts.matched_by_alias += from->counts.matched_by_alias;
+    to->counts.matched_by_fuzzy += from->counts.matched_by_fuzzy;
     to->counts.swapped += from->counts.swapped;
-    to->failed |= from->failed;
+    to->failed |= from->failed | df__name_cache_failed(from->names);
     return 0;
 }
 
@@ -253,8 +274,8 @@ static void csv_text(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void log_row(join_state *js, long line, int32_t date, const char *status, int64_t ind, const char *how, int unit,
-                    const char *disp_how, int disp_unit, const char *flags, const char *note)
+static void log_row(join_state *js, long line, int32_t date, const char *status, int64_t ind, const char *how,
+                    double score, int unit, const char *disp_how, int disp_unit, const char *flags, const char *note)
 {
     char d[11];
     FILE *f = js->log;
@@ -264,6 +285,8 @@ static void log_row(join_state *js, long line, int32_t date, const char *status,
     fprintf(f, "%ld,%s,%s,", line, d, status);
     if (ind >= 0) fprintf(f, "%lld", (long long)ind);
     fprintf(f, ",%s,", how);
+    if (score > 0 && score < 1) fprintf(f, "%.2f", score);
+    fputc(',', f);
     csv_text(f, u ? u->pcode : "");
     fputc(',', f);
     csv_text(f, u ? u->name : "");
@@ -280,12 +303,11 @@ static int on_record(const df_record *r, void *user)
 {
     join_state *js = user;
     const df_boundaries *b = js->b;
-    int level = js->opts->level;
     match loc, disp;
-    disp.unit = -1, disp.how = HOW_NONE, disp.swapped = disp.conflict = 0, disp.note[0] = '\0';
+    disp.unit = -1, disp.how = DF__HOW_NONE, disp.swapped = disp.conflict = 0, disp.note[0] = '\0';
 
-    match_place(b, level, &r->location, r->lon, r->lat, &loc);
-    if (r->status == DF_RETURNED) match_place(b, level, &r->displacement, NAN, NAN, &disp);
+    match_place(b, js->names, js->opts, &r->location, r->lon, r->lat, &loc);
+    if (r->status == DF_RETURNED) match_place(b, js->names, js->opts, &r->displacement, NAN, NAN, &disp);
 
     if (r->date != DF_NO_DATE) {
         if (js->min_date == DF_NO_DATE || r->date < js->min_date) js->min_date = r->date;
@@ -310,9 +332,11 @@ static int on_record(const df_record *r, void *user)
         }
     }
     df_balance *bal = &js->counts;
-    bal->matched_by_pcode += loc.how == HOW_PCODE;
-    bal->matched_by_name += loc.how == HOW_NAME;
-    bal->matched_by_point += loc.how == HOW_POINT;
+    bal->matched_by_pcode += loc.how == DF__HOW_PCODE;
+    bal->matched_by_name += loc.how == DF__HOW_NAME;
+    bal->matched_by_alias += loc.how == DF__HOW_ALT || loc.how == DF__HOW_ALIAS;
+    bal->matched_by_fuzzy += loc.how == DF__HOW_SKELETON || loc.how == DF__HOW_FUZZY;
+    bal->matched_by_point += loc.how == DF__HOW_POINT;
     bal->swapped += loc.swapped;
 
     if (js->log) {
@@ -327,8 +351,8 @@ static int on_record(const df_record *r, void *user)
         size_t fl = strlen(flags);
         if (fl) flags[fl - 1] = '\0';
         log_row(js, r->line, r->date, r->status == DF_RETURNED ? "returned" : "displaced", r->individuals,
-                how_names[loc.how], loc.unit, r->status == DF_RETURNED ? how_names[disp.how] : "", disp.unit, flags,
-                note);
+                df__how_name(loc.how), loc.score, loc.unit, r->status == DF_RETURNED ? df__how_name(disp.how) : "",
+                disp.unit, flags, note);
     }
     return 0;
 }
@@ -339,7 +363,54 @@ static void on_reject(const df_rejection *rj, void *user)
     char note[300];
     if (!js->log) return;
     snprintf(note, sizeof note, "%s: %s", rj->column, rj->detail ? rj->detail : "");
-    log_row(js, rj->line, DF_NO_DATE, "", -1, "rejected", -1, "", -1, df_reject_name(rj->reason), note);
+    log_row(js, rj->line, DF_NO_DATE, "", -1, "rejected", 0, -1, "", -1, df_reject_name(rj->reason), note);
+}
+
+/* ---- the distinct name decisions, gathered from the threads' caches ---------- */
+
+typedef struct {
+    df_join *j;
+    const df_boundaries *b;
+    int cap, failed;
+} gather;
+
+static void gather_one(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
+                       void *user)
+{
+    gather *g = user;
+    df_join *j = g->j;
+    for (int i = 0; i < j->ndecisions; i++) { /* the same name read by another thread */
+        df_name_decision *d = &j->decisions[i];
+        if (d->level == level && strcmp(d->name, name) == 0 && strcmp(d->parent, parent_name) == 0) {
+            d->rows += rows;
+            return;
+        }
+    }
+    if (j->ndecisions == g->cap) {
+        int cap = g->cap * 2 + 64;
+        df_name_decision *nd = df__realloc_array(j->decisions, (size_t)cap, sizeof *nd);
+        if (!nd) return (void)(g->failed = 1);
+        j->decisions = nd;
+        g->cap = cap;
+    }
+    /* name and parent in one allocation: "name\0parent" */
+    size_t ln = strlen(name), lp = strlen(parent_name);
+    char *np = malloc(ln + lp + 2), *cand = df__strdup(m->candidates);
+    if (!np || !cand) return free(np), free(cand), (void)(g->failed = 1);
+    memcpy(np, name, ln + 1);
+    memcpy(np + ln + 1, parent_name, lp + 1);
+    const df_unit *u = m->unit >= 0 ? df__boundaries_unit(g->b, level, m->unit) : NULL;
+    j->decisions[j->ndecisions++] = (df_name_decision){
+        level,        np,   np + ln + 1, df__how_name(m->how), u ? u->pcode : "", u ? u->name : "", m->score,
+        m->ambiguous, cand, rows};
+}
+
+static int cmp_decision(const void *a, const void *b)
+{
+    const df_name_decision *p = a, *q = b;
+    if (p->level != q->level) return p->level - q->level;
+    int c = strcmp(p->name, q->name);
+    return c ? c : strcmp(p->parent, q->parent);
 }
 
 df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
@@ -357,7 +428,12 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         states[k].min_date = states[k].max_date = DF_NO_DATE;
         users[k] = &states[k];
     }
-    if (!j) return df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int k = 0; k < JOIN_MAX_THREADS; k++)
+        if (!(states[k].names = df__name_cache_new())) j = (free(j), NULL);
+    if (!j) {
+        for (int k = 0; k < JOIN_MAX_THREADS; k++) df__name_cache_free(states[k].names);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
     if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto done;
     j->level = jopts->level;
     j->nunits = df_boundaries_count(b, jopts->level);
@@ -373,9 +449,9 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
             st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
             goto done;
         }
-        fputs(
-            "line,date,status,individuals,match,adm_pcode,adm_name,displacement_match,displacement_pcode,flags,note\n",
-            js->log);
+        fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,flags,"
+              "note\n",
+              js->log);
     }
 
     /* all cores, unless a decision log must keep the input order */
@@ -387,12 +463,22 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
     for (int k = 1; k < used && st == DF_OK; k++)
         if (join_state_merge(js, &states[k]) != 0) js->failed = 1;
-    if (st == DF_OK && js->failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
+    if (st == DF_OK && (js->failed || df__name_cache_failed(js->names)))
+        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
     if (st != DF_OK) goto done;
     if (used > 1) df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", ropts->path, used);
     j->balance.matched_by_pcode = js->counts.matched_by_pcode;
     j->balance.matched_by_name = js->counts.matched_by_name;
     j->balance.matched_by_point = js->counts.matched_by_point;
+    j->balance.matched_by_alias = js->counts.matched_by_alias;
+    j->balance.matched_by_fuzzy = js->counts.matched_by_fuzzy;
+    gather g = {j, b, 0, 0};
+    for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, gather_one, &g);
+    if (g.failed) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision);
     j->balance.swapped = js->counts.swapped;
 
     /* The period: defaults from the data. Snapshots: the latest snapshot
@@ -458,7 +544,10 @@ done:
         fclose(js->log);
         remove(tmp);
     }
-    for (int k = 0; k < JOIN_MAX_THREADS; k++) free(states[k].bins.slots);
+    for (int k = 0; k < JOIN_MAX_THREADS; k++) {
+        free(states[k].bins.slots);
+        df__name_cache_free(states[k].names);
+    }
     if (st != DF_OK) {
         df_join_free(j);
         j = NULL;
@@ -470,8 +559,20 @@ done:
 void df_join_free(df_join *j)
 {
     if (!j) return;
+    for (int i = 0; i < j->ndecisions; i++) {
+        free((char *)j->decisions[i].name);
+        free((char *)j->decisions[i].candidates);
+    }
+    free(j->decisions);
     free(j->figures);
     free(j);
+}
+
+int df_join_decision_count(const df_join *j) { return j->ndecisions; }
+
+const df_name_decision *df_join_decision(const df_join *j, int i)
+{
+    return i >= 0 && i < j->ndecisions ? &j->decisions[i] : NULL;
 }
 
 const df_balance *df_join_balance(const df_join *j) { return &j->balance; }

@@ -259,6 +259,9 @@ typedef struct {
     const char *name_field;
     const char *parent_pcode_field;
     const char *parent_name_field;
+    /* Alias tables (CSV: level,alias,name[,parent]), NULL-terminated list;
+     * NULL = none. Each row says that alias and name are one place. */
+    const char *const *aliases;
 } df_boundary_opts;
 
 void df_boundary_opts_init(df_boundary_opts *opts);
@@ -309,6 +312,7 @@ typedef struct {
     int32_t as_of;        /* last date counted; DF_NO_DATE = the latest in data */
     const char *log_path; /* decision log CSV, one row per record; NULL = none */
     int strict;           /* unmatched records make the join fail (DF_EUNMATCHED) */
+    int prefer_points;    /* names and coordinates disagree: 0 = the names win, 1 = the point */
 } df_join_opts;
 
 void df_join_opts_init(df_join_opts *opts);
@@ -331,6 +335,8 @@ typedef struct {
     long out_of_period; /* valid rows dated outside [from, as_of] */
     int64_t ind_matched, ind_unmatched, ind_out_of_period;
     long matched_by_pcode, matched_by_name, matched_by_point, swapped;
+    long matched_by_alias; /* another name of the unit: layer fields or alias table */
+    long matched_by_fuzzy; /* consonant skeleton or edit distance (see docs/reconcile.md) */
     long returns_unplaced; /* returns whose district of displacement is unknown */
     int64_t ind_returns_unplaced;
     int32_t from, as_of; /* the period actually used */
@@ -346,6 +352,23 @@ const df_balance *df_join_balance(const df_join *j);
 int df_join_level(const df_join *j);
 /* Figures of unit i (as in df_boundaries_unit(b, level, i)). Borrowed. */
 const df_figures *df_join_figures(const df_join *j, int i);
+
+/* How one distinct stated name (with its parent) was reconciled, and how
+ * many rows stated it. Strings borrowed from the join. */
+typedef struct {
+    int level;
+    const char *name, *parent; /* as stated; parent "" when none */
+    const char *how;           /* name, alt-name, alias, skeleton, fuzzy, unmatched */
+    const char *pcode, *unit;  /* the unit matched ("" when unmatched) */
+    double score;              /* fuzzy similarity; 1 for the exact ways */
+    int ambiguous;             /* two units fit: never guessed */
+    const char *candidates;    /* unmatched: the closest units with scores */
+    long rows;
+} df_name_decision;
+
+/* The distinct name decisions, sorted by level, name and parent. */
+int df_join_decision_count(const df_join *j);
+const df_name_decision *df_join_decision(const df_join *j, int i);
 
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */

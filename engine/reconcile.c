@@ -1,0 +1,201 @@
+/*
+ * reconcile.c — a stated name to a unit, and how.
+ *
+ * In order, within the parent unit when it is known: the name itself, the
+ * unit's other names (fields of the boundary layer) and its aliases, all
+ * compared after normalisation (names.c); then the consonant skeleton
+ * (transliteration variants: Tilkaif, Telkaif, Tilkaef); then a fuzzy match
+ * by edit distance, accepted only when it is unambiguous. Whatever two units
+ * could claim is never guessed: it is unmatched, with its candidates.
+ *
+ * The fuzzy score is 1 - d / max(len a, len b), d the optimal string
+ * alignment distance (Levenshtein with transpositions) of the normalised
+ * names. A match needs a score of at least DF_FUZZY_MIN and a lead of at
+ * least DF_FUZZY_MARGIN over the best other unit.
+ *
+ * Decisions are cached per distinct (level, parent, name): a million rows
+ * with a few hundred distinct names reconcile a few hundred times.
+ */
+#include "dfint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DF_FUZZY_MIN    0.75
+#define DF_FUZZY_MARGIN 0.10
+
+const char *df__how_name(int how)
+{
+    static const char *names[] = {"unmatched", "pcode", "name",  "alt-name",     "alias",
+                                  "skeleton",  "fuzzy", "point", "swapped-point"};
+    return how >= 0 && how < (int)(sizeof names / sizeof *names) ? names[how] : "?";
+}
+
+df__name_match df__reconcile_name(const df_boundaries *b, int level, const char *name, int parent)
+{
+    df__name_match m = {-1, DF__HOW_NONE, 0, 0, ""};
+    char key[256], skel[256];
+    int n;
+    const df__name_key *e = df__boundaries_names(b, level, &n);
+    df__name_normalize(name, key, sizeof key);
+    if (!e || !key[0]) return m;
+    df__name_skeleton(key, skel, sizeof skel);
+
+    /* 1. the normalised name, among names, other names and aliases */
+    int best_kind = 99;
+    for (int k = 0; k < n; k++) {
+        if (strcmp(e[k].key, key) != 0) continue;
+        int u = e[k].unit;
+        if (parent >= 0 && df__boundaries_unit(b, level, u)->parent != parent) continue;
+        if (m.unit >= 0 && m.unit != u) m.ambiguous = 1;
+        if (e[k].kind < best_kind || m.unit < 0) best_kind = e[k].kind < best_kind ? e[k].kind : best_kind;
+        m.unit = u;
+    }
+    if (m.unit >= 0 && !m.ambiguous) {
+        m.how = best_kind == DF__NAME_OWN ? DF__HOW_NAME : best_kind == DF__NAME_ALT ? DF__HOW_ALT : DF__HOW_ALIAS;
+        m.score = 1;
+        return m;
+    }
+    /* 2. the skeleton */
+    if (m.unit < 0 && skel[0]) {
+        for (int k = 0; k < n; k++) {
+            if (strcmp(e[k].skel, skel) != 0) continue;
+            int u = e[k].unit;
+            if (parent >= 0 && df__boundaries_unit(b, level, u)->parent != parent) continue;
+            if (m.unit >= 0 && m.unit != u) m.ambiguous = 1;
+            m.unit = u;
+        }
+        if (m.unit >= 0 && !m.ambiguous) {
+            m.how = DF__HOW_SKELETON;
+            m.score = 1;
+            return m;
+        }
+    }
+    /* 3. fuzzy: the best score of each unit, then the best three units */
+    int nunits = df_boundaries_count(b, level), len = (int)strlen(key);
+    double *score = calloc((size_t)nunits + 1, sizeof *score);
+    if (!score) return m;
+    for (int k = 0; k < n; k++) {
+        int u = e[k].unit;
+        if (parent >= 0 && df__boundaries_unit(b, level, u)->parent != parent) continue;
+        int lk = (int)strlen(e[k].key), longest = lk > len ? lk : len;
+        double s = 1.0 - (double)df__name_distance(key, e[k].key, longest / 2) / longest;
+        if (s > score[u]) score[u] = s;
+    }
+    int top[3] = {-1, -1, -1};
+    for (int u = 0; u < nunits; u++) {
+        if (score[u] <= 0) continue;
+        for (int t = 0; t < 3; t++) {
+            if (top[t] < 0 || score[u] > score[top[t]]) {
+                for (int q = 2; q > t; q--) top[q] = top[q - 1];
+                top[t] = u;
+                break;
+            }
+        }
+    }
+    int best = top[0], second = top[1];
+    double best_s = best >= 0 ? score[best] : 0, second_s = second >= 0 ? score[second] : 0;
+    if (best >= 0 && !m.ambiguous && best_s >= DF_FUZZY_MIN && best_s - second_s >= DF_FUZZY_MARGIN) {
+        m.unit = best, m.how = DF__HOW_FUZZY, m.score = best_s;
+        free(score);
+        return m;
+    }
+    /* unmatched: say who came closest */
+    m.unit = -1;
+    m.how = DF__HOW_NONE;
+    for (int c = 0; c < 3; c++) {
+        if (top[c] < 0 || score[top[c]] < 0.4) continue;
+        size_t used = strlen(m.candidates);
+        snprintf(m.candidates + used, sizeof m.candidates - used, "%s%s %.2f", used ? "; " : "",
+                 df__boundaries_unit(b, level, top[c])->name, score[top[c]]);
+    }
+    free(score);
+    return m;
+}
+
+/* ---- the cache ------------------------------------------------------------------ */
+
+typedef struct {
+    char *key; /* "level|parent|name" */
+    df__name_match m;
+    long rows;
+    int level;
+    const char *name, *parent_name; /* inside key */
+} cache_entry;
+
+struct df__name_cache {
+    cache_entry *slots;
+    size_t cap, count;
+    int failed;
+};
+
+df__name_cache *df__name_cache_new(void) { return calloc(1, sizeof(df__name_cache)); }
+
+void df__name_cache_free(df__name_cache *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->cap; i++) free(c->slots[i].key);
+    free(c->slots);
+    free(c);
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static cache_entry *cache_slot(df__name_cache *c, const char *key)
+{
+    if (2 * (c->count + 1) > c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 256;
+        cache_entry *slots = calloc(cap, sizeof *slots);
+        if (!slots) return NULL;
+        for (size_t i = 0; i < c->cap; i++) {
+            if (!c->slots[i].key) continue;
+            size_t h = hash_str(c->slots[i].key) & (cap - 1);
+            while (slots[h].key) h = (h + 1) & (cap - 1);
+            slots[h] = c->slots[i];
+        }
+        free(c->slots);
+        c->slots = slots;
+        c->cap = cap;
+    }
+    size_t h = hash_str(key) & (c->cap - 1);
+    while (c->slots[h].key && strcmp(c->slots[h].key, key) != 0) h = (h + 1) & (c->cap - 1);
+    return &c->slots[h];
+}
+
+const df__name_match *df__name_cache_get(df__name_cache *c, const df_boundaries *b, int level, const char *name,
+                                         int parent)
+{
+    static const df__name_match none = {-1, DF__HOW_NONE, 0, 0, ""};
+    char key[600];
+    const char *pname = parent >= 0 ? df__boundaries_unit(b, level - 1, parent)->name : "";
+    int n = snprintf(key, sizeof key, "%d|%s|%s", level, pname, name);
+    if (n < 0 || (size_t)n >= sizeof key) return &none; /* an absurdly long name matches nothing */
+    cache_entry *e = cache_slot(c, key);
+    if (!e) return c->failed = 1, &none;
+    if (!e->key) {
+        if (!(e->key = df__strdup(key))) return c->failed = 1, &none;
+        e->level = level;
+        e->parent_name = strchr(e->key, '|') + 1;
+        char *bar = strchr((char *)e->parent_name, '|');
+        *bar = '\0';
+        e->name = bar + 1;
+        e->m = df__reconcile_name(b, level, name, parent);
+        c->count++;
+    }
+    e->rows++;
+    return &e->m;
+}
+
+int df__name_cache_failed(const df__name_cache *c) { return c->failed; }
+
+void df__name_cache_each(const df__name_cache *c, df__name_visit fn, void *user)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slots[i].key)
+            fn(c->slots[i].level, c->slots[i].name, c->slots[i].parent_name, &c->slots[i].m, c->slots[i].rows, user);
+}
