@@ -274,24 +274,30 @@ static void csv_text(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void log_row(join_state *js, long line, int32_t date, const char *status, int64_t ind, const char *how,
-                    double score, int unit, const char *disp_how, int disp_unit, const char *flags, const char *note)
+static void log_unit(FILE *f, const join_state *js, int unit, int with_name)
+{
+    const df_unit *u = unit >= 0 ? df_boundaries_unit(js->b, js->opts->level, unit) : NULL;
+    fputc(',', f);
+    csv_text(f, u ? u->pcode : "");
+    if (with_name) fputc(',', f), csv_text(f, u ? u->name : "");
+}
+
+/* One decision-log row: how the location, the district of displacement
+ * (returns) and the origin were matched, the flags, and why in words. */
+static void log_row(join_state *js, const df_record *r, const match *loc, const match *disp, const match *orig,
+                    const char *flags, const char *note)
 {
     char d[11];
     FILE *f = js->log;
-    const df_unit *u = unit >= 0 ? df_boundaries_unit(js->b, js->opts->level, unit) : NULL;
-    const df_unit *du = disp_unit >= 0 ? df_boundaries_unit(js->b, js->opts->level, disp_unit) : NULL;
-    df_date_format(date, d);
-    fprintf(f, "%ld,%s,%s,", line, d, status);
-    if (ind >= 0) fprintf(f, "%lld", (long long)ind);
-    fprintf(f, ",%s,", how);
-    if (score > 0 && score < 1) fprintf(f, "%.2f", score);
-    fputc(',', f);
-    csv_text(f, u ? u->pcode : "");
-    fputc(',', f);
-    csv_text(f, u ? u->name : "");
-    fprintf(f, ",%s,", disp_how);
-    csv_text(f, du ? du->pcode : "");
+    df_date_format(r->date, d);
+    fprintf(f, "%ld,%s,%s,%lld,%s,", r->line, d, r->status == DF_RETURNED ? "returned" : "displaced",
+            (long long)r->individuals, df__how_name(loc->how));
+    if (loc->score > 0 && loc->score < 1) fprintf(f, "%.2f", loc->score);
+    log_unit(f, js, loc->unit, 1);
+    fprintf(f, ",%s", disp ? df__how_name(disp->how) : "");
+    log_unit(f, js, disp ? disp->unit : -1, 0);
+    fprintf(f, ",%s", orig ? df__how_name(orig->how) : "");
+    log_unit(f, js, orig ? orig->unit : -1, 0);
     fputc(',', f);
     csv_text(f, flags);
     fputc(',', f);
@@ -299,16 +305,23 @@ static void log_row(join_state *js, long line, int32_t date, const char *status,
     fputc('\n', f);
 }
 
+static int has_place(const df_place *p)
+{
+    for (int lv = 1; lv <= 3; lv++)
+        if (p->name[lv] || p->pcode[lv]) return 1;
+    return 0;
+}
+
 static int on_record(const df_record *r, void *user)
 {
     join_state *js = user;
     const df_boundaries *b = js->b;
-    match loc, disp;
-    disp.unit = -1, disp.how = DF__HOW_NONE, disp.swapped = disp.conflict = 0, disp.note[0] = '\0';
+    match loc, disp, orig;
+    int returned = r->status == DF_RETURNED, with_origin = has_place(&r->origin);
 
     match_place(b, js->names, js->opts, &r->location, r->lon, r->lat, &loc);
-    if (r->status == DF_RETURNED) match_place(b, js->names, js->opts, &r->displacement, NAN, NAN, &disp);
-
+    if (returned) match_place(b, js->names, js->opts, &r->displacement, NAN, NAN, &disp);
+    if (with_origin) match_place(b, js->names, js->opts, &r->origin, NAN, NAN, &orig);
     if (r->date != DF_NO_DATE) {
         if (js->min_date == DF_NO_DATE || r->date < js->min_date) js->min_date = r->date;
         if (js->max_date == DF_NO_DATE || r->date > js->max_date) js->max_date = r->date;
@@ -317,7 +330,7 @@ static int on_record(const df_record *r, void *user)
     if (!bn) return js->failed = 1, 1;
     bn->rows++;
     bn->individuals += r->individuals;
-    if (r->status == DF_DISPLACED) {
+    if (!returned) {
         bn->displaced += r->individuals;
         if (r->families > 0) bn->families += r->families;
     } else {
@@ -345,14 +358,14 @@ static int on_record(const df_record *r, void *user)
         if (loc.swapped) strcat(flags, "swapped-lat-lon ");
         if (loc.conflict) strcat(flags, "conflict ");
         if (r->individuals_derived) strcat(flags, "individuals-from-families ");
-        char note[600];
-        snprintf(note, sizeof note, "%s%s%s%s", loc.note, disp.note[0] ? (loc.note[0] ? "; " : "") : "",
-                 disp.note[0] ? "displacement: " : "", disp.note);
+        char note[1100];
+        snprintf(note, sizeof note, "%s%s%s%s%s%s", loc.note, returned && disp.note[0] ? "; displacement: " : "",
+                 returned ? disp.note : "", with_origin && orig.note[0] ? "; origin: " : "",
+                 with_origin ? orig.note : "", "");
         size_t fl = strlen(flags);
         if (fl) flags[fl - 1] = '\0';
-        log_row(js, r->line, r->date, r->status == DF_RETURNED ? "returned" : "displaced", r->individuals,
-                df__how_name(loc.how), loc.score, loc.unit, r->status == DF_RETURNED ? df__how_name(disp.how) : "",
-                disp.unit, flags, note);
+        log_row(js, r, &loc, returned ? &disp : NULL, with_origin ? &orig : NULL, flags,
+                note[0] == ';' ? note + 2 : note);
     }
     return 0;
 }
@@ -363,7 +376,9 @@ static void on_reject(const df_rejection *rj, void *user)
     char note[300];
     if (!js->log) return;
     snprintf(note, sizeof note, "%s: %s", rj->column, rj->detail ? rj->detail : "");
-    log_row(js, rj->line, DF_NO_DATE, "", -1, "rejected", 0, -1, "", -1, df_reject_name(rj->reason), note);
+    fprintf(js->log, "%ld,,,,rejected,,,,,,,,%s,", rj->line, df_reject_name(rj->reason));
+    csv_text(js->log, note);
+    fputc('\n', js->log);
 }
 
 /* ---- the distinct name decisions, gathered from the threads' caches ---------- */
@@ -449,8 +464,8 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
             st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
             goto done;
         }
-        fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,flags,"
-              "note\n",
+        fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,"
+              "origin_match,origin_pcode,flags,note\n",
               js->log);
     }
 

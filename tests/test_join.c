@@ -98,8 +98,8 @@ static int read_log(const char *path, log_row *rows)
     if (!f) return -1;
     if (!fgets(line, sizeof line, f)) return fclose(f), -1;
     while (n < MAX_LOG && fgets(line, sizeof line, f)) {
-        char *c[13];
-        if (split_csv(line, c, 13) < 12) continue;
+        char *c[15];
+        if (split_csv(line, c, 15) < 14) continue;
         log_row *r = &rows[n++];
         r->line = atol(c[0]);
         snprintf(r->date, sizeof r->date, "%s", c[1]);
@@ -107,7 +107,7 @@ static int read_log(const char *path, log_row *rows)
         r->individuals = atoll(c[3]);
         snprintf(r->match, sizeof r->match, "%s", c[4]);
         snprintf(r->disp_match, sizeof r->disp_match, "%s", c[8]);
-        snprintf(r->flags, sizeof r->flags, "%s", c[10]);
+        snprintf(r->flags, sizeof r->flags, "%s", c[12]);
     }
     fclose(f);
     return n;
