@@ -79,6 +79,8 @@ static const char latin_fold[] = "AAAAAAACEEEEIIIIDNOOOOO.OUUUUYTsaaaaaaaceeeeii
  * and tatweel dropped, the many apostrophes and dashes to separators. */
 static unsigned fold_cp(unsigned cp)
 {
+    /* apostrophes join: Qal'at is one word, not Qal + the article at */
+    if (cp == '\'' || cp == '`' || (cp >= 0x2B0 && cp <= 0x2FF) || (cp >= 0x2018 && cp <= 0x201B)) return CP_DROP;
     if (cp < 0x80) return isalnum((int)cp) ? (unsigned)tolower((int)cp) : CP_SEP;
     if (cp >= 0xFF01 && cp <= 0xFF5E) return fold_cp(cp - 0xFEE0); /* fullwidth */
     if (cp >= 0xC0 && cp <= 0x17F && cp != 0xD7 && cp != 0xF7) {

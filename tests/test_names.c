@@ -102,6 +102,9 @@ TEST(name_unicode_folding)
     /* fullwidth letters, curly apostrophes */
     EXPECT_STR(norm("\xef\xbc\xad\xef\xbd\x8f\xef\xbd\x93\xef\xbd\x95\xef\xbd\x8c"), "mosul");
     EXPECT_STR(norm("Ka\xe2\x80\x99im"), "kaim");
+    /* an apostrophe joins: Qal'at Saleh keeps its "at" */
+    EXPECT_STR(norm("Qal'at Saleh"), "qalatsaleh");
+    EXPECT_STR(norm("Al-Ka'im"), "kaim");
 }
 
 /* At every cap from 1 up: NUL-terminated, nothing written past cap, and the
