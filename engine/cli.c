@@ -128,8 +128,11 @@ static void print_balance(const df_join *j, const char *records, const char *out
     df_date_format(b->from, from);
     df_date_format(b->as_of, as_of);
     fprintf(stderr, "%s: %ld rows\n", records, b->read.rows);
-    fprintf(stderr, "  matched        %8ld  (by P-code %ld, by name %ld, by point %ld, swapped lat/lon %ld)\n",
-            b->matched, b->matched_by_pcode, b->matched_by_name, b->matched_by_point, b->swapped);
+    fprintf(stderr,
+            "  matched        %8ld  (by P-code %ld, name %ld, other name or alias %ld, skeleton or fuzzy %ld, "
+            "point %ld; swapped lat/lon %ld, conflicts %ld)\n",
+            b->matched, b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy,
+            b->matched_by_point, b->swapped, b->conflicts);
     fprintf(stderr, "  unmatched      %8ld\n", b->unmatched);
     fprintf(stderr, "  out of period  %8ld  (period %s .. %s%s)\n", b->out_of_period, from[0] ? from : "-",
             as_of[0] ? as_of : "-", b->snapshot != DF_NO_DATE ? ", snapshot of the last date" : "");
@@ -323,6 +326,8 @@ static void print_check(const df_join *j)
            "lat/lon %ld\n",
            b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy, b->matched_by_point,
            b->swapped);
+    printf("coordinates contradicting the stated names: %ld rows (flagged 'conflict' in the decision log)\n",
+           b->conflicts);
     int n = df_join_decision_count(j), shown = 0;
     printf("\nnames matched by alias, skeleton or fuzzy match:\n");
     for (int i = 0; i < n; i++) {

@@ -255,6 +255,7 @@ static int join_state_merge(join_state *to, const join_state *from)
     to->counts.matched_by_alias += from->counts.matched_by_alias;
     to->counts.matched_by_fuzzy += from->counts.matched_by_fuzzy;
     to->counts.swapped += from->counts.swapped;
+    to->counts.conflicts += from->counts.conflicts;
     to->failed |= from->failed | df__name_cache_failed(from->names);
     return 0;
 }
@@ -351,6 +352,7 @@ static int on_record(const df_record *r, void *user)
     bal->matched_by_fuzzy += loc.how == DF__HOW_SKELETON || loc.how == DF__HOW_FUZZY;
     bal->matched_by_point += loc.how == DF__HOW_POINT;
     bal->swapped += loc.swapped;
+    bal->conflicts += loc.conflict;
 
     if (js->log) {
         char flags[128] = "";
@@ -495,6 +497,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     }
     qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision);
     j->balance.swapped = js->counts.swapped;
+    j->balance.conflicts = js->counts.conflicts;
 
     /* The period: defaults from the data. Snapshots: the latest snapshot
      * date on or before as_of, alone. */

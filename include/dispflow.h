@@ -337,6 +337,7 @@ typedef struct {
     long matched_by_pcode, matched_by_name, matched_by_point, swapped;
     long matched_by_alias; /* another name of the unit: layer fields or alias table */
     long matched_by_fuzzy; /* consonant skeleton or edit distance (see docs/reconcile.md) */
+    long conflicts;        /* coordinates that contradict the stated P-code or names */
     long returns_unplaced; /* returns whose district of displacement is unknown */
     int64_t ind_returns_unplaced;
     int32_t from, as_of; /* the period actually used */
