@@ -738,16 +738,33 @@ static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, cons
 }
 
 /* The rows after the header, on the calling thread. */
+/* Progress every 64k rows: the share of the file's bytes read (CSV), which
+ * the context's callback may use to cancel. */
+static int report_progress(df_ctx *ctx, const df_csv *csv, uint64_t size, long rows)
+{
+    if ((rows & 0xFFFF) != 0 || !csv || size == 0) return 1;
+    return df__progress(ctx, (double)df__csv_offset(csv) / (double)size, "reading records");
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    return strcmp(path, "-") != 0 && stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
 static df_status read_rows(reader *r, opened *o)
 {
     char **cells;
     size_t *lens;
     int n, rc;
-    long line;
+    long line, rows = 0;
+    uint64_t size = o->src.kind == SRC_CSV ? file_size(o->src.path) : 0;
     if (o->held.cells && !handle_row(r, o->held.cells, o->held.lens, o->held.n, o->held.line))
         return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
     while ((rc = source_next(&o->src, &cells, &lens, &n, &line)) == 1)
-        if (!handle_row(r, cells, lens, n, line)) return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+        if (!handle_row(r, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
+            return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+    df__progress(r->ctx, 1.0, "reading records");
     return rc < 0 ? r->ctx->status : DF_OK;
 }
 
@@ -879,6 +896,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     }
     for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
     *used = started;
+    df__progress(ctx, 1.0, "reading records");
     if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
 
     /* merge in file order: counts, then rejections with their true lines */

@@ -334,6 +334,21 @@ typedef struct {
     int n;
 } line_list;
 
+static int count_progress(double fraction, const char *stage, void *user)
+{
+    int *calls = user;
+    (void)stage;
+    if (fraction < 0 || fraction > 1) HARNESS_FAIL("progress %g outside [0, 1]", fraction);
+    (*calls)++;
+    return 1;
+}
+
+static int stop_progress(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)stage, (void)user;
+    return 0;
+}
+
 static int count_lines_only(const df_record *r, void *user)
 {
     (void)r, (void)user;
@@ -387,6 +402,16 @@ TEST(parallel_read_equals_serial)
     EXPECT_INT(lp.n, 5);
     for (int k = 0; k < 5 && k < lp.n; k++) EXPECT_INT(lp.lines[k], bad[k]);
     for (int k = 0; k < 5 && k < ls.n; k++) EXPECT_INT(ls.lines[k], bad[k]);
+
+    /* progress: reported as the bytes go, ending at 1; a callback that says
+     * stop cancels the read */
+    int calls = 0;
+    df_ctx_set_progress(ctx, count_progress, &calls);
+    EXPECT_INT(df_records_read(ctx, &o, count_lines_only, NULL, NULL, &ss), DF_OK);
+    EXPECT(calls >= 6); /* 400,000 rows: every 65,536 rows, and the end */
+    df_ctx_set_progress(ctx, stop_progress, NULL);
+    EXPECT_INT(df_records_read(ctx, &o, count_lines_only, NULL, NULL, &ss), DF_ECANCELLED);
+    EXPECT(ss.rows < 400000);
     df_ctx_free(ctx);
 }
 
