@@ -373,12 +373,14 @@ int df__boundaries_ancestor(const df_boundaries *b, int from, int i, int to)
 
 /* ---- geometry helpers ------------------------------------------------------ */
 
-/* Geodesic area of a polygonal GEOS geometry in km² (holes subtracted). */
-static double geodesic_area_km2(GEOSContextHandle_t h, const GEOSGeometry *g)
+/* Call fn for every ring (exterior, then holes) of the polygons of a GEOS
+ * geometry, with its vertices copied as x0 y0 x1 y1 ... (closed). fn keeps
+ * the buffer (returns 1) or leaves it to be freed (0); -1 stops with an
+ * error, as does running out of memory. */
+typedef int (*ring_fn)(double *xy, unsigned n, int hole, void *user);
+
+static int for_each_ring(GEOSContextHandle_t h, const GEOSGeometry *g, ring_fn fn, void *user)
 {
-    struct geod_geodesic geod;
-    geod_init(&geod, 6378137.0, 1 / 298.257223563); /* WGS84 */
-    double total = 0;
     int nparts = GEOSGetNumGeometries_r(h, g);
     for (int p = 0; p < nparts; p++) {
         const GEOSGeometry *poly = GEOSGetGeometryN_r(h, g, p);
@@ -390,18 +392,41 @@ static double geodesic_area_km2(GEOSContextHandle_t h, const GEOSGeometry *g)
             unsigned n = 0;
             GEOSCoordSeq_getSize_r(h, cs, &n);
             if (n < 4) continue;
-            double *lon = malloc(n * sizeof *lon), *lat = malloc(n * sizeof *lat), a = 0;
-            if (!lon || !lat) {
-                free(lon), free(lat);
-                return NAN;
-            }
-            for (unsigned k = 0; k < n; k++) GEOSCoordSeq_getXY_r(h, cs, k, &lon[k], &lat[k]);
-            geod_polygonarea(&geod, lat, lon, (int)n - 1, &a, NULL); /* last == first */
-            total += r < 0 ? fabs(a) : -fabs(a);
-            free(lon), free(lat);
+            double *xy = malloc(2 * n * sizeof *xy);
+            if (!xy) return -1;
+            GEOSCoordSeq_copyToBuffer_r(h, cs, xy, 0, 0);
+            int rc = fn(xy, n, r >= 0, user);
+            if (rc <= 0) free(xy);
+            if (rc < 0) return -1;
         }
     }
-    return total / 1e6;
+    return 0;
+}
+
+typedef struct {
+    struct geod_geodesic geod;
+    double total; /* m² */
+} area_sum;
+
+static int add_ring_area(double *xy, unsigned n, int hole, void *user)
+{
+    area_sum *s = user;
+    struct geod_polygon poly;
+    double a = 0;
+    geod_polygon_init(&poly, 0);
+    for (unsigned k = 0; k + 1 < n; k++) geod_polygon_addpoint(&s->geod, &poly, xy[2 * k + 1], xy[2 * k]);
+    geod_polygon_compute(&s->geod, &poly, 0, 1, &a, NULL);
+    s->total += hole ? -fabs(a) : fabs(a);
+    return 0;
+}
+
+/* Geodesic area of a polygonal GEOS geometry in km² (holes subtracted),
+ * on the WGS84 ellipsoid (PROJ's geodesic routines). */
+static double geodesic_area_km2(GEOSContextHandle_t h, const GEOSGeometry *g)
+{
+    area_sum s = {.total = 0};
+    geod_init(&s.geod, 6378137.0, 1 / 298.257223563);
+    return for_each_ring(h, g, add_ring_area, &s) == 0 ? s.total / 1e6 : NAN;
 }
 
 /* Keep only the polygonal parts of a geometry (MakeValid may add lines). */
@@ -425,61 +450,42 @@ static GEOSGeometry *polygonal_parts(GEOSContextHandle_t h, GEOSGeometry *g)
     return u;
 }
 
-/* Append the rings of a polygonal geometry to the ring list for the index. */
-static int collect_rings(GEOSContextHandle_t h, const GEOSGeometry *g, df_ring **rings, int *nrings, int *cap,
-                         double ***bufs, int *nbufs)
+typedef struct {
+    df_ring *rings;
+    int n, cap;
+} ring_list;
+
+static int keep_ring(double *xy, unsigned n, int hole, void *user)
 {
-    int nparts = GEOSGetNumGeometries_r(h, g);
-    for (int p = 0; p < nparts; p++) {
-        const GEOSGeometry *poly = GEOSGetGeometryN_r(h, g, p);
-        if (GEOSGeomTypeId_r(h, poly) != GEOS_POLYGON) continue;
-        int nholes = GEOSGetNumInteriorRings_r(h, poly);
-        for (int r = -1; r < nholes; r++) {
-            const GEOSGeometry *ring = r < 0 ? GEOSGetExteriorRing_r(h, poly) : GEOSGetInteriorRingN_r(h, poly, r);
-            const GEOSCoordSequence *cs = GEOSGeom_getCoordSeq_r(h, ring);
-            unsigned n = 0;
-            GEOSCoordSeq_getSize_r(h, cs, &n);
-            if (n < 4) continue;
-            double *xy = malloc(2 * n * sizeof *xy);
-            if (!xy) return -1;
-            GEOSCoordSeq_copyToBuffer_r(h, cs, xy, 0, 0);
-            if (*nrings == *cap || *nbufs == *cap) {
-                int nc = *cap * 2 + 16;
-                df_ring *nr = df__realloc_array(*rings, (size_t)nc, sizeof **rings);
-                if (nr) *rings = nr;
-                double **nb = df__realloc_array(*bufs, (size_t)nc, sizeof **bufs);
-                if (nb) *bufs = nb;
-                if (!nr || !nb) {
-                    free(xy);
-                    return -1;
-                }
-                *cap = nc;
-            }
-            (*bufs)[(*nbufs)++] = xy;
-            (*rings)[(*nrings)++] = (df_ring){xy, (int)n};
-        }
+    ring_list *l = user;
+    (void)hole; /* even-odd over all rings: holes need no mark */
+    if (l->n == l->cap) {
+        int cap = l->cap * 2 + 16;
+        df_ring *r = df__realloc_array(l->rings, (size_t)cap, sizeof *r);
+        if (!r) return -1;
+        l->rings = r;
+        l->cap = cap;
     }
-    return 0;
+    l->rings[l->n++] = (df_ring){xy, (int)n};
+    return 1;
 }
 
 static int build_pip(GEOSContextHandle_t h, level_data *L)
 {
-    df_ring *rings = NULL;
-    double **bufs = NULL;
-    int nrings = 0, nbufs = 0, cap = 0, rc = -1;
+    ring_list l = {NULL, 0, 0};
+    int rc = -1;
     int *start = malloc(((size_t)L->n + 1) * sizeof *start);
     if (!start) return -1;
     for (int i = 0; i < L->n; i++) {
-        start[i] = nrings;
-        if (L->geom[i] && collect_rings(h, L->geom[i], &rings, &nrings, &cap, &bufs, &nbufs) != 0) goto done;
+        start[i] = l.n;
+        if (L->geom[i] && for_each_ring(h, L->geom[i], keep_ring, &l) != 0) goto done;
     }
-    start[L->n] = nrings;
-    L->pip = df__pip_build(rings, start, L->n);
+    start[L->n] = l.n;
+    L->pip = df__pip_build(l.rings, start, L->n);
     rc = L->pip ? 0 : -1;
 done:
-    for (int i = 0; i < nbufs; i++) free(bufs[i]);
-    free(bufs);
-    free(rings);
+    for (int i = 0; i < l.n; i++) free((double *)l.rings[i].xy);
+    free(l.rings);
     free(start);
     return rc;
 }

@@ -280,3 +280,13 @@ void df__csv_close(df_csv *c)
     free(c->fields);
     free(c);
 }
+
+int df__csv_put(FILE *f, const char *s)
+{
+    if (!s || !*s) return 0;
+    if (!strpbrk(s, ",\"\r\n")) return fputs(s, f) == EOF ? -1 : 0;
+    if (fputc('"', f) == EOF) return -1;
+    for (; *s; s++)
+        if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF) return -1;
+    return fputc('"', f) == EOF ? -1 : 0;
+}

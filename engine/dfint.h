@@ -161,6 +161,9 @@ long df__csv_line(const df_csv *csv);
  * file must have no quoted line breaks (the caller checks: no quotes). */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
+/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty).
+ * 0 ok, -1 on a write error. */
+int df__csv_put(FILE *f, const char *s);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 

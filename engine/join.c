@@ -260,27 +260,12 @@ static int join_state_merge(join_state *to, const join_state *from)
     return 0;
 }
 
-static void csv_text(FILE *f, const char *s)
-{
-    if (!s) return;
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void log_unit(FILE *f, const join_state *js, int unit, int with_name)
 {
     const df_unit *u = unit >= 0 ? df_boundaries_unit(js->b, js->opts->level, unit) : NULL;
     fputc(',', f);
-    csv_text(f, u ? u->pcode : "");
-    if (with_name) fputc(',', f), csv_text(f, u ? u->name : "");
+    df__csv_put(f, u ? u->pcode : "");
+    if (with_name) fputc(',', f), df__csv_put(f, u ? u->name : "");
 }
 
 /* One decision-log row: how the location, the district of displacement
@@ -300,9 +285,9 @@ static void log_row(join_state *js, const df_record *r, const match *loc, const 
     fprintf(f, ",%s", orig ? df__how_name(orig->how) : "");
     log_unit(f, js, orig ? orig->unit : -1, 0);
     fputc(',', f);
-    csv_text(f, flags);
+    df__csv_put(f, flags);
     fputc(',', f);
-    csv_text(f, note);
+    df__csv_put(f, note);
     fputc('\n', f);
 }
 
@@ -379,7 +364,7 @@ static void on_reject(const df_rejection *rj, void *user)
     if (!js->log) return;
     snprintf(note, sizeof note, "%s: %s", rj->column, rj->detail ? rj->detail : "");
     fprintf(js->log, "%ld,,,,rejected,,,,,,,,%s,", rj->line, df_reject_name(rj->reason));
-    csv_text(js->log, note);
+    df__csv_put(js->log, note);
     fputc('\n', js->log);
 }
 

@@ -207,15 +207,7 @@ static const sample_place *pick_place(sample_rng *r, int kind)
  * Returns -1 on a write error (errno set by stdio). */
 static int put_field(FILE *f, const char *s, int last)
 {
-    if (strpbrk(s, ",\"\r\n")) {
-        if (fputc('"', f) == EOF) return -1;
-        for (; *s; s++)
-            if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF) return -1;
-        if (fputc('"', f) == EOF) return -1;
-    } else if (*s && fputs(s, f) == EOF) {
-        return -1;
-    }
-    return fputc(last ? '\n' : ',', f) == EOF ? -1 : 0;
+    return df__csv_put(f, s) != 0 || fputc(last ? '\n' : ',', f) == EOF ? -1 : 0;
 }
 
 /* Degrees with 4 decimals from an integer in 1e-4 degrees: exact, and the

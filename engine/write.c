@@ -65,20 +65,6 @@ static double per_km2(int64_t n, double area) { return area > 0 ? (double)n / ar
 
 /* ---- CSV, by hand: the HXL row and exact integers are ours to control ------- */
 
-static void csv_text(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *tmp, const char *path)
 {
     int level = df_join_level(j);
@@ -99,11 +85,11 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
         const df_unit *u = df_boundaries_unit(b, level, i);
         const df_unit *p = u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
         const df_figures *fg = df_join_figures(j, i);
-        csv_text(f, u->pcode);
+        df__csv_put(f, u->pcode);
         fputc(',', f);
-        csv_text(f, u->name);
+        df__csv_put(f, u->name);
         fputc(',', f);
-        csv_text(f, p ? p->pcode : "");
+        df__csv_put(f, p ? p->pcode : "");
         fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%ld,%.3f,%.3f,%s,%s\n", (long long)fg->displaced, (long long)fg->returned,
                 (long long)fg->still_displaced, (long long)fg->returnees, (long long)fg->families, fg->records,
                 u->area_km2, per_km2(fg->displaced, u->area_km2), from, as_of);
