@@ -214,60 +214,78 @@ static int read_alt_names(df_boundaries *b, OGRLayerH layer)
 typedef struct {
     int level;
     char *alias, *name, *parent;
+    char kalias[128], kname[128]; /* normalised */
 } alias_row;
 
-static int unit_has_key(const level_data *L, int u, const char *key)
+/* "|key|key|...|": the normalised own and other names of every unit of a
+ * level, to test a key with one strstr. */
+static char **unit_keys(const level_data *L)
 {
-    char k[256];
-    df__name_normalize(L->units[u].name, k, sizeof k);
-    if (strcmp(k, key) == 0) return 1;
-    for (const char *p = L->alts && L->alts[u] ? L->alts[u] : ""; *p;) {
-        size_t n = strcspn(p, "|");
-        char alt[256];
-        snprintf(alt, sizeof alt, "%.*s", (int)(n - 2 < 255 ? n - 2 : 255), p + 2);
-        df__name_normalize(alt, k, sizeof k);
-        if (strcmp(k, key) == 0) return 1;
-        p += n + (p[n] == '|');
+    char **keys = calloc((size_t)L->n + 1, sizeof *keys);
+    for (int u = 0; keys && u < L->n; u++) {
+        char k[256], alt[256], buf[4096] = "|";
+        df__name_normalize(L->units[u].name, k, sizeof k);
+        snprintf(buf + 1, sizeof buf - 1, "%s|", k);
+        for (const char *p = L->alts && L->alts[u] ? L->alts[u] : ""; *p;) {
+            size_t n = strcspn(p, "|"), used = strlen(buf);
+            snprintf(alt, sizeof alt, "%.*s", (int)(n - 2 < 255 ? n - 2 : 255), p + 2);
+            df__name_normalize(alt, k, sizeof k);
+            snprintf(buf + used, sizeof buf - used, "%s|", k);
+            p += n + (p[n] == '|');
+        }
+        if (!(keys[u] = df__strdup(buf))) {
+            for (int q = 0; q < u; q++) free(keys[q]);
+            free(keys);
+            return NULL;
+        }
     }
-    return 0;
+    return keys;
 }
 
-/* Does any row of the group of canonical `name` at `level` name unit u? */
-static int group_fits(const alias_row *rows, int nrows, int level, const char *name, const level_data *L, int u)
+static void free_keys(char **keys, int n)
 {
-    char key[256], k2[256];
-    df__name_normalize(name, key, sizeof key);
-    if (unit_has_key(L, u, key)) return 1;
-    for (int r = 0; r < nrows; r++) {
-        if (rows[r].level != level) continue;
-        df__name_normalize(rows[r].name, k2, sizeof k2);
-        if (strcmp(k2, key) != 0) continue;
-        df__name_normalize(rows[r].alias, k2, sizeof k2);
-        if (unit_has_key(L, u, k2)) return 1;
-    }
+    for (int u = 0; keys && u < n; u++) free(keys[u]);
+    free(keys);
+}
+
+static int has_key(const char *keys, const char *key)
+{
+    char needle[260];
+    snprintf(needle, sizeof needle, "|%s|", key);
+    return key[0] && strstr(keys, needle) != NULL;
+}
+
+/* Does the group of `name` (rows' kname) at `level` name the unit with these keys? */
+static int group_fits(const alias_row *rows, int nrows, int level, const char *kname, const char *keys)
+{
+    if (has_key(keys, kname)) return 1;
+    for (int r = 0; r < nrows; r++)
+        if (rows[r].level == level && strcmp(rows[r].kname, kname) == 0 && has_key(keys, rows[r].kalias)) return 1;
     return 0;
 }
 
 static df_status apply_aliases(df_ctx *ctx, df_boundaries *b, const alias_row *rows, int nrows)
 {
-    for (int r = 0; r < nrows; r++) {
+    char **keys[4] = {NULL, NULL, NULL, NULL};
+    df_status st = DF_OK;
+    for (int lv = b->lowest; lv <= b->finest; lv++)
+        if (!(keys[lv] = unit_keys(&b->lv[lv]))) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int r = 0; r < nrows && st == DF_OK; r++) {
         const alias_row *row = &rows[r];
         if (row->level < b->lowest || row->level > b->finest) continue;
-        /* groups are handled once, at their first row */
-        int first = 1;
-        char key[256], k2[256];
-        df__name_normalize(row->name, key, sizeof key);
-        for (int q = 0; q < r && first; q++) {
-            df__name_normalize(rows[q].name, k2, sizeof k2);
-            first = !(rows[q].level == row->level && strcmp(k2, key) == 0);
-        }
+        int first = 1; /* groups are handled once, at their first row */
+        for (int q = 0; q < r && first; q++)
+            first = !(rows[q].level == row->level && !strcmp(rows[q].kname, row->kname));
         if (!first) continue;
         level_data *L = &b->lv[row->level];
         int found = -1, count = 0;
+        char kparent[256];
+        df__name_normalize(row->parent, kparent, sizeof kparent);
         for (int u = 0; u < L->n; u++) {
-            if (!group_fits(rows, nrows, row->level, row->name, L, u)) continue;
-            if (row->parent && row->parent[0] && row->level > b->lowest && L->units[u].parent >= 0 &&
-                !group_fits(rows, nrows, row->level - 1, row->parent, &b->lv[row->level - 1], L->units[u].parent))
+            if (!group_fits(rows, nrows, row->level, row->kname, keys[row->level][u])) continue;
+            int p = L->units[u].parent;
+            if (kparent[0] && row->level > b->lowest && p >= 0 &&
+                !group_fits(rows, nrows, row->level - 1, kparent, keys[row->level - 1][p]))
                 continue;
             found = u;
             count++;
@@ -277,15 +295,14 @@ static df_status apply_aliases(df_ctx *ctx, df_boundaries *b, const alias_row *r
             continue;
         }
         if (count == 0) continue;
-        if (add_alt(L, found, DF__NAME_ALIAS, row->name) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
-        for (int q = r; q < nrows; q++) {
-            df__name_normalize(rows[q].name, k2, sizeof k2);
-            if (rows[q].level == row->level && strcmp(k2, key) == 0 &&
+        if (add_alt(L, found, DF__NAME_ALIAS, row->name) != 0) st = df__error(ctx, DF_ENOMEM, "out of memory");
+        for (int q = r; q < nrows && st == DF_OK; q++)
+            if (rows[q].level == row->level && !strcmp(rows[q].kname, row->kname) &&
                 add_alt(L, found, DF__NAME_ALIAS, rows[q].alias) != 0)
-                return df__error(ctx, DF_ENOMEM, "out of memory");
-        }
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
     }
-    return DF_OK;
+    for (int lv = b->lowest; lv <= b->finest; lv++) free_keys(keys[lv], b->lv[lv].n);
+    return st;
 }
 
 static df_status load_aliases(df_ctx *ctx, df_boundaries *b, const char *path)
@@ -328,6 +345,10 @@ static df_status load_aliases(df_ctx *ctx, df_boundaries *b, const char *path)
         a->name = df__strdup(cells[col[2]]);
         a->parent = df__strdup(col[3] >= 0 && col[3] < n ? cells[col[3]] : "");
         if (!a->alias || !a->name || !a->parent) st = df__error(ctx, DF_ENOMEM, "out of memory");
+        if (st == DF_OK) {
+            df__name_normalize(a->alias, a->kalias, sizeof a->kalias);
+            df__name_normalize(a->name, a->kname, sizeof a->kname);
+        }
     }
     if (st == DF_OK && rc < 0) st = ctx->status;
     df__csv_close(csv);

@@ -98,11 +98,13 @@ typedef struct {
     int how;               /* DF__HOW_* of the decisive step */
     double score;          /* of a fuzzy name, else 1 */
     int swapped, conflict; /* the coordinates were swapped; they contradict the names */
+    int with_notes;        /* write the notes (for the decision log only: they cost) */
     char note[320];
 } match;
 
 static void add_note(match *m, const char *fmt, const char *a, const char *b)
 {
+    if (!m->with_notes) return;
     size_t used = strlen(m->note);
     snprintf(m->note + used, sizeof m->note - used, used ? "; " : "");
     used = strlen(m->note);
@@ -134,7 +136,7 @@ static int match_names(const df_boundaries *b, df__name_cache *cache, const df_p
             if (r->candidates[0]) add_note(m, "closest: %s%s", r->candidates, "");
             continue;
         }
-        if (r->how != DF__HOW_NAME) {
+        if (r->how != DF__HOW_NAME && m->with_notes) {
             char why[160];
             snprintf(why, sizeof why, "%s %.2f", df__how_name(r->how), r->score);
             add_note(m, "\"%s\" is %s", name, df__boundaries_unit(b, lv, r->unit)->name);
@@ -157,6 +159,7 @@ static void match_place(const df_boundaries *b, df__name_cache *cache, const df_
     m->score = 0;
     m->swapped = m->conflict = 0;
     m->note[0] = '\0';
+    m->with_notes = o->log_path != NULL;
 
     for (int lv = level; lv <= finest && m->how == DF__HOW_NONE; lv++) { /* 1. P-code */
         if (!pl->pcode[lv]) continue;

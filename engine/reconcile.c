@@ -116,11 +116,11 @@ df__name_match df__reconcile_name(const df_boundaries *b, int level, const char 
 /* ---- the cache ------------------------------------------------------------------ */
 
 typedef struct {
-    char *key; /* "level|parent|name" */
+    char *name;        /* as stated; NULL for a free slot */
+    int level, parent; /* the key, with name */
+    const char *parent_name;
     df__name_match m;
     long rows;
-    int level;
-    const char *name, *parent_name; /* inside key */
 } cache_entry;
 
 struct df__name_cache {
@@ -134,36 +134,40 @@ df__name_cache *df__name_cache_new(void) { return calloc(1, sizeof(df__name_cach
 void df__name_cache_free(df__name_cache *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->cap; i++) free(c->slots[i].key);
+    for (size_t i = 0; i < c->cap; i++) free(c->slots[i].name);
     free(c->slots);
     free(c);
 }
 
-static uint64_t hash_str(const char *s)
+static uint64_t hash_key(int level, int parent, const char *s)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(level * 31 + parent * 1000003); /* FNV-1a */
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
-static cache_entry *cache_slot(df__name_cache *c, const char *key)
+static cache_entry *cache_slot(df__name_cache *c, int level, int parent, const char *name)
 {
     if (2 * (c->count + 1) > c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 256;
         cache_entry *slots = calloc(cap, sizeof *slots);
         if (!slots) return NULL;
         for (size_t i = 0; i < c->cap; i++) {
-            if (!c->slots[i].key) continue;
-            size_t h = hash_str(c->slots[i].key) & (cap - 1);
-            while (slots[h].key) h = (h + 1) & (cap - 1);
-            slots[h] = c->slots[i];
+            const cache_entry *e = &c->slots[i];
+            if (!e->name) continue;
+            size_t h = hash_key(e->level, e->parent, e->name) & (cap - 1);
+            while (slots[h].name) h = (h + 1) & (cap - 1);
+            slots[h] = *e;
         }
         free(c->slots);
         c->slots = slots;
         c->cap = cap;
     }
-    size_t h = hash_str(key) & (c->cap - 1);
-    while (c->slots[h].key && strcmp(c->slots[h].key, key) != 0) h = (h + 1) & (c->cap - 1);
+    size_t h = hash_key(level, parent, name) & (c->cap - 1);
+    for (;; h = (h + 1) & (c->cap - 1)) {
+        const cache_entry *e = &c->slots[h];
+        if (!e->name || (e->level == level && e->parent == parent && strcmp(e->name, name) == 0)) break;
+    }
     return &c->slots[h];
 }
 
@@ -171,19 +175,13 @@ const df__name_match *df__name_cache_get(df__name_cache *c, const df_boundaries 
                                          int parent)
 {
     static const df__name_match none = {-1, DF__HOW_NONE, 0, 0, ""};
-    char key[600];
-    const char *pname = parent >= 0 ? df__boundaries_unit(b, level - 1, parent)->name : "";
-    int n = snprintf(key, sizeof key, "%d|%s|%s", level, pname, name);
-    if (n < 0 || (size_t)n >= sizeof key) return &none; /* an absurdly long name matches nothing */
-    cache_entry *e = cache_slot(c, key);
+    cache_entry *e = cache_slot(c, level, parent, name);
     if (!e) return c->failed = 1, &none;
-    if (!e->key) {
-        if (!(e->key = df__strdup(key))) return c->failed = 1, &none;
+    if (!e->name) {
+        if (!(e->name = df__strdup(name))) return c->failed = 1, &none;
         e->level = level;
-        e->parent_name = strchr(e->key, '|') + 1;
-        char *bar = strchr((char *)e->parent_name, '|');
-        *bar = '\0';
-        e->name = bar + 1;
+        e->parent = parent;
+        e->parent_name = parent >= 0 ? df__boundaries_unit(b, level - 1, parent)->name : "";
         e->m = df__reconcile_name(b, level, name, parent);
         c->count++;
     }
@@ -196,6 +194,6 @@ int df__name_cache_failed(const df__name_cache *c) { return c->failed; }
 void df__name_cache_each(const df__name_cache *c, df__name_visit fn, void *user)
 {
     for (size_t i = 0; i < c->cap; i++)
-        if (c->slots[i].key)
+        if (c->slots[i].name)
             fn(c->slots[i].level, c->slots[i].name, c->slots[i].parent_name, &c->slots[i].m, c->slots[i].rows, user);
 }
