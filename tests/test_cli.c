@@ -1,0 +1,102 @@
+/*
+ * test_cli.c — the dispflow command as a user meets it: help that teaches,
+ * exit codes by class of failure, the balance printed by join, and the
+ * reconciliation summary of check.
+ */
+#include "dispflow.h"
+#include "harness.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
+#define ET       SHARED_DATA "/synthetic_et_mosul/records.csv"
+
+static char tmpdir[] = "/tmp/dispflow-cli-XXXXXX";
+static char out[1 << 16];
+static char dispflow[512] = "build/dispflow"; /* beside this test's folder: BUILD/dispflow */
+
+/* Run the command line (stdout and stderr into out); its exit code. */
+static int run(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", dispflow, args);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = '\0';
+    int status = p ? pclose(p) : -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(help_and_usage_errors)
+{
+    EXPECT_INT(run("--help"), 0);
+    EXPECT(strstr(out, "check") && strstr(out, "join") && strstr(out, "sample"));
+    EXPECT_INT(run("join --help"), 0);
+    EXPECT(strstr(out, "--snapshots") && strstr(out, "--aliases") && strstr(out, "--prefer"));
+    EXPECT_INT(run("version"), 0);
+    EXPECT(strstr(out, "GDAL") && strstr(out, "PROJ") && strstr(out, "GEOS"));
+    EXPECT_INT(run("join --records x.csv"), df_status_exit_code(DF_EINVAL));
+    EXPECT(strstr(out, "missing --boundaries") != NULL);
+    EXPECT_INT(run("join --records x.csv --boundaries y.shp --level adm9 -o z.csv"), df_status_exit_code(DF_EINVAL));
+    EXPECT_INT(run("frobnicate"), 2);
+}
+
+TEST(errors_name_the_input)
+{
+    char args[1024];
+    snprintf(args, sizeof args,
+             "join --records %s/none.csv --boundaries shapes/iraq_adm1_naturalearth.geojson -o %s/o.csv", tmpdir,
+             tmpdir);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EIO));
+    EXPECT(strstr(out, "none.csv") != NULL);
+    snprintf(args, sizeof args, "join --records %s/none.csv --boundaries %s/none.shp -o %s/o.csv", tmpdir, tmpdir,
+             tmpdir);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EIO));
+    EXPECT(strstr(out, "none.shp") != NULL);
+}
+
+TEST(join_prints_the_balance)
+{
+    NEED_FILE(ET);
+    NEED_FILE(ADM2_SHP);
+    char args[1024];
+    snprintf(args, sizeof args, "join --records " ET " --boundaries " ADM2_SHP " -o %s/d.geojson --log %s/log.csv",
+             tmpdir, tmpdir);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "balance: 3578 + 1 + 0 + 4 = 3583 = 3583 rows read") != NULL);
+    EXPECT(strstr(out, "swapped lat/lon 49") != NULL);
+    /* an unknown output format is a usage error, and nothing is written */
+    snprintf(args, sizeof args, "join --records " ET " --boundaries " ADM2_SHP " -o %s/d.xyz", tmpdir);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+}
+
+TEST(check_reports_and_strict_fails)
+{
+    NEED_FILE(ET);
+    NEED_FILE(ADM2_SHP);
+    EXPECT_INT(run("check -q --records " ET " --boundaries " ADM2_SHP), 0);
+    EXPECT(strstr(out, "3583 rows: 3578 matched, 1 unmatched") != NULL);
+    EXPECT(strstr(out, "Nineveh") && strstr(out, "Ninewa")); /* an alias, reported */
+    EXPECT(strstr(out, "unmatched names:") && strstr(out, "Atlantis"));
+    EXPECT_INT(run("check -q --strict --records " ET " --boundaries " ADM2_SHP), df_status_exit_code(DF_EUNMATCHED));
+    /* without the alias table, Nineveh is unmatched and its closest candidate shown */
+    EXPECT_INT(run("check -q --no-aliases --records " ET " --boundaries " ADM2_SHP), 0);
+    EXPECT(strstr(out, "Nineveh") && strstr(out, "closest: Ninewa 0.57"));
+}
+
+int main(int argc, char **argv)
+{
+    const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL; /* BUILD/tests/test_cli */
+    if (slash && slash - argv[0] > 6 && !strncmp(slash - 6, "/tests", 6))
+        snprintf(dispflow, sizeof dispflow, "%.*s/dispflow", (int)(slash - 6 - argv[0]), argv[0]);
+    if (!mkdtemp(tmpdir)) return 1;
+    RUN(help_and_usage_errors);
+    RUN(errors_name_the_input);
+    RUN(join_prints_the_balance);
+    RUN(check_reports_and_strict_fails);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    return harness_done();
+}
