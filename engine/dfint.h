@@ -77,12 +77,11 @@ int df__utf8_valid(const char *s, size_t len);
 /* ---- ingest.c ------------------------------------------------------------ */
 
 /* df_records_read on up to nthreads threads: the file is cut into byte
- * ranges at line ends, thread k calls on_record with users[k], and the
- * rejections reach on_reject (with reject_user) after the threads end, in
- * file order, with their true lines. record.line is -1 in such a read. A
- * file that cannot be cut safely (not a plain CSV file, any quote character
- * in it, under 8 MB) is read on the calling thread with users[0]. *used
- * says how many threads read. */
+ * ranges at record boundaries, thread k calls on_record with users[k], and
+ * the rejections reach on_reject (with reject_user) after the threads end,
+ * in file order, with their true lines. record.line is -1 in such a read.
+ * A source that cannot be cut (not a plain CSV file, under 8 MB) is read on
+ * the calling thread with users[0]. *used says how many threads read. */
 df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
                                     void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
                                     int *used);
@@ -157,8 +156,8 @@ uint64_t df__csv_offset(const df_csv *csv);
 /* Physical line of the next record. */
 long df__csv_line(const df_csv *csv);
 /* Open for a parallel read of one byte range: the records that start in
- * [start, end). Line numbers count from 1 at the range's first record. The
- * file must have no quoted line breaks (the caller checks: no quotes). */
+ * [start, end); start must be the start of a record. Line numbers count
+ * from 1 at the range's first record. */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
 /* Write one field, quoted per RFC 4180 only when it must be (NULL = empty).

@@ -785,6 +785,7 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
 /* ---- the parallel read: byte ranges of a plain CSV file ---------------------- */
 
 #define PARALLEL_MIN_BYTES (8u << 20) /* below this, threads cost more than they save */
+#define JOIN_CUTS_MAX      64
 
 typedef struct {
     df_ctx err; /* this thread's errors; no GEOS or PROJ in it */
@@ -843,23 +844,57 @@ static void *piece_main(void *arg)
     return NULL;
 }
 
-/* May the file be cut at line ends? Only a plain file without any quote
- * character: a quoted field could hold a line break. */
-static int splittable(const opened *o, const char *path, uint64_t *from, uint64_t *size)
+/* Where to cut a plain CSV file into n byte ranges, each starting at a
+ * record: starts[0] = from, starts[k] the first record that begins at or
+ * after from + k/n of the data. Without any quote character every line end
+ * ends a record (one memchr pass); with quotes, a pass of the reader's own
+ * rules (a quote opens a field only at its start, "" inside quotes is a
+ * quote) tells the line ends inside quoted fields from the others. Returns
+ * 0, or -1 when the file cannot be cut (not a plain file, too small). */
+static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts)
 {
     struct stat sb;
-    if (o->src.kind != SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
-    *from = df__csv_offset(o->src.csv); /* the first data row after the header */
-    *size = (uint64_t)sb.st_size;
-    if (*size < *from + PARALLEL_MIN_BYTES) return 0;
+    if (o->src.kind != SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
+    uint64_t from = df__csv_offset(o->src.csv), size = (uint64_t)sb.st_size; /* data after the header */
+    if (size < from + PARALLEL_MIN_BYTES) return -1;
     FILE *f = fopen(path, "rb");
+    if (!f || fseeko(f, (off_t)from, SEEK_SET) != 0) return f ? fclose(f), -1 : -1;
     static _Thread_local char block[1 << 16];
+    const char delim = df__csv_delimiter(o->src.csv);
+    int quotes = 0, k = 1, in_quotes = 0, field_start = 1, quote_pending = 0;
+    uint64_t off = from;
     size_t got;
-    int quotes = 0;
-    if (!f || fseeko(f, (off_t)*from, SEEK_SET) != 0) return f ? fclose(f), 0 : 0;
-    while (!quotes && (got = fread(block, 1, sizeof block, f)) > 0) quotes = memchr(block, '"', got) != NULL;
+    starts[0] = from;
+    while (k < n && (got = fread(block, 1, sizeof block, f)) > 0) {
+        if (!quotes && !memchr(block, '"', got)) { /* the fast way, while no quote is seen */
+            for (char *p = block, *nl; k < n && (nl = memchr(p, '\n', got - (size_t)(p - block))); p = nl + 1) {
+                uint64_t next = off + (uint64_t)(nl - block) + 1;
+                if (next >= from + (size - from) * (uint64_t)k / (uint64_t)n) starts[k++] = next;
+            }
+            off += got;
+            continue;
+        }
+        quotes = 1;
+        for (size_t i = 0; i < got && k < n; i++) {
+            char c = block[i];
+            if (quote_pending) { /* a quote inside quotes: "" or the end */
+                quote_pending = 0;
+                if (c == '"') continue;
+                in_quotes = 0;
+            }
+            if (in_quotes) {
+                if (c == '"') quote_pending = 1;
+                continue;
+            }
+            if (c == '"' && field_start) in_quotes = 1;
+            field_start = c == delim || c == '\n' || c == '\r';
+            uint64_t next = off + i + 1;
+            if (c == '\n' && next >= from + (size - from) * (uint64_t)k / (uint64_t)n) starts[k++] = next;
+        }
+        off += got;
+    }
     fclose(f);
-    return !quotes;
+    return k == n ? 0 : -1;
 }
 
 df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
@@ -869,12 +904,13 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     opened o;
     reader r;
     piece *pieces = NULL;
-    uint64_t size = 0, from = 0;
+    uint64_t starts[JOIN_CUTS_MAX + 1];
     df_status st = open_columns(ctx, opts, &o, stats);
     *used = 1;
     if (st != DF_OK) goto done;
     reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
-    if (nthreads < 2 || !splittable(&o, opts->path, &from, &size) ||
+    if (nthreads > JOIN_CUTS_MAX) nthreads = JOIN_CUTS_MAX;
+    if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts) != 0 ||
         !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
         st = read_rows(&r, &o); /* one thread */
         goto done;
@@ -889,8 +925,8 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     for (int k = 0; k < nthreads; k++) {
         piece *p = &pieces[k];
         p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
-        p->start = from + (size - from) * (uint64_t)k / (uint64_t)nthreads;
-        p->end = k + 1 < nthreads ? from + (size - from) * (uint64_t)(k + 1) / (uint64_t)nthreads : 0;
+        p->start = starts[k];
+        p->end = k + 1 < nthreads ? starts[k + 1] : 0;
         if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
         started++;
     }

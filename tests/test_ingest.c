@@ -415,10 +415,55 @@ TEST(parallel_read_equals_serial)
     df_ctx_free(ctx);
 }
 
+/* Quoted fields with delimiters, doubled quotes and line breaks inside:
+ * the cuts fall between records, never inside a quoted field. */
+TEST(parallel_read_with_quoted_line_breaks)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/quoted.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "Location,Note,Individuals\n");
+    long line = 1, bad_line = 0;
+    for (long i = 0; i < 300000; i++) {
+        line++;
+        if (i == 222222) {
+            bad_line = line;
+            fprintf(f, "Camp %ld,\"bad\",x\n", i);
+        } else if (i % 3 == 0) {
+            fprintf(f, "\"Camp, %ld\",\"two\nlines \"\"quoted\"\"\nthree\",%ld\n", i, i % 101);
+            line += 2;
+        } else {
+            fprintf(f, "Camp %ld,plain,%ld\n", i, i % 101);
+        }
+    }
+    fclose(f);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts o;
+    df_record_opts_init(&o);
+    o.path = path;
+    int64_t sums[4] = {0};
+    void *users[4] = {&sums[0], &sums[1], &sums[2], &sums[3]};
+    line_list ls = {{0}, 0}, lp = {{0}, 0};
+    df_read_stats ss, sp;
+    int used = 0;
+    EXPECT_INT(df_records_read(ctx, &o, add_record, add_reject, &ls, &ss), DF_OK);
+    EXPECT_INT(df__records_read_parallel(ctx, &o, 4, add_record, users, add_reject, &lp, &sp, &used), DF_OK);
+    EXPECT_INT(used, 4);
+    EXPECT_INT(sp.rows, 300000);
+    EXPECT_INT(sp.rows, ss.rows);
+    EXPECT_INT(sp.rejected, 1);
+    EXPECT_INT(sp.individuals_valid, ss.individuals_valid);
+    EXPECT_INT(sums[0] + sums[1] + sums[2] + sums[3], ss.individuals_valid);
+    EXPECT_INT(lp.n, 1);
+    EXPECT_INT(lp.lines[0], bad_line);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
     RUN(parallel_read_equals_serial);
+    RUN(parallel_read_with_quoted_line_breaks);
     RUN(explicit_map_header_names_and_defaults);
     RUN(benchmark_shape_is_valid);
     RUN(semicolon_bom_crlf);
