@@ -265,6 +265,14 @@ else
     echo "memory: 10M-row streaming check skipped (BENCH_BIG=0, or dispflow not built)"
 fi
 
+# --- reconciliation: a million rows by names only ---------------------------
+echo
+if [ -x "$BUILD/bench/bench_reconcile" ]; then
+    "$BUILD/bench/bench_reconcile" || status=1
+else
+    echo "reconcile: $BUILD/bench/bench_reconcile not built (make $BUILD/bench/bench_reconcile)"
+fi
+
 echo
 echo "bench: outputs and per-run times in $OUT/"
 exit $status

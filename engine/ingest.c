@@ -349,14 +349,21 @@ static df_status source_open(df_ctx *ctx, const df_record_opts *o, source *src)
         }
         return set_header(src, keys, n) == 0 ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
     }
-    if (ends_with(o->path, ".csv") || ends_with(o->path, ".tsv") || ends_with(o->path, ".txt") ||
-        strcmp(o->path, "-") == 0) {
+    struct stat sb;
+    int stream =
+        strcmp(o->path, "-") == 0 || (stat(o->path, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)));
+    if (ends_with(o->path, ".csv") || ends_with(o->path, ".tsv") || ends_with(o->path, ".txt") || stream) {
+        /* a pipe is read as CSV: GDAL would need to seek in it */
         src->kind = SRC_CSV;
         return df__csv_open(ctx, o->path, o->delimiter, &src->csv);
     }
     src->kind = SRC_OGR;
     src->ds = GDALOpenEx(o->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
-    if (!src->ds) return df__error(ctx, DF_EIO, "cannot open records %s: %s", o->path, df__gdal_error(ctx));
+    if (!src->ds) {
+        const char *why = df__gdal_error(ctx);
+        return df__error(ctx, DF_EIO, "cannot open records %s: %s", o->path,
+                         why[0] ? why : "not a CSV, TSV or JSON file, and no GDAL driver recognises it");
+    }
     src->layer = o->layer ? GDALDatasetGetLayerByName(src->ds, o->layer) : GDALDatasetGetLayer(src->ds, 0);
     if (!src->layer) return df__error(ctx, DF_EINVAL, "%s: no layer %s", o->path, o->layer ? o->layer : "(first)");
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(src->layer);
