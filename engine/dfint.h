@@ -74,6 +74,43 @@ int32_t df__days_from_civil(int y, int m, int d);
 /* Is the string valid UTF-8? */
 int df__utf8_valid(const char *s, size_t len);
 
+/* ---- sources.c: the rows of a records file, as strings ------------------- */
+
+typedef struct df_csv df_csv; /* csv.c */
+typedef enum { DF__SRC_CSV, DF__SRC_JSON, DF__SRC_OGR } df__source_kind;
+
+typedef struct {
+    df__source_kind kind;
+    df_ctx *ctx;
+    const char *path;
+    df_csv *csv;
+    struct json_object *json;
+    struct json_object *items; /* borrowed from json */
+    size_t item;
+    void *ds;          /* GDALDatasetH */
+    void *layer;       /* OGRLayerH */
+    int point_columns; /* OGR: two extra columns from point geometries */
+    char **header;     /* owned copies */
+    int nheader;
+    /* the current row, for JSON and OGR */
+    char *buf;
+    size_t buf_cap;
+    char **cells;
+    size_t *lens;
+    int cells_cap;
+    long feature;
+} df__source;
+
+/* Open opts->path by its kind: .csv/.tsv/.txt, a pipe or "-" as CSV; .json
+ * as a DTM API response; anything else through OGR (its header is known at
+ * once; a CSV's header is the caller's to read and set). */
+df_status df__source_open(df_ctx *ctx, const df_record_opts *opts, df__source *src);
+/* The next row: 1 with a row, 0 at the end, -1 on error (context set). */
+int df__source_next(df__source *src, char ***cells, size_t **lens, int *n, long *line);
+/* Keep a copy of these cells as the header. 0 ok, -1 out of memory. */
+int df__source_set_header(df__source *src, char **cells, int n);
+void df__source_close(df__source *src);
+
 /* ---- ingest.c ------------------------------------------------------------ */
 
 /* df_records_read on up to nthreads threads: the file is cut into byte

@@ -1,5 +1,5 @@
 /*
- * ingest.c — records from CSV, DTM API JSON or any OGR tabular source,
+ * ingest.c — records from CSV, DTM API JSON or any OGR tabular df__source,
  * streamed one row at a time into df_record structs.
  *
  * Columns are found, in order, by the explicit mapping (--map), by an HXL
@@ -10,17 +10,12 @@
 #include "dfint.h"
 
 #include <ctype.h>
-#include <pthread.h>
-#include <sys/stat.h>
-#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <gdal.h>
-#include <json-c/json.h>
-#include <ogr_api.h>
+#include <sys/stat.h>
 
 /* ---- names of fields and reasons ----------------------------------------- */
 
@@ -168,228 +163,20 @@ static int looks_numeric(const char *s)
     return *s && df__parse_double(s, strlen(s), &v) == 0;
 }
 
-/* ---- row sources: CSV, JSON, OGR ---------------------------------------------- */
-
-typedef enum { SRC_CSV, SRC_JSON, SRC_OGR } source_kind;
-
-typedef struct {
-    source_kind kind;
-    df_ctx *ctx;
-    const char *path;
-    df_csv *csv;
-    json_object *json;
-    json_object *items; /* borrowed from json */
-    size_t item;
-    GDALDatasetH ds;
-    OGRLayerH layer;
-    int point_columns; /* OGR: two extra columns from point geometries */
-    char **header;     /* owned copies */
-    int nheader;
-    /* the current row, for JSON and OGR */
-    char *buf;
-    size_t buf_cap;
-    char **cells;
-    size_t *lens;
-    int cells_cap;
-    long feature;
-} source;
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
-/* Build a row from string values (JSON or OGR) into src->buf/cells. */
-static int row_set(source *src, int n, const char **values)
-{
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += strlen(values[i]) + 1;
-    if (total > src->buf_cap) {
-        char *nb = realloc(src->buf, total);
-        if (!nb) return -1;
-        src->buf = nb;
-        src->buf_cap = total;
-    }
-    if (n > src->cells_cap) {
-        char **nc = df__realloc_array(src->cells, (size_t)n, sizeof *nc);
-        if (nc) src->cells = nc;
-        size_t *nl = df__realloc_array(src->lens, (size_t)n, sizeof *nl);
-        if (nl) src->lens = nl;
-        if (!nc || !nl) return -1;
-        src->cells_cap = n;
-    }
-    size_t o = 0;
-    for (int i = 0; i < n; i++) {
-        size_t k = strlen(values[i]);
-        memcpy(src->buf + o, values[i], k + 1);
-        src->lens[i] = k;
-        o += k + 1;
-    }
-    o = 0; /* pointers only after the last realloc */
-    for (int i = 0; i < n; i++) src->cells[i] = src->buf + o, o += src->lens[i] + 1;
-    return 0;
-}
-
-static int set_header(source *src, char **cells, int n)
-{
-    src->header = calloc((size_t)n + 1, sizeof *src->header);
-    if (!src->header) return -1;
-    src->nheader = n;
-    for (int i = 0; i < n; i++) {
-        const char *c = cells[i];
-        while (isspace((unsigned char)*c)) c++;
-        if (!(src->header[i] = df__strdup(c))) return -1;
-        for (size_t k = strlen(src->header[i]); k > 0 && isspace((unsigned char)src->header[i][k - 1]); k--)
-            src->header[i][k - 1] = '\0';
-    }
-    return 0;
-}
-
-/* Next data row: 1 with a row, 0 at the end, -1 on error. */
-static int source_next(source *src, char ***cells, size_t **lens, int *n, long *line)
-{
-    if (src->kind == SRC_CSV) return df__csv_next(src->csv, cells, lens, n, line);
-    const char *vals[1024];
-    if (src->kind == SRC_JSON) {
-        if (src->item >= json_object_array_length(src->items)) return 0;
-        json_object *o = json_object_array_get_idx(src->items, src->item++);
-        int k = 0;
-        for (; k < src->nheader && k < 1024; k++) {
-            json_object *v = NULL;
-            vals[k] = json_object_object_get_ex(o, src->header[k], &v) && v ? json_object_get_string(v) : "";
-        }
-        *line = (long)src->item;
-        *n = k;
-    } else {
-        OGRFeatureH f = OGR_L_GetNextFeature(src->layer);
-        if (!f) return 0;
-        char lonbuf[32] = "", latbuf[32] = "";
-        int nf = OGR_F_GetFieldCount(f), k = 0;
-        static _Thread_local char *copies[1024];
-        for (; k < nf && k < 1020; k++) {
-            const char *s = OGR_F_IsFieldSetAndNotNull(f, k) ? OGR_F_GetFieldAsString(f, k) : "";
-            copies[k] = df__strdup(s); /* OGR's string is valid only until the next call */
-            vals[k] = copies[k] ? copies[k] : "";
-        }
-        if (src->point_columns) {
-            OGRGeometryH g = OGR_F_GetGeometryRef(f);
-            if (g && wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPoint && !OGR_G_IsEmpty(g)) {
-                snprintf(lonbuf, sizeof lonbuf, "%.9g", OGR_G_GetX(g, 0));
-                snprintf(latbuf, sizeof latbuf, "%.9g", OGR_G_GetY(g, 0));
-            }
-            vals[k++] = lonbuf;
-            vals[k++] = latbuf;
-        }
-        int rc = row_set(src, k, vals);
-        for (int i = 0; i < nf && i < 1020; i++) free(copies[i]);
-        OGR_F_Destroy(f);
-        *line = ++src->feature + 1; /* spreadsheet row, counting the header */
-        if (rc != 0) return df__error(src->ctx, DF_ENOMEM, "out of memory reading %s", src->path), -1;
-        *cells = src->cells;
-        *lens = src->lens;
-        *n = k;
-        return 1;
-    }
-    if (row_set(src, *n, vals) != 0) return df__error(src->ctx, DF_ENOMEM, "out of memory reading %s", src->path), -1;
-    *cells = src->cells;
-    *lens = src->lens;
-    return 1;
-}
-
-static void source_close(source *src)
-{
-    df__csv_close(src->csv);
-    if (src->json) json_object_put(src->json);
-    if (src->ds) GDALClose(src->ds);
-    for (int i = 0; i < src->nheader; i++) free(src->header[i]);
-    free(src->header);
-    free(src->buf);
-    free(src->cells);
-    free(src->lens);
-}
-
-/* The array of records in a DTM API response: the top level, "result", or
- * the first array-valued member. */
-static json_object *json_records(json_object *root)
-{
-    if (json_object_is_type(root, json_type_array)) return root;
-    json_object *r = NULL;
-    if (json_object_object_get_ex(root, "result", &r) && json_object_is_type(r, json_type_array)) return r;
-    json_object_object_foreach(root, key, val)
-    {
-        (void)key;
-        if (json_object_is_type(val, json_type_array)) return val;
-    }
-    return NULL;
-}
-
-static df_status source_open(df_ctx *ctx, const df_record_opts *o, source *src)
-{
-    memset(src, 0, sizeof *src);
-    src->ctx = ctx;
-    src->path = o->path;
-    if (ends_with(o->path, ".json") && !ends_with(o->path, ".geojson")) {
-        src->kind = SRC_JSON;
-        src->json = json_object_from_file(o->path);
-        if (!src->json)
-            return df__error(ctx, DF_EFORMAT, "%s: not readable JSON: %s", o->path, json_util_get_last_err());
-        src->items = json_records(src->json);
-        if (!src->items) return df__error(ctx, DF_EFORMAT, "%s: no array of records in this JSON", o->path);
-        /* the header: keys of the first record */
-        json_object *first = json_object_array_length(src->items) ? json_object_array_get_idx(src->items, 0) : NULL;
-        char *keys[1024];
-        int n = 0;
-        if (first && json_object_is_type(first, json_type_object)) {
-            json_object_object_foreach(first, key, val)
-            {
-                (void)val;
-                if (n < 1024) keys[n++] = key;
-            }
-        }
-        return set_header(src, keys, n) == 0 ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    struct stat sb;
-    int stream =
-        strcmp(o->path, "-") == 0 || (stat(o->path, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)));
-    if (ends_with(o->path, ".csv") || ends_with(o->path, ".tsv") || ends_with(o->path, ".txt") || stream) {
-        /* a pipe is read as CSV: GDAL would need to seek in it */
-        src->kind = SRC_CSV;
-        return df__csv_open(ctx, o->path, o->delimiter, &src->csv);
-    }
-    src->kind = SRC_OGR;
-    src->ds = GDALOpenEx(o->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
-    if (!src->ds) {
-        const char *why = df__gdal_error(ctx);
-        return df__error(ctx, DF_EIO, "cannot open records %s: %s", o->path,
-                         why[0] ? why : "not a CSV, TSV or JSON file, and no GDAL driver recognises it");
-    }
-    src->layer = o->layer ? GDALDatasetGetLayerByName(src->ds, o->layer) : GDALDatasetGetLayer(src->ds, 0);
-    if (!src->layer) return df__error(ctx, DF_EINVAL, "%s: no layer %s", o->path, o->layer ? o->layer : "(first)");
-    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(src->layer);
-    int n = OGR_FD_GetFieldCount(defn);
-    if (n > 1020) return df__error(ctx, DF_EFORMAT, "%s: more than 1020 columns", o->path);
-    char *names[1024];
-    for (int i = 0; i < n; i++) names[i] = (char *)OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i));
-    src->point_columns = wkbFlatten(OGR_FD_GetGeomType(defn)) == wkbPoint;
-    if (src->point_columns) names[n++] = "__geometry_lon", names[n++] = "__geometry_lat";
-    return set_header(src, names, n) == 0 ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
-}
-
 /* ---- column mapping ---------------------------------------------------------- */
 
 typedef struct {
     int col[DF_FIELD_COUNT]; /* column index per field, -1 when absent */
 } column_map;
 
-static const char *column_label(const source *src, int col, char *buf, size_t cap)
+static const char *column_label(const df__source *src, int col, char *buf, size_t cap)
 {
     if (col < src->nheader && src->header[col][0]) return src->header[col];
     snprintf(buf, cap, "column %d", col + 1);
     return buf;
 }
 
-static df_status apply_explicit_map(df_ctx *ctx, const char *map, const source *src, column_map *m, char *how,
+static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__source *src, column_map *m, char *how,
                                     size_t cap)
 {
     const char *p = map;
@@ -462,7 +249,7 @@ static const unsigned char is_text_field[DF_FIELD_COUNT] = {[DF_FIELD_STATUS] = 
 typedef struct {
     df_ctx *ctx;
     const df_record_opts *opts;
-    const source *src;
+    const df__source *src;
     const column_map *map;
     df_record_fn on_record;
     df_reject_fn on_reject;
@@ -629,10 +416,10 @@ static int keep_row(held_row *h, char **cells, size_t *lens, int n, long line)
     return 0;
 }
 
-/* An opened source with its columns resolved: the header, the HXL row and a
+/* An opened df__source with its columns resolved: the header, the HXL row and a
  * first data row (kept in `held` when it was read to look for them). */
 typedef struct {
-    source src;
+    df__source src;
     column_map map;
     held_row held;
 } opened;
@@ -642,12 +429,12 @@ static void opened_close(opened *o)
     for (int i = 0; i < o->held.n; i++) free(o->held.cells[i]);
     free(o->held.cells);
     free(o->held.lens);
-    source_close(&o->src);
+    df__source_close(&o->src);
 }
 
 static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
 {
-    source *src = &o->src;
+    df__source *src = &o->src;
     column_map *map = &o->map;
     df_status st;
     char **cells;
@@ -659,9 +446,9 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
     memset(stats, 0, sizeof *stats);
     for (int f = 0; f < DF_FIELD_COUNT; f++) map->col[f] = -1;
     if (!opts->path) return df__error(ctx, DF_EINVAL, "no records file given");
-    if ((st = source_open(ctx, opts, src)) != DF_OK) return st;
+    if ((st = df__source_open(ctx, opts, src)) != DF_OK) return st;
 
-    if (src->kind == SRC_CSV) {
+    if (src->kind == DF__SRC_CSV) {
         /* the first line: a header, unless told otherwise or it looks like data */
         rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
         if (rc < 0) return ctx->status;
@@ -672,7 +459,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
             header = !(filled > 0 && 2 * numeric >= filled);
         }
-        if (header ? set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
+        if (header ? df__source_set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
             return df__error(ctx, DF_ENOMEM, "out of memory");
     }
 
@@ -680,7 +467,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
     if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, map, how, sizeof how)) != DF_OK) return st;
 
     /* an HXL tag row under the header? */
-    if (src->nheader > 0 && src->kind == SRC_CSV) {
+    if (src->nheader > 0 && src->kind == DF__SRC_CSV) {
         rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
         if (rc < 0) return ctx->status;
         if (rc == 1 && is_hxl_row(cells, n)) {
@@ -765,10 +552,10 @@ static df_status read_rows(reader *r, opened *o)
     size_t *lens;
     int n, rc;
     long line, rows = 0;
-    uint64_t size = o->src.kind == SRC_CSV ? file_size(o->src.path) : 0;
+    uint64_t size = o->src.kind == DF__SRC_CSV ? file_size(o->src.path) : 0;
     if (o->held.cells && !handle_row(r, o->held.cells, o->held.lens, o->held.n, o->held.line))
         return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
-    while ((rc = source_next(&o->src, &cells, &lens, &n, &line)) == 1)
+    while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1)
         if (!handle_row(r, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
             return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
     df__progress(r->ctx, 1.0, "reading records");
@@ -861,7 +648,7 @@ static void *piece_main(void *arg)
 static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts)
 {
     struct stat sb;
-    if (o->src.kind != SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
+    if (o->src.kind != DF__SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
     uint64_t from = df__csv_offset(o->src.csv), size = (uint64_t)sb.st_size; /* data after the header */
     if (size < from + PARALLEL_MIN_BYTES) return -1;
     FILE *f = fopen(path, "rb");
