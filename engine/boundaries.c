@@ -204,161 +204,6 @@ static int read_alt_names(df_boundaries *b, OGRLayerH layer)
     return rc;
 }
 
-/* ---- aliases ------------------------------------------------------------------ */
-
-/* The alias tables: rows "level,alias,name,parent". Each row says that alias
- * and name are one place. A unit whose own name or other names equal (once
- * normalised) the name or any alias of a group takes all of the group's
- * spellings; a group that would fit two units of a level is not used for
- * either (and a warning says so), unless its parent tells them apart. */
-typedef struct {
-    int level;
-    char *alias, *name, *parent;
-    char kalias[128], kname[128]; /* normalised */
-} alias_row;
-
-/* "|key|key|...|": the normalised own and other names of every unit of a
- * level, to test a key with one strstr. */
-static char **unit_keys(const level_data *L)
-{
-    char **keys = calloc((size_t)L->n + 1, sizeof *keys);
-    for (int u = 0; keys && u < L->n; u++) {
-        char k[256], alt[256], buf[4096] = "|";
-        df__name_normalize(L->units[u].name, k, sizeof k);
-        snprintf(buf + 1, sizeof buf - 1, "%s|", k);
-        for (const char *p = L->alts && L->alts[u] ? L->alts[u] : ""; *p;) {
-            size_t n = strcspn(p, "|"), used = strlen(buf);
-            snprintf(alt, sizeof alt, "%.*s", (int)(n - 2 < 255 ? n - 2 : 255), p + 2);
-            df__name_normalize(alt, k, sizeof k);
-            snprintf(buf + used, sizeof buf - used, "%s|", k);
-            p += n + (p[n] == '|');
-        }
-        if (!(keys[u] = df__strdup(buf))) {
-            for (int q = 0; q < u; q++) free(keys[q]);
-            free(keys);
-            return NULL;
-        }
-    }
-    return keys;
-}
-
-static void free_keys(char **keys, int n)
-{
-    for (int u = 0; keys && u < n; u++) free(keys[u]);
-    free(keys);
-}
-
-static int has_key(const char *keys, const char *key)
-{
-    char needle[260];
-    snprintf(needle, sizeof needle, "|%s|", key);
-    return key[0] && strstr(keys, needle) != NULL;
-}
-
-/* Does the group of `name` (rows' kname) at `level` name the unit with these keys? */
-static int group_fits(const alias_row *rows, int nrows, int level, const char *kname, const char *keys)
-{
-    if (has_key(keys, kname)) return 1;
-    for (int r = 0; r < nrows; r++)
-        if (rows[r].level == level && strcmp(rows[r].kname, kname) == 0 && has_key(keys, rows[r].kalias)) return 1;
-    return 0;
-}
-
-static df_status apply_aliases(df_ctx *ctx, df_boundaries *b, const alias_row *rows, int nrows)
-{
-    char **keys[4] = {NULL, NULL, NULL, NULL};
-    df_status st = DF_OK;
-    for (int lv = b->lowest; lv <= b->finest; lv++)
-        if (!(keys[lv] = unit_keys(&b->lv[lv]))) st = df__error(ctx, DF_ENOMEM, "out of memory");
-    for (int r = 0; r < nrows && st == DF_OK; r++) {
-        const alias_row *row = &rows[r];
-        if (row->level < b->lowest || row->level > b->finest) continue;
-        int first = 1; /* groups are handled once, at their first row */
-        for (int q = 0; q < r && first; q++)
-            first = !(rows[q].level == row->level && !strcmp(rows[q].kname, row->kname));
-        if (!first) continue;
-        level_data *L = &b->lv[row->level];
-        int found = -1, count = 0;
-        char kparent[256];
-        df__name_normalize(row->parent, kparent, sizeof kparent);
-        for (int u = 0; u < L->n; u++) {
-            if (!group_fits(rows, nrows, row->level, row->kname, keys[row->level][u])) continue;
-            int p = L->units[u].parent;
-            if (kparent[0] && row->level > b->lowest && p >= 0 &&
-                !group_fits(rows, nrows, row->level - 1, kparent, keys[row->level - 1][p]))
-                continue;
-            found = u;
-            count++;
-        }
-        if (count > 1) {
-            df__log(ctx, DF_LOG_WARN, "aliases of %s (admin %d) fit %d units; not used", row->name, row->level, count);
-            continue;
-        }
-        if (count == 0) continue;
-        if (add_alt(L, found, DF__NAME_ALIAS, row->name) != 0) st = df__error(ctx, DF_ENOMEM, "out of memory");
-        for (int q = r; q < nrows && st == DF_OK; q++)
-            if (rows[q].level == row->level && !strcmp(rows[q].kname, row->kname) &&
-                add_alt(L, found, DF__NAME_ALIAS, rows[q].alias) != 0)
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    for (int lv = b->lowest; lv <= b->finest; lv++) free_keys(keys[lv], b->lv[lv].n);
-    return st;
-}
-
-static df_status load_aliases(df_ctx *ctx, df_boundaries *b, const char *path)
-{
-    df_csv *csv = NULL;
-    char **cells;
-    size_t *lens;
-    int n, rc, nrows = 0, cap = 0, col[4] = {-1, -1, -1, -1};
-    long line;
-    alias_row *rows = NULL;
-    df_status st = df__csv_open(ctx, path, ',', &csv);
-    if (st != DF_OK) return st;
-    static const char *names[4] = {"level", "alias", "name", "parent"};
-    if ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1)
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 4; k++)
-                if (strcasecmp(cells[i], names[k]) == 0) col[k] = i;
-    if (col[0] < 0 || col[1] < 0 || col[2] < 0) {
-        df__csv_close(csv);
-        return df__error(ctx, DF_ESCHEMA, "%s: an alias table needs the columns level,alias,name[,parent]", path);
-    }
-    while (st == DF_OK && (rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1) {
-        int level = col[0] < n ? atoi(cells[col[0]]) : 0;
-        if (level < 1 || level > 3 || col[1] >= n || col[2] >= n || !cells[col[1]][0] || !cells[col[2]][0]) {
-            st = df__error(ctx, DF_EFORMAT, "%s:%ld: an alias row needs a level 1..3, an alias and a name", path, line);
-            break;
-        }
-        if (nrows == cap) {
-            cap = cap * 2 + 64;
-            alias_row *nr = df__realloc_array(rows, (size_t)cap, sizeof *nr);
-            if (!nr) {
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-                break;
-            }
-            rows = nr;
-        }
-        alias_row *a = &rows[nrows++];
-        a->level = level;
-        a->alias = df__strdup(cells[col[1]]);
-        a->name = df__strdup(cells[col[2]]);
-        a->parent = df__strdup(col[3] >= 0 && col[3] < n ? cells[col[3]] : "");
-        if (!a->alias || !a->name || !a->parent) st = df__error(ctx, DF_ENOMEM, "out of memory");
-        if (st == DF_OK) {
-            df__name_normalize(a->alias, a->kalias, sizeof a->kalias);
-            df__name_normalize(a->name, a->kname, sizeof a->kname);
-        }
-    }
-    if (st == DF_OK && rc < 0) st = ctx->status;
-    df__csv_close(csv);
-    if (st == DF_OK) st = apply_aliases(ctx, b, rows, nrows);
-    if (st == DF_OK) df__log(ctx, DF_LOG_INFO, "%s: %d aliases", path, nrows);
-    for (int r = 0; r < nrows; r++) free(rows[r].alias), free(rows[r].name), free(rows[r].parent);
-    free(rows);
-    return st;
-}
-
 int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcode)
 {
     char buf[256];
@@ -833,7 +678,7 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         goto fail;
     }
     for (int k = 0; opts->aliases && opts->aliases[k]; k++)
-        if ((st = load_aliases(ctx, b, opts->aliases[k])) != DF_OK) goto fail;
+        if ((st = df__aliases_load(ctx, b, opts->aliases[k])) != DF_OK) goto fail;
     for (int lv = lowest; lv <= f; lv++) {
         level_data *L = &b->lv[lv];
         for (int i = 0; i < L->n; i++) L->units[i].level = lv;
@@ -915,6 +760,16 @@ const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, i
 }
 
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i) { return &b->lv[level].units[i]; }
+
+const char *df__boundaries_alts(const df_boundaries *b, int level, int i)
+{
+    return b->lv[level].alts ? b->lv[level].alts[i] : NULL;
+}
+
+int df__boundaries_add_alt(df_boundaries *b, int level, int i, int kind, const char *name)
+{
+    return add_alt(&b->lv[level], i, kind, name);
+}
 
 const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n)
 {

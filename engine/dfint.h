@@ -231,6 +231,13 @@ typedef struct {
     int unit, kind;
 } df__name_key;
 
+/* A unit's other names, '|'-separated "kind:name" (borrowed; NULL = none). */
+const char *df__boundaries_alts(const df_boundaries *b, int level, int i);
+/* Add an other name of a kind (DF__NAME_ALT, DF__NAME_ALIAS). 0 ok, -1 OOM. */
+int df__boundaries_add_alt(df_boundaries *b, int level, int i, int kind, const char *name);
+/* aliases.c: read an alias table and give its spellings to the units they
+ * fit (before the name index is built). */
+df_status df__aliases_load(df_ctx *ctx, df_boundaries *b, const char *path);
 /* The name index of a level (borrowed), or NULL with *n = 0. */
 const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n);
 
