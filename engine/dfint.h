@@ -165,8 +165,26 @@ typedef struct {
 /* Match a name at a level, inside parent (unit of level-1) when >= 0. */
 df__name_match df__reconcile_name(const df_boundaries *b, int level, const char *name, int parent);
 
-/* Decisions per distinct (level, parent, name), counted. One per thread. */
+/* How a stated place (P-codes, names, a point) was matched at a level. */
+typedef struct {
+    int unit;              /* at the level asked for, or -1 */
+    int how;               /* DF__HOW_* of the decisive step */
+    double score;          /* of a fuzzy name, else 1 */
+    int swapped, conflict; /* the coordinates were swapped; they contradict the names */
+    int with_notes;        /* write the notes (for a decision log only: they cost) */
+    char note[320];        /* why, in words */
+} df__match;
+
 typedef struct df__name_cache df__name_cache;
+
+/* Match a place at a level: P-code (at the level or a finer one), then the
+ * names walked down from admin 1, then the point (always located: conflicts
+ * and swapped coordinates are flagged). prefer_points: a point that
+ * contradicts the names wins. lon = NAN: no point. */
+void df__match_place(const df_boundaries *b, df__name_cache *cache, int level, int prefer_points, int with_notes,
+                     const df_place *pl, double lon, double lat, df__match *m);
+
+/* Decisions per distinct (level, parent, name), counted. One per thread. */
 df__name_cache *df__name_cache_new(void);
 void df__name_cache_free(df__name_cache *c);
 const df__name_match *df__name_cache_get(df__name_cache *c, const df_boundaries *b, int level, const char *name,

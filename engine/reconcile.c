@@ -18,6 +18,7 @@
  */
 #include "dfint.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,4 +197,125 @@ void df__name_cache_each(const df__name_cache *c, df__name_visit fn, void *user)
     for (size_t i = 0; i < c->cap; i++)
         if (c->slots[i].name)
             fn(c->slots[i].level, c->slots[i].name, c->slots[i].parent_name, &c->slots[i].m, c->slots[i].rows, user);
+}
+
+/* ---- a stated place: P-code, names, point ---------------------------------- */
+
+typedef df__match match;
+
+static void add_note(match *m, const char *fmt, const char *a, const char *b)
+{
+    if (!m->with_notes) return;
+    size_t used = strlen(m->note);
+    snprintf(m->note + used, sizeof m->note - used, used ? "; " : "");
+    used = strlen(m->note);
+    snprintf(m->note + used, sizeof m->note - used, fmt, a, b);
+}
+
+/* Walk the stated names down from admin 1: the deepest unit they reach, or
+ * -1 (with *level 0). A name is searched inside its parent once the parent
+ * is known; a level whose name matches nothing leaves the next level to be
+ * searched in the whole country (where it must be unique). */
+static int match_names(const df_boundaries *b, df__name_cache *cache, const df_place *pl, int *level, match *m,
+                       int *how, double *score)
+{
+    int parent = -1, found = -1, finest = df_boundaries_finest_level(b);
+    *level = 0;
+    for (int lv = 1; lv <= finest; lv++) {
+        const char *name = pl->name[lv];
+        if (!name || df_boundaries_count(b, lv) == 0) continue;
+        /* a parent from an unmatched level above does not constrain */
+        int within = found >= 0 && *level == lv - 1 ? parent : -1;
+        const df__name_match *r = df__name_cache_get(cache, b, lv, name, within);
+        if (r->unit < 0) {
+            char where[200] = "";
+            if (within >= 0) snprintf(where, sizeof where, " in %s", df__boundaries_unit(b, lv - 1, within)->name);
+            if (r->ambiguous)
+                add_note(m, "\"%s\" fits several units%s", name, where);
+            else
+                add_note(m, "no unit named \"%s\"%s", name, where);
+            if (r->candidates[0]) add_note(m, "closest: %s%s", r->candidates, "");
+            continue;
+        }
+        if (r->how != DF__HOW_NAME && m->with_notes) {
+            char why[160];
+            snprintf(why, sizeof why, "%s %.2f", df__how_name(r->how), r->score);
+            add_note(m, "\"%s\" is %s", name, df__boundaries_unit(b, lv, r->unit)->name);
+            add_note(m, "by %s%s", why, "");
+        }
+        parent = found = r->unit;
+        *level = lv;
+        *how = r->how;
+        *score = r->score;
+    }
+    return found;
+}
+
+void df__match_place(const df_boundaries *b, df__name_cache *cache, int level, int prefer_points, int with_notes,
+                     const df_place *pl, double lon, double lat, df__match *m)
+{
+    int finest = df_boundaries_finest_level(b);
+    m->unit = -1; /* no memset: this runs once per record */
+    m->how = DF__HOW_NONE;
+    m->score = 0;
+    m->swapped = m->conflict = 0;
+    m->note[0] = '\0';
+    m->with_notes = with_notes;
+
+    for (int lv = level; lv <= finest && m->how == DF__HOW_NONE; lv++) { /* 1. P-code */
+        if (!pl->pcode[lv]) continue;
+        int u = df_boundaries_find_pcode(b, lv, pl->pcode[lv]);
+        if (u >= 0)
+            m->unit = df__boundaries_ancestor(b, lv, u, level), m->how = DF__HOW_PCODE, m->score = 1;
+        else
+            add_note(m, "P-code %s not in the boundaries%s", pl->pcode[lv], "");
+    }
+    int name_level = 0, by_name = -1, how = DF__HOW_NONE;
+    double score = 0;
+    if (m->how == DF__HOW_NONE) { /* 2. names */
+        by_name = match_names(b, cache, pl, &name_level, m, &how, &score);
+        if (by_name >= 0 && name_level >= level) {
+            m->unit = df__boundaries_ancestor(b, name_level, by_name, level);
+            m->how = how;
+            m->score = score;
+        }
+    }
+    if (isnan(lon)) return;
+
+    /* 3. the point, always located: it decides when nothing else did, and
+     * it exposes swapped coordinates either way */
+    int at = df_boundaries_locate(b, level, lon, lat);
+    if (at < 0) {
+        int swapped = df_boundaries_locate(b, level, lat, lon);
+        if (swapped >= 0) {
+            /* counted where the swapped point and the stated names agree */
+            int agree = m->how == DF__HOW_NONE
+                            ? (by_name < 0 || df__boundaries_ancestor(b, level, swapped, name_level) == by_name)
+                            : swapped == m->unit;
+            m->swapped = 1;
+            m->conflict = !agree;
+            add_note(m, "swapped-lat-lon: the point falls outside the boundaries, its swap in %s%s",
+                     df_boundaries_unit(b, level, swapped)->name, agree ? "" : ", which the stated names contradict");
+            if (m->how == DF__HOW_NONE && agree) m->unit = swapped, m->how = DF__HOW_SWAPPED, m->score = 1;
+        } else {
+            add_note(m, "the point falls outside the boundaries%s%s", "", "");
+        }
+        return;
+    }
+    if (m->how == DF__HOW_NONE) {
+        if (by_name >= 0 && df__boundaries_ancestor(b, level, at, name_level) != by_name) {
+            m->conflict = 1;
+            add_note(m, "conflict: the point falls in %s, outside the stated %s",
+                     df_boundaries_unit(b, level, at)->name, df__boundaries_unit(b, name_level, by_name)->name);
+            if (!prefer_points) return;
+        }
+        m->unit = at;
+        m->how = DF__HOW_POINT;
+        m->score = 1;
+    } else if (at != m->unit) {
+        m->conflict = 1;
+        add_note(m, "conflict: the point falls in %s, not in %s", df_boundaries_unit(b, level, at)->name,
+                 df_boundaries_unit(b, level, m->unit)->name);
+        if (prefer_points) m->unit = at, m->how = DF__HOW_POINT, m->score = 1;
+    }
 }
