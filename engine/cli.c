@@ -23,6 +23,7 @@ static const char *usage_main =
     "           way, fuzzy matches with their scores, conflicts, unmatched with candidates\n"
     "  check    reconcile the records' names and places and report how: matched by each\n"
     "           way, fuzzy matches with their scores, conflicts, unmatched with candidates\n"
+    "  flows    origin-destination flows: lines, nodes and the OD matrix\n"
     "  join     match records to admin units and write one feature per unit\n"
     "  sample   write the embedded sample records (Mosul corridor, from 17 Oct 2016)\n"
     "  version  print the versions of dispflow, GDAL, PROJ and GEOS\n"
@@ -377,6 +378,121 @@ static int cmd_check(df_ctx *ctx, int argc, char **argv)
     return st == DF_OK ? rc_strict : fail(ctx, st);
 }
 
+static const char *usage_flows =
+    "usage: dispflow flows --records FILE --boundaries FILE [--origin-level adm1|adm2|adm3]\n"
+    "                      [--dest-level adm1|adm2|adm3] [--origins corridor|P-CODES|NAMES]\n"
+    "                      [--from DATE] [--to DATE] [--step day|week|month|round]\n"
+    "                      [--min N] [--top N] [--no-intra] -o LINES.geojson|.gpkg\n"
+    "                      [--matrix OD.csv [--hxl]] [--nodes NODES.geojson|.gpkg]\n"
+    "                      [--straight | --bend B] [options of join for the records]\n"
+    "\n"
+    "Who moved from where to where, when. Displaced rows flow from their origin to their\n"
+    "location; returned rows from their district of displacement to the place of return.\n"
+    "Both ends are matched as join matches places (P-code, names with aliases, point).\n"
+    "\n"
+    "  --origin-level, --dest-level  admin level of each end (adm2 by default); they may differ\n"
+    "  --origins L           keep flows whose origin lies in: 'corridor' (the Mosul corridor\n"
+    "                        districts: Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra,\n"
+    "                        Al-Shikhan, Al-Baaj, Makhmour, Al-Shirqat) or a comma-separated\n"
+    "                        list of P-codes or names of units at any level\n"
+    "  --from, --to          the period (default: the first and the latest date in the data)\n"
+    "  --step S              one flow per pair per day, ISO week (Monday-Sunday), calendar\n"
+    "                        month, or round (a DTM round is a date: the same as day);\n"
+    "                        default: one flow per pair for the whole period\n"
+    "  --min N, --top N      keep flows of at least N individuals; the N largest per period\n"
+    "                        and status (rank and share are computed before these filters)\n"
+    "  --no-intra            drop flows inside one unit (kept by default, drawn as loops)\n"
+    "  -o FILE               flow lines: one LineString per flow, inside-unit points at both\n"
+    "                        ends, date fields period_start/period_end for QGIS's Temporal\n"
+    "                        Controller, families, individuals, rank, share, kind (flow|intra)\n"
+    "  --bend B              arcs bent B x their length to the right of travel (0.15);\n"
+    "  --straight            straight lines, moved 2% of their length to the right, so\n"
+    "                        that A->B and B->A never draw on top of each other\n"
+    "  --matrix FILE.csv     the OD matrix, long form (--hxl: with an HXL tag row)\n"
+    "  --nodes FILE          one point per unit with inflow, outflow, net and intra\n";
+
+static int cmd_flows(df_ctx *ctx, int argc, char **argv)
+{
+    df_flow_opts fo;
+    df_flow_opts_init(&fo);
+    const char *matrix = NULL, *nodes = NULL;
+    double bend = 0.15;
+    int hxl = 0;
+    /* the flow options first; the rest are join's (records, boundaries) */
+    char *rest[256];
+    int nrest = 0;
+    for (int i = 0; i < argc && nrest < 250; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int level;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_flows, stdout);
+            return 0;
+        } else if ((!strcmp(a, "--origin-level") || !strcmp(a, "--dest-level")) && v) {
+            if ((level = parse_level(v)) < 0) return bad_usage("a level is adm1, adm2 or adm3, not", v);
+            *(a[2] == 'o' ? &fo.origin_level : &fo.dest_level) = level;
+            i++;
+        } else if (!strcmp(a, "--origins") && v) {
+            fo.origins = argv[++i];
+        } else if (!strcmp(a, "--to") && v) {
+            if (df_date_parse(v, &fo.to) != 0) return bad_usage("not a date (use yyyy-mm-dd):", v);
+            i++;
+        } else if (!strcmp(a, "--step") && v) {
+            if (!strcmp(v, "day") || !strcmp(v, "round"))
+                fo.step = DF_STEP_DAY;
+            else if (!strcmp(v, "week"))
+                fo.step = DF_STEP_WEEK;
+            else if (!strcmp(v, "month"))
+                fo.step = DF_STEP_MONTH;
+            else
+                return bad_usage("--step is day, week, month or round, not", v);
+            i++;
+        } else if (!strcmp(a, "--min") && v) {
+            fo.min = atoll(argv[++i]);
+        } else if (!strcmp(a, "--top") && v) {
+            fo.top = atoi(argv[++i]);
+        } else if (!strcmp(a, "--no-intra")) {
+            fo.no_intra = 1;
+        } else if (!strcmp(a, "--matrix") && v) {
+            matrix = argv[++i];
+        } else if (!strcmp(a, "--hxl")) {
+            hxl = 1;
+        } else if (!strcmp(a, "--nodes") && v) {
+            nodes = argv[++i];
+        } else if (!strcmp(a, "--bend") && v) {
+            bend = atof(argv[++i]);
+        } else if (!strcmp(a, "--straight")) {
+            bend = 0;
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    job jb;
+    int rc = parse_job(&jb, nrest, rest, usage_flows);
+    if (rc >= 0) return rc;
+    if (!jb.out && !matrix) return bad_usage("missing -o LINES or --matrix OD.csv", NULL);
+    fo.from = jb.jo.from;
+    fo.prefer_points = jb.jo.prefer_points;
+    df_boundaries *b = NULL;
+    df_flows *f = NULL;
+    df_status st = df_boundaries_load(ctx, &jb.bo, &b);
+    if (st == DF_OK) st = df_flows_run(ctx, b, &jb.ro, &fo, &f);
+    if (st == DF_OK && jb.out) st = df_flows_write_lines(ctx, f, b, jb.out, bend, nodes);
+    if (st == DF_OK && matrix) st = df_flows_write_matrix(ctx, f, b, matrix, hxl);
+    if (st == DF_OK && !quiet) {
+        const df_flow_balance *fb = df_flows_balance(f);
+        fprintf(stderr,
+                "%s: %ld rows: %ld in flows, %ld with an end not placed, %ld from other origins, %ld out of "
+                "period, %ld rejected\n",
+                jb.ro.path, fb->read.rows, fb->counted, fb->unplaced, fb->filtered, fb->out_of_period,
+                fb->read.rejected);
+        fprintf(stderr, "%d flows written%s%s%s%s\n", df_flows_count(f), jb.out ? " to " : "", jb.out ? jb.out : "",
+                matrix ? "; matrix " : "", matrix ? matrix : "");
+    }
+    df_flows_free(f);
+    df_boundaries_free(b);
+    return st == DF_OK ? 0 : fail(ctx, st);
+}
+
 static int cmd_sample(df_ctx *ctx, int argc, char **argv)
 {
     const char *out = NULL;
@@ -419,6 +535,8 @@ int main(int argc, char **argv)
         rc = cmd_join(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "check"))
         rc = cmd_check(ctx, argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "flows"))
+        rc = cmd_flows(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "sample"))
         rc = cmd_sample(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

@@ -69,6 +69,8 @@ int df__parse_count(const char *s, size_t len, int64_t *out);
 /* Parse a status word: displaced/IDP(s) → DF_DISPLACED; returned/returnee(s)
  * → DF_RETURNED. 0 ok, -1 unknown. */
 int df__parse_status(const char *s, df_movement *out);
+/* Civil date of a day number (proleptic Gregorian). */
+void df__civil_from_days(int32_t days, int *y, int *m, int *d);
 /* Days from civil date (proleptic Gregorian). */
 int32_t df__days_from_civil(int y, int m, int d);
 /* Is the string valid UTF-8? */
@@ -218,6 +220,11 @@ void df__csv_close(df_csv *csv);
 /* Write one field, quoted per RFC 4180 only when it must be (NULL = empty).
  * 0 ok, -1 on a write error. */
 int df__csv_put(FILE *f, const char *s);
+
+/* ---- flows.c ------------------------------------------------------------- */
+
+int df__flows_origin_level(const df_flows *f);
+int df__flows_dest_level(const df_flows *f);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 

@@ -25,7 +25,7 @@ int32_t df__days_from_civil(int y, int m, int d)
     return (int32_t)(era * 146097 + (int)doe - 719468);
 }
 
-static void civil_from_days(int32_t z, int *y, int *m, int *d)
+void df__civil_from_days(int32_t z, int *y, int *m, int *d)
 {
     z += 719468;
     int era = (z >= 0 ? z : z - 146096) / 146097;
@@ -127,7 +127,7 @@ void df_date_format(int32_t days, char out[11])
         out[0] = '\0';
         return;
     }
-    civil_from_days(days, &y, &m, &d);
+    df__civil_from_days(days, &y, &m, &d);
     y = y < 0 ? 0 : y % 10000;
     out[0] = (char)('0' + y / 1000), out[1] = (char)('0' + y / 100 % 10);
     out[2] = (char)('0' + y / 10 % 10), out[3] = (char)('0' + y % 10), out[4] = '-';

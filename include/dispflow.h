@@ -372,6 +372,75 @@ int df_join_decision_count(const df_join *j);
 const df_name_decision *df_join_decision(const df_join *j, int i);
 
 /* ------------------------------------------------------------------------ */
+/* Flows                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Origin-destination flows: displacement runs from the origin to the
+ * location; returns from the district of displacement to the place of
+ * return. Counted per (origin unit, destination unit, period, status). */
+typedef struct df_flows df_flows;
+
+typedef enum { DF_STEP_NONE, DF_STEP_DAY, DF_STEP_WEEK, DF_STEP_MONTH } df_step;
+
+typedef struct {
+    int origin_level, dest_level; /* 1..3 (default 2 and 2) */
+    /* Origins kept: NULL = all; "corridor" = the Mosul corridor districts
+     * (Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan,
+     * Al-Baaj, Makhmour, Al-Shirqat); or a comma-separated list of P-codes
+     * or names of units at any level (a flow is kept when its origin lies in
+     * one of them). */
+    const char *origins;
+    int32_t from, to;  /* DF_NO_DATE: the first and the latest date in the data */
+    df_step step;      /* periods: one flow per pair per period (NONE: one period) */
+    int64_t min;       /* keep flows of at least this many individuals */
+    int top;           /* keep the top N flows of each period by individuals (0: all) */
+    int no_intra;      /* drop flows whose origin and destination are one unit */
+    int prefer_points; /* as in df_join_opts */
+} df_flow_opts;
+
+void df_flow_opts_init(df_flow_opts *opts);
+
+/* One flow. Units are indexes at the origin and destination levels. */
+typedef struct {
+    int origin, dest;
+    df_movement status;
+    int32_t period_start, period_end;
+    int64_t families, individuals;
+    int rank;     /* 1 = the largest in its period and status */
+    double share; /* of all individuals moving in its period and status */
+} df_flow;
+
+/* What happened to the rows: every valid row is in one bucket. */
+typedef struct {
+    df_read_stats read;
+    long counted, out_of_period, unplaced, filtered;
+    int64_t ind_counted;
+} df_flow_balance;
+
+df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
+                       df_flows **out);
+void df_flows_free(df_flows *f);
+int df_flows_count(const df_flows *f);
+/* Flow i, sorted by period, status, then individuals (largest first). */
+const df_flow *df_flows_get(const df_flows *f, int i);
+const df_flow_balance *df_flows_balance(const df_flows *f);
+
+/* The OD matrix, long form: origin_pcode, origin_name, dest_pcode,
+ * dest_name, status, period_start, period_end, families, individuals (an
+ * HXL row under the header when hxl). Atomic. */
+df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, int hxl);
+
+/* Flow lines (GeoJSON RFC 7946 or GPKG by extension): one LineString per
+ * flow from the representative point of the origin unit (inside it) to that
+ * of the destination; bend = 0 draws straight lines, bend > 0 quadratic arcs
+ * whose control point stands bend x the chord length to the right of the
+ * direction of travel, so that A->B and B->A never overlap; densified to 32
+ * segments. Flows inside one unit are small loops (kind "intra"). With
+ * nodes_path, one point per unit with inflow, outflow, net and intra. */
+df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
+                               const char *nodes_path);
+
+/* ------------------------------------------------------------------------ */
 /* Write                                                                     */
 /* ------------------------------------------------------------------------ */
 

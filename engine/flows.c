@@ -1,0 +1,382 @@
+/*
+ * flows.c — origin-destination flows: who moved from where to where, when.
+ *
+ * Displaced rows flow from their origin to their location; returned rows
+ * from their district of displacement to the place of return. Each row's
+ * two ends are matched as the join matches places (reconcile.c), each at
+ * its own admin level; rows are aggregated per (origin, destination, day,
+ * status) while reading, on all cores for large CSV files, and the days are
+ * gathered into periods (day, ISO week from Monday, calendar month, or the
+ * whole period) at the end, when the period's bounds are known.
+ */
+#include "dfint.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FLOW_MAX_THREADS 16
+
+struct df_flows {
+    int origin_level, dest_level;
+    df_flow *rows;
+    int n;
+    df_flow_balance balance;
+};
+
+void df_flow_opts_init(df_flow_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->origin_level = o->dest_level = 2;
+    o->from = o->to = DF_NO_DATE;
+}
+
+/* ---- bins: (origin, dest, date, status) ---------------------------------- */
+
+typedef struct {
+    int origin, dest, used;
+    int32_t date;
+    df_movement status;
+    int64_t families, individuals;
+    long rows;
+} od_bin;
+
+typedef struct {
+    od_bin *slots;
+    size_t cap, count;
+} od_table;
+
+static size_t od_hash(int o, int d, int32_t date, int status, size_t cap)
+{
+    uint64_t k = (uint64_t)(uint32_t)o * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uint32_t)d * 0xC2B2AE3D27D4EB4FULL ^
+                 (uint64_t)(uint32_t)date * 0x165667B19E3779F9ULL ^ (uint64_t)status;
+    k ^= k >> 31;
+    return (size_t)(k * 0xff51afd7ed558ccdULL >> 17) & (cap - 1);
+}
+
+static od_bin *od_get(od_table *t, int o, int d, int32_t date, df_movement status)
+{
+    if (2 * (t->count + 1) > t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 1024;
+        od_bin *slots = calloc(cap, sizeof *slots);
+        if (!slots) return NULL;
+        for (size_t i = 0; i < t->cap; i++) {
+            const od_bin *s = &t->slots[i];
+            if (!s->used) continue;
+            size_t h = od_hash(s->origin, s->dest, s->date, (int)s->status, cap);
+            while (slots[h].used) h = (h + 1) & (cap - 1);
+            slots[h] = *s;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    size_t h = od_hash(o, d, date, (int)status, t->cap);
+    for (;; h = (h + 1) & (t->cap - 1)) {
+        od_bin *s = &t->slots[h];
+        if (!s->used) {
+            *s = (od_bin){o, d, 1, date, status, 0, 0, 0};
+            t->count++;
+            return s;
+        }
+        if (s->origin == o && s->dest == d && s->date == date && s->status == status) return s;
+    }
+}
+
+/* ---- the origins kept --------------------------------------------------------- */
+
+typedef struct {
+    int level, unit;
+} unit_ref;
+
+/* The Mosul corridor of the 2016-17 operations: COD-AB 2019 districts by
+ * P-code, with their names for layers that use other codes. */
+static const char *const corridor[][2] = {
+    {"IQG15Q05", "Al-Mosul"}, {"IQG15Q03", "Al-Hamdaniya"}, {"IQG15Q09", "Tilkaef"},
+    {"IQG15Q08", "Telafar"},  {"IQG15Q04", "Al-Hatra"},     {"IQG15Q06", "Al-Shikhan"},
+    {"IQG15Q02", "Al-Baaj"},  {"IQG11Q04", "Makhmour"},     {"IQG16Q02", "Al-Shirqat"},
+};
+
+/* One P-code or name to a unit at any level (the finest that has it). */
+static int find_unit(const df_boundaries *b, const char *key, unit_ref *out)
+{
+    for (int lv = df_boundaries_finest_level(b); lv >= 1; lv--) {
+        int u = df_boundaries_find_pcode(b, lv, key);
+        if (u < 0 && df_boundaries_count(b, lv)) u = df__reconcile_name(b, lv, key, -1).unit;
+        if (u >= 0) return *out = (unit_ref){lv, u}, 0;
+    }
+    return -1;
+}
+
+static df_status parse_origins(df_ctx *ctx, const df_boundaries *b, const char *spec, unit_ref **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!spec || !*spec) return DF_OK;
+    size_t cap = strlen(spec) + 16;
+    unit_ref *refs = calloc(cap, sizeof *refs);
+    if (!refs) return df__error(ctx, DF_ENOMEM, "out of memory");
+    if (strcmp(spec, "corridor") == 0) {
+        for (size_t i = 0; i < sizeof corridor / sizeof *corridor; i++)
+            if (find_unit(b, corridor[i][0], &refs[*n]) == 0 || find_unit(b, corridor[i][1], &refs[*n]) == 0)
+                (*n)++;
+            else
+                df__log(ctx, DF_LOG_WARN, "--origins corridor: %s (%s) is not in the boundaries", corridor[i][1],
+                        corridor[i][0]);
+    } else {
+        for (const char *p = spec; *p;) {
+            size_t len = strcspn(p, ",");
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(len < 255 ? len : 255), p);
+            if (key[0] && find_unit(b, key, &refs[*n]) != 0) {
+                free(refs);
+                return df__error(ctx, DF_EINVAL, "--origins: no unit with the P-code or name \"%s\"", key);
+            }
+            if (key[0]) (*n)++;
+            p += len + (p[len] == ',');
+        }
+    }
+    if (*n == 0) {
+        free(refs);
+        return df__error(ctx, DF_EINVAL, "--origins %s: no unit found", spec);
+    }
+    *out = refs;
+    return DF_OK;
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+typedef struct {
+    const df_boundaries *b;
+    const df_flow_opts *opts;
+    const unit_ref *origins;
+    int norigins, match_level; /* origins are matched here, then walked up */
+    df__name_cache *names;
+    od_table bins;
+    long unplaced, filtered;
+    int32_t min_date, max_date;
+    int failed;
+} flow_state;
+
+static int on_record(const df_record *r, void *user)
+{
+    flow_state *s = user;
+    const df_boundaries *b = s->b;
+    const df_flow_opts *o = s->opts;
+    df__match to, from;
+    df__match_place(b, s->names, o->dest_level, o->prefer_points, 0, &r->location, r->lon, r->lat, &to);
+    const df_place *start = r->status == DF_RETURNED ? &r->displacement : &r->origin;
+    df__match_place(b, s->names, s->match_level, o->prefer_points, 0, start, NAN, NAN, &from);
+    if (to.unit < 0 || from.unit < 0) {
+        s->unplaced++;
+        return 0;
+    }
+    if (s->norigins) {
+        int kept = 0;
+        for (int k = 0; k < s->norigins && !kept; k++)
+            kept = s->origins[k].level <= s->match_level &&
+                   df__boundaries_ancestor(b, s->match_level, from.unit, s->origins[k].level) == s->origins[k].unit;
+        if (!kept) {
+            s->filtered++;
+            return 0;
+        }
+    }
+    int origin = df__boundaries_ancestor(b, s->match_level, from.unit, o->origin_level);
+    if (r->date != DF_NO_DATE) {
+        if (s->min_date == DF_NO_DATE || r->date < s->min_date) s->min_date = r->date;
+        if (s->max_date == DF_NO_DATE || r->date > s->max_date) s->max_date = r->date;
+    }
+    od_bin *bin = od_get(&s->bins, origin, to.unit, r->date, r->status);
+    if (!bin) return s->failed = 1, 1;
+    bin->rows++;
+    bin->individuals += r->individuals;
+    if (r->families > 0) bin->families += r->families;
+    return 0;
+}
+
+/* ---- periods ------------------------------------------------------------------- */
+
+static void period_of(int32_t date, df_step step, int32_t from, int32_t to, int32_t *start, int32_t *end)
+{
+    int y, m, d;
+    if (date == DF_NO_DATE) {
+        *start = *end = DF_NO_DATE;
+        return;
+    }
+    switch (step) {
+    case DF_STEP_DAY:
+        *start = *end = date;
+        break;
+    case DF_STEP_WEEK: /* ISO weeks begin on Monday; 1970-01-01 was a Thursday */
+        *start = date - (int32_t)(((date % 7) + 7 + 3) % 7);
+        *end = *start + 6;
+        break;
+    case DF_STEP_MONTH:
+        df__civil_from_days(date, &y, &m, &d);
+        *start = df__days_from_civil(y, m, 1);
+        *end = df__days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) - 1;
+        break;
+    default:
+        *start = from, *end = to;
+        break;
+    }
+}
+
+static int cmp_flow(const void *a, const void *b)
+{
+    const df_flow *p = a, *q = b;
+    if (p->period_start != q->period_start) return p->period_start < q->period_start ? -1 : 1;
+    if (p->status != q->status) return p->status < q->status ? -1 : 1;
+    if (p->individuals != q->individuals) return p->individuals > q->individuals ? -1 : 1;
+    if (p->origin != q->origin) return p->origin - q->origin;
+    return p->dest - q->dest;
+}
+
+/* Gather the day bins into flows per period; rank and share; filter. */
+static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const df_flow_opts *o, int32_t from,
+                            int32_t to)
+{
+    od_table per = {0};
+    for (size_t i = 0; i < t->cap; i++) {
+        const od_bin *s = &t->slots[i];
+        if (!s->used) continue;
+        if (s->date != DF_NO_DATE && (s->date < from || s->date > to)) {
+            f->balance.out_of_period += s->rows;
+            continue;
+        }
+        int32_t start, end;
+        period_of(s->date, o->step, from, to, &start, &end);
+        od_bin *p = od_get(&per, s->origin, s->dest, start, s->status);
+        if (!p) return free(per.slots), df__error(ctx, DF_ENOMEM, "out of memory");
+        p->rows += s->rows;
+        p->individuals += s->individuals;
+        p->families += s->families;
+        f->balance.counted += s->rows;
+        f->balance.ind_counted += s->individuals;
+    }
+    f->rows = calloc(per.count + 1, sizeof *f->rows);
+    if (!f->rows) return free(per.slots), df__error(ctx, DF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < per.cap; i++) {
+        const od_bin *s = &per.slots[i];
+        if (!s->used) continue;
+        df_flow *fl = &f->rows[f->n++];
+        *fl = (df_flow){s->origin, s->dest, s->status, s->date, s->date, s->families, s->individuals, 0, 0};
+        int32_t start;
+        period_of(s->date, o->step, from, to, &start, &fl->period_end);
+    }
+    free(per.slots);
+    qsort(f->rows, (size_t)f->n, sizeof *f->rows, cmp_flow);
+    /* rank and share within (period, status), before any filtering */
+    for (int a = 0, z; a < f->n; a = z) {
+        int64_t total = 0;
+        for (z = a;
+             z < f->n && f->rows[z].period_start == f->rows[a].period_start && f->rows[z].status == f->rows[a].status;
+             z++)
+            total += f->rows[z].individuals;
+        for (int k = a; k < z; k++) {
+            f->rows[k].rank = k - a + 1;
+            f->rows[k].share = total > 0 ? (double)f->rows[k].individuals / (double)total : 0;
+        }
+    }
+    int kept = 0;
+    for (int k = 0; k < f->n; k++) {
+        const df_flow *fl = &f->rows[k];
+        if (fl->individuals < o->min || (o->top > 0 && fl->rank > o->top)) continue;
+        if (o->no_intra && fl->origin == fl->dest && o->origin_level == o->dest_level) continue;
+        f->rows[kept++] = *fl;
+    }
+    f->n = kept;
+    return DF_OK;
+}
+
+df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
+                       df_flows **out)
+{
+    flow_state states[FLOW_MAX_THREADS];
+    void *users[FLOW_MAX_THREADS];
+    unit_ref *origins = NULL;
+    int norigins = 0, used = 1;
+    df_flows *f = calloc(1, sizeof *f);
+    df_status st = DF_OK;
+    *out = NULL;
+    memset(states, 0, sizeof states);
+    if (!f) return df__error(ctx, DF_ENOMEM, "out of memory");
+    f->origin_level = fopts->origin_level;
+    f->dest_level = fopts->dest_level;
+    if ((st = df_boundaries_prepare(ctx, b, fopts->dest_level)) != DF_OK ||
+        (st = df_boundaries_prepare(ctx, b, fopts->origin_level)) != DF_OK ||
+        (st = parse_origins(ctx, b, fopts->origins, &origins, &norigins)) != DF_OK)
+        goto done;
+    /* match origins at the finest level the filter or the flows need */
+    int match_level = fopts->origin_level;
+    for (int k = 0; k < norigins; k++)
+        if (origins[k].level > match_level) match_level = origins[k].level;
+    for (int k = 0; k < FLOW_MAX_THREADS; k++) {
+        states[k] = (flow_state){b,   fopts, origins, norigins,   match_level, df__name_cache_new(),
+                                 {0}, 0,     0,       DF_NO_DATE, DF_NO_DATE,  0};
+        users[k] = &states[k];
+        if (!states[k].names) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    if (st != DF_OK) goto done;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = cores < 2 ? 1 : cores > FLOW_MAX_THREADS ? FLOW_MAX_THREADS : (int)cores;
+    st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &f->balance.read, &used);
+    if (st != DF_OK) goto done;
+
+    /* merge the threads' bins and counts into the first */
+    flow_state *s0 = &states[0];
+    for (int k = 1; k < used; k++) {
+        flow_state *s = &states[k];
+        for (size_t i = 0; i < s->bins.cap; i++) {
+            const od_bin *x = &s->bins.slots[i];
+            if (!x->used) continue;
+            od_bin *y = od_get(&s0->bins, x->origin, x->dest, x->date, x->status);
+            if (!y) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                goto done;
+            }
+            y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
+        }
+        s0->unplaced += s->unplaced, s0->filtered += s->filtered, s0->failed |= s->failed;
+        if (s->min_date != DF_NO_DATE && (s0->min_date == DF_NO_DATE || s->min_date < s0->min_date))
+            s0->min_date = s->min_date;
+        if (s->max_date != DF_NO_DATE && (s0->max_date == DF_NO_DATE || s->max_date > s0->max_date))
+            s0->max_date = s->max_date;
+    }
+    for (int k = 0; k < used; k++)
+        if (df__name_cache_failed(states[k].names)) s0->failed = 1;
+    if (s0->failed) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
+        goto done;
+    }
+    f->balance.unplaced = s0->unplaced;
+    f->balance.filtered = s0->filtered;
+    st = make_flows(ctx, f, &s0->bins, fopts, fopts->from != DF_NO_DATE ? fopts->from : s0->min_date,
+                    fopts->to != DF_NO_DATE ? fopts->to : s0->max_date);
+done:
+    for (int k = 0; k < FLOW_MAX_THREADS; k++) {
+        free(states[k].bins.slots);
+        df__name_cache_free(states[k].names);
+    }
+    free(origins);
+    if (st != DF_OK) {
+        df_flows_free(f);
+        f = NULL;
+    }
+    *out = f;
+    return st;
+}
+
+void df_flows_free(df_flows *f)
+{
+    if (!f) return;
+    free(f->rows);
+    free(f);
+}
+
+int df_flows_count(const df_flows *f) { return f->n; }
+const df_flow *df_flows_get(const df_flows *f, int i) { return i >= 0 && i < f->n ? &f->rows[i] : NULL; }
+const df_flow_balance *df_flows_balance(const df_flows *f) { return &f->balance; }
+int df__flows_origin_level(const df_flows *f) { return f->origin_level; }
+int df__flows_dest_level(const df_flows *f) { return f->dest_level; }

@@ -1,0 +1,276 @@
+/*
+ * flows_write.c — the flows as an OD matrix (CSV, long form) and as lines
+ * and nodes (GeoJSON RFC 7946 or GeoPackage) that QGIS styles by
+ * individuals and animates with its Temporal Controller (real date fields).
+ * Every file is written beside its target and renamed when complete.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#define ARC_SEGMENTS 32
+
+static const char *status_word(df_movement s) { return s == DF_RETURNED ? "returned" : "displaced"; }
+
+/* ---- the matrix ----------------------------------------------------------------- */
+
+df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, int hxl)
+{
+    char tmp[4096], from[11], to[11];
+    int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
+    df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
+    if (st != DF_OK) return st;
+    FILE *out = fopen(tmp, "w");
+    if (!out) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    fputs("origin_pcode,origin_name,dest_pcode,dest_name,status,period_start,period_end,families,individuals\n", out);
+    if (hxl)
+        fprintf(out,
+                "#adm%d+code+origin,#adm%d+name+origin,#adm%d+code,#adm%d+name,#status,#date+start,#date+end,"
+                "#affected+hh,#affected+ind\n",
+                ol, ol, dl, dl);
+    for (int i = 0; i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        const df_unit *o = df__boundaries_unit(b, ol, fl->origin), *d = df__boundaries_unit(b, dl, fl->dest);
+        df_date_format(fl->period_start, from);
+        df_date_format(fl->period_end, to);
+        df__csv_put(out, o->pcode);
+        fputc(',', out);
+        df__csv_put(out, o->name);
+        fputc(',', out);
+        df__csv_put(out, d->pcode);
+        fputc(',', out);
+        df__csv_put(out, d->name);
+        fprintf(out, ",%s,%s,%s,%lld,%lld\n", status_word(fl->status), from, to, (long long)fl->families,
+                (long long)fl->individuals);
+    }
+    if (ferror(out) | (fclose(out) != 0)) {
+        unlink(tmp);
+        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return df__commit(ctx, tmp, path);
+}
+
+/* ---- geometry ---------------------------------------------------------------------- */
+
+/* A point inside the unit (GEOS point on surface), or -1 without geometry. */
+static int inside_point(df_ctx *ctx, const df_boundaries *b, int level, int unit, double *x, double *y)
+{
+    const GEOSGeometry *g = df__boundaries_geometry(b, level, unit);
+    GEOSGeometry *p = g ? GEOSPointOnSurface_r(ctx->geos, g) : NULL;
+    int ok = p && GEOSGeomGetX_r(ctx->geos, p, x) == 1 && GEOSGeomGetY_r(ctx->geos, p, y) == 1;
+    if (p) GEOSGeom_destroy_r(ctx->geos, p);
+    return ok ? 0 : -1;
+}
+
+/* The line from (x0, y0) to (x1, y1): a quadratic arc bent to the right of
+ * the direction of travel by bend x the chord, or with bend = 0 a straight
+ * line moved to the right by 2% of its length; either way A->B and B->A lie
+ * on opposite sides. */
+static OGRGeometryH flow_line(double x0, double y0, double x1, double y1, double bend)
+{
+    OGRGeometryH g = OGR_G_CreateGeometry(wkbLineString);
+    double dx = x1 - x0, dy = y1 - y0, len = hypot(dx, dy);
+    double nx = len > 0 ? dy / len : 0, ny = len > 0 ? -dx / len : 0; /* right-hand normal */
+    if (bend <= 0) {
+        double off = 0.02 * len;
+        OGR_G_AddPoint_2D(g, x0 + off * nx, y0 + off * ny);
+        OGR_G_AddPoint_2D(g, x1 + off * nx, y1 + off * ny);
+        return g;
+    }
+    double cx = (x0 + x1) / 2 + bend * len * nx, cy = (y0 + y1) / 2 + bend * len * ny;
+    for (int k = 0; k <= ARC_SEGMENTS; k++) {
+        double t = (double)k / ARC_SEGMENTS, u = 1 - t;
+        OGR_G_AddPoint_2D(g, u * u * x0 + 2 * u * t * cx + t * t * x1, u * u * y0 + 2 * u * t * cy + t * t * y1);
+    }
+    return g;
+}
+
+/* A flow inside one unit: a small loop through its point. */
+static OGRGeometryH intra_loop(double x, double y, double radius)
+{
+    OGRGeometryH g = OGR_G_CreateGeometry(wkbLineString);
+    for (int k = 0; k <= ARC_SEGMENTS; k++) {
+        double a = M_PI + 2 * M_PI * k / ARC_SEGMENTS; /* starts and ends at (x, y) */
+        OGR_G_AddPoint_2D(g, x + radius + radius * cos(a), y + radius * sin(a));
+    }
+    return g;
+}
+
+/* ---- layers ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    OGRFieldType type;
+} field_def;
+
+static const field_def line_fields[] = {
+    {"origin_pcode", OFTString}, {"origin_name", OFTString},    {"dest_pcode", OFTString}, {"dest_name", OFTString},
+    {"status", OFTString},       {"kind", OFTString},           {"period_start", OFTDate}, {"period_end", OFTDate},
+    {"families", OFTInteger64},  {"individuals", OFTInteger64}, {"rank", OFTInteger},      {"share", OFTReal}};
+
+static const field_def node_fields[] = {{"pcode", OFTString},     {"name", OFTString},       {"level", OFTInteger},
+                                        {"inflow", OFTInteger64}, {"outflow", OFTInteger64}, {"net", OFTInteger64},
+                                        {"intra", OFTInteger64}};
+
+static const char *driver_for(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && strcasecmp(dot, ".gpkg") == 0 ? "GPKG" : "GeoJSON";
+}
+
+/* Create a dataset with one layer and its fields; NULL on failure (context set). */
+static GDALDatasetH open_layer(df_ctx *ctx, const char *tmp, const char *path, const char *name, OGRwkbGeometryType t,
+                               const field_def *fields, int nfields, OGRLayerH *layer)
+{
+    const char *drv_name = driver_for(path);
+    GDALDriverH drv = GDALGetDriverByName(drv_name);
+    GDALDatasetH ds = drv ? GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL) : NULL;
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, 4326);
+    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    char **lco = strcmp(drv_name, "GeoJSON") == 0 ? CSLSetNameValue(NULL, "RFC7946", "YES") : NULL;
+    *layer = ds ? GDALDatasetCreateLayer(ds, name, srs, t, lco) : NULL;
+    CSLDestroy(lco);
+    OSRDestroySpatialReference(srs);
+    for (int i = 0; *layer && i < nfields; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, fields[i].type);
+        if (OGR_L_CreateField(*layer, fd, TRUE) != OGRERR_NONE) *layer = NULL;
+        OGR_Fld_Destroy(fd);
+    }
+    if (!*layer) {
+        df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+        if (ds) GDALClose(ds);
+        unlink(tmp);
+        return NULL;
+    }
+    return ds;
+}
+
+static df_status close_layer(df_ctx *ctx, GDALDatasetH ds, const char *tmp, const char *path, df_status st)
+{
+    CPLErrorReset();
+    GDALClose(ds);
+    if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
+        st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+    if (st != DF_OK) {
+        unlink(tmp);
+        return st;
+    }
+    return df__commit(ctx, tmp, path);
+}
+
+static void set_date(OGRFeatureH feat, int field, int32_t days)
+{
+    int y, m, d;
+    if (days == DF_NO_DATE) return;
+    df__civil_from_days(days, &y, &m, &d);
+    OGR_F_SetFieldDateTime(feat, field, y, m, d, 0, 0, 0, 0);
+}
+
+/* Inflow, outflow, net and intra of every unit that a flow touches. */
+typedef struct {
+    int64_t in, out, intra;
+} node_sums;
+
+static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path)
+{
+    int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
+    int no = df_boundaries_count(b, ol), nd = df_boundaries_count(b, dl);
+    node_sums *so = calloc((size_t)no + 1, sizeof *so), *sd = ol == dl ? so : calloc((size_t)nd + 1, sizeof *sd);
+    char tmp[4096];
+    df_status st = DF_OK;
+    OGRLayerH layer;
+    if (!so || !sd) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (ol == dl && fl->origin == fl->dest) {
+            so[fl->origin].intra += fl->individuals;
+            continue;
+        }
+        so[fl->origin].out += fl->individuals;
+        sd[fl->dest].in += fl->individuals;
+    }
+    GDALDatasetH ds = NULL;
+    if (st == DF_OK && (st = df__temp_path(ctx, path, tmp, sizeof tmp)) == DF_OK &&
+        !(ds = open_layer(ctx, tmp, path, "flow_nodes", wkbPoint, node_fields, 7, &layer)))
+        st = ctx->status;
+    for (int pass = 0; st == DF_OK && pass < (ol == dl ? 1 : 2); pass++) {
+        int level = pass == 0 ? ol : dl, n = pass == 0 ? no : nd;
+        const node_sums *s = pass == 0 ? so : sd;
+        for (int u = 0; st == DF_OK && u < n; u++) {
+            if (!s[u].in && !s[u].out && !s[u].intra) continue;
+            double x, y;
+            if (inside_point(ctx, b, level, u, &x, &y) != 0) continue;
+            const df_unit *unit = df__boundaries_unit(b, level, u);
+            OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
+            OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+            OGR_G_SetPoint_2D(pt, 0, x, y);
+            OGR_F_SetGeometryDirectly(feat, pt);
+            OGR_F_SetFieldString(feat, 0, unit->pcode);
+            OGR_F_SetFieldString(feat, 1, unit->name);
+            OGR_F_SetFieldInteger(feat, 2, level);
+            OGR_F_SetFieldInteger64(feat, 3, s[u].in);
+            OGR_F_SetFieldInteger64(feat, 4, s[u].out);
+            OGR_F_SetFieldInteger64(feat, 5, s[u].in - s[u].out);
+            OGR_F_SetFieldInteger64(feat, 6, s[u].intra);
+            if (OGR_L_CreateFeature(layer, feat) != OGRERR_NONE)
+                st = df__error(ctx, DF_EGDAL, "%s: cannot write node %s: %s", path, unit->pcode, df__gdal_error(ctx));
+            OGR_F_Destroy(feat);
+        }
+    }
+    if (ds) st = close_layer(ctx, ds, tmp, path, st);
+    if (sd != so) free(sd);
+    free(so);
+    return st;
+}
+
+df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
+                               const char *nodes_path)
+{
+    int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
+    char tmp[4096];
+    OGRLayerH layer;
+    GDALDatasetH ds;
+    df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
+    if (st != DF_OK) return st;
+    if (!(ds = open_layer(ctx, tmp, path, "flows", wkbLineString, line_fields, 12, &layer))) return ctx->status;
+    for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        double x0, y0, x1, y1;
+        if (inside_point(ctx, b, ol, fl->origin, &x0, &y0) != 0 || inside_point(ctx, b, dl, fl->dest, &x1, &y1) != 0)
+            continue; /* a unit without geometry: in the matrix, not on the map */
+        const df_unit *o = df__boundaries_unit(b, ol, fl->origin), *d = df__boundaries_unit(b, dl, fl->dest);
+        int intra = ol == dl && fl->origin == fl->dest;
+        OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
+        OGR_F_SetGeometryDirectly(feat, intra ? intra_loop(x0, y0, 0.03) : flow_line(x0, y0, x1, y1, bend));
+        OGR_F_SetFieldString(feat, 0, o->pcode);
+        OGR_F_SetFieldString(feat, 1, o->name);
+        OGR_F_SetFieldString(feat, 2, d->pcode);
+        OGR_F_SetFieldString(feat, 3, d->name);
+        OGR_F_SetFieldString(feat, 4, status_word(fl->status));
+        OGR_F_SetFieldString(feat, 5, intra ? "intra" : "flow");
+        set_date(feat, 6, fl->period_start);
+        set_date(feat, 7, fl->period_end);
+        OGR_F_SetFieldInteger64(feat, 8, fl->families);
+        OGR_F_SetFieldInteger64(feat, 9, fl->individuals);
+        OGR_F_SetFieldInteger(feat, 10, fl->rank);
+        OGR_F_SetFieldDouble(feat, 11, fl->share);
+        if (OGR_L_CreateFeature(layer, feat) != OGRERR_NONE)
+            st = df__error(ctx, DF_EGDAL, "%s: cannot write a flow: %s", path, df__gdal_error(ctx));
+        OGR_F_Destroy(feat);
+    }
+    st = close_layer(ctx, ds, tmp, path, st);
+    if (st == DF_OK && nodes_path) st = write_nodes(ctx, f, b, nodes_path);
+    return st;
+}
