@@ -383,7 +383,8 @@ static const char *usage_flows =
     "                      [--dest-level adm1|adm2|adm3] [--origins corridor|P-CODES|NAMES]\n"
     "                      [--from DATE] [--to DATE] [--step day|week|month|round]\n"
     "                      [--min N] [--top N] [--no-intra] -o LINES.geojson|.gpkg\n"
-    "                      [--matrix OD.csv [--hxl]] [--nodes NODES.geojson|.gpkg]\n"
+    "                      [--matrix OD.csv [--hxl]] [--matrix-wide W.csv] [--net N.csv]\n"
+    "                      [--totals] [--nodes NODES.geojson|.gpkg]\n"
     "                      [--straight | --bend B] [options of join for the records]\n"
     "\n"
     "Who moved from where to where, when. Displaced rows flow from their origin to their\n"
@@ -408,14 +409,19 @@ static const char *usage_flows =
     "  --bend B              arcs bent B x their length to the right of travel (0.15);\n"
     "  --straight            straight lines, moved 2% of their length to the right, so\n"
     "                        that A->B and B->A never draw on top of each other\n"
+    "  --totals              with --step: also each pair's total over the whole period\n"
+    "                        (total = 1); every flow carries its cumulative individuals\n"
     "  --matrix FILE.csv     the OD matrix, long form (--hxl: with an HXL tag row)\n"
+    "  --matrix-wide FILE    the OD matrix as a pivot: a row per origin, a column per\n"
+    "                        destination, individuals over the period, per status\n"
+    "  --net FILE.csv        net flows per unordered pair: a_to_b, b_to_a, net, direction\n"
     "  --nodes FILE          one point per unit with inflow, outflow, net and intra\n";
 
 static int cmd_flows(df_ctx *ctx, int argc, char **argv)
 {
     df_flow_opts fo;
     df_flow_opts_init(&fo);
-    const char *matrix = NULL, *nodes = NULL;
+    const char *matrix = NULL, *nodes = NULL, *wide = NULL, *net = NULL;
     double bend = 0.15;
     int hxl = 0;
     /* the flow options first; the rest are join's (records, boundaries) */
@@ -454,6 +460,12 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
             fo.no_intra = 1;
         } else if (!strcmp(a, "--matrix") && v) {
             matrix = argv[++i];
+        } else if (!strcmp(a, "--matrix-wide") && v) {
+            wide = argv[++i];
+        } else if (!strcmp(a, "--net") && v) {
+            net = argv[++i];
+        } else if (!strcmp(a, "--totals")) {
+            fo.totals = 1;
         } else if (!strcmp(a, "--hxl")) {
             hxl = 1;
         } else if (!strcmp(a, "--nodes") && v) {
@@ -469,7 +481,8 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     job jb;
     int rc = parse_job(&jb, nrest, rest, usage_flows);
     if (rc >= 0) return rc;
-    if (!jb.out && !matrix) return bad_usage("missing -o LINES or --matrix OD.csv", NULL);
+    if (!jb.out && !matrix && !wide && !net)
+        return bad_usage("missing -o LINES, --matrix, --matrix-wide or --net", NULL);
     fo.from = jb.jo.from;
     fo.prefer_points = jb.jo.prefer_points;
     df_boundaries *b = NULL;
@@ -478,6 +491,8 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     if (st == DF_OK) st = df_flows_run(ctx, b, &jb.ro, &fo, &f);
     if (st == DF_OK && jb.out) st = df_flows_write_lines(ctx, f, b, jb.out, bend, nodes);
     if (st == DF_OK && matrix) st = df_flows_write_matrix(ctx, f, b, matrix, hxl);
+    if (st == DF_OK && wide) st = df_flows_write_wide(ctx, f, b, wide);
+    if (st == DF_OK && net) st = df_flows_write_net(ctx, f, b, net);
     if (st == DF_OK && !quiet) {
         const df_flow_balance *fb = df_flows_balance(f);
         fprintf(stderr,

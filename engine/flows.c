@@ -226,11 +226,52 @@ static void period_of(int32_t date, df_step step, int32_t from, int32_t to, int3
 static int cmp_flow(const void *a, const void *b)
 {
     const df_flow *p = a, *q = b;
+    if (p->total != q->total) return p->total - q->total; /* the pair totals last */
     if (p->period_start != q->period_start) return p->period_start < q->period_start ? -1 : 1;
     if (p->status != q->status) return p->status < q->status ? -1 : 1;
     if (p->individuals != q->individuals) return p->individuals > q->individuals ? -1 : 1;
     if (p->origin != q->origin) return p->origin - q->origin;
     return p->dest - q->dest;
+}
+
+static int cmp_pair_period(const void *a, const void *b)
+{
+    const df_flow *p = a, *q = b;
+    if (p->origin != q->origin) return p->origin - q->origin;
+    if (p->dest != q->dest) return p->dest - q->dest;
+    if (p->status != q->status) return p->status < q->status ? -1 : 1;
+    return (p->period_start > q->period_start) - (p->period_start < q->period_start);
+}
+
+static int same_pair(const df_flow *a, const df_flow *b)
+{
+    return a->origin == b->origin && a->dest == b->dest && a->status == b->status;
+}
+
+/* Running totals of each pair and status over its periods; with
+ * o->totals and a step, one more flow per pair for the whole period. */
+static int add_cumulative_and_totals(df_flows *f, const df_flow_opts *o, int32_t from, int32_t to)
+{
+    qsort(f->rows, (size_t)f->n, sizeof *f->rows, cmp_pair_period);
+    int npairs = 0;
+    for (int i = 0; i < f->n; i++) {
+        int first = i == 0 || !same_pair(&f->rows[i - 1], &f->rows[i]);
+        f->rows[i].cumulative = (first ? 0 : f->rows[i - 1].cumulative) + f->rows[i].individuals;
+        npairs += first;
+    }
+    if (!o->totals || o->step == DF_STEP_NONE) return 0;
+    df_flow *rows = df__realloc_array(f->rows, (size_t)(f->n + npairs) + 1, sizeof *rows);
+    if (!rows) return -1;
+    f->rows = rows;
+    for (int i = 0, n = f->n; i < n; i++) {
+        if (i + 1 < n && same_pair(&rows[i + 1], &rows[i])) continue; /* not the pair's last period */
+        df_flow t = rows[i];
+        t.period_start = from, t.period_end = to;
+        t.individuals = t.cumulative, t.total = 1, t.families = 0;
+        for (int k = i; k >= 0 && same_pair(&rows[k], &t); k--) t.families += rows[k].families;
+        rows[f->n++] = t;
+    }
+    return 0;
 }
 
 /* Gather the day bins into flows per period; rank and share; filter. */
@@ -261,11 +302,12 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
         const od_bin *s = &per.slots[i];
         if (!s->used) continue;
         df_flow *fl = &f->rows[f->n++];
-        *fl = (df_flow){s->origin, s->dest, s->status, s->date, s->date, s->families, s->individuals, 0, 0};
+        *fl = (df_flow){s->origin, s->dest, s->status, s->date, s->date, s->families, s->individuals, 0, 0, 0, 0};
         int32_t start;
         period_of(s->date, o->step, from, to, &start, &fl->period_end);
     }
     free(per.slots);
+    if (add_cumulative_and_totals(f, o, from, to) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
     qsort(f->rows, (size_t)f->n, sizeof *f->rows, cmp_flow);
     /* rank and share within (period, status), before any filtering */
     for (int a = 0, z; a < f->n; a = z) {

@@ -23,6 +23,23 @@
 
 static const char *status_word(df_movement s) { return s == DF_RETURNED ? "returned" : "displaced"; }
 
+/* Finish a CSV written to tmp: check, close, rename. */
+static df_status finish_csv(df_ctx *ctx, FILE *out, const char *tmp, const char *path)
+{
+    if (ferror(out) | (fclose(out) != 0)) {
+        unlink(tmp);
+        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return df__commit(ctx, tmp, path);
+}
+
+static void put_unit(FILE *out, const df_unit *u)
+{
+    df__csv_put(out, u->pcode);
+    fputc(',', out);
+    df__csv_put(out, u->name);
+}
+
 /* ---- the matrix ----------------------------------------------------------------- */
 
 df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, int hxl)
@@ -51,14 +68,94 @@ df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundar
         df__csv_put(out, d->pcode);
         fputc(',', out);
         df__csv_put(out, d->name);
-        fprintf(out, ",%s,%s,%s,%lld,%lld\n", status_word(fl->status), from, to, (long long)fl->families,
-                (long long)fl->individuals);
+        fprintf(out, ",%s,%s,%s,%lld,%lld,%lld\n", status_word(fl->status), from, to, (long long)fl->families,
+                (long long)fl->individuals, (long long)fl->cumulative);
     }
-    if (ferror(out) | (fclose(out) != 0)) {
-        unlink(tmp);
-        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    return finish_csv(ctx, out, tmp, path);
+}
+
+df_status df_flows_write_wide(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path)
+{
+    char tmp[4096];
+    int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
+    int no = df_boundaries_count(b, ol), nd = df_boundaries_count(b, dl);
+    int64_t *cell = calloc((size_t)no * (size_t)nd * 2 + 1, sizeof *cell);
+    char *has_o = calloc((size_t)no + 1, 1), *has_d = calloc((size_t)nd + 1, 1);
+    df_status st = DF_OK;
+    FILE *out = NULL;
+    if (!cell || !has_o || !has_d) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (fl->total) continue; /* the periods add up to it */
+        cell[((size_t)fl->status * (size_t)no + (size_t)fl->origin) * (size_t)nd + (size_t)fl->dest] += fl->individuals;
+        has_o[fl->origin] = has_d[fl->dest] = 1;
     }
-    return df__commit(ctx, tmp, path);
+    if (st == DF_OK && (st = df__temp_path(ctx, path, tmp, sizeof tmp)) == DF_OK && !(out = fopen(tmp, "w")))
+        st = df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (st == DF_OK) {
+        fputs("status,origin_pcode,origin_name", out);
+        for (int d = 0; d < nd; d++)
+            if (has_d[d]) fputc(',', out), df__csv_put(out, df__boundaries_unit(b, dl, d)->pcode);
+        fputc('\n', out);
+        for (int s = 0; s < 2; s++)
+            for (int o = 0; o < no; o++) {
+                if (!has_o[o]) continue;
+                fprintf(out, "%s,", status_word((df_movement)s));
+                put_unit(out, df__boundaries_unit(b, ol, o));
+                for (int d = 0; d < nd; d++)
+                    if (has_d[d])
+                        fprintf(out, ",%lld",
+                                (long long)cell[((size_t)s * (size_t)no + (size_t)o) * (size_t)nd + (size_t)d]);
+                fputc('\n', out);
+            }
+        st = finish_csv(ctx, out, tmp, path);
+    }
+    free(cell);
+    free(has_o);
+    free(has_d);
+    return st;
+}
+
+df_status df_flows_write_net(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path)
+{
+    char tmp[4096], from[11], to[11];
+    int level = df__flows_origin_level(f);
+    if (level != df__flows_dest_level(f))
+        return df__error(ctx, DF_EINVAL, "net flows need one level at both ends (--origin-level = --dest-level)");
+    df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
+    if (st != DF_OK) return st;
+    FILE *out = fopen(tmp, "w");
+    if (!out) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    fputs("a_pcode,a_name,b_pcode,b_name,status,period_start,period_end,a_to_b,b_to_a,net,direction\n", out);
+    for (int i = 0; i < df_flows_count(f); i++) {
+        const df_flow *x = df_flows_get(f, i);
+        if (x->origin == x->dest) continue;
+        /* each unordered pair once: from the flow whose origin is the smaller index, or
+         * from the only flow when the reverse does not exist */
+        const df_flow *rev = NULL;
+        for (int k = 0; k < df_flows_count(f) && !rev; k++) {
+            const df_flow *y = df_flows_get(f, k);
+            if (y->origin == x->dest && y->dest == x->origin && y->status == x->status &&
+                y->period_start == x->period_start && y->total == x->total)
+                rev = y;
+        }
+        if (rev && x->origin > x->dest) continue;
+        const df_flow *ab = x;
+        int64_t a_to_b = ab->individuals, b_to_a = rev ? rev->individuals : 0, net = a_to_b - b_to_a;
+        const df_unit *a = df__boundaries_unit(b, level, ab->origin), *bb = df__boundaries_unit(b, level, ab->dest);
+        df_date_format(ab->period_start, from);
+        df_date_format(ab->period_end, to);
+        put_unit(out, a);
+        fputc(',', out);
+        put_unit(out, bb);
+        fprintf(out, ",%s,%s,%s,%lld,%lld,%lld,", status_word(ab->status), from, to, (long long)a_to_b,
+                (long long)b_to_a, (long long)net);
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s -> %s", net >= 0 ? a->name : bb->name, net >= 0 ? bb->name : a->name);
+        df__csv_put(out, net == 0 ? "balanced" : dir);
+        fputc('\n', out);
+    }
+    return finish_csv(ctx, out, tmp, path);
 }
 
 /* ---- geometry ---------------------------------------------------------------------- */
@@ -115,9 +212,11 @@ typedef struct {
 } field_def;
 
 static const field_def line_fields[] = {
-    {"origin_pcode", OFTString}, {"origin_name", OFTString},    {"dest_pcode", OFTString}, {"dest_name", OFTString},
-    {"status", OFTString},       {"kind", OFTString},           {"period_start", OFTDate}, {"period_end", OFTDate},
-    {"families", OFTInteger64},  {"individuals", OFTInteger64}, {"rank", OFTInteger},      {"share", OFTReal}};
+    {"origin_pcode", OFTString},  {"origin_name", OFTString},    {"dest_pcode", OFTString}, {"dest_name", OFTString},
+    {"status", OFTString},        {"kind", OFTString},           {"period_start", OFTDate}, {"period_end", OFTDate},
+    {"families", OFTInteger64},   {"individuals", OFTInteger64}, {"rank", OFTInteger},      {"share", OFTReal},
+    {"cumulative", OFTInteger64}, {"total", OFTInteger}};
+#define NFIELDS(a) ((int)(sizeof(a) / sizeof *(a)))
 
 static const field_def node_fields[] = {{"pcode", OFTString},     {"name", OFTString},       {"level", OFTInteger},
                                         {"inflow", OFTInteger64}, {"outflow", OFTInteger64}, {"net", OFTInteger64},
@@ -203,7 +302,7 @@ static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries
     }
     GDALDatasetH ds = NULL;
     if (st == DF_OK && (st = df__temp_path(ctx, path, tmp, sizeof tmp)) == DF_OK &&
-        !(ds = open_layer(ctx, tmp, path, "flow_nodes", wkbPoint, node_fields, 7, &layer)))
+        !(ds = open_layer(ctx, tmp, path, "flow_nodes", wkbPoint, node_fields, NFIELDS(node_fields), &layer)))
         st = ctx->status;
     for (int pass = 0; st == DF_OK && pass < (ol == dl ? 1 : 2); pass++) {
         int level = pass == 0 ? ol : dl, n = pass == 0 ? no : nd;
@@ -244,7 +343,8 @@ df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundari
     GDALDatasetH ds;
     df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
     if (st != DF_OK) return st;
-    if (!(ds = open_layer(ctx, tmp, path, "flows", wkbLineString, line_fields, 12, &layer))) return ctx->status;
+    if (!(ds = open_layer(ctx, tmp, path, "flows", wkbLineString, line_fields, NFIELDS(line_fields), &layer)))
+        return ctx->status;
     for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
         double x0, y0, x1, y1;
@@ -266,6 +366,8 @@ df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundari
         OGR_F_SetFieldInteger64(feat, 9, fl->individuals);
         OGR_F_SetFieldInteger(feat, 10, fl->rank);
         OGR_F_SetFieldDouble(feat, 11, fl->share);
+        OGR_F_SetFieldInteger64(feat, 12, fl->cumulative);
+        OGR_F_SetFieldInteger(feat, 13, fl->total);
         if (OGR_L_CreateFeature(layer, feat) != OGRERR_NONE)
             st = df__error(ctx, DF_EGDAL, "%s: cannot write a flow: %s", path, df__gdal_error(ctx));
         OGR_F_Destroy(feat);

@@ -395,6 +395,7 @@ typedef struct {
     int64_t min;       /* keep flows of at least this many individuals */
     int top;           /* keep the top N flows of each period by individuals (0: all) */
     int no_intra;      /* drop flows whose origin and destination are one unit */
+    int totals;        /* with a step: add each pair's total over the whole period */
     int prefer_points; /* as in df_join_opts */
 } df_flow_opts;
 
@@ -406,8 +407,10 @@ typedef struct {
     df_movement status;
     int32_t period_start, period_end;
     int64_t families, individuals;
-    int rank;     /* 1 = the largest in its period and status */
-    double share; /* of all individuals moving in its period and status */
+    int64_t cumulative; /* individuals of this pair and status up to this period's end */
+    int rank;           /* 1 = the largest in its period and status */
+    double share;       /* of all individuals moving in its period and status */
+    int total;          /* a pair's total over all periods (written with --totals) */
 } df_flow;
 
 /* What happened to the rows: every valid row is in one bucket. */
@@ -429,6 +432,15 @@ const df_flow_balance *df_flows_balance(const df_flows *f);
  * dest_name, status, period_start, period_end, families, individuals (an
  * HXL row under the header when hxl). Atomic. */
 df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, int hxl);
+
+/* The OD matrix as a wide pivot: one row per origin, one column per
+ * destination, individuals over the whole period, per status (a column
+ * "status"). Atomic. */
+df_status df_flows_write_wide(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path);
+
+/* Net flows per unordered pair {A, B}, per period and status: a_to_b,
+ * b_to_a, net (a_to_b - b_to_a) and direction. Atomic. */
+df_status df_flows_write_net(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path);
 
 /* Flow lines (GeoJSON RFC 7946 or GPKG by extension): one LineString per
  * flow from the representative point of the origin unit (inside it) to that

@@ -10,6 +10,7 @@
 
 #include <gdal.h>
 #include <ogr_api.h>
+#include <ogr_srs_api.h>
 #include <stdlib.h>
 
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
@@ -223,6 +224,11 @@ TEST(lines_nodes_and_matrix)
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     EXPECT_INT(OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, OGR_FD_GetFieldIndex(defn, "period_start"))), OFTDate);
     EXPECT_INT(OGR_L_GetFeatureCount(l, 1), df_flows_count(f));
+    OGRSpatialReferenceH srs = OGR_L_GetSpatialRef(l);
+    EXPECT(srs && OSRGetAuthorityCode(srs, NULL) && !strcmp(OSRGetAuthorityCode(srs, NULL), "4326"));
+    /* GeoJSON carries no field types: GDAL reads back integers that fit 32 bits as Integer */
+    OGRFieldType it = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, OGR_FD_GetFieldIndex(defn, "individuals")));
+    EXPECT(it == OFTInteger || it == OFTInteger64);
     /* every flow's midpoint, to compare A->B with B->A */
     int n = 0, inside = 0, pairs = 0, apart = 0;
     static double mid[4096][2];
@@ -270,9 +276,91 @@ TEST(lines_nodes_and_matrix)
     df_ctx_free(ctx);
 }
 
+/* Per month with totals: each pair's total is the sum of its months, and
+ * its last month's cumulative equals it; the net and wide outputs add up. */
+TEST(totals_cumulative_net_and_wide)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = load(ctx);
+    df_record_opts ro;
+    df_flow_opts fo;
+    df_flows *f = NULL;
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&fo);
+    ro.path = ET "records.csv";
+    fo.step = DF_STEP_MONTH;
+    fo.totals = 1;
+    EXPECT_INT(df_flows_run(ctx, b, &ro, &fo, &f), DF_OK);
+    if (!f) return;
+    int totals = 0, bad = 0;
+    long long all = 0, all_totals = 0;
+    for (int i = 0; i < df_flows_count(f); i++) {
+        const df_flow *t = df_flows_get(f, i);
+        if (!t->total) {
+            all += t->individuals;
+            continue;
+        }
+        totals++;
+        all_totals += t->individuals;
+        long long sum = 0, last_cum = 0;
+        int32_t last = INT32_MIN;
+        for (int k = 0; k < df_flows_count(f); k++) {
+            const df_flow *x = df_flows_get(f, k);
+            if (x->total || x->origin != t->origin || x->dest != t->dest || x->status != t->status) continue;
+            sum += x->individuals;
+            if (x->period_start > last) last = x->period_start, last_cum = x->cumulative;
+        }
+        bad += sum != t->individuals || last_cum != t->individuals;
+    }
+    printf("  %d pair totals, %d wrong; periods %lld individuals, totals %lld\n", totals, bad, all, all_totals);
+    EXPECT(totals > 0);
+    EXPECT_INT(bad, 0);
+    EXPECT_INT(all, all_totals);
+
+    char net[256], wide[256], line[4096];
+    snprintf(net, sizeof net, "%s/net.csv", tmpdir);
+    snprintf(wide, sizeof wide, "%s/wide.csv", tmpdir);
+    EXPECT_INT(df_flows_write_net(ctx, f, b, net), DF_OK);
+    EXPECT_INT(df_flows_write_wide(ctx, f, b, wide), DF_OK);
+    FILE *n = fopen(net, "r");
+    int rows = 0, wrong = 0;
+    if (!fgets(line, sizeof line, n)) line[0] = '\0';
+    while (fgets(line, sizeof line, n)) {
+        long long ab, ba, nt;
+        char *p = line;
+        for (int c = 0; c < 7; c++) p = strchr(p, ',') + 1; /* no commas in these names */
+        if (sscanf(p, "%lld,%lld,%lld", &ab, &ba, &nt) != 3) continue;
+        rows++;
+        wrong += ab - ba != nt;
+    }
+    fclose(n);
+    EXPECT(rows > 0);
+    EXPECT_INT(wrong, 0);
+    FILE *w = fopen(wide, "r");
+    long long cells = 0;
+    if (!fgets(line, sizeof line, w)) line[0] = '\0';
+    while (fgets(line, sizeof line, w)) {
+        char *p = line;
+        for (int c = 0; c < 3 && p; c++) p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+        while (p && *p) {
+            cells += atoll(p);
+            p = strchr(p, ',');
+            if (p) p++;
+        }
+    }
+    fclose(w);
+    EXPECT_INT(cells, all);
+    df_flows_free(f);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
+    RUN(totals_cumulative_net_and_wide);
     RUN(synthetic_od_by_day_equals_truth);
     RUN(levels_add_up_and_corridor_filters);
     RUN(dtm_2014_origin_to_location_conserves_families);
