@@ -117,7 +117,8 @@ int main(int argc, char **argv)
     t0 = now();
     st = df_flows_run(ctx, b, &ro, &fo, &f);
     double t_agg = now() - t0;
-    if (st == DF_OK) st = df_flows_write_lines(ctx, f, b, "benchmarks/data/flows_1m.gpkg", 0.15, NULL);
+    if (st == DF_OK)
+        st = df_flows_write_lines(ctx, f, b, "benchmarks/data/flows_1m.gpkg", 0.15, DF_ENDPOINTS_INSIDE, NULL);
     if (st == DF_OK) st = df_flows_write_matrix(ctx, f, b, "benchmarks/data/od_1m.csv", 0);
     double t_all = now() - t0;
     if (st != DF_OK) {

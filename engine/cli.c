@@ -409,6 +409,11 @@ static const char *usage_flows =
     "  --bend B              arcs bent B x their length to the right of travel (0.15);\n"
     "  --straight            straight lines, moved 2% of their length to the right, so\n"
     "                        that A->B and B->A never draw on top of each other\n"
+    "  --endpoints E         inside: a point inside each unit (default); weighted: the\n"
+    "                        individuals-weighted centre of the record locations in the\n"
+    "                        unit, when it lies inside the unit\n"
+    "  --snapshots           rows count people present at a date: a flow is the change of\n"
+    "                        its pair since the previous snapshot (the first counts whole)\n"
     "  --totals              with --step: also each pair's total over the whole period\n"
     "                        (total = 1); every flow carries its cumulative individuals\n"
     "  --matrix FILE.csv     the OD matrix, long form (--hxl: with an HXL tag row)\n"
@@ -423,6 +428,7 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     df_flow_opts_init(&fo);
     const char *matrix = NULL, *nodes = NULL, *wide = NULL, *net = NULL;
     double bend = 0.15;
+    df_endpoints endpoints = DF_ENDPOINTS_INSIDE;
     int hxl = 0;
     /* the flow options first; the rest are join's (records, boundaries) */
     char *rest[256];
@@ -472,6 +478,14 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
             nodes = argv[++i];
         } else if (!strcmp(a, "--bend") && v) {
             bend = atof(argv[++i]);
+        } else if (!strcmp(a, "--endpoints") && v) {
+            if (!strcmp(v, "inside"))
+                endpoints = DF_ENDPOINTS_INSIDE;
+            else if (!strcmp(v, "weighted"))
+                endpoints = DF_ENDPOINTS_WEIGHTED;
+            else
+                return bad_usage("--endpoints is inside or weighted, not", v);
+            i++;
         } else if (!strcmp(a, "--straight")) {
             bend = 0;
         } else {
@@ -485,11 +499,12 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
         return bad_usage("missing -o LINES, --matrix, --matrix-wide or --net", NULL);
     fo.from = jb.jo.from;
     fo.prefer_points = jb.jo.prefer_points;
+    fo.kind = jb.ro.kind; /* --snapshots: flows are changes between snapshots */
     df_boundaries *b = NULL;
     df_flows *f = NULL;
     df_status st = df_boundaries_load(ctx, &jb.bo, &b);
     if (st == DF_OK) st = df_flows_run(ctx, b, &jb.ro, &fo, &f);
-    if (st == DF_OK && jb.out) st = df_flows_write_lines(ctx, f, b, jb.out, bend, nodes);
+    if (st == DF_OK && jb.out) st = df_flows_write_lines(ctx, f, b, jb.out, bend, endpoints, nodes);
     if (st == DF_OK && matrix) st = df_flows_write_matrix(ctx, f, b, matrix, hxl);
     if (st == DF_OK && wide) st = df_flows_write_wide(ctx, f, b, wide);
     if (st == DF_OK && net) st = df_flows_write_net(ctx, f, b, net);

@@ -225,6 +225,8 @@ int df__csv_put(FILE *f, const char *s);
 
 int df__flows_origin_level(const df_flows *f);
 int df__flows_dest_level(const df_flows *f);
+/* The individuals-weighted centre of the record locations in a unit; -1 when none. */
+int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *y);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 

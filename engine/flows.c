@@ -18,11 +18,18 @@
 
 #define FLOW_MAX_THREADS 16
 
+/* Weighted sums of the record locations in each unit, for the weighted
+ * centre: [level][unit] -> (sum w, sum w x, sum w y). */
+typedef struct {
+    double w, wx, wy;
+} weighted;
+
 struct df_flows {
     int origin_level, dest_level;
     df_flow *rows;
     int n;
     df_flow_balance balance;
+    weighted *centres[4];
 };
 
 void df_flow_opts_init(df_flow_opts *o)
@@ -157,6 +164,7 @@ typedef struct {
     long unplaced, filtered;
     int32_t min_date, max_date;
     int failed;
+    weighted *centres[4]; /* at the origin and destination levels */
 } flow_state;
 
 static int on_record(const df_record *r, void *user)
@@ -183,6 +191,19 @@ static int on_record(const df_record *r, void *user)
         }
     }
     int origin = df__boundaries_ancestor(b, s->match_level, from.unit, o->origin_level);
+    if (!isnan(r->lon)) { /* where the people are, for the weighted centres */
+        weighted *c = &s->centres[o->dest_level][to.unit];
+        c->w += (double)r->individuals, c->wx += (double)r->individuals * r->lon;
+        c->wy += (double)r->individuals * r->lat;
+        if (o->origin_level != o->dest_level) {
+            int at = df_boundaries_locate(b, o->origin_level, r->lon, r->lat);
+            if (at >= 0) {
+                c = &s->centres[o->origin_level][at];
+                c->w += (double)r->individuals, c->wx += (double)r->individuals * r->lon;
+                c->wy += (double)r->individuals * r->lat;
+            }
+        }
+    }
     if (r->date != DF_NO_DATE) {
         if (s->min_date == DF_NO_DATE || r->date < s->min_date) s->min_date = r->date;
         if (s->max_date == DF_NO_DATE || r->date > s->max_date) s->max_date = r->date;
@@ -274,6 +295,72 @@ static int add_cumulative_and_totals(df_flows *f, const df_flow_opts *o, int32_t
     return 0;
 }
 
+/* Snapshots to changes: each pair's count at every snapshot date of the
+ * table, minus its count at the previous one (a pair absent from a
+ * snapshot counts 0 there, so people who left show as a negative change;
+ * the first snapshot counts whole). */
+static int cmp_bin_ptr(const void *a, const void *b)
+{
+    const od_bin *p = *(od_bin *const *)a, *q = *(od_bin *const *)b;
+    if (p->origin != q->origin) return p->origin - q->origin;
+    if (p->dest != q->dest) return p->dest - q->dest;
+    if (p->status != q->status) return p->status < q->status ? -1 : 1;
+    return (p->date > q->date) - (p->date < q->date);
+}
+
+static int cmp_date(const void *a, const void *b)
+{
+    int32_t p = *(const int32_t *)a, q = *(const int32_t *)b;
+    return (p > q) - (p < q);
+}
+
+static int difference_snapshots(od_table *t)
+{
+    od_table out = {0};
+    size_t n = 0, nd = 0;
+    od_bin **bins = calloc(t->count + 1, sizeof *bins);
+    int32_t *dates = calloc(t->count + 1, sizeof *dates);
+    if (!bins || !dates) return free(bins), free(dates), -1;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].used) bins[n++] = &t->slots[i], dates[nd++] = t->slots[i].date;
+    qsort(bins, n, sizeof *bins, cmp_bin_ptr);
+    qsort(dates, nd, sizeof *dates, cmp_date);
+    size_t u = 0;
+    for (size_t i = 0; i < nd; i++)
+        if (i == 0 || dates[i] != dates[u - 1]) dates[u++] = dates[i];
+    nd = u;
+    int rc = 0;
+    for (size_t a = 0, z; a < n && rc == 0; a = z) {
+        for (z = a; z < n && bins[z]->origin == bins[a]->origin && bins[z]->dest == bins[a]->dest &&
+                    bins[z]->status == bins[a]->status;
+             z++) {}
+        int64_t prev_ind = 0, prev_fam = 0;
+        size_t k = a;
+        for (size_t d = 0; d < nd && rc == 0; d++) {
+            if (dates[d] < bins[a]->date) continue; /* before the pair's first snapshot */
+            const od_bin *cur = k < z && bins[k]->date == dates[d] ? bins[k++] : NULL;
+            int64_t ind = cur ? cur->individuals : 0, fam = cur ? cur->families : 0;
+            if (cur || ind != prev_ind) {
+                od_bin *o = od_get(&out, bins[a]->origin, bins[a]->dest, dates[d], bins[a]->status);
+                if (!o)
+                    rc = -1;
+                else
+                    o->individuals = ind - prev_ind, o->families = fam - prev_fam, o->rows = cur ? cur->rows : 0;
+            }
+            prev_ind = ind, prev_fam = fam;
+        }
+    }
+    free(bins);
+    free(dates);
+    if (rc == 0) {
+        free(t->slots);
+        *t = out;
+    } else {
+        free(out.slots);
+    }
+    return rc;
+}
+
 /* Gather the day bins into flows per period; rank and share; filter. */
 static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const df_flow_opts *o, int32_t from,
                             int32_t to)
@@ -324,7 +411,7 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
     int kept = 0;
     for (int k = 0; k < f->n; k++) {
         const df_flow *fl = &f->rows[k];
-        if (fl->individuals < o->min || (o->top > 0 && fl->rank > o->top)) continue;
+        if (llabs(fl->individuals) < o->min || (o->top > 0 && fl->rank > o->top)) continue;
         if (o->no_intra && fl->origin == fl->dest && o->origin_level == o->dest_level) continue;
         f->rows[kept++] = *fl;
     }
@@ -355,10 +442,16 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
     for (int k = 0; k < norigins; k++)
         if (origins[k].level > match_level) match_level = origins[k].level;
     for (int k = 0; k < FLOW_MAX_THREADS; k++) {
-        states[k] = (flow_state){b,   fopts, origins, norigins,   match_level, df__name_cache_new(),
-                                 {0}, 0,     0,       DF_NO_DATE, DF_NO_DATE,  0};
-        users[k] = &states[k];
-        if (!states[k].names) st = df__error(ctx, DF_ENOMEM, "out of memory");
+        flow_state *s = &states[k];
+        s->b = b, s->opts = fopts, s->origins = origins, s->norigins = norigins, s->match_level = match_level;
+        s->min_date = s->max_date = DF_NO_DATE;
+        s->names = df__name_cache_new();
+        users[k] = s;
+        if (!s->names) st = df__error(ctx, DF_ENOMEM, "out of memory");
+        for (int lv = 1; lv <= 3; lv++) /* the weighted centres, at the two levels */
+            if ((lv == fopts->origin_level || lv == fopts->dest_level) &&
+                !(s->centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof *s->centres[lv])))
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
     }
     if (st != DF_OK) goto done;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -381,6 +474,12 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
             y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
         }
         s0->unplaced += s->unplaced, s0->filtered += s->filtered, s0->failed |= s->failed;
+        for (int lv = 1; lv <= 3; lv++)
+            for (int u = 0; s->centres[lv] && u < df_boundaries_count(b, lv); u++) {
+                s0->centres[lv][u].w += s->centres[lv][u].w;
+                s0->centres[lv][u].wx += s->centres[lv][u].wx;
+                s0->centres[lv][u].wy += s->centres[lv][u].wy;
+            }
         if (s->min_date != DF_NO_DATE && (s0->min_date == DF_NO_DATE || s->min_date < s0->min_date))
             s0->min_date = s->min_date;
         if (s->max_date != DF_NO_DATE && (s0->max_date == DF_NO_DATE || s->max_date > s0->max_date))
@@ -394,12 +493,18 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
     }
     f->balance.unplaced = s0->unplaced;
     f->balance.filtered = s0->filtered;
+    if (fopts->kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int lv = 1; lv <= 3; lv++) f->centres[lv] = s0->centres[lv], s0->centres[lv] = NULL;
     st = make_flows(ctx, f, &s0->bins, fopts, fopts->from != DF_NO_DATE ? fopts->from : s0->min_date,
                     fopts->to != DF_NO_DATE ? fopts->to : s0->max_date);
 done:
     for (int k = 0; k < FLOW_MAX_THREADS; k++) {
         free(states[k].bins.slots);
         df__name_cache_free(states[k].names);
+        for (int lv = 1; lv <= 3; lv++) free(states[k].centres[lv]);
     }
     free(origins);
     if (st != DF_OK) {
@@ -413,6 +518,7 @@ done:
 void df_flows_free(df_flows *f)
 {
     if (!f) return;
+    for (int lv = 1; lv <= 3; lv++) free(f->centres[lv]);
     free(f->rows);
     free(f);
 }
@@ -422,3 +528,11 @@ const df_flow *df_flows_get(const df_flows *f, int i) { return i >= 0 && i < f->
 const df_flow_balance *df_flows_balance(const df_flows *f) { return &f->balance; }
 int df__flows_origin_level(const df_flows *f) { return f->origin_level; }
 int df__flows_dest_level(const df_flows *f) { return f->dest_level; }
+
+int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *y)
+{
+    const weighted *c = f->centres[level] ? &f->centres[level][unit] : NULL;
+    if (!c || c->w <= 0) return -1;
+    *x = c->wx / c->w, *y = c->wy / c->w;
+    return 0;
+}

@@ -397,6 +397,10 @@ typedef struct {
     int no_intra;      /* drop flows whose origin and destination are one unit */
     int totals;        /* with a step: add each pair's total over the whole period */
     int prefer_points; /* as in df_join_opts */
+    /* DF_SNAPSHOTS: rows count people present at a date; a flow is the
+     * change of a pair's count since its previous snapshot (the first
+     * snapshot counts whole). Increments (the default) are summed. */
+    df_table_kind kind;
 } df_flow_opts;
 
 void df_flow_opts_init(df_flow_opts *opts);
@@ -442,6 +446,11 @@ df_status df_flows_write_wide(df_ctx *ctx, const df_flows *f, const df_boundarie
  * b_to_a, net (a_to_b - b_to_a) and direction. Atomic. */
 df_status df_flows_write_net(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path);
 
+/* Where flow lines start and end: a point inside each unit, or the
+ * individuals-weighted centre of the record locations in the unit (when
+ * there are any and the centre lies inside the unit; else the point). */
+typedef enum { DF_ENDPOINTS_INSIDE, DF_ENDPOINTS_WEIGHTED } df_endpoints;
+
 /* Flow lines (GeoJSON RFC 7946 or GPKG by extension): one LineString per
  * flow from the representative point of the origin unit (inside it) to that
  * of the destination; bend = 0 draws straight lines, bend > 0 quadratic arcs
@@ -450,7 +459,7 @@ df_status df_flows_write_net(df_ctx *ctx, const df_flows *f, const df_boundaries
  * segments. Flows inside one unit are small loops (kind "intra"). With
  * nodes_path, one point per unit with inflow, outflow, net and intra. */
 df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
-                               const char *nodes_path);
+                               df_endpoints endpoints, const char *nodes_path);
 
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */

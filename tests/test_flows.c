@@ -215,7 +215,7 @@ TEST(lines_nodes_and_matrix)
     snprintf(lines, sizeof lines, "%s/flows.geojson", tmpdir);
     snprintf(nodes, sizeof nodes, "%s/nodes.gpkg", tmpdir);
     snprintf(matrix, sizeof matrix, "%s/od.csv", tmpdir);
-    EXPECT_INT(df_flows_write_lines(ctx, f, b, lines, 0.15, nodes), DF_OK);
+    EXPECT_INT(df_flows_write_lines(ctx, f, b, lines, 0.15, DF_ENDPOINTS_INSIDE, nodes), DF_OK);
     EXPECT_INT(df_flows_write_matrix(ctx, f, b, matrix, 1), DF_OK);
     GDALDatasetH ds = GDALOpenEx(lines, GDAL_OF_VECTOR, NULL, NULL, NULL);
     EXPECT(ds != NULL);
@@ -357,9 +357,118 @@ TEST(totals_cumulative_net_and_wide)
     df_ctx_free(ctx);
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Two squares sharing the edge x = 1: West (A) and East (B). */
+static df_boundaries *squares(df_ctx *ctx)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/squares.geojson", tmpdir);
+    write_file(path, "{\"type\":\"FeatureCollection\",\"features\":["
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"A\",\"ADM1_EN\":\"West\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}},"
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"B\",\"ADM1_EN\":\"East\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[1,0],[2,0],[2,1],[1,1],[1,0]]]}}]}");
+    df_boundary_opts o;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&o);
+    o.path = path;
+    if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  %s\n", df_ctx_errmsg(ctx));
+    return b;
+}
+
+static long long flow_value(const df_flows *f, int o, int d, const char *date)
+{
+    int32_t day;
+    df_date_parse(date, &day);
+    for (int i = 0; i < df_flows_count(f); i++) {
+        const df_flow *x = df_flows_get(f, i);
+        if (x->origin == o && x->dest == d && x->period_start == day) return x->individuals;
+    }
+    return 0;
+}
+
+/* Snapshot tables: a flow is the change since the pair's previous
+ * snapshot; a pair missing from a snapshot counts 0 there. */
+TEST(snapshots_are_differenced)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = squares(ctx);
+    char rec[256];
+    snprintf(rec, sizeof rec, "%s/snapshots.csv", tmpdir);
+    write_file(rec, "Date,Governorate of Origin,Governorate,Individuals\n"
+                    "2020-01-01,West,East,100\n2020-01-01,West,West,10\n"
+                    "2020-02-01,West,East,150\n"
+                    "2020-03-01,West,East,120\n2020-03-01,West,West,5\n");
+    df_record_opts ro;
+    df_flow_opts fo;
+    df_flows *f = NULL;
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&fo);
+    ro.path = rec;
+    fo.origin_level = fo.dest_level = 1;
+    fo.step = DF_STEP_DAY;
+    fo.kind = DF_SNAPSHOTS;
+    EXPECT_INT(df_flows_run(ctx, b, &ro, &fo, &f), DF_OK);
+    if (!f) return;
+    EXPECT_INT(flow_value(f, 0, 1, "2020-01-01"), 100);
+    EXPECT_INT(flow_value(f, 0, 1, "2020-02-01"), 50);
+    EXPECT_INT(flow_value(f, 0, 1, "2020-03-01"), -30);
+    EXPECT_INT(flow_value(f, 0, 0, "2020-01-01"), 10);
+    EXPECT_INT(flow_value(f, 0, 0, "2020-02-01"), -10);
+    EXPECT_INT(flow_value(f, 0, 0, "2020-03-01"), 5);
+    df_flows_free(f);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* Weighted endpoints: the line ends at the individuals-weighted centre of
+ * the record locations in the destination. */
+TEST(weighted_endpoints)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = squares(ctx);
+    char rec[256], lines[256];
+    snprintf(rec, sizeof rec, "%s/points.csv", tmpdir);
+    snprintf(lines, sizeof lines, "%s/weighted.geojson", tmpdir);
+    write_file(rec, "Governorate of Origin,lon,lat,Individuals\nWest,1.25,0.5,100\nWest,1.75,0.25,300\n");
+    df_record_opts ro;
+    df_flow_opts fo;
+    df_flows *f = NULL;
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&fo);
+    ro.path = rec;
+    fo.origin_level = fo.dest_level = 1;
+    EXPECT_INT(df_flows_run(ctx, b, &ro, &fo, &f), DF_OK);
+    EXPECT_INT(df_flows_write_lines(ctx, f, b, lines, 0.15, DF_ENDPOINTS_WEIGHTED, NULL), DF_OK);
+    GDALDatasetH ds = GDALOpenEx(lines, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRFeatureH feat = ds ? OGR_L_GetNextFeature(GDALDatasetGetLayer(ds, 0)) : NULL;
+    EXPECT(feat != NULL);
+    if (feat) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(feat);
+        int n = OGR_G_GetPointCount(g);
+        /* (100 x 1.25 + 300 x 1.75) / 400 = 1.625; (100 x 0.5 + 300 x 0.25) / 400 = 0.3125
+         * (GeoJSON keeps 7 decimals under RFC 7946) */
+        EXPECT_NEAR(OGR_G_GetX(g, n - 1), 1.625, 1e-7);
+        EXPECT_NEAR(OGR_G_GetY(g, n - 1), 0.3125, 1e-7);
+        OGR_F_Destroy(feat);
+    }
+    if (ds) GDALClose(ds);
+    df_flows_free(f);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
+    RUN(snapshots_are_differenced);
+    RUN(weighted_endpoints);
     RUN(totals_cumulative_net_and_wide);
     RUN(synthetic_od_by_day_equals_truth);
     RUN(levels_add_up_and_corridor_filters);
