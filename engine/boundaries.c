@@ -140,7 +140,7 @@ static int build_keys(level_data *L)
         }
     }
     qsort(L->codes, (size_t)L->ncodes, sizeof *L->codes, cmp_key);
-    qsort(L->names, (size_t)L->nnames, sizeof *L->names, cmp_key);
+    if (L->nnames) qsort(L->names, (size_t)L->nnames, sizeof *L->names, cmp_key);
     return 0;
 }
 

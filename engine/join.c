@@ -365,7 +365,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }
-    qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision);
+    if (j->ndecisions) qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
 
