@@ -85,6 +85,29 @@ TEST(check_reports_and_strict_fails)
     EXPECT(strstr(out, "Nineveh") && strstr(out, "closest: Ninewa 0.57"));
 }
 
+TEST(flows_writes_lines_matrix_and_balance)
+{
+    NEED_FILE(ET);
+    NEED_FILE(ADM2_SHP);
+    char args[1024], path[300];
+    snprintf(args, sizeof args,
+             "flows --records " ET " --boundaries " ADM2_SHP
+             " --origins corridor --step month -o %s/f.geojson --nodes %s/n.geojson --matrix %s/od.csv --hxl",
+             tmpdir, tmpdir, tmpdir);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "in flows") && strstr(out, "from other origins") && strstr(out, "flows written"));
+    snprintf(path, sizeof path, "%s/od.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    char line[512] = "";
+    EXPECT(f && fgets(line, sizeof line, f) && fgets(line, sizeof line, f));
+    EXPECT(strncmp(line, "#adm2+code+origin", 17) == 0); /* the HXL row */
+    if (f) fclose(f);
+    EXPECT_INT(run("flows --records x.csv --boundaries y.shp --step fortnight -o z.geojson"),
+               df_status_exit_code(DF_EINVAL));
+    EXPECT_INT(run("flows --help"), 0);
+    EXPECT(strstr(out, "--origins") && strstr(out, "corridor") && strstr(out, "--net"));
+}
+
 int main(int argc, char **argv)
 {
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL; /* BUILD/tests/test_cli */
@@ -95,6 +118,7 @@ int main(int argc, char **argv)
     RUN(errors_name_the_input);
     RUN(join_prints_the_balance);
     RUN(check_reports_and_strict_fails);
+    RUN(flows_writes_lines_matrix_and_balance);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
