@@ -273,6 +273,10 @@ else
     echo "reconcile: $BUILD/bench/bench_reconcile not built (make $BUILD/bench/bench_reconcile)"
 fi
 
+# --- density rasters: dispflow against QGIS's Heatmap ------------------------
+echo
+sh benchmarks/density.sh "$BUILD" || status=1
+
 echo
 echo "bench: outputs and per-run times in $OUT/"
 exit $status

@@ -21,8 +21,7 @@ static const char *usage_main =
     "verbs:\n"
     "  check    reconcile the records' names and places and report how: matched by each\n"
     "           way, fuzzy matches with their scores, conflicts, unmatched with candidates\n"
-    "  check    reconcile the records' names and places and report how: matched by each\n"
-    "           way, fuzzy matches with their scores, conflicts, unmatched with candidates\n"
+    "  density  kernel density raster of people (people/km2) as GeoTIFF/COG with a QGIS style\n"
     "  flows    origin-destination flows: lines, nodes and the OD matrix\n"
     "  join     match records to admin units and write one feature per unit\n"
     "  sample   write the embedded sample records (Mosul corridor, from 17 Oct 2016)\n"
@@ -523,6 +522,149 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 
+static const char *usage_density =
+    "usage: dispflow density --records FILE --pixel METRES [--radius METRES | --bandwidth silverman|scott]\n"
+    "                        [--kernel NAME] [--weight individuals|families|records|COLUMN]\n"
+    "                        [--boundaries FILE [--mask]] [-t_srs CRS] [-te XMIN YMIN XMAX YMAX]\n"
+    "                        [--raw] [--status displaced|returned] [--from DATE] [--as-of DATE]\n"
+    "                        [-of GTiff|COG] [-co KEY=VALUE ...] -o OUT.tif [options of join for the records]\n"
+    "\n"
+    "A kernel density raster of people at the records' locations (lon/lat), in people per\n"
+    "km2: every pixel is the sum over the points of w c k(d/R) / R^2 x 10^6, with d the\n"
+    "distance in metres from the pixel centre to the point, R the radius and c the constant\n"
+    "that makes the kernel integrate to 1 over the plane, so the raster integrates to the\n"
+    "total weight, less the edge loss (kernel mass beyond the grid) it reports. Exact: every\n"
+    "pixel centre against every point's true position. See docs/density.md.\n"
+    "\n"
+    "  --kernel NAME         quartic (default): k = (1-u^2)^2, c = 3/pi; triweight (1-u^2)^3,\n"
+    "                        4/pi; epanechnikov 1-u^2, 2/pi; triangular 1-u, 3/pi; uniform 1,\n"
+    "                        1/pi; gaussian exp(-4.5 u^2): sigma = R/3, cut at R = 3 sigma and\n"
+    "                        renormalised (u = d/R; zero beyond R)\n"
+    "  --radius METRES       R, the kernel's reach\n"
+    "  --bandwidth RULE      R from the points instead: silverman (0.9 min(SD, Dm/sqrt(ln 2))\n"
+    "                        n^-1/5, as ArcGIS) or scott (sigma n^-1/6); printed in the log\n"
+    "  --pixel METRES        pixel size (required)\n"
+    "  --weight W            what a point weighs: individuals (default), families, records\n"
+    "                        (1 each), or the name of any count column\n"
+    "  -t_srs CRS            target CRS (EPSG:32638, WKT, PROJ string); default: the WGS84 UTM\n"
+    "                        zone of the centre of the points' extent (Mosul: EPSG:32638)\n"
+    "  -te XMIN YMIN XMAX YMAX  grid extent in the target CRS; default: the boundaries'\n"
+    "                        extent, else the points' extent plus R, snapped to the pixel\n"
+    "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
+    "  --mask                pixels whose centre lies outside the boundaries are nodata\n"
+    "  --raw                 raw sums of w k(u) (as QGIS's Heatmap 'Raw'), not people/km2\n"
+    "  --status S            only displaced or only returned rows (default: all)\n"
+    "  --from, --as-of DATE  only rows dated in the period (inclusive); with --snapshots,\n"
+    "                        the latest snapshot on or before --as-of\n"
+    "  -o FILE.tif           Float32 GeoTIFF, tiled, DEFLATE, nodata -9999, statistics and\n"
+    "                        metadata (units, kernel, radius, total weight, edge loss), and\n"
+    "                        FILE.qml beside it: a QGIS colour ramp from 0 to the maximum\n"
+    "  -of COG               Cloud-Optimised GeoTIFF with averaged overviews\n"
+    "  -co KEY=VALUE         GDAL creation option, over the defaults (repeatable)\n";
+
+static int cmd_density(df_ctx *ctx, int argc, char **argv)
+{
+    df_density_opts o;
+    df_density_opts_init(&o);
+    const char *weight_column = NULL, *boundaries = NULL;
+    char map[512];
+    /* the density options first; the rest are join's (records, -o, -co) */
+    char *rest[256], empty[] = "", flag[] = "--boundaries";
+    int nrest = 0;
+    for (int i = 0; i < argc && nrest < 250; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_density, stdout);
+            return 0;
+        } else if (!strcmp(a, "--kernel") && v) {
+            int k = df_kernel_parse(v);
+            if (k < 0)
+                return bad_usage("--kernel is quartic, triweight, epanechnikov, triangular, uniform or gaussian, not",
+                                 v);
+            o.kernel = (df_kernel)k, i++;
+        } else if (!strcmp(a, "--radius") && v) {
+            if (!((o.radius = atof(argv[++i])) > 0)) return bad_usage("--radius must be positive metres:", v);
+        } else if (!strcmp(a, "--bandwidth") && v) {
+            if (!strcasecmp(v, "silverman"))
+                o.bandwidth = DF_BANDWIDTH_SILVERMAN;
+            else if (!strcasecmp(v, "scott"))
+                o.bandwidth = DF_BANDWIDTH_SCOTT;
+            else
+                return bad_usage("--bandwidth is silverman or scott, not", v);
+            i++;
+        } else if (!strcmp(a, "--pixel") && v) {
+            if (!((o.pixel = atof(argv[++i])) > 0)) return bad_usage("--pixel must be positive metres:", v);
+        } else if (!strcmp(a, "--weight") && v) {
+            if (!strcasecmp(v, "individuals"))
+                o.weight = DF_WEIGHT_INDIVIDUALS;
+            else if (!strcasecmp(v, "families"))
+                o.weight = DF_WEIGHT_FAMILIES;
+            else if (!strcasecmp(v, "records"))
+                o.weight = DF_WEIGHT_RECORDS;
+            else
+                weight_column = v; /* read as the individuals column */
+            i++;
+        } else if (!strcmp(a, "-t_srs") && v) {
+            o.t_srs = argv[++i];
+        } else if (!strcmp(a, "-te")) {
+            if (i + 4 >= argc) return bad_usage("-te needs XMIN YMIN XMAX YMAX", NULL);
+            for (int k = 0; k < 4; k++) o.extent[k] = atof(argv[i + 1 + k]);
+            o.has_extent = 1, i += 4;
+        } else if (!strcmp(a, "--mask")) {
+            o.mask = 1;
+        } else if (!strcmp(a, "--raw")) {
+            o.raw = 1;
+        } else if (!strcmp(a, "--status") && v) {
+            if (!strcasecmp(v, "displaced"))
+                o.status = DF_DISPLACED;
+            else if (!strcasecmp(v, "returned"))
+                o.status = DF_RETURNED;
+            else
+                return bad_usage("--status is displaced or returned, not", v);
+            i++;
+        } else if (!strcmp(a, "--boundaries") && v) {
+            boundaries = argv[++i];
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    /* join's parser wants boundaries; density does not need them */
+    rest[nrest++] = flag, rest[nrest++] = boundaries ? (char *)boundaries : empty;
+    job jb;
+    int rc = parse_job(&jb, nrest, rest, usage_density);
+    if (rc >= 0) return rc;
+    if (!jb.out) return bad_usage("missing -o OUT.tif", NULL);
+    if (!(o.pixel > 0)) return bad_usage("missing --pixel METRES", NULL);
+    if (!(o.radius > 0) && o.bandwidth == DF_BANDWIDTH_FIXED)
+        return bad_usage("missing --radius METRES or --bandwidth silverman|scott", NULL);
+    if (o.mask && !boundaries) return bad_usage("--mask needs --boundaries FILE", NULL);
+    if (weight_column) {
+        snprintf(map, sizeof map, "%s%sindividuals=%s", jb.ro.map ? jb.ro.map : "", jb.ro.map ? "," : "",
+                 weight_column);
+        jb.ro.map = map;
+    }
+    o.from = jb.jo.from, o.as_of = jb.jo.as_of;
+    df_boundaries *b = NULL;
+    df_density *d = NULL;
+    df_status st = boundaries ? df_boundaries_load(ctx, &jb.bo, &b) : DF_OK;
+    if (st == DF_OK) st = df_density_run(ctx, &jb.ro, b, &o, &d);
+    if (st == DF_OK) st = df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL);
+    if (st == DF_OK && !quiet) {
+        const df_density_info *in = df_density_get_info(d);
+        fprintf(stderr,
+                "%s: %ld rows, %ld points (%ld left out by status or date, %ld without coordinates, %ld rejected)\n",
+                jb.ro.path, in->read.rows, in->points, in->filtered, in->no_point, in->read.rejected);
+        fprintf(stderr,
+                "%s kernel, R = %.1f m, pixel %.1f m, %d x %d pixels in %s; total %.1f people, on the grid %.1f, "
+                "edge loss %.1f, masked %.1f; max %.6g %s\nwrote %s\n",
+                df_kernel_name(in->kernel), in->radius, in->geotransform[1], in->width, in->height, in->crs,
+                in->total_weight, in->grid_weight, in->edge_loss, in->mask_loss, in->max, in->units, jb.out);
+    }
+    df_density_free(d);
+    df_boundaries_free(b);
+    return st == DF_OK ? 0 : fail(ctx, st);
+}
+
 static int cmd_sample(df_ctx *ctx, int argc, char **argv)
 {
     const char *out = NULL;
@@ -567,6 +709,8 @@ int main(int argc, char **argv)
         rc = cmd_check(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "flows"))
         rc = cmd_flows(ctx, argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "density"))
+        rc = cmd_density(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "sample"))
         rc = cmd_sample(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

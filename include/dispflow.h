@@ -5,7 +5,8 @@
  * living somewhere; people who returned) into numbers per administrative unit
  * and GIS products. This header reads top to bottom in pipeline order:
  *
- *   context  →  records (ingest)  →  boundaries  →  join  →  write
+ *   context  →  records (ingest)  →  boundaries  →  join  →  flows
+ *            →  density  →  write
  *
  * Design choices, once:
  *   - Every call takes a df_ctx. It owns the GEOS and PROJ contexts, the log and
@@ -460,6 +461,125 @@ typedef enum { DF_ENDPOINTS_INSIDE, DF_ENDPOINTS_WEIGHTED } df_endpoints;
  * nodes_path, one point per unit with inflow, outflow, net and intra. */
 df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
                                df_endpoints endpoints, const char *nodes_path);
+
+/* ------------------------------------------------------------------------ */
+/* Density                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Kernel density of people at record locations, on a grid in a projected
+ * CRS (docs/density.md has every formula). With u = d / R, d the distance
+ * from a pixel centre to a point and R the radius, every kernel is zero for
+ * u > 1 and, normalised to integrate to 1 over the plane, is c k(u) / R²:
+ *   quartic      k = (1 - u²)²         c = 3/π
+ *   triweight    k = (1 - u²)³         c = 4/π
+ *   epanechnikov k = 1 - u²            c = 2/π
+ *   triangular   k = 1 - u             c = 3/π
+ *   uniform      k = 1                 c = 1/π
+ *   gaussian     k = exp(-4.5 u²)      c = 9 / (2π (1 - e^-4.5))
+ * (the Gaussian has σ = R/3 and is cut at R = 3σ, renormalised over the
+ * disc so that it too integrates to 1). */
+typedef enum {
+    DF_KERNEL_QUARTIC,
+    DF_KERNEL_TRIWEIGHT,
+    DF_KERNEL_EPANECHNIKOV,
+    DF_KERNEL_TRIANGULAR,
+    DF_KERNEL_UNIFORM,
+    DF_KERNEL_GAUSSIAN
+} df_kernel;
+
+/* The kernel's name ("quartic"). Static string. */
+const char *df_kernel_name(df_kernel kernel);
+/* The kernel named name (case-insensitive), or -1. */
+int df_kernel_parse(const char *name);
+
+/* How R is chosen when not given, from the projected points: n points, the
+ * weighted standard distance SD = sqrt(σx² + σy²), the weighted median
+ * distance Dm to the weighted mean centre (docs/density.md).
+ *   SILVERMAN  h = 0.9 min(SD, Dm / sqrt(ln 2)) n^(-1/5)  (the spatial
+ *              variant ArcGIS's Kernel Density uses)
+ *   SCOTT      h = sqrt((σx² + σy²) / 2) n^(-1/6)  (Scott's rule in 2-D)
+ * h is R for the compact kernels and σ (R = 3h) for the Gaussian. */
+typedef enum { DF_BANDWIDTH_FIXED, DF_BANDWIDTH_SILVERMAN, DF_BANDWIDTH_SCOTT } df_bandwidth;
+
+/* What a point weighs. */
+typedef enum { DF_WEIGHT_INDIVIDUALS, DF_WEIGHT_FAMILIES, DF_WEIGHT_RECORDS } df_weight;
+
+typedef struct {
+    df_kernel kernel;       /* DF_KERNEL_QUARTIC */
+    double radius;          /* R in metres (> 0 unless a bandwidth rule is set) */
+    df_bandwidth bandwidth; /* DF_BANDWIDTH_FIXED: use radius */
+    double pixel;           /* pixel size in metres (required, > 0) */
+    /* Target CRS, any string PROJ/GDAL read ("EPSG:32638", WKT, PROJ);
+     * NULL = the WGS84 UTM zone of the centre of the points' extent. */
+    const char *t_srs;
+    /* Grid extent in t_srs units: xmin, ymin, xmax, ymax, used as given when
+     * has_extent. Otherwise the boundaries' extent when given, else the
+     * points' extent plus R; both snapped outwards to multiples of pixel. */
+    int has_extent;
+    double extent[4];
+    int mask;            /* with boundaries: pixels whose centre is outside = nodata */
+    int raw;             /* 1: raw sums Σ w k(u) (no c / R², as QGIS's "Raw") */
+    df_weight weight;    /* DF_WEIGHT_INDIVIDUALS */
+    int status;          /* -1 all (default), DF_DISPLACED or DF_RETURNED only */
+    int32_t from, as_of; /* dates counted, inclusive; DF_NO_DATE = open */
+    int threads;         /* 0 = all cores */
+} df_density_opts;
+
+void df_density_opts_init(df_density_opts *opts);
+
+typedef struct df_density df_density;
+
+/* What a density run computed, for the log and the metadata. */
+typedef struct {
+    int width, height;      /* pixels */
+    double geotransform[6]; /* GDAL's: x0, pixel, 0, y0, 0, -pixel */
+    char crs[64];           /* "EPSG:32638", or the t_srs string (truncated) */
+    int epsg;               /* EPSG code of the CRS, 0 when unknown */
+    df_kernel kernel;
+    double radius; /* R, metres */
+    int raw;
+    const char *units;   /* "people/km2" or "raw kernel sum" (static) */
+    double total_weight; /* Σ w of the points kept */
+    double grid_weight;  /* Σ value x pixel area over valid pixels (people) */
+    double edge_loss;    /* kernel mass falling outside the grid (people) */
+    double mask_loss;    /* kernel mass on masked pixels (people) */
+    double max;          /* largest pixel value */
+    long points;         /* points kept */
+    long filtered;       /* valid records left out by status or date */
+    long no_point;       /* valid records without coordinates */
+    df_read_stats read;
+} df_density_info;
+
+/* Read the records of ropts (lon/lat and weights), keep those opts selects,
+ * project them, and compute the density on the grid, exactly: every pixel
+ * is Σ w c k(|centre - point| / R) / R² (x 10⁶ for people/km²) over the
+ * points, on all cores. b (may be NULL) gives the default extent and the
+ * mask. Fails with DF_EINVAL on bad options or an empty selection without
+ * an extent, DF_EPROJ when the CRS is unusable, DF_ENOMEM when the grid
+ * does not fit. *out owns the grid; free it with df_density_free. */
+df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b, const df_density_opts *opts,
+                         df_density **out);
+/* The same on n weighted points given as WGS84 lon/lat arrays (borrowed). */
+df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, const double *weight, long n,
+                            const df_boundaries *b, const df_density_opts *opts, df_density **out);
+void df_density_free(df_density *d);
+
+/* Borrowed; valid while d lives. */
+const df_density_info *df_density_get_info(const df_density *d);
+/* The grid, row-major from the top row; masked pixels hold DF_DENSITY_NODATA.
+ * Borrowed; valid while d lives. */
+const float *df_density_values(const df_density *d);
+
+#define DF_DENSITY_NODATA (-9999.0f)
+
+/* Write the grid as Float32 GeoTIFF (format NULL or "GTiff": tiled, DEFLATE)
+ * or "COG" (with overviews, averaged), with nodata, CRS, geotransform,
+ * statistics and metadata (units, kernel, radius, total weight, edge loss),
+ * and a QGIS style path.qml beside it (pseudocolour ramp 0..max).
+ * creation_options: NULL-terminated KEY=VALUE list passed to GDAL over the
+ * defaults, or NULL. Atomic, for both files. */
+df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
+                           char **creation_options);
 
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */
