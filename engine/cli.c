@@ -547,7 +547,7 @@ static const char *usage_density =
     "  --weight W            what a point weighs: individuals (default), families, records\n"
     "                        (1 each), or the name of any count column\n"
     "  -t_srs CRS            target CRS (EPSG:32638, WKT, PROJ string); default: the WGS84 UTM\n"
-    "                        zone of the centre of the points' extent (Mosul: EPSG:32638)\n"
+    "                        zone of the points' median location (Mosul: EPSG:32638)\n"
     "  -te XMIN YMIN XMAX YMAX  grid extent in the target CRS; default: the boundaries'\n"
     "                        extent, else the points' extent plus R, snapped to the pixel\n"
     "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
