@@ -1,13 +1,13 @@
 /*
  * join.c — records matched to units and aggregated per unit and date.
  *
- * Each record's location is matched at the join level by, in order: P-code
- * (normalised, at that level or a finer one), exact normalised name walked
- * down from the governorate (a name is searched inside its parent when the
- * parent is known, and must be unique otherwise), and point-in-polygon.
- * When a record has coordinates they are always located too: coordinates
- * outside every unit whose swap falls inside one are reported as swapped.
- * Returned records are also matched by their district of displacement.
+ * Each record's location is matched at the join level as reconcile.c
+ * matches places (P-code, names walked down from the governorate with
+ * aliases, skeleton and fuzzy matching, then the point, always located so
+ * that conflicts and swapped coordinates are flagged). Returned records are
+ * also matched by their district of displacement, and origins are matched
+ * for the decision log. Large CSV files are read on all cores, each thread
+ * with its own bins and name cache, merged at the end.
  *
  * Aggregates are kept per (unit, date) bin, so the period is applied at the
  * end (its defaults come from the data) and memory is bounded by units x
