@@ -1,8 +1,10 @@
 /*
  * boundaries.c — administrative units: loading any OGR polygon layer in any
  * CRS, detecting its P-code, name and parent fields, repairing invalid
- * polygons, deriving the higher levels by dissolving on the parent fields,
- * geodesic areas, and the indexes (point, P-code, name) built once.
+ * polygons, deriving the higher levels from the parent fields, other names
+ * (layer fields; alias tables through aliases.c), and the P-code and name
+ * indexes. A level's geometry (dissolved for derived levels), geodesic
+ * areas and point index are made once, on first use, behind a lock.
  */
 #include "dfint.h"
 
