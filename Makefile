@@ -12,7 +12,7 @@ OUT     := out
 # Debian packages the build, the tests and the benchmark need.
 DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin
 DEB_TEST  := $(DEB_BUILD) python3-geopandas python3-qgis clang-format
-DEB_BENCH := $(DEB_TEST) qgis python3-qgis time
+DEB_BENCH := $(DEB_TEST) qgis python3-qgis python3-pyproj time
 
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror
 CFLAGS  ?= -O2 -g
@@ -102,4 +102,43 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: ok"
 
 clean:
-	rm -rf build build-asan build-ubsan $(OUT)
+	rm -rf build build-asan build-ubsan build-fuzz $(OUT)
+
+# ---- fuzzing (libFuzzer; see docs/robustness.md) ---------------------------
+#   make fuzz                        each harness for FUZZ_SECONDS, one after another
+#   make fuzz FUZZ_SECONDS=60 FUZZ_HARNESSES=names
+# The engine is compiled with clang, libFuzzer, ASan and UBSan into
+# build-fuzz/. A crashing input is written to tests/fuzz/<harness>/regressions/
+# (keep it: test_hostile replays every file there); the growing corpus stays
+# in build-fuzz/corpus/<harness>/, the seeds in tests/fuzz/<harness>/.
+FUZZ_CC        ?= clang
+FUZZ_SECONDS   ?= 600
+FUZZ_HARNESSES ?= records names fields
+FUZZ_BUILD     := build-fuzz
+FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS    := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -Iengine $(FUZZ_SAN)
+FUZZ_OBJ       := $(LIB_SRC:engine/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BINS      := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz fuzz-build
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_BUILD)/obj/%.o: engine/%.c engine/dfint.h include/dispflow.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $$(pkg-config --cflags $(PKGS)) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $$(pkg-config --cflags $(PKGS)) $< $(FUZZ_OBJ) -o $@ \
+	    $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@failed=""; for h in $(FUZZ_HARNESSES); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$h tests/fuzz/$$h/regressions; \
+	    echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
+	    ASAN_OPTIONS=detect_leaks=1 $(FUZZ_BUILD)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=tests/fuzz/$$h/regressions/ \
+	        $(FUZZ_BUILD)/corpus/$$h tests/fuzz/$$h || failed="$$failed $$h"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: findings in:$$failed (see tests/fuzz/*/regressions/)"; exit 1; fi

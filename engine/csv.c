@@ -247,8 +247,10 @@ int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long
                 continue;
             }
             if (in_quotes) {
-                df__error(c->ctx, DF_EFORMAT, "%s:%ld: unterminated quoted field (the file ends inside quotes)",
-                          c->path, c->line);
+                /* name the field too (issue 7: the message names file, line and field) */
+                df__error(c->ctx, DF_EFORMAT,
+                          "%s:%ld: field %d: unterminated quoted field (the file ends inside quotes)", c->path, c->line,
+                          nf + 1);
                 return -1;
             }
             /* last line without a line end */

@@ -191,7 +191,7 @@ int df__name_distance(const char *a, const char *b, int limit)
     for (int i = 0; i <= la; i++) d[i][0] = i;
     for (int j = 0; j <= lb; j++) d[0][j] = j;
     for (int i = 1; i <= la; i++) {
-        int row_min = limit + 1;
+        int row_min = d[i][0]; /* the row starts at column 0: an empty b gave limit + 1, not la */
         for (int j = 1; j <= lb; j++) {
             int cost = a[i - 1] != b[j - 1];
             int v = d[i - 1][j] + 1;
@@ -204,7 +204,10 @@ int df__name_distance(const char *a, const char *b, int limit)
         }
         if (row_min > limit) return limit + 1;
     }
-    return d[la][lb];
+    /* the early exit above misses a distance that only grows past the limit
+     * in the last rows ("ul" vs "mstskr", limit 4, gave 6): cap it too, as
+     * the contract says (found by tests/fuzz/fuzz_names.c) */
+    return d[la][lb] > limit ? limit + 1 : d[la][lb];
 }
 
 void df__pcode_normalize(const char *in, char *out, size_t cap)
