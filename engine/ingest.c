@@ -341,12 +341,17 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     size_t len;
     for (int k = 0; k < 2; k++) {
         if (!(s = cell_len(cells, lens, n, count_cols[k], &len))) continue;
+        if (strlen(s) != len) /* a NUL byte inside: not text at all */
+            return reject(r, line, count_cols[k], DF_REJECT_BAD_ENCODING, "a NUL byte in a count"), 1;
         if (df__parse_count(s, len, count_out[k]) != 0)
             return reject(r, line, count_cols[k], DF_REJECT_BAD_COUNT, s), 1;
         if (*count_out[k] < 0) return reject(r, line, count_cols[k], DF_REJECT_NEGATIVE_COUNT, s), 1;
     }
     if (ind < 0 && fam >= 0) {
-        ind = (int64_t)llround((double)fam * r->opts->household_size);
+        double x = (double)fam * r->opts->household_size;
+        if (!(x < 9.2e18)) /* families x size beyond 64 bits */
+            return reject(r, line, count_cols[0], DF_REJECT_BAD_COUNT, "families x household size exceeds 2^63"), 1;
+        ind = (int64_t)llround(x);
         rec.individuals_derived = 1;
     }
     if (ind < 0)
@@ -386,6 +391,11 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.location_name = cell(cells, n, col[DF_FIELD_LOCATION]);
     rec.shelter = cell(cells, n, col[DF_FIELD_SHELTER]);
 
+    /* every sum downstream is at most this total: keep it within 64 bits */
+    if (ind > INT64_MAX - r->stats->individuals_valid)
+        return reject(r, line, count_cols[1] >= 0 ? count_cols[1] : count_cols[0], DF_REJECT_BAD_COUNT,
+                      "the file's total of individuals would exceed 2^63"),
+               1;
     r->stats->valid++;
     r->stats->individuals_valid += ind;
     return r->on_record(&rec, r->user) == 0;
@@ -562,6 +572,20 @@ static df_status read_rows(reader *r, opened *o)
     return rc < 0 ? r->ctx->status : DF_OK;
 }
 
+/* A file whose rows are all rejected as not UTF-8 is in another encoding:
+ * an error for the whole file, with the way out. A file without data rows
+ * is worth a warning. */
+static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_read_stats *stats)
+{
+    if (stats->rows > 0 && stats->rejected_by[DF_REJECT_BAD_ENCODING] == stats->rows)
+        return df__error(ctx, DF_EFORMAT,
+                         "%s: no row is UTF-8 text: the file is in another encoding (Arabic Windows files: "
+                         "iconv -f CP1256 -t UTF-8 %s > converted.csv)",
+                         opts->path, opts->path);
+    if (stats->rows == 0) df__log(ctx, DF_LOG_WARN, "%s: no data rows", opts->path);
+    return DF_OK;
+}
+
 df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
                           void *user, df_read_stats *stats)
 {
@@ -573,7 +597,7 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
         st = read_rows(&r, &o);
     }
     opened_close(&o);
-    return st;
+    return st == DF_OK ? judge_file(ctx, opts, stats) : st;
 }
 
 /* ---- the parallel read: byte ranges of a plain CSV file ---------------------- */
@@ -739,7 +763,10 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         stats->rows += p->stats.rows;
         stats->valid += p->stats.valid;
         stats->rejected += p->stats.rejected;
-        stats->individuals_valid += p->stats.individuals_valid;
+        if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
+            st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
+        else
+            stats->individuals_valid += p->stats.individuals_valid;
         for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += p->stats.rejected_by[q];
         for (long q = 0; q < p->nrejects; q++) {
             p->rejects[q].line += line0 - 1;
@@ -757,5 +784,5 @@ done:
     }
     free(pieces);
     opened_close(&o);
-    return st;
+    return st == DF_OK ? judge_file(ctx, opts, stats) : st;
 }

@@ -105,6 +105,9 @@ static void match_place(const df_boundaries *b, df__name_cache *cache, const df_
 
 /* One per reading thread; merged at the end. */
 typedef struct {
+    df_ctx *ctx; /* the first state's: rejections are reported there */
+    const char *records_path;
+    long rejections_told;
     const df_boundaries *b;
     const df_join_opts *opts;
     bin_table bins;
@@ -242,10 +245,17 @@ static int on_record(const df_record *r, void *user)
     return 0;
 }
 
+#define REJECTIONS_TOLD 20
+
 static void on_reject(const df_rejection *rj, void *user)
 {
     join_state *js = user;
     char note[300];
+    /* the first rejected rows go to the log callback too, with file:line */
+    if (js->ctx && js->rejections_told++ < REJECTIONS_TOLD)
+        df__log(js->ctx, DF_LOG_WARN, "%s:%ld: %s: %s \"%s\"%s", js->records_path, rj->line, rj->column,
+                df_reject_name(rj->reason), rj->detail ? rj->detail : "",
+                js->rejections_told == REJECTIONS_TOLD ? " (further rejected rows: see --log)" : "");
     if (!js->log) return;
     snprintf(note, sizeof note, "%s: %s", rj->column, rj->detail ? rj->detail : "");
     fprintf(js->log, "%ld,,,,rejected,,,,,,,,%s,", rj->line, df_reject_name(rj->reason));
@@ -312,6 +322,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     memset(states, 0, sizeof states);
     for (int k = 0; k < JOIN_MAX_THREADS; k++) {
         states[k].b = b, states[k].opts = jopts;
+        states[k].ctx = k == 0 ? ctx : NULL, states[k].records_path = ropts->path;
         states[k].min_date = states[k].max_date = DF_NO_DATE;
         users[k] = &states[k];
     }

@@ -171,14 +171,14 @@ TEST(no_count_column)
 
 TEST(header_only)
 {
-    /* TODO(issue 7): a table with no data rows joins with exit 0 and all
-     * figures 0, without a warning; it should at least warn "no data rows". */
+    /* a table with no data rows joins (all figures 0, never NULL) and warns */
     df_read_stats st;
     EXPECT_INT(read_records(BAD "header_only.csv", &st), DF_OK);
     EXPECT_INT(st.rows, 0);
     const char *csv = join_ok(BAD "header_only.csv", UNITS);
     EXPECT(strstr(csv, "IQG01,Alpha,,0,0,0,0,0,0,") != NULL);
     EXPECT(strstr(out, "balance: 0 + 0 + 0 + 0 = 0 = 0 rows read") != NULL);
+    EXPECT(strstr(out, "header_only.csv: no data rows") != NULL);
 }
 
 /* ---- bad rows: rejected with line, column, reason, value; the rest counted -- */
@@ -191,24 +191,20 @@ TEST(ragged_rows)
                            "4:(row):ragged-row:6 fields where the header has 5");
     EXPECT_INT(st.valid, 2);
     EXPECT_INT(st.rejected_by[DF_REJECT_RAGGED_ROW], 2);
-    /* TODO(issue 7): the CLI prints only the counts by reason ("rejected 2
-     * (ragged-row 2)"); the lines and columns reach the user only through
-     * --log. join/check should print the first rejected rows with file:line. */
+    /* the CLI prints the counts by reason, and the first rejected rows with
+     * file:line, column, reason and value */
     join_ok(BAD "ragged_rows.csv", UNITS);
     EXPECT(strstr(out, "rejected              2  (ragged-row 2)") != NULL);
-    EXPECT(strstr(out, "ragged_rows.csv:3") == NULL);
+    EXPECT(strstr(out, "ragged_rows.csv:3: (row): ragged-row \"4 fields where the header has 5\"") != NULL);
 }
 
 TEST(nul_bytes)
 {
     df_read_stats st;
     EXPECT_INT(read_records(BAD "nul_byte.csv", &st), DF_OK);
-    /* TODO(issue 7): a NUL byte in a count is rejected as bad-count, and the
-     * value shown is cut at the NUL ("3"); docs/records.md says a NUL byte
-     * is bad-encoding. The check is for text columns only (ingest.c,
-     * handle_row). Want: "4:Individuals:bad-encoding:...". */
+    /* a NUL byte is bad-encoding wherever it stands, counts included */
     EXPECT_STR(rejections, "3:Governorate:bad-encoding:not UTF-8 text (or a NUL byte)|"
-                           "4:Individuals:bad-count:3");
+                           "4:Individuals:bad-encoding:a NUL byte in a count");
     EXPECT_INT(st.valid, 1);
 }
 
@@ -222,15 +218,14 @@ TEST(invalid_utf8_name)
 
 TEST(windows_1256_file)
 {
+    /* a file none of whose rows is UTF-8 fails as a whole (exit 5), says so
+     * and how to convert it; every row was still rejected with its line */
     df_read_stats st;
-    EXPECT_INT(read_records(BAD "windows1256.csv", &st), DF_OK);
+    EXPECT_INT(read_records(BAD "windows1256.csv", &st), DF_EFORMAT);
     EXPECT_STR(rejections, "2:Governorate:bad-encoding:not UTF-8 text (or a NUL byte)|"
                            "3:Governorate:bad-encoding:not UTF-8 text (or a NUL byte)");
-    /* TODO(issue 7): a file none of whose text is UTF-8 joins with exit 0 and
-     * every row rejected; it should fail as a whole (exit 5) and say that the
-     * file looks like another encoding (iconv -f CP1256 -t UTF-8). */
-    join_ok(BAD "windows1256.csv", UNITS);
-    EXPECT(strstr(out, "rejected              2  (bad-encoding 2)") != NULL);
+    join_fails(BAD "windows1256.csv", UNITS, df_status_exit_code(DF_EFORMAT), "windows1256.csv",
+               "iconv -f CP1256 -t UTF-8");
 }
 
 TEST(counts_over_32_bits_are_accepted)
@@ -254,18 +249,17 @@ TEST(counts_over_64_bits_are_rejected)
 
 TEST(families_times_household_size_overflow)
 {
-    /* TODO(issue 7): families x 6 beyond 64 bits goes through llround
-     * (ingest.c, handle_row), whose result is then unspecified (INT64_MIN on
-     * x86-64): the row is rejected as no-count with "(empty)" instead of
-     * bad-count with its value. */
+    /* families x 6 beyond 64 bits is a bad count, said so */
     df_read_stats st;
     EXPECT_INT(read_records(BAD "families_overflow.csv", &st), DF_OK);
-    EXPECT_STR(rejections, "2:Families:no-count:(empty)");
+    EXPECT_STR(rejections, "2:Families:bad-count:families x household size exceeds 2^63");
     EXPECT_INT(st.valid, 1);
-    /* count_sum_overflow.csv (two rows of INT64_MAX) is not read here: the
-     * running total overflows (signed, undefined; ingest.c handle_row,
-     * stats->individuals_valid) and the UBSan suite would stop. See
-     * docs/robustness.md. */
+    /* two rows of INT64_MAX: the second would carry the total past 2^63,
+     * and every sum downstream is at most the total: it is rejected */
+    EXPECT_INT(read_records(BAD "count_sum_overflow.csv", &st), DF_OK);
+    EXPECT_INT(st.valid, 1);
+    EXPECT_INT(st.rejected_by[DF_REJECT_BAD_COUNT], 1);
+    EXPECT_INT(st.individuals_valid, INT64_MAX);
 }
 
 TEST(negative_counts)
