@@ -618,10 +618,15 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
     }
     if (opts->level) b->finest = opts->level;
     if (b->finest < 1 || b->finest > 3) {
-        st = df__error(ctx, DF_ESCHEMA,
-                       "%s: cannot tell the admin level: no ADMn_PCODE/ADMn_EN, AnCode/AnNameEn or admn_code/admn_name "
-                       "fields; name them with --pcode-field/--name-field and --level",
-                       opts->path);
+        if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
+            st = df__error(ctx, DF_ESCHEMA,
+                           "%s: the layer has no attribute fields at all (for a shapefile: is its .dbf missing?)",
+                           opts->path);
+        else
+            st = df__error(ctx, DF_ESCHEMA,
+                           "%s: cannot tell the admin level: no ADMn_PCODE/ADMn_EN, AnCode/AnNameEn or "
+                           "admn_code/admn_name fields; name them with --pcode-field/--name-field and --level",
+                           opts->path);
         goto fail;
     }
     int f = b->finest;

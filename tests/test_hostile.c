@@ -9,9 +9,8 @@
  * checked through the library, where each rejection carries its line, column,
  * reason and value. docs/robustness.md lists the cases and what they yield.
  *
- * Where dispflow's behaviour today is wrong or unclear and the fix lies
- * outside the files this test's author could change, the test asserts
- * today's behaviour under a TODO(issue 7) comment.
+ * Each case asserts the behaviour dispflow should have (the gaps this
+ * corpus found are fixed; docs/robustness.md tells which).
  */
 #include "dispflow.h"
 #include "harness.h"
@@ -312,12 +311,10 @@ TEST(shapefile_without_dbf)
         printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
         return;
     }
-    /* GDAL opens the .shp without attributes: no field to detect.
-     * TODO(issue 7): the message does not say that the .dbf is missing
-     * (boundaries.c, df_boundaries_load: no P-code/name field). */
+    /* GDAL opens the .shp without attributes: no field at all, and the
+     * message asks whether the .dbf is missing */
     const char *shp = make_shapefile("nodbf", NULL, "dbf");
-    join_fails(BAD "count_over_32bit.csv", shp, df_status_exit_code(DF_ESCHEMA), "nodbf/u.shp",
-               "cannot tell the admin level");
+    join_fails(BAD "count_over_32bit.csv", shp, df_status_exit_code(DF_ESCHEMA), "nodbf/u.shp", "is its .dbf missing?");
 }
 
 TEST(shapefile_without_shx)
