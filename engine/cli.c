@@ -169,7 +169,7 @@ typedef struct {
 } job;
 
 /* Parse argv into j. Returns -1 to go on, or an exit code (help, error). */
-static int parse_job(job *j, int argc, char **argv, const char *usage)
+static int parse_job(job *j, int argc, char **argv, const char *usage, int need_boundaries)
 {
     memset(j, 0, sizeof *j);
     df_record_opts_init(&j->ro);
@@ -281,7 +281,7 @@ static int parse_job(job *j, int argc, char **argv, const char *usage)
 #undef NEED_VALUE
     }
     if (!j->ro.path) return bad_usage("missing --records FILE", NULL);
-    if (!j->bo.path) return bad_usage("missing --boundaries FILE", NULL);
+    if (!j->bo.path && need_boundaries) return bad_usage("missing --boundaries FILE", NULL);
     /* the alias table shipped in shapes/, unless told not to */
     j->aliases[0] = j->no_aliases ? NULL : DF_SHAPES_DIR "/aliases_iraq.csv";
     j->bo.aliases = j->no_aliases ? j->aliases + 1 : j->aliases;
@@ -301,7 +301,7 @@ static df_status run_job(df_ctx *ctx, job *jb, df_boundaries **b, df_join **j)
 static int cmd_join(df_ctx *ctx, int argc, char **argv)
 {
     job jb;
-    int rc = parse_job(&jb, argc, argv, usage_join);
+    int rc = parse_job(&jb, argc, argv, usage_join, 1);
     if (rc >= 0) return rc;
     if (!jb.out) return bad_usage("missing -o OUTPUT", NULL);
     df_boundaries *b = NULL;
@@ -355,7 +355,7 @@ static void print_check(const df_join *j)
 static int cmd_check(df_ctx *ctx, int argc, char **argv)
 {
     job jb;
-    int rc = parse_job(&jb, argc, argv, usage_check);
+    int rc = parse_job(&jb, argc, argv, usage_check, 1);
     if (rc >= 0) return rc;
     int strict = jb.jo.strict;
     jb.jo.strict = 0; /* report first, then fail */
@@ -492,7 +492,7 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
         }
     }
     job jb;
-    int rc = parse_job(&jb, nrest, rest, usage_flows);
+    int rc = parse_job(&jb, nrest, rest, usage_flows, 1);
     if (rc >= 0) return rc;
     if (!jb.out && !matrix && !wide && !net)
         return bad_usage("missing -o LINES, --matrix, --matrix-wide or --net", NULL);
@@ -569,7 +569,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     const char *weight_column = NULL, *boundaries = NULL;
     char map[512];
     /* the density options first; the rest are join's (records, -o, -co) */
-    char *rest[256], empty[] = "", flag[] = "--boundaries";
+    char *rest[256];
     int nrest = 0;
     for (int i = 0; i < argc && nrest < 250; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -622,17 +622,14 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
             else
                 return bad_usage("--status is displaced or returned, not", v);
             i++;
-        } else if (!strcmp(a, "--boundaries") && v) {
-            boundaries = argv[++i];
         } else {
             rest[nrest++] = argv[i];
         }
     }
-    /* join's parser wants boundaries; density does not need them */
-    rest[nrest++] = flag, rest[nrest++] = boundaries ? (char *)boundaries : empty;
     job jb;
-    int rc = parse_job(&jb, nrest, rest, usage_density);
+    int rc = parse_job(&jb, nrest, rest, usage_density, 0); /* --boundaries is optional here */
     if (rc >= 0) return rc;
+    boundaries = jb.bo.path;
     if (!jb.out) return bad_usage("missing -o OUT.tif", NULL);
     if (!(o.pixel > 0)) return bad_usage("missing --pixel METRES", NULL);
     if (!(o.radius > 0) && o.bandwidth == DF_BANDWIDTH_FIXED)
