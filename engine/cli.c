@@ -110,7 +110,7 @@ static int fail(df_ctx *ctx, df_status st)
 
 static int bad_usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "dispflow: %s%s%s\n(see 'dispflow join --help')\n", msg, arg ? " " : "", arg ? arg : "");
+    fprintf(stderr, "dispflow: %s%s%s\n(see 'dispflow VERB --help')\n", msg, arg ? " " : "", arg ? arg : "");
     return df_status_exit_code(DF_EINVAL);
 }
 
