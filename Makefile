@@ -84,6 +84,9 @@ run: $(BUILD)/dispflow
 	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 -o $(OUT)/governorates.csv
 	$(BUILD)/dispflow join -q --records $(OUT)/sample_records.csv \
 	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 -o $(OUT)/governorates.gpkg
+	$(BUILD)/dispflow density -q --records $(OUT)/sample_records.csv --status displaced \
+	    --boundaries shapes/iraq_adm1_naturalearth.geojson --mask --radius 10000 --pixel 1000 \
+	    -o $(OUT)/density_displaced.tif
 	@echo "outputs written to $(abspath $(OUT))/"
 
 test: deps-test $(BUILD)/dispflow $(TESTS)
