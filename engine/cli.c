@@ -552,6 +552,8 @@ static const char *usage_density =
     "                        extent, else the points' extent plus R, snapped to the pixel\n"
     "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
     "  --mask                pixels whose centre lies outside the boundaries are nodata\n"
+    "  --choropleth FILE.tif the join's displaced per km2 (at --level, default the layer's\n"
+    "                        own) burned on the same grid, to compare cell by cell\n"
     "  --raw                 raw sums of w k(u) (as QGIS's Heatmap 'Raw'), not people/km2\n"
     "  --status S            only displaced or only returned rows (default: all)\n"
     "  --from, --as-of DATE  only rows dated in the period (inclusive); with --snapshots,\n"
@@ -566,7 +568,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
 {
     df_density_opts o;
     df_density_opts_init(&o);
-    const char *weight_column = NULL, *boundaries = NULL;
+    const char *weight_column = NULL, *boundaries = NULL, *choropleth = NULL;
     char map[512];
     /* the density options first; the rest are join's (records, -o, -co) */
     char *rest[256];
@@ -594,6 +596,8 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--pixel") && v) {
             if (!((o.pixel = atof(argv[++i])) > 0)) return bad_usage("--pixel must be positive metres:", v);
+        } else if (!strcmp(a, "--choropleth") && v) {
+            choropleth = argv[++i];
         } else if (!strcmp(a, "--weight") && v) {
             if (!strcasecmp(v, "individuals"))
                 o.weight = DF_WEIGHT_INDIVIDUALS;
@@ -634,7 +638,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     if (!(o.pixel > 0)) return bad_usage("missing --pixel METRES", NULL);
     if (!(o.radius > 0) && o.bandwidth == DF_BANDWIDTH_FIXED)
         return bad_usage("missing --radius METRES or --bandwidth silverman|scott", NULL);
-    if (o.mask && !boundaries) return bad_usage("--mask needs --boundaries FILE", NULL);
+    if ((o.mask || choropleth) && !boundaries) return bad_usage("--mask and --choropleth need --boundaries FILE", NULL);
     if (weight_column) {
         snprintf(map, sizeof map, "%s%sindividuals=%s", jb.ro.map ? jb.ro.map : "", jb.ro.map ? "," : "",
                  weight_column);
@@ -646,6 +650,13 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     df_status st = boundaries ? df_boundaries_load(ctx, &jb.bo, &b) : DF_OK;
     if (st == DF_OK) st = df_density_run(ctx, &jb.ro, b, &o, &d);
     if (st == DF_OK) st = df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL);
+    if (st == DF_OK && choropleth) { /* the join's displaced per km2 on the same grid */
+        df_join *j = NULL;
+        jb.jo.level = jb.level ? jb.level : df_boundaries_finest_level(b);
+        st = df_join_run(ctx, b, &jb.ro, &jb.jo, &j);
+        if (st == DF_OK) st = df_density_write_choropleth(ctx, d, j, b, choropleth);
+        df_join_free(j);
+    }
     if (st == DF_OK && !quiet) {
         const df_density_info *in = df_density_get_info(d);
         fprintf(stderr,

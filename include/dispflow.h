@@ -581,6 +581,13 @@ const float *df_density_values(const df_density *d);
 df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
                            char **creation_options);
 
+/* The join's displaced per km² burned on the density's grid (same CRS,
+ * extent and pixels): each pixel takes the figure of the unit at the join's
+ * level that contains its centre (nodata outside every unit), so the two
+ * rasters can be compared cell by cell. Float32 GeoTIFF, atomic. */
+df_status df_density_write_choropleth(df_ctx *ctx, const df_density *d, const df_join *j, const df_boundaries *b,
+                                      const char *path);
+
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */
 /* ------------------------------------------------------------------------ */

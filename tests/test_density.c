@@ -353,6 +353,91 @@ done:
     df_ctx_free(ctx);
 }
 
+/* The choropleth on the density's grid: each pixel holds the displaced per
+ * km² of the district containing its centre, and a district's pixels add
+ * up to its displaced people, up to the pixels cut by its border (1 km
+ * pixels on districts of 2,000 km² and more: within 3%). */
+TEST(choropleth_on_the_same_grid)
+{
+    const char *adm2 = SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp";
+    NEED_FILE(ET_RECORDS);
+    NEED_FILE(adm2);
+    df_ctx *ctx = df_ctx_new();
+    df_boundary_opts bo;
+    df_record_opts ro;
+    df_density_opts o;
+    df_join_opts jo;
+    df_boundaries *b = NULL;
+    df_density *d = NULL;
+    df_join *j = NULL;
+    static const char *const aliases[] = {"shapes/aliases_iraq.csv", NULL};
+    df_boundary_opts_init(&bo);
+    df_record_opts_init(&ro);
+    df_density_opts_init(&o);
+    df_join_opts_init(&jo);
+    bo.path = adm2;
+    bo.aliases = aliases;
+    ro.path = ET_RECORDS;
+    o.radius = 5000, o.pixel = 1000;
+    EXPECT_INT(df_boundaries_load(ctx, &bo, &b), DF_OK);
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &d), DF_OK);
+    EXPECT_INT(df_join_run(ctx, b, &ro, &jo, &j), DF_OK);
+    char path[300];
+    snprintf(path, sizeof path, "%s/choropleth.tif", tmpdir);
+    EXPECT_INT(df_density_write_choropleth(ctx, d, j, b, path), DF_OK);
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    EXPECT(ds != NULL);
+    if (!ds) return;
+    const df_density_info *in = df_density_get_info(d);
+    int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds);
+    EXPECT_INT(w, in->width);
+    EXPECT_INT(h, in->height);
+    float *v = malloc((size_t)w * h * sizeof *v);
+    if (GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, 0, 0, w, h, v, w, h, GDT_Float32, 0, 0) != CE_None)
+        HARNESS_FAIL("cannot read %s", path);
+    GDALClose(ds);
+    /* sum per district: the value is constant on a district, so count pixels */
+    int n = df_boundaries_count(b, 2), checked = 0;
+    double *sum = calloc((size_t)n, sizeof *sum), px_km2 = in->geotransform[1] * in->geotransform[1] / 1e6;
+    PJ *raw = proj_create_crs_to_crs(ctx->proj, in->crs, "EPSG:4326", NULL);
+    PJ *pj = proj_normalize_for_visualization(ctx->proj, raw);
+    for (int r = 0; r < h; r++)
+        for (int c = 0; c < w; c++) {
+            PJ_COORD p = proj_coord(in->geotransform[0] + (c + 0.5) * in->geotransform[1],
+                                    in->geotransform[3] + (r + 0.5) * in->geotransform[5], 0, 0);
+            p = proj_trans(pj, PJ_FWD, p);
+            int u = df_boundaries_locate(b, 2, p.xy.x, p.xy.y);
+            float val = v[(size_t)r * w + c];
+            if (u < 0) {
+                if (val != DF_DENSITY_NODATA) HARNESS_FAIL("pixel %d,%d outside every district holds %g", r, c, val);
+                continue;
+            }
+            double want = (double)df_join_figures(j, u)->displaced / df_boundaries_unit(b, 2, u)->area_km2;
+            if (fabs(val - want) > 1e-6 * (want > 1 ? want : 1))
+                HARNESS_FAIL("pixel %d,%d: %g, want %g", r, c, val, want);
+            sum[u] += val * px_km2;
+        }
+    for (int u = 0; u < n; u++) {
+        const df_unit *unit = df_boundaries_unit(b, 2, u);
+        long long disp = df_join_figures(j, u)->displaced;
+        if (disp == 0 || unit->area_km2 < 2000) continue;
+        checked++;
+        if (fabs(sum[u] - (double)disp) > 0.03 * (double)disp)
+            HARNESS_FAIL("%s: pixels add up to %.0f people, the district has %lld", unit->name, sum[u], disp);
+    }
+    printf("  %d x %d pixels; %d districts with people checked: their pixels add up to their people within 3%%\n", w, h,
+           checked);
+    EXPECT(checked > 5);
+    proj_destroy(pj);
+    proj_destroy(raw);
+    free(sum);
+    free(v);
+    df_join_free(j);
+    df_density_free(d);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     GDALAllRegister();
@@ -362,6 +447,7 @@ int main(void)
     RUN(utm_zone_for_mosul);
     RUN(geotiff_opens_in_gdal);
     RUN(agrees_with_qgis_heatmap);
+    RUN(choropleth_on_the_same_grid);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);

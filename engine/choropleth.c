@@ -1,0 +1,98 @@
+/*
+ * choropleth.c — the join's figures burned on the density's grid: every
+ * pixel takes displaced_per_km2 of the unit that contains its centre, so
+ * that the kernel density and the choropleth can be compared cell by cell.
+ * Pixel centres go back to lon/lat with PROJ, a row at a time, and are
+ * located with the boundaries' point index; no polygon is rasterised.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpl_string.h>
+#include <gdal.h>
+#include <ogr_srs_api.h>
+
+df_status df_density_write_choropleth(df_ctx *ctx, const df_density *d, const df_join *j, const df_boundaries *b,
+                                      const char *path)
+{
+    const df_density_info *in = df_density_get_info(d);
+    int level = df_join_level(j), w = in->width, h = in->height;
+    char tmp[4096];
+    df_status st = DF_OK;
+    float *values = malloc((size_t)w * (size_t)h * sizeof *values + 1);
+    double *xs = malloc((size_t)w * sizeof *xs + 1), *ys = malloc((size_t)w * sizeof *ys + 1);
+    PJ *pj = proj_create_crs_to_crs(ctx->proj, in->crs, "EPSG:4326", NULL);
+    PJ *lonlat = pj ? proj_normalize_for_visualization(ctx->proj, pj) : NULL;
+    GDALDatasetH ds = NULL;
+    OGRSpatialReferenceH srs = NULL;
+    if (!values || !xs || !ys)
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+    else if (!lonlat)
+        st = df__error(ctx, DF_EPROJ, "cannot transform %s to WGS84", in->crs);
+    else
+        st = df_boundaries_prepare(ctx, b, level);
+    /* each unit's displaced per km², once */
+    int n = df_boundaries_count(b, level);
+    float *per_km2 = st == DF_OK ? malloc((size_t)n * sizeof *per_km2 + 1) : NULL;
+    if (st == DF_OK && !per_km2) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int u = 0; st == DF_OK && u < n; u++) {
+        double area = df_boundaries_unit(b, level, u)->area_km2;
+        per_km2[u] = area > 0 ? (float)((double)df_join_figures(j, u)->displaced / area) : DF_DENSITY_NODATA;
+    }
+    for (int r = 0; st == DF_OK && r < h; r++) {
+        for (int c = 0; c < w; c++) {
+            xs[c] = in->geotransform[0] + (c + 0.5) * in->geotransform[1];
+            ys[c] = in->geotransform[3] + (r + 0.5) * in->geotransform[5];
+        }
+        proj_trans_generic(lonlat, PJ_FWD, xs, sizeof *xs, (size_t)w, ys, sizeof *ys, (size_t)w, NULL, 0, 0, NULL, 0,
+                           0);
+        for (int c = 0; c < w; c++) {
+            int u = df_boundaries_locate(b, level, xs[c], ys[c]);
+            values[(size_t)r * (size_t)w + (size_t)c] = u >= 0 ? per_km2[u] : DF_DENSITY_NODATA;
+        }
+    }
+    /* a tiled, compressed Float32 GeoTIFF on the same grid, atomically */
+    if (st == DF_OK) st = df__temp_path(ctx, path, tmp, sizeof tmp);
+    if (st == DF_OK) {
+        char **co = CSLSetNameValue(NULL, "TILED", "YES");
+        co = CSLSetNameValue(co, "COMPRESS", "DEFLATE");
+        GDALDriverH drv = GDALGetDriverByName("GTiff");
+        ds = drv ? GDALCreate(drv, tmp, w, h, 1, GDT_Float32, co) : NULL;
+        CSLDestroy(co);
+        srs = OSRNewSpatialReference(NULL);
+        char *wkt = NULL;
+        if (!ds || OSRSetFromUserInput(srs, in->crs) != OGRERR_NONE || OSRExportToWkt(srs, &wkt) != OGRERR_NONE)
+            st = df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+        double gt[6];
+        memcpy(gt, in->geotransform, sizeof gt);
+        if (st == DF_OK) {
+            GDALSetProjection(ds, wkt);
+            GDALSetGeoTransform(ds, gt);
+            GDALSetMetadataItem(ds, "UNITS", "people/km2 (displaced per unit area)", NULL);
+            GDALRasterBandH band = GDALGetRasterBand(ds, 1);
+            GDALSetRasterNoDataValue(band, DF_DENSITY_NODATA);
+            if (GDALRasterIO(band, GF_Write, 0, 0, w, h, values, w, h, GDT_Float32, 0, 0) != CE_None)
+                st = df__error(ctx, DF_EIO, "cannot write %s: %s", path, df__gdal_error(ctx));
+        }
+        CPLFree(wkt);
+        if (ds) {
+            CPLErrorReset();
+            GDALClose(ds);
+            if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
+                st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+        }
+        st = st == DF_OK ? df__commit(ctx, tmp, path) : (unlink(tmp), st);
+    }
+    if (srs) OSRDestroySpatialReference(srs);
+    if (lonlat) proj_destroy(lonlat);
+    if (pj) proj_destroy(pj);
+    free(per_km2);
+    free(values);
+    free(xs);
+    free(ys);
+    return st;
+}
