@@ -522,6 +522,57 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 
+/* The first day after the period that starts on `start`: the next day, the
+ * next Monday, or the first of the next month. */
+static int32_t period_after(int32_t start, int step)
+{
+    if (step == 1) return start + 1;
+    if (step == 7) return start + 7 - ((start % 7 + 7 + 3) % 7); /* 1970-01-01 was a Thursday */
+    char d[11], next[32];
+    int y, m;
+    df_date_format(start, d);
+    if (sscanf(d, "%d-%d", &y, &m) != 2) return start + 31;
+    snprintf(next, sizeof next, "%04d-%02d-01", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
+    int32_t out;
+    return df_date_parse(next, &out) == 0 ? out : start + 31;
+}
+
+/* One raster per period from --from to --as-of, on the grid of the whole
+ * period's raster (so that they align), each OUT_yyyy-mm-dd.tif. */
+static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, df_density_opts *o,
+                                 const df_density_info *whole, int step)
+{
+    char crs[64], path[4096];
+    snprintf(crs, sizeof crs, "%s", whole->crs);
+    o->t_srs = crs;
+    o->has_extent = 1;
+    o->extent[0] = whole->geotransform[0];
+    o->extent[3] = whole->geotransform[3];
+    o->extent[2] = whole->geotransform[0] + whole->width * whole->geotransform[1];
+    o->extent[1] = whole->geotransform[3] + whole->height * whole->geotransform[5];
+    const char *dot = strrchr(jb->out, '.');
+    int base = dot ? (int)(dot - jb->out) : (int)strlen(jb->out);
+    df_status st = DF_OK;
+    int n = 0;
+    for (int32_t start = jb->jo.from; st == DF_OK && start <= jb->jo.as_of; n++) {
+        int32_t next = period_after(start, step);
+        char day[11];
+        df_density *d = NULL;
+        o->from = start;
+        o->as_of = next - 1 < jb->jo.as_of ? next - 1 : jb->jo.as_of;
+        df_date_format(start, day);
+        snprintf(path, sizeof path, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
+        st = df_density_run(ctx, &jb->ro, b, o, &d);
+        if (st == DF_OK) st = df_density_write(ctx, d, path, jb->format, jb->nco ? jb->co : NULL);
+        if (st == DF_OK && !quiet)
+            fprintf(stderr, "wrote %s (%ld points, %.1f people)\n", path, df_density_get_info(d)->points,
+                    df_density_get_info(d)->total_weight);
+        df_density_free(d);
+        start = next;
+    }
+    return st;
+}
+
 static const char *usage_density =
     "usage: dispflow density --records FILE --pixel METRES [--radius METRES | --bandwidth silverman|scott]\n"
     "                        [--kernel NAME] [--weight individuals|families|records|COLUMN]\n"
@@ -552,6 +603,8 @@ static const char *usage_density =
     "                        extent, else the points' extent plus R, snapped to the pixel\n"
     "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
     "  --mask                pixels whose centre lies outside the boundaries are nodata\n"
+    "  --step day|week|month also one raster per period from --from to --as-of, on the\n"
+    "                        whole period's grid: OUT_yyyy-mm-dd.tif (the period's first day)\n"
     "  --choropleth FILE.tif the join's displaced per km2 (at --level, default the layer's\n"
     "                        own) burned on the same grid, to compare cell by cell\n"
     "  --raw                 raw sums of w k(u) (as QGIS's Heatmap 'Raw'), not people/km2\n"
@@ -569,6 +622,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     df_density_opts o;
     df_density_opts_init(&o);
     const char *weight_column = NULL, *boundaries = NULL, *choropleth = NULL;
+    int step = 0; /* 0 none, 1 day, 7 week, 31 month */
     char map[512];
     /* the density options first; the rest are join's (records, -o, -co) */
     char *rest[256];
@@ -598,6 +652,10 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
             if (!((o.pixel = atof(argv[++i])) > 0)) return bad_usage("--pixel must be positive metres:", v);
         } else if (!strcmp(a, "--choropleth") && v) {
             choropleth = argv[++i];
+        } else if (!strcmp(a, "--step") && v) {
+            step = !strcmp(v, "day") ? 1 : !strcmp(v, "week") ? 7 : !strcmp(v, "month") ? 31 : -1;
+            if (step < 0) return bad_usage("--step is day, week or month, not", v);
+            i++;
         } else if (!strcmp(a, "--weight") && v) {
             if (!strcasecmp(v, "individuals"))
                 o.weight = DF_WEIGHT_INDIVIDUALS;
@@ -639,6 +697,8 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     if (!(o.radius > 0) && o.bandwidth == DF_BANDWIDTH_FIXED)
         return bad_usage("missing --radius METRES or --bandwidth silverman|scott", NULL);
     if ((o.mask || choropleth) && !boundaries) return bad_usage("--mask and --choropleth need --boundaries FILE", NULL);
+    if (step && (jb.jo.from == DF_NO_DATE || jb.jo.as_of == DF_NO_DATE))
+        return bad_usage("--step needs --from and --as-of", NULL);
     if (weight_column) {
         snprintf(map, sizeof map, "%s%sindividuals=%s", jb.ro.map ? jb.ro.map : "", jb.ro.map ? "," : "",
                  weight_column);
@@ -668,6 +728,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
                 df_kernel_name(in->kernel), in->radius, in->geotransform[1], in->width, in->height, in->crs,
                 in->total_weight, in->grid_weight, in->edge_loss, in->mask_loss, in->max, in->units, jb.out);
     }
+    if (st == DF_OK && step) st = density_periods(ctx, &jb, b, &o, df_density_get_info(d), step);
     df_density_free(d);
     df_boundaries_free(b);
     return st == DF_OK ? 0 : fail(ctx, st);

@@ -510,7 +510,7 @@ typedef struct {
     df_bandwidth bandwidth; /* DF_BANDWIDTH_FIXED: use radius */
     double pixel;           /* pixel size in metres (required, > 0) */
     /* Target CRS, any string PROJ/GDAL read ("EPSG:32638", WKT, PROJ);
-     * NULL = the WGS84 UTM zone of the centre of the points' extent. */
+     * NULL = the WGS84 UTM zone of the points' median location. */
     const char *t_srs;
     /* Grid extent in t_srs units: xmin, ymin, xmax, ymax, used as given when
      * has_extent. Otherwise the boundaries' extent when given, else the

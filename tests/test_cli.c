@@ -108,6 +108,33 @@ TEST(flows_writes_lines_matrix_and_balance)
     EXPECT(strstr(out, "--origins") && strstr(out, "corridor") && strstr(out, "--net"));
 }
 
+/* density --step month: one raster per month on the whole period's grid;
+ * the months' people add up to the whole period's */
+TEST(density_per_period)
+{
+    NEED_FILE(ET);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "density --records " ET " --status displaced --radius 5000 --pixel 2000 --from 2016-10-17 "
+             "--as-of 2017-01-31 --step month -o %s/per.tif",
+             tmpdir);
+    EXPECT_INT(run(args), 0);
+    double whole = -1, months = 0, people;
+    int n = 0;
+    const char *p = strstr(out, "; total ");
+    if (p) whole = atof(p + 8);
+    for (p = out; (p = strstr(p, ".tif (")); p++) { /* "wrote OUT_day.tif (N points, P people)" */
+        const char *q = strstr(p, " points, ");
+        if (!q) break;
+        people = atof(q + 9);
+        months += people, n++;
+    }
+    EXPECT_INT(n, 4);                 /* Oct (from the 17th), Nov, Dec, Jan */
+    EXPECT_NEAR(months, whole, 1e-6); /* integer counts: exact */
+    EXPECT(whole > 0);
+    EXPECT(strstr(out, "per_2016-11-01.tif") != NULL);
+}
+
 int main(int argc, char **argv)
 {
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL; /* BUILD/tests/test_cli */
@@ -119,6 +146,7 @@ int main(int argc, char **argv)
     RUN(join_prints_the_balance);
     RUN(check_reports_and_strict_fails);
     RUN(flows_writes_lines_matrix_and_balance);
+    RUN(density_per_period);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
