@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cpl_error.h>
+#include <gdal.h>
+
 df_status df__temp_path(df_ctx *ctx, const char *path, char *tmp, size_t cap)
 {
     static _Atomic unsigned counter;
@@ -38,4 +41,29 @@ df_status df__commit(df_ctx *ctx, const char *tmp, const char *path)
         return df__error(ctx, DF_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
     }
     return DF_OK;
+}
+
+df_status df__commit_file(df_ctx *ctx, FILE *f, const char *tmp, const char *path)
+{
+    if (ferror(f) | (fclose(f) != 0)) {
+        int e = errno;
+        unlink(tmp);
+        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    return df__commit(ctx, tmp, path);
+}
+
+df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char *path, df_status st)
+{
+    if (ds) {
+        CPLErrorReset();
+        GDALClose((GDALDatasetH)ds); /* flushes; GDAL 3.6 reports a failure only as an error */
+        if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
+            st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+    }
+    if (st != DF_OK) {
+        unlink(tmp);
+        return st;
+    }
+    return df__commit(ctx, tmp, path);
 }

@@ -216,23 +216,6 @@ int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcod
     return k >= 0 ? L->codes[k].unit : -1;
 }
 
-int df__boundaries_find_name(const df_boundaries *b, int level, const char *name, int parent)
-{
-    char buf[256];
-    if (level < 1 || level > b->finest || !name) return -1;
-    df__name_normalize(name, buf, sizeof buf);
-    if (!buf[0]) return -1;
-    const level_data *L = &b->lv[level];
-    int k = key_first(L->names, L->nnames, buf), found = -1;
-    for (; k >= 0 && k < L->nnames && strcmp(L->names[k].key, buf) == 0; k++) {
-        int u = L->names[k].unit;
-        if (parent >= 0 && L->units[u].parent != parent) continue;
-        if (found >= 0 && found != u) return -2; /* two units of that name: never guess */
-        found = u;
-    }
-    return found;
-}
-
 int df__boundaries_ancestor(const df_boundaries *b, int from, int i, int to)
 {
     while (i >= 0 && from > to) i = b->lv[from--].units[i].parent;
@@ -405,9 +388,7 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
     level_data *L = &b->lv[finest];
     df_status st = DF_OK;
     OGRCoordinateTransformationH ct = NULL;
-    OGRSpatialReferenceH wgs84 = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(wgs84, 4326);
-    OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH wgs84 = df__wgs84();
     OGRSpatialReferenceH srs = OGR_L_GetSpatialRef(layer);
     if (srs && !OSRIsSame(srs, wgs84)) {
         ct = OCTNewCoordinateTransformation(srs, wgs84);

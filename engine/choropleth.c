@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cpl_string.h>
 #include <gdal.h>
@@ -79,13 +78,7 @@ df_status df_density_write_choropleth(df_ctx *ctx, const df_density *d, const df
                 st = df__error(ctx, DF_EIO, "cannot write %s: %s", path, df__gdal_error(ctx));
         }
         CPLFree(wkt);
-        if (ds) {
-            CPLErrorReset();
-            GDALClose(ds);
-            if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
-                st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
-        }
-        st = st == DF_OK ? df__commit(ctx, tmp, path) : (unlink(tmp), st);
+        st = df__commit_dataset(ctx, ds, tmp, path, st);
     }
     if (srs) OSRDestroySpatialReference(srs);
     if (lonlat) proj_destroy(lonlat);

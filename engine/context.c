@@ -157,8 +157,6 @@ const char *df__gdal_error(df_ctx *ctx)
 
 void *df__malloc(size_t n) { return malloc(n ? n : 1); }
 
-void *df__calloc(size_t count, size_t size) { return calloc(count ? count : 1, size ? size : 1); }
-
 void *df__realloc_array(void *p, size_t count, size_t size)
 {
     if (size && count > SIZE_MAX / size) return NULL;

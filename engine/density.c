@@ -905,11 +905,7 @@ static df_status write_qml(df_ctx *ctx, const df_density *d, const char *path)
                "  </pipe>\n"
                "  <blendMode>0</blendMode>\n"
                "</qgis>\n");
-    if (fclose(f) != 0) {
-        unlink(tmp);
-        return df__error(ctx, DF_EIO, "cannot write %s", tmp);
-    }
-    return df__commit(ctx, tmp, path);
+    return df__commit_file(ctx, f, tmp, path);
 }
 
 df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,

@@ -47,7 +47,6 @@ const char *df__gdal_error(df_ctx *ctx);
 
 /* Allocation helpers: NULL on overflow or exhaustion. */
 void *df__malloc(size_t n);
-void *df__calloc(size_t count, size_t size);
 void *df__realloc_array(void *p, size_t count, size_t size);
 char *df__strdup(const char *s);
 
@@ -57,6 +56,21 @@ char *df__strdup(const char *s);
 df_status df__temp_path(df_ctx *ctx, const char *path, char *tmp, size_t cap);
 /* fsync + rename tmp onto path; removes tmp on failure. */
 df_status df__commit(df_ctx *ctx, const char *tmp, const char *path);
+/* Close a file written at tmp and commit it; a write or close error
+ * removes tmp and fails with DF_EIO. */
+df_status df__commit_file(df_ctx *ctx, FILE *f, const char *tmp, const char *path);
+/* Close a GDAL dataset (GDALDatasetH, may be NULL) written at tmp and, when
+ * st and the close are DF_OK, commit it; otherwise remove tmp. Returns the
+ * final status. */
+df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char *path, df_status st);
+
+/* ---- write.c: helpers every GDAL writer shares --------------------------- */
+
+/* A new WGS84 spatial reference (OGRSpatialReferenceH) in lon/lat order;
+ * the caller destroys it. */
+void *df__wgs84(void);
+/* Set a date field of an OGR feature (OGRFeatureH); DF_NO_DATE leaves it unset. */
+void df__set_date_field(void *feature, int field, int32_t days);
 
 /* ---- fields.c: parsing of values ---------------------------------------- */
 
@@ -270,10 +284,6 @@ const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int 
 
 /* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);
-/* Unit of a level by exact normalised name, constrained to the children of
- * parent (index at level-1) when parent >= 0. Returns the unit, -1 for none,
- * -2 when the name is ambiguous. */
-int df__boundaries_find_name(const df_boundaries *b, int level, const char *name, int parent);
 /* Unit i of a level without preparing the level: P-code, name and parent
  * only (the area is 0 until the level is prepared). */
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i);

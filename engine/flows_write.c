@@ -23,16 +23,6 @@
 
 static const char *status_word(df_movement s) { return s == DF_RETURNED ? "returned" : "displaced"; }
 
-/* Finish a CSV written to tmp: check, close, rename. */
-static df_status finish_csv(df_ctx *ctx, FILE *out, const char *tmp, const char *path)
-{
-    if (ferror(out) | (fclose(out) != 0)) {
-        unlink(tmp);
-        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return df__commit(ctx, tmp, path);
-}
-
 static void put_unit(FILE *out, const df_unit *u)
 {
     df__csv_put(out, u->pcode);
@@ -71,7 +61,7 @@ df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundar
         fprintf(out, ",%s,%s,%s,%lld,%lld,%lld\n", status_word(fl->status), from, to, (long long)fl->families,
                 (long long)fl->individuals, (long long)fl->cumulative);
     }
-    return finish_csv(ctx, out, tmp, path);
+    return df__commit_file(ctx, out, tmp, path);
 }
 
 df_status df_flows_write_wide(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path)
@@ -108,7 +98,7 @@ df_status df_flows_write_wide(df_ctx *ctx, const df_flows *f, const df_boundarie
                                 (long long)cell[((size_t)s * (size_t)no + (size_t)o) * (size_t)nd + (size_t)d]);
                 fputc('\n', out);
             }
-        st = finish_csv(ctx, out, tmp, path);
+        st = df__commit_file(ctx, out, tmp, path);
     }
     free(cell);
     free(has_o);
@@ -155,7 +145,7 @@ df_status df_flows_write_net(df_ctx *ctx, const df_flows *f, const df_boundaries
         df__csv_put(out, net == 0 ? "balanced" : dir);
         fputc('\n', out);
     }
-    return finish_csv(ctx, out, tmp, path);
+    return df__commit_file(ctx, out, tmp, path);
 }
 
 /* ---- geometry ---------------------------------------------------------------------- */
@@ -235,9 +225,7 @@ static GDALDatasetH open_layer(df_ctx *ctx, const char *tmp, const char *path, c
     const char *drv_name = driver_for(path);
     GDALDriverH drv = GDALGetDriverByName(drv_name);
     GDALDatasetH ds = drv ? GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL) : NULL;
-    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(srs, 4326);
-    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH srs = df__wgs84();
     char **lco = strcmp(drv_name, "GeoJSON") == 0 ? CSLSetNameValue(NULL, "RFC7946", "YES") : NULL;
     *layer = ds ? GDALDatasetCreateLayer(ds, name, srs, t, lco) : NULL;
     CSLDestroy(lco);
@@ -254,27 +242,6 @@ static GDALDatasetH open_layer(df_ctx *ctx, const char *tmp, const char *path, c
         return NULL;
     }
     return ds;
-}
-
-static df_status close_layer(df_ctx *ctx, GDALDatasetH ds, const char *tmp, const char *path, df_status st)
-{
-    CPLErrorReset();
-    GDALClose(ds);
-    if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
-        st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
-    if (st != DF_OK) {
-        unlink(tmp);
-        return st;
-    }
-    return df__commit(ctx, tmp, path);
-}
-
-static void set_date(OGRFeatureH feat, int field, int32_t days)
-{
-    int y, m, d;
-    if (days == DF_NO_DATE) return;
-    df__civil_from_days(days, &y, &m, &d);
-    OGR_F_SetFieldDateTime(feat, field, y, m, d, 0, 0, 0, 0);
 }
 
 /* Inflow, outflow, net and intra of every unit that a flow touches. */
@@ -328,7 +295,7 @@ static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries
             OGR_F_Destroy(feat);
         }
     }
-    if (ds) st = close_layer(ctx, ds, tmp, path, st);
+    if (ds) st = df__commit_dataset(ctx, ds, tmp, path, st);
     if (sd != so) free(sd);
     free(so);
     return st;
@@ -372,8 +339,8 @@ df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundari
         OGR_F_SetFieldString(feat, 3, d->name);
         OGR_F_SetFieldString(feat, 4, status_word(fl->status));
         OGR_F_SetFieldString(feat, 5, intra ? "intra" : "flow");
-        set_date(feat, 6, fl->period_start);
-        set_date(feat, 7, fl->period_end);
+        df__set_date_field(feat, 6, fl->period_start);
+        df__set_date_field(feat, 7, fl->period_end);
         OGR_F_SetFieldInteger64(feat, 8, fl->families);
         OGR_F_SetFieldInteger64(feat, 9, fl->individuals);
         OGR_F_SetFieldInteger(feat, 10, fl->rank);
@@ -384,7 +351,7 @@ df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundari
             st = df__error(ctx, DF_EGDAL, "%s: cannot write a flow: %s", path, df__gdal_error(ctx));
         OGR_F_Destroy(feat);
     }
-    st = close_layer(ctx, ds, tmp, path, st);
+    st = df__commit_dataset(ctx, ds, tmp, path, st);
     if (st == DF_OK && nodes_path) st = write_nodes(ctx, f, b, nodes_path);
     return st;
 }

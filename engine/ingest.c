@@ -603,7 +603,7 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
 /* ---- the parallel read: byte ranges of a plain CSV file ---------------------- */
 
 #define PARALLEL_MIN_BYTES (8u << 20) /* below this, threads cost more than they save */
-#define JOIN_CUTS_MAX      64
+#define MAX_PIECES         64
 
 typedef struct {
     df_ctx err; /* this thread's errors; no GEOS or PROJ in it */
@@ -722,12 +722,12 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     opened o;
     reader r;
     piece *pieces = NULL;
-    uint64_t starts[JOIN_CUTS_MAX + 1];
+    uint64_t starts[MAX_PIECES + 1];
     df_status st = open_columns(ctx, opts, &o, stats);
     *used = 1;
     if (st != DF_OK) goto done;
     reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
-    if (nthreads > JOIN_CUTS_MAX) nthreads = JOIN_CUTS_MAX;
+    if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
     if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts) != 0 ||
         !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
         st = read_rows(&r, &o); /* one thread */

@@ -428,11 +428,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     if (js->log) {
         FILE *f = js->log;
         js->log = NULL;
-        if (fclose(f) != 0) {
-            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
-            goto done;
-        }
-        if ((st = df__commit(ctx, tmp, jopts->log_path)) != DF_OK) goto done;
+        if ((st = df__commit_file(ctx, f, tmp, jopts->log_path)) != DF_OK) goto done;
     }
     if (jopts->strict && bal->unmatched > 0)
         st = df__error(ctx, DF_EUNMATCHED,

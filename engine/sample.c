@@ -322,7 +322,6 @@ df_status df_sample_write(df_ctx *ctx, const char *path, unsigned seed)
     char tmp[4096];
     df_status st;
     FILE *f;
-    int bad, err;
 
     if (!ctx) return DF_EINVAL;
     if (!path || !*path) return df__error(ctx, DF_EINVAL, "sample: no output path");
@@ -330,16 +329,6 @@ df_status df_sample_write(df_ctx *ctx, const char *path, unsigned seed)
     if (st != DF_OK) return st;
     f = fopen(tmp, "w");
     if (!f) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
-    errno = 0;
-    bad = write_all(f, seed) < 0 || fflush(f) == EOF || ferror(f);
-    err = errno;
-    if (fclose(f) == EOF && !bad) {
-        bad = 1;
-        err = errno;
-    }
-    if (bad) {
-        remove(tmp);
-        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(err ? err : EIO));
-    }
-    return df__commit(ctx, tmp, path);
+    (void)write_all(f, seed); /* stops at the first failed write, which leaves ferror(f) set */
+    return df__commit_file(ctx, f, tmp, path);
 }

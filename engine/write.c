@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -94,22 +93,27 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
                 (long long)fg->still_displaced, (long long)fg->returnees, (long long)fg->families, fg->records,
                 u->area_km2, per_km2(fg->displaced, u->area_km2), from, as_of);
     }
-    if (ferror(f) | (fclose(f) != 0)) {
-        unlink(tmp);
-        return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return DF_OK;
+    return df__commit_file(ctx, f, tmp, path);
 }
 
 /* ---- GeoJSON and GeoPackage through OGR ---------------------------------------- */
 
-static void set_date(OGRFeatureH feat, int field, int32_t days)
+void *df__wgs84(void)
 {
-    char d[11];
-    int y, m, dd;
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    if (srs) {
+        OSRImportFromEPSG(srs, 4326);
+        OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER); /* x = longitude */
+    }
+    return srs;
+}
+
+void df__set_date_field(void *feature, int field, int32_t days)
+{
+    int y, m, d;
     if (days == DF_NO_DATE) return;
-    df_date_format(days, d);
-    if (sscanf(d, "%d-%d-%d", &y, &m, &dd) == 3) OGR_F_SetFieldDateTime(feat, field, y, m, dd, 0, 0, 0, 0);
+    df__civil_from_days(days, &y, &m, &d);
+    OGR_F_SetFieldDateTime((OGRFeatureH)feature, field, y, m, d, 0, 0, 0, 0);
 }
 
 static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *driver_name,
@@ -130,9 +134,7 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
 
     GDALDatasetH ds = GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL);
-    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(srs, 4326);
-    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH srs = df__wgs84();
     char **lco = NULL;
     if (strcmp(driver_name, "GeoJSON") == 0) {
         lco = CSLSetNameValue(lco, "RFC7946", "YES");
@@ -173,8 +175,8 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
         OGR_F_SetFieldInteger64(feat, COL_records, fg->records);
         OGR_F_SetFieldDouble(feat, COL_area_km2, u->area_km2);
         OGR_F_SetFieldDouble(feat, COL_displaced_per_km2, per_km2(fg->displaced, u->area_km2));
-        set_date(feat, COL_period_from, bal->from);
-        set_date(feat, COL_as_of, bal->as_of);
+        df__set_date_field(feat, COL_period_from, bal->from);
+        df__set_date_field(feat, COL_as_of, bal->as_of);
 
         const GEOSGeometry *g = df__boundaries_geometry(b, level, i);
         if (g) {
@@ -195,14 +197,8 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
         st = df__error(ctx, DF_EGDAL, "%s: cannot commit: %s", path, df__gdal_error(ctx));
 done:
     OSRDestroySpatialReference(srs);
-    if (ds) {
-        CPLErrorReset();
-        GDALClose(ds); /* flushes; GDAL 3.6 reports failure only as an error */
-        if (CPLGetLastErrorType() >= CE_Failure && st == DF_OK)
-            st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
-    }
+    st = df__commit_dataset(ctx, ds, tmp, path, st);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
-    if (st != DF_OK) unlink(tmp);
     return st;
 }
 
@@ -215,9 +211,6 @@ df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, c
     if (!fmt) return df__error(ctx, DF_EINVAL, "%s: unknown output format; use .geojson, .gpkg or .csv, or -of", path);
     if ((st = df_boundaries_prepare(ctx, b, df_join_level(j))) != DF_OK) return st;
     if ((st = df__temp_path(ctx, path, tmp, sizeof tmp)) != DF_OK) return st;
-    if (strcasecmp(fmt, "CSV") == 0)
-        st = write_csv(ctx, j, b, tmp, path);
-    else
-        st = write_ogr(ctx, j, b, fmt, tmp, path, creation_options);
-    return st == DF_OK ? df__commit(ctx, tmp, path) : st;
+    return strcasecmp(fmt, "CSV") == 0 ? write_csv(ctx, j, b, tmp, path)
+                                       : write_ogr(ctx, j, b, fmt, tmp, path, creation_options);
 }
