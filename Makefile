@@ -5,13 +5,14 @@
 #   make SANITIZER=address|undefined test    the suite under a sanitizer
 
 CC      ?= cc
-PKGS    := gdal proj geos json-c
+PKGS    := gdal proj geos json-c cairo inih libcrypto
 BUILD   := build
 OUT     := out
 
 # Debian packages the build, the tests and the benchmark need.
-DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin
-DEB_TEST  := $(DEB_BUILD) python3-geopandas python3-qgis clang-format
+DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin \
+             libcairo2-dev fonts-dejavu-core libinih-dev libssl-dev
+DEB_TEST  := $(DEB_BUILD) python3-geopandas qgis python3-qgis clang-format
 DEB_BENCH := $(DEB_TEST) qgis python3-qgis python3-pyproj time
 
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror

@@ -241,6 +241,64 @@ int df__flows_origin_level(const df_flows *f);
 int df__flows_dest_level(const df_flows *f);
 /* The individuals-weighted centre of the record locations in a unit; -1 when none. */
 int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *y);
+/* flows_write.c: where a flow line ends in a unit (WGS84): the weighted
+ * centre when asked for, known and inside the unit; else a point inside the
+ * unit (GEOS point on surface). 0 ok, -1 when the unit has no geometry. */
+int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, int level, int unit, df_endpoints how,
+                       double *x, double *y);
+
+/* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
+
+typedef struct {
+    const df_boundaries *b;
+    int level;           /* the units filled by value (2 = districts) */
+    const double *value; /* one per unit at level; < 0 = no data (drawn grey) */
+    const char *legend;  /* legend title ("Displaced, individuals") */
+    /* Arrows for flows (NULL: none): the top_flows largest pairs of status
+     * DF_DISPLACED summed over all periods, width scaled by individuals,
+     * from df__flows_endpoint(DF_ENDPOINTS_WEIGHTED) to the same. */
+    const df_flows *flows;
+    int top_flows;
+    const char *title;    /* "Mosul corridor: people displaced by district" */
+    const char *subtitle; /* "17 Oct 2016 to 2 May 2017" */
+    const char *source;   /* "Source: ... | Boundaries: OCHA COD-AB 2019 | dispflow 0.1.0" */
+    int width, height;    /* pixels (1600 x 1200 when 0) */
+} df__map;
+
+/* Draw the map (choropleth, arrows, labels of the largest units, legend,
+ * scale bar, north arrow, title, source and date) in a projected CRS and
+ * write it as PNG, atomically. Same inputs, same bytes. */
+df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path);
+
+/* ---- qgis.c: QGIS default styles and the project file --------------------- */
+
+typedef enum { DF__STYLE_CHOROPLETH, DF__STYLE_FLOWS, DF__STYLE_NODES, DF__STYLE_POINTS, DF__STYLE_RASTER } df__style;
+
+/* One layer of a bundle, as QGIS should show it. */
+typedef struct {
+    const char *name;  /* layer in layers.gpkg ("adm2"); for a raster its file name ("density_displaced.tif") */
+    const char *title; /* shown in the QGIS layer panel ("Districts: displaced") */
+    df__style style;
+    const char *field;  /* field styled: choropleth "displaced", flows "individuals", nodes "inflow"; NULL otherwise */
+    double max;         /* largest value of field (class breaks, widths), or of the raster */
+    const char *units;  /* raster: "people/km2" */
+    const char *crs;    /* "EPSG:4326" for the vector layers; the raster's ("EPSG:32638") */
+    long features;      /* vector: feature count */
+    int temporal;       /* flows: temporal settings on period_start / period_end */
+} df__qgis_layer;
+
+/* The QML of a layer's default style (malloc'd; NULL when memory runs out). */
+char *df__qgis_style_qml(const df__qgis_layer *l);
+/* Store the default style of each vector layer in the layer_styles table of
+ * an open GeoPackage (GDALDatasetH), so that each opens styled in QGIS.
+ * stamp is the update_time written ("2017-05-02T00:00:00Z"): no wall-clock time. */
+df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *layers, int n, const char *stamp);
+/* A QGIS project with these layers (layers[0] on top): vector layers from
+ * layers.gpkg beside it, rasters by file name, relative paths, each layer's
+ * style, the extent (WGS84 lon/lat: xmin, ymin, xmax, ymax) and the flow
+ * layer's temporal settings. Atomic. */
+df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
+                                 const double extent[4]);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 

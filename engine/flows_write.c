@@ -301,10 +301,8 @@ static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries
     return st;
 }
 
-/* A flow's end in a unit: the weighted centre when asked for, known, and
- * inside the unit; else a point inside the unit. */
-static int endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, int level, int unit, df_endpoints how,
-                    double *x, double *y)
+int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, int level, int unit, df_endpoints how,
+                       double *x, double *y)
 {
     if (how == DF_ENDPOINTS_WEIGHTED && df__flows_centre(f, level, unit, x, y) == 0 &&
         df_boundaries_locate(b, level, *x, *y) == unit)
@@ -326,8 +324,8 @@ df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundari
     for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
         double x0, y0, x1, y1;
-        if (endpoint(ctx, f, b, ol, fl->origin, endpoints, &x0, &y0) != 0 ||
-            endpoint(ctx, f, b, dl, fl->dest, endpoints, &x1, &y1) != 0)
+        if (df__flows_endpoint(ctx, f, b, ol, fl->origin, endpoints, &x0, &y0) != 0 ||
+            df__flows_endpoint(ctx, f, b, dl, fl->dest, endpoints, &x1, &y1) != 0)
             continue; /* a unit without geometry: in the matrix, not on the map */
         const df_unit *o = df__boundaries_unit(b, ol, fl->origin), *d = df__boundaries_unit(b, dl, fl->dest);
         int intra = ol == dl && fl->origin == fl->dest;
