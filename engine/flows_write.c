@@ -218,30 +218,32 @@ static const char *driver_for(const char *path)
     return dot && strcasecmp(dot, ".gpkg") == 0 ? "GPKG" : "GeoJSON";
 }
 
-/* Create a dataset with one layer and its fields; NULL on failure (context set). */
-static GDALDatasetH open_layer(df_ctx *ctx, const char *tmp, const char *path, const char *name, OGRwkbGeometryType t,
-                               const field_def *fields, int nfields, OGRLayerH *layer)
+/* A new dataset at tmp for path (GeoJSON or GPKG by path's extension). */
+static GDALDatasetH create_dataset(df_ctx *ctx, const char *tmp, const char *path)
 {
-    const char *drv_name = driver_for(path);
-    GDALDriverH drv = GDALGetDriverByName(drv_name);
+    GDALDriverH drv = GDALGetDriverByName(driver_for(path));
     GDALDatasetH ds = drv ? GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL) : NULL;
+    if (!ds) df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+    return ds;
+}
+
+/* A new WGS84 layer with its fields in ds; NULL on failure (context set). */
+static OGRLayerH create_layer(df_ctx *ctx, GDALDatasetH ds, const char *path, const char *name, OGRwkbGeometryType t,
+                              const field_def *fields, int nfields)
+{
+    int geojson = !strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "GeoJSON");
     OGRSpatialReferenceH srs = df__wgs84();
-    char **lco = strcmp(drv_name, "GeoJSON") == 0 ? CSLSetNameValue(NULL, "RFC7946", "YES") : NULL;
-    *layer = ds ? GDALDatasetCreateLayer(ds, name, srs, t, lco) : NULL;
+    char **lco = geojson ? CSLSetNameValue(NULL, "RFC7946", "YES") : NULL;
+    OGRLayerH layer = GDALDatasetCreateLayer(ds, name, srs, t, lco);
     CSLDestroy(lco);
     OSRDestroySpatialReference(srs);
-    for (int i = 0; *layer && i < nfields; i++) {
+    for (int i = 0; layer && i < nfields; i++) {
         OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, fields[i].type);
-        if (OGR_L_CreateField(*layer, fd, TRUE) != OGRERR_NONE) *layer = NULL;
+        if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE) layer = NULL;
         OGR_Fld_Destroy(fd);
     }
-    if (!*layer) {
-        df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
-        if (ds) GDALClose(ds);
-        unlink(tmp);
-        return NULL;
-    }
-    return ds;
+    if (!layer) df__error(ctx, DF_EGDAL, "cannot create layer %s in %s: %s", name, path, df__gdal_error(ctx));
+    return layer;
 }
 
 /* Inflow, outflow, net and intra of every unit that a flow touches. */
@@ -249,14 +251,13 @@ typedef struct {
     int64_t in, out, intra;
 } node_sums;
 
-static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path)
+static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries *b, GDALDatasetH ds, const char *path)
 {
     int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
     int no = df_boundaries_count(b, ol), nd = df_boundaries_count(b, dl);
     node_sums *so = calloc((size_t)no + 1, sizeof *so), *sd = ol == dl ? so : calloc((size_t)nd + 1, sizeof *sd);
-    char tmp[4096];
     df_status st = DF_OK;
-    OGRLayerH layer;
+    OGRLayerH layer = NULL;
     if (!so || !sd) st = df__error(ctx, DF_ENOMEM, "out of memory");
     for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
@@ -267,9 +268,8 @@ static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries
         so[fl->origin].out += fl->individuals;
         sd[fl->dest].in += fl->individuals;
     }
-    GDALDatasetH ds = NULL;
-    if (st == DF_OK && (st = df__temp_path(ctx, path, tmp, sizeof tmp)) == DF_OK &&
-        !(ds = open_layer(ctx, tmp, path, "flow_nodes", wkbPoint, node_fields, NFIELDS(node_fields), &layer)))
+    if (st == DF_OK &&
+        !(layer = create_layer(ctx, ds, path, "flow_nodes", wkbPoint, node_fields, NFIELDS(node_fields))))
         st = ctx->status;
     for (int pass = 0; st == DF_OK && pass < (ol == dl ? 1 : 2); pass++) {
         int level = pass == 0 ? ol : dl, n = pass == 0 ? no : nd;
@@ -295,12 +295,13 @@ static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries
             OGR_F_Destroy(feat);
         }
     }
-    if (ds) st = df__commit_dataset(ctx, ds, tmp, path, st);
     if (sd != so) free(sd);
     free(so);
     return st;
 }
 
+/* A flow's end in a unit: the weighted centre when asked for, known, and
+ * inside the unit; else a point inside the unit. */
 int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, int level, int unit, df_endpoints how,
                        double *x, double *y)
 {
@@ -310,17 +311,14 @@ int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, i
     return inside_point(ctx, b, level, unit, x, y);
 }
 
-df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
-                               df_endpoints endpoints, const char *nodes_path)
+/* The layer "flows" of f in ds (path names it in messages). */
+static df_status write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, GDALDatasetH ds, const char *path,
+                             double bend, df_endpoints endpoints)
 {
     int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
-    char tmp[4096];
-    OGRLayerH layer;
-    GDALDatasetH ds;
-    df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
-    if (st != DF_OK) return st;
-    if (!(ds = open_layer(ctx, tmp, path, "flows", wkbLineString, line_fields, NFIELDS(line_fields), &layer)))
-        return ctx->status;
+    df_status st = DF_OK;
+    OGRLayerH layer = create_layer(ctx, ds, path, "flows", wkbLineString, line_fields, NFIELDS(line_fields));
+    if (!layer) return ctx->status;
     for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
         double x0, y0, x1, y1;
@@ -349,7 +347,27 @@ df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundari
             st = df__error(ctx, DF_EGDAL, "%s: cannot write a flow: %s", path, df__gdal_error(ctx));
         OGR_F_Destroy(feat);
     }
-    st = df__commit_dataset(ctx, ds, tmp, path, st);
-    if (st == DF_OK && nodes_path) st = write_nodes(ctx, f, b, nodes_path);
     return st;
+}
+
+df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_boundaries *b, void *ds, const char *path,
+                                 double bend, df_endpoints endpoints)
+{
+    df_status st = write_lines(ctx, f, b, ds, path, bend, endpoints);
+    return st == DF_OK ? write_nodes(ctx, f, b, ds, path) : st;
+}
+
+df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
+                               df_endpoints endpoints, const char *nodes_path)
+{
+    char tmp[4096];
+    GDALDatasetH ds;
+    df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
+    if (st != DF_OK) return st;
+    if (!(ds = create_dataset(ctx, tmp, path))) return ctx->status;
+    st = df__commit_dataset(ctx, ds, tmp, path, write_lines(ctx, f, b, ds, path, bend, endpoints));
+    if (st != DF_OK || !nodes_path) return st;
+    if ((st = df__temp_path(ctx, nodes_path, tmp, sizeof tmp)) != DF_OK) return st;
+    if (!(ds = create_dataset(ctx, tmp, nodes_path))) return ctx->status;
+    return df__commit_dataset(ctx, ds, tmp, nodes_path, write_nodes(ctx, f, b, ds, nodes_path));
 }

@@ -116,49 +116,27 @@ void df__set_date_field(void *feature, int field, int32_t days)
     OGR_F_SetFieldDateTime((OGRFeatureH)feature, field, y, m, d, 0, 0, 0, 0);
 }
 
-static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *driver_name,
-                           const char *tmp, const char *path, char **co)
+df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
+                               char **lco, const char *path)
 {
     df_status st = DF_OK;
     int level = df_join_level(j);
     const df_balance *bal = df_join_balance(j);
-    char layer_name[32];
-    snprintf(layer_name, sizeof layer_name, "adm%d_join", level);
-    GDALDriverH drv = GDALGetDriverByName(driver_name);
-    if (!drv) return df__error(ctx, DF_EGDAL, "GDAL has no %s driver", driver_name);
-
-    /* no wall-clock time in the file: same inputs, same bytes */
-    char stamp[32];
-    df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
-    strcat(stamp, "T00:00:00Z");
-    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
-
-    GDALDatasetH ds = GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL);
     OGRSpatialReferenceH srs = df__wgs84();
-    char **lco = NULL;
-    if (strcmp(driver_name, "GeoJSON") == 0) {
-        lco = CSLSetNameValue(lco, "RFC7946", "YES");
-        lco = CSLSetNameValue(lco, "WRITE_NAME", "NO");
-    }
-    for (char **p = co; p && *p; p++) lco = CSLAddString(lco, *p);
-    OGRLayerH layer = ds ? GDALDatasetCreateLayer(ds, layer_name, srs, wkbMultiPolygon, lco) : NULL;
-    CSLDestroy(lco);
-    if (!layer) {
-        st = df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
-        goto done;
-    }
+    OGRLayerH layer = GDALDatasetCreateLayer(ds, layer_name, srs, wkbMultiPolygon, lco);
+    OSRDestroySpatialReference(srs);
+    if (!layer)
+        return df__error(ctx, DF_EGDAL, "cannot create layer %s in %s: %s", layer_name, path, df__gdal_error(ctx));
     for (int c = 0; c < COL_COUNT; c++) {
         OGRFieldDefnH fd = OGR_Fld_Create(columns[c].name, columns[c].type);
         if (columns[c].type == OFTReal) OGR_Fld_SetPrecision(fd, 3);
         if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE)
             st = df__error(ctx, DF_EGDAL, "%s: cannot create field %s: %s", path, columns[c].name, df__gdal_error(ctx));
         OGR_Fld_Destroy(fd);
-        if (st != DF_OK) goto done;
+        if (st != DF_OK) return st;
     }
-    if (OGR_L_StartTransaction(layer) != OGRERR_NONE) {
-        st = df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", path, df__gdal_error(ctx));
-        goto done;
-    }
+    if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
+        return df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", path, df__gdal_error(ctx));
     for (int i = 0; i < df_boundaries_count(b, level) && st == DF_OK; i++) {
         const df_unit *u = df_boundaries_unit(b, level, i);
         const df_unit *p = u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
@@ -195,8 +173,36 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
     }
     if (st == DF_OK && OGR_L_CommitTransaction(layer) != OGRERR_NONE)
         st = df__error(ctx, DF_EGDAL, "%s: cannot commit: %s", path, df__gdal_error(ctx));
-done:
-    OSRDestroySpatialReference(srs);
+    return st;
+}
+
+static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *driver_name,
+                           const char *tmp, const char *path, char **co)
+{
+    df_status st;
+    int level = df_join_level(j);
+    const df_balance *bal = df_join_balance(j);
+    char layer_name[32];
+    snprintf(layer_name, sizeof layer_name, "adm%d_join", level);
+    GDALDriverH drv = GDALGetDriverByName(driver_name);
+    if (!drv) return df__error(ctx, DF_EGDAL, "GDAL has no %s driver", driver_name);
+
+    /* no wall-clock time in the file: same inputs, same bytes */
+    char stamp[32];
+    df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
+    strcat(stamp, "T00:00:00Z");
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
+
+    GDALDatasetH ds = GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL);
+    char **lco = NULL;
+    if (strcmp(driver_name, "GeoJSON") == 0) {
+        lco = CSLSetNameValue(lco, "RFC7946", "YES");
+        lco = CSLSetNameValue(lco, "WRITE_NAME", "NO");
+    }
+    for (char **p = co; p && *p; p++) lco = CSLAddString(lco, *p);
+    st = ds ? df__join_write_layer(ctx, j, b, ds, layer_name, lco, path)
+            : df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+    CSLDestroy(lco);
     st = df__commit_dataset(ctx, ds, tmp, path, st);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
     return st;
