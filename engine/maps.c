@@ -1,0 +1,943 @@
+/*
+ * maps.c — the situation report's map picture: a choropleth of the units at
+ * one level, the largest flows as curved arrows, labels of the largest
+ * units, and the furniture a reader needs (title, dates, legend, scale bar,
+ * north arrow, overview, source), drawn with cairo in the WGS84 UTM zone of
+ * the map's centre and written as PNG, atomically. No clock, no randomness:
+ * the same inputs give the same bytes.
+ */
+#include "dfint.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cairo.h>
+
+#define FONT        "DejaVu Sans"
+#define NCLASS      5
+#define NLABELS     8
+#define DEFAULT_TOP 10
+#define BEND        0.18 /* control point off the chord, x chord length */
+#define ALPHA_FLOW  0.85
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+/* YlOrRd, 5 classes (ColorBrewer): light to dark. */
+static const double ramp[NCLASS][3] = {
+    {0xff, 0xff, 0xb2}, {0xfe, 0xcc, 0x5c}, {0xfd, 0x8d, 0x3c}, {0xf0, 0x3b, 0x20}, {0xbd, 0x00, 0x26}};
+static const double no_data_rgb[3] = {0xda, 0xda, 0xda}, zero_rgb[3] = {0xff, 0xff, 0xff};
+static const double flow_rgb[3] = {0x1f, 0x3a, 0x5f}; /* navy: apart from every ramp colour */
+
+static void set_rgb(cairo_t *cr, const double c[3]) { cairo_set_source_rgb(cr, c[0] / 255, c[1] / 255, c[2] / 255); }
+
+/* ---- numbers ------------------------------------------------------------------ */
+
+/* v with thousands separators ("1,234,567"), or with one decimal below 100
+ * when the data are not whole numbers. */
+static void fmt_number(double v, int whole, char *out, size_t cap)
+{
+    char digits[64];
+    if (!whole && fabs(v) < 100) {
+        snprintf(out, cap, "%.1f", v);
+        return;
+    }
+    snprintf(digits, sizeof digits, "%.0f", fabs(v));
+    size_t n = strlen(digits), o = 0;
+    if (v < 0 && o + 1 < cap) out[o++] = '-';
+    for (size_t i = 0; i < n && o + 2 < cap; i++) {
+        out[o++] = digits[i];
+        if ((n - i - 1) % 3 == 0 && i + 1 < n) out[o++] = ',';
+    }
+    out[o] = '\0';
+}
+
+/* v rounded to `figures` significant figures (whole numbers stay whole):
+ * legend breaks read 2,500 rather than 2,487. */
+static double round_sig(double v, int figures, int whole)
+{
+    if (!(v > 0)) return v;
+    double p = pow(10, floor(log10(v)) - (figures - 1));
+    if (whole && p < 1) p = 1;
+    return round(v / p) * p;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Class breaks: the 20/40/60/80% quantiles of the m positive values sorted
+ * (the value of rank ceil(q m / 5); when q m / 5 is a whole rank r, halfway
+ * between ranks r and r + 1, so that a break falls between units rather
+ * than on one), rounded to two significant figures, kept while strictly increasing and below the
+ * maximum; the last class ends at the maximum. Quantiles, not equal
+ * intervals, because displacement counts are very skewed (one district often
+ * holds half the people) and equal intervals would put nearly every unit in
+ * the first class. Class i holds breaks[i-1] < v <= breaks[i]. Returns the
+ * number of classes (0 when no value is positive), -1 out of memory. */
+static int class_breaks(const double *value, int n, int whole, double *breaks, double *vmin)
+{
+    double *v = df__malloc((size_t)n * sizeof *v + 1);
+    int m = 0, k = 0;
+    if (!v) return -1;
+    for (int i = 0; i < n; i++)
+        if (value[i] > 0) v[m++] = value[i];
+    if (m > 0) {
+        qsort(v, (size_t)m, sizeof *v, cmp_double);
+        double max = v[m - 1];
+        *vmin = v[0];
+        for (int q = 1; q < NCLASS; q++) {
+            int r = (int)ceil((double)q * m / NCLASS);
+            double b = q * m % NCLASS == 0 && r < m ? (v[r - 1] + v[r]) / 2 : v[r - 1];
+            b = round_sig(b, 2, whole);
+            if (b >= max || (k > 0 && b <= breaks[k - 1]) || b < v[0]) continue;
+            breaks[k++] = b;
+        }
+        breaks[k++] = max;
+    }
+    free(v);
+    return k;
+}
+
+/* The class of a positive value. */
+static int class_of(double v, const double *breaks, int k)
+{
+    int c = 0;
+    while (c < k - 1 && v > breaks[c]) c++;
+    return c;
+}
+
+/* The ramp colour of class c of k: spread over the ramp, so that the top
+ * class is always the darkest. */
+static const double *class_rgb(int c, int k)
+{
+    return ramp[k <= 1 ? 2 : (int)floor(c * (NCLASS - 1.0) / (k - 1) + 0.5)];
+}
+
+/* ---- the view: lon/lat to UTM metres to pixels ---------------------------------- */
+
+typedef struct {
+    PJ *pj;                /* WGS84 lon/lat -> UTM metres (borrowed) */
+    double s;              /* pixels per metre */
+    double mx, my;         /* metres at the frame's top-left corner */
+    double fx, fy, fw, fh; /* the frame in pixels */
+} view;
+
+typedef struct {
+    double x0, y0, x1, y1;
+} box;
+
+static box box_empty(void) { return (box){INFINITY, INFINITY, -INFINITY, -INFINITY}; }
+static int box_ok(box b) { return b.x0 <= b.x1 && b.y0 <= b.y1; }
+static void box_add(box *b, double x, double y)
+{
+    if (!isfinite(x) || !isfinite(y)) return;
+    b->x0 = fmin(b->x0, x), b->y0 = fmin(b->y0, y), b->x1 = fmax(b->x1, x), b->y1 = fmax(b->y1, y);
+}
+
+/* Add a unit's lon/lat bounds. */
+static void box_add_geometry(df_ctx *ctx, box *b, const GEOSGeometry *g)
+{
+    double x0, y0, x1, y1;
+    if (!g || GEOSisEmpty_r(ctx->geos, g) != 0) return;
+    if (GEOSGeom_getXMin_r(ctx->geos, g, &x0) && GEOSGeom_getYMin_r(ctx->geos, g, &y0) &&
+        GEOSGeom_getXMax_r(ctx->geos, g, &x1) && GEOSGeom_getYMax_r(ctx->geos, g, &y1)) {
+        box_add(b, x0, y0);
+        box_add(b, x1, y1);
+    }
+}
+
+static void project(const view *v, double *x, double *y, size_t n)
+{
+    proj_trans_generic(v->pj, PJ_FWD, x, sizeof *x, n, y, sizeof *y, n, NULL, 0, 0, NULL, 0, 0);
+}
+
+/* The metric bounds of a lon/lat box: its edges are sampled, because a
+ * meridian is curved in UTM away from the central meridian. */
+static box metric_box(const view *v, box ll)
+{
+    enum { STEPS = 16 };
+    double x[4 * (STEPS + 1)], y[4 * (STEPS + 1)];
+    box m = box_empty();
+    for (int i = 0; i <= STEPS; i++) {
+        double t = (double)i / STEPS, lon = ll.x0 + t * (ll.x1 - ll.x0), lat = ll.y0 + t * (ll.y1 - ll.y0);
+        x[4 * i] = lon, y[4 * i] = ll.y0;
+        x[4 * i + 1] = lon, y[4 * i + 1] = ll.y1;
+        x[4 * i + 2] = ll.x0, y[4 * i + 2] = lat;
+        x[4 * i + 3] = ll.x1, y[4 * i + 3] = lat;
+    }
+    project(v, x, y, 4 * (STEPS + 1));
+    for (int i = 0; i < 4 * (STEPS + 1); i++)
+        if (fabs(x[i]) < 1e20 && fabs(y[i]) < 1e20) box_add(&m, x[i], y[i]);
+    return m;
+}
+
+/* Fit metric bounds, padded by pad of their size on each side, into the
+ * frame without stretching: the frame's spare direction shows more map. */
+static void view_fit(view *v, box m, double pad)
+{
+    double w = fmax(m.x1 - m.x0, 1000), h = fmax(m.y1 - m.y0, 1000);
+    double cx = (m.x0 + m.x1) / 2, cy = (m.y0 + m.y1) / 2;
+    v->s = fmin(v->fw / (w * (1 + 2 * pad)), v->fh / (h * (1 + 2 * pad)));
+    v->mx = cx - v->fw / (2 * v->s);
+    v->my = cy + v->fh / (2 * v->s);
+}
+
+static void to_pixel(const view *v, double *x, double *y)
+{
+    *x = v->fx + (*x - v->mx) * v->s;
+    *y = v->fy + (v->my - *y) * v->s;
+}
+
+/* One lon/lat point to pixels; 0 ok, -1 when PROJ cannot. */
+static int point_pixel(const view *v, double lon, double lat, double *x, double *y)
+{
+    *x = lon, *y = lat;
+    project(v, x, y, 1);
+    if (!(fabs(*x) < 1e20 && fabs(*y) < 1e20)) return -1;
+    to_pixel(v, x, y);
+    return 0;
+}
+
+/* ---- geometry to cairo paths ------------------------------------------------------ */
+
+typedef struct {
+    double *x, *y;
+    size_t cap;
+} coords;
+
+/* Add one ring to the path, projected in one batch; vertices closer than
+ * half a pixel to the last one drawn are left out (invisible, and they make
+ * the file and the drawing slow). 0 ok, -1 out of memory. */
+static int path_ring(df_ctx *ctx, cairo_t *cr, const view *v, const GEOSGeometry *ring, coords *c)
+{
+    const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(ctx->geos, ring);
+    unsigned int n = 0;
+    if (!seq || !GEOSCoordSeq_getSize_r(ctx->geos, seq, &n) || n < 3) return 0;
+    if (n > c->cap) {
+        double *x = df__realloc_array(c->x, n, sizeof *x), *y = x ? df__realloc_array(c->y, n, sizeof *y) : NULL;
+        if (x) c->x = x;
+        if (!y) return -1;
+        c->y = y, c->cap = n;
+    }
+    if (!GEOSCoordSeq_copyToArrays_r(ctx->geos, seq, c->x, c->y, NULL, NULL)) return 0;
+    project(v, c->x, c->y, n);
+    double lx = 0, ly = 0;
+    int started = 0;
+    for (unsigned int i = 0; i < n; i++) {
+        double x = c->x[i], y = c->y[i];
+        if (!(fabs(x) < 1e20 && fabs(y) < 1e20)) continue;
+        to_pixel(v, &x, &y);
+        if (!started)
+            cairo_move_to(cr, x, y), started = 1;
+        else if (i + 1 == n || fabs(x - lx) + fabs(y - ly) >= 0.5)
+            cairo_line_to(cr, x, y);
+        else
+            continue;
+        lx = x, ly = y;
+    }
+    if (started) cairo_close_path(cr);
+    return 0;
+}
+
+/* Add a polygon, multipolygon or collection of them to the path (rings of
+ * holes included: fill with the even-odd rule). 0 ok, -1 out of memory. */
+static int path_geometry(df_ctx *ctx, cairo_t *cr, const view *v, const GEOSGeometry *g, coords *c)
+{
+    if (!g) return 0;
+    int type = GEOSGeomTypeId_r(ctx->geos, g);
+    if (type == GEOS_MULTIPOLYGON || type == GEOS_GEOMETRYCOLLECTION) {
+        for (int i = 0; i < GEOSGetNumGeometries_r(ctx->geos, g); i++)
+            if (path_geometry(ctx, cr, v, GEOSGetGeometryN_r(ctx->geos, g, i), c) != 0) return -1;
+        return 0;
+    }
+    if (type != GEOS_POLYGON) return 0;
+    if (path_ring(ctx, cr, v, GEOSGetExteriorRing_r(ctx->geos, g), c) != 0) return -1;
+    for (int i = 0; i < GEOSGetNumInteriorRings_r(ctx->geos, g); i++)
+        if (path_ring(ctx, cr, v, GEOSGetInteriorRingN_r(ctx->geos, g, i), c) != 0) return -1;
+    return 0;
+}
+
+/* ---- flows ------------------------------------------------------------------------ */
+
+typedef struct {
+    int origin, dest;
+    double individuals;
+    double x0, y0, x1, y1; /* lon/lat of the ends */
+} pair;
+
+static int cmp_pair_units(const void *a, const void *b)
+{
+    const pair *p = a, *q = b;
+    if (p->origin != q->origin) return p->origin < q->origin ? -1 : 1;
+    return (p->dest > q->dest) - (p->dest < q->dest);
+}
+
+/* Largest first; ties by units, so that the order never depends on qsort. */
+static int cmp_pair_size(const void *a, const void *b)
+{
+    const pair *p = a, *q = b;
+    if (p->individuals != q->individuals) return p->individuals > q->individuals ? -1 : 1;
+    return cmp_pair_units(a, b);
+}
+
+/* The top largest (origin, dest) pairs of displacement summed over every
+ * period, with their ends; flows inside one unit are left out (no arrow
+ * can show them). *n pairs in *out (malloc'd). */
+static df_status top_pairs(df_ctx *ctx, const df__map *m, pair **out, int *n)
+{
+    const df_flows *f = m->flows;
+    int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f), count = 0, top = m->top_flows;
+    pair *p = df__malloc((size_t)df_flows_count(f) * sizeof *p + 1);
+    *out = NULL, *n = 0;
+    if (!p) return df__error(ctx, DF_ENOMEM, "out of memory drawing flows");
+    for (int i = 0; i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (fl->status != DF_DISPLACED || fl->total || fl->individuals <= 0) continue; /* totals repeat the periods */
+        if (ol == dl && fl->origin == fl->dest) continue;
+        p[count++] = (pair){fl->origin, fl->dest, (double)fl->individuals, 0, 0, 0, 0};
+    }
+    qsort(p, (size_t)count, sizeof *p, cmp_pair_units);
+    int k = 0;
+    for (int i = 0; i < count; i++) {
+        if (k > 0 && p[k - 1].origin == p[i].origin && p[k - 1].dest == p[i].dest)
+            p[k - 1].individuals += p[i].individuals;
+        else
+            p[k++] = p[i];
+    }
+    qsort(p, (size_t)k, sizeof *p, cmp_pair_size);
+    int kept = 0;
+    for (int i = 0; i < k && kept < (top > 0 ? top : DEFAULT_TOP); i++) {
+        pair q = p[i];
+        if (df__flows_endpoint(ctx, f, m->b, ol, q.origin, DF_ENDPOINTS_WEIGHTED, &q.x0, &q.y0) != 0 ||
+            df__flows_endpoint(ctx, f, m->b, dl, q.dest, DF_ENDPOINTS_WEIGHTED, &q.x1, &q.y1) != 0)
+            continue; /* a unit without geometry */
+        p[kept++] = q;
+    }
+    *out = p, *n = kept;
+    return DF_OK;
+}
+
+/* Arrow shaft width in pixels: proportional to the square root of the
+ * individuals, max_w for the largest pair. The square root keeps the
+ * tenth-largest pair visible next to a dominant one (the top pair is often
+ * ten times the tenth); the legend shows two widths to read them by. */
+static double arrow_width(double v, double vmax, double max_w, double min_w)
+{
+    return vmax > 0 ? fmax(min_w, max_w * sqrt(v / vmax)) : min_w;
+}
+
+/* An arrow from (x0, y0) to (x1, y1): a quadratic arc bent bend x chord to
+ * the right of travel (A->B and B->A lie apart), shaft width w, a head whose
+ * tip is at (x1, y1); white casing under a dark fill, the whole painted at
+ * once with alpha so that shaft and head do not darken where they meet. */
+static void draw_arrow(cairo_t *cr, double x0, double y0, double x1, double y1, double w, double bend, double casing)
+{
+    double dx = x1 - x0, dy = y1 - y0, len = hypot(dx, dy);
+    if (len < 4) return;
+    double cx = (x0 + x1) / 2 - bend * dy, cy = (y0 + y1) / 2 + bend * dx; /* right of travel, y down */
+    double head = fmin(1.8 * w + 3 * casing, 0.45 * len), half = 1.15 * w + 1.6 * casing;
+    /* where the shaft ends: the point of the arc at head's distance from the tip */
+    double lo = 0, hi = 1, t = 1, bx = x1, by = y1;
+    for (int i = 0; i < 40; i++) {
+        t = (lo + hi) / 2;
+        double u = 1 - t;
+        bx = u * u * x0 + 2 * u * t * cx + t * t * x1, by = u * u * y0 + 2 * u * t * cy + t * t * y1;
+        if (hypot(x1 - bx, y1 - by) > head)
+            lo = t;
+        else
+            hi = t;
+    }
+    /* the sub-arc [0, t] as a cubic (de Casteljau, then degree elevation) */
+    double qx = x0 + t * (cx - x0), qy = y0 + t * (cy - y0);
+    double c1x = x0 + 2.0 / 3 * (qx - x0), c1y = y0 + 2.0 / 3 * (qy - y0);
+    double c2x = bx + 2.0 / 3 * (qx - bx), c2y = by + 2.0 / 3 * (qy - by);
+    double hx = (x1 - bx) / head, hy = (y1 - by) / head, nx = -hy, ny = hx;
+    cairo_push_group(cr);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            cairo_set_source_rgb(cr, 1, 1, 1);
+        else
+            set_rgb(cr, flow_rgb);
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
+        cairo_move_to(cr, x0, y0);
+        cairo_curve_to(cr, c1x, c1y, c2x, c2y, bx - hx * 0.5, by - hy * 0.5); /* into the head, no seam */
+        cairo_set_line_width(cr, pass == 0 ? w + 2 * casing : w);
+        cairo_stroke(cr);
+        cairo_move_to(cr, x1, y1);
+        cairo_line_to(cr, bx + nx * half, by + ny * half);
+        cairo_line_to(cr, bx - nx * half, by - ny * half);
+        cairo_close_path(cr);
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_MITER);
+        if (pass == 0) {
+            cairo_set_line_width(cr, 2 * casing);
+            cairo_stroke_preserve(cr);
+        }
+        cairo_fill(cr);
+    }
+    cairo_pop_group_to_source(cr);
+    cairo_paint_with_alpha(cr, ALPHA_FLOW);
+}
+
+/* ---- text ------------------------------------------------------------------------- */
+
+static void font(cairo_t *cr, double size, int bold)
+{
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+}
+
+static double text_width(cairo_t *cr, const char *s)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    return e.x_advance;
+}
+
+/* Text at (x, y) (left baseline), shrunk until it fits in max_w. */
+static void text_fit(cairo_t *cr, const char *s, double x, double y, double size, int bold, double max_w)
+{
+    font(cr, size, bold);
+    double w = text_width(cr, s);
+    if (w > max_w && w > 0) font(cr, fmax(size * max_w / w, size * 0.5), bold);
+    cairo_move_to(cr, x, y);
+    cairo_show_text(cr, s);
+}
+
+/* Text with a white halo (left baseline at x, y), so it reads over any fill
+ * and any arrow. */
+static void text_halo(cairo_t *cr, const char *s, double x, double y, double halo, double grey)
+{
+    cairo_move_to(cr, x, y);
+    cairo_text_path(cr, s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 2 * halo);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_stroke_preserve(cr);
+    cairo_set_source_rgb(cr, grey, grey, grey);
+    cairo_fill(cr);
+}
+
+/* ---- labels of the largest units -------------------------------------------------- */
+
+typedef struct {
+    int unit;
+    double value;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *p = a, *q = b;
+    if (p->value != q->value) return p->value > q->value ? -1 : 1;
+    return (p->unit > q->unit) - (p->unit < q->unit);
+}
+
+static int boxes_meet(box a, box b) { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1; }
+
+/* Name and value of the NLABELS largest units at a point inside each
+ * (GEOS point on surface): the largest first, each at the first of five
+ * places (centred, above, below, right, left) where its box meets no label
+ * already placed and stays in the frame; otherwise left out. */
+static df_status draw_labels(df_ctx *ctx, cairo_t *cr, const view *v, const df__map *m, int n, int whole, double u)
+{
+    ranked *r = df__malloc((size_t)n * sizeof *r + 1);
+    box placed[NLABELS];
+    int k = 0, np = 0;
+    if (!r) return df__error(ctx, DF_ENOMEM, "out of memory drawing labels");
+    for (int i = 0; i < n; i++)
+        if (m->value[i] > 0) r[k++] = (ranked){i, m->value[i]};
+    qsort(r, (size_t)k, sizeof *r, cmp_ranked);
+    for (int i = 0; i < k && i < NLABELS; i++) {
+        const GEOSGeometry *g = df__boundaries_geometry(m->b, m->level, r[i].unit);
+        GEOSGeometry *p = g ? GEOSPointOnSurface_r(ctx->geos, g) : NULL;
+        double lon, lat, x, y;
+        int ok = p && GEOSGeomGetX_r(ctx->geos, p, &lon) == 1 && GEOSGeomGetY_r(ctx->geos, p, &lat) == 1;
+        if (p) GEOSGeom_destroy_r(ctx->geos, p);
+        if (!ok || point_pixel(v, lon, lat, &x, &y) != 0) continue;
+        const char *name = df__boundaries_unit(m->b, m->level, r[i].unit)->name;
+        char num[64];
+        fmt_number(r[i].value, whole, num, sizeof num);
+        font(cr, 14 * u, 1);
+        double wn = text_width(cr, name ? name : "");
+        font(cr, 12.5 * u, 0);
+        double wv = text_width(cr, num), w = fmax(wn, wv) + 6 * u, h = 34 * u;
+        const double off[5][2] = {{0, 0}, {0, -h * 0.75}, {0, h * 0.75}, {w * 0.6, 0}, {-w * 0.6, 0}};
+        for (int t = 0; t < 5; t++) {
+            double cx = x + off[t][0], cy = y + off[t][1];
+            box b = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
+            int clash = b.x0 < v->fx || b.y0 < v->fy || b.x1 > v->fx + v->fw || b.y1 > v->fy + v->fh;
+            for (int j = 0; j < np && !clash; j++) clash = boxes_meet(b, placed[j]);
+            if (clash) continue;
+            placed[np++] = b;
+            font(cr, 14 * u, 1);
+            text_halo(cr, name ? name : "", cx - wn / 2, cy - 2 * u, 2.2 * u, 0.1);
+            font(cr, 12.5 * u, 0);
+            text_halo(cr, num, cx - wv / 2, cy + 13 * u, 2.2 * u, 0.25);
+            break;
+        }
+    }
+    free(r);
+    return DF_OK;
+}
+
+/* ---- furniture -------------------------------------------------------------------- */
+
+/* A nice round length for a bar of at most max_km: 1, 2 or 5 x 10^n km. */
+static double nice_km(double max_km)
+{
+    double p = pow(10, floor(log10(max_km))), r = max_km / p;
+    return (r >= 5 ? 5 : r >= 2 ? 2 : 1) * p;
+}
+
+/* Scale bar at (x, y) (left, top) of about max_w pixels: a nice length in
+ * km, in two halves, true at the map's centre. k is the UTM point scale
+ * there (projected metres per true metre), so a true km is k x s x 1000
+ * pixels. */
+static void draw_scale_bar(cairo_t *cr, const view *v, double k, double x, double y, double max_w, double u)
+{
+    double px_per_km = v->s * k * 1000, km = nice_km(max_w / px_per_km), w = km * px_per_km, h = 7 * u;
+    char label[64];
+    cairo_set_line_width(cr, 1 * u);
+    for (int i = 0; i < 2; i++) {
+        cairo_rectangle(cr, x + i * w / 2, y, w / 2, h);
+        if (i == 0)
+            cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+        else
+            cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+        cairo_stroke(cr);
+    }
+    font(cr, 12 * u, 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(label, sizeof label, i == 2 ? "%g km" : "%g", km * i / 2);
+        double tw = text_width(cr, label) - (i == 2 ? text_width(cr, " km") : 0); /* the number centred on its tick */
+        cairo_move_to(cr, x + w * i / 2 - tw / 2, y + h + 15 * u);
+        cairo_show_text(cr, label);
+    }
+}
+
+/* North arrow centred at (x, y), pointing to true north: angle is true
+ * north's direction from grid up, clockwise, in radians (UTM grid north
+ * differs from true north by up to a few degrees off the central meridian). */
+static void draw_north(cairo_t *cr, double x, double y, double angle, double u)
+{
+    double r = 22 * u;
+    cairo_save(cr);
+    cairo_translate(cr, x, y);
+    cairo_rotate(cr, angle);
+    cairo_set_line_width(cr, 1 * u);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_MITER);
+    for (int side = -1; side <= 1; side += 2) {
+        cairo_move_to(cr, 0, -r);
+        cairo_line_to(cr, side * 0.45 * r, 0.55 * r);
+        cairo_line_to(cr, 0, 0.25 * r);
+        cairo_close_path(cr);
+        if (side < 0)
+            cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+        else
+            cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+        cairo_stroke(cr);
+    }
+    font(cr, 14 * u, 1);
+    cairo_move_to(cr, -text_width(cr, "N") / 2, -r - 5 * u);
+    cairo_show_text(cr, "N");
+    cairo_restore(cr);
+}
+
+/* A legend swatch and its label; returns the next row's top. */
+static double legend_swatch(cairo_t *cr, double x, double y, const double rgb[3], const char *label, double u)
+{
+    cairo_rectangle(cr, x, y, 34 * u, 20 * u);
+    set_rgb(cr, rgb);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
+    cairo_set_line_width(cr, 0.8 * u);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+    font(cr, 14 * u, 0);
+    cairo_move_to(cr, x + 46 * u, y + 15 * u);
+    cairo_show_text(cr, label);
+    return y + 28 * u;
+}
+
+/* A legend line (a boundary) and its label; returns the next row's top. */
+static double legend_line(cairo_t *cr, double x, double y, double grey, double width, const char *label, double u)
+{
+    cairo_move_to(cr, x, y + 10 * u);
+    cairo_line_to(cr, x + 34 * u, y + 10 * u);
+    cairo_set_source_rgb(cr, grey, grey, grey);
+    cairo_set_line_width(cr, width);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+    font(cr, 14 * u, 0);
+    cairo_move_to(cr, x + 46 * u, y + 15 * u);
+    cairo_show_text(cr, label);
+    return y + 26 * u;
+}
+
+/* "District boundary" for level 2. */
+static const char *boundary_word(int level)
+{
+    static const char *const w[4] = {"Unit boundary", "Governorate boundary", "District boundary",
+                                     "Sub-district boundary"};
+    return w[level >= 1 && level <= 3 ? level : 0];
+}
+
+/* ---- the whole map ---------------------------------------------------------------- */
+
+typedef struct {
+    df_ctx *ctx;
+    const df__map *m;
+    cairo_t *cr;
+    int n;       /* units at m->level */
+    int level1;  /* draw governorate outlines over the units */
+    int whole;   /* every value is a whole number */
+    double u;    /* pixels per layout unit (1 at 1600 x 1200) */
+    coords c;    /* scratch for ring coordinates */
+    pair *pairs; /* the arrows */
+    int npairs;
+    double pmax; /* largest pair */
+    double breaks[NCLASS], vmin;
+    int k;                     /* classes */
+    int has_zero, has_no_data; /* legend rows shown */
+} map_state;
+
+/* Fill every unit of the level by class, outline it thin grey; then the
+ * governorates dark and thicker. */
+static df_status draw_units(map_state *st, const view *v, int inset)
+{
+    cairo_t *cr = st->cr;
+    const df__map *m = st->m;
+    cairo_set_fill_rule(cr, CAIRO_FILL_RULE_EVEN_ODD);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    for (int i = 0; i < st->n; i++) {
+        if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, i), &st->c) != 0)
+            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+        double val = m->value[i];
+        if (inset)
+            cairo_set_source_rgb(cr, 0.86, 0.86, 0.86);
+        else if (val < 0 || isnan(val))
+            set_rgb(cr, no_data_rgb);
+        else if (val == 0)
+            set_rgb(cr, zero_rgb);
+        else
+            set_rgb(cr, class_rgb(class_of(val, st->breaks, st->k), st->k));
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
+        cairo_set_line_width(cr, (inset ? 0.3 : st->level1 ? 0.6 : 0.9) * st->u);
+        cairo_stroke(cr);
+    }
+    if (st->level1 || m->level == 1) {
+        int n1 = df_boundaries_count(m->b, 1);
+        for (int i = 0; i < n1; i++)
+            if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, 1, i), &st->c) != 0)
+                return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+        cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
+        cairo_set_line_width(cr, (inset ? 0.6 : 1.6) * st->u);
+        cairo_stroke(cr);
+    }
+    return DF_OK;
+}
+
+static void draw_arrows(map_state *st, const view *v)
+{
+    double u = st->u;
+    for (int i = st->npairs - 1; i >= 0; i--) { /* the largest on top */
+        const pair *p = &st->pairs[i];
+        double x0, y0, x1, y1;
+        if (point_pixel(v, p->x0, p->y0, &x0, &y0) != 0 || point_pixel(v, p->x1, p->y1, &x1, &y1) != 0) continue;
+        draw_arrow(st->cr, x0, y0, x1, y1, arrow_width(p->individuals, st->pmax, 16 * u, 1.6 * u), BEND, 1.5 * u);
+    }
+    /* a dot where arrows leave, so that a shared origin reads as one place */
+    for (int i = 0; i < st->npairs; i++) {
+        double x0, y0;
+        if (point_pixel(v, st->pairs[i].x0, st->pairs[i].y0, &x0, &y0) != 0) continue;
+        cairo_new_sub_path(st->cr);
+        cairo_arc(st->cr, x0, y0, 4 * u, 0, 2 * M_PI);
+        set_rgb(st->cr, flow_rgb);
+        cairo_fill_preserve(st->cr);
+        cairo_set_source_rgb(st->cr, 1, 1, 1);
+        cairo_set_line_width(st->cr, 1.5 * u);
+        cairo_stroke(st->cr);
+    }
+}
+
+/* The legend panel at (x, y), w wide: classes, zero and no data, arrow
+ * widths, boundaries. Returns the bottom of what it drew. */
+static double draw_legend(map_state *st, double x, double y, double w)
+{
+    cairo_t *cr = st->cr;
+    const df__map *m = st->m;
+    double u = st->u;
+    char lo[64], hi[64], row[160];
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text_fit(cr, m->legend ? m->legend : "Value", x, y + 18 * u, 17 * u, 1, w);
+    y += 32 * u;
+    for (int c = 0; c < st->k; c++) {
+        double a = c == 0 ? st->vmin : st->whole ? st->breaks[c - 1] + 1 : st->breaks[c - 1];
+        fmt_number(a, st->whole, lo, sizeof lo);
+        fmt_number(st->breaks[c], st->whole, hi, sizeof hi);
+        if (a >= st->breaks[c])
+            snprintf(row, sizeof row, "%s", hi);
+        else
+            snprintf(row, sizeof row, "%s \u2013 %s", lo, hi);
+        y = legend_swatch(cr, x, y, class_rgb(c, st->k), row, u);
+    }
+    if (st->has_zero) y = legend_swatch(cr, x, y, zero_rgb, "0", u);
+    if (st->has_no_data) y = legend_swatch(cr, x, y, no_data_rgb, "No data", u);
+    if (st->npairs > 0) {
+        y += 14 * u;
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        snprintf(row, sizeof row, "Displacement flows, individuals");
+        text_fit(cr, row, x, y + 16 * u, 17 * u, 1, w);
+        y += 24 * u;
+        font(cr, 12.5 * u, 0);
+        snprintf(row, sizeof row, "largest %d origin\u2013destination pairs, all dates", st->npairs);
+        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+        text_fit(cr, row, x, y + 12 * u, 12.5 * u, 0, w);
+        y += 22 * u;
+        /* the largest pair and a round value near a quarter of it */
+        double vals[2] = {st->pmax, round_sig(st->pmax / 4, 1, 1)};
+        int nv = vals[1] >= 1 && vals[1] < st->pmax ? 2 : 1;
+        for (int i = 0; i < nv; i++) {
+            double aw = arrow_width(vals[i], st->pmax, 16 * u, 1.6 * u), h = fmax(aw * 2.6, 20 * u);
+            draw_arrow(cr, x, y + h / 2, x + 70 * u, y + h / 2, aw, 0, 1.5 * u);
+            fmt_number(vals[i], 1, lo, sizeof lo);
+            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+            font(cr, 14 * u, 0);
+            cairo_move_to(cr, x + 82 * u, y + h / 2 + 5 * u);
+            cairo_show_text(cr, lo);
+            y += h + 4 * u;
+        }
+    }
+    y += 14 * u;
+    if (st->level1 || m->level == 1) y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(1), u);
+    if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->level), u);
+    return y;
+}
+
+/* The overview: every unit of the level (or the governorates) small, and a
+ * red box where the main map lies, so a reader knows where it is. */
+static df_status draw_overview(map_state *st, const view *main_view, double x, double y, double w, double h)
+{
+    cairo_t *cr = st->cr;
+    box ll = box_empty();
+    for (int i = 0; i < st->n; i++) box_add_geometry(st->ctx, &ll, df__boundaries_geometry(st->m->b, st->m->level, i));
+    if (!box_ok(ll)) return DF_OK;
+    view v = {main_view->pj, 0, 0, 0, x, y, w, h};
+    view_fit(&v, metric_box(&v, ll), 0.03);
+    cairo_save(cr);
+    cairo_rectangle(cr, x, y, w, h);
+    cairo_clip(cr);
+    df_status s = draw_units(st, &v, 1);
+    /* the main frame's corners, from main metres to overview pixels */
+    double fx0 = main_view->mx, fy0 = main_view->my;
+    double fx1 = fx0 + main_view->fw / main_view->s, fy1 = fy0 - main_view->fh / main_view->s;
+    to_pixel(&v, &fx0, &fy0);
+    to_pixel(&v, &fx1, &fy1);
+    cairo_rectangle(cr, fx0, fy0, fx1 - fx0, fy1 - fy0);
+    cairo_set_source_rgb(cr, 0.85, 0.1, 0.1);
+    cairo_set_line_width(cr, 1.8 * st->u);
+    cairo_stroke(cr);
+    cairo_restore(cr);
+    cairo_rectangle(cr, x, y, w, h);
+    cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+    cairo_set_line_width(cr, 0.8 * st->u);
+    cairo_stroke(cr);
+    return s;
+}
+
+/* The map's lon/lat extent: units with a value > 0 and the arrows' ends;
+ * all units when none has. */
+static box map_extent(map_state *st)
+{
+    box ll = box_empty();
+    for (int i = 0; i < st->n; i++)
+        if (st->m->value[i] > 0) box_add_geometry(st->ctx, &ll, df__boundaries_geometry(st->m->b, st->m->level, i));
+    for (int i = 0; i < st->npairs; i++) {
+        box_add(&ll, st->pairs[i].x0, st->pairs[i].y0);
+        box_add(&ll, st->pairs[i].x1, st->pairs[i].y1);
+    }
+    if (!box_ok(ll))
+        for (int i = 0; i < st->n; i++)
+            box_add_geometry(st->ctx, &ll, df__boundaries_geometry(st->m->b, st->m->level, i));
+    return ll;
+}
+
+/* UTM point scale k and the direction of true north (clockwise from grid
+ * up, radians) at lon/lat, from two short steps: conformal, so the scale
+ * along the parallel is the scale. True length of 0.01 degree of the
+ * parallel on the WGS84 ellipsoid: N cos(lat) dlon. */
+static void utm_local(const view *v, double lon, double lat, double *k, double *north)
+{
+    const double a = 6378137.0, e2 = 0.00669437999014, d = 0.01, rad = M_PI / 180;
+    double x[3] = {lon, lon + d, lon}, y[3] = {lat, lat, lat + d};
+    project(v, x, y, 3);
+    double sl = sin(lat * rad), nrad = a / sqrt(1 - e2 * sl * sl), true_m = nrad * cos(lat * rad) * d * rad;
+    double grid_m = hypot(x[1] - x[0], y[1] - y[0]);
+    *k = true_m > 0 && grid_m > 0 && isfinite(grid_m) ? grid_m / true_m : 1;
+    *north = atan2(x[2] - x[0], y[2] - y[0]);
+    if (!isfinite(*north)) *north = 0;
+}
+
+static df_status check_map(df_ctx *ctx, const df__map *m, const char *path)
+{
+    if (!m || !m->b || !m->value || !path)
+        return df__error(ctx, DF_EINVAL, "map %s: boundaries and values are required", path ? path : "(null)");
+    if (m->level < 1 || m->level > 3 || df_boundaries_count(m->b, m->level) <= 0)
+        return df__error(ctx, DF_EINVAL, "map %s: no units at admin level %d", path, m->level);
+    if (m->width < 0 || m->height < 0 || m->width > 20000 || m->height > 20000 || (m->width && m->width < 400) ||
+        (m->height && m->height < 300))
+        return df__error(ctx, DF_EINVAL, "map %s: size %d x %d is out of range (400 x 300 to 20000 x 20000)", path,
+                         m->width, m->height);
+    return DF_OK;
+}
+
+/* Prepare the levels drawn and those the arrows end in. */
+static df_status prepare_levels(df_ctx *ctx, const df__map *m, int *level1)
+{
+    df_status s = df_boundaries_prepare(ctx, m->b, m->level);
+    *level1 = m->level != 1 && df_boundaries_count(m->b, 1) > 0;
+    if (s == DF_OK && *level1) s = df_boundaries_prepare(ctx, m->b, 1);
+    if (s == DF_OK && m->flows) s = df_boundaries_prepare(ctx, m->b, df__flows_origin_level(m->flows));
+    if (s == DF_OK && m->flows) s = df_boundaries_prepare(ctx, m->b, df__flows_dest_level(m->flows));
+    return s;
+}
+
+/* Draw everything on cr (W x H). */
+static df_status draw_map(map_state *st, int W, int H)
+{
+    cairo_t *cr = st->cr;
+    const df__map *m = st->m;
+    double u = fmin(W / 1600.0, H / 1200.0), margin = 24 * u, header = 104 * u, footer = 40 * u;
+    double panel_w = 330 * u, panel_x = W - margin - panel_w;
+    st->u = u;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+
+    /* the view: the UTM zone of the extent's centre */
+    box ll = map_extent(st);
+    if (!box_ok(ll)) return df__error(st->ctx, DF_EINVAL, "map: the units have no geometry");
+    double clon = (ll.x0 + ll.x1) / 2, clat = (ll.y0 + ll.y1) / 2;
+    int zone = (int)floor((clon + 180) / 6) + 1;
+    zone = zone < 1 ? 1 : zone > 60 ? 60 : zone;
+    char crs[32];
+    snprintf(crs, sizeof crs, "EPSG:%d", (clat >= 0 ? 32600 : 32700) + zone);
+    PJ *raw = proj_create_crs_to_crs(st->ctx->proj, "EPSG:4326", crs, NULL);
+    PJ *pj = raw ? proj_normalize_for_visualization(st->ctx->proj, raw) : NULL;
+    if (raw) proj_destroy(raw);
+    if (!pj)
+        return df__error(st->ctx, DF_EPROJ, "map: cannot transform WGS84 to %s: %s", crs,
+                         proj_context_errno_string(st->ctx->proj, proj_context_errno(st->ctx->proj)));
+    view v = {pj, 0, 0, 0, margin, header, panel_x - 18 * u - margin, H - header - footer};
+    view_fit(&v, metric_box(&v, ll), 0.08);
+
+    /* the map frame: a cool grey ground, then units, arrows, labels */
+    df_status s;
+    cairo_save(cr);
+    cairo_rectangle(cr, v.fx, v.fy, v.fw, v.fh);
+    cairo_clip(cr);
+    cairo_set_source_rgb(cr, 0xf2 / 255.0, 0xf4 / 255.0, 0xf7 / 255.0);
+    cairo_paint(cr);
+    s = draw_units(st, &v, 0);
+    if (s == DF_OK) draw_arrows(st, &v);
+    if (s == DF_OK) s = draw_labels(st->ctx, cr, &v, m, st->n, st->whole, u);
+    cairo_restore(cr);
+    cairo_rectangle(cr, v.fx, v.fy, v.fw, v.fh);
+    cairo_set_source_rgb(cr, 0.45, 0.45, 0.45);
+    cairo_set_line_width(cr, 1 * u);
+    cairo_stroke(cr);
+
+    /* title and dates above, source below */
+    cairo_set_source_rgb(cr, 0.08, 0.08, 0.08);
+    text_fit(cr, m->title ? m->title : "", margin, 50 * u, 30 * u, 1, W - 2 * margin);
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    text_fit(cr, m->subtitle ? m->subtitle : "", margin, 84 * u, 19 * u, 0, W - 2 * margin);
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    text_fit(cr, m->source ? m->source : "", margin, H - 14 * u, 12.5 * u, 0, W - 2 * margin);
+
+    /* the panel: legend on top; overview, scale bar and north arrow below */
+    if (s == DF_OK) {
+        double ov_h = 230 * u, ov_y = v.fy + v.fh - ov_h, k, north;
+        draw_legend(st, panel_x, header, panel_w);
+        utm_local(&v, clon, clat, &k, &north);
+        draw_scale_bar(cr, &v, k, panel_x, ov_y - 62 * u, panel_w - 90 * u, u);
+        draw_north(cr, panel_x + panel_w - 30 * u, ov_y - 58 * u, north, u);
+        font(cr, 11 * u, 0);
+        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+        char note[96];
+        snprintf(note, sizeof note, "Projection: WGS 84 / UTM zone %d%c (%s)", zone, clat >= 0 ? 'N' : 'S', crs);
+        text_fit(cr, note, panel_x, ov_y - 12 * u, 11 * u, 0, panel_w);
+        s = draw_overview(st, &v, panel_x, ov_y, panel_w, ov_h);
+    }
+    proj_destroy(pj);
+    if (s == DF_OK && cairo_status(cr) != CAIRO_STATUS_SUCCESS)
+        s = df__error(st->ctx, cairo_status(cr) == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO, "map: cairo: %s",
+                      cairo_status_to_string(cairo_status(cr)));
+    return s;
+}
+
+/* Classes, legend rows and arrows: everything known before drawing. */
+static df_status map_setup(map_state *st)
+{
+    const df__map *m = st->m;
+    st->whole = 1;
+    for (int i = 0; i < st->n; i++) {
+        double val = m->value[i];
+        if (val > 0 && val != floor(val)) st->whole = 0;
+        if (val == 0) st->has_zero = 1;
+        if (val < 0 || isnan(val)) st->has_no_data = 1;
+    }
+    st->k = class_breaks(m->value, st->n, st->whole, st->breaks, &st->vmin);
+    if (st->k < 0) return df__error(st->ctx, DF_ENOMEM, "out of memory classifying the map's values");
+    if (m->flows) {
+        df_status s = top_pairs(st->ctx, m, &st->pairs, &st->npairs);
+        if (s != DF_OK) return s;
+        for (int i = 0; i < st->npairs; i++) st->pmax = fmax(st->pmax, st->pairs[i].individuals);
+    }
+    return DF_OK;
+}
+
+df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)
+{
+    map_state st;
+    char tmp[4096];
+    df_status s = check_map(ctx, m, path);
+    if (s != DF_OK) return s;
+    memset(&st, 0, sizeof st);
+    st.ctx = ctx, st.m = m, st.n = df_boundaries_count(m->b, m->level);
+    int W = m->width ? m->width : 1600, H = m->height ? m->height : 1200;
+    cairo_surface_t *surf = NULL;
+    if ((s = prepare_levels(ctx, m, &st.level1)) != DF_OK || (s = map_setup(&st)) != DF_OK) goto done;
+    surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        s = df__error(ctx, DF_ENOMEM, "map %s: cannot make a %d x %d picture", path, W, H);
+        goto done;
+    }
+    st.cr = cairo_create(surf);
+    s = draw_map(&st, W, H);
+    cairo_destroy(st.cr);
+    if (s != DF_OK || (s = df__temp_path(ctx, path, tmp, sizeof tmp)) != DF_OK) goto done;
+    cairo_surface_flush(surf);
+    cairo_status_t cs = cairo_surface_write_to_png(surf, tmp);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        unlink(tmp);
+        s = df__error(ctx, cs == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO, "cannot write the map %s: %s", path,
+                      cairo_status_to_string(cs));
+        goto done;
+    }
+    s = df__commit(ctx, tmp, path);
+done:
+    if (surf) cairo_surface_destroy(surf);
+    free(st.c.x);
+    free(st.c.y);
+    free(st.pairs);
+    return s;
+}

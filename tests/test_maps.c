@@ -1,0 +1,279 @@
+/*
+ * test_maps.c — the situation report's map picture: the embedded sample on
+ * the shipped governorates and the synthetic Mosul table on the COD-AB
+ * districts drawn at the asked size, not blank, with the top class and the
+ * flow arrows on it, byte-identical when drawn twice, and failures that
+ * name the file and leave nothing behind. DF_MAPS_DIR=/some/dir keeps a
+ * copy of each picture there to look at.
+ */
+#include "dfint.h"
+#include "harness.h"
+
+#include <cairo.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define NE_ADM1  "shapes/iraq_adm1_naturalearth.geojson"
+#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
+#define ET       SHARED_DATA "/synthetic_et_mosul/"
+
+static const char *const shipped_aliases[] = {"shapes/aliases_iraq.csv", NULL};
+static char tmpdir[] = "/tmp/dispflow-maps-XXXXXX";
+
+static df_boundaries *load(df_ctx *ctx, const char *path)
+{
+    df_boundary_opts o;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&o);
+    o.path = path;
+    o.aliases = shipped_aliases;
+    if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  load %s: %s\n", path, df_ctx_errmsg(ctx));
+    return b;
+}
+
+/* Displaced per unit at level; units without records have no data (-1). */
+static double *join_values(df_ctx *ctx, const df_boundaries *b, const char *records, int level, char *dates, size_t cap)
+{
+    df_record_opts ro;
+    df_join_opts jo;
+    df_join *j = NULL;
+    df_record_opts_init(&ro);
+    df_join_opts_init(&jo);
+    ro.path = records;
+    jo.level = level;
+    if (df_join_run(ctx, b, &ro, &jo, &j) != DF_OK) {
+        printf("  join %s: %s\n", records, df_ctx_errmsg(ctx));
+        return NULL;
+    }
+    int n = df_boundaries_count(b, level);
+    double *v = malloc((size_t)n * sizeof *v);
+    for (int i = 0; v && i < n; i++) {
+        const df_figures *f = df_join_figures(j, i);
+        v[i] = f->records > 0 ? (double)f->displaced : -1;
+    }
+    char from[11], to[11];
+    df_date_format(df_join_balance(j)->from, from);
+    df_date_format(df_join_balance(j)->as_of, to);
+    snprintf(dates, cap, "Displacement recorded %s to %s", from, to);
+    df_join_free(j);
+    return v;
+}
+
+static df_flows *flows(df_ctx *ctx, const df_boundaries *b, const char *records, int level, const char *origins)
+{
+    df_record_opts ro;
+    df_flow_opts fo;
+    df_flows *f = NULL;
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&fo);
+    ro.path = records;
+    fo.origin_level = fo.dest_level = level;
+    fo.origins = origins;
+    if (df_flows_run(ctx, b, &ro, &fo, &f) != DF_OK) printf("  flows: %s\n", df_ctx_errmsg(ctx));
+    return f;
+}
+
+/* What a picture holds, counted from the PNG read back. */
+typedef struct {
+    int width, height;
+    long distinct; /* distinct colours */
+    long top;      /* pixels of the top class, #bd0026 */
+    long arrow;    /* pixels of the navy arrows over any fill: blue well above red, dark */
+} png_stats;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static png_stats read_png(const char *path)
+{
+    png_stats s = {0, 0, 0, 0, 0};
+    cairo_surface_t *img = cairo_image_surface_create_from_png(path);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(img);
+        return s;
+    }
+    s.width = cairo_image_surface_get_width(img);
+    s.height = cairo_image_surface_get_height(img);
+    int stride = cairo_image_surface_get_stride(img);
+    const unsigned char *data = cairo_image_surface_get_data(img);
+    uint32_t *all = malloc((size_t)s.width * (size_t)s.height * sizeof *all);
+    long n = 0;
+    for (int y = 0; all && y < s.height; y++)
+        for (int x = 0; x < s.width; x++) {
+            uint32_t p = ((const uint32_t *)(data + (size_t)y * (size_t)stride))[x] & 0xffffff;
+            int r = (int)(p >> 16), g = (int)(p >> 8 & 255), bl = (int)(p & 255);
+            all[n++] = p;
+            s.top += p == 0xbd0026;
+            s.arrow += r < 90 && g < 110 && bl > r + 20 && bl < 140;
+        }
+    if (all) {
+        qsort(all, (size_t)n, sizeof *all, cmp_u32);
+        for (long i = 0; i < n; i++) s.distinct += i == 0 || all[i] != all[i - 1];
+    }
+    free(all);
+    cairo_surface_destroy(img);
+    return s;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb, ca, cb;
+    while (same && ((ca = fgetc(fa)) != EOF) | ((cb = fgetc(fb)) != EOF)) same = ca == cb;
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* A copy in $DF_MAPS_DIR to look at, when set. */
+static void keep(const char *path, const char *name)
+{
+    const char *dir = getenv("DF_MAPS_DIR");
+    char cmd[1024];
+    if (!dir) return;
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s/%s'", dir, path, dir, name);
+    if (system(cmd) != 0) printf("  could not keep %s\n", path);
+}
+
+/* The embedded default: sample records on the shipped governorates. */
+TEST(sample_on_governorates)
+{
+    char records[256], a[256], b2[256], c[256], dates[128];
+    df_ctx *ctx = df_ctx_new();
+    snprintf(records, sizeof records, "%s/sample.csv", tmpdir);
+    EXPECT_INT(df_sample_write(ctx, records, 42), DF_OK);
+    df_boundaries *b = load(ctx, NE_ADM1);
+    double *v = b ? join_values(ctx, b, records, 1, dates, sizeof dates) : NULL;
+    df_flows *f = b ? flows(ctx, b, records, 1, NULL) : NULL;
+    EXPECT(v != NULL && f != NULL);
+    if (!v || !f) goto done;
+    df__map m = {
+        b,
+        1,
+        v,
+        "Displaced, individuals",
+        f,
+        0,
+        "Mosul corridor: people displaced by governorate",
+        dates,
+        "Source: dispflow embedded sample (synthetic) | Boundaries: Natural Earth | dispflow " DISPFLOW_VERSION,
+        0,
+        0};
+    snprintf(a, sizeof a, "%s/a.png", tmpdir);
+    snprintf(b2, sizeof b2, "%s/b.png", tmpdir);
+    snprintf(c, sizeof c, "%s/c.png", tmpdir);
+    EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    png_stats s = read_png(a);
+    EXPECT_INT(s.width, 1600);
+    EXPECT_INT(s.height, 1200);
+    EXPECT(s.distinct > 200); /* fills, antialiased edges, text: far from blank */
+    EXPECT(s.top > 1000);     /* the largest governorate in the darkest class */
+    /* no arrow count here: the sample states origins by district only, so on
+     * governorates without districts its displacement has no origin unit and
+     * only returns make flows (the map draws displacement) */
+    EXPECT(same_bytes(a, b2));
+    keep(a, "default.png");
+
+    /* without flows: no arrow colour anywhere (the test above sees arrows, not something else) */
+    m.flows = NULL;
+    m.width = 800, m.height = 600;
+    EXPECT_INT(df__map_write_png(ctx, &m, c), DF_OK);
+    s = read_png(c);
+    EXPECT_INT(s.width, 800);
+    EXPECT_INT(s.height, 600);
+    EXPECT_INT(s.arrow, 0);
+    EXPECT(s.top > 200);
+done:
+    free(v);
+    df_flows_free(f);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* Failures: a missing directory is DF_EIO naming the file and leaves no
+ * temporary file; a level without units and a silly size are DF_EINVAL. */
+TEST(failures_name_the_file)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = load(ctx, NE_ADM1);
+    EXPECT(b != NULL);
+    if (!b) return;
+    int n = df_boundaries_count(b, 1);
+    double *v = malloc((size_t)n * sizeof *v);
+    for (int i = 0; i < n; i++) v[i] = i;
+    df__map m = {b, 1, v, "Displaced", NULL, 0, "t", "s", "src", 0, 0};
+    char path[256], cmd[300];
+    snprintf(path, sizeof path, "%s/missing/map.png", tmpdir);
+    EXPECT_INT(df__map_write_png(ctx, &m, path), DF_EIO);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "map.png") != NULL);
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep tmp)\"", tmpdir);
+    EXPECT_INT(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/x.png", tmpdir);
+    m.level = 3;
+    EXPECT_INT(df__map_write_png(ctx, &m, path), DF_EINVAL);
+    m.level = 1, m.width = 10;
+    EXPECT_INT(df__map_write_png(ctx, &m, path), DF_EINVAL);
+    EXPECT(access(path, F_OK) != 0);
+    free(v);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* The synthetic Mosul table on the COD-AB districts, flows from the corridor. */
+TEST(mosul_districts_with_corridor_flows)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char a[256], b2[256], dates[128];
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = load(ctx, ADM2_SHP);
+    double *v = b ? join_values(ctx, b, ET "records.csv", 2, dates, sizeof dates) : NULL;
+    df_flows *f = b ? flows(ctx, b, ET "records.csv", 2, "corridor") : NULL;
+    EXPECT(v != NULL && f != NULL);
+    if (!v || !f) goto done;
+    df__map m = {b,
+                 2,
+                 v,
+                 "Displaced, individuals",
+                 f,
+                 10,
+                 "Mosul corridor: people displaced by district",
+                 dates,
+                 "Source: synthetic Emergency Tracking table (test data) | Boundaries: OCHA COD-AB 2019 | "
+                 "dispflow " DISPFLOW_VERSION,
+                 0,
+                 0};
+    snprintf(a, sizeof a, "%s/mosul.png", tmpdir);
+    snprintf(b2, sizeof b2, "%s/mosul2.png", tmpdir);
+    EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    png_stats s = read_png(a);
+    EXPECT_INT(s.width, 1600);
+    EXPECT_INT(s.height, 1200);
+    EXPECT(s.distinct > 200);
+    EXPECT(s.top > 1000);
+    EXPECT(s.arrow > 500);
+    EXPECT(same_bytes(a, b2));
+    keep(a, "mosul.png");
+done:
+    free(v);
+    df_flows_free(f);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir)) return 1;
+    RUN(sample_on_governorates);
+    RUN(failures_name_the_file);
+    RUN(mosul_districts_with_corridor_flows);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    return harness_done();
+}
