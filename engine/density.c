@@ -874,38 +874,18 @@ const float *df_density_values(const df_density *d) { return d->values; }
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* A QGIS style: single-band pseudocolour, 0 (transparent) .. max. */
+/* A QGIS style: single-band pseudocolour, 0 (transparent) .. max (qgis.c). */
 static df_status write_qml(df_ctx *ctx, const df_density *d, const char *path)
 {
-    static const char *const ramp[] = {"#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"};
-    char tmp[4096];
+    df__qgis_layer l = {.name = path, .style = DF__STYLE_RASTER, .max = d->info.max, .units = d->info.units};
+    char tmp[4096], *qml = df__qgis_style_qml(&l);
+    if (!qml) return df__error(ctx, DF_ENOMEM, "out of memory");
     df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
-    if (st != DF_OK) return st;
-    FILE *f = fopen(tmp, "w");
-    if (!f) return df__error(ctx, DF_EIO, "cannot write %s", tmp);
-    double mx = d->info.max > 0 ? d->info.max : 1;
-    fprintf(f,
-            "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-            "<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n"
-            "  <pipe>\n"
-            "    <rasterrenderer type=\"singlebandpseudocolor\" band=\"1\" opacity=\"1\" alphaBand=\"-1\" "
-            "classificationMin=\"0\" classificationMax=\"%.9g\" nodataColor=\"\">\n"
-            "      <rastershader>\n"
-            "        <colorrampshader colorRampType=\"INTERPOLATED\" classificationMode=\"1\" clip=\"0\" "
-            "minimumValue=\"0\" maximumValue=\"%.9g\" labelPrecision=\"1\">\n",
-            mx, mx);
-    for (int k = 0; k < 5; k++) {
-        double v = mx * k / 4.0;
-        fprintf(f, "          <item alpha=\"%d\" value=\"%.9g\" label=\"%.1f %s\" color=\"%s\"/>\n", k ? 255 : 0, v, v,
-                d->info.units, ramp[k]);
-    }
-    fprintf(f, "        </colorrampshader>\n"
-               "      </rastershader>\n"
-               "    </rasterrenderer>\n"
-               "  </pipe>\n"
-               "  <blendMode>0</blendMode>\n"
-               "</qgis>\n");
-    return df__commit_file(ctx, f, tmp, path);
+    FILE *f = st == DF_OK ? fopen(tmp, "w") : NULL;
+    if (st == DF_OK && !f) st = df__error(ctx, DF_EIO, "cannot write %s", tmp);
+    if (f) fputs(qml, f), st = df__commit_file(ctx, f, tmp, path);
+    free(qml);
+    return st;
 }
 
 df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,

@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Open a dispflow bundle in real QGIS (headless) as a GIS officer would.
+
+usage: qgis_bundle.py BUNDLE_DIR RENDER.png
+
+BUNDLE_DIR holds layers.gpkg, density_displaced.tif and project.qgs.
+Checks, printing one "ok ..." line each (exit 1 with "FAIL ..." otherwise):
+  1. every vector layer of layers.gpkg opens valid in EPSG:4326 with the
+     feature count OGR reads, and with its default style from layer_styles
+     applied (choropleths graduated, flows not QGIS's plain single symbol);
+  2. the raster opens valid in its own CRS;
+  3. project.qgs reads, every layer valid and styled as in (1), the flows
+     layer temporal on period_start / period_end;
+  4. the project renders over its default view to RENDER.png, and the
+     picture shows the choropleth colours (not blank).
+Run with Debian's /usr/bin/python3 and QT_QPA_PLATFORM=offscreen.
+"""
+import os
+import sys
+
+from osgeo import gdal, ogr
+from qgis.core import (
+    QgsApplication,
+    QgsMapRendererParallelJob,
+    QgsMapSettings,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+    QgsVectorLayerTemporalProperties,
+)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+
+failures = []
+
+# YlOrRd, as engine/qgis.c writes the choropleth classes
+CHOROPLETH = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    sys.stdout.flush()
+    if not cond:
+        failures.append(what)
+
+
+def ogr_layers(gpkg):
+    """{layer name: (feature count, geometry type)} as OGR reads them."""
+    ds = ogr.Open(gpkg)
+    out = {}
+    for i in range(ds.GetLayerCount()):
+        lyr = ds.GetLayerByIndex(i)
+        if lyr.GetName() != "layer_styles":
+            out[lyr.GetName()] = (lyr.GetFeatureCount(), lyr.GetGeomType())
+    return out
+
+
+def styled(layer):
+    """What the renderer says about the style: a short description, and
+    whether it is the one dispflow stores (not QGIS's default)."""
+    r = layer.renderer()
+    kind = r.type()
+    name = layer.source().split("layername=")[-1]
+    if name in ("adm1", "adm2", "adm3"):
+        ranges = r.ranges() if kind == "graduatedSymbol" else []
+        colours = [rg.symbol().color().name() for rg in ranges]
+        return kind == "graduatedSymbol" and colours == CHOROPLETH, "%s %s" % (kind, ",".join(colours))
+    if name == "flows":
+        sl = r.symbol().symbolLayer(0) if kind == "singleSymbol" else None
+        cls = sl.layerType() if sl else ""
+        dd = sl.dataDefinedProperties().property(sl.PropertyArrowWidth) if sl else None
+        expr = dd.expressionString() if dd else ""
+        return cls == "ArrowLine" and "individuals" in expr, "%s %s width=%s" % (kind, cls, expr)
+    sym = r.symbol() if kind == "singleSymbol" else None
+    if name == "flow_nodes":
+        dd = sym.symbolLayer(0).dataDefinedProperties().property(sym.symbolLayer(0).PropertySize) if sym else None
+        expr = dd.expressionString() if dd else ""
+        return "inflow" in expr, "%s size=%s" % (kind, expr)
+    # records: small dark markers, not QGIS's random colour at 2 mm
+    size = sym.size() if sym else 0
+    return sym is not None and size < 1.5, "%s size=%g colour=%s" % (kind, size, sym.color().name() if sym else "")
+
+
+def check_gpkg(bundle):
+    gpkg = os.path.join(bundle, "layers.gpkg")
+    counts = ogr_layers(gpkg)
+    check(len(counts) >= 1, "layers.gpkg has layers: %s" % ", ".join(sorted(counts)))
+    for name, (count, _) in sorted(counts.items()):
+        layer = QgsVectorLayer("%s|layername=%s" % (gpkg, name), name, "ogr")
+        check(layer.isValid(), "%s opens valid" % name)
+        if not layer.isValid():
+            continue
+        check(layer.crs().authid() == "EPSG:4326", "%s CRS %s" % (name, layer.crs().authid()))
+        check(layer.featureCount() == count, "%s features %d (OGR %d)" % (name, layer.featureCount(), count))
+        good, desc = styled(layer)
+        check(good, "%s default style from layer_styles: %s" % (name, desc))
+    return counts
+
+
+def check_raster(bundle):
+    path = os.path.join(bundle, "density_displaced.tif")
+    if not os.path.exists(path):
+        return
+    srs = gdal.Open(path).GetSpatialRef()
+    want = "%s:%s" % (srs.GetAuthorityName(None), srs.GetAuthorityCode(None))
+    layer = QgsRasterLayer(path, "density", "gdal")
+    check(layer.isValid(), "density_displaced.tif opens valid")
+    check(layer.crs().authid() == want, "density CRS %s (file %s)" % (layer.crs().authid(), want))
+    check(layer.renderer().type() == "singlebandpseudocolor", "density style %s" % layer.renderer().type())
+
+
+def check_project(bundle, counts):
+    project = QgsProject.instance()
+    ok = project.read(os.path.join(bundle, "project.qgs"))
+    check(ok, "project.qgs reads: %s" % project.error())
+    layers = [n.layer() for n in project.layerTreeRoot().findLayers()]
+    check(len(layers) == len(counts) + 1, "project has %d layers" % len(layers))
+    check(project.crs().authid() == "EPSG:4326", "project CRS %s" % project.crs().authid())
+    for layer in layers:
+        check(layer is not None and layer.isValid(), "project layer %s valid" % (layer.name() if layer else "?"))
+        if layer is None or not layer.isValid():
+            continue
+        if isinstance(layer, QgsVectorLayer):
+            good, desc = styled(layer)
+            check(good, "project layer %s styled: %s" % (layer.name(), desc))
+            if layer.source().endswith("layername=flows"):
+                tp = layer.temporalProperties()
+                check(
+                    tp.isActive()
+                    and tp.mode() == QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields
+                    and tp.startField() == "period_start"
+                    and tp.endField() == "period_end",
+                    "flows temporal: active=%s mode=%s %s..%s"
+                    % (tp.isActive(), tp.mode(), tp.startField(), tp.endField()),
+                )
+        else:
+            check(layer.renderer().type() == "singlebandpseudocolor", "project raster styled")
+    return layers
+
+
+def render(project, layers, png):
+    settings = QgsMapSettings()
+    settings.setLayers(layers)
+    settings.setDestinationCrs(project.crs())
+    extent = project.viewSettings().defaultViewExtent()
+    check(not extent.isEmpty(), "project default view %s" % extent.toString(3))
+    settings.setOutputSize(QSize(1200, 1000))
+    settings.setExtent(extent)
+    settings.setBackgroundColor(QColor("white"))
+    settings.setOutputDpi(110)
+    job = QgsMapRendererParallelJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    check(image.save(png), "render saved to %s" % png)
+    colours = set()
+    for y in range(0, image.height(), 3):
+        for x in range(0, image.width(), 3):
+            colours.add(image.pixel(x, y) & 0xFFFFFF)
+    check(len(colours) > 50, "render has %d distinct colours" % len(colours))
+    seen = [c for c in CHOROPLETH if int(c[1:], 16) in colours or near(colours, int(c[1:], 16))]
+    check(len(seen) >= 2, "render shows the choropleth colours %s" % ",".join(seen))
+
+
+def near(colours, want, tol=40):
+    """A pixel within tol (per channel, summed) of want: the layer's opacity
+    and the density on top blend the class colours a little."""
+    wr, wg, wb = want >> 16, want >> 8 & 255, want & 255
+    return any(abs((c >> 16) - wr) + abs((c >> 8 & 255) - wg) + abs((c & 255) - wb) <= tol for c in colours)
+
+
+def main(bundle, png):
+    app = QgsApplication([], False)
+    app.initQgis()
+    counts = check_gpkg(bundle)
+    check_raster(bundle)
+    layers = check_project(bundle, counts)
+    render(QgsProject.instance(), [l for l in layers if l is not None], png)
+    if failures:
+        print("FAIL %d check(s): %s" % (len(failures), "; ".join(failures)))
+    else:
+        print("ok   all QGIS checks passed")
+    sys.stdout.flush()
+    # QGIS can crash while tearing down in a headless process; the answer is out.
+    os._exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2])
