@@ -73,22 +73,14 @@ $(BUILD)/bench/%: benchmarks/%.c $(BUILD)/libdispflow.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
-# The main job on the embedded default: sample records joined to the
-# Natural Earth governorates shipped in shapes/.
+# The main job on the embedded default: the sample records joined to the
+# Natural Earth governorates shipped in shapes/, every product of a data
+# round in out/bundle/ (jobs/default.ini says what).
 run: $(BUILD)/dispflow
 	@mkdir -p $(OUT)
 	$(BUILD)/dispflow sample -o $(OUT)/sample_records.csv
-	$(BUILD)/dispflow join --records $(OUT)/sample_records.csv \
-	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 \
-	    -o $(OUT)/governorates.geojson --log $(OUT)/decisions.csv
-	$(BUILD)/dispflow join -q --records $(OUT)/sample_records.csv \
-	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 -o $(OUT)/governorates.csv
-	$(BUILD)/dispflow join -q --records $(OUT)/sample_records.csv \
-	    --boundaries shapes/iraq_adm1_naturalearth.geojson --level adm1 -o $(OUT)/governorates.gpkg
-	$(BUILD)/dispflow density -q --records $(OUT)/sample_records.csv --status displaced \
-	    --boundaries shapes/iraq_adm1_naturalearth.geojson --mask --radius 10000 --pixel 1000 \
-	    -o $(OUT)/density_displaced.tif
-	@echo "outputs written to $(abspath $(OUT))/"
+	$(BUILD)/dispflow run jobs/default.ini
+	@echo "open $(abspath $(OUT))/bundle/sitrep.html, or project.qgs in QGIS"
 
 test: deps-test $(BUILD)/dispflow $(TESTS)
 	@./tests/run.sh $(BUILD)

@@ -277,6 +277,10 @@ fi
 echo
 sh benchmarks/density.sh "$BUILD" || status=1
 
+# --- the whole job of a data round, next to its stages ----------------------
+echo
+sh benchmarks/job.sh "$BUILD" || status=1
+
 echo
 echo "bench: outputs and per-run times in $OUT/"
 exit $status

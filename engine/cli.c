@@ -4,10 +4,13 @@
  */
 #include "dispflow.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cpl_conv.h>
 
@@ -24,6 +27,8 @@ static const char *usage_main =
     "  density  kernel density raster of people (people/km2) as GeoTIFF/COG with a QGIS style\n"
     "  flows    origin-destination flows: lines, nodes and the OD matrix\n"
     "  join     match records to admin units and write one feature per unit\n"
+    "  run      run a job file: every stage of a data round into one bundle folder (the\n"
+    "           situation report, maps, layers.gpkg, a QGIS project, tables, manifest)\n"
     "  sample   write the embedded sample records (Mosul corridor, from 17 Oct 2016)\n"
     "  version  print the versions of dispflow, GDAL, PROJ and GEOS\n"
     "\n"
@@ -395,7 +400,8 @@ static const char *usage_flows =
     "                        districts: Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra,\n"
     "                        Al-Shikhan, Al-Baaj, Makhmour, Al-Shirqat) or a comma-separated\n"
     "                        list of P-codes or names of units at any level\n"
-    "  --from, --to          the period (default: the first and the latest date in the data)\n"
+    "  --from, --to          the period (default: the first and the latest date in the data);\n"
+    "                        --as-of is the same as --to\n"
     "  --step S              one flow per pair per day, ISO week (Monday-Sunday), calendar\n"
     "                        month, or round (a DTM round is a date: the same as day);\n"
     "                        default: one flow per pair for the whole period\n"
@@ -457,10 +463,15 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
             else
                 return bad_usage("--step is day, week, month or round, not", v);
             i++;
-        } else if (!strcmp(a, "--min") && v) {
-            fo.min = atoll(argv[++i]);
-        } else if (!strcmp(a, "--top") && v) {
-            fo.top = atoi(argv[++i]);
+        } else if ((!strcmp(a, "--min") || !strcmp(a, "--top")) && v) {
+            char *end;
+            long long n = strtoll(v, &end, 10);
+            if (end == v || *end || n < 0 || n > INT32_MAX) return bad_usage("not a whole number >= 0:", v);
+            if (a[2] == 'm')
+                fo.min = n;
+            else
+                fo.top = (int)n;
+            i++;
         } else if (!strcmp(a, "--no-intra")) {
             fo.no_intra = 1;
         } else if (!strcmp(a, "--matrix") && v) {
@@ -497,6 +508,7 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     if (!jb.out && !matrix && !wide && !net)
         return bad_usage("missing -o LINES, --matrix, --matrix-wide or --net", NULL);
     fo.from = jb.jo.from;
+    if (fo.to == DF_NO_DATE) fo.to = jb.jo.as_of; /* --as-of, as join says it, is --to */
     fo.prefer_points = jb.jo.prefer_points;
     fo.kind = jb.ro.kind; /* --snapshots: flows are changes between snapshots */
     df_boundaries *b = NULL;
@@ -759,6 +771,111 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
+/* ---- run: a job file, with a progress bar ----------------------------------------- */
+
+static const char *usage_run =
+    "usage: dispflow run JOB.ini [-q] [-v] [--json-progress] [--output DIR]\n"
+    "\n"
+    "Runs every stage a situation report needs, as the job file says: joins at each admin\n"
+    "level asked for, origin-destination flows, a density raster, map pictures, the\n"
+    "situation report (sitrep.html, sitrep.md), CSV tables with HXL tags, layers.gpkg with\n"
+    "QGIS styles, project.qgs and manifest.json. The job file is checked whole before any\n"
+    "work starts; an error names the file, the line and the key (keys: docs/jobs.md).\n"
+    "The bundle is built beside the output folder and swapped into place when complete:\n"
+    "a failed or interrupted run (Ctrl-C) leaves the previous bundle untouched.\n"
+    "\n"
+    "  --output DIR      write the bundle here instead of the job's [job] output\n"
+    "  --json-progress   progress as JSON lines on stderr: {\"stage\": ..., \"fraction\": ...}\n"
+    "  -q                no progress and no summary, only errors\n"
+    "  -v                also debug messages\n";
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { interrupted = sig; }
+
+typedef struct {
+    int show, json, tty;
+    double last_time;
+    char last_stage[128];
+} progress_bar;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* At most ten updates a second, and one at every new stage; a bar on a
+ * terminal, one line per stage in a log, JSON lines with --json-progress. */
+static int draw_progress(double fraction, const char *stage, void *user)
+{
+    progress_bar *p = user;
+    int new_stage = strcmp(stage, p->last_stage) != 0;
+    double t = now_seconds();
+    if (interrupted) return 0; /* the run cancels, cleans up and leaves the previous bundle */
+    if (!p->show) return 1;
+    if (!new_stage && t - p->last_time < 0.1 && fraction < 1.0) return 1;
+    p->last_time = t;
+    snprintf(p->last_stage, sizeof p->last_stage, "%s", stage);
+    if (p->json) {
+        fprintf(stderr, "{\"stage\": \"%s\", \"fraction\": %.3f}\n", stage, fraction);
+    } else if (p->tty) {
+        int filled = (int)(fraction * 30 + 0.5);
+        fprintf(stderr, "\r[%.*s%*s] %3d%%  %-48.48s", filled, "##############################", 30 - filled, "",
+                (int)(fraction * 100 + 0.5), stage);
+        if (fraction >= 1.0) fputc('\n', stderr);
+    } else if (new_stage) {
+        fprintf(stderr, "%3d%%  %s\n", (int)(fraction * 100 + 0.5), stage);
+    }
+    fflush(stderr);
+    return 1;
+}
+
+static int cmd_run(df_ctx *ctx, int argc, char **argv)
+{
+    const char *path = NULL, *output = NULL;
+    progress_bar bar = {0};
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(usage_run, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+            quiet = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = 1;
+        else if (!strcmp(argv[i], "--json-progress"))
+            bar.json = 1;
+        else if (!strcmp(argv[i], "--output") && i + 1 < argc)
+            output = argv[++i];
+        else if (argv[i][0] == '-')
+            return bad_usage("unknown option", argv[i]);
+        else if (path)
+            return bad_usage("one job file only; also given:", argv[i]);
+        else
+            path = argv[i];
+    }
+    if (!path) return bad_usage("missing the job file", NULL);
+    df_job *jf = NULL;
+    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/aliases_iraq.csv", &jf);
+    if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
+    if (st != DF_OK) {
+        df_job_free(jf);
+        return fail(ctx, st);
+    }
+    bar.tty = isatty(2);
+    bar.show = !quiet || bar.json;
+    df_ctx_set_progress(ctx, draw_progress, &bar); /* also how Ctrl-C reaches the run */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    st = df_job_run(ctx, jf);
+    if (st == DF_OK && !quiet) fprintf(stderr, "wrote %s/\n", df_job_output(jf));
+    df_job_free(jf);
+    if (st == DF_ECANCELLED) fprintf(stderr, "dispflow: interrupted; the previous bundle is untouched\n");
+    return st == DF_OK ? 0 : fail(ctx, st);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -782,6 +899,8 @@ int main(int argc, char **argv)
         rc = cmd_density(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "sample"))
         rc = cmd_sample(ctx, argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "run"))
+        rc = cmd_run(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         puts(df_versions(ctx));
         rc = 0;

@@ -97,6 +97,8 @@ typedef struct {
     long filtered, no_point;
     int failed;
     const df_density_opts *opts;
+    const df_boundaries *b; /* swapped coordinates are put right inside it */
+    long swapped;
 } point_buf;
 
 static int point_push(point_buf *p, double lon, double lat, double w, int32_t date)
@@ -146,7 +148,9 @@ static int on_record(const df_record *r, void *user)
         p->filtered++;
         return 0;
     }
-    if (point_push(p, r->lon, r->lat, w, r->date) != 0) {
+    double lon = r->lon, lat = r->lat;
+    p->swapped += df__unswap_point(p->b, &lon, &lat);
+    if (point_push(p, lon, lat, w, r->date) != 0) {
         p->failed = 1;
         return 1;
     }
@@ -818,7 +822,7 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     *out = NULL;
     memset(bufs, 0, sizeof bufs);
     if (!d) return df__error(ctx, DF_ENOMEM, "out of memory");
-    for (int k = 0; k < DENSITY_MAX_THREADS; k++) bufs[k].opts = opts, users[k] = &bufs[k];
+    for (int k = 0; k < DENSITY_MAX_THREADS; k++) bufs[k].opts = opts, bufs[k].b = b, users[k] = &bufs[k];
     st = df__records_read_parallel(ctx, ropts, core_count(opts), on_record, users, NULL, NULL, &d->info.read, &used);
     if (st != DF_OK) goto done;
     /* merge in file order */
@@ -828,7 +832,11 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
             goto done;
         }
         d->info.filtered += bufs[k].filtered, d->info.no_point += bufs[k].no_point;
+        d->info.swapped += bufs[k].swapped;
     }
+    if (d->info.swapped)
+        df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
+                d->info.swapped);
     all = bufs[0], memset(&bufs[0], 0, sizeof bufs[0]);
     for (int k = 1; k < used; k++)
         for (long i = 0; i < bufs[k].n; i++)

@@ -191,6 +191,10 @@ typedef struct {
     char note[320];        /* why, in words */
 } df__match;
 
+/* A point outside every unit of b whose swap (lat, lon) falls inside one:
+ * swapped in place, as the join does; returns 1 then, else 0 (b may be NULL). */
+int df__unswap_point(const df_boundaries *b, double *lon, double *lat);
+
 typedef struct df__name_cache df__name_cache;
 
 /* Match a place at a level: P-code (at the level or a finer one), then the
@@ -247,6 +251,81 @@ int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *
 int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, int level, int unit, df_endpoints how,
                        double *x, double *y);
 
+/* ---- job.c: the job file of `dispflow run` (keys in docs/jobs.md) -------- */
+
+struct df_job {
+    char *path, *dir;           /* the job file and its folder (paths resolve against it) */
+    char *shipped_aliases_path; /* the alias table shipped with dispflow, or NULL */
+    /* [job] */
+    char *title, *output, *source, *origins;
+    int32_t from, as_of; /* DF_NO_DATE: the first and the latest date in the data */
+    int step;            /* df_step of the periods */
+    /* [records] */
+    char *records_path, *records_layer, *records_map;
+    char delimiter;
+    int header, kind, default_status;
+    double household_size;
+    /* [boundaries] */
+    char *adm[4]; /* the boundary file of each level; NULL = none */
+    char *aliases;
+    int shipped_aliases, prefer_points;
+    int finest; /* the finest level with a boundary file */
+    /* [join] */
+    int levels; /* bit l set: join at level l */
+    /* [flows] */
+    int flows, origin_level, dest_level, flow_intra, endpoints;
+    int64_t flow_min, flow_top;
+    double bend;
+    /* [density] */
+    int density, density_status, kernel, bandwidth, mask;
+    double radius, pixel;
+    char *t_srs;
+    /* [report] */
+    int maps;
+    int64_t top_flows;
+};
+
+/* The layers "flows" and "flow_nodes" of f, as df_flows_write_lines writes
+ * them, in an open dataset (GDALDatasetH; path names it in messages). */
+df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_boundaries *b, void *ds, const char *path,
+                                 double bend, df_endpoints endpoints);
+/* write.c: the join's layer (one feature per unit) in an open dataset. */
+df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
+                               char **lco, const char *path);
+
+/* ---- run.c, sitrep.c, manifest.c: the bundle of `dispflow run` ----------- */
+
+/* Everything a run computed, for the report and the manifest. Borrowed. */
+typedef struct {
+    const df_job *job;
+    const df_boundaries *b[4]; /* the boundaries of each level joined; NULL = not joined */
+    int file_units[4];         /* units in the boundary file of each level (0: no file) */
+    const df_join *join[4];    /* the join at each level; NULL = not joined */
+    const df_boundaries *fine; /* the finest boundary file: flows, density, maps */
+    const df_join *prev;       /* the finest join as of prev_as_of; NULL = none */
+    int32_t prev_as_of;
+    const df_flows *flows;     /* NULL when off */
+    const df_density *density; /* NULL when off */
+    const char *density_file;  /* its file name in the bundle */
+    int nmaps;
+    const char *map_file[4], *map_title[4]; /* the map pictures in the bundle */
+    long record_points;                     /* features of the records layer */
+} df__report;
+
+/* sitrep.md and sitrep.html (self-contained: CSS and the maps inline) in dir. */
+df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir);
+/* manifest.json in dir: inputs (path, SHA-256, rows or features),
+ * parameters, versions, outputs (the files of dir: SHA-256, bytes, layers
+ * with feature counts, table rows) and the balance. */
+df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir);
+/* Lowercase hex SHA-256 of a file into hex (65 bytes). 0 ok, -1 unreadable. */
+int df__sha256_file(const char *path, char hex[65]);
+
+/* Every key of the job with its value as text (NULL: unset), in the order
+ * of docs/jobs.md. */
+typedef int (*df__job_visit)(const char *section, const char *key, const char *value, void *user);
+void df__job_each(const df_job *job, df__job_visit fn, void *user);
+
 /* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
 
 typedef struct {
@@ -270,6 +349,17 @@ typedef struct {
  * write it as PNG, atomically. Same inputs, same bytes. */
 df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path);
 
+/* The classes of a choropleth, the same on the map pictures and in QGIS:
+ * the 20/40/60/80% quantiles of the positive values, rounded to two
+ * significant figures (whole numbers stay whole), kept while increasing;
+ * the last class ends at the maximum. Class i holds breaks[i-1] < v <=
+ * breaks[i] (class 0 from *vmin). Returns the number of classes (at most 5;
+ * 0 when no value is positive), -1 out of memory. */
+int df__class_breaks(const double *value, int n, int whole, double *breaks, double *vmin);
+/* The colour of class c of k on the 5-colour YlOrRd ramp (0..4): the top
+ * class is always the darkest. */
+int df__class_colour(int c, int k);
+
 /* ---- qgis.c: QGIS default styles and the project file --------------------- */
 
 typedef enum { DF__STYLE_CHOROPLETH, DF__STYLE_FLOWS, DF__STYLE_NODES, DF__STYLE_POINTS, DF__STYLE_RASTER } df__style;
@@ -279,12 +369,14 @@ typedef struct {
     const char *name;  /* layer in layers.gpkg ("adm2"); for a raster its file name ("density_displaced.tif") */
     const char *title; /* shown in the QGIS layer panel ("Districts: displaced") */
     df__style style;
-    const char *field;  /* field styled: choropleth "displaced", flows "individuals", nodes "inflow"; NULL otherwise */
-    double max;         /* largest value of field (class breaks, widths), or of the raster */
-    const char *units;  /* raster: "people/km2" */
-    const char *crs;    /* "EPSG:4326" for the vector layers; the raster's ("EPSG:32638") */
-    long features;      /* vector: feature count */
-    int temporal;       /* flows: temporal settings on period_start / period_end */
+    const char *field; /* field styled: choropleth "displaced", flows "individuals", nodes "inflow"; NULL otherwise */
+    double max;        /* largest value of field (class breaks, widths), or of the raster */
+    const char *units; /* raster: "people/km2" */
+    const char *crs;   /* "EPSG:4326" for the vector layers; the raster's ("EPSG:32638") */
+    long features;     /* vector: feature count */
+    int temporal;      /* flows: temporal settings on period_start / period_end */
+    int nclasses;      /* choropleth: df__class_breaks' classes (0: equal intervals up to max) */
+    double breaks[5], vmin;
 } df__qgis_layer;
 
 /* The QML of a layer's default style (malloc'd; NULL when memory runs out). */

@@ -40,11 +40,13 @@ df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundar
     if (st != DF_OK) return st;
     FILE *out = fopen(tmp, "w");
     if (!out) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
-    fputs("origin_pcode,origin_name,dest_pcode,dest_name,status,period_start,period_end,families,individuals\n", out);
+    fputs("origin_pcode,origin_name,dest_pcode,dest_name,status,period_start,period_end,families,individuals,"
+          "cumulative\n",
+          out);
     if (hxl)
         fprintf(out,
                 "#adm%d+code+origin,#adm%d+name+origin,#adm%d+code,#adm%d+name,#status,#date+start,#date+end,"
-                "#affected+hh,#affected+ind\n",
+                "#affected+hh,#affected+ind,#affected+ind+cumulative\n",
                 ol, ol, dl, dl);
     for (int i = 0; i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
@@ -251,7 +253,10 @@ typedef struct {
     int64_t in, out, intra;
 } node_sums;
 
-static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries *b, GDALDatasetH ds, const char *path)
+/* One point per unit a flow touches, where its flow lines end (endpoints),
+ * so that arrows meet their nodes. */
+static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries *b, GDALDatasetH ds, const char *path,
+                             df_endpoints endpoints)
 {
     int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
     int no = df_boundaries_count(b, ol), nd = df_boundaries_count(b, dl);
@@ -277,7 +282,7 @@ static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries
         for (int u = 0; st == DF_OK && u < n; u++) {
             if (!s[u].in && !s[u].out && !s[u].intra) continue;
             double x, y;
-            if (inside_point(ctx, b, level, u, &x, &y) != 0) continue;
+            if (df__flows_endpoint(ctx, f, b, level, u, endpoints, &x, &y) != 0) continue;
             const df_unit *unit = df__boundaries_unit(b, level, u);
             OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
             OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
@@ -354,7 +359,7 @@ df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_bounda
                                  double bend, df_endpoints endpoints)
 {
     df_status st = write_lines(ctx, f, b, ds, path, bend, endpoints);
-    return st == DF_OK ? write_nodes(ctx, f, b, ds, path) : st;
+    return st == DF_OK ? write_nodes(ctx, f, b, ds, path, endpoints) : st;
 }
 
 df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
@@ -369,5 +374,5 @@ df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundari
     if (st != DF_OK || !nodes_path) return st;
     if ((st = df__temp_path(ctx, nodes_path, tmp, sizeof tmp)) != DF_OK) return st;
     if (!(ds = create_dataset(ctx, tmp, nodes_path))) return ctx->status;
-    return df__commit_dataset(ctx, ds, tmp, nodes_path, write_nodes(ctx, f, b, ds, nodes_path));
+    return df__commit_dataset(ctx, ds, tmp, nodes_path, write_nodes(ctx, f, b, ds, nodes_path, endpoints));
 }

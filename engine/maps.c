@@ -79,7 +79,7 @@ static int cmp_double(const void *a, const void *b)
  * holds half the people) and equal intervals would put nearly every unit in
  * the first class. Class i holds breaks[i-1] < v <= breaks[i]. Returns the
  * number of classes (0 when no value is positive), -1 out of memory. */
-static int class_breaks(const double *value, int n, int whole, double *breaks, double *vmin)
+int df__class_breaks(const double *value, int n, int whole, double *breaks, double *vmin)
 {
     double *v = df__malloc((size_t)n * sizeof *v + 1);
     int m = 0, k = 0;
@@ -113,10 +113,9 @@ static int class_of(double v, const double *breaks, int k)
 
 /* The ramp colour of class c of k: spread over the ramp, so that the top
  * class is always the darkest. */
-static const double *class_rgb(int c, int k)
-{
-    return ramp[k <= 1 ? 2 : (int)floor(c * (NCLASS - 1.0) / (k - 1) + 0.5)];
-}
+int df__class_colour(int c, int k) { return k <= 1 ? 2 : (int)floor(c * (NCLASS - 1.0) / (k - 1) + 0.5); }
+
+static const double *class_rgb(int c, int k) { return ramp[df__class_colour(c, k)]; }
 
 /* ---- the view: lon/lat to UTM metres to pixels ---------------------------------- */
 
@@ -895,7 +894,7 @@ static df_status map_setup(map_state *st)
         if (val == 0) st->has_zero = 1;
         if (val < 0 || isnan(val)) st->has_no_data = 1;
     }
-    st->k = class_breaks(m->value, st->n, st->whole, st->breaks, &st->vmin);
+    st->k = df__class_breaks(m->value, st->n, st->whole, st->breaks, &st->vmin);
     if (st->k < 0) return df__error(st->ctx, DF_ENOMEM, "out of memory classifying the map's values");
     if (m->flows) {
         df_status s = top_pairs(st->ctx, m, &st->pairs, &st->npairs);

@@ -91,6 +91,13 @@ static void line(buf *b, const char *fmt, ...)
     put_raw(b, "\n", 1);
 }
 
+static void put_tag(buf *b, const char *pre, const char *tag, const char *post)
+{
+    put_raw(b, pre, strlen(pre));
+    put_raw(b, tag, strlen(tag));
+    put_raw(b, post, strlen(post));
+}
+
 /* A line that opens an element: what follows is indented. */
 static void open_(buf *b, const char *fmt, ...) DF_PRINTF(2, 3);
 static void open_(buf *b, const char *fmt, ...)
@@ -252,26 +259,48 @@ static void fmt_bound(double v, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* The classes: df__class_breaks' when given (the map pictures' classes,
+ * after a class of its own for 0, drawn white), else equal "nice"
+ * intervals up to max. */
 static void choropleth_renderer(buf *b, const df__qgis_layer *l)
 {
-    double step = nice_step(l->max);
+    double step = nice_step(l->max), lower[NCLASSES + 1], upper[NCLASSES + 1];
+    const char *colour[NCLASSES + 1];
+    int n = 0;
+    if (l->nclasses > 0) {
+        lower[n] = upper[n] = 0, colour[n++] = "#ffffff";
+        for (int c = 0; c < l->nclasses && c < NCLASSES; c++, n++) {
+            lower[n] = c == 0 ? l->vmin : l->breaks[c - 1];
+            upper[n] = l->breaks[c];
+            colour[n] = ramp[df__class_colour(c, l->nclasses)];
+        }
+    } else {
+        for (; n < NCLASSES; n++) lower[n] = n * step, upper[n] = (n + 1) * step, colour[n] = ramp[n];
+    }
     char name[8], lo[40], hi[40];
     open_(b,
           "<renderer-v2 type=\"graduatedSymbol\" attr=\"%s\" graduatedMethod=\"GraduatedColor\" symbollevels=\"0\" "
           "forceraster=\"0\" enableorderby=\"0\">",
           esc(l->field));
     open_(b, "<ranges>");
-    for (int k = 0; k < NCLASSES; k++) {
-        fmt_bound(k * step, lo, sizeof lo);
-        fmt_bound((k + 1) * step, hi, sizeof hi);
-        line(b, "<range symbol=\"%d\" lower=\"%.15g\" upper=\"%.15g\" label=\"%s - %s\" render=\"true\"/>", k, k * step,
-             (k + 1) * step, lo, hi);
+    for (int k = 0; k < n; k++) {
+        /* QGIS takes the first range holding a value, bounds included: a
+         * class's lower bound is the class below's upper, labelled + 1 */
+        int shift = l->nclasses > 0 && k > 1;
+        fmt_bound(lower[k] + shift, lo, sizeof lo);
+        fmt_bound(upper[k], hi, sizeof hi);
+        if (upper[k] == lower[k] + shift)
+            line(b, "<range symbol=\"%d\" lower=\"%.15g\" upper=\"%.15g\" label=\"%s\" render=\"true\"/>", k, lower[k],
+                 upper[k], hi);
+        else
+            line(b, "<range symbol=\"%d\" lower=\"%.15g\" upper=\"%.15g\" label=\"%s - %s\" render=\"true\"/>", k,
+                 lower[k], upper[k], lo, hi);
     }
     close_(b, "ranges");
     open_(b, "<symbols>");
-    for (int k = 0; k < NCLASSES; k++) {
+    for (int k = 0; k < n; k++) {
         snprintf(name, sizeof name, "%d", k);
-        fill_symbol(b, name, rgba(ramp[k], 255), "128,128,128,255", "0.2");
+        fill_symbol(b, name, rgba(colour[k], 255), "128,128,128,255", "0.2");
     }
     close_(b, "symbols");
     open_(b, "<colorramp type=\"gradient\" name=\"[source]\">");
@@ -614,6 +643,18 @@ static void datasource(const df__qgis_layer *l, char *out, size_t cap)
         snprintf(out, cap, "./layers.gpkg|layername=%s", l->name);
 }
 
+/* <tag>text</tag> on one line, text escaped whatever its length (a WKT). */
+static void text_line(buf *b, const char *tag, const char *text)
+{
+    for (int i = 0; i < b->indent; i++) put_raw(b, "  ", 2);
+    put_tag(b, "<", tag, ">");
+    for (const char *c = text ? text : ""; *c; c++) {
+        const char *r = *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '"' ? "&quot;" : NULL;
+        put_raw(b, r ? r : c, r ? strlen(r) : 1);
+    }
+    put_tag(b, "</", tag, ">\n");
+}
+
 /* A <spatialrefsys> QGIS reads from its WKT (srsid 0: QGIS's own database
  * ids are not ours to know). */
 static df_status spatialrefsys(df_ctx *ctx, buf *b, const char *crs)
@@ -629,8 +670,8 @@ static df_status spatialrefsys(df_ctx *ctx, buf *b, const char *crs)
     }
     const char *auth = OSRGetAuthorityName(srs, NULL), *code = OSRGetAuthorityCode(srs, NULL);
     open_(b, "<spatialrefsys>");
-    line(b, "<wkt>%s</wkt>", esc(wkt));
-    line(b, "<proj4>%s</proj4>", esc(proj4));
+    text_line(b, "wkt", wkt);
+    text_line(b, "proj4", proj4);
     line(b, "<srsid>0</srsid>");
     line(b, "<srid>%s</srid>", code ? code : "0");
     line(b, "<authid>%s%s%s</authid>", auth ? auth : "", auth && code ? ":" : "", auth && code ? code : "");

@@ -319,3 +319,13 @@ void df__match_place(const df_boundaries *b, df__name_cache *cache, int level, i
         if (prefer_points) m->unit = at, m->how = DF__HOW_POINT, m->score = 1;
     }
 }
+
+int df__unswap_point(const df_boundaries *b, double *lon, double *lat)
+{
+    int level = b ? df_boundaries_finest_level(b) : 0;
+    if (!level || df_boundaries_locate(b, level, *lon, *lat) >= 0 || df_boundaries_locate(b, level, *lat, *lon) < 0)
+        return 0;
+    double t = *lon;
+    *lon = *lat, *lat = t;
+    return 1;
+}

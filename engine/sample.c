@@ -74,6 +74,15 @@ static const char *const district_variants[D_COUNT][5] = {
     [D_BAIJI] = {"Baiji", "Beji", "Bayji", NULL},
 };
 
+/* The governorate of each district (COD-AB 2019). */
+static const unsigned char district_gov[D_COUNT] = {
+    [D_MOSUL] = G_NINEWA,       [D_HAMDANIYA] = G_NINEWA, [D_TILKAIF] = G_NINEWA, [D_TELAFAR] = G_NINEWA,
+    [D_HATRA] = G_NINEWA,       [D_SHIKHAN] = G_NINEWA,   [D_BAAJ] = G_NINEWA,    [D_MAKHMOUR] = G_ERBIL,
+    [D_SHIRQAT] = G_SALAHADDIN, [D_HAWIGA] = G_KIRKUK,    [D_AQRA] = G_NINEWA,    [D_SINJAR] = G_NINEWA,
+    [D_ERBIL] = G_ERBIL,        [D_DOHUK] = G_DOHUK,      [D_ZAKHO] = G_DOHUK,    [D_KIRKUK] = G_KIRKUK,
+    [D_TIKRIT] = G_SALAHADDIN,  [D_BAIJI] = G_SALAHADDIN,
+};
+
 /* Weights of origin districts of the displaced, before and after the
  * west-Mosul offensive (19 Feb 2017). */
 static const unsigned char origin_weight[2][D_COUNT] = {
@@ -225,7 +234,7 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
     const sample_place *p = pick_place(r, returned ? W_RETURN : phase ? W_WEST : W_EAST);
     int no_coords = rng_below(r, 100) < 5;
     char lat[24] = "", lon[24] = "", fam[24], ind[24] = "";
-    const char *origin, *from = "", *from_gov = "", *shelter;
+    const char *origin, *origin_gov, *from = "", *from_gov = "", *shelter;
     unsigned a = rng_below(r, 100);
     long families;
 
@@ -237,6 +246,7 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
     if (returned) {
         /* Home again: origin is the district returned to; they left a camp. */
         origin = pick_spelling(r, district_variants[p->district]);
+        origin_gov = pick_spelling(r, gov_exact[p->gov]);
         const sample_place *camp = pick_place(r, W_CAMP);
         from = pick_spelling(r, district_variants[camp->district]);
         /* the governorate too, so that returns count at admin 1 as well */
@@ -244,7 +254,10 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
         shelter = "Private setting";
         families = 1 + (long)(a * a / 150);
     } else {
-        origin = pick_spelling(r, district_variants[pick_index(r, origin_weight[phase], D_COUNT)]);
+        int d = pick_index(r, origin_weight[phase], D_COUNT);
+        origin = pick_spelling(r, district_variants[d]);
+        /* the governorate too, so that flows can be drawn between governorates */
+        origin_gov = pick_spelling(r, gov_exact[district_gov[d]]);
         shelter = p->camp ? "Camp" : "Private setting";
         families = 1 + (long)(p->camp ? a * a * a / 4000 : a * a / 400);
     }
@@ -255,15 +268,15 @@ static int write_row(FILE *f, sample_rng *r, const char *date, int day, int retu
     /* Calls kept out of the initialiser: its evaluation order is unspecified. */
     const char *gov = pick_spelling(r, no_coords ? gov_exact[p->gov] : gov_variants[p->gov]);
     const char *district = pick_spelling(r, district_variants[p->district]);
-    const char *fields[13] = {date,    returned ? "Returned" : "Displaced",
-                              gov,     district,
-                              p->name, lat,
-                              lon,     shelter,
-                              origin,  from_gov,
-                              from,    fam,
-                              ind};
-    for (int i = 0; i < 13; i++)
-        if (put_field(f, fields[i], i == 12) < 0) return -1;
+    const char *fields[14] = {date,       returned ? "Returned" : "Displaced",
+                              gov,        district,
+                              p->name,    lat,
+                              lon,        shelter,
+                              origin_gov, origin,
+                              from_gov,   from,
+                              fam,        ind};
+    for (int i = 0; i < 14; i++)
+        if (put_field(f, fields[i], i == 13) < 0) return -1;
     return 0;
 }
 
@@ -289,7 +302,8 @@ static int write_all(FILE *f, unsigned seed)
     char date[48]; /* room for any int, to satisfy -Wformat-truncation */
 
     if (fputs("Date,Status,Governorate,District,Location,Latitude,Longitude,Shelter,"
-              "District of Origin,Governorate of Displacement,District of Displacement,Families,Individuals\n",
+              "Governorate of Origin,District of Origin,Governorate of Displacement,District of "
+              "Displacement,Families,Individuals\n",
               f) == EOF)
         return -1;
     for (int day = 0; day < NDAYS; day++) {

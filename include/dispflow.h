@@ -547,6 +547,7 @@ typedef struct {
     long points;         /* points kept */
     long filtered;       /* valid records left out by status or date */
     long no_point;       /* valid records without coordinates */
+    long swapped;        /* points outside the boundaries whose swap is inside: swapped */
     df_read_stats read;
 } df_density_info;
 
@@ -587,6 +588,32 @@ df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, c
  * rasters can be compared cell by cell. Float32 GeoTIFF, atomic. */
 df_status df_density_write_choropleth(df_ctx *ctx, const df_density *d, const df_join *j, const df_boundaries *b,
                                       const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Jobs: the whole run after a data round (docs/jobs.md)                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct df_job df_job;
+
+/* Read a job file (INI) and check it before any work: every section and key
+ * known, every value valid, every input file present. Relative paths resolve
+ * against the job file's folder. An error names the file, the line and the
+ * key. shipped_aliases: the alias table used unless the job says
+ * shipped_aliases = no (may be NULL). */
+df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases, df_job **out);
+void df_job_free(df_job *job);
+/* The output folder (resolved). Borrowed. */
+const char *df_job_output(const df_job *job);
+/* Write the bundle to dir instead (as given, not relative to the job). */
+df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir);
+
+/* Run the job: join at every level asked for, flows, density, maps, the
+ * situation report, the QGIS project and the manifest, written into a
+ * temporary folder beside the output folder and swapped into place only
+ * when complete (a failed run leaves the previous bundle untouched). The
+ * same inputs and job give byte-identical files. Progress goes through the
+ * context's progress callback, one stage at a time. */
+df_status df_job_run(df_ctx *ctx, const df_job *job);
 
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */

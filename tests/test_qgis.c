@@ -182,15 +182,32 @@ static int bundle_layers(const char *dir, double raster_max, df__qgis_layer *l)
     char gpkg[512];
     in_dir(gpkg, dir, "layers.gpkg");
     df__qgis_layer v[] = {
-        {"flows", "Flows: individuals", DF__STYLE_FLOWS, "individuals", max_of(gpkg, "flows", "individuals"), NULL,
-         "EPSG:4326", 0, 1},
-        {"flow_nodes", "Flow nodes: inflow", DF__STYLE_NODES, "inflow", max_of(gpkg, "flow_nodes", "inflow"), NULL,
-         "EPSG:4326", 0, 0},
-        {"records", "Record locations", DF__STYLE_POINTS, NULL, 0, NULL, "EPSG:4326", 0, 0},
-        {"density_displaced.tif", "Density of displaced people", DF__STYLE_RASTER, NULL, raster_max, "people/km2",
-         "EPSG:32638", 0, 0},
-        {"adm1", "Governorates: displaced", DF__STYLE_CHOROPLETH, "displaced", max_of(gpkg, "adm1", "displaced"), NULL,
-         "EPSG:4326", 0, 0},
+        {.name = "flows",
+         .title = "Flows: individuals",
+         .style = DF__STYLE_FLOWS,
+         .field = "individuals",
+         .max = max_of(gpkg, "flows", "individuals"),
+         .crs = "EPSG:4326",
+         .temporal = 1},
+        {.name = "flow_nodes",
+         .title = "Flow nodes: inflow",
+         .style = DF__STYLE_NODES,
+         .field = "inflow",
+         .max = max_of(gpkg, "flow_nodes", "inflow"),
+         .crs = "EPSG:4326"},
+        {.name = "records", .title = "Record locations", .style = DF__STYLE_POINTS, .crs = "EPSG:4326"},
+        {.name = "density_displaced.tif",
+         .title = "Density of displaced people",
+         .style = DF__STYLE_RASTER,
+         .max = raster_max,
+         .units = "people/km2",
+         .crs = "EPSG:32638"},
+        {.name = "adm1",
+         .title = "Governorates: displaced",
+         .style = DF__STYLE_CHOROPLETH,
+         .field = "displaced",
+         .max = max_of(gpkg, "adm1", "displaced"),
+         .crs = "EPSG:4326"},
     };
     memcpy(l, v, sizeof v);
     return (int)(sizeof v / sizeof v[0]);
@@ -220,7 +237,13 @@ TEST(styles_are_xml_and_reproducible)
 /* Nice class breaks, with thousands separators in the legend. */
 TEST(choropleth_breaks_are_round)
 {
-    df__qgis_layer l = {"adm2", "Districts", DF__STYLE_CHOROPLETH, "displaced", 410520, NULL, "EPSG:4326", 18, 0};
+    df__qgis_layer l = {.name = "adm2",
+                        .title = "Districts",
+                        .style = DF__STYLE_CHOROPLETH,
+                        .field = "displaced",
+                        .max = 410520,
+                        .crs = "EPSG:4326",
+                        .features = 18};
     char *q = df__qgis_style_qml(&l);
     EXPECT(q && strstr(q, "label=\"0 - 100,000\""));
     EXPECT(q && strstr(q, "label=\"400,000 - 500,000\""));
@@ -335,7 +358,12 @@ TEST(styles_for_a_missing_layer_fail)
     GDALDatasetH ds = GDALOpenEx(gpkg, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL);
     EXPECT(ds != NULL);
     if (!ds) goto done;
-    df__qgis_layer l = {"adm3", "Sub-districts", DF__STYLE_CHOROPLETH, "displaced", 10, NULL, "EPSG:4326", 0, 0};
+    df__qgis_layer l = {.name = "adm3",
+                        .title = "Sub-districts",
+                        .style = DF__STYLE_CHOROPLETH,
+                        .field = "displaced",
+                        .max = 10,
+                        .crs = "EPSG:4326"};
     EXPECT_INT(df__gpkg_write_styles(ctx, ds, &l, 1, STAMP), DF_EGDAL);
     EXPECT(strstr(df_ctx_errmsg(ctx), "adm3") && strstr(df_ctx_errmsg(ctx), "layers.gpkg"));
     GDALClose(ds);

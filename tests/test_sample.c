@@ -9,9 +9,10 @@
 
 #define HEADER                                                                                                         \
     "Date,Status,Governorate,District,Location,Latitude,Longitude,Shelter,"                                            \
-    "District of Origin,Governorate of Displacement,District of Displacement,Families,Individuals"
+    "Governorate of Origin,District of Origin,Governorate of Displacement,District of "                                \
+    "Displacement,Families,Individuals"
 
-enum { F_DATE, F_STATUS, F_GOV, F_LAT = 5, F_LON, F_FAMILIES = 11, F_INDIVIDUALS, NFIELDS };
+enum { F_DATE, F_STATUS, F_GOV, F_LAT = 5, F_LON, F_FAMILIES = 12, F_INDIVIDUALS, NFIELDS };
 
 static char dir[64];
 
@@ -187,7 +188,7 @@ static tally tally_file(unsigned seed)
     return t;
 }
 
-/* Every row has 13 fields, a date in the period in order, a status, counts
+/* Every row has 14 fields, a date in the period in order, a status, counts
  * with individuals = families x 6 where present. */
 TEST(rows_are_well_formed)
 {

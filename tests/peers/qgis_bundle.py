@@ -33,8 +33,18 @@ from qgis.PyQt.QtGui import QColor
 
 failures = []
 
-# YlOrRd, as engine/qgis.c writes the choropleth classes
+# YlOrRd, as engine/qgis.c writes the choropleth classes: the classes of the
+# map pictures (up to five, the top one always the darkest) after a white
+# class of its own for 0
 CHOROPLETH = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+
+
+def choropleth_colours(colours):
+    """White for 0, then ramp colours in ramp order ending with the darkest."""
+    if colours[:1] == ["#ffffff"]:
+        colours = colours[1:]
+    idx = [CHOROPLETH.index(c) if c in CHOROPLETH else -1 for c in colours]
+    return bool(idx) and -1 not in idx and idx == sorted(set(idx)) and idx[-1] == len(CHOROPLETH) - 1
 
 
 def check(cond, what):
@@ -64,7 +74,7 @@ def styled(layer):
     if name in ("adm1", "adm2", "adm3"):
         ranges = r.ranges() if kind == "graduatedSymbol" else []
         colours = [rg.symbol().color().name() for rg in ranges]
-        return kind == "graduatedSymbol" and colours == CHOROPLETH, "%s %s" % (kind, ",".join(colours))
+        return kind == "graduatedSymbol" and choropleth_colours(colours), "%s %s" % (kind, ",".join(colours))
     if name == "flows":
         sl = r.symbol().symbolLayer(0) if kind == "singleSymbol" else None
         cls = sl.layerType() if sl else ""

@@ -1,0 +1,496 @@
+/*
+ * job.c — the job file of `dispflow run`: an INI file (read with libinih)
+ * naming the inputs, the period, the products and the output folder. Every
+ * key is checked before any work starts; an error names the file, the line
+ * and the key. Keys are documented in docs/jobs.md.
+ */
+#include "dfint.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+/* ---- the keys -------------------------------------------------------------- */
+
+typedef enum {
+    K_TEXT,   /* free text */
+    K_INPUT,  /* a file that must exist, relative to the job file */
+    K_OUTPUT, /* the output folder, relative to the job file */
+    K_DATE,
+    K_INT,    /* a whole number >= 0 */
+    K_NUMBER, /* a number > 0 */
+    K_RATIO,  /* a number >= 0 */
+    K_BOOL,   /* yes/no, true/false, on/off, 1/0 */
+    K_CHOICE, /* one of the words in choices; stored as its index */
+    K_LEVEL,  /* adm1..adm3 or 1..3 */
+    K_LEVELS, /* a list of levels: a bit mask */
+    K_KERNEL,
+    K_DELIMITER
+} key_type;
+
+static const char *const steps[] = {"none", "day", "week", "month", NULL};
+static const char *const kinds[] = {"increments", "snapshots", NULL};
+static const char *const movements[] = {"displaced", "returned", NULL};
+static const char *const density_statuses[] = {"displaced", "returned", "all", NULL};
+static const char *const preferences[] = {"names", "points", NULL};
+static const char *const endpoint_ways[] = {"inside", "weighted", NULL};
+static const char *const bandwidth_rules[] = {"fixed", "silverman", "scott", NULL};
+
+#define AT(field) offsetof(struct df_job, field)
+
+static const struct key_def {
+    const char *section, *key;
+    key_type type;
+    size_t at;
+    const char *const *choices;
+} keys[] = {
+    {"job", "title", K_TEXT, AT(title), NULL},
+    {"job", "output", K_OUTPUT, AT(output), NULL},
+    {"job", "source", K_TEXT, AT(source), NULL},
+    {"job", "from", K_DATE, AT(from), NULL},
+    {"job", "as_of", K_DATE, AT(as_of), NULL},
+    {"job", "step", K_CHOICE, AT(step), steps},
+    {"job", "origins", K_TEXT, AT(origins), NULL},
+    {"records", "path", K_INPUT, AT(records_path), NULL},
+    {"records", "layer", K_TEXT, AT(records_layer), NULL},
+    {"records", "map", K_TEXT, AT(records_map), NULL},
+    {"records", "delimiter", K_DELIMITER, AT(delimiter), NULL},
+    {"records", "header", K_BOOL, AT(header), NULL},
+    {"records", "household_size", K_NUMBER, AT(household_size), NULL},
+    {"records", "kind", K_CHOICE, AT(kind), kinds},
+    {"records", "status", K_CHOICE, AT(default_status), movements},
+    {"boundaries", "adm1", K_INPUT, AT(adm[1]), NULL},
+    {"boundaries", "adm2", K_INPUT, AT(adm[2]), NULL},
+    {"boundaries", "adm3", K_INPUT, AT(adm[3]), NULL},
+    {"boundaries", "aliases", K_INPUT, AT(aliases), NULL},
+    {"boundaries", "shipped_aliases", K_BOOL, AT(shipped_aliases), NULL},
+    {"boundaries", "prefer", K_CHOICE, AT(prefer_points), preferences},
+    {"join", "levels", K_LEVELS, AT(levels), NULL},
+    {"flows", "enabled", K_BOOL, AT(flows), NULL},
+    {"flows", "origin_level", K_LEVEL, AT(origin_level), NULL},
+    {"flows", "dest_level", K_LEVEL, AT(dest_level), NULL},
+    {"flows", "min", K_INT, AT(flow_min), NULL},
+    {"flows", "top", K_INT, AT(flow_top), NULL},
+    {"flows", "intra", K_BOOL, AT(flow_intra), NULL},
+    {"flows", "bend", K_RATIO, AT(bend), NULL},
+    {"flows", "endpoints", K_CHOICE, AT(endpoints), endpoint_ways},
+    {"density", "enabled", K_BOOL, AT(density), NULL},
+    {"density", "status", K_CHOICE, AT(density_status), density_statuses},
+    {"density", "kernel", K_KERNEL, AT(kernel), NULL},
+    {"density", "radius", K_NUMBER, AT(radius), NULL},
+    {"density", "bandwidth", K_CHOICE, AT(bandwidth), bandwidth_rules},
+    {"density", "pixel", K_NUMBER, AT(pixel), NULL},
+    {"density", "mask", K_BOOL, AT(mask), NULL},
+    {"density", "t_srs", K_TEXT, AT(t_srs), NULL},
+    {"report", "maps", K_BOOL, AT(maps), NULL},
+    {"report", "top_flows", K_INT, AT(top_flows), NULL},
+};
+#define NKEYS ((int)(sizeof keys / sizeof *keys))
+
+#undef AT
+
+/* ---- reading ------------------------------------------------------------- */
+
+typedef struct {
+    df_ctx *ctx;
+    df_job *job;
+    FILE *file;
+    int line;          /* the line inih is on */
+    int section_line;  /* the line of the last [section] */
+    int line_too_long; /* the reader stopped at a line longer than inih takes */
+    int seen[NKEYS];   /* line a key was set on, 0 = not yet */
+    df_status st;      /* the first error */
+} reader;
+
+/* inih's reader, counting lines so that every error can name its line. */
+static char *read_line(char *str, int num, void *stream)
+{
+    reader *r = stream;
+    if (!fgets(str, num, r->file)) return NULL;
+    r->line++;
+    if (str[strspn(str, " \t")] == '[') r->section_line = r->line;
+    size_t n = strlen(str);
+    if (n > 0 && str[n - 1] != '\n' && !feof(r->file)) {
+        r->line_too_long = num - 1;
+        return NULL;
+    }
+    return str;
+}
+
+/* Record the first error, naming the file, the line and the key (k NULL:
+ * the section); returns 0 for inih. */
+static int job_error(reader *r, const struct key_def *k, const char *fmt, ...) DF_PRINTF(3, 4);
+static int job_error(reader *r, const struct key_def *k, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (r->st == DF_OK)
+        r->st = k ? df__error(r->ctx, DF_EINVAL, "%s:%d: [%s] %s: %s", r->job->path, r->line, k->section, k->key, what)
+                  : df__error(r->ctx, DF_EINVAL, "%s:%d: %s", r->job->path, r->line, what);
+    return 0;
+}
+
+/* Drop "." segments and fold "x/.." pairs, lexically: "jobs/../out" is
+ * "out" (names in messages and in the manifest read as the user thinks). */
+static void clean_path(char *p)
+{
+    char *seg[256];
+    int n = 0, absolute = p[0] == '/';
+    for (char *save = NULL, *t = strtok_r(p, "/", &save); t && n < 256; t = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(t, ".")) continue;
+        if (!strcmp(t, "..") && n > 0 && strcmp(seg[n - 1], "..") != 0) {
+            n--;
+            continue;
+        }
+        if (!strcmp(t, "..") && absolute) continue; /* "/.." is "/" */
+        seg[n++] = t;
+    }
+    char out[4096];
+    size_t k = 0;
+    out[0] = 0;
+    if (absolute) out[k++] = '/';
+    for (int i = 0; i < n && k < sizeof out - 1; i++)
+        k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", i ? "/" : "", seg[i]);
+    if (k == 0) out[k++] = '.';
+    out[k < sizeof out ? k : sizeof out - 1] = 0;
+    strcpy(p, out); /* never longer than the input */
+}
+
+/* A path of the job: absolute, or relative to the job file's folder. */
+static char *resolve(const df_job *job, const char *value)
+{
+    size_t n = strlen(job->dir) + strlen(value) + 3;
+    char *p = malloc(n);
+    if (!p) return NULL;
+    if (value[0] == '/' || !strcmp(job->dir, "."))
+        snprintf(p, n, "%s", value);
+    else
+        snprintf(p, n, "%s/%s", job->dir, value);
+    clean_path(p);
+    return p;
+}
+
+static int parse_bool(const char *v)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcasecmp(v, yes[i])) return 1;
+        if (!strcasecmp(v, no[i])) return 0;
+    }
+    return -1;
+}
+
+static int parse_level(const char *v)
+{
+    if (!strncasecmp(v, "adm", 3)) v += 3;
+    return v[0] >= '1' && v[0] <= '3' && !v[1] ? v[0] - '0' : -1;
+}
+
+static int parse_choice(const char *v, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        if (!strcasecmp(v, choices[i])) return i;
+    return -1;
+}
+
+/* "a, b or c", for a message. */
+static const char *choice_list(const char *const *choices, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    for (int i = 0; choices[i]; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%s%s", i == 0 ? "" : choices[i + 1] ? ", " : " or ", choices[i]);
+    }
+    return buf;
+}
+
+static int set_value(reader *r, const struct key_def *k, const char *v)
+{
+    df_job *job = r->job;
+    void *at = (char *)job + k->at;
+    char buf[256];
+    switch (k->type) {
+    case K_TEXT:
+        free(*(char **)at);
+        if (!(*(char **)at = df__strdup(v))) return job_error(r, k, "out of memory");
+        return 1;
+    case K_INPUT:
+    case K_OUTPUT: {
+        char *p = resolve(job, v);
+        struct stat sb;
+        if (!p) return job_error(r, k, "out of memory");
+        free(*(char **)at);
+        *(char **)at = p;
+        if (k->type == K_INPUT && stat(p, &sb) != 0) return job_error(r, k, "no such file: %s", p);
+        if (k->type == K_INPUT && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+            return job_error(r, k, "not a file: %s", p);
+        return 1;
+    }
+    case K_DATE:
+        if (df_date_parse(v, (int32_t *)at) != 0) return job_error(r, k, "not a date (use yyyy-mm-dd): '%s'", v);
+        return 1;
+    case K_INT: {
+        int64_t n;
+        if (df__parse_count(v, strlen(v), &n) != 0 || n < 0 || n > INT32_MAX)
+            return job_error(r, k, "not a whole number >= 0: '%s'", v);
+        *(int64_t *)at = n;
+        return 1;
+    }
+    case K_NUMBER:
+    case K_RATIO: {
+        double d;
+        if (df__parse_double(v, strlen(v), &d) != 0 || !(k->type == K_NUMBER ? d > 0 : d >= 0) || d > 1e12)
+            return job_error(r, k, "not a number %s 0: '%s'", k->type == K_NUMBER ? ">" : ">=", v);
+        *(double *)at = d;
+        return 1;
+    }
+    case K_BOOL:
+        if ((*(int *)at = parse_bool(v)) < 0) return job_error(r, k, "not yes or no: '%s'", v);
+        return 1;
+    case K_CHOICE:
+        if ((*(int *)at = parse_choice(v, k->choices)) < 0)
+            return job_error(r, k, "'%s' is not %s", v, choice_list(k->choices, buf, sizeof buf));
+        return 1;
+    case K_LEVEL:
+        if ((*(int *)at = parse_level(v)) < 0) return job_error(r, k, "not adm1, adm2 or adm3: '%s'", v);
+        return 1;
+    case K_LEVELS: {
+        int mask = 0;
+        snprintf(buf, sizeof buf, "%s", v);
+        for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+            int l = parse_level(t);
+            if (l < 0) return job_error(r, k, "not a list of adm1, adm2, adm3: '%s'", v);
+            mask |= 1 << l;
+        }
+        if (!mask) return job_error(r, k, "no level given: '%s'", v);
+        *(int *)at = mask;
+        return 1;
+    }
+    case K_KERNEL:
+        if ((*(int *)at = df_kernel_parse(v)) < 0)
+            return job_error(r, k, "'%s' is not quartic, triweight, epanechnikov, triangular, uniform or gaussian", v);
+        return 1;
+    case K_DELIMITER: {
+        static const char *const names[] = {"comma", "semicolon", "tab", "pipe", NULL};
+        static const char chars[] = ",;\t|";
+        int i = parse_choice(v, names);
+        if (i < 0 && strlen(v) == 1 && strchr(chars, v[0])) i = (int)(strchr(chars, v[0]) - chars);
+        if (i < 0) return job_error(r, k, "'%s' is not comma, semicolon, tab or pipe", v);
+        *(char *)at = chars[i];
+        return 1;
+    }
+    }
+    return 0;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    reader *r = user;
+    if (r->st != DF_OK) return 0;
+    int known_section = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0) continue;
+        known_section = 1;
+        if (strcmp(keys[i].key, name) != 0) continue;
+        if (r->seen[i]) return job_error(r, &keys[i], "set twice (first on line %d)", r->seen[i]);
+        r->seen[i] = r->line;
+        return set_value(r, &keys[i], value);
+    }
+    if (!known_section) {
+        r->line = r->section_line;
+        return job_error(r, NULL, "unknown section [%s] (see docs/jobs.md)", section);
+    }
+    return job_error(r, NULL, "[%s] %s: unknown key (see docs/jobs.md)", section, name);
+}
+
+/* ---- the job ------------------------------------------------------------- */
+
+static void defaults(df_job *job)
+{
+    job->from = job->as_of = DF_NO_DATE;
+    job->step = DF_STEP_MONTH;
+    job->header = -1;
+    job->household_size = 6;
+    job->shipped_aliases = 1;
+    job->levels = 0; /* every level up to the finest boundary file */
+    job->flows = 1;
+    job->flow_intra = 1;
+    job->bend = 0.15;
+    job->endpoints = DF_ENDPOINTS_WEIGHTED;
+    job->density = 1;
+    job->density_status = 0; /* displaced */
+    job->kernel = DF_KERNEL_QUARTIC;
+    job->radius = 5000;
+    job->pixel = 1000;
+    job->mask = 1;
+    job->maps = 1;
+    job->top_flows = 10;
+}
+
+/* Keys that need one another, checked once the whole file is read. */
+static df_status check_whole(df_ctx *ctx, df_job *job)
+{
+    static const char *const required[][2] = {{"job", "output"}, {"records", "path"}};
+    for (int i = 0; i < 2; i++) {
+        const char *v = i == 0 ? job->output : job->records_path;
+        if (!v || !v[0])
+            return df__error(ctx, DF_EINVAL, "%s: [%s] %s is required", job->path, required[i][0], required[i][1]);
+    }
+    for (int l = 3; l >= 1 && !job->finest; l--)
+        if (job->adm[l]) job->finest = l;
+    if (!job->finest)
+        return df__error(ctx, DF_EINVAL, "%s: [boundaries] needs a boundary file: adm1, adm2 or adm3", job->path);
+    if (!job->levels) job->levels = (1 << (job->finest + 1)) - 2; /* 1..finest */
+    for (int l = job->finest + 1; l <= 3; l++)
+        if (job->levels & (1 << l))
+            return df__error(ctx, DF_EINVAL,
+                             "%s: [join] levels: adm%d asked for, but the finest boundary file is adm%d", job->path, l,
+                             job->finest);
+    if (!job->origin_level) job->origin_level = job->finest;
+    if (!job->dest_level) job->dest_level = job->finest;
+    if (job->origin_level > job->finest || job->dest_level > job->finest)
+        return df__error(ctx, DF_EINVAL, "%s: [flows] levels finer than the finest boundary file (adm%d)", job->path,
+                         job->finest);
+    if (job->from != DF_NO_DATE && job->as_of != DF_NO_DATE && job->from > job->as_of)
+        return df__error(ctx, DF_EINVAL, "%s: [job] from is after as_of", job->path);
+    /* the output folder's parent must exist: the bundle is made beside it */
+    char *slash = strrchr(job->output, '/');
+    if (slash && slash != job->output) {
+        struct stat sb;
+        *slash = 0;
+        int ok = stat(job->output, &sb) == 0 && S_ISDIR(sb.st_mode);
+        *slash = '/';
+        if (!ok)
+            return df__error(ctx, DF_EINVAL, "%s: [job] output: the folder above %s does not exist", job->path,
+                             job->output);
+    }
+    return DF_OK;
+}
+
+df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases, df_job **out)
+{
+    *out = NULL;
+    df_job *job = calloc(1, sizeof *job);
+    if (!job) return df__error(ctx, DF_ENOMEM, "out of memory");
+    defaults(job);
+    job->path = df__strdup(path);
+    job->dir = df__strdup(path);
+    job->shipped_aliases_path = shipped_aliases ? df__strdup(shipped_aliases) : NULL;
+    if (!job->path || !job->dir || (shipped_aliases && !job->shipped_aliases_path)) {
+        df_job_free(job);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    char *slash = strrchr(job->dir, '/');
+    if (slash)
+        slash[slash == job->dir] = 0; /* "/x.ini" keeps "/" */
+    else
+        strcpy(job->dir, ".");
+
+    reader r = {.ctx = ctx, .job = job};
+    if (!(r.file = fopen(path, "r"))) {
+        df_status st = df__error(ctx, DF_EIO, "cannot read the job file %s: %s", path, strerror(errno));
+        df_job_free(job);
+        return st;
+    }
+    int rc = ini_parse_stream(read_line, &r, on_key, &r);
+    fclose(r.file);
+    if (r.st == DF_OK && r.line_too_long)
+        r.st = df__error(ctx, DF_EINVAL, "%s:%d: line longer than %d characters", path, r.line, r.line_too_long);
+    if (r.st == DF_OK && rc > 0)
+        r.st = df__error(ctx, DF_EINVAL, "%s:%d: not a [section] or a key = value line", path, rc);
+    if (r.st == DF_OK) r.st = check_whole(ctx, job);
+    if (r.st != DF_OK) {
+        df_job_free(job);
+        return r.st;
+    }
+    *out = job;
+    return DF_OK;
+}
+
+void df_job_free(df_job *job)
+{
+    if (!job) return;
+    for (int i = 0; i < NKEYS; i++)
+        if (keys[i].type == K_TEXT || keys[i].type == K_INPUT || keys[i].type == K_OUTPUT)
+            free(*(char **)((char *)job + keys[i].at));
+    free(job->path);
+    free(job->dir);
+    free(job->shipped_aliases_path);
+    free(job);
+}
+
+const char *df_job_output(const df_job *job) { return job->output; }
+
+void df__job_each(const df_job *job, df__job_visit fn, void *user)
+{
+    for (int i = 0; i < NKEYS; i++) {
+        const struct key_def *k = &keys[i];
+        const void *at = (const char *)job + k->at;
+        char buf[64];
+        const char *v = buf;
+        switch (k->type) {
+        case K_TEXT:
+        case K_INPUT:
+        case K_OUTPUT:
+            v = *(char *const *)at;
+            break;
+        case K_DATE:
+            df_date_format(*(const int32_t *)at, buf);
+            if (!buf[0]) v = NULL;
+            break;
+        case K_INT:
+            snprintf(buf, sizeof buf, "%lld", (long long)*(const int64_t *)at);
+            break;
+        case K_NUMBER:
+        case K_RATIO:
+            snprintf(buf, sizeof buf, "%.15g", *(const double *)at);
+            break;
+        case K_BOOL:
+            v = *(const int *)at < 0 ? "detect" : *(const int *)at ? "yes" : "no";
+            break;
+        case K_CHOICE:
+            v = k->choices[*(const int *)at];
+            break;
+        case K_LEVEL:
+            snprintf(buf, sizeof buf, "adm%d", *(const int *)at);
+            break;
+        case K_LEVELS:
+            buf[0] = 0;
+            for (int l = 1; l <= 3; l++)
+                if (*(const int *)at & (1 << l))
+                    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%sadm%d", buf[0] ? "," : "", l);
+            break;
+        case K_KERNEL:
+            v = df_kernel_name((df_kernel) * (const int *)at);
+            break;
+        case K_DELIMITER: {
+            static const char *const names[] = {"comma", "semicolon", "tab", "pipe"};
+            const char *p = strchr(",;\t|", *(const char *)at);
+            v = *(const char *)at && p ? names[p - ",;\t|"] : "detect";
+            break;
+        }
+        }
+        fn(k->section, k->key, v, user);
+    }
+}
+
+df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir)
+{
+    char *copy = df__strdup(dir);
+    if (!copy) return df__error(ctx, DF_ENOMEM, "out of memory");
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0; /* "out/" is the folder out */
+    free(job->output);
+    job->output = copy;
+    return DF_OK;
+}

@@ -1,0 +1,266 @@
+/*
+ * manifest.c — manifest.json of a bundle: what went in (paths, SHA-256,
+ * rows), with which parameters and library versions, what came out (every
+ * file with its SHA-256, the layers with their feature counts, the tables
+ * with their rows) and the balance of every join. No wall-clock time: the
+ * same run gives the same bytes.
+ */
+#include "dfint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gdal.h>
+#include <json-c/json.h>
+#include <ogr_api.h>
+#include <openssl/evp.h>
+
+int df__sha256_file(const char *path, char hex[65])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char buf[1 << 16], digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    size_t n;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(md, buf, n) == 1;
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(md, digest, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(md);
+    fclose(f);
+    for (unsigned i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return ok ? 0 : -1;
+}
+
+/* ---- json helpers --------------------------------------------------------------- */
+
+static void put_str(json_object *o, const char *key, const char *v)
+{
+    json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+static void put_int(json_object *o, const char *key, int64_t v)
+{
+    json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static void put_date(json_object *o, const char *key, int32_t day)
+{
+    char text[11];
+    df_date_format(day, text);
+    put_str(o, key, day == DF_NO_DATE ? NULL : text);
+}
+
+/* ---- inputs ------------------------------------------------------------------------ */
+
+static const char *const shapefile_parts[] = {".shp", ".shx", ".dbf", ".prj", ".cpg", NULL};
+
+/* One input file; a shapefile with each of its parts. */
+static json_object *input(df_ctx *ctx, const char *role, const char *path)
+{
+    json_object *o = json_object_new_object();
+    char hex[65];
+    put_str(o, "role", role);
+    put_str(o, "path", path);
+    if (df__sha256_file(path, hex) != 0) {
+        df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path);
+        return o;
+    }
+    put_str(o, "sha256", hex);
+    size_t n = strlen(path);
+    if (n > 4 && !strcasecmp(path + n - 4, ".shp")) {
+        json_object *parts = json_object_new_object();
+        char part[4200];
+        for (int k = 1; shapefile_parts[k]; k++) {
+            snprintf(part, sizeof part, "%.*s%s", (int)(n - 4), path, shapefile_parts[k]);
+            if (df__sha256_file(part, hex) == 0) put_str(parts, shapefile_parts[k] + 1, hex);
+        }
+        json_object_object_add(o, "parts_sha256", parts);
+    }
+    return o;
+}
+
+static json_object *inputs(df_ctx *ctx, const df__report *r)
+{
+    const df_job *job = r->job;
+    json_object *a = json_object_new_array();
+    json_object_array_add(a, input(ctx, "job", job->path));
+    json_object *rec = input(ctx, "records", job->records_path);
+    const df_balance *bal = df_join_balance(r->join[job->finest]);
+    put_int(rec, "rows", bal->read.rows);
+    json_object_array_add(a, rec);
+    for (int l = 1; l <= 3; l++) {
+        if (!job->adm[l]) continue;
+        char role[32];
+        snprintf(role, sizeof role, "boundaries adm%d", l);
+        json_object *o = input(ctx, role, job->adm[l]);
+        put_int(o, "features", r->file_units[l]);
+        json_object_array_add(a, o);
+    }
+    if (job->shipped_aliases && job->shipped_aliases_path)
+        json_object_array_add(a, input(ctx, "aliases (shipped)", job->shipped_aliases_path));
+    if (job->aliases) json_object_array_add(a, input(ctx, "aliases", job->aliases));
+    return a;
+}
+
+/* ---- outputs -------------------------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Data rows of a CSV table of ours: lines after the header and the HXL row. */
+static long table_rows(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long lines = 0;
+    int c, last = '\n';
+    if (!f) return -1;
+    while ((c = getc(f)) != EOF) {
+        if (c == '\n') lines++;
+        last = c;
+    }
+    fclose(f);
+    lines += last != '\n';
+    return lines >= 2 ? lines - 2 : 0;
+}
+
+static json_object *gpkg_layers(const char *path)
+{
+    json_object *o = json_object_new_object();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    for (int i = 0; ds && i < GDALDatasetGetLayerCount(ds); i++) {
+        OGRLayerH l = GDALDatasetGetLayer(ds, i);
+        put_int(o, OGR_L_GetName(l), OGR_L_GetFeatureCount(l, TRUE));
+    }
+    if (ds) GDALClose(ds);
+    return o;
+}
+
+static json_object *outputs(df_ctx *ctx, const char *dir)
+{
+    json_object *a = json_object_new_array();
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    if (!d) {
+        df__error(ctx, DF_EIO, "cannot list %s: %s", dir, strerror(errno));
+        return a;
+    }
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "manifest.json")) continue;
+        if (n == cap) {
+            char **grown = df__realloc_array(names, cap = cap ? 2 * cap : 32, sizeof *names);
+            if (!grown) break;
+            names = grown;
+        }
+        if (!(names[n] = df__strdup(e->d_name))) break;
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_names); /* the order of the disk is not ours */
+    for (size_t i = 0; i < n; i++) {
+        char path[4200], hex[65];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        json_object *o = json_object_new_object();
+        put_str(o, "file", names[i]);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            put_int(o, "bytes", ftell(f));
+            fclose(f);
+        }
+        if (df__sha256_file(path, hex) == 0) put_str(o, "sha256", hex);
+        const char *dot = strrchr(names[i], '.');
+        if (dot && !strcmp(dot, ".gpkg")) json_object_object_add(o, "layers", gpkg_layers(path));
+        if (dot && !strcmp(dot, ".csv") && strcmp(names[i], "decisions.csv") != 0) put_int(o, "rows", table_rows(path));
+        json_object_array_add(a, o);
+        free(names[i]);
+    }
+    free(names);
+    return a;
+}
+
+/* ---- balance ---------------------------------------------------------------------------- */
+
+static json_object *balance(const df_join *j)
+{
+    const df_balance *b = df_join_balance(j);
+    json_object *o = json_object_new_object(), *why = json_object_new_object();
+    put_int(o, "rows", b->read.rows);
+    put_int(o, "matched", b->matched);
+    put_int(o, "unmatched", b->unmatched);
+    put_int(o, "out_of_period", b->out_of_period);
+    put_int(o, "rejected", b->read.rejected);
+    for (int k = 0; k < DF_REJECT_COUNT; k++)
+        if (b->read.rejected_by[k]) put_int(why, df_reject_name((df_reject_reason)k), b->read.rejected_by[k]);
+    json_object_object_add(o, "rejected_by", why);
+    json_object_object_add(
+        o, "holds",
+        json_object_new_boolean(b->matched + b->unmatched + b->out_of_period + b->read.rejected == b->read.rows));
+    put_int(o, "individuals_matched", b->ind_matched);
+    put_int(o, "individuals_unmatched", b->ind_unmatched);
+    put_int(o, "individuals_out_of_period", b->ind_out_of_period);
+    put_date(o, "from", b->from);
+    put_date(o, "as_of", b->as_of);
+    return o;
+}
+
+static int add_parameter(const char *section, const char *key, const char *value, void *user)
+{
+    json_object *params = user, *sec = NULL;
+    if (!json_object_object_get_ex(params, section, &sec)) {
+        sec = json_object_new_object();
+        json_object_object_add(params, section, sec);
+    }
+    put_str(sec, key, value);
+    return 0;
+}
+
+df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
+{
+    json_object *m = json_object_new_object(), *v = json_object_new_object(), *params = json_object_new_object();
+    put_str(m, "generator", "dispflow " DISPFLOW_VERSION);
+    put_str(v, "dispflow", DISPFLOW_VERSION);
+    put_str(v, "gdal", GDALVersionInfo("RELEASE_NAME"));
+    put_str(v, "proj", proj_info().version);
+    put_str(v, "geos", GEOSversion());
+    json_object_object_add(m, "versions", v);
+    json_object_object_add(m, "inputs", inputs(ctx, r));
+    df__job_each(r->job, add_parameter, params);
+    json_object_object_add(m, "parameters", params);
+    json_object *bal = json_object_new_object();
+    for (int l = 1; l <= 3; l++) {
+        char key[8];
+        snprintf(key, sizeof key, "adm%d", l);
+        if (r->join[l]) json_object_object_add(bal, key, balance(r->join[l]));
+    }
+    json_object_object_add(m, "balance", bal);
+    if (r->density) {
+        const df_density_info *in = df_density_get_info(r->density);
+        json_object *o = json_object_new_object();
+        put_str(o, "file", r->density_file);
+        put_str(o, "crs", in->crs);
+        put_str(o, "kernel", df_kernel_name(in->kernel));
+        json_object_object_add(o, "radius_m", json_object_new_double(in->radius));
+        json_object_object_add(o, "pixel_m", json_object_new_double(in->geotransform[1]));
+        put_int(o, "points", in->points);
+        json_object_object_add(o, "total_weight", json_object_new_double(in->total_weight));
+        json_object_object_add(o, "edge_loss", json_object_new_double(in->edge_loss));
+        json_object_object_add(o, "mask_loss", json_object_new_double(in->mask_loss));
+        json_object_object_add(m, "density", o);
+    }
+    json_object_object_add(m, "outputs", outputs(ctx, dir));
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    const char *text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    FILE *f = fopen(path, "w");
+    df_status st = DF_OK;
+    if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) st = df__error(ctx, DF_EIO, "cannot write %s", path);
+    if (f && fclose(f) != 0 && st == DF_OK) st = df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    json_object_put(m);
+    return st;
+}

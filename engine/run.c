@@ -1,0 +1,688 @@
+/*
+ * run.c — `dispflow run JOB`: every stage of a data round in one run, into
+ * one bundle folder: layers.gpkg (with QGIS styles), the density raster,
+ * CSV tables, map pictures, the situation report, a QGIS project and a
+ * manifest. The bundle is built in a temporary folder beside the output
+ * folder and swapped into place only when complete.
+ */
+#define _GNU_SOURCE /* renameat2 */
+#include "dfint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#define LAYERS_FILE "layers.gpkg"
+
+typedef struct {
+    const df_job *job;
+    char dir[4096]; /* the temporary folder being filled */
+    df_record_opts ro;
+    const char *aliases[3];
+    df_boundaries *loaded[4]; /* the boundary file of each level, loaded */
+    df__report rep;
+    df_join *join[4], *prev;
+    df_flows *flows;
+    df_density *density;
+    char map_titles[2][160];
+    /* the log of the whole run: each stage reads the records again, and a
+     * message is said once */
+    df_log_fn outer_log;
+    void *outer_log_user;
+    uint64_t said[512];
+    int nsaid;
+    /* progress of the whole run: stage k of n */
+    df_progress_fn outer_fn;
+    void *outer_user;
+    int stage, nstages;
+    const char *stage_name;
+} run;
+
+/* ---- progress: each stage a slice of the bar ------------------------------- */
+
+static int stage_progress(double fraction, const char *inner, void *user)
+{
+    run *r = user;
+    char label[128];
+    snprintf(label, sizeof label, "%s%s%s", r->stage_name, inner && strcmp(inner, r->stage_name) ? ": " : "",
+             inner && strcmp(inner, r->stage_name) ? inner : "");
+    return r->outer_fn ? r->outer_fn((r->stage + fraction) / r->nstages, label, r->outer_user) : 1;
+}
+
+static void log_once(df_log_level level, const char *message, void *user)
+{
+    run *r = user;
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const char *c = message; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
+    for (int i = 0; i < r->nsaid; i++)
+        if (r->said[i] == h) return;
+    if (r->nsaid < (int)(sizeof r->said / sizeof *r->said)) r->said[r->nsaid++] = h;
+    if (r->outer_log) r->outer_log(level, message, r->outer_log_user);
+}
+
+/* Start the next stage; 0 when the caller asked to cancel. */
+static int begin(df_ctx *ctx, run *r, const char *name)
+{
+    if (r->stage_name) r->stage++;
+    r->stage_name = name;
+    df__log(ctx, DF_LOG_DEBUG, "run: %s", name);
+    return df__progress(ctx, 0, name);
+}
+
+#define BEGIN(name)                                                                                                    \
+    do {                                                                                                               \
+        if (!begin(ctx, r, name)) return df__error(ctx, DF_ECANCELLED, "cancelled during %s", name);                   \
+    } while (0)
+
+/* ---- the folder ------------------------------------------------------------------ */
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static df_status make_temp_folder(df_ctx *ctx, run *r)
+{
+    const char *out = r->job->output;
+    const char *slash = strrchr(out, '/');
+    int dirlen = slash ? (int)(slash - out + 1) : 0;
+    if (snprintf(r->dir, sizeof r->dir, "%.*s.%s.tmp-%ld", dirlen, out, out + dirlen, (long)getpid()) >=
+        (int)sizeof r->dir)
+        return df__error(ctx, DF_EINVAL, "output path too long: %s", out);
+    remove_tree(r->dir); /* a leftover of a killed run with our pid */
+    if (mkdir(r->dir, 0755) != 0)
+        return df__error(ctx, DF_EIO, "cannot create the folder %s: %s", r->dir, strerror(errno));
+    return DF_OK;
+}
+
+/* Swap the finished folder into place: one atomic exchange when a previous
+ * bundle exists (it is then removed), else a rename. */
+static df_status swap_into_place(df_ctx *ctx, run *r)
+{
+    const char *out = r->job->output;
+    struct stat sb;
+    if (lstat(out, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) return df__error(ctx, DF_EIO, "%s exists and is not a folder", out);
+        if (renameat2(AT_FDCWD, r->dir, AT_FDCWD, out, RENAME_EXCHANGE) != 0)
+            return df__error(ctx, DF_EIO, "cannot replace %s: %s", out, strerror(errno));
+        remove_tree(r->dir); /* the previous bundle, now at the temporary name */
+        return DF_OK;
+    }
+    if (rename(r->dir, out) != 0)
+        return df__error(ctx, DF_EIO, "cannot rename %s to %s: %s", r->dir, out, strerror(errno));
+    return DF_OK;
+}
+
+static void bundle_path(const run *r, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", r->dir, name);
+}
+
+/* ---- compute --------------------------------------------------------------------- */
+
+static void record_opts(run *r)
+{
+    const df_job *job = r->job;
+    df_record_opts_init(&r->ro);
+    r->ro.path = job->records_path;
+    r->ro.layer = job->records_layer;
+    r->ro.map = job->records_map;
+    r->ro.delimiter = job->delimiter;
+    r->ro.header = job->header;
+    r->ro.household_size = job->household_size;
+    r->ro.kind = job->kind ? DF_SNAPSHOTS : DF_INCREMENTS;
+    r->ro.default_status = job->default_status ? DF_RETURNED : DF_DISPLACED;
+}
+
+/* Every level is joined on the finest boundary file, its coarser levels
+ * derived by dissolving on the parent fields: the figures of the levels then
+ * add up, and a return stated by its district counts in its governorate too.
+ * A coarser file given as well is checked against the derived units: the
+ * same P-codes, or a warning that names the difference. */
+static df_status check_coarser(df_ctx *ctx, const df_boundaries *file, const df_boundaries *fine, int level,
+                               const char *path)
+{
+    int n = df_boundaries_count(fine, level), missing = 0;
+    const char *example = NULL;
+    for (int i = 0; i < n; i++)
+        if (df_boundaries_find_pcode(file, level, df__boundaries_unit(fine, level, i)->pcode) < 0)
+            missing++, example = example ? example : df__boundaries_unit(fine, level, i)->pcode;
+    if (missing || df_boundaries_count(file, level) != n)
+        df__log(ctx, DF_LOG_WARN,
+                "%s: %d admin-%d units, the finest boundary file's parent fields give %d; %d P-codes not in the file "
+                "(%s); figures follow the finest file",
+                path, df_boundaries_count(file, level), level, n, missing, example ? example : "none");
+    else
+        df__log(ctx, DF_LOG_INFO, "%s: the %d admin-%d P-codes agree with the finest boundary file", path, n, level);
+    return DF_OK;
+}
+
+static df_status load_boundaries(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    int na = 0;
+    if (job->shipped_aliases && job->shipped_aliases_path) r->aliases[na++] = job->shipped_aliases_path;
+    if (job->aliases) r->aliases[na++] = job->aliases;
+    r->aliases[na] = NULL;
+    for (int l = 3; l >= 1; l--) {
+        if (!job->adm[l]) continue;
+        df_boundary_opts bo;
+        df_boundary_opts_init(&bo);
+        bo.path = job->adm[l];
+        bo.level = l;
+        bo.aliases = r->aliases;
+        df_status st = df_boundaries_load(ctx, &bo, &r->loaded[l]);
+        if (st == DF_OK) r->rep.file_units[l] = df_boundaries_count(r->loaded[l], l);
+        if (st == DF_OK && l < job->finest) st = check_coarser(ctx, r->loaded[l], r->loaded[job->finest], l, bo.path);
+        if (st != DF_OK) return st;
+    }
+    r->rep.fine = r->loaded[job->finest];
+    for (int l = 1; l <= job->finest; l++)
+        if (job->levels & (1 << l)) r->rep.b[l] = r->rep.fine;
+    return DF_OK;
+}
+
+static void join_opts(const run *r, int level, df_join_opts *jo)
+{
+    df_join_opts_init(jo);
+    jo->level = level;
+    jo->from = r->job->from;
+    jo->as_of = r->job->as_of;
+    jo->prefer_points = r->job->prefer_points;
+}
+
+/* The same day one step earlier; DF_NO_DATE without steps. */
+static int32_t step_back(int32_t day, int step)
+{
+    int y, m, d;
+    switch (step) {
+    case DF_STEP_DAY:
+        return day - 1;
+    case DF_STEP_WEEK:
+        return day - 7;
+    case DF_STEP_MONTH:
+        df__civil_from_days(day, &y, &m, &d);
+        if (--m == 0) m = 12, y--;
+        int32_t first = df__days_from_civil(y, m, 1), next = df__days_from_civil(m == 12 ? y + 1 : y, m % 12 + 1, 1);
+        return first + (d - 1 < next - first ? d - 1 : next - first - 1); /* 31 Mar -> 28 Feb */
+    default:
+        return DF_NO_DATE;
+    }
+}
+
+static df_status compute(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    df_status st;
+    char path[4200];
+    static const char *const join_names[] = {"", "join adm1", "join adm2", "join adm3"};
+    for (int l = 1; l <= 3; l++) {
+        if (!r->rep.b[l]) continue;
+        BEGIN(join_names[l]);
+        df_join_opts jo;
+        join_opts(r, l, &jo);
+        if (l == job->finest) {
+            bundle_path(r, "decisions.csv", path, sizeof path);
+            jo.log_path = path;
+        }
+        if ((st = df_join_run(ctx, r->rep.b[l], &r->ro, &jo, &r->join[l])) != DF_OK) return st;
+        r->rep.join[l] = r->join[l];
+    }
+    /* the figures one step earlier, for the change since then */
+    const df_balance *bal = df_join_balance(r->join[job->finest]);
+    r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
+    if (r->rep.prev_as_of != DF_NO_DATE && r->rep.prev_as_of >= bal->from) {
+        BEGIN("join, one step earlier");
+        df_join_opts jo;
+        join_opts(r, job->finest, &jo);
+        jo.from = bal->from;
+        jo.as_of = r->rep.prev_as_of;
+        if ((st = df_join_run(ctx, r->rep.fine, &r->ro, &jo, &r->prev)) != DF_OK) return st;
+        r->rep.prev = r->prev;
+    }
+    if (job->flows) {
+        BEGIN("flows");
+        df_flow_opts fo;
+        df_flow_opts_init(&fo);
+        fo.origin_level = job->origin_level;
+        fo.dest_level = job->dest_level;
+        fo.origins = job->origins && strcasecmp(job->origins, "all") ? job->origins : NULL;
+        fo.from = bal->from;
+        fo.to = bal->as_of;
+        fo.step = (df_step)job->step;
+        fo.min = job->flow_min;
+        fo.top = (int)job->flow_top;
+        fo.no_intra = !job->flow_intra;
+        fo.prefer_points = job->prefer_points;
+        fo.kind = r->ro.kind;
+        if ((st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows)) != DF_OK) return st;
+        r->rep.flows = r->flows;
+    }
+    if (job->density) {
+        BEGIN("density");
+        df_density_opts dopt;
+        df_density_opts_init(&dopt);
+        dopt.kernel = (df_kernel)job->kernel;
+        dopt.radius = job->radius;
+        dopt.bandwidth = (df_bandwidth)job->bandwidth;
+        dopt.pixel = job->pixel;
+        dopt.t_srs = job->t_srs;
+        dopt.mask = job->mask;
+        dopt.status = job->density_status == 2 ? -1 : job->density_status ? DF_RETURNED : DF_DISPLACED;
+        dopt.from = bal->from;
+        dopt.as_of = bal->as_of;
+        if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &dopt, &r->density)) != DF_OK) return st;
+        r->rep.density = r->density;
+        r->rep.density_file = job->density_status == 2 ? "density_all.tif"
+                              : job->density_status    ? "density_returned.tif"
+                                                       : "density_displaced.tif";
+    }
+    return DF_OK;
+}
+
+/* ---- the records layer: one point per record with coordinates -------------------- */
+
+typedef struct {
+    df_ctx *ctx;
+    const df_boundaries *b;
+    OGRLayerH layer;
+    int32_t from, as_of;
+    long written;
+    df_status st;
+} points_writer;
+
+static int on_point(const df_record *rec, void *user)
+{
+    points_writer *w = user;
+    if (isnan(rec->lon) || isnan(rec->lat)) return 0;
+    if (rec->date != DF_NO_DATE && (rec->date < w->from || rec->date > w->as_of)) return 0;
+    OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
+    OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+    double lon = rec->lon, lat = rec->lat;
+    int swapped = df__unswap_point(w->b, &lon, &lat);
+    OGR_G_SetPoint_2D(pt, 0, lon, lat);
+    OGR_F_SetGeometryDirectly(feat, pt);
+    df__set_date_field(feat, 0, rec->date);
+    OGR_F_SetFieldInteger(feat, 6, swapped);
+    OGR_F_SetFieldString(feat, 1, rec->status == DF_RETURNED ? "returned" : "displaced");
+    OGR_F_SetFieldString(feat, 2, rec->location_name ? rec->location_name : "");
+    if (rec->families >= 0) OGR_F_SetFieldInteger64(feat, 3, rec->families);
+    OGR_F_SetFieldInteger64(feat, 4, rec->individuals);
+    OGR_F_SetFieldInteger64(feat, 5, rec->line);
+    if (OGR_L_CreateFeature(w->layer, feat) != OGRERR_NONE)
+        w->st = df__error(w->ctx, DF_EGDAL, "%s: cannot write the record of line %ld: %s", LAYERS_FILE, rec->line,
+                          df__gdal_error(w->ctx));
+    OGR_F_Destroy(feat);
+    w->written++;
+    return w->st != DF_OK;
+}
+
+static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds)
+{
+    static const struct {
+        const char *name;
+        OGRFieldType type;
+    } fields[] = {{"date", OFTDate},          {"status", OFTString},         {"location", OFTString},
+                  {"families", OFTInteger64}, {"individuals", OFTInteger64}, {"line", OFTInteger64},
+                  {"swapped", OFTInteger}};
+    const df_balance *bal = df_join_balance(r->join[r->job->finest]);
+    OGRSpatialReferenceH srs = df__wgs84();
+    OGRLayerH layer = GDALDatasetCreateLayer(ds, "records", srs, wkbPoint, NULL);
+    OSRDestroySpatialReference(srs);
+    for (size_t i = 0; layer && i < sizeof fields / sizeof *fields; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, fields[i].type);
+        if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE) layer = NULL;
+        OGR_Fld_Destroy(fd);
+    }
+    if (!layer) return df__error(ctx, DF_EGDAL, "cannot create the records layer: %s", df__gdal_error(ctx));
+    points_writer w = {ctx, r->rep.fine, layer, bal->from, bal->as_of, 0, DF_OK};
+    if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
+        return df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", LAYERS_FILE, df__gdal_error(ctx));
+    df_read_stats stats;
+    df_status st = df_records_read(ctx, &r->ro, on_point, NULL, &w, &stats);
+    if (st == DF_ECANCELLED && w.st != DF_OK) st = w.st;
+    if (st == DF_OK && OGR_L_CommitTransaction(layer) != OGRERR_NONE)
+        st = df__error(ctx, DF_EGDAL, "%s: cannot commit: %s", LAYERS_FILE, df__gdal_error(ctx));
+    r->rep.record_points = w.written;
+    return st;
+}
+
+/* ---- products ---------------------------------------------------------------------- */
+
+static const char *const level_titles[] = {"", "Governorates", "Districts", "Sub-districts"};
+
+static long layer_features(GDALDatasetH ds, const char *name)
+{
+    OGRLayerH l = GDALDatasetGetLayerByName(ds, name);
+    return l ? (long)OGR_L_GetFeatureCount(l, TRUE) : 0;
+}
+
+/* The largest value of an integer field of a layer of ds. */
+static double field_max(GDALDatasetH ds, const char *layer, const char *field)
+{
+    OGRLayerH l = GDALDatasetGetLayerByName(ds, layer);
+    OGRFeatureH f;
+    double mx = 0;
+    if (!l) return 0;
+    OGR_L_ResetReading(l);
+    while ((f = OGR_L_GetNextFeature(l))) {
+        double v = (double)OGR_F_GetFieldAsInteger64(f, OGR_F_GetFieldIndex(f, field));
+        if (v > mx) mx = v;
+        OGR_F_Destroy(f);
+    }
+    return mx;
+}
+
+/* The layers of the bundle as QGIS shows them, top first. */
+static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_layer *out, char titles[][64])
+{
+    int n = 0;
+    if (r->flows) {
+        out[n++] = (df__qgis_layer){.name = "flows",
+                                    .title = "Flows (individuals)",
+                                    .style = DF__STYLE_FLOWS,
+                                    .field = "individuals",
+                                    .max = field_max(ds, "flows", "individuals"),
+                                    .crs = "EPSG:4326",
+                                    .features = layer_features(ds, "flows"),
+                                    .temporal = 1};
+        out[n++] = (df__qgis_layer){.name = "flow_nodes",
+                                    .title = "Flow nodes (inflow)",
+                                    .style = DF__STYLE_NODES,
+                                    .field = "inflow",
+                                    .max = field_max(ds, "flow_nodes", "inflow"),
+                                    .crs = "EPSG:4326",
+                                    .features = layer_features(ds, "flow_nodes")};
+    }
+    if (r->rep.record_points) /* a table without coordinates has none to show */
+        out[n++] = (df__qgis_layer){.name = "records",
+                                    .title = "Record locations",
+                                    .style = DF__STYLE_POINTS,
+                                    .crs = "EPSG:4326",
+                                    .features = r->rep.record_points};
+    for (int l = 3; l >= 1; l--) {
+        if (!r->join[l]) continue;
+        static const char *const names[] = {"", "adm1", "adm2", "adm3"};
+        int units = df_boundaries_count(r->rep.b[l], l);
+        double *v = malloc(((size_t)units + 1) * sizeof *v);
+        if (!v) return df__error(ctx, DF_ENOMEM, "out of memory"), -1;
+        for (int i = 0; i < units; i++) v[i] = (double)df_join_figures(r->join[l], i)->displaced;
+        snprintf(titles[l], 64, "%s: displaced", level_titles[l]);
+        df__qgis_layer *q = &out[n++];
+        *q = (df__qgis_layer){.name = names[l],
+                              .title = titles[l],
+                              .style = DF__STYLE_CHOROPLETH,
+                              .field = "displaced",
+                              .crs = "EPSG:4326",
+                              .features = units};
+        /* the classes of the map pictures, so that QGIS and the sitrep agree */
+        q->nclasses = df__class_breaks(v, units, 1, q->breaks, &q->vmin);
+        q->max = q->nclasses > 0 ? q->breaks[q->nclasses - 1] : 0;
+        free(v);
+        if (q->nclasses < 0) return df__error(ctx, DF_ENOMEM, "out of memory"), -1;
+    }
+    return n;
+}
+
+static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql, char titles[][64], const char *stamp)
+{
+    char path[4200];
+    bundle_path(r, LAYERS_FILE, path, sizeof path);
+    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    GDALDatasetH ds = drv ? GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL) : NULL;
+    if (!ds) return df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+    df_status st = DF_OK;
+    for (int l = 1; st == DF_OK && l <= 3; l++) {
+        char name[8];
+        snprintf(name, sizeof name, "adm%d", l);
+        if (r->join[l]) st = df__join_write_layer(ctx, r->join[l], r->rep.b[l], ds, name, NULL, path);
+    }
+    if (st == DF_OK && r->flows)
+        st =
+            df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->bend, (df_endpoints)r->job->endpoints);
+    if (st == DF_OK) st = write_points(ctx, r, ds);
+    if (st == DF_OK) {
+        *nql = qgis_layers(ctx, r, ds, ql, titles);
+        st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
+    }
+    CPLErrorReset();
+    GDALClose(ds);
+    if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
+        st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+    return st;
+}
+
+static df_status write_tables(df_ctx *ctx, run *r)
+{
+    char path[4200];
+    df_status st = DF_OK;
+    for (int l = 1; st == DF_OK && l <= 3; l++) {
+        if (!r->join[l]) continue;
+        char name[16];
+        snprintf(name, sizeof name, "adm%d.csv", l);
+        bundle_path(r, name, path, sizeof path);
+        st = df_join_write(ctx, r->join[l], r->rep.b[l], path, "CSV", NULL);
+    }
+    if (st == DF_OK && r->flows) {
+        bundle_path(r, "flows.csv", path, sizeof path);
+        st = df_flows_write_matrix(ctx, r->flows, r->rep.fine, path, 1);
+    }
+    return st;
+}
+
+/* "17 Oct 2016" */
+static void long_date(int32_t day, char *out, size_t cap)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int y, m, d;
+    if (day == DF_NO_DATE) {
+        snprintf(out, cap, "undated");
+        return;
+    }
+    df__civil_from_days(day, &y, &m, &d);
+    snprintf(out, cap, "%d %s %d", d, months[m - 1], y);
+}
+
+static df_status write_maps(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    int level = job->finest;
+    const df_join *j = r->join[level];
+    const df_boundaries *b = r->rep.b[level];
+    const df_balance *bal = df_join_balance(j);
+    int n = df_boundaries_count(b, level);
+    double *displaced = malloc(((size_t)n + 1) * sizeof *displaced), *still = malloc(((size_t)n + 1) * sizeof *still);
+    df_status st = DF_OK;
+    if (!displaced || !still) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; st == DF_OK && i < n; i++) {
+        displaced[i] = (double)df_join_figures(j, i)->displaced;
+        still[i] = (double)df_join_figures(j, i)->still_displaced;
+    }
+    char from[32], as_of[32], subtitle[96], source[512], title[2][160], path[4200];
+    long_date(bal->from, from, sizeof from);
+    long_date(bal->as_of, as_of, sizeof as_of);
+    snprintf(subtitle, sizeof subtitle, "%s to %s", from, as_of);
+    snprintf(source, sizeof source, "Source: %s | Boundaries: %s | Made with dispflow %s",
+             job->source ? job->source : job->records_path, job->adm[level], DISPFLOW_VERSION);
+    snprintf(title[0], sizeof title[0], "People displaced by %s%s",
+             level == 1   ? "governorate"
+             : level == 2 ? "district"
+                          : "sub-district",
+             r->flows ? ", with the largest flows" : "");
+    snprintf(title[1], sizeof title[1], "People still displaced by %s as of %s",
+             level == 1   ? "governorate"
+             : level == 2 ? "district"
+                          : "sub-district",
+             as_of);
+    static const char *const files[] = {"map_displaced.png", "map_still_displaced.png"};
+    static const char *const legends[] = {"Displaced, individuals", "Still displaced, individuals"};
+    for (int k = 0; st == DF_OK && k < 2; k++) {
+        df__map m = {.b = b,
+                     .level = level,
+                     .value = k == 0 ? displaced : still,
+                     .legend = legends[k],
+                     .flows = k == 0 ? r->flows : NULL,
+                     .top_flows = (int)job->top_flows,
+                     .title = title[k],
+                     .subtitle = subtitle,
+                     .source = source};
+        bundle_path(r, files[k], path, sizeof path);
+        if ((st = df__map_write_png(ctx, &m, path)) != DF_OK) break;
+        snprintf(r->map_titles[k], sizeof r->map_titles[k], "%s", title[k]);
+        r->rep.map_file[r->rep.nmaps] = files[k];
+        r->rep.map_title[r->rep.nmaps++] = r->map_titles[k];
+    }
+    free(displaced);
+    free(still);
+    return st;
+}
+
+/* The extent of the units with people in them (WGS84), padded; the whole
+ * layer when none has. */
+static void data_extent(df_ctx *ctx, const run *r, double ext[4])
+{
+    int level = r->job->finest;
+    const df_boundaries *b = r->rep.b[level];
+    ext[0] = ext[1] = HUGE_VAL, ext[2] = ext[3] = -HUGE_VAL;
+    for (int pass = 0; pass < 2 && ext[0] == HUGE_VAL; pass++)
+        for (int i = 0; i < df_boundaries_count(b, level); i++) {
+            if (pass == 0 && df_join_figures(r->join[level], i)->displaced <= 0) continue;
+            const GEOSGeometry *g = df__boundaries_geometry(b, level, i);
+            double x0, y0, x1, y1;
+            if (!g || GEOSGeom_getXMin_r(ctx->geos, g, &x0) != 1 || GEOSGeom_getYMin_r(ctx->geos, g, &y0) != 1 ||
+                GEOSGeom_getXMax_r(ctx->geos, g, &x1) != 1 || GEOSGeom_getYMax_r(ctx->geos, g, &y1) != 1)
+                continue;
+            ext[0] = fmin(ext[0], x0), ext[1] = fmin(ext[1], y0), ext[2] = fmax(ext[2], x1), ext[3] = fmax(ext[3], y1);
+        }
+    double px = (ext[2] - ext[0]) * 0.05, py = (ext[3] - ext[1]) * 0.05;
+    ext[0] -= px, ext[1] -= py, ext[2] += px, ext[3] += py;
+}
+
+static df_status write_products(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    df_status st;
+    char path[4200], stamp[32];
+    const df_balance *bal = df_join_balance(r->join[job->finest]);
+    /* no wall-clock time in any file: GPKG timestamps are the as-of date */
+    df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
+    strcat(stamp, "T00:00:00Z");
+    df__qgis_layer ql[12];
+    char titles[4][64];
+    int nql = 0;
+
+    BEGIN("layers.gpkg");
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
+    st = write_layers(ctx, r, ql, &nql, titles, stamp);
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+    if (st != DF_OK) return st;
+    if (r->density) {
+        BEGIN("density raster");
+        bundle_path(r, r->rep.density_file, path, sizeof path);
+        if ((st = df_density_write(ctx, r->density, path, "GTiff", NULL)) != DF_OK) return st;
+        const df_density_info *in = df_density_get_info(r->density);
+        /* above the choropleths: its zeros are transparent, its peaks show over the fill */
+        int at = 0;
+        while (at < nql && ql[at].style != DF__STYLE_CHOROPLETH) at++;
+        memmove(ql + at + 1, ql + at, (size_t)(nql - at) * sizeof *ql);
+        ql[at] = (df__qgis_layer){.name = r->rep.density_file,
+                                  .title = "Density of people (people/km2)",
+                                  .style = DF__STYLE_RASTER,
+                                  .max = in->max,
+                                  .units = in->units,
+                                  .crs = in->crs};
+        nql++;
+    }
+    BEGIN("tables");
+    if ((st = write_tables(ctx, r)) != DF_OK) return st;
+    if (job->maps) {
+        BEGIN("maps");
+        if ((st = write_maps(ctx, r)) != DF_OK) return st;
+    }
+    BEGIN("QGIS project");
+    double ext[4];
+    data_extent(ctx, r, ext);
+    bundle_path(r, "project.qgs", path, sizeof path);
+    if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql,
+                                     ext)) != DF_OK)
+        return st;
+    BEGIN("situation report");
+    if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) return st;
+    BEGIN("manifest");
+    return df__manifest_write(ctx, &r->rep, r->dir);
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+static int count_stages(const df_job *job)
+{
+    int n = 1 /* boundaries */ + 1 /* previous join */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
+    for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
+    return n + job->flows + 2 * job->density + job->maps;
+}
+
+static df_status run_stages(df_ctx *ctx, run *r)
+{
+    df_status st;
+    BEGIN("boundaries");
+    if ((st = load_boundaries(ctx, r)) != DF_OK) return st;
+    if ((st = compute(ctx, r)) != DF_OK) return st;
+    if ((st = write_products(ctx, r)) != DF_OK) return st;
+    return DF_OK;
+}
+
+df_status df_job_run(df_ctx *ctx, const df_job *job)
+{
+    run *r = calloc(1, sizeof *r);
+    if (!r) return df__error(ctx, DF_ENOMEM, "out of memory");
+    r->job = job;
+    r->rep.job = job;
+    r->nstages = count_stages(job);
+    record_opts(r);
+    /* the stages report through us: one bar for the whole run */
+    r->outer_fn = ctx->progress_fn;
+    r->outer_user = ctx->progress_user;
+    ctx->progress_fn = stage_progress;
+    ctx->progress_user = r;
+    r->outer_log = ctx->log_fn;
+    r->outer_log_user = ctx->log_user;
+    ctx->log_fn = log_once;
+    ctx->log_user = r;
+
+    df_status st = make_temp_folder(ctx, r);
+    if (st == DF_OK) {
+        st = run_stages(ctx, r);
+        if (st == DF_OK) st = swap_into_place(ctx, r);
+        if (st != DF_OK) remove_tree(r->dir);
+    }
+    ctx->progress_fn = r->outer_fn;
+    ctx->progress_user = r->outer_user;
+    ctx->log_fn = r->outer_log;
+    ctx->log_user = r->outer_log_user;
+    if (st == DF_OK) df__progress(ctx, 1.0, "done");
+
+    df_density_free(r->density);
+    df_flows_free(r->flows);
+    df_join_free(r->prev);
+    for (int l = 1; l <= 3; l++) {
+        df_join_free(r->join[l]);
+        df_boundaries_free(r->loaded[l]);
+    }
+    free(r);
+    return st;
+}

@@ -1,0 +1,513 @@
+/*
+ * sitrep.c — the situation report of a run, written twice from one text:
+ * sitrep.md (maps beside it) and sitrep.html (self-contained: CSS inline,
+ * maps as data: URIs). Headline figures, change since one step earlier,
+ * maps, top flows, tables per unit, and the data-quality section.
+ */
+#define _GNU_SOURCE /* qsort_r */
+#include "dfint.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+
+/* ---- one text, two files ------------------------------------------------------- */
+
+typedef struct {
+    FILE *md, *html;
+    const char *dir;
+    int ncols;
+} doc;
+
+static void html_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+static void md_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (strchr("|*_`[]<>\\", *s)) fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static void heading(doc *d, int level, const char *text)
+{
+    fprintf(d->md, "\n%.*s ", level, "####");
+    md_escaped(d->md, text);
+    fputs("\n\n", d->md);
+    fprintf(d->html, "<h%d>", level);
+    html_escaped(d->html, text);
+    fprintf(d->html, "</h%d>\n", level);
+}
+
+static void para(doc *d, const char *fmt, ...) DF_PRINTF(2, 3);
+static void para(doc *d, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    md_escaped(d->md, text);
+    fputs("\n\n", d->md);
+    fputs("<p>", d->html);
+    html_escaped(d->html, text);
+    fputs("</p>\n", d->html);
+}
+
+/* A table: the header cells separated by '|'; a leading '>' aligns a
+ * column right (numbers). */
+static void table_begin(doc *d, const char *header)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", header);
+    d->ncols = 0;
+    fputs("<table>\n<tr>", d->html);
+    fputs("|", d->md);
+    char align[32] = {0};
+    for (char *save = NULL, *c = strtok_r(buf, "|", &save); c; c = strtok_r(NULL, "|", &save)) {
+        int right = c[0] == '>';
+        if (d->ncols < 31) align[d->ncols] = right ? 'r' : 'l';
+        d->ncols++;
+        fputs(right ? "<th class=\"n\">" : "<th>", d->html);
+        html_escaped(d->html, c + right);
+        fputs("</th>", d->html);
+        fputc(' ', d->md);
+        md_escaped(d->md, c + right);
+        fputs(" |", d->md);
+    }
+    fputs("</tr>\n", d->html);
+    fputs("\n|", d->md);
+    for (int i = 0; i < d->ncols; i++) fputs(align[i] == 'r' ? "---:|" : "---|", d->md);
+    fputc('\n', d->md);
+}
+
+/* One row of ncols cells (strings). Cells that start with a digit, a sign
+ * or an en dash are numbers and are aligned right in HTML. */
+static void table_row(doc *d, const char *const *cells)
+{
+    fputs("<tr>", d->html);
+    fputs("|", d->md);
+    for (int i = 0; i < d->ncols; i++) {
+        const char *c = cells[i] ? cells[i] : "";
+        int number = (c[0] >= '0' && c[0] <= '9') || ((c[0] == '+' || c[0] == '-') && c[1] >= '0' && c[1] <= '9');
+        fputs(number ? "<td class=\"n\">" : "<td>", d->html);
+        html_escaped(d->html, c);
+        fputs("</td>", d->html);
+        fputc(' ', d->md);
+        md_escaped(d->md, c);
+        fputs(" |", d->md);
+    }
+    fputs("</tr>\n", d->html);
+    fputc('\n', d->md);
+}
+
+static void table_end(doc *d)
+{
+    fputs("</table>\n", d->html);
+    fputc('\n', d->md);
+}
+
+/* A picture of the bundle: a link in Markdown, inline bytes in HTML. */
+static df_status picture(df_ctx *ctx, doc *d, const char *file, const char *title)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", d->dir, file);
+    fprintf(d->md, "![");
+    md_escaped(d->md, title);
+    fprintf(d->md, "](%s)\n\n", file);
+    FILE *f = fopen(path, "rb");
+    if (!f) return df__error(ctx, DF_EIO, "cannot read %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    GByte *bytes = n > 0 ? malloc((size_t)n) : NULL;
+    int ok = bytes && fread(bytes, 1, (size_t)n, f) == (size_t)n;
+    fclose(f);
+    char *b64 = ok ? CPLBase64Encode((int)n, bytes) : NULL;
+    free(bytes);
+    if (!b64) return df__error(ctx, DF_EIO, "cannot read %s", path);
+    fputs("<figure><img alt=\"", d->html);
+    html_escaped(d->html, title);
+    fprintf(d->html, "\" src=\"data:image/png;base64,%s\"><figcaption>", b64);
+    html_escaped(d->html, title);
+    fputs("</figcaption></figure>\n", d->html);
+    CPLFree(b64);
+    return DF_OK;
+}
+
+/* ---- numbers in words ----------------------------------------------------------- */
+
+/* 1234567 -> "1,234,567" */
+static const char *thousands(int64_t v, char *out)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v), k = 0;
+    if (v < 0) out[k++] = '-';
+    for (int i = 0; i < n; i++) {
+        out[k++] = digits[i];
+        if ((n - i - 1) % 3 == 0 && i < n - 1) out[k++] = ',';
+    }
+    out[k] = 0;
+    return out;
+}
+
+static const char *signed_thousands(int64_t v, char *out)
+{
+    if (v <= 0) return thousands(v, out);
+    out[0] = '+';
+    thousands(v, out + 1);
+    return out;
+}
+
+static void long_date(int32_t day, char out[20])
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int y, m, dd;
+    if (day == DF_NO_DATE) {
+        strcpy(out, "undated");
+        return;
+    }
+    df__civil_from_days(day, &y, &m, &dd);
+    snprintf(out, 20, "%d %s %d", dd, months[m - 1], y);
+}
+
+/* ---- sections ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t displaced, returned, still, families;
+} totals;
+
+static totals sum_join(const df_join *j, const df_boundaries *b)
+{
+    totals t = {0};
+    for (int i = 0; i < df_boundaries_count(b, df_join_level(j)); i++) {
+        const df_figures *f = df_join_figures(j, i);
+        t.displaced += f->displaced, t.returned += f->returned, t.still += f->still_displaced,
+            t.families += f->families;
+    }
+    return t;
+}
+
+static void key_figures(doc *d, const df__report *r)
+{
+    int level = r->job->finest;
+    const df_join *j = r->join[level];
+    const df_balance *bal = df_join_balance(j);
+    totals now = sum_join(j, r->b[level]), before = {0};
+    char from[20], as_of[20], prev[20], a[32], b[32], header[160];
+    long_date(bal->from, from);
+    long_date(bal->as_of, as_of);
+    long_date(r->prev_as_of, prev);
+    if (r->prev) before = sum_join(r->prev, r->b[level]);
+    heading(d, 2, "Key figures");
+    if (r->prev)
+        snprintf(header, sizeof header, "Measure|>Individuals as of %s|>Change since %s", as_of, prev);
+    else
+        snprintf(header, sizeof header, "Measure|>Individuals as of %s", as_of);
+    table_begin(d, header);
+    int snapshots = r->job->kind == DF_SNAPSHOTS;
+    char snapshot[20], first[64];
+    long_date(bal->snapshot, snapshot);
+    snprintf(first, sizeof first, snapshots ? "Displaced, present on %s" : "Displaced since the start", snapshot);
+    struct {
+        const char *what;
+        int64_t now, before;
+    } rows[] = {{first, now.displaced, before.displaced},
+                {"Returned (of those displaced)", now.returned, before.returned},
+                {"Still displaced", now.still, before.still},
+                {"Families displaced", now.families, before.families}};
+    for (int i = 0; i < 4; i++) {
+        const char *cells[] = {rows[i].what, thousands(rows[i].now, a),
+                               signed_thousands(rows[i].now - rows[i].before, b)};
+        table_row(d, cells);
+    }
+    table_end(d);
+    char m[32], u[32];
+    if (snapshots)
+        para(d,
+             "The records are snapshots (people present at a date): each figure is that of the latest snapshot on or "
+             "before %s, never a sum across dates. Returns and families are 0 where the table does not count them.",
+             as_of);
+    else
+        para(d, "Displaced since %s, the start of the period.", from);
+    para(d,
+         "The figures count the %s records matched to a unit; %s individuals in records that could not be placed in "
+         "any unit are not in them (see Data quality).",
+         thousands(bal->matched, m), thousands(bal->ind_unmatched, u));
+}
+
+/* Flows of status DF_DISPLACED summed over the periods per pair. */
+typedef struct {
+    int origin, dest;
+    int64_t individuals, families;
+} pair_sum;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const pair_sum *x = a, *y = b;
+    if (x->origin != y->origin) return x->origin < y->origin ? -1 : 1;
+    return x->dest < y->dest ? -1 : x->dest > y->dest;
+}
+
+static int cmp_individuals(const void *a, const void *b)
+{
+    const pair_sum *x = a, *y = b;
+    if (x->individuals != y->individuals) return x->individuals > y->individuals ? -1 : 1;
+    return cmp_pair(a, b);
+}
+
+static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
+{
+    const df_flows *f = r->flows;
+    int n = df_flows_count(f), np = 0, ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
+    pair_sum *p = malloc(((size_t)n + 1) * sizeof *p);
+    if (!p) return df__error(ctx, DF_ENOMEM, "out of memory");
+    int64_t all = 0;
+    for (int i = 0; i < n; i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (fl->status != DF_DISPLACED) continue;
+        p[np++] = (pair_sum){fl->origin, fl->dest, fl->individuals, fl->families};
+        all += fl->individuals;
+    }
+    qsort(p, (size_t)np, sizeof *p, cmp_pair);
+    int m = 0;
+    for (int i = 0; i < np; i++) {
+        if (m && p[m - 1].origin == p[i].origin && p[m - 1].dest == p[i].dest) {
+            p[m - 1].individuals += p[i].individuals, p[m - 1].families += p[i].families;
+            continue;
+        }
+        p[m++] = p[i];
+    }
+    qsort(p, (size_t)m, sizeof *p, cmp_individuals);
+    int top = r->job->top_flows > 0 ? (int)r->job->top_flows : 10;
+    heading(d, 2, "Largest flows of displacement");
+    char a[32], b[32], rank[16], share[16], origin[160], dest[160];
+    if (!m)
+        para(d, "No displacement flows in the period.");
+    else {
+        table_begin(d, ">#|From|To|>Individuals|>Families|>Share");
+        for (int i = 0; i < m && i < top; i++) {
+            const df_unit *o = df__boundaries_unit(r->fine, ol, p[i].origin),
+                          *t = df__boundaries_unit(r->fine, dl, p[i].dest);
+            snprintf(rank, sizeof rank, "%d", i + 1);
+            snprintf(origin, sizeof origin, "%s (%s)", o->name, o->pcode);
+            if (ol == dl && p[i].origin == p[i].dest)
+                snprintf(dest, sizeof dest, "within %s", t->name);
+            else
+                snprintf(dest, sizeof dest, "%s (%s)", t->name, t->pcode);
+            snprintf(share, sizeof share, "%.1f%%", all ? 100.0 * (double)p[i].individuals / (double)all : 0.0);
+            const char *cells[] = {rank, origin, dest, thousands(p[i].individuals, a), thousands(p[i].families, b),
+                                   share};
+            table_row(d, cells);
+        }
+        table_end(d);
+        para(d,
+             "%d origin-destination pairs in all, %s individuals; each row sums the pair over the period. The full "
+             "OD matrix by period is in flows.csv and the flows layer of layers.gpkg.",
+             m, thousands(all, a));
+    }
+    free(p);
+    return DF_OK;
+}
+
+static int cmp_unit_displaced(const void *a, const void *b, void *user)
+{
+    const df_join *j = user;
+    int64_t x = df_join_figures(j, *(const int *)a)->displaced, y = df_join_figures(j, *(const int *)b)->displaced;
+    if (x != y) return x > y ? -1 : 1;
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Units with figures, the largest first (a sort with a context: qsort_r). */
+static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
+{
+    static const char *const names[] = {"", "Governorates", "Districts", "Sub-districts"};
+    static const char *const plural[] = {"", "governorates", "districts", "sub-districts"};
+    static const char *const singular[] = {"", "Governorate", "District", "Sub-district"};
+    const df_join *j = r->join[level];
+    const df_boundaries *b = r->b[level];
+    int n = df_boundaries_count(b, level), k = 0;
+    int *order = malloc(((size_t)n + 1) * sizeof *order);
+    if (!order) return df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const df_figures *f = df_join_figures(j, i);
+        if (f->displaced || f->returned || f->returnees || f->records) order[k++] = i;
+    }
+    qsort_r(order, (size_t)k, sizeof *order, cmp_unit_displaced, (void *)j);
+    heading(d, 2, names[level]);
+    char header[256], c[5][32], dens[32];
+    snprintf(header, sizeof header, "P-code|%s|%s>Displaced|>Returned|>Still displaced|>Returnees|>Displaced per km²",
+             singular[level], level > 1 ? "In|" : "");
+    table_begin(d, header);
+    for (int q = 0; q < k; q++) {
+        const df_unit *u = df_boundaries_unit(b, level, order[q]);
+        const df_figures *f = df_join_figures(j, order[q]);
+        const df_unit *p = level > 1 && u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
+        snprintf(dens, sizeof dens, "%.1f", u->area_km2 > 0 ? (double)f->displaced / u->area_km2 : 0.0);
+        const char *row[8] = {u->pcode, u->name};
+        int i = 2;
+        if (level > 1) row[i++] = p ? p->name : "";
+        row[i++] = thousands(f->displaced, c[0]);
+        row[i++] = thousands(f->returned, c[1]);
+        row[i++] = thousands(f->still_displaced, c[2]);
+        row[i++] = thousands(f->returnees, c[3]);
+        row[i++] = dens;
+        table_row(d, row);
+    }
+    table_end(d);
+    para(d,
+         "%d of %d %s have records in the period; the others have none. Every unit is in adm%d.csv and in the "
+         "layer adm%d of layers.gpkg.",
+         k, n, plural[level], level, level);
+    free(order);
+    return DF_OK;
+}
+
+static void data_quality(doc *d, const df__report *r)
+{
+    int level = r->job->finest;
+    const df_join *j = r->join[level];
+    const df_balance *b = df_join_balance(j);
+    char a[32], bb[32], c[32], e[32], f[32], score[16], rows[32], lv[16];
+    heading(d, 2, "Data quality");
+    para(d,
+         "%s rows read from %s: %s matched to a unit, %s unmatched, %s outside the period, %s rejected (%s + %s + %s + "
+         "%s = %s).",
+         thousands(b->read.rows, a), r->job->records_path, thousands(b->matched, bb), thousands(b->unmatched, c),
+         thousands(b->out_of_period, e), thousands(b->read.rejected, f), bb, c, e, f, a);
+    if (b->read.rejected) {
+        heading(d, 3, "Rows rejected, and why");
+        table_begin(d, "Reason|>Rows");
+        for (int k = 0; k < DF_REJECT_COUNT; k++) {
+            if (!b->read.rejected_by[k]) continue;
+            const char *cells[] = {df_reject_name((df_reject_reason)k), thousands(b->read.rejected_by[k], a)};
+            table_row(d, cells);
+        }
+        table_end(d);
+        para(d, "Each rejected row is in decisions.csv with its line, column and value.");
+    }
+    int n = df_join_decision_count(j), fuzzy = 0, unmatched = 0;
+    for (int i = 0; i < n; i++) {
+        const char *how = df_join_decision(j, i)->how;
+        fuzzy += !strcmp(how, "fuzzy") || !strcmp(how, "skeleton");
+        unmatched += !strcmp(how, "unmatched");
+    }
+    if (fuzzy) {
+        heading(d, 3, "Names matched by spelling similarity");
+        table_begin(d, "Level|Name as written|Matched to|How|>Score|>Rows");
+        for (int i = 0; i < n; i++) {
+            const df_name_decision *x = df_join_decision(j, i);
+            if (strcmp(x->how, "fuzzy") && strcmp(x->how, "skeleton")) continue;
+            char unit[160];
+            snprintf(lv, sizeof lv, "adm%d", x->level);
+            snprintf(unit, sizeof unit, "%s (%s)", x->unit, x->pcode);
+            snprintf(score, sizeof score, "%.2f", x->score);
+            const char *cells[] = {lv, x->name, unit, x->how, score, thousands(x->rows, rows)};
+            table_row(d, cells);
+        }
+        table_end(d);
+    }
+    if (unmatched) {
+        heading(d, 3, "Names not matched");
+        table_begin(d, "Level|Name as written|In|>Rows|Closest units");
+        for (int i = 0; i < n; i++) {
+            const df_name_decision *x = df_join_decision(j, i);
+            if (strcmp(x->how, "unmatched")) continue;
+            snprintf(lv, sizeof lv, "adm%d", x->level);
+            const char *cells[] = {lv, x->name, x->parent, thousands(x->rows, rows),
+                                   x->ambiguous ? "fits several units" : x->candidates};
+            table_row(d, cells);
+        }
+        table_end(d);
+    }
+    para(d,
+         "Coordinates that contradict the stated names: %s rows (the %s won); latitude and longitude swapped and "
+         "corrected: %s rows; rows with no unit at all: %s (%s individuals).",
+         thousands(b->conflicts, a), r->job->prefer_points ? "coordinates" : "names", thousands(b->swapped, bb),
+         thousands(b->unmatched, c), thousands(b->ind_unmatched, e));
+    if (b->returns_unplaced)
+        para(d, "Returns whose district of displacement is unknown: %s rows, %s individuals (not in 'returned').",
+             thousands(b->returns_unplaced, a), thousands(b->ind_returns_unplaced, bb));
+    para(d, "How every row was matched is in decisions.csv; the method is in docs/join.md and docs/reconcile.md.");
+}
+
+static const char *css =
+    "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
+    "h1{font-size:1.6em;border-bottom:3px solid #bd0026}h2{font-size:1.25em;margin-top:1.6em;color:#7a0019}"
+    "h3{font-size:1.05em}table{border-collapse:collapse;margin:.5em 0;font-size:.9em}"
+    "th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}th{background:#f4f4f4}"
+    ".n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1em 0}img{max-width:100%;"
+    "border:1px solid #ccc}figcaption{font-size:.85em;color:#555}p.meta{color:#555;font-size:.9em}";
+
+df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
+{
+    char md_path[4200], html_path[4200];
+    snprintf(md_path, sizeof md_path, "%s/sitrep.md", dir);
+    snprintf(html_path, sizeof html_path, "%s/sitrep.html", dir);
+    doc d = {fopen(md_path, "w"), fopen(html_path, "w"), dir, 0};
+    df_status st = DF_OK;
+    if (!d.md || !d.html)
+        st = df__error(ctx, DF_EIO, "cannot write %s: %s", !d.md ? md_path : html_path, strerror(errno));
+    const df_job *job = r->job;
+    const df_balance *bal = st == DF_OK ? df_join_balance(r->join[job->finest]) : NULL;
+    if (st == DF_OK) {
+        const char *title = job->title ? job->title : "Displacement situation report";
+        char from[20], as_of[20];
+        long_date(bal->from, from);
+        long_date(bal->as_of, as_of);
+        fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", d.html);
+        html_escaped(d.html, title);
+        fprintf(d.html, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
+        fputs("# ", d.md);
+        md_escaped(d.md, title);
+        fputs("\n", d.md);
+        fputs("<h1>", d.html);
+        html_escaped(d.html, title);
+        fputs("</h1>\n", d.html);
+        para(&d,
+             "Situation as of %s, counting from %s. Source: %s. Made with dispflow %s; inputs, checksums and "
+             "parameters are in manifest.json.",
+             as_of, from, job->source ? job->source : job->records_path, DISPFLOW_VERSION);
+        key_figures(&d, r);
+        if (r->nmaps) heading(&d, 2, "Maps");
+        for (int k = 0; st == DF_OK && k < r->nmaps; k++) st = picture(ctx, &d, r->map_file[k], r->map_title[k]);
+    }
+    if (st == DF_OK && r->flows) st = top_flows(ctx, &d, r);
+    for (int l = 1; st == DF_OK && l <= 3; l++)
+        if (r->join[l]) st = unit_table(ctx, &d, r, l);
+    if (st == DF_OK) {
+        data_quality(&d, r);
+        fputs("</body>\n</html>\n", d.html);
+    }
+    int bad = 0;
+    if (d.md) bad |= ferror(d.md) | (fclose(d.md) != 0);
+    if (d.html) bad |= ferror(d.html) | (fclose(d.html) != 0);
+    if (st == DF_OK && bad) st = df__error(ctx, DF_EIO, "cannot write the situation report in %s", dir);
+    return st;
+}

@@ -1,0 +1,395 @@
+/*
+ * test_job.c — job files and `dispflow run`: every bad key, value and path
+ * named with its file and line before any work; the bundle complete, its
+ * figures equal to the stages' and to the synthetic table's truth, its
+ * balance holding, byte-identical on a second run; a failed or cancelled
+ * run leaving the previous bundle untouched and nothing behind.
+ */
+#include "dfint.h"
+#include "harness.h"
+
+#include <dirent.h>
+#include <gdal.h>
+#include <json-c/json.h>
+#include <ogr_api.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
+#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
+#define ET       SHARED_DATA "/synthetic_et_mosul/"
+
+static char tmpdir[] = "/tmp/dispflow-job-XXXXXX";
+static char cwd[1024];
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (s) s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+/* Load a job written from text; returns the status and the message. */
+static df_status load_text(const char *text, char *msg, size_t cap, df_job **out)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/job.ini", tmpdir);
+    write_file(path, text);
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    df_status st = df_job_load(ctx, path, NULL, &job);
+    snprintf(msg, cap, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
+    if (out)
+        *out = job;
+    else
+        df_job_free(job);
+    df_ctx_free(ctx);
+    return st;
+}
+
+/* A minimal valid job around the sample records and the shipped governorates. */
+#define GOOD_HEAD                                                                                                      \
+    "[job]\n"                                                                                                          \
+    "output = bundle\n"                                                                                                \
+    "[records]\n"                                                                                                      \
+    "path = sample.csv\n"                                                                                              \
+    "[boundaries]\n"
+
+TEST(errors_name_file_line_and_key)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {GOOD_HEAD "adm1 = %s\n[flows]\ntop = ten\n", "job.ini:8: [flows] top: not a whole number >= 0: 'ten'"},
+        {GOOD_HEAD "adm1 = %s\ncolour = red\n", "job.ini:7: [boundaries] colour: unknown key"},
+        {GOOD_HEAD "adm1 = %s\n[styles]\nx = 1\n", "job.ini:7: unknown section [styles]"},
+        {GOOD_HEAD "adm1 = %s\n[job]\nas_of = 2017-02-30\n", "job.ini:8: [job] as_of: not a date"},
+        {GOOD_HEAD "adm1 = %s\n[job]\nstep = fortnight\n",
+         "job.ini:8: [job] step: 'fortnight' is not none, day, week or month"},
+        {GOOD_HEAD "adm1 = %s\n[density]\npixel = -5\n", "job.ini:8: [density] pixel: not a number > 0: '-5'"},
+        {GOOD_HEAD "adm1 = %s\n[density]\nkernel = box\n", "job.ini:8: [density] kernel: 'box' is not quartic"},
+        {GOOD_HEAD "adm1 = %s\nadm2 = nowhere.shp\n", "job.ini:7: [boundaries] adm2: no such file: "},
+        {GOOD_HEAD "adm1 = %s\n[records]\npath = other.csv\n",
+         "job.ini:8: [records] path: set twice (first on line 4)"},
+        {GOOD_HEAD "adm1 = %s\nthis line has no equals sign\n", "job.ini:7: not a [section] or a key = value line"},
+        {GOOD_HEAD
+         "adm1 = %s\n[job]\ntitle = "
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+         "job.ini:8: line longer than 199 characters"},
+        {"[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n", "job.ini: [job] output is required"},
+        {"[job]\noutput = b\n[records]\npath = sample.csv\n", "job.ini: [boundaries] needs a boundary file"},
+        {GOOD_HEAD "adm1 = %s\n[join]\nlevels = adm1, adm2\n",
+         "job.ini: [join] levels: adm2 asked for, but the finest boundary file is adm1"},
+        {GOOD_HEAD "adm1 = %s\n[job]\nfrom = 2017-01-01\nas_of = 2016-12-01\n", "job.ini: [job] from is after as_of"},
+        {"[job]\noutput = no/such/folder/bundle\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
+         "job.ini: [job] output: the folder above"},
+    };
+    char text[8192], msg[1024], shapes[4200];
+    snprintf(shapes, sizeof shapes, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(text, sizeof text, cases[i].text, shapes);
+        df_status st = load_text(text, msg, sizeof msg, NULL);
+        EXPECT_INT(st, DF_EINVAL);
+        if (!strstr(msg, cases[i].want)) HARNESS_FAIL("case %zu: got \"%s\", want \"%s\"", i, msg, cases[i].want);
+    }
+}
+
+TEST(paths_resolve_against_the_job_file)
+{
+    char text[8192], msg[1024];
+    df_job *job = NULL;
+    snprintf(text, sizeof text,
+             "[job]\noutput = ./out/../bundle/\n[records]\npath = sample.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n; a comment\n# another\n",
+             cwd);
+    EXPECT_INT(load_text(text, msg, sizeof msg, &job), DF_OK);
+    if (!job) return;
+    char want[4200];
+    snprintf(want, sizeof want, "%s/bundle", tmpdir);
+    EXPECT_STR(df_job_output(job), want);
+    snprintf(want, sizeof want, "%s/sample.csv", tmpdir);
+    EXPECT_STR(job->records_path, want);
+    EXPECT_INT(job->finest, 1);
+    EXPECT_INT(job->levels, 1 << 1);
+    EXPECT_INT(job->step, DF_STEP_MONTH);
+    df_job_free(job);
+}
+
+/* ---- runs ------------------------------------------------------------------------ */
+
+static df_status run_job(const char *job_path, df_progress_fn progress, char *msg, size_t cap)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    df_status st = df_job_load(ctx, job_path, "shapes/aliases_iraq.csv", &job);
+    if (progress) df_ctx_set_progress(ctx, progress, NULL);
+    if (st == DF_OK) st = df_job_run(ctx, job);
+    snprintf(msg, cap, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
+    df_job_free(job);
+    df_ctx_free(ctx);
+    return st;
+}
+
+/* The SHA-256 of every file of a folder, "name sha\n" in name order. */
+static void digest_folder(const char *dir, char *out, size_t cap)
+{
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, NULL, alphasort);
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        char path[8192], hex[65] = "";
+        snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
+        if (list[i]->d_name[0] != '.' && df__sha256_file(path, hex) == 0 && k < cap)
+            k += (size_t)snprintf(out + k, cap - k, "%s %s\n", list[i]->d_name, hex);
+        free(list[i]);
+    }
+    free(list);
+}
+
+/* Nothing but the bundle itself beside it: no temporary folder left. */
+static int leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".tmp-")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+/* The real client: every layer and the project of a bundle open valid and
+ * styled in QGIS, and the project renders (tests/peers/qgis_bundle.py). */
+static void check_in_qgis(const char *bundle, const char *render)
+{
+    if (system("/usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1") != 0) {
+        printf("SKIPPED the QGIS check: /usr/bin/python3 cannot import qgis\n");
+        return;
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/peers/qgis_bundle.py %s %s >%s.log 2>&1", bundle, render,
+             render);
+    if (system(cmd) != 0) {
+        snprintf(cmd, sizeof cmd, "%s.log", render);
+        char *log = slurp(cmd);
+        HARNESS_FAIL("qgis_bundle.py %s failed:\n%s", bundle, log ? log : "(no log)");
+        free(log);
+    }
+}
+
+static json_object *manifest(const char *bundle)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/manifest.json", bundle);
+    return json_object_from_file(path);
+}
+
+static int64_t json_int(json_object *o, const char *const *keys)
+{
+    for (; *keys && o; keys++)
+        if (!json_object_object_get_ex(o, *keys, &o)) return -1;
+    return o ? json_object_get_int64(o) : -1;
+}
+
+TEST(run_default_bundle_complete_and_reproducible)
+{
+    char path[8192], job[4200], msg[1024], text[8192];
+    df_ctx *ctx = df_ctx_new();
+    snprintf(path, sizeof path, "%s/sample.csv", tmpdir);
+    EXPECT_INT(df_sample_write(ctx, path, 2016), DF_OK);
+    df_ctx_free(ctx);
+    snprintf(job, sizeof job, "%s/default.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\ntitle = Test\noutput = bundle\nsource = the embedded sample\n"
+             "[records]\npath = sample.csv\n[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n"
+             "[density]\nradius = 10000\npixel = 2000\n",
+             cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+
+    char bundle[1200];
+    snprintf(bundle, sizeof bundle, "%s/bundle", tmpdir);
+    static const char *const files[] = {"layers.gpkg",
+                                        "project.qgs",
+                                        "sitrep.html",
+                                        "sitrep.md",
+                                        "manifest.json",
+                                        "adm1.csv",
+                                        "flows.csv",
+                                        "decisions.csv",
+                                        "density_displaced.tif",
+                                        "map_displaced.png",
+                                        "map_still_displaced.png"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", bundle, files[i]);
+        if (access(path, R_OK) != 0) HARNESS_FAIL("missing %s", files[i]);
+    }
+    /* the layers, with the counts the stages gave */
+    snprintf(path, sizeof path, "%s/layers.gpkg", bundle);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    EXPECT(ds != NULL);
+    static const char *const layers[] = {"adm1", "flows", "flow_nodes", "records", "layer_styles"};
+    for (size_t i = 0; ds && i < sizeof layers / sizeof *layers; i++)
+        if (!GDALDatasetGetLayerByName(ds, layers[i])) HARNESS_FAIL("layers.gpkg has no layer %s", layers[i]);
+    if (ds) {
+        EXPECT_INT(OGR_L_GetFeatureCount(GDALDatasetGetLayerByName(ds, "adm1"), TRUE), 18);
+        GDALClose(ds);
+    }
+    /* the balance holds, in the manifest as in the join */
+    json_object *m = manifest(bundle);
+    EXPECT(m != NULL);
+    static const char *const rows[] = {"balance", "adm1", "rows", NULL}, *const matched[] = {"balance", "adm1",
+                                                                                             "matched", NULL};
+    static const char *const unmatched[] = {"balance", "adm1", "unmatched", NULL},
+                             *const outp[] = {"balance", "adm1", "out_of_period", NULL},
+                             *const rej[] = {"balance", "adm1", "rejected", NULL};
+    EXPECT(json_int(m, rows) > 2000);
+    EXPECT_INT(json_int(m, matched) + json_int(m, unmatched) + json_int(m, outp) + json_int(m, rej), json_int(m, rows));
+    json_object_put(m);
+
+    /* a second run: the same bytes in every file */
+    char first[8192], second[8192];
+    digest_folder(bundle, first, sizeof first);
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
+    digest_folder(bundle, second, sizeof second);
+    EXPECT_STR(second, first);
+    EXPECT_INT(leftovers(tmpdir), 0);
+
+    char render[1200];
+    snprintf(render, sizeof render, "%s/default_render.png",
+             getenv("DF_RENDER_DIR") ? getenv("DF_RENDER_DIR") : tmpdir);
+    check_in_qgis(bundle, render);
+}
+
+static int cancel_at_density(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)user;
+    return strncmp(stage, "density", 7) != 0;
+}
+
+TEST(failed_or_cancelled_run_keeps_the_previous_bundle)
+{
+    char job[1200], bundle[1200], msg[1024], before[8192], after[8192], text[8192];
+    snprintf(job, sizeof job, "%s/default.ini", tmpdir); /* written by the test before */
+    snprintf(bundle, sizeof bundle, "%s/bundle", tmpdir);
+    digest_folder(bundle, before, sizeof before);
+    EXPECT(before[0] != 0);
+
+    /* cancelled half way (as Ctrl-C does through the progress callback) */
+    EXPECT_INT(run_job(job, cancel_at_density, msg, sizeof msg), DF_ECANCELLED);
+    digest_folder(bundle, after, sizeof after);
+    EXPECT_STR(after, before);
+    EXPECT_INT(leftovers(tmpdir), 0);
+
+    /* failing in a stage: records without any count column */
+    char bad[1200], badjob[1200];
+    snprintf(bad, sizeof bad, "%s/nocount.csv", tmpdir);
+    write_file(bad, "Date,Governorate\n2017-01-01,Ninawa\n");
+    snprintf(badjob, sizeof badjob, "%s/bad.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = bundle\n[records]\npath = nocount.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n",
+             cwd);
+    write_file(badjob, text);
+    EXPECT_INT(run_job(badjob, NULL, msg, sizeof msg), DF_ESCHEMA);
+    digest_folder(bundle, after, sizeof after);
+    EXPECT_STR(after, before);
+    EXPECT_INT(leftovers(tmpdir), 0);
+}
+
+/* The synthetic Mosul table: the sitrep's headline equals the ground truth,
+ * every level adds up, and the flows out of the corridor add up to the
+ * displaced. */
+TEST(mosul_bundle_equals_truth)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char job[1200], text[8192], msg[1024], path[8192];
+    snprintf(job, sizeof job, "%s/mosul.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\ntitle = Mosul\noutput = mosul\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
+             "[records]\npath = %s/" ET "records.csv\n"
+             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
+             "[density]\npixel = 1000\n",
+             cwd, cwd, cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    snprintf(path, sizeof path, "%s/mosul/sitrep.md", tmpdir);
+    char *md = slurp(path);
+    EXPECT(md != NULL);
+    if (!md) return;
+    /* truth_totals.csv: displaced 463,692 and still displaced 358,032 on 2 May 2017 */
+    EXPECT(strstr(md, "| Displaced since the start | 463,692 |") != NULL);
+    EXPECT(strstr(md, "| Returned (of those displaced) | 105,660 |") != NULL);
+    EXPECT(strstr(md, "| Still displaced | 358,032 |") != NULL);
+    /* the four rejected rows of defects.csv, by reason */
+    EXPECT(strstr(md, "4 rejected") != NULL);
+    EXPECT(strstr(md, "| bad-date | 1 |") != NULL);
+    free(md);
+
+    /* both levels add up to the same totals */
+    char *csv[3] = {NULL};
+    int64_t total[3] = {0};
+    for (int l = 1; l <= 2; l++) {
+        snprintf(path, sizeof path, "%s/mosul/adm%d.csv", tmpdir, l);
+        csv[l] = slurp(path);
+        EXPECT(csv[l] != NULL);
+        char *line = csv[l] ? strchr(csv[l], '\n') : NULL;
+        line = line ? strchr(line + 1, '\n') : NULL; /* past the HXL row */
+        for (; line && line[1]; line = strchr(line + 1, '\n')) {
+            char *c = line + 1;
+            for (int k = 0; k < 3; k++) c = strchr(c, ',') + 1; /* P-codes and name hold no commas */
+            total[l] += strtoll(c, NULL, 10);
+        }
+        free(csv[l]);
+    }
+    EXPECT_INT(total[1], 463692);
+    EXPECT_INT(total[2], 463692);
+    EXPECT_INT(leftovers(tmpdir), 0);
+
+    char bundle[1200], render[1200];
+    snprintf(bundle, sizeof bundle, "%s/mosul", tmpdir);
+    snprintf(render, sizeof render, "%s/mosul_render.png", getenv("DF_RENDER_DIR") ? getenv("DF_RENDER_DIR") : tmpdir);
+    check_in_qgis(bundle, render);
+}
+
+int main(void)
+{
+    if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
+    GDALAllRegister();
+    char sample[1200];
+    df_ctx *ctx = df_ctx_new();
+    snprintf(sample, sizeof sample, "%s/sample.csv", tmpdir); /* the records of every job here */
+    if (df_sample_write(ctx, sample, 2016) != DF_OK) return 1;
+    df_ctx_free(ctx);
+    RUN(errors_name_file_line_and_key);
+    RUN(paths_resolve_against_the_job_file);
+    RUN(run_default_bundle_complete_and_reproducible);
+    RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
+    RUN(mosul_bundle_equals_truth);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);
+    return harness_done();
+}
