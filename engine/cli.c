@@ -133,11 +133,12 @@ static void print_balance(const df_join *j, const char *records, const char *out
     df_date_format(b->from, from);
     df_date_format(b->as_of, as_of);
     fprintf(stderr, "%s: %ld rows\n", records, b->read.rows);
+    fprintf(stderr, "  matched        %8ld\n", b->matched);
     fprintf(stderr,
-            "  matched        %8ld  (by P-code %ld, name %ld, other name or alias %ld, skeleton or fuzzy %ld, "
-            "point %ld; swapped lat/lon %ld, conflicts %ld)\n",
-            b->matched, b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy,
-            b->matched_by_point, b->swapped, b->conflicts);
+            "    placed (valid rows in or out of the period) by P-code %ld, name %ld, other name or alias %ld, "
+            "skeleton or fuzzy %ld, point %ld; coordinates swapped and put right %ld, contradicting the names %ld\n",
+            b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy, b->matched_by_point,
+            b->swapped, b->conflicts);
     fprintf(stderr, "  unmatched      %8ld\n", b->unmatched);
     fprintf(stderr, "  out of period  %8ld  (period %s .. %s%s)\n", b->out_of_period, from[0] ? from : "-",
             as_of[0] ? as_of : "-", b->snapshot != DF_NO_DATE ? ", snapshot of the last date" : "");
@@ -327,10 +328,10 @@ static void print_check(const df_join *j)
     static const char *level_names[] = {"", "adm1", "adm2", "adm3"};
     printf("%ld rows: %ld matched, %ld unmatched, %ld out of period, %ld rejected\n", b->read.rows, b->matched,
            b->unmatched, b->out_of_period, b->read.rejected);
-    printf("matched by P-code %ld, name %ld, other name or alias %ld, skeleton or fuzzy %ld, point %ld, swapped "
-           "lat/lon %ld\n",
-           b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy, b->matched_by_point,
-           b->swapped);
+    printf("valid rows placed, in or out of the period, by P-code %ld, name %ld, other name or alias %ld, skeleton or "
+           "fuzzy %ld, point %ld\n",
+           b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy, b->matched_by_point);
+    printf("latitude and longitude swapped, put right: %ld rows\n", b->swapped);
     printf("coordinates contradicting the stated names: %ld rows (flagged 'conflict' in the decision log)\n",
            b->conflicts);
     int n = df_join_decision_count(j), shown = 0;

@@ -249,17 +249,19 @@ static void key_figures(doc *d, const df__report *r)
     }
     table_end(d);
     char m[32], u[32];
+    char period[400];
     if (snapshots)
-        para(d,
-             "The records are snapshots (people present at a date): each figure is that of the latest snapshot on or "
-             "before %s, never a sum across dates. Returns and families are 0 where the table does not count them.",
-             as_of);
+        snprintf(period, sizeof period,
+                 "The records are snapshots (people present at a date): each figure is that of the latest snapshot on "
+                 "or before %s, never a sum across dates; returns and families are 0 where the table does not count "
+                 "them.",
+                 as_of);
     else
-        para(d, "Displaced since %s, the start of the period.", from);
+        snprintf(period, sizeof period, "Displaced since %s, the start of the period.", from);
     para(d,
-         "The figures count the %s records matched to a unit; %s individuals in records that could not be placed in "
-         "any unit are not in them (see Data quality).",
-         thousands(bal->matched, m), thousands(bal->ind_unmatched, u));
+         "%s The figures count the %s records matched to a unit; %s individuals in records that could not be placed "
+         "in any unit are not in them (see Data quality).",
+         period, thousands(bal->matched, m), thousands(bal->ind_unmatched, u));
 }
 
 /* Flows of status DF_DISPLACED summed over the periods per pair. */
@@ -486,7 +488,7 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
         fprintf(d.html, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
         fputs("# ", d.md);
         md_escaped(d.md, title);
-        fputs("\n", d.md);
+        fputs("\n\n", d.md);
         fputs("<h1>", d.html);
         html_escaped(d.html, title);
         fputs("</h1>\n", d.html);

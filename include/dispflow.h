@@ -335,6 +335,8 @@ typedef struct {
     long unmatched;     /* valid rows with no unit */
     long out_of_period; /* valid rows dated outside [from, as_of] */
     int64_t ind_matched, ind_unmatched, ind_out_of_period;
+    /* How valid rows were placed, in the period or not (the ways add up to
+     * matched + out-of-period rows that were placed). */
     long matched_by_pcode, matched_by_name, matched_by_point, swapped;
     long matched_by_alias; /* another name of the unit: layer fields or alias table */
     long matched_by_fuzzy; /* consonant skeleton or edit distance (see docs/reconcile.md) */

@@ -65,7 +65,7 @@ TEST(join_prints_the_balance)
              tmpdir, tmpdir);
     EXPECT_INT(run(args), 0);
     EXPECT(strstr(out, "balance: 3578 + 1 + 0 + 4 = 3583 = 3583 rows read") != NULL);
-    EXPECT(strstr(out, "swapped lat/lon 49") != NULL);
+    EXPECT(strstr(out, "coordinates swapped and put right 49") != NULL);
     /* an unknown output format is a usage error, and nothing is written */
     snprintf(args, sizeof args, "join --records " ET " --boundaries " ADM2_SHP " -o %s/d.xyz", tmpdir);
     EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
