@@ -326,6 +326,30 @@ int df__sha256_file(const char *path, char hex[65]);
 typedef int (*df__job_visit)(const char *section, const char *key, const char *value, void *user);
 void df__job_each(const df_job *job, df__job_visit fn, void *user);
 
+/* ---- publish.c: statistical disclosure control (docs/publish.md) ---------- */
+
+/* One figure of a table with totals, as an edge between the two sums it
+ * takes part in (as a term or as the total); node 0 is "no sum". */
+typedef struct {
+    int a, b;        /* sum nodes, 0 .. nnodes-1 */
+    int64_t support; /* families behind the figure */
+    int locked;      /* its fate is decided elsewhere (a published total, a figure withheld by another
+                        table): left as it is, never chosen */
+    int withheld;    /* in for locked figures; out: withheld */
+    int primary;     /* out: withheld for its own sake, 0 < support < k */
+} df__sdc_cell;
+
+/* pinned[e] = 1 for every withheld figure the published ones determine
+ * exactly (a bridge of the graph of withheld edges). 0 ok, -1 out of memory. */
+int df__sdc_pinned(const df__sdc_cell *cells, int n, int nnodes, unsigned char *pinned);
+/* Withhold every figure of support 0 < s < k (primary), then, one at a
+ * time, a published figure that puts a pinned small figure on a cycle (the
+ * least support first) until no small figure is pinned; withheld figures
+ * that are not small and stay pinned are published again (they protect
+ * nothing). Returns the number withheld, -1 out of memory, -2 when a small
+ * figure cannot be covered (a locked total equals it; it stays withheld). */
+int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k);
+
 /* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
 
 typedef struct {

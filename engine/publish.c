@@ -1,0 +1,184 @@
+/*
+ * publish.c — statistical disclosure control for outputs that leave the
+ * office: small figures are withheld, and more figures beside them, so that
+ * no withheld figure can be worked out from the published figures and
+ * totals (the differencing attack).
+ *
+ * A table with its totals is a set of sums, and every figure appears in two
+ * of them: a district's figure in its governorate's sum and as a term of
+ * nothing else (the second end is node 0, "no sum"); a governorate's figure
+ * in the country's sum and as its districts' total; an OD cell in its row's
+ * and its column's sum. So each figure is an edge between two sum nodes.
+ * With some figures withheld, the published ones pin a withheld figure
+ * exactly when its edge is a bridge of the graph of withheld edges: an edge
+ * on a cycle can carry +t, -t, +t ... round the cycle and every sum still
+ * holds, while for a bridge, adding up the sums on one side of it gives it.
+ * Node 0 has no sum to hold, so cycles pass through it freely.
+ * docs/publish.md has the rules.
+ */
+#include "dfint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- bridges of the graph of withheld figures -------------------------------------------- */
+
+typedef struct {
+    int *head, *next, *to; /* adjacency over edge ends: end 2e runs a -> b, end 2e + 1 b -> a */
+    int *order, *low, *iter;
+    int *stack_node, *stack_end; /* the depth-first path and the end each node was reached by */
+} graph;
+
+static void graph_free(graph *g)
+{
+    free(g->head), free(g->next), free(g->to), free(g->order), free(g->low), free(g->iter);
+    free(g->stack_node), free(g->stack_end);
+}
+
+static int graph_build(graph *g, const df__sdc_cell *cells, int n, int nnodes)
+{
+    size_t nn = (size_t)nnodes + 1, ne = 2 * (size_t)n + 1;
+    memset(g, 0, sizeof *g);
+    g->head = malloc(nn * sizeof(int)), g->order = malloc(nn * sizeof(int)), g->low = malloc(nn * sizeof(int));
+    g->iter = malloc(nn * sizeof(int)), g->stack_node = malloc(nn * sizeof(int)), g->stack_end = malloc(nn * sizeof(int));
+    g->next = malloc(ne * sizeof(int)), g->to = malloc(ne * sizeof(int));
+    if (!g->head || !g->order || !g->low || !g->iter || !g->stack_node || !g->stack_end || !g->next || !g->to)
+        return -1;
+    for (int v = 0; v < nnodes; v++) g->head[v] = -1, g->order[v] = -1;
+    for (int e = 0; e < n; e++) {
+        if (!cells[e].withheld) continue;
+        int a = cells[e].a, b = cells[e].b;
+        g->to[2 * e] = b, g->next[2 * e] = g->head[a], g->head[a] = 2 * e;
+        g->to[2 * e + 1] = a, g->next[2 * e + 1] = g->head[b], g->head[b] = 2 * e + 1;
+    }
+    return 0;
+}
+
+int df__sdc_pinned(const df__sdc_cell *cells, int n, int nnodes, unsigned char *pinned)
+{
+    graph g;
+    if (graph_build(&g, cells, n, nnodes) != 0) {
+        graph_free(&g);
+        return -1;
+    }
+    if (n > 0) memset(pinned, 0, (size_t)n);
+    /* Tarjan's bridges, without recursion. Only the very edge a node was
+     * reached by is skipped: a parallel edge is a cycle of two. */
+    int counter = 0;
+    for (int root = 0; root < nnodes; root++) {
+        if (g.order[root] >= 0 || g.head[root] < 0) continue;
+        int sp = 0;
+        g.stack_node[0] = root, g.stack_end[0] = -1;
+        g.order[root] = g.low[root] = counter++;
+        g.iter[root] = g.head[root];
+        while (sp >= 0) {
+            int v = g.stack_node[sp], end = g.iter[v];
+            if (end >= 0) {
+                g.iter[v] = g.next[end];
+                if (g.stack_end[sp] >= 0 && (end ^ 1) == g.stack_end[sp]) continue;
+                int w = g.to[end];
+                if (g.order[w] < 0) {
+                    g.order[w] = g.low[w] = counter++;
+                    g.iter[w] = g.head[w];
+                    g.stack_node[++sp] = w, g.stack_end[sp] = end;
+                } else if (g.order[w] < g.low[v]) {
+                    g.low[v] = g.order[w];
+                }
+                continue;
+            }
+            int came = g.stack_end[sp--]; /* v is done */
+            if (sp < 0) break;
+            int parent = g.stack_node[sp];
+            if (g.low[v] < g.low[parent]) g.low[parent] = g.low[v];
+            if (g.low[v] > g.order[parent]) pinned[came / 2] = 1;
+        }
+    }
+    graph_free(&g);
+    return 0;
+}
+
+/* ---- withholding ------------------------------------------------------------------- */
+
+/* Does cell c share a sum (other than node 0) with cell p? */
+static int beside(const df__sdc_cell *c, const df__sdc_cell *p)
+{
+    return (p->a != 0 && (c->a == p->a || c->b == p->a)) || (p->b != 0 && (c->a == p->b || c->b == p->b));
+}
+
+/* side[v] = 1 for the nodes reached from `from` over withheld figures
+ * other than `skip`. */
+static void reach(const df__sdc_cell *cells, int n, int nnodes, int skip, int from, unsigned char *side, int *queue)
+{
+    memset(side, 0, (size_t)nnodes);
+    int head = 0, tail = 0;
+    side[from] = 1, queue[tail++] = from;
+    while (head < tail) { /* the graph is small: scan the figures per node */
+        int v = queue[head++];
+        for (int e = 0; e < n; e++) {
+            if (e == skip || !cells[e].withheld || (cells[e].a != v && cells[e].b != v)) continue;
+            int w = cells[e].a == v ? cells[e].b : cells[e].a;
+            if (!side[w]) side[w] = 1, queue[tail++] = w;
+        }
+    }
+}
+
+/* The published figure to withhold for pinned figure p: one that joins the
+ * two sides of p (closing a cycle through it), else one beside it (in one of
+ * its sums), else any; in each, a figure with people before a 0 (a 0 tells
+ * least); the least support first. -1 when none is left. */
+static int cover(const df__sdc_cell *cells, int n, int p, const unsigned char *side_a, const unsigned char *side_b)
+{
+    int best = -1, best_tier = 6;
+    for (int e = 0; e < n; e++) {
+        const df__sdc_cell *c = &cells[e];
+        if (c->withheld || c->locked) continue;
+        int joins = (side_a[c->a] && side_b[c->b]) || (side_b[c->a] && side_a[c->b]);
+        int tier = (joins ? 0 : beside(c, &cells[p]) ? 2 : 4) + (c->support > 0 ? 0 : 1);
+        if (tier < best_tier || (tier == best_tier && c->support < cells[best].support)) best = e, best_tier = tier;
+    }
+    return best;
+}
+
+int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k)
+{
+    unsigned char *pinned = malloc((size_t)n + 1), *hopeless = calloc((size_t)n + 1, 1);
+    unsigned char *side_a = malloc((size_t)nnodes + 1), *side_b = malloc((size_t)nnodes + 1);
+    int *queue = malloc(((size_t)nnodes + 1) * sizeof *queue), status = 0;
+    if (!pinned || !hopeless || !side_a || !side_b || !queue) status = -1;
+    for (int e = 0; e < n; e++) {
+        df__sdc_cell *c = &cells[e];
+        c->primary = !c->locked && c->support > 0 && c->support < k;
+        if (!c->locked) c->withheld = c->primary;
+    }
+    /* While a small figure is pinned, withhold one more beside it. Each
+     * round withholds one figure, so this ends. */
+    while (status == 0) {
+        if (df__sdc_pinned(cells, n, nnodes, pinned) != 0) {
+            status = -1;
+            break;
+        }
+        int p = 0;
+        while (p < n && !(pinned[p] && cells[p].primary && !hopeless[p])) p++;
+        if (p == n) break;
+        reach(cells, n, nnodes, p, cells[p].a, side_a, queue);
+        reach(cells, n, nnodes, p, cells[p].b, side_b, queue);
+        int c = cover(cells, n, p, side_a, side_b);
+        if (c < 0)
+            hopeless[p] = 1; /* its sums hold it alone (a published total equals it) */
+        else
+            cells[c].withheld = 1;
+    }
+    /* A withheld figure that is not small and still pinned protects nothing
+     * (its sums give it away): publish it. Taking out a bridge leaves every
+     * cycle, so one pass is enough. */
+    if (status == 0 && df__sdc_pinned(cells, n, nnodes, pinned) == 0)
+        for (int e = 0; e < n; e++)
+            if (pinned[e] && !cells[e].primary && !cells[e].locked) cells[e].withheld = 0;
+    int count = 0;
+    for (int e = 0; e < n; e++) {
+        count += cells[e].withheld;
+        if (hopeless[e] && status == 0) status = -2;
+    }
+    free(pinned), free(hopeless), free(side_a), free(side_b), free(queue);
+    return status < 0 ? status : count;
+}
