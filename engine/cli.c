@@ -775,7 +775,7 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
 /* ---- run: a job file, with a progress bar ----------------------------------------- */
 
 static const char *usage_run =
-    "usage: dispflow run JOB.ini [-q] [-v] [--json-progress] [--output DIR]\n"
+    "usage: dispflow run JOB.ini [-q] [-v] [--json-progress] [--output DIR] [--publish]\n"
     "\n"
     "Runs every stage a situation report needs, as the job file says: joins at each admin\n"
     "level asked for, origin-destination flows, a density raster, map pictures, the\n"
@@ -786,6 +786,9 @@ static const char *usage_run =
     "a failed or interrupted run (Ctrl-C) leaves the previous bundle untouched.\n"
     "\n"
     "  --output DIR      write the bundle here instead of the job's [job] output\n"
+    "  --publish         a bundle to leave the office: figures on fewer than k families\n"
+    "                    ([publish] k, 5) withheld with enough beside them that none can be\n"
+    "                    worked out; no record locations, no decision log (docs/publish.md)\n"
     "  --json-progress   progress as JSON lines on stderr: {\"stage\": ..., \"fraction\": ...}\n"
     "  -q                no progress and no summary, only errors\n"
     "  -v                also debug messages\n";
@@ -835,6 +838,7 @@ static int draw_progress(double fraction, const char *stage, void *user)
 static int cmd_run(df_ctx *ctx, int argc, char **argv)
 {
     const char *path = NULL, *output = NULL;
+    int publish = 0;
     progress_bar bar = {0};
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -846,6 +850,8 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
             verbose = 1;
         else if (!strcmp(argv[i], "--json-progress"))
             bar.json = 1;
+        else if (!strcmp(argv[i], "--publish"))
+            publish = 1;
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             output = argv[++i];
         else if (argv[i][0] == '-')
@@ -859,6 +865,7 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     df_job *jf = NULL;
     df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/aliases_iraq.csv", &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
+    if (st == DF_OK && publish) df_job_set_publish(jf, 1);
     if (st != DF_OK) {
         df_job_free(jf);
         return fail(ctx, st);

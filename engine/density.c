@@ -880,6 +880,21 @@ void df_density_free(df_density *d)
 const df_density_info *df_density_get_info(const df_density *d) { return &d->info; }
 const float *df_density_values(const df_density *d) { return d->values; }
 
+long df__density_mask(df_density *d, const df_density *support, double k)
+{
+    const df_density_info *in = &d->info, *sn = &support->info;
+    if (in->width != sn->width || in->height != sn->height) return -1;
+    long masked = 0;
+    double mx = 0;
+    for (size_t q = 0; q < (size_t)in->width * (size_t)in->height; q++) {
+        float *v = &d->values[q];
+        if (*v != DF_DENSITY_NODATA && *v > 0 && support->values[q] < k) *v = DF_DENSITY_NODATA, masked++;
+        if (*v != DF_DENSITY_NODATA && *v > mx) mx = *v;
+    }
+    d->info.max = mx;
+    return masked;
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 /* A QGIS style: single-band pseudocolour, 0 (transparent) .. max (qgis.c). */

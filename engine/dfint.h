@@ -283,17 +283,29 @@ struct df_job {
     /* [report] */
     int maps;
     int64_t top_flows;
+    /* [publish] */
+    int publish;
+    int64_t publish_k;
 };
 
-/* The layers "flows" and "flow_nodes" of f, as df_flows_write_lines writes
- * them, in an open dataset (GDALDatasetH; path names it in messages). */
+/* The layers "flows" and (with nodes) "flow_nodes" of f, as
+ * df_flows_write_lines writes them, in an open dataset (GDALDatasetH; path
+ * names it in messages). Withheld flows are left out. */
 df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_boundaries *b, void *ds, const char *path,
-                                 double bend, df_endpoints endpoints);
+                                 double bend, df_endpoints endpoints, int nodes);
 /* write.c: the join's layer (one feature per unit) in an open dataset. */
 df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
                                char **lco, const char *path);
 
 /* ---- run.c, sitrep.c, manifest.c: the bundle of `dispflow run` ----------- */
+
+/* What publish mode withheld, in counts only (for the manifest). */
+typedef struct {
+    long units, units_primary; /* unit rows withheld, of them for their own sake */
+    long flows, flows_primary;
+    long pixels;   /* density pixels masked */
+    int uncovered; /* tables with a small figure only a published total equals */
+} df__publish_stats;
 
 /* Everything a run computed, for the report and the manifest. Borrowed. */
 typedef struct {
@@ -310,6 +322,7 @@ typedef struct {
     int nmaps;
     const char *map_file[4], *map_title[4]; /* the map pictures in the bundle */
     long record_points;                     /* features of the records layer */
+    const df__publish_stats *publish;       /* publish mode: what was withheld; NULL otherwise */
 } df__report;
 
 /* sitrep.md and sitrep.html (self-contained: CSS and the maps inline) in dir. */
@@ -350,6 +363,35 @@ int df__sdc_pinned(const df__sdc_cell *cells, int n, int nnodes, unsigned char *
  * figure cannot be covered (a locked total equals it; it stays withheld). */
 int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k);
 
+/* join.c, for publish mode: the families behind unit i's displaced,
+ * returned and returnees (individuals / household size, rounded up, where
+ * a table has no families), and whether its figures are withheld from the
+ * published outputs (the writers leave them empty). */
+void df__join_support(const df_join *j, int i, int64_t out[3]);
+void df__join_withhold(df_join *j, int i, int withheld);
+int df__join_withheld(const df_join *j, int i);
+int df__join_units(const df_join *j);
+/* flows.c: flow i, to mark it withheld. */
+df_flow *df__flows_row(df_flows *f, int i);
+/* density.c: pixels of d with people on fewer than k families of support
+ * (support: the same grid, uniform kernel, raw sums of families) become
+ * nodata. Returns the pixels masked, -1 when the grids differ. */
+long df__density_mask(df_density *d, const df_density *support, double k);
+
+/* Withhold units of every joined level (join[l], NULL when the level is not
+ * published; all joined on b) whose figures stand on fewer than k families,
+ * and more beside them, so that none can be worked out from the published
+ * units and the country's total. */
+df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_boundaries *b, int64_t k,
+                            df__publish_stats *stats);
+/* Withhold flows on fewer than k families, and more beside them, so that
+ * none can be worked out from the published flows, the unit figures that
+ * are their row and column totals (origin_join, dest_join at the flows'
+ * levels, NULL when not published; already published) and the grand total.
+ * One period (publish mode has no steps). */
+df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_join *origin_join, const df_join *dest_join, int64_t k,
+                            double household_size, df__publish_stats *stats);
+
 /* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
 
 typedef struct {
@@ -366,6 +408,7 @@ typedef struct {
     const char *subtitle; /* "17 Oct 2016 to 2 May 2017" */
     const char *source;   /* "Source: ... | Boundaries: OCHA COD-AB 2019 | dispflow 0.1.0" */
     int width, height;    /* pixels (1600 x 1200 when 0) */
+    const char *no_data;  /* the legend's word for the grey units (NULL: "No data") */
 } df__map;
 
 /* Draw the map (choropleth, arrows, labels of the largest units, legend,

@@ -389,7 +389,7 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
         const od_bin *s = &per.slots[i];
         if (!s->used) continue;
         df_flow *fl = &f->rows[f->n++];
-        *fl = (df_flow){s->origin, s->dest, s->status, s->date, s->date, s->families, s->individuals, 0, 0, 0, 0};
+        *fl = (df_flow){s->origin, s->dest, s->status, s->date, s->date, s->families, s->individuals, 0, 0, 0, 0, 0};
         int32_t start;
         period_of(s->date, o->step, from, to, &start, &fl->period_end);
     }
@@ -525,6 +525,7 @@ void df_flows_free(df_flows *f)
 
 int df_flows_count(const df_flows *f) { return f->n; }
 const df_flow *df_flows_get(const df_flows *f, int i) { return i >= 0 && i < f->n ? &f->rows[i] : NULL; }
+df_flow *df__flows_row(df_flows *f, int i) { return i >= 0 && i < f->n ? &f->rows[i] : NULL; }
 const df_flow_balance *df_flows_balance(const df_flows *f) { return &f->balance; }
 int df__flows_origin_level(const df_flows *f) { return f->origin_level; }
 int df__flows_dest_level(const df_flows *f) { return f->dest_level; }

@@ -50,6 +50,7 @@ df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundar
                 ol, ol, dl, dl);
     for (int i = 0; i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
+        if (fl->withheld) continue; /* publish mode: not published */
         const df_unit *o = df__boundaries_unit(b, ol, fl->origin), *d = df__boundaries_unit(b, dl, fl->dest);
         df_date_format(fl->period_start, from);
         df_date_format(fl->period_end, to);
@@ -327,6 +328,7 @@ static df_status write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries
     for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
         double x0, y0, x1, y1;
+        if (fl->withheld) continue; /* publish mode: not published */
         if (df__flows_endpoint(ctx, f, b, ol, fl->origin, endpoints, &x0, &y0) != 0 ||
             df__flows_endpoint(ctx, f, b, dl, fl->dest, endpoints, &x1, &y1) != 0)
             continue; /* a unit without geometry: in the matrix, not on the map */
@@ -356,10 +358,10 @@ static df_status write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries
 }
 
 df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_boundaries *b, void *ds, const char *path,
-                                 double bend, df_endpoints endpoints)
+                                 double bend, df_endpoints endpoints, int nodes)
 {
     df_status st = write_lines(ctx, f, b, ds, path, bend, endpoints);
-    return st == DF_OK ? write_nodes(ctx, f, b, ds, path, endpoints) : st;
+    return st == DF_OK && nodes ? write_nodes(ctx, f, b, ds, path, endpoints) : st;
 }
 
 df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,

@@ -90,6 +90,8 @@ static const struct key_def {
     {"density", "mask", K_BOOL, AT(mask), NULL},
     {"density", "t_srs", K_TEXT, AT(t_srs), NULL},
     {"report", "maps", K_BOOL, AT(maps), NULL},
+    {"publish", "enabled", K_BOOL, AT(publish), NULL},
+    {"publish", "k", K_INT, AT(publish_k), NULL},
     {"report", "top_flows", K_INT, AT(top_flows), NULL},
 };
 #define NKEYS ((int)(sizeof keys / sizeof *keys))
@@ -137,6 +139,16 @@ static int job_error(reader *r, const struct key_def *k, const char *fmt, ...)
     if (r->st == DF_OK)
         r->st = k ? df__error(r->ctx, DF_EINVAL, "%s:%d: [%s] %s: %s", r->job->path, r->line, k->section, k->key, what)
                   : df__error(r->ctx, DF_EINVAL, "%s:%d: %s", r->job->path, r->line, what);
+    return 0;
+}
+
+/* Running out of memory is not the job file's fault: DF_ENOMEM (exit 3),
+ * still naming where the reader was. Returns 0 for inih. */
+static int job_out_of_memory(reader *r, const struct key_def *k)
+{
+    if (r->st == DF_OK)
+        r->st =
+            df__error(r->ctx, DF_ENOMEM, "%s:%d: [%s] %s: out of memory", r->job->path, r->line, k->section, k->key);
     return 0;
 }
 
@@ -222,13 +234,13 @@ static int set_value(reader *r, const struct key_def *k, const char *v)
     switch (k->type) {
     case K_TEXT:
         free(*(char **)at);
-        if (!(*(char **)at = df__strdup(v))) return job_error(r, k, "out of memory");
+        if (!(*(char **)at = df__strdup(v))) return job_out_of_memory(r, k);
         return 1;
     case K_INPUT:
     case K_OUTPUT: {
         char *p = resolve(job, v);
         struct stat sb;
-        if (!p) return job_error(r, k, "out of memory");
+        if (!p) return job_out_of_memory(r, k);
         free(*(char **)at);
         *(char **)at = p;
         if (k->type == K_INPUT && stat(p, &sb) != 0) return job_error(r, k, "no such file: %s", p);
@@ -334,6 +346,7 @@ static void defaults(df_job *job)
     job->pixel = 1000;
     job->mask = 1;
     job->maps = 1;
+    job->publish_k = 5;
     job->top_flows = 10;
 }
 
@@ -494,3 +507,5 @@ df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir)
     job->output = copy;
     return DF_OK;
 }
+
+void df_job_set_publish(df_job *job, int on) { job->publish = on; }

@@ -31,6 +31,7 @@ typedef struct {
     int64_t returned; /* returns whose district of displacement is this unit */
     long returns_unplaced;
     int64_t ind_returns_unplaced;
+    int64_t support[3]; /* families behind displaced, returned, returnees (publish mode) */
     int used;
 } bin;
 
@@ -42,6 +43,8 @@ typedef struct {
 struct df_join {
     int level, nunits;
     df_figures *figures;
+    int64_t (*support)[3];   /* per unit: families behind displaced, returned, returnees */
+    unsigned char *withheld; /* per unit: figures withheld from published outputs */
     df_balance balance;
     df_name_decision *decisions; /* one per distinct stated name */
     int ndecisions;
@@ -110,6 +113,7 @@ typedef struct {
     long rejections_told;
     const df_boundaries *b;
     const df_join_opts *opts;
+    double household_size; /* families of rows without a families column, for the support */
     bin_table bins;
     df_balance counts; /* matched_by_* and swapped */
     FILE *log;         /* serial reads only */
@@ -132,6 +136,7 @@ static int join_state_merge(join_state *to, const join_state *from)
         d->displaced += s->displaced, d->families += s->families, d->returnees += s->returnees;
         d->returned += s->returned;
         d->returns_unplaced += s->returns_unplaced, d->ind_returns_unplaced += s->ind_returns_unplaced;
+        for (int k = 0; k < 3; k++) d->support[k] += s->support[k];
     }
     if (from->min_date != DF_NO_DATE && (to->min_date == DF_NO_DATE || from->min_date < to->min_date))
         to->min_date = from->min_date;
@@ -204,15 +209,20 @@ static int on_record(const df_record *r, void *user)
     if (!bn) return js->failed = 1, 1;
     bn->rows++;
     bn->individuals += r->individuals;
+    /* families, or individuals / household size where a table has none */
+    int64_t families = r->families >= 0 ? r->families : (int64_t)ceil((double)r->individuals / js->household_size);
     if (!returned) {
         bn->displaced += r->individuals;
+        bn->support[0] += families;
         if (r->families > 0) bn->families += r->families;
     } else {
         bn->returnees += r->individuals;
+        bn->support[2] += families;
         bin *db = bin_get(&js->bins, disp.unit, r->date);
         if (!db) return js->failed = 1, 1;
         if (disp.unit >= 0) {
             db->returned += r->individuals;
+            db->support[1] += families;
         } else {
             db->returns_unplaced++;
             db->ind_returns_unplaced += r->individuals;
@@ -322,6 +332,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     memset(states, 0, sizeof states);
     for (int k = 0; k < JOIN_MAX_THREADS; k++) {
         states[k].b = b, states[k].opts = jopts;
+        states[k].household_size = ropts->household_size > 0 ? ropts->household_size : 6;
         states[k].ctx = k == 0 ? ctx : NULL, states[k].records_path = ropts->path;
         states[k].min_date = states[k].max_date = DF_NO_DATE;
         users[k] = &states[k];
@@ -336,7 +347,9 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     j->level = jopts->level;
     j->nunits = df_boundaries_count(b, jopts->level);
     j->figures = calloc((size_t)j->nunits, sizeof *j->figures);
-    if (!j->figures) {
+    j->support = calloc((size_t)j->nunits + 1, sizeof *j->support);
+    j->withheld = calloc((size_t)j->nunits + 1, 1);
+    if (!j->figures || !j->support || !j->withheld) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }
@@ -421,6 +434,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         f->families += bn->families;
         f->returnees += bn->returnees;
         f->returned += bn->returned;
+        for (int k = 0; k < 3; k++) j->support[bn->unit][k] += bn->support[k];
     }
     for (int u = 0; u < j->nunits; u++)
         j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
@@ -460,6 +474,8 @@ void df_join_free(df_join *j)
     }
     free(j->decisions);
     free(j->figures);
+    free(j->support);
+    free(j->withheld);
     free(j);
 }
 
@@ -473,3 +489,12 @@ const df_name_decision *df_join_decision(const df_join *j, int i)
 const df_balance *df_join_balance(const df_join *j) { return &j->balance; }
 int df_join_level(const df_join *j) { return j->level; }
 const df_figures *df_join_figures(const df_join *j, int i) { return i >= 0 && i < j->nunits ? &j->figures[i] : NULL; }
+
+void df__join_support(const df_join *j, int i, int64_t out[3])
+{
+    for (int k = 0; k < 3; k++) out[k] = j->support[i][k];
+}
+
+void df__join_withhold(df_join *j, int i, int withheld) { j->withheld[i] = (unsigned char)withheld; }
+int df__join_units(const df_join *j) { return j->nunits; }
+int df__join_withheld(const df_join *j, int i) { return i >= 0 && i < j->nunits && j->withheld[i]; }

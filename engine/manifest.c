@@ -252,6 +252,18 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         json_object_object_add(o, "mask_loss", json_object_new_double(in->mask_loss));
         json_object_object_add(m, "density", o);
     }
+    if (r->publish) { /* counts only */
+        const df__publish_stats *p = r->publish;
+        json_object *o = json_object_new_object();
+        put_int(o, "k_families", r->job->publish_k);
+        put_int(o, "units_withheld", p->units);
+        put_int(o, "units_small", p->units_primary);
+        put_int(o, "flows_withheld", p->flows);
+        put_int(o, "flows_small", p->flows_primary);
+        put_int(o, "density_pixels_masked", p->pixels);
+        put_int(o, "tables_with_a_small_total", p->uncovered);
+        json_object_object_add(m, "publish", o);
+    }
     json_object_object_add(m, "outputs", outputs(ctx, dir));
 
     char path[4200];

@@ -296,7 +296,8 @@ static df_status top_pairs(df_ctx *ctx, const df__map *m, pair **out, int *n)
     if (!p) return df__error(ctx, DF_ENOMEM, "out of memory drawing flows");
     for (int i = 0; i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
-        if (fl->status != DF_DISPLACED || fl->total || fl->individuals <= 0) continue; /* totals repeat the periods */
+        if (fl->status != DF_DISPLACED || fl->total || fl->individuals <= 0 || fl->withheld)
+            continue; /* totals repeat the periods; withheld flows are not published */
         if (ol == dl && fl->origin == fl->dest) continue;
         p[count++] = (pair){fl->origin, fl->dest, (double)fl->individuals, 0, 0, 0, 0};
     }
@@ -690,7 +691,7 @@ static double draw_legend(map_state *st, double x, double y, double w)
         y = legend_swatch(cr, x, y, class_rgb(c, st->k), row, u);
     }
     if (st->has_zero) y = legend_swatch(cr, x, y, zero_rgb, "0", u);
-    if (st->has_no_data) y = legend_swatch(cr, x, y, no_data_rgb, "No data", u);
+    if (st->has_no_data) y = legend_swatch(cr, x, y, no_data_rgb, st->m->no_data ? st->m->no_data : "No data", u);
     if (st->npairs > 0) {
         y += 14 * u;
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);

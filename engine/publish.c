@@ -18,6 +18,7 @@
  */
 #include "dfint.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,8 @@ static int graph_build(graph *g, const df__sdc_cell *cells, int n, int nnodes)
     size_t nn = (size_t)nnodes + 1, ne = 2 * (size_t)n + 1;
     memset(g, 0, sizeof *g);
     g->head = malloc(nn * sizeof(int)), g->order = malloc(nn * sizeof(int)), g->low = malloc(nn * sizeof(int));
-    g->iter = malloc(nn * sizeof(int)), g->stack_node = malloc(nn * sizeof(int)), g->stack_end = malloc(nn * sizeof(int));
+    g->iter = malloc(nn * sizeof(int)), g->stack_node = malloc(nn * sizeof(int)),
+    g->stack_end = malloc(nn * sizeof(int));
     g->next = malloc(ne * sizeof(int)), g->to = malloc(ne * sizeof(int));
     if (!g->head || !g->order || !g->low || !g->iter || !g->stack_node || !g->stack_end || !g->next || !g->to)
         return -1;
@@ -181,4 +183,142 @@ int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k)
     }
     free(pinned), free(hopeless), free(side_a), free(side_b), free(queue);
     return status < 0 ? status : count;
+}
+
+/* ---- the tables of a bundle --------------------------------------------------------- */
+
+/* A growing list of figures. */
+typedef struct {
+    df__sdc_cell *cells;
+    int n, cap;
+} cell_list;
+
+static int push(cell_list *l, df__sdc_cell c)
+{
+    if (l->n == l->cap) {
+        df__sdc_cell *grown = df__realloc_array(l->cells, (size_t)(l->cap = l->cap ? 2 * l->cap : 256), sizeof *grown);
+        if (!grown) return -1;
+        l->cells = grown;
+    }
+    l->cells[l->n++] = c;
+    return 0;
+}
+
+/* The least positive of a unit's supports (still displaced = displaced -
+ * returned), 0 when it has none: a unit is withheld whole when any of its
+ * figures stands on fewer than k families. */
+static int64_t unit_support(const df_join *j, int i)
+{
+    int64_t s[4], least = 0;
+    df__join_support(j, i, s);
+    s[3] = s[0] - s[1] > 0 ? s[0] - s[1] : 0;
+    for (int k = 0; k < 4; k++)
+        if (s[k] > 0 && (least == 0 || s[k] < least)) least = s[k];
+    return least;
+}
+
+/* Nodes: 0 none, 1 the country, then one per unit of every published level
+ * but the finest (the sum of its children). */
+static int unit_node(const int *first, int level, int i) { return first[level] + i; }
+
+df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_boundaries *b, int64_t k,
+                            df__publish_stats *stats)
+{
+    int levels[4], nl = 0, first[4] = {0}, nnodes = 2;
+    for (int l = 1; l <= 3; l++)
+        if (join[l]) levels[nl++] = l;
+    if (!nl) return DF_OK;
+    for (int q = 0; q + 1 < nl; q++) first[levels[q]] = nnodes, nnodes += df_boundaries_count(b, levels[q]);
+    cell_list cl = {0};
+    int bad = push(&cl, (df__sdc_cell){.a = 1, .b = 0, .locked = 1}); /* the country's total: published */
+    for (int q = 0; q < nl && !bad; q++) {
+        int l = levels[q], n = df_boundaries_count(b, l);
+        for (int i = 0; i < n && !bad; i++) {
+            int up = q == 0 ? 1 : unit_node(first, levels[q - 1], df__boundaries_ancestor(b, l, i, levels[q - 1]));
+            int own = q + 1 < nl ? unit_node(first, l, i) : 0;
+            bad = push(&cl, (df__sdc_cell){.a = up, .b = own, .support = unit_support(join[l], i)});
+        }
+    }
+    int rc = bad ? -1 : df__sdc_withhold(cl.cells, cl.n, nnodes, k);
+    if (rc == -1) {
+        free(cl.cells);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    stats->uncovered += rc == -2;
+    for (int q = 0, e = 1; q < nl; q++)
+        for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++) {
+            df__join_withhold(join[levels[q]], i, cl.cells[e].withheld);
+            stats->units += cl.cells[e].withheld, stats->units_primary += cl.cells[e].primary;
+        }
+    free(cl.cells);
+    return DF_OK;
+}
+
+/* Families behind a flow: its families, or individuals / household size
+ * where the table has none. */
+static int64_t flow_support(const df_flow *fl, double household_size)
+{
+    return fl->families > 0 ? fl->families : (int64_t)ceil((double)fl->individuals / household_size);
+}
+
+/* The OD matrix of one status. A cell is a term of its row's and its
+ * column's sum; a row's total is published as the unit figure it is
+ * (returned: people gone home from the district they had been displaced
+ * in) and a column's (displaced into it; returnees into it), each withheld
+ * as that unit is; rows and columns without a published total add up into
+ * the grand total, which is published. */
+static df_status publish_status(df_ctx *ctx, df_flows *f, const df_join *rows, const df_join *cols, df_movement status,
+                                int64_t k, double household_size, df__publish_stats *stats)
+{
+    int nflows = df_flows_count(f);
+    int nrow = rows ? df__join_units(rows) : 0, ncol = cols ? df__join_units(cols) : 0;
+    int TR = 1, TC = 2, nnodes = 3 + nrow + ncol; /* 0 none, TR, TC, rows, columns */
+    cell_list cl = {0};
+    int *index = malloc(((size_t)nflows + 1) * sizeof *index), bad = !index;
+    if (!bad) bad = push(&cl, (df__sdc_cell){.a = TR, .b = TC, .locked = 1}); /* the grand total */
+    for (int i = 0; i < nflows && !bad; i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        index[i] = -1;
+        if (fl->status != status) continue;
+        index[i] = cl.n;
+        int a = rows ? 3 + fl->origin : TR, bb = cols ? 3 + nrow + fl->dest : TC;
+        bad = push(&cl, (df__sdc_cell){.a = a, .b = bb, .support = flow_support(fl, household_size)});
+    }
+    for (int u = 0; u < nrow && !bad; u++) { /* row totals: the unit table's returned */
+        int64_t s[3];
+        df__join_support(rows, u, s);
+        bad = push(&cl, (df__sdc_cell){
+                            .a = 3 + u, .b = TR, .support = s[1], .locked = 1, .withheld = df__join_withheld(rows, u)});
+    }
+    for (int u = 0; u < ncol && !bad; u++) { /* column totals: displaced or returnees */
+        int64_t s[3];
+        df__join_support(cols, u, s);
+        bad = push(&cl, (df__sdc_cell){.a = 3 + nrow + u,
+                                       .b = TC,
+                                       .support = s[status == DF_RETURNED ? 2 : 0],
+                                       .locked = 1,
+                                       .withheld = df__join_withheld(cols, u)});
+    }
+    int rc = bad ? -1 : df__sdc_withhold(cl.cells, cl.n, nnodes, k);
+    if (rc == -1) {
+        free(index), free(cl.cells);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    stats->uncovered += rc == -2;
+    for (int i = 0; i < nflows; i++) {
+        if (index[i] < 0) continue;
+        df_flow *fl = df__flows_row(f, i);
+        fl->withheld = cl.cells[index[i]].withheld;
+        stats->flows += fl->withheld, stats->flows_primary += cl.cells[index[i]].primary;
+    }
+    free(index), free(cl.cells);
+    return DF_OK;
+}
+
+df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_join *origin_join, const df_join *dest_join, int64_t k,
+                            double household_size, df__publish_stats *stats)
+{
+    /* displacement: the origins' totals are published nowhere */
+    df_status st = publish_status(ctx, f, NULL, dest_join, DF_DISPLACED, k, household_size, stats);
+    return st == DF_OK ? publish_status(ctx, f, origin_join, dest_join, DF_RETURNED, k, household_size, stats) : st;
 }

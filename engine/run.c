@@ -35,6 +35,7 @@ typedef struct {
     df_join *join[4], *prev;
     df_flows *flows;
     df_density *density;
+    df__publish_stats stats;
     char map_titles[2][160];
     /* the log of the whole run: each stage reads the records again, and a
      * message is said once */
@@ -224,6 +225,49 @@ static int32_t step_back(int32_t day, int step)
     }
 }
 
+/* Publish mode: the pixels whose people stand on fewer than k families
+ * (the families of the points within the radius, a raw uniform kernel on
+ * the same grid) become nodata. */
+static df_status mask_thin_support(df_ctx *ctx, run *r, const df_density_opts *dopt)
+{
+    const df_density_info *in = df_density_get_info(r->density);
+    df_density_opts so = *dopt;
+    df_density *support = NULL;
+    so.kernel = DF_KERNEL_UNIFORM, so.bandwidth = DF_BANDWIDTH_FIXED, so.radius = in->radius;
+    so.raw = 1, so.weight = DF_WEIGHT_FAMILIES, so.t_srs = in->crs, so.has_extent = 1;
+    so.extent[0] = in->geotransform[0], so.extent[3] = in->geotransform[3];
+    so.extent[2] = in->geotransform[0] + in->width * in->geotransform[1];
+    so.extent[1] = in->geotransform[3] + in->height * in->geotransform[5];
+    df_status st = df_density_run(ctx, &r->ro, r->rep.fine, &so, &support);
+    if (st != DF_OK) return st;
+    long masked = df__density_mask(r->density, support, (double)r->job->publish_k);
+    df_density_free(support);
+    if (masked < 0) return df__error(ctx, DF_EINVAL, "density: the support grid does not match the density's");
+    r->stats.pixels = masked;
+    return DF_OK;
+}
+
+/* Publish mode: withhold what stands on fewer than k families (publish.c). */
+static df_status withhold(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    df_status st = df__publish_units(ctx, r->join, r->rep.fine, job->publish_k, &r->stats);
+    if (st == DF_OK && r->flows)
+        st = df__publish_flows(ctx, r->flows, r->join[job->origin_level], r->join[job->dest_level], job->publish_k,
+                               r->ro.household_size, &r->stats);
+    if (st != DF_OK) return st;
+    r->rep.publish = &r->stats;
+    df__log(ctx, DF_LOG_INFO,
+            "publish: k = %lld families: %ld units withheld (%ld small), %ld flows withheld (%ld small), %ld density "
+            "pixels masked",
+            (long long)job->publish_k, r->stats.units, r->stats.units_primary, r->stats.flows, r->stats.flows_primary,
+            r->stats.pixels);
+    if (r->stats.uncovered)
+        df__log(ctx, DF_LOG_WARN, "publish: %d tables hold a small figure that a published total equals",
+                r->stats.uncovered);
+    return DF_OK;
+}
+
 static df_status compute(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -235,7 +279,7 @@ static df_status compute(df_ctx *ctx, run *r)
         BEGIN(join_names[l]);
         df_join_opts jo;
         join_opts(r, l, &jo);
-        if (l == job->finest) {
+        if (l == job->finest && !job->publish) { /* row by row: not for publishing */
             bundle_path(r, "decisions.csv", path, sizeof path);
             jo.log_path = path;
         }
@@ -263,7 +307,7 @@ static df_status compute(df_ctx *ctx, run *r)
         fo.origins = job->origins && strcasecmp(job->origins, "all") ? job->origins : NULL;
         fo.from = bal->from;
         fo.to = bal->as_of;
-        fo.step = (df_step)job->step;
+        fo.step = job->publish ? DF_STEP_NONE : (df_step)job->step; /* one table to protect, not one per period */
         fo.min = job->flow_min;
         fo.top = (int)job->flow_top;
         fo.no_intra = !job->flow_intra;
@@ -286,6 +330,7 @@ static df_status compute(df_ctx *ctx, run *r)
         dopt.from = bal->from;
         dopt.as_of = bal->as_of;
         if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &dopt, &r->density)) != DF_OK) return st;
+        if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) return st;
         r->rep.density = r->density;
         r->rep.density_file = job->density_status == 2 ? "density_all.tif"
                               : job->density_status    ? "density_returned.tif"
@@ -400,13 +445,14 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
                                     .crs = "EPSG:4326",
                                     .features = layer_features(ds, "flows"),
                                     .temporal = 1};
-        out[n++] = (df__qgis_layer){.name = "flow_nodes",
-                                    .title = "Flow nodes (inflow)",
-                                    .style = DF__STYLE_NODES,
-                                    .field = "inflow",
-                                    .max = field_max(ds, "flow_nodes", "inflow"),
-                                    .crs = "EPSG:4326",
-                                    .features = layer_features(ds, "flow_nodes")};
+        if (!r->job->publish)
+            out[n++] = (df__qgis_layer){.name = "flow_nodes",
+                                        .title = "Flow nodes (inflow)",
+                                        .style = DF__STYLE_NODES,
+                                        .field = "inflow",
+                                        .max = field_max(ds, "flow_nodes", "inflow"),
+                                        .crs = "EPSG:4326",
+                                        .features = layer_features(ds, "flow_nodes")};
     }
     if (r->rep.record_points) /* a table without coordinates has none to show */
         out[n++] = (df__qgis_layer){.name = "records",
@@ -420,7 +466,8 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
         int units = df_boundaries_count(r->rep.b[l], l);
         double *v = malloc(((size_t)units + 1) * sizeof *v);
         if (!v) return df__error(ctx, DF_ENOMEM, "out of memory"), -1;
-        for (int i = 0; i < units; i++) v[i] = (double)df_join_figures(r->join[l], i)->displaced;
+        for (int i = 0; i < units; i++) /* withheld figures must not shape the classes */
+            v[i] = df__join_withheld(r->join[l], i) ? -1 : (double)df_join_figures(r->join[l], i)->displaced;
         snprintf(titles[l], 64, "%s: displaced", level_titles[l]);
         df__qgis_layer *q = &out[n++];
         *q = (df__qgis_layer){.name = names[l],
@@ -452,9 +499,9 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
         if (r->join[l]) st = df__join_write_layer(ctx, r->join[l], r->rep.b[l], ds, name, NULL, path);
     }
     if (st == DF_OK && r->flows)
-        st =
-            df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->bend, (df_endpoints)r->job->endpoints);
-    if (st == DF_OK) st = write_points(ctx, r, ds);
+        st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->bend, (df_endpoints)r->job->endpoints,
+                                    !r->job->publish); /* the nodes are the units' figures again: not published */
+    if (st == DF_OK && !r->job->publish) st = write_points(ctx, r, ds); /* row by row: not for publishing */
     if (st == DF_OK) {
         *nql = qgis_layers(ctx, r, ds, ql, titles);
         st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
@@ -510,8 +557,9 @@ static df_status write_maps(df_ctx *ctx, run *r)
     df_status st = DF_OK;
     if (!displaced || !still) st = df__error(ctx, DF_ENOMEM, "out of memory");
     for (int i = 0; st == DF_OK && i < n; i++) {
-        displaced[i] = (double)df_join_figures(j, i)->displaced;
-        still[i] = (double)df_join_figures(j, i)->still_displaced;
+        int out = df__join_withheld(j, i); /* drawn grey, as no data */
+        displaced[i] = out ? -1 : (double)df_join_figures(j, i)->displaced;
+        still[i] = out ? -1 : (double)df_join_figures(j, i)->still_displaced;
     }
     char from[32], as_of[32], subtitle[96], source[512], title[2][160], path[4200];
     long_date(bal->from, from, sizeof from);
@@ -540,7 +588,8 @@ static df_status write_maps(df_ctx *ctx, run *r)
                      .top_flows = (int)job->top_flows,
                      .title = title[k],
                      .subtitle = subtitle,
-                     .source = source};
+                     .source = source,
+                     .no_data = job->publish ? "Withheld (fewer than k families)" : NULL};
         bundle_path(r, files[k], path, sizeof path);
         if ((st = df__map_write_png(ctx, &m, path)) != DF_OK) break;
         snprintf(r->map_titles[k], sizeof r->map_titles[k], "%s", title[k]);
@@ -633,7 +682,7 @@ static int count_stages(const df_job *job)
 {
     int n = 1 /* boundaries */ + 1 /* previous join */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
     for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
-    return n + job->flows + 2 * job->density + job->maps;
+    return n + job->flows + 2 * job->density + job->maps + job->publish;
 }
 
 static df_status run_stages(df_ctx *ctx, run *r)
@@ -642,6 +691,10 @@ static df_status run_stages(df_ctx *ctx, run *r)
     BEGIN("boundaries");
     if ((st = load_boundaries(ctx, r)) != DF_OK) return st;
     if ((st = compute(ctx, r)) != DF_OK) return st;
+    if (r->job->publish) {
+        BEGIN("publish: withholding");
+        if ((st = withhold(ctx, r)) != DF_OK) return st;
+    }
     if ((st = write_products(ctx, r)) != DF_OK) return st;
     return DF_OK;
 }

@@ -291,11 +291,16 @@ static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
     pair_sum *p = malloc(((size_t)n + 1) * sizeof *p);
     if (!p) return df__error(ctx, DF_ENOMEM, "out of memory");
     int64_t all = 0;
+    long withheld = 0;
     for (int i = 0; i < n; i++) {
         const df_flow *fl = df_flows_get(f, i);
         if (fl->status != DF_DISPLACED) continue;
+        all += fl->individuals; /* the total before withholding, as published */
+        if (fl->withheld) {
+            withheld++;
+            continue;
+        }
         p[np++] = (pair_sum){fl->origin, fl->dest, fl->individuals, fl->families};
-        all += fl->individuals;
     }
     qsort(p, (size_t)np, sizeof *p, cmp_pair);
     int m = 0;
@@ -333,14 +338,21 @@ static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
              "%d origin-destination pairs in all, %s individuals; each row sums the pair over the period. The full "
              "OD matrix by period is in flows.csv and the flows layer of layers.gpkg.",
              m, thousands(all, a));
+        if (withheld)
+            para(d, "%ld more pairs are withheld (see Disclosure control); the total includes them.", withheld);
     }
     free(p);
     return DF_OK;
 }
 
+/* Units with people, the largest first; withheld ones last, in the layer's
+ * order (their rank would tell). */
 static int cmp_unit_displaced(const void *a, const void *b, void *user)
 {
     const df_join *j = user;
+    int wa = df__join_withheld(j, *(const int *)a), wb = df__join_withheld(j, *(const int *)b);
+    if (wa != wb) return wa - wb;
+    if (wa) return *(const int *)a - *(const int *)b;
     int64_t x = df_join_figures(j, *(const int *)a)->displaced, y = df_join_figures(j, *(const int *)b)->displaced;
     if (x != y) return x > y ? -1 : 1;
     return *(const int *)a - *(const int *)b;
@@ -373,13 +385,13 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
         const df_unit *p = level > 1 && u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
         snprintf(dens, sizeof dens, "%.1f", u->area_km2 > 0 ? (double)f->displaced / u->area_km2 : 0.0);
         const char *row[8] = {u->pcode, u->name};
-        int i = 2;
+        int i = 2, out = df__join_withheld(j, order[q]);
         if (level > 1) row[i++] = p ? p->name : "";
-        row[i++] = thousands(f->displaced, c[0]);
-        row[i++] = thousands(f->returned, c[1]);
-        row[i++] = thousands(f->still_displaced, c[2]);
-        row[i++] = thousands(f->returnees, c[3]);
-        row[i++] = dens;
+        row[i++] = out ? "withheld" : thousands(f->displaced, c[0]);
+        row[i++] = out ? "withheld" : thousands(f->returned, c[1]);
+        row[i++] = out ? "withheld" : thousands(f->still_displaced, c[2]);
+        row[i++] = out ? "withheld" : thousands(f->returnees, c[3]);
+        row[i++] = out ? "withheld" : dens;
         table_row(d, row);
     }
     table_end(d);
@@ -459,6 +471,23 @@ static void data_quality(doc *d, const df__report *r)
     para(d, "How every row was matched is in decisions.csv; the method is in docs/join.md and docs/reconcile.md.");
 }
 
+static void disclosure(doc *d, const df__report *r)
+{
+    const df__publish_stats *s = r->publish;
+    char a[32], b[32], c[32], e[32], f[32];
+    heading(d, 2, "Disclosure control");
+    para(d,
+         "This report is for publishing: every figure that stands on fewer than %s families is withheld, and "
+         "enough figures beside it that none can be worked out from the published figures and totals "
+         "(docs/publish.md). Totals are computed before withholding and include the withheld figures.",
+         thousands(r->job->publish_k, a));
+    para(d,
+         "Withheld: %s units (%s of them small), %s flows (%s small); %s density pixels masked. Nothing row by row "
+         "(record locations, the decision log) is in this bundle.",
+         thousands(s->units, a), thousands(s->units_primary, b), thousands(s->flows, c), thousands(s->flows_primary, e),
+         thousands(s->pixels, f));
+}
+
 static const char *css =
     "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
     "h1{font-size:1.6em;border-bottom:3px solid #bd0026}h2{font-size:1.25em;margin-top:1.6em;color:#7a0019}"
@@ -504,6 +533,7 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
     for (int l = 1; st == DF_OK && l <= 3; l++)
         if (r->join[l]) st = unit_table(ctx, &d, r, l);
     if (st == DF_OK) {
+        if (r->publish) disclosure(&d, r);
         data_quality(&d, r);
         fputs("</body>\n</html>\n", d.html);
     }

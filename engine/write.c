@@ -89,9 +89,13 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
         df__csv_put(f, u->name);
         fputc(',', f);
         df__csv_put(f, p ? p->pcode : "");
-        fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%ld,%.3f,%.3f,%s,%s\n", (long long)fg->displaced, (long long)fg->returned,
-                (long long)fg->still_displaced, (long long)fg->returnees, (long long)fg->families, fg->records,
-                u->area_km2, per_km2(fg->displaced, u->area_km2), from, as_of);
+        if (df__join_withheld(j, i)) /* publish mode: the figures are left empty */
+            fprintf(f, ",,,,,,,%.3f,,%s,%s\n", u->area_km2, from, as_of);
+        else
+            fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%ld,%.3f,%.3f,%s,%s\n", (long long)fg->displaced,
+                    (long long)fg->returned, (long long)fg->still_displaced, (long long)fg->returnees,
+                    (long long)fg->families, fg->records, u->area_km2, per_km2(fg->displaced, u->area_km2), from,
+                    as_of);
     }
     return df__commit_file(ctx, f, tmp, path);
 }
@@ -153,6 +157,9 @@ df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundarie
         OGR_F_SetFieldInteger64(feat, COL_records, fg->records);
         OGR_F_SetFieldDouble(feat, COL_area_km2, u->area_km2);
         OGR_F_SetFieldDouble(feat, COL_displaced_per_km2, per_km2(fg->displaced, u->area_km2));
+        if (df__join_withheld(j, i)) /* publish mode: the figures are NULL */
+            for (int c = COL_displaced; c <= COL_displaced_per_km2; c++)
+                if (c != COL_area_km2) OGR_F_SetFieldNull(feat, c);
         df__set_date_field(feat, COL_period_from, bal->from);
         df__set_date_field(feat, COL_as_of, bal->as_of);
 

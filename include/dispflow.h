@@ -418,6 +418,7 @@ typedef struct {
     int rank;           /* 1 = the largest in its period and status */
     double share;       /* of all individuals moving in its period and status */
     int total;          /* a pair's total over all periods (written with --totals) */
+    int withheld;       /* publish mode: withheld from the published outputs (docs/publish.md) */
 } df_flow;
 
 /* What happened to the rows: every valid row is in one bucket. */
@@ -608,6 +609,10 @@ void df_job_free(df_job *job);
 const char *df_job_output(const df_job *job);
 /* Write the bundle to dir instead (as given, not relative to the job). */
 df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir);
+/* Publish mode on or off, as the job's [publish] enabled (docs/publish.md):
+ * figures on fewer than k families withheld, with enough beside them that
+ * none can be worked out; nothing row-level in the bundle. */
+void df_job_set_publish(df_job *job, int on);
 
 /* Run the job: join at every level asked for, flows, density, maps, the
  * situation report, the QGIS project and the manifest, written into a

@@ -161,7 +161,8 @@ TEST(sample_on_governorates)
         dates,
         "Source: dispflow embedded sample (synthetic) | Boundaries: Natural Earth | dispflow " DISPFLOW_VERSION,
         0,
-        0};
+        0,
+        NULL};
     snprintf(a, sizeof a, "%s/a.png", tmpdir);
     snprintf(b2, sizeof b2, "%s/b.png", tmpdir);
     snprintf(c, sizeof c, "%s/c.png", tmpdir);
@@ -205,7 +206,7 @@ TEST(failures_name_the_file)
     int n = df_boundaries_count(b, 1);
     double *v = malloc((size_t)n * sizeof *v);
     for (int i = 0; i < n; i++) v[i] = i;
-    df__map m = {b, 1, v, "Displaced", NULL, 0, "t", "s", "src", 0, 0};
+    df__map m = {b, 1, v, "Displaced", NULL, 0, "t", "s", "src", 0, 0, NULL};
     char path[256], cmd[300];
     snprintf(path, sizeof path, "%s/missing/map.png", tmpdir);
     EXPECT_INT(df__map_write_png(ctx, &m, path), DF_EIO);
@@ -246,7 +247,8 @@ TEST(mosul_districts_with_corridor_flows)
                  "Source: synthetic Emergency Tracking table (test data) | Boundaries: OCHA COD-AB 2019 | "
                  "dispflow " DISPFLOW_VERSION,
                  0,
-                 0};
+                 0,
+                 NULL};
     snprintf(a, sizeof a, "%s/mosul.png", tmpdir);
     snprintf(b2, sizeof b2, "%s/mosul2.png", tmpdir);
     EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
