@@ -58,7 +58,7 @@ time_it() {
         i=$((i + 1))
     done
     sort -n "$OUT/$name.times" | awk -v n="$name" '{ w[NR] = $1; if ($2 > m) m = $2 }
-        END { printf "  %-34s %6.2f s  %7.1f MB\n", n, w[int((NR + 1) / 2)], m / 1024 }'
+        END { printf "  %-38s %6.2f s  %7.1f MB\n", n, w[int((NR + 1) / 2)], m / 1024 }'
 }
 
 echo "job: the synthetic Mosul table (3,583 rows), COD-AB ADM1 + ADM2, every product; $RUNS runs, median"
@@ -69,6 +69,6 @@ time_it "  join adm2 (GeoPackage)" "$DF" join -q --records "$ET" --boundaries "$
     -o "$OUT/join.gpkg" || status=1
 time_it "  flows adm2 by month" "$DF" flows -q --records "$ET" --boundaries "$ADM2" --step month \
     --to 2017-05-02 -o "$OUT/flows.gpkg" || status=1
-time_it "  density 5 km / 500 m" "$DF" density -q --records "$ET" --boundaries "$ADM2" --status displaced \
+time_it "  density, 5 km radius, 500 m pixels" "$DF" density -q --records "$ET" --boundaries "$ADM2" --status displaced \
     --radius 5000 --pixel 500 --as-of 2017-05-02 -o "$OUT/density.tif" || status=1
 exit $status
