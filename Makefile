@@ -30,6 +30,13 @@ LDFLAGS += -fsanitize=undefined
 BUILD   := build-ubsan
 endif
 
+# The fault-injection shim of test_faults (tests/alloc/failmalloc.c; see below).
+ifeq ($(SANITIZER),address)
+SHIM :=
+else
+SHIM := $(BUILD)/tests/failmalloc.so
+endif
+
 LIB_SRC := $(filter-out engine/cli.c,$(wildcard engine/*.c))
 LIB_OBJ := $(LIB_SRC:engine/%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
@@ -37,7 +44,7 @@ BENCHES := $(patsubst benchmarks/%.c,$(BUILD)/bench/%,$(wildcard benchmarks/*.c)
 
 .PHONY: all deps run test bench format format-check clean
 
-all: $(BUILD)/dispflow $(TESTS)
+all: $(BUILD)/dispflow $(TESTS) $(SHIM)
 
 # Install what is missing when root; otherwise say exactly what to install.
 deps:
@@ -69,6 +76,14 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libdispflow.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
+# The fault-injection shim of test_faults (tests/alloc/failmalloc.c), preloaded
+# into the CLI: fails dispflow's Nth allocation, or writes after N bytes. Not in
+# ASan builds (ASan's allocator must be the first library loaded: SHIM is
+# empty there); built without sanitizers, so that it can run in any process.
+$(BUILD)/tests/failmalloc.so: tests/alloc/failmalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=c11 $(WARN) -fPIC -shared $< -o $@ -ldl
+
 $(BUILD)/bench/%: benchmarks/%.c $(BUILD)/libdispflow.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
@@ -82,14 +97,15 @@ run: $(BUILD)/dispflow
 	$(BUILD)/dispflow run jobs/default.ini
 	@echo "open $(abspath $(OUT))/bundle/sitrep.html, or project.qgs in QGIS"
 
-test: deps-test $(BUILD)/dispflow $(TESTS)
+test: deps-test $(BUILD)/dispflow $(TESTS) $(SHIM)
 	@./tests/run.sh $(BUILD)
 	@$(MAKE) -s format-check
 
 bench: deps-bench $(BUILD)/dispflow $(BENCHES)
 	@./benchmarks/run.sh $(BUILD)
 
-FORMAT_SRC := $(wildcard include/*.h engine/*.c engine/*.h tests/*.c tests/*.h benchmarks/*.c)
+FORMAT_SRC := $(wildcard include/*.h engine/*.c engine/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/alloc/*.c \
+                          benchmarks/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -109,7 +125,7 @@ clean:
 # in build-fuzz/corpus/<harness>/, the seeds in tests/fuzz/<harness>/.
 FUZZ_CC        ?= clang
 FUZZ_SECONDS   ?= 600
-FUZZ_HARNESSES ?= records names fields
+FUZZ_HARNESSES ?= records names fields job
 FUZZ_BUILD     := build-fuzz
 FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS    := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -Iengine $(FUZZ_SAN)

@@ -23,6 +23,7 @@
 /* the fuzz harnesses, without their libFuzzer entry points: replayed below */
 #define DF_FUZZ_NO_ENTRY
 #include "fuzz/fuzz_fields.c"
+#include "fuzz/fuzz_job.c"
 #include "fuzz/fuzz_names.c"
 #include "fuzz/fuzz_records.c"
 
@@ -424,6 +425,8 @@ TEST(fuzz_regressions_replay)
     EXPECT(replay_dir("tests/fuzz/names/regressions", fuzz_names) >= 2);
     EXPECT(replay_dir("tests/fuzz/fields", fuzz_fields) >= 5);
     replay_dir("tests/fuzz/fields/regressions", fuzz_fields);
+    EXPECT(replay_dir("tests/fuzz/job", fuzz_job) >= 5);
+    replay_dir("tests/fuzz/job/regressions", fuzz_job);
     /* the two distance bugs the names harness found, pinned */
     EXPECT_INT(df__name_distance("tf", "", 4), 2);
     EXPECT_INT(df__name_distance("", "tf", 4), 2);
