@@ -39,6 +39,7 @@ struct df_boundaries {
     int finest, lowest;       /* levels lowest..finest are loaded */
     pthread_mutex_t lock;     /* serialises the preparation of a level */
     char error[512];          /* why a preparation failed */
+    df_status error_status;   /* and its class: DF_ENOMEM or DF_EGEOS */
     level_data lv[4];
 };
 
@@ -357,7 +358,9 @@ static char *field_string(OGRFeatureH f, int idx)
     return d;
 }
 
-static int level_add(level_data *L, int *cap, const char *pcode, const char *name, GEOSGeometry *g)
+/* Add a unit; it owns g from here on, also when this fails (-1). */
+static int level_add(GEOSContextHandle_t h, level_data *L, int *cap, const char *pcode, const char *name,
+                     GEOSGeometry *g)
 {
     if (L->n == *cap) {
         int nc = *cap * 2 + 16;
@@ -365,7 +368,10 @@ static int level_add(level_data *L, int *cap, const char *pcode, const char *nam
         if (nu) L->units = nu;
         GEOSGeometry **ng = df__realloc_array(L->geom, (size_t)nc, sizeof *ng);
         if (ng) L->geom = ng;
-        if (!nu || !ng) return -1;
+        if (!nu || !ng) {
+            if (g) GEOSGeom_destroy_r(h, g);
+            return -1;
+        }
         *cap = nc;
     }
     df_unit *u = &L->units[L->n];
@@ -424,9 +430,12 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
             } else {
                 size_t n = (size_t)OGR_G_WkbSize(og);
                 unsigned char *wkb = malloc(n);
+                int no_memory = !wkb;
                 if (wkb && OGR_G_ExportToWkb(og, wkbNDR, wkb) == OGRERR_NONE) g = GEOSGeomFromWKB_buf_r(h, wkb, n);
                 free(wkb);
-                if (!g)
+                if (no_memory)
+                    st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+                else if (!g)
                     st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): %s", path, fno, pcode, name,
                                    ctx->geos_error);
             }
@@ -447,7 +456,7 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
                 st = df__error(ctx, DF_EGEOS, "%s: feature %ld (%s %s): repair failed: %s", path, fno, pcode, name,
                                ctx->geos_error);
         }
-        if (st == DF_OK && level_add(L, &cap, pcode, name, g) != 0)
+        if (st == DF_OK && level_add(h, L, &cap, pcode, name, g) != 0)
             st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
         else if (st != DF_OK && g)
             GEOSGeom_destroy_r(h, g);
@@ -495,7 +504,8 @@ static df_status derive_units(df_ctx *ctx, df_boundaries *b, int lv, char **code
             if (!key[0])
                 return df__error(ctx, DF_ESCHEMA, "%s: unit %s has no parent P-code or name", path,
                                  child->units[i].pcode);
-            if (level_add(L, &cap, codes[i], names[i], NULL) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
+            if (level_add(ctx->geos, L, &cap, codes[i], names[i], NULL) != 0)
+                return df__error(ctx, DF_ENOMEM, "out of memory");
             u = L->n - 1;
         }
         child->units[i].parent = u;
@@ -513,7 +523,10 @@ static int dissolve_geometry(df_boundaries *b, int lv)
     GEOSContextHandle_t h = b->geos;
     level_data *fine = &b->lv[b->finest], *L = &b->lv[lv];
     GEOSGeometry **parts = calloc((size_t)fine->n + 1, sizeof *parts);
-    if (!parts) return snprintf(b->error, sizeof b->error, "out of memory dissolving admin-%d units", lv), -1;
+    if (!parts) {
+        b->error_status = DF_ENOMEM;
+        return snprintf(b->error, sizeof b->error, "out of memory dissolving admin-%d units", lv), -1;
+    }
     for (int u = 0; u < L->n; u++) {
         unsigned n = 0;
         for (int i = 0; i < fine->n; i++)
@@ -523,6 +536,7 @@ static int dissolve_geometry(df_boundaries *b, int lv)
         L->geom[u] = coll ? GEOSUnaryUnion_r(h, coll) : NULL;
         if (coll) GEOSGeom_destroy_r(h, coll);
         if (!L->geom[u]) {
+            b->error_status = DF_EGEOS;
             snprintf(b->error, sizeof b->error, "GEOS could not dissolve admin-%d unit %s", lv, L->units[u].pcode);
             free(parts);
             return -1;
@@ -536,8 +550,16 @@ static void prepare_locked(df_boundaries *b, int lv)
 {
     level_data *L = &b->lv[lv];
     int ok = lv == b->finest || dissolve_geometry(b, lv) == 0;
-    for (int i = 0; ok && i < L->n; i++) L->units[i].area_km2 = L->geom[i] ? geodesic_area_km2(b->geos, L->geom[i]) : 0;
+    for (int i = 0; ok && i < L->n; i++) {
+        L->units[i].area_km2 = L->geom[i] ? geodesic_area_km2(b->geos, L->geom[i]) : 0;
+        if (isnan(L->units[i].area_km2)) { /* a ring's buffer could not be allocated */
+            b->error_status = DF_ENOMEM;
+            snprintf(b->error, sizeof b->error, "out of memory measuring admin-%d unit %s", lv, L->units[i].pcode);
+            ok = 0;
+        }
+    }
     if (ok && build_pip(b->geos, L) != 0) {
+        b->error_status = DF_ENOMEM;
         snprintf(b->error, sizeof b->error, "out of memory indexing admin-%d units", lv);
         ok = 0;
     }
@@ -563,7 +585,7 @@ df_status df_boundaries_prepare(df_ctx *ctx, const df_boundaries *b, int level)
     if (df_boundaries_count(b, level) == 0)
         return df__error(ctx, DF_EINVAL, "the boundaries have no admin-%d units (levels %d..%d are loaded)", level,
                          b->lowest, b->finest);
-    return prepare(b, level) > 0 ? DF_OK : df__error(ctx, DF_EGEOS, "%s", b->error);
+    return prepare(b, level) > 0 ? DF_OK : df__error(ctx, b->error_status ? b->error_status : DF_EGEOS, "%s", b->error);
 }
 
 df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out)

@@ -36,6 +36,23 @@ int df_status_exit_code(df_status s) { return (unsigned)s < DF_STATUS_COUNT ? st
 
 /* ---- library error handlers --------------------------------------------- */
 
+/* Copy msg into dst; a message too long for it keeps its start and its end
+ * with " ... " between: GDAL's SQLite errors quote a whole statement before
+ * the reason ("sqlite3_exec(CREATE TABLE ...) failed: database or disk is
+ * full"), and the reason is what the user needs. */
+static void copy_ends(char *dst, size_t cap, const char *msg)
+{
+    size_t n = strlen(msg);
+    if (n < cap) {
+        memcpy(dst, msg, n + 1);
+        return;
+    }
+    size_t head = (cap - 6) / 3, tail = cap - 6 - head; /* 5 for " ... ", 1 for the NUL */
+    memcpy(dst, msg, head);
+    memcpy(dst + head, " ... ", 5);
+    memcpy(dst + head + 5, msg + n - tail, tail + 1);
+}
+
 /* GDAL reports through a per-thread handler stack; we keep the last failure
  * message in the context so that df__error can quote it with the input. */
 static void gdal_handler(CPLErr level, CPLErrorNum num, const char *msg)
@@ -44,7 +61,10 @@ static void gdal_handler(CPLErr level, CPLErrorNum num, const char *msg)
     (void)num;
     if (!ctx || !msg) return;
     if (level >= CE_Failure) {
-        snprintf(ctx->gdal_error, sizeof ctx->gdal_error, "%s", msg);
+        /* a full disk is the cause of whatever fails after it (GDAL's
+         * GeoPackage creates a table late, then says "no such table") */
+        if (strstr(ctx->gdal_error, "disk is full") || strstr(ctx->gdal_error, "No space left on device")) return;
+        copy_ends(ctx->gdal_error, sizeof ctx->gdal_error, msg);
     } else if (level == CE_Warning) {
         df__log(ctx, DF_LOG_WARN, "GDAL: %s", msg);
     }
@@ -148,7 +168,7 @@ int df__progress(df_ctx *ctx, double fraction, const char *stage)
 const char *df__gdal_error(df_ctx *ctx)
 {
     static _Thread_local char copy[512];
-    snprintf(copy, sizeof copy, "%s", ctx->gdal_error[0] ? ctx->gdal_error : CPLGetLastErrorMsg());
+    copy_ends(copy, sizeof copy, ctx->gdal_error[0] ? ctx->gdal_error : CPLGetLastErrorMsg());
     ctx->gdal_error[0] = '\0';
     return copy;
 }
