@@ -334,12 +334,12 @@ static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
             table_row(d, cells);
         }
         table_end(d);
+        char more[96] = "";
+        if (withheld) snprintf(more, sizeof more, " and %ld withheld (see Disclosure control)", withheld);
         para(d,
-             "%d origin-destination pairs in all, %s individuals; each row sums the pair over the period. The full "
-             "OD matrix by period is in flows.csv and the flows layer of layers.gpkg.",
-             m, thousands(all, a));
-        if (withheld)
-            para(d, "%ld more pairs are withheld (see Disclosure control); the total includes them.", withheld);
+             "%d origin-destination pairs%s, %s individuals in all; each row sums the pair over the period. The "
+             "full OD matrix is in flows.csv and the flows layer of layers.gpkg.",
+             m, more, thousands(all, a));
     }
     free(p);
     return DF_OK;
