@@ -2,6 +2,8 @@
 # Run every test binary of a build; print each file's results and the total.
 # usage: tests/run.sh BUILD_DIR   (from the repository root)
 build=${1:-build}
+# under ASan: leaks inside other libraries' one-time caches are not ours
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 passed=0 failed=0 broken=""
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
