@@ -8,6 +8,7 @@
 #define _GNU_SOURCE /* renameat2 */
 #include "dfint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -96,6 +97,28 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* A folder the run may replace: empty, or a bundle (its manifest.json says
+ * dispflow made it). Anything else is someone's folder, named by mistake. */
+static int replaceable(const char *dir)
+{
+    char path[4200], head[256] = "";
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(head, 1, sizeof head - 1, f);
+        head[n] = 0;
+        fclose(f);
+        return strstr(head, "\"generator\":\"dispflow ") != NULL;
+    }
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = d != NULL;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
+    if (d) closedir(d);
+    return empty;
+}
+
 static df_status make_temp_folder(df_ctx *ctx, run *r)
 {
     const char *out = r->job->output;
@@ -104,6 +127,12 @@ static df_status make_temp_folder(df_ctx *ctx, run *r)
     if (snprintf(r->dir, sizeof r->dir, "%.*s.%s.tmp-%ld", dirlen, out, out + dirlen, (long)getpid()) >=
         (int)sizeof r->dir)
         return df__error(ctx, DF_EINVAL, "output path too long: %s", out);
+    struct stat sb; /* before any work: the folder it would replace */
+    if (lstat(out, &sb) == 0 && (!S_ISDIR(sb.st_mode) || !replaceable(out)))
+        return df__error(ctx, DF_EIO,
+                         "%s exists and is not a dispflow bundle (a folder with our manifest.json) or "
+                         "an empty folder: not replaced",
+                         out);
     remove_tree(r->dir); /* a leftover of a killed run with our pid */
     if (mkdir(r->dir, 0755) != 0)
         return df__error(ctx, DF_EIO, "cannot create the folder %s: %s", r->dir, strerror(errno));

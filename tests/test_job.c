@@ -301,6 +301,26 @@ TEST(failed_or_cancelled_run_keeps_the_previous_bundle)
     EXPECT_STR(after, before);
     EXPECT_INT(leftovers(tmpdir), 0);
 
+    /* an output naming someone's folder, not a bundle: refused before any work */
+    char mine[1200], mine_job[1200];
+    snprintf(mine, sizeof mine, "%s/mine", tmpdir);
+    mkdir(mine, 0755);
+    snprintf(text, sizeof text, "%s/notes.txt", mine);
+    write_file(text, "precious\n");
+    snprintf(mine_job, sizeof mine_job, "%s/mine.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = mine\n[records]\npath = sample.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n",
+             cwd);
+    write_file(mine_job, text);
+    EXPECT_INT(run_job(mine_job, NULL, msg, sizeof msg), DF_EIO);
+    EXPECT(strstr(msg, "is not a dispflow bundle") != NULL);
+    snprintf(text, sizeof text, "%s/notes.txt", mine);
+    char *kept = slurp(text);
+    EXPECT(kept && !strcmp(kept, "precious\n"));
+    free(kept);
+    EXPECT_INT(leftovers(tmpdir), 0);
+
     /* failing in a stage: records without any count column */
     char bad[1200], badjob[1200];
     snprintf(bad, sizeof bad, "%s/nocount.csv", tmpdir);
