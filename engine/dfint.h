@@ -313,6 +313,7 @@ typedef struct {
     const df_boundaries *b[4]; /* the boundaries of each level joined; NULL = not joined */
     int file_units[4];         /* units in the boundary file of each level (0: no file) */
     const df_join *join[4];    /* the join at each level; NULL = not joined */
+    int level;                 /* the finest level joined: the headline, the maps, the decision log */
     const df_boundaries *fine; /* the finest boundary file: flows, density, maps */
     const df_join *prev;       /* the finest join as of prev_as_of; NULL = none */
     int32_t prev_as_of;

@@ -89,7 +89,7 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
     json_object *a = json_object_new_array();
     json_object_array_add(a, input(ctx, "job", job->path));
     json_object *rec = input(ctx, "records", job->records_path);
-    const df_balance *bal = df_join_balance(r->join[job->finest]);
+    const df_balance *bal = df_join_balance(r->join[r->level]);
     put_int(rec, "rows", bal->read.rows);
     json_object_array_add(a, rec);
     for (int l = 1; l <= 3; l++) {

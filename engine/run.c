@@ -222,7 +222,7 @@ static df_status load_boundaries(df_ctx *ctx, run *r)
     }
     r->rep.fine = r->loaded[job->finest];
     for (int l = 1; l <= job->finest; l++)
-        if (job->levels & (1 << l)) r->rep.b[l] = r->rep.fine;
+        if (job->levels & (1 << l)) r->rep.b[l] = r->rep.fine, r->rep.level = l;
     return DF_OK;
 }
 
@@ -308,7 +308,7 @@ static df_status compute(df_ctx *ctx, run *r)
         BEGIN(join_names[l]);
         df_join_opts jo;
         join_opts(r, l, &jo);
-        if (l == job->finest && !job->publish) { /* row by row: not for publishing */
+        if (l == r->rep.level && !job->publish) { /* row by row: not for publishing */
             bundle_path(r, "decisions.csv", path, sizeof path);
             jo.log_path = path;
         }
@@ -316,12 +316,12 @@ static df_status compute(df_ctx *ctx, run *r)
         r->rep.join[l] = r->join[l];
     }
     /* the figures one step earlier, for the change since then */
-    const df_balance *bal = df_join_balance(r->join[job->finest]);
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
     if (r->rep.prev_as_of != DF_NO_DATE && r->rep.prev_as_of >= bal->from) {
         BEGIN("join, one step earlier");
         df_join_opts jo;
-        join_opts(r, job->finest, &jo);
+        join_opts(r, r->rep.level, &jo);
         jo.from = bal->from;
         jo.as_of = r->rep.prev_as_of;
         if ((st = df_join_run(ctx, r->rep.fine, &r->ro, &jo, &r->prev)) != DF_OK) return st;
@@ -413,7 +413,7 @@ static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds)
     } fields[] = {{"date", OFTDate},          {"status", OFTString},         {"location", OFTString},
                   {"families", OFTInteger64}, {"individuals", OFTInteger64}, {"line", OFTInteger64},
                   {"swapped", OFTInteger}};
-    const df_balance *bal = df_join_balance(r->join[r->job->finest]);
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     OGRSpatialReferenceH srs = df__wgs84();
     OGRLayerH layer = GDALDatasetCreateLayer(ds, "records", srs, wkbPoint, NULL);
     OSRDestroySpatialReference(srs);
@@ -577,7 +577,7 @@ static void long_date(int32_t day, char *out, size_t cap)
 static df_status write_maps(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
-    int level = job->finest;
+    int level = r->rep.level;
     const df_join *j = r->join[level];
     const df_boundaries *b = r->rep.b[level];
     const df_balance *bal = df_join_balance(j);
@@ -634,7 +634,7 @@ static df_status write_maps(df_ctx *ctx, run *r)
  * layer when none has. */
 static void data_extent(df_ctx *ctx, const run *r, double ext[4])
 {
-    int level = r->job->finest;
+    int level = r->rep.level;
     const df_boundaries *b = r->rep.b[level];
     ext[0] = ext[1] = HUGE_VAL, ext[2] = ext[3] = -HUGE_VAL;
     for (int pass = 0; pass < 2 && ext[0] == HUGE_VAL; pass++)
@@ -656,7 +656,7 @@ static df_status write_products(df_ctx *ctx, run *r)
     const df_job *job = r->job;
     df_status st;
     char path[4200], stamp[32];
-    const df_balance *bal = df_join_balance(r->join[job->finest]);
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     /* no wall-clock time in any file: GPKG timestamps are the as-of date */
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
     strcat(stamp, "T00:00:00Z");

@@ -216,7 +216,7 @@ static totals sum_join(const df_join *j, const df_boundaries *b)
 
 static void key_figures(doc *d, const df__report *r)
 {
-    int level = r->job->finest;
+    int level = r->level;
     const df_join *j = r->join[level];
     const df_balance *bal = df_join_balance(j);
     totals now = sum_join(j, r->b[level]), before = {0};
@@ -405,7 +405,7 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
 
 static void data_quality(doc *d, const df__report *r)
 {
-    int level = r->job->finest;
+    int level = r->level;
     const df_join *j = r->join[level];
     const df_balance *b = df_join_balance(j);
     char a[32], bb[32], c[32], e[32], f[32], score[16], rows[32], lv[16];
@@ -506,7 +506,7 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
     if (!d.md || !d.html)
         st = df__error(ctx, DF_EIO, "cannot write %s: %s", !d.md ? md_path : html_path, strerror(errno));
     const df_job *job = r->job;
-    const df_balance *bal = st == DF_OK ? df_join_balance(r->join[job->finest]) : NULL;
+    const df_balance *bal = st == DF_OK ? df_join_balance(r->join[r->level]) : NULL;
     if (st == DF_OK) {
         const char *title = job->title ? job->title : "Displacement situation report";
         char from[20], as_of[20];

@@ -388,6 +388,19 @@ TEST(mosul_bundle_equals_truth)
     EXPECT_INT(total[2], 463692);
     EXPECT_INT(leftovers(tmpdir), 0);
 
+    /* governorates only, from the district file: the same headline */
+    snprintf(text, sizeof text,
+             "[job]\noutput = mosul_adm1\nfrom = 2016-10-17\nas_of = 2017-05-02\n"
+             "[records]\npath = %s/" ET "records.csv\n[boundaries]\nadm2 = %s/" ADM2_SHP "\n"
+             "[join]\nlevels = adm1\n[density]\nenabled = no\n",
+             cwd, cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
+    snprintf(path, sizeof path, "%s/mosul_adm1/sitrep.md", tmpdir);
+    md = slurp(path);
+    EXPECT(md && strstr(md, "| Still displaced | 358,032 |"));
+    free(md);
+
     char bundle[1200], render[1200];
     snprintf(bundle, sizeof bundle, "%s/mosul", tmpdir);
     snprintf(render, sizeof render, "%s/mosul_render.png", getenv("DF_RENDER_DIR") ? getenv("DF_RENDER_DIR") : tmpdir);
