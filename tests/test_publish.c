@@ -427,7 +427,8 @@ static void check_density(const char *pub, const char *full, const char *records
         }
     EXPECT(masked > 0);
     EXPECT_INT(wrong, 0);
-    printf("  density: %ld pixels masked, %ld published pixels with people checked; families within %g m counted by brute force\n",
+    printf("  density: %ld pixels masked, %ld published pixels with people checked; families within %g m counted by "
+           "brute force\n",
            masked, checked, radius);
     free(pts.x), free(pts.y), free(pts.fam), free(vp), free(vf);
     proj_destroy(pts.pj);
