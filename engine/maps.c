@@ -497,6 +497,18 @@ static double nice_km(double max_km)
  * km, in two halves, true at the map's centre. k is the UTM point scale
  * there (projected metres per true metre), so a true km is k x s x 1000
  * pixels. */
+/* Fill the current path dark or white, and outline it dark. */
+static void fill_outlined(cairo_t *cr, int dark)
+{
+    if (dark)
+        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+    else
+        cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+    cairo_stroke(cr);
+}
+
 static void draw_scale_bar(cairo_t *cr, const view *v, double k, double x, double y, double max_w, double u)
 {
     double px_per_km = v->s * k * 1000, km = nice_km(max_w / px_per_km), w = km * px_per_km, h = 7 * u;
@@ -504,13 +516,7 @@ static void draw_scale_bar(cairo_t *cr, const view *v, double k, double x, doubl
     cairo_set_line_width(cr, 1 * u);
     for (int i = 0; i < 2; i++) {
         cairo_rectangle(cr, x + i * w / 2, y, w / 2, h);
-        if (i == 0)
-            cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
-        else
-            cairo_set_source_rgb(cr, 1, 1, 1);
-        cairo_fill_preserve(cr);
-        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
-        cairo_stroke(cr);
+        fill_outlined(cr, i == 0);
     }
     font(cr, 12 * u, 0);
     for (int i = 0; i < 3; i++) {
@@ -537,13 +543,7 @@ static void draw_north(cairo_t *cr, double x, double y, double angle, double u)
         cairo_line_to(cr, side * 0.45 * r, 0.55 * r);
         cairo_line_to(cr, 0, 0.25 * r);
         cairo_close_path(cr);
-        if (side < 0)
-            cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
-        else
-            cairo_set_source_rgb(cr, 1, 1, 1);
-        cairo_fill_preserve(cr);
-        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
-        cairo_stroke(cr);
+        fill_outlined(cr, side < 0);
     }
     font(cr, 14 * u, 1);
     cairo_move_to(cr, -text_width(cr, "N") / 2, -r - 5 * u);

@@ -79,16 +79,21 @@ static void vput(buf *b, const char *fmt, va_list ap)
     va_end(ap2);
 }
 
+static void vline(buf *b, const char *fmt, va_list ap)
+{
+    for (int i = 0; i < b->indent; i++) put_raw(b, "  ", 2);
+    vput(b, fmt, ap);
+    put_raw(b, "\n", 1);
+}
+
 /* One line at the current indentation. */
 static void line(buf *b, const char *fmt, ...) DF_PRINTF(2, 3);
 static void line(buf *b, const char *fmt, ...)
 {
     va_list ap;
-    for (int i = 0; i < b->indent; i++) put_raw(b, "  ", 2);
     va_start(ap, fmt);
-    vput(b, fmt, ap);
+    vline(b, fmt, ap);
     va_end(ap);
-    put_raw(b, "\n", 1);
 }
 
 static void put_tag(buf *b, const char *pre, const char *tag, const char *post)
@@ -103,11 +108,9 @@ static void open_(buf *b, const char *fmt, ...) DF_PRINTF(2, 3);
 static void open_(buf *b, const char *fmt, ...)
 {
     va_list ap;
-    for (int i = 0; i < b->indent; i++) put_raw(b, "  ", 2);
     va_start(ap, fmt);
-    vput(b, fmt, ap);
+    vline(b, fmt, ap);
     va_end(ap);
-    put_raw(b, "\n", 1);
     b->indent++;
 }
 
