@@ -318,11 +318,12 @@ static df_status compute(df_ctx *ctx, run *r)
     /* the figures one step earlier, for the change since then */
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
-    if (r->rep.prev_as_of != DF_NO_DATE && r->rep.prev_as_of >= bal->from) {
+    int snapshots = r->ro.kind == DF_SNAPSHOTS; /* the latest snapshot then, whatever its date */
+    if (r->rep.prev_as_of != DF_NO_DATE && (snapshots || r->rep.prev_as_of >= bal->from)) {
         BEGIN("join, one step earlier");
         df_join_opts jo;
         join_opts(r, r->rep.level, &jo);
-        jo.from = bal->from;
+        jo.from = snapshots ? DF_NO_DATE : bal->from;
         jo.as_of = r->rep.prev_as_of;
         if ((st = df_join_run(ctx, r->rep.fine, &r->ro, &jo, &r->prev)) != DF_OK) return st;
         r->rep.prev = r->prev;

@@ -223,7 +223,8 @@ static void key_figures(doc *d, const df__report *r)
     char from[20], as_of[20], prev[20], a[32], b[32], header[160];
     long_date(bal->from, from);
     long_date(bal->as_of, as_of);
-    long_date(r->prev_as_of, prev);
+    /* snapshots: the change since the snapshot that was the latest then */
+    long_date(r->prev && r->job->kind == DF_SNAPSHOTS ? df_join_balance(r->prev)->snapshot : r->prev_as_of, prev);
     if (r->prev) before = sum_join(r->prev, r->b[level]);
     heading(d, 2, "Key figures");
     if (r->prev)
