@@ -42,7 +42,7 @@ LIB_OBJ := $(LIB_SRC:engine/%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst benchmarks/%.c,$(BUILD)/bench/%,$(wildcard benchmarks/*.c))
 
-.PHONY: all deps run test bench format format-check clean
+.PHONY: all deps run test bench format format-check clean valgrind
 
 all: $(BUILD)/dispflow $(TESTS) $(SHIM)
 
@@ -100,6 +100,12 @@ run: $(BUILD)/dispflow
 test: deps-test $(BUILD)/dispflow $(TESTS) $(SHIM)
 	@./tests/run.sh $(BUILD)
 	@$(MAKE) -s format-check
+
+# Every test binary and the CLI under valgrind (slow: tens of minutes; not part
+# of make test). VALGRIND_TESTS="test_csv test_job" picks some.
+valgrind: deps-test $(BUILD)/dispflow $(TESTS)
+	@command -v valgrind > /dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
+	@./tests/valgrind.sh $(BUILD) $(VALGRIND_TESTS)
 
 bench: deps-bench $(BUILD)/dispflow $(BENCHES)
 	@./benchmarks/run.sh $(BUILD)

@@ -125,6 +125,10 @@ df_status df__aliases_load(df_ctx *ctx, df_boundaries *b, const char *path)
         for (int i = 0; i < n; i++)
             for (int k = 0; k < 4; k++)
                 if (strcasecmp(cells[i], names[k]) == 0) col[k] = i;
+    if (rc < 0) { /* the reader failed (out of memory, a read error): its error stands */
+        df__csv_close(csv);
+        return ctx->status != DF_OK ? ctx->status : df__error(ctx, DF_EIO, "cannot read %s", path);
+    }
     if (col[0] < 0 || col[1] < 0 || col[2] < 0) {
         df__csv_close(csv);
         return df__error(ctx, DF_ESCHEMA, "%s: an alias table needs the columns level,alias,name[,parent]", path);

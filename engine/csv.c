@@ -155,7 +155,7 @@ static inline int push_field(df_csv *c, int *nf, size_t start, size_t end)
         if (l) c->lens = l;
         char **f = df__realloc_array(c->fields, (size_t)cap, sizeof *f);
         if (f) c->fields = f;
-        if (!o || !l || !f) return -1;
+        if (!o || !l || !f) return df__error(c->ctx, DF_ENOMEM, "%s: out of memory at line %ld", c->path, c->line), -1;
         c->fields_cap = cap;
     }
     c->offs[*nf] = start;
