@@ -24,6 +24,7 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -88,43 +89,142 @@ void df_density_opts_init(df_density_opts *opts)
     opts->from = opts->as_of = DF_NO_DATE;
 }
 
-/* ---- collecting the points ---------------------------------------------- */
+/* ---- the points, spooled ------------------------------------------------- */
+
+/* The selected points never stay in memory: the readers write them, in
+ * blocks, to unlinked temporary files (one per reading thread, so that file
+ * order is kept), and every later pass reads them back in blocks. The grid
+ * is computed chunk by chunk of at most chunk_size points. */
+#define DENSITY_CHUNK (1L << 20) /* points gridded at once */
+#define DENSITY_BLOCK 65536L     /* points of a block in the other passes */
 
 typedef struct {
-    double *lon, *lat, *w;
-    int32_t *date;
-    long n, cap;
+    double lon, lat, w;
+    int32_t date, pad;
+} raw_pt; /* as read: WGS84, the weight, the date */
+
+typedef struct {
+    double x, y, w;
+} xyw_pt; /* projected */
+
+static long chunk_size = DENSITY_CHUNK;
+static atomic_long held_now, held_peak; /* points in memory (buffer capacities) */
+
+void df__density_test_chunk(long points)
+{
+    chunk_size = points > 0 ? points : DENSITY_CHUNK;
+    atomic_store(&held_peak, 0);
+}
+
+long df__density_test_peak(void) { return atomic_load(&held_peak); }
+
+static void hold(long n)
+{
+    long now = atomic_fetch_add(&held_now, n) + n, peak = atomic_load(&held_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&held_peak, &peak, now)) {}
+}
+
+static void release(long n) { atomic_fetch_sub(&held_now, n); }
+
+static long block_size(void) { return chunk_size < DENSITY_BLOCK ? chunk_size : DENSITY_BLOCK; }
+
+/* An unlinked temporary file in $TMPDIR (else /tmp); -1 when none can be made. */
+static int spool_new(void)
+{
+    const char *dirs[2] = {getenv("TMPDIR"), "/tmp"};
+    for (int k = 0; k < 2; k++) {
+        char path[4096];
+        if (!dirs[k] || !*dirs[k] ||
+            snprintf(path, sizeof path, "%s/.dispflow-density-XXXXXX", dirs[k]) >= (int)sizeof path)
+            continue;
+        int fd = mkstemp(path);
+        if (fd >= 0) {
+            unlink(path);
+            return fd;
+        }
+    }
+    return -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k, len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Up to cap items of size bytes from fd: the count, 0 at the end, -1 on error. */
+static long read_items(int fd, void *buf, size_t size, long cap)
+{
+    size_t want = size * (size_t)cap, got = 0;
+    while (got < want) {
+        ssize_t k = read(fd, (char *)buf + got, want - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -1;
+        if (k == 0) break;
+        got += (size_t)k;
+    }
+    return (long)(got / size);
+}
+
+/* One reading thread's points: a block in memory, the rest in its file. */
+typedef struct {
+    raw_pt *blk;
+    long nblk, cap;
+    int fd;       /* -1 until the first block is written */
+    long n;       /* points written */
+    int32_t last; /* the latest date of the points kept (DF_NO_DATE: none dated) */
     long filtered, no_point;
-    int failed;
+    int failed; /* 1 out of memory, 2 the temporary file cannot be written */
+    int err;    /* errno of a write */
     const df_density_opts *opts;
     const df_boundaries *b; /* swapped coordinates are put right inside it */
     long swapped;
 } point_buf;
 
+static void point_buf_init(point_buf *p, const df_density_opts *o, const df_boundaries *b, long cap)
+{
+    memset(p, 0, sizeof *p);
+    p->fd = -1, p->last = DF_NO_DATE, p->opts = o, p->b = b, p->cap = cap < 1 ? 1 : cap;
+}
+
+static int point_flush(point_buf *p)
+{
+    if (p->nblk == 0) return 0;
+    if ((p->fd < 0 && (p->fd = spool_new()) < 0) || write_all(p->fd, p->blk, (size_t)p->nblk * sizeof *p->blk) != 0) {
+        p->err = errno, p->failed = 2;
+        return -1;
+    }
+    p->n += p->nblk, p->nblk = 0;
+    return 0;
+}
+
 static int point_push(point_buf *p, double lon, double lat, double w, int32_t date)
 {
-    if (p->n == p->cap) {
-        long cap = p->cap ? 2 * p->cap : 4096;
-        double *a = df__realloc_array(p->lon, (size_t)cap, sizeof *a);
-        if (a) p->lon = a;
-        double *b = a ? df__realloc_array(p->lat, (size_t)cap, sizeof *b) : NULL;
-        if (b) p->lat = b;
-        double *c = b ? df__realloc_array(p->w, (size_t)cap, sizeof *c) : NULL;
-        if (c) p->w = c;
-        int32_t *d = c ? df__realloc_array(p->date, (size_t)cap, sizeof *d) : NULL;
-        if (!d) return -1;
-        p->date = d;
-        p->cap = cap;
+    if (!p->blk) {
+        if (!(p->blk = df__malloc((size_t)p->cap * sizeof *p->blk))) {
+            p->failed = 1;
+            return -1;
+        }
+        hold(p->cap);
     }
-    p->lon[p->n] = lon, p->lat[p->n] = lat, p->w[p->n] = w, p->date[p->n] = date;
-    p->n++;
+    if (p->nblk == p->cap && point_flush(p) != 0) return -1;
+    p->blk[p->nblk++] = (raw_pt){lon, lat, w, date, 0};
+    if (date != DF_NO_DATE && (p->last == DF_NO_DATE || date > p->last)) p->last = date;
     return 0;
 }
 
 static void point_buf_free(point_buf *p)
 {
-    free(p->lon), free(p->lat), free(p->w), free(p->date);
-    memset(p, 0, sizeof *p);
+    if (p->blk) release(p->cap);
+    free(p->blk);
+    if (p->fd >= 0) close(p->fd);
+    p->blk = NULL, p->fd = -1;
 }
 
 static int on_record(const df_record *r, void *user)
@@ -150,9 +250,44 @@ static int on_record(const df_record *r, void *user)
     }
     double lon = r->lon, lat = r->lat;
     p->swapped += df__unswap_point(p->b, &lon, &lat);
-    if (point_push(p, lon, lat, w, r->date) != 0) {
-        p->failed = 1;
-        return 1;
+    return point_push(p, lon, lat, w, r->date) != 0;
+}
+
+/* The selected points as read, in file order: the files of the reading
+ * threads one after the other; snap keeps only the rows dated last. */
+typedef struct {
+    int fd[DENSITY_MAX_THREADS];
+    int nfd;
+    long total; /* points in the files */
+    int snap;
+    int32_t last;
+} raw_spool;
+
+static void raw_spool_close(raw_spool *s)
+{
+    for (int k = 0; k < s->nfd; k++)
+        if (s->fd[k] >= 0) close(s->fd[k]);
+    s->nfd = 0;
+}
+
+/* fn on each block of the selected points, in file order: 0, -1 when a
+ * file cannot be read, or fn's nonzero value. */
+static int raw_each(const raw_spool *s, raw_pt *blk, long cap, int (*fn)(raw_pt *, long, void *), void *user)
+{
+    for (int k = 0; k < s->nfd; k++) {
+        long n;
+        if (lseek(s->fd[k], 0, SEEK_SET) != 0) return -1;
+        while ((n = read_items(s->fd[k], blk, sizeof *blk, cap)) > 0) {
+            long m = n;
+            if (s->snap) {
+                m = 0;
+                for (long i = 0; i < n; i++)
+                    if (blk[i].date == s->last) blk[m++] = blk[i];
+            }
+            int r = m > 0 ? fn(blk, m, user) : 0;
+            if (r) return r;
+        }
+        if (n < 0) return -1;
     }
     return 0;
 }
@@ -355,41 +490,72 @@ static void crs_close(crs_info *c)
     memset(c, 0, sizeof *c);
 }
 
-typedef struct {
-    double d;
-    double w;
-} dist_w;
-
-static int cmp_dist(const void *a, const void *b)
-{
-    double x = ((const dist_w *)a)->d, y = ((const dist_w *)b)->d;
-    return x < y ? -1 : x > y;
-}
-
-/* The bandwidth h of a rule (0 when it cannot be computed). */
-static double bandwidth_rule(df_bandwidth rule, const double *x, const double *y, const double *w, long n,
+/* The bandwidth h of a rule (0 when it cannot be computed, -1 when the
+ * points cannot be read back or memory runs out), from the n projected
+ * points in the file fd and the sums sw = Σ w, mx = Σ w x, my = Σ w y taken
+ * in file order. Every sum runs in file order, as over an array. The
+ * weighted median distance Dm is found exactly in four passes, 16 bits of
+ * the distance's binary64 pattern at a time (its order is the numbers'
+ * order for d >= 0): the smallest d with Σ w over the distances <= d >=
+ * sw / 2, which is what walking the sorted distances gives (the weights of
+ * records are whole numbers, so these partial sums are exact in any order). */
+static double bandwidth_rule(df_bandwidth rule, int fd, xyw_pt *blk, long cap, long n, double sw, double mx, double my,
                              double *sd_out, double *dm_out)
 {
-    double sw = 0, mx = 0, my = 0, vx = 0, vy = 0;
-    for (long i = 0; i < n; i++) sw += w[i], mx += w[i] * x[i], my += w[i] * y[i];
+    double vx = 0, vy = 0;
+    long k;
     if (n < 2 || !(sw > 0)) return 0;
     mx /= sw, my /= sw;
-    for (long i = 0; i < n; i++) vx += w[i] * (x[i] - mx) * (x[i] - mx), vy += w[i] * (y[i] - my) * (y[i] - my);
+    if (lseek(fd, 0, SEEK_SET) != 0) return -1;
+    while ((k = read_items(fd, blk, sizeof *blk, cap)) > 0)
+        for (long i = 0; i < k; i++) {
+            double x = blk[i].x, y = blk[i].y, w = blk[i].w;
+            vx += w * (x - mx) * (x - mx), vy += w * (y - my) * (y - my);
+        }
+    if (k < 0) return -1;
     vx /= sw, vy /= sw;
     double sd = sqrt(vx + vy);
     *sd_out = sd, *dm_out = 0;
     if (rule == DF_BANDWIDTH_SCOTT) return sqrt((vx + vy) / 2) * pow((double)n, -1.0 / 6.0);
-    dist_w *d = df__malloc((size_t)n * sizeof *d);
-    if (!d) return -1;
-    for (long i = 0; i < n; i++) d[i].d = hypot(x[i] - mx, y[i] - my), d[i].w = w[i];
-    qsort(d, (size_t)n, sizeof *d, cmp_dist);
-    double acc = 0, dm = d[n - 1].d;
-    for (long i = 0; i < n; i++)
-        if ((acc += d[i].w) >= sw / 2) {
-            dm = d[i].d;
+    enum { BINS = 65536 };
+    double *hist = malloc(BINS * sizeof *hist), below = 0, half = sw / 2;
+    uint64_t prefix = 0;
+    int failed = !hist;
+    for (int level = 0; level < 4 && !failed; level++) {
+        int shift = 48 - 16 * level;
+        memset(hist, 0, BINS * sizeof *hist);
+        if (lseek(fd, 0, SEEK_SET) != 0) {
+            failed = 1;
             break;
         }
-    free(d);
+        while ((k = read_items(fd, blk, sizeof *blk, cap)) > 0)
+            for (long i = 0; i < k; i++) {
+                double d = hypot(blk[i].x - mx, blk[i].y - my);
+                uint64_t u;
+                memcpy(&u, &d, sizeof u);
+                if (level > 0 && (u >> (shift + 16)) != (prefix >> (shift + 16))) continue;
+                hist[(u >> shift) & (BINS - 1)] += blk[i].w;
+            }
+        if (k < 0) {
+            failed = 1;
+            break;
+        }
+        int bin = 0, last = 0;
+        double acc = below;
+        for (; bin < BINS; bin++) {
+            if (hist[bin] > 0) last = bin;
+            if (acc + hist[bin] >= half) break;
+            acc += hist[bin];
+        }
+        if (bin == BINS) /* half not reached (rounding of fractional weights): the largest distance */
+            bin = last, acc -= hist[last];
+        below = acc;
+        prefix |= (uint64_t)bin << shift;
+    }
+    free(hist);
+    if (failed) return -1;
+    double dm;
+    memcpy(&dm, &prefix, sizeof dm);
     *dm_out = dm;
     double s = sd < dm / sqrt(LN2) ? sd : dm / sqrt(LN2);
     return 0.9 * s * pow((double)n, -0.2);
@@ -476,20 +642,20 @@ done:
     return st;
 }
 
-/* The median of v to 0.1 unit, by counting in nbins bins of 0.1 from lo. */
-static double median_tenth(const double *v, long n, double lo, int nbins)
+/* The median of a histogram of n values in bins of 0.1 from lo, to 0.1. */
+static double hist_median(const long *count, long n, double lo, int nbins)
 {
-    long *count = calloc((size_t)nbins, sizeof *count), acc = 0;
-    if (!count) return v[0];
-    for (long i = 0; i < n; i++) {
-        int k = (int)floor((v[i] - lo) * 10);
-        count[k < 0 ? 0 : k >= nbins ? nbins - 1 : k]++;
-    }
+    long acc = 0;
     int k = 0;
     for (; k < nbins - 1; k++)
         if ((acc += count[k]) * 2 >= n) break;
-    free(count);
     return lo + (k + 0.5) / 10;
+}
+
+static void hist_add(long *count, double v, double lo, int nbins)
+{
+    double k = floor((v - lo) * 10);
+    count[k < 0 ? 0 : k >= nbins ? nbins - 1 : (int)k]++;
 }
 
 /* ---- the run --------------------------------------------------------------- */
@@ -500,35 +666,196 @@ static int core_count(const df_density_opts *o)
     return cores < 1 ? 1 : cores > DENSITY_MAX_THREADS ? DENSITY_MAX_THREADS : (int)cores;
 }
 
-/* Density of n points (lon/lat arrays, owned, projected in place). */
-static df_status compute(df_ctx *ctx, double *x, double *y, double *w, long n, const df_boundaries *b,
-                         const df_density_opts *o, df_density *d)
+static df_status check_opts(df_ctx *ctx, const df_boundaries *b, const df_density_opts *o)
 {
-    df_density_info *in = &d->info;
-    crs_info crs = {0};
-    PJ *pj = NULL, *norm = NULL;
-    OGRGeometryH *geoms = NULL;
-    int ngeoms = 0;
-    double *grid = NULL, *band_edge = NULL, *sx = NULL, *sy = NULL, *sw = NULL;
-    long *row_start = NULL;
-    unsigned char *mask = NULL;
-    df_status st = DF_OK;
-
     if (!(o->pixel > 0)) return df__error(ctx, DF_EINVAL, "the pixel size must be positive (metres)");
     if (o->bandwidth == DF_BANDWIDTH_FIXED && !(o->radius > 0))
         return df__error(ctx, DF_EINVAL, "the radius must be positive (metres), or a bandwidth rule given");
     if ((unsigned)o->kernel > DF_KERNEL_GAUSSIAN) return df__error(ctx, DF_EINVAL, "unknown kernel %d", (int)o->kernel);
     if (o->mask && !b) return df__error(ctx, DF_EINVAL, "a mask needs the boundaries");
+    return DF_OK;
+}
 
-    /* the CRS: given, or the UTM zone of the centre of the points' extent */
+/* pass 1 (no -t_srs): the median point, by counting in bins of 0.1 degree */
+typedef struct {
+    long *lon, *lat, n;
+} zone_pass;
+
+static int zone_block(raw_pt *p, long n, void *user)
+{
+    zone_pass *z = user;
+    for (long i = 0; i < n; i++) hist_add(z->lon, p[i].lon, -180, 3600), hist_add(z->lat, p[i].lat, -90, 1800);
+    z->n += n;
+    return 0;
+}
+
+/* pass 2: project, leave out what cannot be projected, write the projected
+ * points to their own file, and sum what the radius and the extent need */
+typedef struct {
+    PJ *pj;
+    int fd;
+    double *x, *y;
+    xyw_pt *out;
+    long selected, kept;
+    double total, sw, sx, sy; /* in file order */
+    double x0, y0, x1, y1;    /* extent of the projected points */
+} project_pass;
+
+static int project_block(raw_pt *p, long n, void *user)
+{
+    project_pass *s = user;
+    s->selected += n;
+    for (long i = 0; i < n; i++) s->x[i] = p[i].lon, s->y[i] = p[i].lat;
+    proj_trans_generic(s->pj, PJ_FWD, s->x, sizeof *s->x, (size_t)n, s->y, sizeof *s->y, (size_t)n, NULL, 0, 0, NULL, 0,
+                       0);
+    long m = 0;
+    for (long i = 0; i < n; i++) {
+        double x = s->x[i], y = s->y[i], w = p[i].w;
+        if (!(isfinite(x) && isfinite(y) && fabs(x) < 1e20 && fabs(y) < 1e20)) continue;
+        s->out[m++] = (xyw_pt){x, y, w};
+        s->total += w;
+        s->sw += w, s->sx += w * x, s->sy += w * y;
+        s->x0 = fmin(s->x0, x), s->y0 = fmin(s->y0, y), s->x1 = fmax(s->x1, x), s->y1 = fmax(s->y1, y);
+    }
+    s->kept += m;
+    return m > 0 && write_all(s->fd, s->out, (size_t)m * sizeof *s->out) != 0 ? 2 : 0;
+}
+
+/* The grid's geometry and buffers, shared by the chunks. */
+typedef struct {
+    int width, height, rr, nkeys, ncols, nthreads;
+    double x0, y0, pixel, radius;
+    df_kernel kernel;
+    double *grid, *band_edge;
+    int nbands, band_rows;
+    long *row_start, *fill;
+    /* one chunk: */
+    xyw_pt *pts;
+    int *key;
+    double *sx, *sy, *sw;
+    double far_loss, edge; /* in the order of the points, chunk after chunk */
+    int threads_used;
+} grid_run;
+
+/* Add the n points of g->pts to the grid (they are reordered). 0, or -1
+ * when a thread could not get its scratch row. */
+static int grid_chunk(grid_run *G, long n)
+{
+    xyw_pt *pts = G->pts;
+    int *key = G->key, rr = G->rr;
+    long *fill = G->fill, *row_start = G->row_start;
+    double p = G->pixel;
+    /* first by column, then (stably) by row: within a row the points run
+     * west to east and their discs overlap in the cache */
+    memset(fill, 0, ((size_t)G->ncols + 1) * sizeof *fill);
+    for (long i = 0; i < n; i++) {
+        double r = floor((G->y0 - pts[i].y) / p), c = floor((pts[i].x - G->x0) / p);
+        int far = r < -rr - 1 || r > G->height + rr || c < -rr - 1 || c > G->width + rr;
+        key[i] = far ? -1 : (int)c + rr + 1;
+        if (far)
+            G->far_loss += pts[i].w; /* a disc that cannot reach the grid */
+        else
+            fill[key[i] + 1]++;
+    }
+    for (int k = 0; k < G->ncols; k++) fill[k + 1] += fill[k];
+    for (long i = 0; i < n; i++)
+        if (key[i] >= 0) {
+            long q = fill[key[i]]++;
+            G->sx[q] = pts[i].x, G->sy[q] = pts[i].y, G->sw[q] = pts[i].w;
+        }
+    long m = fill[G->ncols - 1]; /* points kept */
+    memset(row_start, 0, ((size_t)G->nkeys + 1) * sizeof *row_start);
+    for (long i = 0; i < m; i++) {
+        pts[i] = (xyw_pt){G->sx[i], G->sy[i], G->sw[i]};
+        key[i] = (int)floor((G->y0 - pts[i].y) / p) + rr + 1;
+        row_start[key[i] + 1]++;
+    }
+    for (int k = 0; k < G->nkeys; k++) row_start[k + 1] += row_start[k];
+    memcpy(fill, row_start, ((size_t)G->nkeys + 1) * sizeof *fill);
+    for (long i = 0; i < m; i++) {
+        long q = fill[key[i]]++;
+        G->sx[q] = pts[i].x, G->sy[q] = pts[i].y, G->sw[q] = pts[i].w;
+    }
+
+    grid_job g = {.x = G->sx,
+                  .y = G->sy,
+                  .w = G->sw,
+                  .row_start = row_start,
+                  .rr = rr,
+                  .width = G->width,
+                  .height = G->height,
+                  .nbands = G->nbands,
+                  .band_rows = G->band_rows,
+                  .x0 = G->x0,
+                  .y0 = G->y0,
+                  .pixel = p,
+                  .radius = G->radius,
+                  .kernel = G->kernel,
+                  .grid = G->grid,
+                  .band_edge = G->band_edge};
+    atomic_init(&g.next, 0);
+    atomic_init(&g.failed, 0);
+    pthread_t tid[DENSITY_MAX_THREADS];
+    int started = 0;
+    for (int t = 1; t < G->nthreads && t < g.nbands; t++, started++)
+        if (pthread_create(&tid[started], NULL, grid_worker, &g) != 0) break;
+    grid_worker(&g);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    if (started + 1 > G->threads_used) G->threads_used = started + 1;
+    if (atomic_load(&g.failed) || atomic_load(&g.next) < g.nbands) return -1;
+    double edge = 0;
+    for (int k = 0; k < g.nbands; k++) edge += G->band_edge[k];
+    G->edge += edge;
+    return 0;
+}
+
+/* Density of the spooled points (the files are closed once read). Passes:
+ * the median point for the UTM zone (without -t_srs); the projection, into a
+ * file of projected points, with the sums the radius and the extent need;
+ * the bandwidth rule's (variance, then the median distance in four); the
+ * grid, chunk by chunk. */
+static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, const df_density_opts *o, df_density *d)
+{
+    df_density_info *in = &d->info;
+    crs_info crs = {0};
+    PJ *pj = NULL, *norm = NULL;
+    OGRGeometryH *geoms = NULL;
+    int ngeoms = 0, xfd = -1;
+    grid_run G = {0};
+    zone_pass zp = {0};
+    project_pass sp = {.x0 = HUGE_VAL, .y0 = HUGE_VAL, .x1 = -HUGE_VAL, .y1 = -HUGE_VAL};
+    raw_pt *rblk = NULL;
+    xyw_pt *xblk = NULL;
+    long B = block_size(), held_block = 0, held_chunk = 0, chunks = 0;
+    unsigned char *mask = NULL;
+    df_status st = DF_OK;
+
+    if (!(rblk = df__malloc((size_t)B * sizeof *rblk)) || !(xblk = df__malloc((size_t)B * sizeof *xblk)) ||
+        !(sp.x = df__malloc((size_t)B * sizeof *sp.x)) || !(sp.y = df__malloc((size_t)B * sizeof *sp.y))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    hold(held_block = B);
+    sp.out = xblk;
+
+    /* the CRS: given, or the UTM zone of the points' median */
     if (o->t_srs) {
         snprintf(in->crs, sizeof in->crs, "%s", o->t_srs);
     } else {
         double lo0 = HUGE_VAL, lo1 = -HUGE_VAL, la0 = HUGE_VAL, la1 = -HUGE_VAL, lonc, latc;
+        if (!(zp.lon = calloc(3600, sizeof *zp.lon)) || !(zp.lat = calloc(1800, sizeof *zp.lat))) {
+            st = df__error(ctx, DF_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (raw_each(rs, rblk, B, zone_block, &zp) != 0) {
+            st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
+            goto done;
+        }
+        long n = zp.n;
         if (n > 0) {
             /* the median point (to 0.1 degree): a few stray or swapped
              * coordinates must not move the zone, as the extent's centre would */
-            lonc = median_tenth(x, n, -180, 3600), latc = median_tenth(y, n, -90, 1800);
+            lonc = hist_median(zp.lon, n, -180, 3600), latc = hist_median(zp.lat, n, -90, 1800);
             lo0 = lo1 = lonc, la0 = la1 = latc;
         }
         if (n == 0 && b) { /* no points: the boundaries' extent */
@@ -557,33 +884,44 @@ static df_status compute(df_ctx *ctx, double *x, double *y, double *w, long n, c
     }
     if ((st = crs_open(ctx, in->crs, &crs, &in->epsg)) != DF_OK) goto done;
 
-    /* project the points in one batch */
-    if (n > 0) {
+    /* project the points, block by block, into a file of projected points */
+    if (rs->total > 0) {
         if (!(pj = proj_create_crs_to_crs(ctx->proj, "EPSG:4326", crs.wkt, NULL)) ||
             !(norm = proj_normalize_for_visualization(ctx->proj, pj))) {
             st = df__error(ctx, DF_EPROJ, "cannot transform WGS84 to %s: %s", in->crs,
                            proj_context_errno_string(ctx->proj, proj_context_errno(ctx->proj)));
             goto done;
         }
-        proj_trans_generic(norm, PJ_FWD, x, sizeof *x, (size_t)n, y, sizeof *y, (size_t)n, NULL, 0, 0, NULL, 0, 0);
-        long m = 0;
-        for (long i = 0; i < n; i++)
-            if (isfinite(x[i]) && isfinite(y[i]) && fabs(x[i]) < 1e20 && fabs(y[i]) < 1e20)
-                x[m] = x[i], y[m] = y[i], w[m] = w[i], m++;
-        if (m < n) df__log(ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out", n - m, in->crs);
-        in->no_point += n - m;
-        n = m;
+        if ((xfd = spool_new()) < 0) {
+            st = df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
+            goto done;
+        }
+        sp.pj = norm, sp.fd = xfd;
+        int r = raw_each(rs, rblk, B, project_block, &sp);
+        if (r != 0) {
+            st = df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
+                           strerror(errno));
+            goto done;
+        }
+        if (rs->snap) in->filtered += rs->total - sp.selected; /* not of the latest snapshot */
+        if (sp.kept < sp.selected)
+            df__log(ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out", sp.selected - sp.kept,
+                    in->crs);
+        in->no_point += sp.selected - sp.kept;
     }
+    raw_spool_close(rs);
+    long n = sp.kept;
     in->points = n;
-    for (long i = 0; i < n; i++) in->total_weight += w[i];
+    in->total_weight = sp.total;
 
     /* the radius */
     in->kernel = o->kernel;
     in->radius = o->radius;
     if (o->bandwidth != DF_BANDWIDTH_FIXED) {
-        double sd = 0, dm = 0, h = bandwidth_rule(o->bandwidth, x, y, w, n, &sd, &dm);
+        double sd = 0, dm = 0,
+               h = xfd < 0 ? 0 : bandwidth_rule(o->bandwidth, xfd, xblk, B, n, sp.sw, sp.sx, sp.sy, &sd, &dm);
         if (h < 0) {
-            st = df__error(ctx, DF_ENOMEM, "out of memory");
+            st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points, or out of memory");
             goto done;
         }
         if (!(h > 0)) {
@@ -617,15 +955,12 @@ static df_status compute(df_ctx *ctx, double *x, double *y, double *w, long n, c
         in->height = (int)fmax(1, floor((env[3] - env[1]) / p + 0.5));
     } else {
         if (!b) {
-            env[0] = env[1] = HUGE_VAL, env[2] = env[3] = -HUGE_VAL;
-            for (long i = 0; i < n; i++) {
-                env[0] = fmin(env[0], x[i] - R), env[1] = fmin(env[1], y[i] - R);
-                env[2] = fmax(env[2], x[i] + R), env[3] = fmax(env[3], y[i] + R);
-            }
             if (n == 0) {
                 st = df__error(ctx, DF_EINVAL, "no points selected, and no extent or boundaries to make a grid on");
                 goto done;
             }
+            /* min (x - R) = min x - R exactly: rounding is monotonic */
+            env[0] = sp.x0 - R, env[1] = sp.y0 - R, env[2] = sp.x1 + R, env[3] = sp.y1 + R;
         }
         /* snapped outwards to multiples of the pixel size (aligned grids) */
         env[0] = floor(env[0] / p) * p, env[1] = floor(env[1] / p) * p;
@@ -642,104 +977,61 @@ static df_status compute(df_ctx *ctx, double *x, double *y, double *w, long n, c
     double *gt = in->geotransform;
     gt[0] = env[0], gt[1] = p, gt[2] = 0, gt[3] = env[3], gt[4] = 0, gt[5] = -p; /* from the top left corner */
 
-    /* bucket the points by row: key = row + rr + 1 over rows -rr-1 .. height+rr */
-    int rr = (int)ceil(R / p) + 1, nkeys = in->height + 2 * rr + 2;
+    /* the grid; the points bucketed by row, key = row + rr + 1 over rows
+     * -rr-1 .. height+rr, one chunk at a time */
+    release(held_block), held_block = 0;
+    free(rblk), free(xblk), free(sp.x), free(sp.y), rblk = NULL, xblk = NULL, sp.x = sp.y = NULL;
+    G.width = in->width, G.height = in->height, G.x0 = gt[0], G.y0 = gt[3], G.pixel = p, G.radius = R;
+    G.kernel = o->kernel, G.nthreads = core_count(o);
+    G.rr = (int)ceil(R / p) + 1, G.nkeys = in->height + 2 * G.rr + 2, G.ncols = in->width + 2 * G.rr + 2;
+    /* bands of at least 8 rows, about 16 per thread, for balance */
+    G.band_rows = in->height / (16 * G.nthreads);
+    if (G.band_rows < 8) G.band_rows = 8;
+    G.nbands = (in->height + G.band_rows - 1) / G.band_rows;
     size_t npix = (size_t)in->width * (size_t)in->height;
-    grid = calloc(npix, sizeof *grid);
-    row_start = calloc((size_t)nkeys + 1, sizeof *row_start);
-    sx = malloc(((size_t)n + 1) * sizeof *sx), sy = malloc(((size_t)n + 1) * sizeof *sy);
-    sw = malloc(((size_t)n + 1) * sizeof *sw);
-    int *key = malloc(((size_t)n + 1) * sizeof *key);
-    if (!grid || !row_start || !sx || !sy || !sw || !key) {
-        free(key);
+    long cap = n < chunk_size ? n : chunk_size;
+    if (cap < 1) cap = 1;
+    G.grid = calloc(npix, sizeof *G.grid);
+    G.row_start = calloc((size_t)G.nkeys + 1, sizeof *G.row_start);
+    G.fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * G.rr + 3) * sizeof *G.fill);
+    G.band_edge = calloc((size_t)G.nbands, sizeof *G.band_edge);
+    G.pts = malloc((size_t)cap * sizeof *G.pts), G.key = malloc((size_t)cap * sizeof *G.key);
+    G.sx = malloc((size_t)cap * sizeof *G.sx), G.sy = malloc((size_t)cap * sizeof *G.sy);
+    G.sw = malloc((size_t)cap * sizeof *G.sw);
+    if (!G.grid || !G.row_start || !G.fill || !G.band_edge || !G.pts || !G.key || !G.sx || !G.sy || !G.sw) {
         st = df__error(ctx, DF_ENOMEM, "out of memory for a grid of %d x %d pixels", in->width, in->height);
         goto done;
     }
-    double far_loss = 0; /* points whose disc cannot reach the grid */
-    long *fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * rr + 3) * sizeof *fill);
-    if (!fill) {
-        free(key);
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
-    /* first by column, then (stably) by row: within a row the points run
-     * west to east and their discs overlap in the cache */
-    int ncols = in->width + 2 * rr + 2;
-    memset(fill, 0, ((size_t)ncols + 1) * sizeof *fill);
-    for (long i = 0; i < n; i++) {
-        double r = floor((gt[3] - y[i]) / p), c = floor((x[i] - gt[0]) / p);
-        int far = r < -rr - 1 || r > in->height + rr || c < -rr - 1 || c > in->width + rr;
-        key[i] = far ? -1 : (int)c + rr + 1;
-        if (far)
-            far_loss += w[i];
+    hold(held_chunk = cap);
+    if (n > 0) {
+        long k;
+        if (lseek(xfd, 0, SEEK_SET) != 0)
+            k = -1;
         else
-            fill[key[i] + 1]++;
-    }
-    for (int k = 0; k < ncols; k++) fill[k + 1] += fill[k];
-    for (long i = 0; i < n; i++)
-        if (key[i] >= 0) {
-            long q = fill[key[i]]++;
-            sx[q] = x[i], sy[q] = y[i], sw[q] = w[i];
+            while ((k = read_items(xfd, G.pts, sizeof *G.pts, cap)) > 0) {
+                if (grid_chunk(&G, k) != 0) {
+                    st = df__error(ctx, DF_ENOMEM, "out of memory computing the density");
+                    goto done;
+                }
+                chunks++;
+            }
+        if (k < 0) {
+            st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
+            goto done;
         }
-    long m = fill[ncols - 1]; /* points kept */
-    for (long i = 0; i < m; i++) {
-        x[i] = sx[i], y[i] = sy[i], w[i] = sw[i];
-        key[i] = (int)floor((gt[3] - y[i]) / p) + rr + 1;
-        row_start[key[i] + 1]++;
     }
-    for (int k = 0; k < nkeys; k++) row_start[k + 1] += row_start[k];
-    memcpy(fill, row_start, ((size_t)nkeys + 1) * sizeof *fill);
-    for (long i = 0; i < m; i++) {
-        long q = fill[key[i]]++;
-        sx[q] = x[i], sy[q] = y[i], sw[q] = w[i];
-    }
-    free(fill);
-    free(key);
-
-    int nthreads = core_count(o);
-    grid_job g = {.x = sx,
-                  .y = sy,
-                  .w = sw,
-                  .row_start = row_start,
-                  .rr = rr,
-                  .width = in->width,
-                  .height = in->height,
-                  .x0 = gt[0],
-                  .y0 = gt[3],
-                  .pixel = p,
-                  .radius = R,
-                  .kernel = o->kernel,
-                  .grid = grid};
-    /* bands of at least 8 rows, about 16 per thread, for balance */
-    g.band_rows = in->height / (16 * nthreads);
-    if (g.band_rows < 8) g.band_rows = 8;
-    g.nbands = (in->height + g.band_rows - 1) / g.band_rows;
-    atomic_init(&g.next, 0);
-    atomic_init(&g.failed, 0);
-    if (!(band_edge = calloc((size_t)g.nbands, sizeof *band_edge))) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
-    g.band_edge = band_edge;
-    pthread_t tid[DENSITY_MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < nthreads && t < g.nbands; t++, started++)
-        if (pthread_create(&tid[started], NULL, grid_worker, &g) != 0) break;
-    grid_worker(&g);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
-    if (atomic_load(&g.failed) || atomic_load(&g.next) < g.nbands) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory computing the density");
-        goto done;
-    }
-    df__log(ctx, DF_LOG_DEBUG, "density: %ld points on %d x %d pixels, %d threads, %d bands", n, in->width, in->height,
-            started + 1, g.nbands);
+    release(held_chunk), held_chunk = 0;
+    free(G.pts), free(G.key), free(G.sx), free(G.sy), free(G.sw);
+    G.pts = NULL, G.key = NULL, G.sx = G.sy = G.sw = NULL;
+    df__log(ctx, DF_LOG_DEBUG,
+            "density: %ld points on %d x %d pixels in %ld chunk(s) of at most %ld, %d threads, %d bands", n, in->width,
+            in->height, chunks, cap, G.threads_used, G.nbands);
 
     /* scale into Float32, mask, and count the mass */
+    double *grid = G.grid;
     double c = kernel_constant(o->kernel), area = p * p, to_people = c / (R * R) * area;
     double scale = o->raw ? 1.0 : c / (R * R) * 1e6;
-    double edge = 0;
-    for (int k = 0; k < g.nbands; k++) edge += band_edge[k];
-    in->edge_loss = edge * to_people + far_loss;
+    in->edge_loss = G.edge * to_people + G.far_loss;
     if (o->mask) {
         if (!(mask = malloc(npix))) {
             st = df__error(ctx, DF_ENOMEM, "out of memory");
@@ -774,13 +1066,19 @@ static df_status compute(df_ctx *ctx, double *x, double *y, double *w, long n, c
             n, in->total_weight, df_kernel_name(o->kernel), R, p, in->width, in->height, in->crs, in->grid_weight,
             in->edge_loss, in->mask_loss, in->total_weight - in->grid_weight - in->edge_loss - in->mask_loss);
 done:
+    if (held_block) release(held_block);
+    if (held_chunk) release(held_chunk);
     if (norm) proj_destroy(norm);
     if (pj) proj_destroy(pj);
     for (int i = 0; geoms && i < ngeoms; i++)
         if (geoms[i]) OGR_G_DestroyGeometry(geoms[i]);
     free(geoms);
     crs_close(&crs);
-    free(grid), free(band_edge), free(row_start), free(sx), free(sy), free(sw), free(mask);
+    raw_spool_close(rs);
+    if (xfd >= 0) close(xfd);
+    free(rblk), free(xblk), free(sp.x), free(sp.y), free(zp.lon), free(zp.lat);
+    free(G.grid), free(G.band_edge), free(G.row_start), free(G.fill), free(G.pts), free(G.key);
+    free(G.sx), free(G.sy), free(G.sw), free(mask);
     return st;
 }
 
@@ -789,20 +1087,31 @@ df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, c
 {
     *out = NULL;
     df_density *d = calloc(1, sizeof *d);
-    double *x = malloc(((size_t)n + 1) * sizeof *x), *y = malloc(((size_t)n + 1) * sizeof *y);
-    double *w = malloc(((size_t)n + 1) * sizeof *w);
-    df_status st = DF_OK;
-    if (!d || !x || !y || !w) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    raw_spool rs = {0};
+    point_buf pb;
+    point_buf_init(&pb, opts, NULL, block_size());
+    df_status st = d ? check_opts(ctx, b, opts) : df__error(ctx, DF_ENOMEM, "out of memory");
+    if (st != DF_OK) goto done;
     long m = 0;
     for (long i = 0; i < n; i++)
-        if (!isnan(lon[i]) && !isnan(lat[i]) && weight[i] > 0) x[m] = lon[i], y[m] = lat[i], w[m] = weight[i], m++;
+        if (!isnan(lon[i]) && !isnan(lat[i]) && weight[i] > 0) {
+            if (point_push(&pb, lon[i], lat[i], weight[i], DF_NO_DATE) != 0) break;
+            m++;
+        }
+    if (!pb.failed) point_flush(&pb);
+    if (pb.failed) {
+        st = pb.failed == 1 ? df__error(ctx, DF_ENOMEM, "out of memory")
+                            : df__error(ctx, DF_EIO, "cannot write a temporary file of points: %s", strerror(pb.err));
+        goto done;
+    }
     d->info.no_point = n - m;
-    st = compute(ctx, x, y, w, m, b, opts, d);
+    rs.total = pb.n;
+    if (pb.fd >= 0) rs.fd[rs.nfd++] = pb.fd, pb.fd = -1;
+    point_buf_free(&pb);
+    st = compute(ctx, &rs, b, opts, d);
 done:
-    free(x), free(y), free(w);
+    point_buf_free(&pb);
+    raw_spool_close(&rs);
     if (st == DF_OK)
         *out = d;
     else
@@ -815,54 +1124,53 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
 {
     point_buf bufs[DENSITY_MAX_THREADS];
     void *users[DENSITY_MAX_THREADS];
-    df_density *d = calloc(1, sizeof *d);
-    point_buf all = {0};
-    int used = 1;
-    df_status st = DF_OK;
+    raw_spool rs = {.last = DF_NO_DATE};
+    int used = 1, nthreads = core_count(opts);
     *out = NULL;
-    memset(bufs, 0, sizeof bufs);
+    df_density *d = calloc(1, sizeof *d);
     if (!d) return df__error(ctx, DF_ENOMEM, "out of memory");
-    for (int k = 0; k < DENSITY_MAX_THREADS; k++) bufs[k].opts = opts, bufs[k].b = b, users[k] = &bufs[k];
-    st = df__records_read_parallel(ctx, ropts, core_count(opts), on_record, users, NULL, NULL, &d->info.read, &used);
-    if (st != DF_OK) goto done;
-    /* merge in file order */
+    /* the readers' blocks together hold at most a chunk */
+    long cap = chunk_size / nthreads;
+    if (cap > 8192) cap = 8192;
+    for (int k = 0; k < DENSITY_MAX_THREADS; k++) point_buf_init(&bufs[k], opts, b, cap), users[k] = &bufs[k];
+    df_status st = check_opts(ctx, b, opts);
+    if (st == DF_OK)
+        st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &d->info.read, &used);
     for (int k = 0; k < used; k++) {
-        if (bufs[k].failed) {
-            st = df__error(ctx, DF_ENOMEM, "out of memory collecting the points of %s", ropts->path);
+        point_buf *p = &bufs[k];
+        if (!p->failed) point_flush(p);
+        if (p->failed) {
+            st = p->failed == 1 ? df__error(ctx, DF_ENOMEM, "out of memory collecting the points of %s", ropts->path)
+                                : df__error(ctx, DF_EIO, "cannot write a temporary file of the points of %s: %s",
+                                            ropts->path, strerror(p->err));
             goto done;
         }
-        d->info.filtered += bufs[k].filtered, d->info.no_point += bufs[k].no_point;
-        d->info.swapped += bufs[k].swapped;
+    }
+    if (st != DF_OK) goto done;
+    /* in file order */
+    for (int k = 0; k < used; k++) {
+        point_buf *p = &bufs[k];
+        d->info.filtered += p->filtered, d->info.no_point += p->no_point;
+        d->info.swapped += p->swapped;
+        rs.total += p->n;
+        if (p->last != DF_NO_DATE && (rs.last == DF_NO_DATE || p->last > rs.last)) rs.last = p->last;
+        if (p->fd >= 0) rs.fd[rs.nfd++] = p->fd, p->fd = -1;
+        point_buf_free(p);
     }
     if (d->info.swapped)
         df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
                 d->info.swapped);
-    all = bufs[0], memset(&bufs[0], 0, sizeof bufs[0]);
-    for (int k = 1; k < used; k++)
-        for (long i = 0; i < bufs[k].n; i++)
-            if (point_push(&all, bufs[k].lon[i], bufs[k].lat[i], bufs[k].w[i], bufs[k].date[i]) != 0) {
-                st = df__error(ctx, DF_ENOMEM, "out of memory collecting the points of %s", ropts->path);
-                goto done;
-            }
     /* snapshot tables are never summed across dates: the latest snapshot */
-    if (ropts->kind == DF_SNAPSHOTS && all.n > 0) {
-        int32_t last = DF_NO_DATE;
-        for (long i = 0; i < all.n; i++)
-            if (all.date[i] != DF_NO_DATE && (last == DF_NO_DATE || all.date[i] > last)) last = all.date[i];
-        long m = 0;
-        for (long i = 0; i < all.n; i++)
-            if (all.date[i] == last)
-                all.lon[m] = all.lon[i], all.lat[m] = all.lat[i], all.w[m] = all.w[i], all.date[m] = all.date[i], m++;
-        d->info.filtered += all.n - m;
-        all.n = m;
+    if (ropts->kind == DF_SNAPSHOTS && rs.total > 0) {
+        rs.snap = 1;
         char day[11];
-        df_date_format(last, day);
+        df_date_format(rs.last, day);
         df__log(ctx, DF_LOG_INFO, "density: snapshots: the rows of %s, the latest date", day[0] ? day : "(undated)");
     }
-    st = compute(ctx, all.lon, all.lat, all.w, all.n, b, opts, d);
+    st = compute(ctx, &rs, b, opts, d);
 done:
     for (int k = 0; k < DENSITY_MAX_THREADS; k++) point_buf_free(&bufs[k]);
-    point_buf_free(&all);
+    raw_spool_close(&rs);
     if (st == DF_OK)
         *out = d;
     else

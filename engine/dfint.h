@@ -378,6 +378,13 @@ df_flow *df__flows_row(df_flows *f, int i);
  * (support: the same grid, uniform kernel, raw sums of families) become
  * nodata. Returns the pixels masked, -1 when the grids differ. */
 long df__density_mask(df_density *d, const df_density *support, double k);
+/* density.c, for tests: the points a density run grids at once (<= 0: the
+ * default, 1 << 20; it also bounds the readers' blocks together and every
+ * other pass's block), which resets the peak; and the most points held in
+ * memory at once since (buffer capacities; meaningful when runs do not
+ * overlap). Not thread-safe: set it before the runs. */
+void df__density_test_chunk(long points);
+long df__density_test_peak(void);
 
 /* Withhold units of every joined level (join[l], NULL when the level is not
  * published; all joined on b) whose figures stand on fewer than k families,
