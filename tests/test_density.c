@@ -438,6 +438,118 @@ TEST(choropleth_on_the_same_grid)
     df_ctx_free(ctx);
 }
 
+/* Memory bounded by the grid: the points are gridded a chunk at a time. A
+ * file of 300,000 rows (10 MB: read by two threads) over chunks of 1,000
+ * points gives the grid of one chunk, and never holds more than 1,000
+ * points at once. The uniform kernel's raw sums of whole weights are exact
+ * in any order: identical. The quartic's sums only change order across
+ * chunks: the Float32 values are identical here (the doubles may differ in
+ * their last bits; 2 units of the last Float32 place are allowed). */
+static int same_grid(const df_density *a, const df_density *b, double rel, long *differ)
+{
+    const df_density_info *x = df_density_get_info(a), *y = df_density_get_info(b);
+    if (x->width != y->width || x->height != y->height ||
+        memcmp(x->geotransform, y->geotransform, sizeof x->geotransform))
+        return 0;
+    const float *u = df_density_values(a), *v = df_density_values(b);
+    int ok = 1;
+    *differ = 0;
+    for (size_t q = 0; q < (size_t)x->width * x->height; q++)
+        if (u[q] != v[q]) {
+            (*differ)++;
+            if (fabs(u[q] - v[q]) > rel * fabs(u[q])) ok = 0;
+        }
+    return ok;
+}
+
+TEST(memory_bounded_by_the_chunk)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/points_300k.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    EXPECT(f != NULL);
+    if (!f) return;
+    fprintf(f, "id,lon,lat,individuals\n");
+    uint64_t s = 42;
+    long rows = 300000, blank = 0;
+    for (long i = 0; i < rows; i++) {
+        double r[3];
+        for (int k = 0; k < 3; k++) s = s * 6364136223846793005ULL + 1442695040888963407ULL, r[k] = (s >> 11) * 0x1p-53;
+        if (i % 997 == 0) { /* no coordinates */
+            fprintf(f, "%ld,,,%d\n", i, 6);
+            blank++;
+            continue;
+        }
+        /* around five places of the Mosul corridor, many on the same spot */
+        const double *c = pts[i % NPTS];
+        double lon = c[0] + (i % 7 == 0 ? 0 : (r[0] - 0.5) * 0.6), lat = c[1] + (i % 7 == 0 ? 0 : (r[1] - 0.5) * 0.6);
+        fprintf(f, "%ld,%.6f,%.6f,%d\n", i, lon, lat, 1 + (int)(r[2] * 500) * 6);
+    }
+    EXPECT_INT(fclose(f), 0);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = path;
+    for (int kernel = DF_KERNEL_QUARTIC; kernel <= DF_KERNEL_UNIFORM; kernel += DF_KERNEL_UNIFORM) {
+        df_density_opts o;
+        df_density_opts_init(&o);
+        o.kernel = (df_kernel)kernel, o.raw = kernel == DF_KERNEL_UNIFORM;
+        o.radius = 2000, o.pixel = 250, o.threads = 2;
+        df_density *one = NULL, *many = NULL;
+        df__density_test_chunk(0); /* the default: every point in one chunk */
+        EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &one), DF_OK);
+        long peak_one = df__density_test_peak();
+        df__density_test_chunk(1000);
+        EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &many), DF_OK);
+        long peak_many = df__density_test_peak();
+        df__density_test_chunk(0);
+        if (!one || !many) {
+            df_density_free(one), df_density_free(many);
+            continue;
+        }
+        const df_density_info *a = df_density_get_info(one), *b = df_density_get_info(many);
+        EXPECT_INT(a->points, rows - blank);
+        EXPECT_INT(a->no_point, blank);
+        EXPECT_INT(b->points, a->points);
+        EXPECT_INT(b->no_point, a->no_point);
+        EXPECT_INT(b->filtered, a->filtered);
+        EXPECT_INT(b->epsg, 32638);
+        EXPECT_NEAR(b->total_weight, a->total_weight, 0); /* whole numbers, in file order */
+        EXPECT_NEAR(b->grid_weight, a->grid_weight, 1e-12 * a->total_weight);
+        EXPECT_NEAR(b->max, a->max, 0);
+        long differ = 0;
+        EXPECT(same_grid(one, many, kernel == DF_KERNEL_UNIFORM ? 0 : 2.4e-7, &differ));
+        if (kernel == DF_KERNEL_UNIFORM) EXPECT_INT(differ, 0);
+        printf("  %-8s %ld points on %d x %d pixels: chunks of 1000 give %ld pixel(s) of %ld different; points "
+               "held at once: %ld (one chunk: %ld)\n",
+               df_kernel_name(o.kernel), a->points, a->width, a->height, differ, (long)a->width * a->height, peak_many,
+               peak_one);
+        EXPECT(peak_many > 0 && peak_many <= 1000);
+        EXPECT(peak_one >= a->points && peak_one <= (1L << 20));
+        df_density_free(one), df_density_free(many);
+    }
+    /* the bandwidth rules: their sums and the median distance, pass by pass, do not depend on the chunk */
+    for (int rule = DF_BANDWIDTH_SILVERMAN; rule <= DF_BANDWIDTH_SCOTT; rule++) {
+        df_density_opts o;
+        df_density_opts_init(&o);
+        o.bandwidth = (df_bandwidth)rule, o.pixel = 1000;
+        df_density *one = NULL, *many = NULL;
+        df__density_test_chunk(0);
+        EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &one), DF_OK);
+        df__density_test_chunk(1000);
+        EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &many), DF_OK);
+        EXPECT(df__density_test_peak() <= 1000);
+        df__density_test_chunk(0);
+        if (one && many) {
+            EXPECT_NEAR(df_density_get_info(many)->radius, df_density_get_info(one)->radius, 0);
+            printf("  %s: R = %.3f m either way\n", rule == DF_BANDWIDTH_SCOTT ? "scott" : "silverman",
+                   df_density_get_info(one)->radius);
+        }
+        df_density_free(one), df_density_free(many);
+    }
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     GDALAllRegister();
@@ -448,6 +560,7 @@ int main(void)
     RUN(geotiff_opens_in_gdal);
     RUN(agrees_with_qgis_heatmap);
     RUN(choropleth_on_the_same_grid);
+    RUN(memory_bounded_by_the_chunk);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);
