@@ -517,11 +517,27 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         note(how, sizeof how, "lon/lat", "point geometry", "OGR");
     }
     snprintf(stats->columns, sizeof stats->columns, "%s", how);
-    if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0)
+    if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0) {
+        /* GDAL names the columns Field1, Field2 ... when it finds no header
+         * row: in a spreadsheet, often a header over two rows or with merged
+         * cells ("Location" over "Governorate" and "District") */
+        int generic = src->kind == DF__SRC_OGR && src->nheader > 0;
+        for (int i = 0; generic && i < src->nheader; i++) {
+            char want[16];
+            snprintf(want, sizeof want, "Field%d", i + 1);
+            generic = !strcmp(src->header[i], want);
+        }
+        if (generic)
+            return df__error(ctx, DF_ESCHEMA,
+                             "%s: no header row found (GDAL named the columns Field1 to Field%d): a header over two "
+                             "rows or with merged cells? Make the first row one header with one name per column, or "
+                             "map the columns by number (--map individuals=5,...; the header rows are then rejected)",
+                             opts->path, src->nheader);
         return df__error(ctx, DF_ESCHEMA,
                          "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
                          "(or add an HXL row with #affected+ind)",
                          opts->path);
+    }
     df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
     return DF_OK;
 }
