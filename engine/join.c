@@ -372,6 +372,11 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
     else
         st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
+    /* a bin that could not grow stops the read: out of memory, not a cancel */
+    int failed = 0;
+    for (int k = 0; k < used; k++) failed |= states[k].failed;
+    if (failed && (st == DF_OK || st == DF_ECANCELLED))
+        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
     for (int k = 1; k < used && st == DF_OK; k++)
         if (join_state_merge(js, &states[k]) != 0) js->failed = 1;
     if (st == DF_OK && (js->failed || df__name_cache_failed(js->names)))

@@ -138,28 +138,43 @@ static json_object *gpkg_layers(const char *path)
     return o;
 }
 
+/* The files of dir but the manifest, listed; NULL when the listing or a
+ * checksum fails (context set): a manifest that leaves a file out is worse
+ * than none. */
 static json_object *outputs(df_ctx *ctx, const char *dir)
 {
-    json_object *a = json_object_new_array();
     DIR *d = opendir(dir);
     struct dirent *e;
     char **names = NULL;
     size_t n = 0, cap = 0;
+    int failed = 0;
     if (!d) {
         df__error(ctx, DF_EIO, "cannot list %s: %s", dir, strerror(errno));
-        return a;
+        return NULL;
     }
-    while ((e = readdir(d))) {
+    while (!failed && (e = readdir(d))) {
         if (e->d_name[0] == '.' || !strcmp(e->d_name, "manifest.json")) continue;
         if (n == cap) {
             char **grown = df__realloc_array(names, cap = cap ? 2 * cap : 32, sizeof *names);
-            if (!grown) break;
+            if (!grown) {
+                failed = 1;
+                break;
+            }
             names = grown;
         }
-        if (!(names[n] = df__strdup(e->d_name))) break;
-        n++;
+        if (!(names[n] = df__strdup(e->d_name)))
+            failed = 1;
+        else
+            n++;
     }
     closedir(d);
+    json_object *a = failed ? NULL : json_object_new_array();
+    if (!a) {
+        for (size_t i = 0; i < n; i++) free(names[i]);
+        free(names);
+        df__error(ctx, DF_ENOMEM, "out of memory listing %s", dir);
+        return NULL;
+    }
     qsort(names, n, sizeof *names, cmp_names); /* the order of the disk is not ours */
     for (size_t i = 0; i < n; i++) {
         char path[4200], hex[65];
@@ -172,7 +187,12 @@ static json_object *outputs(df_ctx *ctx, const char *dir)
             put_int(o, "bytes", ftell(f));
             fclose(f);
         }
-        if (df__sha256_file(path, hex) == 0) put_str(o, "sha256", hex);
+        if (df__sha256_file(path, hex) == 0)
+            put_str(o, "sha256", hex);
+        else if (!failed) {
+            df__error(ctx, DF_EIO, "cannot read %s for its checksum", path);
+            failed = 1;
+        }
         const char *dot = strrchr(names[i], '.');
         if (dot && !strcmp(dot, ".gpkg")) json_object_object_add(o, "layers", gpkg_layers(path));
         if (dot && !strcmp(dot, ".csv") && strcmp(names[i], "decisions.csv") != 0) put_int(o, "rows", table_rows(path));
@@ -180,6 +200,10 @@ static json_object *outputs(df_ctx *ctx, const char *dir)
         free(names[i]);
     }
     free(names);
+    if (failed) {
+        json_object_put(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -264,11 +288,20 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         put_int(o, "tables_with_a_small_total", p->uncovered);
         json_object_object_add(m, "publish", o);
     }
-    json_object_object_add(m, "outputs", outputs(ctx, dir));
+    json_object *out = outputs(ctx, dir);
+    if (!out) {
+        json_object_put(m);
+        return ctx->status;
+    }
+    json_object_object_add(m, "outputs", out);
 
     char path[4200];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     const char *text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!text) {
+        json_object_put(m);
+        return df__error(ctx, DF_ENOMEM, "out of memory writing %s", path);
+    }
     FILE *f = fopen(path, "w");
     df_status st = DF_OK;
     if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) st = df__error(ctx, DF_EIO, "cannot write %s", path);

@@ -146,11 +146,16 @@ static df_status picture(df_ctx *ctx, doc *d, const char *file, const char *titl
     long n = ftell(f);
     rewind(f);
     GByte *bytes = n > 0 ? malloc((size_t)n) : NULL;
-    int ok = bytes && fread(bytes, 1, (size_t)n, f) == (size_t)n;
+    if (!bytes) {
+        fclose(f);
+        return df__error(ctx, n > 0 ? DF_ENOMEM : DF_EIO, "cannot read %s: %s", path,
+                         n > 0 ? "out of memory" : "empty");
+    }
+    int ok = fread(bytes, 1, (size_t)n, f) == (size_t)n;
     fclose(f);
     char *b64 = ok ? CPLBase64Encode((int)n, bytes) : NULL;
     free(bytes);
-    if (!b64) return df__error(ctx, DF_EIO, "cannot read %s", path);
+    if (!b64) return df__error(ctx, ok ? DF_ENOMEM : DF_EIO, "cannot read %s%s", path, ok ? ": out of memory" : "");
     fputs("<figure><img alt=\"", d->html);
     html_escaped(d->html, title);
     fprintf(d->html, "\" src=\"data:image/png;base64,%s\"><figcaption>", b64);

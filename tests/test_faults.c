@@ -168,7 +168,6 @@ typedef struct {
     char ref[1200]; /* the outputs of the run without faults */
     long exits[16]; /* by exit code; [15]: by signal */
     long identical; /* exit 0 with outputs equal to the reference */
-    long known;     /* tolerated known bugs in files this work may not change (printed KNOWN) */
     long first[16]; /* the first N of each exit code, and its message */
     char first_msg[16][240];
     int reported; /* failures printed so far */
@@ -202,16 +201,9 @@ static pid_t sweep_start(const sweep *s, long n, const char *env_extra)
     return start(argv, env, log);
 }
 
-static int count_of(const char *s, const char *what)
-{
-    int n = 0;
-    for (const char *p = s; s && (p = strstr(p, what)) != NULL; p += strlen(what)) n++;
-    return n;
-}
-
 /* The manifest of bundle dir/bundle against the reference's, with the
  * output folder's name (which the manifest records) put right: 1 equal,
- * -1 listing fewer outputs (the known manifest bug), 0 otherwise. */
+ * 0 otherwise. */
 static int same_manifest(const char *dir, const char *ref)
 {
     char a[1400], b[1400], from[1400], to[1400];
@@ -233,7 +225,7 @@ static int same_manifest(const char *dir, const char *ref)
         }
     }
     *w = 0;
-    int r = !strcmp(fixed, y) ? 1 : count_of(fixed, "\"file\":") < count_of(y, "\"file\":") ? -1 : 0;
+    int r = !strcmp(fixed, y);
     free(fixed);
     free(x);
     free(y);
@@ -241,7 +233,7 @@ static int same_manifest(const char *dir, const char *ref)
 }
 
 /* The bundle of a run in dir against the reference's: 1 every file equal,
- * -1 all equal but a manifest that lists fewer outputs, 0 otherwise. */
+ * 0 otherwise. */
 static int same_bundle(const char *dir, const char *ref)
 {
     char a[1400], b[1400];
@@ -295,22 +287,9 @@ static void sweep_check(sweep *s, long n, int status)
             }
             if (same > 0) {
                 s->identical++;
-            } else if (same < 0) { /* KNOWN: see manifest_short() */
-                s->known++;
-                printf("  KNOWN run DF_FAIL_ALLOC_AT=%ld: exit 0 with outputs listed short in manifest.json "
-                       "(manifest.c outputs(): an allocation failure ends the listing silently)\n",
-                       n);
             } else {
                 snprintf(what, sizeof what, "exit 0 but the outputs differ from a run without faults");
             }
-        } else if (code == 11 && msg && strstr(msg, "dispflow: error: stopped by the caller")) {
-            /* KNOWN: join.c on_record returns "stop" when a bin cannot be
-             * allocated (js->failed), the reader reports DF_ECANCELLED, and
-             * df_join_compute checks js->failed only when the read was OK */
-            s->known++;
-            printf("  KNOWN %s DF_FAIL_ALLOC_AT=%ld: exit 11 \"stopped by the caller\" for an allocation failure "
-                   "(join.c: js->failed not checked after a stopped read)\n",
-                   s->kind == SWEEP_JOIN ? "join" : "run", n);
         } else if (code < 2 || code > 10) {
             snprintf(what, sizeof what, "exit %d is not a documented error code", code);
         } else if (!msg || (!strstr(msg, "dispflow: error: ") && !strstr(msg, "dispflow: out of memory"))) {
@@ -386,7 +365,6 @@ static long sweep_reference(sweep *s)
 static void sweep_report(const sweep *s, const char *name, const char *covered)
 {
     printf("  %s: %s: %ld exit 0 with identical outputs", name, covered, s->identical);
-    if (s->known) printf(", %ld known bugs (KNOWN above)", s->known);
     for (int c = 1; c < 15; c++)
         if (s->exits[c]) printf(c < 14 ? ", %ld exit %d" : ", %ld exit >= %d", s->exits[c], c);
     if (s->exits[15]) printf(", %ld killed by a signal", s->exits[15]);
