@@ -10,7 +10,16 @@
 #
 #   benchmarks/density.sh BUILD_DIR
 #
-# Environment: BENCH_PEERS="dispflow qgis" (the tools to run).
+# Then memory against the number of points: the same run on 10,000,000 rows
+# (the 1M file's data lines ten times over, new ids) streamed through a fifo
+# made by awk, so that nothing of that size touches the disk as CSV; dispflow
+# itself spools the selected points to a temporary file (docs/density.md).
+# The peak RSS must stay about that of 1M (the grid, 3217 x 3316 pixels, and
+# one chunk of points), and the 10M total weight must be exactly ten times
+# the 1M total.
+#
+# Environment: BENCH_PEERS="dispflow qgis" (the tools to run); BENCH_BIG=0
+# skips the 10M-row run (about a minute).
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
@@ -39,11 +48,12 @@ measure() { # name, command...: prints "name seconds kb"
 
 status=0
 d_s=""
+d_kb=""
 q_s=""
 case " $PEERS " in *" dispflow "*)
-    if r=$(measure dispflow "$ROOT/$BUILD/dispflow" density -q --records "$POINTS" --kernel quartic \
+    if r=$(measure dispflow "$ROOT/$BUILD/dispflow" density --records "$POINTS" --kernel quartic \
         --radius 5000 --pixel 250 -t_srs EPSG:32638 -o "$OUT/dispflow.tif"); then
-        set -- $r; d_s=$2; echo "dispflow  wall ${2} s  peak RSS $(($3 / 1024)) MB"
+        set -- $r; d_s=$2; d_kb=$3; echo "dispflow  wall ${2} s  peak RSS $(($3 / 1024)) MB"
     else status=1; fi ;;
 esac
 case " $PEERS " in *" qgis "*)
@@ -73,5 +83,39 @@ esac
 if [ -n "$d_s" ]; then
     ref=${q_s:-30.4}
     awk -v q="$ref" -v d="$d_s" 'BEGIN { r = q / d; printf "ratio     QGIS %.1f s / dispflow %.2f s = %.1fx (target 20x: %s)\n", q, d, r, (r >= 20 ? "met" : "NOT met") }'
+fi
+
+# --- memory against the number of points: 10M rows from a fifo ------------
+if [ "${BENCH_BIG:-1}" = 1 ] && [ -n "$d_kb" ]; then
+    fifo=$OUT/points_10m.fifo.csv # dispflow picks the reader by the extension
+    rm -f "$fifo"
+    mkfifo "$fifo" || exit 1
+    LC_ALL=C awk 'NR == 1 { print; next }
+                  FNR == 1 { next }
+                  { print id++ substr($0, index($0, ",")) }' \
+        "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" >"$fifo" &
+    gen=$!
+    if r=$(measure dispflow_10m "$ROOT/$BUILD/dispflow" density --records "$fifo" --kernel quartic \
+        --radius 5000 --pixel 250 -t_srs EPSG:32638 -o "$OUT/dispflow_10m.tif"); then
+        wait "$gen"
+        set -- $r
+        echo "dispflow  10M rows from a fifo: wall ${2} s (one reading thread: a fifo is not cut)  peak RSS $(($3 / 1024)) MB"
+        # the total weight (whole numbers, summed exactly) must be ten times the 1M one
+        t1=$(sed -n 's/.*total \([0-9.]*\) people.*/\1/p' "$OUT/dispflow.log" | tail -n 1)
+        t10=$(sed -n 's/.*total \([0-9.]*\) people.*/\1/p' "$OUT/dispflow_10m.log" | tail -n 1)
+        awk -v a="$d_kb" -v b="$3" -v t1="$t1" -v t10="$t10" 'BEGIN {
+            printf "memory    density peak RSS %.1f MB on 1M points, %.1f MB on 10M (x%.2f): %s\n", a / 1024, b / 1024,
+                b / a, (b < 1.2 * a ? "bounded by the grid" : "GROWS with the points")
+            ok = t1 != "" && t10 == 10 * t1
+            printf "memory    total weight 1M %s, 10M %s: %s\n", t1, t10, ok ? "exactly ten times" : "NOT ten times"
+            exit !(ok && b < 1.2 * a) }' || status=1
+    else
+        status=1
+        kill "$gen" 2>/dev/null
+        wait "$gen" 2>/dev/null
+    fi
+    rm -f "$fifo"
+else
+    echo "memory    density 10M-row run skipped (BENCH_BIG=0, or dispflow not run)"
 fi
 exit $status

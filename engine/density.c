@@ -3,17 +3,24 @@
  * projected CRS, computed exactly (pixel centres against the true point
  * positions) on all cores, and written as a GeoTIFF/COG with a QGIS style.
  *
- * How it runs (docs/density.md has the formulas):
- *   1. the records are read (in parallel for big CSV files) into per-thread
- *      point buffers (lon, lat, weight, date), then merged in file order;
- *   2. the points are projected in one proj_trans_generic call;
- *   3. the grid accumulates Σ w k(u) in doubles; the rows are cut into bands
- *      that threads take in turn, each band visited only by the points whose
- *      disc reaches it (the points are bucketed by row), so no pixel is ever
- *      written by two threads and no grid is copied per thread;
+ * How it runs (docs/density.md has the formulas and the passes):
+ *   1. the records are read (in parallel for big CSV files); each thread
+ *      appends its selected points (lon, lat, weight, date), a block at a
+ *      time, to its own unlinked temporary file: the files in turn are the
+ *      points in file order, and nothing per point stays in memory;
+ *   2. passes over those files, a block at a time: the median point for the
+ *      UTM zone (without -t_srs); the projection, into a file of projected
+ *      points, with the sums and the extent; the bandwidth rule's (variance,
+ *      and Silverman's median distance exactly by radix selection);
+ *   3. the grid accumulates Σ w k(u) in doubles, one chunk of points at a
+ *      time; the rows are cut into bands that threads take in turn, each
+ *      band visited only by the chunk's points whose disc reaches it (the
+ *      points are bucketed by row), so no pixel is ever written by two
+ *      threads and no grid is copied per thread;
  *   4. the sums are scaled by c / R² (x 10⁶: per km²) into Float32, masked.
- * Memory: 8 + 4 bytes per pixel, plus 32 bytes per point (the points are kept
- * because the bandwidth rules and the default extent need all of them).
+ * Memory: 8 + 4 bytes per pixel plus one chunk (52 bytes a point, at most
+ * DENSITY_CHUNK points), whatever the number of points; the temporary files
+ * take 56 bytes per point on disk.
  */
 #include "dfint.h"
 
