@@ -280,7 +280,7 @@ static void choropleth_renderer(buf *b, const df__qgis_layer *l)
     } else {
         for (; n < NCLASSES; n++) lower[n] = n * step, upper[n] = (n + 1) * step, colour[n] = ramp[n];
     }
-    char name[8], lo[40], hi[40];
+    char name[16], lo[40], hi[40];
     open_(b,
           "<renderer-v2 type=\"graduatedSymbol\" attr=\"%s\" graduatedMethod=\"GraduatedColor\" symbollevels=\"0\" "
           "forceraster=\"0\" enableorderby=\"0\">",
