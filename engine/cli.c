@@ -590,7 +590,7 @@ static const char *usage_density =
     "usage: dispflow density --records FILE --pixel METRES [--radius METRES | --bandwidth silverman|scott]\n"
     "                        [--kernel NAME] [--weight individuals|families|records|COLUMN]\n"
     "                        [--boundaries FILE [--mask]] [-t_srs CRS] [-te XMIN YMIN XMAX YMAX]\n"
-    "                        [--raw] [--status displaced|returned] [--from DATE] [--as-of DATE]\n"
+    "                        [--raw] [--status displaced|returned|still] [--from DATE] [--as-of DATE]\n"
     "                        [-of GTiff|COG] [-co KEY=VALUE ...] -o OUT.tif [options of join for the records]\n"
     "\n"
     "A kernel density raster of people at the records' locations (lon/lat), in people per\n"
@@ -621,7 +621,10 @@ static const char *usage_density =
     "  --choropleth FILE.tif the join's displaced per km2 (at --level, default the layer's\n"
     "                        own) burned on the same grid, to compare cell by cell\n"
     "  --raw                 raw sums of w k(u) (as QGIS's Heatmap 'Raw'), not people/km2\n"
-    "  --status S            only displaced or only returned rows (default: all)\n"
+    "  --status S            only displaced or only returned rows (default: all); still: the\n"
+    "                        displaced, less the returns taken out of each unit (at --level)\n"
+    "                        in proportion to where its displaced people are (needs\n"
+    "                        --boundaries; docs/density.md)\n"
     "  --from, --as-of DATE  only rows dated in the period (inclusive); with --snapshots,\n"
     "                        the latest snapshot on or before --as-of\n"
     "  -o FILE.tif           Float32 GeoTIFF, tiled, DEFLATE, nodata -9999, statistics and\n"
@@ -635,7 +638,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     df_density_opts o;
     df_density_opts_init(&o);
     const char *weight_column = NULL, *boundaries = NULL, *choropleth = NULL;
-    int step = 0; /* 0 none, 1 day, 7 week, 31 month */
+    int step = 0, still = 0; /* step: 0 none, 1 day, 7 week, 31 month */
     char map[512];
     /* the density options first; the rest are join's (records, -o, -co) */
     char *rest[256];
@@ -694,8 +697,10 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
                 o.status = DF_DISPLACED;
             else if (!strcasecmp(v, "returned"))
                 o.status = DF_RETURNED;
+            else if (!strcasecmp(v, "still"))
+                o.status = DF_DISPLACED, still = 1;
             else
-                return bad_usage("--status is displaced or returned, not", v);
+                return bad_usage("--status is displaced, returned or still, not", v);
             i++;
         } else {
             rest[nrest++] = argv[i];
@@ -709,7 +714,9 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     if (!(o.pixel > 0)) return bad_usage("missing --pixel METRES", NULL);
     if (!(o.radius > 0) && o.bandwidth == DF_BANDWIDTH_FIXED)
         return bad_usage("missing --radius METRES or --bandwidth silverman|scott", NULL);
-    if ((o.mask || choropleth) && !boundaries) return bad_usage("--mask and --choropleth need --boundaries FILE", NULL);
+    if ((o.mask || choropleth || still) && !boundaries)
+        return bad_usage("--mask, --choropleth and --status still need --boundaries FILE", NULL);
+    if (still && (step || o.raw)) return bad_usage("--status still works on the whole period, in people/km2", NULL);
     if (step && (jb.jo.from == DF_NO_DATE || jb.jo.as_of == DF_NO_DATE))
         return bad_usage("--step needs --from and --as-of", NULL);
     if (weight_column) {
@@ -721,15 +728,16 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     df_boundaries *b = NULL;
     df_density *d = NULL;
     df_status st = boundaries ? df_boundaries_load(ctx, &jb.bo, &b) : DF_OK;
+    df_join *j = NULL;
     if (st == DF_OK) st = df_density_run(ctx, &jb.ro, b, &o, &d);
-    if (st == DF_OK) st = df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL);
-    if (st == DF_OK && choropleth) { /* the join's displaced per km2 on the same grid */
-        df_join *j = NULL;
+    if (st == DF_OK && (choropleth || still)) { /* the join, on the same records and period */
         jb.jo.level = jb.level ? jb.level : df_boundaries_finest_level(b);
         st = df_join_run(ctx, b, &jb.ro, &jb.jo, &j);
-        if (st == DF_OK) st = df_density_write_choropleth(ctx, d, j, b, choropleth);
-        df_join_free(j);
     }
+    if (st == DF_OK && still) st = df_density_still_displaced(ctx, d, j, b);
+    if (st == DF_OK) st = df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL);
+    if (st == DF_OK && choropleth) st = df_density_write_choropleth(ctx, d, j, b, choropleth);
+    df_join_free(j);
     if (st == DF_OK && !quiet) {
         const df_density_info *in = df_density_get_info(d);
         fprintf(stderr,

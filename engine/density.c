@@ -1195,6 +1195,21 @@ void df_density_free(df_density *d)
 const df_density_info *df_density_get_info(const df_density *d) { return &d->info; }
 const float *df_density_values(const df_density *d) { return d->values; }
 
+void df__density_scale(df_density *d, const float *factor)
+{
+    df_density_info *in = &d->info;
+    double mx = 0, sum = 0, area = fabs(in->geotransform[1] * in->geotransform[5]) / 1e6; /* km² */
+    for (size_t q = 0; q < (size_t)in->width * (size_t)in->height; q++) {
+        float *v = &d->values[q];
+        if (*v == DF_DENSITY_NODATA) continue;
+        *v *= factor[q];
+        if (*v > mx) mx = *v;
+        sum += *v;
+    }
+    in->max = mx;
+    in->grid_weight = in->raw ? in->grid_weight : sum * area;
+}
+
 long df__density_mask(df_density *d, const df_density *support, double k)
 {
     const df_density_info *in = &d->info, *sn = &support->info;

@@ -378,6 +378,9 @@ df_flow *df__flows_row(df_flows *f, int i);
  * (support: the same grid, uniform kernel, raw sums of families) become
  * nodata. Returns the pixels masked, -1 when the grids differ. */
 long df__density_mask(df_density *d, const df_density *support, double k);
+/* density.c: every valid pixel of d times factor[pixel]; max and the people
+ * on the grid follow. */
+void df__density_scale(df_density *d, const float *factor);
 /* density.c, for tests: the points a density run grids at once (<= 0: the
  * default, 1 << 20; it also bounds the readers' blocks together and every
  * other pass's block), which resets the peak; and the most points held in

@@ -38,7 +38,7 @@ typedef enum {
 static const char *const steps[] = {"none", "day", "week", "month", NULL};
 static const char *const kinds[] = {"increments", "snapshots", NULL};
 static const char *const movements[] = {"displaced", "returned", NULL};
-static const char *const density_statuses[] = {"displaced", "returned", "all", NULL};
+static const char *const density_statuses[] = {"displaced", "returned", "all", "still", NULL};
 static const char *const preferences[] = {"names", "points", NULL};
 static const char *const endpoint_ways[] = {"inside", "weighted", NULL};
 static const char *const bandwidth_rules[] = {"fixed", "silverman", "scott", NULL};

@@ -356,15 +356,19 @@ static df_status compute(df_ctx *ctx, run *r)
         dopt.pixel = job->pixel;
         dopt.t_srs = job->t_srs;
         dopt.mask = job->mask;
-        dopt.status = job->density_status == 2 ? -1 : job->density_status ? DF_RETURNED : DF_DISPLACED;
+        /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
+        dopt.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
         dopt.from = bal->from;
         dopt.as_of = bal->as_of;
         if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &dopt, &r->density)) != DF_OK) return st;
+        if (job->density_status == 3 &&
+            (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
+            return st;
         if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) return st;
         r->rep.density = r->density;
-        r->rep.density_file = job->density_status == 2 ? "density_all.tif"
-                              : job->density_status    ? "density_returned.tif"
-                                                       : "density_displaced.tif";
+        static const char *const files[] = {"density_displaced.tif", "density_returned.tif", "density_all.tif",
+                                            "density_still_displaced.tif"};
+        r->rep.density_file = files[job->density_status];
     }
     return DF_OK;
 }

@@ -585,6 +585,15 @@ const float *df_density_values(const df_density *d);
 df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
                            char **creation_options);
 
+/* Still displaced as of the join's date, from a density of the displaced
+ * (status DF_DISPLACED, the join's period) in place: each pixel is scaled by
+ * still_displaced / displaced of the unit at the join's level containing
+ * its centre (pixels in no unit, or in a unit nobody was displaced to, are
+ * left as they are). Returns state the district people were displaced in,
+ * not a point: they are taken out of each unit in proportion to where its
+ * displaced people are (docs/density.md). */
+df_status df_density_still_displaced(df_ctx *ctx, df_density *d, const df_join *j, const df_boundaries *b);
+
 /* The join's displaced per km² burned on the density's grid (same CRS,
  * extent and pixels): each pixel takes the figure of the unit at the join's
  * level that contains its centre (nodata outside every unit), so the two

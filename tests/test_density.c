@@ -550,6 +550,69 @@ TEST(memory_bounded_by_the_chunk)
     df_ctx_free(ctx);
 }
 
+/* Still displaced: each pixel of the displaced density times still /
+ * displaced of the district containing its centre (located here pixel by
+ * pixel), and the grid's people then in the truth's proportion: 358,032
+ * still displaced of 463,692 displaced on 2 May 2017 (truth_totals.csv). */
+TEST(still_displaced_by_district)
+{
+    const char *adm2 = SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp";
+    NEED_FILE(ET_RECORDS);
+    NEED_FILE(adm2);
+    df_ctx *ctx = df_ctx_new();
+    df_boundary_opts bo;
+    df_record_opts ro;
+    df_density_opts o;
+    df_join_opts jo;
+    df_boundaries *b = NULL;
+    df_density *disp = NULL, *still = NULL;
+    df_join *j = NULL;
+    static const char *const aliases[] = {"shapes/aliases_iraq.csv", NULL};
+    df_boundary_opts_init(&bo);
+    df_record_opts_init(&ro);
+    df_density_opts_init(&o);
+    df_join_opts_init(&jo);
+    bo.path = adm2, bo.aliases = aliases;
+    ro.path = ET_RECORDS;
+    o.radius = 5000, o.pixel = 1000, o.status = DF_DISPLACED;
+    df_date_parse("2017-05-02", &o.as_of);
+    jo.as_of = o.as_of;
+    EXPECT_INT(df_boundaries_load(ctx, &bo, &b), DF_OK);
+    EXPECT_INT(df_join_run(ctx, b, &ro, &jo, &j), DF_OK);
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &disp), DF_OK);
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &still), DF_OK);
+    if (!j || !disp || !still) return;
+    EXPECT_INT(df_density_still_displaced(ctx, still, j, b), DF_OK);
+    const df_density_info *in = df_density_get_info(disp);
+    const float *dv = df_density_values(disp), *sv = df_density_values(still);
+    PJ *raw = proj_create_crs_to_crs(ctx->proj, in->crs, "EPSG:4326", NULL);
+    PJ *pj = proj_normalize_for_visualization(ctx->proj, raw);
+    double sum_d = 0, sum_s = 0;
+    long wrong = 0;
+    for (int r = 0; r < in->height; r++)
+        for (int c = 0; c < in->width; c++) {
+            PJ_COORD p = proj_coord(in->geotransform[0] + (c + 0.5) * in->geotransform[1],
+                                    in->geotransform[3] + (r + 0.5) * in->geotransform[5], 0, 0);
+            p = proj_trans(pj, PJ_FWD, p);
+            int u = df_boundaries_locate(b, 2, p.xy.x, p.xy.y);
+            size_t q = (size_t)r * in->width + c;
+            const df_figures *f = u >= 0 ? df_join_figures(j, u) : NULL;
+            double factor = f && f->displaced > 0 ? (double)f->still_displaced / (double)f->displaced : 1;
+            double want = dv[q] * factor;
+            if (fabs(sv[q] - want) > 1e-6 * (want > 1 ? want : 1)) wrong++;
+            sum_d += dv[q], sum_s += sv[q];
+        }
+    EXPECT_INT(wrong, 0);
+    /* the records with coordinates spill a little across district borders */
+    EXPECT_NEAR(sum_s / sum_d, 358032.0 / 463692.0, 0.005);
+    printf("  still / displaced on the grid: %.4f (truth %.4f)\n", sum_s / sum_d, 358032.0 / 463692.0);
+    proj_destroy(pj), proj_destroy(raw);
+    df_density_free(disp), df_density_free(still);
+    df_join_free(j);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     GDALAllRegister();
@@ -561,6 +624,7 @@ int main(void)
     RUN(agrees_with_qgis_heatmap);
     RUN(choropleth_on_the_same_grid);
     RUN(memory_bounded_by_the_chunk);
+    RUN(still_displaced_by_district);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);

@@ -3,7 +3,7 @@
 
 usage: qgis_bundle.py BUNDLE_DIR RENDER.png
 
-BUNDLE_DIR holds layers.gpkg, density_displaced.tif and project.qgs.
+BUNDLE_DIR holds layers.gpkg, a density_<status>.tif and project.qgs.
 Checks, printing one "ok ..." line each (exit 1 with "FAIL ..." otherwise):
   1. every vector layer of layers.gpkg opens valid in EPSG:4326 with the
      feature count OGR reads, and with its default style from layer_styles
@@ -108,13 +108,14 @@ def check_gpkg(bundle):
 
 
 def check_raster(bundle):
-    path = os.path.join(bundle, "density_displaced.tif")
-    if not os.path.exists(path):
+    tifs = sorted(f for f in os.listdir(bundle) if f.startswith("density_") and f.endswith(".tif"))
+    if not tifs:
         return
+    path = os.path.join(bundle, tifs[0])
     srs = gdal.Open(path).GetSpatialRef()
     want = "%s:%s" % (srs.GetAuthorityName(None), srs.GetAuthorityCode(None))
     layer = QgsRasterLayer(path, "density", "gdal")
-    check(layer.isValid(), "density_displaced.tif opens valid")
+    check(layer.isValid(), "%s opens valid" % tifs[0])
     check(layer.crs().authid() == want, "density CRS %s (file %s)" % (layer.crs().authid(), want))
     check(layer.renderer().type() == "singlebandpseudocolor", "density style %s" % layer.renderer().type())
 
