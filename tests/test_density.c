@@ -357,29 +357,37 @@ done:
  * km² of the district containing its centre, and a district's pixels add
  * up to its displaced people, up to the pixels cut by its border (1 km
  * pixels on districts of 2,000 km² and more: within 3%). */
+#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
+
+/* The synthetic Mosul records on the COD-AB districts: options for a 5 km
+ * kernel on 1 km pixels and a district join; the boundaries, or NULL. */
+static df_boundaries *mosul_setup(df_ctx *ctx, df_record_opts *ro, df_density_opts *o, df_join_opts *jo)
+{
+    static const char *const aliases[] = {"shapes/aliases_iraq.csv", NULL};
+    df_boundary_opts bo;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&bo);
+    df_record_opts_init(ro);
+    df_density_opts_init(o);
+    df_join_opts_init(jo);
+    bo.path = ADM2_SHP, bo.aliases = aliases;
+    ro->path = ET_RECORDS;
+    o->radius = 5000, o->pixel = 1000;
+    EXPECT_INT(df_boundaries_load(ctx, &bo, &b), DF_OK);
+    return b;
+}
+
 TEST(choropleth_on_the_same_grid)
 {
-    const char *adm2 = SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp";
     NEED_FILE(ET_RECORDS);
-    NEED_FILE(adm2);
+    NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundary_opts bo;
     df_record_opts ro;
     df_density_opts o;
     df_join_opts jo;
-    df_boundaries *b = NULL;
     df_density *d = NULL;
     df_join *j = NULL;
-    static const char *const aliases[] = {"shapes/aliases_iraq.csv", NULL};
-    df_boundary_opts_init(&bo);
-    df_record_opts_init(&ro);
-    df_density_opts_init(&o);
-    df_join_opts_init(&jo);
-    bo.path = adm2;
-    bo.aliases = aliases;
-    ro.path = ET_RECORDS;
-    o.radius = 5000, o.pixel = 1000;
-    EXPECT_INT(df_boundaries_load(ctx, &bo, &b), DF_OK);
+    df_boundaries *b = mosul_setup(ctx, &ro, &o, &jo);
     EXPECT_INT(df_density_run(ctx, &ro, b, &o, &d), DF_OK);
     EXPECT_INT(df_join_run(ctx, b, &ro, &jo, &j), DF_OK);
     char path[300];
@@ -556,28 +564,18 @@ TEST(memory_bounded_by_the_chunk)
  * still displaced of 463,692 displaced on 2 May 2017 (truth_totals.csv). */
 TEST(still_displaced_by_district)
 {
-    const char *adm2 = SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp";
     NEED_FILE(ET_RECORDS);
-    NEED_FILE(adm2);
+    NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundary_opts bo;
     df_record_opts ro;
     df_density_opts o;
     df_join_opts jo;
-    df_boundaries *b = NULL;
     df_density *disp = NULL, *still = NULL;
     df_join *j = NULL;
-    static const char *const aliases[] = {"shapes/aliases_iraq.csv", NULL};
-    df_boundary_opts_init(&bo);
-    df_record_opts_init(&ro);
-    df_density_opts_init(&o);
-    df_join_opts_init(&jo);
-    bo.path = adm2, bo.aliases = aliases;
-    ro.path = ET_RECORDS;
-    o.radius = 5000, o.pixel = 1000, o.status = DF_DISPLACED;
+    df_boundaries *b = mosul_setup(ctx, &ro, &o, &jo);
+    o.status = DF_DISPLACED;
     df_date_parse("2017-05-02", &o.as_of);
     jo.as_of = o.as_of;
-    EXPECT_INT(df_boundaries_load(ctx, &bo, &b), DF_OK);
     EXPECT_INT(df_join_run(ctx, b, &ro, &jo, &j), DF_OK);
     EXPECT_INT(df_density_run(ctx, &ro, b, &o, &disp), DF_OK);
     EXPECT_INT(df_density_run(ctx, &ro, b, &o, &still), DF_OK);
