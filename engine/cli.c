@@ -363,6 +363,7 @@ static int cmd_check(df_ctx *ctx, int argc, char **argv)
     job jb;
     int rc = parse_job(&jb, argc, argv, usage_check, 1);
     if (rc >= 0) return rc;
+    if (jb.out) return bad_usage("check writes no figures (only --log); for an output use join -o", jb.out);
     int strict = jb.jo.strict;
     jb.jo.strict = 0; /* report first, then fail */
     df_boundaries *b = NULL;
@@ -766,6 +767,7 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
             seed = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             puts("usage: dispflow sample [--seed N] -o FILE.csv\n\n"
+                 "  --seed N   the random seed (default 2016)\n\n"
                  "Writes the embedded sample: Emergency-Tracking-style records of displacement\n"
                  "and returns in the Mosul corridor from 17 Oct 2016, in the spellings field teams\n"
                  "use. The same seed gives the same bytes.");
