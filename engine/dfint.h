@@ -465,10 +465,17 @@ char *df__qgis_style_qml(const df__qgis_layer *l);
 df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *layers, int n, const char *stamp);
 /* A QGIS project with these layers (layers[0] on top): vector layers from
  * layers.gpkg beside it, rasters by file name, relative paths, each layer's
- * style, the extent (WGS84 lon/lat: xmin, ymin, xmax, ymax) and the flow
- * layer's temporal settings. Atomic. */
+ * style, the extent (WGS84 lon/lat: xmin, ymin, xmax, ymax), the flow
+ * layer's temporal settings and (time, may be NULL) the project's time range
+ * and step. Atomic. */
+/* The project's time: the Temporal Controller's range and step. */
+typedef struct {
+    int32_t from, to; /* days */
+    int step;         /* df_step: one frame per day, week or month; DF_STEP_NONE: one frame */
+} df__qgis_time;
+
 df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
-                                 const double extent[4]);
+                                 const double extent[4], const df__qgis_time *time);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 

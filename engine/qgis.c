@@ -777,8 +777,31 @@ static df_status view(df_ctx *ctx, buf *b, const double e[4])
     return st;
 }
 
+/* The Temporal Controller's range (whole days, the last one included) and
+ * step, as QGIS 3.22 writes them. */
+static void time_settings(buf *b, const df__qgis_time *t)
+{
+    static const char *const units[] = {"d", "d", "wk", "mon"}; /* by df_step */
+    char from[11], to[11];
+    df_date_format(t->from, from);
+    df_date_format(t->to + 1, to);
+    if (t->step == DF_STEP_NONE)
+        open_(b,
+              "<ProjectTimeSettings cumulativeTemporalRange=\"0\" timeStepUnit=\"d\" frameRate=\"1\" timeStep=\"%d\">",
+              t->to + 1 - t->from);
+    else
+        open_(b,
+              "<ProjectTimeSettings cumulativeTemporalRange=\"0\" timeStepUnit=\"%s\" frameRate=\"1\" timeStep=\"1\">",
+              units[t->step]);
+    open_(b, "<TemporalRange>");
+    line(b, "<start>%sT00:00:00Z</start>", from);
+    line(b, "<end>%sT00:00:00Z</end>", to);
+    close_(b, "TemporalRange");
+    close_(b, "ProjectTimeSettings");
+}
+
 static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__qgis_layer *layers, int n,
-                             const double extent[4])
+                             const double extent[4], const df__qgis_time *time)
 {
     char id[256];
     put_raw(b, DOCTYPE, strlen(DOCTYPE));
@@ -799,6 +822,7 @@ static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__q
         line(b, "<layer id=\"%s\"/>", id);
     }
     close_(b, "layerorder");
+    if (time && time->from != DF_NO_DATE && time->to != DF_NO_DATE) time_settings(b, time);
     open_(b, "<properties>");
     open_(b, "<Paths>");
     line(b, "<Absolute type=\"bool\">false</Absolute>");
@@ -812,11 +836,11 @@ static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__q
 }
 
 df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
-                                 const double extent[4])
+                                 const double extent[4], const df__qgis_time *time)
 {
     buf b = {0};
     char tmp[4096];
-    df_status st = project_xml(ctx, &b, title, layers, n, extent);
+    df_status st = project_xml(ctx, &b, title, layers, n, extent, time);
     if (st == DF_OK && b.failed) st = df__error(ctx, DF_ENOMEM, "out of memory writing %s", path);
     if (st == DF_OK) st = df__temp_path(ctx, path, tmp, sizeof tmp);
     if (st == DF_OK) {

@@ -701,8 +701,10 @@ static df_status write_products(df_ctx *ctx, run *r)
     double ext[4];
     data_extent(ctx, r, ext);
     bundle_path(r, "project.qgs", path, sizeof path);
-    if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql,
-                                     ext)) != DF_OK)
+    /* the Temporal Controller steps through the flows' periods */
+    df__qgis_time time = {bal->from, bal->as_of, job->publish ? DF_STEP_NONE : job->step};
+    if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql, ext,
+                                     &time)) != DF_OK)
         return st;
     BEGIN("situation report");
     if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) return st;

@@ -127,6 +127,13 @@ def check_project(bundle, counts):
     layers = [n.layer() for n in project.layerTreeRoot().findLayers()]
     check(len(layers) == len(counts) + 1, "project has %d layers" % len(layers))
     check(project.crs().authid() == "EPSG:4326", "project CRS %s" % project.crs().authid())
+    ts = project.timeSettings()
+    rng = ts.temporalRange()
+    check(
+        rng.begin().isValid() and rng.end() > rng.begin() and ts.timeStep() > 0,
+        "project time: %s .. %s, step %g (unit %d)"
+        % (rng.begin().toString("yyyy-MM-dd"), rng.end().toString("yyyy-MM-dd"), ts.timeStep(), ts.timeStepUnit()),
+    )
     for layer in layers:
         check(layer is not None and layer.isValid(), "project layer %s valid" % (layer.name() if layer else "?"))
         if layer is None or not layer.isValid():
