@@ -312,6 +312,12 @@ typedef struct {
     double *band_edge; /* per band: Σ w k(u) on lattice pixels outside the grid */
     atomic_int next;
     atomic_int failed; /* a thread could not get its scratch row */
+    /* progress: the calling thread reports (a context is not shared between
+     * threads) after each band it adds; a cancel stops every thread */
+    df_ctx *ctx;
+    pthread_t caller;
+    double done, share; /* the run's fraction before this chunk, and this chunk's */
+    atomic_int cancelled;
 } grid_job;
 
 /* k(u) at squared distance q = d² / R² (zero beyond R). */
@@ -443,6 +449,7 @@ static void *grid_worker(void *arg)
         return NULL;
     }
     for (;;) {
+        if (atomic_load(&g->cancelled)) break;
         int band = atomic_fetch_add(&g->next, 1);
         if (band >= g->nbands) break;
         int r0 = band * g->band_rows, r1 = r0 + g->band_rows;
@@ -458,6 +465,9 @@ static void *grid_worker(void *arg)
         for (long q = g->row_start[k0]; q < g->row_start[k1 + 1]; q++)
             edge += add_point(g, qx, g->x[q], g->y[q], g->w[q], v0, v1);
         g->band_edge[band] = edge;
+        if (g->ctx && pthread_equal(pthread_self(), g->caller) &&
+            !df__progress(g->ctx, g->done + g->share * (band + 1) / g->nbands, "density"))
+            atomic_store(&g->cancelled, 1);
     }
     free(qx);
     return NULL;
@@ -742,10 +752,12 @@ typedef struct {
     double *sx, *sy, *sw;
     double far_loss, edge; /* in the order of the points, chunk after chunk */
     int threads_used;
+    df_ctx *ctx;        /* for progress, or NULL */
+    long points, added; /* all the points, and those added so far */
 } grid_run;
 
-/* Add the n points of g->pts to the grid (they are reordered). 0, or -1
- * when a thread could not get its scratch row. */
+/* Add the n points of g->pts to the grid (they are reordered). 0, -1
+ * when a thread could not get its scratch row, -2 when cancelled. */
 static int grid_chunk(grid_run *G, long n)
 {
     xyw_pt *pts = G->pts;
@@ -799,9 +811,14 @@ static int grid_chunk(grid_run *G, long n)
                   .radius = G->radius,
                   .kernel = G->kernel,
                   .grid = G->grid,
-                  .band_edge = G->band_edge};
+                  .band_edge = G->band_edge,
+                  .ctx = G->ctx,
+                  .caller = pthread_self(),
+                  .done = G->points > 0 ? (double)G->added / (double)G->points : 0,
+                  .share = G->points > 0 ? (double)n / (double)G->points : 1};
     atomic_init(&g.next, 0);
     atomic_init(&g.failed, 0);
+    atomic_init(&g.cancelled, 0);
     pthread_t tid[DENSITY_MAX_THREADS];
     int started = 0;
     for (int t = 1; t < G->nthreads && t < g.nbands; t++, started++)
@@ -809,7 +826,9 @@ static int grid_chunk(grid_run *G, long n)
     grid_worker(&g);
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
     if (started + 1 > G->threads_used) G->threads_used = started + 1;
+    if (atomic_load(&g.cancelled)) return -2;
     if (atomic_load(&g.failed) || atomic_load(&g.next) < g.nbands) return -1;
+    G->added += n;
     double edge = 0;
     for (int k = 0; k < g.nbands; k++) edge += G->band_edge[k];
     G->edge += edge;
@@ -990,6 +1009,7 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     free(rblk), free(xblk), free(sp.x), free(sp.y), rblk = NULL, xblk = NULL, sp.x = sp.y = NULL;
     G.width = in->width, G.height = in->height, G.x0 = gt[0], G.y0 = gt[3], G.pixel = p, G.radius = R;
     G.kernel = o->kernel, G.nthreads = core_count(o);
+    G.ctx = ctx, G.points = n;
     G.rr = (int)ceil(R / p) + 1, G.nkeys = in->height + 2 * G.rr + 2, G.ncols = in->width + 2 * G.rr + 2;
     /* bands of at least 8 rows, about 16 per thread, for balance */
     G.band_rows = in->height / (16 * G.nthreads);
@@ -1016,8 +1036,10 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
             k = -1;
         else
             while ((k = read_items(xfd, G.pts, sizeof *G.pts, cap)) > 0) {
-                if (grid_chunk(&G, k) != 0) {
-                    st = df__error(ctx, DF_ENOMEM, "out of memory computing the density");
+                int rc = grid_chunk(&G, k);
+                if (rc != 0) {
+                    st = rc == -2 ? df__error(ctx, DF_ECANCELLED, "density: cancelled")
+                                  : df__error(ctx, DF_ENOMEM, "out of memory computing the density");
                     goto done;
                 }
                 chunks++;

@@ -611,6 +611,42 @@ TEST(still_displaced_by_district)
     df_ctx_free(ctx);
 }
 
+/* Progress while the grid is made, rising to the end; a cancel from the
+ * callback stops the threads and the run fails with DF_ECANCELLED. */
+typedef struct {
+    double last;
+    int calls, backwards, cancel_at;
+} progress_seen;
+
+static int on_progress(double fraction, const char *stage, void *user)
+{
+    progress_seen *p = user;
+    if (strcmp(stage, "density") != 0) return 1;
+    p->backwards += fraction < p->last;
+    p->last = fraction;
+    return !(p->cancel_at && ++p->calls >= p->cancel_at);
+}
+
+TEST(progress_and_cancel)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_density_opts o;
+    df_density_opts_init(&o);
+    o.radius = 2000, o.pixel = 50, o.threads = 2;
+    progress_seen seen = {0};
+    df_ctx_set_progress(ctx, on_progress, &seen);
+    df_density *d = run_points(ctx, &o);
+    EXPECT(d != NULL);
+    EXPECT_INT(seen.backwards, 0);
+    EXPECT_NEAR(seen.last, 1.0, 1e-9);
+    df_density_free(d);
+    progress_seen cancel = {.cancel_at = 1};
+    df_ctx_set_progress(ctx, on_progress, &cancel);
+    EXPECT(run_points(ctx, &o) == NULL);
+    EXPECT_INT(df_ctx_status(ctx), DF_ECANCELLED);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     GDALAllRegister();
@@ -623,6 +659,7 @@ int main(void)
     RUN(choropleth_on_the_same_grid);
     RUN(memory_bounded_by_the_chunk);
     RUN(still_displaced_by_district);
+    RUN(progress_and_cancel);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);
