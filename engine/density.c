@@ -826,6 +826,9 @@ static int grid_chunk(grid_run *G, long n)
     grid_worker(&g);
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
     if (started + 1 > G->threads_used) G->threads_used = started + 1;
+    /* the chunk is done, whichever thread took its last band */
+    if (g.ctx && !atomic_load(&g.cancelled) && !df__progress(g.ctx, g.done + g.share, "density"))
+        atomic_store(&g.cancelled, 1);
     if (atomic_load(&g.cancelled)) return -2;
     if (atomic_load(&g.failed) || atomic_load(&g.next) < g.nbands) return -1;
     G->added += n;
