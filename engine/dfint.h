@@ -87,6 +87,10 @@ int df__parse_status(const char *s, df_movement *out);
 void df__civil_from_days(int32_t days, int *y, int *m, int *d);
 /* Days from civil date (proleptic Gregorian). */
 int32_t df__days_from_civil(int y, int m, int d);
+/* "17 Oct 2016" for a report; "undated" for DF_NO_DATE. */
+void df__date_words(int32_t day, char out[20]);
+/* v with thousands separators: "-1,234,567" (out: 27 bytes at most). Returns out. */
+const char *df__thousands(int64_t v, char *out);
 /* Is the string valid UTF-8? */
 int df__utf8_valid(const char *s, size_t len);
 

@@ -6,6 +6,7 @@
 #include "dfint.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +65,14 @@ static int read_digits(const char **p, int width, int *out)
     return 0;
 }
 
+static const char *const month_names[] = {"january", "february", "march",     "april",   "may",      "june",
+                                          "july",    "august",   "september", "october", "november", "december"};
+
 static int month_from_name(const char **p)
 {
     /* the full English name or a prefix of it of at least 3 letters:
      * "Aug", "August", "Sept"; never "Junk" */
-    static const char *names[] = {"january", "february", "march",     "april",   "may",      "june",
-                                  "july",    "august",   "september", "october", "november", "december"};
+    const char *const *names = month_names;
     size_t n = 0;
     while (isalpha((unsigned char)(*p)[n])) n++;
     for (int i = 0; i < 12 && n >= 3; i++) {
@@ -257,4 +260,29 @@ int df__utf8_valid(const char *str, size_t len)
         s += n + 1;
     }
     return 1;
+}
+
+void df__date_words(int32_t day, char out[20])
+{
+    int y, m, d;
+    if (day == DF_NO_DATE) {
+        snprintf(out, 20, "undated");
+        return;
+    }
+    df__civil_from_days(day, &y, &m, &d);
+    const char *name = month_names[m - 1];
+    snprintf(out, 20, "%d %c%.2s %d", d, toupper((unsigned char)name[0]), name + 1, y);
+}
+
+const char *df__thousands(int64_t v, char *out)
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%" PRIu64, v < 0 ? -(uint64_t)v : (uint64_t)v), k = 0;
+    if (v < 0) out[k++] = '-';
+    for (int i = 0; i < n; i++) {
+        out[k++] = digits[i];
+        if ((n - i - 1) % 3 == 0 && i < n - 1) out[k++] = ',';
+    }
+    out[k] = '\0';
+    return out;
 }

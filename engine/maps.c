@@ -39,19 +39,11 @@ static void set_rgb(cairo_t *cr, const double c[3]) { cairo_set_source_rgb(cr, c
  * when the data are not whole numbers. */
 static void fmt_number(double v, int whole, char *out, size_t cap)
 {
-    char digits[64];
-    if (!whole && fabs(v) < 100) {
+    char digits[32];
+    if (!whole && fabs(v) < 100)
         snprintf(out, cap, "%.1f", v);
-        return;
-    }
-    snprintf(digits, sizeof digits, "%.0f", fabs(v));
-    size_t n = strlen(digits), o = 0;
-    if (v < 0 && o + 1 < cap) out[o++] = '-';
-    for (size_t i = 0; i < n && o + 2 < cap; i++) {
-        out[o++] = digits[i];
-        if ((n - i - 1) % 3 == 0 && i + 1 < n) out[o++] = ',';
-    }
-    out[o] = '\0';
+    else
+        snprintf(out, cap, "%s", df__thousands((int64_t)llround(v), digits));
 }
 
 /* v rounded to `figures` significant figures (whole numbers stay whole):

@@ -252,14 +252,7 @@ static void fmt_bound(double v, char *out, size_t cap)
         return;
     }
     char digits[32];
-    int n = snprintf(digits, sizeof digits, "%.0f", v), k = 0;
-    size_t o = 0;
-    for (int i = 0; i < n && o + 2 < cap; i++) {
-        out[o++] = digits[i];
-        k = n - 1 - i;
-        if (k > 0 && k % 3 == 0 && digits[i] != '-') out[o++] = ',';
-    }
-    out[o] = '\0';
+    snprintf(out, cap, "%s", df__thousands((int64_t)v, digits));
 }
 
 /* The classes: df__class_breaks' when given (the map pictures' classes,

@@ -565,20 +565,6 @@ static df_status write_tables(df_ctx *ctx, run *r)
     return st;
 }
 
-/* "17 Oct 2016" */
-static void long_date(int32_t day, char *out, size_t cap)
-{
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    int y, m, d;
-    if (day == DF_NO_DATE) {
-        snprintf(out, cap, "undated");
-        return;
-    }
-    df__civil_from_days(day, &y, &m, &d);
-    snprintf(out, cap, "%d %s %d", d, months[m - 1], y);
-}
-
 static df_status write_maps(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -595,9 +581,9 @@ static df_status write_maps(df_ctx *ctx, run *r)
         displaced[i] = out ? -1 : (double)df_join_figures(j, i)->displaced;
         still[i] = out ? -1 : (double)df_join_figures(j, i)->still_displaced;
     }
-    char from[32], as_of[32], subtitle[96], source[512], title[2][160], path[4200];
-    long_date(bal->from, from, sizeof from);
-    long_date(bal->as_of, as_of, sizeof as_of);
+    char from[20], as_of[20], subtitle[96], source[512], title[2][160], path[4200];
+    df__date_words(bal->from, from);
+    df__date_words(bal->as_of, as_of);
     snprintf(subtitle, sizeof subtitle, "%s to %s", from, as_of);
     snprintf(source, sizeof source, "Source: %s | Boundaries: %s | Made with dispflow %s",
              job->source ? job->source : job->records_path, job->adm[level], DISPFLOW_VERSION);

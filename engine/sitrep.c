@@ -167,39 +167,13 @@ static df_status picture(df_ctx *ctx, doc *d, const char *file, const char *titl
 
 /* ---- numbers in words ----------------------------------------------------------- */
 
-/* 1234567 -> "1,234,567" */
-static const char *thousands(int64_t v, char *out)
-{
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v), k = 0;
-    if (v < 0) out[k++] = '-';
-    for (int i = 0; i < n; i++) {
-        out[k++] = digits[i];
-        if ((n - i - 1) % 3 == 0 && i < n - 1) out[k++] = ',';
-    }
-    out[k] = 0;
-    return out;
-}
-
+/* "+1,234" for a rise. */
 static const char *signed_thousands(int64_t v, char *out)
 {
-    if (v <= 0) return thousands(v, out);
+    if (v <= 0) return df__thousands(v, out);
     out[0] = '+';
-    thousands(v, out + 1);
+    df__thousands(v, out + 1);
     return out;
-}
-
-static void long_date(int32_t day, char out[20])
-{
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    int y, m, dd;
-    if (day == DF_NO_DATE) {
-        strcpy(out, "undated");
-        return;
-    }
-    df__civil_from_days(day, &y, &m, &dd);
-    snprintf(out, 20, "%d %s %d", dd, months[m - 1], y);
 }
 
 /* ---- sections ------------------------------------------------------------------------ */
@@ -226,10 +200,10 @@ static void key_figures(doc *d, const df__report *r)
     const df_balance *bal = df_join_balance(j);
     totals now = sum_join(j, r->b[level]), before = {0};
     char from[20], as_of[20], prev[20], a[32], b[32], header[160];
-    long_date(bal->from, from);
-    long_date(bal->as_of, as_of);
+    df__date_words(bal->from, from);
+    df__date_words(bal->as_of, as_of);
     /* snapshots: the change since the snapshot that was the latest then */
-    long_date(r->prev && r->job->kind == DF_SNAPSHOTS ? df_join_balance(r->prev)->snapshot : r->prev_as_of, prev);
+    df__date_words(r->prev && r->job->kind == DF_SNAPSHOTS ? df_join_balance(r->prev)->snapshot : r->prev_as_of, prev);
     if (r->prev) before = sum_join(r->prev, r->b[level]);
     heading(d, 2, "Key figures");
     if (r->prev)
@@ -239,7 +213,7 @@ static void key_figures(doc *d, const df__report *r)
     table_begin(d, header);
     int snapshots = r->job->kind == DF_SNAPSHOTS;
     char snapshot[20], first[64];
-    long_date(bal->snapshot, snapshot);
+    df__date_words(bal->snapshot, snapshot);
     snprintf(first, sizeof first, snapshots ? "Displaced, present on %s" : "Displaced since the start", snapshot);
     struct {
         const char *what;
@@ -249,7 +223,7 @@ static void key_figures(doc *d, const df__report *r)
                 {"Still displaced", now.still, before.still},
                 {"Families displaced", now.families, before.families}};
     for (int i = 0; i < 4; i++) {
-        const char *cells[] = {rows[i].what, thousands(rows[i].now, a),
+        const char *cells[] = {rows[i].what, df__thousands(rows[i].now, a),
                                signed_thousands(rows[i].now - rows[i].before, b)};
         table_row(d, cells);
     }
@@ -267,7 +241,7 @@ static void key_figures(doc *d, const df__report *r)
     para(d,
          "%s The figures count the %s records matched to a unit; %s individuals in records that could not be placed "
          "in any unit are not in them (see Data quality).",
-         period, thousands(bal->matched, m), thousands(bal->ind_unmatched, u));
+         period, df__thousands(bal->matched, m), df__thousands(bal->ind_unmatched, u));
 }
 
 /* Flows of status DF_DISPLACED summed over the periods per pair. */
@@ -335,8 +309,8 @@ static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
             else
                 snprintf(dest, sizeof dest, "%s (%s)", t->name, t->pcode);
             snprintf(share, sizeof share, "%.1f%%", all ? 100.0 * (double)p[i].individuals / (double)all : 0.0);
-            const char *cells[] = {rank, origin, dest, thousands(p[i].individuals, a), thousands(p[i].families, b),
-                                   share};
+            const char *cells[] = {
+                rank, origin, dest, df__thousands(p[i].individuals, a), df__thousands(p[i].families, b), share};
             table_row(d, cells);
         }
         table_end(d);
@@ -345,7 +319,7 @@ static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
         para(d,
              "%d origin-destination pairs%s, %s individuals in all; each row sums the pair over the period. The "
              "full OD matrix is in flows.csv and the flows layer of layers.gpkg.",
-             m, more, thousands(all, a));
+             m, more, df__thousands(all, a));
     }
     free(p);
     return DF_OK;
@@ -393,10 +367,10 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
         const char *row[8] = {u->pcode, u->name};
         int i = 2, out = df__join_withheld(j, order[q]);
         if (level > 1) row[i++] = p ? p->name : "";
-        row[i++] = out ? "withheld" : thousands(f->displaced, c[0]);
-        row[i++] = out ? "withheld" : thousands(f->returned, c[1]);
-        row[i++] = out ? "withheld" : thousands(f->still_displaced, c[2]);
-        row[i++] = out ? "withheld" : thousands(f->returnees, c[3]);
+        row[i++] = out ? "withheld" : df__thousands(f->displaced, c[0]);
+        row[i++] = out ? "withheld" : df__thousands(f->returned, c[1]);
+        row[i++] = out ? "withheld" : df__thousands(f->still_displaced, c[2]);
+        row[i++] = out ? "withheld" : df__thousands(f->returnees, c[3]);
         row[i++] = out ? "withheld" : dens;
         table_row(d, row);
     }
@@ -419,14 +393,15 @@ static void data_quality(doc *d, const df__report *r)
     para(d,
          "%s rows read from %s: %s matched to a unit, %s unmatched, %s outside the period, %s rejected (%s + %s + %s + "
          "%s = %s).",
-         thousands(b->read.rows, a), r->job->records_path, thousands(b->matched, bb), thousands(b->unmatched, c),
-         thousands(b->out_of_period, e), thousands(b->read.rejected, f), bb, c, e, f, a);
+         df__thousands(b->read.rows, a), r->job->records_path, df__thousands(b->matched, bb),
+         df__thousands(b->unmatched, c), df__thousands(b->out_of_period, e), df__thousands(b->read.rejected, f), bb, c,
+         e, f, a);
     if (b->read.rejected) {
         heading(d, 3, "Rows rejected, and why");
         table_begin(d, "Reason|>Rows");
         for (int k = 0; k < DF_REJECT_COUNT; k++) {
             if (!b->read.rejected_by[k]) continue;
-            const char *cells[] = {df_reject_name((df_reject_reason)k), thousands(b->read.rejected_by[k], a)};
+            const char *cells[] = {df_reject_name((df_reject_reason)k), df__thousands(b->read.rejected_by[k], a)};
             table_row(d, cells);
         }
         table_end(d);
@@ -448,7 +423,7 @@ static void data_quality(doc *d, const df__report *r)
             snprintf(lv, sizeof lv, "adm%d", x->level);
             snprintf(unit, sizeof unit, "%s (%s)", x->unit, x->pcode);
             snprintf(score, sizeof score, "%.2f", x->score);
-            const char *cells[] = {lv, x->name, unit, x->how, score, thousands(x->rows, rows)};
+            const char *cells[] = {lv, x->name, unit, x->how, score, df__thousands(x->rows, rows)};
             table_row(d, cells);
         }
         table_end(d);
@@ -460,7 +435,7 @@ static void data_quality(doc *d, const df__report *r)
             const df_name_decision *x = df_join_decision(j, i);
             if (strcmp(x->how, "unmatched")) continue;
             snprintf(lv, sizeof lv, "adm%d", x->level);
-            const char *cells[] = {lv, x->name, x->parent, thousands(x->rows, rows),
+            const char *cells[] = {lv, x->name, x->parent, df__thousands(x->rows, rows),
                                    x->ambiguous ? "fits several units" : x->candidates};
             table_row(d, cells);
         }
@@ -469,11 +444,11 @@ static void data_quality(doc *d, const df__report *r)
     para(d,
          "Coordinates that contradict the stated names: %s rows (the %s won); latitude and longitude swapped and "
          "corrected: %s rows; rows with no unit at all: %s (%s individuals).",
-         thousands(b->conflicts, a), r->job->prefer_points ? "coordinates" : "names", thousands(b->swapped, bb),
-         thousands(b->unmatched, c), thousands(b->ind_unmatched, e));
+         df__thousands(b->conflicts, a), r->job->prefer_points ? "coordinates" : "names", df__thousands(b->swapped, bb),
+         df__thousands(b->unmatched, c), df__thousands(b->ind_unmatched, e));
     if (b->returns_unplaced)
         para(d, "Returns whose district of displacement is unknown: %s rows, %s individuals (not in 'returned').",
-             thousands(b->returns_unplaced, a), thousands(b->ind_returns_unplaced, bb));
+             df__thousands(b->returns_unplaced, a), df__thousands(b->ind_returns_unplaced, bb));
     para(d, "How every row was matched is in decisions.csv; the method is in docs/join.md and docs/reconcile.md.");
 }
 
@@ -486,12 +461,12 @@ static void disclosure(doc *d, const df__report *r)
          "This report is for publishing: every figure that stands on fewer than %s families is withheld, and "
          "enough figures beside it that none can be worked out from the published figures and totals "
          "(docs/publish.md). Totals are computed before withholding and include the withheld figures.",
-         thousands(r->job->publish_k, a));
+         df__thousands(r->job->publish_k, a));
     para(d,
          "Withheld: %s units (%s of them small), %s flows (%s small); %s density pixels masked. Nothing row by row "
          "(record locations, the decision log) is in this bundle.",
-         thousands(s->units, a), thousands(s->units_primary, b), thousands(s->flows, c), thousands(s->flows_primary, e),
-         thousands(s->pixels, f));
+         df__thousands(s->units, a), df__thousands(s->units_primary, b), df__thousands(s->flows, c),
+         df__thousands(s->flows_primary, e), df__thousands(s->pixels, f));
 }
 
 static const char *css =
@@ -516,8 +491,8 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
     if (st == DF_OK) {
         const char *title = job->title ? job->title : "Displacement situation report";
         char from[20], as_of[20];
-        long_date(bal->from, from);
-        long_date(bal->as_of, as_of);
+        df__date_words(bal->from, from);
+        df__date_words(bal->as_of, as_of);
         fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", d.html);
         html_escaped(d.html, title);
         fprintf(d.html, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
