@@ -69,6 +69,16 @@ df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char 
 /* A new WGS84 spatial reference (OGRSpatialReferenceH) in lon/lat order;
  * the caller destroys it. */
 void *df__wgs84(void);
+/* A field of a layer: its name and OGRFieldType. */
+typedef struct {
+    const char *name;
+    int type;
+} df__field;
+/* A new WGS84 layer (OGRLayerH) with these fields in an open dataset
+ * (GDALDatasetH; RFC 7946 for GeoJSON); NULL on failure, the error naming
+ * path. geometry is an OGRwkbGeometryType. */
+void *df__create_layer(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry, const df__field *fields,
+                       int nfields);
 /* Set a date field of an OGR feature (OGRFeatureH); DF_NO_DATE leaves it unset. */
 void df__set_date_field(void *feature, int field, int32_t days);
 

@@ -199,19 +199,14 @@ static OGRGeometryH intra_loop(double x, double y, double radius)
 
 /* ---- layers ---------------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;
-    OGRFieldType type;
-} field_def;
-
-static const field_def line_fields[] = {
+static const df__field line_fields[] = {
     {"origin_pcode", OFTString},  {"origin_name", OFTString},    {"dest_pcode", OFTString}, {"dest_name", OFTString},
     {"status", OFTString},        {"kind", OFTString},           {"period_start", OFTDate}, {"period_end", OFTDate},
     {"families", OFTInteger64},   {"individuals", OFTInteger64}, {"rank", OFTInteger},      {"share", OFTReal},
     {"cumulative", OFTInteger64}, {"total", OFTInteger}};
 #define NFIELDS(a) ((int)(sizeof(a) / sizeof *(a)))
 
-static const field_def node_fields[] = {{"pcode", OFTString},     {"name", OFTString},       {"level", OFTInteger},
+static const df__field node_fields[] = {{"pcode", OFTString},     {"name", OFTString},       {"level", OFTInteger},
                                         {"inflow", OFTInteger64}, {"outflow", OFTInteger64}, {"net", OFTInteger64},
                                         {"intra", OFTInteger64}};
 
@@ -228,25 +223,6 @@ static GDALDatasetH create_dataset(df_ctx *ctx, const char *tmp, const char *pat
     GDALDatasetH ds = drv ? GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL) : NULL;
     if (!ds) df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
     return ds;
-}
-
-/* A new WGS84 layer with its fields in ds; NULL on failure (context set). */
-static OGRLayerH create_layer(df_ctx *ctx, GDALDatasetH ds, const char *path, const char *name, OGRwkbGeometryType t,
-                              const field_def *fields, int nfields)
-{
-    int geojson = !strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "GeoJSON");
-    OGRSpatialReferenceH srs = df__wgs84();
-    char **lco = geojson ? CSLSetNameValue(NULL, "RFC7946", "YES") : NULL;
-    OGRLayerH layer = GDALDatasetCreateLayer(ds, name, srs, t, lco);
-    CSLDestroy(lco);
-    OSRDestroySpatialReference(srs);
-    for (int i = 0; layer && i < nfields; i++) {
-        OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, fields[i].type);
-        if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE) layer = NULL;
-        OGR_Fld_Destroy(fd);
-    }
-    if (!layer) df__error(ctx, DF_EGDAL, "cannot create layer %s in %s: %s", name, path, df__gdal_error(ctx));
-    return layer;
 }
 
 /* Inflow, outflow, net and intra of every unit that a flow touches. */
@@ -275,7 +251,7 @@ static df_status write_nodes(df_ctx *ctx, const df_flows *f, const df_boundaries
         sd[fl->dest].in += fl->individuals;
     }
     if (st == DF_OK &&
-        !(layer = create_layer(ctx, ds, path, "flow_nodes", wkbPoint, node_fields, NFIELDS(node_fields))))
+        !(layer = df__create_layer(ctx, ds, path, "flow_nodes", wkbPoint, node_fields, NFIELDS(node_fields))))
         st = ctx->status;
     for (int pass = 0; st == DF_OK && pass < (ol == dl ? 1 : 2); pass++) {
         int level = pass == 0 ? ol : dl, n = pass == 0 ? no : nd;
@@ -323,7 +299,7 @@ static df_status write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries
 {
     int ol = df__flows_origin_level(f), dl = df__flows_dest_level(f);
     df_status st = DF_OK;
-    OGRLayerH layer = create_layer(ctx, ds, path, "flows", wkbLineString, line_fields, NFIELDS(line_fields));
+    OGRLayerH layer = df__create_layer(ctx, ds, path, "flows", wkbLineString, line_fields, NFIELDS(line_fields));
     if (!layer) return ctx->status;
     for (int i = 0; st == DF_OK && i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);

@@ -412,22 +412,14 @@ static int on_point(const df_record *rec, void *user)
 
 static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds)
 {
-    static const struct {
-        const char *name;
-        OGRFieldType type;
-    } fields[] = {{"date", OFTDate},          {"status", OFTString},         {"location", OFTString},
-                  {"families", OFTInteger64}, {"individuals", OFTInteger64}, {"line", OFTInteger64},
-                  {"swapped", OFTInteger}};
+    static const df__field fields[] = {
+        {"date", OFTDate},          {"status", OFTString},         {"location", OFTString},
+        {"families", OFTInteger64}, {"individuals", OFTInteger64}, {"line", OFTInteger64},
+        {"swapped", OFTInteger}};
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
-    OGRSpatialReferenceH srs = df__wgs84();
-    OGRLayerH layer = GDALDatasetCreateLayer(ds, "records", srs, wkbPoint, NULL);
-    OSRDestroySpatialReference(srs);
-    for (size_t i = 0; layer && i < sizeof fields / sizeof *fields; i++) {
-        OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, fields[i].type);
-        if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE) layer = NULL;
-        OGR_Fld_Destroy(fd);
-    }
-    if (!layer) return df__error(ctx, DF_EGDAL, "cannot create the records layer: %s", df__gdal_error(ctx));
+    OGRLayerH layer =
+        df__create_layer(ctx, ds, LAYERS_FILE, "records", wkbPoint, fields, (int)(sizeof fields / sizeof *fields));
+    if (!layer) return ctx->status;
     points_writer w = {ctx, r->rep.fine, layer, bal->from, bal->as_of, 0, DF_OK};
     if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
         return df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", LAYERS_FILE, df__gdal_error(ctx));
