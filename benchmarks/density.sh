@@ -90,10 +90,7 @@ if [ "${BENCH_BIG:-1}" = 1 ] && [ -n "$d_kb" ]; then
     fifo=$OUT/points_10m.fifo.csv # dispflow picks the reader by the extension
     rm -f "$fifo"
     mkfifo "$fifo" || exit 1
-    LC_ALL=C awk 'NR == 1 { print; next }
-                  FNR == 1 { next }
-                  { print id++ substr($0, index($0, ",")) }' \
-        "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" "$POINTS" >"$fifo" &
+    sh benchmarks/ten_times.sh "$POINTS" "$fifo" &
     gen=$!
     if r=$(measure dispflow_10m "$ROOT/$BUILD/dispflow" density --records "$fifo" --kernel quartic \
         --radius 5000 --pixel 250 -t_srs EPSG:32638 -o "$OUT/dispflow_10m.tif"); then
