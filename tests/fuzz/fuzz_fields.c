@@ -17,15 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef FUZZ_CHECK
-#define FUZZ_CHECK(cond)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-#endif
+#include "fuzz.h"
 
 /* Reference UTF-8 validation (RFC 3629), written differently: decode the
  * code point and check its range and shortest form. NUL is not text. */

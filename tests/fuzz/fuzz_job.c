@@ -23,15 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef FUZZ_CHECK
-#define FUZZ_CHECK(cond)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-#endif
+#include "fuzz.h"
 
 static int fuzz_job_visit(const char *section, const char *key, const char *value, void *user)
 {

@@ -18,15 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef FUZZ_CHECK
-#define FUZZ_CHECK(cond)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-#endif
+#include "fuzz.h"
 
 static int fuzz_records_on_record(const df_record *r, void *user)
 {
