@@ -9,6 +9,7 @@
 #define HARNESS_H
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,5 +82,22 @@ static int harness_done(void)
 }
 
 #define SHARED_DATA "../shared/data"
+
+/* The CLI of the test's own build: BUILD/dispflow for a test at
+ * BUILD/tests/NAME; out keeps its default otherwise. */
+static inline void harness_cli_path(int argc, char **argv, char *out, size_t cap)
+{
+    const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    if (slash && slash - argv[0] > 6 && !strncmp(slash - 6, "/tests", 6))
+        snprintf(out, cap, "%.*s/dispflow", (int)(slash - 6 - argv[0]), argv[0]);
+}
+
+/* Remove a test's temporary folder, unless KEEP is set (to look at it). */
+static inline void harness_remove_dir(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", dir);
+}
 
 #endif /* HARNESS_H */

@@ -137,9 +137,7 @@ TEST(density_per_period)
 
 int main(int argc, char **argv)
 {
-    const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL; /* BUILD/tests/test_cli */
-    if (slash && slash - argv[0] > 6 && !strncmp(slash - 6, "/tests", 6))
-        snprintf(dispflow, sizeof dispflow, "%.*s/dispflow", (int)(slash - 6 - argv[0]), argv[0]);
+    harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
     if (!mkdtemp(tmpdir)) return 1;
     RUN(help_and_usage_errors);
     RUN(errors_name_the_input);
@@ -147,8 +145,6 @@ int main(int argc, char **argv)
     RUN(check_reports_and_strict_fails);
     RUN(flows_writes_lines_matrix_and_balance);
     RUN(density_per_period);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -660,8 +660,6 @@ int main(void)
     RUN(memory_bounded_by_the_chunk);
     RUN(still_displaced_by_district);
     RUN(progress_and_cancel);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

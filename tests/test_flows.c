@@ -474,8 +474,6 @@ int main(void)
     RUN(levels_add_up_and_corridor_filters);
     RUN(dtm_2014_origin_to_location_conserves_families);
     RUN(lines_nodes_and_matrix);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

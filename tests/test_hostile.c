@@ -448,9 +448,7 @@ TEST(fuzz_regressions_replay)
 
 int main(int argc, char **argv)
 {
-    const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL; /* BUILD/tests/test_hostile */
-    if (slash && slash - argv[0] > 6 && !strncmp(slash - 6, "/tests", 6))
-        snprintf(dispflow, sizeof dispflow, "%.*s/dispflow", (int)(slash - 6 - argv[0]), argv[0]);
+    harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
     if (!mkdtemp(tmpdir)) return 1;
     RUN(unterminated_quote);
     RUN(empty_file);
@@ -475,8 +473,6 @@ int main(int argc, char **argv)
     RUN(duplicate_pcodes);
     RUN(xlsx_with_merged_header_cells);
     RUN(fuzz_regressions_replay);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -474,8 +474,6 @@ int main(void)
     RUN(dtm_api_json_equals_csv);
     RUN(dtm_2014_master_lists_headerless);
     RUN(ogr_formats_xlsx_ods_gpkg_geojson);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

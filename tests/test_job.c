@@ -421,8 +421,6 @@ int main(void)
     RUN(run_default_bundle_complete_and_reproducible);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
     RUN(mosul_bundle_equals_truth);
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

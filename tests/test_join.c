@@ -469,8 +469,6 @@ int main(void)
     RUN(shared_border_counted_once_and_snapshots_not_summed);
     RUN(swapped_point_counted_where_names_agree);
     RUN(outputs_open_in_gdal_and_are_atomic);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -274,8 +274,6 @@ int main(void)
     RUN(sample_on_governorates);
     RUN(failures_name_the_file);
     RUN(mosul_districts_with_corridor_flows);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -134,8 +134,6 @@ int main(void)
     if (!mkdtemp(tmpdir)) return 1;
     RUN(geopandas_sjoin_agrees);
     RUN(qgis_opens_the_outputs);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -506,8 +506,6 @@ int main(void)
     RUN(units_within_governorates);
     RUN(published_sample_bundle);
     RUN(published_mosul_bundle);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -426,8 +426,6 @@ int main(void)
     RUN(project_is_xml_and_reproducible);
     RUN(styles_for_a_missing_layer_fail);
     RUN(bundle_opens_styled_in_qgis);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (!getenv("KEEP") && system(cmd) != 0) printf("  cannot remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -306,8 +306,6 @@ int main(void)
     RUN(natural_earth_to_cod_by_name);
     RUN(dtm_2014_governorate_spellings);
     RUN(synthetic_od_pairs_equal_truth);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    harness_remove_dir(tmpdir);
     return harness_done();
 }
