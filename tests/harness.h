@@ -8,6 +8,8 @@
 #ifndef HARNESS_H
 #define HARNESS_H
 
+#include "dispflow.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -82,6 +84,20 @@ static int harness_done(void)
 }
 
 #define SHARED_DATA "../shared/data"
+
+/* A boundary layer, with the shipped alias table when with_aliases; NULL
+ * (the message printed) when it cannot be loaded. */
+static inline df_boundaries *harness_boundaries(df_ctx *ctx, const char *path, int with_aliases)
+{
+    static const char *const shipped[] = {"shapes/aliases_iraq.csv", NULL};
+    df_boundary_opts o;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&o);
+    o.path = path;
+    o.aliases = with_aliases ? shipped : NULL;
+    if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  load %s: %s\n", path, df_ctx_errmsg(ctx));
+    return b;
+}
 
 /* The CLI of the test's own build: BUILD/dispflow for a test at
  * BUILD/tests/NAME; out keeps its default otherwise. */

@@ -363,17 +363,13 @@ done:
  * kernel on 1 km pixels and a district join; the boundaries, or NULL. */
 static df_boundaries *mosul_setup(df_ctx *ctx, df_record_opts *ro, df_density_opts *o, df_join_opts *jo)
 {
-    static const char *const aliases[] = {"shapes/aliases_iraq.csv", NULL};
-    df_boundary_opts bo;
-    df_boundaries *b = NULL;
-    df_boundary_opts_init(&bo);
     df_record_opts_init(ro);
     df_density_opts_init(o);
     df_join_opts_init(jo);
-    bo.path = ADM2_SHP, bo.aliases = aliases;
     ro->path = ET_RECORDS;
     o->radius = 5000, o->pixel = 1000;
-    EXPECT_INT(df_boundaries_load(ctx, &bo, &b), DF_OK);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
+    EXPECT(b != NULL);
     return b;
 }
 

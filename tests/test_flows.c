@@ -16,19 +16,7 @@
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
 #define ET       SHARED_DATA "/synthetic_et_mosul/"
 
-static const char *const shipped_aliases[] = {"shapes/aliases_iraq.csv", NULL};
 static char tmpdir[] = "/tmp/dispflow-flows-XXXXXX";
-
-static df_boundaries *load(df_ctx *ctx)
-{
-    df_boundary_opts o;
-    df_boundaries *b = NULL;
-    df_boundary_opts_init(&o);
-    o.path = ADM2_SHP;
-    o.aliases = shipped_aliases;
-    if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  %s\n", df_ctx_errmsg(ctx));
-    return b;
-}
 
 static df_flows *flows(df_ctx *ctx, const df_boundaries *b, const char *records, const char *map, int olevel,
                        int dlevel, df_step step, const char *origins)
@@ -55,7 +43,7 @@ TEST(synthetic_od_by_day_equals_truth)
     NEED_FILE(ET "truth_od_adm2.csv");
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     df_flows *f = flows(ctx, b, ET "records.csv", NULL, 2, 2, DF_STEP_DAY, NULL);
     EXPECT(f != NULL);
     if (!f) return;
@@ -111,7 +99,7 @@ TEST(levels_add_up_and_corridor_filters)
     NEED_FILE(ET "records.csv");
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     df_flows *d = flows(ctx, b, ET "records.csv", NULL, 2, 2, DF_STEP_MONTH, NULL);
     df_flows *g = flows(ctx, b, ET "records.csv", NULL, 1, 1, DF_STEP_MONTH, NULL);
     df_flows *m = flows(ctx, b, ET "records.csv", NULL, 2, 1, DF_STEP_MONTH, NULL); /* mixed levels */
@@ -177,7 +165,7 @@ TEST(dtm_2014_origin_to_location_conserves_families)
     NEED_FILE(ADM2_SHP);
     NEED_FILE(SHARED_DATA "/dtm_irq_2014_locations/label.csv");
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     for (int i = 0; i < 5; i++) {
         char path[512];
         snprintf(path, sizeof path, SHARED_DATA "/dtm_irq_2014_locations/%s", files[i]);
@@ -209,7 +197,7 @@ TEST(lines_nodes_and_matrix)
     NEED_FILE(ET "records.csv");
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     df_flows *f = flows(ctx, b, ET "records.csv", NULL, 2, 2, DF_STEP_NONE, NULL);
     char lines[256], nodes[256], matrix[256];
     snprintf(lines, sizeof lines, "%s/flows.geojson", tmpdir);
@@ -283,7 +271,7 @@ TEST(totals_cumulative_net_and_wide)
     NEED_FILE(ET "records.csv");
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     df_record_opts ro;
     df_flow_opts fo;
     df_flows *f = NULL;

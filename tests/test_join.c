@@ -16,19 +16,6 @@
 
 static char tmpdir[] = "/tmp/dispflow-join-XXXXXX";
 
-static const char *const shipped_aliases[] = {"shapes/aliases_iraq.csv", NULL};
-
-static df_boundaries *load(df_ctx *ctx, const char *path)
-{
-    df_boundary_opts o;
-    df_boundary_opts_init(&o);
-    o.path = path;
-    o.aliases = shipped_aliases;
-    df_boundaries *b = NULL;
-    if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  load %s: %s\n", path, df_ctx_errmsg(ctx));
-    return b;
-}
-
 static df_join *join(df_ctx *ctx, const df_boundaries *b, const char *records, int level, df_table_kind kind,
                      int32_t as_of, const char *log)
 {
@@ -123,7 +110,7 @@ TEST(synthetic_defects_all_reported)
     NEED_FILE(ET "records.csv");
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, ADM2_SHP);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     char log[256];
     snprintf(log, sizeof log, "%s/decisions.csv", tmpdir);
     df_join *j = join(ctx, b, ET "records.csv", 2, DF_INCREMENTS, DF_NO_DATE, log);
@@ -188,7 +175,7 @@ TEST(synthetic_still_displaced_against_truth)
     NEED_FILE(ADM2_SHP);
     static const char *dates[] = {"2016-11-30", "2017-01-31", "2017-03-31", "2017-04-27", "2017-05-02"};
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, ADM2_SHP);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     char log[256];
     snprintf(log, sizeof log, "%s/decisions2.csv", tmpdir);
     static log_row rows[MAX_LOG];
@@ -280,7 +267,7 @@ static void dtm_snapshots(const char *records)
     NEED_FILE(adm0);
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, ADM2_SHP);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     /* the national figures, read with a plain scan of the JSON */
     FILE *f = fopen(adm0, "r");
     static char text[1 << 20];
@@ -364,7 +351,7 @@ TEST(shared_border_counted_once_and_snapshots_not_summed)
                     "2020-02-01,1.5,0.5,1000\n" /* East, a later snapshot */
                     "2020-02-01,3,3,7\n");      /* outside both */
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, shp);
+    df_boundaries *b = harness_boundaries(ctx, shp, 1);
     EXPECT(b != NULL);
     if (!b) return;
     df_join *j = join(ctx, b, rec, 1, DF_INCREMENTS, DF_NO_DATE, NULL);
@@ -400,7 +387,7 @@ TEST(swapped_point_counted_where_names_agree)
                     "West,1.5,0.5,12\n" /* swapped, names disagree: West, flagged */
                     ",1.5,0.5,24\n");   /* swapped, no names: East */
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, shp);
+    df_boundaries *b = harness_boundaries(ctx, shp, 1);
     df_join *j = join(ctx, b, rec, 1, DF_INCREMENTS, DF_NO_DATE, NULL);
     /* stated names win over coordinates; the conflict is flagged in the log */
     EXPECT_INT(df_join_figures(j, 1)->displaced, 6 + 24);
@@ -418,7 +405,7 @@ TEST(outputs_open_in_gdal_and_are_atomic)
     NEED_FILE(ET "records.csv");
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, ADM2_SHP);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     df_join *j = join(ctx, b, ET "records.csv", 2, DF_INCREMENTS, DF_NO_DATE, NULL);
     static const char *exts[] = {"geojson", "gpkg", "csv"};
     for (int k = 0; k < 3; k++) {

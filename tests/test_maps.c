@@ -17,19 +17,7 @@
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
 #define ET       SHARED_DATA "/synthetic_et_mosul/"
 
-static const char *const shipped_aliases[] = {"shapes/aliases_iraq.csv", NULL};
 static char tmpdir[] = "/tmp/dispflow-maps-XXXXXX";
-
-static df_boundaries *load(df_ctx *ctx, const char *path)
-{
-    df_boundary_opts o;
-    df_boundaries *b = NULL;
-    df_boundary_opts_init(&o);
-    o.path = path;
-    o.aliases = shipped_aliases;
-    if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  load %s: %s\n", path, df_ctx_errmsg(ctx));
-    return b;
-}
 
 /* Displaced per unit at level; units without records have no data (-1). */
 static double *join_values(df_ctx *ctx, const df_boundaries *b, const char *records, int level, char *dates, size_t cap)
@@ -145,7 +133,7 @@ TEST(sample_on_governorates)
     df_ctx *ctx = df_ctx_new();
     snprintf(records, sizeof records, "%s/sample.csv", tmpdir);
     EXPECT_INT(df_sample_write(ctx, records, 42), DF_OK);
-    df_boundaries *b = load(ctx, NE_ADM1);
+    df_boundaries *b = harness_boundaries(ctx, NE_ADM1, 1);
     double *v = b ? join_values(ctx, b, records, 1, dates, sizeof dates) : NULL;
     df_flows *f = b ? flows(ctx, b, records, 1, NULL) : NULL;
     EXPECT(v != NULL && f != NULL);
@@ -200,7 +188,7 @@ done:
 TEST(failures_name_the_file)
 {
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, NE_ADM1);
+    df_boundaries *b = harness_boundaries(ctx, NE_ADM1, 1);
     EXPECT(b != NULL);
     if (!b) return;
     int n = df_boundaries_count(b, 1);
@@ -231,7 +219,7 @@ TEST(mosul_districts_with_corridor_flows)
     NEED_FILE(ADM2_SHP);
     char a[256], b2[256], dates[128];
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, ADM2_SHP);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     double *v = b ? join_values(ctx, b, ET "records.csv", 2, dates, sizeof dates) : NULL;
     df_flows *f = b ? flows(ctx, b, ET "records.csv", 2, "corridor") : NULL;
     EXPECT(v != NULL && f != NULL);

@@ -14,19 +14,7 @@
 #define ADM2_SHP COD "2_cso_20190603.shp"
 #define ET       SHARED_DATA "/synthetic_et_mosul/"
 
-static const char *const shipped_aliases[] = {"shapes/aliases_iraq.csv", NULL};
 static char tmpdir[] = "/tmp/dispflow-reconcile-XXXXXX";
-
-static df_boundaries *load(df_ctx *ctx, const char *path, int with_aliases)
-{
-    df_boundary_opts o;
-    df_boundaries *b = NULL;
-    df_boundary_opts_init(&o);
-    o.path = path;
-    o.aliases = with_aliases ? shipped_aliases : NULL;
-    if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  load %s: %s\n", path, df_ctx_errmsg(ctx));
-    return b;
-}
 
 /* The join's walk for one name: the parent first (at level-1), then the
  * name inside it, or in the whole country when the parent is unknown. */
@@ -54,7 +42,7 @@ TEST(hard_cases)
 {
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, ADM2_SHP, 1);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     FILE *f = fopen("tests/data/names_hard_cases.csv", "r");
     char line[512];
     int rows = 0, right = 0;
@@ -87,7 +75,8 @@ TEST(natural_earth_to_cod_by_name)
 {
     NEED_FILE(ADM1_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *cod = load(ctx, ADM1_SHP, 1), *ne = load(ctx, "shapes/iraq_adm1_naturalearth.geojson", 0);
+    df_boundaries *cod = harness_boundaries(ctx, ADM1_SHP, 1),
+                  *ne = harness_boundaries(ctx, "shapes/iraq_adm1_naturalearth.geojson", 0);
     EXPECT(cod && ne);
     if (!cod || !ne) return;
     int n = df_boundaries_count(ne, 1), agree = 0, seen[32] = {0};
@@ -182,7 +171,7 @@ TEST(dtm_2014_governorate_spellings)
     df_ctx *ctx = df_ctx_new();
     static dtm_tally t;
     memset(&t, 0, sizeof t);
-    t.b = load(ctx, ADM2_SHP, 1);
+    t.b = harness_boundaries(ctx, ADM2_SHP, 1);
     for (int i = 0; i < 5; i++) {
         char path[512];
         df_record_opts o;
@@ -240,7 +229,7 @@ TEST(synthetic_od_pairs_equal_truth)
     NEED_FILE(ET "truth_od_adm2.csv");
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_boundaries *b = load(ctx, ADM2_SHP, 1);
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
     char log[256];
     snprintf(log, sizeof log, "%s/decisions.csv", tmpdir);
     df_record_opts ro;
