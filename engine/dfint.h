@@ -329,8 +329,9 @@ typedef struct {
     const df_join *join[4];    /* the join at each level; NULL = not joined */
     int level;                 /* the finest level joined: the headline, the maps, the decision log */
     const df_boundaries *fine; /* the finest boundary file: flows, density, maps */
-    const df_join *prev;       /* the finest join as of prev_as_of; NULL = none */
-    int32_t prev_as_of;
+    int has_prev;              /* prev holds the totals one step earlier, as of prev_as_of */
+    df_figures prev;
+    int32_t prev_as_of, prev_snapshot;
     const df_flows *flows;     /* NULL when off */
     const df_density *density; /* NULL when off */
     const char *density_file;  /* its file name in the bundle */
@@ -386,6 +387,10 @@ void df__join_support(const df_join *j, int i, int64_t out[3]);
 void df__join_withhold(df_join *j, int i, int withheld);
 int df__join_withheld(const df_join *j, int i);
 int df__join_units(const df_join *j);
+/* The figures of all units added up as of an earlier date, from the join's
+ * own (unit, date) bins, with no second read: the same start; snapshots:
+ * the latest snapshot on or before as_of (*snapshot, else DF_NO_DATE). */
+df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snapshot);
 /* flows.c: flow i, to mark it withheld. */
 df_flow *df__flows_row(df_flows *f, int i);
 /* density.c: pixels of d with people on fewer than k families of support

@@ -45,6 +45,8 @@ struct df_join {
     df_figures *figures;
     int64_t (*support)[3];   /* per unit: families behind displaced, returned, returnees */
     unsigned char *withheld; /* per unit: figures withheld from published outputs */
+    bin_table bins;          /* per (unit, date): kept for the totals as of an earlier date */
+    df_table_kind kind;
     df_balance balance;
     df_name_decision *decisions; /* one per distinct stated name */
     int ndecisions;
@@ -320,6 +322,26 @@ static int cmp_decision(const void *a, const void *b)
     return c ? c : strcmp(p->parent, q->parent);
 }
 
+/* The latest snapshot date on or before as_of, or DF_NO_DATE. */
+static int32_t latest_snapshot(const bin_table *t, int32_t as_of)
+{
+    int32_t latest = DF_NO_DATE;
+    for (size_t i = 0; i < t->cap; i++) {
+        const bin *bn = &t->slots[i];
+        if (bn->used && bn->date != DF_NO_DATE && bn->date <= as_of && (latest == DF_NO_DATE || bn->date > latest))
+            latest = bn->date;
+    }
+    return latest;
+}
+
+/* Does a bin count in the period? Undated rows count in every period;
+ * snapshots count on their date alone (from is the snapshot then). */
+static int in_period(const bin *bn, df_table_kind kind, int32_t from, int32_t as_of)
+{
+    if (bn->date == DF_NO_DATE) return 1;
+    return kind == DF_SNAPSHOTS ? bn->date == from : bn->date >= from && bn->date <= as_of;
+}
+
 df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
                       df_join **out)
 {
@@ -401,25 +423,15 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     /* The period: defaults from the data. Snapshots: the latest snapshot
      * date on or before as_of, alone. */
     df_balance *bal = &j->balance;
+    j->kind = ropts->kind;
     bal->from = jopts->from != DF_NO_DATE ? jopts->from : js->min_date;
     bal->as_of = jopts->as_of != DF_NO_DATE ? jopts->as_of : js->max_date;
     bal->snapshot = DF_NO_DATE;
-    if (ropts->kind == DF_SNAPSHOTS) {
-        for (size_t i = 0; i < js->bins.cap; i++) {
-            const bin *bn = &js->bins.slots[i];
-            if (bn->used && bn->date != DF_NO_DATE && bn->date <= bal->as_of &&
-                (bal->snapshot == DF_NO_DATE || bn->date > bal->snapshot))
-                bal->snapshot = bn->date;
-        }
-        bal->from = bal->snapshot;
-    }
+    if (ropts->kind == DF_SNAPSHOTS) bal->from = bal->snapshot = latest_snapshot(&js->bins, bal->as_of);
     for (size_t i = 0; i < js->bins.cap; i++) {
         const bin *bn = &js->bins.slots[i];
         if (!bn->used) continue;
-        int in_period =
-            bn->date == DF_NO_DATE ||
-            (ropts->kind == DF_SNAPSHOTS ? bn->date == bal->snapshot : bn->date >= bal->from && bn->date <= bal->as_of);
-        if (!in_period) {
+        if (!in_period(bn, ropts->kind, bal->from, bal->as_of)) {
             bal->out_of_period += bn->rows;
             bal->ind_out_of_period += bn->individuals;
             continue;
@@ -443,6 +455,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     }
     for (int u = 0; u < j->nunits; u++)
         j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
+    j->bins = js->bins, js->bins = (bin_table){0}; /* the join's now */
 
     if (js->log) {
         FILE *f = js->log;
@@ -481,6 +494,7 @@ void df_join_free(df_join *j)
     free(j->figures);
     free(j->support);
     free(j->withheld);
+    free(j->bins.slots);
     free(j);
 }
 
@@ -503,3 +517,19 @@ void df__join_support(const df_join *j, int i, int64_t out[3])
 void df__join_withhold(df_join *j, int i, int withheld) { j->withheld[i] = (unsigned char)withheld; }
 int df__join_units(const df_join *j) { return j->nunits; }
 int df__join_withheld(const df_join *j, int i) { return i >= 0 && i < j->nunits && j->withheld[i]; }
+
+df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snapshot)
+{
+    df_figures t = {0};
+    int32_t from = j->balance.from;
+    *snapshot = DF_NO_DATE;
+    if (j->kind == DF_SNAPSHOTS) from = *snapshot = latest_snapshot(&j->bins, as_of);
+    for (size_t i = 0; i < j->bins.cap; i++) {
+        const bin *bn = &j->bins.slots[i];
+        if (!bn->used || bn->unit < 0 || !in_period(bn, j->kind, from, as_of)) continue;
+        t.records += bn->rows, t.displaced += bn->displaced, t.families += bn->families;
+        t.returnees += bn->returnees, t.returned += bn->returned;
+    }
+    t.still_displaced = t.displaced - t.returned;
+    return t;
+}

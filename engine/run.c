@@ -33,7 +33,7 @@ typedef struct {
     const char *aliases[3];
     df_boundaries *loaded[4]; /* the boundary file of each level, loaded */
     df__report rep;
-    df_join *join[4], *prev;
+    df_join *join[4];
     df_flows *flows;
     df_density *density;
     df__publish_stats stats;
@@ -320,13 +320,8 @@ static df_status compute(df_ctx *ctx, run *r)
     r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
     int snapshots = r->ro.kind == DF_SNAPSHOTS; /* the latest snapshot then, whatever its date */
     if (r->rep.prev_as_of != DF_NO_DATE && (snapshots || r->rep.prev_as_of >= bal->from)) {
-        BEGIN("join, one step earlier");
-        df_join_opts jo;
-        join_opts(r, r->rep.level, &jo);
-        jo.from = snapshots ? DF_NO_DATE : bal->from;
-        jo.as_of = r->rep.prev_as_of;
-        if ((st = df_join_run(ctx, r->rep.fine, &r->ro, &jo, &r->prev)) != DF_OK) return st;
-        r->rep.prev = r->prev;
+        r->rep.prev = df__join_totals_as_of(r->join[r->rep.level], r->rep.prev_as_of, &r->rep.prev_snapshot);
+        r->rep.has_prev = 1;
     }
     if (job->flows) {
         BEGIN("flows");
@@ -694,7 +689,7 @@ static df_status write_products(df_ctx *ctx, run *r)
 
 static int count_stages(const df_job *job)
 {
-    int n = 1 /* boundaries */ + 1 /* previous join */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
+    int n = 1 /* boundaries */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
     for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
     return n + job->flows + 2 * job->density + job->maps + job->publish;
 }
@@ -745,7 +740,6 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
 
     df_density_free(r->density);
     df_flows_free(r->flows);
-    df_join_free(r->prev);
     for (int l = 1; l <= 3; l++) {
         df_join_free(r->join[l]);
         df_boundaries_free(r->loaded[l]);

@@ -203,10 +203,10 @@ static void key_figures(doc *d, const df__report *r)
     df__date_words(bal->from, from);
     df__date_words(bal->as_of, as_of);
     /* snapshots: the change since the snapshot that was the latest then */
-    df__date_words(r->prev && r->job->kind == DF_SNAPSHOTS ? df_join_balance(r->prev)->snapshot : r->prev_as_of, prev);
-    if (r->prev) before = sum_join(r->prev, r->b[level]);
+    df__date_words(r->has_prev && r->job->kind == DF_SNAPSHOTS ? r->prev_snapshot : r->prev_as_of, prev);
+    if (r->has_prev) before = (totals){r->prev.displaced, r->prev.returned, r->prev.still_displaced, r->prev.families};
     heading(d, 2, "Key figures");
-    if (r->prev)
+    if (r->has_prev)
         snprintf(header, sizeof header, "Measure|>Individuals as of %s|>Change since %s", as_of, prev);
     else
         snprintf(header, sizeof header, "Measure|>Individuals as of %s", as_of);
