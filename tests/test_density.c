@@ -275,8 +275,7 @@ TEST(agrees_with_qgis_heatmap)
 {
     NEED_FILE(ET_RECORDS);
     if (access(QGIS_BIN, X_OK) != 0) {
-        printf("SKIPPED %s: %s is absent\n", __func__, QGIS_BIN);
-        return;
+        SKIP("%s is absent", QGIS_BIN);
     }
     df_ctx *ctx = df_ctx_new();
     df_record_opts ro;

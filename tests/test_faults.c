@@ -5,12 +5,12 @@
  *
  * The allocation and disk tests run the CLI with tests/alloc/failmalloc.c
  * preloaded (BUILD/tests/failmalloc.so; not built in ASan builds, where
- * they print SKIPPED). It fails the Nth allocation made by dispflow's own
+ * they are skipped). It fails the Nth allocation made by dispflow's own
  * code (never GDAL's, PROJ's or libc's), or makes writes fail with ENOSPC
- * after a number of bytes. The allocation sweep runs a small `dispflow
- * join` with a failure at every N from 1 to the number of allocations the
- * run makes, and a `dispflow run` of the embedded sample at every N up to
- * RUN_EVERY then with a stride (DF_FAULTS_FULL=1: every N). For each N:
+ * after a number of bytes. The allocation sweeps run a small `dispflow
+ * join` and a `dispflow run` of the embedded sample with a failure at every
+ * N up to JOIN_EVERY / RUN_EVERY, then with a stride to the number of
+ * allocations the run makes (DF_FAULTS_FULL=1: every N). For each N:
  * the process ends by exit, not by a signal; exit 0 only with outputs
  * byte-identical to a run without faults; any other exit is a documented
  * code with a "dispflow: error:" message and leaves no output and no
@@ -27,9 +27,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#define BOUNDARIES  "shapes/iraq_adm1_naturalearth.geojson"
-#define RUN_EVERY   40 /* the run: every N up to here, then RUN_STRIDED more runs */
-#define RUN_STRIDED 60
+#define BOUNDARIES "shapes/iraq_adm1_naturalearth.geojson"
+/* Each sweep fails every N up to EVERY, then STRIDED more N spread to the
+ * last allocation (DF_FAULTS_FULL=1: every N, minutes longer). */
+#define JOIN_EVERY   60
+#define JOIN_STRIDED 140
+#define RUN_EVERY    40
+#define RUN_STRIDED  60
 
 static char tmpdir[] = "/tmp/dispflow-faults-XXXXXX";
 static char root[1024];                                    /* the repository (the tests run from it) */
@@ -376,61 +380,48 @@ static void sweep_report(const sweep *s, const char *name, const char *covered)
 static int have_shim(void)
 {
     if (shim[0]) return 1;
-    printf("SKIPPED: %s is absent (not built in ASan builds: the allocator shim cannot go before ASan)\n",
-           "BUILD/tests/failmalloc.so");
+    SKIP_MARK("%s is absent (not built in ASan builds: the allocator shim cannot go before ASan)",
+              "BUILD/tests/failmalloc.so");
     return 0;
 }
 
-TEST(allocation_failure_at_every_n_in_a_join)
+/* The N to fail in a sweep of total allocations (see JOIN_EVERY); covered
+ * says which, for the report. Returns how many, or -1 out of memory. */
+static long sweep_ns(long total, long every, long strided, long **ns, char *covered, size_t cap)
+{
+    const char *full = getenv("DF_FAULTS_FULL");
+    long count = 0, stride = 1;
+    if (!(*ns = calloc((size_t)total + 1, sizeof **ns))) return -1;
+    if (!(full && atoi(full)) && total > every) stride = (total - every + strided - 1) / strided;
+    for (long i = 1; i <= total; i += i < every ? 1 : stride) (*ns)[count++] = i;
+    if (count > 0 && (*ns)[count - 1] != total) (*ns)[count++] = total;
+    if (stride > 1)
+        snprintf(covered, cap, "N = 1..%ld, then every %ld to %ld (%ld runs; DF_FAULTS_FULL=1 for every N)", every,
+                 stride, total, count);
+    else
+        snprintf(covered, cap, "N = 1..%ld (every N)", total);
+    return count;
+}
+
+static void sweep_strided(sweep_kind kind, const char *name, long every, long strided)
 {
     if (!have_shim()) return;
-    static sweep s = {.kind = SWEEP_JOIN};
+    sweep s = {.kind = kind};
     long total = sweep_reference(&s);
-    if (!total) {
-        printf("SKIPPED %s: the shim could not count allocations here\n", __func__);
-        return;
-    }
-    long *ns = calloc((size_t)total + 1, sizeof *ns);
-    if (!ns) return;
-    for (long i = 0; i < total; i++) ns[i] = i + 1;
-    sweep_all(&s, ns, total);
+    if (!total) SKIP("the shim could not count allocations here");
+    long *ns;
+    char covered[160];
+    long count = sweep_ns(total, every, strided, &ns, covered, sizeof covered);
+    if (count < 0) return;
+    sweep_all(&s, ns, count);
     free(ns);
-    char covered[128];
-    snprintf(covered, sizeof covered, "N = 1..%ld (every N)", total);
-    sweep_report(&s, "join", covered);
+    sweep_report(&s, name, covered);
     EXPECT(s.exits[3] > 0); /* the failures were injected */
 }
 
-TEST(allocation_failure_along_a_run)
-{
-    if (!have_shim()) return;
-    static sweep s = {.kind = SWEEP_RUN};
-    long total = sweep_reference(&s);
-    if (!total) {
-        printf("SKIPPED %s: the shim could not count allocations here\n", __func__);
-        return;
-    }
-    const char *full = getenv("DF_FAULTS_FULL");
-    long *ns = calloc((size_t)total + 1, sizeof *ns), count = 0, stride = 1;
-    if (!ns) return;
-    if (full && atoi(full)) {
-        for (long i = 1; i <= total; i++) ns[count++] = i;
-    } else {
-        stride = total > RUN_EVERY ? (total - RUN_EVERY + RUN_STRIDED - 1) / RUN_STRIDED : 1;
-        for (long i = 1; i <= total; i += i < RUN_EVERY ? 1 : stride) ns[count++] = i;
-        if (count > 0 && ns[count - 1] != total) ns[count++] = total;
-    }
-    sweep_all(&s, ns, count);
-    free(ns);
-    char covered[160];
-    if (stride > 1)
-        snprintf(covered, sizeof covered, "N = 1..%d, then every %ld to %ld (%ld runs)", RUN_EVERY, stride, total,
-                 count);
-    else
-        snprintf(covered, sizeof covered, "N = 1..%ld (every N)", total);
-    sweep_report(&s, "run", covered);
-    EXPECT(s.exits[3] > 0);
-}
+TEST(allocation_failure_along_a_join) { sweep_strided(SWEEP_JOIN, "join", JOIN_EVERY, JOIN_STRIDED); }
+
+TEST(allocation_failure_along_a_run) { sweep_strided(SWEEP_RUN, "run", RUN_EVERY, RUN_STRIDED); }
 
 /* ---- a full disk ------------------------------------------------------------ */
 
@@ -641,7 +632,7 @@ int main(int argc, char **argv)
         printf("set-up failed in %s\n", tmpdir);
         return 1;
     }
-    RUN_IF(allocation_failure_at_every_n_in_a_join);
+    RUN_IF(allocation_failure_along_a_join);
     RUN_IF(allocation_failure_along_a_run);
     RUN_IF(full_disk_in_a_join_to_gpkg);
     RUN_IF(full_disk_in_a_run_with_a_previous_bundle);

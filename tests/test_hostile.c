@@ -309,8 +309,7 @@ static const char *make_shapefile(const char *name, const char *t_srs, const cha
 TEST(shapefile_without_dbf)
 {
     if (!have_ogr2ogr()) {
-        printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
-        return;
+        SKIP("ogr2ogr is absent");
     }
     /* GDAL opens the .shp without attributes: no field at all, and the
      * message asks whether the .dbf is missing */
@@ -321,8 +320,7 @@ TEST(shapefile_without_dbf)
 TEST(shapefile_without_shx)
 {
     if (!have_ogr2ogr()) {
-        printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
-        return;
+        SKIP("ogr2ogr is absent");
     }
     /* GDAL refuses it and says how to restore the index: exit 4 */
     const char *shp = make_shapefile("noshx", NULL, "shx");
@@ -332,8 +330,7 @@ TEST(shapefile_without_shx)
 TEST(shapefile_without_prj)
 {
     if (!have_ogr2ogr()) {
-        printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
-        return;
+        SKIP("ogr2ogr is absent");
     }
     const char *shp = make_shapefile("noprj", NULL, "prj");
     const char *csv = join_ok(BAD "points_only.csv", shp);
@@ -345,8 +342,7 @@ TEST(shapefile_without_prj)
 TEST(layer_in_utm_38n_is_reprojected)
 {
     if (!have_ogr2ogr()) {
-        printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
-        return;
+        SKIP("ogr2ogr is absent");
     }
     const char *shp = make_shapefile("utm38n", "EPSG:32638", NULL);
     const char *csv = join_ok(BAD "points_only.csv", shp);

@@ -181,7 +181,7 @@ static int leftovers(const char *dir)
 static void check_in_qgis(const char *bundle, const char *render)
 {
     if (system("/usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1") != 0) {
-        printf("SKIPPED the QGIS check: /usr/bin/python3 cannot import qgis\n");
+        SKIP_MARK("the QGIS check: /usr/bin/python3 cannot import qgis");
         return;
     }
     char cmd[8192];

@@ -376,8 +376,7 @@ done:
 TEST(bundle_opens_styled_in_qgis)
 {
     if (!have_qgis()) {
-        printf("SKIPPED %s: %s cannot import qgis\n", __func__, PYTHON);
-        return;
+        SKIP("%s cannot import qgis", PYTHON);
     }
     df_ctx *ctx = df_ctx_new();
     char dir[512], qgs[512], cmd[2048], gpkg[512];
