@@ -63,6 +63,11 @@ df_status df__commit_file(df_ctx *ctx, FILE *f, const char *tmp, const char *pat
  * st and the close are DF_OK, commit it; otherwise remove tmp. Returns the
  * final status. */
 df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char *path, df_status st);
+/* A new vector dataset (GDALDatasetH) at tmp for path with the GDAL driver
+ * `driver`; when path is a GeoPackage holding other tables, a copy of it
+ * without the layers named in replace (NULL-terminated): the user's other
+ * layers are kept. NULL on failure (context set; tmp removed). */
+void *df__create_vector(df_ctx *ctx, const char *driver, const char *tmp, const char *path, const char *const *replace);
 
 /* ---- write.c: helpers every GDAL writer shares --------------------------- */
 
