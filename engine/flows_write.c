@@ -341,6 +341,7 @@ df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_bounda
 df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
                                df_endpoints endpoints, const char *nodes_path)
 {
+    DF__GDAL_SCOPE(ctx);
     char tmp[4096];
     GDALDatasetH ds;
     df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);

@@ -881,6 +881,7 @@ static df_status run_stages(df_ctx *ctx, run *r)
 
 df_status df_job_run(df_ctx *ctx, const df_job *job)
 {
+    DF__GDAL_SCOPE(ctx);
     run *r = calloc(1, sizeof *r);
     if (!r) return df__error(ctx, DF_ENOMEM, "out of memory");
     r->job = job;

@@ -233,6 +233,7 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
 df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path, const char *format,
                         char **creation_options)
 {
+    DF__GDAL_SCOPE(ctx);
     char tmp[4096];
     df_status st;
     const char *fmt = format_for(path, format);
