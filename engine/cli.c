@@ -15,6 +15,7 @@
 #include <cpl_conv.h>
 
 static int quiet, verbose;
+static volatile sig_atomic_t interrupted; /* the signal that came, or 0 */
 
 static const char *usage_main =
     "usage: dispflow VERB [options]\n"
@@ -109,6 +110,11 @@ static void log_to_stderr(df_log_level level, const char *msg, void *user)
 
 static int fail(df_ctx *ctx, df_status st)
 {
+    if (st == DF_ECANCELLED && interrupted) {
+        fprintf(stderr, "dispflow: interrupted by %s; no partial file is left, unwritten outputs are untouched\n",
+                interrupted == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM");
+        return df_status_exit_code(st);
+    }
     fprintf(stderr, "dispflow: error: %s\n", df_ctx_errmsg(ctx));
     return df_status_exit_code(st);
 }
@@ -117,6 +123,43 @@ static int bad_usage(const char *msg, const char *arg)
 {
     fprintf(stderr, "dispflow: %s%s%s\n(see 'dispflow VERB --help')\n", msg, arg ? " " : "", arg ? arg : "");
     return df_status_exit_code(DF_EINVAL);
+}
+
+/* Ctrl-C and SIGTERM, in every verb: the library stops at its next progress
+ * report and leaves every output as it was (exit 11, no partial file). A
+ * second signal ends the process at once. */
+static void on_signal(int sig)
+{
+    if (interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    interrupted = sig;
+}
+
+static int stop_on_signal(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)stage, (void)user;
+    return !interrupted;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Between two outputs: stop when a signal came. */
+static df_status go_on(df_status st) { return st == DF_OK && interrupted ? DF_ECANCELLED : st; }
+
+/* Before any work: refuse an output that is an input or another output, or
+ * not a regular file (df_outputs_check). -1 to go on, or the exit code. */
+static int check_outputs(df_ctx *ctx, const char *const *inputs, int nin, const char *const *outputs, int nout)
+{
+    df_status st = df_outputs_check(ctx, inputs, nin, outputs, nout);
+    return st == DF_OK ? -1 : fail(ctx, st);
 }
 
 static int parse_level(const char *s)
@@ -304,15 +347,24 @@ static df_status run_job(df_ctx *ctx, job *jb, df_boundaries **b, df_join **j)
     return df_join_run(ctx, *b, &jb->ro, &jb->jo, j);
 }
 
+/* The outputs given, checked against the job's inputs before any work. */
+static int check_job_outputs(df_ctx *ctx, const job *jb, const char *const *outputs, int nout)
+{
+    const char *inputs[] = {jb->ro.path, jb->bo.path, jb->aliases[0], jb->aliases[1], jb->aliases[2]};
+    return check_outputs(ctx, inputs, 5, outputs, nout);
+}
+
 static int cmd_join(df_ctx *ctx, int argc, char **argv)
 {
     job jb;
     int rc = parse_job(&jb, argc, argv, usage_join, 1);
     if (rc >= 0) return rc;
     if (!jb.out) return bad_usage("missing -o OUTPUT", NULL);
+    const char *outputs[] = {jb.out, jb.jo.log_path};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 2)) >= 0) return rc;
     df_boundaries *b = NULL;
     df_join *j = NULL;
-    df_status st = run_job(ctx, &jb, &b, &j);
+    df_status st = go_on(run_job(ctx, &jb, &b, &j));
     if (st == DF_OK) st = df_join_write(ctx, j, b, jb.out, jb.format, jb.nco ? jb.co : NULL);
     if (st == DF_OK && !quiet) print_balance(j, jb.ro.path, jb.out);
     df_join_free(j);
@@ -364,6 +416,8 @@ static int cmd_check(df_ctx *ctx, int argc, char **argv)
     int rc = parse_job(&jb, argc, argv, usage_check, 1);
     if (rc >= 0) return rc;
     if (jb.out) return bad_usage("check writes no figures (only --log); for an output use join -o", jb.out);
+    const char *outputs[] = {jb.jo.log_path};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 1)) >= 0) return rc;
     int strict = jb.jo.strict;
     jb.jo.strict = 0; /* report first, then fail */
     df_boundaries *b = NULL;
@@ -513,14 +567,16 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     if (fo.to == DF_NO_DATE) fo.to = jb.jo.as_of; /* --as-of, as join says it, is --to */
     fo.prefer_points = jb.jo.prefer_points;
     fo.kind = jb.ro.kind; /* --snapshots: flows are changes between snapshots */
+    const char *outputs[] = {jb.out, nodes, matrix, wide, net};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 5)) >= 0) return rc;
     df_boundaries *b = NULL;
     df_flows *f = NULL;
     df_status st = df_boundaries_load(ctx, &jb.bo, &b);
-    if (st == DF_OK) st = df_flows_run(ctx, b, &jb.ro, &fo, &f);
-    if (st == DF_OK && jb.out) st = df_flows_write_lines(ctx, f, b, jb.out, bend, endpoints, nodes);
-    if (st == DF_OK && matrix) st = df_flows_write_matrix(ctx, f, b, matrix, hxl);
-    if (st == DF_OK && wide) st = df_flows_write_wide(ctx, f, b, wide);
-    if (st == DF_OK && net) st = df_flows_write_net(ctx, f, b, net);
+    if (st == DF_OK) st = go_on(df_flows_run(ctx, b, &jb.ro, &fo, &f));
+    if (st == DF_OK && jb.out) st = go_on(df_flows_write_lines(ctx, f, b, jb.out, bend, endpoints, nodes));
+    if (st == DF_OK && matrix) st = go_on(df_flows_write_matrix(ctx, f, b, matrix, hxl));
+    if (st == DF_OK && wide) st = go_on(df_flows_write_wide(ctx, f, b, wide));
+    if (st == DF_OK && net) st = go_on(df_flows_write_net(ctx, f, b, net));
     if (st == DF_OK && !quiet) {
         const df_flow_balance *fb = df_flows_balance(f);
         fprintf(stderr,
@@ -576,8 +632,8 @@ static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, d
         o->as_of = next - 1 < jb->jo.as_of ? next - 1 : jb->jo.as_of;
         df_date_format(start, day);
         snprintf(path, sizeof path, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
-        st = df_density_run(ctx, &jb->ro, b, o, &d);
-        if (st == DF_OK) st = df_density_write(ctx, d, path, jb->format, jb->nco ? jb->co : NULL);
+        st = go_on(df_density_run(ctx, &jb->ro, b, o, &d));
+        if (st == DF_OK) st = go_on(df_density_write(ctx, d, path, jb->format, jb->nco ? jb->co : NULL));
         if (st == DF_OK && !quiet)
             fprintf(stderr, "wrote %s (%ld points, %.1f people)\n", path, df_density_get_info(d)->points,
                     df_density_get_info(d)->total_weight);
@@ -726,18 +782,25 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
         jb.ro.map = map;
     }
     o.from = jb.jo.from, o.as_of = jb.jo.as_of;
+    /* the raster, its QGIS style beside it (density.c names it so), the choropleth */
+    char qml[4096];
+    const char *dot = strrchr(jb.out, '.'), *slash = strrchr(jb.out, '/');
+    int stem = dot && (!slash || dot > slash) ? (int)(dot - jb.out) : (int)strlen(jb.out);
+    snprintf(qml, sizeof qml, "%.*s.qml", stem, jb.out);
+    const char *outputs[] = {jb.out, qml, choropleth};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 3)) >= 0) return rc;
     df_boundaries *b = NULL;
     df_density *d = NULL;
     df_status st = boundaries ? df_boundaries_load(ctx, &jb.bo, &b) : DF_OK;
     df_join *j = NULL;
-    if (st == DF_OK) st = df_density_run(ctx, &jb.ro, b, &o, &d);
+    if (st == DF_OK) st = go_on(df_density_run(ctx, &jb.ro, b, &o, &d));
     if (st == DF_OK && (choropleth || still)) { /* the join, on the same records and period */
         jb.jo.level = jb.level ? jb.level : df_boundaries_finest_level(b);
-        st = df_join_run(ctx, b, &jb.ro, &jb.jo, &j);
+        st = go_on(df_join_run(ctx, b, &jb.ro, &jb.jo, &j));
     }
     if (st == DF_OK && still) st = df_density_still_displaced(ctx, d, j, b);
-    if (st == DF_OK) st = df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL);
-    if (st == DF_OK && choropleth) st = df_density_write_choropleth(ctx, d, j, b, choropleth);
+    if (st == DF_OK) st = go_on(df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL));
+    if (st == DF_OK && choropleth) st = go_on(df_density_write_choropleth(ctx, d, j, b, choropleth));
     df_join_free(j);
     if (st == DF_OK && !quiet) {
         const df_density_info *in = df_density_get_info(d);
@@ -776,6 +839,8 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
             return bad_usage("unknown option", argv[i]);
     }
     if (!out) return bad_usage("missing -o FILE", NULL);
+    int rc = check_outputs(ctx, NULL, 0, (const char *const[]){out}, 1);
+    if (rc >= 0) return rc;
     df_status st = df_sample_write(ctx, out, seed);
     if (st != DF_OK) return fail(ctx, st);
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
@@ -802,9 +867,6 @@ static const char *usage_run =
     "  --json-progress   progress as JSON lines on stderr: {\"stage\": ..., \"fraction\": ...}\n"
     "  -q                no progress and no summary, only errors\n"
     "  -v                also debug messages\n";
-
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { interrupted = sig; }
 
 typedef struct {
     int show, json, tty;
@@ -883,14 +945,13 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     bar.tty = isatty(2);
     bar.show = !quiet || bar.json;
     df_ctx_set_progress(ctx, draw_progress, &bar); /* also how Ctrl-C reaches the run */
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     st = df_job_run(ctx, jf);
     if (st == DF_OK && !quiet) fprintf(stderr, "wrote %s/\n", df_job_output(jf));
     df_job_free(jf);
-    if (st == DF_ECANCELLED) fprintf(stderr, "dispflow: interrupted; the previous bundle is untouched\n");
+    if (st == DF_ECANCELLED && interrupted) {
+        fprintf(stderr, "dispflow: interrupted; the previous bundle is untouched\n");
+        return df_status_exit_code(st);
+    }
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 
@@ -906,6 +967,8 @@ int main(int argc, char **argv)
         return df_status_exit_code(DF_ENOMEM);
     }
     df_ctx_set_log(ctx, log_to_stderr, NULL);
+    df_ctx_set_progress(ctx, stop_on_signal, NULL); /* how Ctrl-C reaches the library */
+    catch_signals();
     int rc;
     if (!strcmp(argv[1], "join"))
         rc = cmd_join(ctx, argc - 2, argv + 2);

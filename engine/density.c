@@ -1117,6 +1117,7 @@ done:
 df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, const double *weight, long n,
                             const df_boundaries *b, const df_density_opts *opts, df_density **out)
 {
+    DF__GDAL_SCOPE(ctx);
     *out = NULL;
     df_density *d = calloc(1, sizeof *d);
     raw_spool rs = {0};
@@ -1154,6 +1155,7 @@ done:
 df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b, const df_density_opts *opts,
                          df_density **out)
 {
+    DF__GDAL_SCOPE(ctx);
     point_buf bufs[DENSITY_MAX_THREADS];
     void *users[DENSITY_MAX_THREADS];
     raw_spool rs = {.last = DF_NO_DATE};
@@ -1269,6 +1271,7 @@ static df_status write_qml(df_ctx *ctx, const df_density *d, const char *path)
 df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
                            char **creation_options)
 {
+    DF__GDAL_SCOPE(ctx);
     const df_density_info *in = &d->info;
     int cog = format && !strcasecmp(format, "COG");
     if (format && !cog && strcasecmp(format, "GTiff") != 0)

@@ -44,6 +44,15 @@ void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...) DF_PRINTF(3,
 int df__progress(df_ctx *ctx, double fraction, const char *stage);
 /* The last message GDAL sent to the context's handler ("" if none); cleared. */
 const char *df__gdal_error(df_ctx *ctx);
+/* GDAL's error handlers are a stack per thread: a public call that reaches
+ * GDAL opens DF__GDAL_SCOPE(ctx) as its first statement, which pushes the
+ * context's handler on the caller's thread and pops it when the call
+ * returns (a cleanup attribute: every return path). Contexts can then be
+ * freed in any order and used from any thread (issue 17 item 25). */
+void df__gdal_push(df_ctx *ctx);
+void df__gdal_pop(df_ctx **scope);
+#define DF__GDAL_SCOPE(ctx)                                                                                            \
+    df_ctx *df__gdal_scope_ __attribute__((cleanup(df__gdal_pop), unused)) = (df__gdal_push(ctx), (ctx))
 
 /* Allocation helpers: NULL on overflow or exhaustion. */
 void *df__malloc(size_t n);
@@ -63,6 +72,11 @@ df_status df__commit_file(df_ctx *ctx, FILE *f, const char *tmp, const char *pat
  * st and the close are DF_OK, commit it; otherwise remove tmp. Returns the
  * final status. */
 df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char *path, df_status st);
+/* A new vector dataset (GDALDatasetH) at tmp for path with the GDAL driver
+ * `driver`; when path is a GeoPackage holding other tables, a copy of it
+ * without the layers named in replace (NULL-terminated): the user's other
+ * layers are kept. NULL on failure (context set; tmp removed). */
+void *df__create_vector(df_ctx *ctx, const char *driver, const char *tmp, const char *path, const char *const *replace);
 
 /* ---- write.c: helpers every GDAL writer shares --------------------------- */
 
@@ -538,6 +552,9 @@ const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int 
 
 /* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);
+/* The boundaries' private GEOS handle (GEOSContextHandle_t): its messages
+ * go to the log of the next df_boundaries_prepare. For tests. */
+void *df__boundaries_geos(const df_boundaries *b);
 /* Unit i of a level without preparing the level: P-code, name and parent
  * only (the area is 0 until the level is prepared). */
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i);

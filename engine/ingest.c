@@ -605,6 +605,7 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
 df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
                           void *user, df_read_stats *stats)
 {
+    DF__GDAL_SCOPE(ctx);
     opened o;
     reader r;
     df_status st = open_columns(ctx, opts, &o, stats);

@@ -345,6 +345,7 @@ static int in_period(const bin *bn, df_table_kind kind, int32_t from, int32_t as
 df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
                       df_join **out)
 {
+    DF__GDAL_SCOPE(ctx);
     df_status st = DF_OK;
     char tmp[4096];
     join_state states[JOIN_MAX_THREADS], *js = &states[0];

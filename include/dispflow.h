@@ -635,6 +635,22 @@ df_status df_job_run(df_ctx *ctx, const df_job *job);
 /* Write                                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* Every writer of the library writes atomically (a temporary file beside
+ * the target, renamed when complete), follows a symbolic link to its file
+ * (and says so in the log), keeps the mode of the file it replaces, and
+ * refuses a target that exists and is not a regular file (a device, a FIFO,
+ * a socket, a folder).
+ *
+ * Call this before any work: it refuses outputs that would destroy a file
+ * the user owns, an output that is one of the inputs or another output
+ * (the same device and inode, or the same resolved path when it does not
+ * exist yet; a .shp input counts with its .shx, .dbf, .prj and .cpg), and
+ * an output that is not a regular file. NULL, "" and "-" entries are
+ * skipped. DF_EINVAL (or DF_EIO for a device, FIFO, socket or folder),
+ * the message naming both paths. */
+df_status df_outputs_check(df_ctx *ctx, const char *const *inputs, int ninputs, const char *const *outputs,
+                           int noutputs);
+
 /* Write one feature per unit (geometry + figures) to path, atomically
  * (temporary file beside it, renamed when complete). format: "GeoJSON"
  * (RFC 7946), "GPKG", "CSV", or NULL to choose by extension.

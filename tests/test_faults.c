@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -574,6 +575,148 @@ TEST(sigint_during_a_run_keeps_the_previous_bundle) { interrupt_run(SIGINT, "den
 
 TEST(sigterm_during_a_run_keeps_the_previous_bundle) { interrupt_run(SIGTERM, "maps"); }
 
+/* ---- the library's own handlers (issue 17 items 25, 26) --------------------- */
+
+/* A log per context: the lines it received, "level:message\n" each. */
+typedef struct {
+    char text[4096];
+} ctx_log;
+
+static void keep_log(df_log_level level, const char *msg, void *user)
+{
+    ctx_log *l = user;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%d:%s\n", (int)level, msg);
+}
+
+/* A layer whose ring is not closed: GDAL reads it with a warning (CE_Warning,
+ * "Non closed ring detected"), which the handler of the calling context
+ * logs; GEOS then refuses the ring, which does not matter here. */
+static void unclosed_ring_layer(char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/unclosed.geojson", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":"
+          "\"IQG01\",\"ADM1_EN\":\"Alpha\"},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[44,33],[45,33],"
+          "[45,34],[44,34]]]}}]}",
+          f);
+    fclose(f);
+}
+
+/* Load path with ctx, stderr sent to a file meanwhile: what was printed
+ * (the library must print nothing). */
+static void load_quietly(df_ctx *ctx, const char *path, char *printed, size_t cap)
+{
+    char err[1300];
+    snprintf(err, sizeof err, "%s/stderr.txt", tmpdir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    close(fd);
+    df_boundary_opts o;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&o);
+    o.path = path;
+    df_boundaries_load(ctx, &o, &b); /* GEOS refuses the ring: GDAL's warning is what counts */
+    df_boundaries_free(b);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(err, "r");
+    size_t n = f ? fread(printed, 1, cap - 1, f) : 0;
+    printed[n] = 0;
+    if (f) fclose(f);
+}
+
+/* issue 17 item 25: two contexts freed in creation order (not LIFO): the
+ * second still gets its own GDAL messages, and nothing reads the first after
+ * its free (valgrind: no invalid read in gdal_handler). */
+TEST(gdal_handler_two_contexts_freed_in_creation_order)
+{
+    char path[1300], printed[1024];
+    ctx_log la = {""}, lb = {""};
+    unclosed_ring_layer(path, sizeof path);
+    df_ctx *a = df_ctx_new(), *b = df_ctx_new();
+    df_ctx_set_log(a, keep_log, &la);
+    df_ctx_set_log(b, keep_log, &lb);
+    df_ctx_free(a);
+    load_quietly(b, path, printed, sizeof printed);
+    if (!strstr(lb.text, "GDAL: Non closed ring detected")) HARNESS_FAIL("b's log lacks GDAL's warning: %s", lb.text);
+    EXPECT_STR(la.text, "");
+    EXPECT_STR(printed, "");
+    df_ctx_free(b);
+    /* and a context made after both works as the first did */
+    df_ctx *c = df_ctx_new();
+    ctx_log lc = {""};
+    df_ctx_set_log(c, keep_log, &lc);
+    load_quietly(c, path, printed, sizeof printed);
+    EXPECT(strstr(lc.text, "GDAL: Non closed ring detected") != NULL);
+    EXPECT_STR(printed, "");
+    df_ctx_free(c);
+}
+
+typedef struct {
+    df_ctx *ctx;
+    const char *path;
+    char printed[1024];
+} thread_job;
+
+static void *load_in_thread(void *user)
+{
+    thread_job *t = user;
+    load_quietly(t->ctx, t->path, t->printed, sizeof t->printed);
+    return NULL;
+}
+
+/* issue 17 item 25: a context made on one thread and used on another gets
+ * GDAL's messages there (GDAL's handler stack is per thread), and GDAL
+ * prints nothing of its own. */
+TEST(gdal_handler_context_used_from_a_second_thread)
+{
+    char path[1300];
+    ctx_log l = {""};
+    unclosed_ring_layer(path, sizeof path);
+    df_ctx *ctx = df_ctx_new();
+    df_ctx_set_log(ctx, keep_log, &l);
+    thread_job t = {ctx, path, ""};
+    pthread_t tid;
+    EXPECT_INT(pthread_create(&tid, NULL, load_in_thread, &t), 0);
+    pthread_join(tid, NULL);
+    if (!strstr(l.text, "GDAL: Non closed ring detected")) HARNESS_FAIL("the log lacks GDAL's warning: %s", l.text);
+    EXPECT_STR(t.printed, "");
+    df_ctx_free(ctx);
+}
+
+/* issue 17 item 26: what GEOS says on the boundaries' private handle (the
+ * lazy preparation of a level uses it) reaches the log of the next call
+ * with a context, an error as a warning, once. */
+TEST(geos_messages_of_the_boundaries_go_to_the_log)
+{
+    ctx_log l = {""};
+    df_ctx *ctx = df_ctx_new();
+    df_ctx_set_log(ctx, keep_log, &l);
+    df_boundary_opts o;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&o);
+    o.path = boundaries;
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_OK);
+    if (!b) return;
+    l.text[0] = 0;
+    /* a parse error on the private handle, as a failed union would raise one */
+    GEOSGeometry *g = GEOSGeomFromWKT_r(df__boundaries_geos(b), "POLYGON ((0 0, 1 1");
+    EXPECT(g == NULL);
+    EXPECT_INT(df_boundaries_prepare(ctx, b, 1), DF_OK);
+    char want[64];
+    snprintf(want, sizeof want, "%d:GEOS (boundaries): ParseException", (int)DF_LOG_WARN);
+    if (!strstr(l.text, want)) HARNESS_FAIL("the log lacks GEOS's message: \"%s\"", l.text);
+    l.text[0] = 0;
+    EXPECT_INT(df_boundaries_prepare(ctx, b, 1), DF_OK);
+    EXPECT_STR(l.text, ""); /* said once */
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 /* ---- set-up ----------------------------------------------------------------- */
 
 static int setup(const char *argv0)
@@ -638,6 +781,9 @@ int main(int argc, char **argv)
     RUN_IF(full_disk_in_a_run_with_a_previous_bundle);
     RUN_IF(sigint_during_a_run_keeps_the_previous_bundle);
     RUN_IF(sigterm_during_a_run_keeps_the_previous_bundle);
+    RUN_IF(gdal_handler_two_contexts_freed_in_creation_order);
+    RUN_IF(gdal_handler_context_used_from_a_second_thread);
+    RUN_IF(geos_messages_of_the_boundaries_go_to_the_log);
     if (harness_failed && getenv("DF_FAULTS_KEEP"))
         printf("kept %s\n", tmpdir);
     else
