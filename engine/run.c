@@ -344,13 +344,7 @@ static df_status compute(df_ctx *ctx, run *r)
     if (job->density) {
         BEGIN("density");
         df_density_opts dopt;
-        df_density_opts_init(&dopt);
-        dopt.kernel = (df_kernel)job->kernel;
-        dopt.radius = job->radius;
-        dopt.bandwidth = (df_bandwidth)job->bandwidth;
-        dopt.pixel = job->pixel;
-        dopt.t_srs = job->t_srs;
-        dopt.mask = job->mask;
+        df__job_density_opts(job, &dopt); /* as the job's check saw them */
         /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
         dopt.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
         dopt.from = bal->from;
