@@ -840,13 +840,15 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     if (step) { /* issue 17 item 9: a bounded number of rasters, counted before any work */
         long n = count_periods(jb.jo.from, jb.jo.as_of, step, max_periods);
         if (n > max_periods) {
+            char from[11], to[11];
+            df_date_format(jb.jo.from, from), df_date_format(jb.jo.as_of, to);
             fprintf(stderr,
-                    "dispflow: --step %s from --from to --as-of is more than %ld periods, over the limit of %ld "
-                    "rasters (--max-periods N allows more)\n",
+                    "dispflow: --step %s from %s to %s is more than %ld periods, over the limit of %ld rasters "
+                    "(--max-periods N allows more)\n",
                     step == 1   ? "day"
                     : step == 7 ? "week"
                                 : "month",
-                    max_periods, max_periods);
+                    from, to, max_periods, max_periods);
             return df_status_exit_code(DF_EINVAL);
         }
     }
