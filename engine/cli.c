@@ -4,6 +4,8 @@
  */
 #include "dispflow.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,12 +609,97 @@ static int32_t period_after(int32_t start, int step)
     return df_date_parse(next, &out) == 0 ? out : start + 31;
 }
 
-/* One raster per period from --from to --as-of, on the grid of the whole
- * period's raster (so that they align), each OUT_yyyy-mm-dd.tif. */
-static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, df_density_opts *o,
-                                 const df_density_info *whole, int step)
+/* The periods from `from` to `as_of`, counted up to limit + 1. */
+static long count_periods(int32_t from, int32_t as_of, int step, long limit)
 {
-    char crs[64], path[4096];
+    long n = 0;
+    for (int32_t start = from; start <= as_of && n <= limit; start = period_after(start, step)) n++;
+    return n;
+}
+
+/* --step writes many files: they go to a folder beside OUT and are moved into
+ * place only when every one is written, so that an error or Ctrl-C leaves
+ * nothing behind and the files of an earlier run as they were. */
+#define DENSITY_MAX_PERIODS 1000 /* rasters of one --step run, unless --max-periods */
+
+typedef struct {
+    char dir[4096]; /* the staging folder, "" when none */
+    char out[4096]; /* the folder of OUT, with its slash, or "" */
+    char **names;   /* file names written into dir */
+    int n, cap;
+} staging;
+
+static int staging_open(staging *g, const char *out)
+{
+    const char *slash = strrchr(out, '/');
+    int len = slash ? (int)(slash - out) + 1 : 0;
+    snprintf(g->out, sizeof g->out, "%.*s", len, out);
+    if (snprintf(g->dir, sizeof g->dir, "%s.dispflow-periods-XXXXXX", g->out) >= (int)sizeof g->dir ||
+        !mkdtemp(g->dir)) {
+        fprintf(stderr, "dispflow: error: cannot make a folder beside %s: %s\n", out, strerror(errno));
+        g->dir[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* path in the staging folder for the file named like base (its last part);
+ * the name and the .qml beside it are remembered for the move */
+static const char *staging_path(staging *g, const char *base, char *path, size_t cap)
+{
+    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
+    if (g->n + 2 > g->cap) {
+        char **more = realloc(g->names, (size_t)(g->cap + 64) * sizeof *more);
+        if (!more) return fprintf(stderr, "dispflow: error: out of memory\n"), NULL;
+        g->names = more, g->cap += 64;
+    }
+    const char *dot = strrchr(name, '.');
+    char qml[1024];
+    snprintf(qml, sizeof qml, "%.*s.qml", dot ? (int)(dot - name) : (int)strlen(name), name);
+    g->names[g->n] = strdup(name), g->names[g->n + 1] = strdup(qml);
+    g->n += 2; /* freed by staging_close, NULL or not */
+    if (!g->names[g->n - 2] || !g->names[g->n - 1]) return fprintf(stderr, "dispflow: error: out of memory\n"), NULL;
+    if (snprintf(path, cap, "%s/%s", g->dir, name) < (int)cap) return path;
+    fprintf(stderr, "dispflow: error: the path is too long: %s/%s\n", g->dir, name);
+    return NULL;
+}
+
+/* Move every file into place (commit) or remove them; then the folder. */
+static int staging_close(staging *g, int commit)
+{
+    char from[8300], to[8300];
+    int rc = 0;
+    for (int i = 0; i < g->n; i++) {
+        if (!g->names[i]) continue;
+        snprintf(from, sizeof from, "%s/%s", g->dir, g->names[i]);
+        snprintf(to, sizeof to, "%s%s", g->out, g->names[i]);
+        if (commit && rc == 0 && access(from, F_OK) == 0 && rename(from, to) != 0) {
+            fprintf(stderr, "dispflow: error: cannot move %s to %s: %s\n", from, to, strerror(errno));
+            rc = -1;
+        }
+        free(g->names[i]);
+    }
+    free(g->names);
+    /* whatever is left (a cancel, a failed write): removed */
+    DIR *dir = g->dir[0] ? opendir(g->dir) : NULL;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(from, sizeof from, "%s/%s", g->dir, e->d_name);
+            unlink(from);
+        }
+    if (dir) closedir(dir);
+    if (g->dir[0]) rmdir(g->dir);
+    g->names = NULL, g->n = g->cap = 0, g->dir[0] = 0;
+    return rc;
+}
+
+/* One raster per period from --from to --as-of, on the grid of the whole
+ * period's raster (so that they align), each OUT_yyyy-mm-dd.tif, written
+ * into the staging folder. */
+static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, df_density_opts *o,
+                                 const df_density_info *whole, int step, staging *g)
+{
+    char crs[64], name[4096], path[4096];
     snprintf(crs, sizeof crs, "%s", whole->crs);
     o->t_srs = crs;
     o->has_extent = 1;
@@ -623,19 +710,20 @@ static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, d
     const char *dot = strrchr(jb->out, '.');
     int base = dot ? (int)(dot - jb->out) : (int)strlen(jb->out);
     df_status st = DF_OK;
-    int n = 0;
-    for (int32_t start = jb->jo.from; st == DF_OK && start <= jb->jo.as_of; n++) {
+    for (int32_t start = jb->jo.from; st == DF_OK && start <= jb->jo.as_of;) {
         int32_t next = period_after(start, step);
         char day[11];
         df_density *d = NULL;
         o->from = start;
         o->as_of = next - 1 < jb->jo.as_of ? next - 1 : jb->jo.as_of;
         df_date_format(start, day);
-        snprintf(path, sizeof path, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
+        snprintf(name, sizeof name, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
+        if (interrupted) return DF_ECANCELLED;
+        if (!staging_path(g, name, path, sizeof path)) return DF_EIO; /* said */
         st = go_on(df_density_run(ctx, &jb->ro, b, o, &d));
         if (st == DF_OK) st = go_on(df_density_write(ctx, d, path, jb->format, jb->nco ? jb->co : NULL));
         if (st == DF_OK && !quiet)
-            fprintf(stderr, "wrote %s (%ld points, %.1f people)\n", path, df_density_get_info(d)->points,
+            fprintf(stderr, "wrote %s (%ld points, %.1f people)\n", name, df_density_get_info(d)->points,
                     df_density_get_info(d)->total_weight);
         df_density_free(d);
         start = next;
@@ -674,7 +762,14 @@ static const char *usage_density =
     "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
     "  --mask                pixels whose centre lies outside the boundaries are nodata\n"
     "  --step day|week|month also one raster per period from --from to --as-of, on the\n"
-    "                        whole period's grid: OUT_yyyy-mm-dd.tif (the period's first day)\n"
+    "                        whole period's grid: OUT_yyyy-mm-dd.tif (the period's first day);\n"
+    "                        all moved into place together when every one is written\n"
+    "  --max-periods N       refuse --step with more than N periods (default 1000)\n"
+    "  --max-pixels N        refuse a grid of more than N pixels (default 50000000: 12 bytes\n"
+    "                        a pixel while it is made)\n"
+    "  --small-radius        accept a radius below the pixel size (refused by default: most\n"
+    "                        points would reach no pixel centre); the radius is at most 1000\n"
+    "                        pixels whatever the options\n"
     "  --choropleth FILE.tif the join's displaced per km2 (at --level, default the layer's\n"
     "                        own) burned on the same grid, to compare cell by cell\n"
     "  --raw                 raw sums of w k(u) (as QGIS's Heatmap 'Raw'), not people/km2\n"
@@ -696,6 +791,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     df_density_opts_init(&o);
     const char *weight_column = NULL, *boundaries = NULL, *choropleth = NULL;
     int step = 0, still = 0; /* step: 0 none, 1 day, 7 week, 31 month */
+    long max_periods = DENSITY_MAX_PERIODS;
     char map[512];
     /* the density options first; the rest are join's (records, -o, -co) */
     char *rest[256];
@@ -747,6 +843,16 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
             o.has_extent = 1, i += 4;
         } else if (!strcmp(a, "--mask")) {
             o.mask = 1;
+        } else if (!strcmp(a, "--small-radius")) {
+            o.small_radius = 1;
+        } else if (!strcmp(a, "--max-pixels") && v) {
+            char *end;
+            o.max_pixels = strtod(argv[++i], &end);
+            if (*end || !(o.max_pixels >= 1)) return bad_usage("--max-pixels is a number of pixels >= 1, not", v);
+        } else if (!strcmp(a, "--max-periods") && v) {
+            char *end;
+            max_periods = strtol(argv[++i], &end, 10);
+            if (*end || max_periods < 1) return bad_usage("--max-periods is a whole number >= 1, not", v);
         } else if (!strcmp(a, "--raw")) {
             o.raw = 1;
         } else if (!strcmp(a, "--status") && v) {
@@ -776,6 +882,23 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     if (still && (step || o.raw)) return bad_usage("--status still works on the whole period, in people/km2", NULL);
     if (step && (jb.jo.from == DF_NO_DATE || jb.jo.as_of == DF_NO_DATE))
         return bad_usage("--step needs --from and --as-of", NULL);
+    if (step) { /* issue 17 item 9: a bounded number of rasters, counted before any work */
+        long n = count_periods(jb.jo.from, jb.jo.as_of, step, max_periods);
+        if (n > max_periods) {
+            char from[11], to[11];
+            df_date_format(jb.jo.from, from), df_date_format(jb.jo.as_of, to);
+            fprintf(stderr,
+                    "dispflow: --step %s from %s to %s is more than %ld periods, over the limit of %ld rasters "
+                    "(--max-periods N allows more)\n",
+                    step == 1   ? "day"
+                    : step == 7 ? "week"
+                                : "month",
+                    from, to, max_periods, max_periods);
+            return df_status_exit_code(DF_EINVAL);
+        }
+    }
+    /* every option the library takes, checked before any work */
+    if (df_density_opts_check(ctx, &o) != DF_OK) return fail(ctx, DF_EINVAL);
     if (weight_column) {
         snprintf(map, sizeof map, "%s%sindividuals=%s", jb.ro.map ? jb.ro.map : "", jb.ro.map ? "," : "",
                  weight_column);
@@ -789,6 +912,16 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     snprintf(qml, sizeof qml, "%.*s.qml", stem, jb.out);
     const char *outputs[] = {jb.out, qml, choropleth};
     if ((rc = check_job_outputs(ctx, &jb, outputs, 3)) >= 0) return rc;
+    staging g = {0};
+    char main_path[4096];
+    const char *out = jb.out;
+    if (step) { /* the whole period's raster and the periods' go in together */
+        if (staging_open(&g, jb.out) != 0) return df_status_exit_code(DF_EIO);
+        if (!(out = staging_path(&g, jb.out, main_path, sizeof main_path))) {
+            staging_close(&g, 0);
+            return df_status_exit_code(DF_EIO);
+        }
+    }
     df_boundaries *b = NULL;
     df_density *d = NULL;
     df_status st = boundaries ? df_boundaries_load(ctx, &jb.bo, &b) : DF_OK;
@@ -799,7 +932,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
         st = go_on(df_join_run(ctx, b, &jb.ro, &jb.jo, &j));
     }
     if (st == DF_OK && still) st = df_density_still_displaced(ctx, d, j, b);
-    if (st == DF_OK) st = go_on(df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL));
+    if (st == DF_OK) st = go_on(df_density_write(ctx, d, out, jb.format, jb.nco ? jb.co : NULL));
     if (st == DF_OK && choropleth) st = go_on(df_density_write_choropleth(ctx, d, j, b, choropleth));
     df_join_free(j);
     if (st == DF_OK && !quiet) {
@@ -813,9 +946,11 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
                 df_kernel_name(in->kernel), in->radius, in->geotransform[1], in->width, in->height, in->crs,
                 in->total_weight, in->grid_weight, in->edge_loss, in->mask_loss, in->max, in->units, jb.out);
     }
-    if (st == DF_OK && step) st = density_periods(ctx, &jb, b, &o, df_density_get_info(d), step);
+    if (st == DF_OK && step) st = density_periods(ctx, &jb, b, &o, df_density_get_info(d), step, &g);
     df_density_free(d);
     df_boundaries_free(b);
+    st = go_on(st);
+    if (step && staging_close(&g, st == DF_OK) != 0) return df_status_exit_code(DF_EIO);
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 

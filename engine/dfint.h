@@ -305,8 +305,8 @@ struct df_job {
     int64_t flow_min, flow_top;
     double bend;
     /* [density] */
-    int density, density_status, kernel, bandwidth, mask;
-    double radius, pixel;
+    int density, density_status, kernel, bandwidth, mask, small_radius;
+    double radius, pixel, max_pixels;
     char *t_srs;
     /* [report] */
     int maps;
@@ -368,6 +368,8 @@ int df__sha256_file(const char *path, char hex[65]);
  * of docs/jobs.md. */
 typedef int (*df__job_visit)(const char *section, const char *key, const char *value, void *user);
 void df__job_each(const df_job *job, df__job_visit fn, void *user);
+/* The density options a job's run uses (checked when the job is loaded). */
+void df__job_density_opts(const df_job *job, df_density_opts *o);
 
 /* ---- publish.c: statistical disclosure control (docs/publish.md) ---------- */
 

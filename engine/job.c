@@ -89,6 +89,8 @@ static const struct key_def {
     {"density", "pixel", K_NUMBER, AT(pixel), NULL},
     {"density", "mask", K_BOOL, AT(mask), NULL},
     {"density", "t_srs", K_TEXT, AT(t_srs), NULL},
+    {"density", "small_radius", K_BOOL, AT(small_radius), NULL},
+    {"density", "max_pixels", K_NUMBER, AT(max_pixels), NULL},
     {"report", "maps", K_BOOL, AT(maps), NULL},
     {"publish", "enabled", K_BOOL, AT(publish), NULL},
     {"publish", "k", K_INT, AT(publish_k), NULL},
@@ -345,9 +347,36 @@ static void defaults(df_job *job)
     job->radius = 5000;
     job->pixel = 1000;
     job->mask = 1;
+    job->max_pixels = DF_DENSITY_MAX_PIXELS;
     job->maps = 1;
     job->publish_k = 5;
     job->top_flows = 10;
+}
+
+/* The density options the run will use: what the stage would refuse is
+ * refused here, before any work (issue 17 item 8). */
+void df__job_density_opts(const df_job *job, df_density_opts *o)
+{
+    df_density_opts_init(o);
+    o->kernel = (df_kernel)job->kernel;
+    o->radius = job->radius;
+    o->bandwidth = (df_bandwidth)job->bandwidth;
+    o->pixel = job->pixel;
+    o->t_srs = job->t_srs;
+    o->mask = job->mask;
+    o->small_radius = job->small_radius;
+    o->max_pixels = job->max_pixels;
+}
+
+static df_status check_density(df_ctx *ctx, const df_job *job)
+{
+    df_density_opts o;
+    if (!job->density) return DF_OK;
+    df__job_density_opts(job, &o);
+    if (df_density_opts_check(ctx, &o) == DF_OK) return DF_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
+    return df__error(ctx, DF_EINVAL, "%s: [density] %s", job->path, why);
 }
 
 /* Keys that need one another, checked once the whole file is read. */
@@ -376,6 +405,8 @@ static df_status check_whole(df_ctx *ctx, df_job *job)
                          job->finest);
     if (job->from != DF_NO_DATE && job->as_of != DF_NO_DATE && job->from > job->as_of)
         return df__error(ctx, DF_EINVAL, "%s: [job] from is after as_of", job->path);
+    df_status st = check_density(ctx, job);
+    if (st != DF_OK) return st;
     /* the output folder's parent must exist: the bundle is made beside it */
     char *slash = strrchr(job->output, '/');
     if (slash && slash != job->output) {

@@ -53,6 +53,7 @@ typedef struct {
     void *outer_user;
     int stage, nstages;
     const char *stage_name;
+    double sub_lo, sub_hi; /* a stage of two parts reports each in its own slice of the stage */
 } run;
 
 /* ---- progress: each stage a slice of the bar ------------------------------- */
@@ -63,6 +64,7 @@ static int stage_progress(double fraction, const char *inner, void *user)
     char label[128];
     snprintf(label, sizeof label, "%s%s%s", r->stage_name, inner && strcmp(inner, r->stage_name) ? ": " : "",
              inner && strcmp(inner, r->stage_name) ? inner : "");
+    fraction = r->sub_lo + fraction * (r->sub_hi - r->sub_lo);
     return r->outer_fn ? r->outer_fn((r->stage + fraction) / r->nstages, label, r->outer_user) : 1;
 }
 
@@ -82,6 +84,7 @@ static int begin(df_ctx *ctx, run *r, const char *name)
 {
     if (r->stage_name) r->stage++;
     r->stage_name = name;
+    r->sub_lo = 0, r->sub_hi = 1;
     df__log(ctx, DF_LOG_DEBUG, "run: %s", name);
     return df__progress(ctx, 0, name);
 }
@@ -515,18 +518,15 @@ static df_status compute(df_ctx *ctx, run *r)
     if (job->density) {
         BEGIN("density");
         df_density_opts dopt;
-        df_density_opts_init(&dopt);
-        dopt.kernel = (df_kernel)job->kernel;
-        dopt.radius = job->radius;
-        dopt.bandwidth = (df_bandwidth)job->bandwidth;
-        dopt.pixel = job->pixel;
-        dopt.t_srs = job->t_srs;
-        dopt.mask = job->mask;
+        df__job_density_opts(job, &dopt); /* as the job's check saw them */
         /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
         dopt.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
         dopt.from = bal->from;
         dopt.as_of = bal->as_of;
+        /* with publish, the support grid is a second density run: each half the stage */
+        r->sub_hi = job->publish ? 0.5 : 1;
         if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &dopt, &r->density)) != DF_OK) return st;
+        r->sub_lo = r->sub_hi, r->sub_hi = 1;
         if (job->density_status == 3 &&
             (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
             return st;

@@ -526,9 +526,24 @@ typedef struct {
     int status;          /* -1 all (default), DF_DISPLACED or DF_RETURNED only */
     int32_t from, as_of; /* dates counted, inclusive; DF_NO_DATE = open */
     int threads;         /* 0 = all cores */
+    int small_radius;    /* 1: accept a radius below the pixel size (refused by default) */
+    double max_pixels;   /* refuse larger grids; DF_DENSITY_MAX_PIXELS by default */
 } df_density_opts;
 
+/* Limits that bound a density's time and memory (docs/density.md):
+ * the radius is at most DF_DENSITY_MAX_RATIO pixels (a disc of at most
+ * π 10⁶ pixels a point); the grid at most max_pixels pixels (12 bytes
+ * each while it is made); the radius at least the pixel size unless
+ * small_radius, and at least DF_DENSITY_MIN_RADIUS units even then. */
+#define DF_DENSITY_MAX_RATIO  1000
+#define DF_DENSITY_MAX_PIXELS 50000000.0
+#define DF_DENSITY_MIN_RADIUS 0.001
+
 void df_density_opts_init(df_density_opts *opts);
+/* Check the options before any work: pixel, radius (finite, within the
+ * limits above), kernel, and with has_extent the extent and its grid size.
+ * DF_EINVAL with a message naming the option and the limit. */
+df_status df_density_opts_check(df_ctx *ctx, const df_density_opts *opts);
 
 typedef struct df_density df_density;
 

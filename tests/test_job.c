@@ -337,6 +337,60 @@ TEST(failed_or_cancelled_run_keeps_the_previous_bundle)
     EXPECT_INT(leftovers(tmpdir), 0);
 }
 
+/* issue 17 item 8 (and 16): the job checker refuses the density options the
+ * stage would refuse, before any work, naming the file and the limit. */
+TEST(job_checker_refuses_what_density_would_item8)
+{
+    char text[4096], msg[1024];
+    const char *head = GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[density]\n%s";
+    snprintf(text, sizeof text, head, cwd, "radius = 1000000000\npixel = 100\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_EINVAL);
+    EXPECT(strstr(msg, "job.ini: [density]") && strstr(msg, "limit of 1000 pixels"));
+    printf("  %s\n", msg);
+    snprintf(text, sizeof text, head, cwd, "radius = 10\npixel = 1000\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_EINVAL);
+    EXPECT(strstr(msg, "below the pixel size") != NULL);
+    snprintf(text, sizeof text, head, cwd, "radius = 10\npixel = 1000\nsmall_radius = yes\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_OK);
+    /* a density that is not made is not checked */
+    snprintf(text, sizeof text, head, cwd, "enabled = no\nradius = 10\npixel = 1000\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_OK);
+}
+
+/* issue 17 item 23: the progress of a whole run never goes back, also inside
+ * the density stage (reading, then the grid; with publish, the support grid
+ * too). */
+static double progress_last;
+static int progress_back, progress_density;
+
+static int watch_progress(double fraction, const char *stage, void *user)
+{
+    (void)user;
+    if (fraction < progress_last - 1e-12) {
+        if (progress_back++ < 3) printf("  back: %.4f after %.4f (%s)\n", fraction, progress_last, stage);
+    }
+    progress_last = fraction;
+    progress_density += !strncmp(stage, "density", 7);
+    return 1;
+}
+
+TEST(progress_never_goes_back_item23)
+{
+    char job[1200], text[8192], msg[1024];
+    snprintf(job, sizeof job, "%s/publish.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = published\n[records]\npath = sample.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n"
+             "[density]\nradius = 10000\npixel = 2000\n[publish]\nenabled = yes\n",
+             cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, watch_progress, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    EXPECT_INT(progress_back, 0);
+    EXPECT(progress_density >= 4); /* reading and grid, twice */
+    EXPECT_NEAR(progress_last, 1.0, 1e-12);
+}
+
 /* The synthetic Mosul table: the sitrep's headline equals the ground truth,
  * every level adds up, and the flows out of the corridor add up to the
  * displaced. */
@@ -420,6 +474,8 @@ int main(void)
     RUN(paths_resolve_against_the_job_file);
     RUN(run_default_bundle_complete_and_reproducible);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
+    RUN(job_checker_refuses_what_density_would_item8);
+    RUN(progress_never_goes_back_item23);
     RUN(mosul_bundle_equals_truth);
     harness_remove_dir(tmpdir);
     return harness_done();
