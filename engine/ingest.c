@@ -176,8 +176,8 @@ static const char *column_label(const df__source *src, int col, char *buf, size_
     return buf;
 }
 
-static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__source *src, column_map *m, char *how,
-                                    size_t cap)
+static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__source *src, int ncols, column_map *m,
+                                    char *how, size_t cap)
 {
     const char *p = map;
     while (p && *p) {
@@ -206,6 +206,9 @@ static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__sour
         if (*col && *end == '\0') {
             c = (int)num - 1; /* 1-based column number */
             if (num < 1 || num > 100000) return df__error(ctx, DF_EINVAL, "--map: column number %s out of range", col);
+            if (ncols > 0 && num > ncols) /* issue 17 item 18: never a column of empty values */
+                return df__error(ctx, DF_ESCHEMA, "%s: --map %s=%s: the file has only %d column%s", src->path, item,
+                                 col, ncols, ncols == 1 ? "" : "s");
         } else {
             for (int k = 0; k < src->nheader && c < 0; k++)
                 if (strcasecmp(src->header[k], col) == 0) c = k;
@@ -296,6 +299,14 @@ static void trim_cells(char **cells, size_t *lens, int n)
             cells[i][--lens[i]] = '\0';
 }
 
+/* A number Excel shows as a date: its serial day count, 1950 to 2099
+ * (18264 .. 73050), possibly with a fraction of a day. */
+static int is_excel_serial(const char *s)
+{
+    double v;
+    return df__parse_double(s, strlen(s), &v) == 0 && v >= 18264 && v < 73051;
+}
+
 /* Returns 1 to go on, 0 when the callback asked to stop. */
 static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
 {
@@ -326,11 +337,22 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.families = -1;
 
     const char *s;
+    size_t len;
     if (col[DF_FIELD_DATE] >= 0) {
-        s = cell(cells, n, col[DF_FIELD_DATE]);
-        if (!s || df_date_parse(s, &rec.date) != 0)
+        s = cell_len(cells, lens, n, col[DF_FIELD_DATE], &len);
+        if (s && strlen(s) != len) /* "2016-10-17\0junk" is not a date (issue 17 item 18) */
+            return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_ENCODING, "a NUL byte in a date"), 1;
+        if (!s || df_date_parse(s, &rec.date) != 0) {
+            r->stats->excel_dates += s && is_excel_serial(s);
             return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_DATE, s ? s : "(empty)"), 1;
+        }
     }
+    /* a NUL in any other mapped column (coordinates: the text columns are
+     * checked above, the counts below) */
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (col[f] >= 0 && col[f] < n && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS &&
+            memchr(cells[col[f]], '\0', lens[col[f]]))
+            return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
     if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec.status) != 0)
         return reject(r, line, col[DF_FIELD_STATUS], DF_REJECT_BAD_STATUS, s), 1;
 
@@ -338,7 +360,6 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     int64_t fam = -1, ind = -1;
     const int count_cols[2] = {col[DF_FIELD_FAMILIES], col[DF_FIELD_INDIVIDUALS]};
     int64_t *count_out[2] = {&fam, &ind};
-    size_t len;
     for (int k = 0; k < 2; k++) {
         if (!(s = cell_len(cells, lens, n, count_cols[k], &len))) continue;
         if (strlen(s) != len) /* a NUL byte inside: not text at all */
@@ -442,6 +463,17 @@ static void opened_close(opened *o)
     df__source_close(&o->src);
 }
 
+/* The header and HXL rows: a NUL byte would cut a name short and hide
+ * the column (issue 17 item 18). */
+static df_status no_nul(df_ctx *ctx, const char *path, long line, char **cells, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(cells[i]) != lens[i])
+            return df__error(ctx, DF_EFORMAT, "%s:%ld: column %d (\"%s...\"): a NUL byte in the header", path, line,
+                             i + 1, cells[i]);
+    return DF_OK;
+}
+
 static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
 {
     df__source *src = &o->src;
@@ -463,6 +495,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
         if (rc < 0) return ctx->status;
         if (rc == 0) return df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
+        if ((st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
         int header = opts->header;
         if (header < 0) {
             int numeric = 0, filled = 0;
@@ -474,13 +507,16 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
     }
 
     char how[sizeof stats->columns] = "";
-    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, map, how, sizeof how)) != DF_OK) return st;
+    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, src->nheader ? src->nheader : o->held.n, map, how,
+                                              sizeof how)) != DF_OK)
+        return st;
 
     /* an HXL tag row under the header? */
     if (src->nheader > 0 && src->kind == DF__SRC_CSV) {
         rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
         if (rc < 0) return ctx->status;
         if (rc == 1 && is_hxl_row(cells, n)) {
+            if ((st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
             for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
                 df_field f = hxl_tags[t].field;
                 for (int i = 0; i < n && map->col[f] < 0; i++) {
@@ -588,9 +624,15 @@ static df_status read_rows(reader *r, opened *o)
     return rc < 0 ? r->ctx->status : DF_OK;
 }
 
+#define EXCEL_HINT                                                                                                     \
+    "Excel serial day numbers (42675 = 2016-11-01): format the column as dates (yyyy-mm-dd) in the spreadsheet "       \
+    "and save it again"
+
 /* A file whose rows are all rejected as not UTF-8 is in another encoding:
- * an error for the whole file, with the way out. A file without data rows
- * is worth a warning. */
+ * an error for the whole file, with the way out. A file whose rows are all
+ * rejected for any other reason is an error too, the reasons counted
+ * (issue 17 item 15): an empty result is not a success. A file without data
+ * rows is worth a warning. */
 static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_read_stats *stats)
 {
     if (stats->rows > 0 && stats->rejected_by[DF_REJECT_BAD_ENCODING] == stats->rows)
@@ -598,6 +640,21 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
                          "%s: no row is UTF-8 text: the file is in another encoding (Arabic Windows files: "
                          "iconv -f CP1256 -t UTF-8 %s > converted.csv)",
                          opts->path, opts->path);
+    if (stats->rows > 0 && stats->valid == 0) {
+        char why[256] = "";
+        for (int k = 0; k < DF_REJECT_COUNT; k++) {
+            size_t used = strlen(why);
+            if (stats->rejected_by[k])
+                snprintf(why + used, sizeof why - used, "%s%s %ld", used ? ", " : "", reject_names[k],
+                         stats->rejected_by[k]);
+        }
+        int excel = stats->excel_dates == stats->rejected_by[DF_REJECT_BAD_DATE] && stats->excel_dates > 0;
+        return df__error(ctx, DF_EFORMAT, "%s: every one of the %ld rows was rejected (%s)%s%s", opts->path,
+                         stats->rows, why, excel ? ": the dates are " : "", excel ? EXCEL_HINT : "");
+    }
+    if (stats->excel_dates > 0)
+        df__log(ctx, DF_LOG_WARN, "%s: rejected dates that look like " EXCEL_HINT ": %ld", opts->path,
+                stats->excel_dates);
     if (stats->rows == 0) df__log(ctx, DF_LOG_WARN, "%s: no data rows", opts->path);
     return DF_OK;
 }
@@ -779,6 +836,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         stats->rows += p->stats.rows;
         stats->valid += p->stats.valid;
         stats->rejected += p->stats.rejected;
+        stats->excel_dates += p->stats.excel_dates;
         if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
             st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
         else

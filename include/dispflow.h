@@ -235,6 +235,7 @@ typedef struct {
     long rejected; /* rows rejected; rows == valid + rejected */
     long rejected_by[DF_REJECT_COUNT];
     int64_t individuals_valid; /* total individuals of the valid rows */
+    long excel_dates;          /* bad dates that look like Excel serial day numbers (42675) */
     char columns[512];         /* how columns were found, for the log */
 } df_read_stats;
 

@@ -460,6 +460,63 @@ TEST(distinct_unmatched_names_are_linear)
     remove(path);
 }
 
+/* issue 17 item 15: a file whose rows are all rejected fails as a whole
+ * (exit 5), the reasons counted; dates that are Excel serial day numbers get
+ * their own hint, also when only some rows have them */
+TEST(every_row_rejected_is_a_file_failure)
+{
+    df_read_stats st;
+    EXPECT_INT(read_records(BAD "excel_serial_dates.csv", &st), DF_EFORMAT);
+    EXPECT_STR(rejections, "2:Date:bad-date:42675|3:Date:bad-date:42676|4:Date:bad-date:42677.5");
+    EXPECT_INT(st.excel_dates, 3);
+    join_fails(BAD "excel_serial_dates.csv", UNITS, df_status_exit_code(DF_EFORMAT),
+               "excel_serial_dates.csv: every one of the 3 rows was rejected (bad-date 3)",
+               "Excel serial day numbers (42675 = 2016-11-01)");
+    /* any reason: two negative counts and a ragged row */
+    char path[512];
+    snprintf(path, sizeof path, "%s/all_rejected.csv", tmpdir);
+    write_text(path, "Governorate,Individuals\nAlpha,-1\nBeta,-2\nAlpha,3,x\n");
+    join_fails(path, UNITS, df_status_exit_code(DF_EFORMAT), "all_rejected.csv: every one of the 3 rows was rejected",
+               "(negative-count 2, ragged-row 1)");
+    /* one Excel date among good ones: the join runs, and says what it is */
+    write_text(path, "Date,Governorate,Individuals\n42675,Alpha,1\n2016-11-01,Beta,2\n");
+    join_ok(path, UNITS);
+    EXPECT(strstr(out, "rejected dates that look like Excel serial day numbers (42675 = 2016-11-01): format the "
+                       "column as dates (yyyy-mm-dd) in the spreadsheet and save it again: 1") != NULL);
+}
+
+/* issue 17 item 18: a NUL byte is bad-encoding wherever it stands: in a
+ * date (the parser saw "2016-10-17" and took it), in a coordinate, in the
+ * header (it cut "Individuals" short and hid the count column); and a
+ * mapping to a column the file does not have is an error, not a column of
+ * empty values */
+TEST(nul_anywhere_and_missing_mapped_column)
+{
+    df_read_stats st;
+    EXPECT_INT(read_records(BAD "nul_in_date.csv", &st), DF_OK);
+    EXPECT_STR(rejections, "2:Date:bad-encoding:a NUL byte in a date|4:Latitude:bad-encoding:a NUL byte in a value");
+    EXPECT_INT(st.valid, 1);
+    join_fails(BAD "nul_in_header.csv", UNITS, df_status_exit_code(DF_EFORMAT), "nul_in_header.csv:1: column 5",
+               "a NUL byte in the header");
+    char args[2048], outp[512];
+    snprintf(outp, sizeof outp, "%s/map.csv", tmpdir);
+    write_text(outp, previous);
+    snprintf(args, sizeof args,
+             "join --records " BAD "count_over_32bit.csv --map individuals=6 --boundaries " UNITS " --level adm1 -o %s",
+             outp);
+    EXPECT_INT(run(args), df_status_exit_code(DF_ESCHEMA));
+    EXPECT(strstr(out, "count_over_32bit.csv: --map individuals=6: the file has only 5 columns") != NULL);
+    EXPECT_STR(slurp(outp), previous);
+    /* headerless: the first row gives the number of columns */
+    char rec[512];
+    snprintf(rec, sizeof rec, "%s/headerless.csv", tmpdir);
+    write_text(rec, "2016-10-17,Alpha,33.5,43.5,10\n");
+    snprintf(args, sizeof args,
+             "join --records %s --map adm1=2,individuals=7 --boundaries " UNITS " --level adm1 -o %s", rec, outp);
+    EXPECT_INT(run(args), df_status_exit_code(DF_ESCHEMA));
+    EXPECT(strstr(out, "--map individuals=7: the file has only 5 columns") != NULL);
+}
+
 /* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
 
 static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
@@ -527,6 +584,8 @@ int main(int argc, char **argv)
     RUN(duplicate_pcodes);
     RUN(xlsx_with_merged_header_cells);
     RUN(distinct_unmatched_names_are_linear);
+    RUN(every_row_rejected_is_a_file_failure);
+    RUN(nul_anywhere_and_missing_mapped_column);
     RUN(fuzz_regressions_replay);
     harness_remove_dir(tmpdir);
     return harness_done();
