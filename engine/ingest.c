@@ -422,13 +422,25 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     return r->on_record(&rec, r->user) == 0;
 }
 
+/* A row of the next kind: 1 a row, 2 a CSV record skipped for a field over
+ * DF__CSV_MAX_FIELD (n the field's number). Returns as handle_row. */
+static int handle_next(reader *r, int rc, char **cells, size_t *lens, int n, long line)
+{
+    if (rc == 1) return handle_row(r, cells, lens, n, line);
+    char detail[64];
+    snprintf(detail, sizeof detail, "longer than %zu MB", DF__CSV_MAX_FIELD >> 20);
+    r->stats->rows++;
+    return reject(r, line, n - 1, DF_REJECT_FIELD_TOO_LONG, detail), 1;
+}
+
 /* ---- the read ------------------------------------------------------------------- */
 
-/* A copy of one row, kept while the reader's buffer moves on. */
+/* A copy of one row, kept while the reader's buffer moves on (rc 2: a
+ * record skipped for a long field, n its number, no cells). */
 typedef struct {
     char **cells;
     size_t *lens;
-    int n;
+    int n, rc;
     long line;
 } held_row;
 
@@ -438,6 +450,7 @@ static int keep_row(held_row *h, char **cells, size_t *lens, int n, long line)
     h->lens = calloc((size_t)n + 1, sizeof *h->lens);
     if (!h->cells || !h->lens) return -1;
     h->n = n;
+    h->rc = 1;
     h->line = line;
     for (int i = 0; i < n; i++) {
         if (!(h->cells[i] = malloc(lens[i] + 1))) return -1;
@@ -457,7 +470,7 @@ typedef struct {
 
 static void opened_close(opened *o)
 {
-    for (int i = 0; i < o->held.n; i++) free(o->held.cells[i]);
+    for (int i = 0; o->held.cells && i < o->held.n; i++) free(o->held.cells[i]);
     free(o->held.cells);
     free(o->held.lens);
     df__source_close(&o->src);
@@ -504,6 +517,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         }
         if (header ? df__source_set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
             return df__error(ctx, DF_ENOMEM, "out of memory");
+        df__csv_skip_long(src->csv); /* a data row with a huge field is rejected, not held */
     }
 
     char how[sizeof stats->columns] = "";
@@ -530,6 +544,8 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             }
         } else if (rc == 1 && keep_row(&o->held, cells, lens, n, line) != 0) {
             return df__error(ctx, DF_ENOMEM, "out of memory"); /* a data row: handled first */
+        } else if (rc == 2) {
+            o->held = (held_row){NULL, NULL, n, 2, line};
         }
     }
 
@@ -615,10 +631,10 @@ static df_status read_rows(reader *r, opened *o)
     int n, rc;
     long line, rows = 0;
     uint64_t size = o->src.kind == DF__SRC_CSV ? file_size(o->src.path) : 0;
-    if (o->held.cells && !handle_row(r, o->held.cells, o->held.lens, o->held.n, o->held.line))
+    if (o->held.rc && !handle_next(r, o->held.rc, o->held.cells, o->held.lens, o->held.n, o->held.line))
         return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
-    while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1)
-        if (!handle_row(r, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
+    while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(r, rc, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
             return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
     df__progress(r->ctx, 1.0, "reading records");
     return rc < 0 ? r->ctx->status : DF_OK;
@@ -724,8 +740,9 @@ static void *piece_main(void *arg)
         return p->failed = 1, NULL;
     reader_init(&r, &p->err, p->opts, p->o, p->on_record, keep_reject, p->user, p, &p->stats);
     r.lines_unknown = 1;
-    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1)
-        if (!handle_row(&r, cells, lens, n, line)) {
+    df__csv_skip_long(csv);
+    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(&r, rc, cells, lens, n, line)) {
             df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
             break;
         }
@@ -807,7 +824,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         goto done;
     }
     /* the row kept while looking for the header goes first, here */
-    if (o.held.cells && !handle_row(&r, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
+    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
         st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
         goto done;
     }

@@ -204,7 +204,8 @@ void df_record_opts_init(df_record_opts *opts);
     XX(NULL_ISLAND, "null-island")                                                                                     \
     XX(BAD_STATUS, "bad-status")                                                                                       \
     XX(RAGGED_ROW, "ragged-row")                                                                                       \
-    XX(BAD_ENCODING, "bad-encoding")
+    XX(BAD_ENCODING, "bad-encoding")                                                                                   \
+    XX(FIELD_TOO_LONG, "field-too-long")
 
 typedef enum {
 #define DF_XX_REJECT(name, key) DF_REJECT_##name,
