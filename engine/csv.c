@@ -365,11 +365,20 @@ void df__csv_close(df_csv *c)
     free(c);
 }
 
+/* A cell a spreadsheet would run as a formula (OWASP "CSV injection"): it
+ * starts with = + - @ TAB or CR and is not a number (-5 stays -5). */
+static int formula_like(const char *s)
+{
+    double v;
+    return strchr("=+-@\t\r", *s) && df__parse_double(s, strlen(s), &v) != 0;
+}
+
 int df__csv_put(FILE *f, const char *s)
 {
     if (!s || !*s) return 0;
-    if (!strpbrk(s, ",\"\r\n")) return fputs(s, f) == EOF ? -1 : 0;
-    if (fputc('"', f) == EOF) return -1;
+    int formula = formula_like(s);
+    if (!formula && !strpbrk(s, ",\"\r\n")) return fputs(s, f) == EOF ? -1 : 0;
+    if (fputc('"', f) == EOF || (formula && fputc('\'', f) == EOF)) return -1; /* "'=1+2": text, quoted */
     for (; *s; s++)
         if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF) return -1;
     return fputc('"', f) == EOF ? -1 : 0;

@@ -255,8 +255,10 @@ long df__csv_line(const df_csv *csv);
  * from 1 at the range's first record. */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
-/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty).
- * 0 ok, -1 on a write error. */
+/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty);
+ * a text a spreadsheet would run as a formula (=, +, -, @ first, not a
+ * number) is quoted behind a ' (OWASP CSV injection). 0 ok, -1 on a write
+ * error. */
 int df__csv_put(FILE *f, const char *s);
 
 /* ---- flows.c ------------------------------------------------------------- */

@@ -573,6 +573,37 @@ TEST(huge_field_is_rejected_not_held)
     remove(path);
 }
 
+/* issue 17 item 24: a boundary or place name a spreadsheet would run as a
+ * formula (OWASP CSV injection) is written to CSV as quoted text behind a
+ * ' ; a name that is a number (-5) stays as it is */
+TEST(csv_injection_is_defused)
+{
+    char units[512], outp[512], logp[512], args[2048];
+    snprintf(units, sizeof units, "%s/formula_units.geojson", tmpdir);
+    write_text(units,
+               "{\"type\":\"FeatureCollection\",\"features\":["
+               "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG01\",\"ADM1_EN\":"
+               "\"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\"},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+               "[[[43,33],[44,33],[44,34],[43,34],[43,33]]]}},"
+               "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG02\",\"ADM1_EN\":\"-5\"},\"geometry\":"
+               "{\"type\":\"Polygon\",\"coordinates\":[[[44,33],[45,33],[45,34],[44,34],[44,33]]]}},"
+               "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG03\",\"ADM1_EN\":\"@SUM(A1)\"},\"geometry\":"
+               "{\"type\":\"Polygon\",\"coordinates\":[[[46,33],[47,33],[47,34],[46,34],[46,33]]]}}]}");
+    snprintf(outp, sizeof outp, "%s/formula.csv", tmpdir);
+    snprintf(logp, sizeof logp, "%s/formula-log.csv", tmpdir);
+    snprintf(args, sizeof args, "join -q --records " BAD "points_only.csv --boundaries %s --level adm1 -o %s --log %s",
+             units, outp, logp);
+    EXPECT_INT(run(args), 0);
+    const char *csv = slurp(outp);
+    EXPECT(strstr(csv, "\nIQG01,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",,10,") != NULL);
+    EXPECT(strstr(csv, "\nIQG02,-5,,20,") != NULL);
+    EXPECT(strstr(csv, "\nIQG03,\"'@SUM(A1)\",,40,") != NULL);
+    EXPECT(strstr(csv, ",=") == NULL && strstr(csv, ",@") == NULL);
+    const char *log = slurp(logp);
+    EXPECT(strstr(log, ",IQG01,\"'=HYPERLINK(") != NULL);
+    EXPECT(strstr(log, ",IQG03,\"'@SUM(A1)\",") != NULL);
+}
+
 /* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
 
 static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
@@ -643,6 +674,7 @@ int main(int argc, char **argv)
     RUN(every_row_rejected_is_a_file_failure);
     RUN(nul_anywhere_and_missing_mapped_column);
     RUN(huge_field_is_rejected_not_held);
+    RUN(csv_injection_is_defused);
     RUN(fuzz_regressions_replay);
     harness_remove_dir(tmpdir);
     return harness_done();
