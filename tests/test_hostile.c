@@ -604,6 +604,45 @@ TEST(csv_injection_is_defused)
     EXPECT(strstr(log, ",IQG03,\"'@SUM(A1)\",") != NULL);
 }
 
+/* issue 17 item 13: boundary coordinates that are not degrees fail the load
+ * (exit 5) and say why: a layer in metres without its .prj (it failed as
+ * "out of memory", exit 3), a latitude of 100, a longitude of 1e308 (exit 0
+ * with wrong areas) */
+TEST(boundary_coordinates_not_degrees)
+{
+    char path[512];
+    if (have_ogr2ogr()) {
+        const char *shp = make_shapefile("metres_noprj", "EPSG:32638", "prj");
+        join_fails(BAD "points_only.csv", shp, df_status_exit_code(DF_EFORMAT),
+                   "metres_noprj/u.shp: feature 1 (IQG01 Alpha)",
+                   "coordinates are not degrees (x 313153 to 407650, y 3.65173e+06 to 3.76396e+06): is the .prj "
+                   "missing?");
+    } else {
+        printf("SKIPPED %s (the shapefile case): ogr2ogr is absent\n", __func__);
+    }
+    static const char *const cases[][2] = {
+        {"[43,34],[43,33]", "[43,100],[43,33]"},
+        {"[45,33],[45,34]", "[1e308,33],[45,34]"},
+    };
+    static const char *const want[] = {"feature 1 (IQG01 Alpha): coordinates are not degrees (x 43 to 44, y 33 to 100, "
+                                       "in WGS 84): is the layer's CRS wrong?",
+                                       "feature 2 (IQG02 Beta): coordinates are not degrees (x 44 to 1e+308"};
+    for (int k = 0; k < 2; k++) {
+        char text[2048];
+        snprintf(text, sizeof text, "%s", slurp(UNITS));
+        char *at = strstr(text, cases[k][0]);
+        if (!at) {
+            HARNESS_FAIL("%s not in " UNITS, cases[k][0]);
+            continue;
+        }
+        char edited[2048];
+        snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, cases[k][1], at + strlen(cases[k][0]));
+        snprintf(path, sizeof path, "%s/not_degrees_%d.geojson", tmpdir, k);
+        write_text(path, edited);
+        join_fails(BAD "points_only.csv", path, df_status_exit_code(DF_EFORMAT), "not_degrees_", want[k]);
+    }
+}
+
 /* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
 
 static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
@@ -675,6 +714,7 @@ int main(int argc, char **argv)
     RUN(nul_anywhere_and_missing_mapped_column);
     RUN(huge_field_is_rejected_not_held);
     RUN(csv_injection_is_defused);
+    RUN(boundary_coordinates_not_degrees);
     RUN(fuzz_regressions_replay);
     harness_remove_dir(tmpdir);
     return harness_done();
