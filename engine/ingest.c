@@ -568,6 +568,22 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         map->col[DF_FIELD_LAT] = src->nheader - 1;
         note(how, sizeof how, "lon/lat", "point geometry", "OGR");
     }
+    /* one coordinate column without the other: every row would be rejected
+     * although its names may match; the names are used (issue 17 item 14) */
+    if ((map->col[DF_FIELD_LAT] < 0) != (map->col[DF_FIELD_LON] < 0)) {
+        int has_lat = map->col[DF_FIELD_LAT] >= 0;
+        char buf[32];
+        df__log(ctx, DF_LOG_WARN,
+                "%s: the coordinates are incomplete: a %s column (%s) and no %s column; the rows are placed by their "
+                "names and P-codes only (map the other with --map %s=COLUMN)",
+                opts->path, has_lat ? "latitude" : "longitude",
+                column_label(src, map->col[has_lat ? DF_FIELD_LAT : DF_FIELD_LON], buf, sizeof buf),
+                has_lat ? "longitude" : "latitude", has_lat ? "lon" : "lat");
+        map->col[DF_FIELD_LAT] = map->col[DF_FIELD_LON] = -1;
+        size_t used = strlen(how);
+        snprintf(how + used, sizeof how - used, "; %s unused: no %s column", has_lat ? "lat" : "lon",
+                 has_lat ? "longitude" : "latitude");
+    }
     snprintf(stats->columns, sizeof stats->columns, "%s", how);
     if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0) {
         /* GDAL names the columns Field1, Field2 ... when it finds no header

@@ -643,6 +643,29 @@ TEST(boundary_coordinates_not_degrees)
     }
 }
 
+/* issue 17 item 14: a latitude column without a longitude column (or the
+ * reverse) rejected every row as bad-coordinates although the names match:
+ * the names are used, with a warning that the coordinates are incomplete */
+TEST(one_coordinate_column_uses_the_names)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/lat_only.csv", tmpdir);
+    write_text(path, "Date,Governorate,Latitude,Individuals\n2016-10-17,Alpha,33.5,10\n2016-10-18,Beta,33.5,20\n");
+    df_read_stats st;
+    EXPECT_INT(read_records(path, &st), DF_OK);
+    EXPECT_INT(st.valid, 2);
+    EXPECT_STR(rejections, "");
+    const char *csv = join_ok(path, UNITS);
+    EXPECT(strstr(csv, "IQG01,Alpha,,10,") != NULL);
+    EXPECT(strstr(csv, "IQG02,Beta,,20,") != NULL);
+    EXPECT(strstr(out, "lat_only.csv: the coordinates are incomplete: a latitude column (Latitude) and no longitude "
+                       "column; the rows are placed by their names and P-codes only") != NULL);
+    write_text(path, "Governorate,Lon,Individuals\nAlpha,43.5,10\n");
+    csv = join_ok(path, UNITS);
+    EXPECT(strstr(csv, "IQG01,Alpha,,10,") != NULL);
+    EXPECT(strstr(out, "a longitude column (Lon) and no latitude column") != NULL);
+}
+
 /* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
 
 static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
@@ -715,6 +738,7 @@ int main(int argc, char **argv)
     RUN(huge_field_is_rejected_not_held);
     RUN(csv_injection_is_defused);
     RUN(boundary_coordinates_not_degrees);
+    RUN(one_coordinate_column_uses_the_names);
     RUN(fuzz_regressions_replay);
     harness_remove_dir(tmpdir);
     return harness_done();
