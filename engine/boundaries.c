@@ -389,6 +389,23 @@ static int level_add(GEOSContextHandle_t h, level_data *L, int *cap, const char 
     return u->pcode && u->name ? 0 : -1;
 }
 
+/* Are the feature's coordinates, in WGS84 now, longitude and latitude? A
+ * layer in metres without a .prj (or lat 100, or lon 1e308) would give
+ * wrong areas and an index the size of the numbers (issue 17 item 13). */
+static df_status check_degrees(df_ctx *ctx, OGRGeometryH og, OGRSpatialReferenceH srs, int reprojected,
+                               const char *path, long fno, const char *pcode, const char *name)
+{
+    OGREnvelope e;
+    OGR_G_GetEnvelope(og, &e);
+    if (e.MinX >= -180.000001 && e.MaxX <= 180.000001 && e.MinY >= -90.000001 && e.MaxY <= 90.000001) return DF_OK;
+    char crs[300] = "";
+    if (srs) snprintf(crs, sizeof crs, ", %s %s", reprojected ? "reprojected from" : "in", OSRGetName(srs));
+    return df__error(ctx, DF_EFORMAT,
+                     "%s: feature %ld (%s %s): coordinates are not degrees (x %.6g to %.6g, y %.6g to %.6g%s): %s",
+                     path, fno, pcode, name, e.MinX, e.MaxX, e.MinY, e.MaxY, crs,
+                     srs ? "is the layer's CRS wrong?" : "is the .prj missing?");
+}
+
 /* Read the features of the layer into the finest level; the parent P-codes
  * and names of each feature go into parents[level] for the dissolve. */
 static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, const char *path, level_fields *fields,
@@ -432,7 +449,7 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
             } else if (ct && OGR_G_Transform(og, ct) != OGRERR_NONE) {
                 st = df__error(ctx, DF_EPROJ, "%s: feature %ld (%s %s): cannot reproject: %s", path, fno, pcode, name,
                                df__gdal_error(ctx));
-            } else {
+            } else if ((st = check_degrees(ctx, og, srs, ct != NULL, path, fno, pcode, name)) == DF_OK) {
                 size_t n = (size_t)OGR_G_WkbSize(og);
                 unsigned char *wkb = malloc(n);
                 int no_memory = !wkb;

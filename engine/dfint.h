@@ -253,6 +253,12 @@ df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **o
  * call. Returns 1 with a record, 0 at end of file, -1 on error (context set).
  * *line is the physical line the record starts on. */
 int df__csv_next(df_csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
+/* A field longer than this is an error (file:line, field), so that one huge
+ * field is never held whole; after df__csv_skip_long, df__csv_next instead
+ * skips its record without holding it and returns 2, *nfields the 1-based
+ * number of the long field (issue 17 item 11). */
+#define DF__CSV_MAX_FIELD ((size_t)64 << 20)
+void df__csv_skip_long(df_csv *csv);
 char df__csv_delimiter(const df_csv *csv);
 /* Byte offset in the file of the next record (after the last one returned). */
 uint64_t df__csv_offset(const df_csv *csv);
@@ -263,8 +269,10 @@ long df__csv_line(const df_csv *csv);
  * from 1 at the range's first record. */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
-/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty).
- * 0 ok, -1 on a write error. */
+/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty);
+ * a text a spreadsheet would run as a formula (=, +, -, @ first, not a
+ * number) is quoted behind a ' (OWASP CSV injection). 0 ok, -1 on a write
+ * error. */
 int df__csv_put(FILE *f, const char *s);
 
 /* ---- flows.c ------------------------------------------------------------- */

@@ -283,18 +283,15 @@ typedef struct {
     int cap, failed;
 } gather;
 
+/* Every thread's entry is appended; the same name read by several threads
+ * is merged after the sort (adjacent then), so the work is n log n, not a
+ * scan of every earlier decision per name (issue 17 item 10). */
 static void gather_one(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
                        void *user)
 {
     gather *g = user;
     df_join *j = g->j;
-    for (int i = 0; i < j->ndecisions; i++) { /* the same name read by another thread */
-        df_name_decision *d = &j->decisions[i];
-        if (d->level == level && strcmp(d->name, name) == 0 && strcmp(d->parent, parent_name) == 0) {
-            d->rows += rows;
-            return;
-        }
-    }
+    if (g->failed) return;
     if (j->ndecisions == g->cap) {
         int cap = g->cap * 2 + 64;
         df_name_decision *nd = df__realloc_array(j->decisions, (size_t)cap, sizeof *nd);
@@ -320,6 +317,35 @@ static int cmp_decision(const void *a, const void *b)
     if (p->level != q->level) return p->level - q->level;
     int c = strcmp(p->name, q->name);
     return c ? c : strcmp(p->parent, q->parent);
+}
+
+/* The sort order, then the decision itself: equal keys from two threads
+ * carry the same decision, and the order stays the same from run to run. */
+static int cmp_decision_full(const void *a, const void *b)
+{
+    const df_name_decision *p = a, *q = b;
+    int c = cmp_decision(a, b);
+    if (!c) c = strcmp(p->pcode, q->pcode);
+    if (!c) c = strcmp(p->how, q->how);
+    return c;
+}
+
+/* Sort the decisions and fold each run of equal keys into its first. */
+static void decisions_sort(df_join *j)
+{
+    if (!j->ndecisions) return;
+    qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision_full);
+    int kept = 1;
+    for (int i = 1; i < j->ndecisions; i++) {
+        df_name_decision *d = &j->decisions[i], *last = &j->decisions[kept - 1];
+        if (cmp_decision(d, last) == 0) {
+            last->rows += d->rows;
+            free((char *)d->name);
+            free((char *)d->candidates);
+        } else
+            j->decisions[kept++] = *d;
+    }
+    j->ndecisions = kept;
 }
 
 /* The latest snapshot date on or before as_of, or DF_NO_DATE. */
@@ -417,7 +443,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }
-    if (j->ndecisions) qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision);
+    decisions_sort(j);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
 

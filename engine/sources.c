@@ -68,7 +68,8 @@ int df__source_set_header(df__source *src, char **cells, int n)
     return 0;
 }
 
-/* Next data row: 1 with a row, 0 at the end, -1 on error. */
+/* Next data row: 1 with a row, 0 at the end, -1 on error; 2 a CSV record
+ * skipped for a field over DF__CSV_MAX_FIELD (df__csv_next). */
 int df__source_next(df__source *src, char ***cells, size_t **lens, int *n, long *line)
 {
     if (src->kind == DF__SRC_CSV) return df__csv_next(src->csv, cells, lens, n, line);

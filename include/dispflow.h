@@ -204,7 +204,8 @@ void df_record_opts_init(df_record_opts *opts);
     XX(NULL_ISLAND, "null-island")                                                                                     \
     XX(BAD_STATUS, "bad-status")                                                                                       \
     XX(RAGGED_ROW, "ragged-row")                                                                                       \
-    XX(BAD_ENCODING, "bad-encoding")
+    XX(BAD_ENCODING, "bad-encoding")                                                                                   \
+    XX(FIELD_TOO_LONG, "field-too-long")
 
 typedef enum {
 #define DF_XX_REJECT(name, key) DF_REJECT_##name,
@@ -235,6 +236,7 @@ typedef struct {
     long rejected; /* rows rejected; rows == valid + rejected */
     long rejected_by[DF_REJECT_COUNT];
     int64_t individuals_valid; /* total individuals of the valid rows */
+    long excel_dates;          /* bad dates that look like Excel serial day numbers (42675) */
     char columns[512];         /* how columns were found, for the log */
 } df_read_stats;
 
