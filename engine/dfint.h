@@ -167,6 +167,9 @@ void df__name_skeleton(const char *normalized, char *out, size_t cap);
 int df__name_distance(const char *a, const char *b, int limit);
 /* Normalise a P-code: upper case, no '-' or spaces, "IRQ" prefix → "IQ". */
 void df__pcode_normalize(const char *in, char *out, size_t cap);
+/* Is a stated name or code a missing value ("", "-", "N/A", "Not
+ * available", "Unknown", "None", "null") rather than a place? */
+int df__name_missing(const char *s);
 
 /* ---- reconcile.c: a stated name to a unit --------------------------------- */
 
@@ -514,6 +517,38 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys);
 int df__pip_locate(const df_pip *pip, double x, double y);
 void df__pip_free(df_pip *pip);
 
+/* ---- profile.c: country profiles (shapes/profiles/NAME.ini) --------------- */
+
+#define DF__PROFILE_PRESETS 8
+
+/* What dispflow knows of one country, from its profile file. */
+typedef struct {
+    char *path, *name; /* the file; its name without .ini ("irq") */
+    char *country;     /* "Iraq", or NULL */
+    char *codes;       /* "IQ, IZ": the P-code prefixes it fits */
+    char *labels;      /* "Governorate, District, Sub-district", or NULL */
+    char *aliases;     /* its alias table (path resolved), or NULL */
+    int npresets;      /* named origin sets: "corridor" = "IQG15Q05 Al-Mosul, ..." */
+    char *preset_name[DF__PROFILE_PRESETS], *preset_units[DF__PROFILE_PRESETS];
+} df__profile;
+
+df_status df__profile_load(df_ctx *ctx, const char *path, df__profile **out);
+void df__profile_free(df__profile *p);
+/* The profile of a layer: choice names one ("irq" in dir, or a file), or
+ * "none"; NULL chooses among dir's profiles the one whose code begins every
+ * P-code (the longest code wins) or equals admin0 (may be NULL). *out is
+ * NULL when none fits. */
+df_status df__profile_choose(df_ctx *ctx, const char *dir, const char *choice, const char *const *pcodes, int n,
+                             const char *admin0, df__profile **out);
+/* The units of a named preset of p ("IQG15Q05 Al-Mosul, ..."), or NULL. */
+const char *df__profile_preset(const df__profile *p, const char *name);
+/* The profile of dir that has a preset called name (*owned, to free), or
+ * NULL; presets gets "corridor (Iraq), ..." for every preset of dir. */
+const df__profile *df__profile_preset_owner(const char *dir, const char *name, df__profile **owned, char *presets,
+                                            size_t cap);
+/* Item k of a comma-separated list, trimmed; 0 when there is none. */
+int df__list_item(const char *list, int k, char *out, size_t cap);
+
 /* ---- boundaries.c -------------------------------------------------------- */
 
 /* Kinds of name a unit is known by. */
@@ -535,6 +570,16 @@ int df__boundaries_add_alt(df_boundaries *b, int level, int i, int kind, const c
 df_status df__aliases_load(df_ctx *ctx, df_boundaries *b, const char *path);
 /* The name index of a level (borrowed), or NULL with *n = 0. */
 const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n);
+
+/* The label of a level ("Governorate", "State", or "admin 2"): the job's,
+ * else the layer's type field, else the country profile's, else neutral.
+ * Borrowed. */
+const char *df__boundaries_label(const df_boundaries *b, int level);
+/* The plural of a label: "Governorates", "Localities", "admin 2 units". */
+void df__label_plural(const char *label, char *out, size_t cap);
+/* The country profile of the layer (NULL: none) and the folder of profiles. */
+const df__profile *df__boundaries_profile(const df_boundaries *b);
+const char *df__boundaries_profiles_dir(const df_boundaries *b);
 
 /* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);
