@@ -969,10 +969,13 @@ const char *df__boundaries_label(const df_boundaries *b, int level)
     return level >= 1 && level <= 3 && b->label[level][0] ? b->label[level] : "unit";
 }
 
-void df__label_plural(const char *label, char *out, size_t cap)
+void df__level_words(const df_boundaries *b, int level, int plural, int capital, char *out, size_t cap)
 {
+    const char *label = df__boundaries_label(b, level);
     size_t n = strlen(label);
-    if (!strncasecmp(label, "admin ", 6) || !strcasecmp(label, "unit"))
+    if (!plural)
+        snprintf(out, cap, "%s", label);
+    else if (!strncasecmp(label, "admin ", 6) || !strcasecmp(label, "unit"))
         snprintf(out, cap, "%s units", label);
     else if (n > 1 && tolower((unsigned char)label[n - 1]) == 'y' &&
              !strchr("aeiou", tolower((unsigned char)label[n - 2])))
@@ -981,6 +984,7 @@ void df__label_plural(const char *label, char *out, size_t cap)
         snprintf(out, cap, "%ses", label);
     else
         snprintf(out, cap, "%ss", label);
+    if (out[0]) out[0] = (char)(capital ? toupper((unsigned char)out[0]) : tolower((unsigned char)out[0]));
 }
 
 const df__profile *df__boundaries_profile(const df_boundaries *b) { return b->profile; }

@@ -883,7 +883,7 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     }
     if (!path) return bad_usage("missing the job file", NULL);
     df_job *jf = NULL;
-    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/aliases_iraq.csv", &jf);
+    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/profiles", &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
     if (st == DF_OK && publish) df_job_set_publish(jf, 1);
     if (st != DF_OK) {

@@ -271,8 +271,8 @@ int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, i
 /* ---- job.c: the job file of `dispflow run` (keys in docs/jobs.md) -------- */
 
 struct df_job {
-    char *path, *dir;           /* the job file and its folder (paths resolve against it) */
-    char *shipped_aliases_path; /* the alias table shipped with dispflow, or NULL */
+    char *path, *dir;   /* the job file and its folder (paths resolve against it) */
+    char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
     /* [job] */
     char *title, *output, *source, *origins;
     int32_t from, as_of; /* DF_NO_DATE: the first and the latest date in the data */
@@ -285,7 +285,8 @@ struct df_job {
     /* [boundaries] */
     char *adm[4]; /* the boundary file of each level; NULL = none */
     char *aliases;
-    int shipped_aliases, prefer_points;
+    int shipped_aliases, prefer_points; /* shipped_aliases: the country profile's alias table */
+    char *profile, *labels, *name_field;
     int finest; /* the finest level with a boundary file */
     /* [join] */
     int levels; /* bit l set: join at level l */
@@ -330,7 +331,8 @@ typedef struct {
     const df_boundaries *b[4]; /* the boundaries of each level joined; NULL = not joined */
     int file_units[4];         /* units in the boundary file of each level (0: no file) */
     const df_join *join[4];    /* the join at each level; NULL = not joined */
-    int level;                 /* the finest level joined: the headline, the maps, the decision log */
+    int level;                 /* the finest level the records reach: the headline, the maps, the decision log */
+    int unreached;             /* bit l: a level no record reaches (no table, layer or map) */
     const df_boundaries *fine; /* the finest boundary file: flows, density, maps */
     int has_prev;              /* prev holds the totals one step earlier, as of prev_as_of */
     df_figures prev;
@@ -575,8 +577,9 @@ const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int 
  * else the layer's type field, else the country profile's, else neutral.
  * Borrowed. */
 const char *df__boundaries_label(const df_boundaries *b, int level);
-/* The plural of a label: "Governorates", "Localities", "admin 2 units". */
-void df__label_plural(const char *label, char *out, size_t cap);
+/* A level's label as words for a report: plural ("governorates",
+ * "localities", "admin 2 units") and/or with a capital ("Governorates"). */
+void df__level_words(const df_boundaries *b, int level, int plural, int capital, char *out, size_t cap);
 /* The country profile of the layer (NULL: none) and the folder of profiles. */
 const df__profile *df__boundaries_profile(const df_boundaries *b);
 const char *df__boundaries_profiles_dir(const df_boundaries *b);

@@ -628,9 +628,10 @@ typedef struct df_job df_job;
 /* Read a job file (INI) and check it before any work: every section and key
  * known, every value valid, every input file present. Relative paths resolve
  * against the job file's folder. An error names the file, the line and the
- * key. shipped_aliases: the alias table used unless the job says
- * shipped_aliases = no (may be NULL). */
-df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases, df_job **out);
+ * key. profiles: the folder of the country profiles shipped with dispflow
+ * (shapes/profiles; NULL = none): a layer's profile brings its labels, its
+ * alias table (unless the job says shipped_aliases = no) and its presets. */
+df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out);
 void df_job_free(df_job *job);
 /* The output folder (resolved). Borrowed. */
 const char *df_job_output(const df_job *job);
