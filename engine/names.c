@@ -53,11 +53,13 @@ static int is_unit_word(const char *tok, size_t n)
     return in_list(tok, n, words);
 }
 
-/* Joining words that follow a unit word: "Commune de", "Département du",
- * "Provincia de la". Dropped only there ("Kafr ad-Dawwar" keeps its own). */
+/* The joining word right after a unit word: "Commune de", "Département
+ * du", "Provincia de". Dropped only there ("Kafr de Dawwar" keeps its own),
+ * and only one: the article after it is the name's ("Département de La
+ * Nya" is La Nya, "Provincia de La Habana" La Habana). */
 static int is_connector(const char *tok, size_t n)
 {
-    static const char *const words[] = {"de", "du", "des", "del", "la", "le", "les", "da", "do", "dos", "das", NULL};
+    static const char *const words[] = {"de", "du", "des", "del", "da", "do", "dos", "das", NULL};
     return in_list(tok, n, words);
 }
 
@@ -216,7 +218,10 @@ static size_t normalize_pass(const char *in, char *out, size_t cap, int drop_uni
             after_unit = 1;
             continue;
         }
-        if (after_unit && drop_units && is_connector(tok, n)) continue;
+        if (after_unit && drop_units && is_connector(tok, n)) {
+            after_unit = 0;
+            continue;
+        }
         after_unit = 0;
         const char *full = expansion(tok, n);
         if (full) n = strlen(full), memcpy(tok, full, n), skip = 0;
