@@ -716,7 +716,7 @@ static df_status refuse_repeated_codes(df_ctx *ctx, const df_boundaries *b, cons
     }
     if (!repeated) return DF_OK;
     return df__error(ctx, DF_EINVAL,
-                     "%s: %d features hold %d distinct admin-%d P-codes: %d P-codes repeat (%s is both %s and %s); a "
+                     "%s: %d features hold %d distinct admin-%d P-codes, %d of them repeated (%s is both %s and %s); a "
                      "boundary file holds one feature per unit of its level: is it a finer level's file?",
                      path, L->n, distinct, b->finest, repeated, L->units[L->codes[first].unit].pcode,
                      L->units[L->codes[first - 1].unit].name, L->units[L->codes[first].unit].name);
