@@ -86,7 +86,10 @@ static const char *usage_join =
     "  --boundaries-layer N  layer name\n"
     "  --level L             adm1, adm2 or adm3 (default: the layer's own level). Higher\n"
     "                        levels are derived by dissolving on the parent fields.\n"
-    "  --pcode-field F, --name-field F   override the detected fields\n"
+    "  --pcode-field F       the P-code field (default: detected)\n"
+    "  --name-field F        the name written in the outputs, for every level: a field\n"
+    "                        (ADM2_FR; coarser levels take ADM1_FR) or a language (fr).\n"
+    "                        Names are matched against every name field whatever it says\n"
     "\n"
     "period and output:\n"
     "  --from DATE, --as-of DATE   default: the first and the latest date in the data\n"
@@ -97,7 +100,10 @@ static const char *usage_join =
     "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
     "  --strict              fail (exit 10) when any record is unmatched\n"
     "  --aliases FILE        an alias table of your own (level,alias,name,parent); its rows\n"
-    "                        add to the shipped shapes/aliases_iraq.csv (--no-aliases: none)\n"
+    "                        add to the country profile's (--no-aliases: none at all)\n"
+    "  --profile P           the country profile: a name in shapes/profiles (irq), an .ini\n"
+    "                        file, or none; default: the one whose codes begin the layer's\n"
+    "                        P-codes (labels, aliases, --origins presets; docs/join.md)\n"
     "  --prefer names|points names and coordinates disagree: which wins (names)\n"
     "  -q                    quiet: no balance, no warnings\n"
     "  -v                    verbose: also debug messages (threads used, GEOS notices)\n";
@@ -289,6 +295,9 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
             j->aliases[1 + j->naliases++] = v; /* after the shipped table: the user's rows win */
         } else if (!strcmp(a, "--no-aliases")) {
             j->no_aliases = 1;
+        } else if (!strcmp(a, "--profile")) {
+            NEED_VALUE();
+            j->bo.profile = v;
         } else if (!strcmp(a, "--prefer")) {
             NEED_VALUE();
             if (!strcmp(v, "names"))
@@ -333,10 +342,10 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
     }
     if (!j->ro.path) return bad_usage("missing --records FILE", NULL);
     if (!j->bo.path && need_boundaries) return bad_usage("missing --boundaries FILE", NULL);
-    /* the alias table shipped in shapes/, unless told not to */
-    j->aliases[0] = j->no_aliases ? NULL : DF_SHAPES_DIR "/aliases_iraq.csv";
-    j->bo.aliases = j->no_aliases ? j->aliases + 1 : j->aliases;
-    if (j->no_aliases) j->aliases[1 + j->naliases] = NULL;
+    /* the country profiles shipped in shapes/ (their alias tables unless told not to) */
+    j->bo.profiles = DF_SHAPES_DIR "/profiles";
+    j->bo.no_profile_aliases = j->no_aliases;
+    j->bo.aliases = j->no_aliases ? NULL : j->aliases + 1;
     return -1;
 }
 
@@ -454,10 +463,11 @@ static const char *usage_flows =
     "Both ends are matched as join matches places (P-code, names with aliases, point).\n"
     "\n"
     "  --origin-level, --dest-level  admin level of each end (adm2 by default); they may differ\n"
-    "  --origins L           keep flows whose origin lies in: 'corridor' (the Mosul corridor\n"
-    "                        districts: Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra,\n"
-    "                        Al-Shikhan, Al-Baaj, Makhmour, Al-Shirqat) or a comma-separated\n"
-    "                        list of P-codes or names of units at any level\n"
+    "  --origins L           keep flows whose origin lies in: a preset of the country\n"
+    "                        profile ('corridor' in Iraq's: the Mosul corridor districts\n"
+    "                        Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan,\n"
+    "                        Al-Baaj, Makhmour, Al-Shirqat) or a comma-separated list of\n"
+    "                        P-codes or names of units at any level\n"
     "  --from, --to          the period (default: the first and the latest date in the data);\n"
     "                        --as-of is the same as --to\n"
     "  --step S              one flow per pair per day, ISO week (Monday-Sunday), calendar\n"
@@ -1070,7 +1080,7 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     }
     if (!path) return bad_usage("missing the job file", NULL);
     df_job *jf = NULL;
-    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/aliases_iraq.csv", &jf);
+    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/profiles", &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
     if (st == DF_OK && publish) df_job_set_publish(jf, 1);
     if (st != DF_OK) {

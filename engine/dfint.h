@@ -181,6 +181,9 @@ void df__name_skeleton(const char *normalized, char *out, size_t cap);
 int df__name_distance(const char *a, const char *b, int limit);
 /* Normalise a P-code: upper case, no '-' or spaces, "IRQ" prefix → "IQ". */
 void df__pcode_normalize(const char *in, char *out, size_t cap);
+/* Is a stated name or code a missing value ("", "-", "N/A", "Not
+ * available", "Unknown", "None", "null") rather than a place? */
+int df__name_missing(const char *s);
 
 /* ---- reconcile.c: a stated name to a unit --------------------------------- */
 
@@ -290,8 +293,8 @@ int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, i
 /* ---- job.c: the job file of `dispflow run` (keys in docs/jobs.md) -------- */
 
 struct df_job {
-    char *path, *dir;           /* the job file and its folder (paths resolve against it) */
-    char *shipped_aliases_path; /* the alias table shipped with dispflow, or NULL */
+    char *path, *dir;   /* the job file and its folder (paths resolve against it) */
+    char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
     /* [job] */
     char *title, *output, *source, *origins;
     int32_t from, as_of; /* DF_NO_DATE: the first and the latest date in the data */
@@ -304,7 +307,8 @@ struct df_job {
     /* [boundaries] */
     char *adm[4]; /* the boundary file of each level; NULL = none */
     char *aliases;
-    int shipped_aliases, prefer_points;
+    int shipped_aliases, prefer_points; /* shipped_aliases: the country profile's alias table */
+    char *profile, *labels, *name_field;
     int finest; /* the finest level with a boundary file */
     /* [join] */
     int levels; /* bit l set: join at level l */
@@ -349,7 +353,8 @@ typedef struct {
     const df_boundaries *b[4]; /* the boundaries of each level joined; NULL = not joined */
     int file_units[4];         /* units in the boundary file of each level (0: no file) */
     const df_join *join[4];    /* the join at each level; NULL = not joined */
-    int level;                 /* the finest level joined: the headline, the maps, the decision log */
+    int level;                 /* the finest level the records reach: the headline, the maps, the decision log */
+    int unreached;             /* bit l: a level no record reaches (no table, layer or map) */
     const df_boundaries *fine; /* the finest boundary file: flows, density, maps */
     int has_prev;              /* prev holds the totals one step earlier, as of prev_as_of */
     df_figures prev;
@@ -538,6 +543,38 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys);
 int df__pip_locate(const df_pip *pip, double x, double y);
 void df__pip_free(df_pip *pip);
 
+/* ---- profile.c: country profiles (shapes/profiles/NAME.ini) --------------- */
+
+#define DF__PROFILE_PRESETS 8
+
+/* What dispflow knows of one country, from its profile file. */
+typedef struct {
+    char *path, *name; /* the file; its name without .ini ("irq") */
+    char *country;     /* "Iraq", or NULL */
+    char *codes;       /* "IQ, IZ": the P-code prefixes it fits */
+    char *labels;      /* "Governorate, District, Sub-district", or NULL */
+    char *aliases;     /* its alias table (path resolved), or NULL */
+    int npresets;      /* named origin sets: "corridor" = "IQG15Q05 Al-Mosul, ..." */
+    char *preset_name[DF__PROFILE_PRESETS], *preset_units[DF__PROFILE_PRESETS];
+} df__profile;
+
+df_status df__profile_load(df_ctx *ctx, const char *path, df__profile **out);
+void df__profile_free(df__profile *p);
+/* The profile of a layer: choice names one ("irq" in dir, or a file), or
+ * "none"; NULL chooses among dir's profiles the one whose code begins every
+ * P-code (the longest code wins) or equals admin0 (may be NULL). *out is
+ * NULL when none fits. */
+df_status df__profile_choose(df_ctx *ctx, const char *dir, const char *choice, const char *const *pcodes, int n,
+                             const char *admin0, df__profile **out);
+/* The units of a named preset of p ("IQG15Q05 Al-Mosul, ..."), or NULL. */
+const char *df__profile_preset(const df__profile *p, const char *name);
+/* The profile of dir that has a preset called name (*owned, to free), or
+ * NULL; presets gets "corridor (Iraq), ..." for every preset of dir. */
+const df__profile *df__profile_preset_owner(const char *dir, const char *name, df__profile **owned, char *presets,
+                                            size_t cap);
+/* Item k of a comma-separated list, trimmed; 0 when there is none. */
+int df__list_item(const char *list, int k, char *out, size_t cap);
+
 /* ---- boundaries.c -------------------------------------------------------- */
 
 /* Kinds of name a unit is known by. */
@@ -559,6 +596,17 @@ int df__boundaries_add_alt(df_boundaries *b, int level, int i, int kind, const c
 df_status df__aliases_load(df_ctx *ctx, df_boundaries *b, const char *path);
 /* The name index of a level (borrowed), or NULL with *n = 0. */
 const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n);
+
+/* The label of a level ("Governorate", "State", or "admin 2"): the job's,
+ * else the layer's type field, else the country profile's, else neutral.
+ * Borrowed. */
+const char *df__boundaries_label(const df_boundaries *b, int level);
+/* A level's label as words for a report: plural ("governorates",
+ * "localities", "admin 2 units") and/or with a capital ("Governorates"). */
+void df__level_words(const df_boundaries *b, int level, int plural, int capital, char *out, size_t cap);
+/* The country profile of the layer (NULL: none) and the folder of profiles. */
+const df__profile *df__boundaries_profile(const df_boundaries *b);
+const char *df__boundaries_profiles_dir(const df_boundaries *b);
 
 /* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);

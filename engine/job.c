@@ -72,6 +72,9 @@ static const struct key_def {
     {"boundaries", "aliases", K_INPUT, AT(aliases), NULL},
     {"boundaries", "shipped_aliases", K_BOOL, AT(shipped_aliases), NULL},
     {"boundaries", "prefer", K_CHOICE, AT(prefer_points), preferences},
+    {"boundaries", "profile", K_TEXT, AT(profile), NULL},
+    {"boundaries", "labels", K_TEXT, AT(labels), NULL},
+    {"boundaries", "name_field", K_TEXT, AT(name_field), NULL},
     {"join", "levels", K_LEVELS, AT(levels), NULL},
     {"flows", "enabled", K_BOOL, AT(flows), NULL},
     {"flows", "origin_level", K_LEVEL, AT(origin_level), NULL},
@@ -421,7 +424,7 @@ static df_status check_whole(df_ctx *ctx, df_job *job)
     return DF_OK;
 }
 
-df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases, df_job **out)
+df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out)
 {
     *out = NULL;
     df_job *job = calloc(1, sizeof *job);
@@ -429,8 +432,8 @@ df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases
     defaults(job);
     job->path = df__strdup(path);
     job->dir = df__strdup(path);
-    job->shipped_aliases_path = shipped_aliases ? df__strdup(shipped_aliases) : NULL;
-    if (!job->path || !job->dir || (shipped_aliases && !job->shipped_aliases_path)) {
+    job->profiles_dir = profiles ? df__strdup(profiles) : NULL;
+    if (!job->path || !job->dir || (profiles && !job->profiles_dir)) {
         df_job_free(job);
         return df__error(ctx, DF_ENOMEM, "out of memory");
     }
@@ -469,7 +472,7 @@ void df_job_free(df_job *job)
             free(*(char **)((char *)job + keys[i].at));
     free(job->path);
     free(job->dir);
-    free(job->shipped_aliases_path);
+    free(job->profiles_dir);
     free(job);
 }
 

@@ -375,6 +375,11 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     df_status st = DF_OK;
     char tmp[4096];
     join_state states[JOIN_MAX_THREADS], *js = &states[0];
+    if (jopts->level < 1 || jopts->level > df_boundaries_finest_level(b)) /* coarser levels derive, finer cannot */
+        return *out = NULL, df__error(ctx, DF_EINVAL,
+                                      "no admin-%d join: the boundaries are an admin-%d layer (levels "
+                                      "1..%d)",
+                                      jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
     void *users[JOIN_MAX_THREADS];
     df_join *j = calloc(1, sizeof *j);
     *out = NULL;

@@ -100,8 +100,10 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
         put_int(o, "features", r->file_units[l]);
         json_object_array_add(a, o);
     }
-    if (job->shipped_aliases && job->shipped_aliases_path)
-        json_object_array_add(a, input(ctx, "aliases (shipped)", job->shipped_aliases_path));
+    const df__profile *p = r->fine ? df__boundaries_profile(r->fine) : NULL;
+    if (p) json_object_array_add(a, input(ctx, "country profile", p->path));
+    if (p && p->aliases && job->shipped_aliases)
+        json_object_array_add(a, input(ctx, "aliases (country profile)", p->aliases));
     if (job->aliases) json_object_array_add(a, input(ctx, "aliases", job->aliases));
     return a;
 }
@@ -262,6 +264,12 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         if (r->join[l]) json_object_object_add(bal, key, balance(r->join[l]));
     }
     json_object_object_add(m, "balance", bal);
+    /* the level the headline comes from, and the levels no record reaches */
+    json_object *unreached = json_object_new_array();
+    for (int l = 1; l <= 3; l++)
+        if (r->unreached & (1 << l)) json_object_array_add(unreached, json_object_new_int(l));
+    json_object_object_add(m, "headline_level", json_object_new_int(r->level));
+    json_object_object_add(m, "unreached_levels", unreached);
     if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);
         json_object *o = json_object_new_object();

@@ -34,7 +34,7 @@ typedef struct {
     char lock_path[4200];
     int lock_fd; /* held from the check before the work to the swap */
     df_record_opts ro;
-    const char *aliases[3];
+    const char *aliases[2];
     df_boundaries *loaded[4]; /* the boundary file of each level, loaded */
     df__report rep;
     df_join *join[4];
@@ -378,17 +378,23 @@ static df_status check_coarser(df_ctx *ctx, const df_boundaries *file, const df_
 static df_status load_boundaries(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
-    int na = 0;
-    if (job->shipped_aliases && job->shipped_aliases_path) r->aliases[na++] = job->shipped_aliases_path;
-    if (job->aliases) r->aliases[na++] = job->aliases;
-    r->aliases[na] = NULL;
+    r->aliases[0] = job->aliases;
+    r->aliases[1] = NULL;
     for (int l = 3; l >= 1; l--) {
         if (!job->adm[l]) continue;
         df_boundary_opts bo;
         df_boundary_opts_init(&bo);
+        char profile[4200];
         bo.path = job->adm[l];
         bo.level = l;
         bo.aliases = r->aliases;
+        bo.profiles = job->profiles_dir;
+        bo.profile = job->profile;
+        if (job->profile && job->profile[0] != '/' && (strchr(job->profile, '/') || strstr(job->profile, ".ini")))
+            snprintf(profile, sizeof profile, "%s/%s", job->dir, job->profile), bo.profile = profile; /* a file */
+        bo.no_profile_aliases = !job->shipped_aliases;
+        bo.labels = job->labels;
+        bo.name_field = job->name_field;
         df_status st = df_boundaries_load(ctx, &bo, &r->loaded[l]);
         if (st == DF_OK) r->rep.file_units[l] = df_boundaries_count(r->loaded[l], l);
         if (st == DF_OK && l < job->finest) st = check_coarser(ctx, r->loaded[l], r->loaded[job->finest], l, bo.path);
@@ -471,6 +477,65 @@ static df_status withhold(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+/* Rows a join placed in a unit, in the period or not. */
+static long placed(const df_join *j)
+{
+    const df_balance *b = df_join_balance(j);
+    return b->matched_by_pcode + b->matched_by_name + b->matched_by_alias + b->matched_by_fuzzy + b->matched_by_point;
+}
+
+/* The headline comes from the finest level the records reach: a table
+ * that stops at admin 2 gave 0 displaced "by sub-district". A level no row
+ * reaches is unreached: said in the log, the sitrep and the manifest, with
+ * no table, layer or map; the decision log is the headline level's. */
+static df_status finest_reached(df_ctx *ctx, run *r)
+{
+    long most = 0;
+    int finest = r->rep.level, headline = 0;
+    for (int l = 1; l <= 3; l++)
+        if (r->join[l] && placed(r->join[l]) > most) most = placed(r->join[l]);
+    for (int l = 1; l <= 3 && most > 0; l++) {
+        if (!r->join[l]) continue;
+        char words[64], reached[64];
+        df__level_words(r->rep.fine, l, 1, 0, words, sizeof words);
+        if (placed(r->join[l]) == 0) {
+            df__log(ctx, DF_LOG_WARN,
+                    "admin %d (%s): no record reaches this level; it has no figures, table, layer or map", l, words);
+            df_join_free(r->join[l]);
+            r->join[l] = NULL, r->rep.join[l] = NULL, r->rep.b[l] = NULL;
+            r->rep.unreached |= 1 << l;
+            continue;
+        }
+        if (placed(r->join[l]) == most) {
+            headline = l;
+        } else if (headline) {
+            df__level_words(r->rep.fine, headline, 1, 0, reached, sizeof reached);
+            df__log(ctx, DF_LOG_WARN,
+                    "admin %d (%s): %ld of the %ld rows placed at admin %d (%s) reach this level; the headline figures "
+                    "come from admin %d",
+                    l, words, placed(r->join[l]), most, headline, reached, headline);
+        }
+    }
+    if (!headline || headline == finest) return DF_OK;
+    r->rep.level = headline;
+    char words[64];
+    df__level_words(r->rep.fine, headline, 1, 0, words, sizeof words);
+    df__log(ctx, DF_LOG_INFO, "the headline figures come from admin %d (%s), the finest level the records reach",
+            headline, words);
+    if (r->job->publish) return DF_OK; /* no decision log to write */
+    char path[4200];                   /* the decision log of the headline level: its join again, once */
+    df_join_opts jo;
+    join_opts(r, headline, &jo);
+    bundle_path(r, "decisions.csv", path, sizeof path);
+    jo.log_path = path;
+    df_join *again = NULL;
+    df_status st = df_join_run(ctx, r->rep.b[headline], &r->ro, &jo, &again);
+    if (st != DF_OK) return st;
+    df_join_free(r->join[headline]);
+    r->join[headline] = again, r->rep.join[headline] = again;
+    return DF_OK;
+}
+
 static df_status compute(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -489,6 +554,7 @@ static df_status compute(df_ctx *ctx, run *r)
         if ((st = df_join_run(ctx, r->rep.b[l], &r->ro, &jo, &r->join[l])) != DF_OK) return st;
         r->rep.join[l] = r->join[l];
     }
+    if ((st = finest_reached(ctx, r)) != DF_OK) return st;
     /* the figures one step earlier, for the change since then */
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
@@ -503,6 +569,7 @@ static df_status compute(df_ctx *ctx, run *r)
         df_flow_opts_init(&fo);
         fo.origin_level = job->origin_level;
         fo.dest_level = job->dest_level;
+        if (r->rep.unreached & (1 << fo.dest_level)) fo.dest_level = r->rep.level; /* no record is placed there */
         fo.origins = job->origins && strcasecmp(job->origins, "all") ? job->origins : NULL;
         fo.from = bal->from;
         fo.to = bal->as_of;
@@ -600,8 +667,6 @@ static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds)
 
 /* ---- products ---------------------------------------------------------------------- */
 
-static const char *const level_titles[] = {"", "Governorates", "Districts", "Sub-districts"};
-
 static long layer_features(GDALDatasetH ds, const char *name)
 {
     OGRLayerH l = GDALDatasetGetLayerByName(ds, name);
@@ -660,7 +725,9 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
         if (!v) return df__error(ctx, DF_ENOMEM, "out of memory"), -1;
         for (int i = 0; i < units; i++) /* withheld figures must not shape the classes */
             v[i] = df__join_withheld(r->join[l], i) ? -1 : (double)df_join_figures(r->join[l], i)->displaced;
-        snprintf(titles[l], 64, "%s: displaced", level_titles[l]);
+        char words[48];
+        df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
+        snprintf(titles[l], 64, "%s: displaced", words);
         df__qgis_layer *q = &out[n++];
         *q = (df__qgis_layer){.name = names[l],
                               .title = titles[l],
@@ -745,16 +812,10 @@ static df_status write_maps(df_ctx *ctx, run *r)
     snprintf(subtitle, sizeof subtitle, "%s to %s", from, as_of);
     snprintf(source, sizeof source, "Source: %s | Boundaries: %s | Made with dispflow %s",
              job->source ? job->source : job->records_path, job->adm[level], DISPFLOW_VERSION);
-    snprintf(title[0], sizeof title[0], "People displaced by %s%s",
-             level == 1   ? "governorate"
-             : level == 2 ? "district"
-                          : "sub-district",
-             r->flows ? ", with the largest flows" : "");
-    snprintf(title[1], sizeof title[1], "People still displaced by %s as of %s",
-             level == 1   ? "governorate"
-             : level == 2 ? "district"
-                          : "sub-district",
-             as_of);
+    char words[64];
+    df__level_words(b, level, 0, 0, words, sizeof words);
+    snprintf(title[0], sizeof title[0], "People displaced by %s%s", words, r->flows ? ", with the largest flows" : "");
+    snprintf(title[1], sizeof title[1], "People still displaced by %s as of %s", words, as_of);
     static const char *const files[] = {"map_displaced.png", "map_still_displaced.png"};
     static const char *const legends[] = {"Displaced, individuals", "Still displaced, individuals"};
     for (int k = 0; st == DF_OK && k < 2; k++) {

@@ -255,16 +255,32 @@ typedef struct df_boundaries df_boundaries;
 typedef struct {
     const char *path;  /* any OGR source, any CRS (reprojected to WGS84) */
     const char *layer; /* NULL = the first layer */
-    int level;         /* admin level of the layer, 1..3; 0 = detect */
+    int level;         /* admin level of the layer, 1..3; 0 = detect. A layer whose
+                        * fields say another level, or whose P-codes repeat at
+                        * this one, is refused (DF_EINVAL). */
     /* Field names; NULL = detect (COD-AB ADMn_PCODE/ADMn_EN, OCHA 2014
      * AnCode/AnNameEn, adm{n}_code/adm{n}_name, admin{n}Pcode/Name). */
     const char *pcode_field;
+    /* The name written in the outputs, for every level: a field of the
+     * layer's own level (ADM2_FR; the coarser levels take the same field
+     * with their digit, ADM1_FR) or a language key ("fr": ADMn_FR). Every
+     * name field of the layer is matched whatever this says. */
     const char *name_field;
     const char *parent_pcode_field;
     const char *parent_name_field;
     /* Alias tables (CSV: level,alias,name[,parent]), NULL-terminated list;
      * NULL = none. Each row says that alias and name are one place. */
     const char *const *aliases;
+    /* Country profiles (docs/join.md): their folder (NULL = none) and the
+     * one to use: a name in it ("irq"), an .ini file, "none", or NULL to
+     * choose by the layer's P-codes. A profile brings level labels, an
+     * alias table (unless no_profile_aliases) and origin presets. */
+    const char *profiles;
+    const char *profile;
+    int no_profile_aliases;
+    /* Level labels from admin 1, comma-separated ("State, Locality"); NULL =
+     * the layer's type fields, else the profile's, else "admin 1" ... */
+    const char *labels;
 } df_boundary_opts;
 
 void df_boundary_opts_init(df_boundary_opts *opts);
@@ -389,9 +405,11 @@ typedef enum { DF_STEP_NONE, DF_STEP_DAY, DF_STEP_WEEK, DF_STEP_MONTH } df_step;
 
 typedef struct {
     int origin_level, dest_level; /* 1..3 (default 2 and 2) */
-    /* Origins kept: NULL = all; "corridor" = the Mosul corridor districts
-     * (Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan,
-     * Al-Baaj, Makhmour, Al-Shirqat); or a comma-separated list of P-codes
+    /* Origins kept: NULL = all; a preset of the layer's country profile
+     * ("corridor" in Iraq's: the Mosul corridor districts Al-Mosul,
+     * Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan, Al-Baaj,
+     * Makhmour, Al-Shirqat; another country's preset is an error that lists
+     * the presets); or a comma-separated list of P-codes
      * or names of units at any level (a flow is kept when its origin lies in
      * one of them). */
     const char *origins;
@@ -627,9 +645,10 @@ typedef struct df_job df_job;
 /* Read a job file (INI) and check it before any work: every section and key
  * known, every value valid, every input file present. Relative paths resolve
  * against the job file's folder. An error names the file, the line and the
- * key. shipped_aliases: the alias table used unless the job says
- * shipped_aliases = no (may be NULL). */
-df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases, df_job **out);
+ * key. profiles: the folder of the country profiles shipped with dispflow
+ * (shapes/profiles; NULL = none): a layer's profile brings its labels, its
+ * alias table (unless the job says shipped_aliases = no) and its presets. */
+df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out);
 void df_job_free(df_job *job);
 /* The output folder (resolved). Borrowed. */
 const char *df_job_output(const df_job *job);

@@ -101,16 +101,16 @@ static int harness_done(void)
 
 #define SHARED_DATA "../shared/data"
 
-/* A boundary layer, with the shipped alias table when with_aliases; NULL
- * (the message printed) when it cannot be loaded. */
+/* A boundary layer, with the shipped country profiles (shapes/profiles:
+ * Iraq's brings its alias table and the corridor preset) when
+ * with_aliases; NULL (the message printed) when it cannot be loaded. */
 static inline df_boundaries *harness_boundaries(df_ctx *ctx, const char *path, int with_aliases)
 {
-    static const char *const shipped[] = {"shapes/aliases_iraq.csv", NULL};
     df_boundary_opts o;
     df_boundaries *b = NULL;
     df_boundary_opts_init(&o);
     o.path = path;
-    o.aliases = with_aliases ? shipped : NULL;
+    o.profiles = with_aliases ? "shapes/profiles" : NULL;
     if (df_boundaries_load(ctx, &o, &b) != DF_OK) printf("  load %s: %s\n", path, df_ctx_errmsg(ctx));
     return b;
 }

@@ -377,9 +377,11 @@ TEST(empty_polygon)
 
 TEST(duplicate_pcodes)
 {
-    join_ok(BAD "count_over_32bit.csv", BAD "duplicate_pcodes.geojson");
-    EXPECT(strstr(out, "warning: " BAD "duplicate_pcodes.geojson: P-code IQG01 is used by two units (Alpha, Beta)") !=
-           NULL);
+    /* issue 11 trap 4: a boundary file holds one feature per unit of its
+     * level; repeated P-codes are refused before any work (exit 2) */
+    join_fails(BAD "count_over_32bit.csv", BAD "duplicate_pcodes.geojson", df_status_exit_code(DF_EINVAL),
+               "duplicate_pcodes.geojson",
+               "2 features hold 1 distinct admin-1 P-codes, 1 of them repeated (IQG01 is both Alpha and Beta)");
 }
 
 /* A spreadsheet whose header spans two rows with merged cells ("Location"

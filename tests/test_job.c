@@ -138,7 +138,7 @@ static df_status run_job(const char *job_path, df_progress_fn progress, char *ms
 {
     df_ctx *ctx = df_ctx_new();
     df_job *job = NULL;
-    df_status st = df_job_load(ctx, job_path, "shapes/aliases_iraq.csv", &job);
+    df_status st = df_job_load(ctx, job_path, "shapes/profiles", &job);
     if (progress) df_ctx_set_progress(ctx, progress, NULL);
     if (st == DF_OK) st = df_job_run(ctx, job);
     snprintf(msg, cap, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
