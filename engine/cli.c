@@ -166,8 +166,8 @@ static void print_balance(const df_join *j, const char *records, const char *out
     fprintf(stderr, "%s\n", sep[0] == ',' ? ")" : "");
     long sum = b->matched + b->unmatched + b->out_of_period + b->other_level + b->filtered + b->read.rejected;
     fprintf(stderr, "  balance: %ld + %ld + %ld + %ld + %ld + %ld = %ld %s %ld rows read\n", b->matched, b->unmatched,
-            b->out_of_period, b->other_level, b->filtered, b->read.rejected, sum, sum == b->read.rows ? "=" : "!=",
-            b->read.rows);
+            b->out_of_period, b->other_level, b->filtered, b->read.rejected, sum,
+            sum == b->read.rows ? "=" : "!=", b->read.rows);
     fprintf(stderr,
             "  individuals: matched %lld + unmatched %lld + out of period %lld + other level %lld = %lld of %lld "
             "valid\n",

@@ -420,7 +420,6 @@ static int reject(reader *r, long line, int col, df_reject_reason why, const cha
     return 0;
 }
 
-
 /* As cell(), with the length of the value. */
 static const char *cell_len(char **cells, const size_t *lens, int n, int col, size_t *len)
 {
@@ -549,7 +548,8 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     if (first < 0) return 0; /* out of memory: stop; the caller reports it */
     if (first > 0) {
         df_read_stats *st = r->stats;
-        if (st->duplicates < 8) st->duplicate_line[st->duplicates][0] = line, st->duplicate_line[st->duplicates][1] = first;
+        if (st->duplicates < 8)
+            st->duplicate_line[st->duplicates][0] = line, st->duplicate_line[st->duplicates][1] = first;
         st->duplicates++;
         if (r->opts->duplicates == DF_DUPLICATES_DROP) return st->dropped++, 1;
     }
@@ -624,8 +624,8 @@ static df_status resolve_rules(df_ctx *ctx, const df_record_opts *opts, opened *
         for (int f = 0; f < DF_FIELD_COUNT && c < 0; f++) /* or a field: level, assessment, operation */
             if (strlen(field_names[f]) == len && !strncasecmp(field_names[f], w, len)) c = col[f];
         if (c < 0)
-            return df__error(ctx, DF_ESCHEMA, "%s: --where %s: no column named \"%.*s\" in the header", opts->path,
-                             w, (int)len, w);
+            return df__error(ctx, DF_ESCHEMA, "%s: --where %s: no column named \"%.*s\" in the header", opts->path, w,
+                             (int)len, w);
         rr->where[rr->nwhere].col = c;
         rr->where[rr->nwhere++].values = eq + 1;
     }
@@ -646,8 +646,8 @@ static df_status resolve_rules(df_ctx *ctx, const df_record_opts *opts, opened *
     char key[64] = "";
     if (col[DF_FIELD_INDIVIDUALS] >= 0 && col[DF_FIELD_INDIVIDUALS] < src->nheader)
         header_key(src->header[col[DF_FIELD_INDIVIDUALS]], key, sizeof key);
-    const char *why = !strcmp(key, "numpresentidpind") ? "numPresentIdpInd"
-                      : o->dtm_hxl                     ? "#affected+idps"
+    const char *why = !strcmp(key, "numpresentidpind")                      ? "numPresentIdpInd"
+                      : o->dtm_hxl                                          ? "#affected+idps"
                       : col[DF_FIELD_ROUND] >= 0 && col[DF_FIELD_DATE] >= 0 ? "a round number and a reporting date"
                                                                             : NULL;
     stats->kind = why ? DF_SNAPSHOTS : DF_INCREMENTS;
@@ -863,8 +863,8 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
                              "(--duplicates drop to leave them out, keep to count them)",
                              opts->path, stats->duplicates, lines, more);
         df__log(ctx, opts->duplicates == DF_DUPLICATES_DROP ? DF_LOG_INFO : DF_LOG_WARN,
-                "%s: %ld rows repeat an earlier row field for field (lines %s%s): %s", opts->path,
-                stats->duplicates, lines, more,
+                "%s: %ld rows repeat an earlier row field for field (lines %s%s): %s", opts->path, stats->duplicates,
+                lines, more,
                 opts->duplicates == DF_DUPLICATES_DROP ? "dropped (--duplicates drop)"
                                                        : "counted (--duplicates drop to leave them out, refuse to "
                                                          "stop)");
@@ -1091,7 +1091,8 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
             long line = p->seen.lines[q] + line0 - 1, first = row_set_add(&r.seen, p->seen.keys[q], line);
             if (first > 0) {
                 if (stats->duplicates < 8)
-                    stats->duplicate_line[stats->duplicates][0] = line, stats->duplicate_line[stats->duplicates][1] = first;
+                    stats->duplicate_line[stats->duplicates][0] = line,
+                    stats->duplicate_line[stats->duplicates][1] = first;
                 stats->duplicates++;
             }
         }

@@ -25,8 +25,8 @@
 typedef struct {
     int unit; /* -1: unmatched; at the join level, or at the row's own level when coarser */
     int32_t date;
-    short op;    /* the operation, an index into the join's (or a thread's) operations */
-    short level; /* the row's own admin level (-1: a row of coordinates) */
+    short op;            /* the operation, an index into the join's (or a thread's) operations */
+    short level;         /* the row's own admin level (-1: a row of coordinates) */
     long rows;           /* valid records whose location is this unit */
     int64_t individuals; /* their individuals (any status) */
     int64_t displaced, families, returnees;
@@ -268,8 +268,7 @@ static int join_state_merge(join_state *to, const join_state *from)
             if (!ft->slots[i].key) continue;
             seen_key k = ft->slots[i];
             k.op = remap[k.op];
-            if (note_key(to, t ? &to->assessments : &to->rivals, t ? &to->assessment_list : &to->rival_list, &k, t) <
-                0)
+            if (note_key(to, t ? &to->assessments : &to->rivals, t ? &to->assessment_list : &to->rival_list, &k, t) < 0)
                 return -1;
         }
         const repeat_list *fl = t ? &from->assessment_list : &from->rival_list;
@@ -305,8 +304,8 @@ static void log_unit(FILE *f, const join_state *js, int level, int unit, int wit
 
 /* One decision-log row: how the location, the district of displacement
  * (returns) and the origin were matched, the flags, and why in words. */
-static void log_row(join_state *js, const df_record *r, int at, const match *loc, const match *disp,
-                    const match *orig, const char *flags, const char *note)
+static void log_row(join_state *js, const df_record *r, int at, const match *loc, const match *disp, const match *orig,
+                    const char *flags, const char *note)
 {
     char d[11];
     FILE *f = js->log;
@@ -385,8 +384,9 @@ static int on_record(const df_record *r, void *user)
         if (note_key(js, &js->assessments, &js->assessment_list, &k, 1) < 0) return js->failed = 1, 1;
     }
 
-    if (returned) df__match_place(b, js->names, o->level, o->prefer_points, o->log_path != NULL, &r->displacement, NAN,
-                                  NAN, &disp);
+    if (returned)
+        df__match_place(b, js->names, o->level, o->prefer_points, o->log_path != NULL, &r->displacement, NAN, NAN,
+                        &disp);
     if (with_origin)
         df__match_place(b, js->names, o->level, o->prefer_points, o->log_path != NULL, &r->origin, NAN, NAN, &orig);
     if (r->date != DF_NO_DATE) {
@@ -435,9 +435,9 @@ static int on_record(const df_record *r, void *user)
         if (r->individuals_derived) strcat(flags, "individuals-from-families ");
         char note[1100], lvl[80] = "";
         if (at < o->level) snprintf(lvl, sizeof lvl, "a row of admin level %d (a check of the finer rows)", at);
-        snprintf(note, sizeof note, "%s%s%s%s%s%s", lvl[0] ? lvl : loc.note, returned && disp.note[0] ? "; displacement: " : "",
-                 returned ? disp.note : "", with_origin && orig.note[0] ? "; origin: " : "",
-                 with_origin ? orig.note : "", "");
+        snprintf(note, sizeof note, "%s%s%s%s%s%s", lvl[0] ? lvl : loc.note,
+                 returned && disp.note[0] ? "; displacement: " : "", returned ? disp.note : "",
+                 with_origin && orig.note[0] ? "; origin: " : "", with_origin ? orig.note : "", "");
         size_t fl = strlen(flags);
         if (fl) flags[fl - 1] = '\0';
         log_row(js, r, at, &loc, returned ? &disp : NULL, with_origin ? &orig : NULL, flags,
@@ -643,10 +643,11 @@ static int level_checks(df_join *j, const df_boundaries *b, const int32_t *snap,
                         (long long)c->largest);
             }
         }
-        df__log(ctx, agree == all ? DF_LOG_INFO : DF_LOG_WARN,
-                "%s: %ld rows of admin level %d are a check of the admin-%d rows, not counted: they agree on %ld of %ld "
-                "(operation, date)",
-                path, rows, l, finest, agree, all);
+        df__log(
+            ctx, agree == all ? DF_LOG_INFO : DF_LOG_WARN,
+            "%s: %ld rows of admin level %d are a check of the admin-%d rows, not counted: they agree on %ld of %ld "
+            "(operation, date)",
+            path, rows, l, finest, agree, all);
     }
     for (int l = fine_level + 1; l < finest; l++)
         if (coarser & (1u << l))
@@ -712,16 +713,16 @@ static df_status judge_repeats(df_ctx *ctx, const df_join *j, const join_state *
                          "assessment=TYPE), or add them on purpose with --assessments add (as DTM's own totals do)",
                          ro->path, counted, list, ndates == 8 ? "; ..." : "");
     if (counted)
-        df__log(ctx, DF_LOG_INFO, "%s: %ld rows of a second assessment type of a place and date added (--assessments add)",
-                ro->path, counted);
+        df__log(ctx, DF_LOG_INFO,
+                "%s: %ld rows of a second assessment type of a place and date added (--assessments add)", ro->path,
+                counted);
     return DF_OK;
 }
 
 /* Say which date of which operation the figures come from; and, for a
  * table of no stated kind read as increments whose units repeat on several
  * dates, both readings' totals. */
-static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const df_record_opts *ro,
-                     const int32_t *snap)
+static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const df_record_opts *ro, const int32_t *snap)
 {
     const df_balance *bal = &j->balance;
     if (j->kind == DF_SNAPSHOTS) {
@@ -815,7 +816,10 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
 
     /* all cores, unless a decision log must keep the input order */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = js->log || cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1 : cores > JOIN_MAX_THREADS ? JOIN_MAX_THREADS : (int)cores, used = 1;
+    int nthreads = js->log || cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
+                   : cores > JOIN_MAX_THREADS                                      ? JOIN_MAX_THREADS
+                                                                                   : (int)cores,
+        used = 1;
     if (nthreads > 1)
         st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
     else
