@@ -76,9 +76,20 @@ static const char *usage_join =
     "  --delimiter C         CSV delimiter (default: detected); 'tab' for TAB\n"
     "  --household-size N    individuals per family when individuals are absent (6)\n"
     "  --snapshots           rows count people present at a date (DTM rounds): figures\n"
-    "                        are those of the latest date on or before --as-of, never\n"
-    "                        a sum across dates. Default: --increments (rows count\n"
-    "                        people who moved on a date; summed over the period)\n"
+    "                        are those of the latest date on or before --as-of, per\n"
+    "                        operation, never a sum across dates\n"
+    "  --increments          rows count people who moved on a date: summed over the\n"
+    "                        period. Default: snapshots for DTM API tables\n"
+    "                        (numPresentIdpInd, #affected+idps, roundNumber), else\n"
+    "                        increments with a warning when units repeat on several dates\n"
+    "  --operation NAME      count this DTM operation (repeatable); a table of several\n"
+    "                        operations needs one; 'all' adds them on purpose\n"
+    "  --where COL=V[,V...]  read only rows whose column COL (header name, or a field:\n"
+    "                        level, assessment, split) holds one of the values (repeatable)\n"
+    "  --duplicates P        rows seen twice: keep, drop or refuse (default: keep with a\n"
+    "                        warning in increment tables, refuse rival snapshots)\n"
+    "  --assessments add     add two assessment types of one place and date on purpose\n"
+    "                        (default: refused; or choose one with --where assessment=BA)\n"
     "  --status S            status of rows in tables without one (displaced)\n"
     "\n"
     "boundaries:\n"
@@ -193,18 +204,27 @@ static void print_balance(const df_join *j, const char *records, const char *out
     fprintf(stderr, "  unmatched      %8ld\n", b->unmatched);
     fprintf(stderr, "  out of period  %8ld  (period %s .. %s%s)\n", b->out_of_period, from[0] ? from : "-",
             as_of[0] ? as_of : "-", b->snapshot != DF_NO_DATE ? ", snapshot of the last date" : "");
+    if (b->other_level)
+        fprintf(stderr, "  other level    %8ld  (rows of a coarser admin level than admin %d: a check, not counted)\n",
+                b->other_level, df_join_rows_level(j));
+    if (b->filtered)
+        fprintf(stderr, "  filtered       %8ld  (--operation, --where, duplicates dropped)\n", b->filtered);
     fprintf(stderr, "  rejected       %8ld", b->read.rejected);
     const char *sep = "  (";
     for (int r = 0; r < DF_REJECT_COUNT; r++)
         if (b->read.rejected_by[r])
             fprintf(stderr, "%s%s %ld", sep, df_reject_name((df_reject_reason)r), b->read.rejected_by[r]), sep = ", ";
     fprintf(stderr, "%s\n", sep[0] == ',' ? ")" : "");
-    long sum = b->matched + b->unmatched + b->out_of_period + b->read.rejected;
-    fprintf(stderr, "  balance: %ld + %ld + %ld + %ld = %ld %s %ld rows read\n", b->matched, b->unmatched,
-            b->out_of_period, b->read.rejected, sum, sum == b->read.rows ? "=" : "!=", b->read.rows);
-    fprintf(stderr, "  individuals: matched %lld + unmatched %lld + out of period %lld = %lld of %lld valid\n",
+    long sum = b->matched + b->unmatched + b->out_of_period + b->other_level + b->filtered + b->read.rejected;
+    fprintf(stderr, "  balance: %ld + %ld + %ld + %ld + %ld + %ld = %ld %s %ld rows read\n", b->matched, b->unmatched,
+            b->out_of_period, b->other_level, b->filtered, b->read.rejected, sum,
+            sum == b->read.rows ? "=" : "!=", b->read.rows);
+    fprintf(stderr,
+            "  individuals: matched %lld + unmatched %lld + out of period %lld + other level %lld = %lld of %lld "
+            "valid\n",
             (long long)b->ind_matched, (long long)b->ind_unmatched, (long long)b->ind_out_of_period,
-            (long long)(b->ind_matched + b->ind_unmatched + b->ind_out_of_period),
+            (long long)b->ind_other_level,
+            (long long)(b->ind_matched + b->ind_unmatched + b->ind_out_of_period + b->ind_other_level),
             (long long)b->read.individuals_valid);
     if (b->returns_unplaced)
         fprintf(stderr,
@@ -223,6 +243,8 @@ typedef struct {
     int nco, level, no_aliases;
     const char *aliases[4];
     int naliases;
+    const char *operations[17], *where[17];
+    int noperations, nwhere;
 } job;
 
 /* Parse argv into j. Returns -1 to go on, or an exit code (help, error). */
@@ -269,6 +291,34 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
             j->ro.kind = DF_SNAPSHOTS;
         } else if (!strcmp(a, "--increments")) {
             j->ro.kind = DF_INCREMENTS;
+        } else if (!strcmp(a, "--operation") || !strcmp(a, "--where")) {
+            NEED_VALUE();
+            int is_op = !strcmp(a, "--operation"), *n = is_op ? &j->noperations : &j->nwhere;
+            const char **list = is_op ? j->operations : j->where;
+            if (*n == 16) return bad_usage("at most 16 of", a);
+            list[(*n)++] = v;
+            if (is_op)
+                j->ro.operations = j->operations;
+            else
+                j->ro.where = j->where;
+        } else if (!strcmp(a, "--duplicates")) {
+            NEED_VALUE();
+            if (!strcmp(v, "keep"))
+                j->ro.duplicates = DF_DUPLICATES_KEEP;
+            else if (!strcmp(v, "drop"))
+                j->ro.duplicates = DF_DUPLICATES_DROP;
+            else if (!strcmp(v, "refuse"))
+                j->ro.duplicates = DF_DUPLICATES_REFUSE;
+            else
+                return bad_usage("--duplicates must be keep, drop or refuse, not", v);
+        } else if (!strcmp(a, "--assessments")) {
+            NEED_VALUE();
+            if (!strcmp(v, "add"))
+                j->ro.add_assessments = 1;
+            else if (!strcmp(v, "refuse"))
+                j->ro.add_assessments = 0;
+            else
+                return bad_usage("--assessments must be add or refuse, not", v);
         } else if (!strcmp(a, "--status")) {
             NEED_VALUE();
             if (!strcasecmp(v, "displaced"))

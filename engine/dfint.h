@@ -304,6 +304,10 @@ struct df_job {
     char delimiter;
     int header, kind, default_status;
     double household_size;
+    char *operation, *where;                 /* "A, B"; "COL=V,V; COL=V" as written */
+    int duplicates, assessments;             /* df_duplicates; 1: add assessment types */
+    char *operation_buf, *where_buf;         /* the lists cut into ... */
+    const char *operations[17], *wheres[17]; /* ... NULL-terminated lists (NULL when unset) */
     /* [boundaries] */
     char *adm[4]; /* the boundary file of each level; NULL = none */
     char *aliases;
@@ -376,6 +380,9 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir);
 df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir);
 /* Lowercase hex SHA-256 of a file into hex (65 bytes). 0 ok, -1 unreadable. */
 int df__sha256_file(const char *path, char hex[65]);
+
+/* The records options the job says (borrowing the job's strings). */
+void df__job_record_opts(const df_job *job, df_record_opts *ro);
 
 /* Every key of the job with its value as text (NULL: unset), in the order
  * of docs/jobs.md. */

@@ -39,7 +39,7 @@ void df_record_opts_init(df_record_opts *o)
     memset(o, 0, sizeof *o);
     o->header = -1;
     o->household_size = 6.0; /* the DTM convention for Iraq */
-    o->kind = DF_INCREMENTS;
+    o->kind = DF_KIND_AUTO;
     o->default_status = DF_DISPLACED;
 }
 
@@ -70,6 +70,11 @@ static const struct {
     {DF_FIELD_ORIGIN_ADM3, "subdistrictoforigin originsubdistrict originadm3"},
     {DF_FIELD_DISPLACEMENT_ADM1, "governorateofdisplacement displacementgovernorate"},
     {DF_FIELD_DISPLACEMENT_ADM2, "districtofdisplacement displacementdistrict"},
+    {DF_FIELD_OPERATION, "operation operationname"},
+    {DF_FIELD_ASSESSMENT, "assessmenttype"},
+    {DF_FIELD_SPLIT, "displacementreason"},
+    {DF_FIELD_LEVEL, "adminlevel admlevel"},
+    {DF_FIELD_ROUND, "roundnumber round"},
 };
 
 /* HXL hashtags: the tag, attributes it must have, attributes it must not. */
@@ -98,6 +103,10 @@ static const struct {
     {DF_FIELD_INDIVIDUALS, "#affected", "ind", "hh households"},
     {DF_FIELD_INDIVIDUALS, "#population", "ind", "hh households"},
     {DF_FIELD_INDIVIDUALS, "#affected", "", "hh households"},
+    {DF_FIELD_OPERATION, "#operation", "", ""},
+    {DF_FIELD_ASSESSMENT, "#assessment", "", ""},
+    {DF_FIELD_LEVEL, "#adm", "level", ""},
+    {DF_FIELD_ROUND, "#round", "", ""},
 };
 
 /* Is word in the space-separated list? */
@@ -168,6 +177,16 @@ static int looks_numeric(const char *s)
 typedef struct {
     int col[DF_FIELD_COUNT]; /* column index per field, -1 when absent */
 } column_map;
+
+/* The value of a column, without leading blanks (trailing ones are trimmed
+ * already), or NULL when the column is absent or empty. */
+static const char *cell(char **cells, int n, int col)
+{
+    if (col < 0 || col >= n) return NULL;
+    const char *s = cells[col];
+    while (*s == ' ' || *s == '\t') s++;
+    return *s ? s : NULL;
+}
 
 static const char *column_label(const df__source *src, int col, char *buf, size_t cap)
 {
@@ -247,13 +266,144 @@ static const unsigned char is_text_field[DF_FIELD_COUNT] = {[DF_FIELD_STATUS] = 
                                                             [DF_FIELD_ORIGIN_ADM3] = 1,
                                                             [DF_FIELD_DISPLACEMENT_ADM1] = 1,
                                                             [DF_FIELD_DISPLACEMENT_ADM2] = 1,
-                                                            [DF_FIELD_DISPLACEMENT_ADM2_PCODE] = 1};
+                                                            [DF_FIELD_DISPLACEMENT_ADM2_PCODE] = 1,
+                                                            [DF_FIELD_OPERATION] = 1,
+                                                            [DF_FIELD_ASSESSMENT] = 1,
+                                                            [DF_FIELD_SPLIT] = 1,
+                                                            [DF_FIELD_LEVEL] = 1};
+
+/* ---- row filters, operations, levels and exact duplicates --------------------- */
+
+#define MAX_WHERE 16
+
+/* What the columns say about every row, resolved once. */
+typedef struct {
+    struct {
+        int col;
+        const char *values; /* "V1,V2", borrowed from the option */
+    } where[MAX_WHERE];
+    int nwhere;
+    int has_pcodes, has_names; /* the table has location P-code / name columns */
+} row_rules;
+
+/* Row hashes with the line of the first row of each: exact duplicates. */
+typedef struct {
+    uint64_t *keys; /* 0: empty slot */
+    long *lines;
+    size_t cap, count;
+    int failed;
+} row_set;
+
+static void row_set_free(row_set *t)
+{
+    free(t->keys);
+    free(t->lines);
+    memset(t, 0, sizeof *t);
+}
+
+/* Add key; returns the line of its first row when it was there, else 0
+ * (-1 with t->failed when memory runs out). */
+static long row_set_add(row_set *t, uint64_t key, long line)
+{
+    if (2 * (t->count + 1) > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        uint64_t *keys = calloc(cap, sizeof *keys);
+        long *lines = malloc(cap * sizeof *lines);
+        if (!keys || !lines) return free(keys), free(lines), t->failed = 1, -1;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->keys[i]) continue;
+            size_t h = (size_t)t->keys[i] & (cap - 1);
+            while (keys[h]) h = (h + 1) & (cap - 1);
+            keys[h] = t->keys[i], lines[h] = t->lines[i];
+        }
+        free(t->keys), free(t->lines);
+        t->keys = keys, t->lines = lines, t->cap = cap;
+    }
+    size_t h = (size_t)key & (t->cap - 1);
+    while (t->keys[h] && t->keys[h] != key) h = (h + 1) & (t->cap - 1);
+    if (t->keys[h]) return t->lines[h];
+    t->keys[h] = key, t->lines[h] = line, t->count++;
+    return 0;
+}
+
+/* 64-bit hash of a row's fields (FNV-1a with a separator, then mixed); never 0. */
+static uint64_t row_hash(char **cells, const size_t *lens, int n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < n; i++) {
+        for (size_t k = 0; k < lens[i]; k++) h = (h ^ (unsigned char)cells[i][k]) * 1099511628211ULL;
+        h = (h ^ 0x1f) * 1099511628211ULL;
+    }
+    h ^= h >> 33, h *= 0xff51afd7ed558ccdULL, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ULL, h ^= h >> 33;
+    return h ? h : 1;
+}
+
+/* Is value one of the comma-separated values (case-insensitive, blanks trimmed)? */
+static int value_in(const char *values, const char *value)
+{
+    size_t vl = value ? strlen(value) : 0;
+    for (const char *p = values;;) {
+        while (*p == ' ') p++;
+        size_t k = strcspn(p, ",");
+        size_t t = k;
+        while (t > 0 && p[t - 1] == ' ') t--;
+        if (t == vl && (vl == 0 || strncasecmp(p, value, vl) == 0)) return 1;
+        if (!p[k]) return 0;
+        p += k + 1;
+    }
+}
+
+static int operation_chosen(const df_record_opts *o, const char *op)
+{
+    if (!o->operations) return 1;
+    for (int k = 0; o->operations[k]; k++)
+        if (!strcasecmp(o->operations[k], "all") || !strcasecmp(o->operations[k], op ? op : "")) return 1;
+    return 0;
+}
+
+static void count_operation(df_read_stats *st, const char *op, long rows, int32_t first, int32_t last)
+{
+    char name[sizeof st->operations[0].name];
+    snprintf(name, sizeof name, "%s", op);
+    int i = 0;
+    while (i < st->noperations && i < 32 && strcmp(st->operations[i].name, name) != 0) i++;
+    if (i == 32) return; /* beyond the list: not listed */
+    df_operation_stat *o = &st->operations[i];
+    if (i == st->noperations) {
+        st->noperations++;
+        memcpy(o->name, name, sizeof name);
+        o->first = o->last = DF_NO_DATE;
+    }
+    o->rows += rows;
+    if (first != DF_NO_DATE && (o->first == DF_NO_DATE || first < o->first)) o->first = first;
+    if (last != DF_NO_DATE && (o->last == DF_NO_DATE || last > o->last)) o->last = last;
+}
+
+/* The admin level a row states: its level column ("1", "admin2", "ADM0"),
+ * else the finest P-code filled (tables with P-code columns) or name filled
+ * (tables of names); 0 when none is; -1 for a row of coordinates, which
+ * the join locates by its point at any level. */
+static int row_level(const row_rules *rr, const column_map *m, char **cells, int n, int has_point)
+{
+    const char *s = cell(cells, n, m->col[DF_FIELD_LEVEL]);
+    for (; s && *s; s++)
+        if (isdigit((unsigned char)*s)) return *s - '0' <= 3 ? *s - '0' : -1;
+    if (has_point) return -1;
+    if (!rr->has_pcodes && !rr->has_names) return -1;
+    static const df_field pc[4] = {0, DF_FIELD_ADM1_PCODE, DF_FIELD_ADM2_PCODE, DF_FIELD_ADM3_PCODE};
+    static const df_field nm[4] = {0, DF_FIELD_ADM1, DF_FIELD_ADM2, DF_FIELD_ADM3};
+    for (int l = 3; l >= 1; l--)
+        if (cell(cells, n, m->col[rr->has_pcodes ? pc[l] : nm[l]])) return l;
+    return 0;
+}
 
 typedef struct {
     df_ctx *ctx;
     const df_record_opts *opts;
     const df__source *src;
     const column_map *map;
+    const row_rules *rules;
+    row_set seen; /* exact duplicates */
     df_record_fn on_record;
     df_reject_fn on_reject;
     void *user, *reject_user;
@@ -271,16 +421,6 @@ static int reject(reader *r, long line, int col, df_reject_reason why, const cha
     r->stats->rejected_by[why]++;
     if (r->on_reject) r->on_reject(&rj, r->reject_user);
     return 0;
-}
-
-/* The value of a column, without leading blanks (trailing ones are trimmed
- * already), or NULL when the column is absent or empty. */
-static const char *cell(char **cells, int n, int col)
-{
-    if (col < 0 || col >= n) return NULL;
-    const char *s = cells[col];
-    while (*s == ' ' || *s == '\t') s++;
-    return *s ? s : NULL;
 }
 
 /* As cell(), with the length of the value. */
@@ -411,6 +551,29 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.displacement.pcode[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2_PCODE]);
     rec.location_name = cell(cells, n, col[DF_FIELD_LOCATION]);
     rec.shelter = cell(cells, n, col[DF_FIELD_SHELTER]);
+    rec.operation = cell(cells, n, col[DF_FIELD_OPERATION]);
+    rec.assessment = cell(cells, n, col[DF_FIELD_ASSESSMENT]);
+    rec.split = cell(cells, n, col[DF_FIELD_SPLIT]);
+    rec.level = row_level(r->rules, r->map, cells, n, !isnan(rec.lon));
+
+    /* --where, then the operations: left out, counted as filtered */
+    const row_rules *rr = r->rules;
+    for (int k = 0; k < rr->nwhere; k++)
+        if (!value_in(rr->where[k].values, cell(cells, n, rr->where[k].col))) return r->stats->filtered++, 1;
+    if (col[DF_FIELD_OPERATION] >= 0) {
+        count_operation(r->stats, rec.operation ? rec.operation : "", 1, rec.date, rec.date);
+        if (!operation_chosen(r->opts, rec.operation)) return r->stats->filtered++, 1;
+    }
+    /* a row with every field equal to an earlier one */
+    long first = row_set_add(&r->seen, row_hash(cells, lens, n), line);
+    if (first < 0) return 0; /* out of memory: stop; the caller reports it */
+    if (first > 0) {
+        df_read_stats *st = r->stats;
+        if (st->duplicates < 8)
+            st->duplicate_line[st->duplicates][0] = line, st->duplicate_line[st->duplicates][1] = first;
+        st->duplicates++;
+        if (r->opts->duplicates == DF_DUPLICATES_DROP) return st->dropped++, 1;
+    }
 
     /* every sum downstream is at most this total: keep it within 64 bits */
     if (ind > INT64_MAX - r->stats->individuals_valid)
@@ -466,6 +629,8 @@ typedef struct {
     df__source src;
     column_map map;
     held_row held;
+    row_rules rules;
+    int dtm_hxl; /* the count column is tagged #affected+idps */
 } opened;
 
 static void opened_close(opened *o)
@@ -484,6 +649,63 @@ static df_status no_nul(df_ctx *ctx, const char *path, long line, char **cells, 
         if (strlen(cells[i]) != lens[i])
             return df__error(ctx, DF_EFORMAT, "%s:%ld: column %d (\"%s...\"): a NUL byte in the header", path, line,
                              i + 1, cells[i]);
+    return DF_OK;
+}
+
+/* The where filters, the operations asked for, and the kind of table. */
+static df_status resolve_rules(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
+{
+    const df__source *src = &o->src;
+    const int *col = o->map.col;
+    row_rules *rr = &o->rules;
+    for (int k = 0; opts->where && opts->where[k]; k++) {
+        const char *w = opts->where[k], *eq = strchr(w, '=');
+        if (!eq || eq == w) return df__error(ctx, DF_EINVAL, "--where \"%s\": not COLUMN=VALUE[,VALUE...]", w);
+        if (rr->nwhere == MAX_WHERE) return df__error(ctx, DF_EINVAL, "--where: at most %d filters", MAX_WHERE);
+        int c = -1;
+        size_t len = (size_t)(eq - w);
+        for (int i = 0; i < src->nheader && c < 0; i++)
+            if (strlen(src->header[i]) == len && !strncasecmp(src->header[i], w, len)) c = i;
+        for (int f = 0; f < DF_FIELD_COUNT && c < 0; f++) /* or a field: level, assessment, operation */
+            if (strlen(field_names[f]) == len && !strncasecmp(field_names[f], w, len)) c = col[f];
+        if (c < 0)
+            return df__error(ctx, DF_ESCHEMA, "%s: --where %s: no column named \"%.*s\" in the header", opts->path, w,
+                             (int)len, w);
+        rr->where[rr->nwhere].col = c;
+        rr->where[rr->nwhere++].values = eq + 1;
+    }
+    if (opts->operations && col[DF_FIELD_OPERATION] < 0)
+        return df__error(ctx, DF_ESCHEMA,
+                         "%s: --operation: the table has no operation column (name one with --map operation=COLUMN)",
+                         opts->path);
+    rr->has_pcodes = col[DF_FIELD_ADM1_PCODE] >= 0 || col[DF_FIELD_ADM2_PCODE] >= 0 || col[DF_FIELD_ADM3_PCODE] >= 0;
+    rr->has_names = col[DF_FIELD_ADM1] >= 0 || col[DF_FIELD_ADM2] >= 0 || col[DF_FIELD_ADM3] >= 0;
+
+    /* the kind: as told, or a DTM API table's (people present at each round) */
+    stats->kind = opts->kind;
+    if (opts->kind != DF_KIND_AUTO) {
+        snprintf(stats->kind_why, sizeof stats->kind_why, "%s, as told",
+                 opts->kind == DF_SNAPSHOTS ? "snapshots" : "increments");
+        return DF_OK;
+    }
+    char key[64] = "";
+    if (col[DF_FIELD_INDIVIDUALS] >= 0 && col[DF_FIELD_INDIVIDUALS] < src->nheader)
+        header_key(src->header[col[DF_FIELD_INDIVIDUALS]], key, sizeof key);
+    const char *why = !strcmp(key, "numpresentidpind")                      ? "numPresentIdpInd"
+                      : o->dtm_hxl                                          ? "#affected+idps"
+                      : col[DF_FIELD_ROUND] >= 0 && col[DF_FIELD_DATE] >= 0 ? "a round number and a reporting date"
+                                                                            : NULL;
+    stats->kind = why ? DF_SNAPSHOTS : DF_INCREMENTS;
+    if (why)
+        snprintf(stats->kind_why, sizeof stats->kind_why,
+                 "snapshots: a DTM API table (%s), people present at each reporting date (--increments to add rows "
+                 "up instead)",
+                 why);
+    else
+        snprintf(stats->kind_why, sizeof stats->kind_why,
+                 "increments: no kind given and no DTM API column; rows are added up (--snapshots if they count "
+                 "people present at a date)");
+    df__log(ctx, DF_LOG_INFO, "%s: read as %s", opts->path, stats->kind_why);
     return DF_OK;
 }
 
@@ -540,6 +762,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
                     if (taken) continue;
                     map->col[f] = i;
                     note(how, sizeof how, field_names[f], cells[i], "HXL");
+                    if (f == DF_FIELD_INDIVIDUALS) o->dtm_hxl = hxl_match(cells[i], "#affected", "idps", "");
                 }
             }
         } else if (rc == 1 && keep_row(&o->held, cells, lens, n, line) != 0) {
@@ -607,20 +830,17 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
                          opts->path);
     }
     df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
-    return DF_OK;
+    return resolve_rules(ctx, opts, o, stats);
 }
 
 static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, const opened *o, df_record_fn on_record,
                         df_reject_fn on_reject, void *user, void *reject_user, df_read_stats *stats)
 {
     memset(r, 0, sizeof *r);
-    *r = (reader){ctx,       opts,
-                  &o->src,   &o->map,
-                  on_record, on_reject,
-                  user,      reject_user,
-                  stats,     o->src.nheader ? o->src.nheader : o->held.n,
-                  {0},       0,
-                  0};
+    r->ctx = ctx, r->opts = opts, r->src = &o->src, r->map = &o->map, r->rules = &o->rules;
+    r->on_record = on_record, r->on_reject = on_reject, r->user = user, r->reject_user = reject_user;
+    r->stats = stats;
+    r->ncols = o->src.nheader ? o->src.nheader : o->held.n;
     for (int f = 0; f < DF_FIELD_COUNT; f++)
         if (o->map.col[f] >= 0 && is_text_field[f]) r->text_cols[r->ntext++] = o->map.col[f];
 }
@@ -648,10 +868,12 @@ static df_status read_rows(reader *r, opened *o)
     long line, rows = 0;
     uint64_t size = o->src.kind == DF__SRC_CSV ? file_size(o->src.path) : 0;
     if (o->held.rc && !handle_next(r, o->held.rc, o->held.cells, o->held.lens, o->held.n, o->held.line))
-        return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+        return r->seen.failed ? df__error(r->ctx, DF_ENOMEM, "out of memory reading %s", o->src.path)
+                              : df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
     while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1 || rc == 2)
         if (!handle_next(r, rc, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
-            return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+            return r->seen.failed ? df__error(r->ctx, DF_ENOMEM, "out of memory reading %s", o->src.path)
+                                  : df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
     df__progress(r->ctx, 1.0, "reading records");
     return rc < 0 ? r->ctx->status : DF_OK;
 }
@@ -688,6 +910,54 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
         df__log(ctx, DF_LOG_WARN, "%s: rejected dates that look like " EXCEL_HINT ": %ld", opts->path,
                 stats->excel_dates);
     if (stats->rows == 0) df__log(ctx, DF_LOG_WARN, "%s: no data rows", opts->path);
+
+    /* operations: several and none chosen is refused; a name asked for must exist */
+    char list[900] = "";
+    size_t used = 0;
+    for (int i = 0; i < stats->noperations && i < 32; i++) {
+        const df_operation_stat *op = &stats->operations[i];
+        char a[11], b[11];
+        df_date_format(op->first, a);
+        df_date_format(op->last, b);
+        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0,
+                                 "\n  \"%s\": %s .. %s, %ld rows", op->name, a, b, op->rows);
+        if (used >= sizeof list) used = sizeof list;
+    }
+    if (stats->noperations > 1 && !opts->operations)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: the table holds %d operations, whose figures must not be added together; choose one "
+                         "with --operation NAME (repeatable; job: [records] operation = NAME, NAME), or add them on "
+                         "purpose with --operation all:%s",
+                         opts->path, stats->noperations, list);
+    for (int k = 0; opts->operations && opts->operations[k]; k++) {
+        int found = !strcasecmp(opts->operations[k], "all");
+        for (int i = 0; i < stats->noperations && i < 32 && !found; i++)
+            found = !strcasecmp(stats->operations[i].name, opts->operations[k]);
+        if (!found && stats->noperations <= 32)
+            return df__error(ctx, DF_EINVAL, "%s: --operation \"%s\": no such operation in the table; it holds:%s",
+                             opts->path, opts->operations[k], list);
+    }
+
+    /* exact duplicates: reported with their lines, then the policy */
+    if (stats->duplicates) {
+        char lines[300] = "";
+        used = 0;
+        for (long i = 0; i < stats->duplicates && i < 8 && used < sizeof lines; i++)
+            used += (size_t)snprintf(lines + used, sizeof lines - used, "%s%ld (= line %ld)", i ? ", " : "",
+                                     stats->duplicate_line[i][0], stats->duplicate_line[i][1]);
+        const char *more = stats->duplicates > 8 ? ", ..." : "";
+        if (opts->duplicates == DF_DUPLICATES_REFUSE)
+            return df__error(ctx, DF_EINVAL,
+                             "%s: %ld rows repeat an earlier row field for field (lines %s%s): refused "
+                             "(--duplicates drop to leave them out, keep to count them)",
+                             opts->path, stats->duplicates, lines, more);
+        df__log(ctx, opts->duplicates == DF_DUPLICATES_DROP ? DF_LOG_INFO : DF_LOG_WARN,
+                "%s: %ld rows repeat an earlier row field for field (lines %s%s): %s", opts->path, stats->duplicates,
+                lines, more,
+                opts->duplicates == DF_DUPLICATES_DROP ? "dropped (--duplicates drop)"
+                                                       : "counted (--duplicates drop to leave them out, refuse to "
+                                                         "stop)");
+    }
     return DF_OK;
 }
 
@@ -701,9 +971,25 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
     if (st == DF_OK) {
         reader_init(&r, ctx, opts, &o, on_record, on_reject, user, user, stats);
         st = read_rows(&r, &o);
+        row_set_free(&r.seen);
     }
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;
+}
+
+df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap)
+{
+    opened o;
+    df_read_stats *stats = calloc(1, sizeof *stats);
+    if (!stats) return df__error(ctx, DF_ENOMEM, "out of memory");
+    df_status st = open_columns(ctx, opts, &o, stats);
+    opened_close(&o);
+    if (st == DF_OK) {
+        *kind = stats->kind;
+        if (why && cap) snprintf(why, cap, "%s", stats->kind_why);
+    }
+    free(stats);
+    return st;
 }
 
 /* ---- the parallel read: byte ranges of a plain CSV file ---------------------- */
@@ -723,6 +1009,7 @@ typedef struct {
     long nrejects, cap_rejects;
     long lines; /* physical lines of the range */
     int failed;
+    row_set seen; /* its rows' hashes, lines counted from the range's start */
     pthread_t thread;
 } piece;
 
@@ -763,7 +1050,8 @@ static void *piece_main(void *arg)
             df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
             break;
         }
-    if (rc != 0) p->failed = 1;
+    if (rc != 0 || r.seen.failed) p->failed = 1;
+    p->seen = r.seen;
     p->lines = df__csv_line(csv) - 1;
     df__csv_close(csv);
     return NULL;
@@ -830,11 +1118,14 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     reader r;
     piece *pieces = NULL;
     uint64_t starts[MAX_PIECES + 1];
+    memset(&r, 0, sizeof r);
     df_status st = open_columns(ctx, opts, &o, stats);
     *used = 1;
     if (st != DF_OK) goto done;
     reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
     if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
+    /* dropping duplicates needs every earlier row: one thread */
+    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1;
     if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts) != 0 ||
         !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
         st = read_rows(&r, &o); /* one thread */
@@ -880,6 +1171,28 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
             p->rejects[q].line += line0 - 1;
             if (on_reject) on_reject(&p->rejects[q], reject_user);
         }
+        /* duplicates: those inside the piece, then those of earlier pieces */
+        stats->filtered += p->stats.filtered, stats->dropped += p->stats.dropped;
+        for (long q = 0; q < p->stats.duplicates && q < 8; q++)
+            if (stats->duplicates + q < 8)
+                for (int e = 0; e < 2; e++)
+                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + line0 - 1;
+        stats->duplicates += p->stats.duplicates;
+        for (size_t q = 0; q < p->seen.cap; q++) {
+            if (!p->seen.keys[q]) continue;
+            long line = p->seen.lines[q] + line0 - 1, first = row_set_add(&r.seen, p->seen.keys[q], line);
+            if (first > 0) {
+                if (stats->duplicates < 8)
+                    stats->duplicate_line[stats->duplicates][0] = line,
+                    stats->duplicate_line[stats->duplicates][1] = first;
+                stats->duplicates++;
+            }
+        }
+        if (r.seen.failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        for (int q = 0; q < p->stats.noperations && q < 32; q++) {
+            const df_operation_stat *op = &p->stats.operations[q];
+            count_operation(stats, op->name, op->rows, op->first, op->last);
+        }
         line0 += p->lines;
     }
 done:
@@ -889,7 +1202,9 @@ done:
             free((char *)pieces[k].rejects[q].detail);
         }
         free(pieces[k].rejects);
+        row_set_free(&pieces[k].seen);
     }
+    row_set_free(&r.seen);
     free(pieces);
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;

@@ -36,7 +36,9 @@ typedef enum {
 } key_type;
 
 static const char *const steps[] = {"none", "day", "week", "month", NULL};
-static const char *const kinds[] = {"increments", "snapshots", NULL};
+static const char *const kinds[] = {"increments", "snapshots", "auto", NULL};
+static const char *const duplicate_policies[] = {"default", "keep", "drop", "refuse", NULL};
+static const char *const assessment_policies[] = {"refuse", "add", NULL};
 static const char *const movements[] = {"displaced", "returned", NULL};
 static const char *const density_statuses[] = {"displaced", "returned", "all", "still", NULL};
 static const char *const preferences[] = {"names", "points", NULL};
@@ -66,6 +68,10 @@ static const struct key_def {
     {"records", "household_size", K_NUMBER, AT(household_size), NULL},
     {"records", "kind", K_CHOICE, AT(kind), kinds},
     {"records", "status", K_CHOICE, AT(default_status), movements},
+    {"records", "operation", K_TEXT, AT(operation), NULL},
+    {"records", "where", K_TEXT, AT(where), NULL},
+    {"records", "duplicates", K_CHOICE, AT(duplicates), duplicate_policies},
+    {"records", "assessments", K_CHOICE, AT(assessments), assessment_policies},
     {"boundaries", "adm1", K_INPUT, AT(adm[1]), NULL},
     {"boundaries", "adm2", K_INPUT, AT(adm[2]), NULL},
     {"boundaries", "adm3", K_INPUT, AT(adm[3]), NULL},
@@ -338,6 +344,7 @@ static void defaults(df_job *job)
     job->step = DF_STEP_MONTH;
     job->header = -1;
     job->household_size = 6;
+    job->kind = DF_KIND_AUTO;
     job->shipped_aliases = 1;
     job->levels = 0; /* every level up to the finest boundary file */
     job->flows = 1;
@@ -383,6 +390,42 @@ static df_status check_density(df_ctx *ctx, const df_job *job)
 }
 
 /* Keys that need one another, checked once the whole file is read. */
+/* Cut a copy of s at sep into list (at most 16, blanks trimmed, empty
+ * items dropped); returns the copy, which the list points into. */
+static char *split_list(const char *s, char sep, const char **list)
+{
+    char *buf = df__strdup(s);
+    int n = 0;
+    if (!buf) return NULL;
+    for (char *p = buf; p && n < 16;) {
+        char *end = strchr(p, sep), *next = end ? end + 1 : NULL;
+        if (end) *end = 0;
+        while (*p == ' ' || *p == '\t') p++;
+        for (size_t k = strlen(p); k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'); k--) p[k - 1] = 0;
+        if (*p) list[n++] = p;
+        p = next;
+    }
+    list[n] = NULL;
+    return buf;
+}
+
+void df__job_record_opts(const df_job *job, df_record_opts *ro)
+{
+    df_record_opts_init(ro);
+    ro->path = job->records_path;
+    ro->layer = job->records_layer;
+    ro->map = job->records_map;
+    ro->delimiter = job->delimiter;
+    ro->header = job->header;
+    ro->household_size = job->household_size;
+    ro->kind = (df_table_kind)job->kind;
+    ro->default_status = job->default_status ? DF_RETURNED : DF_DISPLACED;
+    ro->operations = job->operation_buf ? job->operations : NULL;
+    ro->where = job->where_buf ? job->wheres : NULL;
+    ro->duplicates = (df_duplicates)job->duplicates;
+    ro->add_assessments = job->assessments;
+}
+
 static df_status check_whole(df_ctx *ctx, df_job *job)
 {
     static const char *const required[][2] = {{"job", "output"}, {"records", "path"}};
@@ -410,6 +453,21 @@ static df_status check_whole(df_ctx *ctx, df_job *job)
         return df__error(ctx, DF_EINVAL, "%s: [job] from is after as_of", job->path);
     df_status st = check_density(ctx, job);
     if (st != DF_OK) return st;
+    /* operations "A, B" and filters "COL=V,V; COL=V" as lists */
+    if ((job->operation && !(job->operation_buf = split_list(job->operation, ',', job->operations))) ||
+        (job->where && !(job->where_buf = split_list(job->where, ';', job->wheres))))
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    /* no kind given: a DTM API table is snapshots, said now, so that every
+     * stage and the report read it so; any other stays "auto" (the join
+     * warns when its units repeat on several dates) */
+    if (job->kind == DF_KIND_AUTO) {
+        df_record_opts ro;
+        df__job_record_opts(job, &ro);
+        df_table_kind kind;
+        st = df_records_kind(ctx, &ro, &kind, NULL, 0);
+        if (st != DF_OK) return st;
+        if (kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
+    }
     /* the output folder's parent must exist: the bundle is made beside it */
     char *slash = strrchr(job->output, '/');
     if (slash && slash != job->output) {
@@ -473,6 +531,8 @@ void df_job_free(df_job *job)
     free(job->path);
     free(job->dir);
     free(job->profiles_dir);
+    free(job->operation_buf);
+    free(job->where_buf);
     free(job);
 }
 

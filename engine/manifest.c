@@ -219,13 +219,16 @@ static json_object *balance(const df_join *j)
     put_int(o, "matched", b->matched);
     put_int(o, "unmatched", b->unmatched);
     put_int(o, "out_of_period", b->out_of_period);
+    put_int(o, "other_level", b->other_level);
+    put_int(o, "filtered", b->filtered);
     put_int(o, "rejected", b->read.rejected);
     for (int k = 0; k < DF_REJECT_COUNT; k++)
         if (b->read.rejected_by[k]) put_int(why, df_reject_name((df_reject_reason)k), b->read.rejected_by[k]);
     json_object_object_add(o, "rejected_by", why);
-    json_object_object_add(
-        o, "holds",
-        json_object_new_boolean(b->matched + b->unmatched + b->out_of_period + b->read.rejected == b->read.rows));
+    json_object_object_add(o, "holds",
+                           json_object_new_boolean(b->matched + b->unmatched + b->out_of_period + b->other_level +
+                                                       b->filtered + b->read.rejected ==
+                                                   b->read.rows));
     put_int(o, "individuals_matched", b->ind_matched);
     put_int(o, "individuals_unmatched", b->ind_unmatched);
     put_int(o, "individuals_out_of_period", b->ind_out_of_period);

@@ -163,8 +163,7 @@ static int read_listing(const char *dir, listing *l)
 static int job_inputs(const df_job *job, const char **in)
 {
     int n = 0;
-    const char *all[] = {job->path,    job->records_path,        job->adm[1], job->adm[2], job->adm[3],
-                         job->aliases, job->shipped_aliases_path};
+    const char *all[] = {job->path, job->records_path, job->adm[1], job->adm[2], job->adm[3], job->aliases};
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         if (all[k] && strcmp(all[k], "-")) in[n++] = all[k];
     return n;
@@ -341,15 +340,7 @@ static void bundle_path(const run *r, const char *name, char *out, size_t cap)
 static void record_opts(run *r)
 {
     const df_job *job = r->job;
-    df_record_opts_init(&r->ro);
-    r->ro.path = job->records_path;
-    r->ro.layer = job->records_layer;
-    r->ro.map = job->records_map;
-    r->ro.delimiter = job->delimiter;
-    r->ro.header = job->header;
-    r->ro.household_size = job->household_size;
-    r->ro.kind = job->kind ? DF_SNAPSHOTS : DF_INCREMENTS;
-    r->ro.default_status = job->default_status ? DF_RETURNED : DF_DISPLACED;
+    df__job_record_opts(job, &r->ro);
 }
 
 /* Every level is joined on the finest boundary file, its coarser levels

@@ -64,7 +64,10 @@ TEST(join_prints_the_balance)
     snprintf(args, sizeof args, "join --records " ET " --boundaries " ADM2_SHP " -o %s/d.geojson --log %s/log.csv",
              tmpdir, tmpdir);
     EXPECT_INT(run(args), 0);
-    EXPECT(strstr(out, "balance: 3578 + 1 + 0 + 4 = 3583 = 3583 rows read") != NULL);
+    EXPECT(strstr(out, "balance: 3578 + 1 + 0 + 0 + 0 + 4 = 3583 = 3583 rows read") != NULL);
+    /* issue 11 trap 3: no kind given, districts on several dates: both readings told */
+    EXPECT(strstr(out, "no kind given, and units have rows on several dates") != NULL);
+    EXPECT(strstr(out, "read as increments (rows added up), 463,692 displaced") != NULL);
     EXPECT(strstr(out, "coordinates swapped and put right 49") != NULL);
     /* an unknown output format is a usage error, and nothing is written */
     snprintf(args, sizeof args, "join --records " ET " --boundaries " ADM2_SHP " -o %s/d.xyz", tmpdir);
