@@ -450,6 +450,52 @@ TEST(manifest_never_holds_nan_item16)
     df_ctx_free(ctx);
 }
 
+/* issue 17 item 31: every GeoPackage dispflow writes passes GDAL's own
+ * validator (Req 15: gpkg_contents.last_change with milliseconds): the
+ * bundle's layers.gpkg and a join written as GPKG. */
+#define GPKG_VALIDATOR "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py"
+
+static int gpkg_valid(const char *path)
+{
+    char cmd[2048], said[4096];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 " GPKG_VALIDATOR " %s 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(said, 1, sizeof said - 1, p) : 0;
+    said[n] = 0;
+    int status = p ? pclose(p) : -1;
+    if (status != 0 || n > 0) printf("  %s: %s\n", path, n > 400 ? said + n - 400 : said);
+    return status == 0 && n == 0; /* silent when valid */
+}
+
+TEST(gpkg_passes_gdal_validator_item31)
+{
+    if (access(GPKG_VALIDATOR, R_OK) != 0) {
+        printf("SKIPPED %s: %s is absent\n", __func__, GPKG_VALIDATOR);
+        return;
+    }
+    char path[1300], rec[1200], adm1[1200];
+    snprintf(path, sizeof path, "%s/bundle/layers.gpkg", tmpdir); /* run_default_bundle_complete_and_reproducible */
+    EXPECT(gpkg_valid(path));
+    df_ctx *ctx = df_ctx_new();
+    snprintf(rec, sizeof rec, "%s/sample.csv", tmpdir);
+    snprintf(adm1, sizeof adm1, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
+    df_boundaries *b = harness_boundaries(ctx, adm1, 1);
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = rec;
+    df_join_opts jo;
+    df_join_opts_init(&jo);
+    jo.level = 1;
+    df_join *j = NULL;
+    EXPECT(b && df_join_run(ctx, b, &ro, &jo, &j) == DF_OK);
+    snprintf(path, sizeof path, "%s/join.gpkg", tmpdir);
+    EXPECT(j && df_join_write(ctx, j, b, path, "GPKG", NULL) == DF_OK);
+    EXPECT(gpkg_valid(path));
+    df_join_free(j);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 /* The synthetic Mosul table: the sitrep's headline equals the ground truth,
  * every level adds up, and the flows out of the corridor add up to the
  * displaced. */
@@ -536,6 +582,7 @@ int main(void)
     RUN(job_checker_refuses_what_density_would_item8);
     RUN(progress_never_goes_back_item23);
     RUN(manifest_never_holds_nan_item16);
+    RUN(gpkg_passes_gdal_validator_item31);
     RUN(mosul_bundle_equals_truth);
     harness_remove_dir(tmpdir);
     return harness_done();
