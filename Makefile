@@ -29,8 +29,8 @@ CFLAGS  += -fsanitize=address -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address
 BUILD   := build-asan
 else ifeq ($(SANITIZER),undefined)
-CFLAGS  += -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=undefined
+CFLAGS  += -fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=undefined,float-cast-overflow
 BUILD   := build-ubsan
 endif
 

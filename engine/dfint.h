@@ -516,7 +516,7 @@ typedef struct {
 char *df__qgis_style_qml(const df__qgis_layer *l);
 /* Store the default style of each vector layer in the layer_styles table of
  * an open GeoPackage (GDALDatasetH), so that each opens styled in QGIS.
- * stamp is the update_time written ("2017-05-02T00:00:00Z"): no wall-clock time. */
+ * stamp is the update_time written ("2017-05-02T00:00:00.000Z"): no wall-clock time. */
 df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *layers, int n, const char *stamp);
 /* A QGIS project with these layers (layers[0] on top): vector layers from
  * layers.gpkg beside it, rasters by file name, relative paths, each layer's

@@ -860,7 +860,7 @@ static df_status write_products(df_ctx *ctx, run *r)
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     /* no wall-clock time in any file: GPKG timestamps are the as-of date */
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
-    strcat(stamp, "T00:00:00Z");
+    strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
     df__qgis_layer ql[12];
     char titles[4][64];
     int nql = 0;

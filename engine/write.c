@@ -244,7 +244,7 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
     /* no wall-clock time in the file: same inputs, same bytes */
     char stamp[32];
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
-    strcat(stamp, "T00:00:00Z");
+    strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
 
     /* a GeoPackage's other layers are kept: only ours is replaced */

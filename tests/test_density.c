@@ -233,21 +233,84 @@ TEST(geotiff_opens_in_gdal)
         EXPECT_INT(bx, 256); /* tiled */
         GDALClose(ds);
     }
-    /* COG: overviews; a creation option passed through */
+    /* COG: a creation option passed through (checked on a grid big enough
+     * for overviews below) */
     char *co[] = {"BLOCKSIZE=128", NULL};
     EXPECT_INT(df_density_write(ctx, d, cog, "COG", co), DF_OK);
     ds = GDALOpen(cog, GA_ReadOnly);
     EXPECT(ds != NULL);
     if (ds) {
-        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
         int bx, by;
-        GDALGetBlockSize(b, &bx, &by);
+        GDALGetBlockSize(GDALGetRasterBand(ds, 1), &bx, &by);
         EXPECT_INT(bx, 128);
-        EXPECT(GDALGetOverviewCount(b) >= 0);
         GDALClose(ds);
     }
     df_density_free(d);
     df_ctx_free(ctx);
+}
+
+/* issue 17, set-up: the COG has real overviews (a 2x2 mean of the level
+ * above, RESAMPLING=AVERAGE) and passes GDAL's own COG validator. */
+#define COG_VALIDATOR "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py"
+
+TEST(cog_has_overviews_and_validates)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_density_opts o;
+    df_density_opts_init(&o);
+    o.radius = 1500, o.pixel = 20; /* about 470 x 370 pixels: overviews at 1/2 and 1/4 with 128-pixel tiles */
+    df_density *d = run_points(ctx, &o);
+    EXPECT(d != NULL);
+    if (!d) return;
+    const df_density_info *in = df_density_get_info(d);
+    const float *v = df_density_values(d);
+    char cog[256], cmd[1024];
+    snprintf(cog, sizeof cog, "%s/big_cog.tif", tmpdir);
+    char *co[] = {"BLOCKSIZE=128", NULL};
+    EXPECT_INT(df_density_write(ctx, d, cog, "COG", co), DF_OK);
+    GDALDatasetH ds = GDALOpen(cog, GA_ReadOnly);
+    EXPECT(ds != NULL);
+    if (ds) {
+        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
+        int n = GDALGetOverviewCount(b);
+        printf("  %d x %d pixels, %d overviews\n", in->width, in->height, n);
+        EXPECT(n >= 2);
+        GDALRasterBandH ov = n > 0 ? GDALGetOverview(b, 0) : NULL;
+        if (ov) {
+            EXPECT_INT(GDALGetRasterBandXSize(ov), (in->width + 1) / 2);
+            /* every overview pixel whose 2x2 block is whole: the block's mean */
+            int w = GDALGetRasterBandXSize(ov), h = GDALGetRasterBandYSize(ov);
+            float *ovv = malloc((size_t)w * h * sizeof *ovv);
+            double worst = 0, peak = in->max;
+            if (ovv && GDALRasterIO(ov, GF_Read, 0, 0, w, h, ovv, w, h, GDT_Float32, 0, 0) == CE_None)
+                for (int i = 0; i < in->height / 2; i++)
+                    for (int j = 0; j < in->width / 2; j++) {
+                        size_t q = (size_t)(2 * i) * in->width + 2 * j;
+                        double mean = (v[q] + v[q + 1] + v[q + in->width] + v[q + in->width + 1]) / 4.0;
+                        double err = fabs(ovv[(size_t)i * w + j] - mean) / peak;
+                        if (err > worst) worst = err;
+                    }
+            free(ovv);
+            printf("  overview 1/2 against the 2x2 means: worst %.2e of the peak\n", worst);
+            EXPECT(worst < 1e-6);
+        }
+        GDALClose(ds);
+    }
+    df_density_free(d);
+    df_ctx_free(ctx);
+    if (access(COG_VALIDATOR, R_OK) != 0) {
+        printf("SKIPPED %s: %s is absent\n", __func__, COG_VALIDATOR);
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 " COG_VALIDATOR " %s 2>&1", cog);
+    FILE *p = popen(cmd, "r");
+    char said[4096] = "";
+    size_t got = p ? fread(said, 1, sizeof said - 1, p) : 0;
+    said[got] = 0;
+    int status = p ? pclose(p) : -1;
+    printf("  validator: %s", said);
+    EXPECT_INT(status, 0);
+    EXPECT(strstr(said, "is a valid cloud optimized GeoTIFF") != NULL);
 }
 
 typedef struct {
@@ -817,6 +880,7 @@ int main(void)
     RUN(integral_equals_total_weight);
     RUN(utm_zone_for_mosul);
     RUN(geotiff_opens_in_gdal);
+    RUN(cog_has_overviews_and_validates);
     RUN(agrees_with_qgis_heatmap);
     RUN(choropleth_on_the_same_grid);
     RUN(memory_bounded_by_the_chunk);

@@ -391,6 +391,111 @@ TEST(progress_never_goes_back_item23)
     EXPECT_NEAR(progress_last, 1.0, 1e-12);
 }
 
+/* issue 17 item 16: manifest.json stays valid JSON whatever the figures: a
+ * non-finite number (which json-c writes as a bare NaN) is written null. */
+TEST(manifest_never_holds_nan_item16)
+{
+    char text[4096], msg[1024], dir[1200], path[1300];
+    df_job *job = NULL;
+    snprintf(text, sizeof text, GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n", cwd);
+    EXPECT_INT(load_text(text, msg, sizeof msg, &job), DF_OK);
+    if (!job) return;
+    df_ctx *ctx = df_ctx_new();
+    df_density_opts o;
+    df_density_opts_init(&o);
+    o.radius = 5000, o.pixel = 1000;
+    double lon = 43.1, lat = 36.3, w = 10;
+    df_density *d = NULL;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_OK);
+    if (d) {
+        df_density_info *in = (df_density_info *)df_density_get_info(d); /* as a NaN from any cause would */
+        in->edge_loss = NAN, in->mask_loss = INFINITY;
+        /* the manifest reads the balance of the finest join */
+        char rec[1200], adm1[1200];
+        snprintf(rec, sizeof rec, "%s/sample.csv", tmpdir);
+        snprintf(adm1, sizeof adm1, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
+        df_boundaries *b = harness_boundaries(ctx, adm1, 1);
+        df_record_opts ro;
+        df_record_opts_init(&ro);
+        ro.path = rec;
+        df_join_opts jo;
+        df_join_opts_init(&jo);
+        jo.level = 1;
+        df_join *j = NULL;
+        EXPECT(b && df_join_run(ctx, b, &ro, &jo, &j) == DF_OK);
+        df__report rep = {.job = job, .density = d, .density_file = "density.tif", .level = 1, .fine = b};
+        rep.join[1] = j, rep.b[1] = b;
+        snprintf(dir, sizeof dir, "%s/nan", tmpdir);
+        mkdir(dir, 0755);
+        EXPECT_INT(df__manifest_write(ctx, &rep, dir), DF_OK);
+        snprintf(path, sizeof path, "%s/manifest.json", dir);
+        /* parsed strictly (json-c's default accepts a bare NaN; RFC 8259 does not) */
+        char *body = slurp(path);
+        json_tokener *tok = json_tokener_new();
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        json_object *m = body ? json_tokener_parse_ex(tok, body, (int)strlen(body)) : NULL, *den = NULL, *v = NULL;
+        json_tokener_free(tok);
+        free(body);
+        EXPECT(m != NULL);
+        EXPECT(m && json_object_object_get_ex(m, "density", &den));
+        EXPECT(den && json_object_object_get_ex(den, "edge_loss", &v) && v == NULL);
+        EXPECT(den && json_object_object_get_ex(den, "mask_loss", &v) && v == NULL);
+        EXPECT(den && json_object_object_get_ex(den, "total_weight", &v) && json_object_get_double(v) == 10);
+        json_object_put(m);
+        df_join_free(j);
+        df_boundaries_free(b);
+    }
+    df_density_free(d);
+    df_job_free(job);
+    df_ctx_free(ctx);
+}
+
+/* issue 17 item 31: every GeoPackage dispflow writes passes GDAL's own
+ * validator (Req 15: gpkg_contents.last_change with milliseconds): the
+ * bundle's layers.gpkg and a join written as GPKG. */
+#define GPKG_VALIDATOR "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py"
+
+static int gpkg_valid(const char *path)
+{
+    char cmd[2048], said[4096];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 " GPKG_VALIDATOR " %s 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(said, 1, sizeof said - 1, p) : 0;
+    said[n] = 0;
+    int status = p ? pclose(p) : -1;
+    if (status != 0 || n > 0) printf("  %s: %s\n", path, n > 400 ? said + n - 400 : said);
+    return status == 0 && n == 0; /* silent when valid */
+}
+
+TEST(gpkg_passes_gdal_validator_item31)
+{
+    if (access(GPKG_VALIDATOR, R_OK) != 0) {
+        printf("SKIPPED %s: %s is absent\n", __func__, GPKG_VALIDATOR);
+        return;
+    }
+    char path[1300], rec[1200], adm1[1200];
+    snprintf(path, sizeof path, "%s/bundle/layers.gpkg", tmpdir); /* run_default_bundle_complete_and_reproducible */
+    EXPECT(gpkg_valid(path));
+    df_ctx *ctx = df_ctx_new();
+    snprintf(rec, sizeof rec, "%s/sample.csv", tmpdir);
+    snprintf(adm1, sizeof adm1, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
+    df_boundaries *b = harness_boundaries(ctx, adm1, 1);
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = rec;
+    df_join_opts jo;
+    df_join_opts_init(&jo);
+    jo.level = 1;
+    df_join *j = NULL;
+    EXPECT(b && df_join_run(ctx, b, &ro, &jo, &j) == DF_OK);
+    snprintf(path, sizeof path, "%s/join.gpkg", tmpdir);
+    EXPECT(j && df_join_write(ctx, j, b, path, "GPKG", NULL) == DF_OK);
+    EXPECT(gpkg_valid(path));
+    df_join_free(j);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 /* The synthetic Mosul table: the sitrep's headline equals the ground truth,
  * every level adds up, and the flows out of the corridor add up to the
  * displaced. */
@@ -476,6 +581,8 @@ int main(void)
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
     RUN(job_checker_refuses_what_density_would_item8);
     RUN(progress_never_goes_back_item23);
+    RUN(manifest_never_holds_nan_item16);
+    RUN(gpkg_passes_gdal_validator_item31);
     RUN(mosul_bundle_equals_truth);
     harness_remove_dir(tmpdir);
     return harness_done();

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #define ADM1_NE "shapes/iraq_adm1_naturalearth.geojson"
-#define STAMP   "2017-05-02T00:00:00Z"
+#define STAMP   "2017-05-02T00:00:00.000Z"
 #define PYTHON  "/usr/bin/python3"
 
 static const char *const shipped_aliases[] = {"shapes/aliases_iraq.csv", NULL};
