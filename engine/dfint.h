@@ -255,6 +255,9 @@ long df__csv_line(const df_csv *csv);
  * from 1 at the range's first record. */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
+/* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text
+ * (a byte-order mark, or ASCII with every other byte NUL), else NULL. */
+const char *df__utf16_name(const unsigned char *b, size_t n);
 /* Write one field, quoted per RFC 4180 only when it must be (NULL = empty);
  * a text a spreadsheet would run as a formula (=, +, -, @ first, not a
  * number) is quoted behind a ' (OWASP CSV injection). 0 ok, -1 on a write

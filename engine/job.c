@@ -415,6 +415,19 @@ df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases
         df_job_free(job);
         return st;
     }
+    unsigned char head[64];
+    size_t got = fread(head, 1, sizeof head, r.file);
+    const char *utf16 = df__utf16_name(head, got);
+    if (utf16 || fseek(r.file, 0, SEEK_SET) != 0) { /* issue 17 item 20: not "line longer than 199" */
+        df_status st = utf16 ? df__error(ctx, DF_EINVAL,
+                                         "%s: the job file is %s text, not UTF-8: convert it with iconv -f %s -t UTF-8 "
+                                         "%s > job-utf8.ini",
+                                         path, utf16, utf16, path)
+                             : df__error(ctx, DF_EIO, "cannot read the job file %s: %s", path, strerror(errno));
+        fclose(r.file);
+        df_job_free(job);
+        return st;
+    }
     int rc = ini_parse_stream(read_line, &r, on_key, &r);
     fclose(r.file);
     if (r.st == DF_OK && r.line_too_long)

@@ -666,6 +666,31 @@ TEST(one_coordinate_column_uses_the_names)
     EXPECT(strstr(out, "a longitude column (Lon) and no latitude column") != NULL);
 }
 
+/* issue 17 item 20: records in UTF-16 (as Excel's "Unicode text" saves
+ * them) said "no count column"; now the encoding and the iconv line */
+TEST(utf16_records_say_so)
+{
+    char path[512];
+    static const char text[] = "Date,Governorate,Individuals\n2016-10-17,Alpha,10\n";
+    for (int be = 0; be < 2; be++)
+        for (int bom = 0; bom < 2; bom++) {
+            snprintf(path, sizeof path, "%s/utf16_%d%d.csv", tmpdir, be, bom);
+            FILE *f = fopen(path, "wb");
+            if (!f) continue;
+            if (bom) fputs(be ? "\xFE\xFF" : "\xFF\xFE", f);
+            for (const char *p = text; *p; p++) {
+                if (be) fputc(0, f);
+                fputc(*p, f);
+                if (!be) fputc(0, f);
+            }
+            fclose(f);
+            char want[600];
+            snprintf(want, sizeof want, "the file is %s text, not UTF-8: convert it with iconv -f %s -t UTF-8 %s",
+                     be ? "UTF-16BE" : "UTF-16LE", be ? "UTF-16BE" : "UTF-16LE", path);
+            join_fails(path, UNITS, df_status_exit_code(DF_EFORMAT), path, want);
+        }
+}
+
 /* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
 
 static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
@@ -739,6 +764,7 @@ int main(int argc, char **argv)
     RUN(csv_injection_is_defused);
     RUN(boundary_coordinates_not_degrees);
     RUN(one_coordinate_column_uses_the_names);
+    RUN(utf16_records_say_so);
     RUN(fuzz_regressions_replay);
     harness_remove_dir(tmpdir);
     return harness_done();

@@ -111,6 +111,29 @@ TEST(errors_name_file_line_and_key)
     }
 }
 
+/* issue 17 item 20: a job file saved as UTF-16 (Windows Notepad's
+ * "Unicode") said "line longer than 199 characters"; now the encoding and
+ * the iconv line */
+TEST(utf16_job_file_says_so)
+{
+    char path[8192], msg[1024];
+    static const char text[] = "[job]\noutput = bundle\n";
+    snprintf(path, sizeof path, "%s/job16.ini", tmpdir);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fputs("\xFF\xFE", f);
+    for (const char *p = text; *p; p++) fputc(*p, f), fputc(0, f);
+    fclose(f);
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    EXPECT_INT(df_job_load(ctx, path, NULL, &job), DF_EINVAL);
+    snprintf(msg, sizeof msg, "%s", df_ctx_errmsg(ctx));
+    EXPECT(job == NULL);
+    EXPECT(strstr(msg, "job16.ini: the job file is UTF-16LE text, not UTF-8: convert it with iconv -f UTF-16LE -t "
+                       "UTF-8 ") != NULL);
+    df_ctx_free(ctx);
+}
+
 TEST(paths_resolve_against_the_job_file)
 {
     char text[8192], msg[1024];
@@ -417,6 +440,7 @@ int main(void)
     if (df_sample_write(ctx, sample, 2016) != DF_OK) return 1;
     df_ctx_free(ctx);
     RUN(errors_name_file_line_and_key);
+    RUN(utf16_job_file_says_so);
     RUN(paths_resolve_against_the_job_file);
     RUN(run_default_bundle_complete_and_reproducible);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
