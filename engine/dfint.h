@@ -44,6 +44,11 @@ void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...) DF_PRINTF(3,
 int df__progress(df_ctx *ctx, double fraction, const char *stage);
 /* The last message GDAL sent to the context's handler ("" if none); cleared. */
 const char *df__gdal_error(df_ctx *ctx);
+/* Why GDAL could not open path, when it said nothing: the file's own error
+ * ("No such file or directory") or that no driver knows it. Borrowed. */
+const char *df__open_failure(df_ctx *ctx, const char *path);
+/* The names of a dataset's layers, "a, b, c", into buf (sources.c). */
+void df__layer_names(void *ds, char *buf, size_t cap);
 
 /* Allocation helpers: NULL on overflow or exhaustion. */
 void *df__malloc(size_t n);
