@@ -91,6 +91,12 @@ df_status df__temp_path(df_ctx *ctx, const char *path, char *tmp, size_t cap)
     int n = snprintf(tmp, cap, "%.*s.%.*s.tmp-%ld-%u%s", dirlen, target, baselen, base, (long)getpid(), counter++,
                      dot ? dot : "");
     if (n < 0 || (size_t)n >= cap) return df__error(ctx, DF_EINVAL, "output path too long: %s", path);
+    /* a missing folder: named, not the temporary file (issue 17 item 21) */
+    char dir[PATH_MAX + 1];
+    snprintf(dir, sizeof dir, "%.*s", dirlen > 1 ? dirlen - 1 : 1, dirlen ? target : ".");
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return df__error(ctx, DF_EIO, "cannot write %s: the folder %s %s", path, dir,
+                         stat(dir, &sb) != 0 ? "does not exist" : "is not a folder");
     return DF_OK;
 }
 

@@ -819,12 +819,15 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
 
     ds = GDALOpenEx(opts->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds) {
-        st = df__error(ctx, DF_EIO, "cannot open boundaries %s: %s", opts->path, df__gdal_error(ctx));
+        st = df__error(ctx, DF_EIO, "cannot open boundaries %s: %s", opts->path, df__open_failure(ctx, opts->path));
         goto fail;
     }
     OGRLayerH layer = opts->layer ? GDALDatasetGetLayerByName(ds, opts->layer) : GDALDatasetGetLayer(ds, 0);
     if (!layer) {
-        st = df__error(ctx, DF_EINVAL, "%s: no layer %s", opts->path, opts->layer ? opts->layer : "(first)");
+        char names[512];
+        df__layer_names(ds, names, sizeof names);
+        st = df__error(ctx, DF_EINVAL, "%s: no layer %s (it has: %s)", opts->path,
+                       opts->layer ? opts->layer : "(first)", names[0] ? names : "none");
         goto fail;
     }
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
@@ -853,7 +856,9 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
     }
     if (opts->level) b->finest = opts->level;
     if (b->finest < 1 || b->finest > 3) {
-        if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
+        if (OGR_L_GetFeatureCount(layer, 1) == 0) /* issue 17 item 21: not "is its .dbf missing?" */
+            st = df__error(ctx, DF_EFORMAT, "%s: the layer has no features", opts->path);
+        else if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
             st = df__error(ctx, DF_ESCHEMA,
                            "%s: the layer has no attribute fields at all (for a shapefile: is its .dbf missing?)",
                            opts->path);

@@ -181,6 +181,67 @@ static int check_outputs(df_ctx *ctx, const char *const *inputs, int nin, const 
     return st == DF_OK ? -1 : fail(ctx, st);
 }
 
+/* Edit distance (insert, delete, substitute) of two short words. */
+static int edits(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int row[64];
+    if (la >= 63 || lb >= 63) return 99;
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best, diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The words of `known` (options are read from a verb's usage text: every
+ * word that starts with '-') closest to a mistyped one, "a or b", into out:
+ * a word that contains it (--layer: --records-layer), else within a typo
+ * or two (issue 17 item 22). */
+static const char *did_you_mean(const char *known, const char *typed, char *out, size_t cap)
+{
+    char words[32][40], contains[200] = "";
+    int n = 0, best = (int)strlen(typed) / 3 + 2, at = -1;
+    out[0] = '\0';
+    for (const char *p = known; *p && n < 32;) {
+        size_t k = strcspn(p, " \n,|[]=");
+        if (k > 1 && k < 40 && (p == known || strchr(" \n[|", p[-1])) && (*typed != '-' || *p == '-')) {
+            int dup = 0;
+            for (int i = 0; i < n; i++) dup |= strlen(words[i]) == k && !strncmp(words[i], p, k);
+            if (!dup) snprintf(words[n++], sizeof *words, "%.*s", (int)k, p);
+        }
+        p += k + (p[k] != '\0');
+    }
+    const char *bare = typed + strspn(typed, "-");
+    for (int i = 0; i < n; i++) {
+        if (strlen(bare) >= 3 && strstr(words[i], bare) && strlen(contains) + 45 < sizeof contains) {
+            if (contains[0]) strcat(contains, " or ");
+            strcat(contains, words[i]);
+        }
+        int d = edits(typed, words[i]);
+        if (d < best) best = d, at = i;
+    }
+    snprintf(out, cap, "%s", contains[0] ? contains : at >= 0 ? words[at] : "");
+    return out;
+}
+
+/* An unknown option or verb, with the closest known ones. */
+static int unknown(const char *what, const char *typed, const char *known)
+{
+    char near[200];
+    did_you_mean(known, typed, near, sizeof near);
+    fprintf(stderr, "dispflow: unknown %s %s%s%s%s\n(see 'dispflow %s')\n", what, typed,
+            near[0] ? " (did you mean " : "", near, near[0] ? "?)" : "", strcmp(what, "verb") ? "VERB --help" : "help");
+    return df_status_exit_code(DF_EINVAL);
+}
+
 static int parse_level(const char *s)
 {
     if (strncasecmp(s, "adm", 3) == 0) s += 3;
@@ -386,7 +447,7 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
         } else if (!strcmp(a, "--strict")) {
             j->jo.strict = 1;
         } else {
-            return bad_usage("unknown option", a);
+            return unknown("option", a, usage);
         }
 #undef NEED_VALUE
     }
@@ -1031,7 +1092,7 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
                  "use. The same seed gives the same bytes.");
             return 0;
         } else
-            return bad_usage("unknown option", argv[i]);
+            return unknown("option", argv[i], "-o --seed -h --help");
     }
     if (!out) return bad_usage("missing -o FILE", NULL);
     int rc = check_outputs(ctx, NULL, 0, (const char *const[]){out}, 1);
@@ -1122,7 +1183,7 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             output = argv[++i];
         else if (argv[i][0] == '-')
-            return bad_usage("unknown option", argv[i]);
+            return unknown("option", argv[i], usage_run);
         else if (path)
             return bad_usage("one job file only; also given:", argv[i]);
         else
@@ -1152,10 +1213,13 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || (!strcmp(argv[1], "help") && argc == 2)) {
         fputs(usage_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    char *help_argv[] = {argv[0], argv[argc > 2 ? 2 : 0], "--help", NULL};
+    if (!strcmp(argv[1], "help")) /* dispflow help VERB = dispflow VERB --help */
+        argv = help_argv, argc = 3;
     df_ctx *ctx = df_ctx_new();
     if (!ctx) {
         fprintf(stderr, "dispflow: out of memory\n");
@@ -1181,8 +1245,7 @@ int main(int argc, char **argv)
         puts(df_versions(ctx));
         rc = 0;
     } else {
-        fprintf(stderr, "dispflow: unknown verb '%s'\n\n%s", argv[1], usage_main);
-        rc = 2;
+        rc = unknown("verb", argv[1], "check density flows join run sample version help");
     }
     df_ctx_free(ctx);
     return rc;

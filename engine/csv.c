@@ -79,12 +79,25 @@ static char detect_delimiter(const char *s, size_t n)
     return count[best] ? cands[best] : ',';
 }
 
+const char *df__utf16_name(const unsigned char *b, size_t n)
+{
+    if (n >= 2 && b[0] == 0xFF && b[1] == 0xFE) return "UTF-16LE";
+    if (n >= 2 && b[0] == 0xFE && b[1] == 0xFF) return "UTF-16BE";
+    /* no byte-order mark: ASCII text in UTF-16 is every other byte NUL */
+    size_t pairs = n < 64 ? n / 2 : 32, even = 0, odd = 0;
+    for (size_t i = 0; i < pairs; i++) even += b[2 * i] == 0, odd += b[2 * i + 1] == 0;
+    if (pairs >= 4 && odd == pairs && even == 0) return "UTF-16LE";
+    if (pairs >= 4 && even == pairs && odd == 0) return "UTF-16BE";
+    return NULL;
+}
+
 /* Open path, positioned at byte `start` (0 = the beginning, where a BOM is
  * skipped and the delimiter detected), reading the records that start
  * before `end` (0 = to the end of the file). */
 static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out)
 {
     df_csv *c = calloc(1, sizeof *c);
+    const char *utf16;
     *out = NULL;
     if (!c) return df__error(ctx, DF_ENOMEM, "out of memory opening %s", path);
     c->ctx = ctx;
@@ -124,6 +137,11 @@ static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_
         }
     } else if (c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) {
         c->pos = 3;
+    } else if ((utf16 = df__utf16_name((const unsigned char *)c->buf, c->len)) != NULL) {
+        df__csv_close(c); /* issue 17 item 20: say the encoding, and how to convert */
+        return df__error(ctx, DF_EFORMAT,
+                         "%s: the file is %s text, not UTF-8: convert it with iconv -f %s -t UTF-8 %s > converted.csv",
+                         path, utf16, utf16, path);
     }
     c->delim = delimiter ? delimiter : detect_delimiter(c->buf + c->pos, c->len - c->pos);
     c->stop[(unsigned char)c->delim] = c->stop['"'] = c->stop['\r'] = c->stop['\n'] = 1;

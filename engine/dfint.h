@@ -53,6 +53,11 @@ void df__gdal_push(df_ctx *ctx);
 void df__gdal_pop(df_ctx **scope);
 #define DF__GDAL_SCOPE(ctx)                                                                                            \
     df_ctx *df__gdal_scope_ __attribute__((cleanup(df__gdal_pop), unused)) = (df__gdal_push(ctx), (ctx))
+/* Why GDAL could not open path, when it said nothing: the file's own error
+ * ("No such file or directory") or that no driver knows it. Borrowed. */
+const char *df__open_failure(df_ctx *ctx, const char *path);
+/* The names of a dataset's layers, "a, b, c", into buf (sources.c). */
+void df__layer_names(void *ds, char *buf, size_t cap);
 
 /* Allocation helpers: NULL on overflow or exhaustion. */
 void *df__malloc(size_t n);
@@ -272,6 +277,9 @@ long df__csv_line(const df_csv *csv);
  * from 1 at the range's first record. */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
+/* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text
+ * (a byte-order mark, or ASCII with every other byte NUL), else NULL. */
+const char *df__utf16_name(const unsigned char *b, size_t n);
 /* Write one field, quoted per RFC 4180 only when it must be (NULL = empty);
  * a text a spreadsheet would run as a formula (=, +, -, @ first, not a
  * number) is quoted behind a ' (OWASP CSV injection). 0 ok, -1 on a write

@@ -716,7 +716,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
     df_status st;
     char **cells;
     size_t *lens;
-    int n, rc;
+    int n, rc, hxl_first = 0;
     long line;
 
     memset(o, 0, sizeof *o);
@@ -737,6 +737,9 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
             header = !(filled > 0 && 2 * numeric >= filled);
         }
+        /* a first line of HXL tags: the tags name the columns (issue 17 item
+         * 21: it was taken as a header and the file had "no count column") */
+        hxl_first = header && is_hxl_row(cells, n);
         if (header ? df__source_set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
             return df__error(ctx, DF_ENOMEM, "out of memory");
         df__csv_skip_long(src->csv); /* a data row with a huge field is rejected, not held */
@@ -749,10 +752,12 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
 
     /* an HXL tag row under the header? */
     if (src->nheader > 0 && src->kind == DF__SRC_CSV) {
-        rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
-        if (rc < 0) return ctx->status;
+        if (hxl_first)
+            cells = src->header, n = src->nheader, rc = 1;
+        else if ((rc = df__csv_next(src->csv, &cells, &lens, &n, &line)) < 0)
+            return ctx->status;
         if (rc == 1 && is_hxl_row(cells, n)) {
-            if ((st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
+            if (!hxl_first && (st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
             for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
                 df_field f = hxl_tags[t].field;
                 for (int i = 0; i < n && map->col[f] < 0; i++) {
@@ -822,7 +827,9 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             return df__error(ctx, DF_ESCHEMA,
                              "%s: no header row found (GDAL named the columns Field1 to Field%d): a header over two "
                              "rows or with merged cells? Make the first row one header with one name per column, or "
-                             "map the columns by number (--map individuals=5,...; the header rows are then rejected)",
+                             "map the columns by number (--map individuals=5,...; the header rows are then rejected). "
+                             "A one-row header over cells that are all text, which GDAL cannot tell from data: "
+                             "--config OGR_XLSX_HEADERS FORCE (ODS: OGR_ODS_HEADERS)",
                              opts->path, src->nheader);
         return df__error(ctx, DF_ESCHEMA,
                          "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "

@@ -46,6 +46,29 @@ TEST(help_and_usage_errors)
     EXPECT_INT(run("frobnicate"), 2);
 }
 
+/* issue 17 item 22: "dispflow help" works, and typos get a "did you mean" */
+TEST(help_verb_and_did_you_mean)
+{
+    EXPECT_INT(run("help"), 0);
+    EXPECT(strstr(out, "usage: dispflow VERB") != NULL);
+    EXPECT_INT(run("help join"), 0);
+    EXPECT(strstr(out, "usage: dispflow join") && strstr(out, "--snapshots"));
+    EXPECT_INT(run("help density"), 0);
+    EXPECT(strstr(out, "usage: dispflow density") != NULL);
+    EXPECT_INT(run("jion"), 2);
+    EXPECT(strstr(out, "dispflow: unknown verb jion (did you mean join?)") != NULL);
+    EXPECT_INT(run("join --records x.csv --recods y.csv"), 2);
+    EXPECT(strstr(out, "unknown option --recods (did you mean --records?)") != NULL);
+    EXPECT_INT(run("join --records x.csv --layer y"), 2);
+    EXPECT(strstr(out, "unknown option --layer (did you mean --records-layer or --boundaries-layer?)") != NULL);
+    EXPECT_INT(run("density --records x.csv --radus 300"), 2);
+    EXPECT(strstr(out, "(did you mean --radius?)") != NULL);
+    EXPECT_INT(run("run job.ini --ouptut x"), 2);
+    EXPECT(strstr(out, "unknown option --ouptut (did you mean --output?)") != NULL);
+    EXPECT_INT(run("join --records x.csv --frobnicate"), 2);
+    EXPECT(strstr(out, "unknown option --frobnicate\n") != NULL); /* nothing close: no guess */
+}
+
 TEST(errors_name_the_input)
 {
     char args[1024];
@@ -298,6 +321,7 @@ int main(int argc, char **argv)
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
     if (!mkdtemp(tmpdir)) return 1;
     RUN(help_and_usage_errors);
+    RUN(help_verb_and_did_you_mean);
     RUN(errors_name_the_input);
     RUN(join_prints_the_balance);
     RUN(check_reports_and_strict_fails);

@@ -664,6 +664,101 @@ TEST(one_coordinate_column_uses_the_names)
     EXPECT(strstr(out, "a longitude column (Lon) and no latitude column") != NULL);
 }
 
+/* issue 17 item 20: records in UTF-16 (as Excel's "Unicode text" saves
+ * them) said "no count column"; now the encoding and the iconv line */
+TEST(utf16_records_say_so)
+{
+    char path[512];
+    static const char text[] = "Date,Governorate,Individuals\n2016-10-17,Alpha,10\n";
+    for (int be = 0; be < 2; be++)
+        for (int bom = 0; bom < 2; bom++) {
+            snprintf(path, sizeof path, "%s/utf16_%d%d.csv", tmpdir, be, bom);
+            FILE *f = fopen(path, "wb");
+            if (!f) continue;
+            if (bom) fputs(be ? "\xFE\xFF" : "\xFF\xFE", f);
+            for (const char *p = text; *p; p++) {
+                if (be) fputc(0, f);
+                fputc(*p, f);
+                if (!be) fputc(0, f);
+            }
+            fclose(f);
+            char want[600];
+            snprintf(want, sizeof want, "the file is %s text, not UTF-8: convert it with iconv -f %s -t UTF-8 %s",
+                     be ? "UTF-16BE" : "UTF-16LE", be ? "UTF-16BE" : "UTF-16LE", path);
+            join_fails(path, UNITS, df_status_exit_code(DF_EFORMAT), path, want);
+        }
+}
+
+/* issue 17 item 21: messages that named the wrong cause, or none */
+TEST(errors_name_the_real_cause)
+{
+    char path[512], args[2048], outp[512];
+    /* an empty FeatureCollection was asked whether its .dbf was missing */
+    snprintf(path, sizeof path, "%s/no_features.geojson", tmpdir);
+    write_text(path, "{\"type\":\"FeatureCollection\",\"features\":[]}");
+    join_fails(BAD "points_only.csv", path, df_status_exit_code(DF_EFORMAT), "no_features.geojson",
+               "the layer has no features");
+    EXPECT(strstr(out, ".dbf") == NULL);
+    /* a first line of HXL tags was told to add an HXL row: the tags name
+     * the columns */
+    snprintf(path, sizeof path, "%s/hxl_first.csv", tmpdir);
+    write_text(path, "#date,#adm1+name,#affected+ind\n2016-10-17,Alpha,10\n2016-10-18,Beta,20\n");
+    const char *csv = join_ok(path, UNITS);
+    EXPECT(strstr(csv, "IQG01,Alpha,,10,") != NULL);
+    EXPECT(strstr(csv, "IQG02,Beta,,20,") != NULL);
+    /* empty or truncated JSON said "json_tokener_parse_ex failed: continue" */
+    snprintf(path, sizeof path, "%s/empty.json", tmpdir);
+    write_text(path, "");
+    join_fails(path, UNITS, df_status_exit_code(DF_EFORMAT), "empty.json: not readable JSON: the file is empty", NULL);
+    snprintf(path, sizeof path, "%s/truncated.json", tmpdir);
+    write_text(path, "[{\"date\":\"2016-10-17\",\"admin1Name\":\"Al");
+    join_fails(path, UNITS, df_status_exit_code(DF_EFORMAT),
+               "truncated.json: not readable JSON: the JSON ends early (a truncated download?)", NULL);
+    /* a wrong sheet or layer name lists the ones there are */
+    snprintf(outp, sizeof outp, "%s/sheet.csv", tmpdir);
+    snprintf(args, sizeof args,
+             "join --records " BAD "merged_header.xlsx --records-layer Sheet1 --boundaries " UNITS
+             " --level adm1 -o %s",
+             outp);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+    EXPECT(strstr(out, "merged_header.xlsx: no sheet or layer Sheet1 (it has: records)") != NULL);
+    snprintf(args, sizeof args,
+             "join --records " BAD "points_only.csv --boundaries " UNITS " --boundaries-layer adm1 --level adm1 -o %s",
+             outp);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+    EXPECT(strstr(out, "units.geojson: no layer adm1 (it has: units)") != NULL);
+    /* a spreadsheet whose cells are all text: GDAL takes the header for data */
+    join_fails(BAD "merged_header.xlsx", UNITS, df_status_exit_code(DF_ESCHEMA), "merged_header.xlsx",
+               "--config OGR_XLSX_HEADERS FORCE");
+    if (have_ogr2ogr()) {
+        snprintf(path, sizeof path, "%s/all_text.xlsx", tmpdir);
+        snprintf(args, sizeof args, "ogr2ogr -f XLSX %s " BAD "count_over_32bit.csv -nln data", path);
+        EXPECT_INT(sh(args), 0);
+        join_fails(path, UNITS, df_status_exit_code(DF_ESCHEMA), "Field1 to Field5", "OGR_XLSX_HEADERS FORCE");
+        snprintf(args, sizeof args,
+                 "join --config OGR_XLSX_HEADERS FORCE --records %s --boundaries " UNITS " --level adm1 -o %s", path,
+                 outp);
+        EXPECT_INT(run(args), 0);
+        EXPECT(strstr(slurp(outp), "IQG02,Beta,,5000000000,") != NULL);
+    }
+    /* a wrong boundaries path had an empty reason */
+    join_fails(BAD "points_only.csv", BAD "no_such_units.geojson", df_status_exit_code(DF_EIO),
+               "cannot open boundaries " BAD "no_such_units.geojson: No such file or directory", NULL);
+    /* a missing output folder named the temporary file */
+    static const char *const ext[] = {"csv", "geojson", "gpkg"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(args, sizeof args,
+                 "join --records " BAD "points_only.csv --boundaries " UNITS " --level adm1 -o %s/no/such/out.%s",
+                 tmpdir, ext[k]);
+        EXPECT_INT(run(args), df_status_exit_code(DF_EIO));
+        char want[600];
+        snprintf(want, sizeof want, "cannot write %s/no/such/out.%s: the folder %s/no/such does not exist", tmpdir,
+                 ext[k], tmpdir);
+        if (!strstr(out, want)) HARNESS_FAIL("message \"%s\" should say %s", out, want);
+        EXPECT(strstr(out, ".tmp-") == NULL);
+    }
+}
+
 /* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
 
 static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
@@ -737,6 +832,8 @@ int main(int argc, char **argv)
     RUN(csv_injection_is_defused);
     RUN(boundary_coordinates_not_degrees);
     RUN(one_coordinate_column_uses_the_names);
+    RUN(utf16_records_say_so);
+    RUN(errors_name_the_real_cause);
     RUN(fuzz_regressions_replay);
     harness_remove_dir(tmpdir);
     return harness_done();

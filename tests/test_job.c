@@ -97,7 +97,16 @@ TEST(errors_name_file_line_and_key)
         {"[job]\noutput = b\n[records]\npath = sample.csv\n", "job.ini: [boundaries] needs a boundary file"},
         {GOOD_HEAD "adm1 = %s\n[join]\nlevels = adm1, adm2\n",
          "job.ini: [join] levels: adm2 asked for, but the finest boundary file is adm1"},
-        {GOOD_HEAD "adm1 = %s\n[job]\nfrom = 2017-01-01\nas_of = 2016-12-01\n", "job.ini: [job] from is after as_of"},
+        /* issue 17 item 22: with the lines */
+        {GOOD_HEAD "adm1 = %s\n[job]\nfrom = 2017-01-01\nas_of = 2016-12-01\n",
+         "job.ini:8: [job] from 2017-01-01 is after as_of 2016-12-01 (line 9)"},
+        /* issue 17 item 22: an empty unknown section, an empty output, typos */
+        {GOOD_HEAD "adm1 = %s\n[styles]\n", "job.ini:7: unknown section [styles]"},
+        {GOOD_HEAD "adm1 = %s\n[flow]\nmin = 3\n", "job.ini:7: unknown section [flow] (did you mean [flows]?)"},
+        {GOOD_HEAD "adm1 = %s\n[flows]\nmni = 3\n", "job.ini:8: [flows] mni: unknown key (did you mean min?)"},
+        {"[job]\noutput =\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
+         "job.ini:2: [job] output: empty: name the output folder"},
+        {GOOD_HEAD "adm1 = %s\naliases =\n", "job.ini:7: [boundaries] aliases: empty: name a file"},
         {"[job]\noutput = no/such/folder/bundle\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
          "job.ini: [job] output: the folder above"},
     };
@@ -109,6 +118,49 @@ TEST(errors_name_file_line_and_key)
         EXPECT_INT(st, DF_EINVAL);
         if (!strstr(msg, cases[i].want)) HARNESS_FAIL("case %zu: got \"%s\", want \"%s\"", i, msg, cases[i].want);
     }
+}
+
+/* issue 17 item 20: a job file saved as UTF-16 (Windows Notepad's
+ * "Unicode") said "line longer than 199 characters"; now the encoding and
+ * the iconv line */
+TEST(utf16_job_file_says_so)
+{
+    char path[8192], msg[1024];
+    static const char text[] = "[job]\noutput = bundle\n";
+    snprintf(path, sizeof path, "%s/job16.ini", tmpdir);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fputs("\xFF\xFE", f);
+    for (const char *p = text; *p; p++) fputc(*p, f), fputc(0, f);
+    fclose(f);
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    EXPECT_INT(df_job_load(ctx, path, NULL, &job), DF_EINVAL);
+    snprintf(msg, sizeof msg, "%s", df_ctx_errmsg(ctx));
+    EXPECT(job == NULL);
+    EXPECT(strstr(msg, "job16.ini: the job file is UTF-16LE text, not UTF-8: convert it with iconv -f UTF-16LE -t "
+                       "UTF-8 ") != NULL);
+    df_ctx_free(ctx);
+}
+
+/* issue 17 item 22: run --output '' became "." and failed only after the
+ * whole run; an --output whose folder above is missing, likewise */
+TEST(output_override_checked_upfront)
+{
+    char text[8192], msg[1024];
+    df_job *job = NULL;
+    snprintf(text, sizeof text, GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n", cwd);
+    EXPECT_INT(load_text(text, msg, sizeof msg, &job), DF_OK);
+    if (!job) return;
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_job_set_output(ctx, job, ""), DF_EINVAL);
+    EXPECT_STR(df_ctx_errmsg(ctx), "--output is empty: name the output folder");
+    EXPECT_INT(df_job_set_output(ctx, job, "/no/such/folder/bundle"), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "--output: the folder above /no/such/folder/bundle does not exist") != NULL);
+    EXPECT_INT(df_job_set_output(ctx, job, "elsewhere/"), DF_OK);
+    EXPECT_STR(df_job_output(job), "elsewhere");
+    df_ctx_free(ctx);
+    df_job_free(job);
 }
 
 TEST(paths_resolve_against_the_job_file)
@@ -576,6 +628,8 @@ int main(void)
     if (df_sample_write(ctx, sample, 2016) != DF_OK) return 1;
     df_ctx_free(ctx);
     RUN(errors_name_file_line_and_key);
+    RUN(utf16_job_file_says_so);
+    RUN(output_override_checked_upfront);
     RUN(paths_resolve_against_the_job_file);
     RUN(run_default_bundle_complete_and_reproducible);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
