@@ -166,6 +166,7 @@ static void catch_signals(void)
 {
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* a read from a pipe goes on: a cut short read must not look like the end */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }

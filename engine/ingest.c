@@ -853,12 +853,12 @@ static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, cons
 }
 
 /* The rows after the header, on the calling thread. */
-/* Progress every 64k rows: the share of the file's bytes read (CSV), which
- * the context's callback may use to cancel. */
+/* Progress every 64k rows: the share of the file's bytes read (CSV; 0 from
+ * a pipe), which the context's callback may use to cancel. */
 static int report_progress(df_ctx *ctx, const df_csv *csv, uint64_t size, long rows)
 {
-    if ((rows & 0xFFFF) != 0 || !csv || size == 0) return 1;
-    return df__progress(ctx, (double)df__csv_offset(csv) / (double)size, "reading records");
+    if ((rows & 0xFFFF) != 0 || !csv) return 1;
+    return df__progress(ctx, size ? (double)df__csv_offset(csv) / (double)size : 0, "reading records");
 }
 
 static uint64_t file_size(const char *path)
@@ -881,7 +881,8 @@ static df_status read_rows(reader *r, opened *o)
         if (!handle_next(r, rc, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
             return r->seen.failed ? df__error(r->ctx, DF_ENOMEM, "out of memory reading %s", o->src.path)
                                   : df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
-    df__progress(r->ctx, 1.0, "reading records");
+    if (rc >= 0 && !df__progress(r->ctx, 1.0, "reading records")) /* a cancel at the end still counts */
+        return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
     return rc < 0 ? r->ctx->status : DF_OK;
 }
 
@@ -1155,7 +1156,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     }
     for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
     *used = started;
-    df__progress(ctx, 1.0, "reading records");
+    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
     if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
 
     /* merge in file order: counts, then rejections with their true lines */

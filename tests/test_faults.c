@@ -25,8 +25,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define BOUNDARIES "shapes/iraq_adm1_naturalearth.geojson"
 /* Each sweep fails every N up to EVERY, then STRIDED more N spread to the
@@ -66,6 +68,15 @@ static char *slurp(const char *path, size_t *len)
     if (s) s[n] = 0;
     if (len) *len = n;
     return s;
+}
+
+/* 1 when the file holds exactly text. */
+static int same_text(const char *path, const char *text)
+{
+    char *s = slurp(path, NULL);
+    int same = s && !strcmp(s, text);
+    free(s);
+    return same;
 }
 
 /* 1 when both files exist and hold the same bytes. */
@@ -575,6 +586,211 @@ TEST(sigint_during_a_run_keeps_the_previous_bundle) { interrupt_run(SIGINT, "den
 
 TEST(sigterm_during_a_run_keeps_the_previous_bundle) { interrupt_run(SIGTERM, "maps"); }
 
+/* ---- data loss in run, signals in every verb (issue 17) --------------------- */
+
+/* A job in folder/name: output and records as given (relative to the
+ * folder), the shipped governorates, no density (quick). */
+static void write_job(const char *folder, const char *name, const char *output, const char *recs, char *path,
+                      size_t cap)
+{
+    snprintf(path, cap, "%s/%s", folder, name);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f, "[job]\ntitle = Faults\noutput = %s\n[records]\npath = %s\n[boundaries]\nadm1 = %s\n", output, recs,
+            boundaries);
+    fclose(f);
+}
+
+/* Run `dispflow run -q JOB`; the exit code (-1 by a signal), the output in
+ * log_text. */
+static int run_job(const char *job_path, char *log_text, size_t cap)
+{
+    char log[1300];
+    snprintf(log, sizeof log, "%s/log-job.txt", tmpdir);
+    char *argv[] = {dispflow, "run", "-q", (char *)job_path, NULL};
+    int status = run_wait(argv, NULL, log);
+    char *text = slurp(log, NULL);
+    snprintf(log_text, cap, "%s", text ? text : "");
+    free(text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* issue 17 items 4 and 6: a run refuses to replace a bundle that holds an
+ * input of the job or a file its manifest does not list (both kept, the
+ * bundle as it was); a replaced bundle keeps its folder's mode */
+TEST(issue17_item4_run_keeps_inputs_and_unlisted_files_in_the_output)
+{
+    char folder[1300], bundle[1400], job_ok[1400], job_in[1400], path[1500], text[8192], cmd[3000];
+    snprintf(folder, sizeof folder, "%s/item4", tmpdir);
+    snprintf(bundle, sizeof bundle, "%s/bundle", folder);
+    mkdir(folder, 0755);
+    write_job(folder, "job.ini", "bundle", records, job_ok, sizeof job_ok);
+    write_job(folder, "inside.ini", "bundle", "bundle/records.csv", job_in, sizeof job_in);
+    EXPECT_INT(run_job(job_ok, text, sizeof text), 0);
+    /* the records kept inside the bundle, and read from there */
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/records.csv'", records, bundle);
+    EXPECT_INT(system(cmd), 0);
+    char *before = dir_digest(bundle);
+    EXPECT_INT(run_job(job_in, text, sizeof text), df_status_exit_code(DF_EINVAL));
+    if (!strstr(text, "bundle/records.csv lies inside the output folder")) HARNESS_FAIL("message: %s", text);
+    char *after = dir_digest(bundle);
+    EXPECT_STR(after, before);
+    free(after);
+    /* the same run with the records elsewhere: records.csv is no file of the bundle's */
+    EXPECT_INT(run_job(job_ok, text, sizeof text), df_status_exit_code(DF_EIO));
+    if (!strstr(text, "bundle/records.csv is not in the previous bundle's manifest (1 such file)"))
+        HARNESS_FAIL("message: %s", text);
+    after = dir_digest(bundle);
+    EXPECT_STR(after, before);
+    free(after);
+    free(before);
+    EXPECT_INT(entries(folder, 1), 0);
+    /* without it the bundle is replaced, and keeps its mode (0700) */
+    snprintf(path, sizeof path, "%s/records.csv", bundle);
+    EXPECT_INT(unlink(path), 0);
+    EXPECT_INT(chmod(bundle, 0700), 0);
+    EXPECT_INT(run_job(job_ok, text, sizeof text), 0);
+    struct stat sb;
+    EXPECT(stat(bundle, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+    EXPECT_INT(entries(folder, 0), 3); /* job.ini, inside.ini, bundle: no lock file, no temporary folder */
+}
+
+/* issue 17 item 5: two runs on one output do not race (a run holding the
+ * lock makes the second fail at once), and a folder made at the output
+ * during a run is checked again at the swap: kept, not swapped and deleted */
+TEST(issue17_item5_lock_and_a_folder_made_during_the_run)
+{
+    char folder[1300], bundle[1400], job5[1400], lock[1400], text[8192];
+    snprintf(folder, sizeof folder, "%s/item5", tmpdir);
+    snprintf(bundle, sizeof bundle, "%s/bundle", folder);
+    snprintf(lock, sizeof lock, "%s/.bundle.lock", folder);
+    mkdir(folder, 0755);
+    write_job(folder, "job.ini", "bundle", records, job5, sizeof job5);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    EXPECT(fd >= 0 && flock(fd, LOCK_EX) == 0);
+    EXPECT_INT(run_job(job5, text, sizeof text), df_status_exit_code(DF_EIO));
+    if (!strstr(text, "another dispflow run is writing")) HARNESS_FAIL("message: %s", text);
+    EXPECT_INT(access(bundle, F_OK), -1);
+    close(fd);
+    unlink(lock);
+    /* a folder of someone's made at the output while the run works */
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        char *argv[] = {dispflow, "run", "--json-progress", job5, NULL};
+        execv(dispflow, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *err = fdopen(fds[0], "r");
+    char line[1024], theirs[1500];
+    int made = 0;
+    text[0] = 0;
+    snprintf(theirs, sizeof theirs, "%s/theirs.txt", bundle);
+    while (err && fgets(line, sizeof line, err)) {
+        if (strlen(text) + strlen(line) < sizeof text) strcat(text, line);
+        if (!made && strstr(line, "\"stage\": \"tables")) {
+            mkdir(bundle, 0755);
+            FILE *f = fopen(theirs, "w");
+            if (f) fputs("mine\n", f), fclose(f);
+            made = 1;
+        }
+    }
+    if (err) fclose(err);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    EXPECT(made);
+    EXPECT_INT(WIFEXITED(status) ? WEXITSTATUS(status) : -1, df_status_exit_code(DF_EIO));
+    if (!strstr(text, "bundle exists and is not a dispflow bundle")) HARNESS_FAIL("message: %s", text);
+    char *kept = slurp(theirs, NULL);
+    EXPECT_STR(kept ? kept : "(gone)", "mine\n");
+    free(kept);
+    EXPECT_INT(entries(bundle, 0), 1);
+    EXPECT_INT(entries(folder, 0), 2); /* job.ini and their folder: no lock, no temporary folder */
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* Start argv, which reads its records from the FIFO fifo; feed it the
+ * first rows of `records`, send sig, feed it the rest. The wait status. */
+static int interrupt_reading(char *const argv[], const char *fifo, int sig, const char *log)
+{
+    size_t len;
+    char *data = slurp(records, &len);
+    pid_t pid = start(argv, NULL, log);
+    int fd = -1, status = -1;
+    for (int tries = 0; fd < 0 && tries < 1000; tries++) { /* until the verb opens its end (10 s at most) */
+        if ((fd = open(fifo, O_WRONLY | O_NONBLOCK)) < 0) sleep_ms(10);
+        if (fd < 0 && waitpid(pid, &status, WNOHANG) == pid) break;
+    }
+    if (fd >= 0 && data) {
+        fcntl(fd, F_SETFL, 0);
+        size_t half = 0;
+        for (int lines = 0; half < len && lines < 1000; half++) lines += data[half] == '\n';
+        EXPECT(write(fd, data, half) == (ssize_t)half);
+        sleep_ms(100);
+        kill(pid, sig); /* mid-read: the rows after this are still to come */
+        sleep_ms(100);
+        if (write(fd, data + half, len - half) < 0) printf("  the verb stopped reading early: %s\n", strerror(errno));
+        close(fd);
+        waitpid(pid, &status, 0);
+    } else if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    free(data);
+    return status;
+}
+
+/* issue 17 item 7: join, flows and density stopped by Ctrl-C or SIGTERM
+ * exit 11 and say so, and leave their previous outputs as they were and no
+ * temporary file (docs/cli.md) */
+TEST(issue17_item7_signals_stop_join_flows_and_density)
+{
+    char folder[1300], fifo[1400], outp[1400], second[1400], log[1400];
+    snprintf(folder, sizeof folder, "%s/item7", tmpdir);
+    snprintf(fifo, sizeof fifo, "%s/records.csv", folder);
+    snprintf(log, sizeof log, "%s/log-item7.txt", tmpdir);
+    mkdir(folder, 0755);
+    EXPECT_INT(mkfifo(fifo, 0644), 0);
+    static const char *const previous = "previous output\n";
+    for (int verb = 0; verb < 3; verb++) {
+        int sig = verb == 1 ? SIGTERM : SIGINT;
+        static const char *const ext[] = {"geojson", "geojson", "tif"};
+        snprintf(outp, sizeof outp, "%s/out%d.%s", folder, verb, ext[verb]);
+        snprintf(second, sizeof second, "%s/second%d.csv", folder, verb);
+        FILE *f = fopen(outp, "w");
+        if (f) fputs(previous, f), fclose(f);
+        f = fopen(second, "w");
+        if (f) fputs(previous, f), fclose(f);
+        char *join_argv[] = {dispflow, "join",  "--records", fifo, "--boundaries", boundaries, "-o",
+                             outp,     "--log", second,      NULL};
+        char *flows_argv[] = {dispflow, "flows",        "--records", fifo, "--boundaries", boundaries, "--origin-level",
+                              "adm1",   "--dest-level", "adm1",      "-o", outp,           "--matrix", second,
+                              NULL};
+        char *density_argv[] = {dispflow,   "density", "--records", fifo, "--pixel", "5000",
+                                "--radius", "10000",   "-o",        outp, NULL};
+        char *const *argv = verb == 0 ? join_argv : verb == 1 ? flows_argv : density_argv;
+        int status = interrupt_reading(argv, fifo, sig, log);
+        char *text = slurp(log, NULL);
+        EXPECT_INT(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 11);
+        if (!text || !strstr(text, sig == SIGINT ? "interrupted by Ctrl-C (SIGINT)" : "interrupted by SIGTERM"))
+            HARNESS_FAIL("%s: no interruption message in: %s", argv[1], text ? text : "");
+        free(text);
+        EXPECT(same_text(outp, previous));
+        EXPECT(same_text(second, previous));
+        EXPECT_INT(entries(folder, 1), 0);
+    }
+}
+
 /* ---- the library's own handlers (issue 17 items 25, 26) --------------------- */
 
 /* A log per context: the lines it received, "level:message\n" each. */
@@ -771,6 +987,7 @@ static const char *only;
 int main(int argc, char **argv)
 {
     only = argc > 1 ? argv[1] : NULL;
+    signal(SIGPIPE, SIG_IGN); /* a verb that stops reading its FIFO early: an error to report, not our end */
     if (setup(argv[0]) != 0) {
         printf("set-up failed in %s\n", tmpdir);
         return 1;
@@ -781,6 +998,9 @@ int main(int argc, char **argv)
     RUN_IF(full_disk_in_a_run_with_a_previous_bundle);
     RUN_IF(sigint_during_a_run_keeps_the_previous_bundle);
     RUN_IF(sigterm_during_a_run_keeps_the_previous_bundle);
+    RUN_IF(issue17_item4_run_keeps_inputs_and_unlisted_files_in_the_output);
+    RUN_IF(issue17_item5_lock_and_a_folder_made_during_the_run);
+    RUN_IF(issue17_item7_signals_stop_join_flows_and_density);
     RUN_IF(gdal_handler_two_contexts_freed_in_creation_order);
     RUN_IF(gdal_handler_context_used_from_a_second_thread);
     RUN_IF(geos_messages_of_the_boundaries_go_to_the_log);
