@@ -762,287 +762,285 @@ TEST(errors_name_the_real_cause)
         if (!strstr(out, want)) HARNESS_FAIL("message \"%s\" should say %s", out, want);
         EXPECT(strstr(out, ".tmp-") == NULL);
     }
+}
 
-    /* ---- data loss: an output never destroys what the user owns (issue 17) ----- */
+/* ---- data loss: an output never destroys what the user owns (issue 17) ----- */
 
-    /* A copy of src at tmpdir/name (the test's own files, never the corpus). */
-    static const char *copy_in(const char *src, const char *name)
-    {
-        static char path[8][512];
-        static int k;
-        char cmd[1400];
-        char *p = path[k++ % 8];
-        snprintf(p, 512, "%s/%s", tmpdir, name);
-        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, p);
-        EXPECT_INT(sh(cmd), 0);
-        return p;
+/* A copy of src at tmpdir/name (the test's own files, never the corpus). */
+static const char *copy_in(const char *src, const char *name)
+{
+    static char path[8][512];
+    static int k;
+    char cmd[1400];
+    char *p = path[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, p);
+    EXPECT_INT(sh(cmd), 0);
+    return p;
+}
+
+/* args (with %1$s the tmpdir) must be refused before any work: the exit
+ * code, a message that says `says`, the file `kept` with the bytes it had,
+ * no temporary file. */
+static void refused(const char *args_fmt, int want_exit, const char *says, const char *kept)
+{
+    char args[4096], before[1 << 16];
+    snprintf(before, sizeof before, "%s", kept ? slurp(kept) : "");
+    snprintf(args, sizeof args, args_fmt, tmpdir);
+    EXPECT_INT(run(args), want_exit);
+    if (!strstr(out, says)) HARNESS_FAIL("message \"%s\" should say \"%s\"", out, says);
+    if (strstr(out, "wrote ") || strstr(out, "rows, ")) HARNESS_FAIL("work was done before the refusal: %s", out);
+    if (kept) EXPECT_STR(slurp(kept), before);
+    EXPECT_INT(leftovers(), 0);
+}
+
+/* issue 17 item 1: an output that is an input or another output, for every
+ * verb, by device and inode (links too) or by resolved path */
+TEST(issue17_item1_output_is_an_input_or_another_output)
+{
+    const char *rec = copy_in(BAD "points_only.csv", "rec.csv");
+    const char *units = copy_in(UNITS, "units.geojson");
+    char prev[512], link[600], cmd[1400];
+    const int e = df_status_exit_code(DF_EINVAL);
+    const char *is_input = "is the input", *same = "are the same file";
+    refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/rec.csv", e, is_input, rec);
+    refused("density --records %1$s/rec.csv --pixel 1000 --radius 5000 -o %1$s/rec.csv", e, is_input, rec);
+    refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/o.csv --log %1$s/rec.csv", e, is_input,
+            rec);
+    refused("check --records %1$s/rec.csv --boundaries %1$s/units.geojson --log %1$s/rec.csv", e, is_input, rec);
+    refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/units.geojson", e, is_input, units);
+    refused("flows --records %1$s/rec.csv --boundaries %1$s/units.geojson --origin-level adm1 --dest-level adm1 "
+            "-o %1$s/./rec.csv",
+            e, is_input, rec);
+    /* two outputs on one file: existing (by inode) and not yet existing (by path) */
+    snprintf(prev, sizeof prev, "%s/prev.csv", tmpdir);
+    write_text(prev, previous);
+    refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/prev.csv --log %1$s/prev.csv", e, same,
+            prev);
+    refused("flows --records %1$s/rec.csv --boundaries %1$s/units.geojson --origin-level adm1 --dest-level adm1 "
+            "-o %1$s/new.geojson --nodes %1$s/./new.geojson",
+            e, same, NULL);
+    snprintf(cmd, sizeof cmd, "%s/new.geojson", tmpdir);
+    EXPECT_INT(access(cmd, F_OK), -1);
+    refused("density --records %1$s/rec.csv --pixel 1000 --radius 5000 --boundaries %1$s/units.geojson "
+            "-o %1$s/d.tif --choropleth %1$s/d.tif",
+            e, same, NULL);
+    /* a symbolic link and a hard link to the records are the records */
+    snprintf(link, sizeof link, "%s/link.csv", tmpdir);
+    EXPECT_INT(symlink(rec, link), 0);
+    refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/link.csv", e, is_input, rec);
+    snprintf(cmd, sizeof cmd, "ln '%s' '%s/hard.csv'", rec, tmpdir);
+    EXPECT_INT(sh(cmd), 0);
+    refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/hard.csv", e, is_input, rec);
+}
+
+/* issue 17 item 1: a shapefile input is its .dbf, .shx, .prj and .cpg too */
+TEST(issue17_item1_output_is_a_part_of_a_shapefile_input)
+{
+    if (!have_ogr2ogr()) {
+        printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
+        return;
     }
+    const char *shp = make_shapefile("parts", NULL, NULL);
+    char dbf[512];
+    snprintf(dbf, sizeof dbf, "%.*s.dbf", (int)strlen(shp) - 4, shp);
+    refused("join --records " BAD "points_only.csv --boundaries %1$s/parts/u.shp -o %1$s/parts/u.dbf",
+            df_status_exit_code(DF_EINVAL), "is the input", dbf);
+}
 
-    /* args (with %1$s the tmpdir) must be refused before any work: the exit
-     * code, a message that says `says`, the file `kept` with the bytes it had,
-     * no temporary file. */
-    static void refused(const char *args_fmt, int want_exit, const char *says, const char *kept)
-    {
-        char args[4096], before[1 << 16];
-        snprintf(before, sizeof before, "%s", kept ? slurp(kept) : "");
-        snprintf(args, sizeof args, args_fmt, tmpdir);
-        EXPECT_INT(run(args), want_exit);
-        if (!strstr(out, says)) HARNESS_FAIL("message \"%s\" should say \"%s\"", out, says);
-        if (strstr(out, "wrote ") || strstr(out, "rows, ")) HARNESS_FAIL("work was done before the refusal: %s", out);
-        if (kept) EXPECT_STR(slurp(kept), before);
-        EXPECT_INT(leftovers(), 0);
+/* issue 17 item 3: an output that exists and is not a regular file is
+ * refused (a FIFO, a socket, a folder); a symbolic link is followed to its
+ * file and the log says so; a link to nothing is refused and says so */
+TEST(issue17_item3_output_is_not_a_regular_file)
+{
+    char path[512], target[512], args[2048];
+    const int e = df_status_exit_code(DF_EIO);
+    snprintf(path, sizeof path, "%s/fifo.csv", tmpdir);
+    EXPECT_INT(mkfifo(path, 0644), 0);
+    refused("join --records " BAD "points_only.csv --boundaries " UNITS " -o %1$s/fifo.csv", e,
+            "fifo.csv is a FIFO (named pipe): not replaced", NULL);
+    refused("sample -o %1$s/fifo.csv", e, "is a FIFO", NULL);
+    struct stat sb;
+    EXPECT(stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode));
+    /* a socket */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock.csv", tmpdir);
+    EXPECT_INT(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    refused("join --records " BAD "points_only.csv --boundaries " UNITS " -o %1$s/sock.csv", e, "is a socket", NULL);
+    EXPECT(stat(sa.sun_path, &sb) == 0 && S_ISSOCK(sb.st_mode));
+    close(fd);
+    /* a folder */
+    snprintf(path, sizeof path, "%s/dir.csv", tmpdir);
+    EXPECT_INT(mkdir(path, 0755), 0);
+    refused("density --records " BAD "points_only.csv --pixel 1000 --radius 5000 -o %1$s/dir.csv", e,
+            "dir.csv is a folder", NULL);
+    /* a symbolic link to a file: followed, the link kept, the target replaced */
+    snprintf(target, sizeof target, "%s/target.csv", tmpdir);
+    snprintf(path, sizeof path, "%s/to-target.csv", tmpdir);
+    write_text(target, previous);
+    EXPECT_INT(symlink(target, path), 0);
+    snprintf(args, sizeof args, "join --records " BAD "points_only.csv --boundaries " UNITS " --level adm1 -o %s",
+             path);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "to-target.csv is a symbolic link: followed, writing to its target") != NULL);
+    EXPECT(lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode));
+    EXPECT(strncmp(slurp(target), "adm_pcode,", 10) == 0);
+    EXPECT_INT(leftovers(), 0);
+    /* a link to nothing */
+    snprintf(path, sizeof path, "%s/dangling.csv", tmpdir);
+    snprintf(target, sizeof target, "%s/nothing/here.csv", tmpdir);
+    EXPECT_INT(symlink(target, path), 0);
+    refused("join --records " BAD "points_only.csv --boundaries " UNITS " -o %1$s/dangling.csv", e,
+            "dangling.csv is a symbolic link to a missing file", NULL);
+    EXPECT(lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode));
+}
+
+/* The layers of a GeoPackage as "name:features,..." */
+static const char *gpkg_layers(const char *path)
+{
+    static char text[1024];
+    text[0] = 0;
+    GDALAllRegister();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    for (int i = 0; ds && i < GDALDatasetGetLayerCount(ds); i++) {
+        OGRLayerH l = GDALDatasetGetLayer(ds, i);
+        size_t n = strlen(text);
+        snprintf(text + n, sizeof text - n, "%s%s:%lld", i ? "," : "", OGR_L_GetName(l),
+                 (long long)OGR_L_GetFeatureCount(l, TRUE));
     }
+    if (ds) GDALClose(ds);
+    return text;
+}
 
-    /* issue 17 item 1: an output that is an input or another output, for every
-     * verb, by device and inode (links too) or by resolved path */
-    TEST(issue17_item1_output_is_an_input_or_another_output)
-    {
-        const char *rec = copy_in(BAD "points_only.csv", "rec.csv");
-        const char *units = copy_in(UNITS, "units.geojson");
-        char prev[512], link[600], cmd[1400];
-        const int e = df_status_exit_code(DF_EINVAL);
-        const char *is_input = "is the input", *same = "are the same file";
-        refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/rec.csv", e, is_input, rec);
-        refused("density --records %1$s/rec.csv --pixel 1000 --radius 5000 -o %1$s/rec.csv", e, is_input, rec);
-        refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/o.csv --log %1$s/rec.csv", e,
-                is_input, rec);
-        refused("check --records %1$s/rec.csv --boundaries %1$s/units.geojson --log %1$s/rec.csv", e, is_input, rec);
-        refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/units.geojson", e, is_input,
-                units);
-        refused("flows --records %1$s/rec.csv --boundaries %1$s/units.geojson --origin-level adm1 --dest-level adm1 "
-                "-o %1$s/./rec.csv",
-                e, is_input, rec);
-        /* two outputs on one file: existing (by inode) and not yet existing (by path) */
-        snprintf(prev, sizeof prev, "%s/prev.csv", tmpdir);
-        write_text(prev, previous);
-        refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/prev.csv --log %1$s/prev.csv", e,
-                same, prev);
-        refused("flows --records %1$s/rec.csv --boundaries %1$s/units.geojson --origin-level adm1 --dest-level adm1 "
-                "-o %1$s/new.geojson --nodes %1$s/./new.geojson",
-                e, same, NULL);
-        snprintf(cmd, sizeof cmd, "%s/new.geojson", tmpdir);
-        EXPECT_INT(access(cmd, F_OK), -1);
-        refused("density --records %1$s/rec.csv --pixel 1000 --radius 5000 --boundaries %1$s/units.geojson "
-                "-o %1$s/d.tif --choropleth %1$s/d.tif",
-                e, same, NULL);
-        /* a symbolic link and a hard link to the records are the records */
-        snprintf(link, sizeof link, "%s/link.csv", tmpdir);
-        EXPECT_INT(symlink(rec, link), 0);
-        refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/link.csv", e, is_input, rec);
-        snprintf(cmd, sizeof cmd, "ln '%s' '%s/hard.csv'", rec, tmpdir);
-        EXPECT_INT(sh(cmd), 0);
-        refused("join --records %1$s/rec.csv --boundaries %1$s/units.geojson -o %1$s/hard.csv", e, is_input, rec);
+/* issue 17 items 2 and 6: -o work.gpkg where work.gpkg holds other layers:
+ * the layer is written into it, the others kept, a layer of the same name
+ * replaced (not doubled); the file keeps its mode (0600) */
+TEST(issue17_item2_gpkg_keeps_its_other_layers_and_item6_its_mode)
+{
+    if (!have_ogr2ogr()) {
+        printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
+        return;
     }
+    char gpkg[512], cmd[2048], args[2048];
+    struct stat sb;
+    snprintf(gpkg, sizeof gpkg, "%s/work.gpkg", tmpdir);
+    snprintf(cmd, sizeof cmd, "ogr2ogr -f GPKG %s %s -nln mine && ogr2ogr -update %s %s -nln theirs", gpkg, UNITS, gpkg,
+             UNITS);
+    EXPECT_INT(sh(cmd), 0);
+    EXPECT_INT(chmod(gpkg, 0600), 0);
+    snprintf(args, sizeof args, "join --records " BAD "points_only.csv --boundaries " UNITS " --level adm1 -o %s",
+             gpkg);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "work.gpkg is a GeoPackage with 2 other tables (mine, ...): adm1_join written into it") != NULL);
+    EXPECT_STR(gpkg_layers(gpkg), "mine:2,theirs:2,adm1_join:2");
+    EXPECT_INT(run(args), 0); /* again: adm1_join replaced */
+    EXPECT_STR(gpkg_layers(gpkg), "mine:2,theirs:2,adm1_join:2");
+    EXPECT(stat(gpkg, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    EXPECT_INT(leftovers(), 0);
+}
 
-    /* issue 17 item 1: a shapefile input is its .dbf, .shx, .prj and .cpg too */
-    TEST(issue17_item1_output_is_a_part_of_a_shapefile_input)
-    {
-        if (!have_ogr2ogr()) {
-            printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
-            return;
-        }
-        const char *shp = make_shapefile("parts", NULL, NULL);
-        char dbf[512];
-        snprintf(dbf, sizeof dbf, "%.*s.dbf", (int)strlen(shp) - 4, shp);
-        refused("join --records " BAD "points_only.csv --boundaries %1$s/parts/u.shp -o %1$s/parts/u.dbf",
-                df_status_exit_code(DF_EINVAL), "is the input", dbf);
-    }
+/* issue 17 item 6: a replaced output keeps its mode */
+TEST(issue17_item6_a_replaced_output_keeps_its_mode)
+{
+    char path[512], args[2048];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/private.csv", tmpdir);
+    write_text(path, previous);
+    EXPECT_INT(chmod(path, 0600), 0);
+    snprintf(args, sizeof args, "join -q --records " BAD "points_only.csv --boundaries " UNITS " --level adm1 -o %s",
+             path);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strcmp(slurp(path), previous) != 0);
+    EXPECT(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    EXPECT_INT(chmod(path, 0640), 0);
+    snprintf(args, sizeof args, "sample -o %s", path);
+    EXPECT_INT(run(args), 0);
+    EXPECT(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640);
+}
 
-    /* issue 17 item 3: an output that exists and is not a regular file is
-     * refused (a FIFO, a socket, a folder); a symbolic link is followed to its
-     * file and the log says so; a link to nothing is refused and says so */
-    TEST(issue17_item3_output_is_not_a_regular_file)
-    {
-        char path[512], target[512], args[2048];
-        const int e = df_status_exit_code(DF_EIO);
-        snprintf(path, sizeof path, "%s/fifo.csv", tmpdir);
-        EXPECT_INT(mkfifo(path, 0644), 0);
-        refused("join --records " BAD "points_only.csv --boundaries " UNITS " -o %1$s/fifo.csv", e,
-                "fifo.csv is a FIFO (named pipe): not replaced", NULL);
-        refused("sample -o %1$s/fifo.csv", e, "is a FIFO", NULL);
+/* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
+
+static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char path[1024];
         struct stat sb;
-        EXPECT(stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode));
-        /* a socket */
-        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock.csv", tmpdir);
-        EXPECT_INT(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-        refused("join --records " BAD "points_only.csv --boundaries " UNITS " -o %1$s/sock.csv", e, "is a socket",
-                NULL);
-        EXPECT(stat(sa.sun_path, &sb) == 0 && S_ISSOCK(sb.st_mode));
-        close(fd);
-        /* a folder */
-        snprintf(path, sizeof path, "%s/dir.csv", tmpdir);
-        EXPECT_INT(mkdir(path, 0755), 0);
-        refused("density --records " BAD "points_only.csv --pixel 1000 --radius 5000 -o %1$s/dir.csv", e,
-                "dir.csv is a folder", NULL);
-        /* a symbolic link to a file: followed, the link kept, the target replaced */
-        snprintf(target, sizeof target, "%s/target.csv", tmpdir);
-        snprintf(path, sizeof path, "%s/to-target.csv", tmpdir);
-        write_text(target, previous);
-        EXPECT_INT(symlink(target, path), 0);
-        snprintf(args, sizeof args, "join --records " BAD "points_only.csv --boundaries " UNITS " --level adm1 -o %s",
-                 path);
-        EXPECT_INT(run(args), 0);
-        EXPECT(strstr(out, "to-target.csv is a symbolic link: followed, writing to its target") != NULL);
-        EXPECT(lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode));
-        EXPECT(strncmp(slurp(target), "adm_pcode,", 10) == 0);
-        EXPECT_INT(leftovers(), 0);
-        /* a link to nothing */
-        snprintf(path, sizeof path, "%s/dangling.csv", tmpdir);
-        snprintf(target, sizeof target, "%s/nothing/here.csv", tmpdir);
-        EXPECT_INT(symlink(target, path), 0);
-        refused("join --records " BAD "points_only.csv --boundaries " UNITS " -o %1$s/dangling.csv", e,
-                "dangling.csv is a symbolic link to a missing file", NULL);
-        EXPECT(lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode));
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        FILE *f = fopen(path, "rb");
+        uint8_t *buf = malloc((size_t)sb.st_size + 1);
+        size_t got = f && buf ? fread(buf, 1, (size_t)sb.st_size, f) : 0;
+        if (f) fclose(f);
+        if (buf) fn(buf, got); /* aborts on a broken invariant */
+        free(buf);
+        n++;
     }
+    if (d) closedir(d);
+    return n;
+}
 
-    /* The layers of a GeoPackage as "name:features,..." */
-    static const char *gpkg_layers(const char *path)
-    {
-        static char text[1024];
-        text[0] = 0;
-        GDALAllRegister();
-        GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
-        for (int i = 0; ds && i < GDALDatasetGetLayerCount(ds); i++) {
-            OGRLayerH l = GDALDatasetGetLayer(ds, i);
-            size_t n = strlen(text);
-            snprintf(text + n, sizeof text - n, "%s%s:%lld", i ? "," : "", OGR_L_GetName(l),
-                     (long long)OGR_L_GetFeatureCount(l, TRUE));
-        }
-        if (ds) GDALClose(ds);
-        return text;
-    }
+TEST(fuzz_regressions_replay)
+{
+    EXPECT(replay_dir("tests/fuzz/records", fuzz_records) >= 5);
+    replay_dir("tests/fuzz/records/regressions", fuzz_records);
+    EXPECT(replay_dir("tests/fuzz/names", fuzz_names) >= 5);
+    EXPECT(replay_dir("tests/fuzz/names/regressions", fuzz_names) >= 2);
+    EXPECT(replay_dir("tests/fuzz/fields", fuzz_fields) >= 5);
+    replay_dir("tests/fuzz/fields/regressions", fuzz_fields);
+    EXPECT(replay_dir("tests/fuzz/job", fuzz_job) >= 5);
+    replay_dir("tests/fuzz/job/regressions", fuzz_job);
+    /* the two distance bugs the names harness found, pinned */
+    EXPECT_INT(df__name_distance("tf", "", 4), 2);
+    EXPECT_INT(df__name_distance("", "tf", 4), 2);
+    EXPECT_INT(df__name_distance("ul", "mstskr", 4), 5);
+}
 
-    /* issue 17 items 2 and 6: -o work.gpkg where work.gpkg holds other layers:
-     * the layer is written into it, the others kept, a layer of the same name
-     * replaced (not doubled); the file keeps its mode (0600) */
-    TEST(issue17_item2_gpkg_keeps_its_other_layers_and_item6_its_mode)
-    {
-        if (!have_ogr2ogr()) {
-            printf("SKIPPED %s: ogr2ogr is absent\n", __func__);
-            return;
-        }
-        char gpkg[512], cmd[2048], args[2048];
-        struct stat sb;
-        snprintf(gpkg, sizeof gpkg, "%s/work.gpkg", tmpdir);
-        snprintf(cmd, sizeof cmd, "ogr2ogr -f GPKG %s %s -nln mine && ogr2ogr -update %s %s -nln theirs", gpkg, UNITS,
-                 gpkg, UNITS);
-        EXPECT_INT(sh(cmd), 0);
-        EXPECT_INT(chmod(gpkg, 0600), 0);
-        snprintf(args, sizeof args, "join --records " BAD "points_only.csv --boundaries " UNITS " --level adm1 -o %s",
-                 gpkg);
-        EXPECT_INT(run(args), 0);
-        EXPECT(strstr(out, "work.gpkg is a GeoPackage with 2 other tables (mine, ...): adm1_join written into it") !=
-               NULL);
-        EXPECT_STR(gpkg_layers(gpkg), "mine:2,theirs:2,adm1_join:2");
-        EXPECT_INT(run(args), 0); /* again: adm1_join replaced */
-        EXPECT_STR(gpkg_layers(gpkg), "mine:2,theirs:2,adm1_join:2");
-        EXPECT(stat(gpkg, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-        EXPECT_INT(leftovers(), 0);
-    }
+int main(int argc, char **argv)
+{
+    harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
+    if (!mkdtemp(tmpdir)) return 1;
+    RUN(unterminated_quote);
+    RUN(empty_file);
+    RUN(no_count_column);
+    RUN(header_only);
+    RUN(ragged_rows);
+    RUN(nul_bytes);
+    RUN(invalid_utf8_name);
+    RUN(windows_1256_file);
+    RUN(counts_over_32_bits_are_accepted);
+    RUN(counts_over_64_bits_are_rejected);
+    RUN(families_times_household_size_overflow);
+    RUN(negative_counts);
+    RUN(dates_out_of_range);
+    RUN(projected_metres_as_degrees);
+    RUN(shapefile_without_dbf);
+    RUN(shapefile_without_shx);
+    RUN(shapefile_without_prj);
+    RUN(layer_in_utm_38n_is_reprojected);
+    RUN(self_intersecting_polygon_is_repaired);
+    RUN(empty_polygon);
+    RUN(duplicate_pcodes);
+    RUN(xlsx_with_merged_header_cells);
+    RUN(distinct_unmatched_names_are_linear);
+    RUN(every_row_rejected_is_a_file_failure);
+    RUN(nul_anywhere_and_missing_mapped_column);
+    RUN(huge_field_is_rejected_not_held);
+    RUN(csv_injection_is_defused);
+    RUN(boundary_coordinates_not_degrees);
+    RUN(one_coordinate_column_uses_the_names);
+    RUN(utf16_records_say_so);
+    RUN(errors_name_the_real_cause);
 
-    /* issue 17 item 6: a replaced output keeps its mode */
-    TEST(issue17_item6_a_replaced_output_keeps_its_mode)
-    {
-        char path[512], args[2048];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/private.csv", tmpdir);
-        write_text(path, previous);
-        EXPECT_INT(chmod(path, 0600), 0);
-        snprintf(args, sizeof args,
-                 "join -q --records " BAD "points_only.csv --boundaries " UNITS " --level adm1 -o %s", path);
-        EXPECT_INT(run(args), 0);
-        EXPECT(strcmp(slurp(path), previous) != 0);
-        EXPECT(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-        EXPECT_INT(chmod(path, 0640), 0);
-        snprintf(args, sizeof args, "sample -o %s", path);
-        EXPECT_INT(run(args), 0);
-        EXPECT(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640);
-    }
-
-    /* ---- the fuzzing seeds and regressions, replayed ---------------------------- */
-
-    static int replay_dir(const char *dir, int (*fn)(const uint8_t *, size_t))
-    {
-        int n = 0;
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            char path[1024];
-            struct stat sb;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-            FILE *f = fopen(path, "rb");
-            uint8_t *buf = malloc((size_t)sb.st_size + 1);
-            size_t got = f && buf ? fread(buf, 1, (size_t)sb.st_size, f) : 0;
-            if (f) fclose(f);
-            if (buf) fn(buf, got); /* aborts on a broken invariant */
-            free(buf);
-            n++;
-        }
-        if (d) closedir(d);
-        return n;
-    }
-
-    TEST(fuzz_regressions_replay)
-    {
-        EXPECT(replay_dir("tests/fuzz/records", fuzz_records) >= 5);
-        replay_dir("tests/fuzz/records/regressions", fuzz_records);
-        EXPECT(replay_dir("tests/fuzz/names", fuzz_names) >= 5);
-        EXPECT(replay_dir("tests/fuzz/names/regressions", fuzz_names) >= 2);
-        EXPECT(replay_dir("tests/fuzz/fields", fuzz_fields) >= 5);
-        replay_dir("tests/fuzz/fields/regressions", fuzz_fields);
-        EXPECT(replay_dir("tests/fuzz/job", fuzz_job) >= 5);
-        replay_dir("tests/fuzz/job/regressions", fuzz_job);
-        /* the two distance bugs the names harness found, pinned */
-        EXPECT_INT(df__name_distance("tf", "", 4), 2);
-        EXPECT_INT(df__name_distance("", "tf", 4), 2);
-        EXPECT_INT(df__name_distance("ul", "mstskr", 4), 5);
-    }
-
-    int main(int argc, char **argv)
-    {
-        harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
-        if (!mkdtemp(tmpdir)) return 1;
-        RUN(unterminated_quote);
-        RUN(empty_file);
-        RUN(no_count_column);
-        RUN(header_only);
-        RUN(ragged_rows);
-        RUN(nul_bytes);
-        RUN(invalid_utf8_name);
-        RUN(windows_1256_file);
-        RUN(counts_over_32_bits_are_accepted);
-        RUN(counts_over_64_bits_are_rejected);
-        RUN(families_times_household_size_overflow);
-        RUN(negative_counts);
-        RUN(dates_out_of_range);
-        RUN(projected_metres_as_degrees);
-        RUN(shapefile_without_dbf);
-        RUN(shapefile_without_shx);
-        RUN(shapefile_without_prj);
-        RUN(layer_in_utm_38n_is_reprojected);
-        RUN(self_intersecting_polygon_is_repaired);
-        RUN(empty_polygon);
-        RUN(duplicate_pcodes);
-        RUN(xlsx_with_merged_header_cells);
-        RUN(distinct_unmatched_names_are_linear);
-        RUN(every_row_rejected_is_a_file_failure);
-        RUN(nul_anywhere_and_missing_mapped_column);
-        RUN(huge_field_is_rejected_not_held);
-        RUN(csv_injection_is_defused);
-        RUN(boundary_coordinates_not_degrees);
-        RUN(one_coordinate_column_uses_the_names);
-        RUN(utf16_records_say_so);
-        RUN(errors_name_the_real_cause);
-
-        RUN(issue17_item1_output_is_an_input_or_another_output);
-        RUN(issue17_item1_output_is_a_part_of_a_shapefile_input);
-        RUN(issue17_item3_output_is_not_a_regular_file);
-        RUN(issue17_item2_gpkg_keeps_its_other_layers_and_item6_its_mode);
-        RUN(issue17_item6_a_replaced_output_keeps_its_mode);
-        RUN(fuzz_regressions_replay);
-        harness_remove_dir(tmpdir);
-        return harness_done();
-    }
+    RUN(issue17_item1_output_is_an_input_or_another_output);
+    RUN(issue17_item1_output_is_a_part_of_a_shapefile_input);
+    RUN(issue17_item3_output_is_not_a_regular_file);
+    RUN(issue17_item2_gpkg_keeps_its_other_layers_and_item6_its_mode);
+    RUN(issue17_item6_a_replaced_output_keeps_its_mode);
+    RUN(fuzz_regressions_replay);
+    harness_remove_dir(tmpdir);
+    return harness_done();
+}
