@@ -138,6 +138,26 @@ static int fail(df_ctx *ctx, df_status st)
     return df_status_exit_code(st);
 }
 
+/* The country profiles of the data shipped with dispflow, found at run time
+ * (df_shapes_dir: $DISPFLOW_SHAPES, the installed tree, the build tree), or
+ * NULL with the reason printed. */
+static const char *shipped_profiles(void)
+{
+    static char path[4200];
+    const char *dir = df_shapes_dir(), *env = getenv("DISPFLOW_SHAPES");
+    if (!dir) {
+        if (env && env[0])
+            fprintf(stderr, "dispflow: error: DISPFLOW_SHAPES=%s has no profiles/ folder (the shapes/ of dispflow)\n",
+                    env);
+        else
+            fprintf(stderr, "dispflow: error: the data shipped with dispflow (share/dispflow/shapes) is not found; "
+                            "set DISPFLOW_SHAPES to its folder\n");
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/profiles", dir);
+    return path;
+}
+
 static int bad_usage(const char *msg, const char *arg)
 {
     fprintf(stderr, "dispflow: %s%s%s\n(see 'dispflow VERB --help')\n", msg, arg ? " " : "", arg ? arg : "");
@@ -393,7 +413,7 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
     if (!j->ro.path) return bad_usage("missing --records FILE", NULL);
     if (!j->bo.path && need_boundaries) return bad_usage("missing --boundaries FILE", NULL);
     /* the country profiles shipped in shapes/ (their alias tables unless told not to) */
-    j->bo.profiles = DF_SHAPES_DIR "/profiles";
+    if (!(j->bo.profiles = shipped_profiles())) return df_status_exit_code(DF_EIO);
     j->bo.no_profile_aliases = j->no_aliases;
     j->bo.aliases = j->no_aliases ? NULL : j->aliases + 1;
     return -1;
@@ -1129,8 +1149,10 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
             path = argv[i];
     }
     if (!path) return bad_usage("missing the job file", NULL);
+    const char *profiles = shipped_profiles();
+    if (!profiles) return df_status_exit_code(DF_EIO);
     df_job *jf = NULL;
-    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/profiles", &jf);
+    df_status st = df_job_load(ctx, path, profiles, &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
     if (st == DF_OK && publish) df_job_set_publish(jf, 1);
     if (st != DF_OK) {
@@ -1179,6 +1201,7 @@ int main(int argc, char **argv)
         rc = cmd_run(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         puts(df_versions(ctx));
+        printf("shapes: %s\n", df_shapes_dir() ? df_shapes_dir() : "not found");
         rc = 0;
     } else {
         fprintf(stderr, "dispflow: unknown verb '%s'\n\n%s", argv[1], usage_main);

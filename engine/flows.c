@@ -35,6 +35,7 @@ struct df_flows {
 void df_flow_opts_init(df_flow_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->origin_level = o->dest_level = 2;
     o->from = o->to = DF_NO_DATE;
 }
@@ -437,6 +438,10 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
                        df_flows **out)
 {
     DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_flow_opts fopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
     flow_state states[FLOW_MAX_THREADS];
     void *users[FLOW_MAX_THREADS];
     unit_ref *origins = NULL;
