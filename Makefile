@@ -89,13 +89,13 @@ $(BUILD)/obj/%.o: engine/%.c engine/dfint.h include/dispflow.h $(BUILD)/.flags
 
 # Where shapes/ is found at run time (engine/install.c): beside the installed
 # library or program first, then PREFIX's, then this checkout's. The stamp
-# rebuilds install.o alone when DATADIR changes.
-$(BUILD)/.datadir: FORCE
+# remakes install.o and dispflow.pc alone when the install folders change.
+$(BUILD)/.prefix: FORCE
 	@mkdir -p $(BUILD)
-	@echo "$(DATADIR) $(CURDIR)" > $@.new
+	@echo "$(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(DATADIR) $(CURDIR)" > $@.new
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
-$(BUILD)/obj/install.o: engine/install.c engine/dfint.h include/dispflow.h $(BUILD)/.flags $(BUILD)/.datadir
+$(BUILD)/obj/install.o: engine/install.c engine/dfint.h include/dispflow.h $(BUILD)/.flags $(BUILD)/.prefix
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DDF_INSTALL_SHAPES='"$(DATADIR)/dispflow/shapes"' -DDF_BUILD_SHAPES='"$(CURDIR)/shapes"' \
 	    $$(pkg-config --cflags $(PKGS)) -c $< -o $@
@@ -117,11 +117,11 @@ $(BUILD)/dispflow: engine/cli.c $(BUILD)/libdispflow.a
 
 # pkg-config file: the GDAL, PROJ ... dependencies are private (a program
 # linking the shared library needs only -ldispflow).
-$(BUILD)/dispflow.pc: Makefile include/dispflow.h
+$(BUILD)/dispflow.pc: Makefile include/dispflow.h $(BUILD)/.prefix
 	@mkdir -p $(BUILD)
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: dispflow' \
 	    'Description: displacement counts joined to admin boundaries, flows and density' \
-	    'URL: https://github.com/dispflow/dispflow' 'Version: $(VERSION)' \
+	    'Version: $(VERSION)' \
 	    'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ldispflow' \
 	    'Libs.private: -lm -lpthread' > $@
 
