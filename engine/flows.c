@@ -233,30 +233,14 @@ static int on_record(const df_record *r, void *user)
 
 /* ---- periods ------------------------------------------------------------------- */
 
+/* The calendar period of date (df_period_of, as density's); without a step
+ * the whole period [from, to]. */
 static void period_of(int32_t date, df_step step, int32_t from, int32_t to, int32_t *start, int32_t *end)
 {
-    int y, m, d;
-    if (date == DF_NO_DATE) {
-        *start = *end = DF_NO_DATE;
-        return;
-    }
-    switch (step) {
-    case DF_STEP_DAY:
-        *start = *end = date;
-        break;
-    case DF_STEP_WEEK: /* ISO weeks begin on Monday; 1970-01-01 was a Thursday */
-        *start = date - (int32_t)(((date % 7) + 7 + 3) % 7);
-        *end = *start + 6;
-        break;
-    case DF_STEP_MONTH:
-        df__civil_from_days(date, &y, &m, &d);
-        *start = df__days_from_civil(y, m, 1);
-        *end = df__days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) - 1;
-        break;
-    default:
+    if (date != DF_NO_DATE && step == DF_STEP_NONE)
         *start = from, *end = to;
-        break;
-    }
+    else
+        df_period_of(date, step, start, end);
 }
 
 static int cmp_flow(const void *a, const void *b)

@@ -143,6 +143,25 @@ DF_API int df_date_parse(const char *text, int32_t *days);
 /* Writes yyyy-mm-dd into out (at least 11 bytes). DF_NO_DATE gives "". */
 DF_API void df_date_format(int32_t days, char out[11]);
 
+/* Calendar periods, one definition for flows, density and the job: a day,
+ * an ISO week (Monday to Sunday), a calendar month. A period is labelled by
+ * its first day, whatever the first date counted in it (October 2016 is
+ * 2016-10-01 even when counting starts on the 17th). */
+typedef enum { DF_STEP_NONE, DF_STEP_DAY, DF_STEP_WEEK, DF_STEP_MONTH } df_step;
+
+/* The step named name ("none", "day", "week", "month"; "round" is "day":
+ * a DTM round is a date), or -1. */
+DF_API int df_step_parse(const char *name);
+/* The period of step containing date: its first and last day. DF_STEP_NONE
+ * and DF_NO_DATE give DF_NO_DATE for both. */
+DF_API void df_period_of(int32_t date, df_step step, int32_t *start, int32_t *end);
+/* The first day of the period after the one containing date. */
+DF_API int32_t df_period_next(int32_t date, df_step step);
+
+/* A CSV delimiter by name or character: comma, semicolon, tab, pipe (any
+ * case) or one of , ; TAB |. Returns 0 and sets *out, or -1. */
+DF_API int df_delimiter_parse(const char *text, char *out);
+
 /* ------------------------------------------------------------------------ */
 /* Records (ingest)                                                          */
 /* ------------------------------------------------------------------------ */
@@ -529,8 +548,6 @@ DF_API const df_name_decision *df_join_decision(const df_join *j, int i);
  * location; returns from the district of displacement to the place of
  * return. Counted per (origin unit, destination unit, period, status). */
 typedef struct df_flows df_flows;
-
-typedef enum { DF_STEP_NONE, DF_STEP_DAY, DF_STEP_WEEK, DF_STEP_MONTH } df_step;
 
 typedef struct {
     size_t size; /* sizeof the struct, set by df_flow_opts_init: options can grow without breaking callers */

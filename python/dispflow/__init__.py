@@ -229,7 +229,6 @@ def _level(value):
     return int(s)
 
 
-_DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 _DATE_FIELDS = {"from", "as_of", "to"}
 _LEVEL_FIELDS = {"level", "origin_level", "dest_level"}
 _AMBIGUOUS = {"path", "layer"}  # say records_layer or boundaries_layer
@@ -243,11 +242,11 @@ def _set_field(s, struct, field, ctype, value):
         value = _level(value)
     elif field == "status" and isinstance(value, str):  # density: -1 all, or a movement
         value = {"all": -1, "displaced": _lib.DF_DISPLACED, "returned": _lib.DF_RETURNED}[value.lower()]
-    elif field == "delimiter":
-        value = _DELIMITERS.get(str(value).lower(), value)
-        if len(value) != 1:
-            raise _errors[_lib.DF_EINVAL]("delimiter is one character or comma, semicolon, tab, pipe: %r" % value)
-        value = value.encode()
+    elif field == "delimiter":  # as the CLI's --delimiter and the job's key
+        c = _ffi.new("char *")
+        if _lib.df_delimiter_parse(str(value).encode(), c) != 0:
+            raise _errors[_lib.DF_EINVAL]("delimiter is comma, semicolon, tab, pipe or one of , ; |, not %r" % value)
+        value = c[0]
     elif kind == "pointer" and ctype.item.kind == "pointer":
         value = s.cstrs(value)
     elif kind == "pointer":

@@ -203,9 +203,11 @@ def test_progress_and_cancel():
     seen = []
     dispflow.density(RECORDS, ADM2, pixel=5000, radius=30000, progress=lambda f, stage: seen.append((f, stage)))
     fractions = [f for f, _ in seen]
-    assert len(seen) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1 and fractions[0] >= 0, seen
+    # how often the bands report depends on the threads: at least the read and the end
+    assert len(seen) >= 2 and fractions == sorted(fractions) and fractions[-1] == 1 and fractions[0] >= 0, seen
     assert {"reading records", "density"} <= {stage for _, stage in seen}, seen
-    # False from the callback cancels (here once the density begins)
+    # False from the callback cancels (here once the density begins: at the
+    # latest its last report, which the library checks before finishing)
     try:
         dispflow.density(RECORDS, ADM2, pixel=5000, radius=30000, progress=lambda f, stage: stage != "density")
         raise AssertionError("not cancelled")
