@@ -124,7 +124,9 @@ DF_API int df_version_number(void);
  * profiles and alias tables), found at run time: $DISPFLOW_SHAPES when set;
  * else share/dispflow/shapes beside the installed library or program
  * (LIBDIR/../share, BINDIR/../share); else the installed PREFIX's; else the
- * build tree's. NULL when none exists. Static string. */
+ * build tree's. NULL when none exists (or $DISPFLOW_SHAPES names a folder
+ * without profiles/: no silent fallback). Borrowed: valid until the next
+ * call in the same thread. */
 DF_API const char *df_shapes_dir(void);
 
 /* Version strings of dispflow and the libraries it was built with
