@@ -3,6 +3,9 @@
 #   make test   the same set-up, then the whole test suite
 #   make bench  the join benchmark against QGIS and GeoPandas
 #   make SANITIZER=address|undefined test    the suite under a sanitizer
+#   make install [PREFIX=/usr/local] [DESTDIR=staging]   the library, header,
+#               dispflow.pc, the CLI, its man page and share/dispflow/shapes
+#   make python the Python module (build/python/dispflow; docs/python.md)
 
 CC      ?= cc
 PKGS    := gdal proj geos json-c cairo inih libcrypto
@@ -14,15 +17,29 @@ OUT     := out
 # one that another only recommends (python3-rtree, for GeoPandas' sjoin);
 # tests/check_deps.sh checks them before the suite runs.
 DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin \
-             libcairo2-dev fonts-dejavu-core libinih-dev libssl-dev
-DEB_TEST  := $(DEB_BUILD) python3-gdal python3-pandas python3-geopandas python3-rtree python3-shapely \
-             python3-pyproj qgis python3-qgis clang-format
+             libcairo2-dev fonts-dejavu-core libinih-dev libssl-dev pandoc
+DEB_TEST  := $(DEB_BUILD) g++ python3-cffi python3-numpy python3-gdal python3-pandas python3-geopandas python3-rtree python3-shapely \
+             python3-pyproj qgis python3-qgis clang-format man-db
 DEB_BENCH := $(DEB_TEST) qgis python3-qgis python3-pyproj time
 
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -Iengine
 LDLIBS  += -lm -lpthread
+
+# The library is built position-independent with only the DF_API symbols of
+# include/dispflow.h visible; the same objects make libdispflow.a and
+# libdispflow.so.$(VERSION) (soname libdispflow.so.$(SOVERSION)).
+VERSION   := $(shell sed -n 's/^\#define DISPFLOW_VERSION *"\(.*\)"/\1/p' include/dispflow.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+CFLAGS    += -fPIC -fvisibility=hidden
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
 
 ifeq ($(SANITIZER),address)
 CFLAGS  += -fsanitize=address -fno-omit-frame-pointer
@@ -46,9 +63,9 @@ LIB_OBJ := $(LIB_SRC:engine/%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst benchmarks/%.c,$(BUILD)/bench/%,$(wildcard benchmarks/*.c))
 
-.PHONY: all deps deps-test deps-bench run test bench format format-check clean valgrind
+.PHONY: all deps deps-test deps-bench run test bench format format-check clean valgrind install python
 
-all: $(BUILD)/dispflow $(TESTS) $(SHIM)
+all: $(BUILD)/dispflow $(TESTS) $(SHIM) $(BUILD)/libdispflow.so
 
 # Install what is missing when root; otherwise say exactly what to install.
 deps:
@@ -70,12 +87,75 @@ $(BUILD)/obj/%.o: engine/%.c engine/dfint.h include/dispflow.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
+# Where shapes/ is found at run time (engine/install.c): beside the installed
+# library or program first, then PREFIX's, then this checkout's. The stamp
+# remakes install.o and dispflow.pc alone when the install folders change.
+$(BUILD)/.prefix: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(DATADIR) $(CURDIR)" > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+$(BUILD)/obj/install.o: engine/install.c engine/dfint.h include/dispflow.h $(BUILD)/.flags $(BUILD)/.prefix
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DDF_INSTALL_SHAPES='"$(DATADIR)/dispflow/shapes"' -DDF_BUILD_SHAPES='"$(CURDIR)/shapes"' \
+	    $$(pkg-config --cflags $(PKGS)) -c $< -o $@
+
 $(BUILD)/libdispflow.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-# The CLI finds the shipped alias table in this checkout's shapes/.
+$(BUILD)/libdispflow.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libdispflow.so.$(SOVERSION) -Wl,--no-undefined $^ -o $@ $(LDFLAGS) \
+	    $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+$(BUILD)/libdispflow.so: $(BUILD)/libdispflow.so.$(VERSION)
+	ln -sf libdispflow.so.$(VERSION) $(BUILD)/libdispflow.so.$(SOVERSION)
+	ln -sf libdispflow.so.$(VERSION) $@
+
+# The CLI links the static library: one file to install, no run path.
 $(BUILD)/dispflow: engine/cli.c $(BUILD)/libdispflow.a
-	$(CC) $(CFLAGS) -DDF_SHAPES_DIR='"$(CURDIR)/shapes"' $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+# pkg-config file: the GDAL, PROJ ... dependencies are private (a program
+# linking the shared library needs only -ldispflow).
+$(BUILD)/dispflow.pc: Makefile include/dispflow.h $(BUILD)/.prefix
+	@mkdir -p $(BUILD)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: dispflow' \
+	    'Description: displacement counts joined to admin boundaries, flows and density' \
+	    'Version: $(VERSION)' \
+	    'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ldispflow' \
+	    'Libs.private: -lm -lpthread' > $@
+
+# The man page dispflow(1), made from docs/cli.md by pandoc.
+$(BUILD)/dispflow.1: docs/cli.md
+	@mkdir -p $(BUILD)
+	pandoc -s -f gfm -t man -M title=DISPFLOW -M section=1 -M header="dispflow manual" \
+	    -M footer="dispflow $(VERSION)" $< -o $@
+
+install: $(BUILD)/dispflow $(BUILD)/libdispflow.a $(BUILD)/libdispflow.so $(BUILD)/dispflow.pc $(BUILD)/dispflow.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/dispflow
+	install -m 755 $(BUILD)/dispflow $(DESTDIR)$(BINDIR)/dispflow
+	install -m 644 include/dispflow.h $(DESTDIR)$(INCLUDEDIR)/dispflow.h
+	install -m 644 $(BUILD)/libdispflow.a $(DESTDIR)$(LIBDIR)/libdispflow.a
+	install -m 755 $(BUILD)/libdispflow.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libdispflow.so.$(VERSION)
+	ln -sf libdispflow.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libdispflow.so.$(SOVERSION)
+	ln -sf libdispflow.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libdispflow.so
+	install -m 644 $(BUILD)/dispflow.pc $(DESTDIR)$(LIBDIR)/pkgconfig/dispflow.pc
+	install -m 644 $(BUILD)/dispflow.1 $(DESTDIR)$(MANDIR)/man1/dispflow.1
+	rm -rf $(DESTDIR)$(DATADIR)/dispflow/shapes
+	cp -R shapes $(DESTDIR)$(DATADIR)/dispflow/shapes
+
+# The Python module (python/dispflow; docs/python.md): cffi in ABI mode over
+# libdispflow.so, with the declarations of include/dispflow.h preprocessed.
+python: $(BUILD)/python/dispflow/__init__.py
+
+$(BUILD)/python/dispflow/__init__.py: python/dispflow/__init__.py python/gen_cdef.py include/dispflow.h \
+                                      $(BUILD)/libdispflow.so
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 python/gen_cdef.py include/dispflow.h $(CC) > $(dir $@)_cdef.py
+	cp $< $@
+
+FORCE:
 
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libdispflow.a
 	@mkdir -p $(dir $@)
@@ -102,7 +182,7 @@ run: $(BUILD)/dispflow
 	$(BUILD)/dispflow run jobs/default.ini
 	@echo "open $(abspath $(OUT))/bundle/sitrep.html, or project.qgs in QGIS"
 
-test: deps-test $(BUILD)/dispflow $(TESTS) $(SHIM)
+test: deps-test $(BUILD)/dispflow $(TESTS) $(SHIM) python
 	@./tests/check_deps.sh
 	@./tests/run.sh $(BUILD)
 	@$(MAKE) -s format-check

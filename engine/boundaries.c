@@ -79,7 +79,11 @@ static int find_pattern(OGRFeatureDefnH defn, const char **patterns, int level)
     return -1;
 }
 
-void df_boundary_opts_init(df_boundary_opts *o) { memset(o, 0, sizeof *o); }
+void df_boundary_opts_init(df_boundary_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+}
 
 /* ---- keys ------------------------------------------------------------------ */
 
@@ -803,6 +807,8 @@ static void set_labels(df_ctx *ctx, df_boundaries *b, const df_boundary_opts *op
 df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out)
 {
     DF__GDAL_SCOPE(ctx);
+    df_boundary_opts opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_boundary_opts, opts, opts_local_);
     df_status st = DF_OK;
     char **parent_codes[4] = {0}, **parent_names[4] = {0};
     df_boundaries *b = calloc(1, sizeof *b);

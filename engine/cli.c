@@ -73,7 +73,8 @@ static const char *usage_join =
     "                        origin_adm2 displacement_adm2 ... Unmapped fields are found\n"
     "                        by the HXL tag row, then by DTM header names.\n"
     "  --no-header           the first line is data (use --map with column numbers)\n"
-    "  --delimiter C         CSV delimiter (default: detected); 'tab' for TAB\n"
+    "  --delimiter C         CSV delimiter: comma, semicolon, tab, pipe or , ; | (default:\n"
+    "                        detected)\n"
     "  --household-size N    individuals per family when individuals are absent (6)\n"
     "  --snapshots           rows count people present at a date (DTM rounds): figures\n"
     "                        are those of the latest date on or before --as-of, per\n"
@@ -136,6 +137,26 @@ static int fail(df_ctx *ctx, df_status st)
     }
     fprintf(stderr, "dispflow: error: %s\n", df_ctx_errmsg(ctx));
     return df_status_exit_code(st);
+}
+
+/* The country profiles of the data shipped with dispflow, found at run time
+ * (df_shapes_dir: $DISPFLOW_SHAPES, the installed tree, the build tree), or
+ * NULL with the reason printed. */
+static const char *shipped_profiles(void)
+{
+    static char path[4200];
+    const char *dir = df_shapes_dir(), *env = getenv("DISPFLOW_SHAPES");
+    if (!dir) {
+        if (env && env[0])
+            fprintf(stderr, "dispflow: error: DISPFLOW_SHAPES=%s has no profiles/ folder (the shapes/ of dispflow)\n",
+                    env);
+        else
+            fprintf(stderr, "dispflow: error: the data shipped with dispflow (share/dispflow/shapes) is not found; "
+                            "set DISPFLOW_SHAPES to its folder\n");
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/profiles", dir);
+    return path;
 }
 
 static int bad_usage(const char *msg, const char *arg)
@@ -344,7 +365,8 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
             j->ro.header = 0;
         } else if (!strcmp(a, "--delimiter")) {
             NEED_VALUE();
-            j->ro.delimiter = !strcasecmp(v, "tab") ? '\t' : v[0];
+            if (df_delimiter_parse(v, &j->ro.delimiter) != 0) /* as the job's [records] delimiter */
+                return bad_usage("--delimiter is comma, semicolon, tab, pipe or one of , ; |, not", v);
         } else if (!strcmp(a, "--household-size")) {
             NEED_VALUE();
             j->ro.household_size = atof(v);
@@ -455,7 +477,7 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
     if (!j->ro.path) return bad_usage("missing --records FILE", NULL);
     if (!j->bo.path && need_boundaries) return bad_usage("missing --boundaries FILE", NULL);
     /* the country profiles shipped in shapes/ (their alias tables unless told not to) */
-    j->bo.profiles = DF_SHAPES_DIR "/profiles";
+    if (!(j->bo.profiles = shipped_profiles())) return df_status_exit_code(DF_EIO);
     j->bo.no_profile_aliases = j->no_aliases;
     j->bo.aliases = j->no_aliases ? NULL : j->aliases + 1;
     return -1;
@@ -634,14 +656,9 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
             if (df_date_parse(v, &fo.to) != 0) return bad_usage("not a date (use yyyy-mm-dd):", v);
             i++;
         } else if (!strcmp(a, "--step") && v) {
-            if (!strcmp(v, "day") || !strcmp(v, "round"))
-                fo.step = DF_STEP_DAY;
-            else if (!strcmp(v, "week"))
-                fo.step = DF_STEP_WEEK;
-            else if (!strcmp(v, "month"))
-                fo.step = DF_STEP_MONTH;
-            else
-                return bad_usage("--step is day, week, month or round, not", v);
+            int parsed = df_step_parse(v);
+            if (parsed <= DF_STEP_NONE) return bad_usage("--step is day, week, month or round, not", v);
+            fo.step = (df_step)parsed;
             i++;
         } else if ((!strcmp(a, "--min") || !strcmp(a, "--top")) && v) {
             char *end;
@@ -716,26 +733,11 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 
-/* The first day after the period that starts on `start`: the next day, the
- * next Monday, or the first of the next month. */
-static int32_t period_after(int32_t start, int step)
-{
-    if (step == 1) return start + 1;
-    if (step == 7) return start + 7 - ((start % 7 + 7 + 3) % 7); /* 1970-01-01 was a Thursday */
-    char d[11], next[32];
-    int y, m;
-    df_date_format(start, d);
-    if (sscanf(d, "%d-%d", &y, &m) != 2) return start + 31;
-    snprintf(next, sizeof next, "%04d-%02d-01", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
-    int32_t out;
-    return df_date_parse(next, &out) == 0 ? out : start + 31;
-}
-
 /* The periods from `from` to `as_of`, counted up to limit + 1. */
-static long count_periods(int32_t from, int32_t as_of, int step, long limit)
+static long count_periods(int32_t from, int32_t as_of, df_step step, long limit)
 {
     long n = 0;
-    for (int32_t start = from; start <= as_of && n <= limit; start = period_after(start, step)) n++;
+    for (int32_t start = from; start <= as_of && n <= limit; start = df_period_next(start, step)) n++;
     return n;
 }
 
@@ -819,7 +821,7 @@ static int staging_close(staging *g, int commit)
  * period's raster (so that they align), each OUT_yyyy-mm-dd.tif, written
  * into the staging folder. */
 static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, df_density_opts *o,
-                                 const df_density_info *whole, int step, staging *g)
+                                 const df_density_info *whole, df_step step, staging *g)
 {
     char crs[64], name[4096], path[4096];
     snprintf(crs, sizeof crs, "%s", whole->crs);
@@ -833,12 +835,15 @@ static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, d
     int base = dot ? (int)(dot - jb->out) : (int)strlen(jb->out);
     df_status st = DF_OK;
     for (int32_t start = jb->jo.from; st == DF_OK && start <= jb->jo.as_of;) {
-        int32_t next = period_after(start, step);
+        /* the calendar period containing start, labelled by its first day as
+         * flows label it (df_period_of), counted from --from to --as-of */
+        int32_t first, last, next = df_period_next(start, step);
         char day[11];
         df_density *d = NULL;
+        df_period_of(start, step, &first, &last);
         o->from = start;
-        o->as_of = next - 1 < jb->jo.as_of ? next - 1 : jb->jo.as_of;
-        df_date_format(start, day);
+        o->as_of = last < jb->jo.as_of ? last : jb->jo.as_of;
+        df_date_format(first, day);
         snprintf(name, sizeof name, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
         if (interrupted) return DF_ECANCELLED;
         if (!staging_path(g, name, path, sizeof path)) return DF_EIO; /* said */
@@ -884,7 +889,9 @@ static const char *usage_density =
     "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
     "  --mask                pixels whose centre lies outside the boundaries are nodata\n"
     "  --step day|week|month also one raster per period from --from to --as-of, on the\n"
-    "                        whole period's grid: OUT_yyyy-mm-dd.tif (the period's first day);\n"
+    "                        whole period's grid: OUT_yyyy-mm-dd.tif, the first day of the\n"
+    "                        calendar period as flows label it (October: 2016-10-01), the\n"
+    "                        first raster counting from --from;\n"
     "                        all moved into place together when every one is written\n"
     "  --max-periods N       refuse --step with more than N periods (default 1000)\n"
     "  --max-pixels N        refuse a grid of more than N pixels (default 50000000: 12 bytes\n"
@@ -912,7 +919,8 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     df_density_opts o;
     df_density_opts_init(&o);
     const char *weight_column = NULL, *boundaries = NULL, *choropleth = NULL;
-    int step = 0, still = 0; /* step: 0 none, 1 day, 7 week, 31 month */
+    df_step step = DF_STEP_NONE;
+    int still = 0;
     long max_periods = DENSITY_MAX_PERIODS;
     char map[512];
     /* the density options first; the rest are join's (records, -o, -co) */
@@ -944,8 +952,9 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
         } else if (!strcmp(a, "--choropleth") && v) {
             choropleth = argv[++i];
         } else if (!strcmp(a, "--step") && v) {
-            step = !strcmp(v, "day") ? 1 : !strcmp(v, "week") ? 7 : !strcmp(v, "month") ? 31 : -1;
-            if (step < 0) return bad_usage("--step is day, week or month, not", v);
+            int parsed = df_step_parse(v);
+            if (parsed <= DF_STEP_NONE) return bad_usage("--step is day, week, month or round, not", v);
+            step = (df_step)parsed;
             i++;
         } else if (!strcmp(a, "--weight") && v) {
             if (!strcasecmp(v, "individuals"))
@@ -1012,9 +1021,9 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
             fprintf(stderr,
                     "dispflow: --step %s from %s to %s is more than %ld periods, over the limit of %ld rasters "
                     "(--max-periods N allows more)\n",
-                    step == 1   ? "day"
-                    : step == 7 ? "week"
-                                : "month",
+                    step == DF_STEP_DAY    ? "day"
+                    : step == DF_STEP_WEEK ? "week"
+                                           : "month",
                     from, to, max_periods, max_periods);
             return df_status_exit_code(DF_EINVAL);
         }
@@ -1191,8 +1200,10 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
             path = argv[i];
     }
     if (!path) return bad_usage("missing the job file", NULL);
+    const char *profiles = shipped_profiles();
+    if (!profiles) return df_status_exit_code(DF_EIO);
     df_job *jf = NULL;
-    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/profiles", &jf);
+    df_status st = df_job_load(ctx, path, profiles, &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
     if (st == DF_OK && publish) df_job_set_publish(jf, 1);
     if (st != DF_OK) {
@@ -1244,6 +1255,7 @@ int main(int argc, char **argv)
         rc = cmd_run(ctx, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         puts(df_versions(ctx));
+        printf("shapes: %s\n", df_shapes_dir() ? df_shapes_dir() : "not found");
         rc = 0;
     } else {
         rc = unknown("verb", argv[1], "check density flows join run sample version help");

@@ -135,6 +135,21 @@ df_status df_ctx_status(const df_ctx *ctx) { return ctx->status; }
 
 const char *df_ctx_errmsg(const df_ctx *ctx) { return ctx->errmsg[0] ? ctx->errmsg : df_status_message(ctx->status); }
 
+int df_version_number(void) { return DISPFLOW_VERSION_NUMBER; }
+
+df_status df__opts_check(df_ctx *ctx, const char *type, size_t size, size_t known)
+{
+    if (size == 0)
+        return df__error(ctx, DF_EINVAL, "%s: size is 0: fill the options with %s_init before setting them", type,
+                         type);
+    if (size < sizeof(size_t) || size > known)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: size %zu, but this dispflow (%s) knows %zu bytes: options not made by %s_init, or "
+                         "a program built against a newer dispflow.h than the library",
+                         type, size, DISPFLOW_VERSION, known, type);
+    return DF_OK;
+}
+
 const char *df_versions(df_ctx *ctx)
 {
     PJ_INFO pi = proj_info();

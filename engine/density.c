@@ -90,6 +90,7 @@ static double kernel_constant(df_kernel k)
 void df_density_opts_init(df_density_opts *opts)
 {
     memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
     opts->kernel = DF_KERNEL_QUARTIC;
     opts->bandwidth = DF_BANDWIDTH_FIXED;
     opts->weight = DF_WEIGHT_INDIVIDUALS;
@@ -792,6 +793,8 @@ static double grid_cells(double span, double pixel) { return fmax(1, floor(span 
 
 df_status df_density_opts_check(df_ctx *ctx, const df_density_opts *o)
 {
+    df_density_opts o_local_;
+    DF__OPTS_ACCEPT(ctx, df_density_opts, o, o_local_);
     if (!isfinite(o->pixel) || !(o->pixel > 0))
         return df__error(ctx, DF_EINVAL, "--pixel: the pixel size must be a positive number of metres, not %g",
                          o->pixel);
@@ -1241,6 +1244,8 @@ df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, c
 {
     DF__GDAL_SCOPE(ctx);
     *out = NULL;
+    df_density_opts opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_density_opts, opts, opts_local_);
     df_density *d = calloc(1, sizeof *d);
     raw_spool rs = {0};
     point_buf pb;
@@ -1293,6 +1298,10 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
                          df_density **out)
 {
     DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_density_opts opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_density_opts, opts, opts_local_);
     point_buf bufs[DENSITY_MAX_THREADS];
     void *users[DENSITY_MAX_THREADS];
     raw_spool rs = {.last = DF_NO_DATE};

@@ -59,6 +59,24 @@ const char *df__open_failure(df_ctx *ctx, const char *path);
 /* The names of a dataset's layers, "a, b, c", into buf (sources.c). */
 void df__layer_names(void *ds, char *buf, size_t cap);
 
+/* Option structs carry their size (dispflow.h). df__opts_check refuses a
+ * size of 0 (never initialised) or larger than the library's own; with
+ * DF__OPTS_ACCEPT a public call then reads a smaller struct (a program built
+ * against an older header) through a local copy whose newer fields keep the
+ * defaults of init. Used as the first statement of every call taking options. */
+df_status df__opts_check(df_ctx *ctx, const char *type, size_t size, size_t known);
+#define DF__OPTS_ACCEPT(ctx, type, opts, local)                                                                        \
+    do {                                                                                                               \
+        df_status opts_st_ = df__opts_check((ctx), #type, (opts) ? (opts)->size : 0, sizeof(type));                    \
+        if (opts_st_ != DF_OK) return opts_st_;                                                                        \
+        if ((opts)->size < sizeof(type)) {                                                                             \
+            type##_init(&(local));                                                                                     \
+            memcpy(&(local), (opts), (opts)->size);                                                                    \
+            (local).size = sizeof(type);                                                                               \
+            (opts) = &(local);                                                                                         \
+        }                                                                                                              \
+    } while (0)
+
 /* Allocation helpers: NULL on overflow or exhaustion. */
 void *df__malloc(size_t n);
 void *df__realloc_array(void *p, size_t count, size_t size);

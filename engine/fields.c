@@ -123,6 +123,59 @@ int df_date_parse(const char *text, int32_t *days)
     return 0;
 }
 
+int df_step_parse(const char *name)
+{
+    static const char *const names[] = {"none", "day", "week", "month"};
+    if (!name) return -1;
+    if (!strcasecmp(name, "round")) return DF_STEP_DAY;
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(name, names[i])) return i;
+    return -1;
+}
+
+void df_period_of(int32_t date, df_step step, int32_t *start, int32_t *end)
+{
+    int y, m, d;
+    *start = *end = DF_NO_DATE;
+    if (date == DF_NO_DATE) return;
+    switch (step) {
+    case DF_STEP_DAY:
+        *start = *end = date;
+        break;
+    case DF_STEP_WEEK: /* ISO weeks begin on Monday; 1970-01-01 was a Thursday */
+        *start = date - (int32_t)(((date % 7) + 7 + 3) % 7);
+        *end = *start + 6;
+        break;
+    case DF_STEP_MONTH:
+        df__civil_from_days(date, &y, &m, &d);
+        *start = df__days_from_civil(y, m, 1);
+        *end = df__days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) - 1;
+        break;
+    default:
+        break;
+    }
+}
+
+int32_t df_period_next(int32_t date, df_step step)
+{
+    int32_t start, end;
+    df_period_of(date, step, &start, &end);
+    return end == DF_NO_DATE ? DF_NO_DATE : end + 1;
+}
+
+int df_delimiter_parse(const char *text, char *out)
+{
+    static const char *const names[] = {"comma", "semicolon", "tab", "pipe"};
+    static const char chars[] = ",;\t|";
+    if (!text) return -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(text, names[i]) || (text[0] == chars[i] && text[1] == '\0')) {
+            *out = chars[i];
+            return 0;
+        }
+    return -1;
+}
+
 void df_date_format(int32_t days, char out[11])
 {
     int y, m, d;

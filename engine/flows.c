@@ -35,6 +35,7 @@ struct df_flows {
 void df_flow_opts_init(df_flow_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->origin_level = o->dest_level = 2;
     o->from = o->to = DF_NO_DATE;
 }
@@ -232,30 +233,14 @@ static int on_record(const df_record *r, void *user)
 
 /* ---- periods ------------------------------------------------------------------- */
 
+/* The calendar period of date (df_period_of, as density's); without a step
+ * the whole period [from, to]. */
 static void period_of(int32_t date, df_step step, int32_t from, int32_t to, int32_t *start, int32_t *end)
 {
-    int y, m, d;
-    if (date == DF_NO_DATE) {
-        *start = *end = DF_NO_DATE;
-        return;
-    }
-    switch (step) {
-    case DF_STEP_DAY:
-        *start = *end = date;
-        break;
-    case DF_STEP_WEEK: /* ISO weeks begin on Monday; 1970-01-01 was a Thursday */
-        *start = date - (int32_t)(((date % 7) + 7 + 3) % 7);
-        *end = *start + 6;
-        break;
-    case DF_STEP_MONTH:
-        df__civil_from_days(date, &y, &m, &d);
-        *start = df__days_from_civil(y, m, 1);
-        *end = df__days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) - 1;
-        break;
-    default:
+    if (date != DF_NO_DATE && step == DF_STEP_NONE)
         *start = from, *end = to;
-        break;
-    }
+    else
+        df_period_of(date, step, start, end);
 }
 
 static int cmp_flow(const void *a, const void *b)
@@ -437,6 +422,10 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
                        df_flows **out)
 {
     DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_flow_opts fopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
     flow_state states[FLOW_MAX_THREADS];
     void *users[FLOW_MAX_THREADS];
     unit_ref *origins = NULL;

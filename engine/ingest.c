@@ -37,6 +37,7 @@ const char *df_reject_name(df_reject_reason r) { return (unsigned)r < DF_REJECT_
 void df_record_opts_init(df_record_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->header = -1;
     o->household_size = 6.0; /* the DTM convention for Iraq */
     o->kind = DF_KIND_AUTO;
@@ -973,6 +974,8 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
                           void *user, df_read_stats *stats)
 {
     DF__GDAL_SCOPE(ctx);
+    df_record_opts opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, opts, opts_local_);
     opened o;
     reader r;
     df_status st = open_columns(ctx, opts, &o, stats);
@@ -987,6 +990,8 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
 
 df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap)
 {
+    df_record_opts opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, opts, opts_local_);
     opened o;
     df_read_stats *stats = calloc(1, sizeof *stats);
     if (!stats) return df__error(ctx, DF_ENOMEM, "out of memory");

@@ -342,15 +342,10 @@ static int set_value(reader *r, const struct key_def *k, const char *v)
         if ((*(int *)at = df_kernel_parse(v)) < 0)
             return job_error(r, k, "'%s' is not quartic, triweight, epanechnikov, triangular, uniform or gaussian", v);
         return 1;
-    case K_DELIMITER: {
-        static const char *const names[] = {"comma", "semicolon", "tab", "pipe", NULL};
-        static const char chars[] = ",;\t|";
-        int i = parse_choice(v, names);
-        if (i < 0 && strlen(v) == 1 && strchr(chars, v[0])) i = (int)(strchr(chars, v[0]) - chars);
-        if (i < 0) return job_error(r, k, "'%s' is not comma, semicolon, tab or pipe", v);
-        *(char *)at = chars[i];
+    case K_DELIMITER: /* the CLI's --delimiter reads it the same way */
+        if (df_delimiter_parse(v, (char *)at) != 0)
+            return job_error(r, k, "'%s' is not comma, semicolon, tab or pipe", v);
         return 1;
-    }
     }
     return 0;
 }

@@ -93,6 +93,7 @@ struct df_join {
 void df_join_opts_init(df_join_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->level = 2;
     o->from = DF_NO_DATE;
     o->as_of = DF_NO_DATE;
@@ -798,6 +799,10 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
                       df_join **out)
 {
     DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_join_opts jopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_join_opts, jopts, jopts_local_);
     df_status st = DF_OK;
     char tmp[4096];
     join_state states[JOIN_MAX_THREADS], *js = &states[0];

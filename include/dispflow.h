@@ -17,7 +17,11 @@
  *   - Objects come in _new/_free (or _load/_free) pairs; _free(NULL) is a no-op.
  *     Functions that return borrowed pointers say so.
  *   - Options are typed structs filled with defaults by an _init function; the
- *     CLI fills the same structs from argv.
+ *     CLI fills the same structs from argv. Each starts with its size, set by
+ *     _init: a library newer than the program reads only the fields the
+ *     program knew (the rest keep their defaults); a struct that was never
+ *     initialised, or is larger than the library knows, is refused
+ *     (DF_EINVAL). New fields are only ever added at the end.
  *   - The library never prints. It logs through the context's callback.
  *   - Dates are days since 1970-01-01 (int32); DF_NO_DATE marks an undated row.
  *   - Coordinates of records are WGS84 longitude/latitude in degrees.
@@ -32,7 +36,22 @@
 extern "C" {
 #endif
 
-#define DISPFLOW_VERSION "0.1.0"
+/* The version of this header. The library's own is df_version_number();
+ * the shared library's soname (libdispflow.so.0) changes with the major
+ * version, when the ABI changes. */
+#define DISPFLOW_VERSION_MAJOR  0
+#define DISPFLOW_VERSION_MINOR  1
+#define DISPFLOW_VERSION_PATCH  0
+#define DISPFLOW_VERSION        "0.1.0"
+#define DISPFLOW_VERSION_NUMBER (DISPFLOW_VERSION_MAJOR * 10000 + DISPFLOW_VERSION_MINOR * 100 + DISPFLOW_VERSION_PATCH)
+
+/* Marks the public API: the shared library is built with -fvisibility=hidden
+ * and exports only what carries DF_API. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define DF_API __attribute__((visibility("default")))
+#else
+#define DF_API
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -61,11 +80,11 @@ typedef enum {
 } df_status;
 
 /* Short English description of a status ("malformed input"). Static string. */
-const char *df_status_message(df_status status);
+DF_API const char *df_status_message(df_status status);
 /* Symbolic name of a status ("EFORMAT"). Static string. */
-const char *df_status_name(df_status status);
+DF_API const char *df_status_name(df_status status);
 /* Process exit code the CLI uses for a status (0 for DF_OK). */
-int df_status_exit_code(df_status status);
+DF_API int df_status_exit_code(df_status status);
 
 /* ------------------------------------------------------------------------ */
 /* Context                                                                   */
@@ -82,20 +101,37 @@ typedef int (*df_progress_fn)(double fraction, const char *stage, void *user);
 
 /* A new context, or NULL when memory is exhausted. Installs a GDAL error
  * handler for the calling thread while the context exists. */
-df_ctx *df_ctx_new(void);
-void df_ctx_free(df_ctx *ctx);
+DF_API df_ctx *df_ctx_new(void);
+DF_API void df_ctx_free(df_ctx *ctx);
 
-void df_ctx_set_log(df_ctx *ctx, df_log_fn fn, void *user);
-void df_ctx_set_progress(df_ctx *ctx, df_progress_fn fn, void *user);
+DF_API void df_ctx_set_log(df_ctx *ctx, df_log_fn fn, void *user);
+DF_API void df_ctx_set_progress(df_ctx *ctx, df_progress_fn fn, void *user);
 
 /* The last error: status and a message naming the input, row and field.
  * The message is borrowed and valid until the next failing call. */
-df_status df_ctx_status(const df_ctx *ctx);
-const char *df_ctx_errmsg(const df_ctx *ctx);
+DF_API df_status df_ctx_status(const df_ctx *ctx);
+DF_API const char *df_ctx_errmsg(const df_ctx *ctx);
+
+/* The version of the library loaded, as DISPFLOW_VERSION_NUMBER (major x
+ * 10000 + minor x 100 + patch). A program checks that it runs against the
+ * ABI it was built for with DF_VERSION_CHECK() (the same major version, and
+ * the library at least as new as the header). */
+DF_API int df_version_number(void);
+#define DF_VERSION_CHECK()                                                                                             \
+    (df_version_number() / 10000 == DISPFLOW_VERSION_MAJOR && df_version_number() >= DISPFLOW_VERSION_NUMBER)
+
+/* The folder of the data shipped with dispflow (shapes/: the country
+ * profiles and alias tables), found at run time: $DISPFLOW_SHAPES when set;
+ * else share/dispflow/shapes beside the installed library or program
+ * (LIBDIR/../share, BINDIR/../share); else the installed PREFIX's; else the
+ * build tree's. NULL when none exists (or $DISPFLOW_SHAPES names a folder
+ * without profiles/: no silent fallback). Borrowed: valid until the next
+ * call in the same thread. */
+DF_API const char *df_shapes_dir(void);
 
 /* Version strings of dispflow and the libraries it was built with
  * ("dispflow 0.1.0; GDAL 3.6.2; PROJ 9.1.1; GEOS 3.11.1"). Borrowed. */
-const char *df_versions(df_ctx *ctx);
+DF_API const char *df_versions(df_ctx *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Dates                                                                     */
@@ -105,9 +141,28 @@ const char *df_versions(df_ctx *ctx);
 
 /* Parse ISO 8601 (2016-10-17, 2016-10-17T00:00:00), dd/mm/yyyy, dd-mm-yyyy
  * and "18 Aug 2014" / "18-Aug-2014". Returns 0 and sets *days, or -1. */
-int df_date_parse(const char *text, int32_t *days);
+DF_API int df_date_parse(const char *text, int32_t *days);
 /* Writes yyyy-mm-dd into out (at least 11 bytes). DF_NO_DATE gives "". */
-void df_date_format(int32_t days, char out[11]);
+DF_API void df_date_format(int32_t days, char out[11]);
+
+/* Calendar periods, one definition for flows, density and the job: a day,
+ * an ISO week (Monday to Sunday), a calendar month. A period is labelled by
+ * its first day, whatever the first date counted in it (October 2016 is
+ * 2016-10-01 even when counting starts on the 17th). */
+typedef enum { DF_STEP_NONE, DF_STEP_DAY, DF_STEP_WEEK, DF_STEP_MONTH } df_step;
+
+/* The step named name ("none", "day", "week", "month"; "round" is "day":
+ * a DTM round is a date), or -1. */
+DF_API int df_step_parse(const char *name);
+/* The period of step containing date: its first and last day. DF_STEP_NONE
+ * and DF_NO_DATE give DF_NO_DATE for both. */
+DF_API void df_period_of(int32_t date, df_step step, int32_t *start, int32_t *end);
+/* The first day of the period after the one containing date. */
+DF_API int32_t df_period_next(int32_t date, df_step step);
+
+/* A CSV delimiter by name or character: comma, semicolon, tab, pipe (any
+ * case) or one of , ; TAB |. Returns 0 and sets *out, or -1. */
+DF_API int df_delimiter_parse(const char *text, char *out);
 
 /* ------------------------------------------------------------------------ */
 /* Records (ingest)                                                          */
@@ -196,9 +251,10 @@ typedef enum {
 } df_field;
 
 /* The --map name of a field ("adm2_pcode"). Static string. */
-const char *df_field_name(df_field field);
+DF_API const char *df_field_name(df_field field);
 
 typedef struct {
+    size_t size;       /* sizeof the struct, set by df_record_opts_init: options can grow without breaking callers */
     const char *path;  /* CSV/TSV, JSON (DTM API), or any OGR tabular source */
     const char *layer; /* OGR layer or sheet name; NULL = the first */
     char delimiter;    /* 0 = detect among , ; TAB | */
@@ -222,7 +278,7 @@ typedef struct {
     int add_assessments;      /* two assessment types of one place and date are added on purpose */
 } df_record_opts;
 
-void df_record_opts_init(df_record_opts *opts);
+DF_API void df_record_opts_init(df_record_opts *opts);
 
 /* Why a row was rejected. */
 #define DF_REJECT_MAP(XX)                                                                                              \
@@ -244,7 +300,7 @@ typedef enum {
         DF_REJECT_COUNT
 } df_reject_reason;
 
-const char *df_reject_name(df_reject_reason reason);
+DF_API const char *df_reject_name(df_reject_reason reason);
 
 /* A rejected row: where, which column, why. Strings borrowed. */
 typedef struct {
@@ -288,11 +344,11 @@ typedef struct {
 /* Stream the records of opts->path through on_record (and on_reject).
  * Memory does not grow with the number of rows. Fails with DF_EIO when the
  * file cannot be read, DF_ESCHEMA when no count column can be found. */
-df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
-                          void *user, df_read_stats *stats);
+DF_API df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record,
+                                 df_reject_fn on_reject, void *user, df_read_stats *stats);
 /* The kind of opts' table as a read would take it (DF_KIND_AUTO resolved
  * from the header alone; why: the reason in words, may be NULL). */
-df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap);
+DF_API df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Boundaries                                                                */
@@ -301,6 +357,7 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
 typedef struct df_boundaries df_boundaries;
 
 typedef struct {
+    size_t size;       /* sizeof the struct, set by df_boundary_opts_init: options can grow without breaking callers */
     const char *path;  /* any OGR source, any CRS (reprojected to WGS84) */
     const char *layer; /* NULL = the first layer */
     int level;         /* admin level of the layer, 1..3; 0 = detect. A layer whose
@@ -331,7 +388,7 @@ typedef struct {
     const char *labels;
 } df_boundary_opts;
 
-void df_boundary_opts_init(df_boundary_opts *opts);
+DF_API void df_boundary_opts_init(df_boundary_opts *opts);
 
 /* One administrative unit. Strings borrowed from the boundaries object. */
 typedef struct {
@@ -345,27 +402,27 @@ typedef struct {
 /* Load a boundary layer, repair invalid polygons (a warning names each
  * unit), compute geodesic areas, derive the higher levels by dissolving on
  * the parent fields, and build the point index of every level once. */
-df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out);
-void df_boundaries_free(df_boundaries *b);
+DF_API df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out);
+DF_API void df_boundaries_free(df_boundaries *b);
 
 /* Geometry, geodesic areas and the point index of a level are made once, on
  * first use (a district join never dissolves governorates). Call this to make
  * them up front and to learn of a failure (DF_EGEOS, DF_ENOMEM); the
  * functions below then never fail. Thread-safe. */
-df_status df_boundaries_prepare(df_ctx *ctx, const df_boundaries *b, int level);
+DF_API df_status df_boundaries_prepare(df_ctx *ctx, const df_boundaries *b, int level);
 
 /* Finest level loaded (1..3); levels 1..finest are all available. */
-int df_boundaries_finest_level(const df_boundaries *b);
+DF_API int df_boundaries_finest_level(const df_boundaries *b);
 /* Number of units at a level (0 if the level is not available). */
-int df_boundaries_count(const df_boundaries *b, int level);
+DF_API int df_boundaries_count(const df_boundaries *b, int level);
 /* Unit i of a level. Borrowed; valid while b lives. */
-const df_unit *df_boundaries_unit(const df_boundaries *b, int level, int i);
+DF_API const df_unit *df_boundaries_unit(const df_boundaries *b, int level, int i);
 /* Index of the unit at level containing (lon, lat), or -1. A point on a
  * border shared by two units belongs to exactly one of them. Thread-safe. */
-int df_boundaries_locate(const df_boundaries *b, int level, double lon, double lat);
+DF_API int df_boundaries_locate(const df_boundaries *b, int level, double lon, double lat);
 /* Index of the unit whose normalised P-code equals pcode (IRQ-G15Q05 ≡
  * IQG15Q05), or -1. */
-int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcode);
+DF_API int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcode);
 
 /* ------------------------------------------------------------------------ */
 /* Join                                                                      */
@@ -374,6 +431,7 @@ int df_boundaries_find_pcode(const df_boundaries *b, int level, const char *pcod
 typedef struct df_join df_join;
 
 typedef struct {
+    size_t size;          /* sizeof the struct, set by df_join_opts_init: options can grow without breaking callers */
     int level;            /* admin level to join to (default 2, or the finest) */
     int32_t from;         /* first date counted; DF_NO_DATE = the first in data */
     int32_t as_of;        /* last date counted; DF_NO_DATE = the latest in data */
@@ -382,7 +440,7 @@ typedef struct {
     int prefer_points;    /* names and coordinates disagree: 0 = the names win, 1 = the point */
 } df_join_opts;
 
-void df_join_opts_init(df_join_opts *opts);
+DF_API void df_join_opts_init(df_join_opts *opts);
 
 /* The figures of one unit, in individuals. */
 typedef struct {
@@ -447,25 +505,25 @@ typedef struct {
 } df_level_check;
 
 /* Read records, match each to a unit at opts->level, aggregate. */
-df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
-                      df_join **out);
-void df_join_free(df_join *j);
+DF_API df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                             const df_join_opts *jopts, df_join **out);
+DF_API void df_join_free(df_join *j);
 
-const df_balance *df_join_balance(const df_join *j);
-int df_join_level(const df_join *j);
+DF_API const df_balance *df_join_balance(const df_join *j);
+DF_API int df_join_level(const df_join *j);
 /* Figures of unit i (as in df_boundaries_unit(b, level, i)). Borrowed. */
-const df_figures *df_join_figures(const df_join *j, int i);
+DF_API const df_figures *df_join_figures(const df_join *j, int i);
 
 /* The kind the join read the table as (DF_KIND_AUTO resolved). */
-df_table_kind df_join_kind(const df_join *j);
+DF_API df_table_kind df_join_kind(const df_join *j);
 /* The operations of the table (one, named "", when it has none). Borrowed. */
-int df_join_operation_count(const df_join *j);
-const df_operation_figure *df_join_operation(const df_join *j, int i);
+DF_API int df_join_operation_count(const df_join *j);
+DF_API const df_operation_figure *df_join_operation(const df_join *j, int i);
 /* The level checks, sorted by level, operation and date. Borrowed. */
-int df_join_level_check_count(const df_join *j);
-const df_level_check *df_join_level_check(const df_join *j, int i);
+DF_API int df_join_level_check_count(const df_join *j);
+DF_API const df_level_check *df_join_level_check(const df_join *j, int i);
 /* The finest admin level of the table's rows (-1: no admin place stated). */
-int df_join_rows_level(const df_join *j);
+DF_API int df_join_rows_level(const df_join *j);
 
 /* How one distinct stated name (with its parent) was reconciled, and how
  * many rows stated it. Strings borrowed from the join. */
@@ -481,8 +539,8 @@ typedef struct {
 } df_name_decision;
 
 /* The distinct name decisions, sorted by level, name and parent. */
-int df_join_decision_count(const df_join *j);
-const df_name_decision *df_join_decision(const df_join *j, int i);
+DF_API int df_join_decision_count(const df_join *j);
+DF_API const df_name_decision *df_join_decision(const df_join *j, int i);
 
 /* ------------------------------------------------------------------------ */
 /* Flows                                                                     */
@@ -493,9 +551,8 @@ const df_name_decision *df_join_decision(const df_join *j, int i);
  * return. Counted per (origin unit, destination unit, period, status). */
 typedef struct df_flows df_flows;
 
-typedef enum { DF_STEP_NONE, DF_STEP_DAY, DF_STEP_WEEK, DF_STEP_MONTH } df_step;
-
 typedef struct {
+    size_t size; /* sizeof the struct, set by df_flow_opts_init: options can grow without breaking callers */
     int origin_level, dest_level; /* 1..3 (default 2 and 2) */
     /* Origins kept: NULL = all; a preset of the layer's country profile
      * ("corridor" in Iraq's: the Mosul corridor districts Al-Mosul,
@@ -518,7 +575,7 @@ typedef struct {
     df_table_kind kind;
 } df_flow_opts;
 
-void df_flow_opts_init(df_flow_opts *opts);
+DF_API void df_flow_opts_init(df_flow_opts *opts);
 
 /* One flow. Units are indexes at the origin and destination levels. */
 typedef struct {
@@ -540,27 +597,28 @@ typedef struct {
     int64_t ind_counted;
 } df_flow_balance;
 
-df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
-                       df_flows **out);
-void df_flows_free(df_flows *f);
-int df_flows_count(const df_flows *f);
+DF_API df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                              const df_flow_opts *fopts, df_flows **out);
+DF_API void df_flows_free(df_flows *f);
+DF_API int df_flows_count(const df_flows *f);
 /* Flow i, sorted by period, status, then individuals (largest first). */
-const df_flow *df_flows_get(const df_flows *f, int i);
-const df_flow_balance *df_flows_balance(const df_flows *f);
+DF_API const df_flow *df_flows_get(const df_flows *f, int i);
+DF_API const df_flow_balance *df_flows_balance(const df_flows *f);
 
 /* The OD matrix, long form: origin_pcode, origin_name, dest_pcode,
  * dest_name, status, period_start, period_end, families, individuals (an
  * HXL row under the header when hxl). Atomic. */
-df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, int hxl);
+DF_API df_status df_flows_write_matrix(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path,
+                                       int hxl);
 
 /* The OD matrix as a wide pivot: one row per origin, one column per
  * destination, individuals over the whole period, per status (a column
  * "status"). Atomic. */
-df_status df_flows_write_wide(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path);
+DF_API df_status df_flows_write_wide(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path);
 
 /* Net flows per unordered pair {A, B}, per period and status: a_to_b,
  * b_to_a, net (a_to_b - b_to_a) and direction. Atomic. */
-df_status df_flows_write_net(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path);
+DF_API df_status df_flows_write_net(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path);
 
 /* Where flow lines start and end: a point inside each unit, or the
  * individuals-weighted centre of the record locations in the unit (when
@@ -574,8 +632,8 @@ typedef enum { DF_ENDPOINTS_INSIDE, DF_ENDPOINTS_WEIGHTED } df_endpoints;
  * direction of travel, so that A->B and B->A never overlap; densified to 32
  * segments. Flows inside one unit are small loops (kind "intra"). With
  * nodes_path, one point per unit with inflow, outflow, net and intra. */
-df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
-                               df_endpoints endpoints, const char *nodes_path);
+DF_API df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path,
+                                      double bend, df_endpoints endpoints, const char *nodes_path);
 
 /* ------------------------------------------------------------------------ */
 /* Density                                                                   */
@@ -603,9 +661,9 @@ typedef enum {
 } df_kernel;
 
 /* The kernel's name ("quartic"). Static string. */
-const char *df_kernel_name(df_kernel kernel);
+DF_API const char *df_kernel_name(df_kernel kernel);
 /* The kernel named name (case-insensitive), or -1. */
-int df_kernel_parse(const char *name);
+DF_API int df_kernel_parse(const char *name);
 
 /* How R is chosen when not given, from the projected points: n points, the
  * weighted standard distance SD = sqrt(σx² + σy²), the weighted median
@@ -620,8 +678,9 @@ typedef enum { DF_BANDWIDTH_FIXED, DF_BANDWIDTH_SILVERMAN, DF_BANDWIDTH_SCOTT } 
 typedef enum { DF_WEIGHT_INDIVIDUALS, DF_WEIGHT_FAMILIES, DF_WEIGHT_RECORDS } df_weight;
 
 typedef struct {
-    df_kernel kernel;       /* DF_KERNEL_QUARTIC */
-    double radius;          /* R in metres (> 0 unless a bandwidth rule is set) */
+    size_t size;      /* sizeof the struct, set by df_density_opts_init: options can grow without breaking callers */
+    df_kernel kernel; /* DF_KERNEL_QUARTIC */
+    double radius;    /* R in metres (> 0 unless a bandwidth rule is set) */
     df_bandwidth bandwidth; /* DF_BANDWIDTH_FIXED: use radius */
     double pixel;           /* pixel size in metres (required, > 0) */
     /* Target CRS, any string PROJ/GDAL read ("EPSG:32638", WKT, PROJ);
@@ -651,11 +710,11 @@ typedef struct {
 #define DF_DENSITY_MAX_PIXELS 50000000.0
 #define DF_DENSITY_MIN_RADIUS 0.001
 
-void df_density_opts_init(df_density_opts *opts);
+DF_API void df_density_opts_init(df_density_opts *opts);
 /* Check the options before any work: pixel, radius (finite, within the
  * limits above), kernel, and with has_extent the extent and its grid size.
  * DF_EINVAL with a message naming the option and the limit. */
-df_status df_density_opts_check(df_ctx *ctx, const df_density_opts *opts);
+DF_API df_status df_density_opts_check(df_ctx *ctx, const df_density_opts *opts);
 
 typedef struct df_density df_density;
 
@@ -688,18 +747,18 @@ typedef struct {
  * mask. Fails with DF_EINVAL on bad options or an empty selection without
  * an extent, DF_EPROJ when the CRS is unusable, DF_ENOMEM when the grid
  * does not fit. *out owns the grid; free it with df_density_free. */
-df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b, const df_density_opts *opts,
-                         df_density **out);
+DF_API df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b,
+                                const df_density_opts *opts, df_density **out);
 /* The same on n weighted points given as WGS84 lon/lat arrays (borrowed). */
-df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, const double *weight, long n,
-                            const df_boundaries *b, const df_density_opts *opts, df_density **out);
-void df_density_free(df_density *d);
+DF_API df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, const double *weight, long n,
+                                   const df_boundaries *b, const df_density_opts *opts, df_density **out);
+DF_API void df_density_free(df_density *d);
 
 /* Borrowed; valid while d lives. */
-const df_density_info *df_density_get_info(const df_density *d);
+DF_API const df_density_info *df_density_get_info(const df_density *d);
 /* The grid, row-major from the top row; masked pixels hold DF_DENSITY_NODATA.
  * Borrowed; valid while d lives. */
-const float *df_density_values(const df_density *d);
+DF_API const float *df_density_values(const df_density *d);
 
 #define DF_DENSITY_NODATA (-9999.0f)
 
@@ -709,8 +768,8 @@ const float *df_density_values(const df_density *d);
  * and a QGIS style path.qml beside it (pseudocolour ramp 0..max).
  * creation_options: NULL-terminated KEY=VALUE list passed to GDAL over the
  * defaults, or NULL. Atomic, for both files. */
-df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
-                           char **creation_options);
+DF_API df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
+                                  char **creation_options);
 
 /* Still displaced as of the join's date, from a density of the displaced
  * (status DF_DISPLACED, the join's period) in place: each pixel is scaled by
@@ -719,14 +778,14 @@ df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, c
  * left as they are). Returns state the district people were displaced in,
  * not a point: they are taken out of each unit in proportion to where its
  * displaced people are (docs/density.md). */
-df_status df_density_still_displaced(df_ctx *ctx, df_density *d, const df_join *j, const df_boundaries *b);
+DF_API df_status df_density_still_displaced(df_ctx *ctx, df_density *d, const df_join *j, const df_boundaries *b);
 
 /* The join's displaced per km² burned on the density's grid (same CRS,
  * extent and pixels): each pixel takes the figure of the unit at the join's
  * level that contains its centre (nodata outside every unit), so the two
  * rasters can be compared cell by cell. Float32 GeoTIFF, atomic. */
-df_status df_density_write_choropleth(df_ctx *ctx, const df_density *d, const df_join *j, const df_boundaries *b,
-                                      const char *path);
+DF_API df_status df_density_write_choropleth(df_ctx *ctx, const df_density *d, const df_join *j, const df_boundaries *b,
+                                             const char *path);
 
 /* ------------------------------------------------------------------------ */
 /* Jobs: the whole run after a data round (docs/jobs.md)                     */
@@ -740,16 +799,16 @@ typedef struct df_job df_job;
  * key. profiles: the folder of the country profiles shipped with dispflow
  * (shapes/profiles; NULL = none): a layer's profile brings its labels, its
  * alias table (unless the job says shipped_aliases = no) and its presets. */
-df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out);
-void df_job_free(df_job *job);
+DF_API df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out);
+DF_API void df_job_free(df_job *job);
 /* The output folder (resolved). Borrowed. */
-const char *df_job_output(const df_job *job);
+DF_API const char *df_job_output(const df_job *job);
 /* Write the bundle to dir instead (as given, not relative to the job). */
-df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir);
+DF_API df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir);
 /* Publish mode on or off, as the job's [publish] enabled (docs/publish.md):
  * figures on fewer than k families withheld, with enough beside them that
  * none can be worked out; nothing row-level in the bundle. */
-void df_job_set_publish(df_job *job, int on);
+DF_API void df_job_set_publish(df_job *job, int on);
 
 /* Run the job: join at every level asked for, flows, density, maps, the
  * situation report, the QGIS project and the manifest, written into a
@@ -757,7 +816,7 @@ void df_job_set_publish(df_job *job, int on);
  * when complete (a failed run leaves the previous bundle untouched). The
  * same inputs and job give byte-identical files. Progress goes through the
  * context's progress callback, one stage at a time. */
-df_status df_job_run(df_ctx *ctx, const df_job *job);
+DF_API df_status df_job_run(df_ctx *ctx, const df_job *job);
 
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */
@@ -776,15 +835,15 @@ df_status df_job_run(df_ctx *ctx, const df_job *job);
  * an output that is not a regular file. NULL, "" and "-" entries are
  * skipped. DF_EINVAL (or DF_EIO for a device, FIFO, socket or folder),
  * the message naming both paths. */
-df_status df_outputs_check(df_ctx *ctx, const char *const *inputs, int ninputs, const char *const *outputs,
-                           int noutputs);
+DF_API df_status df_outputs_check(df_ctx *ctx, const char *const *inputs, int ninputs, const char *const *outputs,
+                                  int noutputs);
 
 /* Write one feature per unit (geometry + figures) to path, atomically
  * (temporary file beside it, renamed when complete). format: "GeoJSON"
  * (RFC 7946), "GPKG", "CSV", or NULL to choose by extension.
  * creation_options: NULL-terminated KEY=VALUE list passed to GDAL, or NULL. */
-df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path, const char *format,
-                        char **creation_options);
+DF_API df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path,
+                               const char *format, char **creation_options);
 
 /* ------------------------------------------------------------------------ */
 /* Sample data                                                               */
@@ -793,7 +852,7 @@ df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, c
 /* Write the embedded sample: a deterministic Emergency-Tracking-style CSV of
  * Mosul-corridor displacement and returns from 17 Oct 2016, in the
  * spellings field teams use. Same seed, same bytes. Atomic. */
-df_status df_sample_write(df_ctx *ctx, const char *path, unsigned seed);
+DF_API df_status df_sample_write(df_ctx *ctx, const char *path, unsigned seed);
 
 #ifdef __cplusplus
 }
