@@ -97,9 +97,16 @@ static int parse_profile(const char *path, df__profile **out, loader *l)
          : l->bad[0]                                                      ? -3
                                                                           : 0;
     if (rc == 0 && p->aliases && p->aliases[0] != '/') { /* relative to the profile */
-        size_t n = strlen(path) + strlen(p->aliases) + 2;
+        size_t n = strlen(path) + strlen(p->aliases) + 2, dir = (size_t)(base - path);
+        const char *rel = p->aliases;
+        while (!strncmp(rel, "../", 3) && dir > 1) { /* "profiles/../aliases.csv" reads "aliases.csv" */
+            size_t up = dir - 1;
+            while (up > 0 && path[up - 1] != '/') up--;
+            if (up == 0 || !strncmp(path + up, "../", 3)) break;
+            dir = up, rel += 3;
+        }
         char *a = malloc(n);
-        if (a) snprintf(a, n, "%.*s%s", (int)(base - path), path, p->aliases);
+        if (a) snprintf(a, n, "%.*s%s", (int)dir, path, rel);
         free(p->aliases);
         p->aliases = a;
         if (!a) rc = -1;

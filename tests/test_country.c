@@ -477,6 +477,55 @@ TEST(sudan_bundle_is_country_neutral)
     harness_remove_dir(tmp);
 }
 
+/* issue 11 trap 7: the profile is chosen by the layer's P-codes (Natural
+ * Earth's FIPS IZ01 is Iraq's as COD-AB IQG01 is), named, or none; an
+ * unknown name lists the profiles; a layer's own type field gives its
+ * label. */
+TEST(profile_choice_and_labels_from_the_data)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundary_opts o;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&o);
+    o.path = "shapes/iraq_adm1_naturalearth.geojson", o.profiles = "shapes/profiles";
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_OK);
+    const df__profile *p = b ? df__boundaries_profile(b) : NULL;
+    EXPECT_STR(p ? p->country : "", "Iraq");
+    EXPECT_STR(b ? df__boundaries_label(b, 1) : "", "Governorate");
+    /* its aliases came with it: Natural Earth's Ninawa is Nineveh */
+    int ninawa = b ? df__reconcile_name(b, 1, "Nineveh", -1).unit : -1;
+    EXPECT_STR(ninawa >= 0 ? df_boundaries_unit(b, 1, ninawa)->name : "", "Ninawa");
+    df_boundaries_free(b), b = NULL;
+    o.profile = "none";
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_OK);
+    EXPECT(b && !df__boundaries_profile(b));
+    EXPECT_STR(b ? df__boundaries_label(b, 1) : "", "admin 1");
+    EXPECT_INT(b ? df__reconcile_name(b, 1, "Nineveh", -1).unit : 0, -1); /* no aliases without the profile */
+    df_boundaries_free(b), b = NULL;
+    o.profile = "xyz";
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "no country profile xyz") && strstr(df_ctx_errmsg(ctx), "irq, sdn"));
+    make_tmp();
+    char path[512];
+    snprintf(path, sizeof path, "%s/types.geojson", tmp);
+    write_file(path, "{\"type\":\"FeatureCollection\",\"features\":["
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"ZZ01\",\"ADM1_EN\":\"A\","
+                     "\"ADM1_TYPE\":\"Province\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}},"
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"ZZ02\",\"ADM1_EN\":\"B\","
+                     "\"ADM1_TYPE\":\"Province\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[1,0],[2,0],[2,1],[1,0]]]}}]}");
+    o.path = path, o.profile = NULL;
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_OK);
+    EXPECT_STR(b ? df__boundaries_label(b, 1) : "", "Province");
+    char w[64] = "";
+    if (b) df__level_words(b, 1, 1, 0, w, sizeof w);
+    EXPECT_STR(w, "provinces");
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+    harness_remove_dir(tmp);
+}
+
 /* ---- trap 5: levels the records never reach -------------------------------------- */
 
 /* The individuals of the latest date of the Iraq DTM admin-2 table, added
@@ -558,6 +607,7 @@ int main(void)
     RUN(chad_ten_character_fields_and_french_names);
     RUN(name_field_and_labels_for_every_level);
     RUN(corridor_preset_on_another_country);
+    RUN(profile_choice_and_labels_from_the_data);
     RUN(sudan_bundle_is_country_neutral);
     RUN(unreached_level_gives_no_headline_and_no_map);
     return harness_done();
