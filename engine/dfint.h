@@ -192,6 +192,7 @@ typedef struct {
     int how;              /* DF__HOW_* */
     double score;         /* 1 for exact ways, the similarity for fuzzy */
     int ambiguous;        /* two units fit */
+    int missing;          /* "N/A", "Not available": no name at all (decided once per name, not per row) */
     char candidates[160]; /* unmatched: the closest units with scores */
 } df__name_match;
 
