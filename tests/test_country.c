@@ -322,8 +322,28 @@ TEST(a_name_of_two_units_is_told_apart_by_its_parent)
     EXPECT_STR(m.unit >= 0 ? df_boundaries_unit(b, 2, m.unit)->pcode : "", "SD12084");
     m = df__reconcile_name(b, 2, "Ar Rahad", kordofan);
     EXPECT_STR(m.unit >= 0 ? df_boundaries_unit(b, 2, m.unit)->pcode : "", "SD13030");
-    /* a missing value is no name */
-    EXPECT_INT(df__reconcile_name(b, 2, "Not available", -1).unit, -1);
+    /* a missing value is no name: a row whose locality is "Not available"
+     * counts in its state, and "Not available" is not listed as an
+     * unmatched name */
+    m = df__reconcile_name(b, 2, "Not available", -1);
+    EXPECT(m.unit == -1 && m.missing);
+    make_tmp();
+    char path[512];
+    snprintf(path, sizeof path, "%s/na.csv", tmp);
+    write_file(path, "date,adm1,adm2,individuals\n2024-01-31,Gedaref,Not available,7\n2024-01-31,Gedaref,N/A,5\n");
+    df_record_opts ro;
+    df_join_opts jo;
+    df_join *j = NULL;
+    df_record_opts_init(&ro);
+    df_join_opts_init(&jo);
+    ro.path = path, jo.level = 1;
+    EXPECT_INT(df_join_run(ctx, b, &ro, &jo, &j), DF_OK);
+    EXPECT_INT(j && gedaref >= 0 ? df_join_figures(j, gedaref)->displaced : -1, 12);
+    for (int i = 0; j && i < df_join_decision_count(j); i++)
+        if (strstr(df_join_decision(j, i)->name, "vailable") || !strcmp(df_join_decision(j, i)->name, "N/A"))
+            HARNESS_FAIL("a missing value listed as a name: %s", df_join_decision(j, i)->name);
+    df_join_free(j);
+    harness_remove_dir(tmp);
     df_boundaries_free(b);
     df_ctx_free(ctx);
 }
