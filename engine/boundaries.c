@@ -40,6 +40,11 @@ struct df_boundaries {
     pthread_mutex_t lock;     /* serialises the preparation of a level */
     char error[512];          /* why a preparation failed */
     df_status error_status;   /* and its class: DF_ENOMEM or DF_EGEOS */
+    /* what GEOS said on the private handle (under lock), for the log of the
+     * next call that has a context (issue 17 item 26) */
+    char geos_error[256];
+    char geos_said[8][256];
+    int ngeos_said, geos_dropped;
     level_data lv[4];
     df__profile *profile; /* the country profile, or NULL */
     char *profiles_dir;   /* where profiles are looked for, or NULL */
@@ -449,6 +454,23 @@ static int level_add(GEOSContextHandle_t h, level_data *L, int *cap, const char 
     return u->pcode && u->name ? 0 : -1;
 }
 
+/* Are the feature's coordinates, in WGS84 now, longitude and latitude? A
+ * layer in metres without a .prj (or lat 100, or lon 1e308) would give
+ * wrong areas and an index the size of the numbers (issue 17 item 13). */
+static df_status check_degrees(df_ctx *ctx, OGRGeometryH og, OGRSpatialReferenceH srs, int reprojected,
+                               const char *path, long fno, const char *pcode, const char *name)
+{
+    OGREnvelope e;
+    OGR_G_GetEnvelope(og, &e);
+    if (e.MinX >= -180.000001 && e.MaxX <= 180.000001 && e.MinY >= -90.000001 && e.MaxY <= 90.000001) return DF_OK;
+    char crs[300] = "";
+    if (srs) snprintf(crs, sizeof crs, ", %s %s", reprojected ? "reprojected from" : "in", OSRGetName(srs));
+    return df__error(ctx, DF_EFORMAT,
+                     "%s: feature %ld (%s %s): coordinates are not degrees (x %.6g to %.6g, y %.6g to %.6g%s): %s",
+                     path, fno, pcode, name, e.MinX, e.MaxX, e.MinY, e.MaxY, crs,
+                     srs ? "is the layer's CRS wrong?" : "is the .prj missing?");
+}
+
 /* Read the features of the layer into the finest level; the parent P-codes
  * and names of each feature go into parents[level] for the dissolve. */
 static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, const char *path, level_fields *fields,
@@ -492,7 +514,7 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
             } else if (ct && OGR_G_Transform(og, ct) != OGRERR_NONE) {
                 st = df__error(ctx, DF_EPROJ, "%s: feature %ld (%s %s): cannot reproject: %s", path, fno, pcode, name,
                                df__gdal_error(ctx));
-            } else {
+            } else if ((st = check_degrees(ctx, og, srs, ct != NULL, path, fno, pcode, name)) == DF_OK) {
                 size_t n = (size_t)OGR_G_WkbSize(og);
                 unsigned char *wkb = malloc(n);
                 int no_memory = !wkb;
@@ -581,6 +603,41 @@ static df_status derive_units(df_ctx *ctx, df_boundaries *b, int lv, char **code
 
 /* ---- lazy preparation: geometry of derived levels, areas, point index ----- */
 
+/* GEOS messages of the private handle: kept in b (the handle is used under
+ * b->lock, or in the load), logged by the next call with a context. */
+static void keep_geos_message(df_boundaries *b, const char *what, const char *msg)
+{
+    if (b->ngeos_said < (int)(sizeof b->geos_said / sizeof *b->geos_said))
+        snprintf(b->geos_said[b->ngeos_said++], sizeof *b->geos_said, "%s%s", what, msg);
+    else
+        b->geos_dropped++;
+}
+
+static void geos_error_message(const char *msg, void *user)
+{
+    df_boundaries *b = user;
+    snprintf(b->geos_error, sizeof b->geos_error, "%s", msg);
+    keep_geos_message(b, "error: ", msg);
+}
+
+static void geos_notice_message(const char *msg, void *user) { keep_geos_message(user, "", msg); }
+
+/* The messages kept, to the log: errors as warnings, notices as debug. */
+static void log_geos_messages(df_ctx *ctx, const df_boundaries *cb)
+{
+    df_boundaries *b = (df_boundaries *)cb; /* the messages are state behind the lock */
+    pthread_mutex_lock(&b->lock);
+    for (int i = 0; i < b->ngeos_said; i++) {
+        int error = !strncmp(b->geos_said[i], "error: ", 7);
+        df__log(ctx, error ? DF_LOG_WARN : DF_LOG_DEBUG, "GEOS (boundaries): %s", b->geos_said[i] + (error ? 7 : 0));
+    }
+    if (b->geos_dropped) df__log(ctx, DF_LOG_DEBUG, "GEOS (boundaries): %d more messages", b->geos_dropped);
+    b->ngeos_said = b->geos_dropped = 0;
+    pthread_mutex_unlock(&b->lock);
+}
+
+void *df__boundaries_geos(const df_boundaries *b) { return b->geos; }
+
 /* The geometry of each unit of a derived level: the union (GEOS cascaded
  * union) of the finest-level units below it. */
 static int dissolve_geometry(df_boundaries *b, int lv)
@@ -602,7 +659,8 @@ static int dissolve_geometry(df_boundaries *b, int lv)
         if (coll) GEOSGeom_destroy_r(h, coll);
         if (!L->geom[u]) {
             b->error_status = DF_EGEOS;
-            snprintf(b->error, sizeof b->error, "GEOS could not dissolve admin-%d unit %s", lv, L->units[u].pcode);
+            snprintf(b->error, sizeof b->error, "GEOS could not dissolve admin-%d unit %s: %s", lv, L->units[u].pcode,
+                     b->geos_error[0] ? b->geos_error : "no reason given");
             free(parts);
             return -1;
         }
@@ -650,7 +708,9 @@ df_status df_boundaries_prepare(df_ctx *ctx, const df_boundaries *b, int level)
     if (df_boundaries_count(b, level) == 0)
         return df__error(ctx, DF_EINVAL, "the boundaries have no admin-%d units (levels %d..%d are loaded)", level,
                          b->lowest, b->finest);
-    return prepare(b, level) > 0 ? DF_OK : df__error(ctx, b->error_status ? b->error_status : DF_EGEOS, "%s", b->error);
+    int ready = prepare(b, level);
+    log_geos_messages(ctx, b);
+    return ready > 0 ? DF_OK : df__error(ctx, b->error_status ? b->error_status : DF_EGEOS, "%s", b->error);
 }
 
 /* The field --name-field names for level lv of a layer whose own level is
@@ -742,6 +802,7 @@ static void set_labels(df_ctx *ctx, df_boundaries *b, const df_boundary_opts *op
 
 df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out)
 {
+    DF__GDAL_SCOPE(ctx);
     df_status st = DF_OK;
     char **parent_codes[4] = {0}, **parent_names[4] = {0};
     df_boundaries *b = calloc(1, sizeof *b);
@@ -750,16 +811,23 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
     if (!b) return df__error(ctx, DF_ENOMEM, "out of memory");
     b->geos = GEOS_init_r();
     pthread_mutex_init(&b->lock, NULL);
+    if (b->geos) {
+        GEOSContext_setErrorMessageHandler_r(b->geos, geos_error_message, b);
+        GEOSContext_setNoticeMessageHandler_r(b->geos, geos_notice_message, b);
+    }
     int nfeatures = 0;
 
     ds = GDALOpenEx(opts->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds) {
-        st = df__error(ctx, DF_EIO, "cannot open boundaries %s: %s", opts->path, df__gdal_error(ctx));
+        st = df__error(ctx, DF_EIO, "cannot open boundaries %s: %s", opts->path, df__open_failure(ctx, opts->path));
         goto fail;
     }
     OGRLayerH layer = opts->layer ? GDALDatasetGetLayerByName(ds, opts->layer) : GDALDatasetGetLayer(ds, 0);
     if (!layer) {
-        st = df__error(ctx, DF_EINVAL, "%s: no layer %s", opts->path, opts->layer ? opts->layer : "(first)");
+        char names[512];
+        df__layer_names(ds, names, sizeof names);
+        st = df__error(ctx, DF_EINVAL, "%s: no layer %s (it has: %s)", opts->path,
+                       opts->layer ? opts->layer : "(first)", names[0] ? names : "none");
         goto fail;
     }
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
@@ -788,7 +856,9 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
     }
     if (opts->level) b->finest = opts->level;
     if (b->finest < 1 || b->finest > 3) {
-        if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
+        if (OGR_L_GetFeatureCount(layer, 1) == 0) /* issue 17 item 21: not "is its .dbf missing?" */
+            st = df__error(ctx, DF_EFORMAT, "%s: the layer has no features", opts->path);
+        else if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
             st = df__error(ctx, DF_ESCHEMA,
                            "%s: the layer has no attribute fields at all (for a shapefile: is its .dbf missing?)",
                            opts->path);

@@ -44,6 +44,20 @@ void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...) DF_PRINTF(3,
 int df__progress(df_ctx *ctx, double fraction, const char *stage);
 /* The last message GDAL sent to the context's handler ("" if none); cleared. */
 const char *df__gdal_error(df_ctx *ctx);
+/* GDAL's error handlers are a stack per thread: a public call that reaches
+ * GDAL opens DF__GDAL_SCOPE(ctx) as its first statement, which pushes the
+ * context's handler on the caller's thread and pops it when the call
+ * returns (a cleanup attribute: every return path). Contexts can then be
+ * freed in any order and used from any thread (issue 17 item 25). */
+void df__gdal_push(df_ctx *ctx);
+void df__gdal_pop(df_ctx **scope);
+#define DF__GDAL_SCOPE(ctx)                                                                                            \
+    df_ctx *df__gdal_scope_ __attribute__((cleanup(df__gdal_pop), unused)) = (df__gdal_push(ctx), (ctx))
+/* Why GDAL could not open path, when it said nothing: the file's own error
+ * ("No such file or directory") or that no driver knows it. Borrowed. */
+const char *df__open_failure(df_ctx *ctx, const char *path);
+/* The names of a dataset's layers, "a, b, c", into buf (sources.c). */
+void df__layer_names(void *ds, char *buf, size_t cap);
 
 /* Allocation helpers: NULL on overflow or exhaustion. */
 void *df__malloc(size_t n);
@@ -63,6 +77,11 @@ df_status df__commit_file(df_ctx *ctx, FILE *f, const char *tmp, const char *pat
  * st and the close are DF_OK, commit it; otherwise remove tmp. Returns the
  * final status. */
 df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char *path, df_status st);
+/* A new vector dataset (GDALDatasetH) at tmp for path with the GDAL driver
+ * `driver`; when path is a GeoPackage holding other tables, a copy of it
+ * without the layers named in replace (NULL-terminated): the user's other
+ * layers are kept. NULL on failure (context set; tmp removed). */
+void *df__create_vector(df_ctx *ctx, const char *driver, const char *tmp, const char *path, const char *const *replace);
 
 /* ---- write.c: helpers every GDAL writer shares --------------------------- */
 
@@ -243,6 +262,12 @@ df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **o
  * call. Returns 1 with a record, 0 at end of file, -1 on error (context set).
  * *line is the physical line the record starts on. */
 int df__csv_next(df_csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
+/* A field longer than this is an error (file:line, field), so that one huge
+ * field is never held whole; after df__csv_skip_long, df__csv_next instead
+ * skips its record without holding it and returns 2, *nfields the 1-based
+ * number of the long field (issue 17 item 11). */
+#define DF__CSV_MAX_FIELD ((size_t)64 << 20)
+void df__csv_skip_long(df_csv *csv);
 char df__csv_delimiter(const df_csv *csv);
 /* Byte offset in the file of the next record (after the last one returned). */
 uint64_t df__csv_offset(const df_csv *csv);
@@ -253,8 +278,13 @@ long df__csv_line(const df_csv *csv);
  * from 1 at the range's first record. */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
-/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty).
- * 0 ok, -1 on a write error. */
+/* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text
+ * (a byte-order mark, or ASCII with every other byte NUL), else NULL. */
+const char *df__utf16_name(const unsigned char *b, size_t n);
+/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty);
+ * a text a spreadsheet would run as a formula (=, +, -, @ first, not a
+ * number) is quoted behind a ' (OWASP CSV injection). 0 ok, -1 on a write
+ * error. */
 int df__csv_put(FILE *f, const char *s);
 
 /* ---- flows.c ------------------------------------------------------------- */
@@ -283,6 +313,10 @@ struct df_job {
     char delimiter;
     int header, kind, default_status;
     double household_size;
+    char *operation, *where;                 /* "A, B"; "COL=V,V; COL=V" as written */
+    int duplicates, assessments;             /* df_duplicates; 1: add assessment types */
+    char *operation_buf, *where_buf;         /* the lists cut into ... */
+    const char *operations[17], *wheres[17]; /* ... NULL-terminated lists (NULL when unset) */
     /* [boundaries] */
     char *adm[4]; /* the boundary file of each level; NULL = none */
     char *aliases;
@@ -296,8 +330,8 @@ struct df_job {
     int64_t flow_min, flow_top;
     double bend;
     /* [density] */
-    int density, density_status, kernel, bandwidth, mask;
-    double radius, pixel;
+    int density, density_status, kernel, bandwidth, mask, small_radius;
+    double radius, pixel, max_pixels;
     char *t_srs;
     /* [report] */
     int maps;
@@ -356,10 +390,15 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir);
 /* Lowercase hex SHA-256 of a file into hex (65 bytes). 0 ok, -1 unreadable. */
 int df__sha256_file(const char *path, char hex[65]);
 
+/* The records options the job says (borrowing the job's strings). */
+void df__job_record_opts(const df_job *job, df_record_opts *ro);
+
 /* Every key of the job with its value as text (NULL: unset), in the order
  * of docs/jobs.md. */
 typedef int (*df__job_visit)(const char *section, const char *key, const char *value, void *user);
 void df__job_each(const df_job *job, df__job_visit fn, void *user);
+/* The density options a job's run uses (checked when the job is loaded). */
+void df__job_density_opts(const df_job *job, df_density_opts *o);
 
 /* ---- publish.c: statistical disclosure control (docs/publish.md) ---------- */
 
@@ -486,7 +525,7 @@ typedef struct {
 char *df__qgis_style_qml(const df__qgis_layer *l);
 /* Store the default style of each vector layer in the layer_styles table of
  * an open GeoPackage (GDALDatasetH), so that each opens styled in QGIS.
- * stamp is the update_time written ("2017-05-02T00:00:00Z"): no wall-clock time. */
+ * stamp is the update_time written ("2017-05-02T00:00:00.000Z"): no wall-clock time. */
 df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *layers, int n, const char *stamp);
 /* A QGIS project with these layers (layers[0] on top): vector layers from
  * layers.gpkg beside it, rasters by file name, relative paths, each layer's
@@ -588,6 +627,9 @@ const char *df__boundaries_profiles_dir(const df_boundaries *b);
 
 /* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);
+/* The boundaries' private GEOS handle (GEOSContextHandle_t): its messages
+ * go to the log of the next df_boundaries_prepare. For tests. */
+void *df__boundaries_geos(const df_boundaries *b);
 /* Unit i of a level without preparing the level: P-code, name and parent
  * only (the area is 0 until the level is prepared). */
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i);

@@ -436,6 +436,7 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
 df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
                        df_flows **out)
 {
+    DF__GDAL_SCOPE(ctx);
     flow_state states[FLOW_MAX_THREADS];
     void *users[FLOW_MAX_THREADS];
     unit_ref *origins = NULL;

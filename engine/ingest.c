@@ -39,7 +39,7 @@ void df_record_opts_init(df_record_opts *o)
     memset(o, 0, sizeof *o);
     o->header = -1;
     o->household_size = 6.0; /* the DTM convention for Iraq */
-    o->kind = DF_INCREMENTS;
+    o->kind = DF_KIND_AUTO;
     o->default_status = DF_DISPLACED;
 }
 
@@ -70,6 +70,11 @@ static const struct {
     {DF_FIELD_ORIGIN_ADM3, "subdistrictoforigin originsubdistrict originadm3"},
     {DF_FIELD_DISPLACEMENT_ADM1, "governorateofdisplacement displacementgovernorate"},
     {DF_FIELD_DISPLACEMENT_ADM2, "districtofdisplacement displacementdistrict"},
+    {DF_FIELD_OPERATION, "operation operationname"},
+    {DF_FIELD_ASSESSMENT, "assessmenttype"},
+    {DF_FIELD_SPLIT, "displacementreason"},
+    {DF_FIELD_LEVEL, "adminlevel admlevel"},
+    {DF_FIELD_ROUND, "roundnumber round"},
 };
 
 /* HXL hashtags: the tag, attributes it must have, attributes it must not. */
@@ -98,6 +103,10 @@ static const struct {
     {DF_FIELD_INDIVIDUALS, "#affected", "ind", "hh households"},
     {DF_FIELD_INDIVIDUALS, "#population", "ind", "hh households"},
     {DF_FIELD_INDIVIDUALS, "#affected", "", "hh households"},
+    {DF_FIELD_OPERATION, "#operation", "", ""},
+    {DF_FIELD_ASSESSMENT, "#assessment", "", ""},
+    {DF_FIELD_LEVEL, "#adm", "level", ""},
+    {DF_FIELD_ROUND, "#round", "", ""},
 };
 
 /* Is word in the space-separated list? */
@@ -169,6 +178,16 @@ typedef struct {
     int col[DF_FIELD_COUNT]; /* column index per field, -1 when absent */
 } column_map;
 
+/* The value of a column, without leading blanks (trailing ones are trimmed
+ * already), or NULL when the column is absent or empty. */
+static const char *cell(char **cells, int n, int col)
+{
+    if (col < 0 || col >= n) return NULL;
+    const char *s = cells[col];
+    while (*s == ' ' || *s == '\t') s++;
+    return *s ? s : NULL;
+}
+
 static const char *column_label(const df__source *src, int col, char *buf, size_t cap)
 {
     if (col < src->nheader && src->header[col][0]) return src->header[col];
@@ -176,8 +195,8 @@ static const char *column_label(const df__source *src, int col, char *buf, size_
     return buf;
 }
 
-static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__source *src, column_map *m, char *how,
-                                    size_t cap)
+static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__source *src, int ncols, column_map *m,
+                                    char *how, size_t cap)
 {
     const char *p = map;
     while (p && *p) {
@@ -206,6 +225,9 @@ static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__sour
         if (*col && *end == '\0') {
             c = (int)num - 1; /* 1-based column number */
             if (num < 1 || num > 100000) return df__error(ctx, DF_EINVAL, "--map: column number %s out of range", col);
+            if (ncols > 0 && num > ncols) /* issue 17 item 18: never a column of empty values */
+                return df__error(ctx, DF_ESCHEMA, "%s: --map %s=%s: the file has only %d column%s", src->path, item,
+                                 col, ncols, ncols == 1 ? "" : "s");
         } else {
             for (int k = 0; k < src->nheader && c < 0; k++)
                 if (strcasecmp(src->header[k], col) == 0) c = k;
@@ -244,13 +266,144 @@ static const unsigned char is_text_field[DF_FIELD_COUNT] = {[DF_FIELD_STATUS] = 
                                                             [DF_FIELD_ORIGIN_ADM3] = 1,
                                                             [DF_FIELD_DISPLACEMENT_ADM1] = 1,
                                                             [DF_FIELD_DISPLACEMENT_ADM2] = 1,
-                                                            [DF_FIELD_DISPLACEMENT_ADM2_PCODE] = 1};
+                                                            [DF_FIELD_DISPLACEMENT_ADM2_PCODE] = 1,
+                                                            [DF_FIELD_OPERATION] = 1,
+                                                            [DF_FIELD_ASSESSMENT] = 1,
+                                                            [DF_FIELD_SPLIT] = 1,
+                                                            [DF_FIELD_LEVEL] = 1};
+
+/* ---- row filters, operations, levels and exact duplicates --------------------- */
+
+#define MAX_WHERE 16
+
+/* What the columns say about every row, resolved once. */
+typedef struct {
+    struct {
+        int col;
+        const char *values; /* "V1,V2", borrowed from the option */
+    } where[MAX_WHERE];
+    int nwhere;
+    int has_pcodes, has_names; /* the table has location P-code / name columns */
+} row_rules;
+
+/* Row hashes with the line of the first row of each: exact duplicates. */
+typedef struct {
+    uint64_t *keys; /* 0: empty slot */
+    long *lines;
+    size_t cap, count;
+    int failed;
+} row_set;
+
+static void row_set_free(row_set *t)
+{
+    free(t->keys);
+    free(t->lines);
+    memset(t, 0, sizeof *t);
+}
+
+/* Add key; returns the line of its first row when it was there, else 0
+ * (-1 with t->failed when memory runs out). */
+static long row_set_add(row_set *t, uint64_t key, long line)
+{
+    if (2 * (t->count + 1) > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        uint64_t *keys = calloc(cap, sizeof *keys);
+        long *lines = malloc(cap * sizeof *lines);
+        if (!keys || !lines) return free(keys), free(lines), t->failed = 1, -1;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->keys[i]) continue;
+            size_t h = (size_t)t->keys[i] & (cap - 1);
+            while (keys[h]) h = (h + 1) & (cap - 1);
+            keys[h] = t->keys[i], lines[h] = t->lines[i];
+        }
+        free(t->keys), free(t->lines);
+        t->keys = keys, t->lines = lines, t->cap = cap;
+    }
+    size_t h = (size_t)key & (t->cap - 1);
+    while (t->keys[h] && t->keys[h] != key) h = (h + 1) & (t->cap - 1);
+    if (t->keys[h]) return t->lines[h];
+    t->keys[h] = key, t->lines[h] = line, t->count++;
+    return 0;
+}
+
+/* 64-bit hash of a row's fields (FNV-1a with a separator, then mixed); never 0. */
+static uint64_t row_hash(char **cells, const size_t *lens, int n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < n; i++) {
+        for (size_t k = 0; k < lens[i]; k++) h = (h ^ (unsigned char)cells[i][k]) * 1099511628211ULL;
+        h = (h ^ 0x1f) * 1099511628211ULL;
+    }
+    h ^= h >> 33, h *= 0xff51afd7ed558ccdULL, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ULL, h ^= h >> 33;
+    return h ? h : 1;
+}
+
+/* Is value one of the comma-separated values (case-insensitive, blanks trimmed)? */
+static int value_in(const char *values, const char *value)
+{
+    size_t vl = value ? strlen(value) : 0;
+    for (const char *p = values;;) {
+        while (*p == ' ') p++;
+        size_t k = strcspn(p, ",");
+        size_t t = k;
+        while (t > 0 && p[t - 1] == ' ') t--;
+        if (t == vl && (vl == 0 || strncasecmp(p, value, vl) == 0)) return 1;
+        if (!p[k]) return 0;
+        p += k + 1;
+    }
+}
+
+static int operation_chosen(const df_record_opts *o, const char *op)
+{
+    if (!o->operations) return 1;
+    for (int k = 0; o->operations[k]; k++)
+        if (!strcasecmp(o->operations[k], "all") || !strcasecmp(o->operations[k], op ? op : "")) return 1;
+    return 0;
+}
+
+static void count_operation(df_read_stats *st, const char *op, long rows, int32_t first, int32_t last)
+{
+    char name[sizeof st->operations[0].name];
+    snprintf(name, sizeof name, "%s", op);
+    int i = 0;
+    while (i < st->noperations && i < 32 && strcmp(st->operations[i].name, name) != 0) i++;
+    if (i == 32) return; /* beyond the list: not listed */
+    df_operation_stat *o = &st->operations[i];
+    if (i == st->noperations) {
+        st->noperations++;
+        memcpy(o->name, name, sizeof name);
+        o->first = o->last = DF_NO_DATE;
+    }
+    o->rows += rows;
+    if (first != DF_NO_DATE && (o->first == DF_NO_DATE || first < o->first)) o->first = first;
+    if (last != DF_NO_DATE && (o->last == DF_NO_DATE || last > o->last)) o->last = last;
+}
+
+/* The admin level a row states: its level column ("1", "admin2", "ADM0"),
+ * else the finest P-code filled (tables with P-code columns) or name filled
+ * (tables of names); 0 when none is; -1 for a row of coordinates, which
+ * the join locates by its point at any level. */
+static int row_level(const row_rules *rr, const column_map *m, char **cells, int n, int has_point)
+{
+    const char *s = cell(cells, n, m->col[DF_FIELD_LEVEL]);
+    for (; s && *s; s++)
+        if (isdigit((unsigned char)*s)) return *s - '0' <= 3 ? *s - '0' : -1;
+    if (has_point) return -1;
+    if (!rr->has_pcodes && !rr->has_names) return -1;
+    static const df_field pc[4] = {0, DF_FIELD_ADM1_PCODE, DF_FIELD_ADM2_PCODE, DF_FIELD_ADM3_PCODE};
+    static const df_field nm[4] = {0, DF_FIELD_ADM1, DF_FIELD_ADM2, DF_FIELD_ADM3};
+    for (int l = 3; l >= 1; l--)
+        if (cell(cells, n, m->col[rr->has_pcodes ? pc[l] : nm[l]])) return l;
+    return 0;
+}
 
 typedef struct {
     df_ctx *ctx;
     const df_record_opts *opts;
     const df__source *src;
     const column_map *map;
+    const row_rules *rules;
+    row_set seen; /* exact duplicates */
     df_record_fn on_record;
     df_reject_fn on_reject;
     void *user, *reject_user;
@@ -270,16 +423,6 @@ static int reject(reader *r, long line, int col, df_reject_reason why, const cha
     return 0;
 }
 
-/* The value of a column, without leading blanks (trailing ones are trimmed
- * already), or NULL when the column is absent or empty. */
-static const char *cell(char **cells, int n, int col)
-{
-    if (col < 0 || col >= n) return NULL;
-    const char *s = cells[col];
-    while (*s == ' ' || *s == '\t') s++;
-    return *s ? s : NULL;
-}
-
 /* As cell(), with the length of the value. */
 static const char *cell_len(char **cells, const size_t *lens, int n, int col, size_t *len)
 {
@@ -294,6 +437,14 @@ static void trim_cells(char **cells, size_t *lens, int n)
     for (int i = 0; i < n; i++)
         while (lens[i] > 0 && (cells[i][lens[i] - 1] == ' ' || cells[i][lens[i] - 1] == '\t'))
             cells[i][--lens[i]] = '\0';
+}
+
+/* A number Excel shows as a date: its serial day count, 1950 to 2099
+ * (18264 .. 73050), possibly with a fraction of a day. */
+static int is_excel_serial(const char *s)
+{
+    double v;
+    return df__parse_double(s, strlen(s), &v) == 0 && v >= 18264 && v < 73051;
 }
 
 /* Returns 1 to go on, 0 when the callback asked to stop. */
@@ -326,11 +477,22 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.families = -1;
 
     const char *s;
+    size_t len;
     if (col[DF_FIELD_DATE] >= 0) {
-        s = cell(cells, n, col[DF_FIELD_DATE]);
-        if (!s || df_date_parse(s, &rec.date) != 0)
+        s = cell_len(cells, lens, n, col[DF_FIELD_DATE], &len);
+        if (s && strlen(s) != len) /* "2016-10-17\0junk" is not a date (issue 17 item 18) */
+            return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_ENCODING, "a NUL byte in a date"), 1;
+        if (!s || df_date_parse(s, &rec.date) != 0) {
+            r->stats->excel_dates += s && is_excel_serial(s);
             return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_DATE, s ? s : "(empty)"), 1;
+        }
     }
+    /* a NUL in any other mapped column (coordinates: the text columns are
+     * checked above, the counts below) */
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (col[f] >= 0 && col[f] < n && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS &&
+            memchr(cells[col[f]], '\0', lens[col[f]]))
+            return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
     if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec.status) != 0)
         return reject(r, line, col[DF_FIELD_STATUS], DF_REJECT_BAD_STATUS, s), 1;
 
@@ -338,7 +500,6 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     int64_t fam = -1, ind = -1;
     const int count_cols[2] = {col[DF_FIELD_FAMILIES], col[DF_FIELD_INDIVIDUALS]};
     int64_t *count_out[2] = {&fam, &ind};
-    size_t len;
     for (int k = 0; k < 2; k++) {
         if (!(s = cell_len(cells, lens, n, count_cols[k], &len))) continue;
         if (strlen(s) != len) /* a NUL byte inside: not text at all */
@@ -390,6 +551,29 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.displacement.pcode[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2_PCODE]);
     rec.location_name = cell(cells, n, col[DF_FIELD_LOCATION]);
     rec.shelter = cell(cells, n, col[DF_FIELD_SHELTER]);
+    rec.operation = cell(cells, n, col[DF_FIELD_OPERATION]);
+    rec.assessment = cell(cells, n, col[DF_FIELD_ASSESSMENT]);
+    rec.split = cell(cells, n, col[DF_FIELD_SPLIT]);
+    rec.level = row_level(r->rules, r->map, cells, n, !isnan(rec.lon));
+
+    /* --where, then the operations: left out, counted as filtered */
+    const row_rules *rr = r->rules;
+    for (int k = 0; k < rr->nwhere; k++)
+        if (!value_in(rr->where[k].values, cell(cells, n, rr->where[k].col))) return r->stats->filtered++, 1;
+    if (col[DF_FIELD_OPERATION] >= 0) {
+        count_operation(r->stats, rec.operation ? rec.operation : "", 1, rec.date, rec.date);
+        if (!operation_chosen(r->opts, rec.operation)) return r->stats->filtered++, 1;
+    }
+    /* a row with every field equal to an earlier one */
+    long first = row_set_add(&r->seen, row_hash(cells, lens, n), line);
+    if (first < 0) return 0; /* out of memory: stop; the caller reports it */
+    if (first > 0) {
+        df_read_stats *st = r->stats;
+        if (st->duplicates < 8)
+            st->duplicate_line[st->duplicates][0] = line, st->duplicate_line[st->duplicates][1] = first;
+        st->duplicates++;
+        if (r->opts->duplicates == DF_DUPLICATES_DROP) return st->dropped++, 1;
+    }
 
     /* every sum downstream is at most this total: keep it within 64 bits */
     if (ind > INT64_MAX - r->stats->individuals_valid)
@@ -401,13 +585,25 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     return r->on_record(&rec, r->user) == 0;
 }
 
+/* A row of the next kind: 1 a row, 2 a CSV record skipped for a field over
+ * DF__CSV_MAX_FIELD (n the field's number). Returns as handle_row. */
+static int handle_next(reader *r, int rc, char **cells, size_t *lens, int n, long line)
+{
+    if (rc == 1) return handle_row(r, cells, lens, n, line);
+    char detail[64];
+    snprintf(detail, sizeof detail, "longer than %zu MB", DF__CSV_MAX_FIELD >> 20);
+    r->stats->rows++;
+    return reject(r, line, n - 1, DF_REJECT_FIELD_TOO_LONG, detail), 1;
+}
+
 /* ---- the read ------------------------------------------------------------------- */
 
-/* A copy of one row, kept while the reader's buffer moves on. */
+/* A copy of one row, kept while the reader's buffer moves on (rc 2: a
+ * record skipped for a long field, n its number, no cells). */
 typedef struct {
     char **cells;
     size_t *lens;
-    int n;
+    int n, rc;
     long line;
 } held_row;
 
@@ -417,6 +613,7 @@ static int keep_row(held_row *h, char **cells, size_t *lens, int n, long line)
     h->lens = calloc((size_t)n + 1, sizeof *h->lens);
     if (!h->cells || !h->lens) return -1;
     h->n = n;
+    h->rc = 1;
     h->line = line;
     for (int i = 0; i < n; i++) {
         if (!(h->cells[i] = malloc(lens[i] + 1))) return -1;
@@ -432,14 +629,84 @@ typedef struct {
     df__source src;
     column_map map;
     held_row held;
+    row_rules rules;
+    int dtm_hxl; /* the count column is tagged #affected+idps */
 } opened;
 
 static void opened_close(opened *o)
 {
-    for (int i = 0; i < o->held.n; i++) free(o->held.cells[i]);
+    for (int i = 0; o->held.cells && i < o->held.n; i++) free(o->held.cells[i]);
     free(o->held.cells);
     free(o->held.lens);
     df__source_close(&o->src);
+}
+
+/* The header and HXL rows: a NUL byte would cut a name short and hide
+ * the column (issue 17 item 18). */
+static df_status no_nul(df_ctx *ctx, const char *path, long line, char **cells, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(cells[i]) != lens[i])
+            return df__error(ctx, DF_EFORMAT, "%s:%ld: column %d (\"%s...\"): a NUL byte in the header", path, line,
+                             i + 1, cells[i]);
+    return DF_OK;
+}
+
+/* The where filters, the operations asked for, and the kind of table. */
+static df_status resolve_rules(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
+{
+    const df__source *src = &o->src;
+    const int *col = o->map.col;
+    row_rules *rr = &o->rules;
+    for (int k = 0; opts->where && opts->where[k]; k++) {
+        const char *w = opts->where[k], *eq = strchr(w, '=');
+        if (!eq || eq == w) return df__error(ctx, DF_EINVAL, "--where \"%s\": not COLUMN=VALUE[,VALUE...]", w);
+        if (rr->nwhere == MAX_WHERE) return df__error(ctx, DF_EINVAL, "--where: at most %d filters", MAX_WHERE);
+        int c = -1;
+        size_t len = (size_t)(eq - w);
+        for (int i = 0; i < src->nheader && c < 0; i++)
+            if (strlen(src->header[i]) == len && !strncasecmp(src->header[i], w, len)) c = i;
+        for (int f = 0; f < DF_FIELD_COUNT && c < 0; f++) /* or a field: level, assessment, operation */
+            if (strlen(field_names[f]) == len && !strncasecmp(field_names[f], w, len)) c = col[f];
+        if (c < 0)
+            return df__error(ctx, DF_ESCHEMA, "%s: --where %s: no column named \"%.*s\" in the header", opts->path, w,
+                             (int)len, w);
+        rr->where[rr->nwhere].col = c;
+        rr->where[rr->nwhere++].values = eq + 1;
+    }
+    if (opts->operations && col[DF_FIELD_OPERATION] < 0)
+        return df__error(ctx, DF_ESCHEMA,
+                         "%s: --operation: the table has no operation column (name one with --map operation=COLUMN)",
+                         opts->path);
+    rr->has_pcodes = col[DF_FIELD_ADM1_PCODE] >= 0 || col[DF_FIELD_ADM2_PCODE] >= 0 || col[DF_FIELD_ADM3_PCODE] >= 0;
+    rr->has_names = col[DF_FIELD_ADM1] >= 0 || col[DF_FIELD_ADM2] >= 0 || col[DF_FIELD_ADM3] >= 0;
+
+    /* the kind: as told, or a DTM API table's (people present at each round) */
+    stats->kind = opts->kind;
+    if (opts->kind != DF_KIND_AUTO) {
+        snprintf(stats->kind_why, sizeof stats->kind_why, "%s, as told",
+                 opts->kind == DF_SNAPSHOTS ? "snapshots" : "increments");
+        return DF_OK;
+    }
+    char key[64] = "";
+    if (col[DF_FIELD_INDIVIDUALS] >= 0 && col[DF_FIELD_INDIVIDUALS] < src->nheader)
+        header_key(src->header[col[DF_FIELD_INDIVIDUALS]], key, sizeof key);
+    const char *why = !strcmp(key, "numpresentidpind")                      ? "numPresentIdpInd"
+                      : o->dtm_hxl                                          ? "#affected+idps"
+                      : col[DF_FIELD_ROUND] >= 0 && col[DF_FIELD_DATE] >= 0 ? "a round number and a reporting date"
+                                                                            : NULL;
+    stats->kind = why ? DF_SNAPSHOTS : DF_INCREMENTS;
+    if (why)
+        snprintf(stats->kind_why, sizeof stats->kind_why,
+                 "snapshots: a DTM API table (%s), people present at each reporting date (--increments to add rows "
+                 "up instead)",
+                 why);
+    else
+        snprintf(stats->kind_why, sizeof stats->kind_why,
+                 "increments: no kind given and no DTM API column; rows are added up (--snapshots if they count "
+                 "people present at a date)");
+    df__log(ctx, DF_LOG_INFO, "%s: read as %s", opts->path, stats->kind_why);
+    return DF_OK;
 }
 
 static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
@@ -449,7 +716,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
     df_status st;
     char **cells;
     size_t *lens;
-    int n, rc;
+    int n, rc, hxl_first = 0;
     long line;
 
     memset(o, 0, sizeof *o);
@@ -463,24 +730,34 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
         if (rc < 0) return ctx->status;
         if (rc == 0) return df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
+        if ((st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
         int header = opts->header;
         if (header < 0) {
             int numeric = 0, filled = 0;
             for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
             header = !(filled > 0 && 2 * numeric >= filled);
         }
+        /* a first line of HXL tags: the tags name the columns (issue 17 item
+         * 21: it was taken as a header and the file had "no count column") */
+        hxl_first = header && is_hxl_row(cells, n);
         if (header ? df__source_set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
             return df__error(ctx, DF_ENOMEM, "out of memory");
+        df__csv_skip_long(src->csv); /* a data row with a huge field is rejected, not held */
     }
 
     char how[sizeof stats->columns] = "";
-    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, map, how, sizeof how)) != DF_OK) return st;
+    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, src->nheader ? src->nheader : o->held.n, map, how,
+                                              sizeof how)) != DF_OK)
+        return st;
 
     /* an HXL tag row under the header? */
     if (src->nheader > 0 && src->kind == DF__SRC_CSV) {
-        rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
-        if (rc < 0) return ctx->status;
+        if (hxl_first)
+            cells = src->header, n = src->nheader, rc = 1;
+        else if ((rc = df__csv_next(src->csv, &cells, &lens, &n, &line)) < 0)
+            return ctx->status;
         if (rc == 1 && is_hxl_row(cells, n)) {
+            if (!hxl_first && (st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
             for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
                 df_field f = hxl_tags[t].field;
                 for (int i = 0; i < n && map->col[f] < 0; i++) {
@@ -490,10 +767,13 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
                     if (taken) continue;
                     map->col[f] = i;
                     note(how, sizeof how, field_names[f], cells[i], "HXL");
+                    if (f == DF_FIELD_INDIVIDUALS) o->dtm_hxl = hxl_match(cells[i], "#affected", "idps", "");
                 }
             }
         } else if (rc == 1 && keep_row(&o->held, cells, lens, n, line) != 0) {
             return df__error(ctx, DF_ENOMEM, "out of memory"); /* a data row: handled first */
+        } else if (rc == 2) {
+            o->held = (held_row){NULL, NULL, n, 2, line};
         }
     }
 
@@ -516,6 +796,22 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         map->col[DF_FIELD_LAT] = src->nheader - 1;
         note(how, sizeof how, "lon/lat", "point geometry", "OGR");
     }
+    /* one coordinate column without the other: every row would be rejected
+     * although its names may match; the names are used (issue 17 item 14) */
+    if ((map->col[DF_FIELD_LAT] < 0) != (map->col[DF_FIELD_LON] < 0)) {
+        int has_lat = map->col[DF_FIELD_LAT] >= 0;
+        char buf[32];
+        df__log(ctx, DF_LOG_WARN,
+                "%s: the coordinates are incomplete: a %s column (%s) and no %s column; the rows are placed by their "
+                "names and P-codes only (map the other with --map %s=COLUMN)",
+                opts->path, has_lat ? "latitude" : "longitude",
+                column_label(src, map->col[has_lat ? DF_FIELD_LAT : DF_FIELD_LON], buf, sizeof buf),
+                has_lat ? "longitude" : "latitude", has_lat ? "lon" : "lat");
+        map->col[DF_FIELD_LAT] = map->col[DF_FIELD_LON] = -1;
+        size_t used = strlen(how);
+        snprintf(how + used, sizeof how - used, "; %s unused: no %s column", has_lat ? "lat" : "lon",
+                 has_lat ? "longitude" : "latitude");
+    }
     snprintf(stats->columns, sizeof stats->columns, "%s", how);
     if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0) {
         /* GDAL names the columns Field1, Field2 ... when it finds no header
@@ -531,7 +827,9 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             return df__error(ctx, DF_ESCHEMA,
                              "%s: no header row found (GDAL named the columns Field1 to Field%d): a header over two "
                              "rows or with merged cells? Make the first row one header with one name per column, or "
-                             "map the columns by number (--map individuals=5,...; the header rows are then rejected)",
+                             "map the columns by number (--map individuals=5,...; the header rows are then rejected). "
+                             "A one-row header over cells that are all text, which GDAL cannot tell from data: "
+                             "--config OGR_XLSX_HEADERS FORCE (ODS: OGR_ODS_HEADERS)",
                              opts->path, src->nheader);
         return df__error(ctx, DF_ESCHEMA,
                          "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
@@ -539,31 +837,28 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
                          opts->path);
     }
     df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
-    return DF_OK;
+    return resolve_rules(ctx, opts, o, stats);
 }
 
 static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, const opened *o, df_record_fn on_record,
                         df_reject_fn on_reject, void *user, void *reject_user, df_read_stats *stats)
 {
     memset(r, 0, sizeof *r);
-    *r = (reader){ctx,       opts,
-                  &o->src,   &o->map,
-                  on_record, on_reject,
-                  user,      reject_user,
-                  stats,     o->src.nheader ? o->src.nheader : o->held.n,
-                  {0},       0,
-                  0};
+    r->ctx = ctx, r->opts = opts, r->src = &o->src, r->map = &o->map, r->rules = &o->rules;
+    r->on_record = on_record, r->on_reject = on_reject, r->user = user, r->reject_user = reject_user;
+    r->stats = stats;
+    r->ncols = o->src.nheader ? o->src.nheader : o->held.n;
     for (int f = 0; f < DF_FIELD_COUNT; f++)
         if (o->map.col[f] >= 0 && is_text_field[f]) r->text_cols[r->ntext++] = o->map.col[f];
 }
 
 /* The rows after the header, on the calling thread. */
-/* Progress every 64k rows: the share of the file's bytes read (CSV), which
- * the context's callback may use to cancel. */
+/* Progress every 64k rows: the share of the file's bytes read (CSV; 0 from
+ * a pipe), which the context's callback may use to cancel. */
 static int report_progress(df_ctx *ctx, const df_csv *csv, uint64_t size, long rows)
 {
-    if ((rows & 0xFFFF) != 0 || !csv || size == 0) return 1;
-    return df__progress(ctx, (double)df__csv_offset(csv) / (double)size, "reading records");
+    if ((rows & 0xFFFF) != 0 || !csv) return 1;
+    return df__progress(ctx, size ? (double)df__csv_offset(csv) / (double)size : 0, "reading records");
 }
 
 static uint64_t file_size(const char *path)
@@ -579,18 +874,27 @@ static df_status read_rows(reader *r, opened *o)
     int n, rc;
     long line, rows = 0;
     uint64_t size = o->src.kind == DF__SRC_CSV ? file_size(o->src.path) : 0;
-    if (o->held.cells && !handle_row(r, o->held.cells, o->held.lens, o->held.n, o->held.line))
+    if (o->held.rc && !handle_next(r, o->held.rc, o->held.cells, o->held.lens, o->held.n, o->held.line))
+        return r->seen.failed ? df__error(r->ctx, DF_ENOMEM, "out of memory reading %s", o->src.path)
+                              : df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+    while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(r, rc, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
+            return r->seen.failed ? df__error(r->ctx, DF_ENOMEM, "out of memory reading %s", o->src.path)
+                                  : df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
+    if (rc >= 0 && !df__progress(r->ctx, 1.0, "reading records")) /* a cancel at the end still counts */
         return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
-    while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1)
-        if (!handle_row(r, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
-            return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
-    df__progress(r->ctx, 1.0, "reading records");
     return rc < 0 ? r->ctx->status : DF_OK;
 }
 
+#define EXCEL_HINT                                                                                                     \
+    "Excel serial day numbers (42675 = 2016-11-01): format the column as dates (yyyy-mm-dd) in the spreadsheet "       \
+    "and save it again"
+
 /* A file whose rows are all rejected as not UTF-8 is in another encoding:
- * an error for the whole file, with the way out. A file without data rows
- * is worth a warning. */
+ * an error for the whole file, with the way out. A file whose rows are all
+ * rejected for any other reason is an error too, the reasons counted
+ * (issue 17 item 15): an empty result is not a success. A file without data
+ * rows is worth a warning. */
 static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_read_stats *stats)
 {
     if (stats->rows > 0 && stats->rejected_by[DF_REJECT_BAD_ENCODING] == stats->rows)
@@ -598,22 +902,102 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
                          "%s: no row is UTF-8 text: the file is in another encoding (Arabic Windows files: "
                          "iconv -f CP1256 -t UTF-8 %s > converted.csv)",
                          opts->path, opts->path);
+    if (stats->rows > 0 && stats->valid == 0) {
+        char why[256] = "";
+        for (int k = 0; k < DF_REJECT_COUNT; k++) {
+            size_t used = strlen(why);
+            if (stats->rejected_by[k])
+                snprintf(why + used, sizeof why - used, "%s%s %ld", used ? ", " : "", reject_names[k],
+                         stats->rejected_by[k]);
+        }
+        int excel = stats->excel_dates == stats->rejected_by[DF_REJECT_BAD_DATE] && stats->excel_dates > 0;
+        return df__error(ctx, DF_EFORMAT, "%s: every one of the %ld rows was rejected (%s)%s%s", opts->path,
+                         stats->rows, why, excel ? ": the dates are " : "", excel ? EXCEL_HINT : "");
+    }
+    if (stats->excel_dates > 0)
+        df__log(ctx, DF_LOG_WARN, "%s: rejected dates that look like " EXCEL_HINT ": %ld", opts->path,
+                stats->excel_dates);
     if (stats->rows == 0) df__log(ctx, DF_LOG_WARN, "%s: no data rows", opts->path);
+
+    /* operations: several and none chosen is refused; a name asked for must exist */
+    char list[900] = "";
+    size_t used = 0;
+    for (int i = 0; i < stats->noperations && i < 32; i++) {
+        const df_operation_stat *op = &stats->operations[i];
+        char a[11], b[11];
+        df_date_format(op->first, a);
+        df_date_format(op->last, b);
+        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0,
+                                 "\n  \"%s\": %s .. %s, %ld rows", op->name, a, b, op->rows);
+        if (used >= sizeof list) used = sizeof list;
+    }
+    if (stats->noperations > 1 && !opts->operations)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: the table holds %d operations, whose figures must not be added together; choose one "
+                         "with --operation NAME (repeatable; job: [records] operation = NAME, NAME), or add them on "
+                         "purpose with --operation all:%s",
+                         opts->path, stats->noperations, list);
+    for (int k = 0; opts->operations && opts->operations[k]; k++) {
+        int found = !strcasecmp(opts->operations[k], "all");
+        for (int i = 0; i < stats->noperations && i < 32 && !found; i++)
+            found = !strcasecmp(stats->operations[i].name, opts->operations[k]);
+        if (!found && stats->noperations <= 32)
+            return df__error(ctx, DF_EINVAL, "%s: --operation \"%s\": no such operation in the table; it holds:%s",
+                             opts->path, opts->operations[k], list);
+    }
+
+    /* exact duplicates: reported with their lines, then the policy */
+    if (stats->duplicates) {
+        char lines[300] = "";
+        used = 0;
+        for (long i = 0; i < stats->duplicates && i < 8 && used < sizeof lines; i++)
+            used += (size_t)snprintf(lines + used, sizeof lines - used, "%s%ld (= line %ld)", i ? ", " : "",
+                                     stats->duplicate_line[i][0], stats->duplicate_line[i][1]);
+        const char *more = stats->duplicates > 8 ? ", ..." : "";
+        if (opts->duplicates == DF_DUPLICATES_REFUSE)
+            return df__error(ctx, DF_EINVAL,
+                             "%s: %ld rows repeat an earlier row field for field (lines %s%s): refused "
+                             "(--duplicates drop to leave them out, keep to count them)",
+                             opts->path, stats->duplicates, lines, more);
+        df__log(ctx, opts->duplicates == DF_DUPLICATES_DROP ? DF_LOG_INFO : DF_LOG_WARN,
+                "%s: %ld rows repeat an earlier row field for field (lines %s%s): %s", opts->path, stats->duplicates,
+                lines, more,
+                opts->duplicates == DF_DUPLICATES_DROP ? "dropped (--duplicates drop)"
+                                                       : "counted (--duplicates drop to leave them out, refuse to "
+                                                         "stop)");
+    }
     return DF_OK;
 }
 
 df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
                           void *user, df_read_stats *stats)
 {
+    DF__GDAL_SCOPE(ctx);
     opened o;
     reader r;
     df_status st = open_columns(ctx, opts, &o, stats);
     if (st == DF_OK) {
         reader_init(&r, ctx, opts, &o, on_record, on_reject, user, user, stats);
         st = read_rows(&r, &o);
+        row_set_free(&r.seen);
     }
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;
+}
+
+df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap)
+{
+    opened o;
+    df_read_stats *stats = calloc(1, sizeof *stats);
+    if (!stats) return df__error(ctx, DF_ENOMEM, "out of memory");
+    df_status st = open_columns(ctx, opts, &o, stats);
+    opened_close(&o);
+    if (st == DF_OK) {
+        *kind = stats->kind;
+        if (why && cap) snprintf(why, cap, "%s", stats->kind_why);
+    }
+    free(stats);
+    return st;
 }
 
 /* ---- the parallel read: byte ranges of a plain CSV file ---------------------- */
@@ -633,6 +1017,7 @@ typedef struct {
     long nrejects, cap_rejects;
     long lines; /* physical lines of the range */
     int failed;
+    row_set seen; /* its rows' hashes, lines counted from the range's start */
     pthread_t thread;
 } piece;
 
@@ -667,12 +1052,14 @@ static void *piece_main(void *arg)
         return p->failed = 1, NULL;
     reader_init(&r, &p->err, p->opts, p->o, p->on_record, keep_reject, p->user, p, &p->stats);
     r.lines_unknown = 1;
-    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1)
-        if (!handle_row(&r, cells, lens, n, line)) {
+    df__csv_skip_long(csv);
+    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(&r, rc, cells, lens, n, line)) {
             df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
             break;
         }
-    if (rc != 0) p->failed = 1;
+    if (rc != 0 || r.seen.failed) p->failed = 1;
+    p->seen = r.seen;
     p->lines = df__csv_line(csv) - 1;
     df__csv_close(csv);
     return NULL;
@@ -739,18 +1126,21 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     reader r;
     piece *pieces = NULL;
     uint64_t starts[MAX_PIECES + 1];
+    memset(&r, 0, sizeof r);
     df_status st = open_columns(ctx, opts, &o, stats);
     *used = 1;
     if (st != DF_OK) goto done;
     reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
     if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
+    /* dropping duplicates needs every earlier row: one thread */
+    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1;
     if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts) != 0 ||
         !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
         st = read_rows(&r, &o); /* one thread */
         goto done;
     }
     /* the row kept while looking for the header goes first, here */
-    if (o.held.cells && !handle_row(&r, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
+    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
         st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
         goto done;
     }
@@ -766,7 +1156,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     }
     for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
     *used = started;
-    df__progress(ctx, 1.0, "reading records");
+    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
     if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
 
     /* merge in file order: counts, then rejections with their true lines */
@@ -779,6 +1169,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         stats->rows += p->stats.rows;
         stats->valid += p->stats.valid;
         stats->rejected += p->stats.rejected;
+        stats->excel_dates += p->stats.excel_dates;
         if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
             st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
         else
@@ -787,6 +1178,28 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         for (long q = 0; q < p->nrejects; q++) {
             p->rejects[q].line += line0 - 1;
             if (on_reject) on_reject(&p->rejects[q], reject_user);
+        }
+        /* duplicates: those inside the piece, then those of earlier pieces */
+        stats->filtered += p->stats.filtered, stats->dropped += p->stats.dropped;
+        for (long q = 0; q < p->stats.duplicates && q < 8; q++)
+            if (stats->duplicates + q < 8)
+                for (int e = 0; e < 2; e++)
+                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + line0 - 1;
+        stats->duplicates += p->stats.duplicates;
+        for (size_t q = 0; q < p->seen.cap; q++) {
+            if (!p->seen.keys[q]) continue;
+            long line = p->seen.lines[q] + line0 - 1, first = row_set_add(&r.seen, p->seen.keys[q], line);
+            if (first > 0) {
+                if (stats->duplicates < 8)
+                    stats->duplicate_line[stats->duplicates][0] = line,
+                    stats->duplicate_line[stats->duplicates][1] = first;
+                stats->duplicates++;
+            }
+        }
+        if (r.seen.failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        for (int q = 0; q < p->stats.noperations && q < 32; q++) {
+            const df_operation_stat *op = &p->stats.operations[q];
+            count_operation(stats, op->name, op->rows, op->first, op->last);
         }
         line0 += p->lines;
     }
@@ -797,7 +1210,9 @@ done:
             free((char *)pieces[k].rejects[q].detail);
         }
         free(pieces[k].rejects);
+        row_set_free(&pieces[k].seen);
     }
+    row_set_free(&r.seen);
     free(pieces);
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;

@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 typedef struct {
-    int unit; /* -1: unmatched */
+    int unit; /* -1: unmatched; at the join level, or at the row's own level when coarser */
     int32_t date;
+    short op;            /* the operation, an index into the join's (or a thread's) operations */
+    short level;         /* the row's own admin level (-1: a row of coordinates) */
     long rows;           /* valid records whose location is this unit */
     int64_t individuals; /* their individuals (any status) */
     int64_t displaced, families, returnees;
@@ -40,8 +42,44 @@ typedef struct {
     size_t cap, count;
 } bin_table;
 
+/* Keys seen once: rival snapshots and assessment types of one place and date. */
+typedef struct {
+    uint64_t key; /* 0: empty */
+    uint64_t aux; /* the hash of the assessment type */
+    long line;
+    int unit, op;
+    int32_t date;
+    char assessment[12];
+} seen_key;
+
+typedef struct {
+    seen_key *slots;
+    size_t cap, count;
+} seen_table;
+
+/* A row that repeats a key: a rival snapshot, or another assessment type. */
+typedef struct {
+    long line, first;
+    int unit, op;
+    int32_t date;
+    char a[12], b[12]; /* the two assessment types */
+} repeat;
+
+typedef struct {
+    repeat *items;
+    long n, cap;
+} repeat_list;
+
+#define MAX_OPERATIONS 256
+
 struct df_join {
     int level, nunits;
+    int rows_level; /* the finest level the rows state (-1: none) */
+    df_operation_figure *ops;
+    int nops;
+    df_level_check *checks;
+    int nchecks;
+    int32_t *snaps; /* per operation: the snapshot date counted */
     df_figures *figures;
     int64_t (*support)[3];   /* per unit: families behind displaced, returned, returnees */
     unsigned char *withheld; /* per unit: figures withheld from published outputs */
@@ -62,14 +100,17 @@ void df_join_opts_init(df_join_opts *o)
 
 /* ---- bins: open addressing on (unit, date) ---------------------------------- */
 
-static size_t bin_hash(int unit, int32_t date, size_t cap)
+static size_t bin_hash(int unit, int32_t date, int op, int level, size_t cap)
 {
     uint64_t k = ((uint64_t)(uint32_t)unit << 32) | (uint32_t)date;
+    k ^= (uint64_t)(op * 8 + level + 1) * 0x9e3779b97f4a7c15ULL;
     k ^= k >> 33, k *= 0xff51afd7ed558ccdULL, k ^= k >> 33;
     return (size_t)k & (cap - 1);
 }
 
-static bin *bin_get(bin_table *t, int unit, int32_t date)
+#define BIN_IS(s, u, d, o, l) ((s).unit == (u) && (s).date == (d) && (s).op == (o) && (s).level == (l))
+
+static bin *bin_get(bin_table *t, int unit, int32_t date, int op, int level)
 {
     if (2 * (t->count + 1) > t->cap) { /* keep the load under one half */
         size_t cap = t->cap ? t->cap * 2 : 1024;
@@ -77,7 +118,7 @@ static bin *bin_get(bin_table *t, int unit, int32_t date)
         if (!slots) return NULL;
         for (size_t i = 0; i < t->cap; i++) {
             if (!t->slots[i].used) continue;
-            size_t h = bin_hash(t->slots[i].unit, t->slots[i].date, cap);
+            size_t h = bin_hash(t->slots[i].unit, t->slots[i].date, t->slots[i].op, t->slots[i].level, cap);
             while (slots[h].used) h = (h + 1) & (cap - 1);
             slots[h] = t->slots[i];
         }
@@ -85,26 +126,70 @@ static bin *bin_get(bin_table *t, int unit, int32_t date)
         t->slots = slots;
         t->cap = cap;
     }
-    size_t h = bin_hash(unit, date, t->cap);
-    while (t->slots[h].used && !(t->slots[h].unit == unit && t->slots[h].date == date)) h = (h + 1) & (t->cap - 1);
+    size_t h = bin_hash(unit, date, op, level, t->cap);
+    while (t->slots[h].used && !BIN_IS(t->slots[h], unit, date, op, level)) h = (h + 1) & (t->cap - 1);
     if (!t->slots[h].used) {
         t->slots[h].used = 1;
         t->slots[h].unit = unit;
         t->slots[h].date = date;
+        t->slots[h].op = (short)op;
+        t->slots[h].level = (short)level;
         t->count++;
     }
     return &t->slots[h];
 }
 
+/* Look key up; add it when absent (returns NULL, or the slot already there;
+ * *failed on no memory). */
+static seen_key *seen_add(seen_table *t, const seen_key *k, int *failed)
+{
+    if (2 * (t->count + 1) > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        seen_key *slots = calloc(cap, sizeof *slots);
+        if (!slots) return *failed = 1, NULL;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->slots[i].key) continue;
+            size_t h = (size_t)t->slots[i].key & (cap - 1);
+            while (slots[h].key) h = (h + 1) & (cap - 1);
+            slots[h] = t->slots[i];
+        }
+        free(t->slots);
+        t->slots = slots, t->cap = cap;
+    }
+    size_t h = (size_t)k->key & (t->cap - 1);
+    while (t->slots[h].key && t->slots[h].key != k->key) h = (h + 1) & (t->cap - 1);
+    if (t->slots[h].key) return &t->slots[h];
+    t->slots[h] = *k, t->count++;
+    return NULL;
+}
+
+static int repeat_add(repeat_list *l, const repeat *r)
+{
+    if (l->n == l->cap) {
+        long cap = l->cap ? 2 * l->cap : 16;
+        repeat *n = df__realloc_array(l->items, (size_t)cap, sizeof *n);
+        if (!n) return -1;
+        l->items = n, l->cap = cap;
+    }
+    l->items[l->n++] = *r;
+    return 0;
+}
+
+static uint64_t mix(uint64_t h, const char *s)
+{
+    for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0x1f) * 1099511628211ULL;
+}
+
+static uint64_t mix_int(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h * 1099511628211ULL;
+}
+
 /* ---- matching ------------------------------------------------------------------ */
 
 typedef df__match match;
-
-static void match_place(const df_boundaries *b, df__name_cache *cache, const df_join_opts *o, const df_place *pl,
-                        double lon, double lat, match *m)
-{
-    df__match_place(b, cache, o->level, o->prefer_points, o->log_path != NULL, pl, lon, lat, m);
-}
 
 /* ---- the run ------------------------------------------------------------------- */
 
@@ -119,20 +204,56 @@ typedef struct {
     bin_table bins;
     df_balance counts; /* matched_by_* and swapped */
     FILE *log;         /* serial reads only */
+    const df_record_opts *ropts;
     df__name_cache *names;
     int32_t min_date, max_date;
     int failed;
+    const df_read_stats *read; /* the kind, resolved before the first row */
+    char *ops[MAX_OPERATIONS]; /* this thread's operations, by first appearance */
+    int nops;
+    seen_table rivals, assessments;
+    repeat_list rival_list, assessment_list;
+    long dropped; /* rival snapshots dropped (--duplicates drop) */
+    int64_t ind_dropped;
 } join_state;
 
 #define JOIN_MAX_THREADS 16
 
+/* The index of an operation in a thread's list ("" for none); -1 when full. */
+static int op_index(join_state *js, const char *name)
+{
+    if (!name) name = "";
+    for (int i = js->nops - 1; i >= 0; i--)
+        if (!strcmp(js->ops[i], name)) return i;
+    if (js->nops == MAX_OPERATIONS || !(js->ops[js->nops] = df__strdup(name))) return -1;
+    return js->nops++;
+}
+
+/* Note a key: a second row of a key is a repeat; for assessments, only
+ * when its assessment type differs from the first row's. */
+static int note_key(join_state *js, seen_table *t, repeat_list *l, const seen_key *k, int by_aux)
+{
+    int failed = 0;
+    seen_key *was = seen_add(t, k, &failed);
+    if (failed) return -1;
+    if (!was || (by_aux && was->aux == k->aux)) return 0;
+    repeat r = {k->line, was->line, k->unit, k->op, k->date, "", ""};
+    memcpy(r.a, was->assessment, sizeof r.a);
+    memcpy(r.b, k->assessment, sizeof r.b);
+    (void)js;
+    return repeat_add(l, &r) == 0 ? 1 : -1;
+}
+
 /* Add the bins and counts of `from` into `to`. */
 static int join_state_merge(join_state *to, const join_state *from)
 {
+    int remap[MAX_OPERATIONS];
+    for (int i = 0; i < from->nops; i++)
+        if ((remap[i] = op_index(to, from->ops[i])) < 0) return -1;
     for (size_t i = 0; i < from->bins.cap; i++) {
         const bin *s = &from->bins.slots[i];
         if (!s->used) continue;
-        bin *d = bin_get(&to->bins, s->unit, s->date);
+        bin *d = bin_get(&to->bins, s->unit, s->date, remap[s->op], s->level);
         if (!d) return -1;
         d->rows += s->rows, d->individuals += s->individuals;
         d->displaced += s->displaced, d->families += s->families, d->returnees += s->returnees;
@@ -140,6 +261,24 @@ static int join_state_merge(join_state *to, const join_state *from)
         d->returns_unplaced += s->returns_unplaced, d->ind_returns_unplaced += s->ind_returns_unplaced;
         for (int k = 0; k < 3; k++) d->support[k] += s->support[k];
     }
+    /* keys seen by both threads: repeats across the file's pieces */
+    for (int t = 0; t < 2; t++) {
+        const seen_table *ft = t ? &from->assessments : &from->rivals;
+        for (size_t i = 0; i < ft->cap; i++) {
+            if (!ft->slots[i].key) continue;
+            seen_key k = ft->slots[i];
+            k.op = remap[k.op];
+            if (note_key(to, t ? &to->assessments : &to->rivals, t ? &to->assessment_list : &to->rival_list, &k, t) < 0)
+                return -1;
+        }
+        const repeat_list *fl = t ? &from->assessment_list : &from->rival_list;
+        for (long i = 0; i < fl->n; i++) {
+            repeat r = fl->items[i];
+            r.op = remap[r.op];
+            if (repeat_add(t ? &to->assessment_list : &to->rival_list, &r) != 0) return -1;
+        }
+    }
+    to->dropped += from->dropped, to->ind_dropped += from->ind_dropped;
     if (from->min_date != DF_NO_DATE && (to->min_date == DF_NO_DATE || from->min_date < to->min_date))
         to->min_date = from->min_date;
     if (from->max_date != DF_NO_DATE && (to->max_date == DF_NO_DATE || from->max_date > to->max_date))
@@ -155,9 +294,9 @@ static int join_state_merge(join_state *to, const join_state *from)
     return 0;
 }
 
-static void log_unit(FILE *f, const join_state *js, int unit, int with_name)
+static void log_unit(FILE *f, const join_state *js, int level, int unit, int with_name)
 {
-    const df_unit *u = unit >= 0 ? df_boundaries_unit(js->b, js->opts->level, unit) : NULL;
+    const df_unit *u = unit >= 0 && level >= 1 ? df_boundaries_unit(js->b, level, unit) : NULL;
     fputc(',', f);
     df__csv_put(f, u ? u->pcode : "");
     if (with_name) fputc(',', f), df__csv_put(f, u ? u->name : "");
@@ -165,20 +304,21 @@ static void log_unit(FILE *f, const join_state *js, int unit, int with_name)
 
 /* One decision-log row: how the location, the district of displacement
  * (returns) and the origin were matched, the flags, and why in words. */
-static void log_row(join_state *js, const df_record *r, const match *loc, const match *disp, const match *orig,
+static void log_row(join_state *js, const df_record *r, int at, const match *loc, const match *disp, const match *orig,
                     const char *flags, const char *note)
 {
     char d[11];
     FILE *f = js->log;
+    int level = js->opts->level;
     df_date_format(r->date, d);
     fprintf(f, "%ld,%s,%s,%lld,%s,", r->line, d, r->status == DF_RETURNED ? "returned" : "displaced",
-            (long long)r->individuals, df__how_name(loc->how));
+            (long long)r->individuals, at < level ? "other-level" : df__how_name(loc->how));
     if (loc->score > 0 && loc->score < 1) fprintf(f, "%.2f", loc->score);
-    log_unit(f, js, loc->unit, 1);
+    log_unit(f, js, at, loc->unit, 1);
     fprintf(f, ",%s", disp ? df__how_name(disp->how) : "");
-    log_unit(f, js, disp ? disp->unit : -1, 0);
+    log_unit(f, js, level, disp ? disp->unit : -1, 0);
     fprintf(f, ",%s", orig ? df__how_name(orig->how) : "");
-    log_unit(f, js, orig ? orig->unit : -1, 0);
+    log_unit(f, js, level, orig ? orig->unit : -1, 0);
     fputc(',', f);
     df__csv_put(f, flags);
     fputc(',', f);
@@ -193,21 +333,67 @@ static int has_place(const df_place *p)
     return 0;
 }
 
+/* The keys of a row for its repeats: (operation, date, status, place,
+ * split) with and without the assessment type. */
+static void row_keys(const df_record *r, int op, uint64_t *with, uint64_t *without)
+{
+    uint64_t h = mix_int(1469598103934665603ULL, (uint64_t)op);
+    h = mix_int(h, (uint64_t)(uint32_t)r->date);
+    h = mix_int(h, (uint64_t)r->status);
+    for (int lv = 1; lv <= 3; lv++) h = mix(mix(h, r->location.pcode[lv]), r->location.name[lv]);
+    h = mix(mix(h, r->location_name), r->split);
+    uint64_t lon, lat;
+    memcpy(&lon, &r->lon, sizeof lon), memcpy(&lat, &r->lat, sizeof lat);
+    h = mix_int(mix_int(h, isnan(r->lon) ? 0 : lon), isnan(r->lat) ? 0 : lat);
+    *without = h ? h : 1;
+    h = mix(h, r->assessment);
+    *with = h ? h : 1;
+}
+
 static int on_record(const df_record *r, void *user)
 {
     join_state *js = user;
     const df_boundaries *b = js->b;
+    const df_join_opts *o = js->opts;
     match loc, disp, orig;
     int returned = r->status == DF_RETURNED, with_origin = has_place(&r->origin);
+    int op = op_index(js, r->operation);
+    if (op < 0) return js->failed = 1, 1;
+    /* a row of a coarser level than the join's is matched at its own level:
+     * it is a check of the finer rows, or unmatched when it is the finest */
+    int at = r->level >= 0 && r->level < o->level ? r->level : o->level;
+    if (at == 0)
+        memset(&loc, 0, sizeof loc), loc.how = DF__HOW_NONE; /* the country: unit 0 */
+    else
+        df__match_place(b, js->names, at, o->prefer_points, o->log_path != NULL, &r->location, r->lon, r->lat, &loc);
 
-    match_place(b, js->names, js->opts, &r->location, r->lon, r->lat, &loc);
-    if (returned) match_place(b, js->names, js->opts, &r->displacement, NAN, NAN, &disp);
-    if (with_origin) match_place(b, js->names, js->opts, &r->origin, NAN, NAN, &orig);
+    /* repeats: rival snapshots; two assessment types of one place and date */
+    uint64_t kw, ko;
+    row_keys(r, op, &kw, &ko);
+    seen_key k = {kw, 0, r->line, loc.unit, op, r->date, ""};
+    if (js->read->kind == DF_SNAPSHOTS) {
+        int rc = note_key(js, &js->rivals, &js->rival_list, &k, 0);
+        if (rc < 0) return js->failed = 1, 1;
+        if (rc > 0 && js->ropts->duplicates == DF_DUPLICATES_DROP)
+            return js->dropped++, js->ind_dropped += r->individuals, 0;
+    }
+    if (r->assessment) {
+        k.key = ko;
+        k.aux = mix(1469598103934665603ULL, r->assessment);
+        snprintf(k.assessment, sizeof k.assessment, "%s", r->assessment);
+        if (note_key(js, &js->assessments, &js->assessment_list, &k, 1) < 0) return js->failed = 1, 1;
+    }
+
+    if (returned)
+        df__match_place(b, js->names, o->level, o->prefer_points, o->log_path != NULL, &r->displacement, NAN, NAN,
+                        &disp);
+    if (with_origin)
+        df__match_place(b, js->names, o->level, o->prefer_points, o->log_path != NULL, &r->origin, NAN, NAN, &orig);
     if (r->date != DF_NO_DATE) {
         if (js->min_date == DF_NO_DATE || r->date < js->min_date) js->min_date = r->date;
         if (js->max_date == DF_NO_DATE || r->date > js->max_date) js->max_date = r->date;
     }
-    bin *bn = bin_get(&js->bins, loc.unit, r->date);
+    bin *bn = bin_get(&js->bins, loc.unit, r->date, op, r->level);
     if (!bn) return js->failed = 1, 1;
     bn->rows++;
     bn->individuals += r->individuals;
@@ -220,7 +406,7 @@ static int on_record(const df_record *r, void *user)
     } else {
         bn->returnees += r->individuals;
         bn->support[2] += families;
-        bin *db = bin_get(&js->bins, disp.unit, r->date);
+        bin *db = bin_get(&js->bins, disp.unit, r->date, op, r->level);
         if (!db) return js->failed = 1, 1;
         if (disp.unit >= 0) {
             db->returned += r->individuals;
@@ -231,13 +417,15 @@ static int on_record(const df_record *r, void *user)
         }
     }
     df_balance *bal = &js->counts;
-    bal->matched_by_pcode += loc.how == DF__HOW_PCODE;
-    bal->matched_by_name += loc.how == DF__HOW_NAME;
-    bal->matched_by_alias += loc.how == DF__HOW_ALT || loc.how == DF__HOW_ALIAS;
-    bal->matched_by_fuzzy += loc.how == DF__HOW_SKELETON || loc.how == DF__HOW_FUZZY;
-    bal->matched_by_point += loc.how == DF__HOW_POINT;
-    bal->swapped += loc.swapped;
-    bal->conflicts += loc.conflict;
+    if (at == o->level) { /* the ways count the rows placed at the join level */
+        bal->matched_by_pcode += loc.how == DF__HOW_PCODE;
+        bal->matched_by_name += loc.how == DF__HOW_NAME;
+        bal->matched_by_alias += loc.how == DF__HOW_ALT || loc.how == DF__HOW_ALIAS;
+        bal->matched_by_fuzzy += loc.how == DF__HOW_SKELETON || loc.how == DF__HOW_FUZZY;
+        bal->matched_by_point += loc.how == DF__HOW_POINT;
+        bal->swapped += loc.swapped;
+        bal->conflicts += loc.conflict;
+    }
 
     if (js->log) {
         char flags[128] = "";
@@ -245,13 +433,14 @@ static int on_record(const df_record *r, void *user)
         if (loc.swapped) strcat(flags, "swapped-lat-lon ");
         if (loc.conflict) strcat(flags, "conflict ");
         if (r->individuals_derived) strcat(flags, "individuals-from-families ");
-        char note[1100];
-        snprintf(note, sizeof note, "%s%s%s%s%s%s", loc.note, returned && disp.note[0] ? "; displacement: " : "",
-                 returned ? disp.note : "", with_origin && orig.note[0] ? "; origin: " : "",
-                 with_origin ? orig.note : "", "");
+        char note[1100], lvl[80] = "";
+        if (at < o->level) snprintf(lvl, sizeof lvl, "a row of admin level %d (a check of the finer rows)", at);
+        snprintf(note, sizeof note, "%s%s%s%s%s%s", lvl[0] ? lvl : loc.note,
+                 returned && disp.note[0] ? "; displacement: " : "", returned ? disp.note : "",
+                 with_origin && orig.note[0] ? "; origin: " : "", with_origin ? orig.note : "", "");
         size_t fl = strlen(flags);
         if (fl) flags[fl - 1] = '\0';
-        log_row(js, r, &loc, returned ? &disp : NULL, with_origin ? &orig : NULL, flags,
+        log_row(js, r, at, &loc, returned ? &disp : NULL, with_origin ? &orig : NULL, flags,
                 note[0] == ';' ? note + 2 : note);
     }
     return 0;
@@ -283,18 +472,15 @@ typedef struct {
     int cap, failed;
 } gather;
 
+/* Every thread's entry is appended; the same name read by several threads
+ * is merged after the sort (adjacent then), so the work is n log n, not a
+ * scan of every earlier decision per name (issue 17 item 10). */
 static void gather_one(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
                        void *user)
 {
     gather *g = user;
     df_join *j = g->j;
-    for (int i = 0; i < j->ndecisions; i++) { /* the same name read by another thread */
-        df_name_decision *d = &j->decisions[i];
-        if (d->level == level && strcmp(d->name, name) == 0 && strcmp(d->parent, parent_name) == 0) {
-            d->rows += rows;
-            return;
-        }
-    }
+    if (g->failed) return;
     if (j->ndecisions == g->cap) {
         int cap = g->cap * 2 + 64;
         df_name_decision *nd = df__realloc_array(j->decisions, (size_t)cap, sizeof *nd);
@@ -322,29 +508,296 @@ static int cmp_decision(const void *a, const void *b)
     return c ? c : strcmp(p->parent, q->parent);
 }
 
-/* The latest snapshot date on or before as_of, or DF_NO_DATE. */
-static int32_t latest_snapshot(const bin_table *t, int32_t as_of)
+/* The sort order, then the decision itself: equal keys from two threads
+ * carry the same decision, and the order stays the same from run to run. */
+static int cmp_decision_full(const void *a, const void *b)
 {
-    int32_t latest = DF_NO_DATE;
-    for (size_t i = 0; i < t->cap; i++) {
-        const bin *bn = &t->slots[i];
-        if (bn->used && bn->date != DF_NO_DATE && bn->date <= as_of && (latest == DF_NO_DATE || bn->date > latest))
-            latest = bn->date;
-    }
-    return latest;
+    const df_name_decision *p = a, *q = b;
+    int c = cmp_decision(a, b);
+    if (!c) c = strcmp(p->pcode, q->pcode);
+    if (!c) c = strcmp(p->how, q->how);
+    return c;
 }
 
-/* Does a bin count in the period? Undated rows count in every period;
- * snapshots count on their date alone (from is the snapshot then). */
-static int in_period(const bin *bn, df_table_kind kind, int32_t from, int32_t as_of)
+/* Sort the decisions and fold each run of equal keys into its first. */
+static void decisions_sort(df_join *j)
 {
-    if (bn->date == DF_NO_DATE) return 1;
-    return kind == DF_SNAPSHOTS ? bn->date == from : bn->date >= from && bn->date <= as_of;
+    if (!j->ndecisions) return;
+    qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision_full);
+    int kept = 1;
+    for (int i = 1; i < j->ndecisions; i++) {
+        df_name_decision *d = &j->decisions[i], *last = &j->decisions[kept - 1];
+        if (cmp_decision(d, last) == 0) {
+            last->rows += d->rows;
+            free((char *)d->name);
+            free((char *)d->candidates);
+        } else
+            j->decisions[kept++] = *d;
+    }
+    j->ndecisions = kept;
+}
+
+/* Rows of a coarser level than the table's finest are a check, not counted;
+ * rows of coordinates (level -1) count at any level. */
+static int counted_level(const bin *bn, int finest) { return bn->level < 0 || bn->level >= finest; }
+
+/* The level of a bin's unit: the row's own when coarser than the join's. */
+static int unit_level(const bin *bn, int join_level)
+{
+    return bn->level >= 0 && bn->level < join_level ? bn->level : join_level;
+}
+
+/* Per operation, the latest snapshot date on or before as_of among the
+ * counted rows (DF_NO_DATE: none). */
+static void latest_snapshots(const bin_table *t, int finest, int32_t as_of, int32_t *snap, int nops)
+{
+    for (int i = 0; i < nops; i++) snap[i] = DF_NO_DATE;
+    for (size_t i = 0; i < t->cap; i++) {
+        const bin *bn = &t->slots[i];
+        if (bn->used && counted_level(bn, finest) && bn->date != DF_NO_DATE && bn->date <= as_of &&
+            (snap[bn->op] == DF_NO_DATE || bn->date > snap[bn->op]))
+            snap[bn->op] = bn->date;
+    }
+}
+
+/* Does a date of an operation count? Undated rows count in every period;
+ * snapshots count on the snapshot date of their operation alone. */
+static int date_counts(int32_t date, int op, df_table_kind kind, int32_t from, int32_t as_of, const int32_t *snap)
+{
+    if (date == DF_NO_DATE) return 1;
+    return kind == DF_SNAPSHOTS ? date == snap[op] : date >= from && date <= as_of;
+}
+
+static int cmp_check(const void *a, const void *b)
+{
+    const df_level_check *p = a, *q = b;
+    if (p->level != q->level) return p->level - q->level;
+    int c = strcmp(p->operation, q->operation);
+    return c ? c : (p->date > q->date) - (p->date < q->date);
+}
+
+static df_level_check *check_get(df_join *j, int *cap, int level, int op, int32_t date)
+{
+    for (int i = j->nchecks - 1; i >= 0; i--) {
+        df_level_check *c = &j->checks[i];
+        if (c->level == level && c->date == date && c->operation == j->ops[op].name) return c;
+    }
+    if (j->nchecks == *cap) {
+        int n = *cap ? 2 * *cap : 64;
+        df_level_check *nc = df__realloc_array(j->checks, (size_t)n, sizeof *nc);
+        if (!nc) return NULL;
+        j->checks = nc, *cap = n;
+    }
+    df_level_check *c = &j->checks[j->nchecks++];
+    memset(c, 0, sizeof *c);
+    c->level = level, c->operation = j->ops[op].name, c->date = date;
+    return c;
+}
+
+static void check_unit(df_level_check *c, int64_t stated, int64_t derived)
+{
+    int64_t d = stated > derived ? stated - derived : derived - stated;
+    c->stated += stated, c->derived += derived;
+    c->units++;
+    c->differing += d != 0;
+    if (d > c->largest) c->largest = d;
+}
+
+/* Rows of coarser levels against the finest rows added up to them: per
+ * (level, operation, date), whether they agree and by how much. */
+static int level_checks(df_join *j, const df_boundaries *b, const int32_t *snap, df_ctx *ctx, const char *path)
+{
+    int finest = j->rows_level, cap = 0;
+    unsigned coarser = 0;
+    for (size_t i = 0; i < j->bins.cap; i++) {
+        const bin *bn = &j->bins.slots[i];
+        if (bn->used && bn->level >= 0 && bn->level < finest) coarser |= 1u << bn->level;
+    }
+    if (!coarser) return 0;
+    bin_table derived = {0};
+    int fine_level = finest < j->level ? finest : j->level; /* where the finest rows' units are */
+    for (size_t i = 0; i < j->bins.cap; i++) {
+        const bin *bn = &j->bins.slots[i];
+        if (!bn->used || bn->level != finest || bn->unit < 0) continue;
+        for (int l = 0; l <= fine_level; l++) {
+            if (!(coarser & (1u << l))) continue;
+            int anc = l == 0 ? 0 : l == fine_level ? bn->unit : df__boundaries_ancestor(b, fine_level, bn->unit, l);
+            bin *d = bin_get(&derived, anc, bn->date, bn->op, l);
+            if (!d) return free(derived.slots), -1;
+            d->individuals += bn->individuals;
+        }
+    }
+    for (size_t i = 0; i < j->bins.cap; i++) {
+        const bin *bn = &j->bins.slots[i];
+        if (!bn->used || bn->level < 0 || bn->level >= finest || bn->level > fine_level) continue;
+        df_level_check *c = check_get(j, &cap, bn->level, bn->op, bn->date);
+        if (!c) return free(derived.slots), -1;
+        c->rows += bn->rows;
+        c->in_period = date_counts(bn->date, bn->op, j->kind, j->balance.from, j->balance.as_of, snap);
+        bin *d = bn->unit >= 0 ? bin_get(&derived, bn->unit, bn->date, bn->op, bn->level) : NULL;
+        if (bn->unit >= 0 && !d) return free(derived.slots), -1;
+        check_unit(c, bn->individuals, d ? d->individuals : 0);
+        if (d) d->used = 2; /* compared */
+    }
+    for (size_t i = 0; i < derived.cap; i++) { /* units the coarser rows leave out */
+        const bin *d = &derived.slots[i];
+        if (d->used != 1) continue;
+        df_level_check *c = check_get(j, &cap, d->level, d->op, d->date);
+        if (!c) return free(derived.slots), -1;
+        c->in_period = date_counts(d->date, d->op, j->kind, j->balance.from, j->balance.as_of, snap);
+        check_unit(c, 0, d->individuals);
+    }
+    free(derived.slots);
+    qsort(j->checks, (size_t)j->nchecks, sizeof *j->checks, cmp_check);
+
+    /* said once per level, and every disagreement counted */
+    for (int l = 0; l < finest; l++) {
+        if (!(coarser & (1u << l))) continue;
+        long agree = 0, all = 0, rows = 0;
+        for (int i = 0; i < j->nchecks; i++) {
+            const df_level_check *c = &j->checks[i];
+            if (c->level != l) continue;
+            all++, rows += c->rows, agree += c->differing == 0;
+            if (c->differing && c->in_period) {
+                char d[11], a[32], bb[32];
+                df_date_format(c->date, d);
+                df__log(ctx, DF_LOG_WARN,
+                        "%s: %s%s%s %s: the admin-%d rows (%s) differ from the admin-%d rows added up (%s) in %d of "
+                        "%d units, by up to %lld",
+                        path, c->operation[0] ? "\"" : "", c->operation, c->operation[0] ? "\"" : "", d, l,
+                        df__thousands(c->stated, a), finest, df__thousands(c->derived, bb), c->differing, c->units,
+                        (long long)c->largest);
+            }
+        }
+        df__log(
+            ctx, agree == all ? DF_LOG_INFO : DF_LOG_WARN,
+            "%s: %ld rows of admin level %d are a check of the admin-%d rows, not counted: they agree on %ld of %ld "
+            "(operation, date)",
+            path, rows, l, finest, agree, all);
+    }
+    for (int l = fine_level + 1; l < finest; l++)
+        if (coarser & (1u << l))
+            df__log(ctx, DF_LOG_INFO, "%s: the rows of admin level %d are not checked (a join at admin %d)", path, l,
+                    j->level);
+    return 0;
+}
+
+/* Repeated keys that reach the figures: rival snapshots (refused unless
+ * kept or dropped on purpose) and two assessment types of one place and
+ * date (refused unless added on purpose). */
+static df_status judge_repeats(df_ctx *ctx, const df_join *j, const join_state *js, const df_record_opts *ro,
+                               const int32_t *snap)
+{
+    const df_balance *bal = &j->balance;
+    char list[600];
+    size_t used = 0;
+    long counted = 0;
+    for (long i = 0; i < js->rival_list.n; i++) {
+        const repeat *r = &js->rival_list.items[i];
+        if (!date_counts(r->date, r->op, j->kind, bal->from, bal->as_of, snap)) continue;
+        if (counted++ < 6 && used < sizeof list) {
+            char d[11];
+            df_date_format(r->date, d);
+            used += (size_t)snprintf(list + used, sizeof list - used, "%sline %ld repeats line %ld (%s%s%s)",
+                                     counted > 1 ? "; " : "", r->line, r->first, j->ops[r->op].name,
+                                     j->ops[r->op].name[0] ? " " : "", d);
+        }
+    }
+    if (counted && (ro->duplicates == DF_DUPLICATES_DEFAULT || ro->duplicates == DF_DUPLICATES_REFUSE))
+        return df__error(ctx, DF_EINVAL,
+                         "%s: %ld rows give a second snapshot of a place already given for the same operation, date, "
+                         "split and assessment type: %s%s. Refused: which one is right cannot be known "
+                         "(--duplicates drop keeps the first row, keep adds them; job: [records] duplicates)",
+                         ro->path, counted, list, counted > 6 ? "; ..." : "");
+    if (js->rival_list.n)
+        df__log(ctx, DF_LOG_WARN, "%s: %ld rows repeat the snapshot of a place (%ld on the dates counted): %s",
+                ro->path, js->rival_list.n, counted,
+                ro->duplicates == DF_DUPLICATES_DROP ? "the first row kept (--duplicates drop)"
+                                                     : "added (--duplicates keep)");
+
+    used = 0, counted = 0;
+    int32_t dates[8];
+    int ndates = 0;
+    for (long i = 0; i < js->assessment_list.n; i++) {
+        const repeat *r = &js->assessment_list.items[i];
+        if (!date_counts(r->date, r->op, j->kind, bal->from, bal->as_of, snap)) continue;
+        counted++;
+        int k = 0;
+        while (k < ndates && dates[k] != r->date) k++;
+        if (k < ndates || ndates == 8) continue;
+        dates[ndates++] = r->date;
+        char d[11];
+        df_date_format(r->date, d);
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (line %ld %s, line %ld %s)",
+                                     ndates > 1 ? "; " : "", d, r->first, r->a, r->line, r->b);
+    }
+    if (counted && !ro->add_assessments)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: %ld rows give a place and date a second assessment type, which may count the same "
+                         "people: %s%s. Choose one with --where assessment=TYPE (job: [records] where = "
+                         "assessment=TYPE), or add them on purpose with --assessments add (as DTM's own totals do)",
+                         ro->path, counted, list, ndates == 8 ? "; ..." : "");
+    if (counted)
+        df__log(ctx, DF_LOG_INFO,
+                "%s: %ld rows of a second assessment type of a place and date added (--assessments add)", ro->path,
+                counted);
+    return DF_OK;
+}
+
+/* Say which date of which operation the figures come from; and, for a
+ * table of no stated kind read as increments whose units repeat on several
+ * dates, both readings' totals. */
+static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const df_record_opts *ro, const int32_t *snap)
+{
+    const df_balance *bal = &j->balance;
+    if (j->kind == DF_SNAPSHOTS) {
+        for (int i = 0; i < j->nops; i++) {
+            char d[11], n[32];
+            df_date_format(j->ops[i].snapshot, d);
+            df__log(ctx, DF_LOG_INFO, "%s: %s%s%ssnapshot of %s: %lld individuals in %ld rows", ro->path,
+                    j->ops[i].name[0] ? "\"" : "", j->ops[i].name, j->ops[i].name[0] ? "\" " : "",
+                    d[0] ? d : "(none on or before as-of)", (long long)j->ops[i].individuals, j->ops[i].rows);
+            (void)n;
+        }
+        return;
+    }
+    if (ro->kind != DF_KIND_AUTO) return;
+    /* does some unit have rows on two dates? */
+    int32_t *first = malloc(((size_t)j->nunits + 1) * sizeof *first);
+    if (!first) return;
+    for (int u = 0; u < j->nunits; u++) first[u] = DF_NO_DATE;
+    int repeated = -1;
+    int64_t as_snapshots = 0;
+    for (size_t i = 0; i < js->bins.cap; i++) {
+        const bin *bn = &js->bins.slots[i];
+        if (!bn->used || bn->unit < 0 || bn->date == DF_NO_DATE || !counted_level(bn, j->rows_level) ||
+            unit_level(bn, j->level) != j->level)
+            continue;
+        if (first[bn->unit] == DF_NO_DATE)
+            first[bn->unit] = bn->date;
+        else if (first[bn->unit] != bn->date && repeated < 0)
+            repeated = bn->unit;
+        if (bn->date == snap[bn->op]) as_snapshots += bn->displaced;
+    }
+    free(first);
+    if (repeated < 0) return;
+    int64_t as_increments = 0;
+    for (int u = 0; u < j->nunits; u++) as_increments += j->figures[u].displaced;
+    char a[32], b[32], d[11];
+    df_date_format(bal->as_of, d);
+    df__log(ctx, DF_LOG_WARN,
+            "%s: no kind given, and units have rows on several dates (%s, for one): read as increments (rows "
+            "added up), %s displaced; read as snapshots (the latest date on or before %s), it would be %s. Say "
+            "--increments or --snapshots (job: [records] kind)",
+            ro->path, df_boundaries_unit(js->b, j->level, repeated)->name, df__thousands(as_increments, a), d,
+            df__thousands(as_snapshots, b));
 }
 
 df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
                       df_join **out)
 {
+    DF__GDAL_SCOPE(ctx);
     df_status st = DF_OK;
     char tmp[4096];
     join_state states[JOIN_MAX_THREADS], *js = &states[0];
@@ -362,6 +815,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         states[k].household_size = ropts->household_size > 0 ? ropts->household_size : 6;
         states[k].ctx = k == 0 ? ctx : NULL, states[k].records_path = ropts->path;
         states[k].min_date = states[k].max_date = DF_NO_DATE;
+        states[k].read = j ? &j->balance.read : NULL, states[k].ropts = ropts;
         users[k] = &states[k];
     }
     for (int k = 0; k < JOIN_MAX_THREADS; k++)
@@ -394,7 +848,10 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
 
     /* all cores, unless a decision log must keep the input order */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = js->log || cores < 2 ? 1 : cores > JOIN_MAX_THREADS ? JOIN_MAX_THREADS : (int)cores, used = 1;
+    int nthreads = js->log || cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
+                   : cores > JOIN_MAX_THREADS                                      ? JOIN_MAX_THREADS
+                                                                                   : (int)cores,
+        used = 1;
     if (nthreads > 1)
         st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
     else
@@ -421,29 +878,59 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }
-    if (j->ndecisions) qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision);
+    decisions_sort(j);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
 
-    /* The period: defaults from the data. Snapshots: the latest snapshot
-     * date on or before as_of, alone. */
+    /* The operations, and the finest level the rows state */
+    if (!(j->ops = calloc((size_t)js->nops + 1, sizeof *j->ops)) || !(j->snaps = calloc((size_t)js->nops + 1, 4))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    j->nops = js->nops;
+    for (int i = 0; i < js->nops; i++) j->ops[i].name = js->ops[i], js->ops[i] = NULL;
+    j->rows_level = -1;
+    for (size_t i = 0; i < js->bins.cap; i++)
+        if (js->bins.slots[i].used && js->bins.slots[i].level > j->rows_level) j->rows_level = js->bins.slots[i].level;
+    int finest = j->rows_level;
+
+    /* The period: defaults from the data. Snapshots: per operation, its
+     * latest snapshot on or before as_of; the operations are then added. */
     df_balance *bal = &j->balance;
-    j->kind = ropts->kind;
+    j->kind = bal->read.kind;
     bal->from = jopts->from != DF_NO_DATE ? jopts->from : js->min_date;
     bal->as_of = jopts->as_of != DF_NO_DATE ? jopts->as_of : js->max_date;
     bal->snapshot = DF_NO_DATE;
-    if (ropts->kind == DF_SNAPSHOTS) bal->from = bal->snapshot = latest_snapshot(&js->bins, bal->as_of);
+    int32_t *snap = j->snaps;
+    latest_snapshots(&js->bins, finest, bal->as_of, snap, j->nops);
+    if (j->kind == DF_SNAPSHOTS) {
+        bal->from = DF_NO_DATE;
+        for (int i = 0; i < j->nops; i++) {
+            j->ops[i].snapshot = snap[i];
+            if (snap[i] == DF_NO_DATE) continue;
+            if (bal->snapshot == DF_NO_DATE || snap[i] > bal->snapshot) bal->snapshot = snap[i];
+            if (bal->from == DF_NO_DATE || snap[i] < bal->from) bal->from = snap[i];
+        }
+    }
+    for (int u = 0; u < j->nunits; u++) j->figures[u].snapshot = DF_NO_DATE;
     for (size_t i = 0; i < js->bins.cap; i++) {
         const bin *bn = &js->bins.slots[i];
         if (!bn->used) continue;
-        if (!in_period(bn, ropts->kind, bal->from, bal->as_of)) {
+        if (!counted_level(bn, finest)) {
+            bal->other_level += bn->rows;
+            bal->ind_other_level += bn->individuals;
+            continue;
+        }
+        if (!date_counts(bn->date, bn->op, j->kind, bal->from, bal->as_of, snap)) {
             bal->out_of_period += bn->rows;
             bal->ind_out_of_period += bn->individuals;
             continue;
         }
         bal->returns_unplaced += bn->returns_unplaced;
         bal->ind_returns_unplaced += bn->ind_returns_unplaced;
-        if (bn->unit < 0) {
+        j->ops[bn->op].rows += bn->rows;
+        j->ops[bn->op].individuals += bn->individuals;
+        if (bn->unit < 0 || unit_level(bn, jopts->level) != jopts->level) {
             bal->unmatched += bn->rows;
             bal->ind_unmatched += bn->individuals;
             continue;
@@ -456,11 +943,24 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         f->families += bn->families;
         f->returnees += bn->returnees;
         f->returned += bn->returned;
+        f->assessed |= bn->rows > 0;
+        if (j->kind == DF_SNAPSHOTS && bn->date != DF_NO_DATE && (f->snapshot == DF_NO_DATE || bn->date > f->snapshot))
+            f->snapshot = bn->date;
         for (int k = 0; k < 3; k++) j->support[bn->unit][k] += bn->support[k];
     }
     for (int u = 0; u < j->nunits; u++)
         j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
+    /* rival snapshots dropped on purpose: filtered, like the exact duplicates */
+    bal->filtered = bal->read.filtered + bal->read.dropped + js->dropped;
+    bal->read.valid -= js->dropped;
+    bal->read.individuals_valid -= js->ind_dropped;
+    if ((st = judge_repeats(ctx, j, js, ropts, snap)) != DF_OK) goto done;
+    say_kind(ctx, j, js, ropts, snap);
     j->bins = js->bins, js->bins = (bin_table){0}; /* the join's now */
+    if (level_checks(j, b, snap, ctx, ropts->path) != 0) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
 
     if (js->log) {
         FILE *f = js->log;
@@ -479,6 +979,9 @@ done:
     for (int k = 0; k < JOIN_MAX_THREADS; k++) {
         free(states[k].bins.slots);
         df__name_cache_free(states[k].names);
+        for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
+        free(states[k].rivals.slots), free(states[k].assessments.slots);
+        free(states[k].rival_list.items), free(states[k].assessment_list.items);
     }
     if (st != DF_OK) {
         df_join_free(j);
@@ -500,6 +1003,10 @@ void df_join_free(df_join *j)
     free(j->support);
     free(j->withheld);
     free(j->bins.slots);
+    for (int i = 0; i < j->nops; i++) free((char *)j->ops[i].name);
+    free(j->ops);
+    free(j->snaps);
+    free(j->checks);
     free(j);
 }
 
@@ -526,15 +1033,35 @@ int df__join_withheld(const df_join *j, int i) { return i >= 0 && i < j->nunits 
 df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snapshot)
 {
     df_figures t = {0};
-    int32_t from = j->balance.from;
+    int32_t from = j->balance.from, *snap = calloc((size_t)j->nops + 1, sizeof *snap);
     *snapshot = DF_NO_DATE;
-    if (j->kind == DF_SNAPSHOTS) from = *snapshot = latest_snapshot(&j->bins, as_of);
+    if (!snap) return t;
+    latest_snapshots(&j->bins, j->rows_level, as_of, snap, j->nops);
+    for (int i = 0; i < j->nops && j->kind == DF_SNAPSHOTS; i++)
+        if (snap[i] != DF_NO_DATE && (*snapshot == DF_NO_DATE || snap[i] > *snapshot)) *snapshot = snap[i];
     for (size_t i = 0; i < j->bins.cap; i++) {
         const bin *bn = &j->bins.slots[i];
-        if (!bn->used || bn->unit < 0 || !in_period(bn, j->kind, from, as_of)) continue;
+        if (!bn->used || bn->unit < 0 || !counted_level(bn, j->rows_level) || unit_level(bn, j->level) != j->level ||
+            !date_counts(bn->date, bn->op, j->kind, from, as_of, snap))
+            continue;
         t.records += bn->rows, t.displaced += bn->displaced, t.families += bn->families;
         t.returnees += bn->returnees, t.returned += bn->returned;
     }
+    free(snap);
     t.still_displaced = t.displaced - t.returned;
+    t.snapshot = *snapshot;
     return t;
 }
+
+df_table_kind df_join_kind(const df_join *j) { return j->kind; }
+int df_join_operation_count(const df_join *j) { return j->nops; }
+const df_operation_figure *df_join_operation(const df_join *j, int i)
+{
+    return i >= 0 && i < j->nops ? &j->ops[i] : NULL;
+}
+int df_join_level_check_count(const df_join *j) { return j->nchecks; }
+const df_level_check *df_join_level_check(const df_join *j, int i)
+{
+    return i >= 0 && i < j->nchecks ? &j->checks[i] : NULL;
+}
+int df_join_rows_level(const df_join *j) { return j->rows_level; }

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +46,13 @@ static void put_str(json_object *o, const char *key, const char *v)
 static void put_int(json_object *o, const char *key, int64_t v)
 {
     json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+/* A number; null when it is not finite (JSON has no NaN or Infinity, and
+ * json-c would write them bare, making the file invalid). */
+static void put_num(json_object *o, const char *key, double v)
+{
+    json_object_object_add(o, key, isfinite(v) ? json_object_new_double(v) : NULL);
 }
 
 static void put_date(json_object *o, const char *key, int32_t day)
@@ -219,13 +227,16 @@ static json_object *balance(const df_join *j)
     put_int(o, "matched", b->matched);
     put_int(o, "unmatched", b->unmatched);
     put_int(o, "out_of_period", b->out_of_period);
+    put_int(o, "other_level", b->other_level);
+    put_int(o, "filtered", b->filtered);
     put_int(o, "rejected", b->read.rejected);
     for (int k = 0; k < DF_REJECT_COUNT; k++)
         if (b->read.rejected_by[k]) put_int(why, df_reject_name((df_reject_reason)k), b->read.rejected_by[k]);
     json_object_object_add(o, "rejected_by", why);
-    json_object_object_add(
-        o, "holds",
-        json_object_new_boolean(b->matched + b->unmatched + b->out_of_period + b->read.rejected == b->read.rows));
+    json_object_object_add(o, "holds",
+                           json_object_new_boolean(b->matched + b->unmatched + b->out_of_period + b->other_level +
+                                                       b->filtered + b->read.rejected ==
+                                                   b->read.rows));
     put_int(o, "individuals_matched", b->ind_matched);
     put_int(o, "individuals_unmatched", b->ind_unmatched);
     put_int(o, "individuals_out_of_period", b->ind_out_of_period);
@@ -276,12 +287,12 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         put_str(o, "file", r->density_file);
         put_str(o, "crs", in->crs);
         put_str(o, "kernel", df_kernel_name(in->kernel));
-        json_object_object_add(o, "radius_m", json_object_new_double(in->radius));
-        json_object_object_add(o, "pixel_m", json_object_new_double(in->geotransform[1]));
+        put_num(o, "radius_m", in->radius);
+        put_num(o, "pixel_m", in->geotransform[1]);
         put_int(o, "points", in->points);
-        json_object_object_add(o, "total_weight", json_object_new_double(in->total_weight));
-        json_object_object_add(o, "edge_loss", json_object_new_double(in->edge_loss));
-        json_object_object_add(o, "mask_loss", json_object_new_double(in->mask_loss));
+        put_num(o, "total_weight", in->total_weight);
+        put_num(o, "edge_loss", in->edge_loss);
+        put_num(o, "mask_loss", in->mask_loss);
         json_object_object_add(m, "density", o);
     }
     if (r->publish) { /* counts only */

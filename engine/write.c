@@ -31,7 +31,10 @@
     XX(area_km2, OFTReal, "#indicator+area_km2")                                                                       \
     XX(displaced_per_km2, OFTReal, "#indicator+idps_per_km2")                                                          \
     XX(period_from, OFTDate, "#date+start")                                                                            \
-    XX(as_of, OFTDate, "#date+end")
+    XX(as_of, OFTDate, "#date+end")                                                                                    \
+    XX(assessed, OFTInteger, "#status+assessed")                                                                       \
+    XX(snapshot, OFTDate, "#date+reported")                                                                            \
+    XX(snapshot_of, OFTString, "#meta+operation")
 
 enum {
 #define XX_ENUM(name, type, hxl) COL_##name,
@@ -62,15 +65,32 @@ static const char *format_for(const char *path, const char *format)
 
 static double per_km2(int64_t n, double area) { return area > 0 ? (double)n / area : 0; }
 
+/* Which date of which operation the figures of a snapshot join come from:
+ * "Armed Clashes in Sudan 2024-04-17; Darfur conflict 2022-03-30" ("" for
+ * increments). */
+static void snapshot_of(const df_join *j, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; df_join_kind(j) == DF_SNAPSHOTS && i < df_join_operation_count(j) && n < cap; i++) {
+        const df_operation_figure *op = df_join_operation(j, i);
+        char d[11];
+        if (op->snapshot == DF_NO_DATE) continue;
+        df_date_format(op->snapshot, d);
+        n += (size_t)snprintf(out + n, cap - n, "%s%s%s%s", n ? "; " : "", op->name, op->name[0] ? " " : "", d);
+    }
+}
+
 /* ---- CSV, by hand: the HXL row and exact integers are ours to control ------- */
 
 static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *tmp, const char *path)
 {
     int level = df_join_level(j);
     const df_balance *bal = df_join_balance(j);
-    char from[11], as_of[11];
+    char from[11], as_of[11], ops[512], snap[11];
     df_date_format(bal->from, from);
     df_date_format(bal->as_of, as_of);
+    snapshot_of(j, ops, sizeof ops);
     FILE *f = fopen(tmp, "w");
     if (!f) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
     for (int c = 0; c < COL_COUNT; c++) fprintf(f, "%s%s", c ? "," : "", columns[c].name);
@@ -90,12 +110,17 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
         fputc(',', f);
         df__csv_put(f, p ? p->pcode : "");
         if (df__join_withheld(j, i)) /* publish mode: the figures are left empty */
-            fprintf(f, ",,,,,,,%.3f,,%s,%s\n", u->area_km2, from, as_of);
+            fprintf(f, ",,,,,,,%.3f,,%s,%s", u->area_km2, from, as_of);
         else
-            fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%ld,%.3f,%.3f,%s,%s\n", (long long)fg->displaced,
+            fprintf(f, ",%lld,%lld,%lld,%lld,%lld,%ld,%.3f,%.3f,%s,%s", (long long)fg->displaced,
                     (long long)fg->returned, (long long)fg->still_displaced, (long long)fg->returnees,
                     (long long)fg->families, fg->records, u->area_km2, per_km2(fg->displaced, u->area_km2), from,
                     as_of);
+        df_date_format(fg->snapshot, snap);
+        if (df__join_withheld(j, i)) /* whether anyone is there is withheld too */
+            fputs(",,,\n", f);
+        else
+            fprintf(f, ",%d,%s,", fg->assessed, snap), df__csv_put(f, fg->assessed ? ops : ""), fputc('\n', f);
     }
     return df__commit_file(ctx, f, tmp, path);
 }
@@ -144,6 +169,8 @@ df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundarie
     df_status st = DF_OK;
     int level = df_join_level(j);
     const df_balance *bal = df_join_balance(j);
+    char ops[512];
+    snapshot_of(j, ops, sizeof ops);
     OGRSpatialReferenceH srs = df__wgs84();
     OGRLayerH layer = GDALDatasetCreateLayer(ds, layer_name, srs, wkbMultiPolygon, lco);
     OSRDestroySpatialReference(srs);
@@ -180,6 +207,11 @@ df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundarie
                 if (c != COL_area_km2) OGR_F_SetFieldNull(feat, c);
         df__set_date_field(feat, COL_period_from, bal->from);
         df__set_date_field(feat, COL_as_of, bal->as_of);
+        if (!df__join_withheld(j, i)) { /* whether anyone is there is withheld too */
+            OGR_F_SetFieldInteger(feat, COL_assessed, fg->assessed);
+            df__set_date_field(feat, COL_snapshot, fg->snapshot);
+            if (fg->assessed && ops[0]) OGR_F_SetFieldString(feat, COL_snapshot_of, ops);
+        }
 
         const GEOSGeometry *g = df__boundaries_geometry(b, level, i);
         if (g) {
@@ -209,24 +241,21 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
     const df_balance *bal = df_join_balance(j);
     char layer_name[32];
     snprintf(layer_name, sizeof layer_name, "adm%d_join", level);
-    GDALDriverH drv = GDALGetDriverByName(driver_name);
-    if (!drv) return df__error(ctx, DF_EGDAL, "GDAL has no %s driver", driver_name);
-
     /* no wall-clock time in the file: same inputs, same bytes */
     char stamp[32];
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
-    strcat(stamp, "T00:00:00Z");
+    strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
 
-    GDALDatasetH ds = GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL);
+    /* a GeoPackage's other layers are kept: only ours is replaced */
+    GDALDatasetH ds = df__create_vector(ctx, driver_name, tmp, path, (const char *const[]){layer_name, NULL});
     char **lco = NULL;
     if (strcmp(driver_name, "GeoJSON") == 0) {
         lco = CSLSetNameValue(lco, "RFC7946", "YES");
         lco = CSLSetNameValue(lco, "WRITE_NAME", "NO");
     }
     for (char **p = co; p && *p; p++) lco = CSLAddString(lco, *p);
-    st = ds ? df__join_write_layer(ctx, j, b, ds, layer_name, lco, path)
-            : df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+    st = ds ? df__join_write_layer(ctx, j, b, ds, layer_name, lco, path) : ctx->status;
     CSLDestroy(lco);
     st = df__commit_dataset(ctx, ds, tmp, path, st);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
@@ -236,6 +265,7 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
 df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path, const char *format,
                         char **creation_options)
 {
+    DF__GDAL_SCOPE(ctx);
     char tmp[4096];
     df_status st;
     const char *fmt = format_for(path, format);

@@ -25,6 +25,7 @@
 #ifndef DISPFLOW_H
 #define DISPFLOW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -114,10 +115,19 @@ void df_date_format(int32_t days, char out[11]);
 
 typedef enum { DF_DISPLACED = 0, DF_RETURNED = 1 } df_movement;
 
+/* Rows seen twice: exact duplicates (every field equal) and, in snapshot
+ * tables, two rows of one (operation, place, date, split, assessment).
+ * DEFAULT: increments warn and keep, snapshots refuse (DF_EINVAL). */
+typedef enum { DF_DUPLICATES_DEFAULT, DF_DUPLICATES_KEEP, DF_DUPLICATES_DROP, DF_DUPLICATES_REFUSE } df_duplicates;
+
 /* Increment tables count people who moved on a date and are summed;
  * snapshot tables count people present at a date and are never summed
- * across dates (a figure is that of the latest snapshot). */
-typedef enum { DF_INCREMENTS = 0, DF_SNAPSHOTS = 1 } df_table_kind;
+ * across dates (a figure is that of the latest snapshot). DF_KIND_AUTO (the
+ * default): a DTM API table (numPresentIdpInd, #affected+idps, or a
+ * reportingDate with a roundNumber) is read as snapshots, any other as
+ * increments, and the join warns when its units repeat on several dates
+ * (docs/join.md). */
+typedef enum { DF_INCREMENTS = 0, DF_SNAPSHOTS = 1, DF_KIND_AUTO = 2 } df_table_kind;
 
 /* A place as the record states it: P-codes and names by admin level
  * (index 1..3; index 0 unused). NULL where the record says nothing. */
@@ -141,6 +151,11 @@ typedef struct {
     int64_t families;        /* -1 when absent */
     int64_t individuals;     /* individuals, or families x household size */
     int individuals_derived; /* 1 when individuals came from families */
+    const char *operation;   /* the DTM operation (series) of the row; NULL when the table has none */
+    const char *assessment;  /* the assessment type (DTM: BA baseline, SA site); NULL when none */
+    const char *split;       /* the split of a unit's figure (DTM v3: displacement reason); NULL when none */
+    int level;               /* the row's admin level: the level column, else the finest place stated (0:
+                                national); -1 when the row states no admin place (points only) */
 } df_record;
 
 /* The fields a column can be mapped to; names as used by --map. */
@@ -166,7 +181,12 @@ typedef struct {
     XX(ORIGIN_ADM3, "origin_adm3")                                                                                     \
     XX(DISPLACEMENT_ADM1, "displacement_adm1")                                                                         \
     XX(DISPLACEMENT_ADM2, "displacement_adm2")                                                                         \
-    XX(DISPLACEMENT_ADM2_PCODE, "displacement_adm2_pcode")
+    XX(DISPLACEMENT_ADM2_PCODE, "displacement_adm2_pcode")                                                             \
+    XX(OPERATION, "operation")                                                                                         \
+    XX(ASSESSMENT, "assessment")                                                                                       \
+    XX(SPLIT, "split")                                                                                                 \
+    XX(LEVEL, "level")                                                                                                 \
+    XX(ROUND, "round")
 
 typedef enum {
 #define DF_XX_FIELD(name, key) DF_FIELD_##name,
@@ -188,8 +208,18 @@ typedef struct {
      * row or by DTM header names. */
     const char *map;
     double household_size;      /* individuals per family when absent (6) */
-    df_table_kind kind;         /* DF_INCREMENTS by default */
+    df_table_kind kind;         /* DF_KIND_AUTO by default */
     df_movement default_status; /* for tables without a status column */
+    /* The operations counted (NULL-terminated, borrowed; NULL: none
+     * chosen). A table with several operations and none chosen is refused
+     * (DF_EINVAL, listing them); "all" adds them on purpose. */
+    const char *const *operations;
+    /* Row filters "COLUMN=VALUE[,VALUE...]" (NULL-terminated, borrowed): a
+     * row is read when, for every filter, its column holds one of the values
+     * (case-insensitive). Other rows are counted as filtered. */
+    const char *const *where;
+    df_duplicates duplicates; /* rows seen twice (docs/records.md) */
+    int add_assessments;      /* two assessment types of one place and date are added on purpose */
 } df_record_opts;
 
 void df_record_opts_init(df_record_opts *opts);
@@ -204,7 +234,8 @@ void df_record_opts_init(df_record_opts *opts);
     XX(NULL_ISLAND, "null-island")                                                                                     \
     XX(BAD_STATUS, "bad-status")                                                                                       \
     XX(RAGGED_ROW, "ragged-row")                                                                                       \
-    XX(BAD_ENCODING, "bad-encoding")
+    XX(BAD_ENCODING, "bad-encoding")                                                                                   \
+    XX(FIELD_TOO_LONG, "field-too-long")
 
 typedef enum {
 #define DF_XX_REJECT(name, key) DF_REJECT_##name,
@@ -228,6 +259,13 @@ typedef int (*df_record_fn)(const df_record *record, void *user);
 /* Called for every rejected row (may be NULL). */
 typedef void (*df_reject_fn)(const df_rejection *rejection, void *user);
 
+/* One operation of a table: its rows (valid, before --operation) and dates. */
+typedef struct {
+    char name[120];
+    long rows;
+    int32_t first, last;
+} df_operation_stat;
+
 /* What a read saw, for the balance. */
 typedef struct {
     long rows;     /* data rows read (header and HXL rows excluded) */
@@ -235,7 +273,16 @@ typedef struct {
     long rejected; /* rows rejected; rows == valid + rejected */
     long rejected_by[DF_REJECT_COUNT];
     int64_t individuals_valid; /* total individuals of the valid rows */
+    long excel_dates;          /* bad dates that look like Excel serial day numbers (42675) */
     char columns[512];         /* how columns were found, for the log */
+    long filtered;             /* rows left out by operations or where (not in valid) */
+    long dropped;              /* exact duplicates dropped (DF_DUPLICATES_DROP; not in valid) */
+    long duplicates;           /* exact duplicate rows seen (kept, dropped or refused) */
+    long duplicate_line[8][2]; /* the first of them: (line, line of the row it repeats) */
+    df_table_kind kind;        /* the kind read (DF_KIND_AUTO resolved) */
+    char kind_why[160];        /* why that kind, in words */
+    int noperations;           /* distinct operations among the rows (at most 32 listed) */
+    df_operation_stat operations[32];
 } df_read_stats;
 
 /* Stream the records of opts->path through on_record (and on_reject).
@@ -243,6 +290,9 @@ typedef struct {
  * file cannot be read, DF_ESCHEMA when no count column can be found. */
 df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
                           void *user, df_read_stats *stats);
+/* The kind of opts' table as a read would take it (DF_KIND_AUTO resolved
+ * from the header alone; why: the reason in words, may be NULL). */
+df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Boundaries                                                                */
@@ -342,6 +392,11 @@ typedef struct {
     int64_t returnees;       /* came home into the unit */
     int64_t families;        /* families of the displaced (where known) */
     long records;            /* records located in the unit, in the period */
+    /* Snapshots: the latest snapshot date the figures come from (of the
+     * operations added, the latest), DF_NO_DATE when no counted snapshot
+     * has the unit: it was not assessed, which is not 0. */
+    int32_t snapshot;
+    int assessed; /* a record of the period is located in the unit */
 } df_figures;
 
 /* The balance: every input row is in exactly one bucket. */
@@ -360,8 +415,36 @@ typedef struct {
     long returns_unplaced; /* returns whose district of displacement is unknown */
     int64_t ind_returns_unplaced;
     int32_t from, as_of; /* the period actually used */
-    int32_t snapshot;    /* DF_SNAPSHOTS: the snapshot date used */
+    int32_t snapshot;    /* DF_SNAPSHOTS: the snapshot date used (the latest of the operations') */
+    long filtered;       /* rows left out by operation, where or dropped duplicates (read.filtered + read.dropped) */
+    long other_level;    /* rows of a coarser level than the table's finest: a check, not counted */
+    int64_t ind_other_level;
+    /* matched + unmatched + out_of_period + other_level + filtered + read.rejected = read.rows;
+     * ind_matched + ind_unmatched + ind_out_of_period + ind_other_level = read.individuals_valid */
 } df_balance;
+
+/* An operation counted by a snapshot join: the snapshot date it gives
+ * (DF_NO_DATE: none on or before as-of), its rows and individuals counted. */
+typedef struct {
+    const char *name; /* "" for a table without operations */
+    int32_t snapshot;
+    long rows;
+    int64_t individuals;
+} df_operation_figure;
+
+/* A table with rows of several admin levels counts its finest level; each
+ * coarser (level, operation, date) is compared with the finest rows added
+ * up to it. */
+typedef struct {
+    int level;             /* of the coarser rows (0: national) */
+    const char *operation; /* "" when none */
+    int32_t date;
+    long rows;               /* coarser rows */
+    int64_t stated, derived; /* their individuals; the finest rows' individuals in the same units */
+    int units, differing;    /* units compared; of them, differing */
+    int64_t largest;         /* the largest difference of a unit (absolute) */
+    int in_period;           /* the date is counted (the snapshot of its operation, or in the period) */
+} df_level_check;
 
 /* Read records, match each to a unit at opts->level, aggregate. */
 df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
@@ -372,6 +455,17 @@ const df_balance *df_join_balance(const df_join *j);
 int df_join_level(const df_join *j);
 /* Figures of unit i (as in df_boundaries_unit(b, level, i)). Borrowed. */
 const df_figures *df_join_figures(const df_join *j, int i);
+
+/* The kind the join read the table as (DF_KIND_AUTO resolved). */
+df_table_kind df_join_kind(const df_join *j);
+/* The operations of the table (one, named "", when it has none). Borrowed. */
+int df_join_operation_count(const df_join *j);
+const df_operation_figure *df_join_operation(const df_join *j, int i);
+/* The level checks, sorted by level, operation and date. Borrowed. */
+int df_join_level_check_count(const df_join *j);
+const df_level_check *df_join_level_check(const df_join *j, int i);
+/* The finest admin level of the table's rows (-1: no admin place stated). */
+int df_join_rows_level(const df_join *j);
 
 /* How one distinct stated name (with its parent) was reconciled, and how
  * many rows stated it. Strings borrowed from the join. */
@@ -544,9 +638,24 @@ typedef struct {
     int status;          /* -1 all (default), DF_DISPLACED or DF_RETURNED only */
     int32_t from, as_of; /* dates counted, inclusive; DF_NO_DATE = open */
     int threads;         /* 0 = all cores */
+    int small_radius;    /* 1: accept a radius below the pixel size (refused by default) */
+    double max_pixels;   /* refuse larger grids; DF_DENSITY_MAX_PIXELS by default */
 } df_density_opts;
 
+/* Limits that bound a density's time and memory (docs/density.md):
+ * the radius is at most DF_DENSITY_MAX_RATIO pixels (a disc of at most
+ * π 10⁶ pixels a point); the grid at most max_pixels pixels (12 bytes
+ * each while it is made); the radius at least the pixel size unless
+ * small_radius, and at least DF_DENSITY_MIN_RADIUS units even then. */
+#define DF_DENSITY_MAX_RATIO  1000
+#define DF_DENSITY_MAX_PIXELS 50000000.0
+#define DF_DENSITY_MIN_RADIUS 0.001
+
 void df_density_opts_init(df_density_opts *opts);
+/* Check the options before any work: pixel, radius (finite, within the
+ * limits above), kernel, and with has_extent the extent and its grid size.
+ * DF_EINVAL with a message naming the option and the limit. */
+df_status df_density_opts_check(df_ctx *ctx, const df_density_opts *opts);
 
 typedef struct df_density df_density;
 
@@ -653,6 +762,22 @@ df_status df_job_run(df_ctx *ctx, const df_job *job);
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */
 /* ------------------------------------------------------------------------ */
+
+/* Every writer of the library writes atomically (a temporary file beside
+ * the target, renamed when complete), follows a symbolic link to its file
+ * (and says so in the log), keeps the mode of the file it replaces, and
+ * refuses a target that exists and is not a regular file (a device, a FIFO,
+ * a socket, a folder).
+ *
+ * Call this before any work: it refuses outputs that would destroy a file
+ * the user owns, an output that is one of the inputs or another output
+ * (the same device and inode, or the same resolved path when it does not
+ * exist yet; a .shp input counts with its .shx, .dbf, .prj and .cpg), and
+ * an output that is not a regular file. NULL, "" and "-" entries are
+ * skipped. DF_EINVAL (or DF_EIO for a device, FIFO, socket or folder),
+ * the message naming both paths. */
+df_status df_outputs_check(df_ctx *ctx, const char *const *inputs, int ninputs, const char *const *outputs,
+                           int noutputs);
 
 /* Write one feature per unit (geometry + figures) to path, atomically
  * (temporary file beside it, renamed when complete). format: "GeoJSON"

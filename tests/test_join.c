@@ -43,8 +43,11 @@ static int find_unit(const df_boundaries *b, int level, const char *pcode)
 static void check_balance(const df_join *j)
 {
     const df_balance *bal = df_join_balance(j);
-    EXPECT_INT(bal->matched + bal->unmatched + bal->out_of_period + bal->read.rejected, bal->read.rows);
-    EXPECT_INT(bal->ind_matched + bal->ind_unmatched + bal->ind_out_of_period, bal->read.individuals_valid);
+    EXPECT_INT(bal->matched + bal->unmatched + bal->out_of_period + bal->other_level + bal->filtered +
+                   bal->read.rejected,
+               bal->read.rows);
+    EXPECT_INT(bal->ind_matched + bal->ind_unmatched + bal->ind_out_of_period + bal->ind_other_level,
+               bal->read.individuals_valid);
 }
 
 /* ---- the decision log, read back -------------------------------------------- */
