@@ -1049,9 +1049,10 @@ void df__level_words(const df_boundaries *b, int level, int plural, int capital,
 {
     const char *label = df__boundaries_label(b, level);
     size_t n = strlen(label);
+    int neutral = !strncasecmp(label, "admin ", 6); /* "admin 2" is a level, "admin 2 unit" a unit of it */
     if (!plural)
-        snprintf(out, cap, "%s", label);
-    else if (!strncasecmp(label, "admin ", 6) || !strcasecmp(label, "unit"))
+        snprintf(out, cap, "%s%s", label, neutral ? " unit" : "");
+    else if (neutral || !strcasecmp(label, "unit"))
         snprintf(out, cap, "%s units", label);
     else if (n > 1 && tolower((unsigned char)label[n - 1]) == 'y' &&
              !strchr("aeiou", tolower((unsigned char)label[n - 2])))

@@ -229,6 +229,7 @@ typedef struct {
     int how;              /* DF__HOW_* */
     double score;         /* 1 for exact ways, the similarity for fuzzy */
     int ambiguous;        /* two units fit */
+    int missing;          /* "N/A", "Not available": no name at all (decided once per name, not per row) */
     char candidates[160]; /* unmatched: the closest units with scores */
 } df__name_match;
 
@@ -634,8 +635,9 @@ const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int 
  * else the layer's type field, else the country profile's, else neutral.
  * Borrowed. */
 const char *df__boundaries_label(const df_boundaries *b, int level);
-/* A level's label as words for a report: plural ("governorates",
- * "localities", "admin 2 units") and/or with a capital ("Governorates"). */
+/* A level's label as words for a report: singular ("governorate", "admin
+ * 2 unit") or plural ("governorates", "localities", "admin 2 units"), with
+ * a capital or not ("Governorates"). */
 void df__level_words(const df_boundaries *b, int level, int plural, int capital, char *out, size_t cap);
 /* The country profile of the layer (NULL: none) and the folder of profiles. */
 const df__profile *df__boundaries_profile(const df_boundaries *b);

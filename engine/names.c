@@ -97,6 +97,19 @@ int df__name_missing(const char *s)
     size_t n = 0;
     if (!s) return 1;
     while (*s == ' ' || *s == '\t') s++;
+    switch (*s) { /* most names are known at their first letter: this runs for every row */
+    case '\0':
+    case '-':
+    case '?':
+    case '#':
+    case 'n':
+    case 'N':
+    case 'u':
+    case 'U':
+        break;
+    default:
+        return 0;
+    }
     for (; *s && n + 1 < sizeof low; s++) low[n++] = (char)tolower((unsigned char)*s);
     if (*s) return 0; /* longer than any missing value */
     while (n && (low[n - 1] == ' ' || low[n - 1] == '\t')) n--;

@@ -91,11 +91,22 @@ static int parse_profile(const char *path, df__profile **out, loader *l)
     base = base ? base + 1 : path;
     p->name = trimmed(base, strcspn(base, "."));
     int rc = p->path && p->name ? ini_parse(path, on_profile_key, l) : 0;
-    rc = !p->path || !p->name || l->oom ? -1 : rc < 0 ? -2 : rc > 0 ? rc : l->bad[0] ? -3 : 0;
+    rc = !p->path || !p->name || l->oom || rc == -2 /* inih: no memory */ ? -1
+         : rc < 0                                                         ? -2
+         : rc > 0                                                         ? rc
+         : l->bad[0]                                                      ? -3
+                                                                          : 0;
     if (rc == 0 && p->aliases && p->aliases[0] != '/') { /* relative to the profile */
-        size_t n = strlen(path) + strlen(p->aliases) + 2;
+        size_t n = strlen(path) + strlen(p->aliases) + 2, dir = (size_t)(base - path);
+        const char *rel = p->aliases;
+        while (!strncmp(rel, "../", 3) && dir > 1) { /* "profiles/../aliases.csv" reads "aliases.csv" */
+            size_t up = dir - 1;
+            while (up > 0 && path[up - 1] != '/') up--;
+            if (up == 0 || !strncmp(path + up, "../", 3)) break;
+            dir = up, rel += 3;
+        }
         char *a = malloc(n);
-        if (a) snprintf(a, n, "%.*s%s", (int)(base - path), path, p->aliases);
+        if (a) snprintf(a, n, "%.*s%s", (int)dir, path, rel);
         free(p->aliases);
         p->aliases = a;
         if (!a) rc = -1;
@@ -124,11 +135,10 @@ int df__list_item(const char *list, int k, char *out, size_t cap)
     const char *p = list ? list : "";
     for (int i = 0; *p || i == 0; i++) {
         size_t n = strcspn(p, ",");
-        if (i == k) {
-            char *t = trimmed(p, n);
-            if (!t) return 0;
-            snprintf(out, cap, "%s", t);
-            free(t);
+        if (i == k) { /* trimmed, without allocating: a label must not vanish when memory is short */
+            while (n && (*p == ' ' || *p == '\t')) p++, n--;
+            while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+            snprintf(out, cap, "%.*s", (int)n, p);
             return 1;
         }
         if (!p[n]) break;
@@ -176,33 +186,36 @@ static size_t profile_fit(const df__profile *p, const char *const *pcodes, int n
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The .ini files of dir, sorted (malloc'd list, NULL-terminated). */
-static char **profile_files(const char *dir)
-{
-    DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *e;
-    char **list = NULL;
-    size_t n = 0;
-    while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0 || e->d_name[0] == '.') continue;
-        char **grown = df__realloc_array(list, n + 2, sizeof *list);
-        if (!grown) break;
-        list = grown;
-        size_t cap = strlen(dir) + len + 2;
-        if (!(list[n] = malloc(cap))) break;
-        snprintf(list[n++], cap, "%s/%s", dir, e->d_name);
-        list[n] = NULL;
-    }
-    if (d) closedir(d);
-    if (list) qsort(list, n, sizeof *list, cmp_str);
-    return list;
-}
-
 static void free_list(char **list)
 {
     for (size_t i = 0; list && list[i]; i++) free(list[i]);
     free(list);
+}
+
+/* The .ini files of dir, sorted (malloc'd list, NULL-terminated; an empty
+ * list when there are none). NULL when memory runs out. */
+static char **profile_files(const char *dir)
+{
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    char **list = calloc(1, sizeof *list);
+    size_t n = 0;
+    while (list && d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0 || e->d_name[0] == '.') continue;
+        char **grown = df__realloc_array(list, n + 2, sizeof *list);
+        size_t cap = strlen(dir) + len + 2;
+        if (grown) list = grown, list[n + 1] = NULL;
+        if (!grown || !(list[n] = malloc(cap))) {
+            free_list(list);
+            list = NULL;
+            break;
+        }
+        snprintf(list[n++], cap, "%s/%s", dir, e->d_name);
+    }
+    if (d) closedir(d);
+    if (list) qsort(list, n, sizeof *list, cmp_str);
+    return list;
 }
 
 df_status df__profile_choose(df_ctx *ctx, const char *dir, const char *choice, const char *const *pcodes, int n,
@@ -233,7 +246,7 @@ df_status df__profile_choose(df_ctx *ctx, const char *dir, const char *choice, c
     }
     char **files = profile_files(dir);
     size_t best = 0;
-    df_status st = DF_OK;
+    df_status st = files ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
     for (size_t i = 0; files && files[i] && st == DF_OK; i++) {
         df__profile *p = NULL;
         if ((st = df__profile_load(ctx, files[i], &p)) != DF_OK) break;

@@ -34,12 +34,13 @@ const char *df__how_name(int how)
 
 df__name_match df__reconcile_name(const df_boundaries *b, int level, const char *name, int parent)
 {
-    df__name_match m = {-1, DF__HOW_NONE, 0, 0, ""};
+    df__name_match m = {-1, DF__HOW_NONE, 0, 0, 0, ""};
     char key[256], skel[256];
     int n;
     const df__name_key *e = df__boundaries_names(b, level, &n);
+    if ((m.missing = df__name_missing(name))) return m;
     df__name_normalize(name, key, sizeof key);
-    if (!e || !key[0] || df__name_missing(name)) return m;
+    if (!e || !key[0]) return m;
     df__name_skeleton(key, skel, sizeof skel);
 
     /* 1. the normalised name, among names, other names and aliases */
@@ -175,7 +176,7 @@ static cache_entry *cache_slot(df__name_cache *c, int level, int parent, const c
 const df__name_match *df__name_cache_get(df__name_cache *c, const df_boundaries *b, int level, const char *name,
                                          int parent)
 {
-    static const df__name_match none = {-1, DF__HOW_NONE, 0, 0, ""};
+    static const df__name_match none = {-1, DF__HOW_NONE, 0, 0, 0, ""};
     cache_entry *e = cache_slot(c, level, parent, name);
     if (!e) return c->failed = 1, &none;
     if (!e->name) {
@@ -195,7 +196,7 @@ int df__name_cache_failed(const df__name_cache *c) { return c->failed; }
 void df__name_cache_each(const df__name_cache *c, df__name_visit fn, void *user)
 {
     for (size_t i = 0; i < c->cap; i++)
-        if (c->slots[i].name)
+        if (c->slots[i].name && !c->slots[i].m.missing) /* "N/A" is no name: not in the list of names */
             fn(c->slots[i].level, c->slots[i].name, c->slots[i].parent_name, &c->slots[i].m, c->slots[i].rows, user);
 }
 
@@ -223,10 +224,11 @@ static int match_names(const df_boundaries *b, df__name_cache *cache, const df_p
     *level = 0;
     for (int lv = 1; lv <= finest; lv++) {
         const char *name = pl->name[lv];
-        if (df__name_missing(name) || df_boundaries_count(b, lv) == 0) continue; /* "N/A" names no place */
+        if (!name || df_boundaries_count(b, lv) == 0) continue;
         /* a parent from an unmatched level above does not constrain */
         int within = found >= 0 && *level == lv - 1 ? parent : -1;
         const df__name_match *r = df__name_cache_get(cache, b, lv, name, within);
+        if (r->missing) continue; /* "N/A" names no place: as if no name were stated */
         if (r->unit < 0) {
             char where[200] = "";
             if (within >= 0) snprintf(where, sizeof where, " in %s", df__boundaries_unit(b, lv - 1, within)->name);

@@ -322,8 +322,28 @@ TEST(a_name_of_two_units_is_told_apart_by_its_parent)
     EXPECT_STR(m.unit >= 0 ? df_boundaries_unit(b, 2, m.unit)->pcode : "", "SD12084");
     m = df__reconcile_name(b, 2, "Ar Rahad", kordofan);
     EXPECT_STR(m.unit >= 0 ? df_boundaries_unit(b, 2, m.unit)->pcode : "", "SD13030");
-    /* a missing value is no name */
-    EXPECT_INT(df__reconcile_name(b, 2, "Not available", -1).unit, -1);
+    /* a missing value is no name: a row whose locality is "Not available"
+     * counts in its state, and "Not available" is not listed as an
+     * unmatched name */
+    m = df__reconcile_name(b, 2, "Not available", -1);
+    EXPECT(m.unit == -1 && m.missing);
+    make_tmp();
+    char path[512];
+    snprintf(path, sizeof path, "%s/na.csv", tmp);
+    write_file(path, "date,adm1,adm2,individuals\n2024-01-31,Gedaref,Not available,7\n2024-01-31,Gedaref,N/A,5\n");
+    df_record_opts ro;
+    df_join_opts jo;
+    df_join *j = NULL;
+    df_record_opts_init(&ro);
+    df_join_opts_init(&jo);
+    ro.path = path, jo.level = 1;
+    EXPECT_INT(df_join_run(ctx, b, &ro, &jo, &j), DF_OK);
+    EXPECT_INT(j && gedaref >= 0 ? df_join_figures(j, gedaref)->displaced : -1, 12);
+    for (int i = 0; j && i < df_join_decision_count(j); i++)
+        if (strstr(df_join_decision(j, i)->name, "vailable") || !strcmp(df_join_decision(j, i)->name, "N/A"))
+            HARNESS_FAIL("a missing value listed as a name: %s", df_join_decision(j, i)->name);
+    df_join_free(j);
+    harness_remove_dir(tmp);
     df_boundaries_free(b);
     df_ctx_free(ctx);
 }
@@ -477,6 +497,55 @@ TEST(sudan_bundle_is_country_neutral)
     harness_remove_dir(tmp);
 }
 
+/* issue 11 trap 7: the profile is chosen by the layer's P-codes (Natural
+ * Earth's FIPS IZ01 is Iraq's as COD-AB IQG01 is), named, or none; an
+ * unknown name lists the profiles; a layer's own type field gives its
+ * label. */
+TEST(profile_choice_and_labels_from_the_data)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundary_opts o;
+    df_boundaries *b = NULL;
+    df_boundary_opts_init(&o);
+    o.path = "shapes/iraq_adm1_naturalearth.geojson", o.profiles = "shapes/profiles";
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_OK);
+    const df__profile *p = b ? df__boundaries_profile(b) : NULL;
+    EXPECT_STR(p ? p->country : "", "Iraq");
+    EXPECT_STR(b ? df__boundaries_label(b, 1) : "", "Governorate");
+    /* its aliases came with it: Natural Earth's Ninawa is Nineveh */
+    int ninawa = b ? df__reconcile_name(b, 1, "Nineveh", -1).unit : -1;
+    EXPECT_STR(ninawa >= 0 ? df_boundaries_unit(b, 1, ninawa)->name : "", "Ninawa");
+    df_boundaries_free(b), b = NULL;
+    o.profile = "none";
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_OK);
+    EXPECT(b && !df__boundaries_profile(b));
+    EXPECT_STR(b ? df__boundaries_label(b, 1) : "", "admin 1");
+    EXPECT_INT(b ? df__reconcile_name(b, 1, "Nineveh", -1).unit : 0, -1); /* no aliases without the profile */
+    df_boundaries_free(b), b = NULL;
+    o.profile = "xyz";
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "no country profile xyz") && strstr(df_ctx_errmsg(ctx), "irq, sdn"));
+    make_tmp();
+    char path[512];
+    snprintf(path, sizeof path, "%s/types.geojson", tmp);
+    write_file(path, "{\"type\":\"FeatureCollection\",\"features\":["
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"ZZ01\",\"ADM1_EN\":\"A\","
+                     "\"ADM1_TYPE\":\"Province\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}},"
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"ZZ02\",\"ADM1_EN\":\"B\","
+                     "\"ADM1_TYPE\":\"Province\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[1,0],[2,0],[2,1],[1,0]]]}}]}");
+    o.path = path, o.profile = NULL;
+    EXPECT_INT(df_boundaries_load(ctx, &o, &b), DF_OK);
+    EXPECT_STR(b ? df__boundaries_label(b, 1) : "", "Province");
+    char w[64] = "";
+    if (b) df__level_words(b, 1, 1, 0, w, sizeof w);
+    EXPECT_STR(w, "provinces");
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+    harness_remove_dir(tmp);
+}
+
 /* ---- trap 5: levels the records never reach -------------------------------------- */
 
 /* The individuals of the latest date of the Iraq DTM admin-2 table, added
@@ -558,6 +627,7 @@ int main(void)
     RUN(chad_ten_character_fields_and_french_names);
     RUN(name_field_and_labels_for_every_level);
     RUN(corridor_preset_on_another_country);
+    RUN(profile_choice_and_labels_from_the_data);
     RUN(sudan_bundle_is_country_neutral);
     RUN(unreached_level_gives_no_headline_and_no_map);
     return harness_done();
