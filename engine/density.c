@@ -1193,7 +1193,7 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
         df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
                 d->info.swapped);
     /* snapshot tables are never summed across dates: the latest snapshot */
-    if (ropts->kind == DF_SNAPSHOTS && rs.total > 0) {
+    if (d->info.read.kind == DF_SNAPSHOTS && rs.total > 0) { /* as read: DF_KIND_AUTO resolved */
         rs.snap = 1;
         char day[11];
         df_date_format(rs.last, day);
