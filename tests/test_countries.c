@@ -632,6 +632,40 @@ TEST(where_filters_rows)
     df_ctx_free(ctx);
 }
 
+/* issue 11 trap 1 in a job: [records] operation chooses; the sitrep's key
+ * figure is the national figure of that operation and date; without the
+ * key, the run is refused (exit 2) and the previous bundle is untouched. */
+TEST(sudan_job_with_an_operation)
+{
+    NEED_FILE(SDN_ADM2);
+    NEED_FILE(SDN_MIX);
+    char ini[300], cmd[900], sitrep[400], text[1 << 16];
+    snprintf(ini, sizeof ini, "%s/sdn.ini", tmpdir);
+    for (int pass = 0; pass < 2; pass++) {
+        FILE *f = fopen(ini, "w");
+        char cwd[300];
+        if (!f || !getcwd(cwd, sizeof cwd)) return;
+        fprintf(f,
+                "[job]\ntitle = Sudan\noutput = %s/bundle\nas_of = 2024-04-17\n[records]\npath = %s/%s\n%s"
+                "[boundaries]\nadm2 = %s/%s\nshipped_aliases = no\n[flows]\nenabled = no\n[density]\nenabled = no\n",
+                tmpdir, cwd, SDN_MIX, pass == 0 ? "operation = Armed Clashes in Sudan\nwhere = assessment=BA\n" : "",
+                cwd, SDN_ADM2);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s run -q %s 2>%s/run.txt", dispflow, ini, tmpdir);
+        int rc = system(cmd);
+        EXPECT_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, pass == 0 ? 0 : 2);
+        snprintf(sitrep, sizeof sitrep, "%s/bundle/sitrep.md", tmpdir);
+        f = fopen(sitrep, "r");
+        EXPECT(f != NULL);
+        if (!f) return;
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        /* the first run's bundle, still there after the refused one */
+        EXPECT(strstr(text, "| Displaced, present on 17 Apr 2024 | 6,720,136 |") != NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow);
@@ -645,6 +679,7 @@ int main(int argc, char **argv)
     RUN(mosul_table_appended_to_itself);
     RUN(no_kind_given_warns_with_both_totals);
     RUN(where_filters_rows);
+    RUN(sudan_job_with_an_operation);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
