@@ -419,9 +419,9 @@ static df_status check_whole(df_ctx *ctx, df_job *job)
                          job->finest);
     if (job->from != DF_NO_DATE && job->as_of != DF_NO_DATE && job->from > job->as_of)
         return df__error(ctx, DF_EINVAL, "%s: [job] from is after as_of", job->path);
-    /* operations "A, B" and filters "COL=V,V; COL=V" as lists */
+    /* operations "A, B" and filters "COL=V,V & COL=V" as lists (a ; would start a comment) */
     if ((job->operation && !(job->operation_buf = split_list(job->operation, ',', job->operations))) ||
-        (job->where && !(job->where_buf = split_list(job->where, ';', job->wheres))))
+        (job->where && !(job->where_buf = split_list(job->where, '&', job->wheres))))
         return df__error(ctx, DF_ENOMEM, "out of memory");
     /* no kind given: a DTM API table is snapshots, said now, so that every
      * stage and the report read it so; any other stays "auto" (the join
