@@ -595,9 +595,9 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     if (st == DF_OK && !quiet) {
         const df_flow_balance *fb = df_flows_balance(f);
         fprintf(stderr,
-                "%s: %ld rows: %ld in flows, %ld with an end not placed, %ld from other origins, %ld out of "
-                "period, %ld rejected\n",
-                jb.ro.path, fb->read.rows, fb->counted, fb->unplaced, fb->filtered, fb->out_of_period,
+                "%s: %ld rows: %ld in flows, %ld with an end not placed (%ld of them stating no origin), %ld "
+                "from other origins, %ld out of period, %ld rejected\n",
+                jb.ro.path, fb->read.rows, fb->counted, fb->unplaced, fb->no_origin, fb->filtered, fb->out_of_period,
                 fb->read.rejected);
         fprintf(stderr, "%d flows written%s%s%s%s\n", df_flows_count(f), jb.out ? " to " : "", jb.out ? jb.out : "",
                 matrix ? "; matrix " : "", matrix ? matrix : "");

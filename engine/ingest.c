@@ -65,8 +65,10 @@ static const struct {
     {DF_FIELD_FAMILIES, "families masterfamilies numfamilies households hh"},
     {DF_FIELD_INDIVIDUALS, "individuals individual numpresentidpind idps idpindividuals persons people"},
     {DF_FIELD_SHELTER, "shelter sheltertype"},
-    {DF_FIELD_ORIGIN_ADM1, "governorateoforigin origingovernorate originadm1"},
-    {DF_FIELD_ORIGIN_ADM2, "districtoforigin origindistrict originadm2"},
+    {DF_FIELD_ORIGIN_ADM1, "governorateoforigin origingovernorate originadm1 idporiginadmin1name originadmin1name"},
+    {DF_FIELD_ORIGIN_ADM1_PCODE, "idporiginadmin1pcode originadmin1pcode originadm1pcode"},
+    {DF_FIELD_ORIGIN_ADM2, "districtoforigin origindistrict originadm2 idporiginadmin2name originadmin2name"},
+    {DF_FIELD_ORIGIN_ADM2_PCODE, "idporiginadmin2pcode originadmin2pcode originadm2pcode"},
     {DF_FIELD_ORIGIN_ADM3, "subdistrictoforigin originsubdistrict originadm3"},
     {DF_FIELD_DISPLACEMENT_ADM1, "governorateofdisplacement displacementgovernorate"},
     {DF_FIELD_DISPLACEMENT_ADM2, "districtofdisplacement displacementdistrict"},
@@ -186,6 +188,16 @@ static const char *cell(char **cells, int n, int col)
     const char *s = cells[col];
     while (*s == ' ' || *s == '\t') s++;
     return *s ? s : NULL;
+}
+
+/* NULL for the words tables write for "no value": Not available, N/A,
+ * Unknown, None, "-"; else s. */
+static const char *known(const char *s)
+{
+    static const char *const missing[] = {"not available", "n/a", "na", "n.a.", "unknown", "none", "-", "--", NULL};
+    for (int i = 0; s && missing[i]; i++)
+        if (!strcasecmp(s, missing[i])) return NULL;
+    return s;
 }
 
 static const char *column_label(const df__source *src, int col, char *buf, size_t cap)
@@ -520,11 +532,12 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.location.pcode[2] = cell(cells, n, col[DF_FIELD_ADM2_PCODE]);
     rec.location.name[3] = cell(cells, n, col[DF_FIELD_ADM3]);
     rec.location.pcode[3] = cell(cells, n, col[DF_FIELD_ADM3_PCODE]);
-    rec.origin.name[1] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM1]);
-    rec.origin.pcode[1] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM1_PCODE]);
-    rec.origin.name[2] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM2]);
-    rec.origin.pcode[2] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM2_PCODE]);
-    rec.origin.name[3] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM3]);
+    /* "Not available" and the like: an unknown origin, not a name to match */
+    rec.origin.name[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1]));
+    rec.origin.pcode[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1_PCODE]));
+    rec.origin.name[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2]));
+    rec.origin.pcode[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2_PCODE]));
+    rec.origin.name[3] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM3]));
     rec.displacement.name[1] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM1]);
     rec.displacement.name[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2]);
     rec.displacement.pcode[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2_PCODE]);

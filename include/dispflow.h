@@ -517,6 +517,7 @@ typedef struct {
 typedef struct {
     df_read_stats read;
     long counted, out_of_period, unplaced, filtered;
+    long no_origin; /* of unplaced: rows that state no origin ("Not available", empty) */
     int64_t ind_counted;
 } df_flow_balance;
 

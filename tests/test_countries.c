@@ -666,6 +666,55 @@ TEST(sudan_job_with_an_operation)
     }
 }
 
+/* issue 11 trap 8: DTM origin columns are found; "Not available" is an
+ * unknown origin, counted as such; an --origins unit finer than the
+ * origins the table states is an error, not 0 flows. */
+TEST(dtm_origins_and_unknown_origins)
+{
+    df_ctx *ctx = df_ctx_new();
+    char shp[300], rec[300];
+    snprintf(shp, sizeof shp, "%s/districts.geojson", tmpdir);
+    snprintf(rec, sizeof rec, "%s/origins.json", tmpdir);
+    /* governorate G: districts G1 (west) and G2 (east) */
+    write_file(shp, "{\"type\":\"FeatureCollection\",\"features\":["
+                    "{\"type\":\"Feature\",\"properties\":{\"ADM2_PCODE\":\"G1\",\"ADM2_EN\":\"West\","
+                    "\"ADM1_PCODE\":\"G\",\"ADM1_EN\":\"Gov\"},"
+                    "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}},"
+                    "{\"type\":\"Feature\",\"properties\":{\"ADM2_PCODE\":\"G2\",\"ADM2_EN\":\"East\","
+                    "\"ADM1_PCODE\":\"G\",\"ADM1_EN\":\"Gov\"},"
+                    "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[1,0],[2,0],[2,1],[1,1],[1,0]]]}}]}");
+    write_file(rec, "{\"result\": ["
+                    "{\"admin2Pcode\": \"G1\", \"numPresentIdpInd\": 10, \"reportingDate\": \"2020-01-31T00:00:00\","
+                    " \"idpOriginAdmin1Name\": \"Gov\", \"idpOriginAdmin1Pcode\": \"G\"},"
+                    "{\"admin2Pcode\": \"G2\", \"numPresentIdpInd\": 20, \"reportingDate\": \"2020-01-31T00:00:00\","
+                    " \"idpOriginAdmin1Name\": \"Not available\", \"idpOriginAdmin1Pcode\": \"Not available\"}]}");
+    df_boundaries *b = harness_boundaries(ctx, shp, 0);
+    if (!b) return;
+    df_record_opts ro;
+    df_flow_opts fo;
+    df_flows *f = NULL;
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&fo);
+    ro.path = rec;
+    fo.origin_level = 1;
+    fo.dest_level = 2;
+    fo.kind = DF_SNAPSHOTS;
+    EXPECT_INT(df_flows_run(ctx, b, &ro, &fo, &f), DF_OK);
+    if (f) {
+        EXPECT_INT(df_flows_balance(f)->counted, 1);
+        EXPECT_INT(df_flows_balance(f)->no_origin, 1); /* "Not available": unknown, not an unmatched name */
+        EXPECT_INT(df_flows_count(f), 1);
+        EXPECT_INT(df_flows_get(f, 0)->individuals, 10);
+        df_flows_free(f);
+    }
+    fo.origins = "G1"; /* a district, but the table states governorates of origin */
+    df_status st = df_flows_run(ctx, b, &ro, &fo, &f);
+    EXPECT_INT(st, DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "finer than --origin-level adm1") != NULL);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow);
@@ -680,6 +729,7 @@ int main(int argc, char **argv)
     RUN(no_kind_given_warns_with_both_totals);
     RUN(where_filters_rows);
     RUN(sudan_job_with_an_operation);
+    RUN(dtm_origins_and_unknown_origins);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
