@@ -1168,6 +1168,9 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     df_status st = check_opts(ctx, b, opts);
     if (st == DF_OK)
         st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &d->info.read, &used);
+    if (st == DF_OK && d->info.read.valid > 0 && d->info.read.with_point == 0) /* not an all-zero raster */
+        st = df__error(ctx, DF_EINVAL, "%s: no record has coordinates: density needs points (or use --choropleth)",
+                       ropts->path);
     for (int k = 0; k < used; k++) {
         point_buf *p = &bufs[k];
         if (!p->failed) point_flush(p);

@@ -460,6 +460,11 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int nthreads = cores < 2 ? 1 : cores > FLOW_MAX_THREADS ? FLOW_MAX_THREADS : (int)cores;
     st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &f->balance.read, &used);
+    if (st == DF_OK && f->balance.read.valid > 0 && f->balance.read.with_origin == 0) /* not 0 flows */
+        st = df__error(ctx, DF_EINVAL,
+                       "%s: no record states an origin (or, for returns, a place of displacement): flows need "
+                       "origins (map a column with --map origin_adm2=COLUMN)",
+                       ropts->path);
     for (int k = 0; k < used && st == DF_ECANCELLED; k++) /* a bin that could not grow stops the read */
         if (states[k].failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
     if (st != DF_OK) goto done;

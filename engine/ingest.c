@@ -574,6 +574,11 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
                1;
     r->stats->valid++;
     r->stats->individuals_valid += ind;
+    r->stats->with_point += !isnan(rec.lon);
+    const df_place *start = rec.status == DF_RETURNED ? &rec.displacement : &rec.origin;
+    int stated = 0;
+    for (int lv = 1; lv <= 3; lv++) stated |= start->name[lv] || start->pcode[lv];
+    r->stats->with_origin += stated;
     return r->on_record(&rec, r->user) == 0;
 }
 
@@ -1082,6 +1087,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                                         : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         stats->rows += p->stats.rows;
         stats->valid += p->stats.valid;
+        stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
         stats->rejected += p->stats.rejected;
         if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
             st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);

@@ -647,13 +647,25 @@ TEST(sudan_job_with_an_operation)
         if (!f || !getcwd(cwd, sizeof cwd)) return;
         fprintf(f,
                 "[job]\ntitle = Sudan\noutput = %s/bundle\nas_of = 2024-04-17\n[records]\npath = %s/%s\n%s"
-                "[boundaries]\nadm2 = %s/%s\nshipped_aliases = no\n[flows]\nenabled = no\n[density]\nenabled = no\n",
+                "[boundaries]\nadm2 = %s/%s\nshipped_aliases = no\n",
                 tmpdir, cwd, SDN_MIX, pass == 0 ? "operation = Armed Clashes in Sudan\nwhere = assessment=BA\n" : "",
                 cwd, SDN_ADM2);
         fclose(f);
-        snprintf(cmd, sizeof cmd, "%s run -q %s 2>%s/run.txt", dispflow, ini, tmpdir);
+        snprintf(cmd, sizeof cmd, "%s run %s 2>%s/run.txt", dispflow, ini, tmpdir);
         int rc = system(cmd);
         EXPECT_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, pass == 0 ? 0 : 2);
+        if (pass == 0) { /* issue 11 trap 10: no origins, no coordinates: flows and density skipped, said */
+            char log[300], tif[300];
+            snprintf(log, sizeof log, "%s/run.txt", tmpdir);
+            FILE *lf = fopen(log, "r");
+            size_t ln = lf ? fread(text, 1, sizeof text - 1, lf) : 0;
+            text[ln] = '\0';
+            if (lf) fclose(lf);
+            EXPECT(strstr(text, "no record states an origin: flows skipped") != NULL);
+            EXPECT(strstr(text, "no record has coordinates: density needs points; skipped") != NULL);
+            snprintf(tif, sizeof tif, "%s/bundle/density_displaced.tif", tmpdir);
+            EXPECT(access(tif, F_OK) != 0);
+        }
         snprintf(sitrep, sizeof sitrep, "%s/bundle/sitrep.md", tmpdir);
         f = fopen(sitrep, "r");
         EXPECT(f != NULL);
@@ -715,6 +727,27 @@ TEST(dtm_origins_and_unknown_origins)
     df_ctx_free(ctx);
 }
 
+/* issue 11 trap 10: density on a table without coordinates is refused with
+ * the reason, not an all-zero raster. */
+TEST(density_needs_points)
+{
+    NEED_FILE(SDN_CSV2);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts ro;
+    df_density_opts o;
+    df_density *d = NULL;
+    const char *ops[] = {"Darfur conflict", NULL};
+    df_record_opts_init(&ro);
+    df_density_opts_init(&o);
+    ro.path = SDN_CSV2;
+    ro.operations = ops;
+    o.radius = 50000, o.pixel = 10000, o.t_srs = "EPSG:32635";
+    EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "no record has coordinates: density needs points (or use --choropleth)") != NULL);
+    df_density_free(d);
+    df_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow);
@@ -730,6 +763,7 @@ int main(int argc, char **argv)
     RUN(where_filters_rows);
     RUN(sudan_job_with_an_operation);
     RUN(dtm_origins_and_unknown_origins);
+    RUN(density_needs_points);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
