@@ -430,9 +430,9 @@ static df_status check_whole(df_ctx *ctx, df_job *job)
         df_record_opts ro;
         df__job_record_opts(job, &ro);
         df_table_kind kind;
-        df_status st = df_records_kind(ctx, &ro, &kind, NULL, 0);
-        if (st != DF_OK) return st;
-        if (kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
+        /* a records file that cannot be read is the run's error to report,
+         * with its own status; the job file itself is fine */
+        if (df_records_kind(ctx, &ro, &kind, NULL, 0) == DF_OK && kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
     }
     /* the output folder's parent must exist: the bundle is made beside it */
     char *slash = strrchr(job->output, '/');
