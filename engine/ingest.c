@@ -229,7 +229,7 @@ static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__sour
             return df__error(ctx, DF_EINVAL,
                              "--map: unknown field \"%s\" (fields: date, status, adm1, adm1_pcode, adm2, adm2_pcode, "
                              "adm3, adm3_pcode, location, lat, lon, families, individuals, shelter, origin_adm1, "
-                             "origin_adm2, displacement_adm2 ...)",
+                             "origin_adm2, displacement_adm2, operation, assessment, split, level, round ...)",
                              item);
         char *end;
         long num = strtol(col, &end, 10);

@@ -665,6 +665,13 @@ TEST(sudan_job_with_an_operation)
             EXPECT(strstr(text, "no record has coordinates: density needs points; skipped") != NULL);
             snprintf(tif, sizeof tif, "%s/bundle/density_displaced.tif", tmpdir);
             EXPECT(access(tif, F_OK) != 0);
+            /* the manifest says which date of which operation */
+            snprintf(log, sizeof log, "%s/bundle/manifest.json", tmpdir);
+            lf = fopen(log, "r");
+            ln = lf ? fread(text, 1, sizeof text - 1, lf) : 0;
+            text[ln] = '\0';
+            if (lf) fclose(lf);
+            EXPECT(strstr(text, "\"snapshot\":\"2024-04-17\"") != NULL);
         }
         snprintf(sitrep, sizeof sitrep, "%s/bundle/sitrep.md", tmpdir);
         f = fopen(sitrep, "r");
@@ -748,6 +755,43 @@ TEST(density_needs_points)
     df_ctx_free(ctx);
 }
 
+/* issue 11 trap 9: a file large enough to be read on all cores finds the
+ * duplicates of rows read by other threads, with their true lines. */
+TEST(duplicates_found_across_a_parallel_read)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = squares(ctx);
+    if (!b) return;
+    char rec[300];
+    snprintf(rec, sizeof rec, "%s/big.csv", tmpdir);
+    FILE *f = fopen(rec, "w");
+    if (!f) return;
+    fputs("Date,Governorate,Individuals,Note\n", f);
+    long rows = 300000; /* about 12 MB: over the 8 MB of a parallel read */
+    for (long i = 0; i < rows; i++)
+        fprintf(f, "2020-01-%02ld,%s,%ld,row number %ld of a large table\n", 1 + i % 28, i % 2 ? "East" : "West",
+                1 + i % 7, i);
+    fputs("2020-01-01,West,1,row number 0 of a large table\n", f); /* = line 2 */
+    fputs("2020-01-02,East,2,row number 1 of a large table\n", f); /* = line 3 */
+    fclose(f);
+    run_opts o = {rec, 1, DF_INCREMENTS, DF_NO_DATE, NULL, NULL, 0, 0};
+    df_join *j = run(ctx, b, &o, NULL);
+    EXPECT(j != NULL);
+    if (j) {
+        const df_read_stats *rd = &df_join_balance(j)->read;
+        EXPECT_INT(rd->duplicates, 2);
+        long want[2][2] = {{rows + 2, 2}, {rows + 3, 3}};
+        int found = 0;
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 2; k++)
+                found += rd->duplicate_line[i][0] == want[k][0] && rd->duplicate_line[i][1] == want[k][1];
+        EXPECT_INT(found, 2);
+        df_join_free(j);
+    }
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow);
@@ -764,6 +808,7 @@ int main(int argc, char **argv)
     RUN(sudan_job_with_an_operation);
     RUN(dtm_origins_and_unknown_origins);
     RUN(density_needs_points);
+    RUN(duplicates_found_across_a_parallel_read);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
