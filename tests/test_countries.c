@@ -113,8 +113,9 @@ static int64_t num(json_object *o, const char *key)
 static json_object *result(const char *path)
 {
     json_object *root = json_object_from_file(path), *r = NULL;
-    if (root) json_object_object_get_ex(root, "result", &r);
-    return r ? json_object_get(r) : NULL;
+    if (root && json_object_object_get_ex(root, "result", &r)) json_object_get(r); /* ours, the root freed */
+    json_object_put(root);
+    return r;
 }
 
 /* ---- Sudan: operations and levels ------------------------------------------------ */
