@@ -523,8 +523,23 @@ static void print_check(const df_join *j)
 {
     const df_balance *b = df_join_balance(j);
     static const char *level_names[] = {"", "adm1", "adm2", "adm3"};
-    printf("%ld rows: %ld matched, %ld unmatched, %ld out of period, %ld rejected\n", b->read.rows, b->matched,
-           b->unmatched, b->out_of_period, b->read.rejected);
+    printf("%ld rows: %ld matched, %ld unmatched, %ld out of period, %ld of another level, %ld filtered, %ld "
+           "rejected\n",
+           b->read.rows, b->matched, b->unmatched, b->out_of_period, b->other_level, b->filtered, b->read.rejected);
+    if (b->read.duplicates) {
+        printf("rows repeating an earlier row field for field: %ld (lines", b->read.duplicates);
+        for (long i = 0; i < b->read.duplicates && i < 8; i++)
+            printf("%s %ld = %ld", i ? "," : "", b->read.duplicate_line[i][0], b->read.duplicate_line[i][1]);
+        printf("%s)\n", b->read.duplicates > 8 ? ", ..." : "");
+    }
+    for (int i = 0; i < df_join_level_check_count(j); i++) {
+        const df_level_check *c = df_join_level_check(j, i);
+        if (!c->differing) continue;
+        char d[11];
+        df_date_format(c->date, d);
+        printf("admin-%d rows of %s%s%s differ from the finer rows added up in %d of %d units (by up to %lld)\n",
+               c->level, c->operation, c->operation[0] ? " " : "", d, c->differing, c->units, (long long)c->largest);
+    }
     printf("valid rows placed, in or out of the period, by P-code %ld, name %ld, other name or alias %ld, skeleton or "
            "fuzzy %ld, point %ld\n",
            b->matched_by_pcode, b->matched_by_name, b->matched_by_alias, b->matched_by_fuzzy, b->matched_by_point);
@@ -707,9 +722,15 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     fo.from = jb.jo.from;
     if (fo.to == DF_NO_DATE) fo.to = jb.jo.as_of; /* --as-of, as join says it, is --to */
     fo.prefer_points = jb.jo.prefer_points;
-    fo.kind = jb.ro.kind; /* --snapshots: flows are changes between snapshots */
     const char *outputs[] = {jb.out, nodes, matrix, wide, net};
     if ((rc = check_job_outputs(ctx, &jb, outputs, 5)) >= 0) return rc;
+    fo.kind = jb.ro.kind;          /* --snapshots: flows are changes between snapshots */
+    if (fo.kind == DF_KIND_AUTO) { /* a DTM API table is snapshots */
+        char why[160];
+        df_status kst = df_records_kind(ctx, &jb.ro, &fo.kind, why, sizeof why);
+        if (kst != DF_OK) return fail(ctx, kst);
+        if (!quiet) fprintf(stderr, "%s: read as %s\n", jb.ro.path, why);
+    }
     df_boundaries *b = NULL;
     df_flows *f = NULL;
     df_status st = df_boundaries_load(ctx, &jb.bo, &b);
@@ -721,9 +742,9 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     if (st == DF_OK && !quiet) {
         const df_flow_balance *fb = df_flows_balance(f);
         fprintf(stderr,
-                "%s: %ld rows: %ld in flows, %ld with an end not placed, %ld from other origins, %ld out of "
-                "period, %ld rejected\n",
-                jb.ro.path, fb->read.rows, fb->counted, fb->unplaced, fb->filtered, fb->out_of_period,
+                "%s: %ld rows: %ld in flows, %ld with an end not placed (%ld of them stating no origin), %ld "
+                "from other origins, %ld out of period, %ld rejected\n",
+                jb.ro.path, fb->read.rows, fb->counted, fb->unplaced, fb->no_origin, fb->filtered, fb->out_of_period,
                 fb->read.rejected);
         fprintf(stderr, "%d flows written%s%s%s%s\n", df_flows_count(f), jb.out ? " to " : "", jb.out ? jb.out : "",
                 matrix ? "; matrix " : "", matrix ? matrix : "");

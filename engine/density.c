@@ -1320,6 +1320,9 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
         st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &d->info.read, &used);
         ctx->progress_fn = slice.fn, ctx->progress_user = slice.user;
     }
+    if (st == DF_OK && d->info.read.valid > 0 && d->info.read.with_point == 0) /* not an all-zero raster */
+        st = df__error(ctx, DF_EINVAL, "%s: no record has coordinates: density needs points (or use --choropleth)",
+                       ropts->path);
     for (int k = 0; k < used; k++) {
         point_buf *p = &bufs[k];
         if (!p->failed) point_flush(p);
@@ -1345,7 +1348,7 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
         df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
                 d->info.swapped);
     /* snapshot tables are never summed across dates: the latest snapshot */
-    if (ropts->kind == DF_SNAPSHOTS && rs.total > 0) {
+    if (d->info.read.kind == DF_SNAPSHOTS && rs.total > 0) { /* as read: DF_KIND_AUTO resolved */
         rs.snap = 1;
         char day[11];
         df_date_format(rs.last, day);

@@ -331,7 +331,7 @@ struct df_job {
     char delimiter;
     int header, kind, default_status;
     double household_size;
-    char *operation, *where;                 /* "A, B"; "COL=V,V; COL=V" as written */
+    char *operation, *where;                 /* "A, B"; "COL=V,V & COL=V" as written */
     int duplicates, assessments;             /* df_duplicates; 1: add assessment types */
     char *operation_buf, *where_buf;         /* the lists cut into ... */
     const char *operations[17], *wheres[17]; /* ... NULL-terminated lists (NULL when unset) */

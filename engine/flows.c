@@ -176,7 +176,7 @@ typedef struct {
     int norigins, match_level; /* origins are matched here, then walked up */
     df__name_cache *names;
     od_table bins;
-    long unplaced, filtered;
+    long unplaced, filtered, no_origin;
     int32_t min_date, max_date;
     int failed;
     weighted *centres[4]; /* at the origin and destination levels */
@@ -192,6 +192,9 @@ static int on_record(const df_record *r, void *user)
     const df_place *start = r->status == DF_RETURNED ? &r->displacement : &r->origin;
     df__match_place(b, s->names, s->match_level, o->prefer_points, 0, start, NAN, NAN, &from);
     if (to.unit < 0 || from.unit < 0) {
+        int stated = 0;
+        for (int lv = 1; lv <= 3; lv++) stated |= start->name[lv] || start->pcode[lv];
+        s->no_origin += !stated;
         s->unplaced++;
         return 0;
     }
@@ -461,6 +464,11 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int nthreads = cores < 2 ? 1 : cores > FLOW_MAX_THREADS ? FLOW_MAX_THREADS : (int)cores;
     st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &f->balance.read, &used);
+    if (st == DF_OK && f->balance.read.valid > 0 && f->balance.read.with_origin == 0) /* not 0 flows */
+        st = df__error(ctx, DF_EINVAL,
+                       "%s: no record states an origin (or, for returns, a place of displacement): flows need "
+                       "origins (map a column with --map origin_adm2=COLUMN)",
+                       ropts->path);
     for (int k = 0; k < used && st == DF_ECANCELLED; k++) /* a bin that could not grow stops the read */
         if (states[k].failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
     if (st != DF_OK) goto done;
@@ -480,6 +488,7 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
             y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
         }
         s0->unplaced += s->unplaced, s0->filtered += s->filtered, s0->failed |= s->failed;
+        s0->no_origin += s->no_origin;
         for (int lv = 1; lv <= 3; lv++)
             for (int u = 0; s->centres[lv] && u < df_boundaries_count(b, lv); u++) {
                 s0->centres[lv][u].w += s->centres[lv][u].w;
@@ -499,6 +508,16 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
     }
     f->balance.unplaced = s0->unplaced;
     f->balance.filtered = s0->filtered;
+    f->balance.no_origin = s0->no_origin;
+    /* an --origins unit finer than the origins the table states: no flow
+     * could be placed, which is an error, not 0 flows */
+    if (match_level > fopts->origin_level && s0->unplaced > 0 && s0->unplaced == f->balance.read.valid) {
+        st = df__error(ctx, DF_EINVAL,
+                       "%s: --origins names admin-%d units, finer than --origin-level adm%d, and no row states its "
+                       "origin at admin %d: choose units of admin %d or coarser",
+                       ropts->path, match_level, fopts->origin_level, match_level, fopts->origin_level);
+        goto done;
+    }
     if (fopts->kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;

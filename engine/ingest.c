@@ -66,8 +66,10 @@ static const struct {
     {DF_FIELD_FAMILIES, "families masterfamilies numfamilies households hh"},
     {DF_FIELD_INDIVIDUALS, "individuals individual numpresentidpind idps idpindividuals persons people"},
     {DF_FIELD_SHELTER, "shelter sheltertype"},
-    {DF_FIELD_ORIGIN_ADM1, "governorateoforigin origingovernorate originadm1"},
-    {DF_FIELD_ORIGIN_ADM2, "districtoforigin origindistrict originadm2"},
+    {DF_FIELD_ORIGIN_ADM1, "governorateoforigin origingovernorate originadm1 idporiginadmin1name originadmin1name"},
+    {DF_FIELD_ORIGIN_ADM1_PCODE, "idporiginadmin1pcode originadmin1pcode originadm1pcode"},
+    {DF_FIELD_ORIGIN_ADM2, "districtoforigin origindistrict originadm2 idporiginadmin2name originadmin2name"},
+    {DF_FIELD_ORIGIN_ADM2_PCODE, "idporiginadmin2pcode originadmin2pcode originadm2pcode"},
     {DF_FIELD_ORIGIN_ADM3, "subdistrictoforigin originsubdistrict originadm3"},
     {DF_FIELD_DISPLACEMENT_ADM1, "governorateofdisplacement displacementgovernorate"},
     {DF_FIELD_DISPLACEMENT_ADM2, "districtofdisplacement displacementdistrict"},
@@ -189,6 +191,16 @@ static const char *cell(char **cells, int n, int col)
     return *s ? s : NULL;
 }
 
+/* NULL for the words tables write for "no value": Not available, N/A,
+ * Unknown, None, "-"; else s. */
+static const char *known(const char *s)
+{
+    static const char *const missing[] = {"not available", "n/a", "na", "n.a.", "unknown", "none", "-", "--", NULL};
+    for (int i = 0; s && missing[i]; i++)
+        if (!strcasecmp(s, missing[i])) return NULL;
+    return s;
+}
+
 static const char *column_label(const df__source *src, int col, char *buf, size_t cap)
 {
     if (col < src->nheader && src->header[col][0]) return src->header[col];
@@ -218,7 +230,7 @@ static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__sour
             return df__error(ctx, DF_EINVAL,
                              "--map: unknown field \"%s\" (fields: date, status, adm1, adm1_pcode, adm2, adm2_pcode, "
                              "adm3, adm3_pcode, location, lat, lon, families, individuals, shelter, origin_adm1, "
-                             "origin_adm2, displacement_adm2 ...)",
+                             "origin_adm2, displacement_adm2, operation, assessment, split, level, round ...)",
                              item);
         char *end;
         long num = strtol(col, &end, 10);
@@ -542,11 +554,12 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.location.pcode[2] = cell(cells, n, col[DF_FIELD_ADM2_PCODE]);
     rec.location.name[3] = cell(cells, n, col[DF_FIELD_ADM3]);
     rec.location.pcode[3] = cell(cells, n, col[DF_FIELD_ADM3_PCODE]);
-    rec.origin.name[1] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM1]);
-    rec.origin.pcode[1] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM1_PCODE]);
-    rec.origin.name[2] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM2]);
-    rec.origin.pcode[2] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM2_PCODE]);
-    rec.origin.name[3] = cell(cells, n, col[DF_FIELD_ORIGIN_ADM3]);
+    /* "Not available" and the like: an unknown origin, not a name to match */
+    rec.origin.name[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1]));
+    rec.origin.pcode[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1_PCODE]));
+    rec.origin.name[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2]));
+    rec.origin.pcode[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2_PCODE]));
+    rec.origin.name[3] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM3]));
     rec.displacement.name[1] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM1]);
     rec.displacement.name[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2]);
     rec.displacement.pcode[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2_PCODE]);
@@ -583,6 +596,11 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
                1;
     r->stats->valid++;
     r->stats->individuals_valid += ind;
+    r->stats->with_point += !isnan(rec.lon);
+    const df_place *start = rec.status == DF_RETURNED ? &rec.displacement : &rec.origin;
+    int stated = 0;
+    for (int lv = 1; lv <= 3; lv++) stated |= start->name[lv] || start->pcode[lv];
+    r->stats->with_origin += stated;
     return r->on_record(&rec, r->user) == 0;
 }
 
@@ -1173,6 +1191,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                                         : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         stats->rows += p->stats.rows;
         stats->valid += p->stats.valid;
+        stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
         stats->rejected += p->stats.rejected;
         stats->excel_dates += p->stats.excel_dates;
         if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)

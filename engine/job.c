@@ -518,9 +518,9 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
     }
     df_status st = check_density(ctx, job);
     if (st != DF_OK) return st;
-    /* operations "A, B" and filters "COL=V,V; COL=V" as lists */
+    /* operations "A, B" and filters "COL=V,V & COL=V" as lists (a ; would start a comment) */
     if ((job->operation && !(job->operation_buf = split_list(job->operation, ',', job->operations))) ||
-        (job->where && !(job->where_buf = split_list(job->where, ';', job->wheres))))
+        (job->where && !(job->where_buf = split_list(job->where, '&', job->wheres))))
         return df__error(ctx, DF_ENOMEM, "out of memory");
     /* no kind given: a DTM API table is snapshots, said now, so that every
      * stage and the report read it so; any other stays "auto" (the join
@@ -529,9 +529,9 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
         df_record_opts ro;
         df__job_record_opts(job, &ro);
         df_table_kind kind;
-        st = df_records_kind(ctx, &ro, &kind, NULL, 0);
-        if (st != DF_OK) return st;
-        if (kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
+        /* a records file that cannot be read is the run's error to report,
+         * with its own status; the job file itself is fine */
+        if (df_records_kind(ctx, &ro, &kind, NULL, 0) == DF_OK && kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
     }
     return check_output_parent(ctx, job, "[job] output");
 }

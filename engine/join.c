@@ -888,7 +888,8 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     j->balance.conflicts = js->counts.conflicts;
 
     /* The operations, and the finest level the rows state */
-    if (!(j->ops = calloc((size_t)js->nops + 1, sizeof *j->ops)) || !(j->snaps = calloc((size_t)js->nops + 1, 4))) {
+    if (!(j->ops = calloc((size_t)js->nops + 1, sizeof *j->ops)) ||
+        !(j->snaps = calloc((size_t)js->nops + 1, sizeof *j->snaps))) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }

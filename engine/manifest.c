@@ -242,6 +242,18 @@ static json_object *balance(const df_join *j)
     put_int(o, "individuals_out_of_period", b->ind_out_of_period);
     put_date(o, "from", b->from);
     put_date(o, "as_of", b->as_of);
+    /* which date of which operation the figures come from (snapshots) */
+    json_object *ops = json_object_new_array();
+    for (int i = 0; df_join_kind(j) == DF_SNAPSHOTS && i < df_join_operation_count(j); i++) {
+        const df_operation_figure *op = df_join_operation(j, i);
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "operation", json_object_new_string(op->name));
+        put_date(x, "snapshot", op->snapshot);
+        put_int(x, "rows", op->rows);
+        put_int(x, "individuals", op->individuals);
+        json_object_array_add(ops, x);
+    }
+    json_object_object_add(o, "snapshots", ops);
     return o;
 }
 

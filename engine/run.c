@@ -554,7 +554,16 @@ static df_status compute(df_ctx *ctx, run *r)
         r->rep.prev = df__join_totals_as_of(r->join[r->rep.level], r->rep.prev_as_of, &r->rep.prev_snapshot);
         r->rep.has_prev = 1;
     }
-    if (job->flows) {
+    /* a table without origins or without coordinates: the stage is skipped
+     * and said, rather than 0 flows or an all-zero raster */
+    const df_read_stats *rd = &bal->read;
+    int flows = job->flows && (rd->valid == 0 || rd->with_origin > 0);
+    int density = job->density && (rd->valid == 0 || rd->with_point > 0);
+    if (job->flows && !flows)
+        df__log(ctx, DF_LOG_WARN, "%s: no record states an origin: flows skipped", job->records_path);
+    if (job->density && !density)
+        df__log(ctx, DF_LOG_WARN, "%s: no record has coordinates: density needs points; skipped", job->records_path);
+    if (flows) {
         BEGIN("flows");
         df_flow_opts fo;
         df_flow_opts_init(&fo);
@@ -573,7 +582,7 @@ static df_status compute(df_ctx *ctx, run *r)
         if ((st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows)) != DF_OK) return st;
         r->rep.flows = r->flows;
     }
-    if (job->density) {
+    if (density) {
         BEGIN("density");
         df_density_opts dopt;
         df__job_density_opts(job, &dopt); /* as the job's check saw them */

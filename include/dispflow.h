@@ -335,6 +335,8 @@ typedef struct {
     long dropped;              /* exact duplicates dropped (DF_DUPLICATES_DROP; not in valid) */
     long duplicates;           /* exact duplicate rows seen (kept, dropped or refused) */
     long duplicate_line[8][2]; /* the first of them: (line, line of the row it repeats) */
+    long with_point;           /* valid rows with coordinates */
+    long with_origin;          /* valid rows that state an origin (returns: a place of displacement) */
     df_table_kind kind;        /* the kind read (DF_KIND_AUTO resolved) */
     char kind_why[160];        /* why that kind, in words */
     int noperations;           /* distinct operations among the rows (at most 32 listed) */
@@ -594,6 +596,7 @@ typedef struct {
 typedef struct {
     df_read_stats read;
     long counted, out_of_period, unplaced, filtered;
+    long no_origin; /* of unplaced: rows that state no origin ("Not available", empty) */
     int64_t ind_counted;
 } df_flow_balance;
 

@@ -113,8 +113,9 @@ static int64_t num(json_object *o, const char *key)
 static json_object *result(const char *path)
 {
     json_object *root = json_object_from_file(path), *r = NULL;
-    if (root) json_object_object_get_ex(root, "result", &r);
-    return r ? json_object_get(r) : NULL;
+    if (root && json_object_object_get_ex(root, "result", &r)) json_object_get(r); /* ours, the root freed */
+    json_object_put(root);
+    return r;
 }
 
 /* ---- Sudan: operations and levels ------------------------------------------------ */
@@ -632,6 +633,166 @@ TEST(where_filters_rows)
     df_ctx_free(ctx);
 }
 
+/* issue 11 trap 1 in a job: [records] operation chooses; the sitrep's key
+ * figure is the national figure of that operation and date; without the
+ * key, the run is refused (exit 2) and the previous bundle is untouched. */
+TEST(sudan_job_with_an_operation)
+{
+    NEED_FILE(SDN_ADM2);
+    NEED_FILE(SDN_MIX);
+    char ini[300], cmd[900], sitrep[400], text[1 << 16];
+    snprintf(ini, sizeof ini, "%s/sdn.ini", tmpdir);
+    for (int pass = 0; pass < 2; pass++) {
+        FILE *f = fopen(ini, "w");
+        char cwd[300];
+        if (!f || !getcwd(cwd, sizeof cwd)) return;
+        fprintf(f,
+                "[job]\ntitle = Sudan\noutput = %s/bundle\nas_of = 2024-04-17\n[records]\npath = %s/%s\n%s"
+                "[boundaries]\nadm2 = %s/%s\nshipped_aliases = no\n",
+                tmpdir, cwd, SDN_MIX, pass == 0 ? "operation = Armed Clashes in Sudan\nwhere = assessment=BA\n" : "",
+                cwd, SDN_ADM2);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s run %s 2>%s/run.txt", dispflow, ini, tmpdir);
+        int rc = system(cmd);
+        EXPECT_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, pass == 0 ? 0 : 2);
+        if (pass == 0) { /* issue 11 trap 10: no origins, no coordinates: flows and density skipped, said */
+            char log[300], tif[300];
+            snprintf(log, sizeof log, "%s/run.txt", tmpdir);
+            FILE *lf = fopen(log, "r");
+            size_t ln = lf ? fread(text, 1, sizeof text - 1, lf) : 0;
+            text[ln] = '\0';
+            if (lf) fclose(lf);
+            EXPECT(strstr(text, "no record states an origin: flows skipped") != NULL);
+            EXPECT(strstr(text, "no record has coordinates: density needs points; skipped") != NULL);
+            snprintf(tif, sizeof tif, "%s/bundle/density_displaced.tif", tmpdir);
+            EXPECT(access(tif, F_OK) != 0);
+            /* the manifest says which date of which operation */
+            snprintf(log, sizeof log, "%s/bundle/manifest.json", tmpdir);
+            lf = fopen(log, "r");
+            ln = lf ? fread(text, 1, sizeof text - 1, lf) : 0;
+            text[ln] = '\0';
+            if (lf) fclose(lf);
+            EXPECT(strstr(text, "\"snapshot\":\"2024-04-17\"") != NULL);
+        }
+        snprintf(sitrep, sizeof sitrep, "%s/bundle/sitrep.md", tmpdir);
+        f = fopen(sitrep, "r");
+        EXPECT(f != NULL);
+        if (!f) return;
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        /* the first run's bundle, still there after the refused one */
+        EXPECT(strstr(text, "| Displaced, present on 17 Apr 2024 | 6,720,136 |") != NULL);
+    }
+}
+
+/* issue 11 trap 8: DTM origin columns are found; "Not available" is an
+ * unknown origin, counted as such; an --origins unit finer than the
+ * origins the table states is an error, not 0 flows. */
+TEST(dtm_origins_and_unknown_origins)
+{
+    df_ctx *ctx = df_ctx_new();
+    char shp[300], rec[300];
+    snprintf(shp, sizeof shp, "%s/districts.geojson", tmpdir);
+    snprintf(rec, sizeof rec, "%s/origins.json", tmpdir);
+    /* governorate G: districts G1 (west) and G2 (east) */
+    write_file(shp, "{\"type\":\"FeatureCollection\",\"features\":["
+                    "{\"type\":\"Feature\",\"properties\":{\"ADM2_PCODE\":\"G1\",\"ADM2_EN\":\"West\","
+                    "\"ADM1_PCODE\":\"G\",\"ADM1_EN\":\"Gov\"},"
+                    "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}},"
+                    "{\"type\":\"Feature\",\"properties\":{\"ADM2_PCODE\":\"G2\",\"ADM2_EN\":\"East\","
+                    "\"ADM1_PCODE\":\"G\",\"ADM1_EN\":\"Gov\"},"
+                    "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[1,0],[2,0],[2,1],[1,1],[1,0]]]}}]}");
+    write_file(rec, "{\"result\": ["
+                    "{\"admin2Pcode\": \"G1\", \"numPresentIdpInd\": 10, \"reportingDate\": \"2020-01-31T00:00:00\","
+                    " \"idpOriginAdmin1Name\": \"Gov\", \"idpOriginAdmin1Pcode\": \"G\"},"
+                    "{\"admin2Pcode\": \"G2\", \"numPresentIdpInd\": 20, \"reportingDate\": \"2020-01-31T00:00:00\","
+                    " \"idpOriginAdmin1Name\": \"Not available\", \"idpOriginAdmin1Pcode\": \"Not available\"}]}");
+    df_boundaries *b = harness_boundaries(ctx, shp, 0);
+    if (!b) return;
+    df_record_opts ro;
+    df_flow_opts fo;
+    df_flows *f = NULL;
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&fo);
+    ro.path = rec;
+    fo.origin_level = 1;
+    fo.dest_level = 2;
+    fo.kind = DF_SNAPSHOTS;
+    EXPECT_INT(df_flows_run(ctx, b, &ro, &fo, &f), DF_OK);
+    if (f) {
+        EXPECT_INT(df_flows_balance(f)->counted, 1);
+        EXPECT_INT(df_flows_balance(f)->no_origin, 1); /* "Not available": unknown, not an unmatched name */
+        EXPECT_INT(df_flows_count(f), 1);
+        EXPECT_INT(df_flows_get(f, 0)->individuals, 10);
+        df_flows_free(f);
+    }
+    fo.origins = "G1"; /* a district, but the table states governorates of origin */
+    df_status st = df_flows_run(ctx, b, &ro, &fo, &f);
+    EXPECT_INT(st, DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "finer than --origin-level adm1") != NULL);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* issue 11 trap 10: density on a table without coordinates is refused with
+ * the reason, not an all-zero raster. */
+TEST(density_needs_points)
+{
+    NEED_FILE(SDN_CSV2);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts ro;
+    df_density_opts o;
+    df_density *d = NULL;
+    const char *ops[] = {"Darfur conflict", NULL};
+    df_record_opts_init(&ro);
+    df_density_opts_init(&o);
+    ro.path = SDN_CSV2;
+    ro.operations = ops;
+    o.radius = 50000, o.pixel = 10000, o.t_srs = "EPSG:32635";
+    EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "no record has coordinates: density needs points (or use --choropleth)") != NULL);
+    df_density_free(d);
+    df_ctx_free(ctx);
+}
+
+/* issue 11 trap 9: a file large enough to be read on all cores finds the
+ * duplicates of rows read by other threads, with their true lines. */
+TEST(duplicates_found_across_a_parallel_read)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = squares(ctx);
+    if (!b) return;
+    char rec[300];
+    snprintf(rec, sizeof rec, "%s/big.csv", tmpdir);
+    FILE *f = fopen(rec, "w");
+    if (!f) return;
+    fputs("Date,Governorate,Individuals,Note\n", f);
+    long rows = 300000; /* about 12 MB: over the 8 MB of a parallel read */
+    for (long i = 0; i < rows; i++)
+        fprintf(f, "2020-01-%02ld,%s,%ld,row number %ld of a large table\n", 1 + i % 28, i % 2 ? "East" : "West",
+                1 + i % 7, i);
+    fputs("2020-01-01,West,1,row number 0 of a large table\n", f); /* = line 2 */
+    fputs("2020-01-02,East,2,row number 1 of a large table\n", f); /* = line 3 */
+    fclose(f);
+    run_opts o = {rec, 1, DF_INCREMENTS, DF_NO_DATE, NULL, NULL, 0, 0};
+    df_join *j = run(ctx, b, &o, NULL);
+    EXPECT(j != NULL);
+    if (j) {
+        const df_read_stats *rd = &df_join_balance(j)->read;
+        EXPECT_INT(rd->duplicates, 2);
+        long want[2][2] = {{rows + 2, 2}, {rows + 3, 3}};
+        int found = 0;
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 2; k++)
+                found += rd->duplicate_line[i][0] == want[k][0] && rd->duplicate_line[i][1] == want[k][1];
+        EXPECT_INT(found, 2);
+        df_join_free(j);
+    }
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow);
@@ -645,6 +806,10 @@ int main(int argc, char **argv)
     RUN(mosul_table_appended_to_itself);
     RUN(no_kind_given_warns_with_both_totals);
     RUN(where_filters_rows);
+    RUN(sudan_job_with_an_operation);
+    RUN(dtm_origins_and_unknown_origins);
+    RUN(density_needs_points);
+    RUN(duplicates_found_across_a_parallel_read);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
