@@ -9,10 +9,14 @@ PKGS    := gdal proj geos json-c cairo inih libcrypto
 BUILD   := build
 OUT     := out
 
-# Debian packages the build, the tests and the benchmark need.
+# Debian packages the build, the tests and the benchmark need. Installed with
+# --no-install-recommends, so every package a test imports is named here, even
+# one that another only recommends (python3-rtree, for GeoPandas' sjoin);
+# tests/check_deps.sh checks them before the suite runs.
 DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin \
              libcairo2-dev fonts-dejavu-core libinih-dev libssl-dev
-DEB_TEST  := $(DEB_BUILD) python3-geopandas qgis python3-qgis clang-format
+DEB_TEST  := $(DEB_BUILD) python3-gdal python3-pandas python3-geopandas python3-rtree python3-shapely \
+             python3-pyproj qgis python3-qgis clang-format
 DEB_BENCH := $(DEB_TEST) qgis python3-qgis python3-pyproj time
 
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror
@@ -25,8 +29,8 @@ CFLAGS  += -fsanitize=address -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address
 BUILD   := build-asan
 else ifeq ($(SANITIZER),undefined)
-CFLAGS  += -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=undefined
+CFLAGS  += -fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=undefined,float-cast-overflow
 BUILD   := build-ubsan
 endif
 
@@ -42,7 +46,7 @@ LIB_OBJ := $(LIB_SRC:engine/%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst benchmarks/%.c,$(BUILD)/bench/%,$(wildcard benchmarks/*.c))
 
-.PHONY: all deps run test bench format format-check clean valgrind
+.PHONY: all deps deps-test deps-bench run test bench format format-check clean valgrind
 
 all: $(BUILD)/dispflow $(TESTS) $(SHIM)
 
@@ -50,10 +54,11 @@ all: $(BUILD)/dispflow $(TESTS) $(SHIM)
 deps:
 	@./.ci/deps.sh $(DEB_BUILD)
 
-deps-test:
+# After deps, never beside it: two apt-get at once fail on dpkg's lock (make -j).
+deps-test: deps
 	@./.ci/deps.sh $(DEB_TEST)
 
-deps-bench:
+deps-bench: deps-test
 	@./.ci/deps.sh $(DEB_BENCH)
 
 $(BUILD)/.flags: deps
@@ -98,6 +103,7 @@ run: $(BUILD)/dispflow
 	@echo "open $(abspath $(OUT))/bundle/sitrep.html, or project.qgs in QGIS"
 
 test: deps-test $(BUILD)/dispflow $(TESTS) $(SHIM)
+	@./tests/check_deps.sh
 	@./tests/run.sh $(BUILD)
 	@$(MAKE) -s format-check
 

@@ -40,15 +40,23 @@ struct df_boundaries {
     pthread_mutex_t lock;     /* serialises the preparation of a level */
     char error[512];          /* why a preparation failed */
     df_status error_status;   /* and its class: DF_ENOMEM or DF_EGEOS */
+    /* what GEOS said on the private handle (under lock), for the log of the
+     * next call that has a context (issue 17 item 26) */
+    char geos_error[256];
+    char geos_said[8][256];
+    int ngeos_said, geos_dropped;
     level_data lv[4];
+    df__profile *profile; /* the country profile, or NULL */
+    char *profiles_dir;   /* where profiles are looked for, or NULL */
+    char label[4][64];    /* level labels ("Governorate", "admin 2") */
 };
 
 /* ---- field detection ------------------------------------------------------ */
 
 /* Candidate field names for the P-code and the name of level n, in the
  * layouts we know. %d is the level. */
-static const char *pcode_patterns[] = {"ADM%d_PCODE",  "A%dCode",    "adm%d_code", "adm%d_pcode",
-                                       "admin%dPcode", "ADM%d_CODE", NULL};
+static const char *pcode_patterns[] = {"ADM%d_PCODE", "A%dCode",    "adm%d_code", "adm%d_pcode", "admin%dPcode",
+                                       "admin%dPcod", "ADM%d_CODE", NULL}; /* admin%dPcod: cut to 10 characters */
 static const char *name_patterns[] = {"ADM%d_EN",   "A%dNameEn", "adm%d_name", "admin%dName",
                                       "ADM%d_NAME", "NAME_%d",   NULL};
 
@@ -170,40 +178,102 @@ static int add_alt(level_data *L, int i, int kind, const char *name)
     return 0;
 }
 
-/* Other names from the layer's own fields: COD-AB ADMnALT1EN, ADMnALT2EN,
- * ADMn_AR, ADMnALT1AR, ADMnALT2AR; OCHA 2014 AnNameAr, AnNameAlt1,
- * AnNameAlt2, AnNameAlt. A feature carries them for its own level and for
- * its parents; every unit gets those of all its features. */
-static int read_alt_names(df_boundaries *b, OGRLayerH layer)
+/* Is a field one of the names of level lv's units? COD-AB ADMn_XX (a
+ * language: EN, FR, ES, PT, AR, HT ...), ADMn_REF, ADMn_NAME, ADMnALT*;
+ * the same cut to 10 characters (admin1Name, admin1Na_1, admin1AltN,
+ * admin1Al_1, admin1RefN); OCHA 2014 AnName*, AnNaArAlt1; GADM NAME_n,
+ * VARNAME_n, NL_NAME_n; admn_name*. Not dv_adm2_name and the like: fields
+ * a third party added name other things. */
+static int is_name_field(const char *f, int lv)
 {
-    static const char *patterns[] = {"ADM%dALT1EN", "ADM%dALT2EN", "ADM%d_AR",    "ADM%dALT1AR",
-                                     "ADM%dALT2AR", "A%dNameAr",   "A%dNameAlt1", "A%dNameAlt2",
-                                     "A%dNameAlt",  "A%dNaArAlt1", NULL};
+    static const char *const prefixes[] = {"ADM%dALT",    "admin%dName", "admin%dNa_", "admin%dAltN", "admin%dAl_",
+                                           "admin%dRefN", "A%dName",     "A%dNaAr",    "adm%d_name",  NULL};
+    static const char *const exact[] = {"NAME_%d", "VARNAME_%d", "NL_NAME_%d", NULL};
+    char p[32];
+    snprintf(p, sizeof p, "ADM%d_", lv);
+    if (!strncasecmp(f, p, strlen(p))) {
+        const char *s = f + strlen(p);
+        if (strlen(s) == 2 && isalpha((unsigned char)s[0]) && isalpha((unsigned char)s[1]))
+            return strcasecmp(s, "ID") != 0; /* a language code */
+        return !strcasecmp(s, "REF") || !strcasecmp(s, "NAME");
+    }
+    for (int k = 0; prefixes[k]; k++) {
+        snprintf(p, sizeof p, prefixes[k], lv);
+        if (!strncasecmp(f, p, strlen(p))) return 1;
+    }
+    for (int k = 0; exact[k]; k++) {
+        snprintf(p, sizeof p, exact[k], lv);
+        if (!strcasecmp(f, p)) return 1;
+    }
+    return 0;
+}
+
+/* The field that says what kind of unit level lv is (GADM ENGTYPE_n,
+ * TYPE_n; ADMn_TYPE), or -1. */
+static int type_field(OGRFeatureDefnH defn, int lv)
+{
+    static const char *const patterns[] = {"ENGTYPE_%d", "ADM%d_TYPE", "TYPE_%d", "admin%dType", NULL};
+    char name[32];
+    for (int k = 0; patterns[k]; k++) {
+        snprintf(name, sizeof name, patterns[k], lv);
+        int i = find_field(defn, name);
+        if (i >= 0) return i;
+    }
+    return -1;
+}
+
+/* What the features say beside their units: the admin-0 code, and each
+ * level's kind of unit when every feature says the same. */
+typedef struct {
+    char admin0[64];
+    char type[4][64];
+} layer_facts;
+
+/* Other names from the layer's own fields: every name field of every
+ * level (is_name_field), the displayed one included. A feature carries
+ * them for its own level and for its parents; every unit gets those of all
+ * its features. Missing values ("N/A", "Not available") are not names. */
+static int read_alt_names(df_boundaries *b, OGRLayerH layer, layer_facts *facts)
+{
+    static const char *const admin0_fields[] = {"ADM0_PCODE", "admin0Pcod", "admin0Pcode", "A0Code",
+                                                "adm0_pcode", "GID_0",      NULL};
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
-    int fields[4][16], nf[4] = {0};
+    int fields[4][32], nf[4] = {0}, types[4], admin0 = -1;
     for (int lv = b->lowest; lv <= b->finest; lv++)
-        for (int k = 0; patterns[k]; k++) {
-            char name[64];
-            snprintf(name, sizeof name, patterns[k], lv);
-            int i = find_field(defn, name);
-            if (i >= 0) fields[lv][nf[lv]++] = i;
-        }
+        for (int i = 0; i < OGR_FD_GetFieldCount(defn) && nf[lv] < 32; i++)
+            if (is_name_field(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)), lv)) fields[lv][nf[lv]++] = i;
+    for (int lv = 1; lv <= 3; lv++) types[lv] = type_field(defn, lv);
+    for (int k = 0; admin0_fields[k] && admin0 < 0; k++) admin0 = find_field(defn, admin0_fields[k]);
     for (int lv = b->lowest; lv <= b->finest; lv++)
         if (!(b->lv[lv].alts = calloc((size_t)b->lv[lv].n + 1, sizeof *b->lv[lv].alts))) return -1;
+    memset(facts, 0, sizeof *facts);
+    int type_same[4] = {1, 1, 1, 1};
     OGR_L_ResetReading(layer);
     OGRFeatureH f;
     int rc = 0;
     for (int i = 0; rc == 0 && i < b->lv[b->finest].n && (f = OGR_L_GetNextFeature(layer)); i++) {
+        if (i == 0 && admin0 >= 0 && OGR_F_IsFieldSetAndNotNull(f, admin0))
+            snprintf(facts->admin0, sizeof facts->admin0, "%s", OGR_F_GetFieldAsString(f, admin0));
+        for (int lv = b->lowest; lv <= b->finest; lv++) {
+            const char *t =
+                types[lv] >= 0 && OGR_F_IsFieldSetAndNotNull(f, types[lv]) ? OGR_F_GetFieldAsString(f, types[lv]) : "";
+            if (i == 0)
+                snprintf(facts->type[lv], sizeof facts->type[lv], "%s", t);
+            else if (strcmp(facts->type[lv], t) != 0)
+                type_same[lv] = 0;
+        }
         for (int lv = b->lowest; rc == 0 && lv <= b->finest; lv++) {
             int u = df__boundaries_ancestor(b, b->finest, i, lv);
             for (int k = 0; rc == 0 && k < nf[lv]; k++) {
                 char *v = field_string(f, fields[lv][k]);
-                rc = v ? add_alt(&b->lv[lv], u, DF__NAME_ALT, v) : -1;
+                rc = !v ? -1 : df__name_missing(v) ? 0 : add_alt(&b->lv[lv], u, DF__NAME_ALT, v);
                 free(v);
             }
         }
         OGR_F_Destroy(f);
     }
+    for (int lv = 1; lv <= 3; lv++)
+        if (!type_same[lv] || df__name_missing(facts->type[lv])) facts->type[lv][0] = 0;
     return rc;
 }
 
@@ -384,6 +454,23 @@ static int level_add(GEOSContextHandle_t h, level_data *L, int *cap, const char 
     return u->pcode && u->name ? 0 : -1;
 }
 
+/* Are the feature's coordinates, in WGS84 now, longitude and latitude? A
+ * layer in metres without a .prj (or lat 100, or lon 1e308) would give
+ * wrong areas and an index the size of the numbers (issue 17 item 13). */
+static df_status check_degrees(df_ctx *ctx, OGRGeometryH og, OGRSpatialReferenceH srs, int reprojected,
+                               const char *path, long fno, const char *pcode, const char *name)
+{
+    OGREnvelope e;
+    OGR_G_GetEnvelope(og, &e);
+    if (e.MinX >= -180.000001 && e.MaxX <= 180.000001 && e.MinY >= -90.000001 && e.MaxY <= 90.000001) return DF_OK;
+    char crs[300] = "";
+    if (srs) snprintf(crs, sizeof crs, ", %s %s", reprojected ? "reprojected from" : "in", OSRGetName(srs));
+    return df__error(ctx, DF_EFORMAT,
+                     "%s: feature %ld (%s %s): coordinates are not degrees (x %.6g to %.6g, y %.6g to %.6g%s): %s",
+                     path, fno, pcode, name, e.MinX, e.MaxX, e.MinY, e.MaxY, crs,
+                     srs ? "is the layer's CRS wrong?" : "is the .prj missing?");
+}
+
 /* Read the features of the layer into the finest level; the parent P-codes
  * and names of each feature go into parents[level] for the dissolve. */
 static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, const char *path, level_fields *fields,
@@ -427,7 +514,7 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
             } else if (ct && OGR_G_Transform(og, ct) != OGRERR_NONE) {
                 st = df__error(ctx, DF_EPROJ, "%s: feature %ld (%s %s): cannot reproject: %s", path, fno, pcode, name,
                                df__gdal_error(ctx));
-            } else {
+            } else if ((st = check_degrees(ctx, og, srs, ct != NULL, path, fno, pcode, name)) == DF_OK) {
                 size_t n = (size_t)OGR_G_WkbSize(og);
                 unsigned char *wkb = malloc(n);
                 int no_memory = !wkb;
@@ -516,6 +603,41 @@ static df_status derive_units(df_ctx *ctx, df_boundaries *b, int lv, char **code
 
 /* ---- lazy preparation: geometry of derived levels, areas, point index ----- */
 
+/* GEOS messages of the private handle: kept in b (the handle is used under
+ * b->lock, or in the load), logged by the next call with a context. */
+static void keep_geos_message(df_boundaries *b, const char *what, const char *msg)
+{
+    if (b->ngeos_said < (int)(sizeof b->geos_said / sizeof *b->geos_said))
+        snprintf(b->geos_said[b->ngeos_said++], sizeof *b->geos_said, "%s%s", what, msg);
+    else
+        b->geos_dropped++;
+}
+
+static void geos_error_message(const char *msg, void *user)
+{
+    df_boundaries *b = user;
+    snprintf(b->geos_error, sizeof b->geos_error, "%s", msg);
+    keep_geos_message(b, "error: ", msg);
+}
+
+static void geos_notice_message(const char *msg, void *user) { keep_geos_message(user, "", msg); }
+
+/* The messages kept, to the log: errors as warnings, notices as debug. */
+static void log_geos_messages(df_ctx *ctx, const df_boundaries *cb)
+{
+    df_boundaries *b = (df_boundaries *)cb; /* the messages are state behind the lock */
+    pthread_mutex_lock(&b->lock);
+    for (int i = 0; i < b->ngeos_said; i++) {
+        int error = !strncmp(b->geos_said[i], "error: ", 7);
+        df__log(ctx, error ? DF_LOG_WARN : DF_LOG_DEBUG, "GEOS (boundaries): %s", b->geos_said[i] + (error ? 7 : 0));
+    }
+    if (b->geos_dropped) df__log(ctx, DF_LOG_DEBUG, "GEOS (boundaries): %d more messages", b->geos_dropped);
+    b->ngeos_said = b->geos_dropped = 0;
+    pthread_mutex_unlock(&b->lock);
+}
+
+void *df__boundaries_geos(const df_boundaries *b) { return b->geos; }
+
 /* The geometry of each unit of a derived level: the union (GEOS cascaded
  * union) of the finest-level units below it. */
 static int dissolve_geometry(df_boundaries *b, int lv)
@@ -537,7 +659,8 @@ static int dissolve_geometry(df_boundaries *b, int lv)
         if (coll) GEOSGeom_destroy_r(h, coll);
         if (!L->geom[u]) {
             b->error_status = DF_EGEOS;
-            snprintf(b->error, sizeof b->error, "GEOS could not dissolve admin-%d unit %s", lv, L->units[u].pcode);
+            snprintf(b->error, sizeof b->error, "GEOS could not dissolve admin-%d unit %s: %s", lv, L->units[u].pcode,
+                     b->geos_error[0] ? b->geos_error : "no reason given");
             free(parts);
             return -1;
         }
@@ -585,11 +708,101 @@ df_status df_boundaries_prepare(df_ctx *ctx, const df_boundaries *b, int level)
     if (df_boundaries_count(b, level) == 0)
         return df__error(ctx, DF_EINVAL, "the boundaries have no admin-%d units (levels %d..%d are loaded)", level,
                          b->lowest, b->finest);
-    return prepare(b, level) > 0 ? DF_OK : df__error(ctx, b->error_status ? b->error_status : DF_EGEOS, "%s", b->error);
+    int ready = prepare(b, level);
+    log_geos_messages(ctx, b);
+    return ready > 0 ? DF_OK : df__error(ctx, b->error_status ? b->error_status : DF_EGEOS, "%s", b->error);
+}
+
+/* The field --name-field names for level lv of a layer whose own level is
+ * f: a language key ("fr": ADMn_FR, AnNameFr), or a field of level f whose
+ * digit is changed to lv (ADM2_FR for admin 1 is ADM1_FR); -1 when absent. */
+static int chosen_name_field(OGRFeatureDefnH defn, const char *choice, int f, int lv)
+{
+    char name[128];
+    size_t n = strlen(choice);
+    int language = n >= 2 && n <= 3 && isalpha((unsigned char)choice[0]) && isalpha((unsigned char)choice[1]) &&
+                   (n == 2 || isalpha((unsigned char)choice[2]));
+    if (language) {
+        static const char *const patterns[] = {"ADM%d_%s", "A%dName%s", NULL};
+        for (int k = 0; patterns[k]; k++) {
+            snprintf(name, sizeof name, patterns[k], lv, choice);
+            int i = find_field(defn, name);
+            if (i >= 0) return i;
+        }
+        if (find_field(defn, choice) < 0) return -1; /* else a field called "fr" */
+    }
+    snprintf(name, sizeof name, "%s", choice);
+    char *digit = strchr(name, '0' + f);
+    if (lv != f && !digit) return -1;
+    if (digit) *digit = (char)('0' + lv);
+    return find_field(defn, name);
+}
+
+/* Choose the layer's country profile (opts->profile, or by its P-codes). */
+static df_status choose_profile(df_ctx *ctx, df_boundaries *b, const df_boundary_opts *opts, const char *admin0)
+{
+    if (!opts->profiles && (!opts->profile || !strchr(opts->profile, '/'))) return DF_OK; /* no profiles */
+    level_data *L = &b->lv[b->finest];
+    const char **codes = calloc((size_t)L->n + 1, sizeof *codes);
+    if (!codes) return df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; i < L->n; i++) codes[i] = L->units[i].pcode;
+    if (opts->profiles && !(b->profiles_dir = df__strdup(opts->profiles))) {
+        free(codes);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    df_status st = df__profile_choose(ctx, opts->profiles, opts->profile, codes, L->n, admin0, &b->profile);
+    free(codes);
+    if (st == DF_OK && b->profile)
+        df__log(ctx, DF_LOG_INFO, "%s: country profile %s (%s)", opts->path,
+                b->profile->country ? b->profile->country : b->profile->name, b->profile->path);
+    else if (st == DF_OK)
+        df__log(ctx, DF_LOG_INFO, "%s: no country profile fits (P-codes like %s); neutral level labels", opts->path,
+                L->n ? L->units[0].pcode : "none");
+    return st;
+}
+
+/* A boundary file holds one feature per unit of its level: a P-code that
+ * repeats (a finer level's file, most often) is refused, with what was
+ * found. */
+static df_status refuse_repeated_codes(df_ctx *ctx, const df_boundaries *b, const char *path)
+{
+    const level_data *L = &b->lv[b->finest];
+    int repeated = 0, distinct = L->ncodes > 0, first = -1;
+    for (int k = 1; k < L->ncodes; k++) {
+        int same = strcmp(L->codes[k].key, L->codes[k - 1].key) == 0;
+        distinct += !same;
+        if (same && (k < 2 || strcmp(L->codes[k - 1].key, L->codes[k - 2].key) != 0)) repeated++;
+        if (same && first < 0) first = k;
+    }
+    if (!repeated) return DF_OK;
+    return df__error(ctx, DF_EINVAL,
+                     "%s: %d features hold %d distinct admin-%d P-codes, %d of them repeated (%s is both %s and %s); a "
+                     "boundary file holds one feature per unit of its level: is it a finer level's file?",
+                     path, L->n, distinct, b->finest, repeated, L->units[L->codes[first].unit].pcode,
+                     L->units[L->codes[first - 1].unit].name, L->units[L->codes[first].unit].name);
+}
+
+/* The label of each level: the caller's, the layer's type field, the
+ * profile's, else "admin N". */
+static void set_labels(df_ctx *ctx, df_boundaries *b, const df_boundary_opts *opts, const layer_facts *facts)
+{
+    for (int lv = 1; lv <= 3; lv++) {
+        char *l = b->label[lv];
+        size_t cap = sizeof b->label[lv];
+        if (df__list_item(opts->labels, lv - 1, l, cap) && l[0]) continue;
+        if (facts->type[lv][0]) {
+            snprintf(l, cap, "%s", facts->type[lv]);
+            continue;
+        }
+        if (b->profile && df__list_item(b->profile->labels, lv - 1, l, cap) && l[0]) continue;
+        snprintf(l, cap, "admin %d", lv);
+    }
+    df__log(ctx, DF_LOG_DEBUG, "level labels: %s, %s, %s", b->label[1], b->label[2], b->label[3]);
 }
 
 df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out)
 {
+    DF__GDAL_SCOPE(ctx);
     df_status st = DF_OK;
     char **parent_codes[4] = {0}, **parent_names[4] = {0};
     df_boundaries *b = calloc(1, sizeof *b);
@@ -598,16 +811,23 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
     if (!b) return df__error(ctx, DF_ENOMEM, "out of memory");
     b->geos = GEOS_init_r();
     pthread_mutex_init(&b->lock, NULL);
+    if (b->geos) {
+        GEOSContext_setErrorMessageHandler_r(b->geos, geos_error_message, b);
+        GEOSContext_setNoticeMessageHandler_r(b->geos, geos_notice_message, b);
+    }
     int nfeatures = 0;
 
     ds = GDALOpenEx(opts->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds) {
-        st = df__error(ctx, DF_EIO, "cannot open boundaries %s: %s", opts->path, df__gdal_error(ctx));
+        st = df__error(ctx, DF_EIO, "cannot open boundaries %s: %s", opts->path, df__open_failure(ctx, opts->path));
         goto fail;
     }
     OGRLayerH layer = opts->layer ? GDALDatasetGetLayerByName(ds, opts->layer) : GDALDatasetGetLayer(ds, 0);
     if (!layer) {
-        st = df__error(ctx, DF_EINVAL, "%s: no layer %s", opts->path, opts->layer ? opts->layer : "(first)");
+        char names[512];
+        df__layer_names(ds, names, sizeof names);
+        st = df__error(ctx, DF_EINVAL, "%s: no layer %s (it has: %s)", opts->path,
+                       opts->layer ? opts->layer : "(first)", names[0] ? names : "none");
         goto fail;
     }
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
@@ -619,9 +839,26 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         fields[lv].name = find_pattern(defn, name_patterns, lv);
         if (fields[lv].pcode >= 0 || fields[lv].name >= 0) b->finest = lv;
     }
+    /* a file given for another level than its fields say: refused before
+     * any work (an admin-3 file as adm2 gave 294 "districts") */
+    if (opts->level && b->finest && opts->level != b->finest) {
+        int f = b->finest;
+        char seen[160];
+        snprintf(seen, sizeof seen, "%s%s%s",
+                 fields[f].pcode >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, fields[f].pcode)) : "",
+                 fields[f].pcode >= 0 && fields[f].name >= 0 ? ", " : "",
+                 fields[f].name >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, fields[f].name)) : "");
+        st = df__error(ctx, DF_EINVAL,
+                       "%s: given as the admin-%d boundaries, but it is an admin-%d layer (%s; %lld features): give "
+                       "it as adm%d, or give the admin-%d file",
+                       opts->path, opts->level, f, seen, (long long)OGR_L_GetFeatureCount(layer, TRUE), f, opts->level);
+        goto fail;
+    }
     if (opts->level) b->finest = opts->level;
     if (b->finest < 1 || b->finest > 3) {
-        if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
+        if (OGR_L_GetFeatureCount(layer, 1) == 0) /* issue 17 item 21: not "is its .dbf missing?" */
+            st = df__error(ctx, DF_EFORMAT, "%s: the layer has no features", opts->path);
+        else if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
             st = df__error(ctx, DF_ESCHEMA,
                            "%s: the layer has no attribute fields at all (for a shapefile: is its .dbf missing?)",
                            opts->path);
@@ -637,9 +874,15 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         st = df__error(ctx, DF_ESCHEMA, "%s: no field %s", opts->path, opts->pcode_field);
         goto fail;
     }
-    if (opts->name_field && (fields[f].name = find_field(defn, opts->name_field)) < 0) {
-        st = df__error(ctx, DF_ESCHEMA, "%s: no field %s", opts->path, opts->name_field);
-        goto fail;
+    if (opts->name_field) {
+        if ((fields[f].name = chosen_name_field(defn, opts->name_field, f, f)) < 0) {
+            st = df__error(ctx, DF_ESCHEMA, "%s: no field %s (for admin %d)", opts->path, opts->name_field, f);
+            goto fail;
+        }
+        for (int lv = 1; lv < f; lv++) { /* the same language for the coarser levels, where the layer has it */
+            int i = chosen_name_field(defn, opts->name_field, f, lv);
+            if (i >= 0) fields[lv].name = i;
+        }
     }
     if (f > 1 && opts->parent_pcode_field) fields[f - 1].pcode = find_field(defn, opts->parent_pcode_field);
     if (f > 1 && opts->parent_name_field) fields[f - 1].name = find_field(defn, opts->parent_name_field);
@@ -683,10 +926,15 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
     }
 
     b->lowest = lowest;
-    if (read_alt_names(b, layer) != 0) {
+    layer_facts facts;
+    if (read_alt_names(b, layer, &facts) != 0) {
         st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         goto fail;
     }
+    if ((st = choose_profile(ctx, b, opts, facts.admin0)) != DF_OK) goto fail;
+    if (b->profile && b->profile->aliases && !opts->no_profile_aliases &&
+        (st = df__aliases_load(ctx, b, b->profile->aliases)) != DF_OK)
+        goto fail;
     for (int k = 0; opts->aliases && opts->aliases[k]; k++)
         if ((st = df__aliases_load(ctx, b, opts->aliases[k])) != DF_OK) goto fail;
     for (int lv = lowest; lv <= f; lv++) {
@@ -696,13 +944,10 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
             st = df__error(ctx, DF_ENOMEM, "out of memory indexing %s", opts->path);
             goto fail;
         }
-        for (int k = 1; k < L->ncodes; k++)
-            if (strcmp(L->codes[k].key, L->codes[k - 1].key) == 0)
-                df__log(ctx, DF_LOG_WARN, "%s: P-code %s is used by two units (%s, %s)", opts->path,
-                        L->units[L->codes[k].unit].pcode, L->units[L->codes[k - 1].unit].name,
-                        L->units[L->codes[k].unit].name);
     }
-    df__log(ctx, DF_LOG_INFO, "%s: %d admin-%d units", opts->path, b->lv[f].n, f);
+    if ((st = refuse_repeated_codes(ctx, b, opts->path)) != DF_OK) goto fail;
+    set_labels(ctx, b, opts, &facts);
+    df__log(ctx, DF_LOG_INFO, "%s: %d admin-%d units (%s)", opts->path, b->lv[f].n, f, b->label[f]);
     goto done;
 fail:
     if (b->finest >= 1 && b->finest <= 3) nfeatures = b->lv[b->finest].n;
@@ -740,6 +985,8 @@ void df_boundaries_free(df_boundaries *b)
         free(L->geom);
         df__pip_free(L->pip);
     }
+    df__profile_free(b->profile);
+    free(b->profiles_dir);
     if (b->geos) GEOS_finish_r(b->geos);
     pthread_mutex_destroy(&b->lock);
     free(b);
@@ -786,3 +1033,30 @@ const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int 
     *n = df_boundaries_count(b, level) ? b->lv[level].nnames : 0;
     return *n ? b->lv[level].names : NULL;
 }
+
+const char *df__boundaries_label(const df_boundaries *b, int level)
+{
+    return level >= 1 && level <= 3 && b->label[level][0] ? b->label[level] : "unit";
+}
+
+void df__level_words(const df_boundaries *b, int level, int plural, int capital, char *out, size_t cap)
+{
+    const char *label = df__boundaries_label(b, level);
+    size_t n = strlen(label);
+    if (!plural)
+        snprintf(out, cap, "%s", label);
+    else if (!strncasecmp(label, "admin ", 6) || !strcasecmp(label, "unit"))
+        snprintf(out, cap, "%s units", label);
+    else if (n > 1 && tolower((unsigned char)label[n - 1]) == 'y' &&
+             !strchr("aeiou", tolower((unsigned char)label[n - 2])))
+        snprintf(out, cap, "%.*sies", (int)(n - 1), label);
+    else if (n && (strchr("sx", label[n - 1]) || (n > 1 && label[n - 1] == 'h' && strchr("cs", label[n - 2]))))
+        snprintf(out, cap, "%ses", label);
+    else
+        snprintf(out, cap, "%ss", label);
+    if (out[0]) out[0] = (char)(capital ? toupper((unsigned char)out[0]) : tolower((unsigned char)out[0]));
+}
+
+const df__profile *df__boundaries_profile(const df_boundaries *b) { return b->profile; }
+
+const char *df__boundaries_profiles_dir(const df_boundaries *b) { return b->profiles_dir; }

@@ -74,6 +74,7 @@ df_status df_density_still_displaced(df_ctx *ctx, df_density *d, const df_join *
 df_status df_density_write_choropleth(df_ctx *ctx, const df_density *d, const df_join *j, const df_boundaries *b,
                                       const char *path)
 {
+    DF__GDAL_SCOPE(ctx);
     const df_density_info *in = df_density_get_info(d);
     int level = df_join_level(j), w = in->width, h = in->height;
     char tmp[4096];

@@ -4,6 +4,8 @@
  */
 #include "dispflow.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <cpl_conv.h>
 
 static int quiet, verbose;
+static volatile sig_atomic_t interrupted; /* the signal that came, or 0 */
 
 static const char *usage_main =
     "usage: dispflow VERB [options]\n"
@@ -94,7 +97,10 @@ static const char *usage_join =
     "  --boundaries-layer N  layer name\n"
     "  --level L             adm1, adm2 or adm3 (default: the layer's own level). Higher\n"
     "                        levels are derived by dissolving on the parent fields.\n"
-    "  --pcode-field F, --name-field F   override the detected fields\n"
+    "  --pcode-field F       the P-code field (default: detected)\n"
+    "  --name-field F        the name written in the outputs, for every level: a field\n"
+    "                        (ADM2_FR; coarser levels take ADM1_FR) or a language (fr).\n"
+    "                        Names are matched against every name field whatever it says\n"
     "\n"
     "period and output:\n"
     "  --from DATE, --as-of DATE   default: the first and the latest date in the data\n"
@@ -105,7 +111,10 @@ static const char *usage_join =
     "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
     "  --strict              fail (exit 10) when any record is unmatched\n"
     "  --aliases FILE        an alias table of your own (level,alias,name,parent); its rows\n"
-    "                        add to the shipped shapes/aliases_iraq.csv (--no-aliases: none)\n"
+    "                        add to the country profile's (--no-aliases: none at all)\n"
+    "  --profile P           the country profile: a name in shapes/profiles (irq), an .ini\n"
+    "                        file, or none; default: the one whose codes begin the layer's\n"
+    "                        P-codes (labels, aliases, --origins presets; docs/join.md)\n"
     "  --prefer names|points names and coordinates disagree: which wins (names)\n"
     "  -q                    quiet: no balance, no warnings\n"
     "  -v                    verbose: also debug messages (threads used, GEOS notices)\n";
@@ -120,6 +129,11 @@ static void log_to_stderr(df_log_level level, const char *msg, void *user)
 
 static int fail(df_ctx *ctx, df_status st)
 {
+    if (st == DF_ECANCELLED && interrupted) {
+        fprintf(stderr, "dispflow: interrupted by %s; no partial file is left, unwritten outputs are untouched\n",
+                interrupted == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM");
+        return df_status_exit_code(st);
+    }
     fprintf(stderr, "dispflow: error: %s\n", df_ctx_errmsg(ctx));
     return df_status_exit_code(st);
 }
@@ -127,6 +141,105 @@ static int fail(df_ctx *ctx, df_status st)
 static int bad_usage(const char *msg, const char *arg)
 {
     fprintf(stderr, "dispflow: %s%s%s\n(see 'dispflow VERB --help')\n", msg, arg ? " " : "", arg ? arg : "");
+    return df_status_exit_code(DF_EINVAL);
+}
+
+/* Ctrl-C and SIGTERM, in every verb: the library stops at its next progress
+ * report and leaves every output as it was (exit 11, no partial file). A
+ * second signal ends the process at once. */
+static void on_signal(int sig)
+{
+    if (interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    interrupted = sig;
+}
+
+static int stop_on_signal(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)stage, (void)user;
+    return !interrupted;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* a read from a pipe goes on: a cut short read must not look like the end */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Between two outputs: stop when a signal came. */
+static df_status go_on(df_status st) { return st == DF_OK && interrupted ? DF_ECANCELLED : st; }
+
+/* Before any work: refuse an output that is an input or another output, or
+ * not a regular file (df_outputs_check). -1 to go on, or the exit code. */
+static int check_outputs(df_ctx *ctx, const char *const *inputs, int nin, const char *const *outputs, int nout)
+{
+    df_status st = df_outputs_check(ctx, inputs, nin, outputs, nout);
+    return st == DF_OK ? -1 : fail(ctx, st);
+}
+
+/* Edit distance (insert, delete, substitute) of two short words. */
+static int edits(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int row[64];
+    if (la >= 63 || lb >= 63) return 99;
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best, diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The words of `known` (options are read from a verb's usage text: every
+ * word that starts with '-') closest to a mistyped one, "a or b", into out:
+ * a word that contains it (--layer: --records-layer), else within a typo
+ * or two (issue 17 item 22). */
+static const char *did_you_mean(const char *known, const char *typed, char *out, size_t cap)
+{
+    char words[32][40], contains[200] = "";
+    int n = 0, best = (int)strlen(typed) / 3 + 2, at = -1;
+    out[0] = '\0';
+    for (const char *p = known; *p && n < 32;) {
+        size_t k = strcspn(p, " \n,|[]=");
+        if (k > 1 && k < 40 && (p == known || strchr(" \n[|", p[-1])) && (*typed != '-' || *p == '-')) {
+            int dup = 0;
+            for (int i = 0; i < n; i++) dup |= strlen(words[i]) == k && !strncmp(words[i], p, k);
+            if (!dup) snprintf(words[n++], sizeof *words, "%.*s", (int)k, p);
+        }
+        p += k + (p[k] != '\0');
+    }
+    const char *bare = typed + strspn(typed, "-");
+    for (int i = 0; i < n; i++) {
+        if (strlen(bare) >= 3 && strstr(words[i], bare) && strlen(contains) + 45 < sizeof contains) {
+            if (contains[0]) strcat(contains, " or ");
+            strcat(contains, words[i]);
+        }
+        int d = edits(typed, words[i]);
+        if (d < best) best = d, at = i;
+    }
+    snprintf(out, cap, "%s", contains[0] ? contains : at >= 0 ? words[at] : "");
+    return out;
+}
+
+/* An unknown option or verb, with the closest known ones. */
+static int unknown(const char *what, const char *typed, const char *known)
+{
+    char near[200];
+    did_you_mean(known, typed, near, sizeof near);
+    fprintf(stderr, "dispflow: unknown %s %s%s%s%s\n(see 'dispflow %s')\n", what, typed,
+            near[0] ? " (did you mean " : "", near, near[0] ? "?)" : "", strcmp(what, "verb") ? "VERB --help" : "help");
     return df_status_exit_code(DF_EINVAL);
 }
 
@@ -294,6 +407,9 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
             j->aliases[1 + j->naliases++] = v; /* after the shipped table: the user's rows win */
         } else if (!strcmp(a, "--no-aliases")) {
             j->no_aliases = 1;
+        } else if (!strcmp(a, "--profile")) {
+            NEED_VALUE();
+            j->bo.profile = v;
         } else if (!strcmp(a, "--prefer")) {
             NEED_VALUE();
             if (!strcmp(v, "names"))
@@ -332,16 +448,16 @@ static int parse_job(job *j, int argc, char **argv, const char *usage, int need_
         } else if (!strcmp(a, "--strict")) {
             j->jo.strict = 1;
         } else {
-            return bad_usage("unknown option", a);
+            return unknown("option", a, usage);
         }
 #undef NEED_VALUE
     }
     if (!j->ro.path) return bad_usage("missing --records FILE", NULL);
     if (!j->bo.path && need_boundaries) return bad_usage("missing --boundaries FILE", NULL);
-    /* the alias table shipped in shapes/, unless told not to */
-    j->aliases[0] = j->no_aliases ? NULL : DF_SHAPES_DIR "/aliases_iraq.csv";
-    j->bo.aliases = j->no_aliases ? j->aliases + 1 : j->aliases;
-    if (j->no_aliases) j->aliases[1 + j->naliases] = NULL;
+    /* the country profiles shipped in shapes/ (their alias tables unless told not to) */
+    j->bo.profiles = DF_SHAPES_DIR "/profiles";
+    j->bo.no_profile_aliases = j->no_aliases;
+    j->bo.aliases = j->no_aliases ? NULL : j->aliases + 1;
     return -1;
 }
 
@@ -354,15 +470,24 @@ static df_status run_job(df_ctx *ctx, job *jb, df_boundaries **b, df_join **j)
     return df_join_run(ctx, *b, &jb->ro, &jb->jo, j);
 }
 
+/* The outputs given, checked against the job's inputs before any work. */
+static int check_job_outputs(df_ctx *ctx, const job *jb, const char *const *outputs, int nout)
+{
+    const char *inputs[] = {jb->ro.path, jb->bo.path, jb->aliases[0], jb->aliases[1], jb->aliases[2]};
+    return check_outputs(ctx, inputs, 5, outputs, nout);
+}
+
 static int cmd_join(df_ctx *ctx, int argc, char **argv)
 {
     job jb;
     int rc = parse_job(&jb, argc, argv, usage_join, 1);
     if (rc >= 0) return rc;
     if (!jb.out) return bad_usage("missing -o OUTPUT", NULL);
+    const char *outputs[] = {jb.out, jb.jo.log_path};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 2)) >= 0) return rc;
     df_boundaries *b = NULL;
     df_join *j = NULL;
-    df_status st = run_job(ctx, &jb, &b, &j);
+    df_status st = go_on(run_job(ctx, &jb, &b, &j));
     if (st == DF_OK) st = df_join_write(ctx, j, b, jb.out, jb.format, jb.nco ? jb.co : NULL);
     if (st == DF_OK && !quiet) print_balance(j, jb.ro.path, jb.out);
     df_join_free(j);
@@ -429,6 +554,8 @@ static int cmd_check(df_ctx *ctx, int argc, char **argv)
     int rc = parse_job(&jb, argc, argv, usage_check, 1);
     if (rc >= 0) return rc;
     if (jb.out) return bad_usage("check writes no figures (only --log); for an output use join -o", jb.out);
+    const char *outputs[] = {jb.jo.log_path};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 1)) >= 0) return rc;
     int strict = jb.jo.strict;
     jb.jo.strict = 0; /* report first, then fail */
     df_boundaries *b = NULL;
@@ -463,10 +590,11 @@ static const char *usage_flows =
     "Both ends are matched as join matches places (P-code, names with aliases, point).\n"
     "\n"
     "  --origin-level, --dest-level  admin level of each end (adm2 by default); they may differ\n"
-    "  --origins L           keep flows whose origin lies in: 'corridor' (the Mosul corridor\n"
-    "                        districts: Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra,\n"
-    "                        Al-Shikhan, Al-Baaj, Makhmour, Al-Shirqat) or a comma-separated\n"
-    "                        list of P-codes or names of units at any level\n"
+    "  --origins L           keep flows whose origin lies in: a preset of the country\n"
+    "                        profile ('corridor' in Iraq's: the Mosul corridor districts\n"
+    "                        Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan,\n"
+    "                        Al-Baaj, Makhmour, Al-Shirqat) or a comma-separated list of\n"
+    "                        P-codes or names of units at any level\n"
     "  --from, --to          the period (default: the first and the latest date in the data);\n"
     "                        --as-of is the same as --to\n"
     "  --step S              one flow per pair per day, ISO week (Monday-Sunday), calendar\n"
@@ -584,14 +712,16 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
         if (kst != DF_OK) return fail(ctx, kst);
         if (!quiet) fprintf(stderr, "%s: read as %s\n", jb.ro.path, why);
     }
+    const char *outputs[] = {jb.out, nodes, matrix, wide, net};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 5)) >= 0) return rc;
     df_boundaries *b = NULL;
     df_flows *f = NULL;
     df_status st = df_boundaries_load(ctx, &jb.bo, &b);
-    if (st == DF_OK) st = df_flows_run(ctx, b, &jb.ro, &fo, &f);
-    if (st == DF_OK && jb.out) st = df_flows_write_lines(ctx, f, b, jb.out, bend, endpoints, nodes);
-    if (st == DF_OK && matrix) st = df_flows_write_matrix(ctx, f, b, matrix, hxl);
-    if (st == DF_OK && wide) st = df_flows_write_wide(ctx, f, b, wide);
-    if (st == DF_OK && net) st = df_flows_write_net(ctx, f, b, net);
+    if (st == DF_OK) st = go_on(df_flows_run(ctx, b, &jb.ro, &fo, &f));
+    if (st == DF_OK && jb.out) st = go_on(df_flows_write_lines(ctx, f, b, jb.out, bend, endpoints, nodes));
+    if (st == DF_OK && matrix) st = go_on(df_flows_write_matrix(ctx, f, b, matrix, hxl));
+    if (st == DF_OK && wide) st = go_on(df_flows_write_wide(ctx, f, b, wide));
+    if (st == DF_OK && net) st = go_on(df_flows_write_net(ctx, f, b, net));
     if (st == DF_OK && !quiet) {
         const df_flow_balance *fb = df_flows_balance(f);
         fprintf(stderr,
@@ -622,12 +752,97 @@ static int32_t period_after(int32_t start, int step)
     return df_date_parse(next, &out) == 0 ? out : start + 31;
 }
 
-/* One raster per period from --from to --as-of, on the grid of the whole
- * period's raster (so that they align), each OUT_yyyy-mm-dd.tif. */
-static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, df_density_opts *o,
-                                 const df_density_info *whole, int step)
+/* The periods from `from` to `as_of`, counted up to limit + 1. */
+static long count_periods(int32_t from, int32_t as_of, int step, long limit)
 {
-    char crs[64], path[4096];
+    long n = 0;
+    for (int32_t start = from; start <= as_of && n <= limit; start = period_after(start, step)) n++;
+    return n;
+}
+
+/* --step writes many files: they go to a folder beside OUT and are moved into
+ * place only when every one is written, so that an error or Ctrl-C leaves
+ * nothing behind and the files of an earlier run as they were. */
+#define DENSITY_MAX_PERIODS 1000 /* rasters of one --step run, unless --max-periods */
+
+typedef struct {
+    char dir[4096]; /* the staging folder, "" when none */
+    char out[4096]; /* the folder of OUT, with its slash, or "" */
+    char **names;   /* file names written into dir */
+    int n, cap;
+} staging;
+
+static int staging_open(staging *g, const char *out)
+{
+    const char *slash = strrchr(out, '/');
+    int len = slash ? (int)(slash - out) + 1 : 0;
+    snprintf(g->out, sizeof g->out, "%.*s", len, out);
+    if (snprintf(g->dir, sizeof g->dir, "%s.dispflow-periods-XXXXXX", g->out) >= (int)sizeof g->dir ||
+        !mkdtemp(g->dir)) {
+        fprintf(stderr, "dispflow: error: cannot make a folder beside %s: %s\n", out, strerror(errno));
+        g->dir[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* path in the staging folder for the file named like base (its last part);
+ * the name and the .qml beside it are remembered for the move */
+static const char *staging_path(staging *g, const char *base, char *path, size_t cap)
+{
+    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
+    if (g->n + 2 > g->cap) {
+        char **more = realloc(g->names, (size_t)(g->cap + 64) * sizeof *more);
+        if (!more) return fprintf(stderr, "dispflow: error: out of memory\n"), NULL;
+        g->names = more, g->cap += 64;
+    }
+    const char *dot = strrchr(name, '.');
+    char qml[1024];
+    snprintf(qml, sizeof qml, "%.*s.qml", dot ? (int)(dot - name) : (int)strlen(name), name);
+    g->names[g->n] = strdup(name), g->names[g->n + 1] = strdup(qml);
+    g->n += 2; /* freed by staging_close, NULL or not */
+    if (!g->names[g->n - 2] || !g->names[g->n - 1]) return fprintf(stderr, "dispflow: error: out of memory\n"), NULL;
+    if (snprintf(path, cap, "%s/%s", g->dir, name) < (int)cap) return path;
+    fprintf(stderr, "dispflow: error: the path is too long: %s/%s\n", g->dir, name);
+    return NULL;
+}
+
+/* Move every file into place (commit) or remove them; then the folder. */
+static int staging_close(staging *g, int commit)
+{
+    char from[8300], to[8300];
+    int rc = 0;
+    for (int i = 0; i < g->n; i++) {
+        if (!g->names[i]) continue;
+        snprintf(from, sizeof from, "%s/%s", g->dir, g->names[i]);
+        snprintf(to, sizeof to, "%s%s", g->out, g->names[i]);
+        if (commit && rc == 0 && access(from, F_OK) == 0 && rename(from, to) != 0) {
+            fprintf(stderr, "dispflow: error: cannot move %s to %s: %s\n", from, to, strerror(errno));
+            rc = -1;
+        }
+        free(g->names[i]);
+    }
+    free(g->names);
+    /* whatever is left (a cancel, a failed write): removed */
+    DIR *dir = g->dir[0] ? opendir(g->dir) : NULL;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(from, sizeof from, "%s/%s", g->dir, e->d_name);
+            unlink(from);
+        }
+    if (dir) closedir(dir);
+    if (g->dir[0]) rmdir(g->dir);
+    g->names = NULL, g->n = g->cap = 0, g->dir[0] = 0;
+    return rc;
+}
+
+/* One raster per period from --from to --as-of, on the grid of the whole
+ * period's raster (so that they align), each OUT_yyyy-mm-dd.tif, written
+ * into the staging folder. */
+static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, df_density_opts *o,
+                                 const df_density_info *whole, int step, staging *g)
+{
+    char crs[64], name[4096], path[4096];
     snprintf(crs, sizeof crs, "%s", whole->crs);
     o->t_srs = crs;
     o->has_extent = 1;
@@ -638,19 +853,20 @@ static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, d
     const char *dot = strrchr(jb->out, '.');
     int base = dot ? (int)(dot - jb->out) : (int)strlen(jb->out);
     df_status st = DF_OK;
-    int n = 0;
-    for (int32_t start = jb->jo.from; st == DF_OK && start <= jb->jo.as_of; n++) {
+    for (int32_t start = jb->jo.from; st == DF_OK && start <= jb->jo.as_of;) {
         int32_t next = period_after(start, step);
         char day[11];
         df_density *d = NULL;
         o->from = start;
         o->as_of = next - 1 < jb->jo.as_of ? next - 1 : jb->jo.as_of;
         df_date_format(start, day);
-        snprintf(path, sizeof path, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
-        st = df_density_run(ctx, &jb->ro, b, o, &d);
-        if (st == DF_OK) st = df_density_write(ctx, d, path, jb->format, jb->nco ? jb->co : NULL);
+        snprintf(name, sizeof name, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
+        if (interrupted) return DF_ECANCELLED;
+        if (!staging_path(g, name, path, sizeof path)) return DF_EIO; /* said */
+        st = go_on(df_density_run(ctx, &jb->ro, b, o, &d));
+        if (st == DF_OK) st = go_on(df_density_write(ctx, d, path, jb->format, jb->nco ? jb->co : NULL));
         if (st == DF_OK && !quiet)
-            fprintf(stderr, "wrote %s (%ld points, %.1f people)\n", path, df_density_get_info(d)->points,
+            fprintf(stderr, "wrote %s (%ld points, %.1f people)\n", name, df_density_get_info(d)->points,
                     df_density_get_info(d)->total_weight);
         df_density_free(d);
         start = next;
@@ -689,7 +905,14 @@ static const char *usage_density =
     "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
     "  --mask                pixels whose centre lies outside the boundaries are nodata\n"
     "  --step day|week|month also one raster per period from --from to --as-of, on the\n"
-    "                        whole period's grid: OUT_yyyy-mm-dd.tif (the period's first day)\n"
+    "                        whole period's grid: OUT_yyyy-mm-dd.tif (the period's first day);\n"
+    "                        all moved into place together when every one is written\n"
+    "  --max-periods N       refuse --step with more than N periods (default 1000)\n"
+    "  --max-pixels N        refuse a grid of more than N pixels (default 50000000: 12 bytes\n"
+    "                        a pixel while it is made)\n"
+    "  --small-radius        accept a radius below the pixel size (refused by default: most\n"
+    "                        points would reach no pixel centre); the radius is at most 1000\n"
+    "                        pixels whatever the options\n"
     "  --choropleth FILE.tif the join's displaced per km2 (at --level, default the layer's\n"
     "                        own) burned on the same grid, to compare cell by cell\n"
     "  --raw                 raw sums of w k(u) (as QGIS's Heatmap 'Raw'), not people/km2\n"
@@ -711,6 +934,7 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     df_density_opts_init(&o);
     const char *weight_column = NULL, *boundaries = NULL, *choropleth = NULL;
     int step = 0, still = 0; /* step: 0 none, 1 day, 7 week, 31 month */
+    long max_periods = DENSITY_MAX_PERIODS;
     char map[512];
     /* the density options first; the rest are join's (records, -o, -co) */
     char *rest[256];
@@ -762,6 +986,16 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
             o.has_extent = 1, i += 4;
         } else if (!strcmp(a, "--mask")) {
             o.mask = 1;
+        } else if (!strcmp(a, "--small-radius")) {
+            o.small_radius = 1;
+        } else if (!strcmp(a, "--max-pixels") && v) {
+            char *end;
+            o.max_pixels = strtod(argv[++i], &end);
+            if (*end || !(o.max_pixels >= 1)) return bad_usage("--max-pixels is a number of pixels >= 1, not", v);
+        } else if (!strcmp(a, "--max-periods") && v) {
+            char *end;
+            max_periods = strtol(argv[++i], &end, 10);
+            if (*end || max_periods < 1) return bad_usage("--max-periods is a whole number >= 1, not", v);
         } else if (!strcmp(a, "--raw")) {
             o.raw = 1;
         } else if (!strcmp(a, "--status") && v) {
@@ -791,24 +1025,58 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
     if (still && (step || o.raw)) return bad_usage("--status still works on the whole period, in people/km2", NULL);
     if (step && (jb.jo.from == DF_NO_DATE || jb.jo.as_of == DF_NO_DATE))
         return bad_usage("--step needs --from and --as-of", NULL);
+    if (step) { /* issue 17 item 9: a bounded number of rasters, counted before any work */
+        long n = count_periods(jb.jo.from, jb.jo.as_of, step, max_periods);
+        if (n > max_periods) {
+            char from[11], to[11];
+            df_date_format(jb.jo.from, from), df_date_format(jb.jo.as_of, to);
+            fprintf(stderr,
+                    "dispflow: --step %s from %s to %s is more than %ld periods, over the limit of %ld rasters "
+                    "(--max-periods N allows more)\n",
+                    step == 1   ? "day"
+                    : step == 7 ? "week"
+                                : "month",
+                    from, to, max_periods, max_periods);
+            return df_status_exit_code(DF_EINVAL);
+        }
+    }
+    /* every option the library takes, checked before any work */
+    if (df_density_opts_check(ctx, &o) != DF_OK) return fail(ctx, DF_EINVAL);
     if (weight_column) {
         snprintf(map, sizeof map, "%s%sindividuals=%s", jb.ro.map ? jb.ro.map : "", jb.ro.map ? "," : "",
                  weight_column);
         jb.ro.map = map;
     }
     o.from = jb.jo.from, o.as_of = jb.jo.as_of;
+    /* the raster, its QGIS style beside it (density.c names it so), the choropleth */
+    char qml[4096];
+    const char *dot = strrchr(jb.out, '.'), *slash = strrchr(jb.out, '/');
+    int stem = dot && (!slash || dot > slash) ? (int)(dot - jb.out) : (int)strlen(jb.out);
+    snprintf(qml, sizeof qml, "%.*s.qml", stem, jb.out);
+    const char *outputs[] = {jb.out, qml, choropleth};
+    if ((rc = check_job_outputs(ctx, &jb, outputs, 3)) >= 0) return rc;
+    staging g = {0};
+    char main_path[4096];
+    const char *out = jb.out;
+    if (step) { /* the whole period's raster and the periods' go in together */
+        if (staging_open(&g, jb.out) != 0) return df_status_exit_code(DF_EIO);
+        if (!(out = staging_path(&g, jb.out, main_path, sizeof main_path))) {
+            staging_close(&g, 0);
+            return df_status_exit_code(DF_EIO);
+        }
+    }
     df_boundaries *b = NULL;
     df_density *d = NULL;
     df_status st = boundaries ? df_boundaries_load(ctx, &jb.bo, &b) : DF_OK;
     df_join *j = NULL;
-    if (st == DF_OK) st = df_density_run(ctx, &jb.ro, b, &o, &d);
+    if (st == DF_OK) st = go_on(df_density_run(ctx, &jb.ro, b, &o, &d));
     if (st == DF_OK && (choropleth || still)) { /* the join, on the same records and period */
         jb.jo.level = jb.level ? jb.level : df_boundaries_finest_level(b);
-        st = df_join_run(ctx, b, &jb.ro, &jb.jo, &j);
+        st = go_on(df_join_run(ctx, b, &jb.ro, &jb.jo, &j));
     }
     if (st == DF_OK && still) st = df_density_still_displaced(ctx, d, j, b);
-    if (st == DF_OK) st = df_density_write(ctx, d, jb.out, jb.format, jb.nco ? jb.co : NULL);
-    if (st == DF_OK && choropleth) st = df_density_write_choropleth(ctx, d, j, b, choropleth);
+    if (st == DF_OK) st = go_on(df_density_write(ctx, d, out, jb.format, jb.nco ? jb.co : NULL));
+    if (st == DF_OK && choropleth) st = go_on(df_density_write_choropleth(ctx, d, j, b, choropleth));
     df_join_free(j);
     if (st == DF_OK && !quiet) {
         const df_density_info *in = df_density_get_info(d);
@@ -821,9 +1089,11 @@ static int cmd_density(df_ctx *ctx, int argc, char **argv)
                 df_kernel_name(in->kernel), in->radius, in->geotransform[1], in->width, in->height, in->crs,
                 in->total_weight, in->grid_weight, in->edge_loss, in->mask_loss, in->max, in->units, jb.out);
     }
-    if (st == DF_OK && step) st = density_periods(ctx, &jb, b, &o, df_density_get_info(d), step);
+    if (st == DF_OK && step) st = density_periods(ctx, &jb, b, &o, df_density_get_info(d), step, &g);
     df_density_free(d);
     df_boundaries_free(b);
+    st = go_on(st);
+    if (step && staging_close(&g, st == DF_OK) != 0) return df_status_exit_code(DF_EIO);
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 
@@ -844,9 +1114,11 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
                  "use. The same seed gives the same bytes.");
             return 0;
         } else
-            return bad_usage("unknown option", argv[i]);
+            return unknown("option", argv[i], "-o --seed -h --help");
     }
     if (!out) return bad_usage("missing -o FILE", NULL);
+    int rc = check_outputs(ctx, NULL, 0, (const char *const[]){out}, 1);
+    if (rc >= 0) return rc;
     df_status st = df_sample_write(ctx, out, seed);
     if (st != DF_OK) return fail(ctx, st);
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
@@ -873,9 +1145,6 @@ static const char *usage_run =
     "  --json-progress   progress as JSON lines on stderr: {\"stage\": ..., \"fraction\": ...}\n"
     "  -q                no progress and no summary, only errors\n"
     "  -v                also debug messages\n";
-
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { interrupted = sig; }
 
 typedef struct {
     int show, json, tty;
@@ -936,7 +1205,7 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             output = argv[++i];
         else if (argv[i][0] == '-')
-            return bad_usage("unknown option", argv[i]);
+            return unknown("option", argv[i], usage_run);
         else if (path)
             return bad_usage("one job file only; also given:", argv[i]);
         else
@@ -944,7 +1213,7 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     }
     if (!path) return bad_usage("missing the job file", NULL);
     df_job *jf = NULL;
-    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/aliases_iraq.csv", &jf);
+    df_status st = df_job_load(ctx, path, DF_SHAPES_DIR "/profiles", &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
     if (st == DF_OK && publish) df_job_set_publish(jf, 1);
     if (st != DF_OK) {
@@ -954,29 +1223,33 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     bar.tty = isatty(2);
     bar.show = !quiet || bar.json;
     df_ctx_set_progress(ctx, draw_progress, &bar); /* also how Ctrl-C reaches the run */
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     st = df_job_run(ctx, jf);
     if (st == DF_OK && !quiet) fprintf(stderr, "wrote %s/\n", df_job_output(jf));
     df_job_free(jf);
-    if (st == DF_ECANCELLED) fprintf(stderr, "dispflow: interrupted; the previous bundle is untouched\n");
+    if (st == DF_ECANCELLED && interrupted) {
+        fprintf(stderr, "dispflow: interrupted; the previous bundle is untouched\n");
+        return df_status_exit_code(st);
+    }
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || (!strcmp(argv[1], "help") && argc == 2)) {
         fputs(usage_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    char *help_argv[] = {argv[0], argv[argc > 2 ? 2 : 0], "--help", NULL};
+    if (!strcmp(argv[1], "help")) /* dispflow help VERB = dispflow VERB --help */
+        argv = help_argv, argc = 3;
     df_ctx *ctx = df_ctx_new();
     if (!ctx) {
         fprintf(stderr, "dispflow: out of memory\n");
         return df_status_exit_code(DF_ENOMEM);
     }
     df_ctx_set_log(ctx, log_to_stderr, NULL);
+    df_ctx_set_progress(ctx, stop_on_signal, NULL); /* how Ctrl-C reaches the library */
+    catch_signals();
     int rc;
     if (!strcmp(argv[1], "join"))
         rc = cmd_join(ctx, argc - 2, argv + 2);
@@ -994,8 +1267,7 @@ int main(int argc, char **argv)
         puts(df_versions(ctx));
         rc = 0;
     } else {
-        fprintf(stderr, "dispflow: unknown verb '%s'\n\n%s", argv[1], usage_main);
-        rc = 2;
+        rc = unknown("verb", argv[1], "check density flows join run sample version help");
     }
     df_ctx_free(ctx);
     return rc;

@@ -53,7 +53,8 @@ static void copy_ends(char *dst, size_t cap, const char *msg)
     memcpy(dst + head + 5, msg + n - tail, tail + 1);
 }
 
-/* GDAL reports through a per-thread handler stack; we keep the last failure
+/* GDAL reports through a per-thread handler stack, ours pushed for the
+ * length of each public call (DF__GDAL_SCOPE); we keep the last failure
  * message in the context so that df__error can quote it with the input. */
 static void gdal_handler(CPLErr level, CPLErrorNum num, const char *msg)
 {
@@ -68,6 +69,14 @@ static void gdal_handler(CPLErr level, CPLErrorNum num, const char *msg)
     } else if (level == CE_Warning) {
         df__log(ctx, DF_LOG_WARN, "GDAL: %s", msg);
     }
+}
+
+void df__gdal_push(df_ctx *ctx) { CPLPushErrorHandlerEx(gdal_handler, ctx); }
+
+void df__gdal_pop(df_ctx **scope)
+{
+    (void)scope;
+    CPLPopErrorHandler();
 }
 
 static void geos_handler(const char *msg, void *user)
@@ -99,17 +108,13 @@ df_ctx *df_ctx_new(void)
     GEOSContext_setNoticeMessageHandler_r(ctx->geos, geos_notice, ctx);
     proj_log_func(ctx->proj, ctx, proj_logger);
     GDALAllRegister();
-    CPLPushErrorHandlerEx(gdal_handler, ctx);
     return ctx;
 }
 
 void df_ctx_free(df_ctx *ctx)
 {
     if (!ctx) return;
-    if (ctx->geos) {
-        CPLPopErrorHandler();
-        GEOS_finish_r(ctx->geos);
-    }
+    if (ctx->geos) GEOS_finish_r(ctx->geos);
     if (ctx->proj) proj_context_destroy(ctx->proj);
     free(ctx);
 }

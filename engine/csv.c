@@ -7,7 +7,8 @@
  * delimiter detected from the first line (comma, semicolon, tab or pipe).
  * Blank lines are skipped. Fields are copied out unquoted and
  * NUL-terminated; their lengths are given too, so that a NUL byte inside a
- * field can be detected by the caller.
+ * field can be detected by the caller. A field over DF__CSV_MAX_FIELD is
+ * not held whole: its record is an error, or skipped and told.
  */
 #include "dfint.h"
 
@@ -34,6 +35,7 @@ struct df_csv {
     size_t *offs, *lens;
     char **fields;
     int fields_cap;
+    int skip_long; /* a record with a field over DF__CSV_MAX_FIELD: skipped, not an error */
 };
 
 /* Move the unparsed tail to the front and read more. 0 ok, -1 error. */
@@ -77,12 +79,25 @@ static char detect_delimiter(const char *s, size_t n)
     return count[best] ? cands[best] : ',';
 }
 
+const char *df__utf16_name(const unsigned char *b, size_t n)
+{
+    if (n >= 2 && b[0] == 0xFF && b[1] == 0xFE) return "UTF-16LE";
+    if (n >= 2 && b[0] == 0xFE && b[1] == 0xFF) return "UTF-16BE";
+    /* no byte-order mark: ASCII text in UTF-16 is every other byte NUL */
+    size_t pairs = n < 64 ? n / 2 : 32, even = 0, odd = 0;
+    for (size_t i = 0; i < pairs; i++) even += b[2 * i] == 0, odd += b[2 * i + 1] == 0;
+    if (pairs >= 4 && odd == pairs && even == 0) return "UTF-16LE";
+    if (pairs >= 4 && even == pairs && odd == 0) return "UTF-16BE";
+    return NULL;
+}
+
 /* Open path, positioned at byte `start` (0 = the beginning, where a BOM is
  * skipped and the delimiter detected), reading the records that start
  * before `end` (0 = to the end of the file). */
 static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out)
 {
     df_csv *c = calloc(1, sizeof *c);
+    const char *utf16;
     *out = NULL;
     if (!c) return df__error(ctx, DF_ENOMEM, "out of memory opening %s", path);
     c->ctx = ctx;
@@ -122,6 +137,11 @@ static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_
         }
     } else if (c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) {
         c->pos = 3;
+    } else if ((utf16 = df__utf16_name((const unsigned char *)c->buf, c->len)) != NULL) {
+        df__csv_close(c); /* issue 17 item 20: say the encoding, and how to convert */
+        return df__error(ctx, DF_EFORMAT,
+                         "%s: the file is %s text, not UTF-8: convert it with iconv -f %s -t UTF-8 %s > converted.csv",
+                         path, utf16, utf16, path);
     }
     c->delim = delimiter ? delimiter : detect_delimiter(c->buf + c->pos, c->len - c->pos);
     c->stop[(unsigned char)c->delim] = c->stop['"'] = c->stop['\r'] = c->stop['\n'] = 1;
@@ -162,6 +182,81 @@ static inline int push_field(df_csv *c, int *nf, size_t start, size_t end)
     c->lens[*nf] = end - start;
     (*nf)++;
     return 0;
+}
+
+void df__csv_skip_long(df_csv *c) { c->skip_long = 1; }
+
+/* The 1-based number of a field of the record under way (nf fields done,
+ * the current one r - fstart bytes so far) longer than DF__CSV_MAX_FIELD,
+ * or 0. */
+static int long_field(const df_csv *c, int nf, size_t current)
+{
+    for (int k = 0; k < nf; k++)
+        if (c->lens[k] > DF__CSV_MAX_FIELD) return k + 1;
+    return current > DF__CSV_MAX_FIELD ? nf + 1 : 0;
+}
+
+/* Pass over the rest of a record from buf[i], by the same quoting rules,
+ * reading on without keeping what was passed (the buffer does not grow).
+ * 0 with c->pos after the record and *ln its last line + 1, -1 on error. */
+static int skip_record(df_csv *c, size_t i, int in_quotes, int field_start, long *ln)
+{
+    for (;;) {
+        const char *b = c->buf;
+        while (i < c->len) {
+            char ch = b[i];
+            if (in_quotes) {
+                if (ch == '"') {
+                    if (i + 1 >= c->len && !c->eof) break; /* need the next byte */
+                    if (i + 1 < c->len && b[i + 1] == '"') {
+                        i += 2;
+                        continue;
+                    }
+                    in_quotes = 0;
+                }
+                *ln += ch == '\n';
+                i++;
+                continue;
+            }
+            if (ch == '\n' || ch == '\r') {
+                if (ch == '\r' && i + 1 >= c->len && !c->eof) break;
+                c->pos = i + (ch == '\r' && i + 1 < c->len && b[i + 1] == '\n' ? 2 : 1);
+                (*ln)++;
+                return 0;
+            }
+            if (ch == '"' && field_start) in_quotes = 1;
+            field_start = ch == c->delim;
+            i++;
+        }
+        c->pos = i;
+        if (c->eof) {
+            if (!in_quotes) return 0; /* the last line, without a line end */
+            df__error(c->ctx, DF_EFORMAT, "%s:%ld: unterminated quoted field (the file ends inside quotes)", c->path,
+                      c->line);
+            return -1;
+        }
+        if (refill(c) != 0) return -1;
+        i = c->pos;
+    }
+}
+
+/* A record with a field over the cap: an error, or skipped and told (2). */
+static int too_long(df_csv *c, int field, size_t i, int done, int in_quotes, int field_start, long ln, int *nfields,
+                    long *line)
+{
+    if (!c->skip_long) {
+        df__error(c->ctx, DF_EFORMAT, "%s:%ld: field %d is longer than %zu MB", c->path, c->line, field,
+                  DF__CSV_MAX_FIELD >> 20);
+        return -1;
+    }
+    if (done)
+        c->pos = i;
+    else if (skip_record(c, i, in_quotes, field_start, &ln) != 0)
+        return -1;
+    *nfields = field;
+    *line = c->line;
+    c->line = ln;
+    return 2;
 }
 
 int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long *line)
@@ -243,6 +338,9 @@ int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long
         }
         if (!complete) {
             if (!c->eof) {
+                int field = long_field(c, nf, r - fstart);
+                if (field) /* stop holding it: the buffer would grow with it */
+                    return too_long(c, field, i, 0, in_quotes, r == fstart && !quoted, ln, nfields, line);
                 if (refill(c) != 0) return -1;
                 continue;
             }
@@ -256,6 +354,8 @@ int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long
             /* last line without a line end */
         }
         if (push_field(c, &nf, fstart, r) != 0) goto nomem;
+        int field = long_field(c, nf, 0);
+        if (field) return too_long(c, field, i, 1, 0, 0, ln, nfields, line);
         rec[r] = '\0';
         for (int k = 0; k < nf; k++) c->fields[k] = rec + c->offs[k];
         *fields = c->fields;
@@ -283,11 +383,20 @@ void df__csv_close(df_csv *c)
     free(c);
 }
 
+/* A cell a spreadsheet would run as a formula (OWASP "CSV injection"): it
+ * starts with = + - @ TAB or CR and is not a number (-5 stays -5). */
+static int formula_like(const char *s)
+{
+    double v;
+    return strchr("=+-@\t\r", *s) && df__parse_double(s, strlen(s), &v) != 0;
+}
+
 int df__csv_put(FILE *f, const char *s)
 {
     if (!s || !*s) return 0;
-    if (!strpbrk(s, ",\"\r\n")) return fputs(s, f) == EOF ? -1 : 0;
-    if (fputc('"', f) == EOF) return -1;
+    int formula = formula_like(s);
+    if (!formula && !strpbrk(s, ",\"\r\n")) return fputs(s, f) == EOF ? -1 : 0;
+    if (fputc('"', f) == EOF || (formula && fputc('\'', f) == EOF)) return -1; /* "'=1+2": text, quoted */
     for (; *s; s++)
         if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF) return -1;
     return fputc('"', f) == EOF ? -1 : 0;

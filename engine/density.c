@@ -32,6 +32,7 @@
 #include <ogr_srs_api.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -94,6 +95,7 @@ void df_density_opts_init(df_density_opts *opts)
     opts->weight = DF_WEIGHT_INDIVIDUALS;
     opts->status = -1;
     opts->from = opts->as_of = DF_NO_DATE;
+    opts->max_pixels = DF_DENSITY_MAX_PIXELS;
 }
 
 /* ---- the points, spooled ------------------------------------------------- */
@@ -341,16 +343,60 @@ static inline double kernel_at(df_kernel kernel, double q)
     return 0;
 }
 
-/* Σ w k(u) over columns j0..j1 of a row at vertical offset dy2 (edge mass). */
-static double span_sum(int j0, int j1, double xc0, double pixel, double px, double dy2, double inv_r2, double w,
-                       df_kernel kernel)
+/* A point's columns jbase .. jbase + 2 rr: qx[k] = (dx / R)², and prefix
+ * sums s[m][k] = Σ over i < k of f_m(qx[i]) (f the powers of qx the kernel
+ * expands into, or its exponential; 0 beyond the disc, so that the sums
+ * stay of the disc's size), with which the kernel mass of a row over any
+ * span of columns is a closed form (row_mass). */
+typedef struct {
+    double *qx, *s[3];
+} point_cols;
+
+static void cols_prefix(df_kernel kernel, point_cols *c, int ncols)
 {
-    double sum = 0;
-    for (int j = j0; j <= j1; j++) {
-        double dx = xc0 + j * pixel - px;
-        sum += w * kernel_at(kernel, (dx * dx + dy2) * inv_r2);
+    double a0 = 0, a1 = 0, a2 = 0;
+    c->s[0][0] = c->s[1][0] = c->s[2][0] = 0;
+    for (int k = 0; k < ncols; k++) {
+        double q = c->qx[k], in = q <= 1;
+        if (kernel == DF_KERNEL_GAUSSIAN)
+            a0 += in ? exp(-GAUSS_A * q) : 0;
+        else
+            a0 += in * q, a1 += in * q * q, a2 += in * q * q * q;
+        c->s[0][k + 1] = a0, c->s[1][k + 1] = a1, c->s[2][k + 1] = a2;
     }
-    return sum;
+}
+
+/* Σ k(u) over the columns k0..k1 (indices into qx, every one inside the
+ * disc) of a row at qy = (dy / R)²: with a = 1 - qy, the quartic's
+ * Σ (a - qx)² = n a² - 2a Σ qx + Σ qx², and so on; the Gaussian's is
+ * exp(-4.5 qy) Σ exp(-4.5 qx). The triangular's 1 - sqrt(qx + qy) has no
+ * such form and is summed column by column (at most 2 rr + 1 of them). */
+static double row_mass(df_kernel kernel, const point_cols *c, int k0, int k1, double qy)
+{
+    double n = k1 - k0 + 1, a = 1.0 - qy, m = 0;
+#define S(i) (c->s[i][k1 + 1] - c->s[i][k0])
+    switch (kernel) {
+    case DF_KERNEL_QUARTIC:
+        m = n * a * a - 2 * a * S(0) + S(1);
+        break;
+    case DF_KERNEL_TRIWEIGHT:
+        m = n * a * a * a - 3 * a * a * S(0) + 3 * a * S(1) - S(2);
+        break;
+    case DF_KERNEL_EPANECHNIKOV:
+        m = n * a - S(0);
+        break;
+    case DF_KERNEL_UNIFORM:
+        m = n;
+        break;
+    case DF_KERNEL_GAUSSIAN:
+        m = exp(-GAUSS_A * qy) * S(0);
+        break;
+    case DF_KERNEL_TRIANGULAR:
+        for (int k = k0; k <= k1; k++) m += kernel_at(kernel, c->qx[k] + qy);
+        break;
+    }
+#undef S
+    return m > 0 ? m : 0; /* rounding near the rim */
 }
 
 /* The hot loop: row[k] += w k(u) for k < len, with u² = qy + qx[k] (the
@@ -404,72 +450,92 @@ static inline int iceil(double v)
     return i + (v > i);
 }
 
-/* Add point (px, py, w) to rows r0..r1-1 of the grid; rows outside the grid
- * (only asked for by the first and last bands) and columns outside it count
- * as edge mass, returned. */
-static double add_point(const grid_job *g, double *qx, double px, double py, double w, int r0, int r1)
+/* Add point (px, py, w) to rows r0..r1-1 of the grid (the first band asks
+ * for every row above it, the last for every row below); the mass on rows
+ * and columns outside the grid is edge mass, returned. Its work: the disc's
+ * pixels inside the grid, and O(1) a row outside (row_mass). */
+static double add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
 {
     double edge = 0, r2 = g->radius * g->radius, inv_r2 = 1.0 / r2, p = g->pixel, inv_p = 1.0 / p;
     double xc0 = g->x0 + 0.5 * p;           /* centre of column 0 */
     double cx = (px - g->x0) * inv_p - 0.5; /* the point in column units, from centre 0 */
-    int prow = ifloor((g->y0 - py) * inv_p);
+    int prow = ifloor((g->y0 - py) * inv_p), rr = g->rr;
     /* (dx / R)² of the columns the disc may reach: jbase .. jbase + 2 rr */
-    int jbase = ifloor(cx) - g->rr;
-    for (int k = 0; k <= 2 * g->rr; k++) {
+    int jbase = ifloor(cx) - rr, ncols = 2 * rr + 1;
+    for (int k = 0; k < ncols; k++) {
         double dx = xc0 + (jbase + k) * p - px;
-        qx[k] = dx * dx * inv_r2;
+        c->qx[k] = dx * dx * inv_r2;
     }
-    int lo = prow - g->rr > r0 ? prow - g->rr : r0, hi = prow + g->rr < r1 - 1 ? prow + g->rr : r1 - 1;
+    /* the prefix sums only for a disc that leaves the grid */
+    if (prow - rr < 0 || prow + rr >= g->height || jbase < 0 || jbase + 2 * rr >= g->width)
+        cols_prefix(g->kernel, c, ncols);
+    int lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
     for (int i = lo; i <= hi; i++) {
         double dy = g->y0 - (i + 0.5) * p - py, rem = r2 - dy * dy;
         if (rem < 0) continue;
-        double s = sqrt(rem) * inv_p;
+        double s = sqrt(rem) * inv_p, qy = dy * dy * inv_r2;
         int j0 = iceil(cx - s), j1 = ifloor(cx + s);
+        /* every column of the span inside the disc, exactly as k(u) says */
+        while (j0 <= j1 && c->qx[j0 - jbase] + qy > 1) j0++;
+        while (j1 >= j0 && c->qx[j1 - jbase] + qy > 1) j1--;
         if (j0 > j1) continue;
         if (i < 0 || i >= g->height) {
-            edge += span_sum(j0, j1, xc0, p, px, dy * dy, inv_r2, w, g->kernel);
+            edge += w * row_mass(g->kernel, c, j0 - jbase, j1 - jbase, qy);
             continue;
         }
         double *row = g->grid + (size_t)i * (size_t)g->width;
-        if (j0 < 0) edge += span_sum(j0, j1 < -1 ? j1 : -1, xc0, p, px, dy * dy, inv_r2, w, g->kernel);
-        if (j1 >= g->width)
-            edge += span_sum(j0 > g->width ? j0 : g->width, j1, xc0, p, px, dy * dy, inv_r2, w, g->kernel);
+        if (j0 < 0) edge += w * row_mass(g->kernel, c, j0 - jbase, (j1 < -1 ? j1 : -1) - jbase, qy);
+        if (j1 >= g->width) edge += w * row_mass(g->kernel, c, (j0 > g->width ? j0 : g->width) - jbase, j1 - jbase, qy);
         int a = j0 < 0 ? 0 : j0, b = j1 >= g->width ? g->width - 1 : j1;
-        if (a <= b) span_add(row + a, qx + (a - jbase), b - a + 1, dy * dy * inv_r2, w, g->kernel);
+        if (a <= b) span_add(row + a, c->qx + (a - jbase), b - a + 1, qy, w, g->kernel);
     }
     return edge;
 }
 
+/* Pixel operations between two looks at a cancel (a few milliseconds). */
+#define CANCEL_WORK (1L << 22)
+
 static void *grid_worker(void *arg)
 {
     grid_job *g = arg;
-    double *qx = malloc((2 * (size_t)g->rr + 1) * sizeof *qx);
-    if (!qx) {
+    size_t ncols = 2 * (size_t)g->rr + 1;
+    double *mem = malloc((ncols + 3 * (ncols + 1)) * sizeof *mem);
+    if (!mem) {
         atomic_store(&g->failed, 1);
         return NULL;
     }
-    for (;;) {
-        if (atomic_load(&g->cancelled)) break;
+    point_cols c = {mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}};
+    int caller = g->ctx && pthread_equal(pthread_self(), g->caller);
+    while (!atomic_load(&g->cancelled)) {
         int band = atomic_fetch_add(&g->next, 1);
         if (band >= g->nbands) break;
         int r0 = band * g->band_rows, r1 = r0 + g->band_rows;
         if (r1 > g->height) r1 = g->height;
         /* the first and the last band also own the rows beyond the grid */
-        int v0 = band == 0 ? -g->rr - 1 : r0, v1 = band == g->nbands - 1 ? g->height + g->rr + 1 : r1;
-        /* keys: row + rr + 1, rows -rr-1 .. height+rr */
-        int k0 = v0 - g->rr + g->rr + 1, k1 = v1 - 1 + g->rr + g->rr + 1;
+        int v0 = band == 0 ? INT_MIN : r0, v1 = band == g->nbands - 1 ? INT_MAX : r1;
+        /* the points whose disc reaches rows r0..r1-1, by key (row + rr + 1,
+         * rows -rr-1 .. height+rr): keys r0+1 .. r1+2rr, all at the ends */
         int nkeys = g->height + 2 * g->rr + 2;
-        if (k0 < 0) k0 = 0;
+        int k0 = band == 0 ? 0 : r0 + 1, k1 = band == g->nbands - 1 ? nkeys - 1 : r1 + 2 * g->rr;
         if (k1 > nkeys - 1) k1 = nkeys - 1;
+        long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1], work = 0;
+        long per_point = (long)ncols * ((r1 - r0 < (int)ncols ? r1 - r0 : (int)ncols) + 2);
         double edge = 0;
-        for (long q = g->row_start[k0]; q < g->row_start[k1 + 1]; q++)
-            edge += add_point(g, qx, g->x[q], g->y[q], g->w[q], v0, v1);
+        for (long q = q0; q < q1; q++) {
+            edge += add_point(g, &c, g->x[q], g->y[q], g->w[q], v0, v1);
+            if ((work += per_point) < CANCEL_WORK) continue;
+            work = 0; /* a long band: look at a cancel, and report from the calling thread */
+            if (atomic_load(&g->cancelled)) break;
+            if (caller && !df__progress(g->ctx, g->done + g->share * (band + (double)(q - q0) / (q1 - q0)) / g->nbands,
+                                        "density"))
+                atomic_store(&g->cancelled, 1);
+        }
         g->band_edge[band] = edge;
-        if (g->ctx && pthread_equal(pthread_self(), g->caller) &&
+        if (caller && !atomic_load(&g->cancelled) &&
             !df__progress(g->ctx, g->done + g->share * (band + 1) / g->nbands, "density"))
             atomic_store(&g->cancelled, 1);
     }
-    free(qx);
+    free(mem);
     return NULL;
 }
 
@@ -683,14 +749,75 @@ static int core_count(const df_density_opts *o)
     return cores < 1 ? 1 : cores > DENSITY_MAX_THREADS ? DENSITY_MAX_THREADS : (int)cores;
 }
 
+/* R against the pixel: at most DF_DENSITY_MAX_RATIO pixels (the work per
+ * point grows with its square), at least one pixel unless asked (a smaller
+ * disc misses most pixel centres: a raster of zeros), and never so small
+ * that c / R² overflows. what names where R came from. */
+static df_status check_radius(df_ctx *ctx, const df_density_opts *o, double R, const char *what)
+{
+    double ratio = R / o->pixel;
+    if (!isfinite(R) || !(R > 0))
+        return df__error(ctx, DF_EINVAL, "%s: the radius must be a positive number of metres, not %g", what, R);
+    if (!(ratio <= DF_DENSITY_MAX_RATIO))
+        return df__error(ctx, DF_EINVAL,
+                         "%s: the radius %g m is %.4g pixels of %g m, over the limit of %d pixels (--radius / --pixel; "
+                         "the work per point grows with its square): a larger --pixel or a smaller radius",
+                         what, R, ratio, o->pixel, DF_DENSITY_MAX_RATIO);
+    if (R < DF_DENSITY_MIN_RADIUS)
+        return df__error(ctx, DF_EINVAL, "%s: the radius %g m is below the limit of %g m", what, R,
+                         DF_DENSITY_MIN_RADIUS);
+    if (R < o->pixel && !o->small_radius)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: the radius %g m is below the pixel size %g m (--pixel): most points would reach no "
+                         "pixel centre; give --small-radius to accept it",
+                         what, R, o->pixel);
+    return DF_OK;
+}
+
+/* Pixels of a grid w x h (in doubles: the extent may be anything) against
+ * the limit; the message names where the extent came from. */
+static df_status check_grid(df_ctx *ctx, const df_density_opts *o, double w, double h, const char *what)
+{
+    double limit = o->max_pixels > 0 ? o->max_pixels : DF_DENSITY_MAX_PIXELS;
+    if (!isfinite(w) || !isfinite(h) || !(w * h <= limit) || w > INT32_MAX / 4 || h > INT32_MAX / 4)
+        return df__error(ctx, DF_EINVAL,
+                         "the grid of %.0f x %.0f pixels of %g m (%s) is over the limit of %.0f pixels "
+                         "(--max-pixels; 12 bytes a pixel): a larger --pixel or a smaller extent",
+                         w, h, o->pixel, what, limit);
+    return DF_OK;
+}
+
+/* Columns (or rows) of a span at this pixel size: round(span / pixel), at least 1. */
+static double grid_cells(double span, double pixel) { return fmax(1, floor(span / pixel + 0.5)); }
+
+df_status df_density_opts_check(df_ctx *ctx, const df_density_opts *o)
+{
+    if (!isfinite(o->pixel) || !(o->pixel > 0))
+        return df__error(ctx, DF_EINVAL, "--pixel: the pixel size must be a positive number of metres, not %g",
+                         o->pixel);
+    if ((unsigned)o->kernel > DF_KERNEL_GAUSSIAN) return df__error(ctx, DF_EINVAL, "unknown kernel %d", (int)o->kernel);
+    if (!(o->max_pixels >= 1) || !isfinite(o->max_pixels))
+        return df__error(ctx, DF_EINVAL, "--max-pixels must be a whole number >= 1, not %g", o->max_pixels);
+    df_status st;
+    if (o->bandwidth == DF_BANDWIDTH_FIXED && (st = check_radius(ctx, o, o->radius, "--radius")) != DF_OK) return st;
+    if (o->has_extent) {
+        const double *e = o->extent;
+        for (int k = 0; k < 4; k++)
+            if (!isfinite(e[k])) return df__error(ctx, DF_EINVAL, "-te: %g is not a finite coordinate", e[k]);
+        if (!(e[2] > e[0] && e[3] > e[1]))
+            return df__error(ctx, DF_EINVAL, "-te: the extent must have xmin < xmax and ymin < ymax");
+        if ((st = check_grid(ctx, o, grid_cells(e[2] - e[0], o->pixel), grid_cells(e[3] - e[1], o->pixel), "-te")) !=
+            DF_OK)
+            return st;
+    }
+    return DF_OK;
+}
+
 static df_status check_opts(df_ctx *ctx, const df_boundaries *b, const df_density_opts *o)
 {
-    if (!(o->pixel > 0)) return df__error(ctx, DF_EINVAL, "the pixel size must be positive (metres)");
-    if (o->bandwidth == DF_BANDWIDTH_FIXED && !(o->radius > 0))
-        return df__error(ctx, DF_EINVAL, "the radius must be positive (metres), or a bandwidth rule given");
-    if ((unsigned)o->kernel > DF_KERNEL_GAUSSIAN) return df__error(ctx, DF_EINVAL, "unknown kernel %d", (int)o->kernel);
-    if (o->mask && !b) return df__error(ctx, DF_EINVAL, "a mask needs the boundaries");
-    return DF_OK;
+    df_status st = df_density_opts_check(ctx, o);
+    if (st == DF_OK && o->mask && !b) st = df__error(ctx, DF_EINVAL, "a mask needs the boundaries");
+    return st;
 }
 
 /* pass 1 (no -t_srs): the median point, by counting in bins of 0.1 degree */
@@ -754,6 +881,7 @@ typedef struct {
     int threads_used;
     df_ctx *ctx;        /* for progress, or NULL */
     long points, added; /* all the points, and those added so far */
+    double progress_lo; /* the gridding reports from here to 1 (reading was before) */
 } grid_run;
 
 /* Add the n points of g->pts to the grid (they are reordered). 0, -1
@@ -814,8 +942,8 @@ static int grid_chunk(grid_run *G, long n)
                   .band_edge = G->band_edge,
                   .ctx = G->ctx,
                   .caller = pthread_self(),
-                  .done = G->points > 0 ? (double)G->added / (double)G->points : 0,
-                  .share = G->points > 0 ? (double)n / (double)G->points : 1};
+                  .done = G->progress_lo + (1 - G->progress_lo) * (G->points > 0 ? (double)G->added / G->points : 0),
+                  .share = (1 - G->progress_lo) * (G->points > 0 ? (double)n / G->points : 1)};
     atomic_init(&g.next, 0);
     atomic_init(&g.failed, 0);
     atomic_init(&g.cancelled, 0);
@@ -843,7 +971,8 @@ static int grid_chunk(grid_run *G, long n)
  * file of projected points, with the sums the radius and the extent need;
  * the bandwidth rule's (variance, then the median distance in four); the
  * grid, chunk by chunk. */
-static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, const df_density_opts *o, df_density *d)
+static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, const df_density_opts *o, df_density *d,
+                         double progress_lo)
 {
     df_density_info *in = &d->info;
     crs_info crs = {0};
@@ -966,6 +1095,7 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
                 o->bandwidth == DF_BANDWIDTH_SCOTT ? 0.0 : dm, in->radius);
     }
     double R = in->radius, p = o->pixel;
+    if (o->bandwidth != DF_BANDWIDTH_FIXED && (st = check_radius(ctx, o, R, "--bandwidth")) != DF_OK) goto done;
 
     /* the extent */
     double env[4];
@@ -974,14 +1104,9 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
         if ((st = boundaries_projected(ctx, b, crs.srs, &geoms, &ngeoms, benv)) != DF_OK) goto done;
         memcpy(env, benv, sizeof env);
     }
+    const char *extent_from = "-te";
     if (o->has_extent) {
-        memcpy(env, o->extent, sizeof env);
-        if (!(env[2] > env[0] && env[3] > env[1])) {
-            st = df__error(ctx, DF_EINVAL, "the extent must have xmin < xmax and ymin < ymax");
-            goto done;
-        }
-        in->width = (int)fmax(1, floor((env[2] - env[0]) / p + 0.5));
-        in->height = (int)fmax(1, floor((env[3] - env[1]) / p + 0.5));
+        memcpy(env, o->extent, sizeof env); /* checked by check_opts */
     } else {
         if (!b) {
             if (n == 0) {
@@ -994,15 +1119,12 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
         /* snapped outwards to multiples of the pixel size (aligned grids) */
         env[0] = floor(env[0] / p) * p, env[1] = floor(env[1] / p) * p;
         env[2] = ceil(env[2] / p) * p, env[3] = ceil(env[3] / p) * p;
-        in->width = (int)fmax(1, floor((env[2] - env[0]) / p + 0.5));
-        in->height = (int)fmax(1, floor((env[3] - env[1]) / p + 0.5));
+        extent_from = b ? "the boundaries' extent" : "the points' extent plus the radius";
     }
-    double cells = (double)in->width * in->height;
-    if (cells > 2e9 || (double)in->width * 2 + 2 * R / p > 2e9) {
-        st = df__error(ctx, DF_EINVAL, "the grid of %d x %d pixels is too large: a larger pixel or a smaller extent",
-                       in->width, in->height);
-        goto done;
-    }
+    /* sized in doubles and checked before any conversion to int */
+    double cols = grid_cells(env[2] - env[0], p), rows = grid_cells(env[3] - env[1], p);
+    if ((st = check_grid(ctx, o, cols, rows, extent_from)) != DF_OK) goto done;
+    in->width = (int)cols, in->height = (int)rows;
     double *gt = in->geotransform;
     gt[0] = env[0], gt[1] = p, gt[2] = 0, gt[3] = env[3], gt[4] = 0, gt[5] = -p; /* from the top left corner */
 
@@ -1012,7 +1134,7 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     free(rblk), free(xblk), free(sp.x), free(sp.y), rblk = NULL, xblk = NULL, sp.x = sp.y = NULL;
     G.width = in->width, G.height = in->height, G.x0 = gt[0], G.y0 = gt[3], G.pixel = p, G.radius = R;
     G.kernel = o->kernel, G.nthreads = core_count(o);
-    G.ctx = ctx, G.points = n;
+    G.ctx = ctx, G.points = n, G.progress_lo = progress_lo;
     G.rr = (int)ceil(R / p) + 1, G.nkeys = in->height + 2 * G.rr + 2, G.ncols = in->width + 2 * G.rr + 2;
     /* bands of at least 8 rows, about 16 per thread, for balance */
     G.band_rows = in->height / (16 * G.nthreads);
@@ -1117,6 +1239,7 @@ done:
 df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, const double *weight, long n,
                             const df_boundaries *b, const df_density_opts *opts, df_density **out)
 {
+    DF__GDAL_SCOPE(ctx);
     *out = NULL;
     df_density *d = calloc(1, sizeof *d);
     raw_spool rs = {0};
@@ -1140,7 +1263,7 @@ df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, c
     rs.total = pb.n;
     if (pb.fd >= 0) rs.fd[rs.nfd++] = pb.fd, pb.fd = -1;
     point_buf_free(&pb);
-    st = compute(ctx, &rs, b, opts, d);
+    st = compute(ctx, &rs, b, opts, d, 0);
 done:
     point_buf_free(&pb);
     raw_spool_close(&rs);
@@ -1151,9 +1274,25 @@ done:
     return st;
 }
 
+/* Progress of a part of the run: lo .. hi of the caller's 0 .. 1, so that
+ * the fraction never goes back when the reading ends and the grid begins. */
+#define READ_SHARE 0.3
+typedef struct {
+    df_progress_fn fn;
+    void *user;
+    double lo, hi;
+} progress_slice;
+
+static int slice_progress(double fraction, const char *stage, void *user)
+{
+    progress_slice *s = user;
+    return s->fn(s->lo + fraction * (s->hi - s->lo), stage, s->user);
+}
+
 df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b, const df_density_opts *opts,
                          df_density **out)
 {
+    DF__GDAL_SCOPE(ctx);
     point_buf bufs[DENSITY_MAX_THREADS];
     void *users[DENSITY_MAX_THREADS];
     raw_spool rs = {.last = DF_NO_DATE};
@@ -1166,8 +1305,12 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     if (cap > 8192) cap = 8192;
     for (int k = 0; k < DENSITY_MAX_THREADS; k++) point_buf_init(&bufs[k], opts, b, cap), users[k] = &bufs[k];
     df_status st = check_opts(ctx, b, opts);
-    if (st == DF_OK)
+    if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
+        progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
+        if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;
         st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &d->info.read, &used);
+        ctx->progress_fn = slice.fn, ctx->progress_user = slice.user;
+    }
     if (st == DF_OK && d->info.read.valid > 0 && d->info.read.with_point == 0) /* not an all-zero raster */
         st = df__error(ctx, DF_EINVAL, "%s: no record has coordinates: density needs points (or use --choropleth)",
                        ropts->path);
@@ -1202,7 +1345,7 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
         df_date_format(rs.last, day);
         df__log(ctx, DF_LOG_INFO, "density: snapshots: the rows of %s, the latest date", day[0] ? day : "(undated)");
     }
-    st = compute(ctx, &rs, b, opts, d);
+    st = compute(ctx, &rs, b, opts, d, READ_SHARE);
 done:
     for (int k = 0; k < DENSITY_MAX_THREADS; k++) point_buf_free(&bufs[k]);
     raw_spool_close(&rs);
@@ -1272,6 +1415,7 @@ static df_status write_qml(df_ctx *ctx, const df_density *d, const char *path)
 df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
                            char **creation_options)
 {
+    DF__GDAL_SCOPE(ctx);
     const df_density_info *in = &d->info;
     int cog = format && !strcasecmp(format, "COG");
     if (format && !cog && strcasecmp(format, "GTiff") != 0)

@@ -44,6 +44,20 @@ void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...) DF_PRINTF(3,
 int df__progress(df_ctx *ctx, double fraction, const char *stage);
 /* The last message GDAL sent to the context's handler ("" if none); cleared. */
 const char *df__gdal_error(df_ctx *ctx);
+/* GDAL's error handlers are a stack per thread: a public call that reaches
+ * GDAL opens DF__GDAL_SCOPE(ctx) as its first statement, which pushes the
+ * context's handler on the caller's thread and pops it when the call
+ * returns (a cleanup attribute: every return path). Contexts can then be
+ * freed in any order and used from any thread (issue 17 item 25). */
+void df__gdal_push(df_ctx *ctx);
+void df__gdal_pop(df_ctx **scope);
+#define DF__GDAL_SCOPE(ctx)                                                                                            \
+    df_ctx *df__gdal_scope_ __attribute__((cleanup(df__gdal_pop), unused)) = (df__gdal_push(ctx), (ctx))
+/* Why GDAL could not open path, when it said nothing: the file's own error
+ * ("No such file or directory") or that no driver knows it. Borrowed. */
+const char *df__open_failure(df_ctx *ctx, const char *path);
+/* The names of a dataset's layers, "a, b, c", into buf (sources.c). */
+void df__layer_names(void *ds, char *buf, size_t cap);
 
 /* Allocation helpers: NULL on overflow or exhaustion. */
 void *df__malloc(size_t n);
@@ -63,6 +77,11 @@ df_status df__commit_file(df_ctx *ctx, FILE *f, const char *tmp, const char *pat
  * st and the close are DF_OK, commit it; otherwise remove tmp. Returns the
  * final status. */
 df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char *path, df_status st);
+/* A new vector dataset (GDALDatasetH) at tmp for path with the GDAL driver
+ * `driver`; when path is a GeoPackage holding other tables, a copy of it
+ * without the layers named in replace (NULL-terminated): the user's other
+ * layers are kept. NULL on failure (context set; tmp removed). */
+void *df__create_vector(df_ctx *ctx, const char *driver, const char *tmp, const char *path, const char *const *replace);
 
 /* ---- write.c: helpers every GDAL writer shares --------------------------- */
 
@@ -167,6 +186,9 @@ void df__name_skeleton(const char *normalized, char *out, size_t cap);
 int df__name_distance(const char *a, const char *b, int limit);
 /* Normalise a P-code: upper case, no '-' or spaces, "IRQ" prefix → "IQ". */
 void df__pcode_normalize(const char *in, char *out, size_t cap);
+/* Is a stated name or code a missing value ("", "-", "N/A", "Not
+ * available", "Unknown", "None", "null") rather than a place? */
+int df__name_missing(const char *s);
 
 /* ---- reconcile.c: a stated name to a unit --------------------------------- */
 
@@ -239,6 +261,12 @@ df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **o
  * call. Returns 1 with a record, 0 at end of file, -1 on error (context set).
  * *line is the physical line the record starts on. */
 int df__csv_next(df_csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
+/* A field longer than this is an error (file:line, field), so that one huge
+ * field is never held whole; after df__csv_skip_long, df__csv_next instead
+ * skips its record without holding it and returns 2, *nfields the 1-based
+ * number of the long field (issue 17 item 11). */
+#define DF__CSV_MAX_FIELD ((size_t)64 << 20)
+void df__csv_skip_long(df_csv *csv);
 char df__csv_delimiter(const df_csv *csv);
 /* Byte offset in the file of the next record (after the last one returned). */
 uint64_t df__csv_offset(const df_csv *csv);
@@ -249,8 +277,13 @@ long df__csv_line(const df_csv *csv);
  * from 1 at the range's first record. */
 df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
 void df__csv_close(df_csv *csv);
-/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty).
- * 0 ok, -1 on a write error. */
+/* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text
+ * (a byte-order mark, or ASCII with every other byte NUL), else NULL. */
+const char *df__utf16_name(const unsigned char *b, size_t n);
+/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty);
+ * a text a spreadsheet would run as a formula (=, +, -, @ first, not a
+ * number) is quoted behind a ' (OWASP CSV injection). 0 ok, -1 on a write
+ * error. */
 int df__csv_put(FILE *f, const char *s);
 
 /* ---- flows.c ------------------------------------------------------------- */
@@ -268,8 +301,8 @@ int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, i
 /* ---- job.c: the job file of `dispflow run` (keys in docs/jobs.md) -------- */
 
 struct df_job {
-    char *path, *dir;           /* the job file and its folder (paths resolve against it) */
-    char *shipped_aliases_path; /* the alias table shipped with dispflow, or NULL */
+    char *path, *dir;   /* the job file and its folder (paths resolve against it) */
+    char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
     /* [job] */
     char *title, *output, *source, *origins;
     int32_t from, as_of; /* DF_NO_DATE: the first and the latest date in the data */
@@ -286,7 +319,8 @@ struct df_job {
     /* [boundaries] */
     char *adm[4]; /* the boundary file of each level; NULL = none */
     char *aliases;
-    int shipped_aliases, prefer_points;
+    int shipped_aliases, prefer_points; /* shipped_aliases: the country profile's alias table */
+    char *profile, *labels, *name_field;
     int finest; /* the finest level with a boundary file */
     /* [join] */
     int levels; /* bit l set: join at level l */
@@ -295,8 +329,8 @@ struct df_job {
     int64_t flow_min, flow_top;
     double bend;
     /* [density] */
-    int density, density_status, kernel, bandwidth, mask;
-    double radius, pixel;
+    int density, density_status, kernel, bandwidth, mask, small_radius;
+    double radius, pixel, max_pixels;
     char *t_srs;
     /* [report] */
     int maps;
@@ -331,7 +365,8 @@ typedef struct {
     const df_boundaries *b[4]; /* the boundaries of each level joined; NULL = not joined */
     int file_units[4];         /* units in the boundary file of each level (0: no file) */
     const df_join *join[4];    /* the join at each level; NULL = not joined */
-    int level;                 /* the finest level joined: the headline, the maps, the decision log */
+    int level;                 /* the finest level the records reach: the headline, the maps, the decision log */
+    int unreached;             /* bit l: a level no record reaches (no table, layer or map) */
     const df_boundaries *fine; /* the finest boundary file: flows, density, maps */
     int has_prev;              /* prev holds the totals one step earlier, as of prev_as_of */
     df_figures prev;
@@ -361,6 +396,8 @@ void df__job_record_opts(const df_job *job, df_record_opts *ro);
  * of docs/jobs.md. */
 typedef int (*df__job_visit)(const char *section, const char *key, const char *value, void *user);
 void df__job_each(const df_job *job, df__job_visit fn, void *user);
+/* The density options a job's run uses (checked when the job is loaded). */
+void df__job_density_opts(const df_job *job, df_density_opts *o);
 
 /* ---- publish.c: statistical disclosure control (docs/publish.md) ---------- */
 
@@ -487,7 +524,7 @@ typedef struct {
 char *df__qgis_style_qml(const df__qgis_layer *l);
 /* Store the default style of each vector layer in the layer_styles table of
  * an open GeoPackage (GDALDatasetH), so that each opens styled in QGIS.
- * stamp is the update_time written ("2017-05-02T00:00:00Z"): no wall-clock time. */
+ * stamp is the update_time written ("2017-05-02T00:00:00.000Z"): no wall-clock time. */
 df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *layers, int n, const char *stamp);
 /* A QGIS project with these layers (layers[0] on top): vector layers from
  * layers.gpkg beside it, rasters by file name, relative paths, each layer's
@@ -521,6 +558,38 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys);
 int df__pip_locate(const df_pip *pip, double x, double y);
 void df__pip_free(df_pip *pip);
 
+/* ---- profile.c: country profiles (shapes/profiles/NAME.ini) --------------- */
+
+#define DF__PROFILE_PRESETS 8
+
+/* What dispflow knows of one country, from its profile file. */
+typedef struct {
+    char *path, *name; /* the file; its name without .ini ("irq") */
+    char *country;     /* "Iraq", or NULL */
+    char *codes;       /* "IQ, IZ": the P-code prefixes it fits */
+    char *labels;      /* "Governorate, District, Sub-district", or NULL */
+    char *aliases;     /* its alias table (path resolved), or NULL */
+    int npresets;      /* named origin sets: "corridor" = "IQG15Q05 Al-Mosul, ..." */
+    char *preset_name[DF__PROFILE_PRESETS], *preset_units[DF__PROFILE_PRESETS];
+} df__profile;
+
+df_status df__profile_load(df_ctx *ctx, const char *path, df__profile **out);
+void df__profile_free(df__profile *p);
+/* The profile of a layer: choice names one ("irq" in dir, or a file), or
+ * "none"; NULL chooses among dir's profiles the one whose code begins every
+ * P-code (the longest code wins) or equals admin0 (may be NULL). *out is
+ * NULL when none fits. */
+df_status df__profile_choose(df_ctx *ctx, const char *dir, const char *choice, const char *const *pcodes, int n,
+                             const char *admin0, df__profile **out);
+/* The units of a named preset of p ("IQG15Q05 Al-Mosul, ..."), or NULL. */
+const char *df__profile_preset(const df__profile *p, const char *name);
+/* The profile of dir that has a preset called name (*owned, to free), or
+ * NULL; presets gets "corridor (Iraq), ..." for every preset of dir. */
+const df__profile *df__profile_preset_owner(const char *dir, const char *name, df__profile **owned, char *presets,
+                                            size_t cap);
+/* Item k of a comma-separated list, trimmed; 0 when there is none. */
+int df__list_item(const char *list, int k, char *out, size_t cap);
+
 /* ---- boundaries.c -------------------------------------------------------- */
 
 /* Kinds of name a unit is known by. */
@@ -543,8 +612,22 @@ df_status df__aliases_load(df_ctx *ctx, df_boundaries *b, const char *path);
 /* The name index of a level (borrowed), or NULL with *n = 0. */
 const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n);
 
+/* The label of a level ("Governorate", "State", or "admin 2"): the job's,
+ * else the layer's type field, else the country profile's, else neutral.
+ * Borrowed. */
+const char *df__boundaries_label(const df_boundaries *b, int level);
+/* A level's label as words for a report: plural ("governorates",
+ * "localities", "admin 2 units") and/or with a capital ("Governorates"). */
+void df__level_words(const df_boundaries *b, int level, int plural, int capital, char *out, size_t cap);
+/* The country profile of the layer (NULL: none) and the folder of profiles. */
+const df__profile *df__boundaries_profile(const df_boundaries *b);
+const char *df__boundaries_profiles_dir(const df_boundaries *b);
+
 /* Geometry of a unit as a GEOS geometry (borrowed; WGS84 lon/lat). */
 const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, int i);
+/* The boundaries' private GEOS handle (GEOSContextHandle_t): its messages
+ * go to the log of the next df_boundaries_prepare. For tests. */
+void *df__boundaries_geos(const df_boundaries *b);
 /* Unit i of a level without preparing the level: P-code, name and parent
  * only (the area is 0 until the level is prepared). */
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i);

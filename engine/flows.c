@@ -97,14 +97,6 @@ typedef struct {
     int level, unit;
 } unit_ref;
 
-/* The Mosul corridor of the 2016-17 operations: COD-AB 2019 districts by
- * P-code, with their names for layers that use other codes. */
-static const char *const corridor[][2] = {
-    {"IQG15Q05", "Al-Mosul"}, {"IQG15Q03", "Al-Hamdaniya"}, {"IQG15Q09", "Tilkaef"},
-    {"IQG15Q08", "Telafar"},  {"IQG15Q04", "Al-Hatra"},     {"IQG15Q06", "Al-Shikhan"},
-    {"IQG15Q02", "Al-Baaj"},  {"IQG11Q04", "Makhmour"},     {"IQG16Q02", "Al-Shirqat"},
-};
-
 /* One P-code or name to a unit at any level (the finest that has it). */
 static int find_unit(const df_boundaries *b, const char *key, unit_ref *out)
 {
@@ -124,13 +116,35 @@ static df_status parse_origins(df_ctx *ctx, const df_boundaries *b, const char *
     size_t cap = strlen(spec) + 16;
     unit_ref *refs = calloc(cap, sizeof *refs);
     if (!refs) return df__error(ctx, DF_ENOMEM, "out of memory");
-    if (strcmp(spec, "corridor") == 0) {
-        for (size_t i = 0; i < sizeof corridor / sizeof *corridor; i++)
-            if (find_unit(b, corridor[i][0], &refs[*n]) == 0 || find_unit(b, corridor[i][1], &refs[*n]) == 0)
+    const char *preset = df__profile_preset(df__boundaries_profile(b), spec);
+    if (preset) { /* a named set of the country profile: "CODE Name, ..." */
+        char item[256];
+        for (int k = 0; df__list_item(preset, k, item, sizeof item); k++) {
+            char *name = item + strcspn(item, " ");
+            if (*name) *name++ = 0;
+            if (find_unit(b, item, &refs[*n]) == 0 || (*name && find_unit(b, name, &refs[*n]) == 0))
                 (*n)++;
             else
-                df__log(ctx, DF_LOG_WARN, "--origins corridor: %s (%s) is not in the boundaries", corridor[i][1],
-                        corridor[i][0]);
+                df__log(ctx, DF_LOG_WARN, "--origins %s: %s (%s) is not in the boundaries", spec, name, item);
+        }
+    } else if (!strchr(spec, ',') && find_unit(b, spec, &refs[0]) != 0) { /* another country's preset? */
+        char presets[512];
+        df__profile *owner = NULL;
+        df__profile_preset_owner(df__boundaries_profiles_dir(b), spec, &owner, presets, sizeof presets);
+        const df__profile *here = df__boundaries_profile(b);
+        df_status st = owner ? df__error(ctx, DF_EINVAL,
+                                         "--origins %s: this preset is %s's (%s), and these boundaries are %s%s; the "
+                                         "presets are: %s; or give P-codes or names",
+                                         spec, owner->country ? owner->country : owner->name, owner->path,
+                                         here ? "of " : "of no known country profile",
+                                         here ? (here->country ? here->country : here->name) : "", presets)
+                             : df__error(ctx, DF_EINVAL,
+                                         "--origins: no unit with the P-code or name \"%s\", and no preset of that "
+                                         "name (presets: %s)",
+                                         spec, presets[0] ? presets : "none");
+        df__profile_free(owner);
+        free(refs);
+        return st;
     } else {
         for (const char *p = spec; *p;) {
             size_t len = strcspn(p, ",");
@@ -425,6 +439,7 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
 df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
                        df_flows **out)
 {
+    DF__GDAL_SCOPE(ctx);
     flow_state states[FLOW_MAX_THREADS];
     void *users[FLOW_MAX_THREADS];
     unit_ref *origins = NULL;

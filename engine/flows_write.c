@@ -216,13 +216,11 @@ static const char *driver_for(const char *path)
     return dot && strcasecmp(dot, ".gpkg") == 0 ? "GPKG" : "GeoJSON";
 }
 
-/* A new dataset at tmp for path (GeoJSON or GPKG by path's extension). */
-static GDALDatasetH create_dataset(df_ctx *ctx, const char *tmp, const char *path)
+/* A new dataset at tmp for path (GeoJSON or GPKG by path's extension); a
+ * GeoPackage's layers other than `layer` are kept. */
+static GDALDatasetH create_dataset(df_ctx *ctx, const char *tmp, const char *path, const char *layer)
 {
-    GDALDriverH drv = GDALGetDriverByName(driver_for(path));
-    GDALDatasetH ds = drv ? GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL) : NULL;
-    if (!ds) df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
-    return ds;
+    return df__create_vector(ctx, driver_for(path), tmp, path, (const char *const[]){layer, NULL});
 }
 
 /* Inflow, outflow, net and intra of every unit that a flow touches. */
@@ -343,14 +341,15 @@ df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_bounda
 df_status df_flows_write_lines(df_ctx *ctx, const df_flows *f, const df_boundaries *b, const char *path, double bend,
                                df_endpoints endpoints, const char *nodes_path)
 {
+    DF__GDAL_SCOPE(ctx);
     char tmp[4096];
     GDALDatasetH ds;
     df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
     if (st != DF_OK) return st;
-    if (!(ds = create_dataset(ctx, tmp, path))) return ctx->status;
+    if (!(ds = create_dataset(ctx, tmp, path, "flows"))) return ctx->status;
     st = df__commit_dataset(ctx, ds, tmp, path, write_lines(ctx, f, b, ds, path, bend, endpoints));
     if (st != DF_OK || !nodes_path) return st;
     if ((st = df__temp_path(ctx, nodes_path, tmp, sizeof tmp)) != DF_OK) return st;
-    if (!(ds = create_dataset(ctx, tmp, nodes_path))) return ctx->status;
+    if (!(ds = create_dataset(ctx, tmp, nodes_path, "flow_nodes"))) return ctx->status;
     return df__commit_dataset(ctx, ds, tmp, nodes_path, write_nodes(ctx, f, b, ds, nodes_path, endpoints));
 }

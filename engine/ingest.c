@@ -207,8 +207,8 @@ static const char *column_label(const df__source *src, int col, char *buf, size_
     return buf;
 }
 
-static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__source *src, column_map *m, char *how,
-                                    size_t cap)
+static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__source *src, int ncols, column_map *m,
+                                    char *how, size_t cap)
 {
     const char *p = map;
     while (p && *p) {
@@ -237,6 +237,9 @@ static df_status apply_explicit_map(df_ctx *ctx, const char *map, const df__sour
         if (*col && *end == '\0') {
             c = (int)num - 1; /* 1-based column number */
             if (num < 1 || num > 100000) return df__error(ctx, DF_EINVAL, "--map: column number %s out of range", col);
+            if (ncols > 0 && num > ncols) /* issue 17 item 18: never a column of empty values */
+                return df__error(ctx, DF_ESCHEMA, "%s: --map %s=%s: the file has only %d column%s", src->path, item,
+                                 col, ncols, ncols == 1 ? "" : "s");
         } else {
             for (int k = 0; k < src->nheader && c < 0; k++)
                 if (strcasecmp(src->header[k], col) == 0) c = k;
@@ -448,6 +451,14 @@ static void trim_cells(char **cells, size_t *lens, int n)
             cells[i][--lens[i]] = '\0';
 }
 
+/* A number Excel shows as a date: its serial day count, 1950 to 2099
+ * (18264 .. 73050), possibly with a fraction of a day. */
+static int is_excel_serial(const char *s)
+{
+    double v;
+    return df__parse_double(s, strlen(s), &v) == 0 && v >= 18264 && v < 73051;
+}
+
 /* Returns 1 to go on, 0 when the callback asked to stop. */
 static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
 {
@@ -478,11 +489,22 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     rec.families = -1;
 
     const char *s;
+    size_t len;
     if (col[DF_FIELD_DATE] >= 0) {
-        s = cell(cells, n, col[DF_FIELD_DATE]);
-        if (!s || df_date_parse(s, &rec.date) != 0)
+        s = cell_len(cells, lens, n, col[DF_FIELD_DATE], &len);
+        if (s && strlen(s) != len) /* "2016-10-17\0junk" is not a date (issue 17 item 18) */
+            return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_ENCODING, "a NUL byte in a date"), 1;
+        if (!s || df_date_parse(s, &rec.date) != 0) {
+            r->stats->excel_dates += s && is_excel_serial(s);
             return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_DATE, s ? s : "(empty)"), 1;
+        }
     }
+    /* a NUL in any other mapped column (coordinates: the text columns are
+     * checked above, the counts below) */
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (col[f] >= 0 && col[f] < n && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS &&
+            memchr(cells[col[f]], '\0', lens[col[f]]))
+            return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
     if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec.status) != 0)
         return reject(r, line, col[DF_FIELD_STATUS], DF_REJECT_BAD_STATUS, s), 1;
 
@@ -490,7 +512,6 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     int64_t fam = -1, ind = -1;
     const int count_cols[2] = {col[DF_FIELD_FAMILIES], col[DF_FIELD_INDIVIDUALS]};
     int64_t *count_out[2] = {&fam, &ind};
-    size_t len;
     for (int k = 0; k < 2; k++) {
         if (!(s = cell_len(cells, lens, n, count_cols[k], &len))) continue;
         if (strlen(s) != len) /* a NUL byte inside: not text at all */
@@ -582,13 +603,25 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     return r->on_record(&rec, r->user) == 0;
 }
 
+/* A row of the next kind: 1 a row, 2 a CSV record skipped for a field over
+ * DF__CSV_MAX_FIELD (n the field's number). Returns as handle_row. */
+static int handle_next(reader *r, int rc, char **cells, size_t *lens, int n, long line)
+{
+    if (rc == 1) return handle_row(r, cells, lens, n, line);
+    char detail[64];
+    snprintf(detail, sizeof detail, "longer than %zu MB", DF__CSV_MAX_FIELD >> 20);
+    r->stats->rows++;
+    return reject(r, line, n - 1, DF_REJECT_FIELD_TOO_LONG, detail), 1;
+}
+
 /* ---- the read ------------------------------------------------------------------- */
 
-/* A copy of one row, kept while the reader's buffer moves on. */
+/* A copy of one row, kept while the reader's buffer moves on (rc 2: a
+ * record skipped for a long field, n its number, no cells). */
 typedef struct {
     char **cells;
     size_t *lens;
-    int n;
+    int n, rc;
     long line;
 } held_row;
 
@@ -598,6 +631,7 @@ static int keep_row(held_row *h, char **cells, size_t *lens, int n, long line)
     h->lens = calloc((size_t)n + 1, sizeof *h->lens);
     if (!h->cells || !h->lens) return -1;
     h->n = n;
+    h->rc = 1;
     h->line = line;
     for (int i = 0; i < n; i++) {
         if (!(h->cells[i] = malloc(lens[i] + 1))) return -1;
@@ -619,10 +653,21 @@ typedef struct {
 
 static void opened_close(opened *o)
 {
-    for (int i = 0; i < o->held.n; i++) free(o->held.cells[i]);
+    for (int i = 0; o->held.cells && i < o->held.n; i++) free(o->held.cells[i]);
     free(o->held.cells);
     free(o->held.lens);
     df__source_close(&o->src);
+}
+
+/* The header and HXL rows: a NUL byte would cut a name short and hide
+ * the column (issue 17 item 18). */
+static df_status no_nul(df_ctx *ctx, const char *path, long line, char **cells, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(cells[i]) != lens[i])
+            return df__error(ctx, DF_EFORMAT, "%s:%ld: column %d (\"%s...\"): a NUL byte in the header", path, line,
+                             i + 1, cells[i]);
+    return DF_OK;
 }
 
 /* The where filters, the operations asked for, and the kind of table. */
@@ -689,7 +734,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
     df_status st;
     char **cells;
     size_t *lens;
-    int n, rc;
+    int n, rc, hxl_first = 0;
     long line;
 
     memset(o, 0, sizeof *o);
@@ -703,24 +748,34 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
         if (rc < 0) return ctx->status;
         if (rc == 0) return df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
+        if ((st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
         int header = opts->header;
         if (header < 0) {
             int numeric = 0, filled = 0;
             for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
             header = !(filled > 0 && 2 * numeric >= filled);
         }
+        /* a first line of HXL tags: the tags name the columns (issue 17 item
+         * 21: it was taken as a header and the file had "no count column") */
+        hxl_first = header && is_hxl_row(cells, n);
         if (header ? df__source_set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
             return df__error(ctx, DF_ENOMEM, "out of memory");
+        df__csv_skip_long(src->csv); /* a data row with a huge field is rejected, not held */
     }
 
     char how[sizeof stats->columns] = "";
-    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, map, how, sizeof how)) != DF_OK) return st;
+    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, src->nheader ? src->nheader : o->held.n, map, how,
+                                              sizeof how)) != DF_OK)
+        return st;
 
     /* an HXL tag row under the header? */
     if (src->nheader > 0 && src->kind == DF__SRC_CSV) {
-        rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
-        if (rc < 0) return ctx->status;
+        if (hxl_first)
+            cells = src->header, n = src->nheader, rc = 1;
+        else if ((rc = df__csv_next(src->csv, &cells, &lens, &n, &line)) < 0)
+            return ctx->status;
         if (rc == 1 && is_hxl_row(cells, n)) {
+            if (!hxl_first && (st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
             for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
                 df_field f = hxl_tags[t].field;
                 for (int i = 0; i < n && map->col[f] < 0; i++) {
@@ -735,6 +790,8 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             }
         } else if (rc == 1 && keep_row(&o->held, cells, lens, n, line) != 0) {
             return df__error(ctx, DF_ENOMEM, "out of memory"); /* a data row: handled first */
+        } else if (rc == 2) {
+            o->held = (held_row){NULL, NULL, n, 2, line};
         }
     }
 
@@ -757,6 +814,22 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         map->col[DF_FIELD_LAT] = src->nheader - 1;
         note(how, sizeof how, "lon/lat", "point geometry", "OGR");
     }
+    /* one coordinate column without the other: every row would be rejected
+     * although its names may match; the names are used (issue 17 item 14) */
+    if ((map->col[DF_FIELD_LAT] < 0) != (map->col[DF_FIELD_LON] < 0)) {
+        int has_lat = map->col[DF_FIELD_LAT] >= 0;
+        char buf[32];
+        df__log(ctx, DF_LOG_WARN,
+                "%s: the coordinates are incomplete: a %s column (%s) and no %s column; the rows are placed by their "
+                "names and P-codes only (map the other with --map %s=COLUMN)",
+                opts->path, has_lat ? "latitude" : "longitude",
+                column_label(src, map->col[has_lat ? DF_FIELD_LAT : DF_FIELD_LON], buf, sizeof buf),
+                has_lat ? "longitude" : "latitude", has_lat ? "lon" : "lat");
+        map->col[DF_FIELD_LAT] = map->col[DF_FIELD_LON] = -1;
+        size_t used = strlen(how);
+        snprintf(how + used, sizeof how - used, "; %s unused: no %s column", has_lat ? "lat" : "lon",
+                 has_lat ? "longitude" : "latitude");
+    }
     snprintf(stats->columns, sizeof stats->columns, "%s", how);
     if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0) {
         /* GDAL names the columns Field1, Field2 ... when it finds no header
@@ -772,7 +845,9 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             return df__error(ctx, DF_ESCHEMA,
                              "%s: no header row found (GDAL named the columns Field1 to Field%d): a header over two "
                              "rows or with merged cells? Make the first row one header with one name per column, or "
-                             "map the columns by number (--map individuals=5,...; the header rows are then rejected)",
+                             "map the columns by number (--map individuals=5,...; the header rows are then rejected). "
+                             "A one-row header over cells that are all text, which GDAL cannot tell from data: "
+                             "--config OGR_XLSX_HEADERS FORCE (ODS: OGR_ODS_HEADERS)",
                              opts->path, src->nheader);
         return df__error(ctx, DF_ESCHEMA,
                          "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
@@ -796,12 +871,12 @@ static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, cons
 }
 
 /* The rows after the header, on the calling thread. */
-/* Progress every 64k rows: the share of the file's bytes read (CSV), which
- * the context's callback may use to cancel. */
+/* Progress every 64k rows: the share of the file's bytes read (CSV; 0 from
+ * a pipe), which the context's callback may use to cancel. */
 static int report_progress(df_ctx *ctx, const df_csv *csv, uint64_t size, long rows)
 {
-    if ((rows & 0xFFFF) != 0 || !csv || size == 0) return 1;
-    return df__progress(ctx, (double)df__csv_offset(csv) / (double)size, "reading records");
+    if ((rows & 0xFFFF) != 0 || !csv) return 1;
+    return df__progress(ctx, size ? (double)df__csv_offset(csv) / (double)size : 0, "reading records");
 }
 
 static uint64_t file_size(const char *path)
@@ -817,20 +892,27 @@ static df_status read_rows(reader *r, opened *o)
     int n, rc;
     long line, rows = 0;
     uint64_t size = o->src.kind == DF__SRC_CSV ? file_size(o->src.path) : 0;
-    if (o->held.cells && !handle_row(r, o->held.cells, o->held.lens, o->held.n, o->held.line))
+    if (o->held.rc && !handle_next(r, o->held.rc, o->held.cells, o->held.lens, o->held.n, o->held.line))
         return r->seen.failed ? df__error(r->ctx, DF_ENOMEM, "out of memory reading %s", o->src.path)
                               : df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
-    while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1)
-        if (!handle_row(r, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
+    while ((rc = df__source_next(&o->src, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(r, rc, cells, lens, n, line) || !report_progress(r->ctx, o->src.csv, size, ++rows))
             return r->seen.failed ? df__error(r->ctx, DF_ENOMEM, "out of memory reading %s", o->src.path)
                                   : df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
-    df__progress(r->ctx, 1.0, "reading records");
+    if (rc >= 0 && !df__progress(r->ctx, 1.0, "reading records")) /* a cancel at the end still counts */
+        return df__error(r->ctx, DF_ECANCELLED, "stopped by the caller");
     return rc < 0 ? r->ctx->status : DF_OK;
 }
 
+#define EXCEL_HINT                                                                                                     \
+    "Excel serial day numbers (42675 = 2016-11-01): format the column as dates (yyyy-mm-dd) in the spreadsheet "       \
+    "and save it again"
+
 /* A file whose rows are all rejected as not UTF-8 is in another encoding:
- * an error for the whole file, with the way out. A file without data rows
- * is worth a warning. */
+ * an error for the whole file, with the way out. A file whose rows are all
+ * rejected for any other reason is an error too, the reasons counted
+ * (issue 17 item 15): an empty result is not a success. A file without data
+ * rows is worth a warning. */
 static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_read_stats *stats)
 {
     if (stats->rows > 0 && stats->rejected_by[DF_REJECT_BAD_ENCODING] == stats->rows)
@@ -838,6 +920,21 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
                          "%s: no row is UTF-8 text: the file is in another encoding (Arabic Windows files: "
                          "iconv -f CP1256 -t UTF-8 %s > converted.csv)",
                          opts->path, opts->path);
+    if (stats->rows > 0 && stats->rejected == stats->rows) {
+        char why[256] = "";
+        for (int k = 0; k < DF_REJECT_COUNT; k++) {
+            size_t used = strlen(why);
+            if (stats->rejected_by[k])
+                snprintf(why + used, sizeof why - used, "%s%s %ld", used ? ", " : "", reject_names[k],
+                         stats->rejected_by[k]);
+        }
+        int excel = stats->excel_dates == stats->rejected_by[DF_REJECT_BAD_DATE] && stats->excel_dates > 0;
+        return df__error(ctx, DF_EFORMAT, "%s: every one of the %ld rows was rejected (%s)%s%s", opts->path,
+                         stats->rows, why, excel ? ": the dates are " : "", excel ? EXCEL_HINT : "");
+    }
+    if (stats->excel_dates > 0)
+        df__log(ctx, DF_LOG_WARN, "%s: rejected dates that look like " EXCEL_HINT ": %ld", opts->path,
+                stats->excel_dates);
     if (stats->rows == 0) df__log(ctx, DF_LOG_WARN, "%s: no data rows", opts->path);
 
     /* operations: several and none chosen is refused; a name asked for must exist */
@@ -867,6 +964,10 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
                              opts->path, opts->operations[k], list);
     }
 
+    if (stats->rows > 0 && stats->valid == 0 && stats->filtered > 0) /* an empty result is not a success */
+        return df__error(ctx, DF_EINVAL, "%s: no row is left by --operation and --where (%ld rows filtered out)",
+                         opts->path, stats->filtered);
+
     /* exact duplicates: reported with their lines, then the policy */
     if (stats->duplicates) {
         char lines[300] = "";
@@ -893,6 +994,7 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
 df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
                           void *user, df_read_stats *stats)
 {
+    DF__GDAL_SCOPE(ctx);
     opened o;
     reader r;
     df_status st = open_columns(ctx, opts, &o, stats);
@@ -972,8 +1074,9 @@ static void *piece_main(void *arg)
         return p->failed = 1, NULL;
     reader_init(&r, &p->err, p->opts, p->o, p->on_record, keep_reject, p->user, p, &p->stats);
     r.lines_unknown = 1;
-    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1)
-        if (!handle_row(&r, cells, lens, n, line)) {
+    df__csv_skip_long(csv);
+    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(&r, rc, cells, lens, n, line)) {
             df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
             break;
         }
@@ -1059,7 +1162,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         goto done;
     }
     /* the row kept while looking for the header goes first, here */
-    if (o.held.cells && !handle_row(&r, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
+    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
         st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
         goto done;
     }
@@ -1075,7 +1178,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     }
     for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
     *used = started;
-    df__progress(ctx, 1.0, "reading records");
+    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
     if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
 
     /* merge in file order: counts, then rejections with their true lines */
@@ -1089,6 +1192,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         stats->valid += p->stats.valid;
         stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
         stats->rejected += p->stats.rejected;
+        stats->excel_dates += p->stats.excel_dates;
         if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
             st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
         else

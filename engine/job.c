@@ -78,6 +78,9 @@ static const struct key_def {
     {"boundaries", "aliases", K_INPUT, AT(aliases), NULL},
     {"boundaries", "shipped_aliases", K_BOOL, AT(shipped_aliases), NULL},
     {"boundaries", "prefer", K_CHOICE, AT(prefer_points), preferences},
+    {"boundaries", "profile", K_TEXT, AT(profile), NULL},
+    {"boundaries", "labels", K_TEXT, AT(labels), NULL},
+    {"boundaries", "name_field", K_TEXT, AT(name_field), NULL},
     {"join", "levels", K_LEVELS, AT(levels), NULL},
     {"flows", "enabled", K_BOOL, AT(flows), NULL},
     {"flows", "origin_level", K_LEVEL, AT(origin_level), NULL},
@@ -95,6 +98,8 @@ static const struct key_def {
     {"density", "pixel", K_NUMBER, AT(pixel), NULL},
     {"density", "mask", K_BOOL, AT(mask), NULL},
     {"density", "t_srs", K_TEXT, AT(t_srs), NULL},
+    {"density", "small_radius", K_BOOL, AT(small_radius), NULL},
+    {"density", "max_pixels", K_NUMBER, AT(max_pixels), NULL},
     {"report", "maps", K_BOOL, AT(maps), NULL},
     {"publish", "enabled", K_BOOL, AT(publish), NULL},
     {"publish", "k", K_INT, AT(publish_k), NULL},
@@ -117,13 +122,51 @@ typedef struct {
     df_status st;      /* the first error */
 } reader;
 
-/* inih's reader, counting lines so that every error can name its line. */
+static int job_error(reader *r, const struct key_def *k, const char *fmt, ...) DF_PRINTF(3, 4);
+
+/* The closest of the known sections (key NULL) or of a section's keys to a
+ * word that is neither, for "did you mean"; "" when none is close. */
+static const char *closest(const char *section, const char *word)
+{
+    const char *best = "";
+    int best_d = (int)strlen(word) / 3 + 1; /* a typo or two, not another word */
+    for (int i = 0; i < NKEYS; i++) {
+        if (section && strcmp(keys[i].section, section) != 0) continue;
+        const char *cand = section ? keys[i].key : keys[i].section;
+        int d = df__name_distance(word, cand, best_d);
+        if (d < best_d || (d == best_d && !best[0] && d <= 1)) best = cand, best_d = d;
+    }
+    return best;
+}
+
+static int known_section(const char *name)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, name)) return 1;
+    return 0;
+}
+
+/* inih's reader, counting lines so that every error can name its line. A
+ * section is checked here, where an empty one is seen too (inih calls
+ * on_key only for keys). */
 static char *read_line(char *str, int num, void *stream)
 {
     reader *r = stream;
     if (!fgets(str, num, r->file)) return NULL;
     r->line++;
-    if (str[strspn(str, " \t")] == '[') r->section_line = r->line;
+    const char *open = str + strspn(str, " \t");
+    if (*open == '[') {
+        r->section_line = r->line;
+        const char *close = strchr(open, ']');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", close ? (int)(close - open - 1) : 0, open + 1);
+        if (close && r->st == DF_OK && !known_section(name)) { /* issue 17 item 22 */
+            const char *near = closest(NULL, name);
+            job_error(r, NULL, "unknown section [%s]%s%s%s (see docs/jobs.md)", name, near[0] ? " (did you mean [" : "",
+                      near, near[0] ? "]?)" : "");
+            return NULL;
+        }
+    }
     size_t n = strlen(str);
     if (n > 0 && str[n - 1] != '\n' && !feof(r->file)) {
         r->line_too_long = num - 1;
@@ -134,7 +177,6 @@ static char *read_line(char *str, int num, void *stream)
 
 /* Record the first error, naming the file, the line and the key (k NULL:
  * the section); returns 0 for inih. */
-static int job_error(reader *r, const struct key_def *k, const char *fmt, ...) DF_PRINTF(3, 4);
 static int job_error(reader *r, const struct key_def *k, const char *fmt, ...)
 {
     char what[512];
@@ -244,6 +286,8 @@ static int set_value(reader *r, const struct key_def *k, const char *v)
         return 1;
     case K_INPUT:
     case K_OUTPUT: {
+        if (!v[0]) /* "" would resolve to the job's own folder (issue 17 item 22) */
+            return job_error(r, k, "empty: name %s", k->type == K_OUTPUT ? "the output folder" : "a file");
         char *p = resolve(job, v);
         struct stat sb;
         if (!p) return job_out_of_memory(r, k);
@@ -315,20 +359,22 @@ static int on_key(void *user, const char *section, const char *name, const char 
 {
     reader *r = user;
     if (r->st != DF_OK) return 0;
-    int known_section = 0;
+    int in_known = 0;
     for (int i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].section, section) != 0) continue;
-        known_section = 1;
+        in_known = 1;
         if (strcmp(keys[i].key, name) != 0) continue;
         if (r->seen[i]) return job_error(r, &keys[i], "set twice (first on line %d)", r->seen[i]);
         r->seen[i] = r->line;
         return set_value(r, &keys[i], value);
     }
-    if (!known_section) {
+    if (!in_known) { /* read_line stops at an unknown section first: kept for safety */
         r->line = r->section_line;
         return job_error(r, NULL, "unknown section [%s] (see docs/jobs.md)", section);
     }
-    return job_error(r, NULL, "[%s] %s: unknown key (see docs/jobs.md)", section, name);
+    const char *near = closest(section, name);
+    return job_error(r, NULL, "[%s] %s: unknown key%s%s%s (see docs/jobs.md)", section, name,
+                     near[0] ? " (did you mean " : "", near, near[0] ? "?)" : "");
 }
 
 /* ---- the job ------------------------------------------------------------- */
@@ -352,12 +398,38 @@ static void defaults(df_job *job)
     job->radius = 5000;
     job->pixel = 1000;
     job->mask = 1;
+    job->max_pixels = DF_DENSITY_MAX_PIXELS;
     job->maps = 1;
     job->publish_k = 5;
     job->top_flows = 10;
 }
 
-/* Keys that need one another, checked once the whole file is read. */
+/* The density options the run will use: what the stage would refuse is
+ * refused here, before any work (issue 17 item 8). */
+void df__job_density_opts(const df_job *job, df_density_opts *o)
+{
+    df_density_opts_init(o);
+    o->kernel = (df_kernel)job->kernel;
+    o->radius = job->radius;
+    o->bandwidth = (df_bandwidth)job->bandwidth;
+    o->pixel = job->pixel;
+    o->t_srs = job->t_srs;
+    o->mask = job->mask;
+    o->small_radius = job->small_radius;
+    o->max_pixels = job->max_pixels;
+}
+
+static df_status check_density(df_ctx *ctx, const df_job *job)
+{
+    df_density_opts o;
+    if (!job->density) return DF_OK;
+    df__job_density_opts(job, &o);
+    if (df_density_opts_check(ctx, &o) == DF_OK) return DF_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
+    return df__error(ctx, DF_EINVAL, "%s: [density] %s", job->path, why);
+}
+
 /* Cut a copy of s at sep into list (at most 16, blanks trimmed, empty
  * items dropped); returns the copy, which the list points into. */
 static char *split_list(const char *s, char sep, const char **list)
@@ -394,7 +466,32 @@ void df__job_record_opts(const df_job *job, df_record_opts *ro)
     ro->add_assessments = job->assessments;
 }
 
-static df_status check_whole(df_ctx *ctx, df_job *job)
+/* The line a key was set on, or 0. */
+static int key_line(const reader *r, const char *section, const char *key)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].key, key)) return r->seen[i];
+    return 0;
+}
+
+/* The output folder's parent must exist: the bundle is made beside it.
+ * who: "[job] output" or "--output". */
+static df_status check_output_parent(df_ctx *ctx, df_job *job, const char *who)
+{
+    char *slash = strrchr(job->output, '/');
+    if (slash && slash != job->output) {
+        struct stat sb;
+        *slash = 0;
+        int ok = stat(job->output, &sb) == 0 && S_ISDIR(sb.st_mode);
+        *slash = '/';
+        if (!ok)
+            return df__error(ctx, DF_EINVAL, "%s: %s: the folder above %s does not exist", job->path, who, job->output);
+    }
+    return DF_OK;
+}
+
+/* Keys that need one another, checked once the whole file is read. */
+static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
 {
     static const char *const required[][2] = {{"job", "output"}, {"records", "path"}};
     for (int i = 0; i < 2; i++) {
@@ -417,8 +514,15 @@ static df_status check_whole(df_ctx *ctx, df_job *job)
     if (job->origin_level > job->finest || job->dest_level > job->finest)
         return df__error(ctx, DF_EINVAL, "%s: [flows] levels finer than the finest boundary file (adm%d)", job->path,
                          job->finest);
-    if (job->from != DF_NO_DATE && job->as_of != DF_NO_DATE && job->from > job->as_of)
-        return df__error(ctx, DF_EINVAL, "%s: [job] from is after as_of", job->path);
+    if (job->from != DF_NO_DATE && job->as_of != DF_NO_DATE && job->from > job->as_of) {
+        char from[11], as_of[11];
+        df_date_format(job->from, from);
+        df_date_format(job->as_of, as_of);
+        return df__error(ctx, DF_EINVAL, "%s:%d: [job] from %s is after as_of %s (line %d)", job->path,
+                         key_line(r, "job", "from"), from, as_of, key_line(r, "job", "as_of"));
+    }
+    df_status st = check_density(ctx, job);
+    if (st != DF_OK) return st;
     /* operations "A, B" and filters "COL=V,V & COL=V" as lists (a ; would start a comment) */
     if ((job->operation && !(job->operation_buf = split_list(job->operation, ',', job->operations))) ||
         (job->where && !(job->where_buf = split_list(job->where, '&', job->wheres))))
@@ -434,21 +538,10 @@ static df_status check_whole(df_ctx *ctx, df_job *job)
          * with its own status; the job file itself is fine */
         if (df_records_kind(ctx, &ro, &kind, NULL, 0) == DF_OK && kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
     }
-    /* the output folder's parent must exist: the bundle is made beside it */
-    char *slash = strrchr(job->output, '/');
-    if (slash && slash != job->output) {
-        struct stat sb;
-        *slash = 0;
-        int ok = stat(job->output, &sb) == 0 && S_ISDIR(sb.st_mode);
-        *slash = '/';
-        if (!ok)
-            return df__error(ctx, DF_EINVAL, "%s: [job] output: the folder above %s does not exist", job->path,
-                             job->output);
-    }
-    return DF_OK;
+    return check_output_parent(ctx, job, "[job] output");
 }
 
-df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases, df_job **out)
+df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out)
 {
     *out = NULL;
     df_job *job = calloc(1, sizeof *job);
@@ -456,8 +549,8 @@ df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases
     defaults(job);
     job->path = df__strdup(path);
     job->dir = df__strdup(path);
-    job->shipped_aliases_path = shipped_aliases ? df__strdup(shipped_aliases) : NULL;
-    if (!job->path || !job->dir || (shipped_aliases && !job->shipped_aliases_path)) {
+    job->profiles_dir = profiles ? df__strdup(profiles) : NULL;
+    if (!job->path || !job->dir || (profiles && !job->profiles_dir)) {
         df_job_free(job);
         return df__error(ctx, DF_ENOMEM, "out of memory");
     }
@@ -473,13 +566,26 @@ df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases
         df_job_free(job);
         return st;
     }
+    unsigned char head[64];
+    size_t got = fread(head, 1, sizeof head, r.file);
+    const char *utf16 = df__utf16_name(head, got);
+    if (utf16 || fseek(r.file, 0, SEEK_SET) != 0) { /* issue 17 item 20: not "line longer than 199" */
+        df_status st = utf16 ? df__error(ctx, DF_EINVAL,
+                                         "%s: the job file is %s text, not UTF-8: convert it with iconv -f %s -t UTF-8 "
+                                         "%s > job-utf8.ini",
+                                         path, utf16, utf16, path)
+                             : df__error(ctx, DF_EIO, "cannot read the job file %s: %s", path, strerror(errno));
+        fclose(r.file);
+        df_job_free(job);
+        return st;
+    }
     int rc = ini_parse_stream(read_line, &r, on_key, &r);
     fclose(r.file);
     if (r.st == DF_OK && r.line_too_long)
         r.st = df__error(ctx, DF_EINVAL, "%s:%d: line longer than %d characters", path, r.line, r.line_too_long);
     if (r.st == DF_OK && rc > 0)
         r.st = df__error(ctx, DF_EINVAL, "%s:%d: not a [section] or a key = value line", path, rc);
-    if (r.st == DF_OK) r.st = check_whole(ctx, job);
+    if (r.st == DF_OK) r.st = check_whole(ctx, job, &r);
     if (r.st != DF_OK) {
         df_job_free(job);
         return r.st;
@@ -496,7 +602,7 @@ void df_job_free(df_job *job)
             free(*(char **)((char *)job + keys[i].at));
     free(job->path);
     free(job->dir);
-    free(job->shipped_aliases_path);
+    free(job->profiles_dir);
     free(job->operation_buf);
     free(job->where_buf);
     free(job);
@@ -559,13 +665,15 @@ void df__job_each(const df_job *job, df__job_visit fn, void *user)
 
 df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir)
 {
+    if (!dir[0]) /* it failed only after the whole run (issue 17 item 22) */
+        return df__error(ctx, DF_EINVAL, "--output is empty: name the output folder");
     char *copy = df__strdup(dir);
     if (!copy) return df__error(ctx, DF_ENOMEM, "out of memory");
     size_t n = strlen(copy);
     while (n > 1 && copy[n - 1] == '/') copy[--n] = 0; /* "out/" is the folder out */
     free(job->output);
     job->output = copy;
-    return DF_OK;
+    return check_output_parent(ctx, job, "--output");
 }
 
 void df_job_set_publish(df_job *job, int on) { job->publish = on; }

@@ -472,18 +472,15 @@ typedef struct {
     int cap, failed;
 } gather;
 
+/* Every thread's entry is appended; the same name read by several threads
+ * is merged after the sort (adjacent then), so the work is n log n, not a
+ * scan of every earlier decision per name (issue 17 item 10). */
 static void gather_one(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
                        void *user)
 {
     gather *g = user;
     df_join *j = g->j;
-    for (int i = 0; i < j->ndecisions; i++) { /* the same name read by another thread */
-        df_name_decision *d = &j->decisions[i];
-        if (d->level == level && strcmp(d->name, name) == 0 && strcmp(d->parent, parent_name) == 0) {
-            d->rows += rows;
-            return;
-        }
-    }
+    if (g->failed) return;
     if (j->ndecisions == g->cap) {
         int cap = g->cap * 2 + 64;
         df_name_decision *nd = df__realloc_array(j->decisions, (size_t)cap, sizeof *nd);
@@ -509,6 +506,35 @@ static int cmp_decision(const void *a, const void *b)
     if (p->level != q->level) return p->level - q->level;
     int c = strcmp(p->name, q->name);
     return c ? c : strcmp(p->parent, q->parent);
+}
+
+/* The sort order, then the decision itself: equal keys from two threads
+ * carry the same decision, and the order stays the same from run to run. */
+static int cmp_decision_full(const void *a, const void *b)
+{
+    const df_name_decision *p = a, *q = b;
+    int c = cmp_decision(a, b);
+    if (!c) c = strcmp(p->pcode, q->pcode);
+    if (!c) c = strcmp(p->how, q->how);
+    return c;
+}
+
+/* Sort the decisions and fold each run of equal keys into its first. */
+static void decisions_sort(df_join *j)
+{
+    if (!j->ndecisions) return;
+    qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision_full);
+    int kept = 1;
+    for (int i = 1; i < j->ndecisions; i++) {
+        df_name_decision *d = &j->decisions[i], *last = &j->decisions[kept - 1];
+        if (cmp_decision(d, last) == 0) {
+            last->rows += d->rows;
+            free((char *)d->name);
+            free((char *)d->candidates);
+        } else
+            j->decisions[kept++] = *d;
+    }
+    j->ndecisions = kept;
 }
 
 /* Rows of a coarser level than the table's finest are a check, not counted;
@@ -771,9 +797,15 @@ static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const 
 df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
                       df_join **out)
 {
+    DF__GDAL_SCOPE(ctx);
     df_status st = DF_OK;
     char tmp[4096];
     join_state states[JOIN_MAX_THREADS], *js = &states[0];
+    if (jopts->level < 1 || jopts->level > df_boundaries_finest_level(b)) /* coarser levels derive, finer cannot */
+        return *out = NULL, df__error(ctx, DF_EINVAL,
+                                      "no admin-%d join: the boundaries are an admin-%d layer (levels "
+                                      "1..%d)",
+                                      jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
     void *users[JOIN_MAX_THREADS];
     df_join *j = calloc(1, sizeof *j);
     *out = NULL;
@@ -846,7 +878,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }
-    if (j->ndecisions) qsort(j->decisions, (size_t)j->ndecisions, sizeof *j->decisions, cmp_decision);
+    decisions_sort(j);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
 

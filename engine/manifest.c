@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +46,13 @@ static void put_str(json_object *o, const char *key, const char *v)
 static void put_int(json_object *o, const char *key, int64_t v)
 {
     json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+/* A number; null when it is not finite (JSON has no NaN or Infinity, and
+ * json-c would write them bare, making the file invalid). */
+static void put_num(json_object *o, const char *key, double v)
+{
+    json_object_object_add(o, key, isfinite(v) ? json_object_new_double(v) : NULL);
 }
 
 static void put_date(json_object *o, const char *key, int32_t day)
@@ -100,8 +108,10 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
         put_int(o, "features", r->file_units[l]);
         json_object_array_add(a, o);
     }
-    if (job->shipped_aliases && job->shipped_aliases_path)
-        json_object_array_add(a, input(ctx, "aliases (shipped)", job->shipped_aliases_path));
+    const df__profile *p = r->fine ? df__boundaries_profile(r->fine) : NULL;
+    if (p) json_object_array_add(a, input(ctx, "country profile", p->path));
+    if (p && p->aliases && job->shipped_aliases)
+        json_object_array_add(a, input(ctx, "aliases (country profile)", p->aliases));
     if (job->aliases) json_object_array_add(a, input(ctx, "aliases", job->aliases));
     return a;
 }
@@ -277,18 +287,24 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         if (r->join[l]) json_object_object_add(bal, key, balance(r->join[l]));
     }
     json_object_object_add(m, "balance", bal);
+    /* the level the headline comes from, and the levels no record reaches */
+    json_object *unreached = json_object_new_array();
+    for (int l = 1; l <= 3; l++)
+        if (r->unreached & (1 << l)) json_object_array_add(unreached, json_object_new_int(l));
+    json_object_object_add(m, "headline_level", json_object_new_int(r->level));
+    json_object_object_add(m, "unreached_levels", unreached);
     if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);
         json_object *o = json_object_new_object();
         put_str(o, "file", r->density_file);
         put_str(o, "crs", in->crs);
         put_str(o, "kernel", df_kernel_name(in->kernel));
-        json_object_object_add(o, "radius_m", json_object_new_double(in->radius));
-        json_object_object_add(o, "pixel_m", json_object_new_double(in->geotransform[1]));
+        put_num(o, "radius_m", in->radius);
+        put_num(o, "pixel_m", in->geotransform[1]);
         put_int(o, "points", in->points);
-        json_object_object_add(o, "total_weight", json_object_new_double(in->total_weight));
-        json_object_object_add(o, "edge_loss", json_object_new_double(in->edge_loss));
-        json_object_object_add(o, "mask_loss", json_object_new_double(in->mask_loss));
+        put_num(o, "total_weight", in->total_weight);
+        put_num(o, "edge_loss", in->edge_loss);
+        put_num(o, "mask_loss", in->mask_loss);
         json_object_object_add(m, "density", o);
     }
     if (r->publish) { /* counts only */

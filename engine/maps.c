@@ -574,12 +574,13 @@ static double legend_line(cairo_t *cr, double x, double y, double grey, double w
     return y + 26 * u;
 }
 
-/* "District boundary" for level 2. */
-static const char *boundary_word(int level)
+/* "District boundary" for level 2, in the layer's label (docs/join.md). */
+static const char *boundary_word(const df_boundaries *b, int level, char *out, size_t cap)
 {
-    static const char *const w[4] = {"Unit boundary", "Governorate boundary", "District boundary",
-                                     "Sub-district boundary"};
-    return w[level >= 1 && level <= 3 ? level : 0];
+    char w[64];
+    df__level_words(b, level, 0, 1, w, sizeof w);
+    snprintf(out, cap, "%s boundary", w);
+    return out;
 }
 
 /* ---- the whole map ---------------------------------------------------------------- */
@@ -710,8 +711,10 @@ static double draw_legend(map_state *st, double x, double y, double w)
         }
     }
     y += 14 * u;
-    if (st->level1 || m->level == 1) y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(1), u);
-    if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->level), u);
+    char word[96];
+    if (st->level1 || m->level == 1)
+        y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(m->b, 1, word, sizeof word), u);
+    if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->b, m->level, word, sizeof word), u);
     return y;
 }
 
@@ -828,6 +831,8 @@ static df_status draw_map(map_state *st, int W, int H)
     if (!pj)
         return df__error(st->ctx, DF_EPROJ, "map: cannot transform WGS84 to %s: %s", crs,
                          proj_context_errno_string(st->ctx->proj, proj_context_errno(st->ctx->proj)));
+    df__log(st->ctx, DF_LOG_DEBUG, "map: drawn in %s (UTM zone %d%s, the zone of the extent's centre)", crs, zone,
+            clat >= 0 ? "N" : "S");
     view v = {pj, 0, 0, 0, margin, header, panel_x - 18 * u - margin, H - header - footer};
     view_fit(&v, metric_box(&v, ll), 0.08);
 

@@ -8,7 +8,11 @@
  * wherever they stand, and the remaining tokens are joined without spaces.
  * Unicode is folded first (accents off, Arabic letter variants to one form,
  * harakat and tatweel dropped, the joined Arabic article ال removed), and
- * words that only say the kind of unit (District, Governorate, Qadha) go.
+ * words that only say the kind of unit go, in English, French, Spanish,
+ * Portuguese and Arabic transliteration (District, Governorate, Qadha,
+ * "Commune de", "Département du", Municipio, Provincia, Wilaya, Mohafaza,
+ * Localité), unless nothing else is left; French elided d' and l' go too.
+ * St., Ste., S., Sta., Sto. are Saint, Sainte, São, Santa, Santo.
  *
  * P-codes: "IRQ-G15Q05", "iqg15q05" and "IQ G15 Q05" all become "IQG15Q05".
  */
@@ -25,15 +29,78 @@ static int is_article(const char *tok, size_t n)
     return 0;
 }
 
-/* Words that say what kind of unit a name is, not which: "Mosul District",
- * "Ninewa Governorate", "Qadha Sinjar". */
-static int is_unit_word(const char *tok, size_t n)
+static int in_list(const char *tok, size_t n, const char *const *words)
 {
-    static const char *words[] = {"district", "governorate", "province", "qada",   "qadha",      "qadaa",
-                                  "kadha",    "muhafazat",   "muhafaza", "nahiya", "subdistrict"};
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+    for (size_t i = 0; words[i]; i++)
         if (strlen(words[i]) == n && memcmp(tok, words[i], n) == 0) return 1;
     return 0;
+}
+
+/* Words that say what kind of unit a name is, not which: "Mosul District",
+ * "Ninewa Governorate", "Qadha Sinjar", "Commune de Jacmel", "Département
+ * du Lac", "Section communale", "Municipio de Cuilapa", "Provincia de
+ * Nampula", "Wilaya de Tunis", "Mohafaza", "Localité", "Gedaref State",
+ * "Kassala Locality" (folded: no accents, lower case). */
+static int is_unit_word(const char *tok, size_t n)
+{
+    static const char *const words[] = {
+        "district",     "governorate",  "province",  "qada",        "qadha",    "qadaa",     "kadha",
+        "muhafazat",    "muhafaza",     "nahiya",    "subdistrict", "commune",  "communale", "departement",
+        "department",   "departamento", "section",   "localite",    "locality", "municipio", "municipalite",
+        "municipality", "provincia",    "distrito",  "wilaya",      "wilayah",  "wilayat",   "mohafaza",
+        "mohafazat",    "mouhafaza",    "muhafazah", "prefecture",  "region",   "state",     "county",
+        "concelho",     "estado",       "mahaliya",  "mahaliyat",   NULL};
+    return in_list(tok, n, words);
+}
+
+/* The joining word right after a unit word: "Commune de", "Département
+ * du", "Provincia de". Dropped only there ("Kafr de Dawwar" keeps its own),
+ * and only one: the article after it is the name's ("Département de La
+ * Nya" is La Nya, "Provincia de La Habana" La Habana). */
+static int is_connector(const char *tok, size_t n)
+{
+    static const char *const words[] = {"de", "du", "des", "del", "da", "do", "dos", "das", NULL};
+    return in_list(tok, n, words);
+}
+
+/* Abbreviations written out: St. Saint, Ste. Sainte, S. São, Sta. Santa,
+ * Sto. Santo (folded); NULL when tok is none. */
+static const char *expansion(const char *tok, size_t n)
+{
+    static const char *const abbr[][2] = {
+        {"st", "saint"}, {"ste", "sainte"}, {"s", "sao"}, {"sta", "santa"}, {"sto", "santo"}};
+    for (size_t i = 0; i < sizeof abbr / sizeof *abbr; i++)
+        if (strlen(abbr[i][0]) == n && memcmp(tok, abbr[i][0], n) == 0) return abbr[i][1];
+    return NULL;
+}
+
+int df__name_missing(const char *s)
+{
+    static const char *const missing[] = {"",
+                                          "-",
+                                          "--",
+                                          "?",
+                                          "n/a",
+                                          "#n/a",
+                                          "na",
+                                          "n.a.",
+                                          "none",
+                                          "null",
+                                          "nil",
+                                          "unknown",
+                                          "not available",
+                                          "not applicable",
+                                          "not specified",
+                                          "not known",
+                                          NULL};
+    char low[32];
+    size_t n = 0;
+    if (!s) return 1;
+    while (*s == ' ' || *s == '\t') s++;
+    for (; *s && n + 1 < sizeof low; s++) low[n++] = (char)tolower((unsigned char)*s);
+    if (*s) return 0; /* longer than any missing value */
+    while (n && (low[n - 1] == ' ' || low[n - 1] == '\t')) n--;
+    return in_list(low, n, missing);
 }
 
 /* Decode one UTF-8 sequence into *cp; returns its length (1 for an invalid
@@ -113,18 +180,27 @@ static unsigned fold_cp(unsigned cp)
     }
 }
 
-void df__name_normalize(const char *in, char *out, size_t cap)
+static int is_apostrophe(unsigned cp) { return cp == '\'' || cp == '`' || cp == 0x2019 || cp == 0x2BC; }
+
+/* One pass of the normalisation; drop_units = 0 keeps the unit words (for
+ * a name made of nothing else: "Centre", "Commune"). */
+static size_t normalize_pass(const char *in, char *out, size_t cap, int drop_units)
 {
     size_t o = 0;
+    int after_unit = 0; /* the previous word said what kind of unit */
     const unsigned char *p = (const unsigned char *)in;
-    if (cap == 0) return;
     while (*p) {
         /* one word: folded code points up to a separator */
         char tok[256];
         size_t n = 0;
         unsigned cp;
+        int elided = 0; /* French d' or l' before a word */
         while (*p) {
             int len = utf8_decode(p, &cp);
+            if (n == 1 && (tok[0] == 'd' || tok[0] == 'l') && is_apostrophe(cp) && isalpha(p[len])) {
+                p += len, elided = 1;
+                break;
+            }
             unsigned f = fold_cp(cp);
             if (f == CP_SEP) break;
             p += len;
@@ -137,7 +213,18 @@ void df__name_normalize(const char *in, char *out, size_t cap)
         }
         /* the Arabic article, written joined: الموصل = الموصل without ال */
         size_t skip = n > 4 && memcmp(tok, "\xD8\xA7\xD9\x84", 4) == 0 ? 4 : 0;
-        if (n == 0 || is_article(tok, n) || is_unit_word(tok, n)) continue;
+        if (n == 0 || elided || is_article(tok, n)) continue;
+        if (is_unit_word(tok, n) && drop_units) {
+            after_unit = 1;
+            continue;
+        }
+        if (after_unit && drop_units && is_connector(tok, n)) {
+            after_unit = 0;
+            continue;
+        }
+        after_unit = 0;
+        const char *full = expansion(tok, n);
+        if (full) n = strlen(full), memcpy(tok, full, n), skip = 0;
         n -= skip;
         /* truncate on a character boundary */
         if (o + n >= cap) {
@@ -148,6 +235,13 @@ void df__name_normalize(const char *in, char *out, size_t cap)
         o += n;
     }
     out[o] = '\0';
+    return o;
+}
+
+void df__name_normalize(const char *in, char *out, size_t cap)
+{
+    if (cap == 0) return;
+    if (normalize_pass(in, out, cap, 1) == 0) normalize_pass(in, out, cap, 0);
 }
 
 /* The consonant skeleton of a normalised name, for spellings that differ

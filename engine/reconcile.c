@@ -39,7 +39,7 @@ df__name_match df__reconcile_name(const df_boundaries *b, int level, const char 
     int n;
     const df__name_key *e = df__boundaries_names(b, level, &n);
     df__name_normalize(name, key, sizeof key);
-    if (!e || !key[0]) return m;
+    if (!e || !key[0] || df__name_missing(name)) return m;
     df__name_skeleton(key, skel, sizeof skel);
 
     /* 1. the normalised name, among names, other names and aliases */
@@ -223,7 +223,7 @@ static int match_names(const df_boundaries *b, df__name_cache *cache, const df_p
     *level = 0;
     for (int lv = 1; lv <= finest; lv++) {
         const char *name = pl->name[lv];
-        if (!name || df_boundaries_count(b, lv) == 0) continue;
+        if (df__name_missing(name) || df_boundaries_count(b, lv) == 0) continue; /* "N/A" names no place */
         /* a parent from an unmatched level above does not constrain */
         int within = found >= 0 && *level == lv - 1 ? parent : -1;
         const df__name_match *r = df__name_cache_get(cache, b, lv, name, within);
@@ -263,7 +263,7 @@ void df__match_place(const df_boundaries *b, df__name_cache *cache, int level, i
     m->with_notes = with_notes;
 
     for (int lv = level; lv <= finest && m->how == DF__HOW_NONE; lv++) { /* 1. P-code */
-        if (!pl->pcode[lv]) continue;
+        if (df__name_missing(pl->pcode[lv])) continue;
         int u = df_boundaries_find_pcode(b, lv, pl->pcode[lv]);
         if (u >= 0)
             m->unit = df__boundaries_ancestor(b, lv, u, level), m->how = DF__HOW_PCODE, m->score = 1;

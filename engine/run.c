@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
 #include <gdal.h>
+#include <json-c/json.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
@@ -29,8 +31,10 @@
 typedef struct {
     const df_job *job;
     char dir[4096]; /* the temporary folder being filled */
+    char lock_path[4200];
+    int lock_fd; /* held from the check before the work to the swap */
     df_record_opts ro;
-    const char *aliases[3];
+    const char *aliases[2];
     df_boundaries *loaded[4]; /* the boundary file of each level, loaded */
     df__report rep;
     df_join *join[4];
@@ -49,6 +53,7 @@ typedef struct {
     void *outer_user;
     int stage, nstages;
     const char *stage_name;
+    double sub_lo, sub_hi; /* a stage of two parts reports each in its own slice of the stage */
 } run;
 
 /* ---- progress: each stage a slice of the bar ------------------------------- */
@@ -59,6 +64,7 @@ static int stage_progress(double fraction, const char *inner, void *user)
     char label[128];
     snprintf(label, sizeof label, "%s%s%s", r->stage_name, inner && strcmp(inner, r->stage_name) ? ": " : "",
              inner && strcmp(inner, r->stage_name) ? inner : "");
+    fraction = r->sub_lo + fraction * (r->sub_hi - r->sub_lo);
     return r->outer_fn ? r->outer_fn((r->stage + fraction) / r->nstages, label, r->outer_user) : 1;
 }
 
@@ -78,6 +84,7 @@ static int begin(df_ctx *ctx, run *r, const char *name)
 {
     if (r->stage_name) r->stage++;
     r->stage_name = name;
+    r->sub_lo = 0, r->sub_hi = 1;
     df__log(ctx, DF_LOG_DEBUG, "run: %s", name);
     return df__progress(ctx, 0, name);
 }
@@ -97,26 +104,189 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-/* A folder the run may replace: empty, or a bundle (its manifest.json says
- * dispflow made it). Anything else is someone's folder, named by mistake. */
-static int replaceable(const char *dir)
+/* ---- the folder it replaces --------------------------------------------------- */
+
+/* The files a previous bundle's manifest lists (and the manifest itself):
+ * the only files a run deletes. n = -1 when the folder has no manifest of
+ * ours. */
+typedef struct {
+    char **names;
+    int n;
+} listing;
+
+static void listing_free(listing *l)
 {
-    char path[4200], head[256] = "";
+    for (int i = 0; i < l->n; i++) free(l->names[i]);
+    free(l->names);
+    l->names = NULL, l->n = -1;
+}
+
+static int listed(const listing *l, const char *name)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->names[i], name)) return 1;
+    return 0;
+}
+
+/* Read dir/manifest.json: 0, or -1 when out of memory. */
+static int read_listing(const char *dir, listing *l)
+{
+    char path[4200];
+    l->names = NULL, l->n = -1;
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        size_t n = fread(head, 1, sizeof head - 1, f);
-        head[n] = 0;
-        fclose(f);
-        return strstr(head, "\"generator\":\"dispflow ") != NULL;
+    json_object *m = json_object_from_file(path), *gen, *outs;
+    const char *g = m && json_object_object_get_ex(m, "generator", &gen) ? json_object_get_string(gen) : NULL;
+    if (!g || strncmp(g, "dispflow ", 9) != 0) {
+        json_object_put(m);
+        return 0; /* not a bundle of ours */
     }
-    DIR *d = opendir(dir);
+    size_t n = json_object_object_get_ex(m, "outputs", &outs) ? json_object_array_length(outs) : 0;
+    l->names = calloc(n + 1, sizeof *l->names);
+    l->n = 0;
+    if (l->names) l->names[l->n++] = df__strdup("manifest.json");
+    for (size_t i = 0; l->names && i < n; i++) {
+        json_object *file;
+        if (json_object_object_get_ex(json_object_array_get_idx(outs, i), "file", &file))
+            l->names[l->n++] = df__strdup(json_object_get_string(file));
+    }
+    json_object_put(m);
+    for (int i = 0; l->names && i < l->n; i++)
+        if (!l->names[i]) l->n = i; /* an allocation failed: free what was made */
+    if (!l->names || l->n < (int)n + 1) {
+        listing_free(l);
+        return -1;
+    }
+    return 0;
+}
+
+/* The job's input files, for the check that none is in the output folder. */
+static int job_inputs(const df_job *job, const char **in)
+{
+    int n = 0;
+    const char *all[] = {job->path, job->records_path, job->adm[1], job->adm[2], job->adm[3], job->aliases};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        if (all[k] && strcmp(all[k], "-")) in[n++] = all[k];
+    return n;
+}
+
+/* Whether the run may replace the folder at out (issue 17 items 4 and 5):
+ * absent; or empty; or a bundle of ours (its manifest.json says dispflow
+ * made it) holding only the files its manifest lists. And no input of the
+ * job may lie inside it (by path, or a hard link by device and inode). The
+ * listing of what may be deleted goes into l. Checked before any work and
+ * again, under the lock, at the swap. */
+static df_status check_folder(df_ctx *ctx, const run *r, listing *l)
+{
+    const char *out = r->job->output, *in[8];
+    int nin = job_inputs(r->job, in);
+    struct stat sb;
+    l->names = NULL, l->n = -1;
+    if (lstat(out, &sb) != 0) return DF_OK;
+    if (S_ISLNK(sb.st_mode))
+        return df__error(ctx, DF_EIO, "%s is a symbolic link: not followed, not replaced; name the folder itself", out);
+    if (!S_ISDIR(sb.st_mode)) return df__error(ctx, DF_EIO, "%s exists and is not a folder: not replaced", out);
+    char *real_out = realpath(out, NULL);
+    size_t len = real_out ? strlen(real_out) : 0;
+    for (int i = 0; real_out && i < nin; i++) {
+        char *real_in = realpath(in[i], NULL);
+        int inside = real_in && !strncmp(real_in, real_out, len) && (real_in[len] == '/' || !real_in[len]);
+        free(real_in);
+        if (inside) {
+            free(real_out);
+            return df__error(ctx, DF_EINVAL,
+                             "the input %s lies inside the output folder %s, which the run replaces: move it out, "
+                             "or choose another output folder",
+                             in[i], out);
+        }
+    }
+    free(real_out);
+    if (read_listing(out, l) != 0) return df__error(ctx, DF_ENOMEM, "out of memory reading %s/manifest.json", out);
+    DIR *d = opendir(out);
+    if (!d) return df__error(ctx, DF_EIO, "cannot list %s: %s", out, strerror(errno));
     struct dirent *e;
-    int empty = d != NULL;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    if (d) closedir(d);
-    return empty;
+    char stray[256] = "", path[4200];
+    int nstray = 0, clash = -1;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", out, e->d_name);
+        struct stat fb, ib;
+        for (int i = 0; clash < 0 && i < nin && stat(path, &fb) == 0; i++)
+            if (stat(in[i], &ib) == 0 && fb.st_dev == ib.st_dev && fb.st_ino == ib.st_ino) clash = i;
+        if (!listed(l, e->d_name) && nstray++ == 0) snprintf(stray, sizeof stray, "%s", e->d_name);
+    }
+    closedir(d);
+    if (clash >= 0)
+        return df__error(ctx, DF_EINVAL,
+                         "the input %s is also a file in the output folder %s (a hard link), which the run "
+                         "replaces: move it out, or choose another output folder",
+                         in[clash], out);
+    if (l->n < 0 && nstray)
+        return df__error(ctx, DF_EIO,
+                         "%s exists and is not a dispflow bundle (a folder with our manifest.json) or an empty "
+                         "folder: not replaced",
+                         out);
+    if (nstray)
+        return df__error(ctx, DF_EIO,
+                         "%s/%s is not in the previous bundle's manifest (%d such file%s): the run would delete it; "
+                         "move it out of %s, or choose another output folder",
+                         out, stray, nstray, nstray > 1 ? "s" : "", out);
+    return DF_OK;
+}
+
+/* Delete a previous bundle (now at dir): the files its manifest listed,
+ * then the folder. A file that appeared since is kept, with the folder. */
+static void remove_previous(df_ctx *ctx, const char *dir, const listing *l, const char *out)
+{
+    char path[4200];
+    for (int i = 0; i < l->n; i++) {
+        if (strchr(l->names[i], '/') || !strcmp(l->names[i], "..") || !strcmp(l->names[i], ".")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, l->names[i]);
+        unlink(path);
+    }
+    if (rmdir(dir) != 0)
+        df__log(ctx, DF_LOG_WARN, "the previous bundle of %s held files its manifest did not list: kept in %s", out,
+                dir);
+}
+
+/* Two runs on one output: the second fails at once instead of racing the
+ * first to the swap. An flock on ".NAME.lock" beside the output, removed
+ * when the run ends. */
+static df_status lock_output(df_ctx *ctx, run *r)
+{
+    const char *out = r->job->output;
+    const char *slash = strrchr(out, '/');
+    int dirlen = slash ? (int)(slash - out + 1) : 0;
+    if (snprintf(r->lock_path, sizeof r->lock_path, "%.*s.%s.lock", dirlen, out, out + dirlen) >=
+        (int)sizeof r->lock_path)
+        return df__error(ctx, DF_EINVAL, "output path too long: %s", out);
+    for (;;) {
+        struct stat a, b;
+        int fd = open(r->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return df__error(ctx, DF_EIO, "cannot create the lock file %s: %s", r->lock_path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            return e == EWOULDBLOCK ? df__error(ctx, DF_EIO,
+                                                "another dispflow run is writing %s (it holds %s): wait for it to "
+                                                "finish",
+                                                out, r->lock_path)
+                                    : df__error(ctx, DF_EIO, "cannot lock %s: %s", r->lock_path, strerror(e));
+        }
+        /* the file locked is still the one at the name (not removed by a run that just ended) */
+        if (fstat(fd, &a) == 0 && stat(r->lock_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            r->lock_fd = fd;
+            return DF_OK;
+        }
+        close(fd);
+    }
+}
+
+static void unlock_output(run *r)
+{
+    if (r->lock_fd < 0) return;
+    unlink(r->lock_path); /* before the close: a waiting run then retries on a new file */
+    close(r->lock_fd);
+    r->lock_fd = -1;
 }
 
 static df_status make_temp_folder(df_ctx *ctx, run *r)
@@ -127,12 +297,10 @@ static df_status make_temp_folder(df_ctx *ctx, run *r)
     if (snprintf(r->dir, sizeof r->dir, "%.*s.%s.tmp-%ld", dirlen, out, out + dirlen, (long)getpid()) >=
         (int)sizeof r->dir)
         return df__error(ctx, DF_EINVAL, "output path too long: %s", out);
-    struct stat sb; /* before any work: the folder it would replace */
-    if (lstat(out, &sb) == 0 && (!S_ISDIR(sb.st_mode) || !replaceable(out)))
-        return df__error(ctx, DF_EIO,
-                         "%s exists and is not a dispflow bundle (a folder with our manifest.json) or "
-                         "an empty folder: not replaced",
-                         out);
+    listing l;
+    df_status st = check_folder(ctx, r, &l); /* before any work: the folder it would replace */
+    listing_free(&l);
+    if (st != DF_OK) return st;
     remove_tree(r->dir); /* a leftover of a killed run with our pid */
     if (mkdir(r->dir, 0755) != 0)
         return df__error(ctx, DF_EIO, "cannot create the folder %s: %s", r->dir, strerror(errno));
@@ -140,21 +308,26 @@ static df_status make_temp_folder(df_ctx *ctx, run *r)
 }
 
 /* Swap the finished folder into place: one atomic exchange when a previous
- * bundle exists (it is then removed), else a rename. */
+ * bundle exists (then its listed files are removed), else a rename that
+ * never replaces. What stands at the output is checked again first: it may
+ * have changed during the run. */
 static df_status swap_into_place(df_ctx *ctx, run *r)
 {
     const char *out = r->job->output;
+    listing l;
     struct stat sb;
-    if (lstat(out, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode)) return df__error(ctx, DF_EIO, "%s exists and is not a folder", out);
+    df_status st = check_folder(ctx, r, &l);
+    if (st == DF_OK && lstat(out, &sb) == 0) {
+        chmod(r->dir, sb.st_mode & 07777); /* the folder keeps its mode */
         if (renameat2(AT_FDCWD, r->dir, AT_FDCWD, out, RENAME_EXCHANGE) != 0)
-            return df__error(ctx, DF_EIO, "cannot replace %s: %s", out, strerror(errno));
-        remove_tree(r->dir); /* the previous bundle, now at the temporary name */
-        return DF_OK;
+            st = df__error(ctx, DF_EIO, "cannot replace %s: %s", out, strerror(errno));
+        else
+            remove_previous(ctx, r->dir, &l, out); /* the previous bundle, now at the temporary name */
+    } else if (st == DF_OK && renameat2(AT_FDCWD, r->dir, AT_FDCWD, out, RENAME_NOREPLACE) != 0) {
+        st = df__error(ctx, DF_EIO, "cannot rename %s to %s: %s", r->dir, out, strerror(errno));
     }
-    if (rename(r->dir, out) != 0)
-        return df__error(ctx, DF_EIO, "cannot rename %s to %s: %s", r->dir, out, strerror(errno));
-    return DF_OK;
+    listing_free(&l);
+    return st;
 }
 
 static void bundle_path(const run *r, const char *name, char *out, size_t cap)
@@ -196,17 +369,23 @@ static df_status check_coarser(df_ctx *ctx, const df_boundaries *file, const df_
 static df_status load_boundaries(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
-    int na = 0;
-    if (job->shipped_aliases && job->shipped_aliases_path) r->aliases[na++] = job->shipped_aliases_path;
-    if (job->aliases) r->aliases[na++] = job->aliases;
-    r->aliases[na] = NULL;
+    r->aliases[0] = job->aliases;
+    r->aliases[1] = NULL;
     for (int l = 3; l >= 1; l--) {
         if (!job->adm[l]) continue;
         df_boundary_opts bo;
         df_boundary_opts_init(&bo);
+        char profile[4200];
         bo.path = job->adm[l];
         bo.level = l;
         bo.aliases = r->aliases;
+        bo.profiles = job->profiles_dir;
+        bo.profile = job->profile;
+        if (job->profile && job->profile[0] != '/' && (strchr(job->profile, '/') || strstr(job->profile, ".ini")))
+            snprintf(profile, sizeof profile, "%s/%s", job->dir, job->profile), bo.profile = profile; /* a file */
+        bo.no_profile_aliases = !job->shipped_aliases;
+        bo.labels = job->labels;
+        bo.name_field = job->name_field;
         df_status st = df_boundaries_load(ctx, &bo, &r->loaded[l]);
         if (st == DF_OK) r->rep.file_units[l] = df_boundaries_count(r->loaded[l], l);
         if (st == DF_OK && l < job->finest) st = check_coarser(ctx, r->loaded[l], r->loaded[job->finest], l, bo.path);
@@ -289,6 +468,65 @@ static df_status withhold(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+/* Rows a join placed in a unit, in the period or not. */
+static long placed(const df_join *j)
+{
+    const df_balance *b = df_join_balance(j);
+    return b->matched_by_pcode + b->matched_by_name + b->matched_by_alias + b->matched_by_fuzzy + b->matched_by_point;
+}
+
+/* The headline comes from the finest level the records reach: a table
+ * that stops at admin 2 gave 0 displaced "by sub-district". A level no row
+ * reaches is unreached: said in the log, the sitrep and the manifest, with
+ * no table, layer or map; the decision log is the headline level's. */
+static df_status finest_reached(df_ctx *ctx, run *r)
+{
+    long most = 0;
+    int finest = r->rep.level, headline = 0;
+    for (int l = 1; l <= 3; l++)
+        if (r->join[l] && placed(r->join[l]) > most) most = placed(r->join[l]);
+    for (int l = 1; l <= 3 && most > 0; l++) {
+        if (!r->join[l]) continue;
+        char words[64], reached[64];
+        df__level_words(r->rep.fine, l, 1, 0, words, sizeof words);
+        if (placed(r->join[l]) == 0) {
+            df__log(ctx, DF_LOG_WARN,
+                    "admin %d (%s): no record reaches this level; it has no figures, table, layer or map", l, words);
+            df_join_free(r->join[l]);
+            r->join[l] = NULL, r->rep.join[l] = NULL, r->rep.b[l] = NULL;
+            r->rep.unreached |= 1 << l;
+            continue;
+        }
+        if (placed(r->join[l]) == most) {
+            headline = l;
+        } else if (headline) {
+            df__level_words(r->rep.fine, headline, 1, 0, reached, sizeof reached);
+            df__log(ctx, DF_LOG_WARN,
+                    "admin %d (%s): %ld of the %ld rows placed at admin %d (%s) reach this level; the headline figures "
+                    "come from admin %d",
+                    l, words, placed(r->join[l]), most, headline, reached, headline);
+        }
+    }
+    if (!headline || headline == finest) return DF_OK;
+    r->rep.level = headline;
+    char words[64];
+    df__level_words(r->rep.fine, headline, 1, 0, words, sizeof words);
+    df__log(ctx, DF_LOG_INFO, "the headline figures come from admin %d (%s), the finest level the records reach",
+            headline, words);
+    if (r->job->publish) return DF_OK; /* no decision log to write */
+    char path[4200];                   /* the decision log of the headline level: its join again, once */
+    df_join_opts jo;
+    join_opts(r, headline, &jo);
+    bundle_path(r, "decisions.csv", path, sizeof path);
+    jo.log_path = path;
+    df_join *again = NULL;
+    df_status st = df_join_run(ctx, r->rep.b[headline], &r->ro, &jo, &again);
+    if (st != DF_OK) return st;
+    df_join_free(r->join[headline]);
+    r->join[headline] = again, r->rep.join[headline] = again;
+    return DF_OK;
+}
+
 static df_status compute(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -307,6 +545,7 @@ static df_status compute(df_ctx *ctx, run *r)
         if ((st = df_join_run(ctx, r->rep.b[l], &r->ro, &jo, &r->join[l])) != DF_OK) return st;
         r->rep.join[l] = r->join[l];
     }
+    if ((st = finest_reached(ctx, r)) != DF_OK) return st;
     /* the figures one step earlier, for the change since then */
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
@@ -330,6 +569,7 @@ static df_status compute(df_ctx *ctx, run *r)
         df_flow_opts_init(&fo);
         fo.origin_level = job->origin_level;
         fo.dest_level = job->dest_level;
+        if (r->rep.unreached & (1 << fo.dest_level)) fo.dest_level = r->rep.level; /* no record is placed there */
         fo.origins = job->origins && strcasecmp(job->origins, "all") ? job->origins : NULL;
         fo.from = bal->from;
         fo.to = bal->as_of;
@@ -345,18 +585,15 @@ static df_status compute(df_ctx *ctx, run *r)
     if (density) {
         BEGIN("density");
         df_density_opts dopt;
-        df_density_opts_init(&dopt);
-        dopt.kernel = (df_kernel)job->kernel;
-        dopt.radius = job->radius;
-        dopt.bandwidth = (df_bandwidth)job->bandwidth;
-        dopt.pixel = job->pixel;
-        dopt.t_srs = job->t_srs;
-        dopt.mask = job->mask;
+        df__job_density_opts(job, &dopt); /* as the job's check saw them */
         /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
         dopt.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
         dopt.from = bal->from;
         dopt.as_of = bal->as_of;
+        /* with publish, the support grid is a second density run: each half the stage */
+        r->sub_hi = job->publish ? 0.5 : 1;
         if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &dopt, &r->density)) != DF_OK) return st;
+        r->sub_lo = r->sub_hi, r->sub_hi = 1;
         if (job->density_status == 3 &&
             (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
             return st;
@@ -430,8 +667,6 @@ static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds)
 
 /* ---- products ---------------------------------------------------------------------- */
 
-static const char *const level_titles[] = {"", "Governorates", "Districts", "Sub-districts"};
-
 static long layer_features(GDALDatasetH ds, const char *name)
 {
     OGRLayerH l = GDALDatasetGetLayerByName(ds, name);
@@ -490,7 +725,9 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
         if (!v) return df__error(ctx, DF_ENOMEM, "out of memory"), -1;
         for (int i = 0; i < units; i++) /* withheld figures must not shape the classes */
             v[i] = df__join_withheld(r->join[l], i) ? -1 : (double)df_join_figures(r->join[l], i)->displaced;
-        snprintf(titles[l], 64, "%s: displaced", level_titles[l]);
+        char words[48];
+        df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
+        snprintf(titles[l], 64, "%s: displaced", words);
         df__qgis_layer *q = &out[n++];
         *q = (df__qgis_layer){.name = names[l],
                               .title = titles[l],
@@ -575,16 +812,10 @@ static df_status write_maps(df_ctx *ctx, run *r)
     snprintf(subtitle, sizeof subtitle, "%s to %s", from, as_of);
     snprintf(source, sizeof source, "Source: %s | Boundaries: %s | Made with dispflow %s",
              job->source ? job->source : job->records_path, job->adm[level], DISPFLOW_VERSION);
-    snprintf(title[0], sizeof title[0], "People displaced by %s%s",
-             level == 1   ? "governorate"
-             : level == 2 ? "district"
-                          : "sub-district",
-             r->flows ? ", with the largest flows" : "");
-    snprintf(title[1], sizeof title[1], "People still displaced by %s as of %s",
-             level == 1   ? "governorate"
-             : level == 2 ? "district"
-                          : "sub-district",
-             as_of);
+    char words[64];
+    df__level_words(b, level, 0, 0, words, sizeof words);
+    snprintf(title[0], sizeof title[0], "People displaced by %s%s", words, r->flows ? ", with the largest flows" : "");
+    snprintf(title[1], sizeof title[1], "People still displaced by %s as of %s", words, as_of);
     static const char *const files[] = {"map_displaced.png", "map_still_displaced.png"};
     static const char *const legends[] = {"Displaced, individuals", "Still displaced, individuals"};
     for (int k = 0; st == DF_OK && k < 2; k++) {
@@ -638,7 +869,7 @@ static df_status write_products(df_ctx *ctx, run *r)
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     /* no wall-clock time in any file: GPKG timestamps are the as-of date */
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
-    strcat(stamp, "T00:00:00Z");
+    strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
     df__qgis_layer ql[12];
     char titles[4][64];
     int nql = 0;
@@ -711,6 +942,7 @@ static df_status run_stages(df_ctx *ctx, run *r)
 
 df_status df_job_run(df_ctx *ctx, const df_job *job)
 {
+    DF__GDAL_SCOPE(ctx);
     run *r = calloc(1, sizeof *r);
     if (!r) return df__error(ctx, DF_ENOMEM, "out of memory");
     r->job = job;
@@ -727,12 +959,14 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     ctx->log_fn = log_once;
     ctx->log_user = r;
 
-    df_status st = make_temp_folder(ctx, r);
-    if (st == DF_OK) {
+    r->lock_fd = -1;
+    df_status st = lock_output(ctx, r);
+    if (st == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
         st = run_stages(ctx, r);
         if (st == DF_OK) st = swap_into_place(ctx, r);
         if (st != DF_OK) remove_tree(r->dir);
     }
+    unlock_output(r);
     ctx->progress_fn = r->outer_fn;
     ctx->progress_user = r->outer_user;
     ctx->log_fn = r->outer_log;

@@ -242,6 +242,16 @@ static void key_figures(doc *d, const df__report *r)
          "%s The figures count the %s records matched to a unit; %s individuals in records that could not be placed "
          "in any unit are not in them (see Data quality).",
          period, df__thousands(bal->matched, m), df__thousands(bal->ind_unmatched, u));
+    for (int l = 1; l <= 3; l++) { /* a level no record reaches has no figures: not 0 */
+        if (!(r->unreached & (1 << l))) continue;
+        char words[64], at[64];
+        df__level_words(r->fine, l, 1, 0, words, sizeof words);
+        df__level_words(r->fine, level, 1, 0, at, sizeof at);
+        para(d,
+             "Unreached: no record names a place at admin %d (%s), so there are no figures, table or map for it; the "
+             "figures above come from admin %d (%s), the finest level the records reach.",
+             l, words, level, at);
+    }
 }
 
 /* Flows of status DF_DISPLACED summed over the periods per pair. */
@@ -341,9 +351,10 @@ static int cmp_unit_displaced(const void *a, const void *b, void *user)
 /* Units with figures, the largest first (a sort with a context: qsort_r). */
 static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
 {
-    static const char *const names[] = {"", "Governorates", "Districts", "Sub-districts"};
-    static const char *const plural[] = {"", "governorates", "districts", "sub-districts"};
-    static const char *const singular[] = {"", "Governorate", "District", "Sub-district"};
+    char names[64], plural[64], singular[64];
+    df__level_words(r->fine, level, 1, 1, names, sizeof names);
+    df__level_words(r->fine, level, 1, 0, plural, sizeof plural);
+    df__level_words(r->fine, level, 0, 1, singular, sizeof singular);
     const df_join *j = r->join[level];
     const df_boundaries *b = r->b[level];
     int n = df_boundaries_count(b, level), k = 0;
@@ -354,10 +365,10 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
         if (f->displaced || f->returned || f->returnees || f->records) order[k++] = i;
     }
     qsort_r(order, (size_t)k, sizeof *order, cmp_unit_displaced, (void *)j);
-    heading(d, 2, names[level]);
+    heading(d, 2, names);
     char header[256], c[5][32], dens[32];
     snprintf(header, sizeof header, "P-code|%s|%s>Displaced|>Returned|>Still displaced|>Returnees|>Displaced per km²",
-             singular[level], level > 1 ? "In|" : "");
+             singular, level > 1 ? "In|" : "");
     table_begin(d, header);
     for (int q = 0; q < k; q++) {
         const df_unit *u = df_boundaries_unit(b, level, order[q]);
@@ -378,7 +389,7 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
     para(d,
          "%d of %d %s have records in the period; the others have none. Every unit is in adm%d.csv and in the "
          "layer adm%d of layers.gpkg.",
-         k, n, plural[level], level, level);
+         k, n, plural, level, level);
     free(order);
     return DF_OK;
 }
@@ -447,7 +458,7 @@ static void data_quality(doc *d, const df__report *r)
          df__thousands(b->conflicts, a), r->job->prefer_points ? "coordinates" : "names", df__thousands(b->swapped, bb),
          df__thousands(b->unmatched, c), df__thousands(b->ind_unmatched, e));
     if (b->returns_unplaced)
-        para(d, "Returns whose district of displacement is unknown: %s rows, %s individuals (not in 'returned').",
+        para(d, "Returns whose place of displacement is unknown: %s rows, %s individuals (not in 'returned').",
              df__thousands(b->returns_unplaced, a), df__thousands(b->ind_returns_unplaced, bb));
     para(d, "How every row was matched is in decisions.csv; the method is in docs/join.md and docs/reconcile.md.");
 }

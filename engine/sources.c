@@ -7,10 +7,12 @@
 #include "dfint.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gdal.h>
 #include <json-c/json.h>
@@ -68,7 +70,8 @@ int df__source_set_header(df__source *src, char **cells, int n)
     return 0;
 }
 
-/* Next data row: 1 with a row, 0 at the end, -1 on error. */
+/* Next data row: 1 with a row, 0 at the end, -1 on error; 2 a CSV record
+ * skipped for a field over DF__CSV_MAX_FIELD (df__csv_next). */
 int df__source_next(df__source *src, char ***cells, size_t **lens, int *n, long *line)
 {
     if (src->kind == DF__SRC_CSV) return df__csv_next(src->csv, cells, lens, n, line);
@@ -131,6 +134,24 @@ void df__source_close(df__source *src)
     free(src->lens);
 }
 
+const char *df__open_failure(df_ctx *ctx, const char *path)
+{
+    const char *why = df__gdal_error(ctx);
+    if (why[0]) return why;
+    if (access(path, F_OK) != 0) return strerror(errno); /* GDAL says nothing of a missing file */
+    return "no GDAL driver recognises it";
+}
+
+void df__layer_names(void *ds, char *buf, size_t cap)
+{
+    int n = GDALDatasetGetLayerCount((GDALDatasetH)ds);
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", OGR_L_GetName(GDALDatasetGetLayer(ds, i)));
+    }
+}
+
 /* The array of records in a DTM API response: the top level, "result", or
  * the first array-valued member. */
 static json_object *json_records(json_object *root)
@@ -154,8 +175,14 @@ df_status df__source_open(df_ctx *ctx, const df_record_opts *o, df__source *src)
     if (ends_with(o->path, ".json") && !ends_with(o->path, ".geojson")) {
         src->kind = DF__SRC_JSON;
         src->json = json_object_from_file(o->path);
-        if (!src->json)
-            return df__error(ctx, DF_EFORMAT, "%s: not readable JSON: %s", o->path, json_util_get_last_err());
+        if (!src->json) { /* json-c says "json_tokener_parse_ex failed: continue" for an early end */
+            const char *why = json_util_get_last_err();
+            struct stat js;
+            if (stat(o->path, &js) != 0) return df__error(ctx, DF_EIO, "cannot open %s: %s", o->path, strerror(errno));
+            if (why && strstr(why, "continue"))
+                why = js.st_size == 0 ? "the file is empty" : "the JSON ends early (a truncated download?)";
+            return df__error(ctx, DF_EFORMAT, "%s: not readable JSON: %s", o->path, why ? why : "?");
+        }
         src->items = json_records(src->json);
         if (!src->items) return df__error(ctx, DF_EFORMAT, "%s: no array of records in this JSON", o->path);
         /* the header: keys of the first record */
@@ -184,10 +211,18 @@ df_status df__source_open(df_ctx *ctx, const df_record_opts *o, df__source *src)
     if (!src->ds) {
         const char *why = df__gdal_error(ctx);
         return df__error(ctx, DF_EIO, "cannot open records %s: %s", o->path,
-                         why[0] ? why : "not a CSV, TSV or JSON file, and no GDAL driver recognises it");
+                         why[0] ? why
+                         : access(o->path, F_OK) != 0
+                             ? strerror(errno)
+                             : "not a CSV, TSV or JSON file, and no GDAL driver recognises it");
     }
     src->layer = o->layer ? GDALDatasetGetLayerByName(src->ds, o->layer) : GDALDatasetGetLayer(src->ds, 0);
-    if (!src->layer) return df__error(ctx, DF_EINVAL, "%s: no layer %s", o->path, o->layer ? o->layer : "(first)");
+    if (!src->layer) {
+        char names[512];
+        df__layer_names(src->ds, names, sizeof names);
+        return df__error(ctx, DF_EINVAL, "%s: no sheet or layer %s (it has: %s)", o->path,
+                         o->layer ? o->layer : "(first)", names[0] ? names : "none");
+    }
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(src->layer);
     int n = OGR_FD_GetFieldCount(defn);
     if (n > 1020) return df__error(ctx, DF_EFORMAT, "%s: more than 1020 columns", o->path);

@@ -241,24 +241,21 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
     const df_balance *bal = df_join_balance(j);
     char layer_name[32];
     snprintf(layer_name, sizeof layer_name, "adm%d_join", level);
-    GDALDriverH drv = GDALGetDriverByName(driver_name);
-    if (!drv) return df__error(ctx, DF_EGDAL, "GDAL has no %s driver", driver_name);
-
     /* no wall-clock time in the file: same inputs, same bytes */
     char stamp[32];
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
-    strcat(stamp, "T00:00:00Z");
+    strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
 
-    GDALDatasetH ds = GDALCreate(drv, tmp, 0, 0, 0, GDT_Unknown, NULL);
+    /* a GeoPackage's other layers are kept: only ours is replaced */
+    GDALDatasetH ds = df__create_vector(ctx, driver_name, tmp, path, (const char *const[]){layer_name, NULL});
     char **lco = NULL;
     if (strcmp(driver_name, "GeoJSON") == 0) {
         lco = CSLSetNameValue(lco, "RFC7946", "YES");
         lco = CSLSetNameValue(lco, "WRITE_NAME", "NO");
     }
     for (char **p = co; p && *p; p++) lco = CSLAddString(lco, *p);
-    st = ds ? df__join_write_layer(ctx, j, b, ds, layer_name, lco, path)
-            : df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
+    st = ds ? df__join_write_layer(ctx, j, b, ds, layer_name, lco, path) : ctx->status;
     CSLDestroy(lco);
     st = df__commit_dataset(ctx, ds, tmp, path, st);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
@@ -268,6 +265,7 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
 df_status df_join_write(df_ctx *ctx, const df_join *j, const df_boundaries *b, const char *path, const char *format,
                         char **creation_options)
 {
+    DF__GDAL_SCOPE(ctx);
     char tmp[4096];
     df_status st;
     const char *fmt = format_for(path, format);

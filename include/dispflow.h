@@ -234,7 +234,8 @@ void df_record_opts_init(df_record_opts *opts);
     XX(NULL_ISLAND, "null-island")                                                                                     \
     XX(BAD_STATUS, "bad-status")                                                                                       \
     XX(RAGGED_ROW, "ragged-row")                                                                                       \
-    XX(BAD_ENCODING, "bad-encoding")
+    XX(BAD_ENCODING, "bad-encoding")                                                                                   \
+    XX(FIELD_TOO_LONG, "field-too-long")
 
 typedef enum {
 #define DF_XX_REJECT(name, key) DF_REJECT_##name,
@@ -272,6 +273,7 @@ typedef struct {
     long rejected; /* rows rejected; rows == valid + rejected */
     long rejected_by[DF_REJECT_COUNT];
     int64_t individuals_valid; /* total individuals of the valid rows */
+    long excel_dates;          /* bad dates that look like Excel serial day numbers (42675) */
     char columns[512];         /* how columns were found, for the log */
     long filtered;             /* rows left out by operations or where (not in valid) */
     long dropped;              /* exact duplicates dropped (DF_DUPLICATES_DROP; not in valid) */
@@ -303,16 +305,32 @@ typedef struct df_boundaries df_boundaries;
 typedef struct {
     const char *path;  /* any OGR source, any CRS (reprojected to WGS84) */
     const char *layer; /* NULL = the first layer */
-    int level;         /* admin level of the layer, 1..3; 0 = detect */
+    int level;         /* admin level of the layer, 1..3; 0 = detect. A layer whose
+                        * fields say another level, or whose P-codes repeat at
+                        * this one, is refused (DF_EINVAL). */
     /* Field names; NULL = detect (COD-AB ADMn_PCODE/ADMn_EN, OCHA 2014
      * AnCode/AnNameEn, adm{n}_code/adm{n}_name, admin{n}Pcode/Name). */
     const char *pcode_field;
+    /* The name written in the outputs, for every level: a field of the
+     * layer's own level (ADM2_FR; the coarser levels take the same field
+     * with their digit, ADM1_FR) or a language key ("fr": ADMn_FR). Every
+     * name field of the layer is matched whatever this says. */
     const char *name_field;
     const char *parent_pcode_field;
     const char *parent_name_field;
     /* Alias tables (CSV: level,alias,name[,parent]), NULL-terminated list;
      * NULL = none. Each row says that alias and name are one place. */
     const char *const *aliases;
+    /* Country profiles (docs/join.md): their folder (NULL = none) and the
+     * one to use: a name in it ("irq"), an .ini file, "none", or NULL to
+     * choose by the layer's P-codes. A profile brings level labels, an
+     * alias table (unless no_profile_aliases) and origin presets. */
+    const char *profiles;
+    const char *profile;
+    int no_profile_aliases;
+    /* Level labels from admin 1, comma-separated ("State, Locality"); NULL =
+     * the layer's type fields, else the profile's, else "admin 1" ... */
+    const char *labels;
 } df_boundary_opts;
 
 void df_boundary_opts_init(df_boundary_opts *opts);
@@ -481,9 +499,11 @@ typedef enum { DF_STEP_NONE, DF_STEP_DAY, DF_STEP_WEEK, DF_STEP_MONTH } df_step;
 
 typedef struct {
     int origin_level, dest_level; /* 1..3 (default 2 and 2) */
-    /* Origins kept: NULL = all; "corridor" = the Mosul corridor districts
-     * (Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan,
-     * Al-Baaj, Makhmour, Al-Shirqat); or a comma-separated list of P-codes
+    /* Origins kept: NULL = all; a preset of the layer's country profile
+     * ("corridor" in Iraq's: the Mosul corridor districts Al-Mosul,
+     * Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan, Al-Baaj,
+     * Makhmour, Al-Shirqat; another country's preset is an error that lists
+     * the presets); or a comma-separated list of P-codes
      * or names of units at any level (a flow is kept when its origin lies in
      * one of them). */
     const char *origins;
@@ -621,9 +641,24 @@ typedef struct {
     int status;          /* -1 all (default), DF_DISPLACED or DF_RETURNED only */
     int32_t from, as_of; /* dates counted, inclusive; DF_NO_DATE = open */
     int threads;         /* 0 = all cores */
+    int small_radius;    /* 1: accept a radius below the pixel size (refused by default) */
+    double max_pixels;   /* refuse larger grids; DF_DENSITY_MAX_PIXELS by default */
 } df_density_opts;
 
+/* Limits that bound a density's time and memory (docs/density.md):
+ * the radius is at most DF_DENSITY_MAX_RATIO pixels (a disc of at most
+ * π 10⁶ pixels a point); the grid at most max_pixels pixels (12 bytes
+ * each while it is made); the radius at least the pixel size unless
+ * small_radius, and at least DF_DENSITY_MIN_RADIUS units even then. */
+#define DF_DENSITY_MAX_RATIO  1000
+#define DF_DENSITY_MAX_PIXELS 50000000.0
+#define DF_DENSITY_MIN_RADIUS 0.001
+
 void df_density_opts_init(df_density_opts *opts);
+/* Check the options before any work: pixel, radius (finite, within the
+ * limits above), kernel, and with has_extent the extent and its grid size.
+ * DF_EINVAL with a message naming the option and the limit. */
+df_status df_density_opts_check(df_ctx *ctx, const df_density_opts *opts);
 
 typedef struct df_density df_density;
 
@@ -705,9 +740,10 @@ typedef struct df_job df_job;
 /* Read a job file (INI) and check it before any work: every section and key
  * known, every value valid, every input file present. Relative paths resolve
  * against the job file's folder. An error names the file, the line and the
- * key. shipped_aliases: the alias table used unless the job says
- * shipped_aliases = no (may be NULL). */
-df_status df_job_load(df_ctx *ctx, const char *path, const char *shipped_aliases, df_job **out);
+ * key. profiles: the folder of the country profiles shipped with dispflow
+ * (shapes/profiles; NULL = none): a layer's profile brings its labels, its
+ * alias table (unless the job says shipped_aliases = no) and its presets. */
+df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out);
 void df_job_free(df_job *job);
 /* The output folder (resolved). Borrowed. */
 const char *df_job_output(const df_job *job);
@@ -729,6 +765,22 @@ df_status df_job_run(df_ctx *ctx, const df_job *job);
 /* ------------------------------------------------------------------------ */
 /* Write                                                                     */
 /* ------------------------------------------------------------------------ */
+
+/* Every writer of the library writes atomically (a temporary file beside
+ * the target, renamed when complete), follows a symbolic link to its file
+ * (and says so in the log), keeps the mode of the file it replaces, and
+ * refuses a target that exists and is not a regular file (a device, a FIFO,
+ * a socket, a folder).
+ *
+ * Call this before any work: it refuses outputs that would destroy a file
+ * the user owns, an output that is one of the inputs or another output
+ * (the same device and inode, or the same resolved path when it does not
+ * exist yet; a .shp input counts with its .shx, .dbf, .prj and .cpg), and
+ * an output that is not a regular file. NULL, "" and "-" entries are
+ * skipped. DF_EINVAL (or DF_EIO for a device, FIFO, socket or folder),
+ * the message naming both paths. */
+df_status df_outputs_check(df_ctx *ctx, const char *const *inputs, int ninputs, const char *const *outputs,
+                           int noutputs);
 
 /* Write one feature per unit (geometry + figures) to path, atomically
  * (temporary file beside it, renamed when complete). format: "GeoJSON"

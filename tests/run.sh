@@ -1,25 +1,31 @@
 #!/bin/sh
-# Run every test binary of a build; print each file's results and the total.
+# Run every test binary of a build; print each file's results and the total
+# "N passed, N failed, N skipped". Under CI (CI=true) a skipped test, for
+# missing data or a missing tool, is a failure: CI must run everything.
 # usage: tests/run.sh BUILD_DIR   (from the repository root)
 build=${1:-build}
 # under ASan: leaks inside other libraries' one-time caches are not ours
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-passed=0 failed=0 broken=""
+passed=0 failed=0 skipped=0 broken=""
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     echo "== $(basename "$t")"
     out=$("$t" 2>&1); rc=$?
-    echo "$out" | grep -v '^ok ' 
+    echo "$out" | grep -v '^ok '
     line=$(echo "$out" | tail -n 1)
-    p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-    f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-    if [ -z "$p" ]; then
+    counts=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p')
+    if [ -z "$counts" ]; then
         broken="$broken $(basename "$t")(exit $rc)"; failed=$((failed + 1))
     else
-        passed=$((passed + p)); failed=$((failed + f))
-        [ "$rc" = 0 ] || [ "$f" != 0 ] || { broken="$broken $(basename "$t")(exit $rc)"; failed=$((failed + 1)); }
+        set -- $counts
+        passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
+        [ "$rc" = 0 ] || [ "$2" != 0 ] || { broken="$broken $(basename "$t")(exit $rc)"; failed=$((failed + 1)); }
     fi
 done
 [ -z "$broken" ] || echo "crashed or exited non-zero:$broken"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$skipped" != 0 ] && [ "$CI" = true ]; then
+    echo "CI=true: $skipped skipped tests count as failures (the SKIPPED lines above say what is missing)"
+    exit 1
+fi
 [ "$failed" = 0 ]

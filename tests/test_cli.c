@@ -6,8 +6,12 @@
 #include "dispflow.h"
 #include "harness.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
 #define ET       SHARED_DATA "/synthetic_et_mosul/records.csv"
@@ -40,6 +44,29 @@ TEST(help_and_usage_errors)
     EXPECT(strstr(out, "missing --boundaries") != NULL);
     EXPECT_INT(run("join --records x.csv --boundaries y.shp --level adm9 -o z.csv"), df_status_exit_code(DF_EINVAL));
     EXPECT_INT(run("frobnicate"), 2);
+}
+
+/* issue 17 item 22: "dispflow help" works, and typos get a "did you mean" */
+TEST(help_verb_and_did_you_mean)
+{
+    EXPECT_INT(run("help"), 0);
+    EXPECT(strstr(out, "usage: dispflow VERB") != NULL);
+    EXPECT_INT(run("help join"), 0);
+    EXPECT(strstr(out, "usage: dispflow join") && strstr(out, "--snapshots"));
+    EXPECT_INT(run("help density"), 0);
+    EXPECT(strstr(out, "usage: dispflow density") != NULL);
+    EXPECT_INT(run("jion"), 2);
+    EXPECT(strstr(out, "dispflow: unknown verb jion (did you mean join?)") != NULL);
+    EXPECT_INT(run("join --records x.csv --recods y.csv"), 2);
+    EXPECT(strstr(out, "unknown option --recods (did you mean --records?)") != NULL);
+    EXPECT_INT(run("join --records x.csv --layer y"), 2);
+    EXPECT(strstr(out, "unknown option --layer (did you mean --records-layer or --boundaries-layer?)") != NULL);
+    EXPECT_INT(run("density --records x.csv --radus 300"), 2);
+    EXPECT(strstr(out, "(did you mean --radius?)") != NULL);
+    EXPECT_INT(run("run job.ini --ouptut x"), 2);
+    EXPECT(strstr(out, "unknown option --ouptut (did you mean --output?)") != NULL);
+    EXPECT_INT(run("join --records x.csv --frobnicate"), 2);
+    EXPECT(strstr(out, "unknown option --frobnicate\n") != NULL); /* nothing close: no guess */
 }
 
 TEST(errors_name_the_input)
@@ -138,16 +165,171 @@ TEST(density_per_period)
     EXPECT(strstr(out, "per_2016-11-01.tif") != NULL);
 }
 
+/* A small table of points around Mosul, dated through 2016: n rows. */
+static void write_points(const char *path, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f, "date,lon,lat,individuals,governorate\n");
+    unsigned x = 2016;
+    for (int i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        double a = (x >> 8) % 10000 / 10000.0, b = (x >> 4) % 9973 / 9973.0;
+        fprintf(f, "2016-%02d-%02d,%.5f,%.5f,%d,Ninawa\n", 1 + i % 12, 1 + i % 28, 42 + 2 * a, 35 + 2 * b, 5 + i % 7);
+    }
+    fclose(f);
+}
+
+/* Files in dir whose name holds part. */
+static int count_files(const char *dir, const char *part)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, part)) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+/* issue 17 items 8, 16, 17: options that make the work unbounded or the
+ * raster meaningless are refused before any work, exit 2, with a message
+ * naming the option and the limit, and no file written. */
+TEST(density_refuses_unbounded_work_item8_item16)
+{
+    char args[2048], pts[600], dir[600];
+    snprintf(dir, sizeof dir, "%s/refused", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(pts, sizeof pts, "%s/points.csv", tmpdir);
+    write_points(pts, 50);
+    static const struct {
+        const char *opts, *said;
+    } cases[] = {
+        {"--radius 1e9 --pixel 100 -te 330000 4020000 331000 4021000", "limit of 1000 pixels"},
+        {"--radius 10000 --pixel 1 -te 330000 4020000 331000 4021000", "limit of 1000 pixels"},
+        {"--radius 0.001 --pixel 0.0001 -te 330000 4020000 330001 4020001", "--max-pixels"},
+        {"--radius 0.001 --pixel 1000", "--small-radius"},
+        {"--radius 1e-300 --pixel 1000 --small-radius", "below the limit of 0.001 m"},
+        {"--radius inf --pixel 1000", "--radius"},
+        {"--radius nan --pixel 1000", "--radius"},
+        {"--radius 1000 --pixel inf", "--pixel"},
+        {"--radius 1000 --pixel 100 -te 0 0 1e300 1e300", "-te"},
+        {"--radius 1000 --pixel 100 -te 0 0 inf 1", "-te"},
+        {"--radius 1000 --pixel 100 --max-pixels 10 -te 330000 4020000 331000 4021000", "limit of 10 pixels"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(args, sizeof args, "density --records %s -t_srs EPSG:32638 %s -o %s/d.tif", pts, cases[i].opts, dir);
+        EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+        if (!strstr(out, cases[i].said)) HARNESS_FAIL("%s: '%s' not in: %s", cases[i].opts, cases[i].said, out);
+    }
+    EXPECT_INT(count_files(dir, "d."), 0);
+    /* asked for, a radius below the pixel is accepted */
+    snprintf(args, sizeof args,
+             "density --records %s -t_srs EPSG:32638 --radius 500 --pixel 1000 --small-radius -o %s/d.tif", pts, dir);
+    EXPECT_INT(run(args), 0);
+}
+
+/* issue 17 item 9: --step counts its periods before any work and refuses
+ * more than --max-periods (1000 by default); stopped (Ctrl-C), it leaves
+ * nothing behind: no raster of a period, no staging folder. */
+TEST(density_periods_capped_and_nothing_left_item9)
+{
+    char args[2048], pts[600], dir[600];
+    snprintf(dir, sizeof dir, "%s/periods", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(pts, sizeof pts, "%s/points.csv", tmpdir);
+    write_points(pts, 400);
+    snprintf(args, sizeof args,
+             "density --records %s --radius 5000 --pixel 1000 --from 1900-01-01 --as-of 2199-12-31 --step day "
+             "-o %s/per.tif",
+             pts, dir);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+    EXPECT(strstr(out, "more than 1000 periods") && strstr(out, "--max-periods"));
+    snprintf(args, sizeof args,
+             "density --records %s --radius 5000 --pixel 1000 --from 2016-01-01 --as-of 2016-04-30 --step month "
+             "--max-periods 3 -o %s/per.tif",
+             pts, dir);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+    EXPECT(strstr(out, "more than 3 periods") != NULL);
+    EXPECT_INT(count_files(dir, "per"), 0);
+    /* two years of days, interrupted after 1.5 s (SIGINT, as Ctrl-C) */
+    snprintf(args, sizeof args,
+             "timeout --preserve-status -s INT 1.5 %s density -q --records %s --radius 5000 --pixel 100 "
+             "--from 2016-01-01 --as-of 2017-12-31 --step day -o %s/per.tif >/dev/null 2>&1",
+             dispflow, pts, dir);
+    int status = system(args);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == df_status_exit_code(DF_ECANCELLED));
+    EXPECT_INT(count_files(dir, "per"), 0);
+    EXPECT_INT(count_files(dir, ".dispflow-periods-"), 0);
+}
+
+/* issue 17 item 8: `run` stops promptly on SIGINT while the density grid is
+ * made, even when a band of rows takes seconds, and leaves no temporary
+ * folder and no bundle. */
+TEST(run_stops_promptly_on_sigint_item8)
+{
+    char pts[600], job[600], cwd[1024];
+    if (!getcwd(cwd, sizeof cwd)) return;
+    snprintf(pts, sizeof pts, "%s/many.csv", tmpdir);
+    write_points(pts, 100000);
+    snprintf(job, sizeof job, "%s/heavy.ini", tmpdir);
+    FILE *f = fopen(job, "w");
+    if (!f) return;
+    /* R = 1000 pixels: every disc covers the whole grid of ~2000 x 1800 */
+    fprintf(f,
+            "[job]\noutput = heavy\n[records]\npath = many.csv\n[boundaries]\nadm1 = "
+            "%s/shapes/iraq_adm1_naturalearth.geojson\n[flows]\nenabled = no\n[report]\nmaps = no\n"
+            "[density]\nradius = 500000\npixel = 500\n",
+            cwd);
+    fclose(f);
+    int fd[2];
+    if (pipe(fd) != 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 2), close(fd[0]), close(fd[1]);
+        alarm(120); /* never hang the suite */
+        execl(dispflow, "dispflow", "run", "--json-progress", job, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *err = fdopen(fd[0], "r");
+    char line[512];
+    int reading = 0, gridding = 0;
+    while (!gridding && err && fgets(line, sizeof line, err)) {
+        if (strstr(line, "\"density: reading records\"")) reading = 1;
+        if (reading && strstr(line, "\"stage\": \"density\"")) gridding = 1;
+    }
+    EXPECT(gridding);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kill(pid, SIGINT);
+    while (err && fgets(line, sizeof line, err)) {}
+    int status = 0;
+    waitpid(pid, &status, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (err) fclose(err);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("  stopped %.3f s after SIGINT, in the density grid\n", secs);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == df_status_exit_code(DF_ECANCELLED));
+    EXPECT(secs < 1.5); /* once: a band of rows (seconds here) before the cancel was seen */
+    EXPECT_INT(count_files(tmpdir, ".tmp-"), 0);
+    EXPECT_INT(count_files(tmpdir, "heavy"), 1); /* the job file only: no bundle */
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
     if (!mkdtemp(tmpdir)) return 1;
     RUN(help_and_usage_errors);
+    RUN(help_verb_and_did_you_mean);
     RUN(errors_name_the_input);
     RUN(join_prints_the_balance);
     RUN(check_reports_and_strict_fails);
     RUN(flows_writes_lines_matrix_and_balance);
     RUN(density_per_period);
+    RUN(density_refuses_unbounded_work_item8_item16);
+    RUN(density_periods_capped_and_nothing_left_item9);
+    RUN(run_stops_promptly_on_sigint_item8);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -11,6 +11,7 @@
 #include <gdal.h>
 #include <ogr_srs_api.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define ET_RECORDS SHARED_DATA "/synthetic_et_mosul/records.csv"
 #define QGIS_BIN   "/usr/bin/qgis_process.bin"
@@ -232,21 +233,84 @@ TEST(geotiff_opens_in_gdal)
         EXPECT_INT(bx, 256); /* tiled */
         GDALClose(ds);
     }
-    /* COG: overviews; a creation option passed through */
+    /* COG: a creation option passed through (checked on a grid big enough
+     * for overviews below) */
     char *co[] = {"BLOCKSIZE=128", NULL};
     EXPECT_INT(df_density_write(ctx, d, cog, "COG", co), DF_OK);
     ds = GDALOpen(cog, GA_ReadOnly);
     EXPECT(ds != NULL);
     if (ds) {
-        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
         int bx, by;
-        GDALGetBlockSize(b, &bx, &by);
+        GDALGetBlockSize(GDALGetRasterBand(ds, 1), &bx, &by);
         EXPECT_INT(bx, 128);
-        EXPECT(GDALGetOverviewCount(b) >= 0);
         GDALClose(ds);
     }
     df_density_free(d);
     df_ctx_free(ctx);
+}
+
+/* issue 17, set-up: the COG has real overviews (a 2x2 mean of the level
+ * above, RESAMPLING=AVERAGE) and passes GDAL's own COG validator. */
+#define COG_VALIDATOR "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py"
+
+TEST(cog_has_overviews_and_validates)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_density_opts o;
+    df_density_opts_init(&o);
+    o.radius = 1500, o.pixel = 20; /* about 470 x 370 pixels: overviews at 1/2 and 1/4 with 128-pixel tiles */
+    df_density *d = run_points(ctx, &o);
+    EXPECT(d != NULL);
+    if (!d) return;
+    const df_density_info *in = df_density_get_info(d);
+    const float *v = df_density_values(d);
+    char cog[256], cmd[1024];
+    snprintf(cog, sizeof cog, "%s/big_cog.tif", tmpdir);
+    char *co[] = {"BLOCKSIZE=128", NULL};
+    EXPECT_INT(df_density_write(ctx, d, cog, "COG", co), DF_OK);
+    GDALDatasetH ds = GDALOpen(cog, GA_ReadOnly);
+    EXPECT(ds != NULL);
+    if (ds) {
+        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
+        int n = GDALGetOverviewCount(b);
+        printf("  %d x %d pixels, %d overviews\n", in->width, in->height, n);
+        EXPECT(n >= 2);
+        GDALRasterBandH ov = n > 0 ? GDALGetOverview(b, 0) : NULL;
+        if (ov) {
+            EXPECT_INT(GDALGetRasterBandXSize(ov), (in->width + 1) / 2);
+            /* every overview pixel whose 2x2 block is whole: the block's mean */
+            int w = GDALGetRasterBandXSize(ov), h = GDALGetRasterBandYSize(ov);
+            float *ovv = malloc((size_t)w * h * sizeof *ovv);
+            double worst = 0, peak = in->max;
+            if (ovv && GDALRasterIO(ov, GF_Read, 0, 0, w, h, ovv, w, h, GDT_Float32, 0, 0) == CE_None)
+                for (int i = 0; i < in->height / 2; i++)
+                    for (int j = 0; j < in->width / 2; j++) {
+                        size_t q = (size_t)(2 * i) * in->width + 2 * j;
+                        double mean = (v[q] + v[q + 1] + v[q + in->width] + v[q + in->width + 1]) / 4.0;
+                        double err = fabs(ovv[(size_t)i * w + j] - mean) / peak;
+                        if (err > worst) worst = err;
+                    }
+            free(ovv);
+            printf("  overview 1/2 against the 2x2 means: worst %.2e of the peak\n", worst);
+            EXPECT(worst < 1e-6);
+        }
+        GDALClose(ds);
+    }
+    df_density_free(d);
+    df_ctx_free(ctx);
+    if (access(COG_VALIDATOR, R_OK) != 0) {
+        printf("SKIPPED %s: %s is absent\n", __func__, COG_VALIDATOR);
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 " COG_VALIDATOR " %s 2>&1", cog);
+    FILE *p = popen(cmd, "r");
+    char said[4096] = "";
+    size_t got = p ? fread(said, 1, sizeof said - 1, p) : 0;
+    said[got] = 0;
+    int status = p ? pclose(p) : -1;
+    printf("  validator: %s", said);
+    EXPECT_INT(status, 0);
+    EXPECT(strstr(said, "is a valid cloud optimized GeoTIFF") != NULL);
 }
 
 typedef struct {
@@ -275,8 +339,7 @@ TEST(agrees_with_qgis_heatmap)
 {
     NEED_FILE(ET_RECORDS);
     if (access(QGIS_BIN, X_OK) != 0) {
-        printf("SKIPPED %s: %s is absent\n", __func__, QGIS_BIN);
-        return;
+        SKIP("%s is absent", QGIS_BIN);
     }
     df_ctx *ctx = df_ctx_new();
     df_record_opts ro;
@@ -607,6 +670,172 @@ TEST(still_displaced_by_district)
     df_ctx_free(ctx);
 }
 
+/* issue 17 item 12: the edge loss of points just outside the grid, on every
+ * side and for every kernel, equals a brute-force sum over the lattice
+ * pixels outside the grid (the first and the last bands once clamped the
+ * rows of a disc north or south of the grid). */
+static double edge_brute_force(df_kernel k, const df_density_info *in, double px, double py, double w)
+{
+    double p = in->geotransform[1], x0 = in->geotransform[0], y0 = in->geotransform[3], R = in->radius, sum = 0;
+    int jc = (int)floor((px - x0) / p), ic = (int)floor((y0 - py) / p), rr = (int)ceil(R / p) + 2;
+    for (int i = ic - rr; i <= ic + rr; i++)
+        for (int j = jc - rr; j <= jc + rr; j++) {
+            if (i >= 0 && i < in->height && j >= 0 && j < in->width) continue;
+            double cx = x0 + (j + 0.5) * p, cy = y0 - (i + 0.5) * p;
+            sum += w * kernel_ref(k, hypot(cx - px, cy - py) / R) / (R * R) * p * p;
+        }
+    return sum;
+}
+
+TEST(edge_loss_beyond_every_side_item12)
+{
+    df_ctx *ctx = df_ctx_new();
+    double lon = pts[0][0], lat = pts[0][1], x, y;
+    project(&lon, &lat, 1, &x, &y);
+    /* a 4 x 3 km box 1 km north, south, west and east of the point, and a
+     * corner; R = 3 km, pixel 100 m */
+    const double off[5][2] = {{0, -1000 - 3000}, {0, 1000}, {1000, -1500}, {-1000 - 4000, -1500}, {700, 600}};
+    const char *side[5] = {"north", "south", "west", "east", "south-west"};
+    double worst = 0;
+    for (int k = DF_KERNEL_QUARTIC; k <= DF_KERNEL_GAUSSIAN; k++)
+        for (int s = 0; s < 5; s++) {
+            df_density_opts o;
+            df_density_opts_init(&o);
+            o.kernel = (df_kernel)k, o.radius = 3000, o.pixel = 100, o.t_srs = "EPSG:32638", o.has_extent = 1;
+            o.extent[0] = floor(x / 100) * 100 + off[s][0], o.extent[1] = floor(y / 100) * 100 + off[s][1];
+            o.extent[2] = o.extent[0] + 4000, o.extent[3] = o.extent[1] + 3000;
+            double w = 1000;
+            df_density *d = NULL;
+            if (df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d) != DF_OK) printf("  %s\n", df_ctx_errmsg(ctx));
+            EXPECT(d != NULL);
+            if (!d) continue;
+            const df_density_info *in = df_density_get_info(d);
+            double want = edge_brute_force((df_kernel)k, in, x, y, w), got = in->edge_loss;
+            double err = fabs(got - want) / want;
+            if (err > worst) worst = err;
+            if (k == DF_KERNEL_QUARTIC)
+                printf("  quartic, %-10s: edge loss %.4f, brute force %.4f\n", side[s], got, want);
+            EXPECT(want > 0);
+            EXPECT_NEAR(got, want, 1e-9 * w);
+            /* the rest is on the grid: nothing else is lost */
+            EXPECT_NEAR(in->grid_weight + in->edge_loss, w, (k == DF_KERNEL_UNIFORM ? 1e-2 : 1e-3) * w);
+            df_density_free(d);
+        }
+    printf("  every kernel and side: worst relative error of the edge loss %.2e\n", worst);
+    df_ctx_free(ctx);
+}
+
+/* issue 17 item 8: the work is bounded. A radius of more than
+ * DF_DENSITY_MAX_RATIO pixels is refused (the issue's --radius 1e9 with a
+ * small -te, and --pixel 1 --radius 10000), as is a grid of more than
+ * max_pixels (--pixel 0.0001 on a 1 m box); at the limit, points just
+ * outside a small grid cost O(rows) each, not a walk over their discs. */
+TEST(work_is_bounded_item8)
+{
+    df_ctx *ctx = df_ctx_new();
+    double lon = pts[0][0], lat = pts[0][1], x, y, w = 10;
+    project(&lon, &lat, 1, &x, &y);
+    df_density_opts o;
+    df_density_opts_init(&o);
+    o.t_srs = "EPSG:32638", o.has_extent = 1;
+    o.extent[0] = floor(x) - 500, o.extent[1] = floor(y) - 500, o.extent[2] = o.extent[0] + 1000,
+    o.extent[3] = o.extent[1] + 1000;
+    df_density *d = NULL;
+    o.radius = 1e9, o.pixel = 100;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "--radius") && strstr(df_ctx_errmsg(ctx), "limit of 1000 pixels"));
+    printf("  %s\n", df_ctx_errmsg(ctx));
+    o.radius = 10000, o.pixel = 1;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "limit of 1000 pixels") != NULL);
+    o.radius = 0.001, o.pixel = 0.0001, o.extent[2] = o.extent[0] + 1, o.extent[3] = o.extent[1] + 1; /* 1 m box */
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "--max-pixels") && strstr(df_ctx_errmsg(ctx), "10000 x 10000"));
+    printf("  %s\n", df_ctx_errmsg(ctx));
+    /* the limit is an option: a smaller one refuses a grid it let through */
+    o.radius = 100, o.pixel = 10, o.max_pixels = 5000, o.extent[2] = o.extent[0] + 1000,
+    o.extent[3] = o.extent[1] + 1000;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "100 x 100") != NULL);
+    o.max_pixels = DF_DENSITY_MAX_PIXELS;
+    /* at the limit: R = 1000 pixels of 1 m, 2000 points 0..900 m north of a
+     * 20 x 20 m grid (their discs over the lattice: 6e9 pixels) */
+    enum { N = 2000 };
+    double *plon = malloc(N * sizeof *plon), *plat = malloc(N * sizeof *plat), *pw = malloc(N * sizeof *pw);
+    for (int i = 0; i < N; i++) plon[i] = lon + 1e-5 * (i % 10), plat[i] = lat + 0.0005 + 8e-6 * (i / 2), pw[i] = 1;
+    o.radius = 1000, o.pixel = 1;
+    o.extent[0] = floor(x), o.extent[1] = floor(y) - 20, o.extent[2] = o.extent[0] + 20, o.extent[3] = floor(y);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    EXPECT_INT(df_density_points(ctx, plon, plat, pw, N, NULL, &o, &d), DF_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (d) {
+        const df_density_info *in = df_density_get_info(d);
+        printf("  2000 points north of a 20 x 20 m grid, R = 1000 pixels: %.2f s; grid %.3f + edge loss %.3f of %.0f\n",
+               secs, in->grid_weight, in->edge_loss, in->total_weight);
+        EXPECT_NEAR(in->grid_weight + in->edge_loss, in->total_weight, 1e-6 * in->total_weight);
+    }
+    EXPECT(secs < 3); /* a lattice walk per point: minutes */
+    df_density_free(d);
+    free(plon), free(plat), free(pw);
+    df_ctx_free(ctx);
+}
+
+/* issue 17 items 16 and 17: a radius below the pixel size is refused unless
+ * asked; non-finite or absurd values are refused before any grid sizing
+ * (no double -> int conversion out of range: the UBSan build checks). */
+TEST(radius_and_values_refused_item16_item17)
+{
+    df_ctx *ctx = df_ctx_new();
+    double lon = pts[0][0], lat = pts[0][1], x, y, w = 10;
+    project(&lon, &lat, 1, &x, &y);
+    df_density_opts o;
+    df_density_opts_init(&o);
+    o.t_srs = "EPSG:32638", o.radius = 0.001, o.pixel = 1000;
+    df_density *d = NULL;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "below the pixel size") && strstr(df_ctx_errmsg(ctx), "--small-radius"));
+    printf("  %s\n", df_ctx_errmsg(ctx));
+    /* asked for: accepted, and every figure finite */
+    o.small_radius = 1, o.radius = 400;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_OK);
+    if (d) {
+        const df_density_info *in = df_density_get_info(d);
+        EXPECT(isfinite(in->edge_loss) && isfinite(in->grid_weight) && isfinite(in->max));
+    }
+    df_density_free(d), d = NULL;
+    /* 1e-300 makes c / R² infinite and the figures NaN: refused even when asked */
+    o.radius = 1e-300;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "below the limit of 0.001 m") != NULL);
+    o.small_radius = 0;
+    const double bad[] = {NAN, INFINITY, -INFINITY, -5, 0};
+    for (int i = 0; i < 5; i++) {
+        o.radius = bad[i], o.pixel = 100;
+        EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+        EXPECT(strstr(df_ctx_errmsg(ctx), "--radius") != NULL);
+        o.radius = 1000, o.pixel = bad[i];
+        EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+        EXPECT(strstr(df_ctx_errmsg(ctx), "--pixel") != NULL);
+    }
+    /* an extent of 1e300 or infinity: refused, no conversion to int */
+    o.radius = 1000, o.pixel = 100, o.has_extent = 1;
+    const double ext[][4] = {{0, 0, 1e300, 1e300}, {0, 0, INFINITY, 1}, {NAN, 0, 1, 1}, {-1e18, -1e18, 1e18, 1e18}};
+    for (int i = 0; i < 4; i++) {
+        memcpy(o.extent, ext[i], sizeof o.extent);
+        EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_EINVAL);
+        EXPECT(strstr(df_ctx_errmsg(ctx), "-te") != NULL);
+    }
+    /* the default extent from points far apart (1e7 m): refused by its size */
+    o.has_extent = 0;
+    double lons[2] = {-170, 170}, lats[2] = {-80, 80}, ws[2] = {1, 1};
+    EXPECT_INT(df_density_points(ctx, lons, lats, ws, 2, NULL, &o, &d), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "points' extent") != NULL);
+    printf("  %s\n", df_ctx_errmsg(ctx));
+    df_ctx_free(ctx);
+}
+
 /* Progress while the grid is made, rising to the end; a cancel from the
  * callback stops the threads and the run fails with DF_ECANCELLED. */
 typedef struct {
@@ -651,11 +880,15 @@ int main(void)
     RUN(integral_equals_total_weight);
     RUN(utm_zone_for_mosul);
     RUN(geotiff_opens_in_gdal);
+    RUN(cog_has_overviews_and_validates);
     RUN(agrees_with_qgis_heatmap);
     RUN(choropleth_on_the_same_grid);
     RUN(memory_bounded_by_the_chunk);
     RUN(still_displaced_by_district);
     RUN(progress_and_cancel);
+    RUN(edge_loss_beyond_every_side_item12);
+    RUN(work_is_bounded_item8);
+    RUN(radius_and_values_refused_item16_item17);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -97,7 +97,16 @@ TEST(errors_name_file_line_and_key)
         {"[job]\noutput = b\n[records]\npath = sample.csv\n", "job.ini: [boundaries] needs a boundary file"},
         {GOOD_HEAD "adm1 = %s\n[join]\nlevels = adm1, adm2\n",
          "job.ini: [join] levels: adm2 asked for, but the finest boundary file is adm1"},
-        {GOOD_HEAD "adm1 = %s\n[job]\nfrom = 2017-01-01\nas_of = 2016-12-01\n", "job.ini: [job] from is after as_of"},
+        /* issue 17 item 22: with the lines */
+        {GOOD_HEAD "adm1 = %s\n[job]\nfrom = 2017-01-01\nas_of = 2016-12-01\n",
+         "job.ini:8: [job] from 2017-01-01 is after as_of 2016-12-01 (line 9)"},
+        /* issue 17 item 22: an empty unknown section, an empty output, typos */
+        {GOOD_HEAD "adm1 = %s\n[styles]\n", "job.ini:7: unknown section [styles]"},
+        {GOOD_HEAD "adm1 = %s\n[flow]\nmin = 3\n", "job.ini:7: unknown section [flow] (did you mean [flows]?)"},
+        {GOOD_HEAD "adm1 = %s\n[flows]\nmni = 3\n", "job.ini:8: [flows] mni: unknown key (did you mean min?)"},
+        {"[job]\noutput =\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
+         "job.ini:2: [job] output: empty: name the output folder"},
+        {GOOD_HEAD "adm1 = %s\naliases =\n", "job.ini:7: [boundaries] aliases: empty: name a file"},
         {"[job]\noutput = no/such/folder/bundle\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
          "job.ini: [job] output: the folder above"},
     };
@@ -109,6 +118,49 @@ TEST(errors_name_file_line_and_key)
         EXPECT_INT(st, DF_EINVAL);
         if (!strstr(msg, cases[i].want)) HARNESS_FAIL("case %zu: got \"%s\", want \"%s\"", i, msg, cases[i].want);
     }
+}
+
+/* issue 17 item 20: a job file saved as UTF-16 (Windows Notepad's
+ * "Unicode") said "line longer than 199 characters"; now the encoding and
+ * the iconv line */
+TEST(utf16_job_file_says_so)
+{
+    char path[8192], msg[1024];
+    static const char text[] = "[job]\noutput = bundle\n";
+    snprintf(path, sizeof path, "%s/job16.ini", tmpdir);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fputs("\xFF\xFE", f);
+    for (const char *p = text; *p; p++) fputc(*p, f), fputc(0, f);
+    fclose(f);
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    EXPECT_INT(df_job_load(ctx, path, NULL, &job), DF_EINVAL);
+    snprintf(msg, sizeof msg, "%s", df_ctx_errmsg(ctx));
+    EXPECT(job == NULL);
+    EXPECT(strstr(msg, "job16.ini: the job file is UTF-16LE text, not UTF-8: convert it with iconv -f UTF-16LE -t "
+                       "UTF-8 ") != NULL);
+    df_ctx_free(ctx);
+}
+
+/* issue 17 item 22: run --output '' became "." and failed only after the
+ * whole run; an --output whose folder above is missing, likewise */
+TEST(output_override_checked_upfront)
+{
+    char text[8192], msg[1024];
+    df_job *job = NULL;
+    snprintf(text, sizeof text, GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n", cwd);
+    EXPECT_INT(load_text(text, msg, sizeof msg, &job), DF_OK);
+    if (!job) return;
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_job_set_output(ctx, job, ""), DF_EINVAL);
+    EXPECT_STR(df_ctx_errmsg(ctx), "--output is empty: name the output folder");
+    EXPECT_INT(df_job_set_output(ctx, job, "/no/such/folder/bundle"), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "--output: the folder above /no/such/folder/bundle does not exist") != NULL);
+    EXPECT_INT(df_job_set_output(ctx, job, "elsewhere/"), DF_OK);
+    EXPECT_STR(df_job_output(job), "elsewhere");
+    df_ctx_free(ctx);
+    df_job_free(job);
 }
 
 TEST(paths_resolve_against_the_job_file)
@@ -138,7 +190,7 @@ static df_status run_job(const char *job_path, df_progress_fn progress, char *ms
 {
     df_ctx *ctx = df_ctx_new();
     df_job *job = NULL;
-    df_status st = df_job_load(ctx, job_path, "shapes/aliases_iraq.csv", &job);
+    df_status st = df_job_load(ctx, job_path, "shapes/profiles", &job);
     if (progress) df_ctx_set_progress(ctx, progress, NULL);
     if (st == DF_OK) st = df_job_run(ctx, job);
     snprintf(msg, cap, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
@@ -181,7 +233,7 @@ static int leftovers(const char *dir)
 static void check_in_qgis(const char *bundle, const char *render)
 {
     if (system("/usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1") != 0) {
-        printf("SKIPPED the QGIS check: /usr/bin/python3 cannot import qgis\n");
+        SKIP_MARK("the QGIS check: /usr/bin/python3 cannot import qgis");
         return;
     }
     char cmd[8192];
@@ -337,6 +389,165 @@ TEST(failed_or_cancelled_run_keeps_the_previous_bundle)
     EXPECT_INT(leftovers(tmpdir), 0);
 }
 
+/* issue 17 item 8 (and 16): the job checker refuses the density options the
+ * stage would refuse, before any work, naming the file and the limit. */
+TEST(job_checker_refuses_what_density_would_item8)
+{
+    char text[4096], msg[1024];
+    const char *head = GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[density]\n%s";
+    snprintf(text, sizeof text, head, cwd, "radius = 1000000000\npixel = 100\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_EINVAL);
+    EXPECT(strstr(msg, "job.ini: [density]") && strstr(msg, "limit of 1000 pixels"));
+    printf("  %s\n", msg);
+    snprintf(text, sizeof text, head, cwd, "radius = 10\npixel = 1000\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_EINVAL);
+    EXPECT(strstr(msg, "below the pixel size") != NULL);
+    snprintf(text, sizeof text, head, cwd, "radius = 10\npixel = 1000\nsmall_radius = yes\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_OK);
+    /* a density that is not made is not checked */
+    snprintf(text, sizeof text, head, cwd, "enabled = no\nradius = 10\npixel = 1000\n");
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_OK);
+}
+
+/* issue 17 item 23: the progress of a whole run never goes back, also inside
+ * the density stage (reading, then the grid; with publish, the support grid
+ * too). */
+static double progress_last;
+static int progress_back, progress_density;
+
+static int watch_progress(double fraction, const char *stage, void *user)
+{
+    (void)user;
+    if (fraction < progress_last - 1e-12) {
+        if (progress_back++ < 3) printf("  back: %.4f after %.4f (%s)\n", fraction, progress_last, stage);
+    }
+    progress_last = fraction;
+    progress_density += !strncmp(stage, "density", 7);
+    return 1;
+}
+
+TEST(progress_never_goes_back_item23)
+{
+    char job[1200], text[8192], msg[1024];
+    snprintf(job, sizeof job, "%s/publish.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = published\n[records]\npath = sample.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n"
+             "[density]\nradius = 10000\npixel = 2000\n[publish]\nenabled = yes\n",
+             cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, watch_progress, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    EXPECT_INT(progress_back, 0);
+    EXPECT(progress_density >= 4); /* reading and grid, twice */
+    EXPECT_NEAR(progress_last, 1.0, 1e-12);
+}
+
+/* issue 17 item 16: manifest.json stays valid JSON whatever the figures: a
+ * non-finite number (which json-c writes as a bare NaN) is written null. */
+TEST(manifest_never_holds_nan_item16)
+{
+    char text[4096], msg[1024], dir[1200], path[1300];
+    df_job *job = NULL;
+    snprintf(text, sizeof text, GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n", cwd);
+    EXPECT_INT(load_text(text, msg, sizeof msg, &job), DF_OK);
+    if (!job) return;
+    df_ctx *ctx = df_ctx_new();
+    df_density_opts o;
+    df_density_opts_init(&o);
+    o.radius = 5000, o.pixel = 1000;
+    double lon = 43.1, lat = 36.3, w = 10;
+    df_density *d = NULL;
+    EXPECT_INT(df_density_points(ctx, &lon, &lat, &w, 1, NULL, &o, &d), DF_OK);
+    if (d) {
+        df_density_info *in = (df_density_info *)df_density_get_info(d); /* as a NaN from any cause would */
+        in->edge_loss = NAN, in->mask_loss = INFINITY;
+        /* the manifest reads the balance of the finest join */
+        char rec[1200], adm1[1200];
+        snprintf(rec, sizeof rec, "%s/sample.csv", tmpdir);
+        snprintf(adm1, sizeof adm1, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
+        df_boundaries *b = harness_boundaries(ctx, adm1, 1);
+        df_record_opts ro;
+        df_record_opts_init(&ro);
+        ro.path = rec;
+        df_join_opts jo;
+        df_join_opts_init(&jo);
+        jo.level = 1;
+        df_join *j = NULL;
+        EXPECT(b && df_join_run(ctx, b, &ro, &jo, &j) == DF_OK);
+        df__report rep = {.job = job, .density = d, .density_file = "density.tif", .level = 1, .fine = b};
+        rep.join[1] = j, rep.b[1] = b;
+        snprintf(dir, sizeof dir, "%s/nan", tmpdir);
+        mkdir(dir, 0755);
+        EXPECT_INT(df__manifest_write(ctx, &rep, dir), DF_OK);
+        snprintf(path, sizeof path, "%s/manifest.json", dir);
+        /* parsed strictly (json-c's default accepts a bare NaN; RFC 8259 does not) */
+        char *body = slurp(path);
+        json_tokener *tok = json_tokener_new();
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        json_object *m = body ? json_tokener_parse_ex(tok, body, (int)strlen(body)) : NULL, *den = NULL, *v = NULL;
+        json_tokener_free(tok);
+        free(body);
+        EXPECT(m != NULL);
+        EXPECT(m && json_object_object_get_ex(m, "density", &den));
+        EXPECT(den && json_object_object_get_ex(den, "edge_loss", &v) && v == NULL);
+        EXPECT(den && json_object_object_get_ex(den, "mask_loss", &v) && v == NULL);
+        EXPECT(den && json_object_object_get_ex(den, "total_weight", &v) && json_object_get_double(v) == 10);
+        json_object_put(m);
+        df_join_free(j);
+        df_boundaries_free(b);
+    }
+    df_density_free(d);
+    df_job_free(job);
+    df_ctx_free(ctx);
+}
+
+/* issue 17 item 31: every GeoPackage dispflow writes passes GDAL's own
+ * validator (Req 15: gpkg_contents.last_change with milliseconds): the
+ * bundle's layers.gpkg and a join written as GPKG. */
+#define GPKG_VALIDATOR "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py"
+
+static int gpkg_valid(const char *path)
+{
+    char cmd[2048], said[4096];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 " GPKG_VALIDATOR " %s 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(said, 1, sizeof said - 1, p) : 0;
+    said[n] = 0;
+    int status = p ? pclose(p) : -1;
+    if (status != 0 || n > 0) printf("  %s: %s\n", path, n > 400 ? said + n - 400 : said);
+    return status == 0 && n == 0; /* silent when valid */
+}
+
+TEST(gpkg_passes_gdal_validator_item31)
+{
+    if (access(GPKG_VALIDATOR, R_OK) != 0) {
+        printf("SKIPPED %s: %s is absent\n", __func__, GPKG_VALIDATOR);
+        return;
+    }
+    char path[1300], rec[1200], adm1[1200];
+    snprintf(path, sizeof path, "%s/bundle/layers.gpkg", tmpdir); /* run_default_bundle_complete_and_reproducible */
+    EXPECT(gpkg_valid(path));
+    df_ctx *ctx = df_ctx_new();
+    snprintf(rec, sizeof rec, "%s/sample.csv", tmpdir);
+    snprintf(adm1, sizeof adm1, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
+    df_boundaries *b = harness_boundaries(ctx, adm1, 1);
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = rec;
+    df_join_opts jo;
+    df_join_opts_init(&jo);
+    jo.level = 1;
+    df_join *j = NULL;
+    EXPECT(b && df_join_run(ctx, b, &ro, &jo, &j) == DF_OK);
+    snprintf(path, sizeof path, "%s/join.gpkg", tmpdir);
+    EXPECT(j && df_join_write(ctx, j, b, path, "GPKG", NULL) == DF_OK);
+    EXPECT(gpkg_valid(path));
+    df_join_free(j);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 /* The synthetic Mosul table: the sitrep's headline equals the ground truth,
  * every level adds up, and the flows out of the corridor add up to the
  * displaced. */
@@ -417,9 +628,15 @@ int main(void)
     if (df_sample_write(ctx, sample, 2016) != DF_OK) return 1;
     df_ctx_free(ctx);
     RUN(errors_name_file_line_and_key);
+    RUN(utf16_job_file_says_so);
+    RUN(output_override_checked_upfront);
     RUN(paths_resolve_against_the_job_file);
     RUN(run_default_bundle_complete_and_reproducible);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
+    RUN(job_checker_refuses_what_density_would_item8);
+    RUN(progress_never_goes_back_item23);
+    RUN(manifest_never_holds_nan_item16);
+    RUN(gpkg_passes_gdal_validator_item31);
     RUN(mosul_bundle_equals_truth);
     harness_remove_dir(tmpdir);
     return harness_done();

@@ -193,6 +193,48 @@ TEST(pcode_small_caps)
     check_caps(df__pcode_normalize, "df__pcode_normalize", "IRQ");
 }
 
+/* issue 11 trap 6: place-type words of French, Spanish, Portuguese and
+ * Arabic transliteration go like "District"; abbreviations are written
+ * out; a name made of such words only keeps them. */
+TEST(name_place_words_and_abbreviations)
+{
+    EXPECT_SAME_NAME("Commune de Jacmel", "Jacmel");
+    EXPECT_SAME_NAME("Département du Lac", "Lac");
+    EXPECT_SAME_NAME("DEPARTEMENT DE L'OUEST", "Ouest");
+    EXPECT_SAME_NAME("Section communale de Bas Limbé", "Bas Limbe");
+    EXPECT_SAME_NAME("Municipio de San José", "San Jose");
+    EXPECT_SAME_NAME("Provincia de La Habana", "La Habana");
+    EXPECT_SAME_NAME("Département de La Nya", "La Nya");
+    EXPECT_SAME_NAME("Wilaya de Tunis", "Tunis");
+    EXPECT_SAME_NAME("Mohafaza Beyrouth", "Beyrouth");
+    EXPECT_SAME_NAME("Localité de Kaya", "Kaya");
+    EXPECT_SAME_NAME("Gedaref State", "Gedaref");
+    EXPECT_SAME_NAME("Kassala Locality", "Kassala");
+    EXPECT_SAME_NAME("Commune de L'Asile", "L'Asile");
+    EXPECT_SAME_NAME("St. Marc", "Saint-Marc");
+    EXPECT_SAME_NAME("Ste Anne", "Sainte-Anne");
+    EXPECT_SAME_NAME("S. Tomé", "São Tomé");
+    EXPECT_SAME_NAME("Sta. Cruz", "Santa Cruz");
+    /* joining words stay where no unit word stands before them */
+    EXPECT_STR(norm("Kafr de Dawwar"), "kafrdedawwar");
+    /* nothing but unit words: kept, not an empty key that fits nothing */
+    EXPECT_STR(norm("Commune"), "commune");
+    EXPECT_STR(norm("Centre"), "centre");
+}
+
+/* issue 11 trap 6: "Not available", "N/A", "Unknown", "-" and empty are
+ * missing values, not names. */
+TEST(name_missing_values)
+{
+    static const char *missing[] = {"", "-", "N/A", "n/a", "Not available", "NOT AVAILABLE", " Unknown ", "none", NULL};
+    static const char *names[] = {"Ninewa", "Na'ima", "Unknownville", "Not", "Nil River", NULL};
+    for (int i = 0; missing[i]; i++)
+        if (!df__name_missing(missing[i])) HARNESS_FAIL("\"%s\" is a missing value", missing[i]);
+    for (int i = 0; names[i]; i++)
+        if (df__name_missing(names[i])) HARNESS_FAIL("\"%s\" is a name", names[i]);
+    EXPECT(df__name_missing(NULL));
+}
+
 int main(void)
 {
     RUN(name_mosul_spellings);
@@ -203,5 +245,7 @@ int main(void)
     RUN(name_long_input);
     RUN(pcode_normalize);
     RUN(pcode_small_caps);
+    RUN(name_place_words_and_abbreviations);
+    RUN(name_missing_values);
     return harness_done();
 }

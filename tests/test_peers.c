@@ -47,8 +47,7 @@ TEST(geopandas_sjoin_agrees)
     NEED_FILE(ADM2_SHP);
     NEED_FILE(GEN_POINTS);
     if (!have_python_module("geopandas")) {
-        printf("SKIPPED %s: python3-geopandas is not installed\n", __func__);
-        return;
+        SKIP("python3-geopandas is not installed");
     }
     char points[256], peer[256], cmd[1024];
     snprintf(points, sizeof points, "%s/points.csv", tmpdir);
@@ -99,8 +98,7 @@ TEST(qgis_opens_the_outputs)
     NEED_FILE(ADM2_SHP);
     NEED_FILE(SHARED_DATA "/synthetic_et_mosul/records.csv");
     if (!have_python_module("qgis.core")) {
-        printf("SKIPPED %s: python3-qgis is not installed\n", __func__);
-        return;
+        SKIP("python3-qgis is not installed");
     }
     df_ctx *ctx = df_ctx_new();
     df_boundaries *b = NULL;

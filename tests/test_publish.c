@@ -249,7 +249,7 @@ static int run_bundle(const char *job, int publish, const char *out)
 {
     df_ctx *ctx = df_ctx_new();
     df_job *jf = NULL;
-    df_status st = df_job_load(ctx, job, "shapes/aliases_iraq.csv", &jf);
+    df_status st = df_job_load(ctx, job, "shapes/profiles", &jf);
     if (st == DF_OK) st = df_job_set_output(ctx, jf, out);
     if (st == DF_OK) df_job_set_publish(jf, publish);
     if (st == DF_OK) st = df_job_run(ctx, jf);

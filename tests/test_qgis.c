@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #define ADM1_NE "shapes/iraq_adm1_naturalearth.geojson"
-#define STAMP   "2017-05-02T00:00:00Z"
+#define STAMP   "2017-05-02T00:00:00.000Z"
 #define PYTHON  "/usr/bin/python3"
 
 static const char *const shipped_aliases[] = {"shapes/aliases_iraq.csv", NULL};
@@ -376,8 +376,7 @@ done:
 TEST(bundle_opens_styled_in_qgis)
 {
     if (!have_qgis()) {
-        printf("SKIPPED %s: %s cannot import qgis\n", __func__, PYTHON);
-        return;
+        SKIP("%s cannot import qgis", PYTHON);
     }
     df_ctx *ctx = df_ctx_new();
     char dir[512], qgs[512], cmd[2048], gpkg[512];
