@@ -921,7 +921,7 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
                          "%s: no row is UTF-8 text: the file is in another encoding (Arabic Windows files: "
                          "iconv -f CP1256 -t UTF-8 %s > converted.csv)",
                          opts->path, opts->path);
-    if (stats->rows > 0 && stats->valid == 0) {
+    if (stats->rows > 0 && stats->rejected == stats->rows) {
         char why[256] = "";
         for (int k = 0; k < DF_REJECT_COUNT; k++) {
             size_t used = strlen(why);
@@ -964,6 +964,10 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
             return df__error(ctx, DF_EINVAL, "%s: --operation \"%s\": no such operation in the table; it holds:%s",
                              opts->path, opts->operations[k], list);
     }
+
+    if (stats->rows > 0 && stats->valid == 0 && stats->filtered > 0) /* an empty result is not a success */
+        return df__error(ctx, DF_EINVAL, "%s: no row is left by --operation and --where (%ld rows filtered out)",
+                         opts->path, stats->filtered);
 
     /* exact duplicates: reported with their lines, then the policy */
     if (stats->duplicates) {

@@ -617,6 +617,7 @@ TEST(where_filters_rows)
                     "2020-01-01,East,100,conflict\n"
                     "2020-01-01,East,1000,Other\n");
     run_opts o = {rec, 1, DF_INCREMENTS, DF_NO_DATE, NULL, "Reason=Conflict, flood", 0, 0};
+    df_status st;
     df_join *j = run(ctx, b, &o, NULL);
     EXPECT(j != NULL);
     if (j) {
@@ -625,7 +626,10 @@ TEST(where_filters_rows)
         check_balance(j);
         df_join_free(j);
     }
-    df_status st;
+    o.where = "Reason=Drought"; /* nothing left: an empty result is not a success */
+    j = run(ctx, b, &o, &st);
+    EXPECT(j == NULL && st == DF_EINVAL &&
+           strstr(df_ctx_errmsg(ctx), "no row is left by --operation and --where (4 rows") != NULL);
     o.where = "Cause=Conflict";
     j = run(ctx, b, &o, &st);
     EXPECT(j == NULL && st == DF_ESCHEMA && strstr(df_ctx_errmsg(ctx), "no column named \"Cause\"") != NULL);
