@@ -161,8 +161,9 @@ int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k)
             status = -1;
             break;
         }
-        int p = 0;
-        while (p < n && !(pinned[p] && cells[p].primary && !hopeless[p])) p++;
+        int p = 0; /* a small figure, or a withheld total another table decided (a withheld unit's figure) */
+        while (p < n && !(pinned[p] && (cells[p].primary || (cells[p].locked && cells[p].withheld)) && !hopeless[p]))
+            p++;
         if (p == n) break;
         reach(cells, n, nnodes, p, cells[p].a, side_a, queue);
         reach(cells, n, nnodes, p, cells[p].b, side_b, queue);
