@@ -14,6 +14,7 @@
 #include <gdal.h>
 #include <json-c/json.h>
 #include <ogr_api.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 
 /* ---- an independent check: which withheld figures do the sums determine? ---------- */
@@ -928,6 +929,233 @@ TEST(ledger_mosul_series_k5)
     mosul_series(5);
 }
 
+/* ---- issue 16: the ledger's refusals, its atomicity, rounding ------------------------------ */
+
+/* A run with a message: the status, and the error text into msg. */
+static int run_with(const char *job, int publish, int new_series, const char *out, df_progress_fn fn, void *user,
+                    char *msg, size_t cap)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_job *jf = NULL;
+    if (fn) df_ctx_set_progress(ctx, fn, user);
+    df_status st = df_job_load(ctx, job, "shapes/profiles", &jf);
+    if (st == DF_OK) st = df_job_set_output(ctx, jf, out);
+    if (st == DF_OK) df_job_set_publish(jf, publish), df_job_set_new_series(jf, new_series);
+    if (st == DF_OK) st = df_job_run(ctx, jf);
+    snprintf(msg, cap, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
+    df_job_free(jf);
+    df_ctx_free(ctx);
+    return st;
+}
+
+static char *slurp(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return *n = -1, NULL;
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)*n + 1);
+    *n = (long)fread(b, 1, (size_t)*n, f);
+    fclose(f);
+    return b;
+}
+
+/* The same bytes as before? */
+static int same_file(const char *path, const char *bytes, long n)
+{
+    long m;
+    char *now = slurp(path, &m);
+    int same = m == n && (n < 0 || !memcmp(now, bytes, (size_t)n));
+    free(now);
+    return same;
+}
+
+static long ledger_count(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void ledger_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) == SQLITE_OK) EXPECT_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void write_sample_job(const char *job, const char *as_of, const char *ledger, const char *extra)
+{
+    int k = extra && !strncmp(extra, "k = ", 4) ? atoi(extra + 4) : 5;
+    if (k != 5) extra = NULL;
+    char text[4096];
+    snprintf(text, sizeof text,
+             "[job]\noutput = out\nas_of = %s\nstep = none\n[records]\npath = ledger_sample.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[density]\nenabled = no\n"
+             "[report]\nmaps = no\n[publish]\nk = %d\nledger = %s\n%s",
+             as_of, cwd, k, ledger, extra ? extra : "");
+    write_file(job, text);
+}
+
+/* Stage "manifest": a stray file appears in the output folder, so the swap refuses (a run that fails after
+ * the ledger's pending release is written). */
+static int stray_at_manifest(double fraction, const char *stage, void *user)
+{
+    (void)fraction;
+    if (stage && strstr(stage, "manifest")) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/stray.txt", (const char *)user);
+        write_file(path, "not ours\n");
+    }
+    return 1;
+}
+
+TEST(ledger_refusals_and_atomicity) /* issue 16 items 1, 5, 6 */
+{
+    char csv[1200], job[1200], ledger[1200], out[1200], msg[2048], path[1300];
+    snprintf(csv, sizeof csv, "%s/ledger_sample.csv", tmpdir);
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_sample_write(ctx, csv, 2016), DF_OK);
+    df_ctx_free(ctx);
+    snprintf(job, sizeof job, "%s/ledger_sample.ini", tmpdir);
+    snprintf(ledger, sizeof ledger, "%s/sample_ledger.sqlite", tmpdir);
+    snprintf(out, sizeof out, "%s/ledger_sample_out", tmpdir);
+    write_sample_job(job, "2017-01-01", ledger, NULL);
+
+    /* without publish mode the ledger is never read or written: a file that is no ledger stays as it was */
+    write_file(ledger, "not a ledger\n");
+    EXPECT_INT(run_with(job, 0, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT(same_file(ledger, "not a ledger\n", 13));
+    snprintf(path, sizeof path, "%s.lock", ledger);
+    EXPECT(access(path, F_OK) != 0);
+    /* with publish mode it is read, and refused by name */
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EIO);
+    EXPECT(strstr(msg, ledger) != NULL);
+    unlink(ledger);
+
+    /* the first release makes the ledger */
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT count(*) FROM releases"), 1);
+    EXPECT(ledger_count(ledger, "SELECT count(*) FROM figures WHERE release = 1 AND cell LIKE 'adm1:%'") == 18 * 4);
+    long n1;
+    char *before = slurp(ledger, &n1);
+
+    /* the same date again: refused, the ledger untouched */
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "not after release 1") != NULL);
+    EXPECT(same_file(ledger, before, n1));
+
+    /* another k is another series */
+    write_sample_job(job, "2017-02-01", ledger, "k = 6\n");
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "k = 5, this release has k = 6") != NULL);
+    EXPECT(same_file(ledger, before, n1));
+
+    /* a revised earlier round: a row dated before release 1 appears; refused with the cells named */
+    FILE *f = fopen(csv, "a");
+    if (f)
+        fputs("2016-12-01,Displaced,Ninewa,Al-Hamdaniya,Chamakor camp,36.3330,43.6168,Camp,NINAWA,Al Mosul,,,150,900\n",
+              f),
+            fclose(f);
+    write_sample_job(job, "2017-02-01", ledger, NULL);
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "total displaced as of 2017-01-01 (release 1)") != NULL);
+    EXPECT(strstr(msg, "--new-series") != NULL);
+    EXPECT(same_file(ledger, before, n1));
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    json_object *m = json_object_from_file(path), *pub = NULL, *rel = NULL;
+    EXPECT(m && json_object_object_get_ex(m, "publish", &pub) &&
+           json_object_object_get_ex(pub, "ledger_release", &rel) &&
+           json_object_get_int(rel) == 1); /* the bundle of release 1 is still there */
+    json_object_put(m);
+
+    /* a run that fails after its release was written pending (the swap refuses): the ledger as it was */
+    EXPECT_INT(run_with(job, 1, 1, out, stray_at_manifest, out, msg, sizeof msg), DF_EIO);
+    EXPECT(same_file(ledger, before, n1));
+    snprintf(path, sizeof path, "%s.pending", ledger);
+    EXPECT(access(path, F_OK) != 0);
+    snprintf(path, sizeof path, "%s/stray.txt", out);
+    unlink(path);
+
+    /* a new series on purpose: release 2, series 2 */
+    EXPECT_INT(run_with(job, 1, 1, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT max(series) FROM releases WHERE release = 2"), 2);
+
+    /* a run stopped between the bundle's swap and the ledger's rename: the next release finishes it */
+    snprintf(path, sizeof path, "%s.pending", ledger);
+    long n2;
+    char *two = slurp(ledger, &n2);
+    f = fopen(path, "wb");
+    if (f) fwrite(two, 1, (size_t)n2, f), fclose(f);
+    ledger_exec(ledger, "DELETE FROM figures WHERE release = 2; DELETE FROM releases WHERE release = 2");
+    write_sample_job(job, "2017-03-01", ledger, NULL);
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT count(*) FROM releases"), 3);
+    EXPECT(access(path, F_OK) != 0);
+    /* ... and one stopped before the swap: its pending release is undone */
+    f = fopen(path, "wb");
+    if (f) fwrite(two, 1, (size_t)n2, f), fclose(f); /* release 2 pending, while the bundle is release 3 */
+    write_sample_job(job, "2017-04-01", ledger, NULL);
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT count(*) FROM releases"), 4);
+    EXPECT(access(path, F_OK) != 0);
+    free(before), free(two);
+}
+
+TEST(ledger_gpkg_and_rounding) /* issue 16 items 1 and 2 */
+{
+    EXPECT_INT(df__round_to(1234, 10), 1230);
+    EXPECT_INT(df__round_to(1235, 10), 1240);
+    EXPECT_INT(df__round_to(4, 10), 0);
+    EXPECT_INT(df__round_to(-15, 10), -10);
+    EXPECT_INT(df__round_to(-16, 10), -20);
+    EXPECT_INT(df__round_to(7, 1), 7);
+    char csv[1200], job[1200], ledger[1200], out[1200], msg[2048], path[1300];
+    snprintf(csv, sizeof csv, "%s/ledger_sample.csv", tmpdir);
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_sample_write(ctx, csv, 2016), DF_OK);
+    df_ctx_free(ctx);
+    snprintf(job, sizeof job, "%s/ledger_round.ini", tmpdir);
+    snprintf(ledger, sizeof ledger, "%s/round_ledger.gpkg", tmpdir);
+    snprintf(out, sizeof out, "%s/ledger_round_out", tmpdir);
+    write_sample_job(job, "2017-01-01", ledger, "round = 10\n");
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    write_sample_job(job, "2017-01-08", ledger, "round = 10\n");
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    /* every published count a multiple of 10 */
+    static row r[64];
+    snprintf(path, sizeof path, "%s/adm1.csv", out);
+    int n = read_table(path, r, 64), odd = 0, published = 0;
+    for (int i = 0; i < n; i++)
+        for (int c = 3; c <= 8 && r[i].cell[3][0]; c++) odd += strtoll(r[i].cell[c], NULL, 10) % 10 != 0, published++;
+    snprintf(path, sizeof path, "%s/flows.csv", out);
+    static row fl[1024];
+    int nf = read_table(path, fl, 1024);
+    for (int i = 0; i < nf; i++)
+        for (int c = 7; c <= 9; c++) odd += strtoll(fl[i].cell[c], NULL, 10) % 10 != 0, published++;
+    EXPECT(published > 20);
+    EXPECT_INT(odd, 0);
+    /* the ledger is a GeoPackage whose tables open as layers */
+    GDALDatasetH ds = GDALOpenEx(ledger, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    EXPECT(ds != NULL);
+    if (ds) {
+        OGRLayerH l = GDALDatasetGetLayerByName(ds, "releases");
+        EXPECT(l && OGR_L_GetFeatureCount(l, TRUE) == 2);
+        l = GDALDatasetGetLayerByName(ds, "figures");
+        EXPECT(l && OGR_L_GetFeatureCount(l, TRUE) > 100);
+        GDALClose(ds);
+    }
+    printf("  round = 10: %d published counts, all multiples of 10; the ledger opens in OGR as a GeoPackage\n",
+           published);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -937,6 +1165,8 @@ int main(void)
     RUN(units_within_governorates);
     RUN(published_sample_bundle);
     RUN(published_mosul_bundle);
+    RUN(ledger_refusals_and_atomicity);
+    RUN(ledger_gpkg_and_rounding);
     RUN(ledger_mosul_series_k100);
     RUN(ledger_mosul_series_k5);
     harness_remove_dir(tmpdir);
