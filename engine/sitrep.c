@@ -482,6 +482,15 @@ static void disclosure(doc *d, const df__report *r)
          "(record locations, the decision log) is in this bundle.",
          df__thousands(s->units, a), df__thousands(s->units_primary, b), df__thousands(s->flows, c),
          df__thousands(s->flows_primary, e), df__thousands(s->pixels, f));
+    if (s->release)
+        para(d,
+             "This is release %ld of series %ld of the office's release ledger: every figure that moved by fewer than "
+             "%s families since a value an earlier release published is withheld too (%s such figures here), so that "
+             "no two releases give a small group by difference. The density raster is left out of a series.",
+             s->release, s->series, df__thousands(r->job->publish_k, a), df__thousands(s->changed, b));
+    if (r->job->publish_round > 1)
+        para(d, "Every count is rounded to a multiple of %s (halves up); rounded figures need not add up.",
+             df__thousands(r->job->publish_round, a));
 }
 
 static const char *css =
