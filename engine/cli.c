@@ -1138,6 +1138,7 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
 
 static const char *usage_run =
     "usage: dispflow run JOB.ini [-q] [-v] [--json-progress] [--output DIR] [--publish]\n"
+    "                    [--new-series]\n"
     "\n"
     "Runs every stage a situation report needs, as the job file says: joins at each admin\n"
     "level asked for, origin-destination flows, a density raster, map pictures, the\n"
@@ -1151,6 +1152,8 @@ static const char *usage_run =
     "  --publish         a bundle to leave the office: figures on fewer than k families\n"
     "                    ([publish] k, 5) withheld with enough beside them that none can be\n"
     "                    worked out; no record locations, no decision log (docs/publish.md)\n"
+    "  --new-series      with [publish] ledger: start a new series of releases on purpose\n"
+    "                    (a release the series cannot take, e.g. revised rounds, is refused)\n"
     "  --json-progress   progress as JSON lines on stderr: {\"stage\": ..., \"fraction\": ...}\n"
     "  -q                no progress and no summary, only errors\n"
     "  -v                also debug messages\n";
@@ -1197,7 +1200,7 @@ static int draw_progress(double fraction, const char *stage, void *user)
 static int cmd_run(df_ctx *ctx, int argc, char **argv)
 {
     const char *path = NULL, *output = NULL;
-    int publish = 0;
+    int publish = 0, new_series = 0;
     progress_bar bar = {0};
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -1211,6 +1214,8 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
             bar.json = 1;
         else if (!strcmp(argv[i], "--publish"))
             publish = 1;
+        else if (!strcmp(argv[i], "--new-series"))
+            new_series = 1;
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             output = argv[++i];
         else if (argv[i][0] == '-')
@@ -1227,6 +1232,7 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     df_status st = df_job_load(ctx, path, profiles, &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
     if (st == DF_OK && publish) df_job_set_publish(jf, 1);
+    if (st == DF_OK && new_series) df_job_set_new_series(jf, 1);
     if (st != DF_OK) {
         df_job_free(jf);
         return fail(ctx, st);

@@ -357,6 +357,9 @@ struct df_job {
     /* [publish] */
     int publish;
     int64_t publish_k;
+    char *publish_ledger;   /* the series' release ledger (docs/publish.md); NULL: none */
+    int64_t publish_round;  /* publish figures rounded to a multiple of this; 0: exact */
+    int publish_new_series; /* start a new series in the ledger on purpose */
 };
 
 /* The layers "flows" and (with nodes) "flow_nodes" of f, as
@@ -376,6 +379,12 @@ typedef struct {
     long flows, flows_primary;
     long pixels;   /* density pixels masked */
     int uncovered; /* tables with a small figure only a published total equals */
+    /* with a ledger (ledger.c): */
+    long release, series; /* this release's number in the ledger, its series; 0: no ledger */
+    long changed;         /* figures withheld for a small difference from an earlier release */
+    int total_withheld;   /* the headline totals withheld (a small difference) */
+    int flows_total_withheld;
+    int change_withheld; /* the sitrep's change column withheld */
 } df__publish_stats;
 
 /* Everything a run computed, for the report and the manifest. Borrowed. */
@@ -420,6 +429,8 @@ void df__job_density_opts(const df_job *job, df_density_opts *o);
 
 /* ---- publish.c: statistical disclosure control (docs/publish.md) ---------- */
 
+typedef struct df__ledger df__ledger;
+
 /* One figure of a table with totals, as an edge between the two sums it
  * takes part in (as a term or as the total); node 0 is "no sum". */
 typedef struct {
@@ -428,7 +439,9 @@ typedef struct {
     int locked;      /* its fate is decided elsewhere (a published total, a figure withheld by another
                         table): left as it is, never chosen */
     int withheld;    /* in for locked figures; out: withheld */
-    int primary;     /* out: withheld for its own sake, 0 < support < k */
+    int primary;     /* out: withheld for its own sake, 0 < support < k, or forced */
+    int force;       /* withheld for its own sake whatever its support (a small difference from an
+                        earlier release); a locked figure with force is withheld and covered */
 } df__sdc_cell;
 
 /* pinned[e] = 1 for every withheld figure the published ones determine
@@ -450,6 +463,8 @@ void df__join_support(const df_join *j, int i, int64_t out[3]);
 void df__join_withhold(df_join *j, int i, int withheld);
 int df__join_withheld(const df_join *j, int i);
 int df__join_units(const df_join *j);
+/* Unit i's figures to change in place (publish mode's rounding). */
+df_figures *df__join_figures_rw(df_join *j, int i);
 /* The figures of all units added up as of an earlier date, from the join's
  * own (unit, date) bins, with no second read: the same start; snapshots:
  * the latest snapshot on or before as_of (*snapshot, else DF_NO_DATE). */
@@ -474,16 +489,72 @@ long df__density_test_peak(void);
 /* Withhold units of every joined level (join[l], NULL when the level is not
  * published; all joined on b) whose figures stand on fewer than k families,
  * and more beside them, so that none can be worked out from the published
- * units and the country's total. */
+ * units and the country's total. With a ledger (else NULL), also the units
+ * and the total (headline's units added up) that moved by fewer than k
+ * families since a value an earlier release published; this release's
+ * figures go into the ledger. */
 df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_boundaries *b, int64_t k,
-                            df__publish_stats *stats);
+                            const df_join *headline, df__ledger *ledger, df__publish_stats *stats);
 /* Withhold flows on fewer than k families, and more beside them, so that
  * none can be worked out from the published flows, the unit figures that
  * are their row and column totals (origin_join, dest_join at the flows'
  * levels, NULL when not published; already published) and the grand total.
- * One period (publish mode has no steps). */
-df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_join *origin_join, const df_join *dest_join, int64_t k,
-                            double household_size, df__publish_stats *stats);
+ * One period (publish mode has no steps). With a ledger, as for the units:
+ * flows and the grand total that moved by fewer than k families. */
+df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_boundaries *b, const df_join *origin_join,
+                            const df_join *dest_join, int64_t k, double household_size, df__ledger *ledger,
+                            df__publish_stats *stats);
+/* Round every figure of the units and flows to a multiple of base (half
+ * up), after withholding ([publish] round). */
+void df__publish_round(df_join *const join[4], df_flows *f, int64_t base);
+/* v rounded to the nearest multiple of base, halves up (base <= 1: v). */
+int64_t df__round_to(int64_t v, int64_t base);
+
+/* ---- ledger.c: the release ledger of a publish series (docs/publish.md) ---- */
+
+/* An open ledger: what the series has published, read at the start of a
+ * release; the figures of this release, written at its end. Every figure
+ * is a cell (a unit's P-code, a flow's status and ends, "total") and a
+ * measure, with the families behind it and its value in individuals. */
+struct df__ledger_params {
+    int64_t k, round;
+    int32_t from, as_of;
+    int kind, levels, flows, origin_level, dest_level, step;
+    const char *origins, *output;
+};
+/* Lock and read the ledger at path (absent: the series begins with this
+ * release), after finishing or undoing a release a killed run left half
+ * made; refuse a release the series cannot take (other parameters, an as-of
+ * date not after the last release's) unless new_series. *out: free with
+ * df__ledger_free. */
+df_status df__ledger_open(df_ctx *ctx, const char *path, const struct df__ledger_params *p, int new_series,
+                          df__ledger **out);
+void df__ledger_free(df__ledger *l);
+long df__ledger_release(const df__ledger *l);
+long df__ledger_series(const df__ledger *l);
+/* 1 when (cell, measure) with these families and individuals differs from a
+ * value published by an earlier release of the ledger (any series) by fewer
+ * than k families and is not the same figure. */
+int df__ledger_small_change(const df__ledger *l, const char *cell, const char *measure, int64_t families,
+                            int64_t individuals);
+/* Note a figure of this release (true values; published or withheld), and,
+ * for cumulative measures (increments: a count to a date never falls),
+ * that it fell below the series' last release: a revised earlier round.
+ * 0, or -1 out of memory. */
+int df__ledger_add(df__ledger *l, const char *cell, const char *measure, int64_t families, int64_t individuals,
+                   int published, int cumulative);
+/* Refuse (DF_EINVAL, the cells named) a release that cannot be made
+ * consistent with the ledger: cumulative figures that fell, or totals as
+ * of an earlier release's date that the records now count otherwise. */
+df_status df__ledger_check(df_ctx *ctx, df__ledger *l, const df_join *headline);
+/* The latest release of the current series as of a date on or before day:
+ * its as-of date and whether its totals were published; 0 when none. */
+int df__ledger_release_before(const df__ledger *l, int32_t day, int32_t *as_of, int *published);
+/* Write the ledger with this release as path.pending (the ledger is
+ * unchanged), then, after the bundle is in place, rename it over the
+ * ledger. A free without the commit removes the pending file. */
+df_status df__ledger_prepare(df_ctx *ctx, df__ledger *l);
+df_status df__ledger_commit(df_ctx *ctx, df__ledger *l);
 
 /* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
 

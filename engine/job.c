@@ -103,6 +103,9 @@ static const struct key_def {
     {"report", "maps", K_BOOL, AT(maps), NULL},
     {"publish", "enabled", K_BOOL, AT(publish), NULL},
     {"publish", "k", K_INT, AT(publish_k), NULL},
+    {"publish", "ledger", K_OUTPUT, AT(publish_ledger), NULL},
+    {"publish", "round", K_INT, AT(publish_round), NULL},
+    {"publish", "new_series", K_BOOL, AT(publish_new_series), NULL},
     {"report", "top_flows", K_INT, AT(top_flows), NULL},
 };
 #define NKEYS ((int)(sizeof keys / sizeof *keys))
@@ -672,3 +675,5 @@ df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir)
 }
 
 void df_job_set_publish(df_job *job, int on) { job->publish = on; }
+
+void df_job_set_new_series(df_job *job, int on) { job->publish_new_series = on; }

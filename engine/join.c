@@ -1071,3 +1071,5 @@ const df_level_check *df_join_level_check(const df_join *j, int i)
     return i >= 0 && i < j->nchecks ? &j->checks[i] : NULL;
 }
 int df_join_rows_level(const df_join *j) { return j->rows_level; }
+
+df_figures *df__join_figures_rw(df_join *j, int i) { return &j->figures[i]; }

@@ -317,6 +317,12 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         put_int(o, "flows_small", p->flows_primary);
         put_int(o, "density_pixels_masked", p->pixels);
         put_int(o, "tables_with_a_small_total", p->uncovered);
+        if (p->release) { /* the ledger's release: a stopped run's pending release is matched by it */
+            put_int(o, "ledger_series", p->series);
+            put_int(o, "ledger_release", p->release);
+            put_int(o, "figures_withheld_for_a_difference", p->changed);
+            json_object_object_add(o, "totals_withheld", json_object_new_boolean(p->total_withheld));
+        }
         json_object_object_add(m, "publish", o);
     }
     json_object *out = outputs(ctx, dir);

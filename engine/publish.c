@@ -19,6 +19,7 @@
 #include "dfint.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +150,8 @@ int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k)
     if (!pinned || !hopeless || !side_a || !side_b || !queue) status = -1;
     for (int e = 0; e < n; e++) {
         df__sdc_cell *c = &cells[e];
-        c->primary = !c->locked && c->support > 0 && c->support < k;
+        if (c->force) c->locked = 0, c->withheld = 1; /* a forced total is withheld, and covered */
+        c->primary = !c->locked && (c->force || (c->support > 0 && c->support < k));
         if (!c->locked) c->withheld = c->primary;
     }
     /* While a small figure is pinned, withhold one more beside it. Each
@@ -159,8 +161,9 @@ int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k)
             status = -1;
             break;
         }
-        int p = 0;
-        while (p < n && !(pinned[p] && cells[p].primary && !hopeless[p])) p++;
+        int p = 0; /* a small figure, or a withheld total another table decided (a withheld unit's figure) */
+        while (p < n && !(pinned[p] && (cells[p].primary || (cells[p].locked && cells[p].withheld)) && !hopeless[p]))
+            p++;
         if (p == n) break;
         reach(cells, n, nnodes, p, cells[p].a, side_a, queue);
         reach(cells, n, nnodes, p, cells[p].b, side_b, queue);
@@ -217,12 +220,46 @@ static int64_t unit_support(const df_join *j, int i)
     return least;
 }
 
+/* The four figures of unit i with the families behind each: displaced,
+ * returned, returnees, still displaced. */
+static const char *const unit_measures[4] = {"displaced", "returned", "returnees", "still"};
+
+static void unit_figures(const df_join *j, int i, int64_t fam[4], int64_t ind[4])
+{
+    const df_figures *f = df_join_figures(j, i);
+    df__join_support(j, i, fam);
+    fam[3] = fam[0] - fam[1] > 0 ? fam[0] - fam[1] : 0;
+    ind[0] = f->displaced, ind[1] = f->returned, ind[2] = f->returnees, ind[3] = f->still_displaced;
+}
+
+static void unit_cell(const df_boundaries *b, int level, int i, char *out, size_t cap)
+{
+    snprintf(out, cap, "adm%d:%s", level, df__boundaries_unit(b, level, i)->pcode);
+}
+
+/* Does any of the figures differ from a published one by fewer than k
+ * families? (The unit is then withheld whole, as for a small figure.) */
+static int changed(const df__ledger *l, const char *cell, const int64_t fam[4], const int64_t ind[4])
+{
+    int any = 0;
+    for (int m = 0; m < 4 && !any; m++) any = df__ledger_small_change(l, cell, unit_measures[m], fam[m], ind[m]);
+    return any;
+}
+
+static int record(df__ledger *l, const char *cell, const int64_t fam[4], const int64_t ind[4], int published)
+{
+    int bad = 0;
+    for (int m = 0; m < 4 && !bad; m++)
+        bad = df__ledger_add(l, cell, unit_measures[m], fam[m], ind[m], published, m < 3);
+    return bad;
+}
+
 /* Nodes: 0 none, 1 the country, then one per unit of every published level
  * but the finest (the sum of its children). */
 static int unit_node(const int *first, int level, int i) { return first[level] + i; }
 
 df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_boundaries *b, int64_t k,
-                            df__publish_stats *stats)
+                            const df_join *headline, df__ledger *ledger, df__publish_stats *stats)
 {
     int levels[4], nl = 0, first[4] = {0}, nnodes = 2;
     for (int l = 1; l <= 3; l++)
@@ -230,16 +267,46 @@ df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_bounda
     if (!nl) return DF_OK;
     for (int q = 0; q + 1 < nl; q++) first[levels[q]] = nnodes, nnodes += df_boundaries_count(b, levels[q]);
     cell_list cl = {0};
-    int bad = push(&cl, (df__sdc_cell){.a = 1, .b = 0, .locked = 1}); /* the country's total: published */
+    /* the country's total (the headline's units added up, as the sitrep
+     * shows it): published, unless it moved by fewer than k families since an
+     * earlier release */
+    int64_t tfam[4] = {0}, tind[4] = {0}, fam[4], ind[4];
+    for (int i = 0; ledger && i < df__join_units(headline); i++) {
+        unit_figures(headline, i, fam, ind);
+        for (int m = 0; m < 4; m++) tfam[m] += fam[m], tind[m] += ind[m];
+    }
+    int total_moved = ledger && changed(ledger, "total", tfam, tind);
+    int bad = push(&cl, (df__sdc_cell){.a = 1, .b = 0, .locked = 1, .force = total_moved});
+    char cell[64];
     for (int q = 0; q < nl && !bad; q++) {
         int l = levels[q], n = df_boundaries_count(b, l);
         for (int i = 0; i < n && !bad; i++) {
             int up = q == 0 ? 1 : unit_node(first, levels[q - 1], df__boundaries_ancestor(b, l, i, levels[q - 1]));
             int own = q + 1 < nl ? unit_node(first, l, i) : 0;
-            bad = push(&cl, (df__sdc_cell){.a = up, .b = own, .support = unit_support(join[l], i)});
+            int moved = 0;
+            if (ledger) {
+                unit_figures(join[l], i, fam, ind);
+                unit_cell(b, l, i, cell, sizeof cell);
+                moved = changed(ledger, cell, fam, ind);
+            }
+            bad = push(&cl, (df__sdc_cell){.a = up, .b = own, .support = unit_support(join[l], i), .force = moved});
         }
     }
     int rc = bad ? -1 : df__sdc_withhold(cl.cells, cl.n, nnodes, k);
+    /* what this release publishes, for the next ones to be checked against */
+    if (rc != -1 && ledger) {
+        bad = record(ledger, "total", tfam, tind, !cl.cells[0].withheld);
+        for (int q = 0, e = 1; q < nl && !bad; q++)
+            for (int i = 0; i < df_boundaries_count(b, levels[q]) && !bad; i++, e++) {
+                unit_figures(join[levels[q]], i, fam, ind);
+                unit_cell(b, levels[q], i, cell, sizeof cell);
+                bad = record(ledger, cell, fam, ind, !cl.cells[e].withheld);
+                stats->changed += cl.cells[e].force;
+            }
+        stats->total_withheld = cl.cells[0].withheld;
+        stats->changed += total_moved;
+        if (bad) rc = -1;
+    }
     if (rc == -1) {
         free(cl.cells);
         return df__error(ctx, DF_ENOMEM, "out of memory");
@@ -267,22 +334,44 @@ static int64_t flow_support(const df_flow *fl, double household_size)
  * in) and a column's (displaced into it; returnees into it), each withheld
  * as that unit is; rows and columns without a published total add up into
  * the grand total, which is published. */
-static df_status publish_status(df_ctx *ctx, df_flows *f, const df_join *rows, const df_join *cols, df_movement status,
-                                int64_t k, double household_size, df__publish_stats *stats)
+static void flow_cell(const df_flows *f, const df_boundaries *b, const df_flow *fl, char *out, size_t cap)
 {
+    snprintf(out, cap, "flow:%s:%s>%s", fl->status == DF_RETURNED ? "returned" : "displaced",
+             df__boundaries_unit(b, df__flows_origin_level(f), fl->origin)->pcode,
+             df__boundaries_unit(b, df__flows_dest_level(f), fl->dest)->pcode);
+}
+
+static df_status publish_status(df_ctx *ctx, df_flows *f, const df_boundaries *b, const df_join *rows,
+                                const df_join *cols, df_movement status, int64_t k, double household_size,
+                                df__ledger *ledger, df__publish_stats *stats)
+{
+    const char *total_cell = status == DF_RETURNED ? "flows:returned" : "flows:displaced";
+    char cell[160];
+    int64_t tfam = 0, tind = 0;
+    for (int i = 0; i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (fl->status == status) tfam += flow_support(fl, household_size), tind += fl->individuals;
+    }
     int nflows = df_flows_count(f);
     int nrow = rows ? df__join_units(rows) : 0, ncol = cols ? df__join_units(cols) : 0;
     int TR = 1, TC = 2, nnodes = 3 + nrow + ncol; /* 0 none, TR, TC, rows, columns */
     cell_list cl = {0};
     int *index = malloc(((size_t)nflows + 1) * sizeof *index), bad = !index;
-    if (!bad) bad = push(&cl, (df__sdc_cell){.a = TR, .b = TC, .locked = 1}); /* the grand total */
+    int total_moved = ledger && df__ledger_small_change(ledger, total_cell, "total", tfam, tind);
+    if (!bad)
+        bad = push(&cl, (df__sdc_cell){.a = TR, .b = TC, .locked = 1, .force = total_moved}); /* the grand total */
     for (int i = 0; i < nflows && !bad; i++) {
         const df_flow *fl = df_flows_get(f, i);
         index[i] = -1;
         if (fl->status != status) continue;
         index[i] = cl.n;
-        int a = rows ? 3 + fl->origin : TR, bb = cols ? 3 + nrow + fl->dest : TC;
-        bad = push(&cl, (df__sdc_cell){.a = a, .b = bb, .support = flow_support(fl, household_size)});
+        int a = rows ? 3 + fl->origin : TR, bb = cols ? 3 + nrow + fl->dest : TC, moved = 0;
+        int64_t fam = flow_support(fl, household_size);
+        if (ledger) {
+            flow_cell(f, b, fl, cell, sizeof cell);
+            moved = df__ledger_small_change(ledger, cell, "flow", fam, fl->individuals);
+        }
+        bad = push(&cl, (df__sdc_cell){.a = a, .b = bb, .support = fam, .force = moved});
     }
     for (int u = 0; u < nrow && !bad; u++) { /* row totals: the unit table's returned */
         int64_t s[3];
@@ -305,20 +394,60 @@ static df_status publish_status(df_ctx *ctx, df_flows *f, const df_join *rows, c
         return df__error(ctx, DF_ENOMEM, "out of memory");
     }
     stats->uncovered += rc == -2;
-    for (int i = 0; i < nflows; i++) {
+    if (ledger) {
+        bad = df__ledger_add(ledger, total_cell, "total", tfam, tind, !cl.cells[0].withheld, 1);
+        if (status == DF_DISPLACED) stats->flows_total_withheld = cl.cells[0].withheld;
+        stats->changed += total_moved;
+    }
+    for (int i = 0; i < nflows && !bad; i++) {
         if (index[i] < 0) continue;
         df_flow *fl = df__flows_row(f, i);
         fl->withheld = cl.cells[index[i]].withheld;
         stats->flows += fl->withheld, stats->flows_primary += cl.cells[index[i]].primary;
+        if (!ledger) continue;
+        flow_cell(f, b, fl, cell, sizeof cell);
+        bad = df__ledger_add(ledger, cell, "flow", flow_support(fl, household_size), fl->individuals, !fl->withheld, 1);
+        stats->changed += cl.cells[index[i]].force;
     }
     free(index), free(cl.cells);
-    return DF_OK;
+    return bad ? df__error(ctx, DF_ENOMEM, "out of memory") : DF_OK;
 }
 
-df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_join *origin_join, const df_join *dest_join, int64_t k,
-                            double household_size, df__publish_stats *stats)
+df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_boundaries *b, const df_join *origin_join,
+                            const df_join *dest_join, int64_t k, double household_size, df__ledger *ledger,
+                            df__publish_stats *stats)
 {
     /* displacement: the origins' totals are published nowhere */
-    df_status st = publish_status(ctx, f, NULL, dest_join, DF_DISPLACED, k, household_size, stats);
-    return st == DF_OK ? publish_status(ctx, f, origin_join, dest_join, DF_RETURNED, k, household_size, stats) : st;
+    df_status st = publish_status(ctx, f, b, NULL, dest_join, DF_DISPLACED, k, household_size, ledger, stats);
+    return st == DF_OK
+               ? publish_status(ctx, f, b, origin_join, dest_join, DF_RETURNED, k, household_size, ledger, stats)
+               : st;
+}
+
+/* ---- rounding ([publish] round) ------------------------------------------------------- */
+
+int64_t df__round_to(int64_t v, int64_t base)
+{
+    if (base <= 1) return v;
+    int64_t r = (v >= 0 ? v + base / 2 : v - (base - 1) / 2) / base; /* halves up, for either sign */
+    return r * base;
+}
+
+void df__publish_round(df_join *const join[4], df_flows *f, int64_t base)
+{
+    for (int l = 1; l <= 3; l++) {
+        if (!join[l]) continue;
+        for (int i = 0; i < df__join_units(join[l]); i++) {
+            df_figures *g = df__join_figures_rw(join[l], i);
+            g->displaced = df__round_to(g->displaced, base), g->returned = df__round_to(g->returned, base);
+            g->still_displaced = df__round_to(g->still_displaced, base);
+            g->returnees = df__round_to(g->returnees, base), g->families = df__round_to(g->families, base);
+            g->records = (long)df__round_to(g->records, base);
+        }
+    }
+    for (int i = 0; f && i < df_flows_count(f); i++) {
+        df_flow *fl = df__flows_row(f, i);
+        fl->individuals = df__round_to(fl->individuals, base), fl->families = df__round_to(fl->families, base);
+        fl->cumulative = df__round_to(fl->cumulative, base);
+    }
 }

@@ -41,6 +41,7 @@ typedef struct {
     df_flows *flows;
     df_density *density;
     df__publish_stats stats;
+    df__ledger *ledger; /* publish mode with [publish] ledger: the series' releases */
     char map_titles[2][160];
     /* the log of the whole run: each stage reads the records again, and a
      * message is said once */
@@ -447,21 +448,76 @@ static df_status mask_thin_support(df_ctx *ctx, run *r, const df_density_opts *d
     return DF_OK;
 }
 
-/* Publish mode: withhold what stands on fewer than k families (publish.c). */
+/* With a ledger: the series so far, read before the withholding. */
+static df_status open_ledger(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    struct df__ledger_params p = {.k = job->publish_k,
+                                  .round = job->publish_round,
+                                  .from = bal->from,
+                                  .as_of = bal->as_of,
+                                  .kind = r->ro.kind,
+                                  .levels = job->levels,
+                                  .flows = job->flows,
+                                  .origin_level = job->origin_level,
+                                  .dest_level = job->dest_level,
+                                  .step = job->step,
+                                  .origins = job->origins,
+                                  .output = job->output};
+    df_status st = df__ledger_open(ctx, job->publish_ledger, &p, job->publish_new_series, &r->ledger);
+    if (st != DF_OK) return st;
+    r->stats.release = df__ledger_release(r->ledger), r->stats.series = df__ledger_series(r->ledger);
+    return DF_OK;
+}
+
+/* With a ledger, the change column of the sitrep is a difference like any
+ * other: against the latest release of the series on or before the day one
+ * step back (whose totals the records still give: checked), shown only when
+ * both ends were published (their difference was then checked); no change
+ * column without such a release. */
+static void change_since_release(run *r)
+{
+    int32_t day = r->rep.prev_as_of, as_of;
+    int published;
+    r->rep.has_prev = 0;
+    if (day == DF_NO_DATE || !df__ledger_release_before(r->ledger, day, &as_of, &published)) return;
+    r->rep.prev_as_of = as_of;
+    r->rep.prev = df__join_totals_as_of(r->join[r->rep.level], as_of, &r->rep.prev_snapshot);
+    r->rep.has_prev = 1;
+    r->stats.change_withheld = !published || r->stats.total_withheld;
+}
+
+/* Publish mode: withhold what stands on fewer than k families (publish.c),
+ * and with a ledger what moved by fewer than k since an earlier release. */
 static df_status withhold(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
-    df_status st = df__publish_units(ctx, r->join, r->rep.fine, job->publish_k, &r->stats);
+    df_status st = job->publish_ledger ? open_ledger(ctx, r) : DF_OK;
+    if (st == DF_OK)
+        st = df__publish_units(ctx, r->join, r->rep.fine, job->publish_k, r->join[r->rep.level], r->ledger, &r->stats);
     if (st == DF_OK && r->flows)
-        st = df__publish_flows(ctx, r->flows, r->join[job->origin_level], r->join[job->dest_level], job->publish_k,
-                               r->ro.household_size, &r->stats);
+        st = df__publish_flows(ctx, r->flows, r->rep.fine, r->join[job->origin_level], r->join[job->dest_level],
+                               job->publish_k, r->ro.household_size, r->ledger, &r->stats);
+    if (st == DF_OK && r->ledger && (st = df__ledger_check(ctx, r->ledger, r->join[r->rep.level])) == DF_OK)
+        change_since_release(r);
     if (st != DF_OK) return st;
+    if (job->publish_round > 1) { /* after the withholding, which the true figures decide */
+        df__publish_round(r->join, r->flows, job->publish_round);
+        r->rep.has_prev = 0; /* a change would difference two rounded sums: not shown */
+    }
     r->rep.publish = &r->stats;
     df__log(ctx, DF_LOG_INFO,
             "publish: k = %lld families: %ld units withheld (%ld small), %ld flows withheld (%ld small), %ld density "
             "pixels masked",
             (long long)job->publish_k, r->stats.units, r->stats.units_primary, r->stats.flows, r->stats.flows_primary,
             r->stats.pixels);
+    if (r->ledger)
+        df__log(ctx, DF_LOG_INFO,
+                "publish: release %ld of series %ld in %s: %ld figures withheld for moving by fewer than k families "
+                "since an earlier release%s",
+                r->stats.release, r->stats.series, job->publish_ledger, r->stats.changed,
+                r->stats.total_withheld ? "; the headline totals are withheld" : "");
     if (r->stats.uncovered)
         df__log(ctx, DF_LOG_WARN, "publish: %d tables hold a small figure that a published total equals",
                 r->stats.uncovered);
@@ -582,7 +638,7 @@ static df_status compute(df_ctx *ctx, run *r)
         if ((st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows)) != DF_OK) return st;
         r->rep.flows = r->flows;
     }
-    if (density) {
+    if (density && !(job->publish && job->publish_ledger)) {
         BEGIN("density");
         df_density_opts dopt;
         df__job_density_opts(job, &dopt); /* as the job's check saw them */
@@ -923,7 +979,8 @@ static int count_stages(const df_job *job)
 {
     int n = 1 /* boundaries */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
     for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
-    return n + job->flows + 2 * job->density + job->maps + job->publish;
+    int density = job->density && !(job->publish && job->publish_ledger); /* pixels are not in the ledger */
+    return n + job->flows + 2 * density + job->maps + job->publish;
 }
 
 static df_status run_stages(df_ctx *ctx, run *r)
@@ -963,9 +1020,13 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     df_status st = lock_output(ctx, r);
     if (st == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
         st = run_stages(ctx, r);
+        /* the ledger's new release, pending, then the bundle, then the ledger */
+        if (st == DF_OK && r->ledger) st = df__ledger_prepare(ctx, r->ledger);
         if (st == DF_OK) st = swap_into_place(ctx, r);
         if (st != DF_OK) remove_tree(r->dir);
+        if (st == DF_OK && r->ledger) st = df__ledger_commit(ctx, r->ledger);
     }
+    df__ledger_free(r->ledger); /* without the commit, the pending release is removed */
     unlock_output(r);
     ctx->progress_fn = r->outer_fn;
     ctx->progress_user = r->outer_user;

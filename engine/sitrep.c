@@ -222,9 +222,12 @@ static void key_figures(doc *d, const df__report *r)
                 {"Returned (of those displaced)", now.returned, before.returned},
                 {"Still displaced", now.still, before.still},
                 {"Families displaced", now.families, before.families}};
+    /* publish mode with a ledger: totals that moved by fewer than k families since an earlier release,
+     * and changes one of whose ends was not published, are withheld (docs/publish.md) */
+    int out = r->publish && r->publish->total_withheld, change_out = r->publish && r->publish->change_withheld;
     for (int i = 0; i < 4; i++) {
-        const char *cells[] = {rows[i].what, df__thousands(rows[i].now, a),
-                               signed_thousands(rows[i].now - rows[i].before, b)};
+        const char *cells[] = {rows[i].what, out ? "withheld" : df__thousands(rows[i].now, a),
+                               change_out ? "withheld" : signed_thousands(rows[i].now - rows[i].before, b)};
         table_row(d, cells);
     }
     table_end(d);
@@ -319,6 +322,7 @@ static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
             else
                 snprintf(dest, sizeof dest, "%s (%s)", t->name, t->pcode);
             snprintf(share, sizeof share, "%.1f%%", all ? 100.0 * (double)p[i].individuals / (double)all : 0.0);
+            if (r->publish && r->publish->flows_total_withheld) share[0] = 0; /* the shares would give the total */
             const char *cells[] = {
                 rank, origin, dest, df__thousands(p[i].individuals, a), df__thousands(p[i].families, b), share};
             table_row(d, cells);
@@ -329,7 +333,7 @@ static df_status top_flows(df_ctx *ctx, doc *d, const df__report *r)
         para(d,
              "%d origin-destination pairs%s, %s individuals in all; each row sums the pair over the period. The "
              "full OD matrix is in flows.csv and the flows layer of layers.gpkg.",
-             m, more, df__thousands(all, a));
+             m, more, r->publish && r->publish->flows_total_withheld ? "withheld" : df__thousands(all, a));
     }
     free(p);
     return DF_OK;
@@ -478,6 +482,15 @@ static void disclosure(doc *d, const df__report *r)
          "(record locations, the decision log) is in this bundle.",
          df__thousands(s->units, a), df__thousands(s->units_primary, b), df__thousands(s->flows, c),
          df__thousands(s->flows_primary, e), df__thousands(s->pixels, f));
+    if (s->release)
+        para(d,
+             "This is release %ld of series %ld of the office's release ledger: every figure that moved by fewer than "
+             "%s families since a value an earlier release published is withheld too (%s such figures here), so that "
+             "no two releases give a small group by difference. The density raster is left out of a series.",
+             s->release, s->series, df__thousands(r->job->publish_k, a), df__thousands(s->changed, b));
+    if (r->job->publish_round > 1)
+        para(d, "Every count is rounded to a multiple of %s (halves up); rounded figures need not add up.",
+             df__thousands(r->job->publish_round, a));
 }
 
 static const char *css =

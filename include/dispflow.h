@@ -812,6 +812,9 @@ DF_API df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir);
  * figures on fewer than k families withheld, with enough beside them that
  * none can be worked out; nothing row-level in the bundle. */
 DF_API void df_job_set_publish(df_job *job, int on);
+/* Start a new series in the publish ledger on purpose, as the job's
+ * [publish] new_series (docs/publish.md). */
+DF_API void df_job_set_new_series(df_job *job, int on);
 
 /* Run the job: join at every level asked for, flows, density, maps, the
  * situation report, the QGIS project and the manifest, written into a

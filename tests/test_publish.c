@@ -14,6 +14,7 @@
 #include <gdal.h>
 #include <json-c/json.h>
 #include <ogr_api.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 
 /* ---- an independent check: which withheld figures do the sums determine? ---------- */
@@ -497,6 +498,664 @@ TEST(published_mosul_bundle)
                   SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp", 1500);
 }
 
+/* ---- issue 16: a series of releases through the ledger ------------------------------------ */
+
+/* A published figure of a release: a cell, the families behind it and its
+ * value in individuals. */
+typedef struct {
+    char key[48];
+    int rel;
+    int64_t fam, ind;
+} pubfig;
+
+typedef struct {
+    pubfig *v;
+    long n, cap;
+} pubfigs;
+
+static void add_pub(pubfigs *p, const char *key, int rel, int64_t fam, int64_t ind)
+{
+    if (p->n == p->cap) p->v = realloc(p->v, (size_t)(p->cap = p->cap ? 2 * p->cap : 4096) * sizeof *p->v);
+    pubfig *f = &p->v[p->n++];
+    snprintf(f->key, sizeof f->key, "%s", key);
+    f->rel = rel, f->fam = fam, f->ind = ind;
+}
+
+static int cmp_pubfig(const void *a, const void *b)
+{
+    const pubfig *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : x->rel - y->rel;
+}
+
+/* A number of the sitrep ("411,402", "+30,960"); -1 for "withheld". */
+static int64_t sitrep_number(const char *s, int *published)
+{
+    while (*s == ' ') s++;
+    *published = strncmp(s, "withheld", 8) != 0;
+    int64_t v = 0, sign = 1;
+    if (*s == '+') s++;
+    if (*s == '-' || !strncmp(s, "\xe2\x88\x92", 3)) sign = -1, s += *s == '-' ? 1 : 3;
+    for (; *s && *s != ' ' && *s != '|'; s++)
+        if (*s >= '0' && *s <= '9') v = 10 * v + (*s - '0');
+    return sign * v;
+}
+
+/* The key figures of sitrep.md (displaced, returned, still displaced,
+ * families: value and change) and the flows' total. */
+typedef struct {
+    int64_t total[4], change[4], flows_all;
+    int has_total[4], has_change, change_published, has_flows_all;
+} key_figures;
+
+static void read_sitrep(const char *dir, key_figures *kf)
+{
+    static const char *const labels[4] = {"| Displaced since the start |", "| Returned (of those displaced) |",
+                                          "| Still displaced |", "| Families displaced |"};
+    char path[2048], line[4096];
+    memset(kf, 0, sizeof *kf);
+    kf->change_published = 1;
+    snprintf(path, sizeof path, "%s/sitrep.md", dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        for (int m = 0; m < 4; m++) {
+            if (strncmp(line, labels[m], strlen(labels[m]))) continue;
+            char *v = line + strlen(labels[m]), *c = strchr(v, '|');
+            kf->total[m] = sitrep_number(v, &kf->has_total[m]);
+            if (c && c[1] && c[1] != '\n') {
+                int pub;
+                kf->change[m] = sitrep_number(c + 1, &pub);
+                kf->has_change = 1, kf->change_published &= pub;
+            }
+        }
+        char *all = strstr(line, " individuals in all");
+        if (all) {
+            char *start = all;
+            while (start > line && start[-1] != ' ') start--;
+            kf->flows_all = sitrep_number(start, &kf->has_flows_all);
+        }
+    }
+    if (f) fclose(f);
+    if (!kf->has_change) kf->change_published = 0;
+}
+
+/* The true OD flows of the Mosul table (truth_od_adm2.csv), cumulative to
+ * a date: the independent count the published flows must equal. */
+typedef struct {
+    char from[16], to[16];
+    int32_t date;
+    int returned;
+    int64_t ind;
+} od_row;
+
+static od_row *read_truth_od(const char *path, long *n)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    long cap = 0;
+    od_row *v = NULL;
+    *n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char from[32], to[32], date[16], status[16];
+        long long ind;
+        if (sscanf(line, "%31[^,],%31[^,],%15[^,],%15[^,],%lld", from, to, date, status, &ind) != 5) continue;
+        int32_t d;
+        if (df_date_parse(date, &d) != 0) continue; /* the header */
+        if (*n == cap) v = realloc(v, (size_t)(cap = cap ? 2 * cap : 4096) * sizeof *v);
+        od_row *r = &v[(*n)++];
+        snprintf(r->from, sizeof r->from, "%.15s", from), snprintf(r->to, sizeof r->to, "%.15s", to);
+        r->date = d, r->returned = !strcmp(status, "returned"), r->ind = ind;
+    }
+    if (f) fclose(f);
+    return v;
+}
+
+/* A pair of the truth with individuals to as_of. */
+typedef struct {
+    char from[16], to[16];
+    int returned;
+    int64_t ind;
+    int published; /* in flows.csv, and the value there */
+    int64_t pub_fam, pub_ind;
+} od_pair;
+
+static int find_pair(od_pair *p, int n, const char *from, const char *to, int returned)
+{
+    for (int i = 0; i < n; i++)
+        if (p[i].returned == returned && !strcmp(p[i].from, from) && !strcmp(p[i].to, to)) return i;
+    return -1;
+}
+
+typedef struct {
+    long units_withheld, flows_withheld, figures;
+    long determined, returns, joint, flow_mismatch, totals_withheld, changes_published, changes_withheld,
+        change_not_a_difference;
+} series_counts;
+
+/* One release's bundle: its published figures into pub, and the check that
+ * no withheld figure is determined by everything it publishes. The sums an
+ * attacker may use, all at once (Gaussian elimination, independent of the
+ * engine's bridge rule): each unit's still displaced = displaced -
+ * returned; each governorate's four figures the sums of its districts'; the
+ * country's totals (the sitrep's headline) the sums of the governorates';
+ * returnees in all = returned in all; the displacement flows into a
+ * district = its displaced; their total = the sitrep's flows total = the
+ * displaced in all; the returns from a district = its returned, into a
+ * district = its returnees. Equations between releases: none but the
+ * change column, which is checked to be the difference of two published
+ * totals (it adds nothing), so the system over all releases is block
+ * diagonal and is solved release by release. */
+static void check_release(const char *dir, int rel, int32_t as_of, const od_row *od, long nod, pubfigs *pub,
+                          series_counts *sc)
+{
+    /* od holds only the pairs the engine's own flows have (see mosul_series) */
+    static row r1[64], r2[256];
+    static od_pair pairs[4096];
+    char path[2048], key[96];
+    snprintf(path, sizeof path, "%s/adm1.csv", dir);
+    int n1 = read_table(path, r1, 64);
+    snprintf(path, sizeof path, "%s/adm2.csv", dir);
+    int n2 = read_table(path, r2, 256), nu = n1 + n2;
+    key_figures kf;
+    read_sitrep(dir, &kf);
+    /* the truth's pairs to as_of, and the published flows among them */
+    int np = 0;
+    for (long i = 0; i < nod; i++) {
+        if (od[i].date > as_of) continue;
+        int q = find_pair(pairs, np, od[i].from, od[i].to, od[i].returned);
+        if (q < 0) {
+            q = np++;
+            pairs[q] = (od_pair){.returned = od[i].returned};
+            snprintf(pairs[q].from, 16, "%s", od[i].from), snprintf(pairs[q].to, 16, "%s", od[i].to);
+        }
+        pairs[q].ind += od[i].ind;
+    }
+    static row fl[4096];
+    snprintf(path, sizeof path, "%s/flows.csv", dir);
+    int nfl = read_table(path, fl, 4096);
+    for (int i = 0; i < nfl; i++) {
+        int q = find_pair(pairs, np, fl[i].cell[0], fl[i].cell[2], !strcmp(fl[i].cell[4], "returned"));
+        if (q < 0 || pairs[q].ind != strtoll(fl[i].cell[8], NULL, 10)) {
+            sc->flow_mismatch++;
+            continue;
+        }
+        pairs[q].published = 1, pairs[q].pub_fam = strtoll(fl[i].cell[7], NULL, 10), pairs[q].pub_ind = pairs[q].ind;
+    }
+    /* the figures: 4 per unit (displaced, returned, still, returnees), the 4 totals, the flows' total, the flows */
+    int T = 4 * nu, FD = T + 4, F0 = FD + 1, n = F0 + np;
+    int mcap = nu + 4 * n1 + 5 + n2 + 2 + 2 * n2;
+    sums s = {n, 0, calloc((size_t)mcap * (size_t)n, sizeof(double))};
+    unsigned char *w = calloc((size_t)n, 1), *det = calloc((size_t)n, 1);
+    int *table = calloc((size_t)mcap, sizeof *table); /* 0 units, 1 displacement flows, 2 returns, 3 across */
+#define EQ(row_, var_, c_) (s.coef[(size_t)(row_) * (size_t)n + (size_t)(var_)] += (c_))
+    static const char measure[4] = {'D', 'R', 'S', 'E'};
+    for (int u = 0; u < nu; u++) {
+        const row *r = u < n1 ? &r1[u] : &r2[u - n1];
+        int out = !r->cell[3][0];
+        for (int m = 0; m < 4; m++) {
+            w[4 * u + m] = (unsigned char)out;
+            if (out) continue;
+            /* columns: 3 displaced, 4 returned, 5 still, 6 returnees, 7 families */
+            int64_t ind = strtoll(r->cell[m == 0 ? 3 : m == 1 ? 4 : m == 2 ? 5 : 6], NULL, 10);
+            snprintf(key, sizeof key, "u:%.20s:%c", r->cell[0], measure[m]);
+            add_pub(pub, key, rel, m == 0 ? strtoll(r->cell[7], NULL, 10) : ind / 6, ind);
+            sc->figures++;
+        }
+        sc->units_withheld += out;
+        EQ(s.m, 4 * u + 2, 1), EQ(s.m, 4 * u + 0, -1), EQ(s.m, 4 * u + 1, 1), s.m++; /* S - D + R = 0 */
+    }
+    for (int g = 0; g < n1; g++)
+        for (int m = 0; m < 4; m++) {
+            EQ(s.m, 4 * g + m, -1);
+            for (int d = 0; d < n2; d++)
+                if (!strcmp(r2[d].cell[2], r1[g].cell[0])) EQ(s.m, 4 * (n1 + d) + m, 1);
+            s.m++;
+        }
+    for (int m = 0; m < 4; m++) { /* the country's totals; returnees in all is published nowhere */
+        EQ(s.m, T + m, -1);
+        for (int g = 0; g < n1; g++) EQ(s.m, 4 * g + m, 1);
+        s.m++;
+        int shown = m < 3 && kf.has_total[m == 2 ? 2 : m];
+        w[T + m] = (unsigned char)!shown;
+        if (shown) {
+            snprintf(key, sizeof key, "t:%c", measure[m]);
+            add_pub(pub, key, rel, m == 0 ? kf.total[3] : kf.total[m] / 6, kf.total[m]);
+        }
+    }
+    sc->totals_withheld += !kf.has_total[0];
+    table[s.m] = 3, EQ(s.m, T + 3, 1), EQ(s.m, T + 1, -1), s.m++; /* returnees in all = returned in all */
+    w[FD] = (unsigned char)!kf.has_flows_all;
+    if (kf.has_flows_all) add_pub(pub, "ft", rel, kf.flows_all / 6, kf.flows_all);
+    table[s.m] = 3, EQ(s.m, FD, 1), EQ(s.m, T + 0, -1), s.m++; /* the flows' total = the displaced in all */
+    table[s.m] = 1, EQ(s.m, FD, -1);
+    for (int q = 0; q < np; q++)
+        if (!pairs[q].returned) EQ(s.m, F0 + q, 1);
+    s.m++;
+    for (int d = 0; d < n2; d++) { /* into a district, from a district */
+        int col_d = s.m++, col_r = s.m++, row_r = s.m++;
+        table[col_d] = 1, table[col_r] = table[row_r] = 2;
+        EQ(col_d, 4 * (n1 + d) + 0, -1), EQ(col_r, 4 * (n1 + d) + 3, -1), EQ(row_r, 4 * (n1 + d) + 1, -1);
+        for (int q = 0; q < np; q++) {
+            if (!strcmp(pairs[q].to, r2[d].cell[0])) EQ(pairs[q].returned ? col_r : col_d, F0 + q, 1);
+            if (pairs[q].returned && !strcmp(pairs[q].from, r2[d].cell[0])) EQ(row_r, F0 + q, 1);
+        }
+    }
+    for (int q = 0; q < np; q++) {
+        w[F0 + q] = (unsigned char)!pairs[q].published;
+        sc->flows_withheld += !pairs[q].published;
+        if (!pairs[q].published) continue;
+        snprintf(key, sizeof key, "f:%c:%.15s>%.15s", pairs[q].returned ? 'R' : 'D', pairs[q].from, pairs[q].to);
+        add_pub(pub, key, rel, pairs[q].pub_fam, pairs[q].pub_ind);
+        sc->figures++;
+    }
+#undef EQ
+    /* returned and returnees of each unit by the truth's return flows: a
+     * withheld 0 that its empty row of flows gives away tells nothing (zeros
+     * are published) */
+    int64_t *zero_ok = calloc((size_t)n, sizeof *zero_ok);
+    for (int q = 0; q < np; q++)
+        for (int u = 0; pairs[q].returned && u < nu; u++) {
+            const char *pc = u < n1 ? r1[u].cell[0] : r2[u - n1].cell[0];
+            size_t len = strlen(pc);
+            if (!strncmp(pairs[q].from, pc, len)) zero_ok[4 * u + 1] += pairs[q].ind; /* adm1 P-codes prefix adm2's */
+            if (!strncmp(pairs[q].to, pc, len)) zero_ok[4 * u + 3] += pairs[q].ind;
+        }
+    /* each table with its own sums, as the engine protects them (docs/publish.md) */
+    sums one = {n, 0, malloc((size_t)mcap * (size_t)n * sizeof(double))};
+    for (int t = 0; t <= 3; t++) {
+        one.m = 0;
+        for (int q = 0; q < s.m; q++)
+            if (table[q] == t || t == 3) /* 3: all the sums at once */
+                memcpy(one.coef + (size_t)one.m++ * (size_t)n, s.coef + (size_t)q * (size_t)n,
+                       (size_t)n * sizeof(double));
+        determined_by_algebra(&one, w, det);
+        for (int e = 0; e < n; e++) {
+            if (!det[e] || e == T + 3) continue; /* returnees in all is published nowhere: its being a sum is no leak */
+            if (e < T && (e % 4 == 1 || e % 4 == 3) && zero_ok[e] == 0) continue;
+            if (t == 3)
+                sc->joint++;
+            else if (t == 2)
+                sc->returns++; /* measured, not yet met: docs/publish.md, Left alone */
+            else if (sc->determined++ < 5)
+                printf("  release %d: withheld figure %d determined by table %d\n", rel, e, t);
+        }
+    }
+    free(one.coef), free(table);
+    free(zero_ok);
+    /* the change column: the difference of this release's totals and an earlier release's, both published */
+    if (kf.has_change) {
+        sc->changes_published += kf.change_published, sc->changes_withheld += !kf.change_published;
+        if (kf.change_published) {
+            int found = 0;
+            for (long i = 0; i < pub->n && !found; i++)
+                if (pub->v[i].rel < rel && !strcmp(pub->v[i].key, "t:D") && pub->v[i].ind == kf.total[0] - kf.change[0])
+                    found = 1;
+            sc->change_not_a_difference += !found;
+            snprintf(key, sizeof key, "c:D:%d", rel); /* a figure of its own: its families not in (0, k) */
+            add_pub(pub, key, rel, kf.change[3], kf.change[0]);
+        }
+    }
+    free(s.coef), free(w), free(det);
+}
+
+/* Every pair of releases and every cell published in both: no difference
+ * in (0, k) families. Returns the violations. */
+static long check_differences(pubfigs *pub, int64_t k, long *pairs_checked)
+{
+    long bad = 0;
+    qsort(pub->v, (size_t)pub->n, sizeof *pub->v, cmp_pubfig);
+    for (long a = 0; a < pub->n;) {
+        long b = a;
+        while (b < pub->n && !strcmp(pub->v[b].key, pub->v[a].key)) b++;
+        for (long i = a; i < b; i++)
+            for (long j = i + 1; j < b; j++) {
+                int64_t d = llabs(pub->v[i].fam - pub->v[j].fam);
+                (*pairs_checked)++;
+                if ((d > 0 || pub->v[i].ind != pub->v[j].ind) && d < k && bad++ < 5)
+                    printf("  %s: releases %d and %d differ by %lld families\n", pub->v[i].key, pub->v[i].rel,
+                           pub->v[j].rel, (long long)d);
+            }
+        a = b;
+    }
+    /* the change column's own value */
+    for (long i = 0; i < pub->n; i++)
+        if (!strncmp(pub->v[i].key, "c:D:", 4) && llabs(pub->v[i].fam) > 0 && llabs(pub->v[i].fam) < k) bad++;
+    return bad;
+}
+
+static void write_mosul_job(const char *job, const char *as_of, int64_t k, const char *ledger)
+{
+    char text[4096], extra[1300] = "";
+    if (ledger) snprintf(extra, sizeof extra, "ledger = %s\n", ledger);
+    snprintf(text, sizeof text,
+             "[job]\noutput = out\nas_of = %s\nstep = week\n[records]\npath = %s/" SHARED_DATA
+             "/synthetic_et_mosul/records.csv\n"
+             "[boundaries]\nadm2 = %s/" SHARED_DATA
+             "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp\n"
+             "[density]\nenabled = no\n[report]\nmaps = no\n[publish]\nk = %lld\n%s",
+             as_of, cwd, cwd, (long long)k, extra);
+    write_file(job, text);
+}
+
+/* Releases of the Mosul table from 17 Oct 2016 to 2 May 2017 through the
+ * ledger, weekly (daily with DISPFLOW_DAILY_RELEASES=1), each also made
+ * alone (without the ledger) for the cost of safety. */
+static void mosul_series(int64_t k)
+{
+    int daily = getenv("DISPFLOW_DAILY_RELEASES") && atoi(getenv("DISPFLOW_DAILY_RELEASES"));
+    long nod, nkeep = 0;
+    od_row *od = read_truth_od(SHARED_DATA "/synthetic_et_mosul/truth_od_adm2.csv", &nod);
+    EXPECT(nod > 1000);
+    /* the pairs of the truth that the engine's flows have, on 2 May unpublished: a record the flows cannot
+     * place (one return) is in no flow table, and its pair is no figure of one */
+    static row all_flows[8192];
+    char full_job[1300], full[1200];
+    snprintf(full_job, sizeof full_job, "%s/full_%lld.ini", tmpdir, (long long)k);
+    snprintf(full, sizeof full, "%s/full_out", tmpdir);
+    write_mosul_job(full_job, "2017-05-02", k, NULL);
+    EXPECT_INT(run_bundle(full_job, 0, full), DF_OK);
+    snprintf(full_job, sizeof full_job, "%s/flows.csv", full);
+    int nall = read_table(full_job, all_flows, 8192);
+    for (long i = 0; i < nod; i++) {
+        int known = 0;
+        for (int j = 0; j < nall && !known; j++)
+            known = !strcmp(all_flows[j].cell[0], od[i].from) && !strcmp(all_flows[j].cell[2], od[i].to) &&
+                    !strcmp(all_flows[j].cell[4], od[i].returned ? "returned" : "displaced");
+        if (known) od[nkeep++] = od[i];
+    }
+    printf("  %ld of %ld rows of truth_od_adm2.csv in pairs of the engine's flows\n", nkeep, nod);
+    nod = nkeep;
+    char job[1200], alone_job[1200], ledger[1200], out[1200], alone[1200], date[16];
+    snprintf(job, sizeof job, "%s/series_%lld.ini", tmpdir, (long long)k);
+    snprintf(alone_job, sizeof alone_job, "%s/alone_%lld.ini", tmpdir, (long long)k);
+    snprintf(ledger, sizeof ledger, "%s/mosul_%lld.sqlite", tmpdir, (long long)k);
+    snprintf(out, sizeof out, "%s/series_out", tmpdir);
+    snprintf(alone, sizeof alone, "%s/alone_out", tmpdir);
+    pubfigs pub = {0};
+    series_counts with = {0}, without = {0};
+    pubfigs scratch = {0};
+    int32_t first, last;
+    df_date_parse("2016-10-17", &first), df_date_parse("2017-05-02", &last);
+    int rel = 0;
+    for (int32_t d = first;; d += daily ? 1 : 7) {
+        if (d > last) d = last; /* the last release is 2 May */
+        df_date_format(d, date);
+        write_mosul_job(job, date, k, ledger);
+        write_mosul_job(alone_job, date, k, NULL);
+        rel++;
+        EXPECT_INT(run_bundle(job, 1, out), DF_OK);
+        check_release(out, rel, d, od, nod, &pub, &with);
+        EXPECT_INT(run_bundle(alone_job, 1, alone), DF_OK);
+        scratch.n = 0;
+        check_release(alone, rel, d, od, nod, &scratch, &without);
+        if (d == last) break;
+    }
+    long pairs = 0, bad = check_differences(&pub, k, &pairs);
+    EXPECT_INT(bad, 0);
+    EXPECT_INT(with.determined, 0);
+    EXPECT_INT(with.flow_mismatch, 0);
+    EXPECT_INT(with.change_not_a_difference, 0);
+    EXPECT(with.changes_published > 0);
+    /* one release alone leaks: its differences with the others lie in (0, k) */
+    EXPECT(without.figures > 0);
+    EXPECT_INT(without.determined, 0);
+    printf("  not met yet (docs/publish.md): withheld figures the return table's own sums determine: %ld with the "
+           "ledger, %ld releases alone\n",
+           with.returns, without.returns);
+    printf("  k = %lld, %d %s releases: %ld published figures, %ld pairs of published values compared, none in (0, "
+           "k); no withheld figure determined by the unit table's or the displacement table's sums; change column "
+           "published %ld times (each the difference of two published totals), withheld %ld\n",
+           (long long)k, rel, daily ? "daily" : "weekly", with.figures, pairs, with.changes_published,
+           with.changes_withheld);
+    printf("  not modelled (docs/publish.md): withheld figures determined by the unit and flow tables' sums together: "
+           "%ld with the ledger, %ld releases alone\n",
+           with.joint, without.joint);
+    printf("  withheld across the series (unit rows, flows, headline totals): with the ledger %ld, %ld, %ld; each "
+           "release alone %ld, %ld, %ld (of %ld unit rows)\n",
+           with.units_withheld, with.flows_withheld, with.totals_withheld, without.units_withheld,
+           without.flows_withheld, without.totals_withheld, (long)rel * 119);
+    free(pub.v), free(scratch.v), free(od);
+}
+
+TEST(ledger_mosul_series_k100)
+{
+    NEED_FILE(SHARED_DATA "/synthetic_et_mosul/truth_od_adm2.csv");
+    mosul_series(100);
+}
+
+TEST(ledger_mosul_series_k5)
+{
+    NEED_FILE(SHARED_DATA "/synthetic_et_mosul/truth_od_adm2.csv");
+    mosul_series(5);
+}
+
+/* ---- issue 16: the ledger's refusals, its atomicity, rounding ------------------------------ */
+
+/* A run with a message: the status, and the error text into msg. */
+static int run_with(const char *job, int publish, int new_series, const char *out, df_progress_fn fn, void *user,
+                    char *msg, size_t cap)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_job *jf = NULL;
+    if (fn) df_ctx_set_progress(ctx, fn, user);
+    df_status st = df_job_load(ctx, job, "shapes/profiles", &jf);
+    if (st == DF_OK) st = df_job_set_output(ctx, jf, out);
+    if (st == DF_OK) df_job_set_publish(jf, publish), df_job_set_new_series(jf, new_series);
+    if (st == DF_OK) st = df_job_run(ctx, jf);
+    snprintf(msg, cap, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
+    df_job_free(jf);
+    df_ctx_free(ctx);
+    return st;
+}
+
+static char *slurp(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return *n = -1, NULL;
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)*n + 1);
+    *n = (long)fread(b, 1, (size_t)*n, f);
+    fclose(f);
+    return b;
+}
+
+/* The same bytes as before? */
+static int same_file(const char *path, const char *bytes, long n)
+{
+    long m;
+    char *now = slurp(path, &m);
+    int same = m == n && (n < 0 || !memcmp(now, bytes, (size_t)n));
+    free(now);
+    return same;
+}
+
+static long ledger_count(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void ledger_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) == SQLITE_OK) EXPECT_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void write_sample_job(const char *job, const char *as_of, const char *ledger, const char *extra)
+{
+    int k = extra && !strncmp(extra, "k = ", 4) ? atoi(extra + 4) : 5;
+    if (k != 5) extra = NULL;
+    char text[4096];
+    snprintf(text, sizeof text,
+             "[job]\noutput = out\nas_of = %s\nstep = none\n[records]\npath = ledger_sample.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[density]\nenabled = no\n"
+             "[report]\nmaps = no\n[publish]\nk = %d\nledger = %s\n%s",
+             as_of, cwd, k, ledger, extra ? extra : "");
+    write_file(job, text);
+}
+
+/* Stage "manifest": a stray file appears in the output folder, so the swap refuses (a run that fails after
+ * the ledger's pending release is written). */
+static int stray_at_manifest(double fraction, const char *stage, void *user)
+{
+    (void)fraction;
+    if (stage && strstr(stage, "manifest")) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/stray.txt", (const char *)user);
+        write_file(path, "not ours\n");
+    }
+    return 1;
+}
+
+TEST(ledger_refusals_and_atomicity) /* issue 16 items 1, 5, 6 */
+{
+    char csv[1200], job[1200], ledger[1200], out[1200], msg[2048], path[1300];
+    snprintf(csv, sizeof csv, "%s/ledger_sample.csv", tmpdir);
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_sample_write(ctx, csv, 2016), DF_OK);
+    df_ctx_free(ctx);
+    snprintf(job, sizeof job, "%s/ledger_sample.ini", tmpdir);
+    snprintf(ledger, sizeof ledger, "%s/sample_ledger.sqlite", tmpdir);
+    snprintf(out, sizeof out, "%s/ledger_sample_out", tmpdir);
+    write_sample_job(job, "2017-01-01", ledger, NULL);
+
+    /* without publish mode the ledger is never read or written: a file that is no ledger stays as it was */
+    write_file(ledger, "not a ledger\n");
+    EXPECT_INT(run_with(job, 0, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT(same_file(ledger, "not a ledger\n", 13));
+    snprintf(path, sizeof path, "%s.lock", ledger);
+    EXPECT(access(path, F_OK) != 0);
+    /* with publish mode it is read, and refused by name */
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EIO);
+    EXPECT(strstr(msg, ledger) != NULL);
+    unlink(ledger);
+
+    /* the first release makes the ledger */
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT count(*) FROM releases"), 1);
+    EXPECT(ledger_count(ledger, "SELECT count(*) FROM figures WHERE release = 1 AND cell LIKE 'adm1:%'") == 18 * 4);
+    long n1;
+    char *before = slurp(ledger, &n1);
+
+    /* the same date again: refused, the ledger untouched */
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "not after release 1") != NULL);
+    EXPECT(same_file(ledger, before, n1));
+
+    /* another k is another series */
+    write_sample_job(job, "2017-02-01", ledger, "k = 6\n");
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "k = 5, this release has k = 6") != NULL);
+    EXPECT(same_file(ledger, before, n1));
+
+    /* a revised earlier round: a row dated before release 1 appears; refused with the cells named */
+    FILE *f = fopen(csv, "a");
+    if (f)
+        fputs("2016-12-01,Displaced,Ninewa,Al-Hamdaniya,Chamakor camp,36.3330,43.6168,Camp,NINAWA,Al Mosul,,,150,900\n",
+              f),
+            fclose(f);
+    write_sample_job(job, "2017-02-01", ledger, NULL);
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "total displaced as of 2017-01-01 (release 1)") != NULL);
+    EXPECT(strstr(msg, "--new-series") != NULL);
+    EXPECT(same_file(ledger, before, n1));
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    json_object *m = json_object_from_file(path), *pub = NULL, *rel = NULL;
+    EXPECT(m && json_object_object_get_ex(m, "publish", &pub) &&
+           json_object_object_get_ex(pub, "ledger_release", &rel) &&
+           json_object_get_int(rel) == 1); /* the bundle of release 1 is still there */
+    json_object_put(m);
+
+    /* a run that fails after its release was written pending (the swap refuses): the ledger as it was */
+    EXPECT_INT(run_with(job, 1, 1, out, stray_at_manifest, out, msg, sizeof msg), DF_EIO);
+    EXPECT(same_file(ledger, before, n1));
+    snprintf(path, sizeof path, "%s.pending", ledger);
+    EXPECT(access(path, F_OK) != 0);
+    snprintf(path, sizeof path, "%s/stray.txt", out);
+    unlink(path);
+
+    /* a new series on purpose: release 2, series 2 */
+    EXPECT_INT(run_with(job, 1, 1, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT max(series) FROM releases WHERE release = 2"), 2);
+
+    /* a run stopped between the bundle's swap and the ledger's rename: the next release finishes it */
+    snprintf(path, sizeof path, "%s.pending", ledger);
+    long n2;
+    char *two = slurp(ledger, &n2);
+    f = fopen(path, "wb");
+    if (f) fwrite(two, 1, (size_t)n2, f), fclose(f);
+    ledger_exec(ledger, "DELETE FROM figures WHERE release = 2; DELETE FROM releases WHERE release = 2");
+    write_sample_job(job, "2017-03-01", ledger, NULL);
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT count(*) FROM releases"), 3);
+    EXPECT(access(path, F_OK) != 0);
+    /* ... and one stopped before the swap: its pending release is undone */
+    f = fopen(path, "wb");
+    if (f) fwrite(two, 1, (size_t)n2, f), fclose(f); /* release 2 pending, while the bundle is release 3 */
+    write_sample_job(job, "2017-04-01", ledger, NULL);
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    EXPECT_INT(ledger_count(ledger, "SELECT count(*) FROM releases"), 4);
+    EXPECT(access(path, F_OK) != 0);
+    free(before), free(two);
+}
+
+TEST(ledger_gpkg_and_rounding) /* issue 16 items 1 and 2 */
+{
+    EXPECT_INT(df__round_to(1234, 10), 1230);
+    EXPECT_INT(df__round_to(1235, 10), 1240);
+    EXPECT_INT(df__round_to(4, 10), 0);
+    EXPECT_INT(df__round_to(-15, 10), -10);
+    EXPECT_INT(df__round_to(-16, 10), -20);
+    EXPECT_INT(df__round_to(7, 1), 7);
+    char csv[1200], job[1200], ledger[1200], out[1200], msg[2048], path[1300];
+    snprintf(csv, sizeof csv, "%s/ledger_sample.csv", tmpdir);
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_sample_write(ctx, csv, 2016), DF_OK);
+    df_ctx_free(ctx);
+    snprintf(job, sizeof job, "%s/ledger_round.ini", tmpdir);
+    snprintf(ledger, sizeof ledger, "%s/round_ledger.gpkg", tmpdir);
+    snprintf(out, sizeof out, "%s/ledger_round_out", tmpdir);
+    write_sample_job(job, "2017-01-01", ledger, "round = 10\n");
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    write_sample_job(job, "2017-01-08", ledger, "round = 10\n");
+    EXPECT_INT(run_with(job, 1, 0, out, NULL, NULL, msg, sizeof msg), DF_OK);
+    /* every published count a multiple of 10 */
+    static row r[64];
+    snprintf(path, sizeof path, "%s/adm1.csv", out);
+    int n = read_table(path, r, 64), odd = 0, published = 0;
+    for (int i = 0; i < n; i++)
+        for (int c = 3; c <= 8 && r[i].cell[3][0]; c++) odd += strtoll(r[i].cell[c], NULL, 10) % 10 != 0, published++;
+    snprintf(path, sizeof path, "%s/flows.csv", out);
+    static row fl[1024];
+    int nf = read_table(path, fl, 1024);
+    for (int i = 0; i < nf; i++)
+        for (int c = 7; c <= 9; c++) odd += strtoll(fl[i].cell[c], NULL, 10) % 10 != 0, published++;
+    EXPECT(published > 20);
+    EXPECT_INT(odd, 0);
+    /* the ledger is a GeoPackage whose tables open as layers */
+    GDALDatasetH ds = GDALOpenEx(ledger, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    EXPECT(ds != NULL);
+    if (ds) {
+        OGRLayerH l = GDALDatasetGetLayerByName(ds, "releases");
+        EXPECT(l && OGR_L_GetFeatureCount(l, TRUE) == 2);
+        l = GDALDatasetGetLayerByName(ds, "figures");
+        EXPECT(l && OGR_L_GetFeatureCount(l, TRUE) > 100);
+        GDALClose(ds);
+    }
+    printf("  round = 10: %d published counts, all multiples of 10; the ledger opens in OGR as a GeoPackage\n",
+           published);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -506,6 +1165,10 @@ int main(void)
     RUN(units_within_governorates);
     RUN(published_sample_bundle);
     RUN(published_mosul_bundle);
+    RUN(ledger_refusals_and_atomicity);
+    RUN(ledger_gpkg_and_rounding);
+    RUN(ledger_mosul_series_k100);
+    RUN(ledger_mosul_series_k5);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
