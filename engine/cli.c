@@ -724,13 +724,9 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     fo.prefer_points = jb.jo.prefer_points;
     const char *outputs[] = {jb.out, nodes, matrix, wide, net};
     if ((rc = check_job_outputs(ctx, &jb, outputs, 5)) >= 0) return rc;
-    fo.kind = jb.ro.kind;          /* --snapshots: flows are changes between snapshots */
-    if (fo.kind == DF_KIND_AUTO) { /* a DTM API table is snapshots */
-        char why[160];
-        df_status kst = df_records_kind(ctx, &jb.ro, &fo.kind, why, sizeof why);
-        if (kst != DF_OK) return fail(ctx, kst);
-        if (!quiet) fprintf(stderr, "%s: read as %s\n", jb.ro.path, why);
-    }
+    /* --snapshots: flows are changes between snapshots; none given: the
+     * read decides (a DTM API table is snapshots) and says so in the log */
+    fo.kind = jb.ro.kind;
     df_boundaries *b = NULL;
     df_flows *f = NULL;
     df_status st = df_boundaries_load(ctx, &jb.bo, &b);

@@ -518,7 +518,10 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
                        ropts->path, match_level, fopts->origin_level, match_level, fopts->origin_level);
         goto done;
     }
-    if (fopts->kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
+    /* no kind given: the one the read found (a DTM API table is snapshots),
+     * not a second read of the records first (a FIFO can be read once) */
+    df_table_kind kind = fopts->kind != DF_KIND_AUTO ? fopts->kind : f->balance.read.kind;
+    if (kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }

@@ -573,7 +573,8 @@ typedef struct {
     int prefer_points; /* as in df_join_opts */
     /* DF_SNAPSHOTS: rows count people present at a date; a flow is the
      * change of a pair's count since its previous snapshot (the first
-     * snapshot counts whole). Increments (the default) are summed. */
+     * snapshot counts whole). DF_INCREMENTS are summed. DF_KIND_AUTO: the
+     * kind the read finds (df_read_stats.kind: a DTM API table is snapshots). */
     df_table_kind kind;
 } df_flow_opts;
 

@@ -719,6 +719,19 @@ static void sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
+/* Wait for pid at most seconds; then kill it and fail: a verb that opens a
+ * FIFO twice (a second read of the records) would wait for ever. */
+static void wait_bounded(pid_t pid, int *status, int seconds)
+{
+    for (int ms = 0; ms < seconds * 1000; ms += 20) {
+        if (waitpid(pid, status, WNOHANG) == pid) return;
+        sleep_ms(20);
+    }
+    HARNESS_FAIL("still running after %d s: killed (does it read the records twice?)", seconds);
+    kill(pid, SIGKILL);
+    waitpid(pid, status, 0);
+}
+
 /* Start argv, which reads its records from the FIFO fifo; feed it the
  * first rows of `records`, send sig, feed it the rest. The wait status. */
 static int interrupt_reading(char *const argv[], const char *fifo, int sig, const char *log)
@@ -741,7 +754,7 @@ static int interrupt_reading(char *const argv[], const char *fifo, int sig, cons
         sleep_ms(100);
         if (write(fd, data + half, len - half) < 0) printf("  the verb stopped reading early: %s\n", strerror(errno));
         close(fd);
-        waitpid(pid, &status, 0);
+        wait_bounded(pid, &status, 60);
     } else if (status == -1) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
