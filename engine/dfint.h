@@ -541,6 +541,28 @@ void df__trend_draw(struct _cairo *cr, const df__trend_point *p, int n, double w
 /* The chart as a 1600 x 600 PNG at path, atomically. */
 df_status df__trend_write_png(df_ctx *ctx, const df__trend_point *p, int n, const char *path);
 
+/* ---- hosting.c: where the displaced live (shelter, locations) ------------ */
+
+typedef struct {
+    char *name, *where, *shelter; /* as first written; where: the finest admin name stated; shelter: the
+                                     location's ("mixed" when its records differ), or a type's class */
+    int64_t individuals;
+} df__host_row;
+
+typedef struct {
+    int64_t total, by_class[3]; /* individuals: in camps, out of camp, shelter not stated */
+    df__host_row *shelter;      /* every shelter type as written, largest first */
+    int nshelter;
+    df__host_row *loc; /* every hosting location, largest first */
+    int nloc;
+} df__hosting;
+
+/* Individuals of the displaced records of the report's period by shelter
+ * and by location (a read of the records with the job's options; the
+ * join's period rules). *out: free with df__hosting_free. */
+df_status df__hosting_compute(df_ctx *ctx, const df__report *r, df__hosting **out);
+void df__hosting_free(df__hosting *h);
+
 /* ---- pdf.c: sitrep.pdf, A4, cairo's PDF surface and Pango ----------------- */
 
 /* sitrep.c writes its text here as to Markdown and HTML: blocks kept as

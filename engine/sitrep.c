@@ -450,6 +450,64 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
     return DF_OK;
 }
 
+/* Where the displaced live (issue 13 item 7): in camps or out of camp, by
+ * shelter type, and the main hosting locations (not in a published bundle:
+ * a location's figure may stand on a few families). Nothing when the table
+ * has neither shelters nor location names. */
+static df_status hosting(df_ctx *ctx, doc *d, const df__report *r)
+{
+    df__hosting *h = NULL;
+    df_status st = df__hosting_compute(ctx, r, &h);
+    if (st != DF_OK) return st;
+    if (!h->total || (!h->nshelter && !h->nloc)) {
+        df__hosting_free(h);
+        return DF_OK;
+    }
+    char a[32], b[32], c[32], e[32], f[32], share[16], rank[16];
+    double t = (double)h->total;
+    heading(d, 2, "Where the displaced live");
+    if (h->nshelter) {
+        para(d,
+             "In camps: %s individuals (%.1f%%); out of camp: %s (%.1f%%); shelter not stated: %s. Counted over "
+             "every displaced record of the period, %s individuals, placed in a unit or not (the key figures count "
+             "those placed in a unit, %s).",
+             df__thousands(h->by_class[0], a), 100.0 * (double)h->by_class[0] / t, df__thousands(h->by_class[1], b),
+             100.0 * (double)h->by_class[1] / t, df__thousands(h->by_class[2], c), df__thousands(h->total, e),
+             df__thousands(sum_join(r->join[r->level], r->b[r->level]).displaced, f));
+        table_begin(d, "Shelter, as written|Camp or out of camp|>Individuals|>Share");
+        for (int i = 0; i < h->nshelter; i++) {
+            snprintf(share, sizeof share, "%.1f%%", 100.0 * (double)h->shelter[i].individuals / t);
+            const char *cells[] = {h->shelter[i].name, h->shelter[i].shelter,
+                                   df__thousands(h->shelter[i].individuals, a), share};
+            table_row(d, cells);
+        }
+        table_end(d);
+    }
+    if (h->nloc && r->publish)
+        para(d,
+             "The hosting locations are not in a published bundle: a location's figure may stand on a few families.");
+    else if (h->nloc) {
+        int top = h->nloc < 10 ? h->nloc : 10;
+        heading(d, 3, "Main hosting locations");
+        table_begin(d, ">#|Location|Admin area, as written|Shelter|>Individuals|>Share");
+        for (int i = 0; i < top; i++) {
+            snprintf(rank, sizeof rank, "%d", i + 1);
+            snprintf(share, sizeof share, "%.1f%%", 100.0 * (double)h->loc[i].individuals / t);
+            const char *cells[] = {
+                rank, h->loc[i].name, h->loc[i].where, h->loc[i].shelter, df__thousands(h->loc[i].individuals, a),
+                share};
+            table_row(d, cells);
+        }
+        table_end(d);
+        para(d,
+             "The %d largest of %d locations named in the records; a location is its name within the admin area "
+             "the record states.",
+             top, h->nloc);
+    }
+    df__hosting_free(h);
+    return DF_OK;
+}
+
 static void data_quality(doc *d, const df__report *r)
 {
     int level = r->level;
@@ -626,6 +684,7 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
     if (st == DF_OK && r->flows) st = top_flows(ctx, &d, r);
     for (int l = 1; st == DF_OK && l <= 3; l++)
         if (r->join[l]) st = unit_table(ctx, &d, r, l);
+    if (st == DF_OK) st = hosting(ctx, &d, r);
     if (st == DF_OK) {
         if (r->publish) disclosure(&d, r);
         data_quality(&d, r);

@@ -10,6 +10,7 @@
 #include "harness.h"
 
 #include <gdal.h>
+#include <ogr_api.h>
 #include <sys/stat.h>
 
 #define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
@@ -303,6 +304,55 @@ TEST(mosul_bundle_pdf_trend_and_change_item7)
     free(md);
 }
 
+/* The shelter breakdown of the Mosul bundle against records.csv read by
+ * GDAL's CSV driver (not dispflow's reader): individuals of the Displaced
+ * rows from 17 Oct 2016 to 2 May 2017 by Shelter (Families x 6 where
+ * Individuals is empty), leaving out the rows defects.csv says are
+ * rejected (bad date, negative or non-numeric count, 0/0 coordinates). */
+TEST(mosul_shelter_breakdown_item7)
+{
+    NEED_FILE(ET "records.csv");
+    char path[1400];
+    snprintf(path, sizeof path, "%s/mosul/sitrep.md", tmpdir);
+    NEED_FILE(path); /* made by mosul_bundle_pdf_trend_and_change_item7 */
+    GDALDatasetH ds = GDALOpenEx(ET "records.csv", GDAL_OF_VECTOR, NULL, NULL, NULL);
+    EXPECT(ds != NULL);
+    if (!ds) return;
+    OGRLayerH l = GDALDatasetGetLayer(ds, 0);
+    OGRFeatureDefnH def = OGR_L_GetLayerDefn(l);
+    int f_date = OGR_FD_GetFieldIndex(def, "Date"), f_status = OGR_FD_GetFieldIndex(def, "Status"),
+        f_shelter = OGR_FD_GetFieldIndex(def, "Shelter"), f_fam = OGR_FD_GetFieldIndex(def, "Families"),
+        f_ind = OGR_FD_GetFieldIndex(def, "Individuals");
+    int64_t camp = 0, other = 0;
+    OGRFeatureH feat;
+    while ((feat = OGR_L_GetNextFeature(l))) {
+        long line = (long)OGR_F_GetFID(feat) + 1; /* FID 1 is the first row after the header, line 2 */
+        const char *date = OGR_F_GetFieldAsString(feat, f_date), *status = OGR_F_GetFieldAsString(feat, f_status);
+        const char *ind = OGR_F_GetFieldAsString(feat, f_ind);
+        int rejected = line == 3580 || line == 3581 || line == 3582 || line == 3584;
+        if (!rejected && !strcmp(status, "Displaced") && strcmp(date, "2016-10-17") >= 0 &&
+            strcmp(date, "2017-05-02") <= 0) {
+            int64_t n = ind[0] ? atoll(ind) : 6 * atoll(OGR_F_GetFieldAsString(feat, f_fam));
+            if (!strcmp(OGR_F_GetFieldAsString(feat, f_shelter), "Camp"))
+                camp += n;
+            else
+                other += n;
+        }
+        OGR_F_Destroy(feat);
+    }
+    GDALClose(ds);
+    char *md = slurp(path);
+    char want[200], a[32], b[32], row[200];
+    snprintf(want, sizeof want, "In camps: %s individuals", df__thousands(camp, a));
+    if (!md || !strstr(md, want)) HARNESS_FAIL("sitrep.md has no \"%s\"", want);
+    snprintf(want, sizeof want, "out of camp: %s (", df__thousands(other, a));
+    if (!md || !strstr(md, want)) HARNESS_FAIL("sitrep.md has no \"%s\"", want);
+    snprintf(row, sizeof row, "| Camp | Camp | %s |", df__thousands(camp, b));
+    if (!md || !strstr(md, row)) HARNESS_FAIL("sitrep.md has no \"%s\"", row);
+    EXPECT(md && strstr(md, "### Main hosting locations") && strstr(md, "| 1 | Al-Alam-3 |"));
+    free(md);
+}
+
 /* The per-unit figures as of the join's own as-of date are the figures of
  * the join, unit by unit: the change column starts from the same numbers. */
 TEST(units_as_of_equal_the_join_item7)
@@ -350,6 +400,7 @@ int main(void)
     df_ctx_free(ctx);
     RUN(default_bundle_pdf_item5);
     RUN(mosul_bundle_pdf_trend_and_change_item7);
+    RUN(mosul_shelter_breakdown_item7);
     RUN(units_as_of_equal_the_join_item7);
     return harness_done();
 }
