@@ -465,7 +465,9 @@ static void lay_out(pen *p)
         }
         case B_PARA:
             h = set_text(p, b->cells[0], BODY, 0, CONTENT, PANGO_ALIGN_LEFT);
-            ensure(p, h);
+            /* a paragraph that introduces a table stays with its first rows */
+            ensure(p, h + (i + 1 < p->doc->n && p->doc->b[i + 1].kind == B_TABLE ? 6 + first_height(p, i + 1) : 0));
+            set_text(p, b->cells[0], BODY, 0, CONTENT, PANGO_ALIGN_LEFT);
             set_text(p, b->cells[0], BODY, 0, CONTENT, PANGO_ALIGN_LEFT);
             show(p, MARGIN, p->y, 0.13);
             p->y += h + 6;
