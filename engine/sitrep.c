@@ -406,9 +406,12 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
     }
     qsort_r(order, (size_t)k, sizeof *order, cmp_unit_displaced, (void *)j);
     /* issue 13 item 7: each unit's change in still displaced since one step
-     * earlier, the date of the key figures' change column */
-    df_figures *prev = r->has_prev ? malloc(((size_t)df__join_units(j) + 1) * sizeof *prev) : NULL;
-    if (r->has_prev && (!prev || df__join_units_as_of(j, r->prev_as_of, prev) != 0)) {
+     * earlier, the date of the key figures' change column; not when
+     * publishing: a unit's earlier figure, which the change gives away, was
+     * never checked against k */
+    int change = r->has_prev && !r->publish;
+    df_figures *prev = change ? malloc(((size_t)df__join_units(j) + 1) * sizeof *prev) : NULL;
+    if (change && (!prev || df__join_units_as_of(j, r->prev_as_of, prev) != 0)) {
         free(prev);
         free(order);
         return df__error(ctx, DF_ENOMEM, "out of memory");
@@ -444,7 +447,12 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
     para(d,
          "%d of %d %s have records in the period; the others have none.%s Every unit is in adm%d.csv and in the "
          "layer adm%d of layers.gpkg.",
-         k, n, plural, prev ? " The change is that of the still displaced." : "", level, level);
+         k, n, plural,
+         prev         ? " The change is that of the still displaced."
+         : r->publish ? " No change per unit in a published bundle: the earlier figures were not checked for "
+                        "disclosure."
+                      : "",
+         level, level);
     free(prev);
     free(order);
     return DF_OK;

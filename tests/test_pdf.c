@@ -353,6 +353,36 @@ TEST(mosul_shelter_breakdown_item7)
     free(md);
 }
 
+/* A published bundle: no change per unit (a unit's earlier figure, which
+ * the change gives away, is not checked against k) and no hosting
+ * locations (a location may stand on a few families); both say so. */
+TEST(published_bundle_leaves_out_unit_change_and_locations_item7)
+{
+    char job[1200], text[4096], msg[1024], path[1400];
+    snprintf(job, sizeof job, "%s/published.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = published\nstep = month\n[records]\npath = sample.csv\n"
+             "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[density]\nenabled = no\n"
+             "[publish]\nenabled = yes\n",
+             cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    snprintf(path, sizeof path, "%s/published/sitrep.md", tmpdir);
+    char *md = slurp(path);
+    EXPECT(md != NULL);
+    if (!md) return;
+    const char *head = strstr(md, "| P-code |"), *eol = head ? strchr(head, '\n') : NULL;
+    EXPECT(head && eol);
+    if (head && eol && strstr(head, "Change since") && strstr(head, "Change since") < eol)
+        HARNESS_FAIL("a change column in a published unit table: %.*s", (int)(eol - head), head);
+    EXPECT(strstr(md, "Change since") != NULL); /* the key figures' totals keep theirs */
+    EXPECT(strstr(md, "No change per unit in a published bundle") != NULL);
+    EXPECT(strstr(md, "hosting locations are not in a published bundle") != NULL);
+    EXPECT(strstr(md, "Main hosting locations") == NULL);
+    free(md);
+}
+
 /* The per-unit figures as of the join's own as-of date are the figures of
  * the join, unit by unit: the change column starts from the same numbers. */
 TEST(units_as_of_equal_the_join_item7)
@@ -401,6 +431,7 @@ int main(void)
     RUN(default_bundle_pdf_item5);
     RUN(mosul_bundle_pdf_trend_and_change_item7);
     RUN(mosul_shelter_breakdown_item7);
+    RUN(published_bundle_leaves_out_unit_change_and_locations_item7);
     RUN(units_as_of_equal_the_join_item7);
     return harness_done();
 }
