@@ -459,9 +459,8 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
 }
 
 /* Where the displaced live (issue 13 item 7): in camps or out of camp, by
- * shelter type, and the main hosting locations (not in a published bundle:
- * a location's figure may stand on a few families). Nothing when the table
- * has neither shelters nor location names. */
+ * shelter type, and the main hosting locations (not in a published bundle).
+ * Nothing when the table has neither shelters nor location names. */
 static df_status hosting(df_ctx *ctx, doc *d, const df__report *r)
 {
     df__hosting *h = NULL;
@@ -474,6 +473,12 @@ static df_status hosting(df_ctx *ctx, doc *d, const df__report *r)
     char a[32], b[32], c[32], e[32], f[32], share[16], rank[16];
     double t = (double)h->total;
     heading(d, 2, "Where the displaced live");
+    if (r->publish) { /* a shelter type's or a location's figure may stand on a few families */
+        para(d, "Shelters and hosting locations are not in a published bundle: a shelter type's or a location's "
+                "figure may stand on a few families, and neither is checked for disclosure.");
+        df__hosting_free(h);
+        return DF_OK;
+    }
     if (h->nshelter) {
         para(d,
              "In camps: %s individuals (%.1f%%); out of camp: %s (%.1f%%); shelter not stated: %s. Counted over "
@@ -491,10 +496,7 @@ static df_status hosting(df_ctx *ctx, doc *d, const df__report *r)
         }
         table_end(d);
     }
-    if (h->nloc && r->publish)
-        para(d,
-             "The hosting locations are not in a published bundle: a location's figure may stand on a few families.");
-    else if (h->nloc) {
+    if (h->nloc) {
         int top = h->nloc < 10 ? h->nloc : 10;
         heading(d, 3, "Main hosting locations");
         table_begin(d, ">#|Location|Admin area, as written|Shelter|>Individuals|>Share");

@@ -354,8 +354,9 @@ TEST(mosul_shelter_breakdown_item7)
 }
 
 /* A published bundle: no change per unit (a unit's earlier figure, which
- * the change gives away, is not checked against k) and no hosting
- * locations (a location may stand on a few families); both say so. */
+ * the change gives away, is not checked against k), no shelter breakdown
+ * and no hosting locations (a figure may stand on a few families); the
+ * sitrep says so. */
 TEST(published_bundle_leaves_out_unit_change_and_locations_item7)
 {
     char job[1200], text[4096], msg[1024], path[1400];
@@ -378,8 +379,8 @@ TEST(published_bundle_leaves_out_unit_change_and_locations_item7)
         HARNESS_FAIL("a change column in a published unit table: %.*s", (int)(eol - head), head);
     EXPECT(strstr(md, "Change since") != NULL); /* the key figures' totals keep theirs */
     EXPECT(strstr(md, "No change per unit in a published bundle") != NULL);
-    EXPECT(strstr(md, "hosting locations are not in a published bundle") != NULL);
-    EXPECT(strstr(md, "Main hosting locations") == NULL);
+    EXPECT(strstr(md, "Shelters and hosting locations are not in a published bundle") != NULL);
+    EXPECT(strstr(md, "Main hosting locations") == NULL && strstr(md, "In camps:") == NULL);
     free(md);
 }
 
