@@ -644,12 +644,12 @@ static const char *css =
     "th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}th{background:#f4f4f4}"
     ".n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1em 0}img{max-width:100%;"
     "border:1px solid #ccc}figcaption{font-size:.85em;color:#555}p.meta{color:#555;font-size:.9em}"
-    /* printing (issue 13 item 5): A4, no heading stranded at a page's foot, pictures and rows whole,
+    /* printing (issue 13 item 5): A4, no heading stranded at a page's foot, pictures and rows whole (two maps a page),
      * the table header on every page */
     "@page{size:A4;margin:14mm 13mm 16mm}"
     "@media print{body{max-width:none;margin:0;padding:0;font-size:9.5pt;color:#000}"
     "h1,h2,h3{break-after:avoid;page-break-after:avoid}h2{margin-top:1.1em}"
-    "figure,img,tr{break-inside:avoid;page-break-inside:avoid}img{max-height:160mm;border:none}"
+    "figure,img,tr{break-inside:avoid;page-break-inside:avoid}img{max-height:118mm;border:none}"
     "thead{display:table-header-group}table{font-size:8.5pt}p{orphans:3;widows:3}}";
 
 df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
