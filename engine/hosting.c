@@ -189,7 +189,8 @@ df_status df__hosting_compute(df_ctx *ctx, const df__report *r, df__hosting **ou
     ro.kind = p.kind; /* as the join read it */
     df_read_stats stats;
     df_status st = df_records_read(ctx, &ro, on_record, NULL, &p, &stats);
-    if (st == DF_OK && p.oom) st = df__error(ctx, DF_ENOMEM, "out of memory counting shelters");
+    if (p.oom) /* our stop, not the caller's */
+        st = df__error(ctx, DF_ENOMEM, "out of memory counting shelters");
     if (st == DF_OK && p.out->total != p.out->by_class[0] + p.out->by_class[1] + p.out->by_class[2])
         st = df__error(ctx, DF_EINVAL, "shelter classes do not add up"); /* cannot happen */
     p.out->shelter = rows_of(&p.shelter, &p.out->nshelter);
