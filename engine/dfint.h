@@ -354,6 +354,8 @@ struct df_job {
     /* [report] */
     int maps;
     int64_t top_flows;
+    /* credits (issue 13 item 4): NULL = unset */
+    char *boundaries_credit, *report_organisation, *report_contact, *report_disclaimer, *report_logo, *report_map_id;
     /* [publish] */
     int publish;
     int64_t publish_k;
@@ -404,6 +406,7 @@ typedef struct {
     const char *density_file;  /* its file name in the bundle */
     int nmaps;
     const char *map_file[4], *map_title[4]; /* the map pictures in the bundle */
+    const struct df__map *map_spec;         /* the maps as drawn (nmaps), drawn again as vectors in the PDF */
     long record_points;                     /* features of the records layer */
     const df__publish_stats *publish;       /* publish mode: what was withheld; NULL otherwise */
 } df__report;
@@ -469,6 +472,10 @@ df_figures *df__join_figures_rw(df_join *j, int i);
  * own (unit, date) bins, with no second read: the same start; snapshots:
  * the latest snapshot on or before as_of (*snapshot, else DF_NO_DATE). */
 df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snapshot);
+/* The same per unit: out[df__join_units(j)] (zeroed first) holds each unit's
+ * figures as of an earlier date, for the change since then. 0 ok, -1 out of
+ * memory. */
+int df__join_units_as_of(const df_join *j, int32_t as_of, df_figures *out);
 /* flows.c: flow i, to mark it withheld. */
 df_flow *df__flows_row(df_flows *f, int i);
 /* density.c: pixels of d with people on fewer than k families of support
@@ -558,7 +565,9 @@ df_status df__ledger_commit(df_ctx *ctx, df__ledger *l);
 
 /* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
 
-typedef struct {
+struct _cairo; /* cairo_t, for those who draw on a given surface */
+
+typedef struct df__map {
     const df_boundaries *b;
     int level;           /* the units filled by value (2 = districts) */
     const double *value; /* one per unit at level; < 0 = no data (drawn grey) */
@@ -579,6 +588,75 @@ typedef struct {
  * scale bar, north arrow, title, source and date) in a projected CRS and
  * write it as PNG, atomically. Same inputs, same bytes. */
 df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path);
+/* The same map drawn on cr (a cairo_t, any surface: the PDF draws it as
+ * vectors) in the rectangle (0, 0, m->width, m->height) of its user space,
+ * clipped to it. */
+df_status df__map_draw(df_ctx *ctx, const df__map *m, struct _cairo *cr);
+
+/* ---- trend.c: displaced, returned, still displaced per period ----------- */
+
+#define DF__TREND_MAX 120
+typedef struct {
+    int32_t date; /* the end of the period */
+    int64_t displaced, returned, still;
+} df__trend_point;
+
+/* The totals of the report's headline level as of the end of each period
+ * (the job's step; with none, days, weeks or months for at most cap
+ * points), oldest first, into out[cap]; from the join's bins, no read.
+ * Returns the number of points (0: no dates). */
+int df__trend_series(const df__report *r, df__trend_point *out, int cap);
+/* The chart of p[0 .. n-1] on cr in (0, 0, w, h): three lines, a key, the
+ * value and the time axes; text scales with h. */
+void df__trend_draw(struct _cairo *cr, const df__trend_point *p, int n, double w, double h);
+/* The chart as a 1600 x 600 PNG at path, atomically. */
+df_status df__trend_write_png(df_ctx *ctx, const df__trend_point *p, int n, const char *path);
+
+/* ---- hosting.c: where the displaced live (shelter, locations) ------------ */
+
+typedef struct {
+    char *name, *where, *shelter; /* as first written; where: the finest admin name stated; shelter: the
+                                     location's ("mixed" when its records differ), or a type's class */
+    int64_t individuals;
+} df__host_row;
+
+typedef struct {
+    int64_t total, by_class[3]; /* individuals: in camps, out of camp, shelter not stated */
+    df__host_row *shelter;      /* every shelter type as written, largest first */
+    int nshelter;
+    df__host_row *loc; /* every hosting location, largest first */
+    int nloc;
+} df__hosting;
+
+/* Individuals of the displaced records of the report's period by shelter
+ * and by location (a read of the records with the job's options; the
+ * join's period rules). *out: free with df__hosting_free. */
+df_status df__hosting_compute(df_ctx *ctx, const df__report *r, df__hosting **out);
+void df__hosting_free(df__hosting *h);
+
+/* ---- pdf.c: sitrep.pdf, A4, cairo's PDF surface and Pango ----------------- */
+
+/* sitrep.c writes its text here as to Markdown and HTML: blocks kept as
+ * they come (strings copied; maps borrowed), then laid out on A4 pages by
+ * df__pdf_write. Running out of memory is remembered and reported there. */
+typedef struct df__pdf df__pdf;
+df__pdf *df__pdf_new(const df__report *r); /* NULL: out of memory */
+void df__pdf_free(df__pdf *p);
+void df__pdf_heading(df__pdf *p, int level, const char *text);
+void df__pdf_para(df__pdf *p, const char *text);
+/* A table: header cells separated by '|' (a leading '>' aligns the column
+ * right); then its rows of ncols cells. */
+void df__pdf_table(df__pdf *p, const char *header, int ncols);
+void df__pdf_row(df__pdf *p, const char *const *cells);
+void df__pdf_map(df__pdf *p, const df__map *m);
+void df__pdf_trend(df__pdf *p, const df__trend_point *pts, int n);
+/* The A4 PDF at path, atomically: a cover block (title, dates,
+ * organisation, logo, map ID), the blocks (the maps and the chart drawn as
+ * vectors; tables broken across pages with their header repeated; a heading
+ * never last on a page), footers with "Page N of M". Fonts embedded, text
+ * selectable; the creation date is the as-of date, so one run gives the
+ * same bytes. */
+df_status df__pdf_write(df_ctx *ctx, const df__pdf *p, const char *path);
 
 /* The classes of a choropleth, the same on the map pictures and in QGIS:
  * the 20/40/60/80% quantiles of the positive values, rounded to two

@@ -107,6 +107,12 @@ static const struct key_def {
     {"publish", "round", K_INT, AT(publish_round), NULL},
     {"publish", "new_series", K_BOOL, AT(publish_new_series), NULL},
     {"report", "top_flows", K_INT, AT(top_flows), NULL},
+    {"boundaries", "credit", K_TEXT, AT(boundaries_credit), NULL},
+    {"report", "organisation", K_TEXT, AT(report_organisation), NULL},
+    {"report", "contact", K_TEXT, AT(report_contact), NULL},
+    {"report", "disclaimer", K_TEXT, AT(report_disclaimer), NULL},
+    {"report", "logo", K_INPUT, AT(report_logo), NULL},
+    {"report", "map_id", K_TEXT, AT(report_map_id), NULL},
 };
 #define NKEYS ((int)(sizeof keys / sizeof *keys))
 

@@ -1059,6 +1059,27 @@ df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snaps
     return t;
 }
 
+int df__join_units_as_of(const df_join *j, int32_t as_of, df_figures *out)
+{
+    int32_t *snap = calloc((size_t)j->nops + 1, sizeof *snap);
+    if (!snap) return -1;
+    memset(out, 0, (size_t)j->nunits * sizeof *out);
+    latest_snapshots(&j->bins, j->rows_level, as_of, snap, j->nops);
+    for (size_t i = 0; i < j->bins.cap; i++) {
+        const bin *bn = &j->bins.slots[i];
+        if (!bn->used || bn->unit < 0 || bn->unit >= j->nunits || !counted_level(bn, j->rows_level) ||
+            unit_level(bn, j->level) != j->level ||
+            !date_counts(bn->date, bn->op, j->kind, j->balance.from, as_of, snap))
+            continue;
+        df_figures *t = &out[bn->unit];
+        t->records += bn->rows, t->displaced += bn->displaced, t->families += bn->families;
+        t->returnees += bn->returnees, t->returned += bn->returned;
+    }
+    for (int u = 0; u < j->nunits; u++) out[u].still_displaced = out[u].displaced - out[u].returned;
+    free(snap);
+    return 0;
+}
+
 df_table_kind df_join_kind(const df_join *j) { return j->kind; }
 int df_join_operation_count(const df_join *j) { return j->nops; }
 const df_operation_figure *df_join_operation(const df_join *j, int i)

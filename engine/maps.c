@@ -938,3 +938,25 @@ done:
     free(st.pairs);
     return s;
 }
+
+df_status df__map_draw(df_ctx *ctx, const df__map *m, cairo_t *cr)
+{
+    map_state st;
+    df_status s = check_map(ctx, m, "(drawn on a page)");
+    if (s != DF_OK) return s;
+    memset(&st, 0, sizeof st);
+    st.ctx = ctx, st.m = m, st.n = df_boundaries_count(m->b, m->level);
+    int W = m->width ? m->width : 1600, H = m->height ? m->height : 1200;
+    if ((s = prepare_levels(ctx, m, &st.level1)) == DF_OK && (s = map_setup(&st)) == DF_OK) {
+        cairo_save(cr); /* draw_map paints its ground: kept inside the map's rectangle */
+        cairo_rectangle(cr, 0, 0, W, H);
+        cairo_clip(cr);
+        st.cr = cr;
+        s = draw_map(&st, W, H);
+        cairo_restore(cr);
+    }
+    free(st.c.x);
+    free(st.c.y);
+    free(st.pairs);
+    return s;
+}

@@ -43,6 +43,10 @@ typedef struct {
     df__publish_stats stats;
     df__ledger *ledger; /* publish mode with [publish] ledger: the series' releases */
     char map_titles[2][160];
+    /* the maps as drawn, kept for the PDF, which draws them again as vectors */
+    df__map maps[2];
+    double *map_value[2];
+    char map_subtitle[96], map_source[512];
     /* the log of the whole run: each stage reads the records again, and a
      * message is said once */
     df_log_fn outer_log;
@@ -854,7 +858,8 @@ static df_status write_maps(df_ctx *ctx, run *r)
     const df_boundaries *b = r->rep.b[level];
     const df_balance *bal = df_join_balance(j);
     int n = df_boundaries_count(b, level);
-    double *displaced = malloc(((size_t)n + 1) * sizeof *displaced), *still = malloc(((size_t)n + 1) * sizeof *still);
+    double *displaced = r->map_value[0] = malloc(((size_t)n + 1) * sizeof *displaced),
+           *still = r->map_value[1] = malloc(((size_t)n + 1) * sizeof *still);
     df_status st = DF_OK;
     if (!displaced || !still) st = df__error(ctx, DF_ENOMEM, "out of memory");
     for (int i = 0; st == DF_OK && i < n; i++) {
@@ -862,11 +867,11 @@ static df_status write_maps(df_ctx *ctx, run *r)
         displaced[i] = out ? -1 : (double)df_join_figures(j, i)->displaced;
         still[i] = out ? -1 : (double)df_join_figures(j, i)->still_displaced;
     }
-    char from[20], as_of[20], subtitle[96], source[512], title[2][160], path[4200];
+    char from[20], as_of[20], *subtitle = r->map_subtitle, *source = r->map_source, title[2][160], path[4200];
     df__date_words(bal->from, from);
     df__date_words(bal->as_of, as_of);
-    snprintf(subtitle, sizeof subtitle, "%s to %s", from, as_of);
-    snprintf(source, sizeof source, "Source: %s | Boundaries: %s | Made with dispflow %s",
+    snprintf(subtitle, sizeof r->map_subtitle, "%s to %s", from, as_of);
+    snprintf(source, sizeof r->map_source, "Source: %s | Boundaries: %s | Made with dispflow %s",
              job->source ? job->source : job->records_path, job->adm[level], DISPFLOW_VERSION);
     char words[64];
     df__level_words(b, level, 0, 0, words, sizeof words);
@@ -888,12 +893,12 @@ static df_status write_maps(df_ctx *ctx, run *r)
         bundle_path(r, files[k], path, sizeof path);
         if ((st = df__map_write_png(ctx, &m, path)) != DF_OK) break;
         snprintf(r->map_titles[k], sizeof r->map_titles[k], "%s", title[k]);
+        r->maps[k] = m, r->maps[k].title = r->map_titles[k];
+        r->rep.map_spec = r->maps;
         r->rep.map_file[r->rep.nmaps] = files[k];
         r->rep.map_title[r->rep.nmaps++] = r->map_titles[k];
     }
-    free(displaced);
-    free(still);
-    return st;
+    return st; /* the values stay for the PDF; freed with the run */
 }
 
 /* The extent of the units with people in them (WGS84), padded; the whole
@@ -1036,6 +1041,8 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
 
     df_density_free(r->density);
     df_flows_free(r->flows);
+    free(r->map_value[0]);
+    free(r->map_value[1]);
     for (int l = 1; l <= 3; l++) {
         df_join_free(r->join[l]);
         df_boundaries_free(r->loaded[l]);

@@ -1,8 +1,9 @@
 /*
- * sitrep.c — the situation report of a run, written twice from one text:
- * sitrep.md (maps beside it) and sitrep.html (self-contained: CSS inline,
- * maps as data: URIs). Headline figures, change since one step earlier,
- * maps, top flows, tables per unit, and the data-quality section.
+ * sitrep.c — the situation report of a run, written three times from one
+ * text: sitrep.md (maps beside it), sitrep.html (self-contained: CSS inline,
+ * maps as data: URIs, print styles) and sitrep.pdf (A4, pdf.c). Headline
+ * figures, change since one step earlier, the trend, maps, top flows,
+ * tables per unit, and the data-quality section.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include "dfint.h"
@@ -20,6 +21,7 @@
 
 typedef struct {
     FILE *md, *html;
+    df__pdf *pdf;
     const char *dir;
     int ncols;
 } doc;
@@ -62,6 +64,7 @@ static void heading(doc *d, int level, const char *text)
     fprintf(d->html, "<h%d>", level);
     html_escaped(d->html, text);
     fprintf(d->html, "</h%d>\n", level);
+    df__pdf_heading(d->pdf, level, text);
 }
 
 static void para(doc *d, const char *fmt, ...) DF_PRINTF(2, 3);
@@ -77,6 +80,7 @@ static void para(doc *d, const char *fmt, ...)
     fputs("<p>", d->html);
     html_escaped(d->html, text);
     fputs("</p>\n", d->html);
+    df__pdf_para(d->pdf, text);
 }
 
 /* A table: the header cells separated by '|'; a leading '>' aligns a
@@ -86,7 +90,7 @@ static void table_begin(doc *d, const char *header)
     char buf[512];
     snprintf(buf, sizeof buf, "%s", header);
     d->ncols = 0;
-    fputs("<table>\n<tr>", d->html);
+    fputs("<table>\n<thead><tr>", d->html); /* thead: repeated on each printed page */
     fputs("|", d->md);
     char align[32] = {0};
     for (char *save = NULL, *c = strtok_r(buf, "|", &save); c; c = strtok_r(NULL, "|", &save)) {
@@ -100,10 +104,11 @@ static void table_begin(doc *d, const char *header)
         md_escaped(d->md, c + right);
         fputs(" |", d->md);
     }
-    fputs("</tr>\n", d->html);
+    fputs("</tr></thead>\n<tbody>\n", d->html);
     fputs("\n|", d->md);
     for (int i = 0; i < d->ncols; i++) fputs(align[i] == 'r' ? "---:|" : "---|", d->md);
     fputc('\n', d->md);
+    df__pdf_table(d->pdf, header, d->ncols);
 }
 
 /* One row of ncols cells (strings). Cells that start with a digit, a sign
@@ -124,11 +129,12 @@ static void table_row(doc *d, const char *const *cells)
     }
     fputs("</tr>\n", d->html);
     fputc('\n', d->md);
+    df__pdf_row(d->pdf, cells);
 }
 
 static void table_end(doc *d)
 {
-    fputs("</table>\n", d->html);
+    fputs("</tbody></table>\n", d->html);
     fputc('\n', d->md);
 }
 
@@ -245,6 +251,10 @@ static void key_figures(doc *d, const df__report *r)
          "%s The figures count the %s records matched to a unit; %s individuals in records that could not be placed "
          "in any unit are not in them (see Data quality).",
          period, df__thousands(bal->matched, m), df__thousands(bal->ind_unmatched, u));
+    /* issue 13 item 7: the two words a reader confuses, defined where they first appear */
+    para(d, "Returned: people displaced from a unit who have since gone home from it, counted in the unit they "
+            "left; they are taken off the displaced to give the still displaced. Returnees (in the tables per "
+            "unit): people who came home into a unit, counted where they returned to, whenever they had left.");
     for (int l = 1; l <= 3; l++) { /* a level no record reaches has no figures: not 0 */
         if (!(r->unreached & (1 << l))) continue;
         char words[64], at[64];
@@ -255,6 +265,36 @@ static void key_figures(doc *d, const df__report *r)
              "figures above come from admin %d (%s), the finest level the records reach.",
              l, words, level, at);
     }
+}
+
+/* The trend (issue 13 item 7): the totals as of the end of each period, a
+ * chart (trend.png for Markdown and HTML, vectors in the PDF) and its
+ * numbers. Nothing when the run has fewer than two period ends. */
+static df_status trend(df_ctx *ctx, doc *d, const df__report *r)
+{
+    df__trend_point pts[DF__TREND_MAX];
+    int n = df__trend_series(r, pts, 60);
+    if (n < 2) return DF_OK;
+    char path[4200], date[20], a[32], b[32], c[32];
+    snprintf(path, sizeof path, "%s/trend.png", d->dir);
+    df_status st = df__trend_write_png(ctx, pts, n, path);
+    if (st != DF_OK) return st;
+    heading(d, 2, "Trend");
+    if ((st = picture(ctx, d, "trend.png", "Displaced, returned and still displaced as of the end of each period")) !=
+        DF_OK)
+        return st;
+    df__pdf_trend(d->pdf, pts, n);
+    table_begin(d, "As of|>Displaced|>Returned|>Still displaced");
+    for (int i = n - 1; i >= 0 && i >= n - 13; i--) { /* the latest 13 ends: a quarter of weeks, a year of months */
+        df__date_words(pts[i].date, date);
+        const char *cells[] = {date, df__thousands(pts[i].displaced, a), df__thousands(pts[i].returned, b),
+                               df__thousands(pts[i].still, c)};
+        table_row(d, cells);
+    }
+    table_end(d);
+    para(d, "Each point counts the records of the period from its start to that date, as the key figures do%s.",
+         r->job->kind == DF_SNAPSHOTS ? " (snapshots: the latest snapshot on or before the date)" : "");
+    return DF_OK;
 }
 
 /* Flows of status DF_DISPLACED summed over the periods per pair. */
@@ -369,32 +409,116 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
         if (f->displaced || f->returned || f->returnees || f->records) order[k++] = i;
     }
     qsort_r(order, (size_t)k, sizeof *order, cmp_unit_displaced, (void *)j);
+    /* issue 13 item 7: each unit's change in still displaced since one step
+     * earlier, the date of the key figures' change column; not when
+     * publishing: a unit's earlier figure, which the change gives away, was
+     * never checked against k */
+    int change = r->has_prev && !r->publish;
+    df_figures *prev = change ? malloc(((size_t)df__join_units(j) + 1) * sizeof *prev) : NULL;
+    if (change && (!prev || df__join_units_as_of(j, r->prev_as_of, prev) != 0)) {
+        free(prev);
+        free(order);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    char since[64] = "", prev_day[20];
+    if (prev) {
+        df__date_words(r->job->kind == DF_SNAPSHOTS ? r->prev_snapshot : r->prev_as_of, prev_day);
+        snprintf(since, sizeof since, ">Change since %s|", prev_day);
+    }
     heading(d, 2, names);
-    char header[256], c[5][32], dens[32];
-    snprintf(header, sizeof header, "P-code|%s|%s>Displaced|>Returned|>Still displaced|>Returnees|>Displaced per km²",
-             singular, level > 1 ? "In|" : "");
+    char header[320], c[6][32], dens[32];
+    snprintf(header, sizeof header, "P-code|%s|%s>Displaced|>Returned|>Still displaced|%s>Returnees|>Displaced per km²",
+             singular, level > 1 ? "In|" : "", since);
     table_begin(d, header);
     for (int q = 0; q < k; q++) {
         const df_unit *u = df_boundaries_unit(b, level, order[q]);
         const df_figures *f = df_join_figures(j, order[q]);
         const df_unit *p = level > 1 && u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
         snprintf(dens, sizeof dens, "%.1f", u->area_km2 > 0 ? (double)f->displaced / u->area_km2 : 0.0);
-        const char *row[8] = {u->pcode, u->name};
+        const char *row[10] = {u->pcode, u->name};
         int i = 2, out = df__join_withheld(j, order[q]);
         if (level > 1) row[i++] = p ? p->name : "";
         row[i++] = out ? "withheld" : df__thousands(f->displaced, c[0]);
         row[i++] = out ? "withheld" : df__thousands(f->returned, c[1]);
         row[i++] = out ? "withheld" : df__thousands(f->still_displaced, c[2]);
+        if (prev)
+            row[i++] = out ? "withheld" : signed_thousands(f->still_displaced - prev[order[q]].still_displaced, c[4]);
         row[i++] = out ? "withheld" : df__thousands(f->returnees, c[3]);
         row[i++] = out ? "withheld" : dens;
         table_row(d, row);
     }
     table_end(d);
     para(d,
-         "%d of %d %s have records in the period; the others have none. Every unit is in adm%d.csv and in the "
+         "%d of %d %s have records in the period; the others have none.%s Every unit is in adm%d.csv and in the "
          "layer adm%d of layers.gpkg.",
-         k, n, plural, level, level);
+         k, n, plural,
+         prev         ? " The change is that of the still displaced."
+         : r->publish ? " No change per unit in a published bundle: the earlier figures were not checked for "
+                        "disclosure."
+                      : "",
+         level, level);
+    free(prev);
     free(order);
+    return DF_OK;
+}
+
+/* Where the displaced live (issue 13 item 7): in camps or out of camp, by
+ * shelter type, and the main hosting locations (not in a published bundle).
+ * Nothing when the table has neither shelters nor location names. */
+static df_status hosting(df_ctx *ctx, doc *d, const df__report *r)
+{
+    df__hosting *h = NULL;
+    df_status st = df__hosting_compute(ctx, r, &h);
+    if (st != DF_OK) return st;
+    if (!h->total || (!h->nshelter && !h->nloc)) {
+        df__hosting_free(h);
+        return DF_OK;
+    }
+    char a[32], b[32], c[32], e[32], f[32], share[16], rank[16];
+    double t = (double)h->total;
+    heading(d, 2, "Where the displaced live");
+    if (r->publish) { /* a shelter type's or a location's figure may stand on a few families */
+        para(d, "Shelters and hosting locations are not in a published bundle: a shelter type's or a location's "
+                "figure may stand on a few families, and neither is checked for disclosure.");
+        df__hosting_free(h);
+        return DF_OK;
+    }
+    if (h->nshelter) {
+        para(d,
+             "In camps: %s individuals (%.1f%%); out of camp: %s (%.1f%%); shelter not stated: %s. Counted over "
+             "every displaced record of the period, %s individuals, placed in a unit or not (the key figures count "
+             "those placed in a unit, %s).",
+             df__thousands(h->by_class[0], a), 100.0 * (double)h->by_class[0] / t, df__thousands(h->by_class[1], b),
+             100.0 * (double)h->by_class[1] / t, df__thousands(h->by_class[2], c), df__thousands(h->total, e),
+             df__thousands(sum_join(r->join[r->level], r->b[r->level]).displaced, f));
+        table_begin(d, "Shelter, as written|Camp or out of camp|>Individuals|>Share");
+        for (int i = 0; i < h->nshelter; i++) {
+            snprintf(share, sizeof share, "%.1f%%", 100.0 * (double)h->shelter[i].individuals / t);
+            const char *cells[] = {h->shelter[i].name, h->shelter[i].shelter,
+                                   df__thousands(h->shelter[i].individuals, a), share};
+            table_row(d, cells);
+        }
+        table_end(d);
+    }
+    if (h->nloc) {
+        int top = h->nloc < 10 ? h->nloc : 10;
+        heading(d, 3, "Main hosting locations");
+        table_begin(d, ">#|Location|Admin area, as written|Shelter|>Individuals|>Share");
+        for (int i = 0; i < top; i++) {
+            snprintf(rank, sizeof rank, "%d", i + 1);
+            snprintf(share, sizeof share, "%.1f%%", 100.0 * (double)h->loc[i].individuals / t);
+            const char *cells[] = {
+                rank, h->loc[i].name, h->loc[i].where, h->loc[i].shelter, df__thousands(h->loc[i].individuals, a),
+                share};
+            table_row(d, cells);
+        }
+        table_end(d);
+        para(d,
+             "The %d largest of %d locations named in the records; a location is its name within the admin area "
+             "the record states.",
+             top, h->nloc);
+    }
+    df__hosting_free(h);
     return DF_OK;
 }
 
@@ -493,23 +617,65 @@ static void disclosure(doc *d, const df__report *r)
              df__thousands(r->job->publish_round, a));
 }
 
+/* The last part of the file name of path: no local folder in a product. */
+static const char *file_name(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    return slash ? slash + 1 : path ? path : "";
+}
+
+#define DEFAULT_DISCLAIMER                                                                                             \
+    "The boundaries and names shown and the designations used on this map do not imply official endorsement or "       \
+    "acceptance by the United Nations."
+
+/* The disclaimer and the credits (job keys of issue 13 item 4). */
+static void credits(doc *d, const df__report *r)
+{
+    const df_job *job = r->job;
+    heading(d, 2, "Disclaimer and credits");
+    para(d, "%s", job->report_disclaimer ? job->report_disclaimer : DEFAULT_DISCLAIMER);
+    char bnd[512] = "";
+    if (job->boundaries_credit)
+        snprintf(bnd, sizeof bnd, "%s", job->boundaries_credit);
+    else
+        snprintf(bnd, sizeof bnd, "Boundaries: %s",
+                 file_name(job->adm[r->level] ? job->adm[r->level] : job->adm[job->finest]));
+    para(d, "Source: %s. %s. Made with dispflow %s.", job->source ? job->source : file_name(job->records_path), bnd,
+         DISPFLOW_VERSION);
+    if (job->report_organisation || job->report_contact)
+        para(d, "%s%s%s", job->report_organisation ? job->report_organisation : "",
+             job->report_organisation && job->report_contact ? ". Contact: "
+             : job->report_contact                           ? "Contact: "
+                                                             : "",
+             job->report_contact ? job->report_contact : "");
+}
+
 static const char *css =
     "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
     "h1{font-size:1.6em;border-bottom:3px solid #bd0026}h2{font-size:1.25em;margin-top:1.6em;color:#7a0019}"
     "h3{font-size:1.05em}table{border-collapse:collapse;margin:.5em 0;font-size:.9em}"
     "th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}th{background:#f4f4f4}"
     ".n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1em 0}img{max-width:100%;"
-    "border:1px solid #ccc}figcaption{font-size:.85em;color:#555}p.meta{color:#555;font-size:.9em}";
+    "border:1px solid #ccc}figcaption{font-size:.85em;color:#555}p.meta{color:#555;font-size:.9em}"
+    /* printing (issue 13 item 5): A4, no heading stranded at a page's foot, pictures and rows whole (two maps a page),
+     * the table header on every page */
+    "@page{size:A4;margin:14mm 13mm 16mm}"
+    "@media print{body{max-width:none;margin:0;padding:0;font-size:9.5pt;color:#000}"
+    "h1,h2,h3{break-after:avoid;page-break-after:avoid}h2{margin-top:1.1em}"
+    "figure,img,tr{break-inside:avoid;page-break-inside:avoid}img{max-height:118mm;border:none}"
+    "thead{display:table-header-group}table{font-size:8.5pt}p{orphans:3;widows:3}}";
 
 df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
 {
     char md_path[4200], html_path[4200];
     snprintf(md_path, sizeof md_path, "%s/sitrep.md", dir);
     snprintf(html_path, sizeof html_path, "%s/sitrep.html", dir);
-    doc d = {fopen(md_path, "w"), fopen(html_path, "w"), dir, 0};
+    doc d = {fopen(md_path, "w"), fopen(html_path, "w"), df__pdf_new(r), dir, 0};
     df_status st = DF_OK;
     if (!d.md || !d.html)
         st = df__error(ctx, DF_EIO, "cannot write %s: %s", !d.md ? md_path : html_path, strerror(errno));
+    else if (!d.pdf)
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
     const df_job *job = r->job;
     const df_balance *bal = st == DF_OK ? df_join_balance(r->join[r->level]) : NULL;
     if (st == DF_OK) {
@@ -531,20 +697,32 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
              "parameters are in manifest.json.",
              as_of, from, job->source ? job->source : job->records_path, DISPFLOW_VERSION);
         key_figures(&d, r);
-        if (r->nmaps) heading(&d, 2, "Maps");
-        for (int k = 0; st == DF_OK && k < r->nmaps; k++) st = picture(ctx, &d, r->map_file[k], r->map_title[k]);
+        st = trend(ctx, &d, r);
+        if (st == DF_OK && r->nmaps) heading(&d, 2, "Maps");
+        for (int k = 0; st == DF_OK && k < r->nmaps; k++) {
+            st = picture(ctx, &d, r->map_file[k], r->map_title[k]);
+            if (r->map_spec) df__pdf_map(d.pdf, &r->map_spec[k]); /* vectors, not the PNG */
+        }
     }
     if (st == DF_OK && r->flows) st = top_flows(ctx, &d, r);
     for (int l = 1; st == DF_OK && l <= 3; l++)
         if (r->join[l]) st = unit_table(ctx, &d, r, l);
+    if (st == DF_OK) st = hosting(ctx, &d, r);
     if (st == DF_OK) {
         if (r->publish) disclosure(&d, r);
         data_quality(&d, r);
+        credits(&d, r);
         fputs("</body>\n</html>\n", d.html);
     }
     int bad = 0;
     if (d.md) bad |= ferror(d.md) | (fclose(d.md) != 0);
     if (d.html) bad |= ferror(d.html) | (fclose(d.html) != 0);
     if (st == DF_OK && bad) st = df__error(ctx, DF_EIO, "cannot write the situation report in %s", dir);
+    if (st == DF_OK) {
+        char pdf_path[4200];
+        snprintf(pdf_path, sizeof pdf_path, "%s/sitrep.pdf", dir);
+        st = df__pdf_write(ctx, d.pdf, pdf_path);
+    }
+    df__pdf_free(d.pdf);
     return st;
 }

@@ -5,7 +5,8 @@
 # (elsewhere those tests are skipped and counted as skipped).
 # The Debian packages that provide them are DEB_TEST in the Makefile.
 missing=""
-for bin in ogr2ogr ogrinfo gdalinfo clang-format /usr/bin/python3 /usr/bin/qgis_process.bin g++ pandoc readelf nm man; do
+for bin in ogr2ogr ogrinfo gdalinfo clang-format /usr/bin/python3 /usr/bin/qgis_process.bin g++ pandoc readelf nm man \
+           pdfinfo pdftotext pdffonts; do
     command -v "$bin" > /dev/null 2>&1 || missing="$missing\n  program $bin"
 done
 # /usr/bin/python3: Debian's interpreter (the python3 on PATH may be another)
