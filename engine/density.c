@@ -322,8 +322,16 @@ typedef struct {
     atomic_int cancelled;
 } grid_job;
 
+/* Inlined into add_points, the one function cloned for AVX2 (below), so
+ * that the row loops are compiled for it with no call per row. */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
 /* k(u) at squared distance q = d² / R² (zero beyond R). */
-static inline double kernel_at(df_kernel kernel, double q)
+HOT double kernel_at(df_kernel kernel, double q)
 {
     double t = 1.0 - q;
     switch (kernel) {
@@ -350,7 +358,31 @@ static inline double kernel_at(df_kernel kernel, double q)
  * span of columns is a closed form (row_mass). */
 typedef struct {
     double *qx, *s[3];
+    int *wlo, *wlen; /* row_windows */
 } point_cols;
+
+/* The columns a disc may reach on the row d rows from its own (d = -rr..rr),
+ * whatever the point's place in its pixel: indices wlo[d + rr] ..
+ * wlo[d + rr] + wlen[d + rr] - 1 into its qx (column jbase + index). The
+ * row's least |dy| is (|d| - 1/2) pixels (0 on its own row); taken as
+ * |d| - 1, and the half-width h = sqrt(R² - dy²) / pixel as floor(h) + 1
+ * on the west and + 2 on the east (the point's column is floor(cx)), the
+ * window holds every pixel of the disc with a column to spare for rounding.
+ * A window is at most 2 rr + 1 columns, about 3 more than the disc's chord:
+ * what this saves is the square root and the search for the chord's ends on
+ * every row of every point. */
+static void row_windows(double radius, double pixel, int rr, int *wlo, int *wlen)
+{
+    for (int d = -rr; d <= rr; d++) {
+        double dy = (d > 1 ? d - 1 : d < -1 ? -d - 1 : 0) * pixel, h2 = radius * radius - dy * dy;
+        int k = d + rr;
+        wlo[k] = 0, wlen[k] = 0;
+        if (h2 < 0) continue; /* a row the disc cannot reach */
+        double h = floor(sqrt(h2) / pixel);
+        int a = h + 1 < rr ? -(int)h - 1 : -rr, b = h + 2 < rr ? (int)h + 2 : rr;
+        wlo[k] = a + rr, wlen[k] = b - a + 1;
+    }
+}
 
 static void cols_prefix(df_kernel kernel, point_cols *c, int ncols)
 {
@@ -401,13 +433,10 @@ static double row_mass(df_kernel kernel, const point_cols *c, int k0, int k1, do
 
 /* The hot loop: row[k] += w k(u) for k < len, with u² = qy + qx[k] (the
  * squared distance over R², split into its row and column parts), one loop
- * per kernel with no branch but a max, so that the compiler vectorises it. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
-/* vectorised, and cloned for AVX2/FMA processors (chosen at load time) */
-__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic"), target_clones("arch=x86-64-v3", "default")))
-#endif
-static void
-span_add(double *restrict row, const double *restrict qx, int len, double qy, double w, df_kernel kernel)
+ * per kernel with no branch but a max, so that the compiler vectorises it.
+ * A pixel outside the disc adds exactly 0 (t = max(a - qx, 0) = 0, and
+ * kernel_at is 0 there), so a span may be wider than the disc's. */
+HOT void span_add(double *restrict row, const double *restrict qx, int len, double qy, double w, df_kernel kernel)
 {
     double a = 1.0 - qy;
     switch (kernel) {
@@ -454,7 +483,7 @@ static inline int iceil(double v)
  * for every row above it, the last for every row below); the mass on rows
  * and columns outside the grid is edge mass, returned. Its work: the disc's
  * pixels inside the grid, and O(1) a row outside (row_mass). */
-static double add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
+HOT double add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
 {
     double edge = 0, r2 = g->radius * g->radius, inv_r2 = 1.0 / r2, p = g->pixel, inv_p = 1.0 / p;
     double xc0 = g->x0 + 0.5 * p;           /* centre of column 0 */
@@ -466,10 +495,22 @@ static double add_point(const grid_job *g, point_cols *c, double px, double py, 
         double dx = xc0 + (jbase + k) * p - px;
         c->qx[k] = dx * dx * inv_r2;
     }
-    /* the prefix sums only for a disc that leaves the grid */
-    if (prow - rr < 0 || prow + rr >= g->height || jbase < 0 || jbase + 2 * rr >= g->width)
-        cols_prefix(g->kernel, c, ncols);
     int lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
+    if (prow - rr >= 0 && prow + rr < g->height && jbase >= 0 && jbase + 2 * rr < g->width) {
+        /* the disc inside the grid (most points): each row's window, no edge */
+        double *base = g->grid + (size_t)jbase;
+        for (int i = lo; i <= hi; i++) {
+            int k = i - prow + rr;
+            double dy = g->y0 - (i + 0.5) * p - py;
+            span_add(base + (size_t)i * (size_t)g->width + c->wlo[k], c->qx + c->wlo[k], c->wlen[k], dy * dy * inv_r2,
+                     w, g->kernel);
+        }
+        return 0;
+    }
+    /* a disc that leaves the grid: the chord of each row, and the prefix
+     * sums for the mass beyond the grid */
+    cols_prefix(g->kernel, c, ncols);
+    lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
     for (int i = lo; i <= hi; i++) {
         double dy = g->y0 - (i + 0.5) * p - py, rem = r2 - dy * dy;
         if (rem < 0) continue;
@@ -492,6 +533,22 @@ static double add_point(const grid_job *g, point_cols *c, double px, double py, 
     return edge;
 }
 
+/* Points q0..q1-1 added to rows r0..r1-1 (add_point), their edge mass to
+ * *edge, point after point. The
+ * one function compiled twice, for AVX2/FMA processors and for any x86-64
+ * (chosen at load time), with every row loop inlined and vectorised. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math"),
+               target_clones("arch=x86-64-v3", "default")))
+#endif
+static void
+add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, double *edge)
+{
+    double e = *edge;
+    for (long q = q0; q < q1; q++) e += add_point(g, c, g->x[q], g->y[q], g->w[q], r0, r1);
+    *edge = e;
+}
+
 /* Pixel operations between two looks at a cancel (a few milliseconds). */
 #define CANCEL_WORK (1L << 22)
 
@@ -500,11 +557,14 @@ static void *grid_worker(void *arg)
     grid_job *g = arg;
     size_t ncols = 2 * (size_t)g->rr + 1;
     double *mem = malloc((ncols + 3 * (ncols + 1)) * sizeof *mem);
-    if (!mem) {
+    int *win = malloc(2 * ncols * sizeof *win);
+    if (!mem || !win) {
+        free(mem), free(win);
         atomic_store(&g->failed, 1);
         return NULL;
     }
-    point_cols c = {mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}};
+    point_cols c = {mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}, win, win + ncols};
+    row_windows(g->radius, g->pixel, g->rr, c.wlo, c.wlen);
     int caller = g->ctx && pthread_equal(pthread_self(), g->caller);
     while (!atomic_load(&g->cancelled)) {
         int band = atomic_fetch_add(&g->next, 1);
@@ -518,15 +578,18 @@ static void *grid_worker(void *arg)
         int nkeys = g->height + 2 * g->rr + 2;
         int k0 = band == 0 ? 0 : r0 + 1, k1 = band == g->nbands - 1 ? nkeys - 1 : r1 + 2 * g->rr;
         if (k1 > nkeys - 1) k1 = nkeys - 1;
-        long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1], work = 0;
+        long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1];
         long per_point = (long)ncols * ((r1 - r0 < (int)ncols ? r1 - r0 : (int)ncols) + 2);
         double edge = 0;
-        for (long q = q0; q < q1; q++) {
-            edge += add_point(g, &c, g->x[q], g->y[q], g->w[q], v0, v1);
-            if ((work += per_point) < CANCEL_WORK) continue;
-            work = 0; /* a long band: look at a cancel, and report from the calling thread */
+        /* a long band: in slices of CANCEL_WORK pixel operations, after each
+         * of which a cancel is looked at and the calling thread reports */
+        long slice = CANCEL_WORK / per_point > 0 ? CANCEL_WORK / per_point : 1;
+        for (long q = q0; q < q1; q += slice) {
+            long e = q1 - q > slice ? q + slice : q1;
+            add_points(g, &c, q, e, v0, v1, &edge);
+            if (e == q1) break;
             if (atomic_load(&g->cancelled)) break;
-            if (caller && !df__progress(g->ctx, g->done + g->share * (band + (double)(q - q0) / (q1 - q0)) / g->nbands,
+            if (caller && !df__progress(g->ctx, g->done + g->share * (band + (double)(e - q0) / (q1 - q0)) / g->nbands,
                                         "density"))
                 atomic_store(&g->cancelled, 1);
         }
@@ -535,7 +598,7 @@ static void *grid_worker(void *arg)
             !df__progress(g->ctx, g->done + g->share * (band + 1) / g->nbands, "density"))
             atomic_store(&g->cancelled, 1);
     }
-    free(mem);
+    free(mem), free(win);
     return NULL;
 }
 
