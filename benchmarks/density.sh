@@ -126,7 +126,7 @@ if has dispflow && [ "$qgis" = 1 ] && [ -s "$OUT/qgis.tif" ]; then
     te=$("$PY" -c 'import sys
 from osgeo import gdal
 d = gdal.Open(sys.argv[1]); g = d.GetGeoTransform()
-print("%.6f %.6f %.6f %.6f" % (g[0], g[3] + g[5] * d.RasterYSize, g[0] + g[1] * d.RasterXSize, g[3]))' "$OUT/qgis.tif")
+print("%.17g %.17g %.17g %.17g" % (g[0], g[3] + g[5] * d.RasterYSize, g[0] + g[1] * d.RasterXSize, g[3]))' "$OUT/qgis.tif")
     # shellcheck disable=SC2086
     if "$DISPFLOW" $DARGS --raw -te $te -o "$OUT/dispflow_on_qgis_grid.tif" >"$OUT/corr.log" 2>&1; then
         "$PY" - "$OUT/qgis.tif" "$OUT/dispflow_on_qgis_grid.tif" <<'PY' || status=1
@@ -134,7 +134,8 @@ import sys
 import numpy as np
 from osgeo import gdal
 a, b = (gdal.Open(p) for p in sys.argv[1:3])
-assert a.GetGeoTransform() == b.GetGeoTransform(), (a.GetGeoTransform(), b.GetGeoTransform())
+ga, gb = a.GetGeoTransform(), b.GetGeoTransform()
+assert (a.RasterXSize, a.RasterYSize) == (b.RasterXSize, b.RasterYSize) and max(abs(u - v) for u, v in zip(ga, gb)) < 1e-6, (ga, gb)
 x = a.GetRasterBand(1).ReadAsArray().astype(np.float64).ravel()
 y = b.GetRasterBand(1).ReadAsArray().astype(np.float64).ravel()
 r = np.corrcoef(x, y)[0, 1]
