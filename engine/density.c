@@ -897,9 +897,33 @@ static int zone_block(raw_pt *p, long n, void *user)
 }
 
 /* pass 2: project, leave out what cannot be projected, write the projected
- * points to their own file, and sum what the radius and the extent need */
+ * points to their own file, and sum what the radius and the extent need.
+ * A block's transformation is cut into slices run on all cores, each with
+ * its own copy of the operation (a PJ is not shared between threads); the
+ * sums and the file then take the points in file order, as before. */
+#define PROJ_SLICE_MIN 4096 /* points: below that a thread costs more than it saves */
+
 typedef struct {
     PJ *pj;
+    double *x, *y;
+    size_t n;
+} proj_slice;
+
+/* the copies' contexts say nothing (the library never prints; the points
+ * that cannot be projected are counted and logged once) */
+static void proj_quiet(void *user, int level, const char *msg) { (void)user, (void)level, (void)msg; }
+
+static void *proj_slice_run(void *arg)
+{
+    proj_slice *s = arg;
+    proj_trans_generic(s->pj, PJ_FWD, s->x, sizeof *s->x, s->n, s->y, sizeof *s->y, s->n, NULL, 0, 0, NULL, 0, 0);
+    return NULL;
+}
+
+typedef struct {
+    PJ *pj[DENSITY_MAX_THREADS]; /* the operation, and a copy per other thread */
+    PJ_CONTEXT *pc[DENSITY_MAX_THREADS];
+    int npj;
     int fd;
     double *x, *y;
     xyw_pt *out;
@@ -913,8 +937,20 @@ static int project_block(raw_pt *p, long n, void *user)
     project_pass *s = user;
     s->selected += n;
     for (long i = 0; i < n; i++) s->x[i] = p[i].lon, s->y[i] = p[i].lat;
-    proj_trans_generic(s->pj, PJ_FWD, s->x, sizeof *s->x, (size_t)n, s->y, sizeof *s->y, (size_t)n, NULL, 0, 0, NULL, 0,
-                       0);
+    int k = (int)(n / PROJ_SLICE_MIN) < s->npj ? (int)(n / PROJ_SLICE_MIN) : s->npj;
+    if (k < 1) k = 1;
+    proj_slice sl[DENSITY_MAX_THREADS];
+    pthread_t tid[DENSITY_MAX_THREADS];
+    int ran[DENSITY_MAX_THREADS] = {0};
+    for (int t = 0; t < k; t++) {
+        long a = n * t / k, b = n * (t + 1) / k;
+        sl[t] = (proj_slice){s->pj[t], s->x + a, s->y + a, (size_t)(b - a)};
+    }
+    for (int t = 1; t < k; t++) /* a thread that cannot start: its slice runs here */
+        if (!(ran[t] = pthread_create(&tid[t], NULL, proj_slice_run, &sl[t]) == 0)) proj_slice_run(&sl[t]);
+    proj_slice_run(&sl[0]);
+    for (int t = 1; t < k; t++)
+        if (ran[t]) pthread_join(tid[t], NULL);
     long m = 0;
     for (long i = 0; i < n; i++) {
         double x = s->x[i], y = s->y[i], w = p[i].w;
@@ -1117,7 +1153,12 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
             st = df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
             goto done;
         }
-        sp.pj = norm, sp.fd = xfd;
+        sp.pj[0] = norm, sp.npj = 1, sp.fd = xfd;
+        /* a copy of the operation for each other thread, in its own context */
+        for (int t = 1; t < core_count(o) && t < DENSITY_MAX_THREADS; t++, sp.npj++)
+            if (!(sp.pc[t] = proj_context_create()) || (proj_log_func(sp.pc[t], NULL, proj_quiet), 0) ||
+                !(sp.pj[t] = proj_clone(sp.pc[t], norm)))
+                break;
         int r = raw_each(rs, rblk, B, project_block, &sp);
         if (r != 0) {
             st = df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
@@ -1285,6 +1326,10 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
 done:
     if (held_block) release(held_block);
     if (held_chunk) release(held_chunk);
+    for (int t = 1; t < DENSITY_MAX_THREADS; t++) {
+        if (sp.pj[t]) proj_destroy(sp.pj[t]);
+        if (sp.pc[t]) proj_context_destroy(sp.pc[t]);
+    }
     if (norm) proj_destroy(norm);
     if (pj) proj_destroy(pj);
     for (int i = 0; geoms && i < ngeoms; i++)
