@@ -22,7 +22,6 @@
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
  * take 56 bytes per point on disk.
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_HUGEPAGE */
 #include "dfint.h"
 
 #include <cpl_conv.h>
@@ -40,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define DENSITY_MAX_THREADS 64
@@ -551,24 +549,6 @@ add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, d
     *edge = e;
 }
 
-/* The grid's sums: anonymous memory (zero), in 2 MB pages where the kernel
- * has them. A disc spans 2 rr + 1 rows a grid row apart: in 4 KB pages each
- * row of it is a page of its own, and the row loop waits on the TLB. */
-static double *grid_new(size_t npix)
-{
-    void *m = mmap(NULL, npix * sizeof(double), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(m, npix * sizeof(double), MADV_HUGEPAGE); /* advice: without it, 4 KB pages */
-#endif
-    return m;
-}
-
-static void grid_free(double *grid, size_t npix)
-{
-    if (grid) munmap(grid, npix * sizeof(double));
-}
-
 /* Pixel operations between two looks at a cancel (a few milliseconds). */
 #define CANCEL_WORK (1L << 22)
 
@@ -990,7 +970,6 @@ typedef struct {
     double x0, y0, pixel, radius;
     df_kernel kernel;
     double *grid, *band_edge;
-    size_t npix; /* of grid */
     int nbands, band_rows;
     long *row_start, *fill;
     /* one chunk: */
@@ -1268,7 +1247,7 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     size_t npix = (size_t)in->width * (size_t)in->height;
     long cap = n < chunk_size ? n : chunk_size;
     if (cap < 1) cap = 1;
-    G.grid = grid_new(npix), G.npix = npix;
+    G.grid = calloc(npix, sizeof *G.grid);
     G.row_start = calloc((size_t)G.nkeys + 1, sizeof *G.row_start);
     G.fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * G.rr + 3) * sizeof *G.fill);
     G.band_edge = calloc((size_t)G.nbands, sizeof *G.band_edge);
@@ -1360,7 +1339,7 @@ done:
     raw_spool_close(rs);
     if (xfd >= 0) close(xfd);
     free(rblk), free(xblk), free(sp.x), free(sp.y), free(zp.lon), free(zp.lat);
-    grid_free(G.grid, G.npix), free(G.band_edge), free(G.row_start), free(G.fill), free(G.pts), free(G.key);
+    free(G.grid), free(G.band_edge), free(G.row_start), free(G.fill), free(G.pts), free(G.key);
     free(G.sx), free(G.sy), free(G.sw), free(mask);
     return st;
 }
