@@ -45,11 +45,11 @@ if [ ! -s "$POINTS" ]; then
 fi
 mkdir -p "$OUT" || exit 1
 
-measure() { # name, command...: prints "name seconds kb"
+measure() { # name, command...: prints "name seconds kb cpu_seconds" (cpu: user + system)
     name=$1; shift
-    if "$GNUTIME" -f '%e %M' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1; then
-        read -r s kb <"$OUT/$name.time"
-        echo "$name $s $kb"
+    if "$GNUTIME" -f '%e %M %U %S' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1; then
+        read -r s kb u sy <"$OUT/$name.time"
+        echo "$name $s $kb $(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')"
     else
         echo "bench density: $name failed (see $OUT/$name.log)" >&2
         return 1
@@ -80,6 +80,7 @@ if has qgis; then
 fi
 DARGS="density --records $POINTS --kernel quartic --radius 5000 --pixel 250 -t_srs EPSG:32638"
 : >"$OUT/dispflow.runs"; : >"$OUT/qgis.runs"; : >"$OUT/before.runs"; : >"$OUT/ratio.runs"
+: >"$OUT/dispflow.cpu"; : >"$OUT/qgis.cpu"; : >"$OUT/before.cpu"
 d_kb=""
 run=1
 while [ "$run" -le "$RUNS" ]; do
@@ -87,15 +88,15 @@ while [ "$run" -le "$RUNS" ]; do
     if has dispflow; then
         # shellcheck disable=SC2086
         if r=$(measure dispflow "$DISPFLOW" $DARGS -o "$OUT/dispflow.tif"); then
-            set -- $r; d_s=$2; d_kb=$3; echo "$2" >>"$OUT/dispflow.runs"
-            echo "run $run  dispflow  wall ${2} s  peak RSS $(($3 / 1024)) MB"
+            set -- $r; d_s=$2; d_kb=$3; echo "$2" >>"$OUT/dispflow.runs"; echo "$4" >>"$OUT/dispflow.cpu"
+            echo "run $run  dispflow  wall ${2} s  cpu ${4} s  peak RSS $(($3 / 1024)) MB"
         else status=1; fi
     fi
     if [ -n "$BEFORE" ]; then
         # shellcheck disable=SC2086
         if r=$(measure before "$BEFORE" $DARGS -o "$OUT/before.tif"); then
-            set -- $r; echo "$2" >>"$OUT/before.runs"
-            echo "run $run  before    wall ${2} s  peak RSS $(($3 / 1024)) MB  ($BEFORE)"
+            set -- $r; echo "$2" >>"$OUT/before.runs"; echo "$4" >>"$OUT/before.cpu"
+            echo "run $run  before    wall ${2} s  cpu ${4} s  peak RSS $(($3 / 1024)) MB  ($BEFORE)"
         else status=1; fi
     fi
     if [ "$qgis" = 1 ]; then
@@ -103,8 +104,8 @@ while [ "$run" -le "$RUNS" ]; do
         if r=$(QT_QPA_PLATFORM=offscreen measure qgis qgis_process.bin run qgis:heatmapkerneldensityestimation \
             "--INPUT=$OUT/points_32638.gpkg" --RADIUS=5000 --PIXEL_SIZE=250 --WEIGHT_FIELD=individuals --KERNEL=0 \
             --OUTPUT_VALUE=0 "--OUTPUT=$OUT/qgis.tif"); then
-            set -- $r; q_s=$2; echo "$2" >>"$OUT/qgis.runs"
-            echo "run $run  qgis      wall ${2} s  peak RSS $(($3 / 1024)) MB"
+            set -- $r; q_s=$2; echo "$2" >>"$OUT/qgis.runs"; echo "$4" >>"$OUT/qgis.cpu"
+            echo "run $run  qgis      wall ${2} s  cpu ${4} s  peak RSS $(($3 / 1024)) MB"
         else status=1; fi
     fi
     if [ -n "$d_s" ]; then
@@ -116,9 +117,12 @@ if [ -s "$OUT/ratio.runs" ]; then
     dm=$(median "$OUT/dispflow.runs"); rm_=$(median "$OUT/ratio.runs")
     qm=$(median "$OUT/qgis.runs" 2>/dev/null || echo 20.9)
     awk -v q="$qm" -v d="$dm" -v r="$rm_" -v n="$RUNS" 'BEGIN { printf "ratio     QGIS %.1f s / dispflow %.2f s (medians of %d runs); median of the per-run ratios %.1fx (target 30x: %s)\n", q, d, n, r, (r >= 30 ? "met" : "NOT met") }'
+    if [ -s "$OUT/qgis.cpu" ]; then # the work, whatever the load and the cores
+        awk -v q="$(median "$OUT/qgis.cpu")" -v d="$(median "$OUT/dispflow.cpu")" 'BEGIN { printf "cpu       QGIS %.1f s / dispflow %.2f s of CPU (user + system, medians): %.1fx\n", q, d, q / d }'
+    fi
     if [ -s "$OUT/before.runs" ]; then
         bm=$(median "$OUT/before.runs")
-        awk -v b="$bm" -v d="$dm" 'BEGIN { printf "before    dispflow before %.2f s, after %.2f s (medians): %.2fx faster\n", b, d, b / d }'
+        awk -v b="$bm" -v d="$dm" -v bc="$(median "$OUT/before.cpu")" -v dc="$(median "$OUT/dispflow.cpu")" 'BEGIN { printf "before    dispflow before %.2f s, after %.2f s (medians): %.2fx faster; CPU %.2f s before, %.2f s after: %.2fx less\n", b, d, b / d, bc, dc, bc / dc }'
     fi
 fi
 # --- agreement: dispflow --raw on QGIS's grid, correlated pixel by pixel ----
