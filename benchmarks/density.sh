@@ -140,8 +140,14 @@ from osgeo import gdal
 a, b = (gdal.Open(p) for p in sys.argv[1:3])
 ga, gb = a.GetGeoTransform(), b.GetGeoTransform()
 assert (a.RasterXSize, a.RasterYSize) == (b.RasterXSize, b.RasterYSize) and max(abs(u - v) for u, v in zip(ga, gb)) < 1e-6, (ga, gb)
-x = a.GetRasterBand(1).ReadAsArray().astype(np.float64).ravel()
-y = b.GetRasterBand(1).ReadAsArray().astype(np.float64).ravel()
+def values(d):
+    band = d.GetRasterBand(1)
+    v = band.ReadAsArray().astype(np.float64).ravel()
+    nd = band.GetNoDataValue()
+    if nd is not None:
+        v[v == nd] = 0  # QGIS leaves the pixels no disc reaches as nodata
+    return v
+x, y = values(a), values(b)
 r = np.corrcoef(x, y)[0, 1]
 big = y > 1e-3 * y.max()
 rel = np.abs(x[big] - y[big]) / y[big]
