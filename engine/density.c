@@ -9,14 +9,16 @@
  *      time, to its own unlinked temporary file: the files in turn are the
  *      points in file order, and nothing per point stays in memory;
  *   2. passes over those files, a block at a time: the median point for the
- *      UTM zone (without -t_srs); the projection, into a file of projected
+ *      UTM zone (without -t_srs); the projection (on all cores), into a file of projected
  *      points, with the sums and the extent; the bandwidth rule's (variance,
  *      and Silverman's median distance exactly by radix selection);
  *   3. the grid accumulates Σ w k(u) in doubles, one chunk of points at a
  *      time; the rows are cut into bands that threads take in turn, each
  *      band visited only by the chunk's points whose disc reaches it (the
  *      points are bucketed by row), so no pixel is ever written by two
- *      threads and no grid is copied per thread;
+ *      threads and no grid is copied per thread; a disc inside the grid is
+ *      added row by row over windows fixed by the row's offset (no square
+ *      root), in loops compiled for AVX2 as well (add_points);
  *   4. the sums are scaled by c / R² (x 10⁶: per km²) into Float32, masked.
  * Memory: 8 + 4 bytes per pixel plus one chunk (52 bytes a point, at most
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
