@@ -9,9 +9,10 @@
  *      time, to its own unlinked temporary file: the files in turn are the
  *      points in file order, and nothing per point stays in memory;
  *   2. passes over those files, a block at a time: the median point for the
- *      UTM zone (without -t_srs); the projection (on all cores), into a file of projected
- *      points, with the sums and the extent; the bandwidth rule's (variance,
- *      and Silverman's median distance exactly by radix selection);
+ *      UTM zone (without -t_srs); the projection (on all cores), into a file
+ *      of projected points, with the sums and the extent; the bandwidth
+ *      rule's (variance, and Silverman's median distance exactly by radix
+ *      selection);
  *   3. the grid accumulates Σ w k(u) in doubles, one chunk of points at a
  *      time; the rows are cut into bands that threads take in turn, each
  *      band visited only by the chunk's points whose disc reaches it (the
