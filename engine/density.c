@@ -9,14 +9,17 @@
  *      time, to its own unlinked temporary file: the files in turn are the
  *      points in file order, and nothing per point stays in memory;
  *   2. passes over those files, a block at a time: the median point for the
- *      UTM zone (without -t_srs); the projection, into a file of projected
- *      points, with the sums and the extent; the bandwidth rule's (variance,
- *      and Silverman's median distance exactly by radix selection);
+ *      UTM zone (without -t_srs); the projection (on all cores), into a file
+ *      of projected points, with the sums and the extent; the bandwidth
+ *      rule's (variance, and Silverman's median distance exactly by radix
+ *      selection);
  *   3. the grid accumulates Σ w k(u) in doubles, one chunk of points at a
  *      time; the rows are cut into bands that threads take in turn, each
  *      band visited only by the chunk's points whose disc reaches it (the
  *      points are bucketed by row), so no pixel is ever written by two
- *      threads and no grid is copied per thread;
+ *      threads and no grid is copied per thread; a disc inside the grid is
+ *      added row by row over windows fixed by the row's offset (no square
+ *      root), in loops compiled for AVX2 as well (add_points);
  *   4. the sums are scaled by c / R² (x 10⁶: per km²) into Float32, masked.
  * Memory: 8 + 4 bytes per pixel plus one chunk (52 bytes a point, at most
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
@@ -323,8 +326,16 @@ typedef struct {
     atomic_int cancelled;
 } grid_job;
 
+/* Inlined into add_points, the one function cloned for AVX2 (below), so
+ * that the row loops are compiled for it with no call per row. */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
 /* k(u) at squared distance q = d² / R² (zero beyond R). */
-static inline double kernel_at(df_kernel kernel, double q)
+HOT double kernel_at(df_kernel kernel, double q)
 {
     double t = 1.0 - q;
     switch (kernel) {
@@ -351,7 +362,31 @@ static inline double kernel_at(df_kernel kernel, double q)
  * span of columns is a closed form (row_mass). */
 typedef struct {
     double *qx, *s[3];
+    int *wlo, *wlen; /* row_windows */
 } point_cols;
+
+/* The columns a disc may reach on the row d rows from its own (d = -rr..rr),
+ * whatever the point's place in its pixel: indices wlo[d + rr] ..
+ * wlo[d + rr] + wlen[d + rr] - 1 into its qx (column jbase + index). The
+ * row's least |dy| is (|d| - 1/2) pixels (0 on its own row); taken as
+ * |d| - 1, and the half-width h = sqrt(R² - dy²) / pixel as floor(h) + 1
+ * on the west and + 2 on the east (the point's column is floor(cx)), the
+ * window holds every pixel of the disc with a column to spare for rounding.
+ * A window is at most 2 rr + 1 columns, about 3 more than the disc's chord:
+ * what this saves is the square root and the search for the chord's ends on
+ * every row of every point. */
+static void row_windows(double radius, double pixel, int rr, int *wlo, int *wlen)
+{
+    for (int d = -rr; d <= rr; d++) {
+        double dy = (d > 1 ? d - 1 : d < -1 ? -d - 1 : 0) * pixel, h2 = radius * radius - dy * dy;
+        int k = d + rr;
+        wlo[k] = 0, wlen[k] = 0;
+        if (h2 < 0) continue; /* a row the disc cannot reach */
+        double h = floor(sqrt(h2) / pixel);
+        int a = h + 1 < rr ? -(int)h - 1 : -rr, b = h + 2 < rr ? (int)h + 2 : rr;
+        wlo[k] = a + rr, wlen[k] = b - a + 1;
+    }
+}
 
 static void cols_prefix(df_kernel kernel, point_cols *c, int ncols)
 {
@@ -402,13 +437,10 @@ static double row_mass(df_kernel kernel, const point_cols *c, int k0, int k1, do
 
 /* The hot loop: row[k] += w k(u) for k < len, with u² = qy + qx[k] (the
  * squared distance over R², split into its row and column parts), one loop
- * per kernel with no branch but a max, so that the compiler vectorises it. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
-/* vectorised, and cloned for AVX2/FMA processors (chosen at load time) */
-__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic"), target_clones("arch=x86-64-v3", "default")))
-#endif
-static void
-span_add(double *restrict row, const double *restrict qx, int len, double qy, double w, df_kernel kernel)
+ * per kernel with no branch but a max, so that the compiler vectorises it.
+ * A pixel outside the disc adds exactly 0 (t = max(a - qx, 0) = 0, and
+ * kernel_at is 0 there), so a span may be wider than the disc's. */
+HOT void span_add(double *restrict row, const double *restrict qx, int len, double qy, double w, df_kernel kernel)
 {
     double a = 1.0 - qy;
     switch (kernel) {
@@ -438,6 +470,35 @@ span_add(double *restrict row, const double *restrict qx, int len, double qy, do
     }
 }
 
+/* Two rows at once over the same columns (qy0 and qy1 their row parts): qx
+ * is loaded once for both, and there is one loop's overhead for two rows
+ * (about 7% of the grid's time); each pixel gets the very operations of
+ * span_add, so the sums are the same bits. */
+HOT void span_add2(double *restrict row0, double *restrict row1, const double *restrict qx, int len, double qy0,
+                   double qy1, double w, df_kernel kernel)
+{
+    double a0 = 1.0 - qy0, a1 = 1.0 - qy1;
+    switch (kernel) {
+    case DF_KERNEL_QUARTIC:
+        for (int k = 0; k < len; k++) {
+            double t0 = a0 - qx[k], t1 = a1 - qx[k];
+            t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
+            row0[k] += w * (t0 * t0), row1[k] += w * (t1 * t1);
+        }
+        break;
+    case DF_KERNEL_TRIWEIGHT:
+        for (int k = 0; k < len; k++) {
+            double t0 = a0 - qx[k], t1 = a1 - qx[k];
+            t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
+            row0[k] += w * (t0 * t0 * t0), row1[k] += w * (t1 * t1 * t1);
+        }
+        break;
+    default:
+        span_add(row0, qx, len, qy0, w, kernel), span_add(row1, qx, len, qy1, w, kernel);
+        break;
+    }
+}
+
 /* floor and ceil to int of values well inside the int range (the points are
  * within a few radii of the grid), without a libm call */
 static inline int ifloor(double v)
@@ -455,7 +516,7 @@ static inline int iceil(double v)
  * for every row above it, the last for every row below); the mass on rows
  * and columns outside the grid is edge mass, returned. Its work: the disc's
  * pixels inside the grid, and O(1) a row outside (row_mass). */
-static double add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
+HOT double add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
 {
     double edge = 0, r2 = g->radius * g->radius, inv_r2 = 1.0 / r2, p = g->pixel, inv_p = 1.0 / p;
     double xc0 = g->x0 + 0.5 * p;           /* centre of column 0 */
@@ -467,10 +528,31 @@ static double add_point(const grid_job *g, point_cols *c, double px, double py, 
         double dx = xc0 + (jbase + k) * p - px;
         c->qx[k] = dx * dx * inv_r2;
     }
-    /* the prefix sums only for a disc that leaves the grid */
-    if (prow - rr < 0 || prow + rr >= g->height || jbase < 0 || jbase + 2 * rr >= g->width)
-        cols_prefix(g->kernel, c, ncols);
     int lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
+    if (prow - rr >= 0 && prow + rr < g->height && jbase >= 0 && jbase + 2 * rr < g->width) {
+        /* the disc inside the grid (most points): each row's window, no edge */
+        double *base = g->grid + (size_t)jbase;
+        while (lo <= hi && !c->wlen[lo - prow + rr]) lo++; /* rows the disc cannot reach */
+        while (hi >= lo && !c->wlen[hi - prow + rr]) hi--;
+        for (; lo < hi; lo += 2) { /* two rows at once, over the union of their windows */
+            int k = lo - prow + rr, a = c->wlo[k] < c->wlo[k + 1] ? c->wlo[k] : c->wlo[k + 1];
+            int e0 = c->wlo[k] + c->wlen[k], e1 = c->wlo[k + 1] + c->wlen[k + 1], e = e0 > e1 ? e0 : e1;
+            double dy0 = g->y0 - (lo + 0.5) * p - py, dy1 = g->y0 - (lo + 1.5) * p - py;
+            double *row0 = base + (size_t)lo * (size_t)g->width + a;
+            span_add2(row0, row0 + g->width, c->qx + a, e - a, dy0 * dy0 * inv_r2, dy1 * dy1 * inv_r2, w, g->kernel);
+        }
+        for (int i = lo; i <= hi; i++) { /* the last row, when their number is odd */
+            int k = i - prow + rr;
+            double dy = g->y0 - (i + 0.5) * p - py;
+            span_add(base + (size_t)i * (size_t)g->width + c->wlo[k], c->qx + c->wlo[k], c->wlen[k], dy * dy * inv_r2,
+                     w, g->kernel);
+        }
+        return 0;
+    }
+    /* a disc that leaves the grid: the chord of each row, and the prefix
+     * sums for the mass beyond the grid */
+    cols_prefix(g->kernel, c, ncols);
+    lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
     for (int i = lo; i <= hi; i++) {
         double dy = g->y0 - (i + 0.5) * p - py, rem = r2 - dy * dy;
         if (rem < 0) continue;
@@ -493,6 +575,22 @@ static double add_point(const grid_job *g, point_cols *c, double px, double py, 
     return edge;
 }
 
+/* Points q0..q1-1 added to rows r0..r1-1 (add_point), their edge mass to
+ * *edge, point after point. The
+ * one function compiled twice, for AVX2/FMA processors and for any x86-64
+ * (chosen at load time), with every row loop inlined and vectorised. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math"),
+               target_clones("arch=x86-64-v3", "default")))
+#endif
+static void
+add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, double *edge)
+{
+    double e = *edge;
+    for (long q = q0; q < q1; q++) e += add_point(g, c, g->x[q], g->y[q], g->w[q], r0, r1);
+    *edge = e;
+}
+
 /* Pixel operations between two looks at a cancel (a few milliseconds). */
 #define CANCEL_WORK (1L << 22)
 
@@ -501,11 +599,14 @@ static void *grid_worker(void *arg)
     grid_job *g = arg;
     size_t ncols = 2 * (size_t)g->rr + 1;
     double *mem = malloc((ncols + 3 * (ncols + 1)) * sizeof *mem);
-    if (!mem) {
+    int *win = malloc(2 * ncols * sizeof *win);
+    if (!mem || !win) {
+        free(mem), free(win);
         atomic_store(&g->failed, 1);
         return NULL;
     }
-    point_cols c = {mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}};
+    point_cols c = {mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}, win, win + ncols};
+    row_windows(g->radius, g->pixel, g->rr, c.wlo, c.wlen);
     int caller = g->ctx && pthread_equal(pthread_self(), g->caller);
     while (!atomic_load(&g->cancelled)) {
         int band = atomic_fetch_add(&g->next, 1);
@@ -519,15 +620,18 @@ static void *grid_worker(void *arg)
         int nkeys = g->height + 2 * g->rr + 2;
         int k0 = band == 0 ? 0 : r0 + 1, k1 = band == g->nbands - 1 ? nkeys - 1 : r1 + 2 * g->rr;
         if (k1 > nkeys - 1) k1 = nkeys - 1;
-        long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1], work = 0;
+        long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1];
         long per_point = (long)ncols * ((r1 - r0 < (int)ncols ? r1 - r0 : (int)ncols) + 2);
         double edge = 0;
-        for (long q = q0; q < q1; q++) {
-            edge += add_point(g, &c, g->x[q], g->y[q], g->w[q], v0, v1);
-            if ((work += per_point) < CANCEL_WORK) continue;
-            work = 0; /* a long band: look at a cancel, and report from the calling thread */
+        /* a long band: in slices of CANCEL_WORK pixel operations, after each
+         * of which a cancel is looked at and the calling thread reports */
+        long slice = CANCEL_WORK / per_point > 0 ? CANCEL_WORK / per_point : 1;
+        for (long q = q0; q < q1; q += slice) {
+            long e = q1 - q > slice ? q + slice : q1;
+            add_points(g, &c, q, e, v0, v1, &edge);
+            if (e == q1) break;
             if (atomic_load(&g->cancelled)) break;
-            if (caller && !df__progress(g->ctx, g->done + g->share * (band + (double)(q - q0) / (q1 - q0)) / g->nbands,
+            if (caller && !df__progress(g->ctx, g->done + g->share * (band + (double)(e - q0) / (q1 - q0)) / g->nbands,
                                         "density"))
                 atomic_store(&g->cancelled, 1);
         }
@@ -536,7 +640,7 @@ static void *grid_worker(void *arg)
             !df__progress(g->ctx, g->done + g->share * (band + 1) / g->nbands, "density"))
             atomic_store(&g->cancelled, 1);
     }
-    free(mem);
+    free(mem), free(win);
     return NULL;
 }
 
@@ -837,9 +941,33 @@ static int zone_block(raw_pt *p, long n, void *user)
 }
 
 /* pass 2: project, leave out what cannot be projected, write the projected
- * points to their own file, and sum what the radius and the extent need */
+ * points to their own file, and sum what the radius and the extent need.
+ * A block's transformation is cut into slices run on all cores, each with
+ * its own copy of the operation (a PJ is not shared between threads); the
+ * sums and the file then take the points in file order, as before. */
+#define PROJ_SLICE_MIN 4096 /* points: below that a thread costs more than it saves */
+
 typedef struct {
     PJ *pj;
+    double *x, *y;
+    size_t n;
+} proj_slice;
+
+/* the copies' contexts say nothing (the library never prints; the points
+ * that cannot be projected are counted and logged once) */
+static void proj_quiet(void *user, int level, const char *msg) { (void)user, (void)level, (void)msg; }
+
+static void *proj_slice_run(void *arg)
+{
+    proj_slice *s = arg;
+    proj_trans_generic(s->pj, PJ_FWD, s->x, sizeof *s->x, s->n, s->y, sizeof *s->y, s->n, NULL, 0, 0, NULL, 0, 0);
+    return NULL;
+}
+
+typedef struct {
+    PJ *pj[DENSITY_MAX_THREADS]; /* the operation, and a copy per other thread */
+    PJ_CONTEXT *pc[DENSITY_MAX_THREADS];
+    int npj;
     int fd;
     double *x, *y;
     xyw_pt *out;
@@ -853,8 +981,20 @@ static int project_block(raw_pt *p, long n, void *user)
     project_pass *s = user;
     s->selected += n;
     for (long i = 0; i < n; i++) s->x[i] = p[i].lon, s->y[i] = p[i].lat;
-    proj_trans_generic(s->pj, PJ_FWD, s->x, sizeof *s->x, (size_t)n, s->y, sizeof *s->y, (size_t)n, NULL, 0, 0, NULL, 0,
-                       0);
+    int k = (int)(n / PROJ_SLICE_MIN) < s->npj ? (int)(n / PROJ_SLICE_MIN) : s->npj;
+    if (k < 1) k = 1;
+    proj_slice sl[DENSITY_MAX_THREADS];
+    pthread_t tid[DENSITY_MAX_THREADS];
+    int ran[DENSITY_MAX_THREADS] = {0};
+    for (int t = 0; t < k; t++) {
+        long a = n * t / k, b = n * (t + 1) / k;
+        sl[t] = (proj_slice){s->pj[t], s->x + a, s->y + a, (size_t)(b - a)};
+    }
+    for (int t = 1; t < k; t++) /* a thread that cannot start: its slice runs here */
+        if (!(ran[t] = pthread_create(&tid[t], NULL, proj_slice_run, &sl[t]) == 0)) proj_slice_run(&sl[t]);
+    proj_slice_run(&sl[0]);
+    for (int t = 1; t < k; t++)
+        if (ran[t]) pthread_join(tid[t], NULL);
     long m = 0;
     for (long i = 0; i < n; i++) {
         double x = s->x[i], y = s->y[i], w = p[i].w;
@@ -1057,7 +1197,12 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
             st = df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
             goto done;
         }
-        sp.pj = norm, sp.fd = xfd;
+        sp.pj[0] = norm, sp.npj = 1, sp.fd = xfd;
+        /* a copy of the operation for each other thread, in its own context */
+        for (int t = 1; t < core_count(o) && t < DENSITY_MAX_THREADS; t++, sp.npj++)
+            if (!(sp.pc[t] = proj_context_create()) || (proj_log_func(sp.pc[t], NULL, proj_quiet), 0) ||
+                !(sp.pj[t] = proj_clone(sp.pc[t], norm)))
+                break;
         int r = raw_each(rs, rblk, B, project_block, &sp);
         if (r != 0) {
             st = df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
@@ -1225,6 +1370,10 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
 done:
     if (held_block) release(held_block);
     if (held_chunk) release(held_chunk);
+    for (int t = 1; t < DENSITY_MAX_THREADS; t++) {
+        if (sp.pj[t]) proj_destroy(sp.pj[t]);
+        if (sp.pc[t]) proj_context_destroy(sp.pc[t]);
+    }
     if (norm) proj_destroy(norm);
     if (pj) proj_destroy(pj);
     for (int i = 0; geoms && i < ngeoms; i++)
