@@ -517,7 +517,7 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
             return df__error(ctx, DF_EINVAL, "%s: [job] database: not a PostgreSQL connection (PG:dbname=...): '%s'",
                              job->path, job->database);
         if (!job->schema && !(job->schema = df__strdup("dispflow"))) return df__error(ctx, DF_ENOMEM, "out of memory");
-        if (df__postgis_schema(ctx, job->schema, 0, schema, sizeof schema) != DF_OK) {
+        if (df__postgis_schema(ctx, job->schema, DF_NO_DATE, schema, sizeof schema) != DF_OK) {
             char why[512];
             snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
             return df__error(ctx, DF_EINVAL, "%s: [job] %s", job->path, why);

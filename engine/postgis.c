@@ -36,7 +36,7 @@ df_status df__postgis_schema(df_ctx *ctx, const char *tmpl, int32_t as_of, char 
         df_date_format(as_of, iso); /* yyyy-mm-dd; the schema takes yyyymmdd, a plain identifier */
         snprintf(day, sizeof day, "%.4s%.2s%.2s", iso, iso + 5, iso + 8);
     } else {
-        snprintf(day, sizeof day, "00000000");
+        snprintf(day, sizeof day, "yyyymmdd"); /* checking the template only */
     }
     size_t k = 0;
     for (const char *p = tmpl; *p; p++) {
