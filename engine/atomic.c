@@ -282,7 +282,7 @@ static int same_file(const file_id *a, const file_id *b)
     return strcmp(a->resolved, b->resolved) == 0;
 }
 
-static int skipped(const char *path) { return !path || !path[0] || !strcmp(path, "-"); }
+static int skipped(const char *path) { return !path || !path[0] || !strcmp(path, "-") || df__is_database(path); }
 
 df_status df_outputs_check(df_ctx *ctx, const char *const *inputs, int ninputs, const char *const *outputs,
                            int noutputs)

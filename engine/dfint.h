@@ -324,8 +324,9 @@ struct df_job {
     char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
     /* [job] */
     char *title, *output, *source, *origins;
-    int32_t from, as_of; /* DF_NO_DATE: the first and the latest date in the data */
-    int step;            /* df_step of the periods */
+    char *database, *schema; /* PG:... and its schema template: the layers in PostGIS too; NULL = not */
+    int32_t from, as_of;     /* DF_NO_DATE: the first and the latest date in the data */
+    int step;                /* df_step of the periods */
     /* [records] */
     char *records_path, *records_layer, *records_map;
     char delimiter;
@@ -690,6 +691,18 @@ typedef struct {
 
 /* The QML of a layer's default style (malloc'd; NULL when memory runs out). */
 char *df__qgis_style_qml(const df__qgis_layer *l);
+/* ---- postgis.c: the bundle's layers in a PostGIS schema ------------------- */
+
+/* Whether a records or output path is a database connection ("PG:..."), not a file. */
+int df__is_database(const char *path);
+/* The schema name of a template ("sitrep_{as_of}": {as_of} as yyyymmdd),
+ * checked to be a plain lower-case identifier. */
+df_status df__postgis_schema(df_ctx *ctx, const char *tmpl, int32_t as_of, char *out, size_t cap);
+/* Copy every layer of the finished GeoPackage and its QGIS styles into the
+ * schema, replacing the previous one (ours only) in one transaction. */
+df_status df__postgis_write(df_ctx *ctx, const char *conn, const char *schema_tmpl, int32_t as_of,
+                            const char *gpkg_path);
+
 /* Store the default style of each vector layer in the layer_styles table of
  * an open GeoPackage (GDALDatasetH), so that each opens styled in QGIS.
  * stamp is the update_time written ("2017-05-02T00:00:00.000Z"): no wall-clock time. */

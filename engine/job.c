@@ -60,6 +60,8 @@ static const struct key_def {
     {"job", "as_of", K_DATE, AT(as_of), NULL},
     {"job", "step", K_CHOICE, AT(step), steps},
     {"job", "origins", K_TEXT, AT(origins), NULL},
+    {"job", "database", K_TEXT, AT(database), NULL},
+    {"job", "schema", K_TEXT, AT(schema), NULL},
     {"records", "path", K_INPUT, AT(records_path), NULL},
     {"records", "layer", K_TEXT, AT(records_layer), NULL},
     {"records", "map", K_TEXT, AT(records_map), NULL},
@@ -297,6 +299,10 @@ static int set_value(reader *r, const struct key_def *k, const char *v)
     case K_OUTPUT: {
         if (!v[0]) /* "" would resolve to the job's own folder (issue 17 item 22) */
             return job_error(r, k, "empty: name %s", k->type == K_OUTPUT ? "the output folder" : "a file");
+        if (k->type == K_INPUT && k->at == offsetof(struct df_job, records_path) && df__is_database(v)) {
+            free(*(char **)at); /* a PG: connection, read through OGR: not a path (issue 15 item 4) */
+            return (*(char **)at = df__strdup(v)) ? 1 : job_out_of_memory(r, k);
+        }
         char *p = resolve(job, v);
         struct stat sb;
         if (!p) return job_out_of_memory(r, k);
@@ -502,6 +508,20 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
         const char *v = i == 0 ? job->output : job->records_path;
         if (!v || !v[0])
             return df__error(ctx, DF_EINVAL, "%s: [%s] %s is required", job->path, required[i][0], required[i][1]);
+    }
+    if (job->schema && !job->database)
+        return df__error(ctx, DF_EINVAL, "%s: [job] schema without [job] database (PG:dbname=...)", job->path);
+    if (job->database) {
+        char schema[128];
+        if (!df__is_database(job->database))
+            return df__error(ctx, DF_EINVAL, "%s: [job] database: not a PostgreSQL connection (PG:dbname=...): '%s'",
+                             job->path, job->database);
+        if (!job->schema && !(job->schema = df__strdup("dispflow"))) return df__error(ctx, DF_ENOMEM, "out of memory");
+        if (df__postgis_schema(ctx, job->schema, DF_NO_DATE, schema, sizeof schema) != DF_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
+            return df__error(ctx, DF_EINVAL, "%s: [job] %s", job->path, why);
+        }
     }
     for (int l = 3; l >= 1 && !job->finest; l--)
         if (job->adm[l]) job->finest = l;

@@ -73,6 +73,7 @@ static json_object *input(df_ctx *ctx, const char *role, const char *path)
     char hex[65];
     put_str(o, "role", role);
     put_str(o, "path", path);
+    if (df__is_database(path)) return o; /* a PG: table: no file to checksum */
     if (df__sha256_file(path, hex) != 0) {
         df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path);
         return o;

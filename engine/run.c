@@ -985,7 +985,18 @@ static int count_stages(const df_job *job)
     int n = 1 /* boundaries */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
     for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
     int density = job->density && !(job->publish && job->publish_ledger); /* pixels are not in the ledger */
-    return n + job->flows + 2 * density + job->maps + job->publish;
+    return n + job->flows + 2 * density + job->maps + job->publish + !!job->database;
+}
+
+/* The layers of layers.gpkg in PostGIS too (issue 15 item 4): last, once
+ * the bundle is complete, so a failed run changes neither. */
+static df_status write_database(df_ctx *ctx, run *r)
+{
+    char path[4200];
+    BEGIN("PostGIS");
+    bundle_path(r, LAYERS_FILE, path, sizeof path);
+    return df__postgis_write(ctx, r->job->database, r->job->schema, df_join_balance(r->join[r->rep.level])->as_of,
+                             path);
 }
 
 static df_status run_stages(df_ctx *ctx, run *r)
@@ -999,6 +1010,7 @@ static df_status run_stages(df_ctx *ctx, run *r)
         if ((st = withhold(ctx, r)) != DF_OK) return st;
     }
     if ((st = write_products(ctx, r)) != DF_OK) return st;
+    if (r->job->database && (st = write_database(ctx, r)) != DF_OK) return st;
     return DF_OK;
 }
 

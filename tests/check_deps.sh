@@ -6,9 +6,12 @@
 # The Debian packages that provide them are DEB_TEST in the Makefile.
 missing=""
 for bin in ogr2ogr ogrinfo gdalinfo clang-format /usr/bin/python3 /usr/bin/qgis_process.bin g++ pandoc readelf nm man \
-           pdfinfo pdftotext pdffonts; do
+           pdfinfo pdftotext pdffonts psql /usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl \
+           runuser; do
     command -v "$bin" > /dev/null 2>&1 || missing="$missing\n  program $bin"
 done
+# PostGIS 3 for PostgreSQL 15 (test_postgis starts its own server with it)
+[ -f /usr/share/postgresql/15/extension/postgis.control ] || missing="$missing\n  PostGIS for PostgreSQL 15 (postgis.control)"
 # /usr/bin/python3: Debian's interpreter (the python3 on PATH may be another)
 for mod in osgeo.gdal osgeo_utils.samples.validate_gpkg osgeo_utils.samples.validate_cloud_optimized_geotiff \
            pandas geopandas rtree shapely pyproj qgis.core sqlite3 cffi numpy; do

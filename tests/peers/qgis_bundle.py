@@ -2,6 +2,12 @@
 """Open a dispflow bundle in real QGIS (headless) as a GIS officer would.
 
 usage: qgis_bundle.py BUNDLE_DIR RENDER.png
+       qgis_bundle.py --pg "CONNINFO" SCHEMA BUNDLE_DIR
+
+With --pg (issue 15 item 4): every vector layer of BUNDLE_DIR/layers.gpkg
+opens from the PostGIS schema (QGIS's postgres provider), valid, in
+EPSG:4326, with the GeoPackage's feature count and its default style read
+from the database's layer_styles, as in (1) below.
 
 BUNDLE_DIR holds layers.gpkg, a density_<status>.tif and project.qgs.
 Checks, printing one "ok ..." line each (exit 1 with "FAIL ..." otherwise):
@@ -65,12 +71,12 @@ def ogr_layers(gpkg):
     return out
 
 
-def styled(layer):
+def styled(layer, name=None):
     """What the renderer says about the style: a short description, and
     whether it is the one dispflow stores (not QGIS's default)."""
     r = layer.renderer()
     kind = r.type()
-    name = layer.source().split("layername=")[-1]
+    name = name or layer.source().split("layername=")[-1]
     if name in ("adm1", "adm2", "adm3"):
         ranges = r.ranges() if kind == "graduatedSymbol" else []
         colours = [rg.symbol().color().name() for rg in ranges]
@@ -203,7 +209,32 @@ def main(bundle, png):
     os._exit(1 if failures else 0)
 
 
+def main_pg(conninfo, schema, bundle):
+    app = QgsApplication([], False)
+    app.initQgis()
+    counts = ogr_layers(os.path.join(bundle, "layers.gpkg"))
+    check(len(counts) >= 1, "layers.gpkg has layers: %s" % ", ".join(sorted(counts)))
+    for name, (count, _) in sorted(counts.items()):
+        uri = "%s key='fid' srid=4326 table=\"%s\".\"%s\" (geom)" % (conninfo, schema, name)
+        layer = QgsVectorLayer(uri, name, "postgres")
+        check(layer.isValid(), "%s.%s opens valid" % (schema, name))
+        if not layer.isValid():
+            continue
+        check(layer.crs().authid() == "EPSG:4326", "%s CRS %s" % (name, layer.crs().authid()))
+        check(layer.featureCount() == count, "%s features %d (layers.gpkg %d)" % (name, layer.featureCount(), count))
+        good, desc = styled(layer, name)
+        check(good, "%s default style from the database's layer_styles: %s" % (name, desc))
+    if failures:
+        print("FAIL %d check(s): %s" % (len(failures), "; ".join(failures)))
+    else:
+        print("ok   all QGIS checks passed")
+    sys.stdout.flush()
+    os._exit(1 if failures else 0)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--pg":
+        main_pg(sys.argv[2], sys.argv[3], sys.argv[4])
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     main(sys.argv[1], sys.argv[2])
