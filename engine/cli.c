@@ -705,13 +705,7 @@ static int cmd_flows(df_ctx *ctx, int argc, char **argv)
     fo.from = jb.jo.from;
     if (fo.to == DF_NO_DATE) fo.to = jb.jo.as_of; /* --as-of, as join says it, is --to */
     fo.prefer_points = jb.jo.prefer_points;
-    fo.kind = jb.ro.kind;          /* --snapshots: flows are changes between snapshots */
-    if (fo.kind == DF_KIND_AUTO) { /* a DTM API table is snapshots */
-        char why[160];
-        df_status kst = df_records_kind(ctx, &jb.ro, &fo.kind, why, sizeof why);
-        if (kst != DF_OK) return fail(ctx, kst);
-        if (!quiet) fprintf(stderr, "%s: read as %s\n", jb.ro.path, why);
-    }
+    fo.kind = jb.ro.kind; /* --snapshots: flows are changes between snapshots; auto: as the read finds */
     const char *outputs[] = {jb.out, nodes, matrix, wide, net};
     if ((rc = check_job_outputs(ctx, &jb, outputs, 5)) >= 0) return rc;
     df_boundaries *b = NULL;

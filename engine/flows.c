@@ -529,7 +529,9 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
                        ropts->path, match_level, fopts->origin_level, match_level, fopts->origin_level);
         goto done;
     }
-    if (fopts->kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
+    /* DF_KIND_AUTO: as the read found it (a DTM API table is snapshots) */
+    df_table_kind kind = fopts->kind == DF_KIND_AUTO ? f->balance.read.kind : fopts->kind;
+    if (kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
     }

@@ -293,7 +293,9 @@ typedef struct {
 df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record, df_reject_fn on_reject,
                           void *user, df_read_stats *stats);
 /* The kind of opts' table as a read would take it (DF_KIND_AUTO resolved
- * from the header alone; why: the reason in words, may be NULL). */
+ * from the header alone; why: the reason in words, may be NULL). A pipe or
+ * stdin is not opened (it cannot be read twice): *kind stays DF_KIND_AUTO,
+ * and the read itself decides (df_read_stats.kind). */
 df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap);
 
 /* ------------------------------------------------------------------------ */
@@ -516,7 +518,8 @@ typedef struct {
     int prefer_points; /* as in df_join_opts */
     /* DF_SNAPSHOTS: rows count people present at a date; a flow is the
      * change of a pair's count since its previous snapshot (the first
-     * snapshot counts whole). Increments (the default) are summed. */
+     * snapshot counts whole). Increments (the default) are summed.
+     * DF_KIND_AUTO: as the read finds (a DTM API table is snapshots). */
     df_table_kind kind;
 } df_flow_opts;
 
