@@ -124,11 +124,12 @@ int df__list_item(const char *list, int k, char *out, size_t cap)
     const char *p = list ? list : "";
     for (int i = 0; *p || i == 0; i++) {
         size_t n = strcspn(p, ",");
-        if (i == k) {
-            char *t = trimmed(p, n);
-            if (!t) return 0;
-            snprintf(out, cap, "%s", t);
-            free(t);
+        if (i == k) { /* trimmed in place: no allocation that could fail and read as "no item" */
+            const char *q = p;
+            size_t m = n;
+            while (m && (*q == ' ' || *q == '\t')) q++, m--;
+            while (m && (q[m - 1] == ' ' || q[m - 1] == '\t')) m--;
+            snprintf(out, cap, "%.*s", (int)m, q);
             return 1;
         }
         if (!p[n]) break;
