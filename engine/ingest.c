@@ -1015,6 +1015,14 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
     df_record_opts opts_local_;
     DF__OPTS_ACCEPT(ctx, df_record_opts, opts, opts_local_);
     opened o;
+    struct stat sb;
+    /* a pipe cannot be read twice: its kind is found by the read itself */
+    if (opts->kind == DF_KIND_AUTO && opts->path &&
+        (!strcmp(opts->path, "-") || (stat(opts->path, &sb) == 0 && !S_ISREG(sb.st_mode)))) {
+        *kind = DF_KIND_AUTO;
+        if (why && cap) snprintf(why, cap, "a stream: the kind is found while reading it");
+        return DF_OK;
+    }
     df_read_stats *stats = calloc(1, sizeof *stats);
     if (!stats) return df__error(ctx, DF_ENOMEM, "out of memory");
     df_status st = open_columns(ctx, opts, &o, stats);

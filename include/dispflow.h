@@ -349,7 +349,9 @@ typedef struct {
 DF_API df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn on_record,
                                  df_reject_fn on_reject, void *user, df_read_stats *stats);
 /* The kind of opts' table as a read would take it (DF_KIND_AUTO resolved
- * from the header alone; why: the reason in words, may be NULL). */
+ * from the header alone; why: the reason in words, may be NULL). A pipe or
+ * stdin is not opened (it cannot be read twice): *kind stays DF_KIND_AUTO,
+ * and the read itself decides (df_read_stats.kind). */
 DF_API df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind *kind, char *why, size_t cap);
 
 /* ------------------------------------------------------------------------ */
