@@ -66,15 +66,35 @@ static void put_date(json_object *o, const char *key, int32_t day)
 
 static const char *const shapefile_parts[] = {".shp", ".shx", ".dbf", ".prj", ".cpg", NULL};
 
+/* How the manifest names an input, never by a local path (issue 13 item
+ * 4): the job file by its name; a file shipped with dispflow as
+ * "shapes/..." (under the shapes folder, the parent of job->profiles_dir);
+ * any other relative to the job file's folder. */
+static void input_name(const df_job *job, const char *path, char *out, size_t cap)
+{
+    size_t n = job->profiles_dir ? strlen(job->profiles_dir) : 0;
+    const char *slash = n ? strrchr(job->profiles_dir, '/') : NULL;
+    size_t shapes = slash ? (size_t)(slash - job->profiles_dir) : 0;
+    if (path == job->path) {
+        const char *base = strrchr(path, '/');
+        snprintf(out, cap, "%s", base ? base + 1 : path);
+    } else if (shapes && !strncmp(path, job->profiles_dir, shapes) && path[shapes] == '/') {
+        snprintf(out, cap, "shapes%s", path + shapes);
+    } else {
+        df__job_relative(job, path, out, cap);
+    }
+}
+
 /* One input file; a shapefile with each of its parts. */
-static json_object *input(df_ctx *ctx, const char *role, const char *path)
+static json_object *input(df_ctx *ctx, const df_job *job, const char *role, const char *path)
 {
     json_object *o = json_object_new_object();
-    char hex[65];
+    char hex[65], name[4200];
     put_str(o, "role", role);
-    put_str(o, "path", path);
+    input_name(job, path, name, sizeof name);
+    put_str(o, "path", name);
     if (df__sha256_file(path, hex) != 0) {
-        df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path);
+        df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path); /* the log may name it */
         return o;
     }
     put_str(o, "sha256", hex);
@@ -95,8 +115,8 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
 {
     const df_job *job = r->job;
     json_object *a = json_object_new_array();
-    json_object_array_add(a, input(ctx, "job", job->path));
-    json_object *rec = input(ctx, "records", job->records_path);
+    json_object_array_add(a, input(ctx, job, "job", job->path));
+    json_object *rec = input(ctx, job, "records", job->records_path);
     const df_balance *bal = df_join_balance(r->join[r->level]);
     put_int(rec, "rows", bal->read.rows);
     json_object_array_add(a, rec);
@@ -104,15 +124,15 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
         if (!job->adm[l]) continue;
         char role[32];
         snprintf(role, sizeof role, "boundaries adm%d", l);
-        json_object *o = input(ctx, role, job->adm[l]);
+        json_object *o = input(ctx, job, role, job->adm[l]);
         put_int(o, "features", r->file_units[l]);
         json_object_array_add(a, o);
     }
     const df__profile *p = r->fine ? df__boundaries_profile(r->fine) : NULL;
-    if (p) json_object_array_add(a, input(ctx, "country profile", p->path));
+    if (p) json_object_array_add(a, input(ctx, job, "country profile", p->path));
     if (p && p->aliases && job->shipped_aliases)
-        json_object_array_add(a, input(ctx, "aliases (country profile)", p->aliases));
-    if (job->aliases) json_object_array_add(a, input(ctx, "aliases", job->aliases));
+        json_object_array_add(a, input(ctx, job, "aliases (country profile)", p->aliases));
+    if (job->aliases) json_object_array_add(a, input(ctx, job, "aliases", job->aliases));
     return a;
 }
 
