@@ -312,6 +312,41 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
     for (int l = 1; l <= 3; l++)
         if (r->unreached & (1 << l)) json_object_array_add(unreached, json_object_new_int(l));
     json_object_object_add(m, "headline_level", json_object_new_int(r->level));
+    /* the headline figures (what `run` prints at the end): null where the table does not carry them */
+    const df_join *hj = r->join[r->level];
+    const df_balance *hb = df_join_balance(hj);
+    json_object *head = json_object_new_object();
+    int64_t sum[4] = {0};
+    for (int i = 0; i < df_boundaries_count(r->b[r->level], r->level); i++) {
+        const df_figures *f = df_join_figures(hj, i);
+        sum[0] += f->displaced, sum[1] += f->returned, sum[2] += f->still_displaced, sum[3] += f->families;
+    }
+    put_date(head, "as_of", hb->as_of);
+    put_int(head, "displaced", sum[0]);
+    if (hb->read.returns > 0)
+        put_int(head, "returned", sum[1]);
+    else
+        json_object_object_add(head, "returned", NULL);
+    put_int(head, "still_displaced", sum[2]);
+    if (hb->read.with_families > 0)
+        put_int(head, "families", sum[3]);
+    else
+        json_object_object_add(head, "families", NULL);
+    json_object_object_add(m, "headline", head);
+    /* the class breaks of every map and QGIS style, per level: compare weeks */
+    static const char *const schemes[] = {"nice", "quantile", "jenks"};
+    json_object *classes = json_object_new_object();
+    for (int l = 1; l <= 3; l++) {
+        if (!r->join[l]) continue;
+        json_object *o = json_object_new_object(), *br = json_object_new_array();
+        char key[8];
+        snprintf(key, sizeof key, "adm%d", l);
+        put_str(o, "scheme", r->job->nbreaks ? "breaks" : schemes[r->job->classes]);
+        for (int k = 0; k < r->nbreaks[l]; k++) json_object_array_add(br, json_object_new_double(r->breaks[l][k]));
+        json_object_object_add(o, "breaks", br);
+        json_object_object_add(classes, key, o);
+    }
+    json_object_object_add(m, "classes", classes);
     json_object_object_add(m, "unreached_levels", unreached);
     if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);
