@@ -422,7 +422,7 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir);
  * else the boundary file's name). */
 void df__report_credits(const df__report *r, char *out, size_t cap);
 /* The period in words: "17 Oct 2016 to 2 May 2017"; for snapshots the
- * snapshot date and operation: "Snapshot of 31 May 2017, Iraq conflict". */
+ * snapshot date and operation: "Snapshot of 30 May 2017 (operation: Iraq conflict)". */
 void df__report_period(const df__report *r, char *out, size_t cap);
 /* manifest.json in dir: inputs (path, SHA-256, rows or features),
  * parameters, versions, outputs (the files of dir: SHA-256, bytes, layers

@@ -218,8 +218,8 @@ void df__report_period(const df__report *r, char *out, size_t cap)
         const df_operation_figure *op = df_join_operation(j, i);
         if (op->snapshot == DF_NO_DATE || k >= cap) continue;
         df__date_words(op->snapshot, as_of);
-        k += (size_t)snprintf(out + k, cap - k, "%s of %s%s%s", n++ ? ";" : "", as_of, op->name[0] ? ", " : "",
-                              op->name);
+        k += (size_t)snprintf(out + k, cap - k, "%s of %s%s%s%s", n++ ? ";" : "", as_of,
+                              op->name[0] ? " (operation: " : "", op->name, op->name[0] ? ")" : "");
     }
     if (!n) {
         df__date_words(bal->snapshot != DF_NO_DATE ? bal->snapshot : bal->as_of, as_of);

@@ -618,6 +618,67 @@ TEST(mosul_bundle_equals_truth)
     check_in_qgis(bundle, render);
 }
 
+/* issue 13 item 6: a snapshot table (the DTM API's districts, no returns,
+ * no families): figures it does not carry are "not in the table", never 0;
+ * the districts with no record in the snapshot are "not assessed", listed
+ * apart from 0; the subtitle gives the snapshot date and operation; one
+ * map, not the same map twice. */
+TEST(snapshot_wording_item6)
+{
+#define API SHARED_DATA "/dtm_irq_api/global-iom-dtm-from-api-admin2_IRQ-rows.csv"
+    NEED_FILE(API);
+    NEED_FILE(ADM2_SHP);
+    char job[1200], text[8192], msg[1024], path[8192];
+    snprintf(job, sizeof job, "%s/snapshot.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = snapshot\nas_of = 2017-05-31\n[records]\npath = %s/" API "\n"
+             "[boundaries]\nadm2 = %s/" ADM2_SHP "\n",
+             cwd, cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    /* the districts of the latest snapshot on or before 31 May 2017 (30 May), counted here */
+    char *csv = slurp(API), pcodes[128][16];
+    int distinct = 0;
+    for (char *line = csv; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (!strstr(line, ",2017-05-30") || strstr(line, ",2017-05-30") > strchr(line, '\n')) continue;
+        char *c = line;
+        for (int k = 0; k < 7 && c; k++) c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL;
+        char code[16];
+        snprintf(code, sizeof code, "%.*s", c && strchr(c, ',') ? (int)(strchr(c, ',') - c) : 0, c ? c : "");
+        int seen = 0;
+        for (int i = 0; i < distinct; i++) seen |= !strcmp(pcodes[i], code);
+        if (!seen && distinct < 128) snprintf(pcodes[distinct++], 16, "%s", code);
+    }
+    free(csv);
+    EXPECT_INT(distinct, 98);
+    snprintf(path, sizeof path, "%s/snapshot/sitrep.md", tmpdir);
+    char *md = slurp(path), want[160];
+    EXPECT(md != NULL);
+    if (!md) return;
+    EXPECT(strstr(md, "| Returned (of those displaced) | not in the table |"));
+    EXPECT(strstr(md, "| Families displaced | not in the table |"));
+    EXPECT(!strstr(md, "| Returned (of those displaced) | 0 |") && !strstr(md, "| Families displaced | 0 |"));
+    EXPECT(strstr(md, "Snapshot of 30 May 2017 (operation: Iraq conflict)"));
+    EXPECT(!strstr(md, "30 May 2017 to 31 May 2017"));
+    snprintf(want, sizeof want, "%d of 101 districts were assessed", distinct);
+    EXPECT(strstr(md, want));
+    snprintf(want, sizeof want,
+             "Not assessed (no record in the snapshot: not 0, hatched on the maps), %d districts: ", 101 - distinct);
+    EXPECT(strstr(md, want));
+    EXPECT(!strstr(md, "Returnees")); /* no columns of 0 for what the table does not count */
+    free(md);
+    snprintf(path, sizeof path, "%s/snapshot/map_displaced.png", tmpdir);
+    EXPECT(access(path, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/snapshot/map_still_displaced.png", tmpdir);
+    EXPECT(access(path, F_OK) != 0); /* still displaced = displaced here: not drawn twice */
+    snprintf(path, sizeof path, "%s/snapshot/manifest.json", tmpdir);
+    char *m = slurp(path);
+    EXPECT(m && strstr(m, "\"returned\":null") && strstr(m, "\"families\":null"));
+    free(m);
+#undef API
+}
+
 /* Load and run a job with an as-of date given as `run --as-of` does. */
 static df_status run_job_as_of(const char *job_path, const char *profiles, const char *as_of, char *msg, size_t cap)
 {
@@ -871,6 +932,7 @@ int main(void)
     RUN(mosul_bundle_equals_truth);
     RUN(weekly_bundles_keep_their_classes_item1_item8);
     RUN(bundle_same_bytes_from_anywhere_no_local_path_item4);
+    RUN(snapshot_wording_item6);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
