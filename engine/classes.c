@@ -28,7 +28,7 @@ static double rung(int p)
 {
     static const double mant[3] = {1, 2, 5};
     int d = p >= 0 ? p / 3 : -((-p + 2) / 3);
-    return mant[p - 3 * d] * pow(10, d);
+    return d >= 0 ? mant[p - 3 * d] * pow(10, d) : mant[p - 3 * d] / pow(10, -d); /* 0.2, not 2 x 0.1 */
 }
 
 /* The position of the largest rung <= v (v > 0); strictly below v when
@@ -40,13 +40,14 @@ static int rung_at(double v, int below)
     return p;
 }
 
-/* Four rungs: the largest below the maximum, and down the ladder in steps
- * that reach the 20% quantile in three (one rung at least). Only crossing
- * a rung moves a break; the rungs are a factor 2 to 2.5 apart. */
+/* Four rungs: the largest below the maximum, and down the ladder in equal
+ * steps (one rung at least) that stay at or above the rung of the 20%
+ * quantile: the lowest class holds the smallest fifth at least. Only
+ * crossing a rung moves a break; the rungs are a factor 2 to 2.5 apart. */
 static int nice_breaks(const double *v, int m, double *breaks)
 {
     int top = rung_at(v[m - 1], 1), low = rung_at(v[(m - 1) / 5], 0);
-    int span = top - low, step = span <= 3 ? 1 : (span + 1) / 3, k = 0;
+    int span = top - low, step = span < 6 ? 1 : span / 3, k = 0;
     for (int i = 3; i >= 0; i--) breaks[k++] = rung(top - i * step);
     return k;
 }

@@ -109,6 +109,20 @@ TEST(errors_name_file_line_and_key)
         {GOOD_HEAD "adm1 = %s\naliases =\n", "job.ini:7: [boundaries] aliases: empty: name a file"},
         {"[job]\noutput = no/such/folder/bundle\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
          "job.ini: [job] output: the folder above"},
+        /* issue 13 items 1, 4 and 8: classes, credits, the output's placeholder */
+        {GOOD_HEAD "adm1 = %s\n[maps]\nbreaks = 1000, 500\n",
+         "job.ini:8: [maps] breaks: not ascending: 500 after 1000"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nbreaks = 1000, lots\n", "job.ini:8: [maps] breaks: 'lots' is not a number > 0"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nbreaks = 1,2,3,4,5,6,7,8,9\n", "job.ini:8: [maps] breaks: more than 8 breaks"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nclasses = equal\n",
+         "job.ini:8: [maps] classes: 'equal' is not nice, quantile or jenks"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nclasses = jenks\nbreaks = 10, 100\n",
+         "job.ini:8: [maps] classes and breaks (line 9): give one, not both"},
+        {"[job]\noutput = bundle\nsource = A\n[records]\npath = sample.csv\nsource = B\n[boundaries]\nadm1 = %s\n",
+         "job.ini:6: [records] source: already set as [job] source on line 3"},
+        {GOOD_HEAD "adm1 = %s\n[report]\nlogo = nologo.png\n", "job.ini:8: [report] logo: no such file"},
+        {"[job]\noutput = out_{week}\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
+         "out_{week}: unknown placeholder {week} (the only one is {as_of})"},
     };
     char text[8192], msg[1024], shapes[4200];
     snprintf(shapes, sizeof shapes, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
