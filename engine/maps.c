@@ -20,7 +20,8 @@
 #define DEFAULT_TOP 10
 #define BEND        0.18 /* control point off the chord, x chord length */
 #define ALPHA_FLOW  0.85
-#define CIRCLE_MAX  52 /* radius of the circle of the largest value, layout units */
+#define CIRCLE_R    40  /* radius of the circle of the top break, layout units */
+#define CIRCLE_MAX  110 /* the largest radius drawn */
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
@@ -577,9 +578,13 @@ typedef struct {
     double vmax; /* the largest value: circles scale to it */
 } map_state;
 
+/* A circle's area is its value; the top break has a radius of CIRCLE_R:
+ * the classes hold still, so do the sizes, and weeks compare. */
+static double circle_scale(const map_state *st) { return st->nb > 0 ? st->breaks[st->nb - 1] : st->vmax; }
 static double circle_radius(const map_state *st, double value)
 {
-    return st->vmax > 0 ? CIRCLE_MAX * st->u * sqrt(value / st->vmax) : 0;
+    double s = circle_scale(st);
+    return s > 0 ? fmin(CIRCLE_R * sqrt(value / s), CIRCLE_MAX) * st->u : 0;
 }
 
 /* Fill every unit of the level by class, outline it thin grey; then the
@@ -702,7 +707,7 @@ static double draw_legend(map_state *st, double x, double y, double w)
             snprintf(row, sizeof row, "%s \u2013 %s", lo, hi);
         y = legend_swatch(cr, x, y, rgb, row, u);
     }
-    if (st->has_zero) y = legend_swatch(cr, x, y, zero_rgb, "0", u);
+    if (st->has_zero && !m->circles) y = legend_swatch(cr, x, y, zero_rgb, "0", u); /* circles: white is every unit */
     if (st->has_unassessed) {
         legend_swatch(cr, x, y, zero_rgb, "Not assessed", u);
         cairo_rectangle(cr, x, y, 34 * u, 20 * u);
@@ -711,19 +716,19 @@ static double draw_legend(map_state *st, double x, double y, double w)
         y += 28 * u;
     }
     if (st->has_no_data) y = legend_swatch(cr, x, y, no_data_rgb, st->m->no_data ? st->m->no_data : "No data", u);
-    if (m->circles && st->vmax > 0) { /* circle areas: the largest value and a round value near a quarter */
-        double vals[2] = {st->vmax, round_sig(st->vmax / 4, 1, st->whole)};
+    if (m->circles && st->vmax > 0) { /* circle areas: the top break and one two breaks below, steady */
+        double vals[2] = {circle_scale(st), st->nb >= 3 ? st->breaks[st->nb - 3] : circle_scale(st) / 4};
         y += 8 * u;
         for (int i = 0; i < (vals[1] > 0 && vals[1] < vals[0] ? 2 : 1); i++) {
             double rr = circle_radius(st, vals[i]);
             cairo_new_sub_path(cr);
-            cairo_arc(cr, x + CIRCLE_MAX * u, y + rr, rr, 0, 2 * M_PI);
+            cairo_arc(cr, x + CIRCLE_R * u, y + rr, rr, 0, 2 * M_PI);
             cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
             cairo_set_line_width(cr, 1.2 * u);
             cairo_stroke(cr);
             fmt_number(vals[i], st->whole, lo, sizeof lo);
             font(cr, 14 * u, 0);
-            cairo_move_to(cr, x + 2 * CIRCLE_MAX * u + 12 * u, y + rr + 5 * u);
+            cairo_move_to(cr, x + 2 * CIRCLE_R * u + 12 * u, y + rr + 5 * u);
             cairo_show_text(cr, lo);
             y += 2 * rr + 6 * u;
         }

@@ -243,6 +243,16 @@ TEST(mosul_districts_with_corridor_flows)
     EXPECT(s.arrow > 500);
     EXPECT(same_bytes(a, b2));
     keep(a, "mosul.png");
+    /* issue 13 item 1: proportional circles over white units, in the
+     * report's classes: the top colour only in the legend (the circles are
+     * drawn translucent), the arrows still there */
+    static const double breaks[4] = {10000, 20000, 50000, 100000};
+    m.breaks = breaks, m.nbreaks = 4, m.circles = 1;
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    s = read_png(b2);
+    EXPECT(s.top > 300 && s.top < 1000);
+    EXPECT(s.arrow > 500);
+    keep(b2, "mosul_circles.png");
 done:
     free(v);
     df_flows_free(f);
