@@ -8,6 +8,7 @@
 #include "dfint.h"
 #include "harness.h"
 
+#include <cairo.h>
 #include <dirent.h>
 #include <gdal.h>
 #include <json-c/json.h>
@@ -858,7 +859,17 @@ TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
                     "adm2 = ../data/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp\n"
                     "credit = Boundaries: OCHA COD-AB (CSO, 2019)\n"
                     "[density]\nenabled = no\n"
-                    "[report]\norganisation = IOM Iraq\ncontact = dtmiraq@example.org\n");
+                    "[report]\norganisation = IOM Iraq\ncontact = dtmiraq@example.org\nlogo = logo.png\n");
+    /* a logo of the office: a small PNG beside the job */
+    char logo[1400];
+    snprintf(logo, sizeof logo, "%s/logo.png", dir);
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 60, 30);
+    cairo_t *cr = cairo_create(img);
+    cairo_set_source_rgb(cr, 0, 0.3, 0.6);
+    cairo_paint(cr);
+    cairo_destroy(cr);
+    EXPECT_INT(cairo_surface_write_to_png(img, logo), CAIRO_STATUS_SUCCESS);
+    cairo_surface_destroy(img);
     char first[1400], second[1400], here[1200], other[1400], a[16384], b[16384];
     snprintf(first, sizeof first, "%s/office/first", tmpdir);
     snprintf(second, sizeof second, "%s/office/bundle", tmpdir);
@@ -921,6 +932,7 @@ TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
     EXPECT(md && strstr(md, "Contact: dtmiraq@example.org"));
     EXPECT(md && strstr(md, "Map ID: DF-2017-05-02"));
     EXPECT(md && strstr(md, "do not imply official endorsement or acceptance by the United Nations"));
+    EXPECT(md && strstr(md, "<img class=\"logo\" alt=\"logo\" src=\"data:image/png;base64,"));
     free(md);
 }
 
