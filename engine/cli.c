@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cpl_conv.h>
+#include <json-c/json.h>
 
 static int quiet, verbose;
 static volatile sig_atomic_t interrupted; /* the signal that came, or 0 */
@@ -1134,7 +1135,7 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
 /* ---- run: a job file, with a progress bar ----------------------------------------- */
 
 static const char *usage_run =
-    "usage: dispflow run JOB.ini [-q] [-v] [--json-progress] [--output DIR] [--publish]\n"
+    "usage: dispflow run JOB.ini [-q] [-v] [--json-progress] [--as-of DATE] [--output DIR] [--publish]\n"
     "                    [--new-series]\n"
     "\n"
     "Runs every stage a situation report needs, as the job file says: joins at each admin\n"
@@ -1143,8 +1144,11 @@ static const char *usage_run =
     "QGIS styles, project.qgs and manifest.json. The job file is checked whole before any\n"
     "work starts; an error names the file, the line and the key (keys: docs/jobs.md).\n"
     "The bundle is built beside the output folder and swapped into place when complete:\n"
-    "a failed or interrupted run (Ctrl-C) leaves the previous bundle untouched.\n"
+    "a failed or interrupted run (Ctrl-C) leaves the previous bundle untouched. It ends\n"
+    "by printing the headline figures and the balance of the rows.\n"
     "\n"
+    "  --as-of DATE      count up to DATE (yyyy-mm-dd) instead of the job's [job] as_of;\n"
+    "                    with output = out/{as_of} each week's bundle has its own folder\n"
     "  --output DIR      write the bundle here instead of the job's [job] output\n"
     "  --publish         a bundle to leave the office: figures on fewer than k families\n"
     "                    ([publish] k, 5) withheld with enough beside them that none can be\n"
@@ -1194,9 +1198,55 @@ static int draw_progress(double fraction, const char *stage, void *user)
     return 1;
 }
 
+/* "1,234,567" */
+static const char *with_commas(long long v, char *out)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%lld", v < 0 ? -v : v), k = 0;
+    if (v < 0) out[k++] = '-';
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0) out[k++] = ',';
+        out[k++] = digits[i];
+    }
+    out[k] = 0;
+    return out;
+}
+
+/* The end of a run (issue 13 item 8): the headline figures and the balance
+ * of the rows, read back from the bundle's manifest.json. */
+static void print_summary(const char *dir)
+{
+    char path[4200], a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    json_object *m = json_object_from_file(path), *head, *bal, *lv, *x;
+    int level = json_object_object_get_ex(m, "headline_level", &x) ? json_object_get_int(x) : 0;
+    char key[8];
+    snprintf(key, sizeof key, "adm%d", level);
+    if (!m || !json_object_object_get_ex(m, "headline", &head) || !json_object_object_get_ex(m, "balance", &bal) ||
+        !json_object_object_get_ex(bal, key, &lv)) {
+        json_object_put(m);
+        return;
+    }
+#define FIELD(o, name) (json_object_object_get_ex((o), (name), &x) && x ? json_object_get_int64(x) : -1)
+    long long ret = FIELD(head, "returned");
+    printf("as of %s, admin %d: displaced %s, returned %s, still displaced %s\n",
+           json_object_object_get_ex(head, "as_of", &x) && x ? json_object_get_string(x) : "-", level,
+           with_commas(FIELD(head, "displaced"), a), ret < 0 ? "not in the table" : with_commas(ret, b),
+           with_commas(FIELD(head, "still_displaced"), c));
+    int holds = json_object_object_get_ex(lv, "holds", &x) && json_object_get_boolean(x);
+    printf("balance: %s rows = %s matched + %s unmatched + %s outside the period + %s filtered + %s other level + "
+           "%s rejected%s\n",
+           with_commas(FIELD(lv, "rows"), a), with_commas(FIELD(lv, "matched"), b),
+           with_commas(FIELD(lv, "unmatched"), c), with_commas(FIELD(lv, "out_of_period"), d),
+           with_commas(FIELD(lv, "filtered"), e), with_commas(FIELD(lv, "other_level"), f),
+           with_commas(FIELD(lv, "rejected"), g), holds ? "" : " (DOES NOT HOLD)");
+#undef FIELD
+    json_object_put(m);
+}
+
 static int cmd_run(df_ctx *ctx, int argc, char **argv)
 {
-    const char *path = NULL, *output = NULL;
+    const char *path = NULL, *output = NULL, *as_of = NULL;
     int publish = 0, new_series = 0;
     progress_bar bar = {0};
     for (int i = 0; i < argc; i++) {
@@ -1215,6 +1265,8 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
             new_series = 1;
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             output = argv[++i];
+        else if (!strcmp(argv[i], "--as-of") && i + 1 < argc)
+            as_of = argv[++i];
         else if (argv[i][0] == '-')
             return unknown("option", argv[i], usage_run);
         else if (path)
@@ -1223,11 +1275,14 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
             path = argv[i];
     }
     if (!path) return bad_usage("missing the job file", NULL);
+    int32_t as_of_day = DF_NO_DATE;
+    if (as_of && df_date_parse(as_of, &as_of_day) != 0) return bad_usage("--as-of: not a date (yyyy-mm-dd):", as_of);
     const char *profiles = shipped_profiles();
     if (!profiles) return df_status_exit_code(DF_EIO);
     df_job *jf = NULL;
     df_status st = df_job_load(ctx, path, profiles, &jf);
     if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
+    if (st == DF_OK && as_of) st = df_job_set_as_of(ctx, jf, as_of_day);
     if (st == DF_OK && publish) df_job_set_publish(jf, 1);
     if (st == DF_OK && new_series) df_job_set_new_series(jf, 1);
     if (st != DF_OK) {
@@ -1238,7 +1293,10 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     bar.show = !quiet || bar.json;
     df_ctx_set_progress(ctx, draw_progress, &bar); /* also how Ctrl-C reaches the run */
     st = df_job_run(ctx, jf);
-    if (st == DF_OK && !quiet) fprintf(stderr, "wrote %s/\n", df_job_output(jf));
+    if (st == DF_OK && !quiet) {
+        fprintf(stderr, "wrote %s/\n", df_job_output(jf));
+        print_summary(df_job_output(jf));
+    }
     df_job_free(jf);
     if (st == DF_ECANCELLED && interrupted) {
         fprintf(stderr, "dispflow: interrupted; the previous bundle is untouched\n");

@@ -319,12 +319,15 @@ int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, i
 
 /* ---- job.c: the job file of `dispflow run` (keys in docs/jobs.md) -------- */
 
+#define DF__MAX_BREAKS 8 /* at most 9 classes: ColorBrewer's largest YlOrRd */
+
 struct df_job {
     char *path, *dir;   /* the job file and its folder (paths resolve against it) */
     char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
     /* [job] */
-    char *title, *output, *source, *origins;
+    char *title, *output, *origins;
     char *database, *schema; /* PG:... and its schema template: the layers in PostGIS too; NULL = not */
+    char *output_template;   /* the output as given, {as_of} not yet replaced (output is with it replaced) */
     int32_t from, as_of;     /* DF_NO_DATE: the first and the latest date in the data */
     int step;                /* df_step of the periods */
     /* [records] */
@@ -355,8 +358,14 @@ struct df_job {
     /* [report] */
     int maps;
     int64_t top_flows;
-    /* credits (issue 13 item 4): NULL = unset */
-    char *boundaries_credit, *report_organisation, *report_contact, *report_disclaimer, *report_logo, *report_map_id;
+    /* credits, printed on every map and in the report (issue 13 item 4) */
+    char *boundaries_credit, *records_source; /* [boundaries] credit; [records] source (alias [job] source) */
+    char *report_organisation, *report_contact, *report_disclaimer, *report_logo, *report_map_id;
+    /* [maps] */
+    int classes; /* DF__CLASSES_*, when no breaks are given */
+    int nbreaks; /* [maps] breaks, ascending; 0: none given */
+    double breaks[DF__MAX_BREAKS];
+    int circles; /* proportional circles */
     /* [publish] */
     int publish;
     int64_t publish_k;
@@ -410,10 +419,22 @@ typedef struct {
     const struct df__map *map_spec;         /* the maps as drawn (nmaps), drawn again as vectors in the PDF */
     long record_points;                     /* features of the records layer */
     const df__publish_stats *publish;       /* publish mode: what was withheld; NULL otherwise */
+    /* The classes of each joined level (df__classes_for on the displaced,
+     * withheld units left out): every map and the QGIS style of the level */
+    double breaks[4][DF__MAX_BREAKS];
+    int nbreaks[4];
 } df__report;
 
 /* sitrep.md and sitrep.html (self-contained: CSS and the maps inline) in dir. */
 df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir);
+/* The credit line of every map and of the report, never a local path:
+ * "Source: ... | Boundaries: ... | organisation | Made with dispflow V"
+ * ([records] source, else the records file's name; [boundaries] credit,
+ * else the boundary file's name). */
+void df__report_credits(const df__report *r, char *out, size_t cap);
+/* The period in words: "17 Oct 2016 to 2 May 2017"; for snapshots the
+ * snapshot date and operation: "Snapshot of 30 May 2017 (operation: Iraq conflict)". */
+void df__report_period(const df__report *r, char *out, size_t cap);
 /* manifest.json in dir: inputs (path, SHA-256, rows or features),
  * parameters, versions, outputs (the files of dir: SHA-256, bytes, layers
  * with feature counts, table rows) and the balance. */
@@ -428,6 +449,13 @@ void df__job_record_opts(const df_job *job, df_record_opts *ro);
  * of docs/jobs.md. */
 typedef int (*df__job_visit)(const char *section, const char *key, const char *value, void *user);
 void df__job_each(const df_job *job, df__job_visit fn, void *user);
+/* A path of the job (absolute, or relative to the working folder, as the
+ * job holds them) relative to the job file's folder, lexically: the same
+ * text whichever folder the run starts in and however the job's own path
+ * is written. For the manifest: no output holds a local path. */
+void df__job_relative(const df_job *job, const char *path, char *out, size_t cap);
+/* text with "{as_of}" replaced by the date (yyyy-mm-dd; kept when DF_NO_DATE). */
+void df__job_expand(const char *text, int32_t as_of, char *out, size_t cap);
 /* The density options a job's run uses (checked when the job is loaded). */
 void df__job_density_opts(const df_job *job, df_density_opts *o);
 
@@ -578,11 +606,20 @@ typedef struct df__map {
      * from df__flows_endpoint(DF_ENDPOINTS_WEIGHTED) to the same. */
     const df_flows *flows;
     int top_flows;
-    const char *title;    /* "Mosul corridor: people displaced by district" */
-    const char *subtitle; /* "17 Oct 2016 to 2 May 2017" */
-    const char *source;   /* "Source: ... | Boundaries: OCHA COD-AB 2019 | dispflow 0.1.0" */
-    int width, height;    /* pixels (1600 x 1200 when 0) */
-    const char *no_data;  /* the legend's word for the grey units (NULL: "No data") */
+    const char *title;      /* "Mosul corridor: people displaced by district" */
+    const char *subtitle;   /* "17 Oct 2016 to 2 May 2017" */
+    const char *source;     /* credits: "Source: ... | Boundaries: OCHA COD-AB 2019 | ..."; never a local path */
+    const char *disclaimer; /* a second footer line (NULL: none) */
+    const char *map_id;     /* printed bottom right ("DF-2017-05-02"; NULL: none) */
+    const char *logo;       /* a PNG drawn top right (NULL: none) */
+    int width, height;      /* pixels (1600 x 1200 when 0) */
+    const char *no_data;    /* the legend's word for the grey units (NULL: "No data") */
+    /* The classes (df__classes_for), the same on every map of a report;
+     * breaks NULL: the "nice" classes of value. */
+    const double *breaks;
+    int nbreaks;
+    const unsigned char *not_assessed; /* per unit, 1: not assessed, hatched (NULL: none) */
+    int circles;                       /* proportional circles for the values, over class-coloured units */
 } df__map;
 
 /* Draw the map (choropleth, arrows, labels of the largest units, legend,
@@ -659,16 +696,23 @@ void df__pdf_trend(df__pdf *p, const df__trend_point *pts, int n);
  * same bytes. */
 df_status df__pdf_write(df_ctx *ctx, const df__pdf *p, const char *path);
 
-/* The classes of a choropleth, the same on the map pictures and in QGIS:
- * the 20/40/60/80% quantiles of the positive values, rounded to two
- * significant figures (whole numbers stay whole), kept while increasing;
- * the last class ends at the maximum. Class i holds breaks[i-1] < v <=
- * breaks[i] (class 0 from *vmin). Returns the number of classes (at most 5;
- * 0 when no value is positive), -1 out of memory. */
-int df__class_breaks(const double *value, int n, int whole, double *breaks, double *vmin);
-/* The colour of class c of k on the 5-colour YlOrRd ramp (0..4): the top
- * class is always the darkest. */
-int df__class_colour(int c, int k);
+/* ---- classes.c: the class breaks of every choropleth of a bundle ---------- */
+
+enum { DF__CLASSES_NICE, DF__CLASSES_QUANTILE, DF__CLASSES_JENKS };
+
+/* The breaks of the job's scheme ([maps] breaks, else [maps] classes; job
+ * NULL: "nice") for the positive values of n (0, negative and NaN take no
+ * part): *nbreaks ascending upper bounds (at most DF__MAX_BREAKS), class c
+ * holding breaks[c-1] < v <= breaks[c], the last class every v above
+ * breaks[nbreaks-1]: nbreaks + 1 classes. "nice" gives four rungs of the
+ * 1-2-5 ladder that stay put when the data move a little (docs/jobs.md).
+ * 0 ok, -1 out of memory. */
+int df__classes_for(const df_job *job, const double *values, int n, double *breaks, int *nbreaks);
+/* The class of a positive value: 0 .. nbreaks. */
+int df__class_of(double v, const double *breaks, int nbreaks);
+/* "#rrggbb" of class c of k on ColorBrewer's YlOrRd of k classes (light
+ * to dark: the top class the darkest). */
+const char *df__class_hex(int c, int k);
 
 /* ---- qgis.c: QGIS default styles and the project file --------------------- */
 
@@ -685,8 +729,8 @@ typedef struct {
     const char *crs;   /* "EPSG:4326" for the vector layers; the raster's ("EPSG:32638") */
     long features;     /* vector: feature count */
     int temporal;      /* flows: temporal settings on period_start / period_end */
-    int nclasses;      /* choropleth: df__class_breaks' classes (0: equal intervals up to max) */
-    double breaks[5], vmin;
+    int nclasses;      /* choropleth: the run's classes (df__classes_for; 0: equal intervals up to max): */
+    double breaks[DF__MAX_BREAKS + 1], vmin; /* class c from breaks[c-1] (c = 0: vmin) to breaks[c]; the last to max */
 } df__qgis_layer;
 
 /* The QML of a layer's default style (malloc'd; NULL when memory runs out). */

@@ -597,6 +597,8 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     r->stats->valid++;
     r->stats->individuals_valid += ind;
     r->stats->with_point += !isnan(rec.lon);
+    r->stats->with_families += rec.families >= 0;
+    r->stats->returns += rec.status == DF_RETURNED;
     const df_place *start = rec.status == DF_RETURNED ? &rec.displacement : &rec.origin;
     int stated = 0;
     for (int lv = 1; lv <= 3; lv++) stated |= start->name[lv] || start->pcode[lv];
@@ -1204,6 +1206,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         stats->rows += p->stats.rows;
         stats->valid += p->stats.valid;
         stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
+        stats->with_families += p->stats.with_families, stats->returns += p->stats.returns;
         stats->rejected += p->stats.rejected;
         stats->excel_dates += p->stats.excel_dates;
         if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)

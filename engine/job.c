@@ -32,7 +32,8 @@ typedef enum {
     K_LEVEL,  /* adm1..adm3 or 1..3 */
     K_LEVELS, /* a list of levels: a bit mask */
     K_KERNEL,
-    K_DELIMITER
+    K_DELIMITER,
+    K_BREAKS /* ascending numbers > 0, comma-separated: class breaks */
 } key_type;
 
 static const char *const steps[] = {"none", "day", "week", "month", NULL};
@@ -44,6 +45,11 @@ static const char *const density_statuses[] = {"displaced", "returned", "all", "
 static const char *const preferences[] = {"names", "points", NULL};
 static const char *const endpoint_ways[] = {"inside", "weighted", NULL};
 static const char *const bandwidth_rules[] = {"fixed", "silverman", "scott", NULL};
+static const char *const class_schemes[] = {"nice", "quantile", "jenks", NULL}; /* DF__CLASSES_* */
+
+#define DEFAULT_DISCLAIMER                                                                                             \
+    "The boundaries and names shown and the designations used on this map do not imply official endorsement or "       \
+    "acceptance by the United Nations."
 
 #define AT(field) offsetof(struct df_job, field)
 
@@ -55,7 +61,6 @@ static const struct key_def {
 } keys[] = {
     {"job", "title", K_TEXT, AT(title), NULL},
     {"job", "output", K_OUTPUT, AT(output), NULL},
-    {"job", "source", K_TEXT, AT(source), NULL},
     {"job", "from", K_DATE, AT(from), NULL},
     {"job", "as_of", K_DATE, AT(as_of), NULL},
     {"job", "step", K_CHOICE, AT(step), steps},
@@ -74,6 +79,7 @@ static const struct key_def {
     {"records", "where", K_TEXT, AT(where), NULL},
     {"records", "duplicates", K_CHOICE, AT(duplicates), duplicate_policies},
     {"records", "assessments", K_CHOICE, AT(assessments), assessment_policies},
+    {"records", "source", K_TEXT, AT(records_source), NULL},
     {"boundaries", "adm1", K_INPUT, AT(adm[1]), NULL},
     {"boundaries", "adm2", K_INPUT, AT(adm[2]), NULL},
     {"boundaries", "adm3", K_INPUT, AT(adm[3]), NULL},
@@ -83,6 +89,7 @@ static const struct key_def {
     {"boundaries", "profile", K_TEXT, AT(profile), NULL},
     {"boundaries", "labels", K_TEXT, AT(labels), NULL},
     {"boundaries", "name_field", K_TEXT, AT(name_field), NULL},
+    {"boundaries", "credit", K_TEXT, AT(boundaries_credit), NULL},
     {"join", "levels", K_LEVELS, AT(levels), NULL},
     {"flows", "enabled", K_BOOL, AT(flows), NULL},
     {"flows", "origin_level", K_LEVEL, AT(origin_level), NULL},
@@ -109,14 +116,26 @@ static const struct key_def {
     {"publish", "round", K_INT, AT(publish_round), NULL},
     {"publish", "new_series", K_BOOL, AT(publish_new_series), NULL},
     {"report", "top_flows", K_INT, AT(top_flows), NULL},
-    {"boundaries", "credit", K_TEXT, AT(boundaries_credit), NULL},
     {"report", "organisation", K_TEXT, AT(report_organisation), NULL},
     {"report", "contact", K_TEXT, AT(report_contact), NULL},
     {"report", "disclaimer", K_TEXT, AT(report_disclaimer), NULL},
     {"report", "logo", K_INPUT, AT(report_logo), NULL},
     {"report", "map_id", K_TEXT, AT(report_map_id), NULL},
+    {"maps", "classes", K_CHOICE, AT(classes), class_schemes},
+    {"maps", "breaks", K_BREAKS, AT(breaks), NULL},
+    {"maps", "circles", K_BOOL, AT(circles), NULL},
+    {"job", "source", K_TEXT, AT(records_source), NULL}, /* an alias of [records] source, kept */
 };
 #define NKEYS ((int)(sizeof keys / sizeof *keys))
+
+/* A key that shares its field with an earlier key ([job] source, the
+ * alias of [records] source): not freed or listed twice. */
+static int alias_of(int i)
+{
+    for (int k = 0; k < i; k++)
+        if (keys[k].at == keys[i].at) return k;
+    return -1;
+}
 
 #undef AT
 
@@ -308,6 +327,10 @@ static int set_value(reader *r, const struct key_def *k, const char *v)
         if (!p) return job_out_of_memory(r, k);
         free(*(char **)at);
         *(char **)at = p;
+        if (k->type == K_OUTPUT && strchr(p, '{')) { /* "out/{as_of}": replaced once the date is known */
+            free(job->output_template);
+            if (!(job->output_template = df__strdup(p))) return job_out_of_memory(r, k);
+        }
         if (k->type == K_INPUT && stat(p, &sb) != 0) return job_error(r, k, "no such file: %s", p);
         if (k->type == K_INPUT && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
             return job_error(r, k, "not a file: %s", p);
@@ -361,6 +384,23 @@ static int set_value(reader *r, const struct key_def *k, const char *v)
         if (df_delimiter_parse(v, (char *)at) != 0)
             return job_error(r, k, "'%s' is not comma, semicolon, tab or pipe", v);
         return 1;
+    case K_BREAKS: {
+        double *b = at, d;
+        int n = 0;
+        snprintf(buf, sizeof buf, "%s", v);
+        for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+            if (n == DF__MAX_BREAKS)
+                return job_error(r, k, "more than %d breaks (%d classes): '%s'", DF__MAX_BREAKS, DF__MAX_BREAKS + 1, v);
+            if (df__parse_double(t, strlen(t), &d) != 0 || !(d > 0) || d > 1e15)
+                return job_error(r, k, "'%s' is not a number > 0", t);
+            if (n > 0 && d <= b[n - 1])
+                return job_error(r, k, "not ascending: %s after %.15g (each break above the one before)", t, b[n - 1]);
+            b[n++] = d;
+        }
+        if (!n) return job_error(r, k, "no break given: '%s'", v);
+        job->nbreaks = n;
+        return 1;
+    }
     }
     return 0;
 }
@@ -375,6 +415,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
         in_known = 1;
         if (strcmp(keys[i].key, name) != 0) continue;
         if (r->seen[i]) return job_error(r, &keys[i], "set twice (first on line %d)", r->seen[i]);
+        for (int a = 0; a < NKEYS; a++) /* an alias and its key: one value */
+            if (a != i && keys[a].at == keys[i].at && r->seen[a])
+                return job_error(r, &keys[i], "already set as [%s] %s on line %d", keys[a].section, keys[a].key,
+                                 r->seen[a]);
         r->seen[i] = r->line;
         return set_value(r, &keys[i], value);
     }
@@ -412,6 +456,9 @@ static void defaults(df_job *job)
     job->maps = 1;
     job->publish_k = 5;
     job->top_flows = 10;
+    job->classes = DF__CLASSES_NICE;
+    job->report_disclaimer = df__strdup(DEFAULT_DISCLAIMER); /* checked in df_job_load */
+    job->report_map_id = df__strdup("DF-{as_of}");
 }
 
 /* The density options the run will use: what the stage would refuse is
@@ -500,6 +547,69 @@ static df_status check_output_parent(df_ctx *ctx, df_job *job, const char *who)
     return DF_OK;
 }
 
+void df__job_expand(const char *text, int32_t as_of, char *out, size_t cap)
+{
+    char date[11];
+    size_t k = 0;
+    df_date_format(as_of, date);
+    for (const char *p = text; *p && k + 1 < cap;) {
+        if (!strncmp(p, "{as_of}", 7) && as_of != DF_NO_DATE) {
+            k += (size_t)snprintf(out + k, cap - k, "%s", date);
+            p += 7;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    out[k < cap ? k : cap - 1] = 0;
+}
+
+/* The output folder from its template: {as_of} replaced by the as-of date.
+ * Without a date yet (run --as-of may give it) the template stays, and
+ * df_job_run refuses it. who: "[job] output" or "--output". */
+static df_status expand_output(df_ctx *ctx, df_job *job, const char *who)
+{
+    const char *t = job->output_template;
+    if (!t) return check_output_parent(ctx, job, who);
+    for (const char *p = strchr(t, '{'); p; p = strchr(p + 1, '{'))
+        if (strncmp(p, "{as_of}", 7) != 0) {
+            const char *end = strchr(p, '}');
+            return df__error(ctx, DF_EINVAL, "%s: %s %s: unknown placeholder %.*s (the only one is {as_of})", job->path,
+                             who, t, end ? (int)(end - p + 1) : (int)strlen(p), p);
+        }
+    size_t cap = strlen(t) + 64;
+    char *out = malloc(cap);
+    if (!out) return df__error(ctx, DF_ENOMEM, "out of memory");
+    df__job_expand(t, job->as_of, out, cap);
+    free(job->output);
+    job->output = out;
+    return job->as_of == DF_NO_DATE ? DF_OK : check_output_parent(ctx, job, who);
+}
+
+void df__job_relative(const df_job *job, const char *path, char *out, size_t cap)
+{
+    char cwd[4096], a[8192], d[8192];
+    if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "/");
+    snprintf(a, sizeof a, "%s%s%s", path[0] == '/' ? "" : cwd, path[0] == '/' ? "" : "/", path);
+    snprintf(d, sizeof d, "%s%s%s", job->dir[0] == '/' ? "" : cwd, job->dir[0] == '/' ? "" : "/", job->dir);
+    clean_path(a);
+    clean_path(d);
+    /* the longest common folder, then ".." for each folder of the job's below it */
+    size_t common = 0, i = 0;
+    for (; a[i] && a[i] == d[i]; i++)
+        if (a[i] == '/') common = i;
+    if (!d[i] && (a[i] == '/' || !a[i])) common = i; /* the job's folder is a prefix of path */
+    if (!strcmp(d, "/")) common = 0;
+    size_t k = 0;
+    out[0] = 0;
+    for (const char *p = d + common; *p; p++)
+        if (*p == '/') k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "../");
+    const char *rest = a + common + (a[common] == '/');
+    if (k < cap) snprintf(out + k, cap - k, "%s", rest);
+    if (!out[0]) snprintf(out, cap, ".");
+    size_t n = strlen(out);
+    if (n > 1 && out[n - 1] == '/') out[n - 1] = 0; /* "../" is ".." */
+}
+
 /* Keys that need one another, checked once the whole file is read. */
 static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
 {
@@ -562,7 +672,10 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
          * with its own status; the job file itself is fine */
         if (df_records_kind(ctx, &ro, &kind, NULL, 0) == DF_OK && kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
     }
-    return check_output_parent(ctx, job, "[job] output");
+    if (job->nbreaks && key_line(r, "maps", "classes"))
+        return df__error(ctx, DF_EINVAL, "%s:%d: [maps] classes and breaks (line %d): give one, not both", job->path,
+                         key_line(r, "maps", "classes"), key_line(r, "maps", "breaks"));
+    return expand_output(ctx, job, "[job] output");
 }
 
 df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out)
@@ -572,6 +685,10 @@ df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_jo
     if (!job) return df__error(ctx, DF_ENOMEM, "out of memory");
     defaults(job);
     job->path = df__strdup(path);
+    if (!job->report_disclaimer || !job->report_map_id) {
+        df_job_free(job);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
     job->dir = df__strdup(path);
     job->profiles_dir = profiles ? df__strdup(profiles) : NULL;
     if (!job->path || !job->dir || (profiles && !job->profiles_dir)) {
@@ -622,8 +739,9 @@ void df_job_free(df_job *job)
 {
     if (!job) return;
     for (int i = 0; i < NKEYS; i++)
-        if (keys[i].type == K_TEXT || keys[i].type == K_INPUT || keys[i].type == K_OUTPUT)
+        if ((keys[i].type == K_TEXT || keys[i].type == K_INPUT || keys[i].type == K_OUTPUT) && alias_of(i) < 0)
             free(*(char **)((char *)job + keys[i].at));
+    free(job->output_template);
     free(job->path);
     free(job->dir);
     free(job->profiles_dir);
@@ -639,13 +757,20 @@ void df__job_each(const df_job *job, df__job_visit fn, void *user)
     for (int i = 0; i < NKEYS; i++) {
         const struct key_def *k = &keys[i];
         const void *at = (const char *)job + k->at;
-        char buf[64];
+        char buf[4096];
         const char *v = buf;
+        if (alias_of(i) >= 0) continue; /* listed once, under its own key */
         switch (k->type) {
         case K_TEXT:
-        case K_INPUT:
-        case K_OUTPUT:
             v = *(char *const *)at;
+            break;
+        case K_INPUT:
+        case K_OUTPUT: /* relative to the job file: the same whichever folder the run starts in */
+            v = *(char *const *)at;
+            if (v)
+                df__job_relative(job, k->type == K_OUTPUT && job->output_template ? job->output_template : v, buf,
+                                 sizeof buf),
+                    v = buf;
             break;
         case K_DATE:
             df_date_format(*(const int32_t *)at, buf);
@@ -682,6 +807,12 @@ void df__job_each(const df_job *job, df__job_visit fn, void *user)
             v = *(const char *)at && p ? names[p - ",;\t|"] : "detect";
             break;
         }
+        case K_BREAKS:
+            buf[0] = 0;
+            for (int b = 0; b < job->nbreaks; b++)
+                snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%.15g", b ? ", " : "", job->breaks[b]);
+            if (!job->nbreaks) v = NULL;
+            break;
         }
         fn(k->section, k->key, v, user);
     }
@@ -697,7 +828,23 @@ df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir)
     while (n > 1 && copy[n - 1] == '/') copy[--n] = 0; /* "out/" is the folder out */
     free(job->output);
     job->output = copy;
-    return check_output_parent(ctx, job, "--output");
+    free(job->output_template);
+    job->output_template = NULL;
+    if (strchr(copy, '{') && !(job->output_template = df__strdup(copy)))
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    return expand_output(ctx, job, "--output");
+}
+
+df_status df_job_set_as_of(df_ctx *ctx, df_job *job, int32_t as_of)
+{
+    if (job->from != DF_NO_DATE && as_of != DF_NO_DATE && job->from > as_of) {
+        char from[11], to[11];
+        df_date_format(job->from, from);
+        df_date_format(as_of, to);
+        return df__error(ctx, DF_EINVAL, "--as-of %s is before the job's [job] from %s (%s)", to, from, job->path);
+    }
+    job->as_of = as_of;
+    return expand_output(ctx, job, "[job] output");
 }
 
 void df_job_set_publish(df_job *job, int on) { job->publish = on; }

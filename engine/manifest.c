@@ -66,16 +66,39 @@ static void put_date(json_object *o, const char *key, int32_t day)
 
 static const char *const shapefile_parts[] = {".shp", ".shx", ".dbf", ".prj", ".cpg", NULL};
 
+/* How the manifest names an input, never by a local path (issue 13 item
+ * 4): the job file by its name; a file shipped with dispflow as
+ * "shapes/..." (under the shapes folder, the parent of job->profiles_dir);
+ * any other relative to the job file's folder. */
+static void input_name(const df_job *job, const char *path, char *out, size_t cap)
+{
+    size_t n = job->profiles_dir ? strlen(job->profiles_dir) : 0;
+    const char *slash = n ? strrchr(job->profiles_dir, '/') : NULL;
+    size_t shapes = slash ? (size_t)(slash - job->profiles_dir) : 0;
+    if (path == job->path) {
+        const char *base = strrchr(path, '/');
+        snprintf(out, cap, "%s", base ? base + 1 : path);
+    } else if (shapes && !strncmp(path, job->profiles_dir, shapes) && path[shapes] == '/') {
+        snprintf(out, cap, "shapes%s", path + shapes);
+    } else {
+        df__job_relative(job, path, out, cap);
+    }
+}
+
 /* One input file; a shapefile with each of its parts. */
-static json_object *input(df_ctx *ctx, const char *role, const char *path)
+static json_object *input(df_ctx *ctx, const df_job *job, const char *role, const char *path)
 {
     json_object *o = json_object_new_object();
-    char hex[65];
+    char hex[65], name[4200];
     put_str(o, "role", role);
-    put_str(o, "path", path);
-    if (df__is_database(path)) return o; /* a PG: table: no file to checksum */
+    if (df__is_database(path)) { /* a PG: table: no file to name or checksum */
+        put_str(o, "path", path);
+        return o;
+    }
+    input_name(job, path, name, sizeof name);
+    put_str(o, "path", name);
     if (df__sha256_file(path, hex) != 0) {
-        df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path);
+        df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path); /* the log may name it */
         return o;
     }
     put_str(o, "sha256", hex);
@@ -96,8 +119,8 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
 {
     const df_job *job = r->job;
     json_object *a = json_object_new_array();
-    json_object_array_add(a, input(ctx, "job", job->path));
-    json_object *rec = input(ctx, "records", job->records_path);
+    json_object_array_add(a, input(ctx, job, "job", job->path));
+    json_object *rec = input(ctx, job, "records", job->records_path);
     const df_balance *bal = df_join_balance(r->join[r->level]);
     put_int(rec, "rows", bal->read.rows);
     json_object_array_add(a, rec);
@@ -105,15 +128,15 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
         if (!job->adm[l]) continue;
         char role[32];
         snprintf(role, sizeof role, "boundaries adm%d", l);
-        json_object *o = input(ctx, role, job->adm[l]);
+        json_object *o = input(ctx, job, role, job->adm[l]);
         put_int(o, "features", r->file_units[l]);
         json_object_array_add(a, o);
     }
     const df__profile *p = r->fine ? df__boundaries_profile(r->fine) : NULL;
-    if (p) json_object_array_add(a, input(ctx, "country profile", p->path));
+    if (p) json_object_array_add(a, input(ctx, job, "country profile", p->path));
     if (p && p->aliases && job->shipped_aliases)
-        json_object_array_add(a, input(ctx, "aliases (country profile)", p->aliases));
-    if (job->aliases) json_object_array_add(a, input(ctx, "aliases", job->aliases));
+        json_object_array_add(a, input(ctx, job, "aliases (country profile)", p->aliases));
+    if (job->aliases) json_object_array_add(a, input(ctx, job, "aliases", job->aliases));
     return a;
 }
 
@@ -293,6 +316,41 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
     for (int l = 1; l <= 3; l++)
         if (r->unreached & (1 << l)) json_object_array_add(unreached, json_object_new_int(l));
     json_object_object_add(m, "headline_level", json_object_new_int(r->level));
+    /* the headline figures (what `run` prints at the end): null where the table does not carry them */
+    const df_join *hj = r->join[r->level];
+    const df_balance *hb = df_join_balance(hj);
+    json_object *head = json_object_new_object();
+    int64_t sum[4] = {0};
+    for (int i = 0; i < df_boundaries_count(r->b[r->level], r->level); i++) {
+        const df_figures *f = df_join_figures(hj, i);
+        sum[0] += f->displaced, sum[1] += f->returned, sum[2] += f->still_displaced, sum[3] += f->families;
+    }
+    put_date(head, "as_of", hb->as_of);
+    put_int(head, "displaced", sum[0]);
+    if (hb->read.returns > 0)
+        put_int(head, "returned", sum[1]);
+    else
+        json_object_object_add(head, "returned", NULL);
+    put_int(head, "still_displaced", sum[2]);
+    if (hb->read.with_families > 0)
+        put_int(head, "families", sum[3]);
+    else
+        json_object_object_add(head, "families", NULL);
+    json_object_object_add(m, "headline", head);
+    /* the class breaks of every map and QGIS style, per level: compare weeks */
+    static const char *const schemes[] = {"nice", "quantile", "jenks"};
+    json_object *classes = json_object_new_object();
+    for (int l = 1; l <= 3; l++) {
+        if (!r->join[l]) continue;
+        json_object *o = json_object_new_object(), *br = json_object_new_array();
+        char key[8];
+        snprintf(key, sizeof key, "adm%d", l);
+        put_str(o, "scheme", r->job->nbreaks ? "breaks" : schemes[r->job->classes]);
+        for (int k = 0; k < r->nbreaks[l]; k++) json_object_array_add(br, json_object_new_double(r->breaks[l][k]));
+        json_object_object_add(o, "breaks", br);
+        json_object_object_add(classes, key, o);
+    }
+    json_object_object_add(m, "classes", classes);
     json_object_object_add(m, "unreached_levels", unreached);
     if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);

@@ -16,18 +16,16 @@
 #include <cairo.h>
 
 #define FONT        "DejaVu Sans"
-#define NCLASS      5
 #define NLABELS     8
 #define DEFAULT_TOP 10
 #define BEND        0.18 /* control point off the chord, x chord length */
 #define ALPHA_FLOW  0.85
+#define CIRCLE_R    40  /* radius of the circle of the top break, layout units */
+#define CIRCLE_MAX  110 /* the largest radius drawn */
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
 
-/* YlOrRd, 5 classes (ColorBrewer): light to dark. */
-static const double ramp[NCLASS][3] = {
-    {0xff, 0xff, 0xb2}, {0xfe, 0xcc, 0x5c}, {0xfd, 0x8d, 0x3c}, {0xf0, 0x3b, 0x20}, {0xbd, 0x00, 0x26}};
 static const double no_data_rgb[3] = {0xda, 0xda, 0xda}, zero_rgb[3] = {0xff, 0xff, 0xff};
 static const double flow_rgb[3] = {0x1f, 0x3a, 0x5f}; /* navy: apart from every ramp colour */
 
@@ -56,58 +54,12 @@ static double round_sig(double v, int figures, int whole)
     return round(v / p) * p;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* The colour of class c of k (classes.c: ColorBrewer YlOrRd, as in QGIS). */
+static void class_rgb(int c, int k, double rgb[3])
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    unsigned v = (unsigned)strtoul(df__class_hex(c, k) + 1, NULL, 16);
+    rgb[0] = v >> 16 & 255, rgb[1] = v >> 8 & 255, rgb[2] = v & 255;
 }
-
-/* Class breaks: the 20/40/60/80% quantiles of the m positive values sorted
- * (the value of rank ceil(q m / 5); when q m / 5 is a whole rank r, halfway
- * between ranks r and r + 1, so that a break falls between units rather
- * than on one), rounded to two significant figures, kept while strictly increasing and below the
- * maximum; the last class ends at the maximum. Quantiles, not equal
- * intervals, because displacement counts are very skewed (one district often
- * holds half the people) and equal intervals would put nearly every unit in
- * the first class. Class i holds breaks[i-1] < v <= breaks[i]. Returns the
- * number of classes (0 when no value is positive), -1 out of memory. */
-int df__class_breaks(const double *value, int n, int whole, double *breaks, double *vmin)
-{
-    double *v = df__malloc((size_t)n * sizeof *v + 1);
-    int m = 0, k = 0;
-    if (!v) return -1;
-    for (int i = 0; i < n; i++)
-        if (value[i] > 0) v[m++] = value[i];
-    if (m > 0) {
-        qsort(v, (size_t)m, sizeof *v, cmp_double);
-        double max = v[m - 1];
-        *vmin = v[0];
-        for (int q = 1; q < NCLASS; q++) {
-            int r = (int)ceil((double)q * m / NCLASS);
-            double b = q * m % NCLASS == 0 && r < m ? (v[r - 1] + v[r]) / 2 : v[r - 1];
-            b = round_sig(b, 2, whole);
-            if (b >= max || (k > 0 && b <= breaks[k - 1]) || b < v[0]) continue;
-            breaks[k++] = b;
-        }
-        breaks[k++] = max;
-    }
-    free(v);
-    return k;
-}
-
-/* The class of a positive value. */
-static int class_of(double v, const double *breaks, int k)
-{
-    int c = 0;
-    while (c < k - 1 && v > breaks[c]) c++;
-    return c;
-}
-
-/* The ramp colour of class c of k: spread over the ramp, so that the top
- * class is always the darkest. */
-int df__class_colour(int c, int k) { return k <= 1 ? 2 : (int)floor(c * (NCLASS - 1.0) / (k - 1) + 0.5); }
-
-static const double *class_rgb(int c, int k) { return ramp[df__class_colour(c, k)]; }
 
 /* ---- the view: lon/lat to UTM metres to pixels ---------------------------------- */
 
@@ -559,6 +511,28 @@ static double legend_swatch(cairo_t *cr, double x, double y, const double rgb[3]
     return y + 28 * u;
 }
 
+/* Diagonal hatching inside the current path, which is kept: a unit not
+ * assessed, apart from 0 (white) and no data (grey). */
+static void hatch(cairo_t *cr, double u)
+{
+    double x0, y0, x1, y1;
+    cairo_path_t *path = cairo_copy_path(cr);
+    cairo_save(cr);
+    cairo_clip(cr);
+    cairo_clip_extents(cr, &x0, &y0, &x1, &y1);
+    for (double x = x0 - (y1 - y0); x < x1; x += 7 * u) {
+        cairo_move_to(cr, x, y1);
+        cairo_line_to(cr, x + (y1 - y0), y0);
+    }
+    cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
+    cairo_set_line_width(cr, 1.1 * u);
+    cairo_stroke(cr);
+    cairo_restore(cr);
+    cairo_new_path(cr);
+    cairo_append_path(cr, path);
+    cairo_path_destroy(path);
+}
+
 /* A legend line (a boundary) and its label; returns the next row's top. */
 static double legend_line(cairo_t *cr, double x, double y, double grey, double width, const char *label, double u)
 {
@@ -596,11 +570,22 @@ typedef struct {
     coords c;    /* scratch for ring coordinates */
     pair *pairs; /* the arrows */
     int npairs;
-    double pmax; /* largest pair */
-    double breaks[NCLASS], vmin;
-    int k;                     /* classes */
-    int has_zero, has_no_data; /* legend rows shown */
+    double pmax;                   /* largest pair */
+    double breaks[DF__MAX_BREAKS]; /* the classes: nb breaks, nb + 1 classes */
+    int nb;
+    int has_zero, has_no_data, has_unassessed; /* legend rows shown */
+    int has_positive;
+    double vmax; /* the largest value: circles scale to it */
 } map_state;
+
+/* A circle's area is its value; the top break has a radius of CIRCLE_R:
+ * the classes hold still, so do the sizes, and weeks compare. */
+static double circle_scale(const map_state *st) { return st->nb > 0 ? st->breaks[st->nb - 1] : st->vmax; }
+static double circle_radius(const map_state *st, double value)
+{
+    double s = circle_scale(st);
+    return s > 0 ? fmin(CIRCLE_R * sqrt(value / s), CIRCLE_MAX) * st->u : 0;
+}
 
 /* Fill every unit of the level by class, outline it thin grey; then the
  * governorates dark and thicker. */
@@ -613,16 +598,18 @@ static df_status draw_units(map_state *st, const view *v, int inset)
     for (int i = 0; i < st->n; i++) {
         if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, i), &st->c) != 0)
             return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
-        double val = m->value[i];
+        double val = m->value[i], rgb[3];
+        int unassessed = !inset && m->not_assessed && m->not_assessed[i];
         if (inset)
             cairo_set_source_rgb(cr, 0.86, 0.86, 0.86);
+        else if (unassessed || val == 0 || (m->circles && val > 0))
+            set_rgb(cr, zero_rgb); /* circles: the size tells, the ground stays white */
         else if (val < 0 || isnan(val))
             set_rgb(cr, no_data_rgb);
-        else if (val == 0)
-            set_rgb(cr, zero_rgb);
         else
-            set_rgb(cr, class_rgb(class_of(val, st->breaks, st->k), st->k));
+            class_rgb(df__class_of(val, st->breaks, st->nb), st->nb + 1, rgb), set_rgb(cr, rgb);
         cairo_fill_preserve(cr);
+        if (unassessed) hatch(cr, st->u);
         cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
         cairo_set_line_width(cr, (inset ? 0.3 : st->level1 ? 0.6 : 0.9) * st->u);
         cairo_stroke(cr);
@@ -636,6 +623,37 @@ static df_status draw_units(map_state *st, const view *v, int inset)
         cairo_set_line_width(cr, (inset ? 0.6 : 1.6) * st->u);
         cairo_stroke(cr);
     }
+    return DF_OK;
+}
+
+/* Proportional circles (area by value) at a point inside each unit with
+ * people, the largest below, each in its class colour. */
+static df_status draw_circles(map_state *st, const view *v)
+{
+    const df__map *m = st->m;
+    ranked *r = df__malloc((size_t)st->n * sizeof *r + 1);
+    int k = 0;
+    if (!r) return df__error(st->ctx, DF_ENOMEM, "out of memory drawing circles");
+    for (int i = 0; i < st->n; i++)
+        if (m->value[i] > 0) r[k++] = (ranked){i, m->value[i]};
+    qsort(r, (size_t)k, sizeof *r, cmp_ranked);
+    for (int i = 0; i < k; i++) {
+        const GEOSGeometry *g = df__boundaries_geometry(m->b, m->level, r[i].unit);
+        GEOSGeometry *p = g ? GEOSPointOnSurface_r(st->ctx->geos, g) : NULL;
+        double lon, lat, x, y, rgb[3];
+        int ok = p && GEOSGeomGetX_r(st->ctx->geos, p, &lon) == 1 && GEOSGeomGetY_r(st->ctx->geos, p, &lat) == 1;
+        if (p) GEOSGeom_destroy_r(st->ctx->geos, p);
+        if (!ok || point_pixel(v, lon, lat, &x, &y) != 0) continue;
+        cairo_new_sub_path(st->cr);
+        cairo_arc(st->cr, x, y, circle_radius(st, r[i].value), 0, 2 * M_PI);
+        class_rgb(df__class_of(r[i].value, st->breaks, st->nb), st->nb + 1, rgb);
+        cairo_set_source_rgba(st->cr, rgb[0] / 255, rgb[1] / 255, rgb[2] / 255, 0.85);
+        cairo_fill_preserve(st->cr);
+        cairo_set_source_rgb(st->cr, 0.3, 0.3, 0.3);
+        cairo_set_line_width(st->cr, 1.2 * st->u);
+        cairo_stroke(st->cr);
+    }
+    free(r);
     return DF_OK;
 }
 
@@ -673,18 +691,48 @@ static double draw_legend(map_state *st, double x, double y, double w)
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
     text_fit(cr, m->legend ? m->legend : "Value", x, y + 18 * u, 17 * u, 1, w);
     y += 32 * u;
-    for (int c = 0; c < st->k; c++) {
-        double a = c == 0 ? st->vmin : st->whole ? st->breaks[c - 1] + 1 : st->breaks[c - 1];
-        fmt_number(a, st->whole, lo, sizeof lo);
-        fmt_number(st->breaks[c], st->whole, hi, sizeof hi);
-        if (a >= st->breaks[c])
-            snprintf(row, sizeof row, "%s", hi);
+    /* every class, each week the same rows: the labels are the breaks, not the data */
+    for (int c = 0; c <= st->nb && st->nb + st->has_positive > 0; c++) {
+        double rgb[3];
+        class_rgb(c, st->nb + 1, rgb);
+        if (c > 0) fmt_number(st->whole ? st->breaks[c - 1] + 1 : st->breaks[c - 1], st->whole, lo, sizeof lo);
+        if (c < st->nb) fmt_number(st->breaks[c], st->whole, hi, sizeof hi);
+        if (st->nb == 0)
+            snprintf(row, sizeof row, "more than 0");
+        else if (c == 0)
+            snprintf(row, sizeof row, st->whole ? "1 \u2013 %s" : "up to %s", hi);
+        else if (c == st->nb)
+            fmt_number(st->breaks[c - 1], st->whole, hi, sizeof hi), snprintf(row, sizeof row, "more than %s", hi);
         else
             snprintf(row, sizeof row, "%s \u2013 %s", lo, hi);
-        y = legend_swatch(cr, x, y, class_rgb(c, st->k), row, u);
+        y = legend_swatch(cr, x, y, rgb, row, u);
     }
-    if (st->has_zero) y = legend_swatch(cr, x, y, zero_rgb, "0", u);
+    if (st->has_zero && !m->circles) y = legend_swatch(cr, x, y, zero_rgb, "0", u); /* circles: white is every unit */
+    if (st->has_unassessed) {
+        legend_swatch(cr, x, y, zero_rgb, "Not assessed", u);
+        cairo_rectangle(cr, x, y, 34 * u, 20 * u);
+        hatch(cr, u);
+        cairo_new_path(cr);
+        y += 28 * u;
+    }
     if (st->has_no_data) y = legend_swatch(cr, x, y, no_data_rgb, st->m->no_data ? st->m->no_data : "No data", u);
+    if (m->circles && st->vmax > 0) { /* circle areas: the top break and one two breaks below, steady */
+        double vals[2] = {circle_scale(st), st->nb >= 3 ? st->breaks[st->nb - 3] : circle_scale(st) / 4};
+        y += 8 * u;
+        for (int i = 0; i < (vals[1] > 0 && vals[1] < vals[0] ? 2 : 1); i++) {
+            double rr = circle_radius(st, vals[i]);
+            cairo_new_sub_path(cr);
+            cairo_arc(cr, x + CIRCLE_R * u, y + rr, rr, 0, 2 * M_PI);
+            cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+            cairo_set_line_width(cr, 1.2 * u);
+            cairo_stroke(cr);
+            fmt_number(vals[i], st->whole, lo, sizeof lo);
+            font(cr, 14 * u, 0);
+            cairo_move_to(cr, x + 2 * CIRCLE_R * u + 12 * u, y + rr + 5 * u);
+            cairo_show_text(cr, lo);
+            y += 2 * rr + 6 * u;
+        }
+    }
     if (st->npairs > 0) {
         y += 14 * u;
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
@@ -806,12 +854,39 @@ static df_status prepare_levels(df_ctx *ctx, const df__map *m, int *level1)
     return s;
 }
 
+/* The job's logo (a PNG) with its right edge at x, top at y, at most h
+ * high; returns the width it took (0: none). An SVG logo is for the
+ * report only: cairo reads no SVG. */
+static double draw_logo(map_state *st, double x, double y, double h)
+{
+    const char *path = st->m->logo, *dot = path ? strrchr(path, '.') : NULL;
+    if (!path || (dot && !strcmp(dot, ".svg"))) return 0;
+    cairo_surface_t *img = cairo_image_surface_create_from_png(path);
+    double w = 0;
+    int iw = cairo_image_surface_get_width(img), ih = cairo_image_surface_get_height(img);
+    if (cairo_surface_status(img) == CAIRO_STATUS_SUCCESS && iw > 0 && ih > 0) {
+        double scale = fmin(h / ih, 3 * h / iw);
+        w = iw * scale;
+        cairo_save(st->cr);
+        cairo_translate(st->cr, x - w, y);
+        cairo_scale(st->cr, scale, scale);
+        cairo_set_source_surface(st->cr, img, 0, 0);
+        cairo_paint(st->cr);
+        cairo_restore(st->cr);
+        w += 16 * st->u;
+    } else {
+        df__log(st->ctx, DF_LOG_WARN, "map: cannot read the logo %s as PNG: left out", path);
+    }
+    cairo_surface_destroy(img);
+    return w;
+}
+
 /* Draw everything on cr (W x H). */
 static df_status draw_map(map_state *st, int W, int H)
 {
     cairo_t *cr = st->cr;
     const df__map *m = st->m;
-    double u = fmin(W / 1600.0, H / 1200.0), margin = 24 * u, header = 104 * u, footer = 40 * u;
+    double u = fmin(W / 1600.0, H / 1200.0), margin = 24 * u, header = 104 * u, footer = 64 * u;
     double panel_w = 330 * u, panel_x = W - margin - panel_w;
     st->u = u;
     cairo_set_source_rgb(cr, 1, 1, 1);
@@ -844,6 +919,7 @@ static df_status draw_map(map_state *st, int W, int H)
     cairo_set_source_rgb(cr, 0xf2 / 255.0, 0xf4 / 255.0, 0xf7 / 255.0);
     cairo_paint(cr);
     s = draw_units(st, &v, 0);
+    if (s == DF_OK && m->circles) s = draw_circles(st, &v);
     if (s == DF_OK) draw_arrows(st, &v);
     if (s == DF_OK) s = draw_labels(st->ctx, cr, &v, m, st->n, st->whole, u);
     cairo_restore(cr);
@@ -852,13 +928,24 @@ static df_status draw_map(map_state *st, int W, int H)
     cairo_set_line_width(cr, 1 * u);
     cairo_stroke(cr);
 
-    /* title and dates above, source below */
+    /* title and dates above (the logo at the right), credits, disclaimer and map ID below */
+    double logo_w = draw_logo(st, W - margin, 12 * u, 80 * u);
     cairo_set_source_rgb(cr, 0.08, 0.08, 0.08);
-    text_fit(cr, m->title ? m->title : "", margin, 50 * u, 30 * u, 1, W - 2 * margin);
+    text_fit(cr, m->title ? m->title : "", margin, 50 * u, 30 * u, 1, W - 2 * margin - logo_w);
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    text_fit(cr, m->subtitle ? m->subtitle : "", margin, 84 * u, 19 * u, 0, W - 2 * margin);
-    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-    text_fit(cr, m->source ? m->source : "", margin, H - 14 * u, 12.5 * u, 0, W - 2 * margin);
+    text_fit(cr, m->subtitle ? m->subtitle : "", margin, 84 * u, 19 * u, 0, W - 2 * margin - logo_w);
+    double id_w = 0;
+    if (m->map_id) {
+        font(cr, 12.5 * u, 1);
+        id_w = text_width(cr, m->map_id) + 16 * u;
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        cairo_move_to(cr, W - margin - id_w + 16 * u, H - 38 * u);
+        cairo_show_text(cr, m->map_id);
+    }
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    text_fit(cr, m->source ? m->source : "", margin, H - 38 * u, 12.5 * u, 0, W - 2 * margin - id_w);
+    cairo_set_source_rgb(cr, 0.45, 0.45, 0.45);
+    text_fit(cr, m->disclaimer ? m->disclaimer : "", margin, H - 16 * u, 11.5 * u, 0, W - 2 * margin);
 
     /* the panel: legend on top; overview, scale bar and north arrow below */
     if (s == DF_OK) {
@@ -889,11 +976,18 @@ static df_status map_setup(map_state *st)
     for (int i = 0; i < st->n; i++) {
         double val = m->value[i];
         if (val > 0 && val != floor(val)) st->whole = 0;
-        if (val == 0) st->has_zero = 1;
-        if (val < 0 || isnan(val)) st->has_no_data = 1;
+        int unassessed = m->not_assessed && m->not_assessed[i];
+        if (val == 0 && !unassessed) st->has_zero = 1;
+        if ((val < 0 || isnan(val)) && !unassessed) st->has_no_data = 1;
+        st->has_unassessed |= unassessed;
+        if (val > 0) st->has_positive = 1, st->vmax = fmax(st->vmax, val);
     }
-    st->k = df__class_breaks(m->value, st->n, st->whole, st->breaks, &st->vmin);
-    if (st->k < 0) return df__error(st->ctx, DF_ENOMEM, "out of memory classifying the map's values");
+    if (m->breaks) { /* the report's classes: the same on every map */
+        st->nb = m->nbreaks < DF__MAX_BREAKS ? m->nbreaks : DF__MAX_BREAKS;
+        memcpy(st->breaks, m->breaks, (size_t)st->nb * sizeof *st->breaks);
+    } else if (df__classes_for(NULL, m->value, st->n, st->breaks, &st->nb) != 0) {
+        return df__error(st->ctx, DF_ENOMEM, "out of memory classifying the map's values");
+    }
     if (m->flows) {
         df_status s = top_pairs(st->ctx, m, &st->pairs, &st->npairs);
         if (s != DF_OK) return s;

@@ -255,20 +255,20 @@ static void fmt_bound(double v, char *out, size_t cap)
     snprintf(out, cap, "%s", df__thousands((int64_t)v, digits));
 }
 
-/* The classes: df__class_breaks' when given (the map pictures' classes,
+/* The classes: the run's (df__classes_for) when given (the map pictures' classes,
  * after a class of its own for 0, drawn white), else equal "nice"
  * intervals up to max. */
 static void choropleth_renderer(buf *b, const df__qgis_layer *l)
 {
-    double step = nice_step(l->max), lower[NCLASSES + 1], upper[NCLASSES + 1];
-    const char *colour[NCLASSES + 1];
+    double step = nice_step(l->max), lower[DF__MAX_BREAKS + 2], upper[DF__MAX_BREAKS + 2];
+    const char *colour[DF__MAX_BREAKS + 2];
     int n = 0;
     if (l->nclasses > 0) {
         lower[n] = upper[n] = 0, colour[n++] = "#ffffff";
-        for (int c = 0; c < l->nclasses && c < NCLASSES; c++, n++) {
+        for (int c = 0; c < l->nclasses && c <= DF__MAX_BREAKS; c++, n++) {
             lower[n] = c == 0 ? l->vmin : l->breaks[c - 1];
             upper[n] = l->breaks[c];
-            colour[n] = ramp[df__class_colour(c, l->nclasses)];
+            colour[n] = df__class_hex(c, l->nclasses); /* the map pictures' colours */
         }
     } else {
         for (; n < NCLASSES; n++) lower[n] = n * step, upper[n] = (n + 1) * step, colour[n] = ramp[n];

@@ -46,7 +46,8 @@ typedef struct {
     /* the maps as drawn, kept for the PDF, which draws them again as vectors */
     df__map maps[2];
     double *map_value[2];
-    char map_subtitle[96], map_source[512];
+    unsigned char *map_unassessed;                              /* hatched units (snapshots), or NULL */
+    char map_subtitle[400], map_credits[1024], map_ids[2][300]; /* what the maps print: kept for the PDF */
     /* the log of the whole run: each stage reads the records again, and a
      * message is said once */
     df_log_fn outer_log;
@@ -795,11 +796,18 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
                               .field = "displaced",
                               .crs = "EPSG:4326",
                               .features = units};
-        /* the classes of the map pictures, so that QGIS and the sitrep agree */
-        q->nclasses = df__class_breaks(v, units, 1, q->breaks, &q->vmin);
-        q->max = q->nclasses > 0 ? q->breaks[q->nclasses - 1] : 0;
+        /* the classes of the map pictures, so that QGIS and the sitrep agree;
+         * the top class up to the largest value, the first from 1 */
+        int nb = r->rep.nbreaks[l];
+        double top = 0, low = 1;
+        for (int i = 0; i < units; i++)
+            if (v[i] > 0) top = fmax(top, v[i]), low = fmin(low, v[i]);
+        memcpy(q->breaks, r->rep.breaks[l], (size_t)nb * sizeof *q->breaks);
+        q->breaks[nb] = nb > 0 ? fmax(top, r->rep.breaks[l][nb - 1]) : top;
+        q->nclasses = top > 0 ? nb + 1 : 0;
+        q->vmin = low;
+        q->max = top;
         free(v);
-        if (q->nclasses < 0) return df__error(ctx, DF_ENOMEM, "out of memory"), -1;
     }
     return n;
 }
@@ -857,29 +865,34 @@ static df_status write_maps(df_ctx *ctx, run *r)
     const df_join *j = r->join[level];
     const df_boundaries *b = r->rep.b[level];
     const df_balance *bal = df_join_balance(j);
-    int n = df_boundaries_count(b, level);
+    int n = df_boundaries_count(b, level), snapshots = df_join_kind(j) == DF_SNAPSHOTS;
     double *displaced = r->map_value[0] = malloc(((size_t)n + 1) * sizeof *displaced),
            *still = r->map_value[1] = malloc(((size_t)n + 1) * sizeof *still);
+    unsigned char *unassessed = r->map_unassessed = snapshots ? calloc((size_t)n + 1, 1) : NULL;
     df_status st = DF_OK;
-    if (!displaced || !still) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    if (!displaced || !still || (snapshots && !unassessed)) st = df__error(ctx, DF_ENOMEM, "out of memory");
     for (int i = 0; st == DF_OK && i < n; i++) {
         int out = df__join_withheld(j, i); /* drawn grey, as no data */
         displaced[i] = out ? -1 : (double)df_join_figures(j, i)->displaced;
         still[i] = out ? -1 : (double)df_join_figures(j, i)->still_displaced;
+        if (unassessed) unassessed[i] = !df_join_figures(j, i)->assessed; /* hatched: not 0 (issue 13 item 6) */
     }
-    char from[20], as_of[20], *subtitle = r->map_subtitle, *source = r->map_source, title[2][160], path[4200];
-    df__date_words(bal->from, from);
+    char as_of[20], *subtitle = r->map_subtitle, *credits = r->map_credits, map_id[256], title[2][160], path[4200];
     df__date_words(bal->as_of, as_of);
-    snprintf(subtitle, sizeof r->map_subtitle, "%s to %s", from, as_of);
-    snprintf(source, sizeof r->map_source, "Source: %s | Boundaries: %s | Made with dispflow %s",
-             job->source ? job->source : job->records_path, job->adm[level], DISPFLOW_VERSION);
+    df__report_period(&r->rep, subtitle, sizeof r->map_subtitle);
+    df__report_credits(&r->rep, credits, sizeof r->map_credits);
+    df__job_expand(job->report_map_id ? job->report_map_id : "", bal->as_of, map_id, sizeof map_id);
     char words[64];
     df__level_words(b, level, 0, 0, words, sizeof words);
     snprintf(title[0], sizeof title[0], "People displaced by %s%s", words, r->flows ? ", with the largest flows" : "");
     snprintf(title[1], sizeof title[1], "People still displaced by %s as of %s", words, as_of);
     static const char *const files[] = {"map_displaced.png", "map_still_displaced.png"};
     static const char *const legends[] = {"Displaced, individuals", "Still displaced, individuals"};
-    for (int k = 0; st == DF_OK && k < 2; k++) {
+    /* a table that counts no returns has still displaced = displaced: one map, not the same twice */
+    int nmaps = bal->read.returns > 0 ? 2 : 1;
+    for (int k = 0; st == DF_OK && k < nmaps; k++) {
+        char *id = r->map_ids[k];
+        snprintf(id, sizeof r->map_ids[k], "%s%s", map_id, !map_id[0] ? "" : k == 0 ? "-1" : "-2");
         df__map m = {.b = b,
                      .level = level,
                      .value = k == 0 ? displaced : still,
@@ -888,8 +901,15 @@ static df_status write_maps(df_ctx *ctx, run *r)
                      .top_flows = (int)job->top_flows,
                      .title = title[k],
                      .subtitle = subtitle,
-                     .source = source,
-                     .no_data = job->publish ? "Withheld (fewer than k families)" : NULL};
+                     .source = credits,
+                     .disclaimer = job->report_disclaimer,
+                     .map_id = id[0] ? id : NULL,
+                     .logo = job->report_logo,
+                     .no_data = job->publish ? "Withheld (fewer than k families)" : NULL,
+                     .breaks = r->rep.breaks[level],
+                     .nbreaks = r->rep.nbreaks[level],
+                     .not_assessed = unassessed,
+                     .circles = job->circles};
         bundle_path(r, files[k], path, sizeof path);
         if ((st = df__map_write_png(ctx, &m, path)) != DF_OK) break;
         snprintf(r->map_titles[k], sizeof r->map_titles[k], "%s", title[k]);
@@ -999,6 +1019,25 @@ static df_status write_database(df_ctx *ctx, run *r)
                              path);
 }
 
+/* The classes of every joined level, once, from the displaced figures (the
+ * larger of the two maps: still displaced fits the same classes); withheld
+ * figures must not shape them. */
+static df_status compute_classes(df_ctx *ctx, run *r)
+{
+    for (int l = 1; l <= 3; l++) {
+        if (!r->join[l]) continue;
+        int n = df_boundaries_count(r->rep.b[l], l);
+        double *v = malloc(((size_t)n + 1) * sizeof *v);
+        if (!v) return df__error(ctx, DF_ENOMEM, "out of memory");
+        for (int i = 0; i < n; i++)
+            v[i] = df__join_withheld(r->join[l], i) ? -1 : (double)df_join_figures(r->join[l], i)->displaced;
+        int rc = df__classes_for(r->job, v, n, r->rep.breaks[l], &r->rep.nbreaks[l]);
+        free(v);
+        if (rc != 0) return df__error(ctx, DF_ENOMEM, "out of memory classifying the figures");
+    }
+    return DF_OK;
+}
+
 static df_status run_stages(df_ctx *ctx, run *r)
 {
     df_status st;
@@ -1009,6 +1048,7 @@ static df_status run_stages(df_ctx *ctx, run *r)
         BEGIN("publish: withholding");
         if ((st = withhold(ctx, r)) != DF_OK) return st;
     }
+    if ((st = compute_classes(ctx, r)) != DF_OK) return st;
     if ((st = write_products(ctx, r)) != DF_OK) return st;
     if (r->job->database && (st = write_database(ctx, r)) != DF_OK) return st;
     return DF_OK;
@@ -1017,6 +1057,10 @@ static df_status run_stages(df_ctx *ctx, run *r)
 df_status df_job_run(df_ctx *ctx, const df_job *job)
 {
     DF__GDAL_SCOPE(ctx);
+    if (strstr(job->output, "{as_of}")) /* issue 13 item 8 */
+        return df__error(ctx, DF_EINVAL,
+                         "%s: the output %s needs the as-of date: set [job] as_of, or run with --as-of DATE", job->path,
+                         job->output);
     run *r = calloc(1, sizeof *r);
     if (!r) return df__error(ctx, DF_ENOMEM, "out of memory");
     r->job = job;
@@ -1055,6 +1099,7 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     df_flows_free(r->flows);
     free(r->map_value[0]);
     free(r->map_value[1]);
+    free(r->map_unassessed);
     for (int l = 1; l <= 3; l++) {
         df_join_free(r->join[l]);
         df_boundaries_free(r->loaded[l]);

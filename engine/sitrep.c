@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -182,11 +183,63 @@ static const char *signed_thousands(int64_t v, char *out)
     return out;
 }
 
+/* ---- credits and period, shared with the maps ------------------------------------ */
+
+/* The file name of a path: what a report may say of a local file. */
+static const char *base_name(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    return slash ? slash + 1 : path ? path : "";
+}
+
+void df__report_credits(const df__report *r, char *out, size_t cap)
+{
+    const df_job *job = r->job;
+    char boundaries[600];
+    if (job->boundaries_credit)
+        snprintf(boundaries, sizeof boundaries, "%s", job->boundaries_credit);
+    else
+        snprintf(boundaries, sizeof boundaries, "Boundaries: %s", base_name(job->adm[job->finest]));
+    snprintf(out, cap, "Source: %s | %s%s%s | Made with dispflow %s",
+             job->records_source ? job->records_source : base_name(job->records_path), boundaries,
+             job->report_organisation ? " | " : "", job->report_organisation ? job->report_organisation : "",
+             DISPFLOW_VERSION);
+}
+
+void df__report_period(const df__report *r, char *out, size_t cap)
+{
+    const df_join *j = r->join[r->level];
+    const df_balance *bal = df_join_balance(j);
+    char from[20], as_of[20];
+    if (df_join_kind(j) != DF_SNAPSHOTS) {
+        df__date_words(bal->from, from);
+        df__date_words(bal->as_of, as_of);
+        snprintf(out, cap, "%s to %s", from, as_of);
+        return;
+    }
+    /* the snapshot of each operation counted: the date the figures are of */
+    size_t k = (size_t)snprintf(out, cap, "Snapshot");
+    int n = 0;
+    for (int i = 0; i < df_join_operation_count(j); i++) {
+        const df_operation_figure *op = df_join_operation(j, i);
+        if (op->snapshot == DF_NO_DATE || k >= cap) continue;
+        df__date_words(op->snapshot, as_of);
+        k += (size_t)snprintf(out + k, cap - k, "%s of %s%s%s%s", n++ ? ";" : "", as_of,
+                              op->name[0] ? " (operation: " : "", op->name, op->name[0] ? ")" : "");
+    }
+    if (!n) {
+        df__date_words(bal->snapshot != DF_NO_DATE ? bal->snapshot : bal->as_of, as_of);
+        snprintf(out + k, k < cap ? cap - k : 0, " of %s", as_of);
+    }
+}
+
 /* ---- sections ------------------------------------------------------------------------ */
 
 typedef struct {
     int64_t displaced, returned, still, families;
 } totals;
+
+#define NOT_IN_TABLE "not in the table"
 
 static totals sum_join(const df_join *j, const df_boundaries *b)
 {
@@ -221,30 +274,43 @@ static void key_figures(doc *d, const df__report *r)
     char snapshot[20], first[64];
     df__date_words(bal->snapshot, snapshot);
     snprintf(first, sizeof first, snapshots ? "Displaced, present on %s" : "Displaced since the start", snapshot);
+    /* a figure the table does not carry is not 0 (issue 13 item 6) */
+    int no_returns = bal->read.returns == 0, no_families = bal->read.with_families == 0;
     struct {
         const char *what;
         int64_t now, before;
-    } rows[] = {{first, now.displaced, before.displaced},
-                {"Returned (of those displaced)", now.returned, before.returned},
-                {"Still displaced", now.still, before.still},
-                {"Families displaced", now.families, before.families}};
+        int missing;
+    } rows[] = {{first, now.displaced, before.displaced, 0},
+                {"Returned (of those displaced)", now.returned, before.returned, no_returns},
+                {"Still displaced", now.still, before.still, 0},
+                {"Families displaced", now.families, before.families, no_families}};
     /* publish mode with a ledger: totals that moved by fewer than k families since an earlier release,
      * and changes one of whose ends was not published, are withheld (docs/publish.md) */
     int out = r->publish && r->publish->total_withheld, change_out = r->publish && r->publish->change_withheld;
     for (int i = 0; i < 4; i++) {
-        const char *cells[] = {rows[i].what, out ? "withheld" : df__thousands(rows[i].now, a),
-                               change_out ? "withheld" : signed_thousands(rows[i].now - rows[i].before, b)};
+        const char *cells[] = {rows[i].what,
+                               rows[i].missing ? NOT_IN_TABLE
+                               : out           ? "withheld"
+                                               : df__thousands(rows[i].now, a),
+                               rows[i].missing ? ""
+                               : change_out    ? "withheld"
+                                               : signed_thousands(rows[i].now - rows[i].before, b)};
         table_row(d, cells);
     }
     table_end(d);
     char m[32], u[32];
-    char period[400];
+    char period[600], missing[160] = "";
+    if (no_returns || no_families)
+        snprintf(missing, sizeof missing, " The table does not count %s%s%s: \"%s\", not 0.",
+                 no_returns ? "returns" : "", no_returns && no_families ? " or families" : "",
+                 no_families && !no_returns ? "families" : "", NOT_IN_TABLE);
     if (snapshots)
         snprintf(period, sizeof period,
                  "The records are snapshots (people present at a date): each figure is that of the latest snapshot on "
-                 "or before %s, never a sum across dates; returns and families are 0 where the table does not count "
-                 "them.",
-                 as_of);
+                 "or before %s, never a sum across dates.%s",
+                 as_of, missing);
+    else if (missing[0])
+        snprintf(period, sizeof period, "Displaced since %s, the start of the period.%s", from, missing);
     else
         snprintf(period, sizeof period, "Displaced since %s, the start of the period.", from);
     para(d,
@@ -427,8 +493,10 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
     }
     heading(d, 2, names);
     char header[320], c[6][32], dens[32];
-    snprintf(header, sizeof header, "P-code|%s|%s>Displaced|>Returned|>Still displaced|%s>Returnees|>Displaced per km²",
-             singular, level > 1 ? "In|" : "", since);
+    /* a table that counts no returns: no columns of returns (not columns of 0) */
+    int returns = df_join_balance(j)->read.returns > 0;
+    snprintf(header, sizeof header, "P-code|%s|%s>Displaced|%s%s%s>Displaced per km²", singular, level > 1 ? "In|" : "",
+             returns ? ">Returned|>Still displaced|" : "", since, returns ? ">Returnees|" : "");
     table_begin(d, header);
     for (int q = 0; q < k; q++) {
         const df_unit *u = df_boundaries_unit(b, level, order[q]);
@@ -439,24 +507,45 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
         int i = 2, out = df__join_withheld(j, order[q]);
         if (level > 1) row[i++] = p ? p->name : "";
         row[i++] = out ? "withheld" : df__thousands(f->displaced, c[0]);
-        row[i++] = out ? "withheld" : df__thousands(f->returned, c[1]);
-        row[i++] = out ? "withheld" : df__thousands(f->still_displaced, c[2]);
+        if (returns) {
+            row[i++] = out ? "withheld" : df__thousands(f->returned, c[1]);
+            row[i++] = out ? "withheld" : df__thousands(f->still_displaced, c[2]);
+        }
         if (prev)
             row[i++] = out ? "withheld" : signed_thousands(f->still_displaced - prev[order[q]].still_displaced, c[4]);
-        row[i++] = out ? "withheld" : df__thousands(f->returnees, c[3]);
+        if (returns) row[i++] = out ? "withheld" : df__thousands(f->returnees, c[3]);
         row[i++] = out ? "withheld" : dens;
         table_row(d, row);
     }
     table_end(d);
-    para(d,
-         "%d of %d %s have records in the period; the others have none.%s Every unit is in adm%d.csv and in the "
-         "layer adm%d of layers.gpkg.",
-         k, n, plural,
-         prev         ? " The change is that of the still displaced."
-         : r->publish ? " No change per unit in a published bundle: the earlier figures were not checked for "
-                        "disclosure."
-                      : "",
-         level, level);
+    if (df_join_kind(j) != DF_SNAPSHOTS) {
+        para(d,
+             "%d of %d %s have records in the period; the others have none. Every unit is in adm%d.csv and in the "
+             "layer adm%d of layers.gpkg.",
+             k, n, plural, level, level);
+    } else { /* a unit the snapshot does not cover was not assessed: not 0 (issue 13 item 6) */
+        char list[1200] = "";
+        int na = 0;
+        size_t len = 0;
+        for (int i = 0; i < n; i++) {
+            if (df_join_figures(j, i)->assessed) continue;
+            if (na++ < 40 && len < sizeof list)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", na > 1 ? ", " : "",
+                                        df_boundaries_unit(b, level, i)->name);
+        }
+        if (na > 40 && len < sizeof list) snprintf(list + len, sizeof list - len, " and %d more", na - 40);
+        para(d,
+             "%d of %d %s were assessed (have a record in the snapshot); every unit is in adm%d.csv and in the "
+             "layer adm%d of layers.gpkg.",
+             k, n, plural, level, level);
+        if (na)
+            para(d, "Not assessed (no record in the snapshot: not 0, hatched on the maps), %d %s: %s.", na, plural,
+                 list);
+    }
+    if (prev)
+        para(d, "The change is that of the still displaced.");
+    else if (r->publish)
+        para(d, "No change per unit in a published bundle: the earlier figures were not checked for disclosure.");
     free(prev);
     free(order);
     return DF_OK;
@@ -532,7 +621,7 @@ static void data_quality(doc *d, const df__report *r)
     para(d,
          "%s rows read from %s: %s matched to a unit, %s unmatched, %s outside the period, %s rejected (%s + %s + %s + "
          "%s = %s).",
-         df__thousands(b->read.rows, a), r->job->records_path, df__thousands(b->matched, bb),
+         df__thousands(b->read.rows, a), base_name(r->job->records_path), df__thousands(b->matched, bb),
          df__thousands(b->unmatched, c), df__thousands(b->out_of_period, e), df__thousands(b->read.rejected, f), bb, c,
          e, f, a);
     if (b->read.rejected) {
@@ -617,37 +706,45 @@ static void disclosure(doc *d, const df__report *r)
              df__thousands(r->job->publish_round, a));
 }
 
-/* The last part of the file name of path: no local folder in a product. */
-static const char *file_name(const char *path)
-{
-    const char *slash = path ? strrchr(path, '/') : NULL;
-    return slash ? slash + 1 : path ? path : "";
-}
-
 #define DEFAULT_DISCLAIMER                                                                                             \
     "The boundaries and names shown and the designations used on this map do not imply official endorsement or "       \
     "acceptance by the United Nations."
 
-/* The disclaimer and the credits (job keys of issue 13 item 4). */
-static void credits(doc *d, const df__report *r)
+/* The disclaimer (the job's, or the UN's usual one) and the credits:
+ * source, boundaries, organisation, contact, map ID and (HTML) the logo
+ * inline: the job's words, never a local path. */
+static df_status credits_section(df_ctx *ctx, doc *d, const df__report *r)
 {
     const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->level]);
+    char credits[1024], id[256];
+    df__report_credits(r, credits, sizeof credits);
+    df__job_expand(job->report_map_id ? job->report_map_id : "", bal->as_of, id, sizeof id);
     heading(d, 2, "Disclaimer and credits");
-    para(d, "%s", job->report_disclaimer ? job->report_disclaimer : DEFAULT_DISCLAIMER);
-    char bnd[512] = "";
-    if (job->boundaries_credit)
-        snprintf(bnd, sizeof bnd, "%s", job->boundaries_credit);
-    else
-        snprintf(bnd, sizeof bnd, "Boundaries: %s",
-                 file_name(job->adm[r->level] ? job->adm[r->level] : job->adm[job->finest]));
-    para(d, "Source: %s. %s. Made with dispflow %s.", job->source ? job->source : file_name(job->records_path), bnd,
-         DISPFLOW_VERSION);
+    para(d, "%s", job->report_disclaimer && job->report_disclaimer[0] ? job->report_disclaimer : DEFAULT_DISCLAIMER);
+    para(d, "%s.", credits);
     if (job->report_organisation || job->report_contact)
-        para(d, "%s%s%s", job->report_organisation ? job->report_organisation : "",
-             job->report_organisation && job->report_contact ? ". Contact: "
-             : job->report_contact                           ? "Contact: "
-                                                             : "",
+        para(d, "%s%s%s%s", job->report_organisation ? job->report_organisation : "",
+             job->report_organisation && job->report_contact ? ". " : "", job->report_contact ? "Contact: " : "",
              job->report_contact ? job->report_contact : "");
+    if (id[0]) para(d, "Map ID: %s (the maps: %s-1, %s-2).", id, id, id);
+    if (!job->report_logo) return DF_OK;
+    FILE *f = fopen(job->report_logo, "rb");
+    if (!f) return df__error(ctx, DF_EIO, "cannot read the logo %s: %s", job->report_logo, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    GByte *bytes = n > 0 ? malloc((size_t)n) : NULL;
+    int ok = bytes && fread(bytes, 1, (size_t)n, f) == (size_t)n;
+    fclose(f);
+    char *b64 = ok ? CPLBase64Encode((int)n, bytes) : NULL;
+    free(bytes);
+    if (!b64) return df__error(ctx, DF_EIO, "cannot read the logo %s", job->report_logo);
+    const char *dot = strrchr(job->report_logo, '.');
+    fprintf(d->html, "<p><img class=\"logo\" alt=\"logo\" src=\"data:image/%s;base64,%s\"></p>\n",
+            dot && !strcasecmp(dot, ".svg") ? "svg+xml" : "png", b64);
+    CPLFree(b64);
+    return DF_OK;
 }
 
 static const char *css =
@@ -656,7 +753,8 @@ static const char *css =
     "h3{font-size:1.05em}table{border-collapse:collapse;margin:.5em 0;font-size:.9em}"
     "th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}th{background:#f4f4f4}"
     ".n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1em 0}img{max-width:100%;"
-    "border:1px solid #ccc}figcaption{font-size:.85em;color:#555}p.meta{color:#555;font-size:.9em}"
+    "border:1px solid #ccc}img.logo{max-height:4em;border:0}figcaption{font-size:.85em;color:#555}"
+    "p.meta{color:#555;font-size:.9em}"
     /* printing (issue 13 item 5): A4, no heading stranded at a page's foot, pictures and rows whole (two maps a page),
      * the table header on every page */
     "@page{size:A4;margin:14mm 13mm 16mm}"
@@ -680,9 +778,10 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
     const df_balance *bal = st == DF_OK ? df_join_balance(r->join[r->level]) : NULL;
     if (st == DF_OK) {
         const char *title = job->title ? job->title : "Displacement situation report";
-        char from[20], as_of[20];
-        df__date_words(bal->from, from);
+        char as_of[20], period[400], credits[1024];
         df__date_words(bal->as_of, as_of);
+        df__report_period(r, period, sizeof period);
+        df__report_credits(r, credits, sizeof credits);
         fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", d.html);
         html_escaped(d.html, title);
         fprintf(d.html, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
@@ -692,10 +791,8 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
         fputs("<h1>", d.html);
         html_escaped(d.html, title);
         fputs("</h1>\n", d.html);
-        para(&d,
-             "Situation as of %s, counting from %s. Source: %s. Made with dispflow %s; inputs, checksums and "
-             "parameters are in manifest.json.",
-             as_of, from, job->source ? job->source : job->records_path, DISPFLOW_VERSION);
+        para(&d, "Situation as of %s (%s). %s. Inputs, checksums and parameters are in manifest.json.", as_of, period,
+             credits);
         key_figures(&d, r);
         st = trend(ctx, &d, r);
         if (st == DF_OK && r->nmaps) heading(&d, 2, "Maps");
@@ -711,7 +808,7 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
     if (st == DF_OK) {
         if (r->publish) disclosure(&d, r);
         data_quality(&d, r);
-        credits(&d, r);
+        st = credits_section(ctx, &d, r);
         fputs("</body>\n</html>\n", d.html);
     }
     int bad = 0;

@@ -337,6 +337,8 @@ typedef struct {
     long duplicate_line[8][2]; /* the first of them: (line, line of the row it repeats) */
     long with_point;           /* valid rows with coordinates */
     long with_origin;          /* valid rows that state an origin (returns: a place of displacement) */
+    long with_families;        /* valid rows that give families (a table without: "not in the table") */
+    long returns;              /* valid rows of status returned (none: the table does not count returns) */
     df_table_kind kind;        /* the kind read (DF_KIND_AUTO resolved) */
     char kind_why[160];        /* why that kind, in words */
     int noperations;           /* distinct operations among the rows (at most 32 listed) */
@@ -809,8 +811,12 @@ DF_API df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles
 DF_API void df_job_free(df_job *job);
 /* The output folder (resolved). Borrowed. */
 DF_API const char *df_job_output(const df_job *job);
-/* Write the bundle to dir instead (as given, not relative to the job). */
+/* Write the bundle to dir instead (as given, not relative to the job).
+ * "{as_of}" in it (or in [job] output) is replaced by the as-of date,
+ * yyyy-mm-dd, so that each week's bundle has its own folder. */
 DF_API df_status df_job_set_output(df_ctx *ctx, df_job *job, const char *dir);
+/* Count up to this date instead of [job] as_of (days; `run --as-of`). */
+DF_API df_status df_job_set_as_of(df_ctx *ctx, df_job *job, int32_t as_of);
 /* Publish mode on or off, as the job's [publish] enabled (docs/publish.md):
  * figures on fewer than k families withheld, with enough beside them that
  * none can be worked out; nothing row-level in the bundle. */

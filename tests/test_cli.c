@@ -316,6 +316,48 @@ TEST(run_stops_promptly_on_sigint_item8)
     EXPECT_INT(count_files(tmpdir, "heavy"), 1); /* the job file only: no bundle */
 }
 
+/* issue 13 item 8: the weekly routine. output = weekly_{as_of} and
+ * `run JOB --as-of DATE`: each week its own folder, last week's kept; the
+ * run ends with the headline figures (truth_totals.csv) and the balance. */
+TEST(run_as_of_weekly_folders_and_summary_item8)
+{
+    NEED_FILE(ET);
+    NEED_FILE(ADM2_SHP);
+    char job[1024], args[2048], cwd[1024], text[4096];
+    if (!getcwd(cwd, sizeof cwd)) return;
+    snprintf(job, sizeof job, "%s/weekly.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = weekly_{as_of}\nfrom = 2016-10-17\n[records]\npath = %s/" ET "\n"
+             "[boundaries]\nadm2 = %s/" ADM2_SHP "\n[density]\nenabled = no\n",
+             cwd, cwd);
+    FILE *f = fopen(job, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+    snprintf(args, sizeof args, "run %s --as-of 2017-04-27", job);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "as of 2017-04-27, admin 2: displaced 441,510, returned 105,660, still displaced 335,850"));
+    snprintf(args, sizeof args, "run %s --as-of 2017-05-02", job);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "wrote ") && strstr(out, "weekly_2017-05-02/"));
+    EXPECT(strstr(out, "as of 2017-05-02, admin 2: displaced 463,692, returned 105,660, still displaced 358,032"));
+    EXPECT(strstr(out, "balance: 3,583 rows = 3,578 matched + 1 unmatched + 0 outside the period + 0 filtered + 0 "
+                       "other level + 4 rejected\n"));
+    char path[1200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/weekly_2017-04-27/manifest.json", tmpdir);
+    EXPECT(stat(path, &sb) == 0); /* last week's bundle kept */
+    snprintf(args, sizeof args, "run %s --as-of 2nd-May", job);
+    EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+    EXPECT(strstr(out, "--as-of: not a date"));
+    snprintf(args, sizeof args, "run %s", job); /* no date at all: the folder cannot be named */
+    EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
+    EXPECT(strstr(out, "needs the as-of date"));
+    snprintf(args, sizeof args, "run -q %s --as-of 2017-05-02", job);
+    EXPECT_INT(run(args), 0);
+    EXPECT(!strstr(out, "balance")); /* -q: no summary */
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
@@ -330,6 +372,7 @@ int main(int argc, char **argv)
     RUN(density_refuses_unbounded_work_item8_item16);
     RUN(density_periods_capped_and_nothing_left_item9);
     RUN(run_stops_promptly_on_sigint_item8);
+    RUN(run_as_of_weekly_folders_and_summary_item8);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -8,6 +8,7 @@
 #include "dfint.h"
 #include "harness.h"
 
+#include <cairo.h>
 #include <dirent.h>
 #include <gdal.h>
 #include <json-c/json.h>
@@ -109,6 +110,20 @@ TEST(errors_name_file_line_and_key)
         {GOOD_HEAD "adm1 = %s\naliases =\n", "job.ini:7: [boundaries] aliases: empty: name a file"},
         {"[job]\noutput = no/such/folder/bundle\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
          "job.ini: [job] output: the folder above"},
+        /* issue 13 items 1, 4 and 8: classes, credits, the output's placeholder */
+        {GOOD_HEAD "adm1 = %s\n[maps]\nbreaks = 1000, 500\n",
+         "job.ini:8: [maps] breaks: not ascending: 500 after 1000"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nbreaks = 1000, lots\n", "job.ini:8: [maps] breaks: 'lots' is not a number > 0"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nbreaks = 1,2,3,4,5,6,7,8,9\n", "job.ini:8: [maps] breaks: more than 8 breaks"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nclasses = equal\n",
+         "job.ini:8: [maps] classes: 'equal' is not nice, quantile or jenks"},
+        {GOOD_HEAD "adm1 = %s\n[maps]\nclasses = jenks\nbreaks = 10, 100\n",
+         "job.ini:8: [maps] classes and breaks (line 9): give one, not both"},
+        {"[job]\noutput = bundle\nsource = A\n[records]\npath = sample.csv\nsource = B\n[boundaries]\nadm1 = %s\n",
+         "job.ini:6: [records] source: already set as [job] source on line 3"},
+        {GOOD_HEAD "adm1 = %s\n[report]\nlogo = nologo.png\n", "job.ini:8: [report] logo: no such file"},
+        {"[job]\noutput = out_{week}\n[records]\npath = sample.csv\n[boundaries]\nadm1 = %s\n",
+         "out_{week}: unknown placeholder {week} (the only one is {as_of})"},
     };
     char text[8192], msg[1024], shapes[4200];
     snprintf(shapes, sizeof shapes, "%s/shapes/iraq_adm1_naturalearth.geojson", cwd);
@@ -618,6 +633,309 @@ TEST(mosul_bundle_equals_truth)
     check_in_qgis(bundle, render);
 }
 
+/* issue 13 item 6: a snapshot table (the DTM API's districts, no returns,
+ * no families): figures it does not carry are "not in the table", never 0;
+ * the districts with no record in the snapshot are "not assessed", listed
+ * apart from 0; the subtitle gives the snapshot date and operation; one
+ * map, not the same map twice. */
+TEST(snapshot_wording_item6)
+{
+#define API SHARED_DATA "/dtm_irq_api/global-iom-dtm-from-api-admin2_IRQ-rows.csv"
+    NEED_FILE(API);
+    NEED_FILE(ADM2_SHP);
+    char job[1200], text[8192], msg[1024], path[8192];
+    snprintf(job, sizeof job, "%s/snapshot.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = snapshot\nas_of = 2017-05-31\n[records]\npath = %s/" API "\n"
+             "[boundaries]\nadm2 = %s/" ADM2_SHP "\n",
+             cwd, cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    /* the districts of the latest snapshot on or before 31 May 2017 (30 May), counted here */
+    char *csv = slurp(API), pcodes[128][16];
+    int distinct = 0;
+    for (char *line = csv; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (!strstr(line, ",2017-05-30") || strstr(line, ",2017-05-30") > strchr(line, '\n')) continue;
+        char *c = line;
+        for (int k = 0; k < 7 && c; k++) c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL;
+        char code[16];
+        snprintf(code, sizeof code, "%.*s", c && strchr(c, ',') ? (int)(strchr(c, ',') - c) : 0, c ? c : "");
+        int seen = 0;
+        for (int i = 0; i < distinct; i++) seen |= !strcmp(pcodes[i], code);
+        if (!seen && distinct < 128) snprintf(pcodes[distinct++], 16, "%s", code);
+    }
+    free(csv);
+    EXPECT_INT(distinct, 98);
+    snprintf(path, sizeof path, "%s/snapshot/sitrep.md", tmpdir);
+    char *md = slurp(path), want[160];
+    EXPECT(md != NULL);
+    if (!md) return;
+    EXPECT(strstr(md, "| Returned (of those displaced) | not in the table |"));
+    EXPECT(strstr(md, "| Families displaced | not in the table |"));
+    EXPECT(!strstr(md, "| Returned (of those displaced) | 0 |") && !strstr(md, "| Families displaced | 0 |"));
+    EXPECT(strstr(md, "Snapshot of 30 May 2017 (operation: Iraq conflict)"));
+    EXPECT(!strstr(md, "30 May 2017 to 31 May 2017"));
+    snprintf(want, sizeof want, "%d of 101 districts were assessed", distinct);
+    EXPECT(strstr(md, want));
+    snprintf(want, sizeof want,
+             "Not assessed (no record in the snapshot: not 0, hatched on the maps), %d districts: ", 101 - distinct);
+    EXPECT(strstr(md, want));
+    EXPECT(!strstr(md, "Returnees")); /* no columns of 0 for what the table does not count */
+    free(md);
+    snprintf(path, sizeof path, "%s/snapshot/map_displaced.png", tmpdir);
+    EXPECT(access(path, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/snapshot/map_still_displaced.png", tmpdir);
+    EXPECT(access(path, F_OK) != 0); /* still displaced = displaced here: not drawn twice */
+    snprintf(path, sizeof path, "%s/snapshot/manifest.json", tmpdir);
+    char *m = slurp(path);
+    EXPECT(m && strstr(m, "\"returned\":null") && strstr(m, "\"families\":null"));
+    free(m);
+#undef API
+}
+
+/* Load and run a job with an as-of date given as `run --as-of` does. */
+static df_status run_job_as_of(const char *job_path, const char *profiles, const char *as_of, char *msg, size_t cap)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    int32_t day = DF_NO_DATE;
+    df_status st = df_job_load(ctx, job_path, profiles, &job);
+    if (st == DF_OK && as_of && df_date_parse(as_of, &day) == 0) st = df_job_set_as_of(ctx, job, day);
+    if (st == DF_OK) st = df_job_run(ctx, job);
+    snprintf(msg, cap, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
+    df_job_free(job);
+    df_ctx_free(ctx);
+    return st;
+}
+
+/* The breaks of a level in a bundle's manifest: their number, -1 when absent. */
+static int manifest_breaks(const char *bundle, const char *level, double *breaks)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/manifest.json", bundle);
+    json_object *m = json_object_from_file(path), *c, *l, *b;
+    int n = -1;
+    if (m && json_object_object_get_ex(m, "classes", &c) && json_object_object_get_ex(c, level, &l) &&
+        json_object_object_get_ex(l, "breaks", &b)) {
+        n = (int)json_object_array_length(b);
+        for (int i = 0; i < n && i < DF__MAX_BREAKS; i++)
+            breaks[i] = json_object_get_double(json_object_array_get_idx(b, i));
+    }
+    json_object_put(m);
+    return n;
+}
+
+/* The displaced of every P-code of a bundle's adm2.csv (columns: pcode,
+ * name, parent, displaced, ...), into pcodes/values; returns the count. */
+static int csv_displaced(const char *bundle, char pcodes[][16], double *values, int cap)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/adm2.csv", bundle);
+    char *csv = slurp(path), *line = csv ? strchr(csv, '\n') : NULL;
+    int n = 0;
+    line = line ? strchr(line + 1, '\n') : NULL; /* past the HXL row */
+    for (; line && line[1] && n < cap; line = strchr(line + 1, '\n')) {
+        char *c = line + 1, *comma = strchr(c, ',');
+        snprintf(pcodes[n], 16, "%.*s", comma ? (int)(comma - c) : 0, c);
+        for (int k = 0; k < 3 && c; k++) c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL;
+        values[n++] = c ? strtod(c, NULL) : -1;
+    }
+    free(csv);
+    return n;
+}
+
+/* issue 13 items 1 and 8: the Mosul job run weekly (output = .../{as_of},
+ * --as-of 27 Apr then 2 May 2017): last week's bundle is kept, both weeks
+ * use the same breaks, and a district whose figure stays in its class keeps
+ * its colour (from the class assignment). */
+TEST(weekly_bundles_keep_their_classes_item1_item8)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char job[1200], text[8192], msg[1024], week[2][1200];
+    snprintf(job, sizeof job, "%s/weekly.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\ntitle = Mosul\noutput = weekly_{as_of}\nfrom = 2016-10-17\nstep = week\n"
+             "[records]\npath = %s/" ET "records.csv\n"
+             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n[density]\nenabled = no\n",
+             cwd, cwd, cwd);
+    write_file(job, text);
+    /* no date: the output cannot be named, said before any work */
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "needs the as-of date") && strstr(msg, "--as-of"));
+    static const char *const dates[2] = {"2017-04-27", "2017-05-02"};
+    double breaks[2][DF__MAX_BREAKS] = {{0}};
+    int nb[2];
+    for (int w = 0; w < 2; w++) {
+        EXPECT_INT(run_job_as_of(job, "shapes/profiles", dates[w], msg, sizeof msg), DF_OK);
+        if (msg[0]) printf("  %s\n", msg);
+        snprintf(week[w], sizeof week[w], "%s/weekly_%s", tmpdir, dates[w]);
+        nb[w] = manifest_breaks(week[w], "adm2", breaks[w]);
+    }
+    struct stat sb;
+    EXPECT(stat(week[0], &sb) == 0 && S_ISDIR(sb.st_mode)); /* last week's bundle kept */
+    /* the "nice" scheme: the rung of the 1-2-5 ladder below the largest
+     * district (Al-Mosul, 187,902 on 2 May) is 100,000, one rung a step
+     * down to the 20% quantile: 10,000 20,000 50,000 100,000 */
+    EXPECT_INT(nb[0], 4);
+    EXPECT_INT(nb[1], 4);
+    for (int i = 0; i < 4 && nb[0] == 4 && nb[1] == 4; i++) {
+        EXPECT(breaks[0][i] == breaks[1][i]);
+        static const double want[4] = {10000, 20000, 50000, 100000};
+        EXPECT(breaks[1][i] == want[i]);
+    }
+    /* every district: the same class, then the same colour */
+    char pc[2][128][16];
+    double v[2][128];
+    int n0 = csv_displaced(week[0], pc[0], v[0], 128), n1 = csv_displaced(week[1], pc[1], v[1], 128);
+    EXPECT_INT(n0, 101);
+    EXPECT_INT(n1, 101);
+    int stayed = 0, moved = 0;
+    for (int i = 0; i < n0 && i < n1 && nb[0] == 4 && nb[1] == 4; i++) {
+        EXPECT(strcmp(pc[0][i], pc[1][i]) == 0);
+        if (!(v[0][i] > 0 && v[1][i] > 0)) continue;
+        int c0 = df__class_of(v[0][i], breaks[0], nb[0]), c1 = df__class_of(v[1][i], breaks[1], nb[1]);
+        if (c0 != c1) {
+            moved++;
+            continue;
+        }
+        stayed++;
+        EXPECT(strcmp(df__class_hex(c0, nb[0] + 1), df__class_hex(c1, nb[1] + 1)) == 0);
+    }
+    printf("  districts with people: %d keep their class and colour, %d change class\n", stayed, moved);
+    EXPECT(stayed >= 10);
+    /* the QGIS style of adm2 has the same breaks: a range ends at each */
+    char gpkg[8192];
+    snprintf(gpkg, sizeof gpkg, "%s/layers.gpkg", week[1]);
+    GDALDatasetH ds = GDALOpenEx(gpkg, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    OGRLayerH styles = ds ? GDALDatasetGetLayerByName(ds, "layer_styles") : NULL;
+    int found = 0;
+    OGRFeatureH f;
+    if (styles) OGR_L_SetAttributeFilter(styles, "f_table_name = 'adm2'");
+    while (styles && (f = OGR_L_GetNextFeature(styles))) {
+        const char *qml = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "styleQML"));
+        found = strstr(qml, "upper=\"10000\"") && strstr(qml, "upper=\"20000\"") && strstr(qml, "upper=\"50000\"") &&
+                strstr(qml, "upper=\"100000\"") && strstr(qml, "189,0,38,255"); /* #bd0026, the map's top */
+        OGR_F_Destroy(f);
+    }
+    if (ds) GDALClose(ds);
+    EXPECT(found);
+    /* quantiles when asked: the breaks then follow the data */
+    char *q = strstr(text, "[density]");
+    memmove(q + strlen("[maps]\nclasses = quantile\n"), q, strlen(q) + 1);
+    memcpy(q, "[maps]\nclasses = quantile\n", strlen("[maps]\nclasses = quantile\n"));
+    write_file(job, text);
+    EXPECT_INT(run_job_as_of(job, "shapes/profiles", dates[1], msg, sizeof msg), DF_OK);
+    double qb[DF__MAX_BREAKS];
+    int nq = manifest_breaks(week[1], "adm2", qb);
+    EXPECT(nq >= 1 && (nq != 4 || qb[0] != 10000));
+}
+
+/* issue 13 item 4: the same job run from two working folders, its path
+ * written two ways, gives byte-identical bundles; no file of the bundle
+ * holds a local path (the manifest names inputs relative to the job
+ * file); the job's credits are in the report. */
+TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char dir[1200], data[1200], shared[1200], job[1400], msg[1024], profiles[1200];
+    snprintf(dir, sizeof dir, "%s/office/jobs", tmpdir);
+    snprintf(data, sizeof data, "%s/office/data", tmpdir);
+    snprintf(shared, sizeof shared, "%s/" SHARED_DATA, cwd);
+    snprintf(profiles, sizeof profiles, "%s/shapes/profiles", cwd);
+    char office[1200];
+    snprintf(office, sizeof office, "%s/office", tmpdir);
+    EXPECT_INT(mkdir(office, 0755), 0);
+    EXPECT_INT(mkdir(dir, 0755), 0);
+    EXPECT_INT(symlink(shared, data), 0); /* the data where an office keeps it, not a copy */
+    snprintf(job, sizeof job, "%s/mosul.ini", dir);
+    write_file(job, "[job]\ntitle = Mosul\noutput = ../bundle\nfrom = 2016-10-17\nas_of = 2017-05-02\n"
+                    "[records]\npath = ../data/synthetic_et_mosul/records.csv\n"
+                    "source = IOM DTM Emergency Tracking (synthetic test table)\n"
+                    "[boundaries]\n"
+                    "adm1 = ../data/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp\n"
+                    "adm2 = ../data/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp\n"
+                    "credit = Boundaries: OCHA COD-AB (CSO, 2019)\n"
+                    "[density]\nenabled = no\n"
+                    "[report]\norganisation = IOM Iraq\ncontact = dtmiraq@example.org\nlogo = logo.png\n");
+    /* a logo of the office: a small PNG beside the job */
+    char logo[1400];
+    snprintf(logo, sizeof logo, "%s/logo.png", dir);
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 60, 30);
+    cairo_t *cr = cairo_create(img);
+    cairo_set_source_rgb(cr, 0, 0.3, 0.6);
+    cairo_paint(cr);
+    cairo_destroy(cr);
+    EXPECT_INT(cairo_surface_write_to_png(img, logo), CAIRO_STATUS_SUCCESS);
+    cairo_surface_destroy(img);
+    char first[1400], second[1400], here[1200], other[1400], a[16384], b[16384];
+    snprintf(first, sizeof first, "%s/office/first", tmpdir);
+    snprintf(second, sizeof second, "%s/office/bundle", tmpdir);
+    EXPECT(getcwd(here, sizeof here) != NULL);
+    EXPECT_INT(chdir(dir), 0);
+    EXPECT_INT(run_job_as_of("mosul.ini", profiles, NULL, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    EXPECT_INT(chdir(here), 0);
+    EXPECT_INT(rename(second, first), 0);
+    EXPECT_INT(chdir("/"), 0);
+    snprintf(other, sizeof other, "%s/office/./jobs/../jobs/mosul.ini", tmpdir + 1); /* relative to / */
+    EXPECT_INT(run_job_as_of(other, profiles, NULL, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    EXPECT_INT(chdir(here), 0);
+    digest_folder(first, a, sizeof a);
+    digest_folder(second, b, sizeof b);
+    EXPECT(a[0] && strstr(a, "manifest.json") && strstr(a, "map_displaced.png") && strstr(a, "sitrep.html"));
+    EXPECT_STR(a, b);
+    /* no local path in any file: neither where the data are nor where the
+     * job is; the relative data path only in the manifest */
+    struct dirent **list = NULL;
+    int n = scandir(second, &list, NULL, alphasort), files = 0;
+    for (int i = 0; i < n; i++) {
+        char path[2400];
+        snprintf(path, sizeof path, "%s/%s", second, list[i]->d_name);
+        struct stat sb;
+        if (list[i]->d_name[0] != '.' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            FILE *f = fopen(path, "rb");
+            char *bytes = malloc((size_t)sb.st_size + 1);
+            size_t got = f && bytes ? fread(bytes, 1, (size_t)sb.st_size, f) : 0;
+            if (f) fclose(f);
+            files++;
+            const char *bad[] = {cwd, tmpdir, "shared/data", "/work/", "../data/"};
+            for (int k = 0; k < 5; k++) {
+                if (k == 4 && !strcmp(list[i]->d_name, "manifest.json")) continue;
+                size_t len = strlen(bad[k]);
+                for (size_t q = 0; bytes && q + len <= got; q++)
+                    if (!memcmp(bytes + q, bad[k], len)) {
+                        HARNESS_FAIL("%s holds the path %s", list[i]->d_name, bad[k]);
+                        break;
+                    }
+            }
+            free(bytes);
+        }
+        free(list[i]);
+    }
+    free(list);
+    EXPECT(files >= 9);
+    char path[2400];
+    snprintf(path, sizeof path, "%s/manifest.json", second);
+    char *m = slurp(path);
+    EXPECT(m && strstr(m, "\"path\":\"../data/synthetic_et_mosul/records.csv\""));
+    EXPECT(m && strstr(m, "\"path\":\"mosul.ini\""));
+    EXPECT(m && strstr(m, "\"path\":\"shapes/profiles/irq.ini\""));
+    free(m);
+    snprintf(path, sizeof path, "%s/sitrep.html", second);
+    char *md = slurp(path);
+    EXPECT(md && strstr(md, "Source: IOM DTM Emergency Tracking (synthetic test table) | Boundaries: OCHA COD-AB "
+                            "(CSO, 2019) | IOM Iraq | Made with dispflow"));
+    EXPECT(md && strstr(md, "Contact: dtmiraq@example.org"));
+    EXPECT(md && strstr(md, "Map ID: DF-2017-05-02"));
+    EXPECT(md && strstr(md, "do not imply official endorsement or acceptance by the United Nations"));
+    EXPECT(md && strstr(md, "<img class=\"logo\" alt=\"logo\" src=\"data:image/png;base64,"));
+    free(md);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -638,6 +956,9 @@ int main(void)
     RUN(manifest_never_holds_nan_item16);
     RUN(gpkg_passes_gdal_validator_item31);
     RUN(mosul_bundle_equals_truth);
+    RUN(weekly_bundles_keep_their_classes_item1_item8);
+    RUN(bundle_same_bytes_from_anywhere_no_local_path_item4);
+    RUN(snapshot_wording_item6);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

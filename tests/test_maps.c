@@ -139,18 +139,15 @@ TEST(sample_on_governorates)
     EXPECT(v != NULL && f != NULL);
     if (!v || !f) goto done;
     df__map m = {
-        b,
-        1,
-        v,
-        "Displaced, individuals",
-        f,
-        0,
-        "Mosul corridor: people displaced by governorate",
-        dates,
-        "Source: dispflow embedded sample (synthetic) | Boundaries: Natural Earth | dispflow " DISPFLOW_VERSION,
-        0,
-        0,
-        NULL};
+        .b = b,
+        .level = 1,
+        .value = v,
+        .legend = "Displaced, individuals",
+        .flows = f,
+        .title = "Mosul corridor: people displaced by governorate",
+        .subtitle = dates,
+        .source =
+            "Source: dispflow embedded sample (synthetic) | Boundaries: Natural Earth | dispflow " DISPFLOW_VERSION};
     snprintf(a, sizeof a, "%s/a.png", tmpdir);
     snprintf(b2, sizeof b2, "%s/b.png", tmpdir);
     snprintf(c, sizeof c, "%s/c.png", tmpdir);
@@ -194,7 +191,7 @@ TEST(failures_name_the_file)
     int n = df_boundaries_count(b, 1);
     double *v = malloc((size_t)n * sizeof *v);
     for (int i = 0; i < n; i++) v[i] = i;
-    df__map m = {b, 1, v, "Displaced", NULL, 0, "t", "s", "src", 0, 0, NULL};
+    df__map m = {.b = b, .level = 1, .value = v, .legend = "Displaced", .title = "t", .subtitle = "s", .source = "src"};
     char path[256], cmd[300];
     snprintf(path, sizeof path, "%s/missing/map.png", tmpdir);
     EXPECT_INT(df__map_write_png(ctx, &m, path), DF_EIO);
@@ -224,19 +221,16 @@ TEST(mosul_districts_with_corridor_flows)
     df_flows *f = b ? flows(ctx, b, ET "records.csv", 2, "corridor") : NULL;
     EXPECT(v != NULL && f != NULL);
     if (!v || !f) goto done;
-    df__map m = {b,
-                 2,
-                 v,
-                 "Displaced, individuals",
-                 f,
-                 10,
-                 "Mosul corridor: people displaced by district",
-                 dates,
-                 "Source: synthetic Emergency Tracking table (test data) | Boundaries: OCHA COD-AB 2019 | "
-                 "dispflow " DISPFLOW_VERSION,
-                 0,
-                 0,
-                 NULL};
+    df__map m = {.b = b,
+                 .level = 2,
+                 .value = v,
+                 .legend = "Displaced, individuals",
+                 .flows = f,
+                 .top_flows = 10,
+                 .title = "Mosul corridor: people displaced by district",
+                 .subtitle = dates,
+                 .source = "Source: synthetic Emergency Tracking table (test data) | Boundaries: OCHA COD-AB 2019 | "
+                           "dispflow " DISPFLOW_VERSION};
     snprintf(a, sizeof a, "%s/mosul.png", tmpdir);
     snprintf(b2, sizeof b2, "%s/mosul2.png", tmpdir);
     EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
@@ -249,6 +243,16 @@ TEST(mosul_districts_with_corridor_flows)
     EXPECT(s.arrow > 500);
     EXPECT(same_bytes(a, b2));
     keep(a, "mosul.png");
+    /* issue 13 item 1: proportional circles over white units, in the
+     * report's classes: the top colour only in the legend (the circles are
+     * drawn translucent), the arrows still there */
+    static const double breaks[4] = {10000, 20000, 50000, 100000};
+    m.breaks = breaks, m.nbreaks = 4, m.circles = 1;
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    s = read_png(b2);
+    EXPECT(s.top > 300 && s.top < 1000);
+    EXPECT(s.arrow > 500);
+    keep(b2, "mosul_circles.png");
 done:
     free(v);
     df_flows_free(f);
