@@ -39,7 +39,16 @@ typedef struct {
     char *s;
     size_t len, cap;
     int indent, failed;
+    char *ring[4]; /* the last escaped strings (esc), freed with the buffer */
+    size_t ring_cap[4];
+    int next;
 } buf;
+
+static void buf_free(buf *b)
+{
+    free(b->s);
+    for (int i = 0; i < 4; i++) free(b->ring[i]);
+}
 
 static void put_raw(buf *b, const char *s, size_t n)
 {
@@ -120,22 +129,32 @@ static void close_(buf *b, const char *tag)
     line(b, "</%s>", tag);
 }
 
-/* s escaped for XML text and attributes, in a static ring of buffers (enough
- * for the few escaped strings one line uses). */
-static const char *esc(const char *s)
+/* s escaped for XML text and attributes, whatever its length (a long
+ * title or expression is never cut: issue 17 item 29). The result lives in
+ * one of b's four slots, so a line can use four escaped strings at once; on
+ * out of memory b fails and "" is returned. */
+static const char *esc(buf *b, const char *s)
 {
-    static _Thread_local char ring[4][1024];
-    static _Thread_local int next;
-    char *out = ring[next++ & 3], *o = out, *end = out + sizeof ring[0] - 7;
-    for (; s && *s && o < end; s++) {
-        const char *r = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
-        if (r)
-            o += sprintf(o, "%s", r);
-        else
-            *o++ = *s;
+    int k = b->next++ & 3;
+    size_t n = 1;
+    for (const char *c = s ? s : ""; *c; c++) n += *c == '&' ? 5 : *c == '<' || *c == '>' ? 4 : *c == '"' ? 6 : 1;
+    if (n > b->ring_cap[k]) {
+        char *p = realloc(b->ring[k], n);
+        if (!p) {
+            b->failed = 1;
+            return "";
+        }
+        b->ring[k] = p, b->ring_cap[k] = n;
+    }
+    char *o = b->ring[k];
+    for (const char *c = s ? s : ""; *c; c++) {
+        const char *r = *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '"' ? "&quot;" : NULL;
+        size_t len = r ? strlen(r) : 1;
+        memcpy(o, r ? r : c, len);
+        o += len;
     }
     *o = '\0';
-    return out;
+    return b->ring[k];
 }
 
 /* "#bd0026" and an alpha as QGIS's "189,0,38,255". */
@@ -153,7 +172,7 @@ static const char *rgba(const char *hex, int alpha)
 
 static void opt(buf *b, const char *name, const char *value)
 {
-    line(b, "<Option value=\"%s\" type=\"QString\" name=\"%s\"/>", esc(value), name);
+    line(b, "<Option value=\"%s\" type=\"QString\" name=\"%s\"/>", esc(b, value), name);
 }
 
 /* Data-defined properties: n (property, expression) pairs, or none. */
@@ -277,7 +296,7 @@ static void choropleth_renderer(buf *b, const df__qgis_layer *l)
     open_(b,
           "<renderer-v2 type=\"graduatedSymbol\" attr=\"%s\" graduatedMethod=\"GraduatedColor\" symbollevels=\"0\" "
           "forceraster=\"0\" enableorderby=\"0\">",
-          esc(l->field));
+          esc(b, l->field));
     open_(b, "<ranges>");
     for (int k = 0; k < n; k++) {
         /* QGIS takes the first range holding a value, bounds included: a
@@ -369,7 +388,7 @@ static void flows_renderer(buf *b, const df__qgis_layer *l)
     close_(b, "symbols");
     /* small flows drawn last, on top of the big ones */
     open_(b, "<orderby>");
-    line(b, "<orderByClause asc=\"0\" nullsFirst=\"0\">\"%s\"</orderByClause>", esc(l->field));
+    line(b, "<orderByClause asc=\"0\" nullsFirst=\"0\">\"%s\"</orderByClause>", esc(b, l->field));
     close_(b, "orderby");
     close_(b, "renderer-v2");
 }
@@ -423,7 +442,7 @@ static void raster_pipe(buf *b, const df__qgis_layer *l)
     for (int k = 0; k < NCLASSES; k++) {
         double v = mx * k / 4.0;
         line(b, "<item alpha=\"%d\" value=\"%.9g\" label=\"%.1f %s\" color=\"%s\"/>", k ? 255 : 0, v, v,
-             esc(l->units ? l->units : ""), ramp[k]);
+             esc(b, l->units ? l->units : ""), ramp[k]);
     }
     close_(b, "colorrampshader");
     close_(b, "rastershader");
@@ -475,11 +494,11 @@ char *df__qgis_style_qml(const df__qgis_layer *l)
               l->style == DF__STYLE_CHOROPLETH);
     style_body(&b, l);
     close_(&b, "qgis");
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    char *qml = b.failed ? NULL : b.s;
+    if (b.failed) free(b.s);
+    b.s = NULL;
+    buf_free(&b);
+    return qml;
 }
 
 /* ---- layer_styles in the GeoPackage ----------------------------------------- */
@@ -671,7 +690,7 @@ static df_status spatialrefsys(df_ctx *ctx, buf *b, const char *crs)
     line(b, "<srsid>0</srsid>");
     line(b, "<srid>%s</srid>", code ? code : "0");
     line(b, "<authid>%s%s%s</authid>", auth ? auth : "", auth && code ? ":" : "", auth && code ? code : "");
-    line(b, "<description>%s</description>", esc(OSRGetName(srs)));
+    line(b, "<description>%s</description>", esc(b, OSRGetName(srs)));
     line(b, "<geographicflag>%s</geographicflag>", OSRIsGeographic(srs) ? "true" : "false");
     close_(b, "spatialrefsys");
 done:
@@ -692,7 +711,7 @@ static void layer_tree(buf *b, const df__qgis_layer *layers, int n)
         open_(b,
               "<layer-tree-layer id=\"%s\" name=\"%s\" source=\"%s\" providerKey=\"%s\" checked=\"Qt::Checked\" "
               "expanded=\"%d\">",
-              id, esc(layers[i].title ? layers[i].title : layers[i].name), esc(src),
+              id, esc(b, layers[i].title ? layers[i].title : layers[i].name), esc(b, src),
               layers[i].style == DF__STYLE_RASTER ? "gdal" : "ogr", layers[i].style == DF__STYLE_CHOROPLETH);
         line(b, "<customproperties/>");
         close_(b, "layer-tree-layer");
@@ -723,8 +742,8 @@ static df_status map_layer(df_ctx *ctx, buf *b, const df__qgis_layer *l)
         open_(b, "<maplayer type=\"vector\" geometry=\"%s\" wkbType=\"%s\" labelsEnabled=\"%d\" readOnly=\"0\">",
               geometry_name(l->style, 0), geometry_name(l->style, 1), l->style == DF__STYLE_CHOROPLETH);
     line(b, "<id>%s</id>", id);
-    line(b, "<datasource>%s</datasource>", esc(src));
-    line(b, "<layername>%s</layername>", esc(l->title ? l->title : l->name));
+    line(b, "<datasource>%s</datasource>", esc(b, src));
+    line(b, "<layername>%s</layername>", esc(b, l->title ? l->title : l->name));
     open_(b, "<srs>");
     df_status st = spatialrefsys(ctx, b, l->crs ? l->crs : "EPSG:4326");
     close_(b, "srs");
@@ -798,9 +817,9 @@ static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__q
 {
     char id[256];
     put_raw(b, DOCTYPE, strlen(DOCTYPE));
-    open_(b, "<qgis version=\"%s\" projectname=\"%s\">", QGIS_VERSION, esc(title));
+    open_(b, "<qgis version=\"%s\" projectname=\"%s\">", QGIS_VERSION, esc(b, title));
     line(b, "<homePath path=\"\"/>");
-    line(b, "<title>%s</title>", esc(title));
+    line(b, "<title>%s</title>", esc(b, title));
     open_(b, "<projectCrs>");
     df_status st = spatialrefsys(ctx, b, "EPSG:4326");
     close_(b, "projectCrs");
@@ -843,6 +862,6 @@ df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *titl
         else
             fwrite(b.s, 1, b.len, f), st = df__commit_file(ctx, f, tmp, path);
     }
-    free(b.s);
+    buf_free(&b);
     return st;
 }

@@ -342,6 +342,21 @@ TEST(project_is_xml_and_reproducible)
     EXPECT(sa && strstr(sa, "<Absolute type=\"bool\">false</Absolute>"));
     free(sa);
     free(sb);
+    /* issue 17 item 29: a title longer than the old 1 KB escaper is kept
+     * whole, every & escaped */
+    char title[3001];
+    for (int i = 0; i < 3000; i++) title[i] = i % 10 == 9 ? '&' : 'a' + i % 26;
+    title[3000] = '\0';
+    EXPECT_INT(df__qgis_write_project(ctx, b, title, l, n, ext, NULL), DF_OK);
+    sb = slurp(b, &lb);
+    char *want = malloc(3000 * 5 + 20), *w = want;
+    w += sprintf(w, "<title>");
+    for (int i = 0; i < 3000; i++) w += title[i] == '&' ? sprintf(w, "&amp;") : sprintf(w, "%c", title[i]);
+    sprintf(w, "</title>");
+    EXPECT(sb && strstr(sb, want));
+    EXPECT(xml_parses(b));
+    free(want);
+    free(sb);
     /* a CRS GDAL does not know fails, naming it */
     l[3].crs = "EPSG:999999";
     EXPECT_INT(df__qgis_write_project(ctx, b, "x", l, n, ext, NULL), DF_EPROJ);
