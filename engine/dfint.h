@@ -354,6 +354,8 @@ struct df_job {
     /* [report] */
     int maps;
     int64_t top_flows;
+    char *boundaries_credit, *records_source; /* credits: [boundaries] credit, [records] source */
+    char *report_organisation, *report_contact, *report_disclaimer, *report_logo, *report_map_id;
     /* [publish] */
     int publish;
     int64_t publish_k;
@@ -558,6 +560,27 @@ typedef struct {
 
 df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
                                  const double extent[4], const df__qgis_time *time);
+
+/* ---- webmap.c: map.html, the interactive web map ------------------------------ */
+
+/* What map.html shows: a choropleth layer of layers.gpkg (its units with
+ * figures), the flows layer when there is one, a base layer, the texts. */
+typedef struct {
+    const char *gpkg;       /* layers.gpkg, already written */
+    const char *layer;      /* "adm2": the choropleth */
+    const char *base_layer; /* "adm1": outlines under it (NULL: none) */
+    const char *field;      /* "displaced": the cumulative figure */
+    const char *title, *subtitle, *credits;
+    const char *figure_label;             /* legend title of the cumulative figure */
+    const char *all_label;                /* the slider's first position ("17 Oct 2016 to 2 May 2017") */
+    const char *no_data;                  /* legend word for units without figures */
+    double bbox[4];                       /* the view at open (WGS84 lon/lat) */
+    const char *leaflet_js, *leaflet_css; /* filled by df__webmap_write */
+} df__webmap;
+
+/* Write map.html (one file: Leaflet from libjs-leaflet inlined, data inline),
+ * atomically. Fails naming Leaflet's file when libjs-leaflet is missing. */
+df_status df__webmap_write(df_ctx *ctx, const df__webmap *w, const char *path);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 

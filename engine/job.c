@@ -104,6 +104,13 @@ static const struct key_def {
     {"publish", "enabled", K_BOOL, AT(publish), NULL},
     {"publish", "k", K_INT, AT(publish_k), NULL},
     {"report", "top_flows", K_INT, AT(top_flows), NULL},
+    {"boundaries", "credit", K_TEXT, AT(boundaries_credit), NULL},
+    {"records", "source", K_TEXT, AT(records_source), NULL},
+    {"report", "organisation", K_TEXT, AT(report_organisation), NULL},
+    {"report", "contact", K_TEXT, AT(report_contact), NULL},
+    {"report", "disclaimer", K_TEXT, AT(report_disclaimer), NULL},
+    {"report", "logo", K_INPUT, AT(report_logo), NULL},
+    {"report", "map_id", K_TEXT, AT(report_map_id), NULL},
 };
 #define NKEYS ((int)(sizeof keys / sizeof *keys))
 

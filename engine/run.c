@@ -861,6 +861,42 @@ static void data_extent(df_ctx *ctx, const run *r, double ext[4])
     ext[0] -= px, ext[1] -= py, ext[2] += px, ext[3] += py;
 }
 
+/* map.html: the reporting level's choropleth and the flows, from layers.gpkg. */
+static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4])
+{
+    const df_job *job = r->job;
+    int level = r->rep.level;
+    const df_balance *bal = df_join_balance(r->join[level]);
+    char gpkg[4200], path[4200], layer[8], from[20], as_of[20], subtitle[96], credits[512], words[64], figure[96];
+    bundle_path(r, LAYERS_FILE, gpkg, sizeof gpkg);
+    bundle_path(r, "map.html", path, sizeof path);
+    snprintf(layer, sizeof layer, "adm%d", level);
+    df__date_words(bal->from, from);
+    df__date_words(bal->as_of, as_of);
+    snprintf(subtitle, sizeof subtitle, "%s to %s", from, as_of);
+    const char *bnd = job->boundaries_credit ? job->boundaries_credit : job->adm[level] ? job->adm[level] : "";
+    if (!job->boundaries_credit && strrchr(bnd, '/')) bnd = strrchr(bnd, '/') + 1; /* a file name, not a path */
+    snprintf(credits, sizeof credits, "Source: %s | Boundaries: %s | Made with dispflow %s",
+             job->records_source ? job->records_source
+             : job->source       ? job->source
+                                 : "displacement records",
+             bnd, DISPFLOW_VERSION);
+    df__level_words(r->rep.b[level], level, 0, 0, words, sizeof words);
+    snprintf(figure, sizeof figure, "Displaced by %s (cumulative)", words);
+    df__webmap w = {.gpkg = gpkg,
+                    .layer = layer,
+                    .base_layer = level > 1 && r->join[1] ? "adm1" : NULL,
+                    .field = "displaced",
+                    .title = job->title ? job->title : "Displacement situation report",
+                    .subtitle = subtitle,
+                    .credits = credits,
+                    .figure_label = figure,
+                    .all_label = subtitle,
+                    .no_data = job->publish ? "Withheld (fewer than k families)" : "No data",
+                    .bbox = {ext[0], ext[1], ext[2], ext[3]}};
+    return df__webmap_write(ctx, &w, path);
+}
+
 static df_status write_products(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -911,6 +947,8 @@ static df_status write_products(df_ctx *ctx, run *r)
     if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql, ext,
                                      &time)) != DF_OK)
         return st;
+    BEGIN("web map");
+    if ((st = write_webmap(ctx, r, ext)) != DF_OK) return st;
     BEGIN("situation report");
     if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) return st;
     BEGIN("manifest");
@@ -921,7 +959,7 @@ static df_status write_products(df_ctx *ctx, run *r)
 
 static int count_stages(const df_job *job)
 {
-    int n = 1 /* boundaries */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
+    int n = 1 /* boundaries */ + 5 /* layers, tables, project, web map, sitrep */ + 1 /* manifest */;
     for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
     return n + job->flows + 2 * job->density + job->maps + job->publish;
 }

@@ -5,9 +5,12 @@
 # (elsewhere those tests are skipped and counted as skipped).
 # The Debian packages that provide them are DEB_TEST in the Makefile.
 missing=""
-for bin in ogr2ogr ogrinfo gdalinfo clang-format /usr/bin/python3 /usr/bin/qgis_process.bin g++ pandoc readelf nm man; do
+for bin in ogr2ogr ogrinfo gdalinfo clang-format /usr/bin/python3 /usr/bin/qgis_process.bin g++ pandoc readelf nm man \
+           /usr/bin/chromium; do
     command -v "$bin" > /dev/null 2>&1 || missing="$missing\n  program $bin"
 done
+# map.html inlines Leaflet from libjs-leaflet
+[ -f /usr/share/javascript/leaflet/leaflet.min.js ] || missing="$missing\n  file /usr/share/javascript/leaflet/leaflet.min.js"
 # /usr/bin/python3: Debian's interpreter (the python3 on PATH may be another)
 for mod in osgeo.gdal osgeo_utils.samples.validate_gpkg osgeo_utils.samples.validate_cloud_optimized_geotiff \
            pandas geopandas rtree shapely pyproj qgis.core sqlite3 cffi numpy; do
