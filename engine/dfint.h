@@ -538,6 +538,8 @@ typedef struct {
     long features;     /* vector: feature count */
     int temporal;      /* flows: temporal settings on period_start / period_end */
     int nclasses;      /* choropleth: df__class_breaks' classes (0: equal intervals up to max) */
+    const char
+        *same_name; /* choropleth: "'IQG08Q01','IQG10Q02'": units named as their parent, not labelled (NULL: none) */
     double breaks[5], vmin;
 } df__qgis_layer;
 
@@ -556,10 +558,25 @@ df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *l
 typedef struct {
     int32_t from, to; /* days */
     int step;         /* df_step: one frame per day, week or month; DF_STEP_NONE: one frame */
+    /* the latest period of the flows (days; DF_NO_DATE: none): what the map
+     * shows at open, and what the print layout prints */
+    int32_t last_start, last_end;
 } df__qgis_time;
 
+/* The print layout (A4 landscape) and its Atlas. Texts are shown as given. */
+typedef struct {
+    const char *subtitle;   /* "17 Oct 2016 to 2 May 2017, as of 2 May 2017" */
+    const char *credits;    /* "Source: ... | Boundaries: ... | Made with dispflow 0.1.0" */
+    const char *disclaimer; /* the boundaries disclaimer */
+    const char *logo;       /* a file beside the project ("logo.png"), or NULL */
+    const char *map_id;     /* "DF-2017-05-02" */
+    const char *atlas;      /* the layer the Atlas runs over ("adm1"), its units with displaced > 0; NULL: none */
+} df__qgis_print;
+
+/* The project's CRS is the UTM zone of the extent's centre (as the map
+ * pictures); print may be NULL (no layout). */
 df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
-                                 const double extent[4], const df__qgis_time *time);
+                                 const double extent[4], const df__qgis_time *time, const df__qgis_print *print);
 
 /* ---- webmap.c: map.html, the interactive web map ------------------------------ */
 

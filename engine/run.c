@@ -42,6 +42,7 @@ typedef struct {
     df_density *density;
     df__publish_stats stats;
     char map_titles[2][160];
+    char *same_name[4]; /* by level: the units named as their parent, for the QGIS labels */
     /* the log of the whole run: each stage reads the records again, and a
      * message is said once */
     df_log_fn outer_log;
@@ -689,6 +690,33 @@ static double field_max(GDALDatasetH ds, const char *layer, const char *field)
     return mx;
 }
 
+/* The units of a level named as their parent ("Duhok" district of Duhok
+ * governorate) as an SQL list "'IQG08Q01','IQG10Q02'", or NULL (none, or
+ * out of memory: then the names show twice, nothing worse). */
+static char *same_names(const df_boundaries *b, int level)
+{
+    size_t len = 0, cap = 0;
+    char *out = NULL;
+    for (int i = 0; i < df_boundaries_count(b, level); i++) {
+        const df_unit *u = df__boundaries_unit(b, level, i);
+        const df_unit *p = u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
+        if (!p || !u->name || !p->name || strcasecmp(u->name, p->name) != 0) continue;
+        size_t need = len + 2 * strlen(u->pcode) + 4;
+        if (need > cap) {
+            char *grown = realloc(out, cap = 2 * need);
+            if (!grown) return free(out), NULL;
+            out = grown;
+        }
+        if (len) out[len++] = ',';
+        out[len++] = '\'';
+        for (const char *c = u->pcode; *c; c++)
+            if ((out[len++] = *c) == '\'') out[len++] = '\'';
+        out[len++] = '\'';
+        out[len] = '\0';
+    }
+    return out;
+}
+
 /* The layers of the bundle as QGIS shows them, top first. */
 static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_layer *out, char titles[][64])
 {
@@ -735,6 +763,7 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
                               .field = "displaced",
                               .crs = "EPSG:4326",
                               .features = units};
+        if (l > 1 && !r->same_name[l]) q->same_name = ((run *)r)->same_name[l] = same_names(r->rep.b[l], l);
         /* the classes of the map pictures, so that QGIS and the sitrep agree */
         q->nclasses = df__class_breaks(v, units, 1, q->breaks, &q->vmin);
         q->max = q->nclasses > 0 ? q->breaks[q->nclasses - 1] : 0;
@@ -861,6 +890,55 @@ static void data_extent(df_ctx *ctx, const run *r, double ext[4])
     ext[0] -= px, ext[1] -= py, ext[2] += px, ext[3] += py;
 }
 
+/* The texts of the print layout, and the logo copied beside the project
+ * (the bundle names no path outside itself). */
+static df_status print_texts(df_ctx *ctx, const run *r, df__qgis_print *p, char subtitle[128], char credits[1024],
+                             char map_id[64], char logo[64])
+{
+    const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    char from[20], as_of[20], iso[11];
+    df__date_words(bal->from, from);
+    df__date_words(bal->as_of, as_of);
+    df_date_format(bal->as_of, iso);
+    snprintf(subtitle, 128, "%s to %s, as of %s", from, as_of, as_of);
+    const char *bnd = job->boundaries_credit ? job->boundaries_credit : job->adm[r->rep.level];
+    if (!job->boundaries_credit && bnd && strrchr(bnd, '/')) bnd = strrchr(bnd, '/') + 1;
+    snprintf(credits, 1024, "Source: %s | Boundaries: %s%s%s%s%s | Made with dispflow %s",
+             job->records_source ? job->records_source
+             : job->source       ? job->source
+                                 : "displacement records",
+             bnd ? bnd : "", job->report_organisation ? " | " : "",
+             job->report_organisation ? job->report_organisation : "", job->report_contact ? ", " : "",
+             job->report_contact ? job->report_contact : "", DISPFLOW_VERSION);
+    if (job->report_map_id)
+        snprintf(map_id, 64, "%s", job->report_map_id);
+    else
+        snprintf(map_id, 64, "DF-%s", iso);
+    p->map_id = map_id;
+    p->disclaimer = job->report_disclaimer ? job->report_disclaimer
+                                           : "The boundaries and names shown and the designations used on this map do "
+                                             "not imply official endorsement or acceptance by the United Nations.";
+    if (!job->report_logo) return DF_OK;
+    const char *dot = strrchr(job->report_logo, '.');
+    snprintf(logo, 64, "logo%s", dot && strlen(dot) <= 5 ? dot : ".png");
+    char path[4200];
+    bundle_path(r, logo, path, sizeof path);
+    FILE *in = fopen(job->report_logo, "rb"), *out = in ? fopen(path, "wb") : NULL;
+    char buf[8192];
+    size_t got;
+    int ok = in && out;
+    while (ok && (got = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, got, out) == got;
+    ok = ok && !ferror(in);
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) ok = 0;
+    if (!ok)
+        return df__error(ctx, DF_EIO, "%s: [report] logo %s: cannot copy it into the bundle: %s", job->path,
+                         job->report_logo, strerror(errno));
+    p->logo = logo;
+    return DF_OK;
+}
+
 /* map.html: the reporting level's choropleth and the flows, from layers.gpkg. */
 static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4])
 {
@@ -942,10 +1020,19 @@ static df_status write_products(df_ctx *ctx, run *r)
     double ext[4];
     data_extent(ctx, r, ext);
     bundle_path(r, "project.qgs", path, sizeof path);
-    /* the Temporal Controller steps through the flows' periods */
-    df__qgis_time time = {bal->from, bal->as_of, job->publish ? DF_STEP_NONE : job->step};
+    /* the Temporal Controller steps through the flows' periods; at open it
+     * shows the latest one */
+    df__qgis_time time = {bal->from, bal->as_of, job->publish ? DF_STEP_NONE : job->step, DF_NO_DATE, DF_NO_DATE};
+    for (int i = 0; r->flows && i < df_flows_count(r->flows); i++) {
+        const df_flow *fl = df_flows_get(r->flows, i);
+        if (!fl->withheld && (time.last_start == DF_NO_DATE || fl->period_start > time.last_start))
+            time.last_start = fl->period_start, time.last_end = fl->period_end;
+    }
+    char subtitle[128], credits[1024], map_id[64], logo[64];
+    df__qgis_print print = {.subtitle = subtitle, .credits = credits, .atlas = r->join[1] ? "adm1" : NULL};
+    if ((st = print_texts(ctx, r, &print, subtitle, credits, map_id, logo)) != DF_OK) return st;
     if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql, ext,
-                                     &time)) != DF_OK)
+                                     &time, &print)) != DF_OK)
         return st;
     BEGIN("web map");
     if ((st = write_webmap(ctx, r, ext)) != DF_OK) return st;
@@ -1014,6 +1101,7 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     df_density_free(r->density);
     df_flows_free(r->flows);
     for (int l = 1; l <= 3; l++) {
+        free(r->same_name[l]);
         df_join_free(r->join[l]);
         df_boundaries_free(r->loaded[l]);
     }

@@ -331,8 +331,8 @@ TEST(project_is_xml_and_reproducible)
     double ext[4] = {38.77, 29.06, 48.55, 37.37};
     df__qgis_layer l[5];
     int n = bundle_layers(dir, 1224.6, l);
-    EXPECT_INT(df__qgis_write_project(ctx, b, "Mosul corridor", l, n, ext, NULL), DF_OK);
-    EXPECT_INT(df__qgis_write_project(ctx, a, "Mosul corridor", l, n, ext, NULL), DF_OK);
+    EXPECT_INT(df__qgis_write_project(ctx, b, "Mosul corridor", l, n, ext, NULL, NULL), DF_OK);
+    EXPECT_INT(df__qgis_write_project(ctx, a, "Mosul corridor", l, n, ext, NULL, NULL), DF_OK);
     size_t la, lb;
     char *sa = slurp(a, &la), *sb = slurp(b, &lb);
     EXPECT(sa && sb && la == lb && memcmp(sa, sb, la) == 0);
@@ -347,7 +347,7 @@ TEST(project_is_xml_and_reproducible)
     char title[3001];
     for (int i = 0; i < 3000; i++) title[i] = i % 10 == 9 ? '&' : 'a' + i % 26;
     title[3000] = '\0';
-    EXPECT_INT(df__qgis_write_project(ctx, b, title, l, n, ext, NULL), DF_OK);
+    EXPECT_INT(df__qgis_write_project(ctx, b, title, l, n, ext, NULL, NULL), DF_OK);
     sb = slurp(b, &lb);
     char *want = malloc(3000 * 5 + 20), *w = want;
     w += sprintf(w, "<title>");
@@ -359,7 +359,7 @@ TEST(project_is_xml_and_reproducible)
     free(sb);
     /* a CRS GDAL does not know fails, naming it */
     l[3].crs = "EPSG:999999";
-    EXPECT_INT(df__qgis_write_project(ctx, b, "x", l, n, ext, NULL), DF_EPROJ);
+    EXPECT_INT(df__qgis_write_project(ctx, b, "x", l, n, ext, NULL, NULL), DF_EPROJ);
     EXPECT(strstr(df_ctx_errmsg(ctx), "EPSG:999999") != NULL);
     df_ctx_free(ctx);
 }
@@ -407,11 +407,12 @@ TEST(bundle_opens_styled_in_qgis)
     double ext[4] = {e.MinX, e.MinY, e.MaxX, e.MaxY};
     df__qgis_layer l[5];
     int n = bundle_layers(dir, density_max, l);
-    df__qgis_time time = {0, 0, DF_STEP_MONTH}; /* the Temporal Controller: month by month */
+    df__qgis_time time = {0, 0, DF_STEP_MONTH, DF_NO_DATE, DF_NO_DATE}; /* the Temporal Controller: month by month */
     df_date_parse("2016-10-17", &time.from);
     df_date_parse("2017-06-30", &time.to);
-    EXPECT_INT(df__qgis_write_project(ctx, qgs, "Mosul corridor: displacement from 17 Oct 2016", l, n, ext, &time),
-               DF_OK);
+    EXPECT_INT(
+        df__qgis_write_project(ctx, qgs, "Mosul corridor: displacement from 17 Oct 2016", l, n, ext, &time, NULL),
+        DF_OK);
     snprintf(cmd, sizeof cmd,
              "QT_QPA_PLATFORM=offscreen " PYTHON " tests/peers/qgis_bundle.py %s %s/render.png >%s/qgis.log 2>&1", dir,
              tmpdir, tmpdir);
