@@ -524,7 +524,16 @@ int df__class_colour(int c, int k);
 
 /* ---- qgis.c: QGIS default styles and the project file --------------------- */
 
-typedef enum { DF__STYLE_CHOROPLETH, DF__STYLE_FLOWS, DF__STYLE_NODES, DF__STYLE_POINTS, DF__STYLE_RASTER } df__style;
+/* DF__STYLE_OUTLINE: a coarser level drawn over a finer choropleth as
+ * boundaries and names only (its figures stay in the layer). */
+typedef enum {
+    DF__STYLE_CHOROPLETH,
+    DF__STYLE_FLOWS,
+    DF__STYLE_NODES,
+    DF__STYLE_POINTS,
+    DF__STYLE_RASTER,
+    DF__STYLE_OUTLINE
+} df__style;
 
 /* One layer of a bundle, as QGIS should show it. */
 typedef struct {

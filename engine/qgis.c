@@ -551,6 +551,13 @@ static void style_body(buf *b, const df__qgis_layer *l)
     case DF__STYLE_CHOROPLETH:
         choropleth_renderer(b, l);
         break;
+    case DF__STYLE_OUTLINE:
+        open_(b, "<renderer-v2 type=\"singleSymbol\" symbollevels=\"0\" forceraster=\"0\" enableorderby=\"0\">");
+        open_(b, "<symbols>");
+        fill_symbol(b, "0", "255,255,255,0", "50,50,50,255", "0.6");
+        close_(b, "symbols");
+        close_(b, "renderer-v2");
+        break;
     case DF__STYLE_FLOWS:
         flows_renderer(b, l);
         break;
@@ -559,7 +566,7 @@ static void style_body(buf *b, const df__qgis_layer *l)
         marker_renderer(b, l);
         break;
     }
-    if (l->style == DF__STYLE_CHOROPLETH) choropleth_labels(b, l);
+    if (l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE) choropleth_labels(b, l);
     if (l->style == DF__STYLE_FLOWS) temporal(b, l);
     line(b, "<blendMode>0</blendMode>");
     line(b, "<featureBlendMode>0</featureBlendMode>");
@@ -569,9 +576,9 @@ static void style_body(buf *b, const df__qgis_layer *l)
 
 static const char *categories(const df__qgis_layer *l)
 {
-    return l->style == DF__STYLE_CHOROPLETH ? "Symbology|Labeling"
-           : l->style == DF__STYLE_FLOWS    ? "Symbology|Temporal"
-                                            : "Symbology";
+    return l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE ? "Symbology|Labeling"
+           : l->style == DF__STYLE_FLOWS                                     ? "Symbology|Temporal"
+                                                                             : "Symbology";
 }
 
 char *df__qgis_style_qml(const df__qgis_layer *l)
@@ -582,7 +589,7 @@ char *df__qgis_style_qml(const df__qgis_layer *l)
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\">", QGIS_VERSION, categories(l));
     else
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\" labelsEnabled=\"%d\">", QGIS_VERSION, categories(l),
-              l->style == DF__STYLE_CHOROPLETH);
+              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
     style_body(&b, l);
     close_(&b, "qgis");
     char *qml = b.failed ? NULL : b.s;
@@ -814,6 +821,7 @@ static const char *geometry_name(df__style s, int wkb)
 {
     switch (s) {
     case DF__STYLE_CHOROPLETH:
+    case DF__STYLE_OUTLINE:
         return wkb ? "MultiPolygon" : "Polygon";
     case DF__STYLE_FLOWS:
         return wkb ? "LineString" : "Line";
@@ -831,7 +839,8 @@ static df_status map_layer(df_ctx *ctx, buf *b, const df__qgis_layer *l)
         open_(b, "<maplayer type=\"raster\" styleCategories=\"AllStyleCategories\">");
     else
         open_(b, "<maplayer type=\"vector\" geometry=\"%s\" wkbType=\"%s\" labelsEnabled=\"%d\" readOnly=\"0\">",
-              geometry_name(l->style, 0), geometry_name(l->style, 1), l->style == DF__STYLE_CHOROPLETH);
+              geometry_name(l->style, 0), geometry_name(l->style, 1),
+              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
     line(b, "<id>%s</id>", id);
     line(b, "<datasource>%s</datasource>", esc(b, src));
     line(b, "<layername>%s</layername>", esc(b, l->title ? l->title : l->name));
@@ -1021,7 +1030,7 @@ static void print_layout(buf *b, const char *title, const df__qgis_print *p, con
         "wrapChar=\"\" splitLayer=\"0\" equalColumnWidth=\"0\" rasterBorder=\"1\" fontColor=\"#000000\" "
         "symbolAlignment=\"1\" titleAlignment=\"1\"",
         UUID(1));
-    item_open(b, 65642, UUID(4), "Legend", 215, 30, 72, 120, 2, extra);
+    item_open(b, 65642, UUID(4), "Legend", 215, 30, 72, 160, 2, extra);
     open_(b, "<styles>");
     static const char *const styles[][2] = {{"title", "12,-1,5,75"},
                                             {"group", "9,-1,5,75"},
@@ -1068,9 +1077,9 @@ static void print_layout(buf *b, const char *title, const df__qgis_print *p, con
 
     snprintf(text, sizeof text, "%s%s%s", p->credits ? p->credits : "", p->map_id ? " | Map " : "",
              p->map_id ? p->map_id : "");
-    label_item(b, UUID(8), "Credits", 10, 192, 200, 12, text, 7, 0, 0,
+    label_item(b, UUID(8), "Credits", 10, 193, 277, 6, text, 7, 0, 0,
                "alpha=\"255\" red=\"60\" green=\"60\" blue=\"60\"");
-    label_item(b, UUID(9), "Disclaimer", 215, 172, 72, 32, p->disclaimer ? p->disclaimer : "", 6.5, 0, 1,
+    label_item(b, UUID(9), "Disclaimer", 10, 199, 277, 8, p->disclaimer ? p->disclaimer : "", 6.5, 0, 1,
                "alpha=\"255\" red=\"90\" green=\"90\" blue=\"90\"");
     line(b, "<customproperties/>");
     if (p->atlas) {

@@ -1010,6 +1010,23 @@ static df_status write_products(df_ctx *ctx, run *r)
                                   .crs = in->crs};
         nql++;
     }
+    /* in the project, the levels coarser than the finest choropleth are its
+     * boundaries and names, drawn above it (two fills at once would tint each
+     * other); layers.gpkg keeps every level's choropleth as its default style */
+    int fine = 0, finest = 0;
+    while (fine < nql && ql[fine].style != DF__STYLE_CHOROPLETH && ql[fine].style != DF__STYLE_RASTER) fine++;
+    for (finest = fine; finest < nql && ql[finest].style != DF__STYLE_CHOROPLETH;) finest++;
+    for (int i = finest + 1; i < nql; i++) {
+        if (ql[i].style != DF__STYLE_CHOROPLETH) continue;
+        df__qgis_layer o = ql[i];
+        int l = o.name[3] - '0';
+        char words[48];
+        df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
+        snprintf(titles[l], 64, "%.40s (boundaries)", words); /* layers.gpkg is written: free to reuse */
+        o.style = DF__STYLE_OUTLINE, o.title = titles[l];
+        memmove(ql + fine + 1, ql + fine, (size_t)(i - fine) * sizeof *ql);
+        ql[fine++] = o;
+    }
     BEGIN("tables");
     if ((st = write_tables(ctx, r)) != DF_OK) return st;
     if (job->maps) {
