@@ -940,25 +940,18 @@ static df_status print_texts(df_ctx *ctx, const run *r, df__qgis_print *p, char 
 }
 
 /* map.html: the reporting level's choropleth and the flows, from layers.gpkg. */
-static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4])
+static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4], const char *credits)
 {
     const df_job *job = r->job;
     int level = r->rep.level;
     const df_balance *bal = df_join_balance(r->join[level]);
-    char gpkg[4200], path[4200], layer[8], from[20], as_of[20], subtitle[96], credits[512], words[64], figure[96];
+    char gpkg[4200], path[4200], layer[8], from[20], as_of[20], subtitle[96], words[64], figure[96];
     bundle_path(r, LAYERS_FILE, gpkg, sizeof gpkg);
     bundle_path(r, "map.html", path, sizeof path);
     snprintf(layer, sizeof layer, "adm%d", level);
     df__date_words(bal->from, from);
     df__date_words(bal->as_of, as_of);
     snprintf(subtitle, sizeof subtitle, "%s to %s", from, as_of);
-    const char *bnd = job->boundaries_credit ? job->boundaries_credit : job->adm[level] ? job->adm[level] : "";
-    if (!job->boundaries_credit && strrchr(bnd, '/')) bnd = strrchr(bnd, '/') + 1; /* a file name, not a path */
-    snprintf(credits, sizeof credits, "Source: %s | Boundaries: %s | Made with dispflow %s",
-             job->records_source ? job->records_source
-             : job->source       ? job->source
-                                 : "displacement records",
-             bnd, DISPFLOW_VERSION);
     df__level_words(r->rep.b[level], level, 0, 0, words, sizeof words);
     snprintf(figure, sizeof figure, "Displaced by %s (cumulative)", words);
     df__webmap w = {.gpkg = gpkg,
@@ -1052,7 +1045,7 @@ static df_status write_products(df_ctx *ctx, run *r)
                                      &time, &print)) != DF_OK)
         return st;
     BEGIN("web map");
-    if ((st = write_webmap(ctx, r, ext)) != DF_OK) return st;
+    if ((st = write_webmap(ctx, r, ext, credits)) != DF_OK) return st; /* the layout's credits */
     BEGIN("situation report");
     if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) return st;
     BEGIN("manifest");

@@ -65,12 +65,18 @@ def ogr_layers(gpkg):
     return out
 
 
-def styled(layer):
+def styled(layer, outline_ok=False):
     """What the renderer says about the style: a short description, and
-    whether it is the one dispflow stores (not QGIS's default)."""
+    whether it is the one dispflow stores (not QGIS's default). In the
+    project (outline_ok), a level coarser than the finest choropleth is its
+    boundaries and names: no fill, an outline, labels on (issue 14)."""
     r = layer.renderer()
     kind = r.type()
     name = layer.source().split("layername=")[-1]
+    if outline_ok and name in ("adm1", "adm2") and kind == "singleSymbol":
+        sl = r.symbol().symbolLayer(0)
+        good = sl.fillColor().alpha() == 0 and sl.strokeWidth() > 0 and layer.labelsEnabled()
+        return good, "boundaries: fill alpha %d, outline %g mm" % (sl.fillColor().alpha(), sl.strokeWidth())
     if name in ("adm1", "adm2", "adm3"):
         ranges = r.ranges() if kind == "graduatedSymbol" else []
         colours = [rg.symbol().color().name() for rg in ranges]
@@ -144,7 +150,7 @@ def check_project(bundle, counts):
         if layer is None or not layer.isValid():
             continue
         if isinstance(layer, QgsVectorLayer):
-            good, desc = styled(layer)
+            good, desc = styled(layer, outline_ok=True)
             check(good, "project layer %s styled: %s" % (layer.name(), desc))
             if layer.source().endswith("layername=flows"):
                 tp = layer.temporalProperties()
