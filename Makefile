@@ -17,9 +17,9 @@ OUT     := out
 # one that another only recommends (python3-rtree, for GeoPandas' sjoin);
 # tests/check_deps.sh checks them before the suite runs.
 DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin \
-             libcairo2-dev libpango1.0-dev fonts-dejavu-core libinih-dev libssl-dev libsqlite3-dev pandoc
+             libcairo2-dev libpango1.0-dev fonts-dejavu-core libinih-dev libssl-dev libsqlite3-dev pandoc libjs-leaflet
 DEB_TEST  := $(DEB_BUILD) g++ python3-cffi python3-numpy python3-gdal python3-pandas python3-geopandas python3-rtree python3-shapely \
-             python3-pyproj qgis python3-qgis clang-format man-db poppler-utils postgresql-15-postgis-3
+             python3-pyproj qgis python3-qgis clang-format man-db poppler-utils postgresql-15-postgis-3 chromium
 DEB_BENCH := $(DEB_TEST) qgis python3-qgis python3-pyproj time
 
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror

@@ -456,6 +456,8 @@ void df__job_each(const df_job *job, df__job_visit fn, void *user);
 void df__job_relative(const df_job *job, const char *path, char *out, size_t cap);
 /* text with "{as_of}" replaced by the date (yyyy-mm-dd; kept when DF_NO_DATE). */
 void df__job_expand(const char *text, int32_t as_of, char *out, size_t cap);
+/* The map ID when [report] map_id is not set. */
+#define DF__DEFAULT_MAP_ID "DF-{as_of}"
 /* The density options a job's run uses (checked when the job is loaded). */
 void df__job_density_opts(const df_job *job, df_density_opts *o);
 
@@ -716,7 +718,16 @@ const char *df__class_hex(int c, int k);
 
 /* ---- qgis.c: QGIS default styles and the project file --------------------- */
 
-typedef enum { DF__STYLE_CHOROPLETH, DF__STYLE_FLOWS, DF__STYLE_NODES, DF__STYLE_POINTS, DF__STYLE_RASTER } df__style;
+/* DF__STYLE_OUTLINE: a coarser level drawn over a finer choropleth as
+ * boundaries and names only (its figures stay in the layer). */
+typedef enum {
+    DF__STYLE_CHOROPLETH,
+    DF__STYLE_FLOWS,
+    DF__STYLE_NODES,
+    DF__STYLE_POINTS,
+    DF__STYLE_RASTER,
+    DF__STYLE_OUTLINE
+} df__style;
 
 /* One layer of a bundle, as QGIS should show it. */
 typedef struct {
@@ -731,6 +742,8 @@ typedef struct {
     int temporal;      /* flows: temporal settings on period_start / period_end */
     int nclasses;      /* choropleth: the run's classes (df__classes_for; 0: equal intervals up to max): */
     double breaks[DF__MAX_BREAKS + 1], vmin; /* class c from breaks[c-1] (c = 0: vmin) to breaks[c]; the last to max */
+    const char
+        *same_name; /* choropleth: "'IQG08Q01','IQG10Q02'": units named as their parent, not labelled (NULL: none) */
 } df__qgis_layer;
 
 /* The QML of a layer's default style (malloc'd; NULL when memory runs out). */
@@ -760,10 +773,47 @@ df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *l
 typedef struct {
     int32_t from, to; /* days */
     int step;         /* df_step: one frame per day, week or month; DF_STEP_NONE: one frame */
+    /* the latest period of the flows (days; DF_NO_DATE: none): what the map
+     * shows at open, and what the print layout prints */
+    int32_t last_start, last_end;
 } df__qgis_time;
 
+/* The print layout (A4 landscape) and its Atlas. Texts are shown as given. */
+typedef struct {
+    const char *subtitle;   /* "17 Oct 2016 to 2 May 2017, as of 2 May 2017" */
+    const char *credits;    /* "Source: ... | Boundaries: ... | Made with dispflow 0.1.0" */
+    const char *disclaimer; /* the boundaries disclaimer */
+    const char *logo;       /* a file beside the project ("logo.png"), or NULL */
+    const char *map_id;     /* "DF-2017-05-02" */
+    const char *atlas;      /* the layer the Atlas runs over ("adm1"), its units with displaced > 0; NULL: none */
+} df__qgis_print;
+
+/* The project's CRS is the UTM zone of the extent's centre (as the map
+ * pictures); print may be NULL (no layout). */
 df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
-                                 const double extent[4], const df__qgis_time *time);
+                                 const double extent[4], const df__qgis_time *time, const df__qgis_print *print);
+
+/* ---- webmap.c: map.html, the interactive web map ------------------------------ */
+
+/* What map.html shows: a choropleth layer of layers.gpkg (its units with
+ * figures), the flows layer when there is one, a base layer, the texts. */
+typedef struct {
+    const df_job *job;      /* its class scheme ([maps] classes, breaks) */
+    const char *gpkg;       /* layers.gpkg, already written */
+    const char *layer;      /* "adm2": the choropleth */
+    const char *base_layer; /* "adm1": outlines under it (NULL: none) */
+    const char *field;      /* "displaced": the cumulative figure */
+    const char *title, *subtitle, *credits;
+    const char *figure_label;             /* legend title of the cumulative figure */
+    const char *all_label;                /* the slider's first position ("17 Oct 2016 to 2 May 2017") */
+    const char *no_data;                  /* legend word for units without figures */
+    double bbox[4];                       /* the view at open (WGS84 lon/lat) */
+    const char *leaflet_js, *leaflet_css; /* filled by df__webmap_write */
+} df__webmap;
+
+/* Write map.html (one file: Leaflet from libjs-leaflet inlined, data inline),
+ * atomically. Fails naming Leaflet's file when libjs-leaflet is missing. */
+df_status df__webmap_write(df_ctx *ctx, const df__webmap *w, const char *path);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 

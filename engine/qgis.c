@@ -39,7 +39,16 @@ typedef struct {
     char *s;
     size_t len, cap;
     int indent, failed;
+    char *ring[4]; /* the last escaped strings (esc), freed with the buffer */
+    size_t ring_cap[4];
+    int next;
 } buf;
+
+static void buf_free(buf *b)
+{
+    free(b->s);
+    for (int i = 0; i < 4; i++) free(b->ring[i]);
+}
 
 static void put_raw(buf *b, const char *s, size_t n)
 {
@@ -120,22 +129,32 @@ static void close_(buf *b, const char *tag)
     line(b, "</%s>", tag);
 }
 
-/* s escaped for XML text and attributes, in a static ring of buffers (enough
- * for the few escaped strings one line uses). */
-static const char *esc(const char *s)
+/* s escaped for XML text and attributes, whatever its length (a long
+ * title or expression is never cut: issue 17 item 29). The result lives in
+ * one of b's four slots, so a line can use four escaped strings at once; on
+ * out of memory b fails and "" is returned. */
+static const char *esc(buf *b, const char *s)
 {
-    static _Thread_local char ring[4][1024];
-    static _Thread_local int next;
-    char *out = ring[next++ & 3], *o = out, *end = out + sizeof ring[0] - 7;
-    for (; s && *s && o < end; s++) {
-        const char *r = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
-        if (r)
-            o += sprintf(o, "%s", r);
-        else
-            *o++ = *s;
+    int k = b->next++ & 3;
+    size_t n = 1;
+    for (const char *c = s ? s : ""; *c; c++) n += *c == '&' ? 5 : *c == '<' || *c == '>' ? 4 : *c == '"' ? 6 : 1;
+    if (n > b->ring_cap[k]) {
+        char *p = realloc(b->ring[k], n);
+        if (!p) {
+            b->failed = 1;
+            return "";
+        }
+        b->ring[k] = p, b->ring_cap[k] = n;
+    }
+    char *o = b->ring[k];
+    for (const char *c = s ? s : ""; *c; c++) {
+        const char *r = *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '"' ? "&quot;" : NULL;
+        size_t len = r ? strlen(r) : 1;
+        memcpy(o, r ? r : c, len);
+        o += len;
     }
     *o = '\0';
-    return out;
+    return b->ring[k];
 }
 
 /* "#bd0026" and an alpha as QGIS's "189,0,38,255". */
@@ -153,7 +172,7 @@ static const char *rgba(const char *hex, int alpha)
 
 static void opt(buf *b, const char *name, const char *value)
 {
-    line(b, "<Option value=\"%s\" type=\"QString\" name=\"%s\"/>", esc(value), name);
+    line(b, "<Option value=\"%s\" type=\"QString\" name=\"%s\"/>", esc(b, value), name);
 }
 
 /* Data-defined properties: n (property, expression) pairs, or none. */
@@ -277,7 +296,7 @@ static void choropleth_renderer(buf *b, const df__qgis_layer *l)
     open_(b,
           "<renderer-v2 type=\"graduatedSymbol\" attr=\"%s\" graduatedMethod=\"GraduatedColor\" symbollevels=\"0\" "
           "forceraster=\"0\" enableorderby=\"0\">",
-          esc(l->field));
+          esc(b, l->field));
     open_(b, "<ranges>");
     for (int k = 0; k < n; k++) {
         /* QGIS takes the first range holding a value, bounds included: a
@@ -315,61 +334,141 @@ static void choropleth_renderer(buf *b, const df__qgis_layer *l)
     close_(b, "renderer-v2");
 }
 
-/* Unit names, small, on a white halo, inside their unit. */
-static void choropleth_labels(buf *b)
+/* Unit names on a white halo, inside their unit: admin-1 names larger and
+ * bold, finer levels smaller; a finer unit named like the unit it lies in
+ * (Duhok district in Duhok governorate) is not labelled again, so each name
+ * shows once. QGIS 3.22 honours obstacle, priority and displayAll="0"
+ * (colliding labels are dropped, never drawn over each other); the coarser
+ * level has the higher priority. */
+static void choropleth_labels(buf *b, const df__qgis_layer *l)
 {
+    int level = l->name[0] == 'a' && l->name[1] == 'd' && l->name[2] == 'm' ? l->name[3] - '0' : 2;
+    /* the units are listed (no get_feature(): it would make QGIS fetch the
+     * parent layer from the main thread while rendering, feature by feature) */
+    size_t cap = 64 + (l->same_name ? strlen(l->same_name) : 0);
+    char *expr = l->same_name && level > 1 ? malloc(cap) : NULL;
+    if (expr) snprintf(expr, cap, "if(\"adm_pcode\" IN (%s), NULL, \"adm_name\")", l->same_name);
     open_(b, "<labeling type=\"simple\">");
     open_(b, "<settings calloutType=\"simple\">");
-    open_(b, "<text-style fieldName=\"adm_name\" isExpression=\"0\" fontSize=\"7\" fontSizeUnit=\"Point\" "
-             "textColor=\"40,40,40,255\" textOpacity=\"1\" fontWeight=\"50\">");
-    line(b, "<text-buffer bufferDraw=\"1\" bufferSize=\"0.7\" bufferSizeUnits=\"MM\" bufferColor=\"255,255,255,255\" "
-            "bufferOpacity=\"0.8\" bufferNoFill=\"1\" bufferJoinStyle=\"128\"/>");
+    open_(b,
+          "<text-style fieldName=\"%s\" isExpression=\"%d\" fontFamily=\"DejaVu Sans\" fontSize=\"%s\" "
+          "fontSizeUnit=\"Point\" textColor=\"%s\" textOpacity=\"1\" fontWeight=\"%d\" fontItalic=\"0\" "
+          "capitalization=\"%d\">",
+          expr ? esc(b, expr) : "adm_name", expr != NULL,
+          level == 1   ? "10"
+          : level == 2 ? "7"
+                       : "6",
+          level == 1 ? "20,20,20,255" : "60,60,60,255", level == 1 ? 75 : 50, level == 1 ? 1 : 0);
+    line(b,
+         "<text-buffer bufferDraw=\"1\" bufferSize=\"%s\" bufferSizeUnits=\"MM\" bufferColor=\"255,255,255,255\" "
+         "bufferOpacity=\"0.85\" bufferNoFill=\"1\" bufferJoinStyle=\"128\"/>",
+         level == 1 ? "1" : "0.7");
     close_(b, "text-style");
     line(b, "<text-format wrapChar=\"\" multilineAlign=\"1\"/>");
-    line(b, "<placement placement=\"1\" centroidInside=\"1\" centroidWhole=\"0\" fitInPolygonOnly=\"0\" "
-            "polygonPlacementFlags=\"2\" priority=\"5\"/>");
-    line(b, "<rendering drawLabels=\"1\" obstacle=\"1\" obstacleType=\"1\" displayAll=\"0\" labelPerPart=\"0\" "
-            "upsidedownLabels=\"0\"/>");
+    line(b,
+         "<placement placement=\"1\" centroidInside=\"1\" centroidWhole=\"0\" fitInPolygonOnly=\"0\" "
+         "polygonPlacementFlags=\"2\" priority=\"%d\"/>",
+         level == 1 ? 9 : 5);
+    line(b,
+         "<rendering drawLabels=\"1\" obstacle=\"1\" obstacleType=\"1\" obstacleFactor=\"1\" displayAll=\"0\" "
+         "labelPerPart=\"0\" mergeLines=\"0\" limitNumLabels=\"0\" upsidedownLabels=\"0\" zIndex=\"%d\"/>",
+         level == 1 ? 1 : 0);
     close_(b, "settings");
     close_(b, "labeling");
+    free(expr);
 }
 
-/* Arrows whose body and head grow with the field (Flannery's exponent 0.57,
- * so that areas look proportional), displaced dark red, returns dark blue,
- * semi-transparent so that crossings show. */
-static void flows_renderer(buf *b, const df__qgis_layer *l)
+/* The flows' width classes: upper bounds at an eighth, a quarter, half and
+ * all of the largest flow, rounded to two significant figures. */
+static int width_classes(double max, double *upper)
 {
-    char width[256], head[300], thick[300];
-    double mx = l->max > 0 ? l->max : 1;
-    snprintf(width, sizeof width, "coalesce(scale_exp(\"%s\", 0, %.9g, 0.3, 4, 0.57), 0.3)", l->field, mx);
-    snprintf(head, sizeof head, "2.5 + 1.2 * %s", width);
-    snprintf(thick, sizeof thick, "1 + 0.5 * %s", width);
-    open_(b, "<renderer-v2 type=\"singleSymbol\" symbollevels=\"0\" forceraster=\"0\" enableorderby=\"1\">");
-    open_(b, "<symbols>");
-    symbol_open(b, "line", "0");
+    static const double part[] = {0.125, 0.25, 0.5};
+    int n = 0;
+    for (int k = 0; k < 3; k++) {
+        double v = max * part[k], p = pow(10, floor(log10(v > 1 ? v : 1)) - 1);
+        v = fmax(1, round(v / p) * p);
+        if (v < max && (n == 0 || v > upper[n - 1])) upper[n++] = v;
+    }
+    upper[n++] = max > 0 ? max : 1;
+    return n;
+}
+
+/* A curved arrow of a fixed width (mm): displaced dark red, returns dark
+ * blue, semi-transparent so that crossings show. */
+static void arrow_symbol(buf *b, const char *name, int returned, double width)
+{
+    char w[32], head[32], thick[32];
+    snprintf(w, sizeof w, "%.3g", width);
+    snprintf(head, sizeof head, "%.3g", 2 + 1.2 * width);
+    snprintf(thick, sizeof thick, "%.3g", 0.8 + 0.5 * width);
+    symbol_open(b, "line", name);
     const pair kv[] = {
-        {"arrow_type", "0"},  {"head_type", "0"},         {"is_curved", "1"},         {"is_repeated", "0"},
-        {"arrow_width", "1"}, {"arrow_width_unit", "MM"}, {"arrow_start_width", "1"}, {"arrow_start_width_unit", "MM"},
-        {"head_length", "2"}, {"head_length_unit", "MM"}, {"head_thickness", "1"},    {"head_thickness_unit", "MM"},
+        {"arrow_type", "0"},   {"head_type", "0"},         {"is_curved", "1"},        {"is_repeated", "0"},
+        {"arrow_width", w},    {"arrow_width_unit", "MM"}, {"arrow_start_width", w},  {"arrow_start_width_unit", "MM"},
+        {"head_length", head}, {"head_length_unit", "MM"}, {"head_thickness", thick}, {"head_thickness_unit", "MM"},
         {"offset", "0"}};
     layer_open(b, "ArrowLine", COUNT(kv), kv);
-    const pair dd[] = {
-        {"arrowWidth", width}, {"arrowStartWidth", width}, {"arrowHeadLength", head}, {"arrowHeadThickness", thick}};
-    data_defined(b, "data_defined_properties", COUNT(dd), dd);
-    symbol_open(b, "fill", "@0@0");
-    const pair fkv[] = {{"color", "165,15,21,170"}, {"outline_color", "103,0,13,200"}, {"outline_style", "solid"},
-                        {"outline_width", "0.1"},   {"outline_width_unit", "MM"},      {"style", "solid"}};
+    data_defined(b, "data_defined_properties", 0, NULL);
+    char sub[48];
+    snprintf(sub, sizeof sub, "@%s@0", name);
+    symbol_open(b, "fill", sub);
+    const pair fkv[] = {{"color", returned ? "33,102,172,180" : "165,15,21,180"},
+                        {"outline_color", returned ? "8,48,107,220" : "103,0,13,220"},
+                        {"outline_style", "solid"},
+                        {"outline_width", "0.1"},
+                        {"outline_width_unit", "MM"},
+                        {"style", "solid"}};
     layer_open(b, "SimpleFill", COUNT(fkv), fkv);
-    const pair fdd[] = {{"fillColor", "if(\"status\" = 'returned', '33,102,172,170', '165,15,21,170')"}};
-    data_defined(b, "data_defined_properties", COUNT(fdd), fdd);
+    data_defined(b, "data_defined_properties", 0, NULL);
     close_(b, "layer");
     close_(b, "symbol");
     close_(b, "layer");
     close_(b, "symbol");
+}
+
+/* Flows categorised by status (colour) and graduated by individuals
+ * (width, four classes on a square-root scale, as on the map pictures), as
+ * a rule-based renderer so that the legend explains both: "Displaced" and
+ * "Returned", each with its widths. The largest flows are drawn last, on
+ * top of the small ones. */
+static void flows_renderer(buf *b, const df__qgis_layer *l)
+{
+    static const char *const status[] = {"displaced", "returned"}, *const title[] = {"Displaced", "Returned"};
+    double upper[4], mx = l->max > 0 ? l->max : 1;
+    int n = width_classes(mx, upper);
+    char filter[160], lo[40], hi[40], name[16];
+    open_(b, "<renderer-v2 type=\"RuleRenderer\" symbollevels=\"0\" forceraster=\"0\" enableorderby=\"1\">");
+    open_(b, "<rules key=\"{dispflow-flows}\">");
+    for (int s = 0; s < 2; s++) {
+        snprintf(filter, sizeof filter, "\"status\" = '%s'", status[s]);
+        open_(b, "<rule key=\"{dispflow-%s}\" label=\"%s (individuals)\" filter=\"%s\">", status[s], title[s],
+              esc(b, filter));
+        for (int k = 0; k < n; k++) {
+            fmt_bound(k ? upper[k - 1] + 1 : 1, lo, sizeof lo);
+            fmt_bound(upper[k], hi, sizeof hi);
+            if (k == 0)
+                snprintf(filter, sizeof filter, "\"%s\" <= %.15g", l->field, upper[k]);
+            else if (k == n - 1)
+                snprintf(filter, sizeof filter, "\"%s\" > %.15g", l->field, upper[k - 1]);
+            else
+                snprintf(filter, sizeof filter, "\"%s\" > %.15g AND \"%s\" <= %.15g", l->field, upper[k - 1], l->field,
+                         upper[k]);
+            line(b, "<rule key=\"{dispflow-%s-%d}\" symbol=\"%d\" label=\"%s - %s\" filter=\"%s\"/>", status[s], k,
+                 s * n + k, lo, hi, esc(b, filter));
+        }
+        close_(b, "rule");
+    }
+    close_(b, "rules");
+    open_(b, "<symbols>");
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < n; k++) {
+            double mid = k == n - 1 ? mx : upper[k];
+            snprintf(name, sizeof name, "%d", s * n + k);
+            arrow_symbol(b, name, s, fmax(0.4, 4 * sqrt(mid / mx)));
+        }
     close_(b, "symbols");
-    /* small flows drawn last, on top of the big ones */
     open_(b, "<orderby>");
-    line(b, "<orderByClause asc=\"0\" nullsFirst=\"0\">\"%s\"</orderByClause>", esc(l->field));
+    line(b, "<orderByClause asc=\"1\" nullsFirst=\"1\">\"%s\"</orderByClause>", esc(b, l->field));
     close_(b, "orderby");
     close_(b, "renderer-v2");
 }
@@ -406,13 +505,22 @@ static void temporal(buf *b, const df__qgis_layer *l)
     close_(b, "temporal");
 }
 
-/* Single-band pseudocolour, 0 (transparent) .. max, five stops. */
+/* Density: a ramp of its own (ColorBrewer Purples, not the choropleth's
+ * YlOrRd), transparent at 0 and fading in over the lowest tenth, drawn in
+ * multiply mode at 85 % so that the choropleth stays readable under it, and
+ * resampled bilinearly so that the pixels do not show. */
 static void raster_pipe(buf *b, const df__qgis_layer *l)
 {
+    static const struct {
+        double at;
+        int alpha;
+        const char *colour;
+    } stops[] = {{0, 0, "#fcfbfd"},     {0.02, 0, "#efedf5"},  {0.1, 140, "#bcbddc"},
+                 {0.3, 220, "#9e9ac8"}, {0.6, 255, "#6a51a3"}, {1, 255, "#3f007d"}};
     double mx = l->max > 0 ? l->max : 1;
     open_(b, "<pipe>");
     open_(b,
-          "<rasterrenderer type=\"singlebandpseudocolor\" band=\"1\" opacity=\"1\" alphaBand=\"-1\" "
+          "<rasterrenderer type=\"singlebandpseudocolor\" band=\"1\" opacity=\"0.85\" alphaBand=\"-1\" "
           "classificationMin=\"0\" classificationMax=\"%.9g\" nodataColor=\"\">",
           mx);
     open_(b, "<rastershader>");
@@ -420,16 +528,17 @@ static void raster_pipe(buf *b, const df__qgis_layer *l)
           "<colorrampshader colorRampType=\"INTERPOLATED\" classificationMode=\"1\" clip=\"0\" "
           "minimumValue=\"0\" maximumValue=\"%.9g\" labelPrecision=\"1\">",
           mx);
-    for (int k = 0; k < NCLASSES; k++) {
-        double v = mx * k / 4.0;
-        line(b, "<item alpha=\"%d\" value=\"%.9g\" label=\"%.1f %s\" color=\"%s\"/>", k ? 255 : 0, v, v,
-             esc(l->units ? l->units : ""), ramp[k]);
+    for (int k = 0; k < COUNT(stops); k++) {
+        double v = mx * stops[k].at;
+        line(b, "<item alpha=\"%d\" value=\"%.9g\" label=\"%.1f %s\" color=\"%s\"/>", stops[k].alpha, v, v,
+             esc(b, l->units ? l->units : ""), stops[k].colour);
     }
     close_(b, "colorrampshader");
     close_(b, "rastershader");
     close_(b, "rasterrenderer");
+    line(b, "<rasterresampler zoomedInResampler=\"bilinear\" zoomedOutResampler=\"bilinear\" maxOversampling=\"2\"/>");
     close_(b, "pipe");
-    line(b, "<blendMode>0</blendMode>");
+    line(b, "<blendMode>6</blendMode>"); /* QgsPainting::BlendMultiply */
 }
 
 /* What the style of a layer holds, in a QML or a project's <maplayer>. */
@@ -442,6 +551,13 @@ static void style_body(buf *b, const df__qgis_layer *l)
     case DF__STYLE_CHOROPLETH:
         choropleth_renderer(b, l);
         break;
+    case DF__STYLE_OUTLINE:
+        open_(b, "<renderer-v2 type=\"singleSymbol\" symbollevels=\"0\" forceraster=\"0\" enableorderby=\"0\">");
+        open_(b, "<symbols>");
+        fill_symbol(b, "0", "255,255,255,0", "50,50,50,255", "0.6");
+        close_(b, "symbols");
+        close_(b, "renderer-v2");
+        break;
     case DF__STYLE_FLOWS:
         flows_renderer(b, l);
         break;
@@ -450,18 +566,19 @@ static void style_body(buf *b, const df__qgis_layer *l)
         marker_renderer(b, l);
         break;
     }
-    if (l->style == DF__STYLE_CHOROPLETH) choropleth_labels(b);
+    if (l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE) choropleth_labels(b, l);
     if (l->style == DF__STYLE_FLOWS) temporal(b, l);
     line(b, "<blendMode>0</blendMode>");
     line(b, "<featureBlendMode>0</featureBlendMode>");
-    line(b, "<layerOpacity>1</layerOpacity>");
+    /* the fills at 90 % (docs/guide.md) */
+    line(b, "<layerOpacity>%s</layerOpacity>", l->style == DF__STYLE_CHOROPLETH ? "0.9" : "1");
 }
 
 static const char *categories(const df__qgis_layer *l)
 {
-    return l->style == DF__STYLE_CHOROPLETH ? "Symbology|Labeling"
-           : l->style == DF__STYLE_FLOWS    ? "Symbology|Temporal"
-                                            : "Symbology";
+    return l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE ? "Symbology|Labeling"
+           : l->style == DF__STYLE_FLOWS                                     ? "Symbology|Temporal"
+                                                                             : "Symbology";
 }
 
 char *df__qgis_style_qml(const df__qgis_layer *l)
@@ -472,14 +589,14 @@ char *df__qgis_style_qml(const df__qgis_layer *l)
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\">", QGIS_VERSION, categories(l));
     else
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\" labelsEnabled=\"%d\">", QGIS_VERSION, categories(l),
-              l->style == DF__STYLE_CHOROPLETH);
+              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
     style_body(&b, l);
     close_(&b, "qgis");
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    char *qml = b.failed ? NULL : b.s;
+    if (b.failed) free(b.s);
+    b.s = NULL;
+    buf_free(&b);
+    return qml;
 }
 
 /* ---- layer_styles in the GeoPackage ----------------------------------------- */
@@ -671,7 +788,7 @@ static df_status spatialrefsys(df_ctx *ctx, buf *b, const char *crs)
     line(b, "<srsid>0</srsid>");
     line(b, "<srid>%s</srid>", code ? code : "0");
     line(b, "<authid>%s%s%s</authid>", auth ? auth : "", auth && code ? ":" : "", auth && code ? code : "");
-    line(b, "<description>%s</description>", esc(OSRGetName(srs)));
+    line(b, "<description>%s</description>", esc(b, OSRGetName(srs)));
     line(b, "<geographicflag>%s</geographicflag>", OSRIsGeographic(srs) ? "true" : "false");
     close_(b, "spatialrefsys");
 done:
@@ -692,7 +809,7 @@ static void layer_tree(buf *b, const df__qgis_layer *layers, int n)
         open_(b,
               "<layer-tree-layer id=\"%s\" name=\"%s\" source=\"%s\" providerKey=\"%s\" checked=\"Qt::Checked\" "
               "expanded=\"%d\">",
-              id, esc(layers[i].title ? layers[i].title : layers[i].name), esc(src),
+              id, esc(b, layers[i].title ? layers[i].title : layers[i].name), esc(b, src),
               layers[i].style == DF__STYLE_RASTER ? "gdal" : "ogr", layers[i].style == DF__STYLE_CHOROPLETH);
         line(b, "<customproperties/>");
         close_(b, "layer-tree-layer");
@@ -704,6 +821,7 @@ static const char *geometry_name(df__style s, int wkb)
 {
     switch (s) {
     case DF__STYLE_CHOROPLETH:
+    case DF__STYLE_OUTLINE:
         return wkb ? "MultiPolygon" : "Polygon";
     case DF__STYLE_FLOWS:
         return wkb ? "LineString" : "Line";
@@ -721,10 +839,11 @@ static df_status map_layer(df_ctx *ctx, buf *b, const df__qgis_layer *l)
         open_(b, "<maplayer type=\"raster\" styleCategories=\"AllStyleCategories\">");
     else
         open_(b, "<maplayer type=\"vector\" geometry=\"%s\" wkbType=\"%s\" labelsEnabled=\"%d\" readOnly=\"0\">",
-              geometry_name(l->style, 0), geometry_name(l->style, 1), l->style == DF__STYLE_CHOROPLETH);
+              geometry_name(l->style, 0), geometry_name(l->style, 1),
+              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
     line(b, "<id>%s</id>", id);
-    line(b, "<datasource>%s</datasource>", esc(src));
-    line(b, "<layername>%s</layername>", esc(l->title ? l->title : l->name));
+    line(b, "<datasource>%s</datasource>", esc(b, src));
+    line(b, "<layername>%s</layername>", esc(b, l->title ? l->title : l->name));
     open_(b, "<srs>");
     df_status st = spatialrefsys(ctx, b, l->crs ? l->crs : "EPSG:4326");
     close_(b, "srs");
@@ -741,30 +860,55 @@ static df_status map_layer(df_ctx *ctx, buf *b, const df__qgis_layer *l)
     return st;
 }
 
+/* The project's CRS: the WGS84 UTM zone of the extent's centre, as the map
+ * pictures (maps.c); the extent (WGS84 lon/lat in, padded) becomes that
+ * CRS's metres. */
+static df_status project_crs(df_ctx *ctx, const double e[4], char *crs, size_t cap, double out[4])
+{
+    double clon = (e[0] + e[2]) / 2, clat = (e[1] + e[3]) / 2;
+    int zone = (int)floor((clon + 180) / 6) + 1;
+    zone = zone < 1 ? 1 : zone > 60 ? 60 : zone;
+    snprintf(crs, cap, "EPSG:%d", (clat >= 0 ? 32600 : 32700) + zone);
+    OGRSpatialReferenceH a = OSRNewSpatialReference(NULL), b = OSRNewSpatialReference(NULL);
+    OGRCoordinateTransformationH ct = NULL;
+    df_status st = DF_OK;
+    if (a && b && OSRSetFromUserInput(a, "EPSG:4326") == OGRERR_NONE && OSRSetFromUserInput(b, crs) == OGRERR_NONE) {
+        OSRSetAxisMappingStrategy(a, OAMS_TRADITIONAL_GIS_ORDER);
+        OSRSetAxisMappingStrategy(b, OAMS_TRADITIONAL_GIS_ORDER);
+        ct = OCTNewCoordinateTransformation(a, b);
+    }
+    if (!ct || !OCTTransformBounds(ct, e[0], e[1], e[2], e[3], &out[0], &out[1], &out[2], &out[3], 21))
+        st = df__error(ctx, DF_EPROJ, "QGIS project: cannot transform the extent to %s %s", crs, df__gdal_error(ctx));
+    if (ct) OCTDestroyCoordinateTransformation(ct);
+    if (a) OSRDestroySpatialReference(a);
+    if (b) OSRDestroySpatialReference(b);
+    return st;
+}
+
 /* The canvas (QGIS desktop) and the default view (QGIS Server, and the
- * desktop when the canvas is absent) both show the extent. */
-static df_status view(df_ctx *ctx, buf *b, const double e[4])
+ * desktop when the canvas is absent) both show the extent (in crs). */
+static df_status view(df_ctx *ctx, buf *b, const char *crs, const double e[4])
 {
     double pad = 0.05 * fmax(e[2] - e[0], e[3] - e[1]);
     double x0 = e[0] - pad, y0 = e[1] - pad, x1 = e[2] + pad, y1 = e[3] + pad;
     open_(b, "<mapcanvas name=\"theMapCanvas\" annotationsVisible=\"1\">");
-    line(b, "<units>degrees</units>");
+    line(b, "<units>meters</units>");
     open_(b, "<extent>");
-    line(b, "<xmin>%.9f</xmin>", x0);
-    line(b, "<ymin>%.9f</ymin>", y0);
-    line(b, "<xmax>%.9f</xmax>", x1);
-    line(b, "<ymax>%.9f</ymax>", y1);
+    line(b, "<xmin>%.3f</xmin>", x0);
+    line(b, "<ymin>%.3f</ymin>", y0);
+    line(b, "<xmax>%.3f</xmax>", x1);
+    line(b, "<ymax>%.3f</ymax>", y1);
     close_(b, "extent");
     line(b, "<rotation>0</rotation>");
     open_(b, "<destinationsrs>");
-    df_status st = spatialrefsys(ctx, b, "EPSG:4326");
+    df_status st = spatialrefsys(ctx, b, crs);
     close_(b, "destinationsrs");
     line(b, "<rendermaptile>0</rendermaptile>");
     close_(b, "mapcanvas");
     open_(b, "<ProjectViewSettings UseProjectScales=\"0\" rotation=\"0\">");
     line(b, "<Scales/>");
-    open_(b, "<DefaultViewExtent xmin=\"%.9f\" ymin=\"%.9f\" xmax=\"%.9f\" ymax=\"%.9f\">", x0, y0, x1, y1);
-    if (st == DF_OK) st = spatialrefsys(ctx, b, "EPSG:4326");
+    open_(b, "<DefaultViewExtent xmin=\"%.3f\" ymin=\"%.3f\" xmax=\"%.3f\" ymax=\"%.3f\">", x0, y0, x1, y1);
+    if (st == DF_OK) st = spatialrefsys(ctx, b, crs);
     close_(b, "DefaultViewExtent");
     close_(b, "ProjectViewSettings");
     return st;
@@ -793,19 +937,202 @@ static void time_settings(buf *b, const df__qgis_time *t)
     close_(b, "ProjectTimeSettings");
 }
 
-static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__qgis_layer *layers, int n,
-                             const double extent[4], const df__qgis_time *time)
+/* ---- the print layout and its Atlas ----------------------------------------- */
+
+/* Stable ids for the layout's items: same inputs, same bytes. */
+#define UUID(k) "{d15f1000-0000-4000-8000-00000000000" #k "}"
+
+/* What every layout item starts with (65636 + type: QgsLayoutItemRegistry),
+ * at x, y (mm) of w x h. */
+static void item_open(buf *b, int type, const char *uuid, const char *id, double x, double y, double w, double h, int z,
+                      const char *extra)
 {
-    char id[256];
+    open_(b,
+          "<LayoutItem type=\"%d\" uuid=\"%s\" templateUuid=\"%s\" id=\"%s\" position=\"%g,%g,mm\" "
+          "positionOnPage=\"%g,%g,mm\" size=\"%g,%g,mm\" zValue=\"%d\" referencePoint=\"0\" frame=\"false\" "
+          "background=\"false\" opacity=\"1\" visibility=\"1\" blendMode=\"0\" itemRotation=\"0\" "
+          "excludeFromExports=\"0\" positionLock=\"false\" groupUuid=\"\" outlineWidthM=\"0.3,mm\" %s>",
+          type, uuid, uuid, id, x, y, x, y, w, h, z, extra);
+    line(b, "<FrameColor alpha=\"255\" red=\"0\" green=\"0\" blue=\"0\"/>");
+    line(b, "<BackgroundColor alpha=\"255\" red=\"255\" green=\"255\" blue=\"255\"/>");
+}
+
+/* A text box; font as Qt describes one ("DejaVu Sans,18,-1,5,75,0,..."
+ * : family, points, -1, 5, weight 50 normal / 75 bold, italic). */
+static void label_item(buf *b, const char *uuid, const char *id, double x, double y, double w, double h,
+                       const char *text, double points, int bold, int italic, const char *colour)
+{
+    char extra[4200];
+    snprintf(extra, sizeof extra,
+             "labelText=\"%s\" htmlState=\"0\" marginX=\"0\" marginY=\"0\" halign=\"1\" valign=\"32\"", esc(b, text));
+    item_open(b, 65641, uuid, id, x, y, w, h, 10, extra);
+    line(b, "<LabelFont description=\"DejaVu Sans,%g,-1,5,%d,%d,0,0,0,0\" style=\"\"/>", points, bold ? 75 : 50,
+         italic);
+    line(b, "<FontColor %s/>", colour);
+    close_(b, "LayoutItem");
+}
+
+/* A4 landscape: title, subtitle with the as-of date, the map (the latest
+ * period's flows), a legend of the classes the map shows, scale bar, north
+ * arrow, credits, disclaimer, logo; and an Atlas over the admin-1 units
+ * with people: one page per unit, the map zoomed on it. */
+static void print_layout(buf *b, const char *title, const df__qgis_print *p, const df__qgis_time *t,
+                         const double ext[4])
+{
+    char text[2048], extra[1024];
+    open_(b, "<Layouts>");
+    open_(b, "<Layout name=\"Situation map (A4)\" units=\"mm\" printResolution=\"300\" worldFileMap=\"\">");
+    line(b, "<Snapper snapToGuides=\"1\" snapToItems=\"1\" snapToGrid=\"0\" tolerance=\"5\"/>");
+    line(b, "<Grid resolution=\"10\" resUnits=\"mm\" offsetX=\"0\" offsetY=\"0\" offsetUnits=\"mm\"/>");
+    open_(b, "<PageCollection>");
+    item_open(b, 65638, UUID(0), "", 0, 0, 297, 210, 0, "");
+    close_(b, "LayoutItem");
+    line(b, "<GuideCollection visible=\"1\"/>");
+    close_(b, "PageCollection");
+
+    /* the map, 200 x 160 mm; its extent of the same shape as the frame */
+    double w = ext[2] - ext[0], h = ext[3] - ext[1], cx = (ext[0] + ext[2]) / 2, cy = (ext[1] + ext[3]) / 2;
+    if (w / h > 200.0 / 160)
+        h = w * 160 / 200;
+    else
+        w = h * 200 / 160;
+    char when[160] = "isTemporal=\"0\"";
+    if (t) {
+        char from[11], to[11];
+        df_date_format(t->last_start, from);
+        df_date_format((t->last_end < t->to ? t->last_end : t->to) + 1, to);
+        snprintf(when, sizeof when,
+                 "isTemporal=\"1\" temporalRangeBegin=\"%sT00:00:00Z\" temporalRangeEnd=\"%sT00:00:00Z\"", from, to);
+    }
+    snprintf(extra, sizeof extra,
+             "mapRotation=\"0\" keepLayerSet=\"false\" followPreset=\"false\" followPresetName=\"\" "
+             "drawCanvasItems=\"true\" labelMargin=\"0,mm\" mapFlags=\"0\" %s",
+             when);
+    item_open(b, 65639, UUID(1), "Map", 10, 30, 200, 160, 1, extra);
+    line(b, "<Extent xmin=\"%.3f\" ymin=\"%.3f\" xmax=\"%.3f\" ymax=\"%.3f\"/>", cx - w / 2, cy - h / 2, cx + w / 2,
+         cy + h / 2);
+    line(b, "<LayerSet/>");
+    line(b, "<AtlasMap atlasDriven=\"%d\" scalingMode=\"2\" margin=\"0.1\"/>", p->atlas != NULL);
+    close_(b, "LayoutItem");
+
+    label_item(b, UUID(2), "Title", 10, 8, 230, 11, title, 18, 1, 0,
+               "alpha=\"255\" red=\"20\" green=\"20\" blue=\"20\"");
+    /* on an Atlas page, the unit's name after the dates */
+    snprintf(text, sizeof text, "%s[%% if(@atlas_pagename <> '', ' | ' || @atlas_pagename, '') %%]",
+             p->subtitle ? p->subtitle : "");
+    label_item(b, UUID(3), "Subtitle", 10, 20, 230, 7, text, 11, 0, 0,
+               "alpha=\"255\" red=\"70\" green=\"70\" blue=\"70\"");
+
+    snprintf(
+        extra, sizeof extra,
+        "map_uuid=\"%s\" title=\"Legend\" legendFilterByMap=\"1\" legendFilterByAtlas=\"0\" resizeToContents=\"1\" "
+        "columnCount=\"1\" columnSpace=\"2\" symbolWidth=\"7\" symbolHeight=\"4\" boxSpace=\"2\" lineSpacing=\"1\" "
+        "wrapChar=\"\" splitLayer=\"0\" equalColumnWidth=\"0\" rasterBorder=\"1\" fontColor=\"#000000\" "
+        "symbolAlignment=\"1\" titleAlignment=\"1\"",
+        UUID(1));
+    item_open(b, 65642, UUID(4), "Legend", 215, 30, 72, 160, 2, extra);
+    open_(b, "<styles>");
+    static const char *const styles[][2] = {{"title", "12,-1,5,75"},
+                                            {"group", "9,-1,5,75"},
+                                            {"subgroup", "8,-1,5,75"},
+                                            {"symbol", "8,-1,5,50"},
+                                            {"symbolLabel", "7,-1,5,50"}};
+    for (int k = 0; k < COUNT(styles); k++) {
+        open_(b, "<style name=\"%s\" alignment=\"1\" indent=\"0\" marginTop=\"%s\">", styles[k][0],
+              k == 0 ? "0" : "1.5");
+        line(b, "<styleFont description=\"DejaVu Sans,%s,0,0,0,0,0,0\" style=\"\"/>", styles[k][1]);
+        close_(b, "style");
+    }
+    close_(b, "styles");
+    close_(b, "LayoutItem");
+
+    snprintf(extra, sizeof extra,
+             "mapUuid=\"%s\" style=\"Single Box\" unitType=\"kilometers\" unitLabel=\"km\" "
+             "numMapUnitsPerScaleBarUnit=\"1000\" numSegments=\"2\" numSegmentsLeft=\"0\" numSubdivisions=\"1\" "
+             "segmentSizeMode=\"1\" minBarWidth=\"25\" maxBarWidth=\"50\" numUnitsPerSegment=\"50\" height=\"2\" "
+             "labelBarSpace=\"2\" boxContentSpace=\"1\" alignment=\"0\" outlineWidth=\"0.3\" "
+             "lineJoinStyle=\"miter\" lineCapStyle=\"square\"",
+             UUID(1));
+    item_open(b, 65646, UUID(5), "Scale bar", 12, 180, 60, 9, 3, extra);
+    close_(b, "LayoutItem");
+
+    snprintf(extra, sizeof extra,
+             "file=\"arrows/NorthArrow_02.svg\" mode=\"0\" resizeMode=\"0\" anchorPoint=\"0\" mapUuid=\"%s\" "
+             "northMode=\"1\" northOffset=\"0\" pictureRotation=\"0\" pictureWidth=\"10\" pictureHeight=\"14\" "
+             "svgFillColor=\"40,40,40,255\" svgBorderColor=\"255,255,255,255\" svgBorderWidth=\"0.2\"",
+             UUID(1));
+    item_open(b, 65640, UUID(6), "North arrow", 197, 172, 10, 14, 4, extra);
+    close_(b, "LayoutItem");
+
+    if (p->logo) {
+        const char *dot = strrchr(p->logo, '.');
+        snprintf(text, sizeof text, "./%s", p->logo);
+        snprintf(extra, sizeof extra,
+                 "file=\"%s\" mode=\"%d\" resizeMode=\"3\" anchorPoint=\"2\" pictureWidth=\"42\" "
+                 "pictureHeight=\"18\" northMode=\"0\" northOffset=\"0\" pictureRotation=\"0\" mapUuid=\"\"",
+                 esc(b, text), dot && (strcmp(dot, ".svg") == 0 || strcmp(dot, ".SVG") == 0) ? 0 : 1);
+        item_open(b, 65640, UUID(7), "Logo", 245, 5, 42, 18, 5, extra);
+        close_(b, "LayoutItem");
+    }
+
+    snprintf(text, sizeof text, "%s%s%s", p->credits ? p->credits : "", p->map_id ? " | Map " : "",
+             p->map_id ? p->map_id : "");
+    label_item(b, UUID(8), "Credits", 10, 193, 277, 6, text, 7, 0, 0,
+               "alpha=\"255\" red=\"60\" green=\"60\" blue=\"60\"");
+    label_item(b, UUID(9), "Disclaimer", 10, 199, 277, 8, p->disclaimer ? p->disclaimer : "", 6.5, 0, 1,
+               "alpha=\"255\" red=\"90\" green=\"90\" blue=\"90\"");
+    line(b, "<customproperties/>");
+    if (p->atlas) {
+        char lid[256], src[1024];
+        df__qgis_layer al = {.name = p->atlas};
+        layer_id(&al, lid, sizeof lid);
+        datasource(&al, src, sizeof src);
+        line(b,
+             "<Atlas enabled=\"1\" hideCoverage=\"0\" coverageLayer=\"%s\" coverageLayerName=\"%s\" "
+             "coverageLayerSource=\"%s\" coverageLayerProvider=\"ogr\" pageNameExpression=\"adm_name\" "
+             "sortFeatures=\"1\" sortAscending=\"1\" sortKey=\"adm_name\" filterFeatures=\"1\" "
+             "featureFilter=\"&quot;displaced&quot; &gt; 0\" filenamePattern=\"'page_'||@atlas_featurenumber\"/>",
+             lid, esc(b, p->atlas), esc(b, src));
+    }
+    close_(b, "Layout");
+    close_(b, "Layouts");
+}
+
+/* The Temporal Controller at open (read by QGIS's canvas and its
+ * Temporal Controller panel): a fixed range on the latest period, so that
+ * the map shows one period, not all of them. The project's own range and
+ * step (time_settings) are the whole job: "Set to project range" and the
+ * animated mode step through every period. */
+static void time_at_open(buf *b, const df__qgis_time *t)
+{
+    char from[11], to[11];
+    df_date_format(t->last_start, from);
+    df_date_format((t->last_end < t->to ? t->last_end : t->to) + 1, to); /* the last day included, up to as-of */
+    open_(b, "<TemporalControllerWidget>");
+    line(b, "<NavigationMode type=\"int\">2</NavigationMode>"); /* FixedRange */
+    line(b, "<StartDateTime type=\"QString\">%sT00:00:00Z</StartDateTime>", from);
+    line(b, "<EndDateTime type=\"QString\">%sT00:00:00Z</EndDateTime>", to);
+    close_(b, "TemporalControllerWidget");
+}
+
+static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__qgis_layer *layers, int n,
+                             const double extent[4], const df__qgis_time *time, const df__qgis_print *print)
+{
+    char id[256], crs[32];
+    double ext[4];
+    df_status st = project_crs(ctx, extent, crs, sizeof crs, ext);
+    if (st != DF_OK) return st;
+    int timed = time && time->from != DF_NO_DATE && time->to != DF_NO_DATE;
+    int at_open = timed && time->last_start != DF_NO_DATE && time->last_end != DF_NO_DATE;
     put_raw(b, DOCTYPE, strlen(DOCTYPE));
-    open_(b, "<qgis version=\"%s\" projectname=\"%s\">", QGIS_VERSION, esc(title));
+    open_(b, "<qgis version=\"%s\" projectname=\"%s\">", QGIS_VERSION, esc(b, title));
     line(b, "<homePath path=\"\"/>");
-    line(b, "<title>%s</title>", esc(title));
+    line(b, "<title>%s</title>", esc(b, title));
     open_(b, "<projectCrs>");
-    df_status st = spatialrefsys(ctx, b, "EPSG:4326");
+    st = spatialrefsys(ctx, b, crs);
     close_(b, "projectCrs");
     layer_tree(b, layers, n);
-    if (st == DF_OK) st = view(ctx, b, extent);
+    if (st == DF_OK) st = view(ctx, b, crs, ext);
     open_(b, "<projectlayers>");
     for (int i = 0; st == DF_OK && i < n; i++) st = map_layer(ctx, b, &layers[i]);
     close_(b, "projectlayers");
@@ -815,7 +1142,8 @@ static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__q
         line(b, "<layer id=\"%s\"/>", id);
     }
     close_(b, "layerorder");
-    if (time && time->from != DF_NO_DATE && time->to != DF_NO_DATE) time_settings(b, time);
+    if (timed) time_settings(b, time);
+    if (print) print_layout(b, title, print, at_open ? time : NULL, ext);
     open_(b, "<properties>");
     open_(b, "<Paths>");
     line(b, "<Absolute type=\"bool\">false</Absolute>");
@@ -823,17 +1151,18 @@ static df_status project_xml(df_ctx *ctx, buf *b, const char *title, const df__q
     open_(b, "<SpatialRefSys>"); /* without it QGIS ignores <projectCrs> */
     line(b, "<ProjectionsEnabled type=\"int\">1</ProjectionsEnabled>");
     close_(b, "SpatialRefSys");
+    if (at_open) time_at_open(b, time);
     close_(b, "properties");
     close_(b, "qgis");
     return st;
 }
 
 df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
-                                 const double extent[4], const df__qgis_time *time)
+                                 const double extent[4], const df__qgis_time *time, const df__qgis_print *print)
 {
     buf b = {0};
     char tmp[4096];
-    df_status st = project_xml(ctx, &b, title, layers, n, extent, time);
+    df_status st = project_xml(ctx, &b, title, layers, n, extent, time, print);
     if (st == DF_OK && b.failed) st = df__error(ctx, DF_ENOMEM, "out of memory writing %s", path);
     if (st == DF_OK) st = df__temp_path(ctx, path, tmp, sizeof tmp);
     if (st == DF_OK) {
@@ -843,6 +1172,6 @@ df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *titl
         else
             fwrite(b.s, 1, b.len, f), st = df__commit_file(ctx, f, tmp, path);
     }
-    free(b.s);
+    buf_free(&b);
     return st;
 }

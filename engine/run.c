@@ -48,6 +48,7 @@ typedef struct {
     double *map_value[2];
     unsigned char *map_unassessed;                              /* hatched units (snapshots), or NULL */
     char map_subtitle[400], map_credits[1024], map_ids[2][300]; /* what the maps print: kept for the PDF */
+    char *same_name[4]; /* by level: the units named as their parent, for the QGIS labels */
     /* the log of the whole run: each stage reads the records again, and a
      * message is said once */
     df_log_fn outer_log;
@@ -750,6 +751,33 @@ static double field_max(GDALDatasetH ds, const char *layer, const char *field)
     return mx;
 }
 
+/* The units of a level named as their parent ("Duhok" district of Duhok
+ * governorate) as an SQL list "'IQG08Q01','IQG10Q02'", or NULL (none, or
+ * out of memory: then the names show twice, nothing worse). */
+static char *same_names(const df_boundaries *b, int level)
+{
+    size_t len = 0, cap = 0;
+    char *out = NULL;
+    for (int i = 0; i < df_boundaries_count(b, level); i++) {
+        const df_unit *u = df__boundaries_unit(b, level, i);
+        const df_unit *p = u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;
+        if (!p || !u->name || !p->name || strcasecmp(u->name, p->name) != 0) continue;
+        size_t need = len + 2 * strlen(u->pcode) + 4;
+        if (need > cap) {
+            char *grown = realloc(out, cap = 2 * need);
+            if (!grown) return free(out), NULL;
+            out = grown;
+        }
+        if (len) out[len++] = ',';
+        out[len++] = '\'';
+        for (const char *c = u->pcode; *c; c++)
+            if ((out[len++] = *c) == '\'') out[len++] = '\'';
+        out[len++] = '\'';
+        out[len] = '\0';
+    }
+    return out;
+}
+
 /* The layers of the bundle as QGIS shows them, top first. */
 static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_layer *out, char titles[][64])
 {
@@ -796,6 +824,7 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
                               .field = "displaced",
                               .crs = "EPSG:4326",
                               .features = units};
+        if (l > 1 && !r->same_name[l]) q->same_name = ((run *)r)->same_name[l] = same_names(r->rep.b[l], l);
         /* the classes of the map pictures, so that QGIS and the sitrep agree;
          * the top class up to the largest value, the first from 1 */
         int nb = r->rep.nbreaks[l];
@@ -881,7 +910,7 @@ static df_status write_maps(df_ctx *ctx, run *r)
     df__date_words(bal->as_of, as_of);
     df__report_period(&r->rep, subtitle, sizeof r->map_subtitle);
     df__report_credits(&r->rep, credits, sizeof r->map_credits);
-    df__job_expand(job->report_map_id ? job->report_map_id : "", bal->as_of, map_id, sizeof map_id);
+    df__job_expand(job->report_map_id ? job->report_map_id : DF__DEFAULT_MAP_ID, bal->as_of, map_id, sizeof map_id);
     char words[64];
     df__level_words(b, level, 0, 0, words, sizeof words);
     snprintf(title[0], sizeof title[0], "People displaced by %s%s", words, r->flows ? ", with the largest flows" : "");
@@ -942,6 +971,68 @@ static void data_extent(df_ctx *ctx, const run *r, double ext[4])
     ext[0] -= px, ext[1] -= py, ext[2] += px, ext[3] += py;
 }
 
+/* The texts of the print layout, and the logo copied beside the project
+ * (the bundle names no path outside itself). */
+static df_status print_texts(df_ctx *ctx, const run *r, df__qgis_print *p, char subtitle[128], char credits[1024],
+                             char map_id[64], char logo[64])
+{
+    const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    /* the same words as the map pictures and the report (sitrep.c) */
+    df__report_period(&r->rep, subtitle, 128);
+    df__report_credits(&r->rep, credits, 1024);
+    df__job_expand(job->report_map_id ? job->report_map_id : DF__DEFAULT_MAP_ID, bal->as_of, map_id, 64);
+    p->map_id = map_id;
+    p->disclaimer = job->report_disclaimer ? job->report_disclaimer
+                                           : "The boundaries and names shown and the designations used on this map do "
+                                             "not imply official endorsement or acceptance by the United Nations.";
+    if (!job->report_logo) return DF_OK;
+    const char *dot = strrchr(job->report_logo, '.');
+    snprintf(logo, 64, "logo%s", dot && strlen(dot) <= 5 ? dot : ".png");
+    char path[4200];
+    bundle_path(r, logo, path, sizeof path);
+    FILE *in = fopen(job->report_logo, "rb"), *out = in ? fopen(path, "wb") : NULL;
+    char buf[8192];
+    size_t got;
+    int ok = in && out;
+    while (ok && (got = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, got, out) == got;
+    ok = ok && !ferror(in);
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) ok = 0;
+    if (!ok)
+        return df__error(ctx, DF_EIO, "%s: [report] logo %s: cannot copy it into the bundle: %s", job->path,
+                         job->report_logo, strerror(errno));
+    p->logo = logo;
+    return DF_OK;
+}
+
+/* map.html: the reporting level's choropleth and the flows, from layers.gpkg. */
+static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4], const char *credits)
+{
+    const df_job *job = r->job;
+    int level = r->rep.level;
+    char gpkg[4200], path[4200], layer[8], subtitle[400], words[64], figure[96];
+    bundle_path(r, LAYERS_FILE, gpkg, sizeof gpkg);
+    bundle_path(r, "map.html", path, sizeof path);
+    snprintf(layer, sizeof layer, "adm%d", level);
+    df__report_period(&r->rep, subtitle, sizeof subtitle);
+    df__level_words(r->rep.b[level], level, 0, 0, words, sizeof words);
+    snprintf(figure, sizeof figure, "Displaced by %s (cumulative)", words);
+    df__webmap w = {.job = job,
+                    .gpkg = gpkg,
+                    .layer = layer,
+                    .base_layer = level > 1 && r->join[1] ? "adm1" : NULL,
+                    .field = "displaced",
+                    .title = job->title ? job->title : "Displacement situation report",
+                    .subtitle = subtitle,
+                    .credits = credits,
+                    .figure_label = figure,
+                    .all_label = subtitle,
+                    .no_data = job->publish ? "Withheld (fewer than k families)" : "No data",
+                    .bbox = {ext[0], ext[1], ext[2], ext[3]}};
+    return df__webmap_write(ctx, &w, path);
+}
+
 static df_status write_products(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -977,6 +1068,23 @@ static df_status write_products(df_ctx *ctx, run *r)
                                   .crs = in->crs};
         nql++;
     }
+    /* in the project, the levels coarser than the finest choropleth are its
+     * boundaries and names, drawn above it (two fills at once would tint each
+     * other); layers.gpkg keeps every level's choropleth as its default style */
+    int fine = 0, finest = 0;
+    while (fine < nql && ql[fine].style != DF__STYLE_CHOROPLETH && ql[fine].style != DF__STYLE_RASTER) fine++;
+    for (finest = fine; finest < nql && ql[finest].style != DF__STYLE_CHOROPLETH;) finest++;
+    for (int i = finest + 1; i < nql; i++) {
+        if (ql[i].style != DF__STYLE_CHOROPLETH) continue;
+        df__qgis_layer o = ql[i];
+        int l = o.name[3] - '0';
+        char words[48];
+        df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
+        snprintf(titles[l], 64, "%.40s (boundaries)", words); /* layers.gpkg is written: free to reuse */
+        o.style = DF__STYLE_OUTLINE, o.title = titles[l];
+        memmove(ql + fine + 1, ql + fine, (size_t)(i - fine) * sizeof *ql);
+        ql[fine++] = o;
+    }
     BEGIN("tables");
     if ((st = write_tables(ctx, r)) != DF_OK) return st;
     if (job->maps) {
@@ -987,11 +1095,22 @@ static df_status write_products(df_ctx *ctx, run *r)
     double ext[4];
     data_extent(ctx, r, ext);
     bundle_path(r, "project.qgs", path, sizeof path);
-    /* the Temporal Controller steps through the flows' periods */
-    df__qgis_time time = {bal->from, bal->as_of, job->publish ? DF_STEP_NONE : job->step};
+    /* the Temporal Controller steps through the flows' periods; at open it
+     * shows the latest one */
+    df__qgis_time time = {bal->from, bal->as_of, job->publish ? DF_STEP_NONE : job->step, DF_NO_DATE, DF_NO_DATE};
+    for (int i = 0; r->flows && i < df_flows_count(r->flows); i++) {
+        const df_flow *fl = df_flows_get(r->flows, i);
+        if (!fl->withheld && (time.last_start == DF_NO_DATE || fl->period_start > time.last_start))
+            time.last_start = fl->period_start, time.last_end = fl->period_end;
+    }
+    char subtitle[128], credits[1024], map_id[64], logo[64];
+    df__qgis_print print = {.subtitle = subtitle, .credits = credits, .atlas = r->join[1] ? "adm1" : NULL};
+    if ((st = print_texts(ctx, r, &print, subtitle, credits, map_id, logo)) != DF_OK) return st;
     if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql, ext,
-                                     &time)) != DF_OK)
+                                     &time, &print)) != DF_OK)
         return st;
+    BEGIN("web map");
+    if ((st = write_webmap(ctx, r, ext, credits)) != DF_OK) return st; /* the layout's credits */
     BEGIN("situation report");
     if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) return st;
     BEGIN("manifest");
@@ -1002,7 +1121,7 @@ static df_status write_products(df_ctx *ctx, run *r)
 
 static int count_stages(const df_job *job)
 {
-    int n = 1 /* boundaries */ + 4 /* layers, tables, project, sitrep */ + 1 /* manifest */;
+    int n = 1 /* boundaries */ + 5 /* layers, tables, project, web map, sitrep */ + 1 /* manifest */;
     for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
     int density = job->density && !(job->publish && job->publish_ledger); /* pixels are not in the ledger */
     return n + job->flows + 2 * density + job->maps + job->publish + !!job->database;
@@ -1101,6 +1220,7 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     free(r->map_value[1]);
     free(r->map_unassessed);
     for (int l = 1; l <= 3; l++) {
+        free(r->same_name[l]);
         df_join_free(r->join[l]);
         df_boundaries_free(r->loaded[l]);
     }

@@ -12,6 +12,8 @@ for bin in ogr2ogr ogrinfo gdalinfo clang-format /usr/bin/python3 /usr/bin/qgis_
 done
 # PostGIS 3 for PostgreSQL 15 (test_postgis starts its own server with it)
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || missing="$missing\n  PostGIS for PostgreSQL 15 (postgis.control)"
+# map.html inlines Leaflet from libjs-leaflet
+[ -f /usr/share/javascript/leaflet/leaflet.min.js ] || missing="$missing\n  file /usr/share/javascript/leaflet/leaflet.min.js"
 # /usr/bin/python3: Debian's interpreter (the python3 on PATH may be another)
 for mod in osgeo.gdal osgeo_utils.samples.validate_gpkg osgeo_utils.samples.validate_cloud_optimized_geotiff \
            pandas geopandas rtree shapely pyproj qgis.core sqlite3 cffi numpy; do

@@ -15,6 +15,7 @@
 #include <ogr_api.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define ADM1_NE "shapes/iraq_adm1_naturalearth.geojson"
 #define STAMP   "2017-05-02T00:00:00.000Z"
@@ -331,8 +332,8 @@ TEST(project_is_xml_and_reproducible)
     double ext[4] = {38.77, 29.06, 48.55, 37.37};
     df__qgis_layer l[5];
     int n = bundle_layers(dir, 1224.6, l);
-    EXPECT_INT(df__qgis_write_project(ctx, b, "Mosul corridor", l, n, ext, NULL), DF_OK);
-    EXPECT_INT(df__qgis_write_project(ctx, a, "Mosul corridor", l, n, ext, NULL), DF_OK);
+    EXPECT_INT(df__qgis_write_project(ctx, b, "Mosul corridor", l, n, ext, NULL, NULL), DF_OK);
+    EXPECT_INT(df__qgis_write_project(ctx, a, "Mosul corridor", l, n, ext, NULL, NULL), DF_OK);
     size_t la, lb;
     char *sa = slurp(a, &la), *sb = slurp(b, &lb);
     EXPECT(sa && sb && la == lb && memcmp(sa, sb, la) == 0);
@@ -342,9 +343,24 @@ TEST(project_is_xml_and_reproducible)
     EXPECT(sa && strstr(sa, "<Absolute type=\"bool\">false</Absolute>"));
     free(sa);
     free(sb);
+    /* issue 17 item 29: a title longer than the old 1 KB escaper is kept
+     * whole, every & escaped */
+    char title[3001];
+    for (int i = 0; i < 3000; i++) title[i] = i % 10 == 9 ? '&' : 'a' + i % 26;
+    title[3000] = '\0';
+    EXPECT_INT(df__qgis_write_project(ctx, b, title, l, n, ext, NULL, NULL), DF_OK);
+    sb = slurp(b, &lb);
+    char *want = malloc(3000 * 5 + 20), *w = want;
+    w += sprintf(w, "<title>");
+    for (int i = 0; i < 3000; i++) w += title[i] == '&' ? sprintf(w, "&amp;") : sprintf(w, "%c", title[i]);
+    sprintf(w, "</title>");
+    EXPECT(sb && strstr(sb, want));
+    EXPECT(xml_parses(b));
+    free(want);
+    free(sb);
     /* a CRS GDAL does not know fails, naming it */
     l[3].crs = "EPSG:999999";
-    EXPECT_INT(df__qgis_write_project(ctx, b, "x", l, n, ext, NULL), DF_EPROJ);
+    EXPECT_INT(df__qgis_write_project(ctx, b, "x", l, n, ext, NULL, NULL), DF_EPROJ);
     EXPECT(strstr(df_ctx_errmsg(ctx), "EPSG:999999") != NULL);
     df_ctx_free(ctx);
 }
@@ -392,11 +408,12 @@ TEST(bundle_opens_styled_in_qgis)
     double ext[4] = {e.MinX, e.MinY, e.MaxX, e.MaxY};
     df__qgis_layer l[5];
     int n = bundle_layers(dir, density_max, l);
-    df__qgis_time time = {0, 0, DF_STEP_MONTH}; /* the Temporal Controller: month by month */
+    df__qgis_time time = {0, 0, DF_STEP_MONTH, DF_NO_DATE, DF_NO_DATE}; /* the Temporal Controller: month by month */
     df_date_parse("2016-10-17", &time.from);
     df_date_parse("2017-06-30", &time.to);
-    EXPECT_INT(df__qgis_write_project(ctx, qgs, "Mosul corridor: displacement from 17 Oct 2016", l, n, ext, &time),
-               DF_OK);
+    EXPECT_INT(
+        df__qgis_write_project(ctx, qgs, "Mosul corridor: displacement from 17 Oct 2016", l, n, ext, &time, NULL),
+        DF_OK);
     snprintf(cmd, sizeof cmd,
              "QT_QPA_PLATFORM=offscreen " PYTHON " tests/peers/qgis_bundle.py %s %s/render.png >%s/qgis.log 2>&1", dir,
              tmpdir, tmpdir);
@@ -415,6 +432,96 @@ done:
     df_ctx_free(ctx);
 }
 
+/* Run a job file; DF_OK or the error, printed. */
+static df_status run_job(const char *path)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    df_status st = df_job_load(ctx, path, NULL, &job);
+    if (st == DF_OK) st = df_job_run(ctx, job);
+    if (st != DF_OK) printf("  %s: %s\n", path, df_ctx_errmsg(ctx));
+    df_job_free(job);
+    df_ctx_free(ctx);
+    return st;
+}
+
+/* issue 14 items 1-2: a job's bundle (the embedded sample, monthly, at the
+ * Natural Earth governorates, with a logo) printed from its project in real
+ * QGIS: projected CRS, the latest period at open, labels once, the A4 layout
+ * to PDF and PNG, one Atlas page per governorate with people
+ * (tests/peers/qgis_layout.py). The project and map.html are the same bytes
+ * when the job runs again. */
+TEST(job_bundle_prints_in_qgis)
+{
+    char dir[512], records[512], logo[512], job[512], text[4096], bundle[512], copy[512], out[512], cmd[4096];
+    char a[600], b[600];
+    in_dir(dir, tmpdir, "print");
+    EXPECT_INT(mkdir(dir, 0755), 0);
+    in_dir(records, dir, "records.csv");
+    in_dir(logo, dir, "logo.svg");
+    in_dir(job, dir, "job.ini");
+    in_dir(bundle, dir, "bundle");
+    in_dir(copy, dir, "opened");
+    in_dir(out, dir, "out");
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_sample_write(ctx, records, 2016), DF_OK);
+    df_ctx_free(ctx);
+    write_text(logo, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"50\">"
+                     "<rect width=\"120\" height=\"50\" fill=\"#1f78b4\"/></svg>\n");
+    char cwd[1024];
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+    snprintf(text, sizeof text,
+             "[job]\ntitle = Sample & print\noutput = bundle\nstep = month\n[records]\npath = records.csv\n"
+             "[boundaries]\nadm1 = %s/" ADM1_NE "\n[report]\nlogo = logo.svg\norganisation = Test office\n"
+             "map_id = T-1\n",
+             cwd);
+    write_text(job, text);
+    EXPECT_INT(run_job(job), DF_OK);
+    size_t la, lb;
+    in_dir(a, bundle, "project.qgs");
+    char *first = slurp(a, &la);
+    in_dir(a, bundle, "map.html");
+    char *first_html = slurp(a, &lb);
+    EXPECT(first && strstr(first, "<authid>EPSG:32638</authid>"));
+    EXPECT(first && strstr(first, "file=\"./logo.svg\""));
+    EXPECT(first && strstr(first, "Test office"));
+    EXPECT(first && strstr(first, "Map T-1"));
+    EXPECT(first && !strstr(first, cwd)); /* no path outside the bundle */
+    in_dir(a, bundle, "logo.svg");
+    struct stat sb;
+    EXPECT_INT(stat(a, &sb), 0);
+    /* again: the same bytes */
+    EXPECT_INT(run_job(job), DF_OK);
+    in_dir(a, bundle, "project.qgs");
+    size_t la2, lb2;
+    char *second = slurp(a, &la2);
+    in_dir(b, bundle, "map.html");
+    char *second_html = slurp(b, &lb2);
+    EXPECT(first && second && la == la2 && memcmp(first, second, la) == 0);
+    EXPECT(first_html && second_html && lb == lb2 && memcmp(first_html, second_html, lb) == 0);
+    free(first), free(second), free(first_html), free(second_html);
+    if (!have_qgis()) {
+        SKIP("%s cannot import qgis", PYTHON);
+    }
+    /* QGIS opens a copy: it leaves -wal files beside a GeoPackage it reads */
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && mkdir %s", bundle, copy, out);
+    EXPECT_INT(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "QT_QPA_PLATFORM=offscreen timeout 600 " PYTHON " tests/peers/qgis_layout.py %s %s >%s/qgis.log 2>&1",
+             copy, out, dir);
+    int rc = system(cmd);
+    in_dir(a, dir, "qgis.log");
+    char *log = slurp(a, &la);
+    if (rc != 0) HARNESS_FAIL("qgis_layout.py failed:\n%s", log ? log : "(no log)");
+    /* the Atlas: one page per governorate with people, by OGR */
+    EXPECT(log && strstr(log, "ok   Atlas pages exported"));
+    free(log);
+    if (getenv("QGIS_LAYOUT")) {
+        snprintf(cmd, sizeof cmd, "cp %s/*.png %s/*.pdf %s", out, out, getenv("QGIS_LAYOUT"));
+        if (system(cmd) != 0) printf("  cannot copy the layout\n");
+    }
+}
+
 int main(void)
 {
     GDALAllRegister();
@@ -425,6 +532,7 @@ int main(void)
     RUN(project_is_xml_and_reproducible);
     RUN(styles_for_a_missing_layer_fail);
     RUN(bundle_opens_styled_in_qgis);
+    RUN(job_bundle_prints_in_qgis);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -71,22 +71,31 @@ def ogr_layers(gpkg):
     return out
 
 
-def styled(layer, name=None):
+def styled(layer, name=None, outline_ok=False):
     """What the renderer says about the style: a short description, and
-    whether it is the one dispflow stores (not QGIS's default)."""
+    whether it is the one dispflow stores (not QGIS's default). In the
+    project (outline_ok), a level coarser than the finest choropleth is its
+    boundaries and names: no fill, an outline, labels on (issue 14)."""
     r = layer.renderer()
     kind = r.type()
     name = name or layer.source().split("layername=")[-1]
+    if outline_ok and name in ("adm1", "adm2") and kind == "singleSymbol":
+        sl = r.symbol().symbolLayer(0)
+        good = sl.fillColor().alpha() == 0 and sl.strokeWidth() > 0 and layer.labelsEnabled()
+        return good, "boundaries: fill alpha %d, outline %g mm" % (sl.fillColor().alpha(), sl.strokeWidth())
     if name in ("adm1", "adm2", "adm3"):
         ranges = r.ranges() if kind == "graduatedSymbol" else []
         colours = [rg.symbol().color().name() for rg in ranges]
         return kind == "graduatedSymbol" and choropleth_colours(colours), "%s %s" % (kind, ",".join(colours))
     if name == "flows":
-        sl = r.symbol().symbolLayer(0) if kind == "singleSymbol" else None
-        cls = sl.layerType() if sl else ""
-        dd = sl.dataDefinedProperties().property(sl.PropertyArrowWidth) if sl else None
-        expr = dd.expressionString() if dd else ""
-        return cls == "ArrowLine" and "individuals" in expr, "%s %s width=%s" % (kind, cls, expr)
+        # issue 14: rule-based, by status, each with width classes of curved arrows
+        rules = r.rootRule().children() if kind == "RuleRenderer" else []
+        leaves = [c for rule in rules for c in rule.children()]
+        arrows = all(c.symbol() and c.symbol().symbolLayer(0).layerType() == "ArrowLine" for c in leaves)
+        widths = [round(c.symbol().symbolLayer(0).arrowWidth(), 2) for c in leaves] if arrows else []
+        labels = [c.label() for c in rules]
+        return (labels == ["Displaced (individuals)", "Returned (individuals)"] and arrows and len(leaves) >= 4
+                and "individuals" in leaves[0].filterExpression()), "%s %s widths=%s" % (kind, labels, widths)
     sym = r.symbol() if kind == "singleSymbol" else None
     if name == "flow_nodes":
         dd = sym.symbolLayer(0).dataDefinedProperties().property(sym.symbolLayer(0).PropertySize) if sym else None
@@ -132,7 +141,9 @@ def check_project(bundle, counts):
     check(ok, "project.qgs reads: %s" % project.error())
     layers = [n.layer() for n in project.layerTreeRoot().findLayers()]
     check(len(layers) == len(counts) + 1, "project has %d layers" % len(layers))
-    check(project.crs().authid() == "EPSG:4326", "project CRS %s" % project.crs().authid())
+    # issue 14: the maps' UTM zone, not lon/lat
+    check(project.crs().authid().startswith("EPSG:326") and not project.crs().isGeographic(),
+          "project CRS %s" % project.crs().authid())
     ts = project.timeSettings()
     rng = ts.temporalRange()
     check(
@@ -145,7 +156,7 @@ def check_project(bundle, counts):
         if layer is None or not layer.isValid():
             continue
         if isinstance(layer, QgsVectorLayer):
-            good, desc = styled(layer)
+            good, desc = styled(layer, outline_ok=True)
             check(good, "project layer %s styled: %s" % (layer.name(), desc))
             if layer.source().endswith("layername=flows"):
                 tp = layer.temporalProperties()
@@ -186,9 +197,10 @@ def render(project, layers, png):
     check(len(seen) >= 2, "render shows the choropleth colours %s" % ",".join(seen))
 
 
-def near(colours, want, tol=40):
-    """A pixel within tol (per channel, summed) of want: the layer's opacity
-    and the density on top blend the class colours a little."""
+def near(colours, want, tol=60):
+    """A pixel within tol (per channel, summed) of want: the fills are drawn
+    at 90 % opacity over white, which moves a class colour by up to
+    0.1 x (255 - channel) per channel (54 for #bd0026, the darkest)."""
     wr, wg, wb = want >> 16, want >> 8 & 255, want & 255
     return any(abs((c >> 16) - wr) + abs((c >> 8 & 255) - wg) + abs((c & 255) - wb) <= tol for c in colours)
 
