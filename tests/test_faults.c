@@ -225,8 +225,10 @@ static int same_manifest(const char *dir, const char *ref)
     char a[1400], b[1400], from[1400], to[1400];
     snprintf(a, sizeof a, "%s/bundle/manifest.json", dir);
     snprintf(b, sizeof b, "%s/bundle/manifest.json", ref);
-    snprintf(from, sizeof from, "%s/bundle", dir);
-    snprintf(to, sizeof to, "%s/bundle", ref);
+    /* the output as the manifest names it, relative to the job file (issue
+     * 13 item 4): only the folder's own name differs, "run-N" for "run-0" */
+    snprintf(from, sizeof from, "%s/bundle", strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir);
+    snprintf(to, sizeof to, "%s/bundle", strrchr(ref, '/') ? strrchr(ref, '/') + 1 : ref);
     size_t na, nb;
     char *x = slurp(a, &na), *y = slurp(b, &nb);
     if (!x || !y) return free(x), free(y), 0;
