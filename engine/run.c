@@ -978,8 +978,11 @@ static df_status print_texts(df_ctx *ctx, const run *r, df__qgis_print *p, char 
 {
     const df_job *job = r->job;
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
-    /* the same words as the map pictures and the report (sitrep.c) */
-    df__report_period(&r->rep, subtitle, 128);
+    /* the same words as the map pictures and the report (sitrep.c), and the as-of date */
+    char period[96], as_of[20];
+    df__report_period(&r->rep, period, sizeof period);
+    df__date_words(bal->as_of, as_of);
+    snprintf(subtitle, 128, "%s, as of %s", period, as_of);
     df__report_credits(&r->rep, credits, 1024);
     df__job_expand(job->report_map_id ? job->report_map_id : DF__DEFAULT_MAP_ID, bal->as_of, map_id, 64);
     p->map_id = map_id;

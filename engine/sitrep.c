@@ -317,10 +317,12 @@ static void key_figures(doc *d, const df__report *r)
          "%s The figures count the %s records matched to a unit; %s individuals in records that could not be placed "
          "in any unit are not in them (see Data quality).",
          period, df__thousands(bal->matched, m), df__thousands(bal->ind_unmatched, u));
-    /* issue 13 item 7: the two words a reader confuses, defined where they first appear */
-    para(d, "Returned: people displaced from a unit who have since gone home from it, counted in the unit they "
-            "left; they are taken off the displaced to give the still displaced. Returnees (in the tables per "
-            "unit): people who came home into a unit, counted where they returned to, whenever they had left.");
+    /* issue 13 item 7: the two words a reader confuses, defined where they
+     * first appear (a table that counts no returns has neither) */
+    if (!no_returns)
+        para(d, "Returned: people displaced from a unit who have since gone home from it, counted in the unit they "
+                "left; they are taken off the displaced to give the still displaced. Returnees (in the tables per "
+                "unit): people who came home into a unit, counted where they returned to, whenever they had left.");
     for (int l = 1; l <= 3; l++) { /* a level no record reaches has no figures: not 0 */
         if (!(r->unreached & (1 << l))) continue;
         char words[64], at[64];
