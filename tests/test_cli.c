@@ -69,6 +69,23 @@ TEST(help_verb_and_did_you_mean)
     EXPECT(strstr(out, "unknown option --frobnicate\n") != NULL); /* nothing close: no guess */
 }
 
+/* issue 17 item 30: -q keeps only errors, for every verb (sample refused it) */
+TEST(sample_quiet_item30)
+{
+    char args[512], path[300];
+    snprintf(path, sizeof path, "%s/quiet.csv", tmpdir);
+    snprintf(args, sizeof args, "sample -q -o %s", path);
+    EXPECT_INT(run(args), 0);
+    EXPECT_STR(out, "");
+    FILE *f = fopen(path, "r");
+    char line[256] = "";
+    EXPECT(f && fgets(line, sizeof line, f) && !strncmp(line, "Date,", 5));
+    if (f) fclose(f);
+    snprintf(args, sizeof args, "sample -o %s", path);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "wrote ") != NULL);
+}
+
 TEST(errors_name_the_input)
 {
     char args[1024];
@@ -380,6 +397,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(tmpdir)) return 1;
     RUN(help_and_usage_errors);
     RUN(help_verb_and_did_you_mean);
+    RUN(sample_quiet_item30);
     RUN(errors_name_the_input);
     RUN(join_prints_the_balance);
     RUN(check_reports_and_strict_fails);
