@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,6 +511,13 @@ static df_status read_layer(df_ctx *ctx, df_boundaries *b, OGRLayerH layer, cons
         GEOSGeometry *g = NULL;
         if (!pcode || !name) {
             st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+        } else if (!pcode[0] && !name[0]) { /* issue 17 item 19: no record can name it */
+            df__log(ctx, DF_LOG_WARN,
+                    "%s: feature %ld has neither a P-code nor a name; only points can be placed in it, and its row "
+                    "has an empty key",
+                    path, fno);
+        }
+        if (!pcode || !name) {
         } else if (og && !OGR_G_IsEmpty(og)) {
             OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(og));
             if (t != wkbPolygon && t != wkbMultiPolygon) {
@@ -786,6 +794,91 @@ static df_status refuse_repeated_codes(df_ctx *ctx, const df_boundaries *b, cons
                      L->units[L->codes[first - 1].unit].name, L->units[L->codes[first].unit].name);
 }
 
+/* ---- overlaps ------------------------------------------------------------------ */
+
+typedef struct {
+    int self, *hits, n, cap, failed;
+} envelope_hits;
+
+static void collect_hit(void *item, void *user)
+{
+    envelope_hits *e = user;
+    int j = (int)((intptr_t)item - 1);
+    if (j <= e->self) return; /* each pair once */
+    if (e->n == e->cap) {
+        int cap = e->cap * 2 + 16;
+        int *h = df__realloc_array(e->hits, (size_t)cap, sizeof *h);
+        if (!h) {
+            e->failed = 1;
+            return;
+        }
+        e->hits = h, e->cap = cap;
+    }
+    e->hits[e->n++] = j;
+}
+
+/* Overlaps under this are slivers of digitising (shared borders drawn twice
+ * a few metres apart), logged as a count, not one by one. */
+#define OVERLAP_SLIVER_KM2 0.01
+#define OVERLAP_WARNINGS   20
+
+/* Overlapping units of the layer's own level: a point in the overlap goes
+ * to the first (issue 17 item 19), so say which units and how much. Only
+ * pairs whose envelopes meet (a GEOS STRtree of the envelopes) are
+ * intersected; the area is geodesic, as the units' own. */
+static df_status warn_overlaps(df_ctx *ctx, const df_boundaries *b, const char *path)
+{
+    GEOSContextHandle_t h = ctx->geos;
+    const level_data *L = &b->lv[b->finest];
+    GEOSSTRtree *tree = GEOSSTRtree_create_r(h, 10);
+    envelope_hits e = {0};
+    int nover = 0, nsliver = 0;
+    double total = 0, sliver_total = 0;
+    df_status st = DF_OK;
+    if (!tree) return df__error(ctx, DF_ENOMEM, "out of memory indexing %s", path);
+    for (int i = 0; i < L->n; i++)
+        if (L->geom[i]) GEOSSTRtree_insert_r(h, tree, L->geom[i], (void *)(intptr_t)(i + 1));
+    for (int i = 0; st == DF_OK && i < L->n; i++) {
+        if (!L->geom[i]) continue;
+        e.self = i, e.n = 0;
+        GEOSSTRtree_query_r(h, tree, L->geom[i], collect_hit, &e);
+        if (e.failed) st = df__error(ctx, DF_ENOMEM, "out of memory checking %s for overlaps", path);
+        for (int k = 0; st == DF_OK && k < e.n; k++) {
+            int j = e.hits[k];
+            GEOSGeometry *x = GEOSIntersection_r(h, L->geom[i], L->geom[j]);
+            if (!x) { /* a robustness failure: say so, go on */
+                df__log(ctx, DF_LOG_WARN, "%s: cannot intersect %s %s and %s %s to look for an overlap: %s", path,
+                        L->units[i].pcode, L->units[i].name, L->units[j].pcode, L->units[j].name, ctx->geos_error);
+                continue;
+            }
+            double a = geodesic_area_km2(h, x);
+            GEOSGeom_destroy_r(h, x);
+            if (isnan(a)) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory checking %s for overlaps", path);
+            } else if (a >= OVERLAP_SLIVER_KM2) {
+                if (nover++ < OVERLAP_WARNINGS)
+                    df__log(ctx, DF_LOG_WARN,
+                            "%s: %s %s and %s %s overlap by %.3f km2; a point in the overlap is placed in %s (the "
+                            "first in the file)",
+                            path, L->units[i].pcode, L->units[i].name, L->units[j].pcode, L->units[j].name, a,
+                            L->units[i].pcode[0] ? L->units[i].pcode : L->units[i].name);
+                total += a;
+            } else if (a > 0) {
+                nsliver++, sliver_total += a;
+            }
+        }
+    }
+    if (nover > OVERLAP_WARNINGS)
+        df__log(ctx, DF_LOG_WARN, "%s: %d more overlapping pairs (%d in all, %.3f km2)", path, nover - OVERLAP_WARNINGS,
+                nover, total);
+    if (nsliver)
+        df__log(ctx, DF_LOG_DEBUG, "%s: %d slivers of overlap under %g km2 (%.6f km2 in all)", path, nsliver,
+                OVERLAP_SLIVER_KM2, sliver_total);
+    free(e.hits);
+    GEOSSTRtree_destroy_r(h, tree);
+    return st;
+}
+
 /* The label of each level: the caller's, the layer's type field, the
  * profile's, else "admin N". */
 static void set_labels(df_ctx *ctx, df_boundaries *b, const df_boundary_opts *opts, const layer_facts *facts)
@@ -952,6 +1045,7 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         }
     }
     if ((st = refuse_repeated_codes(ctx, b, opts->path)) != DF_OK) goto fail;
+    if ((st = warn_overlaps(ctx, b, opts->path)) != DF_OK) goto fail;
     set_labels(ctx, b, opts, &facts);
     df__log(ctx, DF_LOG_INFO, "%s: %d admin-%d units (%s)", opts->path, b->lv[f].n, f, b->label[f]);
     goto done;

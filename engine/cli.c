@@ -1113,15 +1113,18 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
             out = argv[++i];
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) /* as every verb (issue 17 item 30) */
+            quiet = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            puts("usage: dispflow sample [--seed N] -o FILE.csv\n\n"
-                 "  --seed N   the random seed (default 2016)\n\n"
+            puts("usage: dispflow sample [--seed N] [-q] -o FILE.csv\n\n"
+                 "  --seed N   the random seed (default 2016)\n"
+                 "  -q         no \"wrote FILE\" line, only errors\n\n"
                  "Writes the embedded sample: Emergency-Tracking-style records of displacement\n"
                  "and returns in the Mosul corridor from 17 Oct 2016, in the spellings field teams\n"
                  "use. The same seed gives the same bytes.");
             return 0;
         } else
-            return unknown("option", argv[i], "-o --seed -h --help");
+            return unknown("option", argv[i], "-o --seed -q --quiet -h --help");
     }
     if (!out) return bad_usage("missing -o FILE", NULL);
     int rc = check_outputs(ctx, NULL, 0, (const char *const[]){out}, 1);

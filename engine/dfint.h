@@ -308,6 +308,8 @@ int df__csv_put(FILE *f, const char *s);
 /* ---- flows.c ------------------------------------------------------------- */
 
 int df__flows_origin_level(const df_flows *f);
+/* Are the origins ("corridor", P-codes or names) units of b? */
+df_status df__flows_origins_check(df_ctx *ctx, const df_boundaries *b, const char *spec);
 int df__flows_dest_level(const df_flows *f);
 /* The individuals-weighted centre of the record locations in a unit; -1 when none. */
 int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *y);

@@ -167,6 +167,17 @@ static df_status parse_origins(df_ctx *ctx, const df_boundaries *b, const char *
     return DF_OK;
 }
 
+/* The origins a run will use, checked once the boundaries are loaded and
+ * before any stage reads records (issue 17 item 22). */
+df_status df__flows_origins_check(df_ctx *ctx, const df_boundaries *b, const char *spec)
+{
+    unit_ref *refs;
+    int n;
+    df_status st = parse_origins(ctx, b, spec, &refs, &n);
+    free(refs);
+    return st;
+}
+
 /* ---- reading ----------------------------------------------------------------- */
 
 typedef struct {

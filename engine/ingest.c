@@ -730,6 +730,35 @@ static df_status resolve_rules(df_ctx *ctx, const df_record_opts *opts, opened *
     return DF_OK;
 }
 
+/* Columns of the same name: the first is found by name (--map, --where,
+ * the DTM header names), the others never; say which is used (issue 17
+ * item 19). */
+static void warn_duplicate_columns(df_ctx *ctx, const char *path, const df__source *src, const column_map *m)
+{
+    for (int i = 0; i < src->nheader; i++) {
+        int seen = 0;
+        for (int k = 0; k < i && !seen; k++) seen = !strcasecmp(src->header[k], src->header[i]);
+        if (seen || !src->header[i][0]) continue;
+        char cols[128] = "", used[160] = "";
+        int n = 0;
+        for (int k = i; k < src->nheader; k++) {
+            if (strcasecmp(src->header[k], src->header[i])) continue;
+            size_t l = strlen(cols);
+            snprintf(cols + l, sizeof cols - l, "%s%d", n++ ? ", " : "", k + 1);
+            for (int f = 0; f < DF_FIELD_COUNT; f++) {
+                if (m->col[f] != k) continue;
+                l = strlen(used);
+                snprintf(used + l, sizeof used - l, "%scolumn %d as %s", used[0] ? ", " : "", k + 1, field_names[f]);
+            }
+        }
+        if (n > 1)
+            df__log(ctx, DF_LOG_WARN, "%s: the header has %d columns named \"%s\" (columns %s): %s%s%s", path, n,
+                    src->header[i], cols, used[0] ? "used: " : "none of them is used", used,
+                    used[0] ? "; the others are ignored"
+                            : " (a name finds the first; map another by number: --map FIELD=N)");
+    }
+}
+
 static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
 {
     df__source *src = &o->src;
@@ -833,6 +862,7 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
         snprintf(how + used, sizeof how - used, "; %s unused: no %s column", has_lat ? "lat" : "lon",
                  has_lat ? "longitude" : "latitude");
     }
+    warn_duplicate_columns(ctx, opts->path, src, map);
     snprintf(stats->columns, sizeof stats->columns, "%s", how);
     if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0) {
         /* GDAL names the columns Field1, Field2 ... when it finds no header

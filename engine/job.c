@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <ogr_srs_api.h>
 
 /* ---- the keys -------------------------------------------------------------- */
 
@@ -476,15 +477,43 @@ void df__job_density_opts(const df_job *job, df_density_opts *o)
     o->max_pixels = job->max_pixels;
 }
 
-static df_status check_density(df_ctx *ctx, const df_job *job)
+static df_status check_density(df_ctx *ctx, const df_job *job, int t_srs_line)
 {
     df_density_opts o;
     if (!job->density) return DF_OK;
     df__job_density_opts(job, &o);
-    if (df_density_opts_check(ctx, &o) == DF_OK) return DF_OK;
-    char why[512];
-    snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
-    return df__error(ctx, DF_EINVAL, "%s: [density] %s", job->path, why);
+    if (df_density_opts_check(ctx, &o) != DF_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
+        return df__error(ctx, DF_EINVAL, "%s: [density] %s", job->path, why);
+    }
+    if (!job->t_srs) return DF_OK;
+    /* the stage reads t_srs after the join and the flows (issue 17 item 22) */
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    int read = srs && OSRSetFromUserInput(srs, job->t_srs) == OGRERR_NONE, projected = read && OSRIsProjected(srs);
+    OSRDestroySpatialReference(srs);
+    if (!read)
+        return df__error(ctx, DF_EINVAL, "%s:%d: [density] t_srs: not a CRS GDAL can read: '%s'", job->path, t_srs_line,
+                         job->t_srs);
+    if (!projected)
+        return df__error(ctx, DF_EINVAL,
+                         "%s:%d: [density] t_srs: '%s' is not a projected CRS: pixel and radius are in metres",
+                         job->path, t_srs_line, job->t_srs);
+    return DF_OK;
+}
+
+/* The records' columns as the job maps and filters them: a map, where or
+ * operation the read will refuse is refused now, with its line (issue 17
+ * item 22). Returns 0 when the job's values are not the cause. */
+static int records_value_error(const char *msg, const char **key)
+{
+    static const char *const said[][2] = {{"--map", "map"}, {"--where", "where"}, {"--operation", "operation"}};
+    const char *first = NULL; /* the option the message is about: the first it names */
+    for (int i = 0; i < 3; i++) {
+        const char *at = strstr(msg, said[i][0]);
+        if (at && (!first || at < first)) first = at, *key = said[i][1];
+    }
+    return first != NULL;
 }
 
 /* Cut a copy of s at sep into list (at most 16, blanks trimmed, empty
@@ -655,7 +684,7 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
         return df__error(ctx, DF_EINVAL, "%s:%d: [job] from %s is after as_of %s (line %d)", job->path,
                          key_line(r, "job", "from"), from, as_of, key_line(r, "job", "as_of"));
     }
-    df_status st = check_density(ctx, job);
+    df_status st = check_density(ctx, job, key_line(r, "density", "t_srs"));
     if (st != DF_OK) return st;
     /* operations "A, B" and filters "COL=V,V & COL=V" as lists (a ; would start a comment) */
     if ((job->operation && !(job->operation_buf = split_list(job->operation, ',', job->operations))) ||
@@ -664,13 +693,20 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
     /* no kind given: a DTM API table is snapshots, said now, so that every
      * stage and the report read it so; any other stays "auto" (the join
      * warns when its units repeat on several dates) */
-    if (job->kind == DF_KIND_AUTO) {
+    if (job->kind == DF_KIND_AUTO || job->records_map || job->where || job->operation) {
         df_record_opts ro;
         df__job_record_opts(job, &ro);
         df_table_kind kind;
         /* a records file that cannot be read is the run's error to report,
          * with its own status; the job file itself is fine */
-        if (df_records_kind(ctx, &ro, &kind, NULL, 0) == DF_OK && kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
+        df_status rs = df_records_kind(ctx, &ro, &kind, NULL, 0);
+        const char *key = NULL;
+        if (rs == DF_OK && job->kind == DF_KIND_AUTO && kind == DF_SNAPSHOTS) job->kind = DF_SNAPSHOTS;
+        if ((rs == DF_EINVAL || rs == DF_ESCHEMA) && records_value_error(df_ctx_errmsg(ctx), &key)) {
+            char why[600];
+            snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
+            return df__error(ctx, rs, "%s:%d: [records] %s: %s", job->path, key_line(r, "records", key), key, why);
+        }
     }
     if (job->nbreaks && key_line(r, "maps", "classes"))
         return df__error(ctx, DF_EINVAL, "%s:%d: [maps] classes and breaks (line %d): give one, not both", job->path,
@@ -680,6 +716,7 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
 
 df_status df_job_load(df_ctx *ctx, const char *path, const char *profiles, df_job **out)
 {
+    DF__GDAL_SCOPE(ctx); /* the checker reads the records' header and t_srs through GDAL */
     *out = NULL;
     df_job *job = calloc(1, sizeof *job);
     if (!job) return df__error(ctx, DF_ENOMEM, "out of memory");

@@ -401,6 +401,14 @@ static df_status load_boundaries(df_ctx *ctx, run *r)
     r->rep.fine = r->loaded[job->finest];
     for (int l = 1; l <= job->finest; l++)
         if (job->levels & (1 << l)) r->rep.b[l] = r->rep.fine, r->rep.level = l;
+    /* origins that name no unit: refused now, not after the join (issue 17 item 22) */
+    df_status st = DF_OK;
+    if (job->flows && job->origins && strcasecmp(job->origins, "all") &&
+        (st = df__flows_origins_check(ctx, r->rep.fine, job->origins)) != DF_OK) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
+        return df__error(ctx, st, "%s: [job] origins: %s", job->path, why);
+    }
     return DF_OK;
 }
 

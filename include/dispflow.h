@@ -406,8 +406,11 @@ typedef struct {
 } df_unit;
 
 /* Load a boundary layer, repair invalid polygons (a warning names each
- * unit), compute geodesic areas, derive the higher levels by dissolving on
- * the parent fields, and build the point index of every level once. */
+ * unit), derive the higher levels' units from the parent fields, and warn
+ * of overlapping units (with the km2 of overlap) and of features with
+ * neither P-code nor name. A layer whose P-codes repeat is refused
+ * (DF_EINVAL). Geometry, areas and point index are made on first use (see
+ * df_boundaries_prepare). */
 DF_API df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out);
 DF_API void df_boundaries_free(df_boundaries *b);
 
@@ -438,7 +441,7 @@ typedef struct df_join df_join;
 
 typedef struct {
     size_t size;          /* sizeof the struct, set by df_join_opts_init: options can grow without breaking callers */
-    int level;            /* admin level to join to (default 2, or the finest) */
+    int level;            /* admin level to join to (default 2); finer than the layer's: DF_EINVAL */
     int32_t from;         /* first date counted; DF_NO_DATE = the first in data */
     int32_t as_of;        /* last date counted; DF_NO_DATE = the latest in data */
     const char *log_path; /* decision log CSV, one row per record; NULL = none */

@@ -474,6 +474,71 @@ TEST(bowtie_repaired)
     df_ctx_free(ctx);
 }
 
+/* issue 17 item 19: overlapping units and a unit with neither P-code nor
+ * name are not taken "first wins" in silence. A and B overlap by a strip
+ * of 0.25 x 0.5 degrees; B and C share an edge only (no warning); the
+ * fourth feature has no key. The overlap's area is checked against OGR's
+ * planar area in an equal-area projection (EPSG:6933), independent of the
+ * engine's geodesic one: they agree to 0.5%. */
+TEST(overlaps_and_keyless_features_warned)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/overlap.geojson", tmpdir);
+    write_file(path, "{\"type\":\"FeatureCollection\",\"features\":["
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG91\",\"ADM1_EN\":\"Alpha\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+                     "[[[44,33],[44.5,33],[44.5,33.5],[44,33.5],[44,33]]]}},"
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG92\",\"ADM1_EN\":\"Beta\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+                     "[[[44.25,33],[44.75,33],[44.75,33.5],[44.25,33.5],[44.25,33]]]}},"
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG93\",\"ADM1_EN\":\"Gamma\"},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+                     "[[[44.75,33],[45.25,33],[45.25,33.5],[44.75,33.5],[44.75,33]]]}},"
+                     "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":null,\"ADM1_EN\":null},"
+                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+                     "[[[46,33],[46.5,33],[46.5,33.5],[46,33.5],[46,33]]]}}]}\n");
+    df_ctx *ctx = df_ctx_new();
+    log_buf lb = {{0}, 0};
+    df_ctx_set_log(ctx, collect_log, &lb);
+    df_boundaries *b = NULL;
+    df_status st = load(ctx, path, 1, &b);
+    EXPECT_INT(st, DF_OK);
+    if (st != DF_OK) {
+        printf("  %s\n", df_ctx_errmsg(ctx));
+        df_ctx_free(ctx);
+        return;
+    }
+    EXPECT_INT(lb.warnings, 2);
+    EXPECT(strstr(lb.text, "feature 4 has neither a P-code nor a name") != NULL);
+    const char *w = strstr(lb.text, "IQG91 Alpha and IQG92 Beta overlap by ");
+    EXPECT(w != NULL);
+    EXPECT(strstr(lb.text, "placed in IQG91 (the first in the file)") != NULL);
+    EXPECT(strstr(lb.text, "IQG93 Gamma overlap") == NULL && strstr(lb.text, "and IQG93") == NULL);
+    /* the strip in an equal-area projection */
+    OGRGeometryH strip = NULL;
+    char *wkt = "POLYGON((44.25 33,44.5 33,44.5 33.5,44.25 33.5,44.25 33))";
+    OGR_G_CreateFromWkt(&wkt, NULL, &strip);
+    OGRSpatialReferenceH ll = OSRNewSpatialReference(NULL), ea = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(ll, 4326);
+    OSRImportFromEPSG(ea, 6933);
+    OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(ll, ea);
+    OGR_G_Segmentize(strip, 0.01); /* straight in lon/lat, as the engine's rings */
+    EXPECT_INT(OGR_G_Transform(strip, ct), OGRERR_NONE);
+    double want = OGR_G_Area(strip) / 1e6;
+    double got = w ? atof(w + strlen("IQG91 Alpha and IQG92 Beta overlap by ")) : 0;
+    EXPECT_NEAR(got, want, want * 0.005);
+    EXPECT(want > 1250 && want < 1330); /* 23.3 km x 55.4 km near 33 N: about 1290 km2 */
+    /* the overlap is placed in the first */
+    EXPECT_INT(df_boundaries_locate(b, 1, 44.4, 33.25), df_boundaries_find_pcode(b, 1, "IQG91"));
+    OCTDestroyCoordinateTransformation(ct);
+    OSRDestroySpatialReference(ll);
+    OSRDestroySpatialReference(ea);
+    OGR_G_DestroyGeometry(strip);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 /* ---- errors --------------------------------------------------------------------------------- */
 
 TEST(missing_file)
@@ -617,6 +682,7 @@ int main(void)
     RUN(geodesic_areas);
     RUN(any_crs_utm);
     RUN(bowtie_repaired);
+    RUN(overlaps_and_keyless_features_warned);
     RUN(missing_file);
     RUN(unknown_fields);
     RUN(point_geometry);

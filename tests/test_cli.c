@@ -23,7 +23,7 @@ static char dispflow[512] = "build/dispflow"; /* beside this test's folder: BUIL
 /* Run the command line (stdout and stderr into out); its exit code. */
 static int run(const char *args)
 {
-    char cmd[2048];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", dispflow, args);
     FILE *p = popen(cmd, "r");
     size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
@@ -67,6 +67,23 @@ TEST(help_verb_and_did_you_mean)
     EXPECT(strstr(out, "unknown option --ouptut (did you mean --output?)") != NULL);
     EXPECT_INT(run("join --records x.csv --frobnicate"), 2);
     EXPECT(strstr(out, "unknown option --frobnicate\n") != NULL); /* nothing close: no guess */
+}
+
+/* issue 17 item 30: -q keeps only errors, for every verb (sample refused it) */
+TEST(sample_quiet_item30)
+{
+    char args[512], path[300];
+    snprintf(path, sizeof path, "%s/quiet.csv", tmpdir);
+    snprintf(args, sizeof args, "sample -q -o %s", path);
+    EXPECT_INT(run(args), 0);
+    EXPECT_STR(out, "");
+    FILE *f = fopen(path, "r");
+    char line[256] = "";
+    EXPECT(f && fgets(line, sizeof line, f) && !strncmp(line, "Date,", 5));
+    if (f) fclose(f);
+    snprintf(args, sizeof args, "sample -o %s", path);
+    EXPECT_INT(run(args), 0);
+    EXPECT(strstr(out, "wrote ") != NULL);
 }
 
 TEST(errors_name_the_input)
@@ -136,6 +153,64 @@ TEST(flows_writes_lines_matrix_and_balance)
                df_status_exit_code(DF_EINVAL));
     EXPECT_INT(run("flows --help"), 0);
     EXPECT(strstr(out, "--origins") && strstr(out, "corridor") && strstr(out, "--net"));
+}
+
+/* issue 17 item 31: every GeoJSON dispflow writes (join's units, flows'
+ * lines and nodes) passes an RFC 7946 check made with Python's json module
+ * alone (tests/peers/geojson_rfc7946.py): no crs member, lon/lat in range
+ * with at most 7 decimals, exteriors counter-clockwise and holes clockwise
+ * by the shoelace formula, a bbox (-co WRITE_BBOX=YES) equal to the
+ * positions' extent. The boundaries given are wound the wrong way (a
+ * clockwise exterior around a counter-clockwise hole, 15 decimals): the
+ * writer turns them. The checker is first shown to catch that input. */
+TEST(geojson_outputs_follow_rfc7946_item31)
+{
+    char args[4096], bnd[300], rec[300];
+    snprintf(bnd, sizeof bnd, "%s/wound.geojson", tmpdir);
+    snprintf(rec, sizeof rec, "%s/wound.csv", tmpdir);
+    FILE *f = fopen(bnd, "w");
+    if (!f) return;
+    fputs("{\"type\":\"FeatureCollection\",\"features\":["
+          "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG01\",\"ADM1_EN\":\"Ring\"},"
+          "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":["
+          "[[44.000000000000001,33],[44,34],[45,34],[45,33],[44.000000000000001,33]],"
+          "[[44.25,33.25],[44.75,33.25],[44.75,33.75],[44.25,33.75],[44.25,33.25]]]}},"
+          "{\"type\":\"Feature\",\"properties\":{\"ADM1_PCODE\":\"IQG02\",\"ADM1_EN\":\"Parts\"},"
+          "\"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":["
+          "[[[46,33],[46,33.5],[46.123456789012345,33.5],[46.5,33],[46,33]]],"
+          "[[[47,33],[47,33.5],[47.5,33.5],[47,33]]]]}}]}\n",
+          f);
+    fclose(f);
+    f = fopen(rec, "w");
+    if (!f) return;
+    fputs("Date,Governorate,Latitude,Longitude,Individuals,Governorate of Origin\n"
+          "2016-10-17,Ring,33.1,44.1,60,Parts\n2016-10-18,Parts,33.2,46.1,30,Ring\n",
+          f);
+    fclose(f);
+    snprintf(args, sizeof args, "/usr/bin/python3 tests/peers/geojson_rfc7946.py %s > /dev/null", bnd);
+    EXPECT(system(args) != 0); /* the input breaks the rules the outputs must keep */
+    snprintf(args, sizeof args,
+             "join -q --records %s --boundaries %s --level adm1 -o %s/units.geojson && "
+             "%s join -q --records %s --boundaries %s --level adm1 -o %s/units-bbox.geojson -co WRITE_BBOX=YES && "
+             "%s flows -q --records %s --boundaries %s --origin-level adm1 --dest-level adm1 -o %s/lines.geojson "
+             "--nodes %s/nodes.geojson",
+             rec, bnd, tmpdir, dispflow, rec, bnd, tmpdir, dispflow, rec, bnd, tmpdir, tmpdir);
+    EXPECT_INT(run(args), 0);
+    if (out[0]) printf("  %s", out);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 tests/peers/geojson_rfc7946.py %s/units.geojson %s/units-bbox.geojson "
+             "%s/lines.geojson %s/nodes.geojson 2>&1",
+             tmpdir, tmpdir, tmpdir, tmpdir);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = '\0';
+    EXPECT_INT(p ? pclose(p) : -1, 0);
+    printf("%s", out);
+    EXPECT(strstr(out, "units.geojson: 2 features, 4 rings, max 7 decimals, bbox 0") != NULL);
+    EXPECT(strstr(out, "units-bbox.geojson: 2 features, 4 rings, max 7 decimals, bbox 3") != NULL);
+    EXPECT(strstr(out, "lines.geojson: 2 features, 0 rings") != NULL);
+    EXPECT(strstr(out, "nodes.geojson: 2 features, 0 rings") != NULL);
 }
 
 /* density --step month: one raster per month on the whole period's grid;
@@ -385,10 +460,12 @@ int main(int argc, char **argv)
     if (!mkdtemp(tmpdir)) return 1;
     RUN(help_and_usage_errors);
     RUN(help_verb_and_did_you_mean);
+    RUN(sample_quiet_item30);
     RUN(errors_name_the_input);
     RUN(join_prints_the_balance);
     RUN(check_reports_and_strict_fails);
     RUN(flows_writes_lines_matrix_and_balance);
+    RUN(geojson_outputs_follow_rfc7946_item31);
     RUN(density_per_period);
     RUN(density_refuses_unbounded_work_item8_item16);
     RUN(density_periods_capped_and_nothing_left_item9);

@@ -389,6 +389,45 @@ TEST(duplicate_pcodes)
                "2 features hold 1 distinct admin-1 P-codes, 1 of them repeated (IQG01 is both Alpha and Beta)");
 }
 
+/* issue 17 item 19: repeated P-codes are refused by every verb that loads
+ * boundaries (they all go through df_boundaries_load), exit 2, nothing
+ * written. */
+TEST(duplicate_pcodes_every_verb)
+{
+    const char *msg = "1 of them repeated (IQG01 is both Alpha and Beta)";
+    char args[2048], outp[512], job[512], bundle[512];
+    snprintf(outp, sizeof outp, "%s/dup-out", tmpdir);
+    const char *verbs[] = {"check --level adm1", "flows -o %s.geojson", "density --pixel 1000 --radius 5000 -o %s.tif",
+                           NULL};
+    for (int k = 0; verbs[k]; k++) {
+        char verb[600];
+        snprintf(verb, sizeof verb, verbs[k], outp);
+        snprintf(args, sizeof args,
+                 "%s --records " BAD "count_over_32bit.csv --boundaries " BAD "duplicate_pcodes.geojson", verb);
+        EXPECT_INT(run(args), 2);
+        if (!strstr(out, msg)) HARNESS_FAIL("%s: message \"%s\" should say %s", verbs[k], out, msg);
+    }
+    snprintf(args, sizeof args, "%s.geojson", outp);
+    EXPECT_INT(access(args, F_OK), -1);
+    snprintf(args, sizeof args, "%s.tif", outp);
+    EXPECT_INT(access(args, F_OK), -1);
+    /* and run, from a job file */
+    snprintf(job, sizeof job, "%s/dup.ini", tmpdir);
+    snprintf(bundle, sizeof bundle, "%s/dup-bundle", tmpdir);
+    char text[2048], cwd[1024];
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+    snprintf(text, sizeof text,
+             "[job]\noutput = %s\n[records]\npath = %s/" BAD "count_over_32bit.csv\n[boundaries]\nadm1 = %s/" BAD
+             "duplicate_pcodes.geojson\n",
+             bundle, cwd, cwd);
+    write_text(job, text);
+    snprintf(args, sizeof args, "run %s", job);
+    EXPECT_INT(run(args), 2);
+    if (!strstr(out, msg)) HARNESS_FAIL("run: message \"%s\" should say %s", out, msg);
+    EXPECT_INT(access(bundle, F_OK), -1);
+    EXPECT_INT(leftovers(), 0);
+}
+
 /* A spreadsheet whose header spans two rows with merged cells ("Location"
  * over "Governorate" and "District"): GDAL finds no header and names the
  * columns Field1..; the message says why and what to do, and mapping the
@@ -1024,6 +1063,7 @@ int main(int argc, char **argv)
     RUN(self_intersecting_polygon_is_repaired);
     RUN(empty_polygon);
     RUN(duplicate_pcodes);
+    RUN(duplicate_pcodes_every_verb);
     RUN(xlsx_with_merged_header_cells);
     RUN(distinct_unmatched_names_are_linear);
     RUN(every_row_rejected_is_a_file_failure);

@@ -128,6 +128,42 @@ TEST(explicit_map_header_names_and_defaults)
     EXPECT_INT(read_file(path, "persons=fam", 1, &t, &rj, &st), DF_EINVAL);
 }
 
+/* issue 17 item 19: two columns of one name; the first is found by name
+ * (its sum is the count), and a warning says which column is used. */
+static void log_to(df_log_level level, const char *message, void *user)
+{
+    if (level >= DF_LOG_WARN) snprintf((char *)user + strlen(user), 2048 - strlen(user), "%s\n", message);
+}
+
+TEST(duplicate_columns_warned)
+{
+    char path[256], log[2048] = "";
+    snprintf(path, sizeof path, "%s/dupcols.csv", tmpdir);
+    write_file(path, "Date,Governorate,Individuals,Governorate,individuals,Note,Note\n"
+                     "2017-01-02,Ninewa,10,Erbil,1000,a,b\n2017-01-03,Ninewa,20,Erbil,2000,c,d\n");
+    for (int pass = 0; pass < 2; pass++) {
+        df_ctx *ctx = df_ctx_new();
+        df_ctx_set_log(ctx, log_to, log);
+        df_record_opts o;
+        df_record_opts_init(&o);
+        o.path = path;
+        o.map = pass ? "individuals=5" : NULL;
+        tally t = {0};
+        sinks sk = {&t, NULL};
+        df_read_stats st;
+        log[0] = 0;
+        EXPECT_INT(df_records_read(ctx, &o, count_record, count_reject, &sk, &st), DF_OK);
+        EXPECT_INT(t.individuals, pass ? 3000 : 30);
+        EXPECT(strstr(log, "the header has 2 columns named \"Governorate\" (columns 2, 4): used: column 2 as adm1; "
+                           "the others are ignored") != NULL);
+        EXPECT(strstr(log, pass ? "named \"Individuals\" (columns 3, 5): used: column 5 as individuals"
+                                : "named \"Individuals\" (columns 3, 5): used: column 3 as individuals") != NULL);
+        EXPECT(strstr(log, "named \"Note\" (columns 6, 7): none of them is used") != NULL);
+        if (!strstr(log, "Note")) printf("  log: %s\n", log);
+        df_ctx_free(ctx);
+    }
+}
+
 TEST(benchmark_shape_is_valid)
 {
     char path[256];
@@ -465,6 +501,7 @@ int main(void)
     RUN(parallel_read_equals_serial);
     RUN(parallel_read_with_quoted_line_breaks);
     RUN(explicit_map_header_names_and_defaults);
+    RUN(duplicate_columns_warned);
     RUN(benchmark_shape_is_valid);
     RUN(semicolon_bom_crlf);
     RUN(rejections_name_line_column_reason);

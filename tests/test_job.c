@@ -424,6 +424,66 @@ TEST(job_checker_refuses_what_density_would_item8)
     EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_OK);
 }
 
+/* issue 17 item 22: what a later stage would refuse is refused by the job
+ * checker, with its line: the density's t_srs (read after the join and the
+ * flows, exit 9), the records' map, where and operation (read by the join),
+ * each with the status the stage gives; and origins naming no unit, right
+ * after the boundaries are loaded, before any stage reads the records. */
+static int saw_join;
+
+static int watch_join(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)user;
+    saw_join |= !strncmp(stage, "join", 4) || !strncmp(stage, "flows", 5);
+    return 1;
+}
+
+TEST(job_checker_refuses_what_the_stages_would_item22)
+{
+    static const struct {
+        const char *extra, *want;
+        df_status st;
+    } cases[] = {
+        {"[density]\nt_srs = EPSG:99999\n", "job.ini:8: [density] t_srs: not a CRS GDAL can read: 'EPSG:99999'",
+         DF_EINVAL},
+        {"[density]\nt_srs = EPSG:4326\n", "job.ini:8: [density] t_srs: 'EPSG:4326' is not a projected CRS", DF_EINVAL},
+        {"[records]\nmap = persons=Families\n", "job.ini:8: [records] map: --map: unknown field \"persons\"",
+         DF_EINVAL},
+        {"[records]\nmap = individuals=People\n", "job.ini:8: [records] map: ", DF_ESCHEMA},
+        {"[records]\nwhere = Governorate\n", "job.ini:8: [records] where: --where \"Governorate\": not COLUMN=VALUE",
+         DF_EINVAL},
+        {"[records]\nwhere = Province=Ninewa\n", "--where Province=Ninewa: no column named \"Province\"", DF_ESCHEMA},
+        {"[records]\noperation = Iraq\n", "job.ini:8: [records] operation: ", DF_ESCHEMA},
+        {"[records]\nkind = snapshots\nmap = individuals=People\n", "job.ini:9: [records] map: ", DF_ESCHEMA},
+    };
+    char text[8192], msg[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(text, sizeof text, GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n%s", cwd,
+                 cases[i].extra);
+        EXPECT_INT(load_text(text, msg, sizeof msg, NULL), cases[i].st);
+        if (!strstr(msg, cases[i].want)) HARNESS_FAIL("case %zu: got \"%s\", want \"%s\"", i, msg, cases[i].want);
+    }
+    /* the values that are right pass */
+    snprintf(text, sizeof text,
+             GOOD_HEAD "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[density]\nt_srs = EPSG:32638\n[records]\n"
+                       "map = individuals=Individuals\nwhere = Status=Displaced\n",
+             cwd);
+    EXPECT_INT(load_text(text, msg, sizeof msg, NULL), DF_OK);
+    /* origins: after the boundaries, before the join */
+    char path[8192];
+    snprintf(path, sizeof path, "%s/origins.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = origins-bundle\norigins = Atlantis\n[records]\npath = sample.csv\n[boundaries]\n"
+             "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n",
+             cwd);
+    write_file(path, text);
+    saw_join = 0;
+    EXPECT_INT(run_job(path, watch_join, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "origins.ini: [job] origins: --origins: no unit with the P-code or name \"Atlantis\"") != NULL);
+    EXPECT_INT(saw_join, 0);
+    printf("  %s\n", msg);
+}
+
 /* issue 17 item 23: the progress of a whole run never goes back, also inside
  * the density stage (reading, then the grid; with publish, the support grid
  * too). */
@@ -952,6 +1012,7 @@ int main(void)
     RUN(run_default_bundle_complete_and_reproducible);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
     RUN(job_checker_refuses_what_density_would_item8);
+    RUN(job_checker_refuses_what_the_stages_would_item22);
     RUN(progress_never_goes_back_item23);
     RUN(manifest_never_holds_nan_item16);
     RUN(gpkg_passes_gdal_validator_item31);
