@@ -53,11 +53,6 @@ void df__gdal_push(df_ctx *ctx);
 void df__gdal_pop(df_ctx **scope);
 #define DF__GDAL_SCOPE(ctx)                                                                                            \
     df_ctx *df__gdal_scope_ __attribute__((cleanup(df__gdal_pop), unused)) = (df__gdal_push(ctx), (ctx))
-/* Why GDAL could not open path, when it said nothing: the file's own error
- * ("No such file or directory") or that no driver knows it. Borrowed. */
-const char *df__open_failure(df_ctx *ctx, const char *path);
-/* The names of a dataset's layers, "a, b, c", into buf (sources.c). */
-void df__layer_names(void *ds, char *buf, size_t cap);
 
 /* Option structs carry their size (dispflow.h). df__opts_check refuses a
  * size of 0 (never initialised) or larger than the library's own; with
@@ -101,8 +96,13 @@ df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char 
  * layers are kept. NULL on failure (context set; tmp removed). */
 void *df__create_vector(df_ctx *ctx, const char *driver, const char *tmp, const char *path, const char *const *replace);
 
-/* ---- write.c: helpers every GDAL writer shares --------------------------- */
+/* ---- ogrutil.c: OGR helpers every reader and writer shares ---------------- */
 
+/* Why GDAL could not open path, when it said nothing: the file's own error
+ * ("No such file or directory") or that no driver knows it. Borrowed. */
+const char *df__open_failure(df_ctx *ctx, const char *path);
+/* The names of a dataset's layers, "a, b, c", into buf. */
+void df__layer_names(void *ds, char *buf, size_t cap);
 /* A new WGS84 spatial reference (OGRSpatialReferenceH) in lon/lat order;
  * the caller destroys it. */
 void *df__wgs84(void);

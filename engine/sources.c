@@ -134,24 +134,6 @@ void df__source_close(df__source *src)
     free(src->lens);
 }
 
-const char *df__open_failure(df_ctx *ctx, const char *path)
-{
-    const char *why = df__gdal_error(ctx);
-    if (why[0]) return why;
-    if (access(path, F_OK) != 0) return strerror(errno); /* GDAL says nothing of a missing file */
-    return "no GDAL driver recognises it";
-}
-
-void df__layer_names(void *ds, char *buf, size_t cap)
-{
-    int n = GDALDatasetGetLayerCount((GDALDatasetH)ds);
-    buf[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen(buf);
-        snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", OGR_L_GetName(GDALDatasetGetLayer(ds, i)));
-    }
-}
-
 /* The array of records in a DTM API response: the top level, "result", or
  * the first array-valued member. */
 static json_object *json_records(json_object *root)

@@ -127,42 +127,6 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
 
 /* ---- GeoJSON and GeoPackage through OGR ---------------------------------------- */
 
-void *df__wgs84(void)
-{
-    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
-    if (srs) {
-        OSRImportFromEPSG(srs, 4326);
-        OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER); /* x = longitude */
-    }
-    return srs;
-}
-
-void *df__create_layer(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry, const df__field *fields,
-                       int nfields)
-{
-    int geojson = !strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "GeoJSON");
-    OGRSpatialReferenceH srs = df__wgs84();
-    char **lco = geojson ? CSLSetNameValue(NULL, "RFC7946", "YES") : NULL;
-    OGRLayerH layer = GDALDatasetCreateLayer(ds, name, srs, (OGRwkbGeometryType)geometry, lco);
-    CSLDestroy(lco);
-    OSRDestroySpatialReference(srs);
-    for (int i = 0; layer && i < nfields; i++) {
-        OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, (OGRFieldType)fields[i].type);
-        if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE) layer = NULL;
-        OGR_Fld_Destroy(fd);
-    }
-    if (!layer) df__error(ctx, DF_EGDAL, "cannot create layer %s in %s: %s", name, path, df__gdal_error(ctx));
-    return layer;
-}
-
-void df__set_date_field(void *feature, int field, int32_t days)
-{
-    int y, m, d;
-    if (days == DF_NO_DATE) return;
-    df__civil_from_days(days, &y, &m, &d);
-    OGR_F_SetFieldDateTime((OGRFeatureH)feature, field, y, m, d, 0, 0, 0, 0);
-}
-
 df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
                                char **lco, const char *path)
 {
