@@ -1,6 +1,8 @@
 /*
  * aliases.c — alias tables: other spellings of a unit's name, from a CSV of
  * rows "level,alias,name,parent" (shapes/aliases_iraq.csv ships one).
+ * The boundaries call it while they load; it sees their units only through
+ * a df__alias_units view and never calls back into boundaries.c.
  */
 #include "dfint.h"
 
@@ -21,14 +23,14 @@ typedef struct {
 
 /* "|key|key|...|": the normalised own and other names of every unit of a
  * level, to test a key with one strstr. */
-static char **unit_keys(const df_boundaries *b, int level)
+static char **unit_keys(const df__alias_units *b, int level)
 {
-    int nunits = df_boundaries_count(b, level);
+    int nunits = b->count[level];
     char **keys = calloc((size_t)nunits + 1, sizeof *keys);
     for (int u = 0; keys && u < nunits; u++) {
         char k[256], alt[256], buf[4096] = "|";
-        const char *alts = df__boundaries_alts(b, level, u);
-        df__name_normalize(df__boundaries_unit(b, level, u)->name, k, sizeof k);
+        const char *alts = b->alts[level] ? b->alts[level][u] : NULL;
+        df__name_normalize(b->units[level][u].name, k, sizeof k);
         snprintf(buf + 1, sizeof buf - 1, "%s|", k);
         for (const char *p = alts ? alts : ""; *p;) {
             size_t n = strcspn(p, "|"), used = strlen(buf);
@@ -68,13 +70,12 @@ static int group_fits(const alias_row *rows, int nrows, int level, const char *k
     return 0;
 }
 
-static df_status apply_aliases(df_ctx *ctx, df_boundaries *b, const alias_row *rows, int nrows)
+static df_status apply_aliases(df_ctx *ctx, const df__alias_units *b, const alias_row *rows, int nrows)
 {
     char **keys[4] = {NULL, NULL, NULL, NULL};
     df_status st = DF_OK;
     for (int lv = 1; lv <= 3; lv++)
-        if (df_boundaries_count(b, lv) && !(keys[lv] = unit_keys(b, lv)))
-            st = df__error(ctx, DF_ENOMEM, "out of memory");
+        if (b->count[lv] && !(keys[lv] = unit_keys(b, lv))) st = df__error(ctx, DF_ENOMEM, "out of memory");
     for (int r = 0; r < nrows && st == DF_OK; r++) {
         const alias_row *row = &rows[r];
         if (!keys[row->level]) continue; /* a level the boundaries do not have */
@@ -82,12 +83,12 @@ static df_status apply_aliases(df_ctx *ctx, df_boundaries *b, const alias_row *r
         for (int q = 0; q < r && first; q++)
             first = !(rows[q].level == row->level && !strcmp(rows[q].kname, row->kname));
         if (!first) continue;
-        int found = -1, count = 0, n = df_boundaries_count(b, row->level);
+        int found = -1, count = 0, n = b->count[row->level];
         char kparent[256];
         df__name_normalize(row->parent, kparent, sizeof kparent);
         for (int u = 0; u < n; u++) {
             if (!group_fits(rows, nrows, row->level, row->kname, keys[row->level][u])) continue;
-            int p = df__boundaries_unit(b, row->level, u)->parent;
+            int p = b->units[row->level][u].parent;
             if (kparent[0] && keys[row->level - 1] /* the parent level is loaded */ && p >= 0 &&
                 !group_fits(rows, nrows, row->level - 1, kparent, keys[row->level - 1][p]))
                 continue;
@@ -99,18 +100,17 @@ static df_status apply_aliases(df_ctx *ctx, df_boundaries *b, const alias_row *r
             continue;
         }
         if (count == 0) continue;
-        if (df__boundaries_add_alt(b, row->level, found, DF__NAME_ALIAS, row->name) != 0)
-            st = df__error(ctx, DF_ENOMEM, "out of memory");
+        if (b->add(b->user, row->level, found, row->name) != 0) st = df__error(ctx, DF_ENOMEM, "out of memory");
         for (int q = r; q < nrows && st == DF_OK; q++)
             if (rows[q].level == row->level && !strcmp(rows[q].kname, row->kname) &&
-                df__boundaries_add_alt(b, row->level, found, DF__NAME_ALIAS, rows[q].alias) != 0)
+                b->add(b->user, row->level, found, rows[q].alias) != 0)
                 st = df__error(ctx, DF_ENOMEM, "out of memory");
     }
-    for (int lv = 1; lv <= 3; lv++) free_keys(keys[lv], df_boundaries_count(b, lv));
+    for (int lv = 1; lv <= 3; lv++) free_keys(keys[lv], b->count[lv]);
     return st;
 }
 
-df_status df__aliases_load(df_ctx *ctx, df_boundaries *b, const char *path)
+df_status df__aliases_load(df_ctx *ctx, const df__alias_units *b, const char *path)
 {
     df_csv *csv = NULL;
     char **cells;

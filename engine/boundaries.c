@@ -183,6 +183,12 @@ static int add_alt(level_data *L, int i, int kind, const char *name)
     return 0;
 }
 
+/* An alias table's spelling for unit i of a level (aliases.c, through df__alias_units). */
+static int add_alias(void *user, int level, int i, const char *name)
+{
+    return add_alt(&((df_boundaries *)user)->lv[level], i, DF__NAME_ALIAS, name);
+}
+
 /* Is a field one of the names of level lv's units? COD-AB ADMn_XX (a
  * language: EN, FR, ES, PT, AR, HT ...), ADMn_REF, ADMn_NAME, ADMnALT*;
  * the same cut to 10 characters (admin1Name, admin1Na_1, admin1AltN,
@@ -1031,11 +1037,17 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         goto fail;
     }
     if ((st = choose_profile(ctx, b, opts, facts.admin0)) != DF_OK) goto fail;
+    df__alias_units view = {.add = add_alias, .user = b};
+    for (int lv = 1; lv <= 3; lv++) {
+        view.count[lv] = df_boundaries_count(b, lv);
+        view.units[lv] = b->lv[lv].units;
+        view.alts[lv] = b->lv[lv].alts;
+    }
     if (b->profile && b->profile->aliases && !opts->no_profile_aliases &&
-        (st = df__aliases_load(ctx, b, b->profile->aliases)) != DF_OK)
+        (st = df__aliases_load(ctx, &view, b->profile->aliases)) != DF_OK)
         goto fail;
     for (int k = 0; opts->aliases && opts->aliases[k]; k++)
-        if ((st = df__aliases_load(ctx, b, opts->aliases[k])) != DF_OK) goto fail;
+        if ((st = df__aliases_load(ctx, &view, opts->aliases[k])) != DF_OK) goto fail;
     for (int lv = lowest; lv <= f; lv++) {
         level_data *L = &b->lv[lv];
         for (int i = 0; i < L->n; i++) L->units[i].level = lv;
@@ -1121,11 +1133,6 @@ const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i) { r
 const char *df__boundaries_alts(const df_boundaries *b, int level, int i)
 {
     return b->lv[level].alts ? b->lv[level].alts[i] : NULL;
-}
-
-int df__boundaries_add_alt(df_boundaries *b, int level, int i, int kind, const char *name)
-{
-    return add_alt(&b->lv[level], i, kind, name);
 }
 
 const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n)

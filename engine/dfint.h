@@ -881,11 +881,21 @@ typedef struct {
 
 /* A unit's other names, '|'-separated "kind:name" (borrowed; NULL = none). */
 const char *df__boundaries_alts(const df_boundaries *b, int level, int i);
-/* Add an other name of a kind (DF__NAME_ALT, DF__NAME_ALIAS). 0 ok, -1 OOM. */
-int df__boundaries_add_alt(df_boundaries *b, int level, int i, int kind, const char *name);
-/* aliases.c: read an alias table and give its spellings to the units they
- * fit (before the name index is built). */
-df_status df__aliases_load(df_ctx *ctx, df_boundaries *b, const char *path);
+/* aliases.c: the units of a boundary file as an alias table sees them
+ * (aliases.c knows no df_boundaries: the boundaries call it, never the
+ * reverse): per level the units and their other names ('|'-separated
+ * "kind:name", alts NULL: none), and add, which gives unit i of a level a
+ * spelling (0 ok, -1 out of memory). */
+typedef struct {
+    int count[4]; /* 0: the level is not loaded */
+    const df_unit *units[4];
+    char *const *alts[4];
+    int (*add)(void *user, int level, int i, const char *name);
+    void *user;
+} df__alias_units;
+/* Read an alias table and give its spellings to the units they fit (before
+ * the name index is built). */
+df_status df__aliases_load(df_ctx *ctx, const df__alias_units *units, const char *path);
 /* The name index of a level (borrowed), or NULL with *n = 0. */
 const df__name_key *df__boundaries_names(const df_boundaries *b, int level, int *n);
 
