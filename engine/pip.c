@@ -159,23 +159,16 @@ static int next_fill(const crossing *row, int n, double cx, int after, const cel
     return -1;
 }
 
-df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
+/* Step 1 of the build: the canonical edges of each polygon, and their extent
+ * (ext: minx, miny, maxx, maxy). Returns the number of edges, -1 out of memory. */
+static long build_edges(df_pip *pip, const df_ring *rings, const int *ring_start, int npolys, double ext[4])
 {
-    df_pip *pip = calloc(1, sizeof *pip);
-    crossing *cross = NULL;
-    int *row_start = NULL, *row_fill = NULL;
-    cell_entry *entries = NULL;
-    uint8_t *depth = NULL;
-    if (!pip) return NULL;
-    pip->npolys = npolys;
-
-    /* 1. Canonical edges per polygon, and the extent. */
     size_t nedges = 0;
     double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
     for (int r = 0; r < ring_start[npolys]; r++) nedges += rings[r].npoints > 1 ? (size_t)rings[r].npoints - 1 : 0;
     pip->edges = df__malloc((nedges ? nedges : 1) * sizeof *pip->edges);
     pip->edge_start = df__malloc(((size_t)npolys + 1) * sizeof *pip->edge_start);
-    if (!pip->edges || !pip->edge_start) goto fail;
+    if (!pip->edges || !pip->edge_start) return -1;
     size_t ne = 0;
     for (int p = 0; p < npolys; p++) {
         pip->edge_start[p] = (int)ne;
@@ -191,33 +184,39 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
         }
     }
     pip->edge_start[npolys] = (int)ne;
-    if (ne == 0) { /* nothing to index: every query answers -1 */
-        pip->nx = pip->ny = 0;
-        return pip;
-    }
+    ext[0] = minx, ext[1] = miny, ext[2] = maxx, ext[3] = maxy;
+    return (long)ne;
+}
 
-    /* 2. The grid: about 64 cells per edge (few edges per mixed cell),
-     * at most 4M cells (16 MB). */
-    double w = maxx - minx, h = maxy - miny;
+/* Step 2: the grid: about 64 cells per edge (few edges per mixed cell), at
+ * most 4M cells (16 MB), every cell empty (-1). 0 ok, -1 out of memory. */
+static int build_grid(df_pip *pip, const double ext[4], size_t ne)
+{
+    double w = ext[2] - ext[0], h = ext[3] - ext[1];
     if (w <= 0) w = 1e-9;
     if (h <= 0) h = 1e-9;
     double target = fmin(fmax(64.0 * (double)ne, 1024.0), 4194304.0);
     double size = sqrt(w * h / target);
     pip->nx = (int)fmin(fmax(ceil(w / size), 1), 8192);
     pip->ny = (int)fmin(fmax(ceil(h / size), 1), 8192);
-    pip->x0 = minx, pip->y0 = miny;
+    pip->x0 = ext[0], pip->y0 = ext[1];
     pip->dx = w / pip->nx, pip->dy = h / pip->ny;
     pip->inv_dx = 1.0 / pip->dx, pip->inv_dy = 1.0 / pip->dy;
     size_t ncells = (size_t)pip->nx * (size_t)pip->ny;
     pip->cell = df__malloc(ncells * sizeof *pip->cell);
-    if (!pip->cell) goto fail;
+    if (!pip->cell) return -1;
     for (size_t c = 0; c < ncells; c++) pip->cell[c] = -1;
+    return 0;
+}
 
-    /* 3. Crossings of each row's centre line, by row (two passes: count,
-     * fill), sorted by (polygon, x). Half-open rule as in ray_inside. */
-    row_start = calloc((size_t)pip->ny + 1, sizeof *row_start);
-    row_fill = calloc((size_t)pip->ny, sizeof *row_fill);
-    if (!row_start || !row_fill) goto fail;
+/* Step 3: the crossings of each row's centre line, by row (two passes:
+ * count, fill), sorted by (polygon, x): row j's are (*cross)[row_start[j] ..
+ * row_start[j + 1]). Half-open rule as in ray_inside. 0 ok, -1 out of memory. */
+static int build_crossings(const df_pip *pip, int npolys, int *row_start, crossing **cross)
+{
+    double miny = pip->y0;
+    int *row_fill = calloc((size_t)pip->ny, sizeof *row_fill);
+    if (!row_fill) return -1;
     for (int pass = 0; pass < 2; pass++) {
         for (int p = 0; p < npolys; p++) {
             for (int k = pip->edge_start[p]; k < pip->edge_start[p + 1]; k++) {
@@ -232,24 +231,31 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
                         row_start[j + 1]++;
                     } else {
                         double xi = e->ax + (yc - e->ay) * (e->bx - e->ax) / (e->by - e->ay);
-                        cross[row_start[j] + row_fill[j]++] = (crossing){p, xi};
+                        (*cross)[row_start[j] + row_fill[j]++] = (crossing){p, xi};
                     }
                 }
             }
         }
         if (pass == 0) {
             for (int j = 0; j < pip->ny; j++) row_start[j + 1] += row_start[j];
-            cross = df__malloc((size_t)row_start[pip->ny] * sizeof *cross);
-            if (!cross) goto fail;
+            *cross = df__malloc((size_t)row_start[pip->ny] * sizeof **cross);
+            if (!*cross) {
+                free(row_fill);
+                return -1;
+            }
         }
     }
+    free(row_fill);
     for (int j = 0; j < pip->ny; j++)
-        qsort(cross + row_start[j], (size_t)(row_start[j + 1] - row_start[j]), sizeof *cross, cmp_crossing);
+        qsort(*cross + row_start[j], (size_t)(row_start[j + 1] - row_start[j]), sizeof **cross, cmp_crossing);
+    return 0;
+}
 
-    /* 4. Fill: each cell takes the first polygon containing its centre;
-     * depth counts (up to 2) the polygons containing it, for step 6. */
-    depth = calloc(ncells, 1);
-    if (!depth) goto fail;
+/* Step 4: the fill: each cell takes the first polygon containing its centre;
+ * depth counts (up to 2) the polygons containing it, for step 6. */
+static void fill_cells(df_pip *pip, const crossing *cross, const int *row_start, uint8_t *depth)
+{
+    double minx = pip->x0;
     for (int j = 0; j < pip->ny; j++) {
         const crossing *row = cross + row_start[j];
         int n = row_start[j + 1] - row_start[j];
@@ -269,12 +275,17 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
             }
         }
     }
+}
 
-    /* 5. Cells touched by edges (bounding box, widened by a hair so that a
-     * point rounded into a neighbouring cell still sees every edge). */
+/* Step 5: the cells touched by edges (bounding box, widened by a hair so
+ * that a point rounded into a neighbouring cell still sees every edge),
+ * sorted by cell: *out[*nout], to free. 0 ok, -1 out of memory. */
+static int edge_cells(const df_pip *pip, int npolys, size_t ne, cell_entry **out, size_t *nout)
+{
+    double minx = pip->x0, miny = pip->y0;
     size_t nent = 0, cap = ne * 4 + 16;
-    entries = df__malloc(cap * sizeof *entries);
-    if (!entries) goto fail;
+    cell_entry *entries = df__malloc(cap * sizeof *entries);
+    if (!entries) return -1;
     double eps = 1e-6 * fmin(pip->dx, pip->dy);
     for (int p = 0; p < npolys; p++) {
         for (int k = pip->edge_start[p]; k < pip->edge_start[p + 1]; k++) {
@@ -295,7 +306,10 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
                     if ((o1 > 0 && o2 > 0 && o3 > 0 && o4 > 0) || (o1 < 0 && o2 < 0 && o3 < 0 && o4 < 0)) continue;
                     if (nent == cap) {
                         cell_entry *ne2 = df__realloc_array(entries, cap * 2, sizeof *entries);
-                        if (!ne2) goto fail;
+                        if (!ne2) {
+                            free(entries);
+                            return -1;
+                        }
                         entries = ne2;
                         cap *= 2;
                     }
@@ -305,12 +319,21 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
         }
     }
     cell_entry *sorted = sort_by_cell(entries, nent);
-    if (!sorted) goto fail;
-    entries = sorted;
+    if (!sorted) {
+        free(entries);
+        return -1;
+    }
+    *out = sorted, *nout = nent;
+    return 0;
+}
 
-    /* 6. Mixed cells: candidates in polygon order, each with its edges and
-     * its centre status, then the fill: the first polygon that contains the
-     * whole cell (its centre, and no edge there). */
+/* Step 6: the mixed cells: candidates in polygon order, each with its edges
+ * and its centre status, then the fill: the first polygon that contains the
+ * whole cell (its centre, and no edge there). 0 ok, -1 out of memory. */
+static int build_mixed(df_pip *pip, const cell_entry *entries, size_t nent, const crossing *cross, const int *row_start,
+                       const uint8_t *depth)
+{
+    double minx = pip->x0, miny = pip->y0;
     size_t nmixed = 0, ncand = 0;
     for (size_t a = 0; a < nent; a++) {
         if (a == 0 || entries[a].cell != entries[a - 1].cell)
@@ -321,7 +344,7 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
     pip->mixed_start = df__malloc((nmixed + 1) * sizeof *pip->mixed_start);
     pip->cands = df__malloc((ncand + nmixed + 1) * sizeof *pip->cands);
     pip->cell_edges = df__malloc((nent + 1) * sizeof *pip->cell_edges);
-    if (!pip->mixed_start || !pip->cands || !pip->cell_edges) goto fail;
+    if (!pip->mixed_start || !pip->cands || !pip->cell_edges) return -1;
     size_t m = 0, nc = 0;
     for (size_t a = 0; a < nent;) {
         int c = entries[a].cell, j = c / pip->nx, i = c % pip->nx;
@@ -363,17 +386,43 @@ df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
         m++;
     }
     pip->mixed_start[m] = (int)nc;
+    return 0;
+}
+
+df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
+{
+    df_pip *pip = calloc(1, sizeof *pip);
+    crossing *cross = NULL;
+    int *row_start = NULL;
+    cell_entry *entries = NULL;
+    size_t nent = 0;
+    uint8_t *depth = NULL;
+    double ext[4];
+    if (!pip) return NULL;
+    pip->npolys = npolys;
+
+    long ne = build_edges(pip, rings, ring_start, npolys, ext);
+    if (ne < 0) goto fail;
+    if (ne == 0) { /* nothing to index: every query answers -1 */
+        pip->nx = pip->ny = 0;
+        return pip;
+    }
+    if (build_grid(pip, ext, (size_t)ne) != 0) goto fail;
+    if (!(row_start = calloc((size_t)pip->ny + 1, sizeof *row_start))) goto fail;
+    if (build_crossings(pip, npolys, row_start, &cross) != 0) goto fail;
+    if (!(depth = calloc((size_t)pip->nx * (size_t)pip->ny, 1))) goto fail;
+    fill_cells(pip, cross, row_start, depth);
+    if (edge_cells(pip, npolys, (size_t)ne, &entries, &nent) != 0) goto fail;
+    if (build_mixed(pip, entries, nent, cross, row_start, depth) != 0) goto fail;
 
     free(cross);
     free(row_start);
-    free(row_fill);
     free(entries);
     free(depth);
     return pip;
 fail:
     free(cross);
     free(row_start);
-    free(row_fill);
     free(entries);
     free(depth);
     df__pip_free(pip);
