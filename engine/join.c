@@ -795,6 +795,99 @@ static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const 
             df__thousands(as_snapshots, b));
 }
 
+/* Read the records into the threads' states (all cores, unless a decision
+ * log must keep the input order), then merge them into states[0]; *used
+ * says how many threads read. */
+static df_status read_records(df_ctx *ctx, df_join *j, join_state *states, void **users, const df_record_opts *ropts,
+                              int *used_out)
+{
+    join_state *js = &states[0];
+    df_status st;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = js->log || cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
+                   : cores > JOIN_MAX_THREADS                                      ? JOIN_MAX_THREADS
+                                                                                   : (int)cores,
+        used = 1;
+    if (nthreads > 1)
+        st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
+    else
+        st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
+    /* a bin that could not grow stops the read: out of memory, not a cancel */
+    int failed = 0;
+    for (int k = 0; k < used; k++) failed |= states[k].failed;
+    if (failed && (st == DF_OK || st == DF_ECANCELLED))
+        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
+    for (int k = 1; k < used && st == DF_OK; k++)
+        if (join_state_merge(js, &states[k]) != 0) js->failed = 1;
+    if (st == DF_OK && (js->failed || df__name_cache_failed(js->names)))
+        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
+    *used_out = used;
+    return st;
+}
+
+/* The period (defaults from the data; snapshots: per operation, its latest
+ * snapshot on or before as_of, the operations then added) and the bins of
+ * the finest level the rows state added up into the units' figures and the
+ * balance. */
+static void add_up_bins(df_join *j, const join_state *js, const df_join_opts *jopts)
+{
+    int finest = j->rows_level;
+    df_balance *bal = &j->balance;
+    j->kind = bal->read.kind;
+    bal->from = jopts->from != DF_NO_DATE ? jopts->from : js->min_date;
+    bal->as_of = jopts->as_of != DF_NO_DATE ? jopts->as_of : js->max_date;
+    bal->snapshot = DF_NO_DATE;
+    int32_t *snap = j->snaps;
+    latest_snapshots(&js->bins, finest, bal->as_of, snap, j->nops);
+    if (j->kind == DF_SNAPSHOTS) {
+        bal->from = DF_NO_DATE;
+        for (int i = 0; i < j->nops; i++) {
+            j->ops[i].snapshot = snap[i];
+            if (snap[i] == DF_NO_DATE) continue;
+            if (bal->snapshot == DF_NO_DATE || snap[i] > bal->snapshot) bal->snapshot = snap[i];
+            if (bal->from == DF_NO_DATE || snap[i] < bal->from) bal->from = snap[i];
+        }
+    }
+    for (int u = 0; u < j->nunits; u++) j->figures[u].snapshot = DF_NO_DATE;
+    for (size_t i = 0; i < js->bins.cap; i++) {
+        const bin *bn = &js->bins.slots[i];
+        if (!bn->used) continue;
+        if (!counted_level(bn, finest)) {
+            bal->other_level += bn->rows;
+            bal->ind_other_level += bn->individuals;
+            continue;
+        }
+        if (!date_counts(bn->date, bn->op, j->kind, bal->from, bal->as_of, snap)) {
+            bal->out_of_period += bn->rows;
+            bal->ind_out_of_period += bn->individuals;
+            continue;
+        }
+        bal->returns_unplaced += bn->returns_unplaced;
+        bal->ind_returns_unplaced += bn->ind_returns_unplaced;
+        j->ops[bn->op].rows += bn->rows;
+        j->ops[bn->op].individuals += bn->individuals;
+        if (bn->unit < 0 || unit_level(bn, jopts->level) != jopts->level) {
+            bal->unmatched += bn->rows;
+            bal->ind_unmatched += bn->individuals;
+            continue;
+        }
+        df_figures *f = &j->figures[bn->unit];
+        bal->matched += bn->rows;
+        bal->ind_matched += bn->individuals;
+        f->records += bn->rows;
+        f->displaced += bn->displaced;
+        f->families += bn->families;
+        f->returnees += bn->returnees;
+        f->returned += bn->returned;
+        f->assessed |= bn->rows > 0;
+        if (j->kind == DF_SNAPSHOTS && bn->date != DF_NO_DATE && (f->snapshot == DF_NO_DATE || bn->date > f->snapshot))
+            f->snapshot = bn->date;
+        for (int k = 0; k < 3; k++) j->support[bn->unit][k] += bn->support[k];
+    }
+    for (int u = 0; u < j->nunits; u++)
+        j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
+}
+
 df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
                       df_join **out)
 {
@@ -851,26 +944,8 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
               js->log);
     }
 
-    /* all cores, unless a decision log must keep the input order */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = js->log || cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
-                   : cores > JOIN_MAX_THREADS                                      ? JOIN_MAX_THREADS
-                                                                                   : (int)cores,
-        used = 1;
-    if (nthreads > 1)
-        st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
-    else
-        st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
-    /* a bin that could not grow stops the read: out of memory, not a cancel */
-    int failed = 0;
-    for (int k = 0; k < used; k++) failed |= states[k].failed;
-    if (failed && (st == DF_OK || st == DF_ECANCELLED))
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    for (int k = 1; k < used && st == DF_OK; k++)
-        if (join_state_merge(js, &states[k]) != 0) js->failed = 1;
-    if (st == DF_OK && (js->failed || df__name_cache_failed(js->names)))
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    if (st != DF_OK) goto done;
+    int used = 1;
+    if ((st = read_records(ctx, j, states, users, ropts, &used)) != DF_OK) goto done;
     if (used > 1) df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", ropts->path, used);
     j->balance.matched_by_pcode = js->counts.matched_by_pcode;
     j->balance.matched_by_name = js->counts.matched_by_name;
@@ -898,64 +973,10 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     j->rows_level = -1;
     for (size_t i = 0; i < js->bins.cap; i++)
         if (js->bins.slots[i].used && js->bins.slots[i].level > j->rows_level) j->rows_level = js->bins.slots[i].level;
-    int finest = j->rows_level;
 
-    /* The period: defaults from the data. Snapshots: per operation, its
-     * latest snapshot on or before as_of; the operations are then added. */
+    add_up_bins(j, js, jopts);
     df_balance *bal = &j->balance;
-    j->kind = bal->read.kind;
-    bal->from = jopts->from != DF_NO_DATE ? jopts->from : js->min_date;
-    bal->as_of = jopts->as_of != DF_NO_DATE ? jopts->as_of : js->max_date;
-    bal->snapshot = DF_NO_DATE;
     int32_t *snap = j->snaps;
-    latest_snapshots(&js->bins, finest, bal->as_of, snap, j->nops);
-    if (j->kind == DF_SNAPSHOTS) {
-        bal->from = DF_NO_DATE;
-        for (int i = 0; i < j->nops; i++) {
-            j->ops[i].snapshot = snap[i];
-            if (snap[i] == DF_NO_DATE) continue;
-            if (bal->snapshot == DF_NO_DATE || snap[i] > bal->snapshot) bal->snapshot = snap[i];
-            if (bal->from == DF_NO_DATE || snap[i] < bal->from) bal->from = snap[i];
-        }
-    }
-    for (int u = 0; u < j->nunits; u++) j->figures[u].snapshot = DF_NO_DATE;
-    for (size_t i = 0; i < js->bins.cap; i++) {
-        const bin *bn = &js->bins.slots[i];
-        if (!bn->used) continue;
-        if (!counted_level(bn, finest)) {
-            bal->other_level += bn->rows;
-            bal->ind_other_level += bn->individuals;
-            continue;
-        }
-        if (!date_counts(bn->date, bn->op, j->kind, bal->from, bal->as_of, snap)) {
-            bal->out_of_period += bn->rows;
-            bal->ind_out_of_period += bn->individuals;
-            continue;
-        }
-        bal->returns_unplaced += bn->returns_unplaced;
-        bal->ind_returns_unplaced += bn->ind_returns_unplaced;
-        j->ops[bn->op].rows += bn->rows;
-        j->ops[bn->op].individuals += bn->individuals;
-        if (bn->unit < 0 || unit_level(bn, jopts->level) != jopts->level) {
-            bal->unmatched += bn->rows;
-            bal->ind_unmatched += bn->individuals;
-            continue;
-        }
-        df_figures *f = &j->figures[bn->unit];
-        bal->matched += bn->rows;
-        bal->ind_matched += bn->individuals;
-        f->records += bn->rows;
-        f->displaced += bn->displaced;
-        f->families += bn->families;
-        f->returnees += bn->returnees;
-        f->returned += bn->returned;
-        f->assessed |= bn->rows > 0;
-        if (j->kind == DF_SNAPSHOTS && bn->date != DF_NO_DATE && (f->snapshot == DF_NO_DATE || bn->date > f->snapshot))
-            f->snapshot = bn->date;
-        for (int k = 0; k < 3; k++) j->support[bn->unit][k] += bn->support[k];
-    }
-    for (int u = 0; u < j->nunits; u++)
-        j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
     /* rival snapshots dropped on purpose: filtered, like the exact duplicates */
     bal->filtered = bal->read.filtered + bal->read.dropped + js->dropped;
     bal->read.valid -= js->dropped;
