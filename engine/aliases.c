@@ -112,7 +112,7 @@ static df_status apply_aliases(df_ctx *ctx, const df__alias_units *b, const alia
 
 df_status df__aliases_load(df_ctx *ctx, const df__alias_units *b, const char *path)
 {
-    df_csv *csv = NULL;
+    df__csv *csv = NULL;
     char **cells;
     size_t *lens;
     int n, rc, nrows = 0, cap = 0, col[4] = {-1, -1, -1, -1};

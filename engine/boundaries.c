@@ -29,7 +29,7 @@ typedef struct {
     df_unit *units;
     GEOSGeometry **geom; /* derived levels: NULL until prepared */
     char **alts;         /* other names of each unit, '|'-separated (layer fields, aliases) */
-    df_pip *pip;
+    df__pip *pip;
     _Atomic int ready; /* geometry, areas and point index: 0 not yet, 1 done, -1 failed */
     key_entry *codes, *names;
     int ncodes, nnames;
@@ -384,7 +384,7 @@ static GEOSGeometry *polygonal_parts(GEOSContextHandle_t h, GEOSGeometry *g)
 }
 
 typedef struct {
-    df_ring *rings;
+    df__ring *rings;
     int n, cap;
 } ring_list;
 
@@ -394,12 +394,12 @@ static int keep_ring(double *xy, unsigned n, int hole, void *user)
     (void)hole; /* even-odd over all rings: holes need no mark */
     if (l->n == l->cap) {
         int cap = l->cap * 2 + 16;
-        df_ring *r = df__realloc_array(l->rings, (size_t)cap, sizeof *r);
+        df__ring *r = df__realloc_array(l->rings, (size_t)cap, sizeof *r);
         if (!r) return -1;
         l->rings = r;
         l->cap = cap;
     }
-    l->rings[l->n++] = (df_ring){xy, (int)n};
+    l->rings[l->n++] = (df__ring){xy, (int)n};
     return 1;
 }
 

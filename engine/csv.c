@@ -18,7 +18,7 @@
 
 #define CSV_BLOCK (1 << 20)
 
-struct df_csv {
+struct df__csv {
     df_ctx *ctx;
     FILE *fp;
     const char *path;
@@ -39,7 +39,7 @@ struct df_csv {
 };
 
 /* Move the unparsed tail to the front and read more. 0 ok, -1 error. */
-static int refill(df_csv *c)
+static int refill(df__csv *c)
 {
     if (c->pos > 0) {
         memmove(c->buf, c->buf + c->pos, c->len - c->pos);
@@ -94,9 +94,9 @@ const char *df__utf16_name(const unsigned char *b, size_t n)
 /* Open path, positioned at byte `start` (0 = the beginning, where a BOM is
  * skipped and the delimiter detected), reading the records that start
  * before `end` (0 = to the end of the file). */
-static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out)
+static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df__csv **out)
 {
-    df_csv *c = calloc(1, sizeof *c);
+    df__csv *c = calloc(1, sizeof *c);
     const char *utf16;
     *out = NULL;
     if (!c) return df__error(ctx, DF_ENOMEM, "out of memory opening %s", path);
@@ -149,23 +149,23 @@ static df_status csv_open(df_ctx *ctx, const char *path, char delimiter, uint64_
     return DF_OK;
 }
 
-df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **out)
+df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df__csv **out)
 {
     return csv_open(ctx, path, delimiter, 0, 0, out);
 }
 
-df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out)
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df__csv **out)
 {
     return csv_open(ctx, path, delimiter, start, end, out);
 }
 
-uint64_t df__csv_offset(const df_csv *c) { return c->base + c->pos; }
+uint64_t df__csv_offset(const df__csv *c) { return c->base + c->pos; }
 
-long df__csv_line(const df_csv *c) { return c->line; }
+long df__csv_line(const df__csv *c) { return c->line; }
 
-char df__csv_delimiter(const df_csv *c) { return c->delim; }
+char df__csv_delimiter(const df__csv *c) { return c->delim; }
 
-static inline int push_field(df_csv *c, int *nf, size_t start, size_t end)
+static inline int push_field(df__csv *c, int *nf, size_t start, size_t end)
 {
     if (*nf == c->fields_cap) {
         int cap = c->fields_cap ? c->fields_cap * 2 : 64;
@@ -184,12 +184,12 @@ static inline int push_field(df_csv *c, int *nf, size_t start, size_t end)
     return 0;
 }
 
-void df__csv_skip_long(df_csv *c) { c->skip_long = 1; }
+void df__csv_skip_long(df__csv *c) { c->skip_long = 1; }
 
 /* The 1-based number of a field of the record under way (nf fields done,
  * the current one r - fstart bytes so far) longer than DF__CSV_MAX_FIELD,
  * or 0. */
-static int long_field(const df_csv *c, int nf, size_t current)
+static int long_field(const df__csv *c, int nf, size_t current)
 {
     for (int k = 0; k < nf; k++)
         if (c->lens[k] > DF__CSV_MAX_FIELD) return k + 1;
@@ -199,7 +199,7 @@ static int long_field(const df_csv *c, int nf, size_t current)
 /* Pass over the rest of a record from buf[i], by the same quoting rules,
  * reading on without keeping what was passed (the buffer does not grow).
  * 0 with c->pos after the record and *ln its last line + 1, -1 on error. */
-static int skip_record(df_csv *c, size_t i, int in_quotes, int field_start, long *ln)
+static int skip_record(df__csv *c, size_t i, int in_quotes, int field_start, long *ln)
 {
     for (;;) {
         const char *b = c->buf;
@@ -241,7 +241,7 @@ static int skip_record(df_csv *c, size_t i, int in_quotes, int field_start, long
 }
 
 /* A record with a field over the cap: an error, or skipped and told (2). */
-static int too_long(df_csv *c, int field, size_t i, int done, int in_quotes, int field_start, long ln, int *nfields,
+static int too_long(df__csv *c, int field, size_t i, int done, int in_quotes, int field_start, long ln, int *nfields,
                     long *line)
 {
     if (!c->skip_long) {
@@ -259,7 +259,7 @@ static int too_long(df_csv *c, int field, size_t i, int done, int in_quotes, int
     return 2;
 }
 
-int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long *line)
+int df__csv_next(df__csv *c, char ***fields, size_t **lengths, int *nfields, long *line)
 {
     for (;;) {
         /* Parse one record from buf[pos..len) into rec. If the buffer ends
@@ -371,7 +371,7 @@ int df__csv_next(df_csv *c, char ***fields, size_t **lengths, int *nfields, long
     }
 }
 
-void df__csv_close(df_csv *c)
+void df__csv_close(df__csv *c)
 {
     if (!c) return;
     if (c->fp && c->fp != stdin) fclose(c->fp);

@@ -143,14 +143,14 @@ int df__utf8_valid(const char *s, size_t len);
 
 /* ---- sources.c: the rows of a records file, as strings ------------------- */
 
-typedef struct df_csv df_csv; /* csv.c */
+typedef struct df__csv df__csv; /* csv.c */
 typedef enum { DF__SRC_CSV, DF__SRC_JSON, DF__SRC_OGR } df__source_kind;
 
 typedef struct {
     df__source_kind kind;
     df_ctx *ctx;
     const char *path;
-    df_csv *csv;
+    df__csv *csv;
     struct json_object *json;
     struct json_object *items; /* borrowed from json */
     size_t item;
@@ -271,31 +271,32 @@ void df__name_cache_each(const df__name_cache *c, df__name_visit fn, void *user)
 
 /* ---- csv.c: RFC 4180 reader, streaming ---------------------------------- */
 
-typedef struct df_csv df_csv;
+typedef struct df__csv df__csv;
 
 /* Open path; delimiter 0 = detect from the first line. A UTF-8 BOM is
  * skipped. */
-df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df_csv **out);
+df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df__csv **out);
 /* Next record: fields point into the reader's buffer and live until the next
  * call. Returns 1 with a record, 0 at end of file, -1 on error (context set).
  * *line is the physical line the record starts on. */
-int df__csv_next(df_csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
+int df__csv_next(df__csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
 /* A field longer than this is an error (file:line, field), so that one huge
  * field is never held whole; after df__csv_skip_long, df__csv_next instead
  * skips its record without holding it and returns 2, *nfields the 1-based
  * number of the long field (issue 17 item 11). */
 #define DF__CSV_MAX_FIELD ((size_t)64 << 20)
-void df__csv_skip_long(df_csv *csv);
-char df__csv_delimiter(const df_csv *csv);
+void df__csv_skip_long(df__csv *csv);
+char df__csv_delimiter(const df__csv *csv);
 /* Byte offset in the file of the next record (after the last one returned). */
-uint64_t df__csv_offset(const df_csv *csv);
+uint64_t df__csv_offset(const df__csv *csv);
 /* Physical line of the next record. */
-long df__csv_line(const df_csv *csv);
+long df__csv_line(const df__csv *csv);
 /* Open for a parallel read of one byte range: the records that start in
  * [start, end); start must be the start of a record. Line numbers count
  * from 1 at the range's first record. */
-df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df_csv **out);
-void df__csv_close(df_csv *csv);
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end,
+                             df__csv **out);
+void df__csv_close(df__csv *csv);
 /* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text
  * (a byte-order mark, or ASCII with every other byte NUL), else NULL. */
 const char *df__utf16_name(const unsigned char *b, size_t n);
@@ -819,21 +820,21 @@ df_status df__webmap_write(df_ctx *ctx, const df__webmap *w, const char *path);
 
 /* ---- pip.c: point-in-polygon grid index --------------------------------- */
 
-typedef struct df_pip df_pip;
+typedef struct df__pip df__pip;
 
 /* A polygon as rings of lon/lat vertices (closed: last == first). */
 typedef struct {
     const double *xy; /* x0 y0 x1 y1 ... */
     int npoints;
-} df_ring;
+} df__ring;
 
 /* Build an index over npolys polygons; polygon k has rings
  * rings[ring_start[k] .. ring_start[k+1]). Parity (even-odd) over all rings
  * of a polygon decides inside. */
-df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys);
+df__pip *df__pip_build(const df__ring *rings, const int *ring_start, int npolys);
 /* Index of the first polygon containing (x, y), or -1. Thread-safe. */
-int df__pip_locate(const df_pip *pip, double x, double y);
-void df__pip_free(df_pip *pip);
+int df__pip_locate(const df__pip *pip, double x, double y);
+void df__pip_free(df__pip *pip);
 
 /* ---- profile.c: country profiles (shapes/profiles/NAME.ini) --------------- */
 

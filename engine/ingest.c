@@ -906,7 +906,7 @@ static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, cons
 /* The rows after the header, on the calling thread. */
 /* Progress every 64k rows: the share of the file's bytes read (CSV; 0 from
  * a pipe), which the context's callback may use to cancel. */
-static int report_progress(df_ctx *ctx, const df_csv *csv, uint64_t size, long rows)
+static int report_progress(df_ctx *ctx, const df__csv *csv, uint64_t size, long rows)
 {
     if ((rows & 0xFFFF) != 0 || !csv) return 1;
     return df__progress(ctx, size ? (double)df__csv_offset(csv) / (double)size : 0, "reading records");
@@ -1109,7 +1109,7 @@ static void keep_reject(const df_rejection *rj, void *user)
 static void *piece_main(void *arg)
 {
     piece *p = arg;
-    df_csv *csv = NULL;
+    df__csv *csv = NULL;
     reader r;
     char **cells;
     size_t *lens;

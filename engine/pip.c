@@ -35,7 +35,7 @@ typedef struct {
     int edge_start, edge_count; /* into pip->cell_edges */
 } pip_cand;
 
-struct df_pip {
+struct df__pip {
     double x0, y0, dx, dy, inv_dx, inv_dy;
     int nx, ny;
     int32_t *cell;    /* >= 0 pure polygon, -1 none, <= -2 mixed entry (-2 - m) */
@@ -161,7 +161,7 @@ static int next_fill(const crossing *row, int n, double cx, int after, const cel
 
 /* Step 1 of the build: the canonical edges of each polygon, and their extent
  * (ext: minx, miny, maxx, maxy). Returns the number of edges, -1 out of memory. */
-static long build_edges(df_pip *pip, const df_ring *rings, const int *ring_start, int npolys, double ext[4])
+static long build_edges(df__pip *pip, const df__ring *rings, const int *ring_start, int npolys, double ext[4])
 {
     size_t nedges = 0;
     double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
@@ -190,7 +190,7 @@ static long build_edges(df_pip *pip, const df_ring *rings, const int *ring_start
 
 /* Step 2: the grid: about 64 cells per edge (few edges per mixed cell), at
  * most 4M cells (16 MB), every cell empty (-1). 0 ok, -1 out of memory. */
-static int build_grid(df_pip *pip, const double ext[4], size_t ne)
+static int build_grid(df__pip *pip, const double ext[4], size_t ne)
 {
     double w = ext[2] - ext[0], h = ext[3] - ext[1];
     if (w <= 0) w = 1e-9;
@@ -212,7 +212,7 @@ static int build_grid(df_pip *pip, const double ext[4], size_t ne)
 /* Step 3: the crossings of each row's centre line, by row (two passes:
  * count, fill), sorted by (polygon, x): row j's are (*cross)[row_start[j] ..
  * row_start[j + 1]). Half-open rule as in ray_inside. 0 ok, -1 out of memory. */
-static int build_crossings(const df_pip *pip, int npolys, int *row_start, crossing **cross)
+static int build_crossings(const df__pip *pip, int npolys, int *row_start, crossing **cross)
 {
     double miny = pip->y0;
     int *row_fill = calloc((size_t)pip->ny, sizeof *row_fill);
@@ -253,7 +253,7 @@ static int build_crossings(const df_pip *pip, int npolys, int *row_start, crossi
 
 /* Step 4: the fill: each cell takes the first polygon containing its centre;
  * depth counts (up to 2) the polygons containing it, for step 6. */
-static void fill_cells(df_pip *pip, const crossing *cross, const int *row_start, uint8_t *depth)
+static void fill_cells(df__pip *pip, const crossing *cross, const int *row_start, uint8_t *depth)
 {
     double minx = pip->x0;
     for (int j = 0; j < pip->ny; j++) {
@@ -280,7 +280,7 @@ static void fill_cells(df_pip *pip, const crossing *cross, const int *row_start,
 /* Step 5: the cells touched by edges (bounding box, widened by a hair so
  * that a point rounded into a neighbouring cell still sees every edge),
  * sorted by cell: *out[*nout], to free. 0 ok, -1 out of memory. */
-static int edge_cells(const df_pip *pip, int npolys, size_t ne, cell_entry **out, size_t *nout)
+static int edge_cells(const df__pip *pip, int npolys, size_t ne, cell_entry **out, size_t *nout)
 {
     double minx = pip->x0, miny = pip->y0;
     size_t nent = 0, cap = ne * 4 + 16;
@@ -330,8 +330,8 @@ static int edge_cells(const df_pip *pip, int npolys, size_t ne, cell_entry **out
 /* Step 6: the mixed cells: candidates in polygon order, each with its edges
  * and its centre status, then the fill: the first polygon that contains the
  * whole cell (its centre, and no edge there). 0 ok, -1 out of memory. */
-static int build_mixed(df_pip *pip, const cell_entry *entries, size_t nent, const crossing *cross, const int *row_start,
-                       const uint8_t *depth)
+static int build_mixed(df__pip *pip, const cell_entry *entries, size_t nent, const crossing *cross,
+                       const int *row_start, const uint8_t *depth)
 {
     double minx = pip->x0, miny = pip->y0;
     size_t nmixed = 0, ncand = 0;
@@ -389,9 +389,9 @@ static int build_mixed(df_pip *pip, const cell_entry *entries, size_t nent, cons
     return 0;
 }
 
-df_pip *df__pip_build(const df_ring *rings, const int *ring_start, int npolys)
+df__pip *df__pip_build(const df__ring *rings, const int *ring_start, int npolys)
 {
-    df_pip *pip = calloc(1, sizeof *pip);
+    df__pip *pip = calloc(1, sizeof *pip);
     crossing *cross = NULL;
     int *row_start = NULL;
     cell_entry *entries = NULL;
@@ -431,7 +431,7 @@ fail:
 
 /* ---- query ----------------------------------------------------------------- */
 
-static int locate_slow(const df_pip *pip, const pip_cand *c, int n, double x, double y)
+static int locate_slow(const df__pip *pip, const pip_cand *c, int n, double x, double y)
 {
     for (int k = 0; k < n; k++) {
         int p = c[k].poly;
@@ -441,7 +441,7 @@ static int locate_slow(const df_pip *pip, const pip_cand *c, int n, double x, do
     return -1;
 }
 
-int df__pip_locate(const df_pip *pip, double x, double y)
+int df__pip_locate(const df__pip *pip, double x, double y)
 {
     double fx = (x - pip->x0) * pip->inv_dx, fy = (y - pip->y0) * pip->inv_dy;
     if (!(fx >= 0 && fy >= 0 && fx < pip->nx && fy < pip->ny)) {
@@ -476,7 +476,7 @@ int df__pip_locate(const df_pip *pip, double x, double y)
     return -1;
 }
 
-void df__pip_free(df_pip *pip)
+void df__pip_free(df__pip *pip)
 {
     if (!pip) return;
     free(pip->cell);

@@ -211,7 +211,7 @@ static const char *show(const char *s, size_t n)
 static long check_file(const char *path, char delim, const expected *want, char want_delim)
 {
     df_ctx *ctx = df_ctx_new();
-    df_csv *csv = NULL;
+    df__csv *csv = NULL;
     long bad = 0;
     df_status st = df__csv_open(ctx, path, delim, &csv);
     if (st != DF_OK) {
@@ -437,7 +437,7 @@ TEST(end_of_file_is_sticky)
 {
     const char *path = write_file("sticky.csv", "a\n", 2);
     df_ctx *ctx = df_ctx_new();
-    df_csv *csv = NULL;
+    df__csv *csv = NULL;
     char **f;
     size_t *len;
     int nf;
@@ -456,7 +456,7 @@ TEST(missing_file)
 {
     df_ctx *ctx = df_ctx_new();
     static int dummy;
-    df_csv *csv = (df_csv *)&dummy; /* must be reset to NULL */
+    df__csv *csv = (df__csv *)&dummy; /* must be reset to NULL */
     const char *path = path_of("does-not-exist.csv");
     EXPECT_INT(df__csv_open(ctx, path, 0, &csv), DF_EIO);
     EXPECT(csv == NULL);
@@ -469,7 +469,7 @@ TEST(missing_file)
 static void check_unterminated(const char *path, long good_records, long bad_line)
 {
     df_ctx *ctx = df_ctx_new();
-    df_csv *csv = NULL;
+    df__csv *csv = NULL;
     char **f;
     size_t *len;
     int nf, rc;

@@ -40,7 +40,7 @@ static const double PI = 3.14159265358979323846;
 /* ---- a polygon set as the index takes it --------------------------------- */
 
 typedef struct {
-    df_ring *rings;
+    df__ring *rings;
     int nrings, cap_rings;
     int *ring_start; /* npolys + 1 */
     int npolys, cap_polys;
@@ -71,7 +71,7 @@ static void pset_add_ring(pset *s, double *xy, int n)
         if (!s->rings) abort();
     }
     xy[2 * n] = xy[0], xy[2 * n + 1] = xy[1];
-    s->rings[s->nrings++] = (df_ring){xy, n + 1};
+    s->rings[s->nrings++] = (df__ring){xy, n + 1};
     s->ring_start[s->npolys] = s->nrings;
     double *bb = s->bbox[s->npolys - 1];
     for (int k = 0; k < n; k++) {
@@ -89,16 +89,16 @@ static void pset_free(pset *s)
     memset(s, 0, sizeof *s);
 }
 
-static df_pip *pset_index(const pset *s)
+static df__pip *pset_index(const pset *s)
 {
     int zero = 0;
     return df__pip_build(s->rings, s->npolys ? s->ring_start : &zero, s->npolys);
 }
 
 /* The same polygons in reverse order (sharing the vertex buffers). */
-static df_pip *pset_index_reversed(const pset *s)
+static df__pip *pset_index_reversed(const pset *s)
 {
-    df_ring *rings = malloc(((size_t)s->nrings + 1) * sizeof *rings);
+    df__ring *rings = malloc(((size_t)s->nrings + 1) * sizeof *rings);
     int *start = malloc(((size_t)s->npolys + 1) * sizeof *start);
     int n = 0;
     if (!rings || !start) abort();
@@ -107,14 +107,14 @@ static df_pip *pset_index_reversed(const pset *s)
         for (int r = s->ring_start[p]; r < s->ring_start[p + 1]; r++) rings[n++] = s->rings[r];
     }
     start[s->npolys] = n;
-    df_pip *pip = df__pip_build(rings, start, s->npolys);
+    df__pip *pip = df__pip_build(rings, start, s->npolys);
     free(rings);
     free(start);
     return pip;
 }
 
 /* An index over polygon p alone. */
-static df_pip *pset_index_one(const pset *s, int p)
+static df__pip *pset_index_one(const pset *s, int p)
 {
     int start[2] = {0, s->ring_start[p + 1] - s->ring_start[p]};
     return df__pip_build(s->rings + s->ring_start[p], start, 1);
@@ -224,7 +224,7 @@ static void random_config(pset *s)
             int n = 3 + rng_int(198);
             double inr = add_star(s, cx, cy, rmin, rmax, n, rng_int(2));
             if (rng_int(100) < 10) { /* a repeated vertex: a zero-length edge */
-                df_ring *r = &s->rings[s->nrings - 1];
+                df__ring *r = &s->rings[s->nrings - 1];
                 double *xy = (double *)r->xy;
                 xy[2] = xy[0], xy[3] = xy[1];
             }
@@ -281,7 +281,7 @@ static int random_point(const pset *s, const double ext[4], double *x, double *y
         *x = which != 1 ? NAN : rng_range(ext[0], ext[2]);
         *y = which != 0 ? NAN : rng_range(ext[1], ext[3]);
     } else { /* at or near a vertex (or on the extent's corner vertex) */
-        const df_ring *r = &s->rings[rng_int(s->nrings)];
+        const df__ring *r = &s->rings[rng_int(s->nrings)];
         int k = rng_int(r->npoints);
         double d = kind < 89 ? 0 : pow(10, -rng_range(1, 15)), a = rng_range(0, 2 * PI);
         *x = r->xy[2 * k] + d * cos(a), *y = r->xy[2 * k + 1] + d * sin(a);
@@ -309,7 +309,7 @@ TEST(random_polygons_vs_brute_force)
     for (int cfg = 0; cfg < CONFIGS; cfg++) {
         pset s = {0};
         random_config(&s);
-        df_pip *pip = pset_index(&s);
+        df__pip *pip = pset_index(&s);
         EXPECT(pip != NULL);
         if (!pip) {
             pset_free(&s);
@@ -365,7 +365,7 @@ TEST(overlapping_polygons_first_wins)
     add_rect(&s, -1, -1, 2, 2, 1); /* 1: contains 0 and most of 2 */
     pset_begin_poly(&s);
     add_star(&s, 1.5, 1.5, 0.4, 0.9, 40, 0); /* 2: crosses 1's corner */
-    df_pip *pip = pset_index(&s);
+    df__pip *pip = pset_index(&s);
     EXPECT(pip != NULL);
     if (!pip) return;
     long wrong = 0;
@@ -409,7 +409,7 @@ TEST(edges_grazing_cell_centres)
         pset_add_ring(&s, lo, 4);
         pset_begin_poly(&s);
         pset_add_ring(&s, hi, 4);
-        df_pip *pip = pset_index(&s);
+        df__pip *pip = pset_index(&s);
         EXPECT(pip != NULL);
         if (!pip) return;
         for (int q = 0; q < 50; q++) { /* in and around the centre's cell */
@@ -435,7 +435,7 @@ TEST(edges_grazing_cell_centres)
 TEST(degenerate_inputs)
 {
     int start0[1] = {0};
-    df_pip *pip = df__pip_build(NULL, start0, 0);
+    df__pip *pip = df__pip_build(NULL, start0, 0);
     EXPECT(pip != NULL);
     if (pip) {
         EXPECT_INT(df__pip_locate(pip, 0, 0), -1);
@@ -472,7 +472,7 @@ typedef struct {
  * outer boundary). Every index decides a border point by the same half-open
  * ray rule, so exactly one polygon claims an interior point, and the
  * combined index must answer that polygon. */
-static void check_border_point(const pset *s, df_pip *all, df_pip *rev, df_pip **one, double x, double y,
+static void check_border_point(const pset *s, df__pip *all, df__pip *rev, df__pip **one, double x, double y,
                                const int *touch, int ntouch, int strictly_inside, border_stats *st, const char *what)
 {
     int a = df__pip_locate(all, x, y), a2 = df__pip_locate(all, x, y);
@@ -540,8 +540,8 @@ TEST(checkerboard_shared_borders)
         double X[17], Y[17];
         pset s = {0};
         checkerboard(&s, n, boards[bi].x0, boards[bi].y0, boards[bi].side, X, Y);
-        df_pip *all = pset_index(&s), *rev = pset_index_reversed(&s);
-        df_pip **one = calloc((size_t)s.npolys, sizeof *one);
+        df__pip *all = pset_index(&s), *rev = pset_index_reversed(&s);
+        df__pip **one = calloc((size_t)s.npolys, sizeof *one);
         EXPECT(all && rev && one);
         if (!all || !rev || !one) return;
         for (int p = 0; p < s.npolys; p++) one[p] = pset_index_one(&s, p);
@@ -599,7 +599,7 @@ TEST(borders_through_cell_centres)
             pset_begin_poly(&s);
             add_rect(&s, X[i], Y[j], X[i + 1], Y[j + 1], i);
         }
-    df_pip *all = pset_index(&s), *rev = pset_index_reversed(&s), *one[4];
+    df__pip *all = pset_index(&s), *rev = pset_index_reversed(&s), *one[4];
     EXPECT(all && rev);
     if (!all || !rev) return;
     for (int p = 0; p < 4; p++) one[p] = pset_index_one(&s, p);
@@ -663,7 +663,7 @@ TEST(triangles_sharing_a_diagonal)
         pset_add_ring(&s, t0, 3);
         pset_begin_poly(&s);
         pset_add_ring(&s, t1, 3);
-        df_pip *all = pset_index(&s), *rev = pset_index_reversed(&s), *one[2];
+        df__pip *all = pset_index(&s), *rev = pset_index_reversed(&s), *one[2];
         EXPECT(all && rev);
         if (!all || !rev) return;
         for (int p = 0; p < 2; p++) one[p] = pset_index_one(&s, p);
