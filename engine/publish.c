@@ -14,7 +14,9 @@
  * on a cycle can carry +t, -t, +t ... round the cycle and every sum still
  * holds, while for a bridge, adding up the sums on one side of it gives it.
  * Node 0 has no sum to hold, so cycles pass through it freely.
- * docs/publish.md has the rules.
+ * The tables one by one leave figures that a third sum between them gives
+ * away; df__publish_joint then checks all of a release's sums at once
+ * (publish_joint.c) and writes the ledger. docs/publish.md has the rules.
  */
 #include "dfint.h"
 
