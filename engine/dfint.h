@@ -180,6 +180,10 @@ void df__source_close(df__source *src);
 
 /* ---- ingest.c ------------------------------------------------------------ */
 
+/* Exact duplicates are looked for among this many distinct rows at most
+ * (4M: about 128 MB); rows past it are counted as unchecked. Tests lower it. */
+extern long df__dup_max_rows;
+
 /* df_records_read on up to nthreads threads: the file is cut into byte
  * ranges at record boundaries, thread k calls on_record with users[k], and
  * the rejections reach on_reject (with reject_user) after the threads end,
