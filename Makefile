@@ -59,6 +59,8 @@ SHIM := $(BUILD)/tests/failmalloc.so
 endif
 
 LIB_SRC := $(filter-out engine/cli.c,$(wildcard engine/*.c))
+# Every object depends on every engine header (dfint.h and the df_*.h of each area).
+ENGINE_H := $(wildcard engine/*.h)
 LIB_OBJ := $(LIB_SRC:engine/%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst benchmarks/%.c,$(BUILD)/bench/%,$(wildcard benchmarks/*.c))
@@ -83,7 +85,7 @@ $(BUILD)/.flags: deps
 	@echo "$(CFLAGS) $$(pkg-config --cflags $(PKGS))" > $@.new
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
-$(BUILD)/obj/%.o: engine/%.c engine/dfint.h include/dispflow.h $(BUILD)/.flags
+$(BUILD)/obj/%.o: engine/%.c $(ENGINE_H) include/dispflow.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
@@ -95,7 +97,7 @@ $(BUILD)/.prefix: FORCE
 	@echo "$(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(DATADIR) $(CURDIR)" > $@.new
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
-$(BUILD)/obj/install.o: engine/install.c engine/dfint.h include/dispflow.h $(BUILD)/.flags $(BUILD)/.prefix
+$(BUILD)/obj/install.o: engine/install.c $(ENGINE_H) include/dispflow.h $(BUILD)/.flags $(BUILD)/.prefix
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DDF_INSTALL_SHAPES='"$(DATADIR)/dispflow/shapes"' -DDF_BUILD_SHAPES='"$(CURDIR)/shapes"' \
 	    $$(pkg-config --cflags $(PKGS)) -c $< -o $@
@@ -227,7 +229,7 @@ FUZZ_BINS      := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 .PHONY: fuzz fuzz-build
 .SECONDARY: $(FUZZ_OBJ)
 
-$(FUZZ_BUILD)/obj/%.o: engine/%.c engine/dfint.h include/dispflow.h
+$(FUZZ_BUILD)/obj/%.o: engine/%.c $(ENGINE_H) include/dispflow.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 

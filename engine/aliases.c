@@ -4,7 +4,7 @@
  * The boundaries call it while they load; it sees their units only through
  * a df__alias_units view and never calls back into boundaries.c.
  */
-#include "dfint.h"
+#include "df_geo.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * (df_outputs_check, before any work).
  */
 #define _DEFAULT_SOURCE /* realpath */
-#include "dfint.h"
+#include "df_io.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * indexes. A level's geometry (dissolved for derived levels), geodesic
  * areas and point index are made once, on first use, behind a lock.
  */
-#include "dfint.h"
+#include "df_geo.h"
 
 #include <ctype.h>
 #include <pthread.h>

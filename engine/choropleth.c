@@ -6,7 +6,7 @@
  * located with the boundaries' point index; no polygon is rasterised. The
  * same pass makes the still-displaced density from the displaced one.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <cpl_string.h>
 #include <gdal.h>
 #include <ogr_srs_api.h>
+#include <proj.h>
 
 /* unit[pixel] = the unit at level that contains the pixel's centre, or -1:
  * pixel centres go back to lon/lat a row at a time. */

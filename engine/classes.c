@@ -9,7 +9,7 @@
  * and of a low quantile. Colours are ColorBrewer's YlOrRd of as many
  * classes as there are.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * context.c — the context handle: GEOS and PROJ contexts, log and progress
  * callbacks, the last error, and the status table.
  */
-#include "dfint.h"
+#include "df_core.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +12,8 @@
 #include <cpl_error.h>
 #include <gdal.h>
 #include <ogr_api.h>
+#include <geos_c.h>
+#include <proj.h>
 
 /* ---- status table -------------------------------------------------------- */
 

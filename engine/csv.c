@@ -10,7 +10,7 @@
  * field can be detected by the caller. A field over DF__CSV_MAX_FIELD is
  * not held whole: its record is an error, or skipped and told.
  */
-#include "dfint.h"
+#include "df_io.h"
 
 #include <errno.h>
 #include <stdlib.h>

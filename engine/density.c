@@ -25,7 +25,7 @@
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
  * take 56 bytes per point on disk.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -43,6 +43,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <proj.h>
 
 #define DENSITY_MAX_THREADS 64
 #define GAUSS_A             4.5 /* exp(-4.5 u²) = exp(-d² / 2σ²) with σ = R/3 */

@@ -3,7 +3,7 @@
  * coordinates, status words. Strict: anything not understood is an error
  * for the caller to report, never a silent zero.
  */
-#include "dfint.h"
+#include "df_core.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -9,7 +9,7 @@
  * gathered into periods (day, ISO week from Monday, calendar month, or the
  * whole period) at the end, when the period's bounds are known.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <math.h>
 #include <stdlib.h>

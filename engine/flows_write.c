@@ -4,7 +4,7 @@
  * individuals and animates with its Temporal Controller (real date fields).
  * Every file is written beside its target and renamed when complete.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <errno.h>
 #include <math.h>

@@ -8,7 +8,7 @@
  * operation. Records placed in no unit are counted too (the total says how
  * many individuals that is against the key figures).
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * row's values are parsed strictly; a row that cannot be read is rejected
  * with its line, column and reason, counted, and never passed on.
  */
-#include "dfint.h"
+#include "df_io.h"
 
 #include <ctype.h>
 #include <math.h>

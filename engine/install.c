@@ -8,7 +8,7 @@
  * come after, the build tree last (issue 15 item 1).
  */
 #define _GNU_SOURCE /* dladdr */
-#include "dfint.h"
+#include "df_core.h"
 
 #include <dlfcn.h>
 #include <limits.h>

@@ -4,7 +4,7 @@
  * key is checked before any work starts; an error names the file, the line
  * and the key. Keys are documented in docs/jobs.md.
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -153,7 +153,7 @@ typedef struct {
     df_status st;      /* the first error */
 } reader;
 
-static int job_error(reader *r, const struct key_def *k, const char *fmt, ...) DF_PRINTF(3, 4);
+static int job_error(reader *r, const struct key_def *k, const char *fmt, ...) DF__PRINTF(3, 4);
 
 /* The closest of the known sections (key NULL) or of a section's keys to a
  * word that is neither, for "did you mean"; "" when none is close. */

@@ -14,7 +14,7 @@
  * dates, never by the number of records. Every valid record lands in exactly
  * one bin; unmatched records in the bin of unit -1.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <errno.h>
 #include <math.h>

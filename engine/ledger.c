@@ -13,7 +13,7 @@
  * The ledger holds the withheld figures too (the revision check needs
  * them): it is as confidential as the records and never leaves the office.
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <errno.h>
 #include <fcntl.h>

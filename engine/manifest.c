@@ -5,7 +5,7 @@
  * with their rows) and the balance of every join. No wall-clock time: the
  * same run gives the same bytes.
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 #include <ogr_api.h>
 #include <openssl/evp.h>
+#include <proj.h>
 
 int df__sha256_file(const char *path, char hex[65])
 {

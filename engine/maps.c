@@ -6,7 +6,7 @@
  * the map's centre and written as PNG, atomically. No clock, no randomness:
  * the same inputs give the same bytes.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cairo.h>
+#include <proj.h>
 
 #define FONT        "DejaVu Sans"
 #define NLABELS     8

@@ -16,7 +16,7 @@
  *
  * P-codes: "IRQ-G15Q05", "iqg15q05" and "IQ G15 Q05" all become "IQG15Q05".
  */
-#include "dfint.h"
+#include "df_core.h"
 
 #include <ctype.h>
 #include <string.h>

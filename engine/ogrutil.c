@@ -4,7 +4,7 @@
  * fields, a date field. No module of the pipeline: boundaries, the join's
  * writer, flows and run all use it, and it uses none of them.
  */
-#include "dfint.h"
+#include "df_io.h"
 
 #include <errno.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * chart are drawn again as vectors, not pasted as pictures. No clock: the
  * creation date is the as-of date, so one run gives the same bytes.
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <math.h>
 #include <stdlib.h>

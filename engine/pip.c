@@ -19,7 +19,7 @@
  * lies within rounding of an edge (C's status could contradict the sign of
  * its orientation). Overlapping polygons: the first wins.
  */
-#include "dfint.h"
+#include "df_geo.h"
 
 #include <math.h>
 #include <stdlib.h>

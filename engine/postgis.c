@@ -8,7 +8,7 @@
  * transaction back, so readers see the previous round or the new one,
  * never half of one. A schema dispflow did not write is never replaced.
  */
-#include "dfint.h"
+#include "df_io.h"
 
 #include <stdarg.h>
 #include <stdio.h>

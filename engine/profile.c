@@ -16,7 +16,7 @@
  * longest such code wins) or equals its admin-0 P-code field; a job or the
  * CLI can name one. Adding a country is adding a file.
  */
-#include "dfint.h"
+#include "df_geo.h"
 
 #include <dirent.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
  * away; df__publish_joint then checks all of a release's sums at once
  * (publish_joint.c) and writes the ledger. docs/publish.md has the rules.
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <math.h>
 #include <stdio.h>

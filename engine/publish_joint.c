@@ -21,7 +21,7 @@
  * in the column space of the withheld figures (T A_c is 0 on the rows
  * eliminated to 0, and c is in no sum without a withheld figure).
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * use the <Option type="Map"> form QGIS 3.22 reads first. Same inputs, same
  * bytes: no time, no random ids.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <errno.h>
 #include <math.h>
@@ -96,7 +96,7 @@ static void vline(buf *b, const char *fmt, va_list ap)
 }
 
 /* One line at the current indentation. */
-static void line(buf *b, const char *fmt, ...) DF_PRINTF(2, 3);
+static void line(buf *b, const char *fmt, ...) DF__PRINTF(2, 3);
 static void line(buf *b, const char *fmt, ...)
 {
     va_list ap;
@@ -113,7 +113,7 @@ static void put_tag(buf *b, const char *pre, const char *tag, const char *post)
 }
 
 /* A line that opens an element: what follows is indented. */
-static void open_(buf *b, const char *fmt, ...) DF_PRINTF(2, 3);
+static void open_(buf *b, const char *fmt, ...) DF__PRINTF(2, 3);
 static void open_(buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -16,7 +16,7 @@
  * Decisions are cached per distinct (level, parent, name): a million rows
  * with a few hundred distinct names reconcile a few hundred times.
  */
-#include "dfint.h"
+#include "df_geo.h"
 
 #include <math.h>
 #include <stdlib.h>

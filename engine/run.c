@@ -6,7 +6,7 @@
  * folder and swapped into place only when complete.
  */
 #define _GNU_SOURCE /* renameat2 */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <dirent.h>
 #include <errno.h>

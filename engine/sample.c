@@ -4,7 +4,7 @@
  * 17 Oct 2016 to 30 Jun 2017. Names come in the spellings field teams use,
  * so that the reconciliation has real work to do; the figures are invented.
  */
-#include "dfint.h"
+#include "df_io.h"
 
 #include <errno.h>
 #include <stdio.h>

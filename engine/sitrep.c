@@ -6,7 +6,7 @@
  * tables per unit, and the data-quality section.
  */
 #define _GNU_SOURCE /* qsort_r */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -68,7 +68,7 @@ static void heading(doc *d, int level, const char *text)
     df__pdf_heading(d->pdf, level, text);
 }
 
-static void para(doc *d, const char *fmt, ...) DF_PRINTF(2, 3);
+static void para(doc *d, const char *fmt, ...) DF__PRINTF(2, 3);
 static void para(doc *d, const char *fmt, ...)
 {
     char text[2048];

@@ -4,7 +4,7 @@
  * tabular source through OGR (XLSX, ODS, GeoPackage, GeoJSON points, whose
  * geometry gives two extra columns). ingest.c turns the rows into records.
  */
-#include "dfint.h"
+#include "df_io.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * (unit, date) bins (no second read), and its chart, drawn with cairo on
  * any surface: a PNG for the HTML, vectors in the PDF.
  */
-#include "dfint.h"
+#include "df_job.h"
 
 #include <math.h>
 #include <stdlib.h>

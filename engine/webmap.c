@@ -9,7 +9,7 @@
  * individuals by destination), or the cumulative figure for "all periods",
  * and the arrows show that period's flows. Same inputs, same bytes.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <errno.h>
 #include <math.h>
@@ -148,7 +148,7 @@ typedef struct {
 
 static void put(out *o, const char *s) { fputs(s, o->f); }
 
-static void putf(out *o, const char *fmt, ...) DF_PRINTF(2, 3);
+static void putf(out *o, const char *fmt, ...) DF__PRINTF(2, 3);
 static void putf(out *o, const char *fmt, ...)
 {
     va_list ap;

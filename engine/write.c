@@ -4,7 +4,7 @@
  * Every file is written beside its target under a temporary name and
  * renamed into place only when complete.
  */
-#include "dfint.h"
+#include "df_products.h"
 
 #include <errno.h>
 #include <stdlib.h>

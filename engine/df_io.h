@@ -1,0 +1,154 @@
+/*
+ * df_io.h — files in and out: atomic writes, the OGR helpers, the CSV reader,
+ * the rows of a records file and their parallel read, PostGIS. GDAL handles
+ * are void *: no GDAL, GEOS or PROJ header.
+ */
+#ifndef DF_IO_H
+#define DF_IO_H
+
+#include "df_core.h"
+
+/* ---- atomic.c: write to a temporary file beside the target, then rename --- */
+
+/* Fills tmp with "<dir>/.<base>.tmp-<pid>-<n><ext>" for path. */
+df_status df__temp_path(df_ctx *ctx, const char *path, char *tmp, size_t cap);
+/* fsync + rename tmp onto path; removes tmp on failure. */
+df_status df__commit(df_ctx *ctx, const char *tmp, const char *path);
+/* Close a file written at tmp and commit it; a write or close error
+ * removes tmp and fails with DF_EIO. */
+df_status df__commit_file(df_ctx *ctx, FILE *f, const char *tmp, const char *path);
+/* Close a GDAL dataset (GDALDatasetH, may be NULL) written at tmp and, when
+ * st and the close are DF_OK, commit it; otherwise remove tmp. Returns the
+ * final status. */
+df_status df__commit_dataset(df_ctx *ctx, void *ds, const char *tmp, const char *path, df_status st);
+/* A new vector dataset (GDALDatasetH) at tmp for path with the GDAL driver
+ * `driver`; when path is a GeoPackage holding other tables, a copy of it
+ * without the layers named in replace (NULL-terminated): the user's other
+ * layers are kept. NULL on failure (context set; tmp removed). */
+void *df__create_vector(df_ctx *ctx, const char *driver, const char *tmp, const char *path, const char *const *replace);
+
+/* ---- ogrutil.c: OGR helpers every reader and writer shares --------------- */
+
+/* Why GDAL could not open path, when it said nothing: the file's own error
+ * ("No such file or directory") or that no driver knows it. Borrowed. */
+const char *df__open_failure(df_ctx *ctx, const char *path);
+/* The names of a dataset's layers, "a, b, c", into buf. */
+void df__layer_names(void *ds, char *buf, size_t cap);
+/* A new WGS84 spatial reference (OGRSpatialReferenceH) in lon/lat order;
+ * the caller destroys it. */
+void *df__wgs84(void);
+/* A field of a layer: its name and OGRFieldType. */
+typedef struct {
+    const char *name;
+    int type;
+} df__field;
+/* A new WGS84 layer (OGRLayerH) with these fields in an open dataset
+ * (GDALDatasetH; RFC 7946 for GeoJSON); NULL on failure, the error naming
+ * path. geometry is an OGRwkbGeometryType. */
+void *df__create_layer(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry, const df__field *fields,
+                       int nfields);
+/* Set a date field of an OGR feature (OGRFeatureH); DF_NO_DATE leaves it unset. */
+void df__set_date_field(void *feature, int field, int32_t days);
+
+/* ---- csv.c: RFC 4180 reader, streaming ----------------------------------- */
+
+typedef struct df__csv df__csv;
+
+/* Open path; delimiter 0 = detect from the first line. A UTF-8 BOM is
+ * skipped. */
+df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df__csv **out);
+/* Next record: fields point into the reader's buffer and live until the next
+ * call. Returns 1 with a record, 0 at end of file, -1 on error (context set).
+ * *line is the physical line the record starts on. */
+int df__csv_next(df__csv *csv, char ***fields, size_t **lengths, int *nfields, long *line);
+/* A field longer than this is an error (file:line, field), so that one huge
+ * field is never held whole; after df__csv_skip_long, df__csv_next instead
+ * skips its record without holding it and returns 2, *nfields the 1-based
+ * number of the long field (issue 17 item 11). */
+#define DF__CSV_MAX_FIELD ((size_t)64 << 20)
+void df__csv_skip_long(df__csv *csv);
+char df__csv_delimiter(const df__csv *csv);
+/* Byte offset in the file of the next record (after the last one returned). */
+uint64_t df__csv_offset(const df__csv *csv);
+/* Physical line of the next record. */
+long df__csv_line(const df__csv *csv);
+/* Open for a parallel read of one byte range: the records that start in
+ * [start, end); start must be the start of a record. Line numbers count
+ * from 1 at the range's first record. */
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end,
+                             df__csv **out);
+void df__csv_close(df__csv *csv);
+/* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text
+ * (a byte-order mark, or ASCII with every other byte NUL), else NULL. */
+const char *df__utf16_name(const unsigned char *b, size_t n);
+/* Write one field, quoted per RFC 4180 only when it must be (NULL = empty);
+ * a text a spreadsheet would run as a formula (=, +, -, @ first, not a
+ * number) is quoted behind a ' (OWASP CSV injection). 0 ok, -1 on a write
+ * error. */
+int df__csv_put(FILE *f, const char *s);
+
+/* ---- sources.c: the rows of a records file, as strings ------------------- */
+
+typedef enum { DF__SRC_CSV, DF__SRC_JSON, DF__SRC_OGR } df__source_kind;
+
+typedef struct {
+    df__source_kind kind;
+    df_ctx *ctx;
+    const char *path;
+    df__csv *csv;
+    struct json_object *json;
+    struct json_object *items; /* borrowed from json */
+    size_t item;
+    void *ds;          /* GDALDatasetH */
+    void *layer;       /* OGRLayerH */
+    int point_columns; /* OGR: two extra columns from point geometries */
+    char **header;     /* owned copies */
+    int nheader;
+    /* the current row, for JSON and OGR */
+    char *buf;
+    size_t buf_cap;
+    char **cells;
+    size_t *lens;
+    int cells_cap;
+    long feature;
+} df__source;
+
+/* Open opts->path by its kind: .csv/.tsv/.txt, a pipe or "-" as CSV; .json
+ * as a DTM API response; anything else through OGR (its header is known at
+ * once; a CSV's header is the caller's to read and set). */
+df_status df__source_open(df_ctx *ctx, const df_record_opts *opts, df__source *src);
+/* The next row: 1 with a row, 0 at the end, -1 on error (context set). */
+int df__source_next(df__source *src, char ***cells, size_t **lens, int *n, long *line);
+/* Keep a copy of these cells as the header. 0 ok, -1 out of memory. */
+int df__source_set_header(df__source *src, char **cells, int n);
+void df__source_close(df__source *src);
+
+/* ---- ingest.c ------------------------------------------------------------ */
+
+/* Exact duplicates are looked for among this many distinct rows at most
+ * (4M: about 128 MB); rows past it are counted as unchecked. Tests lower it. */
+extern long df__dup_max_rows;
+
+/* df_records_read on up to nthreads threads: the file is cut into byte
+ * ranges at record boundaries, thread k calls on_record with users[k], and
+ * the rejections reach on_reject (with reject_user) after the threads end,
+ * in file order, with their true lines. record.line is -1 in such a read.
+ * A source that cannot be cut (not a plain CSV file, under 8 MB) is read on
+ * the calling thread with users[0]. *used says how many threads read. */
+df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
+                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
+                                    int *used);
+
+/* ---- postgis.c: the bundle's layers in a PostGIS schema ------------------ */
+
+/* Whether a records or output path is a database connection ("PG:..."), not a file. */
+int df__is_database(const char *path);
+/* The schema name of a template ("sitrep_{as_of}": {as_of} as yyyymmdd),
+ * checked to be a plain lower-case identifier. */
+df_status df__postgis_schema(df_ctx *ctx, const char *tmpl, int32_t as_of, char *out, size_t cap);
+/* Copy every layer of the finished GeoPackage and its QGIS styles into the
+ * schema, replacing the previous one (ours only) in one transaction. */
+df_status df__postgis_write(df_ctx *ctx, const char *conn, const char *schema_tmpl, int32_t as_of,
+                            const char *gpkg_path);
+
+#endif /* DF_IO_H */

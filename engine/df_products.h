@@ -1,0 +1,282 @@
+/*
+ * df_products.h — what the stages make and how it is written: the join's, the
+ * flows' and the density's internals that publish mode and the bundle reach,
+ * their layers, class breaks, map pictures, QGIS styles and projects, the web
+ * map.
+ */
+#ifndef DF_PRODUCTS_H
+#define DF_PRODUCTS_H
+
+#include "df_geo.h"
+
+/* ---- join.c: what publish mode and the report read of a join ------------- */
+
+/* join.c, for publish mode: the families behind unit i's displaced,
+ * returned and returnees (individuals / household size, rounded up, where
+ * a table has no families), and whether its figures are withheld from the
+ * published outputs (the writers leave them empty). */
+void df__join_support(const df_join *j, int i, int64_t out[3]);
+void df__join_withhold(df_join *j, int i, int withheld);
+int df__join_withheld(const df_join *j, int i);
+int df__join_units(const df_join *j);
+/* Unit i's figures to change in place (publish mode's rounding). */
+df_figures *df__join_figures_rw(df_join *j, int i);
+/* The figures of all units added up as of an earlier date, from the join's
+ * own (unit, date) bins, with no second read: the same start; snapshots:
+ * the latest snapshot on or before as_of (*snapshot, else DF_NO_DATE). */
+df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snapshot);
+/* The same per unit: out[df__join_units(j)] (zeroed first) holds each unit's
+ * figures as of an earlier date, for the change since then. 0 ok, -1 out of
+ * memory. */
+int df__join_units_as_of(const df_join *j, int32_t as_of, df_figures *out);
+
+/* ---- write.c: the join's outputs ----------------------------------------- */
+
+/* write.c: the join's layer (one feature per unit) in an open dataset. */
+df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
+                               char **lco, const char *path);
+
+/* ---- flows.c ------------------------------------------------------------- */
+
+int df__flows_origin_level(const df_flows *f);
+/* Are the origins ("corridor", P-codes or names) units of b? */
+df_status df__flows_origins_check(df_ctx *ctx, const df_boundaries *b, const char *spec);
+int df__flows_dest_level(const df_flows *f);
+/* The individuals-weighted centre of the record locations in a unit; -1 when none. */
+int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *y);
+
+/* ---- flows_write.c: the flow layers and their ends ----------------------- */
+
+/* The layers "flows" and (with nodes) "flow_nodes" of f, as
+ * df_flows_write_lines writes them, in an open dataset (GDALDatasetH; path
+ * names it in messages). Withheld flows are left out. */
+df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_boundaries *b, void *ds, const char *path,
+                                 double bend, df_endpoints endpoints, int nodes);
+
+/* Where a flow line ends in a unit (WGS84): the weighted
+ * centre when asked for, known and inside the unit; else a point inside the
+ * unit (GEOS point on surface). 0 ok, -1 when the unit has no geometry. */
+int df__flows_endpoint(df_ctx *ctx, const df_flows *f, const df_boundaries *b, int level, int unit, df_endpoints how,
+                       double *x, double *y);
+
+/* flows.c: flow i, to mark it withheld. */
+df_flow *df__flows_row(df_flows *f, int i);
+
+/* ---- density.c: what publish mode and the tests reach of a density ------- */
+
+/* density.c: pixels of d with people on fewer than k families of support
+ * (support: the same grid, uniform kernel, raw sums of families) become
+ * nodata. Returns the pixels masked, -1 when the grids differ. */
+long df__density_mask(df_density *d, const df_density *support, double k);
+/* density.c: every valid pixel of d times factor[pixel]; max and the people
+ * on the grid follow. */
+void df__density_scale(df_density *d, const float *factor);
+/* density.c, for tests: the points a density run grids at once (<= 0: the
+ * default, 1 << 20; it also bounds the readers' blocks together and every
+ * other pass's block), which resets the peak; and the most points held in
+ * memory at once since (buffer capacities; meaningful when runs do not
+ * overlap). Not thread-safe: set it before the runs. */
+void df__density_test_chunk(long points);
+long df__density_test_peak(void);
+
+/* ---- classes.c: the class breaks of every choropleth of a bundle --------- */
+
+enum { DF__CLASSES_NICE, DF__CLASSES_QUANTILE, DF__CLASSES_JENKS };
+
+/* The breaks of the job's scheme ([maps] breaks, else [maps] classes; job
+ * NULL: "nice") for the positive values of n (0, negative and NaN take no
+ * part): *nbreaks ascending upper bounds (at most DF__MAX_BREAKS), class c
+ * holding breaks[c-1] < v <= breaks[c], the last class every v above
+ * breaks[nbreaks-1]: nbreaks + 1 classes. "nice" gives four rungs of the
+ * 1-2-5 ladder that stay put when the data move a little (docs/jobs.md).
+ * 0 ok, -1 out of memory. */
+int df__classes_for(const df_job *job, const double *values, int n, double *breaks, int *nbreaks);
+/* The class of a positive value: 0 .. nbreaks. */
+int df__class_of(double v, const double *breaks, int nbreaks);
+/* "#rrggbb" of class c of k on ColorBrewer's YlOrRd of k classes (light
+ * to dark: the top class the darkest). */
+const char *df__class_hex(int c, int k);
+
+#define DF__MAX_BREAKS 8 /* at most 9 classes: ColorBrewer's largest YlOrRd */
+
+struct df_job {
+    char *path, *dir;   /* the job file and its folder (paths resolve against it) */
+    char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
+    /* [job] */
+    char *title, *output, *origins;
+    char *database, *schema; /* PG:... and its schema template: the layers in PostGIS too; NULL = not */
+    char *output_template;   /* the output as given, {as_of} not yet replaced (output is with it replaced) */
+    int32_t from, as_of;     /* DF_NO_DATE: the first and the latest date in the data */
+    int step;                /* df_step of the periods */
+    /* [records] */
+    char *records_path, *records_layer, *records_map;
+    char delimiter;
+    int header, kind, default_status;
+    double household_size;
+    char *operation, *where;                 /* "A, B"; "COL=V,V & COL=V" as written */
+    int duplicates, assessments;             /* df_duplicates; 1: add assessment types */
+    char *operation_buf, *where_buf;         /* the lists cut into ... */
+    const char *operations[17], *wheres[17]; /* ... NULL-terminated lists (NULL when unset) */
+    /* [boundaries] */
+    char *adm[4]; /* the boundary file of each level; NULL = none */
+    char *aliases;
+    int shipped_aliases, prefer_points; /* shipped_aliases: the country profile's alias table */
+    char *profile, *labels, *name_field;
+    int finest; /* the finest level with a boundary file */
+    /* [join] */
+    int levels; /* bit l set: join at level l */
+    /* [flows] */
+    int flows, origin_level, dest_level, flow_intra, endpoints;
+    int64_t flow_min, flow_top;
+    double bend;
+    /* [density] */
+    int density, density_status, kernel, bandwidth, mask, small_radius;
+    double radius, pixel, max_pixels;
+    char *t_srs;
+    /* [report] */
+    int maps;
+    int64_t top_flows;
+    /* credits, printed on every map and in the report (issue 13 item 4) */
+    char *boundaries_credit, *records_source; /* [boundaries] credit; [records] source (alias [job] source) */
+    char *report_organisation, *report_contact, *report_disclaimer, *report_logo, *report_map_id;
+    /* [maps] */
+    int classes; /* DF__CLASSES_*, when no breaks are given */
+    int nbreaks; /* [maps] breaks, ascending; 0: none given */
+    double breaks[DF__MAX_BREAKS];
+    int circles; /* proportional circles */
+    /* [publish] */
+    int publish;
+    int64_t publish_k;
+    char *publish_ledger;   /* the series' release ledger (docs/publish.md); NULL: none */
+    int64_t publish_round;  /* publish figures rounded to a multiple of this; 0: exact */
+    int publish_new_series; /* start a new series in the ledger on purpose */
+};
+
+/* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
+
+struct _cairo; /* cairo_t, for those who draw on a given surface */
+
+typedef struct df__map {
+    const df_boundaries *b;
+    int level;           /* the units filled by value (2 = districts) */
+    const double *value; /* one per unit at level; < 0 = no data (drawn grey) */
+    const char *legend;  /* legend title ("Displaced, individuals") */
+    /* Arrows for flows (NULL: none): the top_flows largest pairs of status
+     * DF_DISPLACED summed over all periods, width scaled by individuals,
+     * from df__flows_endpoint(DF_ENDPOINTS_WEIGHTED) to the same. */
+    const df_flows *flows;
+    int top_flows;
+    const char *title;      /* "Mosul corridor: people displaced by district" */
+    const char *subtitle;   /* "17 Oct 2016 to 2 May 2017" */
+    const char *source;     /* credits: "Source: ... | Boundaries: OCHA COD-AB 2019 | ..."; never a local path */
+    const char *disclaimer; /* a second footer line (NULL: none) */
+    const char *map_id;     /* printed bottom right ("DF-2017-05-02"; NULL: none) */
+    const char *logo;       /* a PNG drawn top right (NULL: none) */
+    int width, height;      /* pixels (1600 x 1200 when 0) */
+    const char *no_data;    /* the legend's word for the grey units (NULL: "No data") */
+    /* The classes (df__classes_for), the same on every map of a report;
+     * breaks NULL: the "nice" classes of value. */
+    const double *breaks;
+    int nbreaks;
+    const unsigned char *not_assessed; /* per unit, 1: not assessed, hatched (NULL: none) */
+    int circles;                       /* proportional circles for the values, over class-coloured units */
+} df__map;
+
+/* Draw the map (choropleth, arrows, labels of the largest units, legend,
+ * scale bar, north arrow, title, source and date) in a projected CRS and
+ * write it as PNG, atomically. Same inputs, same bytes. */
+df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path);
+/* The same map drawn on cr (a cairo_t, any surface: the PDF draws it as
+ * vectors) in the rectangle (0, 0, m->width, m->height) of its user space,
+ * clipped to it. */
+df_status df__map_draw(df_ctx *ctx, const df__map *m, struct _cairo *cr);
+
+/* ---- qgis.c: QGIS default styles and the project file -------------------- */
+
+/* DF__STYLE_OUTLINE: a coarser level drawn over a finer choropleth as
+ * boundaries and names only (its figures stay in the layer). */
+typedef enum {
+    DF__STYLE_CHOROPLETH,
+    DF__STYLE_FLOWS,
+    DF__STYLE_NODES,
+    DF__STYLE_POINTS,
+    DF__STYLE_RASTER,
+    DF__STYLE_OUTLINE
+} df__style;
+
+/* One layer of a bundle, as QGIS should show it. */
+typedef struct {
+    const char *name;  /* layer in layers.gpkg ("adm2"); for a raster its file name ("density_displaced.tif") */
+    const char *title; /* shown in the QGIS layer panel ("Districts: displaced") */
+    df__style style;
+    const char *field; /* field styled: choropleth "displaced", flows "individuals", nodes "inflow"; NULL otherwise */
+    double max;        /* largest value of field (class breaks, widths), or of the raster */
+    const char *units; /* raster: "people/km2" */
+    const char *crs;   /* "EPSG:4326" for the vector layers; the raster's ("EPSG:32638") */
+    long features;     /* vector: feature count */
+    int temporal;      /* flows: temporal settings on period_start / period_end */
+    int nclasses;      /* choropleth: the run's classes (df__classes_for; 0: equal intervals up to max): */
+    double breaks[DF__MAX_BREAKS + 1], vmin; /* class c from breaks[c-1] (c = 0: vmin) to breaks[c]; the last to max */
+    const char
+        *same_name; /* choropleth: "'IQG08Q01','IQG10Q02'": units named as their parent, not labelled (NULL: none) */
+} df__qgis_layer;
+
+/* The QML of a layer's default style (malloc'd; NULL when memory runs out). */
+char *df__qgis_style_qml(const df__qgis_layer *l);
+
+/* Store the default style of each vector layer in the layer_styles table of
+ * an open GeoPackage (GDALDatasetH), so that each opens styled in QGIS.
+ * stamp is the update_time written ("2017-05-02T00:00:00.000Z"): no wall-clock time. */
+df_status df__gpkg_write_styles(df_ctx *ctx, void *gpkg, const df__qgis_layer *layers, int n, const char *stamp);
+
+/* The project's time: the Temporal Controller's range and step. */
+typedef struct {
+    int32_t from, to; /* days */
+    int step;         /* df_step: one frame per day, week or month; DF_STEP_NONE: one frame */
+    /* the latest period of the flows (days; DF_NO_DATE: none): what the map
+     * shows at open, and what the print layout prints */
+    int32_t last_start, last_end;
+} df__qgis_time;
+
+/* The print layout (A4 landscape) and its Atlas. Texts are shown as given. */
+typedef struct {
+    const char *subtitle;   /* "17 Oct 2016 to 2 May 2017, as of 2 May 2017" */
+    const char *credits;    /* "Source: ... | Boundaries: ... | Made with dispflow 0.1.0" */
+    const char *disclaimer; /* the boundaries disclaimer */
+    const char *logo;       /* a file beside the project ("logo.png"), or NULL */
+    const char *map_id;     /* "DF-2017-05-02" */
+    const char *atlas;      /* the layer the Atlas runs over ("adm1"), its units with displaced > 0; NULL: none */
+} df__qgis_print;
+
+/* A QGIS project with these layers (layers[0] on top): vector layers from
+ * layers.gpkg beside it, rasters by file name, relative paths, each layer's
+ * style, the extent (WGS84 lon/lat: xmin, ymin, xmax, ymax), the flow
+ * layer's temporal settings and (time, may be NULL) the project's time range
+ * and step. Atomic. The project's CRS is the UTM zone of the extent's
+ * centre (as the map pictures); print may be NULL (no layout). */
+df_status df__qgis_write_project(df_ctx *ctx, const char *path, const char *title, const df__qgis_layer *layers, int n,
+                                 const double extent[4], const df__qgis_time *time, const df__qgis_print *print);
+
+/* ---- webmap.c: map.html, the interactive web map ------------------------- */
+
+/* What map.html shows: a choropleth layer of layers.gpkg (its units with
+ * figures), the flows layer when there is one, a base layer, the texts. */
+typedef struct {
+    const df_job *job;      /* its class scheme ([maps] classes, breaks) */
+    const char *gpkg;       /* layers.gpkg, already written */
+    const char *layer;      /* "adm2": the choropleth */
+    const char *base_layer; /* "adm1": outlines under it (NULL: none) */
+    const char *field;      /* "displaced": the cumulative figure */
+    const char *title, *subtitle, *credits;
+    const char *figure_label;             /* legend title of the cumulative figure */
+    const char *all_label;                /* the slider's first position ("17 Oct 2016 to 2 May 2017") */
+    const char *no_data;                  /* legend word for units without figures */
+    double bbox[4];                       /* the view at open (WGS84 lon/lat) */
+    const char *leaflet_js, *leaflet_css; /* filled by df__webmap_write */
+} df__webmap;
+
+/* Write map.html (one file: Leaflet from libjs-leaflet inlined, data inline),
+ * atomically. Fails naming Leaflet's file when libjs-leaflet is missing. */
+df_status df__webmap_write(df_ctx *ctx, const df__webmap *w, const char *path);
+
+#endif /* DF_PRODUCTS_H */
