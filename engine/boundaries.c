@@ -903,6 +903,99 @@ static void set_labels(df_ctx *ctx, df_boundaries *b, const df_boundary_opts *op
     df__log(ctx, DF_LOG_DEBUG, "level labels: %s, %s, %s", b->label[1], b->label[2], b->label[3]);
 }
 
+/* Which levels does the layer carry, in which fields? The finest is the
+ * layer's own (b->finest), unless opts->level says otherwise; a file given
+ * for another level than its fields say is refused before any work. */
+static df_status choose_fields(df_ctx *ctx, df_boundaries *b, const df_boundary_opts *opts, OGRLayerH layer,
+                               level_fields fields[4])
+{
+    df_status st = DF_OK;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+    for (int lv = 1; lv <= 3; lv++) {
+        fields[lv].pcode = find_pattern(defn, pcode_patterns, lv);
+        fields[lv].name = find_pattern(defn, name_patterns, lv);
+        if (fields[lv].pcode >= 0 || fields[lv].name >= 0) b->finest = lv;
+    }
+    /* a file given for another level than its fields say: refused before
+     * any work (an admin-3 file as adm2 gave 294 "districts") */
+    if (opts->level && b->finest && opts->level != b->finest) {
+        int f = b->finest;
+        char seen[160];
+        snprintf(seen, sizeof seen, "%s%s%s",
+                 fields[f].pcode >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, fields[f].pcode)) : "",
+                 fields[f].pcode >= 0 && fields[f].name >= 0 ? ", " : "",
+                 fields[f].name >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, fields[f].name)) : "");
+        st = df__error(ctx, DF_EINVAL,
+                       "%s: given as the admin-%d boundaries, but it is an admin-%d layer (%s; %lld features): give "
+                       "it as adm%d, or give the admin-%d file",
+                       opts->path, opts->level, f, seen, (long long)OGR_L_GetFeatureCount(layer, TRUE), f, opts->level);
+        return st;
+    }
+    if (opts->level) b->finest = opts->level;
+    if (b->finest < 1 || b->finest > 3) {
+        if (OGR_L_GetFeatureCount(layer, 1) == 0) /* issue 17 item 21: not "is its .dbf missing?" */
+            st = df__error(ctx, DF_EFORMAT, "%s: the layer has no features", opts->path);
+        else if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
+            st = df__error(ctx, DF_ESCHEMA,
+                           "%s: the layer has no attribute fields at all (for a shapefile: is its .dbf missing?)",
+                           opts->path);
+        else
+            st = df__error(ctx, DF_ESCHEMA,
+                           "%s: cannot tell the admin level: no ADMn_PCODE/ADMn_EN, AnCode/AnNameEn or "
+                           "admn_code/admn_name fields; name them with --pcode-field/--name-field and --level",
+                           opts->path);
+        return st;
+    }
+    int f = b->finest;
+    if (opts->pcode_field && (fields[f].pcode = find_field(defn, opts->pcode_field)) < 0) {
+        return df__error(ctx, DF_ESCHEMA, "%s: no field %s", opts->path, opts->pcode_field);
+    }
+    if (opts->name_field) {
+        if ((fields[f].name = chosen_name_field(defn, opts->name_field, f, f)) < 0) {
+            return df__error(ctx, DF_ESCHEMA, "%s: no field %s (for admin %d)", opts->path, opts->name_field, f);
+        }
+        for (int lv = 1; lv < f; lv++) { /* the same language for the coarser levels, where the layer has it */
+            int i = chosen_name_field(defn, opts->name_field, f, lv);
+            if (i >= 0) fields[lv].name = i;
+        }
+    }
+    if (f > 1 && opts->parent_pcode_field) fields[f - 1].pcode = find_field(defn, opts->parent_pcode_field);
+    if (f > 1 && opts->parent_name_field) fields[f - 1].name = find_field(defn, opts->parent_name_field);
+    if (fields[f].pcode < 0 && fields[f].name < 0) {
+        return df__error(ctx, DF_ESCHEMA, "%s: no P-code or name field for admin level %d", opts->path, f);
+    }
+    return DF_OK;
+}
+
+/* The coarser levels lowest .. f-1 derived from the finest level's
+ * features: each unit of level lv from the parent keys of its children. */
+static df_status derive_levels(df_ctx *ctx, df_boundaries *b, int f, int lowest, char **parent_codes[4],
+                               char **parent_names[4], const char *path)
+{
+    df_status st = DF_OK;
+    for (int lv = f - 1; lv >= lowest; lv--) {
+        /* the child of level lv is lv+1, whose parent keys are in fields[lv];
+         * for lv < f-1 we take them from the finest level's features */
+        if (lv == f - 1) {
+            st = derive_units(ctx, b, lv, parent_codes[lv], parent_names[lv], path);
+        } else {
+            /* keys of level lv for each unit of level lv+1: from its first child */
+            level_data *c = &b->lv[lv + 1];
+            char **codes = calloc((size_t)c->n + 1, sizeof *codes), **names = calloc((size_t)c->n + 1, sizeof *names);
+            if (!codes || !names) st = df__error(ctx, DF_ENOMEM, "out of memory");
+            for (int i = 0; st == DF_OK && i < b->lv[f].n; i++) {
+                int up = df__boundaries_ancestor(b, f, i, lv + 1);
+                if (!codes[up]) codes[up] = parent_codes[lv][i], names[up] = parent_names[lv][i];
+            }
+            if (st == DF_OK) st = derive_units(ctx, b, lv, codes, names, path);
+            free(codes);
+            free(names);
+        }
+        if (st != DF_OK) return st;
+    }
+    return DF_OK;
+}
+
 df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_boundaries **out)
 {
     DF__GDAL_SCOPE(ctx);
@@ -935,66 +1028,9 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
                        opts->layer ? opts->layer : "(first)", names[0] ? names : "none");
         goto fail;
     }
-    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
-
-    /* Which levels does the layer carry? The finest is the layer's own. */
     level_fields fields[4];
-    for (int lv = 1; lv <= 3; lv++) {
-        fields[lv].pcode = find_pattern(defn, pcode_patterns, lv);
-        fields[lv].name = find_pattern(defn, name_patterns, lv);
-        if (fields[lv].pcode >= 0 || fields[lv].name >= 0) b->finest = lv;
-    }
-    /* a file given for another level than its fields say: refused before
-     * any work (an admin-3 file as adm2 gave 294 "districts") */
-    if (opts->level && b->finest && opts->level != b->finest) {
-        int f = b->finest;
-        char seen[160];
-        snprintf(seen, sizeof seen, "%s%s%s",
-                 fields[f].pcode >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, fields[f].pcode)) : "",
-                 fields[f].pcode >= 0 && fields[f].name >= 0 ? ", " : "",
-                 fields[f].name >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, fields[f].name)) : "");
-        st = df__error(ctx, DF_EINVAL,
-                       "%s: given as the admin-%d boundaries, but it is an admin-%d layer (%s; %lld features): give "
-                       "it as adm%d, or give the admin-%d file",
-                       opts->path, opts->level, f, seen, (long long)OGR_L_GetFeatureCount(layer, TRUE), f, opts->level);
-        goto fail;
-    }
-    if (opts->level) b->finest = opts->level;
-    if (b->finest < 1 || b->finest > 3) {
-        if (OGR_L_GetFeatureCount(layer, 1) == 0) /* issue 17 item 21: not "is its .dbf missing?" */
-            st = df__error(ctx, DF_EFORMAT, "%s: the layer has no features", opts->path);
-        else if (OGR_FD_GetFieldCount(defn) == 0) /* a shapefile whose .dbf is missing, most often */
-            st = df__error(ctx, DF_ESCHEMA,
-                           "%s: the layer has no attribute fields at all (for a shapefile: is its .dbf missing?)",
-                           opts->path);
-        else
-            st = df__error(ctx, DF_ESCHEMA,
-                           "%s: cannot tell the admin level: no ADMn_PCODE/ADMn_EN, AnCode/AnNameEn or "
-                           "admn_code/admn_name fields; name them with --pcode-field/--name-field and --level",
-                           opts->path);
-        goto fail;
-    }
+    if ((st = choose_fields(ctx, b, opts, layer, fields)) != DF_OK) goto fail;
     int f = b->finest;
-    if (opts->pcode_field && (fields[f].pcode = find_field(defn, opts->pcode_field)) < 0) {
-        st = df__error(ctx, DF_ESCHEMA, "%s: no field %s", opts->path, opts->pcode_field);
-        goto fail;
-    }
-    if (opts->name_field) {
-        if ((fields[f].name = chosen_name_field(defn, opts->name_field, f, f)) < 0) {
-            st = df__error(ctx, DF_ESCHEMA, "%s: no field %s (for admin %d)", opts->path, opts->name_field, f);
-            goto fail;
-        }
-        for (int lv = 1; lv < f; lv++) { /* the same language for the coarser levels, where the layer has it */
-            int i = chosen_name_field(defn, opts->name_field, f, lv);
-            if (i >= 0) fields[lv].name = i;
-        }
-    }
-    if (f > 1 && opts->parent_pcode_field) fields[f - 1].pcode = find_field(defn, opts->parent_pcode_field);
-    if (f > 1 && opts->parent_name_field) fields[f - 1].name = find_field(defn, opts->parent_name_field);
-    if (fields[f].pcode < 0 && fields[f].name < 0) {
-        st = df__error(ctx, DF_ESCHEMA, "%s: no P-code or name field for admin level %d", opts->path, f);
-        goto fail;
-    }
     /* Higher levels are derived only as far as their fields go unbroken. */
     int lowest = f;
     while (lowest > 1 && (fields[lowest - 1].pcode >= 0 || fields[lowest - 1].name >= 0)) lowest--;
@@ -1005,26 +1041,7 @@ df_status df_boundaries_load(df_ctx *ctx, const df_boundary_opts *opts, df_bound
         st = df__error(ctx, DF_EFORMAT, "%s: the layer has no features", opts->path);
         goto fail;
     }
-    for (int lv = f - 1; lv >= lowest; lv--) {
-        /* the child of level lv is lv+1, whose parent keys are in fields[lv];
-         * for lv < f-1 we take them from the finest level's features */
-        if (lv == f - 1) {
-            st = derive_units(ctx, b, lv, parent_codes[lv], parent_names[lv], opts->path);
-        } else {
-            /* keys of level lv for each unit of level lv+1: from its first child */
-            level_data *c = &b->lv[lv + 1];
-            char **codes = calloc((size_t)c->n + 1, sizeof *codes), **names = calloc((size_t)c->n + 1, sizeof *names);
-            if (!codes || !names) st = df__error(ctx, DF_ENOMEM, "out of memory");
-            for (int i = 0; st == DF_OK && i < b->lv[f].n; i++) {
-                int up = df__boundaries_ancestor(b, f, i, lv + 1);
-                if (!codes[up]) codes[up] = parent_codes[lv][i], names[up] = parent_names[lv][i];
-            }
-            if (st == DF_OK) st = derive_units(ctx, b, lv, codes, names, opts->path);
-            free(codes);
-            free(names);
-        }
-        if (st != DF_OK) goto fail;
-    }
+    if ((st = derive_levels(ctx, b, f, lowest, parent_codes, parent_names, opts->path)) != DF_OK) goto fail;
     if (lowest > 1) {
         df__log(ctx, DF_LOG_WARN, "%s: no parent fields above admin level %d", opts->path, lowest);
         /* levels below `lowest` stay empty; df_boundaries_count says 0 */
