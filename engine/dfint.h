@@ -629,9 +629,9 @@ typedef struct df__map {
 
 /* What a map placed, in pixels (issue 13 item 2): the labels, the numbered
  * callouts of units whose label found no room, the arrowheads, the rings of
- * flows within a unit, the country names. unit: the labelled unit, or a
+ * flows within a unit, the country names, the locator inset's box. unit: the labelled unit, or a
  * flow's origin (other: its destination; value: its individuals). */
-enum { DF__PLACED_LABEL, DF__PLACED_CALLOUT, DF__PLACED_HEAD, DF__PLACED_RING, DF__PLACED_COUNTRY };
+enum { DF__PLACED_LABEL, DF__PLACED_CALLOUT, DF__PLACED_HEAD, DF__PLACED_RING, DF__PLACED_COUNTRY, DF__PLACED_INSET };
 typedef struct {
     int kind, unit, other;
     double value;

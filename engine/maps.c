@@ -803,15 +803,15 @@ static int box_inside(cairo_t *cr, box b, int corners)
 }
 
 /* A place for a w x h box near (x, y): the first candidate, nearest
- * first, in room and inside the current path (with its corners when
+ * first (steps rings of sx, sy apart), in room and inside the current path (with its corners when
  * corners, else its centre; inside = 0: anywhere). 0 found, -1 none. */
 static int find_place(map_state *st, const view *v, double x, double y, double w, double h, int inside, int corners,
-                      box *out)
+                      int steps, double sx, double sy, box *out)
 {
     static const int dir[9][2] = {{0, 0}, {0, -1}, {0, 1}, {1, 0}, {-1, 0}, {1, -1}, {-1, -1}, {1, 1}, {-1, 1}};
-    for (int k = 0; k <= 5; k++)
+    for (int k = 0; k <= steps; k++)
         for (int d = k == 0 ? 0 : 1; d < (k == 0 ? 1 : 9); d++) {
-            double cx = x + dir[d][0] * k * 0.3 * w, cy = y + dir[d][1] * k * 0.45 * h;
+            double cx = x + dir[d][0] * k * sx, cy = y + dir[d][1] * k * sy;
             box b = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
             if (!room_for(st, v, b) || (inside && !box_inside(st->cr, b, corners))) continue;
             *out = b;
@@ -853,7 +853,8 @@ static df_status draw_labels(map_state *st, const view *v)
         box b;
         cairo_new_path(cr);
         if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, r[i].unit), &st->c) != 0) goto oom;
-        int found = find_place(st, v, x, y, w, h, 1, 1, &b) == 0 || find_place(st, v, x, y, w, h, 1, 0, &b) == 0;
+        int found = find_place(st, v, x, y, w, h, 1, 1, 5, 0.3 * w, 0.45 * h, &b) == 0 ||
+                    find_place(st, v, x, y, w, h, 1, 0, 5, 0.3 * w, 0.45 * h, &b) == 0;
         if (found) {
             cairo_new_path(cr);
             double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
@@ -873,7 +874,8 @@ static df_status draw_labels(map_state *st, const view *v)
         snprintf(id, sizeof id, "%d", st->ncallouts + 1);
         font(cr, 12 * u, 1);
         double bw = fmax(20 * u, text_width(cr, id) + 8 * u), bh = 20 * u;
-        if (find_place(st, v, x, y, bw, bh, 1, 0, &b) != 0 && find_place(st, v, x, y, bw, bh, 0, 0, &b) != 0)
+        if (find_place(st, v, x, y, bw, bh, 1, 0, 4, 0.6 * bw, 0.6 * bh, &b) != 0 &&
+            find_place(st, v, x, y, bw, bh, 0, 0, 16, 0.6 * bw, 0.6 * bh, &b) != 0)
             b = (box){x - bw / 2, y - bh / 2, x + bw / 2, y + bh / 2}; /* no room anywhere near: on the point */
         cairo_new_path(cr);
         double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
@@ -1038,8 +1040,8 @@ static df_status draw_country_names(map_state *st, const view *v)
 }
 
 /* The legend panel at (x, y), w wide: classes, zero and no data, arrow
- * widths, boundaries. Returns the bottom of what it drew. */
-static double draw_legend(map_state *st, double x, double y, double w)
+ * widths, rings, boundaries, the callouts' list (down to bottom). Returns the bottom of what it drew. */
+static double draw_legend(map_state *st, double x, double y, double w, double bottom)
 {
     cairo_t *cr = st->cr;
     const df__map *m = st->m;
@@ -1131,22 +1133,32 @@ static double draw_legend(map_state *st, double x, double y, double w)
             y += 2 * rr + 10 * u;
         }
     }
-    if (st->ncallouts > 0) { /* units whose label found no room on the map */
-        y += 10 * u;
-        for (int i = 0; i < st->ncallouts; i++) {
-            const char *name = df__boundaries_unit(m->b, m->level, st->callout[i])->name;
-            fmt_number(m->value[st->callout[i]], st->whole, lo, sizeof lo);
-            snprintf(row, sizeof row, "%d  %s: %s", i + 1, name ? name : "", lo);
-            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
-            text_fit(cr, row, x, y + 14 * u, 13 * u, 0, w);
-            y += 19 * u;
-        }
-    }
     y += 14 * u;
     char word[96];
     if (st->level1 || m->level == 1)
         y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(m->b, 1, word, sizeof word), u);
     if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->b, m->level, word, sizeof word), u);
+    if (st->ncallouts > 0) { /* units whose label found no room on the map: up to 3 columns above bottom */
+        y += 10 * u;
+        double rh = 16 * u;
+        int rows = (int)floor((bottom - y) / rh), cols = 1;
+        if (rows < 1) rows = 1;
+        while (cols < 3 && rows * cols < st->ncallouts) cols++;
+        int shown = st->ncallouts <= rows * cols ? st->ncallouts : rows * cols - 1;
+        for (int i = 0; i < shown; i++) {
+            const char *name = df__boundaries_unit(m->b, m->level, st->callout[i])->name;
+            fmt_number(m->value[st->callout[i]], st->whole, lo, sizeof lo);
+            snprintf(row, sizeof row, "%d %s: %s", i + 1, name ? name : "", lo);
+            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+            text_fit(cr, row, x + (i / rows) * w / cols, y + (i % rows) * rh + 12 * u, 11.5 * u, 0, w / cols - 6 * u);
+        }
+        if (shown < st->ncallouts) {
+            snprintf(row, sizeof row, "+%d more", st->ncallouts - shown);
+            text_fit(cr, row, x + (shown / rows) * w / cols, y + (shown % rows) * rh + 12 * u, 11.5 * u, 0,
+                     w / cols - 6 * u);
+        }
+        y += (st->ncallouts < rows ? st->ncallouts : rows) * rh;
+    }
     return y;
 }
 
@@ -1173,6 +1185,8 @@ static df_status draw_overview(map_state *st, const view *main_view, double x, d
     double in = 2 * st->u;
     fx0 = fmax(fx0, x + in), fy0 = fmax(fy0, y + in), fx1 = fmin(fx1, x + w - in), fy1 = fmin(fy1, y + h - in);
     cairo_rectangle(cr, fx0, fy0, fx1 - fx0, fy1 - fy0);
+    if (place(st, DF__PLACED_INSET, -1, -1, 0, (box){fx0, fy0, fx1, fy1}) != 0)
+        s = df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
     cairo_set_source_rgb(cr, 0.85, 0.1, 0.1);
     cairo_set_line_width(cr, 1.8 * st->u);
     cairo_stroke(cr);
@@ -1356,7 +1370,7 @@ static df_status draw_map(map_state *st, int W, int H)
     /* the panel: legend on top; overview, scale bar and north arrow below */
     if (s == DF_OK) {
         double ov_h = 230 * u, ov_y = v.fy + v.fh - ov_h, k, north;
-        draw_legend(st, panel_x, header, panel_w);
+        draw_legend(st, panel_x, header, panel_w, ov_y - 80 * u);
         utm_local(&v, clon, clat, &k, &north);
         draw_scale_bar(cr, &v, k, panel_x, ov_y - 62 * u, panel_w - 90 * u, u);
         draw_north(cr, panel_x + panel_w - 30 * u, ov_y - 58 * u, north, u);
