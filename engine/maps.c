@@ -707,13 +707,12 @@ static df_status draw_flows(map_state *st, const view *v)
         if (!p->ok || !p->within || point_pixel(v, p->x0, p->y0, &x, &y) != 0) continue;
         cairo_new_sub_path(cr);
         cairo_arc(cr, x, y, r, 0, 2 * M_PI);
-        cairo_set_source_rgba(cr, flow_rgb[0] / 255, flow_rgb[1] / 255, flow_rgb[2] / 255, 0.18);
-        cairo_fill_preserve(cr);
+        /* a ring, not a disc: the unit's class colour stays readable inside it */
         cairo_set_source_rgb(cr, 1, 1, 1);
-        cairo_set_line_width(cr, 5 * u);
+        cairo_set_line_width(cr, 6 * u);
         cairo_stroke_preserve(cr);
         set_rgb(cr, flow_rgb);
-        cairo_set_line_width(cr, 2.5 * u);
+        cairo_set_line_width(cr, 3 * u);
         cairo_stroke(cr);
         st->nring++, st->ring_max = fmax(st->ring_max, p->individuals);
         if (place(st, DF__PLACED_RING, p->origin, p->dest, p->individuals, (box){x - r, y - r, x + r, y + r}) != 0)
@@ -1120,10 +1119,8 @@ static double draw_legend(map_state *st, double x, double y, double w, double bo
             double rr = ring_radius(st, st->ring_max), cx = x + 35 * u;
             cairo_new_sub_path(cr);
             cairo_arc(cr, cx, y + rr + 2 * u, rr, 0, 2 * M_PI);
-            cairo_set_source_rgba(cr, flow_rgb[0] / 255, flow_rgb[1] / 255, flow_rgb[2] / 255, 0.18);
-            cairo_fill_preserve(cr);
             set_rgb(cr, flow_rgb);
-            cairo_set_line_width(cr, 2.5 * u);
+            cairo_set_line_width(cr, 3 * u);
             cairo_stroke(cr);
             fmt_number(st->ring_max, 1, lo, sizeof lo);
             snprintf(row, sizeof row, "%s within one unit", lo);
