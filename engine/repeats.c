@@ -2,7 +2,7 @@
  * repeats.c — rows that repeat a key of a snapshot table.
  *
  * A rival snapshot is a second row of the same operation, place (as
- * stated), date, status, split and assessment type; two assessment types
+ * stated), origin, date, status, split and assessment type; two assessment types
  * of one place and date may count the same people. The join, the flows and
  * the density note every row here, merge the reading threads' tables, and
  * judge the repeats that reach their figures with one message, so that the
@@ -121,8 +121,8 @@ static int note_key(seen_table *t, repeat_list *l, const seen_key *k, int by_aux
 
 int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots)
 {
-    /* the keys: (operation, date, status, place, split), with and without
-     * the assessment type */
+    /* the keys: (operation, date, status, place, split), with the origin
+     * and the assessment type, and without them */
     uint64_t h = mix_int(1469598103934665603ULL, (uint64_t)op);
     h = mix_int(h, (uint64_t)(uint32_t)r->date);
     h = mix_int(h, (uint64_t)r->status);
@@ -131,7 +131,10 @@ int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots)
     uint64_t lon, lat;
     memcpy(&lon, &r->lon, sizeof lon), memcpy(&lat, &r->lat, sizeof lat);
     h = mix_int(mix_int(h, isnan(r->lon) ? 0 : lon), isnan(r->lat) ? 0 : lat);
-    uint64_t without = h ? h : 1;
+    uint64_t without = h ? h : 1; /* two assessment types of a place and date, whatever the origins */
+    /* rows of other origins (or places of displacement) split the figure */
+    for (int lv = 1; lv <= 3; lv++) h = mix(mix(h, r->origin.pcode[lv]), r->origin.name[lv]);
+    for (int lv = 1; lv <= 3; lv++) h = mix(mix(h, r->displacement.pcode[lv]), r->displacement.name[lv]);
     h = mix(h, r->assessment);
     uint64_t with = h ? h : 1;
 

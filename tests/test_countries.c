@@ -835,6 +835,82 @@ TEST(density_snapshots_per_operation_as_the_join)
     df_ctx_free(ctx);
 }
 
+/* Flows of a snapshot table through the library: the individuals of all
+ * its flows (the changes between rounds add up to the last round), or -1
+ * with the status in *st. */
+static int64_t flows_total(df_ctx *ctx, const df_boundaries *b, const char *path, const char *operation, int32_t to,
+                           df_status *st)
+{
+    df_record_opts ro;
+    df_flow_opts o;
+    df_flows *f = NULL;
+    const char *ops[] = {operation, NULL};
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&o);
+    ro.path = path;
+    ro.operations = operation ? ops : NULL;
+    o.origin_level = o.dest_level = 1, o.to = to;
+    *st = df_flows_run(ctx, b, &ro, &o, &f);
+    int64_t sum = f ? 0 : -1;
+    for (int i = 0; f && i < df_flows_count(f); i++) sum += df_flows_get(f, i)->individuals;
+    df_flows_free(f);
+    return sum;
+}
+
+/* issue 11 item 1 (flows): a snapshot table with origins and two
+ * operations: flows follow one operation (its changes add up to the join's
+ * figure of that operation as of the end of the period), refuse several
+ * operations (none chosen, or all: their rounds interleave), and refuse
+ * rival snapshots as the join does; rows of other origins are splits. */
+TEST(flows_snapshots_of_one_operation_as_the_join)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = squares(ctx);
+    if (!b) return;
+    char rec[300], rival[300];
+    snprintf(rec, sizeof rec, "%s/flow_ops.csv", tmpdir);
+    snprintf(rival, sizeof rival, "%s/flow_rival.csv", tmpdir);
+    const char *head = "reportingDate,operation,admin1Name,idpOriginAdmin1Name,numPresentIdpInd\n";
+    const char *rows = "2020-01-01,A,West,East,10\n"
+                       "2020-01-01,A,West,West,4\n" /* another origin: a split, not a rival */
+                       "2020-01-01,A,East,West,20\n"
+                       "2020-01-05,B,West,East,100\n"
+                       "2020-01-05,B,East,West,200\n"
+                       "2020-01-10,A,West,East,30\n"
+                       "2020-01-20,B,East,West,7\n";
+    char text[1000];
+    snprintf(text, sizeof text, "%s%s", head, rows);
+    write_file(rec, text);
+    snprintf(text, sizeof text, "%s%s2020-01-05,B,East,West,201\n", head, rows); /* line 9 rivals line 6 */
+    write_file(rival, text);
+    df_status st;
+    int32_t mid = day("2020-01-15");
+    const char *choices[] = {"A", "B"};
+    for (int c = 0; c < 2; c++) {
+        run_opts o = {rec, 1, DF_KIND_AUTO, mid, choices[c], NULL, 0, 0};
+        df_join *j = run(ctx, b, &o, &st);
+        EXPECT(j != NULL);
+        if (!j) continue;
+        int64_t sum = flows_total(ctx, b, rec, choices[c], mid, &st);
+        EXPECT_INT(st, DF_OK);
+        EXPECT_INT(sum, total_displaced(j, b)); /* A: 30 on Jan 10; B: 300 on Jan 5 */
+        EXPECT_INT(sum, c == 0 ? 30 : 300);
+        df_join_free(j);
+    }
+    EXPECT_INT(flows_total(ctx, b, rec, NULL, mid, &st), -1);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "the table holds 2 operations") != NULL);
+    EXPECT_INT(flows_total(ctx, b, rec, "all", mid, &st), -1);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "the changes between the rounds of one operation") != NULL &&
+           strstr(df_ctx_errmsg(ctx), "\"A\", \"B\"") != NULL);
+    EXPECT_INT(flows_total(ctx, b, rival, "B", mid, &st), -1);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "line 9 repeats line 6 (B 2020-01-05)") != NULL);
+    run_opts o = {rival, 1, DF_KIND_AUTO, mid, "B", NULL, 0, 0}; /* the join refuses the same rows */
+    EXPECT(run(ctx, b, &o, &st) == NULL && st == DF_EINVAL);
+    EXPECT_INT(flows_total(ctx, b, rival, "A", mid, &st), 30); /* B's rivals are not counted */
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 /* issue 11 trap 9: a file large enough to be read on all cores finds the
  * duplicates of rows read by other threads, with their true lines. */
 TEST(duplicates_found_across_a_parallel_read)
@@ -889,6 +965,7 @@ int main(int argc, char **argv)
     RUN(dtm_origins_and_unknown_origins);
     RUN(density_needs_points);
     RUN(density_snapshots_per_operation_as_the_join);
+    RUN(flows_snapshots_of_one_operation_as_the_join);
     RUN(duplicates_found_across_a_parallel_read);
     harness_remove_dir(tmpdir);
     return harness_done();
