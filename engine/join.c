@@ -118,6 +118,22 @@ typedef df__match match;
 
 /* ---- the run ------------------------------------------------------------------- */
 
+/* A country prefix of P-codes ("SD", "IQ") and its rows. */
+#define PREFIXES 8
+typedef struct {
+    char code[3];
+    long rows;
+} prefix_count;
+
+static void prefix_add(prefix_count *p, const char *code, long rows)
+{
+    int k = 0;
+    while (k < PREFIXES && p[k].rows && strcmp(p[k].code, code)) k++;
+    if (k == PREFIXES) return; /* the first eight are enough to tell */
+    if (!p[k].rows) snprintf(p[k].code, sizeof p[k].code, "%s", code);
+    p[k].rows += rows;
+}
+
 /* One per reading thread; merged at the end. */
 typedef struct {
     df_ctx *ctx; /* the first state's: rejections are reported there */
@@ -139,6 +155,10 @@ typedef struct {
     df__repeats *repeats; /* rival snapshots, assessment types */
     long dropped;         /* rival snapshots dropped (--duplicates drop) */
     int64_t ind_dropped;
+    /* rows stating a P-code of a level of the layer, those of which one is
+     * in the layer, and their country prefixes (the first two letters) */
+    long pcoded, pcode_found;
+    prefix_count prefixes[PREFIXES];
 } join_state;
 
 #define JOIN_MAX_THREADS 16
@@ -172,6 +192,9 @@ static int join_state_merge(join_state *to, const join_state *from)
     }
     if (df__repeats_merge(to->repeats, from->repeats, remap) != 0) return -1;
     to->dropped += from->dropped, to->ind_dropped += from->ind_dropped;
+    to->pcoded += from->pcoded, to->pcode_found += from->pcode_found;
+    for (int k = 0; k < PREFIXES && from->prefixes[k].rows; k++)
+        prefix_add(to->prefixes, from->prefixes[k].code, from->prefixes[k].rows);
     if (from->min_date != DF_NO_DATE && (to->min_date == DF_NO_DATE || from->min_date < to->min_date))
         to->min_date = from->min_date;
     if (from->max_date != DF_NO_DATE && (to->max_date == DF_NO_DATE || from->max_date > to->max_date))
@@ -242,6 +265,20 @@ static int on_record(const df_record *r, void *user)
         memset(&loc, 0, sizeof loc), loc.how = DF__HOW_NONE; /* the country: unit 0 */
     else
         df__match_place(b, js->names, at, o->prefer_points, o->log_path != NULL, &r->location, r->lon, r->lat, &loc);
+
+    /* P-codes of the layer's levels: is one of them in the layer? */
+    int finest_b = df_boundaries_finest_level(b), pcoded = 0, found = loc.how == DF__HOW_PCODE;
+    for (int lv = 1; lv <= finest_b; lv++) {
+        if (df__name_missing(r->location.pcode[lv])) continue;
+        if (!pcoded++) {
+            char norm[64];
+            df__pcode_normalize(r->location.pcode[lv], norm, sizeof norm);
+            if (norm[0] && norm[1]) norm[2] = '\0';
+            prefix_add(js->prefixes, norm, 1);
+        }
+        if (!found) found = df_boundaries_find_pcode(b, lv, r->location.pcode[lv]) >= 0;
+    }
+    js->pcoded += pcoded > 0, js->pcode_found += pcoded > 0 && found;
 
     /* repeats: rival snapshots; two assessment types of one place and date */
     int rc = df__repeats_note(js->repeats, r, op, js->read->kind == DF_SNAPSHOTS);
@@ -547,6 +584,48 @@ static int level_checks(df_join *j, const df_boundaries *b, const int32_t *snap,
     return 0;
 }
 
+/* Records of another country: they carry P-codes of the layer's levels,
+ * (nearly) none of them is in the layer, and their country prefixes are
+ * not the layer's. Their names would still meet some of the layer's by
+ * fuzzy matching (Sudan's table on Iraq's sub-districts: 529 rows), which
+ * is never a figure. */
+static df_status judge_country(df_ctx *ctx, const df_boundaries *b, const join_state *js, const char *path)
+{
+    if (js->pcoded == 0 || js->pcode_found * 100 > js->pcoded) return DF_OK; /* over 1% found: the same country */
+    prefix_count layer[PREFIXES];
+    memset(layer, 0, sizeof layer);
+    int finest = df_boundaries_finest_level(b);
+    for (int i = 0; i < df_boundaries_count(b, finest); i++) {
+        const df_unit *u = df__boundaries_unit(b, finest, i);
+        char norm[64];
+        if (!u || df__name_missing(u->pcode)) continue;
+        df__pcode_normalize(u->pcode, norm, sizeof norm);
+        if (norm[0] && norm[1]) norm[2] = '\0';
+        prefix_add(layer, norm, 1);
+    }
+    char theirs[200] = "", ours[200] = "";
+    size_t n = 0;
+    for (int k = 0; k < PREFIXES && js->prefixes[k].rows; k++) {
+        for (int l = 0; l < PREFIXES && layer[l].rows; l++)
+            if (!strcmp(layer[l].code, js->prefixes[k].code)) return DF_OK; /* the layer's country: not a guess */
+        n += (size_t)snprintf(theirs + n, n < sizeof theirs ? sizeof theirs - n : 0, "%s%s (%ld rows)", k ? ", " : "",
+                              js->prefixes[k].code, js->prefixes[k].rows);
+        if (n >= sizeof theirs) n = sizeof theirs;
+    }
+    n = 0;
+    for (int l = 0; l < PREFIXES && layer[l].rows; l++) {
+        n += (size_t)snprintf(ours + n, n < sizeof ours ? sizeof ours - n : 0, "%s%s (%ld units)", l ? ", " : "",
+                              layer[l].code, layer[l].rows);
+        if (n >= sizeof ours) n = sizeof ours;
+    }
+    if (!layer[0].rows) return DF_OK; /* a layer without P-codes: nothing to compare */
+    return df__error(ctx, DF_EINVAL,
+                     "%s: the records look like another country's: %ld of their %ld rows with P-codes have one in "
+                     "the boundaries; the records' P-codes begin %s, the layer's %s. Refused before any figure: "
+                     "their names would meet the layer's only by chance. Give the boundaries of the records' country",
+                     path, js->pcode_found, js->pcoded, theirs, ours);
+}
+
 /* Does a repeat's date count? The join's dates (see date_counts). */
 typedef struct {
     const df_join *j;
@@ -700,6 +779,8 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     decisions_sort(j);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
+
+    if ((st = judge_country(ctx, b, js, ropts->path)) != DF_OK) goto done;
 
     /* The operations, and the finest level the rows state */
     if (!(j->ops = calloc((size_t)js->nops + 1, sizeof *j->ops)) ||

@@ -911,6 +911,50 @@ TEST(flows_snapshots_of_one_operation_as_the_join)
     df_ctx_free(ctx);
 }
 
+/* issue 11 item 2: Sudan's table on Iraq's sub-districts matched 529 rows
+ * by fuzzy names although none of its P-codes is in the layer: refused
+ * (exit 2) with the prefixes found on each side, and no output written. */
+TEST(records_of_another_country_refused)
+{
+    const char *irq3 = SHARED_DATA "/boundaries/irq_cod_ab_20190603_geojson/irq_admbnda_adm3_cso_20190603.geojson";
+    NEED_FILE(SDN_CSV2);
+    NEED_FILE(irq3);
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, irq3, 0);
+    if (!b) return;
+    df_status st;
+    run_opts o = {SDN_CSV2, 3, DF_KIND_AUTO, DF_NO_DATE, "Armed Clashes in Sudan", NULL, 0, 0};
+    df_join *j = run(ctx, b, &o, &st);
+    EXPECT(j == NULL);
+    EXPECT_INT(df_status_exit_code(st), 2);
+    const char *msg = df_ctx_errmsg(ctx);
+    EXPECT(strstr(msg, "the records look like another country's: 0 of their 6945 rows with P-codes") != NULL);
+    EXPECT(strstr(msg, "begin SD (6945 rows), the layer's IQ (294 units)") != NULL);
+    df_join_free(j);
+    df_boundaries_free(b);
+
+    char out[300], cmd[1500];
+    snprintf(out, sizeof out, "%s/another_country.geojson", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "%s join -q --records %s --boundaries %s --level adm3 --operation 'Armed Clashes in Sudan' -o %s "
+             "2>%s/another_country.txt",
+             dispflow, SDN_CSV2, irq3, out, tmpdir);
+    int rc = system(cmd);
+    EXPECT_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 2);
+    EXPECT(access(out, F_OK) != 0);
+
+    /* the same table on its own country's layer is joined (P-codes found) */
+    b = harness_boundaries(ctx, SDN_ADM2, 0);
+    if (b) {
+        o.level = 2;
+        j = run(ctx, b, &o, &st);
+        EXPECT(j != NULL && df_join_balance(j)->matched_by_pcode > 0);
+        df_join_free(j);
+        df_boundaries_free(b);
+    }
+    df_ctx_free(ctx);
+}
+
 /* issue 11 trap 9: a file large enough to be read on all cores finds the
  * duplicates of rows read by other threads, with their true lines. */
 TEST(duplicates_found_across_a_parallel_read)
@@ -966,6 +1010,7 @@ int main(int argc, char **argv)
     RUN(density_needs_points);
     RUN(density_snapshots_per_operation_as_the_join);
     RUN(flows_snapshots_of_one_operation_as_the_join);
+    RUN(records_of_another_country_refused);
     RUN(duplicates_found_across_a_parallel_read);
     harness_remove_dir(tmpdir);
     return harness_done();
