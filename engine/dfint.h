@@ -972,4 +972,27 @@ const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i);
 /* Ancestor at level `to` of unit i at level `from` (to <= from). */
 int df__boundaries_ancestor(const df_boundaries *b, int from, int i, int to);
 
+/* ---- repeats.c: rows repeating a key of a snapshot table ---------------- */
+
+/* Rival snapshots (a second row of one operation, place as stated, date,
+ * status, split and assessment type) and two assessment types of one place
+ * and date, noted row by row (one table per reading thread), then judged
+ * by the join, the flows and the density alike. */
+typedef struct df__repeats df__repeats;
+df__repeats *df__repeats_new(void);
+void df__repeats_free(df__repeats *t);
+/* Note a row of operation op (the caller's index); snapshots: look for
+ * rival snapshots too. 1 when the row is a rival snapshot, 0 when not, -1
+ * out of memory. */
+int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots);
+/* Add a thread's table into another's, its operations renumbered by remap
+ * (NULL: the same); 0, or -1 out of memory. */
+int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap);
+/* The repeats on the dates counted (counts(date, op, user) nonzero): rival
+ * snapshots refused unless --duplicates keep or drop, two assessment types
+ * unless --assessments add (an error naming the lines and the option to
+ * use); the others logged. ops: the operations' names by index. */
+df_status df__repeats_judge(df_ctx *ctx, const df__repeats *t, const df_record_opts *ro, const char *const *ops,
+                            int (*counts)(int32_t date, int op, void *user), void *user);
+
 #endif /* DFINT_H */
