@@ -909,14 +909,15 @@ oom:
 
 /* The Natural Earth countries shipped in shapes/ (public domain; see
  * shapes/README.md): the land around the units, the sea where none is.
- * Without the file the map has no neighbours, and says so in the log. */
-static void load_countries(map_state *st)
+ * Without the file the map has no neighbours, and says so in the log; out
+ * of memory is an error, never a map quietly without them. */
+static df_status load_countries(map_state *st)
 {
     const char *dir = df_shapes_dir();
     char path[4096];
     if (!dir) {
         df__log(st->ctx, DF_LOG_DEBUG, "map: the shapes folder is not found: no neighbouring countries");
-        return;
+        return DF_OK;
     }
     snprintf(path, sizeof path, "%s/%s", dir, COUNTRIES);
     CPLPushErrorHandler(CPLQuietErrorHandler);
@@ -926,29 +927,37 @@ static void load_countries(map_state *st)
     if (!layer) {
         df__log(st->ctx, DF_LOG_DEBUG, "map: %s is not readable: no neighbouring countries", COUNTRIES);
         if (ds) GDALClose(ds);
-        return;
+        return DF_OK;
     }
-    int nf = (int)OGR_L_GetFeatureCount(layer, 1), k = 0;
+    int nf = (int)OGR_L_GetFeatureCount(layer, 1), failed = 0;
     int name_idx = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(layer), "NAME");
     st->country = df__malloc(((size_t)nf + 1) * sizeof *st->country);
     st->country_name = df__malloc(((size_t)nf + 1) * sizeof *st->country_name);
+    failed = !st->country || !st->country_name;
     OGRFeatureH f;
     OGR_L_ResetReading(layer);
-    while (st->country && st->country_name && k < nf && (f = OGR_L_GetNextFeature(layer)) != NULL) {
+    while (!failed && st->ncountries < nf && (f = OGR_L_GetNextFeature(layer)) != NULL) {
         OGRGeometryH g = OGR_F_GetGeometryRef(f);
         size_t size = g ? (size_t)OGR_G_WkbSize(g) : 0;
         unsigned char *wkb = size ? df__malloc(size) : NULL;
+        failed = size && !wkb;
         if (wkb && OGR_G_ExportToWkb(g, wkbNDR, wkb) == OGRERR_NONE) {
             GEOSGeometry *gg = GEOSGeomFromWKB_buf_r(st->ctx->geos, wkb, size);
             const char *nm =
                 name_idx >= 0 && OGR_F_IsFieldSetAndNotNull(f, name_idx) ? OGR_F_GetFieldAsString(f, name_idx) : NULL;
-            if (gg) st->country[k] = gg, st->country_name[k++] = nm ? df__strdup(nm) : NULL;
+            char *name = nm ? df__strdup(nm) : NULL;
+            if (gg && (name || !nm))
+                st->country[st->ncountries] = gg, st->country_name[st->ncountries++] = name;
+            else {
+                failed = nm && !name;
+                if (gg) GEOSGeom_destroy_r(st->ctx->geos, gg);
+            }
         }
         free(wkb);
         OGR_F_Destroy(f);
     }
-    st->ncountries = k;
     GDALClose(ds);
+    return failed ? df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", COUNTRIES) : DF_OK;
 }
 
 static void free_countries(map_state *st)
@@ -958,6 +967,7 @@ static void free_countries(map_state *st)
         free(st->country_name[i]);
     }
     free(st->country), free(st->country_name);
+    st->country = NULL, st->country_name = NULL, st->ncountries = 0;
 }
 
 static const double sea_rgb[3] = {0xd4, 0xe6, 0xf1}, land_rgb[3] = {0xf1, 0xef, 0xe8};
@@ -1407,7 +1417,8 @@ static df_status map_setup(map_state *st)
     }
     st->pl = m->placed ? m->placed : &st->own;
     st->pl->n = 0;
-    load_countries(st);
+    df_status cs = load_countries(st);
+    if (cs != DF_OK) return cs;
     if (m->flows) {
         df_status s = top_pairs(st->ctx, m, &st->pairs, &st->npairs);
         if (s != DF_OK) return s;
