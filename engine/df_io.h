@@ -139,6 +139,29 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                                     void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
                                     int *used);
 
+/* ---- repeats.c: rows repeating a key of a snapshot table ---------------- */
+
+/* Rival snapshots (a second row of one operation, place as stated, date,
+ * status, split and assessment type) and two assessment types of one place
+ * and date, noted row by row (one table per reading thread), then judged
+ * by the join, the flows and the density alike. */
+typedef struct df__repeats df__repeats;
+df__repeats *df__repeats_new(void);
+void df__repeats_free(df__repeats *t);
+/* Note a row of operation op (the caller's index); snapshots: look for
+ * rival snapshots too. 1 when the row is a rival snapshot, 0 when not, -1
+ * out of memory. */
+int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots);
+/* Add a thread's table into another's, its operations renumbered by remap
+ * (NULL: the same); 0, or -1 out of memory. */
+int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap);
+/* The repeats on the dates counted (counts(date, op, user) nonzero): rival
+ * snapshots refused unless --duplicates keep or drop, two assessment types
+ * unless --assessments add (an error naming the lines and the option to
+ * use); the others logged. ops: the operations' names by index. */
+df_status df__repeats_judge(df_ctx *ctx, const df__repeats *t, const df_record_opts *ro, const char *const *ops,
+                            int (*counts)(int32_t date, int op, void *user), void *user);
+
 /* ---- postgis.c: the bundle's layers in a PostGIS schema ------------------ */
 
 /* Whether a records or output path is a database connection ("PG:..."), not a file. */

@@ -180,7 +180,23 @@ typedef struct df__map {
     int nbreaks;
     const unsigned char *not_assessed; /* per unit, 1: not assessed, hatched (NULL: none) */
     int circles;                       /* proportional circles for the values, over class-coloured units */
+    struct df__placement *placed;      /* NULL, or given back what was placed (emptied first): for tests */
 } df__map;
+
+/* What a map placed, in pixels (issue 13 item 2): the labels, the numbered
+ * callouts of units whose label found no room, the arrowheads, the rings of
+ * flows within a unit, the country names, the locator inset's box. unit: the labelled unit, or a
+ * flow's origin (other: its destination; value: its individuals). */
+enum { DF__PLACED_LABEL, DF__PLACED_CALLOUT, DF__PLACED_HEAD, DF__PLACED_RING, DF__PLACED_COUNTRY, DF__PLACED_INSET };
+typedef struct {
+    int kind, unit, other;
+    double value;
+    double x0, y0, x1, y1;
+} df__placed;
+typedef struct df__placement {
+    df__placed *item;
+    int n, cap;
+} df__placement;
 
 /* Draw the map (choropleth, arrows, labels of the largest units, legend,
  * scale bar, north arrow, title, source and date) in a projected CRS and
