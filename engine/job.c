@@ -44,6 +44,7 @@ static const char *const density_statuses[] = {"displaced", "returned", "all", "
 static const char *const preferences[] = {"names", "points", NULL};
 static const char *const endpoint_ways[] = {"inside", "weighted", NULL};
 static const char *const bandwidth_rules[] = {"fixed", "silverman", "scott", NULL};
+static const char *const records_layer_ways[] = {"auto", "always", "no", NULL}; /* df__records_layer */
 
 #define AT(field) offsetof(struct df_job, field)
 
@@ -107,6 +108,8 @@ static const struct key_def {
     {"publish", "round", K_INT, AT(publish_round), NULL},
     {"publish", "new_series", K_BOOL, AT(publish_new_series), NULL},
     {"report", "top_flows", K_INT, AT(top_flows), NULL},
+    {"report", "records_layer", K_CHOICE, AT(records_layer_mode), records_layer_ways},
+    {"report", "records_layer_max", K_INT, AT(records_layer_max), NULL},
     {"boundaries", "credit", K_TEXT, AT(boundaries_credit), NULL},
     {"report", "organisation", K_TEXT, AT(report_organisation), NULL},
     {"report", "contact", K_TEXT, AT(report_contact), NULL},
@@ -406,6 +409,7 @@ static void defaults(df_job *job)
     job->maps = 1;
     job->publish_k = 5;
     job->top_flows = 10;
+    job->records_layer_max = 1000000;
 }
 
 /* The density options the run will use: what the stage would refuse is
