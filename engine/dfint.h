@@ -116,6 +116,9 @@ typedef struct {
  * path. geometry is an OGRwkbGeometryType. */
 void *df__create_layer(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry, const df__field *fields,
                        int nfields);
+/* The same with layer creation options (char **, KEY=VALUE; NULL: none). */
+void *df__create_layer_co(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry,
+                          const df__field *fields, int nfields, char **options);
 /* Set a date field of an OGR feature (OGRFeatureH); DF_NO_DATE leaves it unset. */
 void df__set_date_field(void *feature, int field, int32_t days);
 
@@ -371,7 +374,9 @@ struct df_job {
     int classes; /* DF__CLASSES_*, when no breaks are given */
     int nbreaks; /* [maps] breaks, ascending; 0: none given */
     double breaks[DF__MAX_BREAKS];
-    int circles; /* proportional circles */
+    int circles;               /* proportional circles */
+    int records_layer_mode;    /* df__records_layer */
+    int64_t records_layer_max; /* auto: no records layer above this many records with coordinates; 0: no limit */
     /* [publish] */
     int publish;
     int64_t publish_k;
@@ -388,6 +393,22 @@ df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_bounda
 /* write.c: the join's layer (one feature per unit) in an open dataset. */
 df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
                                char **lco, const char *path);
+
+/* ---- rtree.c: a GeoPackage layer's spatial index, built once in bulk ------ */
+
+/* The boxes of a layer's features, gathered while it is written (24 bytes
+ * each), then packed into the layer's R-tree in one go. */
+typedef struct df__rtree df__rtree;
+df__rtree *df__rtree_new(void);
+void df__rtree_free(df__rtree *t); /* NULL: nothing */
+/* 0: out of memory. */
+int df__rtree_add(df__rtree *t, int64_t id, double minx, double miny, double maxx, double maxy);
+size_t df__rtree_count(const df__rtree *t);
+/* The gpkg_rtree_index of layer table of the GeoPackage at gpkg (closed by
+ * GDAL, the layer made with SPATIAL_INDEX=NO): the virtual table, its
+ * triggers and the gpkg_extensions row, as GDAL makes them, with t's boxes
+ * (reordered). */
+df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const char *table);
 
 /* ---- run.c, sitrep.c, manifest.c: the bundle of `dispflow run` ----------- */
 
@@ -406,6 +427,9 @@ typedef struct {
     int flows_total_withheld;
     int change_withheld; /* the sitrep's change column withheld */
 } df__publish_stats;
+
+/* [report] records_layer: whether layers.gpkg copies the records. */
+enum { DF__RECORDS_LAYER_AUTO, DF__RECORDS_LAYER_ALWAYS, DF__RECORDS_LAYER_NO };
 
 /* Everything a run computed, for the report and the manifest. Borrowed. */
 typedef struct {
@@ -426,6 +450,7 @@ typedef struct {
     const char *map_file[4], *map_title[4]; /* the map pictures in the bundle */
     const struct df__map *map_spec;         /* the maps as drawn (nmaps), drawn again as vectors in the PDF */
     long record_points;                     /* features of the records layer */
+    long records_not_copied;                /* > 0: no records layer; the records with coordinates left in the input */
     const df__publish_stats *publish;       /* publish mode: what was withheld; NULL otherwise */
     /* The classes of each joined level (df__classes_for on the displaced,
      * withheld units left out): every map and the QGIS style of the level */
