@@ -9,7 +9,7 @@
  * and of a low quantile. Colours are ColorBrewer's YlOrRd of as many
  * classes as there are.
  */
-#include "df_products.h"
+#include "df_job.h"
 
 #include <math.h>
 #include <stdlib.h>

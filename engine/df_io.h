@@ -47,8 +47,27 @@ typedef struct {
  * path. geometry is an OGRwkbGeometryType. */
 void *df__create_layer(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry, const df__field *fields,
                        int nfields);
+/* The same with layer creation options (char **, KEY=VALUE; NULL: none). */
+void *df__create_layer_co(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry,
+                          const df__field *fields, int nfields, char **options);
 /* Set a date field of an OGR feature (OGRFeatureH); DF_NO_DATE leaves it unset. */
 void df__set_date_field(void *feature, int field, int32_t days);
+
+/* ---- rtree.c: a GeoPackage layer's spatial index, built once in bulk ------ */
+
+/* The boxes of a layer's features, gathered while it is written (24 bytes
+ * each), then packed into the layer's R-tree in one go. */
+typedef struct df__rtree df__rtree;
+df__rtree *df__rtree_new(void);
+void df__rtree_free(df__rtree *t); /* NULL: nothing */
+/* 0: out of memory. */
+int df__rtree_add(df__rtree *t, int64_t id, double minx, double miny, double maxx, double maxy);
+size_t df__rtree_count(const df__rtree *t);
+/* The gpkg_rtree_index of layer table of the GeoPackage at gpkg (closed by
+ * GDAL, the layer made with SPATIAL_INDEX=NO): the virtual table, its
+ * triggers and the gpkg_extensions row, as GDAL makes them, with t's boxes
+ * (reordered). */
+df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const char *table);
 
 /* ---- csv.c: RFC 4180 reader, streaming ----------------------------------- */
 

@@ -99,59 +99,6 @@ const char *df__class_hex(int c, int k);
 
 #define DF__MAX_BREAKS 8 /* at most 9 classes: ColorBrewer's largest YlOrRd */
 
-struct df_job {
-    char *path, *dir;   /* the job file and its folder (paths resolve against it) */
-    char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
-    /* [job] */
-    char *title, *output, *origins;
-    char *database, *schema; /* PG:... and its schema template: the layers in PostGIS too; NULL = not */
-    char *output_template;   /* the output as given, {as_of} not yet replaced (output is with it replaced) */
-    int32_t from, as_of;     /* DF_NO_DATE: the first and the latest date in the data */
-    int step;                /* df_step of the periods */
-    /* [records] */
-    char *records_path, *records_layer, *records_map;
-    char delimiter;
-    int header, kind, default_status;
-    double household_size;
-    char *operation, *where;                 /* "A, B"; "COL=V,V & COL=V" as written */
-    int duplicates, assessments;             /* df_duplicates; 1: add assessment types */
-    char *operation_buf, *where_buf;         /* the lists cut into ... */
-    const char *operations[17], *wheres[17]; /* ... NULL-terminated lists (NULL when unset) */
-    /* [boundaries] */
-    char *adm[4]; /* the boundary file of each level; NULL = none */
-    char *aliases;
-    int shipped_aliases, prefer_points; /* shipped_aliases: the country profile's alias table */
-    char *profile, *labels, *name_field;
-    int finest; /* the finest level with a boundary file */
-    /* [join] */
-    int levels; /* bit l set: join at level l */
-    /* [flows] */
-    int flows, origin_level, dest_level, flow_intra, endpoints;
-    int64_t flow_min, flow_top;
-    double bend;
-    /* [density] */
-    int density, density_status, kernel, bandwidth, mask, small_radius;
-    double radius, pixel, max_pixels;
-    char *t_srs;
-    /* [report] */
-    int maps;
-    int64_t top_flows;
-    /* credits, printed on every map and in the report (issue 13 item 4) */
-    char *boundaries_credit, *records_source; /* [boundaries] credit; [records] source (alias [job] source) */
-    char *report_organisation, *report_contact, *report_disclaimer, *report_logo, *report_map_id;
-    /* [maps] */
-    int classes; /* DF__CLASSES_*, when no breaks are given */
-    int nbreaks; /* [maps] breaks, ascending; 0: none given */
-    double breaks[DF__MAX_BREAKS];
-    int circles; /* proportional circles */
-    /* [publish] */
-    int publish;
-    int64_t publish_k;
-    char *publish_ledger;   /* the series' release ledger (docs/publish.md); NULL: none */
-    int64_t publish_round;  /* publish figures rounded to a multiple of this; 0: exact */
-    int publish_new_series; /* start a new series in the ledger on purpose */
-};
-
 /* ---- maps.c: map pictures for the situation report, drawn with cairo ----- */
 
 struct _cairo; /* cairo_t, for those who draw on a given surface */
