@@ -489,8 +489,9 @@ static void marker_renderer(buf *b, const df__qgis_layer *l)
     close_(b, "renderer-v2");
 }
 
-/* The Temporal Controller shows each flow from its period's start to its
- * end, both days included (a one-day period would otherwise be empty). */
+/* The Temporal Controller shows each flow (and each unit's figures per
+ * period) from its period's start to its end, both days included (a
+ * one-day period would otherwise be empty). */
 static void temporal(buf *b, const df__qgis_layer *l)
 {
     open_(b,
@@ -541,6 +542,13 @@ static void raster_pipe(buf *b, const df__qgis_layer *l)
     line(b, "<blendMode>6</blendMode>"); /* QgsPainting::BlendMultiply */
 }
 
+/* Unit names on the polygon layers; not on the choropleth per period,
+ * whose units the cumulative one below already names. */
+static int labelled(const df__qgis_layer *l)
+{
+    return (l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE) && !l->temporal;
+}
+
 /* What the style of a layer holds, in a QML or a project's <maplayer>. */
 static void style_body(buf *b, const df__qgis_layer *l)
 {
@@ -566,19 +574,17 @@ static void style_body(buf *b, const df__qgis_layer *l)
         marker_renderer(b, l);
         break;
     }
-    if (l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE) choropleth_labels(b, l);
-    if (l->style == DF__STYLE_FLOWS) temporal(b, l);
+    if (labelled(l)) choropleth_labels(b, l);
+    if (l->temporal) temporal(b, l);
     line(b, "<blendMode>0</blendMode>");
     line(b, "<featureBlendMode>0</featureBlendMode>");
-    /* the fills at 90 % (docs/guide.md) */
-    line(b, "<layerOpacity>%s</layerOpacity>", l->style == DF__STYLE_CHOROPLETH ? "0.9" : "1");
+    /* the fills at 90 % (docs/guide.md); the one per period opaque over the cumulative one */
+    line(b, "<layerOpacity>%s</layerOpacity>", l->style == DF__STYLE_CHOROPLETH && !l->temporal ? "0.9" : "1");
 }
 
 static const char *categories(const df__qgis_layer *l)
 {
-    return l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE ? "Symbology|Labeling"
-           : l->style == DF__STYLE_FLOWS                                     ? "Symbology|Temporal"
-                                                                             : "Symbology";
+    return labelled(l) ? "Symbology|Labeling" : l->temporal ? "Symbology|Temporal" : "Symbology";
 }
 
 char *df__qgis_style_qml(const df__qgis_layer *l)
@@ -589,7 +595,7 @@ char *df__qgis_style_qml(const df__qgis_layer *l)
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\">", QGIS_VERSION, categories(l));
     else
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\" labelsEnabled=\"%d\">", QGIS_VERSION, categories(l),
-              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
+              labelled(l));
     style_body(&b, l);
     close_(&b, "qgis");
     char *qml = b.failed ? NULL : b.s;
@@ -839,8 +845,7 @@ static df_status map_layer(df_ctx *ctx, buf *b, const df__qgis_layer *l)
         open_(b, "<maplayer type=\"raster\" styleCategories=\"AllStyleCategories\">");
     else
         open_(b, "<maplayer type=\"vector\" geometry=\"%s\" wkbType=\"%s\" labelsEnabled=\"%d\" readOnly=\"0\">",
-              geometry_name(l->style, 0), geometry_name(l->style, 1),
-              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
+              geometry_name(l->style, 0), geometry_name(l->style, 1), labelled(l));
     line(b, "<id>%s</id>", id);
     line(b, "<datasource>%s</datasource>", esc(b, src));
     line(b, "<layername>%s</layername>", esc(b, l->title ? l->title : l->name));

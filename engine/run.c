@@ -40,6 +40,7 @@ typedef struct {
     df_join *join[4];
     df_flows *flows;
     df_density *density;
+    df__periods *periods; /* the reporting level's figures per period; NULL in publish mode */
     df__publish_stats stats;
     df__ledger *ledger; /* publish mode with [publish] ledger: the series' releases */
     char map_titles[2][160];
@@ -624,6 +625,11 @@ static df_status compute(df_ctx *ctx, run *r)
         r->rep.prev = df__join_totals_as_of(r->join[r->rep.level], r->rep.prev_as_of, &r->rep.prev_snapshot);
         r->rep.has_prev = 1;
     }
+    /* per unit and period (issue 14 item 3); not published: every period's
+     * cells would be more cells to protect (docs/publish.md) */
+    if (!job->publish &&
+        (st = df__periods_compute(ctx, r->join[r->rep.level], r->rep.b[r->rep.level], job->step, &r->periods)) != DF_OK)
+        return st;
     /* a table without origins or without coordinates: the stage is skipped
      * and said, rather than 0 flows or an all-zero raster */
     const df_read_stats *rd = &bal->read;
@@ -826,6 +832,17 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
         df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
         snprintf(titles[l], 64, "%s: displaced", words);
         df__qgis_layer *q = &out[n++];
+        if (l == r->rep.level && r->periods) { /* the figures per period above, moving with the flows */
+            snprintf(titles[0], 64, "%.30s: still displaced, by period", words);
+            *q++ = (df__qgis_layer){.name = "periods",
+                                    .title = titles[0],
+                                    .style = DF__STYLE_CHOROPLETH,
+                                    .field = "still_displaced",
+                                    .crs = "EPSG:4326",
+                                    .features = df__periods_features(r->periods),
+                                    .temporal = 1};
+            n++;
+        }
         *q = (df__qgis_layer){.name = names[l],
                               .title = titles[l],
                               .style = DF__STYLE_CHOROPLETH,
@@ -844,6 +861,14 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
         q->nclasses = top > 0 ? nb + 1 : 0;
         q->vmin = low;
         q->max = top;
+        if (q > out && q[-1].temporal && q[-1].style == DF__STYLE_CHOROPLETH) { /* the classes of the cumulative map */
+            double still = (double)df__periods_max_still(r->periods);
+            memcpy(q[-1].breaks, q->breaks, sizeof q->breaks);
+            q[-1].breaks[nb] = fmax(q->breaks[nb], still);
+            q[-1].nclasses = q->nclasses ? q->nclasses : still > 0 ? nb + 1 : 0;
+            q[-1].vmin = q->vmin;
+            q[-1].max = fmax(top, still);
+        }
         free(v);
     }
     return n;
@@ -866,6 +891,7 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
         st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->bend, (df_endpoints)r->job->endpoints,
                                     !r->job->publish); /* the nodes are the units' figures again: not published */
     if (st == DF_OK && !r->job->publish) st = write_points(ctx, r, ds); /* row by row: not for publishing */
+    if (st == DF_OK && r->periods) st = df__periods_write_layer(ctx, r->periods, ds, path);
     if (st == DF_OK) {
         *nql = qgis_layers(ctx, r, ds, ql, titles);
         st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
@@ -891,6 +917,10 @@ static df_status write_tables(df_ctx *ctx, run *r)
     if (st == DF_OK && r->flows) {
         bundle_path(r, "flows.csv", path, sizeof path);
         st = df_flows_write_matrix(ctx, r->flows, r->rep.fine, path, 1);
+    }
+    if (st == DF_OK && r->periods) {
+        bundle_path(r, "periods.csv", path, sizeof path);
+        st = df__periods_write_csv(ctx, r->periods, path);
     }
     return st;
 }
@@ -1084,7 +1114,7 @@ static df_status write_products(df_ctx *ctx, run *r)
      * other); layers.gpkg keeps every level's choropleth as its default style */
     int fine = 0, finest = 0;
     while (fine < nql && ql[fine].style != DF__STYLE_CHOROPLETH && ql[fine].style != DF__STYLE_RASTER) fine++;
-    for (finest = fine; finest < nql && ql[finest].style != DF__STYLE_CHOROPLETH;) finest++;
+    for (finest = fine; finest < nql && (ql[finest].style != DF__STYLE_CHOROPLETH || ql[finest].temporal);) finest++;
     for (int i = finest + 1; i < nql; i++) {
         if (ql[i].style != DF__STYLE_CHOROPLETH) continue;
         df__qgis_layer o = ql[i];
@@ -1227,6 +1257,7 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
 
     df_density_free(r->density);
     df_flows_free(r->flows);
+    df__periods_free(r->periods);
     free(r->map_value[0]);
     free(r->map_value[1]);
     free(r->map_unassessed);
