@@ -83,10 +83,14 @@ def styled(layer, name=None, outline_ok=False):
         sl = r.symbol().symbolLayer(0)
         good = sl.fillColor().alpha() == 0 and sl.strokeWidth() > 0 and layer.labelsEnabled()
         return good, "boundaries: fill alpha %d, outline %g mm" % (sl.fillColor().alpha(), sl.strokeWidth())
-    if name in ("adm1", "adm2", "adm3"):
+    if name in ("adm1", "adm2", "adm3", "periods"):  # periods: issue 14 item 3, by still_displaced
         ranges = r.ranges() if kind == "graduatedSymbol" else []
         colours = [rg.symbol().color().name() for rg in ranges]
-        return kind == "graduatedSymbol" and choropleth_colours(colours), "%s %s" % (kind, ",".join(colours))
+        attr = r.classAttribute() if kind == "graduatedSymbol" else ""
+        good = kind == "graduatedSymbol" and choropleth_colours(colours)
+        if name == "periods":
+            good = good and attr == "still_displaced" and not layer.labelsEnabled()
+        return good, "%s %s %s" % (kind, attr, ",".join(colours))
     if name == "flows":
         # issue 14: rule-based, by status, each with width classes of curved arrows
         rules = r.rootRule().children() if kind == "RuleRenderer" else []
