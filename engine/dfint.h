@@ -180,6 +180,10 @@ void df__source_close(df__source *src);
 
 /* ---- ingest.c ------------------------------------------------------------ */
 
+/* Exact duplicates are looked for among this many distinct rows at most
+ * (4M: about 128 MB); rows past it are counted as unchecked. Tests lower it. */
+extern long df__dup_max_rows;
+
 /* df_records_read on up to nthreads threads: the file is cut into byte
  * ranges at record boundaries, thread k calls on_record with users[k], and
  * the rejections reach on_reject (with reject_user) after the threads end,
@@ -387,16 +391,18 @@ df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundarie
 
 /* ---- run.c, sitrep.c, manifest.c: the bundle of `dispflow run` ----------- */
 
+/* The headline's figures in df__publish_stats.total_withheld (families go with displaced). */
+enum { DF__TOTAL_DISPLACED = 1, DF__TOTAL_RETURNED = 2, DF__TOTAL_STILL = 4 };
 /* What publish mode withheld, in counts only (for the manifest). */
 typedef struct {
     long units, units_primary; /* unit rows withheld, of them for their own sake */
     long flows, flows_primary;
     long pixels;   /* density pixels masked */
-    int uncovered; /* tables with a small figure only a published total equals */
+    int uncovered; /* 1 when a withheld figure is left determined (no published figure could cover it) */
     /* with a ledger (ledger.c): */
     long release, series; /* this release's number in the ledger, its series; 0: no ledger */
     long changed;         /* figures withheld for a small difference from an earlier release */
-    int total_withheld;   /* the headline totals withheld (a small difference) */
+    int total_withheld;   /* the headline totals withheld (a small difference, or to cover one): DF__TOTAL_ bits */
     int flows_total_withheld;
     int change_withheld; /* the sitrep's change column withheld */
 } df__publish_stats;
@@ -491,6 +497,34 @@ int df__sdc_pinned(const df__sdc_cell *cells, int n, int nnodes, unsigned char *
  * figure cannot be covered (a locked total equals it; it stays withheld). */
 int df__sdc_withhold(df__sdc_cell *cells, int n, int nnodes, int64_t k);
 
+/* publish_joint.c: all of a release's sums at once, as linear equations
+ * (each sum of coef * variable is 0). Term t: coef[t] * var[t] in sum
+ * row[t]. exempt[v]: determining v tells nothing (its value is 0, or it is
+ * published nowhere but equals a published total). */
+typedef struct {
+    int nvars, nrows, nterms;
+    const int *row, *var, *coef;
+    const unsigned char *exempt;
+} df__sdc_system;
+/* A figure of the joint system: variables first .. first + nvars - 1,
+ * withheld or published together (a unit's four figures, a flow). */
+typedef struct {
+    int first, nvars;
+    int64_t support; /* families behind it: the least is chosen first */
+    int withheld;    /* in and out */
+    int primary;     /* withheld for its own sake: never published again */
+    int locked;      /* its fate is decided elsewhere: never chosen, never published again */
+    int last_resort; /* chosen only when no other figure will do (a headline total) */
+} df__sdc_group;
+/* While a withheld variable that is not exempt is determined by the
+ * published ones (exact Gaussian elimination), withhold for it one
+ * published group that takes part in the sums determining it; then
+ * publish again every withheld group that is not primary and whose
+ * variables are all determined. *uncovered: variables only locked groups
+ * determine (they stay withheld). Returns the groups withheld, -1 out of
+ * memory, -3 when the elimination overflows 64-bit integers. */
+int df__sdc_joint(const df__sdc_system *s, df__sdc_group *g, int ngroups, int *uncovered);
+
 /* join.c, for publish mode: the families behind unit i's displaced,
  * returned and returnees (individuals / household size, rounded up, where
  * a table has no families), and whether its figures are withheld from the
@@ -549,8 +583,8 @@ long df__density_test_peak(void);
  * and more beside them, so that none can be worked out from the published
  * units and the country's total. With a ledger (else NULL), also the units
  * and the total (headline's units added up) that moved by fewer than k
- * families since a value an earlier release published; this release's
- * figures go into the ledger. */
+ * families since a value an earlier release published. The ledger and the
+ * counts wait for df__publish_joint. */
 df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_boundaries *b, int64_t k,
                             const df_join *headline, df__ledger *ledger, df__publish_stats *stats);
 /* Withhold flows on fewer than k families, and more beside them, so that
@@ -561,6 +595,16 @@ df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_bounda
  * flows and the grand total that moved by fewer than k families. */
 df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_boundaries *b, const df_join *origin_join,
                             const df_join *dest_join, int64_t k, double household_size, df__ledger *ledger,
+                            df__publish_stats *stats);
+/* Then all of the release's sums at once (docs/publish.md): the unit
+ * tables, both flow tables (f, NULL when none) and the totals, with the
+ * relations between them; more units, flows or (with a ledger, as a last
+ * resort) totals withheld until no withheld figure is determined by them
+ * (exact Gaussian elimination), and those that protect nothing published
+ * again. Then, with a ledger, the release's figures go into it, and the
+ * counts into stats. */
+df_status df__publish_joint(df_ctx *ctx, df_join *const join[4], df_flows *f, const df_boundaries *b, int64_t k,
+                            double household_size, const df_join *headline, df__ledger *ledger,
                             df__publish_stats *stats);
 /* Round every figure of the units and flows to a multiple of base (half
  * up), after withholding ([publish] round). */

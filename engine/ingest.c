@@ -299,11 +299,17 @@ typedef struct {
     int has_pcodes, has_names; /* the table has location P-code / name columns */
 } row_rules;
 
-/* Row hashes with the line of the first row of each: exact duplicates. */
+/* Row hashes with the line of the first row of each: exact duplicates.
+ * 16 bytes a row at a load of at most one half, so the set holds at most
+ * df__dup_max_rows distinct rows (about 128 MB): memory does not grow with the
+ * file past that. Rows beyond are still compared with those held, not
+ * added; they are counted as unchecked (judge_file says what follows). */
+long df__dup_max_rows = 4L << 20;
 typedef struct {
     uint64_t *keys; /* 0: empty slot */
     long *lines;
-    size_t cap, count;
+    size_t cap, count, max; /* max: distinct rows held at most (0: df__dup_max_rows) */
+    long unchecked;         /* rows neither found nor added: the set was full */
     int failed;
 } row_set;
 
@@ -318,6 +324,14 @@ static void row_set_free(row_set *t)
  * (-1 with t->failed when memory runs out). */
 static long row_set_add(row_set *t, uint64_t key, long line)
 {
+    size_t max = t->max ? t->max : (size_t)df__dup_max_rows;
+    if (t->count >= max) { /* full: compared, not added */
+        size_t h = (size_t)key & (t->cap - 1);
+        while (t->keys[h] && t->keys[h] != key) h = (h + 1) & (t->cap - 1);
+        if (t->keys[h]) return t->lines[h];
+        t->unchecked++;
+        return 0;
+    }
     if (2 * (t->count + 1) > t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 4096;
         uint64_t *keys = calloc(cap, sizeof *keys);
@@ -1001,6 +1015,20 @@ static df_status judge_file(df_ctx *ctx, const df_record_opts *opts, const df_re
         return df__error(ctx, DF_EINVAL, "%s: no row is left by --operation and --where (%ld rows filtered out)",
                          opts->path, stats->filtered);
 
+    /* a table past the duplicate check's limit: compared in part only */
+    if (stats->duplicates_unchecked) {
+        if (opts->duplicates == DF_DUPLICATES_DROP || opts->duplicates == DF_DUPLICATES_REFUSE)
+            return df__error(ctx, DF_EINVAL,
+                             "%s: --duplicates %s needs every row compared, but exact duplicates are looked for among "
+                             "%ld distinct rows at most (memory); %ld rows were not compared: split the table, or use "
+                             "--duplicates keep",
+                             opts->path, opts->duplicates == DF_DUPLICATES_DROP ? "drop" : "refuse", df__dup_max_rows,
+                             stats->duplicates_unchecked);
+        df__log(ctx, DF_LOG_WARN,
+                "%s: exact duplicates were looked for among the first %ld distinct rows only; %ld rows after them were "
+                "compared with those, not with each other (memory stays bounded)",
+                opts->path, df__dup_max_rows, stats->duplicates_unchecked);
+    }
     /* exact duplicates: reported with their lines, then the policy */
     if (stats->duplicates) {
         char lines[300] = "";
@@ -1036,6 +1064,7 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
     if (st == DF_OK) {
         reader_init(&r, ctx, opts, &o, on_record, on_reject, user, user, stats);
         st = read_rows(&r, &o);
+        stats->duplicates_unchecked = r.seen.unchecked;
         row_set_free(&r.seen);
     }
     opened_close(&o);
@@ -1084,7 +1113,8 @@ typedef struct {
     long nrejects, cap_rejects;
     long lines; /* physical lines of the range */
     int failed;
-    row_set seen; /* its rows' hashes, lines counted from the range's start */
+    row_set seen;   /* its rows' hashes, lines counted from the range's start */
+    size_t dup_max; /* its share of df__dup_max_rows */
     pthread_t thread;
 } piece;
 
@@ -1119,6 +1149,7 @@ static void *piece_main(void *arg)
         return p->failed = 1, NULL;
     reader_init(&r, &p->err, p->opts, p->o, p->on_record, keep_reject, p->user, p, &p->stats);
     r.lines_unknown = 1;
+    r.seen.max = p->dup_max;
     df__csv_skip_long(csv);
     while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
         if (!handle_next(&r, rc, cells, lens, n, line)) {
@@ -1216,6 +1247,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     for (int k = 0; k < nthreads; k++) {
         piece *p = &pieces[k];
         p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
+        p->dup_max = (size_t)df__dup_max_rows / (size_t)nthreads + 1;
         p->start = starts[k];
         p->end = k + 1 < nthreads ? starts[k + 1] : 0;
         if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
@@ -1265,6 +1297,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                 stats->duplicates++;
             }
         }
+        stats->duplicates_unchecked += p->seen.unchecked;
         if (r.seen.failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         for (int q = 0; q < p->stats.noperations && q < 32; q++) {
             const df_operation_stat *op = &p->stats.operations[q];
@@ -1281,6 +1314,7 @@ done:
         free(pieces[k].rejects);
         row_set_free(&pieces[k].seen);
     }
+    stats->duplicates_unchecked += r.seen.unchecked;
     row_set_free(&r.seen);
     free(pieces);
     opened_close(&o);

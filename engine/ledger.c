@@ -306,14 +306,14 @@ static df_status load(df_ctx *ctx, df__ledger *l, int new_series)
             }
             l->past = grown;
             past *p = &l->past[l->npast++];
-            *p = (past){.release = release};
+            *p = (past){.release = release, .published = 1};
             df_date_parse((const char *)sqlite3_column_text(q, 1), &p->as_of);
         }
         past *p = &l->past[l->npast - 1];
         const char *measure = (const char *)sqlite3_column_text(q, 2);
         for (int m = 0; m < 4; m++)
             if (!strcmp(measure, total_measures[m])) p->total[m] = sqlite3_column_int64(q, 3);
-        p->published = sqlite3_column_int(q, 4);
+        p->published &= sqlite3_column_int(q, 4) != 0; /* every total of the release published */
     }
 done:
     sqlite3_finalize(q);

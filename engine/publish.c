@@ -14,7 +14,9 @@
  * on a cycle can carry +t, -t, +t ... round the cycle and every sum still
  * holds, while for a bridge, adding up the sums on one side of it gives it.
  * Node 0 has no sum to hold, so cycles pass through it freely.
- * docs/publish.md has the rules.
+ * The tables one by one leave figures that a third sum between them gives
+ * away; df__publish_joint then checks all of a release's sums at once
+ * (publish_joint.c) and writes the ledger. docs/publish.md has the rules.
  */
 #include "dfint.h"
 
@@ -246,12 +248,49 @@ static int changed(const df__ledger *l, const char *cell, const int64_t fam[4], 
     return any;
 }
 
-static int record(df__ledger *l, const char *cell, const int64_t fam[4], const int64_t ind[4], int published)
+static int record(df__ledger *l, const char *cell, const int64_t fam[4], const int64_t ind[4], const int published[4])
 {
     int bad = 0;
     for (int m = 0; m < 4 && !bad; m++)
-        bad = df__ledger_add(l, cell, unit_measures[m], fam[m], ind[m], published, m < 3);
+        bad = df__ledger_add(l, cell, unit_measures[m], fam[m], ind[m], published[m], m < 3);
     return bad;
+}
+
+/* The headline's figures as bits of df__publish_stats.total_withheld, in
+ * unit_figures' order (returnees in all, published nowhere, goes with
+ * returned, which it equals). */
+static const int total_bit[4] = {DF__TOTAL_DISPLACED, DF__TOTAL_RETURNED, DF__TOTAL_RETURNED, DF__TOTAL_STILL};
+
+/* The headline's figures that moved by fewer than k families since a
+ * published value, as bits. */
+static int totals_moved(const df__ledger *l, const int64_t fam[4], const int64_t ind[4])
+{
+    int bits = 0;
+    for (int m = 0; l && m < 4; m++)
+        if (df__ledger_small_change(l, "total", unit_measures[m], fam[m], ind[m])) bits |= total_bit[m];
+    return bits;
+}
+
+/* The country's total: the headline's units added up, as the sitrep shows it. */
+static void headline_totals(const df_join *headline, int64_t tfam[4], int64_t tind[4])
+{
+    int64_t fam[4], ind[4];
+    for (int m = 0; m < 4; m++) tfam[m] = tind[m] = 0;
+    for (int i = 0; i < df__join_units(headline); i++) {
+        unit_figures(headline, i, fam, ind);
+        for (int m = 0; m < 4; m++) tfam[m] += fam[m], tind[m] += ind[m];
+    }
+}
+
+/* Unit i of level l moved by fewer than k families since a published value. */
+static int unit_moved(const df__ledger *ledger, const df_boundaries *b, const df_join *j, int l, int i)
+{
+    int64_t fam[4], ind[4];
+    char cell[64];
+    if (!ledger) return 0;
+    unit_figures(j, i, fam, ind);
+    unit_cell(b, l, i, cell, sizeof cell);
+    return changed(ledger, cell, fam, ind);
 }
 
 /* Nodes: 0 none, 1 the country, then one per unit of every published level
@@ -270,53 +309,30 @@ df_status df__publish_units(df_ctx *ctx, df_join *const join[4], const df_bounda
     /* the country's total (the headline's units added up, as the sitrep
      * shows it): published, unless it moved by fewer than k families since an
      * earlier release */
-    int64_t tfam[4] = {0}, tind[4] = {0}, fam[4], ind[4];
-    for (int i = 0; ledger && i < df__join_units(headline); i++) {
-        unit_figures(headline, i, fam, ind);
-        for (int m = 0; m < 4; m++) tfam[m] += fam[m], tind[m] += ind[m];
-    }
-    int total_moved = ledger && changed(ledger, "total", tfam, tind);
-    int bad = push(&cl, (df__sdc_cell){.a = 1, .b = 0, .locked = 1, .force = total_moved});
-    char cell[64];
+    int64_t tfam[4], tind[4];
+    headline_totals(headline, tfam, tind);
+    int total_moved = totals_moved(ledger, tfam, tind);
+    int bad = push(&cl, (df__sdc_cell){.a = 1, .b = 0, .locked = 1, .force = total_moved != 0});
     for (int q = 0; q < nl && !bad; q++) {
         int l = levels[q], n = df_boundaries_count(b, l);
         for (int i = 0; i < n && !bad; i++) {
             int up = q == 0 ? 1 : unit_node(first, levels[q - 1], df__boundaries_ancestor(b, l, i, levels[q - 1]));
             int own = q + 1 < nl ? unit_node(first, l, i) : 0;
-            int moved = 0;
-            if (ledger) {
-                unit_figures(join[l], i, fam, ind);
-                unit_cell(b, l, i, cell, sizeof cell);
-                moved = changed(ledger, cell, fam, ind);
-            }
+            int moved = unit_moved(ledger, b, join[l], l, i);
             bad = push(&cl, (df__sdc_cell){.a = up, .b = own, .support = unit_support(join[l], i), .force = moved});
         }
     }
     int rc = bad ? -1 : df__sdc_withhold(cl.cells, cl.n, nnodes, k);
-    /* what this release publishes, for the next ones to be checked against */
-    if (rc != -1 && ledger) {
-        bad = record(ledger, "total", tfam, tind, !cl.cells[0].withheld);
-        for (int q = 0, e = 1; q < nl && !bad; q++)
-            for (int i = 0; i < df_boundaries_count(b, levels[q]) && !bad; i++, e++) {
-                unit_figures(join[levels[q]], i, fam, ind);
-                unit_cell(b, levels[q], i, cell, sizeof cell);
-                bad = record(ledger, cell, fam, ind, !cl.cells[e].withheld);
-                stats->changed += cl.cells[e].force;
-            }
-        stats->total_withheld = cl.cells[0].withheld;
-        stats->changed += total_moved;
-        if (bad) rc = -1;
-    }
     if (rc == -1) {
         free(cl.cells);
         return df__error(ctx, DF_ENOMEM, "out of memory");
     }
+    /* the ledger and the counts wait for the joint check (df__publish_joint), which may withhold more */
     stats->uncovered += rc == -2;
+    stats->total_withheld = total_moved;
     for (int q = 0, e = 1; q < nl; q++)
-        for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++) {
+        for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++)
             df__join_withhold(join[levels[q]], i, cl.cells[e].withheld);
-            stats->units += cl.cells[e].withheld, stats->units_primary += cl.cells[e].primary;
-        }
     free(cl.cells);
     return DF_OK;
 }
@@ -341,23 +357,50 @@ static void flow_cell(const df_flows *f, const df_boundaries *b, const df_flow *
              df__boundaries_unit(b, df__flows_dest_level(f), fl->dest)->pcode);
 }
 
+/* The families and individuals of all flows of a status: the table's grand total. */
+static void flows_total(const df_flows *f, df_movement status, double household_size, int64_t *fam, int64_t *ind)
+{
+    *fam = *ind = 0;
+    for (int i = 0; i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (fl->status == status) *fam += flow_support(fl, household_size), *ind += fl->individuals;
+    }
+}
+
+static const char *flows_total_cell(df_movement status)
+{
+    return status == DF_RETURNED ? "flows:returned" : "flows:displaced";
+}
+
+/* The grand total of a status moved by fewer than k families since a published value. */
+static int flows_total_moved(const df_flows *f, df_movement status, double household_size, const df__ledger *ledger)
+{
+    int64_t fam, ind;
+    if (!ledger) return 0;
+    flows_total(f, status, household_size, &fam, &ind);
+    return df__ledger_small_change(ledger, flows_total_cell(status), "total", fam, ind);
+}
+
+/* A flow moved by fewer than k families since a published value. */
+static int flow_moved(const df__ledger *ledger, const df_flows *f, const df_boundaries *b, const df_flow *fl,
+                      double household_size)
+{
+    char cell[160];
+    if (!ledger) return 0;
+    flow_cell(f, b, fl, cell, sizeof cell);
+    return df__ledger_small_change(ledger, cell, "flow", flow_support(fl, household_size), fl->individuals);
+}
+
 static df_status publish_status(df_ctx *ctx, df_flows *f, const df_boundaries *b, const df_join *rows,
                                 const df_join *cols, df_movement status, int64_t k, double household_size,
                                 df__ledger *ledger, df__publish_stats *stats)
 {
-    const char *total_cell = status == DF_RETURNED ? "flows:returned" : "flows:displaced";
-    char cell[160];
-    int64_t tfam = 0, tind = 0;
-    for (int i = 0; i < df_flows_count(f); i++) {
-        const df_flow *fl = df_flows_get(f, i);
-        if (fl->status == status) tfam += flow_support(fl, household_size), tind += fl->individuals;
-    }
     int nflows = df_flows_count(f);
     int nrow = rows ? df__join_units(rows) : 0, ncol = cols ? df__join_units(cols) : 0;
     int TR = 1, TC = 2, nnodes = 3 + nrow + ncol; /* 0 none, TR, TC, rows, columns */
     cell_list cl = {0};
     int *index = malloc(((size_t)nflows + 1) * sizeof *index), bad = !index;
-    int total_moved = ledger && df__ledger_small_change(ledger, total_cell, "total", tfam, tind);
+    int total_moved = flows_total_moved(f, status, household_size, ledger);
     if (!bad)
         bad = push(&cl, (df__sdc_cell){.a = TR, .b = TC, .locked = 1, .force = total_moved}); /* the grand total */
     for (int i = 0; i < nflows && !bad; i++) {
@@ -365,13 +408,11 @@ static df_status publish_status(df_ctx *ctx, df_flows *f, const df_boundaries *b
         index[i] = -1;
         if (fl->status != status) continue;
         index[i] = cl.n;
-        int a = rows ? 3 + fl->origin : TR, bb = cols ? 3 + nrow + fl->dest : TC, moved = 0;
-        int64_t fam = flow_support(fl, household_size);
-        if (ledger) {
-            flow_cell(f, b, fl, cell, sizeof cell);
-            moved = df__ledger_small_change(ledger, cell, "flow", fam, fl->individuals);
-        }
-        bad = push(&cl, (df__sdc_cell){.a = a, .b = bb, .support = fam, .force = moved});
+        int a = rows ? 3 + fl->origin : TR, bb = cols ? 3 + nrow + fl->dest : TC;
+        bad = push(&cl, (df__sdc_cell){.a = a,
+                                       .b = bb,
+                                       .support = flow_support(fl, household_size),
+                                       .force = flow_moved(ledger, f, b, fl, household_size)});
     }
     for (int u = 0; u < nrow && !bad; u++) { /* row totals: the unit table's returned */
         int64_t s[3];
@@ -394,23 +435,11 @@ static df_status publish_status(df_ctx *ctx, df_flows *f, const df_boundaries *b
         return df__error(ctx, DF_ENOMEM, "out of memory");
     }
     stats->uncovered += rc == -2;
-    if (ledger) {
-        bad = df__ledger_add(ledger, total_cell, "total", tfam, tind, !cl.cells[0].withheld, 1);
-        if (status == DF_DISPLACED) stats->flows_total_withheld = cl.cells[0].withheld;
-        stats->changed += total_moved;
-    }
-    for (int i = 0; i < nflows && !bad; i++) {
-        if (index[i] < 0) continue;
-        df_flow *fl = df__flows_row(f, i);
-        fl->withheld = cl.cells[index[i]].withheld;
-        stats->flows += fl->withheld, stats->flows_primary += cl.cells[index[i]].primary;
-        if (!ledger) continue;
-        flow_cell(f, b, fl, cell, sizeof cell);
-        bad = df__ledger_add(ledger, cell, "flow", flow_support(fl, household_size), fl->individuals, !fl->withheld, 1);
-        stats->changed += cl.cells[index[i]].force;
-    }
+    if (status == DF_DISPLACED) stats->flows_total_withheld = cl.cells[0].withheld;
+    for (int i = 0; i < nflows; i++)
+        if (index[i] >= 0) df__flows_row(f, i)->withheld = cl.cells[index[i]].withheld;
     free(index), free(cl.cells);
-    return bad ? df__error(ctx, DF_ENOMEM, "out of memory") : DF_OK;
+    return DF_OK;
 }
 
 df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_boundaries *b, const df_join *origin_join,
@@ -422,6 +451,249 @@ df_status df__publish_flows(df_ctx *ctx, df_flows *f, const df_boundaries *b, co
     return st == DF_OK
                ? publish_status(ctx, f, b, origin_join, dest_join, DF_RETURNED, k, household_size, ledger, stats)
                : st;
+}
+
+/* ---- all of a release's sums at once ---------------------------------------------------- */
+
+/* The terms of the joint system (df__sdc_system). */
+typedef struct {
+    int *row, *var, *coef;
+    int n, cap, nrows;
+} terms;
+
+static int term(terms *t, int row, int var, int coef)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * (size_t)t->cap : 1024;
+        int *r = df__realloc_array(t->row, cap, sizeof *r);
+        if (r) t->row = r;
+        int *v = r ? df__realloc_array(t->var, cap, sizeof *v) : NULL;
+        if (v) t->var = v;
+        int *c = v ? df__realloc_array(t->coef, cap, sizeof *c) : NULL;
+        if (!c) return -1;
+        t->coef = c, t->cap = (int)cap;
+    }
+    t->row[t->n] = row, t->var[t->n] = var, t->coef[t->n++] = coef;
+    return 0;
+}
+
+/* The variables: the totals (displaced, returned, still displaced, then
+ * returnees in all, which is published nowhere), four per unit of every
+ * published level (as unit_figures: displaced, returned, returnees, still),
+ * the displacement flows' total, one per flow. A group withholds a unit's
+ * four together, the headline's three together. */
+enum { T_D, T_R, T_S, T_E, UNITS };
+static const int total_var[4] = {T_D, T_R, T_E, T_S}; /* unit_figures' order -> the totals' variables */
+
+/* Record what this release publishes in the ledger, for the next ones to be
+ * checked against, and count what it withholds. */
+static int record_release(df__ledger *ledger, df_join *const join[4], const int *levels, int nl, df_flows *f,
+                          const df_boundaries *b, double household_size, const df_join *headline,
+                          const df__sdc_group *g, int gfd, int gf0, df__publish_stats *stats)
+{
+    int64_t tfam[4], tind[4], fam[4], ind[4];
+    char cell[160];
+    int bad = 0, e = 4, shown[4], both[4];
+    headline_totals(headline, tfam, tind);
+    for (int m = 0; m < 4; m++) shown[m] = !(stats->total_withheld & total_bit[m]);
+    if (ledger) bad = record(ledger, "total", tfam, tind, shown);
+    stats->changed += g[T_D].primary + g[T_R].primary + g[T_S].primary;
+    for (int q = 0; q < nl; q++)
+        for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++) {
+            stats->units += g[e].withheld, stats->units_primary += g[e].primary;
+            stats->changed += ledger && unit_moved(ledger, b, join[levels[q]], levels[q], i);
+            if (!ledger || bad) continue;
+            unit_figures(join[levels[q]], i, fam, ind);
+            unit_cell(b, levels[q], i, cell, sizeof cell);
+            for (int m = 0; m < 4; m++) both[m] = !g[e].withheld;
+            bad = record(ledger, cell, fam, ind, both);
+        }
+    for (int s = 0; f && s < 2; s++) { /* displacement, then returns, as the tables were made */
+        df_movement status = s ? DF_RETURNED : DF_DISPLACED;
+        int moved = flows_total_moved(f, status, household_size, ledger);
+        stats->changed += moved;
+        if (ledger && !bad) {
+            /* the returns' total is published nowhere; noted as published unless it moved */
+            int published = s ? !moved : !g[gfd].withheld;
+            flows_total(f, status, household_size, &fam[0], &ind[0]);
+            bad = df__ledger_add(ledger, flows_total_cell(status), "total", fam[0], ind[0], published, 1);
+        }
+        for (int i = 0; i < df_flows_count(f); i++) {
+            df_flow *fl = df__flows_row(f, i);
+            if (fl->status != status) continue;
+            const df__sdc_group *c = &g[gf0 + i];
+            int64_t sup = flow_support(fl, household_size);
+            stats->flows += c->withheld, stats->flows_primary += c->primary;
+            stats->changed += ledger && flow_moved(ledger, f, b, fl, household_size);
+            if (!ledger || bad) continue;
+            flow_cell(f, b, fl, cell, sizeof cell);
+            bad = df__ledger_add(ledger, cell, "flow", sup, fl->individuals, !c->withheld, 1);
+        }
+    }
+    return bad;
+}
+
+df_status df__publish_joint(df_ctx *ctx, df_join *const join[4], df_flows *f, const df_boundaries *b, int64_t k,
+                            double household_size, const df_join *headline, df__ledger *ledger,
+                            df__publish_stats *stats)
+{
+    int levels[4], nl = 0, base[4] = {0}, nvars = UNITS, lq[4] = {-1, -1, -1, -1};
+    for (int l = 1; l <= 3; l++)
+        if (join[l]) lq[l] = nl, levels[nl++] = l;
+    if (!nl) return DF_OK;
+    for (int q = 0; q < nl; q++) base[q] = nvars, nvars += 4 * df_boundaries_count(b, levels[q]);
+    int nflows = f ? df_flows_count(f) : 0, fd = nvars, f0 = fd + 1; /* variables: the flows' total, the flows */
+    int ol = f ? df__flows_origin_level(f) : 0, dl = f ? df__flows_dest_level(f) : 0;
+    /* groups: the totals one by one, a unit's four figures together, the flows' total, each flow */
+    int ngroups = 4 + (nvars - UNITS) / 4 + (f ? 1 + nflows : 0);
+    int gfd = 4 + (nvars - UNITS) / 4, gf0 = gfd + 1;
+    if (f) nvars = f0 + nflows;
+    terms t = {0};
+    df__sdc_group *g = calloc((size_t)ngroups, sizeof *g);
+    unsigned char *exempt = calloc((size_t)nvars, 1);
+    int bad = !g || !exempt;
+    int64_t tfam[4], tind[4], fam[4], ind[4];
+    headline_totals(headline, tfam, tind);
+    /* the groups, as the tables one by one left them */
+    if (!bad) {
+        /* the headline's figures: without a ledger too, a total is withheld when only it would give a small
+         * figure away (a country with one unit with returns) */
+        int moved = totals_moved(ledger, tfam, tind);
+        for (int m = 0; m < 4; m++) {
+            int v = total_var[m];
+            if (v == T_E) continue;
+            g[v] = (df__sdc_group){.first = v,
+                                   .nvars = 1,
+                                   .support = tfam[m],
+                                   .withheld = (stats->total_withheld & total_bit[m]) != 0,
+                                   .primary = (moved & total_bit[m]) != 0,
+                                   .last_resort = 1};
+        }
+        g[T_E] = (df__sdc_group){.first = T_E, .nvars = 1, .withheld = 1, .locked = 1};
+        exempt[T_E] = 1; /* returnees in all: published nowhere, and equal to returned in all */
+        for (int m = 0; m < 4; m++) exempt[total_var[m]] |= tfam[m] == 0 && tind[m] == 0;
+    }
+    for (int q = 0, e = 4; q < nl && !bad; q++)
+        for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++) {
+            int64_t sup = unit_support(join[levels[q]], i);
+            g[e] = (df__sdc_group){.first = base[q] + 4 * i,
+                                   .nvars = 4,
+                                   .support = sup,
+                                   .withheld = df__join_withheld(join[levels[q]], i),
+                                   .primary =
+                                       (sup > 0 && sup < k) || unit_moved(ledger, b, join[levels[q]], levels[q], i)};
+            unit_figures(join[levels[q]], i, fam, ind);
+            for (int m = 0; m < 4; m++) exempt[base[q] + 4 * i + m] = fam[m] == 0 && ind[m] == 0;
+        }
+    if (f && !bad) {
+        flows_total(f, DF_DISPLACED, household_size, &fam[0], &ind[0]);
+        g[gfd] = (df__sdc_group){.first = fd,
+                                 .nvars = 1,
+                                 .support = fam[0],
+                                 .withheld = stats->flows_total_withheld,
+                                 .primary = flows_total_moved(f, DF_DISPLACED, household_size, ledger),
+                                 .last_resort = 1};
+        exempt[fd] = fam[0] == 0 && ind[0] == 0;
+        for (int i = 0; i < nflows; i++) {
+            const df_flow *fl = df_flows_get(f, i);
+            int64_t sup = flow_support(fl, household_size);
+            int in = fl->status == DF_DISPLACED || fl->status == DF_RETURNED;
+            g[gf0 + i] =
+                (df__sdc_group){.first = f0 + i,
+                                .nvars = 1,
+                                .support = sup,
+                                .withheld = in && fl->withheld,
+                                .primary = in && ((sup > 0 && sup < k) || flow_moved(ledger, f, b, fl, household_size)),
+                                .locked = !in};
+            exempt[f0 + i] = fl->individuals == 0 && sup == 0;
+        }
+    }
+    /* the sums, each = 0: still displaced = displaced - returned, per unit */
+    for (int q = 0; q < nl && !bad; q++)
+        for (int i = 0; i < df_boundaries_count(b, levels[q]) && !bad; i++) {
+            int v = base[q] + 4 * i, r = t.nrows++;
+            bad = term(&t, r, v + 3, 1) || term(&t, r, v + 0, -1) || term(&t, r, v + 1, 1);
+        }
+    /* each unit's four figures the sums of its children's at the next published level */
+    for (int q = 0; q + 1 < nl && !bad; q++) {
+        int np = df_boundaries_count(b, levels[q]), r0 = t.nrows;
+        t.nrows += 4 * np;
+        for (int i = 0; i < np && !bad; i++)
+            for (int m = 0; m < 4 && !bad; m++) bad = term(&t, r0 + 4 * i + m, base[q] + 4 * i + m, -1);
+        for (int c = 0; c < df_boundaries_count(b, levels[q + 1]) && !bad; c++) {
+            int p = df__boundaries_ancestor(b, levels[q + 1], c, levels[q]);
+            for (int m = 0; m < 4 && p >= 0 && !bad; m++) bad = term(&t, r0 + 4 * p + m, base[q + 1] + 4 * c + m, 1);
+        }
+    }
+    /* the totals the sums of the top level's units; returnees in all = returned in all */
+    for (int m = 0; m < 4 && !bad; m++) {
+        int r = t.nrows++;
+        bad = term(&t, r, total_var[m], -1);
+        for (int i = 0; i < df_boundaries_count(b, levels[0]) && !bad; i++) bad = term(&t, r, base[0] + 4 * i + m, 1);
+    }
+    if (!bad) {
+        int r = t.nrows++;
+        bad = term(&t, r, T_E, 1) || term(&t, r, T_R, -1);
+    }
+    if (f && !bad) {
+        /* the displacement flows' total = the displaced in all (as if every record had a known origin: more
+         * sums than the tables hold withhold more, never less) = the displacement flows added up */
+        int same = t.nrows++, sum = t.nrows++;
+        bad = term(&t, same, fd, 1) || term(&t, same, T_D, -1) || term(&t, sum, fd, -1);
+        /* into a unit at the flows' destination level: displaced, returnees; from one at the origin level:
+         * returned */
+        int nd = lq[dl] >= 0 ? df_boundaries_count(b, dl) : 0, no = lq[ol] >= 0 ? df_boundaries_count(b, ol) : 0;
+        int into = t.nrows, back = into + nd, from = back + nd;
+        t.nrows += 2 * nd + no;
+        for (int d = 0; d < nd && !bad; d++)
+            bad = term(&t, into + d, base[lq[dl]] + 4 * d + 0, -1) || term(&t, back + d, base[lq[dl]] + 4 * d + 2, -1);
+        for (int o = 0; o < no && !bad; o++) bad = term(&t, from + o, base[lq[ol]] + 4 * o + 1, -1);
+        for (int i = 0; i < nflows && !bad; i++) {
+            const df_flow *fl = df_flows_get(f, i);
+            if (fl->status == DF_DISPLACED) {
+                bad = term(&t, sum, f0 + i, 1) || (nd && term(&t, into + fl->dest, f0 + i, 1));
+            } else if (fl->status == DF_RETURNED) {
+                bad = (nd && term(&t, back + fl->dest, f0 + i, 1)) || (no && term(&t, from + fl->origin, f0 + i, 1));
+            }
+        }
+    }
+    int uncovered = 0, rc = -1;
+    if (!bad) {
+        df__sdc_system s = {.nvars = nvars,
+                            .nrows = t.nrows,
+                            .nterms = t.n,
+                            .row = t.row,
+                            .var = t.var,
+                            .coef = t.coef,
+                            .exempt = exempt};
+        rc = df__sdc_joint(&s, g, ngroups, &uncovered);
+    }
+    df_status st = DF_OK;
+    if (rc == -3)
+        st = df__error(ctx, DF_EINVAL,
+                       "publish: the joint check of the release's sums overflowed 64-bit integers; nothing is "
+                       "published (report this with the job file)");
+    else if (rc < 0)
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+    else {
+        /* the fates the joint check decided */
+        stats->total_withheld = 0;
+        for (int m = 0; m < 4; m++) /* returnees in all is published nowhere */
+            stats->total_withheld |= total_var[m] != T_E && g[total_var[m]].withheld ? total_bit[m] : 0;
+        stats->uncovered = uncovered != 0; /* the tables one by one may have left some the joint check covered */
+        for (int q = 0, e = 4; q < nl; q++)
+            for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++)
+                df__join_withhold(join[levels[q]], i, g[e].withheld);
+        if (f) {
+            stats->flows_total_withheld = g[gfd].withheld;
+            for (int i = 0; i < nflows; i++)
+                if (!g[gf0 + i].locked) df__flows_row(f, i)->withheld = g[gf0 + i].withheld;
+        }
+        if (record_release(ledger, join, levels, nl, f, b, household_size, headline, g, gfd, gf0, stats))
+            st = df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    free(t.row), free(t.var), free(t.coef), free(g), free(exempt);
+    return st;
 }
 
 /* ---- rounding ([publish] round) ------------------------------------------------------- */

@@ -514,6 +514,9 @@ static df_status withhold(df_ctx *ctx, run *r)
     if (st == DF_OK && r->flows)
         st = df__publish_flows(ctx, r->flows, r->rep.fine, r->join[job->origin_level], r->join[job->dest_level],
                                job->publish_k, r->ro.household_size, r->ledger, &r->stats);
+    if (st == DF_OK) /* all the sums at once, then the ledger and the counts */
+        st = df__publish_joint(ctx, r->join, r->flows, r->rep.fine, job->publish_k, r->ro.household_size,
+                               r->join[r->rep.level], r->ledger, &r->stats);
     if (st == DF_OK && r->ledger && (st = df__ledger_check(ctx, r->ledger, r->join[r->rep.level])) == DF_OK)
         change_since_release(r);
     if (st != DF_OK) return st;

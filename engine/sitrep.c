@@ -286,8 +286,10 @@ static void key_figures(doc *d, const df__report *r)
                 {"Families displaced", now.families, before.families, no_families}};
     /* publish mode with a ledger: totals that moved by fewer than k families since an earlier release,
      * and changes one of whose ends was not published, are withheld (docs/publish.md) */
-    int out = r->publish && r->publish->total_withheld, change_out = r->publish && r->publish->change_withheld;
+    static const int bit[4] = {DF__TOTAL_DISPLACED, DF__TOTAL_RETURNED, DF__TOTAL_STILL, DF__TOTAL_DISPLACED};
+    int change_out = r->publish && r->publish->change_withheld;
     for (int i = 0; i < 4; i++) {
+        int out = r->publish && (r->publish->total_withheld & bit[i]);
         const char *cells[] = {rows[i].what,
                                rows[i].missing ? NOT_IN_TABLE
                                : out           ? "withheld"

@@ -335,6 +335,7 @@ typedef struct {
     long dropped;              /* exact duplicates dropped (DF_DUPLICATES_DROP; not in valid) */
     long duplicates;           /* exact duplicate rows seen (kept, dropped or refused) */
     long duplicate_line[8][2]; /* the first of them: (line, line of the row it repeats) */
+    long duplicates_unchecked; /* rows past the duplicate check's limit, not compared (docs/records.md) */
     long with_point;           /* valid rows with coordinates */
     long with_origin;          /* valid rows that state an origin (returns: a place of displacement) */
     long with_families;        /* valid rows that give families (a table without: "not in the table") */

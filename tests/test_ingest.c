@@ -495,11 +495,50 @@ TEST(parallel_read_with_quoted_line_breaks)
     df_ctx_free(ctx);
 }
 
+/* The exact-duplicate check holds a bounded number of distinct rows, so
+ * memory does not grow with the file (records.md): past the limit rows are
+ * compared with those held, counted as unchecked and said; drop and refuse,
+ * which need every row compared, are refused. The limit is lowered here. */
+TEST(duplicate_check_bounded)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/many.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("Date,Governorate,Families,Individuals\n", f);
+    for (int i = 0; i < 3000; i++) fprintf(f, "2016-10-17,Ninewa,%d,%d\n", i + 1, 6 * (i + 1));
+    for (int i = 0; i < 10; i++) fprintf(f, "2016-10-17,Ninewa,%d,%d\n", i + 1, 6 * (i + 1)); /* early rows again */
+    for (int i = 2990; i < 3000; i++) fprintf(f, "2016-10-17,Ninewa,%d,%d\n", i + 1, 6 * (i + 1)); /* late */
+    fclose(f);
+    tally t;
+    df_read_stats st;
+    EXPECT_INT(read_file(path, NULL, 1, &t, NULL, &st), DF_OK);
+    EXPECT_INT(st.duplicates, 20); /* everything held: all found */
+    EXPECT_INT(st.duplicates_unchecked, 0);
+    long saved = df__dup_max_rows;
+    df__dup_max_rows = 1000;
+    EXPECT_INT(read_file(path, NULL, 1, &t, NULL, &st), DF_OK);
+    EXPECT_INT(st.duplicates, 10); /* the early rows, held, are still found */
+    EXPECT_INT(st.duplicates_unchecked, 2010);
+    EXPECT_INT(st.rows, 3020);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts o;
+    df_record_opts_init(&o);
+    o.path = path;
+    o.duplicates = DF_DUPLICATES_DROP;
+    sinks sk = {&t, NULL};
+    EXPECT_INT(df_records_read(ctx, &o, count_record, count_reject, &sk, &st), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "--duplicates drop needs every row compared") != NULL);
+    df_ctx_free(ctx);
+    df__dup_max_rows = saved;
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
     RUN(parallel_read_equals_serial);
     RUN(parallel_read_with_quoted_line_breaks);
+    RUN(duplicate_check_bounded);
     RUN(explicit_map_header_names_and_defaults);
     RUN(duplicate_columns_warned);
     RUN(benchmark_shape_is_valid);

@@ -192,6 +192,76 @@ TEST(units_within_governorates)
            covered);
 }
 
+/* issue 16: the joint check (publish_joint.c) on random systems of sums:
+ * figures, and sums of them (some differences, as still displaced =
+ * displaced - returned), each sum published as a figure of its own, the
+ * figures in groups withheld together (a unit's figures). After it, every
+ * group with a small figure is withheld, and Gaussian elimination (this
+ * file's, in floating point, not the engine's integers) finds no withheld
+ * figure other than a 0 determined by the published ones. */
+TEST(joint_check_random_sums)
+{
+    int systems = 0, vars_total = 0, withheld_total = 0, small_total = 0;
+    for (int t = 0; t < 300; t++) {
+        int nbase = 3 + (int)(next_rand() % 10), nsum = 1 + (int)(next_rand() % 8), n = nbase + nsum;
+        int64_t value[32];
+        int row[128], var[128], coef[128], nt = 0;
+        sums sm = {n, nsum, calloc((size_t)nsum * (size_t)n, sizeof(double))};
+        for (int v = 0; v < nbase; v++) value[v] = draw();
+        for (int r = 0; r < nsum; r++) { /* figure nbase + r = a sum of 2 to 4 earlier ones, or a difference */
+            int v = nbase + r, terms = 2 + (int)(next_rand() % 3), diff = next_rand() % 4 == 0;
+            value[v] = 0;
+            row[nt] = r, var[nt] = v, coef[nt++] = -1, sm.coef[(size_t)r * n + v] = -1;
+            for (int q = 0; q < terms; q++) {
+                int u = (int)(next_rand() % (unsigned)v), c = diff && q == 1 ? -1 : 1;
+                if (sm.coef[(size_t)r * n + u] != 0) continue;
+                row[nt] = r, var[nt] = u, coef[nt++] = c, sm.coef[(size_t)r * n + u] = c;
+                value[v] += c * value[u];
+            }
+        }
+        df__sdc_group g[32];
+        unsigned char exempt[32], w[32], det[32];
+        int ng = 0;
+        for (int v = 0; v < n;) { /* groups of 1 to 3 consecutive figures */
+            int size = 1 + (int)(next_rand() % 3);
+            if (v + size > n) size = n - v;
+            int64_t least = 0;
+            for (int u = v; u < v + size; u++) {
+                int64_t a = value[u] < 0 ? -value[u] : value[u];
+                if (a > 0 && (least == 0 || a < least)) least = a;
+            }
+            g[ng++] = (df__sdc_group){.first = v, .nvars = size, .support = least, .primary = least > 0 && least < 5};
+            g[ng - 1].withheld = g[ng - 1].primary;
+            v += size;
+        }
+        for (int v = 0; v < n; v++) exempt[v] = value[v] == 0;
+        df__sdc_group again[32];
+        memcpy(again, g, sizeof g);
+        df__sdc_system sys = {
+            .nvars = n, .nrows = nsum, .nterms = nt, .row = row, .var = var, .coef = coef, .exempt = exempt};
+        int uncovered = -1, rc = df__sdc_joint(&sys, g, ng, &uncovered), uncovered2 = -1;
+        EXPECT(rc >= 0);
+        EXPECT_INT(uncovered, 0); /* nothing is locked: a figure can always be covered */
+        EXPECT_INT(df__sdc_joint(&sys, again, ng, &uncovered2), rc);
+        int same = 1, small_out = 0, leaks = 0;
+        for (int q = 0; q < ng; q++) {
+            same &= g[q].withheld == again[q].withheld;
+            small_out += g[q].primary && !g[q].withheld;
+            for (int v = g[q].first; v < g[q].first + g[q].nvars; v++) w[v] = (unsigned char)g[q].withheld;
+            withheld_total += g[q].withheld, small_total += g[q].primary;
+        }
+        EXPECT(same); /* the same system, the same choices */
+        EXPECT_INT(small_out, 0);
+        determined_by_algebra(&sm, w, det);
+        for (int v = 0; v < n; v++) leaks += det[v] && w[v] && !exempt[v];
+        if (leaks) HARNESS_FAIL("system %d: %d withheld figures determined", t, leaks);
+        systems++, vars_total += ng;
+        free(sm.coef);
+    }
+    printf("  %d random systems of sums, %d groups, %d small, %d withheld; none determined but zeros\n", systems,
+           vars_total, small_total, withheld_total);
+}
+
 /* The textbook case: one small figure in a 2 x 2 table with totals takes the
  * whole table with it; a 3 x 3 one takes a rectangle of four. */
 TEST(one_small_figure)
@@ -258,6 +328,18 @@ static int run_bundle(const char *job, int publish, const char *out)
     df_job_free(jf);
     df_ctx_free(ctx);
     return st;
+}
+
+/* Do two files hold the same bytes? */
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *f = fopen(a, "rb"), *g = fopen(b, "rb");
+    int same = f && g, c = 0;
+    while (same && (c = fgetc(f)) == fgetc(g) && c != EOF) {}
+    same = same && c == EOF;
+    if (f) fclose(f);
+    if (g) fclose(g);
+    return same;
 }
 
 /* The published unit tables of a bundle and the full ones of the same run
@@ -504,6 +586,15 @@ TEST(published_mosul_bundle)
     EXPECT_INT(run_bundle(job, 1, pub), DF_OK);
     EXPECT(check_units(pub, full, 2, 1500) > 0);
     check_flows(pub, full, 1500);
+    /* issue 16: the joint check chooses the same figures twice (same bytes) */
+    char again[1300], x[1400], y[1400];
+    snprintf(again, sizeof again, "%s/mosul_published_again", tmpdir);
+    EXPECT_INT(run_bundle(job, 1, again), DF_OK);
+    static const char *const tables[] = {"adm1.csv", "adm2.csv", "flows.csv", "sitrep.md"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(x, sizeof x, "%s/%s", pub, tables[i]), snprintf(y, sizeof y, "%s/%s", again, tables[i]);
+        if (!same_bytes(x, y)) HARNESS_FAIL("%s differs between two runs", tables[i]);
+    }
     check_nothing_row_level(pub);
     check_density(pub, full, SHARED_DATA "/synthetic_et_mosul/records.csv",
                   SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp", 1500);
@@ -579,6 +670,8 @@ static void read_sitrep(const char *dir, key_figures *kf)
                 kf->has_change = 1, kf->change_published &= pub;
             }
         }
+        if (strstr(line, "No displacement flows in the period.")) /* the flows' total stated as 0 */
+            kf->flows_all = 0, kf->has_flows_all = 1;
         char *all = strstr(line, " individuals in all");
         if (all) {
             char *start = all;
@@ -639,8 +732,7 @@ static int find_pair(od_pair *p, int n, const char *from, const char *to, int re
 
 typedef struct {
     long units_withheld, flows_withheld, figures;
-    long determined, returns, joint, flow_mismatch, totals_withheld, changes_published, changes_withheld,
-        change_not_a_difference;
+    long determined, flow_mismatch, totals_withheld, changes_published, changes_withheld, change_not_a_difference;
 } series_counts;
 
 /* One release's bundle: its published figures into pub, and the check that
@@ -697,7 +789,6 @@ static void check_release(const char *dir, int rel, int32_t as_of, const od_row 
     int mcap = nu + 4 * n1 + 5 + n2 + 2 + 2 * n2;
     sums s = {n, 0, calloc((size_t)mcap * (size_t)n, sizeof(double))};
     unsigned char *w = calloc((size_t)n, 1), *det = calloc((size_t)n, 1);
-    int *table = calloc((size_t)mcap, sizeof *table); /* 0 units, 1 displacement flows, 2 returns, 3 across */
 #define EQ(row_, var_, c_) (s.coef[(size_t)(row_) * (size_t)n + (size_t)(var_)] += (c_))
     static const char measure[4] = {'D', 'R', 'S', 'E'};
     for (int u = 0; u < nu; u++) {
@@ -733,18 +824,17 @@ static void check_release(const char *dir, int rel, int32_t as_of, const od_row 
             add_pub(pub, key, rel, m == 0 ? kf.total[3] : kf.total[m] / 6, kf.total[m]);
         }
     }
-    sc->totals_withheld += !kf.has_total[0];
-    table[s.m] = 3, EQ(s.m, T + 3, 1), EQ(s.m, T + 1, -1), s.m++; /* returnees in all = returned in all */
+    sc->totals_withheld += !kf.has_total[0] || !kf.has_total[1] || !kf.has_total[2];
+    EQ(s.m, T + 3, 1), EQ(s.m, T + 1, -1), s.m++; /* returnees in all = returned in all */
     w[FD] = (unsigned char)!kf.has_flows_all;
     if (kf.has_flows_all) add_pub(pub, "ft", rel, kf.flows_all / 6, kf.flows_all);
-    table[s.m] = 3, EQ(s.m, FD, 1), EQ(s.m, T + 0, -1), s.m++; /* the flows' total = the displaced in all */
-    table[s.m] = 1, EQ(s.m, FD, -1);
+    EQ(s.m, FD, 1), EQ(s.m, T + 0, -1), s.m++; /* the flows' total = the displaced in all */
+    EQ(s.m, FD, -1);
     for (int q = 0; q < np; q++)
         if (!pairs[q].returned) EQ(s.m, F0 + q, 1);
     s.m++;
     for (int d = 0; d < n2; d++) { /* into a district, from a district */
         int col_d = s.m++, col_r = s.m++, row_r = s.m++;
-        table[col_d] = 1, table[col_r] = table[row_r] = 2;
         EQ(col_d, 4 * (n1 + d) + 0, -1), EQ(col_r, 4 * (n1 + d) + 3, -1), EQ(row_r, 4 * (n1 + d) + 1, -1);
         for (int q = 0; q < np; q++) {
             if (!strcmp(pairs[q].to, r2[d].cell[0])) EQ(pairs[q].returned ? col_r : col_d, F0 + q, 1);
@@ -771,27 +861,19 @@ static void check_release(const char *dir, int rel, int32_t as_of, const od_row 
             if (!strncmp(pairs[q].from, pc, len)) zero_ok[4 * u + 1] += pairs[q].ind; /* adm1 P-codes prefix adm2's */
             if (!strncmp(pairs[q].to, pc, len)) zero_ok[4 * u + 3] += pairs[q].ind;
         }
-    /* each table with its own sums, as the engine protects them (docs/publish.md) */
-    sums one = {n, 0, malloc((size_t)mcap * (size_t)n * sizeof(double))};
-    for (int t = 0; t <= 3; t++) {
-        one.m = 0;
-        for (int q = 0; q < s.m; q++)
-            if (table[q] == t || t == 3) /* 3: all the sums at once */
-                memcpy(one.coef + (size_t)one.m++ * (size_t)n, s.coef + (size_t)q * (size_t)n,
-                       (size_t)n * sizeof(double));
-        determined_by_algebra(&one, w, det);
-        for (int e = 0; e < n; e++) {
-            if (!det[e] || e == T + 3) continue; /* returnees in all is published nowhere: its being a sum is no leak */
-            if (e < T && (e % 4 == 1 || e % 4 == 3) && zero_ok[e] == 0) continue;
-            if (t == 3)
-                sc->joint++;
-            else if (t == 2)
-                sc->returns++; /* measured, not yet met: docs/publish.md, Left alone */
-            else if (sc->determined++ < 5)
-                printf("  release %d: withheld figure %d determined by table %d\n", rel, e, t);
-        }
+    /* issue 16: all of the release's sums at once (every table's own sums are among them, so a figure no
+     * table gives away alone is covered too) */
+    determined_by_algebra(&s, w, det);
+    for (int e = 0; e < n; e++) {
+        if (!det[e] || e == T + 3) continue; /* returnees in all is published nowhere: its being a sum is no leak */
+        if (e < T && (e % 4 == 1 || e % 4 == 3) && zero_ok[e] == 0) continue;
+        if (sc->determined++ < 5)
+            printf("  release %d: withheld %s determined by the release's sums\n", rel,
+                   e < T     ? (e / 4 < n1 ? r1[e / 4].cell[0] : r2[e / 4 - n1].cell[0])
+                   : e < FD  ? "headline total"
+                   : e == FD ? "flows' total"
+                             : "flow");
     }
-    free(one.coef), free(table);
     free(zero_ok);
     /* the change column: the difference of this release's totals and an earlier release's, both published */
     if (kf.has_change) {
@@ -910,18 +992,14 @@ static void mosul_series(int64_t k)
     /* one release alone leaks: its differences with the others lie in (0, k) */
     EXPECT(without.figures > 0);
     EXPECT_INT(without.determined, 0);
-    printf("  not met yet (docs/publish.md): withheld figures the return table's own sums determine: %ld with the "
-           "ledger, %ld releases alone\n",
-           with.returns, without.returns);
     printf("  k = %lld, %d %s releases: %ld published figures, %ld pairs of published values compared, none in (0, "
-           "k); no withheld figure determined by the unit table's or the displacement table's sums; change column "
-           "published %ld times (each the difference of two published totals), withheld %ld\n",
+           "k); no withheld figure determined by all of a release's sums at once (units, both flow tables, totals), "
+           "with the ledger or alone; change column published %ld times (each the difference of two published "
+           "totals), withheld %ld\n",
            (long long)k, rel, daily ? "daily" : "weekly", with.figures, pairs, with.changes_published,
            with.changes_withheld);
-    printf("  not modelled (docs/publish.md): withheld figures determined by the unit and flow tables' sums together: "
-           "%ld with the ledger, %ld releases alone\n",
-           with.joint, without.joint);
-    printf("  withheld across the series (unit rows, flows, headline totals): with the ledger %ld, %ld, %ld; each "
+    printf("  withheld across the series (unit rows, flows, releases with a headline figure withheld): with the "
+           "ledger %ld, %ld, %ld; each "
            "release alone %ld, %ld, %ld (of %ld unit rows)\n",
            with.units_withheld, with.flows_withheld, with.totals_withheld, without.units_withheld,
            without.flows_withheld, without.totals_withheld, (long)rel * 119);
@@ -1172,6 +1250,7 @@ int main(void)
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
     GDALAllRegister();
     RUN(one_small_figure);
+    RUN(joint_check_random_sums);
     RUN(od_matrices_with_margins);
     RUN(units_within_governorates);
     RUN(published_sample_bundle);
