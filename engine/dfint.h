@@ -359,6 +359,7 @@ struct df_job {
     double bend;
     /* [density] */
     int density, density_status, kernel, bandwidth, mask, small_radius;
+    int density_step; /* df_step: a raster per period too (issue 14 item 3); DF_STEP_NONE: none */
     double radius, pixel, max_pixels;
     char *t_srs;
     /* [report] */
@@ -803,7 +804,10 @@ typedef struct {
     const char *units; /* raster: "people/km2" */
     const char *crs;   /* "EPSG:4326" for the vector layers; the raster's ("EPSG:32638") */
     long features;     /* vector: feature count */
-    int temporal;      /* flows, periods: temporal settings on period_start / period_end */
+    int temporal;      /* flows, periods: temporal settings on period_start / period_end; raster: on [from, to] */
+    int32_t from, to;  /* raster with temporal: the days it shows (both included) */
+    const char *group; /* consecutive layers of the same group go in one group of the layer tree (NULL: none) */
+    int unchecked;     /* hidden at open in the project */
     int nclasses;      /* choropleth: the run's classes (df__classes_for; 0: equal intervals up to max): */
     double breaks[DF__MAX_BREAKS + 1], vmin; /* class c from breaks[c-1] (c = 0: vmin) to breaks[c]; the last to max */
     const char

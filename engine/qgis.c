@@ -542,6 +542,23 @@ static void raster_pipe(buf *b, const df__qgis_layer *l)
     line(b, "<blendMode>6</blendMode>"); /* QgsPainting::BlendMultiply */
 }
 
+/* A raster of one period (issue 14 item 3): shown by the Temporal
+ * Controller over its days only (QgsRasterLayerTemporalProperties'
+ * fixed range, mode 0), the last day to its last second so that the next
+ * period's first day does not show it too. */
+static void raster_time(buf *b, const df__qgis_layer *l)
+{
+    char from[11], to[11];
+    df_date_format(l->from, from);
+    df_date_format(l->to, to);
+    open_(b, "<temporal enabled=\"1\" mode=\"0\" fetchMode=\"0\">");
+    open_(b, "<fixedRange>");
+    line(b, "<start>%sT00:00:00Z</start>", from);
+    line(b, "<end>%sT23:59:59Z</end>", to);
+    close_(b, "fixedRange");
+    close_(b, "temporal");
+}
+
 /* Unit names on the polygon layers; not on the choropleth per period,
  * whose units the cumulative one below already names. */
 static int labelled(const df__qgis_layer *l)
@@ -555,6 +572,7 @@ static void style_body(buf *b, const df__qgis_layer *l)
     switch (l->style) {
     case DF__STYLE_RASTER:
         raster_pipe(b, l);
+        if (l->temporal) raster_time(b, l);
         return;
     case DF__STYLE_CHOROPLETH:
         choropleth_renderer(b, l);
@@ -810,15 +828,22 @@ static void layer_tree(buf *b, const df__qgis_layer *layers, int n)
     open_(b, "<layer-tree-group>");
     line(b, "<customproperties/>");
     for (int i = 0; i < n; i++) {
+        const char *g = layers[i].group;
+        if (g && (i == 0 || !layers[i - 1].group || strcmp(layers[i - 1].group, g))) {
+            open_(b, "<layer-tree-group name=\"%s\" checked=\"Qt::Checked\" expanded=\"0\">", esc(b, g));
+            line(b, "<customproperties/>");
+        }
         layer_id(&layers[i], id, sizeof id);
         datasource(&layers[i], src, sizeof src);
         open_(b,
-              "<layer-tree-layer id=\"%s\" name=\"%s\" source=\"%s\" providerKey=\"%s\" checked=\"Qt::Checked\" "
+              "<layer-tree-layer id=\"%s\" name=\"%s\" source=\"%s\" providerKey=\"%s\" checked=\"Qt::%s\" "
               "expanded=\"%d\">",
               id, esc(b, layers[i].title ? layers[i].title : layers[i].name), esc(b, src),
-              layers[i].style == DF__STYLE_RASTER ? "gdal" : "ogr", layers[i].style == DF__STYLE_CHOROPLETH);
+              layers[i].style == DF__STYLE_RASTER ? "gdal" : "ogr", layers[i].unchecked ? "Unchecked" : "Checked",
+              layers[i].style == DF__STYLE_CHOROPLETH);
         line(b, "<customproperties/>");
         close_(b, "layer-tree-layer");
+        if (g && (i == n - 1 || !layers[i + 1].group || strcmp(layers[i + 1].group, g))) close_(b, "layer-tree-group");
     }
     close_(b, "layer-tree-group");
 }

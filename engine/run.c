@@ -26,7 +26,8 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
-#define LAYERS_FILE "layers.gpkg"
+#define LAYERS_FILE         "layers.gpkg"
+#define MAX_DENSITY_PERIODS 120 /* [density] step: rasters of one bundle */
 
 typedef struct {
     const df_job *job;
@@ -41,6 +42,7 @@ typedef struct {
     df_flows *flows;
     df_density *density;
     df__periods *periods; /* the reporting level's figures per period; NULL in publish mode */
+    char density_files[MAX_DENSITY_PERIODS][96], density_titles[MAX_DENSITY_PERIODS][32]; /* [density] step */
     df__publish_stats stats;
     df__ledger *ledger; /* publish mode with [publish] ledger: the series' releases */
     char map_titles[2][160];
@@ -1077,6 +1079,75 @@ static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4], co
     return df__webmap_write(ctx, &w, path);
 }
 
+/* [density] step (issue 14 item 3): a raster per period of the job's, of
+ * the records dated in it, on the whole raster's grid (so that they align),
+ * density_<status>_<first day>.tif; in the project a group of them below
+ * the whole raster (at), each shown by the Temporal Controller over its
+ * days, on one colour scale; the whole raster then starts hidden. Not in
+ * publish mode (each period's pixels would be more cells to protect). */
+static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql, int at)
+{
+    const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    const df_density_info *whole = df_density_get_info(r->density);
+    if (job->publish || bal->from == DF_NO_DATE || bal->as_of == DF_NO_DATE) return DF_OK;
+    int n = 0;
+    for (int32_t d = bal->from; d <= bal->as_of && n <= MAX_DENSITY_PERIODS; d = df_period_next(d, job->density_step))
+        n++;
+    if (n > MAX_DENSITY_PERIODS) {
+        char f[11], t[11];
+        df_date_format(bal->from, f), df_date_format(bal->as_of, t);
+        return df__error(ctx, DF_EINVAL,
+                         "%s: [density] step: %s to %s is more than %d periods, more rasters than a bundle holds: "
+                         "choose a longer step",
+                         job->path, f, t, MAX_DENSITY_PERIODS);
+    }
+    df_density_opts o;
+    df__job_density_opts(job, &o);
+    o.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
+    o.radius = whole->radius, o.bandwidth = DF_BANDWIDTH_FIXED; /* the whole's kernel: the periods add up to it */
+    char crs[64], path[4200];
+    snprintf(crs, sizeof crs, "%s", whole->crs);
+    o.t_srs = crs, o.has_extent = 1;
+    o.extent[0] = whole->geotransform[0], o.extent[3] = whole->geotransform[3];
+    o.extent[2] = whole->geotransform[0] + whole->width * whole->geotransform[1];
+    o.extent[1] = whole->geotransform[3] + whole->height * whole->geotransform[5];
+    int base = (int)(strrchr(r->rep.density_file, '.') - r->rep.density_file);
+    double max = 0;
+    memmove(ql + at + 1 + n, ql + at + 1, (size_t)(*nql - at - 1) * sizeof *ql);
+    df_status st = DF_OK;
+    int k = 0;
+    for (int32_t d = bal->from; st == DF_OK && k < n; d = df_period_next(d, job->density_step), k++) {
+        int32_t first, last;
+        df_period_of(d, job->density_step, &first, &last);
+        o.from = d;
+        o.as_of = last < bal->as_of ? last : bal->as_of;
+        char day[11], a[11], b[11];
+        df_date_format(first, day), df_date_format(o.from, a), df_date_format(o.as_of, b);
+        snprintf(r->density_files[k], sizeof r->density_files[k], "%.*s_%s.tif", base, r->rep.density_file, day);
+        snprintf(r->density_titles[k], sizeof r->density_titles[k], "%s to %s", a, b);
+        df_density *pd = NULL;
+        bundle_path(r, r->density_files[k], path, sizeof path);
+        if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &o, &pd)) == DF_OK)
+            st = df_density_write(ctx, pd, path, "GTiff", NULL);
+        if (st == DF_OK) max = fmax(max, df_density_get_info(pd)->max);
+        df_density_free(pd);
+        ql[at + 1 + k] = (df__qgis_layer){.name = r->density_files[k],
+                                          .title = r->density_titles[k],
+                                          .style = DF__STYLE_RASTER,
+                                          .units = whole->units,
+                                          .crs = whole->crs,
+                                          .temporal = 1,
+                                          .from = o.from,
+                                          .to = o.as_of,
+                                          .group = "Density of people by period (people/km2)"};
+    }
+    for (k = 0; k < n; k++) ql[at + 1 + k].max = max; /* one scale: the periods compare */
+    ql[at].unchecked = 1;
+    *nql += n;
+    return st;
+}
+
 static df_status write_products(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -1086,7 +1157,7 @@ static df_status write_products(df_ctx *ctx, run *r)
     /* no wall-clock time in any file: GPKG timestamps are the as-of date */
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
     strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
-    df__qgis_layer ql[12];
+    df__qgis_layer ql[12 + MAX_DENSITY_PERIODS];
     char titles[4][64];
     int nql = 0;
 
@@ -1111,6 +1182,7 @@ static df_status write_products(df_ctx *ctx, run *r)
                                   .units = in->units,
                                   .crs = in->crs};
         nql++;
+        if (job->density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) return st;
     }
     /* in the project, the levels coarser than the finest choropleth are its
      * boundaries and names, drawn above it (two fills at once would tint each
