@@ -169,7 +169,7 @@ static long long truth_sum(const truth_row *t, int n, const char *pcode, int ret
 
 /* ---- the test ------------------------------------------------------------------- */
 
-static void write_job(const char *path, const char *output, const char *extra)
+static void write_job(const char *path, const char *output, const char *density, const char *extra)
 {
     FILE *f = fopen(path, "w");
     if (!f) return;
@@ -177,8 +177,8 @@ static void write_job(const char *path, const char *output, const char *extra)
             "[job]\ntitle = Mosul by week\noutput = %s\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = week\n"
             "[records]\npath = %s/" ET "records.csv\n"
             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
-            "[density]\nenabled = no\n[report]\nmaps = no\n%s",
-            output, cwd, cwd, cwd, extra);
+            "[report]\nmaps = no\n[density]\n%s%s",
+            output, cwd, cwd, cwd, density ? density : "enabled = no\n", extra);
     fclose(f);
 }
 
@@ -191,7 +191,7 @@ TEST(mosul_weeks_add_up_to_truth)
     NEED_FILE(ADM2_SHP);
     char job[1200], msg[1024], path[1400], again[1400];
     snprintf(job, sizeof job, "%s/mosul.ini", tmpdir);
-    write_job(job, "weekly", "");
+    write_job(job, "weekly", NULL, "");
     EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
 
@@ -283,7 +283,7 @@ TEST(mosul_weeks_add_up_to_truth)
 
     /* again, elsewhere: the same bytes */
     snprintf(job, sizeof job, "%s/again.ini", tmpdir);
-    write_job(job, "weekly2", "");
+    write_job(job, "weekly2", NULL, "");
     EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
     static const char *const files[] = {"periods.csv", "layers.gpkg", "project.qgs", "manifest.json"};
     for (int k = 0; k < 4; k++) {
@@ -320,16 +320,16 @@ done:
     free(p), free(u), free(t);
 }
 
-/* issue 14 item 5: a published bundle leaves the figures per period out
- * (tests/test_publish.c checks the sitrep's words); the unpublished one of
- * the same job has them. */
+/* issue 14 item 5: a published bundle leaves the figures per period out,
+ * and the density rasters per period (tests/test_publish.c checks the
+ * sitrep's words); the unpublished one of the same job has them. */
 TEST(published_bundle_has_no_periods)
 {
     NEED_FILE(ET "records.csv");
     NEED_FILE(ADM2_SHP);
     char job[1200], msg[1024], path[1400];
     snprintf(job, sizeof job, "%s/published.ini", tmpdir);
-    write_job(job, "published", "[publish]\nk = 1500\n");
+    write_job(job, "published", "pixel = 2000\nradius = 10000\nstep = month\n", "[publish]\nk = 1500\n");
     df_ctx *ctx = df_ctx_new();
     df_job *jb = NULL;
     df_status st = df_job_load(ctx, job, "shapes/profiles", &jb);
@@ -341,6 +341,10 @@ TEST(published_bundle_has_no_periods)
     EXPECT_INT(st, DF_OK);
     if (msg[0]) printf("  %s\n", msg);
     snprintf(path, sizeof path, "%s/published/periods.csv", tmpdir);
+    EXPECT(access(path, F_OK) != 0);
+    snprintf(path, sizeof path, "%s/published/density_displaced.tif", tmpdir); /* the masked whole raster */
+    EXPECT(access(path, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/published/density_displaced_2017-05-01.tif", tmpdir); /* but no month's */
     EXPECT(access(path, F_OK) != 0);
     snprintf(path, sizeof path, "%s/published/layers.gpkg", tmpdir);
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
@@ -359,12 +363,104 @@ TEST(published_bundle_has_no_periods)
     EXPECT(access(path, F_OK) == 0);
 }
 
+/* The sum of a raster's pixels (nodata as 0), or -1 when it cannot be read. */
+static double raster_sum(const char *path, double *mx)
+{
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    if (!ds) return -1;
+    GDALRasterBandH band = GDALGetRasterBand(ds, 1);
+    int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds), has = 0;
+    double nd = GDALGetRasterNoDataValue(band, &has), s = 0;
+    double *row = malloc((size_t)w * sizeof *row);
+    for (int y = 0; row && y < h; y++) {
+        if (GDALRasterIO(band, GF_Read, 0, y, w, 1, row, w, 1, GDT_Float64, 0, 0) != CE_None) {
+            s = -1;
+            break;
+        }
+        for (int x = 0; x < w; x++)
+            if (!has || row[x] != nd) s += row[x], *mx = fmax(*mx, row[x]);
+    }
+    free(row);
+    GDALClose(ds);
+    return s;
+}
+
+/* issue 14 item 3, [density] step: a raster per month on the whole raster's
+ * grid and kernel, so that the months add up to it pixel by pixel (float32
+ * pixels: the sums agree to 1e-6 of the total); in the project a group of
+ * rasters named by period, each temporal over its days, only the latest
+ * shown at open (PyQGIS). status still with a step is refused at load. */
+TEST(density_per_month_adds_up)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char job[1200], msg[1024], path[1400];
+    snprintf(job, sizeof job, "%s/still.ini", tmpdir);
+    write_job(job, "still", "status = still\nstep = month\n", "");
+    EXPECT_INT(run_job(job, msg, sizeof msg), DF_EINVAL);
+    EXPECT(strstr(msg, "still.ini:16: [density] step: a raster per period is of the records dated in the period, "
+                       "and status still is a figure as of a date") != NULL);
+    if (!strstr(msg, "still.ini:16:")) printf("  %s\n", msg);
+
+    snprintf(job, sizeof job, "%s/density.ini", tmpdir);
+    write_job(job, "density", "pixel = 2000\nradius = 10000\nstep = month\n", "");
+    EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    double mx = 0, whole, sum = 0;
+    snprintf(path, sizeof path, "%s/density/density_displaced.tif", tmpdir);
+    whole = raster_sum(path, &mx);
+    EXPECT(whole > 0);
+    /* 17 Oct 2016 to 2 May 2017: October ... May, each file named by its month's first day */
+    static const char *const months[] = {"2016-10-01", "2016-11-01", "2016-12-01", "2017-01-01",
+                                         "2017-02-01", "2017-03-01", "2017-04-01", "2017-05-01"};
+    for (int k = 0; k < 8; k++) {
+        snprintf(path, sizeof path, "%s/density/density_displaced_%s.tif", tmpdir, months[k]);
+        double m = 0, s = raster_sum(path, &m);
+        if (s <= 0) HARNESS_FAIL("%s: sum %g", path, s);
+        sum += s;
+    }
+    snprintf(path, sizeof path, "%s/density/density_displaced_2016-09-01.tif", tmpdir);
+    EXPECT(access(path, F_OK) != 0);
+    EXPECT_NEAR(sum, whole, whole * 1e-6);
+    snprintf(path, sizeof path, "%s/density/project.qgs", tmpdir);
+    size_t len;
+    char *qgs = slurp(path, &len);
+    EXPECT(qgs && strstr(qgs, "<layer-tree-group name=\"Density of people by period (people/km2)\""));
+    EXPECT(qgs && strstr(qgs, "name=\"2017-05-01 to 2017-05-02\" source=\"./density_displaced_2017-05-01.tif\""));
+    free(qgs);
+    if (system(PYTHON " -c 'import qgis.core' >/dev/null 2>&1") != 0) SKIP("%s cannot import qgis", PYTHON);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cp -r %s/density %s/density_opened && QT_QPA_PLATFORM=offscreen timeout 300 " PYTHON
+             " -c 'import os, sys\n"
+             "from qgis.core import QgsApplication, QgsProject, QgsDateTimeRange, QgsRasterLayer\n"
+             "from qgis.PyQt.QtCore import QDateTime, Qt\n"
+             "app = QgsApplication([], False); app.initQgis()\n"
+             "p = QgsProject.instance(); p.read(sys.argv[1] + \"/project.qgs\")\n"
+             "at = lambda k: QDateTime.fromString(p.readEntry(\"TemporalControllerWidget\", k)[0], Qt.ISODate)\n"
+             "rng = QgsDateTimeRange(at(\"/StartDateTime\"), at(\"/EndDateTime\"))\n"
+             "g = p.layerTreeRoot().findGroup(\"Density of people by period (people/km2)\")\n"
+             "ls = [n.layer() for n in g.findLayers()] if g else []\n"
+             "ok = [l.name() for l in ls if l.isValid() and l.temporalProperties().isActive()]\n"
+             "shown = [l.name() for l in ls if l.temporalProperties().isVisibleInTemporalRange(rng)]\n"
+             "print(\"rasters\", len(ls), len(ok), \"shown\", shown)\n"
+             "sys.stdout.flush(); os._exit(0)' %s/density_opened > %s/qgis_density.log 2>&1",
+             tmpdir, tmpdir, tmpdir, tmpdir);
+    EXPECT_INT(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/qgis_density.log", tmpdir);
+    char *log = slurp(path, &len);
+    if (!log || !strstr(log, "rasters 8 8 shown ['2017-05-01 to 2017-05-02']"))
+        HARNESS_FAIL("PyQGIS: want 8 temporal rasters, the latest shown at open, in:\n%s", log ? log : "(no log)");
+    free(log);
+}
+
 int main(void)
 {
     GDALAllRegister();
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
     RUN(mosul_weeks_add_up_to_truth);
     RUN(published_bundle_has_no_periods);
+    RUN(density_per_month_adds_up);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
