@@ -113,8 +113,10 @@ void df_density_opts_init(df_density_opts *opts)
 
 typedef struct {
     double lon, lat, w;
-    int32_t date, pad;
-} raw_pt; /* as read: WGS84, the weight, the date */
+    int32_t date, op; /* op: the operation, an index into its reading thread's list */
+} raw_pt;             /* as read: WGS84, the weight, the date */
+
+#define DENSITY_MAX_OPS 256
 
 typedef struct {
     double x, y, w;
@@ -198,6 +200,14 @@ typedef struct {
     const df_density_opts *opts;
     const df_boundaries *b; /* swapped coordinates are put right inside it */
     long swapped;
+    /* snapshot tables: the operations (by first appearance), each one's
+     * latest date on or before as-of, and the repeats, as the join keeps them */
+    const df_read_stats *read;
+    char *ops[DENSITY_MAX_OPS];
+    int nops;
+    int32_t op_last[DENSITY_MAX_OPS];
+    df__repeats *repeats;
+    int drop_rivals; /* --duplicates drop: the first row of a key kept */
 } point_buf;
 
 static void point_buf_init(point_buf *p, const df_density_opts *o, const df_boundaries *b, long cap)
@@ -217,7 +227,7 @@ static int point_flush(point_buf *p)
     return 0;
 }
 
-static int point_push(point_buf *p, double lon, double lat, double w, int32_t date)
+static int point_push(point_buf *p, double lon, double lat, double w, int32_t date, int op)
 {
     if (!p->blk) {
         if (!(p->blk = df__malloc((size_t)p->cap * sizeof *p->blk))) {
@@ -227,13 +237,17 @@ static int point_push(point_buf *p, double lon, double lat, double w, int32_t da
         hold(p->cap);
     }
     if (p->nblk == p->cap && point_flush(p) != 0) return -1;
-    p->blk[p->nblk++] = (raw_pt){lon, lat, w, date, 0};
+    p->blk[p->nblk++] = (raw_pt){lon, lat, w, date, op};
     if (date != DF_NO_DATE && (p->last == DF_NO_DATE || date > p->last)) p->last = date;
     return 0;
 }
 
 static void point_buf_free(point_buf *p)
 {
+    for (int i = 0; i < p->nops; i++) free(p->ops[i]);
+    p->nops = 0;
+    df__repeats_free(p->repeats);
+    p->repeats = NULL;
     if (p->blk) release(p->cap);
     free(p->blk);
     if (p->fd >= 0) close(p->fd);
@@ -244,6 +258,26 @@ static int on_record(const df_record *r, void *user)
 {
     point_buf *p = user;
     const df_density_opts *o = p->opts;
+    /* the operation of the row, its latest date on or before as-of, and the
+     * repeats of its key: over every row, as the join counts them */
+    int op = 0;
+    if (p->read) {
+        const char *name = r->operation ? r->operation : "";
+        for (op = p->nops - 1; op >= 0 && strcmp(p->ops[op], name); op--) {}
+        if (op < 0) {
+            if (p->nops == DENSITY_MAX_OPS || !(p->ops[p->nops] = df__strdup(name))) return p->failed = 1, 1;
+            p->op_last[op = p->nops++] = DF_NO_DATE;
+        }
+        if (r->date != DF_NO_DATE && (o->as_of == DF_NO_DATE || r->date <= o->as_of) &&
+            (p->op_last[op] == DF_NO_DATE || r->date > p->op_last[op]))
+            p->op_last[op] = r->date;
+        int rival = p->repeats ? df__repeats_note(p->repeats, r, op, p->read->kind == DF_SNAPSHOTS) : 0;
+        if (rival < 0) return p->failed = 1, 1;
+        if (rival > 0 && p->drop_rivals) {
+            p->filtered++;
+            return 0;
+        }
+    }
     if ((o->status >= 0 && (int)r->status != o->status) ||
         (r->date != DF_NO_DATE &&
          ((o->from != DF_NO_DATE && r->date < o->from) || (o->as_of != DF_NO_DATE && r->date > o->as_of)))) {
@@ -263,23 +297,27 @@ static int on_record(const df_record *r, void *user)
     }
     double lon = r->lon, lat = r->lat;
     p->swapped += df__unswap_point(p->b, &lon, &lat);
-    return point_push(p, lon, lat, w, r->date) != 0;
+    return point_push(p, lon, lat, w, r->date, op) != 0;
 }
 
 /* The selected points as read, in file order: the files of the reading
- * threads one after the other; snap keeps only the rows dated last. */
+ * threads one after the other; snap keeps, of each operation, only the
+ * rows of its snapshot date (per file: the file's operations). */
 typedef struct {
     int fd[DENSITY_MAX_THREADS];
     int nfd;
     long total; /* points in the files */
     int snap;
-    int32_t last;
+    int32_t *snap_date[DENSITY_MAX_THREADS]; /* per file, per operation */
 } raw_spool;
 
 static void raw_spool_close(raw_spool *s)
 {
-    for (int k = 0; k < s->nfd; k++)
+    for (int k = 0; k < s->nfd; k++) {
         if (s->fd[k] >= 0) close(s->fd[k]);
+        free(s->snap_date[k]);
+        s->snap_date[k] = NULL;
+    }
     s->nfd = 0;
 }
 
@@ -295,7 +333,7 @@ static int raw_each(const raw_spool *s, raw_pt *blk, long cap, int (*fn)(raw_pt 
             if (s->snap) {
                 m = 0;
                 for (long i = 0; i < n; i++)
-                    if (blk[i].date == s->last) blk[m++] = blk[i];
+                    if (blk[i].date == DF_NO_DATE || blk[i].date == s->snap_date[k][blk[i].op]) blk[m++] = blk[i];
             }
             int r = m > 0 ? fn(blk, m, user) : 0;
             if (r) return r;
@@ -1404,7 +1442,7 @@ df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, c
     long m = 0;
     for (long i = 0; i < n; i++)
         if (!isnan(lon[i]) && !isnan(lat[i]) && weight[i] > 0) {
-            if (point_push(&pb, lon[i], lat[i], weight[i], DF_NO_DATE) != 0) break;
+            if (point_push(&pb, lon[i], lat[i], weight[i], DF_NO_DATE, 0) != 0) break;
             m++;
         }
     if (!pb.failed) point_flush(&pb);
@@ -1426,6 +1464,22 @@ done:
     else
         df_density_free(d);
     return st;
+}
+
+/* The dates whose repeats reach the raster: in a snapshot table, each
+ * operation's snapshot date; else the period. */
+typedef struct {
+    df_table_kind kind;
+    int32_t from, as_of;
+    const int32_t *snap;
+} density_dates;
+
+static int density_counts(int32_t date, int op, void *user)
+{
+    const density_dates *dd = user;
+    if (date == DF_NO_DATE) return 1;
+    if (dd->kind == DF_SNAPSHOTS) return date == dd->snap[op];
+    return (dd->from == DF_NO_DATE || date >= dd->from) && (dd->as_of == DF_NO_DATE || date <= dd->as_of);
 }
 
 /* Progress of a part of the run: lo .. hi of the caller's 0 .. 1, so that
@@ -1453,16 +1507,26 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     DF__OPTS_ACCEPT(ctx, df_density_opts, opts, opts_local_);
     point_buf bufs[DENSITY_MAX_THREADS];
     void *users[DENSITY_MAX_THREADS];
-    raw_spool rs = {.last = DF_NO_DATE};
-    int used = 1, nthreads = core_count(opts);
+    raw_spool rs = {0};
+    /* --duplicates drop keeps the first row of a key: one reader, in order */
+    int used = 1, nthreads = ropts->duplicates == DF_DUPLICATES_DROP ? 1 : core_count(opts);
+    int32_t snap[DENSITY_MAX_OPS];
+    const char *opnames[DENSITY_MAX_OPS];
+    int nops = 0, remap[DENSITY_MAX_THREADS][DENSITY_MAX_OPS];
     *out = NULL;
     df_density *d = calloc(1, sizeof *d);
     if (!d) return df__error(ctx, DF_ENOMEM, "out of memory");
     /* the readers' blocks together hold at most a chunk */
     long cap = chunk_size / nthreads;
     if (cap > 8192) cap = 8192;
-    for (int k = 0; k < DENSITY_MAX_THREADS; k++) point_buf_init(&bufs[k], opts, b, cap), users[k] = &bufs[k];
-    df_status st = check_opts(ctx, b, opts);
+    df_status st = DF_OK;
+    for (int k = 0; k < DENSITY_MAX_THREADS; k++) {
+        point_buf_init(&bufs[k], opts, b, cap), users[k] = &bufs[k];
+        bufs[k].read = &d->info.read; /* the kind is resolved before the first row */
+        bufs[k].drop_rivals = ropts->duplicates == DF_DUPLICATES_DROP;
+        if (!(bufs[k].repeats = df__repeats_new())) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    if (st == DF_OK) st = check_opts(ctx, b, opts);
     if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
         progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
         if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;
@@ -1483,15 +1547,49 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
         }
     }
     if (st != DF_OK) goto done;
+    /* the operations of all threads, each one's snapshot date: its latest
+     * on or before as-of, as the join takes it; the repeats merged */
+    for (int k = 0; k < used; k++) {
+        for (int i = 0; i < bufs[k].nops; i++) {
+            int g = 0;
+            while (g < nops && strcmp(opnames[g], bufs[k].ops[i])) g++;
+            if (g == nops) {
+                if (nops == DENSITY_MAX_OPS) {
+                    st = df__error(ctx, DF_EINVAL, "%s: more than %d operations", ropts->path, DENSITY_MAX_OPS);
+                    goto done;
+                }
+                opnames[nops] = bufs[k].ops[i], snap[nops++] = DF_NO_DATE;
+            }
+            remap[k][i] = g;
+            int32_t t = bufs[k].op_last[i];
+            if (t != DF_NO_DATE && (snap[g] == DF_NO_DATE || t > snap[g])) snap[g] = t;
+        }
+        if (k > 0 && df__repeats_merge(bufs[0].repeats, bufs[k].repeats, remap[k]) != 0) {
+            st = df__error(ctx, DF_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    density_dates dd = {d->info.read.kind, opts->from, opts->as_of, snap};
+    if ((st = df__repeats_judge(ctx, bufs[0].repeats, ropts, opnames, density_counts, &dd)) != DF_OK) goto done;
     /* in file order */
     for (int k = 0; k < used; k++) {
         point_buf *p = &bufs[k];
         d->info.filtered += p->filtered, d->info.no_point += p->no_point;
         d->info.swapped += p->swapped;
         rs.total += p->n;
-        if (p->last != DF_NO_DATE && (rs.last == DF_NO_DATE || p->last > rs.last)) rs.last = p->last;
-        if (p->fd >= 0) rs.fd[rs.nfd++] = p->fd, p->fd = -1;
-        point_buf_free(p);
+        if (p->fd >= 0) {
+            int32_t *sd = malloc(((size_t)p->nops + 1) * sizeof *sd);
+            if (!sd) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                goto done;
+            }
+            for (int i = 0; i < p->nops; i++) sd[i] = snap[remap[k][i]];
+            rs.snap_date[rs.nfd] = sd;
+            rs.fd[rs.nfd++] = p->fd, p->fd = -1;
+        }
+        if (p->blk) release(p->cap); /* the block, not the operations' names */
+        free(p->blk);
+        p->blk = NULL;
     }
     if (d->info.swapped)
         df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
@@ -1499,9 +1597,12 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     /* snapshot tables are never summed across dates: the latest snapshot */
     if (d->info.read.kind == DF_SNAPSHOTS && rs.total > 0) { /* as read: DF_KIND_AUTO resolved */
         rs.snap = 1;
-        char day[11];
-        df_date_format(rs.last, day);
-        df__log(ctx, DF_LOG_INFO, "density: snapshots: the rows of %s, the latest date", day[0] ? day : "(undated)");
+        for (int g = 0; g < nops; g++) {
+            char day[11];
+            df_date_format(snap[g], day);
+            df__log(ctx, DF_LOG_INFO, "density: snapshots: %s%s%sthe rows of %s, its latest date on or before as-of",
+                    opnames[g][0] ? "\"" : "", opnames[g], opnames[g][0] ? "\": " : "", day[0] ? day : "(undated)");
+        }
     }
     st = compute(ctx, &rs, b, opts, d, READ_SHARE);
 done:

@@ -116,6 +116,9 @@ typedef struct {
  * path. geometry is an OGRwkbGeometryType. */
 void *df__create_layer(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry, const df__field *fields,
                        int nfields);
+/* The same with layer creation options (char **, KEY=VALUE; NULL: none). */
+void *df__create_layer_co(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry,
+                          const df__field *fields, int nfields, char **options);
 /* Set a date field of an OGR feature (OGRFeatureH); DF_NO_DATE leaves it unset. */
 void df__set_date_field(void *feature, int field, int32_t days);
 
@@ -372,7 +375,9 @@ struct df_job {
     int classes; /* DF__CLASSES_*, when no breaks are given */
     int nbreaks; /* [maps] breaks, ascending; 0: none given */
     double breaks[DF__MAX_BREAKS];
-    int circles; /* proportional circles */
+    int circles;               /* proportional circles */
+    int records_layer_mode;    /* df__records_layer */
+    int64_t records_layer_max; /* auto: no records layer above this many records with coordinates; 0: no limit */
     /* [publish] */
     int publish;
     int64_t publish_k;
@@ -389,6 +394,22 @@ df_status df__flows_write_layers(df_ctx *ctx, const df_flows *f, const df_bounda
 /* write.c: the join's layer (one feature per unit) in an open dataset. */
 df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
                                char **lco, const char *path);
+
+/* ---- rtree.c: a GeoPackage layer's spatial index, built once in bulk ------ */
+
+/* The boxes of a layer's features, gathered while it is written (24 bytes
+ * each), then packed into the layer's R-tree in one go. */
+typedef struct df__rtree df__rtree;
+df__rtree *df__rtree_new(void);
+void df__rtree_free(df__rtree *t); /* NULL: nothing */
+/* 0: out of memory. */
+int df__rtree_add(df__rtree *t, int64_t id, double minx, double miny, double maxx, double maxy);
+size_t df__rtree_count(const df__rtree *t);
+/* The gpkg_rtree_index of layer table of the GeoPackage at gpkg (closed by
+ * GDAL, the layer made with SPATIAL_INDEX=NO): the virtual table, its
+ * triggers and the gpkg_extensions row, as GDAL makes them, with t's boxes
+ * (reordered). */
+df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const char *table);
 
 /* ---- run.c, sitrep.c, manifest.c: the bundle of `dispflow run` ----------- */
 
@@ -407,6 +428,9 @@ typedef struct {
     int flows_total_withheld;
     int change_withheld; /* the sitrep's change column withheld */
 } df__publish_stats;
+
+/* [report] records_layer: whether layers.gpkg copies the records. */
+enum { DF__RECORDS_LAYER_AUTO, DF__RECORDS_LAYER_ALWAYS, DF__RECORDS_LAYER_NO };
 
 /* Everything a run computed, for the report and the manifest. Borrowed. */
 typedef struct {
@@ -427,6 +451,7 @@ typedef struct {
     const char *map_file[4], *map_title[4]; /* the map pictures in the bundle */
     const struct df__map *map_spec;         /* the maps as drawn (nmaps), drawn again as vectors in the PDF */
     long record_points;                     /* features of the records layer */
+    long records_not_copied;                /* > 0: no records layer; the records with coordinates left in the input */
     const df__publish_stats *publish;       /* publish mode: what was withheld; NULL otherwise */
     /* The classes of each joined level (df__classes_for on the displaced,
      * withheld units left out): every map and the QGIS style of the level */
@@ -687,7 +712,23 @@ typedef struct df__map {
     int nbreaks;
     const unsigned char *not_assessed; /* per unit, 1: not assessed, hatched (NULL: none) */
     int circles;                       /* proportional circles for the values, over class-coloured units */
+    struct df__placement *placed;      /* NULL, or given back what was placed (emptied first): for tests */
 } df__map;
+
+/* What a map placed, in pixels (issue 13 item 2): the labels, the numbered
+ * callouts of units whose label found no room, the arrowheads, the rings of
+ * flows within a unit, the country names, the locator inset's box. unit: the labelled unit, or a
+ * flow's origin (other: its destination; value: its individuals). */
+enum { DF__PLACED_LABEL, DF__PLACED_CALLOUT, DF__PLACED_HEAD, DF__PLACED_RING, DF__PLACED_COUNTRY, DF__PLACED_INSET };
+typedef struct {
+    int kind, unit, other;
+    double value;
+    double x0, y0, x1, y1;
+} df__placed;
+typedef struct df__placement {
+    df__placed *item;
+    int n, cap;
+} df__placement;
 
 /* Draw the map (choropleth, arrows, labels of the largest units, legend,
  * scale bar, north arrow, title, source and date) in a projected CRS and
@@ -977,5 +1018,28 @@ void *df__boundaries_geos(const df_boundaries *b);
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i);
 /* Ancestor at level `to` of unit i at level `from` (to <= from). */
 int df__boundaries_ancestor(const df_boundaries *b, int from, int i, int to);
+
+/* ---- repeats.c: rows repeating a key of a snapshot table ---------------- */
+
+/* Rival snapshots (a second row of one operation, place as stated, date,
+ * status, split and assessment type) and two assessment types of one place
+ * and date, noted row by row (one table per reading thread), then judged
+ * by the join, the flows and the density alike. */
+typedef struct df__repeats df__repeats;
+df__repeats *df__repeats_new(void);
+void df__repeats_free(df__repeats *t);
+/* Note a row of operation op (the caller's index); snapshots: look for
+ * rival snapshots too. 1 when the row is a rival snapshot, 0 when not, -1
+ * out of memory. */
+int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots);
+/* Add a thread's table into another's, its operations renumbered by remap
+ * (NULL: the same); 0, or -1 out of memory. */
+int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap);
+/* The repeats on the dates counted (counts(date, op, user) nonzero): rival
+ * snapshots refused unless --duplicates keep or drop, two assessment types
+ * unless --assessments add (an error naming the lines and the option to
+ * use); the others logged. ops: the operations' names by index. */
+df_status df__repeats_judge(df_ctx *ctx, const df__repeats *t, const df_record_opts *ro, const char *const *ops,
+                            int (*counts)(int32_t date, int op, void *user), void *user);
 
 #endif /* DFINT_H */

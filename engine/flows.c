@@ -38,6 +38,7 @@ void df_flow_opts_init(df_flow_opts *o)
     o->size = sizeof *o;
     o->origin_level = o->dest_level = 2;
     o->from = o->to = DF_NO_DATE;
+    o->kind = DF_KIND_AUTO; /* the kind the read finds: a DTM API table is never summed */
 }
 
 /* ---- bins: (origin, dest, date, status) ---------------------------------- */
@@ -180,6 +181,8 @@ df_status df__flows_origins_check(df_ctx *ctx, const df_boundaries *b, const cha
 
 /* ---- reading ----------------------------------------------------------------- */
 
+#define FLOW_MAX_OPS 256
+
 typedef struct {
     const df_boundaries *b;
     const df_flow_opts *opts;
@@ -191,7 +194,24 @@ typedef struct {
     int32_t min_date, max_date;
     int failed;
     weighted *centres[4]; /* at the origin and destination levels */
+    /* the operations (by first appearance) and the repeats of snapshot
+     * keys, as the join keeps them */
+    const df_read_stats *read;
+    char *ops[FLOW_MAX_OPS];
+    int nops;
+    df__repeats *repeats;
+    int drop_rivals; /* --duplicates drop: the first row of a key kept */
 } flow_state;
+
+/* The index of a row's operation in a thread's list; -1 when full. */
+static int flow_op(flow_state *s, const char *name)
+{
+    if (!name) name = "";
+    for (int i = s->nops - 1; i >= 0; i--)
+        if (!strcmp(s->ops[i], name)) return i;
+    if (s->nops == FLOW_MAX_OPS || !(s->ops[s->nops] = df__strdup(name))) return -1;
+    return s->nops++;
+}
 
 static int on_record(const df_record *r, void *user)
 {
@@ -199,6 +219,11 @@ static int on_record(const df_record *r, void *user)
     const df_boundaries *b = s->b;
     const df_flow_opts *o = s->opts;
     df__match to, from;
+    int op = flow_op(s, r->operation), rival = 0;
+    if (op < 0) return s->failed = 1, 1;
+    df_table_kind kind = o->kind != DF_KIND_AUTO ? o->kind : s->read->kind;
+    if ((rival = df__repeats_note(s->repeats, r, op, kind == DF_SNAPSHOTS)) < 0) return s->failed = 1, 1;
+    if (rival > 0 && s->drop_rivals) return s->filtered++, 0;
     df__match_place(b, s->names, o->dest_level, o->prefer_points, 0, &r->location, r->lon, r->lat, &to);
     const df_place *start = r->status == DF_RETURNED ? &r->displacement : &r->origin;
     df__match_place(b, s->names, s->match_level, o->prefer_points, 0, start, NAN, NAN, &from);
@@ -374,6 +399,19 @@ static int difference_snapshots(od_table *t)
     return rc;
 }
 
+/* The dates whose repeats reach the flows: every date up to the end of the
+ * period (snapshots are differenced against the rounds before it). */
+typedef struct {
+    int32_t to;
+} flow_dates;
+
+static int flow_counts(int32_t date, int op, void *user)
+{
+    const flow_dates *fd = user;
+    (void)op;
+    return fd->to == DF_NO_DATE || date == DF_NO_DATE || date <= fd->to;
+}
+
 /* Gather the day bins into flows per period; rank and share; filter. */
 static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const df_flow_opts *o, int32_t from,
                             int32_t to)
@@ -464,8 +502,11 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
         s->b = b, s->opts = fopts, s->origins = origins, s->norigins = norigins, s->match_level = match_level;
         s->min_date = s->max_date = DF_NO_DATE;
         s->names = df__name_cache_new();
+        s->repeats = df__repeats_new();
+        s->read = &f->balance.read; /* the kind is resolved before the first row */
+        s->drop_rivals = ropts->duplicates == DF_DUPLICATES_DROP;
         users[k] = s;
-        if (!s->names) st = df__error(ctx, DF_ENOMEM, "out of memory");
+        if (!s->names || !s->repeats) st = df__error(ctx, DF_ENOMEM, "out of memory");
         for (int lv = 1; lv <= 3; lv++) /* the weighted centres, at the two levels */
             if ((lv == fopts->origin_level || lv == fopts->dest_level) &&
                 !(s->centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof *s->centres[lv])))
@@ -473,7 +514,10 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
     }
     if (st != DF_OK) goto done;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = cores < 2 ? 1 : cores > FLOW_MAX_THREADS ? FLOW_MAX_THREADS : (int)cores;
+    /* --duplicates drop keeps the first row of a key: one reader, in order */
+    int nthreads = cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
+                   : cores > FLOW_MAX_THREADS                           ? FLOW_MAX_THREADS
+                                                                        : (int)cores;
     st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &f->balance.read, &used);
     if (st == DF_OK && f->balance.read.valid > 0 && f->balance.read.with_origin == 0) /* not 0 flows */
         st = df__error(ctx, DF_EINVAL,
@@ -498,6 +542,10 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
             }
             y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
         }
+        int remap[FLOW_MAX_OPS];
+        for (int i = 0; i < s->nops; i++)
+            if ((remap[i] = flow_op(s0, s->ops[i])) < 0) s0->failed = 1;
+        if (!s0->failed && df__repeats_merge(s0->repeats, s->repeats, remap) != 0) s0->failed = 1;
         s0->unplaced += s->unplaced, s0->filtered += s->filtered, s0->failed |= s->failed;
         s0->no_origin += s->no_origin;
         for (int lv = 1; lv <= 3; lv++)
@@ -532,6 +580,22 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
     /* no kind given: the one the read found (a DTM API table is snapshots),
      * not a second read of the records first (a FIFO can be read once) */
     df_table_kind kind = fopts->kind != DF_KIND_AUTO ? fopts->kind : f->balance.read.kind;
+    /* snapshots: a flow is the change of a pair between two rounds of one
+     * series; rounds of operations that interleave in time are not one */
+    if (kind == DF_SNAPSHOTS && s0->nops > 1) {
+        char list[400] = "";
+        size_t n = 0;
+        for (int i = 0; i < s0->nops && n < sizeof list; i++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "", s0->ops[i]);
+        st = df__error(ctx, DF_EINVAL,
+                       "%s: flows of a snapshot table are the changes between the rounds of one operation, and the "
+                       "%d operations counted (%s) interleave in time: choose one with --operation NAME",
+                       ropts->path, s0->nops, list);
+        goto done;
+    }
+    flow_dates fd = {fopts->to};
+    if ((st = df__repeats_judge(ctx, s0->repeats, ropts, (const char *const *)s0->ops, flow_counts, &fd)) != DF_OK)
+        goto done;
     if (kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;
@@ -544,6 +608,8 @@ done:
         free(states[k].bins.slots);
         df__name_cache_free(states[k].names);
         for (int lv = 1; lv <= 3; lv++) free(states[k].centres[lv]);
+        df__repeats_free(states[k].repeats);
+        for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
     }
     free(origins);
     if (st != DF_OK) {

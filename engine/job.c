@@ -51,6 +51,7 @@ static const char *const class_schemes[] = {"nice", "quantile", "jenks", NULL}; 
 #define DEFAULT_DISCLAIMER                                                                                             \
     "The boundaries and names shown and the designations used on this map do not imply official endorsement or "       \
     "acceptance by the United Nations."
+static const char *const records_layer_ways[] = {"auto", "always", "no", NULL}; /* df__records_layer */
 
 #define AT(field) offsetof(struct df_job, field)
 
@@ -118,6 +119,8 @@ static const struct key_def {
     {"publish", "round", K_INT, AT(publish_round), NULL},
     {"publish", "new_series", K_BOOL, AT(publish_new_series), NULL},
     {"report", "top_flows", K_INT, AT(top_flows), NULL},
+    {"report", "records_layer", K_CHOICE, AT(records_layer_mode), records_layer_ways},
+    {"report", "records_layer_max", K_INT, AT(records_layer_max), NULL},
     {"report", "organisation", K_TEXT, AT(report_organisation), NULL},
     {"report", "contact", K_TEXT, AT(report_contact), NULL},
     {"report", "disclaimer", K_TEXT, AT(report_disclaimer), NULL},
@@ -461,6 +464,7 @@ static void defaults(df_job *job)
     job->classes = DF__CLASSES_NICE;
     job->report_disclaimer = df__strdup(DEFAULT_DISCLAIMER); /* checked in df_job_load */
     job->report_map_id = df__strdup("DF-{as_of}");
+    job->records_layer_max = 1000000;
 }
 
 /* The density options the run will use: what the stage would refuse is

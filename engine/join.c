@@ -42,34 +42,6 @@ typedef struct {
     size_t cap, count;
 } bin_table;
 
-/* Keys seen once: rival snapshots and assessment types of one place and date. */
-typedef struct {
-    uint64_t key; /* 0: empty */
-    uint64_t aux; /* the hash of the assessment type */
-    long line;
-    int unit, op;
-    int32_t date;
-    char assessment[12];
-} seen_key;
-
-typedef struct {
-    seen_key *slots;
-    size_t cap, count;
-} seen_table;
-
-/* A row that repeats a key: a rival snapshot, or another assessment type. */
-typedef struct {
-    long line, first;
-    int unit, op;
-    int32_t date;
-    char a[12], b[12]; /* the two assessment types */
-} repeat;
-
-typedef struct {
-    repeat *items;
-    long n, cap;
-} repeat_list;
-
 #define MAX_OPERATIONS 256
 
 struct df_join {
@@ -140,59 +112,27 @@ static bin *bin_get(bin_table *t, int unit, int32_t date, int op, int level)
     return &t->slots[h];
 }
 
-/* Look key up; add it when absent (returns NULL, or the slot already there;
- * *failed on no memory). */
-static seen_key *seen_add(seen_table *t, const seen_key *k, int *failed)
-{
-    if (2 * (t->count + 1) > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        seen_key *slots = calloc(cap, sizeof *slots);
-        if (!slots) return *failed = 1, NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->slots[i].key) continue;
-            size_t h = (size_t)t->slots[i].key & (cap - 1);
-            while (slots[h].key) h = (h + 1) & (cap - 1);
-            slots[h] = t->slots[i];
-        }
-        free(t->slots);
-        t->slots = slots, t->cap = cap;
-    }
-    size_t h = (size_t)k->key & (t->cap - 1);
-    while (t->slots[h].key && t->slots[h].key != k->key) h = (h + 1) & (t->cap - 1);
-    if (t->slots[h].key) return &t->slots[h];
-    t->slots[h] = *k, t->count++;
-    return NULL;
-}
-
-static int repeat_add(repeat_list *l, const repeat *r)
-{
-    if (l->n == l->cap) {
-        long cap = l->cap ? 2 * l->cap : 16;
-        repeat *n = df__realloc_array(l->items, (size_t)cap, sizeof *n);
-        if (!n) return -1;
-        l->items = n, l->cap = cap;
-    }
-    l->items[l->n++] = *r;
-    return 0;
-}
-
-static uint64_t mix(uint64_t h, const char *s)
-{
-    for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return (h ^ 0x1f) * 1099511628211ULL;
-}
-
-static uint64_t mix_int(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    return h * 1099511628211ULL;
-}
-
 /* ---- matching ------------------------------------------------------------------ */
 
 typedef df__match match;
 
 /* ---- the run ------------------------------------------------------------------- */
+
+/* A country prefix of P-codes ("SD", "IQ") and its rows. */
+#define PREFIXES 8
+typedef struct {
+    char code[3];
+    long rows;
+} prefix_count;
+
+static void prefix_add(prefix_count *p, const char *code, long rows)
+{
+    int k = 0;
+    while (k < PREFIXES && p[k].rows && strcmp(p[k].code, code)) k++;
+    if (k == PREFIXES) return; /* the first eight are enough to tell */
+    if (!p[k].rows) snprintf(p[k].code, sizeof p[k].code, "%s", code);
+    p[k].rows += rows;
+}
 
 /* One per reading thread; merged at the end. */
 typedef struct {
@@ -212,10 +152,13 @@ typedef struct {
     const df_read_stats *read; /* the kind, resolved before the first row */
     char *ops[MAX_OPERATIONS]; /* this thread's operations, by first appearance */
     int nops;
-    seen_table rivals, assessments;
-    repeat_list rival_list, assessment_list;
-    long dropped; /* rival snapshots dropped (--duplicates drop) */
+    df__repeats *repeats; /* rival snapshots, assessment types */
+    long dropped;         /* rival snapshots dropped (--duplicates drop) */
     int64_t ind_dropped;
+    /* rows stating a P-code of a level of the layer, those of which one is
+     * in the layer, and their country prefixes (the first two letters) */
+    long pcoded, pcode_found;
+    prefix_count prefixes[PREFIXES];
 } join_state;
 
 #define JOIN_MAX_THREADS 16
@@ -228,21 +171,6 @@ static int op_index(join_state *js, const char *name)
         if (!strcmp(js->ops[i], name)) return i;
     if (js->nops == MAX_OPERATIONS || !(js->ops[js->nops] = df__strdup(name))) return -1;
     return js->nops++;
-}
-
-/* Note a key: a second row of a key is a repeat; for assessments, only
- * when its assessment type differs from the first row's. */
-static int note_key(join_state *js, seen_table *t, repeat_list *l, const seen_key *k, int by_aux)
-{
-    int failed = 0;
-    seen_key *was = seen_add(t, k, &failed);
-    if (failed) return -1;
-    if (!was || (by_aux && was->aux == k->aux)) return 0;
-    repeat r = {k->line, was->line, k->unit, k->op, k->date, "", ""};
-    memcpy(r.a, was->assessment, sizeof r.a);
-    memcpy(r.b, k->assessment, sizeof r.b);
-    (void)js;
-    return repeat_add(l, &r) == 0 ? 1 : -1;
 }
 
 /* Add the bins and counts of `from` into `to`. */
@@ -262,24 +190,11 @@ static int join_state_merge(join_state *to, const join_state *from)
         d->returns_unplaced += s->returns_unplaced, d->ind_returns_unplaced += s->ind_returns_unplaced;
         for (int k = 0; k < 3; k++) d->support[k] += s->support[k];
     }
-    /* keys seen by both threads: repeats across the file's pieces */
-    for (int t = 0; t < 2; t++) {
-        const seen_table *ft = t ? &from->assessments : &from->rivals;
-        for (size_t i = 0; i < ft->cap; i++) {
-            if (!ft->slots[i].key) continue;
-            seen_key k = ft->slots[i];
-            k.op = remap[k.op];
-            if (note_key(to, t ? &to->assessments : &to->rivals, t ? &to->assessment_list : &to->rival_list, &k, t) < 0)
-                return -1;
-        }
-        const repeat_list *fl = t ? &from->assessment_list : &from->rival_list;
-        for (long i = 0; i < fl->n; i++) {
-            repeat r = fl->items[i];
-            r.op = remap[r.op];
-            if (repeat_add(t ? &to->assessment_list : &to->rival_list, &r) != 0) return -1;
-        }
-    }
+    if (df__repeats_merge(to->repeats, from->repeats, remap) != 0) return -1;
     to->dropped += from->dropped, to->ind_dropped += from->ind_dropped;
+    to->pcoded += from->pcoded, to->pcode_found += from->pcode_found;
+    for (int k = 0; k < PREFIXES && from->prefixes[k].rows; k++)
+        prefix_add(to->prefixes, from->prefixes[k].code, from->prefixes[k].rows);
     if (from->min_date != DF_NO_DATE && (to->min_date == DF_NO_DATE || from->min_date < to->min_date))
         to->min_date = from->min_date;
     if (from->max_date != DF_NO_DATE && (to->max_date == DF_NO_DATE || from->max_date > to->max_date))
@@ -334,23 +249,6 @@ static int has_place(const df_place *p)
     return 0;
 }
 
-/* The keys of a row for its repeats: (operation, date, status, place,
- * split) with and without the assessment type. */
-static void row_keys(const df_record *r, int op, uint64_t *with, uint64_t *without)
-{
-    uint64_t h = mix_int(1469598103934665603ULL, (uint64_t)op);
-    h = mix_int(h, (uint64_t)(uint32_t)r->date);
-    h = mix_int(h, (uint64_t)r->status);
-    for (int lv = 1; lv <= 3; lv++) h = mix(mix(h, r->location.pcode[lv]), r->location.name[lv]);
-    h = mix(mix(h, r->location_name), r->split);
-    uint64_t lon, lat;
-    memcpy(&lon, &r->lon, sizeof lon), memcpy(&lat, &r->lat, sizeof lat);
-    h = mix_int(mix_int(h, isnan(r->lon) ? 0 : lon), isnan(r->lat) ? 0 : lat);
-    *without = h ? h : 1;
-    h = mix(h, r->assessment);
-    *with = h ? h : 1;
-}
-
 static int on_record(const df_record *r, void *user)
 {
     join_state *js = user;
@@ -368,22 +266,25 @@ static int on_record(const df_record *r, void *user)
     else
         df__match_place(b, js->names, at, o->prefer_points, o->log_path != NULL, &r->location, r->lon, r->lat, &loc);
 
+    /* P-codes of the layer's levels: is one of them in the layer? */
+    int finest_b = df_boundaries_finest_level(b), pcoded = 0, found = loc.how == DF__HOW_PCODE;
+    for (int lv = 1; lv <= finest_b; lv++) {
+        if (df__name_missing(r->location.pcode[lv])) continue;
+        if (!pcoded++) {
+            char norm[64];
+            df__pcode_normalize(r->location.pcode[lv], norm, sizeof norm);
+            if (norm[0] && norm[1]) norm[2] = '\0';
+            prefix_add(js->prefixes, norm, 1);
+        }
+        if (!found) found = df_boundaries_find_pcode(b, lv, r->location.pcode[lv]) >= 0;
+    }
+    js->pcoded += pcoded > 0, js->pcode_found += pcoded > 0 && found;
+
     /* repeats: rival snapshots; two assessment types of one place and date */
-    uint64_t kw, ko;
-    row_keys(r, op, &kw, &ko);
-    seen_key k = {kw, 0, r->line, loc.unit, op, r->date, ""};
-    if (js->read->kind == DF_SNAPSHOTS) {
-        int rc = note_key(js, &js->rivals, &js->rival_list, &k, 0);
-        if (rc < 0) return js->failed = 1, 1;
-        if (rc > 0 && js->ropts->duplicates == DF_DUPLICATES_DROP)
-            return js->dropped++, js->ind_dropped += r->individuals, 0;
-    }
-    if (r->assessment) {
-        k.key = ko;
-        k.aux = mix(1469598103934665603ULL, r->assessment);
-        snprintf(k.assessment, sizeof k.assessment, "%s", r->assessment);
-        if (note_key(js, &js->assessments, &js->assessment_list, &k, 1) < 0) return js->failed = 1, 1;
-    }
+    int rc = df__repeats_note(js->repeats, r, op, js->read->kind == DF_SNAPSHOTS);
+    if (rc < 0) return js->failed = 1, 1;
+    if (rc > 0 && js->ropts->duplicates == DF_DUPLICATES_DROP)
+        return js->dropped++, js->ind_dropped += r->individuals, 0;
 
     if (returned)
         df__match_place(b, js->names, o->level, o->prefer_points, o->log_path != NULL, &r->displacement, NAN, NAN,
@@ -683,67 +584,58 @@ static int level_checks(df_join *j, const df_boundaries *b, const int32_t *snap,
     return 0;
 }
 
-/* Repeated keys that reach the figures: rival snapshots (refused unless
- * kept or dropped on purpose) and two assessment types of one place and
- * date (refused unless added on purpose). */
-static df_status judge_repeats(df_ctx *ctx, const df_join *j, const join_state *js, const df_record_opts *ro,
-                               const int32_t *snap)
+/* Records of another country: they carry P-codes of the layer's levels,
+ * (nearly) none of them is in the layer, and their country prefixes are
+ * not the layer's. Their names would still meet some of the layer's by
+ * fuzzy matching (Sudan's table on Iraq's sub-districts: 529 rows), which
+ * is never a figure. */
+static df_status judge_country(df_ctx *ctx, const df_boundaries *b, const join_state *js, const char *path)
 {
-    const df_balance *bal = &j->balance;
-    char list[600];
-    size_t used = 0;
-    long counted = 0;
-    for (long i = 0; i < js->rival_list.n; i++) {
-        const repeat *r = &js->rival_list.items[i];
-        if (!date_counts(r->date, r->op, j->kind, bal->from, bal->as_of, snap)) continue;
-        if (counted++ < 6 && used < sizeof list) {
-            char d[11];
-            df_date_format(r->date, d);
-            used += (size_t)snprintf(list + used, sizeof list - used, "%sline %ld repeats line %ld (%s%s%s)",
-                                     counted > 1 ? "; " : "", r->line, r->first, j->ops[r->op].name,
-                                     j->ops[r->op].name[0] ? " " : "", d);
-        }
+    if (js->pcoded == 0 || js->pcode_found * 100 > js->pcoded) return DF_OK; /* over 1% found: the same country */
+    prefix_count layer[PREFIXES];
+    memset(layer, 0, sizeof layer);
+    int finest = df_boundaries_finest_level(b);
+    for (int i = 0; i < df_boundaries_count(b, finest); i++) {
+        const df_unit *u = df__boundaries_unit(b, finest, i);
+        char norm[64];
+        if (!u || df__name_missing(u->pcode)) continue;
+        df__pcode_normalize(u->pcode, norm, sizeof norm);
+        if (norm[0] && norm[1]) norm[2] = '\0';
+        prefix_add(layer, norm, 1);
     }
-    if (counted && (ro->duplicates == DF_DUPLICATES_DEFAULT || ro->duplicates == DF_DUPLICATES_REFUSE))
-        return df__error(ctx, DF_EINVAL,
-                         "%s: %ld rows give a second snapshot of a place already given for the same operation, date, "
-                         "split and assessment type: %s%s. Refused: which one is right cannot be known "
-                         "(--duplicates drop keeps the first row, keep adds them; job: [records] duplicates)",
-                         ro->path, counted, list, counted > 6 ? "; ..." : "");
-    if (js->rival_list.n)
-        df__log(ctx, DF_LOG_WARN, "%s: %ld rows repeat the snapshot of a place (%ld on the dates counted): %s",
-                ro->path, js->rival_list.n, counted,
-                ro->duplicates == DF_DUPLICATES_DROP ? "the first row kept (--duplicates drop)"
-                                                     : "added (--duplicates keep)");
+    char theirs[200] = "", ours[200] = "";
+    size_t n = 0;
+    for (int k = 0; k < PREFIXES && js->prefixes[k].rows; k++) {
+        for (int l = 0; l < PREFIXES && layer[l].rows; l++)
+            if (!strcmp(layer[l].code, js->prefixes[k].code)) return DF_OK; /* the layer's country: not a guess */
+        n += (size_t)snprintf(theirs + n, n < sizeof theirs ? sizeof theirs - n : 0, "%s%s (%ld rows)", k ? ", " : "",
+                              js->prefixes[k].code, js->prefixes[k].rows);
+        if (n >= sizeof theirs) n = sizeof theirs;
+    }
+    n = 0;
+    for (int l = 0; l < PREFIXES && layer[l].rows; l++) {
+        n += (size_t)snprintf(ours + n, n < sizeof ours ? sizeof ours - n : 0, "%s%s (%ld units)", l ? ", " : "",
+                              layer[l].code, layer[l].rows);
+        if (n >= sizeof ours) n = sizeof ours;
+    }
+    if (!layer[0].rows) return DF_OK; /* a layer without P-codes: nothing to compare */
+    return df__error(ctx, DF_EINVAL,
+                     "%s: the records look like another country's: %ld of their %ld rows with P-codes have one in "
+                     "the boundaries; the records' P-codes begin %s, the layer's %s. Refused before any figure: "
+                     "their names would meet the layer's only by chance. Give the boundaries of the records' country",
+                     path, js->pcode_found, js->pcoded, theirs, ours);
+}
 
-    used = 0, counted = 0;
-    int32_t dates[8];
-    int ndates = 0;
-    for (long i = 0; i < js->assessment_list.n; i++) {
-        const repeat *r = &js->assessment_list.items[i];
-        if (!date_counts(r->date, r->op, j->kind, bal->from, bal->as_of, snap)) continue;
-        counted++;
-        int k = 0;
-        while (k < ndates && dates[k] != r->date) k++;
-        if (k < ndates || ndates == 8) continue;
-        dates[ndates++] = r->date;
-        char d[11];
-        df_date_format(r->date, d);
-        if (used < sizeof list)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (line %ld %s, line %ld %s)",
-                                     ndates > 1 ? "; " : "", d, r->first, r->a, r->line, r->b);
-    }
-    if (counted && !ro->add_assessments)
-        return df__error(ctx, DF_EINVAL,
-                         "%s: %ld rows give a place and date a second assessment type, which may count the same "
-                         "people: %s%s. Choose one with --where assessment=TYPE (job: [records] where = "
-                         "assessment=TYPE), or add them on purpose with --assessments add (as DTM's own totals do)",
-                         ro->path, counted, list, ndates == 8 ? "; ..." : "");
-    if (counted)
-        df__log(ctx, DF_LOG_INFO,
-                "%s: %ld rows of a second assessment type of a place and date added (--assessments add)", ro->path,
-                counted);
-    return DF_OK;
+/* Does a repeat's date count? The join's dates (see date_counts). */
+typedef struct {
+    const df_join *j;
+    const int32_t *snap;
+} counted_dates;
+
+static int repeat_counts(int32_t date, int op, void *user)
+{
+    const counted_dates *c = user;
+    return date_counts(date, op, c->j->kind, c->j->balance.from, c->j->balance.as_of, c->snap);
 }
 
 /* Say which date of which operation the figures come from; and, for a
@@ -824,9 +716,10 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
         users[k] = &states[k];
     }
     for (int k = 0; k < JOIN_MAX_THREADS; k++)
-        if (!(states[k].names = df__name_cache_new())) j = (free(j), NULL);
+        if (!(states[k].names = df__name_cache_new()) || !(states[k].repeats = df__repeats_new())) j = (free(j), NULL);
     if (!j) {
-        for (int k = 0; k < JOIN_MAX_THREADS; k++) df__name_cache_free(states[k].names);
+        for (int k = 0; k < JOIN_MAX_THREADS; k++)
+            df__name_cache_free(states[k].names), df__repeats_free(states[k].repeats);
         return df__error(ctx, DF_ENOMEM, "out of memory");
     }
     if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto done;
@@ -886,6 +779,8 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     decisions_sort(j);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
+
+    if ((st = judge_country(ctx, b, js, ropts->path)) != DF_OK) goto done;
 
     /* The operations, and the finest level the rows state */
     if (!(j->ops = calloc((size_t)js->nops + 1, sizeof *j->ops)) ||
@@ -960,7 +855,16 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     bal->filtered = bal->read.filtered + bal->read.dropped + js->dropped;
     bal->read.valid -= js->dropped;
     bal->read.individuals_valid -= js->ind_dropped;
-    if ((st = judge_repeats(ctx, j, js, ropts, snap)) != DF_OK) goto done;
+    const char **opnames = malloc(((size_t)j->nops + 1) * sizeof *opnames);
+    if (!opnames) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < j->nops; i++) opnames[i] = j->ops[i].name;
+    counted_dates cd = {j, snap};
+    st = df__repeats_judge(ctx, js->repeats, ropts, opnames, repeat_counts, &cd);
+    free(opnames);
+    if (st != DF_OK) goto done;
     say_kind(ctx, j, js, ropts, snap);
     j->bins = js->bins, js->bins = (bin_table){0}; /* the join's now */
     if (level_checks(j, b, snap, ctx, ropts->path) != 0) {
@@ -986,8 +890,7 @@ done:
         free(states[k].bins.slots);
         df__name_cache_free(states[k].names);
         for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
-        free(states[k].rivals.slots), free(states[k].assessments.slots);
-        free(states[k].rival_list.items), free(states[k].assessment_list.items);
+        df__repeats_free(states[k].repeats);
     }
     if (st != DF_OK) {
         df_join_free(j);

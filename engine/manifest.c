@@ -366,6 +366,22 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         put_num(o, "mask_loss", in->mask_loss);
         json_object_object_add(m, "density", o);
     }
+    if (!r->job->publish) { /* the records layer, or where the records are (issue 12 item 2) */
+        json_object *o = json_object_new_object();
+        int written = r->records_not_copied == 0;
+        json_object_object_add(o, "written", json_object_new_boolean(written));
+        if (written) {
+            put_int(o, "features", r->record_points);
+        } else {
+            put_str(o, "reason",
+                    r->job->records_layer_mode == DF__RECORDS_LAYER_NO ? "records_layer = no"
+                                                                       : "more than records_layer_max");
+            put_int(o, "records_with_coordinates", r->records_not_copied);
+            put_int(o, "records_layer_max", r->job->records_layer_max);
+            put_str(o, "records", r->job->records_path); /* its SHA-256 is under inputs */
+        }
+        json_object_object_add(m, "records_layer", o);
+    }
     if (r->publish) { /* counts only */
         const df__publish_stats *p = r->publish;
         json_object *o = json_object_new_object();

@@ -14,14 +14,18 @@
 #include <unistd.h>
 
 #include <cairo.h>
+#include <ctype.h>
+#include <gdal.h>
 
 #define FONT        "DejaVu Sans"
-#define NLABELS     8
 #define DEFAULT_TOP 10
 #define BEND        0.18 /* control point off the chord, x chord length */
 #define ALPHA_FLOW  0.85
-#define CIRCLE_R    40  /* radius of the circle of the top break, layout units */
-#define CIRCLE_MAX  110 /* the largest radius drawn */
+#define CIRCLE_R    40                               /* radius of the circle of the top break, layout units */
+#define CIRCLE_MAX  110                              /* the largest radius drawn */
+#define RING_R      46                               /* radius of the ring of the largest flow, layout units */
+#define MAX_CALLOUT 99                               /* numbered callouts: beyond, a unit keeps no mark */
+#define COUNTRIES   "countries_naturalearth.geojson" /* in shapes/: see shapes/README.md */
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
@@ -211,6 +215,8 @@ typedef struct {
     int origin, dest;
     double individuals;
     double x0, y0, x1, y1; /* lon/lat of the ends */
+    int within;            /* origin = destination: a ring, not an arrow */
+    int ok;                /* drawn: both ends have a place */
 } pair;
 
 static int cmp_pair_units(const void *a, const void *b)
@@ -228,9 +234,13 @@ static int cmp_pair_size(const void *a, const void *b)
     return cmp_pair_units(a, b);
 }
 
-/* The top largest (origin, dest) pairs of displacement summed over every
- * period, with their ends; flows inside one unit are left out (no arrow
- * can show them). *n pairs in *out (malloc'd). */
+/* The flows of the report's table (sitrep.c, "Largest flows"): pairs of
+ * status DF_DISPLACED, withheld ones left out, summed over every period,
+ * largest first (ties by units), the top N ([report] top_flows, 10 when
+ * unset). A pair within one unit stays in the ranking and is drawn as a
+ * ring; a pair whose ends have no geometry keeps its rank and is not drawn
+ * (ok = 0), so that the map never shows a flow the table does not list.
+ * *n pairs in *out (malloc'd). */
 static df_status top_pairs(df_ctx *ctx, const df__map *m, pair **out, int *n)
 {
     const df_flows *f = m->flows;
@@ -240,10 +250,8 @@ static df_status top_pairs(df_ctx *ctx, const df__map *m, pair **out, int *n)
     if (!p) return df__error(ctx, DF_ENOMEM, "out of memory drawing flows");
     for (int i = 0; i < df_flows_count(f); i++) {
         const df_flow *fl = df_flows_get(f, i);
-        if (fl->status != DF_DISPLACED || fl->total || fl->individuals <= 0 || fl->withheld)
-            continue; /* totals repeat the periods; withheld flows are not published */
-        if (ol == dl && fl->origin == fl->dest) continue;
-        p[count++] = (pair){fl->origin, fl->dest, (double)fl->individuals, 0, 0, 0, 0};
+        if (fl->status != DF_DISPLACED || fl->withheld) continue; /* withheld flows are not published */
+        p[count++] = (pair){fl->origin, fl->dest, (double)fl->individuals, 0, 0, 0, 0, 0, 0};
     }
     qsort(p, (size_t)count, sizeof *p, cmp_pair_units);
     int k = 0;
@@ -254,15 +262,15 @@ static df_status top_pairs(df_ctx *ctx, const df__map *m, pair **out, int *n)
             p[k++] = p[i];
     }
     qsort(p, (size_t)k, sizeof *p, cmp_pair_size);
-    int kept = 0;
-    for (int i = 0; i < k && kept < (top > 0 ? top : DEFAULT_TOP); i++) {
-        pair q = p[i];
-        if (df__flows_endpoint(ctx, f, m->b, ol, q.origin, DF_ENDPOINTS_WEIGHTED, &q.x0, &q.y0) != 0 ||
-            df__flows_endpoint(ctx, f, m->b, dl, q.dest, DF_ENDPOINTS_WEIGHTED, &q.x1, &q.y1) != 0)
-            continue; /* a unit without geometry */
-        p[kept++] = q;
+    if (k > (top > 0 ? top : DEFAULT_TOP)) k = top > 0 ? top : DEFAULT_TOP;
+    for (int i = 0; i < k; i++) {
+        pair *q = &p[i];
+        q->within = ol == dl && q->origin == q->dest;
+        q->ok = q->individuals > 0 &&
+                df__flows_endpoint(ctx, f, m->b, ol, q->origin, DF_ENDPOINTS_WEIGHTED, &q->x0, &q->y0) == 0 &&
+                df__flows_endpoint(ctx, f, m->b, dl, q->dest, DF_ENDPOINTS_WEIGHTED, &q->x1, &q->y1) == 0;
     }
-    *out = p, *n = kept;
+    *out = p, *n = k;
     return DF_OK;
 }
 
@@ -279,9 +287,11 @@ static double arrow_width(double v, double vmax, double max_w, double min_w)
  * the right of travel (A->B and B->A lie apart), shaft width w, a head whose
  * tip is at (x1, y1); white casing under a dark fill, the whole painted at
  * once with alpha so that shaft and head do not darken where they meet. */
-static void draw_arrow(cairo_t *cr, double x0, double y0, double x1, double y1, double w, double bend, double casing)
+static void draw_arrow(cairo_t *cr, double x0, double y0, double x1, double y1, double w, double bend, double casing,
+                       box *head_box)
 {
     double dx = x1 - x0, dy = y1 - y0, len = hypot(dx, dy);
+    if (head_box) *head_box = box_empty();
     if (len < 4) return;
     double cx = (x0 + x1) / 2 - bend * dy, cy = (y0 + y1) / 2 + bend * dx; /* right of travel, y down */
     double head = fmin(1.8 * w + 3 * casing, 0.45 * len), half = 1.15 * w + 1.6 * casing;
@@ -301,6 +311,13 @@ static void draw_arrow(cairo_t *cr, double x0, double y0, double x1, double y1, 
     double c1x = x0 + 2.0 / 3 * (qx - x0), c1y = y0 + 2.0 / 3 * (qy - y0);
     double c2x = bx + 2.0 / 3 * (qx - bx), c2y = by + 2.0 / 3 * (qy - by);
     double hx = (x1 - bx) / head, hy = (y1 - by) / head, nx = -hy, ny = hx;
+    if (head_box) { /* the head with its casing: what a label must not cover */
+        *head_box = box_empty();
+        box_add(head_box, x1, y1);
+        box_add(head_box, bx + nx * half, by + ny * half);
+        box_add(head_box, bx - nx * half, by - ny * half);
+        head_box->x0 -= casing, head_box->y0 -= casing, head_box->x1 += casing, head_box->y1 += casing;
+    }
     cairo_push_group(cr);
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 0)
@@ -381,52 +398,6 @@ static int cmp_ranked(const void *a, const void *b)
 }
 
 static int boxes_meet(box a, box b) { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1; }
-
-/* Name and value of the NLABELS largest units at a point inside each
- * (GEOS point on surface): the largest first, each at the first of five
- * places (centred, above, below, right, left) where its box meets no label
- * already placed and stays in the frame; otherwise left out. */
-static df_status draw_labels(df_ctx *ctx, cairo_t *cr, const view *v, const df__map *m, int n, int whole, double u)
-{
-    ranked *r = df__malloc((size_t)n * sizeof *r + 1);
-    box placed[NLABELS];
-    int k = 0, np = 0;
-    if (!r) return df__error(ctx, DF_ENOMEM, "out of memory drawing labels");
-    for (int i = 0; i < n; i++)
-        if (m->value[i] > 0) r[k++] = (ranked){i, m->value[i]};
-    qsort(r, (size_t)k, sizeof *r, cmp_ranked);
-    for (int i = 0; i < k && i < NLABELS; i++) {
-        const GEOSGeometry *g = df__boundaries_geometry(m->b, m->level, r[i].unit);
-        GEOSGeometry *p = g ? GEOSPointOnSurface_r(ctx->geos, g) : NULL;
-        double lon, lat, x, y;
-        int ok = p && GEOSGeomGetX_r(ctx->geos, p, &lon) == 1 && GEOSGeomGetY_r(ctx->geos, p, &lat) == 1;
-        if (p) GEOSGeom_destroy_r(ctx->geos, p);
-        if (!ok || point_pixel(v, lon, lat, &x, &y) != 0) continue;
-        const char *name = df__boundaries_unit(m->b, m->level, r[i].unit)->name;
-        char num[64];
-        fmt_number(r[i].value, whole, num, sizeof num);
-        font(cr, 14 * u, 1);
-        double wn = text_width(cr, name ? name : "");
-        font(cr, 12.5 * u, 0);
-        double wv = text_width(cr, num), w = fmax(wn, wv) + 6 * u, h = 34 * u;
-        const double off[5][2] = {{0, 0}, {0, -h * 0.75}, {0, h * 0.75}, {w * 0.6, 0}, {-w * 0.6, 0}};
-        for (int t = 0; t < 5; t++) {
-            double cx = x + off[t][0], cy = y + off[t][1];
-            box b = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
-            int clash = b.x0 < v->fx || b.y0 < v->fy || b.x1 > v->fx + v->fw || b.y1 > v->fy + v->fh;
-            for (int j = 0; j < np && !clash; j++) clash = boxes_meet(b, placed[j]);
-            if (clash) continue;
-            placed[np++] = b;
-            font(cr, 14 * u, 1);
-            text_halo(cr, name ? name : "", cx - wn / 2, cy - 2 * u, 2.2 * u, 0.1);
-            font(cr, 12.5 * u, 0);
-            text_halo(cr, num, cx - wv / 2, cy + 13 * u, 2.2 * u, 0.25);
-            break;
-        }
-    }
-    free(r);
-    return DF_OK;
-}
 
 /* ---- furniture -------------------------------------------------------------------- */
 
@@ -570,13 +541,48 @@ typedef struct {
     coords c;    /* scratch for ring coordinates */
     pair *pairs; /* the arrows */
     int npairs;
-    double pmax;                   /* largest pair */
+    double pmax;                   /* largest pair drawn: the rings' scale */
+    double amax;                   /* largest arrow: the widths' scale */
     double breaks[DF__MAX_BREAKS]; /* the classes: nb breaks, nb + 1 classes */
     int nb;
     int has_zero, has_no_data, has_unassessed; /* legend rows shown */
     int has_positive;
-    double vmax; /* the largest value: circles scale to it */
+    double vmax;            /* the largest value: circles scale to it */
+    df__placement own, *pl; /* what was placed: m->placed, or own */
+    int ncallouts;
+    int *callout; /* units with a numbered callout, in number order */
+    int nring;    /* rings drawn; ring_max: the largest */
+    double ring_max;
+    GEOSGeometry **country; /* neighbouring countries (shapes/), with names */
+    char **country_name;
+    int ncountries;
 } map_state;
+
+static int place(map_state *st, int kind, int unit, int other, double value, box b)
+{
+    df__placement *p = st->pl;
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 64;
+        df__placed *item = df__realloc_array(p->item, (size_t)cap, sizeof *item);
+        if (!item) return -1;
+        p->item = item, p->cap = cap;
+    }
+    p->item[p->n++] = (df__placed){kind, unit, other, value, b.x0, b.y0, b.x1, b.y1};
+    return 0;
+}
+
+/* b meets nothing placed that text must keep clear of (labels, callouts,
+ * arrowheads, country names) and stays inside the frame. */
+static int room_for(const map_state *st, const view *v, box b)
+{
+    if (b.x0 < v->fx + 2 || b.y0 < v->fy + 2 || b.x1 > v->fx + v->fw - 2 || b.y1 > v->fy + v->fh - 2) return 0;
+    for (int i = 0; i < st->pl->n; i++) {
+        const df__placed *q = &st->pl->item[i];
+        if (q->kind == DF__PLACED_RING) continue; /* rings are translucent: a label with a halo reads over them */
+        if (boxes_meet(b, (box){q->x0, q->y0, q->x1, q->y1})) return 0;
+    }
+    return 1;
+}
 
 /* A circle's area is its value; the top break has a radius of CIRCLE_R:
  * the classes hold still, so do the sizes, and weeks compare. */
@@ -657,32 +663,394 @@ static df_status draw_circles(map_state *st, const view *v)
     return DF_OK;
 }
 
-static void draw_arrows(map_state *st, const view *v)
+/* Ring radius of a flow within one unit: its area by individuals, RING_R
+ * for the largest pair of the map (arrows and rings share one scale's top). */
+static double ring_radius(const map_state *st, double v)
+{
+    return st->pmax > 0 ? RING_R * sqrt(v / st->pmax) * st->u : 0;
+}
+
+typedef struct {
+    int pair;
+    double angle; /* leaving the origin, radians */
+} leaving;
+
+static int cmp_leaving(const void *a, const void *b)
+{
+    const leaving *p = a, *q = b;
+    if (p->angle != q->angle) return p->angle < q->angle ? -1 : 1;
+    return (p->pair > q->pair) - (p->pair < q->pair);
+}
+
+/* The flows of the table: a flow within one unit as a ring at its place
+ * (area by individuals), the others as arrows (width by the square root of
+ * individuals). An arrow leaves its origin from the edge of a circle around
+ * it (the origin's ring, or a small circle) in the direction of its
+ * destination, and arrows of one origin whose directions are close are
+ * turned apart until their shafts do not touch there: they fan out around
+ * the place instead of leaving one point. The arrowheads and rings go to
+ * the placement list. */
+static df_status draw_flows(map_state *st, const view *v)
 {
     double u = st->u;
-    for (int i = st->npairs - 1; i >= 0; i--) { /* the largest on top */
+    cairo_t *cr = st->cr;
+    leaving *lv = df__malloc((size_t)st->npairs * sizeof *lv + 1);
+    double *sx = df__malloc((size_t)st->npairs * 2 * sizeof *sx + 1);
+    if (!lv || !sx) {
+        free(lv), free(sx);
+        return df__error(st->ctx, DF_ENOMEM, "out of memory drawing flows");
+    }
+    /* rings first, under the arrows; the largest below */
+    for (int i = 0; i < st->npairs; i++) {
+        const pair *p = &st->pairs[i];
+        double x, y, r = ring_radius(st, p->individuals);
+        if (!p->ok || !p->within || point_pixel(v, p->x0, p->y0, &x, &y) != 0) continue;
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, x, y, r, 0, 2 * M_PI);
+        /* a ring, not a disc: the unit's class colour stays readable inside it */
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_set_line_width(cr, 6 * u);
+        cairo_stroke_preserve(cr);
+        set_rgb(cr, flow_rgb);
+        cairo_set_line_width(cr, 3 * u);
+        cairo_stroke(cr);
+        st->nring++, st->ring_max = fmax(st->ring_max, p->individuals);
+        if (place(st, DF__PLACED_RING, p->origin, p->dest, p->individuals, (box){x - r, y - r, x + r, y + r}) != 0)
+            goto oom;
+    }
+    /* where each arrow leaves: per origin, sorted by direction, spread */
+    for (int i = 0; i < st->npairs; i++) {
         const pair *p = &st->pairs[i];
         double x0, y0, x1, y1;
-        if (point_pixel(v, p->x0, p->y0, &x0, &y0) != 0 || point_pixel(v, p->x1, p->y1, &x1, &y1) != 0) continue;
-        draw_arrow(st->cr, x0, y0, x1, y1, arrow_width(p->individuals, st->pmax, 16 * u, 1.6 * u), BEND, 1.5 * u);
+        sx[2 * i] = NAN;
+        if (!p->ok || p->within || point_pixel(v, p->x0, p->y0, &x0, &y0) != 0 ||
+            point_pixel(v, p->x1, p->y1, &x1, &y1) != 0)
+            continue;
+        sx[2 * i] = x0, sx[2 * i + 1] = y0;
     }
-    /* a dot where arrows leave, so that a shared origin reads as one place */
     for (int i = 0; i < st->npairs; i++) {
-        double x0, y0;
-        if (point_pixel(v, st->pairs[i].x0, st->pairs[i].y0, &x0, &y0) != 0) continue;
-        cairo_new_sub_path(st->cr);
-        cairo_arc(st->cr, x0, y0, 4 * u, 0, 2 * M_PI);
-        set_rgb(st->cr, flow_rgb);
-        cairo_fill_preserve(st->cr);
-        cairo_set_source_rgb(st->cr, 1, 1, 1);
-        cairo_set_line_width(st->cr, 1.5 * u);
-        cairo_stroke(st->cr);
+        const pair *p = &st->pairs[i];
+        if (isnan(sx[2 * i])) continue;
+        int first = 1, n = 0;
+        for (int j = 0; j < i && first; j++) first = !(st->pairs[j].origin == p->origin && !isnan(sx[2 * j]));
+        if (!first) continue;
+        /* every arrow of this origin, and the circle they leave from */
+        double ox = sx[2 * i], oy = sx[2 * i + 1], r0 = 9 * u;
+        for (int j = 0; j < st->npairs; j++) {
+            const pair *q = &st->pairs[j];
+            if (q->ok && q->within && q->origin == p->origin) r0 = fmax(r0, ring_radius(st, q->individuals));
+            if (isnan(sx[2 * j]) || q->origin != p->origin) continue;
+            double x1, y1;
+            point_pixel(v, q->x1, q->y1, &x1, &y1);
+            lv[n++] = (leaving){j, atan2(y1 - oy, x1 - ox)};
+        }
+        qsort(lv, (size_t)n, sizeof *lv, cmp_leaving);
+        for (int t = 1; t < n; t++) {
+            double wa = arrow_width(st->pairs[lv[t - 1].pair].individuals, st->amax, 16 * u, 1.6 * u),
+                   wb = arrow_width(st->pairs[lv[t].pair].individuals, st->amax, 16 * u, 1.6 * u);
+            double gap = fmin((wa + wb) / 2 / r0 + 0.08, 0.6);
+            if (lv[t].angle - lv[t - 1].angle < gap) lv[t].angle = lv[t - 1].angle + gap;
+        }
+        for (int t = 0; t < n; t++) {
+            sx[2 * lv[t].pair] = ox + r0 * cos(lv[t].angle);
+            sx[2 * lv[t].pair + 1] = oy + r0 * sin(lv[t].angle);
+        }
+        if (r0 <= 9 * u) { /* no ring: a dot marks the place the arrows leave */
+            cairo_new_sub_path(cr);
+            cairo_arc(cr, ox, oy, 4 * u, 0, 2 * M_PI);
+            set_rgb(cr, flow_rgb);
+            cairo_fill_preserve(cr);
+            cairo_set_source_rgb(cr, 1, 1, 1);
+            cairo_set_line_width(cr, 1.5 * u);
+            cairo_stroke(cr);
+        }
     }
+    for (int i = st->npairs - 1; i >= 0; i--) { /* the largest on top */
+        const pair *p = &st->pairs[i];
+        double x1, y1;
+        box hb;
+        if (isnan(sx[2 * i]) || point_pixel(v, p->x1, p->y1, &x1, &y1) != 0) continue;
+        draw_arrow(cr, sx[2 * i], sx[2 * i + 1], x1, y1, arrow_width(p->individuals, st->amax, 16 * u, 1.6 * u), BEND,
+                   1.5 * u, &hb);
+        if (box_ok(hb) && place(st, DF__PLACED_HEAD, p->origin, p->dest, p->individuals, hb) != 0) goto oom;
+    }
+    free(lv), free(sx);
+    return DF_OK;
+oom:
+    free(lv), free(sx);
+    return df__error(st->ctx, DF_ENOMEM, "out of memory drawing flows");
+}
+
+/* A point inside the unit (GEOS point on surface) in pixels; -1 when none. */
+static int unit_point(map_state *st, const view *v, int level, int unit, double *x, double *y)
+{
+    const GEOSGeometry *g = df__boundaries_geometry(st->m->b, level, unit);
+    GEOSGeometry *p = g ? GEOSPointOnSurface_r(st->ctx->geos, g) : NULL;
+    double lon, lat;
+    int ok = p && GEOSGeomGetX_r(st->ctx->geos, p, &lon) == 1 && GEOSGeomGetY_r(st->ctx->geos, p, &lat) == 1;
+    if (p) GEOSGeom_destroy_r(st->ctx->geos, p);
+    return ok && point_pixel(v, lon, lat, x, y) == 0 ? 0 : -1;
+}
+
+/* The box's centre, and with all its corners, in the current path. */
+static int box_inside(cairo_t *cr, box b, int corners)
+{
+    double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
+    if (!cairo_in_fill(cr, cx, cy)) return 0;
+    return !corners || (cairo_in_fill(cr, b.x0, b.y0) && cairo_in_fill(cr, b.x1, b.y0) &&
+                        cairo_in_fill(cr, b.x0, b.y1) && cairo_in_fill(cr, b.x1, b.y1));
+}
+
+/* A place for a w x h box near (x, y): the first candidate, nearest
+ * first (steps rings of sx, sy apart), in room and inside the current path (with its corners when
+ * corners, else its centre; inside = 0: anywhere). 0 found, -1 none. */
+static int find_place(map_state *st, const view *v, double x, double y, double w, double h, int inside, int corners,
+                      int steps, double sx, double sy, box *out)
+{
+    static const int dir[9][2] = {{0, 0}, {0, -1}, {0, 1}, {1, 0}, {-1, 0}, {1, -1}, {-1, -1}, {1, 1}, {-1, 1}};
+    for (int k = 0; k <= steps; k++)
+        for (int d = k == 0 ? 0 : 1; d < (k == 0 ? 1 : 9); d++) {
+            double cx = x + dir[d][0] * k * sx, cy = y + dir[d][1] * k * sy;
+            box b = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
+            if (!room_for(st, v, b) || (inside && !box_inside(st->cr, b, corners))) continue;
+            *out = b;
+            return 0;
+        }
+    return -1;
+}
+
+/* Name and value of every unit with people, the largest first, each at
+ * the nearest place near its point where the box stays inside the unit
+ * (whole, else its centre) and meets no label, callout, arrowhead or
+ * country name. A unit without room gets a numbered callout (listed in the
+ * legend) at the nearest free place, inside it when it can be. */
+static df_status draw_labels(map_state *st, const view *v)
+{
+    cairo_t *cr = st->cr;
+    const df__map *m = st->m;
+    double u = st->u;
+    ranked *r = df__malloc((size_t)st->n * sizeof *r + 1);
+    int k = 0;
+    st->callout = df__malloc((size_t)st->n * sizeof *st->callout + 1);
+    if (!r || !st->callout) {
+        free(r);
+        return df__error(st->ctx, DF_ENOMEM, "out of memory drawing labels");
+    }
+    for (int i = 0; i < st->n; i++)
+        if (m->value[i] > 0) r[k++] = (ranked){i, m->value[i]};
+    qsort(r, (size_t)k, sizeof *r, cmp_ranked);
+    for (int i = 0; i < k; i++) {
+        double x, y;
+        if (unit_point(st, v, m->level, r[i].unit, &x, &y) != 0) continue;
+        const char *name = df__boundaries_unit(m->b, m->level, r[i].unit)->name;
+        char num[64];
+        fmt_number(r[i].value, st->whole, num, sizeof num);
+        font(cr, 14 * u, 1);
+        double wn = text_width(cr, name ? name : "");
+        font(cr, 12.5 * u, 0);
+        double wv = text_width(cr, num), w = fmax(wn, wv) + 6 * u, h = 34 * u;
+        box b;
+        cairo_new_path(cr);
+        if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, r[i].unit), &st->c) != 0) goto oom;
+        int found = find_place(st, v, x, y, w, h, 1, 1, 5, 0.3 * w, 0.45 * h, &b) == 0 ||
+                    find_place(st, v, x, y, w, h, 1, 0, 5, 0.3 * w, 0.45 * h, &b) == 0;
+        if (found) {
+            cairo_new_path(cr);
+            double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
+            font(cr, 14 * u, 1);
+            text_halo(cr, name ? name : "", cx - wn / 2, cy - 2 * u, 2.2 * u, 0.1);
+            font(cr, 12.5 * u, 0);
+            text_halo(cr, num, cx - wv / 2, cy + 13 * u, 2.2 * u, 0.25);
+            if (place(st, DF__PLACED_LABEL, r[i].unit, -1, r[i].value, b) != 0) goto oom;
+            continue;
+        }
+        if (st->ncallouts >= MAX_CALLOUT) {
+            cairo_new_path(cr);
+            continue;
+        }
+        /* a numbered callout: inside the unit if it can be, else nearby */
+        char id[16];
+        snprintf(id, sizeof id, "%d", st->ncallouts + 1);
+        font(cr, 12 * u, 1);
+        double bw = fmax(20 * u, text_width(cr, id) + 8 * u), bh = 20 * u;
+        if (find_place(st, v, x, y, bw, bh, 1, 0, 4, 0.6 * bw, 0.6 * bh, &b) != 0 &&
+            find_place(st, v, x, y, bw, bh, 0, 0, 16, 0.6 * bw, 0.6 * bh, &b) != 0)
+            b = (box){x - bw / 2, y - bh / 2, x + bw / 2, y + bh / 2}; /* no room anywhere near: on the point */
+        cairo_new_path(cr);
+        double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
+        if (fabs(cx - x) + fabs(cy - y) > bh) { /* a leader line back to the unit */
+            cairo_move_to(cr, x, y);
+            cairo_line_to(cr, cx, cy);
+            cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+            cairo_set_line_width(cr, 1 * u);
+            cairo_stroke(cr);
+        }
+        cairo_rectangle(cr, b.x0, b.y0, bw, bh);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        cairo_set_line_width(cr, 1.2 * u);
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_move_to(cr, cx - text_width(cr, id) / 2, cy + 4.5 * u);
+        cairo_show_text(cr, id);
+        st->callout[st->ncallouts++] = r[i].unit;
+        if (place(st, DF__PLACED_CALLOUT, r[i].unit, st->ncallouts, r[i].value, b) != 0) goto oom;
+    }
+    free(r);
+    return DF_OK;
+oom:
+    free(r);
+    cairo_new_path(cr);
+    return df__error(st->ctx, DF_ENOMEM, "out of memory drawing labels");
+}
+
+/* ---- neighbouring countries -------------------------------------------------------- */
+
+/* The Natural Earth countries shipped in shapes/ (public domain; see
+ * shapes/README.md): the land around the units, the sea where none is.
+ * Without the file the map has no neighbours, and says so in the log; out
+ * of memory is an error, never a map quietly without them. */
+static df_status load_countries(map_state *st)
+{
+    const char *dir = df_shapes_dir();
+    char path[4096];
+    if (!dir) {
+        df__log(st->ctx, DF_LOG_DEBUG, "map: the shapes folder is not found: no neighbouring countries");
+        return DF_OK;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, COUNTRIES);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    CPLPopErrorHandler();
+    OGRLayerH layer = ds ? GDALDatasetGetLayer(ds, 0) : NULL;
+    if (!layer) {
+        df__log(st->ctx, DF_LOG_DEBUG, "map: %s is not readable: no neighbouring countries", COUNTRIES);
+        if (ds) GDALClose(ds);
+        return DF_OK;
+    }
+    int nf = (int)OGR_L_GetFeatureCount(layer, 1), failed = 0;
+    int name_idx = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(layer), "NAME");
+    st->country = df__malloc(((size_t)nf + 1) * sizeof *st->country);
+    st->country_name = df__malloc(((size_t)nf + 1) * sizeof *st->country_name);
+    failed = !st->country || !st->country_name;
+    OGRFeatureH f;
+    OGR_L_ResetReading(layer);
+    while (!failed && st->ncountries < nf && (f = OGR_L_GetNextFeature(layer)) != NULL) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        size_t size = g ? (size_t)OGR_G_WkbSize(g) : 0;
+        unsigned char *wkb = size ? df__malloc(size) : NULL;
+        failed = size && !wkb;
+        if (wkb && OGR_G_ExportToWkb(g, wkbNDR, wkb) == OGRERR_NONE) {
+            GEOSGeometry *gg = GEOSGeomFromWKB_buf_r(st->ctx->geos, wkb, size);
+            const char *nm =
+                name_idx >= 0 && OGR_F_IsFieldSetAndNotNull(f, name_idx) ? OGR_F_GetFieldAsString(f, name_idx) : NULL;
+            char *name = nm ? df__strdup(nm) : NULL;
+            if (gg && (name || !nm))
+                st->country[st->ncountries] = gg, st->country_name[st->ncountries++] = name;
+            else {
+                failed = nm && !name;
+                if (gg) GEOSGeom_destroy_r(st->ctx->geos, gg);
+            }
+        }
+        free(wkb);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    return failed ? df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", COUNTRIES) : DF_OK;
+}
+
+static void free_countries(map_state *st)
+{
+    for (int i = 0; i < st->ncountries; i++) {
+        GEOSGeom_destroy_r(st->ctx->geos, st->country[i]);
+        free(st->country_name[i]);
+    }
+    free(st->country), free(st->country_name);
+    st->country = NULL, st->country_name = NULL, st->ncountries = 0;
+}
+
+static const double sea_rgb[3] = {0xd4, 0xe6, 0xf1}, land_rgb[3] = {0xf1, 0xef, 0xe8};
+
+static df_status draw_countries(map_state *st, const view *v)
+{
+    cairo_t *cr = st->cr;
+    for (int i = 0; i < st->ncountries; i++) {
+        if (path_geometry(st->ctx, cr, v, st->country[i], &st->c) != 0)
+            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+        set_rgb(cr, land_rgb);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 0.62, 0.62, 0.62);
+        cairo_set_line_width(cr, 1.1 * st->u);
+        cairo_stroke(cr);
+    }
+    return DF_OK;
+}
+
+/* Each neighbour's name, in capitals, where a box of it lies in the country
+ * and off every unit of the map, clear of what is placed; none where it
+ * cannot. */
+static df_status draw_country_names(map_state *st, const view *v)
+{
+    cairo_t *cr = st->cr;
+    double u = st->u;
+    cairo_new_path(cr);
+    for (int i = 0; i < st->n; i++)
+        if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(st->m->b, st->m->level, i), &st->c) != 0)
+            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    cairo_path_t *units = cairo_copy_path(cr);
+    cairo_new_path(cr);
+    cairo_fill_rule_t rule = cairo_get_fill_rule(cr);
+    for (int i = 0; i < st->ncountries; i++) {
+        char name[128];
+        if (!st->country_name[i]) continue;
+        size_t j = 0;
+        for (; st->country_name[i][j] && j + 1 < sizeof name; j++)
+            name[j] = (char)toupper((unsigned char)st->country_name[i][j]);
+        name[j] = 0;
+        cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_ITALIC, CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_set_font_size(cr, 16 * u);
+        double w = text_width(cr, name) + 4 * u, h = 20 * u, x0, y0, x1, y1;
+        if (path_geometry(st->ctx, cr, v, st->country[i], &st->c) != 0) break;
+        cairo_path_extents(cr, &x0, &y0, &x1, &y1);
+        x0 = fmax(x0, v->fx), y0 = fmax(y0, v->fy), x1 = fmin(x1, v->fx + v->fw), y1 = fmin(y1, v->fy + v->fh);
+        box found = box_empty();
+        /* a grid over the visible part, from its centre outwards */
+        for (int ring = 0; ring <= 6 && !box_ok(found) && x1 - x0 > w && y1 - y0 > h; ring++)
+            for (int gx = -ring; gx <= ring && !box_ok(found); gx++)
+                for (int gy = -ring; gy <= ring && !box_ok(found); gy++) {
+                    if (abs(gx) != ring && abs(gy) != ring) continue;
+                    double cx = (x0 + x1) / 2 + gx * (x1 - x0 - w) / 12, cy = (y0 + y1) / 2 + gy * (y1 - y0 - h) / 12;
+                    box b = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
+                    if (!room_for(st, v, b) || !box_inside(cr, b, 1)) continue;
+                    cairo_path_t *mine = cairo_copy_path(cr);
+                    cairo_new_path(cr);
+                    cairo_append_path(cr, units);
+                    cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
+                    int off = !cairo_in_fill(cr, b.x0, b.y0) && !cairo_in_fill(cr, b.x1, b.y0) &&
+                              !cairo_in_fill(cr, b.x0, b.y1) && !cairo_in_fill(cr, b.x1, b.y1) &&
+                              !cairo_in_fill(cr, cx, cy);
+                    cairo_set_fill_rule(cr, rule);
+                    cairo_new_path(cr);
+                    cairo_append_path(cr, mine);
+                    cairo_path_destroy(mine);
+                    if (off) found = b;
+                }
+        cairo_new_path(cr);
+        if (!box_ok(found)) continue;
+        text_halo(cr, name, found.x0 + 2 * u, found.y1 - 5 * u, 2 * u, 0.45);
+        if (place(st, DF__PLACED_COUNTRY, -1, -1, 0, found) != 0) {
+            cairo_path_destroy(units);
+            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+        }
+    }
+    cairo_path_destroy(units);
+    return DF_OK;
 }
 
 /* The legend panel at (x, y), w wide: classes, zero and no data, arrow
- * widths, boundaries. Returns the bottom of what it drew. */
-static double draw_legend(map_state *st, double x, double y, double w)
+ * widths, rings, boundaries, the callouts' list (down to bottom). Returns the bottom of what it drew. */
+static double draw_legend(map_state *st, double x, double y, double w, double bottom)
 {
     cairo_t *cr = st->cr;
     const df__map *m = st->m;
@@ -740,16 +1108,16 @@ static double draw_legend(map_state *st, double x, double y, double w)
         text_fit(cr, row, x, y + 16 * u, 17 * u, 1, w);
         y += 24 * u;
         font(cr, 12.5 * u, 0);
-        snprintf(row, sizeof row, "largest %d origin\u2013destination pairs, all dates", st->npairs);
+        snprintf(row, sizeof row, "the %d largest flows of the report's table, all dates", st->npairs);
         cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
         text_fit(cr, row, x, y + 12 * u, 12.5 * u, 0, w);
         y += 22 * u;
-        /* the largest pair and a round value near a quarter of it */
-        double vals[2] = {st->pmax, round_sig(st->pmax / 4, 1, 1)};
-        int nv = vals[1] >= 1 && vals[1] < st->pmax ? 2 : 1;
+        /* width by the square root of individuals: the largest arrow and a round value near a quarter of it */
+        double amax = st->amax, vals[2] = {amax, round_sig(amax / 4, 1, 1)};
+        int nv = amax <= 0 ? 0 : vals[1] >= 1 && vals[1] < amax ? 2 : 1;
         for (int i = 0; i < nv; i++) {
-            double aw = arrow_width(vals[i], st->pmax, 16 * u, 1.6 * u), h = fmax(aw * 2.6, 20 * u);
-            draw_arrow(cr, x, y + h / 2, x + 70 * u, y + h / 2, aw, 0, 1.5 * u);
+            double aw = arrow_width(vals[i], st->amax, 16 * u, 1.6 * u), h = fmax(aw * 2.6, 20 * u);
+            draw_arrow(cr, x, y + h / 2, x + 70 * u, y + h / 2, aw, 0, 1.5 * u, NULL);
             fmt_number(vals[i], 1, lo, sizeof lo);
             cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
             font(cr, 14 * u, 0);
@@ -757,12 +1125,47 @@ static double draw_legend(map_state *st, double x, double y, double w)
             cairo_show_text(cr, lo);
             y += h + 4 * u;
         }
+        if (st->nring > 0) { /* within one unit: a ring, area by individuals */
+            double rr = ring_radius(st, st->ring_max), cx = x + 35 * u;
+            cairo_new_sub_path(cr);
+            cairo_arc(cr, cx, y + rr + 2 * u, rr, 0, 2 * M_PI);
+            set_rgb(cr, flow_rgb);
+            cairo_set_line_width(cr, 3 * u);
+            cairo_stroke(cr);
+            fmt_number(st->ring_max, 1, lo, sizeof lo);
+            snprintf(row, sizeof row, "%s within one unit", lo);
+            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+            text_fit(cr, row, fmax(cx + rr, x + 70 * u) + 12 * u, y + rr + 7 * u, 14 * u, 0,
+                     w - (fmax(cx + rr, x + 70 * u) + 12 * u - x));
+            y += 2 * rr + 10 * u;
+        }
     }
     y += 14 * u;
     char word[96];
     if (st->level1 || m->level == 1)
         y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(m->b, 1, word, sizeof word), u);
     if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->b, m->level, word, sizeof word), u);
+    if (st->ncallouts > 0) { /* units whose label found no room on the map: up to 3 columns above bottom */
+        y += 10 * u;
+        double rh = 16 * u;
+        int rows = (int)floor((bottom - y) / rh), cols = 1;
+        if (rows < 1) rows = 1;
+        while (cols < 3 && rows * cols < st->ncallouts) cols++;
+        int shown = st->ncallouts <= rows * cols ? st->ncallouts : rows * cols - 1;
+        for (int i = 0; i < shown; i++) {
+            const char *name = df__boundaries_unit(m->b, m->level, st->callout[i])->name;
+            fmt_number(m->value[st->callout[i]], st->whole, lo, sizeof lo);
+            snprintf(row, sizeof row, "%d %s: %s", i + 1, name ? name : "", lo);
+            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+            text_fit(cr, row, x + (i / rows) * w / cols, y + (i % rows) * rh + 12 * u, 11.5 * u, 0, w / cols - 6 * u);
+        }
+        if (shown < st->ncallouts) {
+            snprintf(row, sizeof row, "+%d more", st->ncallouts - shown);
+            text_fit(cr, row, x + (shown / rows) * w / cols, y + (shown % rows) * rh + 12 * u, 11.5 * u, 0,
+                     w / cols - 6 * u);
+        }
+        y += (st->ncallouts < rows ? st->ncallouts : rows) * rh;
+    }
     return y;
 }
 
@@ -785,7 +1188,12 @@ static df_status draw_overview(map_state *st, const view *main_view, double x, d
     double fx1 = fx0 + main_view->fw / main_view->s, fy1 = fy0 - main_view->fh / main_view->s;
     to_pixel(&v, &fx0, &fy0);
     to_pixel(&v, &fx1, &fy1);
+    /* kept inside the inset, so that all four sides show */
+    double in = 2 * st->u;
+    fx0 = fmax(fx0, x + in), fy0 = fmax(fy0, y + in), fx1 = fmin(fx1, x + w - in), fy1 = fmin(fy1, y + h - in);
     cairo_rectangle(cr, fx0, fy0, fx1 - fx0, fy1 - fy0);
+    if (place(st, DF__PLACED_INSET, -1, -1, 0, (box){fx0, fy0, fx1, fy1}) != 0)
+        s = df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
     cairo_set_source_rgb(cr, 0.85, 0.1, 0.1);
     cairo_set_line_width(cr, 1.8 * st->u);
     cairo_stroke(cr);
@@ -797,6 +1205,18 @@ static df_status draw_overview(map_state *st, const view *main_view, double x, d
     return s;
 }
 
+/* The main frame shows every unit of the level: no locator inset then
+ * (it would only repeat the map). */
+static int covers_all(map_state *st, const view *v)
+{
+    box ll = box_empty();
+    for (int i = 0; i < st->n; i++) box_add_geometry(st->ctx, &ll, df__boundaries_geometry(st->m->b, st->m->level, i));
+    if (!box_ok(ll)) return 1;
+    box mb = metric_box(v, ll);
+    double x0 = v->mx, x1 = v->mx + v->fw / v->s, y1 = v->my, y0 = v->my - v->fh / v->s;
+    return mb.x0 >= x0 && mb.x1 <= x1 && mb.y0 >= y0 && mb.y1 <= y1;
+}
+
 /* The map's lon/lat extent: units with a value > 0 and the arrows' ends;
  * all units when none has. */
 static box map_extent(map_state *st)
@@ -805,6 +1225,7 @@ static box map_extent(map_state *st)
     for (int i = 0; i < st->n; i++)
         if (st->m->value[i] > 0) box_add_geometry(st->ctx, &ll, df__boundaries_geometry(st->m->b, st->m->level, i));
     for (int i = 0; i < st->npairs; i++) {
+        if (!st->pairs[i].ok) continue;
         box_add(&ll, st->pairs[i].x0, st->pairs[i].y0);
         box_add(&ll, st->pairs[i].x1, st->pairs[i].y1);
     }
@@ -916,12 +1337,18 @@ static df_status draw_map(map_state *st, int W, int H)
     cairo_save(cr);
     cairo_rectangle(cr, v.fx, v.fy, v.fw, v.fh);
     cairo_clip(cr);
-    cairo_set_source_rgb(cr, 0xf2 / 255.0, 0xf4 / 255.0, 0xf7 / 255.0);
+    /* the sea where the countries are known, else a cool grey ground */
+    if (st->ncountries > 0)
+        set_rgb(cr, sea_rgb);
+    else
+        cairo_set_source_rgb(cr, 0xf2 / 255.0, 0xf4 / 255.0, 0xf7 / 255.0);
     cairo_paint(cr);
-    s = draw_units(st, &v, 0);
+    s = draw_countries(st, &v);
+    if (s == DF_OK) s = draw_units(st, &v, 0);
     if (s == DF_OK && m->circles) s = draw_circles(st, &v);
-    if (s == DF_OK) draw_arrows(st, &v);
-    if (s == DF_OK) s = draw_labels(st->ctx, cr, &v, m, st->n, st->whole, u);
+    if (s == DF_OK) s = draw_flows(st, &v);
+    if (s == DF_OK) s = draw_country_names(st, &v);
+    if (s == DF_OK) s = draw_labels(st, &v);
     cairo_restore(cr);
     cairo_rectangle(cr, v.fx, v.fy, v.fw, v.fh);
     cairo_set_source_rgb(cr, 0.45, 0.45, 0.45);
@@ -950,7 +1377,7 @@ static df_status draw_map(map_state *st, int W, int H)
     /* the panel: legend on top; overview, scale bar and north arrow below */
     if (s == DF_OK) {
         double ov_h = 230 * u, ov_y = v.fy + v.fh - ov_h, k, north;
-        draw_legend(st, panel_x, header, panel_w);
+        draw_legend(st, panel_x, header, panel_w, ov_y - 80 * u);
         utm_local(&v, clon, clat, &k, &north);
         draw_scale_bar(cr, &v, k, panel_x, ov_y - 62 * u, panel_w - 90 * u, u);
         draw_north(cr, panel_x + panel_w - 30 * u, ov_y - 58 * u, north, u);
@@ -959,7 +1386,7 @@ static df_status draw_map(map_state *st, int W, int H)
         char note[96];
         snprintf(note, sizeof note, "Projection: WGS 84 / UTM zone %d%c (%s)", zone, clat >= 0 ? 'N' : 'S', crs);
         text_fit(cr, note, panel_x, ov_y - 12 * u, 11 * u, 0, panel_w);
-        s = draw_overview(st, &v, panel_x, ov_y, panel_w, ov_h);
+        if (!covers_all(st, &v)) s = draw_overview(st, &v, panel_x, ov_y, panel_w, ov_h);
     }
     proj_destroy(pj);
     if (s == DF_OK && cairo_status(cr) != CAIRO_STATUS_SUCCESS)
@@ -988,12 +1415,30 @@ static df_status map_setup(map_state *st)
     } else if (df__classes_for(NULL, m->value, st->n, st->breaks, &st->nb) != 0) {
         return df__error(st->ctx, DF_ENOMEM, "out of memory classifying the map's values");
     }
+    st->pl = m->placed ? m->placed : &st->own;
+    st->pl->n = 0;
+    df_status cs = load_countries(st);
+    if (cs != DF_OK) return cs;
     if (m->flows) {
         df_status s = top_pairs(st->ctx, m, &st->pairs, &st->npairs);
         if (s != DF_OK) return s;
-        for (int i = 0; i < st->npairs; i++) st->pmax = fmax(st->pmax, st->pairs[i].individuals);
+        for (int i = 0; i < st->npairs; i++)
+            if (st->pairs[i].ok) {
+                st->pmax = fmax(st->pmax, st->pairs[i].individuals);
+                if (!st->pairs[i].within) st->amax = fmax(st->amax, st->pairs[i].individuals);
+            }
     }
     return DF_OK;
+}
+
+static void map_state_free(map_state *st)
+{
+    free(st->c.x);
+    free(st->c.y);
+    free(st->pairs);
+    free(st->callout);
+    free(st->own.item);
+    free_countries(st);
 }
 
 df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)
@@ -1027,9 +1472,7 @@ df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)
     s = df__commit(ctx, tmp, path);
 done:
     if (surf) cairo_surface_destroy(surf);
-    free(st.c.x);
-    free(st.c.y);
-    free(st.pairs);
+    map_state_free(&st);
     return s;
 }
 
@@ -1049,8 +1492,6 @@ df_status df__map_draw(df_ctx *ctx, const df__map *m, cairo_t *cr)
         s = draw_map(&st, W, H);
         cairo_restore(cr);
     }
-    free(st.c.x);
-    free(st.c.y);
-    free(st.pairs);
+    map_state_free(&st);
     return s;
 }

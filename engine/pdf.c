@@ -565,13 +565,8 @@ df_status df__pdf_write(df_ctx *ctx, const df__pdf *doc, const char *path)
     const df_balance *bal = df_join_balance(doc->r->join[doc->r->level]);
     pen p = {.ctx = ctx, .doc = doc, .st = DF_OK};
     df__date_words(bal->as_of, p.as_of);
-    if (job->report_map_id)
-        snprintf(p.map_id, sizeof p.map_id, "%s", job->report_map_id);
-    else {
-        char iso[16];
-        df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, iso);
-        snprintf(p.map_id, sizeof p.map_id, "DF-%s", iso);
-    }
+    /* as the maps and the print layout say it ({as_of} expanded) */
+    df__job_expand(job->report_map_id ? job->report_map_id : DF__DEFAULT_MAP_ID, bal->as_of, p.map_id, sizeof p.map_id);
     cairo_surface_t *count = cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
     int pages = pass(&p, count);
     cairo_surface_destroy(count);

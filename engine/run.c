@@ -689,59 +689,99 @@ static df_status compute(df_ctx *ctx, run *r)
 
 /* ---- the records layer: one point per record with coordinates -------------------- */
 
+/* Written in bulk: one transaction, one feature and one point reused, fields
+ * set by index, and no spatial index while the rows go in: SQLite's R-tree
+ * takes one insert per row (17 s a million), so rtree.c packs the boxes
+ * gathered here once the file is closed. */
 typedef struct {
     df_ctx *ctx;
     const df_boundaries *b;
     OGRLayerH layer;
+    OGRFeatureH feat;
+    OGRGeometryH pt; /* owned by feat */
+    df__rtree *index;
     int32_t from, as_of;
     long written;
     df_status st;
 } points_writer;
+
+enum { P_DATE, P_STATUS, P_LOCATION, P_FAMILIES, P_INDIVIDUALS, P_LINE, P_SWAPPED };
 
 static int on_point(const df_record *rec, void *user)
 {
     points_writer *w = user;
     if (isnan(rec->lon) || isnan(rec->lat)) return 0;
     if (rec->date != DF_NO_DATE && (rec->date < w->from || rec->date > w->as_of)) return 0;
-    OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
-    OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+    OGRFeatureH feat = w->feat;
     double lon = rec->lon, lat = rec->lat;
     int swapped = df__unswap_point(w->b, &lon, &lat);
-    OGR_G_SetPoint_2D(pt, 0, lon, lat);
-    OGR_F_SetGeometryDirectly(feat, pt);
-    df__set_date_field(feat, 0, rec->date);
-    OGR_F_SetFieldInteger(feat, 6, swapped);
-    OGR_F_SetFieldString(feat, 1, rec->status == DF_RETURNED ? "returned" : "displaced");
-    OGR_F_SetFieldString(feat, 2, rec->location_name ? rec->location_name : "");
-    if (rec->families >= 0) OGR_F_SetFieldInteger64(feat, 3, rec->families);
-    OGR_F_SetFieldInteger64(feat, 4, rec->individuals);
-    OGR_F_SetFieldInteger64(feat, 5, rec->line);
+    OGR_F_SetFID(feat, OGRNullFID); /* the layer numbers it */
+    OGR_G_SetPoint_2D(w->pt, 0, lon, lat);
+    if (rec->date != DF_NO_DATE)
+        df__set_date_field(feat, P_DATE, rec->date);
+    else
+        OGR_F_UnsetField(feat, P_DATE);
+    OGR_F_SetFieldInteger(feat, P_SWAPPED, swapped);
+    OGR_F_SetFieldString(feat, P_STATUS, rec->status == DF_RETURNED ? "returned" : "displaced");
+    OGR_F_SetFieldString(feat, P_LOCATION, rec->location_name ? rec->location_name : "");
+    if (rec->families >= 0)
+        OGR_F_SetFieldInteger64(feat, P_FAMILIES, rec->families);
+    else
+        OGR_F_UnsetField(feat, P_FAMILIES);
+    OGR_F_SetFieldInteger64(feat, P_INDIVIDUALS, rec->individuals);
+    OGR_F_SetFieldInteger64(feat, P_LINE, rec->line);
     if (OGR_L_CreateFeature(w->layer, feat) != OGRERR_NONE)
         w->st = df__error(w->ctx, DF_EGDAL, "%s: cannot write the record of line %ld: %s", LAYERS_FILE, rec->line,
                           df__gdal_error(w->ctx));
-    OGR_F_Destroy(feat);
+    else if (!df__rtree_add(w->index, OGR_F_GetFID(feat), lon, lat, lon, lat))
+        w->st = df__error(w->ctx, DF_ENOMEM, "out of memory (the spatial index of the records layer, %ld points)",
+                          w->written);
     w->written++;
     return w->st != DF_OK;
 }
 
-static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds)
+/* Whether the records layer is written: [report] records_layer, and in auto
+ * no more records with coordinates than records_layer_max. */
+static int records_layer_wanted(const run *r)
+{
+    const df_job *job = r->job;
+    long points = df_join_balance(r->join[r->rep.level])->read.with_point;
+    if (job->publish || job->records_layer_mode == DF__RECORDS_LAYER_NO) return 0; /* row by row: not for publishing */
+    return job->records_layer_mode == DF__RECORDS_LAYER_ALWAYS || job->records_layer_max == 0 ||
+           points <= job->records_layer_max;
+}
+
+/* The layer "records" of ds; its spatial index goes in *index, to be
+ * written once the file is closed (df__rtree_write). */
+static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds, df__rtree **index)
 {
     static const df__field fields[] = {
         {"date", OFTDate},          {"status", OFTString},         {"location", OFTString},
         {"families", OFTInteger64}, {"individuals", OFTInteger64}, {"line", OFTInteger64},
         {"swapped", OFTInteger}};
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
-    OGRLayerH layer =
-        df__create_layer(ctx, ds, LAYERS_FILE, "records", wkbPoint, fields, (int)(sizeof fields / sizeof *fields));
+    char *lco[] = {"SPATIAL_INDEX=NO", NULL}; /* built once, at the end */
+    OGRLayerH layer = df__create_layer_co(ctx, ds, LAYERS_FILE, "records", wkbPoint, fields,
+                                          (int)(sizeof fields / sizeof *fields), lco);
     if (!layer) return ctx->status;
-    points_writer w = {ctx, r->rep.fine, layer, bal->from, bal->as_of, 0, DF_OK};
+    points_writer w = {ctx, r->rep.fine, layer, NULL, NULL, *index = df__rtree_new(), bal->from, bal->as_of, 0, DF_OK};
+    w.feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
+    w.pt = OGR_G_CreateGeometry(wkbPoint);
+    if (!w.feat || !w.pt || !w.index) {
+        OGR_F_Destroy(w.feat);
+        OGR_G_DestroyGeometry(w.pt);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    OGR_F_SetGeometryDirectly(w.feat, w.pt);
+    df_status st = DF_OK;
     if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
-        return df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", LAYERS_FILE, df__gdal_error(ctx));
+        st = df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", LAYERS_FILE, df__gdal_error(ctx));
     df_read_stats stats;
-    df_status st = df_records_read(ctx, &r->ro, on_point, NULL, &w, &stats);
+    if (st == DF_OK) st = df_records_read(ctx, &r->ro, on_point, NULL, &w, &stats);
     if (st == DF_ECANCELLED && w.st != DF_OK) st = w.st;
     if (st == DF_OK && OGR_L_CommitTransaction(layer) != OGRERR_NONE)
         st = df__error(ctx, DF_EGDAL, "%s: cannot commit: %s", LAYERS_FILE, df__gdal_error(ctx));
+    OGR_F_Destroy(w.feat);
     r->rep.record_points = w.written;
     return st;
 }
@@ -895,7 +935,11 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
     if (st == DF_OK && r->flows)
         st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->bend, (df_endpoints)r->job->endpoints,
                                     !r->job->publish); /* the nodes are the units' figures again: not published */
-    if (st == DF_OK && !r->job->publish) st = write_points(ctx, r, ds); /* row by row: not for publishing */
+    df__rtree *index = NULL;
+    if (st == DF_OK && records_layer_wanted(r))
+        st = write_points(ctx, r, ds, &index);
+    else if (st == DF_OK && !r->job->publish) /* said in the sitrep and the manifest */
+        r->rep.records_not_copied = df_join_balance(r->join[r->rep.level])->read.with_point;
     if (st == DF_OK && r->periods) st = df__periods_write_layer(ctx, r->periods, ds, path);
     if (st == DF_OK) {
         *nql = qgis_layers(ctx, r, ds, ql, titles);
@@ -905,6 +949,8 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
     GDALClose(ds);
     if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
         st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+    if (st == DF_OK && index) st = df__rtree_write(ctx, index, path, "records");
+    df__rtree_free(index);
     return st;
 }
 

@@ -628,6 +628,18 @@ static void data_quality(doc *d, const df__report *r)
          df__thousands(b->read.rows, a), base_name(r->job->records_path), df__thousands(b->matched, bb),
          df__thousands(b->unmatched, c), df__thousands(b->out_of_period, e), df__thousands(b->read.rejected, f), bb, c,
          e, f, a);
+    if (r->records_not_copied > 0) { /* issue 12 item 2: the bundle costs what its input costs */
+        char why[160];
+        if (r->job->records_layer_mode == DF__RECORDS_LAYER_NO)
+            snprintf(why, sizeof why, "the job says records_layer = no");
+        else
+            snprintf(why, sizeof why, "%s records with coordinates are more than [report] records_layer_max (%s)",
+                     df__thousands(r->records_not_copied, c), df__thousands(r->job->records_layer_max, e));
+        para(d,
+             "The records are not copied into layers.gpkg (it has no layer 'records'): %s. They are in %s, whose "
+             "SHA-256 is in manifest.json; [report] records_layer = always copies them.",
+             why, r->job->records_path);
+    }
     if (b->read.rejected) {
         heading(d, 3, "Rows rejected, and why");
         table_begin(d, "Reason|>Rows");

@@ -140,9 +140,16 @@ void *df__wgs84(void)
 void *df__create_layer(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry, const df__field *fields,
                        int nfields)
 {
+    return df__create_layer_co(ctx, ds, path, name, geometry, fields, nfields, NULL);
+}
+
+void *df__create_layer_co(df_ctx *ctx, void *ds, const char *path, const char *name, int geometry,
+                          const df__field *fields, int nfields, char **options)
+{
     int geojson = !strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "GeoJSON");
     OGRSpatialReferenceH srs = df__wgs84();
     char **lco = geojson ? CSLSetNameValue(NULL, "RFC7946", "YES") : NULL;
+    for (char **o = options; o && *o; o++) lco = CSLAddString(lco, *o);
     OGRLayerH layer = GDALDatasetCreateLayer(ds, name, srs, (OGRwkbGeometryType)geometry, lco);
     CSLDestroy(lco);
     OSRDestroySpatialReference(srs);

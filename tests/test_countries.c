@@ -760,6 +760,201 @@ TEST(density_needs_points)
     df_ctx_free(ctx);
 }
 
+/* Density of a snapshot table through the library: the weight spread, or
+ * -1 with the status in *st. */
+static double density_weight(df_ctx *ctx, const char *path, const char *operation, int32_t as_of, df_status *st)
+{
+    df_record_opts ro;
+    df_density_opts o;
+    df_density *d = NULL;
+    const char *ops[] = {operation, NULL};
+    df_record_opts_init(&ro);
+    df_density_opts_init(&o);
+    ro.path = path;
+    ro.operations = operation ? ops : NULL;
+    o.radius = 20000, o.pixel = 10000, o.t_srs = "EPSG:32631", o.as_of = as_of;
+    *st = df_density_run(ctx, &ro, NULL, &o, &d);
+    double w = d ? df_density_get_info(d)->total_weight : -1;
+    df_density_free(d);
+    return w;
+}
+
+/* issue 11 item 1 (density): a snapshot table of two operations that
+ * interleave in time: density takes, per operation, its latest snapshot on
+ * or before as-of, as the join does (not the single latest date), and
+ * refuses what the join refuses: several operations and none chosen, rival
+ * snapshots, two assessment types of one place and date. */
+TEST(density_snapshots_per_operation_as_the_join)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = squares(ctx);
+    if (!b) return;
+    char rec[300], rival[300], types[300];
+    snprintf(rec, sizeof rec, "%s/snap_ops.csv", tmpdir);
+    snprintf(rival, sizeof rival, "%s/snap_rival.csv", tmpdir);
+    snprintf(types, sizeof types, "%s/snap_types.csv", tmpdir);
+    const char *head = "reportingDate,operation,admin1Name,latitude,longitude,numPresentIdpInd\n";
+    const char *rows = "2020-01-01,A,West,0.5,0.5,10\n"
+                       "2020-01-01,A,East,0.5,1.5,20\n"
+                       "2020-01-05,B,West,0.4,0.4,100\n"
+                       "2020-01-05,B,East,0.4,1.4,200\n"
+                       "2020-01-10,A,West,0.5,0.5,30\n"
+                       "2020-01-20,B,East,0.4,1.4,7\n";
+    char text[1000];
+    snprintf(text, sizeof text, "%s%s", head, rows);
+    write_file(rec, text);
+    snprintf(text, sizeof text, "%s%s2020-01-10,A,West,0.5,0.5,31\n", head, rows); /* line 8 rivals line 6 */
+    write_file(rival, text);
+    write_file(types, "reportingDate,operation,admin1Name,latitude,longitude,numPresentIdpInd,assessmentType\n"
+                      "2020-01-10,A,West,0.5,0.5,30,BA\n"
+                      "2020-01-10,A,West,0.5,0.5,30,SA\n");
+    df_status st;
+    int32_t mid = day("2020-01-15");
+    const char *choices[] = {"all", "A", "B"};
+    for (int c = 0; c < 3; c++) {
+        run_opts o = {rec, 1, DF_KIND_AUTO, mid, choices[c], NULL, 0, 0};
+        df_join *j = run(ctx, b, &o, &st);
+        EXPECT(j != NULL);
+        if (!j) continue;
+        double w = density_weight(ctx, rec, choices[c], mid, &st);
+        EXPECT_INT(st, DF_OK);
+        EXPECT_INT((int64_t)w, total_displaced(j, b)); /* A: 30 (Jan 10), B: 300 (Jan 5), all: 330 */
+        EXPECT_INT((int64_t)w, c == 0 ? 330 : c == 1 ? 30 : 300);
+        df_join_free(j);
+    }
+    EXPECT_INT((int64_t)density_weight(ctx, rec, "B", DF_NO_DATE, &st), 7); /* B's latest, Jan 20 */
+    EXPECT(density_weight(ctx, rec, NULL, mid, &st) < 0);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "the table holds 2 operations") != NULL);
+    EXPECT(density_weight(ctx, rival, "A", mid, &st) < 0);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "line 8 repeats line 6 (A 2020-01-10)") != NULL);
+    EXPECT_INT((int64_t)density_weight(ctx, rival, "B", mid, &st), 300); /* A's rivals are not counted */
+    EXPECT(density_weight(ctx, types, "A", mid, &st) < 0);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "second assessment type") != NULL &&
+           strstr(df_ctx_errmsg(ctx), "--where assessment=TYPE") != NULL);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* Flows of a snapshot table through the library: the individuals of all
+ * its flows (the changes between rounds add up to the last round), or -1
+ * with the status in *st. */
+static int64_t flows_total(df_ctx *ctx, const df_boundaries *b, const char *path, const char *operation, int32_t to,
+                           df_status *st)
+{
+    df_record_opts ro;
+    df_flow_opts o;
+    df_flows *f = NULL;
+    const char *ops[] = {operation, NULL};
+    df_record_opts_init(&ro);
+    df_flow_opts_init(&o);
+    ro.path = path;
+    ro.operations = operation ? ops : NULL;
+    o.origin_level = o.dest_level = 1, o.to = to;
+    *st = df_flows_run(ctx, b, &ro, &o, &f);
+    int64_t sum = f ? 0 : -1;
+    for (int i = 0; f && i < df_flows_count(f); i++) sum += df_flows_get(f, i)->individuals;
+    df_flows_free(f);
+    return sum;
+}
+
+/* issue 11 item 1 (flows): a snapshot table with origins and two
+ * operations: flows follow one operation (its changes add up to the join's
+ * figure of that operation as of the end of the period), refuse several
+ * operations (none chosen, or all: their rounds interleave), and refuse
+ * rival snapshots as the join does; rows of other origins are splits. */
+TEST(flows_snapshots_of_one_operation_as_the_join)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = squares(ctx);
+    if (!b) return;
+    char rec[300], rival[300];
+    snprintf(rec, sizeof rec, "%s/flow_ops.csv", tmpdir);
+    snprintf(rival, sizeof rival, "%s/flow_rival.csv", tmpdir);
+    const char *head = "reportingDate,operation,admin1Name,idpOriginAdmin1Name,numPresentIdpInd\n";
+    const char *rows = "2020-01-01,A,West,East,10\n"
+                       "2020-01-01,A,West,West,4\n" /* another origin: a split, not a rival */
+                       "2020-01-01,A,East,West,20\n"
+                       "2020-01-05,B,West,East,100\n"
+                       "2020-01-05,B,East,West,200\n"
+                       "2020-01-10,A,West,East,30\n"
+                       "2020-01-20,B,East,West,7\n";
+    char text[1000];
+    snprintf(text, sizeof text, "%s%s", head, rows);
+    write_file(rec, text);
+    snprintf(text, sizeof text, "%s%s2020-01-05,B,East,West,201\n", head, rows); /* line 9 rivals line 6 */
+    write_file(rival, text);
+    df_status st;
+    int32_t mid = day("2020-01-15");
+    const char *choices[] = {"A", "B"};
+    for (int c = 0; c < 2; c++) {
+        run_opts o = {rec, 1, DF_KIND_AUTO, mid, choices[c], NULL, 0, 0};
+        df_join *j = run(ctx, b, &o, &st);
+        EXPECT(j != NULL);
+        if (!j) continue;
+        int64_t sum = flows_total(ctx, b, rec, choices[c], mid, &st);
+        EXPECT_INT(st, DF_OK);
+        EXPECT_INT(sum, total_displaced(j, b)); /* A: 30 on Jan 10; B: 300 on Jan 5 */
+        EXPECT_INT(sum, c == 0 ? 30 : 300);
+        df_join_free(j);
+    }
+    EXPECT_INT(flows_total(ctx, b, rec, NULL, mid, &st), -1);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "the table holds 2 operations") != NULL);
+    EXPECT_INT(flows_total(ctx, b, rec, "all", mid, &st), -1);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "the changes between the rounds of one operation") != NULL &&
+           strstr(df_ctx_errmsg(ctx), "\"A\", \"B\"") != NULL);
+    EXPECT_INT(flows_total(ctx, b, rival, "B", mid, &st), -1);
+    EXPECT(st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "line 9 repeats line 6 (B 2020-01-05)") != NULL);
+    run_opts o = {rival, 1, DF_KIND_AUTO, mid, "B", NULL, 0, 0}; /* the join refuses the same rows */
+    EXPECT(run(ctx, b, &o, &st) == NULL && st == DF_EINVAL);
+    EXPECT_INT(flows_total(ctx, b, rival, "A", mid, &st), 30); /* B's rivals are not counted */
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* issue 11 item 2: Sudan's table on Iraq's sub-districts matched 529 rows
+ * by fuzzy names although none of its P-codes is in the layer: refused
+ * (exit 2) with the prefixes found on each side, and no output written. */
+TEST(records_of_another_country_refused)
+{
+    const char *irq3 = SHARED_DATA "/boundaries/irq_cod_ab_20190603_geojson/irq_admbnda_adm3_cso_20190603.geojson";
+    NEED_FILE(SDN_CSV2);
+    NEED_FILE(irq3);
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, irq3, 0);
+    if (!b) return;
+    df_status st;
+    run_opts o = {SDN_CSV2, 3, DF_KIND_AUTO, DF_NO_DATE, "Armed Clashes in Sudan", NULL, 0, 0};
+    df_join *j = run(ctx, b, &o, &st);
+    EXPECT(j == NULL);
+    EXPECT_INT(df_status_exit_code(st), 2);
+    const char *msg = df_ctx_errmsg(ctx);
+    EXPECT(strstr(msg, "the records look like another country's: 0 of their 6945 rows with P-codes") != NULL);
+    EXPECT(strstr(msg, "begin SD (6945 rows), the layer's IQ (294 units)") != NULL);
+    df_join_free(j);
+    df_boundaries_free(b);
+
+    char out[300], cmd[1500];
+    snprintf(out, sizeof out, "%s/another_country.geojson", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "%s join -q --records %s --boundaries %s --level adm3 --operation 'Armed Clashes in Sudan' -o %s "
+             "2>%s/another_country.txt",
+             dispflow, SDN_CSV2, irq3, out, tmpdir);
+    int rc = system(cmd);
+    EXPECT_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 2);
+    EXPECT(access(out, F_OK) != 0);
+
+    /* the same table on its own country's layer is joined (P-codes found) */
+    b = harness_boundaries(ctx, SDN_ADM2, 0);
+    if (b) {
+        o.level = 2;
+        j = run(ctx, b, &o, &st);
+        EXPECT(j != NULL && df_join_balance(j)->matched_by_pcode > 0);
+        df_join_free(j);
+        df_boundaries_free(b);
+    }
+    df_ctx_free(ctx);
+}
+
 /* issue 11 trap 9: a file large enough to be read on all cores finds the
  * duplicates of rows read by other threads, with their true lines. */
 TEST(duplicates_found_across_a_parallel_read)
@@ -813,6 +1008,9 @@ int main(int argc, char **argv)
     RUN(sudan_job_with_an_operation);
     RUN(dtm_origins_and_unknown_origins);
     RUN(density_needs_points);
+    RUN(density_snapshots_per_operation_as_the_join);
+    RUN(flows_snapshots_of_one_operation_as_the_join);
+    RUN(records_of_another_country_refused);
     RUN(duplicates_found_across_a_parallel_read);
     harness_remove_dir(tmpdir);
     return harness_done();

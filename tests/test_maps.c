@@ -126,6 +126,90 @@ static void keep(const char *path, const char *name)
     if (system(cmd) != 0) printf("  could not keep %s\n", path);
 }
 
+/* issue 13 item 2: the report's table of flows, computed here apart from
+ * maps.c: displacement, not withheld, summed per pair, the top n by
+ * individuals (ties by origin, destination). */
+typedef struct {
+    int o, d;
+    double v;
+} od;
+static int cmp_od(const void *a, const void *b)
+{
+    const od *p = a, *q = b;
+    if (p->v != q->v) return p->v > q->v ? -1 : 1;
+    if (p->o != q->o) return p->o < q->o ? -1 : 1;
+    return (p->d > q->d) - (p->d < q->d);
+}
+static int table_flows(const df_flows *f, int top, od *out)
+{
+    int n = 0;
+    od *all = malloc(((size_t)df_flows_count(f) + 1) * sizeof *all);
+    for (int i = 0; all && i < df_flows_count(f); i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (fl->status != DF_DISPLACED || fl->withheld) continue;
+        int j = 0;
+        while (j < n && !(all[j].o == fl->origin && all[j].d == fl->dest)) j++;
+        if (j == n) all[n++] = (od){fl->origin, fl->dest, 0};
+        all[j].v += (double)fl->individuals;
+    }
+    qsort(all, (size_t)n, sizeof *all, cmp_od);
+    if (n > top) n = top;
+    for (int i = 0; i < n; i++) out[i] = all[i];
+    free(all);
+    return n;
+}
+
+static int meet(const df__placed *a, const df__placed *b)
+{
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+/* issue 13 items 2 and 3, from the renderer's placement list: every unit
+ * with people has a label or a numbered callout, no two of the texts
+ * (labels, callouts, country names) overlap, none covers an arrowhead, and
+ * the arrows and rings are exactly the table's top flows. */
+static void check_placement(const df__placement *pl, const double *v, int n, const df_flows *f, int top)
+{
+    int missing = 0, overlaps = 0, covered = 0, labels = 0, callouts = 0;
+    for (int u = 0; u < n; u++) {
+        if (!(v[u] > 0)) continue;
+        int found = 0;
+        for (int i = 0; i < pl->n; i++)
+            found |= (pl->item[i].kind == DF__PLACED_LABEL || pl->item[i].kind == DF__PLACED_CALLOUT) &&
+                     pl->item[i].unit == u;
+        missing += !found;
+    }
+    for (int i = 0; i < pl->n; i++) {
+        const df__placed *a = &pl->item[i];
+        int text = a->kind == DF__PLACED_LABEL || a->kind == DF__PLACED_CALLOUT || a->kind == DF__PLACED_COUNTRY;
+        labels += a->kind == DF__PLACED_LABEL, callouts += a->kind == DF__PLACED_CALLOUT;
+        if (!text) continue;
+        for (int j = 0; j < pl->n; j++) {
+            const df__placed *b = &pl->item[j];
+            int btext = b->kind == DF__PLACED_LABEL || b->kind == DF__PLACED_CALLOUT || b->kind == DF__PLACED_COUNTRY;
+            if (j > i && btext && meet(a, b)) overlaps++;
+            if (b->kind == DF__PLACED_HEAD && meet(a, b)) covered++;
+        }
+    }
+    printf("  placed: %d labels, %d callouts\n", labels, callouts);
+    EXPECT_INT(missing, 0);
+    EXPECT_INT(overlaps, 0);
+    EXPECT_INT(covered, 0);
+    if (!f) return;
+    od want[64];
+    int nw = table_flows(f, top, want), drawn = 0;
+    for (int i = 0; i < pl->n; i++) {
+        const df__placed *a = &pl->item[i];
+        if (a->kind != DF__PLACED_HEAD && a->kind != DF__PLACED_RING) continue;
+        drawn++;
+        int in_table = 0;
+        for (int k = 0; k < nw; k++) in_table |= want[k].o == a->unit && want[k].d == a->other && want[k].v == a->value;
+        EXPECT(in_table);
+        EXPECT((a->kind == DF__PLACED_RING) == (a->unit == a->other));
+    }
+    EXPECT_INT(drawn, nw);
+}
+
 /* The embedded default: sample records on the shipped governorates. */
 TEST(sample_on_governorates)
 {
@@ -233,7 +317,18 @@ TEST(mosul_districts_with_corridor_flows)
                            "dispflow " DISPFLOW_VERSION};
     snprintf(a, sizeof a, "%s/mosul.png", tmpdir);
     snprintf(b2, sizeof b2, "%s/mosul2.png", tmpdir);
+    df__placement pl = {NULL, 0, 0};
+    m.placed = &pl;
     EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
+    check_placement(&pl, v, df_boundaries_count(b, 2), f, 10);
+    int insets = 0, within = 0;
+    for (int i = 0; i < pl.n; i++) {
+        insets += pl.item[i].kind == DF__PLACED_INSET;
+        within += pl.item[i].kind == DF__PLACED_RING;
+    }
+    EXPECT_INT(insets, 1); /* issue 13 item 3: the map shows part of Iraq: where, in the inset */
+    EXPECT_INT(within, 1); /* within Al-Mosul, the largest flow, a ring */
+    m.placed = NULL;
     EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
     png_stats s = read_png(a);
     EXPECT_INT(s.width, 1600);
@@ -247,8 +342,11 @@ TEST(mosul_districts_with_corridor_flows)
      * report's classes: the top colour only in the legend (the circles are
      * drawn translucent), the arrows still there */
     static const double breaks[4] = {10000, 20000, 50000, 100000};
-    m.breaks = breaks, m.nbreaks = 4, m.circles = 1;
+    m.breaks = breaks, m.nbreaks = 4, m.circles = 1, m.placed = &pl;
     EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    check_placement(&pl, v, df_boundaries_count(b, 2), f, 10);
+    m.placed = NULL;
+    free(pl.item);
     s = read_png(b2);
     EXPECT(s.top > 300 && s.top < 1000);
     EXPECT(s.arrow > 500);
@@ -260,12 +358,59 @@ done:
     df_ctx_free(ctx);
 }
 
+/* issue 13 item 3: a nationwide map (every district has people) has no
+ * locator inset, every district is labelled inside it or has a callout,
+ * no labels overlap; with two lines, the top 3 flows only. */
+TEST(nationwide_districts_no_inset)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char a[256];
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
+    df_flows *f = b ? flows(ctx, b, ET "records.csv", 2, "corridor") : NULL;
+    EXPECT(b != NULL && f != NULL);
+    if (!b || !f) goto done;
+    int n = df_boundaries_count(b, 2);
+    double *v = malloc((size_t)n * sizeof *v);
+    for (int i = 0; i < n; i++) v[i] = 1000.0 * (i % 37 + 1); /* every district has people */
+    df__placement pl = {NULL, 0, 0};
+    df__map m = {.b = b,
+                 .level = 2,
+                 .value = v,
+                 .legend = "Displaced",
+                 .flows = f,
+                 .top_flows = 3,
+                 .title = "Iraq",
+                 .subtitle = "s",
+                 .source = "src",
+                 .placed = &pl};
+    snprintf(a, sizeof a, "%s/iraq.png", tmpdir);
+    EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
+    check_placement(&pl, v, n, f, 3);
+    int insets = 0, countries = 0;
+    for (int i = 0; i < pl.n; i++) {
+        insets += pl.item[i].kind == DF__PLACED_INSET;
+        countries += pl.item[i].kind == DF__PLACED_COUNTRY;
+    }
+    EXPECT_INT(insets, 0);
+    EXPECT(countries >= 4); /* Syria, Turkey, Iran, Saudi Arabia at least have room */
+    keep(a, "iraq_districts.png");
+    free(pl.item);
+    free(v);
+done:
+    df_flows_free(f);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
     RUN(sample_on_governorates);
     RUN(failures_name_the_file);
     RUN(mosul_districts_with_corridor_flows);
+    RUN(nationwide_districts_no_inset);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

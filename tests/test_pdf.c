@@ -122,6 +122,7 @@ static void check_pdf(const char *job, const char *bundle, int min_pages, const 
     EXPECT(text != NULL);
     for (int i = 0; text && want[i]; i++)
         if (!strstr(text, want[i])) HARNESS_FAIL("pdftotext %s: no \"%s\"", pdf, want[i]);
+    if (text && strstr(text, "{as_of}")) HARNESS_FAIL("pdftotext %s: a placeholder left unexpanded", pdf);
     char last[64];
     snprintf(last, sizeof last, "Page %d of %d", npages, npages);
     if (text && (!strstr(text, "Page 1 of") || !strstr(text, last))) HARNESS_FAIL("no page numbers up to %s", last);
