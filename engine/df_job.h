@@ -42,6 +42,7 @@ struct df_job {
     double bend;
     /* [density] */
     int density, density_status, kernel, bandwidth, mask, small_radius;
+    int density_step; /* df_step: a raster per period too (issue 14 item 3); DF_STEP_NONE: none */
     double radius, pixel, max_pixels;
     char *t_srs;
     /* [report] */

@@ -30,6 +30,24 @@ df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snaps
  * memory. */
 int df__join_units_as_of(const df_join *j, int32_t as_of, df_figures *out);
 
+/* ---- periods.c: the figures of each unit per period (issue 14 item 3) ----- */
+
+/* Per unit and period (the flows' calendar periods of step, cut to the
+ * join's from..as_of): new displaced, new returned, and displaced, returned,
+ * still displaced as of the period's last day, from the join's bins. Units
+ * counted in no period are left out. *out is NULL (and DF_OK) for an undated
+ * table. The join and boundaries are borrowed: keep them alive. */
+typedef struct df__periods df__periods;
+df_status df__periods_compute(df_ctx *ctx, const df_join *j, const df_boundaries *b, int step, df__periods **out);
+/* The layer "periods" (unit x period, period_start / period_end dates) in an
+ * open GDALDatasetH; path names it in errors. */
+df_status df__periods_write_layer(df_ctx *ctx, const df__periods *p, void *ds, const char *path);
+/* The same rows as CSV with an HXL row, atomically. */
+df_status df__periods_write_csv(df_ctx *ctx, const df__periods *p, const char *path);
+long df__periods_features(const df__periods *p);
+int64_t df__periods_max_still(const df__periods *p); /* the largest still displaced of any row */
+void df__periods_free(df__periods *p);
+
 /* ---- write.c: the join's outputs ----------------------------------------- */
 
 /* write.c: the join's layer (one feature per unit) in an open dataset. */
@@ -177,7 +195,10 @@ typedef struct {
     const char *units; /* raster: "people/km2" */
     const char *crs;   /* "EPSG:4326" for the vector layers; the raster's ("EPSG:32638") */
     long features;     /* vector: feature count */
-    int temporal;      /* flows: temporal settings on period_start / period_end */
+    int temporal;      /* flows, periods: temporal settings on period_start / period_end; raster: on [from, to] */
+    int32_t from, to;  /* raster with temporal: the days it shows (both included) */
+    const char *group; /* consecutive layers of the same group go in one group of the layer tree (NULL: none) */
+    int unchecked;     /* hidden at open in the project */
     int nclasses;      /* choropleth: the run's classes (df__classes_for; 0: equal intervals up to max): */
     double breaks[DF__MAX_BREAKS + 1], vmin; /* class c from breaks[c-1] (c = 0: vmin) to breaks[c]; the last to max */
     const char

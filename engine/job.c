@@ -111,6 +111,7 @@ static const struct key_def {
     {"density", "t_srs", K_TEXT, AT(t_srs), NULL},
     {"density", "small_radius", K_BOOL, AT(small_radius), NULL},
     {"density", "max_pixels", K_NUMBER, AT(max_pixels), NULL},
+    {"density", "step", K_CHOICE, AT(density_step), steps},
     {"report", "maps", K_BOOL, AT(maps), NULL},
     {"publish", "enabled", K_BOOL, AT(publish), NULL},
     {"publish", "k", K_INT, AT(publish_k), NULL},
@@ -481,10 +482,15 @@ void df__job_density_opts(const df_job *job, df_density_opts *o)
     o->max_pixels = job->max_pixels;
 }
 
-static df_status check_density(df_ctx *ctx, const df_job *job, int t_srs_line)
+static df_status check_density(df_ctx *ctx, const df_job *job, int t_srs_line, int step_line)
 {
     df_density_opts o;
     if (!job->density) return DF_OK;
+    if (job->density_step != DF_STEP_NONE && job->density_status == 3)
+        return df__error(ctx, DF_EINVAL,
+                         "%s:%d: [density] step: a raster per period is of the records dated in the period, and "
+                         "status still is a figure as of a date: choose status displaced, returned or all",
+                         job->path, step_line);
     df__job_density_opts(job, &o);
     if (df_density_opts_check(ctx, &o) != DF_OK) {
         char why[512];
@@ -688,7 +694,7 @@ static df_status check_whole(df_ctx *ctx, df_job *job, const reader *r)
         return df__error(ctx, DF_EINVAL, "%s:%d: [job] from %s is after as_of %s (line %d)", job->path,
                          key_line(r, "job", "from"), from, as_of, key_line(r, "job", "as_of"));
     }
-    df_status st = check_density(ctx, job, key_line(r, "density", "t_srs"));
+    df_status st = check_density(ctx, job, key_line(r, "density", "t_srs"), key_line(r, "density", "step"));
     if (st != DF_OK) return st;
     /* operations "A, B" and filters "COL=V,V & COL=V" as lists (a ; would start a comment) */
     if ((job->operation && !(job->operation_buf = split_list(job->operation, ',', job->operations))) ||

@@ -963,9 +963,9 @@ int df__join_withheld(const df_join *j, int i) { return i >= 0 && i < j->nunits 
 df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snapshot)
 {
     df_figures t = {0};
-    int32_t from = j->balance.from, *snap = calloc((size_t)j->nops + 1, sizeof *snap);
+    /* on the stack: an allocation that failed would give zeros, not an error */
+    int32_t from = j->balance.from, snap[MAX_OPERATIONS + 1];
     *snapshot = DF_NO_DATE;
-    if (!snap) return t;
     latest_snapshots(&j->bins, j->rows_level, as_of, snap, j->nops);
     for (int i = 0; i < j->nops && j->kind == DF_SNAPSHOTS; i++)
         if (snap[i] != DF_NO_DATE && (*snapshot == DF_NO_DATE || snap[i] > *snapshot)) *snapshot = snap[i];
@@ -977,7 +977,6 @@ df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snaps
         t.records += bn->rows, t.displaced += bn->displaced, t.families += bn->families;
         t.returnees += bn->returnees, t.returned += bn->returned;
     }
-    free(snap);
     t.still_displaced = t.displaced - t.returned;
     t.snapshot = *snapshot;
     return t;

@@ -489,8 +489,9 @@ static void marker_renderer(buf *b, const df__qgis_layer *l)
     close_(b, "renderer-v2");
 }
 
-/* The Temporal Controller shows each flow from its period's start to its
- * end, both days included (a one-day period would otherwise be empty). */
+/* The Temporal Controller shows each flow (and each unit's figures per
+ * period) from its period's start to its end, both days included (a
+ * one-day period would otherwise be empty). */
 static void temporal(buf *b, const df__qgis_layer *l)
 {
     open_(b,
@@ -541,12 +542,37 @@ static void raster_pipe(buf *b, const df__qgis_layer *l)
     line(b, "<blendMode>6</blendMode>"); /* QgsPainting::BlendMultiply */
 }
 
+/* A raster of one period (issue 14 item 3): shown by the Temporal
+ * Controller over its days only (QgsRasterLayerTemporalProperties'
+ * fixed range, mode 0), the last day to its last second so that the next
+ * period's first day does not show it too. */
+static void raster_time(buf *b, const df__qgis_layer *l)
+{
+    char from[11], to[11];
+    df_date_format(l->from, from);
+    df_date_format(l->to, to);
+    open_(b, "<temporal enabled=\"1\" mode=\"0\" fetchMode=\"0\">");
+    open_(b, "<fixedRange>");
+    line(b, "<start>%sT00:00:00Z</start>", from);
+    line(b, "<end>%sT23:59:59Z</end>", to);
+    close_(b, "fixedRange");
+    close_(b, "temporal");
+}
+
+/* Unit names on the polygon layers; not on the choropleth per period,
+ * whose units the cumulative one below already names. */
+static int labelled(const df__qgis_layer *l)
+{
+    return (l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE) && !l->temporal;
+}
+
 /* What the style of a layer holds, in a QML or a project's <maplayer>. */
 static void style_body(buf *b, const df__qgis_layer *l)
 {
     switch (l->style) {
     case DF__STYLE_RASTER:
         raster_pipe(b, l);
+        if (l->temporal) raster_time(b, l);
         return;
     case DF__STYLE_CHOROPLETH:
         choropleth_renderer(b, l);
@@ -566,19 +592,17 @@ static void style_body(buf *b, const df__qgis_layer *l)
         marker_renderer(b, l);
         break;
     }
-    if (l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE) choropleth_labels(b, l);
-    if (l->style == DF__STYLE_FLOWS) temporal(b, l);
+    if (labelled(l)) choropleth_labels(b, l);
+    if (l->temporal) temporal(b, l);
     line(b, "<blendMode>0</blendMode>");
     line(b, "<featureBlendMode>0</featureBlendMode>");
-    /* the fills at 90 % (docs/guide.md) */
-    line(b, "<layerOpacity>%s</layerOpacity>", l->style == DF__STYLE_CHOROPLETH ? "0.9" : "1");
+    /* the fills at 90 % (docs/guide.md); the one per period opaque over the cumulative one */
+    line(b, "<layerOpacity>%s</layerOpacity>", l->style == DF__STYLE_CHOROPLETH && !l->temporal ? "0.9" : "1");
 }
 
 static const char *categories(const df__qgis_layer *l)
 {
-    return l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE ? "Symbology|Labeling"
-           : l->style == DF__STYLE_FLOWS                                     ? "Symbology|Temporal"
-                                                                             : "Symbology";
+    return labelled(l) ? "Symbology|Labeling" : l->temporal ? "Symbology|Temporal" : "Symbology";
 }
 
 char *df__qgis_style_qml(const df__qgis_layer *l)
@@ -589,7 +613,7 @@ char *df__qgis_style_qml(const df__qgis_layer *l)
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\">", QGIS_VERSION, categories(l));
     else
         open_(&b, "<qgis version=\"%s\" styleCategories=\"%s\" labelsEnabled=\"%d\">", QGIS_VERSION, categories(l),
-              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
+              labelled(l));
     style_body(&b, l);
     close_(&b, "qgis");
     char *qml = b.failed ? NULL : b.s;
@@ -804,15 +828,22 @@ static void layer_tree(buf *b, const df__qgis_layer *layers, int n)
     open_(b, "<layer-tree-group>");
     line(b, "<customproperties/>");
     for (int i = 0; i < n; i++) {
+        const char *g = layers[i].group;
+        if (g && (i == 0 || !layers[i - 1].group || strcmp(layers[i - 1].group, g))) {
+            open_(b, "<layer-tree-group name=\"%s\" checked=\"Qt::Checked\" expanded=\"0\">", esc(b, g));
+            line(b, "<customproperties/>");
+        }
         layer_id(&layers[i], id, sizeof id);
         datasource(&layers[i], src, sizeof src);
         open_(b,
-              "<layer-tree-layer id=\"%s\" name=\"%s\" source=\"%s\" providerKey=\"%s\" checked=\"Qt::Checked\" "
+              "<layer-tree-layer id=\"%s\" name=\"%s\" source=\"%s\" providerKey=\"%s\" checked=\"Qt::%s\" "
               "expanded=\"%d\">",
               id, esc(b, layers[i].title ? layers[i].title : layers[i].name), esc(b, src),
-              layers[i].style == DF__STYLE_RASTER ? "gdal" : "ogr", layers[i].style == DF__STYLE_CHOROPLETH);
+              layers[i].style == DF__STYLE_RASTER ? "gdal" : "ogr", layers[i].unchecked ? "Unchecked" : "Checked",
+              layers[i].style == DF__STYLE_CHOROPLETH);
         line(b, "<customproperties/>");
         close_(b, "layer-tree-layer");
+        if (g && (i == n - 1 || !layers[i + 1].group || strcmp(layers[i + 1].group, g))) close_(b, "layer-tree-group");
     }
     close_(b, "layer-tree-group");
 }
@@ -839,8 +870,7 @@ static df_status map_layer(df_ctx *ctx, buf *b, const df__qgis_layer *l)
         open_(b, "<maplayer type=\"raster\" styleCategories=\"AllStyleCategories\">");
     else
         open_(b, "<maplayer type=\"vector\" geometry=\"%s\" wkbType=\"%s\" labelsEnabled=\"%d\" readOnly=\"0\">",
-              geometry_name(l->style, 0), geometry_name(l->style, 1),
-              l->style == DF__STYLE_CHOROPLETH || l->style == DF__STYLE_OUTLINE);
+              geometry_name(l->style, 0), geometry_name(l->style, 1), labelled(l));
     line(b, "<id>%s</id>", id);
     line(b, "<datasource>%s</datasource>", esc(b, src));
     line(b, "<layername>%s</layername>", esc(b, l->title ? l->title : l->name));

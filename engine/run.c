@@ -26,7 +26,8 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
-#define LAYERS_FILE "layers.gpkg"
+#define LAYERS_FILE         "layers.gpkg"
+#define MAX_DENSITY_PERIODS 120 /* [density] step: rasters of one bundle */
 
 typedef struct {
     const df_job *job;
@@ -40,6 +41,8 @@ typedef struct {
     df_join *join[4];
     df_flows *flows;
     df_density *density;
+    df__periods *periods; /* the reporting level's figures per period; NULL in publish mode */
+    char density_files[MAX_DENSITY_PERIODS][96], density_titles[MAX_DENSITY_PERIODS][32]; /* [density] step */
     df__publish_stats stats;
     df__ledger *ledger; /* publish mode with [publish] ledger: the series' releases */
     char map_titles[2][160];
@@ -627,6 +630,11 @@ static df_status compute(df_ctx *ctx, run *r)
         r->rep.prev = df__join_totals_as_of(r->join[r->rep.level], r->rep.prev_as_of, &r->rep.prev_snapshot);
         r->rep.has_prev = 1;
     }
+    /* per unit and period (issue 14 item 3); not published: every period's
+     * cells would be more cells to protect (docs/publish.md) */
+    if (!job->publish &&
+        (st = df__periods_compute(ctx, r->join[r->rep.level], r->rep.b[r->rep.level], job->step, &r->periods)) != DF_OK)
+        return st;
     /* a table without origins or without coordinates: the stage is skipped
      * and said, rather than 0 flows or an all-zero raster */
     const df_read_stats *rd = &bal->read;
@@ -869,6 +877,17 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
         df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
         snprintf(titles[l], 64, "%s: displaced", words);
         df__qgis_layer *q = &out[n++];
+        if (l == r->rep.level && r->periods) { /* the figures per period above, moving with the flows */
+            snprintf(titles[0], 64, "%.30s: still displaced, by period", words);
+            *q++ = (df__qgis_layer){.name = "periods",
+                                    .title = titles[0],
+                                    .style = DF__STYLE_CHOROPLETH,
+                                    .field = "still_displaced",
+                                    .crs = "EPSG:4326",
+                                    .features = df__periods_features(r->periods),
+                                    .temporal = 1};
+            n++;
+        }
         *q = (df__qgis_layer){.name = names[l],
                               .title = titles[l],
                               .style = DF__STYLE_CHOROPLETH,
@@ -887,6 +906,14 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
         q->nclasses = top > 0 ? nb + 1 : 0;
         q->vmin = low;
         q->max = top;
+        if (q > out && q[-1].temporal && q[-1].style == DF__STYLE_CHOROPLETH) { /* the classes of the cumulative map */
+            double still = (double)df__periods_max_still(r->periods);
+            memcpy(q[-1].breaks, q->breaks, sizeof q->breaks);
+            q[-1].breaks[nb] = fmax(q->breaks[nb], still);
+            q[-1].nclasses = q->nclasses ? q->nclasses : still > 0 ? nb + 1 : 0;
+            q[-1].vmin = q->vmin;
+            q[-1].max = fmax(top, still);
+        }
         free(v);
     }
     return n;
@@ -913,6 +940,7 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
         st = write_points(ctx, r, ds, &index);
     else if (st == DF_OK && !r->job->publish) /* said in the sitrep and the manifest */
         r->rep.records_not_copied = df_join_balance(r->join[r->rep.level])->read.with_point;
+    if (st == DF_OK && r->periods) st = df__periods_write_layer(ctx, r->periods, ds, path);
     if (st == DF_OK) {
         *nql = qgis_layers(ctx, r, ds, ql, titles);
         st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
@@ -940,6 +968,10 @@ static df_status write_tables(df_ctx *ctx, run *r)
     if (st == DF_OK && r->flows) {
         bundle_path(r, "flows.csv", path, sizeof path);
         st = df_flows_write_matrix(ctx, r->flows, r->rep.fine, path, 1);
+    }
+    if (st == DF_OK && r->periods) {
+        bundle_path(r, "periods.csv", path, sizeof path);
+        st = df__periods_write_csv(ctx, r->periods, path);
     }
     return st;
 }
@@ -1093,6 +1125,75 @@ static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4], co
     return df__webmap_write(ctx, &w, path);
 }
 
+/* [density] step (issue 14 item 3): a raster per period of the job's, of
+ * the records dated in it, on the whole raster's grid (so that they align),
+ * density_<status>_<first day>.tif; in the project a group of them below
+ * the whole raster (at), each shown by the Temporal Controller over its
+ * days, on one colour scale; the whole raster then starts hidden. Not in
+ * publish mode (each period's pixels would be more cells to protect). */
+static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql, int at)
+{
+    const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    const df_density_info *whole = df_density_get_info(r->density);
+    if (job->publish || bal->from == DF_NO_DATE || bal->as_of == DF_NO_DATE) return DF_OK;
+    int n = 0;
+    for (int32_t d = bal->from; d <= bal->as_of && n <= MAX_DENSITY_PERIODS; d = df_period_next(d, job->density_step))
+        n++;
+    if (n > MAX_DENSITY_PERIODS) {
+        char f[11], t[11];
+        df_date_format(bal->from, f), df_date_format(bal->as_of, t);
+        return df__error(ctx, DF_EINVAL,
+                         "%s: [density] step: %s to %s is more than %d periods, more rasters than a bundle holds: "
+                         "choose a longer step",
+                         job->path, f, t, MAX_DENSITY_PERIODS);
+    }
+    df_density_opts o;
+    df__job_density_opts(job, &o);
+    o.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
+    o.radius = whole->radius, o.bandwidth = DF_BANDWIDTH_FIXED; /* the whole's kernel: the periods add up to it */
+    char crs[64], path[4200];
+    snprintf(crs, sizeof crs, "%s", whole->crs);
+    o.t_srs = crs, o.has_extent = 1;
+    o.extent[0] = whole->geotransform[0], o.extent[3] = whole->geotransform[3];
+    o.extent[2] = whole->geotransform[0] + whole->width * whole->geotransform[1];
+    o.extent[1] = whole->geotransform[3] + whole->height * whole->geotransform[5];
+    int base = (int)(strrchr(r->rep.density_file, '.') - r->rep.density_file);
+    double max = 0;
+    memmove(ql + at + 1 + n, ql + at + 1, (size_t)(*nql - at - 1) * sizeof *ql);
+    df_status st = DF_OK;
+    int k = 0;
+    for (int32_t d = bal->from; st == DF_OK && k < n; d = df_period_next(d, job->density_step), k++) {
+        int32_t first, last;
+        df_period_of(d, job->density_step, &first, &last);
+        o.from = d;
+        o.as_of = last < bal->as_of ? last : bal->as_of;
+        char day[11], a[11], b[11];
+        df_date_format(first, day), df_date_format(o.from, a), df_date_format(o.as_of, b);
+        snprintf(r->density_files[k], sizeof r->density_files[k], "%.*s_%s.tif", base, r->rep.density_file, day);
+        snprintf(r->density_titles[k], sizeof r->density_titles[k], "%s to %s", a, b);
+        df_density *pd = NULL;
+        bundle_path(r, r->density_files[k], path, sizeof path);
+        if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &o, &pd)) == DF_OK)
+            st = df_density_write(ctx, pd, path, "GTiff", NULL);
+        if (st == DF_OK) max = fmax(max, df_density_get_info(pd)->max);
+        df_density_free(pd);
+        ql[at + 1 + k] = (df__qgis_layer){.name = r->density_files[k],
+                                          .title = r->density_titles[k],
+                                          .style = DF__STYLE_RASTER,
+                                          .units = whole->units,
+                                          .crs = whole->crs,
+                                          .temporal = 1,
+                                          .from = o.from,
+                                          .to = o.as_of,
+                                          .group = "Density of people by period (people/km2)"};
+    }
+    for (k = 0; k < n; k++) ql[at + 1 + k].max = max; /* one scale: the periods compare */
+    ql[at].unchecked = 1;
+    *nql += n;
+    return st;
+}
+
 static df_status write_products(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -1102,7 +1203,7 @@ static df_status write_products(df_ctx *ctx, run *r)
     /* no wall-clock time in any file: GPKG timestamps are the as-of date */
     df_date_format(bal->as_of != DF_NO_DATE ? bal->as_of : 0, stamp);
     strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
-    df__qgis_layer ql[12];
+    df__qgis_layer ql[12 + MAX_DENSITY_PERIODS];
     char titles[4][64];
     int nql = 0;
 
@@ -1127,13 +1228,14 @@ static df_status write_products(df_ctx *ctx, run *r)
                                   .units = in->units,
                                   .crs = in->crs};
         nql++;
+        if (job->density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) return st;
     }
     /* in the project, the levels coarser than the finest choropleth are its
      * boundaries and names, drawn above it (two fills at once would tint each
      * other); layers.gpkg keeps every level's choropleth as its default style */
     int fine = 0, finest = 0;
     while (fine < nql && ql[fine].style != DF__STYLE_CHOROPLETH && ql[fine].style != DF__STYLE_RASTER) fine++;
-    for (finest = fine; finest < nql && ql[finest].style != DF__STYLE_CHOROPLETH;) finest++;
+    for (finest = fine; finest < nql && (ql[finest].style != DF__STYLE_CHOROPLETH || ql[finest].temporal);) finest++;
     for (int i = finest + 1; i < nql; i++) {
         if (ql[i].style != DF__STYLE_CHOROPLETH) continue;
         df__qgis_layer o = ql[i];
@@ -1276,6 +1378,7 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
 
     df_density_free(r->density);
     df_flows_free(r->flows);
+    df__periods_free(r->periods);
     free(r->map_value[0]);
     free(r->map_value[1]);
     free(r->map_unassessed);

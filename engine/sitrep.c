@@ -708,7 +708,8 @@ static void disclosure(doc *d, const df__report *r)
          df__thousands(r->job->publish_k, a));
     para(d,
          "Withheld: %s units (%s of them small), %s flows (%s small); %s density pixels masked. Nothing row by row "
-         "(record locations, the decision log) is in this bundle.",
+         "(record locations, the decision log) is in this bundle, and no figures per period (the periods layer and "
+         "periods.csv) and no density raster per period: each period's cells would be more cells to protect.",
          df__thousands(s->units, a), df__thousands(s->units_primary, b), df__thousands(s->flows, c),
          df__thousands(s->flows_primary, e), df__thousands(s->pixels, f));
     if (s->release)

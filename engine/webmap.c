@@ -289,6 +289,10 @@ static df_status write_page(df_ctx *ctx, out *o, GDALDatasetH ds, const df__webm
         value[i] = k >= 0 && OGR_F_IsFieldSetAndNotNull(f, k) ? OGR_F_GetFieldAsDouble(f, k) : -1;
         pcode[i] = df__strdup(str_field(f, "adm_pcode"));
         OGR_F_Destroy(f);
+        if (!pcode[i]) { /* else the unit would silently get no arrivals */
+            st = df__error(ctx, DF_ENOMEM, "out of memory");
+            goto done; /* pcode[i..nu) are NULL */
+        }
     }
     nu = i;
     if (flows) { /* arrivals per unit and period: the displaced flows by destination */

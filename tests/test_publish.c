@@ -524,12 +524,23 @@ static void check_nothing_row_level(const char *pub)
     char path[2048];
     snprintf(path, sizeof path, "%s/decisions.csv", pub);
     EXPECT(access(path, F_OK) != 0);
+    /* issue 14 item 5: no figures per period (their cells are cells too), and the sitrep says so */
+    snprintf(path, sizeof path, "%s/periods.csv", pub);
+    EXPECT(access(path, F_OK) != 0);
+    snprintf(path, sizeof path, "%s/sitrep.md", pub);
+    FILE *md = fopen(path, "r");
+    char text[1 << 16];
+    size_t got = md ? fread(text, 1, sizeof text - 1, md) : 0;
+    text[got] = '\0';
+    if (md) fclose(md);
+    EXPECT(strstr(text, "no figures per period (the periods layer and periods.csv)") != NULL);
     snprintf(path, sizeof path, "%s/layers.gpkg", pub);
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
     EXPECT(ds != NULL);
     if (!ds) return;
     EXPECT(GDALDatasetGetLayerByName(ds, "records") == NULL);
     EXPECT(GDALDatasetGetLayerByName(ds, "flow_nodes") == NULL);
+    EXPECT(GDALDatasetGetLayerByName(ds, "periods") == NULL);
     GDALClose(ds);
 }
 

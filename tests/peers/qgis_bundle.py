@@ -16,7 +16,7 @@ Checks, printing one "ok ..." line each (exit 1 with "FAIL ..." otherwise):
      applied (choropleths graduated, flows not QGIS's plain single symbol);
   2. the raster opens valid in its own CRS;
   3. project.qgs reads, every layer valid and styled as in (1), the flows
-     layer temporal on period_start / period_end;
+     layer and the figures per period temporal on period_start / period_end;
   4. the project renders over its default view to RENDER.png, and the
      picture shows the choropleth colours (not blank).
 Run with Debian's /usr/bin/python3 and QT_QPA_PLATFORM=offscreen.
@@ -86,10 +86,14 @@ def styled(layer, name=None, outline_ok=False):
         sl = r.symbol().symbolLayer(0)
         good = sl.fillColor().alpha() == 0 and sl.strokeWidth() > 0 and layer.labelsEnabled()
         return good, "boundaries: fill alpha %d, outline %g mm" % (sl.fillColor().alpha(), sl.strokeWidth())
-    if name in ("adm1", "adm2", "adm3"):
+    if name in ("adm1", "adm2", "adm3", "periods"):  # periods: issue 14 item 3, by still_displaced
         ranges = r.ranges() if kind == "graduatedSymbol" else []
         colours = [rg.symbol().color().name() for rg in ranges]
-        return kind == "graduatedSymbol" and choropleth_colours(colours), "%s %s" % (kind, ",".join(colours))
+        attr = r.classAttribute() if kind == "graduatedSymbol" else ""
+        good = kind == "graduatedSymbol" and choropleth_colours(colours)
+        if name == "periods":
+            good = good and attr == "still_displaced" and not layer.labelsEnabled()
+        return good, "%s %s %s" % (kind, attr, ",".join(colours))
     if name == "flows":
         # issue 14: rule-based, by status, each with width classes of curved arrows
         rules = r.rootRule().children() if kind == "RuleRenderer" else []
@@ -170,15 +174,15 @@ def check_project(bundle, counts):
         if isinstance(layer, QgsVectorLayer):
             good, desc = styled(layer, outline_ok=True)
             check(good, "project layer %s styled: %s" % (layer.name(), desc))
-            if layer.source().endswith("layername=flows"):
+            if layer.source().endswith("layername=flows") or layer.source().endswith("layername=periods"):
                 tp = layer.temporalProperties()
                 check(
                     tp.isActive()
                     and tp.mode() == QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields
                     and tp.startField() == "period_start"
                     and tp.endField() == "period_end",
-                    "flows temporal: active=%s mode=%s %s..%s"
-                    % (tp.isActive(), tp.mode(), tp.startField(), tp.endField()),
+                    "%s temporal: active=%s mode=%s %s..%s"
+                    % (layer.source().rsplit("=", 1)[1], tp.isActive(), tp.mode(), tp.startField(), tp.endField()),
                 )
         else:
             check(layer.renderer().type() == "singlebandpseudocolor", "project raster styled")

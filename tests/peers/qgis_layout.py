@@ -16,7 +16,11 @@ Checks, printing one "ok ..." line each (exit 1 with "FAIL ..." otherwise):
      a legend filtered to the map, a scale bar, a north arrow and the texts,
      and exports to PDF and PNG;
   6. the Atlas runs over the admin-1 units with displaced > 0 (counted with
-     OGR) and every page exports to PNG.
+     OGR) and every page exports to PNG;
+  7. (issue 14 item 3) the layer of figures per period, when the bundle has
+     one, is temporal on period_start / period_end, and at open its filter
+     keeps exactly the rows OGR counts for the latest period (one per unit),
+     so that the choropleth moves with the flows.
 Run with Debian's /usr/bin/python3 and QT_QPA_PLATFORM=offscreen.
 """
 import os
@@ -119,6 +123,29 @@ def check_time(project, bundle, out):
           "flows: rule-based by status, width classes %s" % [len(c.children()) for c in rules])
 
 
+def check_periods(project, bundle):
+    periods = layer_named(project, "layername=periods")
+    if periods is None:
+        return
+    tp = periods.temporalProperties()
+    check(tp.isActive() and tp.startField() == "period_start" and tp.endField() == "period_end",
+          "periods temporal: active=%s %s..%s" % (tp.isActive(), tp.startField(), tp.endField()))
+    start = QDateTime.fromString(project.readEntry("TemporalControllerWidget", "/StartDateTime")[0], Qt.ISODate)
+    end = QDateTime.fromString(project.readEntry("TemporalControllerWidget", "/EndDateTime")[0], Qt.ISODate)
+    ds = ogr.Open(os.path.join(bundle, "layers.gpkg"))
+    res = ds.ExecuteSQL("SELECT MAX(period_start), COUNT(DISTINCT adm_pcode), COUNT(*) FROM periods")
+    f = res.GetNextFeature()
+    last, units, total = f.GetField(0).replace("/", "-"), f.GetField(1), f.GetField(2)
+    ds.ReleaseResultSet(res)
+    lyr = ds.GetLayerByName("periods")
+    lyr.SetAttributeFilter("period_start = '%s'" % last)
+    want = lyr.GetFeatureCount()
+    expr = tp.createFilterString(QgsVectorLayerTemporalContext(), QgsDateTimeRange(start, end))
+    got = sorted(ft["adm_pcode"] for ft in periods.getFeatures(expr))
+    check(got == sorted(set(got)) and len(got) == want == units and got and total > units,
+          "periods at open: %d rows of %d, one per unit (OGR: %d units, %d in %s)" % (len(got), total, units, want, last))
+
+
 def check_labels(project, out):
     layers = [l for l in (layer_named(project, "layername=adm%d" % k) for k in (1, 2, 3)) if l is not None]
     _, results = render(project, layers, project.viewSettings().defaultViewExtent())
@@ -189,6 +216,7 @@ def main(bundle, out):
     check(crs.isValid() and not crs.isGeographic() and crs.authid().startswith("EPSG:32"), "project CRS %s"
           % crs.authid())
     check_time(project, bundle, out)
+    check_periods(project, bundle)
     check_labels(project, out)
     check_layout(project, bundle, out)
     if failures:
