@@ -16,6 +16,8 @@ OUT     := out
 # --no-install-recommends, so every package a test imports is named here, even
 # one that another only recommends (python3-rtree, for GeoPandas' sjoin);
 # tests/check_deps.sh checks them before the suite runs.
+# The Python module `dispflow` the tests import is this project's own, built
+# by `make python` (a prerequisite of `make test`), not a Debian package.
 DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin \
              libcairo2-dev libpango1.0-dev fonts-dejavu-core libinih-dev libssl-dev libsqlite3-dev pandoc libjs-leaflet
 DEB_TEST  := $(DEB_BUILD) g++ python3-cffi python3-numpy python3-gdal python3-pandas python3-geopandas python3-rtree python3-shapely \

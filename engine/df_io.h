@@ -37,11 +37,16 @@ void df__layer_names(void *ds, char *buf, size_t cap);
 /* A new WGS84 spatial reference (OGRSpatialReferenceH) in lon/lat order;
  * the caller destroys it. */
 void *df__wgs84(void);
-/* A field of a layer: its name and OGRFieldType. */
+/* A field of a layer: its name, OGRFieldType and, for a table with an HXL
+ * row, its tag (a format taking the admin level; NULL: none). */
 typedef struct {
     const char *name;
     int type;
+    const char *hxl;
 } df__field;
+/* The header and HXL rows of a CSV table of these columns: the tags take
+ * level, the parent_column's tag level - 1 (-1: none). */
+void df__csv_write_header(void *file, const df__field *columns, int n, int level, int parent_column);
 /* A new WGS84 layer (OGRLayerH) with these fields in an open dataset
  * (GDALDatasetH; RFC 7946 for GeoJSON); NULL on failure, the error naming
  * path. geometry is an OGRwkbGeometryType. */

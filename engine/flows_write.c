@@ -200,15 +200,17 @@ static OGRGeometryH intra_loop(double x, double y, double radius)
 /* ---- layers ---------------------------------------------------------------------- */
 
 static const df__field line_fields[] = {
-    {"origin_pcode", OFTString},  {"origin_name", OFTString},    {"dest_pcode", OFTString}, {"dest_name", OFTString},
-    {"status", OFTString},        {"kind", OFTString},           {"period_start", OFTDate}, {"period_end", OFTDate},
-    {"families", OFTInteger64},   {"individuals", OFTInteger64}, {"rank", OFTInteger},      {"share", OFTReal},
-    {"cumulative", OFTInteger64}, {"total", OFTInteger}};
+    {"origin_pcode", OFTString, NULL},   {"origin_name", OFTString, NULL}, {"dest_pcode", OFTString, NULL},
+    {"dest_name", OFTString, NULL},      {"status", OFTString, NULL},      {"kind", OFTString, NULL},
+    {"period_start", OFTDate, NULL},     {"period_end", OFTDate, NULL},    {"families", OFTInteger64, NULL},
+    {"individuals", OFTInteger64, NULL}, {"rank", OFTInteger, NULL},       {"share", OFTReal, NULL},
+    {"cumulative", OFTInteger64, NULL},  {"total", OFTInteger, NULL}};
 #define NFIELDS(a) ((int)(sizeof(a) / sizeof *(a)))
 
-static const df__field node_fields[] = {{"pcode", OFTString},     {"name", OFTString},       {"level", OFTInteger},
-                                        {"inflow", OFTInteger64}, {"outflow", OFTInteger64}, {"net", OFTInteger64},
-                                        {"intra", OFTInteger64}};
+static const df__field node_fields[] = {{"pcode", OFTString, NULL},      {"name", OFTString, NULL},
+                                        {"level", OFTInteger, NULL},     {"inflow", OFTInteger64, NULL},
+                                        {"outflow", OFTInteger64, NULL}, {"net", OFTInteger64, NULL},
+                                        {"intra", OFTInteger64, NULL}};
 
 static const char *driver_for(const char *path)
 {

@@ -6,6 +6,7 @@
  */
 #include "df_io.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,4 +75,16 @@ void df__set_date_field(void *feature, int field, int32_t days)
     if (days == DF_NO_DATE) return;
     df__civil_from_days(days, &y, &m, &d);
     OGR_F_SetFieldDateTime((OGRFeatureH)feature, field, y, m, d, 0, 0, 0, 0);
+}
+
+void df__csv_write_header(void *file, const df__field *columns, int n, int level, int parent_column)
+{
+    FILE *f = file;
+    for (int c = 0; c < n; c++) fprintf(f, "%s%s", c ? "," : "", columns[c].name);
+    fputc('\n', f);
+    for (int c = 0; c < n; c++) {
+        fputs(c ? "," : "", f);
+        fprintf(f, columns[c].hxl ? columns[c].hxl : "", c == parent_column ? level - 1 : level);
+    }
+    fputc('\n', f);
 }

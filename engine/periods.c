@@ -42,11 +42,7 @@ enum {
         P_COUNT
 };
 
-static const struct {
-    const char *name;
-    OGRFieldType type;
-    const char *hxl;
-} columns[] = {
+static const df__field columns[] = {
 #define XX_ROW(name, type, hxl) {#name, type, hxl},
     DF_PERIOD_COLUMNS(XX_ROW)
 #undef XX_ROW
@@ -139,9 +135,7 @@ static void figures(const df__periods *p, int k, int u, int64_t v[P_COUNT])
 
 df_status df__periods_write_layer(df_ctx *ctx, const df__periods *p, void *ds, const char *path)
 {
-    df__field fields[P_COUNT];
-    for (int c = 0; c < P_COUNT; c++) fields[c] = (df__field){columns[c].name, columns[c].type};
-    OGRLayerH layer = df__create_layer(ctx, ds, path, "periods", wkbMultiPolygon, fields, P_COUNT);
+    OGRLayerH layer = df__create_layer(ctx, ds, path, "periods", wkbMultiPolygon, columns, P_COUNT);
     if (!layer) return ctx->status;
     if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
         return df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", path, df__gdal_error(ctx));
@@ -189,13 +183,7 @@ df_status df__periods_write_csv(df_ctx *ctx, const df__periods *p, const char *p
     if (st != DF_OK) return st;
     FILE *f = fopen(tmp, "w");
     if (!f) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
-    for (int c = 0; c < P_COUNT; c++) fprintf(f, "%s%s", c ? "," : "", columns[c].name);
-    fputc('\n', f);
-    for (int c = 0; c < P_COUNT; c++) {
-        fputs(c ? "," : "", f);
-        fprintf(f, columns[c].hxl, c == P_parent_pcode ? p->level - 1 : p->level);
-    }
-    fputc('\n', f);
+    df__csv_write_header(f, columns, P_COUNT, p->level, P_parent_pcode);
     for (int u = 0; u < p->nunits; u++) {
         if (!p->shown[u]) continue;
         const df_unit *un = df_boundaries_unit(p->b, p->level, u);

@@ -756,9 +756,9 @@ static int records_layer_wanted(const run *r)
 static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds, df__rtree **index)
 {
     static const df__field fields[] = {
-        {"date", OFTDate},          {"status", OFTString},         {"location", OFTString},
-        {"families", OFTInteger64}, {"individuals", OFTInteger64}, {"line", OFTInteger64},
-        {"swapped", OFTInteger}};
+        {"date", OFTDate, NULL},          {"status", OFTString, NULL},         {"location", OFTString, NULL},
+        {"families", OFTInteger64, NULL}, {"individuals", OFTInteger64, NULL}, {"line", OFTInteger64, NULL},
+        {"swapped", OFTInteger, NULL}};
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     char *lco[] = {"SPATIAL_INDEX=NO", NULL}; /* built once, at the end */
     OGRLayerH layer = df__create_layer_co(ctx, ds, LAYERS_FILE, "records", wkbPoint, fields,

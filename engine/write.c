@@ -43,11 +43,7 @@ enum {
         COL_COUNT
 };
 
-static const struct {
-    const char *name;
-    OGRFieldType type;
-    const char *hxl;
-} columns[] = {
+static const df__field columns[] = {
 #define XX_ROW(name, type, hxl) {#name, type, hxl},
     DF_OUTPUT_COLUMNS(XX_ROW)
 #undef XX_ROW
@@ -93,13 +89,7 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
     snapshot_of(j, ops, sizeof ops);
     FILE *f = fopen(tmp, "w");
     if (!f) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
-    for (int c = 0; c < COL_COUNT; c++) fprintf(f, "%s%s", c ? "," : "", columns[c].name);
-    fputc('\n', f);
-    for (int c = 0; c < COL_COUNT; c++) {
-        fputs(c ? "," : "", f);
-        fprintf(f, columns[c].hxl, c == COL_parent_pcode ? level - 1 : level);
-    }
-    fputc('\n', f);
+    df__csv_write_header(f, columns, COL_COUNT, level, COL_parent_pcode);
     for (int i = 0; i < df_boundaries_count(b, level); i++) {
         const df_unit *u = df_boundaries_unit(b, level, i);
         const df_unit *p = u->parent >= 0 ? df__boundaries_unit(b, level - 1, u->parent) : NULL;

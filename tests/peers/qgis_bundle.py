@@ -6,8 +6,8 @@ usage: qgis_bundle.py BUNDLE_DIR RENDER.png
 
 With --pg (issue 15 item 4): every vector layer of BUNDLE_DIR/layers.gpkg
 opens from the PostGIS schema (QGIS's postgres provider), valid, in
-EPSG:4326, with the GeoPackage's feature count and its default style read
-from the database's layer_styles, as in (1) below.
+EPSG:4326, with the GeoPackage's feature count and its default style, which
+it reads out of the database's layer_styles, as in (1) below.
 
 BUNDLE_DIR holds layers.gpkg, a density_<status>.tif and project.qgs.
 Checks, printing one "ok ..." line each (exit 1 with "FAIL ..." otherwise):
