@@ -163,6 +163,39 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                                     void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
                                     int *used);
 
+/* A stage that consumes records (docs/onepass.md): a table of functions
+ * over its own state. The fan-out read calls thread_new once per byte
+ * range, on_record (and on_reject) with that range's state from the thread
+ * reading it, merge with each range's state in range order (then
+ * thread_free); the caller then finishes each (a run finishes the joins
+ * first: the flows take their period from them). on_record returns nonzero
+ * to stop the read (out of memory; merge then says why). An ordered sink
+ * (its output keeps the input order: a decision log, a records layer)
+ * spools each range and appends the spools in merge. tell_rejects: the
+ * first rejected rows are told to the log (once, whichever sinks ask). */
+typedef struct df__sink {
+    const char *name;
+    void *(*thread_new)(void *sink, int range); /* NULL: out of memory */
+    int (*on_record)(void *state, const df_record *r);
+    void (*on_reject)(void *state, const df_rejection *r); /* optional */
+    df_status (*merge)(void *sink, void *state);
+    df_status (*finish)(df_ctx *ctx, void *sink); /* the caller's to call, after the read */
+    void (*thread_free)(void *state);
+    int ordered, tell_rejects;
+    df_read_stats *read; /* the read's counts, set by the read before thread_new (the kind is known then) */
+} df__sink;
+
+/* One read of opts->path on up to nthreads threads (a source that cannot
+ * be cut: on the calling thread) feeding every sink: each record is parsed
+ * once, with its true line. sha256 (NULL: none) receives the digest of the
+ * file's bytes, hashed on the calling thread while the threads parse (not
+ * for a stream). Each sink is a df__sink followed by its own fields:
+ * sinks[i] is passed back as `sink`. */
+df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *const *sinks, int nsinks, int nthreads,
+                             df_read_stats *stats, unsigned char sha256[32]);
+/* How many fan-out reads this process has made (tests: one per run). */
+extern long df__fanout_reads;
+
 /* ---- repeats.c: rows repeating a key of a snapshot table ---------------- */
 
 /* Rival snapshots (a second row of one operation, place as stated, date,

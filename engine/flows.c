@@ -213,7 +213,7 @@ static int flow_op(flow_state *s, const char *name)
     return s->nops++;
 }
 
-static int on_record(const df_record *r, void *user)
+static int on_record(void *user, const df_record *r)
 {
     flow_state *s = user;
     const df_boundaries *b = s->b;
@@ -470,113 +470,119 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
     return DF_OK;
 }
 
-df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
-                       df_flows **out)
-{
-    DF__GDAL_SCOPE(ctx);
-    df_record_opts ropts_local_;
-    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
-    df_flow_opts fopts_local_;
-    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
-    flow_state states[FLOW_MAX_THREADS];
-    void *users[FLOW_MAX_THREADS];
-    unit_ref *origins = NULL;
-    int norigins = 0, used = 1;
-    df_flows *f = calloc(1, sizeof *f);
-    df_status st = DF_OK;
-    *out = NULL;
-    memset(states, 0, sizeof states);
-    if (!f) return df__error(ctx, DF_ENOMEM, "out of memory");
-    f->origin_level = fopts->origin_level;
-    f->dest_level = fopts->dest_level;
-    if ((st = df_boundaries_prepare(ctx, b, fopts->dest_level)) != DF_OK ||
-        (st = df_boundaries_prepare(ctx, b, fopts->origin_level)) != DF_OK ||
-        (st = parse_origins(ctx, b, fopts->origins, &origins, &norigins)) != DF_OK)
-        goto done;
-    /* match origins at the finest level the filter or the flows need */
-    int match_level = fopts->origin_level;
-    for (int k = 0; k < norigins; k++)
-        if (origins[k].level > match_level) match_level = origins[k].level;
-    for (int k = 0; k < FLOW_MAX_THREADS; k++) {
-        flow_state *s = &states[k];
-        s->b = b, s->opts = fopts, s->origins = origins, s->norigins = norigins, s->match_level = match_level;
-        s->min_date = s->max_date = DF_NO_DATE;
-        s->names = df__name_cache_new();
-        s->repeats = df__repeats_new();
-        s->read = &f->balance.read; /* the kind is resolved before the first row */
-        s->drop_rivals = ropts->duplicates == DF_DUPLICATES_DROP;
-        users[k] = s;
-        if (!s->names || !s->repeats) st = df__error(ctx, DF_ENOMEM, "out of memory");
-        for (int lv = 1; lv <= 3; lv++) /* the weighted centres, at the two levels */
-            if ((lv == fopts->origin_level || lv == fopts->dest_level) &&
-                !(s->centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof *s->centres[lv])))
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    if (st != DF_OK) goto done;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    /* --duplicates drop keeps the first row of a key: one reader, in order */
-    int nthreads = cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
-                   : cores > FLOW_MAX_THREADS                           ? FLOW_MAX_THREADS
-                                                                        : (int)cores;
-    st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &f->balance.read, &used);
-    if (st == DF_OK && f->balance.read.valid > 0 && f->balance.read.with_origin == 0) /* not 0 flows */
-        st = df__error(ctx, DF_EINVAL,
-                       "%s: no record states an origin (or, for returns, a place of displacement): flows need "
-                       "origins (map a column with --map origin_adm2=COLUMN)",
-                       ropts->path);
-    for (int k = 0; k < used && st == DF_ECANCELLED; k++) /* a bin that could not grow stops the read */
-        if (states[k].failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    if (st != DF_OK) goto done;
+/* ---- the flows as a sink of the fan-out read --------------------------------- */
 
-    /* merge the threads' bins and counts into the first */
-    flow_state *s0 = &states[0];
-    for (int k = 1; k < used; k++) {
-        flow_state *s = &states[k];
-        for (size_t i = 0; i < s->bins.cap; i++) {
-            const od_bin *x = &s->bins.slots[i];
-            if (!x->used) continue;
-            od_bin *y = od_get(&s0->bins, x->origin, x->dest, x->date, x->status);
-            if (!y) {
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-                goto done;
-            }
-            y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
+typedef struct {
+    df__sink base;
+    df_ctx *ctx;
+    df_flows *f; /* the result, the caller's once finished */
+    const df_boundaries *b;
+    df_record_opts ropts;
+    df_flow_opts fopts;
+    unit_ref *origins;
+    int norigins, match_level;
+    flow_state total; /* the ranges' states, added up in range order */
+} flow_sink;
+
+static void state_free(flow_state *s)
+{
+    free(s->bins.slots);
+    df__name_cache_free(s->names);
+    for (int lv = 1; lv <= 3; lv++) free(s->centres[lv]);
+    df__repeats_free(s->repeats);
+    for (int i = 0; i < s->nops; i++) free(s->ops[i]);
+}
+
+static int state_init(flow_sink *k, flow_state *s)
+{
+    const df_boundaries *b = k->b;
+    memset(s, 0, sizeof *s);
+    s->b = b, s->opts = &k->fopts, s->origins = k->origins, s->norigins = k->norigins, s->match_level = k->match_level;
+    s->min_date = s->max_date = DF_NO_DATE;
+    s->read = k->base.read; /* the kind is resolved before the first row */
+    s->drop_rivals = k->ropts.duplicates == DF_DUPLICATES_DROP;
+    int ok = (s->names = df__name_cache_new()) && (s->repeats = df__repeats_new());
+    for (int lv = 1; lv <= 3 && ok; lv++) /* the weighted centres, at the two levels */
+        if ((lv == k->fopts.origin_level || lv == k->fopts.dest_level) &&
+            !(s->centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof *s->centres[lv])))
+            ok = 0;
+    return ok ? 0 : -1;
+}
+
+static void *sink_state_new(void *sink, int range)
+{
+    flow_sink *k = sink;
+    flow_state *s = malloc(sizeof *s);
+    (void)range;
+    if (!s) return NULL;
+    if (state_init(k, s) != 0) return state_free(s), free(s), NULL;
+    return s;
+}
+
+static void sink_state_free(void *state)
+{
+    if (!state) return;
+    state_free(state);
+    free(state);
+}
+
+/* A range's bins and counts into the total. */
+static df_status sink_merge(void *sink, void *state)
+{
+    flow_sink *k = sink;
+    flow_state *s0 = &k->total, *s = state;
+    if (s->failed || df__name_cache_failed(s->names))
+        return df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path);
+    for (size_t i = 0; i < s->bins.cap; i++) {
+        const od_bin *x = &s->bins.slots[i];
+        if (!x->used) continue;
+        od_bin *y = od_get(&s0->bins, x->origin, x->dest, x->date, x->status);
+        if (!y) return df__error(k->ctx, DF_ENOMEM, "out of memory");
+        y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
+    }
+    int remap[FLOW_MAX_OPS];
+    for (int i = 0; i < s->nops; i++)
+        if ((remap[i] = flow_op(s0, s->ops[i])) < 0) s0->failed = 1;
+    if (!s0->failed && df__repeats_merge(s0->repeats, s->repeats, remap) != 0) s0->failed = 1;
+    s0->unplaced += s->unplaced, s0->filtered += s->filtered;
+    s0->no_origin += s->no_origin;
+    for (int lv = 1; lv <= 3; lv++)
+        for (int u = 0; s->centres[lv] && u < df_boundaries_count(k->b, lv); u++) {
+            s0->centres[lv][u].w += s->centres[lv][u].w;
+            s0->centres[lv][u].wx += s->centres[lv][u].wx;
+            s0->centres[lv][u].wy += s->centres[lv][u].wy;
         }
-        int remap[FLOW_MAX_OPS];
-        for (int i = 0; i < s->nops; i++)
-            if ((remap[i] = flow_op(s0, s->ops[i])) < 0) s0->failed = 1;
-        if (!s0->failed && df__repeats_merge(s0->repeats, s->repeats, remap) != 0) s0->failed = 1;
-        s0->unplaced += s->unplaced, s0->filtered += s->filtered, s0->failed |= s->failed;
-        s0->no_origin += s->no_origin;
-        for (int lv = 1; lv <= 3; lv++)
-            for (int u = 0; s->centres[lv] && u < df_boundaries_count(b, lv); u++) {
-                s0->centres[lv][u].w += s->centres[lv][u].w;
-                s0->centres[lv][u].wx += s->centres[lv][u].wx;
-                s0->centres[lv][u].wy += s->centres[lv][u].wy;
-            }
-        if (s->min_date != DF_NO_DATE && (s0->min_date == DF_NO_DATE || s->min_date < s0->min_date))
-            s0->min_date = s->min_date;
-        if (s->max_date != DF_NO_DATE && (s0->max_date == DF_NO_DATE || s->max_date > s0->max_date))
-            s0->max_date = s->max_date;
-    }
-    for (int k = 0; k < used; k++)
-        if (df__name_cache_failed(states[k].names)) s0->failed = 1;
-    if (s0->failed) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-        goto done;
-    }
+    if (s->min_date != DF_NO_DATE && (s0->min_date == DF_NO_DATE || s->min_date < s0->min_date))
+        s0->min_date = s->min_date;
+    if (s->max_date != DF_NO_DATE && (s0->max_date == DF_NO_DATE || s->max_date > s0->max_date))
+        s0->max_date = s->max_date;
+    return s0->failed ? df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path) : DF_OK;
+}
+
+static df_status sink_finish(df_ctx *ctx, void *sink)
+{
+    flow_sink *k = sink;
+    df_flows *f = k->f;
+    flow_state *s0 = &k->total;
+    const df_record_opts *ropts = &k->ropts;
+    const df_flow_opts *fopts = &k->fopts;
+    df_status st;
+    if (k->base.read && k->base.read != &f->balance.read) f->balance.read = *k->base.read;
+    if (f->balance.read.valid > 0 && f->balance.read.with_origin == 0) /* not 0 flows */
+        return df__error(ctx, DF_EINVAL,
+                         "%s: no record states an origin (or, for returns, a place of displacement): flows need "
+                         "origins (map a column with --map origin_adm2=COLUMN)",
+                         ropts->path);
     f->balance.unplaced = s0->unplaced;
     f->balance.filtered = s0->filtered;
     f->balance.no_origin = s0->no_origin;
     /* an --origins unit finer than the origins the table states: no flow
      * could be placed, which is an error, not 0 flows */
-    if (match_level > fopts->origin_level && s0->unplaced > 0 && s0->unplaced == f->balance.read.valid) {
-        st = df__error(ctx, DF_EINVAL,
-                       "%s: --origins names admin-%d units, finer than --origin-level adm%d, and no row states its "
-                       "origin at admin %d: choose units of admin %d or coarser",
-                       ropts->path, match_level, fopts->origin_level, match_level, fopts->origin_level);
-        goto done;
-    }
+    if (k->match_level > fopts->origin_level && s0->unplaced > 0 && s0->unplaced == f->balance.read.valid)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: --origins names admin-%d units, finer than --origin-level adm%d, and no row states its "
+                         "origin at admin %d: choose units of admin %d or coarser",
+                         ropts->path, k->match_level, fopts->origin_level, k->match_level, fopts->origin_level);
     /* no kind given: the one the read found (a DTM API table is snapshots),
      * not a second read of the records first (a FIFO can be read once) */
     df_table_kind kind = fopts->kind != DF_KIND_AUTO ? fopts->kind : f->balance.read.kind;
@@ -587,36 +593,99 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
         size_t n = 0;
         for (int i = 0; i < s0->nops && n < sizeof list; i++)
             n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "", s0->ops[i]);
-        st = df__error(ctx, DF_EINVAL,
-                       "%s: flows of a snapshot table are the changes between the rounds of one operation, and the "
-                       "%d operations counted (%s) interleave in time: choose one with --operation NAME",
-                       ropts->path, s0->nops, list);
-        goto done;
+        return df__error(ctx, DF_EINVAL,
+                         "%s: flows of a snapshot table are the changes between the rounds of one operation, and the "
+                         "%d operations counted (%s) interleave in time: choose one with --operation NAME",
+                         ropts->path, s0->nops, list);
     }
     flow_dates fd = {fopts->to};
     if ((st = df__repeats_judge(ctx, s0->repeats, ropts, (const char *const *)s0->ops, flow_counts, &fd)) != DF_OK)
-        goto done;
-    if (kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+        return st;
+    if (kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
     for (int lv = 1; lv <= 3; lv++) f->centres[lv] = s0->centres[lv], s0->centres[lv] = NULL;
-    st = make_flows(ctx, f, &s0->bins, fopts, fopts->from != DF_NO_DATE ? fopts->from : s0->min_date,
-                    fopts->to != DF_NO_DATE ? fopts->to : s0->max_date);
-done:
-    for (int k = 0; k < FLOW_MAX_THREADS; k++) {
-        free(states[k].bins.slots);
-        df__name_cache_free(states[k].names);
-        for (int lv = 1; lv <= 3; lv++) free(states[k].centres[lv]);
-        df__repeats_free(states[k].repeats);
-        for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
+    return make_flows(ctx, f, &s0->bins, fopts, fopts->from != DF_NO_DATE ? fopts->from : s0->min_date,
+                      fopts->to != DF_NO_DATE ? fopts->to : s0->max_date);
+}
+
+void df__flows_sink_free(df__sink *sink)
+{
+    flow_sink *k = (flow_sink *)sink;
+    if (!k) return;
+    state_free(&k->total);
+    free(k->origins);
+    df_flows_free(k->f);
+    free(k);
+}
+
+df_flows *df__flows_sink_take(df__sink *sink)
+{
+    flow_sink *k = (flow_sink *)sink;
+    df_flows *f = k->f;
+    k->f = NULL;
+    return f;
+}
+
+void df__flows_sink_period(df__sink *sink, int32_t from, int32_t to)
+{
+    flow_sink *k = (flow_sink *)sink;
+    k->fopts.from = from, k->fopts.to = to;
+}
+
+df_status df__flows_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                             const df_flow_opts *fopts, df__sink **out)
+{
+    df_status st;
+    *out = NULL;
+    flow_sink *k = calloc(1, sizeof *k);
+    if (!k) return df__error(ctx, DF_ENOMEM, "out of memory");
+    k->base =
+        (df__sink){"flows", sink_state_new, on_record, NULL, sink_merge, sink_finish, sink_state_free, 0, 0, NULL};
+    k->ctx = ctx, k->b = b, k->ropts = *ropts, k->fopts = *fopts;
+    if (!(k->f = calloc(1, sizeof *k->f))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto fail;
     }
-    free(origins);
-    if (st != DF_OK) {
-        df_flows_free(f);
-        f = NULL;
+    k->f->origin_level = fopts->origin_level;
+    k->f->dest_level = fopts->dest_level;
+    if ((st = df_boundaries_prepare(ctx, b, fopts->dest_level)) != DF_OK ||
+        (st = df_boundaries_prepare(ctx, b, fopts->origin_level)) != DF_OK ||
+        (st = parse_origins(ctx, b, fopts->origins, &k->origins, &k->norigins)) != DF_OK)
+        goto fail;
+    /* match origins at the finest level the filter or the flows need */
+    k->match_level = fopts->origin_level;
+    for (int i = 0; i < k->norigins; i++)
+        if (k->origins[i].level > k->match_level) k->match_level = k->origins[i].level;
+    if (state_init(k, &k->total) != 0) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto fail;
     }
-    *out = f;
+    k->fopts.origins = NULL; /* parsed: the caller's string need not outlive the sink */
+    *out = &k->base;
+    return DF_OK;
+fail:
+    df__flows_sink_free(&k->base);
+    return st;
+}
+
+df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
+                       df_flows **out)
+{
+    DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_flow_opts fopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
+    df__sink *sink = NULL;
+    *out = NULL;
+    df_status st = df__flows_sink_new(ctx, b, ropts, fopts, &sink);
+    if (st != DF_OK) return st;
+    df_flows *f = ((flow_sink *)sink)->f;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = cores < 2 ? 1 : cores > FLOW_MAX_THREADS ? FLOW_MAX_THREADS : (int)cores;
+    st = df__records_fanout(ctx, ropts, &sink, 1, nthreads, &f->balance.read, NULL);
+    if (st == DF_OK) st = sink->finish(ctx, sink);
+    if (st == DF_OK) *out = df__flows_sink_take(sink);
+    df__flows_sink_free(sink);
     return st;
 }
 

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,12 +439,14 @@ typedef struct {
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
     int lines_unknown;                    /* parallel pieces: record.line is -1 */
+    long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
 static int reject(reader *r, long line, int col, df_reject_reason why, const char *value)
 {
     char buf[32];
-    df_rejection rj = {line, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why, value};
+    df_rejection rj = {line + r->line_base, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why,
+                       value};
     r->stats->rejected++;
     r->stats->rejected_by[why]++;
     if (r->on_reject) r->on_reject(&rj, r->reject_user);
@@ -496,7 +499,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
-    rec.line = r->lines_unknown ? -1 : line;
+    rec.line = r->lines_unknown ? -1 : line + r->line_base;
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
@@ -1165,12 +1168,15 @@ static void *piece_main(void *arg)
 
 /* Where to cut a plain CSV file into n byte ranges, each starting at a
  * record: starts[0] = from, starts[k] the first record that begins at or
- * after from + k/n of the data. Without any quote character every line end
- * ends a record (one memchr pass); with quotes, a pass of the reader's own
- * rules (a quote opens a field only at its start, "" inside quotes is a
- * quote) tells the line ends inside quoted fields from the others. Returns
- * 0, or -1 when the file cannot be cut (not a plain file, too small). */
-static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts)
+ * after from + k/n of the data; lines[k] the line ends between starts[0]
+ * and starts[k] (lines may be NULL), so that every range knows its first
+ * line. Without any quote or carriage return a line end ends a record (one
+ * memchr pass); otherwise a pass of the reader's own rules (a quote opens a
+ * field only at its start, "" inside quotes is a quote) tells the line ends
+ * inside quoted fields from the others. A lone carriage return (a line end
+ * to the reader, not to the cut) keeps the file on one thread. Returns 0,
+ * or -1 when the file cannot be cut (not a plain file, too small). */
+static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts, long *lines)
 {
     struct stat sb;
     if (o->src.kind != DF__SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
@@ -1180,22 +1186,33 @@ static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts)
     if (!f || fseeko(f, (off_t)from, SEEK_SET) != 0) return f ? fclose(f), -1 : -1;
     static _Thread_local char block[1 << 16];
     const char delim = df__csv_delimiter(o->src.csv);
-    int quotes = 0, k = 1, in_quotes = 0, field_start = 1, quote_pending = 0;
+    int careful = 0, k = 1, in_quotes = 0, field_start = 1, quote_pending = 0, cr_pending = 0;
+    long nl = 0;
     uint64_t off = from;
     size_t got;
     starts[0] = from;
+    if (lines) lines[0] = 0;
     while (k < n && (got = fread(block, 1, sizeof block, f)) > 0) {
-        if (!quotes && !memchr(block, '"', got)) { /* the fast way, while no quote is seen */
-            for (char *p = block, *nl; k < n && (nl = memchr(p, '\n', got - (size_t)(p - block))); p = nl + 1) {
-                uint64_t next = off + (uint64_t)(nl - block) + 1;
-                if (next >= from + (size - from) * (uint64_t)k / (uint64_t)n) starts[k++] = next;
+        if (!careful && !memchr(block, '"', got) && !memchr(block, '\r', got)) { /* the fast way */
+            for (char *p = block, *e; k < n && (e = memchr(p, '\n', got - (size_t)(p - block))); p = e + 1) {
+                uint64_t next = off + (uint64_t)(e - block) + 1;
+                nl++;
+                if (next >= from + (size - from) * (uint64_t)k / (uint64_t)n) {
+                    if (lines) lines[k] = nl;
+                    starts[k++] = next;
+                }
             }
             off += got;
             continue;
         }
-        quotes = 1;
+        careful = 1;
         for (size_t i = 0; i < got && k < n; i++) {
             char c = block[i];
+            nl += c == '\n';
+            if (cr_pending) { /* outside quotes, \r ends a line alone unless \n follows */
+                cr_pending = 0;
+                if (c != '\n') return fclose(f), -1;
+            }
             if (quote_pending) { /* a quote inside quotes: "" or the end */
                 quote_pending = 0;
                 if (c == '"') continue;
@@ -1206,9 +1223,13 @@ static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts)
                 continue;
             }
             if (c == '"' && field_start) in_quotes = 1;
+            cr_pending = c == '\r';
             field_start = c == delim || c == '\n' || c == '\r';
             uint64_t next = off + i + 1;
-            if (c == '\n' && next >= from + (size - from) * (uint64_t)k / (uint64_t)n) starts[k++] = next;
+            if (c == '\n' && next >= from + (size - from) * (uint64_t)k / (uint64_t)n) {
+                if (lines) lines[k] = nl;
+                starts[k++] = next;
+            }
         }
         off += got;
     }
@@ -1232,7 +1253,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
     /* dropping duplicates needs every earlier row: one thread */
     if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1;
-    if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts) != 0 ||
+    if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts, NULL) != 0 ||
         !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
         st = read_rows(&r, &o); /* one thread */
         goto done;
@@ -1317,6 +1338,282 @@ done:
     stats->duplicates_unchecked += r.seen.unchecked;
     row_set_free(&r.seen);
     free(pieces);
+    opened_close(&o);
+    return st == DF_OK ? judge_file(ctx, opts, stats) : st;
+}
+
+/* ---- the fan-out read: one parse of each record, every sink fed ------------- */
+
+long df__fanout_reads;
+
+#define REJECTIONS_TOLD 20 /* the first rejected rows, told to the log with file:line */
+
+typedef struct {
+    df__sink *const *sinks;
+    int nsinks, stop;
+    void **states; /* this range's state of each sink */
+    df_rejection told[REJECTIONS_TOLD];
+    int ntold, failed;
+} fan_range;
+
+static int fan_record(const df_record *rec, void *user)
+{
+    fan_range *f = user;
+    for (int i = 0; i < f->nsinks; i++)
+        if (f->sinks[i]->on_record(f->states[i], rec) != 0) return f->stop = 1;
+    return 0;
+}
+
+static void fan_reject(const df_rejection *rj, void *user)
+{
+    fan_range *f = user;
+    for (int i = 0; i < f->nsinks; i++)
+        if (f->sinks[i]->on_reject) f->sinks[i]->on_reject(f->states[i], rj);
+    if (f->ntold == REJECTIONS_TOLD) return;
+    df_rejection *k = &f->told[f->ntold++];
+    *k = *rj;
+    k->column = df__strdup(rj->column ? rj->column : "");
+    k->detail = df__strdup(rj->detail ? rj->detail : "");
+    if (!k->column || !k->detail) f->failed = 1;
+}
+
+typedef struct {
+    df_ctx err;
+    const df_record_opts *opts;
+    const opened *o;
+    uint64_t start, end;
+    long line0; /* the range's first line */
+    fan_range *fan;
+    df_read_stats stats;
+    long lines;
+    int failed;
+    row_set seen;
+    size_t dup_max;
+    pthread_t thread;
+} fan_piece;
+
+static void *fan_piece_main(void *arg)
+{
+    fan_piece *p = arg;
+    df__csv *csv = NULL;
+    reader r;
+    char **cells;
+    size_t *lens;
+    int n, rc;
+    long line;
+    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, &csv) != DF_OK)
+        return p->failed = 1, NULL;
+    reader_init(&r, &p->err, p->opts, p->o, fan_record, fan_reject, p->fan, p->fan, &p->stats);
+    r.line_base = p->line0 - 1;
+    r.seen.max = p->dup_max;
+    df__csv_skip_long(csv);
+    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(&r, rc, cells, lens, n, line)) {
+            df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
+            break;
+        }
+    if (rc != 0 || r.seen.failed) p->failed = 1;
+    p->seen = r.seen;
+    p->lines = df__csv_line(csv) - 1;
+    df__csv_close(csv);
+    return NULL;
+}
+
+/* The SHA-256 of a file, read on its own thread while others parse it (the
+ * page cache serves both). */
+typedef struct {
+    const char *path;
+    unsigned char *digest;
+    int ok;
+    pthread_t thread;
+} hasher;
+
+static int sha256_path(const char *path, unsigned char digest[32])
+{
+    FILE *f = fopen(path, "rb");
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = f && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    static _Thread_local unsigned char buf[1 << 16];
+    size_t got;
+    while (ok && (got = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(md, buf, got) == 1;
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(md, digest, NULL) == 1;
+    EVP_MD_CTX_free(md);
+    if (f) fclose(f);
+    return ok ? 0 : -1;
+}
+
+static void *hash_main(void *arg)
+{
+    hasher *h = arg;
+    h->ok = sha256_path(h->path, h->digest) == 0;
+    return NULL;
+}
+
+/* Add a range's counts into the read's, its lines shifted by line0 - 1;
+ * duplicates across ranges found against `seen` (every earlier range's). */
+static df_status add_range_stats(df_ctx *ctx, const df_record_opts *opts, df_read_stats *stats, row_set *seen,
+                                 const df_read_stats *ps, row_set *pseen, long line0, df_status st)
+{
+    stats->rows += ps->rows;
+    stats->valid += ps->valid;
+    stats->with_point += ps->with_point, stats->with_origin += ps->with_origin;
+    stats->with_families += ps->with_families, stats->returns += ps->returns;
+    stats->rejected += ps->rejected;
+    stats->excel_dates += ps->excel_dates;
+    if (ps->individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
+        st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
+    else
+        stats->individuals_valid += ps->individuals_valid;
+    for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += ps->rejected_by[q];
+    stats->filtered += ps->filtered, stats->dropped += ps->dropped;
+    for (long q = 0; q < ps->duplicates && q < 8; q++)
+        if (stats->duplicates + q < 8)
+            for (int e = 0; e < 2; e++)
+                stats->duplicate_line[stats->duplicates + q][e] = ps->duplicate_line[q][e] + line0 - 1;
+    stats->duplicates += ps->duplicates;
+    for (size_t q = 0; q < pseen->cap; q++) {
+        if (!pseen->keys[q]) continue;
+        long line = pseen->lines[q] + line0 - 1, first = row_set_add(seen, pseen->keys[q], line);
+        if (first > 0) {
+            if (stats->duplicates < 8)
+                stats->duplicate_line[stats->duplicates][0] = line, stats->duplicate_line[stats->duplicates][1] = first;
+            stats->duplicates++;
+        }
+    }
+    stats->duplicates_unchecked += pseen->unchecked;
+    if (seen->failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+    for (int q = 0; q < ps->noperations && q < 32; q++) {
+        const df_operation_stat *op = &ps->operations[q];
+        count_operation(stats, op->name, op->rows, op->first, op->last);
+    }
+    return st;
+}
+
+df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *const *sinks, int nsinks, int nthreads,
+                             df_read_stats *stats, unsigned char sha256[32])
+{
+    DF__GDAL_SCOPE(ctx);
+    opened o;
+    reader r;
+    fan_piece *pieces = NULL;
+    fan_range *fans = NULL;
+    void **states = NULL;
+    uint64_t starts[MAX_PIECES + 1];
+    long lines[MAX_PIECES + 1];
+    int nranges = 1, tell = 0, started = 0;
+    hasher h = {opts->path, sha256, 0, 0};
+    int hashing = 0;
+    struct stat sb;
+    memset(&r, 0, sizeof r);
+    df__fanout_reads++;
+    df_status st = open_columns(ctx, opts, &o, stats);
+    if (st != DF_OK) goto done;
+    if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
+    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1; /* dropping needs every earlier row */
+    if (nthreads > 1 && find_cuts(&o, opts->path, nthreads, starts, lines) == 0) nranges = nthreads;
+    if (!(fans = calloc((size_t)nranges, sizeof *fans)) ||
+        !(states = calloc((size_t)nranges * (size_t)nsinks + 1, sizeof *states)) ||
+        (nranges > 1 && !(pieces = calloc((size_t)nranges, sizeof *pieces)))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        goto done;
+    }
+    for (int i = 0; i < nsinks; i++) tell |= sinks[i]->tell_rejects, sinks[i]->read = stats;
+    for (int k = 0; k < nranges; k++) {
+        fans[k].sinks = sinks, fans[k].nsinks = nsinks, fans[k].states = states + (size_t)k * (size_t)nsinks;
+        for (int i = 0; i < nsinks; i++)
+            if (!(fans[k].states[i] = sinks[i]->thread_new(sinks[i], k))) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+                goto done;
+            }
+    }
+    /* the digest: a file of its own thread; a stream cannot be read twice */
+    if (sha256 && strcmp(opts->path, "-") && stat(opts->path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        if (pthread_create(&h.thread, NULL, hash_main, &h) != 0) {
+            st = df__error(ctx, DF_ENOMEM, "cannot start a thread to hash %s", opts->path);
+            goto done;
+        }
+        hashing = 1;
+    }
+    reader_init(&r, ctx, opts, &o, fan_record, fan_reject, &fans[0], &fans[0], stats);
+    if (nranges == 1) {
+        st = read_rows(&r, &o);
+        goto merge;
+    }
+    /* the row kept while looking for the header goes first, into range 0 */
+    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
+        st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+        goto merge;
+    }
+    long first_line = df__csv_line(o.src.csv);
+    for (int k = 0; k < nranges; k++) {
+        fan_piece *p = &pieces[k];
+        p->opts = opts, p->o = &o, p->fan = &fans[k];
+        p->dup_max = (size_t)df__dup_max_rows / (size_t)nranges + 1;
+        p->start = starts[k];
+        p->end = k + 1 < nranges ? starts[k + 1] : 0;
+        p->line0 = first_line + lines[k];
+        if (pthread_create(&p->thread, NULL, fan_piece_main, p) != 0) break;
+        started++;
+    }
+    for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
+    df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", opts->path, started);
+    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+    if (started < nranges) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nranges);
+    for (int k = 0; k < started; k++) {
+        fan_piece *p = &pieces[k];
+        if (p->failed && st == DF_OK)
+            st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
+                                        : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        if (k + 1 < started && p->line0 + p->lines != pieces[k + 1].line0 && st == DF_OK) /* the cut's count */
+            st = df__error(ctx, DF_EFORMAT, "%s: the line ends before byte %llu counted %ld lines, the reader %ld",
+                           opts->path, (unsigned long long)pieces[k + 1].start, pieces[k + 1].line0 - first_line,
+                           p->line0 + p->lines - first_line);
+        st = add_range_stats(ctx, opts, stats, &r.seen, &p->stats, &p->seen, p->line0, st);
+    }
+
+merge:
+    /* a sink that stopped the read says why in its merge (out of memory) */
+    if (st == DF_OK || st == DF_ECANCELLED)
+        for (int k = 0; k < nranges; k++) {
+            df_status ms = DF_OK;
+            if (fans[k].failed) ms = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+            for (int i = 0; i < nsinks && ms == DF_OK; i++) {
+                ms = sinks[i]->merge(sinks[i], fans[k].states[i]);
+                sinks[i]->thread_free(fans[k].states[i]);
+                fans[k].states[i] = NULL;
+            }
+            if (ms != DF_OK) { /* over a cancel too: a sink that stopped says why */
+                st = ms;
+                break;
+            }
+        }
+    /* the first rejected rows, in file order */
+    int told = 0;
+    for (int k = 0; k < nranges && tell && (st == DF_OK || st == DF_ECANCELLED); k++)
+        for (int q = 0; q < fans[k].ntold && told < REJECTIONS_TOLD; q++) {
+            const df_rejection *rj = &fans[k].told[q];
+            told++;
+            df__log(ctx, DF_LOG_WARN, "%s:%ld: %s: %s \"%s\"%s", opts->path, rj->line, rj->column,
+                    df_reject_name(rj->reason), rj->detail,
+                    told == REJECTIONS_TOLD ? " (further rejected rows: see --log)" : "");
+        }
+done:
+    if (hashing) {
+        pthread_join(h.thread, NULL);
+        if (!h.ok && st == DF_OK) st = df__error(ctx, DF_EIO, "cannot read %s to hash it", opts->path);
+    }
+    for (int k = 0; fans && k < nranges; k++) {
+        for (int i = 0; i < nsinks; i++)
+            if (fans[k].states && fans[k].states[i]) sinks[i]->thread_free(fans[k].states[i]);
+        for (int q = 0; q < fans[k].ntold; q++)
+            free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
+    }
+    for (int k = 0; pieces && k < nranges; k++) row_set_free(&pieces[k].seen);
+    stats->duplicates_unchecked += r.seen.unchecked;
+    row_set_free(&r.seen);
+    free(pieces);
+    free(fans);
+    free(states);
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;
 }

@@ -136,15 +136,12 @@ static void prefix_add(prefix_count *p, const char *code, long rows)
 
 /* One per reading thread; merged at the end. */
 typedef struct {
-    df_ctx *ctx; /* the first state's: rejections are reported there */
-    const char *records_path;
-    long rejections_told;
     const df_boundaries *b;
     const df_join_opts *opts;
     double household_size; /* families of rows without a families column, for the support */
     bin_table bins;
     df_balance counts; /* matched_by_* and swapped */
-    FILE *log;         /* serial reads only */
+    FILE *log;         /* the decision log: range 0 writes the file, the others a spool */
     const df_record_opts *ropts;
     df__name_cache *names;
     int32_t min_date, max_date;
@@ -159,6 +156,7 @@ typedef struct {
      * in the layer, and their country prefixes (the first two letters) */
     long pcoded, pcode_found;
     prefix_count prefixes[PREFIXES];
+    void *sink; /* the join_sink whose range this is */
 } join_state;
 
 #define JOIN_MAX_THREADS 16
@@ -249,7 +247,7 @@ static int has_place(const df_place *p)
     return 0;
 }
 
-static int on_record(const df_record *r, void *user)
+static int on_record(void *user, const df_record *r)
 {
     join_state *js = user;
     const df_boundaries *b = js->b;
@@ -348,17 +346,12 @@ static int on_record(const df_record *r, void *user)
     return 0;
 }
 
-#define REJECTIONS_TOLD 20
-
-static void on_reject(const df_rejection *rj, void *user)
+/* A rejected row in the decision log (the first ones are told to the log
+ * callback by the read itself, once for all its sinks). */
+static void on_reject(void *user, const df_rejection *rj)
 {
     join_state *js = user;
     char note[300];
-    /* the first rejected rows go to the log callback too, with file:line */
-    if (js->ctx && js->rejections_told++ < REJECTIONS_TOLD)
-        df__log(js->ctx, DF_LOG_WARN, "%s:%ld: %s: %s \"%s\"%s", js->records_path, rj->line, rj->column,
-                df_reject_name(rj->reason), rj->detail ? rj->detail : "",
-                js->rejections_told == REJECTIONS_TOLD ? " (further rejected rows: see --log)" : "");
     if (!js->log) return;
     snprintf(note, sizeof note, "%s: %s", rj->column, rj->detail ? rj->detail : "");
     fprintf(js->log, "%ld,,,,rejected,,,,,,,,%s,", rj->line, df_reject_name(rj->reason));
@@ -687,36 +680,6 @@ static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const 
             df__thousands(as_snapshots, b));
 }
 
-/* Read the records into the threads' states (all cores, unless a decision
- * log must keep the input order), then merge them into states[0]; *used
- * says how many threads read. */
-static df_status read_records(df_ctx *ctx, df_join *j, join_state *states, void **users, const df_record_opts *ropts,
-                              int *used_out)
-{
-    join_state *js = &states[0];
-    df_status st;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = js->log || cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
-                   : cores > JOIN_MAX_THREADS                                      ? JOIN_MAX_THREADS
-                                                                                   : (int)cores,
-        used = 1;
-    if (nthreads > 1)
-        st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
-    else
-        st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
-    /* a bin that could not grow stops the read: out of memory, not a cancel */
-    int failed = 0;
-    for (int k = 0; k < used; k++) failed |= states[k].failed;
-    if (failed && (st == DF_OK || st == DF_ECANCELLED))
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    for (int k = 1; k < used && st == DF_OK; k++)
-        if (join_state_merge(js, &states[k]) != 0) js->failed = 1;
-    if (st == DF_OK && (js->failed || df__name_cache_failed(js->names)))
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    *used_out = used;
-    return st;
-}
-
 /* The period (defaults from the data; snapshots: per operation, its latest
  * snapshot on or before as_of, the operations then added) and the bins of
  * the finest level the rows state added up into the units' figures and the
@@ -780,89 +743,110 @@ static void add_up_bins(df_join *j, const join_state *js, const df_join_opts *jo
         j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
 }
 
-df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
-                      df_join **out)
-{
-    DF__GDAL_SCOPE(ctx);
-    df_record_opts ropts_local_;
-    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
-    df_join_opts jopts_local_;
-    DF__OPTS_ACCEPT(ctx, df_join_opts, jopts, jopts_local_);
-    df_status st = DF_OK;
+/* ---- the join as a sink of the fan-out read ---------------------------------- */
+
+typedef struct {
+    df__sink base;
+    df_ctx *ctx;
+    df_join *j; /* the result, the caller's once finished */
+    const df_boundaries *b;
+    df_record_opts ropts;
+    df_join_opts jopts;
+    join_state total; /* the ranges' states, added up in range order */
+    FILE *log;        /* the decision log, written beside its path until finished */
     char tmp[4096];
-    join_state states[JOIN_MAX_THREADS], *js = &states[0];
-    if (jopts->level < 1 || jopts->level > df_boundaries_finest_level(b)) /* coarser levels derive, finer cannot */
-        return *out = NULL, df__error(ctx, DF_EINVAL,
-                                      "no admin-%d join: the boundaries are an admin-%d layer (levels "
-                                      "1..%d)",
-                                      jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
-    void *users[JOIN_MAX_THREADS];
-    df_join *j = calloc(1, sizeof *j);
-    *out = NULL;
-    memset(states, 0, sizeof states);
-    for (int k = 0; k < JOIN_MAX_THREADS; k++) {
-        states[k].b = b, states[k].opts = jopts;
-        states[k].household_size = ropts->household_size > 0 ? ropts->household_size : 6;
-        states[k].ctx = k == 0 ? ctx : NULL, states[k].records_path = ropts->path;
-        states[k].min_date = states[k].max_date = DF_NO_DATE;
-        states[k].read = j ? &j->balance.read : NULL, states[k].ropts = ropts;
-        users[k] = &states[k];
-    }
-    for (int k = 0; k < JOIN_MAX_THREADS; k++)
-        if (!(states[k].names = df__name_cache_new()) || !(states[k].repeats = df__repeats_new())) j = (free(j), NULL);
-    if (!j) {
-        for (int k = 0; k < JOIN_MAX_THREADS; k++)
-            df__name_cache_free(states[k].names), df__repeats_free(states[k].repeats);
-        return df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto done;
-    j->level = jopts->level;
-    j->nunits = df_boundaries_count(b, jopts->level);
-    j->figures = calloc((size_t)j->nunits, sizeof *j->figures);
-    j->support = calloc((size_t)j->nunits + 1, sizeof *j->support);
-    j->withheld = calloc((size_t)j->nunits + 1, 1);
-    if (!j->figures || !j->support || !j->withheld) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    gather g;
+} join_sink;
 
-    if (jopts->log_path) {
-        if ((st = df__temp_path(ctx, jopts->log_path, tmp, sizeof tmp)) != DF_OK) goto done;
-        if (!(js->log = fopen(tmp, "w"))) {
-            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
-            goto done;
-        }
-        fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,"
-              "origin_match,origin_pcode,flags,note\n",
-              js->log);
-    }
+static void state_free(join_state *js)
+{
+    if (!js) return;
+    free(js->bins.slots);
+    df__name_cache_free(js->names);
+    for (int i = 0; i < js->nops; i++) free(js->ops[i]);
+    df__repeats_free(js->repeats);
+}
 
-    int used = 1;
-    if ((st = read_records(ctx, j, states, users, ropts, &used)) != DF_OK) goto done;
-    if (used > 1) df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", ropts->path, used);
+static int state_init(join_sink *s, join_state *js)
+{
+    memset(js, 0, sizeof *js);
+    js->b = s->b, js->opts = &s->jopts, js->ropts = &s->ropts;
+    js->household_size = s->ropts.household_size > 0 ? s->ropts.household_size : 6;
+    js->min_date = js->max_date = DF_NO_DATE;
+    js->read = s->base.read; /* the kind, resolved before the first row */
+    return (js->names = df__name_cache_new()) && (js->repeats = df__repeats_new()) ? 0 : -1;
+}
+
+static void sink_state_free(void *state)
+{
+    join_state *js = state;
+    if (!js) return;
+    if (js->log && js->log != ((join_sink *)js->sink)->log) fclose(js->log);
+    state_free(js);
+    free(js);
+}
+
+/* A range's state; the first range writes the log itself, the others a
+ * spool that merge appends: the log keeps the input order on any number of
+ * threads. */
+static void *sink_state_new(void *sink, int range)
+{
+    join_sink *s = sink;
+    join_state *js = malloc(sizeof *js);
+    if (!js) return NULL;
+    if (state_init(s, js) != 0) return state_free(js), free(js), NULL;
+    js->sink = s;
+    if (s->log && !(js->log = range == 0 ? s->log : tmpfile())) return sink_state_free(js), NULL;
+    return js;
+}
+
+static df_status sink_merge(void *sink, void *state)
+{
+    join_sink *s = sink;
+    join_state *js = state;
+    const char *path = s->ropts.path;
+    if (js->failed || df__name_cache_failed(js->names) || join_state_merge(&s->total, js) != 0 || s->total.failed)
+        return df__error(s->ctx, DF_ENOMEM, "out of memory aggregating %s", path);
+    df__name_cache_each(js->names, gather_one, &s->g);
+    if (s->g.failed) return df__error(s->ctx, DF_ENOMEM, "out of memory");
+    if (js->log && js->log != s->log) { /* a later range's spool, appended */
+        char buf[1 << 15];
+        size_t got;
+        rewind(js->log);
+        while ((got = fread(buf, 1, sizeof buf, js->log)) > 0)
+            if (fwrite(buf, 1, got, s->log) != got) break;
+        if (ferror(js->log) || ferror(s->log))
+            return df__error(s->ctx, DF_EIO, "cannot write the decision log %s: %s", s->jopts.log_path,
+                             strerror(errno));
+    }
+    return DF_OK;
+}
+
+static df_status sink_finish(df_ctx *ctx, void *sink)
+{
+    join_sink *s = sink;
+    df_join *j = s->j;
+    join_state *js = &s->total;
+    const df_boundaries *b = s->b;
+    const df_record_opts *ropts = &s->ropts;
+    const df_join_opts *jopts = &s->jopts;
+    df_status st;
+    if (s->base.read != &j->balance.read) j->balance.read = *s->base.read; /* a read shared with other sinks */
     j->balance.matched_by_pcode = js->counts.matched_by_pcode;
     j->balance.matched_by_name = js->counts.matched_by_name;
     j->balance.matched_by_point = js->counts.matched_by_point;
     j->balance.matched_by_alias = js->counts.matched_by_alias;
     j->balance.matched_by_fuzzy = js->counts.matched_by_fuzzy;
-    gather g = {j, b, 0, 0};
-    for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, gather_one, &g);
-    if (g.failed) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
     decisions_sort(j);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
 
-    if ((st = judge_country(ctx, b, js, ropts->path)) != DF_OK) goto done;
+    if ((st = judge_country(ctx, b, js, ropts->path)) != DF_OK) return st;
 
     /* The operations, and the finest level the rows state */
     if (!(j->ops = calloc((size_t)js->nops + 1, sizeof *j->ops)) ||
-        !(j->snaps = calloc((size_t)js->nops + 1, sizeof *j->snaps))) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+        !(j->snaps = calloc((size_t)js->nops + 1, sizeof *j->snaps)))
+        return df__error(ctx, DF_ENOMEM, "out of memory");
     j->nops = js->nops;
     for (int i = 0; i < js->nops; i++) j->ops[i].name = js->ops[i], js->ops[i] = NULL;
     j->rows_level = -1;
@@ -877,47 +861,119 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     bal->read.valid -= js->dropped;
     bal->read.individuals_valid -= js->ind_dropped;
     const char **opnames = malloc(((size_t)j->nops + 1) * sizeof *opnames);
-    if (!opnames) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!opnames) return df__error(ctx, DF_ENOMEM, "out of memory");
     for (int i = 0; i < j->nops; i++) opnames[i] = j->ops[i].name;
     counted_dates cd = {j, snap};
     st = df__repeats_judge(ctx, js->repeats, ropts, opnames, repeat_counts, &cd);
     free(opnames);
-    if (st != DF_OK) goto done;
+    if (st != DF_OK) return st;
     say_kind(ctx, j, js, ropts, snap);
     j->bins = js->bins, js->bins = (bin_table){0}; /* the join's now */
-    if (level_checks(j, b, snap, ctx, ropts->path) != 0) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (level_checks(j, b, snap, ctx, ropts->path) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
 
-    if (js->log) {
-        FILE *f = js->log;
-        js->log = NULL;
-        if ((st = df__commit_file(ctx, f, tmp, jopts->log_path)) != DF_OK) goto done;
+    if (s->log) {
+        FILE *f = s->log;
+        s->log = NULL;
+        if ((st = df__commit_file(ctx, f, s->tmp, jopts->log_path)) != DF_OK) return st;
     }
     if (jopts->strict && bal->unmatched > 0)
-        st = df__error(ctx, DF_EUNMATCHED,
-                       "%s: %ld records could not be matched to an admin-%d unit (see the decision log)", ropts->path,
-                       bal->unmatched, jopts->level);
-done:
-    if (js->log) {
-        fclose(js->log);
-        remove(tmp);
+        return df__error(ctx, DF_EUNMATCHED,
+                         "%s: %ld records could not be matched to an admin-%d unit (see the decision log)", ropts->path,
+                         bal->unmatched, jopts->level);
+    return DF_OK;
+}
+
+void df__join_sink_free(df__sink *sink)
+{
+    join_sink *s = (join_sink *)sink;
+    if (!s) return;
+    if (s->log) {
+        fclose(s->log);
+        remove(s->tmp);
     }
-    for (int k = 0; k < JOIN_MAX_THREADS; k++) {
-        free(states[k].bins.slots);
-        df__name_cache_free(states[k].names);
-        for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
-        df__repeats_free(states[k].repeats);
+    state_free(&s->total);
+    df_join_free(s->j);
+    free(s);
+}
+
+df_join *df__join_sink_take(df__sink *sink)
+{
+    join_sink *s = (join_sink *)sink;
+    df_join *j = s->j;
+    s->j = NULL;
+    return j;
+}
+
+df_status df__join_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                            df__sink **out)
+{
+    df_status st;
+    *out = NULL;
+    if (jopts->level < 1 || jopts->level > df_boundaries_finest_level(b)) /* coarser levels derive, finer cannot */
+        return df__error(ctx, DF_EINVAL, "no admin-%d join: the boundaries are an admin-%d layer (levels 1..%d)",
+                         jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
+    join_sink *s = calloc(1, sizeof *s);
+    if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
+    s->base = (df__sink){"join",          sink_state_new,          on_record, on_reject, sink_merge, sink_finish,
+                         sink_state_free, jopts->log_path != NULL, 1,         NULL};
+    s->ctx = ctx, s->b = b, s->ropts = *ropts, s->jopts = *jopts;
+    df_join *j = s->j = calloc(1, sizeof *j);
+    if (!j || state_init(s, &s->total) != 0) {
+        df__join_sink_free(&s->base);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
     }
-    if (st != DF_OK) {
-        df_join_free(j);
-        j = NULL;
+    s->g = (gather){j, b, 0, 0};
+    if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto fail;
+    j->level = jopts->level;
+    j->nunits = df_boundaries_count(b, jopts->level);
+    j->figures = calloc((size_t)j->nunits, sizeof *j->figures);
+    j->support = calloc((size_t)j->nunits + 1, sizeof *j->support);
+    j->withheld = calloc((size_t)j->nunits + 1, 1);
+    if (!j->figures || !j->support || !j->withheld) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto fail;
     }
-    *out = j;
+    if (jopts->log_path) {
+        if ((st = df__temp_path(ctx, jopts->log_path, s->tmp, sizeof s->tmp)) != DF_OK) goto fail;
+        if (!(s->log = fopen(s->tmp, "w"))) {
+            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
+            goto fail;
+        }
+        fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,"
+              "origin_match,origin_pcode,flags,note\n",
+              s->log);
+    }
+    *out = &s->base;
+    return DF_OK;
+fail:
+    df__join_sink_free(&s->base);
+    return st;
+}
+
+/* The threads of a read: the option, or every core (at most 16). */
+static int read_threads(int asked)
+{
+    long cores = asked > 0 ? asked : sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > JOIN_MAX_THREADS ? JOIN_MAX_THREADS : (int)cores;
+}
+
+df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                      df_join **out)
+{
+    DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_join_opts jopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_join_opts, jopts, jopts_local_);
+    df__sink *sink = NULL;
+    *out = NULL;
+    df_status st = df__join_sink_new(ctx, b, ropts, jopts, &sink);
+    if (st != DF_OK) return st;
+    join_sink *s = (join_sink *)sink;
+    st = df__records_fanout(ctx, ropts, &sink, 1, read_threads(jopts->threads), &s->j->balance.read, NULL);
+    if (st == DF_OK) st = sink->finish(ctx, sink);
+    if (st == DF_OK) *out = df__join_sink_take(sink);
+    df__join_sink_free(sink);
     return st;
 }
 

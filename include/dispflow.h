@@ -448,6 +448,8 @@ typedef struct {
     const char *log_path; /* decision log CSV, one row per record; NULL = none */
     int strict;           /* unmatched records make the join fail (DF_EUNMATCHED) */
     int prefer_points;    /* names and coordinates disagree: 0 = the names win, 1 = the point */
+    int threads;          /* threads reading a large CSV file: 0 = every core (at most 16); the figures and the
+                             decision log are the same on any number */
 } df_join_opts;
 
 DF_API void df_join_opts_init(df_join_opts *opts);
