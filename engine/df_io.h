@@ -193,8 +193,19 @@ typedef struct df__sink {
  * sinks[i] is passed back as `sink`. */
 df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *const *sinks, int nsinks, int nthreads,
                              df_read_stats *stats, unsigned char sha256[32]);
-/* How many fan-out reads this process has made (tests: one per run). */
-extern long df__fanout_reads;
+/* A spool of records: an ordered sink that keeps the records keep() says
+ * (called from the reading threads), each range in a temporary file, and
+ * replays them in file order after the read, as df_record (line, date,
+ * status, level, coordinates, counts, operation, shelter, location name and
+ * the location's names; the other fields empty). */
+df_status df__spool_new(df_ctx *ctx, int (*keep)(const df_record *r, void *user), void *user, df__sink **out);
+long df__spool_count(const df__sink *spool);
+df_status df__spool_replay(df_ctx *ctx, df__sink *spool, df_record_fn fn, void *user);
+void df__spool_free(df__sink *spool);
+/* How many fan-out reads this process has made, and how many times it
+ * opened a records source for any read (tests: one of each per run; plain
+ * counters, not exact under concurrent reads). */
+extern long df__fanout_reads, df__records_opens;
 
 /* ---- repeats.c: rows repeating a key of a snapshot table ---------------- */
 

@@ -10,6 +10,7 @@
 #include "df_io.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -776,8 +777,11 @@ static void warn_duplicate_columns(df_ctx *ctx, const char *path, const df__sour
     }
 }
 
+long df__records_opens;
+
 static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
 {
+    df__records_opens++;
     df__source *src = &o->src;
     column_map *map = &o->map;
     df_status st;
@@ -1616,4 +1620,162 @@ done:
     free(states);
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;
+}
+
+/* ---- a spool of records: an ordered sink replayed after the read ---------- */
+
+#define SPOOL_MAX_RANGES MAX_PIECES
+#define SPOOL_NO_TEXT    0xFFFFFFFFu
+
+typedef struct {
+    df__sink base;
+    df_ctx *ctx;
+    int (*keep)(const df_record *r, void *user);
+    void *user;
+    FILE *range[SPOOL_MAX_RANGES]; /* each range's records, in file order */
+    long count[SPOOL_MAX_RANGES];
+    int nrange;
+} spool_sink;
+
+typedef struct {
+    spool_sink *s;
+    FILE *f;
+    long n;
+    int failed;
+} spool_range;
+
+/* The fields a replayed record carries (what the records layer and the
+ * hosting tables read); the others are as a record without them. */
+typedef struct {
+    long line;
+    int32_t date;
+    int status, level, individuals_derived, has_coordinate_columns;
+    double lon, lat;
+    int64_t individuals, families;
+} spool_fixed;
+
+static void put_text(FILE *f, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : SPOOL_NO_TEXT;
+    fwrite(&n, sizeof n, 1, f);
+    if (s) fwrite(s, 1, n, f);
+}
+
+static void *spool_range_new(void *sink, int range)
+{
+    spool_range *p = calloc(1, sizeof *p);
+    (void)range;
+    if (!p) return NULL;
+    p->s = sink;
+    if (!(p->f = tmpfile())) return free(p), NULL;
+    return p;
+}
+
+static void spool_range_free(void *state)
+{
+    spool_range *p = state;
+    if (!p) return;
+    if (p->f) fclose(p->f);
+    free(p);
+}
+
+static int spool_record(void *state, const df_record *r)
+{
+    spool_range *p = state;
+    if (!p->s->keep(r, p->s->user)) return 0;
+    spool_fixed x = {r->line, r->date, (int)r->status, r->level,   r->individuals_derived, r->has_coordinate_columns,
+                     r->lon,  r->lat,  r->individuals, r->families};
+    fwrite(&x, sizeof x, 1, p->f);
+    put_text(p->f, r->operation);
+    put_text(p->f, r->shelter);
+    put_text(p->f, r->location_name);
+    for (int l = 1; l <= 3; l++) put_text(p->f, r->location.name[l]);
+    p->n++;
+    if (ferror(p->f)) return p->failed = 1, 1;
+    return 0;
+}
+
+static df_status spool_merge(void *sink, void *state)
+{
+    spool_sink *s = sink;
+    spool_range *p = state;
+    if (p->failed || fflush(p->f) != 0)
+        return df__error(s->ctx, DF_EIO, "cannot write a temporary file of records: %s", strerror(errno));
+    s->count[s->nrange] = p->n;
+    s->range[s->nrange++] = p->f, p->f = NULL; /* the sink's now */
+    return DF_OK;
+}
+
+df_status df__spool_new(df_ctx *ctx, int (*keep)(const df_record *r, void *user), void *user, df__sink **out)
+{
+    spool_sink *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
+    s->base = (df__sink){"spool", spool_range_new, spool_record, NULL, spool_merge, NULL, spool_range_free, 1, 0, NULL};
+    s->ctx = ctx, s->keep = keep, s->user = user;
+    *out = &s->base;
+    return DF_OK;
+}
+
+long df__spool_count(const df__sink *sink)
+{
+    const spool_sink *s = (const spool_sink *)sink;
+    long n = 0;
+    for (int k = 0; k < s->nrange; k++) n += s->count[k];
+    return n;
+}
+
+static int get_text(FILE *f, char **buf, size_t *cap, const char **out)
+{
+    uint32_t n;
+    if (fread(&n, sizeof n, 1, f) != 1) return -1;
+    if (n == SPOOL_NO_TEXT) return *out = NULL, 0;
+    if ((size_t)n + 1 > *cap) {
+        char *b = realloc(*buf, (size_t)n + 1);
+        if (!b) return -2;
+        *buf = b, *cap = (size_t)n + 1;
+    }
+    if (n && fread(*buf, 1, n, f) != n) return -1;
+    (*buf)[n] = '\0';
+    *out = *buf;
+    return 0;
+}
+
+df_status df__spool_replay(df_ctx *ctx, df__sink *sink, df_record_fn fn, void *user)
+{
+    spool_sink *s = (spool_sink *)sink;
+    char *text[6] = {NULL};
+    size_t cap[6] = {0};
+    df_status st = DF_OK;
+    for (int k = 0; k < s->nrange && st == DF_OK; k++) {
+        FILE *f = s->range[k];
+        rewind(f);
+        for (long i = 0; i < s->count[k] && st == DF_OK; i++) {
+            spool_fixed x;
+            df_record r;
+            const char *t[6];
+            int rc = fread(&x, sizeof x, 1, f) == 1 ? 0 : -1;
+            for (int q = 0; q < 6 && rc == 0; q++) rc = get_text(f, &text[q], &cap[q], &t[q]);
+            if (rc == -2) st = df__error(ctx, DF_ENOMEM, "out of memory");
+            if (rc == -1) st = df__error(ctx, DF_EIO, "cannot read a temporary file of records: %s", strerror(errno));
+            if (rc) break;
+            memset(&r, 0, sizeof r);
+            r.line = x.line, r.date = x.date, r.status = (df_movement)x.status, r.level = x.level;
+            r.individuals_derived = x.individuals_derived, r.has_coordinate_columns = x.has_coordinate_columns;
+            r.lon = x.lon, r.lat = x.lat, r.individuals = x.individuals, r.families = x.families;
+            r.operation = t[0], r.shelter = t[1], r.location_name = t[2];
+            for (int l = 1; l <= 3; l++) r.location.name[l] = t[2 + l];
+            if (fn(&r, user) != 0) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+        }
+    }
+    for (int q = 0; q < 6; q++) free(text[q]);
+    return st;
+}
+
+void df__spool_free(df__sink *sink)
+{
+    spool_sink *s = (spool_sink *)sink;
+    if (!s) return;
+    for (int k = 0; k < s->nrange; k++) fclose(s->range[k]);
+    free(s);
 }

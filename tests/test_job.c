@@ -996,6 +996,90 @@ TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
     free(md);
 }
 
+/* issue 12 item 1 "One pass": a whole run reads the records once, in the
+ * default bundle, with [density] step and in publish mode (counted where
+ * the library opens a records source); no message about the records is
+ * said twice now that the run's log_once filter is gone (the rejected rows
+ * are told once, not once per stage); the manifest's SHA-256 of the records
+ * comes from that read and equals sha256sum's. */
+typedef struct {
+    char lines[64][512];
+    int n, repeated;
+} said_list;
+
+static void note_message(df_log_level level, const char *msg, void *user)
+{
+    said_list *s = user;
+    if (level < DF_LOG_INFO || !strstr(msg, "records.csv")) return; /* what the read says about the records */
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->lines[i], msg)) {
+            printf("  said twice: %s\n", msg);
+            s->repeated++;
+            return;
+        }
+    if (s->n < 64) snprintf(s->lines[s->n++], sizeof s->lines[0], "%s", msg);
+}
+
+TEST(one_read_of_the_records_item1)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    static const char *const variants[3] = {"", "step = month\n", "[publish]\nk = 1500\n"};
+    char job[1200], text[8192], path[8192];
+    snprintf(job, sizeof job, "%s/once.ini", tmpdir);
+    for (int v = 0; v < 3; v++) {
+        snprintf(text, sizeof text,
+                 "[job]\ntitle = Once\noutput = once%d\nstep = month\n"
+                 "[records]\npath = %s/" ET "records.csv\n"
+                 "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
+                 "[report]\nmaps = no\n[density]\npixel = 2000\n%s",
+                 v, cwd, cwd, cwd, variants[v]);
+        write_file(job, text);
+        df_ctx *ctx = df_ctx_new();
+        df_job *jb = NULL;
+        said_list *said = calloc(1, sizeof *said);
+        EXPECT_INT(df_job_load(ctx, job, "shapes/profiles", &jb), DF_OK);
+        df_ctx_set_log(ctx, note_message, said);
+        long opens = df__records_opens, reads = df__fanout_reads;
+        EXPECT_INT(jb ? df_job_run(ctx, jb) : DF_EINVAL, DF_OK);
+        EXPECT_INT(df__records_opens - opens, 1); /* the records opened once */
+        EXPECT_INT(df__fanout_reads - reads, 1);  /* and read once, for every stage */
+        EXPECT_INT(said->repeated, 0);
+        EXPECT(said->n > 0);
+        df_ctx_set_log(ctx, NULL, NULL);
+        free(said);
+        df_job_free(jb);
+        df_ctx_free(ctx);
+        /* the products of a read are there: the density and its months, or the masked one */
+        snprintf(path, sizeof path, "%s/once%d/density_displaced.tif", tmpdir, v);
+        EXPECT(access(path, R_OK) == 0);
+        snprintf(path, sizeof path, "%s/once%d/density_displaced_2016-10-01.tif", tmpdir, v);
+        EXPECT_INT(access(path, R_OK) == 0, v == 1);
+    }
+    /* the manifest's checksum of the records, against sha256sum's */
+    snprintf(path, sizeof path, "sha256sum %s/" ET "records.csv", cwd);
+    FILE *p = popen(path, "r");
+    char want[65] = "";
+    if (p && fscanf(p, "%64s", want) != 1) want[0] = 0;
+    if (p) pclose(p);
+    EXPECT_INT((int)strlen(want), 64);
+    char bundle[1200];
+    snprintf(bundle, sizeof bundle, "%s/once0", tmpdir);
+    json_object *m = manifest(bundle);
+    const char *got = NULL;
+    json_object *in = NULL;
+    if (m && json_object_object_get_ex(m, "inputs", &in))
+        for (size_t i = 0; i < json_object_array_length(in); i++) {
+            json_object *o = json_object_array_get_idx(in, i), *role, *sha;
+            if (json_object_object_get_ex(o, "role", &role) && !strcmp(json_object_get_string(role), "records") &&
+                json_object_object_get_ex(o, "sha256", &sha))
+                got = json_object_get_string(sha);
+        }
+    EXPECT(got != NULL);
+    if (got) EXPECT_STR(got, want);
+    json_object_put(m);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -1020,6 +1104,7 @@ int main(void)
     RUN(weekly_bundles_keep_their_classes_item1_item8);
     RUN(bundle_same_bytes_from_anywhere_no_local_path_item4);
     RUN(snapshot_wording_item6);
+    RUN(one_read_of_the_records_item1);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
