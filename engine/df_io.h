@@ -202,6 +202,10 @@ df_status df__spool_new(df_ctx *ctx, int (*keep)(const df_record *r, void *user)
 long df__spool_count(const df__sink *spool);
 df_status df__spool_replay(df_ctx *ctx, df__sink *spool, df_record_fn fn, void *user);
 void df__spool_free(df__sink *spool);
+/* A record pushed by a caller (the push API): checked (no negative count)
+ * and counted in stats as a read would count it. Two such counts added. */
+df_status df__pushed_record(df_ctx *ctx, df_read_stats *stats, const df_record *r);
+void df__pushed_stats_add(df_read_stats *to, const df_read_stats *from);
 /* How many fan-out reads this process has made, and how many times it
  * opened a records source for any read (tests: one of each per run; plain
  * counters, not exact under concurrent reads). */

@@ -1779,3 +1779,32 @@ void df__spool_free(df__sink *sink)
     for (int k = 0; k < s->nrange; k++) fclose(s->range[k]);
     free(s);
 }
+
+/* ---- records pushed by a caller (df_join_add and the like) ------------------ */
+
+df_status df__pushed_record(df_ctx *ctx, df_read_stats *stats, const df_record *r)
+{
+    if (r->individuals < 0 || r->families < -1)
+        return df__error(ctx, DF_EINVAL, "record %ld: a negative count (%lld individuals)", r->line,
+                         (long long)r->individuals);
+    if (r->individuals > INT64_MAX - stats->individuals_valid)
+        return df__error(ctx, DF_EFORMAT, "record %ld: the total of individuals would exceed 2^63", r->line);
+    stats->rows++;
+    stats->valid++;
+    stats->individuals_valid += r->individuals;
+    stats->with_point += !isnan(r->lon) && !isnan(r->lat);
+    stats->with_families += r->families >= 0;
+    stats->returns += r->status == DF_RETURNED;
+    const df_place *start = r->status == DF_RETURNED ? &r->displacement : &r->origin;
+    int stated = 0;
+    for (int lv = 1; lv <= 3; lv++) stated |= start->name[lv] || start->pcode[lv];
+    stats->with_origin += stated;
+    return DF_OK;
+}
+
+void df__pushed_stats_add(df_read_stats *to, const df_read_stats *from)
+{
+    to->rows += from->rows, to->valid += from->valid, to->individuals_valid += from->individuals_valid;
+    to->with_point += from->with_point, to->with_families += from->with_families;
+    to->returns += from->returns, to->with_origin += from->with_origin;
+}

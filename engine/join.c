@@ -60,7 +60,10 @@ struct df_join {
     df_balance balance;
     df_name_decision *decisions; /* one per distinct stated name */
     int ndecisions;
+    void *push; /* df_join_new: its sink, until df_join_finish */
 };
+
+static void push_free(df_join *j);
 
 void df_join_opts_init(df_join_opts *o)
 {
@@ -752,8 +755,10 @@ typedef struct {
     const df_boundaries *b;
     df_record_opts ropts;
     df_join_opts jopts;
-    join_state total; /* the ranges' states, added up in range order */
-    FILE *log;        /* the decision log, written beside its path until finished */
+    join_state total;   /* the ranges' states, added up in range order */
+    join_state *pushed; /* df_join_new: the state records are pushed into */
+    df_read_stats own_read;
+    FILE *log; /* the decision log, written beside its path until finished */
     char tmp[4096];
     gather g;
 } join_sink;
@@ -887,6 +892,7 @@ void df__join_sink_free(df__sink *sink)
 {
     join_sink *s = (join_sink *)sink;
     if (!s) return;
+    if (s->pushed) sink_state_free(s->pushed);
     if (s->log) {
         fclose(s->log);
         remove(s->tmp);
@@ -980,6 +986,7 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
 void df_join_free(df_join *j)
 {
     if (!j) return;
+    push_free(j);
     for (int i = 0; i < j->ndecisions; i++) {
         free((char *)j->decisions[i].name);
         free((char *)j->decisions[i].candidates);
@@ -1073,3 +1080,84 @@ const df_level_check *df_join_level_check(const df_join *j, int i)
 int df_join_rows_level(const df_join *j) { return j->rows_level; }
 
 df_figures *df__join_figures_rw(df_join *j, int i) { return &j->figures[i]; }
+
+/* ---- the push API: records from memory --------------------------------------- */
+
+static void push_free(df_join *j)
+{
+    join_sink *s = j->push;
+    if (!s) return;
+    j->push = NULL;
+    s->j = NULL; /* the caller's: freed by the caller */
+    df__join_sink_free(&s->base);
+}
+
+df_status df_join_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                      df_join **out)
+{
+    df_record_opts ropts_local_;
+    df_join_opts jopts_local_;
+    *out = NULL;
+    if (!ropts) df_record_opts_init(&ropts_local_), ropts = &ropts_local_;
+    if (!jopts) df_join_opts_init(&jopts_local_), jopts = &jopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    DF__OPTS_ACCEPT(ctx, df_join_opts, jopts, jopts_local_);
+    df_record_opts ro = *ropts;
+    if (!ro.path) ro.path = "(records pushed)";
+    df__sink *sink = NULL;
+    df_status st = df__join_sink_new(ctx, b, &ro, jopts, &sink);
+    if (st != DF_OK) return st;
+    join_sink *s = (join_sink *)sink;
+    s->ropts.path = "(records pushed)"; /* the caller's string need not outlive the join */
+    s->own_read.kind = ro.kind != DF_KIND_AUTO ? ro.kind : DF_INCREMENTS; /* no header to tell */
+    s->base.read = &s->own_read;
+    if (!(s->pushed = sink_state_new(sink, 0))) {
+        df__join_sink_free(sink);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    s->j->push = s;
+    *out = s->j;
+    return DF_OK;
+}
+
+df_status df_join_add(df_join *j, const df_record *r)
+{
+    join_sink *s = j->push;
+    if (!s) return DF_EINVAL; /* finished: no context to say it in */
+    df_status st = df__pushed_record(s->ctx, &s->own_read, r);
+    if (st != DF_OK) return st;
+    if (on_record(s->pushed, r) != 0 || s->pushed->failed)
+        return df__error(s->ctx, DF_ENOMEM, "out of memory aggregating %s", s->ropts.path);
+    return DF_OK;
+}
+
+df_status df_join_merge(df_join *into, df_join *part)
+{
+    join_sink *a = into->push, *b = part->push;
+    if (!a || !b) return a ? df__error(a->ctx, DF_EINVAL, "df_join_merge: the part is finished") : DF_EINVAL;
+    if (b->log || a->jopts.level != b->jopts.level || a->b != b->b)
+        return df__error(a->ctx, DF_EINVAL,
+                         "df_join_merge: the part must join to the same boundaries and level, without a decision log");
+    /* the part's state into the total, its names into the decisions; its counts into ours */
+    df_status st = sink_merge(&a->base, b->pushed);
+    df__pushed_stats_add(&a->own_read, &b->own_read);
+    sink_state_free(b->pushed);
+    b->pushed = sink_state_new(&b->base, 0); /* the part is empty now */
+    memset(&b->own_read, 0, sizeof b->own_read);
+    b->own_read.kind = a->own_read.kind;
+    if (st == DF_OK && !b->pushed) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    return st;
+}
+
+df_status df_join_finish(df_join *j)
+{
+    join_sink *s = j->push;
+    if (!s) return DF_EINVAL;
+    df_ctx *ctx = s->ctx;
+    df_status st = sink_merge(&s->base, s->pushed);
+    sink_state_free(s->pushed);
+    s->pushed = NULL;
+    if (st == DF_OK) st = sink_finish(ctx, &s->base);
+    push_free(j);
+    return st;
+}

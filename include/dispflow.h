@@ -516,7 +516,24 @@ typedef struct {
     int in_period;           /* the date is counted (the snapshot of its operation, or in the period) */
 } df_level_check;
 
-/* Read records, match each to a unit at opts->level, aggregate. */
+/* Records from memory, the push API (docs/onepass.md): a join to feed
+ * record by record (a binding, a service), then finish. ropts may be NULL
+ * (its kind, household size and duplicates policy apply; a kind left
+ * AUTO is increments: no header tells); jopts NULL: the defaults. The join
+ * is the caller's from df_join_new, to df_join_free whether finished or
+ * not; its figures are read only once df_join_finish returned DF_OK.
+ * df_join_add counts the record as read and valid (a negative count is
+ * DF_EINVAL). df_join_merge adds a part (new with the same boundaries and
+ * level, no decision log; fed by another thread, say) into `into` and
+ * leaves the part empty. Status and message in ctx, as for df_join_run. */
+DF_API df_status df_join_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                             const df_join_opts *jopts, df_join **out);
+DF_API df_status df_join_add(df_join *j, const df_record *r);
+DF_API df_status df_join_merge(df_join *into, df_join *part);
+DF_API df_status df_join_finish(df_join *j);
+
+/* Read records, match each to a unit at opts->level, aggregate: new, one
+ * read of ropts->path, finish. */
 DF_API df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
                              const df_join_opts *jopts, df_join **out);
 DF_API void df_join_free(df_join *j);

@@ -550,6 +550,64 @@ TEST(decision_log_identical_on_1_2_8_threads)
     df_ctx_free(ctx);
 }
 
+/* issue 12 item 1, the push API: records fed from memory (here, as a read
+ * hands them over, alternately into two joins merged at the end) give the
+ * figures the join of the file gives. */
+typedef struct {
+    df_join *part[2];
+    long n;
+    int failed;
+} pushing;
+
+static int push_one(const df_record *r, void *user)
+{
+    pushing *p = user;
+    if (df_join_add(p->part[p->n++ % 2], r) != DF_OK) p->failed = 1;
+    return p->failed;
+}
+
+TEST(push_api_equals_the_read)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
+    df_join *read = join(ctx, b, ET "records.csv", 2, DF_INCREMENTS, DF_NO_DATE, NULL);
+    EXPECT(read != NULL);
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = ET "records.csv";
+    ro.kind = DF_INCREMENTS;
+    pushing p = {{NULL, NULL}, 0, 0};
+    EXPECT_INT(df_join_new(ctx, b, &ro, NULL, &p.part[0]), DF_OK);
+    EXPECT_INT(df_join_new(ctx, b, &ro, NULL, &p.part[1]), DF_OK);
+    df_read_stats stats;
+    EXPECT_INT(df_records_read(ctx, &ro, push_one, NULL, &p, &stats), DF_OK);
+    EXPECT_INT(p.failed, 0);
+    EXPECT_INT(df_join_merge(p.part[0], p.part[1]), DF_OK);
+    EXPECT_INT(df_join_finish(p.part[0]), DF_OK);
+    EXPECT_INT(df_join_add(p.part[0], NULL), DF_EINVAL); /* finished: no more records */
+    if (read && p.part[0]) {
+        const df_balance *x = df_join_balance(read), *y = df_join_balance(p.part[0]);
+        EXPECT_INT(y->read.valid, x->read.valid);
+        EXPECT_INT(y->matched, x->matched);
+        EXPECT_INT(y->unmatched, x->unmatched);
+        EXPECT_INT(y->ind_matched, x->ind_matched);
+        int differ = 0;
+        for (int u = 0; u < df_boundaries_count(b, 2); u++) {
+            const df_figures *f = df_join_figures(read, u), *g = df_join_figures(p.part[0], u);
+            differ += f->displaced != g->displaced || f->returned != g->returned || f->records != g->records;
+        }
+        EXPECT_INT(differ, 0);
+        EXPECT(x->ind_matched > 400000);
+    }
+    df_join_free(p.part[0]);
+    df_join_free(p.part[1]);
+    df_join_free(read);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -561,6 +619,7 @@ int main(void)
     RUN(swapped_point_counted_where_names_agree);
     RUN(outputs_open_in_gdal_and_are_atomic);
     RUN(decision_log_identical_on_1_2_8_threads);
+    RUN(push_api_equals_the_read);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
