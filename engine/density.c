@@ -55,7 +55,12 @@
 struct df_density {
     df_density_info info;
     float *values;
+    void *push; /* df_density_new: its sink, until df_density_finish */
+    df_density_opts opts;
+    char *t_srs; /* opts.t_srs, copied */
 };
+
+static void push_free(df_density *d);
 
 static const char *const kernel_names[] = {"quartic", "triweight", "epanechnikov", "triangular", "uniform", "gaussian"};
 
@@ -1492,6 +1497,8 @@ typedef struct {
     const char *opnames[DENSITY_MAX_OPS]; /* the run's operations (the ranges' names) */
     int nops;
     df__repeats *repeats; /* the ranges' merged */
+    any_range *pushed;    /* df_density_new: the range records are pushed into */
+    df_read_stats own_read;
 } density_sink;
 
 static void any_range_free(void *state)
@@ -1747,6 +1754,7 @@ void df__density_sink_free(df__sink *sink)
 {
     density_sink *k = (density_sink *)sink;
     if (!k) return;
+    if (k->pushed && !k->pushed->kept) any_range_free(k->pushed);
     for (int r = 0; r < k->nrange; r++) any_range_free(k->range[r]);
     df__repeats_free(k->repeats);
     free(k);
@@ -1799,6 +1807,8 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
 void df_density_free(df_density *d)
 {
     if (!d) return;
+    push_free(d);
+    free(d->t_srs);
     free(d->values);
     free(d);
 }
@@ -1961,5 +1971,100 @@ done:
     if (src) GDALClose(src);
     CSLDestroy(bo);
     CSLDestroy(co);
+    return st;
+}
+
+/* ---- the push API: records from memory --------------------------------------- */
+
+static void push_free(df_density *d)
+{
+    density_sink *k = d->push;
+    if (!k) return;
+    d->push = NULL;
+    df__density_sink_free(&k->base);
+}
+
+df_status df_density_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_density_opts *opts,
+                         df_density **out)
+{
+    df_record_opts ropts_local_;
+    df_density_opts opts_local_;
+    *out = NULL;
+    if (!ropts) df_record_opts_init(&ropts_local_), ropts = &ropts_local_;
+    if (!opts) df_density_opts_init(&opts_local_), opts = &opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    DF__OPTS_ACCEPT(ctx, df_density_opts, opts, opts_local_);
+    df_status st = check_opts(ctx, b, opts);
+    df__sink *sink = NULL;
+    if (st == DF_OK) st = df__density_sink_new(ctx, b, ropts, 1, &sink);
+    if (st != DF_OK) return st;
+    density_sink *k = (density_sink *)sink;
+    k->ropts.path = "(records pushed)"; /* the caller's string need not outlive the density */
+    k->own_read.kind = ropts->kind != DF_KIND_AUTO ? ropts->kind : DF_INCREMENTS; /* no header to tell */
+    k->base.read = &k->own_read;
+    df_density *d = calloc(1, sizeof *d);
+    if (!d || !(k->pushed = any_range_new(sink, 0))) {
+        free(d);
+        df__density_sink_free(sink);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    d->push = k, d->opts = *opts;
+    /* the caller's string need not outlive the density */
+    if (opts->t_srs && !(d->opts.t_srs = d->t_srs = df__strdup(opts->t_srs))) {
+        df_density_free(d);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    *out = d;
+    return DF_OK;
+}
+
+df_status df_density_add(df_density *d, const df_record *r)
+{
+    density_sink *k = d->push;
+    if (!k) return DF_EINVAL;
+    df_status st = df__pushed_record(k->ctx, &k->own_read, r);
+    if (st != DF_OK) return st;
+    if (any_record(k->pushed, r) != 0)
+        return k->pushed->failed == 2
+                   ? df__error(k->ctx, DF_EIO, "cannot write a temporary file of points: %s", strerror(k->pushed->err))
+                   : df__error(k->ctx, DF_ENOMEM, "out of memory collecting points");
+    return DF_OK;
+}
+
+df_status df_density_merge(df_density *into, df_density *part)
+{
+    density_sink *a = into->push, *b = part->push;
+    if (!a || !b) return a ? df__error(a->ctx, DF_EINVAL, "df_density_merge: the part is finished") : DF_EINVAL;
+    if (a->nrange == DENSITY_MAX_THREADS - 1)
+        return df__error(a->ctx, DF_EINVAL, "df_density_merge: more than %d parts", DENSITY_MAX_THREADS - 1);
+    /* the part's points follow ours: its range is kept by our sink */
+    b->pushed->b = a->b;
+    df_status st = any_merge(&a->base, b->pushed);
+    df__pushed_stats_add(&a->own_read, &b->own_read);
+    if (b->pushed->kept) b->pushed = NULL;
+    if (st == DF_OK && !(b->pushed = any_range_new(&b->base, 0))) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    memset(&b->own_read, 0, sizeof b->own_read);
+    b->own_read.kind = a->own_read.kind;
+    return st;
+}
+
+df_status df_density_finish(df_density *d)
+{
+    density_sink *k = d->push;
+    if (!k) return DF_EINVAL;
+    df_density *done = NULL;
+    /* our own points go first: in the order pushed, then the parts merged */
+    df_status st = any_merge(&k->base, k->pushed);
+    if (k->pushed->kept) {
+        for (int r = k->nrange - 1; r > 0; r--) k->range[r] = k->range[r - 1];
+        k->range[0] = k->pushed;
+    }
+    k->pushed = NULL;
+    if (st == DF_OK) st = df__density_sink_compute(k->ctx, &k->base, &d->opts, 0, &done);
+    push_free(d);
+    if (st == DF_OK) {
+        d->info = done->info, d->values = done->values;
+        free(done);
+    }
     return st;
 }

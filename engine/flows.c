@@ -30,7 +30,10 @@ struct df_flows {
     int n;
     df_flow_balance balance;
     weighted *centres[4];
+    void *push; /* df_flows_new: its sink, until df_flows_finish */
 };
+
+static void push_free(df_flows *f);
 
 void df_flow_opts_init(df_flow_opts *o)
 {
@@ -481,7 +484,9 @@ typedef struct {
     df_flow_opts fopts;
     unit_ref *origins;
     int norigins, match_level;
-    flow_state total; /* the ranges' states, added up in range order */
+    flow_state total;   /* the ranges' states, added up in range order */
+    flow_state *pushed; /* df_flows_new: the state records are pushed into */
+    df_read_stats own_read;
 } flow_sink;
 
 static void state_free(flow_state *s)
@@ -611,6 +616,7 @@ void df__flows_sink_free(df__sink *sink)
 {
     flow_sink *k = (flow_sink *)sink;
     if (!k) return;
+    sink_state_free(k->pushed);
     state_free(&k->total);
     free(k->origins);
     df_flows_free(k->f);
@@ -692,6 +698,7 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
 void df_flows_free(df_flows *f)
 {
     if (!f) return;
+    push_free(f);
     for (int lv = 1; lv <= 3; lv++) free(f->centres[lv]);
     free(f->rows);
     free(f);
@@ -710,4 +717,80 @@ int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *
     if (!c || c->w <= 0) return -1;
     *x = c->wx / c->w, *y = c->wy / c->w;
     return 0;
+}
+
+/* ---- the push API: records from memory --------------------------------------- */
+
+static void push_free(df_flows *f)
+{
+    flow_sink *k = f->push;
+    if (!k) return;
+    f->push = NULL;
+    k->f = NULL; /* the caller's */
+    df__flows_sink_free(&k->base);
+}
+
+df_status df_flows_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
+                       df_flows **out)
+{
+    df_record_opts ropts_local_;
+    df_flow_opts fopts_local_;
+    *out = NULL;
+    if (!ropts) df_record_opts_init(&ropts_local_), ropts = &ropts_local_;
+    if (!fopts) df_flow_opts_init(&fopts_local_), fopts = &fopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
+    df__sink *sink = NULL;
+    df_status st = df__flows_sink_new(ctx, b, ropts, fopts, &sink);
+    if (st != DF_OK) return st;
+    flow_sink *k = (flow_sink *)sink;
+    k->ropts.path = "(records pushed)"; /* the caller's string need not outlive the flows */
+    k->own_read.kind = ropts->kind != DF_KIND_AUTO ? ropts->kind : DF_INCREMENTS; /* no header to tell */
+    k->base.read = &k->own_read;
+    if (!(k->pushed = sink_state_new(sink, 0))) {
+        df__flows_sink_free(sink);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    k->f->push = k;
+    *out = k->f;
+    return DF_OK;
+}
+
+df_status df_flows_add(df_flows *f, const df_record *r)
+{
+    flow_sink *k = f->push;
+    if (!k) return DF_EINVAL;
+    df_status st = df__pushed_record(k->ctx, &k->own_read, r);
+    if (st != DF_OK) return st;
+    if (on_record(k->pushed, r) != 0 || k->pushed->failed)
+        return df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path);
+    return DF_OK;
+}
+
+df_status df_flows_merge(df_flows *into, df_flows *part)
+{
+    flow_sink *a = into->push, *b = part->push;
+    if (!a || !b) return a ? df__error(a->ctx, DF_EINVAL, "df_flows_merge: the part is finished") : DF_EINVAL;
+    if (a->b != b->b || a->fopts.origin_level != b->fopts.origin_level || a->fopts.dest_level != b->fopts.dest_level)
+        return df__error(a->ctx, DF_EINVAL, "df_flows_merge: the part must have the same boundaries and levels");
+    df_status st = sink_merge(&a->base, b->pushed);
+    df__pushed_stats_add(&a->own_read, &b->own_read);
+    sink_state_free(b->pushed);
+    b->pushed = sink_state_new(&b->base, 0); /* the part is empty now */
+    memset(&b->own_read, 0, sizeof b->own_read);
+    b->own_read.kind = a->own_read.kind;
+    if (st == DF_OK && !b->pushed) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    return st;
+}
+
+df_status df_flows_finish(df_flows *f)
+{
+    flow_sink *k = f->push;
+    if (!k) return DF_EINVAL;
+    df_status st = sink_merge(&k->base, k->pushed);
+    sink_state_free(k->pushed);
+    k->pushed = NULL;
+    if (st == DF_OK) st = sink_finish(k->ctx, &k->base);
+    push_free(f);
+    return st;
 }

@@ -628,6 +628,13 @@ typedef struct {
     int64_t ind_counted;
 } df_flow_balance;
 
+/* The push API of the flows, as the join's (df_join_new): new, add each
+ * record, merge parts, finish; then read as df_flows_run's. */
+DF_API df_status df_flows_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                              const df_flow_opts *fopts, df_flows **out);
+DF_API df_status df_flows_add(df_flows *f, const df_record *r);
+DF_API df_status df_flows_merge(df_flows *into, df_flows *part);
+DF_API df_status df_flows_finish(df_flows *f);
 DF_API df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
                               const df_flow_opts *fopts, df_flows **out);
 DF_API void df_flows_free(df_flows *f);
@@ -778,6 +785,15 @@ typedef struct {
  * mask. Fails with DF_EINVAL on bad options or an empty selection without
  * an extent, DF_EPROJ when the CRS is unusable, DF_ENOMEM when the grid
  * does not fit. *out owns the grid; free it with df_density_free. */
+/* The push API of the density, as the join's (df_join_new): new, add each
+ * record (its point and weights are kept in a temporary file), merge parts
+ * (their points after ours), finish (the raster of opts); then read and
+ * write as df_density_run's. */
+DF_API df_status df_density_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                                const df_density_opts *opts, df_density **out);
+DF_API df_status df_density_add(df_density *d, const df_record *r);
+DF_API df_status df_density_merge(df_density *into, df_density *part);
+DF_API df_status df_density_finish(df_density *d);
 DF_API df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b,
                                 const df_density_opts *opts, df_density **out);
 /* The same on n weighted points given as WGS84 lon/lat arrays (borrowed). */
