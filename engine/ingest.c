@@ -1084,9 +1084,9 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
     DF__OPTS_ACCEPT(ctx, df_record_opts, opts, opts_local_);
     opened o;
     struct stat sb;
-    /* a pipe cannot be read twice: its kind is found by the read itself */
-    if (opts->kind == DF_KIND_AUTO && opts->path &&
-        (!strcmp(opts->path, "-") || (stat(opts->path, &sb) == 0 && !S_ISREG(sb.st_mode)))) {
+    /* a pipe cannot be read twice: its kind (and its header) are found by
+     * the read itself, whatever was asked */
+    if (opts->path && (!strcmp(opts->path, "-") || (stat(opts->path, &sb) == 0 && !S_ISREG(sb.st_mode)))) {
         *kind = DF_KIND_AUTO;
         if (why && cap) snprintf(why, cap, "a stream: the kind is found while reading it");
         return DF_OK;

@@ -337,7 +337,8 @@ static int set_value(reader *r, const struct key_def *k, const char *v)
             if (!(job->output_template = df__strdup(p))) return job_out_of_memory(r, k);
         }
         if (k->type == K_INPUT && stat(p, &sb) != 0) return job_error(r, k, "no such file: %s", p);
-        if (k->type == K_INPUT && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+        if (k->type == K_INPUT && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) &&
+            !(S_ISFIFO(sb.st_mode) && !strcmp(k->section, "records"))) /* the records: read once (issue 12) */
             return job_error(r, k, "not a file: %s", p);
         return 1;
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <gdal.h>
 #include <json-c/json.h>
@@ -98,9 +99,13 @@ static json_object *input(df_ctx *ctx, const df_job *job, const char *role, cons
     }
     input_name(job, path, name, sizeof name);
     put_str(o, "path", name);
-    if (sha256 && sha256[0]) /* hashed by the run's read of it */
+    struct stat sb;
+    if (sha256 && sha256[0]) { /* hashed by the run's read of it */
         snprintf(hex, sizeof hex, "%s", sha256);
-    else if (df__sha256_file(path, hex) != 0) {
+    } else if (stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode)) { /* read once by the run: nothing to hash now */
+        put_str(o, "note", "a FIFO, read once by the run: no checksum");
+        return o;
+    } else if (df__sha256_file(path, hex) != 0) {
         df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path); /* the log may name it */
         return o;
     }

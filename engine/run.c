@@ -534,6 +534,18 @@ static df_status withhold(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+/* The two rare cases that read the records again (docs/onepass.md) cannot
+ * when they come from a FIFO: refused with the way out. */
+static df_status read_again(df_ctx *ctx, const run *r, const char *why)
+{
+    struct stat sb;
+    if (stat(r->job->records_path, &sb) == 0 && S_ISREG(sb.st_mode)) return DF_OK;
+    return df__error(ctx, DF_EINVAL,
+                     "%s: %s, which needs a second read of the records, and a FIFO is read once: "
+                     "write the records to a file",
+                     r->job->records_path, why);
+}
+
 /* Rows a join placed in a unit, in the period or not. */
 static long placed(const df_join *j)
 {
@@ -586,7 +598,8 @@ static df_status finest_reached(df_ctx *ctx, run *r)
     bundle_path(r, "decisions.csv", path, sizeof path);
     jo.log_path = path;
     df_join *again = NULL;
-    df_status st = df_join_run(ctx, r->rep.b[headline], &r->ro, &jo, &again);
+    df_status st = read_again(ctx, r, "no record reaches the finest level: the decision log is the headline level's");
+    if (st == DF_OK) st = df_join_run(ctx, r->rep.b[headline], &r->ro, &jo, &again);
     if (st != DF_OK) return st;
     df_join_free(r->join[headline]);
     r->join[headline] = again, r->rep.join[headline] = again;
@@ -697,7 +710,8 @@ static df_status compute(df_ctx *ctx, run *r)
         if (r->rep.unreached & (1 << fo.dest_level)) { /* no record is placed there: the headline level, read again */
             fo.dest_level = r->rep.level;
             fo.from = bal->from, fo.to = bal->as_of;
-            st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows);
+            st = read_again(ctx, r, "no record reaches [flows] dest_level");
+            if (st == DF_OK) st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows);
         } else {
             df__flows_sink_period(flows_sink, bal->from, bal->as_of);
             if ((st = flows_sink->finish(ctx, flows_sink)) == DF_OK) r->flows = df__flows_sink_take(flows_sink);

@@ -15,6 +15,7 @@
 #include <ogr_api.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
@@ -1080,6 +1081,78 @@ TEST(one_read_of_the_records_item1)
     json_object_put(m);
 }
 
+/* issue 12 item 1: `dispflow run` from a FIFO (refused before the one read:
+ * each stage read the records again). The bundle's tables, decision log and
+ * rasters are those of the same records from a file; the manifest says the
+ * FIFO was read once, with no checksum. */
+TEST(run_from_a_fifo_item1)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char fifo[1200], job[1200], text[8192], msg[1024], a[1400], b[1400];
+    snprintf(fifo, sizeof fifo, "%s/fifo.csv", tmpdir);
+    EXPECT_INT(mkfifo(fifo, 0600), 0);
+    snprintf(job, sizeof job, "%s/fifo.ini", tmpdir);
+    for (int v = 0; v < 2; v++) {
+        char records[1300];
+        snprintf(records, sizeof records, "%s/" ET "records.csv", cwd);
+        snprintf(text, sizeof text,
+                 "[job]\ntitle = Fifo\noutput = fifo%d\nstep = month\n[records]\npath = %s\n"
+                 "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
+                 "[report]\nmaps = no\n[density]\npixel = 2000\nstep = month\n",
+                 v, v ? fifo : records, cwd, cwd);
+        write_file(job, text);
+        pid_t writer = -1;
+        if (v) { /* a writer on the other end, as a shell's pipe would be */
+            writer = fork();
+            if (writer == 0) {
+                alarm(120);
+                char from[1200];
+                snprintf(from, sizeof from, "%s/" ET "records.csv", cwd);
+                FILE *in = fopen(from, "rb"), *out = fopen(fifo, "wb");
+                char buf[65536];
+                size_t got;
+                int ok = in && out;
+                while (ok && (got = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, got, out) == got;
+                ok = out && fclose(out) == 0 && ok; /* _exit flushes nothing */
+                _exit(ok ? 0 : 1);
+            }
+        }
+        df_ctx *ctx = df_ctx_new();
+        df_job *jb = NULL;
+        EXPECT_INT(df_job_load(ctx, job, "shapes/profiles", &jb), DF_OK);
+        long opens = df__records_opens;
+        EXPECT_INT(jb ? df_job_run(ctx, jb) : DF_EINVAL, DF_OK);
+        snprintf(msg, sizeof msg, "%s", df_ctx_errmsg(ctx));
+        EXPECT_INT(df__records_opens - opens, 1);
+        df_job_free(jb);
+        df_ctx_free(ctx);
+        if (writer > 0) {
+            int status = 0;
+            waitpid(writer, &status, 0);
+            EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+    }
+    static const char *const same[] = {"adm1.csv",
+                                       "adm2.csv",
+                                       "flows.csv",
+                                       "decisions.csv",
+                                       "density_displaced.tif",
+                                       "density_displaced_2016-10-01.tif"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        char ha[65] = "", hb[65] = "";
+        snprintf(a, sizeof a, "%s/fifo0/%s", tmpdir, same[i]);
+        snprintf(b, sizeof b, "%s/fifo1/%s", tmpdir, same[i]);
+        EXPECT_INT(df__sha256_file(a, ha), 0);
+        EXPECT_INT(df__sha256_file(b, hb), 0);
+        if (strcmp(ha, hb)) HARNESS_FAIL("%s differs between the file and the FIFO", same[i]);
+    }
+    snprintf(a, sizeof a, "%s/fifo1/manifest.json", tmpdir);
+    char *m = slurp(a);
+    EXPECT(m && strstr(m, "a FIFO, read once by the run: no checksum"));
+    free(m);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -1105,6 +1178,7 @@ int main(void)
     RUN(bundle_same_bytes_from_anywhere_no_local_path_item4);
     RUN(snapshot_wording_item6);
     RUN(one_read_of_the_records_item1);
+    RUN(run_from_a_fifo_item1);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
