@@ -424,25 +424,6 @@ static void join_opts(const run *r, int level, df_join_opts *jo)
     jo->prefer_points = r->job->prefer_points;
 }
 
-/* The same day one step earlier; DF_NO_DATE without steps. */
-static int32_t step_back(int32_t day, int step)
-{
-    int y, m, d;
-    switch (step) {
-    case DF_STEP_DAY:
-        return day - 1;
-    case DF_STEP_WEEK:
-        return day - 7;
-    case DF_STEP_MONTH:
-        df__civil_from_days(day, &y, &m, &d);
-        if (--m == 0) m = 12, y--;
-        int32_t first = df__days_from_civil(y, m, 1), next = df__days_from_civil(m == 12 ? y + 1 : y, m % 12 + 1, 1);
-        return first + (d - 1 < next - first ? d - 1 : next - first - 1); /* 31 Mar -> 28 Feb */
-    default:
-        return DF_NO_DATE;
-    }
-}
-
 /* Publish mode: the pixels whose people stand on fewer than k families
  * (the families of the points within the radius, a raw uniform kernel on
  * the same grid) become nodata. */
@@ -624,7 +605,7 @@ static df_status compute(df_ctx *ctx, run *r)
     if ((st = finest_reached(ctx, r)) != DF_OK) return st;
     /* the figures one step earlier, for the change since then */
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
-    r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
+    r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? df_period_prev(bal->as_of, (df_step)job->step) : DF_NO_DATE;
     int snapshots = r->ro.kind == DF_SNAPSHOTS; /* the latest snapshot then, whatever its date */
     if (r->rep.prev_as_of != DF_NO_DATE && (snapshots || r->rep.prev_as_of >= bal->from)) {
         r->rep.prev = df__join_totals_as_of(r->join[r->rep.level], r->rep.prev_as_of, &r->rep.prev_snapshot);
