@@ -124,7 +124,7 @@ TEST(cli_delimiter_semicolon)
     EXPECT_INT(displaced, 18);
     snprintf(args, sizeof args, "join --records %s --boundaries x.shp --delimiter s -o %s/never.csv", path, tmpdir);
     EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
-    EXPECT(strstr(out, "--delimiter is comma, semicolon, tab, pipe") != NULL);
+    EXPECT(strstr(out, "--delimiter: 's' is not comma, semicolon, tab or pipe") != NULL);
 }
 
 /* flows --step month and density --step month label October 2016 alike:
