@@ -202,7 +202,7 @@ const df__opt df__options[] = {
              "together when every one is written"},
     {"density", NULL, "--max-periods", DF__OPT_COUNT, DENSITY, O(max_periods), .def = "1000",
      .help = "refuse --step with more than N periods"},
-    {"density", NULL, "--weight", DF__OPT_TEXT, DENSITY, O(weight), .def = "individuals", .meta = "W",
+    {"density", NULL, "--weight", DF__OPT_TEXT, DENSITY, O(weight), .def = "(individuals)", .meta = "W",
      .help = "what a point weighs: individuals, families, records (1 each),\nor the name of any count column"},
     {"density", NULL, "-te", DF__OPT_EXTENT, DENSITY, O(dn.has_extent), .meta = "XMIN YMIN XMAX YMAX",
      .def = "(the boundaries' extent, else the points' plus R)",
