@@ -122,8 +122,8 @@ const df__opt df__options[] = {
     {"boundaries", "labels", NULL, DF__OPT_TEXT, RUN, O(bo.labels),
      .def = "(the layer's type fields, else the profile's)",
      .help = "level labels from admin 1, comma-separated (State, Locality)"},
-    {"boundaries", "prefer", "--prefer", DF__OPT_CHOICE, JOIN | CHECK | FLOWS | RUN, O(jo.prefer_points), preferences,
-     .def = "names", .help = "names and coordinates disagree: which wins"},
+    {"boundaries", "prefer", "--prefer", DF__OPT_CHOICE, READ | RUN, O(jo.prefer_points), preferences, .def = "names",
+     .help = "names and coordinates disagree: which wins"},
     {"boundaries", "credit", NULL, DF__OPT_TEXT, RUN, J(boundaries_credit), .def = "(the boundary file's name)",
      .help = "the boundaries' source in every credit line"},
     /* ---- [join] ---- */
