@@ -35,7 +35,10 @@ static const char *const records_layer_ways[] = {"auto", "always", "no", NULL}; 
 #define DENSITY  DF__VERB_DENSITY
 
 /* In the order of docs/jobs.md; the options of the CLI alone (key NULL) in
- * the section under which --help lists them. */
+ * the section under which --help lists them. To add an option: a row here,
+ * its field (in df__opts when the CLI takes it, else in struct df_job), a
+ * line in docs/jobs.md (a key) or docs/cli.md (a flag); test_options.c then
+ * checks that the key and the flag agree, the default, --help and the docs. */
 const df__opt df__options[] = {
     /* ---- [job] ---- */
     {"job", "title", NULL, DF__OPT_TEXT, RUN, J(title), .help = "the report's title"},
