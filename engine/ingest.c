@@ -306,17 +306,15 @@ typedef struct {
  * added; they are counted as unchecked (judge_file says what follows). */
 long df__dup_max_rows = 4L << 20;
 typedef struct {
-    uint64_t *keys; /* 0: empty slot */
-    long *lines;
-    size_t cap, count, max; /* max: distinct rows held at most (0: df__dup_max_rows) */
-    long unchecked;         /* rows neither found nor added: the set was full */
+    df__hashtab t;  /* of long: the line of the first row; the key is the row's hash */
+    size_t max;     /* distinct rows held at most (0: df__dup_max_rows) */
+    long unchecked; /* rows neither found nor added: the set was full */
     int failed;
 } row_set;
 
 static void row_set_free(row_set *t)
 {
-    free(t->keys);
-    free(t->lines);
+    df__hashtab_free(&t->t);
     memset(t, 0, sizeof *t);
 }
 
@@ -325,31 +323,18 @@ static void row_set_free(row_set *t)
 static long row_set_add(row_set *t, uint64_t key, long line)
 {
     size_t max = t->max ? t->max : (size_t)df__dup_max_rows;
-    if (t->count >= max) { /* full: compared, not added */
-        size_t h = (size_t)key & (t->cap - 1);
-        while (t->keys[h] && t->keys[h] != key) h = (h + 1) & (t->cap - 1);
-        if (t->keys[h]) return t->lines[h];
+    if (t->t.count >= max) { /* full: compared, not added */
+        const long *first = df__hashtab_find(&t->t, key, NULL, NULL);
+        if (first) return *first;
         t->unchecked++;
         return 0;
     }
-    if (2 * (t->count + 1) > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        uint64_t *keys = calloc(cap, sizeof *keys);
-        long *lines = malloc(cap * sizeof *lines);
-        if (!keys || !lines) return free(keys), free(lines), t->failed = 1, -1;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->keys[i]) continue;
-            size_t h = (size_t)t->keys[i] & (cap - 1);
-            while (keys[h]) h = (h + 1) & (cap - 1);
-            keys[h] = t->keys[i], lines[h] = t->lines[i];
-        }
-        free(t->keys), free(t->lines);
-        t->keys = keys, t->lines = lines, t->cap = cap;
-    }
-    size_t h = (size_t)key & (t->cap - 1);
-    while (t->keys[h] && t->keys[h] != key) h = (h + 1) & (t->cap - 1);
-    if (t->keys[h]) return t->lines[h];
-    t->keys[h] = key, t->lines[h] = line, t->count++;
+    if (!t->t.cap) t->t.size = sizeof(long), t->t.first = 4096;
+    int added;
+    long *first = df__hashtab_get(&t->t, key, NULL, NULL, &added);
+    if (!first) return t->failed = 1, -1;
+    if (!added) return *first;
+    *first = line;
     return 0;
 }
 
@@ -1287,9 +1272,10 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                 for (int e = 0; e < 2; e++)
                     stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + line0 - 1;
         stats->duplicates += p->stats.duplicates;
-        for (size_t q = 0; q < p->seen.cap; q++) {
-            if (!p->seen.keys[q]) continue;
-            long line = p->seen.lines[q] + line0 - 1, first = row_set_add(&r.seen, p->seen.keys[q], line);
+        for (size_t q = 0; q < p->seen.t.cap; q++) {
+            const long *at = df__hashtab_at(&p->seen.t, q);
+            if (!at) continue;
+            long line = *at + line0 - 1, first = row_set_add(&r.seen, p->seen.t.hashes[q], line);
             if (first > 0) {
                 if (stats->duplicates < 8)
                     stats->duplicate_line[stats->duplicates][0] = line,
