@@ -163,6 +163,16 @@ static inline void *df__hashtab_at(const df__hashtab *t, size_t i)
     return t->hashes[i] ? t->entries + i * t->size : NULL;
 }
 
+/* ---- escape.c: XML and HTML text ------------------------------------------ */
+
+/* s (NULL: "") for XML or HTML text and attribute values: & < > " as
+ * entities. Writes the result and a NUL to out when out is not NULL (call
+ * with NULL first for the room: the length returned, plus one); returns its
+ * length without the NUL. */
+size_t df__xml_escape(const char *s, char *out);
+/* The same, written to f. */
+void df__xml_escape_put(FILE *f, const char *s);
+
 /* ---- fields.c: parsing of values ----------------------------------------- */
 
 /* Parse a decimal number (optional sign, digits, optional fraction and
