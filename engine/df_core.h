@@ -49,6 +49,12 @@ struct df_ctx {
 /* Record an error in the context and return its status, so that callers can
  * write `return df__error(ctx, DF_EIO, "cannot open %s", path);`. */
 df_status df__error(df_ctx *ctx, df_status status, const char *fmt, ...) DF__PRINTF(3, 4);
+/* in with the secrets of a database connection masked: the value of
+ * password=... (libpq's conninfo: "PG:dbname=x password=y", quoted or not)
+ * and the password of a URI's user:password@host become ***. Writes at most
+ * cap bytes. df__error and df__log pass every message through it: a PG:
+ * records path or output is named in many messages. */
+void df__scrub_secrets(const char *in, char *out, size_t cap);
 void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...) DF__PRINTF(3, 4);
 /* Report progress; returns 0 when the caller asked to cancel. */
 int df__progress(df_ctx *ctx, double fraction, const char *stage);

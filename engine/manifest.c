@@ -44,6 +44,15 @@ static void put_str(json_object *o, const char *key, const char *v)
     json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
 }
 
+/* A string that may name a database connection: its password masked
+ * (df__scrub_secrets), as in every message. */
+static void put_unsecret(json_object *o, const char *key, const char *v)
+{
+    char safe[4200];
+    if (v) df__scrub_secrets(v, safe, sizeof safe);
+    put_str(o, key, v ? safe : NULL);
+}
+
 static void put_int(json_object *o, const char *key, int64_t v)
 {
     json_object_object_add(o, key, json_object_new_int64(v));
@@ -93,7 +102,7 @@ static json_object *input(df_ctx *ctx, const df_job *job, const char *role, cons
     char hex[65], name[4200];
     put_str(o, "role", role);
     if (df__is_database(path)) { /* a PG: table: no file to name or checksum */
-        put_str(o, "path", path);
+        put_unsecret(o, "path", path);
         return o;
     }
     input_name(job, path, name, sizeof name);
@@ -289,7 +298,7 @@ static int add_parameter(const char *section, const char *key, const char *value
         sec = json_object_new_object();
         json_object_object_add(params, section, sec);
     }
-    put_str(sec, key, value);
+    put_unsecret(sec, key, value); /* [job] database, [records] path */
     return 0;
 }
 
@@ -388,7 +397,7 @@ static json_object *records_layer(const df__report *r)
                                                                    : "more than records_layer_max");
         put_int(o, "records_with_coordinates", r->records_not_copied);
         put_int(o, "records_layer_max", r->job->records_layer_max);
-        put_str(o, "records", r->job->records_path); /* its SHA-256 is under inputs */
+        put_unsecret(o, "records", r->job->records_path); /* its SHA-256 is under inputs */
     }
     return o;
 }
