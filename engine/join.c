@@ -78,20 +78,27 @@ static uint64_t bin_hash(int unit, int32_t date, int op, int level)
     return k;
 }
 
+typedef struct {
+    int unit;
+    int32_t date;
+    int op, level;
+} bin_key;
+
 static int bin_is(const void *entry, const void *key)
 {
-    const bin *a = entry, *b = key;
-    return a->unit == b->unit && a->date == b->date && a->op == b->op && a->level == b->level;
+    const bin *a = entry;
+    const bin_key *k = key;
+    return a->unit == k->unit && a->date == k->date && a->op == k->op && a->level == k->level;
 }
 
 /* The bin of (unit, date, op, level), added when new; NULL out of memory. */
 static bin *bin_get(bin_table *t, int unit, int32_t date, int op, int level)
 {
     if (!t->cap) t->size = sizeof(bin), t->first = 1024;
-    bin key = {.unit = unit, .date = date, .op = (short)op, .level = (short)level};
+    const bin_key key = {unit, date, op, level};
     int added;
     bin *bn = df__hashtab_get(t, bin_hash(unit, date, op, level), bin_is, &key, &added);
-    if (bn && added) *bn = key;
+    if (bn && added) bn->unit = unit, bn->date = date, bn->op = (short)op, bn->level = (short)level;
     return bn;
 }
 

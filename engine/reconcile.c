@@ -155,17 +155,23 @@ static uint64_t hash_key(int level, int parent, const char *s)
     return h;
 }
 
+typedef struct {
+    const char *name;
+    int level, parent;
+} cache_key;
+
 static int entry_is(const void *entry, const void *key)
 {
-    const cache_entry *a = entry, *b = key;
-    return a->level == b->level && a->parent == b->parent && strcmp(a->name, b->name) == 0;
+    const cache_entry *a = entry;
+    const cache_key *k = key;
+    return a->level == k->level && a->parent == k->parent && strcmp(a->name, k->name) == 0;
 }
 
 const df__name_match *df__name_cache_get(df__name_cache *c, const df_boundaries *b, int level, const char *name,
                                          int parent)
 {
     static const df__name_match none = {-1, DF__HOW_NONE, 0, 0, 0, ""};
-    cache_entry key = {.name = (char *)name, .level = level, .parent = parent};
+    const cache_key key = {name, level, parent};
     int added;
     cache_entry *e = df__hashtab_get(&c->t, hash_key(level, parent, name), entry_is, &key, &added);
     if (!e) return c->failed = 1, &none;
