@@ -97,7 +97,9 @@ char *df__strdup(const char *s);
 
 /* Open addressing with linear probing at a load of at most one half, for
  * the join's and the flows' bins, the name cache, the records reader's
- * duplicate rows and the hosting tables. A slot holds its key's 64-bit hash
+ * duplicate rows, the repeated keys of snapshots (repeats.c) and the
+ * hosting tables. A zeroed table is empty; its user sets size and first
+ * before the first get (DF__HASHTAB does both). A slot holds its key's 64-bit hash
  * (0: a free slot; a hash of 0 is kept as 1) and an entry of `size` bytes,
  * zeroed when added, in which the caller keeps its key and its value; the
  * caller compares keys whose hashes are equal. A key's first slot is its
