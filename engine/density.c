@@ -25,6 +25,7 @@
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
  * take 56 bytes per point on disk.
  */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "df_products.h"
 
 #include <cpl_conv.h>
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <proj.h>
 
@@ -1148,6 +1150,23 @@ static int grid_chunk(grid_run *G, long n)
     return 0;
 }
 
+/* The grid's sums, zeroed by writing them: calloc's fresh pages would be
+ * read first (the shared zero page) by the row loops, and each page's first
+ * write would then copy it and flush the TLB of every core running the
+ * process (a tenth of the run's CPU); huge pages, where the system grants
+ * them on request, make 512 times fewer faults. free() releases it. */
+static double *grid_zeroed(size_t npix)
+{
+    size_t bytes = npix * sizeof(double), align = (size_t)2 << 20;
+    void *mem = NULL;
+    if (posix_memalign(&mem, align, (bytes + align - 1) / align * align) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(mem, bytes, MADV_HUGEPAGE); /* advice: nothing changes if refused */
+#endif
+    memset(mem, 0, bytes);
+    return mem;
+}
+
 /* Density of the spooled points (the files are closed once read). Passes:
  * the median point for the UTM zone (without -t_srs); the projection, into a
  * file of projected points, with the sums the radius and the extent need;
@@ -1330,7 +1349,7 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     size_t npix = (size_t)in->width * (size_t)in->height;
     long cap = n < chunk_size ? n : chunk_size;
     if (cap < 1) cap = 1;
-    G.grid = calloc(npix, sizeof *G.grid);
+    G.grid = grid_zeroed(npix);
     G.row_start = calloc((size_t)G.nkeys + 1, sizeof *G.row_start);
     G.fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * G.rr + 3) * sizeof *G.fill);
     G.band_edge = calloc((size_t)G.nbands, sizeof *G.band_edge);
