@@ -171,6 +171,17 @@ df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path);
  * vectors) in the rectangle (0, 0, m->width, m->height) of its user space,
  * clipped to it. */
 df_status df__map_draw(df_ctx *ctx, const df__map *m, struct _cairo *cr);
+/* The neighbouring countries the maps draw (shapes/, through the maps'
+ * own loader, so that the web map shows the same): n GEOS geometries
+ * (WGS84) and names (NULL: unnamed), owned; n = 0 without the file.
+ * Fails only out of memory. Free with df__countries_free. */
+typedef struct {
+    GEOSGeometry **geom;
+    char **name;
+    int n;
+} df__countries;
+df_status df__countries_load(df_ctx *ctx, df__countries *out);
+void df__countries_free(df_ctx *ctx, df__countries *c);
 
 /* ---- qgis.c: QGIS default styles and the project file -------------------- */
 

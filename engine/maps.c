@@ -1496,3 +1496,24 @@ df_status df__map_draw(df_ctx *ctx, const df__map *m, cairo_t *cr)
     map_state_free(&st);
     return s;
 }
+
+/* The maps' countries for another product (the web map): the same loader. */
+df_status df__countries_load(df_ctx *ctx, df__countries *out)
+{
+    map_state st;
+    memset(&st, 0, sizeof st);
+    st.ctx = ctx;
+    df_status s = load_countries(&st);
+    out->geom = st.country, out->name = st.country_name, out->n = st.ncountries;
+    if (s != DF_OK) df__countries_free(ctx, out);
+    return s;
+}
+
+void df__countries_free(df_ctx *ctx, df__countries *c)
+{
+    map_state st;
+    memset(&st, 0, sizeof st);
+    st.ctx = ctx, st.country = c->geom, st.country_name = c->name, st.ncountries = c->n;
+    free_countries(&st);
+    c->geom = NULL, c->name = NULL, c->n = 0;
+}
