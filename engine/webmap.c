@@ -353,6 +353,7 @@ static int json_classes(out *o, const df_job *job, const double *v, size_t n)
     breaks[nb] = nb > 0 ? fmax(top, breaks[nb - 1]) : top;
     put(o, "{\"breaks\":[");
     for (int c = 0; c < k; c++) putf(o, "%s%.15g", c ? "," : "", breaks[c]);
+    if (k > 1 && low > breaks[0]) low = 1; /* the job's own breaks: the first class is empty, from 1 */
     putf(o, "],\"vmin\":%.15g,\"low\":%.15g,\"colours\":[", low, least);
     for (int c = 0; c < k; c++) putf(o, "%s\"%s\"", c ? "," : "", df__class_hex(c, k));
     put(o, "]}");
@@ -536,8 +537,7 @@ static df_status json_all_classes(df_ctx *ctx, out *o, const df_job *job, const 
     }
     put(o, "],\n\"classes_all\":[");
     for (int c = 0; c < 3 && !failed; c++) {
-        for (int u = 0; u < fg->nu; u++)
-            v[u] = isnan(fg->all[(size_t)c * fg->nu + u]) ? -1 : fg->all[(size_t)c * fg->nu + u];
+        for (int u = 0; u < fg->nu; u++) v[u] = fg->all[(size_t)c * fg->nu + u]; /* NAN: withheld, in no class */
         put(o, c ? "," : "");
         failed = json_classes(o, job, v, (size_t)fg->nu) != 0;
     }
