@@ -378,14 +378,17 @@ static int json_classes(out *o, const df_job *job, const double *v, size_t n)
 
 /* ---- the neighbouring countries ------------------------------------------------- */
 
-static GEOSGeometry *to_geos(df_ctx *ctx, OGRGeometryH g)
+/* An OGR geometry as GEOS in *gg (NULL when GEOS cannot read it); -1 out
+ * of memory (else the country names would move: a different page). */
+static int to_geos(df_ctx *ctx, OGRGeometryH g, GEOSGeometry **gg)
 {
-    size_t n = g ? (size_t)OGR_G_WkbSize(g) : 0;
-    unsigned char *wkb = n ? malloc(n) : NULL;
-    GEOSGeometry *r = NULL;
-    if (wkb && OGR_G_ExportToWkb(g, wkbNDR, wkb) == OGRERR_NONE) r = GEOSGeomFromWKB_buf_r(ctx->geos, wkb, n);
+    size_t n = (size_t)OGR_G_WkbSize(g);
+    unsigned char *wkb = df__malloc(n);
+    *gg = NULL;
+    if (!wkb) return -1;
+    if (OGR_G_ExportToWkb(g, wkbNDR, wkb) == OGRERR_NONE) *gg = GEOSGeomFromWKB_buf_r(ctx->geos, wkb, n);
     free(wkb);
-    return r;
+    return 0;
 }
 
 static void json_geos(df_ctx *ctx, out *o, const GEOSGeometry *g)
@@ -640,7 +643,7 @@ static df_status write_page(df_ctx *ctx, out *o, GDALDatasetH ds, const df__webm
         goto done;
     }
     OGR_L_ResetReading(units);
-    for (int i = 0; i < fg.nu && (f = OGR_L_GetNextFeature(units)); i++) {
+    for (int i = 0; st == DF_OK && i < fg.nu && (f = OGR_L_GetNextFeature(units)); i++) {
         OGRGeometryH g = OGR_F_GetGeometryRef(f);
         putf(o, "%s{\"type\":\"Feature\",\"properties\":{\"pcode\":", i ? ",\n" : "");
         json_str(o, str_field(f, "adm_pcode"));
@@ -661,7 +664,8 @@ static df_status write_page(df_ctx *ctx, out *o, GDALDatasetH ds, const df__webm
         if (g) {
             OGRGeometryH s = OGR_G_SimplifyPreserveTopology(g, SIMPLIFY);
             json_geometry(o, s ? s : g, 0);
-            GEOSGeometry *gg = to_geos(ctx, s ? s : g);
+            GEOSGeometry *gg = NULL;
+            if (to_geos(ctx, s ? s : g, &gg) != 0) st = df__error(ctx, DF_ENOMEM, "out of memory");
             if (gg) parts[nparts++] = gg;
             if (s) OGR_G_DestroyGeometry(s);
         } else {
@@ -670,7 +674,7 @@ static df_status write_page(df_ctx *ctx, out *o, GDALDatasetH ds, const df__webm
         put(o, "}");
         OGR_F_Destroy(f);
     }
-    if (nparts > 0) { /* the land the units cover: country names stay off it */
+    if (st == DF_OK && nparts > 0) { /* the land the units cover: country names stay off it */
         GEOSGeometry *coll = GEOSGeom_createCollection_r(ctx->geos, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)nparts);
         if (coll) {
             land = GEOSUnaryUnion_r(ctx->geos, coll);
@@ -679,7 +683,10 @@ static df_status write_page(df_ctx *ctx, out *o, GDALDatasetH ds, const df__webm
             for (int i = 0; i < nparts; i++) GEOSGeom_destroy_r(ctx->geos, parts[i]);
         }
     }
+    if (st != DF_OK) /* out of memory: the parts were not handed to a collection */
+        for (int i = 0; i < nparts; i++) GEOSGeom_destroy_r(ctx->geos, parts[i]);
     free(parts);
+    if (st != DF_OK) goto done;
     put(o, "]},\n\"base\":{\"type\":\"FeatureCollection\",\"features\":[\n");
     int nb = 0;
     if (base) {
