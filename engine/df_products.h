@@ -261,7 +261,7 @@ typedef struct {
     const char *gpkg;       /* layers.gpkg, already written */
     const char *layer;      /* "adm2": the choropleth */
     const char *base_layer; /* "adm1": outlines under it (NULL: none) */
-    const char *field;      /* "displaced": the cumulative figure */
+    const char *field;      /* "displaced", "returned" or "still_displaced": the figure at open */
     const char *title, *subtitle, *credits;
     const char *figure_label;             /* legend title of the cumulative figure */
     const char *all_label;                /* the slider's first position ("17 Oct 2016 to 2 May 2017") */

@@ -4,10 +4,15 @@
  * libjs-leaflet and is inlined with its licence; the data are inline GeoJSON
  * read back from layers.gpkg (so the web map shows exactly what the GIS
  * layers hold, publish mode's withholding included), polygons simplified for
- * the screen. A slider steps through the flows' periods: the choropleth shows
- * the people who arrived in each unit in the period (the flows' displaced
- * individuals by destination), or the cumulative figure for "all periods",
- * and the arrows show that period's flows. Same inputs, same bytes.
+ * the screen. A slider steps through the periods of the periods layer
+ * (issue 14 item 3): the choropleth shows that layer's figure of each unit in
+ * the period (new displacement, new returns or still displaced at its end,
+ * as chosen), or the cumulative figure for "all periods"; the arrows show
+ * the flows of the period, curved and drawn in pixels at each zoom, flows
+ * within a unit as rings. Publish mode's bundle has no periods layer: the
+ * slider then steps through the flows' periods and the units keep their
+ * cumulative figures. Under them the neighbouring countries of the PNG maps
+ * (df__countries_load), clipped and simplified. Same inputs, same bytes.
  */
 #include "df_products.h"
 
@@ -68,6 +73,7 @@ static const char app_js[] =
     "           {key: 'returned', period: 'New returns in the period', all: 'Returned (cumulative)'},\n"
     "           {key: 'still_displaced', period: 'Still displaced at the end of the period', all: 'Still "
     "displaced'}];\n"
+    "  if (D.figure) F[0].all = D.figure; /* the report's words: 'Displaced by district (cumulative)' */\n"
     "  var period = 0, fig = 0;\n"
     "  function value(p, k, c) {\n"
     "    if (k === 0 || !D.has_periods) return p[F[c].key];\n"
@@ -206,7 +212,7 @@ static const char app_js[] =
     "  var slider = document.getElementById('slider'), select = document.getElementById('figure');\n"
     "  slider.max = String(D.periods.length);\n"
     "  var m = /period=(\\d+)/.exec(location.hash), start = m ? Math.min(+m[1], D.periods.length) : D.periods.length;\n"
-    "  var mf = /figure=(\\d)/.exec(location.hash), f0 = mf ? Math.min(+mf[1], 2) : 0;\n"
+    "  var mf = /figure=(\\d)/.exec(location.hash), f0 = mf ? Math.min(+mf[1], 2) : D.figure0;\n"
     "  slider.value = String(start);\n"
     "  select.value = String(f0);\n"
     "  slider.addEventListener('input', function () { show(+slider.value, +select.value); });\n"
@@ -621,6 +627,10 @@ static df_status write_page(df_ctx *ctx, out *o, GDALDatasetH ds, const df__webm
     json_text(o, "subtitle", w->subtitle);
     json_text(o, "credits", w->credits);
     json_text(o, "figure", w->figure_label);
+    int figure0 = 0; /* the figure at open: the job's field */
+    for (int c = 0; c < 3; c++)
+        if (w->field && strcmp(w->field, figure_field[c]) == 0) figure0 = c;
+    putf(o, ",\"figure0\":%d", figure0);
     json_text(o, "no_data", w->no_data);
     json_text(o, "all_label", w->all_label);
     json_text(o, "no_periods", "Figures per period are not published: the units show the whole range.");
