@@ -756,16 +756,22 @@ done:
     return st;
 }
 
-static char *slurp(const char *path)
+/* A whole file, or NULL: unreadable, or *oom set when out of memory (not a
+ * missing Leaflet to install). */
+static char *slurp(const char *path, int *oom)
 {
     FILE *f = fopen(path, "rb");
     char *s = NULL;
     long n;
     if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (s = malloc((size_t)n + 1)) != NULL) {
-        size_t got = fread(s, 1, (size_t)n, f);
-        s[got] = '\0';
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        s = malloc((size_t)n + 1);
+        if (s) {
+            size_t got = fread(s, 1, (size_t)n, f);
+            s[got] = '\0';
+        } else {
+            *oom = 1;
+        }
     }
     fclose(f);
     return s;
@@ -779,9 +785,14 @@ df_status df__webmap_write(df_ctx *ctx, const df__webmap *w, const char *path)
     snprintf(js_path, sizeof js_path, "%s/leaflet.min.js", dir);
     snprintf(css_path, sizeof css_path, "%s/leaflet.css", dir);
     df__webmap page = *w;
-    char *js = slurp(js_path), *css = slurp(css_path);
+    int oom = 0;
+    char *js = slurp(js_path, &oom), *css = slurp(css_path, &oom);
     df_status st = DF_OK;
     GDALDatasetH ds = NULL;
+    if (oom) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory reading Leaflet");
+        goto done;
+    }
     if (!js || !css) {
         st = df__error(ctx, DF_EIO, "map.html: cannot read Leaflet (%s): install Debian's libjs-leaflet",
                        !js ? js_path : css_path);
