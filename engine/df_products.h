@@ -179,6 +179,7 @@ typedef struct {
     GEOSGeometry **geom;
     char **name;
     int n;
+    void *own; /* the loader's state */
 } df__countries;
 df_status df__countries_load(df_ctx *ctx, df__countries *out);
 void df__countries_free(df_ctx *ctx, df__countries *c);

@@ -1497,23 +1497,26 @@ df_status df__map_draw(df_ctx *ctx, const df__map *m, cairo_t *cr)
     return s;
 }
 
-/* The maps' countries for another product (the web map): the same loader. */
+/* The maps' countries for another product (the web map): the same loader,
+ * on a map_state of its own (kept in c->own, so that whatever else the
+ * loader keeps is freed with it). */
 df_status df__countries_load(df_ctx *ctx, df__countries *out)
 {
-    map_state st;
-    memset(&st, 0, sizeof st);
-    st.ctx = ctx;
-    df_status s = load_countries(&st);
-    out->geom = st.country, out->name = st.country_name, out->n = st.ncountries;
+    map_state *st = calloc(1, sizeof *st);
+    memset(out, 0, sizeof *out);
+    if (!st) return df__error(ctx, DF_ENOMEM, "out of memory reading %s", COUNTRIES);
+    st->ctx = ctx;
+    df_status s = load_countries(st);
+    out->geom = st->country, out->name = st->country_name, out->n = st->ncountries, out->own = st;
     if (s != DF_OK) df__countries_free(ctx, out);
     return s;
 }
 
 void df__countries_free(df_ctx *ctx, df__countries *c)
 {
-    map_state st;
-    memset(&st, 0, sizeof st);
-    st.ctx = ctx, st.country = c->geom, st.country_name = c->name, st.ncountries = c->n;
-    free_countries(&st);
-    c->geom = NULL, c->name = NULL, c->n = 0;
+    map_state *st = c->own;
+    (void)ctx;
+    if (st) free_countries(st);
+    free(st);
+    memset(c, 0, sizeof *c);
 }
