@@ -157,6 +157,7 @@ typedef struct {
     int kind, unit, other;
     double value;
     double x0, y0, x1, y1;
+    char text[48]; /* a country's or a place's name as drawn (else empty) */
 } df__placed;
 typedef struct df__placement {
     df__placed *item;

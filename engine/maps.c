@@ -554,9 +554,11 @@ typedef struct {
     int *callout; /* units with a numbered callout, in number order */
     int nring;    /* rings drawn; ring_max: the largest */
     double ring_max;
-    GEOSGeometry **country; /* neighbouring countries (shapes/), with names */
+    GEOSGeometry **country; /* the world's countries (shapes/), with names and lon/lat boxes */
     char **country_name;
+    box *country_box;
     int ncountries;
+    box near; /* lon/lat: countries outside it are not drawn */
 } map_state;
 
 static int place(map_state *st, int kind, int unit, int other, double value, box b)
@@ -568,7 +570,7 @@ static int place(map_state *st, int kind, int unit, int other, double value, box
         if (!item) return -1;
         p->item = item, p->cap = cap;
     }
-    p->item[p->n++] = (df__placed){kind, unit, other, value, b.x0, b.y0, b.x1, b.y1};
+    p->item[p->n++] = (df__placed){kind, unit, other, value, b.x0, b.y0, b.x1, b.y1, ""};
     return 0;
 }
 
@@ -934,7 +936,8 @@ static df_status load_countries(map_state *st)
     int name_idx = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(layer), "NAME");
     st->country = df__malloc(((size_t)nf + 1) * sizeof *st->country);
     st->country_name = df__malloc(((size_t)nf + 1) * sizeof *st->country_name);
-    failed = !st->country || !st->country_name;
+    st->country_box = df__malloc(((size_t)nf + 1) * sizeof *st->country_box);
+    failed = !st->country || !st->country_name || !st->country_box;
     OGRFeatureH f;
     OGR_L_ResetReading(layer);
     while (!failed && st->ncountries < nf && (f = OGR_L_GetNextFeature(layer)) != NULL) {
@@ -947,9 +950,11 @@ static df_status load_countries(map_state *st)
             const char *nm =
                 name_idx >= 0 && OGR_F_IsFieldSetAndNotNull(f, name_idx) ? OGR_F_GetFieldAsString(f, name_idx) : NULL;
             char *name = nm ? df__strdup(nm) : NULL;
-            if (gg && (name || !nm))
+            if (gg && (name || !nm)) {
+                st->country_box[st->ncountries] = box_empty();
+                box_add_geometry(st->ctx, &st->country_box[st->ncountries], gg);
                 st->country[st->ncountries] = gg, st->country_name[st->ncountries++] = name;
-            else {
+            } else {
                 failed = nm && !name;
                 if (gg) GEOSGeom_destroy_r(st->ctx->geos, gg);
             }
@@ -967,24 +972,54 @@ static void free_countries(map_state *st)
         GEOSGeom_destroy_r(st->ctx->geos, st->country[i]);
         free(st->country_name[i]);
     }
-    free(st->country), free(st->country_name);
-    st->country = NULL, st->country_name = NULL, st->ncountries = 0;
+    free(st->country), free(st->country_name), free(st->country_box);
+    st->country = NULL, st->country_name = NULL, st->country_box = NULL, st->ncountries = 0;
 }
 
 static const double sea_rgb[3] = {0xd4, 0xe6, 0xf1}, land_rgb[3] = {0xf1, 0xef, 0xe8};
 
+/* Cut the countries to st->near: a far part (Russia's east on a map of
+ * Iraq) is outside the UTM zone's reach and would draw chords. 0 ok, -1
+ * out of memory. */
+static int clip_countries(map_state *st)
+{
+    for (int i = 0; i < st->ncountries; i++) {
+        box b = st->country_box[i], n = st->near;
+        if (!boxes_meet(b, n) || (b.x0 >= n.x0 && b.x1 <= n.x1 && b.y0 >= n.y0 && b.y1 <= n.y1)) continue;
+        GEOSGeometry *g = GEOSClipByRect_r(st->ctx->geos, st->country[i], n.x0, n.y0, n.x1, n.y1);
+        if (!g) return -1;
+        GEOSGeom_destroy_r(st->ctx->geos, st->country[i]);
+        st->country[i] = g;
+    }
+    return 0;
+}
+
+/* Country i lies near the map (the world file holds every country: the
+ * others are far off and would only cost projecting them). */
+static int country_near(const map_state *st, int i) { return boxes_meet(st->country_box[i], st->near); }
+
+/* The countries as land, in two passes: filled and outlined wide in the
+ * land colour, which closes the slivers that simplifying each country on
+ * its own leaves along shared borders, then the borders thin and grey. */
 static df_status draw_countries(map_state *st, const view *v)
 {
     cairo_t *cr = st->cr;
-    for (int i = 0; i < st->ncountries; i++) {
-        if (path_geometry(st->ctx, cr, v, st->country[i], &st->c) != 0)
-            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
-        set_rgb(cr, land_rgb);
-        cairo_fill_preserve(cr);
-        cairo_set_source_rgb(cr, 0.62, 0.62, 0.62);
-        cairo_set_line_width(cr, 1.1 * st->u);
-        cairo_stroke(cr);
-    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < st->ncountries; i++) {
+            if (!country_near(st, i)) continue;
+            if (path_geometry(st->ctx, cr, v, st->country[i], &st->c) != 0)
+                return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+            if (pass == 0) {
+                set_rgb(cr, land_rgb);
+                cairo_fill_preserve(cr);
+                cairo_set_line_width(cr, 5 * st->u);
+            } else {
+                cairo_set_source_rgb(cr, 0.62, 0.62, 0.62);
+                cairo_set_line_width(cr, 1.1 * st->u);
+            }
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+            cairo_stroke(cr);
+        }
     return DF_OK;
 }
 
@@ -1004,7 +1039,7 @@ static df_status draw_country_names(map_state *st, const view *v)
     cairo_fill_rule_t rule = cairo_get_fill_rule(cr);
     for (int i = 0; i < st->ncountries; i++) {
         char name[128];
-        if (!st->country_name[i]) continue;
+        if (!st->country_name[i] || !country_near(st, i)) continue;
         size_t j = 0;
         for (; st->country_name[i][j] && j + 1 < sizeof name; j++)
             name[j] = (char)toupper((unsigned char)st->country_name[i][j]);
@@ -1040,7 +1075,10 @@ static df_status draw_country_names(map_state *st, const view *v)
         cairo_new_path(cr);
         if (!box_ok(found)) continue;
         text_halo(cr, name, found.x0 + 2 * u, found.y1 - 5 * u, 2 * u, 0.45);
-        if (place(st, DF__PLACED_COUNTRY, -1, -1, 0, found) != 0) {
+        int placed = place(st, DF__PLACED_COUNTRY, i, -1, 0, found);
+        if (placed == 0)
+            snprintf(st->pl->item[st->pl->n - 1].text, sizeof st->pl->item->text, "%s", st->country_name[i]);
+        if (placed != 0) {
             cairo_path_destroy(units);
             return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
         }
@@ -1049,18 +1087,13 @@ static df_status draw_country_names(map_state *st, const view *v)
     return DF_OK;
 }
 
-/* The legend panel at (x, y), w wide: classes, zero and no data, arrow
- * widths, rings, boundaries, the callouts' list (down to bottom). Returns the bottom of what it drew. */
-static double draw_legend(map_state *st, double x, double y, double w, double bottom)
+/* The legend's classes: every class, each week the same rows (the labels
+ * are the breaks, not the data), then 0, not assessed and no data. */
+static double legend_classes(map_state *st, double x, double y)
 {
     cairo_t *cr = st->cr;
-    const df__map *m = st->m;
     double u = st->u;
     char lo[64], hi[64], row[160];
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text_fit(cr, m->legend ? m->legend : "Value", x, y + 18 * u, 17 * u, 1, w);
-    y += 32 * u;
-    /* every class, each week the same rows: the labels are the breaks, not the data */
     for (int c = 0; c <= st->nb && st->nb + st->has_positive > 0; c++) {
         double rgb[3];
         class_rgb(c, st->nb + 1, rgb);
@@ -1076,7 +1109,8 @@ static double draw_legend(map_state *st, double x, double y, double w, double bo
             snprintf(row, sizeof row, "%s \u2013 %s", lo, hi);
         y = legend_swatch(cr, x, y, rgb, row, u);
     }
-    if (st->has_zero && !m->circles) y = legend_swatch(cr, x, y, zero_rgb, "0", u); /* circles: white is every unit */
+    if (st->has_zero && !st->m->circles)
+        y = legend_swatch(cr, x, y, zero_rgb, "0", u); /* circles: white is every unit */
     if (st->has_unassessed) {
         legend_swatch(cr, x, y, zero_rgb, "Not assessed", u);
         cairo_rectangle(cr, x, y, 34 * u, 20 * u);
@@ -1085,88 +1119,123 @@ static double draw_legend(map_state *st, double x, double y, double w, double bo
         y += 28 * u;
     }
     if (st->has_no_data) y = legend_swatch(cr, x, y, no_data_rgb, st->m->no_data ? st->m->no_data : "No data", u);
-    if (m->circles && st->vmax > 0) { /* circle areas: the top break and one two breaks below, steady */
-        double vals[2] = {circle_scale(st), st->nb >= 3 ? st->breaks[st->nb - 3] : circle_scale(st) / 4};
-        y += 8 * u;
-        for (int i = 0; i < (vals[1] > 0 && vals[1] < vals[0] ? 2 : 1); i++) {
-            double rr = circle_radius(st, vals[i]);
-            cairo_new_sub_path(cr);
-            cairo_arc(cr, x + CIRCLE_R * u, y + rr, rr, 0, 2 * M_PI);
-            cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-            cairo_set_line_width(cr, 1.2 * u);
-            cairo_stroke(cr);
-            fmt_number(vals[i], st->whole, lo, sizeof lo);
-            font(cr, 14 * u, 0);
-            cairo_move_to(cr, x + 2 * CIRCLE_R * u + 12 * u, y + rr + 5 * u);
-            cairo_show_text(cr, lo);
-            y += 2 * rr + 6 * u;
-        }
+    return y;
+}
+
+/* Circle areas: the top break and one two breaks below, steady. */
+static double legend_circles(map_state *st, double x, double y)
+{
+    cairo_t *cr = st->cr;
+    double u = st->u;
+    char lo[64];
+    double vals[2] = {circle_scale(st), st->nb >= 3 ? st->breaks[st->nb - 3] : circle_scale(st) / 4};
+    y += 8 * u;
+    for (int i = 0; i < (vals[1] > 0 && vals[1] < vals[0] ? 2 : 1); i++) {
+        double rr = circle_radius(st, vals[i]);
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, x + CIRCLE_R * u, y + rr, rr, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+        cairo_set_line_width(cr, 1.2 * u);
+        cairo_stroke(cr);
+        fmt_number(vals[i], st->whole, lo, sizeof lo);
+        font(cr, 14 * u, 0);
+        cairo_move_to(cr, x + 2 * CIRCLE_R * u + 12 * u, y + rr + 5 * u);
+        cairo_show_text(cr, lo);
+        y += 2 * rr + 6 * u;
     }
-    if (st->npairs > 0) {
-        y += 14 * u;
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        snprintf(row, sizeof row, "Displacement flows, individuals");
-        text_fit(cr, row, x, y + 16 * u, 17 * u, 1, w);
-        y += 24 * u;
-        font(cr, 12.5 * u, 0);
-        snprintf(row, sizeof row, "the %d largest flows of the report's table, all dates", st->npairs);
-        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-        text_fit(cr, row, x, y + 12 * u, 12.5 * u, 0, w);
-        y += 22 * u;
-        /* width by the square root of individuals: the largest arrow and a round value near a quarter of it */
-        double amax = st->amax, vals[2] = {amax, round_sig(amax / 4, 1, 1)};
-        int nv = amax <= 0 ? 0 : vals[1] >= 1 && vals[1] < amax ? 2 : 1;
-        for (int i = 0; i < nv; i++) {
-            double aw = arrow_width(vals[i], st->amax, 16 * u, 1.6 * u), h = fmax(aw * 2.6, 20 * u);
-            draw_arrow(cr, x, y + h / 2, x + 70 * u, y + h / 2, aw, 0, 1.5 * u, NULL);
-            fmt_number(vals[i], 1, lo, sizeof lo);
-            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
-            font(cr, 14 * u, 0);
-            cairo_move_to(cr, x + 82 * u, y + h / 2 + 5 * u);
-            cairo_show_text(cr, lo);
-            y += h + 4 * u;
-        }
-        if (st->nring > 0) { /* within one unit: a ring, area by individuals */
-            double rr = ring_radius(st, st->ring_max), cx = x + 35 * u;
-            cairo_new_sub_path(cr);
-            cairo_arc(cr, cx, y + rr + 2 * u, rr, 0, 2 * M_PI);
-            set_rgb(cr, flow_rgb);
-            cairo_set_line_width(cr, 3 * u);
-            cairo_stroke(cr);
-            fmt_number(st->ring_max, 1, lo, sizeof lo);
-            snprintf(row, sizeof row, "%s within one unit", lo);
-            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
-            text_fit(cr, row, fmax(cx + rr, x + 70 * u) + 12 * u, y + rr + 7 * u, 14 * u, 0,
-                     w - (fmax(cx + rr, x + 70 * u) + 12 * u - x));
-            y += 2 * rr + 10 * u;
-        }
+    return y;
+}
+
+/* The flows: a heading, arrow widths by the square root of individuals
+ * (the largest arrow and a round value near a quarter of it), the ring of
+ * a flow within one unit. */
+static double legend_flows(map_state *st, double x, double y, double w)
+{
+    cairo_t *cr = st->cr;
+    double u = st->u;
+    char lo[64], row[160];
+    y += 14 * u;
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text_fit(cr, "Displacement flows, individuals", x, y + 16 * u, 17 * u, 1, w);
+    y += 24 * u;
+    snprintf(row, sizeof row, "the %d largest flows of the report's table, all dates", st->npairs);
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    text_fit(cr, row, x, y + 12 * u, 12.5 * u, 0, w);
+    y += 22 * u;
+    double amax = st->amax, vals[2] = {amax, round_sig(amax / 4, 1, 1)};
+    int nv = amax <= 0 ? 0 : vals[1] >= 1 && vals[1] < amax ? 2 : 1;
+    for (int i = 0; i < nv; i++) {
+        double aw = arrow_width(vals[i], st->amax, 16 * u, 1.6 * u), h = fmax(aw * 2.6, 20 * u);
+        draw_arrow(cr, x, y + h / 2, x + 70 * u, y + h / 2, aw, 0, 1.5 * u, NULL);
+        fmt_number(vals[i], 1, lo, sizeof lo);
+        cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+        font(cr, 14 * u, 0);
+        cairo_move_to(cr, x + 82 * u, y + h / 2 + 5 * u);
+        cairo_show_text(cr, lo);
+        y += h + 4 * u;
     }
+    if (st->nring > 0) { /* within one unit: a ring, area by individuals */
+        double rr = ring_radius(st, st->ring_max), cx = x + 35 * u, tx = fmax(cx + rr, x + 70 * u) + 12 * u;
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, cx, y + rr + 2 * u, rr, 0, 2 * M_PI);
+        set_rgb(cr, flow_rgb);
+        cairo_set_line_width(cr, 3 * u);
+        cairo_stroke(cr);
+        fmt_number(st->ring_max, 1, lo, sizeof lo);
+        snprintf(row, sizeof row, "%s within one unit", lo);
+        cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+        text_fit(cr, row, tx, y + rr + 7 * u, 14 * u, 0, w - (tx - x));
+        y += 2 * rr + 10 * u;
+    }
+    return y;
+}
+
+/* The units whose label found no room on the map, numbered: up to 3
+ * columns above bottom. */
+static double legend_callouts(map_state *st, double x, double y, double w, double bottom)
+{
+    const df__map *m = st->m;
+    double u = st->u, rh = 16 * u;
+    char lo[64], row[160];
+    y += 10 * u;
+    int rows = (int)floor((bottom - y) / rh), cols = 1;
+    if (rows < 1) rows = 1;
+    while (cols < 3 && rows * cols < st->ncallouts) cols++;
+    int shown = st->ncallouts <= rows * cols ? st->ncallouts : rows * cols - 1;
+    for (int i = 0; i < shown; i++) {
+        const char *name = df__boundaries_unit(m->b, m->level, st->callout[i])->name;
+        fmt_number(m->value[st->callout[i]], st->whole, lo, sizeof lo);
+        snprintf(row, sizeof row, "%d %s: %s", i + 1, name ? name : "", lo);
+        cairo_set_source_rgb(st->cr, 0.12, 0.12, 0.12);
+        text_fit(st->cr, row, x + (i / rows) * w / cols, y + (i % rows) * rh + 12 * u, 11.5 * u, 0, w / cols - 6 * u);
+    }
+    if (shown < st->ncallouts) {
+        snprintf(row, sizeof row, "+%d more", st->ncallouts - shown);
+        text_fit(st->cr, row, x + (shown / rows) * w / cols, y + (shown % rows) * rh + 12 * u, 11.5 * u, 0,
+                 w / cols - 6 * u);
+    }
+    return y + (st->ncallouts < rows ? st->ncallouts : rows) * rh;
+}
+
+/* The legend panel at (x, y), w wide: its title, the classes, circles,
+ * flows, boundaries and the callouts' list (down to bottom). Returns the
+ * bottom of what it drew. */
+static double draw_legend(map_state *st, double x, double y, double w, double bottom)
+{
+    cairo_t *cr = st->cr;
+    const df__map *m = st->m;
+    double u = st->u;
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text_fit(cr, m->legend ? m->legend : "Value", x, y + 18 * u, 17 * u, 1, w);
+    y = legend_classes(st, x, y + 32 * u);
+    if (m->circles && st->vmax > 0) y = legend_circles(st, x, y);
+    if (st->npairs > 0) y = legend_flows(st, x, y, w);
     y += 14 * u;
     char word[96];
     if (st->level1 || m->level == 1)
         y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(m->b, 1, word, sizeof word), u);
     if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->b, m->level, word, sizeof word), u);
-    if (st->ncallouts > 0) { /* units whose label found no room on the map: up to 3 columns above bottom */
-        y += 10 * u;
-        double rh = 16 * u;
-        int rows = (int)floor((bottom - y) / rh), cols = 1;
-        if (rows < 1) rows = 1;
-        while (cols < 3 && rows * cols < st->ncallouts) cols++;
-        int shown = st->ncallouts <= rows * cols ? st->ncallouts : rows * cols - 1;
-        for (int i = 0; i < shown; i++) {
-            const char *name = df__boundaries_unit(m->b, m->level, st->callout[i])->name;
-            fmt_number(m->value[st->callout[i]], st->whole, lo, sizeof lo);
-            snprintf(row, sizeof row, "%d %s: %s", i + 1, name ? name : "", lo);
-            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
-            text_fit(cr, row, x + (i / rows) * w / cols, y + (i % rows) * rh + 12 * u, 11.5 * u, 0, w / cols - 6 * u);
-        }
-        if (shown < st->ncallouts) {
-            snprintf(row, sizeof row, "+%d more", st->ncallouts - shown);
-            text_fit(cr, row, x + (shown / rows) * w / cols, y + (shown % rows) * rh + 12 * u, 11.5 * u, 0,
-                     w / cols - 6 * u);
-        }
-        y += (st->ncallouts < rows ? st->ncallouts : rows) * rh;
-    }
+    if (st->ncallouts > 0) y = legend_callouts(st, x, y, w, bottom);
     return y;
 }
 
@@ -1332,6 +1401,13 @@ static df_status draw_map(map_state *st, int W, int H)
             clat >= 0 ? "N" : "S");
     view v = {pj, 0, 0, 0, margin, header, panel_x - 18 * u - margin, H - header - footer};
     view_fit(&v, metric_box(&v, ll), 0.08);
+    /* the countries near enough to show: the extent and as much again around it */
+    double dx = fmin(fmax(ll.x1 - ll.x0, 2), 30), dy = fmin(fmax(ll.y1 - ll.y0, 2), 30);
+    st->near = (box){ll.x0 - dx, fmax(ll.y0 - dy, -89), ll.x1 + dx, fmin(ll.y1 + dy, 89)};
+    if (clip_countries(st) != 0) {
+        proj_destroy(pj);
+        return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    }
 
     /* the map frame: a cool grey ground, then units, arrows, labels */
     df_status s;

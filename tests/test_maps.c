@@ -12,10 +12,13 @@
 #include <cairo.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define NE_ADM1  "shapes/iraq_adm1_naturalearth.geojson"
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
 #define ET       SHARED_DATA "/synthetic_et_mosul/"
+#define TCD_ADM1 SHARED_DATA "/tcd/boundaries/tcd_admbnda_adm1_ocha.shp"
+#define SDN_ADM1 SHARED_DATA "/sdn/boundaries/sdn_admbnda_adm1_cbs_nic_ssa_20200831.json"
 
 static char tmpdir[] = "/tmp/dispflow-maps-XXXXXX";
 
@@ -404,6 +407,72 @@ done:
     df_ctx_free(ctx);
 }
 
+/* issue 13 item 3: the neighbours come from a world-wide extract: a map of
+ * Chad and one of Sudan (admin 1, neither near Iraq) name their real
+ * neighbours, and no country far away. */
+static void neighbours_named(const char *path, const char *title, const char *const *expected,
+                             const char *const *allowed, const char *png)
+{
+    char a[256];
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, path, 0);
+    EXPECT(b != NULL);
+    if (!b) goto done;
+    int n = df_boundaries_count(b, 1);
+    double *v = malloc((size_t)n * sizeof *v);
+    for (int i = 0; i < n; i++) v[i] = 1000.0 * (i % 7 + 1);
+    df__placement pl = {NULL, 0, 0};
+    df__map m = {.b = b,
+                 .level = 1,
+                 .value = v,
+                 .legend = "Displaced",
+                 .title = title,
+                 .subtitle = "s",
+                 .source = "src",
+                 .placed = &pl};
+    snprintf(a, sizeof a, "%s/%s", tmpdir, png);
+    EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
+    for (int k = 0; expected[k]; k++) {
+        int found = 0;
+        for (int i = 0; i < pl.n; i++)
+            found |= pl.item[i].kind == DF__PLACED_COUNTRY && !strcasecmp(pl.item[i].text, expected[k]);
+        if (!found) printf("  %s: %s is not named\n", title, expected[k]);
+        EXPECT(found);
+    }
+    for (int i = 0; i < pl.n; i++) {
+        if (pl.item[i].kind != DF__PLACED_COUNTRY) continue;
+        int ok = 0;
+        for (int k = 0; allowed[k]; k++) ok |= !strcasecmp(pl.item[i].text, allowed[k]);
+        if (!ok) printf("  %s: %s named, not a neighbour\n", title, pl.item[i].text);
+        EXPECT(ok);
+    }
+    keep(a, png);
+    free(pl.item);
+    free(v);
+done:
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+TEST(neighbours_of_chad_and_sudan)
+{
+    NEED_FILE(TCD_ADM1);
+    NEED_FILE(SDN_ADM1);
+    static const char *const chad[] = {"NIGER", "NIGERIA", "CAMEROON", "CENTRAL AFRICAN REP.", "SUDAN", "LIBYA", NULL};
+    static const char *const chad_ok[] = {
+        "NIGER",        "NIGERIA", "CAMEROON", "CENTRAL AFRICAN REP.", "SUDAN", "LIBYA",
+        "S. SUDAN",     "ALGERIA", "EGYPT",    "DEM. REP. CONGO",      "CONGO", "BENIN",
+        "BURKINA FASO", "MALI",    "GABON",    "EQ. GUINEA",           NULL};
+    neighbours_named(TCD_ADM1, "Chad", chad, chad_ok, "chad.png");
+    static const char *const sudan[] = {"EGYPT",    "LIBYA",    "CHAD",    "CENTRAL AFRICAN REP.",
+                                        "S. SUDAN", "ETHIOPIA", "ERITREA", NULL};
+    static const char *const sudan_ok[] = {
+        "EGYPT",        "LIBYA",  "CHAD",  "CENTRAL AFRICAN REP.", "S. SUDAN", "ETHIOPIA", "ERITREA",
+        "SAUDI ARABIA", "UGANDA", "KENYA", "DEM. REP. CONGO",      "YEMEN",    "DJIBOUTI", "NIGER",
+        "ISRAEL",       "JORDAN", NULL};
+    neighbours_named(SDN_ADM1, "Sudan", sudan, sudan_ok, "sudan.png");
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -411,6 +480,7 @@ int main(void)
     RUN(failures_name_the_file);
     RUN(mosul_districts_with_corridor_flows);
     RUN(nationwide_districts_no_inset);
+    RUN(neighbours_of_chad_and_sudan);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
