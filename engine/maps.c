@@ -1377,7 +1377,8 @@ static df_status draw_map(map_state *st, int W, int H)
 {
     cairo_t *cr = st->cr;
     const df__map *m = st->m;
-    double u = fmin(W / 1600.0, H / 1200.0), margin = 24 * u, header = 104 * u, footer = 64 * u;
+    double u = fmin(W / 1600.0, H / 1200.0) * (m->text_scale > 0 ? m->text_scale : 1), margin = 24 * u,
+           header = 104 * u, footer = 64 * u;
     double panel_w = 330 * u, panel_x = W - margin - panel_w;
     st->u = u;
     cairo_set_source_rgb(cr, 1, 1, 1);

@@ -416,8 +416,14 @@ static int table(pen *p, int at)
 }
 
 /* Two maps and their heading fit on one page. */
-#define MAP_W (CONTENT * 0.88)
-static double map_height(void) { return MAP_W * 0.75; }
+/* The map across the text's width, drawn 1600 x 1900 (as much of the page as the text has) and scaled to it
+ * with its text x 1.8: labels of 14 px print at 8 pt, their figures at 7
+ * (issue 13: the map's text was 5.5 pt). */
+#define MAP_W    CONTENT
+#define MAP_PX_W 1600
+#define MAP_PX_H 1900
+#define MAP_TEXT 1.8
+static double map_height(void) { return MAP_W * MAP_PX_H / MAP_PX_W; }
 static double trend_height(void) { return CONTENT * 0.375; }
 
 /* The least a block needs on the page where its heading is: a heading is
@@ -482,12 +488,13 @@ static void lay_out(pen *p)
         case B_MAP: {
             h = map_height();
             ensure(p, h);
-            int W = b->map->width ? b->map->width : 1600;
+            df__map pm = *b->map;
+            pm.width = MAP_PX_W, pm.height = MAP_PX_H, pm.text_scale = MAP_TEXT;
             double x = MARGIN + (CONTENT - MAP_W) / 2;
             cairo_save(p->cr);
             cairo_translate(p->cr, x, p->y);
-            cairo_scale(p->cr, MAP_W / W, MAP_W / W);
-            p->st = df__map_draw(p->ctx, b->map, p->cr);
+            cairo_scale(p->cr, MAP_W / MAP_PX_W, MAP_W / MAP_PX_W);
+            p->st = df__map_draw(p->ctx, &pm, p->cr);
             cairo_restore(p->cr);
             cairo_set_source_rgb(p->cr, 0.75, 0.75, 0.75);
             cairo_set_line_width(p->cr, 0.5);
