@@ -138,6 +138,7 @@ typedef struct df__map {
     const char *map_id;     /* printed bottom right ("DF-2017-05-02"; NULL: none) */
     const char *logo;       /* a PNG drawn top right (NULL: none) */
     int width, height;      /* pixels (1600 x 1200 when 0) */
+    const char *labels;     /* "en, ar": the labels' lines, languages or name fields of the layer (NULL: the name) */
     double text_scale;      /* text and furniture x this (0: 1): the PDF prints the map small, its text must not */
     const char *no_data;    /* the legend's word for the grey units (NULL: "No data") */
     /* The classes (df__classes_for), the same on every map of a report;

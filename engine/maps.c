@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cairo.h>
+#include <pango/pangocairo.h>
 #include <gdal.h>
 #include <proj.h>
 
@@ -384,6 +385,47 @@ static void text_halo(cairo_t *cr, const char *s, double x, double y, double hal
     cairo_fill(cr);
 }
 
+/* Text laid out by Pango (Arabic shaped, right to left), size in pixels;
+ * NULL when out of memory. */
+static PangoLayout *layout_text(cairo_t *cr, const char *s, double size, int bold)
+{
+    PangoLayout *lay = pango_cairo_create_layout(cr);
+    PangoFontDescription *fd = pango_font_description_from_string(FONT);
+    if (!lay || !fd) {
+        if (lay) g_object_unref(lay);
+        if (fd) pango_font_description_free(fd);
+        return NULL;
+    }
+    pango_font_description_set_absolute_size(fd, size * PANGO_SCALE);
+    pango_font_description_set_weight(fd, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+    pango_layout_set_font_description(lay, fd);
+    pango_font_description_free(fd);
+    pango_layout_set_text(lay, s, -1);
+    return lay;
+}
+
+static void layout_size(PangoLayout *lay, double *w, double *h)
+{
+    PangoRectangle r;
+    pango_layout_get_extents(lay, NULL, &r);
+    *w = (double)r.width / PANGO_SCALE, *h = (double)r.height / PANGO_SCALE;
+}
+
+/* The layout with its top left at (x, y) over a white halo: the glyphs
+ * stay text (a PDF reader finds them), the halo is their outline stroked. */
+static void layout_halo(cairo_t *cr, PangoLayout *lay, double x, double y, double halo, double grey)
+{
+    cairo_move_to(cr, x, y);
+    pango_cairo_layout_path(cr, lay);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 2 * halo);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, grey, grey, grey);
+    cairo_move_to(cr, x, y);
+    pango_cairo_show_layout(cr, lay);
+}
+
 /* ---- labels of the largest units -------------------------------------------------- */
 
 typedef struct {
@@ -552,6 +594,8 @@ typedef struct {
     df__placement own, *pl; /* what was placed: m->placed, or own */
     int ncallouts;
     int *callout; /* units with a numbered callout, in number order */
+    int nlab;     /* label lines from the layer's name fields (m->labels), 0: the unit's name */
+    int lab_k[2]; /* their fields (df__boundaries_name_field) */
     int nring;    /* rings drawn; ring_max: the largest */
     double ring_max;
     GEOSGeometry **country; /* the world's countries (shapes/), with names and lon/lat boxes */
@@ -833,6 +877,7 @@ static df_status draw_labels(map_state *st, const view *v)
     const df__map *m = st->m;
     double u = st->u;
     ranked *r = df__malloc((size_t)st->n * sizeof *r + 1);
+    PangoLayout *line[3] = {NULL, NULL, NULL};
     int k = 0;
     st->callout = df__malloc((size_t)st->n * sizeof *st->callout + 1);
     if (!r || !st->callout) {
@@ -845,25 +890,41 @@ static df_status draw_labels(map_state *st, const view *v)
     for (int i = 0; i < k; i++) {
         double x, y;
         if (unit_point(st, v, m->level, r[i].unit, &x, &y) != 0) continue;
-        const char *name = df__boundaries_unit(m->b, m->level, r[i].unit)->name;
         char num[64];
         fmt_number(r[i].value, st->whole, num, sizeof num);
-        font(cr, 14 * u, 1);
-        double wn = text_width(cr, name ? name : "");
-        font(cr, 12.5 * u, 0);
-        double wv = text_width(cr, num), w = fmax(wn, wv) + 6 * u, h = 34 * u;
+        /* the lines: the name (or the labels' names, the second under the first), the figure */
+        line[0] = line[1] = line[2] = NULL;
+        double lw[3] = {0, 0, 0}, lh[3] = {0, 0, 0}, w = 0, h = 0;
+        int nl = 0;
+        for (int j = 0; j < (st->nlab ? st->nlab : 1); j++) {
+            const char *nm = st->nlab ? df__boundaries_name_in(m->b, m->level, st->lab_k[j], r[i].unit)
+                                      : df__boundaries_unit(m->b, m->level, r[i].unit)->name;
+            if (!nm || !*nm) continue;
+            if (!(line[nl] = layout_text(cr, nm, (j ? 13 : 14) * u, j == 0))) goto oom_lines;
+            layout_size(line[nl], &lw[nl], &lh[nl]);
+            nl++;
+        }
+        if (!(line[nl] = layout_text(cr, num, 12.5 * u, 0))) goto oom_lines;
+        layout_size(line[nl], &lw[nl], &lh[nl]);
+        nl++;
+        for (int j = 0; j < nl; j++) w = fmax(w, lw[j]), h += lh[j];
+        w += 6 * u, h += 2 * u;
         box b;
         cairo_new_path(cr);
-        if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, r[i].unit), &st->c) != 0) goto oom;
+        if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, r[i].unit), &st->c) != 0)
+            goto oom_lines;
         int found = find_place(st, v, x, y, w, h, 1, 1, 5, 0.3 * w, 0.45 * h, &b) == 0 ||
                     find_place(st, v, x, y, w, h, 1, 0, 5, 0.3 * w, 0.45 * h, &b) == 0;
         if (found) {
             cairo_new_path(cr);
-            double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
-            font(cr, 14 * u, 1);
-            text_halo(cr, name ? name : "", cx - wn / 2, cy - 2 * u, 2.2 * u, 0.1);
-            font(cr, 12.5 * u, 0);
-            text_halo(cr, num, cx - wv / 2, cy + 13 * u, 2.2 * u, 0.25);
+            double cx = (b.x0 + b.x1) / 2, ty = b.y0 + u;
+            for (int j = 0; j < nl; j++) {
+                layout_halo(cr, line[j], cx - lw[j] / 2, ty, 2.2 * u, j + 1 == nl ? 0.25 : 0.1);
+                ty += lh[j];
+            }
+        }
+        for (int j = 0; j < nl; j++) g_object_unref(line[j]), line[j] = NULL;
+        if (found) {
             if (place(st, DF__PLACED_LABEL, r[i].unit, -1, r[i].value, b) != 0) goto oom;
             continue;
         }
@@ -902,6 +963,9 @@ static df_status draw_labels(map_state *st, const view *v)
     }
     free(r);
     return DF_OK;
+oom_lines:
+    for (int j = 0; j < 3; j++)
+        if (line[j]) g_object_unref(line[j]);
 oom:
     free(r);
     cairo_new_path(cr);
@@ -1492,6 +1556,18 @@ static df_status map_setup(map_state *st)
         memcpy(st->breaks, m->breaks, (size_t)st->nb * sizeof *st->breaks);
     } else if (df__classes_for(NULL, m->value, st->n, st->breaks, &st->nb) != 0) {
         return df__error(st->ctx, DF_ENOMEM, "out of memory classifying the map's values");
+    }
+    for (int k = 0; k < 2 && m->labels; k++) { /* [maps] labels = en, ar */
+        char choice[64], fields[512];
+        if (!df__list_item(m->labels, k, choice, sizeof choice)) break;
+        if ((st->lab_k[k] = df__boundaries_name_field(m->b, m->level, choice)) < 0) {
+            df__boundaries_name_fields(m->b, m->level, fields, sizeof fields);
+            return df__error(st->ctx, DF_EINVAL,
+                             "map: labels '%s': the boundaries have no '%s' name at admin level %d (a language, "
+                             "ADM%d_XX or A%dNameXx, or one of the name fields: %s)",
+                             m->labels, choice, m->level, m->level, m->level, fields[0] ? fields : "none");
+        }
+        st->nlab = k + 1;
     }
     st->pl = m->placed ? m->placed : &st->own;
     st->pl->n = 0;

@@ -271,6 +271,25 @@ TEST(mosul_bundle_pdf_trend_and_change_item7)
                                 NULL};
     snprintf(path, sizeof path, "%s/mosul", tmpdir);
     check_pdf(job, path, 3, want);
+    /* issue 13 item 4: the map's labels print at 7 pt or more: the word
+     * boxes of the Sinjar label and its figure on the map's page (DejaVu's
+     * box is 1.16 x the size: 8.1 pt high at 7 pt; 4.5 at the old 3.9 pt) */
+    char cmd[1600], line[512];
+    snprintf(cmd, sizeof cmd, "pdftotext -bbox '%s/mosul/sitrep.pdf' - 2>/dev/null", tmpdir);
+    FILE *bb = popen(cmd, "r");
+    int seen = 0;
+    while (bb && fgets(line, sizeof line, bb)) {
+        double x0, y0, x1, y1;
+        char word[64];
+        if (sscanf(line, " <word xMin=\"%lf\" yMin=\"%lf\" xMax=\"%lf\" yMax=\"%lf\">%63[^<]", &x0, &y0, &x1, &y1,
+                   word) != 5 ||
+            strcmp(word, "Sinjar"))
+            continue;
+        seen++;
+        if (y1 - y0 < 8.1) HARNESS_FAIL("the map label Sinjar is %.2f pt high: under 7 pt type", y1 - y0);
+    }
+    if (bb) pclose(bb);
+    EXPECT(seen >= 1);
 
     snprintf(path, sizeof path, "%s/mosul/sitrep.md", tmpdir);
     char *md = slurp(path);
