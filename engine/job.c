@@ -130,6 +130,7 @@ static const struct key_def {
     {"maps", "breaks", K_BREAKS, AT(breaks), NULL},
     {"maps", "circles", K_BOOL, AT(circles), NULL},
     {"maps", "labels", K_TEXT, AT(map_labels), NULL},    /* "en, ar": the label lines, by language or name field */
+    {"maps", "places", K_INPUT, AT(map_places), NULL},   /* a CSV of named points: name, lat, lon, kind */
     {"job", "source", K_TEXT, AT(records_source), NULL}, /* an alias of [records] source, kept */
 };
 #define NKEYS ((int)(sizeof keys / sizeof *keys))

@@ -6,12 +6,14 @@
  * the map's centre and written as PNG, atomically. No clock, no randomness:
  * the same inputs give the same bytes.
  */
+#include "df_io.h"
 #include "df_products.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cairo.h>
@@ -602,7 +604,13 @@ typedef struct {
     char **country_name;
     box *country_box;
     int ncountries;
-    box near; /* lon/lat: countries outside it are not drawn */
+    box near;    /* lon/lat: countries outside it are not drawn */
+    int nplaces; /* m->places: named points, camps drawn apart */
+    double *place_lon, *place_lat;
+    char **place_name;
+    unsigned char *place_camp;
+    int *place_line;
+    int has_camp, has_town; /* legend rows */
 } map_state;
 
 static int place(map_state *st, int kind, int unit, int other, double value, box b)
@@ -972,6 +980,194 @@ oom:
     return df__error(st->ctx, DF_ENOMEM, "out of memory drawing labels");
 }
 
+/* ---- places: camps, towns (m->places) --------------------------------------------- */
+
+/* The column of a header among its names, or -1. */
+static int column_of(char **f, int n, const char *const *names)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; names[k]; k++)
+            if (!strcasecmp(f[i], names[k])) return i;
+    return -1;
+}
+
+/* A coordinate of a row: a number within [-lim, lim], else an error that
+ * names the file, the line, the column and the value. */
+static df_status place_coord(df_ctx *ctx, const char *path, long line, const char *col, const char *v, double lim,
+                             double *out)
+{
+    char *end;
+    *out = strtod(v, &end);
+    while (*end == ' ') end++;
+    if (!*v || *end || !isfinite(*out))
+        return df__error(ctx, DF_EINVAL, "%s:%ld: %s '%s' is not a number (decimal degrees, WGS84)", path, line, col,
+                         v);
+    if (fabs(*out) > lim)
+        return df__error(ctx, DF_EINVAL, "%s:%ld: %s %s is outside -%g..%g", path, line, col, v, lim, lim);
+    return DF_OK;
+}
+
+/* Read the places file: a header line naming the columns name, lat (or
+ * latitude), lon (or longitude) and, optionally, kind (or place_type,
+ * type): a kind that says "camp" is drawn as a camp. Every row must have
+ * a name and both coordinates: a bad row is an error with file:line. */
+static df_status load_places(map_state *st)
+{
+    static const char *const c_name[] = {"name", NULL}, *const c_lat[] = {"lat", "latitude", NULL},
+                             *const c_lon[] = {"lon", "lng", "longitude", NULL},
+                             *const c_kind[] = {"kind", "place_type", "type", NULL};
+    const char *path = st->m->places;
+    df__csv *csv = NULL;
+    char **f;
+    size_t *len;
+    int nf, col[4] = {-1, -1, -1, -1}, cap = 0;
+    long line;
+    df_status s = df__csv_open(st->ctx, path, ',', &csv);
+    if (s != DF_OK) return s;
+    int r = df__csv_next(csv, &f, &len, &nf, &line);
+    if (r == 1) {
+        col[0] = column_of(f, nf, c_name), col[1] = column_of(f, nf, c_lat), col[2] = column_of(f, nf, c_lon);
+        col[3] = column_of(f, nf, c_kind);
+    }
+    if (r != 1 || col[0] < 0 || col[1] < 0 || col[2] < 0) {
+        s = r < 0 ? DF_EIO
+                  : df__error(st->ctx, DF_EINVAL,
+                              "%s:1: a places file needs a header line with the columns name, lat (or latitude) and "
+                              "lon (or longitude); kind (camp, town ...) is optional; %s is missing",
+                              path,
+                              r != 1       ? "the header"
+                              : col[0] < 0 ? "name"
+                              : col[1] < 0 ? "lat"
+                                           : "lon");
+        goto done;
+    }
+    while (s == DF_OK && (r = df__csv_next(csv, &f, &len, &nf, &line)) == 1) {
+        if (nf == 1 && !f[0][0]) continue; /* an empty line */
+        double lat, lon;
+        const char *name = col[0] < nf ? f[col[0]] : "";
+        if (!*name) {
+            s = df__error(st->ctx, DF_EINVAL, "%s:%ld: name is empty", path, line);
+            break;
+        }
+        if ((s = place_coord(st->ctx, path, line, "lat", col[1] < nf ? f[col[1]] : "", 90, &lat)) != DF_OK ||
+            (s = place_coord(st->ctx, path, line, "lon", col[2] < nf ? f[col[2]] : "", 180, &lon)) != DF_OK)
+            break;
+        if (st->nplaces == cap) {
+            cap = cap ? 2 * cap : 16;
+            double *a = df__realloc_array(st->place_lon, (size_t)cap, sizeof *a);
+            if (a) st->place_lon = a;
+            double *b = a ? df__realloc_array(st->place_lat, (size_t)cap, sizeof *b) : NULL;
+            if (b) st->place_lat = b;
+            char **c = b ? df__realloc_array(st->place_name, (size_t)cap, sizeof *c) : NULL;
+            if (c) st->place_name = c;
+            unsigned char *d = c ? df__realloc_array(st->place_camp, (size_t)cap, sizeof *d) : NULL;
+            if (d) st->place_camp = d;
+            int *e = d ? df__realloc_array(st->place_line, (size_t)cap, sizeof *e) : NULL;
+            if (e) st->place_line = e;
+            if (!e) {
+                s = df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", path);
+                break;
+            }
+        }
+        char kind[64];
+        snprintf(kind, sizeof kind, "%s", col[3] >= 0 && col[3] < nf ? f[col[3]] : "");
+        for (char *k = kind; *k; k++) *k = (char)tolower((unsigned char)*k);
+        int i = st->nplaces;
+        if (!(st->place_name[i] = df__strdup(name))) {
+            s = df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", path);
+            break;
+        }
+        st->place_lon[i] = lon, st->place_lat[i] = lat, st->place_camp[i] = strstr(kind, "camp") != NULL;
+        st->place_line[i] = (int)line;
+        st->nplaces++;
+    }
+    if (s == DF_OK && r < 0) s = DF_EIO;
+done:
+    df__csv_close(csv);
+    return s;
+}
+
+/* A camp: a triangle; another place: a dot in a ring. Centred at (x, y). */
+static void place_symbol(cairo_t *cr, int camp, double x, double y, double u)
+{
+    cairo_new_path(cr);
+    if (camp) {
+        double r = 8 * u;
+        cairo_move_to(cr, x, y - r);
+        cairo_line_to(cr, x + r * 0.95, y + r * 0.65);
+        cairo_line_to(cr, x - r * 0.95, y + r * 0.65);
+        cairo_close_path(cr);
+        cairo_set_source_rgb(cr, 0x0b / 255.0, 0x5e / 255.0, 0x9e / 255.0);
+    } else {
+        cairo_arc(cr, x, y, 6 * u, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+    }
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 1.6 * u);
+    cairo_stroke(cr);
+}
+
+/* The symbols of the places in the frame, placed so that unit labels keep
+ * clear of them. */
+static df_status draw_place_symbols(map_state *st, const view *v)
+{
+    double u = st->u;
+    for (int i = 0; i < st->nplaces; i++) {
+        double x, y, r = 9 * u;
+        if (point_pixel(v, st->place_lon[i], st->place_lat[i], &x, &y) != 0 || x < v->fx || y < v->fy ||
+            x > v->fx + v->fw || y > v->fy + v->fh)
+            continue;
+        place_symbol(st->cr, st->place_camp[i], x, y, u);
+        if (st->place_camp[i])
+            st->has_camp = 1;
+        else
+            st->has_town = 1;
+        if (place(st, DF__PLACED_PLACE, i, -1, st->place_camp[i], (box){x - r, y - r, x + r, y + r}) != 0)
+            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    }
+    return DF_OK;
+}
+
+/* The names of the places drawn, after the units' labels: to the right of
+ * the symbol, else left, above or below; none where none has room. */
+static df_status draw_place_names(map_state *st, const view *v)
+{
+    double u = st->u;
+    int nsym = st->pl->n;
+    for (int k = 0; k < nsym; k++) {
+        df__placed sym = st->pl->item[k];
+        if (sym.kind != DF__PLACED_PLACE) continue;
+        int i = sym.unit;
+        double x = (sym.x0 + sym.x1) / 2, y = (sym.y0 + sym.y1) / 2, w, h;
+        PangoLayout *lay = layout_text(st->cr, st->place_name[i], 12.5 * u, 0);
+        if (!lay) return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+        layout_size(lay, &w, &h);
+        double gap = 11 * u,
+               at[4][2] = {
+                   {x + gap, y - h / 2}, {x - gap - w, y - h / 2}, {x - w / 2, y - gap - h}, {x - w / 2, y + gap}};
+        for (int j = 0; j < 4; j++) {
+            box b = {at[j][0], at[j][1], at[j][0] + w, at[j][1] + h};
+            if (!room_for(st, v, b)) continue;
+            layout_halo(st->cr, lay, b.x0, b.y0, 2 * u, 0.12);
+            if (place(st, DF__PLACED_PLACE_NAME, i, -1, 0, b) != 0) {
+                g_object_unref(lay);
+                return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+            }
+            snprintf(st->pl->item[st->pl->n - 1].text, sizeof st->pl->item->text, "%s", st->place_name[i]);
+            break;
+        }
+        g_object_unref(lay);
+    }
+    return DF_OK;
+}
+
+static void free_places(map_state *st)
+{
+    for (int i = 0; i < st->nplaces; i++) free(st->place_name[i]);
+    free(st->place_name), free(st->place_lon), free(st->place_lat), free(st->place_camp), free(st->place_line);
+}
+
 /* ---- neighbouring countries -------------------------------------------------------- */
 
 /* The Natural Earth countries shipped in shapes/ (public domain; see
@@ -1254,6 +1450,22 @@ static double legend_flows(map_state *st, double x, double y, double w)
     return y;
 }
 
+/* The places' symbols drawn: camps, other places. */
+static double legend_places(map_state *st, double x, double y)
+{
+    double u = st->u;
+    for (int camp = 1; camp >= 0; camp--) {
+        if (!(camp ? st->has_camp : st->has_town)) continue;
+        place_symbol(st->cr, camp, x + 17 * u, y + 10 * u, u);
+        cairo_set_source_rgb(st->cr, 0.12, 0.12, 0.12);
+        font(st->cr, 14 * u, 0);
+        cairo_move_to(st->cr, x + 46 * u, y + 15 * u);
+        cairo_show_text(st->cr, camp ? "Camp" : "Place");
+        y += 26 * u;
+    }
+    return y;
+}
+
 /* The units whose label found no room on the map, numbered: up to 3
  * columns above bottom. */
 static double legend_callouts(map_state *st, double x, double y, double w, double bottom)
@@ -1299,6 +1511,7 @@ static double draw_legend(map_state *st, double x, double y, double w, double bo
     if (st->level1 || m->level == 1)
         y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(m->b, 1, word, sizeof word), u);
     if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->b, m->level, word, sizeof word), u);
+    if (st->has_camp || st->has_town) y = legend_places(st, x, y + 6 * u);
     if (st->ncallouts > 0) y = legend_callouts(st, x, y, w, bottom);
     return y;
 }
@@ -1489,8 +1702,10 @@ static df_status draw_map(map_state *st, int W, int H)
     if (s == DF_OK) s = draw_units(st, &v, 0);
     if (s == DF_OK && m->circles) s = draw_circles(st, &v);
     if (s == DF_OK) s = draw_flows(st, &v);
+    if (s == DF_OK) s = draw_place_symbols(st, &v);
     if (s == DF_OK) s = draw_country_names(st, &v);
     if (s == DF_OK) s = draw_labels(st, &v);
+    if (s == DF_OK) s = draw_place_names(st, &v);
     cairo_restore(cr);
     cairo_rectangle(cr, v.fx, v.fy, v.fw, v.fh);
     cairo_set_source_rgb(cr, 0.45, 0.45, 0.45);
@@ -1572,6 +1787,7 @@ static df_status map_setup(map_state *st)
     st->pl = m->placed ? m->placed : &st->own;
     st->pl->n = 0;
     df_status cs = load_countries(st);
+    if (cs == DF_OK && m->places) cs = load_places(st);
     if (cs != DF_OK) return cs;
     if (m->flows) {
         df_status s = top_pairs(st->ctx, m, &st->pairs, &st->npairs);
@@ -1593,6 +1809,7 @@ static void map_state_free(map_state *st)
     free(st->callout);
     free(st->own.item);
     free_countries(st);
+    free_places(st);
 }
 
 df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)

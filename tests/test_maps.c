@@ -170,7 +170,7 @@ static int meet(const df__placed *a, const df__placed *b)
 
 /* issue 13 items 2 and 3, from the renderer's placement list: every unit
  * with people has a label or a numbered callout, no two of the texts
- * (labels, callouts, country names) overlap, none covers an arrowhead, and
+ * (labels, callouts, country names, places' names and symbols) overlap, none covers an arrowhead, and
  * the arrows and rings are exactly the table's top flows. */
 static void check_placement(const df__placement *pl, const double *v, int n, const df_flows *f, int top)
 {
@@ -185,12 +185,14 @@ static void check_placement(const df__placement *pl, const double *v, int n, con
     }
     for (int i = 0; i < pl->n; i++) {
         const df__placed *a = &pl->item[i];
-        int text = a->kind == DF__PLACED_LABEL || a->kind == DF__PLACED_CALLOUT || a->kind == DF__PLACED_COUNTRY;
+        int text = a->kind == DF__PLACED_LABEL || a->kind == DF__PLACED_CALLOUT || a->kind == DF__PLACED_COUNTRY ||
+                   a->kind == DF__PLACED_PLACE_NAME;
         labels += a->kind == DF__PLACED_LABEL, callouts += a->kind == DF__PLACED_CALLOUT;
         if (!text) continue;
         for (int j = 0; j < pl->n; j++) {
             const df__placed *b = &pl->item[j];
-            int btext = b->kind == DF__PLACED_LABEL || b->kind == DF__PLACED_CALLOUT || b->kind == DF__PLACED_COUNTRY;
+            int btext = b->kind == DF__PLACED_LABEL || b->kind == DF__PLACED_CALLOUT || b->kind == DF__PLACED_COUNTRY ||
+                        b->kind == DF__PLACED_PLACE_NAME || b->kind == DF__PLACED_PLACE; /* a symbol too */
             if (j > i && btext && meet(a, b)) overlaps++;
             if (b->kind == DF__PLACED_HEAD && meet(a, b)) covered++;
         }
@@ -384,6 +386,46 @@ TEST(mosul_districts_with_corridor_flows)
     m.labels = "en, fr";
     EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_EINVAL);
     EXPECT(strstr(df_ctx_errmsg(ctx), "'fr'") != NULL && strstr(df_ctx_errmsg(ctx), "ADM2_AR") != NULL);
+    /* issue 13 item 3: a places file (written here, by hand): two camps and
+     * a town in the frame, one place far off (Basra); the camps drawn as
+     * camps, the far one not at all, their names placed clear of the rest */
+    char places[256];
+    snprintf(places, sizeof places, "%s/places.csv", tmpdir);
+    FILE *pf = fopen(places, "w");
+    if (pf) {
+        fputs("name,latitude,longitude,kind\nHasansham U3,36.29206,43.7345,IDP camp\n"
+              "Qayyarah Jad'ah,35.86,43.19,idp_camp\n\nAl-Hadar,35.58,42.72,town\nBasra,30.51,47.81,city\n",
+              pf);
+        fclose(pf);
+    }
+    m.labels = NULL, m.places = places;
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    check_placement(&pl, v, df_boundaries_count(b, 2), f, 10);
+    int camps = 0, towns = 0, named = 0, basra = 0;
+    for (int i = 0; i < pl.n; i++) {
+        if (pl.item[i].kind == DF__PLACED_PLACE) camps += pl.item[i].value == 1, towns += pl.item[i].value == 0;
+        named += pl.item[i].kind == DF__PLACED_PLACE_NAME;
+        basra +=
+            pl.item[i].kind == DF__PLACED_PLACE && pl.item[i].unit == 3; /* the 4th row: the empty line is no place */
+    }
+    EXPECT_INT(camps, 2);
+    EXPECT_INT(towns, 1);
+    EXPECT_INT(basra, 0);
+    EXPECT(named >= 2);
+    keep(b2, "mosul_places.png");
+    /* bad rows: refused, with the file, the line and the column */
+    static const char *const bad[][2] = {
+        {"name,lat,lon\nA,36.1,43.1\nB,north,43.2\n", "places.csv:3: lat 'north'"},
+        {"name,lat,lon\nA,36.1,43.1\nB,36.2,200\n", "places.csv:3: lon 200 is outside"},
+        {"name,lat,lon\n,36.1,43.1\n", "places.csv:2: name is empty"},
+        {"name,y,x\nA,36.1,43.1\n", "places.csv:1: a places file needs"}};
+    for (int k = 0; k < 4; k++) {
+        pf = fopen(places, "w");
+        if (pf) fputs(bad[k][0], pf), fclose(pf);
+        EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_EINVAL);
+        if (!strstr(df_ctx_errmsg(ctx), bad[k][1])) HARNESS_FAIL("'%s' has no '%s'", df_ctx_errmsg(ctx), bad[k][1]);
+    }
+    m.places = NULL;
     m.placed = NULL;
     free(pl.item);
 done:
