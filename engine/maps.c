@@ -1130,7 +1130,8 @@ static df_status draw_place_symbols(map_state *st, const view *v)
 }
 
 /* The names of the places drawn, after the units' labels: to the right of
- * the symbol, else left, above or below; none where none has room. */
+ * the symbol, else left, above, below or at a corner; none where none has
+ * room. */
 static df_status draw_place_names(map_state *st, const view *v)
 {
     double u = st->u;
@@ -1143,10 +1144,11 @@ static df_status draw_place_names(map_state *st, const view *v)
         PangoLayout *lay = layout_text(st->cr, st->place_name[i], 12.5 * u, 0);
         if (!lay) return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
         layout_size(lay, &w, &h);
-        double gap = 11 * u,
-               at[4][2] = {
-                   {x + gap, y - h / 2}, {x - gap - w, y - h / 2}, {x - w / 2, y - gap - h}, {x - w / 2, y + gap}};
-        for (int j = 0; j < 4; j++) {
+        double gap = 11 * u, d = 0.75 * gap; /* right, left, above, below, then the four corners */
+        double at[8][2] = {{x + gap, y - h / 2},   {x - gap - w, y - h / 2}, {x - w / 2, y - gap - h},
+                           {x - w / 2, y + gap},   {x + d, y - d - h},       {x + d, y + d},
+                           {x - d - w, y - d - h}, {x - d - w, y + d}};
+        for (int j = 0; j < 8; j++) {
             box b = {at[j][0], at[j][1], at[j][0] + w, at[j][1] + h};
             if (!room_for(st, v, b)) continue;
             layout_halo(st->cr, lay, b.x0, b.y0, 2 * u, 0.12);

@@ -451,6 +451,44 @@ TEST(units_as_of_equal_the_join_item7)
     df_ctx_free(ctx);
 }
 
+/* issue 13 items 3 and 7 through the job file: [maps] labels = en, ar puts
+ * the COD's Arabic names on the maps of the PNG and the PDF (pdftotext
+ * finds them), [maps] places = a hand-made CSV (relative to the job file)
+ * draws its places, named where there is room; a bad row fails the run with file:line and column. */
+TEST(bilingual_labels_and_places_job_item7)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    if (!have_poppler()) SKIP("pdfinfo, pdftotext or pdffonts missing (Debian poppler-utils)");
+    char job[1200], text[8192], msg[1024], path[1400];
+    snprintf(path, sizeof path, "%s/camps.csv", tmpdir);
+    write_file(path, "name,lat,lon,kind\nHasansham U3,36.29206,43.7345,camp\nAl-Hadar,35.58,42.72,town\n");
+    snprintf(job, sizeof job, "%s/arabic.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\ntitle = Mosul\noutput = arabic\nfrom = 2016-10-17\nas_of = 2017-05-02\n"
+             "[records]\npath = %s/" ET "records.csv\n"
+             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
+             "[density]\nenabled = no\n[maps]\nlabels = en, ar\nplaces = camps.csv\n",
+             cwd, cwd, cwd);
+    write_file(job, text);
+    EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    snprintf(path, sizeof path, "%s/arabic/sitrep.pdf", tmpdir);
+    char *t = pdf_text(path);
+    EXPECT(t != NULL);
+    if (t) {
+        EXPECT(strstr(t, "\xd8\xaa\xd9\x84\xd9\x83\xd9\x8a\xd9\x81") != NULL); /* تلكيف, Tilkaef's ADM2_AR */
+        EXPECT(strstr(t, "Tilkaef") != NULL);
+        EXPECT(strstr(t, "Al-Hadar") != NULL); /* the camp's name has no room beside Erbil's label: left out */
+    }
+    free(t);
+    /* a bad row: the run fails, naming the file, the line and the column */
+    snprintf(path, sizeof path, "%s/camps.csv", tmpdir);
+    write_file(path, "name,lat,lon\nHasansham U3,36.29206,43.7345\nDebaga,35.9,east\n");
+    EXPECT(run_job(job, msg, sizeof msg) != DF_OK);
+    if (!strstr(msg, "camps.csv:3: lon 'east' is not a number")) HARNESS_FAIL("the message: %s", msg);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -463,6 +501,7 @@ int main(void)
     RUN(default_bundle_pdf_item5);
     RUN(mosul_bundle_pdf_trend_and_change_item7);
     RUN(mosul_shelter_breakdown_item7);
+    RUN(bilingual_labels_and_places_job_item7);
     RUN(published_bundle_leaves_out_unit_change_and_locations_item7);
     RUN(units_as_of_equal_the_join_item7);
     return harness_done();
