@@ -387,11 +387,13 @@ static void text_halo(cairo_t *cr, const char *s, double x, double y, double hal
     cairo_fill(cr);
 }
 
-/* Text laid out by Pango (Arabic shaped, right to left), size in pixels;
- * NULL when out of memory. */
-static PangoLayout *layout_text(cairo_t *cr, const char *s, double size, int bold)
+/* Text laid out by Pango (Arabic shaped, right to left), size in pixels,
+ * in pc (the map's own font map: freed with the map, where the default
+ * one would keep its font caches to the end of the process); NULL when out
+ * of memory. */
+static PangoLayout *layout_text(PangoContext *pc, const char *s, double size, int bold)
 {
-    PangoLayout *lay = pango_cairo_create_layout(cr);
+    PangoLayout *lay = pc ? pango_layout_new(pc) : NULL;
     PangoFontDescription *fd = pango_font_description_from_string(FONT);
     if (!lay || !fd) {
         if (lay) g_object_unref(lay);
@@ -604,7 +606,9 @@ typedef struct {
     char **country_name;
     box *country_box;
     int ncountries;
-    box near;    /* lon/lat: countries outside it are not drawn */
+    box near;         /* lon/lat: countries outside it are not drawn */
+    PangoFontMap *fm; /* the map's own, for its labels: see layout_text */
+    PangoContext *pc;
     int nplaces; /* m->places: named points, camps drawn apart */
     double *place_lon, *place_lat;
     char **place_name;
@@ -908,11 +912,11 @@ static df_status draw_labels(map_state *st, const view *v)
             const char *nm = st->nlab ? df__boundaries_name_in(m->b, m->level, st->lab_k[j], r[i].unit)
                                       : df__boundaries_unit(m->b, m->level, r[i].unit)->name;
             if (!nm || !*nm) continue;
-            if (!(line[nl] = layout_text(cr, nm, (j ? 13 : 14) * u, j == 0))) goto oom_lines;
+            if (!(line[nl] = layout_text(st->pc, nm, (j ? 13 : 14) * u, j == 0))) goto oom_lines;
             layout_size(line[nl], &lw[nl], &lh[nl]);
             nl++;
         }
-        if (!(line[nl] = layout_text(cr, num, 12.5 * u, 0))) goto oom_lines;
+        if (!(line[nl] = layout_text(st->pc, num, 12.5 * u, 0))) goto oom_lines;
         layout_size(line[nl], &lw[nl], &lh[nl]);
         nl++;
         for (int j = 0; j < nl; j++) w = fmax(w, lw[j]), h += lh[j];
@@ -1141,7 +1145,7 @@ static df_status draw_place_names(map_state *st, const view *v)
         if (sym.kind != DF__PLACED_PLACE) continue;
         int i = sym.unit;
         double x = (sym.x0 + sym.x1) / 2, y = (sym.y0 + sym.y1) / 2, w, h;
-        PangoLayout *lay = layout_text(st->cr, st->place_name[i], 12.5 * u, 0);
+        PangoLayout *lay = layout_text(st->pc, st->place_name[i], 12.5 * u, 0);
         if (!lay) return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
         layout_size(lay, &w, &h);
         double gap = 11 * u, d = 0.75 * gap; /* right, left, above, below, then the four corners */
@@ -1662,6 +1666,11 @@ static df_status draw_map(map_state *st, int W, int H)
     st->u = u;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
+    /* the labels' font map and context, for cr's transformation (the PDF's scale) */
+    st->fm = pango_cairo_font_map_new();
+    st->pc = st->fm ? pango_font_map_create_context(st->fm) : NULL;
+    if (!st->pc) return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    pango_cairo_update_context(cr, st->pc);
 
     /* the view: the UTM zone of the extent's centre */
     box ll = map_extent(st);
@@ -1812,6 +1821,8 @@ static void map_state_free(map_state *st)
     free(st->own.item);
     free_countries(st);
     free_places(st);
+    if (st->pc) g_object_unref(st->pc);
+    if (st->fm) g_object_unref(st->fm);
 }
 
 df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)

@@ -544,8 +544,12 @@ static int pass(pen *p, cairo_surface_t *surf)
     if (job->report_organisation)
         cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_AUTHOR, job->report_organisation);
     p->cr = cairo_create(surf);
-    p->lay = pango_cairo_create_layout(p->cr);
-    PangoContext *pc = pango_layout_get_context(p->lay);
+    /* its own font map, freed at the end: the default one keeps its font
+     * caches to the end of the process (valgrind's definite leaks) */
+    PangoFontMap *fm = pango_cairo_font_map_new();
+    PangoContext *pc = pango_font_map_create_context(fm);
+    pango_cairo_update_context(p->cr, pc);
+    p->lay = pango_layout_new(pc);
     pango_cairo_context_set_resolution(pc, 72); /* sizes in points */
     cairo_font_options_t *fo = cairo_font_options_create();
     cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF); /* the same layout at any zoom */
@@ -556,6 +560,8 @@ static int pass(pen *p, cairo_surface_t *surf)
     p->page = 0;
     lay_out(p);
     g_object_unref(p->lay);
+    g_object_unref(pc);
+    g_object_unref(fm);
     cairo_destroy(p->cr);
     cairo_surface_finish(surf);
     cairo_status_t cs = cairo_surface_status(surf);
