@@ -483,8 +483,9 @@ done:
 
 /* issue 13 item 3: the neighbours come from a world-wide extract: a map of
  * Chad and one of Sudan (admin 1, neither near Iraq) name their real
- * neighbours, and no country far away. */
-static void neighbours_named(const char *path, const char *title, const char *const *expected,
+ * neighbours, and no country far away; Sudan's labels in English and
+ * Arabic (its COD's ADM1_AR: the name fields are found, not Iraq's). */
+static void neighbours_named(const char *path, const char *title, const char *labels, const char *const *expected,
                              const char *const *allowed, const char *png)
 {
     char a[256];
@@ -503,6 +504,7 @@ static void neighbours_named(const char *path, const char *title, const char *co
                  .title = title,
                  .subtitle = "s",
                  .source = "src",
+                 .labels = labels,
                  .placed = &pl};
     snprintf(a, sizeof a, "%s/%s", tmpdir, png);
     EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
@@ -537,14 +539,14 @@ TEST(neighbours_of_chad_and_sudan)
         "NIGER",        "NIGERIA", "CAMEROON", "CENTRAL AFRICAN REP.", "SUDAN", "LIBYA",
         "S. SUDAN",     "ALGERIA", "EGYPT",    "DEM. REP. CONGO",      "CONGO", "BENIN",
         "BURKINA FASO", "MALI",    "GABON",    "EQ. GUINEA",           NULL};
-    neighbours_named(TCD_ADM1, "Chad", chad, chad_ok, "chad.png");
+    neighbours_named(TCD_ADM1, "Chad", NULL, chad, chad_ok, "chad.png");
     static const char *const sudan[] = {"EGYPT",    "LIBYA",    "CHAD",    "CENTRAL AFRICAN REP.",
                                         "S. SUDAN", "ETHIOPIA", "ERITREA", NULL};
     static const char *const sudan_ok[] = {
         "EGYPT",        "LIBYA",  "CHAD",  "CENTRAL AFRICAN REP.", "S. SUDAN", "ETHIOPIA", "ERITREA",
         "SAUDI ARABIA", "UGANDA", "KENYA", "DEM. REP. CONGO",      "YEMEN",    "DJIBOUTI", "NIGER",
         "ISRAEL",       "JORDAN", NULL};
-    neighbours_named(SDN_ADM1, "Sudan", sudan, sudan_ok, "sudan.png");
+    neighbours_named(SDN_ADM1, "Sudan", "en, ar", sudan, sudan_ok, "sudan.png");
 }
 
 int main(void)
