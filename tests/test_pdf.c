@@ -423,20 +423,20 @@ TEST(units_as_of_equal_the_join_item7)
  * draws its places, named where there is room; a bad row fails the run with file:line and column. */
 TEST(bilingual_labels_and_places_job_item7)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
     if (!have_poppler()) SKIP("pdfinfo, pdftotext or pdffonts missing (Debian poppler-utils)");
     char job[1200], text[8192], msg[1024], path[1400];
     snprintf(path, sizeof path, "%s/camps.csv", tmpdir);
-    write_file(path, "name,lat,lon,kind\nHasansham U3,36.29206,43.7345,camp\nAl-Hadar,35.58,42.72,town\n");
+    harness_write_file(path, "name,lat,lon,kind\nHasansham U3,36.29206,43.7345,camp\nAl-Hadar,35.58,42.72,town\n");
     snprintf(job, sizeof job, "%s/arabic.ini", tmpdir);
     snprintf(text, sizeof text,
              "[job]\ntitle = Mosul\noutput = arabic\nfrom = 2016-10-17\nas_of = 2017-05-02\n"
-             "[records]\npath = %s/" ET "records.csv\n"
-             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
+             "[records]\npath = %s/" MOSUL_ET "records.csv\n"
+             "[boundaries]\nadm1 = %s/" COD_ADM1_SHP "\nadm2 = %s/" COD_ADM2_SHP "\n"
              "[density]\nenabled = no\n[maps]\nlabels = en, ar\nplaces = camps.csv\n",
              cwd, cwd, cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
     snprintf(path, sizeof path, "%s/arabic/sitrep.pdf", tmpdir);
@@ -450,7 +450,7 @@ TEST(bilingual_labels_and_places_job_item7)
     free(t);
     /* a bad row: the run fails, naming the file, the line and the column */
     snprintf(path, sizeof path, "%s/camps.csv", tmpdir);
-    write_file(path, "name,lat,lon\nHasansham U3,36.29206,43.7345\nDebaga,35.9,east\n");
+    harness_write_file(path, "name,lat,lon\nHasansham U3,36.29206,43.7345\nDebaga,35.9,east\n");
     EXPECT(run_job(job, msg, sizeof msg) != DF_OK);
     if (!strstr(msg, "camps.csv:3: lon 'east' is not a number")) HARNESS_FAIL("the message: %s", msg);
 }
