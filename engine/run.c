@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
+#include <sqlite3.h>
 
 #define LAYERS_FILE         "layers.gpkg"
 #define MAX_DENSITY_PERIODS 120 /* [density] step: rasters of one bundle */
@@ -732,53 +733,83 @@ done:
 
 /* ---- the records layer: one point per record with coordinates -------------------- */
 
-/* Written in bulk: one transaction, one feature and one point reused, fields
- * set by index, and no spatial index while the rows go in: SQLite's R-tree
- * takes one insert per row (17 s a million), so rtree.c packs the boxes
- * gathered here once the file is closed. */
+/* Written in bulk: OGR makes the layer (gpkg_contents, gpkg_geometry_columns,
+ * the SRS and its feature-count triggers as GDAL makes them), then, once
+ * GDAL has closed the file, the rows go in through one prepared SQLite
+ * statement in one transaction, the geometry blobs encoded here as GDAL
+ * encodes a point (OGR_L_CreateFeature cost 17 s a million). No spatial
+ * index while the rows go in: rtree.c packs the boxes gathered here. */
 typedef struct {
     df_ctx *ctx;
     const df_boundaries *b;
-    OGRLayerH layer;
-    OGRFeatureH feat;
-    OGRGeometryH pt; /* owned by feat */
+    sqlite3 *db;
+    sqlite3_stmt *ins;
     df__rtree *index;
     int32_t from, as_of;
+    double minx, miny, maxx, maxy; /* gpkg_contents' extent */
     long written;
     df_status st;
 } points_writer;
 
-enum { P_DATE, P_STATUS, P_LOCATION, P_FAMILIES, P_INDIVIDUALS, P_LINE, P_SWAPPED };
+/* A GeoPackage point blob as GDAL 3.6 writes one: "GP", version 0, flags
+ * 0x01 (little-endian, no envelope), srs_id, then WKB Point, little-endian. */
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void point_blob(unsigned char blob[29], double x, double y)
+{
+    uint64_t u;
+    blob[0] = 'G', blob[1] = 'P', blob[2] = 0, blob[3] = 0x01;
+    put_le(blob + 4, 4326, 4);
+    blob[8] = 1;            /* WKB little-endian */
+    put_le(blob + 9, 1, 4); /* wkbPoint */
+    memcpy(&u, &x, 8), put_le(blob + 13, u, 8);
+    memcpy(&u, &y, 8), put_le(blob + 21, u, 8);
+}
 
 static int on_point(const df_record *rec, void *user)
 {
     points_writer *w = user;
     if (isnan(rec->lon) || isnan(rec->lat)) return 0;
     if (rec->date != DF_NO_DATE && (rec->date < w->from || rec->date > w->as_of)) return 0;
-    OGRFeatureH feat = w->feat;
     double lon = rec->lon, lat = rec->lat;
     int swapped = df__unswap_point(w->b, &lon, &lat);
-    OGR_F_SetFID(feat, OGRNullFID); /* the layer numbers it */
-    OGR_G_SetPoint_2D(w->pt, 0, lon, lat);
-    if (rec->date != DF_NO_DATE)
-        df__set_date_field(feat, P_DATE, rec->date);
-    else
-        OGR_F_UnsetField(feat, P_DATE);
-    OGR_F_SetFieldInteger(feat, P_SWAPPED, swapped);
-    OGR_F_SetFieldString(feat, P_STATUS, rec->status == DF_RETURNED ? "returned" : "displaced");
-    OGR_F_SetFieldString(feat, P_LOCATION, rec->location_name ? rec->location_name : "");
+    unsigned char blob[29];
+    char date[16];
+    sqlite3_stmt *q = w->ins;
+    int64_t fid = w->written + 1;
+    point_blob(blob, lon, lat);
+    sqlite3_bind_int64(q, 1, fid);
+    sqlite3_bind_blob(q, 2, blob, sizeof blob, SQLITE_STATIC);
+    if (rec->date != DF_NO_DATE) {
+        int y, m, d;
+        df__civil_from_days(rec->date, &y, &m, &d);
+        snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, d); /* as OGR writes an OFTDate */
+        sqlite3_bind_text(q, 3, date, -1, SQLITE_STATIC);
+    } else
+        sqlite3_bind_null(q, 3);
+    sqlite3_bind_text(q, 4, rec->status == DF_RETURNED ? "returned" : "displaced", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, rec->location_name ? rec->location_name : "", -1, SQLITE_STATIC);
     if (rec->families >= 0)
-        OGR_F_SetFieldInteger64(feat, P_FAMILIES, rec->families);
+        sqlite3_bind_int64(q, 6, rec->families);
     else
-        OGR_F_UnsetField(feat, P_FAMILIES);
-    OGR_F_SetFieldInteger64(feat, P_INDIVIDUALS, rec->individuals);
-    OGR_F_SetFieldInteger64(feat, P_LINE, rec->line);
-    if (OGR_L_CreateFeature(w->layer, feat) != OGRERR_NONE)
-        w->st = df__error(w->ctx, DF_EGDAL, "%s: cannot write the record of line %ld: %s", LAYERS_FILE, rec->line,
-                          df__gdal_error(w->ctx));
-    else if (!df__rtree_add(w->index, OGR_F_GetFID(feat), lon, lat, lon, lat))
+        sqlite3_bind_null(q, 6);
+    sqlite3_bind_int64(q, 7, rec->individuals);
+    sqlite3_bind_int64(q, 8, rec->line);
+    sqlite3_bind_int(q, 9, swapped);
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        w->st = df__error(w->ctx, DF_EIO, "%s: cannot write the record of line %ld: %s", LAYERS_FILE, rec->line,
+                          sqlite3_errmsg(w->db));
+    else if (!df__rtree_add(w->index, fid, lon, lat, lon, lat))
         w->st = df__error(w->ctx, DF_ENOMEM, "out of memory (the spatial index of the records layer, %ld points)",
                           w->written);
+    if (w->written == 0) w->minx = w->maxx = lon, w->miny = w->maxy = lat;
+    w->minx = fmin(w->minx, lon), w->maxx = fmax(w->maxx, lon);
+    w->miny = fmin(w->miny, lat), w->maxy = fmax(w->maxy, lat);
     w->written++;
     return w->st != DF_OK;
 }
@@ -794,36 +825,83 @@ static int records_layer_wanted(const run *r)
            points <= job->records_layer_max;
 }
 
-/* The layer "records" of ds; its spatial index goes in *index, to be
- * written once the file is closed (df__rtree_write). */
-static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds, df__rtree **index)
+/* The empty layer "records" of ds, as OGR makes it; its rows come later
+ * (fill_points). */
+static df_status create_points_layer(df_ctx *ctx, GDALDatasetH ds)
 {
     static const df__field fields[] = {
         {"date", OFTDate, NULL},          {"status", OFTString, NULL},         {"location", OFTString, NULL},
         {"families", OFTInteger64, NULL}, {"individuals", OFTInteger64, NULL}, {"line", OFTInteger64, NULL},
         {"swapped", OFTInteger, NULL}};
-    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     char *lco[] = {"SPATIAL_INDEX=NO", NULL}; /* built once, at the end */
     OGRLayerH layer = df__create_layer_co(ctx, ds, LAYERS_FILE, "records", wkbPoint, fields,
                                           (int)(sizeof fields / sizeof *fields), lco);
-    if (!layer) return ctx->status;
-    points_writer w = {ctx, r->rep.fine, layer, NULL, NULL, *index = df__rtree_new(), bal->from, bal->as_of, 0, DF_OK};
-    w.feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
-    w.pt = OGR_G_CreateGeometry(wkbPoint);
-    if (!w.feat || !w.pt || !w.index) {
-        OGR_F_Destroy(w.feat);
-        OGR_G_DestroyGeometry(w.pt);
-        return df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    OGR_F_SetGeometryDirectly(w.feat, w.pt);
+    return layer ? DF_OK : ctx->status;
+}
+
+static df_status points_sql(points_writer *w, const char *path, const char *sql)
+{
+    if (sqlite3_exec(w->db, sql, NULL, NULL, NULL) == SQLITE_OK) return DF_OK;
+    return df__error(w->ctx, DF_EIO, "%s: cannot write the records layer: %s", path, sqlite3_errmsg(w->db));
+}
+
+/* The rows of the layer "records" of the closed GeoPackage path, from the
+ * points the read kept; their spatial index goes in *index, to be written
+ * by df__rtree_write. GDAL's feature-count trigger is set aside while the
+ * rows go in (one UPDATE per row otherwise) and put back word for word. */
+static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **index)
+{
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    points_writer w = {
+        .ctx = ctx, .b = r->rep.fine, .index = *index = df__rtree_new(), .from = bal->from, .as_of = bal->as_of};
+    char *trigger = NULL;
+    sqlite3_stmt *q = NULL;
     df_status st = DF_OK;
-    if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
-        st = df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", LAYERS_FILE, df__gdal_error(ctx));
+    if (!w.index) return df__error(ctx, DF_ENOMEM, "out of memory");
+    if (sqlite3_open_v2(path, &w.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        st = df__error(ctx, DF_EIO, "%s: cannot open to write the records layer: %s", path,
+                       w.db ? sqlite3_errmsg(w.db) : "out of memory");
+        goto done;
+    }
+    if ((st = points_sql(&w, path, "BEGIN")) != DF_OK) goto done;
+    if (sqlite3_prepare_v2(w.db, "SELECT sql FROM sqlite_master WHERE name = 'trigger_insert_feature_count_records'",
+                           -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) &&
+        !(trigger = strdup((const char *)sqlite3_column_text(q, 0))))
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+    sqlite3_finalize(q);
+    if (st == DF_OK && trigger) st = points_sql(&w, path, "DROP TRIGGER \"trigger_insert_feature_count_records\"");
+    if (st == DF_OK &&
+        sqlite3_prepare_v2(w.db,
+                           "INSERT INTO \"records\" (\"fid\", \"geom\", \"date\", \"status\", \"location\", "
+                           "\"families\", \"individuals\", \"line\", \"swapped\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &w.ins, NULL) != SQLITE_OK)
+        st = df__error(ctx, DF_EIO, "%s: cannot write the records layer: %s", path, sqlite3_errmsg(w.db));
     if (st == DF_OK) st = df__spool_replay(ctx, r->spool, on_point, &w); /* the points kept by the read */
     if (st == DF_ECANCELLED && w.st != DF_OK) st = w.st;
-    if (st == DF_OK && OGR_L_CommitTransaction(layer) != OGRERR_NONE)
-        st = df__error(ctx, DF_EGDAL, "%s: cannot commit: %s", LAYERS_FILE, df__gdal_error(ctx));
-    OGR_F_Destroy(w.feat);
+    if (st == DF_OK && trigger) st = points_sql(&w, path, trigger);
+    if (st == DF_OK) { /* what GDAL keeps as it writes: the feature count and the extent */
+        char *sql = sqlite3_mprintf(
+            "UPDATE gpkg_ogr_contents SET feature_count = %ld WHERE lower(table_name) = 'records'", w.written);
+        char *ext = w.written ? sqlite3_mprintf("UPDATE gpkg_contents SET min_x = %!.17g, min_y = %!.17g, max_x = "
+                                                "%!.17g, max_y = %!.17g WHERE lower(table_name) = 'records'",
+                                                w.minx, w.miny, w.maxx, w.maxy)
+                              : NULL;
+        if (!sql || (w.written && !ext))
+            st = df__error(ctx, DF_ENOMEM, "out of memory");
+        else
+            st = points_sql(&w, path, sql);
+        if (st == DF_OK && ext) st = points_sql(&w, path, ext);
+        sqlite3_free(sql);
+        sqlite3_free(ext);
+    }
+    if (st == DF_OK) st = points_sql(&w, path, "COMMIT");
+done:
+    sqlite3_finalize(w.ins);
+    if (w.db && st != DF_OK) sqlite3_exec(w.db, "ROLLBACK", NULL, NULL, NULL);
+    if (w.db && sqlite3_close(w.db) != SQLITE_OK && st == DF_OK)
+        st = df__error(ctx, DF_EIO, "%s: cannot close: %s", path, sqlite3_errmsg(w.db));
+    free(trigger);
     r->rep.record_points = w.written;
     return st;
 }
@@ -979,17 +1057,28 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
                                     (df_endpoints)r->job->opts.endpoints,
                                     !r->job->publish); /* the nodes are the units' figures again: not published */
     df__rtree *index = NULL;
-    if (st == DF_OK && records_layer_wanted(r))
-        st = write_points(ctx, r, ds, &index);
+    int points = st == DF_OK && records_layer_wanted(r);
+    if (points)
+        st = create_points_layer(ctx, ds);
     else if (st == DF_OK && !r->job->publish) /* said in the sitrep and the manifest */
         r->rep.records_not_copied = df_join_balance(r->join[r->rep.level])->read.with_point;
     if (st == DF_OK && r->periods) st = df__periods_write_layer(ctx, r->periods, ds, path);
+    if (st == DF_OK && points) { /* the rows in bulk, GDAL's file closed; then the styles, which count them */
+        CPLErrorReset();
+        GDALClose(ds);
+        ds = NULL;
+        if (CPLGetLastErrorType() >= CE_Failure)
+            st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+        if (st == DF_OK) st = fill_points(ctx, r, path, &index);
+        if (st == DF_OK && !(ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL)))
+            st = df__error(ctx, DF_EGDAL, "cannot open %s again: %s", path, df__gdal_error(ctx));
+    }
     if (st == DF_OK) {
         *nql = qgis_layers(ctx, r, ds, ql, titles);
         st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
     }
     CPLErrorReset();
-    GDALClose(ds);
+    if (ds) GDALClose(ds);
     if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
         st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
     if (st == DF_OK && index) st = df__rtree_write(ctx, index, path, "records");
