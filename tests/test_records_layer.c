@@ -12,6 +12,7 @@
 
 #include <gdal.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <ogr_api.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -93,6 +94,39 @@ static long layer_count(const char *gpkg, const char *layer, const double *rect)
     return n;
 }
 
+/* Every feature of the layer "records" read back through OGR (not through
+ * the writer's SQL) against the file the job read: the point, every field
+ * and the nulls, in input order; returns the features that differ. */
+static long features_against_input(const char *gpkg)
+{
+    GDALDatasetH ds = GDALOpenEx(gpkg, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRLayerH l = ds ? GDALDatasetGetLayerByName(ds, "records") : NULL;
+    long bad = 0, i = 0;
+    OGRFeatureH f;
+    if (!l) return -1;
+    OGRFeatureDefnH d = OGR_L_GetLayerDefn(l);
+    EXPECT_INT(OGR_FD_GetFieldCount(d), 7);
+    OGR_L_ResetReading(l);
+    while ((f = OGR_L_GetNextFeature(l))) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        int ok = i < NPOINTS && OGR_F_GetFID(f) == i + 1 && g && wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPoint &&
+                 OGR_G_GetX(g, 0) == lon[i] && OGR_G_GetY(g, 0) == lat[i] &&
+                 !OGR_F_IsFieldSetAndNotNull(f, OGR_F_GetFieldIndex(f, "date")) &&
+                 !strcmp(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "status")), "displaced") &&
+                 OGR_F_IsFieldSetAndNotNull(f, OGR_F_GetFieldIndex(f, "location")) &&
+                 !strcmp(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "location")), "") &&
+                 !OGR_F_IsFieldSetAndNotNull(f, OGR_F_GetFieldIndex(f, "families")) &&
+                 OGR_F_GetFieldAsInteger64(f, OGR_F_GetFieldIndex(f, "individuals")) == 1 + i % 7 &&
+                 OGR_F_GetFieldAsInteger64(f, OGR_F_GetFieldIndex(f, "line")) == i + 2 && /* after the header */
+                 OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "swapped")) == 0;
+        if (!ok && bad++ == 0) printf("  feature %ld differs from the input\n", i);
+        OGR_F_Destroy(f);
+        i++;
+    }
+    GDALClose(ds);
+    return bad + (i != NPOINTS);
+}
+
 TEST(records_layer_in_bulk_with_its_index_issue12_item2)
 {
     char msg[1024], gpkg[1300], got[4096], want[4096];
@@ -101,6 +135,29 @@ TEST(records_layer_in_bulk_with_its_index_issue12_item2)
     snprintf(gpkg, sizeof gpkg, "%s/bundle/layers.gpkg", tmpdir);
     /* every point a feature, every feature in the index, the tree sound */
     EXPECT_INT(layer_count(gpkg, "records", NULL), NPOINTS);
+    EXPECT_INT(features_against_input(gpkg), 0); /* issue 12 item 2: the bulk rows read as OGR's own */
+    /* the blob of a point as GDAL writes it: 'GP', version 0, flags 1
+     * (little-endian, no envelope), srs_id 4326, WKB Point */
+    sql_text(gpkg, "SELECT hex(substr(geom, 1, 13)) FROM records WHERE fid = 1", got, sizeof got);
+    EXPECT_STR(got, "47500001E61000000101000000");
+    /* what GDAL keeps as it writes: the feature count, the extent */
+    sql_text(gpkg, "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'records'", got, sizeof got);
+    EXPECT_INT(atol(got), NPOINTS);
+    {
+        double e[4] = {999, 999, -999, -999};
+        for (int i = 0; i < NPOINTS; i++)
+            e[0] = fmin(e[0], lon[i]), e[1] = fmin(e[1], lat[i]), e[2] = fmax(e[2], lon[i]), e[3] = fmax(e[3], lat[i]);
+        snprintf(want, sizeof want, "%.17g %.17g %.17g %.17g", e[0], e[1], e[2], e[3]);
+        sql_text(gpkg,
+                 "SELECT printf('%!.17g %!.17g %!.17g %!.17g', min_x, min_y, max_x, max_y) FROM gpkg_contents "
+                 "WHERE table_name = 'records'",
+                 got, sizeof got);
+        EXPECT_STR(got, want);
+    }
+    /* the feature-count trigger GDAL made is back, and counts */
+    sql_text(gpkg, "SELECT count(*) FROM sqlite_master WHERE name = 'trigger_insert_feature_count_records'", got,
+             sizeof got);
+    EXPECT_STR(got, "1");
     sql_text(gpkg, "SELECT count(*) FROM rtree_records_geom", got, sizeof got);
     EXPECT_INT(atol(got), NPOINTS);
     sql_text(gpkg, "SELECT rtreecheck('rtree_records_geom')", got, sizeof got);
