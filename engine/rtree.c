@@ -114,10 +114,15 @@ static void put_float(unsigned char *p, float f)
 /* ---- writing ---------------------------------------------------------------- */
 
 typedef struct {
+    int64_t id, node;
+} cell_node;
+
+typedef struct {
     df_ctx *ctx;
     sqlite3 *db;
     const char *path;
     sqlite3_stmt *node, *rowid, *parent;
+    cell_node *owner; /* the leaf node of each feature, for _rowid */
 } writer;
 
 static df_status sql_fail(writer *w, const char *what)
@@ -131,6 +136,25 @@ static int step(sqlite3_stmt *q)
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     return rc == SQLITE_DONE;
+}
+
+static int by_id(const void *pa, const void *pb)
+{
+    const cell_node *a = pa, *b = pb;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* _rowid in id order: appended to its B-tree, where the leaves' order
+ * scatters the inserts over the whole table (2.5 s a million, not 0.3). */
+static df_status write_rowids(writer *w, size_t n)
+{
+    qsort(w->owner, n, sizeof *w->owner, by_id);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(w->rowid, 1, w->owner[i].id);
+        sqlite3_bind_int64(w->rowid, 2, w->owner[i].node);
+        if (!step(w->rowid)) return sql_fail(w, "rowid");
+    }
+    return DF_OK;
 }
 
 /* Write one level: the boxes b (already in STR order) cut into nodes of m
@@ -155,11 +179,15 @@ static df_status write_level(writer *w, const box *b, size_t n, size_t m, int64_
             put_float(p + 16, e->miny), put_float(p + 20, e->maxy);
             nb.minx = fminf(nb.minx, e->minx), nb.maxx = fmaxf(nb.maxx, e->maxx);
             nb.miny = fminf(nb.miny, e->miny), nb.maxy = fmaxf(nb.maxy, e->maxy);
-            /* the map from a cell to its node: features in _rowid, nodes in _parent */
-            sqlite3_stmt *q = leaf ? w->rowid : w->parent;
-            sqlite3_bind_int64(q, 1, e->id);
-            sqlite3_bind_int64(q, 2, no);
-            if (!step(q)) return sql_fail(w, leaf ? "rowid" : "parent");
+            /* the map from a cell to its node: features in _rowid (kept to
+             * be written in id order), nodes in _parent */
+            if (leaf) {
+                w->owner[k + c] = (cell_node){e->id, no};
+                continue;
+            }
+            sqlite3_bind_int64(w->parent, 1, e->id);
+            sqlite3_bind_int64(w->parent, 2, no);
+            if (!step(w->parent)) return sql_fail(w, "parent");
         }
         sqlite3_bind_int64(w->node, 1, no);
         sqlite3_bind_blob(w->node, 2, blob, size, SQLITE_STATIC);
@@ -254,7 +282,8 @@ static df_status fill(writer *w, df__rtree *t, const char *table, const char *co
     unsigned char *blob = malloc((size_t)size);
     box *cur = t->b, *next = NULL;
     size_t n = t->n;
-    st = blob ? DF_OK : df__error(w->ctx, DF_ENOMEM, "out of memory");
+    w->owner = malloc(n * sizeof *w->owner);
+    st = blob && w->owner ? DF_OK : df__error(w->ctx, DF_ENOMEM, "out of memory");
     /* numbers from the root down: the root is node 1, then each level below */
     int64_t first[64];
     first[levels - 1] = 1;
@@ -271,13 +300,15 @@ static df_status fill(writer *w, df__rtree *t, const char *table, const char *co
         cur = next, n = count[l];
     }
     if (cur != t->b) free(cur);
+    if (st == DF_OK) st = write_rowids(w, t->n);
+    free(w->owner);
     free(blob);
     return st;
 }
 
 df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const char *table)
 {
-    writer w = {ctx, NULL, gpkg, NULL, NULL, NULL};
+    writer w = {ctx, NULL, gpkg, NULL, NULL, NULL, NULL};
     df_status st = DF_OK;
     char col[256] = "", fid[256] = "fid";
     if (sqlite3_open_v2(gpkg, &w.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
@@ -301,7 +332,9 @@ df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const cha
         goto done;
     }
     int size = 0;
-    if (sqlite3_exec(w.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) st = sql_fail(&w, "begin");
+    /* a page cache of 64 MiB, not SQLite's 2 (as for the layer's rows) */
+    if (sqlite3_exec(w.db, "PRAGMA cache_size = -65536; BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        st = sql_fail(&w, "begin");
     if (st == DF_OK) st = make_table(&w, table, col, fid, &size);
     if (st == DF_OK) st = fill(&w, t, table, col, size);
     sqlite3_finalize(w.node), sqlite3_finalize(w.rowid), sqlite3_finalize(w.parent);
