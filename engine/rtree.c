@@ -311,7 +311,7 @@ df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const cha
     writer w = {ctx, NULL, gpkg, NULL, NULL, NULL, NULL};
     df_status st = DF_OK;
     char col[256] = "", fid[256] = "fid";
-    if (sqlite3_open_v2(gpkg, &w.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(gpkg, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         st = sql_fail(&w, "open");
         goto done;
     }

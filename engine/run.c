@@ -858,7 +858,7 @@ static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **
     sqlite3_stmt *q = NULL;
     df_status st = DF_OK;
     if (!w.index) return df__error(ctx, DF_ENOMEM, "out of memory");
-    if (sqlite3_open_v2(path, &w.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         st = df__error(ctx, DF_EIO, "%s: cannot open to write the records layer: %s", path,
                        w.db ? sqlite3_errmsg(w.db) : "out of memory");
         goto done;
