@@ -264,6 +264,81 @@ TEST(records_layer_threshold_issue12_item2)
     if (!strstr(msg, "job.ini:13: [report] records_layer")) printf("  got: %s\n", msg);
 }
 
+/* Every field through OGR on a hand-made table with dates, both statuses,
+ * places, families given and not: the values the previous writer
+ * (OGR_L_CreateFeature) stored, read back field by field. Issue 12 item 2. */
+TEST(records_layer_fields_as_ogr_wrote_them_issue12_item2)
+{
+    static const char *const rows[][7] = {
+        /* date, status, location, lat, lon, families, individuals */
+        {"2017-04-07", "Returned", "Al-Zuhor", "36.378133", "43.184112", "4", "24"},
+        {"2016-11-29", "Displaced", "Mosul", "36.335", "43.1189", "", "48"},
+        {"2016-12-01", "Displaced", "", "33.3152", "44.3661", "2", "11"},
+        {"2017-01-15", "Returned", "Tikrit \"Old\" town", "34.6158", "43.6786", "7", "40"}};
+    enum { N = sizeof rows / sizeof *rows };
+    char path[1300], msg[1024], text[2048];
+    int len = snprintf(text, sizeof text, "Date,Status,Location,Latitude,Longitude,Families,Individuals\n");
+    for (int i = 0; i < N; i++) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "%s", rows[i][2]);
+        if (strchr(loc, '"')) snprintf(loc, sizeof loc, "\"Tikrit \"\"Old\"\" town\""); /* CSV quoting */
+        len += snprintf(text + len, sizeof text - (size_t)len, "%s,%s,%s,%s,%s,%s,%s\n", rows[i][0], rows[i][1], loc,
+                        rows[i][3], rows[i][4], rows[i][5], rows[i][6]);
+    }
+    snprintf(path, sizeof path, "%s/fields.csv", tmpdir);
+    harness_write_file(path, text);
+    snprintf(path, sizeof path, "%s/fields.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = fields\n[records]\npath = fields.csv\n[boundaries]\n"
+             "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[flows]\nenabled = no\n"
+             "[density]\nenabled = no\n[report]\nmaps = no\n",
+             cwd);
+    harness_write_file(path, text);
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    df_status st = df_job_load(ctx, path, "shapes/profiles", &job);
+    if (st == DF_OK) st = df_job_run(ctx, job);
+    snprintf(msg, sizeof msg, "%s", st == DF_OK ? "" : df_ctx_errmsg(ctx));
+    df_job_free(job);
+    df_ctx_free(ctx);
+    EXPECT_INT(st, DF_OK);
+    if (msg[0]) printf("  %s\n", msg);
+    snprintf(path, sizeof path, "%s/fields/layers.gpkg", tmpdir);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRLayerH l = ds ? GDALDatasetGetLayerByName(ds, "records") : NULL;
+    EXPECT(l != NULL);
+    int i = 0;
+    OGRFeatureH f;
+    while (l && (f = OGR_L_GetNextFeature(l))) {
+        if (i < N) {
+            const char *const *w = rows[i];
+            char date[16];
+            snprintf(date, sizeof date, "%.4s/%.2s/%.2s", w[0], w[0] + 5, w[0] + 8); /* as OGR says a date */
+            OGRGeometryH g = OGR_F_GetGeometryRef(f);
+            EXPECT(g && OGR_G_GetX(g, 0) == atof(w[4]) && OGR_G_GetY(g, 0) == atof(w[3]));
+            EXPECT_INT(OGR_Fld_GetType(OGR_FD_GetFieldDefn(OGR_L_GetLayerDefn(l), 0)), OFTDate);
+            EXPECT_STR(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "date")), date);
+            EXPECT_STR(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "status")),
+                       w[1][0] == 'R' ? "returned" : "displaced");
+            EXPECT_STR(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "location")), w[2]);
+            int fam = OGR_F_GetFieldIndex(f, "families");
+            EXPECT_INT(OGR_F_IsFieldSetAndNotNull(f, fam), w[5][0] != 0);
+            if (w[5][0]) EXPECT_INT(OGR_F_GetFieldAsInteger64(f, fam), atol(w[5]));
+            EXPECT_INT(OGR_F_GetFieldAsInteger64(f, OGR_F_GetFieldIndex(f, "individuals")), atol(w[6]));
+            EXPECT_INT(OGR_F_GetFieldAsInteger64(f, OGR_F_GetFieldIndex(f, "line")), i + 2);
+            EXPECT_INT(OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "swapped")), 0);
+        }
+        OGR_F_Destroy(f);
+        i++;
+    }
+    EXPECT_INT(i, N);
+    if (ds) GDALClose(ds);
+    if (access(GPKG_VALIDATOR, R_OK) == 0) {
+        snprintf(text, sizeof text, "/usr/bin/python3 " GPKG_VALIDATOR " %s", path);
+        EXPECT_INT(system(text), 0);
+    }
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -273,6 +348,7 @@ int main(void)
     write_points(path);
     RUN(records_layer_in_bulk_with_its_index_issue12_item2);
     RUN(records_layer_threshold_issue12_item2);
+    RUN(records_layer_fields_as_ogr_wrote_them_issue12_item2);
     if (!getenv("DF_KEEP")) harness_remove_dir(tmpdir);
     return harness_done();
 }
