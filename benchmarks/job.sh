@@ -148,7 +148,7 @@ if [ "${BENCH_BIG:-1}" = 1 ]; then
     echo
     echo "job scale: the same job on N x the 1M points through a fifo, no records layer (issue 12 item 2:"
     echo "  under 1 GB peak RSS at 100M rows, time linear in rows; load average $(cut -d ' ' -f 1-3 /proc/loadavg))"
-    echo "   rows      wall       CPU     peak RSS      rows/s"
+    printf '  %6s  %10s  %10s  %11s  %10s\n' rows wall CPU "peak RSS" rows/s
     for n in 1 10; do big "$n" points_big_no; done
     if [ "${BENCH_100M:-0}" = 1 ]; then
         big 100 points_big_no
