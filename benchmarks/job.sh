@@ -121,8 +121,9 @@ awk -v w="$(med "dispflow run (whole job, 1M)")" -v j="$(med "  join adm2 (CSV)"
 # without the records layer (`records_layer = no`: above 1M rows the default
 # writes none either), so that only the rows change, then the 10M with
 # records_layer = always. BENCH_BIG=0 skips this; BENCH_100M=1 adds the 100M
-# run (about 5 minutes alone, 20 on a loaded machine; 3.3 GB of temporary
-# files in TMPDIR and a 5.5 GB decisions.csv, removed after it).
+# run (about 5 minutes alone, 20 on a loaded machine; about 6 GB of temporary
+# files in TMPDIR, the density's points, and a 5.6 GB decisions.csv, removed
+# after it).
 if [ "${BENCH_BIG:-1}" = 1 ]; then
     FIFO=$OUT/points_fifo.csv
     rm -f "$FIFO" && mkfifo "$FIFO" || exit 1
