@@ -659,7 +659,8 @@ TEST(memory_bounded_by_the_chunk)
         o.kernel = (df_kernel)kernel, o.raw = kernel == DF_KERNEL_UNIFORM;
         o.radius = 2000, o.pixel = 250, o.threads = 2;
         df_density *one = NULL, *many = NULL;
-        df__density_test_chunk(0); /* the default: every point in one chunk */
+        df__density_test_chunk(
+            0); /* the default: every point in one chunk, projected straight into it (issue 12 item 3) */
         EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &one), DF_OK);
         long peak_one = df__density_test_peak();
         df__density_test_chunk(1000);
