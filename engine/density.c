@@ -1400,20 +1400,27 @@ static df_status grid_scale(density_pass *P, df_density *d)
         if (!(P->mask = malloc(npix))) return df__error(ctx, DF_ENOMEM, "out of memory");
         if ((st = rasterize_mask(ctx, P->geoms, P->ngeoms, in, P->mask)) != DF_OK) return st;
     }
-    if (!(d->values = malloc(npix * sizeof *d->values))) return df__error(ctx, DF_ENOMEM, "out of memory");
+    /* the Float32 values written over the grid's own memory, front to back
+     * (value q's 4 bytes lie within sums already read: 4q + 4 <= 8q + 8),
+     * then the memory cut to them: no second buffer of fresh pages */
     const unsigned char *mask = P->mask;
+    unsigned char *out = (unsigned char *)P->G.grid;
     double inside = 0, masked = 0, mx = 0;
     for (size_t q = 0; q < npix; q++) {
-        if (mask && !mask[q]) {
-            masked += grid[q];
-            d->values[q] = DF_DENSITY_NODATA;
-            continue;
+        double g = grid[q];
+        float v = DF_DENSITY_NODATA;
+        if (mask && !mask[q])
+            masked += g;
+        else {
+            inside += g;
+            v = (float)(g * scale);
+            if (v > mx) mx = v;
         }
-        inside += grid[q];
-        float v = (float)(grid[q] * scale);
-        d->values[q] = v;
-        if (v > mx) mx = v;
+        memcpy(out + q * sizeof v, &v, sizeof v); /* not through a float *: the memory holds doubles */
     }
+    float *values = realloc(P->G.grid, npix * sizeof *values);
+    d->values = values ? values : (float *)(void *)P->G.grid; /* a failed cut leaves it whole */
+    P->G.grid = NULL;
     in->grid_weight = inside * to_people;
     in->mask_loss = masked * to_people;
     in->max = mx;
