@@ -4,8 +4,9 @@
 # stages it is made of, run alone with the same inputs: wall time (median of
 # BENCH_RUNS) and peak memory of each whole process. Then the same on the
 # standard 1M points (issue 12 item 2: the whole default product set within
-# 2x the admin-2 join plus the density alone), and peak memory of a run on
-# 10M rows (BENCH_BIG=0 skips it).
+# 2x the admin-2 join plus the density alone), and time and peak memory of
+# runs on 1M, 10M (and, with BENCH_100M=1, 100M) rows through a fifo
+# (BENCH_BIG=0 skips them).
 #
 #   sh benchmarks/job.sh BUILD_DIR      (make bench runs it)
 set -u
@@ -118,30 +119,49 @@ awk -v w="$(med "dispflow run (whole job, 1M)")" -v j="$(med "  join adm2 (CSV)"
 awk -v w="$(cpu "dispflow run (whole job, 1M)")" -v j="$(cpu "  join adm2 (CSV)")" -v d="$(cpu "  density 5 km, 250 m")" \
     'BEGIN { printf "  the same in CPU time (user + sys)  = %.2f / (%.2f + %.2f) = %.2fx\n", w, j, d, w / (j + d) }'
 
-# --- memory: a run on 10M rows ------------------------------------------------
-# `dispflow run` reads its records once (docs/onepass.md), so the 10M rows are
-# streamed through a fifo, nothing of that size on disk as CSV. Default: no
-# records layer above 1M rows; then records_layer = always.
+# --- memory and time against rows: 1M, 10M, 100M rows through a fifo ----------
+# `dispflow run` reads its records once (docs/onepass.md), so the rows are
+# streamed through a fifo by benchmarks/ten_times.sh (the 1M file N times over,
+# new ids), nothing of that size on disk as CSV. The same job at every size,
+# without the records layer (`records_layer = no`: above 1M rows the default
+# writes none either), so that only the rows change, then the 10M with
+# records_layer = always. BENCH_BIG=0 skips this; BENCH_100M=1 adds the 100M
+# run (about 5 minutes alone, 20 on a loaded machine; about 6 GB of temporary
+# files in TMPDIR, the density's points, and a 5.6 GB decisions.csv, removed
+# after it).
 if [ "${BENCH_BIG:-1}" = 1 ]; then
-    BIG=$OUT/points_10m.csv
-    rm -f "$BIG" && mkfifo "$BIG" || exit 1
-    sed "s#^path = .*#path = $BIG#; s#^output = .*#output = points10m_bundle#" points.ini >points10m.ini
-    { cat points10m.ini; printf '[report]\nrecords_layer = always\n'; } >points10m_always.ini
-    for j in points10m points10m_always; do
-        sh "$ROOT/benchmarks/ten_times.sh" "$POINTS" "$BIG" &
+    FIFO=$OUT/points_fifo.csv
+    rm -f "$FIFO" && mkfifo "$FIFO" || exit 1
+    sed "s#^path = .*#path = $FIFO#; s#^output = .*#output = points_big_bundle#" points.ini >points_big.ini
+    { cat points_big.ini; printf '[report]\nrecords_layer = no\n'; } >points_big_no.ini
+    { cat points_big.ini; printf '[report]\nrecords_layer = always\n'; } >points_big_always.ini
+    # big N JOB: N million rows through the fifo; one line of the table
+    big() {
+        sh "$ROOT/benchmarks/ten_times.sh" "$POINTS" "$FIFO" "$1" &
         writer=$!
-        if /usr/bin/time -v "$DF" run -q "$j.ini" >"$j.log" 2>&1; then
-            awk -v j="$j" '/Elapsed \(wall clock\)/ { w = $NF } /Maximum resident/ { m = $NF }
-                END { printf "  %-38s %8s  %7.1f MB peak RSS (10M rows from a fifo%s)\n", "dispflow run, 10M", w, m / 1024,
-                      j ~ /always/ ? ", records_layer = always" : ", no records layer" }' "$j.log"
+        if /usr/bin/time -o "$2.$1m.t" -f '%e %U %S %M' "$DF" run -q "$2.ini" >"$2.$1m.log" 2>&1; then
+            awk -v n="$1" -v j="$2" '{ printf "  %5dM  %8.1f s  %8.1f s  %8.1f MB  %10.0f%s\n", n, $1, $2 + $3,
+                $4 / 1024, n * 1e6 / $1, j ~ /always/ ? "   (records_layer = always)" : "" }' "$2.$1m.t"
         else
-            echo "job 10M: $j failed:"
-            tail -n 5 "$j.log"
+            echo "job ${1}M: $2 failed:"
+            tail -n 5 "$2.$1m.log"
             status=1
             kill "$writer" 2>/dev/null # the writer, if the run stopped before reading all
         fi
         wait
-    done
-    rm -f "$BIG"
+        rm -rf points_big_bundle # 100M rows leave a 5.5 GB decisions.csv
+    }
+    echo
+    echo "job scale: the same job on N x the 1M points through a fifo, no records layer (issue 12 item 2:"
+    echo "  under 1 GB peak RSS at 100M rows, time linear in rows; load average $(cut -d ' ' -f 1-3 /proc/loadavg))"
+    printf '  %6s  %10s  %10s  %11s  %10s\n' rows wall CPU "peak RSS" rows/s
+    for n in 1 10; do big "$n" points_big_no; done
+    if [ "${BENCH_100M:-0}" = 1 ]; then
+        big 100 points_big_no
+    else
+        echo "   100M  skipped (BENCH_100M=1 runs it: 5 to 20 minutes)"
+    fi
+    big 10 points_big_always
+    rm -f "$FIFO"
 fi
 exit $status

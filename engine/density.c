@@ -998,6 +998,7 @@ typedef struct {
     PJ_CONTEXT *pc[DENSITY_MAX_THREADS];
     int npj;
     int fd;
+    xyw_pt *mem; /* not NULL: the points go here (at kept), not to fd */
     double *x, *y;
     xyw_pt *out;
     long selected, kept;
@@ -1025,6 +1026,7 @@ static int project_block(raw_pt *p, long n, void *user)
     for (int t = 1; t < k; t++)
         if (ran[t]) pthread_join(tid[t], NULL);
     long m = 0;
+    if (s->mem) s->out = s->mem + s->kept;
     for (long i = 0; i < n; i++) {
         double x = s->x[i], y = s->y[i], w = p[i].w;
         if (!(isfinite(x) && isfinite(y) && fabs(x) < 1e20 && fabs(y) < 1e20)) continue;
@@ -1034,7 +1036,7 @@ static int project_block(raw_pt *p, long n, void *user)
         s->x0 = fmin(s->x0, x), s->y0 = fmin(s->y0, y), s->x1 = fmax(s->x1, x), s->y1 = fmax(s->y1, y);
     }
     s->kept += m;
-    return m > 0 && write_all(s->fd, s->out, (size_t)m * sizeof *s->out) != 0 ? 2 : 0;
+    return m > 0 && !s->mem && write_all(s->fd, s->out, (size_t)m * sizeof *s->out) != 0 ? 2 : 0;
 }
 
 /* The grid's geometry and buffers, shared by the chunks. */
@@ -1204,7 +1206,11 @@ static df_status choose_crs(density_pass *P, raw_spool *rs, const df_boundaries 
 }
 
 /* Pass 2: the points projected, block by block, into a file of projected
- * points, with the sums the radius and the extent need; the spool closed. */
+ * points, with the sums the radius and the extent need; the spool closed.
+ * When the points and a block fit in one chunk and no bandwidth rule reads
+ * them again, they go straight into the grid's chunk instead (no file to
+ * write and read back): the points held at once stay within a chunk, the
+ * block made smaller for it. */
 static df_status project_points(density_pass *P, raw_spool *rs)
 {
     df_ctx *ctx = P->ctx;
@@ -1215,7 +1221,14 @@ static df_status project_points(density_pass *P, raw_spool *rs)
             !(P->norm = proj_normalize_for_visualization(ctx->proj, P->pj)))
             return df__error(ctx, DF_EPROJ, "cannot transform WGS84 to %s: %s", in->crs,
                              proj_context_errno_string(ctx->proj, proj_context_errno(ctx->proj)));
-        if ((P->xfd = spool_new()) < 0)
+        long B = P->B;
+        if (P->o->bandwidth == DF_BANDWIDTH_FIXED && rs->total < chunk_size) {
+            B = chunk_size - rs->total < P->B ? chunk_size - rs->total : P->B;
+            if (!(sp->mem = df__malloc((size_t)rs->total * sizeof *sp->mem)))
+                return df__error(ctx, DF_ENOMEM, "out of memory for %ld points", rs->total);
+            P->G.pts = sp->mem;
+            release(P->held_block), hold(P->held_chunk = rs->total), hold(P->held_block = B);
+        } else if ((P->xfd = spool_new()) < 0)
             return df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
         sp->pj[0] = P->norm, sp->npj = 1, sp->fd = P->xfd;
         /* a copy of the operation for each other thread, in its own context */
@@ -1223,7 +1236,7 @@ static df_status project_points(density_pass *P, raw_spool *rs)
             if (!(sp->pc[t] = proj_context_create()) || (proj_log_func(sp->pc[t], NULL, proj_quiet), 0) ||
                 !(sp->pj[t] = proj_clone(sp->pc[t], P->norm)))
                 break;
-        int r = raw_each(rs, P->rblk, P->B, project_block, sp);
+        int r = raw_each(rs, P->rblk, B, project_block, sp);
         if (r != 0)
             return df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
                              strerror(errno));
@@ -1332,13 +1345,20 @@ static df_status grid_points(density_pass *P, double progress_lo)
     G->row_start = calloc((size_t)G->nkeys + 1, sizeof *G->row_start);
     G->fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * G->rr + 3) * sizeof *G->fill);
     G->band_edge = calloc((size_t)G->nbands, sizeof *G->band_edge);
-    G->pts = malloc((size_t)cap * sizeof *G->pts), G->key = malloc((size_t)cap * sizeof *G->key);
+    int in_memory = G->pts != NULL; /* by the projection: all n points */
+    if (!in_memory) G->pts = malloc((size_t)cap * sizeof *G->pts);
+    G->key = malloc((size_t)cap * sizeof *G->key);
     G->sx = malloc((size_t)cap * sizeof *G->sx), G->sy = malloc((size_t)cap * sizeof *G->sy);
     G->sw = malloc((size_t)cap * sizeof *G->sw);
     if (!G->grid || !G->row_start || !G->fill || !G->band_edge || !G->pts || !G->key || !G->sx || !G->sy || !G->sw)
         return df__error(ctx, DF_ENOMEM, "out of memory for a grid of %d x %d pixels", in->width, in->height);
-    hold(P->held_chunk = cap);
-    if (n > 0) {
+    if (in_memory) {
+        int rc = n > 0 ? grid_chunk(G, n) : 0;
+        if (rc != 0)
+            return rc == -2 ? df__error(ctx, DF_ECANCELLED, "density: cancelled")
+                            : df__error(ctx, DF_ENOMEM, "out of memory computing the density");
+        chunks = n > 0;
+    } else if (hold(P->held_chunk = cap), n > 0) {
         long k;
         if (lseek(P->xfd, 0, SEEK_SET) != 0)
             k = -1;
@@ -1380,20 +1400,27 @@ static df_status grid_scale(density_pass *P, df_density *d)
         if (!(P->mask = malloc(npix))) return df__error(ctx, DF_ENOMEM, "out of memory");
         if ((st = rasterize_mask(ctx, P->geoms, P->ngeoms, in, P->mask)) != DF_OK) return st;
     }
-    if (!(d->values = malloc(npix * sizeof *d->values))) return df__error(ctx, DF_ENOMEM, "out of memory");
+    /* the Float32 values written over the grid's own memory, front to back
+     * (value q's 4 bytes lie within sums already read: 4q + 4 <= 8q + 8),
+     * then the memory cut to them: no second buffer of fresh pages */
     const unsigned char *mask = P->mask;
+    unsigned char *out = (unsigned char *)P->G.grid;
     double inside = 0, masked = 0, mx = 0;
     for (size_t q = 0; q < npix; q++) {
-        if (mask && !mask[q]) {
-            masked += grid[q];
-            d->values[q] = DF_DENSITY_NODATA;
-            continue;
+        double g = grid[q];
+        float v = DF_DENSITY_NODATA;
+        if (mask && !mask[q])
+            masked += g;
+        else {
+            inside += g;
+            v = (float)(g * scale);
+            if (v > mx) mx = v;
         }
-        inside += grid[q];
-        float v = (float)(grid[q] * scale);
-        d->values[q] = v;
-        if (v > mx) mx = v;
+        memcpy(out + q * sizeof v, &v, sizeof v); /* not through a float *: the memory holds doubles */
     }
+    float *values = realloc(P->G.grid, npix * sizeof *values);
+    d->values = values ? values : (float *)(void *)P->G.grid; /* a failed cut leaves it whole */
+    P->G.grid = NULL;
     in->grid_weight = inside * to_people;
     in->mask_loss = masked * to_people;
     in->max = mx;

@@ -532,6 +532,48 @@ static df_boundaries *mosul_setup(df_ctx *ctx, df_record_opts *ro, df_density_op
     return b;
 }
 
+/* issue 12 item 3: the Float32 values are written over the grid's own sums;
+ * with --mask, a pixel is NODATA or exactly its value without the mask, and
+ * the mass masked plus the mass kept is the unmasked grid's. */
+TEST(masked_values_over_the_sums_item12)
+{
+    NEED_FILE(ET_RECORDS);
+    NEED_FILE(ADM2_SHP);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts ro;
+    df_density_opts o;
+    df_join_opts jo;
+    df_density *all = NULL, *masked = NULL;
+    df_boundaries *b = mosul_setup(ctx, &ro, &o, &jo);
+    o.radius = 100000; /* discs that cross the boundaries' outer edge */
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &all), DF_OK);
+    o.mask = 1;
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &masked), DF_OK);
+    if (all && masked) {
+        const df_density_info *a = df_density_get_info(all), *m = df_density_get_info(masked);
+        EXPECT_INT(m->width, a->width);
+        EXPECT_INT(m->height, a->height);
+        const float *va = df_density_values(all), *vm = df_density_values(masked);
+        long nodata = 0, kept = 0, wrong = 0, lost = 0; /* lost: masked pixels with people */
+        for (size_t q = 0; q < (size_t)a->width * (size_t)a->height; q++) {
+            if (vm[q] == DF_DENSITY_NODATA)
+                nodata++, lost += va[q] > 0;
+            else if (vm[q] == va[q])
+                kept++;
+            else
+                wrong++;
+        }
+        EXPECT_INT(wrong, 0);
+        EXPECT(nodata > 0 && kept > 0 && lost > 0 && m->mask_loss > 0);
+        EXPECT_NEAR(m->grid_weight + m->mask_loss, a->grid_weight, 1e-9 * a->grid_weight);
+        printf("  %ld x %d pixels: %ld masked (%ld of them with people), %ld as without the mask; %.1f people masked\n",
+               (long)a->width, a->height, nodata, lost, kept, m->mask_loss);
+    }
+    df_density_free(all), df_density_free(masked);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 TEST(choropleth_on_the_same_grid)
 {
     NEED_FILE(ET_RECORDS);
@@ -659,7 +701,8 @@ TEST(memory_bounded_by_the_chunk)
         o.kernel = (df_kernel)kernel, o.raw = kernel == DF_KERNEL_UNIFORM;
         o.radius = 2000, o.pixel = 250, o.threads = 2;
         df_density *one = NULL, *many = NULL;
-        df__density_test_chunk(0); /* the default: every point in one chunk */
+        df__density_test_chunk(
+            0); /* the default: every point in one chunk, projected straight into it (issue 12 item 3) */
         EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &one), DF_OK);
         long peak_one = df__density_test_peak();
         df__density_test_chunk(1000);
@@ -1044,6 +1087,7 @@ int main(void)
     RUN(work_is_bounded_item8);
     RUN(radius_and_values_refused_item16_item17);
     RUN(push_api_equals_the_read);
+    RUN(masked_values_over_the_sums_item12);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
