@@ -71,7 +71,7 @@ size_t df__rtree_count(const df__rtree *t);
 /* The gpkg_rtree_index of layer table of the GeoPackage at gpkg (closed by
  * GDAL, the layer made with SPATIAL_INDEX=NO): the virtual table, its
  * triggers and the gpkg_extensions row, as GDAL makes them, with t's boxes
- * (reordered). */
+ * (used up: t is only to be freed after). */
 df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const char *table);
 
 /* ---- csv.c: RFC 4180 reader, streaming ----------------------------------- */

@@ -23,7 +23,12 @@
 
 typedef struct {
     int64_t id;
-    float minx, maxx, miny, maxy; /* the box as the R-tree stores it: widened to float */
+    union {
+        struct {
+            float minx, maxx, miny, maxy; /* the box as the R-tree stores it: widened to float */
+        };
+        int64_t node; /* once its leaf is written: the leaf's number, for _rowid */
+    };
 } box;
 
 struct df__rtree {
@@ -64,7 +69,7 @@ int df__rtree_add(df__rtree *t, int64_t id, double minx, double miny, double max
         if (!b) return 0;
         t->b = b, t->cap = cap;
     }
-    t->b[t->n++] = (box){id, down(minx), up(maxx), down(miny), up(maxy)};
+    t->b[t->n++] = (box){.id = id, .minx = down(minx), .maxx = up(maxx), .miny = down(miny), .maxy = up(maxy)};
     return 1;
 }
 
@@ -114,15 +119,10 @@ static void put_float(unsigned char *p, float f)
 /* ---- writing ---------------------------------------------------------------- */
 
 typedef struct {
-    int64_t id, node;
-} cell_node;
-
-typedef struct {
     df_ctx *ctx;
     sqlite3 *db;
     const char *path;
     sqlite3_stmt *node, *rowid, *parent;
-    cell_node *owner; /* the leaf node of each feature, for _rowid */
 } writer;
 
 static df_status sql_fail(writer *w, const char *what)
@@ -140,18 +140,18 @@ static int step(sqlite3_stmt *q)
 
 static int by_id(const void *pa, const void *pb)
 {
-    const cell_node *a = pa, *b = pb;
+    const box *a = pa, *b = pb;
     return (a->id > b->id) - (a->id < b->id);
 }
 
 /* _rowid in id order: appended to its B-tree, where the leaves' order
  * scatters the inserts over the whole table (2.5 s a million, not 0.3). */
-static df_status write_rowids(writer *w, size_t n)
+static df_status write_rowids(writer *w, box *b, size_t n)
 {
-    qsort(w->owner, n, sizeof *w->owner, by_id);
+    qsort(b, n, sizeof *b, by_id);
     for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(w->rowid, 1, w->owner[i].id);
-        sqlite3_bind_int64(w->rowid, 2, w->owner[i].node);
+        sqlite3_bind_int64(w->rowid, 1, b[i].id);
+        sqlite3_bind_int64(w->rowid, 2, b[i].node);
         if (!step(w->rowid)) return sql_fail(w, "rowid");
     }
     return DF_OK;
@@ -161,7 +161,7 @@ static df_status write_rowids(writer *w, size_t n)
  * cells numbered from first; cells point at children (ids) or features.
  * The node boxes go to up (one per node, id = its number), the parents of
  * the level below are set by the caller through the ids. */
-static df_status write_level(writer *w, const box *b, size_t n, size_t m, int64_t first, int depth, int leaf,
+static df_status write_level(writer *w, box *b, size_t n, size_t m, int64_t first, int depth, int leaf,
                              unsigned char *blob, int size, box *up_boxes)
 {
     for (size_t k = 0, node = 0; k < n; k += m, node++) {
@@ -170,7 +170,7 @@ static df_status write_level(writer *w, const box *b, size_t n, size_t m, int64_
         memset(blob, 0, (size_t)size);
         put16(blob, no == 1 ? (unsigned)depth : 0);
         put16(blob + 2, (unsigned)cells);
-        box nb = {no, INFINITY, -INFINITY, INFINITY, -INFINITY};
+        box nb = {.id = no, .minx = INFINITY, .maxx = -INFINITY, .miny = INFINITY, .maxy = -INFINITY};
         for (size_t c = 0; c < cells; c++) {
             const box *e = &b[k + c];
             unsigned char *p = blob + 4 + 24 * c;
@@ -182,7 +182,7 @@ static df_status write_level(writer *w, const box *b, size_t n, size_t m, int64_
             /* the map from a cell to its node: features in _rowid (kept to
              * be written in id order), nodes in _parent */
             if (leaf) {
-                w->owner[k + c] = (cell_node){e->id, no};
+                b[k + c].node = no; /* its box is written: the leaf's number in its place */
                 continue;
             }
             sqlite3_bind_int64(w->parent, 1, e->id);
@@ -282,8 +282,7 @@ static df_status fill(writer *w, df__rtree *t, const char *table, const char *co
     unsigned char *blob = malloc((size_t)size);
     box *cur = t->b, *next = NULL;
     size_t n = t->n;
-    w->owner = malloc(n * sizeof *w->owner);
-    st = blob && w->owner ? DF_OK : df__error(w->ctx, DF_ENOMEM, "out of memory");
+    st = blob ? DF_OK : df__error(w->ctx, DF_ENOMEM, "out of memory");
     /* numbers from the root down: the root is node 1, then each level below */
     int64_t first[64];
     first[levels - 1] = 1;
@@ -300,15 +299,14 @@ static df_status fill(writer *w, df__rtree *t, const char *table, const char *co
         cur = next, n = count[l];
     }
     if (cur != t->b) free(cur);
-    if (st == DF_OK) st = write_rowids(w, t->n);
-    free(w->owner);
+    if (st == DF_OK) st = write_rowids(w, t->b, t->n); /* the boxes now hold their leaves */
     free(blob);
     return st;
 }
 
 df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const char *table)
 {
-    writer w = {ctx, NULL, gpkg, NULL, NULL, NULL, NULL};
+    writer w = {ctx, NULL, gpkg, NULL, NULL, NULL};
     df_status st = DF_OK;
     char col[256] = "", fid[256] = "fid";
     if (sqlite3_open_v2(gpkg, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
