@@ -937,6 +937,7 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
                               .crs = "EPSG:4326",
                               .features = units};
         if (l > 1 && !r->same_name[l]) q->same_name = ((run *)r)->same_name[l] = same_names(r->rep.b[l], l);
+        q->nlabel = df__label_fields(r->rep.b[l], l, r->job->map_labels, NULL, q->label_field); /* as write_layers */
         /* the classes of the map pictures, so that QGIS and the sitrep agree;
          * the top class up to the largest value, the first from 1 */
         int nb = r->rep.nbreaks[l];
@@ -972,7 +973,8 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
     for (int l = 1; st == DF_OK && l <= 3; l++) {
         char name[8];
         snprintf(name, sizeof name, "adm%d", l);
-        if (r->join[l]) st = df__join_write_layer(ctx, r->join[l], r->rep.b[l], ds, name, NULL, path);
+        if (r->join[l])
+            st = df__join_write_layer(ctx, r->join[l], r->rep.b[l], ds, name, r->job->map_labels, NULL, path);
     }
     if (st == DF_OK && r->flows)
         st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->opts.bend,
