@@ -523,7 +523,8 @@ static char *ogr_string(const char *file, const char *layer, const char *where, 
 /* issue 13 item 7: [maps] labels = en, ar puts the Arabic names in
  * layers.gpkg (adm_name_ar, the shapefile's ADM2_AR / ADM1_AR read here
  * independently), in the QGIS labels (the expression names the field) and
- * in map.html's popups (the page's data); Chromium logs nothing. Without
+ * in map.html's popups (the page's data); QGIS draws a two-line label
+ * whose second line is the Arabic name; Chromium logs nothing. Without
  * labels the layers have no such field (the Mosul bundle above). */
 TEST(arabic_names_in_layers_qgis_and_map_html_item7)
 {
@@ -573,6 +574,20 @@ TEST(arabic_names_in_layers_qgis_and_map_html_item7)
     }
     EXPECT(found);
     json_object_put(d);
+    /* QGIS renders the labels: one of two lines, the second Al-Mosul's ADM2_AR (tests/peers/qgis_labels.py) */
+    if (want && system("/usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1") == 0) {
+        char cmd[4096], qlog[1300];
+        snprintf(qlog, sizeof qlog, "%s/qgis_labels.log", tmpdir);
+        snprintf(cmd, sizeof cmd,
+                 "QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/peers/qgis_labels.py %s '%s' >%s 2>&1", bundle, want,
+                 qlog);
+        int rc = system(cmd);
+        char *out = harness_slurp(qlog, &len);
+        if (rc != 0) HARNESS_FAIL("qgis_labels.py failed:\n%s", out ? out : "(no log)");
+        free(out);
+    } else {
+        printf("  python3-qgis absent: the QGIS render is not checked\n");
+    }
     free(want), free(got), free(en), free(want1), free(got1);
     if (access(CHROMIUM, X_OK) != 0) return;
     char png[1300], *log = NULL;
