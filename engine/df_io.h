@@ -163,6 +163,42 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                                     void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
                                     int *used);
 
+/* ---- parts.c: this process as one part of a larger read (MPI) ----------- */
+
+/* A run under MPI (engine/mpi.c, dispflow-mpi) is `count` processes, each
+ * reading its own share of the byte ranges of the records; the stages that
+ * can merge partial aggregates ask the reader to split (df__parts_want),
+ * then exchange their packed partials (df__parts_allgather) and merge them
+ * in part order, so every part ends with the single-process result. In the
+ * plain build count is 1 and nothing here is used. */
+typedef struct {
+    int index, count; /* this process's part (0: the one that writes), how many */
+    /* every part's bytes, concatenated in part order, on every part; lens
+     * gets count lengths; NULL when out of memory (the caller's buffer is
+     * left alone). Set by engine/mpi.c. */
+    unsigned char *(*allgather)(const void *mine, size_t len, size_t *lens);
+    int want;                 /* the next parallel read may be split across the parts */
+    int split;                /* the last parallel read was split: its partials must be merged */
+    long long sent, received; /* bytes exchanged, for the benchmark */
+} df__parts_state;
+extern df__parts_state df__parts;
+
+/* A growable byte buffer for packing partials: fixed-size records and
+ * strings, read back in the same order. */
+typedef struct {
+    unsigned char *data;
+    size_t len, cap, at; /* at: the read position */
+    int failed;          /* out of memory, or a read past the end */
+} df__pack;
+void df__pack_put(df__pack *p, const void *v, size_t n);
+void df__pack_str(df__pack *p, const char *s); /* NULL packs as "" */
+void df__pack_get(df__pack *p, void *v, size_t n);
+const char *df__pack_get_str(df__pack *p); /* borrowed from the buffer */
+void df__pack_free(df__pack *p);
+/* The stage's packed partial exchanged; out[k] reads part k's bytes
+ * (borrowing *all, which the caller frees). DF_ENOMEM when it fails. */
+df_status df__parts_exchange(df_ctx *ctx, const df__pack *mine, unsigned char **all, df__pack *out);
+
 /* ---- repeats.c: rows repeating a key of a snapshot table ---------------- */
 
 /* Rival snapshots (a second row of one operation, place as stated, date,
@@ -178,6 +214,9 @@ void df__repeats_free(df__repeats *t);
 int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots);
 /* Add a thread's table into another's, its operations renumbered by remap
  * (NULL: the same); 0, or -1 out of memory. */
+/* MPI: pack a table; unpack into an empty one (-1: out of memory or a bad buffer). */
+void df__repeats_pack(df__pack *b, const df__repeats *t);
+int df__repeats_unpack(df__pack *b, df__repeats *t);
 int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap);
 /* The repeats on the dates counted (counts(date, op, user) nonzero): rival
  * snapshots refused unless --duplicates keep or drop, two assessment types

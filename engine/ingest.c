@@ -1115,6 +1115,7 @@ typedef struct {
     int failed;
     row_set seen;   /* its rows' hashes, lines counted from the range's start */
     size_t dup_max; /* its share of df__dup_max_rows */
+    int absolute;   /* its lines are true already (the held row of a split read) */
     pthread_t thread;
 } piece;
 
@@ -1163,19 +1164,22 @@ static void *piece_main(void *arg)
     return NULL;
 }
 
-/* Where to cut a plain CSV file into n byte ranges, each starting at a
- * record: starts[0] = from, starts[k] the first record that begins at or
- * after from + k/n of the data. Without any quote character every line end
- * ends a record (one memchr pass); with quotes, a pass of the reader's own
- * rules (a quote opens a field only at its start, "" inside quotes is a
- * quote) tells the line ends inside quoted fields from the others. Returns
- * 0, or -1 when the file cannot be cut (not a plain file, too small). */
-static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts)
+/* Where to cut the bytes [from, to) of a plain CSV file (to 0: its end)
+ * into n byte ranges, each starting at a record: starts[0] = from,
+ * starts[k] the first record that begins at or after from + k/n of the
+ * range. Without any quote character every line end ends a record (one
+ * memchr pass); with quotes, a pass of the reader's own rules (a quote opens
+ * a field only at its start, "" inside quotes is a quote) tells the line
+ * ends inside quoted fields from the others. from must be a record's start.
+ * Returns 0, or -1 when the range cannot be cut (not a plain file, under
+ * min bytes, fewer records than n). */
+static int find_cuts(const opened *o, const char *path, uint64_t from, uint64_t to, uint64_t min, int n,
+                     uint64_t *starts)
 {
     struct stat sb;
     if (o->src.kind != DF__SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
-    uint64_t from = df__csv_offset(o->src.csv), size = (uint64_t)sb.st_size; /* data after the header */
-    if (size < from + PARALLEL_MIN_BYTES) return -1;
+    uint64_t size = to ? to : (uint64_t)sb.st_size;
+    if (size < from + min || size <= from) return -1;
     FILE *f = fopen(path, "rb");
     if (!f || fseeko(f, (off_t)from, SEEK_SET) != 0) return f ? fclose(f), -1 : -1;
     static _Thread_local char block[1 << 16];
@@ -1213,7 +1217,120 @@ static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts)
         off += got;
     }
     fclose(f);
-    return k == n ? 0 : -1;
+    return k == n && starts[n - 1] < size ? 0 : -1;
+}
+
+/* ---- the read split across processes (MPI; engine/parts.c) ---------------------- */
+
+/* What a piece of another process tells the merge: its counts, its
+ * rejections, its rows' hashes for the duplicate check, its lines. The
+ * held row (read while looking for the header) is a piece of part 0 whose
+ * lines are already true (absolute). */
+static void piece_pack(df__pack *b, const piece *p)
+{
+    int8_t failed = (int8_t)p->failed, absolute = (int8_t)p->absolute;
+    df__pack_put(b, &failed, 1), df__pack_put(b, &absolute, 1);
+    df__pack_put(b, &p->err.status, sizeof p->err.status);
+    df__pack_str(b, p->failed ? p->err.errmsg : "");
+    df__pack_put(b, &p->stats, sizeof p->stats);
+    df__pack_put(b, &p->lines, sizeof p->lines);
+    df__pack_put(b, &p->nrejects, sizeof p->nrejects);
+    for (long q = 0; q < p->nrejects; q++) {
+        df__pack_put(b, &p->rejects[q].line, sizeof p->rejects[q].line);
+        df__pack_put(b, &p->rejects[q].reason, sizeof p->rejects[q].reason);
+        df__pack_str(b, p->rejects[q].column), df__pack_str(b, p->rejects[q].detail);
+    }
+    uint64_t nseen = p->seen.count;
+    df__pack_put(b, &nseen, sizeof nseen);
+    df__pack_put(b, &p->seen.unchecked, sizeof p->seen.unchecked);
+    for (size_t q = 0; q < p->seen.cap; q++) /* in slot order, as the merge walks a local piece */
+        if (p->seen.keys[q]) df__pack_put(b, &p->seen.keys[q], 8), df__pack_put(b, &p->seen.lines[q], sizeof(long));
+}
+
+static int piece_unpack(df__pack *b, piece *p)
+{
+    int8_t failed, absolute;
+    memset(p, 0, sizeof *p);
+    df__pack_get(b, &failed, 1), df__pack_get(b, &absolute, 1);
+    p->failed = failed, p->absolute = absolute;
+    df__pack_get(b, &p->err.status, sizeof p->err.status);
+    snprintf(p->err.errmsg, sizeof p->err.errmsg, "%s", df__pack_get_str(b));
+    df__pack_get(b, &p->stats, sizeof p->stats);
+    df__pack_get(b, &p->lines, sizeof p->lines);
+    df__pack_get(b, &p->nrejects, sizeof p->nrejects);
+    if (b->failed || p->nrejects < 0 || (size_t)p->nrejects > b->len) return -1;
+    if (p->nrejects && !(p->rejects = calloc((size_t)p->nrejects, sizeof *p->rejects))) return -1;
+    p->cap_rejects = p->nrejects;
+    for (long q = 0; q < p->nrejects; q++) {
+        df__pack_get(b, &p->rejects[q].line, sizeof p->rejects[q].line);
+        df__pack_get(b, &p->rejects[q].reason, sizeof p->rejects[q].reason);
+        p->rejects[q].column = df__strdup(df__pack_get_str(b));
+        p->rejects[q].detail = df__strdup(df__pack_get_str(b));
+        if (!p->rejects[q].column || !p->rejects[q].detail) return -1;
+    }
+    uint64_t nseen;
+    df__pack_get(b, &nseen, sizeof nseen);
+    df__pack_get(b, &p->seen.unchecked, sizeof p->seen.unchecked);
+    if (b->failed || nseen > b->len) return -1;
+    p->seen.cap = p->seen.count = (size_t)nseen;
+    if (nseen && (!(p->seen.keys = malloc(nseen * 8)) || !(p->seen.lines = malloc(nseen * sizeof(long))))) return -1;
+    for (size_t q = 0; q < nseen; q++)
+        df__pack_get(b, &p->seen.keys[q], 8), df__pack_get(b, &p->seen.lines[q], sizeof(long));
+    return b->failed ? -1 : 0;
+}
+
+static void pieces_free(piece *pieces, int n)
+{
+    for (int k = 0; pieces && k < n; k++) {
+        for (long q = 0; q < pieces[k].nrejects; q++) {
+            free((char *)pieces[k].rejects[q].column);
+            free((char *)pieces[k].rejects[q].detail);
+        }
+        free(pieces[k].rejects);
+        row_set_free(&pieces[k].seen);
+    }
+    free(pieces);
+}
+
+/* Every process's pieces, in file order, in place of this one's: the
+ * merge below then gives every process the single-process counts. */
+static df_status pieces_exchange(df_ctx *ctx, piece **pieces, int *n)
+{
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    piece *every = NULL;
+    int total = 0, cap = 0;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    int32_t local = *n;
+    df__pack_put(&mine, &local, sizeof local);
+    for (int k = 0; k < *n; k++) piece_pack(&mine, &(*pieces)[k]);
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        int32_t m;
+        df__pack_get(&from[r], &m, sizeof m);
+        if (from[r].failed || m < 0 || m > MAX_PIECES + 1) {
+            st = df__error(ctx, DF_EINVAL, "process %d sent a partial read that cannot be read back", r);
+            break;
+        }
+        if (total + m > cap) {
+            piece *g = realloc(every, (size_t)(cap = total + m + 8) * sizeof *g);
+            if (!g) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                break;
+            }
+            every = g;
+        }
+        for (int k = 0; k < m && st == DF_OK; k++)
+            if (piece_unpack(&from[r], &every[total++]) != 0)
+                st = df__error(ctx, DF_ENOMEM, "out of memory reading the partial read of process %d", r);
+    }
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    if (st != DF_OK) return pieces_free(every, total), st;
+    pieces_free(*pieces, *n);
+    *pieces = every, *n = total;
+    return DF_OK;
 }
 
 df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
@@ -1223,22 +1340,49 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     opened o;
     reader r;
     piece *pieces = NULL;
-    uint64_t starts[MAX_PIECES + 1];
+    uint64_t starts[MAX_PIECES + 1], range[2] = {0, 0};
+    int npieces = 0;
     memset(&r, 0, sizeof r);
+    int want = df__parts.want;
+    df__parts.want = df__parts.split = 0;
     df_status st = open_columns(ctx, opts, &o, stats);
     *used = 1;
     if (st != DF_OK) goto done;
     reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
     if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
     /* dropping duplicates needs every earlier row: one thread */
-    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1;
-    if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts) != 0 ||
-        !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
+    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1, want = 0;
+    /* several processes: this one's share of the records first (the same
+     * cut on every process, so the shares meet end to end), then its
+     * threads' ranges inside it; a file too small to give every process a
+     * record is read whole by each, and nothing is merged */
+    uint64_t from = o.src.kind == DF__SRC_CSV ? df__csv_offset(o.src.csv) : 0;
+    if (want && df__parts.count > 1 && df__parts.count <= MAX_PIECES &&
+        find_cuts(&o, opts->path, from, 0, 0, df__parts.count, starts) == 0) {
+        df__parts.split = 1;
+        range[0] = starts[df__parts.index];
+        range[1] = df__parts.index + 1 < df__parts.count ? starts[df__parts.index + 1] : 0;
+        if (nthreads < 2 || find_cuts(&o, opts->path, range[0], range[1], PARALLEL_MIN_BYTES, nthreads, starts) != 0)
+            nthreads = 1, starts[0] = range[0];
+    } else if (nthreads < 2 || find_cuts(&o, opts->path, from, 0, PARALLEL_MIN_BYTES, nthreads, starts) != 0) {
         st = read_rows(&r, &o); /* one thread */
         goto done;
     }
-    /* the row kept while looking for the header goes first, here */
-    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
+    /* the held row (read while looking for the header): part 0's, a piece
+     * of its own there; here, read on the calling thread */
+    npieces = nthreads + (df__parts.split && o.held.rc);
+    if (!(pieces = calloc((size_t)npieces + 1, sizeof *pieces))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    piece *held = df__parts.split && o.held.rc ? &pieces[nthreads] : NULL;
+    if (held && df__parts.index == 0) { /* read into its own piece, kept first */
+        reader hr;
+        reader_init(&hr, &held->err, opts, &o, on_record, keep_reject, users[0], held, &held->stats);
+        if (!handle_next(&hr, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) held->failed = 1;
+        held->seen = hr.seen, held->absolute = 1;
+    }
+    if (!held && o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
         st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
         goto done;
     }
@@ -1247,9 +1391,9 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     for (int k = 0; k < nthreads; k++) {
         piece *p = &pieces[k];
         p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
-        p->dup_max = (size_t)df__dup_max_rows / (size_t)nthreads + 1;
+        p->dup_max = (size_t)df__dup_max_rows / (size_t)(nthreads * df__parts.count) + 1;
         p->start = starts[k];
-        p->end = k + 1 < nthreads ? starts[k + 1] : 0;
+        p->end = k + 1 < nthreads ? starts[k + 1] : range[1];
         if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
         started++;
     }
@@ -1257,11 +1401,25 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
     *used = started;
     if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
     if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
+    if (held) { /* first in file order: on part 0, the held row's piece; elsewhere none */
+        piece h = *held;
+        memmove(pieces + 1, pieces, (size_t)nthreads * sizeof *pieces);
+        pieces[0] = h;
+        if (df__parts.index != 0) memmove(pieces, pieces + 1, (size_t)nthreads * sizeof *pieces);
+        npieces = df__parts.index == 0 ? nthreads + 1 : nthreads;
+    } else
+        npieces = nthreads;
+    /* MPI: every process's pieces, so that all merge the same counts */
+    if (df__parts.split) { /* always: every process waits for this one's share */
+        df_status xs = pieces_exchange(ctx, &pieces, &npieces);
+        if (xs != DF_OK && st == DF_OK) st = xs;
+    }
 
     /* merge in file order: counts, then rejections with their true lines */
     long line0 = first_line;
-    for (int k = 0; k < started; k++) {
+    for (int k = 0; k < npieces; k++) {
         piece *p = &pieces[k];
+        long shift = p->absolute ? 0 : line0 - 1; /* lines counted from the range's start */
         if (p->failed && st == DF_OK)
             st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
                                         : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
@@ -1277,7 +1435,7 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
             stats->individuals_valid += p->stats.individuals_valid;
         for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += p->stats.rejected_by[q];
         for (long q = 0; q < p->nrejects; q++) {
-            p->rejects[q].line += line0 - 1;
+            p->rejects[q].line += shift;
             if (on_reject) on_reject(&p->rejects[q], reject_user);
         }
         /* duplicates: those inside the piece, then those of earlier pieces */
@@ -1285,11 +1443,11 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
         for (long q = 0; q < p->stats.duplicates && q < 8; q++)
             if (stats->duplicates + q < 8)
                 for (int e = 0; e < 2; e++)
-                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + line0 - 1;
+                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + shift;
         stats->duplicates += p->stats.duplicates;
         for (size_t q = 0; q < p->seen.cap; q++) {
             if (!p->seen.keys[q]) continue;
-            long line = p->seen.lines[q] + line0 - 1, first = row_set_add(&r.seen, p->seen.keys[q], line);
+            long line = p->seen.lines[q] + shift, first = row_set_add(&r.seen, p->seen.keys[q], line);
             if (first > 0) {
                 if (stats->duplicates < 8)
                     stats->duplicate_line[stats->duplicates][0] = line,
@@ -1303,20 +1461,12 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
             const df_operation_stat *op = &p->stats.operations[q];
             count_operation(stats, op->name, op->rows, op->first, op->last);
         }
-        line0 += p->lines;
+        if (!p->absolute) line0 += p->lines;
     }
 done:
-    for (int k = 0; pieces && k < nthreads; k++) {
-        for (long q = 0; q < pieces[k].nrejects; q++) {
-            free((char *)pieces[k].rejects[q].column);
-            free((char *)pieces[k].rejects[q].detail);
-        }
-        free(pieces[k].rejects);
-        row_set_free(&pieces[k].seen);
-    }
+    pieces_free(pieces, npieces > nthreads ? npieces : nthreads);
     stats->duplicates_unchecked += r.seen.unchecked;
     row_set_free(&r.seen);
-    free(pieces);
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;
 }

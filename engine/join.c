@@ -210,6 +210,137 @@ static int join_state_merge(join_state *to, const join_state *from)
     return 0;
 }
 
+/* ---- MPI: the partial state of a process, packed and merged ----------------- */
+
+/* The name decisions of a thread's cache, packed (level -1 ends them). */
+static void pack_name(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
+                      void *user)
+{
+    df__pack *b = user;
+    int32_t lv = level;
+    df__pack_put(b, &lv, sizeof lv);
+    df__pack_str(b, name), df__pack_str(b, parent_name);
+    df__pack_put(b, m, sizeof *m);
+    df__pack_put(b, &rows, sizeof rows);
+}
+
+/* A process's partial join: its operations (a string table), counts, bins
+ * (fixed-size records), repeats and the name decisions of its threads. */
+static void join_pack(df__pack *b, const join_state *js, const join_state *states, int used)
+{
+    int32_t nops = js->nops;
+    df__pack_put(b, &nops, sizeof nops);
+    for (int i = 0; i < js->nops; i++) df__pack_str(b, js->ops[i]);
+    df__pack_put(b, &js->min_date, sizeof js->min_date), df__pack_put(b, &js->max_date, sizeof js->max_date);
+    df__pack_put(b, &js->counts, sizeof js->counts);
+    df__pack_put(b, &js->dropped, sizeof js->dropped), df__pack_put(b, &js->ind_dropped, sizeof js->ind_dropped);
+    df__pack_put(b, &js->pcoded, sizeof js->pcoded), df__pack_put(b, &js->pcode_found, sizeof js->pcode_found);
+    df__pack_put(b, js->prefixes, sizeof js->prefixes);
+    int32_t failed = js->failed;
+    df__pack_put(b, &failed, sizeof failed);
+    uint64_t nbins = js->bins.count;
+    df__pack_put(b, &nbins, sizeof nbins);
+    for (size_t i = 0; i < js->bins.cap; i++)
+        if (js->bins.slots[i].used) df__pack_put(b, &js->bins.slots[i], sizeof js->bins.slots[i]);
+    df__repeats_pack(b, js->repeats);
+    for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, pack_name, b);
+    int32_t end = -1;
+    df__pack_put(b, &end, sizeof end);
+}
+
+/* Read a packed partial into t (empty, with its repeats table); its name
+ * decisions go to the join's list through gather_one. */
+static void gather_one(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
+                       void *user);
+static int join_unpack(df__pack *b, join_state *t, void *g)
+{
+    int32_t nops;
+    df__pack_get(b, &nops, sizeof nops);
+    if (b->failed || nops < 0 || nops > MAX_OPERATIONS) return -1;
+    for (int i = 0; i < nops; i++)
+        if (!(t->ops[t->nops++] = df__strdup(df__pack_get_str(b)))) return -1;
+    df__pack_get(b, &t->min_date, sizeof t->min_date), df__pack_get(b, &t->max_date, sizeof t->max_date);
+    df__pack_get(b, &t->counts, sizeof t->counts);
+    df__pack_get(b, &t->dropped, sizeof t->dropped), df__pack_get(b, &t->ind_dropped, sizeof t->ind_dropped);
+    df__pack_get(b, &t->pcoded, sizeof t->pcoded), df__pack_get(b, &t->pcode_found, sizeof t->pcode_found);
+    df__pack_get(b, t->prefixes, sizeof t->prefixes);
+    int32_t failed;
+    df__pack_get(b, &failed, sizeof failed);
+    t->failed = failed;
+    uint64_t nbins;
+    df__pack_get(b, &nbins, sizeof nbins);
+    for (uint64_t i = 0; i < nbins && !b->failed; i++) {
+        bin s;
+        df__pack_get(b, &s, sizeof s);
+        bin *d = bin_get(&t->bins, s.unit, s.date, s.op, s.level);
+        if (!d) return -1;
+        *d = s;
+    }
+    if (df__repeats_unpack(b, t->repeats) != 0) return -1;
+    for (;;) {
+        int32_t level;
+        df__pack_get(b, &level, sizeof level);
+        if (b->failed || level < 0) break;
+        const char *name = df__pack_get_str(b), *parent = df__pack_get_str(b);
+        df__name_match m;
+        long rows;
+        df__pack_get(b, &m, sizeof m), df__pack_get(b, &rows, sizeof rows);
+        if (!b->failed) gather_one(level, name, parent, &m, rows, g);
+    }
+    return b->failed ? -1 : 0;
+}
+
+/* MPI: every process's partial, merged in process order (the operations
+ * then come in file order, as one process finds them) into states[0]. */
+static df_status join_parts_merge(df_ctx *ctx, join_state *states, int used, void *g, const char *path)
+{
+    join_state *js = &states[0], acc, t;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    memset(&acc, 0, sizeof acc);
+    acc.min_date = acc.max_date = DF_NO_DATE;
+    join_pack(&mine, js, states, used);
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    if (st == DF_OK && !(acc.repeats = df__repeats_new())) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        memset(&t, 0, sizeof t);
+        int bad = !(t.repeats = df__repeats_new()) || join_unpack(&from[r], &t, g) != 0;
+        if (!bad) {
+            df__name_cache *none = acc.names; /* the merge reads its failure flag */
+            df__name_cache *c = df__name_cache_new();
+            acc.names = t.names = c;
+            bad = !c || join_state_merge(&acc, &t) != 0;
+            df__name_cache_free(c);
+            acc.names = none;
+        }
+        free(t.bins.slots);
+        for (int i = 0; i < t.nops; i++) free(t.ops[i]);
+        df__repeats_free(t.repeats);
+        if (bad) st = df__error(ctx, DF_ENOMEM, "out of memory merging the partial join of process %d of %s", r, path);
+    }
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    if (st == DF_OK) { /* the merged state in place of this process's own */
+        free(js->bins.slots);
+        for (int i = 0; i < js->nops; i++) free(js->ops[i]);
+        df__repeats_free(js->repeats);
+        js->bins = acc.bins, js->repeats = acc.repeats, js->nops = acc.nops;
+        memcpy(js->ops, acc.ops, sizeof acc.ops);
+        js->min_date = acc.min_date, js->max_date = acc.max_date, js->counts = acc.counts;
+        js->dropped = acc.dropped, js->ind_dropped = acc.ind_dropped;
+        js->pcoded = acc.pcoded, js->pcode_found = acc.pcode_found;
+        memcpy(js->prefixes, acc.prefixes, sizeof acc.prefixes);
+        js->failed |= acc.failed;
+    } else {
+        free(acc.bins.slots);
+        for (int i = 0; i < acc.nops; i++) free(acc.ops[i]);
+        df__repeats_free(acc.repeats);
+    }
+    return st;
+}
+
 static void log_unit(FILE *f, const join_state *js, int level, int unit, int with_name)
 {
     const df_unit *u = unit >= 0 && level >= 1 ? df_boundaries_unit(js->b, level, unit) : NULL;
@@ -700,7 +831,11 @@ static df_status read_records(df_ctx *ctx, df_join *j, join_state *states, void 
                    : cores > JOIN_MAX_THREADS                                      ? JOIN_MAX_THREADS
                                                                                    : (int)cores,
         used = 1;
-    if (nthreads > 1)
+    /* several processes (MPI) split the read unless a decision log keeps the order */
+    df__parts.split = 0;
+    if (df__parts.count > 1 && !js->log && ropts->duplicates != DF_DUPLICATES_DROP)
+        df__parts.want = 1, nthreads = nthreads > 1 ? nthreads : 1;
+    if (nthreads > 1 || df__parts.want)
         st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
     else
         st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
@@ -840,13 +975,16 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     int used = 1;
     if ((st = read_records(ctx, j, states, users, ropts, &used)) != DF_OK) goto done;
     if (used > 1) df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", ropts->path, used);
+    gather g = {j, b, 0, 0};
+    if (df__parts.split) { /* MPI: reduce across ranks */
+        if ((st = join_parts_merge(ctx, states, used, &g, ropts->path)) != DF_OK) goto done;
+    } else
+        for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, gather_one, &g);
     j->balance.matched_by_pcode = js->counts.matched_by_pcode;
     j->balance.matched_by_name = js->counts.matched_by_name;
     j->balance.matched_by_point = js->counts.matched_by_point;
     j->balance.matched_by_alias = js->counts.matched_by_alias;
     j->balance.matched_by_fuzzy = js->counts.matched_by_fuzzy;
-    gather g = {j, b, 0, 0};
-    for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, gather_one, &g);
     if (g.failed) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
         goto done;

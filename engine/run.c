@@ -1335,6 +1335,23 @@ static df_status run_stages(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+/* A rank other than 0 of an MPI run (engine/parts.c): the same stages up
+ * to the aggregates, its share of each split read merged with the others',
+ * and nothing written. Its decision log (a join read whole, the same on
+ * every rank) goes to a scratch folder, removed. */
+static df_status run_share(df_ctx *ctx, run *r)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (snprintf(r->dir, sizeof r->dir, "%s/dispflow-part-XXXXXX", tmp && *tmp ? tmp : "/tmp") >= (int)sizeof r->dir ||
+        !mkdtemp(r->dir))
+        return df__error(ctx, DF_EIO, "cannot create a scratch folder in %s: %s", tmp && *tmp ? tmp : "/tmp",
+                         strerror(errno));
+    df_status st = load_boundaries(ctx, r);
+    if (st == DF_OK) st = compute(ctx, r);
+    remove_tree(r->dir);
+    return st;
+}
+
 df_status df_job_run(df_ctx *ctx, const df_job *job)
 {
     DF__GDAL_SCOPE(ctx);
@@ -1359,8 +1376,10 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     ctx->log_user = r;
 
     r->lock_fd = -1;
-    df_status st = lock_output(ctx, r);
-    if (st == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
+    df_status st = DF_OK;
+    if (df__parts.index > 0) /* MPI: another rank writes */
+        st = run_share(ctx, r);
+    else if ((st = lock_output(ctx, r)) == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
         st = run_stages(ctx, r);
         /* the ledger's new release, pending, then the bundle, then the ledger */
         if (st == DF_OK && r->ledger) st = df__ledger_prepare(ctx, r->ledger);
