@@ -211,7 +211,7 @@ valgrind: deps-test $(BUILD)/dispflow $(TESTS)
 	@command -v valgrind > /dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
 	@./tests/valgrind.sh $(BUILD) $(VALGRIND_TESTS)
 
-bench: deps-bench $(BUILD)/dispflow $(BENCHES)
+bench: deps-bench $(BUILD)/dispflow $(BUILD)/dispflow-mpi $(BENCHES)
 	@./benchmarks/run.sh $(BUILD)
 
 FORMAT_SRC := $(wildcard include/*.h engine/*.c engine/*.h engine/mpi/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/alloc/*.c \

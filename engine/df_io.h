@@ -180,6 +180,7 @@ typedef struct {
     int want;                 /* the next parallel read may be split across the parts */
     int split;                /* the last parallel read was split: its partials must be merged */
     long long sent, received; /* bytes exchanged, for the benchmark */
+    long long dup_sent, dup_received; /* of which the duplicate check's row hashes (16 bytes a row) */
 } df__parts_state;
 extern df__parts_state df__parts;
 

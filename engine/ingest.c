@@ -1243,11 +1243,12 @@ static void piece_pack(df__pack *b, const piece *p)
     uint64_t nseen = p->seen.count;
     df__pack_put(b, &nseen, sizeof nseen);
     df__pack_put(b, &p->seen.unchecked, sizeof p->seen.unchecked);
+    df__parts.dup_sent += (long long)(nseen * (8 + sizeof(long))) * (df__parts.count - 1);
     for (size_t q = 0; q < p->seen.cap; q++) /* in slot order, as the merge walks a local piece */
         if (p->seen.keys[q]) df__pack_put(b, &p->seen.keys[q], 8), df__pack_put(b, &p->seen.lines[q], sizeof(long));
 }
 
-static int piece_unpack(df__pack *b, piece *p)
+static int piece_unpack(df__pack *b, piece *p, int remote)
 {
     int8_t failed, absolute;
     memset(p, 0, sizeof *p);
@@ -1273,6 +1274,7 @@ static int piece_unpack(df__pack *b, piece *p)
     df__pack_get(b, &p->seen.unchecked, sizeof p->seen.unchecked);
     if (b->failed || nseen > b->len) return -1;
     p->seen.cap = p->seen.count = (size_t)nseen;
+    if (remote) df__parts.dup_received += (long long)(nseen * (8 + sizeof(long)));
     if (nseen && (!(p->seen.keys = malloc(nseen * 8)) || !(p->seen.lines = malloc(nseen * sizeof(long))))) return -1;
     for (size_t q = 0; q < nseen; q++)
         df__pack_get(b, &p->seen.keys[q], 8), df__pack_get(b, &p->seen.lines[q], sizeof(long));
@@ -1321,7 +1323,7 @@ static df_status pieces_exchange(df_ctx *ctx, piece **pieces, int *n)
             every = g;
         }
         for (int k = 0; k < m && st == DF_OK; k++)
-            if (piece_unpack(&from[r], &every[total++]) != 0)
+            if (piece_unpack(&from[r], &every[total++], r != df__parts.index) != 0)
                 st = df__error(ctx, DF_ENOMEM, "out of memory reading the partial read of process %d", r);
     }
     df__pack_free(&mine);

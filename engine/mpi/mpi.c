@@ -62,9 +62,12 @@ int df__mpi_end(int rc)
 {
     const char *stats = getenv("DF_MPI_STATS");
     if (stats && *stats == '1' && rc == 0) {
-        char line[160];
-        int n = snprintf(line, sizeof line, "dispflow-mpi: rank %d of %d: sent %lld bytes, received %lld bytes\n",
-                         df__parts.index, df__parts.count, df__parts.sent, df__parts.received);
+        char line[320];
+        int n = snprintf(line, sizeof line,
+                         "dispflow-mpi: rank %d of %d: sent %lld bytes, received %lld bytes (of which the duplicate "
+                         "check: sent %lld, received %lld)\n",
+                         df__parts.index, df__parts.count, df__parts.sent, df__parts.received, df__parts.dup_sent,
+                         df__parts.dup_received);
         if (write(saved_stderr >= 0 ? saved_stderr : 2, line, (size_t)n) < 0) n = 0;
     }
     if (rc != 0) {
