@@ -177,9 +177,9 @@ typedef struct {
      * gets count lengths; NULL when out of memory (the caller's buffer is
      * left alone). Set by engine/mpi.c. */
     unsigned char *(*allgather)(const void *mine, size_t len, size_t *lens);
-    int want;                 /* the next parallel read may be split across the parts */
-    int split;                /* the last parallel read was split: its partials must be merged */
-    long long sent, received; /* bytes exchanged, for the benchmark */
+    int want;                         /* the next parallel read may be split across the parts */
+    int split;                        /* the last parallel read was split: its partials must be merged */
+    long long sent, received;         /* bytes exchanged, for the benchmark */
     long long dup_sent, dup_received; /* of which the duplicate check's row hashes (16 bytes a row) */
 } df__parts_state;
 extern df__parts_state df__parts;

@@ -114,7 +114,11 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
     if (f) fputs(text, f), fclose(f);
 
     EXPECT_INT(sh("%s run -q mosul.ini && mv bundle single", dispflow, ""), 0);
-    EXPECT_INT(sh("DF_MPI_STATS=1 " MPIRUN "%s run -q mosul.ini && mv bundle multi", dispflow_mpi, ""), 0);
+    /* the other ranks' scratch (their copy of the decision log) in scratch/, removed */
+    EXPECT_INT(sh("mkdir scratch && TMPDIR=$PWD/scratch DF_MPI_STATS=1 " MPIRUN
+                  "%s run -q mosul.ini && mv bundle multi",
+                  dispflow_mpi, ""),
+               0);
     /* every rank received the others' partials: the reads were split */
     for (int r = 0; r < 3; r++) {
         char want[64];
@@ -130,6 +134,13 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
     snprintf(b, sizeof b, "%s/multi", tmpdir);
     int files = same_folders(a, b);
     EXPECT(files >= 15); /* tables, layers, rasters, maps, sitrep, project, manifest */
+    snprintf(path, sizeof path, "%s/scratch", tmpdir);
+    DIR *d = opendir(path);
+    int left = 0;
+    for (struct dirent *e; d && (e = readdir(d));) left += e->d_name[0] != '.';
+    if (d) closedir(d);
+    EXPECT(d != NULL);
+    EXPECT_INT(left, 0);
     /* and the figures are the truth (truth_totals.csv), not merely equal */
     long n;
     snprintf(path, sizeof path, "%s/multi/sitrep.md", tmpdir);
