@@ -1359,11 +1359,18 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
      * threads' ranges inside it; a file too small to give every process a
      * record is read whole by each, and nothing is merged */
     uint64_t from = o.src.kind == DF__SRC_CSV ? df__csv_offset(o.src.csv) : 0;
-    if (want && df__parts.count > 1 && df__parts.count <= MAX_PIECES &&
-        find_cuts(&o, opts->path, from, 0, 0, df__parts.count, starts) == 0) {
+    uint64_t *shares = want && df__parts.count > 1 ? calloc((size_t)df__parts.count + 1, sizeof *shares) : NULL;
+    if (want && df__parts.count > 1 && !shares) { /* the run stops: the other ranks are stopped too (mpi.c) */
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (shares && find_cuts(&o, opts->path, from, 0, 0, df__parts.count, shares) == 0) {
         df__parts.split = 1;
-        range[0] = starts[df__parts.index];
-        range[1] = df__parts.index + 1 < df__parts.count ? starts[df__parts.index + 1] : 0;
+        range[0] = shares[df__parts.index];
+        range[1] = df__parts.index + 1 < df__parts.count ? shares[df__parts.index + 1] : 0;
+    }
+    free(shares);
+    if (df__parts.split) {
         if (nthreads < 2 || find_cuts(&o, opts->path, range[0], range[1], PARALLEL_MIN_BYTES, nthreads, starts) != 0)
             nthreads = 1, starts[0] = range[0];
     } else if (nthreads < 2 || find_cuts(&o, opts->path, from, 0, PARALLEL_MIN_BYTES, nthreads, starts) != 0) {

@@ -191,6 +191,57 @@ TEST(duplicates_and_rejections_across_ranks_item4)
     free(x), free(y);
 }
 
+/* Ranks x threads: a table of 17 MB gives each of 2 ranks a share past
+ * the threads' 8 MB minimum, so each rank cuts its share again among its
+ * threads; and a table of one row cannot give 3 ranks a record each, so
+ * every rank reads it whole and nothing is merged. Both: the single
+ * process's table and messages. */
+TEST(ranks_times_threads_and_too_few_rows_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar", "Basrah"};
+    char path[1200], args[2000];
+    snprintf(path, sizeof path, "%s/big.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("date,adm1,individuals\n", f);
+    for (long i = 0; ftell(f) < (17L << 20); i++)
+        fprintf(f, "2016-%02ld-%02ld,%s,%ld\n", 1 + i % 12, 1 + i % 28, govs[i % 7], 1 + i % 997);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/one.csv", tmpdir);
+    if ((f = fopen(path, "w"))) fputs("date,adm1,individuals\n2016-11-01,Ninewa,6\n", f), fclose(f);
+    for (int k = 0; k < 2; k++) {
+        char cmd[4400];
+        snprintf(args, sizeof args,
+                 "join --records %s --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1",
+                 k ? "one.csv" : "big.csv", cwd);
+        EXPECT_INT(sh("%s %s -o out.csv && mv out.csv single.csv", dispflow, args), 0);
+        char single[sizeof out];
+        memcpy(single, out, sizeof out);
+        snprintf(cmd, sizeof cmd, "DF_MPI_STATS=1 mpirun --allow-run-as-root --oversubscribe -n %d %s", k ? 3 : 2,
+                 dispflow_mpi);
+        EXPECT_INT(sh("%s %s -o out.csv && mv out.csv multi.csv", cmd, args), 0);
+        /* the ranks' byte counts apart, the output is the single process's */
+        long long received = -1;
+        char *stats = strstr(out, "dispflow-mpi: rank 0 of");
+        if (stats) sscanf(strstr(stats, "received ") + 9, "%lld", &received);
+        for (char *line; (line = strstr(out, "dispflow-mpi: rank "));) {
+            char *end = strchr(line, '\n');
+            memmove(line, end ? end + 1 : line + strlen(line), strlen(end ? end + 1 : line + strlen(line)) + 1);
+        }
+        EXPECT_STR(out, single);
+        if (k == 0) EXPECT(received > 0);    /* split: rank 1's share came to rank 0 */
+        if (k == 1) EXPECT_INT(received, 0); /* one row for 3 ranks: read whole by each, nothing exchanged */
+        long la, lb;
+        snprintf(path, sizeof path, "%s/single.csv", tmpdir);
+        char *x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/multi.csv", tmpdir);
+        char *y = slurp(path, &lb);
+        EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
+        free(x), free(y);
+    }
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
@@ -204,6 +255,7 @@ int main(int argc, char **argv)
     }
     RUN(mosul_bundle_byte_identical_on_3_ranks_item4);
     RUN(duplicates_and_rejections_across_ranks_item4);
+    RUN(ranks_times_threads_and_too_few_rows_item4);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
