@@ -43,22 +43,23 @@ done
 
 # time NAME CMD...: the median wall time of RUNS runs
 med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# time_it FILE LABEL CMD...: FILE.times holds the runs
 time_it() {
-    name=$1
-    shift
+    key=$1 name=$2
+    shift 2
     i=1
-    : >"$name.times"
+    : >"$key.times"
     while [ "$i" -le "$RUNS" ]; do
-        /usr/bin/time -o "$name.t" -f '%e' "$@" >"$name.log" 2>&1 || { echo "mpi: $name failed"; status=1; }
-        cat "$name.t" >>"$name.times"
+        /usr/bin/time -o "$key.t" -f '%e' "$@" >"$key.log" 2>&1 || { echo "mpi: $name failed"; status=1; }
+        cat "$key.t" >>"$key.times"
         i=$((i + 1))
     done
-    printf "  %-32s %6.2f s\n" "$name" "$(med <"$name.times")"
+    printf "  %-32s %6.2f s\n" "$name" "$(med <"$key.times")"
 }
 echo "mpi: admin-2 join of the standard 1M points, wall time (median of $RUNS), $(nproc) cores"
-time_it "dispflow (threads)" "$DF" $JOIN --records points_1m.csv -o plain.csv
-time_it "dispflow-mpi, 1 rank" $MPIRUN -n 1 "$DFM" $JOIN --records points_1m.csv -o r1.csv
-time_it "dispflow-mpi, 2 ranks" $MPIRUN -n 2 "$DFM" $JOIN --records points_1m.csv -o r2.csv
+time_it plain "dispflow (threads)" "$DF" $JOIN --records points_1m.csv -o plain.csv
+time_it ranks1 "dispflow-mpi, 1 rank" $MPIRUN -n 1 "$DFM" $JOIN --records points_1m.csv -o r1.csv
+time_it ranks2 "dispflow-mpi, 2 ranks" $MPIRUN -n 2 "$DFM" $JOIN --records points_1m.csv -o r2.csv
 for f in r1.csv r2.csv; do
     cmp -s plain.csv $f && echo "  $f: the same bytes as one process" || { echo "  $f DIFFERS from one process"; status=1; }
 done
