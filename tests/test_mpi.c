@@ -141,6 +141,12 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
     if (d) closedir(d);
     EXPECT(d != NULL);
     EXPECT_INT(left, 0);
+    /* --publish: no decision log, so the headline level's join is split too */
+    EXPECT_INT(sh("%s run -q --publish mosul.ini && mv bundle single_pub", dispflow, ""), 0);
+    EXPECT_INT(sh(MPIRUN "%s run -q --publish mosul.ini && mv bundle multi_pub", dispflow_mpi, ""), 0);
+    snprintf(a, sizeof a, "%s/single_pub", tmpdir);
+    snprintf(b, sizeof b, "%s/multi_pub", tmpdir);
+    EXPECT(same_folders(a, b) >= 10);
     /* and the figures are the truth (truth_totals.csv), not merely equal */
     long n;
     snprintf(path, sizeof path, "%s/multi/sitrep.md", tmpdir);
