@@ -663,6 +663,9 @@ static df_status compute(df_ctx *ctx, run *r)
         if ((st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows)) != DF_OK) return st;
         r->rep.flows = r->flows;
     }
+    /* MPI: the density reads the whole file on every rank and merges nothing
+     * (docs/scale.md): the other ranks, which write nothing, skip it */
+    if (df__parts.index > 0) return DF_OK;
     if (density && !(job->publish && job->publish_ledger)) {
         BEGIN("density");
         df_density_opts dopt;

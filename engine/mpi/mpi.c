@@ -15,9 +15,24 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int saved_stderr = -1; /* a worker's own stderr, for its failure */
+
+/* Wait for every rank without spinning: a rank that is done early (its
+ * share read, or the other ranks' part of the run finished) would
+ * otherwise busy-poll a core the others need. Polls a barrier every 2 ms. */
+static void wait_for_all(void)
+{
+    MPI_Request req;
+    int done = 0;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
 
 static unsigned char *allgather(const void *mine, size_t len, size_t *lens)
 {
@@ -28,6 +43,7 @@ static unsigned char *allgather(const void *mine, size_t len, size_t *lens)
     unsigned char *buf = NULL;
     /* every rank makes the same decisions from the same lengths */
     if (!all || !counts || !displs) MPI_Abort(MPI_COMM_WORLD, 70);
+    wait_for_all();
     MPI_Allgather(&my, 1, MPI_LONG_LONG, all, 1, MPI_LONG_LONG, MPI_COMM_WORLD);
     for (int k = 0; k < n; k++) {
         displs[k] = (int)total, counts[k] = (int)all[k], lens[k] = (size_t)all[k];
@@ -78,6 +94,7 @@ int df__mpi_end(int rc)
         }
         MPI_Abort(MPI_COMM_WORLD, rc);
     }
+    wait_for_all(); /* rank 0 writes the bundle long after the others are done */
     MPI_Finalize();
     return rc;
 }
