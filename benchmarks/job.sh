@@ -72,7 +72,7 @@ time_it "  join adm2 (GeoPackage)" "$DF" join -q --records "$ET" --boundaries "$
     -o "$OUT/join.gpkg" || status=1
 time_it "  flows adm2 by month" "$DF" flows -q --records "$ET" --boundaries "$ADM2" --step month \
     --to 2017-05-02 -o "$OUT/flows.gpkg" || status=1
-time_it "  density, 5 km radius, 500 m pixels" "$DF" density -q --records "$ET" --boundaries "$ADM2" --status displaced \
+time_it "  density, 5 km radius, 500 m pixels" "$DF" density -q --records "$ET" --boundaries "$ADM2" --people displaced \
     --radius 5000 --pixel 500 --as-of 2017-05-02 -o "$OUT/density.tif" || status=1
 
 # --- the standard 1M points: the whole job against the join and the density ----

@@ -3,6 +3,7 @@
  * piece of work is a library call.
  */
 #include "dispflow.h"
+#include "df_options.h" /* the one table of options (a static link: the CLI is one file) */
 
 #include <dirent.h>
 #include <errno.h>
@@ -48,79 +49,20 @@ static const char *usage_check =
     "name with its closest candidates. --log writes the full decision log; --strict makes\n"
     "any unmatched record an error (exit 10). See docs/reconcile.md.\n";
 
-static const char *usage_join =
-    "usage: dispflow join --records FILE --boundaries FILE [--level adm1|adm2|adm3]\n"
-    "                     -o OUT.geojson|OUT.gpkg|OUT.csv [options]\n"
-    "\n"
-    "Matches every record to a unit of the boundary layer and writes one feature per\n"
-    "unit with: displaced (people displaced into the unit), returned (of those, people\n"
-    "who have since gone home from it), still_displaced (the difference), returnees\n"
-    "(people who came home into the unit), families, records, area_km2 (geodesic,\n"
-    "WGS84 ellipsoid) and displaced_per_km2, counted from --from to --as-of inclusive.\n"
-    "\n"
-    "A record is matched by P-code (IRQ-G15Q05 = IQG15Q05), else by exact normalised\n"
-    "name inside its parent unit (Al-Mosul = Al Mosul = mosul), else by its point.\n"
-    "Coordinates are always checked: swapped latitude/longitude is detected and reported.\n"
-    "Bad rows are rejected with their line, column and reason, and never counted.\n"
-    "The balance printed at the end accounts for every input row.\n"
-    "\n"
-    "records:\n"
-    "  --records FILE        CSV/TSV (any of , ; TAB |), DTM API JSON, XLSX, ODS, GPKG,\n"
-    "                        GeoJSON points, or any table OGR reads; '-' is stdin (CSV);\n"
-    "                        \"PG:dbname=DB\" a PostgreSQL table (--records-layer) or view\n"
-    "  --records-layer NAME  sheet or layer of the records file; a table of PG: (schema.table)\n"
-    "  --map F=COL,...       map fields to columns by header name or 1-based number:\n"
-    "                        date status adm1 adm1_pcode adm2 adm2_pcode adm3 adm3_pcode\n"
-    "                        location lat lon families individuals shelter origin_adm1\n"
-    "                        origin_adm2 displacement_adm2 ... Unmapped fields are found\n"
-    "                        by the HXL tag row, then by DTM header names.\n"
-    "  --no-header           the first line is data (use --map with column numbers)\n"
-    "  --delimiter C         CSV delimiter: comma, semicolon, tab, pipe or , ; | (default:\n"
-    "                        detected)\n"
-    "  --household-size N    individuals per family when individuals are absent (6)\n"
-    "  --snapshots           rows count people present at a date (DTM rounds): figures\n"
-    "                        are those of the latest date on or before --as-of, per\n"
-    "                        operation, never a sum across dates\n"
-    "  --increments          rows count people who moved on a date: summed over the\n"
-    "                        period. Default: snapshots for DTM API tables\n"
-    "                        (numPresentIdpInd, #affected+idps, roundNumber), else\n"
-    "                        increments with a warning when units repeat on several dates\n"
-    "  --operation NAME      count this DTM operation (repeatable); a table of several\n"
-    "                        operations needs one; 'all' adds them on purpose\n"
-    "  --where COL=V[,V...]  read only rows whose column COL (header name, or a field:\n"
-    "                        level, assessment, split) holds one of the values (repeatable)\n"
-    "  --duplicates P        rows seen twice: keep, drop or refuse (default: keep with a\n"
-    "                        warning in increment tables, refuse rival snapshots)\n"
-    "  --assessments add     add two assessment types of one place and date on purpose\n"
-    "                        (default: refused; or choose one with --where assessment=BA)\n"
-    "  --status S            status of rows in tables without one (displaced)\n"
-    "\n"
-    "boundaries:\n"
-    "  --boundaries FILE     any OGR polygon source in any CRS (reprojected to WGS84)\n"
-    "  --boundaries-layer N  layer name\n"
-    "  --level L             adm1, adm2 or adm3 (default: the layer's own level). Higher\n"
-    "                        levels are derived by dissolving on the parent fields.\n"
-    "  --pcode-field F       the P-code field (default: detected)\n"
-    "  --name-field F        the name written in the outputs, for every level: a field\n"
-    "                        (ADM2_FR; coarser levels take ADM1_FR) or a language (fr).\n"
-    "                        Names are matched against every name field whatever it says\n"
-    "\n"
-    "period and output:\n"
-    "  --from DATE, --as-of DATE   default: the first and the latest date in the data\n"
-    "  -o FILE               output, format by extension (.geojson RFC 7946, .gpkg, .csv)\n"
-    "  -of FORMAT            GeoJSON, GPKG or CSV, overriding the extension\n"
-    "  -co KEY=VALUE         GDAL layer creation option (repeatable)\n"
-    "  --config KEY VALUE    GDAL configuration option\n"
-    "  --log FILE.csv        decision log: one row per input row, how it was matched\n"
-    "  --strict              fail (exit 10) when any record is unmatched\n"
-    "  --aliases FILE        an alias table of your own (level,alias,name,parent); its rows\n"
-    "                        add to the country profile's (--no-aliases: none at all)\n"
-    "  --profile P           the country profile: a name in shapes/profiles (irq), an .ini\n"
-    "                        file, or none; default: the one whose codes begin the layer's\n"
-    "                        P-codes (labels, aliases, --origins presets; docs/join.md)\n"
-    "  --prefer names|points names and coordinates disagree: which wins (names)\n"
-    "  -q                    quiet: no balance, no warnings\n"
-    "  -v                    verbose: also debug messages (threads used, GEOS notices)\n";
+static const char *usage_join = "usage: dispflow join --records FILE --boundaries FILE [--level adm1|adm2|adm3]\n"
+                                "                     -o OUT.geojson|OUT.gpkg|OUT.csv [options]\n"
+                                "\n"
+                                "Matches every record to a unit of the boundary layer and writes one feature per\n"
+                                "unit with: displaced (people displaced into the unit), returned (of those, people\n"
+                                "who have since gone home from it), still_displaced (the difference), returnees\n"
+                                "(people who came home into the unit), families, records, area_km2 (geodesic,\n"
+                                "WGS84 ellipsoid) and displaced_per_km2, counted from --from to --as-of inclusive.\n"
+                                "\n"
+                                "A record is matched by P-code (IRQ-G15Q05 = IQG15Q05), else by exact normalised\n"
+                                "name inside its parent unit (Al-Mosul = Al Mosul = mosul), else by its point.\n"
+                                "Coordinates are always checked: swapped latitude/longitude is detected and reported.\n"
+                                "Bad rows are rejected with their line, column and reason, and never counted.\n"
+                                "The balance printed at the end accounts for every input row.\n";
 
 static void log_to_stderr(df_log_level level, const char *msg, void *user)
 {
@@ -205,72 +147,14 @@ static int check_outputs(df_ctx *ctx, const char *const *inputs, int nin, const 
     return st == DF_OK ? -1 : fail(ctx, st);
 }
 
-/* Edit distance (insert, delete, substitute) of two short words. */
-static int edits(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int row[64];
-    if (la >= 63 || lb >= 63) return 99;
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best, diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* The words of `known` (options are read from a verb's usage text: every
- * word that starts with '-') closest to a mistyped one, "a or b", into out:
- * a word that contains it (--layer: --records-layer), else within a typo
- * or two (issue 17 item 22). */
-static const char *did_you_mean(const char *known, const char *typed, char *out, size_t cap)
-{
-    char words[32][40], contains[200] = "";
-    int n = 0, best = (int)strlen(typed) / 3 + 2, at = -1;
-    out[0] = '\0';
-    for (const char *p = known; *p && n < 32;) {
-        size_t k = strcspn(p, " \n,|[]=");
-        if (k > 1 && k < 40 && (p == known || strchr(" \n[|", p[-1])) && (*typed != '-' || *p == '-')) {
-            int dup = 0;
-            for (int i = 0; i < n; i++) dup |= strlen(words[i]) == k && !strncmp(words[i], p, k);
-            if (!dup) snprintf(words[n++], sizeof *words, "%.*s", (int)k, p);
-        }
-        p += k + (p[k] != '\0');
-    }
-    const char *bare = typed + strspn(typed, "-");
-    for (int i = 0; i < n; i++) {
-        if (strlen(bare) >= 3 && strstr(words[i], bare) && strlen(contains) + 45 < sizeof contains) {
-            if (contains[0]) strcat(contains, " or ");
-            strcat(contains, words[i]);
-        }
-        int d = edits(typed, words[i]);
-        if (d < best) best = d, at = i;
-    }
-    snprintf(out, cap, "%s", contains[0] ? contains : at >= 0 ? words[at] : "");
-    return out;
-}
-
 /* An unknown option or verb, with the closest known ones. */
 static int unknown(const char *what, const char *typed, const char *known)
 {
     char near[200];
-    did_you_mean(known, typed, near, sizeof near);
+    df__did_you_mean(known, typed, near, sizeof near);
     fprintf(stderr, "dispflow: unknown %s %s%s%s%s\n(see 'dispflow %s')\n", what, typed,
             near[0] ? " (did you mean " : "", near, near[0] ? "?)" : "", strcmp(what, "verb") ? "VERB --help" : "help");
     return df_status_exit_code(DF_EINVAL);
-}
-
-static int parse_level(const char *s)
-{
-    if (strncasecmp(s, "adm", 3) == 0) s += 3;
-    int l = atoi(s);
-    return l >= 1 && l <= 3 ? l : -1;
 }
 
 static void print_balance(const df_join *j, const char *records, const char *out)
@@ -318,205 +202,120 @@ static void print_balance(const df_join *j, const char *records, const char *out
     fprintf(stderr, "wrote %s\n", out);
 }
 
-/* The options join and check share, filled from argv. */
-typedef struct {
-    df_record_opts ro;
-    df_boundary_opts bo;
-    df_join_opts jo;
-    const char *out, *format;
-    char *co[64];
-    int nco, level, no_aliases;
-    const char *aliases[4];
-    int naliases;
-    const char *operations[17], *where[17];
-    int noperations, nwhere;
-} job;
+/* ---- options: read and explained from the one table (df__options) ------- */
 
-/* Parse argv into j. Returns -1 to go on, or an exit code (help, error). */
-static int parse_job(job *j, int argc, char **argv, const char *usage, int need_boundaries)
+/* A section of the table as --help heads it. */
+static const char *group_title(const char *section) { return !strcmp(section, "job") ? "period" : section; }
+
+/* --help: the verb's text, then every option the table gives the verb with
+ * its default, by section, then the shorthands. */
+static void print_help(const char *intro, int verb)
 {
-    memset(j, 0, sizeof *j);
-    df_record_opts_init(&j->ro);
-    df_boundary_opts_init(&j->bo);
-    df_join_opts_init(&j->jo);
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE()                                                                                                   \
-    do {                                                                                                               \
-        if (!v) return bad_usage("missing value after", a);                                                            \
-        i++;                                                                                                           \
-    } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            verbose = 1;
-        } else if (!strcmp(a, "--records")) {
-            NEED_VALUE();
-            j->ro.path = v;
-        } else if (!strcmp(a, "--records-layer")) {
-            NEED_VALUE();
-            j->ro.layer = v;
-        } else if (!strcmp(a, "--map")) {
-            NEED_VALUE();
-            j->ro.map = v;
-        } else if (!strcmp(a, "--no-header")) {
-            j->ro.header = 0;
-        } else if (!strcmp(a, "--delimiter")) {
-            NEED_VALUE();
-            if (df_delimiter_parse(v, &j->ro.delimiter) != 0) /* as the job's [records] delimiter */
-                return bad_usage("--delimiter is comma, semicolon, tab, pipe or one of , ; |, not", v);
-        } else if (!strcmp(a, "--household-size")) {
-            NEED_VALUE();
-            j->ro.household_size = atof(v);
-            if (j->ro.household_size <= 0) return bad_usage("--household-size must be positive:", v);
-        } else if (!strcmp(a, "--snapshots")) {
-            j->ro.kind = DF_SNAPSHOTS;
-        } else if (!strcmp(a, "--increments")) {
-            j->ro.kind = DF_INCREMENTS;
-        } else if (!strcmp(a, "--operation") || !strcmp(a, "--where")) {
-            NEED_VALUE();
-            int is_op = !strcmp(a, "--operation"), *n = is_op ? &j->noperations : &j->nwhere;
-            const char **list = is_op ? j->operations : j->where;
-            if (*n == 16) return bad_usage("at most 16 of", a);
-            list[(*n)++] = v;
-            if (is_op)
-                j->ro.operations = j->operations;
-            else
-                j->ro.where = j->where;
-        } else if (!strcmp(a, "--duplicates")) {
-            NEED_VALUE();
-            if (!strcmp(v, "keep"))
-                j->ro.duplicates = DF_DUPLICATES_KEEP;
-            else if (!strcmp(v, "drop"))
-                j->ro.duplicates = DF_DUPLICATES_DROP;
-            else if (!strcmp(v, "refuse"))
-                j->ro.duplicates = DF_DUPLICATES_REFUSE;
-            else
-                return bad_usage("--duplicates must be keep, drop or refuse, not", v);
-        } else if (!strcmp(a, "--assessments")) {
-            NEED_VALUE();
-            if (!strcmp(v, "add"))
-                j->ro.add_assessments = 1;
-            else if (!strcmp(v, "refuse"))
-                j->ro.add_assessments = 0;
-            else
-                return bad_usage("--assessments must be add or refuse, not", v);
-        } else if (!strcmp(a, "--status")) {
-            NEED_VALUE();
-            if (!strcasecmp(v, "displaced"))
-                j->ro.default_status = DF_DISPLACED;
-            else if (!strcasecmp(v, "returned"))
-                j->ro.default_status = DF_RETURNED;
-            else
-                return bad_usage("--status must be displaced or returned, not", v);
-        } else if (!strcmp(a, "--boundaries")) {
-            NEED_VALUE();
-            j->bo.path = v;
-        } else if (!strcmp(a, "--boundaries-layer")) {
-            NEED_VALUE();
-            j->bo.layer = v;
-        } else if (!strcmp(a, "--pcode-field")) {
-            NEED_VALUE();
-            j->bo.pcode_field = v;
-        } else if (!strcmp(a, "--name-field")) {
-            NEED_VALUE();
-            j->bo.name_field = v;
-        } else if (!strcmp(a, "--aliases")) {
-            NEED_VALUE();
-            if (j->naliases >= 2) return bad_usage("at most two --aliases files", NULL);
-            j->aliases[1 + j->naliases++] = v; /* after the shipped table: the user's rows win */
-        } else if (!strcmp(a, "--no-aliases")) {
-            j->no_aliases = 1;
-        } else if (!strcmp(a, "--profile")) {
-            NEED_VALUE();
-            j->bo.profile = v;
-        } else if (!strcmp(a, "--prefer")) {
-            NEED_VALUE();
-            if (!strcmp(v, "names"))
-                j->jo.prefer_points = 0;
-            else if (!strcmp(v, "points"))
-                j->jo.prefer_points = 1;
-            else
-                return bad_usage("--prefer must be names or points, not", v);
-        } else if (!strcmp(a, "--level")) {
-            NEED_VALUE();
-            if ((j->level = parse_level(v)) < 0) return bad_usage("--level must be adm1, adm2 or adm3, not", v);
-        } else if (!strcmp(a, "--from") || !strcmp(a, "--as-of")) {
-            NEED_VALUE();
-            int32_t d;
-            if (df_date_parse(v, &d) != 0) return bad_usage("not a date (use yyyy-mm-dd):", v);
-            if (!strcmp(a, "--from"))
-                j->jo.from = d;
-            else
-                j->jo.as_of = d;
-        } else if (!strcmp(a, "-o")) {
-            NEED_VALUE();
-            j->out = v;
-        } else if (!strcmp(a, "-of")) {
-            NEED_VALUE();
-            j->format = v;
-        } else if (!strcmp(a, "-co")) {
-            NEED_VALUE();
-            if (j->nco < 63) j->co[j->nco++] = argv[i];
-        } else if (!strcmp(a, "--config")) {
-            if (i + 2 >= argc) return bad_usage("--config needs KEY VALUE", NULL);
-            CPLSetConfigOption(argv[i + 1], argv[i + 2]);
-            i += 2;
-        } else if (!strcmp(a, "--log")) {
-            NEED_VALUE();
-            j->jo.log_path = v;
-        } else if (!strcmp(a, "--strict")) {
-            j->jo.strict = 1;
-        } else {
-            return unknown("option", a, usage);
+    const char *group = "";
+    fputs(intro, stdout);
+    for (int i = 0; i < df__noptions; i++) {
+        const df__opt *row = &df__options[i];
+        if (!row->flag || !(row->verbs & verb)) continue;
+        if (strcmp(row->section, group) != 0) printf("\n%s:\n", group_title(group = row->section));
+        char meta[200], left[256];
+        const char *m = df__opt_meta(row, meta, sizeof meta);
+        snprintf(left, sizeof left, "%s%s%s", row->flag, m[0] ? " " : "", m);
+        const char *def = row->def && strncmp(row->flag, "--no-", 5) ? row->def : NULL; /* --no-X: the default is X */
+        int paren = def && def[0] == '(';
+        printf("  %-21s%s", left, strlen(left) > 21 ? "\n                       " : "");
+        size_t last = 0; /* the length of the last line of help */
+        for (const char *h = row->help; *h;) {
+            size_t n = strcspn(h, "\n");
+            printf(" %.*s", (int)n, h);
+            h += n, last = n;
+            if (*h) printf("\n                       "), h++;
         }
-#undef NEED_VALUE
+        if (def) {
+            int n = paren ? (int)strlen(def) - 2 : (int)strlen(def);
+            printf("%s(default: %.*s)", last + n + 12 > 64 ? "\n                        " : " ", n, def + paren);
+        }
+        putchar('\n');
     }
-    if (!j->ro.path) return bad_usage("missing --records FILE", NULL);
-    if (!j->bo.path && need_boundaries) return bad_usage("missing --boundaries FILE", NULL);
+    int any = 0;
+    for (int i = 0; i < df__nshorthands; i++)
+        if (df__shorthands[i].verbs & verb)
+            printf("%s  %-21s = %s%s%s\n", any++ ? "" : "\nshorthands:\n", df__shorthands[i].flag,
+                   df__shorthands[i].option, df__shorthands[i].value ? " " : "",
+                   df__shorthands[i].value ? df__shorthands[i].value : "");
+}
+
+/* Read a verb's argv into o (freed by the caller whatever this returns).
+ * -1 to go on, or the exit code (help, a bad option). */
+static int parse_opts(df__opts *o, int verb, const char *intro, int argc, char **argv)
+{
+    char err[1200];
+    df__opts_init(o);
+    int rc = df__opts_parse_argv(o, verb, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        print_help(intro, verb);
+        return 0;
+    }
+    if (rc == -2) {
+        fprintf(stderr, "dispflow: out of memory\n");
+        return df_status_exit_code(DF_ENOMEM);
+    }
+    if (rc < 0) return bad_usage(err, NULL);
+    quiet |= o->quiet, verbose |= o->verbose;
+    for (int i = 0; i < o->config.n; i++) { /* --config KEY VALUE, kept as KEY=VALUE */
+        char *eq = strchr(o->config.item[i], '=');
+        *eq = 0;
+        CPLSetConfigOption(o->config.item[i], eq + 1);
+        *eq = '=';
+    }
+    if (!o->ro.path) return bad_usage("missing --records FILE", NULL);
+    if (!o->bo.path && verb != DF__VERB_DENSITY) return bad_usage("missing --boundaries FILE", NULL);
     /* the country profiles shipped in shapes/ (their alias tables unless told not to) */
-    if (!(j->bo.profiles = shipped_profiles())) return df_status_exit_code(DF_EIO);
-    j->bo.no_profile_aliases = j->no_aliases;
-    j->bo.aliases = j->no_aliases ? NULL : j->aliases + 1;
+    if (!(o->bo.profiles = shipped_profiles())) return df_status_exit_code(DF_EIO);
     return -1;
 }
 
-/* Load the boundaries and run the join the job describes. */
-static df_status run_job(df_ctx *ctx, job *jb, df_boundaries **b, df_join **j)
+/* -co KEY=VALUE ..., or NULL. */
+static char **creation_options(df__opts *o) { return o->co.n ? o->co.item : NULL; }
+
+/* Load the boundaries and run the join the options describe. */
+static df_status run_join(df_ctx *ctx, df__opts *o, df_boundaries **b, df_join **j)
 {
-    df_status st = df_boundaries_load(ctx, &jb->bo, b);
+    df_status st = df_boundaries_load(ctx, &o->bo, b);
     if (st != DF_OK) return st;
-    jb->jo.level = jb->level ? jb->level : df_boundaries_finest_level(*b);
-    return df_join_run(ctx, *b, &jb->ro, &jb->jo, j);
+    o->jo.level = o->level ? o->level : df_boundaries_finest_level(*b);
+    return df_join_run(ctx, *b, &o->ro, &o->jo, j);
 }
 
-/* The outputs given, checked against the job's inputs before any work. */
-static int check_job_outputs(df_ctx *ctx, const job *jb, const char *const *outputs, int nout)
+/* The outputs given, checked against the inputs before any work. */
+static int check_opts_outputs(df_ctx *ctx, const df__opts *o, const char *const *outputs, int nout)
 {
-    const char *inputs[] = {jb->ro.path, jb->bo.path, jb->aliases[0], jb->aliases[1], jb->aliases[2]};
+    const char *inputs[] = {o->ro.path, o->bo.path, o->aliases.item[0], o->aliases.item[1], o->aliases.item[2]};
     return check_outputs(ctx, inputs, 5, outputs, nout);
+}
+
+static int join_verb(df_ctx *ctx, df__opts *o)
+{
+    if (!o->out) return bad_usage("missing -o OUTPUT", NULL);
+    const char *outputs[] = {o->out, o->jo.log_path};
+    int rc = check_opts_outputs(ctx, o, outputs, 2);
+    if (rc >= 0) return rc;
+    df_boundaries *b = NULL;
+    df_join *j = NULL;
+    df_status st = go_on(run_join(ctx, o, &b, &j));
+    if (st == DF_OK) st = df_join_write(ctx, j, b, o->out, o->format, creation_options(o));
+    if (st == DF_OK && !quiet) print_balance(j, o->ro.path, o->out);
+    df_join_free(j);
+    df_boundaries_free(b);
+    return st == DF_OK ? 0 : fail(ctx, st);
 }
 
 static int cmd_join(df_ctx *ctx, int argc, char **argv)
 {
-    job jb;
-    int rc = parse_job(&jb, argc, argv, usage_join, 1);
-    if (rc >= 0) return rc;
-    if (!jb.out) return bad_usage("missing -o OUTPUT", NULL);
-    const char *outputs[] = {jb.out, jb.jo.log_path};
-    if ((rc = check_job_outputs(ctx, &jb, outputs, 2)) >= 0) return rc;
-    df_boundaries *b = NULL;
-    df_join *j = NULL;
-    df_status st = go_on(run_job(ctx, &jb, &b, &j));
-    if (st == DF_OK) st = df_join_write(ctx, j, b, jb.out, jb.format, jb.nco ? jb.co : NULL);
-    if (st == DF_OK && !quiet) print_balance(j, jb.ro.path, jb.out);
-    df_join_free(j);
-    df_boundaries_free(b);
-    return st == DF_OK ? 0 : fail(ctx, st);
+    df__opts o;
+    int rc = parse_opts(&o, DF__VERB_JOIN, usage_join, argc, argv);
+    if (rc < 0) rc = join_verb(ctx, &o);
+    df__opts_free(&o);
+    return rc;
 }
 
 /* The reconciliation summary: how the names were matched, which fuzzily
@@ -572,23 +371,20 @@ static void print_check(const df_join *j)
     if (!shown) printf("  none\n");
 }
 
-static int cmd_check(df_ctx *ctx, int argc, char **argv)
+static int check_verb(df_ctx *ctx, df__opts *o)
 {
-    job jb;
-    int rc = parse_job(&jb, argc, argv, usage_check, 1);
+    const char *outputs[] = {o->jo.log_path};
+    int rc = check_opts_outputs(ctx, o, outputs, 1);
     if (rc >= 0) return rc;
-    if (jb.out) return bad_usage("check writes no figures (only --log); for an output use join -o", jb.out);
-    const char *outputs[] = {jb.jo.log_path};
-    if ((rc = check_job_outputs(ctx, &jb, outputs, 1)) >= 0) return rc;
-    int strict = jb.jo.strict;
-    jb.jo.strict = 0; /* report first, then fail */
+    int strict = o->jo.strict;
+    o->jo.strict = 0; /* report first, then fail */
     df_boundaries *b = NULL;
     df_join *j = NULL;
-    df_status st = run_job(ctx, &jb, &b, &j);
+    df_status st = run_join(ctx, o, &b, &j);
     int rc_strict = 0;
     if (st == DF_OK) {
         print_check(j);
-        if (jb.jo.log_path) printf("\ndecision log: %s\n", jb.jo.log_path);
+        if (o->jo.log_path) printf("\ndecision log: %s\n", o->jo.log_path);
         if (strict && df_join_balance(j)->unmatched > 0) {
             fprintf(stderr, "dispflow: error: %ld records could not be matched (--strict)\n",
                     df_join_balance(j)->unmatched);
@@ -600,6 +396,15 @@ static int cmd_check(df_ctx *ctx, int argc, char **argv)
     return st == DF_OK ? rc_strict : fail(ctx, st);
 }
 
+static int cmd_check(df_ctx *ctx, int argc, char **argv)
+{
+    df__opts o;
+    int rc = parse_opts(&o, DF__VERB_CHECK, usage_check, argc, argv);
+    if (rc < 0) rc = check_verb(ctx, &o);
+    df__opts_free(&o);
+    return rc;
+}
+
 static const char *usage_flows =
     "usage: dispflow flows --records FILE --boundaries FILE [--origin-level adm1|adm2|adm3]\n"
     "                      [--dest-level adm1|adm2|adm3] [--origins corridor|P-CODES|NAMES]\n"
@@ -607,149 +412,66 @@ static const char *usage_flows =
     "                      [--min N] [--top N] [--no-intra] -o LINES.geojson|.gpkg\n"
     "                      [--matrix OD.csv [--hxl]] [--matrix-wide W.csv] [--net N.csv]\n"
     "                      [--totals] [--nodes NODES.geojson|.gpkg]\n"
-    "                      [--straight | --bend B] [options of join for the records]\n"
+    "                      [--straight | --bend B] [options of the records]\n"
     "\n"
     "Who moved from where to where, when. Displaced rows flow from their origin to their\n"
     "location; returned rows from their district of displacement to the place of return.\n"
     "Both ends are matched as join matches places (P-code, names with aliases, point).\n"
-    "\n"
-    "  --origin-level, --dest-level  admin level of each end (adm2 by default); they may differ\n"
-    "  --origins L           keep flows whose origin lies in: a preset of the country\n"
-    "                        profile ('corridor' in Iraq's: the Mosul corridor districts\n"
-    "                        Al-Mosul, Al-Hamdaniya, Tilkaef, Telafar, Al-Hatra, Al-Shikhan,\n"
-    "                        Al-Baaj, Makhmour, Al-Shirqat) or a comma-separated list of\n"
-    "                        P-codes or names of units at any level\n"
-    "  --from, --to          the period (default: the first and the latest date in the data);\n"
-    "                        --as-of is the same as --to\n"
-    "  --step S              one flow per pair per day, ISO week (Monday-Sunday), calendar\n"
-    "                        month, or round (a DTM round is a date: the same as day);\n"
-    "                        default: one flow per pair for the whole period\n"
-    "  --min N, --top N      keep flows of at least N individuals; the N largest per period\n"
-    "                        and status (rank and share are computed before these filters)\n"
-    "  --no-intra            drop flows inside one unit (kept by default, drawn as loops)\n"
-    "  -o FILE               flow lines: one LineString per flow, inside-unit points at both\n"
-    "                        ends, date fields period_start/period_end for QGIS's Temporal\n"
-    "                        Controller, families, individuals, rank, share, kind (flow|intra)\n"
-    "  --bend B              arcs bent B x their length to the right of travel (0.15);\n"
-    "  --straight            straight lines, moved 2% of their length to the right, so\n"
-    "                        that A->B and B->A never draw on top of each other\n"
-    "  --endpoints E         inside: a point inside each unit (default); weighted: the\n"
-    "                        individuals-weighted centre of the record locations in the\n"
-    "                        unit, when it lies inside the unit\n"
-    "  --snapshots           rows count people present at a date: a flow is the change of\n"
-    "                        its pair since the previous snapshot (the first counts whole)\n"
-    "  --totals              with --step: also each pair's total over the whole period\n"
-    "                        (total = 1); every flow carries its cumulative individuals\n"
-    "  --matrix FILE.csv     the OD matrix, long form (--hxl: with an HXL tag row)\n"
-    "  --matrix-wide FILE    the OD matrix as a pivot: a row per origin, a column per\n"
-    "                        destination, individuals over the period, per status\n"
-    "  --net FILE.csv        net flows per unordered pair: a_to_b, b_to_a, net, direction\n"
-    "  --nodes FILE          one point per unit with inflow, outflow, net and intra\n";
+    "-o writes the flow lines: one LineString per flow, inside-unit points at both ends,\n"
+    "date fields period_start/period_end for QGIS's Temporal Controller, families,\n"
+    "individuals, rank, share, kind (flow|intra). With --snapshots a flow is the change\n"
+    "of its pair since the previous snapshot (the first counts whole).\n";
 
-static int cmd_flows(df_ctx *ctx, int argc, char **argv)
+/* The flows the options describe, and their files. */
+static df_status flows_write(df_ctx *ctx, df__opts *o, df_boundaries **b, df_flows **f)
 {
-    df_flow_opts fo;
-    df_flow_opts_init(&fo);
-    const char *matrix = NULL, *nodes = NULL, *wide = NULL, *net = NULL;
-    double bend = 0.15;
-    df_endpoints endpoints = DF_ENDPOINTS_INSIDE;
-    int hxl = 0;
-    /* the flow options first; the rest are join's (records, boundaries) */
-    char *rest[256];
-    int nrest = 0;
-    for (int i = 0; i < argc && nrest < 250; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int level;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_flows, stdout);
-            return 0;
-        } else if ((!strcmp(a, "--origin-level") || !strcmp(a, "--dest-level")) && v) {
-            if ((level = parse_level(v)) < 0) return bad_usage("a level is adm1, adm2 or adm3, not", v);
-            *(a[2] == 'o' ? &fo.origin_level : &fo.dest_level) = level;
-            i++;
-        } else if (!strcmp(a, "--origins") && v) {
-            fo.origins = argv[++i];
-        } else if (!strcmp(a, "--to") && v) {
-            if (df_date_parse(v, &fo.to) != 0) return bad_usage("not a date (use yyyy-mm-dd):", v);
-            i++;
-        } else if (!strcmp(a, "--step") && v) {
-            int parsed = df_step_parse(v);
-            if (parsed <= DF_STEP_NONE) return bad_usage("--step is day, week, month or round, not", v);
-            fo.step = (df_step)parsed;
-            i++;
-        } else if ((!strcmp(a, "--min") || !strcmp(a, "--top")) && v) {
-            char *end;
-            long long n = strtoll(v, &end, 10);
-            if (end == v || *end || n < 0 || n > INT32_MAX) return bad_usage("not a whole number >= 0:", v);
-            if (a[2] == 'm')
-                fo.min = n;
-            else
-                fo.top = (int)n;
-            i++;
-        } else if (!strcmp(a, "--no-intra")) {
-            fo.no_intra = 1;
-        } else if (!strcmp(a, "--matrix") && v) {
-            matrix = argv[++i];
-        } else if (!strcmp(a, "--matrix-wide") && v) {
-            wide = argv[++i];
-        } else if (!strcmp(a, "--net") && v) {
-            net = argv[++i];
-        } else if (!strcmp(a, "--totals")) {
-            fo.totals = 1;
-        } else if (!strcmp(a, "--hxl")) {
-            hxl = 1;
-        } else if (!strcmp(a, "--nodes") && v) {
-            nodes = argv[++i];
-        } else if (!strcmp(a, "--bend") && v) {
-            bend = atof(argv[++i]);
-        } else if (!strcmp(a, "--endpoints") && v) {
-            if (!strcmp(v, "inside"))
-                endpoints = DF_ENDPOINTS_INSIDE;
-            else if (!strcmp(v, "weighted"))
-                endpoints = DF_ENDPOINTS_WEIGHTED;
-            else
-                return bad_usage("--endpoints is inside or weighted, not", v);
-            i++;
-        } else if (!strcmp(a, "--straight")) {
-            bend = 0;
-        } else {
-            rest[nrest++] = argv[i];
-        }
-    }
-    job jb;
-    int rc = parse_job(&jb, nrest, rest, usage_flows, 1);
-    if (rc >= 0) return rc;
-    if (!jb.out && !matrix && !wide && !net)
+    df_status st = df_boundaries_load(ctx, &o->bo, b);
+    if (st == DF_OK) st = go_on(df_flows_run(ctx, *b, &o->ro, &o->fo, f));
+    if (st == DF_OK && o->out)
+        st = go_on(df_flows_write_lines(ctx, *f, *b, o->out, o->bend, (df_endpoints)o->endpoints, o->nodes));
+    if (st == DF_OK && o->matrix) st = go_on(df_flows_write_matrix(ctx, *f, *b, o->matrix, o->hxl));
+    if (st == DF_OK && o->matrix_wide) st = go_on(df_flows_write_wide(ctx, *f, *b, o->matrix_wide));
+    if (st == DF_OK && o->net) st = go_on(df_flows_write_net(ctx, *f, *b, o->net));
+    return st;
+}
+
+static int flows_verb(df_ctx *ctx, df__opts *o)
+{
+    if (!o->out && !o->matrix && !o->matrix_wide && !o->net)
         return bad_usage("missing -o LINES, --matrix, --matrix-wide or --net", NULL);
-    fo.from = jb.jo.from;
-    if (fo.to == DF_NO_DATE) fo.to = jb.jo.as_of; /* --as-of, as join says it, is --to */
-    fo.prefer_points = jb.jo.prefer_points;
-    const char *outputs[] = {jb.out, nodes, matrix, wide, net};
-    if ((rc = check_job_outputs(ctx, &jb, outputs, 5)) >= 0) return rc;
-    /* --snapshots: flows are changes between snapshots; none given: the
-     * read decides (a DTM API table is snapshots) and says so in the log */
-    fo.kind = jb.ro.kind;
+    /* the period is join's (--from, --as-of = --to); --snapshots: flows are
+     * changes between snapshots; none given: the read decides (a DTM API
+     * table is snapshots) and says so in the log */
+    o->fo.from = o->jo.from, o->fo.to = o->jo.as_of;
+    o->fo.kind = o->ro.kind;
+    const char *outputs[] = {o->out, o->nodes, o->matrix, o->matrix_wide, o->net};
+    int rc = check_opts_outputs(ctx, o, outputs, 5);
+    if (rc >= 0) return rc;
     df_boundaries *b = NULL;
     df_flows *f = NULL;
-    df_status st = df_boundaries_load(ctx, &jb.bo, &b);
-    if (st == DF_OK) st = go_on(df_flows_run(ctx, b, &jb.ro, &fo, &f));
-    if (st == DF_OK && jb.out) st = go_on(df_flows_write_lines(ctx, f, b, jb.out, bend, endpoints, nodes));
-    if (st == DF_OK && matrix) st = go_on(df_flows_write_matrix(ctx, f, b, matrix, hxl));
-    if (st == DF_OK && wide) st = go_on(df_flows_write_wide(ctx, f, b, wide));
-    if (st == DF_OK && net) st = go_on(df_flows_write_net(ctx, f, b, net));
+    df_status st = flows_write(ctx, o, &b, &f);
     if (st == DF_OK && !quiet) {
         const df_flow_balance *fb = df_flows_balance(f);
         fprintf(stderr,
                 "%s: %ld rows: %ld in flows, %ld with an end not placed (%ld of them stating no origin), %ld "
                 "from other origins, %ld out of period, %ld rejected\n",
-                jb.ro.path, fb->read.rows, fb->counted, fb->unplaced, fb->no_origin, fb->filtered, fb->out_of_period,
+                o->ro.path, fb->read.rows, fb->counted, fb->unplaced, fb->no_origin, fb->filtered, fb->out_of_period,
                 fb->read.rejected);
-        fprintf(stderr, "%d flows written%s%s%s%s\n", df_flows_count(f), jb.out ? " to " : "", jb.out ? jb.out : "",
-                matrix ? "; matrix " : "", matrix ? matrix : "");
+        fprintf(stderr, "%d flows written%s%s%s%s\n", df_flows_count(f), o->out ? " to " : "", o->out ? o->out : "",
+                o->matrix ? "; matrix " : "", o->matrix ? o->matrix : "");
     }
     df_flows_free(f);
     df_boundaries_free(b);
     return st == DF_OK ? 0 : fail(ctx, st);
+}
+
+static int cmd_flows(df_ctx *ctx, int argc, char **argv)
+{
+    df__opts o;
+    int rc = parse_opts(&o, DF__VERB_FLOWS, usage_flows, argc, argv);
+    if (rc < 0) rc = flows_verb(ctx, &o);
+    df__opts_free(&o);
+    return rc;
 }
 
 /* The periods from `from` to `as_of`, counted up to limit + 1. */
@@ -763,7 +485,6 @@ static long count_periods(int32_t from, int32_t as_of, df_step step, long limit)
 /* --step writes many files: they go to a folder beside OUT and are moved into
  * place only when every one is written, so that an error or Ctrl-C leaves
  * nothing behind and the files of an earlier run as they were. */
-#define DENSITY_MAX_PERIODS 1000 /* rasters of one --step run, unless --max-periods */
 
 typedef struct {
     char dir[4096]; /* the staging folder, "" when none */
@@ -839,10 +560,11 @@ static int staging_close(staging *g, int commit)
 /* One raster per period from --from to --as-of, on the grid of the whole
  * period's raster (so that they align), each OUT_yyyy-mm-dd.tif, written
  * into the staging folder. */
-static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, df_density_opts *o,
-                                 const df_density_info *whole, df_step step, staging *g)
+static df_status density_periods(df_ctx *ctx, df__opts *opts, const df_boundaries *b, const df_density_info *whole,
+                                 df_step step, staging *g)
 {
     char crs[64], name[4096], path[4096];
+    df_density_opts period_opts = opts->dn, *o = &period_opts; /* the t_srs below is not the options' to free */
     snprintf(crs, sizeof crs, "%s", whole->crs);
     o->t_srs = crs;
     o->has_extent = 1;
@@ -850,10 +572,10 @@ static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, d
     o->extent[3] = whole->geotransform[3];
     o->extent[2] = whole->geotransform[0] + whole->width * whole->geotransform[1];
     o->extent[1] = whole->geotransform[3] + whole->height * whole->geotransform[5];
-    const char *dot = strrchr(jb->out, '.');
-    int base = dot ? (int)(dot - jb->out) : (int)strlen(jb->out);
+    const char *dot = strrchr(opts->out, '.');
+    int base = dot ? (int)(dot - opts->out) : (int)strlen(opts->out);
     df_status st = DF_OK;
-    for (int32_t start = jb->jo.from; st == DF_OK && start <= jb->jo.as_of;) {
+    for (int32_t start = opts->jo.from; st == DF_OK && start <= opts->jo.as_of;) {
         /* the calendar period containing start, labelled by its first day as
          * flows label it (df_period_of), counted from --from to --as-of */
         int32_t first, last, next = df_period_next(start, step);
@@ -861,13 +583,13 @@ static df_status density_periods(df_ctx *ctx, job *jb, const df_boundaries *b, d
         df_density *d = NULL;
         df_period_of(start, step, &first, &last);
         o->from = start;
-        o->as_of = last < jb->jo.as_of ? last : jb->jo.as_of;
+        o->as_of = last < opts->jo.as_of ? last : opts->jo.as_of;
         df_date_format(first, day);
-        snprintf(name, sizeof name, "%.*s_%s%s", base, jb->out, day, dot ? dot : ".tif");
+        snprintf(name, sizeof name, "%.*s_%s%s", base, opts->out, day, dot ? dot : ".tif");
         if (interrupted) return DF_ECANCELLED;
         if (!staging_path(g, name, path, sizeof path)) return DF_EIO; /* said */
-        st = go_on(df_density_run(ctx, &jb->ro, b, o, &d));
-        if (st == DF_OK) st = go_on(df_density_write(ctx, d, path, jb->format, jb->nco ? jb->co : NULL));
+        st = go_on(df_density_run(ctx, &opts->ro, b, o, &d));
+        if (st == DF_OK) st = go_on(df_density_write(ctx, d, path, opts->format, creation_options(opts)));
         if (st == DF_OK && !quiet)
             fprintf(stderr, "wrote %s (%ld points, %.1f people)\n", name, df_density_get_info(d)->points,
                     df_density_get_info(d)->total_weight);
@@ -881,8 +603,8 @@ static const char *usage_density =
     "usage: dispflow density --records FILE --pixel METRES [--radius METRES | --bandwidth silverman|scott]\n"
     "                        [--kernel NAME] [--weight individuals|families|records|COLUMN]\n"
     "                        [--boundaries FILE [--mask]] [-t_srs CRS] [-te XMIN YMIN XMAX YMAX]\n"
-    "                        [--raw] [--status displaced|returned|still] [--from DATE] [--as-of DATE]\n"
-    "                        [-of GTiff|COG] [-co KEY=VALUE ...] -o OUT.tif [options of join for the records]\n"
+    "                        [--raw] [--people displaced|returned|all|still] [--from DATE] [--as-of DATE]\n"
+    "                        [-of GTiff|COG] [-co KEY=VALUE ...] -o OUT.tif [options of the records]\n"
     "\n"
     "A kernel density raster of people at the records' locations (lon/lat), in people per\n"
     "km2: every pixel is the sum over the points of w c k(d/R) / R^2 x 10^6, with d the\n"
@@ -891,217 +613,133 @@ static const char *usage_density =
     "total weight, less the edge loss (kernel mass beyond the grid) it reports. Exact: every\n"
     "pixel centre against every point's true position. See docs/density.md.\n"
     "\n"
-    "  --kernel NAME         quartic (default): k = (1-u^2)^2, c = 3/pi; triweight (1-u^2)^3,\n"
-    "                        4/pi; epanechnikov 1-u^2, 2/pi; triangular 1-u, 3/pi; uniform 1,\n"
-    "                        1/pi; gaussian exp(-4.5 u^2): sigma = R/3, cut at R = 3 sigma and\n"
-    "                        renormalised (u = d/R; zero beyond R)\n"
-    "  --radius METRES       R, the kernel's reach\n"
-    "  --bandwidth RULE      R from the points instead: silverman (0.9 min(SD, Dm/sqrt(ln 2))\n"
-    "                        n^-1/5, as ArcGIS) or scott (sigma n^-1/6); printed in the log\n"
-    "  --pixel METRES        pixel size (required)\n"
-    "  --weight W            what a point weighs: individuals (default), families, records\n"
-    "                        (1 each), or the name of any count column\n"
-    "  -t_srs CRS            target CRS (EPSG:32638, WKT, PROJ string); default: the WGS84 UTM\n"
-    "                        zone of the points' median location (Mosul: EPSG:32638)\n"
-    "  -te XMIN YMIN XMAX YMAX  grid extent in the target CRS; default: the boundaries'\n"
-    "                        extent, else the points' extent plus R, snapped to the pixel\n"
-    "  --boundaries FILE     polygons giving the default extent (any OGR source)\n"
-    "  --mask                pixels whose centre lies outside the boundaries are nodata\n"
-    "  --step day|week|month also one raster per period from --from to --as-of, on the\n"
-    "                        whole period's grid: OUT_yyyy-mm-dd.tif, the first day of the\n"
-    "                        calendar period as flows label it (October: 2016-10-01), the\n"
-    "                        first raster counting from --from;\n"
-    "                        all moved into place together when every one is written\n"
-    "  --max-periods N       refuse --step with more than N periods (default 1000)\n"
-    "  --max-pixels N        refuse a grid of more than N pixels (default 50000000: 12 bytes\n"
-    "                        a pixel while it is made)\n"
-    "  --small-radius        accept a radius below the pixel size (refused by default: most\n"
-    "                        points would reach no pixel centre); the radius is at most 1000\n"
-    "                        pixels whatever the options\n"
-    "  --choropleth FILE.tif the join's displaced per km2 (at --level, default the layer's\n"
-    "                        own) burned on the same grid, to compare cell by cell\n"
-    "  --raw                 raw sums of w k(u) (as QGIS's Heatmap 'Raw'), not people/km2\n"
-    "  --status S            only displaced or only returned rows (default: all); still: the\n"
-    "                        displaced, less the returns taken out of each unit (at --level)\n"
-    "                        in proportion to where its displaced people are (needs\n"
-    "                        --boundaries; docs/density.md)\n"
-    "  --from, --as-of DATE  only rows dated in the period (inclusive); with --snapshots,\n"
-    "                        the latest snapshot on or before --as-of\n"
-    "  -o FILE.tif           Float32 GeoTIFF, tiled, DEFLATE, nodata -9999, statistics and\n"
-    "                        metadata (units, kernel, radius, total weight, edge loss), and\n"
-    "                        FILE.qml beside it: a QGIS colour ramp from 0 to the maximum\n"
-    "  -of COG               Cloud-Optimised GeoTIFF with averaged overviews\n"
-    "  -co KEY=VALUE         GDAL creation option, over the defaults (repeatable)\n";
+    "-o writes a Float32 GeoTIFF, tiled, DEFLATE, nodata -9999, statistics and metadata\n"
+    "(units, kernel, radius, total weight, edge loss), and FILE.qml beside it: a QGIS\n"
+    "colour ramp from 0 to the maximum; -of COG a Cloud-Optimised GeoTIFF with averaged\n"
+    "overviews. The boundaries (--boundaries) give the default extent.\n";
 
-static int cmd_density(df_ctx *ctx, int argc, char **argv)
+/* What the library cannot check: the options that need one another, and
+ * the number of --step rasters (issue 17 item 9). -1 to go on, or the exit code. */
+static int density_check(df_ctx *ctx, df__opts *o)
 {
-    df_density_opts o;
-    df_density_opts_init(&o);
-    const char *weight_column = NULL, *boundaries = NULL, *choropleth = NULL;
-    df_step step = DF_STEP_NONE;
-    int still = 0;
-    long max_periods = DENSITY_MAX_PERIODS;
-    char map[512];
-    /* the density options first; the rest are join's (records, -o, -co) */
-    char *rest[256];
-    int nrest = 0;
-    for (int i = 0; i < argc && nrest < 250; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_density, stdout);
-            return 0;
-        } else if (!strcmp(a, "--kernel") && v) {
-            int k = df_kernel_parse(v);
-            if (k < 0)
-                return bad_usage("--kernel is quartic, triweight, epanechnikov, triangular, uniform or gaussian, not",
-                                 v);
-            o.kernel = (df_kernel)k, i++;
-        } else if (!strcmp(a, "--radius") && v) {
-            if (!((o.radius = atof(argv[++i])) > 0)) return bad_usage("--radius must be positive metres:", v);
-        } else if (!strcmp(a, "--bandwidth") && v) {
-            if (!strcasecmp(v, "silverman"))
-                o.bandwidth = DF_BANDWIDTH_SILVERMAN;
-            else if (!strcasecmp(v, "scott"))
-                o.bandwidth = DF_BANDWIDTH_SCOTT;
-            else
-                return bad_usage("--bandwidth is silverman or scott, not", v);
-            i++;
-        } else if (!strcmp(a, "--pixel") && v) {
-            if (!((o.pixel = atof(argv[++i])) > 0)) return bad_usage("--pixel must be positive metres:", v);
-        } else if (!strcmp(a, "--choropleth") && v) {
-            choropleth = argv[++i];
-        } else if (!strcmp(a, "--step") && v) {
-            int parsed = df_step_parse(v);
-            if (parsed <= DF_STEP_NONE) return bad_usage("--step is day, week, month or round, not", v);
-            step = (df_step)parsed;
-            i++;
-        } else if (!strcmp(a, "--weight") && v) {
-            if (!strcasecmp(v, "individuals"))
-                o.weight = DF_WEIGHT_INDIVIDUALS;
-            else if (!strcasecmp(v, "families"))
-                o.weight = DF_WEIGHT_FAMILIES;
-            else if (!strcasecmp(v, "records"))
-                o.weight = DF_WEIGHT_RECORDS;
-            else
-                weight_column = v; /* read as the individuals column */
-            i++;
-        } else if (!strcmp(a, "-t_srs") && v) {
-            o.t_srs = argv[++i];
-        } else if (!strcmp(a, "-te")) {
-            if (i + 4 >= argc) return bad_usage("-te needs XMIN YMIN XMAX YMAX", NULL);
-            for (int k = 0; k < 4; k++) o.extent[k] = atof(argv[i + 1 + k]);
-            o.has_extent = 1, i += 4;
-        } else if (!strcmp(a, "--mask")) {
-            o.mask = 1;
-        } else if (!strcmp(a, "--small-radius")) {
-            o.small_radius = 1;
-        } else if (!strcmp(a, "--max-pixels") && v) {
-            char *end;
-            o.max_pixels = strtod(argv[++i], &end);
-            if (*end || !(o.max_pixels >= 1)) return bad_usage("--max-pixels is a number of pixels >= 1, not", v);
-        } else if (!strcmp(a, "--max-periods") && v) {
-            char *end;
-            max_periods = strtol(argv[++i], &end, 10);
-            if (*end || max_periods < 1) return bad_usage("--max-periods is a whole number >= 1, not", v);
-        } else if (!strcmp(a, "--raw")) {
-            o.raw = 1;
-        } else if (!strcmp(a, "--status") && v) {
-            if (!strcasecmp(v, "displaced"))
-                o.status = DF_DISPLACED;
-            else if (!strcasecmp(v, "returned"))
-                o.status = DF_RETURNED;
-            else if (!strcasecmp(v, "still"))
-                o.status = DF_DISPLACED, still = 1;
-            else
-                return bad_usage("--status is displaced, returned or still, not", v);
-            i++;
-        } else {
-            rest[nrest++] = argv[i];
-        }
-    }
-    job jb;
-    int rc = parse_job(&jb, nrest, rest, usage_density, 0); /* --boundaries is optional here */
-    if (rc >= 0) return rc;
-    boundaries = jb.bo.path;
-    if (!jb.out) return bad_usage("missing -o OUT.tif", NULL);
-    if (!(o.pixel > 0)) return bad_usage("missing --pixel METRES", NULL);
-    if (!(o.radius > 0) && o.bandwidth == DF_BANDWIDTH_FIXED)
+    int still = o->people == DF__PEOPLE_STILL;
+    df_step step = (df_step)o->density_step;
+    if (!o->out) return bad_usage("missing -o OUT.tif", NULL);
+    if (!(o->dn.pixel > 0)) return bad_usage("missing --pixel METRES", NULL);
+    if (!(o->dn.radius > 0) && o->dn.bandwidth == DF_BANDWIDTH_FIXED)
         return bad_usage("missing --radius METRES or --bandwidth silverman|scott", NULL);
-    if ((o.mask || choropleth || still) && !boundaries)
-        return bad_usage("--mask, --choropleth and --status still need --boundaries FILE", NULL);
-    if (still && (step || o.raw)) return bad_usage("--status still works on the whole period, in people/km2", NULL);
-    if (step && (jb.jo.from == DF_NO_DATE || jb.jo.as_of == DF_NO_DATE))
+    if ((o->dn.mask || o->choropleth || still) && !o->bo.path)
+        return bad_usage("--mask, --choropleth and --people still need --boundaries FILE", NULL);
+    if (still && (step || o->dn.raw)) return bad_usage("--people still works on the whole period, in people/km2", NULL);
+    if (step && (o->jo.from == DF_NO_DATE || o->jo.as_of == DF_NO_DATE))
         return bad_usage("--step needs --from and --as-of", NULL);
-    if (step) { /* issue 17 item 9: a bounded number of rasters, counted before any work */
-        long n = count_periods(jb.jo.from, jb.jo.as_of, step, max_periods);
-        if (n > max_periods) {
-            char from[11], to[11];
-            df_date_format(jb.jo.from, from), df_date_format(jb.jo.as_of, to);
-            fprintf(stderr,
-                    "dispflow: --step %s from %s to %s is more than %ld periods, over the limit of %ld rasters "
-                    "(--max-periods N allows more)\n",
-                    step == DF_STEP_DAY    ? "day"
-                    : step == DF_STEP_WEEK ? "week"
-                                           : "month",
-                    from, to, max_periods, max_periods);
-            return df_status_exit_code(DF_EINVAL);
-        }
+    if (step && count_periods(o->jo.from, o->jo.as_of, step, o->max_periods) > o->max_periods) {
+        char from[11], to[11];
+        static const char *const names[] = {"none", "day", "week", "month"};
+        df_date_format(o->jo.from, from), df_date_format(o->jo.as_of, to);
+        fprintf(stderr,
+                "dispflow: --step %s from %s to %s is more than %lld periods, over the limit of %lld rasters "
+                "(--max-periods N allows more)\n",
+                names[step], from, to, (long long)o->max_periods, (long long)o->max_periods);
+        return df_status_exit_code(DF_EINVAL);
     }
     /* every option the library takes, checked before any work */
-    if (df_density_opts_check(ctx, &o) != DF_OK) return fail(ctx, DF_EINVAL);
-    if (weight_column) {
-        snprintf(map, sizeof map, "%s%sindividuals=%s", jb.ro.map ? jb.ro.map : "", jb.ro.map ? "," : "",
-                 weight_column);
-        jb.ro.map = map;
+    return df_density_opts_check(ctx, &o->dn) == DF_OK ? -1 : fail(ctx, DF_EINVAL);
+}
+
+/* --weight and --people into the library's options. 0, or -1 out of memory. */
+static int density_weight(df__opts *o)
+{
+    o->dn.status = o->people == DF__PEOPLE_ALL ? -1 : o->people == DF__PEOPLE_RETURNED ? DF_RETURNED : DF_DISPLACED;
+    o->dn.from = o->jo.from, o->dn.as_of = o->jo.as_of;
+    if (!o->weight || !strcasecmp(o->weight, "individuals")) return 0;
+    if (!strcasecmp(o->weight, "families")) return o->dn.weight = DF_WEIGHT_FAMILIES, 0;
+    if (!strcasecmp(o->weight, "records")) return o->dn.weight = DF_WEIGHT_RECORDS, 0;
+    /* a count column: read as the individuals column */
+    const char *old = o->ro.map;
+    size_t n = (old ? strlen(old) : 0) + strlen(o->weight) + 16;
+    char *map = malloc(n);
+    if (!map) return -1;
+    snprintf(map, n, "%s%sindividuals=%s", old ? old : "", old ? "," : "", o->weight);
+    free((char *)old);
+    o->ro.map = map; /* owned by o, as the table's strings are */
+    return 0;
+}
+
+/* The raster of the whole period (into out), its choropleth, and with
+ * --people still the returns taken out. */
+static df_status density_make(df_ctx *ctx, df__opts *o, const df_boundaries *b, const char *out, df_density **d)
+{
+    df_join *j = NULL;
+    df_status st = go_on(df_density_run(ctx, &o->ro, b, &o->dn, d));
+    if (st == DF_OK &&
+        (o->choropleth || o->people == DF__PEOPLE_STILL)) { /* the join, on the same records and period */
+        o->jo.level = o->level ? o->level : df_boundaries_finest_level(b);
+        st = go_on(df_join_run(ctx, b, &o->ro, &o->jo, &j));
     }
-    o.from = jb.jo.from, o.as_of = jb.jo.as_of;
+    if (st == DF_OK && o->people == DF__PEOPLE_STILL) st = df_density_still_displaced(ctx, *d, j, b);
+    if (st == DF_OK) st = go_on(df_density_write(ctx, *d, out, o->format, creation_options(o)));
+    if (st == DF_OK && o->choropleth) st = go_on(df_density_write_choropleth(ctx, *d, j, b, o->choropleth));
+    df_join_free(j);
+    return st;
+}
+
+static void density_print(const df__opts *o, const df_density *d)
+{
+    const df_density_info *in = df_density_get_info(d);
+    fprintf(stderr,
+            "%s: %ld rows, %ld points (%ld left out by status or date, %ld without coordinates, %ld rejected)\n",
+            o->ro.path, in->read.rows, in->points, in->filtered, in->no_point, in->read.rejected);
+    fprintf(stderr,
+            "%s kernel, R = %.1f m, pixel %.1f m, %d x %d pixels in %s; total %.1f people, on the grid %.1f, "
+            "edge loss %.1f, masked %.1f; max %.6g %s\nwrote %s\n",
+            df_kernel_name(in->kernel), in->radius, in->geotransform[1], in->width, in->height, in->crs,
+            in->total_weight, in->grid_weight, in->edge_loss, in->mask_loss, in->max, in->units, o->out);
+}
+
+static int density_verb(df_ctx *ctx, df__opts *o)
+{
+    df_step step = (df_step)o->density_step;
+    int rc = density_check(ctx, o);
+    if (rc >= 0) return rc;
+    if (density_weight(o) != 0) return fprintf(stderr, "dispflow: out of memory\n"), df_status_exit_code(DF_ENOMEM);
     /* the raster, its QGIS style beside it (density.c names it so), the choropleth */
     char qml[4096];
-    const char *dot = strrchr(jb.out, '.'), *slash = strrchr(jb.out, '/');
-    int stem = dot && (!slash || dot > slash) ? (int)(dot - jb.out) : (int)strlen(jb.out);
-    snprintf(qml, sizeof qml, "%.*s.qml", stem, jb.out);
-    const char *outputs[] = {jb.out, qml, choropleth};
-    if ((rc = check_job_outputs(ctx, &jb, outputs, 3)) >= 0) return rc;
+    const char *dot = strrchr(o->out, '.'), *slash = strrchr(o->out, '/');
+    int stem = dot && (!slash || dot > slash) ? (int)(dot - o->out) : (int)strlen(o->out);
+    snprintf(qml, sizeof qml, "%.*s.qml", stem, o->out);
+    const char *outputs[] = {o->out, qml, o->choropleth};
+    if ((rc = check_opts_outputs(ctx, o, outputs, 3)) >= 0) return rc;
     staging g = {0};
     char main_path[4096];
-    const char *out = jb.out;
+    const char *out = o->out;
     if (step) { /* the whole period's raster and the periods' go in together */
-        if (staging_open(&g, jb.out) != 0) return df_status_exit_code(DF_EIO);
-        if (!(out = staging_path(&g, jb.out, main_path, sizeof main_path))) {
+        if (staging_open(&g, o->out) != 0) return df_status_exit_code(DF_EIO);
+        if (!(out = staging_path(&g, o->out, main_path, sizeof main_path))) {
             staging_close(&g, 0);
             return df_status_exit_code(DF_EIO);
         }
     }
     df_boundaries *b = NULL;
     df_density *d = NULL;
-    df_status st = boundaries ? df_boundaries_load(ctx, &jb.bo, &b) : DF_OK;
-    df_join *j = NULL;
-    if (st == DF_OK) st = go_on(df_density_run(ctx, &jb.ro, b, &o, &d));
-    if (st == DF_OK && (choropleth || still)) { /* the join, on the same records and period */
-        jb.jo.level = jb.level ? jb.level : df_boundaries_finest_level(b);
-        st = go_on(df_join_run(ctx, b, &jb.ro, &jb.jo, &j));
-    }
-    if (st == DF_OK && still) st = df_density_still_displaced(ctx, d, j, b);
-    if (st == DF_OK) st = go_on(df_density_write(ctx, d, out, jb.format, jb.nco ? jb.co : NULL));
-    if (st == DF_OK && choropleth) st = go_on(df_density_write_choropleth(ctx, d, j, b, choropleth));
-    df_join_free(j);
-    if (st == DF_OK && !quiet) {
-        const df_density_info *in = df_density_get_info(d);
-        fprintf(stderr,
-                "%s: %ld rows, %ld points (%ld left out by status or date, %ld without coordinates, %ld rejected)\n",
-                jb.ro.path, in->read.rows, in->points, in->filtered, in->no_point, in->read.rejected);
-        fprintf(stderr,
-                "%s kernel, R = %.1f m, pixel %.1f m, %d x %d pixels in %s; total %.1f people, on the grid %.1f, "
-                "edge loss %.1f, masked %.1f; max %.6g %s\nwrote %s\n",
-                df_kernel_name(in->kernel), in->radius, in->geotransform[1], in->width, in->height, in->crs,
-                in->total_weight, in->grid_weight, in->edge_loss, in->mask_loss, in->max, in->units, jb.out);
-    }
-    if (st == DF_OK && step) st = density_periods(ctx, &jb, b, &o, df_density_get_info(d), step, &g);
+    df_status st = o->bo.path ? df_boundaries_load(ctx, &o->bo, &b) : DF_OK;
+    if (st == DF_OK) st = density_make(ctx, o, b, out, &d);
+    if (st == DF_OK && !quiet) density_print(o, d);
+    if (st == DF_OK && step) st = density_periods(ctx, o, b, df_density_get_info(d), step, &g);
     df_density_free(d);
     df_boundaries_free(b);
     st = go_on(st);
     if (step && staging_close(&g, st == DF_OK) != 0) return df_status_exit_code(DF_EIO);
     return st == DF_OK ? 0 : fail(ctx, st);
+}
+
+static int cmd_density(df_ctx *ctx, int argc, char **argv)
+{
+    df__opts o;
+    int rc = parse_opts(&o, DF__VERB_DENSITY, usage_density, argc, argv);
+    if (rc < 0) rc = density_verb(ctx, &o);
+    df__opts_free(&o);
+    return rc;
 }
 
 static int cmd_sample(df_ctx *ctx, int argc, char **argv)

@@ -6,6 +6,7 @@
 #ifndef DF_JOB_H
 #define DF_JOB_H
 
+#include "df_options.h"
 #include "df_products.h"
 
 /* ---- job.c: the job file of `dispflow run` (keys in docs/jobs.md) -------- */
@@ -13,38 +14,30 @@
 struct df_job {
     char *path, *dir;   /* the job file and its folder (paths resolve against it) */
     char *profiles_dir; /* the country profiles shipped with dispflow, or NULL */
+    /* Every option the CLI shares, in the library's option structs (keys in
+     * df__options, options.c): [job] from, as_of (opts.jo), step, origins
+     * (opts.fo); [records] (opts.ro, opts.operations, opts.where);
+     * [boundaries] prefer (opts.jo), profile, labels, name_field (opts.bo);
+     * [flows] (opts.fo, opts.bend, opts.endpoints); [density] (opts.dn,
+     * opts.people, opts.density_step). origin_level and dest_level are 0
+     * until the finest boundary file is known. */
+    df__opts opts;
+    /* the keys of the job file alone: */
     /* [job] */
-    char *title, *output, *origins;
+    char *title, *output;
     char *database, *schema; /* PG:... and its schema template: the layers in PostGIS too; NULL = not */
     char *output_template;   /* the output as given, {as_of} not yet replaced (output is with it replaced) */
-    int32_t from, as_of;     /* DF_NO_DATE: the first and the latest date in the data */
-    int step;                /* df_step of the periods */
-    /* [records] */
-    char *records_path, *records_layer, *records_map;
-    char delimiter;
-    int header, kind, default_status;
-    double household_size;
-    char *operation, *where;                 /* "A, B"; "COL=V,V & COL=V" as written */
-    int duplicates, assessments;             /* df_duplicates; 1: add assessment types */
-    char *operation_buf, *where_buf;         /* the lists cut into ... */
-    const char *operations[17], *wheres[17]; /* ... NULL-terminated lists (NULL when unset) */
     /* [boundaries] */
     char *adm[4]; /* the boundary file of each level; NULL = none */
     char *aliases;
-    int shipped_aliases, prefer_points; /* shipped_aliases: the country profile's alias table */
-    char *profile, *labels, *name_field;
-    int finest; /* the finest level with a boundary file */
+    int shipped_aliases; /* the country profile's alias table */
+    int finest;          /* the finest level with a boundary file */
     /* [join] */
     int levels; /* bit l set: join at level l */
     /* [flows] */
-    int flows, origin_level, dest_level, flow_intra, endpoints;
-    int64_t flow_min, flow_top;
-    double bend;
+    int flows;
     /* [density] */
-    int density, density_status, kernel, bandwidth, mask, small_radius;
-    int density_step; /* df_step: a raster per period too (issue 14 item 3); DF_STEP_NONE: none */
-    double radius, pixel, max_pixels;
-    char *t_srs;
+    int density;
     /* [report] */
     int maps;
     int64_t top_flows;
@@ -66,6 +59,9 @@ struct df_job {
     int publish_new_series; /* start a new series in the ledger on purpose */
 };
 
+/* The job file's keys read into a new job, not checked whole (no key
+ * required, no records read): for the tests of the option table. */
+df_status df__job_parse(df_ctx *ctx, const char *path, df_job **out);
 /* The records options the job says (borrowing the job's strings). */
 void df__job_record_opts(const df_job *job, df_record_opts *ro);
 

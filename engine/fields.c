@@ -163,6 +163,15 @@ int32_t df_period_next(int32_t date, df_step step)
     return end == DF_NO_DATE ? DF_NO_DATE : end + 1;
 }
 
+int32_t df_period_prev(int32_t date, df_step step)
+{
+    int32_t start, end, prev_start, prev_end;
+    df_period_of(date, step, &start, &end);
+    if (start == DF_NO_DATE) return DF_NO_DATE;
+    df_period_of(start - 1, step, &prev_start, &prev_end);
+    return prev_start + (date - start < prev_end - prev_start ? date - start : prev_end - prev_start);
+}
+
 int df_delimiter_parse(const char *text, char *out)
 {
     static const char *const names[] = {"comma", "semicolon", "tab", "pipe"};

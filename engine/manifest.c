@@ -121,7 +121,7 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
     const df_job *job = r->job;
     json_object *a = json_object_new_array();
     json_object_array_add(a, input(ctx, job, "job", job->path));
-    json_object *rec = input(ctx, job, "records", job->records_path);
+    json_object *rec = input(ctx, job, "records", job->opts.ro.path);
     const df_balance *bal = df_join_balance(r->join[r->level]);
     put_int(rec, "rows", bal->read.rows);
     json_object_array_add(a, rec);
@@ -379,7 +379,7 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
                                                                        : "more than records_layer_max");
             put_int(o, "records_with_coordinates", r->records_not_copied);
             put_int(o, "records_layer_max", r->job->records_layer_max);
-            put_str(o, "records", r->job->records_path); /* its SHA-256 is under inputs */
+            put_str(o, "records", r->job->opts.ro.path); /* its SHA-256 is under inputs */
         }
         json_object_object_add(m, "records_layer", o);
     }

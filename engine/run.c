@@ -173,7 +173,7 @@ static int read_listing(const char *dir, listing *l)
 static int job_inputs(const df_job *job, const char **in)
 {
     int n = 0;
-    const char *all[] = {job->path, job->records_path, job->adm[1], job->adm[2], job->adm[3], job->aliases};
+    const char *all[] = {job->path, job->opts.ro.path, job->adm[1], job->adm[2], job->adm[3], job->aliases};
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         if (all[k] && strcmp(all[k], "-")) in[n++] = all[k];
     return n;
@@ -390,12 +390,14 @@ static df_status load_boundaries(df_ctx *ctx, run *r)
         bo.level = l;
         bo.aliases = r->aliases;
         bo.profiles = job->profiles_dir;
-        bo.profile = job->profile;
-        if (job->profile && job->profile[0] != '/' && (strchr(job->profile, '/') || strstr(job->profile, ".ini")))
-            snprintf(profile, sizeof profile, "%s/%s", job->dir, job->profile), bo.profile = profile; /* a file */
+        bo.profile = job->opts.bo.profile;
+        if (job->opts.bo.profile && job->opts.bo.profile[0] != '/' &&
+            (strchr(job->opts.bo.profile, '/') || strstr(job->opts.bo.profile, ".ini")))
+            snprintf(profile, sizeof profile, "%s/%s", job->dir, job->opts.bo.profile),
+                bo.profile = profile; /* a file */
         bo.no_profile_aliases = !job->shipped_aliases;
-        bo.labels = job->labels;
-        bo.name_field = job->name_field;
+        bo.labels = job->opts.bo.labels;
+        bo.name_field = job->opts.bo.name_field;
         df_status st = df_boundaries_load(ctx, &bo, &r->loaded[l]);
         if (st == DF_OK) r->rep.file_units[l] = df_boundaries_count(r->loaded[l], l);
         if (st == DF_OK && l < job->finest) st = check_coarser(ctx, r->loaded[l], r->loaded[job->finest], l, bo.path);
@@ -406,8 +408,8 @@ static df_status load_boundaries(df_ctx *ctx, run *r)
         if (job->levels & (1 << l)) r->rep.b[l] = r->rep.fine, r->rep.level = l;
     /* origins that name no unit: refused now, not after the join (issue 17 item 22) */
     df_status st = DF_OK;
-    if (job->flows && job->origins && strcasecmp(job->origins, "all") &&
-        (st = df__flows_origins_check(ctx, r->rep.fine, job->origins)) != DF_OK) {
+    if (job->flows && job->opts.fo.origins && strcasecmp(job->opts.fo.origins, "all") &&
+        (st = df__flows_origins_check(ctx, r->rep.fine, job->opts.fo.origins)) != DF_OK) {
         char why[600];
         snprintf(why, sizeof why, "%s", df_ctx_errmsg(ctx));
         return df__error(ctx, st, "%s: [job] origins: %s", job->path, why);
@@ -419,28 +421,9 @@ static void join_opts(const run *r, int level, df_join_opts *jo)
 {
     df_join_opts_init(jo);
     jo->level = level;
-    jo->from = r->job->from;
-    jo->as_of = r->job->as_of;
-    jo->prefer_points = r->job->prefer_points;
-}
-
-/* The same day one step earlier; DF_NO_DATE without steps. */
-static int32_t step_back(int32_t day, int step)
-{
-    int y, m, d;
-    switch (step) {
-    case DF_STEP_DAY:
-        return day - 1;
-    case DF_STEP_WEEK:
-        return day - 7;
-    case DF_STEP_MONTH:
-        df__civil_from_days(day, &y, &m, &d);
-        if (--m == 0) m = 12, y--;
-        int32_t first = df__days_from_civil(y, m, 1), next = df__days_from_civil(m == 12 ? y + 1 : y, m % 12 + 1, 1);
-        return first + (d - 1 < next - first ? d - 1 : next - first - 1); /* 31 Mar -> 28 Feb */
-    default:
-        return DF_NO_DATE;
-    }
+    jo->from = r->job->opts.jo.from;
+    jo->as_of = r->job->opts.jo.as_of;
+    jo->prefer_points = r->job->opts.jo.prefer_points;
 }
 
 /* Publish mode: the pixels whose people stand on fewer than k families
@@ -477,10 +460,10 @@ static df_status open_ledger(df_ctx *ctx, run *r)
                                   .kind = r->ro.kind,
                                   .levels = job->levels,
                                   .flows = job->flows,
-                                  .origin_level = job->origin_level,
-                                  .dest_level = job->dest_level,
-                                  .step = job->step,
-                                  .origins = job->origins,
+                                  .origin_level = job->opts.fo.origin_level,
+                                  .dest_level = job->opts.fo.dest_level,
+                                  .step = job->opts.fo.step,
+                                  .origins = job->opts.fo.origins,
                                   .output = job->output};
     df_status st = df__ledger_open(ctx, job->publish_ledger, &p, job->publish_new_series, &r->ledger);
     if (st != DF_OK) return st;
@@ -514,8 +497,9 @@ static df_status withhold(df_ctx *ctx, run *r)
     if (st == DF_OK)
         st = df__publish_units(ctx, r->join, r->rep.fine, job->publish_k, r->join[r->rep.level], r->ledger, &r->stats);
     if (st == DF_OK && r->flows)
-        st = df__publish_flows(ctx, r->flows, r->rep.fine, r->join[job->origin_level], r->join[job->dest_level],
-                               job->publish_k, r->ro.household_size, r->ledger, &r->stats);
+        st = df__publish_flows(ctx, r->flows, r->rep.fine, r->join[job->opts.fo.origin_level],
+                               r->join[job->opts.fo.dest_level], job->publish_k, r->ro.household_size, r->ledger,
+                               &r->stats);
     if (st == DF_OK) /* all the sums at once, then the ledger and the counts */
         st = df__publish_joint(ctx, r->join, r->flows, r->rep.fine, job->publish_k, r->ro.household_size,
                                r->join[r->rep.level], r->ledger, &r->stats);
@@ -624,7 +608,7 @@ static df_status compute(df_ctx *ctx, run *r)
     if ((st = finest_reached(ctx, r)) != DF_OK) return st;
     /* the figures one step earlier, for the change since then */
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
-    r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? step_back(bal->as_of, job->step) : DF_NO_DATE;
+    r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? df_period_prev(bal->as_of, (df_step)job->opts.fo.step) : DF_NO_DATE;
     int snapshots = r->ro.kind == DF_SNAPSHOTS; /* the latest snapshot then, whatever its date */
     if (r->rep.prev_as_of != DF_NO_DATE && (snapshots || r->rep.prev_as_of >= bal->from)) {
         r->rep.prev = df__join_totals_as_of(r->join[r->rep.level], r->rep.prev_as_of, &r->rep.prev_snapshot);
@@ -632,8 +616,8 @@ static df_status compute(df_ctx *ctx, run *r)
     }
     /* per unit and period (issue 14 item 3); not published: every period's
      * cells would be more cells to protect (docs/publish.md) */
-    if (!job->publish &&
-        (st = df__periods_compute(ctx, r->join[r->rep.level], r->rep.b[r->rep.level], job->step, &r->periods)) != DF_OK)
+    if (!job->publish && (st = df__periods_compute(ctx, r->join[r->rep.level], r->rep.b[r->rep.level],
+                                                   job->opts.fo.step, &r->periods)) != DF_OK)
         return st;
     /* a table without origins or without coordinates: the stage is skipped
      * and said, rather than 0 flows or an all-zero raster */
@@ -641,24 +625,25 @@ static df_status compute(df_ctx *ctx, run *r)
     int flows = job->flows && (rd->valid == 0 || rd->with_origin > 0);
     int density = job->density && (rd->valid == 0 || rd->with_point > 0);
     if (job->flows && !flows)
-        df__log(ctx, DF_LOG_WARN, "%s: no record states an origin: flows skipped", job->records_path);
+        df__log(ctx, DF_LOG_WARN, "%s: no record states an origin: flows skipped", job->opts.ro.path);
     if (job->density && !density)
-        df__log(ctx, DF_LOG_WARN, "%s: no record has coordinates: density needs points; skipped", job->records_path);
+        df__log(ctx, DF_LOG_WARN, "%s: no record has coordinates: density needs points; skipped", job->opts.ro.path);
     if (flows) {
         BEGIN("flows");
         df_flow_opts fo;
         df_flow_opts_init(&fo);
-        fo.origin_level = job->origin_level;
-        fo.dest_level = job->dest_level;
+        fo.origin_level = job->opts.fo.origin_level;
+        fo.dest_level = job->opts.fo.dest_level;
         if (r->rep.unreached & (1 << fo.dest_level)) fo.dest_level = r->rep.level; /* no record is placed there */
-        fo.origins = job->origins && strcasecmp(job->origins, "all") ? job->origins : NULL;
+        fo.origins = job->opts.fo.origins && strcasecmp(job->opts.fo.origins, "all") ? job->opts.fo.origins : NULL;
         fo.from = bal->from;
         fo.to = bal->as_of;
-        fo.step = job->publish ? DF_STEP_NONE : (df_step)job->step; /* one table to protect, not one per period */
-        fo.min = job->flow_min;
-        fo.top = (int)job->flow_top;
-        fo.no_intra = !job->flow_intra;
-        fo.prefer_points = job->prefer_points;
+        fo.step =
+            job->publish ? DF_STEP_NONE : (df_step)job->opts.fo.step; /* one table to protect, not one per period */
+        fo.min = job->opts.fo.min;
+        fo.top = (int)job->opts.fo.top;
+        fo.no_intra = job->opts.fo.no_intra;
+        fo.prefer_points = job->opts.jo.prefer_points;
         fo.kind = r->ro.kind;
         if ((st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows)) != DF_OK) return st;
         r->rep.flows = r->flows;
@@ -671,21 +656,21 @@ static df_status compute(df_ctx *ctx, run *r)
         df_density_opts dopt;
         df__job_density_opts(job, &dopt); /* as the job's check saw them */
         /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
-        dopt.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
+        dopt.status = job->opts.people == 2 ? -1 : job->opts.people == 1 ? DF_RETURNED : DF_DISPLACED;
         dopt.from = bal->from;
         dopt.as_of = bal->as_of;
         /* with publish, the support grid is a second density run: each half the stage */
         r->sub_hi = job->publish ? 0.5 : 1;
         if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &dopt, &r->density)) != DF_OK) return st;
         r->sub_lo = r->sub_hi, r->sub_hi = 1;
-        if (job->density_status == 3 &&
+        if (job->opts.people == 3 &&
             (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
             return st;
         if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) return st;
         r->rep.density = r->density;
         static const char *const files[] = {"density_displaced.tif", "density_returned.tif", "density_all.tif",
                                             "density_still_displaced.tif"};
-        r->rep.density_file = files[job->density_status];
+        r->rep.density_file = files[job->opts.people];
     }
     return DF_OK;
 }
@@ -936,7 +921,8 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
         if (r->join[l]) st = df__join_write_layer(ctx, r->join[l], r->rep.b[l], ds, name, NULL, path);
     }
     if (st == DF_OK && r->flows)
-        st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->bend, (df_endpoints)r->job->endpoints,
+        st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->opts.bend,
+                                    (df_endpoints)r->job->opts.endpoints,
                                     !r->job->publish); /* the nodes are the units' figures again: not published */
     df__rtree *index = NULL;
     if (st == DF_OK && records_layer_wanted(r))
@@ -1141,7 +1127,8 @@ static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *n
     const df_density_info *whole = df_density_get_info(r->density);
     if (job->publish || bal->from == DF_NO_DATE || bal->as_of == DF_NO_DATE) return DF_OK;
     int n = 0;
-    for (int32_t d = bal->from; d <= bal->as_of && n <= MAX_DENSITY_PERIODS; d = df_period_next(d, job->density_step))
+    for (int32_t d = bal->from; d <= bal->as_of && n <= MAX_DENSITY_PERIODS;
+         d = df_period_next(d, job->opts.density_step))
         n++;
     if (n > MAX_DENSITY_PERIODS) {
         char f[11], t[11];
@@ -1153,7 +1140,7 @@ static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *n
     }
     df_density_opts o;
     df__job_density_opts(job, &o);
-    o.status = job->density_status == 2 ? -1 : job->density_status == 1 ? DF_RETURNED : DF_DISPLACED;
+    o.status = job->opts.people == 2 ? -1 : job->opts.people == 1 ? DF_RETURNED : DF_DISPLACED;
     o.radius = whole->radius, o.bandwidth = DF_BANDWIDTH_FIXED; /* the whole's kernel: the periods add up to it */
     char crs[64], path[4200];
     snprintf(crs, sizeof crs, "%s", whole->crs);
@@ -1166,9 +1153,9 @@ static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *n
     memmove(ql + at + 1 + n, ql + at + 1, (size_t)(*nql - at - 1) * sizeof *ql);
     df_status st = DF_OK;
     int k = 0;
-    for (int32_t d = bal->from; st == DF_OK && k < n; d = df_period_next(d, job->density_step), k++) {
+    for (int32_t d = bal->from; st == DF_OK && k < n; d = df_period_next(d, job->opts.density_step), k++) {
         int32_t first, last;
-        df_period_of(d, job->density_step, &first, &last);
+        df_period_of(d, job->opts.density_step, &first, &last);
         o.from = d;
         o.as_of = last < bal->as_of ? last : bal->as_of;
         char day[11], a[11], b[11];
@@ -1231,7 +1218,7 @@ static df_status write_products(df_ctx *ctx, run *r)
                                   .units = in->units,
                                   .crs = in->crs};
         nql++;
-        if (job->density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) return st;
+        if (job->opts.density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) return st;
     }
     /* in the project, the levels coarser than the finest choropleth are its
      * boundaries and names, drawn above it (two fills at once would tint each
@@ -1262,7 +1249,8 @@ static df_status write_products(df_ctx *ctx, run *r)
     bundle_path(r, "project.qgs", path, sizeof path);
     /* the Temporal Controller steps through the flows' periods; at open it
      * shows the latest one */
-    df__qgis_time time = {bal->from, bal->as_of, job->publish ? DF_STEP_NONE : job->step, DF_NO_DATE, DF_NO_DATE};
+    df__qgis_time time = {bal->from, bal->as_of, job->publish ? DF_STEP_NONE : job->opts.fo.step, DF_NO_DATE,
+                          DF_NO_DATE};
     for (int i = 0; r->flows && i < df_flows_count(r->flows); i++) {
         const df_flow *fl = df_flows_get(r->flows, i);
         if (!fl->withheld && (time.last_start == DF_NO_DATE || fl->period_start > time.last_start))

@@ -201,7 +201,7 @@ void df__report_credits(const df__report *r, char *out, size_t cap)
     else
         snprintf(boundaries, sizeof boundaries, "Boundaries: %s", base_name(job->adm[job->finest]));
     snprintf(out, cap, "Source: %s | %s%s%s | Made with dispflow %s",
-             job->records_source ? job->records_source : base_name(job->records_path), boundaries,
+             job->records_source ? job->records_source : base_name(job->opts.ro.path), boundaries,
              job->report_organisation ? " | " : "", job->report_organisation ? job->report_organisation : "",
              DISPFLOW_VERSION);
 }
@@ -262,7 +262,7 @@ static void key_figures(doc *d, const df__report *r)
     df__date_words(bal->from, from);
     df__date_words(bal->as_of, as_of);
     /* snapshots: the change since the snapshot that was the latest then */
-    df__date_words(r->has_prev && r->job->kind == DF_SNAPSHOTS ? r->prev_snapshot : r->prev_as_of, prev);
+    df__date_words(r->has_prev && r->job->opts.ro.kind == DF_SNAPSHOTS ? r->prev_snapshot : r->prev_as_of, prev);
     if (r->has_prev) before = (totals){r->prev.displaced, r->prev.returned, r->prev.still_displaced, r->prev.families};
     heading(d, 2, "Key figures");
     if (r->has_prev)
@@ -270,7 +270,7 @@ static void key_figures(doc *d, const df__report *r)
     else
         snprintf(header, sizeof header, "Measure|>Individuals as of %s", as_of);
     table_begin(d, header);
-    int snapshots = r->job->kind == DF_SNAPSHOTS;
+    int snapshots = r->job->opts.ro.kind == DF_SNAPSHOTS;
     char snapshot[20], first[64];
     df__date_words(bal->snapshot, snapshot);
     snprintf(first, sizeof first, snapshots ? "Displaced, present on %s" : "Displaced since the start", snapshot);
@@ -363,7 +363,7 @@ static df_status trend(df_ctx *ctx, doc *d, const df__report *r)
     }
     table_end(d);
     para(d, "Each point counts the records of the period from its start to that date, as the key figures do%s.",
-         r->job->kind == DF_SNAPSHOTS ? " (snapshots: the latest snapshot on or before the date)" : "");
+         r->job->opts.ro.kind == DF_SNAPSHOTS ? " (snapshots: the latest snapshot on or before the date)" : "");
     return DF_OK;
 }
 
@@ -492,7 +492,7 @@ static df_status unit_table(df_ctx *ctx, doc *d, const df__report *r, int level)
     }
     char since[64] = "", prev_day[20];
     if (prev) {
-        df__date_words(r->job->kind == DF_SNAPSHOTS ? r->prev_snapshot : r->prev_as_of, prev_day);
+        df__date_words(r->job->opts.ro.kind == DF_SNAPSHOTS ? r->prev_snapshot : r->prev_as_of, prev_day);
         snprintf(since, sizeof since, ">Change since %s|", prev_day);
     }
     heading(d, 2, names);
@@ -625,7 +625,7 @@ static void data_quality(doc *d, const df__report *r)
     para(d,
          "%s rows read from %s: %s matched to a unit, %s unmatched, %s outside the period, %s rejected (%s + %s + %s + "
          "%s = %s).",
-         df__thousands(b->read.rows, a), base_name(r->job->records_path), df__thousands(b->matched, bb),
+         df__thousands(b->read.rows, a), base_name(r->job->opts.ro.path), df__thousands(b->matched, bb),
          df__thousands(b->unmatched, c), df__thousands(b->out_of_period, e), df__thousands(b->read.rejected, f), bb, c,
          e, f, a);
     if (r->records_not_copied > 0) { /* issue 12 item 2: the bundle costs what its input costs */
@@ -638,7 +638,7 @@ static void data_quality(doc *d, const df__report *r)
         para(d,
              "The records are not copied into layers.gpkg (it has no layer 'records'): %s. They are in %s, whose "
              "SHA-256 is in manifest.json; [report] records_layer = always copies them.",
-             why, r->job->records_path);
+             why, r->job->opts.ro.path);
     }
     if (b->read.rejected) {
         heading(d, 3, "Rows rejected, and why");
@@ -688,8 +688,8 @@ static void data_quality(doc *d, const df__report *r)
     para(d,
          "Coordinates that contradict the stated names: %s rows (the %s won); latitude and longitude swapped and "
          "corrected: %s rows; rows with no unit at all: %s (%s individuals).",
-         df__thousands(b->conflicts, a), r->job->prefer_points ? "coordinates" : "names", df__thousands(b->swapped, bb),
-         df__thousands(b->unmatched, c), df__thousands(b->ind_unmatched, e));
+         df__thousands(b->conflicts, a), r->job->opts.jo.prefer_points ? "coordinates" : "names",
+         df__thousands(b->swapped, bb), df__thousands(b->unmatched, c), df__thousands(b->ind_unmatched, e));
     if (b->returns_unplaced)
         para(d, "Returns whose place of displacement is unknown: %s rows, %s individuals (not in 'returned').",
              df__thousands(b->returns_unplaced, a), df__thousands(b->ind_returns_unplaced, bb));

@@ -41,7 +41,7 @@ int df__trend_series(const df__report *r, df__trend_point *out, int cap)
     const df_balance *bal = df_join_balance(j);
     if (bal->as_of == DF_NO_DATE || bal->from == DF_NO_DATE || cap < 2) return 0;
     /* the job's step; without one, the finest that gives at most cap points */
-    int step = r->job->step, span = bal->as_of - bal->from;
+    int step = r->job->opts.fo.step, span = bal->as_of - bal->from;
     if (step == DF_STEP_NONE) step = span <= 21 ? DF_STEP_DAY : span <= 7 * 26 ? DF_STEP_WEEK : DF_STEP_MONTH;
     int32_t ends[DF__TREND_MAX];
     int n = 0;

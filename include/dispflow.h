@@ -159,6 +159,10 @@ DF_API int df_step_parse(const char *name);
 DF_API void df_period_of(int32_t date, df_step step, int32_t *start, int32_t *end);
 /* The first day of the period after the one containing date. */
 DF_API int32_t df_period_next(int32_t date, df_step step);
+/* The same day one period earlier: its place in the period kept, clamped to
+ * the earlier period's last day (31 March 2017 by month is 28 February;
+ * by week, 7 days; by day, 1). DF_STEP_NONE and DF_NO_DATE give DF_NO_DATE. */
+DF_API int32_t df_period_prev(int32_t date, df_step step);
 
 /* A CSV delimiter by name or character: comma, semicolon, tab, pipe (any
  * case) or one of , ; TAB |. Returns 0 and sets *out, or -1. */

@@ -220,7 +220,7 @@ TEST(density_per_period)
     NEED_FILE(ET);
     char args[1024];
     snprintf(args, sizeof args,
-             "density --records " ET " --status displaced --radius 5000 --pixel 2000 --from 2016-10-17 "
+             "density --records " ET " --people displaced --radius 5000 --pixel 2000 --from 2016-10-17 "
              "--as-of 2017-01-31 --step month -o %s/per.tif",
              tmpdir);
     EXPECT_INT(run(args), 0);

@@ -82,7 +82,7 @@ TEST(errors_name_file_line_and_key)
         {GOOD_HEAD "adm1 = %s\n[styles]\nx = 1\n", "job.ini:7: unknown section [styles]"},
         {GOOD_HEAD "adm1 = %s\n[job]\nas_of = 2017-02-30\n", "job.ini:8: [job] as_of: not a date"},
         {GOOD_HEAD "adm1 = %s\n[job]\nstep = fortnight\n",
-         "job.ini:8: [job] step: 'fortnight' is not none, day, week or month"},
+         "job.ini:8: [job] step: 'fortnight' is not none, day, week, month or round"},
         {GOOD_HEAD "adm1 = %s\n[density]\npixel = -5\n", "job.ini:8: [density] pixel: not a number > 0: '-5'"},
         {GOOD_HEAD "adm1 = %s\n[density]\nkernel = box\n", "job.ini:8: [density] kernel: 'box' is not quartic"},
         {GOOD_HEAD "adm1 = %s\nadm2 = nowhere.shp\n", "job.ini:7: [boundaries] adm2: no such file: "},
@@ -192,10 +192,10 @@ TEST(paths_resolve_against_the_job_file)
     snprintf(want, sizeof want, "%s/bundle", tmpdir);
     EXPECT_STR(df_job_output(job), want);
     snprintf(want, sizeof want, "%s/sample.csv", tmpdir);
-    EXPECT_STR(job->records_path, want);
+    EXPECT_STR(job->opts.ro.path, want);
     EXPECT_INT(job->finest, 1);
     EXPECT_INT(job->levels, 1 << 1);
-    EXPECT_INT(job->step, DF_STEP_MONTH);
+    EXPECT_INT(job->opts.fo.step, DF_STEP_MONTH);
     df_job_free(job);
 }
 

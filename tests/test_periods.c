@@ -60,6 +60,19 @@ TEST(calendar_periods)
     EXPECT_STR(next, "2017-01-01");
     df_date_format(df_period_next(day("2016-10-19"), DF_STEP_WEEK), next);
     EXPECT_STR(next, "2016-10-24");
+    /* one step earlier, as the report's change column counts it (run.c's own
+     * calendar before: issue 15 item 2) */
+    df_date_format(df_period_prev(day("2017-03-31"), DF_STEP_MONTH), next);
+    EXPECT_STR(next, "2017-02-28");
+    df_date_format(df_period_prev(day("2016-03-31"), DF_STEP_MONTH), next);
+    EXPECT_STR(next, "2016-02-29"); /* leap year */
+    df_date_format(df_period_prev(day("2017-01-15"), DF_STEP_MONTH), next);
+    EXPECT_STR(next, "2016-12-15");
+    df_date_format(df_period_prev(day("2016-10-19"), DF_STEP_WEEK), next);
+    EXPECT_STR(next, "2016-10-12");
+    df_date_format(df_period_prev(day("2017-03-01"), DF_STEP_DAY), next);
+    EXPECT_STR(next, "2017-02-28");
+    EXPECT_INT(df_period_prev(day("2017-03-01"), DF_STEP_NONE), DF_NO_DATE);
     EXPECT_INT(df_step_parse("month"), DF_STEP_MONTH);
     EXPECT_INT(df_step_parse("Round"), DF_STEP_DAY);
     EXPECT_INT(df_step_parse("fortnight"), -1);
@@ -111,7 +124,7 @@ TEST(cli_delimiter_semicolon)
     EXPECT_INT(displaced, 18);
     snprintf(args, sizeof args, "join --records %s --boundaries x.shp --delimiter s -o %s/never.csv", path, tmpdir);
     EXPECT_INT(run(args), df_status_exit_code(DF_EINVAL));
-    EXPECT(strstr(out, "--delimiter is comma, semicolon, tab, pipe") != NULL);
+    EXPECT(strstr(out, "--delimiter: 's' is not comma, semicolon, tab or pipe") != NULL);
 }
 
 /* flows --step month and density --step month label October 2016 alike:

@@ -88,12 +88,13 @@ static int fuzz_job(const uint8_t *data, size_t size)
     } else {
         FUZZ_CHECK(job != NULL);
         FUZZ_CHECK(df_job_output(job) && df_job_output(job)[0]);
-        FUZZ_CHECK(job->records_path && job->records_path[0]);
+        FUZZ_CHECK(job->opts.ro.path && job->opts.ro.path[0]);
         FUZZ_CHECK(job->finest >= 1 && job->finest <= 3 && job->adm[job->finest]);
         FUZZ_CHECK(job->levels != 0 && (job->levels & ~((1 << (job->finest + 1)) - 2)) == 0);
-        FUZZ_CHECK(job->origin_level >= 1 && job->origin_level <= job->finest);
-        FUZZ_CHECK(job->dest_level >= 1 && job->dest_level <= job->finest);
-        FUZZ_CHECK(job->from == DF_NO_DATE || job->as_of == DF_NO_DATE || job->from <= job->as_of);
+        FUZZ_CHECK(job->opts.fo.origin_level >= 1 && job->opts.fo.origin_level <= job->finest);
+        FUZZ_CHECK(job->opts.fo.dest_level >= 1 && job->opts.fo.dest_level <= job->finest);
+        FUZZ_CHECK(job->opts.jo.from == DF_NO_DATE || job->opts.jo.as_of == DF_NO_DATE ||
+                   job->opts.jo.from <= job->opts.jo.as_of);
         size_t n = 0;
         df__job_each(job, fuzz_job_visit, &n);
         FUZZ_CHECK(df_job_set_output(ctx, job, "/tmp/elsewhere/") == DF_OK);
