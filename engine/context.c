@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cpl_error.h>
 #include <gdal.h>
@@ -160,24 +161,79 @@ const char *df_versions(df_ctx *ctx)
     return ctx->versions;
 }
 
+/* The end of a conninfo value at v: quoted '...' (backslash escapes), or to
+ * the next blank. */
+static const char *conninfo_value_end(const char *v)
+{
+    if (*v != '\'') {
+        while (*v && *v != ' ' && *v != '\t' && *v != '\n') v++;
+        return v;
+    }
+    for (v++; *v && *v != '\''; v++)
+        if (*v == '\\' && v[1]) v++;
+    return *v ? v + 1 : v;
+}
+
+void df__scrub_secrets(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    const char *p = in;
+#define PUT(c)                                                                                                         \
+    do {                                                                                                               \
+        char c_ = (c); /* evaluated when out is full too */                                                            \
+        if (o + 1 < cap) out[o++] = c_;                                                                                \
+    } while (0)
+    while (*p) {
+        const char *q = p + 8;
+        if (strncasecmp(p, "password", 8) == 0) { /* libpq's password = value */
+            while (*q == ' ') q++;
+            if (*q == '=') {
+                for (q++; *q == ' ';) q++;
+                while (p < q) PUT(*p++);
+                for (const char *m = "***"; *m; m++) PUT(*m);
+                p = conninfo_value_end(q);
+                continue;
+            }
+        }
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') { /* a URI's user:password@host */
+            const char *at = p + 3, *colon = NULL;
+            for (; *at && *at != '@' && *at != '/' && *at != ' '; at++)
+                if (*at == ':' && !colon) colon = at;
+            if (*at == '@' && colon) {
+                while (p <= colon) PUT(*p++);
+                for (const char *m = "***"; *m; m++) PUT(*m);
+                p = at;
+                continue;
+            }
+        }
+        PUT(*p);
+        p++;
+    }
+#undef PUT
+    if (cap) out[o < cap ? o : cap - 1] = '\0';
+}
+
 df_status df__error(df_ctx *ctx, df_status status, const char *fmt, ...)
 {
+    char text[sizeof ctx->errmsg];
     va_list ap;
     ctx->status = status;
     va_start(ap, fmt);
-    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    df__scrub_secrets(text, ctx->errmsg, sizeof ctx->errmsg);
     return status;
 }
 
 void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...)
 {
-    char line[1024];
+    char text[1024], line[1024];
     va_list ap;
     if (!ctx || !ctx->log_fn) return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    df__scrub_secrets(text, line, sizeof line);
     ctx->log_fn(level, line, ctx->log_user);
 }
 

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define DF__PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -48,6 +49,12 @@ struct df_ctx {
 /* Record an error in the context and return its status, so that callers can
  * write `return df__error(ctx, DF_EIO, "cannot open %s", path);`. */
 df_status df__error(df_ctx *ctx, df_status status, const char *fmt, ...) DF__PRINTF(3, 4);
+/* in with the secrets of a database connection masked: the value of
+ * password=... (libpq's conninfo: "PG:dbname=x password=y", quoted or not)
+ * and the password of a URI's user:password@host become ***. Writes at most
+ * cap bytes. df__error and df__log pass every message through it: a PG:
+ * records path or output is named in many messages. */
+void df__scrub_secrets(const char *in, char *out, size_t cap);
 void df__log(df_ctx *ctx, df_log_level level, const char *fmt, ...) DF__PRINTF(3, 4);
 /* Report progress; returns 0 when the caller asked to cancel. */
 int df__progress(df_ctx *ctx, double fraction, const char *stage);
@@ -85,6 +92,94 @@ df_status df__opts_check(df_ctx *ctx, const char *type, size_t size, size_t know
 void *df__malloc(size_t n);
 void *df__realloc_array(void *p, size_t count, size_t size);
 char *df__strdup(const char *s);
+
+/* ---- hashtab.c: the one hash table --------------------------------------- */
+
+/* Open addressing with linear probing at a load of at most one half, for
+ * the join's and the flows' bins, the name cache, the records reader's
+ * duplicate rows, the repeated keys of snapshots (repeats.c) and the
+ * hosting tables. A zeroed table is empty; its user sets size and first
+ * before the first get (DF__HASHTAB does both). A slot holds its key's 64-bit hash
+ * (0: a free slot; a hash of 0 is kept as 1) and an entry of `size` bytes,
+ * zeroed when added, in which the caller keeps its key and its value; the
+ * caller compares keys whose hashes are equal. A key's first slot is its
+ * hash modulo the capacity, which starts at `first` and doubles, moving the
+ * entries in slot order: the slot order (what iterating 0 .. cap - 1 visits)
+ * depends only on the hashes and the order they were added, never on
+ * addresses, so outputs that follow it are reproducible. Entries own
+ * nothing the table knows of: free what they point to before
+ * df__hashtab_free. */
+typedef struct {
+    uint64_t *hashes;       /* per slot: the hash of its key, 0 when free */
+    unsigned char *entries; /* cap entries of size bytes */
+    size_t size, cap, count;
+    size_t first; /* the capacity of the first allocation (a power of two) */
+} df__hashtab;
+
+/* Is the entry (of a slot with the same hash) the caller's key? */
+typedef int (*df__hashtab_eq)(const void *entry, const void *key);
+
+/* An empty table of entries of `size` bytes (nothing allocated yet). */
+#define DF__HASHTAB(size, first) ((df__hashtab){NULL, NULL, (size), 0, 0, (first)})
+void df__hashtab_free(df__hashtab *t); /* back to empty; the entries are gone */
+/* Room for one more key: 0, or -1 out of memory (the table unchanged). */
+int df__hashtab_reserve(df__hashtab *t);
+
+/* The slot of the key of hash h: where it is, or the free slot it would
+ * take (eq NULL: equal hashes are equal keys). The table has a free slot. */
+static inline size_t df__hashtab_slot(const df__hashtab *t, uint64_t h, df__hashtab_eq eq, const void *key)
+{
+    size_t mask = t->cap - 1, i = (size_t)h & mask;
+    while (t->hashes[i] && (t->hashes[i] != h || (eq && !eq(t->entries + i * t->size, key)))) i = (i + 1) & mask;
+    return i;
+}
+
+/* The entry of the key of hash h, added (zeroed, *added = 1) when it was
+ * not there; NULL when memory runs out (the table unchanged). Inline so
+ * that eq is inlined on the hot paths. */
+static inline void *df__hashtab_get(df__hashtab *t, uint64_t h, df__hashtab_eq eq, const void *key, int *added)
+{
+    h += !h;
+    *added = 0;
+    if (2 * (t->count + 1) > t->cap && df__hashtab_reserve(t) != 0) return NULL;
+    size_t i = df__hashtab_slot(t, h, eq, key);
+    if (!t->hashes[i]) t->hashes[i] = h, t->count++, *added = 1;
+    return t->entries + i * t->size;
+}
+
+/* Take back the entry df__hashtab_get has just added, before any other is
+ * added (its slot ends no probe yet): when the caller cannot fill it in. */
+static inline void df__hashtab_drop(df__hashtab *t, void *entry)
+{
+    size_t i = (size_t)((unsigned char *)entry - t->entries) / t->size;
+    t->hashes[i] = 0, t->count--;
+    memset(entry, 0, t->size);
+}
+
+/* The entry of the key of hash h, or NULL when it is not there. */
+static inline void *df__hashtab_find(const df__hashtab *t, uint64_t h, df__hashtab_eq eq, const void *key)
+{
+    if (!t->cap) return NULL;
+    size_t i = df__hashtab_slot(t, h + !h, eq, key);
+    return t->hashes[i] ? t->entries + i * t->size : NULL;
+}
+
+/* The entry in slot i (i < cap), or NULL for a free slot: iterate with
+ * for (size_t i = 0; i < t.cap; i++) if ((e = df__hashtab_at(&t, i))) ... */
+static inline void *df__hashtab_at(const df__hashtab *t, size_t i)
+{
+    return t->hashes[i] ? t->entries + i * t->size : NULL;
+}
+
+/* ---- escape.c: XML and HTML text ------------------------------------------ */
+
+/* s (NULL: "") for XML or HTML text and attribute values: & < > " as
+ * entities. Writes the result and a NUL to out when out is not NULL (call
+ * with NULL first for the room: the length returned, plus one); returns its
+ * length without the NUL. */
+size_t df__xml_escape(const char *s, char *out);
+/* The same, written to f. */
+void df__xml_escape_put(FILE *f, const char *s);
 
 /* ---- fields.c: parsing of values ----------------------------------------- */
 

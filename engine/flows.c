@@ -56,53 +56,38 @@ void df_flow_opts_init(df_flow_opts *o)
 /* ---- bins: (origin, dest, date, status) ---------------------------------- */
 
 typedef struct {
-    int origin, dest, used;
+    int origin, dest;
     int32_t date;
     df_movement status;
     int64_t families, individuals;
     long rows;
 } od_bin;
 
-typedef struct {
-    od_bin *slots;
-    size_t cap, count;
-} od_table;
+typedef df__hashtab od_table; /* of od_bin, keyed by (origin, dest, date, status); zeroed: empty */
 
-static size_t od_hash(int o, int d, int32_t date, int status, size_t cap)
+static uint64_t od_hash(int o, int d, int32_t date, int status)
 {
     uint64_t k = (uint64_t)(uint32_t)o * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uint32_t)d * 0xC2B2AE3D27D4EB4FULL ^
                  (uint64_t)(uint32_t)date * 0x165667B19E3779F9ULL ^ (uint64_t)status;
     k ^= k >> 31;
-    return (size_t)(k * 0xff51afd7ed558ccdULL >> 17) & (cap - 1);
+    return k * 0xff51afd7ed558ccdULL >> 17;
 }
 
+static int od_is(const void *entry, const void *key)
+{
+    const od_bin *a = entry, *b = key;
+    return a->origin == b->origin && a->dest == b->dest && a->date == b->date && a->status == b->status;
+}
+
+/* The bin of (o, d, date, status), added when new; NULL out of memory. */
 static od_bin *od_get(od_table *t, int o, int d, int32_t date, df_movement status)
 {
-    if (2 * (t->count + 1) > t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 1024;
-        od_bin *slots = calloc(cap, sizeof *slots);
-        if (!slots) return NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            const od_bin *s = &t->slots[i];
-            if (!s->used) continue;
-            size_t h = od_hash(s->origin, s->dest, s->date, (int)s->status, cap);
-            while (slots[h].used) h = (h + 1) & (cap - 1);
-            slots[h] = *s;
-        }
-        free(t->slots);
-        t->slots = slots;
-        t->cap = cap;
-    }
-    size_t h = od_hash(o, d, date, (int)status, t->cap);
-    for (;; h = (h + 1) & (t->cap - 1)) {
-        od_bin *s = &t->slots[h];
-        if (!s->used) {
-            *s = (od_bin){o, d, 1, date, status, 0, 0, 0};
-            t->count++;
-            return s;
-        }
-        if (s->origin == o && s->dest == d && s->date == date && s->status == status) return s;
-    }
+    if (!t->cap) t->size = sizeof(od_bin), t->first = 1024;
+    od_bin key = {o, d, date, status, 0, 0, 0};
+    int added;
+    od_bin *s = df__hashtab_get(t, od_hash(o, d, date, (int)status), od_is, &key, &added);
+    if (s && added) *s = key;
+    return s;
 }
 
 /* ---- the origins kept --------------------------------------------------------- */
@@ -365,8 +350,10 @@ static int difference_snapshots(od_table *t)
     od_bin **bins = calloc(t->count + 1, sizeof *bins);
     int32_t *dates = calloc(t->count + 1, sizeof *dates);
     if (!bins || !dates) return free(bins), free(dates), -1;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].used) bins[n++] = &t->slots[i], dates[nd++] = t->slots[i].date;
+    for (size_t i = 0; i < t->cap; i++) {
+        od_bin *s = df__hashtab_at(t, i);
+        if (s) bins[n++] = s, dates[nd++] = s->date;
+    }
     qsort(bins, n, sizeof *bins, cmp_bin_ptr);
     qsort(dates, nd, sizeof *dates, cmp_date);
     size_t u = 0;
@@ -397,10 +384,10 @@ static int difference_snapshots(od_table *t)
     free(bins);
     free(dates);
     if (rc == 0) {
-        free(t->slots);
+        df__hashtab_free(t);
         *t = out;
     } else {
-        free(out.slots);
+        df__hashtab_free(&out);
     }
     return rc;
 }
@@ -424,8 +411,8 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
 {
     od_table per = {0};
     for (size_t i = 0; i < t->cap; i++) {
-        const od_bin *s = &t->slots[i];
-        if (!s->used) continue;
+        const od_bin *s = df__hashtab_at(t, i);
+        if (!s) continue;
         if (s->date != DF_NO_DATE && (s->date < from || s->date > to)) {
             f->balance.out_of_period += s->rows;
             continue;
@@ -433,7 +420,7 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
         int32_t start, end;
         period_of(s->date, o->step, from, to, &start, &end);
         od_bin *p = od_get(&per, s->origin, s->dest, start, s->status);
-        if (!p) return free(per.slots), df__error(ctx, DF_ENOMEM, "out of memory");
+        if (!p) return df__hashtab_free(&per), df__error(ctx, DF_ENOMEM, "out of memory");
         p->rows += s->rows;
         p->individuals += s->individuals;
         p->families += s->families;
@@ -441,16 +428,16 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
         f->balance.ind_counted += s->individuals;
     }
     f->rows = calloc(per.count + 1, sizeof *f->rows);
-    if (!f->rows) return free(per.slots), df__error(ctx, DF_ENOMEM, "out of memory");
+    if (!f->rows) return df__hashtab_free(&per), df__error(ctx, DF_ENOMEM, "out of memory");
     for (size_t i = 0; i < per.cap; i++) {
-        const od_bin *s = &per.slots[i];
-        if (!s->used) continue;
+        const od_bin *s = df__hashtab_at(&per, i);
+        if (!s) continue;
         df_flow *fl = &f->rows[f->n++];
         *fl = (df_flow){s->origin, s->dest, s->status, s->date, s->date, s->families, s->individuals, 0, 0, 0, 0, 0};
         int32_t start;
         period_of(s->date, o->step, from, to, &start, &fl->period_end);
     }
-    free(per.slots);
+    df__hashtab_free(&per);
     if (add_cumulative_and_totals(f, o, from, to) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
     qsort(f->rows, (size_t)f->n, sizeof *f->rows, cmp_flow);
     /* rank and share within (period, status), before any filtering */
@@ -480,8 +467,8 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
 static int flow_state_merge(flow_state *s0, const flow_state *s, const df_boundaries *b)
 {
     for (size_t i = 0; i < s->bins.cap; i++) {
-        const od_bin *x = &s->bins.slots[i];
-        if (!x->used) continue;
+        const od_bin *x = df__hashtab_at(&s->bins, i);
+        if (!x) continue;
         od_bin *y = od_get(&s0->bins, x->origin, x->dest, x->date, x->status);
         if (!y) return -1;
         y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
@@ -519,8 +506,10 @@ static void flow_pack(df__pack *p, const flow_state *s, const df_boundaries *b)
     df__pack_put(p, &s->min_date, sizeof s->min_date), df__pack_put(p, &s->max_date, sizeof s->max_date);
     uint64_t n = s->bins.count;
     df__pack_put(p, &n, sizeof n);
-    for (size_t i = 0; i < s->bins.cap; i++)
-        if (s->bins.slots[i].used) df__pack_put(p, &s->bins.slots[i], sizeof s->bins.slots[i]);
+    for (size_t i = 0; i < s->bins.cap; i++) {
+        const od_bin *x = df__hashtab_at(&s->bins, i);
+        if (x) df__pack_put(p, x, sizeof *x);
+    }
     df__repeats_pack(p, s->repeats);
     for (int lv = 1; lv <= 3; lv++)
         if (s->centres[lv]) df__pack_put(p, s->centres[lv], (size_t)df_boundaries_count(b, lv) * sizeof **s->centres);
@@ -556,7 +545,7 @@ static int flow_unpack(df__pack *p, flow_state *t, const df_boundaries *b)
 
 static void flow_state_clear(flow_state *t)
 {
-    free(t->bins.slots);
+    df__hashtab_free(&t->bins);
     for (int i = 0; i < t->nops; i++) free(t->ops[i]);
     for (int lv = 1; lv <= 3; lv++) free(t->centres[lv]);
     df__repeats_free(t->repeats);
@@ -718,7 +707,7 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
                     fopts->to != DF_NO_DATE ? fopts->to : s0->max_date);
 done:
     for (int k = 0; k < FLOW_MAX_THREADS; k++) {
-        free(states[k].bins.slots);
+        df__hashtab_free(&states[k].bins);
         df__name_cache_free(states[k].names);
         for (int lv = 1; lv <= 3; lv++) free(states[k].centres[lv]);
         df__repeats_free(states[k].repeats);

@@ -19,10 +19,7 @@ typedef struct {
     df__host_row row;
 } entry;
 
-typedef struct {
-    entry *e;
-    size_t cap, n;
-} table;
+typedef df__hashtab table; /* of entry, keyed by key; zeroed: empty */
 
 typedef struct {
     const df_join *j;
@@ -40,36 +37,24 @@ static uint64_t hash(const char *s)
     return h;
 }
 
+static int entry_is(const void *e, const void *key) { return strcmp(((const entry *)e)->key, key) == 0; }
+
 /* The entry of key, added (names copied) when new; NULL out of memory. */
 static entry *find(table *t, const char *key, const char *name, const char *where, const char *shelter)
 {
-    if (2 * (t->n + 1) > t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        entry *e = calloc(cap, sizeof *e);
-        if (!e) return NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->e[i].key) continue;
-            size_t k = hash(t->e[i].key) & (cap - 1);
-            while (e[k].key) k = (k + 1) & (cap - 1);
-            e[k] = t->e[i];
-        }
-        free(t->e);
-        t->e = e, t->cap = cap;
-    }
-    size_t k = hash(key) & (t->cap - 1);
-    while (t->e[k].key && strcmp(t->e[k].key, key)) k = (k + 1) & (t->cap - 1);
-    entry *e = &t->e[k];
-    if (!e->key) {
+    if (!t->cap) t->size = sizeof(entry), t->first = 64;
+    int added;
+    entry *e = df__hashtab_get(t, hash(key), entry_is, key, &added);
+    if (e && added) {
         e->key = df__strdup(key);
         e->row.name = df__strdup(name);
         e->row.where = df__strdup(where ? where : "");
         e->row.shelter = df__strdup(shelter ? shelter : "");
         if (!e->key || !e->row.name || !e->row.where || !e->row.shelter) {
             free(e->key), free(e->row.name), free(e->row.where), free(e->row.shelter);
-            memset(e, 0, sizeof *e);
+            df__hashtab_drop(t, e);
             return NULL;
         }
-        t->n++;
     }
     return e;
 }
@@ -149,18 +134,18 @@ static int cmp_rows(const void *a, const void *b)
 /* The table's rows, largest first, into a new array; its keys freed. */
 static df__host_row *rows_of(table *t, int *n)
 {
-    df__host_row *rows = malloc((t->n + 1) * sizeof *rows);
+    df__host_row *rows = malloc((t->count + 1) * sizeof *rows);
     int k = 0;
     for (size_t i = 0; i < t->cap; i++) {
-        if (!t->e[i].key) continue;
-        free(t->e[i].key);
+        entry *e = df__hashtab_at(t, i);
+        if (!e) continue;
+        free(e->key);
         if (rows)
-            rows[k++] = t->e[i].row;
+            rows[k++] = e->row;
         else
-            free(t->e[i].row.name), free(t->e[i].row.where), free(t->e[i].row.shelter);
+            free(e->row.name), free(e->row.where), free(e->row.shelter);
     }
-    free(t->e);
-    memset(t, 0, sizeof *t);
+    df__hashtab_free(t);
     if (rows) qsort(rows, (size_t)k, sizeof *rows, cmp_rows);
     *n = k;
     return rows;

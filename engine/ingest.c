@@ -306,17 +306,15 @@ typedef struct {
  * added; they are counted as unchecked (judge_file says what follows). */
 long df__dup_max_rows = 4L << 20;
 typedef struct {
-    uint64_t *keys; /* 0: empty slot */
-    long *lines;
-    size_t cap, count, max; /* max: distinct rows held at most (0: df__dup_max_rows) */
-    long unchecked;         /* rows neither found nor added: the set was full */
+    df__hashtab t;  /* of long: the line of the first row; the key is the row's hash */
+    size_t max;     /* distinct rows held at most (0: df__dup_max_rows) */
+    long unchecked; /* rows neither found nor added: the set was full */
     int failed;
 } row_set;
 
 static void row_set_free(row_set *t)
 {
-    free(t->keys);
-    free(t->lines);
+    df__hashtab_free(&t->t);
     memset(t, 0, sizeof *t);
 }
 
@@ -325,31 +323,18 @@ static void row_set_free(row_set *t)
 static long row_set_add(row_set *t, uint64_t key, long line)
 {
     size_t max = t->max ? t->max : (size_t)df__dup_max_rows;
-    if (t->count >= max) { /* full: compared, not added */
-        size_t h = (size_t)key & (t->cap - 1);
-        while (t->keys[h] && t->keys[h] != key) h = (h + 1) & (t->cap - 1);
-        if (t->keys[h]) return t->lines[h];
+    if (t->t.count >= max) { /* full: compared, not added */
+        const long *first = df__hashtab_find(&t->t, key, NULL, NULL);
+        if (first) return *first;
         t->unchecked++;
         return 0;
     }
-    if (2 * (t->count + 1) > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        uint64_t *keys = calloc(cap, sizeof *keys);
-        long *lines = malloc(cap * sizeof *lines);
-        if (!keys || !lines) return free(keys), free(lines), t->failed = 1, -1;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->keys[i]) continue;
-            size_t h = (size_t)t->keys[i] & (cap - 1);
-            while (keys[h]) h = (h + 1) & (cap - 1);
-            keys[h] = t->keys[i], lines[h] = t->lines[i];
-        }
-        free(t->keys), free(t->lines);
-        t->keys = keys, t->lines = lines, t->cap = cap;
-    }
-    size_t h = (size_t)key & (t->cap - 1);
-    while (t->keys[h] && t->keys[h] != key) h = (h + 1) & (t->cap - 1);
-    if (t->keys[h]) return t->lines[h];
-    t->keys[h] = key, t->lines[h] = line, t->count++;
+    if (!t->t.cap) t->t.size = sizeof(long), t->t.first = 4096;
+    int added;
+    long *first = df__hashtab_get(&t->t, key, NULL, NULL, &added);
+    if (!first) return t->failed = 1, -1;
+    if (!added) return *first;
+    *first = line;
     return 0;
 }
 
@@ -475,12 +460,14 @@ static int is_excel_serial(const char *s)
 }
 
 /* Returns 1 to go on, 0 when the callback asked to stop. */
-static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
-{
-    const int *col = r->map->col;
-    df_record rec;
-    r->stats->rows++;
+/* The steps of handle_row return ROW_ON for a row that goes on to the
+ * next step, else what handle_row returns: 1 the next row (this one
+ * rejected, filtered or dropped), 0 stop. */
+#define ROW_ON (-1)
 
+/* Fields as many as the header's, text in UTF-8. */
+static int row_shape(reader *r, char **cells, const size_t *lens, int n, long line)
+{
     if (n != r->ncols && r->ncols > 0) {
         char detail[64];
         snprintf(detail, sizeof detail, "%d fields where the header has %d", n, r->ncols);
@@ -493,23 +480,20 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
         if (c < n && !df__utf8_valid(cells[c], lens[c]))
             return reject(r, line, c, DF_REJECT_BAD_ENCODING, "not UTF-8 text (or a NUL byte)"), 1;
     }
-    trim_cells(cells, lens, n);
+    return ROW_ON;
+}
 
-    memset(&rec, 0, sizeof rec);
-    rec.line = r->lines_unknown ? -1 : line;
-    rec.date = DF_NO_DATE;
-    rec.status = r->opts->default_status;
-    rec.lon = rec.lat = NAN;
-    rec.has_coordinate_columns = col[DF_FIELD_LAT] >= 0 && col[DF_FIELD_LON] >= 0;
-    rec.families = -1;
-
+/* The date, no NUL in a mapped value, the status. */
+static int row_date_status(reader *r, char **cells, size_t *lens, int n, long line, df_record *rec)
+{
+    const int *col = r->map->col;
     const char *s;
     size_t len;
     if (col[DF_FIELD_DATE] >= 0) {
         s = cell_len(cells, lens, n, col[DF_FIELD_DATE], &len);
         if (s && strlen(s) != len) /* "2016-10-17\0junk" is not a date (issue 17 item 18) */
             return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_ENCODING, "a NUL byte in a date"), 1;
-        if (!s || df_date_parse(s, &rec.date) != 0) {
+        if (!s || df_date_parse(s, &rec->date) != 0) {
             r->stats->excel_dates += s && is_excel_serial(s);
             return reject(r, line, col[DF_FIELD_DATE], DF_REJECT_BAD_DATE, s ? s : "(empty)"), 1;
         }
@@ -520,10 +504,24 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
         if (col[f] >= 0 && col[f] < n && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS &&
             memchr(cells[col[f]], '\0', lens[col[f]]))
             return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
-    if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec.status) != 0)
+    if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec->status) != 0)
         return reject(r, line, col[DF_FIELD_STATUS], DF_REJECT_BAD_STATUS, s), 1;
+    return ROW_ON;
+}
 
-    /* counts: families and individuals; individuals = families x size when absent */
+/* The column a row's count is blamed on: individuals, else families. */
+static int count_col(const reader *r)
+{
+    const int *col = r->map->col;
+    return col[DF_FIELD_INDIVIDUALS] >= 0 ? col[DF_FIELD_INDIVIDUALS] : col[DF_FIELD_FAMILIES];
+}
+
+/* Counts: families and individuals; individuals = families x size when absent. */
+static int row_counts(reader *r, char **cells, size_t *lens, int n, long line, df_record *rec)
+{
+    const int *col = r->map->col;
+    const char *s;
+    size_t len;
     int64_t fam = -1, ind = -1;
     const int count_cols[2] = {col[DF_FIELD_FAMILIES], col[DF_FIELD_INDIVIDUALS]};
     int64_t *count_out[2] = {&fam, &ind};
@@ -540,59 +538,70 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
         if (!(x < 9.2e18)) /* families x size beyond 64 bits */
             return reject(r, line, count_cols[0], DF_REJECT_BAD_COUNT, "families x household size exceeds 2^63"), 1;
         ind = (int64_t)llround(x);
-        rec.individuals_derived = 1;
+        rec->individuals_derived = 1;
     }
-    if (ind < 0)
-        return reject(r, line, count_cols[1] >= 0 ? count_cols[1] : count_cols[0], DF_REJECT_NO_COUNT, "(empty)"), 1;
-    rec.families = fam;
-    rec.individuals = ind;
+    if (ind < 0) return reject(r, line, count_col(r), DF_REJECT_NO_COUNT, "(empty)"), 1;
+    rec->families = fam;
+    rec->individuals = ind;
+    return ROW_ON;
+}
 
-    /* coordinates: both or neither; in range; not the 0,0 placeholder */
+/* Coordinates: both or neither; in range; not the 0,0 placeholder. */
+static int row_coordinates(reader *r, char **cells, size_t *lens, int n, long line, df_record *rec)
+{
+    const int *col = r->map->col;
     size_t lat_len = 0, lon_len = 0;
     const char *slat = cell_len(cells, lens, n, col[DF_FIELD_LAT], &lat_len);
     const char *slon = cell_len(cells, lens, n, col[DF_FIELD_LON], &lon_len);
-    if (slat || slon) {
-        int bad_col = !slat ? col[DF_FIELD_LAT] : col[DF_FIELD_LON];
-        if (!slat || !slon)
-            return reject(r, line, bad_col, DF_REJECT_BAD_COORDINATES, "only one of latitude/longitude"), 1;
-        if (df__parse_double(slat, lat_len, &rec.lat) != 0 || fabs(rec.lat) > 90)
-            return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_BAD_COORDINATES, slat), 1;
-        if (df__parse_double(slon, lon_len, &rec.lon) != 0 || fabs(rec.lon) > 180)
-            return reject(r, line, col[DF_FIELD_LON], DF_REJECT_BAD_COORDINATES, slon), 1;
-        if (rec.lat == 0 && rec.lon == 0) return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_NULL_ISLAND, "0,0"), 1;
-    }
+    if (!slat && !slon) return ROW_ON;
+    int bad_col = !slat ? col[DF_FIELD_LAT] : col[DF_FIELD_LON];
+    if (!slat || !slon) return reject(r, line, bad_col, DF_REJECT_BAD_COORDINATES, "only one of latitude/longitude"), 1;
+    if (df__parse_double(slat, lat_len, &rec->lat) != 0 || fabs(rec->lat) > 90)
+        return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_BAD_COORDINATES, slat), 1;
+    if (df__parse_double(slon, lon_len, &rec->lon) != 0 || fabs(rec->lon) > 180)
+        return reject(r, line, col[DF_FIELD_LON], DF_REJECT_BAD_COORDINATES, slon), 1;
+    if (rec->lat == 0 && rec->lon == 0) return reject(r, line, col[DF_FIELD_LAT], DF_REJECT_NULL_ISLAND, "0,0"), 1;
+    return ROW_ON;
+}
 
-    rec.location.name[1] = cell(cells, n, col[DF_FIELD_ADM1]);
-    rec.location.pcode[1] = cell(cells, n, col[DF_FIELD_ADM1_PCODE]);
-    rec.location.name[2] = cell(cells, n, col[DF_FIELD_ADM2]);
-    rec.location.pcode[2] = cell(cells, n, col[DF_FIELD_ADM2_PCODE]);
-    rec.location.name[3] = cell(cells, n, col[DF_FIELD_ADM3]);
-    rec.location.pcode[3] = cell(cells, n, col[DF_FIELD_ADM3_PCODE]);
+/* The places and the other text of the row, borrowed from its cells. */
+static void row_places(const reader *r, char **cells, int n, df_record *rec)
+{
+    const int *col = r->map->col;
+    rec->location.name[1] = cell(cells, n, col[DF_FIELD_ADM1]);
+    rec->location.pcode[1] = cell(cells, n, col[DF_FIELD_ADM1_PCODE]);
+    rec->location.name[2] = cell(cells, n, col[DF_FIELD_ADM2]);
+    rec->location.pcode[2] = cell(cells, n, col[DF_FIELD_ADM2_PCODE]);
+    rec->location.name[3] = cell(cells, n, col[DF_FIELD_ADM3]);
+    rec->location.pcode[3] = cell(cells, n, col[DF_FIELD_ADM3_PCODE]);
     /* "Not available" and the like: an unknown origin, not a name to match */
-    rec.origin.name[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1]));
-    rec.origin.pcode[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1_PCODE]));
-    rec.origin.name[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2]));
-    rec.origin.pcode[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2_PCODE]));
-    rec.origin.name[3] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM3]));
-    rec.displacement.name[1] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM1]);
-    rec.displacement.name[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2]);
-    rec.displacement.pcode[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2_PCODE]);
-    rec.location_name = cell(cells, n, col[DF_FIELD_LOCATION]);
-    rec.shelter = cell(cells, n, col[DF_FIELD_SHELTER]);
-    rec.operation = cell(cells, n, col[DF_FIELD_OPERATION]);
-    rec.assessment = cell(cells, n, col[DF_FIELD_ASSESSMENT]);
-    rec.split = cell(cells, n, col[DF_FIELD_SPLIT]);
-    rec.level = row_level(r->rules, r->map, cells, n, !isnan(rec.lon));
+    rec->origin.name[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1]));
+    rec->origin.pcode[1] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM1_PCODE]));
+    rec->origin.name[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2]));
+    rec->origin.pcode[2] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM2_PCODE]));
+    rec->origin.name[3] = known(cell(cells, n, col[DF_FIELD_ORIGIN_ADM3]));
+    rec->displacement.name[1] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM1]);
+    rec->displacement.name[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2]);
+    rec->displacement.pcode[2] = cell(cells, n, col[DF_FIELD_DISPLACEMENT_ADM2_PCODE]);
+    rec->location_name = cell(cells, n, col[DF_FIELD_LOCATION]);
+    rec->shelter = cell(cells, n, col[DF_FIELD_SHELTER]);
+    rec->operation = cell(cells, n, col[DF_FIELD_OPERATION]);
+    rec->assessment = cell(cells, n, col[DF_FIELD_ASSESSMENT]);
+    rec->split = cell(cells, n, col[DF_FIELD_SPLIT]);
+    rec->level = row_level(r->rules, r->map, cells, n, !isnan(rec->lon));
+}
 
-    /* --where, then the operations: left out, counted as filtered */
+/* --where, then the operations: left out, counted as filtered; then a row
+ * with every field equal to an earlier one. */
+static int row_filters(reader *r, char **cells, size_t *lens, int n, long line, const df_record *rec)
+{
     const row_rules *rr = r->rules;
     for (int k = 0; k < rr->nwhere; k++)
         if (!value_in(rr->where[k].values, cell(cells, n, rr->where[k].col))) return r->stats->filtered++, 1;
-    if (col[DF_FIELD_OPERATION] >= 0) {
-        count_operation(r->stats, rec.operation ? rec.operation : "", 1, rec.date, rec.date);
-        if (!operation_chosen(r->opts, rec.operation)) return r->stats->filtered++, 1;
+    if (r->map->col[DF_FIELD_OPERATION] >= 0) {
+        count_operation(r->stats, rec->operation ? rec->operation : "", 1, rec->date, rec->date);
+        if (!operation_chosen(r->opts, rec->operation)) return r->stats->filtered++, 1;
     }
-    /* a row with every field equal to an earlier one */
     long first = row_set_add(&r->seen, row_hash(cells, lens, n), line);
     if (first < 0) return 0; /* out of memory: stop; the caller reports it */
     if (first > 0) {
@@ -602,14 +611,38 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
         st->duplicates++;
         if (r->opts->duplicates == DF_DUPLICATES_DROP) return st->dropped++, 1;
     }
+    return ROW_ON;
+}
+
+static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
+{
+    const int *col = r->map->col;
+    df_record rec;
+    int rc;
+    r->stats->rows++;
+    if ((rc = row_shape(r, cells, lens, n, line)) != ROW_ON) return rc;
+    trim_cells(cells, lens, n);
+
+    memset(&rec, 0, sizeof rec);
+    rec.line = r->lines_unknown ? -1 : line;
+    rec.date = DF_NO_DATE;
+    rec.status = r->opts->default_status;
+    rec.lon = rec.lat = NAN;
+    rec.has_coordinate_columns = col[DF_FIELD_LAT] >= 0 && col[DF_FIELD_LON] >= 0;
+    rec.families = -1;
+    if ((rc = row_date_status(r, cells, lens, n, line, &rec)) != ROW_ON ||
+        (rc = row_counts(r, cells, lens, n, line, &rec)) != ROW_ON ||
+        (rc = row_coordinates(r, cells, lens, n, line, &rec)) != ROW_ON)
+        return rc;
+    row_places(r, cells, n, &rec);
+    if ((rc = row_filters(r, cells, lens, n, line, &rec)) != ROW_ON) return rc;
 
     /* every sum downstream is at most this total: keep it within 64 bits */
-    if (ind > INT64_MAX - r->stats->individuals_valid)
-        return reject(r, line, count_cols[1] >= 0 ? count_cols[1] : count_cols[0], DF_REJECT_BAD_COUNT,
-                      "the file's total of individuals would exceed 2^63"),
+    if (rec.individuals > INT64_MAX - r->stats->individuals_valid)
+        return reject(r, line, count_col(r), DF_REJECT_BAD_COUNT, "the file's total of individuals would exceed 2^63"),
                1;
     r->stats->valid++;
-    r->stats->individuals_valid += ind;
+    r->stats->individuals_valid += rec.individuals;
     r->stats->with_point += !isnan(rec.lon);
     r->stats->with_families += rec.families >= 0;
     r->stats->returns += rec.status == DF_RETURNED;
@@ -773,75 +806,76 @@ static void warn_duplicate_columns(df_ctx *ctx, const char *path, const df__sour
     }
 }
 
-static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
+/* A CSV's first line: a header, unless told otherwise or it looks like
+ * data; *hxl_first when it is a line of HXL tags. */
+static df_status csv_first_line(df_ctx *ctx, const df_record_opts *opts, opened *o, int *hxl_first)
+{
+    df__source *src = &o->src;
+    char **cells;
+    size_t *lens;
+    int n;
+    long line;
+    df_status st;
+    int rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
+    if (rc < 0) return ctx->status;
+    if (rc == 0) return df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
+    if ((st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
+    int header = opts->header;
+    if (header < 0) {
+        int numeric = 0, filled = 0;
+        for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
+        header = !(filled > 0 && 2 * numeric >= filled);
+    }
+    /* a first line of HXL tags: the tags name the columns (issue 17 item
+     * 21: it was taken as a header and the file had "no count column") */
+    *hxl_first = header && is_hxl_row(cells, n);
+    if (header ? df__source_set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    df__csv_skip_long(src->csv); /* a data row with a huge field is rejected, not held */
+    return DF_OK;
+}
+
+/* An HXL tag row under a CSV's header (or as its first line): its tags map
+ * the columns left; a data row there is held, to be handled first. */
+static df_status csv_hxl_row(df_ctx *ctx, const df_record_opts *opts, opened *o, int hxl_first, char *how, size_t cap)
 {
     df__source *src = &o->src;
     column_map *map = &o->map;
-    df_status st;
     char **cells;
-    size_t *lens;
-    int n, rc, hxl_first = 0;
-    long line;
-
-    memset(o, 0, sizeof *o);
-    memset(stats, 0, sizeof *stats);
-    for (int f = 0; f < DF_FIELD_COUNT; f++) map->col[f] = -1;
-    if (!opts->path) return df__error(ctx, DF_EINVAL, "no records file given");
-    if ((st = df__source_open(ctx, opts, src)) != DF_OK) return st;
-
-    if (src->kind == DF__SRC_CSV) {
-        /* the first line: a header, unless told otherwise or it looks like data */
-        rc = df__csv_next(src->csv, &cells, &lens, &n, &line);
-        if (rc < 0) return ctx->status;
-        if (rc == 0) return df__error(ctx, DF_EFORMAT, "%s: the file is empty", opts->path);
-        if ((st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
-        int header = opts->header;
-        if (header < 0) {
-            int numeric = 0, filled = 0;
-            for (int i = 0; i < n; i++) filled += cells[i][0] != '\0', numeric += looks_numeric(cells[i]);
-            header = !(filled > 0 && 2 * numeric >= filled);
-        }
-        /* a first line of HXL tags: the tags name the columns (issue 17 item
-         * 21: it was taken as a header and the file had "no count column") */
-        hxl_first = header && is_hxl_row(cells, n);
-        if (header ? df__source_set_header(src, cells, n) != 0 : keep_row(&o->held, cells, lens, n, line) != 0)
-            return df__error(ctx, DF_ENOMEM, "out of memory");
-        df__csv_skip_long(src->csv); /* a data row with a huge field is rejected, not held */
-    }
-
-    char how[sizeof stats->columns] = "";
-    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, src->nheader ? src->nheader : o->held.n, map, how,
-                                              sizeof how)) != DF_OK)
-        return st;
-
-    /* an HXL tag row under the header? */
-    if (src->nheader > 0 && src->kind == DF__SRC_CSV) {
-        if (hxl_first)
-            cells = src->header, n = src->nheader, rc = 1;
-        else if ((rc = df__csv_next(src->csv, &cells, &lens, &n, &line)) < 0)
-            return ctx->status;
-        if (rc == 1 && is_hxl_row(cells, n)) {
-            if (!hxl_first && (st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
-            for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
-                df_field f = hxl_tags[t].field;
-                for (int i = 0; i < n && map->col[f] < 0; i++) {
-                    if (!hxl_match(cells[i], hxl_tags[t].tag, hxl_tags[t].need, hxl_tags[t].forbid)) continue;
-                    int taken = 0;
-                    for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map->col[g] == i;
-                    if (taken) continue;
-                    map->col[f] = i;
-                    note(how, sizeof how, field_names[f], cells[i], "HXL");
-                    if (f == DF_FIELD_INDIVIDUALS) o->dtm_hxl = hxl_match(cells[i], "#affected", "idps", "");
-                }
+    size_t *lens = NULL;
+    int n, rc;
+    long line = 0;
+    df_status st;
+    if (hxl_first)
+        cells = src->header, n = src->nheader, rc = 1;
+    else if ((rc = df__csv_next(src->csv, &cells, &lens, &n, &line)) < 0)
+        return ctx->status;
+    if (rc == 1 && is_hxl_row(cells, n)) {
+        if (!hxl_first && (st = no_nul(ctx, opts->path, line, cells, lens, n)) != DF_OK) return st;
+        for (size_t t = 0; t < sizeof hxl_tags / sizeof *hxl_tags; t++) {
+            df_field f = hxl_tags[t].field;
+            for (int i = 0; i < n && map->col[f] < 0; i++) {
+                if (!hxl_match(cells[i], hxl_tags[t].tag, hxl_tags[t].need, hxl_tags[t].forbid)) continue;
+                int taken = 0;
+                for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map->col[g] == i;
+                if (taken) continue;
+                map->col[f] = i;
+                note(how, cap, field_names[f], cells[i], "HXL");
+                if (f == DF_FIELD_INDIVIDUALS) o->dtm_hxl = hxl_match(cells[i], "#affected", "idps", "");
             }
-        } else if (rc == 1 && keep_row(&o->held, cells, lens, n, line) != 0) {
-            return df__error(ctx, DF_ENOMEM, "out of memory"); /* a data row: handled first */
-        } else if (rc == 2) {
-            o->held = (held_row){NULL, NULL, n, 2, line};
         }
+    } else if (rc == 1 && keep_row(&o->held, cells, lens, n, line) != 0) {
+        return df__error(ctx, DF_ENOMEM, "out of memory"); /* a data row: handled first */
+    } else if (rc == 2) {
+        o->held = (held_row){NULL, NULL, n, 2, line};
     }
+    return DF_OK;
+}
 
-    /* the header names DTM tables use */
+/* The header names DTM tables use, for the columns left; a layer's point
+ * geometry for lon/lat. */
+static void map_header_names(const df__source *src, column_map *map, char *how, size_t cap)
+{
     for (size_t t = 0; t < sizeof header_names / sizeof *header_names; t++) {
         df_field f = header_names[t].field;
         for (int i = 0; i < src->nheader && map->col[f] < 0; i++) {
@@ -852,55 +886,88 @@ static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o
             for (int g = 0; g < DF_FIELD_COUNT; g++) taken |= map->col[g] == i;
             if (taken) continue;
             map->col[f] = i;
-            note(how, sizeof how, field_names[f], src->header[i], "header");
+            note(how, cap, field_names[f], src->header[i], "header");
         }
     }
     if (src->point_columns && map->col[DF_FIELD_LON] < 0 && map->col[DF_FIELD_LAT] < 0) {
         map->col[DF_FIELD_LON] = src->nheader - 2;
         map->col[DF_FIELD_LAT] = src->nheader - 1;
-        note(how, sizeof how, "lon/lat", "point geometry", "OGR");
+        note(how, cap, "lon/lat", "point geometry", "OGR");
     }
-    /* one coordinate column without the other: every row would be rejected
-     * although its names may match; the names are used (issue 17 item 14) */
-    if ((map->col[DF_FIELD_LAT] < 0) != (map->col[DF_FIELD_LON] < 0)) {
-        int has_lat = map->col[DF_FIELD_LAT] >= 0;
-        char buf[32];
-        df__log(ctx, DF_LOG_WARN,
-                "%s: the coordinates are incomplete: a %s column (%s) and no %s column; the rows are placed by their "
-                "names and P-codes only (map the other with --map %s=COLUMN)",
-                opts->path, has_lat ? "latitude" : "longitude",
-                column_label(src, map->col[has_lat ? DF_FIELD_LAT : DF_FIELD_LON], buf, sizeof buf),
-                has_lat ? "longitude" : "latitude", has_lat ? "lon" : "lat");
-        map->col[DF_FIELD_LAT] = map->col[DF_FIELD_LON] = -1;
-        size_t used = strlen(how);
-        snprintf(how + used, sizeof how - used, "; %s unused: no %s column", has_lat ? "lat" : "lon",
-                 has_lat ? "longitude" : "latitude");
+}
+
+/* One coordinate column without the other: every row would be rejected
+ * although its names may match; the names are used (issue 17 item 14). */
+static void drop_half_coordinates(df_ctx *ctx, const df_record_opts *opts, const df__source *src, column_map *map,
+                                  char *how, size_t cap)
+{
+    if ((map->col[DF_FIELD_LAT] < 0) == (map->col[DF_FIELD_LON] < 0)) return;
+    int has_lat = map->col[DF_FIELD_LAT] >= 0;
+    char buf[32];
+    df__log(ctx, DF_LOG_WARN,
+            "%s: the coordinates are incomplete: a %s column (%s) and no %s column; the rows are placed by their "
+            "names and P-codes only (map the other with --map %s=COLUMN)",
+            opts->path, has_lat ? "latitude" : "longitude",
+            column_label(src, map->col[has_lat ? DF_FIELD_LAT : DF_FIELD_LON], buf, sizeof buf),
+            has_lat ? "longitude" : "latitude", has_lat ? "lon" : "lat");
+    map->col[DF_FIELD_LAT] = map->col[DF_FIELD_LON] = -1;
+    size_t used = strlen(how);
+    snprintf(how + used, cap - used, "; %s unused: no %s column", has_lat ? "lat" : "lon",
+             has_lat ? "longitude" : "latitude");
+}
+
+/* No count column: say why, when GDAL found no header row. */
+static df_status no_count_column(df_ctx *ctx, const df_record_opts *opts, const df__source *src)
+{
+    /* GDAL names the columns Field1, Field2 ... when it finds no header
+     * row: in a spreadsheet, often a header over two rows or with merged
+     * cells ("Location" over "Governorate" and "District") */
+    int generic = src->kind == DF__SRC_OGR && src->nheader > 0;
+    for (int i = 0; generic && i < src->nheader; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "Field%d", i + 1);
+        generic = !strcmp(src->header[i], want);
     }
+    if (generic)
+        return df__error(ctx, DF_ESCHEMA,
+                         "%s: no header row found (GDAL named the columns Field1 to Field%d): a header over two "
+                         "rows or with merged cells? Make the first row one header with one name per column, or "
+                         "map the columns by number (--map individuals=5,...; the header rows are then rejected). "
+                         "A one-row header over cells that are all text, which GDAL cannot tell from data: "
+                         "--config OGR_XLSX_HEADERS FORCE (ODS: OGR_ODS_HEADERS)",
+                         opts->path, src->nheader);
+    return df__error(ctx, DF_ESCHEMA,
+                     "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
+                     "(or add an HXL row with #affected+ind)",
+                     opts->path);
+}
+
+static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
+{
+    df__source *src = &o->src;
+    column_map *map = &o->map;
+    df_status st;
+    int hxl_first = 0;
+
+    memset(o, 0, sizeof *o);
+    memset(stats, 0, sizeof *stats);
+    for (int f = 0; f < DF_FIELD_COUNT; f++) map->col[f] = -1;
+    if (!opts->path) return df__error(ctx, DF_EINVAL, "no records file given");
+    if ((st = df__source_open(ctx, opts, src)) != DF_OK) return st;
+    if (src->kind == DF__SRC_CSV && (st = csv_first_line(ctx, opts, o, &hxl_first)) != DF_OK) return st;
+
+    char how[sizeof stats->columns] = "";
+    if (opts->map && (st = apply_explicit_map(ctx, opts->map, src, src->nheader ? src->nheader : o->held.n, map, how,
+                                              sizeof how)) != DF_OK)
+        return st;
+    if (src->nheader > 0 && src->kind == DF__SRC_CSV &&
+        (st = csv_hxl_row(ctx, opts, o, hxl_first, how, sizeof how)) != DF_OK)
+        return st;
+    map_header_names(src, map, how, sizeof how);
+    drop_half_coordinates(ctx, opts, src, map, how, sizeof how);
     warn_duplicate_columns(ctx, opts->path, src, map);
     snprintf(stats->columns, sizeof stats->columns, "%s", how);
-    if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0) {
-        /* GDAL names the columns Field1, Field2 ... when it finds no header
-         * row: in a spreadsheet, often a header over two rows or with merged
-         * cells ("Location" over "Governorate" and "District") */
-        int generic = src->kind == DF__SRC_OGR && src->nheader > 0;
-        for (int i = 0; generic && i < src->nheader; i++) {
-            char want[16];
-            snprintf(want, sizeof want, "Field%d", i + 1);
-            generic = !strcmp(src->header[i], want);
-        }
-        if (generic)
-            return df__error(ctx, DF_ESCHEMA,
-                             "%s: no header row found (GDAL named the columns Field1 to Field%d): a header over two "
-                             "rows or with merged cells? Make the first row one header with one name per column, or "
-                             "map the columns by number (--map individuals=5,...; the header rows are then rejected). "
-                             "A one-row header over cells that are all text, which GDAL cannot tell from data: "
-                             "--config OGR_XLSX_HEADERS FORCE (ODS: OGR_ODS_HEADERS)",
-                             opts->path, src->nheader);
-        return df__error(ctx, DF_ESCHEMA,
-                         "%s: no count column: name one with --map individuals=COLUMN or families=COLUMN "
-                         "(or add an HXL row with #affected+ind)",
-                         opts->path);
-    }
+    if (map->col[DF_FIELD_INDIVIDUALS] < 0 && map->col[DF_FIELD_FAMILIES] < 0) return no_count_column(ctx, opts, src);
     df__log(ctx, DF_LOG_INFO, "%s: columns: %s", opts->path, how);
     return resolve_rules(ctx, opts, o, stats);
 }
@@ -1240,12 +1307,14 @@ static void piece_pack(df__pack *b, const piece *p)
         df__pack_put(b, &p->rejects[q].reason, sizeof p->rejects[q].reason);
         df__pack_str(b, p->rejects[q].column), df__pack_str(b, p->rejects[q].detail);
     }
-    uint64_t nseen = p->seen.count;
+    uint64_t nseen = p->seen.t.count;
     df__pack_put(b, &nseen, sizeof nseen);
     df__pack_put(b, &p->seen.unchecked, sizeof p->seen.unchecked);
     df__parts.dup_sent += (long long)(nseen * (8 + sizeof(long))) * (df__parts.count - 1);
-    for (size_t q = 0; q < p->seen.cap; q++) /* in slot order, as the merge walks a local piece */
-        if (p->seen.keys[q]) df__pack_put(b, &p->seen.keys[q], 8), df__pack_put(b, &p->seen.lines[q], sizeof(long));
+    for (size_t q = 0; q < p->seen.t.cap; q++) { /* the row hashes and their lines */
+        const long *at = df__hashtab_at(&p->seen.t, q);
+        if (at) df__pack_put(b, &p->seen.t.hashes[q], 8), df__pack_put(b, at, sizeof *at);
+    }
 }
 
 static int piece_unpack(df__pack *b, piece *p, int remote)
@@ -1273,11 +1342,17 @@ static int piece_unpack(df__pack *b, piece *p, int remote)
     df__pack_get(b, &nseen, sizeof nseen);
     df__pack_get(b, &p->seen.unchecked, sizeof p->seen.unchecked);
     if (b->failed || nseen > b->len) return -1;
-    p->seen.cap = p->seen.count = (size_t)nseen;
     if (remote) df__parts.dup_received += (long long)(nseen * (8 + sizeof(long)));
-    if (nseen && (!(p->seen.keys = malloc(nseen * 8)) || !(p->seen.lines = malloc(nseen * sizeof(long))))) return -1;
-    for (size_t q = 0; q < nseen; q++)
-        df__pack_get(b, &p->seen.keys[q], 8), df__pack_get(b, &p->seen.lines[q], sizeof(long));
+    p->seen.t = DF__HASHTAB(sizeof(long), 4096);
+    for (size_t q = 0; q < nseen && !b->failed; q++) {
+        uint64_t h;
+        long line;
+        int added;
+        df__pack_get(b, &h, 8), df__pack_get(b, &line, sizeof line);
+        long *at = b->failed ? NULL : df__hashtab_get(&p->seen.t, h, NULL, NULL, &added);
+        if (!at) return -1;
+        *at = line;
+    }
     return b->failed ? -1 : 0;
 }
 
@@ -1454,9 +1529,10 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
                 for (int e = 0; e < 2; e++)
                     stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + shift;
         stats->duplicates += p->stats.duplicates;
-        for (size_t q = 0; q < p->seen.cap; q++) {
-            if (!p->seen.keys[q]) continue;
-            long line = p->seen.lines[q] + shift, first = row_set_add(&r.seen, p->seen.keys[q], line);
+        for (size_t q = 0; q < p->seen.t.cap; q++) {
+            const long *at = df__hashtab_at(&p->seen.t, q);
+            if (!at) continue;
+            long line = *at + shift, first = row_set_add(&r.seen, p->seen.t.hashes[q], line);
             if (first > 0) {
                 if (stats->duplicates < 8)
                     stats->duplicate_line[stats->duplicates][0] = line,

@@ -34,13 +34,10 @@ typedef struct {
     long returns_unplaced;
     int64_t ind_returns_unplaced;
     int64_t support[3]; /* families behind displaced, returned, returnees (publish mode) */
-    int used;
+    int compared;       /* level_checks: a derived bin the coarser rows state */
 } bin;
 
-typedef struct {
-    bin *slots;
-    size_t cap, count;
-} bin_table;
+typedef df__hashtab bin_table; /* of bin, keyed by (unit, date, op, level); zeroed: empty */
 
 #define MAX_OPERATIONS 256
 
@@ -73,43 +70,36 @@ void df_join_opts_init(df_join_opts *o)
 
 /* ---- bins: open addressing on (unit, date) ---------------------------------- */
 
-static size_t bin_hash(int unit, int32_t date, int op, int level, size_t cap)
+static uint64_t bin_hash(int unit, int32_t date, int op, int level)
 {
     uint64_t k = ((uint64_t)(uint32_t)unit << 32) | (uint32_t)date;
     k ^= (uint64_t)(op * 8 + level + 1) * 0x9e3779b97f4a7c15ULL;
     k ^= k >> 33, k *= 0xff51afd7ed558ccdULL, k ^= k >> 33;
-    return (size_t)k & (cap - 1);
+    return k;
 }
 
-#define BIN_IS(s, u, d, o, l) ((s).unit == (u) && (s).date == (d) && (s).op == (o) && (s).level == (l))
+typedef struct {
+    int unit;
+    int32_t date;
+    int op, level;
+} bin_key;
 
+static int bin_is(const void *entry, const void *key)
+{
+    const bin *a = entry;
+    const bin_key *k = key;
+    return a->unit == k->unit && a->date == k->date && a->op == k->op && a->level == k->level;
+}
+
+/* The bin of (unit, date, op, level), added when new; NULL out of memory. */
 static bin *bin_get(bin_table *t, int unit, int32_t date, int op, int level)
 {
-    if (2 * (t->count + 1) > t->cap) { /* keep the load under one half */
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        bin *slots = calloc(cap, sizeof *slots);
-        if (!slots) return NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->slots[i].used) continue;
-            size_t h = bin_hash(t->slots[i].unit, t->slots[i].date, t->slots[i].op, t->slots[i].level, cap);
-            while (slots[h].used) h = (h + 1) & (cap - 1);
-            slots[h] = t->slots[i];
-        }
-        free(t->slots);
-        t->slots = slots;
-        t->cap = cap;
-    }
-    size_t h = bin_hash(unit, date, op, level, t->cap);
-    while (t->slots[h].used && !BIN_IS(t->slots[h], unit, date, op, level)) h = (h + 1) & (t->cap - 1);
-    if (!t->slots[h].used) {
-        t->slots[h].used = 1;
-        t->slots[h].unit = unit;
-        t->slots[h].date = date;
-        t->slots[h].op = (short)op;
-        t->slots[h].level = (short)level;
-        t->count++;
-    }
-    return &t->slots[h];
+    if (!t->cap) t->size = sizeof(bin), t->first = 1024;
+    const bin_key key = {unit, date, op, level};
+    int added;
+    bin *bn = df__hashtab_get(t, bin_hash(unit, date, op, level), bin_is, &key, &added);
+    if (bn && added) bn->unit = unit, bn->date = date, bn->op = (short)op, bn->level = (short)level;
+    return bn;
 }
 
 /* ---- matching ------------------------------------------------------------------ */
@@ -180,8 +170,8 @@ static int join_state_merge(join_state *to, const join_state *from)
     for (int i = 0; i < from->nops; i++)
         if ((remap[i] = op_index(to, from->ops[i])) < 0) return -1;
     for (size_t i = 0; i < from->bins.cap; i++) {
-        const bin *s = &from->bins.slots[i];
-        if (!s->used) continue;
+        const bin *s = df__hashtab_at(&from->bins, i);
+        if (!s) continue;
         bin *d = bin_get(&to->bins, s->unit, s->date, remap[s->op], s->level);
         if (!d) return -1;
         d->rows += s->rows, d->individuals += s->individuals;
@@ -240,8 +230,10 @@ static void join_pack(df__pack *b, const join_state *js, const join_state *state
     df__pack_put(b, &failed, sizeof failed);
     uint64_t nbins = js->bins.count;
     df__pack_put(b, &nbins, sizeof nbins);
-    for (size_t i = 0; i < js->bins.cap; i++)
-        if (js->bins.slots[i].used) df__pack_put(b, &js->bins.slots[i], sizeof js->bins.slots[i]);
+    for (size_t i = 0; i < js->bins.cap; i++) {
+        const bin *bn = df__hashtab_at(&js->bins, i);
+        if (bn) df__pack_put(b, bn, sizeof *bn);
+    }
     df__repeats_pack(b, js->repeats);
     for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, pack_name, b);
     int32_t end = -1;
@@ -314,7 +306,7 @@ static df_status join_parts_merge(df_ctx *ctx, join_state *states, int used, voi
             df__name_cache_free(c);
             acc.names = none;
         }
-        free(t.bins.slots);
+        df__hashtab_free(&t.bins);
         for (int i = 0; i < t.nops; i++) free(t.ops[i]);
         df__repeats_free(t.repeats);
         if (bad) st = df__error(ctx, DF_ENOMEM, "out of memory merging the partial join of process %d of %s", r, path);
@@ -323,7 +315,7 @@ static df_status join_parts_merge(df_ctx *ctx, join_state *states, int used, voi
     free(all);
     free(from);
     if (st == DF_OK) { /* the merged state in place of this process's own */
-        free(js->bins.slots);
+        df__hashtab_free(&js->bins);
         for (int i = 0; i < js->nops; i++) free(js->ops[i]);
         df__repeats_free(js->repeats);
         js->bins = acc.bins, js->repeats = acc.repeats, js->nops = acc.nops;
@@ -334,7 +326,7 @@ static df_status join_parts_merge(df_ctx *ctx, join_state *states, int used, voi
         memcpy(js->prefixes, acc.prefixes, sizeof acc.prefixes);
         js->failed |= acc.failed;
     } else {
-        free(acc.bins.slots);
+        df__hashtab_free(&acc.bins);
         for (int i = 0; i < acc.nops; i++) free(acc.ops[i]);
         df__repeats_free(acc.repeats);
     }
@@ -586,8 +578,8 @@ static void latest_snapshots(const bin_table *t, int finest, int32_t as_of, int3
 {
     for (int i = 0; i < nops; i++) snap[i] = DF_NO_DATE;
     for (size_t i = 0; i < t->cap; i++) {
-        const bin *bn = &t->slots[i];
-        if (bn->used && counted_level(bn, finest) && bn->date != DF_NO_DATE && bn->date <= as_of &&
+        const bin *bn = df__hashtab_at(t, i);
+        if (bn && counted_level(bn, finest) && bn->date != DF_NO_DATE && bn->date <= as_of &&
             (snap[bn->op] == DF_NO_DATE || bn->date > snap[bn->op]))
             snap[bn->op] = bn->date;
     }
@@ -643,44 +635,44 @@ static int level_checks(df_join *j, const df_boundaries *b, const int32_t *snap,
     int finest = j->rows_level, cap = 0;
     unsigned coarser = 0;
     for (size_t i = 0; i < j->bins.cap; i++) {
-        const bin *bn = &j->bins.slots[i];
-        if (bn->used && bn->level >= 0 && bn->level < finest) coarser |= 1u << bn->level;
+        const bin *bn = df__hashtab_at(&j->bins, i);
+        if (bn && bn->level >= 0 && bn->level < finest) coarser |= 1u << bn->level;
     }
     if (!coarser) return 0;
     bin_table derived = {0};
     int fine_level = finest < j->level ? finest : j->level; /* where the finest rows' units are */
     for (size_t i = 0; i < j->bins.cap; i++) {
-        const bin *bn = &j->bins.slots[i];
-        if (!bn->used || bn->level != finest || bn->unit < 0) continue;
+        const bin *bn = df__hashtab_at(&j->bins, i);
+        if (!bn || bn->level != finest || bn->unit < 0) continue;
         for (int l = 0; l <= fine_level; l++) {
             if (!(coarser & (1u << l))) continue;
             int anc = l == 0 ? 0 : l == fine_level ? bn->unit : df__boundaries_ancestor(b, fine_level, bn->unit, l);
             bin *d = bin_get(&derived, anc, bn->date, bn->op, l);
-            if (!d) return free(derived.slots), -1;
+            if (!d) return df__hashtab_free(&derived), -1;
             d->individuals += bn->individuals;
         }
     }
     for (size_t i = 0; i < j->bins.cap; i++) {
-        const bin *bn = &j->bins.slots[i];
-        if (!bn->used || bn->level < 0 || bn->level >= finest || bn->level > fine_level) continue;
+        const bin *bn = df__hashtab_at(&j->bins, i);
+        if (!bn || bn->level < 0 || bn->level >= finest || bn->level > fine_level) continue;
         df_level_check *c = check_get(j, &cap, bn->level, bn->op, bn->date);
-        if (!c) return free(derived.slots), -1;
+        if (!c) return df__hashtab_free(&derived), -1;
         c->rows += bn->rows;
         c->in_period = date_counts(bn->date, bn->op, j->kind, j->balance.from, j->balance.as_of, snap);
         bin *d = bn->unit >= 0 ? bin_get(&derived, bn->unit, bn->date, bn->op, bn->level) : NULL;
-        if (bn->unit >= 0 && !d) return free(derived.slots), -1;
+        if (bn->unit >= 0 && !d) return df__hashtab_free(&derived), -1;
         check_unit(c, bn->individuals, d ? d->individuals : 0);
-        if (d) d->used = 2; /* compared */
+        if (d) d->compared = 1;
     }
     for (size_t i = 0; i < derived.cap; i++) { /* units the coarser rows leave out */
-        const bin *d = &derived.slots[i];
-        if (d->used != 1) continue;
+        const bin *d = df__hashtab_at(&derived, i);
+        if (!d || d->compared) continue;
         df_level_check *c = check_get(j, &cap, d->level, d->op, d->date);
-        if (!c) return free(derived.slots), -1;
+        if (!c) return df__hashtab_free(&derived), -1;
         c->in_period = date_counts(d->date, d->op, j->kind, j->balance.from, j->balance.as_of, snap);
         check_unit(c, 0, d->individuals);
     }
-    free(derived.slots);
+    df__hashtab_free(&derived);
     qsort(j->checks, (size_t)j->nchecks, sizeof *j->checks, cmp_check);
 
     /* said once per level, and every disagreement counted */
@@ -794,8 +786,8 @@ static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const 
     int repeated = -1;
     int64_t as_snapshots = 0;
     for (size_t i = 0; i < js->bins.cap; i++) {
-        const bin *bn = &js->bins.slots[i];
-        if (!bn->used || bn->unit < 0 || bn->date == DF_NO_DATE || !counted_level(bn, j->rows_level) ||
+        const bin *bn = df__hashtab_at(&js->bins, i);
+        if (!bn || bn->unit < 0 || bn->date == DF_NO_DATE || !counted_level(bn, j->rows_level) ||
             unit_level(bn, j->level) != j->level)
             continue;
         if (first[bn->unit] == DF_NO_DATE)
@@ -877,8 +869,8 @@ static void add_up_bins(df_join *j, const join_state *js, const df_join_opts *jo
     }
     for (int u = 0; u < j->nunits; u++) j->figures[u].snapshot = DF_NO_DATE;
     for (size_t i = 0; i < js->bins.cap; i++) {
-        const bin *bn = &js->bins.slots[i];
-        if (!bn->used) continue;
+        const bin *bn = df__hashtab_at(&js->bins, i);
+        if (!bn) continue;
         if (!counted_level(bn, finest)) {
             bal->other_level += bn->rows;
             bal->ind_other_level += bn->individuals;
@@ -1004,8 +996,10 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     j->nops = js->nops;
     for (int i = 0; i < js->nops; i++) j->ops[i].name = js->ops[i], js->ops[i] = NULL;
     j->rows_level = -1;
-    for (size_t i = 0; i < js->bins.cap; i++)
-        if (js->bins.slots[i].used && js->bins.slots[i].level > j->rows_level) j->rows_level = js->bins.slots[i].level;
+    for (size_t i = 0; i < js->bins.cap; i++) {
+        const bin *bn = df__hashtab_at(&js->bins, i);
+        if (bn && bn->level > j->rows_level) j->rows_level = bn->level;
+    }
 
     add_up_bins(j, js, jopts);
     df_balance *bal = &j->balance;
@@ -1046,7 +1040,7 @@ done:
         remove(tmp);
     }
     for (int k = 0; k < JOIN_MAX_THREADS; k++) {
-        free(states[k].bins.slots);
+        df__hashtab_free(&states[k].bins);
         df__name_cache_free(states[k].names);
         for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
         df__repeats_free(states[k].repeats);
@@ -1070,7 +1064,7 @@ void df_join_free(df_join *j)
     free(j->figures);
     free(j->support);
     free(j->withheld);
-    free(j->bins.slots);
+    df__hashtab_free(&j->bins);
     for (int i = 0; i < j->nops; i++) free((char *)j->ops[i].name);
     free(j->ops);
     free(j->snaps);
@@ -1108,8 +1102,8 @@ df_figures df__join_totals_as_of(const df_join *j, int32_t as_of, int32_t *snaps
     for (int i = 0; i < j->nops && j->kind == DF_SNAPSHOTS; i++)
         if (snap[i] != DF_NO_DATE && (*snapshot == DF_NO_DATE || snap[i] > *snapshot)) *snapshot = snap[i];
     for (size_t i = 0; i < j->bins.cap; i++) {
-        const bin *bn = &j->bins.slots[i];
-        if (!bn->used || bn->unit < 0 || !counted_level(bn, j->rows_level) || unit_level(bn, j->level) != j->level ||
+        const bin *bn = df__hashtab_at(&j->bins, i);
+        if (!bn || bn->unit < 0 || !counted_level(bn, j->rows_level) || unit_level(bn, j->level) != j->level ||
             !date_counts(bn->date, bn->op, j->kind, from, as_of, snap))
             continue;
         t.records += bn->rows, t.displaced += bn->displaced, t.families += bn->families;
@@ -1127,8 +1121,8 @@ int df__join_units_as_of(const df_join *j, int32_t as_of, df_figures *out)
     memset(out, 0, (size_t)j->nunits * sizeof *out);
     latest_snapshots(&j->bins, j->rows_level, as_of, snap, j->nops);
     for (size_t i = 0; i < j->bins.cap; i++) {
-        const bin *bn = &j->bins.slots[i];
-        if (!bn->used || bn->unit < 0 || bn->unit >= j->nunits || !counted_level(bn, j->rows_level) ||
+        const bin *bn = df__hashtab_at(&j->bins, i);
+        if (!bn || bn->unit < 0 || bn->unit >= j->nunits || !counted_level(bn, j->rows_level) ||
             unit_level(bn, j->level) != j->level ||
             !date_counts(bn->date, bn->op, j->kind, j->balance.from, as_of, snap))
             continue;

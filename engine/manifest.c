@@ -44,6 +44,15 @@ static void put_str(json_object *o, const char *key, const char *v)
     json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
 }
 
+/* A string that may name a database connection: its password masked
+ * (df__scrub_secrets), as in every message. */
+static void put_unsecret(json_object *o, const char *key, const char *v)
+{
+    char safe[4200];
+    if (v) df__scrub_secrets(v, safe, sizeof safe);
+    put_str(o, key, v ? safe : NULL);
+}
+
 static void put_int(json_object *o, const char *key, int64_t v)
 {
     json_object_object_add(o, key, json_object_new_int64(v));
@@ -93,7 +102,7 @@ static json_object *input(df_ctx *ctx, const df_job *job, const char *role, cons
     char hex[65], name[4200];
     put_str(o, "role", role);
     if (df__is_database(path)) { /* a PG: table: no file to name or checksum */
-        put_str(o, "path", path);
+        put_unsecret(o, "path", path);
         return o;
     }
     input_name(job, path, name, sizeof name);
@@ -289,35 +298,35 @@ static int add_parameter(const char *section, const char *key, const char *value
         sec = json_object_new_object();
         json_object_object_add(params, section, sec);
     }
-    put_str(sec, key, value);
+    put_unsecret(sec, key, value); /* [job] database, [records] path */
     return 0;
 }
 
-df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
+static json_object *versions(void)
 {
-    json_object *m = json_object_new_object(), *v = json_object_new_object(), *params = json_object_new_object();
-    put_str(m, "generator", "dispflow " DISPFLOW_VERSION);
+    json_object *v = json_object_new_object();
     put_str(v, "dispflow", DISPFLOW_VERSION);
     put_str(v, "gdal", GDALVersionInfo("RELEASE_NAME"));
     put_str(v, "proj", proj_info().version);
     put_str(v, "geos", GEOSversion());
-    json_object_object_add(m, "versions", v);
-    json_object_object_add(m, "inputs", inputs(ctx, r));
-    df__job_each(r->job, add_parameter, params);
-    json_object_object_add(m, "parameters", params);
+    return v;
+}
+
+static json_object *balances(const df__report *r)
+{
     json_object *bal = json_object_new_object();
     for (int l = 1; l <= 3; l++) {
         char key[8];
         snprintf(key, sizeof key, "adm%d", l);
         if (r->join[l]) json_object_object_add(bal, key, balance(r->join[l]));
     }
-    json_object_object_add(m, "balance", bal);
-    /* the level the headline comes from, and the levels no record reaches */
-    json_object *unreached = json_object_new_array();
-    for (int l = 1; l <= 3; l++)
-        if (r->unreached & (1 << l)) json_object_array_add(unreached, json_object_new_int(l));
-    json_object_object_add(m, "headline_level", json_object_new_int(r->level));
-    /* the headline figures (what `run` prints at the end): null where the table does not carry them */
+    return bal;
+}
+
+/* The headline figures (what `run` prints at the end): null where the
+ * table does not carry them. */
+static json_object *headline(const df__report *r)
+{
     const df_join *hj = r->join[r->level];
     const df_balance *hb = df_join_balance(hj);
     json_object *head = json_object_new_object();
@@ -337,10 +346,14 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         put_int(head, "families", sum[3]);
     else
         json_object_object_add(head, "families", NULL);
-    json_object_object_add(m, "headline", head);
-    /* the class breaks of every map and QGIS style, per level: compare weeks */
+    return head;
+}
+
+/* The class breaks of every map and QGIS style, per level: compare weeks. */
+static json_object *classes(const df__report *r)
+{
     static const char *const schemes[] = {"nice", "quantile", "jenks"};
-    json_object *classes = json_object_new_object();
+    json_object *all = json_object_new_object();
     for (int l = 1; l <= 3; l++) {
         if (!r->join[l]) continue;
         json_object *o = json_object_new_object(), *br = json_object_new_array();
@@ -349,58 +362,87 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
         put_str(o, "scheme", r->job->nbreaks ? "breaks" : schemes[r->job->classes]);
         for (int k = 0; k < r->nbreaks[l]; k++) json_object_array_add(br, json_object_new_double(r->breaks[l][k]));
         json_object_object_add(o, "breaks", br);
-        json_object_object_add(classes, key, o);
+        json_object_object_add(all, key, o);
     }
-    json_object_object_add(m, "classes", classes);
+    return all;
+}
+
+static json_object *density(const df__report *r)
+{
+    const df_density_info *in = df_density_get_info(r->density);
+    json_object *o = json_object_new_object();
+    put_str(o, "file", r->density_file);
+    put_str(o, "crs", in->crs);
+    put_str(o, "kernel", df_kernel_name(in->kernel));
+    put_num(o, "radius_m", in->radius);
+    put_num(o, "pixel_m", in->geotransform[1]);
+    put_int(o, "points", in->points);
+    put_num(o, "total_weight", in->total_weight);
+    put_num(o, "edge_loss", in->edge_loss);
+    put_num(o, "mask_loss", in->mask_loss);
+    return o;
+}
+
+/* The records layer, or where the records are (issue 12 item 2). */
+static json_object *records_layer(const df__report *r)
+{
+    json_object *o = json_object_new_object();
+    int written = r->records_not_copied == 0;
+    json_object_object_add(o, "written", json_object_new_boolean(written));
+    if (written) {
+        put_int(o, "features", r->record_points);
+    } else {
+        put_str(o, "reason",
+                r->job->records_layer_mode == DF__RECORDS_LAYER_NO ? "records_layer = no"
+                                                                   : "more than records_layer_max");
+        put_int(o, "records_with_coordinates", r->records_not_copied);
+        put_int(o, "records_layer_max", r->job->records_layer_max);
+        put_unsecret(o, "records", r->job->opts.ro.path); /* its SHA-256 is under inputs */
+    }
+    return o;
+}
+
+/* What publishing withheld: counts only. */
+static json_object *publish(const df__report *r)
+{
+    const df__publish_stats *p = r->publish;
+    json_object *o = json_object_new_object();
+    put_int(o, "k_families", r->job->publish_k);
+    put_int(o, "units_withheld", p->units);
+    put_int(o, "units_small", p->units_primary);
+    put_int(o, "flows_withheld", p->flows);
+    put_int(o, "flows_small", p->flows_primary);
+    put_int(o, "density_pixels_masked", p->pixels);
+    put_int(o, "tables_with_a_small_total", p->uncovered);
+    if (p->release) { /* the ledger's release: a stopped run's pending release is matched by it */
+        put_int(o, "ledger_series", p->series);
+        put_int(o, "ledger_release", p->release);
+        put_int(o, "figures_withheld_for_a_difference", p->changed);
+        json_object_object_add(o, "totals_withheld", json_object_new_boolean(p->total_withheld));
+    }
+    return o;
+}
+
+df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
+{
+    json_object *m = json_object_new_object(), *params = json_object_new_object();
+    put_str(m, "generator", "dispflow " DISPFLOW_VERSION);
+    json_object_object_add(m, "versions", versions());
+    json_object_object_add(m, "inputs", inputs(ctx, r));
+    df__job_each(r->job, add_parameter, params);
+    json_object_object_add(m, "parameters", params);
+    json_object_object_add(m, "balance", balances(r));
+    /* the level the headline comes from, and the levels no record reaches */
+    json_object *unreached = json_object_new_array();
+    for (int l = 1; l <= 3; l++)
+        if (r->unreached & (1 << l)) json_object_array_add(unreached, json_object_new_int(l));
+    json_object_object_add(m, "headline_level", json_object_new_int(r->level));
+    json_object_object_add(m, "headline", headline(r));
+    json_object_object_add(m, "classes", classes(r));
     json_object_object_add(m, "unreached_levels", unreached);
-    if (r->density) {
-        const df_density_info *in = df_density_get_info(r->density);
-        json_object *o = json_object_new_object();
-        put_str(o, "file", r->density_file);
-        put_str(o, "crs", in->crs);
-        put_str(o, "kernel", df_kernel_name(in->kernel));
-        put_num(o, "radius_m", in->radius);
-        put_num(o, "pixel_m", in->geotransform[1]);
-        put_int(o, "points", in->points);
-        put_num(o, "total_weight", in->total_weight);
-        put_num(o, "edge_loss", in->edge_loss);
-        put_num(o, "mask_loss", in->mask_loss);
-        json_object_object_add(m, "density", o);
-    }
-    if (!r->job->publish) { /* the records layer, or where the records are (issue 12 item 2) */
-        json_object *o = json_object_new_object();
-        int written = r->records_not_copied == 0;
-        json_object_object_add(o, "written", json_object_new_boolean(written));
-        if (written) {
-            put_int(o, "features", r->record_points);
-        } else {
-            put_str(o, "reason",
-                    r->job->records_layer_mode == DF__RECORDS_LAYER_NO ? "records_layer = no"
-                                                                       : "more than records_layer_max");
-            put_int(o, "records_with_coordinates", r->records_not_copied);
-            put_int(o, "records_layer_max", r->job->records_layer_max);
-            put_str(o, "records", r->job->opts.ro.path); /* its SHA-256 is under inputs */
-        }
-        json_object_object_add(m, "records_layer", o);
-    }
-    if (r->publish) { /* counts only */
-        const df__publish_stats *p = r->publish;
-        json_object *o = json_object_new_object();
-        put_int(o, "k_families", r->job->publish_k);
-        put_int(o, "units_withheld", p->units);
-        put_int(o, "units_small", p->units_primary);
-        put_int(o, "flows_withheld", p->flows);
-        put_int(o, "flows_small", p->flows_primary);
-        put_int(o, "density_pixels_masked", p->pixels);
-        put_int(o, "tables_with_a_small_total", p->uncovered);
-        if (p->release) { /* the ledger's release: a stopped run's pending release is matched by it */
-            put_int(o, "ledger_series", p->series);
-            put_int(o, "ledger_release", p->release);
-            put_int(o, "figures_withheld_for_a_difference", p->changed);
-            json_object_object_add(o, "totals_withheld", json_object_new_boolean(p->total_withheld));
-        }
-        json_object_object_add(m, "publish", o);
-    }
+    if (r->density) json_object_object_add(m, "density", density(r));
+    if (!r->job->publish) json_object_object_add(m, "records_layer", records_layer(r));
+    if (r->publish) json_object_object_add(m, "publish", publish(r));
     json_object *out = outputs(ctx, dir);
     if (!out) {
         json_object_put(m);

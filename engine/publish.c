@@ -533,140 +533,193 @@ static int record_release(df__ledger *ledger, df_join *const join[4], const int 
     return bad;
 }
 
-df_status df__publish_joint(df_ctx *ctx, df_join *const join[4], df_flows *f, const df_boundaries *b, int64_t k,
-                            double household_size, const df_join *headline, df__ledger *ledger,
-                            df__publish_stats *stats)
+/* The joint system's variables: the totals (UNITS), each published level's
+ * units' four figures from base[q], the flows' total (fd) and each flow
+ * (from f0); and its groups: the totals one by one, a unit's four figures
+ * together, the flows' total (gfd), each flow (from gf0). */
+typedef struct {
+    int levels[4], nl, base[4], lq[4]; /* lq: a level's index in levels, -1 */
+    int nvars, nflows, fd, f0, ol, dl; /* ol, dl: the flows' origin and destination levels */
+    int ngroups, gfd, gf0;
+} joint_layout;
+
+/* The layout of the levels joined and the flows; 0 when no level is. */
+static int joint_layout_of(joint_layout *L, df_join *const join[4], const df_flows *f, const df_boundaries *b)
 {
-    int levels[4], nl = 0, base[4] = {0}, nvars = UNITS, lq[4] = {-1, -1, -1, -1};
+    memset(L, 0, sizeof *L);
+    L->nvars = UNITS;
+    for (int l = 0; l < 4; l++) L->lq[l] = -1;
     for (int l = 1; l <= 3; l++)
-        if (join[l]) lq[l] = nl, levels[nl++] = l;
-    if (!nl) return DF_OK;
-    for (int q = 0; q < nl; q++) base[q] = nvars, nvars += 4 * df_boundaries_count(b, levels[q]);
-    int nflows = f ? df_flows_count(f) : 0, fd = nvars, f0 = fd + 1; /* variables: the flows' total, the flows */
-    int ol = f ? df__flows_origin_level(f) : 0, dl = f ? df__flows_dest_level(f) : 0;
-    /* groups: the totals one by one, a unit's four figures together, the flows' total, each flow */
-    int ngroups = 4 + (nvars - UNITS) / 4 + (f ? 1 + nflows : 0);
-    int gfd = 4 + (nvars - UNITS) / 4, gf0 = gfd + 1;
-    if (f) nvars = f0 + nflows;
-    terms t = {0};
-    df__sdc_group *g = calloc((size_t)ngroups, sizeof *g);
-    unsigned char *exempt = calloc((size_t)nvars, 1);
-    int bad = !g || !exempt;
+        if (join[l]) L->lq[l] = L->nl, L->levels[L->nl++] = l;
+    if (!L->nl) return 0;
+    for (int q = 0; q < L->nl; q++) L->base[q] = L->nvars, L->nvars += 4 * df_boundaries_count(b, L->levels[q]);
+    L->nflows = f ? df_flows_count(f) : 0, L->fd = L->nvars, L->f0 = L->fd + 1;
+    L->ol = f ? df__flows_origin_level(f) : 0, L->dl = f ? df__flows_dest_level(f) : 0;
+    L->ngroups = 4 + (L->nvars - UNITS) / 4 + (f ? 1 + L->nflows : 0);
+    L->gfd = 4 + (L->nvars - UNITS) / 4, L->gf0 = L->gfd + 1;
+    if (f) L->nvars = L->f0 + L->nflows;
+    return 1;
+}
+
+/* The groups, as the tables one by one left them, and the variables exempt
+ * (zero figures with zero support). */
+static void joint_groups(const joint_layout *L, df__sdc_group *g, unsigned char *exempt, df_join *const join[4],
+                         df_flows *f, const df_boundaries *b, int64_t k, double household_size, const df_join *headline,
+                         df__ledger *ledger, const df__publish_stats *stats)
+{
     int64_t tfam[4], tind[4], fam[4], ind[4];
     headline_totals(headline, tfam, tind);
-    /* the groups, as the tables one by one left them */
-    if (!bad) {
-        /* the headline's figures: without a ledger too, a total is withheld when only it would give a small
-         * figure away (a country with one unit with returns) */
-        int moved = totals_moved(ledger, tfam, tind);
-        for (int m = 0; m < 4; m++) {
-            int v = total_var[m];
-            if (v == T_E) continue;
-            g[v] = (df__sdc_group){.first = v,
-                                   .nvars = 1,
-                                   .support = tfam[m],
-                                   .withheld = (stats->total_withheld & total_bit[m]) != 0,
-                                   .primary = (moved & total_bit[m]) != 0,
-                                   .last_resort = 1};
-        }
-        g[T_E] = (df__sdc_group){.first = T_E, .nvars = 1, .withheld = 1, .locked = 1};
-        exempt[T_E] = 1; /* returnees in all: published nowhere, and equal to returned in all */
-        for (int m = 0; m < 4; m++) exempt[total_var[m]] |= tfam[m] == 0 && tind[m] == 0;
+    /* the headline's figures: without a ledger too, a total is withheld when only it would give a small
+     * figure away (a country with one unit with returns) */
+    int moved = totals_moved(ledger, tfam, tind);
+    for (int m = 0; m < 4; m++) {
+        int v = total_var[m];
+        if (v == T_E) continue;
+        g[v] = (df__sdc_group){.first = v,
+                               .nvars = 1,
+                               .support = tfam[m],
+                               .withheld = (stats->total_withheld & total_bit[m]) != 0,
+                               .primary = (moved & total_bit[m]) != 0,
+                               .last_resort = 1};
     }
-    for (int q = 0, e = 4; q < nl && !bad; q++)
-        for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++) {
-            int64_t sup = unit_support(join[levels[q]], i);
-            g[e] = (df__sdc_group){.first = base[q] + 4 * i,
+    g[T_E] = (df__sdc_group){.first = T_E, .nvars = 1, .withheld = 1, .locked = 1};
+    exempt[T_E] = 1; /* returnees in all: published nowhere, and equal to returned in all */
+    for (int m = 0; m < 4; m++) exempt[total_var[m]] |= tfam[m] == 0 && tind[m] == 0;
+    for (int q = 0, e = 4; q < L->nl; q++) {
+        const df_join *jq = join[L->levels[q]];
+        for (int i = 0; i < df_boundaries_count(b, L->levels[q]); i++, e++) {
+            int64_t sup = unit_support(jq, i);
+            int v = L->base[q] + 4 * i;
+            g[e] = (df__sdc_group){.first = v,
                                    .nvars = 4,
                                    .support = sup,
-                                   .withheld = df__join_withheld(join[levels[q]], i),
-                                   .primary =
-                                       (sup > 0 && sup < k) || unit_moved(ledger, b, join[levels[q]], levels[q], i)};
-            unit_figures(join[levels[q]], i, fam, ind);
-            for (int m = 0; m < 4; m++) exempt[base[q] + 4 * i + m] = fam[m] == 0 && ind[m] == 0;
-        }
-    if (f && !bad) {
-        flows_total(f, DF_DISPLACED, household_size, &fam[0], &ind[0]);
-        g[gfd] = (df__sdc_group){.first = fd,
-                                 .nvars = 1,
-                                 .support = fam[0],
-                                 .withheld = stats->flows_total_withheld,
-                                 .primary = flows_total_moved(f, DF_DISPLACED, household_size, ledger),
-                                 .last_resort = 1};
-        exempt[fd] = fam[0] == 0 && ind[0] == 0;
-        for (int i = 0; i < nflows; i++) {
-            const df_flow *fl = df_flows_get(f, i);
-            int64_t sup = flow_support(fl, household_size);
-            int in = fl->status == DF_DISPLACED || fl->status == DF_RETURNED;
-            g[gf0 + i] =
-                (df__sdc_group){.first = f0 + i,
-                                .nvars = 1,
-                                .support = sup,
-                                .withheld = in && fl->withheld,
-                                .primary = in && ((sup > 0 && sup < k) || flow_moved(ledger, f, b, fl, household_size)),
-                                .locked = !in};
-            exempt[f0 + i] = fl->individuals == 0 && sup == 0;
+                                   .withheld = df__join_withheld(jq, i),
+                                   .primary = (sup > 0 && sup < k) || unit_moved(ledger, b, jq, L->levels[q], i)};
+            unit_figures(jq, i, fam, ind);
+            for (int m = 0; m < 4; m++) exempt[v + m] = fam[m] == 0 && ind[m] == 0;
         }
     }
-    /* the sums, each = 0: still displaced = displaced - returned, per unit */
+    if (!f) return;
+    flows_total(f, DF_DISPLACED, household_size, &fam[0], &ind[0]);
+    g[L->gfd] = (df__sdc_group){.first = L->fd,
+                                .nvars = 1,
+                                .support = fam[0],
+                                .withheld = stats->flows_total_withheld,
+                                .primary = flows_total_moved(f, DF_DISPLACED, household_size, ledger),
+                                .last_resort = 1};
+    exempt[L->fd] = fam[0] == 0 && ind[0] == 0;
+    for (int i = 0; i < L->nflows; i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        int64_t sup = flow_support(fl, household_size);
+        int in = fl->status == DF_DISPLACED || fl->status == DF_RETURNED;
+        g[L->gf0 + i] =
+            (df__sdc_group){.first = L->f0 + i,
+                            .nvars = 1,
+                            .support = sup,
+                            .withheld = in && fl->withheld,
+                            .primary = in && ((sup > 0 && sup < k) || flow_moved(ledger, f, b, fl, household_size)),
+                            .locked = !in};
+        exempt[L->f0 + i] = fl->individuals == 0 && sup == 0;
+    }
+}
+
+/* The sums of the tables' figures, each = 0, as rows of t; non-zero out of
+ * memory. */
+static int joint_sums(terms *t, const joint_layout *L, const df_flows *f, const df_boundaries *b)
+{
+    const int nl = L->nl, *levels = L->levels, *base = L->base, *lq = L->lq;
+    int bad = 0;
+    /* still displaced = displaced - returned, per unit */
     for (int q = 0; q < nl && !bad; q++)
         for (int i = 0; i < df_boundaries_count(b, levels[q]) && !bad; i++) {
-            int v = base[q] + 4 * i, r = t.nrows++;
-            bad = term(&t, r, v + 3, 1) || term(&t, r, v + 0, -1) || term(&t, r, v + 1, 1);
+            int v = base[q] + 4 * i, r = t->nrows++;
+            bad = term(t, r, v + 3, 1) || term(t, r, v + 0, -1) || term(t, r, v + 1, 1);
         }
     /* each unit's four figures the sums of its children's at the next published level */
     for (int q = 0; q + 1 < nl && !bad; q++) {
-        int np = df_boundaries_count(b, levels[q]), r0 = t.nrows;
-        t.nrows += 4 * np;
+        int np = df_boundaries_count(b, levels[q]), r0 = t->nrows;
+        t->nrows += 4 * np;
         for (int i = 0; i < np && !bad; i++)
-            for (int m = 0; m < 4 && !bad; m++) bad = term(&t, r0 + 4 * i + m, base[q] + 4 * i + m, -1);
+            for (int m = 0; m < 4 && !bad; m++) bad = term(t, r0 + 4 * i + m, base[q] + 4 * i + m, -1);
         for (int c = 0; c < df_boundaries_count(b, levels[q + 1]) && !bad; c++) {
             int p = df__boundaries_ancestor(b, levels[q + 1], c, levels[q]);
-            for (int m = 0; m < 4 && p >= 0 && !bad; m++) bad = term(&t, r0 + 4 * p + m, base[q + 1] + 4 * c + m, 1);
+            for (int m = 0; m < 4 && p >= 0 && !bad; m++) bad = term(t, r0 + 4 * p + m, base[q + 1] + 4 * c + m, 1);
         }
     }
     /* the totals the sums of the top level's units; returnees in all = returned in all */
     for (int m = 0; m < 4 && !bad; m++) {
-        int r = t.nrows++;
-        bad = term(&t, r, total_var[m], -1);
-        for (int i = 0; i < df_boundaries_count(b, levels[0]) && !bad; i++) bad = term(&t, r, base[0] + 4 * i + m, 1);
+        int r = t->nrows++;
+        bad = term(t, r, total_var[m], -1);
+        for (int i = 0; i < df_boundaries_count(b, levels[0]) && !bad; i++) bad = term(t, r, base[0] + 4 * i + m, 1);
     }
     if (!bad) {
-        int r = t.nrows++;
-        bad = term(&t, r, T_E, 1) || term(&t, r, T_R, -1);
+        int r = t->nrows++;
+        bad = term(t, r, T_E, 1) || term(t, r, T_R, -1);
     }
-    if (f && !bad) {
-        /* the displacement flows' total = the displaced in all (as if every record had a known origin: more
-         * sums than the tables hold withhold more, never less) = the displacement flows added up */
-        int same = t.nrows++, sum = t.nrows++;
-        bad = term(&t, same, fd, 1) || term(&t, same, T_D, -1) || term(&t, sum, fd, -1);
-        /* into a unit at the flows' destination level: displaced, returnees; from one at the origin level:
-         * returned */
-        int nd = lq[dl] >= 0 ? df_boundaries_count(b, dl) : 0, no = lq[ol] >= 0 ? df_boundaries_count(b, ol) : 0;
-        int into = t.nrows, back = into + nd, from = back + nd;
-        t.nrows += 2 * nd + no;
-        for (int d = 0; d < nd && !bad; d++)
-            bad = term(&t, into + d, base[lq[dl]] + 4 * d + 0, -1) || term(&t, back + d, base[lq[dl]] + 4 * d + 2, -1);
-        for (int o = 0; o < no && !bad; o++) bad = term(&t, from + o, base[lq[ol]] + 4 * o + 1, -1);
-        for (int i = 0; i < nflows && !bad; i++) {
-            const df_flow *fl = df_flows_get(f, i);
-            if (fl->status == DF_DISPLACED) {
-                bad = term(&t, sum, f0 + i, 1) || (nd && term(&t, into + fl->dest, f0 + i, 1));
-            } else if (fl->status == DF_RETURNED) {
-                bad = (nd && term(&t, back + fl->dest, f0 + i, 1)) || (no && term(&t, from + fl->origin, f0 + i, 1));
-            }
+    if (!f || bad) return bad;
+    /* the displacement flows' total = the displaced in all (as if every record had a known origin: more
+     * sums than the tables hold withhold more, never less) = the displacement flows added up */
+    int fd = L->fd, f0 = L->f0, same = t->nrows++, sum = t->nrows++;
+    bad = term(t, same, fd, 1) || term(t, same, T_D, -1) || term(t, sum, fd, -1);
+    /* into a unit at the flows' destination level: displaced, returnees; from one at the origin level:
+     * returned */
+    int nd = lq[L->dl] >= 0 ? df_boundaries_count(b, L->dl) : 0,
+        no = lq[L->ol] >= 0 ? df_boundaries_count(b, L->ol) : 0;
+    int into = t->nrows, back = into + nd, from = back + nd;
+    t->nrows += 2 * nd + no;
+    for (int d = 0; d < nd && !bad; d++)
+        bad = term(t, into + d, base[lq[L->dl]] + 4 * d + 0, -1) || term(t, back + d, base[lq[L->dl]] + 4 * d + 2, -1);
+    for (int o = 0; o < no && !bad; o++) bad = term(t, from + o, base[lq[L->ol]] + 4 * o + 1, -1);
+    for (int i = 0; i < L->nflows && !bad; i++) {
+        const df_flow *fl = df_flows_get(f, i);
+        if (fl->status == DF_DISPLACED) {
+            bad = term(t, sum, f0 + i, 1) || (nd && term(t, into + fl->dest, f0 + i, 1));
+        } else if (fl->status == DF_RETURNED) {
+            bad = (nd && term(t, back + fl->dest, f0 + i, 1)) || (no && term(t, from + fl->origin, f0 + i, 1));
         }
     }
-    int uncovered = 0, rc = -1;
+    return bad;
+}
+
+/* The fates the joint check decided, back into the joins, the flows and
+ * the stats. */
+static void joint_fates(const joint_layout *L, const df__sdc_group *g, int uncovered, df_join *const join[4],
+                        df_flows *f, const df_boundaries *b, df__publish_stats *stats)
+{
+    stats->total_withheld = 0;
+    for (int m = 0; m < 4; m++) /* returnees in all is published nowhere */
+        stats->total_withheld |= total_var[m] != T_E && g[total_var[m]].withheld ? total_bit[m] : 0;
+    stats->uncovered = uncovered != 0; /* the tables one by one may have left some the joint check covered */
+    for (int q = 0, e = 4; q < L->nl; q++)
+        for (int i = 0; i < df_boundaries_count(b, L->levels[q]); i++, e++)
+            df__join_withhold(join[L->levels[q]], i, g[e].withheld);
+    if (!f) return;
+    stats->flows_total_withheld = g[L->gfd].withheld;
+    for (int i = 0; i < L->nflows; i++)
+        if (!g[L->gf0 + i].locked) df__flows_row(f, i)->withheld = g[L->gf0 + i].withheld;
+}
+
+df_status df__publish_joint(df_ctx *ctx, df_join *const join[4], df_flows *f, const df_boundaries *b, int64_t k,
+                            double household_size, const df_join *headline, df__ledger *ledger,
+                            df__publish_stats *stats)
+{
+    joint_layout L;
+    if (!joint_layout_of(&L, join, f, b)) return DF_OK;
+    terms t = {0};
+    df__sdc_group *g = calloc((size_t)L.ngroups, sizeof *g);
+    unsigned char *exempt = calloc((size_t)L.nvars, 1);
+    int bad = !g || !exempt, uncovered = 0, rc = -1;
+    if (!bad) joint_groups(&L, g, exempt, join, f, b, k, household_size, headline, ledger, stats);
+    if (!bad) bad = joint_sums(&t, &L, f, b);
     if (!bad) {
-        df__sdc_system s = {.nvars = nvars,
+        df__sdc_system s = {.nvars = L.nvars,
                             .nrows = t.nrows,
                             .nterms = t.n,
                             .row = t.row,
                             .var = t.var,
                             .coef = t.coef,
                             .exempt = exempt};
-        rc = df__sdc_joint(&s, g, ngroups, &uncovered);
+        rc = df__sdc_joint(&s, g, L.ngroups, &uncovered);
     }
     df_status st = DF_OK;
     if (rc == -3)
@@ -676,20 +729,8 @@ df_status df__publish_joint(df_ctx *ctx, df_join *const join[4], df_flows *f, co
     else if (rc < 0)
         st = df__error(ctx, DF_ENOMEM, "out of memory");
     else {
-        /* the fates the joint check decided */
-        stats->total_withheld = 0;
-        for (int m = 0; m < 4; m++) /* returnees in all is published nowhere */
-            stats->total_withheld |= total_var[m] != T_E && g[total_var[m]].withheld ? total_bit[m] : 0;
-        stats->uncovered = uncovered != 0; /* the tables one by one may have left some the joint check covered */
-        for (int q = 0, e = 4; q < nl; q++)
-            for (int i = 0; i < df_boundaries_count(b, levels[q]); i++, e++)
-                df__join_withhold(join[levels[q]], i, g[e].withheld);
-        if (f) {
-            stats->flows_total_withheld = g[gfd].withheld;
-            for (int i = 0; i < nflows; i++)
-                if (!g[gf0 + i].locked) df__flows_row(f, i)->withheld = g[gf0 + i].withheld;
-        }
-        if (record_release(ledger, join, levels, nl, f, b, household_size, headline, g, gfd, gf0, stats))
+        joint_fates(&L, g, uncovered, join, f, b, stats);
+        if (record_release(ledger, join, L.levels, L.nl, f, b, household_size, headline, g, L.gfd, L.gf0, stats))
             st = df__error(ctx, DF_ENOMEM, "out of memory");
     }
     free(t.row), free(t.var), free(t.coef), free(g), free(exempt);

@@ -136,8 +136,7 @@ static void close_(buf *b, const char *tag)
 static const char *esc(buf *b, const char *s)
 {
     int k = b->next++ & 3;
-    size_t n = 1;
-    for (const char *c = s ? s : ""; *c; c++) n += *c == '&' ? 5 : *c == '<' || *c == '>' ? 4 : *c == '"' ? 6 : 1;
+    size_t n = df__xml_escape(s, NULL) + 1;
     if (n > b->ring_cap[k]) {
         char *p = realloc(b->ring[k], n);
         if (!p) {
@@ -146,14 +145,7 @@ static const char *esc(buf *b, const char *s)
         }
         b->ring[k] = p, b->ring_cap[k] = n;
     }
-    char *o = b->ring[k];
-    for (const char *c = s ? s : ""; *c; c++) {
-        const char *r = *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '"' ? "&quot;" : NULL;
-        size_t len = r ? strlen(r) : 1;
-        memcpy(o, r ? r : c, len);
-        o += len;
-    }
-    *o = '\0';
+    df__xml_escape(s, b->ring[k]);
     return b->ring[k];
 }
 
@@ -785,10 +777,8 @@ static void text_line(buf *b, const char *tag, const char *text)
 {
     for (int i = 0; i < b->indent; i++) put_raw(b, "  ", 2);
     put_tag(b, "<", tag, ">");
-    for (const char *c = text ? text : ""; *c; c++) {
-        const char *r = *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '"' ? "&quot;" : NULL;
-        put_raw(b, r ? r : c, r ? strlen(r) : 1);
-    }
+    const char *escaped = esc(b, text);
+    put_raw(b, escaped, strlen(escaped));
     put_tag(b, "</", tag, ">\n");
 }
 
@@ -1006,21 +996,10 @@ static void label_item(buf *b, const char *uuid, const char *id, double x, doubl
  * period's flows), a legend of the classes the map shows, scale bar, north
  * arrow, credits, disclaimer, logo; and an Atlas over the admin-1 units
  * with people: one page per unit, the map zoomed on it. */
-static void print_layout(buf *b, const char *title, const df__qgis_print *p, const df__qgis_time *t,
-                         const double ext[4])
+/* The layout's map, 200 x 160 mm; its extent of the same shape as the frame. */
+static void layout_map(buf *b, const df__qgis_print *p, const df__qgis_time *t, const double ext[4])
 {
-    char text[2048], extra[1024];
-    open_(b, "<Layouts>");
-    open_(b, "<Layout name=\"Situation map (A4)\" units=\"mm\" printResolution=\"300\" worldFileMap=\"\">");
-    line(b, "<Snapper snapToGuides=\"1\" snapToItems=\"1\" snapToGrid=\"0\" tolerance=\"5\"/>");
-    line(b, "<Grid resolution=\"10\" resUnits=\"mm\" offsetX=\"0\" offsetY=\"0\" offsetUnits=\"mm\"/>");
-    open_(b, "<PageCollection>");
-    item_open(b, 65638, UUID(0), "", 0, 0, 297, 210, 0, "");
-    close_(b, "LayoutItem");
-    line(b, "<GuideCollection visible=\"1\"/>");
-    close_(b, "PageCollection");
-
-    /* the map, 200 x 160 mm; its extent of the same shape as the frame */
+    char extra[1024];
     double w = ext[2] - ext[0], h = ext[3] - ext[1], cx = (ext[0] + ext[2]) / 2, cy = (ext[1] + ext[3]) / 2;
     if (w / h > 200.0 / 160)
         h = w * 160 / 200;
@@ -1044,15 +1023,23 @@ static void print_layout(buf *b, const char *title, const df__qgis_print *p, con
     line(b, "<LayerSet/>");
     line(b, "<AtlasMap atlasDriven=\"%d\" scalingMode=\"2\" margin=\"0.1\"/>", p->atlas != NULL);
     close_(b, "LayoutItem");
+}
 
+/* The title, and the subtitle with the unit's name after the dates on an Atlas page. */
+static void layout_titles(buf *b, const char *title, const df__qgis_print *p)
+{
+    char text[2048];
     label_item(b, UUID(2), "Title", 10, 8, 230, 11, title, 18, 1, 0,
                "alpha=\"255\" red=\"20\" green=\"20\" blue=\"20\"");
-    /* on an Atlas page, the unit's name after the dates */
     snprintf(text, sizeof text, "%s[%% if(@atlas_pagename <> '', ' | ' || @atlas_pagename, '') %%]",
              p->subtitle ? p->subtitle : "");
     label_item(b, UUID(3), "Subtitle", 10, 20, 230, 7, text, 11, 0, 0,
                "alpha=\"255\" red=\"70\" green=\"70\" blue=\"70\"");
+}
 
+static void layout_legend(buf *b)
+{
+    char extra[1024];
     snprintf(
         extra, sizeof extra,
         "map_uuid=\"%s\" title=\"Legend\" legendFilterByMap=\"1\" legendFilterByAtlas=\"0\" resizeToContents=\"1\" "
@@ -1075,7 +1062,11 @@ static void print_layout(buf *b, const char *title, const df__qgis_print *p, con
     }
     close_(b, "styles");
     close_(b, "LayoutItem");
+}
 
+static void layout_scale_bar_and_north_arrow(buf *b)
+{
+    char extra[1024];
     snprintf(extra, sizeof extra,
              "mapUuid=\"%s\" style=\"Single Box\" unitType=\"kilometers\" unitLabel=\"km\" "
              "numMapUnitsPerScaleBarUnit=\"1000\" numSegments=\"2\" numSegmentsLeft=\"0\" numSubdivisions=\"1\" "
@@ -1093,7 +1084,12 @@ static void print_layout(buf *b, const char *title, const df__qgis_print *p, con
              UUID(1));
     item_open(b, 65640, UUID(6), "North arrow", 197, 172, 10, 14, 4, extra);
     close_(b, "LayoutItem");
+}
 
+/* The logo (when there is one), the credits and the disclaimer. */
+static void layout_footer(buf *b, const df__qgis_print *p)
+{
+    char text[2048], extra[1024];
     if (p->logo) {
         const char *dot = strrchr(p->logo, '.');
         snprintf(text, sizeof text, "./%s", p->logo);
@@ -1111,19 +1107,43 @@ static void print_layout(buf *b, const char *title, const df__qgis_print *p, con
                "alpha=\"255\" red=\"60\" green=\"60\" blue=\"60\"");
     label_item(b, UUID(9), "Disclaimer", 10, 199, 277, 8, p->disclaimer ? p->disclaimer : "", 6.5, 0, 1,
                "alpha=\"255\" red=\"90\" green=\"90\" blue=\"90\"");
+}
+
+/* The Atlas: a page per unit with people displaced into it. */
+static void layout_atlas(buf *b, const df__qgis_print *p)
+{
+    char lid[256], src[1024];
+    df__qgis_layer al = {.name = p->atlas};
+    layer_id(&al, lid, sizeof lid);
+    datasource(&al, src, sizeof src);
+    line(b,
+         "<Atlas enabled=\"1\" hideCoverage=\"0\" coverageLayer=\"%s\" coverageLayerName=\"%s\" "
+         "coverageLayerSource=\"%s\" coverageLayerProvider=\"ogr\" pageNameExpression=\"adm_name\" "
+         "sortFeatures=\"1\" sortAscending=\"1\" sortKey=\"adm_name\" filterFeatures=\"1\" "
+         "featureFilter=\"&quot;displaced&quot; &gt; 0\" filenamePattern=\"'page_'||@atlas_featurenumber\"/>",
+         lid, esc(b, p->atlas), esc(b, src));
+}
+
+static void print_layout(buf *b, const char *title, const df__qgis_print *p, const df__qgis_time *t,
+                         const double ext[4])
+{
+    open_(b, "<Layouts>");
+    open_(b, "<Layout name=\"Situation map (A4)\" units=\"mm\" printResolution=\"300\" worldFileMap=\"\">");
+    line(b, "<Snapper snapToGuides=\"1\" snapToItems=\"1\" snapToGrid=\"0\" tolerance=\"5\"/>");
+    line(b, "<Grid resolution=\"10\" resUnits=\"mm\" offsetX=\"0\" offsetY=\"0\" offsetUnits=\"mm\"/>");
+    open_(b, "<PageCollection>");
+    item_open(b, 65638, UUID(0), "", 0, 0, 297, 210, 0, "");
+    close_(b, "LayoutItem");
+    line(b, "<GuideCollection visible=\"1\"/>");
+    close_(b, "PageCollection");
+
+    layout_map(b, p, t, ext);
+    layout_titles(b, title, p);
+    layout_legend(b);
+    layout_scale_bar_and_north_arrow(b);
+    layout_footer(b, p);
     line(b, "<customproperties/>");
-    if (p->atlas) {
-        char lid[256], src[1024];
-        df__qgis_layer al = {.name = p->atlas};
-        layer_id(&al, lid, sizeof lid);
-        datasource(&al, src, sizeof src);
-        line(b,
-             "<Atlas enabled=\"1\" hideCoverage=\"0\" coverageLayer=\"%s\" coverageLayerName=\"%s\" "
-             "coverageLayerSource=\"%s\" coverageLayerProvider=\"ogr\" pageNameExpression=\"adm_name\" "
-             "sortFeatures=\"1\" sortAscending=\"1\" sortKey=\"adm_name\" filterFeatures=\"1\" "
-             "featureFilter=\"&quot;displaced&quot; &gt; 0\" filenamePattern=\"'page_'||@atlas_featurenumber\"/>",
-             lid, esc(b, p->atlas), esc(b, src));
-    }
+    if (p->atlas) layout_atlas(b, p);
     close_(b, "Layout");
     close_(b, "Layouts");
 }

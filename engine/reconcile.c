@@ -118,7 +118,7 @@ df__name_match df__reconcile_name(const df_boundaries *b, int level, const char 
 /* ---- the cache ------------------------------------------------------------------ */
 
 typedef struct {
-    char *name;        /* as stated; NULL for a free slot */
+    char *name;        /* as stated */
     int level, parent; /* the key, with name */
     const char *parent_name;
     df__name_match m;
@@ -126,18 +126,25 @@ typedef struct {
 } cache_entry;
 
 struct df__name_cache {
-    cache_entry *slots;
-    size_t cap, count;
+    df__hashtab t; /* of cache_entry */
     int failed;
 };
 
-df__name_cache *df__name_cache_new(void) { return calloc(1, sizeof(df__name_cache)); }
+df__name_cache *df__name_cache_new(void)
+{
+    df__name_cache *c = calloc(1, sizeof *c);
+    if (c) c->t = DF__HASHTAB(sizeof(cache_entry), 256);
+    return c;
+}
 
 void df__name_cache_free(df__name_cache *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->cap; i++) free(c->slots[i].name);
-    free(c->slots);
+    for (size_t i = 0; i < c->t.cap; i++) {
+        cache_entry *e = df__hashtab_at(&c->t, i);
+        if (e) free(e->name);
+    }
+    df__hashtab_free(&c->t);
     free(c);
 }
 
@@ -148,44 +155,35 @@ static uint64_t hash_key(int level, int parent, const char *s)
     return h;
 }
 
-static cache_entry *cache_slot(df__name_cache *c, int level, int parent, const char *name)
+typedef struct {
+    const char *name;
+    int level, parent;
+} cache_key;
+
+static int entry_is(const void *entry, const void *key)
 {
-    if (2 * (c->count + 1) > c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 256;
-        cache_entry *slots = calloc(cap, sizeof *slots);
-        if (!slots) return NULL;
-        for (size_t i = 0; i < c->cap; i++) {
-            const cache_entry *e = &c->slots[i];
-            if (!e->name) continue;
-            size_t h = hash_key(e->level, e->parent, e->name) & (cap - 1);
-            while (slots[h].name) h = (h + 1) & (cap - 1);
-            slots[h] = *e;
-        }
-        free(c->slots);
-        c->slots = slots;
-        c->cap = cap;
-    }
-    size_t h = hash_key(level, parent, name) & (c->cap - 1);
-    for (;; h = (h + 1) & (c->cap - 1)) {
-        const cache_entry *e = &c->slots[h];
-        if (!e->name || (e->level == level && e->parent == parent && strcmp(e->name, name) == 0)) break;
-    }
-    return &c->slots[h];
+    const cache_entry *a = entry;
+    const cache_key *k = key;
+    return a->level == k->level && a->parent == k->parent && strcmp(a->name, k->name) == 0;
 }
 
 const df__name_match *df__name_cache_get(df__name_cache *c, const df_boundaries *b, int level, const char *name,
                                          int parent)
 {
     static const df__name_match none = {-1, DF__HOW_NONE, 0, 0, 0, ""};
-    cache_entry *e = cache_slot(c, level, parent, name);
+    const cache_key key = {name, level, parent};
+    int added;
+    cache_entry *e = df__hashtab_get(&c->t, hash_key(level, parent, name), entry_is, &key, &added);
     if (!e) return c->failed = 1, &none;
-    if (!e->name) {
-        if (!(e->name = df__strdup(name))) return c->failed = 1, &none;
+    if (added) {
+        if (!(e->name = df__strdup(name))) {
+            df__hashtab_drop(&c->t, e);
+            return c->failed = 1, &none;
+        }
         e->level = level;
         e->parent = parent;
         e->parent_name = parent >= 0 ? df__boundaries_unit(b, level - 1, parent)->name : "";
         e->m = df__reconcile_name(b, level, name, parent);
-        c->count++;
     }
     e->rows++;
     return &e->m;
@@ -195,9 +193,11 @@ int df__name_cache_failed(const df__name_cache *c) { return c->failed; }
 
 void df__name_cache_each(const df__name_cache *c, df__name_visit fn, void *user)
 {
-    for (size_t i = 0; i < c->cap; i++)
-        if (c->slots[i].name && !c->slots[i].m.missing) /* "N/A" is no name: not in the list of names */
-            fn(c->slots[i].level, c->slots[i].name, c->slots[i].parent_name, &c->slots[i].m, c->slots[i].rows, user);
+    for (size_t i = 0; i < c->t.cap; i++) {
+        const cache_entry *e = df__hashtab_at(&c->t, i);
+        if (e && !e->m.missing) /* "N/A" is no name: not in the list of names */
+            fn(e->level, e->name, e->parent_name, &e->m, e->rows, user);
+    }
 }
 
 /* ---- a stated place: P-code, names, point ---------------------------------- */

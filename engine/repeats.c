@@ -16,7 +16,7 @@
 
 /* Keys seen once. */
 typedef struct {
-    uint64_t key; /* 0: empty */
+    uint64_t key; /* the hash of the key */
     uint64_t aux; /* the hash of the assessment type */
     long line;
     int op;
@@ -24,10 +24,7 @@ typedef struct {
     char assessment[12];
 } seen_key;
 
-typedef struct {
-    seen_key *slots;
-    size_t cap, count;
-} seen_table;
+typedef df__hashtab seen_table; /* of seen_key, keyed by key (its own hash); zeroed: empty */
 
 /* A row that repeats a key: a rival snapshot, or another assessment type. */
 typedef struct {
@@ -52,32 +49,21 @@ df__repeats *df__repeats_new(void) { return calloc(1, sizeof(df__repeats)); }
 void df__repeats_free(df__repeats *t)
 {
     if (!t) return;
-    free(t->rivals.slots), free(t->assessments.slots);
+    df__hashtab_free(&t->rivals), df__hashtab_free(&t->assessments);
     free(t->rival_list.items), free(t->assessment_list.items);
     free(t);
 }
 
-/* Look key up; add it when absent (returns NULL, or the slot already there;
- * *failed on no memory). */
+/* Look key up; add it when absent (returns NULL, or the entry already
+ * there; *failed on no memory). */
 static seen_key *seen_add(seen_table *t, const seen_key *k, int *failed)
 {
-    if (2 * (t->count + 1) > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        seen_key *slots = calloc(cap, sizeof *slots);
-        if (!slots) return *failed = 1, NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->slots[i].key) continue;
-            size_t h = (size_t)t->slots[i].key & (cap - 1);
-            while (slots[h].key) h = (h + 1) & (cap - 1);
-            slots[h] = t->slots[i];
-        }
-        free(t->slots);
-        t->slots = slots, t->cap = cap;
-    }
-    size_t h = (size_t)k->key & (t->cap - 1);
-    while (t->slots[h].key && t->slots[h].key != k->key) h = (h + 1) & (t->cap - 1);
-    if (t->slots[h].key) return &t->slots[h];
-    t->slots[h] = *k, t->count++;
+    if (!t->cap) t->size = sizeof(seen_key), t->first = 1024;
+    int added;
+    seen_key *e = df__hashtab_get(t, k->key, NULL, NULL, &added);
+    if (!e) return *failed = 1, NULL;
+    if (!added) return e;
+    *e = *k;
     return NULL;
 }
 
@@ -156,8 +142,9 @@ int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap
     for (int t = 0; t < 2; t++) {
         const seen_table *ft = t ? &from->assessments : &from->rivals;
         for (size_t i = 0; i < ft->cap; i++) {
-            if (!ft->slots[i].key) continue;
-            seen_key k = ft->slots[i];
+            const seen_key *at = df__hashtab_at(ft, i);
+            if (!at) continue;
+            seen_key k = *at;
             k.op = remap ? remap[k.op] : k.op;
             if (note_key(t ? &to->assessments : &to->rivals, t ? &to->assessment_list : &to->rival_list, &k, t) < 0)
                 return -1;
@@ -240,8 +227,10 @@ void df__repeats_pack(df__pack *b, const df__repeats *t)
         const repeat_list *l = w ? &t->assessment_list : &t->rival_list;
         uint64_t n = st->count;
         df__pack_put(b, &n, sizeof n);
-        for (size_t i = 0; i < st->cap; i++)
-            if (st->slots[i].key) df__pack_put(b, &st->slots[i], sizeof st->slots[i]);
+        for (size_t i = 0; i < st->cap; i++) {
+            const seen_key *k = df__hashtab_at(st, i);
+            if (k) df__pack_put(b, k, sizeof *k);
+        }
         int64_t nl = l->n;
         df__pack_put(b, &nl, sizeof nl);
         df__pack_put(b, l->items, (size_t)l->n * sizeof *l->items);

@@ -27,28 +27,6 @@ typedef struct {
     int ncols;
 } doc;
 
-static void html_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
-
 static void md_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {
@@ -63,7 +41,7 @@ static void heading(doc *d, int level, const char *text)
     md_escaped(d->md, text);
     fputs("\n\n", d->md);
     fprintf(d->html, "<h%d>", level);
-    html_escaped(d->html, text);
+    df__xml_escape_put(d->html, text);
     fprintf(d->html, "</h%d>\n", level);
     df__pdf_heading(d->pdf, level, text);
 }
@@ -79,7 +57,7 @@ static void para(doc *d, const char *fmt, ...)
     md_escaped(d->md, text);
     fputs("\n\n", d->md);
     fputs("<p>", d->html);
-    html_escaped(d->html, text);
+    df__xml_escape_put(d->html, text);
     fputs("</p>\n", d->html);
     df__pdf_para(d->pdf, text);
 }
@@ -99,7 +77,7 @@ static void table_begin(doc *d, const char *header)
         if (d->ncols < 31) align[d->ncols] = right ? 'r' : 'l';
         d->ncols++;
         fputs(right ? "<th class=\"n\">" : "<th>", d->html);
-        html_escaped(d->html, c + right);
+        df__xml_escape_put(d->html, c + right);
         fputs("</th>", d->html);
         fputc(' ', d->md);
         md_escaped(d->md, c + right);
@@ -122,7 +100,7 @@ static void table_row(doc *d, const char *const *cells)
         const char *c = cells[i] ? cells[i] : "";
         int number = (c[0] >= '0' && c[0] <= '9') || ((c[0] == '+' || c[0] == '-') && c[1] >= '0' && c[1] <= '9');
         fputs(number ? "<td class=\"n\">" : "<td>", d->html);
-        html_escaped(d->html, c);
+        df__xml_escape_put(d->html, c);
         fputs("</td>", d->html);
         fputc(' ', d->md);
         md_escaped(d->md, c);
@@ -164,9 +142,9 @@ static df_status picture(df_ctx *ctx, doc *d, const char *file, const char *titl
     free(bytes);
     if (!b64) return df__error(ctx, ok ? DF_ENOMEM : DF_EIO, "cannot read %s%s", path, ok ? ": out of memory" : "");
     fputs("<figure><img alt=\"", d->html);
-    html_escaped(d->html, title);
+    df__xml_escape_put(d->html, title);
     fprintf(d->html, "\" src=\"data:image/png;base64,%s\"><figcaption>", b64);
-    html_escaped(d->html, title);
+    df__xml_escape_put(d->html, title);
     fputs("</figcaption></figure>\n", d->html);
     CPLFree(b64);
     return DF_OK;
@@ -800,13 +778,13 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
         df__report_period(r, period, sizeof period);
         df__report_credits(r, credits, sizeof credits);
         fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", d.html);
-        html_escaped(d.html, title);
+        df__xml_escape_put(d.html, title);
         fprintf(d.html, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
         fputs("# ", d.md);
         md_escaped(d.md, title);
         fputs("\n\n", d.md);
         fputs("<h1>", d.html);
-        html_escaped(d.html, title);
+        df__xml_escape_put(d.html, title);
         fputs("</h1>\n", d.html);
         para(&d, "Situation as of %s (%s). %s. Inputs, checksums and parameters are in manifest.json.", as_of, period,
              credits);

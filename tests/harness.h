@@ -101,6 +101,63 @@ static int harness_done(void)
 
 #define SHARED_DATA "../shared/data"
 
+/* The data the bundle tests share (../shared/data: read its PROVENANCE.md):
+ * the 2019 COD-AB governorates and districts of Iraq, and the synthetic
+ * Emergency-Tracking table of the Mosul corridor (a folder: records.csv and
+ * its truth_*.csv). */
+#define COD_ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
+#define COD_ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
+#define MOSUL_ET     SHARED_DATA "/synthetic_et_mosul/"
+
+/* Write text to path (silently nothing when it cannot be opened: the test's
+ * next step fails and says so). */
+static inline void harness_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* A whole file, NUL-terminated (malloc'd; the caller frees it), its length
+ * in *len when len is not NULL; NULL when it cannot be read. */
+static inline char *harness_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *s = NULL;
+    long n;
+    size_t got = 0;
+    if (len) *len = 0;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (s = malloc((size_t)n + 1)) != NULL) {
+        got = fread(s, 1, (size_t)n, f);
+        s[got] = '\0';
+    }
+    fclose(f);
+    if (len) *len = got;
+    return s;
+}
+
+/* The Mosul job the bundle tests share, as dir/NAME.ini writing the bundle
+ * dir/NAME: the synthetic table from 17 Oct 2016 to 2 May 2017 by month, on
+ * the COD-AB governorates and districts (paths from cwd, the repository);
+ * extra ends the file ("[density]\nenabled = no\n", or ""). The job file's
+ * path into job. */
+static inline void harness_mosul_job(char *job, size_t cap, const char *dir, const char *cwd, const char *name,
+                                     const char *extra)
+{
+    char text[8192];
+    snprintf(job, cap, "%s/%s.ini", dir, name);
+    snprintf(text, sizeof text,
+             "[job]\ntitle = Mosul\noutput = %s\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
+             "[records]\npath = %s/" MOSUL_ET "records.csv\n"
+             "[boundaries]\nadm1 = %s/" COD_ADM1_SHP "\nadm2 = %s/" COD_ADM2_SHP "\n%s",
+             name, cwd, cwd, cwd, extra);
+    harness_write_file(job, text);
+}
+
 /* A boundary layer, with the shipped country profiles (shapes/profiles:
  * Iraq's brings its alias table and the corridor preset) when
  * with_aliases; NULL (the message printed) when it cannot be loaded. */

@@ -16,42 +16,15 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
-#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
-#define ET       SHARED_DATA "/synthetic_et_mosul/"
-
 static char tmpdir[] = "/tmp/dispflow-job-XXXXXX";
 static char cwd[1024];
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
 
 /* Load a job written from text; returns the status and the message. */
 static df_status load_text(const char *text, char *msg, size_t cap, df_job **out)
 {
     char path[8192];
     snprintf(path, sizeof path, "%s/job.ini", tmpdir);
-    write_file(path, text);
+    harness_write_file(path, text);
     df_ctx *ctx = df_ctx_new();
     df_job *job = NULL;
     df_status st = df_job_load(ctx, path, NULL, &job);
@@ -257,7 +230,7 @@ static void check_in_qgis(const char *bundle, const char *render)
              render);
     if (system(cmd) != 0) {
         snprintf(cmd, sizeof cmd, "%s.log", render);
-        char *log = slurp(cmd);
+        char *log = harness_slurp(cmd, NULL);
         HARNESS_FAIL("qgis_bundle.py %s failed:\n%s", bundle, log ? log : "(no log)");
         free(log);
     }
@@ -290,7 +263,7 @@ TEST(run_default_bundle_complete_and_reproducible)
              "[records]\npath = sample.csv\n[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n"
              "[density]\nradius = 10000\npixel = 2000\n",
              cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
 
@@ -373,17 +346,17 @@ TEST(failed_or_cancelled_run_keeps_the_previous_bundle)
     snprintf(mine, sizeof mine, "%s/mine", tmpdir);
     mkdir(mine, 0755);
     snprintf(text, sizeof text, "%s/notes.txt", mine);
-    write_file(text, "precious\n");
+    harness_write_file(text, "precious\n");
     snprintf(mine_job, sizeof mine_job, "%s/mine.ini", tmpdir);
     snprintf(text, sizeof text,
              "[job]\noutput = mine\n[records]\npath = sample.csv\n"
              "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n",
              cwd);
-    write_file(mine_job, text);
+    harness_write_file(mine_job, text);
     EXPECT_INT(run_job(mine_job, NULL, msg, sizeof msg), DF_EIO);
     EXPECT(strstr(msg, "is not a dispflow bundle") != NULL);
     snprintf(text, sizeof text, "%s/notes.txt", mine);
-    char *kept = slurp(text);
+    char *kept = harness_slurp(text, NULL);
     EXPECT(kept && !strcmp(kept, "precious\n"));
     free(kept);
     EXPECT_INT(leftovers(tmpdir), 0);
@@ -391,13 +364,13 @@ TEST(failed_or_cancelled_run_keeps_the_previous_bundle)
     /* failing in a stage: records without any count column */
     char bad[1200], badjob[1200];
     snprintf(bad, sizeof bad, "%s/nocount.csv", tmpdir);
-    write_file(bad, "Date,Governorate\n2017-01-01,Ninawa\n");
+    harness_write_file(bad, "Date,Governorate\n2017-01-01,Ninawa\n");
     snprintf(badjob, sizeof badjob, "%s/bad.ini", tmpdir);
     snprintf(text, sizeof text,
              "[job]\noutput = bundle\n[records]\npath = nocount.csv\n"
              "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n",
              cwd);
-    write_file(badjob, text);
+    harness_write_file(badjob, text);
     EXPECT_INT(run_job(badjob, NULL, msg, sizeof msg), DF_ESCHEMA);
     digest_folder(bundle, after, sizeof after);
     EXPECT_STR(after, before);
@@ -476,7 +449,7 @@ TEST(job_checker_refuses_what_the_stages_would_item22)
              "[job]\noutput = origins-bundle\norigins = Atlantis\n[records]\npath = sample.csv\n[boundaries]\n"
              "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n",
              cwd);
-    write_file(path, text);
+    harness_write_file(path, text);
     saw_join = 0;
     EXPECT_INT(run_job(path, watch_join, msg, sizeof msg), DF_EINVAL);
     EXPECT(strstr(msg, "origins.ini: [job] origins: --origins: no unit with the P-code or name \"Atlantis\"") != NULL);
@@ -510,7 +483,7 @@ TEST(progress_never_goes_back_item23)
              "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n"
              "[density]\nradius = 10000\npixel = 2000\n[publish]\nenabled = yes\n",
              cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job(job, watch_progress, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
     EXPECT_INT(progress_back, 0);
@@ -557,7 +530,7 @@ TEST(manifest_never_holds_nan_item16)
         EXPECT_INT(df__manifest_write(ctx, &rep, dir), DF_OK);
         snprintf(path, sizeof path, "%s/manifest.json", dir);
         /* parsed strictly (json-c's default accepts a bare NaN; RFC 8259 does not) */
-        char *body = slurp(path);
+        char *body = harness_slurp(path, NULL);
         json_tokener *tok = json_tokener_new();
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         json_object *m = body ? json_tokener_parse_ex(tok, body, (int)strlen(body)) : NULL, *den = NULL, *v = NULL;
@@ -628,21 +601,14 @@ TEST(gpkg_passes_gdal_validator_item31)
  * displaced. */
 TEST(mosul_bundle_equals_truth)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
     char job[1200], text[8192], msg[1024], path[8192];
-    snprintf(job, sizeof job, "%s/mosul.ini", tmpdir);
-    snprintf(text, sizeof text,
-             "[job]\ntitle = Mosul\noutput = mosul\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
-             "[records]\npath = %s/" ET "records.csv\n"
-             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
-             "[density]\npixel = 1000\n",
-             cwd, cwd, cwd);
-    write_file(job, text);
+    harness_mosul_job(job, sizeof job, tmpdir, cwd, "mosul", "[density]\npixel = 1000\n");
     EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
     snprintf(path, sizeof path, "%s/mosul/sitrep.md", tmpdir);
-    char *md = slurp(path);
+    char *md = harness_slurp(path, NULL);
     EXPECT(md != NULL);
     if (!md) return;
     /* truth_totals.csv: displaced 463,692 and still displaced 358,032 on 2 May 2017 */
@@ -659,7 +625,7 @@ TEST(mosul_bundle_equals_truth)
     int64_t total[3] = {0};
     for (int l = 1; l <= 2; l++) {
         snprintf(path, sizeof path, "%s/mosul/adm%d.csv", tmpdir, l);
-        csv[l] = slurp(path);
+        csv[l] = harness_slurp(path, NULL);
         EXPECT(csv[l] != NULL);
         char *line = csv[l] ? strchr(csv[l], '\n') : NULL;
         line = line ? strchr(line + 1, '\n') : NULL; /* past the HXL row */
@@ -677,13 +643,13 @@ TEST(mosul_bundle_equals_truth)
     /* governorates only, from the district file: the same headline */
     snprintf(text, sizeof text,
              "[job]\noutput = mosul_adm1\nfrom = 2016-10-17\nas_of = 2017-05-02\n"
-             "[records]\npath = %s/" ET "records.csv\n[boundaries]\nadm2 = %s/" ADM2_SHP "\n"
+             "[records]\npath = %s/" MOSUL_ET "records.csv\n[boundaries]\nadm2 = %s/" COD_ADM2_SHP "\n"
              "[join]\nlevels = adm1\n[density]\nenabled = no\n",
              cwd, cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
     snprintf(path, sizeof path, "%s/mosul_adm1/sitrep.md", tmpdir);
-    md = slurp(path);
+    md = harness_slurp(path, NULL);
     EXPECT(md && strstr(md, "| Still displaced | 358,032 |"));
     free(md);
 
@@ -702,18 +668,18 @@ TEST(snapshot_wording_item6)
 {
 #define API SHARED_DATA "/dtm_irq_api/global-iom-dtm-from-api-admin2_IRQ-rows.csv"
     NEED_FILE(API);
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(COD_ADM2_SHP);
     char job[1200], text[8192], msg[1024], path[8192];
     snprintf(job, sizeof job, "%s/snapshot.ini", tmpdir);
     snprintf(text, sizeof text,
              "[job]\noutput = snapshot\nas_of = 2017-05-31\n[records]\npath = %s/" API "\n"
-             "[boundaries]\nadm2 = %s/" ADM2_SHP "\n",
+             "[boundaries]\nadm2 = %s/" COD_ADM2_SHP "\n",
              cwd, cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
     /* the districts of the latest snapshot on or before 31 May 2017 (30 May), counted here */
-    char *csv = slurp(API), pcodes[128][16];
+    char *csv = harness_slurp(API, NULL), pcodes[128][16];
     int distinct = 0;
     for (char *line = csv; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (!strstr(line, ",2017-05-30") || strstr(line, ",2017-05-30") > strchr(line, '\n')) continue;
@@ -728,7 +694,7 @@ TEST(snapshot_wording_item6)
     free(csv);
     EXPECT_INT(distinct, 98);
     snprintf(path, sizeof path, "%s/snapshot/sitrep.md", tmpdir);
-    char *md = slurp(path), want[160];
+    char *md = harness_slurp(path, NULL), want[160];
     EXPECT(md != NULL);
     if (!md) return;
     EXPECT(strstr(md, "| Returned (of those displaced) | not in the table |"));
@@ -748,7 +714,7 @@ TEST(snapshot_wording_item6)
     snprintf(path, sizeof path, "%s/snapshot/map_still_displaced.png", tmpdir);
     EXPECT(access(path, F_OK) != 0); /* still displaced = displaced here: not drawn twice */
     snprintf(path, sizeof path, "%s/snapshot/manifest.json", tmpdir);
-    char *m = slurp(path);
+    char *m = harness_slurp(path, NULL);
     EXPECT(m && strstr(m, "\"returned\":null") && strstr(m, "\"families\":null"));
     free(m);
 #undef API
@@ -792,7 +758,7 @@ static int csv_displaced(const char *bundle, char pcodes[][16], double *values, 
 {
     char path[8192];
     snprintf(path, sizeof path, "%s/adm2.csv", bundle);
-    char *csv = slurp(path), *line = csv ? strchr(csv, '\n') : NULL;
+    char *csv = harness_slurp(path, NULL), *line = csv ? strchr(csv, '\n') : NULL;
     int n = 0;
     line = line ? strchr(line + 1, '\n') : NULL; /* past the HXL row */
     for (; line && line[1] && n < cap; line = strchr(line + 1, '\n')) {
@@ -811,16 +777,16 @@ static int csv_displaced(const char *bundle, char pcodes[][16], double *values, 
  * its colour (from the class assignment). */
 TEST(weekly_bundles_keep_their_classes_item1_item8)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
     char job[1200], text[8192], msg[1024], week[2][1200];
     snprintf(job, sizeof job, "%s/weekly.ini", tmpdir);
     snprintf(text, sizeof text,
              "[job]\ntitle = Mosul\noutput = weekly_{as_of}\nfrom = 2016-10-17\nstep = week\n"
-             "[records]\npath = %s/" ET "records.csv\n"
-             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n[density]\nenabled = no\n",
+             "[records]\npath = %s/" MOSUL_ET "records.csv\n"
+             "[boundaries]\nadm1 = %s/" COD_ADM1_SHP "\nadm2 = %s/" COD_ADM2_SHP "\n[density]\nenabled = no\n",
              cwd, cwd, cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     /* no date: the output cannot be named, said before any work */
     EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_EINVAL);
     EXPECT(strstr(msg, "needs the as-of date") && strstr(msg, "--as-of"));
@@ -885,7 +851,7 @@ TEST(weekly_bundles_keep_their_classes_item1_item8)
     char *q = strstr(text, "[density]");
     memmove(q + strlen("[maps]\nclasses = quantile\n"), q, strlen(q) + 1);
     memcpy(q, "[maps]\nclasses = quantile\n", strlen("[maps]\nclasses = quantile\n"));
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job_as_of(job, "shapes/profiles", dates[1], msg, sizeof msg), DF_OK);
     double qb[DF__MAX_BREAKS];
     int nq = manifest_breaks(week[1], "adm2", qb);
@@ -898,8 +864,8 @@ TEST(weekly_bundles_keep_their_classes_item1_item8)
  * file); the job's credits are in the report. */
 TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
     char dir[1200], data[1200], shared[1200], job[1400], msg[1024], profiles[1200];
     snprintf(dir, sizeof dir, "%s/office/jobs", tmpdir);
     snprintf(data, sizeof data, "%s/office/data", tmpdir);
@@ -911,15 +877,15 @@ TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
     EXPECT_INT(mkdir(dir, 0755), 0);
     EXPECT_INT(symlink(shared, data), 0); /* the data where an office keeps it, not a copy */
     snprintf(job, sizeof job, "%s/mosul.ini", dir);
-    write_file(job, "[job]\ntitle = Mosul\noutput = ../bundle\nfrom = 2016-10-17\nas_of = 2017-05-02\n"
-                    "[records]\npath = ../data/synthetic_et_mosul/records.csv\n"
-                    "source = IOM DTM Emergency Tracking (synthetic test table)\n"
-                    "[boundaries]\n"
-                    "adm1 = ../data/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp\n"
-                    "adm2 = ../data/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp\n"
-                    "credit = Boundaries: OCHA COD-AB (CSO, 2019)\n"
-                    "[density]\nenabled = no\n"
-                    "[report]\norganisation = IOM Iraq\ncontact = dtmiraq@example.org\nlogo = logo.png\n");
+    harness_write_file(job, "[job]\ntitle = Mosul\noutput = ../bundle\nfrom = 2016-10-17\nas_of = 2017-05-02\n"
+                            "[records]\npath = ../data/synthetic_et_mosul/records.csv\n"
+                            "source = IOM DTM Emergency Tracking (synthetic test table)\n"
+                            "[boundaries]\n"
+                            "adm1 = ../data/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp\n"
+                            "adm2 = ../data/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp\n"
+                            "credit = Boundaries: OCHA COD-AB (CSO, 2019)\n"
+                            "[density]\nenabled = no\n"
+                            "[report]\norganisation = IOM Iraq\ncontact = dtmiraq@example.org\nlogo = logo.png\n");
     /* a logo of the office: a small PNG beside the job */
     char logo[1400];
     snprintf(logo, sizeof logo, "%s/logo.png", dir);
@@ -980,13 +946,13 @@ TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
     EXPECT(files >= 9);
     char path[2400];
     snprintf(path, sizeof path, "%s/manifest.json", second);
-    char *m = slurp(path);
+    char *m = harness_slurp(path, NULL);
     EXPECT(m && strstr(m, "\"path\":\"../data/synthetic_et_mosul/records.csv\""));
     EXPECT(m && strstr(m, "\"path\":\"mosul.ini\""));
     EXPECT(m && strstr(m, "\"path\":\"shapes/profiles/irq.ini\""));
     free(m);
     snprintf(path, sizeof path, "%s/sitrep.html", second);
-    char *md = slurp(path);
+    char *md = harness_slurp(path, NULL);
     EXPECT(md && strstr(md, "Source: IOM DTM Emergency Tracking (synthetic test table) | Boundaries: OCHA COD-AB "
                             "(CSO, 2019) | IOM Iraq | Made with dispflow"));
     EXPECT(md && strstr(md, "Contact: dtmiraq@example.org"));

@@ -13,35 +13,8 @@
 #include <ogr_api.h>
 #include <sys/stat.h>
 
-#define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
-#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
-#define ET       SHARED_DATA "/synthetic_et_mosul/"
-
 static char tmpdir[] = "/tmp/dispflow-pdf-XXXXXX";
 static char cwd[1024];
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
 
 /* The output of a command (at most cap - 1 bytes); its exit status. */
 static int command(const char *cmd, char *out, size_t cap)
@@ -174,13 +147,13 @@ TEST(default_bundle_pdf_item5)
              "credit = Boundaries: Natural Earth admin-1 (public domain)\n"
              "[density]\nenabled = no\n[report]\norganisation = Test Office\ncontact = gis@example.org\n",
              cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
 
     /* the displaced and still displaced of adm1.csv, added up (columns 4 and 6) */
     snprintf(path, sizeof path, "%s/bundle/adm1.csv", tmpdir);
-    char *csv = slurp(path);
+    char *csv = harness_slurp(path, NULL);
     EXPECT(csv != NULL);
     if (!csv) return;
     int64_t displaced = 0, still = 0;
@@ -215,7 +188,7 @@ TEST(default_bundle_pdf_item5)
 
     /* the HTML prints cleanly: print styles, headings kept with what follows, table headers repeated */
     snprintf(path, sizeof path, "%s/bundle/sitrep.html", tmpdir);
-    char *html = slurp(path);
+    char *html = harness_slurp(path, NULL);
     EXPECT(html && strstr(html, "@media print") && strstr(html, "h1,h2,h3{break-after:avoid") &&
            strstr(html, "@page{size:A4") && strstr(html, "<thead>"));
     EXPECT(html && strstr(html, "<h2>Trend</h2>") && strstr(html, "alt=\"Displaced, returned and still displaced"));
@@ -226,7 +199,7 @@ TEST(default_bundle_pdf_item5)
  * district (NULL: all) from `from` to as_of, of one status. */
 static int64_t truth(const char *pcode, const char *status, const char *from, const char *as_of)
 {
-    char *csv = slurp(ET "truth_dest_adm2.csv");
+    char *csv = harness_slurp(MOSUL_ET "truth_dest_adm2.csv", NULL);
     int64_t sum = 0;
     for (char *line = csv ? strchr(csv, '\n') : NULL; line && line[1]; line = strchr(line + 1, '\n')) {
         char pc[32], date[16], st[16];
@@ -245,19 +218,12 @@ static int64_t truth(const char *pcode, const char *status, const char *from, co
  * from truth_dest_adm2.csv (item 7). */
 TEST(mosul_bundle_pdf_trend_and_change_item7)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ET "truth_dest_adm2.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(MOSUL_ET "truth_dest_adm2.csv");
+    NEED_FILE(COD_ADM2_SHP);
     if (!have_poppler()) SKIP("pdfinfo, pdftotext or pdffonts missing (Debian poppler-utils)");
-    char job[1200], text[8192], msg[1024], path[1400];
-    snprintf(job, sizeof job, "%s/mosul.ini", tmpdir);
-    snprintf(text, sizeof text,
-             "[job]\ntitle = Mosul\noutput = mosul\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
-             "[records]\npath = %s/" ET "records.csv\n"
-             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
-             "[density]\nenabled = no\n",
-             cwd, cwd, cwd);
-    write_file(job, text);
+    char job[1200], msg[1024], path[1400];
+    harness_mosul_job(job, sizeof job, tmpdir, cwd, "mosul", "[density]\nenabled = no\n");
     EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
     /* truth_totals.csv: displaced 463,692, returned 105,660, still displaced 358,032 on 2 May 2017 */
@@ -273,7 +239,7 @@ TEST(mosul_bundle_pdf_trend_and_change_item7)
     check_pdf(job, path, 3, want);
 
     snprintf(path, sizeof path, "%s/mosul/sitrep.md", tmpdir);
-    char *md = slurp(path);
+    char *md = harness_slurp(path, NULL);
     EXPECT(md != NULL);
     if (!md) return;
     /* the trend: as of 2 Apr and 2 May 2017, the truth's displaced, returned, still displaced */
@@ -312,11 +278,11 @@ TEST(mosul_bundle_pdf_trend_and_change_item7)
  * rejected (bad date, negative or non-numeric count, 0/0 coordinates). */
 TEST(mosul_shelter_breakdown_item7)
 {
-    NEED_FILE(ET "records.csv");
+    NEED_FILE(MOSUL_ET "records.csv");
     char path[1400];
     snprintf(path, sizeof path, "%s/mosul/sitrep.md", tmpdir);
     NEED_FILE(path); /* made by mosul_bundle_pdf_trend_and_change_item7 */
-    GDALDatasetH ds = GDALOpenEx(ET "records.csv", GDAL_OF_VECTOR, NULL, NULL, NULL);
+    GDALDatasetH ds = GDALOpenEx(MOSUL_ET "records.csv", GDAL_OF_VECTOR, NULL, NULL, NULL);
     EXPECT(ds != NULL);
     if (!ds) return;
     OGRLayerH l = GDALDatasetGetLayer(ds, 0);
@@ -342,7 +308,7 @@ TEST(mosul_shelter_breakdown_item7)
         OGR_F_Destroy(feat);
     }
     GDALClose(ds);
-    char *md = slurp(path);
+    char *md = harness_slurp(path, NULL);
     char want[200], a[32], b[32], row[200];
     snprintf(want, sizeof want, "In camps: %s individuals", df__thousands(camp, a));
     if (!md || !strstr(md, want)) HARNESS_FAIL("sitrep.md has no \"%s\"", want);
@@ -367,11 +333,11 @@ TEST(published_bundle_leaves_out_unit_change_and_locations_item7)
              "[boundaries]\nadm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[density]\nenabled = no\n"
              "[publish]\nenabled = yes\n",
              cwd);
-    write_file(job, text);
+    harness_write_file(job, text);
     EXPECT_INT(run_job(job, msg, sizeof msg), DF_OK);
     if (msg[0]) printf("  %s\n", msg);
     snprintf(path, sizeof path, "%s/published/sitrep.md", tmpdir);
-    char *md = slurp(path);
+    char *md = harness_slurp(path, NULL);
     EXPECT(md != NULL);
     if (!md) return;
     const char *head = strstr(md, "| P-code |"), *eol = head ? strchr(head, '\n') : NULL;

@@ -13,34 +13,15 @@
 #include <ogr_api.h>
 #include <sys/stat.h>
 
-#define ET       SHARED_DATA "/synthetic_et_mosul/"
-#define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
-#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
-#define PYTHON   "/usr/bin/python3"
+#define PYTHON "/usr/bin/python3"
 
 static char tmpdir[] = "/tmp/dispflow-period-layer-XXXXXX";
 static char cwd[1024];
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *s = NULL;
-    long n;
-    *len = 0;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (s = malloc((size_t)n + 1)) != NULL) {
-        *len = fread(s, 1, (size_t)n, f);
-        s[*len] = '\0';
-    }
-    fclose(f);
-    return s;
-}
-
 static int same_file(const char *a, const char *b)
 {
     size_t la, lb;
-    char *x = slurp(a, &la), *y = slurp(b, &lb);
+    char *x = harness_slurp(a, &la), *y = harness_slurp(b, &lb);
     int same = x && y && la == lb && memcmp(x, y, la) == 0;
     free(x), free(y);
     return same;
@@ -175,8 +156,8 @@ static void write_job(const char *path, const char *output, const char *density,
     if (!f) return;
     fprintf(f,
             "[job]\ntitle = Mosul by week\noutput = %s\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = week\n"
-            "[records]\npath = %s/" ET "records.csv\n"
-            "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
+            "[records]\npath = %s/" MOSUL_ET "records.csv\n"
+            "[boundaries]\nadm1 = %s/" COD_ADM1_SHP "\nadm2 = %s/" COD_ADM2_SHP "\n"
             "[report]\nmaps = no\n[density]\n%s%s",
             output, cwd, cwd, cwd, density ? density : "enabled = no\n", extra);
     fclose(f);
@@ -186,9 +167,9 @@ static void write_job(const char *path, const char *output, const char *density,
  * cumulative ones and equal the ground truth, period by period. */
 TEST(mosul_weeks_add_up_to_truth)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ET "truth_dest_adm2.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(MOSUL_ET "truth_dest_adm2.csv");
+    NEED_FILE(COD_ADM2_SHP);
     char job[1200], msg[1024], path[1400], again[1400];
     snprintf(job, sizeof job, "%s/mosul.ini", tmpdir);
     write_job(job, "weekly", NULL, "");
@@ -200,7 +181,7 @@ TEST(mosul_weeks_add_up_to_truth)
     period_row *p = read_periods(path, &np);
     snprintf(path, sizeof path, "%s/weekly/adm2.csv", tmpdir);
     unit_row *u = read_units(path, &nu);
-    truth_row *t = read_truth(ET "truth_dest_adm2.csv", &nt);
+    truth_row *t = read_truth(MOSUL_ET "truth_dest_adm2.csv", &nt);
     EXPECT(np > 0 && nu == 101 && nt > 1000);
     if (!p || !t || !np) goto done;
 
@@ -276,7 +257,7 @@ TEST(mosul_weeks_add_up_to_truth)
     /* the project: the layer temporal on its dates */
     snprintf(path, sizeof path, "%s/weekly/project.qgs", tmpdir);
     size_t len;
-    char *qgs = slurp(path, &len);
+    char *qgs = harness_slurp(path, &len);
     char *at = qgs ? strstr(qgs, "layername=periods</datasource>") : NULL;
     EXPECT(at && strstr(at, "<temporal enabled=\"1\" mode=\"2\" startField=\"period_start\" endField=\"period_end\""));
     free(qgs);
@@ -312,7 +293,7 @@ TEST(mosul_weeks_add_up_to_truth)
              tmpdir, tmpdir, tmpdir, tmpdir);
     EXPECT_INT(system(cmd), 0);
     snprintf(path, sizeof path, "%s/qgis.log", tmpdir);
-    char *log = slurp(path, &len), want[128];
+    char *log = harness_slurp(path, &len), want[128];
     snprintf(want, sizeof want, "periods True 1 True %d True True period_start period_end", np);
     if (!log || !strstr(log, want)) HARNESS_FAIL("PyQGIS: want \"%s\" in:\n%s", want, log ? log : "(no log)");
     free(log);
@@ -325,8 +306,8 @@ done:
  * sitrep's words); the unpublished one of the same job has them. */
 TEST(published_bundle_has_no_periods)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
     char job[1200], msg[1024], path[1400];
     snprintf(job, sizeof job, "%s/published.ini", tmpdir);
     write_job(job, "published", "pixel = 2000\nradius = 10000\nstep = month\n", "[publish]\nk = 1500\n");
@@ -356,7 +337,7 @@ TEST(published_bundle_has_no_periods)
     }
     snprintf(path, sizeof path, "%s/published/project.qgs", tmpdir);
     size_t len;
-    char *qgs = slurp(path, &len);
+    char *qgs = harness_slurp(path, &len);
     EXPECT(qgs && !strstr(qgs, "layername=periods"));
     free(qgs);
     snprintf(path, sizeof path, "%s/weekly/periods.csv", tmpdir); /* mosul_weeks_add_up_to_truth */
@@ -392,8 +373,8 @@ static double raster_sum(const char *path, double *mx)
  * shown at open (PyQGIS). status still with a step is refused at load. */
 TEST(density_per_month_adds_up)
 {
-    NEED_FILE(ET "records.csv");
-    NEED_FILE(ADM2_SHP);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
     char job[1200], msg[1024], path[1400];
     snprintf(job, sizeof job, "%s/still.ini", tmpdir);
     write_job(job, "still", "status = still\nstep = month\n", "");
@@ -424,7 +405,7 @@ TEST(density_per_month_adds_up)
     EXPECT_NEAR(sum, whole, whole * 1e-6);
     snprintf(path, sizeof path, "%s/density/project.qgs", tmpdir);
     size_t len;
-    char *qgs = slurp(path, &len);
+    char *qgs = harness_slurp(path, &len);
     EXPECT(qgs && strstr(qgs, "<layer-tree-group name=\"Density of people by period (people/km2)\""));
     EXPECT(qgs && strstr(qgs, "name=\"2017-05-01 to 2017-05-02\" source=\"./density_displaced_2017-05-01.tif\""));
     free(qgs);
@@ -448,7 +429,7 @@ TEST(density_per_month_adds_up)
              tmpdir, tmpdir, tmpdir, tmpdir);
     EXPECT_INT(system(cmd), 0);
     snprintf(path, sizeof path, "%s/qgis_density.log", tmpdir);
-    char *log = slurp(path, &len);
+    char *log = harness_slurp(path, &len);
     if (!log || !strstr(log, "rasters 8 8 shown ['2017-05-01 to 2017-05-02']"))
         HARNESS_FAIL("PyQGIS: want 8 temporal rasters, the latest shown at open, in:\n%s", log ? log : "(no log)");
     free(log);

@@ -124,14 +124,18 @@ static df_status run_job(const char *text, char *msg, size_t cap)
     return st;
 }
 
+/* A connection string with a password (the test cluster trusts its socket:
+ * libpq never sends it), to show it is in no message or manifest. */
+#define SECRET " password=s3cret"
+
 /* The job of the tests: the records from PostGIS, the layers into it. */
 static void job_text(char *out, size_t cap, const char *schema, const char *from)
 {
     char cwd[2048];
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
     snprintf(out, cap,
-             "[job]\noutput = bundle\nfrom = %s\nas_of = 2017-05-02\ndatabase = %s\nschema = %s\n"
-             "[records]\npath = %s\nlayer = rounds\nkind = increments\n"
+             "[job]\noutput = bundle\nfrom = %s\nas_of = 2017-05-02\ndatabase = %s" SECRET "\nschema = %s\n"
+             "[records]\npath = %s" SECRET "\nlayer = rounds\nkind = increments\n"
              "[boundaries]\nadm2 = %s/" ADM2_SHP "\n",
              from, conn, schema, conn, cwd);
 }
@@ -227,6 +231,13 @@ TEST(job_writes_the_layers_into_a_schema)
     EXPECT_INT(run_job(text, msg, sizeof msg), DF_OK);
     EXPECT_INT(pg_long("SELECT count(*) FROM public.layer_styles WHERE f_table_schema = 'sitrep_20170502'"), layers);
     EXPECT_INT(pg_long("SELECT sum(displaced) FROM sitrep_20170502.adm2"), 463692);
+    /* the manifest names the database and the records, without the password */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/bundle/manifest.json", tmpdir);
+    char *m = harness_slurp(path, NULL);
+    EXPECT(m && strstr(m, "password=***"));
+    EXPECT(m && !strstr(m, "s3cret"));
+    free(m);
 }
 
 /* issue 15 item 4: QGIS opens the layers from the database with their
@@ -321,10 +332,61 @@ TEST(job_keys_checked_at_load)
     }
 }
 
+/* ---- no password in a message ---------------------------------------------- */
+
+static char logged[8192];
+static void keep_log(df_log_level level, const char *message, void *user)
+{
+    (void)level, (void)user;
+    size_t n = strlen(logged);
+    snprintf(logged + n, sizeof logged - n, "%s\n", message);
+}
+
+static int count_none(const df_record *r, void *user)
+{
+    (void)r, (void)user;
+    return 0;
+}
+
+/* A password in a PG: connection string is never in a message: the error,
+ * the log (libpq's forms: password=..., quoted or not; a URI's user:password@). */
+TEST(password_is_never_in_a_message)
+{
+    char out[256];
+    df__scrub_secrets("PG:dbname=iom password=s3cret host=/tmp", out, sizeof out);
+    EXPECT_STR(out, "PG:dbname=iom password=*** host=/tmp");
+    df__scrub_secrets("PG:dbname=iom PASSWORD = 'se cr\\'et' user=ann", out, sizeof out);
+    EXPECT_STR(out, "PG:dbname=iom PASSWORD = *** user=ann");
+    df__scrub_secrets("PG:postgresql://ann:s3cret@db.example/iom", out, sizeof out);
+    EXPECT_STR(out, "PG:postgresql://ann:***@db.example/iom");
+    df__scrub_secrets("see https://example.org/a:b@c and no password", out, sizeof out);
+    EXPECT_STR(out, "see https://example.org/a:b@c and no password");
+    df__scrub_secrets("password=s3cret", out, 8); /* cut short, still masked */
+    EXPECT_STR(out, "passwor");
+
+    /* the records of a server that is not there: the error names the
+     * connection, without the password */
+    df_ctx *ctx = df_ctx_new();
+    df_ctx_set_log(ctx, keep_log, NULL);
+    df_record_opts o;
+    df_record_opts_init(&o);
+    o.path = "PG:host=/nonexistent-dispflow dbname=iom user=ann password=s3cret";
+    o.layer = "records";
+    df_read_stats stats;
+    EXPECT(df_records_read(ctx, &o, count_none, NULL, NULL, &stats) != DF_OK);
+    const char *msg = df_ctx_errmsg(ctx);
+    printf("  %s\n", msg);
+    EXPECT(strstr(msg, "password=***") != NULL);
+    EXPECT(strstr(msg, "s3cret") == NULL);
+    EXPECT(strstr(logged, "s3cret") == NULL);
+    df_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, cli, sizeof cli);
     GDALAllRegister();
+    RUN(password_is_never_in_a_message); /* no server needed */
     if (start_server() != 0) {
         HARNESS_FAIL("no PostgreSQL 15 + PostGIS 3 server could be started (Debian postgresql-15-postgis-3)");
         printf("0 passed, 1 failed, 0 skipped\n");

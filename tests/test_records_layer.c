@@ -25,29 +25,6 @@ static char cwd[1024];
 #define NPOINTS 6000 /* more than 51 x 51: a tree of three levels */
 static double lon[NPOINTS], lat[NPOINTS];
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* NPOINTS points over Iraq's box (a fixed LCG: the same file every time),
  * six decimals as the file says them. */
 static void write_points(const char *path)
@@ -78,7 +55,7 @@ static df_status run_job(const char *extra, const char *out, char *msg, size_t c
              "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[flows]\nenabled = no\n"
              "[density]\nenabled = no\n[report]\nmaps = no\n%s",
              out, cwd, extra);
-    write_file(path, text);
+    harness_write_file(path, text);
     df_ctx *ctx = df_ctx_new();
     df_job *job = NULL;
     df_status st = df_job_load(ctx, path, "shapes/profiles", &job);
@@ -188,7 +165,7 @@ TEST(records_layer_threshold_issue12_item2)
     EXPECT_INT(layer_count(path, "records", NULL), -1);
     EXPECT_INT(layer_count(path, "adm1", NULL), 18);
     snprintf(path, sizeof path, "%s/over/sitrep.md", tmpdir);
-    char *md = slurp(path), want[1200];
+    char *md = harness_slurp(path, NULL), want[1200];
     snprintf(want, sizeof want,
              "The records are not copied into layers.gpkg (it has no layer 'records'): 6,000 records with coordinates "
              "are more than \\[report\\] records\\_layer\\_max (5,999). They are in %s/points.csv", /* Markdown */
@@ -197,7 +174,7 @@ TEST(records_layer_threshold_issue12_item2)
     if (md && !strstr(md, want)) printf("  want: %s\n", want);
     free(md);
     snprintf(path, sizeof path, "%s/over/project.qgs", tmpdir);
-    char *qgs = slurp(path);
+    char *qgs = harness_slurp(path, NULL);
     EXPECT(qgs && !strstr(qgs, "layername=records") && strstr(qgs, "layername=adm1"));
     free(qgs);
     snprintf(path, sizeof path, "%s/over/manifest.json", tmpdir);
@@ -221,7 +198,7 @@ TEST(records_layer_threshold_issue12_item2)
     snprintf(path, sizeof path, "%s/no/layers.gpkg", tmpdir);
     EXPECT_INT(layer_count(path, "records", NULL), -1);
     snprintf(path, sizeof path, "%s/no/sitrep.md", tmpdir);
-    md = slurp(path);
+    md = harness_slurp(path, NULL);
     EXPECT(md && strstr(md, "(it has no layer 'records'): the job says records\\_layer = no."));
     free(md);
     /* a word the key does not take is named with its line */

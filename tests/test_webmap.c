@@ -17,35 +17,10 @@
 #include <unistd.h>
 
 #define ADM1_NE  "shapes/iraq_adm1_naturalearth.geojson"
-#define ET       SHARED_DATA "/synthetic_et_mosul/records.csv"
-#define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
-#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
 #define CHROMIUM "/usr/bin/chromium"
 
 static char tmpdir[] = "/tmp/dispflow-webmap-XXXXXX";
 static char cwd[1024];
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *s = NULL;
-    long n;
-    *len = 0;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (s = malloc((size_t)n + 1)) != NULL) {
-        *len = fread(s, 1, (size_t)n, f);
-        s[*len] = '\0';
-    }
-    fclose(f);
-    return s;
-}
-
-static void write_text(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "w");
-    if (f) fputs(s, f), fclose(f);
-}
 
 /* Run a job file; DF_OK or the error, printed. */
 static df_status run_job(const char *path)
@@ -75,7 +50,7 @@ static int sample_bundle(char *bundle, size_t cap)
              "[job]\ntitle = Sample <web map> & flows\noutput = sample\nstep = month\n"
              "[records]\npath = %s\n[boundaries]\nadm1 = %s/" ADM1_NE "\n",
              records, cwd);
-    write_text(job, text);
+    harness_write_file(job, text);
     return run_job(job) == DF_OK;
 }
 
@@ -130,8 +105,8 @@ static char *browse(const char *html, int period, const char *png, char **log)
              "timeout 120 " CHROMIUM " %s --user-data-dir=%s --screenshot=%s 'file://%s#period=%d' >/dev/null 2>>%s",
              flags, prof, html, period, dom, err, flags, prof, png, html, period, err);
     if (system(cmd) != 0) printf("  chromium failed: %s\n", cmd);
-    *log = slurp(err, &len);
-    return slurp(dom, &len);
+    *log = harness_slurp(err, &len);
+    return harness_slurp(dom, &len);
 }
 
 /* The value of attribute name="..." on <body> of a dumped DOM, or -1. */
@@ -192,7 +167,7 @@ TEST(map_html_in_headless_chromium)
     snprintf(html, sizeof html, "%s/map.html", bundle);
     snprintf(gpkg, sizeof gpkg, "%s/layers.gpkg", bundle);
     size_t len;
-    char *page = slurp(html, &len);
+    char *page = harness_slurp(html, &len);
     EXPECT(page != NULL);
     if (!page) return;
     /* one file, nothing fetched: no http(s) URL outside Leaflet's comments */
@@ -234,15 +209,10 @@ TEST(map_html_in_headless_chromium)
 /* issue 14 item 4: the Mosul bundle at admin 2 stays under 5 MB. */
 TEST(mosul_map_html_under_5mb)
 {
-    NEED_FILE(ET);
-    NEED_FILE(ADM2_SHP);
-    char job[1024], text[16384], html[1200];
-    snprintf(job, sizeof job, "%s/mosul.ini", tmpdir);
-    snprintf(text, sizeof text,
-             "[job]\ntitle = Mosul\noutput = mosul\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
-             "[records]\npath = %s/" ET "\n[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n",
-             cwd, cwd, cwd);
-    write_text(job, text);
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
+    char job[1024], html[1200];
+    harness_mosul_job(job, sizeof job, tmpdir, cwd, "mosul", "");
     EXPECT_INT(run_job(job), DF_OK);
     snprintf(html, sizeof html, "%s/mosul/map.html", tmpdir);
     struct stat sb;
@@ -264,7 +234,7 @@ TEST(missing_leaflet_is_named)
     EXPECT_INT(df_sample_write(ctx, records, 2016), DF_OK);
     snprintf(text, sizeof text,
              "[job]\noutput = noleaflet\n[records]\npath = %s\n[boundaries]\nadm1 = %s/" ADM1_NE "\n", records, cwd);
-    write_text(job, text);
+    harness_write_file(job, text);
     df_job *j = NULL;
     EXPECT_INT(df_job_load(ctx, job, NULL, &j), DF_OK);
     EXPECT_INT(df_job_run(ctx, j), DF_EIO);

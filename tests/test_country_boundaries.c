@@ -1,5 +1,5 @@
 /*
- * test_country.c — issue 11, the boundary and naming side: any country's
+ * test_country_boundaries.c — issue 11, the boundary and naming side: any country's
  * COD-AB layers (Sudan's GeoJSON, Chad's shapefiles with 10-character
  * fields and French names), a boundary file given for the wrong level,
  * names in every language of the layer, levels the records never reach,

@@ -1,5 +1,5 @@
 /*
- * test_countries.c — issue 11 on real DTM tables of other countries: Sudan
+ * test_country_records.c — issue 11 on real DTM tables of other countries: Sudan
  * (four operations, admin levels 0 to 2 in one table) and Chad (v3 rows
  * split by displacement reason, two assessment types on some dates); and
  * the traps on small hand-made tables: rows seen twice, a table of no
