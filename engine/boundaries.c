@@ -29,6 +29,9 @@ typedef struct {
     df_unit *units;
     GEOSGeometry **geom; /* derived levels: NULL until prepared */
     char **alts;         /* other names of each unit, '|'-separated (layer fields, aliases) */
+    int nnamef;          /* the layer's name fields of this level, kept per field for labels */
+    char namef[32][40];  /* their names (ADM2_AR, admin2Na_1) */
+    char **namev;        /* namev[k * n + i]: field k of unit i, or NULL */
     df__pip *pip;
     _Atomic int ready; /* geometry, areas and point index: 0 not yet, 1 done, -1 failed */
     key_entry *codes, *names;
@@ -255,8 +258,15 @@ static int read_alt_names(df_boundaries *b, OGRLayerH layer, layer_facts *facts)
             if (is_name_field(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)), lv)) fields[lv][nf[lv]++] = i;
     for (int lv = 1; lv <= 3; lv++) types[lv] = type_field(defn, lv);
     for (int k = 0; admin0_fields[k] && admin0 < 0; k++) admin0 = find_field(defn, admin0_fields[k]);
-    for (int lv = b->lowest; lv <= b->finest; lv++)
-        if (!(b->lv[lv].alts = calloc((size_t)b->lv[lv].n + 1, sizeof *b->lv[lv].alts))) return -1;
+    for (int lv = b->lowest; lv <= b->finest; lv++) {
+        level_data *L = &b->lv[lv];
+        if (!(L->alts = calloc((size_t)L->n + 1, sizeof *L->alts))) return -1;
+        L->nnamef = nf[lv];
+        for (int k = 0; k < nf[lv]; k++)
+            snprintf(L->namef[k], sizeof L->namef[k], "%s",
+                     OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, fields[lv][k])));
+        if (!(L->namev = calloc((size_t)nf[lv] * (size_t)L->n + 1, sizeof *L->namev))) return -1;
+    }
     memset(facts, 0, sizeof *facts);
     int type_same[4] = {1, 1, 1, 1};
     OGR_L_ResetReading(layer);
@@ -278,6 +288,8 @@ static int read_alt_names(df_boundaries *b, OGRLayerH layer, layer_facts *facts)
             for (int k = 0; rc == 0 && k < nf[lv]; k++) {
                 char *v = field_string(f, fields[lv][k]);
                 rc = !v ? -1 : df__name_missing(v) ? 0 : add_alt(&b->lv[lv], u, DF__NAME_ALT, v);
+                char **kept = &b->lv[lv].namev[(size_t)k * (size_t)b->lv[lv].n + (size_t)u];
+                if (rc == 0 && !*kept && !df__name_missing(v)) *kept = v, v = NULL; /* the first feature's */
                 free(v);
             }
         }
@@ -1108,6 +1120,8 @@ void df_boundaries_free(df_boundaries *b)
         for (int k = 0; k < L->nnames; k++) free(L->names[k].key), free(L->names[k].skel);
         for (int i = 0; L->alts && i < L->n; i++) free(L->alts[i]);
         free(L->alts);
+        for (size_t i = 0; L->namev && i < (size_t)L->nnamef * (size_t)L->n; i++) free(L->namev[i]);
+        free(L->namev);
         free(L->codes);
         free(L->names);
         free(L->units);
@@ -1146,6 +1160,45 @@ const GEOSGeometry *df__boundaries_geometry(const df_boundaries *b, int level, i
 }
 
 const df_unit *df__boundaries_unit(const df_boundaries *b, int level, int i) { return &b->lv[level].units[i]; }
+
+int df__boundaries_name_field(const df_boundaries *b, int level, const char *choice)
+{
+    if (level < 1 || level > 3 || !choice) return -1;
+    const level_data *L = &b->lv[level];
+    char want[3][64];
+    size_t n = strlen(choice);
+    int language = n >= 2 && n <= 3 && isalpha((unsigned char)choice[0]) && isalpha((unsigned char)choice[1]) &&
+                   (n == 2 || isalpha((unsigned char)choice[2]));
+    if (language) {
+        snprintf(want[0], sizeof want[0], "ADM%d_%s", level, choice);
+        snprintf(want[1], sizeof want[1], "A%dName%s", level, choice);
+    } else {
+        snprintf(want[0], sizeof want[0], "%.60s", choice);
+        snprintf(want[1], sizeof want[1], "%.60s", choice);
+    }
+    snprintf(want[2], sizeof want[2], "%.60s", choice); /* another level's field: its digit follows the level */
+    char *digit = strpbrk(want[2], "123");
+    if (digit) *digit = (char)('0' + level);
+    for (int w = 0; w < 3; w++)
+        for (int k = 0; k < L->nnamef; k++)
+            if (!strcasecmp(L->namef[k], want[w])) return k;
+    return -1;
+}
+
+const char *df__boundaries_name_in(const df_boundaries *b, int level, int k, int i)
+{
+    const level_data *L = &b->lv[level];
+    if (k < 0 || k >= L->nnamef || i < 0 || i >= L->n || !L->namev) return NULL;
+    return L->namev[(size_t)k * (size_t)L->n + (size_t)i];
+}
+
+void df__boundaries_name_fields(const df_boundaries *b, int level, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (level < 1 || level > 3) return;
+    for (int k = 0; k < b->lv[level].nnamef; k++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", k ? ", " : "", b->lv[level].namef[k]);
+}
 
 const char *df__boundaries_alts(const df_boundaries *b, int level, int i)
 {

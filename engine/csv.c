@@ -259,18 +259,15 @@ static int too_long(df__csv *c, int field, size_t i, int done, int in_quotes, in
     return 2;
 }
 
-int df__csv_next(df__csv *c, char ***fields, size_t **lengths, int *nfields, long *line)
+/* Blank lines passed, and the buffer refilled when it is used up: 1 when
+ * a record starts at buf[pos], 0 at the end of the input (or of the range),
+ * -1 on error. */
+static int record_start(df__csv *c)
 {
     for (;;) {
-        /* Parse one record from buf[pos..len) into rec. If the buffer ends
-         * before the record does, refill and parse the record again. */
-        size_t i = c->pos, r = 0, fstart = 0;
-        long ln = c->line;
-        if (c->limit && c->base + i >= c->limit) return 0; /* the next range's record */
-        int nf = 0, quoted = 0, in_quotes = 0, complete = 0;
+        size_t i = c->pos;
         const char *b = c->buf;
-        char d = c->delim;
-
+        if (c->limit && c->base + i >= c->limit) return 0;  /* the next range's record */
         if (i < c->len && (b[i] == '\n' || b[i] == '\r')) { /* blank line */
             if (b[i] == '\r' && i + 1 >= c->len && !c->eof) {
                 if (refill(c) != 0) return -1;
@@ -280,93 +277,129 @@ int df__csv_next(df__csv *c, char ***fields, size_t **lengths, int *nfields, lon
             c->line++;
             continue;
         }
-        if (i >= c->len) {
-            if (c->eof) return 0;
-            if (refill(c) != 0) return -1;
-            continue;
-        }
-        if (r + (c->len - i) + 1 > c->rec_cap) {
-            size_t cap = c->rec_cap;
-            while (cap < c->len - i + 1) cap *= 2;
-            char *nr = realloc(c->rec, cap);
-            if (!nr) return df__error(c->ctx, DF_ENOMEM, "%s: out of memory at line %ld", c->path, ln), -1;
-            c->rec = nr;
-            c->rec_cap = cap;
-        }
-        char *rec = c->rec;
-        while (i < c->len) {
-            char ch = b[i];
-            if (in_quotes) {
-                if (ch == '"') {
-                    if (i + 1 >= c->len && !c->eof) break; /* need the next byte */
-                    if (i + 1 < c->len && b[i + 1] == '"') {
-                        rec[r++] = '"';
-                        i += 2;
-                        continue;
-                    }
-                    in_quotes = 0;
-                    i++;
+        if (i < c->len) return 1;
+        if (c->eof) return 0;
+        if (refill(c) != 0) return -1;
+    }
+}
+
+/* A record under way: the next byte of buf, the bytes of rec so far and
+ * where its current field starts, the fields done, the physical line. */
+typedef struct {
+    size_t i, r, fstart;
+    long ln;
+    int nf, quoted, in_quotes, complete;
+} scan;
+
+/* Parse from buf[s->i] into rec until the record ends (s->complete) or the
+ * buffer does. 0, or -1 when memory runs out. rec holds at least what is
+ * left of the buffer (fields unquoted are never longer than their bytes). */
+static int scan_record(df__csv *c, scan *s)
+{
+    const char *b = c->buf;
+    char d = c->delim, *rec = c->rec;
+    size_t i = s->i, r = s->r;
+    while (i < c->len) {
+        char ch = b[i];
+        if (s->in_quotes) {
+            if (ch == '"') {
+                if (i + 1 >= c->len && !c->eof) break; /* need the next byte */
+                if (i + 1 < c->len && b[i + 1] == '"') {
+                    rec[r++] = '"';
+                    i += 2;
                     continue;
                 }
-                if (ch == '\n') ln++;
-                rec[r++] = ch;
+                s->in_quotes = 0;
                 i++;
-                while (i < c->len && b[i] != '"' && b[i] != '\n') rec[r++] = b[i++];
-            } else if (ch == d) {
-                if (push_field(c, &nf, fstart, r) != 0) goto nomem;
-                rec[r++] = '\0';
-                fstart = r;
-                quoted = 0;
-                i++;
-            } else if (ch == '\n' || ch == '\r') {
-                if (ch == '\r' && i + 1 >= c->len && !c->eof) break;
-                i += ch == '\r' && i + 1 < c->len && b[i + 1] == '\n' ? 2 : 1;
-                ln++;
-                complete = 1;
-                break;
-            } else if (ch == '"' && r == fstart && !quoted) {
-                in_quotes = quoted = 1; /* a quote opens a field only at its start */
-                i++;
-            } else {
-                /* a run of ordinary bytes, copied at once: the common case */
-                size_t k = i + 1;
-                while (k < c->len && !c->stop[(unsigned char)b[k]]) k++;
-                memcpy(rec + r, b + i, k - i);
-                r += k - i;
-                i = k;
+                continue;
             }
+            if (ch == '\n') s->ln++;
+            rec[r++] = ch;
+            i++;
+            while (i < c->len && b[i] != '"' && b[i] != '\n') rec[r++] = b[i++];
+        } else if (ch == d) {
+            if (push_field(c, &s->nf, s->fstart, r) != 0) return -1;
+            rec[r++] = '\0';
+            s->fstart = r;
+            s->quoted = 0;
+            i++;
+        } else if (ch == '\n' || ch == '\r') {
+            if (ch == '\r' && i + 1 >= c->len && !c->eof) break;
+            i += ch == '\r' && i + 1 < c->len && b[i + 1] == '\n' ? 2 : 1;
+            s->ln++;
+            s->complete = 1;
+            break;
+        } else if (ch == '"' && r == s->fstart && !s->quoted) {
+            s->in_quotes = s->quoted = 1; /* a quote opens a field only at its start */
+            i++;
+        } else {
+            /* a run of ordinary bytes, copied at once: the common case */
+            size_t k = i + 1;
+            while (k < c->len && !c->stop[(unsigned char)b[k]]) k++;
+            memcpy(rec + r, b + i, k - i);
+            r += k - i;
+            i = k;
         }
-        if (!complete) {
+    }
+    s->i = i, s->r = r;
+    return 0;
+}
+
+/* rec large enough for the rest of the buffer: 0, or -1 out of memory. */
+static int rec_reserve(df__csv *c, long ln)
+{
+    size_t need = c->len - c->pos + 1;
+    if (need <= c->rec_cap) return 0;
+    size_t cap = c->rec_cap;
+    while (cap < need) cap *= 2;
+    char *nr = realloc(c->rec, cap);
+    if (!nr) return df__error(c->ctx, DF_ENOMEM, "%s: out of memory at line %ld", c->path, ln), -1;
+    c->rec = nr;
+    c->rec_cap = cap;
+    return 0;
+}
+
+int df__csv_next(df__csv *c, char ***fields, size_t **lengths, int *nfields, long *line)
+{
+    for (;;) {
+        /* Parse one record from buf[pos..len) into rec. If the buffer ends
+         * before the record does, refill and parse the record again. */
+        int rc = record_start(c);
+        if (rc <= 0) return rc;
+        scan s = {.i = c->pos, .ln = c->line};
+        if (rec_reserve(c, s.ln) != 0) return -1;
+        if (scan_record(c, &s) != 0) goto nomem;
+        if (!s.complete) {
             if (!c->eof) {
-                int field = long_field(c, nf, r - fstart);
+                int field = long_field(c, s.nf, s.r - s.fstart);
                 if (field) /* stop holding it: the buffer would grow with it */
-                    return too_long(c, field, i, 0, in_quotes, r == fstart && !quoted, ln, nfields, line);
+                    return too_long(c, field, s.i, 0, s.in_quotes, s.r == s.fstart && !s.quoted, s.ln, nfields, line);
                 if (refill(c) != 0) return -1;
                 continue;
             }
-            if (in_quotes) {
+            if (s.in_quotes) {
                 /* name the field too (issue 7: the message names file, line and field) */
                 df__error(c->ctx, DF_EFORMAT,
                           "%s:%ld: field %d: unterminated quoted field (the file ends inside quotes)", c->path, c->line,
-                          nf + 1);
+                          s.nf + 1);
                 return -1;
             }
             /* last line without a line end */
         }
-        if (push_field(c, &nf, fstart, r) != 0) goto nomem;
-        int field = long_field(c, nf, 0);
-        if (field) return too_long(c, field, i, 1, 0, 0, ln, nfields, line);
-        rec[r] = '\0';
-        for (int k = 0; k < nf; k++) c->fields[k] = rec + c->offs[k];
+        if (push_field(c, &s.nf, s.fstart, s.r) != 0) goto nomem;
+        int field = long_field(c, s.nf, 0);
+        if (field) return too_long(c, field, s.i, 1, 0, 0, s.ln, nfields, line);
+        c->rec[s.r] = '\0';
+        for (int k = 0; k < s.nf; k++) c->fields[k] = c->rec + c->offs[k];
         *fields = c->fields;
         *lengths = c->lens;
-        *nfields = nf;
+        *nfields = s.nf;
         *line = c->line;
-        c->pos = i;
-        c->line = ln;
+        c->pos = s.i;
+        c->line = s.ln;
         return 1;
     nomem:
-        df__error(c->ctx, DF_ENOMEM, "%s: out of memory at line %ld", c->path, ln);
+        df__error(c->ctx, DF_ENOMEM, "%s: out of memory at line %ld", c->path, s.ln);
         return -1;
     }
 }

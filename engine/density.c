@@ -630,6 +630,36 @@ add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, d
     *edge = e;
 }
 
+/* The pages of a band's rows that its points' discs may reach, made
+ * before the rows are added to. The row loops' first access to a fresh
+ * page of the calloc'd grid is a read, which maps the shared zero page, and
+ * the first write then copies the page and flushes the TLB of every core
+ * running the process (about a tenth of the run's CPU). An atomic OR of 0,
+ * one instruction that reads and writes, makes the page at once and
+ * changes no value. Only the columns the band's points q0..q1-1 reach,
+ * so that pages no disc reaches stay unmade (peak RSS). */
+static void touch_band(const grid_job *g, long q0, long q1, int r0, int r1)
+{
+#if defined(__GNUC__)
+    long page_size = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+    double xmin = HUGE_VAL, xmax = -HUGE_VAL;
+    for (long q = q0; q < q1; q++) xmin = fmin(xmin, g->x[q]), xmax = fmax(xmax, g->x[q]);
+    if (!(xmin <= xmax)) return;
+    /* the grid_chunk keeps only points within rr + 1 columns of the grid */
+    long c0 = (long)floor((xmin - g->x0) / g->pixel) - g->rr - 1,
+         c1 = (long)floor((xmax - g->x0) / g->pixel) + g->rr + 1;
+    c0 = c0 < 0 ? 0 : c0, c1 = c1 > g->width - 1 ? g->width - 1 : c1;
+    for (int i = r0 < 0 ? 0 : r0; i < r1 && c0 <= c1; i++) {
+        uintptr_t a = (uintptr_t)(g->grid + (size_t)i * (size_t)g->width + c0);
+        uintptr_t e = (uintptr_t)(g->grid + (size_t)i * (size_t)g->width + c1 + 1);
+        for (uintptr_t at = a; at < e; at = (at | (uintptr_t)(page_size - 1)) + 1)
+            __atomic_fetch_or((unsigned char *)at, 0, __ATOMIC_RELAXED);
+    }
+#else
+    (void)g, (void)q0, (void)q1, (void)r0, (void)r1; /* the pages are made as the rows are added to */
+#endif
+}
+
 /* Pixel operations between two looks at a cancel (a few milliseconds). */
 #define CANCEL_WORK (1L << 22)
 
@@ -660,6 +690,7 @@ static void *grid_worker(void *arg)
         int k0 = band == 0 ? 0 : r0 + 1, k1 = band == g->nbands - 1 ? nkeys - 1 : r1 + 2 * g->rr;
         if (k1 > nkeys - 1) k1 = nkeys - 1;
         long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1];
+        touch_band(g, q0, q1, r0, r1);
         long per_point = (long)ncols * ((r1 - r0 < (int)ncols ? r1 - r0 : (int)ncols) + 2);
         double edge = 0;
         /* a long band: in slices of CANCEL_WORK pixel operations, after each
@@ -1148,147 +1179,146 @@ static int grid_chunk(grid_run *G, long n)
     return 0;
 }
 
-/* Density of the spooled points (the files are closed once read). Passes:
- * the median point for the UTM zone (without -t_srs); the projection, into a
- * file of projected points, with the sums the radius and the extent need;
- * the bandwidth rule's (variance, then the median distance in four); the
- * grid, chunk by chunk. */
-static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, const df_density_opts *o, df_density *d,
-                         double progress_lo)
+/* What the passes of compute share: the resources its one exit frees. */
+typedef struct {
+    df_ctx *ctx;
+    const df_density_opts *o;
+    df_density_info *in;
+    crs_info crs;
+    PJ *pj, *norm;
+    OGRGeometryH *geoms;
+    int ngeoms, xfd; /* xfd: the file of projected points, -1 before it is made */
+    grid_run G;
+    zone_pass zp;
+    project_pass sp;
+    raw_pt *rblk;
+    xyw_pt *xblk;
+    long B, held_block, held_chunk, n; /* n: the points kept by the projection */
+    unsigned char *mask;
+} density_pass;
+
+/* The CRS: given, or the UTM zone of the points' median (pass 1), or of
+ * the boundaries' extent when there are no points. */
+static df_status choose_crs(density_pass *P, raw_spool *rs, const df_boundaries *b)
 {
-    df_density_info *in = &d->info;
-    crs_info crs = {0};
-    PJ *pj = NULL, *norm = NULL;
-    OGRGeometryH *geoms = NULL;
-    int ngeoms = 0, xfd = -1;
-    grid_run G = {0};
-    zone_pass zp = {0};
-    project_pass sp = {.x0 = HUGE_VAL, .y0 = HUGE_VAL, .x1 = -HUGE_VAL, .y1 = -HUGE_VAL};
-    raw_pt *rblk = NULL;
-    xyw_pt *xblk = NULL;
-    long B = block_size(), held_block = 0, held_chunk = 0, chunks = 0;
-    unsigned char *mask = NULL;
-    df_status st = DF_OK;
-
-    if (!(rblk = df__malloc((size_t)B * sizeof *rblk)) || !(xblk = df__malloc((size_t)B * sizeof *xblk)) ||
-        !(sp.x = df__malloc((size_t)B * sizeof *sp.x)) || !(sp.y = df__malloc((size_t)B * sizeof *sp.y))) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
+    df_ctx *ctx = P->ctx;
+    df_density_info *in = P->in;
+    zone_pass *zp = &P->zp;
+    if (P->o->t_srs) {
+        snprintf(in->crs, sizeof in->crs, "%s", P->o->t_srs);
+        return crs_open(ctx, in->crs, &P->crs, &in->epsg);
     }
-    hold(held_block = B);
-    sp.out = xblk;
-
-    /* the CRS: given, or the UTM zone of the points' median */
-    if (o->t_srs) {
-        snprintf(in->crs, sizeof in->crs, "%s", o->t_srs);
-    } else {
-        double lo0 = HUGE_VAL, lo1 = -HUGE_VAL, la0 = HUGE_VAL, la1 = -HUGE_VAL, lonc, latc;
-        if (!(zp.lon = calloc(3600, sizeof *zp.lon)) || !(zp.lat = calloc(1800, sizeof *zp.lat))) {
-            st = df__error(ctx, DF_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (raw_each(rs, rblk, B, zone_block, &zp) != 0) {
-            st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
-            goto done;
-        }
-        long n = zp.n;
-        if (n > 0) {
-            /* the median point (to 0.1 degree): a few stray or swapped
-             * coordinates must not move the zone, as the extent's centre would */
-            lonc = hist_median(zp.lon, n, -180, 3600), latc = hist_median(zp.lat, n, -90, 1800);
-            lo0 = lo1 = lonc, la0 = la1 = latc;
-        }
-        if (n == 0 && b) { /* no points: the boundaries' extent */
-            int level = df_boundaries_finest_level(b);
-            if ((st = df_boundaries_prepare(ctx, b, level)) != DF_OK) goto done;
-            for (int i = 0; i < df_boundaries_count(b, level); i++) {
-                const GEOSGeometry *g = df__boundaries_geometry(b, level, i);
-                double v;
-                if (!g) continue;
-                if (GEOSGeom_getXMin_r(ctx->geos, g, &v) && v < lo0) lo0 = v;
-                if (GEOSGeom_getXMax_r(ctx->geos, g, &v) && v > lo1) lo1 = v;
-                if (GEOSGeom_getYMin_r(ctx->geos, g, &v) && v < la0) la0 = v;
-                if (GEOSGeom_getYMax_r(ctx->geos, g, &v) && v > la1) la1 = v;
-            }
-        }
-        if (!(lo0 <= lo1)) {
-            st = df__error(ctx, DF_EINVAL, "no points to choose a UTM zone from: give -t_srs");
-            goto done;
-        }
-        lonc = (lo0 + lo1) / 2, latc = (la0 + la1) / 2;
-        int zone = (int)floor((lonc + 180.0) / 6.0) + 1;
-        zone = zone < 1 ? 1 : zone > 60 ? 60 : zone;
-        snprintf(in->crs, sizeof in->crs, "EPSG:%d", (latc >= 0 ? 32600 : 32700) + zone);
-        df__log(ctx, DF_LOG_INFO, "density: CRS %s, the UTM zone of the data's median point (%.1f, %.1f)", in->crs,
-                lonc, latc);
+    double lo0 = HUGE_VAL, lo1 = -HUGE_VAL, la0 = HUGE_VAL, la1 = -HUGE_VAL, lonc, latc;
+    if (!(zp->lon = calloc(3600, sizeof *zp->lon)) || !(zp->lat = calloc(1800, sizeof *zp->lat)))
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    if (raw_each(rs, P->rblk, P->B, zone_block, zp) != 0)
+        return df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
+    long n = zp->n;
+    if (n > 0) {
+        /* the median point (to 0.1 degree): a few stray or swapped
+         * coordinates must not move the zone, as the extent's centre would */
+        lonc = hist_median(zp->lon, n, -180, 3600), latc = hist_median(zp->lat, n, -90, 1800);
+        lo0 = lo1 = lonc, la0 = la1 = latc;
     }
-    if ((st = crs_open(ctx, in->crs, &crs, &in->epsg)) != DF_OK) goto done;
+    if (n == 0 && b) { /* no points: the boundaries' extent */
+        int level = df_boundaries_finest_level(b);
+        df_status st = df_boundaries_prepare(ctx, b, level);
+        if (st != DF_OK) return st;
+        for (int i = 0; i < df_boundaries_count(b, level); i++) {
+            const GEOSGeometry *g = df__boundaries_geometry(b, level, i);
+            double v;
+            if (!g) continue;
+            if (GEOSGeom_getXMin_r(ctx->geos, g, &v) && v < lo0) lo0 = v;
+            if (GEOSGeom_getXMax_r(ctx->geos, g, &v) && v > lo1) lo1 = v;
+            if (GEOSGeom_getYMin_r(ctx->geos, g, &v) && v < la0) la0 = v;
+            if (GEOSGeom_getYMax_r(ctx->geos, g, &v) && v > la1) la1 = v;
+        }
+    }
+    if (!(lo0 <= lo1)) return df__error(ctx, DF_EINVAL, "no points to choose a UTM zone from: give -t_srs");
+    lonc = (lo0 + lo1) / 2, latc = (la0 + la1) / 2;
+    int zone = (int)floor((lonc + 180.0) / 6.0) + 1;
+    zone = zone < 1 ? 1 : zone > 60 ? 60 : zone;
+    snprintf(in->crs, sizeof in->crs, "EPSG:%d", (latc >= 0 ? 32600 : 32700) + zone);
+    df__log(ctx, DF_LOG_INFO, "density: CRS %s, the UTM zone of the data's median point (%.1f, %.1f)", in->crs, lonc,
+            latc);
+    return crs_open(ctx, in->crs, &P->crs, &in->epsg);
+}
 
-    /* project the points, block by block, into a file of projected points */
+/* Pass 2: the points projected, block by block, into a file of projected
+ * points, with the sums the radius and the extent need; the spool closed. */
+static df_status project_points(density_pass *P, raw_spool *rs)
+{
+    df_ctx *ctx = P->ctx;
+    df_density_info *in = P->in;
+    project_pass *sp = &P->sp;
     if (rs->total > 0) {
-        if (!(pj = proj_create_crs_to_crs(ctx->proj, "EPSG:4326", crs.wkt, NULL)) ||
-            !(norm = proj_normalize_for_visualization(ctx->proj, pj))) {
-            st = df__error(ctx, DF_EPROJ, "cannot transform WGS84 to %s: %s", in->crs,
-                           proj_context_errno_string(ctx->proj, proj_context_errno(ctx->proj)));
-            goto done;
-        }
-        if ((xfd = spool_new()) < 0) {
-            st = df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
-            goto done;
-        }
-        sp.pj[0] = norm, sp.npj = 1, sp.fd = xfd;
+        if (!(P->pj = proj_create_crs_to_crs(ctx->proj, "EPSG:4326", P->crs.wkt, NULL)) ||
+            !(P->norm = proj_normalize_for_visualization(ctx->proj, P->pj)))
+            return df__error(ctx, DF_EPROJ, "cannot transform WGS84 to %s: %s", in->crs,
+                             proj_context_errno_string(ctx->proj, proj_context_errno(ctx->proj)));
+        if ((P->xfd = spool_new()) < 0)
+            return df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
+        sp->pj[0] = P->norm, sp->npj = 1, sp->fd = P->xfd;
         /* a copy of the operation for each other thread, in its own context */
-        for (int t = 1; t < core_count(o) && t < DENSITY_MAX_THREADS; t++, sp.npj++)
-            if (!(sp.pc[t] = proj_context_create()) || (proj_log_func(sp.pc[t], NULL, proj_quiet), 0) ||
-                !(sp.pj[t] = proj_clone(sp.pc[t], norm)))
+        for (int t = 1; t < core_count(P->o) && t < DENSITY_MAX_THREADS; t++, sp->npj++)
+            if (!(sp->pc[t] = proj_context_create()) || (proj_log_func(sp->pc[t], NULL, proj_quiet), 0) ||
+                !(sp->pj[t] = proj_clone(sp->pc[t], P->norm)))
                 break;
-        int r = raw_each(rs, rblk, B, project_block, &sp);
-        if (r != 0) {
-            st = df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
-                           strerror(errno));
-            goto done;
-        }
-        if (rs->snap) in->filtered += rs->total - sp.selected; /* not of the latest snapshot */
-        if (sp.kept < sp.selected)
-            df__log(ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out", sp.selected - sp.kept,
-                    in->crs);
-        in->no_point += sp.selected - sp.kept;
+        int r = raw_each(rs, P->rblk, P->B, project_block, sp);
+        if (r != 0)
+            return df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
+                             strerror(errno));
+        if (rs->snap) in->filtered += rs->total - sp->selected; /* not of the latest snapshot */
+        if (sp->kept < sp->selected)
+            df__log(ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out",
+                    sp->selected - sp->kept, in->crs);
+        in->no_point += sp->selected - sp->kept;
     }
     raw_spool_close(rs);
-    long n = sp.kept;
-    in->points = n;
-    in->total_weight = sp.total;
+    P->n = sp->kept;
+    in->points = P->n;
+    in->total_weight = sp->total;
+    return DF_OK;
+}
 
-    /* the radius */
+/* The radius: given, or by a bandwidth rule over the projected points. */
+static df_status choose_radius(density_pass *P)
+{
+    df_ctx *ctx = P->ctx;
+    const df_density_opts *o = P->o;
+    df_density_info *in = P->in;
+    project_pass *sp = &P->sp;
     in->kernel = o->kernel;
     in->radius = o->radius;
-    if (o->bandwidth != DF_BANDWIDTH_FIXED) {
-        double sd = 0, dm = 0,
-               h = xfd < 0 ? 0 : bandwidth_rule(o->bandwidth, xfd, xblk, B, n, sp.sw, sp.sx, sp.sy, &sd, &dm);
-        if (h < 0) {
-            st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points, or out of memory");
-            goto done;
-        }
-        if (!(h > 0)) {
-            st = df__error(ctx, DF_EINVAL, "a bandwidth rule needs at least two distinct points");
-            goto done;
-        }
-        in->radius = o->kernel == DF_KERNEL_GAUSSIAN ? 3 * h : h;
-        df__log(ctx, DF_LOG_INFO,
-                "density: bandwidth (%s) h = %.1f m from n = %ld points, standard distance %.1f m%s%.1f m; radius R "
-                "= %.1f m",
-                o->bandwidth == DF_BANDWIDTH_SCOTT ? "Scott" : "Silverman", h, n, sd,
-                o->bandwidth == DF_BANDWIDTH_SCOTT ? "" : ", median distance ",
-                o->bandwidth == DF_BANDWIDTH_SCOTT ? 0.0 : dm, in->radius);
-    }
-    double R = in->radius, p = o->pixel;
-    if (o->bandwidth != DF_BANDWIDTH_FIXED && (st = check_radius(ctx, o, R, "--bandwidth")) != DF_OK) goto done;
+    if (o->bandwidth == DF_BANDWIDTH_FIXED) return DF_OK;
+    double sd = 0, dm = 0,
+           h = P->xfd < 0 ? 0
+                          : bandwidth_rule(o->bandwidth, P->xfd, P->xblk, P->B, P->n, sp->sw, sp->sx, sp->sy, &sd, &dm);
+    if (h < 0) return df__error(ctx, DF_EIO, "cannot read back the temporary file of points, or out of memory");
+    if (!(h > 0)) return df__error(ctx, DF_EINVAL, "a bandwidth rule needs at least two distinct points");
+    in->radius = o->kernel == DF_KERNEL_GAUSSIAN ? 3 * h : h;
+    df__log(ctx, DF_LOG_INFO,
+            "density: bandwidth (%s) h = %.1f m from n = %ld points, standard distance %.1f m%s%.1f m; radius R "
+            "= %.1f m",
+            o->bandwidth == DF_BANDWIDTH_SCOTT ? "Scott" : "Silverman", h, P->n, sd,
+            o->bandwidth == DF_BANDWIDTH_SCOTT ? "" : ", median distance ",
+            o->bandwidth == DF_BANDWIDTH_SCOTT ? 0.0 : dm, in->radius);
+    return check_radius(ctx, o, in->radius, "--bandwidth");
+}
 
-    /* the extent */
-    double env[4];
+/* The extent (-te, the boundaries', or the points' plus the radius,
+ * snapped outwards to the pixel size), the grid's size and geotransform;
+ * the boundaries projected when the mask or the extent needs them. */
+static df_status grid_extent(density_pass *P, const df_boundaries *b)
+{
+    df_ctx *ctx = P->ctx;
+    const df_density_opts *o = P->o;
+    df_density_info *in = P->in;
+    double R = in->radius, p = o->pixel, env[4];
+    df_status st;
     if (b && (o->mask || !o->has_extent)) {
         double benv[4];
-        if ((st = boundaries_projected(ctx, b, crs.srs, &geoms, &ngeoms, benv)) != DF_OK) goto done;
+        if ((st = boundaries_projected(ctx, b, P->crs.srs, &P->geoms, &P->ngeoms, benv)) != DF_OK) return st;
         memcpy(env, benv, sizeof env);
     }
     const char *extent_from = "-te";
@@ -1296,12 +1326,10 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
         memcpy(env, o->extent, sizeof env); /* checked by check_opts */
     } else {
         if (!b) {
-            if (n == 0) {
-                st = df__error(ctx, DF_EINVAL, "no points selected, and no extent or boundaries to make a grid on");
-                goto done;
-            }
+            if (P->n == 0)
+                return df__error(ctx, DF_EINVAL, "no points selected, and no extent or boundaries to make a grid on");
             /* min (x - R) = min x - R exactly: rounding is monotonic */
-            env[0] = sp.x0 - R, env[1] = sp.y0 - R, env[2] = sp.x1 + R, env[3] = sp.y1 + R;
+            env[0] = P->sp.x0 - R, env[1] = P->sp.y0 - R, env[2] = P->sp.x1 + R, env[3] = P->sp.y1 + R;
         }
         /* snapped outwards to multiples of the pixel size (aligned grids) */
         env[0] = floor(env[0] / p) * p, env[1] = floor(env[1] / p) * p;
@@ -1310,80 +1338,91 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     }
     /* sized in doubles and checked before any conversion to int */
     double cols = grid_cells(env[2] - env[0], p), rows = grid_cells(env[3] - env[1], p);
-    if ((st = check_grid(ctx, o, cols, rows, extent_from)) != DF_OK) goto done;
+    if ((st = check_grid(ctx, o, cols, rows, extent_from)) != DF_OK) return st;
     in->width = (int)cols, in->height = (int)rows;
     double *gt = in->geotransform;
     gt[0] = env[0], gt[1] = p, gt[2] = 0, gt[3] = env[3], gt[4] = 0, gt[5] = -p; /* from the top left corner */
+    return DF_OK;
+}
 
-    /* the grid; the points bucketed by row, key = row + rr + 1 over rows
-     * -rr-1 .. height+rr, one chunk at a time */
-    release(held_block), held_block = 0;
-    free(rblk), free(xblk), free(sp.x), free(sp.y), rblk = NULL, xblk = NULL, sp.x = sp.y = NULL;
-    G.width = in->width, G.height = in->height, G.x0 = gt[0], G.y0 = gt[3], G.pixel = p, G.radius = R;
-    G.kernel = o->kernel, G.nthreads = core_count(o);
-    G.ctx = ctx, G.points = n, G.progress_lo = progress_lo;
-    G.rr = (int)ceil(R / p) + 1, G.nkeys = in->height + 2 * G.rr + 2, G.ncols = in->width + 2 * G.rr + 2;
+/* The grid: the points bucketed by row, key = row + rr + 1 over rows
+ * -rr-1 .. height+rr, added one chunk at a time (grid_chunk). */
+static df_status grid_points(density_pass *P, double progress_lo)
+{
+    df_ctx *ctx = P->ctx;
+    df_density_info *in = P->in;
+    grid_run *G = &P->G;
+    long n = P->n, chunks = 0;
+    release(P->held_block), P->held_block = 0;
+    free(P->rblk), free(P->xblk), free(P->sp.x), free(P->sp.y);
+    P->rblk = NULL, P->xblk = NULL, P->sp.x = P->sp.y = NULL;
+    G->width = in->width, G->height = in->height, G->x0 = in->geotransform[0], G->y0 = in->geotransform[3];
+    G->pixel = P->o->pixel, G->radius = in->radius;
+    G->kernel = P->o->kernel, G->nthreads = core_count(P->o);
+    G->ctx = ctx, G->points = n, G->progress_lo = progress_lo;
+    G->rr = (int)ceil(in->radius / G->pixel) + 1;
+    G->nkeys = in->height + 2 * G->rr + 2, G->ncols = in->width + 2 * G->rr + 2;
     /* bands of at least 8 rows, about 16 per thread, for balance */
-    G.band_rows = in->height / (16 * G.nthreads);
-    if (G.band_rows < 8) G.band_rows = 8;
-    G.nbands = (in->height + G.band_rows - 1) / G.band_rows;
+    G->band_rows = in->height / (16 * G->nthreads);
+    if (G->band_rows < 8) G->band_rows = 8;
+    G->nbands = (in->height + G->band_rows - 1) / G->band_rows;
     size_t npix = (size_t)in->width * (size_t)in->height;
     long cap = n < chunk_size ? n : chunk_size;
     if (cap < 1) cap = 1;
-    G.grid = calloc(npix, sizeof *G.grid);
-    G.row_start = calloc((size_t)G.nkeys + 1, sizeof *G.row_start);
-    G.fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * G.rr + 3) * sizeof *G.fill);
-    G.band_edge = calloc((size_t)G.nbands, sizeof *G.band_edge);
-    G.pts = malloc((size_t)cap * sizeof *G.pts), G.key = malloc((size_t)cap * sizeof *G.key);
-    G.sx = malloc((size_t)cap * sizeof *G.sx), G.sy = malloc((size_t)cap * sizeof *G.sy);
-    G.sw = malloc((size_t)cap * sizeof *G.sw);
-    if (!G.grid || !G.row_start || !G.fill || !G.band_edge || !G.pts || !G.key || !G.sx || !G.sy || !G.sw) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory for a grid of %d x %d pixels", in->width, in->height);
-        goto done;
-    }
-    hold(held_chunk = cap);
+    G->grid = calloc(npix, sizeof *G->grid);
+    G->row_start = calloc((size_t)G->nkeys + 1, sizeof *G->row_start);
+    G->fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * G->rr + 3) * sizeof *G->fill);
+    G->band_edge = calloc((size_t)G->nbands, sizeof *G->band_edge);
+    G->pts = malloc((size_t)cap * sizeof *G->pts), G->key = malloc((size_t)cap * sizeof *G->key);
+    G->sx = malloc((size_t)cap * sizeof *G->sx), G->sy = malloc((size_t)cap * sizeof *G->sy);
+    G->sw = malloc((size_t)cap * sizeof *G->sw);
+    if (!G->grid || !G->row_start || !G->fill || !G->band_edge || !G->pts || !G->key || !G->sx || !G->sy || !G->sw)
+        return df__error(ctx, DF_ENOMEM, "out of memory for a grid of %d x %d pixels", in->width, in->height);
+    hold(P->held_chunk = cap);
     if (n > 0) {
         long k;
-        if (lseek(xfd, 0, SEEK_SET) != 0)
+        if (lseek(P->xfd, 0, SEEK_SET) != 0)
             k = -1;
         else
-            while ((k = read_items(xfd, G.pts, sizeof *G.pts, cap)) > 0) {
-                int rc = grid_chunk(&G, k);
-                if (rc != 0) {
-                    st = rc == -2 ? df__error(ctx, DF_ECANCELLED, "density: cancelled")
-                                  : df__error(ctx, DF_ENOMEM, "out of memory computing the density");
-                    goto done;
-                }
+            while ((k = read_items(P->xfd, G->pts, sizeof *G->pts, cap)) > 0) {
+                int rc = grid_chunk(G, k);
+                if (rc != 0)
+                    return rc == -2 ? df__error(ctx, DF_ECANCELLED, "density: cancelled")
+                                    : df__error(ctx, DF_ENOMEM, "out of memory computing the density");
                 chunks++;
             }
-        if (k < 0) {
-            st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
-            goto done;
-        }
+        if (k < 0) return df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
     }
-    release(held_chunk), held_chunk = 0;
-    free(G.pts), free(G.key), free(G.sx), free(G.sy), free(G.sw);
-    G.pts = NULL, G.key = NULL, G.sx = G.sy = G.sw = NULL;
+    release(P->held_chunk), P->held_chunk = 0;
+    free(G->pts), free(G->key), free(G->sx), free(G->sy), free(G->sw);
+    G->pts = NULL, G->key = NULL, G->sx = G->sy = G->sw = NULL;
     df__log(ctx, DF_LOG_DEBUG,
             "density: %ld points on %d x %d pixels in %ld chunk(s) of at most %ld, %d threads, %d bands", n, in->width,
-            in->height, chunks, cap, G.threads_used, G.nbands);
+            in->height, chunks, cap, G->threads_used, G->nbands);
+    return DF_OK;
+}
 
-    /* scale into Float32, mask, and count the mass */
-    double *grid = G.grid;
+/* The sums scaled by c / R² into Float32 (x 10⁶: per km²; 1 with --raw),
+ * masked to the boundaries, and the mass counted: on the grid, beyond its
+ * edge, masked. */
+static df_status grid_scale(density_pass *P, df_density *d)
+{
+    df_ctx *ctx = P->ctx;
+    const df_density_opts *o = P->o;
+    df_density_info *in = P->in;
+    const double *grid = P->G.grid;
+    size_t npix = (size_t)in->width * (size_t)in->height;
+    double R = in->radius, p = o->pixel;
     double c = kernel_constant(o->kernel), area = p * p, to_people = c / (R * R) * area;
     double scale = o->raw ? 1.0 : c / (R * R) * 1e6;
-    in->edge_loss = G.edge * to_people + G.far_loss;
+    df_status st;
+    in->edge_loss = P->G.edge * to_people + P->G.far_loss;
     if (o->mask) {
-        if (!(mask = malloc(npix))) {
-            st = df__error(ctx, DF_ENOMEM, "out of memory");
-            goto done;
-        }
-        if ((st = rasterize_mask(ctx, geoms, ngeoms, in, mask)) != DF_OK) goto done;
+        if (!(P->mask = malloc(npix))) return df__error(ctx, DF_ENOMEM, "out of memory");
+        if ((st = rasterize_mask(ctx, P->geoms, P->ngeoms, in, P->mask)) != DF_OK) return st;
     }
-    if (!(d->values = malloc(npix * sizeof *d->values))) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!(d->values = malloc(npix * sizeof *d->values))) return df__error(ctx, DF_ENOMEM, "out of memory");
+    const unsigned char *mask = P->mask;
     double inside = 0, masked = 0, mx = 0;
     for (size_t q = 0; q < npix; q++) {
         if (mask && !mask[q]) {
@@ -1404,26 +1443,57 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     df__log(ctx, DF_LOG_INFO,
             "density: %ld points, %.0f people; %s kernel, R = %.1f m, pixel %.1f m, %d x %d in %s; on the grid %.1f, "
             "edge loss %.1f, masked %.1f, discretisation %.3g",
-            n, in->total_weight, df_kernel_name(o->kernel), R, p, in->width, in->height, in->crs, in->grid_weight,
+            P->n, in->total_weight, df_kernel_name(o->kernel), R, p, in->width, in->height, in->crs, in->grid_weight,
             in->edge_loss, in->mask_loss, in->total_weight - in->grid_weight - in->edge_loss - in->mask_loss);
-done:
-    if (held_block) release(held_block);
-    if (held_chunk) release(held_chunk);
+    return DF_OK;
+}
+
+static void density_pass_free(density_pass *P)
+{
+    if (P->held_block) release(P->held_block);
+    if (P->held_chunk) release(P->held_chunk);
     for (int t = 1; t < DENSITY_MAX_THREADS; t++) {
-        if (sp.pj[t]) proj_destroy(sp.pj[t]);
-        if (sp.pc[t]) proj_context_destroy(sp.pc[t]);
+        if (P->sp.pj[t]) proj_destroy(P->sp.pj[t]);
+        if (P->sp.pc[t]) proj_context_destroy(P->sp.pc[t]);
     }
-    if (norm) proj_destroy(norm);
-    if (pj) proj_destroy(pj);
-    for (int i = 0; geoms && i < ngeoms; i++)
-        if (geoms[i]) OGR_G_DestroyGeometry(geoms[i]);
-    free(geoms);
-    crs_close(&crs);
+    if (P->norm) proj_destroy(P->norm);
+    if (P->pj) proj_destroy(P->pj);
+    for (int i = 0; P->geoms && i < P->ngeoms; i++)
+        if (P->geoms[i]) OGR_G_DestroyGeometry(P->geoms[i]);
+    free(P->geoms);
+    crs_close(&P->crs);
+    if (P->xfd >= 0) close(P->xfd);
+    free(P->rblk), free(P->xblk), free(P->sp.x), free(P->sp.y), free(P->zp.lon), free(P->zp.lat);
+    grid_run *G = &P->G;
+    free(G->grid), free(G->band_edge), free(G->row_start), free(G->fill), free(G->pts), free(G->key);
+    free(G->sx), free(G->sy), free(G->sw), free(P->mask);
+}
+
+/* Density of the spooled points (the files are closed once read). Passes:
+ * the median point for the UTM zone (without -t_srs); the projection, into a
+ * file of projected points, with the sums the radius and the extent need;
+ * the bandwidth rule's (variance, then the median distance in four); the
+ * grid, chunk by chunk; the scaling into Float32. */
+static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, const df_density_opts *o, df_density *d,
+                         double progress_lo)
+{
+    density_pass P = {.ctx = ctx, .o = o, .in = &d->info, .xfd = -1, .B = block_size()};
+    P.sp = (project_pass){.x0 = HUGE_VAL, .y0 = HUGE_VAL, .x1 = -HUGE_VAL, .y1 = -HUGE_VAL};
+    df_status st = DF_OK;
+    long B = P.B;
+    if (!(P.rblk = df__malloc((size_t)B * sizeof *P.rblk)) || !(P.xblk = df__malloc((size_t)B * sizeof *P.xblk)) ||
+        !(P.sp.x = df__malloc((size_t)B * sizeof *P.sp.x)) || !(P.sp.y = df__malloc((size_t)B * sizeof *P.sp.y)))
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+    else
+        hold(P.held_block = B), P.sp.out = P.xblk;
+    if (st == DF_OK) st = choose_crs(&P, rs, b);
+    if (st == DF_OK) st = project_points(&P, rs);
+    if (st == DF_OK) st = choose_radius(&P);
+    if (st == DF_OK) st = grid_extent(&P, b);
+    if (st == DF_OK) st = grid_points(&P, progress_lo);
+    if (st == DF_OK) st = grid_scale(&P, d);
     raw_spool_close(rs);
-    if (xfd >= 0) close(xfd);
-    free(rblk), free(xblk), free(sp.x), free(sp.y), free(zp.lon), free(zp.lat);
-    free(G.grid), free(G.band_edge), free(G.row_start), free(G.fill), free(G.pts), free(G.key);
-    free(G.sx), free(G.sy), free(G.sw), free(mask);
+    density_pass_free(&P);
     return st;
 }
 

@@ -75,6 +75,14 @@ typedef struct {
 
 /* A unit's other names, '|'-separated "kind:name" (borrowed; NULL = none). */
 const char *df__boundaries_alts(const df_boundaries *b, int level, int i);
+/* Labels in another language (issue 13 item 7): the layer's name field of
+ * a level for choice, a language ("ar": ADMn_AR, AnNameAr) or a field name
+ * (admin2Na_1; its digit follows the level), as an index k; -1: the layer
+ * has none. name_in: unit i's value of field k (borrowed; NULL: empty).
+ * name_fields: the level's name fields, comma-separated, for a message. */
+int df__boundaries_name_field(const df_boundaries *b, int level, const char *choice);
+const char *df__boundaries_name_in(const df_boundaries *b, int level, int k, int i);
+void df__boundaries_name_fields(const df_boundaries *b, int level, char *out, size_t cap);
 /* aliases.c: the units of a boundary file as an alias table sees them
  * (aliases.c knows no df_boundaries: the boundaries call it, never the
  * reverse): per level the units and their other names ('|'-separated

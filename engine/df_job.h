@@ -49,6 +49,8 @@ struct df_job {
     int nbreaks; /* [maps] breaks, ascending; 0: none given */
     double breaks[DF__MAX_BREAKS];
     int circles;               /* proportional circles */
+    char *map_labels;          /* [maps] labels: "en, ar" (NULL: the unit's name) */
+    char *map_places;          /* [maps] places: a CSV of camps and towns drawn on the maps (NULL: none) */
     int records_layer_mode;    /* df__records_layer */
     int64_t records_layer_max; /* auto: no records layer above this many records with coordinates; 0: no limit */
     /* [publish] */

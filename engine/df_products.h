@@ -138,6 +138,9 @@ typedef struct df__map {
     const char *map_id;     /* printed bottom right ("DF-2017-05-02"; NULL: none) */
     const char *logo;       /* a PNG drawn top right (NULL: none) */
     int width, height;      /* pixels (1600 x 1200 when 0) */
+    const char *places;     /* a CSV of named points drawn with labels (docs/jobs.md [maps] places; NULL: none) */
+    const char *labels;     /* "en, ar": the labels' lines, languages or name fields of the layer (NULL: the name) */
+    double text_scale;      /* text and furniture x this (0: 1): the PDF prints the map small, its text must not */
     const char *no_data;    /* the legend's word for the grey units (NULL: "No data") */
     /* The classes (df__classes_for), the same on every map of a report;
      * breaks NULL: the "nice" classes of value. */
@@ -152,11 +155,21 @@ typedef struct df__map {
  * callouts of units whose label found no room, the arrowheads, the rings of
  * flows within a unit, the country names, the locator inset's box. unit: the labelled unit, or a
  * flow's origin (other: its destination; value: its individuals). */
-enum { DF__PLACED_LABEL, DF__PLACED_CALLOUT, DF__PLACED_HEAD, DF__PLACED_RING, DF__PLACED_COUNTRY, DF__PLACED_INSET };
+enum {
+    DF__PLACED_LABEL,
+    DF__PLACED_CALLOUT,
+    DF__PLACED_HEAD,
+    DF__PLACED_RING,
+    DF__PLACED_COUNTRY,
+    DF__PLACED_INSET,
+    DF__PLACED_PLACE,     /* a place's symbol (unit: its row in the file, value: 1 camp, 0 other) */
+    DF__PLACED_PLACE_NAME /* a place's name (unit: its row) */
+};
 typedef struct {
     int kind, unit, other;
     double value;
     double x0, y0, x1, y1;
+    char text[48]; /* a country's or a place's name as drawn (else empty) */
 } df__placed;
 typedef struct df__placement {
     df__placed *item;
@@ -171,6 +184,18 @@ df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path);
  * vectors) in the rectangle (0, 0, m->width, m->height) of its user space,
  * clipped to it. */
 df_status df__map_draw(df_ctx *ctx, const df__map *m, struct _cairo *cr);
+/* The neighbouring countries the maps draw (shapes/, through the maps'
+ * own loader, so that the web map shows the same): n GEOS geometries
+ * (WGS84) and names (NULL: unnamed), owned; n = 0 without the file.
+ * Fails only out of memory. Free with df__countries_free. */
+typedef struct {
+    GEOSGeometry **geom;
+    char **name;
+    int n;
+    void *own; /* the loader's state */
+} df__countries;
+df_status df__countries_load(df_ctx *ctx, df__countries *out);
+void df__countries_free(df_ctx *ctx, df__countries *c);
 
 /* ---- qgis.c: QGIS default styles and the project file -------------------- */
 
@@ -250,7 +275,7 @@ typedef struct {
     const char *gpkg;       /* layers.gpkg, already written */
     const char *layer;      /* "adm2": the choropleth */
     const char *base_layer; /* "adm1": outlines under it (NULL: none) */
-    const char *field;      /* "displaced": the cumulative figure */
+    const char *field;      /* "displaced", "returned" or "still_displaced": the figure at open */
     const char *title, *subtitle, *credits;
     const char *figure_label;             /* legend title of the cumulative figure */
     const char *all_label;                /* the slider's first position ("17 Oct 2016 to 2 May 2017") */

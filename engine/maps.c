@@ -6,15 +6,18 @@
  * the map's centre and written as PNG, atomically. No clock, no randomness:
  * the same inputs give the same bytes.
  */
+#include "df_io.h"
 #include "df_products.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cairo.h>
+#include <pango/pangocairo.h>
 #include <gdal.h>
 #include <proj.h>
 
@@ -384,6 +387,49 @@ static void text_halo(cairo_t *cr, const char *s, double x, double y, double hal
     cairo_fill(cr);
 }
 
+/* Text laid out by Pango (Arabic shaped, right to left), size in pixels,
+ * in pc (the map's own font map: freed with the map, where the default
+ * one would keep its font caches to the end of the process); NULL when out
+ * of memory. */
+static PangoLayout *layout_text(PangoContext *pc, const char *s, double size, int bold)
+{
+    PangoLayout *lay = pc ? pango_layout_new(pc) : NULL;
+    PangoFontDescription *fd = pango_font_description_from_string(FONT);
+    if (!lay || !fd) {
+        if (lay) g_object_unref(lay);
+        if (fd) pango_font_description_free(fd);
+        return NULL;
+    }
+    pango_font_description_set_absolute_size(fd, size * PANGO_SCALE);
+    pango_font_description_set_weight(fd, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+    pango_layout_set_font_description(lay, fd);
+    pango_font_description_free(fd);
+    pango_layout_set_text(lay, s, -1);
+    return lay;
+}
+
+static void layout_size(PangoLayout *lay, double *w, double *h)
+{
+    PangoRectangle r;
+    pango_layout_get_extents(lay, NULL, &r);
+    *w = (double)r.width / PANGO_SCALE, *h = (double)r.height / PANGO_SCALE;
+}
+
+/* The layout with its top left at (x, y) over a white halo: the glyphs
+ * stay text (a PDF reader finds them), the halo is their outline stroked. */
+static void layout_halo(cairo_t *cr, PangoLayout *lay, double x, double y, double halo, double grey)
+{
+    cairo_move_to(cr, x, y);
+    pango_cairo_layout_path(cr, lay);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 2 * halo);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, grey, grey, grey);
+    cairo_move_to(cr, x, y);
+    pango_cairo_show_layout(cr, lay);
+}
+
 /* ---- labels of the largest units -------------------------------------------------- */
 
 typedef struct {
@@ -552,11 +598,23 @@ typedef struct {
     df__placement own, *pl; /* what was placed: m->placed, or own */
     int ncallouts;
     int *callout; /* units with a numbered callout, in number order */
+    int nlab;     /* label lines from the layer's name fields (m->labels), 0: the unit's name */
+    int lab_k[2]; /* their fields (df__boundaries_name_field) */
     int nring;    /* rings drawn; ring_max: the largest */
     double ring_max;
-    GEOSGeometry **country; /* neighbouring countries (shapes/), with names */
+    GEOSGeometry **country; /* the world's countries (shapes/), with names and lon/lat boxes */
     char **country_name;
+    box *country_box;
     int ncountries;
+    box near;         /* lon/lat: countries outside it are not drawn */
+    PangoFontMap *fm; /* the map's own, for its labels: see layout_text */
+    PangoContext *pc;
+    int nplaces; /* m->places: named points, camps drawn apart */
+    double *place_lon, *place_lat;
+    char **place_name;
+    unsigned char *place_camp;
+    int *place_line;
+    int has_camp, has_town; /* legend rows */
 } map_state;
 
 static int place(map_state *st, int kind, int unit, int other, double value, box b)
@@ -568,7 +626,7 @@ static int place(map_state *st, int kind, int unit, int other, double value, box
         if (!item) return -1;
         p->item = item, p->cap = cap;
     }
-    p->item[p->n++] = (df__placed){kind, unit, other, value, b.x0, b.y0, b.x1, b.y1};
+    p->item[p->n++] = (df__placed){kind, unit, other, value, b.x0, b.y0, b.x1, b.y1, ""};
     return 0;
 }
 
@@ -831,6 +889,7 @@ static df_status draw_labels(map_state *st, const view *v)
     const df__map *m = st->m;
     double u = st->u;
     ranked *r = df__malloc((size_t)st->n * sizeof *r + 1);
+    PangoLayout *line[3] = {NULL, NULL, NULL};
     int k = 0;
     st->callout = df__malloc((size_t)st->n * sizeof *st->callout + 1);
     if (!r || !st->callout) {
@@ -843,25 +902,41 @@ static df_status draw_labels(map_state *st, const view *v)
     for (int i = 0; i < k; i++) {
         double x, y;
         if (unit_point(st, v, m->level, r[i].unit, &x, &y) != 0) continue;
-        const char *name = df__boundaries_unit(m->b, m->level, r[i].unit)->name;
         char num[64];
         fmt_number(r[i].value, st->whole, num, sizeof num);
-        font(cr, 14 * u, 1);
-        double wn = text_width(cr, name ? name : "");
-        font(cr, 12.5 * u, 0);
-        double wv = text_width(cr, num), w = fmax(wn, wv) + 6 * u, h = 34 * u;
+        /* the lines: the name (or the labels' names, the second under the first), the figure */
+        line[0] = line[1] = line[2] = NULL;
+        double lw[3] = {0, 0, 0}, lh[3] = {0, 0, 0}, w = 0, h = 0;
+        int nl = 0;
+        for (int j = 0; j < (st->nlab ? st->nlab : 1); j++) {
+            const char *nm = st->nlab ? df__boundaries_name_in(m->b, m->level, st->lab_k[j], r[i].unit)
+                                      : df__boundaries_unit(m->b, m->level, r[i].unit)->name;
+            if (!nm || !*nm) continue;
+            if (!(line[nl] = layout_text(st->pc, nm, (j ? 13 : 14) * u, j == 0))) goto oom_lines;
+            layout_size(line[nl], &lw[nl], &lh[nl]);
+            nl++;
+        }
+        if (!(line[nl] = layout_text(st->pc, num, 12.5 * u, 0))) goto oom_lines;
+        layout_size(line[nl], &lw[nl], &lh[nl]);
+        nl++;
+        for (int j = 0; j < nl; j++) w = fmax(w, lw[j]), h += lh[j];
+        w += 6 * u, h += 2 * u;
         box b;
         cairo_new_path(cr);
-        if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, r[i].unit), &st->c) != 0) goto oom;
+        if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(m->b, m->level, r[i].unit), &st->c) != 0)
+            goto oom_lines;
         int found = find_place(st, v, x, y, w, h, 1, 1, 5, 0.3 * w, 0.45 * h, &b) == 0 ||
                     find_place(st, v, x, y, w, h, 1, 0, 5, 0.3 * w, 0.45 * h, &b) == 0;
         if (found) {
             cairo_new_path(cr);
-            double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
-            font(cr, 14 * u, 1);
-            text_halo(cr, name ? name : "", cx - wn / 2, cy - 2 * u, 2.2 * u, 0.1);
-            font(cr, 12.5 * u, 0);
-            text_halo(cr, num, cx - wv / 2, cy + 13 * u, 2.2 * u, 0.25);
+            double cx = (b.x0 + b.x1) / 2, ty = b.y0 + u;
+            for (int j = 0; j < nl; j++) {
+                layout_halo(cr, line[j], cx - lw[j] / 2, ty, 2.2 * u, j + 1 == nl ? 0.25 : 0.1);
+                ty += lh[j];
+            }
+        }
+        for (int j = 0; j < nl; j++) g_object_unref(line[j]), line[j] = NULL;
+        if (found) {
             if (place(st, DF__PLACED_LABEL, r[i].unit, -1, r[i].value, b) != 0) goto oom;
             continue;
         }
@@ -900,10 +975,203 @@ static df_status draw_labels(map_state *st, const view *v)
     }
     free(r);
     return DF_OK;
+oom_lines:
+    for (int j = 0; j < 3; j++)
+        if (line[j]) g_object_unref(line[j]);
 oom:
     free(r);
     cairo_new_path(cr);
     return df__error(st->ctx, DF_ENOMEM, "out of memory drawing labels");
+}
+
+/* ---- places: camps, towns (m->places) --------------------------------------------- */
+
+/* The column of a header among its names, or -1. */
+static int column_of(char **f, int n, const char *const *names)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; names[k]; k++)
+            if (!strcasecmp(f[i], names[k])) return i;
+    return -1;
+}
+
+/* A coordinate of a row: a number within [-lim, lim], else an error that
+ * names the file, the line, the column and the value. */
+static df_status place_coord(df_ctx *ctx, const char *path, long line, const char *col, const char *v, double lim,
+                             double *out)
+{
+    char *end;
+    *out = strtod(v, &end);
+    while (*end == ' ') end++;
+    if (!*v || *end || !isfinite(*out))
+        return df__error(ctx, DF_EINVAL, "%s:%ld: %s '%s' is not a number (decimal degrees, WGS84)", path, line, col,
+                         v);
+    if (fabs(*out) > lim)
+        return df__error(ctx, DF_EINVAL, "%s:%ld: %s %s is outside -%g..%g", path, line, col, v, lim, lim);
+    return DF_OK;
+}
+
+/* Read the places file: a header line naming the columns name, lat (or
+ * latitude), lon (or longitude) and, optionally, kind (or place_type,
+ * type): a kind that says "camp" is drawn as a camp. Every row must have
+ * a name and both coordinates: a bad row is an error with file:line. */
+static df_status load_places(map_state *st)
+{
+    static const char *const c_name[] = {"name", NULL}, *const c_lat[] = {"lat", "latitude", NULL},
+                             *const c_lon[] = {"lon", "lng", "longitude", NULL},
+                             *const c_kind[] = {"kind", "place_type", "type", NULL};
+    const char *path = st->m->places;
+    df__csv *csv = NULL;
+    char **f;
+    size_t *len;
+    int nf, col[4] = {-1, -1, -1, -1}, cap = 0;
+    long line;
+    df_status s = df__csv_open(st->ctx, path, ',', &csv);
+    if (s != DF_OK) return s;
+    int r = df__csv_next(csv, &f, &len, &nf, &line);
+    if (r == 1) {
+        col[0] = column_of(f, nf, c_name), col[1] = column_of(f, nf, c_lat), col[2] = column_of(f, nf, c_lon);
+        col[3] = column_of(f, nf, c_kind);
+    }
+    if (r != 1 || col[0] < 0 || col[1] < 0 || col[2] < 0) {
+        s = r < 0 ? DF_EIO
+                  : df__error(st->ctx, DF_EINVAL,
+                              "%s:1: a places file needs a header line with the columns name, lat (or latitude) and "
+                              "lon (or longitude); kind (camp, town ...) is optional; %s is missing",
+                              path,
+                              r != 1       ? "the header"
+                              : col[0] < 0 ? "name"
+                              : col[1] < 0 ? "lat"
+                                           : "lon");
+        goto done;
+    }
+    while (s == DF_OK && (r = df__csv_next(csv, &f, &len, &nf, &line)) == 1) {
+        if (nf == 1 && !f[0][0]) continue; /* an empty line */
+        double lat, lon;
+        const char *name = col[0] < nf ? f[col[0]] : "";
+        if (!*name) {
+            s = df__error(st->ctx, DF_EINVAL, "%s:%ld: name is empty", path, line);
+            break;
+        }
+        if ((s = place_coord(st->ctx, path, line, "lat", col[1] < nf ? f[col[1]] : "", 90, &lat)) != DF_OK ||
+            (s = place_coord(st->ctx, path, line, "lon", col[2] < nf ? f[col[2]] : "", 180, &lon)) != DF_OK)
+            break;
+        if (st->nplaces == cap) {
+            cap = cap ? 2 * cap : 16;
+            double *a = df__realloc_array(st->place_lon, (size_t)cap, sizeof *a);
+            if (a) st->place_lon = a;
+            double *b = a ? df__realloc_array(st->place_lat, (size_t)cap, sizeof *b) : NULL;
+            if (b) st->place_lat = b;
+            char **c = b ? df__realloc_array(st->place_name, (size_t)cap, sizeof *c) : NULL;
+            if (c) st->place_name = c;
+            unsigned char *d = c ? df__realloc_array(st->place_camp, (size_t)cap, sizeof *d) : NULL;
+            if (d) st->place_camp = d;
+            int *e = d ? df__realloc_array(st->place_line, (size_t)cap, sizeof *e) : NULL;
+            if (e) st->place_line = e;
+            if (!e) {
+                s = df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", path);
+                break;
+            }
+        }
+        char kind[64];
+        snprintf(kind, sizeof kind, "%s", col[3] >= 0 && col[3] < nf ? f[col[3]] : "");
+        for (char *k = kind; *k; k++) *k = (char)tolower((unsigned char)*k);
+        int i = st->nplaces;
+        if (!(st->place_name[i] = df__strdup(name))) {
+            s = df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", path);
+            break;
+        }
+        st->place_lon[i] = lon, st->place_lat[i] = lat, st->place_camp[i] = strstr(kind, "camp") != NULL;
+        st->place_line[i] = (int)line;
+        st->nplaces++;
+    }
+    if (s == DF_OK && r < 0) s = DF_EIO;
+done:
+    df__csv_close(csv);
+    return s;
+}
+
+/* A camp: a triangle; another place: a dot in a ring. Centred at (x, y). */
+static void place_symbol(cairo_t *cr, int camp, double x, double y, double u)
+{
+    cairo_new_path(cr);
+    if (camp) {
+        double r = 8 * u;
+        cairo_move_to(cr, x, y - r);
+        cairo_line_to(cr, x + r * 0.95, y + r * 0.65);
+        cairo_line_to(cr, x - r * 0.95, y + r * 0.65);
+        cairo_close_path(cr);
+        cairo_set_source_rgb(cr, 0x0b / 255.0, 0x5e / 255.0, 0x9e / 255.0);
+    } else {
+        cairo_arc(cr, x, y, 6 * u, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+    }
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 1.6 * u);
+    cairo_stroke(cr);
+}
+
+/* The symbols of the places in the frame, placed so that unit labels keep
+ * clear of them. */
+static df_status draw_place_symbols(map_state *st, const view *v)
+{
+    double u = st->u;
+    for (int i = 0; i < st->nplaces; i++) {
+        double x, y, r = 9 * u;
+        if (point_pixel(v, st->place_lon[i], st->place_lat[i], &x, &y) != 0 || x < v->fx || y < v->fy ||
+            x > v->fx + v->fw || y > v->fy + v->fh)
+            continue;
+        place_symbol(st->cr, st->place_camp[i], x, y, u);
+        if (st->place_camp[i])
+            st->has_camp = 1;
+        else
+            st->has_town = 1;
+        if (place(st, DF__PLACED_PLACE, i, -1, st->place_camp[i], (box){x - r, y - r, x + r, y + r}) != 0)
+            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    }
+    return DF_OK;
+}
+
+/* The names of the places drawn, after the units' labels: to the right of
+ * the symbol, else left, above, below or at a corner; none where none has
+ * room. */
+static df_status draw_place_names(map_state *st, const view *v)
+{
+    double u = st->u;
+    int nsym = st->pl->n;
+    for (int k = 0; k < nsym; k++) {
+        df__placed sym = st->pl->item[k];
+        if (sym.kind != DF__PLACED_PLACE) continue;
+        int i = sym.unit;
+        double x = (sym.x0 + sym.x1) / 2, y = (sym.y0 + sym.y1) / 2, w, h;
+        PangoLayout *lay = layout_text(st->pc, st->place_name[i], 12.5 * u, 0);
+        if (!lay) return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+        layout_size(lay, &w, &h);
+        double gap = 11 * u, d = 0.75 * gap; /* right, left, above, below, then the four corners */
+        double at[8][2] = {{x + gap, y - h / 2},   {x - gap - w, y - h / 2}, {x - w / 2, y - gap - h},
+                           {x - w / 2, y + gap},   {x + d, y - d - h},       {x + d, y + d},
+                           {x - d - w, y - d - h}, {x - d - w, y + d}};
+        for (int j = 0; j < 8; j++) {
+            box b = {at[j][0], at[j][1], at[j][0] + w, at[j][1] + h};
+            if (!room_for(st, v, b)) continue;
+            layout_halo(st->cr, lay, b.x0, b.y0, 2 * u, 0.12);
+            if (place(st, DF__PLACED_PLACE_NAME, i, -1, 0, b) != 0) {
+                g_object_unref(lay);
+                return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+            }
+            snprintf(st->pl->item[st->pl->n - 1].text, sizeof st->pl->item->text, "%s", st->place_name[i]);
+            break;
+        }
+        g_object_unref(lay);
+    }
+    return DF_OK;
+}
+
+static void free_places(map_state *st)
+{
+    for (int i = 0; i < st->nplaces; i++) free(st->place_name[i]);
+    free(st->place_name), free(st->place_lon), free(st->place_lat), free(st->place_camp), free(st->place_line);
 }
 
 /* ---- neighbouring countries -------------------------------------------------------- */
@@ -934,7 +1202,8 @@ static df_status load_countries(map_state *st)
     int name_idx = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(layer), "NAME");
     st->country = df__malloc(((size_t)nf + 1) * sizeof *st->country);
     st->country_name = df__malloc(((size_t)nf + 1) * sizeof *st->country_name);
-    failed = !st->country || !st->country_name;
+    st->country_box = df__malloc(((size_t)nf + 1) * sizeof *st->country_box);
+    failed = !st->country || !st->country_name || !st->country_box;
     OGRFeatureH f;
     OGR_L_ResetReading(layer);
     while (!failed && st->ncountries < nf && (f = OGR_L_GetNextFeature(layer)) != NULL) {
@@ -947,9 +1216,11 @@ static df_status load_countries(map_state *st)
             const char *nm =
                 name_idx >= 0 && OGR_F_IsFieldSetAndNotNull(f, name_idx) ? OGR_F_GetFieldAsString(f, name_idx) : NULL;
             char *name = nm ? df__strdup(nm) : NULL;
-            if (gg && (name || !nm))
+            if (gg && (name || !nm)) {
+                st->country_box[st->ncountries] = box_empty();
+                box_add_geometry(st->ctx, &st->country_box[st->ncountries], gg);
                 st->country[st->ncountries] = gg, st->country_name[st->ncountries++] = name;
-            else {
+            } else {
                 failed = nm && !name;
                 if (gg) GEOSGeom_destroy_r(st->ctx->geos, gg);
             }
@@ -967,24 +1238,54 @@ static void free_countries(map_state *st)
         GEOSGeom_destroy_r(st->ctx->geos, st->country[i]);
         free(st->country_name[i]);
     }
-    free(st->country), free(st->country_name);
-    st->country = NULL, st->country_name = NULL, st->ncountries = 0;
+    free(st->country), free(st->country_name), free(st->country_box);
+    st->country = NULL, st->country_name = NULL, st->country_box = NULL, st->ncountries = 0;
 }
 
 static const double sea_rgb[3] = {0xd4, 0xe6, 0xf1}, land_rgb[3] = {0xf1, 0xef, 0xe8};
 
+/* Cut the countries to st->near: a far part (Russia's east on a map of
+ * Iraq) is outside the UTM zone's reach and would draw chords. 0 ok, -1
+ * out of memory. */
+static int clip_countries(map_state *st)
+{
+    for (int i = 0; i < st->ncountries; i++) {
+        box b = st->country_box[i], n = st->near;
+        if (!boxes_meet(b, n) || (b.x0 >= n.x0 && b.x1 <= n.x1 && b.y0 >= n.y0 && b.y1 <= n.y1)) continue;
+        GEOSGeometry *g = GEOSClipByRect_r(st->ctx->geos, st->country[i], n.x0, n.y0, n.x1, n.y1);
+        if (!g) return -1;
+        GEOSGeom_destroy_r(st->ctx->geos, st->country[i]);
+        st->country[i] = g;
+    }
+    return 0;
+}
+
+/* Country i lies near the map (the world file holds every country: the
+ * others are far off and would only cost projecting them). */
+static int country_near(const map_state *st, int i) { return boxes_meet(st->country_box[i], st->near); }
+
+/* The countries as land, in two passes: filled and outlined wide in the
+ * land colour, which closes the slivers that simplifying each country on
+ * its own leaves along shared borders, then the borders thin and grey. */
 static df_status draw_countries(map_state *st, const view *v)
 {
     cairo_t *cr = st->cr;
-    for (int i = 0; i < st->ncountries; i++) {
-        if (path_geometry(st->ctx, cr, v, st->country[i], &st->c) != 0)
-            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
-        set_rgb(cr, land_rgb);
-        cairo_fill_preserve(cr);
-        cairo_set_source_rgb(cr, 0.62, 0.62, 0.62);
-        cairo_set_line_width(cr, 1.1 * st->u);
-        cairo_stroke(cr);
-    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < st->ncountries; i++) {
+            if (!country_near(st, i)) continue;
+            if (path_geometry(st->ctx, cr, v, st->country[i], &st->c) != 0)
+                return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+            if (pass == 0) {
+                set_rgb(cr, land_rgb);
+                cairo_fill_preserve(cr);
+                cairo_set_line_width(cr, 5 * st->u);
+            } else {
+                cairo_set_source_rgb(cr, 0.62, 0.62, 0.62);
+                cairo_set_line_width(cr, 1.1 * st->u);
+            }
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+            cairo_stroke(cr);
+        }
     return DF_OK;
 }
 
@@ -1004,7 +1305,7 @@ static df_status draw_country_names(map_state *st, const view *v)
     cairo_fill_rule_t rule = cairo_get_fill_rule(cr);
     for (int i = 0; i < st->ncountries; i++) {
         char name[128];
-        if (!st->country_name[i]) continue;
+        if (!st->country_name[i] || !country_near(st, i)) continue;
         size_t j = 0;
         for (; st->country_name[i][j] && j + 1 < sizeof name; j++)
             name[j] = (char)toupper((unsigned char)st->country_name[i][j]);
@@ -1040,7 +1341,10 @@ static df_status draw_country_names(map_state *st, const view *v)
         cairo_new_path(cr);
         if (!box_ok(found)) continue;
         text_halo(cr, name, found.x0 + 2 * u, found.y1 - 5 * u, 2 * u, 0.45);
-        if (place(st, DF__PLACED_COUNTRY, -1, -1, 0, found) != 0) {
+        int placed = place(st, DF__PLACED_COUNTRY, i, -1, 0, found);
+        if (placed == 0)
+            snprintf(st->pl->item[st->pl->n - 1].text, sizeof st->pl->item->text, "%s", st->country_name[i]);
+        if (placed != 0) {
             cairo_path_destroy(units);
             return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
         }
@@ -1049,18 +1353,13 @@ static df_status draw_country_names(map_state *st, const view *v)
     return DF_OK;
 }
 
-/* The legend panel at (x, y), w wide: classes, zero and no data, arrow
- * widths, rings, boundaries, the callouts' list (down to bottom). Returns the bottom of what it drew. */
-static double draw_legend(map_state *st, double x, double y, double w, double bottom)
+/* The legend's classes: every class, each week the same rows (the labels
+ * are the breaks, not the data), then 0, not assessed and no data. */
+static double legend_classes(map_state *st, double x, double y)
 {
     cairo_t *cr = st->cr;
-    const df__map *m = st->m;
     double u = st->u;
     char lo[64], hi[64], row[160];
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text_fit(cr, m->legend ? m->legend : "Value", x, y + 18 * u, 17 * u, 1, w);
-    y += 32 * u;
-    /* every class, each week the same rows: the labels are the breaks, not the data */
     for (int c = 0; c <= st->nb && st->nb + st->has_positive > 0; c++) {
         double rgb[3];
         class_rgb(c, st->nb + 1, rgb);
@@ -1076,7 +1375,8 @@ static double draw_legend(map_state *st, double x, double y, double w, double bo
             snprintf(row, sizeof row, "%s \u2013 %s", lo, hi);
         y = legend_swatch(cr, x, y, rgb, row, u);
     }
-    if (st->has_zero && !m->circles) y = legend_swatch(cr, x, y, zero_rgb, "0", u); /* circles: white is every unit */
+    if (st->has_zero && !st->m->circles)
+        y = legend_swatch(cr, x, y, zero_rgb, "0", u); /* circles: white is every unit */
     if (st->has_unassessed) {
         legend_swatch(cr, x, y, zero_rgb, "Not assessed", u);
         cairo_rectangle(cr, x, y, 34 * u, 20 * u);
@@ -1085,88 +1385,140 @@ static double draw_legend(map_state *st, double x, double y, double w, double bo
         y += 28 * u;
     }
     if (st->has_no_data) y = legend_swatch(cr, x, y, no_data_rgb, st->m->no_data ? st->m->no_data : "No data", u);
-    if (m->circles && st->vmax > 0) { /* circle areas: the top break and one two breaks below, steady */
-        double vals[2] = {circle_scale(st), st->nb >= 3 ? st->breaks[st->nb - 3] : circle_scale(st) / 4};
-        y += 8 * u;
-        for (int i = 0; i < (vals[1] > 0 && vals[1] < vals[0] ? 2 : 1); i++) {
-            double rr = circle_radius(st, vals[i]);
-            cairo_new_sub_path(cr);
-            cairo_arc(cr, x + CIRCLE_R * u, y + rr, rr, 0, 2 * M_PI);
-            cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-            cairo_set_line_width(cr, 1.2 * u);
-            cairo_stroke(cr);
-            fmt_number(vals[i], st->whole, lo, sizeof lo);
-            font(cr, 14 * u, 0);
-            cairo_move_to(cr, x + 2 * CIRCLE_R * u + 12 * u, y + rr + 5 * u);
-            cairo_show_text(cr, lo);
-            y += 2 * rr + 6 * u;
-        }
+    return y;
+}
+
+/* Circle areas: the top break and one two breaks below, steady. */
+static double legend_circles(map_state *st, double x, double y)
+{
+    cairo_t *cr = st->cr;
+    double u = st->u;
+    char lo[64];
+    double vals[2] = {circle_scale(st), st->nb >= 3 ? st->breaks[st->nb - 3] : circle_scale(st) / 4};
+    y += 8 * u;
+    for (int i = 0; i < (vals[1] > 0 && vals[1] < vals[0] ? 2 : 1); i++) {
+        double rr = circle_radius(st, vals[i]);
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, x + CIRCLE_R * u, y + rr, rr, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+        cairo_set_line_width(cr, 1.2 * u);
+        cairo_stroke(cr);
+        fmt_number(vals[i], st->whole, lo, sizeof lo);
+        font(cr, 14 * u, 0);
+        cairo_move_to(cr, x + 2 * CIRCLE_R * u + 12 * u, y + rr + 5 * u);
+        cairo_show_text(cr, lo);
+        y += 2 * rr + 6 * u;
     }
-    if (st->npairs > 0) {
-        y += 14 * u;
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        snprintf(row, sizeof row, "Displacement flows, individuals");
-        text_fit(cr, row, x, y + 16 * u, 17 * u, 1, w);
-        y += 24 * u;
-        font(cr, 12.5 * u, 0);
-        snprintf(row, sizeof row, "the %d largest flows of the report's table, all dates", st->npairs);
-        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-        text_fit(cr, row, x, y + 12 * u, 12.5 * u, 0, w);
-        y += 22 * u;
-        /* width by the square root of individuals: the largest arrow and a round value near a quarter of it */
-        double amax = st->amax, vals[2] = {amax, round_sig(amax / 4, 1, 1)};
-        int nv = amax <= 0 ? 0 : vals[1] >= 1 && vals[1] < amax ? 2 : 1;
-        for (int i = 0; i < nv; i++) {
-            double aw = arrow_width(vals[i], st->amax, 16 * u, 1.6 * u), h = fmax(aw * 2.6, 20 * u);
-            draw_arrow(cr, x, y + h / 2, x + 70 * u, y + h / 2, aw, 0, 1.5 * u, NULL);
-            fmt_number(vals[i], 1, lo, sizeof lo);
-            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
-            font(cr, 14 * u, 0);
-            cairo_move_to(cr, x + 82 * u, y + h / 2 + 5 * u);
-            cairo_show_text(cr, lo);
-            y += h + 4 * u;
-        }
-        if (st->nring > 0) { /* within one unit: a ring, area by individuals */
-            double rr = ring_radius(st, st->ring_max), cx = x + 35 * u;
-            cairo_new_sub_path(cr);
-            cairo_arc(cr, cx, y + rr + 2 * u, rr, 0, 2 * M_PI);
-            set_rgb(cr, flow_rgb);
-            cairo_set_line_width(cr, 3 * u);
-            cairo_stroke(cr);
-            fmt_number(st->ring_max, 1, lo, sizeof lo);
-            snprintf(row, sizeof row, "%s within one unit", lo);
-            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
-            text_fit(cr, row, fmax(cx + rr, x + 70 * u) + 12 * u, y + rr + 7 * u, 14 * u, 0,
-                     w - (fmax(cx + rr, x + 70 * u) + 12 * u - x));
-            y += 2 * rr + 10 * u;
-        }
+    return y;
+}
+
+/* The flows: a heading, arrow widths by the square root of individuals
+ * (the largest arrow and a round value near a quarter of it), the ring of
+ * a flow within one unit. */
+static double legend_flows(map_state *st, double x, double y, double w)
+{
+    cairo_t *cr = st->cr;
+    double u = st->u;
+    char lo[64], row[160];
+    y += 14 * u;
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text_fit(cr, "Displacement flows, individuals", x, y + 16 * u, 17 * u, 1, w);
+    y += 24 * u;
+    snprintf(row, sizeof row, "the %d largest flows of the report's table, all dates", st->npairs);
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    text_fit(cr, row, x, y + 12 * u, 12.5 * u, 0, w);
+    y += 22 * u;
+    double amax = st->amax, vals[2] = {amax, round_sig(amax / 4, 1, 1)};
+    int nv = amax <= 0 ? 0 : vals[1] >= 1 && vals[1] < amax ? 2 : 1;
+    for (int i = 0; i < nv; i++) {
+        double aw = arrow_width(vals[i], st->amax, 16 * u, 1.6 * u), h = fmax(aw * 2.6, 20 * u);
+        draw_arrow(cr, x, y + h / 2, x + 70 * u, y + h / 2, aw, 0, 1.5 * u, NULL);
+        fmt_number(vals[i], 1, lo, sizeof lo);
+        cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+        font(cr, 14 * u, 0);
+        cairo_move_to(cr, x + 82 * u, y + h / 2 + 5 * u);
+        cairo_show_text(cr, lo);
+        y += h + 4 * u;
     }
+    if (st->nring > 0) { /* within one unit: a ring, area by individuals */
+        double rr = ring_radius(st, st->ring_max), cx = x + 35 * u, tx = fmax(cx + rr, x + 70 * u) + 12 * u;
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, cx, y + rr + 2 * u, rr, 0, 2 * M_PI);
+        set_rgb(cr, flow_rgb);
+        cairo_set_line_width(cr, 3 * u);
+        cairo_stroke(cr);
+        fmt_number(st->ring_max, 1, lo, sizeof lo);
+        snprintf(row, sizeof row, "%s within one unit", lo);
+        cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
+        text_fit(cr, row, tx, y + rr + 7 * u, 14 * u, 0, w - (tx - x));
+        y += 2 * rr + 10 * u;
+    }
+    return y;
+}
+
+/* The places' symbols drawn: camps, other places. */
+static double legend_places(map_state *st, double x, double y)
+{
+    double u = st->u;
+    for (int camp = 1; camp >= 0; camp--) {
+        if (!(camp ? st->has_camp : st->has_town)) continue;
+        place_symbol(st->cr, camp, x + 17 * u, y + 10 * u, u);
+        cairo_set_source_rgb(st->cr, 0.12, 0.12, 0.12);
+        font(st->cr, 14 * u, 0);
+        cairo_move_to(st->cr, x + 46 * u, y + 15 * u);
+        cairo_show_text(st->cr, camp ? "Camp" : "Place");
+        y += 26 * u;
+    }
+    return y;
+}
+
+/* The units whose label found no room on the map, numbered: up to 3
+ * columns above bottom. */
+static double legend_callouts(map_state *st, double x, double y, double w, double bottom)
+{
+    const df__map *m = st->m;
+    double u = st->u, rh = 16 * u;
+    char lo[64], row[160];
+    y += 10 * u;
+    int rows = (int)floor((bottom - y) / rh), cols = 1;
+    if (rows < 1) rows = 1;
+    while (cols < 3 && rows * cols < st->ncallouts) cols++;
+    int shown = st->ncallouts <= rows * cols ? st->ncallouts : rows * cols - 1;
+    for (int i = 0; i < shown; i++) {
+        const char *name = df__boundaries_unit(m->b, m->level, st->callout[i])->name;
+        fmt_number(m->value[st->callout[i]], st->whole, lo, sizeof lo);
+        snprintf(row, sizeof row, "%d %s: %s", i + 1, name ? name : "", lo);
+        cairo_set_source_rgb(st->cr, 0.12, 0.12, 0.12);
+        text_fit(st->cr, row, x + (i / rows) * w / cols, y + (i % rows) * rh + 12 * u, 11.5 * u, 0, w / cols - 6 * u);
+    }
+    if (shown < st->ncallouts) {
+        snprintf(row, sizeof row, "+%d more", st->ncallouts - shown);
+        text_fit(st->cr, row, x + (shown / rows) * w / cols, y + (shown % rows) * rh + 12 * u, 11.5 * u, 0,
+                 w / cols - 6 * u);
+    }
+    return y + (st->ncallouts < rows ? st->ncallouts : rows) * rh;
+}
+
+/* The legend panel at (x, y), w wide: its title, the classes, circles,
+ * flows, boundaries and the callouts' list (down to bottom). Returns the
+ * bottom of what it drew. */
+static double draw_legend(map_state *st, double x, double y, double w, double bottom)
+{
+    cairo_t *cr = st->cr;
+    const df__map *m = st->m;
+    double u = st->u;
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text_fit(cr, m->legend ? m->legend : "Value", x, y + 18 * u, 17 * u, 1, w);
+    y = legend_classes(st, x, y + 32 * u);
+    if (m->circles && st->vmax > 0) y = legend_circles(st, x, y);
+    if (st->npairs > 0) y = legend_flows(st, x, y, w);
     y += 14 * u;
     char word[96];
     if (st->level1 || m->level == 1)
         y = legend_line(cr, x, y, 0.25, 1.6 * u, boundary_word(m->b, 1, word, sizeof word), u);
     if (m->level != 1) y = legend_line(cr, x, y, 0.55, 0.9 * u, boundary_word(m->b, m->level, word, sizeof word), u);
-    if (st->ncallouts > 0) { /* units whose label found no room on the map: up to 3 columns above bottom */
-        y += 10 * u;
-        double rh = 16 * u;
-        int rows = (int)floor((bottom - y) / rh), cols = 1;
-        if (rows < 1) rows = 1;
-        while (cols < 3 && rows * cols < st->ncallouts) cols++;
-        int shown = st->ncallouts <= rows * cols ? st->ncallouts : rows * cols - 1;
-        for (int i = 0; i < shown; i++) {
-            const char *name = df__boundaries_unit(m->b, m->level, st->callout[i])->name;
-            fmt_number(m->value[st->callout[i]], st->whole, lo, sizeof lo);
-            snprintf(row, sizeof row, "%d %s: %s", i + 1, name ? name : "", lo);
-            cairo_set_source_rgb(cr, 0.12, 0.12, 0.12);
-            text_fit(cr, row, x + (i / rows) * w / cols, y + (i % rows) * rh + 12 * u, 11.5 * u, 0, w / cols - 6 * u);
-        }
-        if (shown < st->ncallouts) {
-            snprintf(row, sizeof row, "+%d more", st->ncallouts - shown);
-            text_fit(cr, row, x + (shown / rows) * w / cols, y + (shown % rows) * rh + 12 * u, 11.5 * u, 0,
-                     w / cols - 6 * u);
-        }
-        y += (st->ncallouts < rows ? st->ncallouts : rows) * rh;
-    }
+    if (st->has_camp || st->has_town) y = legend_places(st, x, y + 6 * u);
+    if (st->ncallouts > 0) y = legend_callouts(st, x, y, w, bottom);
     return y;
 }
 
@@ -1308,11 +1660,17 @@ static df_status draw_map(map_state *st, int W, int H)
 {
     cairo_t *cr = st->cr;
     const df__map *m = st->m;
-    double u = fmin(W / 1600.0, H / 1200.0), margin = 24 * u, header = 104 * u, footer = 64 * u;
+    double u = fmin(W / 1600.0, H / 1200.0) * (m->text_scale > 0 ? m->text_scale : 1), margin = 24 * u,
+           header = 104 * u, footer = 64 * u;
     double panel_w = 330 * u, panel_x = W - margin - panel_w;
     st->u = u;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
+    /* the labels' font map and context, for cr's transformation (the PDF's scale) */
+    st->fm = pango_cairo_font_map_new();
+    st->pc = st->fm ? pango_font_map_create_context(st->fm) : NULL;
+    if (!st->pc) return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    pango_cairo_update_context(cr, st->pc);
 
     /* the view: the UTM zone of the extent's centre */
     box ll = map_extent(st);
@@ -1332,6 +1690,13 @@ static df_status draw_map(map_state *st, int W, int H)
             clat >= 0 ? "N" : "S");
     view v = {pj, 0, 0, 0, margin, header, panel_x - 18 * u - margin, H - header - footer};
     view_fit(&v, metric_box(&v, ll), 0.08);
+    /* the countries near enough to show: the extent and as much again around it */
+    double dx = fmin(fmax(ll.x1 - ll.x0, 2), 30), dy = fmin(fmax(ll.y1 - ll.y0, 2), 30);
+    st->near = (box){ll.x0 - dx, fmax(ll.y0 - dy, -89), ll.x1 + dx, fmin(ll.y1 + dy, 89)};
+    if (clip_countries(st) != 0) {
+        proj_destroy(pj);
+        return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    }
 
     /* the map frame: a cool grey ground, then units, arrows, labels */
     df_status s;
@@ -1348,8 +1713,10 @@ static df_status draw_map(map_state *st, int W, int H)
     if (s == DF_OK) s = draw_units(st, &v, 0);
     if (s == DF_OK && m->circles) s = draw_circles(st, &v);
     if (s == DF_OK) s = draw_flows(st, &v);
+    if (s == DF_OK) s = draw_place_symbols(st, &v);
     if (s == DF_OK) s = draw_country_names(st, &v);
     if (s == DF_OK) s = draw_labels(st, &v);
+    if (s == DF_OK) s = draw_place_names(st, &v);
     cairo_restore(cr);
     cairo_rectangle(cr, v.fx, v.fy, v.fw, v.fh);
     cairo_set_source_rgb(cr, 0.45, 0.45, 0.45);
@@ -1416,9 +1783,22 @@ static df_status map_setup(map_state *st)
     } else if (df__classes_for(NULL, m->value, st->n, st->breaks, &st->nb) != 0) {
         return df__error(st->ctx, DF_ENOMEM, "out of memory classifying the map's values");
     }
+    for (int k = 0; k < 2 && m->labels; k++) { /* [maps] labels = en, ar */
+        char choice[64], fields[512];
+        if (!df__list_item(m->labels, k, choice, sizeof choice)) break;
+        if ((st->lab_k[k] = df__boundaries_name_field(m->b, m->level, choice)) < 0) {
+            df__boundaries_name_fields(m->b, m->level, fields, sizeof fields);
+            return df__error(st->ctx, DF_EINVAL,
+                             "map: labels '%s': the boundaries have no '%s' name at admin level %d (a language, "
+                             "ADM%d_XX or A%dNameXx, or one of the name fields: %s)",
+                             m->labels, choice, m->level, m->level, m->level, fields[0] ? fields : "none");
+        }
+        st->nlab = k + 1;
+    }
     st->pl = m->placed ? m->placed : &st->own;
     st->pl->n = 0;
     df_status cs = load_countries(st);
+    if (cs == DF_OK && m->places) cs = load_places(st);
     if (cs != DF_OK) return cs;
     if (m->flows) {
         df_status s = top_pairs(st->ctx, m, &st->pairs, &st->npairs);
@@ -1440,6 +1820,9 @@ static void map_state_free(map_state *st)
     free(st->callout);
     free(st->own.item);
     free_countries(st);
+    free_places(st);
+    if (st->pc) g_object_unref(st->pc);
+    if (st->fm) g_object_unref(st->fm);
 }
 
 df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)
@@ -1495,4 +1878,28 @@ df_status df__map_draw(df_ctx *ctx, const df__map *m, cairo_t *cr)
     }
     map_state_free(&st);
     return s;
+}
+
+/* The maps' countries for another product (the web map): the same loader,
+ * on a map_state of its own (kept in c->own, so that whatever else the
+ * loader keeps is freed with it). */
+df_status df__countries_load(df_ctx *ctx, df__countries *out)
+{
+    map_state *st = calloc(1, sizeof *st);
+    memset(out, 0, sizeof *out);
+    if (!st) return df__error(ctx, DF_ENOMEM, "out of memory reading %s", COUNTRIES);
+    st->ctx = ctx;
+    df_status s = load_countries(st);
+    out->geom = st->country, out->name = st->country_name, out->n = st->ncountries, out->own = st;
+    if (s != DF_OK) df__countries_free(ctx, out);
+    return s;
+}
+
+void df__countries_free(df_ctx *ctx, df__countries *c)
+{
+    map_state *st = c->own;
+    (void)ctx;
+    if (st) free_countries(st);
+    free(st);
+    memset(c, 0, sizeof *c);
 }

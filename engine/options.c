@@ -233,6 +233,10 @@ const df__opt df__options[] = {
      .help = "the class scheme of the maps"},
     {"maps", "breaks", NULL, DF__OPT_BREAKS, RUN, J(breaks), .help = "class breaks: ascending numbers > 0"},
     {"maps", "circles", NULL, DF__OPT_BOOL, RUN, J(circles), .def = "no", .help = "proportional circles"},
+    {"maps", "labels", NULL, DF__OPT_TEXT, RUN, J(map_labels),
+     .help = "the label lines: languages or name fields of the boundaries\n(en, ar)"},
+    {"maps", "places", NULL, DF__OPT_INPUT, RUN, J(map_places),
+     .help = "a CSV of camps and towns to draw: name, lat, lon, kind"},
     /* ---- [publish] ---- */
     {"publish", "enabled", NULL, DF__OPT_BOOL, RUN, J(publish), .def = "no",
      .help = "a bundle to leave the office (docs/publish.md); run --publish"},

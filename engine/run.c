@@ -1016,7 +1016,9 @@ static df_status write_maps(df_ctx *ctx, run *r)
                      .breaks = r->rep.breaks[level],
                      .nbreaks = r->rep.nbreaks[level],
                      .not_assessed = unassessed,
-                     .circles = job->circles};
+                     .circles = job->circles,
+                     .labels = job->map_labels,
+                     .places = job->map_places};
         bundle_path(r, files[k], path, sizeof path);
         if ((st = df__map_write_png(ctx, &m, path)) != DF_OK) break;
         snprintf(r->map_titles[k], sizeof r->map_titles[k], "%s", title[k]);

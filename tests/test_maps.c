@@ -10,12 +10,16 @@
 #include "harness.h"
 
 #include <cairo.h>
+#include <cairo-pdf.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define NE_ADM1  "shapes/iraq_adm1_naturalearth.geojson"
 #define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
 #define ET       SHARED_DATA "/synthetic_et_mosul/"
+#define TCD_ADM1 SHARED_DATA "/tcd/boundaries/tcd_admbnda_adm1_ocha.shp"
+#define SDN_ADM1 SHARED_DATA "/sdn/boundaries/sdn_admbnda_adm1_cbs_nic_ssa_20200831.json"
 
 static char tmpdir[] = "/tmp/dispflow-maps-XXXXXX";
 
@@ -166,7 +170,7 @@ static int meet(const df__placed *a, const df__placed *b)
 
 /* issue 13 items 2 and 3, from the renderer's placement list: every unit
  * with people has a label or a numbered callout, no two of the texts
- * (labels, callouts, country names) overlap, none covers an arrowhead, and
+ * (labels, callouts, country names, places' names and symbols) overlap, none covers an arrowhead, and
  * the arrows and rings are exactly the table's top flows. */
 static void check_placement(const df__placement *pl, const double *v, int n, const df_flows *f, int top)
 {
@@ -181,12 +185,14 @@ static void check_placement(const df__placement *pl, const double *v, int n, con
     }
     for (int i = 0; i < pl->n; i++) {
         const df__placed *a = &pl->item[i];
-        int text = a->kind == DF__PLACED_LABEL || a->kind == DF__PLACED_CALLOUT || a->kind == DF__PLACED_COUNTRY;
+        int text = a->kind == DF__PLACED_LABEL || a->kind == DF__PLACED_CALLOUT || a->kind == DF__PLACED_COUNTRY ||
+                   a->kind == DF__PLACED_PLACE_NAME;
         labels += a->kind == DF__PLACED_LABEL, callouts += a->kind == DF__PLACED_CALLOUT;
         if (!text) continue;
         for (int j = 0; j < pl->n; j++) {
             const df__placed *b = &pl->item[j];
-            int btext = b->kind == DF__PLACED_LABEL || b->kind == DF__PLACED_CALLOUT || b->kind == DF__PLACED_COUNTRY;
+            int btext = b->kind == DF__PLACED_LABEL || b->kind == DF__PLACED_CALLOUT || b->kind == DF__PLACED_COUNTRY ||
+                        b->kind == DF__PLACED_PLACE_NAME || b->kind == DF__PLACED_PLACE; /* a symbol too */
             if (j > i && btext && meet(a, b)) overlaps++;
             if (b->kind == DF__PLACED_HEAD && meet(a, b)) covered++;
         }
@@ -345,12 +351,83 @@ TEST(mosul_districts_with_corridor_flows)
     m.breaks = breaks, m.nbreaks = 4, m.circles = 1, m.placed = &pl;
     EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
     check_placement(&pl, v, df_boundaries_count(b, 2), f, 10);
-    m.placed = NULL;
-    free(pl.item);
     s = read_png(b2);
     EXPECT(s.top > 300 && s.top < 1000);
     EXPECT(s.arrow > 500);
     keep(b2, "mosul_circles.png");
+    /* issue 13 item 7: bilingual labels from the layer's name columns, the
+     * Arabic under the English, drawn as text that a PDF reader finds
+     * (shaped by Pango: pdftotext gives the logical order back) */
+    m.breaks = NULL, m.nbreaks = 0, m.circles = 0, m.labels = "en, ar", m.placed = &pl;
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    check_placement(&pl, v, df_boundaries_count(b, 2), f, 10);
+    keep(b2, "mosul_bilingual.png");
+    char pdf[256], cmd[600];
+    snprintf(pdf, sizeof pdf, "%s/mosul.pdf", tmpdir);
+    cairo_surface_t *surf = cairo_pdf_surface_create(pdf, 1600, 1200);
+    cairo_t *cr = cairo_create(surf);
+    EXPECT_INT(df__map_draw(ctx, &m, cr), DF_OK);
+    cairo_destroy(cr);
+    cairo_surface_destroy(surf);
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 '%s' - 2>/dev/null", pdf);
+    FILE *p = popen(cmd, "r");
+    char text[65536];
+    size_t got = p ? fread(text, 1, sizeof text - 1, p) : 0;
+    text[got] = 0;
+    if (p) pclose(p);
+    if (got) { /* poppler-utils present */
+        EXPECT(strstr(text, "Al-Mosul") != NULL);
+        /* تلكيف (Tilkaef's ADM2_AR) whole; pdftotext cuts some shaped words
+         * at their joins (الموصل comes back as "ال موصل"), so that one is in parts */
+        EXPECT(strstr(text, "\xd8\xaa\xd9\x84\xd9\x83\xd9\x8a\xd9\x81") != NULL);
+        EXPECT(strstr(text, "\xd9\x85\xd9\x88\xd8\xb5\xd9\x84") != NULL); /* موصل */
+    }
+    /* a language the layer does not have: refused, naming the fields it has */
+    m.labels = "en, fr";
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "'fr'") != NULL && strstr(df_ctx_errmsg(ctx), "ADM2_AR") != NULL);
+    /* issue 13 item 3: a places file (written here, by hand): two camps and
+     * a town in the frame, one place far off (Basra); the camps drawn as
+     * camps, the far one not at all, their names placed clear of the rest */
+    char places[256];
+    snprintf(places, sizeof places, "%s/places.csv", tmpdir);
+    FILE *pf = fopen(places, "w");
+    if (pf) {
+        fputs("name,latitude,longitude,kind\nHasansham U3,36.29206,43.7345,IDP camp\n"
+              "Qayyarah Jad'ah,35.86,43.19,idp_camp\n\nAl-Hadar,35.58,42.72,town\nBasra,30.51,47.81,city\n",
+              pf);
+        fclose(pf);
+    }
+    m.labels = NULL, m.places = places;
+    EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_OK);
+    check_placement(&pl, v, df_boundaries_count(b, 2), f, 10);
+    int camps = 0, towns = 0, named = 0, basra = 0;
+    for (int i = 0; i < pl.n; i++) {
+        if (pl.item[i].kind == DF__PLACED_PLACE) camps += pl.item[i].value == 1, towns += pl.item[i].value == 0;
+        named += pl.item[i].kind == DF__PLACED_PLACE_NAME;
+        basra +=
+            pl.item[i].kind == DF__PLACED_PLACE && pl.item[i].unit == 3; /* the 4th row: the empty line is no place */
+    }
+    EXPECT_INT(camps, 2);
+    EXPECT_INT(towns, 1);
+    EXPECT_INT(basra, 0);
+    EXPECT(named >= 2);
+    keep(b2, "mosul_places.png");
+    /* bad rows: refused, with the file, the line and the column */
+    static const char *const bad[][2] = {
+        {"name,lat,lon\nA,36.1,43.1\nB,north,43.2\n", "places.csv:3: lat 'north'"},
+        {"name,lat,lon\nA,36.1,43.1\nB,36.2,200\n", "places.csv:3: lon 200 is outside"},
+        {"name,lat,lon\n,36.1,43.1\n", "places.csv:2: name is empty"},
+        {"name,y,x\nA,36.1,43.1\n", "places.csv:1: a places file needs"}};
+    for (int k = 0; k < 4; k++) {
+        pf = fopen(places, "w");
+        if (pf) fputs(bad[k][0], pf), fclose(pf);
+        EXPECT_INT(df__map_write_png(ctx, &m, b2), DF_EINVAL);
+        if (!strstr(df_ctx_errmsg(ctx), bad[k][1])) HARNESS_FAIL("'%s' has no '%s'", df_ctx_errmsg(ctx), bad[k][1]);
+    }
+    m.places = NULL;
+    m.placed = NULL;
+    free(pl.item);
 done:
     free(v);
     df_flows_free(f);
@@ -404,6 +481,74 @@ done:
     df_ctx_free(ctx);
 }
 
+/* issue 13 item 3: the neighbours come from a world-wide extract: a map of
+ * Chad and one of Sudan (admin 1, neither near Iraq) name their real
+ * neighbours, and no country far away; Sudan's labels in English and
+ * Arabic (its COD's ADM1_AR: the name fields are found, not Iraq's). */
+static void neighbours_named(const char *path, const char *title, const char *labels, const char *const *expected,
+                             const char *const *allowed, const char *png)
+{
+    char a[256];
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, path, 0);
+    EXPECT(b != NULL);
+    if (!b) goto done;
+    int n = df_boundaries_count(b, 1);
+    double *v = malloc((size_t)n * sizeof *v);
+    for (int i = 0; i < n; i++) v[i] = 1000.0 * (i % 7 + 1);
+    df__placement pl = {NULL, 0, 0};
+    df__map m = {.b = b,
+                 .level = 1,
+                 .value = v,
+                 .legend = "Displaced",
+                 .title = title,
+                 .subtitle = "s",
+                 .source = "src",
+                 .labels = labels,
+                 .placed = &pl};
+    snprintf(a, sizeof a, "%s/%s", tmpdir, png);
+    EXPECT_INT(df__map_write_png(ctx, &m, a), DF_OK);
+    for (int k = 0; expected[k]; k++) {
+        int found = 0;
+        for (int i = 0; i < pl.n; i++)
+            found |= pl.item[i].kind == DF__PLACED_COUNTRY && !strcasecmp(pl.item[i].text, expected[k]);
+        if (!found) printf("  %s: %s is not named\n", title, expected[k]);
+        EXPECT(found);
+    }
+    for (int i = 0; i < pl.n; i++) {
+        if (pl.item[i].kind != DF__PLACED_COUNTRY) continue;
+        int ok = 0;
+        for (int k = 0; allowed[k]; k++) ok |= !strcasecmp(pl.item[i].text, allowed[k]);
+        if (!ok) printf("  %s: %s named, not a neighbour\n", title, pl.item[i].text);
+        EXPECT(ok);
+    }
+    keep(a, png);
+    free(pl.item);
+    free(v);
+done:
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+TEST(neighbours_of_chad_and_sudan)
+{
+    NEED_FILE(TCD_ADM1);
+    NEED_FILE(SDN_ADM1);
+    static const char *const chad[] = {"NIGER", "NIGERIA", "CAMEROON", "CENTRAL AFRICAN REP.", "SUDAN", "LIBYA", NULL};
+    static const char *const chad_ok[] = {
+        "NIGER",        "NIGERIA", "CAMEROON", "CENTRAL AFRICAN REP.", "SUDAN", "LIBYA",
+        "S. SUDAN",     "ALGERIA", "EGYPT",    "DEM. REP. CONGO",      "CONGO", "BENIN",
+        "BURKINA FASO", "MALI",    "GABON",    "EQ. GUINEA",           NULL};
+    neighbours_named(TCD_ADM1, "Chad", NULL, chad, chad_ok, "chad.png");
+    static const char *const sudan[] = {"EGYPT",    "LIBYA",    "CHAD",    "CENTRAL AFRICAN REP.",
+                                        "S. SUDAN", "ETHIOPIA", "ERITREA", NULL};
+    static const char *const sudan_ok[] = {
+        "EGYPT",        "LIBYA",  "CHAD",  "CENTRAL AFRICAN REP.", "S. SUDAN", "ETHIOPIA", "ERITREA",
+        "SAUDI ARABIA", "UGANDA", "KENYA", "DEM. REP. CONGO",      "YEMEN",    "DJIBOUTI", "NIGER",
+        "ISRAEL",       "JORDAN", NULL};
+    neighbours_named(SDN_ADM1, "Sudan", "en, ar", sudan, sudan_ok, "sudan.png");
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -411,6 +556,7 @@ int main(void)
     RUN(failures_name_the_file);
     RUN(mosul_districts_with_corridor_flows);
     RUN(nationwide_districts_no_inset);
+    RUN(neighbours_of_chad_and_sudan);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

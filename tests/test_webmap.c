@@ -6,11 +6,15 @@
  * the flows layer has in that period (counted independently with OGR), and
  * the screenshots of the first and the last period differ. The Mosul bundle
  * at admin 2 stays under 5 MB. Skipped when chromium is absent.
+ * The figures per period inline in the page equal periods.csv cell for cell,
+ * the neighbouring countries are Mosul's, and in publish mode the page has
+ * no figures per period (the bundle leaves them out).
  */
 #include "dfint.h"
 #include "harness.h"
 
 #include <gdal.h>
+#include <json-c/json.h>
 #include <ogr_api.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -27,7 +31,7 @@ static df_status run_job(const char *path)
 {
     df_ctx *ctx = df_ctx_new();
     df_job *job = NULL;
-    df_status st = df_job_load(ctx, path, NULL, &job);
+    df_status st = df_job_load(ctx, path, "shapes/profiles", &job); /* as the CLI: the country profiles */
     if (st == DF_OK) st = df_job_run(ctx, job);
     if (st != DF_OK) printf("  %s: %s\n", path, df_ctx_errmsg(ctx));
     df_job_free(job);
@@ -61,27 +65,6 @@ static long ogr_count(const char *gpkg, const char *layer, const char *where)
     OGRLayerH l = ds ? GDALDatasetGetLayerByName(ds, layer) : NULL;
     long n = -1;
     if (l && (!where || OGR_L_SetAttributeFilter(l, where) == OGRERR_NONE)) n = (long)OGR_L_GetFeatureCount(l, TRUE);
-    if (ds) GDALClose(ds);
-    return n;
-}
-
-/* The flows' distinct period starts, in order, into starts (at most max). */
-static int flow_periods(const char *gpkg, char starts[][11], int max)
-{
-    GDALDatasetH ds = GDALOpenEx(gpkg, GDAL_OF_VECTOR, NULL, NULL, NULL);
-    int n = 0;
-    OGRLayerH r =
-        ds ? GDALDatasetExecuteSQL(ds, "SELECT DISTINCT period_start FROM flows ORDER BY period_start", NULL, NULL)
-           : NULL;
-    OGRFeatureH f;
-    while (r && n < max && (f = OGR_L_GetNextFeature(r))) {
-        snprintf(starts[n], 11, "%.10s", OGR_F_GetFieldAsString(f, 0));
-        for (char *c = starts[n]; *c; c++) /* OGR reads "2016/10/01"; SQL compares "2016-10-01" */
-            if (*c == '/') *c = '-';
-        n++;
-        OGR_F_Destroy(f);
-    }
-    if (r) GDALDatasetReleaseResultSet(ds, r);
     if (ds) GDALClose(ds);
     return n;
 }
@@ -156,16 +139,161 @@ static long png_diff(const char *a, const char *b)
     return diff;
 }
 
-/* issue 14 item 4: the page in a browser, first and last period. */
+static const char *gpkg_of(const char *bundle)
+{
+    static char path[1300];
+    snprintf(path, sizeof path, "%.1200s/layers.gpkg", bundle);
+    return path;
+}
+
+/* The page's data (window.DF) parsed by json-c: the JSON between
+ * "window.DF = " and the ";" that ends its script. NULL if absent. */
+static json_object *page_data(const char *html)
+{
+    char *page = NULL;
+    size_t len = 0;
+    FILE *f = fopen(html, "rb");
+    if (f) { /* the whole page */
+        FILE *m = open_memstream(&page, &len);
+        int c;
+        while (m && (c = fgetc(f)) != EOF) fputc(c, m);
+        if (m) fclose(m);
+        fclose(f);
+    }
+    const char *a = page ? strstr(page, "window.DF = ") : NULL, *b = a ? strstr(a, "};\n</script>") : NULL;
+    json_object *d = NULL;
+    if (a && b) {
+        a += strlen("window.DF = ");
+        char *text = strndup(a, (size_t)(b - a) + 1);
+        d = text ? json_tokener_parse(text) : NULL;
+        free(text);
+    }
+    free(page);
+    return d;
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* periods.csv's periods (OGR's CSV driver; the HXL row skipped), as
+ * start/end pairs in order; n of them. */
+static int csv_periods(const char *csv, char start[][11], char end[][11], int max)
+{
+    GDALDatasetH ds = GDALOpenEx(csv, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRLayerH l = ds ? GDALDatasetGetLayer(ds, 0) : NULL;
+    OGRFeatureH f;
+    int n = 0;
+    while (l && (f = OGR_L_GetNextFeature(l))) {
+        const char *s = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "period_start"));
+        int seen = s[0] == '#';
+        for (int i = 0; i < n && !seen; i++) seen = strcmp(start[i], s) == 0;
+        if (!seen && n < max) {
+            snprintf(start[n], 11, "%s", s);
+            snprintf(end[n++], 11, "%s", OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "period_end")));
+        }
+        OGR_F_Destroy(f);
+    }
+    if (ds) GDALClose(ds);
+    for (int i = 1; i < n; i++) /* in order (few: insertion) */
+        for (int j = i; j > 0 && strcmp(start[j - 1], start[j]) > 0; j--) {
+            char t[11];
+            memcpy(t, start[j], 11), memcpy(start[j], start[j - 1], 11), memcpy(start[j - 1], t, 11);
+            memcpy(t, end[j], 11), memcpy(end[j], end[j - 1], 11), memcpy(end[j - 1], t, 11);
+        }
+    return n;
+}
+
+/* issue 14 item 4 (figures per period): every cell of periods.csv (new
+ * displaced, new returned, still displaced of a unit in a period) equals the
+ * one inline in map.html; the page has as many periods and no other units
+ * with figures. Returns the cells compared. */
+static long compare_with_periods_csv(const char *bundle)
+{
+    char html[1200], csv[1200];
+    snprintf(html, sizeof html, "%s/map.html", bundle);
+    snprintf(csv, sizeof csv, "%s/periods.csv", bundle);
+    json_object *d = page_data(html), *periods = get(d, "periods"), *units = get(get(d, "units"), "features");
+    EXPECT(d != NULL && periods != NULL && units != NULL);
+    EXPECT(get(d, "has_periods") && json_object_get_boolean(get(d, "has_periods")));
+    GDALDatasetH ds = GDALOpenEx(csv, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRLayerH l = ds ? GDALDatasetGetLayer(ds, 0) : NULL;
+    EXPECT(l != NULL);
+    long cells = 0, wrong = 0, rows = 0;
+    int np = periods ? (int)json_object_array_length(periods) : 0,
+        nu = units ? (int)json_object_array_length(units) : 0;
+    static const char *const col[3] = {"new_displaced", "new_returned", "still_displaced"};
+    char *with_rows = calloc((size_t)nu + 1, 1);
+    OGRFeatureH f;
+    while (l && d && with_rows && (f = OGR_L_GetNextFeature(l))) {
+        const char *pcode = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "adm_pcode"));
+        const char *start = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "period_start"));
+        if (pcode[0] == '#') { /* the HXL row */
+            OGR_F_Destroy(f);
+            continue;
+        }
+        rows++;
+        int k = -1, u = -1;
+        for (int i = 0; i < np && k < 0; i++)
+            if (strcmp(json_object_get_string(get(json_object_array_get_idx(periods, (size_t)i), "start")), start) == 0)
+                k = i;
+        for (int i = 0; i < nu && u < 0; i++)
+            if (strcmp(json_object_get_string(
+                           get(get(json_object_array_get_idx(units, (size_t)i), "properties"), "pcode")),
+                       pcode) == 0)
+                u = i;
+        json_object *fig = u >= 0 ? get(get(json_object_array_get_idx(units, (size_t)u), "properties"), "f") : NULL;
+        json_object *cell = fig && k >= 0 ? json_object_array_get_idx(fig, (size_t)k) : NULL;
+        if (!cell) {
+            printf("  %s %s: not in map.html\n", pcode, start);
+            wrong++;
+        }
+        for (int c = 0; c < 3 && cell; c++) {
+            long long want = strtoll(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, col[c])), NULL, 10);
+            long long got = json_object_get_int64(json_object_array_get_idx(cell, (size_t)c));
+            if (got != want && wrong++ < 5)
+                printf("  %s %s %s: map.html %lld, periods.csv %lld\n", pcode, start, col[c], got, want);
+            cells++;
+        }
+        if (u >= 0) with_rows[u] = 1;
+        OGR_F_Destroy(f);
+    }
+    EXPECT_INT(wrong, 0);
+    EXPECT(rows > 0);
+    EXPECT_INT(cells, 3 * rows);
+    /* no unit of the page has figures per period that periods.csv has not */
+    int extra = 0, with = 0;
+    for (int i = 0; i < nu && with_rows; i++) {
+        int has = get(get(json_object_array_get_idx(units, (size_t)i), "properties"), "f") != NULL;
+        with += has;
+        extra += has && !with_rows[i];
+    }
+    EXPECT_INT(extra, 0);
+    char s[64][11], e[64][11];
+    EXPECT_INT(np, csv_periods(csv, s, e, 64));
+    printf("  %s: %ld cells of periods.csv (%ld rows, %d periods, %d units) equal map.html's\n", bundle, cells, rows,
+           np, with);
+    free(with_rows);
+    if (ds) GDALClose(ds);
+    json_object_put(d);
+    return cells;
+}
+
+/* issue 14 item 4: the page in a browser, first and last period: the
+ * periods are periods.csv's (the periods layer's), each drawing the flows
+ * whose calendar period overlaps it (counted with OGR), arrows and rings. */
 TEST(map_html_in_headless_chromium)
 {
     if (access(CHROMIUM, X_OK) != 0) {
         SKIP("%s is absent (Debian package chromium)", CHROMIUM);
     }
-    char bundle[1024], html[1200], gpkg[1200], png[2][1200], where[128], starts[64][11];
+    char bundle[1024], html[1200], gpkg[1200], csv[1200], png[2][1200], where[256], starts[64][11], ends[64][11];
     EXPECT(sample_bundle(bundle, sizeof bundle));
     snprintf(html, sizeof html, "%s/map.html", bundle);
     snprintf(gpkg, sizeof gpkg, "%s/layers.gpkg", bundle);
+    snprintf(csv, sizeof csv, "%s/periods.csv", bundle);
     size_t len;
     char *page = harness_slurp(html, &len);
     EXPECT(page != NULL);
@@ -175,7 +303,7 @@ TEST(map_html_in_headless_chromium)
     EXPECT(strstr(page, "Vladimir Agafonkin") != NULL); /* the licence kept */
     EXPECT(strstr(page, "Sample &lt;web map> &amp; flows") != NULL);
     free(page);
-    int np = flow_periods(gpkg, starts, 64);
+    int np = csv_periods(csv, starts, ends, 64);
     EXPECT(np >= 2);
     long units = ogr_count(gpkg, "adm1", NULL);
     for (int s = 0; s < 2 && np >= 2; s++) {
@@ -188,11 +316,21 @@ TEST(map_html_in_headless_chromium)
         EXPECT_INT(body_attr(dom, "data-ready"), 1);
         EXPECT_INT(body_attr(dom, "data-period"), k);
         EXPECT_INT(body_attr(dom, "data-units"), units);
-        snprintf(where, sizeof where, "period_start = '%s'", starts[k - 1]);
+        snprintf(where, sizeof where, "period_start <= '%s' AND period_end >= '%s'", ends[k - 1], starts[k - 1]);
         long want = ogr_count(gpkg, "flows", where);
         EXPECT(want > 0);
         EXPECT_INT(body_attr(dom, "data-flows-drawn"), want);
-        printf("  period %d (%s): %ld units, %ld flows drawn\n", k, starts[k - 1], units, want);
+        snprintf(where, sizeof where, "period_start <= '%s' AND period_end >= '%s' AND kind = 'intra'", ends[k - 1],
+                 starts[k - 1]);
+        long rings = ogr_count(gpkg, "flows", where);
+        EXPECT_INT(body_attr(dom, "data-rings"), rings);
+        EXPECT_INT(body_attr(dom, "data-arrows"), want - rings);
+        /* the neighbours: drawn, and some named */
+        EXPECT(body_attr(dom, "data-countries") >= 3);
+        EXPECT(body_attr(dom, "data-country-names") >= 1);
+        printf("  period %d (%s to %s): %ld units, %ld flows drawn (%ld rings), %ld countries, %ld named\n", k,
+               starts[k - 1], ends[k - 1], units, want, rings, body_attr(dom, "data-countries"),
+               body_attr(dom, "data-country-names"));
         free(dom);
         free(log);
     }
@@ -204,6 +342,8 @@ TEST(map_html_in_headless_chromium)
         snprintf(cmd, sizeof cmd, "cp %s %s %s", png[0], png[1], getenv("WEBMAP_SHOTS"));
         if (system(cmd) != 0) printf("  cannot copy the screenshots\n");
     }
+    /* issue 14 item 4: the figures per period are the periods layer's */
+    EXPECT(compare_with_periods_csv(bundle) > 0);
 }
 
 /* issue 14 item 4: the Mosul bundle at admin 2 stays under 5 MB. */
@@ -219,6 +359,123 @@ TEST(mosul_map_html_under_5mb)
     EXPECT_INT(stat(html, &sb), 0);
     printf("  Mosul map.html: %lld bytes\n", (long long)sb.st_size);
     EXPECT(sb.st_size > 100000 && sb.st_size < 5 * 1024 * 1024);
+    char bundle[1200];
+    snprintf(bundle, sizeof bundle, "%s/mosul", tmpdir);
+    EXPECT(compare_with_periods_csv(bundle) > 0);
+    /* the neighbours of the Mosul corridor, and none from far away (clipped) */
+    json_object *d = page_data(html), *c = get(get(d, "countries"), "features");
+    int syria = 0, turkey = 0, iran = 0, far = 0, n = c ? (int)json_object_array_length(c) : 0;
+    for (int i = 0; i < n; i++) {
+        json_object *name = get(get(json_object_array_get_idx(c, (size_t)i), "properties"), "name");
+        const char *s = name ? json_object_get_string(name) : "";
+        syria += strcmp(s, "Syria") == 0, turkey += strcmp(s, "Turkey") == 0, iran += strcmp(s, "Iran") == 0;
+        far += strcmp(s, "Egypt") == 0 || strcmp(s, "Kazakhstan") == 0 || strcmp(s, "Russia") == 0;
+    }
+    printf("  Mosul map.html: %d countries\n", n);
+    EXPECT_INT((long)json_object_array_length(get(get(d, "units"), "features")),
+               ogr_count(gpkg_of(bundle), "adm2", NULL));
+    EXPECT(syria == 1 && turkey == 1 && iran == 1);
+    EXPECT_INT(far, 0);
+    json_object_put(d);
+    if (access(CHROMIUM, X_OK) != 0) return;
+    /* in the browser: no console error at the first and the last period, every flow drawn */
+    json_object *dd = page_data(html);
+    long np = (long)json_object_array_length(get(dd, "periods")), nflows = 0;
+    json_object_put(dd);
+    for (int k = 0; k <= np; k += np) {
+        char png[1200], *log = NULL;
+        snprintf(png, sizeof png, "%s/mosul%d.png", tmpdir, k);
+        char *dom = browse(html, k, png, &log);
+        EXPECT_INT(console_lines(log), 0);
+        EXPECT_INT(body_attr(dom, "data-ready"), 1);
+        if (k == 0) nflows = body_attr(dom, "data-flows-drawn"); /* all periods */
+        free(dom), free(log);
+        if (np == 0) break;
+    }
+    /* all periods: one arrow or ring per pair and status, the periods added up */
+    GDALDatasetH ds = GDALOpenEx(gpkg_of(bundle), GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRLayerH r =
+        ds ? GDALDatasetExecuteSQL(
+                 ds, "SELECT COUNT(*) FROM (SELECT DISTINCT origin_pcode, dest_pcode, status FROM flows)", NULL, NULL)
+           : NULL;
+    OGRFeatureH f = r ? OGR_L_GetNextFeature(r) : NULL;
+    long pairs = f ? (long)OGR_F_GetFieldAsInteger(f, 0) : -1;
+    if (f) OGR_F_Destroy(f);
+    if (r) GDALDatasetReleaseResultSet(ds, r);
+    if (ds) GDALClose(ds);
+    printf("  Mosul map.html, all periods: %ld pairs drawn of %ld flows\n", nflows,
+           ogr_count(gpkg_of(bundle), "flows", NULL));
+    EXPECT(pairs > 0);
+    EXPECT_INT(nflows, pairs);
+}
+
+/* issue 14 items 4 and 5: in publish mode the bundle has no figures per
+ * period (test_publish), and neither has map.html: the units show the
+ * published cumulative figures in every period and say so; the flows still
+ * move with the slider. */
+TEST(published_map_html_has_no_figures_per_period)
+{
+    char records[1024], job[1024], text[8192], html[1200], csv[1200];
+    snprintf(records, sizeof records, "%s/records.csv", tmpdir);
+    snprintf(job, sizeof job, "%s/pub.ini", tmpdir);
+    df_ctx *ctx = df_ctx_new();
+    EXPECT_INT(df_sample_write(ctx, records, 2016), DF_OK);
+    df_ctx_free(ctx);
+    snprintf(text, sizeof text,
+             "[job]\noutput = pub\nstep = month\n[records]\npath = %s\n[boundaries]\nadm1 = %s/" ADM1_NE
+             "\n[publish]\nk = 1000\n",
+             records, cwd);
+    FILE *jf_text = fopen(job, "w");
+    if (jf_text) fputs(text, jf_text), fclose(jf_text);
+    df_job *jf = NULL;
+    ctx = df_ctx_new();
+    df_status st = df_job_load(ctx, job, NULL, &jf);
+    if (st == DF_OK) df_job_set_publish(jf, 1); /* as --publish */
+    if (st == DF_OK) st = df_job_run(ctx, jf);
+    if (st != DF_OK) printf("  %s\n", df_ctx_errmsg(ctx));
+    EXPECT_INT(st, DF_OK);
+    df_job_free(jf);
+    df_ctx_free(ctx);
+    snprintf(html, sizeof html, "%s/pub/map.html", tmpdir);
+    snprintf(csv, sizeof csv, "%s/pub/periods.csv", tmpdir);
+    EXPECT(access(csv, F_OK) != 0);
+    json_object *d = page_data(html), *units = get(get(d, "units"), "features");
+    EXPECT(d != NULL && units != NULL);
+    EXPECT(get(d, "has_periods") != NULL && !json_object_get_boolean(get(d, "has_periods")));
+    int nu = units ? (int)json_object_array_length(units) : 0, with = 0, withheld = 0;
+    for (int i = 0; i < nu; i++) {
+        json_object *p = get(json_object_array_get_idx(units, (size_t)i), "properties");
+        with += get(p, "f") != NULL;
+        withheld += json_object_get_type(get(p, "displaced")) == json_type_null;
+    }
+    EXPECT_INT(with, 0);
+    printf("  published map.html: %d units, %d withheld, none with figures per period, %d periods of flows\n", nu,
+           withheld, (int)json_object_array_length(get(d, "periods")));
+    /* the slider's periods are the published flows' (one: publish mode counts flows over the whole range) */
+    char gpkg[1300];
+    snprintf(gpkg, sizeof gpkg, "%s/pub/layers.gpkg", tmpdir);
+    GDALDatasetH ds = GDALOpenEx(gpkg, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRLayerH r = ds ? GDALDatasetExecuteSQL(ds, "SELECT COUNT(DISTINCT period_start) FROM flows", NULL, NULL) : NULL;
+    OGRFeatureH f = r ? OGR_L_GetNextFeature(r) : NULL;
+    EXPECT(f != NULL);
+    if (f) EXPECT_INT((long)json_object_array_length(get(d, "periods")), (long)OGR_F_GetFieldAsInteger(f, 0));
+    if (f) OGR_F_Destroy(f);
+    if (r) GDALDatasetReleaseResultSet(ds, r);
+    if (ds) GDALClose(ds);
+    json_object_put(d);
+    if (access(CHROMIUM, X_OK) != 0) return;
+    char png[1200], *log = NULL;
+    snprintf(png, sizeof png, "%s/pub.png", tmpdir);
+    char *dom = browse(html, 1, png, &log);
+    EXPECT_INT(console_lines(log), 0);
+    EXPECT_INT(body_attr(dom, "data-ready"), 1);
+    EXPECT(dom && strstr(dom, "Figures per period are not published") != NULL);
+    if (getenv("WEBMAP_SHOTS")) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "cp %s %s", png, getenv("WEBMAP_SHOTS"));
+        if (system(cmd) != 0) printf("  cannot copy the screenshot\n");
+    }
+    free(dom), free(log);
 }
 
 /* Without Leaflet the run fails, naming the file to install. */
@@ -252,6 +509,7 @@ int main(void)
     if (!mkdtemp(tmpdir) || !getcwd(cwd, sizeof cwd)) return 1;
     RUN(map_html_in_headless_chromium);
     RUN(mosul_map_html_under_5mb);
+    RUN(published_map_html_has_no_figures_per_period);
     RUN(missing_leaflet_is_named);
     harness_remove_dir(tmpdir);
     return harness_done();
