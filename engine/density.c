@@ -55,7 +55,12 @@
 struct df_density {
     df_density_info info;
     float *values;
+    void *push; /* df_density_new: its sink, until df_density_finish */
+    df_density_opts opts;
+    char *t_srs; /* opts.t_srs, copied */
 };
+
+static void push_free(df_density *d);
 
 static const char *const kernel_names[] = {"quartic", "triweight", "epanechnikov", "triangular", "uniform", "gaussian"};
 
@@ -253,52 +258,6 @@ static void point_buf_free(point_buf *p)
     free(p->blk);
     if (p->fd >= 0) close(p->fd);
     p->blk = NULL, p->fd = -1;
-}
-
-static int on_record(const df_record *r, void *user)
-{
-    point_buf *p = user;
-    const df_density_opts *o = p->opts;
-    /* the operation of the row, its latest date on or before as-of, and the
-     * repeats of its key: over every row, as the join counts them */
-    int op = 0;
-    if (p->read) {
-        const char *name = r->operation ? r->operation : "";
-        for (op = p->nops - 1; op >= 0 && strcmp(p->ops[op], name); op--) {}
-        if (op < 0) {
-            if (p->nops == DENSITY_MAX_OPS || !(p->ops[p->nops] = df__strdup(name))) return p->failed = 1, 1;
-            p->op_last[op = p->nops++] = DF_NO_DATE;
-        }
-        if (r->date != DF_NO_DATE && (o->as_of == DF_NO_DATE || r->date <= o->as_of) &&
-            (p->op_last[op] == DF_NO_DATE || r->date > p->op_last[op]))
-            p->op_last[op] = r->date;
-        int rival = p->repeats ? df__repeats_note(p->repeats, r, op, p->read->kind == DF_SNAPSHOTS) : 0;
-        if (rival < 0) return p->failed = 1, 1;
-        if (rival > 0 && p->drop_rivals) {
-            p->filtered++;
-            return 0;
-        }
-    }
-    if ((o->status >= 0 && (int)r->status != o->status) ||
-        (r->date != DF_NO_DATE &&
-         ((o->from != DF_NO_DATE && r->date < o->from) || (o->as_of != DF_NO_DATE && r->date > o->as_of)))) {
-        p->filtered++;
-        return 0;
-    }
-    if (isnan(r->lon) || isnan(r->lat)) {
-        p->no_point++;
-        return 0;
-    }
-    double w = o->weight == DF_WEIGHT_RECORDS    ? 1.0
-               : o->weight == DF_WEIGHT_FAMILIES ? (double)r->families
-                                                 : (double)r->individuals;
-    if (!(w > 0)) { /* no families stated, or a zero count: nothing to spread */
-        p->filtered++;
-        return 0;
-    }
-    double lon = r->lon, lat = r->lat;
-    p->swapped += df__unswap_point(p->b, &lon, &lat);
-    return point_push(p, lon, lat, w, r->date, op) != 0;
 }
 
 /* The selected points as read, in file order: the files of the reading
@@ -1568,116 +1527,291 @@ static int slice_progress(double fraction, const char *stage, void *user)
     return s->fn(s->lo + fraction * (s->hi - s->lo), stage, s->user);
 }
 
-df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b, const df_density_opts *opts,
-                         df_density **out)
+/* ---- the density as a sink of the fan-out read -------------------------------- */
+
+/* Every valid row as read, with both weights, so that any raster of the
+ * run (the density, the publish support grid of families, one per period)
+ * is a pass over this spool, not a read of the records. */
+typedef struct {
+    double lon, lat; /* put right when swapped; NaN without a point */
+    int64_t individuals, families;
+    int32_t date;
+    int16_t op; /* an index into its range's operations */
+    uint8_t status, swapped;
+} any_pt;
+
+typedef struct {
+    any_pt *blk;
+    long nblk, cap;
+    int fd;
+    long n;
+    char *ops[DENSITY_MAX_OPS];
+    int nops;
+    df__repeats *repeats;
+    long rivals; /* rival snapshots dropped (--duplicates drop) */
+    int failed, err;
+    const df_boundaries *b;
+    const df_read_stats *read;
+    int drop_rivals, kept;      /* kept: the sink's after merge */
+    int remap[DENSITY_MAX_OPS]; /* set by merge: the run's index of each operation */
+} any_range;
+
+typedef struct {
+    df__sink base;
+    df_ctx *ctx;
+    const df_boundaries *b;
+    df_record_opts ropts;
+    long cap;
+    any_range *range[DENSITY_MAX_THREADS]; /* the ranges, kept after the read */
+    int nrange;
+    const char *opnames[DENSITY_MAX_OPS]; /* the run's operations (the ranges' names) */
+    int nops;
+    df__repeats *repeats; /* the ranges' merged */
+    any_range *pushed;    /* df_density_new: the range records are pushed into */
+    df_read_stats own_read;
+} density_sink;
+
+static void any_range_free(void *state)
 {
-    DF__GDAL_SCOPE(ctx);
-    df_record_opts ropts_local_;
-    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
-    df_density_opts opts_local_;
-    DF__OPTS_ACCEPT(ctx, df_density_opts, opts, opts_local_);
-    point_buf bufs[DENSITY_MAX_THREADS];
-    void *users[DENSITY_MAX_THREADS];
+    any_range *p = state;
+    if (!p) return;
+    for (int i = 0; i < p->nops; i++) free(p->ops[i]);
+    df__repeats_free(p->repeats);
+    if (p->blk) release(p->cap);
+    free(p->blk);
+    if (p->fd >= 0) close(p->fd);
+    free(p);
+}
+
+static void *any_range_new(void *sink, int range)
+{
+    density_sink *k = sink;
+    (void)range;
+    any_range *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->fd = -1, p->cap = k->cap, p->b = k->b, p->read = k->base.read;
+    p->drop_rivals = k->ropts.duplicates == DF_DUPLICATES_DROP;
+    if (!(p->repeats = df__repeats_new())) return any_range_free(p), NULL;
+    return p;
+}
+
+static int any_flush(any_range *p)
+{
+    if (p->nblk == 0) return 0;
+    if ((p->fd < 0 && (p->fd = spool_new()) < 0) || write_all(p->fd, p->blk, (size_t)p->nblk * sizeof *p->blk) != 0) {
+        p->err = errno, p->failed = 2;
+        return -1;
+    }
+    p->n += p->nblk, p->nblk = 0;
+    return 0;
+}
+
+static int any_record(void *state, const df_record *r)
+{
+    any_range *p = state;
+    const char *name = r->operation ? r->operation : "";
+    int op;
+    for (op = p->nops - 1; op >= 0 && strcmp(p->ops[op], name); op--) {}
+    if (op < 0) {
+        if (p->nops == DENSITY_MAX_OPS || !(p->ops[p->nops] = df__strdup(name))) return p->failed = 1, 1;
+        op = p->nops++;
+    }
+    int rival = df__repeats_note(p->repeats, r, op, p->read->kind == DF_SNAPSHOTS);
+    if (rival < 0) return p->failed = 1, 1;
+    if (rival > 0 && p->drop_rivals) return p->rivals++, 0;
+    if (!p->blk) {
+        if (!(p->blk = df__malloc((size_t)p->cap * sizeof *p->blk))) return p->failed = 1, 1;
+        hold(p->cap);
+    }
+    if (p->nblk == p->cap && any_flush(p) != 0) return 1;
+    any_pt *q = &p->blk[p->nblk++];
+    q->lon = r->lon, q->lat = r->lat, q->swapped = 0;
+    if (!isnan(r->lon) && !isnan(r->lat)) q->swapped = (uint8_t)df__unswap_point(p->b, &q->lon, &q->lat);
+    q->individuals = r->individuals, q->families = r->families;
+    q->date = r->date, q->op = (int16_t)op, q->status = (uint8_t)r->status;
+    return 0;
+}
+
+/* A range kept (its spool is read again for each raster); its operations
+ * and repeats into the run's. */
+static df_status any_merge(void *sink, void *state)
+{
+    density_sink *k = sink;
+    any_range *p = state;
+    if (!p->failed) any_flush(p);
+    if (p->failed)
+        return p->failed == 1 ? df__error(k->ctx, DF_ENOMEM, "out of memory collecting the points of %s", k->ropts.path)
+                              : df__error(k->ctx, DF_EIO, "cannot write a temporary file of the points of %s: %s",
+                                          k->ropts.path, strerror(p->err));
+    for (int i = 0; i < p->nops; i++) {
+        int g = 0;
+        while (g < k->nops && strcmp(k->opnames[g], p->ops[i])) g++;
+        if (g == k->nops) {
+            if (k->nops == DENSITY_MAX_OPS)
+                return df__error(k->ctx, DF_EINVAL, "%s: more than %d operations", k->ropts.path, DENSITY_MAX_OPS);
+            k->opnames[k->nops++] = p->ops[i];
+        }
+        p->remap[i] = g;
+    }
+    if (df__repeats_merge(k->repeats, p->repeats, p->remap) != 0) return df__error(k->ctx, DF_ENOMEM, "out of memory");
+    if (p->blk) release(p->cap);
+    free(p->blk);
+    p->blk = NULL;
+    k->range[k->nrange++] = p, p->kept = 1; /* the sink's now: thread_free leaves it */
+    return DF_OK;
+}
+
+static void any_state_free(void *state)
+{
+    any_range *p = state;
+    if (p && !p->kept) any_range_free(p);
+}
+
+/* fn on each block of a range's spool: 0, -1 when it cannot be read. */
+static int any_each(density_sink *k, int range, any_pt *blk, int (*fn)(const any_pt *, long, any_range *, void *),
+                    void *user)
+{
+    any_range *p = k->range[range];
+    long n;
+    if (p->fd < 0) return 0;
+    if (lseek(p->fd, 0, SEEK_SET) != 0) return -1;
+    while ((n = read_items(p->fd, blk, sizeof *blk, k->cap)) > 0)
+        if (fn(blk, n, p, user) != 0) return -1;
+    return n < 0 ? -1 : 0;
+}
+
+typedef struct {
+    const df_density_opts *o;
+    int32_t *snap; /* per operation of the run */
+    point_buf *out;
+    long filtered, no_point, swapped;
+} view_pass;
+
+/* Each operation's latest date on or before as-of, over every row (as the join takes it). */
+static int snap_block(const any_pt *q, long n, any_range *p, void *user)
+{
+    view_pass *v = user;
+    for (long i = 0; i < n; i++) {
+        int g = p->remap[q[i].op];
+        int32_t t = q[i].date;
+        if (t != DF_NO_DATE && (v->o->as_of == DF_NO_DATE || t <= v->o->as_of) &&
+            (v->snap[g] == DF_NO_DATE || t > v->snap[g]))
+            v->snap[g] = t;
+    }
+    return 0;
+}
+
+/* The points of a raster: its status, period and weight. */
+static int view_block(const any_pt *q, long n, any_range *p, void *user)
+{
+    view_pass *v = user;
+    const df_density_opts *o = v->o;
+    (void)p;
+    for (long i = 0; i < n; i++) {
+        const any_pt *r = &q[i];
+        if ((o->status >= 0 && (int)r->status != o->status) ||
+            (r->date != DF_NO_DATE &&
+             ((o->from != DF_NO_DATE && r->date < o->from) || (o->as_of != DF_NO_DATE && r->date > o->as_of)))) {
+            v->filtered++;
+            continue;
+        }
+        if (isnan(r->lon) || isnan(r->lat)) {
+            v->no_point++;
+            continue;
+        }
+        double w = o->weight == DF_WEIGHT_RECORDS    ? 1.0
+                   : o->weight == DF_WEIGHT_FAMILIES ? (double)r->families
+                                                     : (double)r->individuals;
+        if (!(w > 0)) { /* no families stated, or a zero count: nothing to spread */
+            v->filtered++;
+            continue;
+        }
+        v->swapped += r->swapped;
+        if (point_push(v->out, r->lon, r->lat, w, r->date, r->op) != 0) return -1;
+    }
+    return 0;
+}
+
+df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density_opts *opts, int quiet,
+                                   df_density **out)
+{
+    density_sink *k = (density_sink *)sink;
+    const df_read_stats *read = k->base.read;
     raw_spool rs = {0};
-    /* --duplicates drop keeps the first row of a key: one reader, in order */
-    int used = 1, nthreads = ropts->duplicates == DF_DUPLICATES_DROP ? 1 : core_count(opts);
+    point_buf pb;
+    any_pt *blk = NULL;
     int32_t snap[DENSITY_MAX_OPS];
-    const char *opnames[DENSITY_MAX_OPS];
-    int nops = 0, remap[DENSITY_MAX_THREADS][DENSITY_MAX_OPS];
     *out = NULL;
+    point_buf_init(&pb, opts, k->b, k->cap);
     df_density *d = calloc(1, sizeof *d);
-    if (!d) return df__error(ctx, DF_ENOMEM, "out of memory");
-    /* the readers' blocks together hold at most a chunk */
-    long cap = chunk_size / nthreads;
-    if (cap > 8192) cap = 8192;
-    df_status st = DF_OK;
-    for (int k = 0; k < DENSITY_MAX_THREADS; k++) {
-        point_buf_init(&bufs[k], opts, b, cap), users[k] = &bufs[k];
-        bufs[k].read = &d->info.read; /* the kind is resolved before the first row */
-        bufs[k].drop_rivals = ropts->duplicates == DF_DUPLICATES_DROP;
-        if (!(bufs[k].repeats = df__repeats_new())) st = df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    if (st == DF_OK) st = check_opts(ctx, b, opts);
-    if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
-        progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
-        if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;
-        st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &d->info.read, &used);
-        ctx->progress_fn = slice.fn, ctx->progress_user = slice.user;
-    }
-    if (st == DF_OK && d->info.read.valid > 0 && d->info.read.with_point == 0) /* not an all-zero raster */
-        st = df__error(ctx, DF_EINVAL, "%s: no record has coordinates: density needs points (or use --choropleth)",
-                       ropts->path);
-    for (int k = 0; k < used; k++) {
-        point_buf *p = &bufs[k];
-        if (!p->failed) point_flush(p);
-        if (p->failed) {
-            st = p->failed == 1 ? df__error(ctx, DF_ENOMEM, "out of memory collecting the points of %s", ropts->path)
-                                : df__error(ctx, DF_EIO, "cannot write a temporary file of the points of %s: %s",
-                                            ropts->path, strerror(p->err));
-            goto done;
-        }
-    }
+    df_status st = d ? check_opts(ctx, k->b, opts) : df__error(ctx, DF_ENOMEM, "out of memory");
     if (st != DF_OK) goto done;
-    /* the operations of all threads, each one's snapshot date: its latest
-     * on or before as-of, as the join takes it; the repeats merged */
-    for (int k = 0; k < used; k++) {
-        for (int i = 0; i < bufs[k].nops; i++) {
-            int g = 0;
-            while (g < nops && strcmp(opnames[g], bufs[k].ops[i])) g++;
-            if (g == nops) {
-                if (nops == DENSITY_MAX_OPS) {
-                    st = df__error(ctx, DF_EINVAL, "%s: more than %d operations", ropts->path, DENSITY_MAX_OPS);
-                    goto done;
-                }
-                opnames[nops] = bufs[k].ops[i], snap[nops++] = DF_NO_DATE;
-            }
-            remap[k][i] = g;
-            int32_t t = bufs[k].op_last[i];
-            if (t != DF_NO_DATE && (snap[g] == DF_NO_DATE || t > snap[g])) snap[g] = t;
-        }
-        if (k > 0 && df__repeats_merge(bufs[0].repeats, bufs[k].repeats, remap[k]) != 0) {
-            st = df__error(ctx, DF_ENOMEM, "out of memory");
-            goto done;
-        }
+    d->info.read = *read;
+    if (read->valid > 0 && read->with_point == 0) { /* not an all-zero raster */
+        st = df__error(ctx, DF_EINVAL, "%s: no record has coordinates: density needs points (or use --choropleth)",
+                       k->ropts.path);
+        goto done;
     }
-    density_dates dd = {d->info.read.kind, opts->from, opts->as_of, snap};
-    if ((st = df__repeats_judge(ctx, bufs[0].repeats, ropts, opnames, density_counts, &dd)) != DF_OK) goto done;
-    /* in file order */
-    for (int k = 0; k < used; k++) {
-        point_buf *p = &bufs[k];
-        d->info.filtered += p->filtered, d->info.no_point += p->no_point;
-        d->info.swapped += p->swapped;
-        rs.total += p->n;
-        if (p->fd >= 0) {
+    if (!(blk = df__malloc((size_t)k->cap * sizeof *blk))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto done;
+    }
+    hold(k->cap);
+    for (int g = 0; g < k->nops; g++) snap[g] = DF_NO_DATE;
+    view_pass v = {opts, snap, &pb, 0, 0, 0};
+    for (int r = 0; r < k->nrange && st == DF_OK; r++)
+        if (any_each(k, r, blk, snap_block, &v) != 0)
+            st = df__error(ctx, DF_EIO, "cannot read a temporary file of points: %s", strerror(errno));
+    density_dates dd = {read->kind, opts->from, opts->as_of, snap};
+    if (st == DF_OK && !quiet) st = df__repeats_judge(ctx, k->repeats, &k->ropts, k->opnames, density_counts, &dd);
+    /* each range's points of this raster, in file order */
+    for (int r = 0; r < k->nrange && st == DF_OK; r++) {
+        any_range *p = k->range[r];
+        d->info.filtered += p->rivals;
+        if (any_each(k, r, blk, view_block, &v) != 0 || (!pb.failed && point_flush(&pb) != 0)) {
+            st = pb.failed == 1 ? df__error(ctx, DF_ENOMEM, "out of memory collecting the points of %s", k->ropts.path)
+                                : df__error(ctx, DF_EIO, "cannot write a temporary file of the points of %s: %s",
+                                            k->ropts.path, strerror(pb.err ? pb.err : errno));
+            break;
+        }
+        rs.total += pb.n;
+        if (pb.fd >= 0) {
             int32_t *sd = malloc(((size_t)p->nops + 1) * sizeof *sd);
             if (!sd) {
                 st = df__error(ctx, DF_ENOMEM, "out of memory");
-                goto done;
+                break;
             }
-            for (int i = 0; i < p->nops; i++) sd[i] = snap[remap[k][i]];
+            for (int i = 0; i < p->nops; i++) sd[i] = snap[p->remap[i]];
             rs.snap_date[rs.nfd] = sd;
-            rs.fd[rs.nfd++] = p->fd, p->fd = -1;
+            rs.fd[rs.nfd++] = pb.fd, pb.fd = -1;
         }
-        if (p->blk) release(p->cap); /* the block, not the operations' names */
-        free(p->blk);
-        p->blk = NULL;
+        pb.n = 0;
     }
-    if (d->info.swapped)
+    if (blk) release(k->cap);
+    free(blk), blk = NULL;
+    if (pb.blk) release(pb.cap);
+    free(pb.blk), pb.blk = NULL;
+    if (st != DF_OK) goto done;
+    d->info.filtered += v.filtered, d->info.no_point += v.no_point, d->info.swapped += v.swapped;
+    if (d->info.swapped && !quiet)
         df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
                 d->info.swapped);
     /* snapshot tables are never summed across dates: the latest snapshot */
-    if (d->info.read.kind == DF_SNAPSHOTS && rs.total > 0) { /* as read: DF_KIND_AUTO resolved */
+    if (read->kind == DF_SNAPSHOTS && rs.total > 0) { /* as read: DF_KIND_AUTO resolved */
         rs.snap = 1;
-        for (int g = 0; g < nops; g++) {
+        for (int g = 0; g < k->nops && !quiet; g++) {
             char day[11];
             df_date_format(snap[g], day);
             df__log(ctx, DF_LOG_INFO, "density: snapshots: %s%s%sthe rows of %s, its latest date on or before as-of",
-                    opnames[g][0] ? "\"" : "", opnames[g], opnames[g][0] ? "\": " : "", day[0] ? day : "(undated)");
+                    k->opnames[g][0] ? "\"" : "", k->opnames[g], k->opnames[g][0] ? "\": " : "",
+                    day[0] ? day : "(undated)");
         }
     }
-    st = compute(ctx, &rs, b, opts, d, READ_SHARE);
+    st = compute(ctx, &rs, k->b, opts, d, READ_SHARE);
 done:
-    for (int k = 0; k < DENSITY_MAX_THREADS; k++) point_buf_free(&bufs[k]);
+    if (blk) release(k->cap);
+    free(blk);
+    point_buf_free(&pb);
     raw_spool_close(&rs);
     if (st == DF_OK)
         *out = d;
@@ -1686,9 +1820,142 @@ done:
     return st;
 }
 
+void df__density_sink_free(df__sink *sink)
+{
+    density_sink *k = (density_sink *)sink;
+    if (!k) return;
+    if (k->pushed && !k->pushed->kept) any_range_free(k->pushed);
+    for (int r = 0; r < k->nrange; r++) any_range_free(k->range[r]);
+    df__repeats_free(k->repeats);
+    free(k);
+}
+
+/* MPI: every process's points, in process order, on every process (each
+ * process's ranges as one range, its operations numbered as its merge
+ * numbered them), merged again from the start: every process then holds
+ * the single process's spool, and any raster is computed from it byte for
+ * byte (the points of a raster are summed in the same order). */
+static df_status any_parts_merge(df_ctx *ctx, void *sink)
+{
+    density_sink *k = sink;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    any_pt *blk = malloc((size_t)k->cap * sizeof *blk);
+    df_status st = from && blk ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    int32_t nops = k->nops;
+    int64_t rivals = 0, n = 0;
+    df__pack_put(&mine, &nops, sizeof nops);
+    for (int i = 0; i < k->nops; i++) df__pack_str(&mine, k->opnames[i]);
+    df__repeats_pack(&mine, k->repeats);
+    for (int i = 0; i < k->nrange; i++) rivals += k->range[i]->rivals, n += k->range[i]->n;
+    df__pack_put(&mine, &rivals, sizeof rivals), df__pack_put(&mine, &n, sizeof n);
+    for (int i = 0; i < k->nrange && st == DF_OK; i++) {
+        any_range *p = k->range[i];
+        long got;
+        if (p->fd < 0) continue;
+        if (lseek(p->fd, 0, SEEK_SET) != 0)
+            got = -1;
+        else
+            while ((got = read_items(p->fd, blk, sizeof *blk, k->cap)) > 0)
+                for (long q = 0; q < got; q++) { /* the operations as the sink numbers them */
+                    blk[q].op = (int16_t)p->remap[blk[q].op];
+                    df__pack_put(&mine, &blk[q], sizeof blk[q]);
+                }
+        if (got < 0) st = df__error(ctx, DF_EIO, "cannot read a temporary file of the points of %s", k->ropts.path);
+    }
+    free(blk);
+    if (st == DF_OK && df__parts.count > DENSITY_MAX_THREADS)
+        st = df__error(ctx, DF_EINVAL, "a density on more than %d processes", DENSITY_MAX_THREADS);
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    df__pack_free(&mine);
+    /* the sink merged again from nothing, process by process */
+    any_range *old[DENSITY_MAX_THREADS];
+    int nold = k->nrange, reset = 0;
+    df__repeats *old_repeats = k->repeats;
+    if (st == DF_OK && !(k->repeats = df__repeats_new()))
+        k->repeats = old_repeats, st = df__error(ctx, DF_ENOMEM, "out of memory");
+    if (st == DF_OK) memcpy(old, k->range, sizeof old), k->nrange = 0, k->nops = 0, reset = 1;
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        df__pack *b = &from[r];
+        any_range *p = any_range_new(k, 0);
+        int bad = !p;
+        df__pack_get(b, &nops, sizeof nops);
+        bad = bad || b->failed || nops < 0 || nops > DENSITY_MAX_OPS;
+        for (int i = 0; !bad && i < nops; i++) bad = !(p->ops[p->nops++] = df__strdup(df__pack_get_str(b)));
+        bad = bad || df__repeats_unpack(b, p->repeats) != 0;
+        df__pack_get(b, &rivals, sizeof rivals), df__pack_get(b, &n, sizeof n);
+        bad = bad || b->failed || n < 0 || (uint64_t)n > (b->len - b->at) / sizeof(any_pt);
+        if (!bad) {
+            p->rivals = (long)rivals, p->n = (long)n;
+            if (n > 0 &&
+                ((p->fd = spool_new()) < 0 || write_all(p->fd, b->data + b->at, (size_t)n * sizeof(any_pt)) != 0))
+                p->err = errno, p->failed = 2;
+            st = any_merge(k, p); /* the range kept: the sink's now */
+            if (st != DF_OK && !p->kept) any_range_free(p);
+        } else {
+            any_range_free(p);
+            st = df__error(ctx, DF_ENOMEM, "out of memory merging the points of process %d of %s", r, k->ropts.path);
+        }
+    }
+    if (reset) { /* this process's own ranges, replaced */
+        for (int i = 0; i < nold; i++) any_range_free(old[i]);
+        df__repeats_free(old_repeats);
+    }
+    free(all);
+    free(from);
+    return st;
+}
+
+df_status df__density_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, int threads,
+                               df__sink **out)
+{
+    *out = NULL;
+    density_sink *k = calloc(1, sizeof *k);
+    if (!k || !(k->repeats = df__repeats_new())) {
+        if (k) free(k);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    k->base = (df__sink){"density", any_range_new, any_record,     NULL, any_merge, NULL, any_state_free, 0,
+                         0,         NULL,          any_parts_merge};
+    k->ctx = ctx, k->b = b, k->ropts = *ropts;
+    /* the readers' blocks together hold at most a chunk */
+    k->cap = chunk_size / (threads < 1 ? 1 : threads);
+    if (k->cap > 8192) k->cap = 8192;
+    if (k->cap < 1) k->cap = 1;
+    *out = &k->base;
+    return DF_OK;
+}
+
+df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b, const df_density_opts *opts,
+                         df_density **out)
+{
+    DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_density_opts opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_density_opts, opts, opts_local_);
+    df__sink *sink = NULL;
+    df_read_stats read;
+    *out = NULL;
+    int nthreads = core_count(opts);
+    df_status st = check_opts(ctx, b, opts);
+    if (st == DF_OK) st = df__density_sink_new(ctx, b, ropts, nthreads, &sink);
+    if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
+        progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
+        if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;
+        st = df__records_fanout(ctx, ropts, &sink, 1, nthreads, &read, NULL);
+        ctx->progress_fn = slice.fn, ctx->progress_user = slice.user;
+    }
+    if (st == DF_OK) st = df__density_sink_compute(ctx, sink, opts, 0, out);
+    df__density_sink_free(sink);
+    return st;
+}
+
 void df_density_free(df_density *d)
 {
     if (!d) return;
+    push_free(d);
+    free(d->t_srs);
     free(d->values);
     free(d);
 }
@@ -1851,5 +2118,100 @@ done:
     if (src) GDALClose(src);
     CSLDestroy(bo);
     CSLDestroy(co);
+    return st;
+}
+
+/* ---- the push API: records from memory --------------------------------------- */
+
+static void push_free(df_density *d)
+{
+    density_sink *k = d->push;
+    if (!k) return;
+    d->push = NULL;
+    df__density_sink_free(&k->base);
+}
+
+df_status df_density_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_density_opts *opts,
+                         df_density **out)
+{
+    df_record_opts ropts_local_;
+    df_density_opts opts_local_;
+    *out = NULL;
+    if (!ropts) df_record_opts_init(&ropts_local_), ropts = &ropts_local_;
+    if (!opts) df_density_opts_init(&opts_local_), opts = &opts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    DF__OPTS_ACCEPT(ctx, df_density_opts, opts, opts_local_);
+    df_status st = check_opts(ctx, b, opts);
+    df__sink *sink = NULL;
+    if (st == DF_OK) st = df__density_sink_new(ctx, b, ropts, 1, &sink);
+    if (st != DF_OK) return st;
+    density_sink *k = (density_sink *)sink;
+    k->ropts.path = "(records pushed)"; /* the caller's string need not outlive the density */
+    k->own_read.kind = ropts->kind != DF_KIND_AUTO ? ropts->kind : DF_INCREMENTS; /* no header to tell */
+    k->base.read = &k->own_read;
+    df_density *d = calloc(1, sizeof *d);
+    if (!d || !(k->pushed = any_range_new(sink, 0))) {
+        free(d);
+        df__density_sink_free(sink);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    d->push = k, d->opts = *opts;
+    /* the caller's string need not outlive the density */
+    if (opts->t_srs && !(d->opts.t_srs = d->t_srs = df__strdup(opts->t_srs))) {
+        df_density_free(d);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    *out = d;
+    return DF_OK;
+}
+
+df_status df_density_add(df_density *d, const df_record *r)
+{
+    density_sink *k = d->push;
+    if (!k) return DF_EINVAL;
+    df_status st = df__pushed_record(k->ctx, &k->own_read, r);
+    if (st != DF_OK) return st;
+    if (any_record(k->pushed, r) != 0)
+        return k->pushed->failed == 2
+                   ? df__error(k->ctx, DF_EIO, "cannot write a temporary file of points: %s", strerror(k->pushed->err))
+                   : df__error(k->ctx, DF_ENOMEM, "out of memory collecting points");
+    return DF_OK;
+}
+
+df_status df_density_merge(df_density *into, df_density *part)
+{
+    density_sink *a = into->push, *b = part->push;
+    if (!a || !b) return a ? df__error(a->ctx, DF_EINVAL, "df_density_merge: the part is finished") : DF_EINVAL;
+    if (a->nrange == DENSITY_MAX_THREADS - 1)
+        return df__error(a->ctx, DF_EINVAL, "df_density_merge: more than %d parts", DENSITY_MAX_THREADS - 1);
+    /* the part's points follow ours: its range is kept by our sink */
+    b->pushed->b = a->b;
+    df_status st = any_merge(&a->base, b->pushed);
+    df__pushed_stats_add(&a->own_read, &b->own_read);
+    if (b->pushed->kept) b->pushed = NULL;
+    if (st == DF_OK && !(b->pushed = any_range_new(&b->base, 0))) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    memset(&b->own_read, 0, sizeof b->own_read);
+    b->own_read.kind = a->own_read.kind;
+    return st;
+}
+
+df_status df_density_finish(df_density *d)
+{
+    density_sink *k = d->push;
+    if (!k) return DF_EINVAL;
+    df_density *done = NULL;
+    /* our own points go first: in the order pushed, then the parts merged */
+    df_status st = any_merge(&k->base, k->pushed);
+    if (k->pushed->kept) {
+        for (int r = k->nrange - 1; r > 0; r--) k->range[r] = k->range[r - 1];
+        k->range[0] = k->pushed;
+    }
+    k->pushed = NULL;
+    if (st == DF_OK) st = df__density_sink_compute(k->ctx, &k->base, &d->opts, 0, &done);
+    push_free(d);
+    if (st == DF_OK) {
+        d->info = done->info, d->values = done->values;
+        free(done);
+    }
     return st;
 }

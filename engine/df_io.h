@@ -166,10 +166,10 @@ df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int
 /* ---- parts.c: this process as one part of a larger read (MPI) ----------- */
 
 /* A run under MPI (engine/mpi.c, dispflow-mpi) is `count` processes, each
- * reading its own share of the byte ranges of the records; the stages that
- * can merge partial aggregates ask the reader to split (df__parts_want),
- * then exchange their packed partials (df__parts_allgather) and merge them
- * in part order, so every part ends with the single-process result. In the
+ * reading its own share of the byte ranges of the records when every sink
+ * of the fan-out read can merge partials (df__sink.parts_merge); each sink
+ * then exchanges its packed partial (df__parts_exchange) and merges them in
+ * part order, so every part ends with the single-process result. In the
  * plain build count is 1 and nothing here is used. */
 typedef struct {
     int index, count; /* this process's part (0: the one that writes), how many */
@@ -199,6 +199,58 @@ void df__pack_free(df__pack *p);
 /* The stage's packed partial exchanged; out[k] reads part k's bytes
  * (borrowing *all, which the caller frees). DF_ENOMEM when it fails. */
 df_status df__parts_exchange(df_ctx *ctx, const df__pack *mine, unsigned char **all, df__pack *out);
+/* A stage that consumes records (docs/onepass.md): a table of functions
+ * over its own state. The fan-out read calls thread_new once per byte
+ * range, on_record (and on_reject) with that range's state from the thread
+ * reading it, merge with each range's state in range order (then
+ * thread_free); the caller then finishes each (a run finishes the joins
+ * first: the flows take their period from them). on_record returns nonzero
+ * to stop the read (out of memory; merge then says why). An ordered sink
+ * (its output keeps the input order: a decision log, a records layer)
+ * spools each range and appends the spools in merge. tell_rejects: the
+ * first rejected rows are told to the log (once, whichever sinks ask). */
+typedef struct df__sink {
+    const char *name;
+    void *(*thread_new)(void *sink, int range); /* NULL: out of memory */
+    int (*on_record)(void *state, const df_record *r);
+    void (*on_reject)(void *state, const df_rejection *r); /* optional */
+    df_status (*merge)(void *sink, void *state);
+    df_status (*finish)(df_ctx *ctx, void *sink); /* the caller's to call, after the read */
+    void (*thread_free)(void *state);
+    int ordered, tell_rejects;
+    df_read_stats *read; /* the read's counts, set by the read before thread_new (the kind is known then) */
+    /* MPI (parts.c): after the merge of this process's ranges, every
+     * process's partial state exchanged and merged in process order, so that
+     * every process holds the whole read's. NULL: the sink cannot be split,
+     * and a read feeding it is not split across the processes. */
+    df_status (*parts_merge)(df_ctx *ctx, void *sink);
+} df__sink;
+
+/* One read of opts->path on up to nthreads threads (a source that cannot
+ * be cut: on the calling thread) feeding every sink: each record is parsed
+ * once, with its true line. sha256 (NULL: none) receives the digest of the
+ * file's bytes, hashed on the calling thread while the threads parse (not
+ * for a stream). Each sink is a df__sink followed by its own fields:
+ * sinks[i] is passed back as `sink`. */
+df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *const *sinks, int nsinks, int nthreads,
+                             df_read_stats *stats, unsigned char sha256[32]);
+/* A spool of records: an ordered sink that keeps the records keep() says
+ * (called from the reading threads), each range in a temporary file, and
+ * replays them in file order after the read, as df_record (line, date,
+ * status, level, coordinates, counts, operation, shelter, location name and
+ * the location's names; the other fields empty). */
+df_status df__spool_new(df_ctx *ctx, int (*keep)(const df_record *r, void *user), void *user, df__sink **out);
+long df__spool_count(const df__sink *spool);
+df_status df__spool_replay(df_ctx *ctx, df__sink *spool, df_record_fn fn, void *user);
+void df__spool_free(df__sink *spool);
+/* A record pushed by a caller (the push API): checked (no negative count)
+ * and counted in stats as a read would count it. Two such counts added. */
+df_status df__pushed_record(df_ctx *ctx, df_read_stats *stats, const df_record *r);
+void df__pushed_stats_add(df_read_stats *to, const df_read_stats *from);
+/* How many fan-out reads this process has made, and how many times it
+ * opened a records source for any read (tests: one of each per run; plain
+ * counters, not exact under concurrent reads). */
+extern long df__fanout_reads, df__records_opens;
 
 /* ---- repeats.c: rows repeating a key of a snapshot table ---------------- */
 

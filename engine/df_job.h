@@ -123,6 +123,8 @@ typedef struct {
     const char *map_file[4], *map_title[4]; /* the map pictures in the bundle */
     const struct df__map *map_spec;         /* the maps as drawn (nmaps), drawn again as vectors in the PDF */
     long record_points;                     /* features of the records layer */
+    char records_sha256[65];                /* the records' SHA-256, from the run's one read ("": none) */
+    struct df__sink *spool;                 /* the records kept by that read (hosting.c); NULL: read again */
     long records_not_copied;                /* > 0: no records layer; the records with coordinates left in the input */
     const df__publish_stats *publish;       /* publish mode: what was withheld; NULL otherwise */
     /* The classes of each joined level (df__classes_for on the displaced,

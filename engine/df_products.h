@@ -11,6 +11,31 @@
 
 /* ---- join.c: what publish mode and the report read of a join ------------- */
 
+/* The join as a sink of the fan-out read (docs/onepass.md): new, read by
+ * df__records_fanout, then take the finished join (the caller's) and free
+ * the sink. */
+df_status df__join_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                            df__sink **out);
+df_join *df__join_sink_take(df__sink *sink);
+void df__join_sink_free(df__sink *sink);
+/* The flows as a sink, the same way; their period (from, to) may be set
+ * after the read, before the finish (a run takes it from the join). */
+df_status df__flows_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                             const df_flow_opts *fopts, df__sink **out);
+void df__flows_sink_period(df__sink *sink, int32_t from, int32_t to);
+df_flows *df__flows_sink_take(df__sink *sink);
+void df__flows_sink_free(df__sink *sink);
+/* The density as a sink: the read spools every valid row with both
+ * weights; each raster of the run (the density, the publish support grid,
+ * one per period) is then computed from the spool, as often as asked
+ * (quiet: the repeats and snapshots are not said again). threads: the
+ * read's, which share the memory of a chunk. */
+df_status df__density_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, int threads,
+                               df__sink **out);
+df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density_opts *opts, int quiet,
+                                   df_density **out);
+void df__density_sink_free(df__sink *sink);
+
 /* join.c, for publish mode: the families behind unit i's displaced,
  * returned and returnees (individuals / household size, rounded up, where
  * a table has no families), and whether its figures are withheld from the

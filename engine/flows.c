@@ -42,7 +42,10 @@ struct df_flows {
     int n;
     df_flow_balance balance;
     weighted *centres[4];
+    void *push; /* df_flows_new: its sink, until df_flows_finish */
 };
+
+static void push_free(df_flows *f);
 
 void df_flow_opts_init(df_flow_opts *o)
 {
@@ -210,7 +213,7 @@ static int flow_op(flow_state *s, const char *name)
     return s->nops++;
 }
 
-static int on_record(const df_record *r, void *user)
+static int on_record(void *user, const df_record *r)
 {
     flow_state *s = user;
     const df_boundaries *b = s->b;
@@ -463,6 +466,64 @@ static df_status make_flows(df_ctx *ctx, df_flows *f, const od_table *t, const d
     return DF_OK;
 }
 
+/* ---- the flows as a sink of the fan-out read --------------------------------- */
+
+typedef struct {
+    df__sink base;
+    df_ctx *ctx;
+    df_flows *f; /* the result, the caller's once finished */
+    const df_boundaries *b;
+    df_record_opts ropts;
+    df_flow_opts fopts;
+    unit_ref *origins;
+    int norigins, match_level;
+    flow_state total;   /* the ranges' states, added up in range order */
+    flow_state *pushed; /* df_flows_new: the state records are pushed into */
+    df_read_stats own_read;
+} flow_sink;
+
+static void state_free(flow_state *s)
+{
+    df__hashtab_free(&s->bins);
+    df__name_cache_free(s->names);
+    for (int lv = 1; lv <= 3; lv++) free(s->centres[lv]);
+    df__repeats_free(s->repeats);
+    for (int i = 0; i < s->nops; i++) free(s->ops[i]);
+}
+
+static int state_init(flow_sink *k, flow_state *s)
+{
+    const df_boundaries *b = k->b;
+    memset(s, 0, sizeof *s);
+    s->b = b, s->opts = &k->fopts, s->origins = k->origins, s->norigins = k->norigins, s->match_level = k->match_level;
+    s->min_date = s->max_date = DF_NO_DATE;
+    s->read = k->base.read; /* the kind is resolved before the first row */
+    s->drop_rivals = k->ropts.duplicates == DF_DUPLICATES_DROP;
+    int ok = (s->names = df__name_cache_new()) && (s->repeats = df__repeats_new());
+    for (int lv = 1; lv <= 3 && ok; lv++) /* the weighted centres, at the two levels */
+        if ((lv == k->fopts.origin_level || lv == k->fopts.dest_level) &&
+            !(s->centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof *s->centres[lv])))
+            ok = 0;
+    return ok ? 0 : -1;
+}
+
+static void *sink_state_new(void *sink, int range)
+{
+    flow_sink *k = sink;
+    flow_state *s = malloc(sizeof *s);
+    (void)range;
+    if (!s) return NULL;
+    if (state_init(k, s) != 0) return state_free(s), free(s), NULL;
+    return s;
+}
+
+static void sink_state_free(void *state)
+{
+    if (!state) return;
+    state_free(state);
+    free(state);
+}
+
 /* Add the bins, counts and centres of s into s0. */
 static int flow_state_merge(flow_state *s0, const flow_state *s, const df_boundaries *b)
 {
@@ -553,8 +614,12 @@ static void flow_state_clear(flow_state *t)
 
 /* MPI: every process's partial merged in process order into s0 (the
  * operations then in file order, as one process finds them). */
-static df_status flow_parts_merge(df_ctx *ctx, flow_state *s0, const df_boundaries *b, const char *path)
+static df_status sink_parts_merge(df_ctx *ctx, void *sink)
 {
+    flow_sink *k = sink;
+    flow_state *s0 = &k->total;
+    const df_boundaries *b = k->b;
+    const char *path = k->ropts.path;
     df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
     unsigned char *all = NULL;
     flow_state acc = *s0, t;
@@ -593,92 +658,40 @@ static df_status flow_parts_merge(df_ctx *ctx, flow_state *s0, const df_boundari
     return DF_OK;
 }
 
-df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
-                       df_flows **out)
+/* A range's bins and counts into the total. */
+static df_status sink_merge(void *sink, void *state)
 {
-    DF__GDAL_SCOPE(ctx);
-    df_record_opts ropts_local_;
-    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
-    df_flow_opts fopts_local_;
-    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
-    flow_state states[FLOW_MAX_THREADS];
-    void *users[FLOW_MAX_THREADS];
-    unit_ref *origins = NULL;
-    int norigins = 0, used = 1;
-    df_flows *f = calloc(1, sizeof *f);
-    df_status st = DF_OK;
-    *out = NULL;
-    memset(states, 0, sizeof states);
-    if (!f) return df__error(ctx, DF_ENOMEM, "out of memory");
-    f->origin_level = fopts->origin_level;
-    f->dest_level = fopts->dest_level;
-    if ((st = df_boundaries_prepare(ctx, b, fopts->dest_level)) != DF_OK ||
-        (st = df_boundaries_prepare(ctx, b, fopts->origin_level)) != DF_OK ||
-        (st = parse_origins(ctx, b, fopts->origins, &origins, &norigins)) != DF_OK)
-        goto done;
-    /* match origins at the finest level the filter or the flows need */
-    int match_level = fopts->origin_level;
-    for (int k = 0; k < norigins; k++)
-        if (origins[k].level > match_level) match_level = origins[k].level;
-    for (int k = 0; k < FLOW_MAX_THREADS; k++) {
-        flow_state *s = &states[k];
-        s->b = b, s->opts = fopts, s->origins = origins, s->norigins = norigins, s->match_level = match_level;
-        s->min_date = s->max_date = DF_NO_DATE;
-        s->names = df__name_cache_new();
-        s->repeats = df__repeats_new();
-        s->read = &f->balance.read; /* the kind is resolved before the first row */
-        s->drop_rivals = ropts->duplicates == DF_DUPLICATES_DROP;
-        users[k] = s;
-        if (!s->names || !s->repeats) st = df__error(ctx, DF_ENOMEM, "out of memory");
-        for (int lv = 1; lv <= 3; lv++) /* the weighted centres, at the two levels */
-            if ((lv == fopts->origin_level || lv == fopts->dest_level) &&
-                !(s->centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof *s->centres[lv])))
-                st = df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    if (st != DF_OK) goto done;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    /* --duplicates drop keeps the first row of a key: one reader, in order */
-    int nthreads = cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
-                   : cores > FLOW_MAX_THREADS                           ? FLOW_MAX_THREADS
-                                                                        : (int)cores;
-    df__parts.want = df__parts.count > 1 && ropts->duplicates != DF_DUPLICATES_DROP; /* MPI: each rank its share */
-    st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, NULL, NULL, &f->balance.read, &used);
-    if (st == DF_OK && f->balance.read.valid > 0 && f->balance.read.with_origin == 0) /* not 0 flows */
-        st = df__error(ctx, DF_EINVAL,
-                       "%s: no record states an origin (or, for returns, a place of displacement): flows need "
-                       "origins (map a column with --map origin_adm2=COLUMN)",
-                       ropts->path);
-    for (int k = 0; k < used && st == DF_ECANCELLED; k++) /* a bin that could not grow stops the read */
-        if (states[k].failed) st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    if (st != DF_OK) goto done;
+    flow_sink *k = sink;
+    flow_state *s = state;
+    if (s->failed || df__name_cache_failed(s->names) || flow_state_merge(&k->total, s, k->b) != 0 || k->total.failed)
+        return df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path);
+    return DF_OK;
+}
 
-    /* merge the threads' bins and counts into the first */
-    flow_state *s0 = &states[0];
-    for (int k = 1; k < used; k++)
-        if (flow_state_merge(s0, &states[k], b) != 0) {
-            st = df__error(ctx, DF_ENOMEM, "out of memory");
-            goto done;
-        }
-    if (df__parts.split && (st = flow_parts_merge(ctx, s0, b, ropts->path)) != DF_OK) /* MPI: reduce across ranks */
-        goto done;
-    for (int k = 0; k < used; k++)
-        if (df__name_cache_failed(states[k].names)) s0->failed = 1;
-    if (s0->failed) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-        goto done;
-    }
+static df_status sink_finish(df_ctx *ctx, void *sink)
+{
+    flow_sink *k = sink;
+    df_flows *f = k->f;
+    flow_state *s0 = &k->total;
+    const df_record_opts *ropts = &k->ropts;
+    const df_flow_opts *fopts = &k->fopts;
+    df_status st;
+    if (k->base.read && k->base.read != &f->balance.read) f->balance.read = *k->base.read;
+    if (f->balance.read.valid > 0 && f->balance.read.with_origin == 0) /* not 0 flows */
+        return df__error(ctx, DF_EINVAL,
+                         "%s: no record states an origin (or, for returns, a place of displacement): flows need "
+                         "origins (map a column with --map origin_adm2=COLUMN)",
+                         ropts->path);
     f->balance.unplaced = s0->unplaced;
     f->balance.filtered = s0->filtered;
     f->balance.no_origin = s0->no_origin;
     /* an --origins unit finer than the origins the table states: no flow
      * could be placed, which is an error, not 0 flows */
-    if (match_level > fopts->origin_level && s0->unplaced > 0 && s0->unplaced == f->balance.read.valid) {
-        st = df__error(ctx, DF_EINVAL,
-                       "%s: --origins names admin-%d units, finer than --origin-level adm%d, and no row states its "
-                       "origin at admin %d: choose units of admin %d or coarser",
-                       ropts->path, match_level, fopts->origin_level, match_level, fopts->origin_level);
-        goto done;
-    }
+    if (k->match_level > fopts->origin_level && s0->unplaced > 0 && s0->unplaced == f->balance.read.valid)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: --origins names admin-%d units, finer than --origin-level adm%d, and no row states its "
+                         "origin at admin %d: choose units of admin %d or coarser",
+                         ropts->path, k->match_level, fopts->origin_level, k->match_level, fopts->origin_level);
     /* no kind given: the one the read found (a DTM API table is snapshots),
      * not a second read of the records first (a FIFO can be read once) */
     df_table_kind kind = fopts->kind != DF_KIND_AUTO ? fopts->kind : f->balance.read.kind;
@@ -689,42 +702,108 @@ df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts
         size_t n = 0;
         for (int i = 0; i < s0->nops && n < sizeof list; i++)
             n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "", s0->ops[i]);
-        st = df__error(ctx, DF_EINVAL,
-                       "%s: flows of a snapshot table are the changes between the rounds of one operation, and the "
-                       "%d operations counted (%s) interleave in time: choose one with --operation NAME",
-                       ropts->path, s0->nops, list);
-        goto done;
+        return df__error(ctx, DF_EINVAL,
+                         "%s: flows of a snapshot table are the changes between the rounds of one operation, and the "
+                         "%d operations counted (%s) interleave in time: choose one with --operation NAME",
+                         ropts->path, s0->nops, list);
     }
     flow_dates fd = {fopts->to};
     if ((st = df__repeats_judge(ctx, s0->repeats, ropts, (const char *const *)s0->ops, flow_counts, &fd)) != DF_OK)
-        goto done;
-    if (kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+        return st;
+    if (kind == DF_SNAPSHOTS && difference_snapshots(&s0->bins) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
     for (int lv = 1; lv <= 3; lv++) f->centres[lv] = s0->centres[lv], s0->centres[lv] = NULL;
-    st = make_flows(ctx, f, &s0->bins, fopts, fopts->from != DF_NO_DATE ? fopts->from : s0->min_date,
-                    fopts->to != DF_NO_DATE ? fopts->to : s0->max_date);
-done:
-    for (int k = 0; k < FLOW_MAX_THREADS; k++) {
-        df__hashtab_free(&states[k].bins);
-        df__name_cache_free(states[k].names);
-        for (int lv = 1; lv <= 3; lv++) free(states[k].centres[lv]);
-        df__repeats_free(states[k].repeats);
-        for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
+    return make_flows(ctx, f, &s0->bins, fopts, fopts->from != DF_NO_DATE ? fopts->from : s0->min_date,
+                      fopts->to != DF_NO_DATE ? fopts->to : s0->max_date);
+}
+
+void df__flows_sink_free(df__sink *sink)
+{
+    flow_sink *k = (flow_sink *)sink;
+    if (!k) return;
+    sink_state_free(k->pushed);
+    state_free(&k->total);
+    free(k->origins);
+    df_flows_free(k->f);
+    free(k);
+}
+
+df_flows *df__flows_sink_take(df__sink *sink)
+{
+    flow_sink *k = (flow_sink *)sink;
+    df_flows *f = k->f;
+    k->f = NULL;
+    return f;
+}
+
+void df__flows_sink_period(df__sink *sink, int32_t from, int32_t to)
+{
+    flow_sink *k = (flow_sink *)sink;
+    k->fopts.from = from, k->fopts.to = to;
+}
+
+df_status df__flows_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                             const df_flow_opts *fopts, df__sink **out)
+{
+    df_status st;
+    *out = NULL;
+    flow_sink *k = calloc(1, sizeof *k);
+    if (!k) return df__error(ctx, DF_ENOMEM, "out of memory");
+    k->base = (df__sink){"flows", sink_state_new, on_record, NULL, sink_merge, sink_finish, sink_state_free, 0,
+                         0,       NULL,           NULL};
+    k->base.parts_merge = sink_parts_merge;
+    k->ctx = ctx, k->b = b, k->ropts = *ropts, k->fopts = *fopts;
+    if (!(k->f = calloc(1, sizeof *k->f))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto fail;
     }
-    free(origins);
-    if (st != DF_OK) {
-        df_flows_free(f);
-        f = NULL;
+    k->f->origin_level = fopts->origin_level;
+    k->f->dest_level = fopts->dest_level;
+    if ((st = df_boundaries_prepare(ctx, b, fopts->dest_level)) != DF_OK ||
+        (st = df_boundaries_prepare(ctx, b, fopts->origin_level)) != DF_OK ||
+        (st = parse_origins(ctx, b, fopts->origins, &k->origins, &k->norigins)) != DF_OK)
+        goto fail;
+    /* match origins at the finest level the filter or the flows need */
+    k->match_level = fopts->origin_level;
+    for (int i = 0; i < k->norigins; i++)
+        if (k->origins[i].level > k->match_level) k->match_level = k->origins[i].level;
+    if (state_init(k, &k->total) != 0) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto fail;
     }
-    *out = f;
+    k->fopts.origins = NULL; /* parsed: the caller's string need not outlive the sink */
+    *out = &k->base;
+    return DF_OK;
+fail:
+    df__flows_sink_free(&k->base);
+    return st;
+}
+
+df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
+                       df_flows **out)
+{
+    DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_flow_opts fopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
+    df__sink *sink = NULL;
+    *out = NULL;
+    df_status st = df__flows_sink_new(ctx, b, ropts, fopts, &sink);
+    if (st != DF_OK) return st;
+    df_flows *f = ((flow_sink *)sink)->f;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = cores < 2 ? 1 : cores > FLOW_MAX_THREADS ? FLOW_MAX_THREADS : (int)cores;
+    st = df__records_fanout(ctx, ropts, &sink, 1, nthreads, &f->balance.read, NULL);
+    if (st == DF_OK) st = sink->finish(ctx, sink);
+    if (st == DF_OK) *out = df__flows_sink_take(sink);
+    df__flows_sink_free(sink);
     return st;
 }
 
 void df_flows_free(df_flows *f)
 {
     if (!f) return;
+    push_free(f);
     for (int lv = 1; lv <= 3; lv++) free(f->centres[lv]);
     free(f->rows);
     free(f);
@@ -743,4 +822,80 @@ int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *
     if (!c || c->w <= 0) return -1;
     *x = (double)c->wx / CENTRE_SCALE / (double)c->w, *y = (double)c->wy / CENTRE_SCALE / (double)c->w;
     return 0;
+}
+
+/* ---- the push API: records from memory --------------------------------------- */
+
+static void push_free(df_flows *f)
+{
+    flow_sink *k = f->push;
+    if (!k) return;
+    f->push = NULL;
+    k->f = NULL; /* the caller's */
+    df__flows_sink_free(&k->base);
+}
+
+df_status df_flows_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_flow_opts *fopts,
+                       df_flows **out)
+{
+    df_record_opts ropts_local_;
+    df_flow_opts fopts_local_;
+    *out = NULL;
+    if (!ropts) df_record_opts_init(&ropts_local_), ropts = &ropts_local_;
+    if (!fopts) df_flow_opts_init(&fopts_local_), fopts = &fopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    DF__OPTS_ACCEPT(ctx, df_flow_opts, fopts, fopts_local_);
+    df__sink *sink = NULL;
+    df_status st = df__flows_sink_new(ctx, b, ropts, fopts, &sink);
+    if (st != DF_OK) return st;
+    flow_sink *k = (flow_sink *)sink;
+    k->ropts.path = "(records pushed)"; /* the caller's string need not outlive the flows */
+    k->own_read.kind = ropts->kind != DF_KIND_AUTO ? ropts->kind : DF_INCREMENTS; /* no header to tell */
+    k->base.read = &k->own_read;
+    if (!(k->pushed = sink_state_new(sink, 0))) {
+        df__flows_sink_free(sink);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    k->f->push = k;
+    *out = k->f;
+    return DF_OK;
+}
+
+df_status df_flows_add(df_flows *f, const df_record *r)
+{
+    flow_sink *k = f->push;
+    if (!k) return DF_EINVAL;
+    df_status st = df__pushed_record(k->ctx, &k->own_read, r);
+    if (st != DF_OK) return st;
+    if (on_record(k->pushed, r) != 0 || k->pushed->failed)
+        return df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path);
+    return DF_OK;
+}
+
+df_status df_flows_merge(df_flows *into, df_flows *part)
+{
+    flow_sink *a = into->push, *b = part->push;
+    if (!a || !b) return a ? df__error(a->ctx, DF_EINVAL, "df_flows_merge: the part is finished") : DF_EINVAL;
+    if (a->b != b->b || a->fopts.origin_level != b->fopts.origin_level || a->fopts.dest_level != b->fopts.dest_level)
+        return df__error(a->ctx, DF_EINVAL, "df_flows_merge: the part must have the same boundaries and levels");
+    df_status st = sink_merge(&a->base, b->pushed);
+    df__pushed_stats_add(&a->own_read, &b->own_read);
+    sink_state_free(b->pushed);
+    b->pushed = sink_state_new(&b->base, 0); /* the part is empty now */
+    memset(&b->own_read, 0, sizeof b->own_read);
+    b->own_read.kind = a->own_read.kind;
+    if (st == DF_OK && !b->pushed) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    return st;
+}
+
+df_status df_flows_finish(df_flows *f)
+{
+    flow_sink *k = f->push;
+    if (!k) return DF_EINVAL;
+    df_status st = sink_merge(&k->base, k->pushed);
+    sink_state_free(k->pushed);
+    k->pushed = NULL;
+    if (st == DF_OK) st = sink_finish(k->ctx, &k->base);
+    push_free(f);
+    return st;
 }

@@ -2,8 +2,9 @@
  * hosting.c — where the displaced live (issue 13 item 7): individuals of the
  * displaced records of the period by shelter (in camps, out of camp, not
  * stated; every shelter type as written) and by hosting location. The
- * join keeps no shelter or location, so the records are read once more,
- * with the job's own record options and the join's period rules: increments
+ * join keeps no shelter or location, so the run's read keeps the displaced
+ * records in a spool, replayed here (or, without one, the records are read
+ * again with the job's own record options), with the join's period rules: increments
  * from the start to the as-of date, snapshots on the snapshot date of their
  * operation. Records placed in no unit are counted too (the total says how
  * many individuals that is against the key figures).
@@ -173,7 +174,8 @@ df_status df__hosting_compute(df_ctx *ctx, const df__report *r, df__hosting **ou
     df__job_record_opts(r->job, &ro);
     ro.kind = p.kind; /* as the join read it */
     df_read_stats stats;
-    df_status st = df_records_read(ctx, &ro, on_record, NULL, &p, &stats);
+    df_status st = r->spool ? df__spool_replay(ctx, r->spool, on_record, &p) /* kept by the run's one read */
+                            : df_records_read(ctx, &ro, on_record, NULL, &p, &stats);
     if (p.oom) /* our stop, not the caller's */
         st = df__error(ctx, DF_ENOMEM, "out of memory counting shelters");
     if (st == DF_OK && p.out->total != p.out->by_class[0] + p.out->by_class[1] + p.out->by_class[2])

@@ -10,7 +10,9 @@
 #include "df_io.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,12 +425,14 @@ typedef struct {
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
     int lines_unknown;                    /* parallel pieces: record.line is -1 */
+    long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
 static int reject(reader *r, long line, int col, df_reject_reason why, const char *value)
 {
     char buf[32];
-    df_rejection rj = {line, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why, value};
+    df_rejection rj = {line + r->line_base, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why,
+                       value};
     r->stats->rejected++;
     r->stats->rejected_by[why]++;
     if (r->on_reject) r->on_reject(&rj, r->reject_user);
@@ -624,7 +628,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
-    rec.line = r->lines_unknown ? -1 : line;
+    rec.line = r->lines_unknown ? -1 : line + r->line_base;
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
@@ -942,8 +946,11 @@ static df_status no_count_column(df_ctx *ctx, const df_record_opts *opts, const 
                      opts->path);
 }
 
+long df__records_opens;
+
 static df_status open_columns(df_ctx *ctx, const df_record_opts *opts, opened *o, df_read_stats *stats)
 {
+    df__records_opens++;
     df__source *src = &o->src;
     column_map *map = &o->map;
     df_status st;
@@ -1144,9 +1151,9 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
     DF__OPTS_ACCEPT(ctx, df_record_opts, opts, opts_local_);
     opened o;
     struct stat sb;
-    /* a pipe cannot be read twice: its kind is found by the read itself */
-    if (opts->kind == DF_KIND_AUTO && opts->path &&
-        (!strcmp(opts->path, "-") || (stat(opts->path, &sb) == 0 && !S_ISREG(sb.st_mode)))) {
+    /* a pipe cannot be read twice: its kind (and its header) are found by
+     * the read itself, whatever was asked */
+    if (opts->path && (!strcmp(opts->path, "-") || (stat(opts->path, &sb) == 0 && !S_ISREG(sb.st_mode)))) {
         *kind = DF_KIND_AUTO;
         if (why && cap) snprintf(why, cap, "a stream: the kind is found while reading it");
         return DF_OK;
@@ -1182,7 +1189,6 @@ typedef struct {
     int failed;
     row_set seen;   /* its rows' hashes, lines counted from the range's start */
     size_t dup_max; /* its share of df__dup_max_rows */
-    int absolute;   /* its lines are true already (the held row of a split read) */
     pthread_t thread;
 } piece;
 
@@ -1234,14 +1240,17 @@ static void *piece_main(void *arg)
 /* Where to cut the bytes [from, to) of a plain CSV file (to 0: its end)
  * into n byte ranges, each starting at a record: starts[0] = from,
  * starts[k] the first record that begins at or after from + k/n of the
- * range. Without any quote character every line end ends a record (one
- * memchr pass); with quotes, a pass of the reader's own rules (a quote opens
- * a field only at its start, "" inside quotes is a quote) tells the line
- * ends inside quoted fields from the others. from must be a record's start.
- * Returns 0, or -1 when the range cannot be cut (not a plain file, under
- * min bytes, fewer records than n). */
+ * range; lines[k] the line ends between starts[0] and starts[k] (lines may
+ * be NULL), so that every range knows its first line. from must be a
+ * record's start. Without any quote or carriage return a line end ends a
+ * record (one memchr pass); otherwise a pass of the reader's own rules (a
+ * quote opens a field only at its start, "" inside quotes is a quote) tells
+ * the line ends inside quoted fields from the others. A lone carriage
+ * return (a line end to the reader, not to the cut) keeps the file on one
+ * thread. Returns 0, or -1 when the range cannot be cut (not a plain file,
+ * under min bytes, fewer records than n). */
 static int find_cuts(const opened *o, const char *path, uint64_t from, uint64_t to, uint64_t min, int n,
-                     uint64_t *starts)
+                     uint64_t *starts, long *lines)
 {
     struct stat sb;
     if (o->src.kind != DF__SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
@@ -1251,22 +1260,33 @@ static int find_cuts(const opened *o, const char *path, uint64_t from, uint64_t 
     if (!f || fseeko(f, (off_t)from, SEEK_SET) != 0) return f ? fclose(f), -1 : -1;
     static _Thread_local char block[1 << 16];
     const char delim = df__csv_delimiter(o->src.csv);
-    int quotes = 0, k = 1, in_quotes = 0, field_start = 1, quote_pending = 0;
+    int careful = 0, k = 1, in_quotes = 0, field_start = 1, quote_pending = 0, cr_pending = 0;
+    long nl = 0;
     uint64_t off = from;
     size_t got;
     starts[0] = from;
+    if (lines) lines[0] = 0;
     while (k < n && (got = fread(block, 1, sizeof block, f)) > 0) {
-        if (!quotes && !memchr(block, '"', got)) { /* the fast way, while no quote is seen */
-            for (char *p = block, *nl; k < n && (nl = memchr(p, '\n', got - (size_t)(p - block))); p = nl + 1) {
-                uint64_t next = off + (uint64_t)(nl - block) + 1;
-                if (next >= from + (size - from) * (uint64_t)k / (uint64_t)n) starts[k++] = next;
+        if (!careful && !memchr(block, '"', got) && !memchr(block, '\r', got)) { /* the fast way */
+            for (char *p = block, *e; k < n && (e = memchr(p, '\n', got - (size_t)(p - block))); p = e + 1) {
+                uint64_t next = off + (uint64_t)(e - block) + 1;
+                nl++;
+                if (next >= from + (size - from) * (uint64_t)k / (uint64_t)n) {
+                    if (lines) lines[k] = nl;
+                    starts[k++] = next;
+                }
             }
             off += got;
             continue;
         }
-        quotes = 1;
+        careful = 1;
         for (size_t i = 0; i < got && k < n; i++) {
             char c = block[i];
+            nl += c == '\n';
+            if (cr_pending) { /* outside quotes, \r ends a line alone unless \n follows */
+                cr_pending = 0;
+                if (c != '\n') return fclose(f), -1;
+            }
             if (quote_pending) { /* a quote inside quotes: "" or the end */
                 quote_pending = 0;
                 if (c == '"') continue;
@@ -1277,9 +1297,13 @@ static int find_cuts(const opened *o, const char *path, uint64_t from, uint64_t 
                 continue;
             }
             if (c == '"' && field_start) in_quotes = 1;
+            cr_pending = c == '\r';
             field_start = c == delim || c == '\n' || c == '\r';
             uint64_t next = off + i + 1;
-            if (c == '\n' && next >= from + (size - from) * (uint64_t)k / (uint64_t)n) starts[k++] = next;
+            if (c == '\n' && next >= from + (size - from) * (uint64_t)k / (uint64_t)n) {
+                if (lines) lines[k] = nl;
+                starts[k++] = next;
+            }
         }
         off += got;
     }
@@ -1287,26 +1311,277 @@ static int find_cuts(const opened *o, const char *path, uint64_t from, uint64_t 
     return k == n && starts[n - 1] < size ? 0 : -1;
 }
 
-/* ---- the read split across processes (MPI; engine/parts.c) ---------------------- */
-
-/* What a piece of another process tells the merge: its counts, its
- * rejections, its rows' hashes for the duplicate check, its lines. The
- * held row (read while looking for the header) is a piece of part 0 whose
- * lines are already true (absolute). */
-static void piece_pack(df__pack *b, const piece *p)
+df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
+                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
+                                    int *used)
 {
-    int8_t failed = (int8_t)p->failed, absolute = (int8_t)p->absolute;
-    df__pack_put(b, &failed, 1), df__pack_put(b, &absolute, 1);
+    opened o;
+    reader r;
+    piece *pieces = NULL;
+    uint64_t starts[MAX_PIECES + 1];
+    memset(&r, 0, sizeof r);
+    df_status st = open_columns(ctx, opts, &o, stats);
+    *used = 1;
+    if (st != DF_OK) goto done;
+    reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
+    if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
+    /* dropping duplicates needs every earlier row: one thread */
+    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1;
+    if (nthreads < 2 ||
+        find_cuts(&o, opts->path, df__csv_offset(o.src.csv), 0, PARALLEL_MIN_BYTES, nthreads, starts, NULL) != 0 ||
+        !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
+        st = read_rows(&r, &o); /* one thread */
+        goto done;
+    }
+    /* the row kept while looking for the header goes first, here */
+    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
+        st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+        goto done;
+    }
+    long first_line = df__csv_line(o.src.csv);
+    int started = 0;
+    for (int k = 0; k < nthreads; k++) {
+        piece *p = &pieces[k];
+        p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
+        p->dup_max = (size_t)df__dup_max_rows / (size_t)nthreads + 1;
+        p->start = starts[k];
+        p->end = k + 1 < nthreads ? starts[k + 1] : 0;
+        if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
+        started++;
+    }
+    for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
+    *used = started;
+    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+    if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
+
+    /* merge in file order: counts, then rejections with their true lines */
+    long line0 = first_line;
+    for (int k = 0; k < started; k++) {
+        piece *p = &pieces[k];
+        if (p->failed && st == DF_OK)
+            st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
+                                        : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        stats->rows += p->stats.rows;
+        stats->valid += p->stats.valid;
+        stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
+        stats->with_families += p->stats.with_families, stats->returns += p->stats.returns;
+        stats->rejected += p->stats.rejected;
+        stats->excel_dates += p->stats.excel_dates;
+        if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
+            st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
+        else
+            stats->individuals_valid += p->stats.individuals_valid;
+        for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += p->stats.rejected_by[q];
+        for (long q = 0; q < p->nrejects; q++) {
+            p->rejects[q].line += line0 - 1;
+            if (on_reject) on_reject(&p->rejects[q], reject_user);
+        }
+        /* duplicates: those inside the piece, then those of earlier pieces */
+        stats->filtered += p->stats.filtered, stats->dropped += p->stats.dropped;
+        for (long q = 0; q < p->stats.duplicates && q < 8; q++)
+            if (stats->duplicates + q < 8)
+                for (int e = 0; e < 2; e++)
+                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + line0 - 1;
+        stats->duplicates += p->stats.duplicates;
+        for (size_t q = 0; q < p->seen.t.cap; q++) {
+            const long *at = df__hashtab_at(&p->seen.t, q);
+            if (!at) continue;
+            long line = *at + line0 - 1, first = row_set_add(&r.seen, p->seen.t.hashes[q], line);
+            if (first > 0) {
+                if (stats->duplicates < 8)
+                    stats->duplicate_line[stats->duplicates][0] = line,
+                    stats->duplicate_line[stats->duplicates][1] = first;
+                stats->duplicates++;
+            }
+        }
+        stats->duplicates_unchecked += p->seen.unchecked;
+        if (r.seen.failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+        for (int q = 0; q < p->stats.noperations && q < 32; q++) {
+            const df_operation_stat *op = &p->stats.operations[q];
+            count_operation(stats, op->name, op->rows, op->first, op->last);
+        }
+        line0 += p->lines;
+    }
+done:
+    for (int k = 0; pieces && k < nthreads; k++) {
+        for (long q = 0; q < pieces[k].nrejects; q++) {
+            free((char *)pieces[k].rejects[q].column);
+            free((char *)pieces[k].rejects[q].detail);
+        }
+        free(pieces[k].rejects);
+        row_set_free(&pieces[k].seen);
+    }
+    stats->duplicates_unchecked += r.seen.unchecked;
+    row_set_free(&r.seen);
+    free(pieces);
+    opened_close(&o);
+    return st == DF_OK ? judge_file(ctx, opts, stats) : st;
+}
+
+/* ---- the fan-out read: one parse of each record, every sink fed ------------- */
+
+long df__fanout_reads;
+
+#define REJECTIONS_TOLD 20 /* the first rejected rows, told to the log with file:line */
+
+typedef struct {
+    df__sink *const *sinks;
+    int nsinks, stop;
+    void **states; /* this range's state of each sink */
+    df_rejection told[REJECTIONS_TOLD];
+    int ntold, failed;
+} fan_range;
+
+static int fan_record(const df_record *rec, void *user)
+{
+    fan_range *f = user;
+    for (int i = 0; i < f->nsinks; i++)
+        if (f->sinks[i]->on_record(f->states[i], rec) != 0) return f->stop = 1;
+    return 0;
+}
+
+static void fan_reject(const df_rejection *rj, void *user)
+{
+    fan_range *f = user;
+    for (int i = 0; i < f->nsinks; i++)
+        if (f->sinks[i]->on_reject) f->sinks[i]->on_reject(f->states[i], rj);
+    if (f->ntold == REJECTIONS_TOLD) return;
+    df_rejection *k = &f->told[f->ntold++];
+    *k = *rj;
+    k->column = df__strdup(rj->column ? rj->column : "");
+    k->detail = df__strdup(rj->detail ? rj->detail : "");
+    if (!k->column || !k->detail) f->failed = 1;
+}
+
+typedef struct {
+    df_ctx err;
+    const df_record_opts *opts;
+    const opened *o;
+    uint64_t start, end;
+    long line0; /* the range's first line */
+    fan_range *fan;
+    df_read_stats stats;
+    long lines;
+    int failed;
+    row_set seen;
+    size_t dup_max;
+    pthread_t thread;
+} fan_piece;
+
+static void *fan_piece_main(void *arg)
+{
+    fan_piece *p = arg;
+    df__csv *csv = NULL;
+    reader r;
+    char **cells;
+    size_t *lens;
+    int n, rc;
+    long line;
+    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, &csv) != DF_OK)
+        return p->failed = 1, NULL;
+    reader_init(&r, &p->err, p->opts, p->o, fan_record, fan_reject, p->fan, p->fan, &p->stats);
+    r.line_base = p->line0 - 1;
+    r.seen.max = p->dup_max;
+    df__csv_skip_long(csv);
+    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
+        if (!handle_next(&r, rc, cells, lens, n, line)) {
+            df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
+            break;
+        }
+    if (rc != 0 || r.seen.failed) p->failed = 1;
+    p->seen = r.seen;
+    p->lines = df__csv_line(csv) - 1;
+    df__csv_close(csv);
+    return NULL;
+}
+
+/* The SHA-256 of a file, read on its own thread while others parse it (the
+ * page cache serves both). */
+typedef struct {
+    const char *path;
+    unsigned char *digest;
+    int ok;
+    pthread_t thread;
+} hasher;
+
+static int sha256_path(const char *path, unsigned char digest[32])
+{
+    FILE *f = fopen(path, "rb");
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = f && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    static _Thread_local unsigned char buf[1 << 16];
+    size_t got;
+    while (ok && (got = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(md, buf, got) == 1;
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(md, digest, NULL) == 1;
+    EVP_MD_CTX_free(md);
+    if (f) fclose(f);
+    return ok ? 0 : -1;
+}
+
+static void *hash_main(void *arg)
+{
+    hasher *h = arg;
+    h->ok = sha256_path(h->path, h->digest) == 0;
+    return NULL;
+}
+
+/* Add a range's counts into the read's, its lines shifted by line0 - 1;
+ * duplicates across ranges found against `seen` (every earlier range's). */
+static df_status add_range_stats(df_ctx *ctx, const df_record_opts *opts, df_read_stats *stats, row_set *seen,
+                                 const df_read_stats *ps, row_set *pseen, long line0, df_status st)
+{
+    stats->rows += ps->rows;
+    stats->valid += ps->valid;
+    stats->with_point += ps->with_point, stats->with_origin += ps->with_origin;
+    stats->with_families += ps->with_families, stats->returns += ps->returns;
+    stats->rejected += ps->rejected;
+    stats->excel_dates += ps->excel_dates;
+    if (ps->individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
+        st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
+    else
+        stats->individuals_valid += ps->individuals_valid;
+    for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += ps->rejected_by[q];
+    stats->filtered += ps->filtered, stats->dropped += ps->dropped;
+    for (long q = 0; q < ps->duplicates && q < 8; q++)
+        if (stats->duplicates + q < 8)
+            for (int e = 0; e < 2; e++)
+                stats->duplicate_line[stats->duplicates + q][e] = ps->duplicate_line[q][e] + line0 - 1;
+    stats->duplicates += ps->duplicates;
+    for (size_t q = 0; q < pseen->t.cap; q++) {
+        const long *at = df__hashtab_at(&pseen->t, q);
+        if (!at) continue;
+        long line = *at + line0 - 1, first = row_set_add(seen, pseen->t.hashes[q], line);
+        if (first > 0) {
+            if (stats->duplicates < 8)
+                stats->duplicate_line[stats->duplicates][0] = line, stats->duplicate_line[stats->duplicates][1] = first;
+            stats->duplicates++;
+        }
+    }
+    stats->duplicates_unchecked += pseen->unchecked;
+    if (seen->failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+    for (int q = 0; q < ps->noperations && q < 32; q++) {
+        const df_operation_stat *op = &ps->operations[q];
+        count_operation(stats, op->name, op->rows, op->first, op->last);
+    }
+    return st;
+}
+
+/* ---- the read split across processes (MPI; engine/parts.c) ------------------ */
+
+static int no_record(const df_record *rec, void *user) { return (void)rec, (void)user, 0; }
+static void no_reject(const df_rejection *rj, void *user) { (void)rj, (void)user; }
+
+/* What a range of another process tells the merge: its counts, its first
+ * line and lines, its rows' hashes for the duplicate check. */
+static void fan_piece_pack(df__pack *b, const fan_piece *p)
+{
+    int8_t failed = (int8_t)p->failed;
+    df__pack_put(b, &failed, 1);
     df__pack_put(b, &p->err.status, sizeof p->err.status);
     df__pack_str(b, p->failed ? p->err.errmsg : "");
     df__pack_put(b, &p->stats, sizeof p->stats);
-    df__pack_put(b, &p->lines, sizeof p->lines);
-    df__pack_put(b, &p->nrejects, sizeof p->nrejects);
-    for (long q = 0; q < p->nrejects; q++) {
-        df__pack_put(b, &p->rejects[q].line, sizeof p->rejects[q].line);
-        df__pack_put(b, &p->rejects[q].reason, sizeof p->rejects[q].reason);
-        df__pack_str(b, p->rejects[q].column), df__pack_str(b, p->rejects[q].detail);
-    }
+    df__pack_put(b, &p->start, sizeof p->start);
+    df__pack_put(b, &p->line0, sizeof p->line0), df__pack_put(b, &p->lines, sizeof p->lines);
     uint64_t nseen = p->seen.t.count;
     df__pack_put(b, &nseen, sizeof nseen);
     df__pack_put(b, &p->seen.unchecked, sizeof p->seen.unchecked);
@@ -1317,27 +1592,17 @@ static void piece_pack(df__pack *b, const piece *p)
     }
 }
 
-static int piece_unpack(df__pack *b, piece *p, int remote)
+static int fan_piece_unpack(df__pack *b, fan_piece *p, int remote)
 {
-    int8_t failed, absolute;
+    int8_t failed;
     memset(p, 0, sizeof *p);
-    df__pack_get(b, &failed, 1), df__pack_get(b, &absolute, 1);
-    p->failed = failed, p->absolute = absolute;
+    df__pack_get(b, &failed, 1);
+    p->failed = failed;
     df__pack_get(b, &p->err.status, sizeof p->err.status);
     snprintf(p->err.errmsg, sizeof p->err.errmsg, "%s", df__pack_get_str(b));
     df__pack_get(b, &p->stats, sizeof p->stats);
-    df__pack_get(b, &p->lines, sizeof p->lines);
-    df__pack_get(b, &p->nrejects, sizeof p->nrejects);
-    if (b->failed || p->nrejects < 0 || (size_t)p->nrejects > b->len) return -1;
-    if (p->nrejects && !(p->rejects = calloc((size_t)p->nrejects, sizeof *p->rejects))) return -1;
-    p->cap_rejects = p->nrejects;
-    for (long q = 0; q < p->nrejects; q++) {
-        df__pack_get(b, &p->rejects[q].line, sizeof p->rejects[q].line);
-        df__pack_get(b, &p->rejects[q].reason, sizeof p->rejects[q].reason);
-        p->rejects[q].column = df__strdup(df__pack_get_str(b));
-        p->rejects[q].detail = df__strdup(df__pack_get_str(b));
-        if (!p->rejects[q].column || !p->rejects[q].detail) return -1;
-    }
+    df__pack_get(b, &p->start, sizeof p->start);
+    df__pack_get(b, &p->line0, sizeof p->line0), df__pack_get(b, &p->lines, sizeof p->lines);
     uint64_t nseen;
     df__pack_get(b, &nseen, sizeof nseen);
     df__pack_get(b, &p->seen.unchecked, sizeof p->seen.unchecked);
@@ -1356,41 +1621,43 @@ static int piece_unpack(df__pack *b, piece *p, int remote)
     return b->failed ? -1 : 0;
 }
 
-static void pieces_free(piece *pieces, int n)
-{
-    for (int k = 0; pieces && k < n; k++) {
-        for (long q = 0; q < pieces[k].nrejects; q++) {
-            free((char *)pieces[k].rejects[q].column);
-            free((char *)pieces[k].rejects[q].detail);
-        }
-        free(pieces[k].rejects);
-        row_set_free(&pieces[k].seen);
-    }
-    free(pieces);
-}
-
-/* Every process's pieces, in file order, in place of this one's: the
- * merge below then gives every process the single-process counts. */
-static df_status pieces_exchange(df_ctx *ctx, piece **pieces, int *n)
+/* Every process's ranges, in file order, in place of this one's, and the
+ * first rejected rows of all (in fans[0].told): the merge then gives every
+ * process the single-process counts and messages. */
+static df_status fan_exchange(df_ctx *ctx, fan_piece **pieces, int *n, fan_range *fans, int nranges)
 {
     df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
     unsigned char *all = NULL;
-    piece *every = NULL;
+    fan_piece *every = NULL;
     int total = 0, cap = 0;
     df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
-    int32_t local = *n;
+    int32_t local = *n, ntold = 0;
     df__pack_put(&mine, &local, sizeof local);
-    for (int k = 0; k < *n; k++) piece_pack(&mine, &(*pieces)[k]);
+    for (int k = 0; k < *n; k++) fan_piece_pack(&mine, &(*pieces)[k]);
+    for (int k = 0; k < nranges; k++) ntold += fans[k].ntold;
+    if (ntold > REJECTIONS_TOLD) ntold = REJECTIONS_TOLD;
+    df__pack_put(&mine, &ntold, sizeof ntold);
+    for (int k = 0, q = 0; k < nranges; k++)
+        for (int i = 0; i < fans[k].ntold && q < ntold; i++, q++) {
+            const df_rejection *rj = &fans[k].told[i];
+            df__pack_put(&mine, &rj->line, sizeof rj->line), df__pack_put(&mine, &rj->reason, sizeof rj->reason);
+            df__pack_str(&mine, rj->column), df__pack_str(&mine, rj->detail);
+        }
+    for (int k = 0; k < nranges; k++) { /* replaced by every process's */
+        for (int q = 0; q < fans[k].ntold; q++)
+            free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
+        fans[k].ntold = 0;
+    }
     if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
     for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
-        int32_t m;
+        int32_t m, t;
         df__pack_get(&from[r], &m, sizeof m);
-        if (from[r].failed || m < 0 || m > MAX_PIECES + 1) {
+        if (from[r].failed || m < 0 || m > MAX_PIECES) {
             st = df__error(ctx, DF_EINVAL, "process %d sent a partial read that cannot be read back", r);
             break;
         }
         if (total + m > cap) {
-            piece *g = realloc(every, (size_t)(cap = total + m + 8) * sizeof *g);
+            fan_piece *g = realloc(every, (size_t)(cap = total + m + 8) * sizeof *g);
             if (!g) {
                 st = df__error(ctx, DF_ENOMEM, "out of memory");
                 break;
@@ -1398,160 +1665,434 @@ static df_status pieces_exchange(df_ctx *ctx, piece **pieces, int *n)
             every = g;
         }
         for (int k = 0; k < m && st == DF_OK; k++)
-            if (piece_unpack(&from[r], &every[total++], r != df__parts.index) != 0)
+            if (fan_piece_unpack(&from[r], &every[total++], r != df__parts.index) != 0)
                 st = df__error(ctx, DF_ENOMEM, "out of memory reading the partial read of process %d", r);
+        df__pack_get(&from[r], &t, sizeof t);
+        for (int q = 0; q < t && st == DF_OK && !from[r].failed; q++) {
+            df_rejection rj;
+            memset(&rj, 0, sizeof rj);
+            df__pack_get(&from[r], &rj.line, sizeof rj.line), df__pack_get(&from[r], &rj.reason, sizeof rj.reason);
+            const char *column = df__pack_get_str(&from[r]), *detail = df__pack_get_str(&from[r]);
+            if (fans[0].ntold == REJECTIONS_TOLD) continue;
+            df_rejection *k = &fans[0].told[fans[0].ntold++];
+            *k = rj;
+            k->column = df__strdup(column), k->detail = df__strdup(detail);
+            if (!k->column || !k->detail) fans[0].failed = 1;
+        }
+        if (st == DF_OK && from[r].failed)
+            st = df__error(ctx, DF_EINVAL, "process %d sent a partial read that cannot be read back", r);
     }
     df__pack_free(&mine);
     free(all);
     free(from);
-    if (st != DF_OK) return pieces_free(every, total), st;
-    pieces_free(*pieces, *n);
-    *pieces = every, *n = total;
-    return DF_OK;
+    for (int k = 0; k < *n; k++) row_set_free(&(*pieces)[k].seen);
+    free(*pieces);
+    *pieces = every, *n = total; /* on failure too: the caller frees them */
+    return st;
 }
 
-df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
-                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
-                                    int *used)
+df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *const *sinks, int nsinks, int nthreads,
+                             df_read_stats *stats, unsigned char sha256[32])
 {
+    DF__GDAL_SCOPE(ctx);
     opened o;
     reader r;
-    piece *pieces = NULL;
-    uint64_t starts[MAX_PIECES + 1], range[2] = {0, 0};
-    int npieces = 0;
+    fan_piece *pieces = NULL;
+    fan_range *fans = NULL;
+    void **states = NULL;
+    uint64_t starts[MAX_PIECES + 1], range_end = 0;
+    long lines[MAX_PIECES + 1], share_line = 0;
+    int nranges = 1, tell = 0, started = 0, npieces = 0, pieces_len = 0;
+    hasher h = {opts->path, sha256, 0, 0};
+    int hashing = 0;
+    struct stat sb;
     memset(&r, 0, sizeof r);
-    int want = df__parts.want;
-    df__parts.want = df__parts.split = 0;
+    df__fanout_reads++;
     df_status st = open_columns(ctx, opts, &o, stats);
-    *used = 1;
     if (st != DF_OK) goto done;
-    reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
     if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
-    /* dropping duplicates needs every earlier row: one thread */
-    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1, want = 0;
-    /* several processes: this one's share of the records first (the same
-     * cut on every process, so the shares meet end to end), then its
+    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1; /* dropping needs every earlier row */
+    uint64_t from = o.src.kind == DF__SRC_CSV ? df__csv_offset(o.src.csv) : 0;
+    /* several processes (MPI), when every sink can merge partials: this
+     * one's share of the records first (the same cut on every process, so
+     * the shares meet end to end, with the lines before each), then its
      * threads' ranges inside it; a file too small to give every process a
      * record is read whole by each, and nothing is merged */
-    uint64_t from = o.src.kind == DF__SRC_CSV ? df__csv_offset(o.src.csv) : 0;
-    uint64_t *shares = want && df__parts.count > 1 ? calloc((size_t)df__parts.count + 1, sizeof *shares) : NULL;
-    if (want && df__parts.count > 1 && !shares) { /* the run stops: the other ranks are stopped too (mpi.c) */
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
+    int split = df__parts.count > 1 && opts->duplicates != DF_DUPLICATES_DROP;
+    for (int i = 0; i < nsinks; i++) split &= sinks[i]->parts_merge != NULL;
+    df__parts.split = 0;
+    if (split) {
+        uint64_t *shares = calloc((size_t)df__parts.count + 1, sizeof *shares);
+        long *share_lines = calloc((size_t)df__parts.count + 1, sizeof *share_lines);
+        if (!shares || !share_lines) { /* the run stops: the other ranks are stopped too (mpi.c) */
+            free(shares), free(share_lines);
+            st = df__error(ctx, DF_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (find_cuts(&o, opts->path, from, 0, 0, df__parts.count, shares, share_lines) == 0) {
+            df__parts.split = 1;
+            from = shares[df__parts.index], share_line = share_lines[df__parts.index];
+            range_end = df__parts.index + 1 < df__parts.count ? shares[df__parts.index + 1] : 0;
+        }
+        free(shares), free(share_lines);
+        split = df__parts.split;
+    }
+    if (nthreads > 1 && find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, nthreads, starts, lines) == 0)
+        nranges = nthreads;
+    else if (split) /* the share on one thread, as a range of the file */
+        starts[0] = from, lines[0] = 0;
+    if (!(fans = calloc((size_t)nranges, sizeof *fans)) ||
+        !(states = calloc((size_t)nranges * (size_t)nsinks + 1, sizeof *states)) ||
+        ((nranges > 1 || split) && !(pieces = calloc((size_t)(pieces_len = nranges), sizeof *pieces)))) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         goto done;
     }
-    if (shares && find_cuts(&o, opts->path, from, 0, 0, df__parts.count, shares) == 0) {
-        df__parts.split = 1;
-        range[0] = shares[df__parts.index];
-        range[1] = df__parts.index + 1 < df__parts.count ? shares[df__parts.index + 1] : 0;
+    for (int i = 0; i < nsinks; i++) tell |= sinks[i]->tell_rejects, sinks[i]->read = stats;
+    for (int k = 0; k < nranges; k++) {
+        fans[k].sinks = sinks, fans[k].nsinks = nsinks, fans[k].states = states + (size_t)k * (size_t)nsinks;
+        for (int i = 0; i < nsinks; i++)
+            if (!(fans[k].states[i] = sinks[i]->thread_new(sinks[i], k))) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+                goto done;
+            }
     }
-    free(shares);
-    if (df__parts.split) {
-        if (nthreads < 2 || find_cuts(&o, opts->path, range[0], range[1], PARALLEL_MIN_BYTES, nthreads, starts) != 0)
-            nthreads = 1, starts[0] = range[0];
-    } else if (nthreads < 2 || find_cuts(&o, opts->path, from, 0, PARALLEL_MIN_BYTES, nthreads, starts) != 0) {
-        st = read_rows(&r, &o); /* one thread */
-        goto done;
+    /* the digest: a file of its own thread; a stream cannot be read twice */
+    if (sha256 && strcmp(opts->path, "-") && stat(opts->path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        if (pthread_create(&h.thread, NULL, hash_main, &h) != 0) {
+            st = df__error(ctx, DF_ENOMEM, "cannot start a thread to hash %s", opts->path);
+            goto done;
+        }
+        hashing = 1;
     }
-    /* the held row (read while looking for the header): part 0's, a piece
-     * of its own there; here, read on the calling thread */
-    npieces = nthreads + (df__parts.split && o.held.rc);
-    if (!(pieces = calloc((size_t)npieces + 1, sizeof *pieces))) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
+    /* the row kept while looking for the header is process 0's: the others
+     * count it (every process's counts start the same) but feed no sink */
+    if (split && df__parts.index > 0)
+        reader_init(&r, ctx, opts, &o, no_record, no_reject, NULL, NULL, stats);
+    else
+        reader_init(&r, ctx, opts, &o, fan_record, fan_reject, &fans[0], &fans[0], stats);
+    if (nranges == 1 && !split) {
+        st = read_rows(&r, &o);
+        goto merge;
     }
-    piece *held = df__parts.split && o.held.rc ? &pieces[nthreads] : NULL;
-    if (held && df__parts.index == 0) { /* read into its own piece, kept first */
-        reader hr;
-        reader_init(&hr, &held->err, opts, &o, on_record, keep_reject, users[0], held, &held->stats);
-        if (!handle_next(&hr, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) held->failed = 1;
-        held->seen = hr.seen, held->absolute = 1;
-    }
-    if (!held && o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
+    /* the row kept while looking for the header goes first, into range 0 */
+    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
         st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-        goto done;
+        goto merge;
     }
     long first_line = df__csv_line(o.src.csv);
-    int started = 0;
-    for (int k = 0; k < nthreads; k++) {
-        piece *p = &pieces[k];
-        p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
-        p->dup_max = (size_t)df__dup_max_rows / (size_t)(nthreads * df__parts.count) + 1;
+    for (int k = 0; k < nranges; k++) {
+        fan_piece *p = &pieces[k];
+        p->opts = opts, p->o = &o, p->fan = &fans[k];
+        p->dup_max = (size_t)df__dup_max_rows / (size_t)(nranges * df__parts.count) + 1;
         p->start = starts[k];
-        p->end = k + 1 < nthreads ? starts[k + 1] : range[1];
-        if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
+        p->end = k + 1 < nranges ? starts[k + 1] : range_end;
+        p->line0 = first_line + share_line + lines[k];
+        if (pthread_create(&p->thread, NULL, fan_piece_main, p) != 0) break;
         started++;
     }
     for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
-    *used = started;
+    df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", opts->path, started);
     if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-    if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
-    if (held) { /* first in file order: on part 0, the held row's piece; elsewhere none */
-        piece h = *held;
-        memmove(pieces + 1, pieces, (size_t)nthreads * sizeof *pieces);
-        pieces[0] = h;
-        if (df__parts.index != 0) memmove(pieces, pieces + 1, (size_t)nthreads * sizeof *pieces);
-        npieces = df__parts.index == 0 ? nthreads + 1 : nthreads;
-    } else
-        npieces = nthreads;
-    /* MPI: every process's pieces, so that all merge the same counts */
-    if (df__parts.split) { /* always: every process waits for this one's share */
-        df_status xs = pieces_exchange(ctx, &pieces, &npieces);
+    if (started < nranges) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nranges);
+    npieces = started;
+    /* MPI: every process's ranges, so that all merge the same counts (always:
+     * every process waits for this one's) */
+    if (split) {
+        df_status xs = fan_exchange(ctx, &pieces, &npieces, fans, nranges);
+        pieces_len = npieces;
         if (xs != DF_OK && st == DF_OK) st = xs;
     }
-
-    /* merge in file order: counts, then rejections with their true lines */
-    long line0 = first_line;
     for (int k = 0; k < npieces; k++) {
-        piece *p = &pieces[k];
-        long shift = p->absolute ? 0 : line0 - 1; /* lines counted from the range's start */
+        fan_piece *p = &pieces[k];
         if (p->failed && st == DF_OK)
             st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
                                         : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-        stats->rows += p->stats.rows;
-        stats->valid += p->stats.valid;
-        stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
-        stats->with_families += p->stats.with_families, stats->returns += p->stats.returns;
-        stats->rejected += p->stats.rejected;
-        stats->excel_dates += p->stats.excel_dates;
-        if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
-            st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
-        else
-            stats->individuals_valid += p->stats.individuals_valid;
-        for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += p->stats.rejected_by[q];
-        for (long q = 0; q < p->nrejects; q++) {
-            p->rejects[q].line += shift;
-            if (on_reject) on_reject(&p->rejects[q], reject_user);
-        }
-        /* duplicates: those inside the piece, then those of earlier pieces */
-        stats->filtered += p->stats.filtered, stats->dropped += p->stats.dropped;
-        for (long q = 0; q < p->stats.duplicates && q < 8; q++)
-            if (stats->duplicates + q < 8)
-                for (int e = 0; e < 2; e++)
-                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + shift;
-        stats->duplicates += p->stats.duplicates;
-        for (size_t q = 0; q < p->seen.t.cap; q++) {
-            const long *at = df__hashtab_at(&p->seen.t, q);
-            if (!at) continue;
-            long line = *at + shift, first = row_set_add(&r.seen, p->seen.t.hashes[q], line);
-            if (first > 0) {
-                if (stats->duplicates < 8)
-                    stats->duplicate_line[stats->duplicates][0] = line,
-                    stats->duplicate_line[stats->duplicates][1] = first;
-                stats->duplicates++;
+        if (k + 1 < npieces && p->line0 + p->lines != pieces[k + 1].line0 && st == DF_OK) /* the cut's count */
+            st = df__error(ctx, DF_EFORMAT, "%s: the line ends before byte %llu counted %ld lines, the reader %ld",
+                           opts->path, (unsigned long long)pieces[k + 1].start, pieces[k + 1].line0 - first_line,
+                           p->line0 + p->lines - first_line);
+        st = add_range_stats(ctx, opts, stats, &r.seen, &p->stats, &p->seen, p->line0, st);
+    }
+
+merge:
+    /* a sink that stopped the read says why in its merge (out of memory) */
+    if (st == DF_OK || st == DF_ECANCELLED)
+        for (int k = 0; k < nranges; k++) {
+            df_status ms = DF_OK;
+            if (fans[k].failed) ms = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
+            for (int i = 0; i < nsinks && ms == DF_OK; i++) {
+                ms = sinks[i]->merge(sinks[i], fans[k].states[i]);
+                sinks[i]->thread_free(fans[k].states[i]);
+                fans[k].states[i] = NULL;
+            }
+            if (ms != DF_OK) { /* over a cancel too: a sink that stopped says why */
+                st = ms;
+                break;
             }
         }
-        stats->duplicates_unchecked += p->seen.unchecked;
-        if (r.seen.failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-        for (int q = 0; q < p->stats.noperations && q < 32; q++) {
-            const df_operation_stat *op = &p->stats.operations[q];
-            count_operation(stats, op->name, op->rows, op->first, op->last);
+    /* MPI: each sink's partial state exchanged, merged in process order */
+    for (int i = 0; split && st == DF_OK && i < nsinks; i++) st = sinks[i]->parts_merge(ctx, sinks[i]);
+    /* the first rejected rows, in file order */
+    int told = 0;
+    for (int k = 0; k < nranges && tell && (st == DF_OK || st == DF_ECANCELLED); k++)
+        for (int q = 0; q < fans[k].ntold && told < REJECTIONS_TOLD; q++) {
+            const df_rejection *rj = &fans[k].told[q];
+            told++;
+            df__log(ctx, DF_LOG_WARN, "%s:%ld: %s: %s \"%s\"%s", opts->path, rj->line, rj->column,
+                    df_reject_name(rj->reason), rj->detail,
+                    told == REJECTIONS_TOLD ? " (further rejected rows: see --log)" : "");
         }
-        if (!p->absolute) line0 += p->lines;
-    }
 done:
-    pieces_free(pieces, npieces > nthreads ? npieces : nthreads);
+    if (hashing) {
+        pthread_join(h.thread, NULL);
+        if (!h.ok && st == DF_OK) st = df__error(ctx, DF_EIO, "cannot read %s to hash it", opts->path);
+    }
+    for (int k = 0; fans && k < nranges; k++) {
+        for (int i = 0; i < nsinks; i++)
+            if (fans[k].states && fans[k].states[i]) sinks[i]->thread_free(fans[k].states[i]);
+        for (int q = 0; q < fans[k].ntold; q++)
+            free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
+    }
+    for (int k = 0; pieces && k < pieces_len; k++) row_set_free(&pieces[k].seen);
     stats->duplicates_unchecked += r.seen.unchecked;
     row_set_free(&r.seen);
+    free(pieces);
+    free(fans);
+    free(states);
     opened_close(&o);
     return st == DF_OK ? judge_file(ctx, opts, stats) : st;
+}
+
+/* ---- a spool of records: an ordered sink replayed after the read ---------- */
+
+#define SPOOL_MAX_RANGES (MAX_PIECES + 1) /* the threads', and the other processes' (MPI) */
+#define SPOOL_NO_TEXT    0xFFFFFFFFu
+
+typedef struct {
+    df__sink base;
+    df_ctx *ctx;
+    int (*keep)(const df_record *r, void *user);
+    void *user;
+    FILE *range[SPOOL_MAX_RANGES]; /* each range's records, in file order */
+    long count[SPOOL_MAX_RANGES];
+    int nrange;
+} spool_sink;
+
+typedef struct {
+    spool_sink *s;
+    FILE *f;
+    long n;
+    int failed;
+} spool_range;
+
+/* The fields a replayed record carries (what the records layer and the
+ * hosting tables read); the others are as a record without them. */
+typedef struct {
+    long line;
+    int32_t date;
+    int status, level, individuals_derived, has_coordinate_columns;
+    double lon, lat;
+    int64_t individuals, families;
+} spool_fixed;
+
+static void put_text(FILE *f, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : SPOOL_NO_TEXT;
+    fwrite(&n, sizeof n, 1, f);
+    if (s) fwrite(s, 1, n, f);
+}
+
+static void *spool_range_new(void *sink, int range)
+{
+    spool_range *p = calloc(1, sizeof *p);
+    (void)range;
+    if (!p) return NULL;
+    p->s = sink;
+    if (!(p->f = tmpfile())) return free(p), NULL;
+    return p;
+}
+
+static void spool_range_free(void *state)
+{
+    spool_range *p = state;
+    if (!p) return;
+    if (p->f) fclose(p->f);
+    free(p);
+}
+
+static int spool_record(void *state, const df_record *r)
+{
+    spool_range *p = state;
+    if (!p->s->keep(r, p->s->user)) return 0;
+    spool_fixed x = {r->line, r->date, (int)r->status, r->level,   r->individuals_derived, r->has_coordinate_columns,
+                     r->lon,  r->lat,  r->individuals, r->families};
+    fwrite(&x, sizeof x, 1, p->f);
+    put_text(p->f, r->operation);
+    put_text(p->f, r->shelter);
+    put_text(p->f, r->location_name);
+    for (int l = 1; l <= 3; l++) put_text(p->f, r->location.name[l]);
+    p->n++;
+    if (ferror(p->f)) return p->failed = 1, 1;
+    return 0;
+}
+
+static df_status spool_merge(void *sink, void *state)
+{
+    spool_sink *s = sink;
+    spool_range *p = state;
+    if (p->failed || fflush(p->f) != 0)
+        return df__error(s->ctx, DF_EIO, "cannot write a temporary file of records: %s", strerror(errno));
+    s->count[s->nrange] = p->n;
+    s->range[s->nrange++] = p->f, p->f = NULL; /* the sink's now */
+    return DF_OK;
+}
+
+/* MPI: the other processes' spooled records, in process order, appended
+ * to process 0's as one more range: only process 0 writes the records
+ * layer and the tables that replay the spool. The other processes' spools
+ * are left as they are (their own share; they write nothing). */
+static df_status spool_parts_merge(df_ctx *ctx, void *sink)
+{
+    spool_sink *s = sink;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    int64_t n = 0;
+    for (int k = 0; df__parts.index > 0 && k < s->nrange; k++) n += s->count[k];
+    df__pack_put(&mine, &n, sizeof n);
+    for (int k = 0; df__parts.index > 0 && k < s->nrange && st == DF_OK; k++) {
+        char buf[1 << 15];
+        size_t got;
+        rewind(s->range[k]);
+        while ((got = fread(buf, 1, sizeof buf, s->range[k])) > 0) df__pack_put(&mine, buf, got);
+        if (ferror(s->range[k]))
+            st = df__error(ctx, DF_EIO, "cannot read a temporary file of records: %s", strerror(errno));
+    }
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    if (st == DF_OK && df__parts.index == 0 && s->nrange == SPOOL_MAX_RANGES)
+        st = df__error(ctx, DF_EINVAL, "too many ranges of records to spool");
+    FILE *f = st == DF_OK && df__parts.index == 0 ? tmpfile() : NULL;
+    if (st == DF_OK && df__parts.index == 0 && !f)
+        st = df__error(ctx, DF_EIO, "cannot write a temporary file of records: %s", strerror(errno));
+    long total = 0;
+    for (int r = 1; f && st == DF_OK && r < df__parts.count; r++) {
+        int64_t m;
+        df__pack_get(&from[r], &m, sizeof m);
+        size_t len = from[r].len - from[r].at;
+        if (from[r].failed || m < 0)
+            st = df__error(ctx, DF_EINVAL, "process %d sent records that cannot be read", r);
+        else if (fwrite(from[r].data + from[r].at, 1, len, f) != len || fflush(f) != 0)
+            st = df__error(ctx, DF_EIO, "cannot write a temporary file of records: %s", strerror(errno));
+        total += (long)m;
+    }
+    if (f && st == DF_OK) s->count[s->nrange] = total, s->range[s->nrange++] = f, f = NULL;
+    if (f) fclose(f);
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    return st;
+}
+
+df_status df__spool_new(df_ctx *ctx, int (*keep)(const df_record *r, void *user), void *user, df__sink **out)
+{
+    spool_sink *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
+    s->base = (df__sink){"spool", spool_range_new,  spool_record, NULL, spool_merge, NULL, spool_range_free, 1, 0,
+                         NULL,    spool_parts_merge};
+    s->ctx = ctx, s->keep = keep, s->user = user;
+    *out = &s->base;
+    return DF_OK;
+}
+
+long df__spool_count(const df__sink *sink)
+{
+    const spool_sink *s = (const spool_sink *)sink;
+    long n = 0;
+    for (int k = 0; k < s->nrange; k++) n += s->count[k];
+    return n;
+}
+
+static int get_text(FILE *f, char **buf, size_t *cap, const char **out)
+{
+    uint32_t n;
+    if (fread(&n, sizeof n, 1, f) != 1) return -1;
+    if (n == SPOOL_NO_TEXT) return *out = NULL, 0;
+    if ((size_t)n + 1 > *cap) {
+        char *b = realloc(*buf, (size_t)n + 1);
+        if (!b) return -2;
+        *buf = b, *cap = (size_t)n + 1;
+    }
+    if (n && fread(*buf, 1, n, f) != n) return -1;
+    (*buf)[n] = '\0';
+    *out = *buf;
+    return 0;
+}
+
+df_status df__spool_replay(df_ctx *ctx, df__sink *sink, df_record_fn fn, void *user)
+{
+    spool_sink *s = (spool_sink *)sink;
+    char *text[6] = {NULL};
+    size_t cap[6] = {0};
+    df_status st = DF_OK;
+    for (int k = 0; k < s->nrange && st == DF_OK; k++) {
+        FILE *f = s->range[k];
+        rewind(f);
+        for (long i = 0; i < s->count[k] && st == DF_OK; i++) {
+            spool_fixed x;
+            df_record r;
+            const char *t[6];
+            int rc = fread(&x, sizeof x, 1, f) == 1 ? 0 : -1;
+            for (int q = 0; q < 6 && rc == 0; q++) rc = get_text(f, &text[q], &cap[q], &t[q]);
+            if (rc == -2) st = df__error(ctx, DF_ENOMEM, "out of memory");
+            if (rc == -1) st = df__error(ctx, DF_EIO, "cannot read a temporary file of records: %s", strerror(errno));
+            if (rc) break;
+            memset(&r, 0, sizeof r);
+            r.line = x.line, r.date = x.date, r.status = (df_movement)x.status, r.level = x.level;
+            r.individuals_derived = x.individuals_derived, r.has_coordinate_columns = x.has_coordinate_columns;
+            r.lon = x.lon, r.lat = x.lat, r.individuals = x.individuals, r.families = x.families;
+            r.operation = t[0], r.shelter = t[1], r.location_name = t[2];
+            for (int l = 1; l <= 3; l++) r.location.name[l] = t[2 + l];
+            if (fn(&r, user) != 0) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+        }
+    }
+    for (int q = 0; q < 6; q++) free(text[q]);
+    return st;
+}
+
+void df__spool_free(df__sink *sink)
+{
+    spool_sink *s = (spool_sink *)sink;
+    if (!s) return;
+    for (int k = 0; k < s->nrange; k++) fclose(s->range[k]);
+    free(s);
+}
+
+/* ---- records pushed by a caller (df_join_add and the like) ------------------ */
+
+df_status df__pushed_record(df_ctx *ctx, df_read_stats *stats, const df_record *r)
+{
+    if (r->individuals < 0 || r->families < -1)
+        return df__error(ctx, DF_EINVAL, "record %ld: a negative count (%lld individuals)", r->line,
+                         (long long)r->individuals);
+    if (r->individuals > INT64_MAX - stats->individuals_valid)
+        return df__error(ctx, DF_EFORMAT, "record %ld: the total of individuals would exceed 2^63", r->line);
+    stats->rows++;
+    stats->valid++;
+    stats->individuals_valid += r->individuals;
+    stats->with_point += !isnan(r->lon) && !isnan(r->lat);
+    stats->with_families += r->families >= 0;
+    stats->returns += r->status == DF_RETURNED;
+    const df_place *start = r->status == DF_RETURNED ? &r->displacement : &r->origin;
+    int stated = 0;
+    for (int lv = 1; lv <= 3; lv++) stated |= start->name[lv] || start->pcode[lv];
+    stats->with_origin += stated;
+    return DF_OK;
+}
+
+void df__pushed_stats_add(df_read_stats *to, const df_read_stats *from)
+{
+    to->rows += from->rows, to->valid += from->valid, to->individuals_valid += from->individuals_valid;
+    to->with_point += from->with_point, to->with_families += from->with_families;
+    to->returns += from->returns, to->with_origin += from->with_origin;
 }

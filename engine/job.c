@@ -204,7 +204,8 @@ static int set_path(reader *r, const df__opt *k, void *at, const char *v)
         if (!(job->output_template = df__strdup(p))) return job_out_of_memory(r, k);
     }
     if (k->type == DF__OPT_INPUT && stat(p, &sb) != 0) return job_error(r, k, "no such file: %s", p);
-    if (k->type == DF__OPT_INPUT && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+    if (k->type == DF__OPT_INPUT && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) &&
+        !(S_ISFIFO(sb.st_mode) && at == (void *)&job->opts.ro.path)) /* the records: read once (issue 12) */
         return job_error(r, k, "not a file: %s", p);
     return 1;
 }

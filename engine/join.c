@@ -57,7 +57,10 @@ struct df_join {
     df_balance balance;
     df_name_decision *decisions; /* one per distinct stated name */
     int ndecisions;
+    void *push; /* df_join_new: its sink, until df_join_finish */
 };
+
+static void push_free(df_join *j);
 
 void df_join_opts_init(df_join_opts *o)
 {
@@ -126,15 +129,12 @@ static void prefix_add(prefix_count *p, const char *code, long rows)
 
 /* One per reading thread; merged at the end. */
 typedef struct {
-    df_ctx *ctx; /* the first state's: rejections are reported there */
-    const char *records_path;
-    long rejections_told;
     const df_boundaries *b;
     const df_join_opts *opts;
     double household_size; /* families of rows without a families column, for the support */
     bin_table bins;
     df_balance counts; /* matched_by_* and swapped */
-    FILE *log;         /* serial reads only */
+    FILE *log;         /* the decision log: range 0 writes the file, the others a spool */
     const df_record_opts *ropts;
     df__name_cache *names;
     int32_t min_date, max_date;
@@ -149,6 +149,7 @@ typedef struct {
      * in the layer, and their country prefixes (the first two letters) */
     long pcoded, pcode_found;
     prefix_count prefixes[PREFIXES];
+    void *sink; /* the join_sink whose range this is */
 } join_state;
 
 #define JOIN_MAX_THREADS 16
@@ -200,139 +201,6 @@ static int join_state_merge(join_state *to, const join_state *from)
     return 0;
 }
 
-/* ---- MPI: the partial state of a process, packed and merged ----------------- */
-
-/* The name decisions of a thread's cache, packed (level -1 ends them). */
-static void pack_name(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
-                      void *user)
-{
-    df__pack *b = user;
-    int32_t lv = level;
-    df__pack_put(b, &lv, sizeof lv);
-    df__pack_str(b, name), df__pack_str(b, parent_name);
-    df__pack_put(b, m, sizeof *m);
-    df__pack_put(b, &rows, sizeof rows);
-}
-
-/* A process's partial join: its operations (a string table), counts, bins
- * (fixed-size records), repeats and the name decisions of its threads. */
-static void join_pack(df__pack *b, const join_state *js, const join_state *states, int used)
-{
-    int32_t nops = js->nops;
-    df__pack_put(b, &nops, sizeof nops);
-    for (int i = 0; i < js->nops; i++) df__pack_str(b, js->ops[i]);
-    df__pack_put(b, &js->min_date, sizeof js->min_date), df__pack_put(b, &js->max_date, sizeof js->max_date);
-    df__pack_put(b, &js->counts, sizeof js->counts);
-    df__pack_put(b, &js->dropped, sizeof js->dropped), df__pack_put(b, &js->ind_dropped, sizeof js->ind_dropped);
-    df__pack_put(b, &js->pcoded, sizeof js->pcoded), df__pack_put(b, &js->pcode_found, sizeof js->pcode_found);
-    df__pack_put(b, js->prefixes, sizeof js->prefixes);
-    int32_t failed = js->failed;
-    df__pack_put(b, &failed, sizeof failed);
-    uint64_t nbins = js->bins.count;
-    df__pack_put(b, &nbins, sizeof nbins);
-    for (size_t i = 0; i < js->bins.cap; i++) {
-        const bin *bn = df__hashtab_at(&js->bins, i);
-        if (bn) df__pack_put(b, bn, sizeof *bn);
-    }
-    df__repeats_pack(b, js->repeats);
-    for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, pack_name, b);
-    int32_t end = -1;
-    df__pack_put(b, &end, sizeof end);
-}
-
-/* Read a packed partial into t (empty, with its repeats table); its name
- * decisions go to the join's list through gather_one. */
-static void gather_one(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
-                       void *user);
-static int join_unpack(df__pack *b, join_state *t, void *g)
-{
-    int32_t nops;
-    df__pack_get(b, &nops, sizeof nops);
-    if (b->failed || nops < 0 || nops > MAX_OPERATIONS) return -1;
-    for (int i = 0; i < nops; i++)
-        if (!(t->ops[t->nops++] = df__strdup(df__pack_get_str(b)))) return -1;
-    df__pack_get(b, &t->min_date, sizeof t->min_date), df__pack_get(b, &t->max_date, sizeof t->max_date);
-    df__pack_get(b, &t->counts, sizeof t->counts);
-    df__pack_get(b, &t->dropped, sizeof t->dropped), df__pack_get(b, &t->ind_dropped, sizeof t->ind_dropped);
-    df__pack_get(b, &t->pcoded, sizeof t->pcoded), df__pack_get(b, &t->pcode_found, sizeof t->pcode_found);
-    df__pack_get(b, t->prefixes, sizeof t->prefixes);
-    int32_t failed;
-    df__pack_get(b, &failed, sizeof failed);
-    t->failed = failed;
-    uint64_t nbins;
-    df__pack_get(b, &nbins, sizeof nbins);
-    for (uint64_t i = 0; i < nbins && !b->failed; i++) {
-        bin s;
-        df__pack_get(b, &s, sizeof s);
-        bin *d = bin_get(&t->bins, s.unit, s.date, s.op, s.level);
-        if (!d) return -1;
-        *d = s;
-    }
-    if (df__repeats_unpack(b, t->repeats) != 0) return -1;
-    for (;;) {
-        int32_t level;
-        df__pack_get(b, &level, sizeof level);
-        if (b->failed || level < 0) break;
-        const char *name = df__pack_get_str(b), *parent = df__pack_get_str(b);
-        df__name_match m;
-        long rows;
-        df__pack_get(b, &m, sizeof m), df__pack_get(b, &rows, sizeof rows);
-        if (!b->failed) gather_one(level, name, parent, &m, rows, g);
-    }
-    return b->failed ? -1 : 0;
-}
-
-/* MPI: every process's partial, merged in process order (the operations
- * then come in file order, as one process finds them) into states[0]. */
-static df_status join_parts_merge(df_ctx *ctx, join_state *states, int used, void *g, const char *path)
-{
-    join_state *js = &states[0], acc, t;
-    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
-    unsigned char *all = NULL;
-    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
-    memset(&acc, 0, sizeof acc);
-    acc.min_date = acc.max_date = DF_NO_DATE;
-    join_pack(&mine, js, states, used);
-    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
-    if (st == DF_OK && !(acc.repeats = df__repeats_new())) st = df__error(ctx, DF_ENOMEM, "out of memory");
-    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
-        memset(&t, 0, sizeof t);
-        int bad = !(t.repeats = df__repeats_new()) || join_unpack(&from[r], &t, g) != 0;
-        if (!bad) {
-            df__name_cache *none = acc.names; /* the merge reads its failure flag */
-            df__name_cache *c = df__name_cache_new();
-            acc.names = t.names = c;
-            bad = !c || join_state_merge(&acc, &t) != 0;
-            df__name_cache_free(c);
-            acc.names = none;
-        }
-        df__hashtab_free(&t.bins);
-        for (int i = 0; i < t.nops; i++) free(t.ops[i]);
-        df__repeats_free(t.repeats);
-        if (bad) st = df__error(ctx, DF_ENOMEM, "out of memory merging the partial join of process %d of %s", r, path);
-    }
-    df__pack_free(&mine);
-    free(all);
-    free(from);
-    if (st == DF_OK) { /* the merged state in place of this process's own */
-        df__hashtab_free(&js->bins);
-        for (int i = 0; i < js->nops; i++) free(js->ops[i]);
-        df__repeats_free(js->repeats);
-        js->bins = acc.bins, js->repeats = acc.repeats, js->nops = acc.nops;
-        memcpy(js->ops, acc.ops, sizeof acc.ops);
-        js->min_date = acc.min_date, js->max_date = acc.max_date, js->counts = acc.counts;
-        js->dropped = acc.dropped, js->ind_dropped = acc.ind_dropped;
-        js->pcoded = acc.pcoded, js->pcode_found = acc.pcode_found;
-        memcpy(js->prefixes, acc.prefixes, sizeof acc.prefixes);
-        js->failed |= acc.failed;
-    } else {
-        df__hashtab_free(&acc.bins);
-        for (int i = 0; i < acc.nops; i++) free(acc.ops[i]);
-        df__repeats_free(acc.repeats);
-    }
-    return st;
-}
-
 static void log_unit(FILE *f, const join_state *js, int level, int unit, int with_name)
 {
     const df_unit *u = unit >= 0 && level >= 1 ? df_boundaries_unit(js->b, level, unit) : NULL;
@@ -372,7 +240,7 @@ static int has_place(const df_place *p)
     return 0;
 }
 
-static int on_record(const df_record *r, void *user)
+static int on_record(void *user, const df_record *r)
 {
     join_state *js = user;
     const df_boundaries *b = js->b;
@@ -471,17 +339,12 @@ static int on_record(const df_record *r, void *user)
     return 0;
 }
 
-#define REJECTIONS_TOLD 20
-
-static void on_reject(const df_rejection *rj, void *user)
+/* A rejected row in the decision log (the first ones are told to the log
+ * callback by the read itself, once for all its sinks). */
+static void on_reject(void *user, const df_rejection *rj)
 {
     join_state *js = user;
     char note[300];
-    /* the first rejected rows go to the log callback too, with file:line */
-    if (js->ctx && js->rejections_told++ < REJECTIONS_TOLD)
-        df__log(js->ctx, DF_LOG_WARN, "%s:%ld: %s: %s \"%s\"%s", js->records_path, rj->line, rj->column,
-                df_reject_name(rj->reason), rj->detail ? rj->detail : "",
-                js->rejections_told == REJECTIONS_TOLD ? " (further rejected rows: see --log)" : "");
     if (!js->log) return;
     snprintf(note, sizeof note, "%s: %s", rj->column, rj->detail ? rj->detail : "");
     fprintf(js->log, "%ld,,,,rejected,,,,,,,,%s,", rj->line, df_reject_name(rj->reason));
@@ -810,40 +673,6 @@ static void say_kind(df_ctx *ctx, const df_join *j, const join_state *js, const 
             df__thousands(as_snapshots, b));
 }
 
-/* Read the records into the threads' states (all cores, unless a decision
- * log must keep the input order), then merge them into states[0]; *used
- * says how many threads read. */
-static df_status read_records(df_ctx *ctx, df_join *j, join_state *states, void **users, const df_record_opts *ropts,
-                              int *used_out)
-{
-    join_state *js = &states[0];
-    df_status st;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = js->log || cores < 2 || ropts->duplicates == DF_DUPLICATES_DROP ? 1
-                   : cores > JOIN_MAX_THREADS                                      ? JOIN_MAX_THREADS
-                                                                                   : (int)cores,
-        used = 1;
-    /* several processes (MPI) split the read unless a decision log keeps the order */
-    df__parts.split = 0;
-    if (df__parts.count > 1 && !js->log && ropts->duplicates != DF_DUPLICATES_DROP)
-        df__parts.want = 1, nthreads = nthreads > 1 ? nthreads : 1;
-    if (nthreads > 1 || df__parts.want)
-        st = df__records_read_parallel(ctx, ropts, nthreads, on_record, users, on_reject, js, &j->balance.read, &used);
-    else
-        st = df_records_read(ctx, ropts, on_record, on_reject, js, &j->balance.read);
-    /* a bin that could not grow stops the read: out of memory, not a cancel */
-    int failed = 0;
-    for (int k = 0; k < used; k++) failed |= states[k].failed;
-    if (failed && (st == DF_OK || st == DF_ECANCELLED))
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    for (int k = 1; k < used && st == DF_OK; k++)
-        if (join_state_merge(js, &states[k]) != 0) js->failed = 1;
-    if (st == DF_OK && (js->failed || df__name_cache_failed(js->names)))
-        st = df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", ropts->path);
-    *used_out = used;
-    return st;
-}
-
 /* The period (defaults from the data; snapshots: per operation, its latest
  * snapshot on or before as_of, the operations then added) and the bins of
  * the finest level the rows state added up into the units' figures and the
@@ -907,92 +736,277 @@ static void add_up_bins(df_join *j, const join_state *js, const df_join_opts *jo
         j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
 }
 
-df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
-                      df_join **out)
+/* ---- MPI: the partial state of a process, packed and merged ----------------- */
+
+/* The name decisions of a thread's cache, packed (level -1 ends them). */
+static void pack_name(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
+                      void *user)
 {
-    DF__GDAL_SCOPE(ctx);
-    df_record_opts ropts_local_;
-    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
-    df_join_opts jopts_local_;
-    DF__OPTS_ACCEPT(ctx, df_join_opts, jopts, jopts_local_);
-    df_status st = DF_OK;
+    df__pack *b = user;
+    int32_t lv = level;
+    df__pack_put(b, &lv, sizeof lv);
+    df__pack_str(b, name), df__pack_str(b, parent_name);
+    df__pack_put(b, m, sizeof *m);
+    df__pack_put(b, &rows, sizeof rows);
+}
+
+/* A process's partial join: its operations (a string table), counts, bins
+ * (fixed-size records) and repeats; its name decisions follow (pack_name). */
+static void join_pack(df__pack *b, const join_state *js)
+{
+    int32_t nops = js->nops;
+    df__pack_put(b, &nops, sizeof nops);
+    for (int i = 0; i < js->nops; i++) df__pack_str(b, js->ops[i]);
+    df__pack_put(b, &js->min_date, sizeof js->min_date), df__pack_put(b, &js->max_date, sizeof js->max_date);
+    df__pack_put(b, &js->counts, sizeof js->counts);
+    df__pack_put(b, &js->dropped, sizeof js->dropped), df__pack_put(b, &js->ind_dropped, sizeof js->ind_dropped);
+    df__pack_put(b, &js->pcoded, sizeof js->pcoded), df__pack_put(b, &js->pcode_found, sizeof js->pcode_found);
+    df__pack_put(b, js->prefixes, sizeof js->prefixes);
+    int32_t failed = js->failed;
+    df__pack_put(b, &failed, sizeof failed);
+    uint64_t nbins = js->bins.count;
+    df__pack_put(b, &nbins, sizeof nbins);
+    for (size_t i = 0; i < js->bins.cap; i++) {
+        const bin *bn = df__hashtab_at(&js->bins, i);
+        if (bn) df__pack_put(b, bn, sizeof *bn);
+    }
+    df__repeats_pack(b, js->repeats);
+}
+
+/* Read a packed partial into t (empty, with its repeats table); its name
+ * decisions go to the join's list through gather_one. */
+static int join_unpack(df__pack *b, join_state *t, void *g)
+{
+    int32_t nops;
+    df__pack_get(b, &nops, sizeof nops);
+    if (b->failed || nops < 0 || nops > MAX_OPERATIONS) return -1;
+    for (int i = 0; i < nops; i++)
+        if (!(t->ops[t->nops++] = df__strdup(df__pack_get_str(b)))) return -1;
+    df__pack_get(b, &t->min_date, sizeof t->min_date), df__pack_get(b, &t->max_date, sizeof t->max_date);
+    df__pack_get(b, &t->counts, sizeof t->counts);
+    df__pack_get(b, &t->dropped, sizeof t->dropped), df__pack_get(b, &t->ind_dropped, sizeof t->ind_dropped);
+    df__pack_get(b, &t->pcoded, sizeof t->pcoded), df__pack_get(b, &t->pcode_found, sizeof t->pcode_found);
+    df__pack_get(b, t->prefixes, sizeof t->prefixes);
+    int32_t failed;
+    df__pack_get(b, &failed, sizeof failed);
+    t->failed = failed;
+    uint64_t nbins;
+    df__pack_get(b, &nbins, sizeof nbins);
+    for (uint64_t i = 0; i < nbins && !b->failed; i++) {
+        bin s;
+        df__pack_get(b, &s, sizeof s);
+        bin *d = bin_get(&t->bins, s.unit, s.date, s.op, s.level);
+        if (!d) return -1;
+        *d = s;
+    }
+    if (df__repeats_unpack(b, t->repeats) != 0) return -1;
+    for (;;) {
+        int32_t level;
+        df__pack_get(b, &level, sizeof level);
+        if (b->failed || level < 0) break;
+        const char *name = df__pack_get_str(b), *parent = df__pack_get_str(b);
+        df__name_match m;
+        long rows;
+        df__pack_get(b, &m, sizeof m), df__pack_get(b, &rows, sizeof rows);
+        if (!b->failed) gather_one(level, name, parent, &m, rows, g);
+    }
+    return b->failed ? -1 : 0;
+}
+
+/* ---- the join as a sink of the fan-out read ---------------------------------- */
+
+typedef struct {
+    df__sink base;
+    df_ctx *ctx;
+    df_join *j; /* the result, the caller's once finished */
+    const df_boundaries *b;
+    df_record_opts ropts;
+    df_join_opts jopts;
+    join_state total;   /* the ranges' states, added up in range order */
+    join_state *pushed; /* df_join_new: the state records are pushed into */
+    df_read_stats own_read;
+    FILE *log;      /* the decision log, written beside its path until finished */
+    long log_start; /* its header's length */
     char tmp[4096];
-    join_state states[JOIN_MAX_THREADS], *js = &states[0];
-    if (jopts->level < 1 || jopts->level > df_boundaries_finest_level(b)) /* coarser levels derive, finer cannot */
-        return *out = NULL, df__error(ctx, DF_EINVAL,
-                                      "no admin-%d join: the boundaries are an admin-%d layer (levels "
-                                      "1..%d)",
-                                      jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
-    void *users[JOIN_MAX_THREADS];
-    df_join *j = calloc(1, sizeof *j);
-    *out = NULL;
-    memset(states, 0, sizeof states);
-    for (int k = 0; k < JOIN_MAX_THREADS; k++) {
-        states[k].b = b, states[k].opts = jopts;
-        states[k].household_size = ropts->household_size > 0 ? ropts->household_size : 6;
-        states[k].ctx = k == 0 ? ctx : NULL, states[k].records_path = ropts->path;
-        states[k].min_date = states[k].max_date = DF_NO_DATE;
-        states[k].read = j ? &j->balance.read : NULL, states[k].ropts = ropts;
-        users[k] = &states[k];
-    }
-    for (int k = 0; k < JOIN_MAX_THREADS; k++)
-        if (!(states[k].names = df__name_cache_new()) || !(states[k].repeats = df__repeats_new())) j = (free(j), NULL);
-    if (!j) {
-        for (int k = 0; k < JOIN_MAX_THREADS; k++)
-            df__name_cache_free(states[k].names), df__repeats_free(states[k].repeats);
-        return df__error(ctx, DF_ENOMEM, "out of memory");
-    }
-    if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto done;
-    j->level = jopts->level;
-    j->nunits = df_boundaries_count(b, jopts->level);
-    j->figures = calloc((size_t)j->nunits, sizeof *j->figures);
-    j->support = calloc((size_t)j->nunits + 1, sizeof *j->support);
-    j->withheld = calloc((size_t)j->nunits + 1, 1);
-    if (!j->figures || !j->support || !j->withheld) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    gather g;
+    df__pack names; /* MPI: the ranges' name decisions, packed for the other processes */
+} join_sink;
 
-    if (jopts->log_path) {
-        if ((st = df__temp_path(ctx, jopts->log_path, tmp, sizeof tmp)) != DF_OK) goto done;
-        if (!(js->log = fopen(tmp, "w"))) {
-            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
-            goto done;
+static void state_free(join_state *js)
+{
+    if (!js) return;
+    df__hashtab_free(&js->bins);
+    df__name_cache_free(js->names);
+    for (int i = 0; i < js->nops; i++) free(js->ops[i]);
+    df__repeats_free(js->repeats);
+}
+
+static int state_init(join_sink *s, join_state *js)
+{
+    memset(js, 0, sizeof *js);
+    js->b = s->b, js->opts = &s->jopts, js->ropts = &s->ropts;
+    js->household_size = s->ropts.household_size > 0 ? s->ropts.household_size : 6;
+    js->min_date = js->max_date = DF_NO_DATE;
+    js->read = s->base.read; /* the kind, resolved before the first row */
+    return (js->names = df__name_cache_new()) && (js->repeats = df__repeats_new()) ? 0 : -1;
+}
+
+static void sink_state_free(void *state)
+{
+    join_state *js = state;
+    if (!js) return;
+    if (js->log && js->log != ((join_sink *)js->sink)->log) fclose(js->log);
+    state_free(js);
+    free(js);
+}
+
+/* A range's state; the first range writes the log itself, the others a
+ * spool that merge appends: the log keeps the input order on any number of
+ * threads. */
+static void *sink_state_new(void *sink, int range)
+{
+    join_sink *s = sink;
+    join_state *js = malloc(sizeof *js);
+    if (!js) return NULL;
+    if (state_init(s, js) != 0) return state_free(js), free(js), NULL;
+    js->sink = s;
+    if (s->log && !(js->log = range == 0 ? s->log : tmpfile())) return sink_state_free(js), NULL;
+    return js;
+}
+
+static df_status sink_merge(void *sink, void *state)
+{
+    join_sink *s = sink;
+    join_state *js = state;
+    const char *path = s->ropts.path;
+    if (js->failed || df__name_cache_failed(js->names) || join_state_merge(&s->total, js) != 0 || s->total.failed)
+        return df__error(s->ctx, DF_ENOMEM, "out of memory aggregating %s", path);
+    df__name_cache_each(js->names, gather_one, &s->g);
+    if (df__parts.split) df__name_cache_each(js->names, pack_name, &s->names);
+    if (s->g.failed) return df__error(s->ctx, DF_ENOMEM, "out of memory");
+    if (js->log && js->log != s->log) { /* a later range's spool, appended */
+        char buf[1 << 15];
+        size_t got;
+        rewind(js->log);
+        while ((got = fread(buf, 1, sizeof buf, js->log)) > 0)
+            if (fwrite(buf, 1, got, s->log) != got) break;
+        if (ferror(js->log) || ferror(s->log))
+            return df__error(s->ctx, DF_EIO, "cannot write the decision log %s: %s", s->jopts.log_path,
+                             strerror(errno));
+    }
+    return DF_OK;
+}
+
+/* MPI: every process's partial join merged in process order (the
+ * operations then come in file order, as one process finds them), its name
+ * decisions gathered again in that order, and the later processes' decision
+ * logs appended to process 0's (the shares follow each other in the file). */
+static df_status sink_parts_merge(df_ctx *ctx, void *sink)
+{
+    join_sink *s = sink;
+    join_state *js = &s->total, acc, t;
+    df_join *j = s->j;
+    const char *path = s->ropts.path;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    memset(&acc, 0, sizeof acc);
+    acc.min_date = acc.max_date = DF_NO_DATE;
+    join_pack(&mine, js);
+    int32_t end = -1;
+    if (s->names.failed) mine.failed = 1;
+    df__pack_put(&mine, s->names.data, s->names.len), df__pack_put(&mine, &end, sizeof end);
+    df__pack_free(&s->names);
+    uint64_t nlog = 0; /* this process's rows of the decision log */
+    if (s->log && df__parts.index > 0) {
+        long at = fflush(s->log) == 0 ? ftell(s->log) : -1;
+        if (at < s->log_start || fseek(s->log, s->log_start, SEEK_SET) != 0)
+            st = df__error(ctx, DF_EIO, "cannot read back the decision log %s: %s", s->jopts.log_path, strerror(errno));
+        nlog = st == DF_OK ? (uint64_t)(at - s->log_start) : 0;
+    }
+    df__pack_put(&mine, &nlog, sizeof nlog);
+    for (uint64_t got = 0; st == DF_OK && got < nlog;) {
+        char buf[1 << 15];
+        size_t n = fread(buf, 1, nlog - got < sizeof buf ? (size_t)(nlog - got) : sizeof buf, s->log);
+        if (n == 0) st = df__error(ctx, DF_EIO, "cannot read back the decision log %s", s->jopts.log_path);
+        df__pack_put(&mine, buf, n), got += n;
+    }
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    if (st == DF_OK && !(acc.repeats = df__repeats_new())) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    if (st == DF_OK) { /* the decisions gathered again, in process order */
+        for (int i = 0; i < j->ndecisions; i++)
+            free((char *)j->decisions[i].name), free((char *)j->decisions[i].candidates);
+        j->ndecisions = 0;
+    }
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        memset(&t, 0, sizeof t);
+        int bad = !(t.repeats = df__repeats_new()) || join_unpack(&from[r], &t, &s->g) != 0 || s->g.failed;
+        if (!bad) {
+            df__name_cache *none = acc.names; /* the merge reads its failure flag */
+            df__name_cache *c = df__name_cache_new();
+            acc.names = t.names = c;
+            bad = !c || join_state_merge(&acc, &t) != 0;
+            df__name_cache_free(c);
+            acc.names = none;
         }
-        fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,"
-              "origin_match,origin_pcode,flags,note\n",
-              js->log);
+        df__hashtab_free(&t.bins);
+        for (int i = 0; i < t.nops; i++) free(t.ops[i]);
+        df__repeats_free(t.repeats);
+        uint64_t n = 0;
+        df__pack_get(&from[r], &n, sizeof n);
+        if (bad || from[r].failed || n > from[r].len - from[r].at)
+            st = df__error(ctx, DF_ENOMEM, "out of memory merging the partial join of process %d of %s", r, path);
+        else if (s->log && df__parts.index == 0 && r > 0 &&
+                 fwrite(from[r].data + from[r].at, 1, (size_t)n, s->log) != (size_t)n)
+            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", s->jopts.log_path, strerror(errno));
     }
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    if (st == DF_OK) { /* the merged state in place of this process's own */
+        df__hashtab_free(&js->bins);
+        for (int i = 0; i < js->nops; i++) free(js->ops[i]);
+        df__repeats_free(js->repeats);
+        js->bins = acc.bins, js->repeats = acc.repeats, js->nops = acc.nops;
+        memcpy(js->ops, acc.ops, sizeof acc.ops);
+        js->min_date = acc.min_date, js->max_date = acc.max_date, js->counts = acc.counts;
+        js->dropped = acc.dropped, js->ind_dropped = acc.ind_dropped;
+        js->pcoded = acc.pcoded, js->pcode_found = acc.pcode_found;
+        memcpy(js->prefixes, acc.prefixes, sizeof acc.prefixes);
+        js->failed |= acc.failed;
+    } else {
+        df__hashtab_free(&acc.bins);
+        for (int i = 0; i < acc.nops; i++) free(acc.ops[i]);
+        df__repeats_free(acc.repeats);
+    }
+    return st;
+}
 
-    int used = 1;
-    if ((st = read_records(ctx, j, states, users, ropts, &used)) != DF_OK) goto done;
-    if (used > 1) df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", ropts->path, used);
-    gather g = {j, b, 0, 0};
-    if (df__parts.split) { /* MPI: reduce across ranks */
-        if ((st = join_parts_merge(ctx, states, used, &g, ropts->path)) != DF_OK) goto done;
-    } else
-        for (int k = 0; k < used; k++) df__name_cache_each(states[k].names, gather_one, &g);
+static df_status sink_finish(df_ctx *ctx, void *sink)
+{
+    join_sink *s = sink;
+    df_join *j = s->j;
+    join_state *js = &s->total;
+    const df_boundaries *b = s->b;
+    const df_record_opts *ropts = &s->ropts;
+    const df_join_opts *jopts = &s->jopts;
+    df_status st;
+    if (s->base.read != &j->balance.read) j->balance.read = *s->base.read; /* a read shared with other sinks */
     j->balance.matched_by_pcode = js->counts.matched_by_pcode;
     j->balance.matched_by_name = js->counts.matched_by_name;
     j->balance.matched_by_point = js->counts.matched_by_point;
     j->balance.matched_by_alias = js->counts.matched_by_alias;
     j->balance.matched_by_fuzzy = js->counts.matched_by_fuzzy;
-    if (g.failed) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
     decisions_sort(j);
     j->balance.swapped = js->counts.swapped;
     j->balance.conflicts = js->counts.conflicts;
 
-    if ((st = judge_country(ctx, b, js, ropts->path)) != DF_OK) goto done;
+    if ((st = judge_country(ctx, b, js, ropts->path)) != DF_OK) return st;
 
     /* The operations, and the finest level the rows state */
     if (!(j->ops = calloc((size_t)js->nops + 1, sizeof *j->ops)) ||
-        !(j->snaps = calloc((size_t)js->nops + 1, sizeof *j->snaps))) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+        !(j->snaps = calloc((size_t)js->nops + 1, sizeof *j->snaps)))
+        return df__error(ctx, DF_ENOMEM, "out of memory");
     j->nops = js->nops;
     for (int i = 0; i < js->nops; i++) j->ops[i].name = js->ops[i], js->ops[i] = NULL;
     j->rows_level = -1;
@@ -1009,53 +1023,129 @@ df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts 
     bal->read.valid -= js->dropped;
     bal->read.individuals_valid -= js->ind_dropped;
     const char **opnames = malloc(((size_t)j->nops + 1) * sizeof *opnames);
-    if (!opnames) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!opnames) return df__error(ctx, DF_ENOMEM, "out of memory");
     for (int i = 0; i < j->nops; i++) opnames[i] = j->ops[i].name;
     counted_dates cd = {j, snap};
     st = df__repeats_judge(ctx, js->repeats, ropts, opnames, repeat_counts, &cd);
     free(opnames);
-    if (st != DF_OK) goto done;
+    if (st != DF_OK) return st;
     say_kind(ctx, j, js, ropts, snap);
     j->bins = js->bins, js->bins = (bin_table){0}; /* the join's now */
-    if (level_checks(j, b, snap, ctx, ropts->path) != 0) {
-        st = df__error(ctx, DF_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (level_checks(j, b, snap, ctx, ropts->path) != 0) return df__error(ctx, DF_ENOMEM, "out of memory");
 
-    if (js->log) {
-        FILE *f = js->log;
-        js->log = NULL;
-        if ((st = df__commit_file(ctx, f, tmp, jopts->log_path)) != DF_OK) goto done;
+    if (s->log) {
+        FILE *f = s->log;
+        s->log = NULL;
+        if ((st = df__commit_file(ctx, f, s->tmp, jopts->log_path)) != DF_OK) return st;
     }
     if (jopts->strict && bal->unmatched > 0)
-        st = df__error(ctx, DF_EUNMATCHED,
-                       "%s: %ld records could not be matched to an admin-%d unit (see the decision log)", ropts->path,
-                       bal->unmatched, jopts->level);
-done:
-    if (js->log) {
-        fclose(js->log);
-        remove(tmp);
+        return df__error(ctx, DF_EUNMATCHED,
+                         "%s: %ld records could not be matched to an admin-%d unit (see the decision log)", ropts->path,
+                         bal->unmatched, jopts->level);
+    return DF_OK;
+}
+
+void df__join_sink_free(df__sink *sink)
+{
+    join_sink *s = (join_sink *)sink;
+    if (!s) return;
+    if (s->pushed) sink_state_free(s->pushed);
+    if (s->log) {
+        fclose(s->log);
+        remove(s->tmp);
     }
-    for (int k = 0; k < JOIN_MAX_THREADS; k++) {
-        df__hashtab_free(&states[k].bins);
-        df__name_cache_free(states[k].names);
-        for (int i = 0; i < states[k].nops; i++) free(states[k].ops[i]);
-        df__repeats_free(states[k].repeats);
+    state_free(&s->total);
+    df__pack_free(&s->names);
+    df_join_free(s->j);
+    free(s);
+}
+
+df_join *df__join_sink_take(df__sink *sink)
+{
+    join_sink *s = (join_sink *)sink;
+    df_join *j = s->j;
+    s->j = NULL;
+    return j;
+}
+
+df_status df__join_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                            df__sink **out)
+{
+    df_status st;
+    *out = NULL;
+    if (jopts->level < 1 || jopts->level > df_boundaries_finest_level(b)) /* coarser levels derive, finer cannot */
+        return df__error(ctx, DF_EINVAL, "no admin-%d join: the boundaries are an admin-%d layer (levels 1..%d)",
+                         jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
+    join_sink *s = calloc(1, sizeof *s);
+    if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
+    s->base = (df__sink){"join",          sink_state_new,          on_record, on_reject, sink_merge,      sink_finish,
+                         sink_state_free, jopts->log_path != NULL, 1,         NULL,      sink_parts_merge};
+    s->ctx = ctx, s->b = b, s->ropts = *ropts, s->jopts = *jopts;
+    df_join *j = s->j = calloc(1, sizeof *j);
+    if (!j || state_init(s, &s->total) != 0) {
+        df__join_sink_free(&s->base);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
     }
-    if (st != DF_OK) {
-        df_join_free(j);
-        j = NULL;
+    s->g = (gather){j, b, 0, 0};
+    if ((st = df_boundaries_prepare(ctx, b, jopts->level)) != DF_OK) goto fail;
+    j->level = jopts->level;
+    j->nunits = df_boundaries_count(b, jopts->level);
+    j->figures = calloc((size_t)j->nunits, sizeof *j->figures);
+    j->support = calloc((size_t)j->nunits + 1, sizeof *j->support);
+    j->withheld = calloc((size_t)j->nunits + 1, 1);
+    if (!j->figures || !j->support || !j->withheld) {
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+        goto fail;
     }
-    *out = j;
+    if (jopts->log_path) {
+        if ((st = df__temp_path(ctx, jopts->log_path, s->tmp, sizeof s->tmp)) != DF_OK) goto fail;
+        if (!(s->log = fopen(s->tmp, "w+"))) { /* w+: read back under MPI */
+            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
+            goto fail;
+        }
+        fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,"
+              "origin_match,origin_pcode,flags,note\n",
+              s->log);
+        s->log_start = ftell(s->log);
+    }
+    *out = &s->base;
+    return DF_OK;
+fail:
+    df__join_sink_free(&s->base);
+    return st;
+}
+
+/* The threads of a read: the option, or every core (at most 16). */
+static int read_threads(int asked)
+{
+    long cores = asked > 0 ? asked : sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > JOIN_MAX_THREADS ? JOIN_MAX_THREADS : (int)cores;
+}
+
+df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                      df_join **out)
+{
+    DF__GDAL_SCOPE(ctx);
+    df_record_opts ropts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    df_join_opts jopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_join_opts, jopts, jopts_local_);
+    df__sink *sink = NULL;
+    *out = NULL;
+    df_status st = df__join_sink_new(ctx, b, ropts, jopts, &sink);
+    if (st != DF_OK) return st;
+    join_sink *s = (join_sink *)sink;
+    st = df__records_fanout(ctx, ropts, &sink, 1, read_threads(jopts->threads), &s->j->balance.read, NULL);
+    if (st == DF_OK) st = sink->finish(ctx, sink);
+    if (st == DF_OK) *out = df__join_sink_take(sink);
+    df__join_sink_free(sink);
     return st;
 }
 
 void df_join_free(df_join *j)
 {
     if (!j) return;
+    push_free(j);
     for (int i = 0; i < j->ndecisions; i++) {
         free((char *)j->decisions[i].name);
         free((char *)j->decisions[i].candidates);
@@ -1149,3 +1239,84 @@ const df_level_check *df_join_level_check(const df_join *j, int i)
 int df_join_rows_level(const df_join *j) { return j->rows_level; }
 
 df_figures *df__join_figures_rw(df_join *j, int i) { return &j->figures[i]; }
+
+/* ---- the push API: records from memory --------------------------------------- */
+
+static void push_free(df_join *j)
+{
+    join_sink *s = j->push;
+    if (!s) return;
+    j->push = NULL;
+    s->j = NULL; /* the caller's: freed by the caller */
+    df__join_sink_free(&s->base);
+}
+
+df_status df_join_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, const df_join_opts *jopts,
+                      df_join **out)
+{
+    df_record_opts ropts_local_;
+    df_join_opts jopts_local_;
+    *out = NULL;
+    if (!ropts) df_record_opts_init(&ropts_local_), ropts = &ropts_local_;
+    if (!jopts) df_join_opts_init(&jopts_local_), jopts = &jopts_local_;
+    DF__OPTS_ACCEPT(ctx, df_record_opts, ropts, ropts_local_);
+    DF__OPTS_ACCEPT(ctx, df_join_opts, jopts, jopts_local_);
+    df_record_opts ro = *ropts;
+    if (!ro.path) ro.path = "(records pushed)";
+    df__sink *sink = NULL;
+    df_status st = df__join_sink_new(ctx, b, &ro, jopts, &sink);
+    if (st != DF_OK) return st;
+    join_sink *s = (join_sink *)sink;
+    s->ropts.path = "(records pushed)"; /* the caller's string need not outlive the join */
+    s->own_read.kind = ro.kind != DF_KIND_AUTO ? ro.kind : DF_INCREMENTS; /* no header to tell */
+    s->base.read = &s->own_read;
+    if (!(s->pushed = sink_state_new(sink, 0))) {
+        df__join_sink_free(sink);
+        return df__error(ctx, DF_ENOMEM, "out of memory");
+    }
+    s->j->push = s;
+    *out = s->j;
+    return DF_OK;
+}
+
+df_status df_join_add(df_join *j, const df_record *r)
+{
+    join_sink *s = j->push;
+    if (!s) return DF_EINVAL; /* finished: no context to say it in */
+    df_status st = df__pushed_record(s->ctx, &s->own_read, r);
+    if (st != DF_OK) return st;
+    if (on_record(s->pushed, r) != 0 || s->pushed->failed)
+        return df__error(s->ctx, DF_ENOMEM, "out of memory aggregating %s", s->ropts.path);
+    return DF_OK;
+}
+
+df_status df_join_merge(df_join *into, df_join *part)
+{
+    join_sink *a = into->push, *b = part->push;
+    if (!a || !b) return a ? df__error(a->ctx, DF_EINVAL, "df_join_merge: the part is finished") : DF_EINVAL;
+    if (b->log || a->jopts.level != b->jopts.level || a->b != b->b)
+        return df__error(a->ctx, DF_EINVAL,
+                         "df_join_merge: the part must join to the same boundaries and level, without a decision log");
+    /* the part's state into the total, its names into the decisions; its counts into ours */
+    df_status st = sink_merge(&a->base, b->pushed);
+    df__pushed_stats_add(&a->own_read, &b->own_read);
+    sink_state_free(b->pushed);
+    b->pushed = sink_state_new(&b->base, 0); /* the part is empty now */
+    memset(&b->own_read, 0, sizeof b->own_read);
+    b->own_read.kind = a->own_read.kind;
+    if (st == DF_OK && !b->pushed) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    return st;
+}
+
+df_status df_join_finish(df_join *j)
+{
+    join_sink *s = j->push;
+    if (!s) return DF_EINVAL;
+    df_ctx *ctx = s->ctx;
+    df_status st = sink_merge(&s->base, s->pushed);
+    sink_state_free(s->pushed);
+    s->pushed = NULL;
+    if (st == DF_OK) st = sink_finish(ctx, &s->base);
+    push_free(j);
+    return st;
+}

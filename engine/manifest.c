@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <gdal.h>
 #include <json-c/json.h>
@@ -96,7 +97,7 @@ static void input_name(const df_job *job, const char *path, char *out, size_t ca
 }
 
 /* One input file; a shapefile with each of its parts. */
-static json_object *input(df_ctx *ctx, const df_job *job, const char *role, const char *path)
+static json_object *input(df_ctx *ctx, const df_job *job, const char *role, const char *path, const char *sha256)
 {
     json_object *o = json_object_new_object();
     char hex[65], name[4200];
@@ -107,7 +108,13 @@ static json_object *input(df_ctx *ctx, const df_job *job, const char *role, cons
     }
     input_name(job, path, name, sizeof name);
     put_str(o, "path", name);
-    if (df__sha256_file(path, hex) != 0) {
+    struct stat sb;
+    if (sha256 && sha256[0]) { /* hashed by the run's read of it */
+        snprintf(hex, sizeof hex, "%s", sha256);
+    } else if (stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode)) { /* read once by the run: nothing to hash now */
+        put_str(o, "note", "a FIFO, read once by the run: no checksum");
+        return o;
+    } else if (df__sha256_file(path, hex) != 0) {
         df__log(ctx, DF_LOG_WARN, "manifest: cannot read %s for its checksum", path); /* the log may name it */
         return o;
     }
@@ -129,8 +136,8 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
 {
     const df_job *job = r->job;
     json_object *a = json_object_new_array();
-    json_object_array_add(a, input(ctx, job, "job", job->path));
-    json_object *rec = input(ctx, job, "records", job->opts.ro.path);
+    json_object_array_add(a, input(ctx, job, "job", job->path, NULL));
+    json_object *rec = input(ctx, job, "records", job->opts.ro.path, r->records_sha256);
     const df_balance *bal = df_join_balance(r->join[r->level]);
     put_int(rec, "rows", bal->read.rows);
     json_object_array_add(a, rec);
@@ -138,15 +145,15 @@ static json_object *inputs(df_ctx *ctx, const df__report *r)
         if (!job->adm[l]) continue;
         char role[32];
         snprintf(role, sizeof role, "boundaries adm%d", l);
-        json_object *o = input(ctx, job, role, job->adm[l]);
+        json_object *o = input(ctx, job, role, job->adm[l], NULL);
         put_int(o, "features", r->file_units[l]);
         json_object_array_add(a, o);
     }
     const df__profile *p = r->fine ? df__boundaries_profile(r->fine) : NULL;
-    if (p) json_object_array_add(a, input(ctx, job, "country profile", p->path));
+    if (p) json_object_array_add(a, input(ctx, job, "country profile", p->path, NULL));
     if (p && p->aliases && job->shipped_aliases)
-        json_object_array_add(a, input(ctx, job, "aliases (country profile)", p->aliases));
-    if (job->aliases) json_object_array_add(a, input(ctx, job, "aliases", job->aliases));
+        json_object_array_add(a, input(ctx, job, "aliases (country profile)", p->aliases, NULL));
+    if (job->aliases) json_object_array_add(a, input(ctx, job, "aliases", job->aliases, NULL));
     return a;
 }
 

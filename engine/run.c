@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +53,12 @@ typedef struct {
     unsigned char *map_unassessed;                              /* hatched units (snapshots), or NULL */
     char map_subtitle[400], map_credits[1024], map_ids[2][300]; /* what the maps print: kept for the PDF */
     char *same_name[4]; /* by level: the units named as their parent, for the QGIS labels */
-    /* the log of the whole run: each stage reads the records again, and a
-     * message is said once */
-    df_log_fn outer_log;
-    void *outer_log_user;
-    uint64_t said[512];
-    int nsaid;
+    /* the one read of the records (docs/onepass.md): the sinks kept after it */
+    df__sink *density_sink; /* the spooled points: every raster of the run */
+    df__sink *spool;        /* the records kept for the records layer and the hosting tables */
+    df_read_stats read;
+    unsigned char sha256[32];
+    atomic_long spooled_points; /* past records_layer_max (auto) the points are not kept */
     /* progress of the whole run: stage k of n */
     df_progress_fn outer_fn;
     void *outer_user;
@@ -76,17 +77,6 @@ static int stage_progress(double fraction, const char *inner, void *user)
              inner && strcmp(inner, r->stage_name) ? inner : "");
     fraction = r->sub_lo + fraction * (r->sub_hi - r->sub_lo);
     return r->outer_fn ? r->outer_fn((r->stage + fraction) / r->nstages, label, r->outer_user) : 1;
-}
-
-static void log_once(df_log_level level, const char *message, void *user)
-{
-    run *r = user;
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (const char *c = message; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
-    for (int i = 0; i < r->nsaid; i++)
-        if (r->said[i] == h) return;
-    if (r->nsaid < (int)(sizeof r->said / sizeof *r->said)) r->said[r->nsaid++] = h;
-    if (r->outer_log) r->outer_log(level, message, r->outer_log_user);
 }
 
 /* Start the next stage; 0 when the caller asked to cancel. */
@@ -439,7 +429,7 @@ static df_status mask_thin_support(df_ctx *ctx, run *r, const df_density_opts *d
     so.extent[0] = in->geotransform[0], so.extent[3] = in->geotransform[3];
     so.extent[2] = in->geotransform[0] + in->width * in->geotransform[1];
     so.extent[1] = in->geotransform[3] + in->height * in->geotransform[5];
-    df_status st = df_density_run(ctx, &r->ro, r->rep.fine, &so, &support);
+    df_status st = df__density_sink_compute(ctx, r->density_sink, &so, 1, &support); /* the same points */
     if (st != DF_OK) return st;
     long masked = df__density_mask(r->density, support, (double)r->job->publish_k);
     df_density_free(support);
@@ -528,6 +518,18 @@ static df_status withhold(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+/* The two rare cases that read the records again (docs/onepass.md) cannot
+ * when they come from a FIFO: refused with the way out. */
+static df_status read_again(df_ctx *ctx, const run *r, const char *why)
+{
+    struct stat sb;
+    if (stat(r->job->opts.ro.path, &sb) == 0 && S_ISREG(sb.st_mode)) return DF_OK;
+    return df__error(ctx, DF_EINVAL,
+                     "%s: %s, which needs a second read of the records, and a FIFO is read once: "
+                     "write the records to a file",
+                     r->job->opts.ro.path, why);
+}
+
 /* Rows a join placed in a unit, in the period or not. */
 static long placed(const df_join *j)
 {
@@ -580,32 +582,91 @@ static df_status finest_reached(df_ctx *ctx, run *r)
     bundle_path(r, "decisions.csv", path, sizeof path);
     jo.log_path = path;
     df_join *again = NULL;
-    df_status st = df_join_run(ctx, r->rep.b[headline], &r->ro, &jo, &again);
+    df_status st = read_again(ctx, r, "no record reaches the finest level: the decision log is the headline level's");
+    if (st == DF_OK) st = df_join_run(ctx, r->rep.b[headline], &r->ro, &jo, &again);
     if (st != DF_OK) return st;
     df_join_free(r->join[headline]);
     r->join[headline] = again, r->rep.join[headline] = again;
     return DF_OK;
 }
 
+/* What the spool of records keeps for after the read, from the reading
+ * threads: the displaced with individuals (the hosting tables) and the
+ * points of the records layer in the job's period while they may still be
+ * written (in auto, past records_layer_max none is written). */
+static int spool_keep(const df_record *rec, void *user)
+{
+    run *r = user;
+    const df_job *job = r->job;
+    if (rec->status == DF_DISPLACED && rec->individuals > 0) return 1;
+    if (job->publish || job->records_layer_mode == DF__RECORDS_LAYER_NO || isnan(rec->lon) || isnan(rec->lat)) return 0;
+    if (rec->date != DF_NO_DATE && ((job->opts.jo.from != DF_NO_DATE && rec->date < job->opts.jo.from) ||
+                                    (job->opts.jo.as_of != DF_NO_DATE && rec->date > job->opts.jo.as_of)))
+        return 0;
+    return job->records_layer_mode != DF__RECORDS_LAYER_AUTO || job->records_layer_max == 0 ||
+           atomic_fetch_add(&r->spooled_points, 1) < job->records_layer_max;
+}
+
+/* The threads of the read: every core, at most 16. */
+static int read_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > 16 ? 16 : (int)cores;
+}
+
 static df_status compute(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
-    df_status st;
+    df_status st = DF_OK;
     char path[4200];
     static const char *const join_names[] = {"", "join adm1", "join adm2", "join adm3"};
-    for (int l = 1; l <= 3; l++) {
+    df__sink *sinks[8], *joins[4] = {NULL}, *flows_sink = NULL;
+    int nsinks = 0, threads = read_threads();
+    df_flow_opts fo;
+    df_flow_opts_init(&fo);
+    fo.origin_level = job->opts.fo.origin_level;
+    fo.dest_level = job->opts.fo.dest_level;
+    fo.origins = job->opts.fo.origins && strcasecmp(job->opts.fo.origins, "all") ? job->opts.fo.origins : NULL;
+    fo.step = job->publish ? DF_STEP_NONE : (df_step)job->opts.fo.step; /* one table to protect, not one per period */
+    fo.min = job->opts.fo.min;
+    fo.top = (int)job->opts.fo.top;
+    fo.no_intra = job->opts.fo.no_intra;
+    fo.prefer_points = job->opts.jo.prefer_points;
+    fo.kind = r->ro.kind;
+
+    /* one read of the records feeds every stage (docs/onepass.md) */
+    BEGIN("reading records");
+    for (int l = 1; l <= 3 && st == DF_OK; l++) {
         if (!r->rep.b[l]) continue;
-        BEGIN(join_names[l]);
         df_join_opts jo;
         join_opts(r, l, &jo);
         if (l == r->rep.level && !job->publish) { /* row by row: not for publishing */
             bundle_path(r, "decisions.csv", path, sizeof path);
             jo.log_path = path;
         }
-        if ((st = df_join_run(ctx, r->rep.b[l], &r->ro, &jo, &r->join[l])) != DF_OK) return st;
+        if ((st = df__join_sink_new(ctx, r->rep.b[l], &r->ro, &jo, &joins[l])) == DF_OK) sinks[nsinks++] = joins[l];
+    }
+    if (st == DF_OK && job->flows && (st = df__flows_sink_new(ctx, r->rep.fine, &r->ro, &fo, &flows_sink)) == DF_OK)
+        sinks[nsinks++] = flows_sink;
+    if (st == DF_OK && job->density && !(job->publish && job->publish_ledger) &&
+        (st = df__density_sink_new(ctx, r->rep.fine, &r->ro, threads, &r->density_sink)) == DF_OK)
+        sinks[nsinks++] = r->density_sink;
+    if (st == DF_OK && (st = df__spool_new(ctx, spool_keep, r, &r->spool)) == DF_OK) sinks[nsinks++] = r->spool;
+    r->rep.spool = r->spool;
+    if (st == DF_OK) st = df__records_fanout(ctx, &r->ro, sinks, nsinks, threads, &r->read, r->sha256);
+    if (st == DF_OK) {
+        for (int i = 0; i < 32; i++) snprintf(r->rep.records_sha256 + 2 * i, 3, "%02x", r->sha256[i]);
+        struct stat sb; /* a stream is hashed by nobody: it cannot be read again */
+        if (stat(job->opts.ro.path, &sb) != 0 || !S_ISREG(sb.st_mode)) r->rep.records_sha256[0] = '\0';
+    }
+    for (int l = 1; l <= 3 && st == DF_OK; l++) {
+        if (!joins[l]) continue;
+        BEGIN(join_names[l]);
+        if ((st = joins[l]->finish(ctx, joins[l])) == DF_OK) r->join[l] = df__join_sink_take(joins[l]);
         r->rep.join[l] = r->join[l];
     }
-    if ((st = finest_reached(ctx, r)) != DF_OK) return st;
+    if (st == DF_OK) st = finest_reached(ctx, r);
+    if (st != DF_OK) goto done;
     /* the figures one step earlier, for the change since then */
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? df_period_prev(bal->as_of, (df_step)job->opts.fo.step) : DF_NO_DATE;
@@ -618,7 +679,7 @@ static df_status compute(df_ctx *ctx, run *r)
      * cells would be more cells to protect (docs/publish.md) */
     if (!job->publish && (st = df__periods_compute(ctx, r->join[r->rep.level], r->rep.b[r->rep.level],
                                                    job->opts.fo.step, &r->periods)) != DF_OK)
-        return st;
+        goto done;
     /* a table without origins or without coordinates: the stage is skipped
      * and said, rather than 0 flows or an all-zero raster */
     const df_read_stats *rd = &bal->read;
@@ -630,28 +691,22 @@ static df_status compute(df_ctx *ctx, run *r)
         df__log(ctx, DF_LOG_WARN, "%s: no record has coordinates: density needs points; skipped", job->opts.ro.path);
     if (flows) {
         BEGIN("flows");
-        df_flow_opts fo;
-        df_flow_opts_init(&fo);
-        fo.origin_level = job->opts.fo.origin_level;
-        fo.dest_level = job->opts.fo.dest_level;
-        if (r->rep.unreached & (1 << fo.dest_level)) fo.dest_level = r->rep.level; /* no record is placed there */
-        fo.origins = job->opts.fo.origins && strcasecmp(job->opts.fo.origins, "all") ? job->opts.fo.origins : NULL;
-        fo.from = bal->from;
-        fo.to = bal->as_of;
-        fo.step =
-            job->publish ? DF_STEP_NONE : (df_step)job->opts.fo.step; /* one table to protect, not one per period */
-        fo.min = job->opts.fo.min;
-        fo.top = (int)job->opts.fo.top;
-        fo.no_intra = job->opts.fo.no_intra;
-        fo.prefer_points = job->opts.jo.prefer_points;
-        fo.kind = r->ro.kind;
-        if ((st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows)) != DF_OK) return st;
+        if (r->rep.unreached & (1 << fo.dest_level)) { /* no record is placed there: the headline level, read again */
+            fo.dest_level = r->rep.level;
+            fo.from = bal->from, fo.to = bal->as_of;
+            st = read_again(ctx, r, "no record reaches [flows] dest_level");
+            if (st == DF_OK) st = df_flows_run(ctx, r->rep.fine, &r->ro, &fo, &r->flows);
+        } else {
+            df__flows_sink_period(flows_sink, bal->from, bal->as_of);
+            if ((st = flows_sink->finish(ctx, flows_sink)) == DF_OK) r->flows = df__flows_sink_take(flows_sink);
+        }
+        if (st != DF_OK) goto done;
         r->rep.flows = r->flows;
     }
-    /* MPI: the density reads the whole file on every rank and merges nothing
-     * (docs/scale.md): the other ranks, which write nothing, skip it */
-    if (df__parts.index > 0) return DF_OK;
-    if (density && !(job->publish && job->publish_ledger)) {
+    /* MPI: the other ranks, which write nothing, skip the density (they hold
+     * its points all the same: docs/scale.md) */
+    if (df__parts.index > 0) goto done;
+    if (density && r->density_sink) {
         BEGIN("density");
         df_density_opts dopt;
         df__job_density_opts(job, &dopt); /* as the job's check saw them */
@@ -659,20 +714,23 @@ static df_status compute(df_ctx *ctx, run *r)
         dopt.status = job->opts.people == 2 ? -1 : job->opts.people == 1 ? DF_RETURNED : DF_DISPLACED;
         dopt.from = bal->from;
         dopt.as_of = bal->as_of;
-        /* with publish, the support grid is a second density run: each half the stage */
+        /* with publish, the support grid is a second grid over the same points: each half the stage */
         r->sub_hi = job->publish ? 0.5 : 1;
-        if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &dopt, &r->density)) != DF_OK) return st;
+        if ((st = df__density_sink_compute(ctx, r->density_sink, &dopt, 0, &r->density)) != DF_OK) goto done;
         r->sub_lo = r->sub_hi, r->sub_hi = 1;
         if (job->opts.people == 3 &&
             (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
-            return st;
-        if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) return st;
+            goto done;
+        if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) goto done;
         r->rep.density = r->density;
         static const char *const files[] = {"density_displaced.tif", "density_returned.tif", "density_all.tif",
                                             "density_still_displaced.tif"};
         r->rep.density_file = files[job->opts.people];
     }
-    return DF_OK;
+done:
+    for (int l = 1; l <= 3; l++) df__join_sink_free(joins[l]);
+    df__flows_sink_free(flows_sink);
+    return st;
 }
 
 /* ---- the records layer: one point per record with coordinates -------------------- */
@@ -764,8 +822,7 @@ static df_status write_points(df_ctx *ctx, run *r, GDALDatasetH ds, df__rtree **
     df_status st = DF_OK;
     if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
         st = df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", LAYERS_FILE, df__gdal_error(ctx));
-    df_read_stats stats;
-    if (st == DF_OK) st = df_records_read(ctx, &r->ro, on_point, NULL, &w, &stats);
+    if (st == DF_OK) st = df__spool_replay(ctx, r->spool, on_point, &w); /* the points kept by the read */
     if (st == DF_ECANCELLED && w.st != DF_OK) st = w.st;
     if (st == DF_OK && OGR_L_CommitTransaction(layer) != OGRERR_NONE)
         st = df__error(ctx, DF_EGDAL, "%s: cannot commit: %s", LAYERS_FILE, df__gdal_error(ctx));
@@ -1166,7 +1223,7 @@ static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *n
         snprintf(r->density_titles[k], sizeof r->density_titles[k], "%s to %s", a, b);
         df_density *pd = NULL;
         bundle_path(r, r->density_files[k], path, sizeof path);
-        if ((st = df_density_run(ctx, &r->ro, r->rep.fine, &o, &pd)) == DF_OK)
+        if ((st = df__density_sink_compute(ctx, r->density_sink, &o, 1, &pd)) == DF_OK)
             st = df_density_write(ctx, pd, path, "GTiff", NULL);
         if (st == DF_OK) max = fmax(max, df_density_get_info(pd)->max);
         df_density_free(pd);
@@ -1276,7 +1333,7 @@ static df_status write_products(df_ctx *ctx, run *r)
 
 static int count_stages(const df_job *job)
 {
-    int n = 1 /* boundaries */ + 5 /* layers, tables, project, web map, sitrep */ + 1 /* manifest */;
+    int n = 1 /* boundaries */ + 1 /* the read */ + 5 /* layers, tables, project, web map, sitrep */ + 1 /* manifest */;
     for (int l = 1; l <= 3; l++) n += !!(job->levels & (1 << l));
     int density = job->density && !(job->publish && job->publish_ledger); /* pixels are not in the ledger */
     return n + job->flows + 2 * density + job->maps + job->publish + !!job->database;
@@ -1330,8 +1387,8 @@ static df_status run_stages(df_ctx *ctx, run *r)
 
 /* A rank other than 0 of an MPI run (engine/parts.c): the same stages up
  * to the aggregates, its share of each split read merged with the others',
- * and nothing written. Its decision log (a join read whole, the same on
- * every rank) goes to a scratch folder, removed. */
+ * and nothing written. Its decision log (its share's rows, sent to rank 0)
+ * goes to a scratch folder, removed. */
 static df_status run_share(df_ctx *ctx, run *r)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1363,10 +1420,6 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     r->outer_user = ctx->progress_user;
     ctx->progress_fn = stage_progress;
     ctx->progress_user = r;
-    r->outer_log = ctx->log_fn;
-    r->outer_log_user = ctx->log_user;
-    ctx->log_fn = log_once;
-    ctx->log_user = r;
 
     r->lock_fd = -1;
     df_status st = DF_OK;
@@ -1384,11 +1437,11 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     unlock_output(r);
     ctx->progress_fn = r->outer_fn;
     ctx->progress_user = r->outer_user;
-    ctx->log_fn = r->outer_log;
-    ctx->log_user = r->outer_log_user;
     if (st == DF_OK) df__progress(ctx, 1.0, "done");
 
     df_density_free(r->density);
+    df__density_sink_free(r->density_sink);
+    df__spool_free(r->spool);
     df_flows_free(r->flows);
     df__periods_free(r->periods);
     free(r->map_value[0]);

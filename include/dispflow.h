@@ -452,6 +452,8 @@ typedef struct {
     const char *log_path; /* decision log CSV, one row per record; NULL = none */
     int strict;           /* unmatched records make the join fail (DF_EUNMATCHED) */
     int prefer_points;    /* names and coordinates disagree: 0 = the names win, 1 = the point */
+    int threads;          /* threads reading a large CSV file: 0 = every core (at most 16); the figures and the
+                             decision log are the same on any number */
 } df_join_opts;
 
 DF_API void df_join_opts_init(df_join_opts *opts);
@@ -518,7 +520,24 @@ typedef struct {
     int in_period;           /* the date is counted (the snapshot of its operation, or in the period) */
 } df_level_check;
 
-/* Read records, match each to a unit at opts->level, aggregate. */
+/* Records from memory, the push API (docs/onepass.md): a join to feed
+ * record by record (a binding, a service), then finish. ropts may be NULL
+ * (its kind, household size and duplicates policy apply; a kind left
+ * AUTO is increments: no header tells); jopts NULL: the defaults. The join
+ * is the caller's from df_join_new, to df_join_free whether finished or
+ * not; its figures are read only once df_join_finish returned DF_OK.
+ * df_join_add counts the record as read and valid (a negative count is
+ * DF_EINVAL). df_join_merge adds a part (new with the same boundaries and
+ * level, no decision log; fed by another thread, say) into `into` and
+ * leaves the part empty. Status and message in ctx, as for df_join_run. */
+DF_API df_status df_join_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                             const df_join_opts *jopts, df_join **out);
+DF_API df_status df_join_add(df_join *j, const df_record *r);
+DF_API df_status df_join_merge(df_join *into, df_join *part);
+DF_API df_status df_join_finish(df_join *j);
+
+/* Read records, match each to a unit at opts->level, aggregate: new, one
+ * read of ropts->path, finish. */
 DF_API df_status df_join_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
                              const df_join_opts *jopts, df_join **out);
 DF_API void df_join_free(df_join *j);
@@ -613,6 +632,13 @@ typedef struct {
     int64_t ind_counted;
 } df_flow_balance;
 
+/* The push API of the flows, as the join's (df_join_new): new, add each
+ * record, merge parts, finish; then read as df_flows_run's. */
+DF_API df_status df_flows_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                              const df_flow_opts *fopts, df_flows **out);
+DF_API df_status df_flows_add(df_flows *f, const df_record *r);
+DF_API df_status df_flows_merge(df_flows *into, df_flows *part);
+DF_API df_status df_flows_finish(df_flows *f);
 DF_API df_status df_flows_run(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
                               const df_flow_opts *fopts, df_flows **out);
 DF_API void df_flows_free(df_flows *f);
@@ -763,6 +789,15 @@ typedef struct {
  * mask. Fails with DF_EINVAL on bad options or an empty selection without
  * an extent, DF_EPROJ when the CRS is unusable, DF_ENOMEM when the grid
  * does not fit. *out owns the grid; free it with df_density_free. */
+/* The push API of the density, as the join's (df_join_new): new, add each
+ * record (its point and weights are kept in a temporary file), merge parts
+ * (their points after ours), finish (the raster of opts); then read and
+ * write as df_density_run's. */
+DF_API df_status df_density_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts,
+                                const df_density_opts *opts, df_density **out);
+DF_API df_status df_density_add(df_density *d, const df_record *r);
+DF_API df_status df_density_merge(df_density *into, df_density *part);
+DF_API df_status df_density_finish(df_density *d);
 DF_API df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b,
                                 const df_density_opts *opts, df_density **out);
 /* The same on n weighted points given as WGS84 lon/lat arrays (borrowed). */

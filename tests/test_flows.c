@@ -452,6 +452,56 @@ TEST(weighted_endpoints)
     df_ctx_free(ctx);
 }
 
+/* issue 12 item 1, the push API: the records pushed alternately into two
+ * flows merged at the end give the flows of the read, row for row. */
+typedef struct {
+    df_flows *part[2];
+    long n;
+    int failed;
+} pushing;
+
+static int push_one(const df_record *r, void *user)
+{
+    pushing *p = user;
+    if (df_flows_add(p->part[p->n++ % 2], r) != DF_OK) p->failed = 1;
+    return p->failed;
+}
+
+TEST(push_api_equals_the_read)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
+    df_flows *read = flows(ctx, b, ET "records.csv", NULL, 2, 2, DF_STEP_NONE, NULL);
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = ET "records.csv";
+    ro.kind = df_flows_balance(read)->read.kind;
+    pushing p = {{NULL, NULL}, 0, 0};
+    EXPECT_INT(df_flows_new(ctx, b, &ro, NULL, &p.part[0]), DF_OK);
+    EXPECT_INT(df_flows_new(ctx, b, &ro, NULL, &p.part[1]), DF_OK);
+    df_read_stats stats;
+    EXPECT_INT(df_records_read(ctx, &ro, push_one, NULL, &p, &stats), DF_OK);
+    EXPECT_INT(p.failed, 0);
+    EXPECT_INT(df_flows_merge(p.part[0], p.part[1]), DF_OK);
+    EXPECT_INT(df_flows_finish(p.part[0]), DF_OK);
+    EXPECT(read && df_flows_count(read) > 10);
+    EXPECT_INT(df_flows_count(p.part[0]), df_flows_count(read));
+    int differ = 0;
+    for (int i = 0; read && i < df_flows_count(read) && i < df_flows_count(p.part[0]); i++) {
+        const df_flow *x = df_flows_get(read, i), *y = df_flows_get(p.part[0], i);
+        differ += x->origin != y->origin || x->dest != y->dest || x->individuals != y->individuals ||
+                  x->status != y->status || x->period_start != y->period_start;
+    }
+    EXPECT_INT(differ, 0);
+    df_flows_free(p.part[0]);
+    df_flows_free(p.part[1]);
+    df_flows_free(read);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -462,6 +512,7 @@ int main(void)
     RUN(levels_add_up_and_corridor_filters);
     RUN(dtm_2014_origin_to_location_conserves_families);
     RUN(lines_nodes_and_matrix);
+    RUN(push_api_equals_the_read);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -15,6 +15,7 @@
 #include <ogr_api.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char tmpdir[] = "/tmp/dispflow-job-XXXXXX";
 static char cwd[1024];
@@ -962,6 +963,162 @@ TEST(bundle_same_bytes_from_anywhere_no_local_path_item4)
     free(md);
 }
 
+/* issue 12 item 1 "One pass": a whole run reads the records once, in the
+ * default bundle, with [density] step and in publish mode (counted where
+ * the library opens a records source); no message about the records is
+ * said twice now that the run's log_once filter is gone (the rejected rows
+ * are told once, not once per stage); the manifest's SHA-256 of the records
+ * comes from that read and equals sha256sum's. */
+typedef struct {
+    char lines[64][512];
+    int n, repeated;
+} said_list;
+
+static void note_message(df_log_level level, const char *msg, void *user)
+{
+    said_list *s = user;
+    if (level < DF_LOG_INFO || !strstr(msg, "records.csv")) return; /* what the read says about the records */
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->lines[i], msg)) {
+            printf("  said twice: %s\n", msg);
+            s->repeated++;
+            return;
+        }
+    if (s->n < 64) snprintf(s->lines[s->n++], sizeof s->lines[0], "%s", msg);
+}
+
+TEST(one_read_of_the_records_item1)
+{
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
+    static const char *const variants[3] = {"", "step = month\n", "[publish]\nk = 1500\n"};
+    char job[1200], text[8192], path[8192];
+    snprintf(job, sizeof job, "%s/once.ini", tmpdir);
+    for (int v = 0; v < 3; v++) {
+        snprintf(text, sizeof text,
+                 "[job]\ntitle = Once\noutput = once%d\nstep = month\n"
+                 "[records]\npath = %s/" MOSUL_ET "records.csv\n"
+                 "[boundaries]\nadm1 = %s/" COD_ADM1_SHP "\nadm2 = %s/" COD_ADM2_SHP "\n"
+                 "[report]\nmaps = no\n[density]\npixel = 2000\n%s",
+                 v, cwd, cwd, cwd, variants[v]);
+        harness_write_file(job, text);
+        df_ctx *ctx = df_ctx_new();
+        df_job *jb = NULL;
+        said_list *said = calloc(1, sizeof *said);
+        EXPECT_INT(df_job_load(ctx, job, "shapes/profiles", &jb), DF_OK);
+        df_ctx_set_log(ctx, note_message, said);
+        long opens = df__records_opens, reads = df__fanout_reads;
+        EXPECT_INT(jb ? df_job_run(ctx, jb) : DF_EINVAL, DF_OK);
+        EXPECT_INT(df__records_opens - opens, 1); /* the records opened once */
+        EXPECT_INT(df__fanout_reads - reads, 1);  /* and read once, for every stage */
+        EXPECT_INT(said->repeated, 0);
+        EXPECT(said->n > 0);
+        df_ctx_set_log(ctx, NULL, NULL);
+        free(said);
+        df_job_free(jb);
+        df_ctx_free(ctx);
+        /* the products of a read are there: the density and its months, or the masked one */
+        snprintf(path, sizeof path, "%s/once%d/density_displaced.tif", tmpdir, v);
+        EXPECT(access(path, R_OK) == 0);
+        snprintf(path, sizeof path, "%s/once%d/density_displaced_2016-10-01.tif", tmpdir, v);
+        EXPECT_INT(access(path, R_OK) == 0, v == 1);
+    }
+    /* the manifest's checksum of the records, against sha256sum's */
+    snprintf(path, sizeof path, "sha256sum %s/" MOSUL_ET "records.csv", cwd);
+    FILE *p = popen(path, "r");
+    char want[65] = "";
+    if (p && fscanf(p, "%64s", want) != 1) want[0] = 0;
+    if (p) pclose(p);
+    EXPECT_INT((int)strlen(want), 64);
+    char bundle[1200];
+    snprintf(bundle, sizeof bundle, "%s/once0", tmpdir);
+    json_object *m = manifest(bundle);
+    const char *got = NULL;
+    json_object *in = NULL;
+    if (m && json_object_object_get_ex(m, "inputs", &in))
+        for (size_t i = 0; i < json_object_array_length(in); i++) {
+            json_object *o = json_object_array_get_idx(in, i), *role, *sha;
+            if (json_object_object_get_ex(o, "role", &role) && !strcmp(json_object_get_string(role), "records") &&
+                json_object_object_get_ex(o, "sha256", &sha))
+                got = json_object_get_string(sha);
+        }
+    EXPECT(got != NULL);
+    if (got) EXPECT_STR(got, want);
+    json_object_put(m);
+}
+
+/* issue 12 item 1: `dispflow run` from a FIFO (refused before the one read:
+ * each stage read the records again). The bundle's tables, decision log and
+ * rasters are those of the same records from a file; the manifest says the
+ * FIFO was read once, with no checksum. */
+TEST(run_from_a_fifo_item1)
+{
+    NEED_FILE(MOSUL_ET "records.csv");
+    NEED_FILE(COD_ADM2_SHP);
+    char fifo[1200], job[1200], text[8192], msg[1024], a[1400], b[1400];
+    snprintf(fifo, sizeof fifo, "%s/fifo.csv", tmpdir);
+    EXPECT_INT(mkfifo(fifo, 0600), 0);
+    snprintf(job, sizeof job, "%s/fifo.ini", tmpdir);
+    for (int v = 0; v < 2; v++) {
+        char records[1300];
+        snprintf(records, sizeof records, "%s/" MOSUL_ET "records.csv", cwd);
+        snprintf(text, sizeof text,
+                 "[job]\ntitle = Fifo\noutput = fifo%d\nstep = month\n[records]\npath = %s\n"
+                 "[boundaries]\nadm1 = %s/" COD_ADM1_SHP "\nadm2 = %s/" COD_ADM2_SHP "\n"
+                 "[report]\nmaps = no\n[density]\npixel = 2000\nstep = month\n",
+                 v, v ? fifo : records, cwd, cwd);
+        harness_write_file(job, text);
+        pid_t writer = -1;
+        if (v) { /* a writer on the other end, as a shell's pipe would be */
+            writer = fork();
+            if (writer == 0) {
+                alarm(120);
+                char from[1200];
+                snprintf(from, sizeof from, "%s/" MOSUL_ET "records.csv", cwd);
+                FILE *in = fopen(from, "rb"), *out = fopen(fifo, "wb");
+                char buf[65536];
+                size_t got;
+                int ok = in && out;
+                while (ok && (got = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, got, out) == got;
+                ok = out && fclose(out) == 0 && ok; /* _exit flushes nothing */
+                _exit(ok ? 0 : 1);
+            }
+        }
+        df_ctx *ctx = df_ctx_new();
+        df_job *jb = NULL;
+        EXPECT_INT(df_job_load(ctx, job, "shapes/profiles", &jb), DF_OK);
+        long opens = df__records_opens;
+        EXPECT_INT(jb ? df_job_run(ctx, jb) : DF_EINVAL, DF_OK);
+        snprintf(msg, sizeof msg, "%s", df_ctx_errmsg(ctx));
+        EXPECT_INT(df__records_opens - opens, 1);
+        df_job_free(jb);
+        df_ctx_free(ctx);
+        if (writer > 0) {
+            int status = 0;
+            waitpid(writer, &status, 0);
+            EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+    }
+    static const char *const same[] = {"adm1.csv",
+                                       "adm2.csv",
+                                       "flows.csv",
+                                       "decisions.csv",
+                                       "density_displaced.tif",
+                                       "density_displaced_2016-10-01.tif"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        char ha[65] = "", hb[65] = "";
+        snprintf(a, sizeof a, "%s/fifo0/%s", tmpdir, same[i]);
+        snprintf(b, sizeof b, "%s/fifo1/%s", tmpdir, same[i]);
+        EXPECT_INT(df__sha256_file(a, ha), 0);
+        EXPECT_INT(df__sha256_file(b, hb), 0);
+        if (strcmp(ha, hb)) HARNESS_FAIL("%s differs between the file and the FIFO", same[i]);
+    }
+    snprintf(a, sizeof a, "%s/fifo1/manifest.json", tmpdir);
+    char *m = harness_slurp(a, NULL);
+    EXPECT(m && strstr(m, "a FIFO, read once by the run: no checksum"));
+    free(m);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -986,6 +1143,8 @@ int main(void)
     RUN(weekly_bundles_keep_their_classes_item1_item8);
     RUN(bundle_same_bytes_from_anywhere_no_local_path_item4);
     RUN(snapshot_wording_item6);
+    RUN(one_read_of_the_records_item1);
+    RUN(run_from_a_fifo_item1);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

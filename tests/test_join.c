@@ -449,6 +449,165 @@ TEST(outputs_open_in_gdal_and_are_atomic)
     df_ctx_free(ctx);
 }
 
+/* issue 12 item 1: one fan-out read on any number of threads gives the same
+ * figures and the same decision log, byte for byte, rejected rows in their
+ * place (a join with a decision log no longer runs on one thread). The
+ * synthetic table repeated past the 8 MB a read needs to be cut. */
+static void say_threads(df_log_level level, const char *msg, void *user)
+{
+    int *threads = user;
+    int n;
+    if (level == DF_LOG_DEBUG && strstr(msg, ": read on ") && sscanf(strstr(msg, ": read on ") + 9, "%d", &n) == 1)
+        *threads = n;
+}
+
+static char *slurp(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    rewind(f);
+    char *s = malloc((size_t)*len + 1);
+    if (s && fread(s, 1, (size_t)*len, f) != (size_t)*len) *len = -1;
+    fclose(f);
+    return s;
+}
+
+TEST(decision_log_identical_on_1_2_8_threads)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char big[256], log[3][256];
+    snprintf(big, sizeof big, "%s/big.csv", tmpdir);
+    long len = 0;
+    char *src = slurp(ET "records.csv", &len);
+    EXPECT(src != NULL && len > 0);
+    if (!src) return;
+    char *body = strchr(src, '\n') + 1;
+    FILE *f = fopen(big, "wb");
+    fwrite(src, 1, (size_t)(body - src), f);
+    long copies = 0;
+    while (ftell(f) < (12L << 20)) fwrite(body, 1, (size_t)(len - (body - src)), f), copies++;
+    fclose(f);
+    free(src);
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
+    static const int threads[3] = {1, 2, 8};
+    df_join *j[3] = {NULL};
+    for (int t = 0; t < 3; t++) {
+        int used = 1;
+        df_ctx_set_log(ctx, say_threads, &used);
+        snprintf(log[t], sizeof log[t], "%s/decisions%d.csv", tmpdir, threads[t]);
+        df_record_opts ro;
+        df_join_opts jo;
+        df_record_opts_init(&ro);
+        df_join_opts_init(&jo);
+        ro.path = big;
+        ro.kind = DF_INCREMENTS;
+        jo.log_path = log[t];
+        jo.threads = threads[t];
+        EXPECT_INT(df_join_run(ctx, b, &ro, &jo, &j[t]), DF_OK);
+        if (!j[t]) return;
+        EXPECT_INT(used, threads[t]); /* the read was cut as asked */
+        check_balance(j[t]);
+    }
+    df_ctx_set_log(ctx, NULL, NULL);
+    /* one log row per input row, and the same bytes on any number of threads */
+    long l0 = 0, l1 = 0;
+    char *a = slurp(log[0], &l0);
+    long nl = 0;
+    for (long i = 0; a && i < l0; i++) nl += a[i] == '\n';
+    EXPECT_INT(nl - 1, df_join_balance(j[0])->read.rows);
+    EXPECT_INT(df_join_balance(j[0])->read.rejected, copies * (df_join_balance(j[0])->read.rejected / copies));
+    for (int t = 1; t < 3; t++) {
+        char *c = slurp(log[t], &l1);
+        EXPECT_INT(l1, l0);
+        EXPECT(a && c && l1 == l0 && memcmp(a, c, (size_t)l0) == 0);
+        free(c);
+        const df_balance *p = df_join_balance(j[0]), *q = df_join_balance(j[t]);
+        EXPECT_INT(q->matched, p->matched);
+        EXPECT_INT(q->unmatched, p->unmatched);
+        EXPECT_INT(q->read.rejected, p->read.rejected);
+        EXPECT_INT(q->ind_matched, p->ind_matched);
+        EXPECT_INT(q->read.duplicates, p->read.duplicates);
+        for (int u = 0; u < df_boundaries_count(b, 2); u++) {
+            const df_figures *x = df_join_figures(j[0], u), *y = df_join_figures(j[t], u);
+            EXPECT_INT(y->displaced, x->displaced);
+            EXPECT_INT(y->returned, x->returned);
+            EXPECT_INT(y->returnees, x->returnees);
+            EXPECT_INT(y->records, x->records);
+        }
+        EXPECT_INT(df_join_decision_count(j[t]), df_join_decision_count(j[0]));
+        for (int d = 0; d < df_join_decision_count(j[0]) && d < df_join_decision_count(j[t]); d++) {
+            EXPECT_STR(df_join_decision(j[t], d)->name, df_join_decision(j[0], d)->name);
+            EXPECT_INT(df_join_decision(j[t], d)->rows, df_join_decision(j[0], d)->rows);
+        }
+    }
+    free(a);
+    for (int t = 0; t < 3; t++) df_join_free(j[t]);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* issue 12 item 1, the push API: records fed from memory (here, as a read
+ * hands them over, alternately into two joins merged at the end) give the
+ * figures the join of the file gives. */
+typedef struct {
+    df_join *part[2];
+    long n;
+    int failed;
+} pushing;
+
+static int push_one(const df_record *r, void *user)
+{
+    pushing *p = user;
+    if (df_join_add(p->part[p->n++ % 2], r) != DF_OK) p->failed = 1;
+    return p->failed;
+}
+
+TEST(push_api_equals_the_read)
+{
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    df_ctx *ctx = df_ctx_new();
+    df_boundaries *b = harness_boundaries(ctx, ADM2_SHP, 1);
+    df_join *read = join(ctx, b, ET "records.csv", 2, DF_INCREMENTS, DF_NO_DATE, NULL);
+    EXPECT(read != NULL);
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = ET "records.csv";
+    ro.kind = DF_INCREMENTS;
+    pushing p = {{NULL, NULL}, 0, 0};
+    EXPECT_INT(df_join_new(ctx, b, &ro, NULL, &p.part[0]), DF_OK);
+    EXPECT_INT(df_join_new(ctx, b, &ro, NULL, &p.part[1]), DF_OK);
+    df_read_stats stats;
+    EXPECT_INT(df_records_read(ctx, &ro, push_one, NULL, &p, &stats), DF_OK);
+    EXPECT_INT(p.failed, 0);
+    EXPECT_INT(df_join_merge(p.part[0], p.part[1]), DF_OK);
+    EXPECT_INT(df_join_finish(p.part[0]), DF_OK);
+    EXPECT_INT(df_join_add(p.part[0], NULL), DF_EINVAL); /* finished: no more records */
+    if (read && p.part[0]) {
+        const df_balance *x = df_join_balance(read), *y = df_join_balance(p.part[0]);
+        EXPECT_INT(y->read.valid, x->read.valid);
+        EXPECT_INT(y->matched, x->matched);
+        EXPECT_INT(y->unmatched, x->unmatched);
+        EXPECT_INT(y->ind_matched, x->ind_matched);
+        int differ = 0;
+        for (int u = 0; u < df_boundaries_count(b, 2); u++) {
+            const df_figures *f = df_join_figures(read, u), *g = df_join_figures(p.part[0], u);
+            differ += f->displaced != g->displaced || f->returned != g->returned || f->records != g->records;
+        }
+        EXPECT_INT(differ, 0);
+        EXPECT(x->ind_matched > 400000);
+    }
+    df_join_free(p.part[0]);
+    df_join_free(p.part[1]);
+    df_join_free(read);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -459,6 +618,8 @@ int main(void)
     RUN(shared_border_counted_once_and_snapshots_not_summed);
     RUN(swapped_point_counted_where_names_agree);
     RUN(outputs_open_in_gdal_and_are_atomic);
+    RUN(decision_log_identical_on_1_2_8_threads);
+    RUN(push_api_equals_the_read);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

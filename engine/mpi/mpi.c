@@ -68,7 +68,7 @@ void df__mpi_start(int *argc, char ***argv)
     if (rank > 0) { /* rank 0 says what the run did */
         int null = open("/dev/null", O_WRONLY);
         saved_stderr = dup(2);
-        if (null >= 0) dup2(null, 1), dup2(null, 2), close(null);
+        if (null >= 0) dup2(null, 1), (getenv("DF_MPI_DEBUG") ? 0 : dup2(null, 2)), close(null);
     }
 }
 
