@@ -153,16 +153,6 @@ void df__source_close(df__source *src);
  * (4M: about 128 MB); rows past it are counted as unchecked. Tests lower it. */
 extern long df__dup_max_rows;
 
-/* df_records_read on up to nthreads threads: the file is cut into byte
- * ranges at record boundaries, thread k calls on_record with users[k], and
- * the rejections reach on_reject (with reject_user) after the threads end,
- * in file order, with their true lines. record.line is -1 in such a read.
- * A source that cannot be cut (not a plain CSV file, under 8 MB) is read on
- * the calling thread with users[0]. *used says how many threads read. */
-df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
-                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
-                                    int *used);
-
 /* ---- parts.c: this process as one part of a larger read (MPI) ----------- */
 
 /* A run under MPI (engine/mpi.c, dispflow-mpi) is `count` processes, each
@@ -177,8 +167,7 @@ typedef struct {
      * gets count lengths; NULL when out of memory (the caller's buffer is
      * left alone). Set by engine/mpi.c. */
     unsigned char *(*allgather)(const void *mine, size_t len, size_t *lens);
-    int want;                         /* the next parallel read may be split across the parts */
-    int split;                        /* the last parallel read was split: its partials must be merged */
+    int split;                        /* the fan-out read is split: its sinks' partials are merged */
     long long sent, received;         /* bytes exchanged, for the benchmark */
     long long dup_sent, dup_received; /* of which the duplicate check's row hashes (16 bytes a row) */
 } df__parts_state;
@@ -221,7 +210,8 @@ typedef struct df__sink {
     df_read_stats *read; /* the read's counts, set by the read before thread_new (the kind is known then) */
     /* MPI (parts.c): after the merge of this process's ranges, every
      * process's partial state exchanged and merged in process order, so that
-     * every process holds the whole read's. NULL: the sink cannot be split,
+     * every process holds the whole read's (a spool of records: process 0,
+     * the one that writes, holds them all). NULL: the sink cannot be split,
      * and a read feeding it is not split across the processes. */
     df_status (*parts_merge)(df_ctx *ctx, void *sink);
 } df__sink;

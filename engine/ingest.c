@@ -424,7 +424,6 @@ typedef struct {
     df_read_stats *stats;
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
-    int lines_unknown;                    /* parallel pieces: record.line is -1 */
     long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
@@ -628,7 +627,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
-    rec.line = r->lines_unknown ? -1 : line + r->line_base;
+    rec.line = line + r->line_base;
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
@@ -1175,68 +1174,6 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
 #define PARALLEL_MIN_BYTES (8u << 20) /* below this, threads cost more than they save */
 #define MAX_PIECES         64
 
-typedef struct {
-    df_ctx err; /* this thread's errors; no GEOS or PROJ in it */
-    const df_record_opts *opts;
-    const opened *o;
-    uint64_t start, end;
-    df_record_fn on_record;
-    void *user;
-    df_read_stats stats;
-    df_rejection *rejects; /* kept until the pieces are in order */
-    long nrejects, cap_rejects;
-    long lines; /* physical lines of the range */
-    int failed;
-    row_set seen;   /* its rows' hashes, lines counted from the range's start */
-    size_t dup_max; /* its share of df__dup_max_rows */
-    pthread_t thread;
-} piece;
-
-static void keep_reject(const df_rejection *rj, void *user)
-{
-    piece *p = user;
-    if (p->nrejects == p->cap_rejects) {
-        long cap = p->cap_rejects ? 2 * p->cap_rejects : 16;
-        df_rejection *n = df__realloc_array(p->rejects, (size_t)cap, sizeof *n);
-        if (!n) return (void)(p->failed = 1);
-        p->rejects = n;
-        p->cap_rejects = cap;
-    }
-    df_rejection *k = &p->rejects[p->nrejects];
-    *k = *rj;
-    k->column = df__strdup(rj->column ? rj->column : "");
-    k->detail = df__strdup(rj->detail ? rj->detail : "");
-    if (!k->column || !k->detail) p->failed = 1;
-    p->nrejects++;
-}
-
-static void *piece_main(void *arg)
-{
-    piece *p = arg;
-    df__csv *csv = NULL;
-    reader r;
-    char **cells;
-    size_t *lens;
-    int n, rc;
-    long line;
-    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, &csv) != DF_OK)
-        return p->failed = 1, NULL;
-    reader_init(&r, &p->err, p->opts, p->o, p->on_record, keep_reject, p->user, p, &p->stats);
-    r.lines_unknown = 1;
-    r.seen.max = p->dup_max;
-    df__csv_skip_long(csv);
-    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
-        if (!handle_next(&r, rc, cells, lens, n, line)) {
-            df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
-            break;
-        }
-    if (rc != 0 || r.seen.failed) p->failed = 1;
-    p->seen = r.seen;
-    p->lines = df__csv_line(csv) - 1;
-    df__csv_close(csv);
-    return NULL;
-}
-
 /* Where to cut the bytes [from, to) of a plain CSV file (to 0: its end)
  * into n byte ranges, each starting at a record: starts[0] = from,
  * starts[k] the first record that begins at or after from + k/n of the
@@ -1309,113 +1246,6 @@ static int find_cuts(const opened *o, const char *path, uint64_t from, uint64_t 
     }
     fclose(f);
     return k == n && starts[n - 1] < size ? 0 : -1;
-}
-
-df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
-                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
-                                    int *used)
-{
-    opened o;
-    reader r;
-    piece *pieces = NULL;
-    uint64_t starts[MAX_PIECES + 1];
-    memset(&r, 0, sizeof r);
-    df_status st = open_columns(ctx, opts, &o, stats);
-    *used = 1;
-    if (st != DF_OK) goto done;
-    reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
-    if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
-    /* dropping duplicates needs every earlier row: one thread */
-    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1;
-    if (nthreads < 2 ||
-        find_cuts(&o, opts->path, df__csv_offset(o.src.csv), 0, PARALLEL_MIN_BYTES, nthreads, starts, NULL) != 0 ||
-        !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
-        st = read_rows(&r, &o); /* one thread */
-        goto done;
-    }
-    /* the row kept while looking for the header goes first, here */
-    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
-        st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-        goto done;
-    }
-    long first_line = df__csv_line(o.src.csv);
-    int started = 0;
-    for (int k = 0; k < nthreads; k++) {
-        piece *p = &pieces[k];
-        p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
-        p->dup_max = (size_t)df__dup_max_rows / (size_t)nthreads + 1;
-        p->start = starts[k];
-        p->end = k + 1 < nthreads ? starts[k + 1] : 0;
-        if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
-        started++;
-    }
-    for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
-    *used = started;
-    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-    if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
-
-    /* merge in file order: counts, then rejections with their true lines */
-    long line0 = first_line;
-    for (int k = 0; k < started; k++) {
-        piece *p = &pieces[k];
-        if (p->failed && st == DF_OK)
-            st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
-                                        : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-        stats->rows += p->stats.rows;
-        stats->valid += p->stats.valid;
-        stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
-        stats->with_families += p->stats.with_families, stats->returns += p->stats.returns;
-        stats->rejected += p->stats.rejected;
-        stats->excel_dates += p->stats.excel_dates;
-        if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
-            st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
-        else
-            stats->individuals_valid += p->stats.individuals_valid;
-        for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += p->stats.rejected_by[q];
-        for (long q = 0; q < p->nrejects; q++) {
-            p->rejects[q].line += line0 - 1;
-            if (on_reject) on_reject(&p->rejects[q], reject_user);
-        }
-        /* duplicates: those inside the piece, then those of earlier pieces */
-        stats->filtered += p->stats.filtered, stats->dropped += p->stats.dropped;
-        for (long q = 0; q < p->stats.duplicates && q < 8; q++)
-            if (stats->duplicates + q < 8)
-                for (int e = 0; e < 2; e++)
-                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + line0 - 1;
-        stats->duplicates += p->stats.duplicates;
-        for (size_t q = 0; q < p->seen.t.cap; q++) {
-            const long *at = df__hashtab_at(&p->seen.t, q);
-            if (!at) continue;
-            long line = *at + line0 - 1, first = row_set_add(&r.seen, p->seen.t.hashes[q], line);
-            if (first > 0) {
-                if (stats->duplicates < 8)
-                    stats->duplicate_line[stats->duplicates][0] = line,
-                    stats->duplicate_line[stats->duplicates][1] = first;
-                stats->duplicates++;
-            }
-        }
-        stats->duplicates_unchecked += p->seen.unchecked;
-        if (r.seen.failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-        for (int q = 0; q < p->stats.noperations && q < 32; q++) {
-            const df_operation_stat *op = &p->stats.operations[q];
-            count_operation(stats, op->name, op->rows, op->first, op->last);
-        }
-        line0 += p->lines;
-    }
-done:
-    for (int k = 0; pieces && k < nthreads; k++) {
-        for (long q = 0; q < pieces[k].nrejects; q++) {
-            free((char *)pieces[k].rejects[q].column);
-            free((char *)pieces[k].rejects[q].detail);
-        }
-        free(pieces[k].rejects);
-        row_set_free(&pieces[k].seen);
-    }
-    stats->duplicates_unchecked += r.seen.unchecked;
-    row_set_free(&r.seen);
-    free(pieces);
-    opened_close(&o);
-    return st == DF_OK ? judge_file(ctx, opts, stats) : st;
 }
 
 /* ---- the fan-out read: one parse of each record, every sink fed ------------- */

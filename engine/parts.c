@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-df__parts_state df__parts = {0, 1, NULL, 0, 0, 0, 0, 0, 0};
+df__parts_state df__parts = {0, 1, NULL, 0, 0, 0, 0, 0};
 
 void df__pack_put(df__pack *p, const void *v, size_t n)
 {
