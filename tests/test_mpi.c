@@ -248,6 +248,77 @@ TEST(ranks_times_threads_and_too_few_rows_item4)
     }
 }
 
+/* The split on the one read (issue 12 item 4, ported onto the fan-out of
+ * item 1): a join with a decision log and a density are split too, and
+ * every record keeps its true line on every rank. A hand-made table with
+ * points, 61 rows over 3 ranks: the table and the decision log of the join
+ * and the density's raster are the single process's bytes; read as
+ * snapshots, the last row (line 62, in rank 2's share) is a rival snapshot
+ * of line 29 (rank 1's) on the last date, refused with both true lines. */
+TEST(log_density_and_true_lines_across_ranks_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar"};
+    static const double at[][2] = {{36.34, 43.13}, {36.19, 44.01}, {36.87, 42.99},
+                                   {35.47, 44.39}, {33.31, 44.37}, {33.42, 43.30}};
+    char path[1200], args[2000];
+    snprintf(path, sizeof path, "%s/points.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("date,adm1,lat,lon,individuals\n", f);
+    for (int i = 0; i < 60; i++)
+        fprintf(f, "2016-11-%02d,%s,%.4f,%.4f,%d\n", 1 + i % 28, govs[i % 6], at[i % 6][0] + 0.001 * i,
+                at[i % 6][1] + 0.001 * i, 6 * (i + 1));
+    fputs("2016-11-28,Kirkuk,35.4970,44.4170,66\n", f); /* line 62: line 29's place and date, another count */
+    fclose(f);
+    snprintf(args, sizeof args,
+             "join --records points.csv --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1", cwd);
+    EXPECT_INT(
+        sh("%s %s --log log.csv -o out.csv && mv out.csv single.csv && mv log.csv single_log.csv", dispflow, args), 0);
+    EXPECT_INT(sh("DF_MPI_STATS=1 " MPIRUN "%s %s --log log.csv -o out.csv && mv out.csv multi.csv && "
+                  "mv log.csv multi_log.csv",
+                  dispflow_mpi, args),
+               0);
+    long long received = -1;
+    char *stats = strstr(out, "dispflow-mpi: rank 0 of");
+    if (stats) sscanf(strstr(stats, "received ") + 9, "%lld", &received);
+    EXPECT(received > 0); /* split, with a decision log */
+    static const char *const pairs[][2] = {{"single.csv", "multi.csv"}, {"single_log.csv", "multi_log.csv"}};
+    for (int k = 0; k < 2; k++) {
+        long la, lb;
+        snprintf(path, sizeof path, "%s/%s", tmpdir, pairs[k][0]);
+        char *x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/%s", tmpdir, pairs[k][1]);
+        char *y = slurp(path, &lb);
+        EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
+        if (k == 1 && y) { /* a header and one row per record, 61 */
+            long lines = 0;
+            for (long i = 0; i < lb; i++) lines += y[i] == '\n';
+            EXPECT_INT(lines, 62);
+        }
+        free(x), free(y);
+    }
+    /* snapshots: the rival on line 62 named with line 29, on one process and on 3 ranks */
+    EXPECT(sh("%s %s --snapshots -o snap.csv", dispflow, args) != 0);
+    EXPECT(strstr(out, "line 62 repeats line 29") != NULL);
+    EXPECT(sh(MPIRUN "%s %s --snapshots -o snap.csv", dispflow_mpi, args) != 0);
+    EXPECT(strstr(out, "line 62 repeats line 29") != NULL);
+    /* the density: the same raster, byte for byte */
+    EXPECT_INT(
+        sh("%s density --records points.csv --pixel 5000 --radius 20000 -o d.tif && mv d.tif single.tif", dispflow, ""),
+        0);
+    EXPECT_INT(sh(MPIRUN "%s density --records points.csv --pixel 5000 --radius 20000 -o d.tif && mv d.tif multi.tif",
+                  dispflow_mpi, ""),
+               0);
+    long la, lb;
+    snprintf(path, sizeof path, "%s/single.tif", tmpdir);
+    char *x = slurp(path, &la);
+    snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
+    char *y = slurp(path, &lb);
+    EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+    free(x), free(y);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
@@ -262,6 +333,7 @@ int main(int argc, char **argv)
     RUN(mosul_bundle_byte_identical_on_3_ranks_item4);
     RUN(duplicates_and_rejections_across_ranks_item4);
     RUN(ranks_times_threads_and_too_few_rows_item4);
+    RUN(log_density_and_true_lines_across_ranks_item4);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
