@@ -167,7 +167,7 @@ typedef struct {
      * gets count lengths; NULL when out of memory (the caller's buffer is
      * left alone). Set by engine/mpi.c. */
     unsigned char *(*allgather)(const void *mine, size_t len, size_t *lens);
-    int split;                        /* the fan-out read is split: its sinks' partials are merged */
+    int split;                        /* the fan-out read under way is split (its sinks' merges pack) */
     long long sent, received;         /* bytes exchanged, for the benchmark */
     long long dup_sent, dup_received; /* of which the duplicate check's row hashes (16 bytes a row) */
 } df__parts_state;

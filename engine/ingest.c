@@ -1686,6 +1686,7 @@ done:
     for (int k = 0; pieces && k < pieces_len; k++) row_set_free(&pieces[k].seen);
     stats->duplicates_unchecked += r.seen.unchecked;
     row_set_free(&r.seen);
+    df__parts.split = 0; /* the sinks' merges are done */
     free(pieces);
     free(fans);
     free(states);
