@@ -946,6 +946,19 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     return st == DF_OK ? 0 : fail(ctx, st);
 }
 
+#ifdef DF_MPI
+/* dispflow-mpi (make MPI=1; engine/mpi/mpi.c): the same CLI in every rank */
+void df__mpi_start(int *argc, char ***argv);
+int df__mpi_end(int rc);
+int cli_main(int argc, char **argv);
+int main(int argc, char **argv)
+{
+    df__mpi_start(&argc, &argv);
+    return df__mpi_end(cli_main(argc, argv));
+}
+#define main cli_main
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || (!strcmp(argv[1], "help") && argc == 2)) {

@@ -703,6 +703,9 @@ static df_status compute(df_ctx *ctx, run *r)
         if (st != DF_OK) goto done;
         r->rep.flows = r->flows;
     }
+    /* MPI: the other ranks, which write nothing, skip the density (they hold
+     * its points all the same: docs/scale.md) */
+    if (df__parts.index > 0) goto done;
     if (density && r->density_sink) {
         BEGIN("density");
         df_density_opts dopt;
@@ -1384,6 +1387,23 @@ static df_status run_stages(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+/* A rank other than 0 of an MPI run (engine/parts.c): the same stages up
+ * to the aggregates, its share of each split read merged with the others',
+ * and nothing written. Its decision log (its share's rows, sent to rank 0)
+ * goes to a scratch folder, removed. */
+static df_status run_share(df_ctx *ctx, run *r)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (snprintf(r->dir, sizeof r->dir, "%s/dispflow-part-XXXXXX", tmp && *tmp ? tmp : "/tmp") >= (int)sizeof r->dir ||
+        !mkdtemp(r->dir))
+        return df__error(ctx, DF_EIO, "cannot create a scratch folder in %s: %s", tmp && *tmp ? tmp : "/tmp",
+                         strerror(errno));
+    df_status st = load_boundaries(ctx, r);
+    if (st == DF_OK) st = compute(ctx, r);
+    remove_tree(r->dir);
+    return st;
+}
+
 df_status df_job_run(df_ctx *ctx, const df_job *job)
 {
     DF__GDAL_SCOPE(ctx);
@@ -1404,8 +1424,10 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     ctx->progress_user = r;
 
     r->lock_fd = -1;
-    df_status st = lock_output(ctx, r);
-    if (st == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
+    df_status st = DF_OK;
+    if (df__parts.index > 0) /* MPI: another rank writes */
+        st = run_share(ctx, r);
+    else if ((st = lock_output(ctx, r)) == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
         st = run_stages(ctx, r);
         /* the ledger's new release, pending, then the bundle, then the ledger */
         if (st == DF_OK && r->ledger) st = df__ledger_prepare(ctx, r->ledger);
