@@ -6,6 +6,7 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=staging]   the library, header,
 #               dispflow.pc, the CLI, its man page and share/dispflow/shapes
 #   make python the Python module (build/python/dispflow; docs/python.md)
+#   make MPI=1  also build/dispflow-mpi, the CLI for mpirun (docs/scale.md)
 
 CC      ?= cc
 PKGS    := gdal proj geos json-c cairo pangocairo inih libcrypto sqlite3
@@ -21,7 +22,8 @@ OUT     := out
 DEB_BUILD := gcc make pkg-config libgdal-dev libproj-dev libgeos-dev libjson-c-dev gdal-bin \
              libcairo2-dev libpango1.0-dev fonts-dejavu-core libinih-dev libssl-dev libsqlite3-dev pandoc libjs-leaflet
 DEB_TEST  := $(DEB_BUILD) g++ python3-cffi python3-numpy python3-gdal python3-pandas python3-geopandas python3-rtree python3-shapely \
-             python3-pyproj qgis python3-qgis clang-format man-db poppler-utils postgresql-15-postgis-3 chromium
+             python3-pyproj qgis python3-qgis clang-format man-db poppler-utils postgresql-15-postgis-3 chromium \
+             libopenmpi-dev openmpi-bin
 DEB_BENCH := $(DEB_TEST) qgis python3-qgis python3-pyproj time
 
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror
@@ -60,6 +62,8 @@ else
 SHIM := $(BUILD)/tests/failmalloc.so
 endif
 
+# engine/mpi/ (MPI calls only) is not in the library: the plain build has no
+# MPI dependency; `make MPI=1` (and make test) adds build/dispflow-mpi.
 LIB_SRC := $(filter-out engine/cli.c,$(wildcard engine/*.c))
 # Every object depends on every engine header (dfint.h and the df_*.h of each area).
 ENGINE_H := $(wildcard engine/*.h)
@@ -70,6 +74,9 @@ BENCHES := $(patsubst benchmarks/%.c,$(BUILD)/bench/%,$(wildcard benchmarks/*.c)
 .PHONY: all deps deps-test deps-bench run test bench format format-check clean valgrind install python
 
 all: $(BUILD)/dispflow $(TESTS) $(SHIM) $(BUILD)/libdispflow.so
+ifeq ($(MPI),1)
+all: $(BUILD)/dispflow-mpi
+endif
 
 # Install what is missing when root; otherwise say exactly what to install.
 deps:
@@ -118,6 +125,13 @@ $(BUILD)/libdispflow.so: $(BUILD)/libdispflow.so.$(VERSION)
 # The CLI links the static library: one file to install, no run path.
 $(BUILD)/dispflow: engine/cli.c $(BUILD)/libdispflow.a
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) $< $(BUILD)/libdispflow.a -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+# The same CLI for mpirun (issue 12 item 4): one process per rank, each
+# reading its share of the records; engine/mpi/mpi.c holds every MPI call.
+MPICC ?= mpicc
+$(BUILD)/dispflow-mpi: engine/cli.c engine/mpi/mpi.c $(ENGINE_H) $(BUILD)/libdispflow.a
+	$(MPICC) $(CFLAGS) -DDF_MPI $$(pkg-config --cflags $(PKGS)) engine/cli.c engine/mpi/mpi.c $(BUILD)/libdispflow.a \
+	    -o $@ $(LDFLAGS) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 # pkg-config file: the GDAL, PROJ ... dependencies are private (a program
 # linking the shared library needs only -ldispflow).
@@ -186,7 +200,7 @@ run: $(BUILD)/dispflow
 	$(BUILD)/dispflow run jobs/default.ini
 	@echo "open $(abspath $(OUT))/bundle/sitrep.html, or project.qgs in QGIS"
 
-test: deps-test $(BUILD)/dispflow $(TESTS) $(SHIM) python
+test: deps-test $(BUILD)/dispflow $(BUILD)/dispflow-mpi $(TESTS) $(SHIM) python
 	@./tests/check_deps.sh
 	@./tests/run.sh $(BUILD)
 	@$(MAKE) -s format-check
@@ -197,10 +211,10 @@ valgrind: deps-test $(BUILD)/dispflow $(TESTS)
 	@command -v valgrind > /dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
 	@./tests/valgrind.sh $(BUILD) $(VALGRIND_TESTS)
 
-bench: deps-bench $(BUILD)/dispflow $(BENCHES)
+bench: deps-bench $(BUILD)/dispflow $(BUILD)/dispflow-mpi $(BENCHES)
 	@./benchmarks/run.sh $(BUILD)
 
-FORMAT_SRC := $(wildcard include/*.h engine/*.c engine/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/alloc/*.c \
+FORMAT_SRC := $(wildcard include/*.h engine/*.c engine/*.h engine/mpi/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/alloc/*.c \
                           benchmarks/*.c)
 
 format:

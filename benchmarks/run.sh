@@ -279,6 +279,10 @@ sh benchmarks/density.sh "$BUILD" || status=1
 echo
 sh benchmarks/job.sh "$BUILD" || status=1
 
+# --- dispflow-mpi: bytes per rank and 1 -> 2 ranks ---------------------------
+echo
+sh benchmarks/mpi.sh "$BUILD" || status=1
+
 echo
 echo "bench: outputs and per-run times in $OUT/"
 exit $status

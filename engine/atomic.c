@@ -104,6 +104,8 @@ df_status df__commit(df_ctx *ctx, const char *tmp, const char *path)
 {
     char target[PATH_MAX + 1];
     struct stat sb;
+    if (df__parts.index > 0) /* MPI: rank 0 writes the outputs, the other ranks nothing (engine/parts.c) */
+        return unlink(tmp), DF_OK;
     /* again at the end: what stands at path now is what is replaced */
     df_status st = target_of(ctx, path, target, sizeof target, &sb, 0);
     if (st != DF_OK) {

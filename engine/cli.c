@@ -204,8 +204,14 @@ static void print_balance(const df_join *j, const char *records, const char *out
 
 /* ---- options: read and explained from the one table (df__options) ------- */
 
-/* A section of the table as --help heads it. */
-static const char *group_title(const char *section) { return !strcmp(section, "job") ? "period" : section; }
+/* A section of the table as --help heads it (run's: the job file's). */
+static const char *group_title(const char *section, int verb)
+{
+    static char title[64];
+    if (verb == DF__VERB_RUN_ARGV && strcmp(section, "output") != 0)
+        return snprintf(title, sizeof title, "overrides of the job file's [%s]", section), title;
+    return !strcmp(section, "job") ? "period" : section;
+}
 
 /* --help: the verb's text, then every option the table gives the verb with
  * its default, by section, then the shorthands. */
@@ -216,11 +222,14 @@ static void print_help(const char *intro, int verb)
     for (int i = 0; i < df__noptions; i++) {
         const df__opt *row = &df__options[i];
         if (!row->flag || !(row->verbs & verb)) continue;
-        if (strcmp(row->section, group) != 0) printf("\n%s:\n", group_title(group = row->section));
+        if (strcmp(row->section, group) != 0) printf("\n%s:\n", group_title(group = row->section, verb));
         char meta[200], left[256];
         const char *m = df__opt_meta(row, meta, sizeof meta);
         snprintf(left, sizeof left, "%s%s%s", row->flag, m[0] ? " " : "", m);
         const char *def = row->def && strncmp(row->flag, "--no-", 5) ? row->def : NULL; /* --no-X: the default is X */
+        char job_key[128];
+        if (verb == DF__VERB_RUN_ARGV && row->key) /* run's flag overrides the job file's key */
+            snprintf(job_key, sizeof job_key, "(the job's [%s] %s)", row->section, row->key), def = job_key;
         int paren = def && def[0] == '(';
         printf("  %-21s%s", left, strlen(left) > 21 ? "\n                       " : "");
         size_t last = 0; /* the length of the last line of help */
@@ -775,30 +784,18 @@ static int cmd_sample(df_ctx *ctx, int argc, char **argv)
 
 /* ---- run: a job file, with a progress bar ----------------------------------------- */
 
-static const char *usage_run =
-    "usage: dispflow run JOB.ini [-q] [-v] [--json-progress] [--as-of DATE] [--output DIR] [--publish]\n"
-    "                    [--new-series]\n"
-    "\n"
-    "Runs every stage a situation report needs, as the job file says: joins at each admin\n"
-    "level asked for, origin-destination flows, a density raster, map pictures, the\n"
-    "situation report (sitrep.html, sitrep.md), CSV tables with HXL tags, layers.gpkg with\n"
-    "QGIS styles, project.qgs and manifest.json. The job file is checked whole before any\n"
-    "work starts; an error names the file, the line and the key (keys: docs/jobs.md).\n"
-    "The bundle is built beside the output folder and swapped into place when complete:\n"
-    "a failed or interrupted run (Ctrl-C) leaves the previous bundle untouched. It ends\n"
-    "by printing the headline figures and the balance of the rows.\n"
-    "\n"
-    "  --as-of DATE      count up to DATE (yyyy-mm-dd) instead of the job's [job] as_of;\n"
-    "                    with output = out/{as_of} each week's bundle has its own folder\n"
-    "  --output DIR      write the bundle here instead of the job's [job] output\n"
-    "  --publish         a bundle to leave the office: figures on fewer than k families\n"
-    "                    ([publish] k, 5) withheld with enough beside them that none can be\n"
-    "                    worked out; no record locations, no decision log (docs/publish.md)\n"
-    "  --new-series      with [publish] ledger: start a new series of releases on purpose\n"
-    "                    (a release the series cannot take, e.g. revised rounds, is refused)\n"
-    "  --json-progress   progress as JSON lines on stderr: {\"stage\": ..., \"fraction\": ...}\n"
-    "  -q                no progress and no summary, only errors\n"
-    "  -v                also debug messages\n";
+static const char *usage_run = "usage: dispflow run JOB.ini [options]\n"
+                               "\n"
+                               "Runs every stage a situation report needs, as the job file says: joins at each admin\n"
+                               "level asked for, origin-destination flows, a density raster, map pictures, the\n"
+                               "situation report (sitrep.html, sitrep.md), CSV tables with HXL tags, layers.gpkg with\n"
+                               "QGIS styles, project.qgs and manifest.json. The job file is checked whole before any\n"
+                               "work starts; an error names the file, the line and the key (keys: docs/jobs.md).\n"
+                               "The bundle is built beside the output folder and swapped into place when complete:\n"
+                               "a failed or interrupted run (Ctrl-C) leaves the previous bundle untouched. It ends\n"
+                               "by printing the headline figures and the balance of the rows. A flag under a key of\n"
+                               "the job file overrides it (--as-of with output = out/{as_of}: each week's bundle in\n"
+                               "its own folder).\n";
 
 typedef struct {
     int show, json, tty;
@@ -887,45 +884,41 @@ static void print_summary(const char *dir)
 
 static int cmd_run(df_ctx *ctx, int argc, char **argv)
 {
-    const char *path = NULL, *output = NULL, *as_of = NULL;
-    int publish = 0, new_series = 0;
+    char err[1200];
+    df__opts o;
     progress_bar bar = {0};
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage_run, stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-            quiet = 1;
-        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-            verbose = 1;
-        else if (!strcmp(argv[i], "--json-progress"))
-            bar.json = 1;
-        else if (!strcmp(argv[i], "--publish"))
-            publish = 1;
-        else if (!strcmp(argv[i], "--new-series"))
-            new_series = 1;
-        else if (!strcmp(argv[i], "--output") && i + 1 < argc)
-            output = argv[++i];
-        else if (!strcmp(argv[i], "--as-of") && i + 1 < argc)
-            as_of = argv[++i];
-        else if (argv[i][0] == '-')
-            return unknown("option", argv[i], usage_run);
-        else if (path)
-            return bad_usage("one job file only; also given:", argv[i]);
-        else
-            path = argv[i];
+    df__opts_init(&o);
+    int rc = df__opts_parse_argv(&o, DF__VERB_RUN_ARGV, argc, argv, err, sizeof err);
+    if (rc == 1)
+        print_help(usage_run, DF__VERB_RUN_ARGV), rc = 0;
+    else if (rc == -2)
+        fprintf(stderr, "dispflow: out of memory\n"), rc = df_status_exit_code(DF_ENOMEM);
+    else if (rc < 0)
+        rc = bad_usage(err, NULL);
+    else if (o.args.n == 0)
+        rc = bad_usage("missing the job file", NULL);
+    else if (o.args.n > 1)
+        rc = bad_usage("one job file only; also given:", o.args.item[1]);
+    else
+        rc = -1; /* go on */
+    if (rc >= 0) {
+        df__opts_free(&o);
+        return rc;
     }
-    if (!path) return bad_usage("missing the job file", NULL);
-    int32_t as_of_day = DF_NO_DATE;
-    if (as_of && df_date_parse(as_of, &as_of_day) != 0) return bad_usage("--as-of: not a date (yyyy-mm-dd):", as_of);
+    quiet |= o.quiet, verbose |= o.verbose, bar.json = o.json_progress;
     const char *profiles = shipped_profiles();
-    if (!profiles) return df_status_exit_code(DF_EIO);
+    if (!profiles) {
+        df__opts_free(&o);
+        return df_status_exit_code(DF_EIO);
+    }
+    /* the flags override the job's keys through its setters, which check them */
     df_job *jf = NULL;
-    df_status st = df_job_load(ctx, path, profiles, &jf);
-    if (st == DF_OK && output) st = df_job_set_output(ctx, jf, output);
-    if (st == DF_OK && as_of) st = df_job_set_as_of(ctx, jf, as_of_day);
-    if (st == DF_OK && publish) df_job_set_publish(jf, 1);
-    if (st == DF_OK && new_series) df_job_set_new_series(jf, 1);
+    df_status st = df_job_load(ctx, o.args.item[0], profiles, &jf);
+    if (st == DF_OK && o.run_output) st = df_job_set_output(ctx, jf, o.run_output);
+    if (st == DF_OK && o.jo.as_of != DF_NO_DATE) st = df_job_set_as_of(ctx, jf, o.jo.as_of);
+    if (st == DF_OK && o.run_publish) df_job_set_publish(jf, 1);
+    if (st == DF_OK && o.run_new_series) df_job_set_new_series(jf, 1);
+    df__opts_free(&o);
     if (st != DF_OK) {
         df_job_free(jf);
         return fail(ctx, st);
@@ -945,6 +938,19 @@ static int cmd_run(df_ctx *ctx, int argc, char **argv)
     }
     return st == DF_OK ? 0 : fail(ctx, st);
 }
+
+#ifdef DF_MPI
+/* dispflow-mpi (make MPI=1; engine/mpi/mpi.c): the same CLI in every rank */
+void df__mpi_start(int *argc, char ***argv);
+int df__mpi_end(int rc);
+int cli_main(int argc, char **argv);
+int main(int argc, char **argv)
+{
+    df__mpi_start(&argc, &argv);
+    return df__mpi_end(cli_main(argc, argv));
+}
+#define main cli_main
+#endif
 
 int main(int argc, char **argv)
 {

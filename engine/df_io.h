@@ -153,16 +153,41 @@ void df__source_close(df__source *src);
  * (4M: about 128 MB); rows past it are counted as unchecked. Tests lower it. */
 extern long df__dup_max_rows;
 
-/* df_records_read on up to nthreads threads: the file is cut into byte
- * ranges at record boundaries, thread k calls on_record with users[k], and
- * the rejections reach on_reject (with reject_user) after the threads end,
- * in file order, with their true lines. record.line is -1 in such a read.
- * A source that cannot be cut (not a plain CSV file, under 8 MB) is read on
- * the calling thread with users[0]. *used says how many threads read. */
-df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
-                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
-                                    int *used);
+/* ---- parts.c: this process as one part of a larger read (MPI) ----------- */
 
+/* A run under MPI (engine/mpi.c, dispflow-mpi) is `count` processes, each
+ * reading its own share of the byte ranges of the records when every sink
+ * of the fan-out read can merge partials (df__sink.parts_merge); each sink
+ * then exchanges its packed partial (df__parts_exchange) and merges them in
+ * part order, so every part ends with the single-process result. In the
+ * plain build count is 1 and nothing here is used. */
+typedef struct {
+    int index, count; /* this process's part (0: the one that writes), how many */
+    /* every part's bytes, concatenated in part order, on every part; lens
+     * gets count lengths; NULL when out of memory (the caller's buffer is
+     * left alone). Set by engine/mpi.c. */
+    unsigned char *(*allgather)(const void *mine, size_t len, size_t *lens);
+    int split;                        /* the fan-out read under way is split (its sinks' merges pack) */
+    long long sent, received;         /* bytes exchanged, for the benchmark */
+    long long dup_sent, dup_received; /* of which the duplicate check's row hashes (16 bytes a row) */
+} df__parts_state;
+extern df__parts_state df__parts;
+
+/* A growable byte buffer for packing partials: fixed-size records and
+ * strings, read back in the same order. */
+typedef struct {
+    unsigned char *data;
+    size_t len, cap, at; /* at: the read position */
+    int failed;          /* out of memory, or a read past the end */
+} df__pack;
+void df__pack_put(df__pack *p, const void *v, size_t n);
+void df__pack_str(df__pack *p, const char *s); /* NULL packs as "" */
+void df__pack_get(df__pack *p, void *v, size_t n);
+const char *df__pack_get_str(df__pack *p); /* borrowed from the buffer */
+void df__pack_free(df__pack *p);
+/* The stage's packed partial exchanged; out[k] reads part k's bytes
+ * (borrowing *all, which the caller frees). DF_ENOMEM when it fails. */
+df_status df__parts_exchange(df_ctx *ctx, const df__pack *mine, unsigned char **all, df__pack *out);
 /* A stage that consumes records (docs/onepass.md): a table of functions
  * over its own state. The fan-out read calls thread_new once per byte
  * range, on_record (and on_reject) with that range's state from the thread
@@ -183,6 +208,12 @@ typedef struct df__sink {
     void (*thread_free)(void *state);
     int ordered, tell_rejects;
     df_read_stats *read; /* the read's counts, set by the read before thread_new (the kind is known then) */
+    /* MPI (parts.c): after the merge of this process's ranges, every
+     * process's partial state exchanged and merged in process order, so that
+     * every process holds the whole read's (a spool of records: process 0,
+     * the one that writes, holds them all). NULL: the sink cannot be split,
+     * and a read feeding it is not split across the processes. */
+    df_status (*parts_merge)(df_ctx *ctx, void *sink);
 } df__sink;
 
 /* One read of opts->path on up to nthreads threads (a source that cannot
@@ -226,6 +257,9 @@ void df__repeats_free(df__repeats *t);
 int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots);
 /* Add a thread's table into another's, its operations renumbered by remap
  * (NULL: the same); 0, or -1 out of memory. */
+/* MPI: pack a table; unpack into an empty one (-1: out of memory or a bad buffer). */
+void df__repeats_pack(df__pack *b, const df__repeats *t);
+int df__repeats_unpack(df__pack *b, df__repeats *t);
 int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap);
 /* The repeats on the dates counted (counts(date, op, user) nonzero): rival
  * snapshots refused unless --duplicates keep or drop, two assessment types

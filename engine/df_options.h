@@ -13,13 +13,16 @@
 
 #include "df_core.h"
 
-/* The verbs an option belongs to (DF__VERB_RUN: a key of the job file). */
+/* The verbs an option belongs to (DF__VERB_RUN: a key of the job file;
+ * DF__VERB_RUN_ARGV: a flag of `dispflow run`, which on a row with a key
+ * overrides that key of the job file). */
 enum {
     DF__VERB_JOIN = 1,
     DF__VERB_CHECK = 2,
     DF__VERB_FLOWS = 4,
     DF__VERB_DENSITY = 8,
     DF__VERB_RUN = 16,
+    DF__VERB_RUN_ARGV = 32,
 };
 #define DF__VERBS_READ (DF__VERB_JOIN | DF__VERB_CHECK | DF__VERB_FLOWS | DF__VERB_DENSITY)
 
@@ -67,6 +70,10 @@ typedef struct {
     const char *def, *job_def;
     const char *meta; /* the value's name in --help ("FILE"); NULL: from the type */
     const char *help; /* lines cut by \n */
+    /* A DF__IN_JOB row's flag (run's overrides of the job file): the field in
+     * df__opts its value is read into, which the CLI hands to the job's
+     * setter (df_job_set_output ...) after df_job_load; 0: none. */
+    size_t flag_at;
 } df__opt;
 
 extern const df__opt df__options[];
@@ -119,6 +126,11 @@ typedef struct df__opts {
     int density_step;           /* df_step: a raster per period too */
     int64_t max_periods;        /* rasters of one --step run at most */
     int hxl, quiet, verbose;
+    /* run: the job's keys its flags override (flag_at), --json-progress, and
+     * the arguments that are no option (the job file) */
+    char *run_output;
+    int run_publish, run_new_series, json_progress;
+    df__list args;
     char *out, *format, *matrix, *matrix_wide, *net, *nodes, *choropleth, *weight;
 } df__opts;
 
@@ -130,8 +142,8 @@ void df__opts_free(df__opts *o);
  * two structs share (fo.prefer_points = jo.prefer_points). */
 void df__opts_link(df__opts *o);
 
-/* The address of row's field: in o, or in job (NULL for DF__IN_JOB rows
- * when there is no job). */
+/* The address of row's field: in o, or in job; for DF__IN_JOB rows when
+ * there is no job, the field of its flag in o (flag_at), else NULL. */
 void *df__opt_field(const df__opt *row, df__opts *o, df_job *job);
 /* Read text into the field at `at` as row says. 0 ok; -1 a bad value, the
  * reason in why (naming the value: "not a number > 0: 'abc'"); -2 out of memory. */
@@ -144,7 +156,9 @@ const char *df__opt_meta(const df__opt *row, char *buf, size_t cap);
 /* Read a verb's argv into o (initialised by the caller) through the table.
  * Returns 0, 1 when --help is asked, -1 on a bad option (the message in err:
  * an unknown flag with "did you mean", a missing value, a bad value naming
- * the flag and the value, a retired flag with what to use), -2 out of memory. */
+ * the flag and the value, a retired flag with what to use), -2 out of memory.
+ * An argument that is no option is refused, except by run (DF__VERB_RUN_ARGV),
+ * which keeps it in o->args (the job file). */
 int df__opts_parse_argv(df__opts *o, int verb, int argc, char **argv, char *err, size_t cap);
 
 /* The words of `known` (every word of a text, or the flags when typed starts

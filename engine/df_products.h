@@ -77,7 +77,13 @@ void df__periods_free(df__periods *p);
 
 /* write.c: the join's layer (one feature per unit) in an open dataset. */
 df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
-                               char **lco, const char *path);
+                               const char *labels, char **lco, const char *path);
+/* The label fields of a level's join layer (issue 13 item 7): for each item
+ * of labels ("en, ar", [maps] labels) the level's name field (k[], may be
+ * NULL) and the layer's field, "adm_name_" and the item in lower case, other
+ * characters as '_' ("adm_name_ar"). Returns how many: 0 without labels or
+ * when the level has no name field for one of them. */
+int df__label_fields(const df_boundaries *b, int level, const char *labels, int *k, char field[2][72]);
 
 /* ---- flows.c ------------------------------------------------------------- */
 
@@ -253,6 +259,8 @@ typedef struct {
     double breaks[DF__MAX_BREAKS + 1], vmin; /* class c from breaks[c-1] (c = 0: vmin) to breaks[c]; the last to max */
     const char
         *same_name; /* choropleth: "'IQG08Q01','IQG10Q02'": units named as their parent, not labelled (NULL: none) */
+    int nlabel;     /* choropleth: the label's lines from these fields ([maps] labels; 0: adm_name) */
+    char label_field[2][72];
 } df__qgis_layer;
 
 /* The QML of a layer's default style (malloc'd; NULL when memory runs out). */

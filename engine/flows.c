@@ -19,10 +19,22 @@
 #define FLOW_MAX_THREADS 16
 
 /* Weighted sums of the record locations in each unit, for the weighted
- * centre: [level][unit] -> (sum w, sum w x, sum w y). */
+ * centre: [level][unit] -> (sum w, sum w x, sum w y), in integers (the
+ * coordinates in 1e-7 degrees, about 1 cm): exact, so the sums of the
+ * reading threads or MPI ranks add up to the same bits in any grouping. */
+__extension__ typedef __int128 wsum;
+#define CENTRE_SCALE 1e7
 typedef struct {
-    double w, wx, wy;
+    int64_t w;
+    wsum wx, wy;
 } weighted;
+
+static void weigh(weighted *c, int64_t w, double lon, double lat)
+{
+    c->w += w;
+    c->wx += (wsum)w * llround(lon * CENTRE_SCALE);
+    c->wy += (wsum)w * llround(lat * CENTRE_SCALE);
+}
 
 struct df_flows {
     int origin_level, dest_level;
@@ -234,16 +246,10 @@ static int on_record(void *user, const df_record *r)
     }
     int origin = df__boundaries_ancestor(b, s->match_level, from.unit, o->origin_level);
     if (!isnan(r->lon)) { /* where the people are, for the weighted centres */
-        weighted *c = &s->centres[o->dest_level][to.unit];
-        c->w += (double)r->individuals, c->wx += (double)r->individuals * r->lon;
-        c->wy += (double)r->individuals * r->lat;
+        weigh(&s->centres[o->dest_level][to.unit], r->individuals, r->lon, r->lat);
         if (o->origin_level != o->dest_level) {
             int at = df_boundaries_locate(b, o->origin_level, r->lon, r->lat);
-            if (at >= 0) {
-                c = &s->centres[o->origin_level][at];
-                c->w += (double)r->individuals, c->wx += (double)r->individuals * r->lon;
-                c->wy += (double)r->individuals * r->lat;
-            }
+            if (at >= 0) weigh(&s->centres[o->origin_level][at], r->individuals, r->lon, r->lat);
         }
     }
     if (r->date != DF_NO_DATE) {
@@ -518,28 +524,24 @@ static void sink_state_free(void *state)
     free(state);
 }
 
-/* A range's bins and counts into the total. */
-static df_status sink_merge(void *sink, void *state)
+/* Add the bins, counts and centres of s into s0. */
+static int flow_state_merge(flow_state *s0, const flow_state *s, const df_boundaries *b)
 {
-    flow_sink *k = sink;
-    flow_state *s0 = &k->total, *s = state;
-    if (s->failed || df__name_cache_failed(s->names))
-        return df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path);
     for (size_t i = 0; i < s->bins.cap; i++) {
         const od_bin *x = df__hashtab_at(&s->bins, i);
         if (!x) continue;
         od_bin *y = od_get(&s0->bins, x->origin, x->dest, x->date, x->status);
-        if (!y) return df__error(k->ctx, DF_ENOMEM, "out of memory");
+        if (!y) return -1;
         y->rows += x->rows, y->individuals += x->individuals, y->families += x->families;
     }
     int remap[FLOW_MAX_OPS];
     for (int i = 0; i < s->nops; i++)
         if ((remap[i] = flow_op(s0, s->ops[i])) < 0) s0->failed = 1;
     if (!s0->failed && df__repeats_merge(s0->repeats, s->repeats, remap) != 0) s0->failed = 1;
-    s0->unplaced += s->unplaced, s0->filtered += s->filtered;
+    s0->unplaced += s->unplaced, s0->filtered += s->filtered, s0->failed |= s->failed;
     s0->no_origin += s->no_origin;
     for (int lv = 1; lv <= 3; lv++)
-        for (int u = 0; s->centres[lv] && u < df_boundaries_count(k->b, lv); u++) {
+        for (int u = 0; s->centres[lv] && s0->centres[lv] && u < df_boundaries_count(b, lv); u++) {
             s0->centres[lv][u].w += s->centres[lv][u].w;
             s0->centres[lv][u].wx += s->centres[lv][u].wx;
             s0->centres[lv][u].wy += s->centres[lv][u].wy;
@@ -548,7 +550,122 @@ static df_status sink_merge(void *sink, void *state)
         s0->min_date = s->min_date;
     if (s->max_date != DF_NO_DATE && (s0->max_date == DF_NO_DATE || s->max_date > s0->max_date))
         s0->max_date = s->max_date;
-    return s0->failed ? df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path) : DF_OK;
+    return 0;
+}
+
+/* ---- MPI: a process's partial flows, packed and merged -------------------------- */
+
+/* Its operations (a string table), counts, OD bins (fixed-size records),
+ * repeats and the weighted centres (units of the two levels). */
+static void flow_pack(df__pack *p, const flow_state *s, const df_boundaries *b)
+{
+    int32_t nops = s->nops, failed = s->failed;
+    df__pack_put(p, &nops, sizeof nops);
+    for (int i = 0; i < s->nops; i++) df__pack_str(p, s->ops[i]);
+    df__pack_put(p, &s->unplaced, sizeof s->unplaced), df__pack_put(p, &s->filtered, sizeof s->filtered);
+    df__pack_put(p, &s->no_origin, sizeof s->no_origin), df__pack_put(p, &failed, sizeof failed);
+    df__pack_put(p, &s->min_date, sizeof s->min_date), df__pack_put(p, &s->max_date, sizeof s->max_date);
+    uint64_t n = s->bins.count;
+    df__pack_put(p, &n, sizeof n);
+    for (size_t i = 0; i < s->bins.cap; i++) {
+        const od_bin *x = df__hashtab_at(&s->bins, i);
+        if (x) df__pack_put(p, x, sizeof *x);
+    }
+    df__repeats_pack(p, s->repeats);
+    for (int lv = 1; lv <= 3; lv++)
+        if (s->centres[lv]) df__pack_put(p, s->centres[lv], (size_t)df_boundaries_count(b, lv) * sizeof **s->centres);
+}
+
+/* Read a packed partial into t (empty, with its repeats table and the
+ * centres of the same levels as s0). */
+static int flow_unpack(df__pack *p, flow_state *t, const df_boundaries *b)
+{
+    int32_t nops, failed;
+    df__pack_get(p, &nops, sizeof nops);
+    if (p->failed || nops < 0 || nops > FLOW_MAX_OPS) return -1;
+    for (int i = 0; i < nops; i++)
+        if (!(t->ops[t->nops++] = df__strdup(df__pack_get_str(p)))) return -1;
+    df__pack_get(p, &t->unplaced, sizeof t->unplaced), df__pack_get(p, &t->filtered, sizeof t->filtered);
+    df__pack_get(p, &t->no_origin, sizeof t->no_origin), df__pack_get(p, &failed, sizeof failed);
+    t->failed = failed;
+    df__pack_get(p, &t->min_date, sizeof t->min_date), df__pack_get(p, &t->max_date, sizeof t->max_date);
+    uint64_t n;
+    df__pack_get(p, &n, sizeof n);
+    for (uint64_t i = 0; i < n && !p->failed; i++) {
+        od_bin x;
+        df__pack_get(p, &x, sizeof x);
+        od_bin *y = od_get(&t->bins, x.origin, x.dest, x.date, x.status);
+        if (!y) return -1;
+        *y = x;
+    }
+    if (df__repeats_unpack(p, t->repeats) != 0) return -1;
+    for (int lv = 1; lv <= 3; lv++)
+        if (t->centres[lv]) df__pack_get(p, t->centres[lv], (size_t)df_boundaries_count(b, lv) * sizeof **t->centres);
+    return p->failed ? -1 : 0;
+}
+
+static void flow_state_clear(flow_state *t)
+{
+    df__hashtab_free(&t->bins);
+    for (int i = 0; i < t->nops; i++) free(t->ops[i]);
+    for (int lv = 1; lv <= 3; lv++) free(t->centres[lv]);
+    df__repeats_free(t->repeats);
+}
+
+/* MPI: every process's partial merged in process order into s0 (the
+ * operations then in file order, as one process finds them). */
+static df_status sink_parts_merge(df_ctx *ctx, void *sink)
+{
+    flow_sink *k = sink;
+    flow_state *s0 = &k->total;
+    const df_boundaries *b = k->b;
+    const char *path = k->ropts.path;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    flow_state acc = *s0, t;
+    int bad = !from;
+    flow_pack(&mine, s0, b);
+    df_status st = bad ? df__error(ctx, DF_ENOMEM, "out of memory") : df__parts_exchange(ctx, &mine, &all, from);
+    /* acc: s0's settings, empty aggregates */
+    memset(&acc.bins, 0, sizeof acc.bins);
+    memset(acc.ops, 0, sizeof acc.ops);
+    acc.nops = 0, acc.unplaced = acc.filtered = acc.no_origin = 0, acc.failed = 0;
+    acc.min_date = acc.max_date = DF_NO_DATE;
+    memset(acc.centres, 0, sizeof acc.centres);
+    acc.repeats = df__repeats_new();
+    bad = !acc.repeats;
+    for (int lv = 1; lv <= 3; lv++)
+        if (s0->centres[lv] && !(acc.centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof(weighted))))
+            bad = 1;
+    for (int r = 0; st == DF_OK && !bad && r < df__parts.count; r++) {
+        memset(&t, 0, sizeof t);
+        t.repeats = df__repeats_new();
+        bad = !t.repeats;
+        for (int lv = 1; lv <= 3; lv++)
+            if (s0->centres[lv] && !(t.centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof(weighted))))
+                bad = 1;
+        bad = bad || flow_unpack(&from[r], &t, b) != 0 || flow_state_merge(&acc, &t, b) != 0;
+        flow_state_clear(&t);
+    }
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    if (st == DF_OK && bad) st = df__error(ctx, DF_ENOMEM, "out of memory merging the partial flows of %s", path);
+    if (st != DF_OK) return flow_state_clear(&acc), st;
+    acc.names = s0->names, s0->names = NULL; /* the rest of s0 goes, acc takes its place */
+    flow_state_clear(s0);
+    *s0 = acc;
+    return DF_OK;
+}
+
+/* A range's bins and counts into the total. */
+static df_status sink_merge(void *sink, void *state)
+{
+    flow_sink *k = sink;
+    flow_state *s = state;
+    if (s->failed || df__name_cache_failed(s->names) || flow_state_merge(&k->total, s, k->b) != 0 || k->total.failed)
+        return df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path);
+    return DF_OK;
 }
 
 static df_status sink_finish(df_ctx *ctx, void *sink)
@@ -631,8 +748,9 @@ df_status df__flows_sink_new(df_ctx *ctx, const df_boundaries *b, const df_recor
     *out = NULL;
     flow_sink *k = calloc(1, sizeof *k);
     if (!k) return df__error(ctx, DF_ENOMEM, "out of memory");
-    k->base =
-        (df__sink){"flows", sink_state_new, on_record, NULL, sink_merge, sink_finish, sink_state_free, 0, 0, NULL};
+    k->base = (df__sink){"flows", sink_state_new, on_record, NULL, sink_merge, sink_finish, sink_state_free, 0,
+                         0,       NULL,           NULL};
+    k->base.parts_merge = sink_parts_merge;
     k->ctx = ctx, k->b = b, k->ropts = *ropts, k->fopts = *fopts;
     if (!(k->f = calloc(1, sizeof *k->f))) {
         st = df__error(ctx, DF_ENOMEM, "out of memory");
@@ -702,7 +820,7 @@ int df__flows_centre(const df_flows *f, int level, int unit, double *x, double *
 {
     const weighted *c = f->centres[level] ? &f->centres[level][unit] : NULL;
     if (!c || c->w <= 0) return -1;
-    *x = c->wx / c->w, *y = c->wy / c->w;
+    *x = (double)c->wx / CENTRE_SCALE / (double)c->w, *y = (double)c->wy / CENTRE_SCALE / (double)c->w;
     return 0;
 }
 

@@ -424,7 +424,6 @@ typedef struct {
     df_read_stats *stats;
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
-    int lines_unknown;                    /* parallel pieces: record.line is -1 */
     long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
@@ -628,7 +627,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
-    rec.line = r->lines_unknown ? -1 : line + r->line_base;
+    rec.line = line + r->line_base;
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
@@ -1175,84 +1174,25 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
 #define PARALLEL_MIN_BYTES (8u << 20) /* below this, threads cost more than they save */
 #define MAX_PIECES         64
 
-typedef struct {
-    df_ctx err; /* this thread's errors; no GEOS or PROJ in it */
-    const df_record_opts *opts;
-    const opened *o;
-    uint64_t start, end;
-    df_record_fn on_record;
-    void *user;
-    df_read_stats stats;
-    df_rejection *rejects; /* kept until the pieces are in order */
-    long nrejects, cap_rejects;
-    long lines; /* physical lines of the range */
-    int failed;
-    row_set seen;   /* its rows' hashes, lines counted from the range's start */
-    size_t dup_max; /* its share of df__dup_max_rows */
-    pthread_t thread;
-} piece;
-
-static void keep_reject(const df_rejection *rj, void *user)
-{
-    piece *p = user;
-    if (p->nrejects == p->cap_rejects) {
-        long cap = p->cap_rejects ? 2 * p->cap_rejects : 16;
-        df_rejection *n = df__realloc_array(p->rejects, (size_t)cap, sizeof *n);
-        if (!n) return (void)(p->failed = 1);
-        p->rejects = n;
-        p->cap_rejects = cap;
-    }
-    df_rejection *k = &p->rejects[p->nrejects];
-    *k = *rj;
-    k->column = df__strdup(rj->column ? rj->column : "");
-    k->detail = df__strdup(rj->detail ? rj->detail : "");
-    if (!k->column || !k->detail) p->failed = 1;
-    p->nrejects++;
-}
-
-static void *piece_main(void *arg)
-{
-    piece *p = arg;
-    df__csv *csv = NULL;
-    reader r;
-    char **cells;
-    size_t *lens;
-    int n, rc;
-    long line;
-    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, &csv) != DF_OK)
-        return p->failed = 1, NULL;
-    reader_init(&r, &p->err, p->opts, p->o, p->on_record, keep_reject, p->user, p, &p->stats);
-    r.lines_unknown = 1;
-    r.seen.max = p->dup_max;
-    df__csv_skip_long(csv);
-    while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
-        if (!handle_next(&r, rc, cells, lens, n, line)) {
-            df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
-            break;
-        }
-    if (rc != 0 || r.seen.failed) p->failed = 1;
-    p->seen = r.seen;
-    p->lines = df__csv_line(csv) - 1;
-    df__csv_close(csv);
-    return NULL;
-}
-
-/* Where to cut a plain CSV file into n byte ranges, each starting at a
- * record: starts[0] = from, starts[k] the first record that begins at or
- * after from + k/n of the data; lines[k] the line ends between starts[0]
- * and starts[k] (lines may be NULL), so that every range knows its first
- * line. Without any quote or carriage return a line end ends a record (one
- * memchr pass); otherwise a pass of the reader's own rules (a quote opens a
- * field only at its start, "" inside quotes is a quote) tells the line ends
- * inside quoted fields from the others. A lone carriage return (a line end
- * to the reader, not to the cut) keeps the file on one thread. Returns 0,
- * or -1 when the file cannot be cut (not a plain file, too small). */
-static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts, long *lines)
+/* Where to cut the bytes [from, to) of a plain CSV file (to 0: its end)
+ * into n byte ranges, each starting at a record: starts[0] = from,
+ * starts[k] the first record that begins at or after from + k/n of the
+ * range; lines[k] the line ends between starts[0] and starts[k] (lines may
+ * be NULL), so that every range knows its first line. from must be a
+ * record's start. Without any quote or carriage return a line end ends a
+ * record (one memchr pass); otherwise a pass of the reader's own rules (a
+ * quote opens a field only at its start, "" inside quotes is a quote) tells
+ * the line ends inside quoted fields from the others. A lone carriage
+ * return (a line end to the reader, not to the cut) keeps the file on one
+ * thread. Returns 0, or -1 when the range cannot be cut (not a plain file,
+ * under min bytes, fewer records than n). */
+static int find_cuts(const opened *o, const char *path, uint64_t from, uint64_t to, uint64_t min, int n,
+                     uint64_t *starts, long *lines)
 {
     struct stat sb;
     if (o->src.kind != DF__SRC_CSV || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
-    uint64_t from = df__csv_offset(o->src.csv), size = (uint64_t)sb.st_size; /* data after the header */
-    if (size < from + PARALLEL_MIN_BYTES) return -1;
+    uint64_t size = to ? to : (uint64_t)sb.st_size;
+    if (size < from + min || size <= from) return -1;
     FILE *f = fopen(path, "rb");
     if (!f || fseeko(f, (off_t)from, SEEK_SET) != 0) return f ? fclose(f), -1 : -1;
     static _Thread_local char block[1 << 16];
@@ -1305,113 +1245,7 @@ static int find_cuts(const opened *o, const char *path, int n, uint64_t *starts,
         off += got;
     }
     fclose(f);
-    return k == n ? 0 : -1;
-}
-
-df_status df__records_read_parallel(df_ctx *ctx, const df_record_opts *opts, int nthreads, df_record_fn on_record,
-                                    void **users, df_reject_fn on_reject, void *reject_user, df_read_stats *stats,
-                                    int *used)
-{
-    opened o;
-    reader r;
-    piece *pieces = NULL;
-    uint64_t starts[MAX_PIECES + 1];
-    memset(&r, 0, sizeof r);
-    df_status st = open_columns(ctx, opts, &o, stats);
-    *used = 1;
-    if (st != DF_OK) goto done;
-    reader_init(&r, ctx, opts, &o, on_record, on_reject, users[0], reject_user, stats);
-    if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
-    /* dropping duplicates needs every earlier row: one thread */
-    if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1;
-    if (nthreads < 2 || find_cuts(&o, opts->path, nthreads, starts, NULL) != 0 ||
-        !(pieces = calloc((size_t)nthreads, sizeof *pieces))) {
-        st = read_rows(&r, &o); /* one thread */
-        goto done;
-    }
-    /* the row kept while looking for the header goes first, here */
-    if (o.held.rc && !handle_next(&r, o.held.rc, o.held.cells, o.held.lens, o.held.n, o.held.line)) {
-        st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-        goto done;
-    }
-    long first_line = df__csv_line(o.src.csv);
-    int started = 0;
-    for (int k = 0; k < nthreads; k++) {
-        piece *p = &pieces[k];
-        p->opts = opts, p->o = &o, p->on_record = on_record, p->user = users[k];
-        p->dup_max = (size_t)df__dup_max_rows / (size_t)nthreads + 1;
-        p->start = starts[k];
-        p->end = k + 1 < nthreads ? starts[k + 1] : 0;
-        if (pthread_create(&p->thread, NULL, piece_main, p) != 0) break;
-        started++;
-    }
-    for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
-    *used = started;
-    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-    if (started < nthreads) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nthreads);
-
-    /* merge in file order: counts, then rejections with their true lines */
-    long line0 = first_line;
-    for (int k = 0; k < started; k++) {
-        piece *p = &pieces[k];
-        if (p->failed && st == DF_OK)
-            st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
-                                        : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-        stats->rows += p->stats.rows;
-        stats->valid += p->stats.valid;
-        stats->with_point += p->stats.with_point, stats->with_origin += p->stats.with_origin;
-        stats->with_families += p->stats.with_families, stats->returns += p->stats.returns;
-        stats->rejected += p->stats.rejected;
-        stats->excel_dates += p->stats.excel_dates;
-        if (p->stats.individuals_valid > INT64_MAX - stats->individuals_valid && st == DF_OK)
-            st = df__error(ctx, DF_EFORMAT, "%s: the total of individuals exceeds 2^63", opts->path);
-        else
-            stats->individuals_valid += p->stats.individuals_valid;
-        for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += p->stats.rejected_by[q];
-        for (long q = 0; q < p->nrejects; q++) {
-            p->rejects[q].line += line0 - 1;
-            if (on_reject) on_reject(&p->rejects[q], reject_user);
-        }
-        /* duplicates: those inside the piece, then those of earlier pieces */
-        stats->filtered += p->stats.filtered, stats->dropped += p->stats.dropped;
-        for (long q = 0; q < p->stats.duplicates && q < 8; q++)
-            if (stats->duplicates + q < 8)
-                for (int e = 0; e < 2; e++)
-                    stats->duplicate_line[stats->duplicates + q][e] = p->stats.duplicate_line[q][e] + line0 - 1;
-        stats->duplicates += p->stats.duplicates;
-        for (size_t q = 0; q < p->seen.t.cap; q++) {
-            const long *at = df__hashtab_at(&p->seen.t, q);
-            if (!at) continue;
-            long line = *at + line0 - 1, first = row_set_add(&r.seen, p->seen.t.hashes[q], line);
-            if (first > 0) {
-                if (stats->duplicates < 8)
-                    stats->duplicate_line[stats->duplicates][0] = line,
-                    stats->duplicate_line[stats->duplicates][1] = first;
-                stats->duplicates++;
-            }
-        }
-        stats->duplicates_unchecked += p->seen.unchecked;
-        if (r.seen.failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-        for (int q = 0; q < p->stats.noperations && q < 32; q++) {
-            const df_operation_stat *op = &p->stats.operations[q];
-            count_operation(stats, op->name, op->rows, op->first, op->last);
-        }
-        line0 += p->lines;
-    }
-done:
-    for (int k = 0; pieces && k < nthreads; k++) {
-        for (long q = 0; q < pieces[k].nrejects; q++) {
-            free((char *)pieces[k].rejects[q].column);
-            free((char *)pieces[k].rejects[q].detail);
-        }
-        free(pieces[k].rejects);
-        row_set_free(&pieces[k].seen);
-    }
-    stats->duplicates_unchecked += r.seen.unchecked;
-    row_set_free(&r.seen);
-    free(pieces);
-    opened_close(&o);
-    return st == DF_OK ? judge_file(ctx, opts, stats) : st;
+    return k == n && starts[n - 1] < size ? 0 : -1;
 }
 
 /* ---- the fan-out read: one parse of each record, every sink fed ------------- */
@@ -1562,6 +1396,131 @@ static df_status add_range_stats(df_ctx *ctx, const df_record_opts *opts, df_rea
     return st;
 }
 
+/* ---- the read split across processes (MPI; engine/parts.c) ------------------ */
+
+static int no_record(const df_record *rec, void *user) { return (void)rec, (void)user, 0; }
+static void no_reject(const df_rejection *rj, void *user) { (void)rj, (void)user; }
+
+/* What a range of another process tells the merge: its counts, its first
+ * line and lines, its rows' hashes for the duplicate check. */
+static void fan_piece_pack(df__pack *b, const fan_piece *p)
+{
+    int8_t failed = (int8_t)p->failed;
+    df__pack_put(b, &failed, 1);
+    df__pack_put(b, &p->err.status, sizeof p->err.status);
+    df__pack_str(b, p->failed ? p->err.errmsg : "");
+    df__pack_put(b, &p->stats, sizeof p->stats);
+    df__pack_put(b, &p->start, sizeof p->start);
+    df__pack_put(b, &p->line0, sizeof p->line0), df__pack_put(b, &p->lines, sizeof p->lines);
+    uint64_t nseen = p->seen.t.count;
+    df__pack_put(b, &nseen, sizeof nseen);
+    df__pack_put(b, &p->seen.unchecked, sizeof p->seen.unchecked);
+    df__parts.dup_sent += (long long)(nseen * (8 + sizeof(long))) * (df__parts.count - 1);
+    for (size_t q = 0; q < p->seen.t.cap; q++) { /* the row hashes and their lines */
+        const long *at = df__hashtab_at(&p->seen.t, q);
+        if (at) df__pack_put(b, &p->seen.t.hashes[q], 8), df__pack_put(b, at, sizeof *at);
+    }
+}
+
+static int fan_piece_unpack(df__pack *b, fan_piece *p, int remote)
+{
+    int8_t failed;
+    memset(p, 0, sizeof *p);
+    df__pack_get(b, &failed, 1);
+    p->failed = failed;
+    df__pack_get(b, &p->err.status, sizeof p->err.status);
+    snprintf(p->err.errmsg, sizeof p->err.errmsg, "%s", df__pack_get_str(b));
+    df__pack_get(b, &p->stats, sizeof p->stats);
+    df__pack_get(b, &p->start, sizeof p->start);
+    df__pack_get(b, &p->line0, sizeof p->line0), df__pack_get(b, &p->lines, sizeof p->lines);
+    uint64_t nseen;
+    df__pack_get(b, &nseen, sizeof nseen);
+    df__pack_get(b, &p->seen.unchecked, sizeof p->seen.unchecked);
+    if (b->failed || nseen > b->len) return -1;
+    if (remote) df__parts.dup_received += (long long)(nseen * (8 + sizeof(long)));
+    p->seen.t = DF__HASHTAB(sizeof(long), 4096);
+    for (size_t q = 0; q < nseen && !b->failed; q++) {
+        uint64_t h;
+        long line;
+        int added;
+        df__pack_get(b, &h, 8), df__pack_get(b, &line, sizeof line);
+        long *at = b->failed ? NULL : df__hashtab_get(&p->seen.t, h, NULL, NULL, &added);
+        if (!at) return -1;
+        *at = line;
+    }
+    return b->failed ? -1 : 0;
+}
+
+/* Every process's ranges, in file order, in place of this one's, and the
+ * first rejected rows of all (in fans[0].told): the merge then gives every
+ * process the single-process counts and messages. */
+static df_status fan_exchange(df_ctx *ctx, fan_piece **pieces, int *n, fan_range *fans, int nranges)
+{
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    fan_piece *every = NULL;
+    int total = 0, cap = 0;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    int32_t local = *n, ntold = 0;
+    df__pack_put(&mine, &local, sizeof local);
+    for (int k = 0; k < *n; k++) fan_piece_pack(&mine, &(*pieces)[k]);
+    for (int k = 0; k < nranges; k++) ntold += fans[k].ntold;
+    if (ntold > REJECTIONS_TOLD) ntold = REJECTIONS_TOLD;
+    df__pack_put(&mine, &ntold, sizeof ntold);
+    for (int k = 0, q = 0; k < nranges; k++)
+        for (int i = 0; i < fans[k].ntold && q < ntold; i++, q++) {
+            const df_rejection *rj = &fans[k].told[i];
+            df__pack_put(&mine, &rj->line, sizeof rj->line), df__pack_put(&mine, &rj->reason, sizeof rj->reason);
+            df__pack_str(&mine, rj->column), df__pack_str(&mine, rj->detail);
+        }
+    for (int k = 0; k < nranges; k++) { /* replaced by every process's */
+        for (int q = 0; q < fans[k].ntold; q++)
+            free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
+        fans[k].ntold = 0;
+    }
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        int32_t m, t;
+        df__pack_get(&from[r], &m, sizeof m);
+        if (from[r].failed || m < 0 || m > MAX_PIECES) {
+            st = df__error(ctx, DF_EINVAL, "process %d sent a partial read that cannot be read back", r);
+            break;
+        }
+        if (total + m > cap) {
+            fan_piece *g = realloc(every, (size_t)(cap = total + m + 8) * sizeof *g);
+            if (!g) {
+                st = df__error(ctx, DF_ENOMEM, "out of memory");
+                break;
+            }
+            every = g;
+        }
+        for (int k = 0; k < m && st == DF_OK; k++)
+            if (fan_piece_unpack(&from[r], &every[total++], r != df__parts.index) != 0)
+                st = df__error(ctx, DF_ENOMEM, "out of memory reading the partial read of process %d", r);
+        df__pack_get(&from[r], &t, sizeof t);
+        for (int q = 0; q < t && st == DF_OK && !from[r].failed; q++) {
+            df_rejection rj;
+            memset(&rj, 0, sizeof rj);
+            df__pack_get(&from[r], &rj.line, sizeof rj.line), df__pack_get(&from[r], &rj.reason, sizeof rj.reason);
+            const char *column = df__pack_get_str(&from[r]), *detail = df__pack_get_str(&from[r]);
+            if (fans[0].ntold == REJECTIONS_TOLD) continue;
+            df_rejection *k = &fans[0].told[fans[0].ntold++];
+            *k = rj;
+            k->column = df__strdup(column), k->detail = df__strdup(detail);
+            if (!k->column || !k->detail) fans[0].failed = 1;
+        }
+        if (st == DF_OK && from[r].failed)
+            st = df__error(ctx, DF_EINVAL, "process %d sent a partial read that cannot be read back", r);
+    }
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    for (int k = 0; k < *n; k++) row_set_free(&(*pieces)[k].seen);
+    free(*pieces);
+    *pieces = every, *n = total; /* on failure too: the caller frees them */
+    return st;
+}
+
 df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *const *sinks, int nsinks, int nthreads,
                              df_read_stats *stats, unsigned char sha256[32])
 {
@@ -1571,9 +1530,9 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
     fan_piece *pieces = NULL;
     fan_range *fans = NULL;
     void **states = NULL;
-    uint64_t starts[MAX_PIECES + 1];
-    long lines[MAX_PIECES + 1];
-    int nranges = 1, tell = 0, started = 0;
+    uint64_t starts[MAX_PIECES + 1], range_end = 0;
+    long lines[MAX_PIECES + 1], share_line = 0;
+    int nranges = 1, tell = 0, started = 0, npieces = 0, pieces_len = 0;
     hasher h = {opts->path, sha256, 0, 0};
     int hashing = 0;
     struct stat sb;
@@ -1583,10 +1542,38 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
     if (st != DF_OK) goto done;
     if (nthreads > MAX_PIECES) nthreads = MAX_PIECES;
     if (opts->duplicates == DF_DUPLICATES_DROP) nthreads = 1; /* dropping needs every earlier row */
-    if (nthreads > 1 && find_cuts(&o, opts->path, nthreads, starts, lines) == 0) nranges = nthreads;
+    uint64_t from = o.src.kind == DF__SRC_CSV ? df__csv_offset(o.src.csv) : 0;
+    /* several processes (MPI), when every sink can merge partials: this
+     * one's share of the records first (the same cut on every process, so
+     * the shares meet end to end, with the lines before each), then its
+     * threads' ranges inside it; a file too small to give every process a
+     * record is read whole by each, and nothing is merged */
+    int split = df__parts.count > 1 && opts->duplicates != DF_DUPLICATES_DROP;
+    for (int i = 0; i < nsinks; i++) split &= sinks[i]->parts_merge != NULL;
+    df__parts.split = 0;
+    if (split) {
+        uint64_t *shares = calloc((size_t)df__parts.count + 1, sizeof *shares);
+        long *share_lines = calloc((size_t)df__parts.count + 1, sizeof *share_lines);
+        if (!shares || !share_lines) { /* the run stops: the other ranks are stopped too (mpi.c) */
+            free(shares), free(share_lines);
+            st = df__error(ctx, DF_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (find_cuts(&o, opts->path, from, 0, 0, df__parts.count, shares, share_lines) == 0) {
+            df__parts.split = 1;
+            from = shares[df__parts.index], share_line = share_lines[df__parts.index];
+            range_end = df__parts.index + 1 < df__parts.count ? shares[df__parts.index + 1] : 0;
+        }
+        free(shares), free(share_lines);
+        split = df__parts.split;
+    }
+    if (nthreads > 1 && find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, nthreads, starts, lines) == 0)
+        nranges = nthreads;
+    else if (split) /* the share on one thread, as a range of the file */
+        starts[0] = from, lines[0] = 0;
     if (!(fans = calloc((size_t)nranges, sizeof *fans)) ||
         !(states = calloc((size_t)nranges * (size_t)nsinks + 1, sizeof *states)) ||
-        (nranges > 1 && !(pieces = calloc((size_t)nranges, sizeof *pieces)))) {
+        ((nranges > 1 || split) && !(pieces = calloc((size_t)(pieces_len = nranges), sizeof *pieces)))) {
         st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         goto done;
     }
@@ -1607,8 +1594,13 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
         }
         hashing = 1;
     }
-    reader_init(&r, ctx, opts, &o, fan_record, fan_reject, &fans[0], &fans[0], stats);
-    if (nranges == 1) {
+    /* the row kept while looking for the header is process 0's: the others
+     * count it (every process's counts start the same) but feed no sink */
+    if (split && df__parts.index > 0)
+        reader_init(&r, ctx, opts, &o, no_record, no_reject, NULL, NULL, stats);
+    else
+        reader_init(&r, ctx, opts, &o, fan_record, fan_reject, &fans[0], &fans[0], stats);
+    if (nranges == 1 && !split) {
         st = read_rows(&r, &o);
         goto merge;
     }
@@ -1621,10 +1613,10 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
     for (int k = 0; k < nranges; k++) {
         fan_piece *p = &pieces[k];
         p->opts = opts, p->o = &o, p->fan = &fans[k];
-        p->dup_max = (size_t)df__dup_max_rows / (size_t)nranges + 1;
+        p->dup_max = (size_t)df__dup_max_rows / (size_t)(nranges * df__parts.count) + 1;
         p->start = starts[k];
-        p->end = k + 1 < nranges ? starts[k + 1] : 0;
-        p->line0 = first_line + lines[k];
+        p->end = k + 1 < nranges ? starts[k + 1] : range_end;
+        p->line0 = first_line + share_line + lines[k];
         if (pthread_create(&p->thread, NULL, fan_piece_main, p) != 0) break;
         started++;
     }
@@ -1632,12 +1624,20 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
     df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", opts->path, started);
     if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
     if (started < nranges) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nranges);
-    for (int k = 0; k < started; k++) {
+    npieces = started;
+    /* MPI: every process's ranges, so that all merge the same counts (always:
+     * every process waits for this one's) */
+    if (split) {
+        df_status xs = fan_exchange(ctx, &pieces, &npieces, fans, nranges);
+        pieces_len = npieces;
+        if (xs != DF_OK && st == DF_OK) st = xs;
+    }
+    for (int k = 0; k < npieces; k++) {
         fan_piece *p = &pieces[k];
         if (p->failed && st == DF_OK)
             st = p->err.status != DF_OK ? df__error(ctx, p->err.status, "%s", p->err.errmsg)
                                         : df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-        if (k + 1 < started && p->line0 + p->lines != pieces[k + 1].line0 && st == DF_OK) /* the cut's count */
+        if (k + 1 < npieces && p->line0 + p->lines != pieces[k + 1].line0 && st == DF_OK) /* the cut's count */
             st = df__error(ctx, DF_EFORMAT, "%s: the line ends before byte %llu counted %ld lines, the reader %ld",
                            opts->path, (unsigned long long)pieces[k + 1].start, pieces[k + 1].line0 - first_line,
                            p->line0 + p->lines - first_line);
@@ -1660,6 +1660,8 @@ merge:
                 break;
             }
         }
+    /* MPI: each sink's partial state exchanged, merged in process order */
+    for (int i = 0; split && st == DF_OK && i < nsinks; i++) st = sinks[i]->parts_merge(ctx, sinks[i]);
     /* the first rejected rows, in file order */
     int told = 0;
     for (int k = 0; k < nranges && tell && (st == DF_OK || st == DF_ECANCELLED); k++)
@@ -1681,9 +1683,10 @@ done:
         for (int q = 0; q < fans[k].ntold; q++)
             free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
     }
-    for (int k = 0; pieces && k < nranges; k++) row_set_free(&pieces[k].seen);
+    for (int k = 0; pieces && k < pieces_len; k++) row_set_free(&pieces[k].seen);
     stats->duplicates_unchecked += r.seen.unchecked;
     row_set_free(&r.seen);
+    df__parts.split = 0; /* the sinks' merges are done */
     free(pieces);
     free(fans);
     free(states);
@@ -1693,7 +1696,7 @@ done:
 
 /* ---- a spool of records: an ordered sink replayed after the read ---------- */
 
-#define SPOOL_MAX_RANGES MAX_PIECES
+#define SPOOL_MAX_RANGES (MAX_PIECES + 1) /* the threads', and the other processes' (MPI) */
 #define SPOOL_NO_TEXT    0xFFFFFFFFu
 
 typedef struct {
@@ -1775,12 +1778,59 @@ static df_status spool_merge(void *sink, void *state)
     return DF_OK;
 }
 
+/* MPI: the other processes' spooled records, in process order, appended
+ * to process 0's as one more range: only process 0 writes the records
+ * layer and the tables that replay the spool. The other processes' spools
+ * are left as they are (their own share; they write nothing). */
+static df_status spool_parts_merge(df_ctx *ctx, void *sink)
+{
+    spool_sink *s = sink;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    int64_t n = 0;
+    for (int k = 0; df__parts.index > 0 && k < s->nrange; k++) n += s->count[k];
+    df__pack_put(&mine, &n, sizeof n);
+    for (int k = 0; df__parts.index > 0 && k < s->nrange && st == DF_OK; k++) {
+        char buf[1 << 15];
+        size_t got;
+        rewind(s->range[k]);
+        while ((got = fread(buf, 1, sizeof buf, s->range[k])) > 0) df__pack_put(&mine, buf, got);
+        if (ferror(s->range[k]))
+            st = df__error(ctx, DF_EIO, "cannot read a temporary file of records: %s", strerror(errno));
+    }
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    if (st == DF_OK && df__parts.index == 0 && s->nrange == SPOOL_MAX_RANGES)
+        st = df__error(ctx, DF_EINVAL, "too many ranges of records to spool");
+    FILE *f = st == DF_OK && df__parts.index == 0 ? tmpfile() : NULL;
+    if (st == DF_OK && df__parts.index == 0 && !f)
+        st = df__error(ctx, DF_EIO, "cannot write a temporary file of records: %s", strerror(errno));
+    long total = 0;
+    for (int r = 1; f && st == DF_OK && r < df__parts.count; r++) {
+        int64_t m;
+        df__pack_get(&from[r], &m, sizeof m);
+        size_t len = from[r].len - from[r].at;
+        if (from[r].failed || m < 0)
+            st = df__error(ctx, DF_EINVAL, "process %d sent records that cannot be read", r);
+        else if (fwrite(from[r].data + from[r].at, 1, len, f) != len || fflush(f) != 0)
+            st = df__error(ctx, DF_EIO, "cannot write a temporary file of records: %s", strerror(errno));
+        total += (long)m;
+    }
+    if (f && st == DF_OK) s->count[s->nrange] = total, s->range[s->nrange++] = f, f = NULL;
+    if (f) fclose(f);
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    return st;
+}
+
 df_status df__spool_new(df_ctx *ctx, int (*keep)(const df_record *r, void *user), void *user, df__sink **out)
 {
     spool_sink *s = calloc(1, sizeof *s);
     *out = NULL;
     if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
-    s->base = (df__sink){"spool", spool_range_new, spool_record, NULL, spool_merge, NULL, spool_range_free, 1, 0, NULL};
+    s->base = (df__sink){"spool", spool_range_new,  spool_record, NULL, spool_merge, NULL, spool_range_free, 1, 0,
+                         NULL,    spool_parts_merge};
     s->ctx = ctx, s->keep = keep, s->user = user;
     *out = &s->base;
     return DF_OK;

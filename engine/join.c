@@ -736,6 +736,83 @@ static void add_up_bins(df_join *j, const join_state *js, const df_join_opts *jo
         j->figures[u].still_displaced = j->figures[u].displaced - j->figures[u].returned;
 }
 
+/* ---- MPI: the partial state of a process, packed and merged ----------------- */
+
+/* The name decisions of a thread's cache, packed (level -1 ends them). */
+static void pack_name(int level, const char *name, const char *parent_name, const df__name_match *m, long rows,
+                      void *user)
+{
+    df__pack *b = user;
+    int32_t lv = level;
+    df__pack_put(b, &lv, sizeof lv);
+    df__pack_str(b, name), df__pack_str(b, parent_name);
+    df__pack_put(b, m, sizeof *m);
+    df__pack_put(b, &rows, sizeof rows);
+}
+
+/* A process's partial join: its operations (a string table), counts, bins
+ * (fixed-size records) and repeats; its name decisions follow (pack_name). */
+static void join_pack(df__pack *b, const join_state *js)
+{
+    int32_t nops = js->nops;
+    df__pack_put(b, &nops, sizeof nops);
+    for (int i = 0; i < js->nops; i++) df__pack_str(b, js->ops[i]);
+    df__pack_put(b, &js->min_date, sizeof js->min_date), df__pack_put(b, &js->max_date, sizeof js->max_date);
+    df__pack_put(b, &js->counts, sizeof js->counts);
+    df__pack_put(b, &js->dropped, sizeof js->dropped), df__pack_put(b, &js->ind_dropped, sizeof js->ind_dropped);
+    df__pack_put(b, &js->pcoded, sizeof js->pcoded), df__pack_put(b, &js->pcode_found, sizeof js->pcode_found);
+    df__pack_put(b, js->prefixes, sizeof js->prefixes);
+    int32_t failed = js->failed;
+    df__pack_put(b, &failed, sizeof failed);
+    uint64_t nbins = js->bins.count;
+    df__pack_put(b, &nbins, sizeof nbins);
+    for (size_t i = 0; i < js->bins.cap; i++) {
+        const bin *bn = df__hashtab_at(&js->bins, i);
+        if (bn) df__pack_put(b, bn, sizeof *bn);
+    }
+    df__repeats_pack(b, js->repeats);
+}
+
+/* Read a packed partial into t (empty, with its repeats table); its name
+ * decisions go to the join's list through gather_one. */
+static int join_unpack(df__pack *b, join_state *t, void *g)
+{
+    int32_t nops;
+    df__pack_get(b, &nops, sizeof nops);
+    if (b->failed || nops < 0 || nops > MAX_OPERATIONS) return -1;
+    for (int i = 0; i < nops; i++)
+        if (!(t->ops[t->nops++] = df__strdup(df__pack_get_str(b)))) return -1;
+    df__pack_get(b, &t->min_date, sizeof t->min_date), df__pack_get(b, &t->max_date, sizeof t->max_date);
+    df__pack_get(b, &t->counts, sizeof t->counts);
+    df__pack_get(b, &t->dropped, sizeof t->dropped), df__pack_get(b, &t->ind_dropped, sizeof t->ind_dropped);
+    df__pack_get(b, &t->pcoded, sizeof t->pcoded), df__pack_get(b, &t->pcode_found, sizeof t->pcode_found);
+    df__pack_get(b, t->prefixes, sizeof t->prefixes);
+    int32_t failed;
+    df__pack_get(b, &failed, sizeof failed);
+    t->failed = failed;
+    uint64_t nbins;
+    df__pack_get(b, &nbins, sizeof nbins);
+    for (uint64_t i = 0; i < nbins && !b->failed; i++) {
+        bin s;
+        df__pack_get(b, &s, sizeof s);
+        bin *d = bin_get(&t->bins, s.unit, s.date, s.op, s.level);
+        if (!d) return -1;
+        *d = s;
+    }
+    if (df__repeats_unpack(b, t->repeats) != 0) return -1;
+    for (;;) {
+        int32_t level;
+        df__pack_get(b, &level, sizeof level);
+        if (b->failed || level < 0) break;
+        const char *name = df__pack_get_str(b), *parent = df__pack_get_str(b);
+        df__name_match m;
+        long rows;
+        df__pack_get(b, &m, sizeof m), df__pack_get(b, &rows, sizeof rows);
+        if (!b->failed) gather_one(level, name, parent, &m, rows, g);
+    }
+    return b->failed ? -1 : 0;
+}
+
 /* ---- the join as a sink of the fan-out read ---------------------------------- */
 
 typedef struct {
@@ -748,9 +825,11 @@ typedef struct {
     join_state total;   /* the ranges' states, added up in range order */
     join_state *pushed; /* df_join_new: the state records are pushed into */
     df_read_stats own_read;
-    FILE *log; /* the decision log, written beside its path until finished */
+    FILE *log;      /* the decision log, written beside its path until finished */
+    long log_start; /* its header's length */
     char tmp[4096];
     gather g;
+    df__pack names; /* MPI: the ranges' name decisions, packed for the other processes */
 } join_sink;
 
 static void state_free(join_state *js)
@@ -803,6 +882,7 @@ static df_status sink_merge(void *sink, void *state)
     if (js->failed || df__name_cache_failed(js->names) || join_state_merge(&s->total, js) != 0 || s->total.failed)
         return df__error(s->ctx, DF_ENOMEM, "out of memory aggregating %s", path);
     df__name_cache_each(js->names, gather_one, &s->g);
+    if (df__parts.split) df__name_cache_each(js->names, pack_name, &s->names);
     if (s->g.failed) return df__error(s->ctx, DF_ENOMEM, "out of memory");
     if (js->log && js->log != s->log) { /* a later range's spool, appended */
         char buf[1 << 15];
@@ -815,6 +895,91 @@ static df_status sink_merge(void *sink, void *state)
                              strerror(errno));
     }
     return DF_OK;
+}
+
+/* MPI: every process's partial join merged in process order (the
+ * operations then come in file order, as one process finds them), its name
+ * decisions gathered again in that order, and the later processes' decision
+ * logs appended to process 0's (the shares follow each other in the file). */
+static df_status sink_parts_merge(df_ctx *ctx, void *sink)
+{
+    join_sink *s = sink;
+    join_state *js = &s->total, acc, t;
+    df_join *j = s->j;
+    const char *path = s->ropts.path;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    memset(&acc, 0, sizeof acc);
+    acc.min_date = acc.max_date = DF_NO_DATE;
+    join_pack(&mine, js);
+    int32_t end = -1;
+    if (s->names.failed) mine.failed = 1;
+    df__pack_put(&mine, s->names.data, s->names.len), df__pack_put(&mine, &end, sizeof end);
+    df__pack_free(&s->names);
+    uint64_t nlog = 0; /* this process's rows of the decision log */
+    if (s->log && df__parts.index > 0) {
+        long at = fflush(s->log) == 0 ? ftell(s->log) : -1;
+        if (at < s->log_start || fseek(s->log, s->log_start, SEEK_SET) != 0)
+            st = df__error(ctx, DF_EIO, "cannot read back the decision log %s: %s", s->jopts.log_path, strerror(errno));
+        nlog = st == DF_OK ? (uint64_t)(at - s->log_start) : 0;
+    }
+    df__pack_put(&mine, &nlog, sizeof nlog);
+    for (uint64_t got = 0; st == DF_OK && got < nlog;) {
+        char buf[1 << 15];
+        size_t n = fread(buf, 1, nlog - got < sizeof buf ? (size_t)(nlog - got) : sizeof buf, s->log);
+        if (n == 0) st = df__error(ctx, DF_EIO, "cannot read back the decision log %s", s->jopts.log_path);
+        df__pack_put(&mine, buf, n), got += n;
+    }
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    if (st == DF_OK && !(acc.repeats = df__repeats_new())) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    if (st == DF_OK) { /* the decisions gathered again, in process order */
+        for (int i = 0; i < j->ndecisions; i++)
+            free((char *)j->decisions[i].name), free((char *)j->decisions[i].candidates);
+        j->ndecisions = 0;
+    }
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        memset(&t, 0, sizeof t);
+        int bad = !(t.repeats = df__repeats_new()) || join_unpack(&from[r], &t, &s->g) != 0 || s->g.failed;
+        if (!bad) {
+            df__name_cache *none = acc.names; /* the merge reads its failure flag */
+            df__name_cache *c = df__name_cache_new();
+            acc.names = t.names = c;
+            bad = !c || join_state_merge(&acc, &t) != 0;
+            df__name_cache_free(c);
+            acc.names = none;
+        }
+        df__hashtab_free(&t.bins);
+        for (int i = 0; i < t.nops; i++) free(t.ops[i]);
+        df__repeats_free(t.repeats);
+        uint64_t n = 0;
+        df__pack_get(&from[r], &n, sizeof n);
+        if (bad || from[r].failed || n > from[r].len - from[r].at)
+            st = df__error(ctx, DF_ENOMEM, "out of memory merging the partial join of process %d of %s", r, path);
+        else if (s->log && df__parts.index == 0 && r > 0 &&
+                 fwrite(from[r].data + from[r].at, 1, (size_t)n, s->log) != (size_t)n)
+            st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", s->jopts.log_path, strerror(errno));
+    }
+    df__pack_free(&mine);
+    free(all);
+    free(from);
+    if (st == DF_OK) { /* the merged state in place of this process's own */
+        df__hashtab_free(&js->bins);
+        for (int i = 0; i < js->nops; i++) free(js->ops[i]);
+        df__repeats_free(js->repeats);
+        js->bins = acc.bins, js->repeats = acc.repeats, js->nops = acc.nops;
+        memcpy(js->ops, acc.ops, sizeof acc.ops);
+        js->min_date = acc.min_date, js->max_date = acc.max_date, js->counts = acc.counts;
+        js->dropped = acc.dropped, js->ind_dropped = acc.ind_dropped;
+        js->pcoded = acc.pcoded, js->pcode_found = acc.pcode_found;
+        memcpy(js->prefixes, acc.prefixes, sizeof acc.prefixes);
+        js->failed |= acc.failed;
+    } else {
+        df__hashtab_free(&acc.bins);
+        for (int i = 0; i < acc.nops; i++) free(acc.ops[i]);
+        df__repeats_free(acc.repeats);
+    }
+    return st;
 }
 
 static df_status sink_finish(df_ctx *ctx, void *sink)
@@ -890,6 +1055,7 @@ void df__join_sink_free(df__sink *sink)
         remove(s->tmp);
     }
     state_free(&s->total);
+    df__pack_free(&s->names);
     df_join_free(s->j);
     free(s);
 }
@@ -912,8 +1078,8 @@ df_status df__join_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record
                          jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
     join_sink *s = calloc(1, sizeof *s);
     if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
-    s->base = (df__sink){"join",          sink_state_new,          on_record, on_reject, sink_merge, sink_finish,
-                         sink_state_free, jopts->log_path != NULL, 1,         NULL};
+    s->base = (df__sink){"join",          sink_state_new,          on_record, on_reject, sink_merge,      sink_finish,
+                         sink_state_free, jopts->log_path != NULL, 1,         NULL,      sink_parts_merge};
     s->ctx = ctx, s->b = b, s->ropts = *ropts, s->jopts = *jopts;
     df_join *j = s->j = calloc(1, sizeof *j);
     if (!j || state_init(s, &s->total) != 0) {
@@ -933,13 +1099,14 @@ df_status df__join_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record
     }
     if (jopts->log_path) {
         if ((st = df__temp_path(ctx, jopts->log_path, s->tmp, sizeof s->tmp)) != DF_OK) goto fail;
-        if (!(s->log = fopen(s->tmp, "w"))) {
+        if (!(s->log = fopen(s->tmp, "w+"))) { /* w+: read back under MPI */
             st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", jopts->log_path, strerror(errno));
             goto fail;
         }
         fputs("line,date,status,individuals,match,score,adm_pcode,adm_name,displacement_match,displacement_pcode,"
               "origin_match,origin_pcode,flags,note\n",
               s->log);
+        s->log_start = ftell(s->log);
     }
     *out = &s->base;
     return DF_OK;

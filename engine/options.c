@@ -29,6 +29,8 @@ static const char *const records_layer_ways[] = {"auto", "always", "no", NULL}; 
 #define J(field) .in = DF__IN_JOB, .at = offsetof(struct df_job, field)
 #define READ     DF__VERBS_READ
 #define RUN      DF__VERB_RUN
+#define RUNARGV  DF__VERB_RUN_ARGV
+#define F(field) .flag_at = offsetof(df__opts, field) /* a job key's flag: run's override */
 #define JOIN     DF__VERB_JOIN
 #define CHECK    DF__VERB_CHECK
 #define FLOWS    DF__VERB_FLOWS
@@ -42,11 +44,12 @@ static const char *const records_layer_ways[] = {"auto", "always", "no", NULL}; 
 const df__opt df__options[] = {
     /* ---- [job] ---- */
     {"job", "title", NULL, DF__OPT_TEXT, RUN, J(title), .help = "the report's title"},
-    {"job", "output", NULL, DF__OPT_OUTPUT, RUN, J(output),
-     .help = "the bundle folder ({as_of}: the as-of date); run --output overrides it"},
+    {"job", "output", "--output", DF__OPT_OUTPUT, RUN | RUNARGV, J(output), F(run_output), .meta = "DIR",
+     .help = "the bundle folder ({as_of}: the as-of date); an existing folder\nis replaced only when it is a previous "
+             "bundle or empty"},
     {"job", "from", "--from", DF__OPT_DATE, READ | RUN, O(jo.from), .def = "(the first date in the data)",
      .help = "the first date counted"},
-    {"job", "as_of", "--as-of", DF__OPT_DATE, READ | RUN, O(jo.as_of), .def = "(the latest date in the data)",
+    {"job", "as_of", "--as-of", DF__OPT_DATE, READ | RUN | RUNARGV, O(jo.as_of), .def = "(the latest date in the data)",
      .help = "the last date counted (inclusive); with snapshots, the latest\nsnapshot on or before it"},
     {"job", "step", "--step", DF__OPT_STEP, FLOWS | RUN, O(fo.step), .def = "none", .job_def = "month",
      .help = "one flow per pair per day, ISO week (Monday-Sunday), calendar\nmonth, or round (a DTM round is a "
@@ -238,15 +241,18 @@ const df__opt df__options[] = {
     {"maps", "places", NULL, DF__OPT_INPUT, RUN, J(map_places),
      .help = "a CSV of camps and towns to draw: name, lat, lon, kind"},
     /* ---- [publish] ---- */
-    {"publish", "enabled", NULL, DF__OPT_BOOL, RUN, J(publish), .def = "no",
-     .help = "a bundle to leave the office (docs/publish.md); run --publish"},
+    {"publish", "enabled", "--publish", DF__OPT_BOOL, RUN | RUNARGV, J(publish), F(run_publish), .def = "no",
+     .help = "a bundle to leave the office: figures on fewer than k families\nwithheld with enough beside them that "
+             "none can be worked out;\nno record locations, no decision log (docs/publish.md)"},
     {"publish", "k", NULL, DF__OPT_COUNT, RUN, J(publish_k), .def = "5",
      .help = "figures on fewer than k families are withheld"},
     {"publish", "ledger", NULL, DF__OPT_OUTPUT, RUN, J(publish_ledger), .help = "the series' release ledger"},
     {"publish", "round", NULL, DF__OPT_COUNT, RUN, J(publish_round), .def = "0",
      .help = "figures rounded to a multiple of this (0: exact)"},
-    {"publish", "new_series", NULL, DF__OPT_BOOL, RUN, J(publish_new_series), .def = "no",
-     .help = "start a new series in the ledger on purpose; run --new-series"},
+    {"publish", "new_series", "--new-series", DF__OPT_BOOL, RUN | RUNARGV, J(publish_new_series), F(run_new_series),
+     .def = "no",
+     .help = "with a ledger: start a new series of releases on purpose (a\nrelease the series cannot take, e.g. "
+             "revised rounds, is refused)"},
     /* ---- the CLI's output options ---- */
     {"output", NULL, "-o", DF__OPT_TEXT, JOIN | FLOWS | DENSITY, O(out), .meta = "FILE",
      .help = "output, format by extension (join: .geojson RFC 7946, .gpkg,\n.csv; flows: the lines; density: a "
@@ -257,21 +263,21 @@ const df__opt df__options[] = {
      .help = "GDAL creation option (repeatable)"},
     {"output", NULL, "--config", DF__OPT_CONFIG, READ, O(config), .meta = "KEY VALUE",
      .help = "GDAL configuration option (repeatable)"},
-    {"output", NULL, "-q", DF__OPT_BOOL, READ, O(quiet), .help = "quiet: no balance, no warnings"},
-    {"output", NULL, "-v", DF__OPT_BOOL, READ, O(verbose),
+    {"output", NULL, "--json-progress", DF__OPT_BOOL, RUNARGV, O(json_progress),
+     .help = "run: progress as JSON lines on stderr: {\"stage\": ..., \"fraction\": ...}"},
+    {"output", NULL, "-q", DF__OPT_BOOL, READ | RUNARGV, O(quiet),
+     .help = "quiet: no balance, no warnings (run: no progress, no summary)"},
+    {"output", NULL, "-v", DF__OPT_BOOL, READ | RUNARGV, O(verbose),
      .help = "verbose: also debug messages (threads used, GEOS notices)"},
     {"job", "source", NULL, DF__OPT_TEXT, RUN, J(records_source), .help = "an old name of [records] source"},
 };
 const int df__noptions = (int)(sizeof df__options / sizeof *df__options);
 
 const df__shorthand df__shorthands[] = {
-    {"--snapshots", "--kind", "snapshots", READ},
-    {"--increments", "--kind", "increments", READ},
-    {"--straight", "--bend", "0", FLOWS},
-    {"--to", "--as-of", NULL, FLOWS},
-    {"--default-status", "--status", NULL, READ},
-    {"--quiet", "-q", NULL, READ},
-    {"--verbose", "-v", NULL, READ},
+    {"--snapshots", "--kind", "snapshots", READ}, {"--increments", "--kind", "increments", READ},
+    {"--straight", "--bend", "0", FLOWS},         {"--to", "--as-of", NULL, FLOWS},
+    {"--default-status", "--status", NULL, READ}, {"--quiet", "-q", NULL, READ | RUNARGV},
+    {"--verbose", "-v", NULL, READ | RUNARGV},
 };
 const int df__nshorthands = (int)(sizeof df__shorthands / sizeof *df__shorthands);
 
@@ -288,6 +294,7 @@ const int df__nretired = (int)(sizeof df__retired_flags / sizeof *df__retired_fl
 
 #undef O
 #undef J
+#undef F
 
 /* ---- the option set ------------------------------------------------------- */
 
@@ -318,7 +325,13 @@ void df__opts_free(df__opts *o)
 {
     for (int i = 0; i < df__noptions; i++) {
         const df__opt *row = &df__options[i];
-        if (row->in != DF__IN_OPTS) continue;
+        if (row->in != DF__IN_OPTS) {
+            if (row->flag_at && is_text(row->type)) { /* run's override of a job key */
+                free(*(char **)((char *)o + row->flag_at));
+                *(char **)((char *)o + row->flag_at) = NULL;
+            }
+            continue;
+        }
         int first = 1; /* a field two rows share is freed once */
         for (int k = 0; k < i; k++) first &= !(df__options[k].in == DF__IN_OPTS && df__options[k].at == row->at);
         if (!first) continue;
@@ -330,6 +343,7 @@ void df__opts_free(df__opts *o)
             list_free(at);
         }
     }
+    list_free(&o->args);
     df__opts_link(o);
 }
 
@@ -344,7 +358,7 @@ void df__opts_link(df__opts *o)
 
 void *df__opt_field(const df__opt *row, df__opts *o, df_job *job)
 {
-    if (row->in == DF__IN_JOB) return job ? (char *)job + row->at : NULL;
+    if (row->in == DF__IN_JOB) return job ? (char *)job + row->at : row->flag_at ? (char *)o + row->flag_at : NULL;
     return (char *)o + row->at;
 }
 
@@ -685,6 +699,11 @@ int df__opts_parse_argv(df__opts *o, int verb, int argc, char **argv, char *err,
                 break;
             }
         const df__opt *row = find_flag(a, verb);
+        if (!row && argv[i][0] != '-' && (verb & DF__VERB_RUN_ARGV)) { /* run's job file */
+            int rc = list_add(&o->args, argv[i], 0);
+            if (rc < 0) return rc == -2 ? -2 : (snprintf(err, cap, "too many arguments: %s", argv[i]), -1);
+            continue;
+        }
         if (!row) {
             if (argv[i][0] == '-')
                 unknown_flag(verb, argv[i], err, cap);

@@ -337,9 +337,19 @@ static void choropleth_labels(buf *b, const df__qgis_layer *l)
     int level = l->name[0] == 'a' && l->name[1] == 'd' && l->name[2] == 'm' ? l->name[3] - '0' : 2;
     /* the units are listed (no get_feature(): it would make QGIS fetch the
      * parent layer from the main thread while rendering, feature by feature) */
-    size_t cap = 64 + (l->same_name ? strlen(l->same_name) : 0);
-    char *expr = l->same_name && level > 1 ? malloc(cap) : NULL;
-    if (expr) snprintf(expr, cap, "if(\"adm_pcode\" IN (%s), NULL, \"adm_name\")", l->same_name);
+    /* [maps] labels = en, ar (issue 13 item 7): the maps' lines, the second
+     * under the first; a unit without the first has its name */
+    char text[256] = "\"adm_name\"";
+    if (l->nlabel > 0) snprintf(text, sizeof text, "coalesce(\"%s\", \"adm_name\")", l->label_field[0]);
+    if (l->nlabel > 1)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " || coalesce('\\n' || \"%s\", '')",
+                 l->label_field[1]);
+    size_t cap = 64 + strlen(text) + (l->same_name ? strlen(l->same_name) : 0);
+    char *expr = (l->same_name && level > 1) || l->nlabel ? malloc(cap) : NULL;
+    if (expr && l->same_name && level > 1)
+        snprintf(expr, cap, "if(\"adm_pcode\" IN (%s), NULL, %s)", l->same_name, text);
+    else if (expr)
+        snprintf(expr, cap, "%s", text);
     open_(b, "<labeling type=\"simple\">");
     open_(b, "<settings calloutType=\"simple\">");
     open_(b,

@@ -217,3 +217,45 @@ df_status df__repeats_judge(df_ctx *ctx, const df__repeats *t, const df_record_o
                 counted);
     return DF_OK;
 }
+
+/* MPI: a table packed as its keys and repeats (fixed-size records); read
+ * back into an empty table, to be merged like a thread's. */
+void df__repeats_pack(df__pack *b, const df__repeats *t)
+{
+    for (int w = 0; w < 2; w++) {
+        const seen_table *st = w ? &t->assessments : &t->rivals;
+        const repeat_list *l = w ? &t->assessment_list : &t->rival_list;
+        uint64_t n = st->count;
+        df__pack_put(b, &n, sizeof n);
+        for (size_t i = 0; i < st->cap; i++) {
+            const seen_key *k = df__hashtab_at(st, i);
+            if (k) df__pack_put(b, k, sizeof *k);
+        }
+        int64_t nl = l->n;
+        df__pack_put(b, &nl, sizeof nl);
+        df__pack_put(b, l->items, (size_t)l->n * sizeof *l->items);
+    }
+}
+
+int df__repeats_unpack(df__pack *b, df__repeats *t)
+{
+    for (int w = 0; w < 2; w++) {
+        uint64_t n;
+        df__pack_get(b, &n, sizeof n);
+        for (uint64_t i = 0; i < n && !b->failed; i++) {
+            seen_key k;
+            df__pack_get(b, &k, sizeof k);
+            if (!b->failed &&
+                note_key(w ? &t->assessments : &t->rivals, w ? &t->assessment_list : &t->rival_list, &k, w) < 0)
+                return -1;
+        }
+        int64_t nl;
+        df__pack_get(b, &nl, sizeof nl);
+        for (int64_t i = 0; i < nl && !b->failed; i++) {
+            repeat r;
+            df__pack_get(b, &r, sizeof r);
+            if (!b->failed && repeat_add(w ? &t->assessment_list : &t->rival_list, &r) != 0) return -1;
+        }
+    }
+    return b->failed ? -1 : 0;
+}

@@ -704,6 +704,9 @@ static df_status compute(df_ctx *ctx, run *r)
         if (st != DF_OK) goto done;
         r->rep.flows = r->flows;
     }
+    /* MPI: the other ranks, which write nothing, skip the density (they hold
+     * its points all the same: docs/scale.md) */
+    if (df__parts.index > 0) goto done;
     if (density && r->density_sink) {
         BEGIN("density");
         df_density_opts dopt;
@@ -1017,6 +1020,7 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
                               .crs = "EPSG:4326",
                               .features = units};
         if (l > 1 && !r->same_name[l]) q->same_name = ((run *)r)->same_name[l] = same_names(r->rep.b[l], l);
+        q->nlabel = df__label_fields(r->rep.b[l], l, r->job->map_labels, NULL, q->label_field); /* as write_layers */
         /* the classes of the map pictures, so that QGIS and the sitrep agree;
          * the top class up to the largest value, the first from 1 */
         int nb = r->rep.nbreaks[l];
@@ -1052,7 +1056,8 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
     for (int l = 1; st == DF_OK && l <= 3; l++) {
         char name[8];
         snprintf(name, sizeof name, "adm%d", l);
-        if (r->join[l]) st = df__join_write_layer(ctx, r->join[l], r->rep.b[l], ds, name, NULL, path);
+        if (r->join[l])
+            st = df__join_write_layer(ctx, r->join[l], r->rep.b[l], ds, name, r->job->map_labels, NULL, path);
     }
     if (st == DF_OK && r->flows)
         st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->opts.bend,
@@ -1473,6 +1478,23 @@ static df_status run_stages(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+/* A rank other than 0 of an MPI run (engine/parts.c): the same stages up
+ * to the aggregates, its share of each split read merged with the others',
+ * and nothing written. Its decision log (its share's rows, sent to rank 0)
+ * goes to a scratch folder, removed. */
+static df_status run_share(df_ctx *ctx, run *r)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (snprintf(r->dir, sizeof r->dir, "%s/dispflow-part-XXXXXX", tmp && *tmp ? tmp : "/tmp") >= (int)sizeof r->dir ||
+        !mkdtemp(r->dir))
+        return df__error(ctx, DF_EIO, "cannot create a scratch folder in %s: %s", tmp && *tmp ? tmp : "/tmp",
+                         strerror(errno));
+    df_status st = load_boundaries(ctx, r);
+    if (st == DF_OK) st = compute(ctx, r);
+    remove_tree(r->dir);
+    return st;
+}
+
 df_status df_job_run(df_ctx *ctx, const df_job *job)
 {
     DF__GDAL_SCOPE(ctx);
@@ -1493,8 +1515,10 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     ctx->progress_user = r;
 
     r->lock_fd = -1;
-    df_status st = lock_output(ctx, r);
-    if (st == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
+    df_status st = DF_OK;
+    if (df__parts.index > 0) /* MPI: another rank writes */
+        st = run_share(ctx, r);
+    else if ((st = lock_output(ctx, r)) == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
         st = run_stages(ctx, r);
         /* the ledger's new release, pending, then the bundle, then the ledger */
         if (st == DF_OK && r->ledger) st = df__ledger_prepare(ctx, r->ledger);

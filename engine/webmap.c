@@ -104,7 +104,11 @@ static const char app_js[] =
     "    .addTo(map);\n"
     "  units.eachLayer(function (l) {\n"
     "    l.bindPopup(function () {\n"
-    "      var p = l.feature.properties, t = '<b>' + esc(p.name) + '</b> (' + esc(p.pcode) + ')<table>';\n"
+    "      var p = l.feature.properties, t = '<b>' + esc(p.name) + '</b> (' + esc(p.pcode) + ')';\n"
+    "      (p.labels || []).forEach(function (s) {\n"
+    "        if (s !== p.name) t += '<br><span dir=\"auto\">' + esc(s) + '</span>';\n"
+    "      });\n"
+    "      t += '<table>';\n"
     "      if (period > 0 && D.has_periods) {\n"
     "        t += '<tr><th colspan=\"2\">' + esc(D.periods[period - 1].label) + '</th></tr>';\n"
     "        for (var c = 0; c < 3; c++) t += '<tr><td>' + F[c].period + '</td><td>' + fmt(value(p, period, c)) + "
@@ -659,6 +663,15 @@ static df_status write_page(df_ctx *ctx, out *o, GDALDatasetH ds, const df__webm
         json_str(o, str_field(f, "adm_pcode"));
         put(o, ",\"name\":");
         json_str(o, str_field(f, "adm_name"));
+        /* [maps] labels = en, ar (issue 13 item 7): the layer's adm_name_<item> fields, in the popup */
+        int nl = 0;
+        for (int c = 0; c < OGR_F_GetFieldCount(f); c++) {
+            const char *fn = OGR_Fld_GetNameRef(OGR_F_GetFieldDefnRef(f, c));
+            if (strncmp(fn, "adm_name_", 9) != 0 || !OGR_F_IsFieldSetAndNotNull(f, c)) continue;
+            put(o, nl++ ? "," : ",\"labels\":[");
+            json_str(o, OGR_F_GetFieldAsString(f, c));
+        }
+        if (nl) put(o, "]");
         for (int c = 0; c < 3; c++) putf(o, ",\"%s\":", figure_field[c]), json_int_field(o, f, figure_field[c]);
         int any = 0;
         for (int k = 0; k < fg.np && fg.has_periods; k++) any |= fg.row[(size_t)k * fg.nu + i];

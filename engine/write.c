@@ -6,6 +6,7 @@
  */
 #include "df_products.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +118,23 @@ static df_status write_csv(df_ctx *ctx, const df_join *j, const df_boundaries *b
 
 /* ---- GeoJSON and GeoPackage through OGR ---------------------------------------- */
 
+int df__label_fields(const df_boundaries *b, int level, const char *labels, int *k, char field[2][72])
+{
+    int n = 0;
+    for (char item[64]; n < 2 && labels && df__list_item(labels, n, item, sizeof item); n++) {
+        int f = df__boundaries_name_field(b, level, item);
+        if (f < 0) return 0; /* the maps refuse it at their level; the layers carry no half label */
+        if (k) k[n] = f;
+        size_t o = (size_t)snprintf(field[n], 72, "adm_name_");
+        for (const char *c = item; *c && o + 1 < 72; c++)
+            field[n][o++] = (char)(isalnum((unsigned char)*c) ? tolower((unsigned char)*c) : '_');
+        field[n][o] = '\0';
+    }
+    return n;
+}
+
 df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundaries *b, void *ds, const char *layer_name,
-                               char **lco, const char *path)
+                               const char *labels, char **lco, const char *path)
 {
     df_status st = DF_OK;
     int level = df_join_level(j);
@@ -138,6 +154,17 @@ df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundarie
         OGR_Fld_Destroy(fd);
         if (st != DF_OK) return st;
     }
+    /* the maps' label lines, [maps] labels = en, ar: after the fixed columns */
+    int lk[2];
+    char lf[2][72];
+    int nl = df__label_fields(b, level, labels, lk, lf);
+    for (int c = 0; c < nl; c++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(lf[c], OFTString);
+        if (OGR_L_CreateField(layer, fd, TRUE) != OGRERR_NONE)
+            st = df__error(ctx, DF_EGDAL, "%s: cannot create field %s: %s", path, lf[c], df__gdal_error(ctx));
+        OGR_Fld_Destroy(fd);
+        if (st != DF_OK) return st;
+    }
     if (OGR_L_StartTransaction(layer) != OGRERR_NONE)
         return df__error(ctx, DF_EGDAL, "%s: cannot start a transaction: %s", path, df__gdal_error(ctx));
     for (int i = 0; i < df_boundaries_count(b, level) && st == DF_OK; i++) {
@@ -148,6 +175,10 @@ df_status df__join_write_layer(df_ctx *ctx, const df_join *j, const df_boundarie
         OGR_F_SetFieldString(feat, COL_adm_pcode, u->pcode);
         OGR_F_SetFieldString(feat, COL_adm_name, u->name);
         OGR_F_SetFieldString(feat, COL_parent_pcode, p ? p->pcode : "");
+        for (int c = 0; c < nl; c++) { /* a name is not a figure: kept in publish mode too */
+            const char *nm = df__boundaries_name_in(b, level, lk[c], i);
+            if (nm && *nm) OGR_F_SetFieldString(feat, COL_COUNT + c, nm);
+        }
         OGR_F_SetFieldInteger64(feat, COL_displaced, fg->displaced);
         OGR_F_SetFieldInteger64(feat, COL_returned, fg->returned);
         OGR_F_SetFieldInteger64(feat, COL_still_displaced, fg->still_displaced);
@@ -209,7 +240,7 @@ static df_status write_ogr(df_ctx *ctx, const df_join *j, const df_boundaries *b
         lco = CSLSetNameValue(lco, "WRITE_NAME", "NO");
     }
     for (char **p = co; p && *p; p++) lco = CSLAddString(lco, *p);
-    st = ds ? df__join_write_layer(ctx, j, b, ds, layer_name, lco, path) : ctx->status;
+    st = ds ? df__join_write_layer(ctx, j, b, ds, layer_name, NULL, lco, path) : ctx->status;
     CSLDestroy(lco);
     st = df__commit_dataset(ctx, ds, tmp, path, st);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);

@@ -7,7 +7,7 @@
 missing=""
 for bin in ogr2ogr ogrinfo gdalinfo clang-format /usr/bin/python3 /usr/bin/qgis_process.bin g++ pandoc readelf nm man \
            pdfinfo pdftotext pdffonts psql /usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl \
-           runuser; do
+           runuser mpirun mpicc; do
     command -v "$bin" > /dev/null 2>&1 || missing="$missing\n  program $bin"
 done
 # PostGIS 3 for PostgreSQL 15 (test_postgis starts its own server with it)

@@ -28,20 +28,25 @@ static int run(const char *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The command lines: each verb's, and run's (DF__VERB_RUN is the job file). */
+static const int argv_verbs[] = {DF__VERB_JOIN, DF__VERB_CHECK, DF__VERB_FLOWS, DF__VERB_DENSITY, DF__VERB_RUN_ARGV};
+#define NVERBS ((int)(sizeof argv_verbs / sizeof *argv_verbs))
+
 /* The first CLI verb a row belongs to. */
 static int first_verb(const df__opt *row)
 {
-    for (int v = DF__VERB_JOIN; v <= DF__VERB_DENSITY; v <<= 1)
-        if (row->verbs & v) return v;
+    for (int i = 0; i < NVERBS; i++)
+        if (row->verbs & argv_verbs[i]) return argv_verbs[i];
     return 0;
 }
 
 static const char *verb_name(int verb)
 {
-    return verb == DF__VERB_JOIN    ? "join"
-           : verb == DF__VERB_CHECK ? "check"
-           : verb == DF__VERB_FLOWS ? "flows"
-                                    : "density";
+    return verb == DF__VERB_JOIN      ? "join"
+           : verb == DF__VERB_CHECK   ? "check"
+           : verb == DF__VERB_FLOWS   ? "flows"
+           : verb == DF__VERB_DENSITY ? "density"
+                                      : "run";
 }
 
 /* A value of the row's type, not its CLI default where the type allows. */
@@ -52,6 +57,9 @@ static const char *sample(const df__opt *row, const char *file, char *buf, size_
     switch (row->type) {
     case DF__OPT_INPUT:
         return file;
+    case DF__OPT_OUTPUT: /* absolute: the job resolves no further */
+        snprintf(buf, cap, "%s/bundle", tmpdir);
+        return buf;
     case DF__OPT_DATE:
         return "2016-11-05";
     case DF__OPT_INT:
@@ -206,14 +214,17 @@ TEST(table_is_well_formed)
         const df__opt *r = &df__options[i];
         EXPECT(r->help && r->help[0]);
         EXPECT(r->key || r->flag);
-        if (r->flag && r->in != DF__IN_OPTS) {
-            printf("  %s: a flag must set the option set\n", r->flag);
+        /* a flag sets the option set; a flag of a key held by the job alone is
+         * run's override, read into flag_at and handed to the job's setter */
+        if (r->flag && r->in != DF__IN_OPTS && (!r->flag_at || (r->verbs & DF__VERBS_READ))) {
+            printf("  %s: a flag must set the option set (or be run's override, with flag_at)\n", r->flag);
             EXPECT(0);
         }
         if (r->type == DF__OPT_CHOICE) EXPECT(r->choices != NULL);
         for (int k = 0; k < i; k++) {
             const df__opt *q = &df__options[k];
-            if (r->flag && q->flag && !strcmp(r->flag, q->flag) && (r->verbs & q->verbs & DF__VERBS_READ)) {
+            if (r->flag && q->flag && !strcmp(r->flag, q->flag) &&
+                (r->verbs & q->verbs & (DF__VERBS_READ | DF__VERB_RUN_ARGV))) {
                 printf("  %s twice for one verb\n", r->flag);
                 EXPECT(0);
             }
@@ -225,7 +236,8 @@ TEST(table_is_well_formed)
     }
     for (int i = 0; i < df__nshorthands; i++) {
         const df__shorthand *s = &df__shorthands[i];
-        for (int v = DF__VERB_JOIN; v <= DF__VERB_DENSITY; v <<= 1) {
+        for (int iv = 0; iv < NVERBS; iv++) {
+            int v = argv_verbs[iv];
             if (!(s->verbs & v)) continue;
             int found = 0;
             for (int k = 0; k < df__noptions; k++)
@@ -239,10 +251,12 @@ TEST(table_is_well_formed)
 }
 
 /* issue 15 item 2: `VERB --help` lists every option of the verb with its
- * default, from the table. */
+ * default, from the table; run's too, where a flag of a job key defaults
+ * to the job's key. */
 TEST(help_lists_every_option_with_its_default)
 {
-    for (int v = DF__VERB_JOIN; v <= DF__VERB_DENSITY; v <<= 1) {
+    for (int iv = 0; iv < NVERBS; iv++) {
+        int v = argv_verbs[iv];
         char args[64];
         snprintf(args, sizeof args, "%s --help", verb_name(v));
         EXPECT_INT(run(args), 0);
@@ -261,12 +275,17 @@ TEST(help_lists_every_option_with_its_default)
                 EXPECT(0);
                 continue;
             }
-            if (!r->def || !strncmp(r->flag, "--no-", 5)) continue;
+            int job_key = v == DF__VERB_RUN_ARGV && r->key;
+            if (!job_key && (!r->def || !strncmp(r->flag, "--no-", 5))) continue;
             const char *next = strstr(at + 1, "\n  -"), *blank = strstr(at + 1, "\n\n");
             if (!next || (blank && blank < next)) next = blank ? blank : at + strlen(at);
             char want[300];
-            int paren = r->def[0] == '(';
-            snprintf(want, sizeof want, "(default: %.*s)", (int)strlen(r->def) - 2 * paren, r->def + paren);
+            if (job_key) {
+                snprintf(want, sizeof want, "(default: the job's [%s] %s)", r->section, r->key);
+            } else {
+                int paren = r->def[0] == '(';
+                snprintf(want, sizeof want, "(default: %.*s)", (int)strlen(r->def) - 2 * paren, r->def + paren);
+            }
             const char *d = strstr(at, want);
             if (!d || d > next) {
                 printf("  %s --help: %s without %s\n", verb_name(v), r->flag, want);
@@ -352,6 +371,75 @@ TEST(density_people_and_records_status_are_distinct)
     EXPECT(access(tif, F_OK) != 0);
 }
 
+/* issue 15 item 2: run's command line is read through the table too: the
+ * job file is its argument, a flag of a job key is held for the job's setter
+ * (flag_at), unknown flags get "did you mean", and the binary hands the
+ * overrides to the setters, whose checks and messages hold. */
+TEST(run_flags_through_the_table)
+{
+    char err[1200];
+    df__opts o;
+    df__opts_init(&o);
+    char *all[] = {"--output",  "out/{as_of}",  "job.ini",         "--as-of", "2017-05-02",
+                   "--publish", "--new-series", "--json-progress", "--quiet", "-v"};
+    EXPECT_INT(df__opts_parse_argv(&o, DF__VERB_RUN_ARGV, 10, all, err, sizeof err), 0);
+    EXPECT_INT(o.args.n, 1);
+    if (o.args.n == 1) EXPECT_STR(o.args.item[0], "job.ini");
+    EXPECT(o.run_output && !strcmp(o.run_output, "out/{as_of}"));
+    int32_t day;
+    df_date_parse("2017-05-02", &day);
+    EXPECT_INT(o.jo.as_of, day);
+    EXPECT_INT(o.run_publish, 1);
+    EXPECT_INT(o.run_new_series, 1);
+    EXPECT_INT(o.json_progress, 1);
+    EXPECT_INT(o.quiet, 1);
+    EXPECT_INT(o.verbose, 1);
+    df__opts_free(&o);
+    EXPECT(o.run_output == NULL && o.args.n == 0);
+    df__opts_init(&o);
+    char *typo[] = {"job.ini", "--ouptut", "x"};
+    EXPECT_INT(df__opts_parse_argv(&o, DF__VERB_RUN_ARGV, 3, typo, err, sizeof err), -1);
+    EXPECT_STR(err, "unknown option --ouptut (did you mean --output?)");
+    char *join_only[] = {"job.ini", "--records", "x.csv"}; /* a key of the job run does not override */
+    EXPECT_INT(df__opts_parse_argv(&o, DF__VERB_RUN_ARGV, 3, join_only, err, sizeof err), -1);
+    EXPECT_STR(err, "unknown option --records");
+    char *stray[] = {"--records", "x.csv", "job.ini"}; /* only run takes an argument */
+    EXPECT_INT(df__opts_parse_argv(&o, DF__VERB_JOIN, 3, stray, err, sizeof err), -1);
+    EXPECT_STR(err, "unexpected argument job.ini");
+    df__opts_free(&o);
+
+    /* the binary: the setters' checks, before any work, and nothing written */
+    char job[700], args[2000], bundle[700], cwd[600];
+    if (!getcwd(cwd, sizeof cwd)) SKIP("no working folder");
+    snprintf(job, sizeof job, "%s/run.ini", tmpdir);
+    snprintf(bundle, sizeof bundle, "%s/bundle", tmpdir);
+    FILE *f = fopen(job, "w");
+    if (!f) SKIP("cannot write %s", job);
+    fprintf(f,
+            "[job]\noutput = %s\nfrom = 2017-01-01\n[records]\npath = %s/run.csv\n[boundaries]\nadm1 = "
+            "%s/shapes/iraq_adm1_naturalearth.geojson\n",
+            bundle, tmpdir, cwd);
+    fclose(f);
+    f = fopen("shapes/iraq_adm1_naturalearth.geojson", "r");
+    if (!f) SKIP("run from the repository root");
+    fclose(f);
+    char input[800];
+    snprintf(input, sizeof input, "%s/run.csv", tmpdir);
+    if ((f = fopen(input, "w"))) fputs("date,adm1,individuals\n2017-01-05,Ninewa,10\n", f), fclose(f);
+    snprintf(args, sizeof args, "run %s --output ''", job);
+    EXPECT_INT(run(args), 2);
+    EXPECT(strstr(out, "--output is empty: name the output folder") != NULL);
+    snprintf(args, sizeof args, "run %s --as-of 2016-12-31", job);
+    EXPECT_INT(run(args), 2);
+    EXPECT(strstr(out, "--as-of 2016-12-31 is before the job's [job] from 2017-01-01") != NULL);
+    snprintf(args, sizeof args, "run %s --output %s/no/such/bundle", job, tmpdir);
+    EXPECT_INT(run(args), 2);
+    EXPECT(strstr(out, "--output: the folder above") != NULL);
+    EXPECT(access(bundle, F_OK) != 0);
+    EXPECT_INT(run("run job.ini --publsh"), 2);
+    EXPECT(strstr(out, "dispflow: unknown option --publsh (did you mean --publish?)") != NULL);
+}
+
 /* docs/cli.md names every flag of the table and docs/jobs.md every key, in
  * its section: the reference cannot leave an option out. */
 TEST(docs_name_every_option)
@@ -405,6 +493,7 @@ int main(int argc, char **argv)
     RUN(help_lists_every_option_with_its_default);
     RUN(unknown_and_bad_options_say_where_and_what);
     RUN(density_people_and_records_status_are_distinct);
+    RUN(run_flags_through_the_table);
     RUN(docs_name_every_option);
     harness_remove_dir(tmpdir);
     return harness_done();

@@ -1,0 +1,339 @@
+/*
+ * test_mpi.c — issue 12 item 4: dispflow-mpi under `mpirun -n 3` gives the
+ * single-process results byte for byte: the Mosul job's bundle file by
+ * file, and a hand-made table whose duplicate, rejected and held rows fall
+ * in different ranks' shares (the balance, the messages with their lines,
+ * the joined table). Skipped only when mpirun is absent (.ci/deps.sh
+ * installs openmpi-bin with the test packages).
+ */
+#define _DEFAULT_SOURCE /* realpath */
+#include "dfint.h"
+#include "harness.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ADM1_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm1_cso_20190603.shp"
+#define ADM2_SHP SHARED_DATA "/boundaries/irq_cod_ab_20190603_shp/irq_admbnda_adm2_cso_20190603.shp"
+#define ET       SHARED_DATA "/synthetic_et_mosul/"
+
+static char tmpdir[] = "/tmp/dispflow-mpi-XXXXXX";
+static char cwd[1024];
+static char dispflow[4096] = "build/dispflow", dispflow_mpi[4100];
+static char out[1 << 16]; /* the last command's stdout and stderr */
+
+/* Run a shell command in tmpdir; its exit status, its output in out. */
+static int sh(const char *fmt, const char *a, const char *b)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd %s && (", tmpdir);
+    size_t n = strlen(cmd);
+    snprintf(cmd + n, sizeof cmd - n, fmt, a, b);
+    n = strlen(cmd);
+    snprintf(cmd + n, sizeof cmd - n, ") 2>&1");
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char *slurp(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (s) s[n] = 0;
+    fclose(f);
+    *len = n;
+    return s;
+}
+
+/* Every file of folder a is in b with the same bytes, and b has no other;
+ * returns the files compared (-1 on a difference, printed). */
+static int same_folders(const char *a, const char *b)
+{
+    char pa[8192], pb[8192];
+    int files = 0, bad = 0, in_b = 0;
+    DIR *d = opendir(a);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(pa, sizeof pa, "%s/%s", a, e->d_name);
+        snprintf(pb, sizeof pb, "%s/%s", b, e->d_name);
+        long la = -1, lb = -2;
+        char *x = slurp(pa, &la), *y = slurp(pb, &lb);
+        if (!x || !y || la != lb || memcmp(x, y, (size_t)la) != 0) {
+            printf("  %s differs from %s (%ld and %ld bytes)\n", pb, pa, la, lb);
+            bad = 1;
+        }
+        free(x), free(y);
+        files++;
+    }
+    if (d) closedir(d);
+    if ((d = opendir(b)))
+        while ((e = readdir(d))) in_b += e->d_name[0] != '.';
+    if (d) closedir(d);
+    if (in_b != files) printf("  %s holds %d files, %s %d\n", b, in_b, a, files), bad = 1;
+    return bad ? -1 : files;
+}
+
+static int have_mpirun(void)
+{
+    if (sh("command -v mpirun", "", "") != 0) return 0;
+    return 1;
+}
+
+#define MPIRUN "mpirun --allow-run-as-root --oversubscribe -n 3 "
+
+/* The Mosul job (two levels, flows, density) on one process and on three
+ * ranks: the same bundle, file by file; the ranks did exchange. */
+TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    EXPECT(access(dispflow_mpi, X_OK) == 0); /* make test builds it */
+    NEED_FILE(ET "records.csv");
+    NEED_FILE(ADM2_SHP);
+    char text[8192], path[1200];
+    snprintf(text, sizeof text,
+             "[job]\ntitle = Mosul\noutput = bundle\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
+             "[records]\npath = %s/" ET "records.csv\n"
+             "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
+             "[density]\npixel = 1000\n",
+             cwd, cwd, cwd);
+    snprintf(path, sizeof path, "%s/mosul.ini", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (f) fputs(text, f), fclose(f);
+
+    EXPECT_INT(sh("%s run -q mosul.ini && mv bundle single", dispflow, ""), 0);
+    /* the other ranks' scratch (their copy of the decision log) in scratch/, removed */
+    EXPECT_INT(sh("mkdir scratch && TMPDIR=$PWD/scratch DF_MPI_STATS=1 " MPIRUN
+                  "%s run -q mosul.ini && mv bundle multi",
+                  dispflow_mpi, ""),
+               0);
+    /* every rank received the others' partials: the reads were split */
+    for (int r = 0; r < 3; r++) {
+        char want[64];
+        snprintf(want, sizeof want, "rank %d of 3: sent ", r);
+        const char *at = strstr(out, want);
+        EXPECT(at != NULL);
+        long long sent = 0, received = 0;
+        if (at) sscanf(at + strlen(want), "%lld bytes, received %lld", &sent, &received);
+        EXPECT(sent > 0 && received > 0);
+    }
+    char a[1200], b[1200];
+    snprintf(a, sizeof a, "%s/single", tmpdir);
+    snprintf(b, sizeof b, "%s/multi", tmpdir);
+    int files = same_folders(a, b);
+    EXPECT(files >= 15); /* tables, layers, rasters, maps, sitrep, project, manifest */
+    snprintf(path, sizeof path, "%s/scratch", tmpdir);
+    DIR *d = opendir(path);
+    int left = 0;
+    for (struct dirent *e; d && (e = readdir(d));) left += e->d_name[0] != '.';
+    if (d) closedir(d);
+    EXPECT(d != NULL);
+    EXPECT_INT(left, 0);
+    /* --publish: no decision log, so the headline level's join is split too */
+    EXPECT_INT(sh("%s run -q --publish mosul.ini && mv bundle single_pub", dispflow, ""), 0);
+    EXPECT_INT(sh(MPIRUN "%s run -q --publish mosul.ini && mv bundle multi_pub", dispflow_mpi, ""), 0);
+    snprintf(a, sizeof a, "%s/single_pub", tmpdir);
+    snprintf(b, sizeof b, "%s/multi_pub", tmpdir);
+    EXPECT(same_folders(a, b) >= 10);
+    /* and the figures are the truth (truth_totals.csv), not merely equal */
+    long n;
+    snprintf(path, sizeof path, "%s/multi/sitrep.md", tmpdir);
+    char *md = slurp(path, &n);
+    EXPECT(md && strstr(md, "| Displaced since the start | 463,692 |"));
+    EXPECT(md && strstr(md, "| Still displaced | 358,032 |"));
+    free(md);
+}
+
+/* A hand-made table: a header and a data row held while the header is
+ * looked for, a row repeated in another rank's share, rows rejected in the
+ * middle and at the end. The join's balance, its messages (with lines) and
+ * its table are the single process's. */
+TEST(duplicates_and_rejections_across_ranks_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar"};
+    char path[1200];
+    snprintf(path, sizeof path, "%s/hand.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("date,adm1,individuals\n", f);
+    for (int i = 0; i < 60; i++) {
+        if (i == 20) fputs("2017-13-45,Ninewa,60\n", f);  /* line 22: a bad date */
+        if (i == 59) fputs("2016-11-01,Ninewa,600\n", f); /* line 62: the first data row again */
+        fprintf(f, "2016-11-%02d,%s,%d\n", 1 + i % 28, i ? govs[i % 6] : "Ninewa", i ? 6 * (i + 1) : 600);
+    }
+    fputs("2016-12-01,Ninewa,many\n", f); /* the last line: a bad count */
+    fclose(f);
+    char args[2000];
+    snprintf(args, sizeof args,
+             "join --records hand.csv --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1", cwd);
+    EXPECT_INT(sh("%s %s -o out.csv && mv out.csv single.csv", dispflow, args), 0);
+    char single[sizeof out];
+    memcpy(single, out, sizeof out);
+    EXPECT_INT(sh(MPIRUN "%s %s -o out.csv && mv out.csv multi.csv", dispflow_mpi, args), 0);
+    EXPECT_STR(out, single);
+    /* counted independently: 63 rows, 2 rejected, the repeat of line 2 on line 62 */
+    EXPECT(strstr(single, "63 rows") != NULL);
+    EXPECT(strstr(single, "rejected              2  (bad-date 1, bad-count 1)") != NULL);
+    EXPECT(strstr(single, "62 (= line 2)") != NULL);
+    long la, lb;
+    snprintf(path, sizeof path, "%s/single.csv", tmpdir);
+    char *x = slurp(path, &la);
+    snprintf(path, sizeof path, "%s/multi.csv", tmpdir);
+    char *y = slurp(path, &lb);
+    EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
+    free(x), free(y);
+}
+
+/* Ranks x threads: a table of 17 MB gives each of 2 ranks a share past
+ * the threads' 8 MB minimum, so each rank cuts its share again among its
+ * threads; and a table of one row cannot give 3 ranks a record each, so
+ * every rank reads it whole and nothing is merged. Both: the single
+ * process's table and messages. */
+TEST(ranks_times_threads_and_too_few_rows_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar", "Basrah"};
+    char path[1200], args[2000];
+    snprintf(path, sizeof path, "%s/big.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("date,adm1,individuals\n", f);
+    for (long i = 0; ftell(f) < (17L << 20); i++)
+        fprintf(f, "2016-%02ld-%02ld,%s,%ld\n", 1 + i % 12, 1 + i % 28, govs[i % 7], 1 + i % 997);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/one.csv", tmpdir);
+    if ((f = fopen(path, "w"))) fputs("date,adm1,individuals\n2016-11-01,Ninewa,6\n", f), fclose(f);
+    for (int k = 0; k < 2; k++) {
+        char cmd[4400];
+        snprintf(args, sizeof args,
+                 "join --records %s --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1",
+                 k ? "one.csv" : "big.csv", cwd);
+        EXPECT_INT(sh("%s %s -o out.csv && mv out.csv single.csv", dispflow, args), 0);
+        char single[sizeof out];
+        memcpy(single, out, sizeof out);
+        snprintf(cmd, sizeof cmd, "DF_MPI_STATS=1 mpirun --allow-run-as-root --oversubscribe -n %d %s", k ? 3 : 2,
+                 dispflow_mpi);
+        EXPECT_INT(sh("%s %s -o out.csv && mv out.csv multi.csv", cmd, args), 0);
+        /* the ranks' byte counts apart, the output is the single process's */
+        long long received = -1;
+        char *stats = strstr(out, "dispflow-mpi: rank 0 of");
+        if (stats) sscanf(strstr(stats, "received ") + 9, "%lld", &received);
+        for (char *line; (line = strstr(out, "dispflow-mpi: rank "));) {
+            char *end = strchr(line, '\n');
+            memmove(line, end ? end + 1 : line + strlen(line), strlen(end ? end + 1 : line + strlen(line)) + 1);
+        }
+        EXPECT_STR(out, single);
+        if (k == 0) EXPECT(received > 0);    /* split: rank 1's share came to rank 0 */
+        if (k == 1) EXPECT_INT(received, 0); /* one row for 3 ranks: read whole by each, nothing exchanged */
+        long la, lb;
+        snprintf(path, sizeof path, "%s/single.csv", tmpdir);
+        char *x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/multi.csv", tmpdir);
+        char *y = slurp(path, &lb);
+        EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
+        free(x), free(y);
+    }
+}
+
+/* The split on the one read (issue 12 item 4, ported onto the fan-out of
+ * item 1): a join with a decision log and a density are split too, and
+ * every record keeps its true line on every rank. A hand-made table with
+ * points, 61 rows over 3 ranks: the table and the decision log of the join
+ * and the density's raster are the single process's bytes; read as
+ * snapshots, the last row (line 62, in rank 2's share) is a rival snapshot
+ * of line 29 (rank 1's) on the last date, refused with both true lines. */
+TEST(log_density_and_true_lines_across_ranks_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar"};
+    static const double at[][2] = {{36.34, 43.13}, {36.19, 44.01}, {36.87, 42.99},
+                                   {35.47, 44.39}, {33.31, 44.37}, {33.42, 43.30}};
+    char path[1200], args[2000];
+    snprintf(path, sizeof path, "%s/points.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("date,adm1,lat,lon,individuals\n", f);
+    for (int i = 0; i < 60; i++)
+        fprintf(f, "2016-11-%02d,%s,%.4f,%.4f,%d\n", 1 + i % 28, govs[i % 6], at[i % 6][0] + 0.001 * i,
+                at[i % 6][1] + 0.001 * i, 6 * (i + 1));
+    fputs("2016-11-28,Kirkuk,35.4970,44.4170,66\n", f); /* line 62: line 29's place and date, another count */
+    fclose(f);
+    snprintf(args, sizeof args,
+             "join --records points.csv --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1", cwd);
+    EXPECT_INT(
+        sh("%s %s --log log.csv -o out.csv && mv out.csv single.csv && mv log.csv single_log.csv", dispflow, args), 0);
+    EXPECT_INT(sh("DF_MPI_STATS=1 " MPIRUN "%s %s --log log.csv -o out.csv && mv out.csv multi.csv && "
+                  "mv log.csv multi_log.csv",
+                  dispflow_mpi, args),
+               0);
+    long long received = -1;
+    char *stats = strstr(out, "dispflow-mpi: rank 0 of");
+    if (stats) sscanf(strstr(stats, "received ") + 9, "%lld", &received);
+    EXPECT(received > 0); /* split, with a decision log */
+    static const char *const pairs[][2] = {{"single.csv", "multi.csv"}, {"single_log.csv", "multi_log.csv"}};
+    for (int k = 0; k < 2; k++) {
+        long la, lb;
+        snprintf(path, sizeof path, "%s/%s", tmpdir, pairs[k][0]);
+        char *x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/%s", tmpdir, pairs[k][1]);
+        char *y = slurp(path, &lb);
+        EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
+        if (k == 1 && y) { /* a header and one row per record, 61 */
+            long lines = 0;
+            for (long i = 0; i < lb; i++) lines += y[i] == '\n';
+            EXPECT_INT(lines, 62);
+        }
+        free(x), free(y);
+    }
+    /* snapshots: the rival on line 62 named with line 29, on one process and on 3 ranks */
+    EXPECT(sh("%s %s --snapshots -o snap.csv", dispflow, args) != 0);
+    EXPECT(strstr(out, "line 62 repeats line 29") != NULL);
+    EXPECT(sh(MPIRUN "%s %s --snapshots -o snap.csv", dispflow_mpi, args) != 0);
+    EXPECT(strstr(out, "line 62 repeats line 29") != NULL);
+    /* the density: the same raster, byte for byte */
+    EXPECT_INT(
+        sh("%s density --records points.csv --pixel 5000 --radius 20000 -o d.tif && mv d.tif single.tif", dispflow, ""),
+        0);
+    EXPECT_INT(sh(MPIRUN "%s density --records points.csv --pixel 5000 --radius 20000 -o d.tif && mv d.tif multi.tif",
+                  dispflow_mpi, ""),
+               0);
+    long la, lb;
+    snprintf(path, sizeof path, "%s/single.tif", tmpdir);
+    char *x = slurp(path, &la);
+    snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
+    char *y = slurp(path, &lb);
+    EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+    free(x), free(y);
+}
+
+int main(int argc, char **argv)
+{
+    harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
+    snprintf(dispflow_mpi, sizeof dispflow_mpi, "%s-mpi", dispflow);
+    if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
+    /* the commands run in tmpdir: the programs by their absolute paths */
+    char abs[PATH_MAX];
+    if (realpath(dispflow, abs)) {
+        snprintf(dispflow, sizeof dispflow, "%s", abs);
+        snprintf(dispflow_mpi, sizeof dispflow_mpi, "%s-mpi", dispflow);
+    }
+    RUN(mosul_bundle_byte_identical_on_3_ranks_item4);
+    RUN(duplicates_and_rejections_across_ranks_item4);
+    RUN(ranks_times_threads_and_too_few_rows_item4);
+    RUN(log_density_and_true_lines_across_ranks_item4);
+    harness_remove_dir(tmpdir);
+    return harness_done();
+}
