@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int harness_passed, harness_failed, harness_skipped, harness_current_failed, harness_current_skipped;
@@ -179,6 +180,20 @@ static inline void harness_cli_path(int argc, char **argv, char *out, size_t cap
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
     if (slash && slash - argv[0] > 6 && !strncmp(slash - 6, "/tests", 6))
         snprintf(out, cap, "%.*s/dispflow", (int)(slash - 6 - argv[0]), argv[0]);
+}
+
+/* Run the CLI `bin args` through the shell; its stdout and stderr into
+ * out (cap bytes, NUL-terminated). Returns the exit code, -1 when it did not
+ * exit. */
+static inline int harness_run_cli(const char *bin, const char *args, char *out, size_t cap)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, cap - 1, p) : 0;
+    out[n] = '\0';
+    int status = p ? pclose(p) : -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* Remove a test's temporary folder, unless KEEP is set (to look at it). */

@@ -21,16 +21,7 @@ static char out[1 << 16];
 static char dispflow[512] = "build/dispflow"; /* beside this test's folder: BUILD/dispflow */
 
 /* Run the command line (stdout and stderr into out); its exit code. */
-static int run(const char *args)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", dispflow, args);
-    FILE *p = popen(cmd, "r");
-    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
-    out[n] = '\0';
-    int status = p ? pclose(p) : -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+static int run(const char *args) { return harness_run_cli(dispflow, args, out, sizeof out); }
 
 TEST(help_and_usage_errors)
 {

@@ -41,16 +41,7 @@ static char dispflow[512] = "build/dispflow"; /* beside this test's folder: BUIL
 static const char previous[] = "previous output\n";
 
 /* Run the command line (stdout and stderr into out); its exit code. */
-static int run(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", dispflow, args);
-    FILE *p = popen(cmd, "r");
-    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
-    out[n] = '\0';
-    int status = p ? pclose(p) : -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+static int run(const char *args) { return harness_run_cli(dispflow, args, out, sizeof out); }
 
 static int sh(const char *cmd) { return system(cmd); }
 

@@ -17,16 +17,7 @@ static char tmpdir[] = "/tmp/dispflow-options-XXXXXX";
 static char dispflow[600] = "build/dispflow";
 static char out[1 << 17];
 
-static int run(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", dispflow, args);
-    FILE *p = popen(cmd, "r");
-    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
-    out[n] = '\0';
-    int status = p ? pclose(p) : -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+static int run(const char *args) { return harness_run_cli(dispflow, args, out, sizeof out); }
 
 /* The command lines: each verb's, and run's (DF__VERB_RUN is the job file). */
 static const int argv_verbs[] = {DF__VERB_JOIN, DF__VERB_CHECK, DF__VERB_FLOWS, DF__VERB_DENSITY, DF__VERB_RUN_ARGV};

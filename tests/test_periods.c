@@ -17,16 +17,7 @@ static char tmpdir[] = "/tmp/dispflow-periods-XXXXXX";
 static char dispflow[600] = "build/dispflow";
 static char out[1 << 16];
 
-static int run(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", dispflow, args);
-    FILE *p = popen(cmd, "r");
-    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
-    out[n] = '\0';
-    int status = p ? pclose(p) : -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+static int run(const char *args) { return harness_run_cli(dispflow, args, out, sizeof out); }
 
 static int32_t day(const char *s)
 {
