@@ -13,7 +13,8 @@
  *      of projected points, with the sums and the extent; the bandwidth
  *      rule's (variance, and Silverman's median distance exactly by radix
  *      selection);
- *   3. the grid accumulates Σ w k(u) in doubles, one chunk of points at a
+ *   3. the grid accumulates Σ w k(u) in fixed point (int64, fx_scales: the
+ *      same bits in any grouping of the points), one chunk of points at a
  *      time; the rows are cut into bands that threads take in turn, each
  *      band visited only by the chunk's points whose disc reaches it (the
  *      points are bucketed by row), so no pixel is ever written by two
@@ -312,8 +313,9 @@ typedef struct {
     int width, height, nbands, band_rows;
     double x0, y0, pixel, radius;
     df_kernel kernel;
-    double *grid;
-    double *band_edge; /* per band: Σ w k(u) on lattice pixels outside the grid */
+    double scale, edge_scale; /* S and S_e of the fixed point (fx_scales) */
+    int64_t *grid;
+    int64_t *band_edge; /* per band: Σ w k(u) S_e on lattice pixels outside the grid */
     atomic_int next;
     atomic_int failed; /* a thread could not get its scratch row */
     /* progress: the calling thread reports (a context is not shared between
@@ -433,12 +435,28 @@ static double row_mass(df_kernel kernel, const point_cols *c, int k0, int k1, do
     return m > 0 ? m : 0; /* rounding near the rim */
 }
 
-/* The hot loop: row[k] += w k(u) for k < len, with u² = qy + qx[k] (the
- * squared distance over R², split into its row and column parts), one loop
- * per kernel with no branch but a max, so that the compiler vectorises it.
- * A pixel outside the disc adds exactly 0 (t = max(a - qx, 0) = 0, and
- * kernel_at is 0 there), so a span may be wider than the disc's. */
-HOT void span_add(double *restrict row, const double *restrict qx, int len, double qy, double w, df_kernel kernel)
+/* x (0 <= x < 2^51) rounded to the nearest integer: x + 1.5 2^52 has a
+ * unit in its last place of 1, so the addition rounds, and its bits less
+ * those of 1.5 2^52 are the integer. No conversion instruction: the loops
+ * below stay vectorised (an add and an integer subtract). */
+#define FX_MAGIC      6755399441055744.0 /* 2^52 + 2^51 */
+#define FX_MAGIC_BITS 0x4338000000000000LL
+HOT int64_t fx_round(double x)
+{
+    double y = x + FX_MAGIC;
+    int64_t i;
+    memcpy(&i, &y, sizeof i);
+    return i - FX_MAGIC_BITS;
+}
+
+/* The hot loop: row[k] += round(ws k(u)) for k < len (ws = w S, the
+ * weight in fixed point: fx_scales), with u² = qy + qx[k] (the squared
+ * distance over R², split into its row and column parts), one loop per
+ * kernel with no branch but a max, so that the compiler vectorises it. A
+ * pixel outside the disc adds exactly 0 (t = max(a - qx, 0) = 0, and
+ * kernel_at is 0 there), so a span may be wider than the disc's. Each
+ * pixel's sum is of integers: the same in any order of the points. */
+HOT void span_add(int64_t *restrict row, const double *restrict qx, int len, double qy, double ws, df_kernel kernel)
 {
     double a = 1.0 - qy;
     switch (kernel) {
@@ -446,24 +464,24 @@ HOT void span_add(double *restrict row, const double *restrict qx, int len, doub
         for (int k = 0; k < len; k++) {
             double t = a - qx[k];
             t = t > 0 ? t : 0;
-            row[k] += w * (t * t);
+            row[k] += fx_round(ws * (t * t));
         }
         break;
     case DF_KERNEL_TRIWEIGHT:
         for (int k = 0; k < len; k++) {
             double t = a - qx[k];
             t = t > 0 ? t : 0;
-            row[k] += w * (t * t * t);
+            row[k] += fx_round(ws * (t * t * t));
         }
         break;
     case DF_KERNEL_EPANECHNIKOV:
         for (int k = 0; k < len; k++) {
             double t = a - qx[k];
-            row[k] += w * (t > 0 ? t : 0);
+            row[k] += fx_round(ws * (t > 0 ? t : 0));
         }
         break;
     default: /* triangular, uniform, gaussian: sqrt, a step, exp */
-        for (int k = 0; k < len; k++) row[k] += w * kernel_at(kernel, qy + qx[k]);
+        for (int k = 0; k < len; k++) row[k] += fx_round(ws * kernel_at(kernel, qy + qx[k]));
         break;
     }
 }
@@ -472,8 +490,8 @@ HOT void span_add(double *restrict row, const double *restrict qx, int len, doub
  * is loaded once for both, and there is one loop's overhead for two rows
  * (about 7% of the grid's time); each pixel gets the very operations of
  * span_add, so the sums are the same bits. */
-HOT void span_add2(double *restrict row0, double *restrict row1, const double *restrict qx, int len, double qy0,
-                   double qy1, double w, df_kernel kernel)
+HOT void span_add2(int64_t *restrict row0, int64_t *restrict row1, const double *restrict qx, int len, double qy0,
+                   double qy1, double ws, df_kernel kernel)
 {
     double a0 = 1.0 - qy0, a1 = 1.0 - qy1;
     switch (kernel) {
@@ -481,18 +499,18 @@ HOT void span_add2(double *restrict row0, double *restrict row1, const double *r
         for (int k = 0; k < len; k++) {
             double t0 = a0 - qx[k], t1 = a1 - qx[k];
             t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
-            row0[k] += w * (t0 * t0), row1[k] += w * (t1 * t1);
+            row0[k] += fx_round(ws * (t0 * t0)), row1[k] += fx_round(ws * (t1 * t1));
         }
         break;
     case DF_KERNEL_TRIWEIGHT:
         for (int k = 0; k < len; k++) {
             double t0 = a0 - qx[k], t1 = a1 - qx[k];
             t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
-            row0[k] += w * (t0 * t0 * t0), row1[k] += w * (t1 * t1 * t1);
+            row0[k] += fx_round(ws * (t0 * t0 * t0)), row1[k] += fx_round(ws * (t1 * t1 * t1));
         }
         break;
     default:
-        span_add(row0, qx, len, qy0, w, kernel), span_add(row1, qx, len, qy1, w, kernel);
+        span_add(row0, qx, len, qy0, ws, kernel), span_add(row1, qx, len, qy1, ws, kernel);
         break;
     }
 }
@@ -512,11 +530,14 @@ static inline int iceil(double v)
 
 /* Add point (px, py, w) to rows r0..r1-1 of the grid (the first band asks
  * for every row above it, the last for every row below); the mass on rows
- * and columns outside the grid is edge mass, returned. Its work: the disc's
- * pixels inside the grid, and O(1) a row outside (row_mass). */
-HOT double add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
+ * and columns outside the grid is edge mass, returned in the fixed point of
+ * S_e, rounded row by row (so that it too is the same in any order). Its
+ * work: the disc's pixels inside the grid, and O(1) a row outside. */
+HOT int64_t add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
 {
-    double edge = 0, r2 = g->radius * g->radius, inv_r2 = 1.0 / r2, p = g->pixel, inv_p = 1.0 / p;
+    int64_t edge = 0;
+    double ws = w * g->scale, we = w * g->edge_scale, r2 = g->radius * g->radius, inv_r2 = 1.0 / r2, p = g->pixel,
+           inv_p = 1.0 / p;
     double xc0 = g->x0 + 0.5 * p;           /* centre of column 0 */
     double cx = (px - g->x0) * inv_p - 0.5; /* the point in column units, from centre 0 */
     int prow = ifloor((g->y0 - py) * inv_p), rr = g->rr;
@@ -529,21 +550,21 @@ HOT double add_point(const grid_job *g, point_cols *c, double px, double py, dou
     int lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
     if (prow - rr >= 0 && prow + rr < g->height && jbase >= 0 && jbase + 2 * rr < g->width) {
         /* the disc inside the grid (most points): each row's window, no edge */
-        double *base = g->grid + (size_t)jbase;
+        int64_t *base = g->grid + (size_t)jbase;
         while (lo <= hi && !c->wlen[lo - prow + rr]) lo++; /* rows the disc cannot reach */
         while (hi >= lo && !c->wlen[hi - prow + rr]) hi--;
         for (; lo < hi; lo += 2) { /* two rows at once, over the union of their windows */
             int k = lo - prow + rr, a = c->wlo[k] < c->wlo[k + 1] ? c->wlo[k] : c->wlo[k + 1];
             int e0 = c->wlo[k] + c->wlen[k], e1 = c->wlo[k + 1] + c->wlen[k + 1], e = e0 > e1 ? e0 : e1;
             double dy0 = g->y0 - (lo + 0.5) * p - py, dy1 = g->y0 - (lo + 1.5) * p - py;
-            double *row0 = base + (size_t)lo * (size_t)g->width + a;
-            span_add2(row0, row0 + g->width, c->qx + a, e - a, dy0 * dy0 * inv_r2, dy1 * dy1 * inv_r2, w, g->kernel);
+            int64_t *row0 = base + (size_t)lo * (size_t)g->width + a;
+            span_add2(row0, row0 + g->width, c->qx + a, e - a, dy0 * dy0 * inv_r2, dy1 * dy1 * inv_r2, ws, g->kernel);
         }
         for (int i = lo; i <= hi; i++) { /* the last row, when their number is odd */
             int k = i - prow + rr;
             double dy = g->y0 - (i + 0.5) * p - py;
             span_add(base + (size_t)i * (size_t)g->width + c->wlo[k], c->qx + c->wlo[k], c->wlen[k], dy * dy * inv_r2,
-                     w, g->kernel);
+                     ws, g->kernel);
         }
         return 0;
     }
@@ -561,14 +582,15 @@ HOT double add_point(const grid_job *g, point_cols *c, double px, double py, dou
         while (j1 >= j0 && c->qx[j1 - jbase] + qy > 1) j1--;
         if (j0 > j1) continue;
         if (i < 0 || i >= g->height) {
-            edge += w * row_mass(g->kernel, c, j0 - jbase, j1 - jbase, qy);
+            edge += llrint(we * row_mass(g->kernel, c, j0 - jbase, j1 - jbase, qy));
             continue;
         }
-        double *row = g->grid + (size_t)i * (size_t)g->width;
-        if (j0 < 0) edge += w * row_mass(g->kernel, c, j0 - jbase, (j1 < -1 ? j1 : -1) - jbase, qy);
-        if (j1 >= g->width) edge += w * row_mass(g->kernel, c, (j0 > g->width ? j0 : g->width) - jbase, j1 - jbase, qy);
+        int64_t *row = g->grid + (size_t)i * (size_t)g->width;
+        if (j0 < 0) edge += llrint(we * row_mass(g->kernel, c, j0 - jbase, (j1 < -1 ? j1 : -1) - jbase, qy));
+        if (j1 >= g->width)
+            edge += llrint(we * row_mass(g->kernel, c, (j0 > g->width ? j0 : g->width) - jbase, j1 - jbase, qy));
         int a = j0 < 0 ? 0 : j0, b = j1 >= g->width ? g->width - 1 : j1;
-        if (a <= b) span_add(row + a, c->qx + (a - jbase), b - a + 1, qy, w, g->kernel);
+        if (a <= b) span_add(row + a, c->qx + (a - jbase), b - a + 1, qy, ws, g->kernel);
     }
     return edge;
 }
@@ -582,9 +604,9 @@ __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trappin
                target_clones("arch=x86-64-v3", "default")))
 #endif
 static void
-add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, double *edge)
+add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, int64_t *edge)
 {
-    double e = *edge;
+    int64_t e = *edge;
     for (long q = q0; q < q1; q++) e += add_point(g, c, g->x[q], g->y[q], g->w[q], r0, r1);
     *edge = e;
 }
@@ -651,7 +673,7 @@ static void *grid_worker(void *arg)
         long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1];
         touch_band(g, q0, q1, r0, r1);
         long per_point = (long)ncols * ((r1 - r0 < (int)ncols ? r1 - r0 : (int)ncols) + 2);
-        double edge = 0;
+        int64_t edge = 0;
         /* a long band: in slices of CANCEL_WORK pixel operations, after each
          * of which a cancel is looked at and the calling thread reports */
         long slice = CANCEL_WORK / per_point > 0 ? CANCEL_WORK / per_point : 1;
@@ -1003,6 +1025,7 @@ typedef struct {
     xyw_pt *out;
     long selected, kept;
     double total, sw, sx, sy; /* in file order */
+    double wmax;              /* the largest weight: with the count, the fixed point's scale */
     double x0, y0, x1, y1;    /* extent of the projected points */
 } project_pass;
 
@@ -1031,7 +1054,7 @@ static int project_block(raw_pt *p, long n, void *user)
         double x = s->x[i], y = s->y[i], w = p[i].w;
         if (!(isfinite(x) && isfinite(y) && fabs(x) < 1e20 && fabs(y) < 1e20)) continue;
         s->out[m++] = (xyw_pt){x, y, w};
-        s->total += w;
+        s->total += w, s->wmax = fmax(s->wmax, w);
         s->sw += w, s->sx += w * x, s->sy += w * y;
         s->x0 = fmin(s->x0, x), s->y0 = fmin(s->y0, y), s->x1 = fmax(s->x1, x), s->y1 = fmax(s->y1, y);
     }
@@ -1039,19 +1062,42 @@ static int project_block(raw_pt *p, long n, void *user)
     return m > 0 && !s->mem && write_all(s->fd, s->out, (size_t)m * sizeof *s->out) != 0 ? 2 : 0;
 }
 
+/* The fixed point of the grid: S = 2^e, the largest with n wmax S <= 2^62
+ * and wmax S <= 2^50, from the number of points and the largest weight,
+ * which no order or grouping of the points changes. Each contribution
+ * w k(u) S (k <= 1 for every kernel) rounds to an integer below 2^51
+ * (fx_round), and a pixel's sum is at most Σ w S + n / 2 < 2^63: no
+ * overflow. The edge mass of a point's row (row_mass, up to 2 rr + 1
+ * pixels) and of its whole disc (up to (2 rr + 1)² pixels) takes S_e =
+ * S / 2^f with (2 rr + 1)² <= 2^f, so the same bounds hold for it. */
+static void fx_scales(long n, double wmax, int rr, double *scale, double *edge_scale)
+{
+    int e1 = 0, e2 = 0, f = 0;
+    if (n < 1 || !(wmax > 0)) {
+        *scale = *edge_scale = 1;
+        return;
+    }
+    frexp((double)n * wmax, &e1); /* n wmax < 2^e1 */
+    frexp(wmax, &e2);             /* wmax < 2^e2 */
+    int e = 62 - e1 < 50 - e2 ? 62 - e1 : 50 - e2;
+    frexp((double)(2 * rr + 1) * (2 * rr + 1), &f);
+    *scale = ldexp(1, e), *edge_scale = ldexp(1, e - f);
+}
+
 /* The grid's geometry and buffers, shared by the chunks. */
 typedef struct {
     int width, height, rr, nkeys, ncols, nthreads;
     double x0, y0, pixel, radius;
     df_kernel kernel;
-    double *grid, *band_edge;
+    double scale, edge_scale; /* S, S_e (fx_scales) */
+    int64_t *grid, *band_edge;
     int nbands, band_rows;
     long *row_start, *fill;
     /* one chunk: */
     xyw_pt *pts;
     int *key;
     double *sx, *sy, *sw;
-    double far_loss, edge; /* in the order of the points, chunk after chunk */
+    int64_t far_loss, edge; /* Σ round(w S) of the points too far, Σ of the edge in S_e */
     int threads_used;
     df_ctx *ctx;        /* for progress, or NULL */
     long points, added; /* all the points, and those added so far */
@@ -1074,7 +1120,7 @@ static int grid_chunk(grid_run *G, long n)
         int far = r < -rr - 1 || r > G->height + rr || c < -rr - 1 || c > G->width + rr;
         key[i] = far ? -1 : (int)c + rr + 1;
         if (far)
-            G->far_loss += pts[i].w; /* a disc that cannot reach the grid */
+            G->far_loss += llrint(pts[i].w * G->scale); /* a disc that cannot reach the grid */
         else
             fill[key[i] + 1]++;
     }
@@ -1112,6 +1158,8 @@ static int grid_chunk(grid_run *G, long n)
                   .pixel = p,
                   .radius = G->radius,
                   .kernel = G->kernel,
+                  .scale = G->scale,
+                  .edge_scale = G->edge_scale,
                   .grid = G->grid,
                   .band_edge = G->band_edge,
                   .ctx = G->ctx,
@@ -1134,9 +1182,7 @@ static int grid_chunk(grid_run *G, long n)
     if (atomic_load(&g.cancelled)) return -2;
     if (atomic_load(&g.failed) || atomic_load(&g.next) < g.nbands) return -1;
     G->added += n;
-    double edge = 0;
-    for (int k = 0; k < g.nbands; k++) edge += G->band_edge[k];
-    G->edge += edge;
+    for (int k = 0; k < g.nbands; k++) G->edge += G->band_edge[k];
     return 0;
 }
 
@@ -1333,6 +1379,7 @@ static df_status grid_points(density_pass *P, double progress_lo)
     G->kernel = P->o->kernel, G->nthreads = core_count(P->o);
     G->ctx = ctx, G->points = n, G->progress_lo = progress_lo;
     G->rr = (int)ceil(in->radius / G->pixel) + 1;
+    fx_scales(n, P->sp.wmax, G->rr, &G->scale, &G->edge_scale);
     G->nkeys = in->height + 2 * G->rr + 2, G->ncols = in->width + 2 * G->rr + 2;
     /* bands of at least 8 rows, about 16 per thread, for balance */
     G->band_rows = in->height / (16 * G->nthreads);
@@ -1389,13 +1436,15 @@ static df_status grid_scale(density_pass *P, df_density *d)
     df_ctx *ctx = P->ctx;
     const df_density_opts *o = P->o;
     df_density_info *in = P->in;
-    const double *grid = P->G.grid;
+    const int64_t *grid = P->G.grid;
     size_t npix = (size_t)in->width * (size_t)in->height;
     double R = in->radius, p = o->pixel;
     double c = kernel_constant(o->kernel), area = p * p, to_people = c / (R * R) * area;
     double scale = o->raw ? 1.0 : c / (R * R) * 1e6;
     df_status st;
-    in->edge_loss = P->G.edge * to_people + P->G.far_loss;
+    /* the fixed point back to Σ w k(u): a division by a power of two */
+    double inv_s = 1.0 / P->G.scale;
+    in->edge_loss = (double)P->G.edge / P->G.edge_scale * to_people + (double)P->G.far_loss * inv_s;
     if (o->mask) {
         if (!(P->mask = malloc(npix))) return df__error(ctx, DF_ENOMEM, "out of memory");
         if ((st = rasterize_mask(ctx, P->geoms, P->ngeoms, in, P->mask)) != DF_OK) return st;
@@ -1407,7 +1456,7 @@ static df_status grid_scale(density_pass *P, df_density *d)
     unsigned char *out = (unsigned char *)P->G.grid;
     double inside = 0, masked = 0, mx = 0;
     for (size_t q = 0; q < npix; q++) {
-        double g = grid[q];
+        double g = (double)grid[q] * inv_s;
         float v = DF_DENSITY_NODATA;
         if (mask && !mask[q])
             masked += g;
@@ -1416,7 +1465,7 @@ static df_status grid_scale(density_pass *P, df_density *d)
             v = (float)(g * scale);
             if (v > mx) mx = v;
         }
-        memcpy(out + q * sizeof v, &v, sizeof v); /* not through a float *: the memory holds doubles */
+        memcpy(out + q * sizeof v, &v, sizeof v); /* not through a float *: the memory holds the sums */
     }
     float *values = realloc(P->G.grid, npix * sizeof *values);
     d->values = values ? values : (float *)(void *)P->G.grid; /* a failed cut leaves it whole */
