@@ -1202,7 +1202,168 @@ typedef struct {
     xyw_pt *xblk;
     long B, held_block, held_chunk, n; /* n: the points kept by the projection */
     unsigned char *mask;
+    /* MPI (docs/scale.md): each process grids its own points; the figures
+     * the grid's geometry needs are merged, the grids summed into process 0's */
+    int split;
+    long n_all; /* n over every process (n without MPI) */
+    int all_fd; /* split with a bandwidth rule: every process's projected points, in process order */
 } density_pass;
+
+/* ---- MPI: each process grids its own points (docs/scale.md) ----------------- */
+
+static df_status project_points(density_pass *P, raw_spool *rs);
+
+/* The figures the grid's geometry needs (counts, extremes, whole-number
+ * sums: the same in any order) merged over the processes through
+ * df__parts (engine/parts.c); the grids are then summed into process 0's
+ * (parts_grid). Every process runs these in the same order. */
+
+/* Each process's len bytes, on every process: from[r] reads process r's. */
+static df_status parts_all(df_ctx *ctx, const void *mine, size_t len, unsigned char **all, df__pack *from)
+{
+    df__pack p = {0};
+    df__pack_put(&p, mine, len);
+    df_status st = df__parts_exchange(ctx, &p, all, from);
+    df__pack_free(&p);
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++)
+        if (from[r].len != len)
+            st = df__error(ctx, DF_EINVAL, "density: process %d sent %zu bytes, not %zu", r, from[r].len, len);
+    return st;
+}
+
+/* v[0..n-1] summed over the processes (integers: any order), on every one. */
+static df_status parts_sum(df_ctx *ctx, int64_t *v, int n)
+{
+    unsigned char *all = NULL;
+    df__pack *from = calloc((size_t)df__parts.count, sizeof *from);
+    df_status st =
+        from ? parts_all(ctx, v, (size_t)n * sizeof *v, &all, from) : df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; st == DF_OK && i < n; i++) {
+        v[i] = 0;
+        for (int r = 0; r < df__parts.count; r++) {
+            int64_t x;
+            memcpy(&x, from[r].data + (size_t)i * sizeof x, sizeof x);
+            v[i] += x;
+        }
+    }
+    free(all), free(from);
+    return st;
+}
+
+/* The UTM zone's histograms of every process's points. */
+enum { ZONE_LON = 3600, ZONE_LAT = 1800 };
+static df_status parts_zone(df_ctx *ctx, zone_pass *zp)
+{
+    int64_t *v = malloc((ZONE_LON + ZONE_LAT + 1) * sizeof *v);
+    if (!v) return df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; i < ZONE_LON; i++) v[i] = zp->lon[i];
+    for (int i = 0; i < ZONE_LAT; i++) v[ZONE_LON + i] = zp->lat[i];
+    v[ZONE_LON + ZONE_LAT] = zp->n;
+    df_status st = parts_sum(ctx, v, ZONE_LON + ZONE_LAT + 1);
+    for (int i = 0; st == DF_OK && i < ZONE_LON; i++) zp->lon[i] = (long)v[i];
+    for (int i = 0; st == DF_OK && i < ZONE_LAT; i++) zp->lat[i] = (long)v[ZONE_LON + i];
+    if (st == DF_OK) zp->n = (long)v[ZONE_LON + ZONE_LAT];
+    free(v);
+    return st;
+}
+
+/* The projection on each process's points, then what the extent, the
+ * radius and the fixed point need, over every process: the points kept
+ * (n_all), the total weight (whole numbers: summed in process order, as in
+ * file order), the largest weight, the extent, the counts left out. */
+static df_status parts_project(density_pass *P, raw_spool *rs)
+{
+    df_density_info *in = P->in;
+    project_pass *sp = &P->sp;
+    long filtered0 = in->filtered, no_point0 = in->no_point;
+    df_status st = project_points(P, rs);
+    if (st != DF_OK) return st;
+    /* all 8-byte fields: no padding */
+    typedef struct {
+        int64_t kept, selected, filtered, no_point;
+        double total, wmax, x0, y0, x1, y1;
+    } proj_part;
+    proj_part mine = {sp->kept,
+                      sp->selected,
+                      in->filtered - filtered0,
+                      in->no_point - no_point0,
+                      sp->total,
+                      sp->wmax,
+                      sp->x0,
+                      sp->y0,
+                      sp->x1,
+                      sp->y1},
+              a = {0, 0, 0, 0, 0, 0, HUGE_VAL, HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
+    unsigned char *all = NULL;
+    df__pack *from = calloc((size_t)df__parts.count, sizeof *from);
+    st = from ? parts_all(P->ctx, &mine, sizeof mine, &all, from) : df__error(P->ctx, DF_ENOMEM, "out of memory");
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        proj_part q;
+        memcpy(&q, from[r].data, sizeof q);
+        a.kept += q.kept, a.selected += q.selected, a.filtered += q.filtered, a.no_point += q.no_point;
+        a.total += q.total, a.wmax = fmax(a.wmax, q.wmax);
+        a.x0 = fmin(a.x0, q.x0), a.y0 = fmin(a.y0, q.y0), a.x1 = fmax(a.x1, q.x1), a.y1 = fmax(a.y1, q.y1);
+    }
+    free(all), free(from);
+    if (st != DF_OK) return st;
+    if (a.kept < a.selected)
+        df__log(P->ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out",
+                (long)(a.selected - a.kept), in->crs);
+    in->filtered = filtered0 + (long)a.filtered, in->no_point = no_point0 + (long)a.no_point;
+    P->n_all = (long)a.kept, in->points = P->n_all, in->total_weight = a.total;
+    sp->wmax = a.wmax, sp->x0 = a.x0, sp->y0 = a.y0, sp->x1 = a.x1, sp->y1 = a.y1;
+    return DF_OK;
+}
+
+/* A bandwidth rule under MPI: every process's projected points, in process
+ * order (the single process's file order), into P->all_fd, and the sums
+ * Σ w, Σ w x, Σ w y over them in that order. The one exchange left that
+ * grows with the points (24 bytes a point): only with --bandwidth. */
+static df_status parts_points(density_pass *P, double *sw, double *sx, double *sy)
+{
+    df_ctx *ctx = P->ctx;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    long k = 0;
+    if (st == DF_OK && P->xfd >= 0) {
+        if (lseek(P->xfd, 0, SEEK_SET) != 0)
+            k = -1;
+        else
+            while ((k = read_items(P->xfd, P->xblk, sizeof *P->xblk, P->B)) > 0)
+                df__pack_put(&mine, P->xblk, (size_t)k * sizeof *P->xblk);
+    }
+    if (st == DF_OK && k < 0) st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points");
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    df__pack_free(&mine);
+    *sw = *sx = *sy = 0;
+    if (st == DF_OK && (P->all_fd = spool_new()) < 0)
+        st = df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        size_t n = from[r].len / sizeof(xyw_pt);
+        for (size_t i = 0; i < n; i++) {
+            xyw_pt q;
+            memcpy(&q, from[r].data + i * sizeof q, sizeof q);
+            *sw += q.w, *sx += q.w * q.x, *sy += q.w * q.y;
+        }
+        if (n && write_all(P->all_fd, from[r].data, n * sizeof(xyw_pt)) != 0)
+            st = df__error(ctx, DF_EIO, "cannot write a temporary file of points: %s", strerror(errno));
+    }
+    free(all), free(from);
+    return st;
+}
+
+/* Every process's grid, edge mass and far weight summed into process 0's
+ * (integers: the single process's sums, bit for bit). */
+static df_status parts_grid(density_pass *P)
+{
+    grid_run *G = &P->G;
+    int64_t e[2] = {G->edge, G->far_loss};
+    df_status st = df__parts_reduce_sum(P->ctx, G->grid, (size_t)G->width * (size_t)G->height);
+    if (st == DF_OK) st = df__parts_reduce_sum(P->ctx, e, 2);
+    if (st == DF_OK) G->edge = e[0], G->far_loss = e[1];
+    return st;
+}
 
 /* The CRS: given, or the UTM zone of the points' median (pass 1), or of
  * the boundaries' extent when there are no points. */
@@ -1216,10 +1377,12 @@ static df_status choose_crs(density_pass *P, raw_spool *rs, const df_boundaries 
         return crs_open(ctx, in->crs, &P->crs, &in->epsg);
     }
     double lo0 = HUGE_VAL, lo1 = -HUGE_VAL, la0 = HUGE_VAL, la1 = -HUGE_VAL, lonc, latc;
-    if (!(zp->lon = calloc(3600, sizeof *zp->lon)) || !(zp->lat = calloc(1800, sizeof *zp->lat)))
+    if (!(zp->lon = calloc(ZONE_LON, sizeof *zp->lon)) || !(zp->lat = calloc(ZONE_LAT, sizeof *zp->lat)))
         return df__error(ctx, DF_ENOMEM, "out of memory");
     if (raw_each(rs, P->rblk, P->B, zone_block, zp) != 0)
         return df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
+    df_status st0 = P->split ? parts_zone(ctx, zp) : DF_OK;
+    if (st0 != DF_OK) return st0;
     long n = zp->n;
     if (n > 0) {
         /* the median point (to 0.1 degree): a few stray or swapped
@@ -1287,7 +1450,7 @@ static df_status project_points(density_pass *P, raw_spool *rs)
             return df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
                              strerror(errno));
         if (rs->snap) in->filtered += rs->total - sp->selected; /* not of the latest snapshot */
-        if (sp->kept < sp->selected)
+        if (sp->kept < sp->selected && !P->split)               /* split: parts_project says it for every process */
             df__log(ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out",
                     sp->selected - sp->kept, in->crs);
         in->no_point += sp->selected - sp->kept;
@@ -1309,16 +1472,22 @@ static df_status choose_radius(density_pass *P)
     in->kernel = o->kernel;
     in->radius = o->radius;
     if (o->bandwidth == DF_BANDWIDTH_FIXED) return DF_OK;
+    int fd = P->xfd;
+    double sw = sp->sw, sx = sp->sx, sy = sp->sy;
+    if (P->split) { /* the one gather left: the rules' sums and median are over every point, in order */
+        df_status st = parts_points(P, &sw, &sx, &sy);
+        if (st != DF_OK) return st;
+        fd = P->all_fd;
+    }
     double sd = 0, dm = 0,
-           h = P->xfd < 0 ? 0
-                          : bandwidth_rule(o->bandwidth, P->xfd, P->xblk, P->B, P->n, sp->sw, sp->sx, sp->sy, &sd, &dm);
+           h = fd < 0 ? 0 : bandwidth_rule(o->bandwidth, fd, P->xblk, P->B, P->n_all, sw, sx, sy, &sd, &dm);
     if (h < 0) return df__error(ctx, DF_EIO, "cannot read back the temporary file of points, or out of memory");
     if (!(h > 0)) return df__error(ctx, DF_EINVAL, "a bandwidth rule needs at least two distinct points");
     in->radius = o->kernel == DF_KERNEL_GAUSSIAN ? 3 * h : h;
     df__log(ctx, DF_LOG_INFO,
             "density: bandwidth (%s) h = %.1f m from n = %ld points, standard distance %.1f m%s%.1f m; radius R "
             "= %.1f m",
-            o->bandwidth == DF_BANDWIDTH_SCOTT ? "Scott" : "Silverman", h, P->n, sd,
+            o->bandwidth == DF_BANDWIDTH_SCOTT ? "Scott" : "Silverman", h, P->n_all, sd,
             o->bandwidth == DF_BANDWIDTH_SCOTT ? "" : ", median distance ",
             o->bandwidth == DF_BANDWIDTH_SCOTT ? 0.0 : dm, in->radius);
     return check_radius(ctx, o, in->radius, "--bandwidth");
@@ -1344,7 +1513,7 @@ static df_status grid_extent(density_pass *P, const df_boundaries *b)
         memcpy(env, o->extent, sizeof env); /* checked by check_opts */
     } else {
         if (!b) {
-            if (P->n == 0)
+            if (P->n_all == 0)
                 return df__error(ctx, DF_EINVAL, "no points selected, and no extent or boundaries to make a grid on");
             /* min (x - R) = min x - R exactly: rounding is monotonic */
             env[0] = P->sp.x0 - R, env[1] = P->sp.y0 - R, env[2] = P->sp.x1 + R, env[3] = P->sp.y1 + R;
@@ -1379,7 +1548,7 @@ static df_status grid_points(density_pass *P, double progress_lo)
     G->kernel = P->o->kernel, G->nthreads = core_count(P->o);
     G->ctx = ctx, G->points = n, G->progress_lo = progress_lo;
     G->rr = (int)ceil(in->radius / G->pixel) + 1;
-    fx_scales(n, P->sp.wmax, G->rr, &G->scale, &G->edge_scale);
+    fx_scales(P->n_all, P->sp.wmax, G->rr, &G->scale, &G->edge_scale); /* the same on every process */
     G->nkeys = in->height + 2 * G->rr + 2, G->ncols = in->width + 2 * G->rr + 2;
     /* bands of at least 8 rows, about 16 per thread, for balance */
     G->band_rows = in->height / (16 * G->nthreads);
@@ -1478,8 +1647,9 @@ static df_status grid_scale(density_pass *P, df_density *d)
     df__log(ctx, DF_LOG_INFO,
             "density: %ld points, %.0f people; %s kernel, R = %.1f m, pixel %.1f m, %d x %d in %s; on the grid %.1f, "
             "edge loss %.1f, masked %.1f, discretisation %.3g",
-            P->n, in->total_weight, df_kernel_name(o->kernel), R, p, in->width, in->height, in->crs, in->grid_weight,
-            in->edge_loss, in->mask_loss, in->total_weight - in->grid_weight - in->edge_loss - in->mask_loss);
+            P->n_all, in->total_weight, df_kernel_name(o->kernel), R, p, in->width, in->height, in->crs,
+            in->grid_weight, in->edge_loss, in->mask_loss,
+            in->total_weight - in->grid_weight - in->edge_loss - in->mask_loss);
     return DF_OK;
 }
 
@@ -1498,6 +1668,7 @@ static void density_pass_free(density_pass *P)
     free(P->geoms);
     crs_close(&P->crs);
     if (P->xfd >= 0) close(P->xfd);
+    if (P->all_fd >= 0) close(P->all_fd);
     free(P->rblk), free(P->xblk), free(P->sp.x), free(P->sp.y), free(P->zp.lon), free(P->zp.lat);
     grid_run *G = &P->G;
     free(G->grid), free(G->band_edge), free(G->row_start), free(G->fill), free(G->pts), free(G->key);
@@ -1510,9 +1681,9 @@ static void density_pass_free(density_pass *P)
  * the bandwidth rule's (variance, then the median distance in four); the
  * grid, chunk by chunk; the scaling into Float32. */
 static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, const df_density_opts *o, df_density *d,
-                         double progress_lo)
+                         double progress_lo, int split)
 {
-    density_pass P = {.ctx = ctx, .o = o, .in = &d->info, .xfd = -1, .B = block_size()};
+    density_pass P = {.ctx = ctx, .o = o, .in = &d->info, .xfd = -1, .B = block_size(), .split = split, .all_fd = -1};
     P.sp = (project_pass){.x0 = HUGE_VAL, .y0 = HUGE_VAL, .x1 = -HUGE_VAL, .y1 = -HUGE_VAL};
     df_status st = DF_OK;
     long B = P.B;
@@ -1522,10 +1693,12 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     else
         hold(P.held_block = B), P.sp.out = P.xblk;
     if (st == DF_OK) st = choose_crs(&P, rs, b);
-    if (st == DF_OK) st = project_points(&P, rs);
+    if (st == DF_OK) st = split ? parts_project(&P, rs) : project_points(&P, rs);
+    P.n_all = split ? P.n_all : P.n;
     if (st == DF_OK) st = choose_radius(&P);
     if (st == DF_OK) st = grid_extent(&P, b);
     if (st == DF_OK) st = grid_points(&P, progress_lo);
+    if (st == DF_OK && split) st = parts_grid(&P);
     if (st == DF_OK) st = grid_scale(&P, d);
     raw_spool_close(rs);
     density_pass_free(&P);
@@ -1561,7 +1734,7 @@ df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, c
     rs.total = pb.n;
     if (pb.fd >= 0) rs.fd[rs.nfd++] = pb.fd, pb.fd = -1;
     point_buf_free(&pb);
-    st = compute(ctx, &rs, b, opts, d, 0);
+    st = compute(ctx, &rs, b, opts, d, 0, 0);
 done:
     point_buf_free(&pb);
     raw_spool_close(&rs);
@@ -1645,6 +1818,11 @@ typedef struct {
     df__repeats *repeats; /* the ranges' merged */
     any_range *pushed;    /* df_density_new: the range records are pushed into */
     df_read_stats own_read;
+    /* MPI: collective, every process computes each raster (df_density_run);
+     * split, then, its points stay on it (any_parts_merge) */
+    int collective, split;
+    char *names[DENSITY_MAX_OPS]; /* split: the other processes' operations, owned */
+    int nnames;
 } density_sink;
 
 static void any_range_free(void *state)
@@ -1777,6 +1955,23 @@ static int snap_block(const any_pt *q, long n, any_range *p, void *user)
     return 0;
 }
 
+/* MPI, split: each operation's latest date over every process's rows. */
+static df_status parts_snap(df_ctx *ctx, int32_t *snap, int nops)
+{
+    unsigned char *all = NULL;
+    df__pack *from = calloc((size_t)df__parts.count, sizeof *from);
+    df_status st = from ? parts_all(ctx, snap, (size_t)nops * sizeof *snap, &all, from)
+                        : df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++)
+        for (int g = 0; g < nops; g++) {
+            int32_t t;
+            memcpy(&t, from[r].data + (size_t)g * sizeof t, sizeof t);
+            if (t != DF_NO_DATE && (snap[g] == DF_NO_DATE || t > snap[g])) snap[g] = t;
+        }
+    free(all), free(from);
+    return st;
+}
+
 /* The points of a raster: its status, period and weight. */
 static int view_block(const any_pt *q, long n, any_range *p, void *user)
 {
@@ -1838,6 +2033,7 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
     for (int r = 0; r < k->nrange && st == DF_OK; r++)
         if (any_each(k, r, blk, snap_block, &v) != 0)
             st = df__error(ctx, DF_EIO, "cannot read a temporary file of points: %s", strerror(errno));
+    if (st == DF_OK && k->split) st = parts_snap(ctx, snap, k->nops);
     density_dates dd = {read->kind, opts->from, opts->as_of, snap};
     if (st == DF_OK && !quiet) st = df__repeats_judge(ctx, k->repeats, &k->ropts, k->opnames, density_counts, &dd);
     /* each range's points of this raster, in file order */
@@ -1869,11 +2065,17 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
     free(pb.blk), pb.blk = NULL;
     if (st != DF_OK) goto done;
     d->info.filtered += v.filtered, d->info.no_point += v.no_point, d->info.swapped += v.swapped;
+    int64_t points_all = rs.total;
+    if (k->split) { /* the counts of every process */
+        int64_t c[4] = {d->info.filtered, d->info.no_point, d->info.swapped, rs.total};
+        if ((st = parts_sum(ctx, c, 4)) != DF_OK) goto done;
+        d->info.filtered = (long)c[0], d->info.no_point = (long)c[1], d->info.swapped = (long)c[2], points_all = c[3];
+    }
     if (d->info.swapped && !quiet)
         df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
                 d->info.swapped);
     /* snapshot tables are never summed across dates: the latest snapshot */
-    if (read->kind == DF_SNAPSHOTS && rs.total > 0) { /* as read: DF_KIND_AUTO resolved */
+    if (read->kind == DF_SNAPSHOTS && points_all > 0) { /* as read: DF_KIND_AUTO resolved */
         rs.snap = 1;
         for (int g = 0; g < k->nops && !quiet; g++) {
             char day[11];
@@ -1883,7 +2085,7 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
                     day[0] ? day : "(undated)");
         }
     }
-    st = compute(ctx, &rs, k->b, opts, d, READ_SHARE);
+    st = compute(ctx, &rs, k->b, opts, d, READ_SHARE, k->split);
 done:
     if (blk) release(k->cap);
     free(blk);
@@ -1903,7 +2105,68 @@ void df__density_sink_free(df__sink *sink)
     if (k->pushed && !k->pushed->kept) any_range_free(k->pushed);
     for (int r = 0; r < k->nrange; r++) any_range_free(k->range[r]);
     df__repeats_free(k->repeats);
+    for (int i = 0; i < k->nnames; i++) free(k->names[i]);
     free(k);
+}
+
+/* MPI, a collective sink (df_density_run: every process computes each
+ * raster): the points stay where they were read. Only the operations'
+ * names and the duplicate check's repeats are exchanged (units x dates, not
+ * rows), merged in process order into the run's numbering, which this
+ * process's ranges then take; each raster's grid is summed over the
+ * processes (parts_grid). */
+static df_status any_parts_split(df_ctx *ctx, density_sink *k)
+{
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    int32_t nops = k->nops;
+    df__pack_put(&mine, &nops, sizeof nops);
+    for (int i = 0; i < k->nops; i++) df__pack_str(&mine, k->opnames[i]);
+    df__repeats_pack(&mine, k->repeats);
+    df_status st = from ? df__parts_exchange(ctx, &mine, &all, from) : df__error(ctx, DF_ENOMEM, "out of memory");
+    df__pack_free(&mine);
+    df__repeats *repeats = st == DF_OK ? df__repeats_new() : NULL, *theirs = NULL;
+    const char *names[DENSITY_MAX_OPS];
+    int n = 0, remap[DENSITY_MAX_OPS], my_remap[DENSITY_MAX_OPS] = {0};
+    if (st == DF_OK && !repeats) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        df__pack *b = &from[r];
+        df__pack_get(b, &nops, sizeof nops);
+        int bad = b->failed || nops < 0 || nops > DENSITY_MAX_OPS;
+        for (int i = 0; !bad && i < nops; i++) {
+            const char *name = df__pack_get_str(b);
+            int g = 0;
+            while (g < n && strcmp(names[g], name)) g++;
+            if (g == n && n == DENSITY_MAX_OPS) {
+                st = df__error(ctx, DF_EINVAL, "%s: more than %d operations", k->ropts.path, DENSITY_MAX_OPS);
+                break;
+            }
+            if (g == n) { /* this process's own name, or a copy */
+                if (r == df__parts.index)
+                    names[n++] = k->opnames[i];
+                else if ((bad = !(k->names[k->nnames] = df__strdup(name))) == 0)
+                    names[n++] = k->names[k->nnames++];
+            }
+            remap[i] = g;
+            if (r == df__parts.index) my_remap[i] = g;
+        }
+        if (st != DF_OK) break;
+        bad = bad || !(theirs = df__repeats_new()) || df__repeats_unpack(b, theirs) != 0 ||
+              df__repeats_merge(repeats, theirs, remap) != 0;
+        df__repeats_free(theirs), theirs = NULL;
+        if (bad)
+            st = df__error(ctx, DF_ENOMEM, "out of memory merging the points of process %d of %s", r, k->ropts.path);
+    }
+    if (st == DF_OK) {
+        for (int i = 0; i < k->nrange; i++) /* range -> this process -> the run */
+            for (int j = 0; j < k->range[i]->nops; j++) k->range[i]->remap[j] = my_remap[k->range[i]->remap[j]];
+        memcpy(k->opnames, names, (size_t)n * sizeof *names), k->nops = n;
+        df__repeats_free(k->repeats), k->repeats = repeats, repeats = NULL;
+        k->split = 1;
+    }
+    df__repeats_free(repeats);
+    free(all), free(from);
+    return st;
 }
 
 /* MPI: every process's points, in process order, on every process (each
@@ -1914,6 +2177,7 @@ void df__density_sink_free(df__sink *sink)
 static df_status any_parts_merge(df_ctx *ctx, void *sink)
 {
     density_sink *k = sink;
+    if (k->collective) return any_parts_split(ctx, k);
     df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
     unsigned char *all = NULL;
     any_pt *blk = malloc((size_t)k->cap * sizeof *blk);
@@ -2016,6 +2280,8 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     int nthreads = core_count(opts);
     df_status st = check_opts(ctx, b, opts);
     if (st == DF_OK) st = df__density_sink_new(ctx, b, ropts, nthreads, &sink);
+    /* MPI: every process computes this raster, so each keeps its own points */
+    if (st == DF_OK) ((density_sink *)sink)->collective = df__parts.count > 1;
     if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
         progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
         if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;

@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <gdal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -319,6 +320,89 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     free(x), free(y);
 }
 
+/* Rank r's "sent" less the duplicate check's, from DF_MPI_STATS=1 in out. */
+static long long sent_by(int rank)
+{
+    char key[64];
+    snprintf(key, sizeof key, "dispflow-mpi: rank %d of", rank);
+    char *at = strstr(out, key);
+    long long sent = -1, received, dup = -1;
+    if (at &&
+        sscanf(strstr(at, "sent ") + 5, "%lld bytes, received %lld bytes (of which the duplicate check: sent %lld",
+               &sent, &received, &dup) == 3)
+        return sent - dup;
+    return -1;
+}
+
+/* The density under MPI (issue 12 item 4): each rank grids its own points
+ * and the grids are summed (fixed point, MPI_Reduce to rank 0), so what a
+ * rank sends is the grid, not its rows, and the raster is the single
+ * process's, byte for byte: a UTM zone from every rank's points, a
+ * Gaussian cut by -te (edge loss, points too far), a snapshot table whose
+ * latest date is in rank 2's share only, and a bandwidth rule (the one case
+ * that still gathers the projected points). */
+TEST(density_grids_summed_not_points_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/many.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    long rows = 60000;
+    fputs("date,lat,lon,individuals\n", f);
+    uint64_t s = 7;
+    for (long i = 0; i < rows; i++) {
+        double r[3];
+        for (int k = 0; k < 3; k++) s = s * 6364136223846793005ULL + 1442695040888963407ULL, r[k] = (s >> 11) * 0x1p-53;
+        if (i % 101 == 0) /* no point */
+            fprintf(f, "2016-%02ld-01,,,%d\n", 1 + i * 12 / rows, 1 + (int)(r[2] * 900));
+        else
+            fprintf(f, "2016-%02ld-01,%.5f,%.5f,%d\n", 1 + i * 12 / rows, 36.1 + 0.6 * r[0], 42.8 + 0.8 * r[1],
+                    1 + (int)(r[2] * 900));
+    }
+    fclose(f);
+    static const char *const cases[] = {
+        "--pixel 1000 --radius 8000 --kernel triweight",
+        "--pixel 500 --radius 6000 --kernel gaussian -t_srs EPSG:32638 -te 320000 3990000 360000 4030000",
+        "--pixel 1000 --radius 5000 --kind snapshots --duplicates keep",
+        "--pixel 1000 --bandwidth silverman",
+    };
+    for (int c = 0; c < 4; c++) {
+        int rc = sh("%s density --records many.csv %s -o d.tif && mv d.tif single.tif", dispflow, cases[c]);
+        if (rc != 0) printf("%s\n", out);
+        EXPECT_INT(rc, 0);
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "DF_MPI_STATS=1 " MPIRUN "%s density --records many.csv %s", dispflow_mpi, cases[c]);
+        EXPECT_INT(sh("%s -o d.tif && mv d.tif multi.tif", cmd, ""), 0);
+        long long sent[3] = {sent_by(0), sent_by(1), sent_by(2)};
+        long la, lb;
+        snprintf(path, sizeof path, "%s/single.tif", tmpdir);
+        char *x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
+        char *y = slurp(path, &lb);
+        EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+        free(x), free(y);
+        snprintf(path, sizeof path, "%s/single.tif", tmpdir);
+        GDALAllRegister();
+        GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+        EXPECT(ds != NULL);
+        if (!ds) continue;
+        long long grid = 8LL * GDALGetRasterXSize(ds) * GDALGetRasterYSize(ds);
+        GDALClose(ds);
+        /* a rank's rows, 40 bytes each to each of the 2 others, were the exchange before */
+        long long rows_bytes = 40LL * (rows / 3) * 2;
+        printf("  %-90s rank 1 sent %lld bytes (grid %lld; its rows would be %lld)\n", cases[c], sent[1], grid,
+               rows_bytes);
+        for (int r = 1; r < 3; r++) {
+            EXPECT(sent[r] >= grid);
+            /* (a snapshot table's rival check sends its keys, one per place and date: here
+             * every row is its own place, so case 2 is not bounded by the grid) */
+            if (c < 2) EXPECT(sent[r] < grid + 120000 && sent[r] < grid + rows_bytes / 4);
+            if (c == 3) EXPECT(sent[r] >= grid + 24LL * (rows / 4) * 2); /* the rule's gather: 24 bytes a point */
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
@@ -334,6 +418,7 @@ int main(int argc, char **argv)
     RUN(duplicates_and_rejections_across_ranks_item4);
     RUN(ranks_times_threads_and_too_few_rows_item4);
     RUN(log_density_and_true_lines_across_ranks_item4);
+    RUN(density_grids_summed_not_points_item4);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -57,6 +57,24 @@ done:
     return buf;
 }
 
+/* The density's grids summed into rank 0's (MPI_Reduce: every rank sends
+ * its grid once, whatever its number of points), in pieces of at most
+ * INT_MAX elements (MPI's int counts). Integer sums: any order of the
+ * reduction gives the same values. */
+static int reduce_sum(int64_t *data, size_t n)
+{
+    wait_for_all();
+    for (size_t at = 0; at < n;) {
+        int k = n - at > INT_MAX ? INT_MAX : (int)(n - at);
+        if (df__parts.index == 0)
+            MPI_Reduce(MPI_IN_PLACE, data + at, k, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        else
+            MPI_Reduce(data + at, NULL, k, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        at += (size_t)k;
+    }
+    return 0;
+}
+
 /* Before the CLI parses its arguments. */
 void df__mpi_start(int *argc, char ***argv)
 {
@@ -65,6 +83,7 @@ void df__mpi_start(int *argc, char ***argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     df__parts.index = rank, df__parts.count = size, df__parts.allgather = allgather;
+    df__parts.reduce_sum = reduce_sum;
     if (rank > 0) { /* rank 0 says what the run did */
         int null = open("/dev/null", O_WRONLY);
         saved_stderr = dup(2);
