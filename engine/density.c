@@ -2169,7 +2169,8 @@ static df_status any_parts_split(df_ctx *ctx, density_sink *k)
     return st;
 }
 
-/* MPI: every process's points, in process order, on every process (each
+/* MPI, a sink that is not collective (run: rank 0 alone computes its
+ * rasters): every process's points, in process order, on every process (each
  * process's ranges as one range, its operations numbered as its merge
  * numbered them), merged again from the start: every process then holds
  * the single process's spool, and any raster is computed from it byte for

@@ -403,6 +403,57 @@ TEST(density_grids_summed_not_points_item4)
     }
 }
 
+/* Rank r's "received" less the duplicate check's, from DF_MPI_STATS=1 in out. */
+static long long received_by(int rank)
+{
+    char key[64];
+    snprintf(key, sizeof key, "dispflow-mpi: rank %d of", rank);
+    char *at = strstr(out, key);
+    long long sent, received = -1, dup_sent, dup = -1;
+    if (at && sscanf(strstr(at, "sent ") + 5,
+                     "%lld bytes, received %lld bytes (of which the duplicate check: sent %lld, received %lld", &sent,
+                     &received, &dup_sent, &dup) == 4)
+        return received - dup;
+    return -1;
+}
+
+/* The decision log's rows go to rank 0 alone (MPI_Gatherv; issue 12 item 4,
+ * docs/scale.md): rank 0, which writes the log, receives ranks 1 and 2's
+ * rows (2/3 of the log), ranks 1 and 2 receive none of them (the join's
+ * bins only); the log is the single process's, byte for byte. */
+TEST(decision_log_to_rank_0_only_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar", "Basrah"};
+    char path[1200], args[2000];
+    snprintf(path, sizeof path, "%s/logged.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("date,adm1,individuals\n", f);
+    for (long i = 0; i < 30000; i++)
+        fprintf(f, "2016-%02ld-%02ld,%s,%ld\n", 1 + i % 12, 1 + i % 28, govs[i % 7], 1 + i % 997);
+    fclose(f);
+    snprintf(args, sizeof args,
+             "join --records logged.csv --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1", cwd);
+    EXPECT_INT(sh("%s %s --log log.csv -o out.csv && mv log.csv single_log.csv", dispflow, args), 0);
+    EXPECT_INT(
+        sh("DF_MPI_STATS=1 " MPIRUN "%s %s --log log.csv -o out.csv && mv log.csv multi_log.csv", dispflow_mpi, args),
+        0);
+    long long got[3] = {received_by(0), received_by(1), received_by(2)};
+    long la, lb;
+    snprintf(path, sizeof path, "%s/single_log.csv", tmpdir);
+    char *x = slurp(path, &la);
+    snprintf(path, sizeof path, "%s/multi_log.csv", tmpdir);
+    char *y = slurp(path, &lb);
+    EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+    free(x), free(y);
+    printf("  a log of %ld bytes: received (less the duplicate check) rank 0 %lld, rank 1 %lld, rank 2 %lld\n", la,
+           got[0], got[1], got[2]);
+    EXPECT(got[0] > la / 2);
+    EXPECT(got[1] >= 0 && got[1] < la / 10);
+    EXPECT(got[2] >= 0 && got[2] < la / 10);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
@@ -419,6 +470,7 @@ int main(int argc, char **argv)
     RUN(ranks_times_threads_and_too_few_rows_item4);
     RUN(log_density_and_true_lines_across_ranks_item4);
     RUN(density_grids_summed_not_points_item4);
+    RUN(decision_log_to_rank_0_only_item4);
     harness_remove_dir(tmpdir);
     return harness_done();
 }
