@@ -2098,6 +2098,8 @@ done:
     return st;
 }
 
+void df__density_sink_collective(df__sink *sink) { ((density_sink *)sink)->collective = df__parts.count > 1; }
+
 void df__density_sink_free(df__sink *sink)
 {
     density_sink *k = (density_sink *)sink;
@@ -2281,8 +2283,7 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     int nthreads = core_count(opts);
     df_status st = check_opts(ctx, b, opts);
     if (st == DF_OK) st = df__density_sink_new(ctx, b, ropts, nthreads, &sink);
-    /* MPI: every process computes this raster, so each keeps its own points */
-    if (st == DF_OK) ((density_sink *)sink)->collective = df__parts.count > 1;
+    if (st == DF_OK) df__density_sink_collective(sink); /* every process computes this raster */
     if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
         progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
         if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;

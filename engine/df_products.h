@@ -35,6 +35,10 @@ df_status df__density_sink_new(df_ctx *ctx, const df_boundaries *b, const df_rec
 df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density_opts *opts, int quiet,
                                    df_density **out);
 void df__density_sink_free(df__sink *sink);
+/* MPI: every process will compute each raster of the sink, in the same
+ * order (each compute is then collective): its points stay on the process
+ * that read them and each raster's grid is summed over the processes. */
+void df__density_sink_collective(df__sink *sink);
 
 /* join.c, for publish mode: the families behind unit i's displaced,
  * returned and returnees (individuals / household size, rounded up, where

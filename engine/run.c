@@ -650,8 +650,10 @@ static df_status compute(df_ctx *ctx, run *r)
     if (st == DF_OK && job->flows && (st = df__flows_sink_new(ctx, r->rep.fine, &r->ro, &fo, &flows_sink)) == DF_OK)
         sinks[nsinks++] = flows_sink;
     if (st == DF_OK && job->density && !(job->publish && job->publish_ledger) &&
-        (st = df__density_sink_new(ctx, r->rep.fine, &r->ro, threads, &r->density_sink)) == DF_OK)
+        (st = df__density_sink_new(ctx, r->rep.fine, &r->ro, threads, &r->density_sink)) == DF_OK) {
+        df__density_sink_collective(r->density_sink); /* MPI: every rank computes each raster (run_share) */
         sinks[nsinks++] = r->density_sink;
+    }
     if (st == DF_OK && (st = df__spool_new(ctx, spool_keep, r, &r->spool)) == DF_OK) sinks[nsinks++] = r->spool;
     r->rep.spool = r->spool;
     if (st == DF_OK) st = df__records_fanout(ctx, &r->ro, sinks, nsinks, threads, &r->read, r->sha256);
@@ -704,9 +706,8 @@ static df_status compute(df_ctx *ctx, run *r)
         if (st != DF_OK) goto done;
         r->rep.flows = r->flows;
     }
-    /* MPI: the other ranks, which write nothing, skip the density (they hold
-     * its points all the same: docs/scale.md) */
-    if (df__parts.index > 0) goto done;
+    /* MPI: every rank computes the density (its own points' grid, summed
+     * into rank 0's: docs/scale.md); rank 0 alone writes it */
     if (density && r->density_sink) {
         BEGIN("density");
         df_density_opts dopt;
@@ -1491,6 +1492,14 @@ static df_status run_share(df_ctx *ctx, run *r)
                          strerror(errno));
     df_status st = load_boundaries(ctx, r);
     if (st == DF_OK) st = compute(ctx, r);
+    /* the rasters per period, which rank 0 makes while it writes: each is
+     * summed over the ranks, so every rank computes them in the same order
+     * (written here to the scratch folder: df__commit keeps nothing) */
+    if (st == DF_OK && r->density && r->job->opts.density_step != DF_STEP_NONE) {
+        df__qgis_layer ql[1 + MAX_DENSITY_PERIODS] = {{0}};
+        int nql = 1;
+        st = density_periods(ctx, r, ql, &nql, 0);
+    }
     remove_tree(r->dir);
     return st;
 }

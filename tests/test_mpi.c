@@ -95,8 +95,9 @@ static int have_mpirun(void)
 
 #define MPIRUN "mpirun --allow-run-as-root --oversubscribe -n 3 "
 
-/* The Mosul job (two levels, flows, density) on one process and on three
- * ranks: the same bundle, file by file; the ranks did exchange. */
+/* The Mosul job (two levels, flows, density and its rasters per month) on
+ * one process and on three ranks: the same bundle, file by file; the ranks
+ * did exchange. */
 TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
 {
     if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
@@ -108,7 +109,7 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
              "[job]\ntitle = Mosul\noutput = bundle\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
              "[records]\npath = %s/" ET "records.csv\n"
              "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
-             "[density]\npixel = 1000\n",
+             "[density]\npixel = 1000\nstep = month\n",
              cwd, cwd, cwd);
     snprintf(path, sizeof path, "%s/mosul.ini", tmpdir);
     FILE *f = fopen(path, "w");
@@ -135,6 +136,9 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
     snprintf(b, sizeof b, "%s/multi", tmpdir);
     int files = same_folders(a, b);
     EXPECT(files >= 15); /* tables, layers, rasters, maps, sitrep, project, manifest */
+    /* the rasters per month too: each a grid per rank, summed (issue 12 item 4) */
+    snprintf(path, sizeof path, "%s/multi/density_displaced_2016-11-01.tif", tmpdir);
+    EXPECT(access(path, R_OK) == 0);
     snprintf(path, sizeof path, "%s/scratch", tmpdir);
     DIR *d = opendir(path);
     int left = 0;
