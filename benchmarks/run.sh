@@ -12,7 +12,7 @@
 #   BENCH_RUNS=3        runs per tool; the median wall time is reported
 #   BENCH_BIG=0         skip the 10M-row fifo runs of dispflow (about 10 s
 #                       here, minutes in job.sh)
-#   BENCH_100M=1        add job.sh's 100M-row fifo run (5 to 20 minutes)
+#   BENCH_100M=0        skip job.sh's 100M-row fifo run (5 to 20 minutes; on by default)
 #   BENCH_QGIS_INDEX=0  load the CSV into QGIS without a spatial index
 #                       (default 1: spatialIndex=yes, QGIS at its best)
 #   BENCH_PEERS="dispflow qgis qgis_gpkg geopandas"   the tools to run (qgis_gpkg:
