@@ -362,6 +362,7 @@ HOT double kernel_at(df_kernel kernel, double q)
  * span of columns is a closed form (row_mass). */
 typedef struct {
     double *qx, *s[3];
+    double *qs;      /* root * qx (span_add) */
     int *wlo, *wlen; /* row_windows */
 } point_cols;
 
@@ -449,35 +450,55 @@ HOT int64_t fx_round(double x)
     return i - FX_MAGIC_BITS;
 }
 
-/* The hot loop: row[k] += round(ws k(u)) for k < len (ws = w S, the
- * weight in fixed point: fx_scales), with u² = qy + qx[k] (the squared
- * distance over R², split into its row and column parts), one loop per
- * kernel with no branch but a max, so that the compiler vectorises it. A
- * pixel outside the disc adds exactly 0 (t = max(a - qx, 0) = 0, and
- * kernel_at is 0 there), so a span may be wider than the disc's. Each
- * pixel's sum is of integers: the same in any order of the points. */
-HOT void span_add(int64_t *restrict row, const double *restrict qx, int len, double qy, double ws, df_kernel kernel)
+/* The weight's root for the polynomial kernels: w S k(u) = (r t)^m with
+ * t = 1 - qy - qx and r = (w S)^(1/m), so that the row loop multiplies r
+ * into the point's columns once (qs = r qx) rather than w S into every
+ * pixel: a pixel costs what it did with double sums, plus the rounding. */
+static double weight_root(df_kernel kernel, double ws)
 {
-    double a = 1.0 - qy;
+    switch (kernel) {
+    case DF_KERNEL_QUARTIC:
+        return sqrt(ws);
+    case DF_KERNEL_TRIWEIGHT:
+        return cbrt(ws);
+    case DF_KERNEL_EPANECHNIKOV:
+        return ws;
+    default:
+        return 1;
+    }
+}
+
+/* The hot loop: row[k] += round(w S k(u)) for k < len (w S, the weight in
+ * fixed point: fx_scales), with u² = qy + qx[k] (the squared distance over
+ * R², split into its row and column parts), one loop per kernel with no
+ * branch but a max, so that the compiler vectorises it; the polynomial
+ * kernels as (r (1 - qy) - qs[k])^m, qs = r qx (weight_root). A pixel
+ * outside the disc adds exactly 0 (t = max(.., 0) = 0, and kernel_at is 0
+ * there), so a span may be wider than the disc's. Each pixel's sum is of
+ * integers: the same in any order of the points. */
+HOT void span_add(int64_t *restrict row, const double *restrict qx, const double *restrict qs, int len, double qy,
+                  double ws, double r, df_kernel kernel)
+{
+    double a = r * (1.0 - qy);
     switch (kernel) {
     case DF_KERNEL_QUARTIC:
         for (int k = 0; k < len; k++) {
-            double t = a - qx[k];
+            double t = a - qs[k];
             t = t > 0 ? t : 0;
-            row[k] += fx_round(ws * (t * t));
+            row[k] += fx_round(t * t);
         }
         break;
     case DF_KERNEL_TRIWEIGHT:
         for (int k = 0; k < len; k++) {
-            double t = a - qx[k];
+            double t = a - qs[k];
             t = t > 0 ? t : 0;
-            row[k] += fx_round(ws * (t * t * t));
+            row[k] += fx_round(t * t * t);
         }
         break;
     case DF_KERNEL_EPANECHNIKOV:
         for (int k = 0; k < len; k++) {
-            double t = a - qx[k];
-            row[k] += fx_round(ws * (t > 0 ? t : 0));
+            double t = a - qs[k];
+            row[k] += fx_round(t > 0 ? t : 0);
         }
         break;
     default: /* triangular, uniform, gaussian: sqrt, a step, exp */
@@ -486,31 +507,31 @@ HOT void span_add(int64_t *restrict row, const double *restrict qx, int len, dou
     }
 }
 
-/* Two rows at once over the same columns (qy0 and qy1 their row parts): qx
+/* Two rows at once over the same columns (qy0 and qy1 their row parts): qs
  * is loaded once for both, and there is one loop's overhead for two rows
  * (about 7% of the grid's time); each pixel gets the very operations of
  * span_add, so the sums are the same bits. */
-HOT void span_add2(int64_t *restrict row0, int64_t *restrict row1, const double *restrict qx, int len, double qy0,
-                   double qy1, double ws, df_kernel kernel)
+HOT void span_add2(int64_t *restrict row0, int64_t *restrict row1, const double *restrict qx, const double *restrict qs,
+                   int len, double qy0, double qy1, double ws, double r, df_kernel kernel)
 {
-    double a0 = 1.0 - qy0, a1 = 1.0 - qy1;
+    double a0 = r * (1.0 - qy0), a1 = r * (1.0 - qy1);
     switch (kernel) {
     case DF_KERNEL_QUARTIC:
         for (int k = 0; k < len; k++) {
-            double t0 = a0 - qx[k], t1 = a1 - qx[k];
+            double t0 = a0 - qs[k], t1 = a1 - qs[k];
             t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
-            row0[k] += fx_round(ws * (t0 * t0)), row1[k] += fx_round(ws * (t1 * t1));
+            row0[k] += fx_round(t0 * t0), row1[k] += fx_round(t1 * t1);
         }
         break;
     case DF_KERNEL_TRIWEIGHT:
         for (int k = 0; k < len; k++) {
-            double t0 = a0 - qx[k], t1 = a1 - qx[k];
+            double t0 = a0 - qs[k], t1 = a1 - qs[k];
             t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
-            row0[k] += fx_round(ws * (t0 * t0 * t0)), row1[k] += fx_round(ws * (t1 * t1 * t1));
+            row0[k] += fx_round(t0 * t0 * t0), row1[k] += fx_round(t1 * t1 * t1);
         }
         break;
     default:
-        span_add(row0, qx, len, qy0, ws, kernel), span_add(row1, qx, len, qy1, ws, kernel);
+        span_add(row0, qx, qs, len, qy0, ws, r, kernel), span_add(row1, qx, qs, len, qy1, ws, r, kernel);
         break;
     }
 }
@@ -543,9 +564,11 @@ HOT int64_t add_point(const grid_job *g, point_cols *c, double px, double py, do
     int prow = ifloor((g->y0 - py) * inv_p), rr = g->rr;
     /* (dx / R)² of the columns the disc may reach: jbase .. jbase + 2 rr */
     int jbase = ifloor(cx) - rr, ncols = 2 * rr + 1;
+    double root = weight_root(g->kernel, ws);
     for (int k = 0; k < ncols; k++) {
         double dx = xc0 + (jbase + k) * p - px;
         c->qx[k] = dx * dx * inv_r2;
+        c->qs[k] = root * c->qx[k];
     }
     int lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
     if (prow - rr >= 0 && prow + rr < g->height && jbase >= 0 && jbase + 2 * rr < g->width) {
@@ -558,13 +581,14 @@ HOT int64_t add_point(const grid_job *g, point_cols *c, double px, double py, do
             int e0 = c->wlo[k] + c->wlen[k], e1 = c->wlo[k + 1] + c->wlen[k + 1], e = e0 > e1 ? e0 : e1;
             double dy0 = g->y0 - (lo + 0.5) * p - py, dy1 = g->y0 - (lo + 1.5) * p - py;
             int64_t *row0 = base + (size_t)lo * (size_t)g->width + a;
-            span_add2(row0, row0 + g->width, c->qx + a, e - a, dy0 * dy0 * inv_r2, dy1 * dy1 * inv_r2, ws, g->kernel);
+            span_add2(row0, row0 + g->width, c->qx + a, c->qs + a, e - a, dy0 * dy0 * inv_r2, dy1 * dy1 * inv_r2, ws,
+                      root, g->kernel);
         }
         for (int i = lo; i <= hi; i++) { /* the last row, when their number is odd */
             int k = i - prow + rr;
             double dy = g->y0 - (i + 0.5) * p - py;
-            span_add(base + (size_t)i * (size_t)g->width + c->wlo[k], c->qx + c->wlo[k], c->wlen[k], dy * dy * inv_r2,
-                     ws, g->kernel);
+            span_add(base + (size_t)i * (size_t)g->width + c->wlo[k], c->qx + c->wlo[k], c->qs + c->wlo[k], c->wlen[k],
+                     dy * dy * inv_r2, ws, root, g->kernel);
         }
         return 0;
     }
@@ -590,7 +614,7 @@ HOT int64_t add_point(const grid_job *g, point_cols *c, double px, double py, do
         if (j1 >= g->width)
             edge += llrint(we * row_mass(g->kernel, c, (j0 > g->width ? j0 : g->width) - jbase, j1 - jbase, qy));
         int a = j0 < 0 ? 0 : j0, b = j1 >= g->width ? g->width - 1 : j1;
-        if (a <= b) span_add(row + a, c->qx + (a - jbase), b - a + 1, qy, ws, g->kernel);
+        if (a <= b) span_add(row + a, c->qx + (a - jbase), c->qs + (a - jbase), b - a + 1, qy, ws, root, g->kernel);
     }
     return edge;
 }
@@ -648,14 +672,15 @@ static void *grid_worker(void *arg)
 {
     grid_job *g = arg;
     size_t ncols = 2 * (size_t)g->rr + 1;
-    double *mem = malloc((ncols + 3 * (ncols + 1)) * sizeof *mem);
+    double *mem = malloc((2 * ncols + 3 * (ncols + 1)) * sizeof *mem);
     int *win = malloc(2 * ncols * sizeof *win);
     if (!mem || !win) {
         free(mem), free(win);
         atomic_store(&g->failed, 1);
         return NULL;
     }
-    point_cols c = {mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}, win, win + ncols};
+    point_cols c = {
+        mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}, mem + 4 * ncols + 3, win, win + ncols};
     row_windows(g->radius, g->pixel, g->rr, c.wlo, c.wlen);
     int caller = g->ctx && pthread_equal(pthread_self(), g->caller);
     while (!atomic_load(&g->cancelled)) {
