@@ -1843,9 +1843,9 @@ typedef struct {
     df__repeats *repeats; /* the ranges' merged */
     any_range *pushed;    /* df_density_new: the range records are pushed into */
     df_read_stats own_read;
-    /* MPI: collective, every process computes each raster (df_density_run);
-     * split, then, its points stay on it (any_parts_merge) */
-    int collective, split;
+    /* MPI: the read was split and its points stay on this process
+     * (any_parts_merge): each compute is then a collective */
+    int split;
     char *names[DENSITY_MAX_OPS]; /* split: the other processes' operations, owned */
     int nnames;
 } density_sink;
@@ -2123,8 +2123,6 @@ done:
     return st;
 }
 
-void df__density_sink_collective(df__sink *sink) { ((density_sink *)sink)->collective = df__parts.count > 1; }
-
 void df__density_sink_free(df__sink *sink)
 {
     density_sink *k = (density_sink *)sink;
@@ -2136,14 +2134,15 @@ void df__density_sink_free(df__sink *sink)
     free(k);
 }
 
-/* MPI, a collective sink (df_density_run: every process computes each
- * raster): the points stay where they were read. Only the operations'
- * names and the duplicate check's repeats are exchanged (units x dates, not
- * rows), merged in process order into the run's numbering, which this
- * process's ranges then take; each raster's grid is summed over the
- * processes (parts_grid). */
-static df_status any_parts_split(df_ctx *ctx, density_sink *k)
+/* MPI: the points stay where they were read. Only the operations' names
+ * and the rival-snapshot keys are exchanged (units x dates, not rows),
+ * merged in process order into the run's numbering, which this process's
+ * ranges then take; each raster's grid is then summed over the processes
+ * (parts_grid), so that every process computes each raster, in the same
+ * order (df__density_sink_compute is a collective). */
+static df_status any_parts_merge(df_ctx *ctx, void *sink)
 {
+    density_sink *k = sink;
     df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
     unsigned char *all = NULL;
     int32_t nops = k->nops;
@@ -2196,84 +2195,6 @@ static df_status any_parts_split(df_ctx *ctx, density_sink *k)
     return st;
 }
 
-/* MPI, a sink that is not collective (run: rank 0 alone computes its
- * rasters): every process's points, in process order, on every process (each
- * process's ranges as one range, its operations numbered as its merge
- * numbered them), merged again from the start: every process then holds
- * the single process's spool, and any raster is computed from it byte for
- * byte (the points of a raster are summed in the same order). */
-static df_status any_parts_merge(df_ctx *ctx, void *sink)
-{
-    density_sink *k = sink;
-    if (k->collective) return any_parts_split(ctx, k);
-    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
-    unsigned char *all = NULL;
-    any_pt *blk = malloc((size_t)k->cap * sizeof *blk);
-    df_status st = from && blk ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
-    int32_t nops = k->nops;
-    int64_t rivals = 0, n = 0;
-    df__pack_put(&mine, &nops, sizeof nops);
-    for (int i = 0; i < k->nops; i++) df__pack_str(&mine, k->opnames[i]);
-    df__repeats_pack(&mine, k->repeats);
-    for (int i = 0; i < k->nrange; i++) rivals += k->range[i]->rivals, n += k->range[i]->n;
-    df__pack_put(&mine, &rivals, sizeof rivals), df__pack_put(&mine, &n, sizeof n);
-    for (int i = 0; i < k->nrange && st == DF_OK; i++) {
-        any_range *p = k->range[i];
-        long got;
-        if (p->fd < 0) continue;
-        if (lseek(p->fd, 0, SEEK_SET) != 0)
-            got = -1;
-        else
-            while ((got = read_items(p->fd, blk, sizeof *blk, k->cap)) > 0)
-                for (long q = 0; q < got; q++) { /* the operations as the sink numbers them */
-                    blk[q].op = (int16_t)p->remap[blk[q].op];
-                    df__pack_put(&mine, &blk[q], sizeof blk[q]);
-                }
-        if (got < 0) st = df__error(ctx, DF_EIO, "cannot read a temporary file of the points of %s", k->ropts.path);
-    }
-    free(blk);
-    if (st == DF_OK && df__parts.count > DENSITY_MAX_THREADS)
-        st = df__error(ctx, DF_EINVAL, "a density on more than %d processes", DENSITY_MAX_THREADS);
-    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
-    df__pack_free(&mine);
-    /* the sink merged again from nothing, process by process */
-    any_range *old[DENSITY_MAX_THREADS];
-    int nold = k->nrange, reset = 0;
-    df__repeats *old_repeats = k->repeats;
-    if (st == DF_OK && !(k->repeats = df__repeats_new(1)))
-        k->repeats = old_repeats, st = df__error(ctx, DF_ENOMEM, "out of memory");
-    if (st == DF_OK) memcpy(old, k->range, sizeof old), k->nrange = 0, k->nops = 0, reset = 1;
-    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
-        df__pack *b = &from[r];
-        any_range *p = any_range_new(k, 0);
-        int bad = !p;
-        df__pack_get(b, &nops, sizeof nops);
-        bad = bad || b->failed || nops < 0 || nops > DENSITY_MAX_OPS;
-        for (int i = 0; !bad && i < nops; i++) bad = !(p->ops[p->nops++] = df__strdup(df__pack_get_str(b)));
-        bad = bad || df__repeats_unpack(b, p->repeats) != 0;
-        df__pack_get(b, &rivals, sizeof rivals), df__pack_get(b, &n, sizeof n);
-        bad = bad || b->failed || n < 0 || (uint64_t)n > (b->len - b->at) / sizeof(any_pt);
-        if (!bad) {
-            p->rivals = (long)rivals, p->n = (long)n;
-            if (n > 0 &&
-                ((p->fd = spool_new()) < 0 || write_all(p->fd, b->data + b->at, (size_t)n * sizeof(any_pt)) != 0))
-                p->err = errno, p->failed = 2;
-            st = any_merge(k, p); /* the range kept: the sink's now */
-            if (st != DF_OK && !p->kept) any_range_free(p);
-        } else {
-            any_range_free(p);
-            st = df__error(ctx, DF_ENOMEM, "out of memory merging the points of process %d of %s", r, k->ropts.path);
-        }
-    }
-    if (reset) { /* this process's own ranges, replaced */
-        for (int i = 0; i < nold; i++) any_range_free(old[i]);
-        df__repeats_free(old_repeats);
-    }
-    free(all);
-    free(from);
-    return st;
-}
-
 df_status df__density_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, int threads,
                                df__sink **out)
 {
@@ -2308,7 +2229,6 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     int nthreads = core_count(opts);
     df_status st = check_opts(ctx, b, opts);
     if (st == DF_OK) st = df__density_sink_new(ctx, b, ropts, nthreads, &sink);
-    if (st == DF_OK) df__density_sink_collective(sink); /* every process computes this raster */
     if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
         progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
         if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;

@@ -650,10 +650,8 @@ static df_status compute(df_ctx *ctx, run *r)
     if (st == DF_OK && job->flows && (st = df__flows_sink_new(ctx, r->rep.fine, &r->ro, &fo, &flows_sink)) == DF_OK)
         sinks[nsinks++] = flows_sink;
     if (st == DF_OK && job->density && !(job->publish && job->publish_ledger) &&
-        (st = df__density_sink_new(ctx, r->rep.fine, &r->ro, threads, &r->density_sink)) == DF_OK) {
-        df__density_sink_collective(r->density_sink); /* MPI: every rank computes each raster (run_share) */
+        (st = df__density_sink_new(ctx, r->rep.fine, &r->ro, threads, &r->density_sink)) == DF_OK)
         sinks[nsinks++] = r->density_sink;
-    }
     if (st == DF_OK && (st = df__spool_new(ctx, spool_keep, r, &r->spool)) == DF_OK) sinks[nsinks++] = r->spool;
     r->rep.spool = r->spool;
     if (st == DF_OK) st = df__records_fanout(ctx, &r->ro, sinks, nsinks, threads, &r->read, r->sha256);
