@@ -587,15 +587,38 @@ static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *sh
     return 0;
 }
 
-/* 64-bit hash of a row's fields (FNV-1a with a separator, then mixed); never 0. */
+/* 64-bit hash of a row's fields; never 0. Each field's length, then its
+ * bytes 8 at a time, each folded in by a 64 x 64 -> 128-bit multiply (the
+ * high and low halves xored): one multiply per 8 bytes, where a byte-wise
+ * FNV-1a took one per byte (issue 12 item 3). The length keeps ("ab", "c")
+ * apart from ("a", "bc"). */
+__extension__ typedef unsigned __int128 row_u128;
+static inline uint64_t row_mum(uint64_t a, uint64_t b)
+{
+    row_u128 p = (row_u128)a * b;
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
+
 static uint64_t row_hash(char **cells, const size_t *lens, int n)
 {
-    uint64_t h = 1469598103934665603ULL;
+    const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL;
+    uint64_t h = 0x8ebc6af09c88c6e3ULL ^ (uint64_t)n;
     for (int i = 0; i < n; i++) {
-        for (size_t k = 0; k < lens[i]; k++) h = (h ^ (unsigned char)cells[i][k]) * 1099511628211ULL;
-        h = (h ^ 0x1f) * 1099511628211ULL;
+        const unsigned char *c = (const unsigned char *)cells[i];
+        size_t len = lens[i], k = 0;
+        h = row_mum(h ^ k0, (uint64_t)len ^ k1);
+        for (; k + 8 <= len; k += 8) {
+            uint64_t w;
+            memcpy(&w, c + k, 8);
+            h = row_mum(h ^ w, k1);
+        }
+        if (k < len) {
+            uint64_t w = 0;
+            memcpy(&w, c + k, len - k);
+            h = row_mum(h ^ w, k0);
+        }
     }
-    h ^= h >> 33, h *= 0xff51afd7ed558ccdULL, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ULL, h ^= h >> 33;
+    h = row_mum(h ^ k1, h ^ k0);
     return h ? h : 1;
 }
 
