@@ -591,7 +591,7 @@ static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *sh
  * bytes 8 at a time, each folded in by a 64 x 64 -> 128-bit multiply (the
  * high and low halves xored): one multiply per 8 bytes, where a byte-wise
  * FNV-1a took one per byte (issue 12 item 3). The length keeps ("ab", "c")
- * apart from ("a", "bc"). */
+ * apart from ("a", "bc"), and with it the tail's loads give every byte. */
 __extension__ typedef unsigned __int128 row_u128;
 static inline uint64_t row_mum(uint64_t a, uint64_t b)
 {
@@ -612,9 +612,15 @@ static uint64_t row_hash(char **cells, const size_t *lens, int n)
             memcpy(&w, c + k, 8);
             h = row_mum(h ^ w, k1);
         }
-        if (k < len) {
-            uint64_t w = 0;
-            memcpy(&w, c + k, len - k);
+        if (k < len) { /* the last 1..7 bytes, by loads that overlap (no byte stores to read back) */
+            size_t t = len - k;
+            uint64_t w;
+            if (t >= 4) {
+                uint32_t a, b;
+                memcpy(&a, c + k, 4), memcpy(&b, c + len - 4, 4);
+                w = (uint64_t)a << 32 | b;
+            } else
+                w = (uint64_t)c[k] << 16 | (uint64_t)c[k + t / 2] << 8 | c[len - 1];
             h = row_mum(h ^ w, k0);
         }
     }
