@@ -217,6 +217,10 @@ typedef struct {
     int32_t op_last[DENSITY_MAX_OPS];
     df__repeats *repeats;
     int drop_rivals; /* --duplicates drop: the first row of a key kept */
+    /* not NULL: a full block goes to emit (the projection pass), not to fd */
+    int (*emit)(raw_pt *blk, long n, void *user);
+    void *emit_user;
+    int emit_rc; /* emit's nonzero value, which stopped the pass */
 } point_buf;
 
 static void point_buf_init(point_buf *p, const df_density_opts *o, const df_boundaries *b, long cap)
@@ -228,6 +232,11 @@ static void point_buf_init(point_buf *p, const df_density_opts *o, const df_boun
 static int point_flush(point_buf *p)
 {
     if (p->nblk == 0) return 0;
+    if (p->emit) {
+        if ((p->emit_rc = p->emit(p->blk, p->nblk, p->emit_user)) != 0) return -1;
+        p->n += p->nblk, p->nblk = 0;
+        return 0;
+    }
     if ((p->fd < 0 && (p->fd = spool_new()) < 0) || write_all(p->fd, p->blk, (size_t)p->nblk * sizeof *p->blk) != 0) {
         p->err = errno, p->failed = 2;
         return -1;
@@ -273,6 +282,9 @@ typedef struct {
     int snap;
     int32_t *snap_date[DENSITY_MAX_THREADS]; /* per file, per operation */
     int projected; /* lon, lat hold x, y already in the target CRS (the sink's readers projected them) */
+    /* not NULL: the points come from each(src), not from the files */
+    int (*each)(void *src, int (*fn)(raw_pt *, long, void *), void *user);
+    void *src;
 } raw_spool;
 
 static void raw_spool_close(raw_spool *s)
@@ -289,6 +301,7 @@ static void raw_spool_close(raw_spool *s)
  * file cannot be read, or fn's nonzero value. */
 static int raw_each(const raw_spool *s, raw_pt *blk, long cap, int (*fn)(raw_pt *, long, void *), void *user)
 {
+    if (s->each) return s->each(s->src, fn, user);
     for (int k = 0; k < s->nfd; k++) {
         long n;
         if (lseek(s->fd[k], 0, SEEK_SET) != 0) return -1;
@@ -1808,6 +1821,29 @@ static int view_block(const any_pt *q, long n, any_range *p, void *user)
     return 0;
 }
 
+/* The raster's points selected from the ranges' spools straight into the
+ * projection pass, block by block (raw_spool.each), with no file of
+ * selected points written and read back between the two: when the readers
+ * projected the points (no zone pass reads them first) and the table is
+ * not of snapshots (whose dates are judged per file). The same points in
+ * the same order, so the same raster. */
+typedef struct {
+    density_sink *k;
+    any_pt *blk;
+    view_pass *v;
+} view_source;
+
+static int view_each(void *src, int (*fn)(raw_pt *, long, void *), void *user)
+{
+    view_source *s = src;
+    point_buf *pb = s->v->out;
+    pb->emit = fn, pb->emit_user = user;
+    for (int r = 0; r < s->k->nrange; r++)
+        if (any_each(s->k, r, s->blk, view_block, s->v) != 0) return pb->emit_rc ? pb->emit_rc : -1;
+    if (point_flush(pb) != 0) return pb->emit_rc ? pb->emit_rc : -1;
+    return 0;
+}
+
 df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density_opts *opts, int quiet,
                                    df_density **out)
 {
@@ -1846,6 +1882,18 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
     if (st == DF_OK && k->pre && (!opts->t_srs || strcmp(opts->t_srs, k->pre_srs)))
         st = df__error(ctx, DF_EINVAL, "density: the points were projected to %s as read, not to %s", k->pre_srs,
                        opts->t_srs ? opts->t_srs : "the CRS the data choose");
+    if (st == DF_OK && k->pre && read->kind != DF_SNAPSHOTS) {
+        view_source src = {k, blk, &v};
+        for (int r = 0; r < k->nrange; r++) /* at most these: every row the ranges spooled */
+            d->info.filtered += k->range[r]->rivals, rs.total += k->range[r]->n;
+        rs.each = view_each, rs.src = &src;
+        st = compute(ctx, &rs, k->b, opts, d, READ_SHARE);
+        d->info.filtered += v.filtered, d->info.no_point += v.no_point, d->info.swapped += v.swapped;
+        if (st == DF_OK && d->info.swapped && !quiet)
+            df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
+                    d->info.swapped);
+        goto done;
+    }
     /* each range's points of this raster, in file order */
     for (int r = 0; r < k->nrange && st == DF_OK; r++) {
         any_range *p = k->range[r];
