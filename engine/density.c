@@ -1050,7 +1050,9 @@ static int project_block(raw_pt *p, long n, void *user)
         s->out[m++] = (xyw_pt){x, y, w};
         s->total += w;
         s->sw += w, s->sx += w * x, s->sy += w * y;
-        s->x0 = fmin(s->x0, x), s->y0 = fmin(s->y0, y), s->x1 = fmax(s->x1, x), s->y1 = fmax(s->y1, y);
+        /* fmin and fmax as x86-64's minsd and maxsd give them (no NaN here), without a call */
+        s->x0 = s->x0 < x ? s->x0 : x, s->y0 = s->y0 < y ? s->y0 : y;
+        s->x1 = s->x1 > x ? s->x1 : x, s->y1 = s->y1 > y ? s->y1 : y;
     }
     s->kept += m;
     return m > 0 && !s->mem && write_all(s->fd, s->out, (size_t)m * sizeof *s->out) != 0 ? 2 : 0;
