@@ -700,6 +700,7 @@ typedef struct {
     df_read_stats *stats;
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
+    int nul_cols[DF_FIELD_COUNT], nnul;   /* the others but the counts: looked at for a NUL byte */
     long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
@@ -779,10 +780,9 @@ static int row_date_status(reader *r, char **cells, size_t *lens, int n, long li
     }
     /* a NUL in any other mapped column (coordinates: the text columns are
      * checked above, the counts below) */
-    for (int f = 0; f < DF_FIELD_COUNT; f++)
-        if (col[f] >= 0 && col[f] < n && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS &&
-            memchr(cells[col[f]], '\0', lens[col[f]]))
-            return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
+    for (int i = 0; i < r->nnul; i++) /* the columns, in the order of their fields, listed by reader_init */
+        if (r->nul_cols[i] < n && memchr(cells[r->nul_cols[i]], '\0', lens[r->nul_cols[i]]))
+            return reject(r, line, r->nul_cols[i], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
     if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec->status) != 0)
         return reject(r, line, col[DF_FIELD_STATUS], DF_REJECT_BAD_STATUS, s), 1;
     return ROW_ON;
@@ -1265,6 +1265,9 @@ static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, cons
     r->ncols = o->src.nheader ? o->src.nheader : o->held.n;
     for (int f = 0; f < DF_FIELD_COUNT; f++)
         if (o->map.col[f] >= 0 && is_text_field[f]) r->text_cols[r->ntext++] = o->map.col[f];
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (o->map.col[f] >= 0 && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS)
+            r->nul_cols[r->nnul++] = o->map.col[f];
 }
 
 /* The rows after the header, on the calling thread. */
