@@ -416,6 +416,42 @@ static size_t seen_run(const seen_row *v, size_t n, size_t i, size_t *at)
     return j;
 }
 
+/* The k-th least (1-based) of the runs' first lines in v (sorted by hash),
+ * without a copy of them all: the first lines counted in 65,536 buckets of
+ * their range, then the one bucket that holds the k-th sorted. -1 out of
+ * memory. */
+#define NTH_BUCKETS 65536
+static long seen_nth_first(const seen_row *v, size_t n, size_t k)
+{
+    size_t at, below = 0, nb = 0;
+    long lo = LONG_MAX, hi = LONG_MIN;
+    for (size_t i = 0, j; i < n; i = j) {
+        j = seen_run(v, n, i, &at);
+        lo = v[at].line < lo ? v[at].line : lo, hi = v[at].line > hi ? v[at].line : hi;
+    }
+    int shift = 0;
+    while (((unsigned long)(hi - lo) >> shift) >= NTH_BUCKETS) shift++;
+    size_t *count = calloc(NTH_BUCKETS, sizeof *count);
+    if (!count) return -1;
+    for (size_t i = 0, j; i < n; i = j) {
+        j = seen_run(v, n, i, &at);
+        count[(unsigned long)(v[at].line - lo) >> shift]++;
+    }
+    size_t b = 0;
+    while (below + count[b] < k) below += count[b++]; /* the k-th is in bucket b */
+    long *in = malloc((count[b] ? count[b] : 1) * sizeof *in);
+    free(count);
+    if (!in) return -1;
+    for (size_t i = 0, j; i < n; i = j) {
+        j = seen_run(v, n, i, &at);
+        if (((unsigned long)(v[at].line - lo) >> shift) == b) in[nb++] = v[at].line;
+    }
+    qsort(in, nb, sizeof *in, cmp_long);
+    long kth = in[k - below - 1];
+    free(in);
+    return kth;
+}
+
 /* The rows appended so far to their distinct rows, sorted by hash: a row
  * whose hash an earlier row has is a duplicate of the earliest. Past max
  * distinct rows, those of the max least first lines are kept and every
@@ -427,17 +463,7 @@ static int row_set_settle(row_set *t)
     long last = LONG_MAX; /* the rows of a first line past this are unchecked */
     seen_sort(t->v, t->n, 56);
     for (size_t i = 0; i < t->n; runs++) i = seen_run(t->v, t->n, i, &at);
-    if (runs > max) {
-        long *firsts = malloc(runs * sizeof *firsts);
-        if (!firsts) return t->failed = 1, -1;
-        for (size_t i = 0, k = 0; i < t->n; k++) {
-            size_t j = seen_run(t->v, t->n, i, &at);
-            firsts[k] = t->v[at].line, i = j;
-        }
-        qsort(firsts, runs, sizeof *firsts, cmp_long);
-        last = firsts[max - 1];
-        free(firsts);
-    }
+    if (runs > max && (last = seen_nth_first(t->v, t->n, max)) < 0) return t->failed = 1, -1;
     for (size_t i = 0, j; i < t->n; i = j) {
         j = seen_run(t->v, t->n, i, &at);
         seen_row first = t->v[at];
