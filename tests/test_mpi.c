@@ -322,6 +322,26 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     char *y = slurp(path, &lb);
     EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
     free(x), free(y);
+    /* with -t_srs each rank's readers project the points as they read them
+     * (issue 12 item 3): the same bytes on 3 ranks, and the same as the
+     * zone the data choose (32638) projected after the read */
+    EXPECT_INT(sh("%s density --records points.csv --pixel 5000 --radius 20000 -t_srs EPSG:32638 -o d.tif && "
+                  "mv d.tif single_t.tif",
+                  dispflow, ""),
+               0);
+    EXPECT_INT(sh(MPIRUN "%s density --records points.csv --pixel 5000 --radius 20000 -t_srs EPSG:32638 -o d.tif && "
+                         "mv d.tif multi_t.tif",
+                  dispflow_mpi, ""),
+               0);
+    static const char *const tifs[][2] = {{"single_t.tif", "multi_t.tif"}, {"single.tif", "single_t.tif"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][0]);
+        x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][1]);
+        y = slurp(path, &lb);
+        EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+        free(x), free(y);
+    }
 }
 
 /* Rank r's "sent" less the duplicate check's, from DF_MPI_STATS=1 in out. */
@@ -375,9 +395,17 @@ TEST(density_grids_summed_not_points_item4)
         int rc = sh("%s density --records many.csv %s -o d.tif && mv d.tif single.tif", dispflow, cases[c]);
         if (rc != 0) printf("%s\n", out);
         EXPECT_INT(rc, 0);
+        /* the counts the CLI says (points, left out, without coordinates), of every rank */
+        char said[512] = "", said_multi[512] = "";
+        const char *line = strstr(out, "many.csv: 60000 rows");
+        if (line) snprintf(said, sizeof said, "%.*s", (int)strcspn(line, "\n"), line);
         char cmd[4400];
         snprintf(cmd, sizeof cmd, "DF_MPI_STATS=1 " MPIRUN "%s density --records many.csv %s", dispflow_mpi, cases[c]);
         EXPECT_INT(sh("%s -o d.tif && mv d.tif multi.tif", cmd, ""), 0);
+        if ((line = strstr(out, "many.csv: 60000 rows")))
+            snprintf(said_multi, sizeof said_multi, "%.*s", (int)strcspn(line, "\n"), line);
+        EXPECT(said[0] != 0);
+        EXPECT_STR(said_multi, said);
         long long sent[3] = {sent_by(0), sent_by(1), sent_by(2)};
         long la, lb;
         snprintf(path, sizeof path, "%s/single.tif", tmpdir);
