@@ -642,7 +642,7 @@ HOT int64_t add_point(const grid_job *g, point_cols *c, double px, double py, do
  * (chosen at load time), with every row loop inlined and vectorised. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
 __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math"),
-               target_clones("arch=x86-64-v3", "default")))
+               target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 static void
 add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, int64_t *edge)
