@@ -10,6 +10,7 @@
 #include "df_products.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1846,11 +1847,14 @@ df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)
     cairo_destroy(st.cr);
     if (s != DF_OK || (s = df__temp_path(ctx, path, tmp, sizeof tmp)) != DF_OK) goto done;
     cairo_surface_flush(surf);
+    errno = 0;
     cairo_status_t cs = cairo_surface_write_to_png(surf, tmp);
+    int err = errno; /* cairo says "error while writing"; the write said why (a full disk) */
     if (cs != CAIRO_STATUS_SUCCESS) {
         unlink(tmp);
-        s = df__error(ctx, cs == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO, "cannot write the map %s: %s", path,
-                      cairo_status_to_string(cs));
+        s = df__error(ctx, cs == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO, "cannot write the map %s: %s%s%s", path,
+                      cairo_status_to_string(cs), cs == CAIRO_STATUS_WRITE_ERROR && err ? ": " : "",
+                      cs == CAIRO_STATUS_WRITE_ERROR && err ? strerror(err) : "");
         goto done;
     }
     s = df__commit(ctx, tmp, path);

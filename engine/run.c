@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1122,10 +1123,12 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
     return n;
 }
 
-static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql, char titles[][64], const char *stamp)
+/* layers.gpkg up to the records layer's rows: every other layer, and the
+ * records layer empty, its rows to go in once GDAL has closed the file
+ * (then *points is 1 and *out NULL; else *out is the file, still open). */
+static df_status layers_create(df_ctx *ctx, run *r, const char *path, GDALDatasetH *out, int *points)
 {
-    char path[4200];
-    bundle_path(r, LAYERS_FILE, path, sizeof path);
+    *out = NULL, *points = 0;
     GDALDriverH drv = GDALGetDriverByName("GPKG");
     GDALDatasetH ds = drv ? GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL) : NULL;
     if (!ds) return df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
@@ -1140,33 +1143,91 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
         st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->opts.bend,
                                     (df_endpoints)r->job->opts.endpoints,
                                     !r->job->publish); /* the nodes are the units' figures again: not published */
-    df__rtree *index = NULL;
-    int points = st == DF_OK && records_layer_wanted(r);
-    if (points)
+    *points = st == DF_OK && records_layer_wanted(r);
+    if (*points)
         st = create_points_layer(ctx, ds);
     else if (st == DF_OK && !r->job->publish) /* said in the sitrep and the manifest */
         r->rep.records_not_copied = df_join_balance(r->join[r->rep.level])->read.with_point;
     if (st == DF_OK && r->periods) st = df__periods_write_layer(ctx, r->periods, ds, path);
-    if (st == DF_OK && points) { /* the rows in bulk, GDAL's file closed; then the styles, which count them */
-        CPLErrorReset();
-        GDALClose(ds);
-        ds = NULL;
-        if (CPLGetLastErrorType() >= CE_Failure)
-            st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
-        if (st == DF_OK) st = fill_points(ctx, r, path, &index);
-        if (st == DF_OK && !(ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL)))
-            st = df__error(ctx, DF_EGDAL, "cannot open %s again: %s", path, df__gdal_error(ctx));
+    if (st != DF_OK || !*points) {
+        if (st == DF_OK)
+            *out = ds;
+        else
+            GDALClose(ds);
+        return st;
     }
-    if (st == DF_OK) {
-        *nql = qgis_layers(ctx, r, ds, ql, titles);
-        st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
-    }
+    CPLErrorReset(); /* the rows in bulk (fill_points) once GDAL's file is closed */
+    GDALClose(ds);
+    if (CPLGetLastErrorType() >= CE_Failure)
+        return df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+    return DF_OK;
+}
+
+/* The styles of layers.gpkg, on ds or, when NULL, on the file opened again
+ * (after the records layer's rows: the styles count them); the file is
+ * closed. */
+static df_status layers_styles(df_ctx *ctx, run *r, const char *path, GDALDatasetH ds, df__qgis_layer *ql, int *nql,
+                               char titles[][64], const char *stamp)
+{
+    if (!ds && !(ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL)))
+        return df__error(ctx, DF_EGDAL, "cannot open %s again: %s", path, df__gdal_error(ctx));
+    *nql = qgis_layers(ctx, r, ds, ql, titles);
+    df_status st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
     CPLErrorReset();
-    if (ds) GDALClose(ds);
+    GDALClose(ds);
     if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
         st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
-    if (st == DF_OK && index) st = df__rtree_write(ctx, index, path, "records");
-    df__rtree_free(index);
+    return st;
+}
+
+/* ---- the records layer beside the other products ------------------------------- */
+
+/* The records layer's rows, then its index, are written on a thread of
+ * their own while the run makes the products that touch neither
+ * layers.gpkg nor the spool of records (the raster, the tables, the maps,
+ * the project, the sitrep once the rows are in), on the other core. The
+ * file sees the same steps in the same order as in one thread (the rows,
+ * the styles, the index: the same bytes), and the thread is joined before
+ * the styles (which count the rows), before anything reads layers.gpkg
+ * (the web map, PostGIS) or hashes it (the manifest), and on every way out
+ * of write_products. It reports into a context of its own (no log, no
+ * progress); its error becomes the run's. */
+typedef struct {
+    run *r;
+    df_ctx ctx;
+    char path[4200];
+    df__rtree *index; /* the boxes the rows gave, for the index */
+    int phase;        /* 0: the rows; 1: the index */
+    df_status st;
+    pthread_t thread;
+    int running; /* a thread to join */
+} beside;
+
+static void *beside_main(void *arg)
+{
+    beside *b = arg;
+    b->st = b->phase ? df__rtree_write(&b->ctx, b->index, b->path, "records")
+                     : fill_points(&b->ctx, b->r, b->path, &b->index);
+    return NULL;
+}
+
+static void beside_start(df_ctx *ctx, beside *b, int phase)
+{
+    b->ctx = *ctx;
+    b->ctx.log_fn = NULL, b->ctx.progress_fn = NULL;
+    b->ctx.status = DF_OK, b->ctx.errmsg[0] = '\0';
+    b->phase = phase, b->st = DF_OK;
+    b->running = pthread_create(&b->thread, NULL, beside_main, b) == 0;
+    if (!b->running) beside_main(b); /* no thread to be had: here and now */
+}
+
+/* Wait for the thread; st, or the thread's error when st is DF_OK. */
+static df_status beside_join(df_ctx *ctx, beside *b, df_status st)
+{
+    if (b->running) pthread_join(b->thread, NULL);
+    b->running = 0;
+    if (b->st != DF_OK && st == DF_OK) st = df__error(ctx, b->st, "%s", b->ctx.errmsg);
+    b->st = DF_OK; /* said once */
     return st;
 }
 
@@ -1413,10 +1474,19 @@ static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *n
     return st;
 }
 
+/* Start the next stage, or leave write_products cancelled. */
+#define STAGE(name)                                                                                                    \
+    do {                                                                                                               \
+        if (!begin(ctx, r, name)) {                                                                                    \
+            st = df__error(ctx, DF_ECANCELLED, "cancelled during %s", name);                                           \
+            goto done;                                                                                                 \
+        }                                                                                                              \
+    } while (0)
+
 static df_status write_products(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
-    df_status st;
+    df_status st = DF_OK;
     char path[4200], stamp[32];
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     /* no wall-clock time in any file: GPKG timestamps are the as-of date */
@@ -1424,17 +1494,40 @@ static df_status write_products(df_ctx *ctx, run *r)
     strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
     df__qgis_layer ql[12 + MAX_DENSITY_PERIODS];
     char titles[4][64];
-    int nql = 0;
+    int nql = 0, points = 0;
+    beside side = {.r = r};
+    GDALDatasetH ds = NULL;
+    bundle_path(r, LAYERS_FILE, side.path, sizeof side.path);
 
-    BEGIN("layers.gpkg");
+    STAGE("layers.gpkg");
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
-    st = write_layers(ctx, r, ql, &nql, titles, stamp);
+    st = layers_create(ctx, r, side.path, &ds, &points);
+    if (st == DF_OK && points)
+        beside_start(ctx, &side, 0); /* the records layer's rows, while the raster, tables and maps are made */
+    else if (st == DF_OK)
+        st = layers_styles(ctx, r, side.path, ds, ql, &nql, titles, stamp);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
-    if (st != DF_OK) return st;
+    if (st != DF_OK) goto done;
     if (r->density) {
-        BEGIN("density raster");
+        STAGE("density raster");
         bundle_path(r, r->rep.density_file, path, sizeof path);
-        if ((st = df_density_write(ctx, r->density, path, "GTiff", NULL)) != DF_OK) return st;
+        if ((st = df_density_write(ctx, r->density, path, "GTiff", NULL)) != DF_OK) goto done;
+    }
+    STAGE("tables");
+    if ((st = write_tables(ctx, r)) != DF_OK) goto done;
+    if (job->maps) {
+        STAGE("maps");
+        if ((st = write_maps(ctx, r)) != DF_OK) goto done;
+    }
+    if (points) { /* the rows are in: the styles, which count them, then the index beside the project and sitrep */
+        if ((st = beside_join(ctx, &side, st)) != DF_OK) goto done;
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
+        st = layers_styles(ctx, r, side.path, NULL, ql, &nql, titles, stamp);
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+        if (st != DF_OK) goto done;
+        beside_start(ctx, &side, 1);
+    }
+    if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);
         /* above the choropleths: its zeros are transparent, its peaks show over the fill */
         int at = 0;
@@ -1447,7 +1540,7 @@ static df_status write_products(df_ctx *ctx, run *r)
                                   .units = in->units,
                                   .crs = in->crs};
         nql++;
-        if (job->opts.density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) return st;
+        if (job->opts.density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) goto done;
     }
     /* in the project, the levels coarser than the finest choropleth are its
      * boundaries and names, drawn above it (two fills at once would tint each
@@ -1461,18 +1554,12 @@ static df_status write_products(df_ctx *ctx, run *r)
         int l = o.name[3] - '0';
         char words[48];
         df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
-        snprintf(titles[l], 64, "%.40s (boundaries)", words); /* layers.gpkg is written: free to reuse */
+        snprintf(titles[l], 64, "%.40s (boundaries)", words); /* layers.gpkg's styles are written: free to reuse */
         o.style = DF__STYLE_OUTLINE, o.title = titles[l];
         memmove(ql + fine + 1, ql + fine, (size_t)(i - fine) * sizeof *ql);
         ql[fine++] = o;
     }
-    BEGIN("tables");
-    if ((st = write_tables(ctx, r)) != DF_OK) return st;
-    if (job->maps) {
-        BEGIN("maps");
-        if ((st = write_maps(ctx, r)) != DF_OK) return st;
-    }
-    BEGIN("QGIS project");
+    STAGE("QGIS project");
     double ext[4];
     data_extent(ctx, r, ext);
     bundle_path(r, "project.qgs", path, sizeof path);
@@ -1487,17 +1574,24 @@ static df_status write_products(df_ctx *ctx, run *r)
     }
     char subtitle[128], credits[1024], map_id[64], logo[64];
     df__qgis_print print = {.subtitle = subtitle, .credits = credits, .atlas = r->join[1] ? "adm1" : NULL};
-    if ((st = print_texts(ctx, r, &print, subtitle, credits, map_id, logo)) != DF_OK) return st;
+    if ((st = print_texts(ctx, r, &print, subtitle, credits, map_id, logo)) != DF_OK) goto done;
     if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql, ext,
                                      &time, &print)) != DF_OK)
-        return st;
-    BEGIN("web map");
-    if ((st = write_webmap(ctx, r, ext, credits)) != DF_OK) return st; /* the layout's credits */
-    BEGIN("situation report");
-    if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) return st;
-    BEGIN("manifest");
-    return df__manifest_write(ctx, &r->rep, r->dir);
+        goto done;
+    STAGE("situation report");
+    if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) goto done;
+    if ((st = beside_join(ctx, &side, st)) != DF_OK) goto done; /* layers.gpkg complete: to be read and hashed */
+    STAGE("web map");
+    if ((st = write_webmap(ctx, r, ext, credits)) != DF_OK) goto done; /* the layout's credits */
+    STAGE("manifest");
+    st = df__manifest_write(ctx, &r->rep, r->dir);
+done:
+    st = beside_join(ctx, &side, st);
+    df__rtree_free(side.index);
+    return st;
 }
+
+#undef STAGE
 
 /* ---- the run ------------------------------------------------------------------------ */
 
