@@ -1356,10 +1356,25 @@ static df_status draw_country_names(map_state *st, const view *v)
     for (int i = 0; i < st->n; i++)
         if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(st->m->b, st->m->level, i), &st->c) != 0)
             return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    /* the units' outline, filled by the winding rule, in a context of its
+     * own (on a pixel of its own, the same matrix): each candidate box is
+     * tested against it as it stands, where appending it again to the
+     * country's path for every candidate was most of the PDF's time */
     cairo_path_t *units = cairo_copy_path(cr);
     cairo_new_path(cr);
-    cairo_fill_rule_t rule = cairo_get_fill_rule(cr);
-    for (int i = 0; i < st->ncountries; i++) {
+    cairo_surface_t *pixel = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+    cairo_t *cu = cairo_create(pixel);
+    cairo_matrix_t mx;
+    cairo_get_matrix(cr, &mx);
+    cairo_set_matrix(cu, &mx);
+    cairo_set_tolerance(cu, cairo_get_tolerance(cr));
+    cairo_append_path(cu, units);
+    cairo_set_fill_rule(cu, CAIRO_FILL_RULE_WINDING);
+    cairo_path_destroy(units);
+    df_status s = cairo_status(cu) == CAIRO_STATUS_SUCCESS
+                      ? DF_OK
+                      : df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    for (int i = 0; s == DF_OK && i < st->ncountries; i++) {
         char name[128];
         if (!st->country_name[i] || !country_near(st, i)) continue;
         size_t j = 0;
@@ -1381,18 +1396,9 @@ static df_status draw_country_names(map_state *st, const view *v)
                     double cx = (x0 + x1) / 2 + gx * (x1 - x0 - w) / 12, cy = (y0 + y1) / 2 + gy * (y1 - y0 - h) / 12;
                     box b = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
                     if (!room_for(st, v, b) || !box_inside(cr, b, 1)) continue;
-                    cairo_path_t *mine = cairo_copy_path(cr);
-                    cairo_new_path(cr);
-                    cairo_append_path(cr, units);
-                    cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
-                    int off = !cairo_in_fill(cr, b.x0, b.y0) && !cairo_in_fill(cr, b.x1, b.y0) &&
-                              !cairo_in_fill(cr, b.x0, b.y1) && !cairo_in_fill(cr, b.x1, b.y1) &&
-                              !cairo_in_fill(cr, cx, cy);
-                    cairo_set_fill_rule(cr, rule);
-                    cairo_new_path(cr);
-                    cairo_append_path(cr, mine);
-                    cairo_path_destroy(mine);
-                    if (off) found = b;
+                    if (!cairo_in_fill(cu, b.x0, b.y0) && !cairo_in_fill(cu, b.x1, b.y0) &&
+                        !cairo_in_fill(cu, b.x0, b.y1) && !cairo_in_fill(cu, b.x1, b.y1) && !cairo_in_fill(cu, cx, cy))
+                        found = b;
                 }
         cairo_new_path(cr);
         if (!box_ok(found)) continue;
@@ -1400,13 +1406,12 @@ static df_status draw_country_names(map_state *st, const view *v)
         int placed = place(st, DF__PLACED_COUNTRY, i, -1, 0, found);
         if (placed == 0)
             snprintf(st->pl->item[st->pl->n - 1].text, sizeof st->pl->item->text, "%s", st->country_name[i]);
-        if (placed != 0) {
-            cairo_path_destroy(units);
-            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
-        }
+        else
+            s = df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
     }
-    cairo_path_destroy(units);
-    return DF_OK;
+    cairo_destroy(cu);
+    cairo_surface_destroy(pixel);
+    return s;
 }
 
 /* The legend's classes: every class, each week the same rows (the labels
