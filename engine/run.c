@@ -58,6 +58,7 @@ typedef struct {
     /* the one read of the records (docs/onepass.md): the sinks kept after it */
     df__sink *density_sink; /* the spooled points: every raster of the run */
     df__sink *spool;        /* the records kept for the records layer and the hosting tables */
+    int density_due;        /* the density is to be computed from density_sink (compute_density) */
     df_read_stats read;
     unsigned char sha256[32];
     atomic_long spooled_points; /* past records_layer_max (auto) the points are not kept */
@@ -706,33 +707,44 @@ static df_status compute(df_ctx *ctx, run *r)
         r->rep.flows = r->flows;
     }
     /* MPI: the other ranks, which write nothing, skip the density (they hold
-     * its points all the same: docs/scale.md) */
-    if (df__parts.index > 0) goto done;
-    if (density && r->density_sink) {
-        BEGIN("density");
-        df_density_opts dopt;
-        df__job_density_opts(job, &dopt); /* as the job's check saw them */
-        /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
-        dopt.status = job->opts.people == 2 ? -1 : job->opts.people == 1 ? DF_RETURNED : DF_DISPLACED;
-        dopt.from = bal->from;
-        dopt.as_of = bal->as_of;
-        /* with publish, the support grid is a second grid over the same points: each half the stage */
-        r->sub_hi = job->publish ? 0.5 : 1;
-        if ((st = df__density_sink_compute(ctx, r->density_sink, &dopt, 0, &r->density)) != DF_OK) goto done;
-        r->sub_lo = r->sub_hi, r->sub_hi = 1;
-        if (job->opts.people == 3 &&
-            (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
-            goto done;
-        if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) goto done;
-        r->rep.density = r->density;
-        static const char *const files[] = {"density_displaced.tif", "density_returned.tif", "density_all.tif",
-                                            "density_still_displaced.tif"};
-        r->rep.density_file = files[job->opts.people];
-    }
+     * its points all the same: docs/scale.md); computed by compute_density */
+    r->density_due = density && r->density_sink && df__parts.index == 0;
 done:
     for (int l = 1; l <= 3; l++) df__join_sink_free(joins[l]);
     df__flows_sink_free(flows_sink);
     return st;
+}
+
+/* The density raster from the points the read kept, once: in publish mode
+ * before the withholding (which masks its thin pixels), else in
+ * write_products while the records layer is written beside it. */
+static df_status compute_density(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    df_status st;
+    if (!r->density_due) return DF_OK;
+    r->density_due = 0;
+    BEGIN("density");
+    df_density_opts dopt;
+    df__job_density_opts(job, &dopt); /* as the job's check saw them */
+    /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
+    dopt.status = job->opts.people == 2 ? -1 : job->opts.people == 1 ? DF_RETURNED : DF_DISPLACED;
+    dopt.from = bal->from;
+    dopt.as_of = bal->as_of;
+    /* with publish, the support grid is a second grid over the same points: each half the stage */
+    r->sub_hi = job->publish ? 0.5 : 1;
+    if ((st = df__density_sink_compute(ctx, r->density_sink, &dopt, 0, &r->density)) != DF_OK) return st;
+    r->sub_lo = r->sub_hi, r->sub_hi = 1;
+    if (job->opts.people == 3 &&
+        (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
+        return st;
+    if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) return st;
+    r->rep.density = r->density;
+    static const char *const files[] = {"density_displaced.tif", "density_returned.tif", "density_all.tif",
+                                        "density_still_displaced.tif"};
+    r->rep.density_file = files[job->opts.people];
+    return DF_OK;
 }
 
 /* ---- the records layer: one point per record with coordinates -------------------- */
@@ -1507,7 +1519,7 @@ static df_status write_products(df_ctx *ctx, run *r)
     else if (st == DF_OK)
         st = layers_styles(ctx, r, side.path, ds, ql, &nql, titles, stamp);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
-    if (st != DF_OK) goto done;
+    if (st != DF_OK || (st = compute_density(ctx, r)) != DF_OK) goto done; /* beside the records layer's rows */
     if (r->density) {
         STAGE("density raster");
         bundle_path(r, r->rep.density_file, path, sizeof path);
@@ -1640,6 +1652,7 @@ static df_status run_stages(df_ctx *ctx, run *r)
     if ((st = load_boundaries(ctx, r)) != DF_OK) return st;
     if ((st = compute(ctx, r)) != DF_OK) return st;
     if (r->job->publish) {
+        if ((st = compute_density(ctx, r)) != DF_OK) return st; /* its thin pixels are withheld */
         BEGIN("publish: withholding");
         if ((st = withhold(ctx, r)) != DF_OK) return st;
     }
