@@ -12,10 +12,11 @@
 #   BENCH_RUNS=3        runs per tool; the median wall time is reported
 #   BENCH_BIG=0         skip the 10M-row fifo runs of dispflow (about 10 s
 #                       here, minutes in job.sh)
-#   BENCH_100M=1        add job.sh's 100M-row fifo run (5 to 20 minutes)
+#   BENCH_100M=0        skip job.sh's 100M-row fifo run (5 to 20 minutes; on by default)
 #   BENCH_QGIS_INDEX=0  load the CSV into QGIS without a spatial index
 #                       (default 1: spatialIndex=yes, QGIS at its best)
-#   BENCH_PEERS="dispflow qgis geopandas"   the tools to run
+#   BENCH_PEERS="dispflow qgis qgis_gpkg geopandas"   the tools to run (qgis_gpkg:
+#                       QGIS reading the points from a GeoPackage, made once)
 #
 # Exit status: 0 when everything ran and the per-district results agree (the
 # speed targets are information only), 1 when a tool failed or the results
@@ -36,7 +37,7 @@ fi
 ADM2=$(cd "$(dirname "$ADM2")" && pwd)/$(basename "$ADM2")
 
 RUNS=${BENCH_RUNS:-3}
-PEERS=${BENCH_PEERS:-dispflow qgis geopandas}
+PEERS=${BENCH_PEERS:-dispflow qgis qgis_gpkg geopandas}
 PY=/usr/bin/python3
 GNUTIME=/usr/bin/time
 DATA=$ROOT/benchmarks/data
@@ -100,6 +101,7 @@ echo "bench: $RUNS run(s) per tool, one at a time; wall time and peak RSS of the
 
 DF_OUT=$OUT/dispflow.csv
 QGIS_OUT=$OUT/qgis.gpkg
+QGIS_GPKG_OUT=$OUT/qgis_gpkg.gpkg
 GPD_OUT=$OUT/geopandas.csv
 ran=""      # tools that produced results
 missing=""  # "tool:reason" for tools that did not run
@@ -137,6 +139,28 @@ if has_peer qgis; then
     fi
 fi
 
+# (b2) QGIS at its best: the same points from a GeoPackage (EPSG:4326, with
+# the R-tree ogr2ogr builds), made once outside the timing (issue 12).
+if has_peer qgis_gpkg; then
+    POINTS_GPKG=$DATA/points_1m.gpkg
+    if ! command -v qgis_process.bin >/dev/null 2>&1; then
+        missing="$missing qgis_gpkg:not-installed"
+    elif [ ! -s "$POINTS_GPKG" ] && ! { ogr2ogr -f GPKG "$POINTS_GPKG.tmp.gpkg" "$POINTS" -nln points \
+        -oo X_POSSIBLE_NAMES=lon -oo Y_POSSIBLE_NAMES=lat -oo AUTODETECT_TYPE=YES -a_srs EPSG:4326 &&
+        mv "$POINTS_GPKG.tmp.gpkg" "$POINTS_GPKG"; }; then
+        rm -f "$POINTS_GPKG.tmp.gpkg"
+        missing="$missing qgis_gpkg:no-geopackage"
+        status=1
+    elif QT_QPA_PLATFORM=offscreen measure qgis_gpkg "$QGIS_GPKG_OUT" qgis_process.bin run \
+        native:countpointsinpolygon "--POLYGONS=$ADM2" "--POINTS=$POINTS_GPKG|layername=points" \
+        --WEIGHT=individuals --FIELD=NUMPOINTS "--OUTPUT=$QGIS_GPKG_OUT"; then
+        ran="$ran qgis_gpkg"
+    else
+        missing="$missing qgis_gpkg:failed"
+        status=1
+    fi
+fi
+
 # (c) GeoPandas with Debian's Python
 if has_peer geopandas; then
     if ! "$PY" -c 'import geopandas' >/dev/null 2>&1; then
@@ -155,7 +179,7 @@ case " $ran " in *" dispflow "*) df_wall=$(median_wall dispflow) ;; esac
 echo
 printf '%-10s %10s %10s %14s\n' tool "wall s" "peak MB" "vs dispflow"
 printf '%-10s %10s %10s %14s\n' ---------- ---------- ---------- --------------
-for t in dispflow qgis geopandas; do
+for t in dispflow qgis qgis_gpkg geopandas; do
     has_peer "$t" || continue
     case " $ran " in
     *" $t "*)
@@ -193,6 +217,7 @@ target() { # tool factor label
 }
 echo
 target qgis 40 QGIS
+target qgis_gpkg 40 QGIS-GPKG
 target geopandas 150 GeoPandas
 
 # --- do the per-district results agree? -----------------------------------
@@ -201,6 +226,7 @@ for t in $ran; do
     case $t in
     dispflow) set -- "$@" "dispflow=$DF_OUT" ;;
     qgis) set -- "$@" "qgis=$QGIS_OUT" ;;
+    qgis_gpkg) set -- "$@" "qgis_gpkg=$QGIS_GPKG_OUT" ;;
     geopandas) set -- "$@" "geopandas=$GPD_OUT" ;;
     esac
 done

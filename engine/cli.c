@@ -3,6 +3,7 @@
  * piece of work is a library call.
  */
 #include "dispflow.h"
+#include "df_core.h"    /* df__scrub_secrets: no password in what the CLI prints */
 #include "df_options.h" /* the one table of options (a static link: the CLI is one file) */
 
 #include <dirent.h>
@@ -163,7 +164,9 @@ static void print_balance(const df_join *j, const char *records, const char *out
     char from[11], as_of[11];
     df_date_format(b->from, from);
     df_date_format(b->as_of, as_of);
-    fprintf(stderr, "%s: %ld rows\n", records, b->read.rows);
+    char shown[1024]; /* a PG: connection string, its password masked */
+    df__scrub_secrets(records, shown, sizeof shown);
+    fprintf(stderr, "%s: %ld rows\n", shown, b->read.rows);
     fprintf(stderr, "  matched        %8ld\n", b->matched);
     fprintf(stderr,
             "    placed (valid rows in or out of the period) by P-code %ld, name %ld, other name or alias %ld, "

@@ -1618,7 +1618,7 @@ static void *any_range_new(void *sink, int range)
     if (!p) return NULL;
     p->fd = -1, p->cap = k->cap, p->b = k->b, p->read = k->base.read;
     p->drop_rivals = k->ropts.duplicates == DF_DUPLICATES_DROP;
-    if (!(p->repeats = df__repeats_new())) return any_range_free(p), NULL;
+    if (!(p->repeats = df__repeats_new(k->base.ranges))) return any_range_free(p), NULL;
     return p;
 }
 
@@ -1899,7 +1899,7 @@ static df_status any_parts_merge(df_ctx *ctx, void *sink)
     any_range *old[DENSITY_MAX_THREADS];
     int nold = k->nrange, reset = 0;
     df__repeats *old_repeats = k->repeats;
-    if (st == DF_OK && !(k->repeats = df__repeats_new()))
+    if (st == DF_OK && !(k->repeats = df__repeats_new(1)))
         k->repeats = old_repeats, st = df__error(ctx, DF_ENOMEM, "out of memory");
     if (st == DF_OK) memcpy(old, k->range, sizeof old), k->nrange = 0, k->nops = 0, reset = 1;
     for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
@@ -1938,12 +1938,12 @@ df_status df__density_sink_new(df_ctx *ctx, const df_boundaries *b, const df_rec
 {
     *out = NULL;
     density_sink *k = calloc(1, sizeof *k);
-    if (!k || !(k->repeats = df__repeats_new())) {
+    if (!k || !(k->repeats = df__repeats_new(1))) {
         if (k) free(k);
         return df__error(ctx, DF_ENOMEM, "out of memory");
     }
-    k->base = (df__sink){"density", any_range_new, any_record,     NULL, any_merge, NULL, any_state_free, 0,
-                         0,         NULL,          any_parts_merge};
+    k->base = (df__sink){"density", any_range_new, any_record,      NULL, any_merge, NULL, any_state_free, 0,
+                         0,         NULL,          any_parts_merge, 0};
     k->ctx = ctx, k->b = b, k->ropts = *ropts;
     /* the readers' blocks together hold at most a chunk */
     k->cap = chunk_size / (threads < 1 ? 1 : threads);

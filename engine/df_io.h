@@ -214,6 +214,7 @@ typedef struct df__sink {
      * the one that writes, holds them all). NULL: the sink cannot be split,
      * and a read feeding it is not split across the processes. */
     df_status (*parts_merge)(df_ctx *ctx, void *sink);
+    int ranges; /* states the read will merge (set by the read before thread_new; 0: not a fan-out read) */
 } df__sink;
 
 /* One read of opts->path on up to nthreads threads (a source that cannot
@@ -249,7 +250,13 @@ extern long df__fanout_reads, df__records_opens;
  * and date, noted row by row (one table per reading thread), then judged
  * by the join, the flows and the density alike. */
 typedef struct df__repeats df__repeats;
-df__repeats *df__repeats_new(void);
+/* A table for one of share tables that will be merged into one (a reading
+ * thread's: share = the ranges of the read); each holds at most
+ * df__repeats_max_keys / share distinct keys, the merged one
+ * df__repeats_max_keys. Rows past them are compared, not added, and the
+ * judgment refuses them unless the option says to add them unchecked. */
+extern long df__repeats_max_keys;
+df__repeats *df__repeats_new(int share);
 void df__repeats_free(df__repeats *t);
 /* Note a row of operation op (the caller's index); snapshots: look for
  * rival snapshots too. 1 when the row is a rival snapshot, 0 when not, -1

@@ -499,7 +499,7 @@ static int state_init(flow_sink *k, flow_state *s)
     s->min_date = s->max_date = DF_NO_DATE;
     s->read = k->base.read; /* the kind is resolved before the first row */
     s->drop_rivals = k->ropts.duplicates == DF_DUPLICATES_DROP;
-    int ok = (s->names = df__name_cache_new()) && (s->repeats = df__repeats_new());
+    int ok = (s->names = df__name_cache_new()) && (s->repeats = df__repeats_new(k->base.ranges));
     for (int lv = 1; lv <= 3 && ok; lv++) /* the weighted centres, at the two levels */
         if ((lv == k->fopts.origin_level || lv == k->fopts.dest_level) &&
             !(s->centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof *s->centres[lv])))
@@ -632,14 +632,14 @@ static df_status sink_parts_merge(df_ctx *ctx, void *sink)
     acc.nops = 0, acc.unplaced = acc.filtered = acc.no_origin = 0, acc.failed = 0;
     acc.min_date = acc.max_date = DF_NO_DATE;
     memset(acc.centres, 0, sizeof acc.centres);
-    acc.repeats = df__repeats_new();
+    acc.repeats = df__repeats_new(1);
     bad = !acc.repeats;
     for (int lv = 1; lv <= 3; lv++)
         if (s0->centres[lv] && !(acc.centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof(weighted))))
             bad = 1;
     for (int r = 0; st == DF_OK && !bad && r < df__parts.count; r++) {
         memset(&t, 0, sizeof t);
-        t.repeats = df__repeats_new();
+        t.repeats = df__repeats_new(1);
         bad = !t.repeats;
         for (int lv = 1; lv <= 3; lv++)
             if (s0->centres[lv] && !(t.centres[lv] = calloc((size_t)df_boundaries_count(b, lv) + 1, sizeof(weighted))))
@@ -749,7 +749,7 @@ df_status df__flows_sink_new(df_ctx *ctx, const df_boundaries *b, const df_recor
     flow_sink *k = calloc(1, sizeof *k);
     if (!k) return df__error(ctx, DF_ENOMEM, "out of memory");
     k->base = (df__sink){"flows", sink_state_new, on_record, NULL, sink_merge, sink_finish, sink_state_free, 0,
-                         0,       NULL,           NULL};
+                         0,       NULL,           NULL,      0};
     k->base.parts_merge = sink_parts_merge;
     k->ctx = ctx, k->b = b, k->ropts = *ropts, k->fopts = *fopts;
     if (!(k->f = calloc(1, sizeof *k->f))) {

@@ -1577,7 +1577,9 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
         st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         goto done;
     }
-    for (int i = 0; i < nsinks; i++) tell |= sinks[i]->tell_rejects, sinks[i]->read = stats;
+    for (int i = 0; i < nsinks; i++)
+        tell |= sinks[i]->tell_rejects, sinks[i]->read = stats,
+                                        sinks[i]->ranges = nranges * (split ? df__parts.count : 1);
     for (int k = 0; k < nranges; k++) {
         fans[k].sinks = sinks, fans[k].nsinks = nsinks, fans[k].states = states + (size_t)k * (size_t)nsinks;
         for (int i = 0; i < nsinks; i++)
@@ -1829,8 +1831,18 @@ df_status df__spool_new(df_ctx *ctx, int (*keep)(const df_record *r, void *user)
     spool_sink *s = calloc(1, sizeof *s);
     *out = NULL;
     if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
-    s->base = (df__sink){"spool", spool_range_new,  spool_record, NULL, spool_merge, NULL, spool_range_free, 1, 0,
-                         NULL,    spool_parts_merge};
+    s->base = (df__sink){"spool",
+                         spool_range_new,
+                         spool_record,
+                         NULL,
+                         spool_merge,
+                         NULL,
+                         spool_range_free,
+                         1,
+                         0,
+                         NULL,
+                         spool_parts_merge,
+                         0};
     s->ctx = ctx, s->keep = keep, s->user = user;
     *out = &s->base;
     return DF_OK;

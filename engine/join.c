@@ -848,7 +848,7 @@ static int state_init(join_sink *s, join_state *js)
     js->household_size = s->ropts.household_size > 0 ? s->ropts.household_size : 6;
     js->min_date = js->max_date = DF_NO_DATE;
     js->read = s->base.read; /* the kind, resolved before the first row */
-    return (js->names = df__name_cache_new()) && (js->repeats = df__repeats_new()) ? 0 : -1;
+    return (js->names = df__name_cache_new()) && (js->repeats = df__repeats_new(s->base.ranges)) ? 0 : -1;
 }
 
 static void sink_state_free(void *state)
@@ -932,7 +932,7 @@ static df_status sink_parts_merge(df_ctx *ctx, void *sink)
         df__pack_put(&mine, buf, n), got += n;
     }
     if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
-    if (st == DF_OK && !(acc.repeats = df__repeats_new())) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    if (st == DF_OK && !(acc.repeats = df__repeats_new(1))) st = df__error(ctx, DF_ENOMEM, "out of memory");
     if (st == DF_OK) { /* the decisions gathered again, in process order */
         for (int i = 0; i < j->ndecisions; i++)
             free((char *)j->decisions[i].name), free((char *)j->decisions[i].candidates);
@@ -940,7 +940,7 @@ static df_status sink_parts_merge(df_ctx *ctx, void *sink)
     }
     for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
         memset(&t, 0, sizeof t);
-        int bad = !(t.repeats = df__repeats_new()) || join_unpack(&from[r], &t, &s->g) != 0 || s->g.failed;
+        int bad = !(t.repeats = df__repeats_new(1)) || join_unpack(&from[r], &t, &s->g) != 0 || s->g.failed;
         if (!bad) {
             df__name_cache *none = acc.names; /* the merge reads its failure flag */
             df__name_cache *c = df__name_cache_new();
@@ -1078,8 +1078,8 @@ df_status df__join_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record
                          jopts->level, df_boundaries_finest_level(b), df_boundaries_finest_level(b));
     join_sink *s = calloc(1, sizeof *s);
     if (!s) return df__error(ctx, DF_ENOMEM, "out of memory");
-    s->base = (df__sink){"join",          sink_state_new,          on_record, on_reject, sink_merge,      sink_finish,
-                         sink_state_free, jopts->log_path != NULL, 1,         NULL,      sink_parts_merge};
+    s->base = (df__sink){"join",          sink_state_new,          on_record, on_reject, sink_merge,       sink_finish,
+                         sink_state_free, jopts->log_path != NULL, 1,         NULL,      sink_parts_merge, 0};
     s->ctx = ctx, s->b = b, s->ropts = *ropts, s->jopts = *jopts;
     df_join *j = s->j = calloc(1, sizeof *j);
     if (!j || state_init(s, &s->total) != 0) {

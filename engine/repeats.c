@@ -11,20 +11,22 @@
 #include "df_io.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Keys seen once. */
+/* A key's first row; the key (its hash) is the table's own. Rival keys
+ * keep the first three fields (16 bytes), assessment keys all of them. */
 typedef struct {
-    uint64_t key; /* the hash of the key */
-    uint64_t aux; /* the hash of the assessment type */
     long line;
     int op;
     int32_t date;
-    char assessment[12];
+    uint64_t aux;        /* assessments: the hash of the assessment type */
+    char assessment[12]; /* assessments: the type, for the message */
 } seen_key;
+#define RIVAL_SIZE offsetof(seen_key, aux)
 
-typedef df__hashtab seen_table; /* of seen_key, keyed by key (its own hash); zeroed: empty */
+typedef df__hashtab seen_table; /* zeroed: empty */
 
 /* A row that repeats a key: a rival snapshot, or another assessment type. */
 typedef struct {
@@ -39,12 +41,24 @@ typedef struct {
     long n, cap;
 } repeat_list;
 
+/* So that memory does not grow with the file, a table holds at most max
+ * distinct keys (docs/records.md): rows past them are still compared with
+ * those held, not added, and counted as unchecked; the judgment says so. */
+long df__repeats_max_keys = 2L << 20;
+
 struct df__repeats {
     seen_table rivals, assessments;
     repeat_list rival_list, assessment_list;
+    long max;          /* distinct keys a table holds at most */
+    long unchecked[2]; /* rows neither found nor added: rivals, assessments */
 };
 
-df__repeats *df__repeats_new(void) { return calloc(1, sizeof(df__repeats)); }
+df__repeats *df__repeats_new(int share)
+{
+    df__repeats *t = calloc(1, sizeof(df__repeats));
+    if (t) share = share > 1 ? share : 1, t->max = (df__repeats_max_keys + share - 1) / share;
+    return t;
+}
 
 void df__repeats_free(df__repeats *t)
 {
@@ -54,16 +68,23 @@ void df__repeats_free(df__repeats *t)
     free(t);
 }
 
-/* Look key up; add it when absent (returns NULL, or the entry already
- * there; *failed on no memory). */
-static seen_key *seen_add(seen_table *t, const seen_key *k, int *failed)
+/* Look key up in table w (0 rivals, 1 assessments); add it when absent and
+ * the table has room. Returns NULL or the entry already there; *full when
+ * it was neither found nor added, *failed on no memory. */
+static seen_key *seen_add(df__repeats *t, int w, uint64_t key, const seen_key *k, int *full, int *failed)
 {
-    if (!t->cap) t->size = sizeof(seen_key), t->first = 1024;
+    seen_table *st = w ? &t->assessments : &t->rivals;
+    if ((long)st->count >= t->max) {
+        seen_key *e = df__hashtab_find(st, key, NULL, NULL);
+        if (!e) *full = 1;
+        return e;
+    }
+    if (!st->cap) st->size = w ? sizeof(seen_key) : RIVAL_SIZE, st->first = 1024;
     int added;
-    seen_key *e = df__hashtab_get(t, k->key, NULL, NULL, &added);
+    seen_key *e = df__hashtab_get(st, key, NULL, NULL, &added);
     if (!e) return *failed = 1, NULL;
     if (!added) return e;
-    *e = *k;
+    memcpy(e, k, st->size);
     return NULL;
 }
 
@@ -91,18 +112,18 @@ static uint64_t mix_int(uint64_t h, uint64_t v)
     return h * 1099511628211ULL;
 }
 
-/* Note a key: a second row of a key is a repeat; for assessments, only
- * when its assessment type differs from the first row's. */
-static int note_key(seen_table *t, repeat_list *l, const seen_key *k, int by_aux)
+/* Note a key of table w: a second row of a key is a repeat; for
+ * assessments, only when its assessment type differs from the first row's. */
+static int note_key(df__repeats *t, int w, uint64_t key, const seen_key *k)
 {
-    int failed = 0;
-    seen_key *was = seen_add(t, k, &failed);
+    int full = 0, failed = 0;
+    seen_key *was = seen_add(t, w, key, k, &full, &failed);
     if (failed) return -1;
-    if (!was || (by_aux && was->aux == k->aux)) return 0;
+    t->unchecked[w] += full;
+    if (!was || (w && was->aux == k->aux)) return 0;
     repeat r = {k->line, was->line, k->op, k->date, "", ""};
-    memcpy(r.a, was->assessment, sizeof r.a);
-    memcpy(r.b, k->assessment, sizeof r.b);
-    return repeat_add(l, &r) == 0 ? 1 : -1;
+    if (w) memcpy(r.a, was->assessment, sizeof r.a), memcpy(r.b, k->assessment, sizeof r.b);
+    return repeat_add(w ? &t->assessment_list : &t->rival_list, &r) == 0 ? 1 : -1;
 }
 
 int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots)
@@ -125,29 +146,31 @@ int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots)
     uint64_t with = h ? h : 1;
 
     int rival = 0;
-    seen_key k = {with, 0, r->line, op, r->date, ""};
-    if (snapshots && (rival = note_key(&t->rivals, &t->rival_list, &k, 0)) < 0) return -1;
+    seen_key k = {r->line, op, r->date, 0, ""};
+    if (snapshots && (rival = note_key(t, 0, with, &k)) < 0) return -1;
     if (r->assessment) {
-        k.key = without;
         k.aux = mix(1469598103934665603ULL, r->assessment);
         snprintf(k.assessment, sizeof k.assessment, "%s", r->assessment);
-        if (note_key(&t->assessments, &t->assessment_list, &k, 1) < 0) return -1;
+        if (note_key(t, 1, without, &k) < 0) return -1;
     }
     return rival;
 }
 
 int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap)
 {
-    /* keys seen by both threads: repeats across the file's pieces */
+    /* keys seen by both threads: repeats across the file's pieces; the
+     * merged table may hold the whole limit */
+    to->max = df__repeats_max_keys;
     for (int t = 0; t < 2; t++) {
         const seen_table *ft = t ? &from->assessments : &from->rivals;
+        to->unchecked[t] += from->unchecked[t];
         for (size_t i = 0; i < ft->cap; i++) {
             const seen_key *at = df__hashtab_at(ft, i);
             if (!at) continue;
-            seen_key k = *at;
+            seen_key k = {0};
+            memcpy(&k, at, ft->size);
             k.op = remap ? remap[k.op] : k.op;
-            if (note_key(t ? &to->assessments : &to->rivals, t ? &to->assessment_list : &to->rival_list, &k, t) < 0)
-                return -1;
+            if (note_key(to, t, ft->hashes[i], &k) < 0) return -1;
         }
         const repeat_list *fl = t ? &from->assessment_list : &from->rival_list;
         for (long i = 0; i < fl->n; i++) {
@@ -162,6 +185,29 @@ int df__repeats_merge(df__repeats *to, const df__repeats *from, const int *remap
 df_status df__repeats_judge(df_ctx *ctx, const df__repeats *t, const df_record_opts *ro, const char *const *ops,
                             int (*counts)(int32_t date, int op, void *user), void *user)
 {
+    /* rows past the limit: a rival or a second assessment type among them
+     * would be counted silently */
+    if (t->unchecked[0] && ro->duplicates != DF_DUPLICATES_KEEP)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: %ld rows could not be checked for rival snapshots: they come after the first %ld "
+                         "distinct places, dates and operations of this snapshot table, which is as many as the check "
+                         "holds (so that memory does not grow with the file). Refused: a rival among them would be "
+                         "counted silently. Split the table (by operation or date: --where, job: [records] where), "
+                         "or add those rows unchecked with --duplicates keep",
+                         ro->path, t->unchecked[0], df__repeats_max_keys);
+    if (t->unchecked[0])
+        df__log(ctx, DF_LOG_WARN,
+                "%s: %ld rows past the first %ld keys not checked for rival snapshots (--duplicates keep)", ro->path,
+                t->unchecked[0], df__repeats_max_keys);
+    if (t->unchecked[1] && !ro->add_assessments)
+        return df__error(ctx, DF_EINVAL,
+                         "%s: %ld rows could not be checked for a second assessment type of their place and date: they "
+                         "come after the first %ld distinct places and dates, which is as many as the check holds (so "
+                         "that memory does not grow with the file). Refused: such a row may count the same people "
+                         "twice. Split the table (--where, job: [records] where), choose one type with --where "
+                         "assessment=TYPE, or add them on purpose with --assessments add",
+                         ro->path, t->unchecked[1], df__repeats_max_keys);
+
     char list[600];
     size_t used = 0;
     long counted = 0;
@@ -185,8 +231,9 @@ df_status df__repeats_judge(df_ctx *ctx, const df__repeats *t, const df_record_o
     if (t->rival_list.n)
         df__log(ctx, DF_LOG_WARN, "%s: %ld rows repeat the snapshot of a place (%ld on the dates counted): %s",
                 ro->path, t->rival_list.n, counted,
-                ro->duplicates == DF_DUPLICATES_DROP ? "the first row kept (--duplicates drop)"
-                                                     : "added (--duplicates keep)");
+                ro->duplicates == DF_DUPLICATES_DROP   ? "the first row kept (--duplicates drop)"
+                : ro->duplicates == DF_DUPLICATES_KEEP ? "added (--duplicates keep)"
+                                                       : "none on a date counted");
 
     used = 0, counted = 0;
     int32_t dates[8];
@@ -225,13 +272,15 @@ void df__repeats_pack(df__pack *b, const df__repeats *t)
     for (int w = 0; w < 2; w++) {
         const seen_table *st = w ? &t->assessments : &t->rivals;
         const repeat_list *l = w ? &t->assessment_list : &t->rival_list;
-        uint64_t n = st->count;
+        int64_t n = (int64_t)st->count, unchecked = t->unchecked[w], nl = l->n;
         df__pack_put(b, &n, sizeof n);
+        df__pack_put(b, &unchecked, sizeof unchecked);
         for (size_t i = 0; i < st->cap; i++) {
             const seen_key *k = df__hashtab_at(st, i);
-            if (k) df__pack_put(b, k, sizeof *k);
+            if (!k) continue;
+            df__pack_put(b, &st->hashes[i], sizeof st->hashes[i]);
+            df__pack_put(b, k, st->size);
         }
-        int64_t nl = l->n;
         df__pack_put(b, &nl, sizeof nl);
         df__pack_put(b, l->items, (size_t)l->n * sizeof *l->items);
     }
@@ -239,17 +288,19 @@ void df__repeats_pack(df__pack *b, const df__repeats *t)
 
 int df__repeats_unpack(df__pack *b, df__repeats *t)
 {
+    t->max = df__repeats_max_keys; /* it held what the packed table held */
     for (int w = 0; w < 2; w++) {
-        uint64_t n;
+        int64_t n, unchecked, nl;
         df__pack_get(b, &n, sizeof n);
-        for (uint64_t i = 0; i < n && !b->failed; i++) {
-            seen_key k;
-            df__pack_get(b, &k, sizeof k);
-            if (!b->failed &&
-                note_key(w ? &t->assessments : &t->rivals, w ? &t->assessment_list : &t->rival_list, &k, w) < 0)
-                return -1;
+        df__pack_get(b, &unchecked, sizeof unchecked);
+        t->unchecked[w] += unchecked;
+        for (int64_t i = 0; i < n && !b->failed; i++) {
+            uint64_t key;
+            seen_key k = {0};
+            df__pack_get(b, &key, sizeof key);
+            df__pack_get(b, &k, w ? sizeof k : RIVAL_SIZE);
+            if (!b->failed && note_key(t, w, key, &k) < 0) return -1;
         }
-        int64_t nl;
         df__pack_get(b, &nl, sizeof nl);
         for (int64_t i = 0; i < nl && !b->failed; i++) {
             repeat r;

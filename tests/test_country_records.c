@@ -527,6 +527,51 @@ TEST(duplicates_reported_with_lines_and_handled_by_policy)
     df_ctx_free(ctx);
 }
 
+/* issue 12 item 2 (memory): the rival-snapshot and assessment checks hold a
+ * bounded number of distinct keys (records.md), so a snapshot table of
+ * 100M rows does not need gigabytes. Past the limit rows are compared with
+ * the keys held, not added: a rival of a held key is still found, the others
+ * cannot be checked, so the table is refused unless --duplicates keep says
+ * to add them unchecked. The limit is lowered here. */
+extern long df__repeats_max_keys;
+TEST(rival_check_bounded)
+{
+    df_ctx *ctx = df_ctx_new();
+    df_ctx_set_log(ctx, keep_log, NULL);
+    df_boundaries *b = squares(ctx);
+    if (!b) return;
+    char path[300];
+    snprintf(path, sizeof path, "%s/many_snapshots.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("Date,Governorate,Individuals\n", f);
+    for (int i = 0; i < 3000; i++) /* 3,000 dates of West: distinct keys */
+        fprintf(f, "%04d-%02d-%02d,West,%d\n", 2000 + i / 300, 1 + i / 25 % 12, 1 + i % 25, 10 + i);
+    fputs("2000-01-01,West,99\n", f); /* line 3002: a rival of line 2, a key held (a date not counted) */
+    fputs("2009-12-25,West,98\n", f); /* line 3003: a rival of line 3001 (the last date, counted) */
+    fclose(f);
+    df_status st;
+    run_opts s = {path, 1, DF_SNAPSHOTS, DF_NO_DATE, NULL, NULL, DF_DUPLICATES_DEFAULT, 0};
+    df_join *j = run(ctx, b, &s, &st); /* every key held: the rival found */
+    EXPECT(j == NULL && st == DF_EINVAL && strstr(df_ctx_errmsg(ctx), "line 3003 repeats line 3001") != NULL);
+    long saved = df__repeats_max_keys;
+    df__repeats_max_keys = 1000;
+    j = run(ctx, b, &s, &st);
+    EXPECT(j == NULL && st == DF_EINVAL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "2001 rows could not be checked for rival snapshots: they come after the first "
+                                      "1000 distinct") != NULL);
+    EXPECT(strstr(df_ctx_errmsg(ctx), "--duplicates keep") != NULL);
+    s.duplicates = DF_DUPLICATES_KEEP; /* added unchecked, and said */
+    j = run(ctx, b, &s, &st);
+    EXPECT(j != NULL);
+    EXPECT(strstr(logbuf, "2001 rows past the first 1000 keys not checked for rival snapshots") != NULL);
+    EXPECT(strstr(logbuf, "1 rows repeat the snapshot of a place (0 on the dates counted)") != NULL); /* line 3002 */
+    df_join_free(j);
+    df__repeats_max_keys = saved;
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
 /* issue 11 trap 9: the Mosul Emergency Tracking table appended to itself:
  * every row of the second copy is reported; with drop, the figures are the
  * single table's. */
@@ -1002,6 +1047,7 @@ int main(int argc, char **argv)
     RUN(sudan_dtm_table_is_snapshots_and_unassessed_units_are_told_apart);
     RUN(chad_v3_split_rows_equal_v2);
     RUN(duplicates_reported_with_lines_and_handled_by_policy);
+    RUN(rival_check_bounded);
     RUN(mosul_table_appended_to_itself);
     RUN(no_kind_given_warns_with_both_totals);
     RUN(where_filters_rows);

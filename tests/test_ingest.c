@@ -433,7 +433,7 @@ static df_status read_fanout(df_ctx *ctx, const df_record_opts *o, int threads, 
 {
     df__sink *sink = &s->base;
     memset(s, 0, sizeof *s);
-    s->base = (df__sink){"sum", sum_new, sum_record, sum_reject, sum_merge, NULL, free, 0, 0, NULL, NULL};
+    s->base = (df__sink){"sum", sum_new, sum_record, sum_reject, sum_merge, NULL, free, 0, 0, NULL, NULL, 0};
     return df__records_fanout(ctx, o, &sink, 1, threads, stats, NULL);
 }
 

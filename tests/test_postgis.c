@@ -184,6 +184,15 @@ TEST(records_from_postgis_equal_the_file)
     /* truth_totals.csv: displaced 463,692 and still displaced 358,032 on 2 May 2017 */
     EXPECT_INT(csv_sum(a, "displaced"), 463692);
     EXPECT_INT(csv_sum(a, "still_displaced"), 358032);
+    /* the balance names the records: without the password (issue 17) */
+    EXPECT_INT(sh("%s join --records '%s" SECRET "' --records-layer rounds --boundaries " ADM2_SHP " -o %s 2>%s/said",
+                  cli, conn, a, tmpdir),
+               0);
+    char said[4200];
+    snprintf(said, sizeof said, "%s/said", tmpdir);
+    x = slurp(said);
+    EXPECT(x && strstr(x, "password=***") && !strstr(x, "s3cret"));
+    free(x);
     /* a missing layer names the connection and the layers there */
     EXPECT(sh("%s join -q --records '%s' --records-layer nowhere --boundaries " ADM2_SHP " -o %s 2>%s/err", cli, conn,
               a, tmpdir) != 0);

@@ -186,7 +186,10 @@ class _Session:
     # -- inputs --
     def records(self, records):
         """A path for records: a path as given; a DataFrame or an iterable of
-        dicts written to a temporary CSV (until a push API exists)."""
+        dicts written to a temporary CSV, so that the library's reader maps
+        its columns (HXL tags, DTM header names, dates, statuses) as it maps a
+        file's. The push API (df_join_add & co.) takes records already mapped
+        (docs/onepass.md)."""
         if isinstance(records, (str, bytes, _os.PathLike)):
             return _os.fspath(records)
         import pandas as pd
