@@ -59,6 +59,7 @@ typedef struct {
     df__sink *density_sink; /* the spooled points: every raster of the run */
     df__sink *spool;        /* the records kept for the records layer and the hosting tables */
     int density_due;        /* the density is to be computed from density_sink (compute_density) */
+    atomic_int beside_stop; /* the run failed or was cancelled: the records layer's thread stops early */
     df_read_stats read;
     unsigned char sha256[32];
     atomic_long spooled_points; /* past records_layer_max (auto) the points are not kept */
@@ -785,6 +786,7 @@ typedef struct {
     int pending;
     char *text; /* their locations, each ended by a NUL */
     size_t len, cap;
+    const atomic_int *stop; /* set when the run has failed: no more rows */
     df_status st;
 } points_writer;
 
@@ -882,7 +884,12 @@ static int on_point(const df_record *rec, void *user)
     if (fid == 1) w->minx = w->maxx = lon, w->miny = w->maxy = lat;
     w->minx = fmin(w->minx, lon), w->maxx = fmax(w->maxx, lon);
     w->miny = fmin(w->miny, lat), w->maxy = fmax(w->maxy, lat);
-    if (++w->pending == POINTS_BATCH) points_flush(w);
+    if (++w->pending == POINTS_BATCH) {
+        if (atomic_load(w->stop)) /* the run failed beside us (or was cancelled): its error is the one said */
+            return w->st = df__error(w->ctx, DF_ECANCELLED, "%s: the records layer stopped: the run failed", w->path),
+                   1;
+        points_flush(w);
+    }
     return w->st != DF_OK;
 }
 
@@ -929,7 +936,8 @@ static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **
                        .path = path,
                        .index = *index = df__rtree_new(),
                        .from = bal->from,
-                       .as_of = bal->as_of};
+                       .as_of = bal->as_of,
+                       .stop = &r->beside_stop};
     char *trigger = NULL, *batch = NULL;
     sqlite3_stmt *q = NULL;
     df_status st = DF_OK;
@@ -1203,7 +1211,8 @@ static df_status layers_styles(df_ctx *ctx, run *r, const char *path, GDALDatase
  * the styles (which count the rows), before anything reads layers.gpkg
  * (the web map, PostGIS) or hashes it (the manifest), and on every way out
  * of write_products. It reports into a context of its own (no log, no
- * progress); its error becomes the run's. */
+ * progress); its error becomes the run's, and an error or a cancel of the
+ * run stops its rows at the next batch. */
 typedef struct {
     run *r;
     df_ctx ctx;
@@ -1236,6 +1245,7 @@ static void beside_start(df_ctx *ctx, beside *b, int phase)
 /* Wait for the thread; st, or the thread's error when st is DF_OK. */
 static df_status beside_join(df_ctx *ctx, beside *b, df_status st)
 {
+    if (st != DF_OK) atomic_store(&b->r->beside_stop, 1); /* the rows stop at the next batch */
     if (b->running) pthread_join(b->thread, NULL);
     b->running = 0;
     if (b->st != DF_OK && st == DF_OK) st = df__error(ctx, b->st, "%s", b->ctx.errmsg);

@@ -10,6 +10,7 @@
 #include "dfint.h"
 #include "harness.h"
 
+#include <dirent.h>
 #include <gdal.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -439,6 +440,60 @@ TEST(rtree_packed_in_the_order_of_the_comparison_sort_issue12_item2)
     }
 }
 
+/* ---- the records layer beside the other products (issue 12 item 2) -------- */
+
+static int cancels_at_the_density(double fraction, const char *stage, void *user)
+{
+    (void)fraction;
+    if (!strncmp(stage, "density", 7)) (*(int *)user)++;
+    return strncmp(stage, "density", 7) != 0;
+}
+
+/* The records layer's rows are written on a thread of their own while the
+ * density is computed: a run cancelled in the density stage says so (the
+ * cancel, not the thread's stop, is the run's error), and leaves no
+ * bundle and no temporary folder; the same job run to the end gives the
+ * layer whole. */
+TEST(records_layer_thread_joined_when_the_run_is_cancelled_issue12_item2)
+{
+    char path[1300], text[4096], msg[1024];
+    snprintf(path, sizeof path, "%s/beside.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = beside\n[records]\npath = points.csv\n[boundaries]\n"
+             "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[flows]\nenabled = no\n"
+             "[density]\nradius = 20000\npixel = 2000\n[report]\nmaps = no\n",
+             cwd);
+    harness_write_file(path, text);
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    int seen = 0;
+    df_status st = df_job_load(ctx, path, "shapes/profiles", &job);
+    df_ctx_set_progress(ctx, cancels_at_the_density, &seen);
+    if (st == DF_OK) st = df_job_run(ctx, job);
+    EXPECT_INT(st, DF_ECANCELLED);
+    EXPECT_INT(seen, 1);
+    snprintf(msg, sizeof msg, "%s", df_ctx_errmsg(ctx));
+    EXPECT_STR(msg, "cancelled during density");
+    df_ctx_set_progress(ctx, NULL, NULL);
+    snprintf(text, sizeof text, "%s/beside", tmpdir);
+    struct stat sb;
+    EXPECT(stat(text, &sb) != 0); /* no bundle */
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    int left = 0;
+    while (d && (e = readdir(d))) left += strstr(e->d_name, ".tmp-") != NULL;
+    if (d) closedir(d);
+    EXPECT_INT(left, 0);
+    /* to the end: every point a feature, the index sound */
+    if (job) EXPECT_INT(df_job_run(ctx, job), DF_OK);
+    snprintf(text, sizeof text, "%s/beside/layers.gpkg", tmpdir);
+    EXPECT_INT(layer_count(text, "records", NULL), NPOINTS);
+    sql_text(text, "SELECT rtreecheck('rtree_records_geom')", msg, sizeof msg);
+    EXPECT_STR(msg, "ok");
+    df_job_free(job);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -450,6 +505,7 @@ int main(void)
     RUN(records_layer_threshold_issue12_item2);
     RUN(records_layer_fields_as_ogr_wrote_them_issue12_item2);
     RUN(rtree_packed_in_the_order_of_the_comparison_sort_issue12_item2);
+    RUN(records_layer_thread_joined_when_the_run_is_cancelled_issue12_item2);
     if (!getenv("DF_KEEP")) harness_remove_dir(tmpdir);
     return harness_done();
 }
