@@ -1202,24 +1202,32 @@ static df_status layers_styles(df_ctx *ctx, run *r, const char *path, GDALDatase
 
 /* ---- the records layer beside the other products ------------------------------- */
 
-/* The records layer's rows, then its index, are written on a thread of
- * their own while the run makes the products that touch neither
- * layers.gpkg nor the spool of records (the raster, the tables, the maps,
- * the project, the sitrep once the rows are in), on the other core. The
- * file sees the same steps in the same order as in one thread (the rows,
- * the styles, the index: the same bytes), and the thread is joined before
- * the styles (which count the rows), before anything reads layers.gpkg
- * (the web map, PostGIS) or hashes it (the manifest), and on every way out
- * of write_products. It reports into a context of its own (no log, no
- * progress); its error becomes the run's, and an error or a cancel of the
- * run stops its rows at the next batch. */
+/* The records layer's rows, its styles (which count them) and its index
+ * are written on a thread of their own while the run makes the products
+ * that touch neither layers.gpkg nor the spool of records (the density,
+ * the raster, the tables, the maps; the project and the sitrep once the
+ * styles are in), on the other core. The file sees the same steps in the
+ * same order as on one thread (the rows, the styles, the index: the same
+ * bytes). The run waits for the styles (the project needs the layers'
+ * list, and the sitrep's hosting tables replay the spool), and joins the
+ * thread before anything reads layers.gpkg (the web map, PostGIS) or
+ * hashes it (the manifest), and on every way out of write_products. The
+ * thread reports into a context of its own (no log, no progress; GDAL's
+ * messages on it go there too); its error becomes the run's, and an error
+ * or a cancel of the run stops its rows at the next batch. */
 typedef struct {
     run *r;
     df_ctx ctx;
     char path[4200];
-    df__rtree *index; /* the boxes the rows gave, for the index */
-    int phase;        /* 0: the rows; 1: the index */
-    df_status st;
+    const char *stamp;  /* GeoPackage timestamps: the as-of date */
+    df__qgis_layer *ql; /* the layers' list, made with the styles */
+    int *nql;
+    char (*titles)[64];
+    df__rtree *index;     /* the boxes the rows gave, for the index */
+    pthread_mutex_t lock; /* over styled and styles_st */
+    pthread_cond_t styled_cv;
+    int styled;              /* the rows and the styles are done (or failed) */
+    df_status styles_st, st; /* of the rows and styles; of the index */
     pthread_t thread;
     int running; /* a thread to join */
 } beside;
@@ -1227,19 +1235,44 @@ typedef struct {
 static void *beside_main(void *arg)
 {
     beside *b = arg;
-    b->st = b->phase ? df__rtree_write(&b->ctx, b->index, b->path, "records")
-                     : fill_points(&b->ctx, b->r, b->path, &b->index);
+    DF__GDAL_SCOPE(&b->ctx); /* the styles go through GDAL: its messages into this thread's context */
+    df_status st = fill_points(&b->ctx, b->r, b->path, &b->index);
+    if (st == DF_OK) {
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", b->stamp);
+        st = layers_styles(&b->ctx, b->r, b->path, NULL, b->ql, b->nql, b->titles, b->stamp);
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+    }
+    pthread_mutex_lock(&b->lock);
+    b->styles_st = st, b->styled = 1;
+    pthread_cond_signal(&b->styled_cv);
+    pthread_mutex_unlock(&b->lock);
+    if (st == DF_OK) b->st = df__rtree_write(&b->ctx, b->index, b->path, "records");
     return NULL;
 }
 
-static void beside_start(df_ctx *ctx, beside *b, int phase)
+static void beside_start(df_ctx *ctx, beside *b)
 {
     b->ctx = *ctx;
     b->ctx.log_fn = NULL, b->ctx.progress_fn = NULL;
     b->ctx.status = DF_OK, b->ctx.errmsg[0] = '\0';
-    b->phase = phase, b->st = DF_OK;
+    b->styled = 0, b->styles_st = b->st = DF_OK;
     b->running = pthread_create(&b->thread, NULL, beside_main, b) == 0;
     if (!b->running) beside_main(b); /* no thread to be had: here and now */
+}
+
+/* Wait for the rows and the styles; st, or the thread's error when st is
+ * DF_OK (the thread is then joined: it does no more). */
+static df_status beside_styled(df_ctx *ctx, beside *b, df_status st)
+{
+    pthread_mutex_lock(&b->lock);
+    while (b->running && !b->styled) pthread_cond_wait(&b->styled_cv, &b->lock);
+    df_status styles = b->styles_st;
+    pthread_mutex_unlock(&b->lock);
+    if (styles == DF_OK || st != DF_OK) return st;
+    if (b->running) pthread_join(b->thread, NULL);
+    b->running = 0;
+    b->styles_st = DF_OK; /* said once */
+    return df__error(ctx, styles, "%s", b->ctx.errmsg);
 }
 
 /* Wait for the thread; st, or the thread's error when st is DF_OK. */
@@ -1248,8 +1281,9 @@ static df_status beside_join(df_ctx *ctx, beside *b, df_status st)
     if (st != DF_OK) atomic_store(&b->r->beside_stop, 1); /* the rows stop at the next batch */
     if (b->running) pthread_join(b->thread, NULL);
     b->running = 0;
-    if (b->st != DF_OK && st == DF_OK) st = df__error(ctx, b->st, "%s", b->ctx.errmsg);
-    b->st = DF_OK; /* said once */
+    df_status err = b->styles_st != DF_OK ? b->styles_st : b->st;
+    if (err != DF_OK && st == DF_OK) st = df__error(ctx, err, "%s", b->ctx.errmsg);
+    b->styles_st = b->st = DF_OK; /* said once */
     return st;
 }
 
@@ -1517,7 +1551,13 @@ static df_status write_products(df_ctx *ctx, run *r)
     df__qgis_layer ql[12 + MAX_DENSITY_PERIODS];
     char titles[4][64];
     int nql = 0, points = 0;
-    beside side = {.r = r};
+    beside side = {.r = r,
+                   .stamp = stamp,
+                   .ql = ql,
+                   .nql = &nql,
+                   .titles = titles,
+                   .lock = PTHREAD_MUTEX_INITIALIZER,
+                   .styled_cv = PTHREAD_COND_INITIALIZER};
     GDALDatasetH ds = NULL;
     bundle_path(r, LAYERS_FILE, side.path, sizeof side.path);
 
@@ -1525,7 +1565,7 @@ static df_status write_products(df_ctx *ctx, run *r)
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
     st = layers_create(ctx, r, side.path, &ds, &points);
     if (st == DF_OK && points)
-        beside_start(ctx, &side, 0); /* the records layer's rows, while the raster, tables and maps are made */
+        beside_start(ctx, &side); /* the records layer, while the density, raster, tables and maps are made */
     else if (st == DF_OK)
         st = layers_styles(ctx, r, side.path, ds, ql, &nql, titles, stamp);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
@@ -1541,14 +1581,8 @@ static df_status write_products(df_ctx *ctx, run *r)
         STAGE("maps");
         if ((st = write_maps(ctx, r)) != DF_OK) goto done;
     }
-    if (points) { /* the rows are in: the styles, which count them, then the index beside the project and sitrep */
-        if ((st = beside_join(ctx, &side, st)) != DF_OK) goto done;
-        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
-        st = layers_styles(ctx, r, side.path, NULL, ql, &nql, titles, stamp);
-        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
-        if (st != DF_OK) goto done;
-        beside_start(ctx, &side, 1);
-    }
+    /* the rows and their styles are in (the index goes on beside the project and the sitrep) */
+    if (points && (st = beside_styled(ctx, &side, st)) != DF_OK) goto done;
     if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);
         /* above the choropleths: its zeros are transparent, its peaks show over the fill */
