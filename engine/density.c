@@ -139,6 +139,9 @@ void df__density_test_chunk(long points)
 
 long df__density_test_peak(void) { return atomic_load(&held_peak); }
 
+static atomic_long projected_as_read; /* points the sink's readers projected (the tests' count) */
+long df__density_test_projected(void) { return atomic_exchange(&projected_as_read, 0); }
+
 static void hold(long n)
 {
     long now = atomic_fetch_add(&held_now, n) + n, peak = atomic_load(&held_peak);
@@ -214,6 +217,10 @@ typedef struct {
     int32_t op_last[DENSITY_MAX_OPS];
     df__repeats *repeats;
     int drop_rivals; /* --duplicates drop: the first row of a key kept */
+    /* not NULL: a full block goes to emit (the projection pass), not to fd */
+    int (*emit)(raw_pt *blk, long n, void *user);
+    void *emit_user;
+    int emit_rc; /* emit's nonzero value, which stopped the pass */
 } point_buf;
 
 static void point_buf_init(point_buf *p, const df_density_opts *o, const df_boundaries *b, long cap)
@@ -225,6 +232,11 @@ static void point_buf_init(point_buf *p, const df_density_opts *o, const df_boun
 static int point_flush(point_buf *p)
 {
     if (p->nblk == 0) return 0;
+    if (p->emit) {
+        if ((p->emit_rc = p->emit(p->blk, p->nblk, p->emit_user)) != 0) return -1;
+        p->n += p->nblk, p->nblk = 0;
+        return 0;
+    }
     if ((p->fd < 0 && (p->fd = spool_new()) < 0) || write_all(p->fd, p->blk, (size_t)p->nblk * sizeof *p->blk) != 0) {
         p->err = errno, p->failed = 2;
         return -1;
@@ -269,6 +281,10 @@ typedef struct {
     long total; /* points in the files */
     int snap;
     int32_t *snap_date[DENSITY_MAX_THREADS]; /* per file, per operation */
+    int projected; /* lon, lat hold x, y already in the target CRS (the sink's readers projected them) */
+    /* not NULL: the points come from each(src), not from the files */
+    int (*each)(void *src, int (*fn)(raw_pt *, long, void *), void *user);
+    void *src;
 } raw_spool;
 
 static void raw_spool_close(raw_spool *s)
@@ -285,6 +301,7 @@ static void raw_spool_close(raw_spool *s)
  * file cannot be read, or fn's nonzero value. */
 static int raw_each(const raw_spool *s, raw_pt *blk, long cap, int (*fn)(raw_pt *, long, void *), void *user)
 {
+    if (s->each) return s->each(s->src, fn, user);
     for (int k = 0; k < s->nfd; k++) {
         long n;
         if (lseek(s->fd[k], 0, SEEK_SET) != 0) return -1;
@@ -1012,7 +1029,7 @@ static int project_block(raw_pt *p, long n, void *user)
     s->selected += n;
     for (long i = 0; i < n; i++) s->x[i] = p[i].lon, s->y[i] = p[i].lat;
     int k = (int)(n / PROJ_SLICE_MIN) < s->npj ? (int)(n / PROJ_SLICE_MIN) : s->npj;
-    if (k < 1) k = 1;
+    if (k < 1) k = s->npj > 0; /* none: projected as they were read */
     proj_slice sl[DENSITY_MAX_THREADS];
     pthread_t tid[DENSITY_MAX_THREADS];
     int ran[DENSITY_MAX_THREADS] = {0};
@@ -1022,7 +1039,7 @@ static int project_block(raw_pt *p, long n, void *user)
     }
     for (int t = 1; t < k; t++) /* a thread that cannot start: its slice runs here */
         if (!(ran[t] = pthread_create(&tid[t], NULL, proj_slice_run, &sl[t]) == 0)) proj_slice_run(&sl[t]);
-    proj_slice_run(&sl[0]);
+    if (k > 0) proj_slice_run(&sl[0]);
     for (int t = 1; t < k; t++)
         if (ran[t]) pthread_join(tid[t], NULL);
     long m = 0;
@@ -1033,7 +1050,9 @@ static int project_block(raw_pt *p, long n, void *user)
         s->out[m++] = (xyw_pt){x, y, w};
         s->total += w;
         s->sw += w, s->sx += w * x, s->sy += w * y;
-        s->x0 = fmin(s->x0, x), s->y0 = fmin(s->y0, y), s->x1 = fmax(s->x1, x), s->y1 = fmax(s->y1, y);
+        /* fmin and fmax as x86-64's minsd and maxsd give them (no NaN here), without a call */
+        s->x0 = s->x0 < x ? s->x0 : x, s->y0 = s->y0 < y ? s->y0 : y;
+        s->x1 = s->x1 > x ? s->x1 : x, s->y1 = s->y1 > y ? s->y1 : y;
     }
     s->kept += m;
     return m > 0 && !s->mem && write_all(s->fd, s->out, (size_t)m * sizeof *s->out) != 0 ? 2 : 0;
@@ -1217,8 +1236,8 @@ static df_status project_points(density_pass *P, raw_spool *rs)
     df_density_info *in = P->in;
     project_pass *sp = &P->sp;
     if (rs->total > 0) {
-        if (!(P->pj = proj_create_crs_to_crs(ctx->proj, "EPSG:4326", P->crs.wkt, NULL)) ||
-            !(P->norm = proj_normalize_for_visualization(ctx->proj, P->pj)))
+        if (!rs->projected && (!(P->pj = proj_create_crs_to_crs(ctx->proj, "EPSG:4326", P->crs.wkt, NULL)) ||
+                               !(P->norm = proj_normalize_for_visualization(ctx->proj, P->pj))))
             return df__error(ctx, DF_EPROJ, "cannot transform WGS84 to %s: %s", in->crs,
                              proj_context_errno_string(ctx->proj, proj_context_errno(ctx->proj)));
         long B = P->B;
@@ -1230,9 +1249,9 @@ static df_status project_points(density_pass *P, raw_spool *rs)
             release(P->held_block), hold(P->held_chunk = rs->total), hold(P->held_block = B);
         } else if ((P->xfd = spool_new()) < 0)
             return df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
-        sp->pj[0] = P->norm, sp->npj = 1, sp->fd = P->xfd;
+        sp->pj[0] = P->norm, sp->npj = !rs->projected, sp->fd = P->xfd;
         /* a copy of the operation for each other thread, in its own context */
-        for (int t = 1; t < core_count(P->o) && t < DENSITY_MAX_THREADS; t++, sp->npj++)
+        for (int t = 1; sp->npj && t < core_count(P->o) && t < DENSITY_MAX_THREADS; t++, sp->npj++)
             if (!(sp->pc[t] = proj_context_create()) || (proj_log_func(sp->pc[t], NULL, proj_quiet), 0) ||
                 !(sp->pj[t] = proj_clone(sp->pc[t], P->norm)))
                 break;
@@ -1581,6 +1600,12 @@ typedef struct {
     const df_read_stats *read;
     int drop_rivals, kept;      /* kept: the sink's after merge */
     int remap[DENSITY_MAX_OPS]; /* set by merge: the run's index of each operation */
+    /* the sink's `pre`: this range's copy of the operation, in its own
+     * context (a PJ is not shared between threads), and room for a block */
+    PJ_CONTEXT *pc;
+    PJ *pj;
+    double *px, *py;
+    long *pi;
 } any_range;
 
 typedef struct {
@@ -1596,12 +1621,27 @@ typedef struct {
     df__repeats *repeats; /* the ranges' merged */
     any_range *pushed;    /* df_density_new: the range records are pushed into */
     df_read_stats own_read;
+    /* -t_srs known before the read (df_density_run): each range projects its
+     * block of points before it spools them, on its reading thread, so the
+     * raster's pass projects nothing (issue 12 item 3); NULL: lon/lat spooled */
+    PJ *pre, *pre_op;
+    char *pre_srs;
 } density_sink;
+
+/* This range's copy of the sink's operation dropped (its points are spooled). */
+static void any_range_unproject(any_range *p)
+{
+    if (p->pj) proj_destroy(p->pj);
+    if (p->pc) proj_context_destroy(p->pc);
+    free(p->px), free(p->py), free(p->pi);
+    p->pj = NULL, p->pc = NULL, p->px = p->py = NULL, p->pi = NULL;
+}
 
 static void any_range_free(void *state)
 {
     any_range *p = state;
     if (!p) return;
+    any_range_unproject(p);
     for (int i = 0; i < p->nops; i++) free(p->ops[i]);
     df__repeats_free(p->repeats);
     if (p->blk) release(p->cap);
@@ -1619,12 +1659,35 @@ static void *any_range_new(void *sink, int range)
     p->fd = -1, p->cap = k->cap, p->b = k->b, p->read = k->base.read;
     p->drop_rivals = k->ropts.duplicates == DF_DUPLICATES_DROP;
     if (!(p->repeats = df__repeats_new(k->base.ranges))) return any_range_free(p), NULL;
+    if (k->pre &&
+        (!(p->pc = proj_context_create()) || (proj_log_func(p->pc, NULL, proj_quiet), 0) ||
+         !(p->pj = proj_clone(p->pc, k->pre)) || !(p->px = malloc((size_t)p->cap * sizeof *p->px)) ||
+         !(p->py = malloc((size_t)p->cap * sizeof *p->py)) || !(p->pi = malloc((size_t)p->cap * sizeof *p->pi))))
+        return any_range_free(p), NULL;
     return p;
+}
+
+/* The block's points with coordinates projected in place (the operation
+ * and the batch call of project_block: the same values, bit for bit); a
+ * point that cannot be projected keeps PROJ's infinite values, left out and
+ * counted by project_block as before; NaN stays NaN (no point). */
+static void any_project(any_range *p)
+{
+    long m = 0;
+    for (long i = 0; i < p->nblk; i++)
+        if (!isnan(p->blk[i].lon) && !isnan(p->blk[i].lat))
+            p->px[m] = p->blk[i].lon, p->py[m] = p->blk[i].lat, p->pi[m++] = i;
+    if (m > 0)
+        proj_trans_generic(p->pj, PJ_FWD, p->px, sizeof *p->px, (size_t)m, p->py, sizeof *p->py, (size_t)m, NULL, 0, 0,
+                           NULL, 0, 0);
+    for (long j = 0; j < m; j++) p->blk[p->pi[j]].lon = p->px[j], p->blk[p->pi[j]].lat = p->py[j];
+    atomic_fetch_add(&projected_as_read, m);
 }
 
 static int any_flush(any_range *p)
 {
     if (p->nblk == 0) return 0;
+    if (p->pj) any_project(p);
     if ((p->fd < 0 && (p->fd = spool_new()) < 0) || write_all(p->fd, p->blk, (size_t)p->nblk * sizeof *p->blk) != 0) {
         p->err = errno, p->failed = 2;
         return -1;
@@ -1666,6 +1729,7 @@ static df_status any_merge(void *sink, void *state)
     density_sink *k = sink;
     any_range *p = state;
     if (!p->failed) any_flush(p);
+    any_range_unproject(p);
     if (p->failed)
         return p->failed == 1 ? df__error(k->ctx, DF_ENOMEM, "out of memory collecting the points of %s", k->ropts.path)
                               : df__error(k->ctx, DF_EIO, "cannot write a temporary file of the points of %s: %s",
@@ -1759,6 +1823,29 @@ static int view_block(const any_pt *q, long n, any_range *p, void *user)
     return 0;
 }
 
+/* The raster's points selected from the ranges' spools straight into the
+ * projection pass, block by block (raw_spool.each), with no file of
+ * selected points written and read back between the two: when the readers
+ * projected the points (no zone pass reads them first) and the table is
+ * not of snapshots (whose dates are judged per file). The same points in
+ * the same order, so the same raster. */
+typedef struct {
+    density_sink *k;
+    any_pt *blk;
+    view_pass *v;
+} view_source;
+
+static int view_each(void *src, int (*fn)(raw_pt *, long, void *), void *user)
+{
+    view_source *s = src;
+    point_buf *pb = s->v->out;
+    pb->emit = fn, pb->emit_user = user;
+    for (int r = 0; r < s->k->nrange; r++)
+        if (any_each(s->k, r, s->blk, view_block, s->v) != 0) return pb->emit_rc ? pb->emit_rc : -1;
+    if (point_flush(pb) != 0) return pb->emit_rc ? pb->emit_rc : -1;
+    return 0;
+}
+
 df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density_opts *opts, int quiet,
                                    df_density **out)
 {
@@ -1786,11 +1873,29 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
     hold(k->cap);
     for (int g = 0; g < k->nops; g++) snap[g] = DF_NO_DATE;
     view_pass v = {opts, snap, &pb, 0, 0, 0};
-    for (int r = 0; r < k->nrange && st == DF_OK; r++)
+    /* the snapshot dates: only a snapshot table reads them (density_counts, rs.snap) */
+    for (int r = 0; r < k->nrange && st == DF_OK && read->kind == DF_SNAPSHOTS; r++)
         if (any_each(k, r, blk, snap_block, &v) != 0)
             st = df__error(ctx, DF_EIO, "cannot read a temporary file of points: %s", strerror(errno));
     density_dates dd = {read->kind, opts->from, opts->as_of, snap};
     if (st == DF_OK && !quiet) st = df__repeats_judge(ctx, k->repeats, &k->ropts, k->opnames, density_counts, &dd);
+    /* projected as read: only for the CRS they were projected to (df_density_run's) */
+    rs.projected = k->pre != NULL;
+    if (st == DF_OK && k->pre && (!opts->t_srs || strcmp(opts->t_srs, k->pre_srs)))
+        st = df__error(ctx, DF_EINVAL, "density: the points were projected to %s as read, not to %s", k->pre_srs,
+                       opts->t_srs ? opts->t_srs : "the CRS the data choose");
+    if (st == DF_OK && k->pre && read->kind != DF_SNAPSHOTS) {
+        view_source src = {k, blk, &v};
+        for (int r = 0; r < k->nrange; r++) /* at most these: every row the ranges spooled */
+            d->info.filtered += k->range[r]->rivals, rs.total += k->range[r]->n;
+        rs.each = view_each, rs.src = &src;
+        st = compute(ctx, &rs, k->b, opts, d, READ_SHARE);
+        d->info.filtered += v.filtered, d->info.no_point += v.no_point, d->info.swapped += v.swapped;
+        if (st == DF_OK && d->info.swapped && !quiet)
+            df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
+                    d->info.swapped);
+        goto done;
+    }
     /* each range's points of this raster, in file order */
     for (int r = 0; r < k->nrange && st == DF_OK; r++) {
         any_range *p = k->range[r];
@@ -1851,6 +1956,9 @@ void df__density_sink_free(df__sink *sink)
 {
     density_sink *k = (density_sink *)sink;
     if (!k) return;
+    if (k->pre) proj_destroy(k->pre);
+    if (k->pre_op) proj_destroy(k->pre_op);
+    free(k->pre_srs);
     if (k->pushed && !k->pushed->kept) any_range_free(k->pushed);
     for (int r = 0; r < k->nrange; r++) any_range_free(k->range[r]);
     df__repeats_free(k->repeats);
@@ -1953,6 +2061,27 @@ df_status df__density_sink_new(df_ctx *ctx, const df_boundaries *b, const df_rec
     return DF_OK;
 }
 
+/* The sink's readers to project the points to t_srs as they spool them:
+ * the operation that project_points would make, made before the read. When
+ * it cannot be made the points are spooled as lon/lat, and the raster's
+ * pass says why as before. */
+static void density_sink_project(df_ctx *ctx, density_sink *k, const char *t_srs)
+{
+    /* crs_open's steps, in silence: a CRS it would warn about (units other
+     * than metres) or refuse is left to it */
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    char *wkt = NULL;
+    if (srs) OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    if (srs && OSRSetFromUserInput(srs, t_srs) == OGRERR_NONE && OSRIsProjected(srs) &&
+        fabs(OSRGetLinearUnits(srs, NULL) - 1.0) <= 1e-12 && OSRExportToWkt(srs, &wkt) == OGRERR_NONE &&
+        (k->pre_op = proj_create_crs_to_crs(ctx->proj, "EPSG:4326", wkt, NULL)) &&
+        (k->pre = proj_normalize_for_visualization(ctx->proj, k->pre_op)) && !(k->pre_srs = df__strdup(t_srs)))
+        proj_destroy(k->pre), k->pre = NULL;
+    CPLFree(wkt);
+    if (srs) OSRDestroySpatialReference(srs);
+    CPLErrorReset();
+}
+
 df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boundaries *b, const df_density_opts *opts,
                          df_density **out)
 {
@@ -1967,6 +2096,7 @@ df_status df_density_run(df_ctx *ctx, const df_record_opts *ropts, const df_boun
     int nthreads = core_count(opts);
     df_status st = check_opts(ctx, b, opts);
     if (st == DF_OK) st = df__density_sink_new(ctx, b, ropts, nthreads, &sink);
+    if (st == DF_OK && opts->t_srs) density_sink_project(ctx, (density_sink *)sink, opts->t_srs);
     if (st == DF_OK) { /* the reading reports 0 .. READ_SHARE of the run, the grid the rest */
         progress_slice slice = {ctx->progress_fn, ctx->progress_user, 0, READ_SHARE};
         if (slice.fn) ctx->progress_fn = slice_progress, ctx->progress_user = &slice;

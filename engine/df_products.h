@@ -127,6 +127,7 @@ void df__density_scale(df_density *d, const float *factor);
  * overlap). Not thread-safe: set it before the runs. */
 void df__density_test_chunk(long points);
 long df__density_test_peak(void);
+long df__density_test_projected(void); /* points projected by the readers since the last call */
 
 /* ---- classes.c: the class breaks of every choropleth of a bundle --------- */
 

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -301,54 +302,355 @@ typedef struct {
     int has_pcodes, has_names; /* the table has location P-code / name columns */
 } row_rules;
 
-/* Row hashes with the line of the first row of each: exact duplicates.
- * 16 bytes a row at a load of at most one half, so the set holds at most
- * df__dup_max_rows distinct rows (about 128 MB): memory does not grow with the
- * file past that. Rows beyond are still compared with those held, not
- * added; they are counted as unchecked (judge_file says what follows). */
+/* Row hashes with the line of each: exact duplicates (docs/records.md).
+ * With --duplicates drop a row must be known for a duplicate as it is read
+ * (the read is then sequential), so its rows go into a hash table. Else
+ * nothing about a duplicate is needed before the read ends: each range
+ * appends its rows' (hash, line) to an array, sorted once at the range's
+ * end (in place, by radix, on its reading thread) and merged with the
+ * other ranges' by hash (seen_merge): a sequential write per row instead
+ * of a random probe into fresh pages. Either way at most `max` distinct
+ * rows are held (df__dup_max_rows, about 128 MB: 16 bytes a slot in a
+ * table kept at most half full, or an array settled when it holds 2 max
+ * rows), so memory does not grow with the file past that. Rows after the
+ * max-th distinct row are still compared with those held, not added; they
+ * are counted as unchecked (judge_file says what follows). */
 long df__dup_max_rows = 4L << 20;
 typedef struct {
-    df__hashtab t;  /* of long: the line of the first row; the key is the row's hash */
-    size_t max;     /* distinct rows held at most (0: df__dup_max_rows) */
-    long unchecked; /* rows neither found nor added: the set was full */
+    uint64_t hash;
+    long line; /* of the row; settled, of the first row of the hash */
+} seen_row;
+typedef struct {
+    long line, first; /* a duplicate, and the line of the row it repeats */
+    uint64_t hash;
+} seen_dup;
+typedef struct {
+    df__hashtab t; /* drop: of long, the line of the first row; the key is the row's hash */
+    int drop;
+    seen_row *v; /* else: the rows as read; settled, the distinct rows sorted by hash */
+    size_t n, cap;
+    size_t *dir;        /* full: where each value of the hash's top dir_bits bits starts in v */
+    int dir_bits, full; /* full: max distinct rows held; later rows are looked up, not added */
+    size_t max;         /* distinct rows held at most (0: df__dup_max_rows) */
+    long unchecked;     /* rows neither found nor added: the set was full */
+    long dups;          /* duplicates found in the array (drop: counted as they are read) */
+    seen_dup noted[8];  /* of them, the 8 of the least lines (in no order) */
+    int nnoted;
     int failed;
 } row_set;
 
 static void row_set_free(row_set *t)
 {
     df__hashtab_free(&t->t);
+    free(t->v);
+    free(t->dir);
     memset(t, 0, sizeof *t);
 }
 
-/* Add key; returns the line of its first row when it was there, else 0
- * (-1 with t->failed when memory runs out). */
-static long row_set_add(row_set *t, uint64_t key, long line)
+static size_t row_set_max(const row_set *t)
 {
     size_t max = t->max ? t->max : (size_t)df__dup_max_rows;
-    if (t->t.count >= max) { /* full: compared, not added */
-        const long *first = df__hashtab_find(&t->t, key, NULL, NULL);
-        if (first) return *first;
-        t->unchecked++;
-        return 0;
+    return max ? max : 1;
+}
+
+/* Keep a duplicate if it is among the 8 of the least lines. */
+static void note_dup(seen_dup *noted, int *n, long line, long first, uint64_t hash)
+{
+    int at = *n;
+    if (at == 8) {
+        at = 0;
+        for (int i = 1; i < 8; i++)
+            if (noted[i].line > noted[at].line) at = i;
+        if (noted[at].line < line) return;
+    } else
+        ++*n;
+    noted[at] = (seen_dup){line, first, hash};
+}
+
+/* Sort by hash in place: radix on 8 bits from the top (the hashes are
+ * uniform, so a level cuts the runs 256 times), short runs by insertion.
+ * Rows of one hash are left in any order. */
+static void seen_sort(seen_row *v, size_t n, int shift)
+{
+    if (shift < 0) return; /* every bit equal */
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++) {
+            seen_row x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1].hash > x.hash; j--) v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
     }
-    if (!t->t.cap) t->t.size = sizeof(long), t->t.first = 4096;
-    int added;
-    long *first = df__hashtab_get(&t->t, key, NULL, NULL, &added);
-    if (!first) return t->failed = 1, -1;
-    if (!added) return *first;
-    *first = line;
+    size_t count[256] = {0}, start[257], cur[256];
+    for (size_t i = 0; i < n; i++) count[(v[i].hash >> shift) & 255]++;
+    start[0] = 0;
+    for (int b = 0; b < 256; b++) start[b + 1] = start[b] + count[b], cur[b] = start[b];
+    for (unsigned b = 0; b < 256; b++)
+        while (cur[b] < start[b + 1]) { /* the cycle through cur[b], each row to its bucket */
+            seen_row x = v[cur[b]];
+            unsigned d = (unsigned)(x.hash >> shift) & 255;
+            while (d != b) {
+                seen_row y = v[cur[d]];
+                v[cur[d]++] = x;
+                x = y, d = (unsigned)(x.hash >> shift) & 255;
+            }
+            v[cur[b]++] = x;
+        }
+    for (int b = 0; b < 256; b++) seen_sort(v + start[b], count[b], shift - 8);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The end of the run of v[i]'s hash, and in *at its row of the least line. */
+static size_t seen_run(const seen_row *v, size_t n, size_t i, size_t *at)
+{
+    size_t j = i + 1;
+    *at = i;
+    for (; j < n && v[j].hash == v[i].hash; j++)
+        if (v[j].line < v[*at].line) *at = j;
+    return j;
+}
+
+/* The k-th least (1-based) of the runs' first lines in v (sorted by hash),
+ * without a copy of them all: the first lines counted in 65,536 buckets of
+ * their range, then the one bucket that holds the k-th sorted. -1 out of
+ * memory. */
+#define NTH_BUCKETS 65536
+static long seen_nth_first(const seen_row *v, size_t n, size_t k)
+{
+    size_t at, below = 0, nb = 0;
+    long lo = LONG_MAX, hi = LONG_MIN;
+    for (size_t i = 0, j; i < n; i = j) {
+        j = seen_run(v, n, i, &at);
+        lo = v[at].line < lo ? v[at].line : lo, hi = v[at].line > hi ? v[at].line : hi;
+    }
+    int shift = 0;
+    while (((unsigned long)(hi - lo) >> shift) >= NTH_BUCKETS) shift++;
+    size_t *count = calloc(NTH_BUCKETS, sizeof *count);
+    if (!count) return -1;
+    for (size_t i = 0, j; i < n; i = j) {
+        j = seen_run(v, n, i, &at);
+        count[(unsigned long)(v[at].line - lo) >> shift]++;
+    }
+    size_t b = 0;
+    while (below + count[b] < k) below += count[b++]; /* the k-th is in bucket b */
+    long *in = malloc((count[b] ? count[b] : 1) * sizeof *in);
+    free(count);
+    if (!in) return -1;
+    for (size_t i = 0, j; i < n; i = j) {
+        j = seen_run(v, n, i, &at);
+        if (((unsigned long)(v[at].line - lo) >> shift) == b) in[nb++] = v[at].line;
+    }
+    qsort(in, nb, sizeof *in, cmp_long);
+    long kth = in[k - below - 1];
+    free(in);
+    return kth;
+}
+
+/* The rows appended so far to their distinct rows, sorted by hash: a row
+ * whose hash an earlier row has is a duplicate of the earliest. Past max
+ * distinct rows, those of the max least first lines are kept and every
+ * row of the others is unchecked, as when rows are looked up in a full
+ * set; the set is then full. 0, or -1 out of memory. */
+static int row_set_settle(row_set *t)
+{
+    size_t max = row_set_max(t), runs = 0, out = 0, at;
+    long last = LONG_MAX; /* the rows of a first line past this are unchecked */
+    seen_sort(t->v, t->n, 56);
+    for (size_t i = 0; i < t->n; runs++) i = seen_run(t->v, t->n, i, &at);
+    if (runs > max && (last = seen_nth_first(t->v, t->n, max)) < 0) return t->failed = 1, -1;
+    for (size_t i = 0, j; i < t->n; i = j) {
+        j = seen_run(t->v, t->n, i, &at);
+        seen_row first = t->v[at];
+        if (first.line > last) {
+            t->unchecked += (long)(j - i);
+            continue;
+        }
+        for (size_t k = i; k < j; k++)
+            if (k != at) t->dups++, note_dup(t->noted, &t->nnoted, t->v[k].line, first.line, first.hash);
+        t->v[out++] = first;
+    }
+    t->n = out;
+    if (out < max) return 0;
+    /* full: a directory on the top bits of the hash, about 4 rows a value */
+    int bits = 1;
+    while (bits < 24 && ((size_t)1 << bits) < out / 4) bits++;
+    size_t nb = (size_t)1 << bits;
+    seen_row *v = realloc(t->v, (out ? out : 1) * sizeof *v); /* the room for 2 max rows back */
+    if (v) t->v = v, t->cap = out;
+    if (!(t->dir = malloc((nb + 1) * sizeof *t->dir))) return t->failed = 1, -1;
+    for (size_t b = 0, i = 0; b <= nb; b++) {
+        while (i < out && (t->v[i].hash >> (64 - bits)) < b) i++;
+        t->dir[b] = i;
+    }
+    t->dir_bits = bits, t->full = 1;
     return 0;
 }
 
-/* 64-bit hash of a row's fields (FNV-1a with a separator, then mixed); never 0. */
+/* The end of a range's rows: settled (the array), once. 0, or -1. */
+static int row_set_finish(row_set *t) { return t->drop || t->full || t->failed ? -t->failed : row_set_settle(t); }
+
+/* Add key; returns the line of its first row when it is known to be there
+ * (drop), else 0 (-1 with t->failed when memory runs out). */
+static long row_set_add(row_set *t, uint64_t key, long line)
+{
+    size_t max = row_set_max(t);
+    if (t->drop) {
+        if (t->t.count >= max) { /* full: compared, not added */
+            const long *first = df__hashtab_find(&t->t, key, NULL, NULL);
+            if (first) return *first;
+            t->unchecked++;
+            return 0;
+        }
+        if (!t->t.cap) t->t.size = sizeof(long), t->t.first = 4096;
+        int added;
+        long *first = df__hashtab_get(&t->t, key, NULL, NULL, &added);
+        if (!first) return t->failed = 1, -1;
+        if (!added) return *first;
+        *first = line;
+        return 0;
+    }
+    if (t->full) {
+        size_t b = (size_t)(key >> (64 - t->dir_bits)), i = t->dir[b];
+        while (i < t->dir[b + 1] && t->v[i].hash != key) i++;
+        if (i < t->dir[b + 1])
+            t->dups++, note_dup(t->noted, &t->nnoted, line, t->v[i].line, key);
+        else
+            t->unchecked++;
+        return 0;
+    }
+    if (t->n == t->cap) {
+        if (t->cap >= 2 * max) {
+            if (row_set_settle(t) != 0) return -1;
+            if (t->full) return row_set_add(t, key, line);
+        } else {
+            size_t cap = t->cap ? 2 * t->cap : 4096;
+            if (cap > 2 * max) cap = 2 * max;
+            seen_row *v = realloc(t->v, cap * sizeof *v);
+            if (!v) return t->failed = 1, -1;
+            t->v = v, t->cap = cap;
+        }
+    }
+    t->v[t->n++] = (seen_row){key, line};
+    return 0;
+}
+
+/* The settled row of hash h in t, or NULL. */
+static const seen_row *seen_search(const row_set *t, uint64_t h)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->v[mid].hash < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n && t->v[lo].hash == h ? &t->v[lo] : NULL;
+}
+
+/* The exact duplicates of a whole read into stats, from the sets of its
+ * ranges in file order (each settled; shift[k] the lines before range k):
+ * a distinct row of a range whose hash an earlier range holds repeats that
+ * range's row, and every duplicate found in a range repeats the first row
+ * of its hash in the earliest range: the count and the first 8 lines are
+ * those of one sequential read (up to the sets' limits). With drop (one
+ * range, counted as read) only the unchecked rows are added. 0, or -1. */
+static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *shift, int nsets)
+{
+    long dups = 0, unchecked = 0;
+    seen_dup noted[8];
+    int nnoted = 0;
+    for (int k = 0; k < nsets; k++) unchecked += sets[k]->unchecked;
+    stats->duplicates_unchecked += unchecked;
+    if (nsets < 1 || (nsets == 1 && sets[0]->drop)) return 0;
+    size_t *at = calloc((size_t)nsets, sizeof *at);
+    if (!at) return -1;
+    for (int k = 0; k < nsets; k++) {
+        dups += sets[k]->dups;
+        for (int q = 0; q < sets[k]->nnoted; q++) {
+            const seen_dup *d = &sets[k]->noted[q];
+            note_dup(noted, &nnoted, d->line + shift[k], d->first + shift[k], d->hash);
+        }
+    }
+    for (int k = 0; nsets > 1 && k < nsets; k++) /* the ranges, hash by hash */
+        while (at[k] < sets[k]->n) {
+            uint64_t h = sets[k]->v[at[k]].hash;
+            for (int i = k + 1; i < nsets; i++)
+                if (at[i] < sets[i]->n && sets[i]->v[at[i]].hash < h) h = sets[i]->v[at[i]].hash;
+            long first = 0;
+            for (int i = k; i < nsets; i++) {
+                if (at[i] >= sets[i]->n || sets[i]->v[at[i]].hash != h) continue;
+                long line = sets[i]->v[at[i]++].line + shift[i];
+                if (first)
+                    dups++, note_dup(noted, &nnoted, line, first, h);
+                else
+                    first = line;
+            }
+        }
+    free(at);
+    for (int q = 0; q < nnoted; q++) /* the first row of the hash in the earliest range */
+        for (int k = 0; k < nsets; k++) {
+            const seen_row *s = seen_search(sets[k], noted[q].hash);
+            if (s) {
+                noted[q].first = s->line + shift[k];
+                break;
+            }
+        }
+    for (int i = 1; i < nnoted; i++) /* in line order */
+        for (int j = i; j > 0 && noted[j - 1].line > noted[j].line; j--) {
+            seen_dup x = noted[j];
+            noted[j] = noted[j - 1], noted[j - 1] = x;
+        }
+    stats->duplicates += dups;
+    for (int q = 0; q < nnoted; q++)
+        stats->duplicate_line[q][0] = noted[q].line, stats->duplicate_line[q][1] = noted[q].first;
+    return 0;
+}
+
+/* 64-bit hash of a row's fields; never 0. Each field's length, then its
+ * bytes 8 at a time, each folded in by a 64 x 64 -> 128-bit multiply (the
+ * high and low halves xored): one multiply per 8 bytes, where a byte-wise
+ * FNV-1a took one per byte (issue 12 item 3). The length keeps ("ab", "c")
+ * apart from ("a", "bc"), and with it the tail's loads give every byte. */
+__extension__ typedef unsigned __int128 row_u128;
+static inline uint64_t row_mum(uint64_t a, uint64_t b)
+{
+    row_u128 p = (row_u128)a * b;
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
+
 static uint64_t row_hash(char **cells, const size_t *lens, int n)
 {
-    uint64_t h = 1469598103934665603ULL;
+    const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL;
+    uint64_t h = 0x8ebc6af09c88c6e3ULL ^ (uint64_t)n;
     for (int i = 0; i < n; i++) {
-        for (size_t k = 0; k < lens[i]; k++) h = (h ^ (unsigned char)cells[i][k]) * 1099511628211ULL;
-        h = (h ^ 0x1f) * 1099511628211ULL;
+        const unsigned char *c = (const unsigned char *)cells[i];
+        size_t len = lens[i], k = 0;
+        h = row_mum(h ^ k0, (uint64_t)len ^ k1);
+        for (; k + 8 <= len; k += 8) {
+            uint64_t w;
+            memcpy(&w, c + k, 8);
+            h = row_mum(h ^ w, k1);
+        }
+        if (k < len) { /* the last 1..7 bytes, by loads that overlap (no byte stores to read back) */
+            size_t t = len - k;
+            uint64_t w;
+            if (t >= 4) {
+                uint32_t a, b;
+                memcpy(&a, c + k, 4), memcpy(&b, c + len - 4, 4);
+                w = (uint64_t)a << 32 | b;
+            } else
+                w = (uint64_t)c[k] << 16 | (uint64_t)c[k + t / 2] << 8 | c[len - 1];
+            h = row_mum(h ^ w, k0);
+        }
     }
-    h ^= h >> 33, h *= 0xff51afd7ed558ccdULL, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ULL, h ^= h >> 33;
+    h = row_mum(h ^ k1, h ^ k0);
     return h ? h : 1;
 }
 
@@ -424,6 +726,7 @@ typedef struct {
     df_read_stats *stats;
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
+    int nul_cols[DF_FIELD_COUNT], nnul;   /* the others but the counts: looked at for a NUL byte */
     long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
@@ -503,10 +806,9 @@ static int row_date_status(reader *r, char **cells, size_t *lens, int n, long li
     }
     /* a NUL in any other mapped column (coordinates: the text columns are
      * checked above, the counts below) */
-    for (int f = 0; f < DF_FIELD_COUNT; f++)
-        if (col[f] >= 0 && col[f] < n && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS &&
-            memchr(cells[col[f]], '\0', lens[col[f]]))
-            return reject(r, line, col[f], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
+    for (int i = 0; i < r->nnul; i++) /* the columns, in the order of their fields, listed by reader_init */
+        if (r->nul_cols[i] < n && memchr(cells[r->nul_cols[i]], '\0', lens[r->nul_cols[i]]))
+            return reject(r, line, r->nul_cols[i], DF_REJECT_BAD_ENCODING, "a NUL byte in a value"), 1;
     if ((s = cell(cells, n, col[DF_FIELD_STATUS])) && df__parse_status(s, &rec->status) != 0)
         return reject(r, line, col[DF_FIELD_STATUS], DF_REJECT_BAD_STATUS, s), 1;
     return ROW_ON;
@@ -985,9 +1287,13 @@ static void reader_init(reader *r, df_ctx *ctx, const df_record_opts *opts, cons
     r->ctx = ctx, r->opts = opts, r->src = &o->src, r->map = &o->map, r->rules = &o->rules;
     r->on_record = on_record, r->on_reject = on_reject, r->user = user, r->reject_user = reject_user;
     r->stats = stats;
+    r->seen.drop = opts->duplicates == DF_DUPLICATES_DROP;
     r->ncols = o->src.nheader ? o->src.nheader : o->held.n;
     for (int f = 0; f < DF_FIELD_COUNT; f++)
         if (o->map.col[f] >= 0 && is_text_field[f]) r->text_cols[r->ntext++] = o->map.col[f];
+    for (int f = 0; f < DF_FIELD_COUNT; f++)
+        if (o->map.col[f] >= 0 && !is_text_field[f] && f != DF_FIELD_FAMILIES && f != DF_FIELD_INDIVIDUALS)
+            r->nul_cols[r->nnul++] = o->map.col[f];
 }
 
 /* The rows after the header, on the calling thread. */
@@ -1137,7 +1443,11 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
     if (st == DF_OK) {
         reader_init(&r, ctx, opts, &o, on_record, on_reject, user, user, stats);
         st = read_rows(&r, &o);
-        stats->duplicates_unchecked = r.seen.unchecked;
+        row_set *set = &r.seen;
+        long shift = 0;
+        stats->duplicates_unchecked = 0;
+        if (st == DF_OK && (row_set_finish(set) != 0 || seen_merge(stats, &set, &shift, 1) != 0))
+            st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         row_set_free(&r.seen);
     }
     opened_close(&o);
@@ -1318,7 +1628,7 @@ static void *fan_piece_main(void *arg)
             df__error(&p->err, DF_ECANCELLED, "stopped by the caller");
             break;
         }
-    if (rc != 0 || r.seen.failed) p->failed = 1;
+    if (rc != 0 || row_set_finish(&r.seen) != 0) p->failed = 1; /* the range's rows sorted here, in parallel */
     p->seen = r.seen;
     p->lines = df__csv_line(csv) - 1;
     df__csv_close(csv);
@@ -1355,10 +1665,9 @@ static void *hash_main(void *arg)
     return NULL;
 }
 
-/* Add a range's counts into the read's, its lines shifted by line0 - 1;
- * duplicates across ranges found against `seen` (every earlier range's). */
-static df_status add_range_stats(df_ctx *ctx, const df_record_opts *opts, df_read_stats *stats, row_set *seen,
-                                 const df_read_stats *ps, row_set *pseen, long line0, df_status st)
+/* Add a range's counts into the read's (its duplicates: seen_merge). */
+static df_status add_range_stats(df_ctx *ctx, const df_record_opts *opts, df_read_stats *stats, const df_read_stats *ps,
+                                 df_status st)
 {
     stats->rows += ps->rows;
     stats->valid += ps->valid;
@@ -1372,23 +1681,6 @@ static df_status add_range_stats(df_ctx *ctx, const df_record_opts *opts, df_rea
         stats->individuals_valid += ps->individuals_valid;
     for (int q = 0; q < DF_REJECT_COUNT; q++) stats->rejected_by[q] += ps->rejected_by[q];
     stats->filtered += ps->filtered, stats->dropped += ps->dropped;
-    for (long q = 0; q < ps->duplicates && q < 8; q++)
-        if (stats->duplicates + q < 8)
-            for (int e = 0; e < 2; e++)
-                stats->duplicate_line[stats->duplicates + q][e] = ps->duplicate_line[q][e] + line0 - 1;
-    stats->duplicates += ps->duplicates;
-    for (size_t q = 0; q < pseen->t.cap; q++) {
-        const long *at = df__hashtab_at(&pseen->t, q);
-        if (!at) continue;
-        long line = *at + line0 - 1, first = row_set_add(seen, pseen->t.hashes[q], line);
-        if (first > 0) {
-            if (stats->duplicates < 8)
-                stats->duplicate_line[stats->duplicates][0] = line, stats->duplicate_line[stats->duplicates][1] = first;
-            stats->duplicates++;
-        }
-    }
-    stats->duplicates_unchecked += pseen->unchecked;
-    if (seen->failed && st == DF_OK) st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
     for (int q = 0; q < ps->noperations && q < 32; q++) {
         const df_operation_stat *op = &ps->operations[q];
         count_operation(stats, op->name, op->rows, op->first, op->last);
@@ -1412,14 +1704,16 @@ static void fan_piece_pack(df__pack *b, const fan_piece *p)
     df__pack_put(b, &p->stats, sizeof p->stats);
     df__pack_put(b, &p->start, sizeof p->start);
     df__pack_put(b, &p->line0, sizeof p->line0), df__pack_put(b, &p->lines, sizeof p->lines);
-    uint64_t nseen = p->seen.t.count;
+    uint64_t nseen = p->seen.n;
+    int32_t nnoted = p->seen.nnoted;
     df__pack_put(b, &nseen, sizeof nseen);
     df__pack_put(b, &p->seen.unchecked, sizeof p->seen.unchecked);
+    df__pack_put(b, &p->seen.dups, sizeof p->seen.dups);
+    df__pack_put(b, &nnoted, sizeof nnoted);
+    df__pack_put(b, p->seen.noted, sizeof p->seen.noted);
     df__parts.dup_sent += (long long)(nseen * (8 + sizeof(long))) * (df__parts.count - 1);
-    for (size_t q = 0; q < p->seen.t.cap; q++) { /* the row hashes and their lines */
-        const long *at = df__hashtab_at(&p->seen.t, q);
-        if (at) df__pack_put(b, &p->seen.t.hashes[q], 8), df__pack_put(b, at, sizeof *at);
-    }
+    for (size_t q = 0; q < p->seen.n; q++) /* the distinct rows' hashes and first lines, by hash */
+        df__pack_put(b, &p->seen.v[q].hash, 8), df__pack_put(b, &p->seen.v[q].line, sizeof(long));
 }
 
 static int fan_piece_unpack(df__pack *b, fan_piece *p, int remote)
@@ -1434,20 +1728,19 @@ static int fan_piece_unpack(df__pack *b, fan_piece *p, int remote)
     df__pack_get(b, &p->start, sizeof p->start);
     df__pack_get(b, &p->line0, sizeof p->line0), df__pack_get(b, &p->lines, sizeof p->lines);
     uint64_t nseen;
+    int32_t nnoted;
     df__pack_get(b, &nseen, sizeof nseen);
     df__pack_get(b, &p->seen.unchecked, sizeof p->seen.unchecked);
-    if (b->failed || nseen > b->len) return -1;
+    df__pack_get(b, &p->seen.dups, sizeof p->seen.dups);
+    df__pack_get(b, &nnoted, sizeof nnoted);
+    df__pack_get(b, p->seen.noted, sizeof p->seen.noted);
+    if (b->failed || nseen > b->len || nnoted < 0 || nnoted > 8) return -1;
+    p->seen.nnoted = nnoted;
     if (remote) df__parts.dup_received += (long long)(nseen * (8 + sizeof(long)));
-    p->seen.t = DF__HASHTAB(sizeof(long), 4096);
-    for (size_t q = 0; q < nseen && !b->failed; q++) {
-        uint64_t h;
-        long line;
-        int added;
-        df__pack_get(b, &h, 8), df__pack_get(b, &line, sizeof line);
-        long *at = b->failed ? NULL : df__hashtab_get(&p->seen.t, h, NULL, NULL, &added);
-        if (!at) return -1;
-        *at = line;
-    }
+    if (nseen && !(p->seen.v = malloc(nseen * sizeof *p->seen.v))) return -1;
+    p->seen.n = p->seen.cap = nseen;
+    for (size_t q = 0; q < nseen && !b->failed; q++)
+        df__pack_get(b, &p->seen.v[q].hash, 8), df__pack_get(b, &p->seen.v[q].line, sizeof(long));
     return b->failed ? -1 : 0;
 }
 
@@ -1519,6 +1812,20 @@ static df_status fan_exchange(df_ctx *ctx, fan_piece **pieces, int *n, fan_range
     free(*pieces);
     *pieces = every, *n = total; /* on failure too: the caller frees them */
     return st;
+}
+
+/* The duplicates of a fan-out read: the main reader's rows (the row read
+ * with the header), then each range's in file order. 0, or -1. */
+static int seen_of_read(df_read_stats *stats, row_set *first, fan_piece *pieces, int npieces)
+{
+    row_set **sets = calloc((size_t)npieces + 1, sizeof *sets);
+    long *shift = calloc((size_t)npieces + 1, sizeof *shift);
+    int rc = sets && shift && row_set_finish(first) == 0 ? 0 : -1;
+    if (rc == 0) sets[0] = first;
+    for (int k = 0; rc == 0 && k < npieces; k++) sets[k + 1] = &pieces[k].seen, shift[k + 1] = pieces[k].line0 - 1;
+    if (rc == 0) rc = seen_merge(stats, sets, shift, npieces + 1);
+    free(sets), free(shift);
+    return rc;
 }
 
 df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *const *sinks, int nsinks, int nthreads,
@@ -1643,7 +1950,7 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
             st = df__error(ctx, DF_EFORMAT, "%s: the line ends before byte %llu counted %ld lines, the reader %ld",
                            opts->path, (unsigned long long)pieces[k + 1].start, pieces[k + 1].line0 - first_line,
                            p->line0 + p->lines - first_line);
-        st = add_range_stats(ctx, opts, stats, &r.seen, &p->stats, &p->seen, p->line0, st);
+        st = add_range_stats(ctx, opts, stats, &p->stats, st);
     }
 
 merge:
@@ -1685,8 +1992,9 @@ done:
         for (int q = 0; q < fans[k].ntold; q++)
             free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
     }
+    if (st == DF_OK && seen_of_read(stats, &r.seen, pieces, npieces) != 0)
+        st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
     for (int k = 0; pieces && k < pieces_len; k++) row_set_free(&pieces[k].seen);
-    stats->duplicates_unchecked += r.seen.unchecked;
     row_set_free(&r.seen);
     df__parts.split = 0; /* the sinks' merges are done */
     free(pieces);

@@ -128,6 +128,7 @@ static int note_key(df__repeats *t, int w, uint64_t key, const seen_key *k)
 
 int df__repeats_note(df__repeats *t, const df_record *r, int op, int snapshots)
 {
+    if (!snapshots && !r->assessment) return 0; /* no key is kept: the hashing below is for nothing (issue 12 item 3) */
     /* the keys: (operation, date, status, place, split), with the origin
      * and the assessment type, and without them */
     uint64_t h = mix_int(1469598103934665603ULL, (uint64_t)op);

@@ -756,6 +756,87 @@ TEST(memory_bounded_by_the_chunk)
     df_ctx_free(ctx);
 }
 
+/* issue 12 item 3: with -t_srs the reading threads project the points as
+ * they spool them (a copy of the operation each), and the raster's pass
+ * projects nothing; the raster, its counts and its sums are those of the
+ * points projected after the read (no -t_srs: the data choose the same zone,
+ * 32638), bit for bit, on 2 reading threads (the file is over the 8 MB of a
+ * parallel read), in one chunk and in chunks of 1000. */
+TEST(points_projected_as_read_item3)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/points_as_read.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    EXPECT(f != NULL);
+    if (!f) return;
+    fprintf(f, "id,lon,lat,individuals,status\n");
+    uint64_t s = 7;
+    long rows = 300000, blank = 0;
+    for (long i = 0; i < rows; i++) {
+        double r[3];
+        for (int k = 0; k < 3; k++) s = s * 6364136223846793005ULL + 1442695040888963407ULL, r[k] = (s >> 11) * 0x1p-53;
+        if (i % 991 == 0) { /* no coordinates: no point, either way */
+            fprintf(f, "%ld,,,%d,displaced\n", i, 6);
+            blank++;
+            continue;
+        }
+        const double *c = pts[i % NPTS];
+        fprintf(f, "%ld,%.6f,%.6f,%d,%s\n", i, c[0] + (r[0] - 0.5) * 0.8, c[1] + (r[1] - 0.5) * 0.8,
+                1 + (int)(r[2] * 300) * 6, i % 5 == 3 ? "returned" : "displaced");
+    }
+    EXPECT_INT(fclose(f), 0);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts ro;
+    df_record_opts_init(&ro);
+    ro.path = path;
+    for (int pass = 0; pass < 3; pass++) { /* one chunk, chunks of 1000, the returned only */
+        df_density_opts o;
+        df_density_opts_init(&o);
+        o.radius = 3000, o.pixel = 250, o.threads = 2;
+        if (pass == 2) o.status = DF_RETURNED;
+        df_density *read = NULL, *after = NULL;
+        df__density_test_chunk(pass == 1 ? 1000 : 0);
+        o.t_srs = "EPSG:32638";
+        df__density_test_projected();
+        EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &read), DF_OK);
+        long as_read = df__density_test_projected();
+        o.t_srs = NULL;
+        EXPECT_INT(df_density_run(ctx, &ro, NULL, &o, &after), DF_OK);
+        long after_read = df__density_test_projected();
+        df__density_test_chunk(0);
+        EXPECT_INT(as_read, rows - blank);
+        EXPECT_INT(after_read, 0);
+        if (!read || !after) {
+            df_density_free(read), df_density_free(after);
+            continue;
+        }
+        const df_density_info *a = df_density_get_info(read), *b = df_density_get_info(after);
+        EXPECT_INT(a->epsg, 32638);
+        EXPECT_INT(b->epsg, 32638);
+        long returned = 0; /* rows i % 5 == 3 with a point */
+        for (long i = 3; i < rows; i += 5) returned += i % 991 != 0;
+        EXPECT_INT(a->points, pass == 2 ? returned : rows - blank);
+        EXPECT_INT(a->no_point, pass == 2 ? 0 : blank);
+        EXPECT_INT(b->points, a->points);
+        EXPECT_INT(b->no_point, a->no_point);
+        EXPECT_INT(b->filtered, a->filtered);
+        EXPECT_NEAR(a->total_weight, b->total_weight, 0);
+        EXPECT_NEAR(a->grid_weight, b->grid_weight, 0);
+        EXPECT_NEAR(a->edge_loss, b->edge_loss, 0);
+        long differ = 0;
+        EXPECT(same_grid(read, after, 0, &differ));
+        EXPECT_INT(differ, 0);
+        printf("  %s: %ld points projected as read, %ld on the raster (%ld filtered), %d x %d pixels, %ld "
+               "different\n",
+               pass == 0   ? "one chunk"
+               : pass == 1 ? "chunks of 1000"
+                           : "the returned",
+               as_read, a->points, a->filtered, a->width, a->height, differ);
+        df_density_free(read), df_density_free(after);
+    }
+    df_ctx_free(ctx);
+}
+
 /* Still displaced: each pixel of the displaced density times still /
  * displaced of the district containing its centre (located here pixel by
  * pixel), and the grid's people then in the truth's proportion: 358,032
@@ -1088,6 +1169,7 @@ int main(void)
     RUN(radius_and_values_refused_item16_item17);
     RUN(push_api_equals_the_read);
     RUN(masked_values_over_the_sums_item12);
+    RUN(points_projected_as_read_item3);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

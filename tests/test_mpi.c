@@ -317,6 +317,26 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     char *y = slurp(path, &lb);
     EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
     free(x), free(y);
+    /* with -t_srs each rank's readers project the points as they read them
+     * (issue 12 item 3): the same bytes on 3 ranks, and the same as the
+     * zone the data choose (32638) projected after the read */
+    EXPECT_INT(sh("%s density --records points.csv --pixel 5000 --radius 20000 -t_srs EPSG:32638 -o d.tif && "
+                  "mv d.tif single_t.tif",
+                  dispflow, ""),
+               0);
+    EXPECT_INT(sh(MPIRUN "%s density --records points.csv --pixel 5000 --radius 20000 -t_srs EPSG:32638 -o d.tif && "
+                         "mv d.tif multi_t.tif",
+                  dispflow_mpi, ""),
+               0);
+    static const char *const tifs[][2] = {{"single_t.tif", "multi_t.tif"}, {"single.tif", "single_t.tif"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][0]);
+        x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][1]);
+        y = slurp(path, &lb);
+        EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+        free(x), free(y);
+    }
 }
 
 int main(int argc, char **argv)
