@@ -15,9 +15,12 @@
  */
 #include "df_io.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -414,8 +417,12 @@ df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const cha
         goto done;
     }
     int size = 0;
-    /* a page cache of 64 MiB, not SQLite's 2 (as for the layer's rows) */
-    if (sqlite3_exec(w.db, "PRAGMA cache_size = -65536; BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    /* a page cache of 64 MiB, not SQLite's 2 (as for the layer's rows); the
+     * rollback journal in memory and no fsync per commit: the file is new in
+     * the run's temporary folder (a failed run removes it), and is put on
+     * the disk once, below, before the bundle is swapped into place */
+    if (sqlite3_exec(w.db, "PRAGMA cache_size = -65536; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN",
+                     NULL, NULL, NULL) != SQLITE_OK)
         st = sql_fail(&w, "begin");
     if (st == DF_OK) st = make_table(&w, table, col, fid, &size);
     if (st == DF_OK) st = fill(&w, t, table, col, size);
@@ -424,5 +431,9 @@ df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const cha
 done:
     if (w.db && st != DF_OK) sqlite3_exec(w.db, "ROLLBACK", NULL, NULL, NULL);
     if (w.db && sqlite3_close(w.db) != SQLITE_OK && st == DF_OK) st = sql_fail(&w, "close");
+    int fd = st == DF_OK ? open(gpkg, O_RDONLY | O_CLOEXEC) : -1; /* the data on the disk before the name is used */
+    if (st == DF_OK && (fd < 0 || fsync(fd) != 0))
+        st = df__error(ctx, DF_EIO, "%s: cannot write the spatial index (sync): %s", gpkg, strerror(errno));
+    if (fd >= 0) close(fd);
     return st;
 }

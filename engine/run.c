@@ -948,8 +948,13 @@ static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **
         goto done;
     }
     /* a page cache of 64 MiB, not SQLite's 2: pages spilled mid-transaction
-     * are read back and written again (a third of the time a million) */
-    if ((st = points_sql(&w, path, "PRAGMA cache_size = -65536; BEGIN")) != DF_OK) goto done;
+     * are read back and written again (a third of the time a million); the
+     * journal in memory and no fsync per commit: rtree.c puts the file on
+     * the disk once it is complete */
+    if ((st = points_sql(
+             &w, path, "PRAGMA cache_size = -65536; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN")) !=
+        DF_OK)
+        goto done;
     if (sqlite3_prepare_v2(w.db, "SELECT sql FROM sqlite_master WHERE name = 'trigger_insert_feature_count_records'",
                            -1, &q, NULL) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) &&
