@@ -1580,14 +1580,16 @@ static df_status write_products(df_ctx *ctx, run *r)
         bundle_path(r, r->rep.density_file, path, sizeof path);
         if ((st = df_density_write(ctx, r->density, path, "GTiff", NULL)) != DF_OK) goto done;
     }
-    STAGE("tables");
-    if ((st = write_tables(ctx, r)) != DF_OK) goto done;
     if (job->maps) {
         STAGE("maps");
         if ((st = write_maps(ctx, r)) != DF_OK) goto done;
     }
-    /* the rows and their styles are in (the index goes on beside the project and the sitrep) */
+    /* the rows and their styles are in (the index goes on beside the tables, the project and the
+     * sitrep); the tables after them: a millisecond's work, and so nothing but the density's
+     * products is written while the rows go in (a full disk then fails on the thread alone) */
     if (points && (st = beside_styled(ctx, &side, st)) != DF_OK) goto done;
+    STAGE("tables");
+    if ((st = write_tables(ctx, r)) != DF_OK) goto done;
     if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);
         /* above the choropleths: its zeros are transparent, its peaks show over the fill */

@@ -541,9 +541,10 @@ TEST(full_disk_in_a_run_with_a_previous_bundle)
  * thread of their own beside the other products (run.c, "beside"). A full
  * disk met on that thread must end the run as one met anywhere else: exit
  * 4 or 7, its message (naming layers.gpkg and the cause) the run's, the
- * previous bundle as it was, nothing left. No flows, density or maps, so
- * that some of the budgets fall in the records layer's rows and index,
- * written while the main thread writes only the tables. */
+ * previous bundle as it was, nothing left. No flows, density or maps: the
+ * main thread writes nothing while the records layer's rows and styles go
+ * in (it waits for them), so the budgets that fall in those bytes fail on
+ * the thread alone. */
 TEST(full_disk_on_the_records_layer_thread_issue12_item2)
 {
     if (!have_shim()) return;
