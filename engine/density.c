@@ -13,7 +13,8 @@
  *      of projected points, with the sums and the extent; the bandwidth
  *      rule's (variance, and Silverman's median distance exactly by radix
  *      selection);
- *   3. the grid accumulates Σ w k(u) in doubles, one chunk of points at a
+ *   3. the grid accumulates Σ w k(u) in fixed point (int64, fx_scales: the
+ *      same bits in any grouping of the points), one chunk of points at a
  *      time; the rows are cut into bands that threads take in turn, each
  *      band visited only by the chunk's points whose disc reaches it (the
  *      points are bucketed by row), so no pixel is ever written by two
@@ -329,8 +330,9 @@ typedef struct {
     int width, height, nbands, band_rows;
     double x0, y0, pixel, radius;
     df_kernel kernel;
-    double *grid;
-    double *band_edge; /* per band: Σ w k(u) on lattice pixels outside the grid */
+    double scale, edge_scale; /* S and S_e of the fixed point (fx_scales) */
+    int64_t *grid;
+    int64_t *band_edge; /* per band: Σ w k(u) S_e on lattice pixels outside the grid */
     atomic_int next;
     atomic_int failed; /* a thread could not get its scratch row */
     /* progress: the calling thread reports (a context is not shared between
@@ -377,6 +379,7 @@ HOT double kernel_at(df_kernel kernel, double q)
  * span of columns is a closed form (row_mass). */
 typedef struct {
     double *qx, *s[3];
+    double *qs;      /* root * qx (span_add) */
     int *wlo, *wlen; /* row_windows */
 } point_cols;
 
@@ -450,66 +453,102 @@ static double row_mass(df_kernel kernel, const point_cols *c, int k0, int k1, do
     return m > 0 ? m : 0; /* rounding near the rim */
 }
 
-/* The hot loop: row[k] += w k(u) for k < len, with u² = qy + qx[k] (the
- * squared distance over R², split into its row and column parts), one loop
- * per kernel with no branch but a max, so that the compiler vectorises it.
- * A pixel outside the disc adds exactly 0 (t = max(a - qx, 0) = 0, and
- * kernel_at is 0 there), so a span may be wider than the disc's. */
-HOT void span_add(double *restrict row, const double *restrict qx, int len, double qy, double w, df_kernel kernel)
+/* x (0 <= x < 2^51) rounded to the nearest integer: x + 1.5 2^52 has a
+ * unit in its last place of 1, so the addition rounds, and its bits less
+ * those of 1.5 2^52 are the integer. No conversion instruction: the loops
+ * below stay vectorised (an add and an integer subtract). */
+#define FX_MAGIC      6755399441055744.0 /* 2^52 + 2^51 */
+#define FX_MAGIC_BITS 0x4338000000000000LL
+HOT int64_t fx_round(double x)
 {
-    double a = 1.0 - qy;
+    double y = x + FX_MAGIC;
+    int64_t i;
+    memcpy(&i, &y, sizeof i);
+    return i - FX_MAGIC_BITS;
+}
+
+/* The weight's root for the polynomial kernels: w S k(u) = (r t)^m with
+ * t = 1 - qy - qx and r = (w S)^(1/m), so that the row loop multiplies r
+ * into the point's columns once (qs = r qx) rather than w S into every
+ * pixel: a pixel costs what it did with double sums, plus the rounding. */
+static double weight_root(df_kernel kernel, double ws)
+{
+    switch (kernel) {
+    case DF_KERNEL_QUARTIC:
+        return sqrt(ws);
+    case DF_KERNEL_TRIWEIGHT:
+        return cbrt(ws);
+    case DF_KERNEL_EPANECHNIKOV:
+        return ws;
+    default:
+        return 1;
+    }
+}
+
+/* The hot loop: row[k] += round(w S k(u)) for k < len (w S, the weight in
+ * fixed point: fx_scales), with u² = qy + qx[k] (the squared distance over
+ * R², split into its row and column parts), one loop per kernel with no
+ * branch but a max, so that the compiler vectorises it; the polynomial
+ * kernels as (r (1 - qy) - qs[k])^m, qs = r qx (weight_root). A pixel
+ * outside the disc adds exactly 0 (t = max(.., 0) = 0, and kernel_at is 0
+ * there), so a span may be wider than the disc's. Each pixel's sum is of
+ * integers: the same in any order of the points. */
+HOT void span_add(int64_t *restrict row, const double *restrict qx, const double *restrict qs, int len, double qy,
+                  double ws, double r, df_kernel kernel)
+{
+    double a = r * (1.0 - qy);
     switch (kernel) {
     case DF_KERNEL_QUARTIC:
         for (int k = 0; k < len; k++) {
-            double t = a - qx[k];
+            double t = a - qs[k];
             t = t > 0 ? t : 0;
-            row[k] += w * (t * t);
+            row[k] += fx_round(t * t);
         }
         break;
     case DF_KERNEL_TRIWEIGHT:
         for (int k = 0; k < len; k++) {
-            double t = a - qx[k];
+            double t = a - qs[k];
             t = t > 0 ? t : 0;
-            row[k] += w * (t * t * t);
+            row[k] += fx_round(t * t * t);
         }
         break;
     case DF_KERNEL_EPANECHNIKOV:
         for (int k = 0; k < len; k++) {
-            double t = a - qx[k];
-            row[k] += w * (t > 0 ? t : 0);
+            double t = a - qs[k];
+            row[k] += fx_round(t > 0 ? t : 0);
         }
         break;
     default: /* triangular, uniform, gaussian: sqrt, a step, exp */
-        for (int k = 0; k < len; k++) row[k] += w * kernel_at(kernel, qy + qx[k]);
+        for (int k = 0; k < len; k++) row[k] += fx_round(ws * kernel_at(kernel, qy + qx[k]));
         break;
     }
 }
 
-/* Two rows at once over the same columns (qy0 and qy1 their row parts): qx
+/* Two rows at once over the same columns (qy0 and qy1 their row parts): qs
  * is loaded once for both, and there is one loop's overhead for two rows
  * (about 7% of the grid's time); each pixel gets the very operations of
  * span_add, so the sums are the same bits. */
-HOT void span_add2(double *restrict row0, double *restrict row1, const double *restrict qx, int len, double qy0,
-                   double qy1, double w, df_kernel kernel)
+HOT void span_add2(int64_t *restrict row0, int64_t *restrict row1, const double *restrict qx, const double *restrict qs,
+                   int len, double qy0, double qy1, double ws, double r, df_kernel kernel)
 {
-    double a0 = 1.0 - qy0, a1 = 1.0 - qy1;
+    double a0 = r * (1.0 - qy0), a1 = r * (1.0 - qy1);
     switch (kernel) {
     case DF_KERNEL_QUARTIC:
         for (int k = 0; k < len; k++) {
-            double t0 = a0 - qx[k], t1 = a1 - qx[k];
+            double t0 = a0 - qs[k], t1 = a1 - qs[k];
             t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
-            row0[k] += w * (t0 * t0), row1[k] += w * (t1 * t1);
+            row0[k] += fx_round(t0 * t0), row1[k] += fx_round(t1 * t1);
         }
         break;
     case DF_KERNEL_TRIWEIGHT:
         for (int k = 0; k < len; k++) {
-            double t0 = a0 - qx[k], t1 = a1 - qx[k];
+            double t0 = a0 - qs[k], t1 = a1 - qs[k];
             t0 = t0 > 0 ? t0 : 0, t1 = t1 > 0 ? t1 : 0;
-            row0[k] += w * (t0 * t0 * t0), row1[k] += w * (t1 * t1 * t1);
+            row0[k] += fx_round(t0 * t0 * t0), row1[k] += fx_round(t1 * t1 * t1);
         }
         break;
     default:
-        span_add(row0, qx, len, qy0, w, kernel), span_add(row1, qx, len, qy1, w, kernel);
+        span_add(row0, qx, qs, len, qy0, ws, r, kernel), span_add(row1, qx, qs, len, qy1, ws, r, kernel);
         break;
     }
 }
@@ -529,38 +568,44 @@ static inline int iceil(double v)
 
 /* Add point (px, py, w) to rows r0..r1-1 of the grid (the first band asks
  * for every row above it, the last for every row below); the mass on rows
- * and columns outside the grid is edge mass, returned. Its work: the disc's
- * pixels inside the grid, and O(1) a row outside (row_mass). */
-HOT double add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
+ * and columns outside the grid is edge mass, returned in the fixed point of
+ * S_e, rounded row by row (so that it too is the same in any order). Its
+ * work: the disc's pixels inside the grid, and O(1) a row outside. */
+HOT int64_t add_point(const grid_job *g, point_cols *c, double px, double py, double w, int r0, int r1)
 {
-    double edge = 0, r2 = g->radius * g->radius, inv_r2 = 1.0 / r2, p = g->pixel, inv_p = 1.0 / p;
+    int64_t edge = 0;
+    double ws = w * g->scale, we = w * g->edge_scale, r2 = g->radius * g->radius, inv_r2 = 1.0 / r2, p = g->pixel,
+           inv_p = 1.0 / p;
     double xc0 = g->x0 + 0.5 * p;           /* centre of column 0 */
     double cx = (px - g->x0) * inv_p - 0.5; /* the point in column units, from centre 0 */
     int prow = ifloor((g->y0 - py) * inv_p), rr = g->rr;
     /* (dx / R)² of the columns the disc may reach: jbase .. jbase + 2 rr */
     int jbase = ifloor(cx) - rr, ncols = 2 * rr + 1;
+    double root = weight_root(g->kernel, ws);
     for (int k = 0; k < ncols; k++) {
         double dx = xc0 + (jbase + k) * p - px;
         c->qx[k] = dx * dx * inv_r2;
+        c->qs[k] = root * c->qx[k];
     }
     int lo = prow - rr > r0 ? prow - rr : r0, hi = prow + rr < r1 - 1 ? prow + rr : r1 - 1;
     if (prow - rr >= 0 && prow + rr < g->height && jbase >= 0 && jbase + 2 * rr < g->width) {
         /* the disc inside the grid (most points): each row's window, no edge */
-        double *base = g->grid + (size_t)jbase;
+        int64_t *base = g->grid + (size_t)jbase;
         while (lo <= hi && !c->wlen[lo - prow + rr]) lo++; /* rows the disc cannot reach */
         while (hi >= lo && !c->wlen[hi - prow + rr]) hi--;
         for (; lo < hi; lo += 2) { /* two rows at once, over the union of their windows */
             int k = lo - prow + rr, a = c->wlo[k] < c->wlo[k + 1] ? c->wlo[k] : c->wlo[k + 1];
             int e0 = c->wlo[k] + c->wlen[k], e1 = c->wlo[k + 1] + c->wlen[k + 1], e = e0 > e1 ? e0 : e1;
             double dy0 = g->y0 - (lo + 0.5) * p - py, dy1 = g->y0 - (lo + 1.5) * p - py;
-            double *row0 = base + (size_t)lo * (size_t)g->width + a;
-            span_add2(row0, row0 + g->width, c->qx + a, e - a, dy0 * dy0 * inv_r2, dy1 * dy1 * inv_r2, w, g->kernel);
+            int64_t *row0 = base + (size_t)lo * (size_t)g->width + a;
+            span_add2(row0, row0 + g->width, c->qx + a, c->qs + a, e - a, dy0 * dy0 * inv_r2, dy1 * dy1 * inv_r2, ws,
+                      root, g->kernel);
         }
         for (int i = lo; i <= hi; i++) { /* the last row, when their number is odd */
             int k = i - prow + rr;
             double dy = g->y0 - (i + 0.5) * p - py;
-            span_add(base + (size_t)i * (size_t)g->width + c->wlo[k], c->qx + c->wlo[k], c->wlen[k], dy * dy * inv_r2,
-                     w, g->kernel);
+            span_add(base + (size_t)i * (size_t)g->width + c->wlo[k], c->qx + c->wlo[k], c->qs + c->wlo[k], c->wlen[k],
+                     dy * dy * inv_r2, ws, root, g->kernel);
         }
         return 0;
     }
@@ -578,14 +623,15 @@ HOT double add_point(const grid_job *g, point_cols *c, double px, double py, dou
         while (j1 >= j0 && c->qx[j1 - jbase] + qy > 1) j1--;
         if (j0 > j1) continue;
         if (i < 0 || i >= g->height) {
-            edge += w * row_mass(g->kernel, c, j0 - jbase, j1 - jbase, qy);
+            edge += llrint(we * row_mass(g->kernel, c, j0 - jbase, j1 - jbase, qy));
             continue;
         }
-        double *row = g->grid + (size_t)i * (size_t)g->width;
-        if (j0 < 0) edge += w * row_mass(g->kernel, c, j0 - jbase, (j1 < -1 ? j1 : -1) - jbase, qy);
-        if (j1 >= g->width) edge += w * row_mass(g->kernel, c, (j0 > g->width ? j0 : g->width) - jbase, j1 - jbase, qy);
+        int64_t *row = g->grid + (size_t)i * (size_t)g->width;
+        if (j0 < 0) edge += llrint(we * row_mass(g->kernel, c, j0 - jbase, (j1 < -1 ? j1 : -1) - jbase, qy));
+        if (j1 >= g->width)
+            edge += llrint(we * row_mass(g->kernel, c, (j0 > g->width ? j0 : g->width) - jbase, j1 - jbase, qy));
         int a = j0 < 0 ? 0 : j0, b = j1 >= g->width ? g->width - 1 : j1;
-        if (a <= b) span_add(row + a, c->qx + (a - jbase), b - a + 1, qy, w, g->kernel);
+        if (a <= b) span_add(row + a, c->qx + (a - jbase), c->qs + (a - jbase), b - a + 1, qy, ws, root, g->kernel);
     }
     return edge;
 }
@@ -599,9 +645,9 @@ __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trappin
                target_clones("arch=x86-64-v3", "default")))
 #endif
 static void
-add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, double *edge)
+add_points(const grid_job *g, point_cols *c, long q0, long q1, int r0, int r1, int64_t *edge)
 {
-    double e = *edge;
+    int64_t e = *edge;
     for (long q = q0; q < q1; q++) e += add_point(g, c, g->x[q], g->y[q], g->w[q], r0, r1);
     *edge = e;
 }
@@ -643,14 +689,15 @@ static void *grid_worker(void *arg)
 {
     grid_job *g = arg;
     size_t ncols = 2 * (size_t)g->rr + 1;
-    double *mem = malloc((ncols + 3 * (ncols + 1)) * sizeof *mem);
+    double *mem = malloc((2 * ncols + 3 * (ncols + 1)) * sizeof *mem);
     int *win = malloc(2 * ncols * sizeof *win);
     if (!mem || !win) {
         free(mem), free(win);
         atomic_store(&g->failed, 1);
         return NULL;
     }
-    point_cols c = {mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}, win, win + ncols};
+    point_cols c = {
+        mem, {mem + ncols, mem + 2 * ncols + 1, mem + 3 * ncols + 2}, mem + 4 * ncols + 3, win, win + ncols};
     row_windows(g->radius, g->pixel, g->rr, c.wlo, c.wlen);
     int caller = g->ctx && pthread_equal(pthread_self(), g->caller);
     while (!atomic_load(&g->cancelled)) {
@@ -668,7 +715,7 @@ static void *grid_worker(void *arg)
         long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1];
         touch_band(g, q0, q1, r0, r1);
         long per_point = (long)ncols * ((r1 - r0 < (int)ncols ? r1 - r0 : (int)ncols) + 2);
-        double edge = 0;
+        int64_t edge = 0;
         /* a long band: in slices of CANCEL_WORK pixel operations, after each
          * of which a cancel is looked at and the calling thread reports */
         long slice = CANCEL_WORK / per_point > 0 ? CANCEL_WORK / per_point : 1;
@@ -1020,6 +1067,7 @@ typedef struct {
     xyw_pt *out;
     long selected, kept;
     double total, sw, sx, sy; /* in file order */
+    double wmax;              /* the largest weight: with the count, the fixed point's scale */
     double x0, y0, x1, y1;    /* extent of the projected points */
 } project_pass;
 
@@ -1048,7 +1096,7 @@ static int project_block(raw_pt *p, long n, void *user)
         double x = s->x[i], y = s->y[i], w = p[i].w;
         if (!(isfinite(x) && isfinite(y) && fabs(x) < 1e20 && fabs(y) < 1e20)) continue;
         s->out[m++] = (xyw_pt){x, y, w};
-        s->total += w;
+        s->total += w, s->wmax = fmax(s->wmax, w);
         s->sw += w, s->sx += w * x, s->sy += w * y;
         /* fmin and fmax as x86-64's minsd and maxsd give them (no NaN here), without a call */
         s->x0 = s->x0 < x ? s->x0 : x, s->y0 = s->y0 < y ? s->y0 : y;
@@ -1058,19 +1106,42 @@ static int project_block(raw_pt *p, long n, void *user)
     return m > 0 && !s->mem && write_all(s->fd, s->out, (size_t)m * sizeof *s->out) != 0 ? 2 : 0;
 }
 
+/* The fixed point of the grid: S = 2^e, the largest with n wmax S <= 2^62
+ * and wmax S <= 2^50, from the number of points and the largest weight,
+ * which no order or grouping of the points changes. Each contribution
+ * w k(u) S (k <= 1 for every kernel) rounds to an integer below 2^51
+ * (fx_round), and a pixel's sum is at most Σ w S + n / 2 < 2^63: no
+ * overflow. The edge mass of a point's row (row_mass, up to 2 rr + 1
+ * pixels) and of its whole disc (up to (2 rr + 1)² pixels) takes S_e =
+ * S / 2^f with (2 rr + 1)² <= 2^f, so the same bounds hold for it. */
+static void fx_scales(long n, double wmax, int rr, double *scale, double *edge_scale)
+{
+    int e1 = 0, e2 = 0, f = 0;
+    if (n < 1 || !(wmax > 0)) {
+        *scale = *edge_scale = 1;
+        return;
+    }
+    frexp((double)n * wmax, &e1); /* n wmax < 2^e1 */
+    frexp(wmax, &e2);             /* wmax < 2^e2 */
+    int e = 62 - e1 < 50 - e2 ? 62 - e1 : 50 - e2;
+    frexp((double)(2 * rr + 1) * (2 * rr + 1), &f);
+    *scale = ldexp(1, e), *edge_scale = ldexp(1, e - f);
+}
+
 /* The grid's geometry and buffers, shared by the chunks. */
 typedef struct {
     int width, height, rr, nkeys, ncols, nthreads;
     double x0, y0, pixel, radius;
     df_kernel kernel;
-    double *grid, *band_edge;
+    double scale, edge_scale; /* S, S_e (fx_scales) */
+    int64_t *grid, *band_edge;
     int nbands, band_rows;
     long *row_start, *fill;
     /* one chunk: */
     xyw_pt *pts;
     int *key;
     double *sx, *sy, *sw;
-    double far_loss, edge; /* in the order of the points, chunk after chunk */
+    int64_t far_loss, edge; /* Σ round(w S) of the points too far, Σ of the edge in S_e */
     int threads_used;
     df_ctx *ctx;        /* for progress, or NULL */
     long points, added; /* all the points, and those added so far */
@@ -1093,7 +1164,7 @@ static int grid_chunk(grid_run *G, long n)
         int far = r < -rr - 1 || r > G->height + rr || c < -rr - 1 || c > G->width + rr;
         key[i] = far ? -1 : (int)c + rr + 1;
         if (far)
-            G->far_loss += pts[i].w; /* a disc that cannot reach the grid */
+            G->far_loss += llrint(pts[i].w * G->scale); /* a disc that cannot reach the grid */
         else
             fill[key[i] + 1]++;
     }
@@ -1131,6 +1202,8 @@ static int grid_chunk(grid_run *G, long n)
                   .pixel = p,
                   .radius = G->radius,
                   .kernel = G->kernel,
+                  .scale = G->scale,
+                  .edge_scale = G->edge_scale,
                   .grid = G->grid,
                   .band_edge = G->band_edge,
                   .ctx = G->ctx,
@@ -1153,9 +1226,7 @@ static int grid_chunk(grid_run *G, long n)
     if (atomic_load(&g.cancelled)) return -2;
     if (atomic_load(&g.failed) || atomic_load(&g.next) < g.nbands) return -1;
     G->added += n;
-    double edge = 0;
-    for (int k = 0; k < g.nbands; k++) edge += G->band_edge[k];
-    G->edge += edge;
+    for (int k = 0; k < g.nbands; k++) G->edge += G->band_edge[k];
     return 0;
 }
 
@@ -1175,7 +1246,168 @@ typedef struct {
     xyw_pt *xblk;
     long B, held_block, held_chunk, n; /* n: the points kept by the projection */
     unsigned char *mask;
+    /* MPI (docs/scale.md): each process grids its own points; the figures
+     * the grid's geometry needs are merged, the grids summed into process 0's */
+    int split;
+    long n_all; /* n over every process (n without MPI) */
+    int all_fd; /* split with a bandwidth rule: every process's projected points, in process order */
 } density_pass;
+
+/* ---- MPI: each process grids its own points (docs/scale.md) ----------------- */
+
+static df_status project_points(density_pass *P, raw_spool *rs);
+
+/* The figures the grid's geometry needs (counts, extremes, whole-number
+ * sums: the same in any order) merged over the processes through
+ * df__parts (engine/parts.c); the grids are then summed into process 0's
+ * (parts_grid). Every process runs these in the same order. */
+
+/* Each process's len bytes, on every process: from[r] reads process r's. */
+static df_status parts_all(df_ctx *ctx, const void *mine, size_t len, unsigned char **all, df__pack *from)
+{
+    df__pack p = {0};
+    df__pack_put(&p, mine, len);
+    df_status st = df__parts_exchange(ctx, &p, all, from);
+    df__pack_free(&p);
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++)
+        if (from[r].len != len)
+            st = df__error(ctx, DF_EINVAL, "density: process %d sent %zu bytes, not %zu", r, from[r].len, len);
+    return st;
+}
+
+/* v[0..n-1] summed over the processes (integers: any order), on every one. */
+static df_status parts_sum(df_ctx *ctx, int64_t *v, int n)
+{
+    unsigned char *all = NULL;
+    df__pack *from = calloc((size_t)df__parts.count, sizeof *from);
+    df_status st =
+        from ? parts_all(ctx, v, (size_t)n * sizeof *v, &all, from) : df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; st == DF_OK && i < n; i++) {
+        v[i] = 0;
+        for (int r = 0; r < df__parts.count; r++) {
+            int64_t x;
+            memcpy(&x, from[r].data + (size_t)i * sizeof x, sizeof x);
+            v[i] += x;
+        }
+    }
+    free(all), free(from);
+    return st;
+}
+
+/* The UTM zone's histograms of every process's points. */
+enum { ZONE_LON = 3600, ZONE_LAT = 1800 };
+static df_status parts_zone(df_ctx *ctx, zone_pass *zp)
+{
+    int64_t *v = malloc((ZONE_LON + ZONE_LAT + 1) * sizeof *v);
+    if (!v) return df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int i = 0; i < ZONE_LON; i++) v[i] = zp->lon[i];
+    for (int i = 0; i < ZONE_LAT; i++) v[ZONE_LON + i] = zp->lat[i];
+    v[ZONE_LON + ZONE_LAT] = zp->n;
+    df_status st = parts_sum(ctx, v, ZONE_LON + ZONE_LAT + 1);
+    for (int i = 0; st == DF_OK && i < ZONE_LON; i++) zp->lon[i] = (long)v[i];
+    for (int i = 0; st == DF_OK && i < ZONE_LAT; i++) zp->lat[i] = (long)v[ZONE_LON + i];
+    if (st == DF_OK) zp->n = (long)v[ZONE_LON + ZONE_LAT];
+    free(v);
+    return st;
+}
+
+/* The projection on each process's points, then what the extent, the
+ * radius and the fixed point need, over every process: the points kept
+ * (n_all), the total weight (whole numbers: summed in process order, as in
+ * file order), the largest weight, the extent, the counts left out. */
+static df_status parts_project(density_pass *P, raw_spool *rs)
+{
+    df_density_info *in = P->in;
+    project_pass *sp = &P->sp;
+    long filtered0 = in->filtered, no_point0 = in->no_point;
+    df_status st = project_points(P, rs);
+    if (st != DF_OK) return st;
+    /* all 8-byte fields: no padding */
+    typedef struct {
+        int64_t kept, selected, filtered, no_point;
+        double total, wmax, x0, y0, x1, y1;
+    } proj_part;
+    proj_part mine = {sp->kept,
+                      sp->selected,
+                      in->filtered - filtered0,
+                      in->no_point - no_point0,
+                      sp->total,
+                      sp->wmax,
+                      sp->x0,
+                      sp->y0,
+                      sp->x1,
+                      sp->y1},
+              a = {0, 0, 0, 0, 0, 0, HUGE_VAL, HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
+    unsigned char *all = NULL;
+    df__pack *from = calloc((size_t)df__parts.count, sizeof *from);
+    st = from ? parts_all(P->ctx, &mine, sizeof mine, &all, from) : df__error(P->ctx, DF_ENOMEM, "out of memory");
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        proj_part q;
+        memcpy(&q, from[r].data, sizeof q);
+        a.kept += q.kept, a.selected += q.selected, a.filtered += q.filtered, a.no_point += q.no_point;
+        a.total += q.total, a.wmax = fmax(a.wmax, q.wmax);
+        a.x0 = fmin(a.x0, q.x0), a.y0 = fmin(a.y0, q.y0), a.x1 = fmax(a.x1, q.x1), a.y1 = fmax(a.y1, q.y1);
+    }
+    free(all), free(from);
+    if (st != DF_OK) return st;
+    if (a.kept < a.selected)
+        df__log(P->ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out",
+                (long)(a.selected - a.kept), in->crs);
+    in->filtered = filtered0 + (long)a.filtered, in->no_point = no_point0 + (long)a.no_point;
+    P->n_all = (long)a.kept, in->points = P->n_all, in->total_weight = a.total;
+    sp->wmax = a.wmax, sp->x0 = a.x0, sp->y0 = a.y0, sp->x1 = a.x1, sp->y1 = a.y1;
+    return DF_OK;
+}
+
+/* A bandwidth rule under MPI: every process's projected points, in process
+ * order (the single process's file order), into P->all_fd, and the sums
+ * Σ w, Σ w x, Σ w y over them in that order. The one exchange left that
+ * grows with the points (24 bytes a point): only with --bandwidth. */
+static df_status parts_points(density_pass *P, double *sw, double *sx, double *sy)
+{
+    df_ctx *ctx = P->ctx;
+    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
+    unsigned char *all = NULL;
+    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    long k = 0;
+    if (st == DF_OK && P->xfd >= 0) {
+        if (lseek(P->xfd, 0, SEEK_SET) != 0)
+            k = -1;
+        else
+            while ((k = read_items(P->xfd, P->xblk, sizeof *P->xblk, P->B)) > 0)
+                df__pack_put(&mine, P->xblk, (size_t)k * sizeof *P->xblk);
+    }
+    if (st == DF_OK && k < 0) st = df__error(ctx, DF_EIO, "cannot read back the temporary file of points");
+    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    df__pack_free(&mine);
+    *sw = *sx = *sy = 0;
+    if (st == DF_OK && (P->all_fd = spool_new()) < 0)
+        st = df__error(ctx, DF_EIO, "cannot make a temporary file for the points: %s", strerror(errno));
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
+        size_t n = from[r].len / sizeof(xyw_pt);
+        for (size_t i = 0; i < n; i++) {
+            xyw_pt q;
+            memcpy(&q, from[r].data + i * sizeof q, sizeof q);
+            *sw += q.w, *sx += q.w * q.x, *sy += q.w * q.y;
+        }
+        if (n && write_all(P->all_fd, from[r].data, n * sizeof(xyw_pt)) != 0)
+            st = df__error(ctx, DF_EIO, "cannot write a temporary file of points: %s", strerror(errno));
+    }
+    free(all), free(from);
+    return st;
+}
+
+/* Every process's grid, edge mass and far weight summed into process 0's
+ * (integers: the single process's sums, bit for bit). */
+static df_status parts_grid(density_pass *P)
+{
+    grid_run *G = &P->G;
+    int64_t e[2] = {G->edge, G->far_loss};
+    df_status st = df__parts_reduce_sum(P->ctx, G->grid, (size_t)G->width * (size_t)G->height);
+    if (st == DF_OK) st = df__parts_reduce_sum(P->ctx, e, 2);
+    if (st == DF_OK) G->edge = e[0], G->far_loss = e[1];
+    return st;
+}
 
 /* The CRS: given, or the UTM zone of the points' median (pass 1), or of
  * the boundaries' extent when there are no points. */
@@ -1189,10 +1421,12 @@ static df_status choose_crs(density_pass *P, raw_spool *rs, const df_boundaries 
         return crs_open(ctx, in->crs, &P->crs, &in->epsg);
     }
     double lo0 = HUGE_VAL, lo1 = -HUGE_VAL, la0 = HUGE_VAL, la1 = -HUGE_VAL, lonc, latc;
-    if (!(zp->lon = calloc(3600, sizeof *zp->lon)) || !(zp->lat = calloc(1800, sizeof *zp->lat)))
+    if (!(zp->lon = calloc(ZONE_LON, sizeof *zp->lon)) || !(zp->lat = calloc(ZONE_LAT, sizeof *zp->lat)))
         return df__error(ctx, DF_ENOMEM, "out of memory");
     if (raw_each(rs, P->rblk, P->B, zone_block, zp) != 0)
         return df__error(ctx, DF_EIO, "cannot read back the temporary file of points: %s", strerror(errno));
+    df_status st0 = P->split ? parts_zone(ctx, zp) : DF_OK;
+    if (st0 != DF_OK) return st0;
     long n = zp->n;
     if (n > 0) {
         /* the median point (to 0.1 degree): a few stray or swapped
@@ -1260,7 +1494,7 @@ static df_status project_points(density_pass *P, raw_spool *rs)
             return df__error(ctx, DF_EIO, "cannot %s the temporary file of points: %s", r == 2 ? "write" : "read back",
                              strerror(errno));
         if (rs->snap) in->filtered += rs->total - sp->selected; /* not of the latest snapshot */
-        if (sp->kept < sp->selected)
+        if (sp->kept < sp->selected && !P->split)               /* split: parts_project says it for every process */
             df__log(ctx, DF_LOG_WARN, "density: %ld points cannot be projected to %s; left out",
                     sp->selected - sp->kept, in->crs);
         in->no_point += sp->selected - sp->kept;
@@ -1282,16 +1516,22 @@ static df_status choose_radius(density_pass *P)
     in->kernel = o->kernel;
     in->radius = o->radius;
     if (o->bandwidth == DF_BANDWIDTH_FIXED) return DF_OK;
+    int fd = P->xfd;
+    double sw = sp->sw, sx = sp->sx, sy = sp->sy;
+    if (P->split) { /* the one gather left: the rules' sums and median are over every point, in order */
+        df_status st = parts_points(P, &sw, &sx, &sy);
+        if (st != DF_OK) return st;
+        fd = P->all_fd;
+    }
     double sd = 0, dm = 0,
-           h = P->xfd < 0 ? 0
-                          : bandwidth_rule(o->bandwidth, P->xfd, P->xblk, P->B, P->n, sp->sw, sp->sx, sp->sy, &sd, &dm);
+           h = fd < 0 ? 0 : bandwidth_rule(o->bandwidth, fd, P->xblk, P->B, P->n_all, sw, sx, sy, &sd, &dm);
     if (h < 0) return df__error(ctx, DF_EIO, "cannot read back the temporary file of points, or out of memory");
     if (!(h > 0)) return df__error(ctx, DF_EINVAL, "a bandwidth rule needs at least two distinct points");
     in->radius = o->kernel == DF_KERNEL_GAUSSIAN ? 3 * h : h;
     df__log(ctx, DF_LOG_INFO,
             "density: bandwidth (%s) h = %.1f m from n = %ld points, standard distance %.1f m%s%.1f m; radius R "
             "= %.1f m",
-            o->bandwidth == DF_BANDWIDTH_SCOTT ? "Scott" : "Silverman", h, P->n, sd,
+            o->bandwidth == DF_BANDWIDTH_SCOTT ? "Scott" : "Silverman", h, P->n_all, sd,
             o->bandwidth == DF_BANDWIDTH_SCOTT ? "" : ", median distance ",
             o->bandwidth == DF_BANDWIDTH_SCOTT ? 0.0 : dm, in->radius);
     return check_radius(ctx, o, in->radius, "--bandwidth");
@@ -1317,7 +1557,7 @@ static df_status grid_extent(density_pass *P, const df_boundaries *b)
         memcpy(env, o->extent, sizeof env); /* checked by check_opts */
     } else {
         if (!b) {
-            if (P->n == 0)
+            if (P->n_all == 0)
                 return df__error(ctx, DF_EINVAL, "no points selected, and no extent or boundaries to make a grid on");
             /* min (x - R) = min x - R exactly: rounding is monotonic */
             env[0] = P->sp.x0 - R, env[1] = P->sp.y0 - R, env[2] = P->sp.x1 + R, env[3] = P->sp.y1 + R;
@@ -1352,6 +1592,7 @@ static df_status grid_points(density_pass *P, double progress_lo)
     G->kernel = P->o->kernel, G->nthreads = core_count(P->o);
     G->ctx = ctx, G->points = n, G->progress_lo = progress_lo;
     G->rr = (int)ceil(in->radius / G->pixel) + 1;
+    fx_scales(P->n_all, P->sp.wmax, G->rr, &G->scale, &G->edge_scale); /* the same on every process */
     G->nkeys = in->height + 2 * G->rr + 2, G->ncols = in->width + 2 * G->rr + 2;
     /* bands of at least 8 rows, about 16 per thread, for balance */
     G->band_rows = in->height / (16 * G->nthreads);
@@ -1408,13 +1649,15 @@ static df_status grid_scale(density_pass *P, df_density *d)
     df_ctx *ctx = P->ctx;
     const df_density_opts *o = P->o;
     df_density_info *in = P->in;
-    const double *grid = P->G.grid;
+    const int64_t *grid = P->G.grid;
     size_t npix = (size_t)in->width * (size_t)in->height;
     double R = in->radius, p = o->pixel;
     double c = kernel_constant(o->kernel), area = p * p, to_people = c / (R * R) * area;
     double scale = o->raw ? 1.0 : c / (R * R) * 1e6;
     df_status st;
-    in->edge_loss = P->G.edge * to_people + P->G.far_loss;
+    /* the fixed point back to Σ w k(u): a division by a power of two */
+    double inv_s = 1.0 / P->G.scale;
+    in->edge_loss = (double)P->G.edge / P->G.edge_scale * to_people + (double)P->G.far_loss * inv_s;
     if (o->mask) {
         if (!(P->mask = malloc(npix))) return df__error(ctx, DF_ENOMEM, "out of memory");
         if ((st = rasterize_mask(ctx, P->geoms, P->ngeoms, in, P->mask)) != DF_OK) return st;
@@ -1426,7 +1669,7 @@ static df_status grid_scale(density_pass *P, df_density *d)
     unsigned char *out = (unsigned char *)P->G.grid;
     double inside = 0, masked = 0, mx = 0;
     for (size_t q = 0; q < npix; q++) {
-        double g = grid[q];
+        double g = (double)grid[q] * inv_s;
         float v = DF_DENSITY_NODATA;
         if (mask && !mask[q])
             masked += g;
@@ -1435,7 +1678,7 @@ static df_status grid_scale(density_pass *P, df_density *d)
             v = (float)(g * scale);
             if (v > mx) mx = v;
         }
-        memcpy(out + q * sizeof v, &v, sizeof v); /* not through a float *: the memory holds doubles */
+        memcpy(out + q * sizeof v, &v, sizeof v); /* not through a float *: the memory holds the sums */
     }
     float *values = realloc(P->G.grid, npix * sizeof *values);
     d->values = values ? values : (float *)(void *)P->G.grid; /* a failed cut leaves it whole */
@@ -1448,8 +1691,9 @@ static df_status grid_scale(density_pass *P, df_density *d)
     df__log(ctx, DF_LOG_INFO,
             "density: %ld points, %.0f people; %s kernel, R = %.1f m, pixel %.1f m, %d x %d in %s; on the grid %.1f, "
             "edge loss %.1f, masked %.1f, discretisation %.3g",
-            P->n, in->total_weight, df_kernel_name(o->kernel), R, p, in->width, in->height, in->crs, in->grid_weight,
-            in->edge_loss, in->mask_loss, in->total_weight - in->grid_weight - in->edge_loss - in->mask_loss);
+            P->n_all, in->total_weight, df_kernel_name(o->kernel), R, p, in->width, in->height, in->crs,
+            in->grid_weight, in->edge_loss, in->mask_loss,
+            in->total_weight - in->grid_weight - in->edge_loss - in->mask_loss);
     return DF_OK;
 }
 
@@ -1468,6 +1712,7 @@ static void density_pass_free(density_pass *P)
     free(P->geoms);
     crs_close(&P->crs);
     if (P->xfd >= 0) close(P->xfd);
+    if (P->all_fd >= 0) close(P->all_fd);
     free(P->rblk), free(P->xblk), free(P->sp.x), free(P->sp.y), free(P->zp.lon), free(P->zp.lat);
     grid_run *G = &P->G;
     free(G->grid), free(G->band_edge), free(G->row_start), free(G->fill), free(G->pts), free(G->key);
@@ -1480,9 +1725,9 @@ static void density_pass_free(density_pass *P)
  * the bandwidth rule's (variance, then the median distance in four); the
  * grid, chunk by chunk; the scaling into Float32. */
 static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, const df_density_opts *o, df_density *d,
-                         double progress_lo)
+                         double progress_lo, int split)
 {
-    density_pass P = {.ctx = ctx, .o = o, .in = &d->info, .xfd = -1, .B = block_size()};
+    density_pass P = {.ctx = ctx, .o = o, .in = &d->info, .xfd = -1, .B = block_size(), .split = split, .all_fd = -1};
     P.sp = (project_pass){.x0 = HUGE_VAL, .y0 = HUGE_VAL, .x1 = -HUGE_VAL, .y1 = -HUGE_VAL};
     df_status st = DF_OK;
     long B = P.B;
@@ -1492,10 +1737,12 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     else
         hold(P.held_block = B), P.sp.out = P.xblk;
     if (st == DF_OK) st = choose_crs(&P, rs, b);
-    if (st == DF_OK) st = project_points(&P, rs);
+    if (st == DF_OK) st = split ? parts_project(&P, rs) : project_points(&P, rs);
+    P.n_all = split ? P.n_all : P.n;
     if (st == DF_OK) st = choose_radius(&P);
     if (st == DF_OK) st = grid_extent(&P, b);
     if (st == DF_OK) st = grid_points(&P, progress_lo);
+    if (st == DF_OK && split) st = parts_grid(&P);
     if (st == DF_OK) st = grid_scale(&P, d);
     raw_spool_close(rs);
     density_pass_free(&P);
@@ -1531,7 +1778,7 @@ df_status df_density_points(df_ctx *ctx, const double *lon, const double *lat, c
     rs.total = pb.n;
     if (pb.fd >= 0) rs.fd[rs.nfd++] = pb.fd, pb.fd = -1;
     point_buf_free(&pb);
-    st = compute(ctx, &rs, b, opts, d, 0);
+    st = compute(ctx, &rs, b, opts, d, 0, 0);
 done:
     point_buf_free(&pb);
     raw_spool_close(&rs);
@@ -1621,6 +1868,11 @@ typedef struct {
     df__repeats *repeats; /* the ranges' merged */
     any_range *pushed;    /* df_density_new: the range records are pushed into */
     df_read_stats own_read;
+    /* MPI: the read was split and its points stay on this process
+     * (any_parts_merge): each compute is then a collective */
+    int split;
+    char *names[DENSITY_MAX_OPS]; /* split: the other processes' operations, owned */
+    int nnames;
     /* -t_srs known before the read (df_density_run): each range projects its
      * block of points before it spools them, on its reading thread, so the
      * raster's pass projects nothing (issue 12 item 3); NULL: lon/lat spooled */
@@ -1792,6 +2044,23 @@ static int snap_block(const any_pt *q, long n, any_range *p, void *user)
     return 0;
 }
 
+/* MPI, split: each operation's latest date over every process's rows. */
+static df_status parts_snap(df_ctx *ctx, int32_t *snap, int nops)
+{
+    unsigned char *all = NULL;
+    df__pack *from = calloc((size_t)df__parts.count, sizeof *from);
+    df_status st = from ? parts_all(ctx, snap, (size_t)nops * sizeof *snap, &all, from)
+                        : df__error(ctx, DF_ENOMEM, "out of memory");
+    for (int r = 0; st == DF_OK && r < df__parts.count; r++)
+        for (int g = 0; g < nops; g++) {
+            int32_t t;
+            memcpy(&t, from[r].data + (size_t)g * sizeof t, sizeof t);
+            if (t != DF_NO_DATE && (snap[g] == DF_NO_DATE || t > snap[g])) snap[g] = t;
+        }
+    free(all), free(from);
+    return st;
+}
+
 /* The points of a raster: its status, period and weight. */
 static int view_block(const any_pt *q, long n, any_range *p, void *user)
 {
@@ -1877,6 +2146,7 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
     for (int r = 0; r < k->nrange && st == DF_OK && read->kind == DF_SNAPSHOTS; r++)
         if (any_each(k, r, blk, snap_block, &v) != 0)
             st = df__error(ctx, DF_EIO, "cannot read a temporary file of points: %s", strerror(errno));
+    if (st == DF_OK && k->split) st = parts_snap(ctx, snap, k->nops);
     density_dates dd = {read->kind, opts->from, opts->as_of, snap};
     if (st == DF_OK && !quiet) st = df__repeats_judge(ctx, k->repeats, &k->ropts, k->opnames, density_counts, &dd);
     /* projected as read: only for the CRS they were projected to (df_density_run's) */
@@ -1886,11 +2156,15 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
                        opts->t_srs ? opts->t_srs : "the CRS the data choose");
     if (st == DF_OK && k->pre && read->kind != DF_SNAPSHOTS) {
         view_source src = {k, blk, &v};
+        int64_t rivals = 0;
         for (int r = 0; r < k->nrange; r++) /* at most these: every row the ranges spooled */
-            d->info.filtered += k->range[r]->rivals, rs.total += k->range[r]->n;
+            rivals += k->range[r]->rivals, rs.total += k->range[r]->n;
         rs.each = view_each, rs.src = &src;
-        st = compute(ctx, &rs, k->b, opts, d, READ_SHARE);
-        d->info.filtered += v.filtered, d->info.no_point += v.no_point, d->info.swapped += v.swapped;
+        st = compute(ctx, &rs, k->b, opts, d, READ_SHARE, k->split);
+        /* the selection's counts, known once the projection pass has read the points: of every process */
+        int64_t c[3] = {rivals + v.filtered, v.no_point, v.swapped};
+        if (st == DF_OK && k->split) st = parts_sum(ctx, c, 3);
+        d->info.filtered += (long)c[0], d->info.no_point += (long)c[1], d->info.swapped += (long)c[2];
         if (st == DF_OK && d->info.swapped && !quiet)
             df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
                     d->info.swapped);
@@ -1925,11 +2199,17 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
     free(pb.blk), pb.blk = NULL;
     if (st != DF_OK) goto done;
     d->info.filtered += v.filtered, d->info.no_point += v.no_point, d->info.swapped += v.swapped;
+    int64_t points_all = rs.total;
+    if (k->split) { /* the counts of every process */
+        int64_t c[4] = {d->info.filtered, d->info.no_point, d->info.swapped, rs.total};
+        if ((st = parts_sum(ctx, c, 4)) != DF_OK) goto done;
+        d->info.filtered = (long)c[0], d->info.no_point = (long)c[1], d->info.swapped = (long)c[2], points_all = c[3];
+    }
     if (d->info.swapped && !quiet)
         df__log(ctx, DF_LOG_INFO, "density: %ld points with latitude and longitude swapped, put right",
                 d->info.swapped);
     /* snapshot tables are never summed across dates: the latest snapshot */
-    if (read->kind == DF_SNAPSHOTS && rs.total > 0) { /* as read: DF_KIND_AUTO resolved */
+    if (read->kind == DF_SNAPSHOTS && points_all > 0) { /* as read: DF_KIND_AUTO resolved */
         rs.snap = 1;
         for (int g = 0; g < k->nops && !quiet; g++) {
             char day[11];
@@ -1939,7 +2219,7 @@ df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density
                     day[0] ? day : "(undated)");
         }
     }
-    st = compute(ctx, &rs, k->b, opts, d, READ_SHARE);
+    st = compute(ctx, &rs, k->b, opts, d, READ_SHARE, k->split);
 done:
     if (blk) release(k->cap);
     free(blk);
@@ -1962,82 +2242,68 @@ void df__density_sink_free(df__sink *sink)
     if (k->pushed && !k->pushed->kept) any_range_free(k->pushed);
     for (int r = 0; r < k->nrange; r++) any_range_free(k->range[r]);
     df__repeats_free(k->repeats);
+    for (int i = 0; i < k->nnames; i++) free(k->names[i]);
     free(k);
 }
 
-/* MPI: every process's points, in process order, on every process (each
- * process's ranges as one range, its operations numbered as its merge
- * numbered them), merged again from the start: every process then holds
- * the single process's spool, and any raster is computed from it byte for
- * byte (the points of a raster are summed in the same order). */
+/* MPI: the points stay where they were read. Only the operations' names
+ * and the rival-snapshot keys are exchanged (units x dates, not rows),
+ * merged in process order into the run's numbering, which this process's
+ * ranges then take; each raster's grid is then summed over the processes
+ * (parts_grid), so that every process computes each raster, in the same
+ * order (df__density_sink_compute is a collective). */
 static df_status any_parts_merge(df_ctx *ctx, void *sink)
 {
     density_sink *k = sink;
     df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
     unsigned char *all = NULL;
-    any_pt *blk = malloc((size_t)k->cap * sizeof *blk);
-    df_status st = from && blk ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
     int32_t nops = k->nops;
-    int64_t rivals = 0, n = 0;
     df__pack_put(&mine, &nops, sizeof nops);
     for (int i = 0; i < k->nops; i++) df__pack_str(&mine, k->opnames[i]);
     df__repeats_pack(&mine, k->repeats);
-    for (int i = 0; i < k->nrange; i++) rivals += k->range[i]->rivals, n += k->range[i]->n;
-    df__pack_put(&mine, &rivals, sizeof rivals), df__pack_put(&mine, &n, sizeof n);
-    for (int i = 0; i < k->nrange && st == DF_OK; i++) {
-        any_range *p = k->range[i];
-        long got;
-        if (p->fd < 0) continue;
-        if (lseek(p->fd, 0, SEEK_SET) != 0)
-            got = -1;
-        else
-            while ((got = read_items(p->fd, blk, sizeof *blk, k->cap)) > 0)
-                for (long q = 0; q < got; q++) { /* the operations as the sink numbers them */
-                    blk[q].op = (int16_t)p->remap[blk[q].op];
-                    df__pack_put(&mine, &blk[q], sizeof blk[q]);
-                }
-        if (got < 0) st = df__error(ctx, DF_EIO, "cannot read a temporary file of the points of %s", k->ropts.path);
-    }
-    free(blk);
-    if (st == DF_OK && df__parts.count > DENSITY_MAX_THREADS)
-        st = df__error(ctx, DF_EINVAL, "a density on more than %d processes", DENSITY_MAX_THREADS);
-    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    df_status st = from ? df__parts_exchange(ctx, &mine, &all, from) : df__error(ctx, DF_ENOMEM, "out of memory");
     df__pack_free(&mine);
-    /* the sink merged again from nothing, process by process */
-    any_range *old[DENSITY_MAX_THREADS];
-    int nold = k->nrange, reset = 0;
-    df__repeats *old_repeats = k->repeats;
-    if (st == DF_OK && !(k->repeats = df__repeats_new(1)))
-        k->repeats = old_repeats, st = df__error(ctx, DF_ENOMEM, "out of memory");
-    if (st == DF_OK) memcpy(old, k->range, sizeof old), k->nrange = 0, k->nops = 0, reset = 1;
+    df__repeats *repeats = st == DF_OK ? df__repeats_new(1) : NULL, *theirs = NULL;
+    const char *names[DENSITY_MAX_OPS];
+    int n = 0, remap[DENSITY_MAX_OPS], my_remap[DENSITY_MAX_OPS] = {0};
+    if (st == DF_OK && !repeats) st = df__error(ctx, DF_ENOMEM, "out of memory");
     for (int r = 0; st == DF_OK && r < df__parts.count; r++) {
         df__pack *b = &from[r];
-        any_range *p = any_range_new(k, 0);
-        int bad = !p;
         df__pack_get(b, &nops, sizeof nops);
-        bad = bad || b->failed || nops < 0 || nops > DENSITY_MAX_OPS;
-        for (int i = 0; !bad && i < nops; i++) bad = !(p->ops[p->nops++] = df__strdup(df__pack_get_str(b)));
-        bad = bad || df__repeats_unpack(b, p->repeats) != 0;
-        df__pack_get(b, &rivals, sizeof rivals), df__pack_get(b, &n, sizeof n);
-        bad = bad || b->failed || n < 0 || (uint64_t)n > (b->len - b->at) / sizeof(any_pt);
-        if (!bad) {
-            p->rivals = (long)rivals, p->n = (long)n;
-            if (n > 0 &&
-                ((p->fd = spool_new()) < 0 || write_all(p->fd, b->data + b->at, (size_t)n * sizeof(any_pt)) != 0))
-                p->err = errno, p->failed = 2;
-            st = any_merge(k, p); /* the range kept: the sink's now */
-            if (st != DF_OK && !p->kept) any_range_free(p);
-        } else {
-            any_range_free(p);
-            st = df__error(ctx, DF_ENOMEM, "out of memory merging the points of process %d of %s", r, k->ropts.path);
+        int bad = b->failed || nops < 0 || nops > DENSITY_MAX_OPS;
+        for (int i = 0; !bad && i < nops; i++) {
+            const char *name = df__pack_get_str(b);
+            int g = 0;
+            while (g < n && strcmp(names[g], name)) g++;
+            if (g == n && n == DENSITY_MAX_OPS) {
+                st = df__error(ctx, DF_EINVAL, "%s: more than %d operations", k->ropts.path, DENSITY_MAX_OPS);
+                break;
+            }
+            if (g == n) { /* this process's own name, or a copy */
+                if (r == df__parts.index)
+                    names[n++] = k->opnames[i];
+                else if ((bad = !(k->names[k->nnames] = df__strdup(name))) == 0)
+                    names[n++] = k->names[k->nnames++];
+            }
+            remap[i] = g;
+            if (r == df__parts.index) my_remap[i] = g;
         }
+        if (st != DF_OK) break;
+        bad = bad || !(theirs = df__repeats_new(1)) || df__repeats_unpack(b, theirs) != 0 ||
+              df__repeats_merge(repeats, theirs, remap) != 0;
+        df__repeats_free(theirs), theirs = NULL;
+        if (bad)
+            st = df__error(ctx, DF_ENOMEM, "out of memory merging the points of process %d of %s", r, k->ropts.path);
     }
-    if (reset) { /* this process's own ranges, replaced */
-        for (int i = 0; i < nold; i++) any_range_free(old[i]);
-        df__repeats_free(old_repeats);
+    if (st == DF_OK) {
+        for (int i = 0; i < k->nrange; i++) /* range -> this process -> the run */
+            for (int j = 0; j < k->range[i]->nops; j++) k->range[i]->remap[j] = my_remap[k->range[i]->remap[j]];
+        memcpy(k->opnames, names, (size_t)n * sizeof *names), k->nops = n;
+        df__repeats_free(k->repeats), k->repeats = repeats, repeats = NULL;
+        k->split = 1;
     }
-    free(all);
-    free(from);
+    df__repeats_free(repeats);
+    free(all), free(from);
     return st;
 }
 

@@ -170,6 +170,13 @@ typedef struct {
     int split;                        /* the fan-out read under way is split (its sinks' merges pack) */
     long long sent, received;         /* bytes exchanged, for the benchmark */
     long long dup_sent, dup_received; /* of which the duplicate check's row hashes (16 bytes a row) */
+    /* n int64 summed element by element into part 0's data (the others'
+     * left as they were); 0, or -1 when out of memory. Set by engine/mpi.c. */
+    int (*reduce_sum)(int64_t *data, size_t n);
+    /* every part's bytes, concatenated in part order, on part 0 only (the
+     * others get an empty buffer and zero lengths); NULL when out of
+     * memory. Set by engine/mpi.c. */
+    unsigned char *(*gather)(const void *mine, size_t len, size_t *lens);
 } df__parts_state;
 extern df__parts_state df__parts;
 
@@ -188,6 +195,12 @@ void df__pack_free(df__pack *p);
 /* The stage's packed partial exchanged; out[k] reads part k's bytes
  * (borrowing *all, which the caller frees). DF_ENOMEM when it fails. */
 df_status df__parts_exchange(df_ctx *ctx, const df__pack *mine, unsigned char **all, df__pack *out);
+/* The same, but to part 0 only (what only part 0 writes: the decision
+ * log's rows, the records spool): out[k] on the others is empty. */
+df_status df__parts_gather(df_ctx *ctx, const df__pack *mine, unsigned char **all, df__pack *out);
+/* n int64 summed over the parts into part 0's data (a density grid: its
+ * size, not its points, crosses the network). DF_ENOMEM when it fails. */
+df_status df__parts_reduce_sum(df_ctx *ctx, int64_t *data, size_t n);
 /* A stage that consumes records (docs/onepass.md): a table of functions
  * over its own state. The fan-out read calls thread_new once per byte
  * range, on_record (and on_reject) with that range's state from the thread

@@ -29,7 +29,9 @@ void df__flows_sink_free(df__sink *sink);
  * weights; each raster of the run (the density, the publish support grid,
  * one per period) is then computed from the spool, as often as asked
  * (quiet: the repeats and snapshots are not said again). threads: the
- * read's, which share the memory of a chunk. */
+ * read's, which share the memory of a chunk. MPI (a split read): each
+ * process keeps its own points and each compute sums the processes' grids,
+ * so every process must compute the same rasters in the same order. */
 df_status df__density_sink_new(df_ctx *ctx, const df_boundaries *b, const df_record_opts *ropts, int threads,
                                df__sink **out);
 df_status df__density_sink_compute(df_ctx *ctx, df__sink *sink, const df_density_opts *opts, int quiet,

@@ -2088,8 +2088,9 @@ static df_status spool_merge(void *sink, void *state)
     return DF_OK;
 }
 
-/* MPI: the other processes' spooled records, in process order, appended
- * to process 0's as one more range: only process 0 writes the records
+/* MPI: the other processes' spooled records, gathered to process 0 in
+ * process order and appended to its own as one more range: only process 0
+ * writes the records
  * layer and the tables that replay the spool. The other processes' spools
  * are left as they are (their own share; they write nothing). */
 static df_status spool_parts_merge(df_ctx *ctx, void *sink)
@@ -2109,7 +2110,7 @@ static df_status spool_parts_merge(df_ctx *ctx, void *sink)
         if (ferror(s->range[k]))
             st = df__error(ctx, DF_EIO, "cannot read a temporary file of records: %s", strerror(errno));
     }
-    if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    if (st == DF_OK) st = df__parts_gather(ctx, &mine, &all, from); /* to process 0 only */
     if (st == DF_OK && df__parts.index == 0 && s->nrange == SPOOL_MAX_RANGES)
         st = df__error(ctx, DF_EINVAL, "too many ranges of records to spool");
     FILE *f = st == DF_OK && df__parts.index == 0 ? tmpfile() : NULL;

@@ -931,16 +931,18 @@ static df_status sink_merge(void *sink, void *state)
 /* MPI: every process's partial join merged in process order (the
  * operations then come in file order, as one process finds them), its name
  * decisions gathered again in that order, and the later processes' decision
- * logs appended to process 0's (the shares follow each other in the file). */
+ * logs gathered to process 0 alone (which writes the log) and appended to
+ * its own (the shares follow each other in the file). */
 static df_status sink_parts_merge(df_ctx *ctx, void *sink)
 {
     join_sink *s = sink;
     join_state *js = &s->total, acc, t;
     df_join *j = s->j;
     const char *path = s->ropts.path;
-    df__pack mine = {0}, *from = calloc((size_t)df__parts.count, sizeof *from);
-    unsigned char *all = NULL;
-    df_status st = from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
+    df__pack mine = {0}, logs = {0}, *from = calloc((size_t)df__parts.count, sizeof *from),
+             *log_from = calloc((size_t)df__parts.count, sizeof *log_from);
+    unsigned char *all = NULL, *log_all = NULL;
+    df_status st = from && log_from ? DF_OK : df__error(ctx, DF_ENOMEM, "out of memory");
     memset(&acc, 0, sizeof acc);
     acc.min_date = acc.max_date = DF_NO_DATE;
     join_pack(&mine, js);
@@ -955,14 +957,14 @@ static df_status sink_parts_merge(df_ctx *ctx, void *sink)
             st = df__error(ctx, DF_EIO, "cannot read back the decision log %s: %s", s->jopts.log_path, strerror(errno));
         nlog = st == DF_OK ? (uint64_t)(at - s->log_start) : 0;
     }
-    df__pack_put(&mine, &nlog, sizeof nlog);
     for (uint64_t got = 0; st == DF_OK && got < nlog;) {
         char buf[1 << 15];
         size_t n = fread(buf, 1, nlog - got < sizeof buf ? (size_t)(nlog - got) : sizeof buf, s->log);
         if (n == 0) st = df__error(ctx, DF_EIO, "cannot read back the decision log %s", s->jopts.log_path);
-        df__pack_put(&mine, buf, n), got += n;
+        df__pack_put(&logs, buf, n), got += n;
     }
     if (st == DF_OK) st = df__parts_exchange(ctx, &mine, &all, from);
+    if (st == DF_OK && s->log) st = df__parts_gather(ctx, &logs, &log_all, log_from); /* every process has a log */
     if (st == DF_OK && !(acc.repeats = df__repeats_new(1))) st = df__error(ctx, DF_ENOMEM, "out of memory");
     if (st == DF_OK) { /* the decisions gathered again, in process order */
         for (int i = 0; i < j->ndecisions; i++)
@@ -983,17 +985,15 @@ static df_status sink_parts_merge(df_ctx *ctx, void *sink)
         df__hashtab_free(&t.bins);
         for (int i = 0; i < t.nops; i++) free(t.ops[i]);
         df__repeats_free(t.repeats);
-        uint64_t n = 0;
-        df__pack_get(&from[r], &n, sizeof n);
-        if (bad || from[r].failed || n > from[r].len - from[r].at)
+        size_t n = s->log ? log_from[r].len : 0;
+        if (bad || from[r].failed)
             st = df__error(ctx, DF_ENOMEM, "out of memory merging the partial join of process %d of %s", r, path);
-        else if (s->log && df__parts.index == 0 && r > 0 &&
-                 fwrite(from[r].data + from[r].at, 1, (size_t)n, s->log) != (size_t)n)
+        else if (s->log && df__parts.index == 0 && r > 0 && fwrite(log_from[r].data, 1, n, s->log) != n)
             st = df__error(ctx, DF_EIO, "cannot write the decision log %s: %s", s->jopts.log_path, strerror(errno));
     }
-    df__pack_free(&mine);
-    free(all);
-    free(from);
+    df__pack_free(&mine), df__pack_free(&logs);
+    free(all), free(log_all);
+    free(from), free(log_from);
     if (st == DF_OK) { /* the merged state in place of this process's own */
         df__hashtab_free(&js->bins);
         for (int i = 0; i < js->nops; i++) free(js->ops[i]);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-df__parts_state df__parts = {0, 1, NULL, 0, 0, 0, 0, 0};
+df__parts_state df__parts = {0, 1, NULL, 0, 0, 0, 0, 0, NULL, NULL};
 
 void df__pack_put(df__pack *p, const void *v, size_t n)
 {
@@ -73,5 +73,35 @@ df_status df__parts_exchange(df_ctx *ctx, const df__pack *mine, unsigned char **
         if (k != df__parts.index) df__parts.received += (long long)lens[k];
     }
     df__parts.sent += (long long)mine->len * (n - 1);
+    return DF_OK;
+}
+
+df_status df__parts_gather(df_ctx *ctx, const df__pack *mine, unsigned char **all, df__pack *out)
+{
+    size_t lens[4096];
+    int n = df__parts.count;
+    *all = NULL;
+    if (mine->failed || n > 4096 || !df__parts.gather || !(*all = df__parts.gather(mine->data, mine->len, lens)))
+        return df__error(ctx, DF_ENOMEM, "out of memory gathering the partial aggregates of %d processes", n);
+    size_t at = 0;
+    for (int k = 0; k < n; k++) {
+        out[k] = (df__pack){*all + at, lens[k], lens[k], 0, 0};
+        at += lens[k];
+        if (k != df__parts.index) df__parts.received += (long long)lens[k];
+    }
+    if (df__parts.index > 0) df__parts.sent += (long long)mine->len;
+    return DF_OK;
+}
+
+df_status df__parts_reduce_sum(df_ctx *ctx, int64_t *data, size_t n)
+{
+    if (!df__parts.reduce_sum || df__parts.reduce_sum(data, n) != 0)
+        return df__error(ctx, DF_ENOMEM, "out of memory summing %zu values over %d processes", n, df__parts.count);
+    /* counted as a reduce straight to part 0 would send them (MPI's tree
+     * sends as many bytes from each part, in other pairs) */
+    if (df__parts.index > 0)
+        df__parts.sent += (long long)(n * sizeof *data);
+    else
+        df__parts.received += (long long)(n * sizeof *data) * (df__parts.count - 1);
     return DF_OK;
 }

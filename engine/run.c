@@ -707,9 +707,9 @@ static df_status compute(df_ctx *ctx, run *r)
         if (st != DF_OK) goto done;
         r->rep.flows = r->flows;
     }
-    /* MPI: the other ranks, which write nothing, skip the density (they hold
-     * its points all the same: docs/scale.md); computed by compute_density */
-    r->density_due = density && r->density_sink && df__parts.index == 0;
+    /* MPI: every rank computes the density (its own points' grid, summed
+     * into rank 0's: docs/scale.md), in compute_density; rank 0 alone writes it */
+    r->density_due = density && r->density_sink;
 done:
     for (int l = 1; l <= 3; l++) df__join_sink_free(joins[l]);
     df__flows_sink_free(flows_sink);
@@ -718,7 +718,9 @@ done:
 
 /* The density raster from the points the read kept, once: in publish mode
  * before the withholding (which masks its thin pixels), else in
- * write_products while the records layer is written beside it. */
+ * write_products while the records layer is written beside it; on the
+ * other MPI ranks right after compute (each raster is summed over the
+ * ranks: every rank computes them in the same order). */
 static df_status compute_density(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
@@ -1726,6 +1728,15 @@ static df_status run_share(df_ctx *ctx, run *r)
                          strerror(errno));
     df_status st = load_boundaries(ctx, r);
     if (st == DF_OK) st = compute(ctx, r);
+    if (st == DF_OK) st = compute_density(ctx, r); /* summed over the ranks: as rank 0 does, in the same order */
+    /* the rasters per period, which rank 0 makes while it writes: each is
+     * summed over the ranks, so every rank computes them in the same order
+     * (written here to the scratch folder: df__commit keeps nothing) */
+    if (st == DF_OK && r->density && r->job->opts.density_step != DF_STEP_NONE) {
+        df__qgis_layer ql[1 + MAX_DENSITY_PERIODS] = {{0}};
+        int nql = 1;
+        st = density_periods(ctx, r, ql, &nql, 0);
+    }
     remove_tree(r->dir);
     return st;
 }

@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <gdal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -94,8 +95,9 @@ static int have_mpirun(void)
 
 #define MPIRUN "mpirun --allow-run-as-root --oversubscribe -n 3 "
 
-/* The Mosul job (two levels, flows, density) on one process and on three
- * ranks: the same bundle, file by file; the ranks did exchange. */
+/* The Mosul job (two levels, flows, density and its rasters per month) on
+ * one process and on three ranks: the same bundle, file by file; the ranks
+ * did exchange. */
 TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
 {
     if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
@@ -107,7 +109,7 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
              "[job]\ntitle = Mosul\noutput = bundle\nfrom = 2016-10-17\nas_of = 2017-05-02\nstep = month\n"
              "[records]\npath = %s/" ET "records.csv\n"
              "[boundaries]\nadm1 = %s/" ADM1_SHP "\nadm2 = %s/" ADM2_SHP "\n"
-             "[density]\npixel = 1000\n",
+             "[density]\npixel = 1000\nstep = month\n",
              cwd, cwd, cwd);
     snprintf(path, sizeof path, "%s/mosul.ini", tmpdir);
     FILE *f = fopen(path, "w");
@@ -134,6 +136,9 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
     snprintf(b, sizeof b, "%s/multi", tmpdir);
     int files = same_folders(a, b);
     EXPECT(files >= 15); /* tables, layers, rasters, maps, sitrep, project, manifest */
+    /* the rasters per month too: each a grid per rank, summed (issue 12 item 4) */
+    snprintf(path, sizeof path, "%s/multi/density_displaced_2016-11-01.tif", tmpdir);
+    EXPECT(access(path, R_OK) == 0);
     snprintf(path, sizeof path, "%s/scratch", tmpdir);
     DIR *d = opendir(path);
     int left = 0;
@@ -339,6 +344,148 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     }
 }
 
+/* Rank r's "sent" less the duplicate check's, from DF_MPI_STATS=1 in out. */
+static long long sent_by(int rank)
+{
+    char key[64];
+    snprintf(key, sizeof key, "dispflow-mpi: rank %d of", rank);
+    char *at = strstr(out, key);
+    long long sent = -1, received, dup = -1;
+    if (at &&
+        sscanf(strstr(at, "sent ") + 5, "%lld bytes, received %lld bytes (of which the duplicate check: sent %lld",
+               &sent, &received, &dup) == 3)
+        return sent - dup;
+    return -1;
+}
+
+/* The density under MPI (issue 12 item 4): each rank grids its own points
+ * and the grids are summed (fixed point, MPI_Reduce to rank 0), so what a
+ * rank sends is the grid, not its rows, and the raster is the single
+ * process's, byte for byte: a UTM zone from every rank's points, a
+ * Gaussian cut by -te (edge loss, points too far), a snapshot table whose
+ * latest date is in rank 2's share only, and a bandwidth rule (the one case
+ * that still gathers the projected points). */
+TEST(density_grids_summed_not_points_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/many.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    long rows = 60000;
+    fputs("date,lat,lon,individuals\n", f);
+    uint64_t s = 7;
+    for (long i = 0; i < rows; i++) {
+        double r[3];
+        for (int k = 0; k < 3; k++) s = s * 6364136223846793005ULL + 1442695040888963407ULL, r[k] = (s >> 11) * 0x1p-53;
+        if (i % 101 == 0) /* no point */
+            fprintf(f, "2016-%02ld-01,,,%d\n", 1 + i * 12 / rows, 1 + (int)(r[2] * 900));
+        else
+            fprintf(f, "2016-%02ld-01,%.5f,%.5f,%d\n", 1 + i * 12 / rows, 36.1 + 0.6 * r[0], 42.8 + 0.8 * r[1],
+                    1 + (int)(r[2] * 900));
+    }
+    fclose(f);
+    static const char *const cases[] = {
+        "--pixel 1000 --radius 8000 --kernel triweight",
+        "--pixel 500 --radius 6000 --kernel gaussian -t_srs EPSG:32638 -te 320000 3990000 360000 4030000",
+        "--pixel 1000 --radius 5000 --kind snapshots --duplicates keep",
+        "--pixel 1000 --bandwidth silverman",
+    };
+    for (int c = 0; c < 4; c++) {
+        int rc = sh("%s density --records many.csv %s -o d.tif && mv d.tif single.tif", dispflow, cases[c]);
+        if (rc != 0) printf("%s\n", out);
+        EXPECT_INT(rc, 0);
+        /* the counts the CLI says (points, left out, without coordinates), of every rank */
+        char said[512] = "", said_multi[512] = "";
+        const char *line = strstr(out, "many.csv: 60000 rows");
+        if (line) snprintf(said, sizeof said, "%.*s", (int)strcspn(line, "\n"), line);
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "DF_MPI_STATS=1 " MPIRUN "%s density --records many.csv %s", dispflow_mpi, cases[c]);
+        EXPECT_INT(sh("%s -o d.tif && mv d.tif multi.tif", cmd, ""), 0);
+        if ((line = strstr(out, "many.csv: 60000 rows")))
+            snprintf(said_multi, sizeof said_multi, "%.*s", (int)strcspn(line, "\n"), line);
+        EXPECT(said[0] != 0);
+        EXPECT_STR(said_multi, said);
+        long long sent[3] = {sent_by(0), sent_by(1), sent_by(2)};
+        long la, lb;
+        snprintf(path, sizeof path, "%s/single.tif", tmpdir);
+        char *x = slurp(path, &la);
+        snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
+        char *y = slurp(path, &lb);
+        EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+        free(x), free(y);
+        snprintf(path, sizeof path, "%s/single.tif", tmpdir);
+        GDALAllRegister();
+        GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+        EXPECT(ds != NULL);
+        if (!ds) continue;
+        long long grid = 8LL * GDALGetRasterXSize(ds) * GDALGetRasterYSize(ds);
+        GDALClose(ds);
+        /* a rank's rows, 40 bytes each to each of the 2 others, were the exchange before */
+        long long rows_bytes = 40LL * (rows / 3) * 2;
+        printf("  %-90s rank 1 sent %lld bytes (grid %lld; its rows would be %lld)\n", cases[c], sent[1], grid,
+               rows_bytes);
+        for (int r = 1; r < 3; r++) {
+            EXPECT(sent[r] >= grid);
+            /* (a snapshot table's rival check sends its keys, one per place and date: here
+             * every row is its own place, so case 2 is not bounded by the grid) */
+            if (c < 2) EXPECT(sent[r] < grid + 120000 && sent[r] < grid + rows_bytes / 4);
+            if (c == 3) EXPECT(sent[r] >= grid + 24LL * (rows / 4) * 2); /* the rule's gather: 24 bytes a point */
+        }
+    }
+}
+
+/* Rank r's "received" less the duplicate check's, from DF_MPI_STATS=1 in out. */
+static long long received_by(int rank)
+{
+    char key[64];
+    snprintf(key, sizeof key, "dispflow-mpi: rank %d of", rank);
+    char *at = strstr(out, key);
+    long long sent, received = -1, dup_sent, dup = -1;
+    if (at && sscanf(strstr(at, "sent ") + 5,
+                     "%lld bytes, received %lld bytes (of which the duplicate check: sent %lld, received %lld", &sent,
+                     &received, &dup_sent, &dup) == 4)
+        return received - dup;
+    return -1;
+}
+
+/* The decision log's rows go to rank 0 alone (MPI_Gatherv; issue 12 item 4,
+ * docs/scale.md): rank 0, which writes the log, receives ranks 1 and 2's
+ * rows (2/3 of the log), ranks 1 and 2 receive none of them (the join's
+ * bins only); the log is the single process's, byte for byte. */
+TEST(decision_log_to_rank_0_only_item4)
+{
+    if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar", "Basrah"};
+    char path[1200], args[2000];
+    snprintf(path, sizeof path, "%s/logged.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("date,adm1,individuals\n", f);
+    for (long i = 0; i < 30000; i++)
+        fprintf(f, "2016-%02ld-%02ld,%s,%ld\n", 1 + i % 12, 1 + i % 28, govs[i % 7], 1 + i % 997);
+    fclose(f);
+    snprintf(args, sizeof args,
+             "join --records logged.csv --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1", cwd);
+    EXPECT_INT(sh("%s %s --log log.csv -o out.csv && mv log.csv single_log.csv", dispflow, args), 0);
+    EXPECT_INT(
+        sh("DF_MPI_STATS=1 " MPIRUN "%s %s --log log.csv -o out.csv && mv log.csv multi_log.csv", dispflow_mpi, args),
+        0);
+    long long got[3] = {received_by(0), received_by(1), received_by(2)};
+    long la, lb;
+    snprintf(path, sizeof path, "%s/single_log.csv", tmpdir);
+    char *x = slurp(path, &la);
+    snprintf(path, sizeof path, "%s/multi_log.csv", tmpdir);
+    char *y = slurp(path, &lb);
+    EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
+    free(x), free(y);
+    printf("  a log of %ld bytes: received (less the duplicate check) rank 0 %lld, rank 1 %lld, rank 2 %lld\n", la,
+           got[0], got[1], got[2]);
+    EXPECT(got[0] > la / 2);
+    EXPECT(got[1] >= 0 && got[1] < la / 10);
+    EXPECT(got[2] >= 0 && got[2] < la / 10);
+}
+
 int main(int argc, char **argv)
 {
     harness_cli_path(argc, argv, dispflow, sizeof dispflow); /* BUILD/tests/NAME -> BUILD/dispflow */
@@ -354,6 +501,8 @@ int main(int argc, char **argv)
     RUN(duplicates_and_rejections_across_ranks_item4);
     RUN(ranks_times_threads_and_too_few_rows_item4);
     RUN(log_density_and_true_lines_across_ranks_item4);
+    RUN(density_grids_summed_not_points_item4);
+    RUN(decision_log_to_rank_0_only_item4);
     harness_remove_dir(tmpdir);
     return harness_done();
 }

@@ -5,7 +5,8 @@
  * and merges the partial aggregates through df__parts (engine/parts.c);
  * here are the rank, the count and the exchange: an MPI_Allgatherv of each
  * stage's packed partial, so that every rank holds the merged aggregates
- * and takes the same path through the run. Rank 0 writes the bundle; the
+ * and takes the same path through the run, and an MPI_Reduce of the
+ * density's fixed-point grids into rank 0's. Rank 0 writes the bundle; the
  * other ranks write nothing and say nothing unless they fail.
  */
 #include "df_io.h"
@@ -57,6 +58,49 @@ done:
     return buf;
 }
 
+/* Each rank's bytes to rank 0 only (MPI_Gatherv): what only rank 0
+ * writes. The lengths go to every rank, so that all make the same decision
+ * on the 2 GB limit; the others get an empty buffer. */
+static unsigned char *gather(const void *mine, size_t len, size_t *lens)
+{
+    int n = df__parts.count, root = df__parts.index == 0;
+    long long my = (long long)len, total = 0;
+    long long *all = malloc((size_t)n * sizeof *all);
+    int *counts = malloc((size_t)n * sizeof *counts), *displs = malloc((size_t)n * sizeof *displs);
+    unsigned char *buf = NULL;
+    if (!all || !counts || !displs) MPI_Abort(MPI_COMM_WORLD, 70);
+    wait_for_all();
+    MPI_Allgather(&my, 1, MPI_LONG_LONG, all, 1, MPI_LONG_LONG, MPI_COMM_WORLD);
+    for (int k = 0; k < n; k++) {
+        displs[k] = (int)total, counts[k] = (int)all[k], lens[k] = root ? (size_t)all[k] : 0;
+        total += all[k];
+    }
+    if (total > INT_MAX) goto done; /* one exchange is at most 2 GB (MPI's int counts) */
+    if (!(buf = malloc(root && total ? (size_t)total : 1))) MPI_Abort(MPI_COMM_WORLD, 70);
+    MPI_Gatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+done:
+    free(all), free(counts), free(displs);
+    return buf;
+}
+
+/* The density's grids summed into rank 0's (MPI_Reduce: every rank sends
+ * its grid once, whatever its number of points), in pieces of at most
+ * INT_MAX elements (MPI's int counts). Integer sums: any order of the
+ * reduction gives the same values. */
+static int reduce_sum(int64_t *data, size_t n)
+{
+    wait_for_all();
+    for (size_t at = 0; at < n;) {
+        int k = n - at > INT_MAX ? INT_MAX : (int)(n - at);
+        if (df__parts.index == 0)
+            MPI_Reduce(MPI_IN_PLACE, data + at, k, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        else
+            MPI_Reduce(data + at, NULL, k, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        at += (size_t)k;
+    }
+    return 0;
+}
+
 /* Before the CLI parses its arguments. */
 void df__mpi_start(int *argc, char ***argv)
 {
@@ -65,6 +109,7 @@ void df__mpi_start(int *argc, char ***argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     df__parts.index = rank, df__parts.count = size, df__parts.allgather = allgather;
+    df__parts.reduce_sum = reduce_sum, df__parts.gather = gather;
     if (rank > 0) { /* rank 0 says what the run did */
         int null = open("/dev/null", O_WRONLY);
         saved_stderr = dup(2);
