@@ -209,22 +209,53 @@ static void log_unit(FILE *f, const join_state *js, int level, int unit, int wit
     if (with_name) fputc(',', f), df__csv_put(f, u ? u->name : "");
 }
 
+/* v in decimal as printf's %lld writes it, then a comma; the end. */
+static char *put_decimal(char *at, long long v)
+{
+    char digits[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do digits[n++] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *at++ = '-';
+    while (n) *at++ = digits[--n];
+    *at++ = ',';
+    return at;
+}
+
+/* s (at most cap bytes of it), then a comma; the end. */
+static char *put_text(char *at, const char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+    memcpy(at, s, n);
+    at[n] = ',';
+    return at + n + 1;
+}
+
 /* One decision-log row: how the location, the district of displacement
  * (returns) and the origin were matched, the flags, and why in words. */
 static void log_row(join_state *js, const df_record *r, int at, const match *loc, const match *disp, const match *orig,
                     const char *flags, const char *note)
 {
-    char d[11];
+    char d[11], head[160], *h = head;
     FILE *f = js->log;
     int level = js->opts->level;
     df_date_format(r->date, d);
-    fprintf(f, "%ld,%s,%s,%lld,%s,", r->line, d, r->status == DF_RETURNED ? "returned" : "displaced",
-            (long long)r->individuals, at < level ? "other-level" : df__how_name(loc->how));
+    /* "%ld,%s,%s,%lld,%s," put together by hand: fprintf was most of the
+     * log's time, a row for every record of the read */
+    h = put_decimal(h, r->line);
+    h = put_text(h, d, 16);
+    h = put_text(h, r->status == DF_RETURNED ? "returned" : "displaced", 16);
+    h = put_decimal(h, (long long)r->individuals);
+    h = put_text(h, at < level ? "other-level" : df__how_name(loc->how), 32);
+    fwrite(head, 1, (size_t)(h - head), f);
     if (loc->score > 0 && loc->score < 1) fprintf(f, "%.2f", loc->score);
     log_unit(f, js, at, loc->unit, 1);
-    fprintf(f, ",%s", disp ? df__how_name(disp->how) : "");
+    fputc(',', f);
+    fputs(disp ? df__how_name(disp->how) : "", f);
     log_unit(f, js, level, disp ? disp->unit : -1, 0);
-    fprintf(f, ",%s", orig ? df__how_name(orig->how) : "");
+    fputc(',', f);
+    fputs(orig ? df__how_name(orig->how) : "", f);
     log_unit(f, js, level, orig ? orig->unit : -1, 0);
     fputc(',', f);
     df__csv_put(f, flags);

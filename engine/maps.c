@@ -10,7 +10,9 @@
 #include "df_products.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1176,6 +1178,72 @@ static void free_places(map_state *st)
 
 /* ---- neighbouring countries -------------------------------------------------------- */
 
+/* The countries file read once per process, as WKB and names: a run draws
+ * it on each map picture, twice on the PDF's map (two passes) and on the
+ * web map, and each read parsed its GeoJSON again (0.07 s). Each map then
+ * makes its own GEOS geometries from the WKB, in its own context. Kept
+ * until the process ends; read again only for another path. */
+typedef struct {
+    unsigned char *wkb; /* NULL: a feature without a usable geometry, skipped */
+    size_t size;
+    char *name; /* NULL: none */
+} country_wkb;
+
+static struct {
+    pthread_mutex_t lock;
+    char path[4096];
+    country_wkb *c;
+    int n, loaded;
+} countries_read = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void countries_read_free(void)
+{
+    for (int i = 0; i < countries_read.n; i++) free(countries_read.c[i].wkb), free(countries_read.c[i].name);
+    free(countries_read.c);
+    countries_read.c = NULL, countries_read.n = 0, countries_read.loaded = 0;
+}
+
+/* Read path into countries_read (its lock held): 1 read, 0 not readable,
+ * -1 out of memory. */
+static int countries_read_file(const char *path)
+{
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    CPLPopErrorHandler();
+    OGRLayerH layer = ds ? GDALDatasetGetLayer(ds, 0) : NULL;
+    if (!layer) {
+        if (ds) GDALClose(ds);
+        return 0;
+    }
+    countries_read_free();
+    int nf = (int)OGR_L_GetFeatureCount(layer, 1), failed = 0;
+    int name_idx = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(layer), "NAME");
+    countries_read.c = df__malloc(((size_t)nf + 1) * sizeof *countries_read.c);
+    failed = !countries_read.c;
+    OGRFeatureH f;
+    OGR_L_ResetReading(layer);
+    while (!failed && countries_read.n < nf && (f = OGR_L_GetNextFeature(layer)) != NULL) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        country_wkb *c = &countries_read.c[countries_read.n++];
+        *c = (country_wkb){.size = g ? (size_t)OGR_G_WkbSize(g) : 0};
+        c->wkb = c->size ? df__malloc(c->size) : NULL;
+        failed = c->size && !c->wkb;
+        if (c->wkb && OGR_G_ExportToWkb(g, wkbNDR, c->wkb) != OGRERR_NONE) free(c->wkb), c->wkb = NULL;
+        const char *nm =
+            name_idx >= 0 && OGR_F_IsFieldSetAndNotNull(f, name_idx) ? OGR_F_GetFieldAsString(f, name_idx) : NULL;
+        if (c->wkb && nm && !(c->name = df__strdup(nm))) failed = 1;
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    if (failed) {
+        countries_read_free();
+        return -1;
+    }
+    snprintf(countries_read.path, sizeof countries_read.path, "%s", path);
+    countries_read.loaded = 1;
+    return 1;
+}
+
 /* The Natural Earth countries shipped in shapes/ (public domain; see
  * shapes/README.md): the land around the units, the sea where none is.
  * Without the file the map has no neighbours, and says so in the log; out
@@ -1189,46 +1257,34 @@ static df_status load_countries(map_state *st)
         return DF_OK;
     }
     snprintf(path, sizeof path, "%s/%s", dir, COUNTRIES);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
-    CPLPopErrorHandler();
-    OGRLayerH layer = ds ? GDALDatasetGetLayer(ds, 0) : NULL;
-    if (!layer) {
+    pthread_mutex_lock(&countries_read.lock);
+    int got = countries_read.loaded && !strcmp(countries_read.path, path) ? 1 : countries_read_file(path);
+    if (got <= 0) {
+        pthread_mutex_unlock(&countries_read.lock);
+        if (got < 0) return df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", COUNTRIES);
         df__log(st->ctx, DF_LOG_DEBUG, "map: %s is not readable: no neighbouring countries", COUNTRIES);
-        if (ds) GDALClose(ds);
         return DF_OK;
     }
-    int nf = (int)OGR_L_GetFeatureCount(layer, 1), failed = 0;
-    int name_idx = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(layer), "NAME");
+    int nf = countries_read.n, failed = 0;
     st->country = df__malloc(((size_t)nf + 1) * sizeof *st->country);
     st->country_name = df__malloc(((size_t)nf + 1) * sizeof *st->country_name);
     st->country_box = df__malloc(((size_t)nf + 1) * sizeof *st->country_box);
     failed = !st->country || !st->country_name || !st->country_box;
-    OGRFeatureH f;
-    OGR_L_ResetReading(layer);
-    while (!failed && st->ncountries < nf && (f = OGR_L_GetNextFeature(layer)) != NULL) {
-        OGRGeometryH g = OGR_F_GetGeometryRef(f);
-        size_t size = g ? (size_t)OGR_G_WkbSize(g) : 0;
-        unsigned char *wkb = size ? df__malloc(size) : NULL;
-        failed = size && !wkb;
-        if (wkb && OGR_G_ExportToWkb(g, wkbNDR, wkb) == OGRERR_NONE) {
-            GEOSGeometry *gg = GEOSGeomFromWKB_buf_r(st->ctx->geos, wkb, size);
-            const char *nm =
-                name_idx >= 0 && OGR_F_IsFieldSetAndNotNull(f, name_idx) ? OGR_F_GetFieldAsString(f, name_idx) : NULL;
-            char *name = nm ? df__strdup(nm) : NULL;
-            if (gg && (name || !nm)) {
-                st->country_box[st->ncountries] = box_empty();
-                box_add_geometry(st->ctx, &st->country_box[st->ncountries], gg);
-                st->country[st->ncountries] = gg, st->country_name[st->ncountries++] = name;
-            } else {
-                failed = nm && !name;
-                if (gg) GEOSGeom_destroy_r(st->ctx->geos, gg);
-            }
+    for (int i = 0; !failed && i < nf; i++) {
+        const country_wkb *c = &countries_read.c[i];
+        if (!c->wkb) continue;
+        GEOSGeometry *gg = GEOSGeomFromWKB_buf_r(st->ctx->geos, c->wkb, c->size);
+        char *name = c->name ? df__strdup(c->name) : NULL;
+        if (gg && (name || !c->name)) {
+            st->country_box[st->ncountries] = box_empty();
+            box_add_geometry(st->ctx, &st->country_box[st->ncountries], gg);
+            st->country[st->ncountries] = gg, st->country_name[st->ncountries++] = name;
+        } else {
+            failed = c->name && !name;
+            if (gg) GEOSGeom_destroy_r(st->ctx->geos, gg);
         }
-        free(wkb);
-        OGR_F_Destroy(f);
     }
-    GDALClose(ds);
+    pthread_mutex_unlock(&countries_read.lock);
     return failed ? df__error(st->ctx, DF_ENOMEM, "out of memory reading %s", COUNTRIES) : DF_OK;
 }
 
@@ -1300,10 +1356,25 @@ static df_status draw_country_names(map_state *st, const view *v)
     for (int i = 0; i < st->n; i++)
         if (path_geometry(st->ctx, cr, v, df__boundaries_geometry(st->m->b, st->m->level, i), &st->c) != 0)
             return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    /* the units' outline, filled by the winding rule, in a context of its
+     * own (on a pixel of its own, the same matrix): each candidate box is
+     * tested against it as it stands, where appending it again to the
+     * country's path for every candidate was most of the PDF's time */
     cairo_path_t *units = cairo_copy_path(cr);
     cairo_new_path(cr);
-    cairo_fill_rule_t rule = cairo_get_fill_rule(cr);
-    for (int i = 0; i < st->ncountries; i++) {
+    cairo_surface_t *pixel = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+    cairo_t *cu = cairo_create(pixel);
+    cairo_matrix_t mx;
+    cairo_get_matrix(cr, &mx);
+    cairo_set_matrix(cu, &mx);
+    cairo_set_tolerance(cu, cairo_get_tolerance(cr));
+    cairo_append_path(cu, units);
+    cairo_set_fill_rule(cu, CAIRO_FILL_RULE_WINDING);
+    cairo_path_destroy(units);
+    df_status s = cairo_status(cu) == CAIRO_STATUS_SUCCESS
+                      ? DF_OK
+                      : df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
+    for (int i = 0; s == DF_OK && i < st->ncountries; i++) {
         char name[128];
         if (!st->country_name[i] || !country_near(st, i)) continue;
         size_t j = 0;
@@ -1325,18 +1396,9 @@ static df_status draw_country_names(map_state *st, const view *v)
                     double cx = (x0 + x1) / 2 + gx * (x1 - x0 - w) / 12, cy = (y0 + y1) / 2 + gy * (y1 - y0 - h) / 12;
                     box b = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
                     if (!room_for(st, v, b) || !box_inside(cr, b, 1)) continue;
-                    cairo_path_t *mine = cairo_copy_path(cr);
-                    cairo_new_path(cr);
-                    cairo_append_path(cr, units);
-                    cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
-                    int off = !cairo_in_fill(cr, b.x0, b.y0) && !cairo_in_fill(cr, b.x1, b.y0) &&
-                              !cairo_in_fill(cr, b.x0, b.y1) && !cairo_in_fill(cr, b.x1, b.y1) &&
-                              !cairo_in_fill(cr, cx, cy);
-                    cairo_set_fill_rule(cr, rule);
-                    cairo_new_path(cr);
-                    cairo_append_path(cr, mine);
-                    cairo_path_destroy(mine);
-                    if (off) found = b;
+                    if (!cairo_in_fill(cu, b.x0, b.y0) && !cairo_in_fill(cu, b.x1, b.y0) &&
+                        !cairo_in_fill(cu, b.x0, b.y1) && !cairo_in_fill(cu, b.x1, b.y1) && !cairo_in_fill(cu, cx, cy))
+                        found = b;
                 }
         cairo_new_path(cr);
         if (!box_ok(found)) continue;
@@ -1344,13 +1406,12 @@ static df_status draw_country_names(map_state *st, const view *v)
         int placed = place(st, DF__PLACED_COUNTRY, i, -1, 0, found);
         if (placed == 0)
             snprintf(st->pl->item[st->pl->n - 1].text, sizeof st->pl->item->text, "%s", st->country_name[i]);
-        if (placed != 0) {
-            cairo_path_destroy(units);
-            return df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
-        }
+        else
+            s = df__error(st->ctx, DF_ENOMEM, "out of memory drawing the map");
     }
-    cairo_path_destroy(units);
-    return DF_OK;
+    cairo_destroy(cu);
+    cairo_surface_destroy(pixel);
+    return s;
 }
 
 /* The legend's classes: every class, each week the same rows (the labels
@@ -1846,11 +1907,14 @@ df_status df__map_write_png(df_ctx *ctx, const df__map *m, const char *path)
     cairo_destroy(st.cr);
     if (s != DF_OK || (s = df__temp_path(ctx, path, tmp, sizeof tmp)) != DF_OK) goto done;
     cairo_surface_flush(surf);
+    errno = 0;
     cairo_status_t cs = cairo_surface_write_to_png(surf, tmp);
+    int err = errno; /* cairo says "error while writing"; the write said why (a full disk) */
     if (cs != CAIRO_STATUS_SUCCESS) {
         unlink(tmp);
-        s = df__error(ctx, cs == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO, "cannot write the map %s: %s", path,
-                      cairo_status_to_string(cs));
+        s = df__error(ctx, cs == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO, "cannot write the map %s: %s%s%s", path,
+                      cairo_status_to_string(cs), cs == CAIRO_STATUS_WRITE_ERROR && err ? ": " : "",
+                      cs == CAIRO_STATUS_WRITE_ERROR && err ? strerror(err) : "");
         goto done;
     }
     s = df__commit(ctx, tmp, path);

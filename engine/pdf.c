@@ -4,7 +4,8 @@
  * text selectable, Arabic shaped right to left). sitrep.c writes its one
  * text to Markdown, HTML and here: the blocks (headings, paragraphs, tables,
  * maps, the trend chart) are kept as they come and laid out at the end, twice:
- * once to count the pages ("Page 2 of 5"), once to write. The maps and the
+ * once to count the pages ("Page 2 of 5"; the maps and the chart, boxes of a
+ * fixed size, are not drawn then), once to write. The maps and the
  * chart are drawn again as vectors, not pasted as pictures. No clock: the
  * creation date is the as-of date, so one run gives the same bytes.
  */
@@ -494,7 +495,8 @@ static void lay_out(pen *p)
             cairo_save(p->cr);
             cairo_translate(p->cr, x, p->y);
             cairo_scale(p->cr, MAP_W / MAP_PX_W, MAP_W / MAP_PX_W);
-            p->st = df__map_draw(p->ctx, &pm, p->cr);
+            if (p->pages) /* its box has its size drawn or not: the count of pages does without it */
+                p->st = df__map_draw(p->ctx, &pm, p->cr);
             cairo_restore(p->cr);
             cairo_set_source_rgb(p->cr, 0.75, 0.75, 0.75);
             cairo_set_line_width(p->cr, 0.5);
@@ -510,7 +512,7 @@ static void lay_out(pen *p)
             cairo_save(p->cr);
             cairo_translate(p->cr, MARGIN, p->y);
             cairo_scale(p->cr, CONTENT / 1600, CONTENT / 1600);
-            df__trend_draw(p->cr, b->trend, b->level, 1600, 600);
+            if (p->pages) df__trend_draw(p->cr, b->trend, b->level, 1600, 600); /* as the map */
             cairo_restore(p->cr);
             p->y += h + 8;
             i++;

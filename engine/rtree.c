@@ -15,9 +15,12 @@
  */
 #include "df_io.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -76,7 +79,7 @@ int df__rtree_add(df__rtree *t, int64_t id, double minx, double miny, double max
 /* ---- packing ---------------------------------------------------------------- */
 
 /* Centres compared in doubles, ties by id: the order (and so the file) does
- * not depend on qsort's. */
+ * not depend on the sort's. qsort with these when memory is short. */
 static int by_x(const void *pa, const void *pb)
 {
     const box *a = pa, *b = pb;
@@ -91,6 +94,67 @@ static int by_y(const void *pa, const void *pb)
     return ca < cb ? -1 : ca > cb ? 1 : (a->id > b->id) - (a->id < b->id);
 }
 
+static int by_id(const void *pa, const void *pb)
+{
+    const box *a = pa, *b = pb;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+enum { SORT_X, SORT_Y, SORT_ID };
+
+/* A key whose unsigned order is the order of by_x (the centre), by_y or
+ * by_id: a double's bits with the sign bit flipped, or all bits when
+ * negative; -0 as +0 (they compare equal). */
+static uint64_t sort_key(const box *e, int by)
+{
+    if (by == SORT_ID) return (uint64_t)e->id ^ (UINT64_C(1) << 63);
+    double c = by == SORT_X ? (double)e->minx + e->maxx : (double)e->miny + e->maxy;
+    uint64_t u;
+    if (c == 0) c = 0;
+    memcpy(&u, &c, sizeof u);
+    return u >> 63 ? ~u : u | (UINT64_C(1) << 63);
+}
+
+/* Stable radix sort of b (n boxes) by the key of by, a byte at a time from
+ * the lowest, skipping the bytes every key shares; tmp holds n boxes. The
+ * result is in b. */
+static void radix_sort(box *b, box *tmp, size_t n, int by)
+{
+    uint64_t all = ~UINT64_C(0), any = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = sort_key(&b[i], by);
+        all &= k, any |= k;
+    }
+    box *from = b, *to = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        if (!(((all ^ any) >> shift) & 0xFF)) continue; /* the same byte in every key */
+        size_t at[256] = {0};
+        for (size_t i = 0; i < n; i++) at[(sort_key(&from[i], by) >> shift) & 0xFF]++;
+        for (size_t d = 0, sum = 0; d < 256; d++) {
+            size_t c = at[d];
+            at[d] = sum, sum += c;
+        }
+        for (size_t i = 0; i < n; i++) to[at[(sort_key(&from[i], by) >> shift) & 0xFF]++] = from[i];
+        box *t = from;
+        from = to, to = t;
+    }
+    if (from != b) memcpy(b, from, n * sizeof *b);
+}
+
+/* b sorted as qsort with by_x, by_y or by_id would (the keys differ or the
+ * ids do, so any right sort gives the same order): by the id, then, stably,
+ * by the centre. */
+static void sort_boxes(box *b, box *tmp, size_t n, int by)
+{
+    static int (*const cmp[])(const void *, const void *) = {by_x, by_y, by_id};
+    if (!tmp) { /* out of memory for the radix sort's copy: the slower sort */
+        qsort(b, n, sizeof *b, cmp[by]);
+        return;
+    }
+    radix_sort(b, tmp, n, SORT_ID);
+    if (by != SORT_ID) radix_sort(b, tmp, n, by);
+}
+
 /* Sort-Tile-Recursive order of n boxes for nodes of m cells: consecutive
  * runs of m are the nodes. */
 static void str_order(box *b, size_t n, size_t m)
@@ -98,8 +162,10 @@ static void str_order(box *b, size_t n, size_t m)
     size_t nodes = (n + m - 1) / m;
     size_t slices = (size_t)ceil(sqrt((double)nodes));
     size_t per = slices * m; /* boxes per vertical slice */
-    qsort(b, n, sizeof *b, by_x);
-    for (size_t s = 0; s < n; s += per) qsort(b + s, n - s < per ? n - s : per, sizeof *b, by_y);
+    box *tmp = malloc(n * sizeof *tmp);
+    sort_boxes(b, tmp, n, SORT_X);
+    for (size_t s = 0; s < n; s += per) sort_boxes(b + s, tmp, n - s < per ? n - s : per, SORT_Y);
+    free(tmp);
 }
 
 static void put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)(v >> 8), p[1] = (unsigned char)v; }
@@ -122,8 +188,10 @@ typedef struct {
     df_ctx *ctx;
     sqlite3 *db;
     const char *path;
-    sqlite3_stmt *node, *rowid, *parent;
+    sqlite3_stmt *node, *rowid, *rowids, *parent; /* rowids: ROWID_BATCH rows a statement */
 } writer;
+
+#define ROWID_BATCH 128
 
 static df_status sql_fail(writer *w, const char *what)
 {
@@ -138,18 +206,24 @@ static int step(sqlite3_stmt *q)
     return rc == SQLITE_DONE;
 }
 
-static int by_id(const void *pa, const void *pb)
-{
-    const box *a = pa, *b = pb;
-    return (a->id > b->id) - (a->id < b->id);
-}
-
 /* _rowid in id order: appended to its B-tree, where the leaves' order
- * scatters the inserts over the whole table (2.5 s a million, not 0.3). */
+ * scatters the inserts over the whole table (2.5 s a million, not 0.3);
+ * ROWID_BATCH rows a statement (each statement's start costs as much as
+ * its row). */
 static df_status write_rowids(writer *w, box *b, size_t n)
 {
-    qsort(b, n, sizeof *b, by_id);
-    for (size_t i = 0; i < n; i++) {
+    box *tmp = malloc(n * sizeof *tmp);
+    sort_boxes(b, tmp, n, SORT_ID);
+    free(tmp);
+    size_t i = 0;
+    for (; i + ROWID_BATCH <= n; i += ROWID_BATCH) {
+        for (int k = 0; k < ROWID_BATCH; k++) {
+            sqlite3_bind_int64(w->rowids, 2 * k + 1, b[i + (size_t)k].id);
+            sqlite3_bind_int64(w->rowids, 2 * k + 2, b[i + (size_t)k].node);
+        }
+        if (!step(w->rowids)) return sql_fail(w, "rowid");
+    }
+    for (; i < n; i++) {
         sqlite3_bind_int64(w->rowid, 1, b[i].id);
         sqlite3_bind_int64(w->rowid, 2, b[i].node);
         if (!step(w->rowid)) return sql_fail(w, "rowid");
@@ -265,11 +339,24 @@ static df_status prepare(writer *w, sqlite3_stmt **q, const char *fmt, const cha
     return rc == SQLITE_OK ? DF_OK : sql_fail(w, "prepare");
 }
 
+/* "INSERT INTO ..._rowid VALUES (?, ?),(?, ?),...": ROWID_BATCH rows. */
+static df_status prepare_rowids(writer *w, const char *table, const char *col)
+{
+    char values[ROWID_BATCH * 7 + 1];
+    for (int k = 0; k < ROWID_BATCH; k++) memcpy(values + 7 * k, k ? ",(?, ?)" : "(?, ?) ", 7);
+    values[7 * ROWID_BATCH] = '\0';
+    char *sql = sqlite3_mprintf("INSERT INTO \"rtree_%w_%w_rowid\" VALUES %s", table, col, values);
+    int rc = sql ? sqlite3_prepare_v2(w->db, sql, -1, &w->rowids, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    return rc == SQLITE_OK ? DF_OK : sql_fail(w, "prepare");
+}
+
 static df_status fill(writer *w, df__rtree *t, const char *table, const char *col, int size)
 {
     df_status st;
     if ((st = prepare(w, &w->node, "INSERT OR REPLACE INTO \"rtree_%w_%w_node\" VALUES (?, ?)", table, col)) ||
         (st = prepare(w, &w->rowid, "INSERT INTO \"rtree_%w_%w_rowid\" VALUES (?, ?)", table, col)) ||
+        (st = prepare_rowids(w, table, col)) ||
         (st = prepare(w, &w->parent, "INSERT INTO \"rtree_%w_%w_parent\" VALUES (?, ?)", table, col)))
         return st;
     if (t->n == 0) return DF_OK; /* the empty root SQLite wrote */
@@ -306,7 +393,7 @@ static df_status fill(writer *w, df__rtree *t, const char *table, const char *co
 
 df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const char *table)
 {
-    writer w = {ctx, NULL, gpkg, NULL, NULL, NULL};
+    writer w = {ctx, NULL, gpkg, NULL, NULL, NULL, NULL};
     df_status st = DF_OK;
     char col[256] = "", fid[256] = "fid";
     if (sqlite3_open_v2(gpkg, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -330,15 +417,23 @@ df_status df__rtree_write(df_ctx *ctx, df__rtree *t, const char *gpkg, const cha
         goto done;
     }
     int size = 0;
-    /* a page cache of 64 MiB, not SQLite's 2 (as for the layer's rows) */
-    if (sqlite3_exec(w.db, "PRAGMA cache_size = -65536; BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    /* a page cache of 64 MiB, not SQLite's 2 (as for the layer's rows); the
+     * rollback journal in memory and no fsync per commit: the file is new in
+     * the run's temporary folder (a failed run removes it), and is put on
+     * the disk once, below, before the bundle is swapped into place */
+    if (sqlite3_exec(w.db, "PRAGMA cache_size = -65536; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN",
+                     NULL, NULL, NULL) != SQLITE_OK)
         st = sql_fail(&w, "begin");
     if (st == DF_OK) st = make_table(&w, table, col, fid, &size);
     if (st == DF_OK) st = fill(&w, t, table, col, size);
-    sqlite3_finalize(w.node), sqlite3_finalize(w.rowid), sqlite3_finalize(w.parent);
+    sqlite3_finalize(w.node), sqlite3_finalize(w.rowid), sqlite3_finalize(w.rowids), sqlite3_finalize(w.parent);
     if (st == DF_OK && sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) st = sql_fail(&w, "commit");
 done:
     if (w.db && st != DF_OK) sqlite3_exec(w.db, "ROLLBACK", NULL, NULL, NULL);
     if (w.db && sqlite3_close(w.db) != SQLITE_OK && st == DF_OK) st = sql_fail(&w, "close");
+    int fd = st == DF_OK ? open(gpkg, O_RDONLY | O_CLOEXEC) : -1; /* the data on the disk before the name is used */
+    if (st == DF_OK && (fd < 0 || fsync(fd) != 0))
+        st = df__error(ctx, DF_EIO, "%s: cannot write the spatial index (sync): %s", gpkg, strerror(errno));
+    if (fd >= 0) close(fd);
     return st;
 }

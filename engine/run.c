@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ typedef struct {
     /* the one read of the records (docs/onepass.md): the sinks kept after it */
     df__sink *density_sink; /* the spooled points: every raster of the run */
     df__sink *spool;        /* the records kept for the records layer and the hosting tables */
+    int density_due;        /* the density is to be computed from density_sink (compute_density) */
+    atomic_int beside_stop; /* the run failed or was cancelled: the records layer's thread stops early */
     df_read_stats read;
     unsigned char sha256[32];
     atomic_long spooled_points; /* past records_layer_max (auto) the points are not kept */
@@ -705,51 +708,87 @@ static df_status compute(df_ctx *ctx, run *r)
         r->rep.flows = r->flows;
     }
     /* MPI: every rank computes the density (its own points' grid, summed
-     * into rank 0's: docs/scale.md); rank 0 alone writes it */
-    if (density && r->density_sink) {
-        BEGIN("density");
-        df_density_opts dopt;
-        df__job_density_opts(job, &dopt); /* as the job's check saw them */
-        /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
-        dopt.status = job->opts.people == 2 ? -1 : job->opts.people == 1 ? DF_RETURNED : DF_DISPLACED;
-        dopt.from = bal->from;
-        dopt.as_of = bal->as_of;
-        /* with publish, the support grid is a second grid over the same points: each half the stage */
-        r->sub_hi = job->publish ? 0.5 : 1;
-        if ((st = df__density_sink_compute(ctx, r->density_sink, &dopt, 0, &r->density)) != DF_OK) goto done;
-        r->sub_lo = r->sub_hi, r->sub_hi = 1;
-        if (job->opts.people == 3 &&
-            (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
-            goto done;
-        if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) goto done;
-        r->rep.density = r->density;
-        static const char *const files[] = {"density_displaced.tif", "density_returned.tif", "density_all.tif",
-                                            "density_still_displaced.tif"};
-        r->rep.density_file = files[job->opts.people];
-    }
+     * into rank 0's: docs/scale.md), in compute_density; rank 0 alone writes it */
+    r->density_due = density && r->density_sink;
 done:
     for (int l = 1; l <= 3; l++) df__join_sink_free(joins[l]);
     df__flows_sink_free(flows_sink);
     return st;
 }
 
+/* The density raster from the points the read kept, once: in publish mode
+ * before the withholding (which masks its thin pixels), else in
+ * write_products while the records layer is written beside it; on the
+ * other MPI ranks right after compute (each raster is summed over the
+ * ranks: every rank computes them in the same order). */
+static df_status compute_density(df_ctx *ctx, run *r)
+{
+    const df_job *job = r->job;
+    const df_balance *bal = df_join_balance(r->join[r->rep.level]);
+    df_status st;
+    if (!r->density_due) return DF_OK;
+    r->density_due = 0;
+    BEGIN("density");
+    df_density_opts dopt;
+    df__job_density_opts(job, &dopt); /* as the job's check saw them */
+    /* 0 displaced, 1 returned, 2 all, 3 still displaced (the displaced, scaled per unit) */
+    dopt.status = job->opts.people == 2 ? -1 : job->opts.people == 1 ? DF_RETURNED : DF_DISPLACED;
+    dopt.from = bal->from;
+    dopt.as_of = bal->as_of;
+    /* with publish, the support grid is a second grid over the same points: each half the stage */
+    r->sub_hi = job->publish ? 0.5 : 1;
+    if ((st = df__density_sink_compute(ctx, r->density_sink, &dopt, 0, &r->density)) != DF_OK) return st;
+    r->sub_lo = r->sub_hi, r->sub_hi = 1;
+    if (job->opts.people == 3 &&
+        (st = df_density_still_displaced(ctx, r->density, r->join[r->rep.level], r->rep.fine)) != DF_OK)
+        return st;
+    if (job->publish && (st = mask_thin_support(ctx, r, &dopt)) != DF_OK) return st;
+    r->rep.density = r->density;
+    static const char *const files[] = {"density_displaced.tif", "density_returned.tif", "density_all.tif",
+                                        "density_still_displaced.tif"};
+    r->rep.density_file = files[job->opts.people];
+    return DF_OK;
+}
+
 /* ---- the records layer: one point per record with coordinates -------------------- */
 
 /* Written in bulk: OGR makes the layer (gpkg_contents, gpkg_geometry_columns,
  * the SRS and its feature-count triggers as GDAL makes them), then, once
- * GDAL has closed the file, the rows go in through one prepared SQLite
- * statement in one transaction, the geometry blobs encoded here as GDAL
- * encodes a point (OGR_L_CreateFeature cost 17 s a million). No spatial
+ * GDAL has closed the file, the rows go in through prepared SQLite
+ * statements in one transaction, the geometry blobs encoded here as GDAL
+ * encodes a point (OGR_L_CreateFeature cost 17 s a million). The rows go
+ * in POINTS_BATCH to a statement: the table's AUTOINCREMENT writes
+ * sqlite_sequence once per statement, and each statement has its own
+ * start-up cost (together a third of the rows' time at one row a
+ * statement). The same rows in the same order: the same file. No spatial
  * index while the rows go in: rtree.c packs the boxes gathered here. */
+#define POINTS_BATCH  64
+#define POINTS_FIELDS 9
+
+typedef struct {
+    unsigned char blob[29];
+    char date[11]; /* "" when the record has none */
+    unsigned char returned, swapped;
+    size_t location; /* offset in the batch's text */
+    int64_t families, individuals;
+    long line;
+} point_row;
+
 typedef struct {
     df_ctx *ctx;
     const df_boundaries *b;
+    const char *path;
     sqlite3 *db;
-    sqlite3_stmt *ins;
+    sqlite3_stmt *ins[2]; /* POINTS_BATCH rows a statement; one row, for the last few */
     df__rtree *index;
     int32_t from, as_of;
     double minx, miny, maxx, maxy; /* gpkg_contents' extent */
     long written;
+    point_row row[POINTS_BATCH]; /* the rows not yet inserted */
+    int pending;
+    char *text; /* their locations, each ended by a NUL */
+    size_t len, cap;
+    const atomic_int *stop; /* set when the run has failed: no more rows */
     df_status st;
 } points_writer;
 
@@ -771,48 +810,88 @@ static void point_blob(unsigned char blob[29], double x, double y)
     memcpy(&u, &y, 8), put_le(blob + 21, u, 8);
 }
 
+/* Bind row k of the batch to q's row at (0-based) place at. */
+static void bind_row(points_writer *w, sqlite3_stmt *q, int at, int k, int64_t fid)
+{
+    const point_row *p = &w->row[k];
+    int c = at * POINTS_FIELDS;
+    sqlite3_bind_int64(q, c + 1, fid);
+    sqlite3_bind_blob(q, c + 2, p->blob, sizeof p->blob, SQLITE_STATIC);
+    if (p->date[0])
+        sqlite3_bind_text(q, c + 3, p->date, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, c + 3);
+    sqlite3_bind_text(q, c + 4, p->returned ? "returned" : "displaced", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, c + 5, w->text + p->location, -1, SQLITE_STATIC);
+    if (p->families >= 0)
+        sqlite3_bind_int64(q, c + 6, p->families);
+    else
+        sqlite3_bind_null(q, c + 6);
+    sqlite3_bind_int64(q, c + 7, p->individuals);
+    sqlite3_bind_int64(q, c + 8, p->line);
+    sqlite3_bind_int(q, c + 9, p->swapped);
+}
+
+/* Insert the pending rows: a full batch in one statement, fewer (the last
+ * ones) one by one. Their fids follow w->written. */
+static void points_flush(points_writer *w)
+{
+    int full = w->pending == POINTS_BATCH;
+    for (int k = 0; w->st == DF_OK && k < w->pending; k += full ? POINTS_BATCH : 1) {
+        sqlite3_stmt *q = w->ins[!full];
+        for (int i = 0; i < (full ? POINTS_BATCH : 1); i++) bind_row(w, q, i, k + i, w->written + k + i + 1);
+        int rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc != SQLITE_DONE)
+            w->st =
+                df__error(w->ctx, DF_EIO, "%s: cannot write the records of lines %ld to %ld to the records layer: %s",
+                          w->path, w->row[k].line, w->row[full ? w->pending - 1 : k].line, sqlite3_errmsg(w->db));
+    }
+    if (w->st == DF_OK) w->written += w->pending;
+    w->pending = 0, w->len = 0;
+}
+
 static int on_point(const df_record *rec, void *user)
 {
     points_writer *w = user;
     if (isnan(rec->lon) || isnan(rec->lat)) return 0;
     if (rec->date != DF_NO_DATE && (rec->date < w->from || rec->date > w->as_of)) return 0;
     double lon = rec->lon, lat = rec->lat;
-    int swapped = df__unswap_point(w->b, &lon, &lat);
-    unsigned char blob[29];
-    char date[16];
-    sqlite3_stmt *q = w->ins;
-    int64_t fid = w->written + 1;
-    point_blob(blob, lon, lat);
-    sqlite3_bind_int64(q, 1, fid);
-    sqlite3_bind_blob(q, 2, blob, sizeof blob, SQLITE_STATIC);
+    point_row *p = &w->row[w->pending];
+    const char *location = rec->location_name ? rec->location_name : "";
+    size_t n = strlen(location) + 1;
+    if (w->len + n > w->cap) {
+        size_t cap = 2 * (w->len + n) + 4096;
+        char *t = realloc(w->text, cap);
+        if (!t) return w->st = df__error(w->ctx, DF_ENOMEM, "out of memory"), 1;
+        w->text = t, w->cap = cap;
+    }
+    memcpy(w->text + w->len, location, n);
+    p->location = w->len, w->len += n;
+    p->swapped = (unsigned char)df__unswap_point(w->b, &lon, &lat);
+    point_blob(p->blob, lon, lat);
+    p->date[0] = '\0';
     if (rec->date != DF_NO_DATE) {
         int y, m, d;
         df__civil_from_days(rec->date, &y, &m, &d);
-        snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, d); /* as OGR writes an OFTDate */
-        sqlite3_bind_text(q, 3, date, -1, SQLITE_STATIC);
-    } else
-        sqlite3_bind_null(q, 3);
-    sqlite3_bind_text(q, 4, rec->status == DF_RETURNED ? "returned" : "displaced", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, rec->location_name ? rec->location_name : "", -1, SQLITE_STATIC);
-    if (rec->families >= 0)
-        sqlite3_bind_int64(q, 6, rec->families);
-    else
-        sqlite3_bind_null(q, 6);
-    sqlite3_bind_int64(q, 7, rec->individuals);
-    sqlite3_bind_int64(q, 8, rec->line);
-    sqlite3_bind_int(q, 9, swapped);
-    int rc = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE)
-        w->st = df__error(w->ctx, DF_EIO, "%s: cannot write the record of line %ld: %s", LAYERS_FILE, rec->line,
-                          sqlite3_errmsg(w->db));
-    else if (!df__rtree_add(w->index, fid, lon, lat, lon, lat))
-        w->st = df__error(w->ctx, DF_ENOMEM, "out of memory (the spatial index of the records layer, %ld points)",
-                          w->written);
-    if (w->written == 0) w->minx = w->maxx = lon, w->miny = w->maxy = lat;
+        snprintf(p->date, sizeof p->date, "%04d-%02d-%02d", y, m, d); /* as OGR writes an OFTDate */
+    }
+    p->returned = rec->status == DF_RETURNED;
+    p->families = rec->families, p->individuals = rec->individuals, p->line = rec->line;
+    int64_t fid = w->written + w->pending + 1;
+    if (!df__rtree_add(w->index, fid, lon, lat, lon, lat))
+        return w->st = df__error(w->ctx, DF_ENOMEM,
+                                 "out of memory (the spatial index of the records layer, %ld points)", (long)fid),
+               1;
+    if (fid == 1) w->minx = w->maxx = lon, w->miny = w->maxy = lat;
     w->minx = fmin(w->minx, lon), w->maxx = fmax(w->maxx, lon);
     w->miny = fmin(w->miny, lat), w->maxy = fmax(w->maxy, lat);
-    w->written++;
+    if (++w->pending == POINTS_BATCH) {
+        if (atomic_load(w->stop)) /* the run failed beside us (or was cancelled): its error is the one said */
+            return w->st = df__error(w->ctx, DF_ECANCELLED, "%s: the records layer stopped: the run failed", w->path),
+                   1;
+        points_flush(w);
+    }
     return w->st != DF_OK;
 }
 
@@ -854,9 +933,14 @@ static df_status points_sql(points_writer *w, const char *path, const char *sql)
 static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **index)
 {
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
-    points_writer w = {
-        .ctx = ctx, .b = r->rep.fine, .index = *index = df__rtree_new(), .from = bal->from, .as_of = bal->as_of};
-    char *trigger = NULL;
+    points_writer w = {.ctx = ctx,
+                       .b = r->rep.fine,
+                       .path = path,
+                       .index = *index = df__rtree_new(),
+                       .from = bal->from,
+                       .as_of = bal->as_of,
+                       .stop = &r->beside_stop};
+    char *trigger = NULL, *batch = NULL;
     sqlite3_stmt *q = NULL;
     df_status st = DF_OK;
     if (!w.index) return df__error(ctx, DF_ENOMEM, "out of memory");
@@ -866,8 +950,13 @@ static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **
         goto done;
     }
     /* a page cache of 64 MiB, not SQLite's 2: pages spilled mid-transaction
-     * are read back and written again (a third of the time a million) */
-    if ((st = points_sql(&w, path, "PRAGMA cache_size = -65536; BEGIN")) != DF_OK) goto done;
+     * are read back and written again (a third of the time a million); the
+     * journal in memory and no fsync per commit: rtree.c puts the file on
+     * the disk once it is complete */
+    if ((st = points_sql(
+             &w, path, "PRAGMA cache_size = -65536; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN")) !=
+        DF_OK)
+        goto done;
     if (sqlite3_prepare_v2(w.db, "SELECT sql FROM sqlite_master WHERE name = 'trigger_insert_feature_count_records'",
                            -1, &q, NULL) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) &&
@@ -875,14 +964,28 @@ static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **
         st = df__error(ctx, DF_ENOMEM, "out of memory");
     sqlite3_finalize(q);
     if (st == DF_OK && trigger) st = points_sql(&w, path, "DROP TRIGGER \"trigger_insert_feature_count_records\"");
-    if (st == DF_OK &&
-        sqlite3_prepare_v2(w.db,
-                           "INSERT INTO \"records\" (\"fid\", \"geom\", \"date\", \"status\", \"location\", "
-                           "\"families\", \"individuals\", \"line\", \"swapped\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &w.ins, NULL) != SQLITE_OK)
-        st = df__error(ctx, DF_EIO, "%s: cannot write the records layer: %s", path, sqlite3_errmsg(w.db));
+    static const char insert[] = "INSERT INTO \"records\" (\"fid\", \"geom\", \"date\", \"status\", \"location\", "
+                                 "\"families\", \"individuals\", \"line\", \"swapped\") VALUES ",
+                      one[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    size_t len = sizeof insert - 1, row = sizeof one - 1;
+    if (st == DF_OK && !(batch = malloc(len + POINTS_BATCH * (row + 1))))
+        st = df__error(ctx, DF_ENOMEM, "out of memory");
+    if (st == DF_OK) { /* "INSERT ... VALUES (?, ...),(?, ...),...": its start is the statement of one row */
+        char *at = memcpy(batch, insert, len);
+        at += len;
+        for (int k = 0; k < POINTS_BATCH; k++) {
+            if (k) *at++ = ',';
+            memcpy(at, one, row);
+            at += row;
+        }
+        *at = '\0';
+    }
+    for (int k = 0; st == DF_OK && k < 2; k++)
+        if (sqlite3_prepare_v2(w.db, batch, k ? (int)(len + row) : -1, &w.ins[k], NULL) != SQLITE_OK)
+            st = df__error(ctx, DF_EIO, "%s: cannot write the records layer: %s", path, sqlite3_errmsg(w.db));
     if (st == DF_OK) st = df__spool_replay(ctx, r->spool, on_point, &w); /* the points kept by the read */
-    if (st == DF_ECANCELLED && w.st != DF_OK) st = w.st;
+    if (st == DF_OK) points_flush(&w);                                   /* the last few */
+    if ((st == DF_OK || st == DF_ECANCELLED) && w.st != DF_OK) st = w.st;
     if (st == DF_OK && trigger) st = points_sql(&w, path, trigger);
     if (st == DF_OK) { /* what GDAL keeps as it writes: the feature count and the extent */
         char *sql = sqlite3_mprintf(
@@ -901,11 +1004,14 @@ static df_status fill_points(df_ctx *ctx, run *r, const char *path, df__rtree **
     }
     if (st == DF_OK) st = points_sql(&w, path, "COMMIT");
 done:
-    sqlite3_finalize(w.ins);
+    sqlite3_finalize(w.ins[0]);
+    sqlite3_finalize(w.ins[1]);
     if (w.db && st != DF_OK) sqlite3_exec(w.db, "ROLLBACK", NULL, NULL, NULL);
     if (w.db && sqlite3_close(w.db) != SQLITE_OK && st == DF_OK)
         st = df__error(ctx, DF_EIO, "%s: cannot close: %s", path, sqlite3_errmsg(w.db));
     free(trigger);
+    free(batch);
+    free(w.text);
     r->rep.record_points = w.written;
     return st;
 }
@@ -1044,10 +1150,12 @@ static int qgis_layers(df_ctx *ctx, const run *r, GDALDatasetH ds, df__qgis_laye
     return n;
 }
 
-static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql, char titles[][64], const char *stamp)
+/* layers.gpkg up to the records layer's rows: every other layer, and the
+ * records layer empty, its rows to go in once GDAL has closed the file
+ * (then *points is 1 and *out NULL; else *out is the file, still open). */
+static df_status layers_create(df_ctx *ctx, run *r, const char *path, GDALDatasetH *out, int *points)
 {
-    char path[4200];
-    bundle_path(r, LAYERS_FILE, path, sizeof path);
+    *out = NULL, *points = 0;
     GDALDriverH drv = GDALGetDriverByName("GPKG");
     GDALDatasetH ds = drv ? GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL) : NULL;
     if (!ds) return df__error(ctx, DF_EGDAL, "cannot create %s: %s", path, df__gdal_error(ctx));
@@ -1062,33 +1170,127 @@ static df_status write_layers(df_ctx *ctx, run *r, df__qgis_layer *ql, int *nql,
         st = df__flows_write_layers(ctx, r->flows, r->rep.fine, ds, path, r->job->opts.bend,
                                     (df_endpoints)r->job->opts.endpoints,
                                     !r->job->publish); /* the nodes are the units' figures again: not published */
-    df__rtree *index = NULL;
-    int points = st == DF_OK && records_layer_wanted(r);
-    if (points)
+    *points = st == DF_OK && records_layer_wanted(r);
+    if (*points)
         st = create_points_layer(ctx, ds);
     else if (st == DF_OK && !r->job->publish) /* said in the sitrep and the manifest */
         r->rep.records_not_copied = df_join_balance(r->join[r->rep.level])->read.with_point;
     if (st == DF_OK && r->periods) st = df__periods_write_layer(ctx, r->periods, ds, path);
-    if (st == DF_OK && points) { /* the rows in bulk, GDAL's file closed; then the styles, which count them */
-        CPLErrorReset();
-        GDALClose(ds);
-        ds = NULL;
-        if (CPLGetLastErrorType() >= CE_Failure)
-            st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
-        if (st == DF_OK) st = fill_points(ctx, r, path, &index);
-        if (st == DF_OK && !(ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL)))
-            st = df__error(ctx, DF_EGDAL, "cannot open %s again: %s", path, df__gdal_error(ctx));
+    if (st != DF_OK || !*points) {
+        if (st == DF_OK)
+            *out = ds;
+        else
+            GDALClose(ds);
+        return st;
     }
-    if (st == DF_OK) {
-        *nql = qgis_layers(ctx, r, ds, ql, titles);
-        st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
-    }
+    CPLErrorReset(); /* the rows in bulk (fill_points) once GDAL's file is closed */
+    GDALClose(ds);
+    if (CPLGetLastErrorType() >= CE_Failure)
+        return df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
+    return DF_OK;
+}
+
+/* The styles of layers.gpkg, on ds or, when NULL, on the file opened again
+ * (after the records layer's rows: the styles count them); the file is
+ * closed. */
+static df_status layers_styles(df_ctx *ctx, run *r, const char *path, GDALDatasetH ds, df__qgis_layer *ql, int *nql,
+                               char titles[][64], const char *stamp)
+{
+    if (!ds && !(ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL)))
+        return df__error(ctx, DF_EGDAL, "cannot open %s again: %s", path, df__gdal_error(ctx));
+    *nql = qgis_layers(ctx, r, ds, ql, titles);
+    df_status st = *nql < 0 ? ctx->status : df__gpkg_write_styles(ctx, ds, ql, *nql, stamp);
     CPLErrorReset();
-    if (ds) GDALClose(ds);
+    GDALClose(ds);
     if (st == DF_OK && CPLGetLastErrorType() >= CE_Failure)
         st = df__error(ctx, DF_EIO, "cannot finish %s: %s", path, df__gdal_error(ctx));
-    if (st == DF_OK && index) st = df__rtree_write(ctx, index, path, "records");
-    df__rtree_free(index);
+    return st;
+}
+
+/* ---- the records layer beside the other products ------------------------------- */
+
+/* The records layer's rows, its styles (which count them) and its index
+ * are written on a thread of their own while the run makes the products
+ * that touch neither layers.gpkg nor the spool of records (the density,
+ * the raster, the tables, the maps; the project and the sitrep once the
+ * styles are in), on the other core. The file sees the same steps in the
+ * same order as on one thread (the rows, the styles, the index: the same
+ * bytes). The run waits for the styles (the project needs the layers'
+ * list, and the sitrep's hosting tables replay the spool), and joins the
+ * thread before anything reads layers.gpkg (the web map, PostGIS) or
+ * hashes it (the manifest), and on every way out of write_products. The
+ * thread reports into a context of its own (no log, no progress; GDAL's
+ * messages on it go there too); its error becomes the run's, and an error
+ * or a cancel of the run stops its rows at the next batch. */
+typedef struct {
+    run *r;
+    df_ctx ctx;
+    char path[4200];
+    const char *stamp;  /* GeoPackage timestamps: the as-of date */
+    df__qgis_layer *ql; /* the layers' list, made with the styles */
+    int *nql;
+    char (*titles)[64];
+    df__rtree *index;     /* the boxes the rows gave, for the index */
+    pthread_mutex_t lock; /* over styled and styles_st */
+    pthread_cond_t styled_cv;
+    int styled;              /* the rows and the styles are done (or failed) */
+    df_status styles_st, st; /* of the rows and styles; of the index */
+    pthread_t thread;
+    int running; /* a thread to join */
+} beside;
+
+static void *beside_main(void *arg)
+{
+    beside *b = arg;
+    DF__GDAL_SCOPE(&b->ctx); /* the styles go through GDAL: its messages into this thread's context */
+    df_status st = fill_points(&b->ctx, b->r, b->path, &b->index);
+    if (st == DF_OK) {
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", b->stamp);
+        st = layers_styles(&b->ctx, b->r, b->path, NULL, b->ql, b->nql, b->titles, b->stamp);
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+    }
+    pthread_mutex_lock(&b->lock);
+    b->styles_st = st, b->styled = 1;
+    pthread_cond_signal(&b->styled_cv);
+    pthread_mutex_unlock(&b->lock);
+    if (st == DF_OK) b->st = df__rtree_write(&b->ctx, b->index, b->path, "records");
+    return NULL;
+}
+
+static void beside_start(df_ctx *ctx, beside *b)
+{
+    b->ctx = *ctx;
+    b->ctx.log_fn = NULL, b->ctx.progress_fn = NULL;
+    b->ctx.status = DF_OK, b->ctx.errmsg[0] = '\0';
+    b->styled = 0, b->styles_st = b->st = DF_OK;
+    b->running = pthread_create(&b->thread, NULL, beside_main, b) == 0;
+    if (!b->running) beside_main(b); /* no thread to be had: here and now */
+}
+
+/* Wait for the rows and the styles; st, or the thread's error when st is
+ * DF_OK (the thread is then joined: it does no more). */
+static df_status beside_styled(df_ctx *ctx, beside *b, df_status st)
+{
+    pthread_mutex_lock(&b->lock);
+    while (b->running && !b->styled) pthread_cond_wait(&b->styled_cv, &b->lock);
+    df_status styles = b->styles_st;
+    pthread_mutex_unlock(&b->lock);
+    if (styles == DF_OK || st != DF_OK) return st;
+    if (b->running) pthread_join(b->thread, NULL);
+    b->running = 0;
+    b->styles_st = DF_OK; /* said once */
+    return df__error(ctx, styles, "%s", b->ctx.errmsg);
+}
+
+/* Wait for the thread; st, or the thread's error when st is DF_OK. */
+static df_status beside_join(df_ctx *ctx, beside *b, df_status st)
+{
+    if (st != DF_OK) atomic_store(&b->r->beside_stop, 1); /* the rows stop at the next batch */
+    if (b->running) pthread_join(b->thread, NULL);
+    b->running = 0;
+    df_status err = b->styles_st != DF_OK ? b->styles_st : b->st;
+    if (err != DF_OK && st == DF_OK) st = df__error(ctx, err, "%s", b->ctx.errmsg);
+    b->styles_st = b->st = DF_OK; /* said once */
     return st;
 }
 
@@ -1335,10 +1537,19 @@ static df_status density_periods(df_ctx *ctx, run *r, df__qgis_layer *ql, int *n
     return st;
 }
 
+/* Start the next stage, or leave write_products cancelled. */
+#define STAGE(name)                                                                                                    \
+    do {                                                                                                               \
+        if (!begin(ctx, r, name)) {                                                                                    \
+            st = df__error(ctx, DF_ECANCELLED, "cancelled during %s", name);                                           \
+            goto done;                                                                                                 \
+        }                                                                                                              \
+    } while (0)
+
 static df_status write_products(df_ctx *ctx, run *r)
 {
     const df_job *job = r->job;
-    df_status st;
+    df_status st = DF_OK;
     char path[4200], stamp[32];
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     /* no wall-clock time in any file: GPKG timestamps are the as-of date */
@@ -1346,17 +1557,42 @@ static df_status write_products(df_ctx *ctx, run *r)
     strcat(stamp, "T00:00:00.000Z"); /* GeoPackage Req 15: with milliseconds */
     df__qgis_layer ql[12 + MAX_DENSITY_PERIODS];
     char titles[4][64];
-    int nql = 0;
+    int nql = 0, points = 0;
+    beside side = {.r = r,
+                   .stamp = stamp,
+                   .ql = ql,
+                   .nql = &nql,
+                   .titles = titles,
+                   .lock = PTHREAD_MUTEX_INITIALIZER,
+                   .styled_cv = PTHREAD_COND_INITIALIZER};
+    GDALDatasetH ds = NULL;
+    bundle_path(r, LAYERS_FILE, side.path, sizeof side.path);
 
-    BEGIN("layers.gpkg");
+    STAGE("layers.gpkg");
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
-    st = write_layers(ctx, r, ql, &nql, titles, stamp);
+    st = layers_create(ctx, r, side.path, &ds, &points);
+    if (st == DF_OK && points)
+        beside_start(ctx, &side); /* the records layer, while the density, raster, tables and maps are made */
+    else if (st == DF_OK)
+        st = layers_styles(ctx, r, side.path, ds, ql, &nql, titles, stamp);
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
-    if (st != DF_OK) return st;
+    if (st != DF_OK || (st = compute_density(ctx, r)) != DF_OK) goto done; /* beside the records layer's rows */
     if (r->density) {
-        BEGIN("density raster");
+        STAGE("density raster");
         bundle_path(r, r->rep.density_file, path, sizeof path);
-        if ((st = df_density_write(ctx, r->density, path, "GTiff", NULL)) != DF_OK) return st;
+        if ((st = df_density_write(ctx, r->density, path, "GTiff", NULL)) != DF_OK) goto done;
+    }
+    if (job->maps) {
+        STAGE("maps");
+        if ((st = write_maps(ctx, r)) != DF_OK) goto done;
+    }
+    /* the rows and their styles are in (the index goes on beside the tables, the project and the
+     * sitrep); the tables after them: a millisecond's work, and so nothing but the density's
+     * products is written while the rows go in (a full disk then fails on the thread alone) */
+    if (points && (st = beside_styled(ctx, &side, st)) != DF_OK) goto done;
+    STAGE("tables");
+    if ((st = write_tables(ctx, r)) != DF_OK) goto done;
+    if (r->density) {
         const df_density_info *in = df_density_get_info(r->density);
         /* above the choropleths: its zeros are transparent, its peaks show over the fill */
         int at = 0;
@@ -1369,7 +1605,7 @@ static df_status write_products(df_ctx *ctx, run *r)
                                   .units = in->units,
                                   .crs = in->crs};
         nql++;
-        if (job->opts.density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) return st;
+        if (job->opts.density_step != DF_STEP_NONE && (st = density_periods(ctx, r, ql, &nql, at)) != DF_OK) goto done;
     }
     /* in the project, the levels coarser than the finest choropleth are its
      * boundaries and names, drawn above it (two fills at once would tint each
@@ -1383,18 +1619,12 @@ static df_status write_products(df_ctx *ctx, run *r)
         int l = o.name[3] - '0';
         char words[48];
         df__level_words(r->rep.fine, l, 1, 1, words, sizeof words);
-        snprintf(titles[l], 64, "%.40s (boundaries)", words); /* layers.gpkg is written: free to reuse */
+        snprintf(titles[l], 64, "%.40s (boundaries)", words); /* layers.gpkg's styles are written: free to reuse */
         o.style = DF__STYLE_OUTLINE, o.title = titles[l];
         memmove(ql + fine + 1, ql + fine, (size_t)(i - fine) * sizeof *ql);
         ql[fine++] = o;
     }
-    BEGIN("tables");
-    if ((st = write_tables(ctx, r)) != DF_OK) return st;
-    if (job->maps) {
-        BEGIN("maps");
-        if ((st = write_maps(ctx, r)) != DF_OK) return st;
-    }
-    BEGIN("QGIS project");
+    STAGE("QGIS project");
     double ext[4];
     data_extent(ctx, r, ext);
     bundle_path(r, "project.qgs", path, sizeof path);
@@ -1409,17 +1639,24 @@ static df_status write_products(df_ctx *ctx, run *r)
     }
     char subtitle[128], credits[1024], map_id[64], logo[64];
     df__qgis_print print = {.subtitle = subtitle, .credits = credits, .atlas = r->join[1] ? "adm1" : NULL};
-    if ((st = print_texts(ctx, r, &print, subtitle, credits, map_id, logo)) != DF_OK) return st;
+    if ((st = print_texts(ctx, r, &print, subtitle, credits, map_id, logo)) != DF_OK) goto done;
     if ((st = df__qgis_write_project(ctx, path, job->title ? job->title : "Displacement situation report", ql, nql, ext,
                                      &time, &print)) != DF_OK)
-        return st;
-    BEGIN("web map");
-    if ((st = write_webmap(ctx, r, ext, credits)) != DF_OK) return st; /* the layout's credits */
-    BEGIN("situation report");
-    if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) return st;
-    BEGIN("manifest");
-    return df__manifest_write(ctx, &r->rep, r->dir);
+        goto done;
+    STAGE("situation report");
+    if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) goto done;
+    if ((st = beside_join(ctx, &side, st)) != DF_OK) goto done; /* layers.gpkg complete: to be read and hashed */
+    STAGE("web map");
+    if ((st = write_webmap(ctx, r, ext, credits)) != DF_OK) goto done; /* the layout's credits */
+    STAGE("manifest");
+    st = df__manifest_write(ctx, &r->rep, r->dir);
+done:
+    st = beside_join(ctx, &side, st);
+    df__rtree_free(side.index);
+    return st;
 }
+
+#undef STAGE
 
 /* ---- the run ------------------------------------------------------------------------ */
 
@@ -1468,6 +1705,7 @@ static df_status run_stages(df_ctx *ctx, run *r)
     if ((st = load_boundaries(ctx, r)) != DF_OK) return st;
     if ((st = compute(ctx, r)) != DF_OK) return st;
     if (r->job->publish) {
+        if ((st = compute_density(ctx, r)) != DF_OK) return st; /* its thin pixels are withheld */
         BEGIN("publish: withholding");
         if ((st = withhold(ctx, r)) != DF_OK) return st;
     }
@@ -1490,6 +1728,7 @@ static df_status run_share(df_ctx *ctx, run *r)
                          strerror(errno));
     df_status st = load_boundaries(ctx, r);
     if (st == DF_OK) st = compute(ctx, r);
+    if (st == DF_OK) st = compute_density(ctx, r); /* summed over the ranks: as rank 0 does, in the same order */
     /* the rasters per period, which rank 0 makes while it writes: each is
      * summed over the ranks, so every rank computes them in the same order
      * (written here to the scratch folder: df__commit keeps nothing) */

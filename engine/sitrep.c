@@ -806,10 +806,13 @@ df_status df__sitrep_write(df_ctx *ctx, const df__report *r, const char *dir)
         st = credits_section(ctx, &d, r);
         fputs("</body>\n</html>\n", d.html);
     }
-    int bad = 0;
+    int bad = 0, err = 0;
+    errno = 0;
     if (d.md) bad |= ferror(d.md) | (fclose(d.md) != 0);
     if (d.html) bad |= ferror(d.html) | (fclose(d.html) != 0);
-    if (st == DF_OK && bad) st = df__error(ctx, DF_EIO, "cannot write the situation report in %s", dir);
+    err = errno; /* the cause, from the last write that failed (a full disk: ENOSPC) */
+    if (st == DF_OK && bad)
+        st = df__error(ctx, DF_EIO, "cannot write the situation report in %s: %s", dir, strerror(err ? err : EIO));
     if (st == DF_OK) {
         char pdf_path[4200];
         snprintf(pdf_path, sizeof pdf_path, "%s/sitrep.pdf", dir);

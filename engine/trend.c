@@ -6,6 +6,7 @@
  */
 #include "df_job.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,12 +168,16 @@ df_status df__trend_write_png(df_ctx *ctx, const df__trend_point *p, int n, cons
     df__trend_draw(cr, p, n, 1600, 600);
     cairo_destroy(cr);
     cairo_status_t cs = cairo_surface_status(surf);
+    errno = 0;
     if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_write_to_png(surf, tmp);
+    int err = errno; /* cairo says "error while writing"; the write said why (a full disk) */
     cairo_surface_destroy(surf);
     if (cs != CAIRO_STATUS_SUCCESS) {
         unlink(tmp);
-        return df__error(ctx, cs == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO, "cannot write the trend chart %s: %s",
-                         path, cairo_status_to_string(cs));
+        return df__error(ctx, cs == CAIRO_STATUS_NO_MEMORY ? DF_ENOMEM : DF_EIO,
+                         "cannot write the trend chart %s: %s%s%s", path, cairo_status_to_string(cs),
+                         cs == CAIRO_STATUS_WRITE_ERROR && err ? ": " : "",
+                         cs == CAIRO_STATUS_WRITE_ERROR && err ? strerror(err) : "");
     }
     return df__commit(ctx, tmp, path);
 }

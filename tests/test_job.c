@@ -322,6 +322,46 @@ TEST(run_default_bundle_complete_and_reproducible)
     check_in_qgis(bundle, render);
 }
 
+/* issue 12 item 2: the manifest hashes the bundle's files on two threads
+ * (manifest.c); every file of the bundle but the manifest is listed once,
+ * in name order, with its size and the SHA-256 computed here again. */
+TEST(manifest_lists_every_output_with_its_checksum_item2)
+{
+    char bundle[1200], path[1400], hex[65];
+    snprintf(bundle, sizeof bundle, "%s/bundle", tmpdir); /* run_default_bundle_complete_and_reproducible's */
+    snprintf(path, sizeof path, "%s/manifest.json", bundle);
+    json_object *m = json_object_from_file(path), *outs = NULL;
+    EXPECT(m && json_object_object_get_ex(m, "outputs", &outs));
+    size_t n = outs ? json_object_array_length(outs) : 0;
+    int files = 0, checked = 0;
+    DIR *d = opendir(bundle);
+    struct dirent *e;
+    while (d && (e = readdir(d))) files += e->d_name[0] != '.' && strcmp(e->d_name, "manifest.json") != 0;
+    if (d) closedir(d);
+    EXPECT_INT((long)n, files);
+    EXPECT(n >= 10); /* layers.gpkg, the raster, tables, maps, the sitrep, the project, the web map... */
+    const char *prev = "";
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(outs, i), *file, *sha, *bytes;
+        if (!json_object_object_get_ex(o, "file", &file) || !json_object_object_get_ex(o, "sha256", &sha) ||
+            !json_object_object_get_ex(o, "bytes", &bytes)) {
+            HARNESS_FAIL("output %zu lacks its file, sha256 or bytes", i);
+            continue;
+        }
+        const char *name = json_object_get_string(file);
+        EXPECT(strcmp(prev, name) < 0);
+        prev = name;
+        snprintf(path, sizeof path, "%s/%s", bundle, name);
+        struct stat sb;
+        EXPECT(stat(path, &sb) == 0 && (long)sb.st_size == (long)json_object_get_int64(bytes));
+        EXPECT_INT(df__sha256_file(path, hex), 0);
+        EXPECT_STR(json_object_get_string(sha), hex);
+        checked++;
+    }
+    EXPECT_INT(checked, files);
+    json_object_put(m);
+}
+
 static int cancel_at_density(double fraction, const char *stage, void *user)
 {
     (void)fraction, (void)user;
@@ -1133,6 +1173,7 @@ int main(void)
     RUN(output_override_checked_upfront);
     RUN(paths_resolve_against_the_job_file);
     RUN(run_default_bundle_complete_and_reproducible);
+    RUN(manifest_lists_every_output_with_its_checksum_item2);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
     RUN(job_checker_refuses_what_density_would_item8);
     RUN(job_checker_refuses_what_the_stages_would_item22);

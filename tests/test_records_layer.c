@@ -10,10 +10,12 @@
 #include "dfint.h"
 #include "harness.h"
 
+#include <dirent.h>
 #include <gdal.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <ogr_api.h>
+#include <ogr_srs_api.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -339,6 +341,159 @@ TEST(records_layer_fields_as_ogr_wrote_them_issue12_item2)
     }
 }
 
+/* ---- the packing order (rtree.c's radix sort, issue 12 item 2) ---------- */
+
+typedef struct {
+    int64_t id;
+    float x, y;
+} ref_box;
+
+static int ref_by_x(const void *pa, const void *pb)
+{
+    const ref_box *a = pa, *b = pb;
+    double ca = 2.0 * a->x, cb = 2.0 * b->x;
+    return ca < cb ? -1 : ca > cb ? 1 : (a->id > b->id) - (a->id < b->id);
+}
+
+static int ref_by_y(const void *pa, const void *pb)
+{
+    const ref_box *a = pa, *b = pb;
+    double ca = 2.0 * a->y, cb = 2.0 * b->y;
+    return ca < cb ? -1 : ca > cb ? 1 : (a->id > b->id) - (a->id < b->id);
+}
+
+/* A point layer with no rows and its index packed from n points whose
+ * coordinates repeat (ties), cross 0 (-0.0 and +0.0 among them) and are
+ * added in the order of step (1 or -1); the leaves' feature ids in node
+ * order go to ids. */
+static int packed_leaves(const char *gpkg, int n, int step, const ref_box *pts, int64_t *ids)
+{
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), gpkg, 0, 0, 0, GDT_Unknown, NULL);
+    char *lco[] = {"SPATIAL_INDEX=NO", NULL};
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, 4326);
+    if (!ds || !GDALDatasetCreateLayer(ds, "records", srs, wkbPoint, lco)) return -1;
+    OSRDestroySpatialReference(srs);
+    GDALClose(ds);
+    df__rtree *t = df__rtree_new();
+    for (int k = 0; k < n; k++) {
+        const ref_box *p = &pts[step > 0 ? k : n - 1 - k];
+        df__rtree_add(t, p->id, p->x, p->y, p->x, p->y);
+    }
+    df_ctx *ctx = df_ctx_new();
+    df_status st = df__rtree_write(ctx, t, gpkg, "records");
+    df_ctx_free(ctx);
+    df__rtree_free(t);
+    if (st != DF_OK) return -1;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int got = 0;
+    if (sqlite3_open_v2(gpkg, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "SELECT data FROM rtree_records_geom_node WHERE nodeno IN (SELECT nodeno FROM "
+                           "rtree_records_geom_rowid) ORDER BY nodeno",
+                           -1, &q, NULL) == SQLITE_OK)
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            const unsigned char *d = sqlite3_column_blob(q, 0);
+            int cells = d[2] << 8 | d[3];
+            for (int c = 0; c < cells && got < n; c++) {
+                int64_t id = 0;
+                for (int b = 0; b < 8; b++) id = id << 8 | d[4 + 24 * c + b];
+                ids[got++] = id;
+            }
+        }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return got;
+}
+
+TEST(rtree_packed_in_the_order_of_the_comparison_sort_issue12_item2)
+{
+    enum { N = 5000, M = 51 }; /* 51 cells a node for 4 KiB pages */
+    static ref_box pts[N], want[N];
+    static int64_t ids[N];
+    char gpkg[1300], got[64];
+    uint64_t s = 7;
+    for (int i = 0; i < N; i++) { /* a 41 x 41 grid around 0: ties everywhere; ids not in file order */
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        int gx = (int)(s >> 33) % 41 - 20, gy = (int)(s >> 45) % 41 - 20;
+        pts[i] = (ref_box){.id = 1 + (int64_t)((i * 7919) % N),
+                           .x = gx ? gx * 0.25f : (i & 1 ? -0.0f : 0.0f),
+                           .y = gy ? gy * 0.125f : (i & 2 ? -0.0f : 0.0f)};
+    }
+    /* Sort-Tile-Recursive with qsort, as rtree.c did before its radix sort */
+    memcpy(want, pts, sizeof pts);
+    size_t nodes = (N + M - 1) / M, slices = (size_t)ceil(sqrt((double)nodes)), per = slices * M;
+    qsort(want, N, sizeof *want, ref_by_x);
+    for (size_t k = 0; k < N; k += per) qsort(want + k, N - k < per ? N - k : per, sizeof *want, ref_by_y);
+    for (int step = 1; step >= -1; step -= 2) {
+        snprintf(gpkg, sizeof gpkg, "%s/order%d.gpkg", tmpdir, step);
+        EXPECT_INT(packed_leaves(gpkg, N, step, pts, ids), N);
+        int differ = 0;
+        for (int i = 0; i < N; i++)
+            if (ids[i] != want[i].id && differ++ == 0)
+                printf("  added %s: leaf cell %d holds id %lld, the comparison sort puts %lld there\n",
+                       step > 0 ? "forwards" : "backwards", i, (long long)ids[i], (long long)want[i].id);
+        EXPECT_INT(differ, 0);
+        sql_text(gpkg, "SELECT rtreecheck('rtree_records_geom')", got, sizeof got);
+        EXPECT_STR(got, "ok");
+    }
+}
+
+/* ---- the records layer beside the other products (issue 12 item 2) -------- */
+
+static int cancels_at_the_density(double fraction, const char *stage, void *user)
+{
+    (void)fraction;
+    if (!strncmp(stage, "density", 7)) (*(int *)user)++;
+    return strncmp(stage, "density", 7) != 0;
+}
+
+/* The records layer's rows are written on a thread of their own while the
+ * density is computed: a run cancelled in the density stage says so (the
+ * cancel, not the thread's stop, is the run's error), and leaves no
+ * bundle and no temporary folder; the same job run to the end gives the
+ * layer whole. */
+TEST(records_layer_thread_joined_when_the_run_is_cancelled_issue12_item2)
+{
+    char path[1300], text[4096], msg[1024];
+    snprintf(path, sizeof path, "%s/beside.ini", tmpdir);
+    snprintf(text, sizeof text,
+             "[job]\noutput = beside\n[records]\npath = points.csv\n[boundaries]\n"
+             "adm1 = %s/shapes/iraq_adm1_naturalearth.geojson\n[flows]\nenabled = no\n"
+             "[density]\nradius = 20000\npixel = 2000\n[report]\nmaps = no\n",
+             cwd);
+    harness_write_file(path, text);
+    df_ctx *ctx = df_ctx_new();
+    df_job *job = NULL;
+    int seen = 0;
+    df_status st = df_job_load(ctx, path, "shapes/profiles", &job);
+    df_ctx_set_progress(ctx, cancels_at_the_density, &seen);
+    if (st == DF_OK) st = df_job_run(ctx, job);
+    EXPECT_INT(st, DF_ECANCELLED);
+    EXPECT_INT(seen, 1);
+    snprintf(msg, sizeof msg, "%s", df_ctx_errmsg(ctx));
+    EXPECT_STR(msg, "cancelled during density");
+    df_ctx_set_progress(ctx, NULL, NULL);
+    snprintf(text, sizeof text, "%s/beside", tmpdir);
+    struct stat sb;
+    EXPECT(stat(text, &sb) != 0); /* no bundle */
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    int left = 0;
+    while (d && (e = readdir(d))) left += strstr(e->d_name, ".tmp-") != NULL;
+    if (d) closedir(d);
+    EXPECT_INT(left, 0);
+    /* to the end: every point a feature, the index sound */
+    if (job) EXPECT_INT(df_job_run(ctx, job), DF_OK);
+    snprintf(text, sizeof text, "%s/beside/layers.gpkg", tmpdir);
+    EXPECT_INT(layer_count(text, "records", NULL), NPOINTS);
+    sql_text(text, "SELECT rtreecheck('rtree_records_geom')", msg, sizeof msg);
+    EXPECT_STR(msg, "ok");
+    df_job_free(job);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!getcwd(cwd, sizeof cwd) || !mkdtemp(tmpdir)) return 1;
@@ -349,6 +504,8 @@ int main(void)
     RUN(records_layer_in_bulk_with_its_index_issue12_item2);
     RUN(records_layer_threshold_issue12_item2);
     RUN(records_layer_fields_as_ogr_wrote_them_issue12_item2);
+    RUN(rtree_packed_in_the_order_of_the_comparison_sort_issue12_item2);
+    RUN(records_layer_thread_joined_when_the_run_is_cancelled_issue12_item2);
     if (!getenv("DF_KEEP")) harness_remove_dir(tmpdir);
     return harness_done();
 }
