@@ -1137,7 +1137,7 @@ typedef struct {
     double scale, edge_scale; /* S, S_e (fx_scales) */
     int64_t *grid, *band_edge;
     int nbands, band_rows;
-    long *row_start, *fill;
+    long *row_start;
     /* one chunk: */
     xyw_pt *pts;
     int *key;
@@ -1149,45 +1149,114 @@ typedef struct {
     double progress_lo; /* the gridding reports from here to 1 (reading was before) */
 } grid_run;
 
+/* The bucketing of a chunk, on every core: a stable counting sort, each
+ * thread counting and then placing its own slice of the points, the
+ * slices' counts added key by key in slice order, so the order is the one
+ * sort on one thread gives. Pass 0: the column keys (-1: too far) and the
+ * far mass; 1: placed by column into sx/sy/sw; 2: back into pts, with the
+ * row keys; 3: placed by row. */
+typedef struct {
+    grid_run *G;
+    long i0, i1; /* the slice of the points */
+    long *count; /* per key: the slice's count, then where its next goes */
+    int64_t far; /* Σ round(w S) of the slice's points too far */
+    int pass;
+} bucket_slice;
+
+static void *bucket_run(void *arg)
+{
+    bucket_slice *s = arg;
+    grid_run *G = s->G;
+    xyw_pt *pts = G->pts;
+    int *key = G->key, rr = G->rr;
+    double p = G->pixel;
+    long *count = s->count;
+    if (s->pass == 0)
+        for (long i = s->i0; i < s->i1; i++) {
+            double r = floor((G->y0 - pts[i].y) / p), c = floor((pts[i].x - G->x0) / p);
+            int far = r < -rr - 1 || r > G->height + rr || c < -rr - 1 || c > G->width + rr;
+            key[i] = far ? -1 : (int)c + rr + 1;
+            if (far)
+                s->far += llrint(pts[i].w * G->scale); /* a disc that cannot reach the grid */
+            else
+                count[key[i]]++;
+        }
+    else if (s->pass == 2)
+        for (long i = s->i0; i < s->i1; i++) {
+            pts[i] = (xyw_pt){G->sx[i], G->sy[i], G->sw[i]};
+            key[i] = (int)floor((G->y0 - pts[i].y) / p) + rr + 1;
+            count[key[i]]++;
+        }
+    else
+        for (long i = s->i0; i < s->i1; i++)
+            if (key[i] >= 0) {
+                long q = count[key[i]]++;
+                G->sx[q] = pts[i].x, G->sy[q] = pts[i].y, G->sw[q] = pts[i].w;
+            }
+    return NULL;
+}
+
+/* One pass over the slices, slice 0 on the calling thread. */
+static void bucket_pass(bucket_slice *s, int nslices, int pass)
+{
+    pthread_t tid[DENSITY_MAX_THREADS];
+    int ran[DENSITY_MAX_THREADS];
+    for (int t = 0; t < nslices; t++) s[t].pass = pass;
+    for (int t = 1; t < nslices; t++) ran[t] = pthread_create(&tid[t], NULL, bucket_run, &s[t]) == 0;
+    bucket_run(&s[0]);
+    for (int t = 1; t < nslices; t++)
+        if (ran[t])
+            pthread_join(tid[t], NULL);
+        else
+            bucket_run(&s[t]);
+}
+
+/* The slices' counts of keys 0..nkeys-1 turned into where each slice's
+ * first point of a key goes; start[k] the first of key k over all (start
+ * has nkeys + 1 entries). */
+static long bucket_offsets(bucket_slice *s, int nslices, int nkeys, long *start)
+{
+    long at = 0;
+    for (int k = 0; k < nkeys; k++) {
+        if (start) start[k] = at;
+        for (int t = 0; t < nslices; t++) {
+            long c = s[t].count[k];
+            s[t].count[k] = at, at += c;
+        }
+    }
+    if (start) start[nkeys] = at;
+    return at;
+}
+
 /* Add the n points of g->pts to the grid (they are reordered). 0, -1
  * when a thread could not get its scratch row, -2 when cancelled. */
 static int grid_chunk(grid_run *G, long n)
 {
-    xyw_pt *pts = G->pts;
-    int *key = G->key, rr = G->rr;
-    long *fill = G->fill, *row_start = G->row_start;
+    int rr = G->rr;
+    long *row_start = G->row_start;
     double p = G->pixel;
     /* first by column, then (stably) by row: within a row the points run
-     * west to east and their discs overlap in the cache */
-    memset(fill, 0, ((size_t)G->ncols + 1) * sizeof *fill);
-    for (long i = 0; i < n; i++) {
-        double r = floor((G->y0 - pts[i].y) / p), c = floor((pts[i].x - G->x0) / p);
-        int far = r < -rr - 1 || r > G->height + rr || c < -rr - 1 || c > G->width + rr;
-        key[i] = far ? -1 : (int)c + rr + 1;
-        if (far)
-            G->far_loss += llrint(pts[i].w * G->scale); /* a disc that cannot reach the grid */
-        else
-            fill[key[i] + 1]++;
-    }
-    for (int k = 0; k < G->ncols; k++) fill[k + 1] += fill[k];
-    for (long i = 0; i < n; i++)
-        if (key[i] >= 0) {
-            long q = fill[key[i]]++;
-            G->sx[q] = pts[i].x, G->sy[q] = pts[i].y, G->sw[q] = pts[i].w;
-        }
-    long m = fill[G->ncols - 1]; /* points kept */
-    memset(row_start, 0, ((size_t)G->nkeys + 1) * sizeof *row_start);
-    for (long i = 0; i < m; i++) {
-        pts[i] = (xyw_pt){G->sx[i], G->sy[i], G->sw[i]};
-        key[i] = (int)floor((G->y0 - pts[i].y) / p) + rr + 1;
-        row_start[key[i] + 1]++;
-    }
-    for (int k = 0; k < G->nkeys; k++) row_start[k + 1] += row_start[k];
-    memcpy(fill, row_start, ((size_t)G->nkeys + 1) * sizeof *fill);
-    for (long i = 0; i < m; i++) {
-        long q = fill[key[i]]++;
-        G->sx[q] = pts[i].x, G->sy[q] = pts[i].y, G->sw[q] = pts[i].w;
-    }
+     * west to east and their discs overlap in the cache; slices of at
+     * least PROJ_SLICE_MIN points, as the projection's */
+    int nslices = G->nthreads;
+    if (n / PROJ_SLICE_MIN + 1 < nslices) nslices = (int)(n / PROJ_SLICE_MIN + 1);
+    int most = G->ncols > G->nkeys ? G->ncols : G->nkeys;
+    long *counts = calloc((size_t)nslices * (size_t)most, sizeof *counts);
+    if (!counts) return -1;
+    bucket_slice s[DENSITY_MAX_THREADS];
+    for (int t = 0; t < nslices; t++)
+        s[t] = (bucket_slice){
+            .G = G, .i0 = n * t / nslices, .i1 = n * (t + 1) / nslices, .count = counts + (size_t)t * (size_t)most};
+    bucket_pass(s, nslices, 0);
+    for (int t = 0; t < nslices; t++) G->far_loss += s[t].far;
+    long m = bucket_offsets(s, nslices, G->ncols, NULL); /* points kept */
+    bucket_pass(s, nslices, 1);
+    memset(counts, 0, (size_t)nslices * (size_t)most * sizeof *counts);
+    for (int t = 0; t < nslices; t++) s[t].i0 = m * t / nslices, s[t].i1 = m * (t + 1) / nslices;
+    bucket_pass(s, nslices, 2);
+    bucket_offsets(s, nslices, G->nkeys, row_start);
+    bucket_pass(s, nslices, 3);
+    free(counts);
 
     grid_job g = {.x = G->sx,
                   .y = G->sy,
@@ -1604,14 +1673,13 @@ static df_status grid_points(density_pass *P, double progress_lo)
     if (cap < 1) cap = 1;
     G->grid = calloc(npix, sizeof *G->grid);
     G->row_start = calloc((size_t)G->nkeys + 1, sizeof *G->row_start);
-    G->fill = malloc(((size_t)(in->width > in->height ? in->width : in->height) + 2 * G->rr + 3) * sizeof *G->fill);
     G->band_edge = calloc((size_t)G->nbands, sizeof *G->band_edge);
     int in_memory = G->pts != NULL; /* by the projection: all n points */
     if (!in_memory) G->pts = malloc((size_t)cap * sizeof *G->pts);
     G->key = malloc((size_t)cap * sizeof *G->key);
     G->sx = malloc((size_t)cap * sizeof *G->sx), G->sy = malloc((size_t)cap * sizeof *G->sy);
     G->sw = malloc((size_t)cap * sizeof *G->sw);
-    if (!G->grid || !G->row_start || !G->fill || !G->band_edge || !G->pts || !G->key || !G->sx || !G->sy || !G->sw)
+    if (!G->grid || !G->row_start || !G->band_edge || !G->pts || !G->key || !G->sx || !G->sy || !G->sw)
         return df__error(ctx, DF_ENOMEM, "out of memory for a grid of %d x %d pixels", in->width, in->height);
     if (in_memory) {
         int rc = n > 0 ? grid_chunk(G, n) : 0;
@@ -1716,7 +1784,7 @@ static void density_pass_free(density_pass *P)
     if (P->all_fd >= 0) close(P->all_fd);
     free(P->rblk), free(P->xblk), free(P->sp.x), free(P->sp.y), free(P->zp.lon), free(P->zp.lat);
     grid_run *G = &P->G;
-    free(G->grid), free(G->band_edge), free(G->row_start), free(G->fill), free(G->pts), free(G->key);
+    free(G->grid), free(G->band_edge), free(G->row_start), free(G->pts), free(G->key);
     free(G->sx), free(G->sy), free(G->sw), free(P->mask);
 }
 
