@@ -87,6 +87,19 @@ static int same_folders(const char *a, const char *b)
     return bad ? -1 : files;
 }
 
+/* A table of seven governorates' rows, dated over 2016: rows rows, or
+ * until it has min_bytes bytes. */
+static int write_rows(const char *path, long rows, long min_bytes)
+{
+    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar", "Basrah"};
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs("date,adm1,individuals\n", f);
+    for (long i = 0; i < rows || ftell(f) < min_bytes; i++)
+        fprintf(f, "2016-%02ld-%02ld,%s,%ld\n", 1 + i % 12, 1 + i % 28, govs[i % 7], 1 + i % 997);
+    return fclose(f);
+}
+
 static int have_mpirun(void)
 {
     if (sh("command -v mpirun", "", "") != 0) return 0;
@@ -210,15 +223,10 @@ TEST(duplicates_and_rejections_across_ranks_item4)
 TEST(ranks_times_threads_and_too_few_rows_item4)
 {
     if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
-    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar", "Basrah"};
     char path[1200], args[2000];
     snprintf(path, sizeof path, "%s/big.csv", tmpdir);
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    fputs("date,adm1,individuals\n", f);
-    for (long i = 0; ftell(f) < (17L << 20); i++)
-        fprintf(f, "2016-%02ld-%02ld,%s,%ld\n", 1 + i % 12, 1 + i % 28, govs[i % 7], 1 + i % 997);
-    fclose(f);
+    if (write_rows(path, 0, 17L << 20) != 0) return;
+    FILE *f;
     snprintf(path, sizeof path, "%s/one.csv", tmpdir);
     if ((f = fopen(path, "w"))) fputs("date,adm1,individuals\n2016-11-01,Ninewa,6\n", f), fclose(f);
     for (int k = 0; k < 2; k++) {
@@ -456,15 +464,9 @@ static long long received_by(int rank)
 TEST(decision_log_to_rank_0_only_item4)
 {
     if (!have_mpirun()) SKIP("mpirun is absent (Debian openmpi-bin; make deps-test installs it)");
-    static const char *const govs[] = {"Ninewa", "Erbil", "Dahuk", "Kirkuk", "Baghdad", "Anbar", "Basrah"};
     char path[1200], args[2000];
     snprintf(path, sizeof path, "%s/logged.csv", tmpdir);
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    fputs("date,adm1,individuals\n", f);
-    for (long i = 0; i < 30000; i++)
-        fprintf(f, "2016-%02ld-%02ld,%s,%ld\n", 1 + i % 12, 1 + i % 28, govs[i % 7], 1 + i % 997);
-    fclose(f);
+    if (write_rows(path, 30000, 0) != 0) return;
     snprintf(args, sizeof args,
              "join --records logged.csv --boundaries %s/shapes/iraq_adm1_naturalearth.geojson --level adm1", cwd);
     EXPECT_INT(sh("%s %s --log log.csv -o out.csv && mv log.csv single_log.csv", dispflow, args), 0);

@@ -35,26 +35,38 @@ static void wait_for_all(void)
     }
 }
 
-static unsigned char *allgather(const void *mine, size_t len, size_t *lens)
+/* Every rank's byte count to every rank, so that all make the same
+ * decisions from the same lengths: counts and displacements for the V
+ * collective, and lens (0 where this rank receives nothing). NULL past
+ * 2 GB in all (MPI's int counts: one exchange is at most INT_MAX bytes),
+ * else a buffer for what this rank receives. */
+static unsigned char *lengths(size_t len, size_t *lens, int *counts, int *displs, int receives)
 {
     int n = df__parts.count;
     long long my = (long long)len, total = 0;
     long long *all = malloc((size_t)n * sizeof *all);
-    int *counts = malloc((size_t)n * sizeof *counts), *displs = malloc((size_t)n * sizeof *displs);
-    unsigned char *buf = NULL;
-    /* every rank makes the same decisions from the same lengths */
-    if (!all || !counts || !displs) MPI_Abort(MPI_COMM_WORLD, 70);
+    if (!all) MPI_Abort(MPI_COMM_WORLD, 70);
     wait_for_all();
     MPI_Allgather(&my, 1, MPI_LONG_LONG, all, 1, MPI_LONG_LONG, MPI_COMM_WORLD);
     for (int k = 0; k < n; k++) {
-        displs[k] = (int)total, counts[k] = (int)all[k], lens[k] = (size_t)all[k];
+        displs[k] = (int)total, counts[k] = (int)all[k], lens[k] = receives ? (size_t)all[k] : 0;
         total += all[k];
     }
-    if (total > INT_MAX) goto done; /* one exchange is at most 2 GB (MPI's int counts) */
-    if (!(buf = malloc(total ? (size_t)total : 1))) MPI_Abort(MPI_COMM_WORLD, 70);
-    MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, MPI_COMM_WORLD);
-done:
-    free(all), free(counts), free(displs);
+    free(all);
+    if (total > INT_MAX) return NULL;
+    unsigned char *buf = malloc(receives && total ? (size_t)total : 1);
+    if (!buf) MPI_Abort(MPI_COMM_WORLD, 70);
+    return buf;
+}
+
+static unsigned char *allgather(const void *mine, size_t len, size_t *lens)
+{
+    int n = df__parts.count;
+    int *counts = malloc((size_t)n * sizeof *counts), *displs = malloc((size_t)n * sizeof *displs);
+    if (!counts || !displs) MPI_Abort(MPI_COMM_WORLD, 70);
+    unsigned char *buf = lengths(len, lens, counts, displs, 1);
+    if (buf) MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, MPI_COMM_WORLD);
+    free(counts), free(displs);
     return buf;
 }
 
@@ -63,23 +75,12 @@ done:
  * on the 2 GB limit; the others get an empty buffer. */
 static unsigned char *gather(const void *mine, size_t len, size_t *lens)
 {
-    int n = df__parts.count, root = df__parts.index == 0;
-    long long my = (long long)len, total = 0;
-    long long *all = malloc((size_t)n * sizeof *all);
+    int n = df__parts.count;
     int *counts = malloc((size_t)n * sizeof *counts), *displs = malloc((size_t)n * sizeof *displs);
-    unsigned char *buf = NULL;
-    if (!all || !counts || !displs) MPI_Abort(MPI_COMM_WORLD, 70);
-    wait_for_all();
-    MPI_Allgather(&my, 1, MPI_LONG_LONG, all, 1, MPI_LONG_LONG, MPI_COMM_WORLD);
-    for (int k = 0; k < n; k++) {
-        displs[k] = (int)total, counts[k] = (int)all[k], lens[k] = root ? (size_t)all[k] : 0;
-        total += all[k];
-    }
-    if (total > INT_MAX) goto done; /* one exchange is at most 2 GB (MPI's int counts) */
-    if (!(buf = malloc(root && total ? (size_t)total : 1))) MPI_Abort(MPI_COMM_WORLD, 70);
-    MPI_Gatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
-done:
-    free(all), free(counts), free(displs);
+    if (!counts || !displs) MPI_Abort(MPI_COMM_WORLD, 70);
+    unsigned char *buf = lengths(len, lens, counts, displs, df__parts.index == 0);
+    if (buf) MPI_Gatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+    free(counts), free(displs);
     return buf;
 }
 
