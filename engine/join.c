@@ -271,6 +271,16 @@ static int has_place(const df_place *p)
     return 0;
 }
 
+/* s appended to buf at n, cut as snprintf cuts (buf always ends in '\0'); the new length. */
+static size_t put_str(char *buf, size_t cap, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    if (n + k >= cap) k = n < cap - 1 ? cap - 1 - n : 0;
+    memcpy(buf + n, s, k);
+    buf[n + k] = '\0';
+    return n + k;
+}
+
 static int on_record(void *user, const df_record *r)
 {
     join_state *js = user;
@@ -359,9 +369,14 @@ static int on_record(void *user, const df_record *r)
         if (r->individuals_derived) strcat(flags, "individuals-from-families ");
         char note[1100], lvl[80] = "";
         if (at < o->level) snprintf(lvl, sizeof lvl, "a row of admin level %d (a check of the finer rows)", at);
-        snprintf(note, sizeof note, "%s%s%s%s%s%s", lvl[0] ? lvl : loc.note,
-                 returned && disp.note[0] ? "; displacement: " : "", returned ? disp.note : "",
-                 with_origin && orig.note[0] ? "; origin: " : "", with_origin ? orig.note : "", "");
+        /* put together by hand: a row for every record, and snprintf of six
+         * strings took glibc's slow path (2.5% of a 1M-row run's CPU) */
+        size_t n = 0;
+        n = put_str(note, sizeof note, n, lvl[0] ? lvl : loc.note);
+        if (returned && disp.note[0]) n = put_str(note, sizeof note, n, "; displacement: ");
+        if (returned) n = put_str(note, sizeof note, n, disp.note);
+        if (with_origin && orig.note[0]) n = put_str(note, sizeof note, n, "; origin: ");
+        if (with_origin) put_str(note, sizeof note, n, orig.note);
         size_t fl = strlen(flags);
         if (fl) flags[fl - 1] = '\0';
         log_row(js, r, at, &loc, returned ? &disp : NULL, with_origin ? &orig : NULL, flags,
