@@ -333,8 +333,9 @@ typedef struct {
     double scale, edge_scale; /* S and S_e of the fixed point (fx_scales) */
     int64_t *grid;
     int64_t *band_edge; /* per band: Σ w k(u) S_e on lattice pixels outside the grid */
-    atomic_int next;
-    atomic_int failed; /* a thread could not get its scratch row */
+    const int *order;   /* the bands, most points first (NULL: in row order) */
+    atomic_int next;    /* of order: the next band to take */
+    atomic_int failed;  /* a thread could not get its scratch row */
     /* progress: the calling thread reports (a context is not shared between
      * threads) after each band it adds; a cancel stops every thread */
     df_ctx *ctx;
@@ -686,6 +687,53 @@ static void touch_band(const grid_job *g, long q0, long q1, int r0, int r1)
 /* Pixel operations between two looks at a cancel (a few milliseconds). */
 #define CANCEL_WORK (1L << 22)
 
+/* The points whose disc reaches band's rows r0..r1-1: by key (row + rr + 1,
+ * rows -rr-1 .. height+rr), keys r0+1 .. r1+2rr, all at the ends; *q0..*q1. */
+static void band_points(const grid_job *g, int band, long *q0, long *q1)
+{
+    int r0 = band * g->band_rows, r1 = r0 + g->band_rows;
+    if (r1 > g->height) r1 = g->height;
+    int nkeys = g->height + 2 * g->rr + 2;
+    int k0 = band == 0 ? 0 : r0 + 1, k1 = band == g->nbands - 1 ? nkeys - 1 : r1 + 2 * g->rr;
+    if (k1 > nkeys - 1) k1 = nkeys - 1;
+    *q0 = g->row_start[k0], *q1 = g->row_start[k1 + 1];
+}
+
+typedef struct {
+    long points;
+    int band;
+} band_load;
+
+static int cmp_load(const void *a, const void *b)
+{
+    const band_load *x = a, *y = b;
+    if (x->points != y->points) return x->points > y->points ? -1 : 1;
+    return (x->band > y->band) - (x->band < y->band);
+}
+
+/* The bands in the order the threads take them: most points first, so that
+ * a band of a dense city is not the last one taken while the other threads
+ * wait (the points cluster; a band's work is about its points). Each band
+ * adds to its own rows only and the sums are integers: any order gives the
+ * same grid. NULL (row order) when out of memory. */
+static int *band_order(const grid_job *g)
+{
+    band_load *l = malloc((size_t)g->nbands * sizeof *l);
+    int *order = malloc((size_t)g->nbands * sizeof *order);
+    if (l && order) {
+        for (int b = 0; b < g->nbands; b++) {
+            long q0, q1;
+            band_points(g, b, &q0, &q1);
+            l[b] = (band_load){q1 - q0, b};
+        }
+        qsort(l, (size_t)g->nbands, sizeof *l, cmp_load);
+        for (int b = 0; b < g->nbands; b++) order[b] = l[b].band;
+    } else
+        free(order), order = NULL;
+    free(l);
+    return order;
+}
+
 static void *grid_worker(void *arg)
 {
     grid_job *g = arg;
@@ -702,18 +750,15 @@ static void *grid_worker(void *arg)
     row_windows(g->radius, g->pixel, g->rr, c.wlo, c.wlen);
     int caller = g->ctx && pthread_equal(pthread_self(), g->caller);
     while (!atomic_load(&g->cancelled)) {
-        int band = atomic_fetch_add(&g->next, 1);
-        if (band >= g->nbands) break;
+        int taken = atomic_fetch_add(&g->next, 1);
+        if (taken >= g->nbands) break;
+        int band = g->order ? g->order[taken] : taken;
         int r0 = band * g->band_rows, r1 = r0 + g->band_rows;
         if (r1 > g->height) r1 = g->height;
         /* the first and the last band also own the rows beyond the grid */
         int v0 = band == 0 ? INT_MIN : r0, v1 = band == g->nbands - 1 ? INT_MAX : r1;
-        /* the points whose disc reaches rows r0..r1-1, by key (row + rr + 1,
-         * rows -rr-1 .. height+rr): keys r0+1 .. r1+2rr, all at the ends */
-        int nkeys = g->height + 2 * g->rr + 2;
-        int k0 = band == 0 ? 0 : r0 + 1, k1 = band == g->nbands - 1 ? nkeys - 1 : r1 + 2 * g->rr;
-        if (k1 > nkeys - 1) k1 = nkeys - 1;
-        long q0 = g->row_start[k0], q1 = g->row_start[k1 + 1];
+        long q0, q1;
+        band_points(g, band, &q0, &q1);
         touch_band(g, q0, q1, r0, r1);
         long per_point = (long)ncols * ((r1 - r0 < (int)ncols ? r1 - r0 : (int)ncols) + 2);
         int64_t edge = 0;
@@ -725,13 +770,13 @@ static void *grid_worker(void *arg)
             add_points(g, &c, q, e, v0, v1, &edge);
             if (e == q1) break;
             if (atomic_load(&g->cancelled)) break;
-            if (caller && !df__progress(g->ctx, g->done + g->share * (band + (double)(e - q0) / (q1 - q0)) / g->nbands,
+            if (caller && !df__progress(g->ctx, g->done + g->share * (taken + (double)(e - q0) / (q1 - q0)) / g->nbands,
                                         "density"))
                 atomic_store(&g->cancelled, 1);
         }
         g->band_edge[band] = edge;
         if (caller && !atomic_load(&g->cancelled) &&
-            !df__progress(g->ctx, g->done + g->share * (band + 1) / g->nbands, "density"))
+            !df__progress(g->ctx, g->done + g->share * (taken + 1) / g->nbands, "density"))
             atomic_store(&g->cancelled, 1);
     }
     free(mem), free(win);
@@ -1283,12 +1328,15 @@ static int grid_chunk(grid_run *G, long n)
     atomic_init(&g.next, 0);
     atomic_init(&g.failed, 0);
     atomic_init(&g.cancelled, 0);
+    int *order = G->nthreads > 1 ? band_order(&g) : NULL;
+    g.order = order;
     pthread_t tid[DENSITY_MAX_THREADS];
     int started = 0;
     for (int t = 1; t < G->nthreads && t < g.nbands; t++, started++)
         if (pthread_create(&tid[started], NULL, grid_worker, &g) != 0) break;
     grid_worker(&g);
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    free(order);
     if (started + 1 > G->threads_used) G->threads_used = started + 1;
     /* the chunk is done, whichever thread took its last band */
     if (g.ctx && !atomic_load(&g.cancelled) && !df__progress(g.ctx, g.done + g.share, "density"))
