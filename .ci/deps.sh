@@ -1,6 +1,9 @@
 #!/bin/sh
 # Install the Debian packages named on the command line that are missing.
 # As root: apt-get install them. Otherwise: print the exact command and fail.
+# The Python module `dispflow` that tests/test_python.c imports is not a Debian
+# package: it is this project's own, built into build/python by `make python`,
+# a prerequisite of `make test` (Makefile), and found there through PYTHONPATH.
 missing=""
 for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
