@@ -251,6 +251,12 @@ void df__spool_free(df__sink *spool);
  * and counted in stats as a read would count it. Two such counts added. */
 df_status df__pushed_record(df_ctx *ctx, df_read_stats *stats, const df_record *r);
 void df__pushed_stats_add(df_read_stats *to, const df_read_stats *from);
+/* The push API's add, merge and finish over a sink's one state (ingest.c). */
+df_status df__push_add(df_ctx *ctx, df__sink *sink, void *state, const int *failed, df_read_stats *read,
+                       const df_record *r, const char *path);
+df_status df__push_merge(df_ctx *ctx, df__sink *into, df_read_stats *into_read, df__sink *part, void **part_state,
+                         df_read_stats *part_read);
+df_status df__push_finish(df_ctx *ctx, df__sink *sink, void **state);
 /* How many fan-out reads this process has made, and how many times it
  * opened a records source for any read (tests: one of each per run; plain
  * counters, not exact under concurrent reads). */

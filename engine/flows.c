@@ -865,11 +865,7 @@ df_status df_flows_add(df_flows *f, const df_record *r)
 {
     flow_sink *k = f->push;
     if (!k) return DF_EINVAL;
-    df_status st = df__pushed_record(k->ctx, &k->own_read, r);
-    if (st != DF_OK) return st;
-    if (on_record(k->pushed, r) != 0 || k->pushed->failed)
-        return df__error(k->ctx, DF_ENOMEM, "out of memory aggregating %s", k->ropts.path);
-    return DF_OK;
+    return df__push_add(k->ctx, &k->base, k->pushed, &k->pushed->failed, &k->own_read, r, k->ropts.path);
 }
 
 df_status df_flows_merge(df_flows *into, df_flows *part)
@@ -878,13 +874,9 @@ df_status df_flows_merge(df_flows *into, df_flows *part)
     if (!a || !b) return a ? df__error(a->ctx, DF_EINVAL, "df_flows_merge: the part is finished") : DF_EINVAL;
     if (a->b != b->b || a->fopts.origin_level != b->fopts.origin_level || a->fopts.dest_level != b->fopts.dest_level)
         return df__error(a->ctx, DF_EINVAL, "df_flows_merge: the part must have the same boundaries and levels");
-    df_status st = sink_merge(&a->base, b->pushed);
-    df__pushed_stats_add(&a->own_read, &b->own_read);
-    sink_state_free(b->pushed);
-    b->pushed = sink_state_new(&b->base, 0); /* the part is empty now */
-    memset(&b->own_read, 0, sizeof b->own_read);
-    b->own_read.kind = a->own_read.kind;
-    if (st == DF_OK && !b->pushed) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    void *state = b->pushed;
+    df_status st = df__push_merge(a->ctx, &a->base, &a->own_read, &b->base, &state, &b->own_read);
+    b->pushed = state;
     return st;
 }
 
@@ -892,10 +884,9 @@ df_status df_flows_finish(df_flows *f)
 {
     flow_sink *k = f->push;
     if (!k) return DF_EINVAL;
-    df_status st = sink_merge(&k->base, k->pushed);
-    sink_state_free(k->pushed);
+    void *state = k->pushed;
     k->pushed = NULL;
-    if (st == DF_OK) st = sink_finish(k->ctx, &k->base);
+    df_status st = df__push_finish(k->ctx, &k->base, &state);
     push_free(f);
     return st;
 }

@@ -2248,3 +2248,38 @@ void df__pushed_stats_add(df_read_stats *to, const df_read_stats *from)
     to->with_point += from->with_point, to->with_families += from->with_families;
     to->returns += from->returns, to->with_origin += from->with_origin;
 }
+
+/* The push API's steps over a sink's one state (df_join_add & co.): a
+ * record in (failed: the state's own flag of a failure it did not return);
+ * a part's state merged into ours and the part emptied; our state merged
+ * and the sink finished. */
+df_status df__push_add(df_ctx *ctx, df__sink *sink, void *state, const int *failed, df_read_stats *read,
+                       const df_record *r, const char *path)
+{
+    df_status st = df__pushed_record(ctx, read, r);
+    if (st != DF_OK) return st;
+    if (sink->on_record(state, r) != 0 || *failed)
+        return df__error(ctx, DF_ENOMEM, "out of memory aggregating %s", path);
+    return DF_OK;
+}
+
+df_status df__push_merge(df_ctx *ctx, df__sink *into, df_read_stats *into_read, df__sink *part, void **part_state,
+                         df_read_stats *part_read)
+{
+    df_status st = into->merge(into, *part_state);
+    df__pushed_stats_add(into_read, part_read);
+    part->thread_free(*part_state);
+    *part_state = part->thread_new(part, 0); /* the part is empty now */
+    memset(part_read, 0, sizeof *part_read);
+    part_read->kind = into_read->kind;
+    if (st == DF_OK && !*part_state) st = df__error(ctx, DF_ENOMEM, "out of memory");
+    return st;
+}
+
+df_status df__push_finish(df_ctx *ctx, df__sink *sink, void **state)
+{
+    df_status st = sink->merge(sink, *state);
+    sink->thread_free(*state);
+    *state = NULL;
+    return st == DF_OK ? sink->finish(ctx, sink) : st;
+}

@@ -1339,11 +1339,7 @@ df_status df_join_add(df_join *j, const df_record *r)
 {
     join_sink *s = j->push;
     if (!s) return DF_EINVAL; /* finished: no context to say it in */
-    df_status st = df__pushed_record(s->ctx, &s->own_read, r);
-    if (st != DF_OK) return st;
-    if (on_record(s->pushed, r) != 0 || s->pushed->failed)
-        return df__error(s->ctx, DF_ENOMEM, "out of memory aggregating %s", s->ropts.path);
-    return DF_OK;
+    return df__push_add(s->ctx, &s->base, s->pushed, &s->pushed->failed, &s->own_read, r, s->ropts.path);
 }
 
 df_status df_join_merge(df_join *into, df_join *part)
@@ -1354,13 +1350,9 @@ df_status df_join_merge(df_join *into, df_join *part)
         return df__error(a->ctx, DF_EINVAL,
                          "df_join_merge: the part must join to the same boundaries and level, without a decision log");
     /* the part's state into the total, its names into the decisions; its counts into ours */
-    df_status st = sink_merge(&a->base, b->pushed);
-    df__pushed_stats_add(&a->own_read, &b->own_read);
-    sink_state_free(b->pushed);
-    b->pushed = sink_state_new(&b->base, 0); /* the part is empty now */
-    memset(&b->own_read, 0, sizeof b->own_read);
-    b->own_read.kind = a->own_read.kind;
-    if (st == DF_OK && !b->pushed) st = df__error(a->ctx, DF_ENOMEM, "out of memory");
+    void *state = b->pushed;
+    df_status st = df__push_merge(a->ctx, &a->base, &a->own_read, &b->base, &state, &b->own_read);
+    b->pushed = state;
     return st;
 }
 
@@ -1368,11 +1360,9 @@ df_status df_join_finish(df_join *j)
 {
     join_sink *s = j->push;
     if (!s) return DF_EINVAL;
-    df_ctx *ctx = s->ctx;
-    df_status st = sink_merge(&s->base, s->pushed);
-    sink_state_free(s->pushed);
+    void *state = s->pushed;
     s->pushed = NULL;
-    if (st == DF_OK) st = sink_finish(ctx, &s->base);
+    df_status st = df__push_finish(s->ctx, &s->base, &state);
     push_free(j);
     return st;
 }
