@@ -43,21 +43,6 @@ static int sh(const char *fmt, const char *a, const char *b)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    *len = n;
-    return s;
-}
-
 /* Every file of folder a is in b with the same bytes, and b has no other;
  * returns the files compared (-1 on a difference, printed). */
 static int same_folders(const char *a, const char *b)
@@ -70,10 +55,10 @@ static int same_folders(const char *a, const char *b)
         if (e->d_name[0] == '.') continue;
         snprintf(pa, sizeof pa, "%s/%s", a, e->d_name);
         snprintf(pb, sizeof pb, "%s/%s", b, e->d_name);
-        long la = -1, lb = -2;
-        char *x = slurp(pa, &la), *y = slurp(pb, &lb);
+        size_t la = 0, lb = 0;
+        char *x = harness_slurp(pa, &la), *y = harness_slurp(pb, &lb);
         if (!x || !y || la != lb || memcmp(x, y, (size_t)la) != 0) {
-            printf("  %s differs from %s (%ld and %ld bytes)\n", pb, pa, la, lb);
+            printf("  %s differs from %s (%zu and %zu bytes)\n", pb, pa, la, lb);
             bad = 1;
         }
         free(x), free(y);
@@ -166,9 +151,8 @@ TEST(mosul_bundle_byte_identical_on_3_ranks_item4)
     snprintf(b, sizeof b, "%s/multi_pub", tmpdir);
     EXPECT(same_folders(a, b) >= 10);
     /* and the figures are the truth (truth_totals.csv), not merely equal */
-    long n;
     snprintf(path, sizeof path, "%s/multi/sitrep.md", tmpdir);
-    char *md = slurp(path, &n);
+    char *md = harness_slurp(path, NULL);
     EXPECT(md && strstr(md, "| Displaced since the start | 463,692 |"));
     EXPECT(md && strstr(md, "| Still displaced | 358,032 |"));
     free(md);
@@ -206,11 +190,11 @@ TEST(duplicates_and_rejections_across_ranks_item4)
     EXPECT(strstr(single, "63 rows") != NULL);
     EXPECT(strstr(single, "rejected              2  (bad-date 1, bad-count 1)") != NULL);
     EXPECT(strstr(single, "62 (= line 2)") != NULL);
-    long la, lb;
+    size_t la, lb;
     snprintf(path, sizeof path, "%s/single.csv", tmpdir);
-    char *x = slurp(path, &la);
+    char *x = harness_slurp(path, &la);
     snprintf(path, sizeof path, "%s/multi.csv", tmpdir);
-    char *y = slurp(path, &lb);
+    char *y = harness_slurp(path, &lb);
     EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
     free(x), free(y);
 }
@@ -251,11 +235,11 @@ TEST(ranks_times_threads_and_too_few_rows_item4)
         EXPECT_STR(out, single);
         if (k == 0) EXPECT(received > 0);    /* split: rank 1's share came to rank 0 */
         if (k == 1) EXPECT_INT(received, 0); /* one row for 3 ranks: read whole by each, nothing exchanged */
-        long la, lb;
+        size_t la, lb;
         snprintf(path, sizeof path, "%s/single.csv", tmpdir);
-        char *x = slurp(path, &la);
+        char *x = harness_slurp(path, &la);
         snprintf(path, sizeof path, "%s/multi.csv", tmpdir);
-        char *y = slurp(path, &lb);
+        char *y = harness_slurp(path, &lb);
         EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
         free(x), free(y);
     }
@@ -298,15 +282,15 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     EXPECT(received > 0); /* split, with a decision log */
     static const char *const pairs[][2] = {{"single.csv", "multi.csv"}, {"single_log.csv", "multi_log.csv"}};
     for (int k = 0; k < 2; k++) {
-        long la, lb;
+        size_t la, lb;
         snprintf(path, sizeof path, "%s/%s", tmpdir, pairs[k][0]);
-        char *x = slurp(path, &la);
+        char *x = harness_slurp(path, &la);
         snprintf(path, sizeof path, "%s/%s", tmpdir, pairs[k][1]);
-        char *y = slurp(path, &lb);
+        char *y = harness_slurp(path, &lb);
         EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
         if (k == 1 && y) { /* a header and one row per record, 61 */
             long lines = 0;
-            for (long i = 0; i < lb; i++) lines += y[i] == '\n';
+            for (size_t i = 0; i < lb; i++) lines += y[i] == '\n';
             EXPECT_INT(lines, 62);
         }
         free(x), free(y);
@@ -323,11 +307,11 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     EXPECT_INT(sh(MPIRUN "%s density --records points.csv --pixel 5000 --radius 20000 -o d.tif && mv d.tif multi.tif",
                   dispflow_mpi, ""),
                0);
-    long la, lb;
+    size_t la, lb;
     snprintf(path, sizeof path, "%s/single.tif", tmpdir);
-    char *x = slurp(path, &la);
+    char *x = harness_slurp(path, &la);
     snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
-    char *y = slurp(path, &lb);
+    char *y = harness_slurp(path, &lb);
     EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
     free(x), free(y);
     /* with -t_srs each rank's readers project the points as they read them
@@ -344,9 +328,9 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     static const char *const tifs[][2] = {{"single_t.tif", "multi_t.tif"}, {"single.tif", "single_t.tif"}};
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][0]);
-        x = slurp(path, &la);
+        x = harness_slurp(path, &la);
         snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][1]);
-        y = slurp(path, &lb);
+        y = harness_slurp(path, &lb);
         EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
         free(x), free(y);
     }
@@ -415,11 +399,11 @@ TEST(density_grids_summed_not_points_item4)
         EXPECT(said[0] != 0);
         EXPECT_STR(said_multi, said);
         long long sent[3] = {sent_by(0), sent_by(1), sent_by(2)};
-        long la, lb;
+        size_t la, lb;
         snprintf(path, sizeof path, "%s/single.tif", tmpdir);
-        char *x = slurp(path, &la);
+        char *x = harness_slurp(path, &la);
         snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
-        char *y = slurp(path, &lb);
+        char *y = harness_slurp(path, &lb);
         EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
         free(x), free(y);
         snprintf(path, sizeof path, "%s/single.tif", tmpdir);
@@ -474,18 +458,18 @@ TEST(decision_log_to_rank_0_only_item4)
         sh("DF_MPI_STATS=1 " MPIRUN "%s %s --log log.csv -o out.csv && mv log.csv multi_log.csv", dispflow_mpi, args),
         0);
     long long got[3] = {received_by(0), received_by(1), received_by(2)};
-    long la, lb;
+    size_t la, lb;
     snprintf(path, sizeof path, "%s/single_log.csv", tmpdir);
-    char *x = slurp(path, &la);
+    char *x = harness_slurp(path, &la);
     snprintf(path, sizeof path, "%s/multi_log.csv", tmpdir);
-    char *y = slurp(path, &lb);
+    char *y = harness_slurp(path, &lb);
     EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
     free(x), free(y);
-    printf("  a log of %ld bytes: received (less the duplicate check) rank 0 %lld, rank 1 %lld, rank 2 %lld\n", la,
+    printf("  a log of %zu bytes: received (less the duplicate check) rank 0 %lld, rank 1 %lld, rank 2 %lld\n", la,
            got[0], got[1], got[2]);
-    EXPECT(got[0] > la / 2);
-    EXPECT(got[1] >= 0 && got[1] < la / 10);
-    EXPECT(got[2] >= 0 && got[2] < la / 10);
+    EXPECT(got[0] > (long long)la / 2);
+    EXPECT(got[1] >= 0 && got[1] < (long long)la / 10);
+    EXPECT(got[2] >= 0 && got[2] < (long long)la / 10);
 }
 
 int main(int argc, char **argv)

@@ -91,20 +91,6 @@ static long pg_long(const char *sql)
     return v[0] ? atol(v) : -1;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* Load the job text at tmpdir/job.ini and run it; the status, the message in msg. */
 static df_status run_job(const char *text, char *msg, size_t cap)
 {
@@ -143,7 +129,7 @@ static void job_text(char *out, size_t cap, const char *schema, const char *from
 /* The sum of a field over a CSV column named name (the first row the header). */
 static long csv_sum(const char *path, const char *name)
 {
-    char *text = slurp(path);
+    char *text = harness_slurp(path, NULL);
     if (!text) return -1;
     long sum = 0;
     int col = -1;
@@ -177,7 +163,7 @@ TEST(records_from_postgis_equal_the_file)
     snprintf(b, sizeof b, "%s/file.csv", tmpdir);
     EXPECT_INT(sh("%s join -q --records '%s' --records-layer rounds --boundaries " ADM2_SHP " -o %s", cli, conn, a), 0);
     EXPECT_INT(sh("%s join -q --records " ET " --boundaries " ADM2_SHP " -o %s", cli, b), 0);
-    char *x = slurp(a), *y = slurp(b);
+    char *x = harness_slurp(a, NULL), *y = harness_slurp(b, NULL);
     EXPECT(x && y && strcmp(x, y) == 0);
     free(x);
     free(y);
@@ -190,14 +176,14 @@ TEST(records_from_postgis_equal_the_file)
                0);
     char said[4200];
     snprintf(said, sizeof said, "%s/said", tmpdir);
-    x = slurp(said);
+    x = harness_slurp(said, NULL);
     EXPECT(x && strstr(x, "password=***") && !strstr(x, "s3cret"));
     free(x);
     /* a missing layer names the connection and the layers there */
     EXPECT(sh("%s join -q --records '%s' --records-layer nowhere --boundaries " ADM2_SHP " -o %s 2>%s/err", cli, conn,
               a, tmpdir) != 0);
     snprintf(a, sizeof a, "%s/err", tmpdir);
-    x = slurp(a);
+    x = harness_slurp(a, NULL);
     if (!x || !strstr(x, "no sheet or layer nowhere (it has: ")) HARNESS_FAIL("got: %s", x ? x : "(none)");
     free(x);
 }
@@ -261,7 +247,7 @@ TEST(qgis_opens_the_schema_styled)
     if (sh("QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/peers/qgis_bundle.py --pg 'host=%s user=postgres "
            "dbname=dtm' sitrep_20170502 %s/bundle >%s 2>&1",
            tmpdir, tmpdir, log) != 0) {
-        char *text = slurp(log);
+        char *text = harness_slurp(log, NULL);
         HARNESS_FAIL("qgis_bundle.py --pg failed:\n%s", text ? text : "(no log)");
         free(text);
     }
@@ -278,7 +264,7 @@ TEST(failure_mid_write_keeps_the_previous_schema)
     long styles = pg_long("SELECT count(*) FROM public.layer_styles");
     EXPECT(before > 0);
     snprintf(manifest, sizeof manifest, "%s/bundle/manifest.json", tmpdir);
-    char *old_manifest = slurp(manifest);
+    char *old_manifest = harness_slurp(manifest, NULL);
     EXPECT_INT(sh("psql -q -h %s -U postgres dtm -c \"CREATE FUNCTION refuse() RETURNS event_trigger LANGUAGE plpgsql "
                   "AS \\$\\$ BEGIN IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = "
                   "'sitrep_20170502__tmp.records') THEN RAISE EXCEPTION 'injected: no records table'; END IF; END "
@@ -295,7 +281,7 @@ TEST(failure_mid_write_keeps_the_previous_schema)
     EXPECT_INT(pg_long("SELECT sum(displaced) FROM sitrep_20170502.adm2"), 463692);
     EXPECT_INT(pg_long("SELECT count(*) FROM public.layer_styles"), styles);
     EXPECT_INT(pg_long("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%\\_\\_tmp'"), 0);
-    char *new_manifest = slurp(manifest);
+    char *new_manifest = harness_slurp(manifest, NULL);
     EXPECT(old_manifest && new_manifest && !strcmp(old_manifest, new_manifest)); /* the bundle is not swapped */
     free(old_manifest);
     free(new_manifest);
