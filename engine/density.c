@@ -26,6 +26,7 @@
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
  * take 56 bytes per point on disk.
  */
+#define _DEFAULT_SOURCE /* madvise's MADV_POPULATE_READ */
 #include "df_products.h"
 
 #include <cpl_conv.h>
@@ -43,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <proj.h>
 
@@ -53,10 +55,20 @@
 #define M_PI 3.14159265358979323846
 #endif
 
+/* The statistics of the valid pixels, as df_density_write stores them: in
+ * pixel order, double sums (a 0 adds nothing to them, so zeros are skipped). */
+typedef struct {
+    double sum, sum2, min, max;
+    size_t valid;
+} pixel_stats;
+
 struct df_density {
     df_density_info info;
     float *values;
-    void *push; /* df_density_new: its sink, until df_density_finish */
+    pixel_stats stats; /* of values, made with them by grid_scale */
+    int stats_ok;      /* 0 once the values change (df__density_scale, _mask) */
+    char *wkt;         /* the CRS as WKT (crs_open's), or NULL: in->crs is read */
+    void *push;        /* df_density_new: its sink, until df_density_finish */
     df_density_opts opts;
     char *t_srs; /* opts.t_srs, copied */
 };
@@ -1781,22 +1793,58 @@ static df_status grid_scale(density_pass *P, df_density *d)
     }
     /* the Float32 values written over the grid's own memory, front to back
      * (value q's 4 bytes lie within sums already read: 4q + 4 <= 8q + 8),
-     * then the memory cut to them: no second buffer of fresh pages */
+     * then the memory cut to them: no second buffer of fresh pages. Most
+     * pixels are 0, in pages the grid never touched (the zero page): a
+     * value is written only where the bytes differ, for a write there would
+     * allocate and clear a page. A 0 adds nothing to a sum: the sums skip
+     * them, their values unchanged. The statistics the writer stores are
+     * taken here, in pixel order as it would. */
     const unsigned char *mask = P->mask;
     unsigned char *out = (unsigned char *)P->G.grid;
+#ifdef MADV_POPULATE_READ
+    {
+        /* the pages no disc reached, mapped to the zero page in one call
+         * rather than a fault each as the loop reads them (Linux >= 5.14;
+         * a hint: where it fails, the faults) */
+        long page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+        uintptr_t a = ((uintptr_t)grid + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1),
+                  e = ((uintptr_t)(grid + npix)) & ~(uintptr_t)(page - 1);
+        if (a < e) (void)madvise((void *)a, e - a, MADV_POPULATE_READ);
+    }
+#endif
     double inside = 0, masked = 0, mx = 0;
+    pixel_stats S = {.min = HUGE_VAL, .max = -HUGE_VAL};
+    size_t zeros = 0;
     for (size_t q = 0; q < npix; q++) {
-        double g = (double)grid[q] * inv_s;
         float v = DF_DENSITY_NODATA;
-        if (mask && !mask[q])
-            masked += g;
-        else {
+        if (mask && !mask[q]) {
+            if (grid[q]) masked += (double)grid[q] * inv_s;
+        } else if (grid[q]) {
+            double g = (double)grid[q] * inv_s;
             inside += g;
             v = (float)(g * scale);
             if (v > mx) mx = v;
+            if (v == 0) {
+                zeros++;
+            } else {
+                S.valid++, S.sum += v, S.sum2 += (double)v * v;
+                if (v < S.min) S.min = v;
+                if (v > S.max) S.max = v;
+            }
+        } else {
+            v = 0, zeros++;
         }
-        memcpy(out + q * sizeof v, &v, sizeof v); /* not through a float *: the memory holds the sums */
+        uint32_t was, now;
+        memcpy(&was, out + q * sizeof v, sizeof v); /* not through a float *: the memory holds the sums */
+        memcpy(&now, &v, sizeof v);
+        if (was != now) memcpy(out + q * sizeof v, &v, sizeof v);
     }
+    if (zeros) {
+        S.valid += zeros;
+        if (0 < S.min) S.min = 0;
+        if (0 > S.max) S.max = 0;
+    }
+    d->stats = S, d->stats_ok = 1;
     float *values = realloc(P->G.grid, npix * sizeof *values);
     d->values = values ? values : (float *)(void *)P->G.grid; /* a failed cut leaves it whole */
     P->G.grid = NULL;
@@ -1861,6 +1909,7 @@ static df_status compute(df_ctx *ctx, raw_spool *rs, const df_boundaries *b, con
     if (st == DF_OK) st = grid_points(&P, progress_lo);
     if (st == DF_OK && split) st = parts_grid(&P);
     if (st == DF_OK) st = grid_scale(&P, d);
+    if (st == DF_OK) d->wkt = P.crs.wkt, P.crs.wkt = NULL; /* the writer's CRS, not looked up again */
     raw_spool_close(rs);
     density_pass_free(&P);
     return st;
@@ -2497,6 +2546,7 @@ void df_density_free(df_density *d)
     push_free(d);
     free(d->t_srs);
     free(d->values);
+    CPLFree(d->wkt);
     free(d);
 }
 
@@ -2514,6 +2564,7 @@ void df__density_scale(df_density *d, const float *factor)
         if (*v > mx) mx = *v;
         sum += *v;
     }
+    d->stats_ok = 0;
     in->max = mx;
     in->grid_weight = in->raw ? in->grid_weight : sum * area;
 }
@@ -2530,6 +2581,7 @@ long df__density_mask(df_density *d, const df_density *support, double k)
         if (*v != DF_DENSITY_NODATA && *v > mx) mx = *v;
     }
     d->info.max = mx;
+    d->stats_ok = 0;
     return masked;
 }
 
@@ -2549,6 +2601,123 @@ static df_status write_qml(df_ctx *ctx, const df_density *d, const char *path)
     return st;
 }
 
+/* The statistics of values without grid_scale's (the values changed since). */
+static pixel_stats stats_take(const float *values, size_t npix)
+{
+    pixel_stats S = {.min = HUGE_VAL, .max = -HUGE_VAL};
+    size_t zeros = 0;
+    for (size_t q = 0; q < npix; q++) {
+        double v = values[q];
+        if (v == DF_DENSITY_NODATA) continue;
+        if (v == 0) {
+            zeros++;
+            continue;
+        }
+        S.valid++, S.sum += v, S.sum2 += v * v;
+        if (v < S.min) S.min = v;
+        if (v > S.max) S.max = v;
+    }
+    if (zeros) {
+        S.valid += zeros;
+        if (0 < S.min) S.min = 0;
+        if (0 > S.max) S.max = 0;
+    }
+    return S;
+}
+
+/* Georeferencing, nodata, units, metadata and statistics (stored in the
+ * file: no .aux.xml) on the dataset ds, before any pixel is written. */
+static void describe(GDALDatasetH ds, const df_density *d, const pixel_stats *S, const char *wkt)
+{
+    const df_density_info *in = &d->info;
+    GDALRasterBandH band = GDALGetRasterBand(ds, 1);
+    char num[64];
+    GDALSetGeoTransform(ds, (double *)in->geotransform);
+    if (wkt) GDALSetProjection(ds, wkt);
+    GDALSetRasterNoDataValue(band, DF_DENSITY_NODATA);
+    GDALSetRasterUnitType(band, in->raw ? "" : "people/km2");
+    GDALSetDescription(band, in->raw ? "raw kernel sum" : "density");
+#define META(key, ...)                                                                                                 \
+    do {                                                                                                               \
+        snprintf(num, sizeof num, __VA_ARGS__);                                                                        \
+        GDALSetMetadataItem(ds, key, num, NULL);                                                                       \
+    } while (0)
+    META("DENSITY_UNITS", "%s", in->units);
+    META("DENSITY_KERNEL", "%s", df_kernel_name(in->kernel));
+    META("DENSITY_RADIUS_M", "%.6f", in->radius);
+    META("DENSITY_PIXEL_M", "%.6f", in->geotransform[1]);
+    META("DENSITY_POINTS", "%ld", in->points);
+    META("DENSITY_TOTAL_WEIGHT", "%.6f", in->total_weight);
+    META("DENSITY_GRID_WEIGHT", "%.6f", in->grid_weight);
+    META("DENSITY_EDGE_LOSS", "%.6f", in->edge_loss);
+    META("DENSITY_MASK_LOSS", "%.6f", in->mask_loss);
+    META("SOFTWARE", "dispflow %s", DISPFLOW_VERSION);
+#undef META
+    GDALSetMetadataItem(ds, "DENSITY_FORMULA",
+                        in->raw ? "sum of w k(d/R)" : "sum of w c k(d/R) / R^2 x 1e6 (see docs/density.md)", NULL);
+    if (S->valid) {
+        size_t npix = (size_t)in->width * (size_t)in->height;
+        double mean = S->sum / (double)S->valid, var = S->sum2 / (double)S->valid - mean * mean;
+        GDALSetRasterStatistics(band, S->min, S->max, mean, sqrt(var > 0 ? var : 0));
+        snprintf(num, sizeof num, "%.6g", 100.0 * (double)S->valid / (double)npix);
+        GDALSetMetadataItem(band, "STATISTICS_VALID_PERCENT", num, NULL);
+    }
+}
+
+/* COG: a MEM band over our buffer (no copy), copied with its overviews. */
+static int write_cog(GDALDriverH drv, const char *tmp, const df_density *d, char **co, const pixel_stats *S,
+                     const char *wkt)
+{
+    const df_density_info *in = &d->info;
+    GDALDriverH mem = GDALGetDriverByName("MEM");
+    GDALDatasetH src = mem ? GDALCreate(mem, "", in->width, in->height, 0, GDT_Float32, NULL) : NULL, out = NULL;
+    char ptr[64], **bo = NULL;
+    int n = CPLPrintPointer(ptr, (void *)d->values, sizeof ptr - 1);
+    ptr[n] = 0;
+    bo = CSLSetNameValue(bo, "DATAPOINTER", ptr);
+    if (src && GDALAddBand(src, GDT_Float32, bo) == CE_None) {
+        describe(src, d, S, wkt);
+        out = GDALCreateCopy(drv, tmp, src, FALSE, co, NULL, NULL);
+        if (out) GDALClose(out);
+    }
+    if (src) GDALClose(src);
+    CSLDestroy(bo);
+    return out != NULL;
+}
+
+/* GTiff: created, then written block by block in file order from the
+ * values, so that GDAL's compression threads (NUM_THREADS) work while this
+ * thread fills the next blocks; CreateCopy from a MEM band would copy the
+ * whole raster into its block cache before the first block is compressed.
+ * Whatever the block shape the creation options give (tiles, strips), the
+ * part of an edge block beyond the raster is 0, as CreateCopy leaves it. */
+static int write_blocks(GDALDriverH drv, const char *tmp, const df_density *d, char **co, const pixel_stats *S,
+                        const char *wkt)
+{
+    const df_density_info *in = &d->info;
+    GDALDatasetH out = GDALCreate(drv, tmp, in->width, in->height, 1, GDT_Float32, co);
+    if (!out) return 0;
+    describe(out, d, S, wkt);
+    GDALRasterBandH band = GDALGetRasterBand(out, 1);
+    int bx = 0, by = 0, ok = 1;
+    GDALGetBlockSize(band, &bx, &by);
+    float *buf = bx > 0 && by > 0 ? calloc((size_t)bx * (size_t)by, sizeof *buf) : NULL;
+    if (!buf) CPLError(CE_Failure, CPLE_OutOfMemory, "out of memory for a block of %d x %d", bx, by), ok = 0;
+    for (int y0 = 0; ok && y0 < in->height; y0 += by) {
+        int h = in->height - y0 < by ? in->height - y0 : by;
+        for (int x0 = 0; ok && x0 < in->width; x0 += bx) {
+            int w = in->width - x0 < bx ? in->width - x0 : bx;
+            if (w < bx || h < by) memset(buf, 0, (size_t)bx * (size_t)by * sizeof *buf);
+            for (int r = 0; r < h; r++)
+                memcpy(buf + (size_t)r * bx, d->values + (size_t)(y0 + r) * in->width + x0, (size_t)w * sizeof *buf);
+            ok = GDALWriteBlock(band, x0 / bx, y0 / by, buf) == CE_None;
+        }
+    }
+    free(buf);
+    GDALClose(out);
+    return ok;
+}
+
 df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, const char *format,
                            char **creation_options)
 {
@@ -2565,67 +2734,10 @@ df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, c
     if (snprintf(qml, sizeof qml, "%.*s.qml", stem, path) >= (int)sizeof qml)
         return df__error(ctx, DF_EINVAL, "output path too long: %s", path);
 
-    GDALDriverH mem = GDALGetDriverByName("MEM"), drv = GDALGetDriverByName(cog ? "COG" : "GTiff");
-    if (!mem || !drv) return df__error(ctx, DF_EGDAL, "GDAL has no %s driver", cog ? "COG" : "GTiff");
-    /* the grid as a MEM band over our buffer: no copy */
-    GDALDatasetH src = GDALCreate(mem, "", in->width, in->height, 0, GDT_Float32, NULL), out = NULL;
-    char ptr[64], **bo = NULL, **co = NULL, num[64];
-    int n = CPLPrintPointer(ptr, (void *)d->values, sizeof ptr - 1);
-    ptr[n] = 0;
-    bo = CSLSetNameValue(bo, "DATAPOINTER", ptr);
-    if (!src || GDALAddBand(src, GDT_Float32, bo) != CE_None) {
-        st = df__error(ctx, DF_EGDAL, "cannot wrap the grid %s", df__gdal_error(ctx));
-        goto done;
-    }
-    GDALRasterBandH band = GDALGetRasterBand(src, 1);
-    GDALSetGeoTransform(src, (double *)in->geotransform);
-    {
-        OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
-        char *wkt = NULL;
-        if (srs && OSRSetFromUserInput(srs, in->crs) == OGRERR_NONE && OSRExportToWkt(srs, &wkt) == OGRERR_NONE)
-            GDALSetProjection(src, wkt);
-        CPLFree(wkt);
-        if (srs) OSRDestroySpatialReference(srs);
-    }
-    GDALSetRasterNoDataValue(band, DF_DENSITY_NODATA);
-    GDALSetRasterUnitType(band, in->raw ? "" : "people/km2");
-    GDALSetDescription(band, in->raw ? "raw kernel sum" : "density");
-#define META(key, ...)                                                                                                 \
-    do {                                                                                                               \
-        snprintf(num, sizeof num, __VA_ARGS__);                                                                        \
-        GDALSetMetadataItem(src, key, num, NULL);                                                                      \
-    } while (0)
-    META("DENSITY_UNITS", "%s", in->units);
-    META("DENSITY_KERNEL", "%s", df_kernel_name(in->kernel));
-    META("DENSITY_RADIUS_M", "%.6f", in->radius);
-    META("DENSITY_PIXEL_M", "%.6f", in->geotransform[1]);
-    META("DENSITY_POINTS", "%ld", in->points);
-    META("DENSITY_TOTAL_WEIGHT", "%.6f", in->total_weight);
-    META("DENSITY_GRID_WEIGHT", "%.6f", in->grid_weight);
-    META("DENSITY_EDGE_LOSS", "%.6f", in->edge_loss);
-    META("DENSITY_MASK_LOSS", "%.6f", in->mask_loss);
-    META("SOFTWARE", "dispflow %s", DISPFLOW_VERSION);
-    GDALSetMetadataItem(src, "DENSITY_FORMULA",
-                        in->raw ? "sum of w k(d/R)" : "sum of w c k(d/R) / R^2 x 1e6 (see docs/density.md)", NULL);
-    {
-        /* statistics over the valid pixels, stored in the file (no .aux.xml) */
-        double s = 0, s2 = 0, mn = HUGE_VAL, mx = -HUGE_VAL;
-        size_t valid = 0, npix = (size_t)in->width * (size_t)in->height;
-        for (size_t q = 0; q < npix; q++) {
-            double v = d->values[q];
-            if (v == DF_DENSITY_NODATA) continue;
-            valid++, s += v, s2 += v * v;
-            if (v < mn) mn = v;
-            if (v > mx) mx = v;
-        }
-        if (valid) {
-            double mean = s / (double)valid, var = s2 / (double)valid - mean * mean;
-            GDALSetRasterStatistics(band, mn, mx, mean, sqrt(var > 0 ? var : 0));
-            snprintf(num, sizeof num, "%.6g", 100.0 * (double)valid / (double)npix);
-            GDALSetMetadataItem(band, "STATISTICS_VALID_PERCENT", num, NULL);
-        }
-    }
-#undef META
+    GDALDriverH drv = GDALGetDriverByName(cog ? "COG" : "GTiff");
+    if (!drv || (cog && !GDALGetDriverByName("MEM")))
+        return df__error(ctx, DF_EGDAL, "GDAL has no %s driver", cog ? "COG" : "GTiff");
+    char **co = NULL, *wkt = NULL;
     if (cog)
         co = CSLSetNameValue(co, "COMPRESS", "DEFLATE"), co = CSLSetNameValue(co, "RESAMPLING", "AVERAGE");
     else
@@ -2642,12 +2754,18 @@ df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, c
         co = CSLSetNameValue(co, key, val);
         CPLFree(key);
     }
+    if (!d->wkt) { /* the CRS as compute read it, else looked up again */
+        OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+        if (srs && OSRSetFromUserInput(srs, in->crs) == OGRERR_NONE) OSRExportToWkt(srs, &wkt);
+        if (srs) OSRDestroySpatialReference(srs);
+    }
+    pixel_stats S = d->stats_ok ? d->stats : stats_take(d->values, (size_t)in->width * (size_t)in->height);
     /* no .aux.xml beside the temporary name: statistics live in the TIFF */
     CPLSetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO");
     CPLErrorReset();
-    out = GDALCreateCopy(drv, tmp, src, FALSE, co, NULL, NULL);
-    if (out) GDALClose(out);
-    if (!out || CPLGetLastErrorType() >= CE_Failure) {
+    int ok = cog ? write_cog(drv, tmp, d, co, &S, d->wkt ? d->wkt : wkt)
+                 : write_blocks(drv, tmp, d, co, &S, d->wkt ? d->wkt : wkt);
+    if (!ok || CPLGetLastErrorType() >= CE_Failure) {
         st = df__error(ctx, DF_EGDAL, "cannot write %s %s", path, df__gdal_error(ctx));
         unlink(tmp);
     }
@@ -2655,8 +2773,7 @@ df_status df_density_write(df_ctx *ctx, const df_density *d, const char *path, c
     if (st == DF_OK) st = df__commit(ctx, tmp, path);
     if (st == DF_OK) st = write_qml(ctx, d, qml);
 done:
-    if (src) GDALClose(src);
-    CSLDestroy(bo);
+    CPLFree(wkt);
     CSLDestroy(co);
     return st;
 }
@@ -2751,6 +2868,7 @@ df_status df_density_finish(df_density *d)
     push_free(d);
     if (st == DF_OK) {
         d->info = done->info, d->values = done->values;
+        d->stats = done->stats, d->stats_ok = done->stats_ok, d->wkt = done->wkt;
         free(done);
     }
     return st;

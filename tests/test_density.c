@@ -8,9 +8,11 @@
 #include "dfint.h"
 #include "harness.h"
 
+#include <dirent.h>
 #include <gdal.h>
 #include <ogr_srs_api.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define ET_RECORDS SHARED_DATA "/synthetic_et_mosul/records.csv"
@@ -568,6 +570,125 @@ TEST(masked_values_over_the_sums_item12)
         EXPECT_NEAR(m->grid_weight + m->mask_loss, a->grid_weight, 1e-9 * a->grid_weight);
         printf("  %ld x %d pixels: %ld masked (%ld of them with people), %ld as without the mask; %.1f people masked\n",
                (long)a->width, a->height, nodata, lost, kept, m->mask_loss);
+    }
+    df_density_free(all), df_density_free(masked);
+    df_boundaries_free(b);
+    df_ctx_free(ctx);
+}
+
+/* issue 12 item 3: d written as GeoTIFF with the creation options co, and
+ * read back: every pixel the value in memory, the part of each edge block
+ * beyond the raster 0, the statistics stored those of a plain pass over the
+ * values in pixel order (GDAL prints them "%.14g"), no .aux.xml. Returns the
+ * pixels that differ. */
+static long written_as_in_memory(df_ctx *ctx, const df_density *d, const char *path, char **co)
+{
+    const df_density_info *in = df_density_get_info(d);
+    const float *v = df_density_values(d);
+    size_t npix = (size_t)in->width * (size_t)in->height;
+    char aux[300], want[64];
+    snprintf(aux, sizeof aux, "%s.aux.xml", path);
+    EXPECT_INT(df_density_write(ctx, d, path, NULL, co), DF_OK);
+    EXPECT(access(aux, F_OK) != 0);
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    EXPECT(ds != NULL);
+    if (!ds) return -1;
+    GDALRasterBandH band = GDALGetRasterBand(ds, 1);
+    float *got = malloc(npix * sizeof *got);
+    long differ = 0, padding = 0;
+    if (got && GDALRasterIO(band, GF_Read, 0, 0, in->width, in->height, got, in->width, in->height, GDT_Float32, 0,
+                            0) == CE_None)
+        for (size_t q = 0; q < npix; q++) differ += memcmp(&got[q], &v[q], sizeof *v) != 0;
+    else
+        differ = -1;
+    free(got);
+    int bx = 0, by = 0;
+    GDALGetBlockSize(band, &bx, &by);
+    int nx = (in->width + bx - 1) / bx, ny = (in->height + by - 1) / by, w = in->width - (nx - 1) * bx,
+        h = in->height - (ny - 1) * by;
+    float *blk = malloc((size_t)bx * (size_t)by * sizeof *blk);
+    for (int k = 0; blk && k < 2; k++) { /* the last column of blocks, then the last row */
+        for (int i = 0; i < (k ? nx : ny); i++) {
+            if (GDALReadBlock(band, k ? i : nx - 1, k ? ny - 1 : i, blk) != CE_None) padding = -1;
+            for (int r = 0; padding >= 0 && r < by; r++)
+                for (int c = 0; c < bx; c++)
+                    if ((k ? r >= h : c >= w) && blk[(size_t)r * bx + c] != 0) padding++;
+        }
+    }
+    free(blk);
+    EXPECT_INT(padding, 0);
+    double s = 0, s2 = 0, mn = HUGE_VAL, mx = -HUGE_VAL;
+    size_t valid = 0;
+    for (size_t q = 0; q < npix; q++) {
+        if (v[q] == DF_DENSITY_NODATA) continue;
+        valid++, s += v[q], s2 += (double)v[q] * v[q];
+        mn = v[q] < mn ? v[q] : mn, mx = v[q] > mx ? v[q] : mx;
+    }
+    double mean = s / (double)valid, var = s2 / (double)valid - mean * mean;
+    const char *key[] = {"STATISTICS_MINIMUM", "STATISTICS_MAXIMUM", "STATISTICS_MEAN", "STATISTICS_STDDEV"};
+    double val[] = {mn, mx, mean, sqrt(var > 0 ? var : 0)};
+    for (int k = 0; k < 4; k++) {
+        snprintf(want, sizeof want, "%.14g", val[k]);
+        EXPECT_STR(GDALGetMetadataItem(band, key[k], NULL), want);
+    }
+    snprintf(want, sizeof want, "%.6g", 100.0 * (double)valid / (double)npix);
+    EXPECT_STR(GDALGetMetadataItem(band, "STATISTICS_VALID_PERCENT", NULL), want);
+    snprintf(want, sizeof want, "%.6f", in->mask_loss);
+    EXPECT_STR(GDALGetMetadataItem(ds, "DENSITY_MASK_LOSS", NULL), want);
+    printf("  %s: %d x %d in blocks of %d x %d, %ld pixels differ, mean %.14g over %zu valid\n",
+           co && co[0] ? co[0] : "defaults", in->width, in->height, bx, by, differ, mean, valid);
+    GDALClose(ds);
+    return differ;
+}
+
+/* issue 12 item 3: the GeoTIFF written block by block as GDAL compresses
+ * (df_density_write), for tiles, strips and odd blocks with partial edge
+ * blocks, on a masked grid: the pixels as in memory, the statistics exact;
+ * and again once the values change after the density (df__density_mask):
+ * the statistics follow them. A block shape GDAL refuses: an error, and no
+ * file left behind. */
+TEST(geotiff_block_by_block_item3)
+{
+    NEED_FILE(ET_RECORDS);
+    NEED_FILE(ADM2_SHP);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts ro;
+    df_density_opts o;
+    df_join_opts jo;
+    df_density *all = NULL, *masked = NULL;
+    df_boundaries *b = mosul_setup(ctx, &ro, &o, &jo);
+    o.radius = 20000, o.pixel = 300;
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &all), DF_OK);
+    o.mask = 1;
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &masked), DF_OK);
+    if (all && masked) {
+        const df_density_info *in = df_density_get_info(masked);
+        EXPECT(in->width % 256 != 0 && in->height % 256 != 0 && in->width > 256 && in->height > 256);
+        char path[256], *tiles[] = {NULL}, *strips[] = {"TILED=NO", NULL},
+                        *odd[] = {"BLOCKXSIZE=48", "BLOCKYSIZE=32", NULL};
+        snprintf(path, sizeof path, "%s/blocks.tif", tmpdir);
+        EXPECT_INT(written_as_in_memory(ctx, masked, path, tiles), 0);
+        EXPECT_INT(written_as_in_memory(ctx, masked, path, strips), 0);
+        EXPECT_INT(written_as_in_memory(ctx, masked, path, odd), 0);
+        /* values changed after the density: the pixels with people under half the peak masked */
+        float k = (float)(df_density_get_info(all)->max / 2);
+        long newly = df__density_mask(masked, all, k);
+        EXPECT(newly > 0);
+        EXPECT_INT(written_as_in_memory(ctx, masked, path, tiles), 0);
+        /* refused by GDAL: an error, the previous file untouched, nothing else in the folder */
+        struct stat before, after;
+        EXPECT_INT(stat(path, &before), 0);
+        char *bad[] = {"BLOCKXSIZE=40", NULL}; /* tiles are multiples of 16 */
+        EXPECT_INT(df_density_write(ctx, masked, path, NULL, bad), DF_EGDAL);
+        printf("  BLOCKXSIZE=40: %s\n", df_ctx_errmsg(ctx));
+        EXPECT(strstr(df_ctx_errmsg(ctx), "blocks.tif") != NULL);
+        EXPECT_INT(stat(path, &after), 0);
+        EXPECT(after.st_ino == before.st_ino && after.st_size == before.st_size);
+        int files = 0;
+        DIR *dir = opendir(tmpdir);
+        for (struct dirent *e; dir && (e = readdir(dir));) files += !!strstr(e->d_name, "blocks");
+        if (dir) closedir(dir);
+        EXPECT_INT(files, 2); /* blocks.tif and blocks.qml */
     }
     df_density_free(all), df_density_free(masked);
     df_boundaries_free(b);
@@ -1172,6 +1293,7 @@ int main(void)
     RUN(radius_and_values_refused_item16_item17);
     RUN(push_api_equals_the_read);
     RUN(masked_values_over_the_sums_item12);
+    RUN(geotiff_block_by_block_item3);
     RUN(points_projected_as_read_item3);
     harness_remove_dir(tmpdir);
     return harness_done();
