@@ -26,7 +26,6 @@
  * DENSITY_CHUNK points), whatever the number of points; the temporary files
  * take 56 bytes per point on disk.
  */
-#define _DEFAULT_SOURCE /* madvise's MADV_POPULATE_READ */
 #include "df_products.h"
 
 #include <cpl_conv.h>
@@ -44,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <proj.h>
 
@@ -1770,6 +1768,22 @@ static df_status grid_points(density_pass *P, double progress_lo)
     return DF_OK;
 }
 
+/* Whether 8 pixels from g are sums of 0, all within the mask (or no mask),
+ * whose Float32 0s are already in place at out (zero bytes): most of the
+ * grid, looked at 8 at a time. */
+static inline int zero_run(const int64_t *g, const unsigned char *mask, const unsigned char *out)
+{
+    uint64_t any = 0, m, o[4];
+    for (int k = 0; k < 8; k++) any |= (uint64_t)g[k];
+    if (any) return 0;
+    if (mask) {
+        memcpy(&m, mask, sizeof m);
+        if ((m - 0x0101010101010101u) & ~m & 0x8080808080808080u) return 0; /* a byte is 0: masked */
+    }
+    memcpy(o, out, sizeof o);
+    return !(o[0] | o[1] | o[2] | o[3]);
+}
+
 /* The sums scaled by c / R² into Float32 (x 10⁶: per km²; 1 with --raw),
  * masked to the boundaries, and the mass counted: on the grid, beyond its
  * edge, masked. */
@@ -1801,21 +1815,14 @@ static df_status grid_scale(density_pass *P, df_density *d)
      * taken here, in pixel order as it would. */
     const unsigned char *mask = P->mask;
     unsigned char *out = (unsigned char *)P->G.grid;
-#ifdef MADV_POPULATE_READ
-    {
-        /* the pages no disc reached, mapped to the zero page in one call
-         * rather than a fault each as the loop reads them (Linux >= 5.14;
-         * a hint: where it fails, the faults) */
-        long page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
-        uintptr_t a = ((uintptr_t)grid + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1),
-                  e = ((uintptr_t)(grid + npix)) & ~(uintptr_t)(page - 1);
-        if (a < e) (void)madvise((void *)a, e - a, MADV_POPULATE_READ);
-    }
-#endif
     double inside = 0, masked = 0, mx = 0;
     pixel_stats S = {.min = HUGE_VAL, .max = -HUGE_VAL};
     size_t zeros = 0;
     for (size_t q = 0; q < npix; q++) {
+        if (q % 8 == 0 && q + 8 <= npix && zero_run(grid + q, mask ? mask + q : NULL, out + q * sizeof(float))) {
+            zeros += 8, q += 7; /* 8 valid zeros, already written as such */
+            continue;
+        }
         float v = DF_DENSITY_NODATA;
         if (mask && !mask[q]) {
             if (grid[q]) masked += (double)grid[q] * inv_s;
