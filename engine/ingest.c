@@ -15,6 +15,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -316,6 +317,7 @@ typedef struct {
  * max-th distinct row are still compared with those held, not added; they
  * are counted as unchecked (judge_file says what follows). */
 long df__dup_max_rows = 4L << 20;
+#define MAX_SLICES 64 /* of the hash space, merged at once (seen_merge) */
 typedef struct {
     uint64_t hash;
     long line; /* of the row; settled, of the first row of the hash */
@@ -540,18 +542,89 @@ static long row_set_add(row_set *t, uint64_t key, long line)
     return 0;
 }
 
-/* The settled row of hash h in t, or NULL. */
-static const seen_row *seen_search(const row_set *t, uint64_t h)
+/* The first index of v[0..n) (sorted by hash) whose hash is h or more. */
+static size_t seen_lower(const seen_row *v, size_t n, uint64_t h)
 {
-    size_t lo = 0, hi = t->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t->v[mid].hash < h)
+        if (v[mid].hash < h)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* The settled row of hash h in t, or NULL. */
+static const seen_row *seen_search(const row_set *t, uint64_t h)
+{
+    size_t lo = seen_lower(t->v, t->n, h);
     return lo < t->n && t->v[lo].hash == h ? &t->v[lo] : NULL;
+}
+
+/* One slice of the hash space [lo, hi] merged across the sets, bucket by
+ * bucket of the hashes' top bits (about 16 rows a bucket: the hashes are
+ * uniform): the sets' rows of a bucket are taken in set (file) order, and
+ * a row whose hash an earlier set's row of the bucket has is a duplicate
+ * (a set's own rows are distinct). One pass over each array, in order; the
+ * slices are apart, so each is merged on its own thread. */
+typedef struct {
+    row_set *const *sets;
+    const long *shift;
+    int nsets, bits;
+    uint64_t lo, hi;
+    long dups;
+    seen_dup noted[8];
+    int nnoted, failed;
+} seen_slice;
+
+static void *seen_slice_main(void *arg)
+{
+    seen_slice *sl = arg;
+    size_t *at = calloc((size_t)sl->nsets, sizeof *at), *end = calloc((size_t)sl->nsets, sizeof *end);
+    size_t cap = 256, m;
+    uint64_t *held = malloc(cap * sizeof *held); /* the hashes of the bucket so far */
+    int shift = 64 - sl->bits;
+    if (!at || !end || !held) {
+        sl->failed = 1;
+        goto done;
+    }
+    for (int k = 0; k < sl->nsets; k++) {
+        const row_set *t = sl->sets[k];
+        at[k] = seen_lower(t->v, t->n, sl->lo);
+        end[k] = sl->hi == UINT64_MAX ? t->n : seen_lower(t->v, t->n, sl->hi + 1);
+    }
+    for (uint64_t b = sl->lo >> shift;; b++) {
+        m = 0;
+        for (int k = 0; k < sl->nsets; k++) {
+            const seen_row *v = sl->sets[k]->v;
+            size_t i = at[k];
+            for (; i < end[k] && v[i].hash >> shift == b; i++) {
+                uint64_t h = v[i].hash;
+                size_t q = 0;
+                while (q < m && held[q] != h) q++;
+                if (q < m) {
+                    sl->dups++, note_dup(sl->noted, &sl->nnoted, v[i].line + sl->shift[k], 0, h);
+                    continue;
+                }
+                if (m == cap) {
+                    uint64_t *g = realloc(held, 2 * cap * sizeof *g);
+                    if (!g) {
+                        sl->failed = 1;
+                        goto done;
+                    }
+                    held = g, cap *= 2;
+                }
+                held[m++] = h;
+            }
+            at[k] = i;
+        }
+        if (b == sl->hi >> shift) break;
+    }
+done:
+    free(at), free(end), free(held);
+    return NULL;
 }
 
 /* The exact duplicates of a whole read into stats, from the sets of its
@@ -560,17 +633,16 @@ static const seen_row *seen_search(const row_set *t, uint64_t h)
  * range's row, and every duplicate found in a range repeats the first row
  * of its hash in the earliest range: the count and the first 8 lines are
  * those of one sequential read (up to the sets' limits). With drop (one
- * range, counted as read) only the unchecked rows are added. 0, or -1. */
-static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *shift, int nsets)
+ * range, counted as read) only the unchecked rows are added. The hash
+ * space is cut into nthreads slices merged at once. 0, or -1. */
+static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *shift, int nsets, int nthreads)
 {
     long dups = 0, unchecked = 0;
     seen_dup noted[8];
-    int nnoted = 0;
+    int nnoted = 0, rc = 0;
     for (int k = 0; k < nsets; k++) unchecked += sets[k]->unchecked;
     stats->duplicates_unchecked += unchecked;
     if (nsets < 1 || (nsets == 1 && sets[0]->drop)) return 0;
-    size_t *at = calloc((size_t)nsets, sizeof *at);
-    if (!at) return -1;
     for (int k = 0; k < nsets; k++) {
         dups += sets[k]->dups;
         for (int q = 0; q < sets[k]->nnoted; q++) {
@@ -578,22 +650,38 @@ static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *sh
             note_dup(noted, &nnoted, d->line + shift[k], d->first + shift[k], d->hash);
         }
     }
-    for (int k = 0; nsets > 1 && k < nsets; k++) /* the ranges, hash by hash */
-        while (at[k] < sets[k]->n) {
-            uint64_t h = sets[k]->v[at[k]].hash;
-            for (int i = k + 1; i < nsets; i++)
-                if (at[i] < sets[i]->n && sets[i]->v[at[i]].hash < h) h = sets[i]->v[at[i]].hash;
-            long first = 0;
-            for (int i = k; i < nsets; i++) {
-                if (at[i] >= sets[i]->n || sets[i]->v[at[i]].hash != h) continue;
-                long line = sets[i]->v[at[i]++].line + shift[i];
-                if (first)
-                    dups++, note_dup(noted, &nnoted, line, first, h);
-                else
-                    first = line;
-            }
-        }
-    free(at);
+    int nslices = nsets > 1 ? (nthreads < 1 ? 1 : nthreads > MAX_SLICES ? MAX_SLICES : nthreads) : 0;
+    seen_slice sl[MAX_SLICES];
+    pthread_t tid[MAX_SLICES];
+    int started[MAX_SLICES] = {0};
+    size_t rows = 0;
+    int bits = 1;
+    for (int k = 0; k < nsets; k++) rows += sets[k]->n;
+    while (bits < 32 && (((uint64_t)1 << bits) < rows / 16 || ((uint64_t)1 << bits) < (uint64_t)nslices)) bits++;
+    for (int i = 0; i < nslices; i++) { /* the hashes are uniform: even slices of the buckets, even work */
+        uint64_t nb = (uint64_t)1 << bits, first = nb * (uint64_t)i / (uint64_t)nslices;
+        uint64_t last = nb * (uint64_t)(i + 1) / (uint64_t)nslices - 1, below = ((uint64_t)1 << (64 - bits)) - 1;
+        sl[i] = (seen_slice){.sets = sets,
+                             .shift = shift,
+                             .nsets = nsets,
+                             .bits = bits,
+                             .lo = first << (64 - bits),
+                             .hi = last << (64 - bits) | below};
+    }
+    for (int i = 1; i < nslices; i++)
+        if (pthread_create(&tid[i], NULL, seen_slice_main, &sl[i]) == 0)
+            started[i] = 1;
+        else
+            seen_slice_main(&sl[i]); /* no thread: here */
+    if (nslices) seen_slice_main(&sl[0]);
+    for (int i = 0; i < nslices; i++) { /* the slices' in slice order (note_dup keeps the least lines) */
+        if (started[i]) pthread_join(tid[i], NULL);
+        if (sl[i].failed) rc = -1;
+        dups += sl[i].dups;
+        for (int q = 0; q < sl[i].nnoted; q++)
+            note_dup(noted, &nnoted, sl[i].noted[q].line, sl[i].noted[q].first, sl[i].noted[q].hash);
+    }
+    if (rc) return -1;
     for (int q = 0; q < nnoted; q++) /* the first row of the hash in the earliest range */
         for (int k = 0; k < nsets; k++) {
             const seen_row *s = seen_search(sets[k], noted[q].hash);
@@ -1446,7 +1534,7 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
         row_set *set = &r.seen;
         long shift = 0;
         stats->duplicates_unchecked = 0;
-        if (st == DF_OK && (row_set_finish(set) != 0 || seen_merge(stats, &set, &shift, 1) != 0))
+        if (st == DF_OK && (row_set_finish(set) != 0 || seen_merge(stats, &set, &shift, 1, 1) != 0))
             st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         row_set_free(&r.seen);
     }
@@ -1483,6 +1571,10 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
 
 #define PARALLEL_MIN_BYTES (8u << 20) /* below this, threads cost more than they save */
 #define MAX_PIECES         64
+/* Ranges per reading thread: the threads take the next range as they end
+ * one, so a range slow to read (its rows' work uneven, a core shared with
+ * the hash of the file) leaves no core idle at the read's end (issue 12). */
+#define RANGES_PER_THREAD 8
 
 /* Where to cut the bytes [from, to) of a plain CSV file (to 0: its end)
  * into n byte ranges, each starting at a record: starts[0] = from,
@@ -1605,7 +1697,6 @@ typedef struct {
     int failed;
     row_set seen;
     size_t dup_max;
-    pthread_t thread;
 } fan_piece;
 
 static void *fan_piece_main(void *arg)
@@ -1632,6 +1723,25 @@ static void *fan_piece_main(void *arg)
     p->seen = r.seen;
     p->lines = df__csv_line(csv) - 1;
     df__csv_close(csv);
+    return NULL;
+}
+
+/* The reading threads: each takes the next range (in file order) until
+ * none is left, or one has failed (the ranges after it are then not read:
+ * the read fails with the first failed range's error). */
+typedef struct {
+    fan_piece *pieces;
+    int n;
+    atomic_int next, stop;
+} fan_pool;
+
+static void *fan_pool_main(void *arg)
+{
+    fan_pool *pool = arg;
+    for (int k; !atomic_load(&pool->stop) && (k = atomic_fetch_add(&pool->next, 1)) < pool->n;) {
+        fan_piece_main(&pool->pieces[k]);
+        if (pool->pieces[k].failed) atomic_store(&pool->stop, 1);
+    }
     return NULL;
 }
 
@@ -1816,14 +1926,14 @@ static df_status fan_exchange(df_ctx *ctx, fan_piece **pieces, int *n, fan_range
 
 /* The duplicates of a fan-out read: the main reader's rows (the row read
  * with the header), then each range's in file order. 0, or -1. */
-static int seen_of_read(df_read_stats *stats, row_set *first, fan_piece *pieces, int npieces)
+static int seen_of_read(df_read_stats *stats, row_set *first, fan_piece *pieces, int npieces, int nthreads)
 {
     row_set **sets = calloc((size_t)npieces + 1, sizeof *sets);
     long *shift = calloc((size_t)npieces + 1, sizeof *shift);
     int rc = sets && shift && row_set_finish(first) == 0 ? 0 : -1;
     if (rc == 0) sets[0] = first;
     for (int k = 0; rc == 0 && k < npieces; k++) sets[k + 1] = &pieces[k].seen, shift[k + 1] = pieces[k].line0 - 1;
-    if (rc == 0) rc = seen_merge(stats, sets, shift, npieces + 1);
+    if (rc == 0) rc = seen_merge(stats, sets, shift, npieces + 1, nthreads);
     free(sets), free(shift);
     return rc;
 }
@@ -1874,7 +1984,12 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
         free(shares), free(share_lines);
         split = df__parts.split;
     }
-    if (nthreads > 1 && find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, nthreads, starts, lines) == 0)
+    /* more ranges than threads (a file too short for them: one a thread) */
+    int many = nthreads * RANGES_PER_THREAD > MAX_PIECES ? MAX_PIECES : nthreads * RANGES_PER_THREAD;
+    if (nthreads > 1 && find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, many, starts, lines) == 0)
+        nranges = many;
+    else if (nthreads > 1 &&
+             find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, nthreads, starts, lines) == 0)
         nranges = nthreads;
     else if (split) /* the share on one thread, as a range of the file */
         starts[0] = from, lines[0] = 0;
@@ -1926,14 +2041,18 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
         p->start = starts[k];
         p->end = k + 1 < nranges ? starts[k + 1] : range_end;
         p->line0 = first_line + share_line + lines[k];
-        if (pthread_create(&p->thread, NULL, fan_piece_main, p) != 0) break;
-        started++;
     }
-    for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
-    df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", opts->path, started);
+    /* nthreads - 1 threads and this one take the ranges (a thread that
+     * cannot be started leaves its ranges to the others) */
+    fan_pool pool = {pieces, nranges, 0, 0};
+    pthread_t workers[MAX_PIECES];
+    int nworkers = nthreads < nranges ? nthreads : nranges;
+    for (int t = 1; t < nworkers && pthread_create(&workers[started], NULL, fan_pool_main, &pool) == 0; t++) started++;
+    fan_pool_main(&pool);
+    for (int t = 0; t < started; t++) pthread_join(workers[t], NULL);
+    df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads (%d ranges)", opts->path, started + 1, nranges);
     if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-    if (started < nranges) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nranges);
-    npieces = started;
+    npieces = nranges;
     /* MPI: every process's ranges, so that all merge the same counts (always:
      * every process waits for this one's) */
     if (split) {
@@ -1992,7 +2111,7 @@ done:
         for (int q = 0; q < fans[k].ntold; q++)
             free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
     }
-    if (st == DF_OK && seen_of_read(stats, &r.seen, pieces, npieces) != 0)
+    if (st == DF_OK && seen_of_read(stats, &r.seen, pieces, npieces, nthreads) != 0)
         st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
     for (int k = 0; pieces && k < pieces_len; k++) row_set_free(&pieces[k].seen);
     row_set_free(&r.seen);
