@@ -97,9 +97,9 @@ uint64_t df__csv_offset(const df__csv *csv);
 /* Physical line of the next record. */
 long df__csv_line(const df__csv *csv);
 /* Open for a parallel read of one byte range: the records that start in
- * [start, end); start must be the start of a record. Line numbers count
- * from 1 at the range's first record. */
-df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end,
+ * [start, end); start must be the start of a record, and line its line in
+ * the file (the rows' and the errors' lines count from it). */
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, long line,
                              df__csv **out);
 void df__csv_close(df__csv *csv);
 /* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text

@@ -571,7 +571,6 @@ static const seen_row *seen_search(const row_set *t, uint64_t h)
  * slices are apart, so each is merged on its own thread. */
 typedef struct {
     row_set *const *sets;
-    const long *shift;
     int nsets, bits;
     uint64_t lo, hi;
     long dups;
@@ -605,7 +604,7 @@ static void *seen_slice_main(void *arg)
                 size_t q = 0;
                 while (q < m && held[q] != h) q++;
                 if (q < m) {
-                    sl->dups++, note_dup(sl->noted, &sl->nnoted, v[i].line + sl->shift[k], 0, h);
+                    sl->dups++, note_dup(sl->noted, &sl->nnoted, v[i].line, 0, h);
                     continue;
                 }
                 if (m == cap) {
@@ -628,14 +627,14 @@ done:
 }
 
 /* The exact duplicates of a whole read into stats, from the sets of its
- * ranges in file order (each settled; shift[k] the lines before range k):
+ * ranges in file order (each settled, with the file's lines):
  * a distinct row of a range whose hash an earlier range holds repeats that
  * range's row, and every duplicate found in a range repeats the first row
  * of its hash in the earliest range: the count and the first 8 lines are
  * those of one sequential read (up to the sets' limits). With drop (one
  * range, counted as read) only the unchecked rows are added. The hash
  * space is cut into nthreads slices merged at once. 0, or -1. */
-static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *shift, int nsets, int nthreads)
+static int seen_merge(df_read_stats *stats, row_set *const *sets, int nsets, int nthreads)
 {
     long dups = 0, unchecked = 0;
     seen_dup noted[8];
@@ -647,7 +646,7 @@ static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *sh
         dups += sets[k]->dups;
         for (int q = 0; q < sets[k]->nnoted; q++) {
             const seen_dup *d = &sets[k]->noted[q];
-            note_dup(noted, &nnoted, d->line + shift[k], d->first + shift[k], d->hash);
+            note_dup(noted, &nnoted, d->line, d->first, d->hash);
         }
     }
     int nslices = nsets > 1 ? (nthreads < 1 ? 1 : nthreads > MAX_SLICES ? MAX_SLICES : nthreads) : 0;
@@ -661,12 +660,8 @@ static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *sh
     for (int i = 0; i < nslices; i++) { /* the hashes are uniform: even slices of the buckets, even work */
         uint64_t nb = (uint64_t)1 << bits, first = nb * (uint64_t)i / (uint64_t)nslices;
         uint64_t last = nb * (uint64_t)(i + 1) / (uint64_t)nslices - 1, below = ((uint64_t)1 << (64 - bits)) - 1;
-        sl[i] = (seen_slice){.sets = sets,
-                             .shift = shift,
-                             .nsets = nsets,
-                             .bits = bits,
-                             .lo = first << (64 - bits),
-                             .hi = last << (64 - bits) | below};
+        sl[i] = (seen_slice){
+            .sets = sets, .nsets = nsets, .bits = bits, .lo = first << (64 - bits), .hi = last << (64 - bits) | below};
     }
     for (int i = 1; i < nslices; i++)
         if (pthread_create(&tid[i], NULL, seen_slice_main, &sl[i]) == 0)
@@ -686,7 +681,7 @@ static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *sh
         for (int k = 0; k < nsets; k++) {
             const seen_row *s = seen_search(sets[k], noted[q].hash);
             if (s) {
-                noted[q].first = s->line + shift[k];
+                noted[q].first = s->line;
                 break;
             }
         }
@@ -815,14 +810,12 @@ typedef struct {
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
     int nul_cols[DF_FIELD_COUNT], nnul;   /* the others but the counts: looked at for a NUL byte */
-    long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
 static int reject(reader *r, long line, int col, df_reject_reason why, const char *value)
 {
     char buf[32];
-    df_rejection rj = {line + r->line_base, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why,
-                       value};
+    df_rejection rj = {line, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why, value};
     r->stats->rejected++;
     r->stats->rejected_by[why]++;
     if (r->on_reject) r->on_reject(&rj, r->reject_user);
@@ -1017,7 +1010,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
-    rec.line = line + r->line_base;
+    rec.line = line;
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
@@ -1532,9 +1525,8 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
         reader_init(&r, ctx, opts, &o, on_record, on_reject, user, user, stats);
         st = read_rows(&r, &o);
         row_set *set = &r.seen;
-        long shift = 0;
         stats->duplicates_unchecked = 0;
-        if (st == DF_OK && (row_set_finish(set) != 0 || seen_merge(stats, &set, &shift, 1, 1) != 0))
+        if (st == DF_OK && (row_set_finish(set) != 0 || seen_merge(stats, &set, 1, 1) != 0))
             st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         row_set_free(&r.seen);
     }
@@ -1708,10 +1700,10 @@ static void *fan_piece_main(void *arg)
     size_t *lens;
     int n, rc;
     long line;
-    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, &csv) != DF_OK)
+    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, p->line0,
+                           &csv) != DF_OK)
         return p->failed = 1, NULL;
     reader_init(&r, &p->err, p->opts, p->o, fan_record, fan_reject, p->fan, p->fan, &p->stats);
-    r.line_base = p->line0 - 1;
     r.seen.max = p->dup_max;
     df__csv_skip_long(csv);
     while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
@@ -1721,7 +1713,7 @@ static void *fan_piece_main(void *arg)
         }
     if (rc != 0 || row_set_finish(&r.seen) != 0) p->failed = 1; /* the range's rows sorted here, in parallel */
     p->seen = r.seen;
-    p->lines = df__csv_line(csv) - 1;
+    p->lines = df__csv_line(csv) - p->line0;
     df__csv_close(csv);
     return NULL;
 }
@@ -1929,12 +1921,11 @@ static df_status fan_exchange(df_ctx *ctx, fan_piece **pieces, int *n, fan_range
 static int seen_of_read(df_read_stats *stats, row_set *first, fan_piece *pieces, int npieces, int nthreads)
 {
     row_set **sets = calloc((size_t)npieces + 1, sizeof *sets);
-    long *shift = calloc((size_t)npieces + 1, sizeof *shift);
-    int rc = sets && shift && row_set_finish(first) == 0 ? 0 : -1;
+    int rc = sets && row_set_finish(first) == 0 ? 0 : -1;
     if (rc == 0) sets[0] = first;
-    for (int k = 0; rc == 0 && k < npieces; k++) sets[k + 1] = &pieces[k].seen, shift[k + 1] = pieces[k].line0 - 1;
-    if (rc == 0) rc = seen_merge(stats, sets, shift, npieces + 1, nthreads);
-    free(sets), free(shift);
+    for (int k = 0; rc == 0 && k < npieces; k++) sets[k + 1] = &pieces[k].seen;
+    if (rc == 0) rc = seen_merge(stats, sets, npieces + 1, nthreads);
+    free(sets);
     return rc;
 }
 
