@@ -1718,14 +1718,63 @@ static void *fan_piece_main(void *arg)
     return NULL;
 }
 
+/* A range's sink states merged into the sinks (then freed). */
+static df_status fan_merge_range(df_ctx *ctx, const char *path, fan_range *f)
+{
+    df_status ms = DF_OK;
+    if (f->failed) ms = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+    for (int i = 0; i < f->nsinks && ms == DF_OK; i++) {
+        ms = f->sinks[i]->merge(f->sinks[i], f->states[i]);
+        f->sinks[i]->thread_free(f->states[i]);
+        f->states[i] = NULL;
+    }
+    return ms;
+}
+
 /* The reading threads: each takes the next range (in file order) until
  * none is left, or one has failed (the ranges after it are then not read:
- * the read fails with the first failed range's error). */
+ * the read fails with the first failed range's error). A range read is
+ * merged at once if those before it are, else by the thread that merges
+ * the one before it: the merges stay in file order, one at a time, and run
+ * while other ranges are read (a decision log's range appended, a
+ * density's last block projected), not all after the read; a range's
+ * state is freed as it is merged. The ranges from a failed one on are left
+ * to the read's end, which says why. */
 typedef struct {
     fan_piece *pieces;
+    fan_range *fans;
+    df_ctx *ctx;
+    const char *path;
     int n;
     atomic_int next, stop;
+    pthread_mutex_t lock;
+    char done[MAX_PIECES];
+    int merged, merging; /* the ranges merged, in order; a thread is merging */
+    df_status merge_st;
 } fan_pool;
+
+static void fan_pool_merge(fan_pool *pool, int k)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->done[k] = 1;
+    if (!pool->merging) {
+        pool->merging = 1;
+        while (pool->merged < pool->n && pool->done[pool->merged] && !pool->pieces[pool->merged].failed &&
+               pool->merge_st == DF_OK) {
+            int j = pool->merged;
+            pthread_mutex_unlock(&pool->lock);
+            df_status ms = fan_merge_range(pool->ctx, pool->path, &pool->fans[j]);
+            pthread_mutex_lock(&pool->lock);
+            if (ms != DF_OK) {
+                pool->merge_st = ms;
+                atomic_store(&pool->stop, 1);
+            } else
+                pool->merged++;
+        }
+        pool->merging = 0;
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
 
 static void *fan_pool_main(void *arg)
 {
@@ -1733,6 +1782,7 @@ static void *fan_pool_main(void *arg)
     for (int k; !atomic_load(&pool->stop) && (k = atomic_fetch_add(&pool->next, 1)) < pool->n;) {
         fan_piece_main(&pool->pieces[k]);
         if (pool->pieces[k].failed) atomic_store(&pool->stop, 1);
+        fan_pool_merge(pool, k);
     }
     return NULL;
 }
@@ -1940,7 +1990,7 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
     void **states = NULL;
     uint64_t starts[MAX_PIECES + 1], range_end = 0;
     long lines[MAX_PIECES + 1], share_line = 0;
-    int nranges = 1, tell = 0, started = 0, npieces = 0, pieces_len = 0;
+    int nranges = 1, tell = 0, started = 0, npieces = 0, pieces_len = 0, merged = 0;
     hasher h = {opts->path, sha256, 0, 0};
     int hashing = 0;
     struct stat sb;
@@ -2035,14 +2085,19 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
     }
     /* nthreads - 1 threads and this one take the ranges (a thread that
      * cannot be started leaves its ranges to the others) */
-    fan_pool pool = {pieces, nranges, 0, 0};
+    fan_pool pool = {.pieces = pieces, .fans = fans, .ctx = ctx, .path = opts->path, .n = nranges};
+    pthread_mutex_init(&pool.lock, NULL);
     pthread_t workers[MAX_PIECES];
     int nworkers = nthreads < nranges ? nthreads : nranges;
     for (int t = 1; t < nworkers && pthread_create(&workers[started], NULL, fan_pool_main, &pool) == 0; t++) started++;
     fan_pool_main(&pool);
     for (int t = 0; t < started; t++) pthread_join(workers[t], NULL);
+    pthread_mutex_destroy(&pool.lock);
+    merged = pool.merged;
+    st = pool.merge_st; /* a merge that failed said why */
     df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads (%d ranges)", opts->path, started + 1, nranges);
-    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+    if (!df__progress(ctx, 1.0, "reading records") && st == DF_OK)
+        st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
     npieces = nranges;
     /* MPI: every process's ranges, so that all merge the same counts (always:
      * every process waits for this one's) */
@@ -2066,14 +2121,8 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
 merge:
     /* a sink that stopped the read says why in its merge (out of memory) */
     if (st == DF_OK || st == DF_ECANCELLED)
-        for (int k = 0; k < nranges; k++) {
-            df_status ms = DF_OK;
-            if (fans[k].failed) ms = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-            for (int i = 0; i < nsinks && ms == DF_OK; i++) {
-                ms = sinks[i]->merge(sinks[i], fans[k].states[i]);
-                sinks[i]->thread_free(fans[k].states[i]);
-                fans[k].states[i] = NULL;
-            }
+        for (int k = merged; k < nranges; k++) { /* those the threads did not merge */
+            df_status ms = fan_merge_range(ctx, opts->path, &fans[k]);
             if (ms != DF_OK) { /* over a cancel too: a sink that stopped says why */
                 st = ms;
                 break;
