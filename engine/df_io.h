@@ -205,7 +205,9 @@ df_status df__parts_reduce_sum(df_ctx *ctx, int64_t *data, size_t n);
  * over its own state. The fan-out read calls thread_new once per byte
  * range, on_record (and on_reject) with that range's state from the thread
  * reading it, merge with each range's state in range order (then
- * thread_free); the caller then finishes each (a run finishes the joins
+ * thread_free: one merge at a time, on a reading thread as soon as the
+ * ranges before are merged, while other ranges' on_record run; a merge
+ * touches only the sink and that state); the caller then finishes each (a run finishes the joins
  * first: the flows take their period from them). on_record returns nonzero
  * to stop the read (out of memory; merge then says why). An ordered sink
  * (its output keeps the input order: a decision log, a records layer)
