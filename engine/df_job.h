@@ -154,13 +154,17 @@ int df__sha256_file(const char *path, char hex[65]);
  * each is finished, while the run makes the others (issue 12 item 2): the
  * manifest then only collects them. A digest is used only if the file is
  * still as it was hashed (inode, size, modification time); else the
- * manifest hashes it again. _new: NULL when out of memory (the manifest then
- * hashes every file itself). _add: file name of dir, finished; thread-safe;
- * a file that cannot be queued is left to the manifest. _free stops the
- * thread (the files not yet hashed are left) and joins it; NULL is a no-op. */
+ * manifest hashes it again (files are committed by a rename: a new inode).
+ * _new: NULL when out of memory (the manifest then hashes every file
+ * itself). _add: file name of dir, finished; thread-safe; a file that cannot
+ * be queued is left to the manifest. _get waits for the files queued (no
+ * more can be added) and gives name's digest: 1 and hex, or 0 when it has
+ * none (not queued, unreadable, or changed since). _free stops the thread
+ * (the files not yet hashed are left) and joins it; NULL is a no-op. */
 typedef struct df__digests df__digests;
 df__digests *df__digests_new(const char *dir);
 void df__digests_add(df__digests *d, const char *name);
+int df__digests_get(df__digests *d, const char *name, char hex[65]);
 void df__digests_free(df__digests *d);
 
 /* ---- publish.c: statistical disclosure control (docs/publish.md) --------- */

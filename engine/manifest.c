@@ -140,13 +140,13 @@ void df__digests_free(df__digests *d)
     free(d);
 }
 
-/* The digest of dir/name made during the run, if the file is still as it
- * was hashed: 1 and hex, else 0. After digests_end. */
-static int digest_of(const df__digests *d, const char *name, char hex[65])
+int df__digests_get(df__digests *d, const char *name, char hex[65])
 {
     char path[4200];
     struct stat now;
-    for (size_t i = 0; d && i < d->n; i++) {
+    if (!d) return 0;
+    digests_end(d, 0); /* the files it was given, hashed */
+    for (size_t i = 0; i < d->n; i++) {
         if (!d->item[i].ok || strcmp(d->item[i].name, name) != 0) continue;
         snprintf(path, sizeof path, "%s/%s", d->dir, name);
         if (stat(path, &now) != 0 || !same_file(&now, &d->item[i].sb)) return 0;
@@ -373,8 +373,7 @@ static json_object *outputs(df_ctx *ctx, const char *dir, df__digests *digests)
     hashing h = {
         .dir = dir, .names = names, .n = n, .hex = df__malloc((n + 1) * sizeof *h.hex), .ok = df__malloc(n + 1)};
     if (h.hex && h.ok) {
-        if (digests) digests_end(digests, 0); /* the files it was given, hashed */
-        for (size_t i = 0; i < n; i++) h.ok[i] = (unsigned char)digest_of(digests, names[i], h.hex[i]);
+        for (size_t i = 0; i < n; i++) h.ok[i] = (unsigned char)df__digests_get(digests, names[i], h.hex[i]);
         pthread_t other;
         int two = pthread_create(&other, NULL, hash_files, &h) == 0;
         hash_files(&h);
