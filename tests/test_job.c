@@ -408,6 +408,18 @@ TEST(digests_of_finished_files_issue12_item2)
     harness_remove_dir(dir);
 }
 
+static int cancel_at_sitrep(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)user;
+    return strncmp(stage, "situation report", 16) != 0;
+}
+
+static int cancel_at_web_map(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)user;
+    return strncmp(stage, "web map", 7) != 0;
+}
+
 /* issue 12 item 2: with a records layer, map.html is made on the records
  * layer's thread (beside the sitrep); its failure there fails the run as
  * anywhere else: the message says why, the previous bundle stays as it
@@ -430,6 +442,15 @@ TEST(web_map_failing_on_the_records_layer_thread_issue12_item2)
     digest_folder(bundle, after, sizeof after);
     EXPECT_STR(after, before);
     EXPECT_INT(leftovers(tmpdir), 0);
+    /* cancelled while the thread may be making it (the situation report), and at its stage */
+    static const char *const stages[] = {"situation report", "web map"};
+    for (int i = 0; i < 2; i++) {
+        EXPECT_INT(run_job(job, i ? cancel_at_web_map : cancel_at_sitrep, msg, sizeof msg), DF_ECANCELLED);
+        EXPECT(strstr(msg, stages[i]) != NULL);
+        digest_folder(bundle, after, sizeof after);
+        EXPECT_STR(after, before);
+        EXPECT_INT(leftovers(tmpdir), 0);
+    }
 }
 
 static int cancel_at_density(double fraction, const char *stage, void *user)
