@@ -1217,12 +1217,14 @@ static df_status layers_styles(df_ctx *ctx, run *r, const char *path, GDALDatase
  * styles are in), on the other core. The file sees the same steps in the
  * same order as on one thread (the rows, the styles, the index: the same
  * bytes). The run waits for the styles (the project needs the layers'
- * list, and the sitrep's hosting tables replay the spool), and joins the
- * thread before anything reads layers.gpkg (the web map, PostGIS) or
- * hashes it (the manifest), and on every way out of write_products. The
- * thread reports into a context of its own (no log, no progress; GDAL's
- * messages on it go there too); its error becomes the run's, and an error
- * or a cancel of the run stops its rows at the next batch. */
+ * list, and the sitrep's hosting tables replay the spool). Once the index
+ * is in, layers.gpkg is complete: the thread queues it to be hashed
+ * (df__digests) and makes the web map, which reads it, beside the sitrep's
+ * PDF. The run joins the thread before the manifest and PostGIS, and on
+ * every way out of write_products. The thread reports into a context of its
+ * own (no log, no progress; GDAL's messages on it go there too); its error
+ * becomes the run's, and an error or a cancel of the run stops its rows at
+ * the next batch (and the web map, if not yet begun). */
 typedef struct {
     run *r;
     df_ctx ctx;
