@@ -154,9 +154,12 @@ df_status df__csv_open(df_ctx *ctx, const char *path, char delimiter, df__csv **
     return csv_open(ctx, path, delimiter, 0, 0, out);
 }
 
-df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, df__csv **out)
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, long line,
+                             df__csv **out)
 {
-    return csv_open(ctx, path, delimiter, start, end, out);
+    df_status st = csv_open(ctx, path, delimiter, start, end, out);
+    if (st == DF_OK) (*out)->line = line; /* its errors and rows say the file's lines */
+    return st;
 }
 
 uint64_t df__csv_offset(const df__csv *c) { return c->base + c->pos; }

@@ -2081,7 +2081,10 @@ static void *any_range_new(void *sink, int range)
     (void)range;
     any_range *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->fd = -1, p->cap = k->cap, p->b = k->b, p->read = k->base.read;
+    /* a range's block lives until its merge, and a read has more ranges than
+     * threads (ingest.c): the ranges' blocks together hold at most a chunk */
+    long share = k->base.ranges > 0 ? chunk_size / k->base.ranges : k->cap;
+    p->fd = -1, p->cap = share < 1 ? 1 : share < k->cap ? share : k->cap, p->b = k->b, p->read = k->base.read;
     p->drop_rivals = k->ropts.duplicates == DF_DUPLICATES_DROP;
     if (!(p->repeats = df__repeats_new(k->base.ranges))) return any_range_free(p), NULL;
     if (k->pre &&

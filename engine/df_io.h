@@ -97,9 +97,9 @@ uint64_t df__csv_offset(const df__csv *csv);
 /* Physical line of the next record. */
 long df__csv_line(const df__csv *csv);
 /* Open for a parallel read of one byte range: the records that start in
- * [start, end); start must be the start of a record. Line numbers count
- * from 1 at the range's first record. */
-df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end,
+ * [start, end); start must be the start of a record, and line its line in
+ * the file (the rows' and the errors' lines count from it). */
+df_status df__csv_open_range(df_ctx *ctx, const char *path, char delimiter, uint64_t start, uint64_t end, long line,
                              df__csv **out);
 void df__csv_close(df__csv *csv);
 /* "UTF-16LE" or "UTF-16BE" when the first n bytes of a file are UTF-16 text
@@ -205,7 +205,9 @@ df_status df__parts_reduce_sum(df_ctx *ctx, int64_t *data, size_t n);
  * over its own state. The fan-out read calls thread_new once per byte
  * range, on_record (and on_reject) with that range's state from the thread
  * reading it, merge with each range's state in range order (then
- * thread_free); the caller then finishes each (a run finishes the joins
+ * thread_free: one merge at a time, on a reading thread as soon as the
+ * ranges before are merged, while other ranges' on_record run; a merge
+ * touches only the sink and that state); the caller then finishes each (a run finishes the joins
  * first: the flows take their period from them). on_record returns nonzero
  * to stop the read (out of memory; merge then says why). An ordered sink
  * (its output keeps the input order: a decision log, a records layer)

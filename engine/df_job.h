@@ -127,6 +127,7 @@ typedef struct {
     struct df__sink *spool;                 /* the records kept by that read (hosting.c); NULL: read again */
     long records_not_copied;                /* > 0: no records layer; the records with coordinates left in the input */
     const df__publish_stats *publish;       /* publish mode: what was withheld; NULL otherwise */
+    struct df__digests *digests;            /* the files hashed as the run made them (manifest.c); NULL: none */
     /* The classes of each joined level (df__classes_for on the displaced,
      * withheld units left out): every map and the QGIS style of the level */
     double breaks[4][DF__MAX_BREAKS];
@@ -149,6 +150,22 @@ void df__report_period(const df__report *r, char *out, size_t cap);
 df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir);
 /* Lowercase hex SHA-256 of a file into hex (65 bytes). 0 ok, -1 unreadable. */
 int df__sha256_file(const char *path, char hex[65]);
+/* The SHA-256 of the bundle's large files made on a thread of their own as
+ * each is finished, while the run makes the others (issue 12 item 2): the
+ * manifest then only collects them. A digest is used only if the file is
+ * still as it was hashed (inode, size, modification time); else the
+ * manifest hashes it again (files are committed by a rename: a new inode).
+ * _new: NULL when out of memory (the manifest then hashes every file
+ * itself). _add: file name of dir, finished; thread-safe; a file that cannot
+ * be queued is left to the manifest. _get waits for the files queued (no
+ * more can be added) and gives name's digest: 1 and hex, or 0 when it has
+ * none (not queued, unreadable, or changed since). _free stops the thread
+ * (the files not yet hashed are left) and joins it; NULL is a no-op. */
+typedef struct df__digests df__digests;
+df__digests *df__digests_new(const char *dir);
+void df__digests_add(df__digests *d, const char *name);
+int df__digests_get(df__digests *d, const char *name, char hex[65]);
+void df__digests_free(df__digests *d);
 
 /* ---- publish.c: statistical disclosure control (docs/publish.md) --------- */
 

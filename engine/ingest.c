@@ -15,6 +15,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -316,6 +317,7 @@ typedef struct {
  * max-th distinct row are still compared with those held, not added; they
  * are counted as unchecked (judge_file says what follows). */
 long df__dup_max_rows = 4L << 20;
+#define MAX_SLICES 64 /* of the hash space, merged at once (seen_merge) */
 typedef struct {
     uint64_t hash;
     long line; /* of the row; settled, of the first row of the hash */
@@ -540,65 +542,146 @@ static long row_set_add(row_set *t, uint64_t key, long line)
     return 0;
 }
 
-/* The settled row of hash h in t, or NULL. */
-static const seen_row *seen_search(const row_set *t, uint64_t h)
+/* The first index of v[0..n) (sorted by hash) whose hash is h or more. */
+static size_t seen_lower(const seen_row *v, size_t n, uint64_t h)
 {
-    size_t lo = 0, hi = t->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t->v[mid].hash < h)
+        if (v[mid].hash < h)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* The settled row of hash h in t, or NULL. */
+static const seen_row *seen_search(const row_set *t, uint64_t h)
+{
+    size_t lo = seen_lower(t->v, t->n, h);
     return lo < t->n && t->v[lo].hash == h ? &t->v[lo] : NULL;
 }
 
+/* One slice of the hash space [lo, hi] merged across the sets, bucket by
+ * bucket of the hashes' top bits (about 16 rows a bucket: the hashes are
+ * uniform): the sets' rows of a bucket are taken in set (file) order, and
+ * a row whose hash an earlier set's row of the bucket has is a duplicate
+ * (a set's own rows are distinct). One pass over each array, in order; the
+ * slices are apart, so each is merged on its own thread. */
+typedef struct {
+    row_set *const *sets;
+    int nsets, bits;
+    uint64_t lo, hi;
+    long dups;
+    seen_dup noted[8];
+    int nnoted, failed;
+} seen_slice;
+
+static void *seen_slice_main(void *arg)
+{
+    seen_slice *sl = arg;
+    size_t *at = calloc((size_t)sl->nsets, sizeof *at), *end = calloc((size_t)sl->nsets, sizeof *end);
+    size_t cap = 256, m;
+    uint64_t *held = malloc(cap * sizeof *held); /* the hashes of the bucket so far */
+    int shift = 64 - sl->bits;
+    if (!at || !end || !held) {
+        sl->failed = 1;
+        goto done;
+    }
+    for (int k = 0; k < sl->nsets; k++) {
+        const row_set *t = sl->sets[k];
+        at[k] = seen_lower(t->v, t->n, sl->lo);
+        end[k] = sl->hi == UINT64_MAX ? t->n : seen_lower(t->v, t->n, sl->hi + 1);
+    }
+    for (uint64_t b = sl->lo >> shift;; b++) {
+        m = 0;
+        for (int k = 0; k < sl->nsets; k++) {
+            const seen_row *v = sl->sets[k]->v;
+            size_t i = at[k];
+            for (; i < end[k] && v[i].hash >> shift == b; i++) {
+                uint64_t h = v[i].hash;
+                size_t q = 0;
+                while (q < m && held[q] != h) q++;
+                if (q < m) {
+                    sl->dups++, note_dup(sl->noted, &sl->nnoted, v[i].line, 0, h);
+                    continue;
+                }
+                if (m == cap) {
+                    uint64_t *g = realloc(held, 2 * cap * sizeof *g);
+                    if (!g) {
+                        sl->failed = 1;
+                        goto done;
+                    }
+                    held = g, cap *= 2;
+                }
+                held[m++] = h;
+            }
+            at[k] = i;
+        }
+        if (b == sl->hi >> shift) break;
+    }
+done:
+    free(at), free(end), free(held);
+    return NULL;
+}
+
 /* The exact duplicates of a whole read into stats, from the sets of its
- * ranges in file order (each settled; shift[k] the lines before range k):
+ * ranges in file order (each settled, with the file's lines):
  * a distinct row of a range whose hash an earlier range holds repeats that
  * range's row, and every duplicate found in a range repeats the first row
  * of its hash in the earliest range: the count and the first 8 lines are
  * those of one sequential read (up to the sets' limits). With drop (one
- * range, counted as read) only the unchecked rows are added. 0, or -1. */
-static int seen_merge(df_read_stats *stats, row_set *const *sets, const long *shift, int nsets)
+ * range, counted as read) only the unchecked rows are added. The hash
+ * space is cut into nthreads slices merged at once. 0, or -1. */
+static int seen_merge(df_read_stats *stats, row_set *const *sets, int nsets, int nthreads)
 {
     long dups = 0, unchecked = 0;
     seen_dup noted[8];
-    int nnoted = 0;
+    int nnoted = 0, rc = 0;
     for (int k = 0; k < nsets; k++) unchecked += sets[k]->unchecked;
     stats->duplicates_unchecked += unchecked;
     if (nsets < 1 || (nsets == 1 && sets[0]->drop)) return 0;
-    size_t *at = calloc((size_t)nsets, sizeof *at);
-    if (!at) return -1;
     for (int k = 0; k < nsets; k++) {
         dups += sets[k]->dups;
         for (int q = 0; q < sets[k]->nnoted; q++) {
             const seen_dup *d = &sets[k]->noted[q];
-            note_dup(noted, &nnoted, d->line + shift[k], d->first + shift[k], d->hash);
+            note_dup(noted, &nnoted, d->line, d->first, d->hash);
         }
     }
-    for (int k = 0; nsets > 1 && k < nsets; k++) /* the ranges, hash by hash */
-        while (at[k] < sets[k]->n) {
-            uint64_t h = sets[k]->v[at[k]].hash;
-            for (int i = k + 1; i < nsets; i++)
-                if (at[i] < sets[i]->n && sets[i]->v[at[i]].hash < h) h = sets[i]->v[at[i]].hash;
-            long first = 0;
-            for (int i = k; i < nsets; i++) {
-                if (at[i] >= sets[i]->n || sets[i]->v[at[i]].hash != h) continue;
-                long line = sets[i]->v[at[i]++].line + shift[i];
-                if (first)
-                    dups++, note_dup(noted, &nnoted, line, first, h);
-                else
-                    first = line;
-            }
-        }
-    free(at);
+    int nslices = nsets > 1 ? (nthreads < 1 ? 1 : nthreads > MAX_SLICES ? MAX_SLICES : nthreads) : 0;
+    seen_slice sl[MAX_SLICES];
+    pthread_t tid[MAX_SLICES];
+    int started[MAX_SLICES] = {0};
+    size_t rows = 0;
+    int bits = 1;
+    for (int k = 0; k < nsets; k++) rows += sets[k]->n;
+    while (bits < 32 && (((uint64_t)1 << bits) < rows / 16 || ((uint64_t)1 << bits) < (uint64_t)nslices)) bits++;
+    for (int i = 0; i < nslices; i++) { /* the hashes are uniform: even slices of the buckets, even work */
+        uint64_t nb = (uint64_t)1 << bits, first = nb * (uint64_t)i / (uint64_t)nslices;
+        uint64_t last = nb * (uint64_t)(i + 1) / (uint64_t)nslices - 1, below = ((uint64_t)1 << (64 - bits)) - 1;
+        sl[i] = (seen_slice){
+            .sets = sets, .nsets = nsets, .bits = bits, .lo = first << (64 - bits), .hi = last << (64 - bits) | below};
+    }
+    for (int i = 1; i < nslices; i++)
+        if (pthread_create(&tid[i], NULL, seen_slice_main, &sl[i]) == 0)
+            started[i] = 1;
+        else
+            seen_slice_main(&sl[i]); /* no thread: here */
+    if (nslices) seen_slice_main(&sl[0]);
+    for (int i = 0; i < nslices; i++) { /* the slices' in slice order (note_dup keeps the least lines) */
+        if (started[i]) pthread_join(tid[i], NULL);
+        if (sl[i].failed) rc = -1;
+        dups += sl[i].dups;
+        for (int q = 0; q < sl[i].nnoted; q++)
+            note_dup(noted, &nnoted, sl[i].noted[q].line, sl[i].noted[q].first, sl[i].noted[q].hash);
+    }
+    if (rc) return -1;
     for (int q = 0; q < nnoted; q++) /* the first row of the hash in the earliest range */
         for (int k = 0; k < nsets; k++) {
             const seen_row *s = seen_search(sets[k], noted[q].hash);
             if (s) {
-                noted[q].first = s->line + shift[k];
+                noted[q].first = s->line;
                 break;
             }
         }
@@ -727,14 +810,12 @@ typedef struct {
     int ncols;                            /* columns in the header (or the first row) */
     int text_cols[DF_FIELD_COUNT], ntext; /* mapped columns holding text */
     int nul_cols[DF_FIELD_COUNT], nnul;   /* the others but the counts: looked at for a NUL byte */
-    long line_base;                       /* a fan-out range: lines before it */
 } reader;
 
 static int reject(reader *r, long line, int col, df_reject_reason why, const char *value)
 {
     char buf[32];
-    df_rejection rj = {line + r->line_base, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why,
-                       value};
+    df_rejection rj = {line, col >= 0 ? column_label(r->src, col, buf, sizeof buf) : "(row)", why, value};
     r->stats->rejected++;
     r->stats->rejected_by[why]++;
     if (r->on_reject) r->on_reject(&rj, r->reject_user);
@@ -929,7 +1010,7 @@ static int handle_row(reader *r, char **cells, size_t *lens, int n, long line)
     trim_cells(cells, lens, n);
 
     memset(&rec, 0, sizeof rec);
-    rec.line = line + r->line_base;
+    rec.line = line;
     rec.date = DF_NO_DATE;
     rec.status = r->opts->default_status;
     rec.lon = rec.lat = NAN;
@@ -1444,9 +1525,8 @@ df_status df_records_read(df_ctx *ctx, const df_record_opts *opts, df_record_fn 
         reader_init(&r, ctx, opts, &o, on_record, on_reject, user, user, stats);
         st = read_rows(&r, &o);
         row_set *set = &r.seen;
-        long shift = 0;
         stats->duplicates_unchecked = 0;
-        if (st == DF_OK && (row_set_finish(set) != 0 || seen_merge(stats, &set, &shift, 1) != 0))
+        if (st == DF_OK && (row_set_finish(set) != 0 || seen_merge(stats, &set, 1, 1) != 0))
             st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
         row_set_free(&r.seen);
     }
@@ -1483,6 +1563,10 @@ df_status df_records_kind(df_ctx *ctx, const df_record_opts *opts, df_table_kind
 
 #define PARALLEL_MIN_BYTES (8u << 20) /* below this, threads cost more than they save */
 #define MAX_PIECES         64
+/* Ranges per reading thread: the threads take the next range as they end
+ * one, so a range slow to read (its rows' work uneven, a core shared with
+ * the hash of the file) leaves no core idle at the read's end (issue 12). */
+#define RANGES_PER_THREAD 8
 
 /* Where to cut the bytes [from, to) of a plain CSV file (to 0: its end)
  * into n byte ranges, each starting at a record: starts[0] = from,
@@ -1605,7 +1689,6 @@ typedef struct {
     int failed;
     row_set seen;
     size_t dup_max;
-    pthread_t thread;
 } fan_piece;
 
 static void *fan_piece_main(void *arg)
@@ -1617,10 +1700,10 @@ static void *fan_piece_main(void *arg)
     size_t *lens;
     int n, rc;
     long line;
-    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, &csv) != DF_OK)
+    if (df__csv_open_range(&p->err, p->opts->path, df__csv_delimiter(p->o->src.csv), p->start, p->end, p->line0,
+                           &csv) != DF_OK)
         return p->failed = 1, NULL;
     reader_init(&r, &p->err, p->opts, p->o, fan_record, fan_reject, p->fan, p->fan, &p->stats);
-    r.line_base = p->line0 - 1;
     r.seen.max = p->dup_max;
     df__csv_skip_long(csv);
     while ((rc = df__csv_next(csv, &cells, &lens, &n, &line)) == 1 || rc == 2)
@@ -1630,8 +1713,77 @@ static void *fan_piece_main(void *arg)
         }
     if (rc != 0 || row_set_finish(&r.seen) != 0) p->failed = 1; /* the range's rows sorted here, in parallel */
     p->seen = r.seen;
-    p->lines = df__csv_line(csv) - 1;
+    p->lines = df__csv_line(csv) - p->line0;
     df__csv_close(csv);
+    return NULL;
+}
+
+/* A range's sink states merged into the sinks (then freed). */
+static df_status fan_merge_range(df_ctx *ctx, const char *path, fan_range *f)
+{
+    df_status ms = DF_OK;
+    if (f->failed) ms = df__error(ctx, DF_ENOMEM, "out of memory reading %s", path);
+    for (int i = 0; i < f->nsinks && ms == DF_OK; i++) {
+        ms = f->sinks[i]->merge(f->sinks[i], f->states[i]);
+        f->sinks[i]->thread_free(f->states[i]);
+        f->states[i] = NULL;
+    }
+    return ms;
+}
+
+/* The reading threads: each takes the next range (in file order) until
+ * none is left, or one has failed (the ranges after it are then not read:
+ * the read fails with the first failed range's error). A range read is
+ * merged at once if those before it are, else by the thread that merges
+ * the one before it: the merges stay in file order, one at a time, and run
+ * while other ranges are read (a decision log's range appended, a
+ * density's last block projected), not all after the read; a range's
+ * state is freed as it is merged. The ranges from a failed one on are left
+ * to the read's end, which says why. */
+typedef struct {
+    fan_piece *pieces;
+    fan_range *fans;
+    df_ctx *ctx;
+    const char *path;
+    int n;
+    atomic_int next, stop;
+    pthread_mutex_t lock;
+    char done[MAX_PIECES];
+    int merged, merging; /* the ranges merged, in order; a thread is merging */
+    df_status merge_st;
+} fan_pool;
+
+static void fan_pool_merge(fan_pool *pool, int k)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->done[k] = 1;
+    if (!pool->merging) {
+        pool->merging = 1;
+        while (pool->merged < pool->n && pool->done[pool->merged] && !pool->pieces[pool->merged].failed &&
+               pool->merge_st == DF_OK) {
+            int j = pool->merged;
+            pthread_mutex_unlock(&pool->lock);
+            df_status ms = fan_merge_range(pool->ctx, pool->path, &pool->fans[j]);
+            pthread_mutex_lock(&pool->lock);
+            if (ms != DF_OK) {
+                pool->merge_st = ms;
+                atomic_store(&pool->stop, 1);
+            } else
+                pool->merged++;
+        }
+        pool->merging = 0;
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+static void *fan_pool_main(void *arg)
+{
+    fan_pool *pool = arg;
+    for (int k; !atomic_load(&pool->stop) && (k = atomic_fetch_add(&pool->next, 1)) < pool->n;) {
+        fan_piece_main(&pool->pieces[k]);
+        if (pool->pieces[k].failed) atomic_store(&pool->stop, 1);
+        fan_pool_merge(pool, k);
+    }
     return NULL;
 }
 
@@ -1816,15 +1968,14 @@ static df_status fan_exchange(df_ctx *ctx, fan_piece **pieces, int *n, fan_range
 
 /* The duplicates of a fan-out read: the main reader's rows (the row read
  * with the header), then each range's in file order. 0, or -1. */
-static int seen_of_read(df_read_stats *stats, row_set *first, fan_piece *pieces, int npieces)
+static int seen_of_read(df_read_stats *stats, row_set *first, fan_piece *pieces, int npieces, int nthreads)
 {
     row_set **sets = calloc((size_t)npieces + 1, sizeof *sets);
-    long *shift = calloc((size_t)npieces + 1, sizeof *shift);
-    int rc = sets && shift && row_set_finish(first) == 0 ? 0 : -1;
+    int rc = sets && row_set_finish(first) == 0 ? 0 : -1;
     if (rc == 0) sets[0] = first;
-    for (int k = 0; rc == 0 && k < npieces; k++) sets[k + 1] = &pieces[k].seen, shift[k + 1] = pieces[k].line0 - 1;
-    if (rc == 0) rc = seen_merge(stats, sets, shift, npieces + 1);
-    free(sets), free(shift);
+    for (int k = 0; rc == 0 && k < npieces; k++) sets[k + 1] = &pieces[k].seen;
+    if (rc == 0) rc = seen_merge(stats, sets, npieces + 1, nthreads);
+    free(sets);
     return rc;
 }
 
@@ -1839,7 +1990,7 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
     void **states = NULL;
     uint64_t starts[MAX_PIECES + 1], range_end = 0;
     long lines[MAX_PIECES + 1], share_line = 0;
-    int nranges = 1, tell = 0, started = 0, npieces = 0, pieces_len = 0;
+    int nranges = 1, tell = 0, started = 0, npieces = 0, pieces_len = 0, merged = 0;
     hasher h = {opts->path, sha256, 0, 0};
     int hashing = 0;
     struct stat sb;
@@ -1874,7 +2025,12 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
         free(shares), free(share_lines);
         split = df__parts.split;
     }
-    if (nthreads > 1 && find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, nthreads, starts, lines) == 0)
+    /* more ranges than threads (a file too short for them: one a thread) */
+    int many = nthreads * RANGES_PER_THREAD > MAX_PIECES ? MAX_PIECES : nthreads * RANGES_PER_THREAD;
+    if (nthreads > 1 && find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, many, starts, lines) == 0)
+        nranges = many;
+    else if (nthreads > 1 &&
+             find_cuts(&o, opts->path, from, range_end, PARALLEL_MIN_BYTES, nthreads, starts, lines) == 0)
         nranges = nthreads;
     else if (split) /* the share on one thread, as a range of the file */
         starts[0] = from, lines[0] = 0;
@@ -1926,14 +2082,23 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
         p->start = starts[k];
         p->end = k + 1 < nranges ? starts[k + 1] : range_end;
         p->line0 = first_line + share_line + lines[k];
-        if (pthread_create(&p->thread, NULL, fan_piece_main, p) != 0) break;
-        started++;
     }
-    for (int k = 0; k < started; k++) pthread_join(pieces[k].thread, NULL);
-    df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads", opts->path, started);
-    if (!df__progress(ctx, 1.0, "reading records")) st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
-    if (started < nranges) st = df__error(ctx, DF_ENOMEM, "cannot start %d threads", nranges);
-    npieces = started;
+    /* nthreads - 1 threads and this one take the ranges (a thread that
+     * cannot be started leaves its ranges to the others) */
+    fan_pool pool = {.pieces = pieces, .fans = fans, .ctx = ctx, .path = opts->path, .n = nranges};
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_t workers[MAX_PIECES];
+    int nworkers = nthreads < nranges ? nthreads : nranges;
+    for (int t = 1; t < nworkers && pthread_create(&workers[started], NULL, fan_pool_main, &pool) == 0; t++) started++;
+    fan_pool_main(&pool);
+    for (int t = 0; t < started; t++) pthread_join(workers[t], NULL);
+    pthread_mutex_destroy(&pool.lock);
+    merged = pool.merged;
+    st = pool.merge_st; /* a merge that failed said why */
+    df__log(ctx, DF_LOG_DEBUG, "%s: read on %d threads (%d ranges)", opts->path, started + 1, nranges);
+    if (!df__progress(ctx, 1.0, "reading records") && st == DF_OK)
+        st = df__error(ctx, DF_ECANCELLED, "stopped by the caller");
+    npieces = nranges;
     /* MPI: every process's ranges, so that all merge the same counts (always:
      * every process waits for this one's) */
     if (split) {
@@ -1956,14 +2121,8 @@ df_status df__records_fanout(df_ctx *ctx, const df_record_opts *opts, df__sink *
 merge:
     /* a sink that stopped the read says why in its merge (out of memory) */
     if (st == DF_OK || st == DF_ECANCELLED)
-        for (int k = 0; k < nranges; k++) {
-            df_status ms = DF_OK;
-            if (fans[k].failed) ms = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
-            for (int i = 0; i < nsinks && ms == DF_OK; i++) {
-                ms = sinks[i]->merge(sinks[i], fans[k].states[i]);
-                sinks[i]->thread_free(fans[k].states[i]);
-                fans[k].states[i] = NULL;
-            }
+        for (int k = merged; k < nranges; k++) { /* those the threads did not merge */
+            df_status ms = fan_merge_range(ctx, opts->path, &fans[k]);
             if (ms != DF_OK) { /* over a cancel too: a sink that stopped says why */
                 st = ms;
                 break;
@@ -1992,7 +2151,7 @@ done:
         for (int q = 0; q < fans[k].ntold; q++)
             free((char *)fans[k].told[q].column), free((char *)fans[k].told[q].detail);
     }
-    if (st == DF_OK && seen_of_read(stats, &r.seen, pieces, npieces) != 0)
+    if (st == DF_OK && seen_of_read(stats, &r.seen, pieces, npieces, nthreads) != 0)
         st = df__error(ctx, DF_ENOMEM, "out of memory reading %s", opts->path);
     for (int k = 0; pieces && k < pieces_len; k++) row_set_free(&pieces[k].seen);
     row_set_free(&r.seen);

@@ -40,6 +40,122 @@ int df__sha256_file(const char *path, char hex[65])
     return ok ? 0 : -1;
 }
 
+/* ---- digests made while the run goes on (df_job.h) ------------------------------------- */
+
+typedef struct {
+    char *name;
+    char hex[65];
+    int ok;         /* hashed, and the file did not change while it was */
+    struct stat sb; /* the file as hashed */
+} digest;
+
+struct df__digests {
+    char *dir;
+    pthread_mutex_t lock; /* over all below */
+    pthread_cond_t cv;
+    digest *item;
+    size_t n, cap, next; /* queued; taken by the thread: [0, next) */
+    int closing;         /* no more files: the thread ends once the queue is empty */
+    int stop;            /* the run failed: the thread leaves the rest */
+    pthread_t thread;
+    int running;
+};
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void *digests_main(void *arg)
+{
+    df__digests *d = arg;
+    pthread_mutex_lock(&d->lock);
+    for (;;) {
+        while (!d->stop && !d->closing && d->next == d->n) pthread_cond_wait(&d->cv, &d->lock);
+        if (d->stop || d->next == d->n) break;
+        size_t i = d->next++;
+        char path[4200], hex[65];
+        snprintf(path, sizeof path, "%s/%s", d->dir, d->item[i].name);
+        pthread_mutex_unlock(&d->lock);
+        struct stat before, after;
+        int ok = stat(path, &before) == 0 && df__sha256_file(path, hex) == 0 && stat(path, &after) == 0 &&
+                 same_file(&before, &after);
+        pthread_mutex_lock(&d->lock);
+        if ((d->item[i].ok = ok)) memcpy(d->item[i].hex, hex, sizeof hex), d->item[i].sb = after;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+df__digests *df__digests_new(const char *dir)
+{
+    df__digests *d = calloc(1, sizeof *d);
+    if (!d || !(d->dir = df__strdup(dir))) {
+        free(d);
+        return NULL;
+    }
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    return d;
+}
+
+void df__digests_add(df__digests *d, const char *name)
+{
+    if (!d) return;
+    pthread_mutex_lock(&d->lock);
+    if (!d->closing && !d->stop && d->n == d->cap) {
+        digest *grown = df__realloc_array(d->item, d->cap ? 2 * d->cap : 8, sizeof *grown);
+        if (grown) d->item = grown, d->cap = d->cap ? 2 * d->cap : 8;
+    }
+    if (!d->closing && !d->stop && d->n < d->cap && (d->item[d->n].name = df__strdup(name))) {
+        d->item[d->n].ok = 0;
+        d->n++;
+        if (!d->running) d->running = pthread_create(&d->thread, NULL, digests_main, d) == 0;
+        pthread_cond_signal(&d->cv);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Wait for the files queued (stop: leave those not begun), and join. */
+static void digests_end(df__digests *d, int stop)
+{
+    pthread_mutex_lock(&d->lock);
+    d->closing = 1, d->stop |= stop;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->lock);
+    if (d->running) pthread_join(d->thread, NULL);
+    d->running = 0;
+}
+
+void df__digests_free(df__digests *d)
+{
+    if (!d) return;
+    digests_end(d, 1);
+    for (size_t i = 0; i < d->n; i++) free(d->item[i].name);
+    free(d->item);
+    free(d->dir);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cv);
+    free(d);
+}
+
+int df__digests_get(df__digests *d, const char *name, char hex[65])
+{
+    char path[4200];
+    struct stat now;
+    if (!d) return 0;
+    digests_end(d, 0); /* the files it was given, hashed */
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->item[i].ok || strcmp(d->item[i].name, name) != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", d->dir, name);
+        if (stat(path, &now) != 0 || !same_file(&now, &d->item[i].sb)) return 0;
+        memcpy(hex, d->item[i].hex, 65);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- json helpers --------------------------------------------------------------- */
 
 static void put_str(json_object *o, const char *key, const char *v)
@@ -194,10 +310,10 @@ static json_object *gpkg_layers(const char *path)
 /* The files of dir but the manifest, listed; NULL when the listing or a
  * checksum fails (context set): a manifest that leaves a file out is worse
  * than none. */
-/* The SHA-256 of the files names[0..n) of dir, on two threads: layers.gpkg
- * and decisions.csv are most of the manifest's time (0.2 s a million rows),
- * and the run's other work is done by then. ok[i] is 0 when file i could
- * not be read. */
+/* The SHA-256 of the files names[0..n) of dir that the run's digests
+ * (df__digests) do not hold, on two threads: layers.gpkg and decisions.csv
+ * would be most of the manifest's time (0.2 s a million rows) when the run
+ * did not hash them as it went. ok[i] is 0 when file i could not be read. */
 typedef struct {
     const char *dir;
     char **names;
@@ -212,13 +328,14 @@ static void *hash_files(void *arg)
     hashing *h = arg;
     for (size_t i; (i = atomic_fetch_add(&h->next, 1)) < h->n;) {
         char path[4200];
+        if (h->ok[i]) continue; /* hashed during the run */
         snprintf(path, sizeof path, "%s/%s", h->dir, h->names[i]);
         h->ok[i] = df__sha256_file(path, h->hex[i]) == 0;
     }
     return NULL;
 }
 
-static json_object *outputs(df_ctx *ctx, const char *dir)
+static json_object *outputs(df_ctx *ctx, const char *dir, df__digests *digests)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -256,6 +373,7 @@ static json_object *outputs(df_ctx *ctx, const char *dir)
     hashing h = {
         .dir = dir, .names = names, .n = n, .hex = df__malloc((n + 1) * sizeof *h.hex), .ok = df__malloc(n + 1)};
     if (h.hex && h.ok) {
+        for (size_t i = 0; i < n; i++) h.ok[i] = (unsigned char)df__digests_get(digests, names[i], h.hex[i]);
         pthread_t other;
         int two = pthread_create(&other, NULL, hash_files, &h) == 0;
         hash_files(&h);
@@ -493,7 +611,7 @@ df_status df__manifest_write(df_ctx *ctx, const df__report *r, const char *dir)
     if (r->density) json_object_object_add(m, "density", density(r));
     if (!r->job->publish) json_object_object_add(m, "records_layer", records_layer(r));
     if (r->publish) json_object_object_add(m, "publish", publish(r));
-    json_object *out = outputs(ctx, dir);
+    json_object *out = outputs(ctx, dir, r->digests);
     if (!out) {
         json_object_put(m);
         return ctx->status;

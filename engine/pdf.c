@@ -11,6 +11,7 @@
  */
 #include "df_job.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,6 +530,19 @@ static cairo_status_t discard(void *closure, const unsigned char *data, unsigned
     return CAIRO_STATUS_SUCCESS;
 }
 
+/* The PDF's file, and the errno of its first failed write. */
+typedef struct {
+    FILE *f;
+    int err;
+} pdf_file;
+
+static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned int length)
+{
+    pdf_file *o = closure;
+    if (!o->err && fwrite(data, 1, length, o->f) != length) o->err = errno ? errno : EIO;
+    return o->err ? CAIRO_STATUS_WRITE_ERROR : CAIRO_STATUS_SUCCESS;
+}
+
 /* One pass: the pages on surf; the page count, or -1 (p->st set). */
 static int pass(pen *p, cairo_surface_t *surf)
 {
@@ -589,14 +603,19 @@ df_status df__pdf_write(df_ctx *ctx, const df__pdf *doc, const char *path)
     char tmp[4096];
     df_status st = df__temp_path(ctx, path, tmp, sizeof tmp);
     if (st != DF_OK) return st;
-    cairo_surface_t *surf = cairo_pdf_surface_create(tmp, PAGE_W, PAGE_H);
+    /* written through our stream, not cairo's own file: a failed write then
+     * says its cause (a full disk), not only cairo's "error while writing" */
+    pdf_file out = {fopen(tmp, "wb"), 0};
+    if (!out.f) return df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(errno));
+    cairo_surface_t *surf = cairo_pdf_surface_create_for_stream(to_file, &out, PAGE_W, PAGE_H);
     cairo_pdf_surface_restrict_to_version(surf, CAIRO_PDF_VERSION_1_5);
     p.pages = pages;
     pages = pass(&p, surf);
     cairo_surface_destroy(surf);
-    if (pages < 0) {
+    if (fclose(out.f) != 0 && !out.err) out.err = errno ? errno : EIO;
+    if (pages < 0 || out.err) {
         unlink(tmp);
-        return p.st;
+        return out.err ? df__error(ctx, DF_EIO, "cannot write %s: %s", path, strerror(out.err)) : p.st;
     }
     return df__commit(ctx, tmp, path);
 }

@@ -671,6 +671,7 @@ static df_status compute(df_ctx *ctx, run *r)
     }
     if (st == DF_OK) st = finest_reached(ctx, r);
     if (st != DF_OK) goto done;
+    if (!job->publish) df__digests_add(r->rep.digests, "decisions.csv"); /* complete: hashed while the run goes on */
     /* the figures one step earlier, for the change since then */
     const df_balance *bal = df_join_balance(r->join[r->rep.level]);
     r->rep.prev_as_of = bal->as_of != DF_NO_DATE ? df_period_prev(bal->as_of, (df_step)job->opts.fo.step) : DF_NO_DATE;
@@ -1216,12 +1217,14 @@ static df_status layers_styles(df_ctx *ctx, run *r, const char *path, GDALDatase
  * styles are in), on the other core. The file sees the same steps in the
  * same order as on one thread (the rows, the styles, the index: the same
  * bytes). The run waits for the styles (the project needs the layers'
- * list, and the sitrep's hosting tables replay the spool), and joins the
- * thread before anything reads layers.gpkg (the web map, PostGIS) or
- * hashes it (the manifest), and on every way out of write_products. The
- * thread reports into a context of its own (no log, no progress; GDAL's
- * messages on it go there too); its error becomes the run's, and an error
- * or a cancel of the run stops its rows at the next batch. */
+ * list, and the sitrep's hosting tables replay the spool). Once the index
+ * is in, layers.gpkg is complete: the thread queues it to be hashed
+ * (df__digests) and makes the web map, which reads it, beside the sitrep's
+ * PDF. The run joins the thread before the manifest and PostGIS, and on
+ * every way out of write_products. The thread reports into a context of its
+ * own (no log, no progress; GDAL's messages on it go there too); its error
+ * becomes the run's, and an error or a cancel of the run stops its rows at
+ * the next batch (and the web map, if not yet begun). */
 typedef struct {
     run *r;
     df_ctx ctx;
@@ -1230,7 +1233,11 @@ typedef struct {
     df__qgis_layer *ql; /* the layers' list, made with the styles */
     int *nql;
     char (*titles)[64];
-    df__rtree *index;     /* the boxes the rows gave, for the index */
+    df__rtree *index;   /* the boxes the rows gave, for the index */
+    df_ctx *web;        /* map.html's context once the index is in (its own GEOS context); NULL: on the run's thread */
+    double ext[4];      /* the web map's extent */
+    char credits[1024]; /* and its credits */
+    int web_done;       /* map.html is written */
     pthread_mutex_t lock; /* over styled and styles_st */
     pthread_cond_t styled_cv;
     int styled;              /* the rows and the styles are done (or failed) */
@@ -1238,6 +1245,21 @@ typedef struct {
     pthread_t thread;
     int running; /* a thread to join */
 } beside;
+
+static df_status write_webmap(df_ctx *ctx, const run *r, const double ext[4], const char *credits);
+
+/* map.html, which reads layers.gpkg, on this thread once the file is
+ * complete: beside the sitrep's PDF on the other core. In a context of its
+ * own (b->web: a GEOS context is not shared between threads); its error
+ * becomes the thread's. */
+static df_status beside_webmap(beside *b)
+{
+    DF__GDAL_SCOPE(b->web);
+    df_status st = write_webmap(b->web, b->r, b->ext, b->credits);
+    if (st != DF_OK) return df__error(&b->ctx, st, "%s", b->web->errmsg);
+    b->web_done = 1;
+    return DF_OK;
+}
 
 static void *beside_main(void *arg)
 {
@@ -1254,6 +1276,8 @@ static void *beside_main(void *arg)
     pthread_cond_signal(&b->styled_cv);
     pthread_mutex_unlock(&b->lock);
     if (st == DF_OK) b->st = df__rtree_write(&b->ctx, b->index, b->path, "records");
+    if (st == DF_OK && b->st == DF_OK) df__digests_add(b->r->rep.digests, LAYERS_FILE); /* complete */
+    if (st == DF_OK && b->st == DF_OK && b->web && !atomic_load(&b->r->beside_stop)) b->st = beside_webmap(b);
     return NULL;
 }
 
@@ -1263,8 +1287,13 @@ static void beside_start(df_ctx *ctx, beside *b)
     b->ctx.log_fn = NULL, b->ctx.progress_fn = NULL;
     b->ctx.status = DF_OK, b->ctx.errmsg[0] = '\0';
     b->styled = 0, b->styles_st = b->st = DF_OK;
+    b->web = df_ctx_new(); /* NULL (out of memory): the web map on the run's thread, after the join */
     b->running = pthread_create(&b->thread, NULL, beside_main, b) == 0;
-    if (!b->running) beside_main(b); /* no thread to be had: here and now */
+    if (!b->running) { /* no thread to be had: here and now, and the web map in its place */
+        df_ctx_free(b->web);
+        b->web = NULL;
+        beside_main(b);
+    }
 }
 
 /* Wait for the rows and the styles; st, or the thread's error when st is
@@ -1288,6 +1317,8 @@ static df_status beside_join(df_ctx *ctx, beside *b, df_status st)
     if (st != DF_OK) atomic_store(&b->r->beside_stop, 1); /* the rows stop at the next batch */
     if (b->running) pthread_join(b->thread, NULL);
     b->running = 0;
+    df_ctx_free(b->web);
+    b->web = NULL;
     df_status err = b->styles_st != DF_OK ? b->styles_st : b->st;
     if (err != DF_OK && st == DF_OK) st = df__error(ctx, err, "%s", b->ctx.errmsg);
     b->styles_st = b->st = DF_OK; /* said once */
@@ -1567,6 +1598,10 @@ static df_status write_products(df_ctx *ctx, run *r)
                    .styled_cv = PTHREAD_COND_INITIALIZER};
     GDALDatasetH ds = NULL;
     bundle_path(r, LAYERS_FILE, side.path, sizeof side.path);
+    /* what the web map needs besides layers.gpkg, for the thread that makes it */
+    double *ext = side.ext;
+    data_extent(ctx, r, ext);
+    df__report_credits(&r->rep, side.credits, sizeof side.credits);
 
     STAGE("layers.gpkg");
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", stamp);
@@ -1575,12 +1610,14 @@ static df_status write_products(df_ctx *ctx, run *r)
         beside_start(ctx, &side); /* the records layer, while the density, raster, tables and maps are made */
     else if (st == DF_OK)
         st = layers_styles(ctx, r, side.path, ds, ql, &nql, titles, stamp);
+    if (st == DF_OK && !points) df__digests_add(r->rep.digests, LAYERS_FILE); /* complete */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
     if (st != DF_OK || (st = compute_density(ctx, r)) != DF_OK) goto done; /* beside the records layer's rows */
     if (r->density) {
         STAGE("density raster");
         bundle_path(r, r->rep.density_file, path, sizeof path);
         if ((st = df_density_write(ctx, r->density, path, "GTiff", NULL)) != DF_OK) goto done;
+        df__digests_add(r->rep.digests, r->rep.density_file);
     }
     if (job->maps) {
         STAGE("maps");
@@ -1625,8 +1662,6 @@ static df_status write_products(df_ctx *ctx, run *r)
         ql[fine++] = o;
     }
     STAGE("QGIS project");
-    double ext[4];
-    data_extent(ctx, r, ext);
     bundle_path(r, "project.qgs", path, sizeof path);
     /* the Temporal Controller steps through the flows' periods; at open it
      * shows the latest one */
@@ -1647,7 +1682,8 @@ static df_status write_products(df_ctx *ctx, run *r)
     if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) goto done;
     if ((st = beside_join(ctx, &side, st)) != DF_OK) goto done; /* layers.gpkg complete: to be read and hashed */
     STAGE("web map");
-    if ((st = write_webmap(ctx, r, ext, credits)) != DF_OK) goto done; /* the layout's credits */
+    /* made on the records layer's thread once its index was in, if there was one */
+    if (!side.web_done && (st = write_webmap(ctx, r, ext, side.credits)) != DF_OK) goto done;
     STAGE("manifest");
     st = df__manifest_write(ctx, &r->rep, r->dir);
 done:
@@ -1765,7 +1801,10 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
     if (df__parts.index > 0) /* MPI: another rank writes */
         st = run_share(ctx, r);
     else if ((st = lock_output(ctx, r)) == DF_OK && (st = make_temp_folder(ctx, r)) == DF_OK) {
+        r->rep.digests = df__digests_new(r->dir); /* NULL (out of memory): the manifest hashes every file */
         st = run_stages(ctx, r);
+        df__digests_free(r->rep.digests); /* its thread joined before the folder is swapped or removed */
+        r->rep.digests = NULL;
         /* the ledger's new release, pending, then the bundle, then the ledger */
         if (st == DF_OK && r->ledger) st = df__ledger_prepare(ctx, r->ledger);
         if (st == DF_OK) st = swap_into_place(ctx, r);

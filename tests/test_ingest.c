@@ -6,6 +6,7 @@
 #include "dfint.h"
 #include "harness.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 static char tmpdir[] = "/tmp/dispflow-ingest-XXXXXX";
@@ -467,7 +468,7 @@ TEST(parallel_read_equals_serial)
     df_read_stats ss, sp;
     EXPECT_INT(df_records_read(ctx, &o, count_lines_only, add_reject, &ls, &ss), DF_OK);
     EXPECT_INT(read_fanout(ctx, &o, 4, &ks, &sp), DF_OK);
-    EXPECT_INT(ks.ranges, 4);
+    EXPECT_INT(ks.ranges, 32); /* 4 threads, 8 ranges each (issue 12: the threads take the next range) */
     line_list lp = ks.lines;
     EXPECT_INT(sp.rows, ss.rows);
     EXPECT_INT(sp.valid, ss.valid);
@@ -522,7 +523,7 @@ TEST(parallel_read_with_quoted_line_breaks)
     EXPECT_INT(df_records_read(ctx, &o, count_lines_only, add_reject, &ls, &ss), DF_OK);
     EXPECT_INT(ls.n, 1);
     EXPECT_INT(read_fanout(ctx, &o, 4, &ks, &sp), DF_OK);
-    EXPECT_INT(ks.ranges, 4);
+    EXPECT_INT(ks.ranges, 32); /* 4 threads, 8 ranges each (issue 12: the threads take the next range) */
     line_list lp = ks.lines;
     EXPECT_INT(sp.rows, 300000);
     EXPECT_INT(sp.rows, ss.rows);
@@ -614,7 +615,7 @@ TEST(duplicates_of_a_parallel_read_in_line_order_item3)
     sum_sink ks;
     EXPECT_INT(df_records_read(ctx, &o, count_lines_only, NULL, NULL, &ss), DF_OK);
     EXPECT_INT(read_fanout(ctx, &o, 4, &ks, &sp), DF_OK);
-    EXPECT_INT(ks.ranges, 4);
+    EXPECT_INT(ks.ranges, 32); /* 4 threads, 8 ranges each (issue 12: the threads take the next range) */
     const df_read_stats *both[2] = {&ss, &sp};
     for (int k = 0; k < 2; k++) {
         EXPECT_INT(both[k]->duplicates, nwant);
@@ -654,6 +655,126 @@ TEST(duplicates_of_a_parallel_read_in_line_order_item3)
     }
 }
 
+/* issue 12 items 2 and 3: the file is cut into more ranges than threads
+ * (8 a thread) and the threads take the next range as they end one: two
+ * threads read 16 ranges, each range on one thread, the ranges merged in
+ * file order (each range's first line after the last's), and the counts,
+ * rejected lines, duplicates and their first 8 lines are one thread's. A
+ * range that fails says the file's line, not the range's: an unterminated
+ * quote at the end of the last range. */
+typedef struct {
+    df__sink base;
+    int ranges, merged, out_of_order, nthreads;
+    long last_line;
+    pthread_t threads[64];
+    line_list lines;
+} turn_sink;
+
+typedef struct {
+    long first, last;
+    pthread_t thread;
+    int seen;
+    line_list lines;
+} turn_range;
+
+static void *turn_new(void *sink, int range)
+{
+    (void)range;
+    ((turn_sink *)sink)->ranges++;
+    return calloc(1, sizeof(turn_range));
+}
+static int turn_record(void *state, const df_record *r)
+{
+    turn_range *p = state;
+    if (!p->seen) p->first = r->line, p->thread = pthread_self(), p->seen = 1;
+    p->last = r->line;
+    return 0;
+}
+static void turn_reject(void *state, const df_rejection *rj) { add_reject(rj, &((turn_range *)state)->lines); }
+static df_status turn_merge(void *sink, void *state)
+{
+    turn_sink *s = sink;
+    turn_range *p = state;
+    s->merged++;
+    for (int k = 0; k < p->lines.n && s->lines.n < 64; k++) s->lines.lines[s->lines.n++] = p->lines.lines[k];
+    if (!p->seen) return DF_OK;
+    if (p->first <= s->last_line) s->out_of_order++;
+    s->last_line = p->last;
+    int t = 0;
+    while (t < s->nthreads && !pthread_equal(s->threads[t], p->thread)) t++;
+    if (t == s->nthreads && t < 64) s->threads[s->nthreads++] = p->thread;
+    return DF_OK;
+}
+
+TEST(ranges_taken_in_turn_by_the_threads_issue12_items2_3)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/turns.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    long line = 1, bad[] = {5000, 123457, 250001, 349999};
+    fputs("id,lon,lat,individuals,note\n", f);
+    for (long i = 0; i < 350000; i++) {
+        line++;
+        int is_bad = 0;
+        for (int k = 0; k < 4; k++) is_bad |= bad[k] == line;
+        long b = i % 20000 == 19999 ? i / 20000 : i; /* every 20,000th row repeats an early row */
+        if (is_bad)
+            fprintf(f, "%ld,43.1,36.3,x%ld,a bad count\n", i, i);
+        else
+            fprintf(f, "%ld,%.4f,%.4f,%ld,a row of a table past the 8 MB of a parallel read\n", b,
+                    40 + (b % 900) / 100.0, 30 + (b % 700) / 100.0, 1 + b % 97);
+    }
+    fclose(f);
+    df_ctx *ctx = df_ctx_new();
+    df_record_opts o;
+    df_record_opts_init(&o);
+    o.path = path;
+    line_list ls = {{0}, 0};
+    df_read_stats ss, sp;
+    EXPECT_INT(df_records_read(ctx, &o, count_lines_only, add_reject, &ls, &ss), DF_OK);
+    turn_sink ks;
+    memset(&ks, 0, sizeof ks);
+    ks.base = (df__sink){"turns", turn_new, turn_record, turn_reject, turn_merge, NULL, free, 0, 0, NULL, NULL, 0};
+    df__sink *sink = &ks.base;
+    EXPECT_INT(df__records_fanout(ctx, &o, &sink, 1, 2, &sp, NULL), DF_OK);
+    EXPECT_INT(ks.ranges, 16);
+    EXPECT_INT(ks.merged, 16);
+    EXPECT_INT(ks.out_of_order, 0);
+    EXPECT(ks.nthreads >= 1 && ks.nthreads <= 2);
+    EXPECT_INT(ks.last_line, line);
+    EXPECT_INT(sp.rows, ss.rows);
+    EXPECT_INT(sp.valid, ss.valid);
+    EXPECT_INT(sp.rejected, 4);
+    EXPECT_INT(ks.lines.n, 4);
+    for (int k = 0; k < 4 && k < ks.lines.n; k++) EXPECT_INT(ks.lines.lines[k], bad[k]);
+    EXPECT_INT(ss.duplicates, 17); /* rows 19999, 39999 ... 339999 */
+    EXPECT_INT(sp.duplicates, ss.duplicates);
+    EXPECT_INT(sp.duplicates_unchecked, 0);
+    for (int q = 0; q < 8; q++) {
+        EXPECT_INT(sp.duplicate_line[q][0], ss.duplicate_line[q][0]);
+        EXPECT_INT(sp.duplicate_line[q][1], ss.duplicate_line[q][1]);
+    }
+    EXPECT_INT(sp.duplicate_line[0][0], 20001); /* row 19999 repeats row 0 */
+    EXPECT_INT(sp.duplicate_line[0][1], 2);
+
+    /* the file ends inside quotes: the last range fails with the file's line */
+    if (!(f = fopen(path, "a"))) return;
+    fputs("350000,43.1,36.3,\"5,never closed\n", f);
+    fclose(f);
+    char want[700];
+    snprintf(want, sizeof want, "%s:%ld: field 4: unterminated quoted field", path, line + 1);
+    EXPECT_INT(df_records_read(ctx, &o, count_lines_only, NULL, NULL, &ss), DF_EFORMAT);
+    EXPECT(strstr(df_ctx_errmsg(ctx), want) != NULL);
+    memset(&ks, 0, sizeof ks);
+    ks.base = (df__sink){"turns", turn_new, turn_record, turn_reject, turn_merge, NULL, free, 0, 0, NULL, NULL, 0};
+    EXPECT_INT(df__records_fanout(ctx, &o, &sink, 1, 2, &sp, NULL), DF_EFORMAT);
+    EXPECT_INT(ks.ranges, 16);
+    if (!strstr(df_ctx_errmsg(ctx), want)) printf("  got: %s\n  want: %s\n", df_ctx_errmsg(ctx), want);
+    EXPECT(strstr(df_ctx_errmsg(ctx), want) != NULL);
+    df_ctx_free(ctx);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -661,6 +782,7 @@ int main(void)
     RUN(parallel_read_with_quoted_line_breaks);
     RUN(duplicate_check_bounded);
     RUN(duplicates_of_a_parallel_read_in_line_order_item3);
+    RUN(ranges_taken_in_turn_by_the_threads_issue12_items2_3);
     RUN(explicit_map_header_names_and_defaults);
     RUN(duplicate_columns_warned);
     RUN(benchmark_shape_is_valid);

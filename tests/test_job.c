@@ -362,6 +362,97 @@ TEST(manifest_lists_every_output_with_its_checksum_item2)
     json_object_put(m);
 }
 
+/* issue 12 item 2: the bundle's large files are hashed on a thread as each
+ * is finished; the manifest takes a digest only for a file still as it was
+ * hashed, and hashes any other itself. */
+TEST(digests_of_finished_files_issue12_item2)
+{
+    char dir[1200], path[1400], tmp[1400], hex[65], want[65];
+    snprintf(dir, sizeof dir, "%s/digests", tmpdir);
+    mkdir(dir, 0755);
+    static const char *const names[] = {"a.csv", "b.csv", "c.csv"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        harness_write_file(path, i == 0 ? "first file\n" : i == 1 ? "second file\n" : "third file\n");
+    }
+    df__digests *d = df__digests_new(dir);
+    EXPECT(d != NULL);
+    df__digests_add(d, "a.csv");
+    df__digests_add(d, "b.csv");
+    df__digests_add(d, "missing.csv"); /* unreadable: no digest, the manifest says why */
+    snprintf(path, sizeof path, "%s/a.csv", dir);
+    EXPECT_INT(df__sha256_file(path, want), 0);
+    EXPECT_INT(df__digests_get(d, "a.csv", hex), 1);
+    EXPECT_STR(hex, want);
+    EXPECT_INT(df__digests_get(d, "missing.csv", hex), 0);
+    EXPECT_INT(df__digests_get(d, "c.csv", hex), 0); /* never given */
+    df__digests_add(d, "c.csv");                     /* after a _get: no more are taken */
+    EXPECT_INT(df__digests_get(d, "c.csv", hex), 0);
+    /* b.csv replaced after it was hashed, as a commit does (a rename), with as many bytes */
+    snprintf(tmp, sizeof tmp, "%s/b.tmp", dir);
+    harness_write_file(tmp, "second FILE\n");
+    snprintf(path, sizeof path, "%s/b.csv", dir);
+    EXPECT_INT(rename(tmp, path), 0);
+    EXPECT_INT(df__digests_get(d, "b.csv", hex), 0);
+    /* a.csv grown in place */
+    snprintf(path, sizeof path, "%s/a.csv", dir);
+    FILE *f = fopen(path, "a");
+    EXPECT(f && fputs("more\n", f) >= 0 && fclose(f) == 0);
+    EXPECT_INT(df__digests_get(d, "a.csv", hex), 0);
+    df__digests_free(d);
+    df__digests_free(NULL);
+    /* freed with files queued: its thread stops and is joined */
+    d = df__digests_new(dir);
+    for (int i = 0; i < 3; i++) df__digests_add(d, names[i]);
+    df__digests_free(d);
+    harness_remove_dir(dir);
+}
+
+static int cancel_at_sitrep(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)user;
+    return strncmp(stage, "situation report", 16) != 0;
+}
+
+static int cancel_at_web_map(double fraction, const char *stage, void *user)
+{
+    (void)fraction, (void)user;
+    return strncmp(stage, "web map", 7) != 0;
+}
+
+/* issue 12 item 2: with a records layer, map.html is made on the records
+ * layer's thread (beside the sitrep); its failure there fails the run as
+ * anywhere else: the message says why, the previous bundle stays as it
+ * was, and no temporary folder is left. */
+TEST(web_map_failing_on_the_records_layer_thread_issue12_item2)
+{
+    char job[1200], bundle[1200], msg[1024], before[8192], after[8192], path[1400];
+    snprintf(job, sizeof job, "%s/default.ini", tmpdir); /* written by the test before */
+    snprintf(bundle, sizeof bundle, "%s/bundle", tmpdir);
+    snprintf(path, sizeof path, "%s/manifest.json", bundle);
+    char *m = harness_slurp(path, NULL);
+    EXPECT(m && strstr(m, "\"records_layer\":{\n    \"written\":true") != NULL); /* the thread runs */
+    free(m);
+    digest_folder(bundle, before, sizeof before);
+    EXPECT(before[0] != 0);
+    setenv("DISPFLOW_LEAFLET", "/nonexistent/leaflet", 1);
+    EXPECT_INT(run_job(job, NULL, msg, sizeof msg), DF_EIO);
+    unsetenv("DISPFLOW_LEAFLET");
+    EXPECT(strstr(msg, "map.html: cannot read Leaflet (/nonexistent/leaflet/leaflet.min.js)") != NULL);
+    digest_folder(bundle, after, sizeof after);
+    EXPECT_STR(after, before);
+    EXPECT_INT(leftovers(tmpdir), 0);
+    /* cancelled while the thread may be making it (the situation report), and at its stage */
+    static const char *const stages[] = {"situation report", "web map"};
+    for (int i = 0; i < 2; i++) {
+        EXPECT_INT(run_job(job, i ? cancel_at_web_map : cancel_at_sitrep, msg, sizeof msg), DF_ECANCELLED);
+        EXPECT(strstr(msg, stages[i]) != NULL);
+        digest_folder(bundle, after, sizeof after);
+        EXPECT_STR(after, before);
+        EXPECT_INT(leftovers(tmpdir), 0);
+    }
+}
+
 static int cancel_at_density(double fraction, const char *stage, void *user)
 {
     (void)fraction, (void)user;
@@ -1175,6 +1266,8 @@ int main(void)
     RUN(run_default_bundle_complete_and_reproducible);
     RUN(manifest_lists_every_output_with_its_checksum_item2);
     RUN(failed_or_cancelled_run_keeps_the_previous_bundle);
+    RUN(digests_of_finished_files_issue12_item2);
+    RUN(web_map_failing_on_the_records_layer_thread_issue12_item2);
     RUN(job_checker_refuses_what_density_would_item8);
     RUN(job_checker_refuses_what_the_stages_would_item22);
     RUN(progress_never_goes_back_item23);
