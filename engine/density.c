@@ -1768,20 +1768,16 @@ static df_status grid_points(density_pass *P, double progress_lo)
     return DF_OK;
 }
 
-/* Whether 8 pixels from g are sums of 0, all within the mask (or no mask),
- * whose Float32 0s are already in place at out (zero bytes): most of the
- * grid, looked at 8 at a time. */
-static inline int zero_run(const int64_t *g, const unsigned char *mask, const unsigned char *out)
+/* Whether 8 pixels from g are sums of 0, all within the mask (or no mask):
+ * most of the grid, looked at 8 at a time. */
+static inline int zero_run(const int64_t *g, const unsigned char *mask)
 {
-    uint64_t any = 0, m, o[4];
+    uint64_t any = 0, m;
     for (int k = 0; k < 8; k++) any |= (uint64_t)g[k];
     if (any) return 0;
-    if (mask) {
-        memcpy(&m, mask, sizeof m);
-        if ((m - 0x0101010101010101u) & ~m & 0x8080808080808080u) return 0; /* a byte is 0: masked */
-    }
-    memcpy(o, out, sizeof o);
-    return !(o[0] | o[1] | o[2] | o[3]);
+    if (!mask) return 1;
+    memcpy(&m, mask, sizeof m);
+    return !((m - 0x0101010101010101u) & ~m & 0x8080808080808080u); /* no byte is 0 (masked) */
 }
 
 /* The sums scaled by c / R² into Float32 (x 10⁶: per km²; 1 with --raw),
@@ -1805,46 +1801,45 @@ static df_status grid_scale(density_pass *P, df_density *d)
         if (!(P->mask = malloc(npix))) return df__error(ctx, DF_ENOMEM, "out of memory");
         if ((st = rasterize_mask(ctx, P->geoms, P->ngeoms, in, P->mask)) != DF_OK) return st;
     }
-    /* the Float32 values written over the grid's own memory, front to back
-     * (value q's 4 bytes lie within sums already read: 4q + 4 <= 8q + 8),
-     * then the memory cut to them: no second buffer of fresh pages. Most
-     * pixels are 0, in pages the grid never touched (the zero page): a
-     * value is written only where the bytes differ, for a write there would
-     * allocate and clear a page. A 0 adds nothing to a sum: the sums skip
-     * them, their values unchanged. The statistics the writer stores are
-     * taken here, in pixel order as it would. */
+    /* the Float32 values into fresh zeroed memory (calloc of this size maps
+     * pages on first write): most pixels are 0 and are not written, so their
+     * pages are never allocated. Not over the grid's own memory: a write
+     * there lands on pages the grid only read (the shared zero page), and
+     * each such copy-on-write flushes the TLB of every core running one of
+     * our threads (in a run, the records layer's), an interrupt a page. A 0
+     * adds nothing to a sum: the sums skip them. The statistics the writer
+     * stores are taken here, in pixel order as it would. */
     const unsigned char *mask = P->mask;
-    unsigned char *out = (unsigned char *)P->G.grid;
+    float *values = calloc(npix, sizeof *values);
+    if (!values)
+        return df__error(ctx, DF_ENOMEM, "out of memory (the density's %d x %d values)", in->width, in->height);
     double inside = 0, masked = 0, mx = 0;
     pixel_stats S = {.min = HUGE_VAL, .max = -HUGE_VAL};
     size_t zeros = 0;
     for (size_t q = 0; q < npix; q++) {
-        if (q % 8 == 0 && q + 8 <= npix && zero_run(grid + q, mask ? mask + q : NULL, out + q * sizeof(float))) {
-            zeros += 8, q += 7; /* 8 valid zeros, already written as such */
+        if (q % 8 == 0 && q + 8 <= npix && zero_run(grid + q, mask ? mask + q : NULL)) {
+            zeros += 8, q += 7; /* 8 valid zeros, already 0 */
             continue;
         }
-        float v = DF_DENSITY_NODATA;
         if (mask && !mask[q]) {
             if (grid[q]) masked += (double)grid[q] * inv_s;
+            values[q] = DF_DENSITY_NODATA;
         } else if (grid[q]) {
             double g = (double)grid[q] * inv_s;
             inside += g;
-            v = (float)(g * scale);
+            float v = (float)(g * scale);
             if (v > mx) mx = v;
             if (v == 0) {
                 zeros++;
             } else {
+                values[q] = v;
                 S.valid++, S.sum += v, S.sum2 += (double)v * v;
                 if (v < S.min) S.min = v;
                 if (v > S.max) S.max = v;
             }
         } else {
-            v = 0, zeros++;
+            zeros++;
         }
-        uint32_t was, now;
-        memcpy(&was, out + q * sizeof v, sizeof v); /* not through a float *: the memory holds the sums */
-        memcpy(&now, &v, sizeof v);
-        if (was != now) memcpy(out + q * sizeof v, &v, sizeof v);
     }
     if (zeros) {
         S.valid += zeros;
@@ -1852,8 +1847,8 @@ static df_status grid_scale(density_pass *P, df_density *d)
         if (0 > S.max) S.max = 0;
     }
     d->stats = S, d->stats_ok = 1;
-    float *values = realloc(P->G.grid, npix * sizeof *values);
-    d->values = values ? values : (float *)(void *)P->G.grid; /* a failed cut leaves it whole */
+    d->values = values;
+    free(P->G.grid);
     P->G.grid = NULL;
     in->grid_weight = inside * to_people;
     in->mask_loss = masked * to_people;
