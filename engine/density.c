@@ -53,8 +53,9 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-/* The statistics of the valid pixels, as df_density_write stores them: in
- * pixel order, double sums (a 0 adds nothing to them, so zeros are skipped). */
+/* The statistics of the valid pixels, as df_density_write stores them:
+ * double sums in fixed slices of pixels (grid_scale's), each in pixel order
+ * (a 0 adds nothing to them, so zeros are skipped). */
 typedef struct {
     double sum, sum2, min, max;
     size_t valid;
@@ -1780,6 +1781,84 @@ static inline int zero_run(const int64_t *g, const unsigned char *mask)
     return !((m - 0x0101010101010101u) & ~m & 0x8080808080808080u); /* no byte is 0 (masked) */
 }
 
+/* The rows are scaled, and their statistics taken, in SCALE_SLICES slices
+ * of pixels whatever the number of threads, the slices' sums added in slice
+ * order: the same bits on any machine (stats_take sums the same way). */
+#define SCALE_SLICES 16
+
+typedef struct {
+    const int64_t *grid;
+    const unsigned char *mask;
+    float *values;
+    double inv_s, scale;
+    size_t q0, q1;
+    double inside, masked, mx; /* Σ w k(u) on the grid and masked; the largest value */
+    pixel_stats S;             /* of the values that are not 0 */
+    size_t zeros;              /* valid pixels of value 0 */
+} scale_slice;
+
+static void scale_range(scale_slice *s)
+{
+    const int64_t *grid = s->grid;
+    const unsigned char *mask = s->mask;
+    s->S = (pixel_stats){.min = HUGE_VAL, .max = -HUGE_VAL};
+    for (size_t q = s->q0; q < s->q1; q++) {
+        if (q % 8 == 0 && q + 8 <= s->q1 && zero_run(grid + q, mask ? mask + q : NULL)) {
+            s->zeros += 8, q += 7; /* 8 valid zeros, already 0 */
+            continue;
+        }
+        if (mask && !mask[q]) {
+            if (grid[q]) s->masked += (double)grid[q] * s->inv_s;
+            s->values[q] = DF_DENSITY_NODATA;
+        } else if (grid[q]) {
+            double g = (double)grid[q] * s->inv_s;
+            s->inside += g;
+            float v = (float)(g * s->scale);
+            if (v > s->mx) s->mx = v;
+            if (v == 0) {
+                s->zeros++;
+            } else {
+                s->values[q] = v;
+                s->S.valid++, s->S.sum += v, s->S.sum2 += (double)v * v;
+                if (v < s->S.min) s->S.min = v;
+                if (v > s->S.max) s->S.max = v;
+            }
+        } else {
+            s->zeros++;
+        }
+    }
+}
+
+typedef struct {
+    scale_slice *slice;
+    atomic_int *next;
+} scale_worker;
+
+static void *scale_run(void *arg)
+{
+    scale_worker *w = arg;
+    for (int k; (k = atomic_fetch_add(w->next, 1)) < SCALE_SLICES;) scale_range(&w->slice[k]);
+    return NULL;
+}
+
+/* The slices' statistics added in slice order, the zeros counted last. */
+static pixel_stats stats_join(const pixel_stats *part, const size_t *zeros, int n)
+{
+    pixel_stats S = {.min = HUGE_VAL, .max = -HUGE_VAL};
+    size_t z = 0;
+    for (int k = 0; k < n; k++) {
+        S.valid += part[k].valid, S.sum += part[k].sum, S.sum2 += part[k].sum2, z += zeros[k];
+        if (part[k].min < S.min) S.min = part[k].min;
+        if (part[k].max > S.max) S.max = part[k].max;
+    }
+    if (z) {
+        S.valid += z;
+        if (0 < S.min) S.min = 0;
+        if (0 > S.max) S.max = 0;
+    }
+    return S;
+}
+
 /* The sums scaled by c / R² into Float32 (x 10⁶: per km²; 1 with --raw),
  * masked to the boundaries, and the mass counted: on the grid, beyond its
  * edge, masked. */
@@ -1788,11 +1867,9 @@ static df_status grid_scale(density_pass *P, df_density *d)
     df_ctx *ctx = P->ctx;
     const df_density_opts *o = P->o;
     df_density_info *in = P->in;
-    const int64_t *grid = P->G.grid;
     size_t npix = (size_t)in->width * (size_t)in->height;
     double R = in->radius, p = o->pixel;
     double c = kernel_constant(o->kernel), area = p * p, to_people = c / (R * R) * area;
-    double scale = o->raw ? 1.0 : c / (R * R) * 1e6;
     df_status st;
     /* the fixed point back to Σ w k(u): a division by a power of two */
     double inv_s = 1.0 / P->G.scale;
@@ -1808,44 +1885,34 @@ static df_status grid_scale(density_pass *P, df_density *d)
      * each such copy-on-write flushes the TLB of every core running one of
      * our threads (in a run, the records layer's), an interrupt a page. A 0
      * adds nothing to a sum: the sums skip them. The statistics the writer
-     * stores are taken here, in pixel order as it would. */
-    const unsigned char *mask = P->mask;
+     * stores are taken here, as stats_take would. */
     float *values = calloc(npix, sizeof *values);
     if (!values)
         return df__error(ctx, DF_ENOMEM, "out of memory (the density's %d x %d values)", in->width, in->height);
+    scale_slice slice[SCALE_SLICES];
+    for (int k = 0; k < SCALE_SLICES; k++)
+        slice[k] = (scale_slice){.grid = P->G.grid,
+                                 .mask = P->mask,
+                                 .values = values,
+                                 .inv_s = inv_s,
+                                 .scale = o->raw ? 1.0 : c / (R * R) * 1e6,
+                                 .q0 = npix * (size_t)k / SCALE_SLICES / 8 * 8, /* 8-pixel runs stay whole */
+                                 .q1 = k + 1 < SCALE_SLICES ? npix * (size_t)(k + 1) / SCALE_SLICES / 8 * 8 : npix};
+    atomic_int next = 0;
+    scale_worker w = {slice, &next};
+    pthread_t tid[DENSITY_MAX_THREADS];
+    int started = 0, nthreads = P->G.nthreads > 1 ? P->G.nthreads : 1;
+    while (started + 1 < nthreads && pthread_create(&tid[started], NULL, scale_run, &w) == 0) started++;
+    scale_run(&w);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
     double inside = 0, masked = 0, mx = 0;
-    pixel_stats S = {.min = HUGE_VAL, .max = -HUGE_VAL};
-    size_t zeros = 0;
-    for (size_t q = 0; q < npix; q++) {
-        if (q % 8 == 0 && q + 8 <= npix && zero_run(grid + q, mask ? mask + q : NULL)) {
-            zeros += 8, q += 7; /* 8 valid zeros, already 0 */
-            continue;
-        }
-        if (mask && !mask[q]) {
-            if (grid[q]) masked += (double)grid[q] * inv_s;
-            values[q] = DF_DENSITY_NODATA;
-        } else if (grid[q]) {
-            double g = (double)grid[q] * inv_s;
-            inside += g;
-            float v = (float)(g * scale);
-            if (v > mx) mx = v;
-            if (v == 0) {
-                zeros++;
-            } else {
-                values[q] = v;
-                S.valid++, S.sum += v, S.sum2 += (double)v * v;
-                if (v < S.min) S.min = v;
-                if (v > S.max) S.max = v;
-            }
-        } else {
-            zeros++;
-        }
+    pixel_stats part[SCALE_SLICES];
+    size_t zeros[SCALE_SLICES];
+    for (int k = 0; k < SCALE_SLICES; k++) {
+        inside += slice[k].inside, masked += slice[k].masked, part[k] = slice[k].S, zeros[k] = slice[k].zeros;
+        if (slice[k].mx > mx) mx = slice[k].mx;
     }
-    if (zeros) {
-        S.valid += zeros;
-        if (0 < S.min) S.min = 0;
-        if (0 > S.max) S.max = 0;
-    }
+    pixel_stats S = stats_join(part, zeros, SCALE_SLICES);
     d->stats = S, d->stats_ok = 1;
     d->values = values;
     free(P->G.grid);
@@ -2606,28 +2673,30 @@ static df_status write_qml(df_ctx *ctx, const df_density *d, const char *path)
     return st;
 }
 
-/* The statistics of values without grid_scale's (the values changed since). */
+/* The statistics of values without grid_scale's (the values changed
+ * since), in its slices: the same bits as it gives for the same values. */
 static pixel_stats stats_take(const float *values, size_t npix)
 {
-    pixel_stats S = {.min = HUGE_VAL, .max = -HUGE_VAL};
-    size_t zeros = 0;
-    for (size_t q = 0; q < npix; q++) {
-        double v = values[q];
-        if (v == DF_DENSITY_NODATA) continue;
-        if (v == 0) {
-            zeros++;
-            continue;
+    pixel_stats part[SCALE_SLICES];
+    size_t zeros[SCALE_SLICES] = {0};
+    for (int k = 0; k < SCALE_SLICES; k++) {
+        size_t q0 = npix * (size_t)k / SCALE_SLICES / 8 * 8,
+               q1 = k + 1 < SCALE_SLICES ? npix * (size_t)(k + 1) / SCALE_SLICES / 8 * 8 : npix;
+        pixel_stats *S = &part[k];
+        *S = (pixel_stats){.min = HUGE_VAL, .max = -HUGE_VAL};
+        for (size_t q = q0; q < q1; q++) {
+            double v = values[q];
+            if (v == DF_DENSITY_NODATA) continue;
+            if (v == 0) {
+                zeros[k]++;
+                continue;
+            }
+            S->valid++, S->sum += v, S->sum2 += v * v;
+            if (v < S->min) S->min = v;
+            if (v > S->max) S->max = v;
         }
-        S.valid++, S.sum += v, S.sum2 += v * v;
-        if (v < S.min) S.min = v;
-        if (v > S.max) S.max = v;
     }
-    if (zeros) {
-        S.valid += zeros;
-        if (0 < S.min) S.min = 0;
-        if (0 > S.max) S.max = 0;
-    }
-    return S;
+    return stats_join(part, zeros, SCALE_SLICES);
 }
 
 /* Georeferencing, nodata, units, metadata and statistics (stored in the
