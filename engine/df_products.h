@@ -230,6 +230,9 @@ typedef struct {
 } df__countries;
 df_status df__countries_load(df_ctx *ctx, df__countries *out);
 void df__countries_free(df_ctx *ctx, df__countries *c);
+/* The countries file read ahead (on a thread of the caller's while it does
+ * other work), in silence: a file that cannot be read is said by the load. */
+void df__countries_preload(void);
 
 /* ---- qgis.c: QGIS default styles and the project file -------------------- */
 

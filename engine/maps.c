@@ -1947,6 +1947,17 @@ df_status df__map_draw(df_ctx *ctx, const df__map *m, cairo_t *cr)
 /* The maps' countries for another product (the web map): the same loader,
  * on a map_state of its own (kept in c->own, so that whatever else the
  * loader keeps is freed with it). */
+void df__countries_preload(void)
+{
+    const char *dir = df_shapes_dir();
+    char path[4096];
+    if (!dir) return;
+    snprintf(path, sizeof path, "%s/%s", dir, COUNTRIES);
+    pthread_mutex_lock(&countries_read.lock);
+    if (!countries_read.loaded || strcmp(countries_read.path, path)) countries_read_file(path);
+    pthread_mutex_unlock(&countries_read.lock);
+}
+
 df_status df__countries_load(df_ctx *ctx, df__countries *out)
 {
     map_state *st = calloc(1, sizeof *st);

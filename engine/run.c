@@ -57,6 +57,8 @@ typedef struct {
     char *same_name[4]; /* by level: the units named as their parent, for the QGIS labels */
     /* the one read of the records (docs/onepass.md): the sinks kept after it */
     df__sink *density_sink; /* the spooled points: every raster of the run */
+    pthread_t preload;      /* reads the maps' countries ahead (when preloading) */
+    int preloading;
     df__sink *spool;        /* the records kept for the records layer and the hosting tables */
     int density_due;        /* the density is to be computed from density_sink (compute_density) */
     atomic_int beside_stop; /* the run failed or was cancelled: the records layer's thread stops early */
@@ -1680,6 +1682,11 @@ static df_status write_products(df_ctx *ctx, run *r)
         goto done;
     STAGE("situation report");
     if ((st = df__sitrep_write(ctx, &r->rep, r->dir)) != DF_OK) goto done;
+    /* the spooled records and points are all read (the records layer's rows
+     * are in: beside_styled): their temporary files closed now, while the
+     * records layer's index and the web map are made, not after them */
+    df__spool_free(r->spool), df__density_sink_free(r->density_sink);
+    r->spool = r->rep.spool = r->density_sink = NULL;
     if ((st = beside_join(ctx, &side, st)) != DF_OK) goto done; /* layers.gpkg complete: to be read and hashed */
     STAGE("web map");
     /* made on the records layer's thread once its index was in, if there was one */
@@ -1734,9 +1741,18 @@ static df_status compute_classes(df_ctx *ctx, run *r)
     return DF_OK;
 }
 
+static void *preload_main(void *arg)
+{
+    (void)arg;
+    df__countries_preload();
+    return NULL;
+}
+
 static df_status run_stages(df_ctx *ctx, run *r)
 {
     df_status st;
+    /* the maps' countries read on the other core while one loads the boundaries */
+    r->preloading = pthread_create(&r->preload, NULL, preload_main, NULL) == 0;
     BEGIN("boundaries");
     if ((st = load_boundaries(ctx, r)) != DF_OK) return st;
     if ((st = compute(ctx, r)) != DF_OK) return st;
@@ -1812,6 +1828,7 @@ df_status df_job_run(df_ctx *ctx, const df_job *job)
         if (st == DF_OK && r->ledger) st = df__ledger_commit(ctx, r->ledger);
     }
     df__ledger_free(r->ledger); /* without the commit, the pending release is removed */
+    if (r->preloading) pthread_join(r->preload, NULL);
     unlock_output(r);
     ctx->progress_fn = r->outer_fn;
     ctx->progress_user = r->outer_user;
