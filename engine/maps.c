@@ -1944,9 +1944,8 @@ df_status df__map_draw(df_ctx *ctx, const df__map *m, cairo_t *cr)
     return s;
 }
 
-/* The maps' countries for another product (the web map): the same loader,
- * on a map_state of its own (kept in c->own, so that whatever else the
- * loader keeps is freed with it). */
+/* The countries file read into the process's copy ahead of the maps (a
+ * run does it on a thread while it loads the boundaries). */
 void df__countries_preload(void)
 {
     const char *dir = df_shapes_dir();
@@ -1958,6 +1957,9 @@ void df__countries_preload(void)
     pthread_mutex_unlock(&countries_read.lock);
 }
 
+/* The maps' countries for another product (the web map): the same loader,
+ * on a map_state of its own (kept in c->own, so that whatever else the
+ * loader keeps is freed with it). */
 df_status df__countries_load(df_ctx *ctx, df__countries *out)
 {
     map_state *st = calloc(1, sizeof *st);
