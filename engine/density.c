@@ -953,11 +953,21 @@ done:
     return st;
 }
 
-/* 1 inside the boundaries (pixel centre in a polygon), 0 outside. */
+/* 1 inside the boundaries (pixel centre in a polygon), 0 outside: burnt
+ * straight into mask, as a MEM band over it. Its pages are written (0)
+ * first: pages GDAL read before writing would be the shared zero page,
+ * and each first write there a copy that flushes the TLB of every core
+ * running one of our threads (in a run, the records layer's). */
 static df_status rasterize_mask(df_ctx *ctx, OGRGeometryH *geoms, int n, const df_density_info *in, unsigned char *mask)
 {
     GDALDriverH mem = GDALGetDriverByName("MEM");
-    GDALDatasetH ds = mem ? GDALCreate(mem, "", in->width, in->height, 1, GDT_Byte, NULL) : NULL;
+    GDALDatasetH ds = mem ? GDALCreate(mem, "", in->width, in->height, 0, GDT_Byte, NULL) : NULL;
+    char ptr[64], **bo = NULL;
+    memset(mask, 0, (size_t)in->width * (size_t)in->height);
+    ptr[CPLPrintPointer(ptr, mask, sizeof ptr - 1)] = '\0';
+    bo = CSLSetNameValue(bo, "DATAPOINTER", ptr);
+    if (ds && GDALAddBand(ds, GDT_Byte, bo) != CE_None) GDALClose(ds), ds = NULL;
+    CSLDestroy(bo);
     if (!ds) return df__error(ctx, DF_EGDAL, "cannot create the mask raster %s", df__gdal_error(ctx));
     GDALSetGeoTransform(ds, (double *)in->geotransform);
     int band = 1, count = 0;
@@ -970,9 +980,7 @@ static df_status rasterize_mask(df_ctx *ctx, OGRGeometryH *geoms, int n, const d
     }
     for (int i = 0; i < n; i++)
         if (geoms[i]) list[count] = geoms[i], burn[count++] = 1;
-    if (GDALRasterizeGeometries(ds, 1, &band, count, list, NULL, NULL, burn, NULL, NULL, NULL) != CE_None ||
-        GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, 0, 0, in->width, in->height, mask, in->width, in->height,
-                     GDT_Byte, 0, 0) != CE_None)
+    if (GDALRasterizeGeometries(ds, 1, &band, count, list, NULL, NULL, burn, NULL, NULL, NULL) != CE_None)
         st = df__error(ctx, DF_EGDAL, "cannot rasterise the boundaries %s", df__gdal_error(ctx));
 done:
     free(burn), free(list);
