@@ -953,6 +953,19 @@ done:
     return st;
 }
 
+/* A MEM dataset of one band over buf (w x h of type t: no copy), or NULL. */
+static GDALDatasetH mem_over(void *buf, int w, int h, GDALDataType t)
+{
+    GDALDriverH mem = GDALGetDriverByName("MEM");
+    GDALDatasetH ds = mem ? GDALCreate(mem, "", w, h, 0, t, NULL) : NULL;
+    char ptr[64], **bo = NULL;
+    ptr[CPLPrintPointer(ptr, buf, sizeof ptr - 1)] = '\0';
+    bo = CSLSetNameValue(bo, "DATAPOINTER", ptr);
+    if (ds && GDALAddBand(ds, t, bo) != CE_None) GDALClose(ds), ds = NULL;
+    CSLDestroy(bo);
+    return ds;
+}
+
 /* 1 inside the boundaries (pixel centre in a polygon), 0 outside: burnt
  * straight into mask, as a MEM band over it. Its pages are written (0)
  * first: pages GDAL read before writing would be the shared zero page,
@@ -960,14 +973,8 @@ done:
  * running one of our threads (in a run, the records layer's). */
 static df_status rasterize_mask(df_ctx *ctx, OGRGeometryH *geoms, int n, const df_density_info *in, unsigned char *mask)
 {
-    GDALDriverH mem = GDALGetDriverByName("MEM");
-    GDALDatasetH ds = mem ? GDALCreate(mem, "", in->width, in->height, 0, GDT_Byte, NULL) : NULL;
-    char ptr[64], **bo = NULL;
     memset(mask, 0, (size_t)in->width * (size_t)in->height);
-    ptr[CPLPrintPointer(ptr, mask, sizeof ptr - 1)] = '\0';
-    bo = CSLSetNameValue(bo, "DATAPOINTER", ptr);
-    if (ds && GDALAddBand(ds, GDT_Byte, bo) != CE_None) GDALClose(ds), ds = NULL;
-    CSLDestroy(bo);
+    GDALDatasetH ds = mem_over(mask, in->width, in->height, GDT_Byte);
     if (!ds) return df__error(ctx, DF_EGDAL, "cannot create the mask raster %s", df__gdal_error(ctx));
     GDALSetGeoTransform(ds, (double *)in->geotransform);
     int band = 1, count = 0;
@@ -1794,6 +1801,21 @@ static inline int zero_run(const int64_t *g, const unsigned char *mask)
  * order: the same bits on any machine (stats_take sums the same way). */
 #define SCALE_SLICES 16
 
+/* Where slice k of npix pixels starts (k = SCALE_SLICES: the end); on a
+ * multiple of 8, so that zero_run's 8-pixel runs stay whole. */
+static size_t slice_start(size_t npix, int k)
+{
+    return k < SCALE_SLICES ? npix * (size_t)k / SCALE_SLICES / 8 * 8 : npix;
+}
+
+/* A valid value that is not 0 into the statistics. */
+static inline void stats_add(pixel_stats *S, double v)
+{
+    S->valid++, S->sum += v, S->sum2 += v * v;
+    if (v < S->min) S->min = v;
+    if (v > S->max) S->max = v;
+}
+
 typedef struct {
     const int64_t *grid;
     const unsigned char *mask;
@@ -1827,9 +1849,7 @@ static void scale_range(scale_slice *s)
                 s->zeros++;
             } else {
                 s->values[q] = v;
-                s->S.valid++, s->S.sum += v, s->S.sum2 += (double)v * v;
-                if (v < s->S.min) s->S.min = v;
-                if (v > s->S.max) s->S.max = v;
+                stats_add(&s->S, v);
             }
         } else {
             s->zeros++;
@@ -1904,8 +1924,8 @@ static df_status grid_scale(density_pass *P, df_density *d)
                                  .values = values,
                                  .inv_s = inv_s,
                                  .scale = o->raw ? 1.0 : c / (R * R) * 1e6,
-                                 .q0 = npix * (size_t)k / SCALE_SLICES / 8 * 8, /* 8-pixel runs stay whole */
-                                 .q1 = k + 1 < SCALE_SLICES ? npix * (size_t)(k + 1) / SCALE_SLICES / 8 * 8 : npix};
+                                 .q0 = slice_start(npix, k),
+                                 .q1 = slice_start(npix, k + 1)};
     atomic_int next = 0;
     scale_worker w = {slice, &next};
     pthread_t tid[DENSITY_MAX_THREADS];
@@ -2688,20 +2708,14 @@ static pixel_stats stats_take(const float *values, size_t npix)
     pixel_stats part[SCALE_SLICES];
     size_t zeros[SCALE_SLICES] = {0};
     for (int k = 0; k < SCALE_SLICES; k++) {
-        size_t q0 = npix * (size_t)k / SCALE_SLICES / 8 * 8,
-               q1 = k + 1 < SCALE_SLICES ? npix * (size_t)(k + 1) / SCALE_SLICES / 8 * 8 : npix;
-        pixel_stats *S = &part[k];
-        *S = (pixel_stats){.min = HUGE_VAL, .max = -HUGE_VAL};
-        for (size_t q = q0; q < q1; q++) {
+        part[k] = (pixel_stats){.min = HUGE_VAL, .max = -HUGE_VAL};
+        for (size_t q = slice_start(npix, k); q < slice_start(npix, k + 1); q++) {
             double v = values[q];
             if (v == DF_DENSITY_NODATA) continue;
-            if (v == 0) {
+            if (v == 0)
                 zeros[k]++;
-                continue;
-            }
-            S->valid++, S->sum += v, S->sum2 += v * v;
-            if (v < S->min) S->min = v;
-            if (v > S->max) S->max = v;
+            else
+                stats_add(&part[k], v);
         }
     }
     return stats_join(part, zeros, SCALE_SLICES);
@@ -2751,19 +2765,13 @@ static int write_cog(GDALDriverH drv, const char *tmp, const df_density *d, char
                      const char *wkt)
 {
     const df_density_info *in = &d->info;
-    GDALDriverH mem = GDALGetDriverByName("MEM");
-    GDALDatasetH src = mem ? GDALCreate(mem, "", in->width, in->height, 0, GDT_Float32, NULL) : NULL, out = NULL;
-    char ptr[64], **bo = NULL;
-    int n = CPLPrintPointer(ptr, (void *)d->values, sizeof ptr - 1);
-    ptr[n] = 0;
-    bo = CSLSetNameValue(bo, "DATAPOINTER", ptr);
-    if (src && GDALAddBand(src, GDT_Float32, bo) == CE_None) {
+    GDALDatasetH src = mem_over(d->values, in->width, in->height, GDT_Float32), out = NULL;
+    if (src) {
         describe(src, d, S, wkt);
         out = GDALCreateCopy(drv, tmp, src, FALSE, co, NULL, NULL);
         if (out) GDALClose(out);
+        GDALClose(src);
     }
-    if (src) GDALClose(src);
-    CSLDestroy(bo);
     return out != NULL;
 }
 
