@@ -557,6 +557,22 @@ static df_boundaries *mosul_setup(df_ctx *ctx, df_record_opts *ro, df_density_op
     return b;
 }
 
+/* The Mosul density with radius R on pixels p, without the mask and with
+ * it (each NULL if it failed); the boundaries. */
+static df_boundaries *mosul_all_and_masked(df_ctx *ctx, double R, double p, df_density **all, df_density **masked)
+{
+    df_record_opts ro;
+    df_density_opts o;
+    df_join_opts jo;
+    df_boundaries *b = mosul_setup(ctx, &ro, &o, &jo);
+    *all = *masked = NULL;
+    o.radius = R, o.pixel = p;
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, all), DF_OK);
+    o.mask = 1;
+    EXPECT_INT(df_density_run(ctx, &ro, b, &o, masked), DF_OK);
+    return b;
+}
+
 /* issue 12 item 3: the Float32 values made from the grid's sums (written
  * over them once, into fresh memory now, on every core): with --mask, a
  * pixel is NODATA or exactly its value without the mask, and the mass
@@ -566,15 +582,8 @@ TEST(masked_values_from_the_sums_item12)
     NEED_FILE(ET_RECORDS);
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_record_opts ro;
-    df_density_opts o;
-    df_join_opts jo;
-    df_density *all = NULL, *masked = NULL;
-    df_boundaries *b = mosul_setup(ctx, &ro, &o, &jo);
-    o.radius = 100000; /* discs that cross the boundaries' outer edge */
-    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &all), DF_OK);
-    o.mask = 1;
-    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &masked), DF_OK);
+    df_density *all, *masked;
+    df_boundaries *b = mosul_all_and_masked(ctx, 100000, 1000, &all, &masked); /* discs over the outer edge */
     if (all && masked) {
         const df_density_info *a = df_density_get_info(all), *m = df_density_get_info(masked);
         EXPECT_INT(m->width, a->width);
@@ -678,15 +687,8 @@ TEST(geotiff_block_by_block_item3)
     NEED_FILE(ET_RECORDS);
     NEED_FILE(ADM2_SHP);
     df_ctx *ctx = df_ctx_new();
-    df_record_opts ro;
-    df_density_opts o;
-    df_join_opts jo;
-    df_density *all = NULL, *masked = NULL;
-    df_boundaries *b = mosul_setup(ctx, &ro, &o, &jo);
-    o.radius = 20000, o.pixel = 300;
-    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &all), DF_OK);
-    o.mask = 1;
-    EXPECT_INT(df_density_run(ctx, &ro, b, &o, &masked), DF_OK);
+    df_density *all, *masked;
+    df_boundaries *b = mosul_all_and_masked(ctx, 20000, 300, &all, &masked);
     if (all && masked) {
         const df_density_info *in = df_density_get_info(masked);
         EXPECT(in->width % 256 != 0 && in->height % 256 != 0 && in->width > 256 && in->height > 256);

@@ -43,6 +43,20 @@ static int sh(const char *fmt, const char *a, const char *b)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* The bytes of tmpdir's files a and b: their length when the same, -1 when
+ * not (or unreadable). */
+static long same_files(const char *a, const char *b)
+{
+    char pa[8192], pb[8192];
+    size_t la = 0, lb = 0;
+    snprintf(pa, sizeof pa, "%s/%s", tmpdir, a);
+    snprintf(pb, sizeof pb, "%s/%s", tmpdir, b);
+    char *x = harness_slurp(pa, &la), *y = harness_slurp(pb, &lb);
+    long n = x && y && la == lb && memcmp(x, y, la) == 0 ? (long)la : -1;
+    free(x), free(y);
+    return n;
+}
+
 /* Every file of folder a is in b with the same bytes, and b has no other;
  * returns the files compared (-1 on a difference, printed). */
 static int same_folders(const char *a, const char *b)
@@ -190,13 +204,7 @@ TEST(duplicates_and_rejections_across_ranks_item4)
     EXPECT(strstr(single, "63 rows") != NULL);
     EXPECT(strstr(single, "rejected              2  (bad-date 1, bad-count 1)") != NULL);
     EXPECT(strstr(single, "62 (= line 2)") != NULL);
-    size_t la, lb;
-    snprintf(path, sizeof path, "%s/single.csv", tmpdir);
-    char *x = harness_slurp(path, &la);
-    snprintf(path, sizeof path, "%s/multi.csv", tmpdir);
-    char *y = harness_slurp(path, &lb);
-    EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
-    free(x), free(y);
+    EXPECT(same_files("single.csv", "multi.csv") >= 0);
 }
 
 /* Ranks x threads: a table of 17 MB gives each of 2 ranks a share past
@@ -235,13 +243,7 @@ TEST(ranks_times_threads_and_too_few_rows_item4)
         EXPECT_STR(out, single);
         if (k == 0) EXPECT(received > 0);    /* split: rank 1's share came to rank 0 */
         if (k == 1) EXPECT_INT(received, 0); /* one row for 3 ranks: read whole by each, nothing exchanged */
-        size_t la, lb;
-        snprintf(path, sizeof path, "%s/single.csv", tmpdir);
-        char *x = harness_slurp(path, &la);
-        snprintf(path, sizeof path, "%s/multi.csv", tmpdir);
-        char *y = harness_slurp(path, &lb);
-        EXPECT(x && y && la == lb && memcmp(x, y, (size_t)la) == 0);
-        free(x), free(y);
+        EXPECT(same_files("single.csv", "multi.csv") >= 0);
     }
 }
 
@@ -307,13 +309,7 @@ TEST(log_density_and_true_lines_across_ranks_item4)
     EXPECT_INT(sh(MPIRUN "%s density --records points.csv --pixel 5000 --radius 20000 -o d.tif && mv d.tif multi.tif",
                   dispflow_mpi, ""),
                0);
-    size_t la, lb;
-    snprintf(path, sizeof path, "%s/single.tif", tmpdir);
-    char *x = harness_slurp(path, &la);
-    snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
-    char *y = harness_slurp(path, &lb);
-    EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
-    free(x), free(y);
+    EXPECT(same_files("single.tif", "multi.tif") > 0);
     /* with -t_srs each rank's readers project the points as they read them
      * (issue 12 item 3): the same bytes on 3 ranks, and the same as the
      * zone the data choose (32638) projected after the read */
@@ -326,14 +322,7 @@ TEST(log_density_and_true_lines_across_ranks_item4)
                   dispflow_mpi, ""),
                0);
     static const char *const tifs[][2] = {{"single_t.tif", "multi_t.tif"}, {"single.tif", "single_t.tif"}};
-    for (int k = 0; k < 2; k++) {
-        snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][0]);
-        x = harness_slurp(path, &la);
-        snprintf(path, sizeof path, "%s/%s", tmpdir, tifs[k][1]);
-        y = harness_slurp(path, &lb);
-        EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
-        free(x), free(y);
-    }
+    for (int k = 0; k < 2; k++) EXPECT(same_files(tifs[k][0], tifs[k][1]) > 0);
 }
 
 /* Rank r's "sent" less the duplicate check's, from DF_MPI_STATS=1 in out. */
@@ -399,13 +388,7 @@ TEST(density_grids_summed_not_points_item4)
         EXPECT(said[0] != 0);
         EXPECT_STR(said_multi, said);
         long long sent[3] = {sent_by(0), sent_by(1), sent_by(2)};
-        size_t la, lb;
-        snprintf(path, sizeof path, "%s/single.tif", tmpdir);
-        char *x = harness_slurp(path, &la);
-        snprintf(path, sizeof path, "%s/multi.tif", tmpdir);
-        char *y = harness_slurp(path, &lb);
-        EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
-        free(x), free(y);
+        EXPECT(same_files("single.tif", "multi.tif") > 0);
         snprintf(path, sizeof path, "%s/single.tif", tmpdir);
         GDALAllRegister();
         GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
@@ -458,14 +441,9 @@ TEST(decision_log_to_rank_0_only_item4)
         sh("DF_MPI_STATS=1 " MPIRUN "%s %s --log log.csv -o out.csv && mv log.csv multi_log.csv", dispflow_mpi, args),
         0);
     long long got[3] = {received_by(0), received_by(1), received_by(2)};
-    size_t la, lb;
-    snprintf(path, sizeof path, "%s/single_log.csv", tmpdir);
-    char *x = harness_slurp(path, &la);
-    snprintf(path, sizeof path, "%s/multi_log.csv", tmpdir);
-    char *y = harness_slurp(path, &lb);
-    EXPECT(x && y && la > 0 && la == lb && memcmp(x, y, (size_t)la) == 0);
-    free(x), free(y);
-    printf("  a log of %zu bytes: received (less the duplicate check) rank 0 %lld, rank 1 %lld, rank 2 %lld\n", la,
+    long la = same_files("single_log.csv", "multi_log.csv");
+    EXPECT(la > 0);
+    printf("  a log of %ld bytes: received (less the duplicate check) rank 0 %lld, rank 1 %lld, rank 2 %lld\n", la,
            got[0], got[1], got[2]);
     EXPECT(got[0] > (long long)la / 2);
     EXPECT(got[1] >= 0 && got[1] < (long long)la / 10);
